@@ -1,0 +1,60 @@
+//! The block the monitor writes at `BOOT_INFO_GPA` before the first instruction runs.
+
+/// "LNXRUNBI"
+pub const BOOT_INFO_MAGIC: u64 = 0x4942_4e55_5258_4e4c;
+pub const BOOT_INFO_VERSION: u32 = 1;
+
+/// Which privilege primitives the guest kernel must use (see docs/pvm.md).
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// kvm_pvm: ring 0 runs deprivileged; `int $0x19`/`int $0x17` return to user.
+    Pvm = 0,
+    /// Real ring 0 (VMX/SVM KVM, Hypervisor.framework): `sysretq`/`iretq`, `invlpg`.
+    Classic = 1,
+}
+
+/// How the guest tells the monitor that a hypercall request is ready.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Doorbell {
+    /// `out` to `ports::HYPERCALL`: an exit handled on the vCPU thread.
+    PortIo = 0,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct BootInfo {
+    pub magic: u64,
+    pub version: u32,
+    pub flavour: u32,
+    /// Bytes of guest RAM, starting at GPA 0.
+    pub mem_size: u64,
+    /// First GPA the guest kernel may allocate (2 MiB aligned, after the kernel image).
+    pub free_start: u64,
+    /// First unused page in the monitor's page-table area.
+    pub boot_pt_next: u64,
+    /// TSC ticks per millisecond, as the hypervisor reports them.
+    pub tsc_khz: u64,
+    pub doorbell: u32,
+    pub vcpu_count: u32,
+    /// Seed for the guest's random generator (AT_RANDOM, getrandom).
+    pub random_seed: [u8; 32],
+    /// `flags::*` bits.
+    pub flags: u64,
+}
+
+pub mod flags {
+    /// Report every syscall (`--strace`).
+    pub const STRACE: u64 = 1 << 0;
+}
+
+impl BootInfo {
+    pub fn flavour(&self) -> Option<Flavour> {
+        match self.flavour {
+            0 => Some(Flavour::Pvm),
+            1 => Some(Flavour::Classic),
+            _ => None,
+        }
+    }
+}

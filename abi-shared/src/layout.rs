@@ -1,0 +1,99 @@
+//! The guest's physical and virtual memory layout.
+//!
+//! Guest-physical memory is one region starting at GPA 0. The monitor builds the first page
+//! tables, loads the kernel and fills the per-vCPU blocks; the guest kernel owns the page
+//! tables from its first instruction on.
+//!
+//! ```text
+//! GPA 0x0000_1000  BootInfo
+//! GPA 0x0000_2000  kernel PML4 (8 KiB aligned), user-mode twin at +0x1000 (pvm flavour)
+//! GPA 0x0001_0000  page-table pages built by the monitor (up to BOOT_PT_END)
+//! GPA 0x0010_0000  IDT (shared by all vCPUs)
+//! GPA 0x0020_0000  per-vCPU blocks, VCPU_BLOCK_SIZE each
+//! GPA 0x0040_0000  kernel image (linked at KERNEL_BASE + GPA)
+//! GPA free_start   frames managed by the guest kernel (heap and user memory)
+//! ```
+
+/// Upper-half base of the kernel image window: kernel VA = KERNEL_BASE + GPA for the first
+/// `KERNEL_WINDOW_SIZE` bytes of guest RAM. The code model `kernel` needs the top 2 GiB.
+pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
+/// How much of low guest RAM the kernel window maps (the image and its boot structures).
+pub const KERNEL_WINDOW_SIZE: u64 = 64 << 20;
+/// Direct map of all guest RAM: VA = PHYS_MAP_BASE + GPA (PML4 slot 273, as on Linux).
+pub const PHYS_MAP_BASE: u64 = 0xffff_8880_0000_0000;
+/// The per-CPU window (PML4 slot 509): each vCPU's page tables map its own block here, so
+/// entry code finds its stack and scratch space at a fixed address without `swapgs` (the
+/// pvm flavour leaves the user's GS in place on `syscall`).
+pub const PERCPU_WINDOW_VA: u64 = 0xffff_fe80_0000_0000;
+
+pub const BOOT_INFO_GPA: u64 = 0x1000;
+pub const KERNEL_PML4_GPA: u64 = 0x2000;
+/// pvm flavour: the hypervisor runs user mode on the PML4 at CR3 | 0x1000, a full copy.
+pub const USER_PML4_GPA: u64 = 0x3000;
+pub const BOOT_PT_START: u64 = 0x1_0000;
+pub const BOOT_PT_END: u64 = 0x10_0000;
+pub const IDT_GPA: u64 = 0x10_0000;
+
+pub const VCPU_BLOCKS_GPA: u64 = 0x20_0000;
+pub const VCPU_BLOCK_SIZE: u64 = 0x4_0000;
+pub const MAX_VCPUS: u64 = 8;
+
+/// Offsets inside a per-vCPU block.
+pub mod vcpu_block {
+    /// pvm flavour: the VIF page registered through MSR 0x4b564d10; CR2 is at +8.
+    pub const VIF: u64 = 0x0000;
+    /// The guest kernel's per-CPU structure.
+    pub const PERCPU: u64 = 0x1000;
+    pub const GDT: u64 = 0x2000;
+    pub const TSS: u64 = 0x3000;
+    /// Hypercall request area: u32 length, then the postcard-encoded request.
+    pub const HC_REQUEST: u64 = 0x4000;
+    pub const HC_REQUEST_SIZE: u64 = 0x4000;
+    /// Hypercall response area: u32 length, then the postcard-encoded response.
+    pub const HC_RESPONSE: u64 = 0x8000;
+    pub const HC_RESPONSE_SIZE: u64 = 0x4000;
+    /// Stack for double faults and NMIs (IST1).
+    pub const IST1_TOP: u64 = 0x2_0000;
+    /// Kernel stack: syscalls and exceptions from user mode (TSS.RSP0).
+    pub const KSTACK_TOP: u64 = 0x4_0000;
+}
+
+pub const KERNEL_LOAD_GPA: u64 = 0x40_0000;
+
+/// GDT selectors, Linux's layout (so `STAR` and user-visible CS/SS match Linux).
+pub mod selectors {
+    pub const KERNEL_CS: u16 = 0x10;
+    pub const KERNEL_DS: u16 = 0x18;
+    pub const USER32_CS: u16 = 0x23;
+    pub const USER_DS: u16 = 0x2b;
+    pub const USER_CS: u16 = 0x33;
+    pub const TSS: u16 = 0x40;
+}
+
+/// Port-I/O doorbells (the exit transport).
+pub mod ports {
+    /// `out` here: the request in this vCPU's hypercall area is ready.
+    pub const HYPERCALL: u16 = 0x510;
+}
+
+/// The Linux user address space: the lower half, as on Linux x86_64 with 4-level paging.
+pub mod user {
+    /// One past the highest user address (TASK_SIZE_MAX).
+    pub const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+    /// Top of the initial stack without ASLR.
+    pub const STACK_TOP: u64 = 0x7fff_ffff_f000;
+    /// Where PIE executables with an interpreter go (ELF_ET_DYN_BASE without ASLR).
+    pub const ET_DYN_BASE: u64 = 0x5555_5555_4000;
+    /// Top of the mmap area; mappings are placed top-down below it.
+    pub const MMAP_TOP: u64 = 0x7fff_f7ff_f000;
+    /// Lowest address mmap hands out (vm.mmap_min_addr).
+    pub const MMAP_MIN: u64 = 0x1_0000;
+}
+
+pub const PAGE_SIZE: u64 = 4096;
+pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
+
+/// GPA of vCPU `n`'s block.
+pub const fn vcpu_block_gpa(n: u64) -> u64 {
+    VCPU_BLOCKS_GPA + n * VCPU_BLOCK_SIZE
+}

@@ -1,0 +1,184 @@
+//! The Linux x86_64 ABI as the guest program sees it.
+//!
+//! Numbers come from `linux-raw-sys` (generated from Linux's headers); the structs that
+//! cross the hypercall boundary are declared here with serde so that the host personality
+//! fills them in Linux's terms whatever the host is.
+
+use serde::{Deserialize, Serialize};
+
+pub use linux_raw_sys::errno;
+pub use linux_raw_sys::general;
+
+/// Plain-old-data structs copied byte for byte into guest user memory.
+///
+/// # Safety
+/// Implementors are `repr(C)`, contain only integers and have no padding bytes.
+pub unsafe trait Pod: Copy + 'static {
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: the trait contract says Self is repr(C) integers without padding, so every
+        // byte of it is initialised and may be viewed as u8.
+        unsafe { core::slice::from_raw_parts(self as *const Self as *const u8, core::mem::size_of::<Self>()) }
+    }
+}
+
+/// `struct stat` of x86_64 (144 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxStat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_nlink: u64,
+    pub st_mode: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub pad0: u32,
+    pub st_rdev: u64,
+    pub st_size: i64,
+    pub st_blksize: i64,
+    pub st_blocks: i64,
+    pub st_atime: i64,
+    pub st_atime_nsec: i64,
+    pub st_mtime: i64,
+    pub st_mtime_nsec: i64,
+    pub st_ctime: i64,
+    pub st_ctime_nsec: i64,
+    pub unused: [i64; 3],
+}
+// SAFETY: repr(C), integers only, the explicit pad0 leaves no implicit padding.
+unsafe impl Pod for LinuxStat {}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatxTimestamp {
+    pub tv_sec: i64,
+    pub tv_nsec: u32,
+    pub reserved: i32,
+}
+
+/// `struct statx` (256 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxStatx {
+    pub stx_mask: u32,
+    pub stx_blksize: u32,
+    pub stx_attributes: u64,
+    pub stx_nlink: u32,
+    pub stx_uid: u32,
+    pub stx_gid: u32,
+    pub stx_mode: u16,
+    pub spare0: u16,
+    pub stx_ino: u64,
+    pub stx_size: u64,
+    pub stx_blocks: u64,
+    pub stx_attributes_mask: u64,
+    pub stx_atime: StatxTimestamp,
+    pub stx_btime: StatxTimestamp,
+    pub stx_ctime: StatxTimestamp,
+    pub stx_mtime: StatxTimestamp,
+    pub stx_rdev_major: u32,
+    pub stx_rdev_minor: u32,
+    pub stx_dev_major: u32,
+    pub stx_dev_minor: u32,
+    pub stx_mnt_id: u64,
+    pub stx_dio_mem_align: u32,
+    pub stx_dio_offset_align: u32,
+    pub spare3: [u64; 12],
+}
+// SAFETY: repr(C), integers only, every field naturally aligned with no gaps (256 bytes).
+unsafe impl Pod for LinuxStatx {}
+
+/// The kernel's `struct termios` (TCGETS), not glibc's larger one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxTermios {
+    pub c_iflag: u32,
+    pub c_oflag: u32,
+    pub c_cflag: u32,
+    pub c_lflag: u32,
+    pub c_line: u8,
+    pub c_cc: [u8; 19],
+}
+// SAFETY: repr(C), 4*u32 + 20 bytes = 36 bytes, no padding.
+unsafe impl Pod for LinuxTermios {}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxWinsize {
+    pub ws_row: u16,
+    pub ws_col: u16,
+    pub ws_xpixel: u16,
+    pub ws_ypixel: u16,
+}
+// SAFETY: repr(C), four u16, no padding.
+unsafe impl Pod for LinuxWinsize {}
+
+/// `struct timespec`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timespec {
+    pub tv_sec: i64,
+    pub tv_nsec: i64,
+}
+// SAFETY: repr(C), two i64.
+unsafe impl Pod for Timespec {}
+
+/// Linux signal numbers (x86_64).
+pub mod signal {
+    pub const SIGHUP: i32 = 1;
+    pub const SIGINT: i32 = 2;
+    pub const SIGQUIT: i32 = 3;
+    pub const SIGILL: i32 = 4;
+    pub const SIGTRAP: i32 = 5;
+    pub const SIGABRT: i32 = 6;
+    pub const SIGBUS: i32 = 7;
+    pub const SIGFPE: i32 = 8;
+    pub const SIGKILL: i32 = 9;
+    pub const SIGUSR1: i32 = 10;
+    pub const SIGSEGV: i32 = 11;
+    pub const SIGUSR2: i32 = 12;
+    pub const SIGPIPE: i32 = 13;
+    pub const SIGALRM: i32 = 14;
+    pub const SIGTERM: i32 = 15;
+    pub const SIGSTKFLT: i32 = 16;
+    pub const SIGCHLD: i32 = 17;
+    pub const SIGCONT: i32 = 18;
+    pub const SIGSTOP: i32 = 19;
+    pub const SIGTSTP: i32 = 20;
+    pub const SIGTTIN: i32 = 21;
+    pub const SIGTTOU: i32 = 22;
+    pub const SIGURG: i32 = 23;
+    pub const SIGXCPU: i32 = 24;
+    pub const SIGXFSZ: i32 = 25;
+    pub const SIGVTALRM: i32 = 26;
+    pub const SIGPROF: i32 = 27;
+    pub const SIGWINCH: i32 = 28;
+    pub const SIGIO: i32 = 29;
+    pub const SIGPWR: i32 = 30;
+    pub const SIGSYS: i32 = 31;
+    pub const SIGRTMIN: i32 = 32;
+    /// Highest signal number (_NSIG - 1).
+    pub const SIGRTMAX: i32 = 64;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    #[test]
+    fn struct_sizes_match_linux_x86_64() {
+        assert_eq!(size_of::<LinuxStat>(), 144);
+        assert_eq!(size_of::<LinuxStatx>(), 256);
+        assert_eq!(size_of::<LinuxTermios>(), 36);
+        assert_eq!(size_of::<LinuxWinsize>(), 8);
+        assert_eq!(size_of::<Timespec>(), 16);
+    }
+
+    #[test]
+    fn struct_layouts_match_linux_raw_sys() {
+        assert_eq!(size_of::<LinuxStat>(), size_of::<general::stat>());
+        assert_eq!(size_of::<LinuxStatx>(), size_of::<general::statx>());
+        assert_eq!(core::mem::offset_of!(LinuxStat, st_size), core::mem::offset_of!(general::stat, st_size));
+        assert_eq!(core::mem::offset_of!(LinuxStatx, stx_mtime), core::mem::offset_of!(general::statx, stx_mtime));
+    }
+}
