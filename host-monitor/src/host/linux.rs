@@ -1,0 +1,449 @@
+//! Linux host personality: the host speaks the guest's ABI, so conversions are identities.
+//!
+//! What makes the identity true is checked at compile time below: every Linux constant a
+//! request may carry (from `linux-raw-sys`, the guest's view) must equal the `libc` crate's
+//! constant of the same name (the host's view). A host where they differ (a Linux host of
+//! another architecture, where e.g. O_DIRECTORY has another value) fails to build here
+//! instead of silently passing wrong flags.
+//!
+//! Flag conversions pass unknown bits through unchanged: the host kernel validates them
+//! exactly as it does for a native program, which is what differential tests compare.
+
+use abi_shared::linux::{
+    errno as lxe, general as lx, LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, StatxTimestamp,
+};
+use libc::{c_int, c_uint, mode_t};
+
+use super::LinuxErrno;
+
+/// Assert at compile time that each named constant has the same value in `libc` (host) and
+/// in the given Linux module (guest).
+macro_rules! same_value {
+    ($linux:ident: $($name:ident),* $(,)?) => {
+        $(
+            const _: () = assert!(
+                libc::$name as i64 == $linux::$name as i64,
+                concat!("host and Linux disagree on ", stringify!($name)),
+            );
+        )*
+    };
+}
+
+same_value!(lx:
+    O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC, O_APPEND,
+    O_NONBLOCK, O_DSYNC, O_SYNC, O_DIRECT, O_DIRECTORY, O_NOFOLLOW, O_NOATIME, O_CLOEXEC,
+    O_PATH, O_TMPFILE,
+    FD_CLOEXEC, F_DUPFD, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD_CLOEXEC,
+    AT_FDCWD, AT_SYMLINK_NOFOLLOW, AT_SYMLINK_FOLLOW, AT_REMOVEDIR, AT_EACCESS,
+    AT_NO_AUTOMOUNT, AT_EMPTY_PATH, AT_STATX_SYNC_AS_STAT, AT_STATX_FORCE_SYNC,
+    AT_STATX_DONT_SYNC,
+    SEEK_SET, SEEK_CUR, SEEK_END, SEEK_DATA, SEEK_HOLE,
+    RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT,
+    F_OK, R_OK, W_OK, X_OK,
+    S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO,
+    S_ISUID, S_ISGID, S_ISVTX,
+    STATX_TYPE, STATX_MODE, STATX_NLINK, STATX_UID, STATX_GID, STATX_ATIME, STATX_MTIME,
+    STATX_CTIME, STATX_INO, STATX_SIZE, STATX_BLOCKS, STATX_BASIC_STATS, STATX_BTIME,
+    STATX_MNT_ID, STATX_DIOALIGN, STATX_ALL,
+);
+
+// Linux's uapi headers call O_ASYNC FASYNC.
+const _: () = assert!(libc::O_ASYNC as i64 == lx::FASYNC as i64);
+
+same_value!(lxe:
+    EPERM, ENOENT, ESRCH, EINTR, EIO, ENXIO, E2BIG, ENOEXEC, EBADF, ECHILD, EAGAIN, ENOMEM,
+    EACCES, EFAULT, ENOTBLK, EBUSY, EEXIST, EXDEV, ENODEV, ENOTDIR, EISDIR, EINVAL, ENFILE,
+    EMFILE, ENOTTY, ETXTBSY, EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE, EDOM, ERANGE,
+    EDEADLK, ENAMETOOLONG, ENOLCK, ENOSYS, ENOTEMPTY, ELOOP, ENOMSG, EIDRM, ENOSTR, ENODATA,
+    ETIME, ENOSR, ENOLINK, EPROTO, EBADMSG, EOVERFLOW, EILSEQ, EUSERS, ENOTSOCK,
+    EDESTADDRREQ, EMSGSIZE, EPROTOTYPE, ENOPROTOOPT, EPROTONOSUPPORT, ESOCKTNOSUPPORT,
+    EOPNOTSUPP, EPFNOSUPPORT, EAFNOSUPPORT, EADDRINUSE, EADDRNOTAVAIL, ENETDOWN,
+    ENETUNREACH, ENETRESET, ECONNABORTED, ECONNRESET, ENOBUFS, EISCONN, ENOTCONN, ESHUTDOWN,
+    ETOOMANYREFS, ETIMEDOUT, ECONNREFUSED, EHOSTDOWN, EHOSTUNREACH, EALREADY, EINPROGRESS,
+    ESTALE, EDQUOT, ECANCELED, EOWNERDEAD, ENOTRECOVERABLE, ENOKEY, EKEYEXPIRED,
+    EKEYREVOKED, EKEYREJECTED, ERFKILL, EHWPOISON,
+);
+
+/// The statx fields `LinuxStatx` carries. Newer kernels fill more (STATX_SUBVOL,
+/// STATX_WRITE_ATOMIC...) in what `LinuxStatx` still calls `spare3`; their mask bits are
+/// cleared so that the program never reads a field we did not copy.
+pub const STATX_CARRIED_MASK: u32 = lx::STATX_BASIC_STATS
+    | lx::STATX_BTIME
+    | lx::STATX_MNT_ID
+    | lx::STATX_DIOALIGN
+    | lx::STATX_MNT_ID_UNIQUE;
+
+/// A host errno as Linux numbers it.
+pub fn errno_to_linux(host_errno: c_int) -> LinuxErrno {
+    host_errno
+}
+
+/// The host dirfd for a Linux `dirfd` argument: AT_FDCWD becomes the host's AT_FDCWD, any
+/// other negative value is EBADF (so it cannot alias the host's AT_FDCWD).
+pub fn dirfd_to_host(linux_dirfd: i32) -> Result<c_int, LinuxErrno> {
+    if linux_dirfd == lx::AT_FDCWD {
+        Ok(libc::AT_FDCWD)
+    } else if linux_dirfd < 0 {
+        Err(lxe::EBADF as LinuxErrno)
+    } else {
+        Ok(linux_dirfd)
+    }
+}
+
+/// open/openat flags, also F_SETFL's argument and dup3's flags.
+pub fn open_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// F_GETFL's result.
+pub fn open_flags_to_linux(host_flags: c_int) -> i32 {
+    host_flags
+}
+
+/// F_SETFD's argument (FD_CLOEXEC).
+pub fn fd_flags_to_host(linux_flags: i32) -> c_int {
+    linux_flags
+}
+
+/// F_GETFD's result.
+pub fn fd_flags_to_linux(host_flags: c_int) -> i32 {
+    host_flags
+}
+
+/// A mode for mkdirat, fchmod(at) and umask: file type and permission bits.
+pub fn mode_to_host(linux_mode: u32) -> mode_t {
+    linux_mode
+}
+
+/// A mode the host reports (umask's previous mask).
+pub fn mode_to_linux(host_mode: mode_t) -> u32 {
+    host_mode
+}
+
+/// openat's mode, in the type a variadic C argument needs.
+pub fn open_mode_to_host(linux_mode: u32) -> c_uint {
+    linux_mode
+}
+
+/// lseek's whence (SEEK_SET/CUR/END/DATA/HOLE).
+pub fn seek_whence_to_host(linux_whence: u32) -> Result<c_int, LinuxErrno> {
+    c_int::try_from(linux_whence).map_err(|_| lxe::EINVAL as LinuxErrno)
+}
+
+/// newfstatat's flags (AT_SYMLINK_NOFOLLOW, AT_NO_AUTOMOUNT, AT_EMPTY_PATH).
+pub fn stat_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// statx's flags (newfstatat's plus AT_STATX_*_SYNC).
+pub fn statx_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// statx's mask of wanted fields.
+pub fn statx_mask_to_host(linux_mask: u32) -> Result<c_uint, LinuxErrno> {
+    Ok(linux_mask)
+}
+
+/// unlinkat's flags (AT_REMOVEDIR).
+pub fn unlink_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// renameat2's flags (RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT).
+pub fn rename_flags_to_host(linux_flags: u32) -> Result<c_uint, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// faccessat's mode (F_OK or R_OK|W_OK|X_OK).
+pub fn access_mode_to_host(linux_mode: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_mode)
+}
+
+/// faccessat2's flags (AT_EACCESS, AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH).
+pub fn access_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// `struct stat` as x86_64 Linux lays it out.
+// The casts are identities on x86_64 hosts; on other Linux hosts some fields are narrower.
+#[allow(clippy::unnecessary_cast)]
+pub fn stat_to_linux(st: &libc::stat) -> LinuxStat {
+    LinuxStat {
+        st_dev: st.st_dev as u64,
+        st_ino: st.st_ino as u64,
+        st_nlink: st.st_nlink as u64,
+        st_mode: st.st_mode as u32,
+        st_uid: st.st_uid as u32,
+        st_gid: st.st_gid as u32,
+        pad0: 0,
+        st_rdev: st.st_rdev as u64,
+        st_size: st.st_size as i64,
+        st_blksize: st.st_blksize as i64,
+        st_blocks: st.st_blocks as i64,
+        st_atime: st.st_atime as i64,
+        st_atime_nsec: st.st_atime_nsec as i64,
+        st_mtime: st.st_mtime as i64,
+        st_mtime_nsec: st.st_mtime_nsec as i64,
+        st_ctime: st.st_ctime as i64,
+        st_ctime_nsec: st.st_ctime_nsec as i64,
+        unused: [0; 3],
+    }
+}
+
+/// `struct statx`, limited to the fields in `STATX_CARRIED_MASK`.
+pub fn statx_to_linux(stx: &libc::statx) -> LinuxStatx {
+    LinuxStatx {
+        stx_mask: stx.stx_mask & STATX_CARRIED_MASK,
+        stx_blksize: stx.stx_blksize,
+        stx_attributes: stx.stx_attributes,
+        stx_nlink: stx.stx_nlink,
+        stx_uid: stx.stx_uid,
+        stx_gid: stx.stx_gid,
+        stx_mode: stx.stx_mode,
+        spare0: 0,
+        stx_ino: stx.stx_ino,
+        stx_size: stx.stx_size,
+        stx_blocks: stx.stx_blocks,
+        stx_attributes_mask: stx.stx_attributes_mask,
+        stx_atime: statx_timestamp_to_linux(&stx.stx_atime),
+        stx_btime: statx_timestamp_to_linux(&stx.stx_btime),
+        stx_ctime: statx_timestamp_to_linux(&stx.stx_ctime),
+        stx_mtime: statx_timestamp_to_linux(&stx.stx_mtime),
+        stx_rdev_major: stx.stx_rdev_major,
+        stx_rdev_minor: stx.stx_rdev_minor,
+        stx_dev_major: stx.stx_dev_major,
+        stx_dev_minor: stx.stx_dev_minor,
+        stx_mnt_id: stx.stx_mnt_id,
+        stx_dio_mem_align: stx.stx_dio_mem_align,
+        stx_dio_offset_align: stx.stx_dio_offset_align,
+        spare3: [0; 12],
+    }
+}
+
+fn statx_timestamp_to_linux(ts: &libc::statx_timestamp) -> StatxTimestamp {
+    StatxTimestamp {
+        tv_sec: ts.tv_sec,
+        tv_nsec: ts.tv_nsec,
+        reserved: 0,
+    }
+}
+
+/// The kernel's `struct termios` (what TCGETS returns) from the C library's, which has room
+/// for more control characters than the kernel's 19.
+pub fn termios_to_linux(t: &libc::termios) -> LinuxTermios {
+    let mut c_cc = [0u8; 19];
+    for (linux, host) in c_cc.iter_mut().zip(t.c_cc.iter()) {
+        *linux = *host;
+    }
+    LinuxTermios {
+        c_iflag: t.c_iflag,
+        c_oflag: t.c_oflag,
+        c_cflag: t.c_cflag,
+        c_lflag: t.c_lflag,
+        c_line: t.c_line,
+        c_cc,
+    }
+}
+
+/// TIOCGWINSZ's `struct winsize`.
+pub fn winsize_to_linux(ws: &libc::winsize) -> LinuxWinsize {
+    LinuxWinsize {
+        ws_row: ws.ws_row,
+        ws_col: ws.ws_col,
+        ws_xpixel: ws.ws_xpixel,
+        ws_ypixel: ws.ws_ypixel,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::mem::MaybeUninit;
+    use std::os::unix::fs::MetadataExt;
+
+    fn linux(e: u32) -> LinuxErrno {
+        e as LinuxErrno
+    }
+
+    #[test]
+    fn errno_values_are_linux_numbers() {
+        assert_eq!(errno_to_linux(libc::EAGAIN), 11);
+        assert_eq!(errno_to_linux(libc::ENOENT), linux(lxe::ENOENT));
+        assert_eq!(errno_to_linux(libc::ENAMETOOLONG), linux(lxe::ENAMETOOLONG));
+    }
+
+    #[test]
+    fn at_fdcwd_maps_and_other_negative_dirfds_are_ebadf() {
+        assert_eq!(dirfd_to_host(-100), Ok(libc::AT_FDCWD));
+        assert_eq!(dirfd_to_host(-2), Err(linux(lxe::EBADF)));
+        assert_eq!(dirfd_to_host(i32::MIN), Err(linux(lxe::EBADF)));
+        assert_eq!(dirfd_to_host(0), Ok(0));
+        assert_eq!(dirfd_to_host(7), Ok(7));
+    }
+
+    #[test]
+    fn open_flags_are_the_hosts() {
+        let linux_flags =
+            (lx::O_WRONLY | lx::O_CREAT | lx::O_EXCL | lx::O_CLOEXEC | lx::O_DIRECTORY) as i32;
+        let host =
+            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC | libc::O_DIRECTORY;
+        assert_eq!(open_flags_to_host(linux_flags), Ok(host));
+        assert_eq!(open_flags_to_linux(host), linux_flags);
+        assert_eq!(fd_flags_to_host(lx::FD_CLOEXEC as i32), libc::FD_CLOEXEC);
+        assert_eq!(fd_flags_to_linux(libc::FD_CLOEXEC), lx::FD_CLOEXEC as i32);
+    }
+
+    #[test]
+    fn at_flags_and_masks_are_the_hosts() {
+        let nofollow = lx::AT_SYMLINK_NOFOLLOW as i32;
+        assert_eq!(
+            stat_flags_to_host(nofollow | lx::AT_EMPTY_PATH as i32),
+            Ok(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)
+        );
+        assert_eq!(
+            statx_flags_to_host(lx::AT_STATX_DONT_SYNC as i32),
+            Ok(libc::AT_STATX_DONT_SYNC)
+        );
+        assert_eq!(
+            statx_mask_to_host(lx::STATX_BASIC_STATS),
+            Ok(libc::STATX_BASIC_STATS)
+        );
+        assert_eq!(
+            unlink_flags_to_host(lx::AT_REMOVEDIR as i32),
+            Ok(libc::AT_REMOVEDIR)
+        );
+        assert_eq!(
+            rename_flags_to_host(lx::RENAME_NOREPLACE),
+            Ok(libc::RENAME_NOREPLACE)
+        );
+        assert_eq!(
+            access_mode_to_host((lx::R_OK | lx::X_OK) as i32),
+            Ok(libc::R_OK | libc::X_OK)
+        );
+        assert_eq!(
+            access_flags_to_host(lx::AT_EACCESS as i32),
+            Ok(libc::AT_EACCESS)
+        );
+    }
+
+    #[test]
+    fn seek_whence_out_of_range_is_einval() {
+        assert_eq!(seek_whence_to_host(lx::SEEK_END), Ok(libc::SEEK_END));
+        assert_eq!(seek_whence_to_host(lx::SEEK_HOLE), Ok(libc::SEEK_HOLE));
+        assert_eq!(seek_whence_to_host(u32::MAX), Err(linux(lxe::EINVAL)));
+    }
+
+    #[test]
+    fn modes_are_unchanged() {
+        assert_eq!(mode_to_host(0o4755 | lx::S_IFDIR), 0o4755 | libc::S_IFDIR);
+        assert_eq!(mode_to_linux(0o022), 0o022);
+        assert_eq!(open_mode_to_host(0o644), 0o644);
+    }
+
+    fn host_stat(path: &str) -> libc::stat {
+        let path = CString::new(path).unwrap();
+        let mut st = MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: path is NUL-terminated and st is a valid out-pointer.
+        assert_eq!(unsafe { libc::stat(path.as_ptr(), st.as_mut_ptr()) }, 0);
+        // SAFETY: stat succeeded and filled st.
+        unsafe { st.assume_init() }
+    }
+
+    #[test]
+    fn stat_fields_match_std_metadata() {
+        let st = stat_to_linux(&host_stat("/"));
+        let md = std::fs::metadata("/").unwrap();
+        assert_eq!(st.st_dev, md.dev());
+        assert_eq!(st.st_ino, md.ino());
+        assert_eq!(st.st_mode, md.mode());
+        assert_eq!(st.st_nlink, md.nlink());
+        assert_eq!(st.st_uid, md.uid());
+        assert_eq!(st.st_size, md.size() as i64);
+        assert_eq!(st.st_blocks, md.blocks() as i64);
+        assert_eq!(st.st_mtime, md.mtime());
+        assert_eq!(st.st_mtime_nsec, md.mtime_nsec());
+        assert_eq!((st.pad0, st.unused), (0, [0; 3]));
+    }
+
+    #[test]
+    fn statx_mask_drops_fields_we_do_not_carry() {
+        let path = CString::new("/").unwrap();
+        let mut stx = MaybeUninit::<libc::statx>::zeroed();
+        // SAFETY: path is NUL-terminated and stx a valid out-pointer.
+        let r = unsafe {
+            libc::statx(
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                0,
+                libc::STATX_ALL,
+                stx.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0);
+        // SAFETY: zeroed is a valid statx (integers only), and statx filled it.
+        let mut stx = unsafe { stx.assume_init() };
+        stx.stx_mask |= lx::STATX_SUBVOL | lx::STATX_WRITE_ATOMIC;
+        let out = statx_to_linux(&stx);
+        assert_eq!(
+            out.stx_mask & (lx::STATX_SUBVOL | lx::STATX_WRITE_ATOMIC),
+            0
+        );
+        assert_eq!(
+            out.stx_mask & lx::STATX_BASIC_STATS,
+            stx.stx_mask & lx::STATX_BASIC_STATS
+        );
+        let md = std::fs::metadata("/").unwrap();
+        assert_eq!(out.stx_ino, md.ino());
+        assert_eq!(u32::from(out.stx_mode), md.mode());
+        assert_eq!(out.stx_mtime.tv_sec, md.mtime());
+        assert_eq!(i64::from(out.stx_mtime.tv_nsec), md.mtime_nsec());
+    }
+
+    #[test]
+    fn termios_keeps_the_kernels_nineteen_control_characters() {
+        // SAFETY: termios is integers only; all-zero is a valid value.
+        let mut t: libc::termios = unsafe { MaybeUninit::zeroed().assume_init() };
+        t.c_iflag = 1;
+        t.c_oflag = 2;
+        t.c_cflag = 3;
+        t.c_lflag = 4;
+        t.c_line = 5;
+        for (i, c) in t.c_cc.iter_mut().enumerate() {
+            *c = i as u8 + 1;
+        }
+        let out = termios_to_linux(&t);
+        assert_eq!(
+            (
+                out.c_iflag,
+                out.c_oflag,
+                out.c_cflag,
+                out.c_lflag,
+                out.c_line
+            ),
+            (1, 2, 3, 4, 5)
+        );
+        let want: Vec<u8> = (1..=19).collect();
+        assert_eq!(&out.c_cc[..], &want[..]);
+    }
+
+    #[test]
+    fn winsize_is_copied() {
+        let ws = libc::winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 640,
+            ws_ypixel: 480,
+        };
+        assert_eq!(
+            winsize_to_linux(&ws),
+            LinuxWinsize {
+                ws_row: 24,
+                ws_col: 80,
+                ws_xpixel: 640,
+                ws_ypixel: 480
+            }
+        );
+    }
+}

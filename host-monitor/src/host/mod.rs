@@ -1,0 +1,40 @@
+//! The host personality: conversion between the Linux ABI that requests speak and the ABI of
+//! the host the monitor runs on.
+//!
+//! Handlers in `server/` receive Linux numbers, flags and structs; before a host call they
+//! convert arguments with the `*_to_host` functions here, and they convert results back with
+//! the `*_to_linux` ones. They never compare a Linux constant with a host constant
+//! themselves, so each host needs only its own personality module:
+//!
+//! - `linux.rs`: a Linux host, where almost everything is the identity (checked at compile
+//!   time against the `libc` crate's constants).
+//! - `darwin.rs` (to come): macOS, with real translation tables.
+//!
+//! Until `darwin.rs` exists, other hosts get `unported`, which has the same functions and
+//! refuses every flag conversion with ENOSYS, so that the crate type-checks for macOS.
+//!
+//! Conventions shared by every personality:
+//! - An `Err(e)` is a positive **Linux** errno, ready to be returned to the program.
+//! - A `*_to_host` function rejects what the host cannot express; a `*_to_linux` function
+//!   cannot fail (anything the host reports has a Linux meaning).
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub use linux::*;
+
+#[cfg(not(target_os = "linux"))]
+mod unported;
+#[cfg(not(target_os = "linux"))]
+pub use unported::*;
+
+/// A positive Linux errno value (what the program sees, negated, as a syscall result).
+pub type LinuxErrno = i32;
+
+/// The Linux errno for the host's `errno` right after a failed host call.
+pub fn last_errno() -> LinuxErrno {
+    let host = std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO);
+    errno_to_linux(host)
+}

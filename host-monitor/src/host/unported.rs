@@ -1,0 +1,131 @@
+//! Placeholder personality for hosts without one yet (macOS until `darwin.rs` exists).
+//!
+//! It has the same functions as `linux.rs` so that the crate type-checks everywhere, but it
+//! translates nothing: every flag conversion refuses with ENOSYS, errnos outside the range
+//! all Unix systems number alike become EIO, and structs are copied field by field without
+//! translating device numbers or terminal flags. `darwin.rs` replaces it.
+
+use abi_shared::linux::{errno as lxe, general as lx, LinuxStat, LinuxTermios, LinuxWinsize};
+use libc::{c_int, c_uint, mode_t};
+
+use super::LinuxErrno;
+
+const ENOSYS: LinuxErrno = lxe::ENOSYS as LinuxErrno;
+
+/// Errnos 1 (EPERM) to 34 (ERANGE) are numbered alike on Linux and the BSDs.
+pub fn errno_to_linux(host_errno: c_int) -> LinuxErrno {
+    if (1..=34).contains(&host_errno) {
+        host_errno
+    } else {
+        lxe::EIO as LinuxErrno
+    }
+}
+
+pub fn dirfd_to_host(linux_dirfd: i32) -> Result<c_int, LinuxErrno> {
+    if linux_dirfd == lx::AT_FDCWD {
+        Ok(libc::AT_FDCWD)
+    } else if linux_dirfd < 0 {
+        Err(lxe::EBADF as LinuxErrno)
+    } else {
+        Ok(linux_dirfd)
+    }
+}
+
+pub fn open_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn open_flags_to_linux(_host_flags: c_int) -> i32 {
+    0
+}
+
+pub fn fd_flags_to_host(linux_flags: i32) -> c_int {
+    if linux_flags & lx::FD_CLOEXEC as i32 != 0 {
+        libc::FD_CLOEXEC
+    } else {
+        0
+    }
+}
+
+pub fn fd_flags_to_linux(host_flags: c_int) -> i32 {
+    if host_flags & libc::FD_CLOEXEC != 0 {
+        lx::FD_CLOEXEC as i32
+    } else {
+        0
+    }
+}
+
+/// File type and permission bits are numbered alike on every Unix.
+pub fn mode_to_host(linux_mode: u32) -> mode_t {
+    (linux_mode & 0o177777) as mode_t
+}
+
+pub fn mode_to_linux(host_mode: mode_t) -> u32 {
+    u32::from(host_mode)
+}
+
+pub fn open_mode_to_host(linux_mode: u32) -> c_uint {
+    linux_mode & 0o7777
+}
+
+pub fn seek_whence_to_host(_linux_whence: u32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn stat_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn unlink_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn rename_flags_to_host(_linux_flags: u32) -> Result<c_uint, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn access_mode_to_host(_linux_mode: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn access_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+#[allow(clippy::unnecessary_cast)]
+pub fn stat_to_linux(st: &libc::stat) -> LinuxStat {
+    LinuxStat {
+        st_dev: st.st_dev as u64,
+        st_ino: st.st_ino as u64,
+        st_nlink: st.st_nlink as u64,
+        st_mode: st.st_mode as u32,
+        st_uid: st.st_uid as u32,
+        st_gid: st.st_gid as u32,
+        pad0: 0,
+        st_rdev: st.st_rdev as u64,
+        st_size: st.st_size as i64,
+        st_blksize: st.st_blksize as i64,
+        st_blocks: st.st_blocks as i64,
+        st_atime: st.st_atime as i64,
+        st_atime_nsec: st.st_atime_nsec as i64,
+        st_mtime: st.st_mtime as i64,
+        st_mtime_nsec: st.st_mtime_nsec as i64,
+        st_ctime: st.st_ctime as i64,
+        st_ctime_nsec: st.st_ctime_nsec as i64,
+        unused: [0; 3],
+    }
+}
+
+/// Without a translation table nothing of a host termios is meaningful to Linux.
+pub fn termios_to_linux(_t: &libc::termios) -> LinuxTermios {
+    LinuxTermios::default()
+}
+
+pub fn winsize_to_linux(ws: &libc::winsize) -> LinuxWinsize {
+    LinuxWinsize {
+        ws_row: ws.ws_row,
+        ws_col: ws.ws_col,
+        ws_xpixel: ws.ws_xpixel,
+        ws_ypixel: ws.ws_ypixel,
+    }
+}

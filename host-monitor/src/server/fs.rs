@@ -1,0 +1,1977 @@
+//! File and descriptor requests: the Linux file syscalls the guest forwards, performed with
+//! host syscalls.
+//!
+//! Requests carry Linux numbers; every flag, mode and struct goes through the host
+//! personality (`crate::host`) on its way to and from the host. Each request is checked
+//! before anything happens on the host:
+//! - fd arguments the monitor reserved for itself (/dev/kvm, the VM, vCPUs) are EBADF;
+//! - paths longer than PATH_MAX are ENAMETOOLONG, and a NUL inside one is malformed;
+//! - guest buffers must lie in guest RAM (else `Malformed(BadGuestAddress)`, which the
+//!   guest turns into EFAULT) and are checked before the host call, so that a bad buffer
+//!   never costs the program data (a directory position, bytes of a pipe).
+
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+
+use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
+use abi_shared::linux::{errno, general};
+use libc::c_int;
+
+use super::FdGuard;
+use crate::guest_mem::{GuestMemory, OutOfBounds, MAX_SEGMENTS};
+use crate::host::{self, LinuxErrno};
+
+/// Linux caps one read or write at INT_MAX rounded down to a page (MAX_RW_COUNT).
+const MAX_RW_COUNT: usize = 0x7fff_f000;
+/// Linux's PATH_MAX: the longest path, terminating NUL included.
+const PATH_MAX: usize = general::PATH_MAX as usize;
+/// Largest host buffer one getdents64 uses; a bigger guest buffer just gets fewer entries
+/// than it could hold, which getdents64 callers handle (they loop until 0).
+#[cfg(target_os = "linux")]
+const MAX_DIRENTS_BUFFER: usize = 1 << 20;
+/// Largest host buffer one readlinkat uses: no Linux link target is longer than a page.
+const MAX_LINK_BUFFER: usize = 64 * 1024;
+
+const EBADF: LinuxErrno = errno::EBADF as LinuxErrno;
+const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
+const ENAMETOOLONG: LinuxErrno = errno::ENAMETOOLONG as LinuxErrno;
+#[cfg(not(target_os = "linux"))]
+const ERANGE: LinuxErrno = errno::ERANGE as LinuxErrno;
+const EOVERFLOW: LinuxErrno = errno::EOVERFLOW as LinuxErrno;
+const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
+
+/// Linux fcntl commands served here.
+const F_DUPFD: i32 = general::F_DUPFD as i32;
+const F_DUPFD_CLOEXEC: i32 = general::F_DUPFD_CLOEXEC as i32;
+const F_GETFD: i32 = general::F_GETFD as i32;
+const F_SETFD: i32 = general::F_SETFD as i32;
+const F_GETFL: i32 = general::F_GETFL as i32;
+const F_SETFL: i32 = general::F_SETFL as i32;
+
+/// Why a request produced no result: an errno for the program, or a malformed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    Errno(LinuxErrno),
+    Malformed(MalformedReason),
+}
+
+impl From<Failure> for Response {
+    fn from(f: Failure) -> Response {
+        match f {
+            Failure::Errno(e) => Response::Ret(-i64::from(e)),
+            Failure::Malformed(why) => Response::Malformed(why),
+        }
+    }
+}
+
+impl From<OutOfBounds> for Failure {
+    fn from(_: OutOfBounds) -> Failure {
+        Failure::Malformed(MalformedReason::BadGuestAddress)
+    }
+}
+
+/// What a request handler returns.
+type Handled = Result<Response, Failure>;
+
+/// Serve one file or descriptor request.
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+    let fs = Fs { fds, mem };
+    let result = match req {
+        Request::Openat {
+            dirfd,
+            path,
+            flags,
+            mode,
+        } => fs.openat(*dirfd, path, *flags, *mode),
+        Request::Close { fd } => fs.close(*fd),
+        Request::Read { fd, buf, offset } => fs.read(*fd, buf, *offset),
+        Request::Write { fd, buf, offset } => fs.write(*fd, buf, *offset),
+        Request::Lseek { fd, offset, whence } => fs.lseek(*fd, *offset, *whence),
+        Request::Fstat { fd } => fs.fstat(*fd),
+        Request::Fstatat { dirfd, path, flags } => fs.fstatat(*dirfd, path, *flags),
+        Request::Statx {
+            dirfd,
+            path,
+            flags,
+            mask,
+        } => fs.statx(*dirfd, path, *flags, *mask),
+        Request::Getdents64 { fd, buf } => fs.getdents64(*fd, buf),
+        Request::Mkdirat { dirfd, path, mode } => fs.mkdirat(*dirfd, path, *mode),
+        Request::Unlinkat { dirfd, path, flags } => fs.unlinkat(*dirfd, path, *flags),
+        Request::Renameat2 {
+            olddirfd,
+            oldpath,
+            newdirfd,
+            newpath,
+            flags,
+        } => fs.renameat2(*olddirfd, oldpath, *newdirfd, newpath, *flags),
+        Request::Symlinkat {
+            target,
+            newdirfd,
+            linkpath,
+        } => fs.symlinkat(target, *newdirfd, linkpath),
+        Request::Readlinkat { dirfd, path, buf } => fs.readlinkat(*dirfd, path, buf),
+        Request::Truncate { path, length } => fs.truncate(path, *length),
+        Request::Ftruncate { fd, length } => fs.ftruncate(*fd, *length),
+        Request::Fsync { fd } => fs.fsync(*fd),
+        Request::Fdatasync { fd } => fs.fdatasync(*fd),
+        Request::Fchmodat { dirfd, path, mode } => fs.fchmodat(*dirfd, path, *mode),
+        Request::Fchmod { fd, mode } => fs.fchmod(*fd, *mode),
+        Request::Faccessat {
+            dirfd,
+            path,
+            mode,
+            flags,
+        } => fs.faccessat(*dirfd, path, *mode, *flags),
+        Request::Getcwd { buf } => fs.getcwd(buf),
+        Request::Chdir { path } => fs.chdir(path),
+        Request::Fchdir { fd } => fs.fchdir(*fd),
+        Request::Dup { fd } => fs.dup(*fd),
+        Request::Dup3 {
+            oldfd,
+            newfd,
+            flags,
+        } => fs.dup3(*oldfd, *newfd, *flags),
+        Request::Fcntl { fd, cmd, arg } => fs.fcntl(*fd, *cmd, *arg),
+        Request::IoctlTcgets { fd } => fs.tcgets(*fd),
+        Request::IoctlGetWinsize { fd } => fs.get_winsize(*fd),
+        Request::Umask { mask } => Ok(umask(*mask)),
+        // Not a file request: the dispatcher in server/mod.rs serves those.
+        _ => Err(Failure::Errno(ENOSYS)),
+    };
+    result.unwrap_or_else(Response::from)
+}
+
+/// A successful call's value.
+fn ret(value: i64) -> Handled {
+    Ok(Response::Ret(value))
+}
+
+/// A host call's result: the value, or the Linux errno of its failure. Call it right after
+/// the host call, before anything else can change `errno`.
+fn check<T: TryInto<i64>>(r: T) -> Result<i64, Failure> {
+    let value: i64 = r.try_into().map_err(|_| Failure::Errno(EOVERFLOW))?;
+    if value < 0 {
+        Err(Failure::Errno(host::last_errno()))
+    } else {
+        Ok(value)
+    }
+}
+
+/// A Linux path as the host wants it: NUL-terminated, at most PATH_MAX bytes with the NUL.
+fn c_path(path: &[u8]) -> Result<CString, Failure> {
+    if path.len() >= PATH_MAX {
+        return Err(Failure::Errno(ENAMETOOLONG));
+    }
+    CString::new(path).map_err(|_| Failure::Malformed(MalformedReason::Decode))
+}
+
+/// Shorten `iov` so that it names at most `limit` bytes, as Linux does with MAX_RW_COUNT.
+fn cap_iovecs(iov: &mut Vec<libc::iovec>, limit: usize) {
+    let mut left = limit;
+    let mut keep = 0;
+    for v in iov.iter_mut() {
+        if left == 0 {
+            break;
+        }
+        v.iov_len = v.iov_len.min(left);
+        left -= v.iov_len;
+        keep += 1;
+    }
+    iov.truncate(keep);
+}
+
+/// The host's result of a host call that fills a `T`.
+fn out_struct<T>(call: impl FnOnce(*mut T) -> c_int) -> Result<T, Failure> {
+    let mut out = MaybeUninit::<T>::zeroed();
+    check(call(out.as_mut_ptr()))?;
+    // SAFETY: `out` starts zeroed and every `T` used here (stat, statx, termios, winsize) is
+    // plain integers, for which zero is a valid value; the call succeeded and filled it.
+    Ok(unsafe { out.assume_init() })
+}
+
+fn umask(mask: u32) -> Response {
+    // SAFETY: umask only swaps the process's file mode creation mask.
+    let old = unsafe { libc::umask(host::mode_to_host(mask & 0o777)) };
+    Response::Ret(i64::from(host::mode_to_linux(old)))
+}
+
+/// The guard and guest memory a request is served with.
+struct Fs<'a> {
+    fds: &'a FdGuard,
+    mem: &'a GuestMemory,
+}
+
+impl Fs<'_> {
+    /// A Linux fd argument, refused if it is one of the monitor's own.
+    fn fd(&self, fd: i32) -> Result<c_int, Failure> {
+        if self.fds.is_reserved(fd) {
+            return Err(Failure::Errno(EBADF));
+        }
+        Ok(fd)
+    }
+
+    /// A Linux dirfd argument: AT_FDCWD or an fd that is not the monitor's.
+    fn dirfd(&self, dirfd: i32) -> Result<c_int, Failure> {
+        let host_dirfd = host::dirfd_to_host(dirfd).map_err(Failure::Errno)?;
+        if host_dirfd >= 0 {
+            self.fd(host_dirfd)
+        } else {
+            Ok(host_dirfd)
+        }
+    }
+
+    /// Host iovecs for a read or write: at most IOV_MAX segments (else EINVAL, as readv),
+    /// a total that does not overflow, all in guest RAM, capped at MAX_RW_COUNT bytes.
+    fn rw_iovecs(&self, buf: &SegList<'_>) -> Result<Vec<libc::iovec>, Failure> {
+        let segs = buf.as_slice();
+        if segs.len() > MAX_SEGMENTS {
+            return Err(Failure::Errno(EINVAL));
+        }
+        buf.total_len()
+            .ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+        let mut iov = self.mem.iovecs(segs)?;
+        cap_iovecs(&mut iov, MAX_RW_COUNT);
+        Ok(iov)
+    }
+
+    /// Check an output scatter list and return its total length, at most `cap`. The host
+    /// call then fills a host buffer of that length and `copy_out` scatters it.
+    fn out_len(&self, buf: &SegList<'_>, cap: usize) -> Result<usize, Failure> {
+        let total = buf
+            .total_len()
+            .ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+        if buf.as_slice().len() > MAX_SEGMENTS {
+            return Err(Failure::Malformed(MalformedReason::BadLength));
+        }
+        self.mem.iovecs(buf.as_slice())?;
+        Ok(usize::try_from(total).unwrap_or(usize::MAX).min(cap))
+    }
+
+    /// Copy the first `len` bytes of `data` to the guest's segments.
+    fn copy_out(&self, segs: &[GuestSeg], data: &[u8], len: i64) -> Result<i64, Failure> {
+        let n = usize::try_from(len).map_err(|_| Failure::Errno(EOVERFLOW))?;
+        let bytes = data.get(..n).ok_or(Failure::Errno(EOVERFLOW))?;
+        self.mem.write_segs(segs, bytes)?;
+        Ok(len)
+    }
+
+    fn openat(&self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let flags = host::open_flags_to_host(flags).map_err(Failure::Errno)?;
+        let mode = host::open_mode_to_host(mode);
+        // SAFETY: path is NUL-terminated and outlives the call.
+        ret(check(unsafe {
+            libc::openat(dirfd, path.as_ptr(), flags, mode)
+        })?)
+    }
+
+    fn close(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: fd is not one of the monitor's own descriptors; closing it affects only
+        // the program's descriptor table.
+        ret(check(unsafe { libc::close(fd) })?)
+    }
+
+    fn read(&self, fd: i32, buf: &SegList<'_>, offset: Option<i64>) -> Handled {
+        let fd = self.fd(fd)?;
+        let iov = self.rw_iovecs(buf)?;
+        let count = iov.len() as c_int;
+        // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
+        // count is at most IOV_MAX.
+        let r = unsafe {
+            match offset {
+                None => libc::readv(fd, iov.as_ptr(), count),
+                Some(off) => libc::preadv(fd, iov.as_ptr(), count, off),
+            }
+        };
+        ret(check(r)?)
+    }
+
+    fn write(&self, fd: i32, buf: &SegList<'_>, offset: Option<i64>) -> Handled {
+        let fd = self.fd(fd)?;
+        let iov = self.rw_iovecs(buf)?;
+        let count = iov.len() as c_int;
+        // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
+        // count is at most IOV_MAX.
+        let r = unsafe {
+            match offset {
+                None => libc::writev(fd, iov.as_ptr(), count),
+                Some(off) => libc::pwritev(fd, iov.as_ptr(), count, off),
+            }
+        };
+        ret(check(r)?)
+    }
+
+    fn lseek(&self, fd: i32, offset: i64, whence: u32) -> Handled {
+        let fd = self.fd(fd)?;
+        let whence = host::seek_whence_to_host(whence).map_err(Failure::Errno)?;
+        // SAFETY: lseek takes no pointers.
+        ret(check(unsafe { libc::lseek(fd, offset, whence) })?)
+    }
+
+    fn fstat(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: st is a valid out-pointer for one struct stat.
+        let st = out_struct(|st| unsafe { libc::fstat(fd, st) })?;
+        Ok(Response::Stat(host::stat_to_linux(&st)))
+    }
+
+    fn fstatat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let flags = host::stat_flags_to_host(flags).map_err(Failure::Errno)?;
+        // SAFETY: path is NUL-terminated; st is a valid out-pointer for one struct stat.
+        let st = out_struct(|st| unsafe { libc::fstatat(dirfd, path.as_ptr(), st, flags) })?;
+        Ok(Response::Stat(host::stat_to_linux(&st)))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn statx(&self, dirfd: i32, path: &[u8], flags: i32, mask: u32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let flags = host::statx_flags_to_host(flags).map_err(Failure::Errno)?;
+        let mask = host::statx_mask_to_host(mask).map_err(Failure::Errno)?;
+        let stx = out_struct(|stx: *mut libc::statx| {
+            // SAFETY: path is NUL-terminated; stx is a valid out-pointer for one struct statx.
+            let r =
+                unsafe { libc::syscall(libc::SYS_statx, dirfd, path.as_ptr(), flags, mask, stx) };
+            r as c_int
+        })?;
+        Ok(Response::Statx(host::statx_to_linux(&stx)))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn statx(&self, dirfd: i32, _path: &[u8], _flags: i32, _mask: u32) -> Handled {
+        self.dirfd(dirfd)?;
+        Err(Failure::Errno(ENOSYS))
+    }
+
+    #[cfg(target_os = "linux")]
+    fn getdents64(&self, fd: i32, buf: &SegList<'_>) -> Handled {
+        let fd = self.fd(fd)?;
+        let len = self.out_len(buf, MAX_DIRENTS_BUFFER)?;
+        let mut dirents = vec![0u8; len];
+        // SAFETY: dirents is a host buffer of exactly `len` writable bytes.
+        let r = unsafe { libc::syscall(libc::SYS_getdents64, fd, dirents.as_mut_ptr(), len) };
+        let n = check(r)?;
+        ret(self.copy_out(buf.as_slice(), &dirents, n)?)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn getdents64(&self, fd: i32, _buf: &SegList<'_>) -> Handled {
+        self.fd(fd)?;
+        Err(Failure::Errno(ENOSYS))
+    }
+
+    fn mkdirat(&self, dirfd: i32, path: &[u8], mode: u32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        // SAFETY: path is NUL-terminated and outlives the call.
+        ret(check(unsafe {
+            libc::mkdirat(dirfd, path.as_ptr(), host::mode_to_host(mode))
+        })?)
+    }
+
+    fn unlinkat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let flags = host::unlink_flags_to_host(flags).map_err(Failure::Errno)?;
+        // SAFETY: path is NUL-terminated and outlives the call.
+        ret(check(unsafe {
+            libc::unlinkat(dirfd, path.as_ptr(), flags)
+        })?)
+    }
+
+    fn renameat2(
+        &self,
+        olddirfd: i32,
+        oldpath: &[u8],
+        newdirfd: i32,
+        newpath: &[u8],
+        flags: u32,
+    ) -> Handled {
+        let olddirfd = self.dirfd(olddirfd)?;
+        let newdirfd = self.dirfd(newdirfd)?;
+        let oldpath = c_path(oldpath)?;
+        let newpath = c_path(newpath)?;
+        if flags == 0 {
+            // SAFETY: both paths are NUL-terminated and outlive the call.
+            return ret(check(unsafe {
+                libc::renameat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr())
+            })?);
+        }
+        let flags = host::rename_flags_to_host(flags).map_err(Failure::Errno)?;
+        ret(renameat2_with_flags(
+            olddirfd, &oldpath, newdirfd, &newpath, flags,
+        )?)
+    }
+
+    fn symlinkat(&self, target: &[u8], newdirfd: i32, linkpath: &[u8]) -> Handled {
+        let newdirfd = self.dirfd(newdirfd)?;
+        let target = c_path(target)?;
+        let linkpath = c_path(linkpath)?;
+        // SAFETY: both paths are NUL-terminated and outlive the call.
+        ret(check(unsafe {
+            libc::symlinkat(target.as_ptr(), newdirfd, linkpath.as_ptr())
+        })?)
+    }
+
+    /// readlinkat: the link's bytes into the segments, without NUL; returns their length.
+    fn readlinkat(&self, dirfd: i32, path: &[u8], buf: &SegList<'_>) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let len = self.out_len(buf, MAX_LINK_BUFFER)?;
+        if len == 0 {
+            return Err(Failure::Errno(EINVAL));
+        }
+        let mut target = vec![0u8; len];
+        // SAFETY: path is NUL-terminated; target is a host buffer of `len` writable bytes.
+        let r = unsafe { libc::readlinkat(dirfd, path.as_ptr(), target.as_mut_ptr().cast(), len) };
+        let n = check(r)?;
+        ret(self.copy_out(buf.as_slice(), &target, n)?)
+    }
+
+    fn truncate(&self, path: &[u8], length: i64) -> Handled {
+        let path = c_path(path)?;
+        // SAFETY: path is NUL-terminated and outlives the call.
+        ret(check(unsafe { libc::truncate(path.as_ptr(), length) })?)
+    }
+
+    fn ftruncate(&self, fd: i32, length: i64) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: ftruncate takes no pointers.
+        ret(check(unsafe { libc::ftruncate(fd, length) })?)
+    }
+
+    fn fsync(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: fsync takes no pointers.
+        ret(check(unsafe { libc::fsync(fd) })?)
+    }
+
+    fn fdatasync(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        ret(fdatasync_host(fd)?)
+    }
+
+    fn fchmodat(&self, dirfd: i32, path: &[u8], mode: u32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        // SAFETY: path is NUL-terminated and outlives the call.
+        ret(check(unsafe {
+            libc::fchmodat(dirfd, path.as_ptr(), host::mode_to_host(mode), 0)
+        })?)
+    }
+
+    fn fchmod(&self, fd: i32, mode: u32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: fchmod takes no pointers.
+        ret(check(unsafe {
+            libc::fchmod(fd, host::mode_to_host(mode))
+        })?)
+    }
+
+    /// faccessat (flags 0) and faccessat2.
+    fn faccessat(&self, dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let mode = host::access_mode_to_host(mode).map_err(Failure::Errno)?;
+        let flags = host::access_flags_to_host(flags).map_err(Failure::Errno)?;
+        ret(faccessat_host(dirfd, &path, mode, flags)?)
+    }
+
+    /// The getcwd syscall: the path with its NUL into the segments; returns the length
+    /// including the NUL, or ERANGE if it does not fit.
+    fn getcwd(&self, buf: &SegList<'_>) -> Handled {
+        let len = self.out_len(buf, PATH_MAX)?;
+        let mut cwd = vec![0u8; len];
+        let n = getcwd_host(&mut cwd)?;
+        ret(self.copy_out(buf.as_slice(), &cwd, n)?)
+    }
+
+    fn chdir(&self, path: &[u8]) -> Handled {
+        let path = c_path(path)?;
+        // SAFETY: path is NUL-terminated and outlives the call.
+        ret(check(unsafe { libc::chdir(path.as_ptr()) })?)
+    }
+
+    fn fchdir(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: fchdir takes no pointers.
+        ret(check(unsafe { libc::fchdir(fd) })?)
+    }
+
+    fn dup(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: dup takes no pointers; the new fd is the lowest free one, never one the
+        // monitor holds.
+        ret(check(unsafe { libc::dup(fd) })?)
+    }
+
+    /// dup3 exactly: EINVAL if oldfd == newfd, flags only O_CLOEXEC.
+    fn dup3(&self, oldfd: i32, newfd: i32, flags: i32) -> Handled {
+        let oldfd = self.fd(oldfd)?;
+        let newfd = self.fd(newfd)?;
+        let flags = host::open_flags_to_host(flags).map_err(Failure::Errno)?;
+        ret(dup3_host(oldfd, newfd, flags)?)
+    }
+
+    fn fcntl(&self, fd: i32, cmd: i32, arg: u64) -> Handled {
+        let fd = self.fd(fd)?;
+        match cmd {
+            F_DUPFD => self.fcntl_dupfd(fd, libc::F_DUPFD, arg),
+            F_DUPFD_CLOEXEC => self.fcntl_dupfd(fd, libc::F_DUPFD_CLOEXEC, arg),
+            F_GETFD => {
+                // SAFETY: F_GETFD takes no argument.
+                let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+                ret(i64::from(host::fd_flags_to_linux(flags as c_int)))
+            }
+            F_SETFD => {
+                // Linux reads the argument as an int.
+                let flags = host::fd_flags_to_host(arg as i32);
+                // SAFETY: F_SETFD takes an int.
+                ret(check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags) })?)
+            }
+            F_GETFL => {
+                // SAFETY: F_GETFL takes no argument.
+                let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
+                ret(i64::from(host::open_flags_to_linux(flags as c_int)))
+            }
+            F_SETFL => {
+                let flags = host::open_flags_to_host(arg as i32).map_err(Failure::Errno)?;
+                // SAFETY: F_SETFL takes an int.
+                ret(check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) })?)
+            }
+            _ => Err(Failure::Errno(EINVAL)),
+        }
+    }
+
+    /// F_DUPFD(_CLOEXEC): the lowest free fd >= arg. Free fds are never the monitor's.
+    fn fcntl_dupfd(&self, fd: c_int, host_cmd: c_int, arg: u64) -> Handled {
+        let min = c_int::try_from(arg).map_err(|_| Failure::Errno(EINVAL))?;
+        // SAFETY: F_DUPFD and F_DUPFD_CLOEXEC take an int.
+        ret(check(unsafe { libc::fcntl(fd, host_cmd, min) })?)
+    }
+
+    fn tcgets(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: t is a valid out-pointer for one struct termios.
+        let t = out_struct(|t| unsafe { libc::tcgetattr(fd, t) })?;
+        Ok(Response::Termios(host::termios_to_linux(&t)))
+    }
+
+    fn get_winsize(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: TIOCGWINSZ writes one struct winsize through the valid out-pointer ws.
+        let ws =
+            out_struct(|ws: *mut libc::winsize| unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, ws) })?;
+        Ok(Response::Winsize(host::winsize_to_linux(&ws)))
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn renameat2_with_flags(
+    olddirfd: c_int,
+    oldpath: &CString,
+    newdirfd: c_int,
+    newpath: &CString,
+    flags: u32,
+) -> Result<i64, Failure> {
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            olddirfd,
+            oldpath.as_ptr(),
+            newdirfd,
+            newpath.as_ptr(),
+            flags,
+        )
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn renameat2_with_flags(
+    _: c_int,
+    _: &CString,
+    _: c_int,
+    _: &CString,
+    _: u32,
+) -> Result<i64, Failure> {
+    Err(Failure::Errno(ENOSYS))
+}
+
+#[cfg(target_os = "linux")]
+fn fdatasync_host(fd: c_int) -> Result<i64, Failure> {
+    // SAFETY: fdatasync takes no pointers.
+    check(unsafe { libc::fdatasync(fd) })
+}
+
+/// Hosts without fdatasync: fsync does more, never less.
+#[cfg(not(target_os = "linux"))]
+fn fdatasync_host(fd: c_int) -> Result<i64, Failure> {
+    // SAFETY: fsync takes no pointers.
+    check(unsafe { libc::fsync(fd) })
+}
+
+/// With flags, the faccessat2 syscall; on kernels without it (ENOSYS, before 5.8) the C
+/// library's faccessat, which emulates the flags as glibc does.
+#[cfg(target_os = "linux")]
+fn faccessat_host(dirfd: c_int, path: &CString, mode: c_int, flags: c_int) -> Result<i64, Failure> {
+    if flags != 0 {
+        // SAFETY: path is NUL-terminated and outlives the call.
+        let r = unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path.as_ptr(), mode, flags) };
+        match check(r) {
+            Err(Failure::Errno(e)) if e == errno::ENOSYS as LinuxErrno => {}
+            done => return done,
+        }
+    }
+    // SAFETY: path is NUL-terminated and outlives the call.
+    check(unsafe { libc::faccessat(dirfd, path.as_ptr(), mode, flags) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn faccessat_host(dirfd: c_int, path: &CString, mode: c_int, flags: c_int) -> Result<i64, Failure> {
+    // SAFETY: path is NUL-terminated and outlives the call.
+    check(unsafe { libc::faccessat(dirfd, path.as_ptr(), mode, flags) })
+}
+
+/// The Linux getcwd syscall into `buf`: length with NUL, ERANGE when it does not fit.
+#[cfg(target_os = "linux")]
+fn getcwd_host(buf: &mut [u8]) -> Result<i64, Failure> {
+    // SAFETY: buf is a host buffer of buf.len() writable bytes.
+    check(unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn getcwd_host(buf: &mut [u8]) -> Result<i64, Failure> {
+    if buf.is_empty() {
+        return Err(Failure::Errno(ERANGE));
+    }
+    // SAFETY: buf is a host buffer of buf.len() writable bytes.
+    let p = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
+    if p.is_null() {
+        return Err(Failure::Errno(host::last_errno()));
+    }
+    let len = buf
+        .iter()
+        .position(|&b| b == 0)
+        .ok_or(Failure::Errno(ERANGE))?;
+    Ok(len as i64 + 1)
+}
+
+#[cfg(target_os = "linux")]
+fn dup3_host(oldfd: c_int, newfd: c_int, flags: c_int) -> Result<i64, Failure> {
+    // SAFETY: dup3 takes no pointers; newfd was checked not to be the monitor's.
+    check(unsafe { libc::dup3(oldfd, newfd, flags) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn dup3_host(_oldfd: c_int, _newfd: c_int, _flags: c_int) -> Result<i64, Failure> {
+    Err(Failure::Errno(ENOSYS))
+}
+
+// These tests check Linux results on a Linux host; a Darwin run needs the Darwin personality.
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use abi_shared::linux::{general as lx, LinuxStat};
+    use proptest::prelude::*;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    const AT_FDCWD: i32 = lx::AT_FDCWD;
+    const RAM: usize = 64 * 1024;
+
+    /// Tests that change the working directory or the umask (process-wide) hold this.
+    static PROCESS_WIDE: Mutex<()> = Mutex::new(());
+
+    /// A fresh directory, removed with its contents on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            let template = std::env::temp_dir().join("linuxrun-fs-XXXXXX");
+            let mut bytes = CString::new(template.as_os_str().as_bytes())
+                .unwrap()
+                .into_bytes_with_nul();
+            // SAFETY: bytes is a writable NUL-terminated template ending in XXXXXX.
+            let p = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
+            assert!(!p.is_null(), "mkdtemp: {}", std::io::Error::last_os_error());
+            bytes.pop();
+            TempDir(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
+        }
+
+        /// Absolute path of `name` inside the directory, as request bytes.
+        fn join(&self, name: &str) -> Vec<u8> {
+            self.0.join(name).as_os_str().as_bytes().to_vec()
+        }
+
+        fn host(&self, name: &str) -> PathBuf {
+            self.0.join(name)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
+        handle(&FdGuard::default(), mem, &req)
+    }
+
+    /// The value of a `Response::Ret`.
+    fn value(resp: Response) -> i64 {
+        match resp {
+            Response::Ret(v) => v,
+            other => panic!("expected Ret, got {other:?}"),
+        }
+    }
+
+    fn err(e: u32) -> Response {
+        Response::Ret(-i64::from(e))
+    }
+
+    fn seg(gpa: u64, len: u64) -> GuestSeg {
+        GuestSeg { gpa, len }
+    }
+
+    fn open(mem: &GuestMemory, path: &[u8], flags: u32, mode: u32) -> i32 {
+        let fd = value(call(
+            mem,
+            Request::Openat {
+                dirfd: AT_FDCWD,
+                path,
+                flags: flags as i32,
+                mode,
+            },
+        ));
+        assert!(fd >= 0, "open {:?}: {fd}", String::from_utf8_lossy(path));
+        fd as i32
+    }
+
+    fn close(mem: &GuestMemory, fd: i32) {
+        assert_eq!(call(mem, Request::Close { fd }), Response::Ret(0));
+    }
+
+    fn read(mem: &GuestMemory, fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> Response {
+        call(
+            mem,
+            Request::Read {
+                fd,
+                buf: SegList::Borrowed(segs),
+                offset,
+            },
+        )
+    }
+
+    fn write(mem: &GuestMemory, fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> Response {
+        call(
+            mem,
+            Request::Write {
+                fd,
+                buf: SegList::Borrowed(segs),
+                offset,
+            },
+        )
+    }
+
+    fn stat_of(resp: Response) -> LinuxStat {
+        match resp {
+            Response::Stat(st) => st,
+            other => panic!("expected Stat, got {other:?}"),
+        }
+    }
+
+    fn assert_stat_matches(st: &LinuxStat, md: &std::fs::Metadata) {
+        assert_eq!(st.st_dev, md.dev());
+        assert_eq!(st.st_ino, md.ino());
+        assert_eq!(st.st_mode, md.mode());
+        assert_eq!(st.st_nlink, md.nlink());
+        assert_eq!((st.st_uid, st.st_gid), (md.uid(), md.gid()));
+        assert_eq!(st.st_size, md.size() as i64);
+        assert_eq!(st.st_blocks, md.blocks() as i64);
+        assert_eq!(st.st_blksize, md.blksize() as i64);
+        assert_eq!(
+            (st.st_mtime, st.st_mtime_nsec),
+            (md.mtime(), md.mtime_nsec())
+        );
+        assert_eq!(
+            (st.st_ctime, st.st_ctime_nsec),
+            (md.ctime(), md.ctime_nsec())
+        );
+    }
+
+    #[test]
+    fn write_then_read_through_split_segments() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fd = open(
+            &mem,
+            &dir.join("data"),
+            lx::O_RDWR | lx::O_CREAT | lx::O_TRUNC,
+            0o644,
+        );
+
+        mem.write(0x100, b"hello ").unwrap();
+        mem.write(0x2000, b"world").unwrap();
+        assert_eq!(
+            value(write(&mem, fd, &[seg(0x100, 6), seg(0x2000, 5)], None)),
+            11
+        );
+        assert_eq!(std::fs::read(dir.host("data")).unwrap(), b"hello world");
+
+        assert_eq!(
+            value(call(
+                &mem,
+                Request::Lseek {
+                    fd,
+                    offset: 0,
+                    whence: lx::SEEK_SET
+                }
+            )),
+            0
+        );
+        assert_eq!(
+            value(read(&mem, fd, &[seg(0x3000, 4), seg(0x5000, 100)], None)),
+            11
+        );
+        assert_eq!(mem.read_vec(0x3000, 4).unwrap(), b"hell");
+        assert_eq!(mem.read_vec(0x5000, 8).unwrap(), b"o world\0");
+        assert_eq!(
+            value(read(&mem, fd, &[seg(0x3000, 4)], None)),
+            0,
+            "at end of file"
+        );
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn pread_and_pwrite_use_the_offset_and_keep_the_position() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("data"), b"0123456789").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fd = open(&mem, &dir.join("data"), lx::O_RDWR, 0);
+
+        mem.write(0x10, b"AB").unwrap();
+        assert_eq!(
+            value(write(&mem, fd, &[seg(0x10, 1), seg(0x11, 1)], Some(3))),
+            2
+        );
+        assert_eq!(std::fs::read(dir.host("data")).unwrap(), b"012AB56789");
+        assert_eq!(
+            value(read(&mem, fd, &[seg(0x100, 2), seg(0x200, 2)], Some(6))),
+            4
+        );
+        assert_eq!(mem.read_vec(0x100, 2).unwrap(), b"67");
+        assert_eq!(mem.read_vec(0x200, 2).unwrap(), b"89");
+        assert_eq!(value(read(&mem, fd, &[seg(0x100, 2)], Some(100))), 0);
+        assert_eq!(
+            read(&mem, fd, &[seg(0x100, 2)], Some(-1)),
+            err(errno::EINVAL)
+        );
+        assert_eq!(
+            value(call(
+                &mem,
+                Request::Lseek {
+                    fd,
+                    offset: 0,
+                    whence: lx::SEEK_CUR
+                }
+            )),
+            0
+        );
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn fstat_and_fstatat_match_std_metadata() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("file"), vec![7u8; 5000]).unwrap();
+        std::os::unix::fs::symlink("file", dir.host("link")).unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let md = std::fs::metadata(dir.host("file")).unwrap();
+
+        let fd = open(&mem, &dir.join("file"), lx::O_RDONLY, 0);
+        assert_stat_matches(&stat_of(call(&mem, Request::Fstat { fd })), &md);
+        let path = dir.join("file");
+        assert_stat_matches(
+            &stat_of(call(
+                &mem,
+                Request::Fstatat {
+                    dirfd: AT_FDCWD,
+                    path: &path,
+                    flags: 0,
+                },
+            )),
+            &md,
+        );
+
+        // Following the link gives the file; AT_SYMLINK_NOFOLLOW gives the link itself.
+        let link = dir.join("link");
+        assert_stat_matches(
+            &stat_of(call(
+                &mem,
+                Request::Fstatat {
+                    dirfd: AT_FDCWD,
+                    path: &link,
+                    flags: 0,
+                },
+            )),
+            &md,
+        );
+        let nofollow = lx::AT_SYMLINK_NOFOLLOW as i32;
+        let st = stat_of(call(
+            &mem,
+            Request::Fstatat {
+                dirfd: AT_FDCWD,
+                path: &link,
+                flags: nofollow,
+            },
+        ));
+        assert_stat_matches(&st, &std::fs::symlink_metadata(dir.host("link")).unwrap());
+        assert_eq!(st.st_mode & lx::S_IFMT, lx::S_IFLNK);
+
+        // AT_EMPTY_PATH with an empty path is fstat; without the flag, ENOENT.
+        let empty_path = lx::AT_EMPTY_PATH as i32;
+        assert_stat_matches(
+            &stat_of(call(
+                &mem,
+                Request::Fstatat {
+                    dirfd: fd,
+                    path: b"",
+                    flags: empty_path,
+                },
+            )),
+            &md,
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Fstatat {
+                    dirfd: fd,
+                    path: b"",
+                    flags: 0
+                }
+            ),
+            err(errno::ENOENT)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Fstatat {
+                    dirfd: AT_FDCWD,
+                    path: &path,
+                    flags: 0x4000_0000
+                }
+            ),
+            err(errno::EINVAL)
+        );
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn statx_reports_the_files_fields() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("file"), b"abc").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let md = std::fs::metadata(dir.host("file")).unwrap();
+        let path = dir.join("file");
+        let mask = lx::STATX_BASIC_STATS | lx::STATX_BTIME;
+        let stx = match call(
+            &mem,
+            Request::Statx {
+                dirfd: AT_FDCWD,
+                path: &path,
+                flags: 0,
+                mask,
+            },
+        ) {
+            Response::Statx(stx) => stx,
+            other => panic!("expected Statx, got {other:?}"),
+        };
+        assert_eq!(stx.stx_mask & lx::STATX_BASIC_STATS, lx::STATX_BASIC_STATS);
+        assert_eq!(stx.stx_ino, md.ino());
+        assert_eq!(stx.stx_size, 3);
+        assert_eq!(u32::from(stx.stx_mode), md.mode());
+        assert_eq!(stx.stx_nlink, 1);
+        assert_eq!(
+            (stx.stx_mtime.tv_sec, i64::from(stx.stx_mtime.tv_nsec)),
+            (md.mtime(), md.mtime_nsec())
+        );
+        assert_eq!(stx.stx_mask & !host::STATX_CARRIED_MASK, 0);
+
+        let missing = dir.join("missing");
+        assert_eq!(
+            call(
+                &mem,
+                Request::Statx {
+                    dirfd: AT_FDCWD,
+                    path: &missing,
+                    flags: 0,
+                    mask
+                }
+            ),
+            err(errno::ENOENT)
+        );
+    }
+
+    /// Names in a getdents64 buffer.
+    fn dirent_names(mut buf: &[u8]) -> Vec<String> {
+        let mut names = Vec::new();
+        while buf.len() >= 19 {
+            let reclen = usize::from(u16::from_le_bytes([buf[16], buf[17]]));
+            let name = &buf[19..reclen];
+            let end = name.iter().position(|&b| b == 0).unwrap();
+            names.push(String::from_utf8_lossy(&name[..end]).into_owned());
+            buf = &buf[reclen..];
+        }
+        names
+    }
+
+    #[test]
+    fn getdents64_lists_the_directory_across_segments() {
+        let dir = TempDir::new();
+        for name in ["a", "bb", "ccc"] {
+            std::fs::write(dir.host(name), b"").unwrap();
+        }
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
+
+        // Too small for one entry: EINVAL, as the host syscall says.
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getdents64 {
+                    fd,
+                    buf: SegList::Borrowed(&[seg(0x100, 10)])
+                }
+            ),
+            err(errno::EINVAL)
+        );
+
+        let segs = [seg(0x1000, 30), seg(0x8000, 4096)];
+        let mut names = Vec::new();
+        loop {
+            let n = value(call(
+                &mem,
+                Request::Getdents64 {
+                    fd,
+                    buf: SegList::Borrowed(&segs),
+                },
+            )) as u64;
+            if n == 0 {
+                break;
+            }
+            let mut bytes = mem.read_vec(0x1000, n.min(30)).unwrap();
+            bytes.extend(mem.read_vec(0x8000, n.saturating_sub(30)).unwrap());
+            names.extend(dirent_names(&bytes));
+        }
+        names.sort();
+        assert_eq!(names, [".", "..", "a", "bb", "ccc"]);
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn readlinkat_returns_the_target_without_nul() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let link = dir.join("link");
+        let made = call(
+            &mem,
+            Request::Symlinkat {
+                target: b"some/target",
+                newdirfd: AT_FDCWD,
+                linkpath: &link,
+            },
+        );
+        assert_eq!(made, Response::Ret(0));
+
+        let segs = [seg(0x100, 3), seg(0x200, 100)];
+        let n = value(call(
+            &mem,
+            Request::Readlinkat {
+                dirfd: AT_FDCWD,
+                path: &link,
+                buf: SegList::Borrowed(&segs),
+            },
+        ));
+        assert_eq!(n, 11);
+        assert_eq!(mem.read_vec(0x100, 3).unwrap(), b"som");
+        assert_eq!(mem.read_vec(0x200, 9).unwrap(), b"e/target\0");
+
+        // A buffer shorter than the target gets its start; an empty one is EINVAL.
+        let short = [seg(0x300, 4)];
+        assert_eq!(
+            call(
+                &mem,
+                Request::Readlinkat {
+                    dirfd: AT_FDCWD,
+                    path: &link,
+                    buf: SegList::Borrowed(&short)
+                }
+            ),
+            Response::Ret(4)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Readlinkat {
+                    dirfd: AT_FDCWD,
+                    path: &link,
+                    buf: SegList::Borrowed(&[])
+                }
+            ),
+            err(errno::EINVAL)
+        );
+        std::fs::write(dir.host("file"), b"").unwrap();
+        let file = dir.join("file");
+        assert_eq!(
+            call(
+                &mem,
+                Request::Readlinkat {
+                    dirfd: AT_FDCWD,
+                    path: &file,
+                    buf: SegList::Borrowed(&segs)
+                }
+            ),
+            err(errno::EINVAL)
+        );
+    }
+
+    #[test]
+    fn getcwd_counts_the_nul_and_says_erange_when_short() {
+        let _lock = PROCESS_WIDE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let cwd = std::env::current_dir().unwrap();
+        let cwd = cwd.as_os_str().as_bytes();
+
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getcwd {
+                    buf: SegList::Borrowed(&[seg(0x100, 1)])
+                }
+            ),
+            err(errno::ERANGE)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getcwd {
+                    buf: SegList::Borrowed(&[])
+                }
+            ),
+            err(errno::ERANGE)
+        );
+        let segs = [seg(0x100, 2), seg(0x1000, 8192)];
+        let n = value(call(
+            &mem,
+            Request::Getcwd {
+                buf: SegList::Borrowed(&segs),
+            },
+        ));
+        assert_eq!(n as usize, cwd.len() + 1);
+        let mut got = mem.read_vec(0x100, 2).unwrap();
+        got.extend(mem.read_vec(0x1000, n as u64 - 2).unwrap());
+        assert_eq!(&got[..cwd.len()], cwd);
+        assert_eq!(got[cwd.len()], 0);
+    }
+
+    #[test]
+    fn chdir_and_fchdir_move_the_working_directory() {
+        let _lock = PROCESS_WIDE.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let before = std::env::current_dir().unwrap();
+        let back = open(
+            &mem,
+            before.as_os_str().as_bytes(),
+            lx::O_RDONLY | lx::O_DIRECTORY,
+            0,
+        );
+
+        assert_eq!(
+            call(
+                &mem,
+                Request::Chdir {
+                    path: &dir.join("")
+                }
+            ),
+            Response::Ret(0)
+        );
+        let now = std::env::current_dir().unwrap();
+        assert_eq!(now.canonicalize().unwrap(), dir.0.canonicalize().unwrap());
+        assert_eq!(call(&mem, Request::Fchdir { fd: back }), Response::Ret(0));
+        assert_eq!(std::env::current_dir().unwrap(), before);
+        assert_eq!(
+            call(
+                &mem,
+                Request::Chdir {
+                    path: &dir.join("missing")
+                }
+            ),
+            err(errno::ENOENT)
+        );
+        close(&mem, back);
+    }
+
+    #[test]
+    fn umask_returns_the_previous_mask() {
+        let _lock = PROCESS_WIDE.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let old = value(call(&mem, Request::Umask { mask: 0o7027 }));
+        assert_eq!(
+            value(call(&mem, Request::Umask { mask: old as u32 })),
+            0o027
+        );
+    }
+
+    #[test]
+    fn rename_noreplace_refuses_an_existing_target() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("a"), b"A").unwrap();
+        std::fs::write(dir.host("b"), b"B").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
+        let rename = |old: &[u8], new: &[u8], flags| {
+            call(
+                &mem,
+                Request::Renameat2 {
+                    olddirfd: AT_FDCWD,
+                    oldpath: old,
+                    newdirfd: AT_FDCWD,
+                    newpath: new,
+                    flags,
+                },
+            )
+        };
+        assert_eq!(rename(&a, &b, lx::RENAME_NOREPLACE), err(errno::EEXIST));
+        assert_eq!(rename(&a, &c, lx::RENAME_NOREPLACE), Response::Ret(0));
+        assert_eq!(rename(&c, &b, 0), Response::Ret(0));
+        assert_eq!(std::fs::read(dir.host("b")).unwrap(), b"A");
+        assert_eq!(rename(&a, &b, 0), err(errno::ENOENT));
+        assert_eq!(rename(&b, &c, 0x100), err(errno::EINVAL));
+    }
+
+    #[test]
+    fn missing_files_are_enoent() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let path = dir.join("missing");
+        assert_eq!(
+            call(
+                &mem,
+                Request::Openat {
+                    dirfd: AT_FDCWD,
+                    path: &path,
+                    flags: 0,
+                    mode: 0
+                }
+            ),
+            err(errno::ENOENT)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Fstatat {
+                    dirfd: AT_FDCWD,
+                    path: &path,
+                    flags: 0
+                }
+            ),
+            err(errno::ENOENT)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Unlinkat {
+                    dirfd: AT_FDCWD,
+                    path: &path,
+                    flags: 0
+                }
+            ),
+            err(errno::ENOENT)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Truncate {
+                    path: &path,
+                    length: 0
+                }
+            ),
+            err(errno::ENOENT)
+        );
+    }
+
+    #[test]
+    fn guest_buffers_outside_ram_are_malformed() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("data"), b"data").unwrap();
+        std::os::unix::fs::symlink("data", dir.host("link")).unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fd = open(&mem, &dir.join("data"), lx::O_RDWR, 0);
+        let bad = Response::Malformed(MalformedReason::BadGuestAddress);
+        let outside = [seg(0x100, 4), seg(RAM as u64 - 2, 4)];
+
+        assert_eq!(read(&mem, fd, &outside, None), bad);
+        assert_eq!(write(&mem, fd, &outside, Some(0)), bad);
+        assert_eq!(read(&mem, fd, &[seg(u64::MAX, 2)], None), bad);
+        assert_eq!(
+            value(call(
+                &mem,
+                Request::Lseek {
+                    fd,
+                    offset: 0,
+                    whence: lx::SEEK_CUR
+                }
+            )),
+            0,
+            "nothing consumed"
+        );
+        let link = dir.join("link");
+        assert_eq!(
+            call(
+                &mem,
+                Request::Readlinkat {
+                    dirfd: AT_FDCWD,
+                    path: &link,
+                    buf: SegList::Borrowed(&outside)
+                }
+            ),
+            bad
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getcwd {
+                    buf: SegList::Borrowed(&outside)
+                }
+            ),
+            bad
+        );
+
+        let dirfd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getdents64 {
+                    fd: dirfd,
+                    buf: SegList::Borrowed(&outside)
+                }
+            ),
+            bad
+        );
+
+        let overflow = [seg(0, u64::MAX), seg(0, 2)];
+        let bad_length = Response::Malformed(MalformedReason::BadLength);
+        assert_eq!(read(&mem, fd, &overflow, None), bad_length);
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getdents64 {
+                    fd: dirfd,
+                    buf: SegList::Borrowed(&overflow)
+                }
+            ),
+            bad_length
+        );
+        close(&mem, dirfd);
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn more_segments_than_iov_max_is_einval() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let segs = vec![seg(0, 1); MAX_SEGMENTS + 1];
+        assert_eq!(read(&mem, 0, &segs, None), err(errno::EINVAL));
+    }
+
+    #[test]
+    fn reserved_fds_are_ebadf() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let mine = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
+        let other = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
+        let mut fds = FdGuard::default();
+        fds.reserve(mine);
+        let guarded = |req: Request<'_>| handle(&fds, &mem, &req);
+        let ebadf = err(errno::EBADF);
+
+        assert_eq!(guarded(Request::Close { fd: mine }), ebadf);
+        assert_eq!(
+            guarded(Request::Read {
+                fd: mine,
+                buf: SegList::Borrowed(&[seg(0, 1)]),
+                offset: None
+            }),
+            ebadf
+        );
+        assert_eq!(guarded(Request::Fstat { fd: mine }), ebadf);
+        assert_eq!(
+            guarded(Request::Fstatat {
+                dirfd: mine,
+                path: b"x",
+                flags: 0
+            }),
+            ebadf
+        );
+        assert_eq!(
+            guarded(Request::Openat {
+                dirfd: mine,
+                path: b"x",
+                flags: 0,
+                mode: 0
+            }),
+            ebadf
+        );
+        assert_eq!(
+            guarded(Request::Dup3 {
+                oldfd: other,
+                newfd: mine,
+                flags: 0
+            }),
+            ebadf
+        );
+        assert_eq!(guarded(Request::Dup { fd: mine }), ebadf);
+        assert_eq!(
+            guarded(Request::Fcntl {
+                fd: mine,
+                cmd: F_SETFD,
+                arg: 0
+            }),
+            ebadf
+        );
+        assert_eq!(guarded(Request::Fchdir { fd: mine }), ebadf);
+        let rename = Request::Renameat2 {
+            olddirfd: AT_FDCWD,
+            oldpath: b"a",
+            newdirfd: mine,
+            newpath: b"b",
+            flags: 0,
+        };
+        assert_eq!(guarded(rename), ebadf);
+        // Negative dirfds other than AT_FDCWD never reach the host (where one may be its AT_FDCWD).
+        assert_eq!(
+            guarded(Request::Fstatat {
+                dirfd: -2,
+                path: b"x",
+                flags: 0
+            }),
+            ebadf
+        );
+
+        // SAFETY: F_GETFD on an fd; no pointers.
+        assert!(
+            unsafe { libc::fcntl(mine, libc::F_GETFD) } >= 0,
+            "the reserved fd is still open"
+        );
+        close(&mem, mine);
+        close(&mem, other);
+    }
+
+    #[test]
+    fn paths_too_long_or_with_nul() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let long = vec![b'a'; 5000];
+        assert_eq!(
+            call(
+                &mem,
+                Request::Openat {
+                    dirfd: AT_FDCWD,
+                    path: &long,
+                    flags: 0,
+                    mode: 0
+                }
+            ),
+            err(errno::ENAMETOOLONG)
+        );
+        assert_eq!(
+            call(&mem, Request::Chdir { path: &long }),
+            err(errno::ENAMETOOLONG)
+        );
+
+        // The limit is Linux's: 4095 bytes and the NUL fit, 4096 do not.
+        let fits = vec![b'/'; PATH_MAX - 1];
+        let fd = open(&mem, &fits, lx::O_RDONLY | lx::O_DIRECTORY, 0);
+        close(&mem, fd);
+        let too_long = vec![b'/'; PATH_MAX];
+        assert_eq!(
+            call(
+                &mem,
+                Request::Fstatat {
+                    dirfd: AT_FDCWD,
+                    path: &too_long,
+                    flags: 0
+                }
+            ),
+            err(errno::ENAMETOOLONG)
+        );
+
+        let with_nul = call(
+            &mem,
+            Request::Openat {
+                dirfd: AT_FDCWD,
+                path: b"/tmp\0/x",
+                flags: 0,
+                mode: 0,
+            },
+        );
+        assert_eq!(with_nul, Response::Malformed(MalformedReason::Decode));
+    }
+
+    #[test]
+    fn fcntl_flags_and_duplicates() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let flags = lx::O_WRONLY | lx::O_CREAT | lx::O_APPEND | lx::O_CLOEXEC;
+        let fd = open(&mem, &dir.join("f"), flags, 0o600);
+        let fcntl = |fd, cmd, arg| call(&mem, Request::Fcntl { fd, cmd, arg });
+
+        assert_eq!(
+            fcntl(fd, F_GETFD, 0),
+            Response::Ret(i64::from(lx::FD_CLOEXEC))
+        );
+        assert_eq!(fcntl(fd, F_SETFD, 0), Response::Ret(0));
+        assert_eq!(fcntl(fd, F_GETFD, 0), Response::Ret(0));
+        let fl = value(fcntl(fd, F_GETFL, 0)) as u32;
+        assert_eq!(
+            fl & (lx::O_ACCMODE | lx::O_APPEND),
+            lx::O_WRONLY | lx::O_APPEND
+        );
+        assert_eq!(
+            fcntl(fd, F_SETFL, u64::from(lx::O_NONBLOCK)),
+            Response::Ret(0)
+        );
+        assert_eq!(
+            value(fcntl(fd, F_GETFL, 0)) as u32 & (lx::O_NONBLOCK | lx::O_APPEND),
+            lx::O_NONBLOCK
+        );
+
+        let high = value(fcntl(fd, F_DUPFD_CLOEXEC, 100));
+        assert!(high >= 100);
+        assert_eq!(
+            fcntl(high as i32, F_GETFD, 0),
+            Response::Ret(i64::from(lx::FD_CLOEXEC))
+        );
+        assert_eq!(fcntl(fd, F_DUPFD, u64::MAX), err(errno::EINVAL));
+        assert_eq!(fcntl(fd, 9999, 0), err(errno::EINVAL));
+        close(&mem, high as i32);
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn dup_and_dup3() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fd = open(&mem, &dir.join("f"), lx::O_RDWR | lx::O_CREAT, 0o600);
+        let copy = value(call(&mem, Request::Dup { fd })) as i32;
+        assert_ne!(copy, fd);
+
+        assert_eq!(
+            call(
+                &mem,
+                Request::Dup3 {
+                    oldfd: fd,
+                    newfd: fd,
+                    flags: 0
+                }
+            ),
+            err(errno::EINVAL)
+        );
+        let cloexec = lx::O_CLOEXEC as i32;
+        assert_eq!(
+            call(
+                &mem,
+                Request::Dup3 {
+                    oldfd: fd,
+                    newfd: copy,
+                    flags: cloexec
+                }
+            ),
+            Response::Ret(i64::from(copy))
+        );
+        let getfd = call(
+            &mem,
+            Request::Fcntl {
+                fd: copy,
+                cmd: F_GETFD,
+                arg: 0,
+            },
+        );
+        assert_eq!(getfd, Response::Ret(i64::from(lx::FD_CLOEXEC)));
+        assert_eq!(
+            call(
+                &mem,
+                Request::Dup3 {
+                    oldfd: fd,
+                    newfd: copy,
+                    flags: 1
+                }
+            ),
+            err(errno::EINVAL)
+        );
+        close(&mem, copy);
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn sizes_positions_and_syncs() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("f"), b"0123456789").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let path = dir.join("f");
+        let fd = open(&mem, &path, lx::O_RDWR, 0);
+
+        assert_eq!(
+            call(&mem, Request::Ftruncate { fd, length: 3 }),
+            Response::Ret(0)
+        );
+        assert_eq!(std::fs::metadata(dir.host("f")).unwrap().len(), 3);
+        assert_eq!(
+            call(
+                &mem,
+                Request::Truncate {
+                    path: &path,
+                    length: 20
+                }
+            ),
+            Response::Ret(0)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Lseek {
+                    fd,
+                    offset: 0,
+                    whence: lx::SEEK_END
+                }
+            ),
+            Response::Ret(20)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Lseek {
+                    fd,
+                    offset: 0,
+                    whence: 99
+                }
+            ),
+            err(errno::EINVAL)
+        );
+        assert_eq!(
+            call(&mem, Request::Ftruncate { fd, length: -1 }),
+            err(errno::EINVAL)
+        );
+        assert_eq!(call(&mem, Request::Fsync { fd }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Fdatasync { fd }), Response::Ret(0));
+        close(&mem, fd);
+    }
+
+    #[test]
+    fn directories_links_modes_and_access() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let dirfd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
+
+        // Relative to a directory fd.
+        assert_eq!(
+            call(
+                &mem,
+                Request::Mkdirat {
+                    dirfd,
+                    path: b"sub",
+                    mode: 0o755
+                }
+            ),
+            Response::Ret(0)
+        );
+        assert!(dir.host("sub").is_dir());
+        assert_eq!(
+            call(
+                &mem,
+                Request::Mkdirat {
+                    dirfd,
+                    path: b"sub",
+                    mode: 0o755
+                }
+            ),
+            err(errno::EEXIST)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Unlinkat {
+                    dirfd,
+                    path: b"sub",
+                    flags: 0
+                }
+            ),
+            err(errno::EISDIR)
+        );
+        let removedir = lx::AT_REMOVEDIR as i32;
+        assert_eq!(
+            call(
+                &mem,
+                Request::Unlinkat {
+                    dirfd,
+                    path: b"sub",
+                    flags: removedir
+                }
+            ),
+            Response::Ret(0)
+        );
+        assert!(!dir.host("sub").exists());
+
+        let fd = value(call(
+            &mem,
+            Request::Openat {
+                dirfd,
+                path: b"f",
+                flags: (lx::O_CREAT | lx::O_WRONLY) as i32,
+                mode: 0o644,
+            },
+        ));
+        assert!(fd >= 0);
+        let fd = fd as i32;
+        assert_eq!(
+            call(
+                &mem,
+                Request::Fchmodat {
+                    dirfd,
+                    path: b"f",
+                    mode: 0o600
+                }
+            ),
+            Response::Ret(0)
+        );
+        assert_eq!(
+            std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777,
+            0o600
+        );
+        assert_eq!(
+            call(&mem, Request::Fchmod { fd, mode: 0o640 }),
+            Response::Ret(0)
+        );
+        assert_eq!(
+            std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777,
+            0o640
+        );
+
+        let access = |path: &[u8], mode: u32, flags: u32| {
+            call(
+                &mem,
+                Request::Faccessat {
+                    dirfd,
+                    path,
+                    mode: mode as i32,
+                    flags: flags as i32,
+                },
+            )
+        };
+        assert_eq!(access(b"f", lx::F_OK, 0), Response::Ret(0));
+        assert_eq!(access(b"f", lx::R_OK, lx::AT_EACCESS), Response::Ret(0));
+        // No execute bit anywhere: EACCES even for root.
+        assert_eq!(access(b"f", lx::X_OK, 0), err(errno::EACCES));
+        assert_eq!(
+            access(b"f", lx::X_OK, lx::AT_EACCESS | lx::AT_SYMLINK_NOFOLLOW),
+            err(errno::EACCES)
+        );
+        assert_eq!(access(b"missing", lx::F_OK, 0), err(errno::ENOENT));
+        assert_eq!(access(b"f", lx::F_OK, 0x1), err(errno::EINVAL));
+
+        assert_eq!(
+            call(
+                &mem,
+                Request::Symlinkat {
+                    target: b"f",
+                    newdirfd: dirfd,
+                    linkpath: b"l"
+                }
+            ),
+            Response::Ret(0)
+        );
+        assert_eq!(
+            std::fs::read_link(dir.host("l")).unwrap(),
+            PathBuf::from("f")
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Unlinkat {
+                    dirfd,
+                    path: b"l",
+                    flags: 0
+                }
+            ),
+            Response::Ret(0)
+        );
+        close(&mem, fd);
+        close(&mem, dirfd);
+    }
+
+    #[test]
+    fn terminal_ioctls_on_a_file_are_enotty() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fd = open(&mem, &dir.join("f"), lx::O_RDWR | lx::O_CREAT, 0o600);
+        assert_eq!(call(&mem, Request::IoctlTcgets { fd }), err(errno::ENOTTY));
+        assert_eq!(
+            call(&mem, Request::IoctlGetWinsize { fd }),
+            err(errno::ENOTTY)
+        );
+        close(&mem, fd);
+    }
+
+    /// A pseudo-terminal pair (master, slave), or None where the host has no ptys.
+    fn open_pty() -> Option<(c_int, c_int)> {
+        // SAFETY: posix_openpt takes no pointers.
+        let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
+        if master < 0 {
+            return None;
+        }
+        let mut name = [0 as libc::c_char; 128];
+        // SAFETY: master is a pty master; name is a writable buffer of the given length.
+        let ok = unsafe {
+            libc::grantpt(master) == 0
+                && libc::unlockpt(master) == 0
+                && libc::ptsname_r(master, name.as_mut_ptr(), name.len()) == 0
+        };
+        // SAFETY: ptsname_r NUL-terminated the name on success.
+        let slave = if ok {
+            unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) }
+        } else {
+            -1
+        };
+        if slave < 0 {
+            // SAFETY: closing the master opened above.
+            unsafe { libc::close(master) };
+            return None;
+        }
+        Some((master, slave))
+    }
+
+    #[test]
+    fn terminal_ioctls_on_a_pty() {
+        let Some((master, slave)) = open_pty() else {
+            eprintln!("no pseudo-terminals on this host: pty test skipped");
+            return;
+        };
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let ws = libc::winsize {
+            ws_row: 33,
+            ws_col: 101,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one struct winsize from a valid pointer.
+        assert_eq!(unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) }, 0);
+        match call(&mem, Request::IoctlGetWinsize { fd: slave }) {
+            Response::Winsize(got) => assert_eq!((got.ws_row, got.ws_col), (33, 101)),
+            other => panic!("expected Winsize, got {other:?}"),
+        }
+        let host = out_struct(|t| {
+            // SAFETY: t is a valid out-pointer for one struct termios.
+            unsafe { libc::tcgetattr(slave, t) }
+        })
+        .unwrap();
+        match call(&mem, Request::IoctlTcgets { fd: slave }) {
+            Response::Termios(t) => {
+                assert_eq!(
+                    (t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag),
+                    (host.c_iflag, host.c_oflag, host.c_cflag, host.c_lflag)
+                );
+                assert_eq!(t.c_cc[libc::VINTR], host.c_cc[libc::VINTR]);
+            }
+            other => panic!("expected Termios, got {other:?}"),
+        }
+        // SAFETY: closing the pair opened above.
+        unsafe {
+            libc::close(slave);
+            libc::close(master);
+        }
+    }
+
+    #[test]
+    fn cap_iovecs_limits_the_total() {
+        let iov = |len| libc::iovec {
+            iov_base: std::ptr::null_mut(),
+            iov_len: len,
+        };
+        let lens = |v: &Vec<libc::iovec>| v.iter().map(|i| i.iov_len).collect::<Vec<_>>();
+        let mut v = vec![iov(4), iov(4), iov(4)];
+        cap_iovecs(&mut v, 10);
+        assert_eq!(lens(&v), [4, 4, 2]);
+        let mut v = vec![iov(4), iov(4), iov(4)];
+        cap_iovecs(&mut v, 8);
+        assert_eq!(lens(&v), [4, 4]);
+        let mut v = vec![iov(usize::MAX), iov(1)];
+        cap_iovecs(&mut v, MAX_RW_COUNT);
+        assert_eq!(lens(&v), [MAX_RW_COUNT]);
+    }
+
+    #[test]
+    fn non_file_requests_are_enosys() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        assert_eq!(
+            call(&mem, Request::Hello { version: 1 }),
+            err(errno::ENOSYS)
+        );
+    }
+
+    proptest! {
+        /// Whatever segments the guest names, a read answers (bytes or Malformed) and
+        /// never touches memory outside guest RAM.
+        #[test]
+        fn reads_with_arbitrary_segments_never_panic(
+            segs in proptest::collection::vec((0u64..2 * RAM as u64, 0u64..RAM as u64), 0..6),
+        ) {
+            let mut ram = vec![0u8; RAM];
+            let mem = GuestMemory::from_vec_for_test(&mut ram);
+            // SAFETY: opening /dev/zero with a NUL-terminated literal path.
+            let zero = unsafe { libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) };
+            prop_assert!(zero >= 0);
+            let segs: Vec<GuestSeg> = segs.into_iter().map(|(gpa, len)| seg(gpa, len)).collect();
+            let inside = segs.iter().all(|s| s.len == 0 || s.gpa + s.len <= RAM as u64);
+            let total: u64 = segs.iter().map(|s| s.len).sum();
+            let got = read(&mem, zero, &segs, None);
+            // SAFETY: closing the fd opened above.
+            unsafe { libc::close(zero) };
+            if inside {
+                prop_assert_eq!(got, Response::Ret(total as i64));
+            } else {
+                prop_assert_eq!(got, Response::Malformed(MalformedReason::BadGuestAddress));
+            }
+        }
+    }
+}
