@@ -1,6 +1,7 @@
 //! Placeholder personality for hosts without one yet (macOS until `darwin.rs` exists).
 //!
-//! It has the same functions as `linux.rs` so that the crate type-checks everywhere, but it
+//! It has the functions of `linux.rs` that host-neutral code calls (statx's are Linux-only
+//! for now) so that the crate type-checks everywhere, but it
 //! translates nothing: every flag conversion refuses with ENOSYS, errnos outside the range
 //! all Unix systems number alike become EIO, and structs are copied field by field without
 //! translating device numbers or terminal flags. `darwin.rs` replaces it.
