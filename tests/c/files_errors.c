@@ -1,0 +1,127 @@
+/* Error paths of file syscalls, including EFAULT for bad user pointers (raw
+ * syscall() so libc does not touch the pointer first) and EBADF/ENAMETOOLONG. */
+#include "common.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#define BAD ((void *)1)
+
+int main(void)
+{
+    make_tmpdir();
+    chdir(g_tmpdir);
+    int fd = open("f", O_CREAT | O_RDWR, 0644);
+    write(fd, "data", 4);
+    lseek(fd, 0, SEEK_SET);
+    mkdir("dir", 0755);
+    close(open("dir/x", O_CREAT | O_WRONLY, 0644));
+
+    /* ENOENT / EEXIST / ENOTDIR / EISDIR. */
+    expect_err("open_missing", open("missing", O_RDONLY), ENOENT);
+    expect_err("open_missing_dir_component", open("nodir/f", O_RDONLY), ENOENT);
+    expect_err("open_excl_existing", open("f", O_CREAT | O_EXCL | O_WRONLY, 0644), EEXIST);
+    expect_err("open_file_as_dir", open("f/x", O_RDONLY), ENOTDIR);
+    expect_err("open_dir_rdwr", open("dir", O_RDWR), EISDIR);
+    expect_err("open_empty_path", open("", O_RDONLY), ENOENT);
+    expect_err("open_bad_accmode_trunc_dir", open("dir", O_RDONLY | O_TRUNC | O_CREAT, 0644), EISDIR);
+    expect_err("stat_missing", ({ struct stat st; stat("missing", &st); }), ENOENT);
+    expect_err("mkdir_existing", mkdir("dir", 0755), EEXIST);
+    expect_err("mkdir_existing_file", mkdir("f", 0755), EEXIST);
+    expect_err("rmdir_nonempty", rmdir("dir"), ENOTEMPTY);
+    expect_err("rmdir_missing", rmdir("missing"), ENOENT);
+    expect_err("unlink_dir", unlink("dir"), EISDIR);
+    expect_err("unlink_missing", unlink("missing"), ENOENT);
+    expect_err("chdir_file", chdir("f"), ENOTDIR);
+    expect_err("readlink_missing", ({ char b[8]; readlink("missing", b, 8); }), ENOENT);
+    expect_err("rename_missing", rename("missing", "other"), ENOENT);
+    expect_err("truncate_dir", truncate("dir", 0), EISDIR);
+    expect_err("truncate_missing", truncate("missing", 0), ENOENT);
+
+    /* Name length limits: component > 255 bytes, whole path > 4095 bytes. */
+    char longname[300];
+    memset(longname, 'n', 299);
+    longname[299] = 0;
+    expect_err("open_name_too_long", open(longname, O_RDONLY), ENAMETOOLONG);
+    char *longpath = malloc(5000);
+    for (int i = 0; i < 4998; i += 2) {
+        longpath[i] = 'a';
+        longpath[i + 1] = '/';
+    }
+    longpath[4998] = 0;
+    expect_err("open_path_too_long", open(longpath, O_RDONLY), ENAMETOOLONG);
+
+    /* EBADF on closed / never opened / wrong-mode descriptors. */
+    int closed = dup(fd);
+    close(closed);
+    char buf[16];
+    expect_err("read_closed_fd", read(closed, buf, 4), EBADF);
+    expect_err("write_closed_fd", write(closed, buf, 4), EBADF);
+    expect_err("read_negative_fd", read(-1, buf, 4), EBADF);
+    expect_err("fstat_closed_fd", ({ struct stat st; fstat(closed, &st); }), EBADF);
+    expect_err("lseek_closed_fd", lseek(closed, 0, SEEK_SET), EBADF);
+    expect_err("fsync_closed_fd", fsync(closed), EBADF);
+    expect_err("openat_bad_dirfd", openat(closed, "f", O_RDONLY), EBADF);
+    expect_err("openat_file_as_dirfd", openat(fd, "x", O_RDONLY), ENOTDIR);
+    int ro = open("f", O_RDONLY);
+    expect_err("write_on_rdonly", write(ro, "x", 1), EBADF);
+    expect_err("ftruncate_on_rdonly", ftruncate(ro, 0), EINVAL);
+    int wo = open("f", O_WRONLY);
+    expect_err("read_on_wronly", read(wo, buf, 1), EBADF);
+    /* An absolute path ignores a bad dirfd. */
+    char abs[128];
+    snprintf(abs, sizeof abs, "%s/f", g_tmpdir);
+    int af = openat(closed, abs, O_RDONLY);
+    check("openat_absolute_ignores_dirfd", af >= 0);
+    close(af);
+
+    /* EFAULT: bad user pointers must be rejected, not crash. */
+    expect_err("read_efault", syscall(SYS_read, fd, BAD, 4), EFAULT);
+    lseek(fd, 0, SEEK_SET);
+    expect_err("write_efault", syscall(SYS_write, fd, BAD, 4), EFAULT);
+    expect_err("write_stdout_efault", syscall(SYS_write, 1, BAD, 4), EFAULT);
+    expect_err("pread_efault", syscall(SYS_pread64, fd, BAD, 4, 0), EFAULT);
+    expect_err("open_path_efault", syscall(SYS_open, BAD, O_RDONLY), EFAULT);
+    expect_err("openat_path_efault", syscall(SYS_openat, AT_FDCWD, BAD, O_RDONLY), EFAULT);
+    expect_err("stat_path_efault", syscall(SYS_stat, BAD, buf), EFAULT);
+    expect_err("stat_buf_efault", syscall(SYS_stat, "f", BAD), EFAULT);
+    expect_err("fstat_buf_efault", syscall(SYS_fstat, fd, BAD), EFAULT);
+    expect_err("newfstatat_buf_efault", syscall(SYS_newfstatat, AT_FDCWD, "f", BAD, 0), EFAULT);
+    expect_err("statx_buf_efault", syscall(SYS_statx, AT_FDCWD, "f", 0, 0x7ff, BAD), EFAULT);
+    expect_err("mkdir_path_efault", syscall(SYS_mkdir, BAD, 0755), EFAULT);
+    expect_err("unlink_path_efault", syscall(SYS_unlink, BAD), EFAULT);
+    expect_err("chdir_path_efault", syscall(SYS_chdir, BAD), EFAULT);
+    expect_err("getcwd_buf_efault", syscall(SYS_getcwd, BAD, 100), EFAULT);
+    expect_err("readlink_buf_efault", (symlink("f", "lnk"), syscall(SYS_readlink, "lnk", BAD, 100)), EFAULT);
+    expect_err("getdents64_buf_efault", ({
+        int d = open("dir", O_RDONLY | O_DIRECTORY);
+        long r_ = syscall(SYS_getdents64, d, BAD, 4096);
+        int e = errno; close(d); errno = e; r_; }), EFAULT);
+    struct iovec bad_iov[2] = {{buf, 2}, {BAD, 2}};
+    lseek(fd, 0, SEEK_SET);
+    /* readv with the first buffer good: the first part is transferred, then the
+     * bad iovec stops it: Linux returns the partial count, not EFAULT. */
+    long pr = syscall(SYS_readv, fd, bad_iov, 2);
+    checkf("readv_partial_then_efault", pr == 2, "%ld", pr);
+    expect_err("readv_iov_array_efault", syscall(SYS_readv, fd, BAD, 2), EFAULT);
+    expect_err("uname_efault", syscall(SYS_uname, BAD), EFAULT);
+    expect_err("pipe_efault", syscall(SYS_pipe, BAD), EFAULT);
+    /* Kernel-space address: also EFAULT. */
+    expect_err("read_kernel_addr_efault", syscall(SYS_read, fd, (void *)0xffff800000000000UL, 4), EFAULT);
+    /* Zero-length read into a bad pointer is not checked: returns 0. */
+    long z = syscall(SYS_read, fd, BAD, 0);
+    checkf("read_zero_len_bad_ptr", z == 0, "%ld", z);
+
+    /* EINVAL-type misuse. */
+    expect_err("lseek_bad_whence", lseek(fd, 0, 99), EINVAL);
+    expect_err("readv_negative_count", syscall(SYS_readv, fd, bad_iov, -1), EINVAL);
+    expect_err("unlinkat_bad_flags", unlinkat(AT_FDCWD, "f", 0x1234), EINVAL);
+
+    close(fd);
+    close(ro);
+    close(wo);
+    chdir("/");
+    rm_tmpdir();
+    return finish();
+}

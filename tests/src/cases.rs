@@ -1,0 +1,362 @@
+//! The list of cases: C programs × link flavours, busybox applets, and bad inputs
+//! that only linuxrun sees.
+
+use crate::compile::Flavour;
+use crate::fixtures;
+use crate::process::Status;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Flip to `true` when linuxrun supports dynamically linked programs: the C suite
+/// then gains a `dynamic/` flavour and `/bin/true` becomes a differential case
+/// instead of an expected "not yet supported" refusal.
+pub const DYNAMIC_SUPPORTED: bool = false;
+
+/// Debian's busybox-static; a statically linked multi-call binary.
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// What a case's work directory must contain before the program runs.
+#[derive(Clone, Debug)]
+pub enum Fixture {
+    Empty,
+    BusyboxTree,
+    File {
+        name: &'static str,
+        content: Vec<u8>,
+        mode: u32,
+    },
+}
+
+impl Fixture {
+    pub fn create(&self, dir: &Path) -> Result<(), String> {
+        match self {
+            Fixture::Empty => Ok(()),
+            Fixture::BusyboxTree => fixtures::busybox_tree(dir),
+            Fixture::File {
+                name,
+                content,
+                mode,
+            } => fixtures::file(dir, name, content, *mode),
+        }
+    }
+}
+
+/// The same command run natively and under linuxrun; results must match.
+#[derive(Clone, Debug)]
+pub struct Differential {
+    /// C source and flavour to build first (argv[0] is the resulting binary).
+    pub build: Option<(PathBuf, Flavour)>,
+    pub argv: Vec<OsString>,
+    /// File (relative to the work dir) to use as stdin; /dev/null otherwise.
+    pub stdin: Option<&'static str>,
+    pub fixture: Fixture,
+    /// What the native run must give. Checked too, so a broken test program or
+    /// host setup is reported as such instead of as a linuxrun bug.
+    pub native_status: Status,
+    pub compare_stderr: bool,
+    /// Compare the work dir's contents afterwards (for commands that change files).
+    pub compare_tree: bool,
+}
+
+/// What linuxrun must do with an input it cannot or must not run.
+#[derive(Clone, Debug)]
+pub enum Refusal {
+    Exit(i32),
+    NonZero,
+}
+
+/// A program linuxrun must refuse; there is no native counterpart to compare with.
+#[derive(Clone, Debug)]
+pub struct BadInput {
+    /// Program argument given to linuxrun; a leading "./" means "in the work dir"
+    /// and is turned into an absolute path.
+    pub program: &'static str,
+    pub fixture: Fixture,
+    pub expect: Refusal,
+    /// stderr must mention at least one of these (case-insensitive).
+    pub stderr_mentions: &'static [&'static str],
+}
+
+#[derive(Clone, Debug)]
+pub enum Body {
+    Differential(Differential),
+    LinuxrunOnly(BadInput),
+}
+
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub name: String,
+    pub body: Body,
+}
+
+/// Link flavours the C programs are built in.
+pub fn flavours() -> Vec<Flavour> {
+    let mut v = vec![Flavour::Static, Flavour::StaticPie];
+    if DYNAMIC_SUPPORTED {
+        v.push(Flavour::Dynamic);
+    }
+    v
+}
+
+/// Runs of one C program: (name suffix, arguments, expected native status).
+/// Programs not listed here run once without arguments and must exit 0.
+fn c_program_runs(stem: &str) -> Vec<(String, Vec<&'static str>, Status)> {
+    match stem {
+        "exit_status" => [("0", 0), ("1", 1), ("42", 42), ("255", 255)]
+            .into_iter()
+            .map(|(arg, code)| (format!("-{arg}"), vec![arg], Status::Exit(code)))
+            .collect(),
+        "args_env" => vec![(
+            String::new(),
+            vec!["one", "two words", "", "-x", "ünïcödé"],
+            Status::Exit(0),
+        )],
+        "killed_by_signal" => vec![(String::new(), vec![], Status::Signal(15))],
+        "abort" => vec![(String::new(), vec![], Status::Signal(6))],
+        "segv_death" => vec![(String::new(), vec![], Status::Signal(11))],
+        _ => vec![(String::new(), vec![], Status::Exit(0))],
+    }
+}
+
+/// One case per C source × flavour × run. Binaries land in `out_dir/<flavour>/`.
+pub fn c_cases(sources: &[PathBuf], out_dir: &Path) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for flavour in flavours() {
+        for src in sources {
+            let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+            let binary = out_dir.join(flavour.name()).join(&stem);
+            for (suffix, args, status) in c_program_runs(&stem) {
+                let mut argv: Vec<OsString> = vec![binary.clone().into()];
+                argv.extend(args.iter().map(OsString::from));
+                cases.push(Case {
+                    name: format!("{}/{stem}{suffix}", flavour.name()),
+                    body: Body::Differential(Differential {
+                        build: Some((src.clone(), flavour)),
+                        argv,
+                        stdin: None,
+                        fixture: Fixture::Empty,
+                        native_status: status,
+                        // Our own programs write nothing nondeterministic to stderr.
+                        compare_stderr: true,
+                        compare_tree: false,
+                    }),
+                });
+            }
+        }
+    }
+    cases
+}
+
+struct Applet {
+    name: &'static str,
+    args: &'static [&'static str],
+    stdin: Option<&'static str>,
+    status: i32,
+    tree: bool,
+}
+
+const fn applet(name: &'static str, args: &'static [&'static str]) -> Applet {
+    Applet {
+        name,
+        args,
+        stdin: None,
+        status: 0,
+        tree: false,
+    }
+}
+const fn with_stdin(a: Applet, stdin: &'static str) -> Applet {
+    Applet {
+        stdin: Some(stdin),
+        ..a
+    }
+}
+const fn failing(a: Applet, status: i32) -> Applet {
+    Applet { status, ..a }
+}
+/// Commands that change files: the resulting tree is compared, not just stdout.
+const fn changes_tree(a: Applet) -> Applet {
+    Applet { tree: true, ..a }
+}
+
+/// Busybox applets run on the fixed fixture tree (see fixtures::busybox_tree).
+const APPLETS: &[Applet] = &[
+    applet("echo", &["echo", "hello", "world"]),
+    applet("echo-escapes", &["echo", "-e", "tab\\there\\nnew line\\c"]),
+    applet("cat", &["cat", "a.txt", "b.txt"]),
+    with_stdin(applet("cat-stdin", &["cat"]), "a.txt"),
+    failing(applet("cat-missing", &["cat", "a.txt", "missing"]), 1),
+    applet("ls-l", &["ls", "-l", "tree"]),
+    applet("ls-lR", &["ls", "-lR", "tree", "empty"]),
+    applet("ls-1a", &["ls", "-1a", "tree"]),
+    failing(applet("ls-missing", &["ls", "missing"]), 1),
+    applet("wc", &["wc", "a.txt", "words.txt", "big.bin"]),
+    with_stdin(applet("wc-l-stdin", &["wc", "-l"]), "words.txt"),
+    applet("sort", &["sort", "words.txt"]),
+    applet("sort-nr", &["sort", "-n", "-r", "nums.txt"]),
+    applet("sort-u", &["sort", "-u", "words.txt"]),
+    applet("sha256sum", &["sha256sum", "big.bin", "a.txt", "tree/f2"]),
+    with_stdin(applet("sha256sum-stdin", &["sha256sum"]), "big.bin"),
+    applet("head", &["head", "-n", "3", "words.txt"]),
+    applet("head-c", &["head", "-c", "100", "big.bin"]),
+    with_stdin(applet("tr", &["tr", "a-z", "A-Z"]), "a.txt"),
+    with_stdin(applet("tr-d", &["tr", "-d", "aeiou\\n"]), "words.txt"),
+    applet("seq", &["seq", "1", "1000"]),
+    applet("seq-sep", &["seq", "-s", ",", "5", "5", "50"]),
+    changes_tree(applet("mkdir-p", &["mkdir", "-p", "x/y/z"])),
+    changes_tree(applet("mkdir-m", &["mkdir", "-m", "700", "m700"])),
+    changes_tree(failing(applet("mkdir-existing", &["mkdir", "tree"]), 1)),
+    changes_tree(applet("rmdir", &["rmdir", "empty"])),
+    changes_tree(failing(applet("rmdir-nonempty", &["rmdir", "tree"]), 1)),
+    changes_tree(applet("rm", &["rm", "a.txt"])),
+    changes_tree(applet("rm-r", &["rm", "-r", "tree"])),
+    changes_tree(failing(applet("rm-missing", &["rm", "missing"]), 1)),
+    changes_tree(applet("rm-f-missing", &["rm", "-f", "missing", "a.txt"])),
+    changes_tree(applet("cp", &["cp", "a.txt", "c.txt"])),
+    changes_tree(applet("cp-r", &["cp", "-r", "tree", "tree2"])),
+    changes_tree(applet("cp-a", &["cp", "-a", "tree", "tree3"])),
+    changes_tree(applet("mv", &["mv", "a.txt", "moved.txt"])),
+    changes_tree(applet("mv-into-dir", &["mv", "tree", "b.txt", "empty/"])),
+];
+
+pub fn busybox_cases() -> Vec<Case> {
+    APPLETS
+        .iter()
+        .map(|a| {
+            let mut argv: Vec<OsString> = vec![BUSYBOX.into()];
+            argv.extend(a.args.iter().map(OsString::from));
+            Case {
+                name: format!("busybox/{}", a.name),
+                body: Body::Differential(Differential {
+                    build: None,
+                    argv,
+                    stdin: a.stdin,
+                    fixture: Fixture::BusyboxTree,
+                    native_status: Status::Exit(a.status),
+                    compare_stderr: true,
+                    compare_tree: a.tree,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Inputs linuxrun must refuse the way a shell would: 127 for "not found", 126 for
+/// "found but cannot execute", with a message that names the reason.
+pub fn bad_input_cases() -> Vec<Case> {
+    let bad = |name: &str, b: BadInput| Case {
+        name: format!("bad-input/{name}"),
+        body: Body::LinuxrunOnly(b),
+    };
+    let mut v = vec![
+        bad(
+            "not-found-path",
+            BadInput {
+                program: "/nonexistent/linuxrun-test-missing",
+                fixture: Fixture::Empty,
+                expect: Refusal::Exit(127),
+                stderr_mentions: &["linuxrun-test-missing"],
+            },
+        ),
+        bad(
+            "not-found-name",
+            BadInput {
+                program: "linuxrun-test-no-such-program",
+                fixture: Fixture::Empty,
+                expect: Refusal::Exit(127),
+                stderr_mentions: &["linuxrun-test-no-such-program"],
+            },
+        ),
+        bad(
+            "no-exec-bit",
+            BadInput {
+                program: "./notes.txt",
+                fixture: Fixture::File {
+                    name: "notes.txt",
+                    content: b"just some text\n".to_vec(),
+                    mode: 0o644,
+                },
+                expect: Refusal::Exit(126),
+                stderr_mentions: &["notes.txt"],
+            },
+        ),
+        bad(
+            "not-elf",
+            BadInput {
+                program: "./garbage",
+                fixture: Fixture::File {
+                    name: "garbage",
+                    content: b"\x01\x02 not an executable\n".to_vec(),
+                    mode: 0o755,
+                },
+                expect: Refusal::Exit(126),
+                stderr_mentions: &["garbage"],
+            },
+        ),
+        bad(
+            "directory",
+            BadInput {
+                program: "/tmp",
+                fixture: Fixture::Empty,
+                expect: Refusal::Exit(126),
+                stderr_mentions: &["/tmp"],
+            },
+        ),
+        bad(
+            "aarch64-elf",
+            BadInput {
+                program: "./arm64",
+                fixture: Fixture::File {
+                    name: "arm64",
+                    content: fixtures::elf64_header(183),
+                    mode: 0o755,
+                },
+                expect: Refusal::Exit(126),
+                stderr_mentions: &["aarch64"],
+            },
+        ),
+        bad(
+            "elf32",
+            BadInput {
+                program: "./i386",
+                fixture: Fixture::File {
+                    name: "i386",
+                    content: fixtures::elf32_header(),
+                    mode: 0o755,
+                },
+                expect: Refusal::Exit(126),
+                stderr_mentions: &["32-bit", "32 bit", "elfclass32"],
+            },
+        ),
+    ];
+    if !DYNAMIC_SUPPORTED {
+        v.push(bad(
+            "dynamic",
+            BadInput {
+                program: "/bin/true",
+                fixture: Fixture::Empty,
+                expect: Refusal::NonZero,
+                stderr_mentions: &["not yet supported"],
+            },
+        ));
+    }
+    v
+}
+
+/// Dynamically linked system binaries, compared once linuxrun supports them.
+pub fn dynamic_cases() -> Vec<Case> {
+    if !DYNAMIC_SUPPORTED {
+        return vec![];
+    }
+    vec![Case {
+        name: "dynamic/bin-true".into(),
+        body: Body::Differential(Differential {
+            build: None,
+            argv: vec!["/bin/true".into()],
+            stdin: None,
+            fixture: Fixture::Empty,
+            native_status: Status::Exit(0),
+            compare_stderr: true,
+            compare_tree: false,
+        }),
+    }]
+}

@@ -1,0 +1,100 @@
+//! Building the C test programs with the host gcc, once per link flavour.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+/// How a C program is linked. Each flavour is a separate set of cases, because the
+/// loader paths differ (fixed-address ELF vs. self-relocating static-PIE vs. ld.so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    Static,
+    StaticPie,
+    Dynamic,
+}
+
+impl Flavour {
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Static => "static",
+            Flavour::StaticPie => "static-pie",
+            Flavour::Dynamic => "dynamic",
+        }
+    }
+
+    fn gcc_flags(self) -> &'static [&'static str] {
+        match self {
+            Flavour::Static => &["-static", "-fno-pie", "-no-pie"],
+            Flavour::StaticPie => &["-static-pie", "-fPIE"],
+            Flavour::Dynamic => &["-fPIE", "-pie"],
+        }
+    }
+}
+
+/// Compiles `src` into `out_dir/<flavour>/<stem>` unless the binary is newer than
+/// both the source and every header in `include_dir`. Returns the binary path or
+/// gcc's error output.
+pub fn compile(
+    src: &Path,
+    include_dir: &Path,
+    out_dir: &Path,
+    flavour: Flavour,
+) -> Result<PathBuf, String> {
+    let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = out_dir.join(flavour.name());
+    let out = dir.join(&stem);
+    if is_fresh(&out, src, include_dir) {
+        return Ok(out);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    // Link to a temporary name and rename: an interrupted build must not leave a
+    // truncated binary that looks up to date.
+    let tmp = dir.join(format!(".{stem}.tmp"));
+    let result = Command::new("gcc")
+        .args(flavour.gcc_flags())
+        .args(["-O2", "-g0", "-Wall", "-o"])
+        .arg(&tmp)
+        .arg("-I")
+        .arg(include_dir)
+        .arg(src)
+        .output()
+        .map_err(|e| format!("cannot run gcc ({e}); install gcc and libc6-dev"))?;
+    if !result.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(String::from_utf8_lossy(&result.stderr).into_owned());
+    }
+    std::fs::rename(&tmp, &out).map_err(|e| format!("rename {}: {e}", out.display()))?;
+    Ok(out)
+}
+
+fn mtime(p: &Path) -> Option<SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+fn is_fresh(out: &Path, src: &Path, include_dir: &Path) -> bool {
+    let Some(built) = mtime(out) else {
+        return false;
+    };
+    let headers = std::fs::read_dir(include_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "h"));
+    std::iter::once(src.to_path_buf())
+        .chain(headers)
+        .all(|p| mtime(&p).is_some_and(|t| t <= built))
+}
+
+/// All `*.c` files in `dir`, sorted by name.
+pub fn sources(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    v.sort();
+    v
+}
