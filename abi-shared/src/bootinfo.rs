@@ -58,3 +58,7 @@ impl BootInfo {
         }
     }
 }
+
+// SAFETY: repr(C) with fields laid out without gaps: u64, u32, u32, 4 x u64, u32, u32,
+// [u8; 32], u64 — every field is naturally aligned where it falls.
+unsafe impl crate::linux::Pod for BootInfo {}

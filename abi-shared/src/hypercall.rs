@@ -116,6 +116,8 @@ pub enum Request<'a> {
     /// ioctl TIOCGWINSZ: answered with `Response::Winsize`.
     IoctlGetWinsize { fd: i32 },
     Umask { mask: u32 },
+    /// Block the vCPU for `ns` nanoseconds (nanosleep and friends); returns 0.
+    Sleep { ns: u64 },
 }
 
 /// How the program ended.

@@ -21,10 +21,10 @@ pub const KERNEL_BASE: u64 = 0xffff_ffff_8000_0000;
 pub const KERNEL_WINDOW_SIZE: u64 = 64 << 20;
 /// Direct map of all guest RAM: VA = PHYS_MAP_BASE + GPA (PML4 slot 273, as on Linux).
 pub const PHYS_MAP_BASE: u64 = 0xffff_8880_0000_0000;
-/// The per-CPU window (PML4 slot 509): each vCPU's page tables map its own block here, so
+/// The per-CPU window (top 1 GiB, reachable with 32-bit absolute addresses): each vCPU's page tables map its own block here, so
 /// entry code finds its stack and scratch space at a fixed address without `swapgs` (the
 /// pvm flavour leaves the user's GS in place on `syscall`).
-pub const PERCPU_WINDOW_VA: u64 = 0xffff_fe80_0000_0000;
+pub const PERCPU_WINDOW_VA: u64 = 0xffff_ffff_c000_0000;
 
 pub const BOOT_INFO_GPA: u64 = 0x1000;
 pub const KERNEL_PML4_GPA: u64 = 0x2000;

@@ -10,3 +10,4 @@ pub mod bootinfo;
 pub mod hypercall;
 pub mod layout;
 pub mod linux;
+pub mod syscalls;

@@ -1,1 +1,32 @@
-fn main() {}
+//! The linuxrun guest kernel.
+//!
+//! Runs one Linux program in ring 3 of a hardware VM. It serves memory, time, signals and
+//! identity itself and forwards what needs the host (files, terminals) as hypercalls. Built
+//! for `x86_64-unknown-none` and embedded in the `linuxrun` binary; the pure parts (VMA
+//! bookkeeping, the initial stack) also build on the host so they can be unit-tested.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+#![cfg_attr(not(target_os = "none"), allow(dead_code))]
+
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+mod arch;
+#[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+mod hypercall;
+mod loader;
+mod mm;
+#[cfg(target_os = "none")]
+mod print;
+#[cfg(target_os = "none")]
+mod signal;
+#[cfg(target_os = "none")]
+mod syscall;
+#[cfg(target_os = "none")]
+mod time;
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("the guest kernel runs inside linuxrun's VM; build it for x86_64-unknown-none");
+}

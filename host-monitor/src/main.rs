@@ -1,1 +1,95 @@
-fn main() {}
+//! `linuxrun`: run an unmodified Linux x86_64 program in a hardware VM with linuxrun's own
+//! guest kernel, as if it were a native program of this host.
+
+mod cli;
+mod guest_mem;
+mod host;
+mod machine;
+mod program;
+mod server;
+mod startup;
+mod stats;
+mod vmm;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use abi_shared::hypercall::ExitHow;
+use clap::Parser;
+
+use crate::machine::{Machine, MachineConfig};
+use crate::server::{GuestOutcome, Server};
+
+/// Exit status when linuxrun itself fails (no KVM, a guest kernel crash...), as `env`,
+/// `nice` and container runtimes use 125 for their own failures.
+const EXIT_LINUXRUN_FAILED: u8 = 125;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    env_logger::Builder::new()
+        .filter_level(match args.verbose {
+            0 => log::LevelFilter::Warn,
+            1 => log::LevelFilter::Info,
+            2 => log::LevelFilter::Debug,
+            _ => log::LevelFilter::Trace,
+        })
+        .format_timestamp(None)
+        .init();
+    match run(&args) {
+        Ok(code) => code,
+        Err(Failure { message, code }) => {
+            eprintln!("linuxrun: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
+    let path = program::resolve(&args.program).map_err(program_failure)?;
+    if let program::Kind::DynamicElf { interpreter } = program::check(&path).map_err(program_failure)? {
+        return Err(Failure {
+            message: format!(
+                "{}: dynamically linked programs (interpreter {interpreter}) are not yet supported; \
+                 run a statically linked build",
+                path.display()
+            ),
+            code: 126,
+        });
+    }
+    let fds = startup::reserve_fd_range();
+    let cfg = MachineConfig { memory: args.memory, flavour: args.platform.map(Into::into), strace: args.strace, fd_floor: fds.floor };
+    let mut machine = Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
+    log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, args.memory >> 20);
+    let startup = startup::collect(args, &path, &fds);
+    let mut guard = server::FdGuard::default();
+    for fd in machine.vm.owned_fds() {
+        guard.reserve(fd);
+    }
+    let mut server = Server::new(&startup, guard, args.strace);
+    let mut exits = BTreeMap::new();
+    let outcome = machine.run(&mut server, &mut exits);
+    let report = stats::Report::new(&outcome, &exits, machine.vcpu.counters(), server.hypercalls, machine.flavour);
+    if args.stats {
+        report.print_table();
+    }
+    if let Some(file) = &args.stats_json {
+        report.write_json(file).map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;
+    }
+    match outcome {
+        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => Ok(ExitCode::from(s as u8)),
+        Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => Ok(startup::die_by_signal(sig)),
+        Ok(GuestOutcome::Panicked(msg)) => {
+            Err(Failure { message: format!("guest kernel panic: {msg}"), code: EXIT_LINUXRUN_FAILED })
+        }
+        Err(e) => Err(Failure { message: format!("guest failed: {e}"), code: EXIT_LINUXRUN_FAILED }),
+    }
+}
+
+fn program_failure(e: program::ProgramError) -> Failure {
+    Failure { message: e.message, code: e.exit_code as u8 }
+}

@@ -447,3 +447,8 @@ mod tests {
         );
     }
 }
+
+/// A Linux signal number as the host numbers it (identity on Linux).
+pub fn signal_to_host(linux_sig: i32) -> c_int {
+    linux_sig
+}

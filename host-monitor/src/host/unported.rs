@@ -130,3 +130,12 @@ pub fn winsize_to_linux(ws: &libc::winsize) -> LinuxWinsize {
         ws_ypixel: ws.ws_ypixel,
     }
 }
+
+/// A Linux signal number as the host numbers it. Until this host has its own table, only
+/// the classic numbers shared by every Unix pass; the rest become SIGKILL.
+pub fn signal_to_host(linux_sig: i32) -> c_int {
+    match linux_sig {
+        1..=6 | 8 | 9 | 11 | 13..=15 => linux_sig,
+        _ => libc::SIGKILL,
+    }
+}

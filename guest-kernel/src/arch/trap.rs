@@ -1,0 +1,85 @@
+//! The IDT and what happens when user code raises an exception.
+
+use abi_shared::layout::{selectors, IDT_GPA, KERNEL_BASE};
+
+use super::entry::{self, ReturnPath, TrapFrame};
+use super::platform;
+
+/// How often the pvm hypervisor declined a direct switch (diagnostics for `-v`).
+#[no_mangle]
+pub static mut PVM_FALLBACKS: u64 = 0;
+
+pub const VEC_DIVIDE: u64 = 0;
+pub const VEC_DEBUG: u64 = 1;
+pub const VEC_BREAKPOINT: u64 = 3;
+pub const VEC_OVERFLOW: u64 = 4;
+pub const VEC_BOUND: u64 = 5;
+pub const VEC_INVALID_OP: u64 = 6;
+pub const VEC_DEVICE_NA: u64 = 7;
+pub const VEC_DOUBLE_FAULT: u64 = 8;
+pub const VEC_GP: u64 = 13;
+pub const VEC_PAGE_FAULT: u64 = 14;
+pub const VEC_X87: u64 = 16;
+pub const VEC_ALIGNMENT: u64 = 17;
+pub const VEC_SIMD: u64 = 19;
+
+/// Write one 64-bit interrupt gate.
+fn set_gate(vector: usize, handler: u64, ist: u8, dpl: u8) {
+    let idt = (KERNEL_BASE + IDT_GPA) as *mut [u64; 2];
+    let low = (handler & 0xffff)
+        | ((selectors::KERNEL_CS as u64) << 16)
+        | ((ist as u64 & 7) << 32)
+        | ((0x8e | ((dpl as u64 & 3) << 5)) << 40)
+        | (((handler >> 16) & 0xffff) << 48);
+    let high = handler >> 32;
+    // SAFETY: the IDT page lies in the kernel window; vector < 256 keeps the write inside it.
+    unsafe { core::ptr::write_volatile(idt.add(vector), [low, high]) };
+}
+
+/// Fill the IDT (the monitor pointed IDTR at it). Breakpoint and overflow gates have DPL 3
+/// so `int3`/`into` from user mode arrive as #BP/#OF, as on Linux.
+pub fn init_idt() {
+    for vec in 0..=21u8 {
+        if let Some(stub) = entry::exception_stub(vec) {
+            let ist = if vec as u64 == VEC_DOUBLE_FAULT { 1 } else { 0 };
+            let dpl = if vec as u64 == VEC_BREAKPOINT || vec as u64 == VEC_OVERFLOW { 3 } else { 0 };
+            set_gate(vec as usize, stub, ist, dpl);
+        }
+    }
+    if platform::is_pvm() {
+        set_gate(0x17, entry::pvm_fallback_17 as usize as u64, 1, 0);
+        set_gate(0x19, entry::pvm_fallback_19 as usize as u64, 1, 0);
+    }
+}
+
+/// Every exception lands here with the user's state in `frame`.
+#[no_mangle]
+pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
+    if frame.cs & 3 == 0 {
+        kernel_exception(frame);
+    }
+    if frame.vector == VEC_PAGE_FAULT {
+        let addr = platform::fault_address();
+        crate::mm::fault::user_page_fault(frame, addr);
+    } else {
+        crate::signal::synchronous_exception(frame);
+    }
+    // An exception interrupted arbitrary code: rcx and r11 are live user values, so the way
+    // back is always the full restore.
+    crate::signal::deliver_pending(frame);
+    ReturnPath::Full
+}
+
+/// An exception in the kernel itself is a bug in the kernel: report and stop.
+fn kernel_exception(frame: &TrapFrame) -> ! {
+    let cr2 = if frame.vector == VEC_PAGE_FAULT { platform::fault_address() } else { 0 };
+    crate::kpanic!(
+        "kernel exception {} (error {:#x}) at rip {:#x}, rsp {:#x}, cr2 {:#x}, syscall in flight {}",
+        frame.vector,
+        frame.error,
+        frame.rip,
+        frame.rsp,
+        cr2,
+        crate::syscall::in_flight_name()
+    );
+}

@@ -1,0 +1,86 @@
+//! From the first instruction to the program's first instruction.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use abi_shared::bootinfo::{BootInfo, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
+use abi_shared::hypercall::{Request, Response, SegList, Startup, PROTOCOL_VERSION};
+use abi_shared::layout::{vcpu_block_gpa, BOOT_INFO_GPA, KERNEL_BASE};
+
+use crate::arch::{self, platform};
+use crate::hypercall;
+
+core::arch::global_asm!(
+    r#"
+    .section .text.boot, "ax"
+    .globl _start
+_start:
+    /* The monitor set rsp to this vCPU's kernel stack and rdi to the BootInfo. */
+    xor %ebp, %ebp
+    call {kmain}
+    ud2
+    "#,
+    kmain = sym kmain,
+    options(att_syntax)
+);
+
+static BOOT_FLAGS: AtomicU64 = AtomicU64::new(0);
+static PERCPU_BLOCK_GPA: AtomicU64 = AtomicU64::new(0);
+
+pub fn boot_flags() -> u64 {
+    BOOT_FLAGS.load(Ordering::Relaxed)
+}
+
+/// GPA of this vCPU's block (what the per-CPU window maps).
+pub fn percpu_block_gpa() -> u64 {
+    PERCPU_BLOCK_GPA.load(Ordering::Relaxed)
+}
+
+extern "C" fn kmain() -> ! {
+    // SAFETY: the monitor wrote a BootInfo at BOOT_INFO_GPA, inside the kernel window.
+    let info: BootInfo = unsafe { core::ptr::read_volatile((KERNEL_BASE + BOOT_INFO_GPA) as *const BootInfo) };
+    let flavour = info.flavour().unwrap_or(Flavour::Pvm);
+    platform::init(flavour);
+    PERCPU_BLOCK_GPA.store(vcpu_block_gpa(0), Ordering::Relaxed);
+    if info.magic != BOOT_INFO_MAGIC || info.version != BOOT_INFO_VERSION {
+        crate::kpanic!("boot info magic/version mismatch: the monitor and guest kernel were built apart");
+    }
+    BOOT_FLAGS.store(info.flags, Ordering::Relaxed);
+    arch::trap::init_idt();
+    arch::init_syscall_msrs();
+    crate::mm::init(&info);
+    let startup = fetch_startup(&info);
+    crate::syscall::init(&startup);
+    let frame = match crate::loader::exec(&startup) {
+        Ok(frame) => frame,
+        Err(e) => crate::syscall::process::exit_with_loader_error(&startup, e),
+    };
+    crate::kdebug!("entering user: rip {:#x} rsp {:#x}", frame.rip, frame.rsp);
+    arch::entry::enter_user(&frame)
+}
+
+/// Say hello (checks the protocol, calibrates the clock), then fetch argv, envp and ids.
+fn fetch_startup(info: &BootInfo) -> Startup {
+    let tsc_before = crate::time::rdtsc();
+    let hello = match hypercall::call(&Request::Hello { version: PROTOCOL_VERSION }) {
+        Response::Hello(h) => h,
+        other => crate::kpanic!("hypercall protocol mismatch: {:?}", other),
+    };
+    let tsc_after = crate::time::rdtsc();
+    crate::time::init(info.tsc_khz, tsc_before / 2 + tsc_after / 2, hello.realtime_ns, hello.monotonic_ns);
+    crate::syscall::ids::seed_random(&info.random_seed);
+    let mut buf: Vec<u8> = vec![0; hello.startup_len as usize];
+    let seg = [hypercall::kernel_buf_seg(&buf)];
+    let got = hypercall::call_ret(&Request::GetStartup { buf: SegList::Borrowed(&seg) });
+    if got != hello.startup_len as i64 {
+        crate::kpanic!("startup block: got {}, expected {}", got, hello.startup_len);
+    }
+    match postcard::from_bytes::<Startup>(&buf) {
+        Ok(s) => {
+            buf.clear();
+            s
+        }
+        Err(_) => crate::kpanic!("startup block does not decode"),
+    }
+}

@@ -1,0 +1,87 @@
+//! The hypercall client: encode a request into this vCPU's area, ring the doorbell, decode
+//! the answer. Each forwarded syscall is counted against the syscall in flight.
+
+mod transport;
+
+use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReason, Request, Response, SegList};
+use abi_shared::layout::{vcpu_block, KERNEL_BASE, PERCPU_WINDOW_VA, PHYS_MAP_BASE};
+use abi_shared::linux::errno;
+
+pub use transport::Transport;
+
+fn request_area() -> &'static mut [u8] {
+    // SAFETY: the request area of this vCPU's block is mapped in the per-CPU window and only
+    // this vCPU uses it, one request at a time.
+    unsafe {
+        core::slice::from_raw_parts_mut(
+            (PERCPU_WINDOW_VA + vcpu_block::HC_REQUEST) as *mut u8,
+            vcpu_block::HC_REQUEST_SIZE as usize,
+        )
+    }
+}
+
+fn response_area() -> &'static [u8] {
+    // SAFETY: as for the request area; the host wrote the response before the doorbell
+    // returned.
+    unsafe {
+        core::slice::from_raw_parts(
+            (PERCPU_WINDOW_VA + vcpu_block::HC_RESPONSE) as *const u8,
+            vcpu_block::HC_RESPONSE_SIZE as usize,
+        )
+    }
+}
+
+/// Send `req` and wait for the answer. Transport failures become `Malformed`.
+pub fn call(req: &Request<'_>) -> Response {
+    if encode_frame(req, request_area()).is_err() {
+        return Response::Malformed(MalformedReason::BadLength);
+    }
+    crate::syscall::stats::note_hypercall();
+    transport::current().ring();
+    decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
+}
+
+/// Send a request whose answer is a syscall result (`value` or `-errno`).
+pub fn call_ret(req: &Request<'_>) -> i64 {
+    match call(req) {
+        Response::Ret(v) => v,
+        Response::Malformed(MalformedReason::BadGuestAddress) => -(errno::EFAULT as i64),
+        Response::Malformed(MalformedReason::NotAllowed) => -(errno::EPERM as i64),
+        Response::Malformed(_) => -(errno::EINVAL as i64),
+        _ => -(errno::EIO as i64),
+    }
+}
+
+/// Guest-physical address of a kernel virtual address (kernel image or direct map).
+pub fn kernel_va_to_gpa(va: u64) -> u64 {
+    if va >= PERCPU_WINDOW_VA {
+        crate::boot::percpu_block_gpa() + (va - PERCPU_WINDOW_VA)
+    } else if va >= KERNEL_BASE {
+        va - KERNEL_BASE
+    } else {
+        va - PHYS_MAP_BASE
+    }
+}
+
+/// A scatter list for a kernel buffer from the heap (which is physically contiguous).
+pub fn kernel_buf_seg(buf: &[u8]) -> GuestSeg {
+    GuestSeg { gpa: kernel_va_to_gpa(buf.as_ptr() as u64), len: buf.len() as u64 }
+}
+
+pub fn log(level: u8, message: &[u8]) {
+    let _ = call(&Request::Log { level, message });
+}
+
+pub fn panic_message(message: &[u8]) {
+    let _ = call(&Request::Panic { message });
+}
+
+pub fn trace(line: &[u8]) {
+    let _ = call(&Request::Trace { line });
+}
+
+/// Read a whole kernel buffer's worth from `fd` at `offset` (the loader's pread).
+pub fn pread_kernel(fd: i32, buf: &mut [u8], offset: i64) -> i64 {
+    let seg = [kernel_buf_seg(buf)];
+    call_ret(&Request::Read { fd, buf: SegList::Borrowed(&seg), offset: Some(offset) })
+}

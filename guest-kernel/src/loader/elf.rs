@@ -1,0 +1,222 @@
+//! Load a static or static-PIE ELF executable into a fresh user address space.
+//! The file is read through hypercalls straight into the frames that back its segments.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::header;
+use goblin::elf64::header::{Header, SIZEOF_EHDR};
+use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+
+use abi_shared::hypercall::{Request, SegList, Startup};
+use abi_shared::layout::{user, PAGE_SIZE};
+use abi_shared::linux::general::{AT_FDCWD, O_CLOEXEC, O_RDONLY};
+
+use super::stack::{self, StackInput};
+use crate::arch::entry::{TrapFrame, SYSCALL_VECTOR};
+use crate::hypercall;
+use crate::mm::paging::{page_ceil, page_floor};
+use crate::mm::uaccess;
+use crate::mm::vma::{VmaKind, PROT_EXEC, PROT_READ, PROT_WRITE};
+use crate::mm::{Access, SPACE};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadError {
+    /// The host could not open the file (negative errno).
+    Open(i64),
+    Read,
+    NotElf,
+    WrongMachine,
+    Dynamic,
+    BadLayout,
+    NoMemory,
+    StackTooBig,
+}
+
+/// Linux's default stack limit; the whole range is reserved and demand-paged.
+const STACK_SIZE: u64 = 8 << 20;
+
+/// Load `startup.exec_path`, build its stack and return the registers to enter it with.
+pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
+    let fd = hypercall::call_ret(&Request::Openat {
+        dirfd: AT_FDCWD,
+        path: &startup.exec_path,
+        flags: (O_RDONLY | O_CLOEXEC) as i32,
+        mode: 0,
+    });
+    if fd < 0 {
+        return Err(LoadError::Open(fd));
+    }
+    let result = load_image(fd as i32).and_then(|image| build_frame(startup, &image));
+    hypercall::call_ret(&Request::Close { fd: fd as i32 });
+    result
+}
+
+struct Image {
+    entry: u64,
+    phdr: u64,
+    phnum: u64,
+}
+
+fn read_exact(fd: i32, buf: &mut [u8], offset: u64) -> Result<(), LoadError> {
+    let n = hypercall::pread_kernel(fd, buf, offset as i64);
+    if n == buf.len() as i64 {
+        Ok(())
+    } else {
+        Err(LoadError::Read)
+    }
+}
+
+fn load_image(fd: i32) -> Result<Image, LoadError> {
+    let mut ehdr = [0u8; SIZEOF_EHDR];
+    read_exact(fd, &mut ehdr, 0).map_err(|_| LoadError::NotElf)?;
+    let hdr = Header::parse(&ehdr).map_err(|_| LoadError::NotElf)?;
+    if hdr.e_ident[header::EI_CLASS] != header::ELFCLASS64 || hdr.e_machine != header::EM_X86_64 {
+        return Err(LoadError::WrongMachine);
+    }
+    if hdr.e_type != header::ET_EXEC && hdr.e_type != header::ET_DYN {
+        return Err(LoadError::NotElf);
+    }
+    let phnum = hdr.e_phnum as usize;
+    if hdr.e_phentsize as usize != goblin::elf64::program_header::SIZEOF_PHDR || phnum == 0 || phnum > 256 {
+        return Err(LoadError::BadLayout);
+    }
+    let mut raw = vec![0u8; phnum * goblin::elf64::program_header::SIZEOF_PHDR];
+    read_exact(fd, &mut raw, hdr.e_phoff)?;
+    let ctx = Ctx::new(Container::Big, Endian::Little);
+    let phdrs = ProgramHeader::parse(&raw, 0, phnum, ctx).map_err(|_| LoadError::BadLayout)?;
+    if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
+        return Err(LoadError::Dynamic);
+    }
+    let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    let lowest = loads.iter().map(|p| page_floor(p.p_vaddr)).min().ok_or(LoadError::BadLayout)?;
+    let highest = loads
+        .iter()
+        .map(|p| p.p_vaddr.checked_add(p.p_memsz).map(page_ceil))
+        .try_fold(0u64, |m, e| e.map(|e| m.max(e)))
+        .ok_or(LoadError::BadLayout)?;
+    let bias = if hdr.e_type == header::ET_DYN {
+        // Static PIE: Linux lets mmap choose (top-down), as for any unhinted mapping.
+        let place = SPACE.lock().find_placement(0, highest - lowest).map_err(|_| LoadError::NoMemory)?;
+        place - lowest
+    } else {
+        0
+    };
+    if bias.checked_add(highest).is_none_or(|e| e > user::TASK_SIZE) || lowest + bias < user::MMAP_MIN {
+        return Err(LoadError::BadLayout);
+    }
+    let mut mapped_end = 0u64;
+    let mut pieces = Vec::new();
+    for p in &loads {
+        let start = page_floor(bias + p.p_vaddr).max(mapped_end);
+        mapped_end = load_segment(fd, p, bias, mapped_end)?;
+        if start < mapped_end {
+            pieces.push((start, mapped_end, segment_prot(p.p_flags)));
+        }
+    }
+    // Loading needed write access; now give each piece its real protection. A page shared
+    // with a previous segment keeps the first segment's protection.
+    for (start, end, prot) in pieces {
+        let _ = SPACE.lock().protect(start, end, prot);
+    }
+    let mut space = SPACE.lock();
+    space.brk_start = bias + highest;
+    space.brk = bias + highest;
+    drop(space);
+    let phdr = phdrs
+        .iter()
+        .find(|p| p.p_type == PT_PHDR)
+        .map(|p| p.p_vaddr)
+        .or_else(|| loads.iter().find(|p| p.p_offset == 0).map(|p| p.p_vaddr + hdr.e_phoff))
+        .unwrap_or(0)
+        + bias;
+    Ok(Image { entry: bias + hdr.e_entry, phdr, phnum: phnum as u64 })
+}
+
+fn segment_prot(flags: u32) -> u32 {
+    let mut prot = 0;
+    if flags & PF_R != 0 {
+        prot |= PROT_READ;
+    }
+    if flags & PF_W != 0 {
+        prot |= PROT_WRITE;
+    }
+    if flags & PF_X != 0 {
+        prot |= PROT_EXEC;
+    }
+    prot
+}
+
+/// Reserve the segment (writable while loading), then read its file bytes into place; the
+/// rest of its memory is zero because frames come zeroed. Returns the new mapped end.
+fn load_segment(fd: i32, p: &ProgramHeader, bias: u64, mapped_end: u64) -> Result<u64, LoadError> {
+    if p.p_filesz > p.p_memsz {
+        return Err(LoadError::BadLayout);
+    }
+    let start = page_floor(bias + p.p_vaddr).max(mapped_end);
+    let end = page_ceil(bias + p.p_vaddr + p.p_memsz);
+    if start < end {
+        SPACE
+            .lock()
+            .map_anon(start, end - start, segment_prot(p.p_flags) | PROT_WRITE, true, VmaKind::Image)
+            .map_err(|_| LoadError::NoMemory)?;
+    }
+    if p.p_filesz > 0 {
+        let mut segs = Vec::new();
+        uaccess::user_segments(bias + p.p_vaddr, p.p_filesz, Access::Write, &mut segs).map_err(|_| LoadError::NoMemory)?;
+        let n = hypercall::call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(p.p_offset as i64) });
+        if n != p.p_filesz as i64 {
+            return Err(LoadError::Read);
+        }
+    }
+    Ok(end.max(mapped_end))
+}
+
+fn build_frame(startup: &Startup, image: &Image) -> Result<TrapFrame, LoadError> {
+    SPACE
+        .lock()
+        .map_anon(user::STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, true, VmaKind::Stack)
+        .map_err(|_| LoadError::NoMemory)?;
+    let hwcap = crate::arch::platform::cpuid(1, 0)[3] as u64;
+    let auxv = [
+        (stack::AT_PHDR, image.phdr),
+        (stack::AT_PHENT, goblin::elf64::program_header::SIZEOF_PHDR as u64),
+        (stack::AT_PHNUM, image.phnum),
+        (stack::AT_PAGESZ, PAGE_SIZE),
+        (stack::AT_BASE, 0),
+        (stack::AT_FLAGS, 0),
+        (stack::AT_ENTRY, image.entry),
+        (stack::AT_UID, startup.uid as u64),
+        (stack::AT_EUID, startup.euid as u64),
+        (stack::AT_GID, startup.gid as u64),
+        (stack::AT_EGID, startup.egid as u64),
+        (stack::AT_SECURE, 0),
+        (stack::AT_HWCAP, hwcap),
+        (stack::AT_HWCAP2, 0x2), // HWCAP2_FSGSBASE: the kernel enables FSGSBASE
+        (stack::AT_CLKTCK, 100),
+        (stack::AT_MINSIGSTKSZ, crate::signal::frame::MIN_SIGSTKSZ),
+    ];
+    let mut random = [0u8; 16];
+    crate::syscall::ids::fill_random(&mut random);
+    let input = StackInput {
+        top: user::STACK_TOP,
+        argv: &startup.argv,
+        envp: &startup.envp,
+        execfn: &startup.exec_path,
+        random,
+        auxv: &auxv,
+    };
+    // Linux refuses arguments above a quarter of the stack limit.
+    let img = stack::build(&input, STACK_SIZE / 4).ok_or(LoadError::StackTooBig)?;
+    uaccess::copy_to_user(img.sp, &img.bytes).map_err(|_| LoadError::NoMemory)?;
+    Ok(TrapFrame {
+        rip: image.entry,
+        rsp: img.sp,
+        cs: 0x33,
+        ss: 0x2b,
+        rflags: 0x202,
+        vector: SYSCALL_VECTOR,
+        ..TrapFrame::default()
+    })
+}

@@ -1,0 +1,20 @@
+//! User memory: VMAs, demand paging, brk and the mmap family; and the kernel's own frames
+//! and heap.
+
+pub mod vma;
+
+#[cfg(target_os = "none")]
+pub mod fault;
+#[cfg(target_os = "none")]
+pub mod frame;
+#[cfg(target_os = "none")]
+pub mod heap;
+#[cfg(target_os = "none")]
+pub mod paging;
+#[cfg(target_os = "none")]
+pub mod uaccess;
+#[cfg(target_os = "none")]
+mod space;
+
+#[cfg(target_os = "none")]
+pub use space::*;

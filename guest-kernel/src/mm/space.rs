@@ -1,0 +1,147 @@
+//! The process address space: VMAs plus the page tables that back them.
+
+use spin::Mutex;
+
+use abi_shared::bootinfo::BootInfo;
+use abi_shared::layout::{user, PAGE_SIZE, PHYS_MAP_BASE};
+
+use super::paging::{self, page_ceil, page_floor, PageProt, TlbBatch};
+use super::vma::{Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
+use super::{frame, heap};
+
+/// Size of the kernel heap carved from guest RAM at boot.
+const HEAP_MAX: u64 = 32 << 20;
+
+pub struct AddressSpace {
+    pub vmas: VmaMap,
+    /// Program break: where the heap VMA started and where the break is now.
+    pub brk_start: u64,
+    pub brk: u64,
+}
+
+pub static SPACE: Mutex<AddressSpace> =
+    Mutex::new(AddressSpace { vmas: VmaMap::new(), brk_start: 0, brk: 0 });
+
+pub fn init(info: &BootInfo) {
+    let heap_size = HEAP_MAX.min(info.mem_size / 8) & !(PAGE_SIZE - 1);
+    // SAFETY: [free_start, free_start + heap_size) is guest RAM no one else uses, mapped by
+    // the direct map; the frame allocator starts after it.
+    unsafe { heap::init(PHYS_MAP_BASE + info.free_start, heap_size) };
+    frame::init(info.free_start + heap_size, info.mem_size);
+}
+
+pub fn prot_of(prot: u32) -> PageProt {
+    PageProt { write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 }
+}
+
+/// Why a user access cannot be satisfied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessError {
+    /// No VMA there (SEGV_MAPERR).
+    Unmapped,
+    /// The VMA forbids this access (SEGV_ACCERR).
+    Protection,
+    /// Guest RAM is exhausted.
+    OutOfMemory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+    Exec,
+}
+
+impl AddressSpace {
+    /// Make the page holding `va` present for `access`, allocating a zero frame on first
+    /// touch; returns the frame. Shared by the page-fault handler and kernel user-copies.
+    pub fn populate(&mut self, va: u64, access: Access) -> Result<u64, AccessError> {
+        let vma = *self.vmas.find(va).ok_or(AccessError::Unmapped)?;
+        let allowed = match access {
+            Access::Read => vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0,
+            Access::Write => vma.prot & PROT_WRITE != 0,
+            Access::Exec => vma.prot & PROT_EXEC != 0,
+        };
+        if !allowed {
+            return Err(AccessError::Protection);
+        }
+        let page = page_floor(va);
+        if let Some((gpa, _)) = paging::translate(page) {
+            return Ok(gpa);
+        }
+        let gpa = frame::alloc_zeroed().ok_or(AccessError::OutOfMemory)?;
+        if !paging::map(page, gpa, prot_of(vma.prot)) {
+            frame::free(gpa);
+            return Err(AccessError::OutOfMemory);
+        }
+        Ok(gpa)
+    }
+
+    /// Unmap `[start, end)` (page aligned) and free its frames.
+    pub fn unmap_range(&mut self, start: u64, end: u64) {
+        let removed = self.vmas.remove_range(start, end);
+        let mut tlb = TlbBatch::new();
+        for v in removed {
+            release_pages(v.start, v.end, &mut tlb);
+        }
+        tlb.flush();
+    }
+
+    /// mmap of anonymous memory: place (or, with `fixed`, replace at `addr`) and record it.
+    /// Pages appear on first touch.
+    pub fn map_anon(&mut self, addr: u64, len: u64, prot: u32, fixed: bool, kind: VmaKind) -> Result<u64, i64> {
+        let len = page_ceil(len);
+        let start = if fixed {
+            self.unmap_range(addr, addr + len);
+            addr
+        } else {
+            self.find_placement(addr, len)?
+        };
+        self.vmas.insert(Vma { start, end: start + len, prot, kind });
+        Ok(start)
+    }
+
+    /// Linux's placement: the hint if that range is free, else top-down below MMAP_TOP.
+    pub fn find_placement(&self, hint: u64, len: u64) -> Result<u64, i64> {
+        let hint = page_floor(hint);
+        if hint >= user::MMAP_MIN && hint.checked_add(len).is_some_and(|e| e <= user::TASK_SIZE) && self.vmas.is_free(hint, hint + len) {
+            return Ok(hint);
+        }
+        self.vmas
+            .find_free_topdown(len, user::MMAP_MIN, user::MMAP_TOP)
+            .ok_or(-(abi_shared::linux::errno::ENOMEM as i64))
+    }
+
+    pub fn protect(&mut self, start: u64, end: u64, prot: u32) -> Result<(), ()> {
+        self.vmas.protect_range(start, end, prot)?;
+        let mut tlb = TlbBatch::new();
+        let mut va = start;
+        while va < end {
+            if paging::protect(va, prot_of(prot)) {
+                tlb.add(va);
+            }
+            va += PAGE_SIZE;
+        }
+        tlb.flush();
+        Ok(())
+    }
+
+    /// MADV_DONTNEED on private anonymous memory: drop the pages; the next touch sees zeros.
+    pub fn discard(&mut self, start: u64, end: u64) {
+        let mut tlb = TlbBatch::new();
+        release_pages(start, end, &mut tlb);
+        tlb.flush();
+    }
+}
+
+/// Unmap and free the frames of every mapped page in `[start, end)`.
+fn release_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
+    let mut va = start;
+    while va < end {
+        if let Some(gpa) = paging::unmap(va) {
+            frame::free(gpa);
+            tlb.add(va);
+        }
+        va += PAGE_SIZE;
+    }
+}

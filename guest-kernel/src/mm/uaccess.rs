@@ -1,0 +1,100 @@
+//! Kernel access to user memory. The kernel never dereferences a user pointer: it resolves
+//! each page through the VMAs (populating it as a touch would) and uses the direct map. A
+//! bad pointer therefore becomes EFAULT, never a kernel fault.
+
+use alloc::vec::Vec;
+
+use abi_shared::hypercall::GuestSeg;
+use abi_shared::layout::{user, PAGE_SIZE};
+use abi_shared::linux::errno::EFAULT;
+use abi_shared::linux::Pod;
+
+use super::frame;
+use super::space::{Access, SPACE};
+
+pub const EFAULT_RET: i64 = -(EFAULT as i64);
+
+fn check_range(addr: u64, len: u64) -> Result<(), i64> {
+    match addr.checked_add(len) {
+        Some(end) if end <= user::TASK_SIZE => Ok(()),
+        _ => Err(EFAULT_RET),
+    }
+}
+
+/// Walk `[addr, addr+len)` page by page, handing each piece's GPA and length to `f`.
+fn for_each_piece(addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, usize, usize)) -> Result<(), i64> {
+    check_range(addr, len)?;
+    let mut space = SPACE.lock();
+    let mut done = 0u64;
+    while done < len {
+        let va = addr + done;
+        let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min(len - done);
+        let gpa = space.populate(va, access).map_err(|_| EFAULT_RET)?;
+        f(gpa + (va & (PAGE_SIZE - 1)), done as usize, in_page as usize);
+        done += in_page;
+    }
+    Ok(())
+}
+
+pub fn copy_from_user(addr: u64, out: &mut [u8]) -> Result<(), i64> {
+    for_each_piece(addr, out.len() as u64, Access::Read, |gpa, off, n| {
+        // SAFETY: gpa..gpa+n is inside one populated frame, reached through the direct map.
+        unsafe { core::ptr::copy_nonoverlapping(frame::frame_ptr(gpa), out[off..].as_mut_ptr(), n) };
+    })
+}
+
+pub fn copy_to_user(addr: u64, data: &[u8]) -> Result<(), i64> {
+    for_each_piece(addr, data.len() as u64, Access::Write, |gpa, off, n| {
+        // SAFETY: as above, for a frame the VMA allows writing.
+        unsafe { core::ptr::copy_nonoverlapping(data[off..].as_ptr(), frame::frame_ptr(gpa), n) };
+    })
+}
+
+pub fn write_struct<T: Pod>(addr: u64, value: &T) -> Result<(), i64> {
+    copy_to_user(addr, value.as_bytes())
+}
+
+pub fn read_u64(addr: u64) -> Result<u64, i64> {
+    let mut b = [0u8; 8];
+    copy_from_user(addr, &mut b)?;
+    Ok(u64::from_le_bytes(b))
+}
+
+pub fn read_struct<T: Pod + Default>(addr: u64) -> Result<T, i64> {
+    let mut v = T::default();
+    // SAFETY: T is Pod: any byte pattern is a valid value and it has no padding.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>()) };
+    copy_from_user(addr, bytes)?;
+    Ok(v)
+}
+
+/// A NUL-terminated string of at most `max` bytes (without the NUL). Err(-ENAMETOOLONG)
+/// style limits are the caller's; here too long is reported as `None` inside Ok.
+pub fn read_cstr(addr: u64, max: usize) -> Result<Option<Vec<u8>>, i64> {
+    let mut out = Vec::new();
+    let mut va = addr;
+    loop {
+        let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
+        let mut chunk = [0u8; 256];
+        let n = in_page.min(chunk.len());
+        copy_from_user(va, &mut chunk[..n])?;
+        if let Some(nul) = chunk[..n].iter().position(|&b| b == 0) {
+            out.extend_from_slice(&chunk[..nul]);
+            return Ok((out.len() <= max).then_some(out));
+        }
+        out.extend_from_slice(&chunk[..n]);
+        if out.len() > max {
+            return Ok(None);
+        }
+        va += n as u64;
+    }
+}
+
+/// Guest-physical segments for a user buffer, populated for `access`. Adjacent frames are
+/// merged, so a buffer in contiguous frames is one segment.
+pub fn user_segments(addr: u64, len: u64, access: Access, segs: &mut Vec<GuestSeg>) -> Result<(), i64> {
+    for_each_piece(addr, len, access, |gpa, _, n| match segs.last_mut() {
+        Some(last) if last.gpa + last.len == gpa => last.len += n as u64,
+        _ => segs.push(GuestSeg { gpa, len: n as u64 }),
+    })
+}

@@ -1,0 +1,214 @@
+//! The memory syscalls, all served in the guest: brk and the mmap family.
+
+use alloc::vec::Vec;
+
+use abi_shared::hypercall::{Request, SegList};
+use abi_shared::layout::{user, PAGE_SIZE};
+use abi_shared::linux::errno;
+
+use super::{err, Ctx, EINVAL, ENOMEM};
+use crate::hypercall::call_ret;
+use crate::mm::paging::{self, page_ceil, TlbBatch};
+use crate::mm::uaccess::user_segments;
+use crate::mm::vma::{Vma, VmaKind, PROT_READ, PROT_WRITE};
+use crate::mm::{prot_of, Access, SPACE};
+
+const MAP_SHARED: u64 = 0x01;
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_SHARED_VALIDATE: u64 = 0x03;
+const MAP_FIXED: u64 = 0x10;
+const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+const MREMAP_MAYMOVE: u64 = 1;
+const MREMAP_FIXED: u64 = 2;
+const MADV_DONTNEED: i32 = 4;
+const MADV_FREE: i32 = 8;
+
+fn aligned(a: u64) -> bool {
+    a % PAGE_SIZE == 0
+}
+
+fn valid_prot(prot: u64) -> Option<u32> {
+    (prot & !0x7 == 0).then_some(prot as u32)
+}
+
+/// A user range [addr, addr+len) rounded to pages, inside the user half.
+fn user_range(addr: u64, len: u64) -> Option<(u64, u64)> {
+    let end = addr.checked_add(page_ceil(len))?;
+    (end <= user::TASK_SIZE && len > 0).then_some((addr, end))
+}
+
+pub fn mmap(c: &mut Ctx<'_>) -> i64 {
+    let (addr, len, flags, fd, off) = (c.arg(0), c.arg(1), c.arg(3), c.int(4), c.arg(5));
+    let Some(prot) = valid_prot(c.arg(2)) else { return EINVAL };
+    if len == 0 || !aligned(off) || len > user::TASK_SIZE {
+        return EINVAL;
+    }
+    let kind = flags & MAP_SHARED_VALIDATE;
+    if kind != MAP_SHARED && kind != MAP_PRIVATE && kind != MAP_SHARED_VALIDATE {
+        return EINVAL;
+    }
+    let fixed = flags & MAP_FIXED != 0;
+    let noreplace = flags & MAP_FIXED_NOREPLACE != 0;
+    if (fixed || noreplace) && (!aligned(addr) || user_range(addr, len).is_none()) {
+        return EINVAL;
+    }
+    let anonymous = flags & MAP_ANONYMOUS != 0;
+    if !anonymous && kind != MAP_PRIVATE {
+        // Shared file mappings need the host file behind the pages (not yet).
+        return err(errno::ENODEV);
+    }
+    let mut space = SPACE.lock();
+    if noreplace && !space.vmas.is_free(addr, addr + page_ceil(len)) {
+        return err(errno::EEXIST);
+    }
+    let load_prot = if anonymous { prot } else { prot | PROT_WRITE };
+    let start = match space.map_anon(addr, len, load_prot, fixed || noreplace, VmaKind::Anon) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    drop(space);
+    if !anonymous {
+        if let Err(e) = fill_from_file(start, len, fd, off) {
+            SPACE.lock().unmap_range(start, start + page_ceil(len));
+            return e;
+        }
+        let _ = SPACE.lock().protect(start, start + page_ceil(len), prot);
+    }
+    start as i64
+}
+
+/// A private file mapping is a private copy: read the file's bytes into the new pages now.
+fn fill_from_file(start: u64, len: u64, fd: i32, off: u64) -> Result<(), i64> {
+    let mut segs = Vec::new();
+    user_segments(start, len, Access::Write, &mut segs)?;
+    let r = call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(off as i64) });
+    if r < 0 {
+        return Err(if r == err(errno::EISDIR) || r == err(errno::EINVAL) { err(errno::ENODEV) } else { r });
+    }
+    Ok(())
+}
+
+pub fn munmap(c: &mut Ctx<'_>) -> i64 {
+    let addr = c.arg(0);
+    let Some((start, end)) = user_range(addr, c.arg(1)).filter(|_| aligned(addr)) else { return EINVAL };
+    SPACE.lock().unmap_range(start, end);
+    0
+}
+
+pub fn mprotect(c: &mut Ctx<'_>) -> i64 {
+    let addr = c.arg(0);
+    let Some(prot) = valid_prot(c.arg(2) & !0x0300_0000) else { return EINVAL };
+    if !aligned(addr) {
+        return EINVAL;
+    }
+    if c.arg(1) == 0 {
+        return 0;
+    }
+    let Some((start, end)) = user_range(addr, c.arg(1)) else { return ENOMEM };
+    match SPACE.lock().protect(start, end, prot) {
+        Ok(()) => 0,
+        Err(()) => ENOMEM,
+    }
+}
+
+pub fn brk(c: &mut Ctx<'_>) -> i64 {
+    let requested = c.arg(0);
+    let mut space = SPACE.lock();
+    let (start, cur) = (space.brk_start, space.brk);
+    if requested < start {
+        return cur as i64;
+    }
+    let (old_end, new_end) = (page_ceil(cur), page_ceil(requested));
+    if new_end > old_end {
+        if new_end > user::MMAP_TOP || !space.vmas.is_free(old_end, new_end) {
+            return cur as i64;
+        }
+        space.vmas.insert(Vma { start: old_end, end: new_end, prot: PROT_READ | PROT_WRITE, kind: VmaKind::Heap });
+    } else if new_end < old_end {
+        space.unmap_range(new_end, old_end);
+    }
+    space.brk = requested;
+    requested as i64
+}
+
+pub fn mremap(c: &mut Ctx<'_>) -> i64 {
+    let (old, old_len, new_len, flags, new_addr) = (c.arg(0), page_ceil(c.arg(1)), page_ceil(c.arg(2)), c.arg(3), c.arg(4));
+    if !aligned(old) || new_len == 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
+        return EINVAL;
+    }
+    if flags & MREMAP_FIXED != 0 && (flags & MREMAP_MAYMOVE == 0 || !aligned(new_addr)) {
+        return EINVAL;
+    }
+    let mut space = SPACE.lock();
+    let Some(vma) = space.vmas.find(old).copied() else { return err(errno::EFAULT) };
+    if old_len == 0 || old.checked_add(old_len).is_none_or(|e| e > vma.end) {
+        return err(errno::EFAULT);
+    }
+    if flags & MREMAP_FIXED == 0 {
+        if new_len <= old_len {
+            space.unmap_range(old + new_len, old + old_len);
+            return old as i64;
+        }
+        if old + old_len == vma.end && space.vmas.is_free(old + old_len, old + new_len) && old + new_len <= user::TASK_SIZE {
+            space.vmas.insert(Vma { start: old + old_len, end: old + new_len, ..vma });
+            return old as i64;
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return ENOMEM;
+        }
+    }
+    let target = if flags & MREMAP_FIXED != 0 {
+        if user_range(new_addr, new_len).is_none() || ranges_overlap(old, old_len, new_addr, new_len) {
+            return EINVAL;
+        }
+        space.unmap_range(new_addr, new_addr + new_len);
+        new_addr
+    } else {
+        match space.find_placement(0, new_len) {
+            Ok(a) => a,
+            Err(e) => return e,
+        }
+    };
+    move_pages(&mut space, old, old_len.min(new_len), target, vma);
+    space.unmap_range(old, old + old_len);
+    space.vmas.insert(Vma { start: target, end: target + new_len, prot: vma.prot, kind: vma.kind });
+    target as i64
+}
+
+fn ranges_overlap(a: u64, alen: u64, b: u64, blen: u64) -> bool {
+    a < b + blen && b < a + alen
+}
+
+/// Move the frames of `[from, from+len)` to `to` (their contents travel with them).
+fn move_pages(_space: &mut crate::mm::AddressSpace, from: u64, len: u64, to: u64, vma: Vma) {
+    let mut tlb = TlbBatch::new();
+    let mut off = 0;
+    while off < len {
+        if paging::translate(from + off).is_some() {
+            paging::move_page(from + off, to + off, prot_of(vma.prot));
+            tlb.add(from + off);
+        }
+        off += PAGE_SIZE;
+    }
+    tlb.flush();
+}
+
+pub fn madvise(c: &mut Ctx<'_>) -> i64 {
+    let addr = c.arg(0);
+    if !aligned(addr) {
+        return EINVAL;
+    }
+    if c.arg(1) == 0 {
+        return 0;
+    }
+    let Some((start, end)) = user_range(addr, c.arg(1)) else { return EINVAL };
+    let mut space = SPACE.lock();
+    if !space.vmas.is_fully_mapped(start, end) {
+        return ENOMEM;
+    }
+    if matches!(c.int(2), MADV_DONTNEED | MADV_FREE) {
+        space.discard(start, end);
+    }
+    0
+}

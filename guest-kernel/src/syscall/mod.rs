@@ -1,0 +1,104 @@
+//! System call dispatch: one declarative table (table.rs) maps each x86_64 number to its
+//! handler, where it is served, and how `--strace` shows its arguments.
+
+pub mod fs;
+pub mod ids;
+pub mod mm;
+pub mod process;
+pub mod stats;
+mod table;
+pub mod time;
+mod trace;
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use abi_shared::hypercall::Startup;
+use abi_shared::layout::user;
+use abi_shared::linux::errno;
+
+use crate::arch::entry::{ReturnPath, TrapFrame};
+
+/// What a handler sees.
+pub struct Ctx<'a> {
+    pub frame: &'a mut TrapFrame,
+    pub args: [u64; 6],
+    /// Set by handlers that rewrote the whole frame (rt_sigreturn): return with every
+    /// register restored, and leave rax as the frame has it.
+    pub full_return: bool,
+}
+
+impl Ctx<'_> {
+    pub fn arg(&self, i: usize) -> u64 {
+        self.args[i]
+    }
+
+    /// An `int` argument: Linux takes the low 32 bits.
+    pub fn int(&self, i: usize) -> i32 {
+        self.args[i] as i32
+    }
+}
+
+pub type Handler = fn(&mut Ctx<'_>) -> i64;
+
+pub const fn err(e: u32) -> i64 {
+    -(e as i64)
+}
+
+pub const ENOSYS: i64 = err(errno::ENOSYS);
+pub const EINVAL: i64 = err(errno::EINVAL);
+pub const EFAULT: i64 = err(errno::EFAULT);
+pub const EBADF: i64 = err(errno::EBADF);
+pub const ENOMEM: i64 = err(errno::ENOMEM);
+
+const NONE_IN_FLIGHT: u64 = u64::MAX;
+static IN_FLIGHT: AtomicU64 = AtomicU64::new(NONE_IN_FLIGHT);
+
+/// Name of the syscall being served, for panic diagnostics.
+pub fn in_flight_name() -> &'static str {
+    match IN_FLIGHT.load(Ordering::Relaxed) {
+        NONE_IN_FLIGHT => "none",
+        nr => abi_shared::syscalls::syscall_name(nr).unwrap_or("unknown"),
+    }
+}
+
+pub fn init(startup: &Startup) {
+    ids::init(startup);
+}
+
+/// The `syscall` instruction lands here (through entry.rs) with the user state in `frame`.
+#[no_mangle]
+pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
+    let nr = frame.rax;
+    IN_FLIGHT.store(nr, Ordering::Relaxed);
+    stats::begin_syscall();
+    let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
+    let entry = table::lookup(nr);
+    let tracing = trace::enabled();
+    let pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
+    let mut ctx = Ctx { frame, args, full_return: false };
+    let ret = match entry {
+        Some(e) => (e.handler)(&mut ctx),
+        None => ENOSYS,
+    };
+    let full = ctx.full_return;
+    if !full {
+        frame.rax = ret as u64;
+    }
+    let in_guest = stats::end_syscall(nr);
+    if let Some(pre) = pre {
+        trace::after(pre, ret, in_guest, full);
+    }
+    IN_FLIGHT.store(NONE_IN_FLIGHT, Ordering::Relaxed);
+    let path = crate::signal::deliver_pending(frame);
+    if full || path == ReturnPath::Full || !fast_return_ok(frame) {
+        ReturnPath::Full
+    } else {
+        ReturnPath::Fast
+    }
+}
+
+/// `int $0x19`/`sysretq` restore rip from rcx and rflags from r11 and need a canonical
+/// user rip (sysretq to a non-canonical address faults in ring 0).
+fn fast_return_ok(frame: &TrapFrame) -> bool {
+    frame.rcx == frame.rip && frame.r11 == frame.rflags && frame.rip < user::TASK_SIZE
+}

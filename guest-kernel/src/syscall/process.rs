@@ -1,0 +1,42 @@
+//! Ending the process.
+
+use abi_shared::hypercall::{ExitHow, Request, SegList, Startup};
+
+use super::Ctx;
+use crate::arch::platform;
+use crate::hypercall;
+use crate::loader::LoadError;
+
+/// Tell the monitor how the program ended (with the syscall counters) and stop.
+pub fn terminate(how: ExitHow) -> ! {
+    let seg = [super::stats::counters_segment()];
+    hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
+    platform::halt_forever()
+}
+
+pub fn exit(c: &mut Ctx<'_>) -> i64 {
+    terminate(ExitHow::Status(c.int(0) & 0xff))
+}
+
+pub fn exit_group(c: &mut Ctx<'_>) -> i64 {
+    terminate(ExitHow::Status(c.int(0) & 0xff))
+}
+
+/// The loader could not start the program: say why, and exit as a shell would (127 when
+/// the file cannot be found, 126 when it cannot be executed).
+pub fn exit_with_loader_error(startup: &Startup, e: LoadError) -> ! {
+    let path = core::str::from_utf8(&startup.exec_path).unwrap_or("program");
+    let (status, why) = match e {
+        LoadError::Open(r) if r == -(abi_shared::linux::errno::ENOENT as i64) => (127, "No such file or directory"),
+        LoadError::Open(_) => (126, "cannot open the file"),
+        LoadError::Read => (126, "cannot read the file"),
+        LoadError::NotElf => (126, "not an ELF executable"),
+        LoadError::WrongMachine => (126, "not an x86_64 ELF executable"),
+        LoadError::Dynamic => (126, "dynamically linked programs are not yet supported"),
+        LoadError::BadLayout => (126, "malformed ELF program headers"),
+        LoadError::NoMemory => (126, "not enough guest memory to load it (see --memory)"),
+        LoadError::StackTooBig => (126, "argument list too long"),
+    };
+    crate::print::log(0, format_args!("{path}: {why}"));
+    terminate(ExitHow::Status(status))
+}

@@ -1,0 +1,43 @@
+//! Per-syscall counters: served in the guest or forwarded by hypercall. Sent to the monitor
+//! at exit for `--stats`.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use abi_shared::hypercall::GuestSeg;
+
+pub const SLOTS: usize = 512;
+
+/// [nr][0] = served in the guest, [nr][1] = needed at least one hypercall.
+#[no_mangle]
+static mut COUNTS: [[u64; 2]; SLOTS] = [[0; 2]; SLOTS];
+/// Hypercalls made by the syscall in flight.
+static HYPERCALLS_NOW: AtomicU64 = AtomicU64::new(0);
+static PAGE_FAULTS: AtomicU64 = AtomicU64::new(0);
+
+pub fn note_hypercall() {
+    HYPERCALLS_NOW.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn note_page_fault() {
+    PAGE_FAULTS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn begin_syscall() {
+    HYPERCALLS_NOW.store(0, Ordering::Relaxed);
+}
+
+/// Count syscall `nr`; returns whether it was served in the guest.
+pub fn end_syscall(nr: u64) -> bool {
+    let in_guest = HYPERCALLS_NOW.load(Ordering::Relaxed) == 0;
+    if (nr as usize) < SLOTS {
+        // SAFETY: one vCPU updates the counters, from syscall context only.
+        unsafe { COUNTS[nr as usize][if in_guest { 0 } else { 1 }] += 1 };
+    }
+    in_guest
+}
+
+/// The counter table as a guest-physical segment for the exit hypercall.
+pub fn counters_segment() -> GuestSeg {
+    let va = &raw const COUNTS as u64;
+    GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len: core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64 }
+}

@@ -1,0 +1,142 @@
+//! The syscall table: number, name, where it is served, how strace shows its arguments, and
+//! the handler. Anything absent returns -ENOSYS (counted and traced like the rest).
+//! docs/syscalls.md is generated from this table by scripts/syscall-doc.
+
+use super::trace::Arg::{self, *};
+use super::{fs, ids, mm, process, time, Handler};
+use crate::signal::syscalls as sig;
+
+/// Where a syscall is served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// Entirely inside the guest kernel.
+    Guest,
+    /// Forwarded to the host monitor.
+    Host,
+    /// In the guest when it can be (e.g. a no-op case), else forwarded.
+    Both,
+}
+
+pub struct Entry {
+    pub name: &'static str,
+    pub served: Served,
+    pub args: &'static [Arg],
+    pub handler: Handler,
+}
+
+const SLOTS: usize = super::stats::SLOTS;
+
+macro_rules! syscall_table {
+    ($($nr:literal $name:ident $served:ident $handler:path [$($arg:expr),*];)*) => {
+        static TABLE: [Option<Entry>; SLOTS] = {
+            let mut t = [const { None }; SLOTS];
+            $(
+                t[$nr] = Some(Entry {
+                    name: stringify!($name),
+                    served: Served::$served,
+                    args: &[$($arg),*],
+                    handler: $handler,
+                });
+            )*
+            t
+        };
+    };
+}
+
+syscall_table! {
+    0   read              Host  fs::read              [Fd, Ptr, D];
+    1   write             Host  fs::write             [Fd, WBuf, D];
+    2   open              Host  fs::open              [Str, X, Oct];
+    3   close             Host  fs::close             [Fd];
+    4   stat              Host  fs::stat              [Str, Ptr];
+    5   fstat             Host  fs::fstat             [Fd, Ptr];
+    6   lstat             Host  fs::lstat             [Str, Ptr];
+    8   lseek             Host  fs::lseek             [Fd, D, D];
+    9   mmap              Guest mm::mmap              [X, D, X, X, Fd, X];
+    10  mprotect          Guest mm::mprotect          [X, D, X];
+    11  munmap            Guest mm::munmap            [X, D];
+    12  brk               Guest mm::brk               [X];
+    13  rt_sigaction      Guest sig::rt_sigaction     [D, Ptr, Ptr, D];
+    14  rt_sigprocmask    Guest sig::rt_sigprocmask   [D, Ptr, Ptr, D];
+    15  rt_sigreturn      Guest sig::rt_sigreturn     [];
+    16  ioctl             Both  fs::ioctl             [Fd, X, X];
+    17  pread64           Host  fs::pread64           [Fd, Ptr, D, D];
+    18  pwrite64          Host  fs::pwrite64          [Fd, WBuf, D, D];
+    19  readv             Host  fs::readv             [Fd, Ptr, D];
+    20  writev            Host  fs::writev            [Fd, Ptr, D];
+    21  access            Host  fs::access            [Str, Oct];
+    24  sched_yield       Guest ids::sched_yield      [];
+    25  mremap            Guest mm::mremap            [X, D, D, X, X];
+    28  madvise           Guest mm::madvise           [X, D, D];
+    32  dup               Host  fs::dup               [Fd];
+    33  dup2              Host  fs::dup2              [Fd, Fd];
+    35  nanosleep         Both  time::nanosleep       [Ptr, Ptr];
+    39  getpid            Guest ids::getpid           [];
+    60  exit              Guest process::exit         [D];
+    62  kill              Guest sig::kill             [D, D];
+    63  uname             Guest ids::uname            [Ptr];
+    72  fcntl             Host  fs::fcntl             [Fd, D, X];
+    74  fsync             Host  fs::fsync             [Fd];
+    75  fdatasync         Host  fs::fdatasync         [Fd];
+    76  truncate          Host  fs::truncate          [Str, D];
+    77  ftruncate         Host  fs::ftruncate         [Fd, D];
+    79  getcwd            Host  fs::getcwd            [Ptr, D];
+    80  chdir             Host  fs::chdir             [Str];
+    81  fchdir            Host  fs::fchdir            [Fd];
+    82  rename            Host  fs::rename            [Str, Str];
+    83  mkdir             Host  fs::mkdir             [Str, Oct];
+    84  rmdir             Host  fs::rmdir             [Str];
+    85  creat             Host  fs::creat             [Str, Oct];
+    87  unlink            Host  fs::unlink            [Str];
+    88  symlink           Host  fs::symlink           [Str, Str];
+    89  readlink          Host  fs::readlink          [Str, Ptr, D];
+    90  chmod             Host  fs::chmod             [Str, Oct];
+    91  fchmod            Host  fs::fchmod            [Fd, Oct];
+    95  umask             Host  fs::umask             [Oct];
+    96  gettimeofday      Guest time::gettimeofday    [Ptr, Ptr];
+    97  getrlimit         Guest ids::getrlimit        [D, Ptr];
+    102 getuid            Guest ids::getuid           [];
+    104 getgid            Guest ids::getgid           [];
+    107 geteuid           Guest ids::geteuid          [];
+    108 getegid           Guest ids::getegid          [];
+    110 getppid           Guest ids::getppid          [];
+    127 rt_sigpending      Guest sig::rt_sigpending    [Ptr, D];
+    131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
+    158 arch_prctl        Guest ids::arch_prctl       [X, X];
+    160 setrlimit         Guest ids::setrlimit        [D, Ptr];
+    186 gettid            Guest ids::gettid           [];
+    200 tkill             Guest sig::tkill            [D, D];
+    201 time              Guest time::time            [Ptr];
+    202 futex             Guest ids::futex            [X, D, D, Ptr, X, D];
+    204 sched_getaffinity Guest ids::sched_getaffinity [D, D, Ptr];
+    217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
+    218 set_tid_address   Guest ids::set_tid_address  [X];
+    228 clock_gettime     Guest time::clock_gettime   [D, Ptr];
+    229 clock_getres      Guest time::clock_getres    [D, Ptr];
+    230 clock_nanosleep   Both  time::clock_nanosleep [D, X, Ptr, Ptr];
+    231 exit_group        Guest process::exit_group   [D];
+    234 tgkill            Guest sig::tgkill           [D, D, D];
+    257 openat            Host  fs::openat            [DirFd, Str, X, Oct];
+    258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];
+    262 newfstatat        Host  fs::newfstatat        [DirFd, Str, Ptr, X];
+    263 unlinkat          Host  fs::unlinkat          [DirFd, Str, X];
+    264 renameat          Host  fs::renameat          [DirFd, Str, DirFd, Str];
+    266 symlinkat         Host  fs::symlinkat         [Str, DirFd, Str];
+    267 readlinkat        Host  fs::readlinkat        [DirFd, Str, Ptr, D];
+    268 fchmodat          Host  fs::fchmodat          [DirFd, Str, Oct];
+    269 faccessat         Host  fs::faccessat         [DirFd, Str, Oct];
+    273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
+    292 dup3              Host  fs::dup3              [Fd, Fd, X];
+    295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
+    296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
+    302 prlimit64         Guest ids::prlimit64        [D, D, Ptr, Ptr];
+    316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
+    318 getrandom         Guest ids::getrandom        [Ptr, D, X];
+    332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];
+    334 rseq              Guest ids::rseq             [Ptr, D, X, X];
+    439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
+}
+
+pub fn lookup(nr: u64) -> Option<&'static Entry> {
+    TABLE.get(nr as usize).and_then(|e| e.as_ref())
+}

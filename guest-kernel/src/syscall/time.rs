@@ -1,0 +1,138 @@
+//! Clocks (from the TSC, in the guest) and sleeping (short sleeps spin, long ones block the
+//! vCPU in the host so that an idle program does not burn a core).
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use abi_shared::hypercall::Request;
+use abi_shared::linux::Timespec;
+
+use super::{Ctx, EFAULT, EINVAL};
+use crate::mm::uaccess;
+use crate::time::{monotonic_ns, realtime_ns};
+
+const CLOCK_REALTIME: i32 = 0;
+const CLOCK_MONOTONIC: i32 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+const CLOCK_MONOTONIC_RAW: i32 = 4;
+const CLOCK_REALTIME_COARSE: i32 = 5;
+const CLOCK_MONOTONIC_COARSE: i32 = 6;
+const CLOCK_BOOTTIME: i32 = 7;
+const CLOCK_REALTIME_ALARM: i32 = 8;
+const CLOCK_BOOTTIME_ALARM: i32 = 9;
+const CLOCK_TAI: i32 = 11;
+const TIMER_ABSTIME: u64 = 1;
+
+/// Sleeps shorter than this spin: an exit to the host costs tens of microseconds.
+const SPIN_LIMIT_NS: u64 = 100_000;
+
+static PROCESS_START_NS: AtomicU64 = AtomicU64::new(0);
+
+fn clock_now(clock: i32) -> Option<u64> {
+    match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM | CLOCK_TAI => Some(realtime_ns()),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
+            Some(monotonic_ns())
+        }
+        // One thread that never waits for a CPU: its CPU time is its age (an upper bound).
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            let start = PROCESS_START_NS.load(Ordering::Relaxed);
+            let now = monotonic_ns();
+            if start == 0 {
+                PROCESS_START_NS.store(now, Ordering::Relaxed);
+                return Some(0);
+            }
+            Some(now - start)
+        }
+        _ => None,
+    }
+}
+
+fn to_timespec(ns: u64) -> Timespec {
+    Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
+}
+
+/// A valid timespec as nanoseconds.
+pub fn timespec_ns(ts: &Timespec) -> Option<u64> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return None;
+    }
+    (ts.tv_sec as u64).checked_mul(1_000_000_000)?.checked_add(ts.tv_nsec as u64)
+}
+
+pub fn clock_gettime(c: &mut Ctx<'_>) -> i64 {
+    let Some(now) = clock_now(c.int(0)) else { return EINVAL };
+    uaccess::write_struct(c.arg(1), &to_timespec(now)).map_or(EFAULT, |_| 0)
+}
+
+pub fn clock_getres(c: &mut Ctx<'_>) -> i64 {
+    let res = match c.int(0) {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => 4_000_000,
+        id if clock_now(id).is_some() => 1,
+        _ => return EINVAL,
+    };
+    if c.arg(1) == 0 {
+        return 0;
+    }
+    uaccess::write_struct(c.arg(1), &to_timespec(res)).map_or(EFAULT, |_| 0)
+}
+
+pub fn gettimeofday(c: &mut Ctx<'_>) -> i64 {
+    if c.arg(0) != 0 {
+        let ns = realtime_ns();
+        let tv = Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: ((ns % 1_000_000_000) / 1000) as i64 };
+        if uaccess::write_struct(c.arg(0), &tv).is_err() {
+            return EFAULT;
+        }
+    }
+    if c.arg(1) != 0 && uaccess::copy_to_user(c.arg(1), &[0u8; 8]).is_err() {
+        return EFAULT;
+    }
+    0
+}
+
+pub fn time(c: &mut Ctx<'_>) -> i64 {
+    let secs = (realtime_ns() / 1_000_000_000) as i64;
+    if c.arg(0) != 0 && uaccess::copy_to_user(c.arg(0), &secs.to_le_bytes()).is_err() {
+        return EFAULT;
+    }
+    secs
+}
+
+pub fn sleep_ns(ns: u64) {
+    if ns < SPIN_LIMIT_NS {
+        crate::time::sleep_until_monotonic(monotonic_ns() + ns);
+    } else {
+        crate::hypercall::call_ret(&Request::Sleep { ns });
+    }
+}
+
+fn read_timespec(addr: u64) -> Result<u64, i64> {
+    let ts: Timespec = uaccess::read_struct(addr)?;
+    timespec_ns(&ts).ok_or(EINVAL)
+}
+
+pub fn nanosleep(c: &mut Ctx<'_>) -> i64 {
+    match read_timespec(c.arg(0)) {
+        Ok(ns) => {
+            sleep_ns(ns);
+            0
+        }
+        Err(e) => e,
+    }
+}
+
+pub fn clock_nanosleep(c: &mut Ctx<'_>) -> i64 {
+    let (clock, flags) = (c.int(0), c.arg(1));
+    if matches!(clock, CLOCK_THREAD_CPUTIME_ID) {
+        return EINVAL;
+    }
+    let Some(now) = clock_now(clock) else { return EINVAL };
+    let ns = match read_timespec(c.arg(2)) {
+        Ok(ns) => ns,
+        Err(e) => return -e.abs(),
+    };
+    let rel = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
+    sleep_ns(rel);
+    0
+}

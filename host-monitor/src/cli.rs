@@ -1,0 +1,103 @@
+//! Command-line interface.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use abi_shared::bootinfo::Flavour;
+use clap::{Parser, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "linuxrun",
+    version,
+    about = "Run an unmodified Linux x86_64 program in a hardware VM with linuxrun's own small kernel",
+    trailing_var_arg = true
+)]
+pub struct Args {
+    /// Print one line per syscall on stderr (strace format), marked [guest] or [hypercall].
+    #[arg(long)]
+    pub strace: bool,
+
+    /// At exit, print per-syscall counts (served in the guest / by hypercall) and VM exits.
+    #[arg(long)]
+    pub stats: bool,
+
+    /// Write the --stats report as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<PathBuf>,
+
+    /// Guest RAM (e.g. 512M, 4G). Host memory is committed only as the guest touches it.
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+    pub memory: u64,
+
+    /// Force the guest kernel's privilege flavour (default: detected from the hypervisor).
+    #[arg(long, value_enum)]
+    pub platform: Option<Platform>,
+
+    /// More log output (-v: info, -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// The Linux program to run (searched in PATH when it has no slash).
+    #[arg(value_name = "PROGRAM", required = true)]
+    pub program: OsString,
+
+    /// Its arguments.
+    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
+    pub args: Vec<OsString>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Platform {
+    /// kvm_pvm: deprivileged kernel with direct-switch returns.
+    Pvm,
+    /// Real ring 0 (VMX/SVM KVM, Hypervisor.framework).
+    Classic,
+}
+
+impl From<Platform> for Flavour {
+    fn from(p: Platform) -> Flavour {
+        match p {
+            Platform::Pvm => Flavour::Pvm,
+            Platform::Classic => Flavour::Classic,
+        }
+    }
+}
+
+/// "512M", "4G", "1048576" (bytes), "64k".
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_lowercase() {
+                'k' => 1u64 << 10,
+                'm' => 1 << 20,
+                'g' => 1 << 30,
+                't' => 1 << 40,
+                _ => return Err(format!("unknown size suffix in {s:?} (use K, M, G)")),
+            };
+            (&s[..i], m)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num.parse().map_err(|_| format!("not a size: {s:?}"))?;
+    let bytes = n.checked_mul(mult).ok_or_else(|| format!("size too large: {s:?}"))?;
+    if !(64 << 20..=(256u64 << 30)).contains(&bytes) {
+        return Err(format!("{s}: guest memory must be between 64M and 256G"));
+    }
+    Ok(bytes & !((2 << 20) - 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("4g"), Ok(4 << 30));
+        assert!(parse_size("12X").is_err());
+        assert!(parse_size("1M").is_err());
+        assert!(parse_size("").is_err());
+    }
+}

@@ -1,0 +1,214 @@
+//! Guest RAM as the host sees it: one anonymous mapping, and checked access to it.
+//!
+//! The guest is untrusted. Every address and length that comes from it goes through
+//! `GuestMemory::range`, which rejects anything outside guest RAM (including overflow),
+//! before the host touches the bytes.
+
+use std::io;
+use std::ptr::NonNull;
+
+use abi_shared::hypercall::GuestSeg;
+
+/// A guest address or length that does not lie inside guest RAM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfBounds {
+    pub gpa: u64,
+    pub len: u64,
+}
+
+impl std::fmt::Display for OutOfBounds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "guest range {:#x}+{:#x} is outside guest RAM", self.gpa, self.len)
+    }
+}
+
+/// Most segments one request may name (Linux's IOV_MAX).
+pub const MAX_SEGMENTS: usize = 1024;
+
+pub struct GuestMemory {
+    base: NonNull<u8>,
+    size: u64,
+    owned: bool,
+}
+
+// SAFETY: the mapping is plain memory shared with the guest; access goes through raw
+// pointers whose ranges are checked, and concurrent guest writes are part of the contract
+// (the host never relies on guest memory staying unchanged between two reads).
+unsafe impl Send for GuestMemory {}
+// SAFETY: as above; no interior references are handed out that outlive a call.
+unsafe impl Sync for GuestMemory {}
+
+impl GuestMemory {
+    /// Reserve `size` bytes of guest RAM. MAP_NORESERVE: the host commits a page only when
+    /// the guest touches it, so a large `--memory` costs nothing up front.
+    pub fn new(size: u64) -> io::Result<GuestMemory> {
+        let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: a fresh anonymous private mapping; no existing memory is affected.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        #[cfg(target_os = "linux")]
+        // SAFETY: advice on the mapping just created; failure only means no huge pages.
+        unsafe {
+            libc::madvise(ptr, len, libc::MADV_HUGEPAGE);
+        }
+        let base = NonNull::new(ptr as *mut u8).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        Ok(GuestMemory { base, size, owned: true })
+    }
+
+    /// Guest memory over a caller-owned buffer (unit tests of request handlers).
+    #[cfg(test)]
+    pub fn from_vec_for_test(buf: &mut Vec<u8>) -> GuestMemory {
+        GuestMemory { base: NonNull::new(buf.as_mut_ptr()).unwrap(), size: buf.len() as u64, owned: false }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Host address of GPA 0 (for the hypervisor's memory slot).
+    pub fn host_base(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// Check that `[gpa, gpa+len)` lies in guest RAM and return its host pointer.
+    pub fn range(&self, gpa: u64, len: u64) -> Result<*mut u8, OutOfBounds> {
+        let end = gpa.checked_add(len).ok_or(OutOfBounds { gpa, len })?;
+        if end > self.size {
+            return Err(OutOfBounds { gpa, len });
+        }
+        // SAFETY: gpa < size (or len == 0 and gpa <= size), so the offset stays inside the
+        // mapping or one past its end.
+        Ok(unsafe { self.base.as_ptr().add(gpa as usize) })
+    }
+
+    /// Copy guest bytes out.
+    pub fn read(&self, gpa: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
+        let src = self.range(gpa, out.len() as u64)?;
+        // SAFETY: src..src+len was checked to lie inside guest RAM; out is a distinct host buffer.
+        unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
+        Ok(())
+    }
+
+    /// Copy bytes into guest RAM.
+    pub fn write(&self, gpa: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+        let dst = self.range(gpa, data.len() as u64)?;
+        // SAFETY: dst..dst+len was checked to lie inside guest RAM; data is a host buffer.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+        Ok(())
+    }
+
+    pub fn read_u64(&self, gpa: u64) -> Result<u64, OutOfBounds> {
+        let mut b = [0u8; 8];
+        self.read(gpa, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    pub fn read_u32(&self, gpa: u64) -> Result<u32, OutOfBounds> {
+        let mut b = [0u8; 4];
+        self.read(gpa, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    pub fn write_u64(&self, gpa: u64, v: u64) -> Result<(), OutOfBounds> {
+        self.write(gpa, &v.to_le_bytes())
+    }
+
+    /// A checked copy of `len` guest bytes (for areas the guest may change concurrently).
+    pub fn read_vec(&self, gpa: u64, len: u64) -> Result<Vec<u8>, OutOfBounds> {
+        self.range(gpa, len)?;
+        let mut v = vec![0u8; len as usize];
+        self.read(gpa, &mut v)?;
+        Ok(v)
+    }
+
+    /// Host iovecs for a guest scatter list, every segment checked. Used for readv/writev
+    /// straight into and out of guest RAM.
+    pub fn iovecs(&self, segs: &[GuestSeg]) -> Result<Vec<libc::iovec>, OutOfBounds> {
+        if segs.len() > MAX_SEGMENTS {
+            return Err(OutOfBounds { gpa: 0, len: segs.len() as u64 });
+        }
+        segs.iter()
+            .filter(|s| s.len > 0)
+            .map(|s| Ok(libc::iovec { iov_base: self.range(s.gpa, s.len)? as *mut libc::c_void, iov_len: s.len as usize }))
+            .collect()
+    }
+
+    /// Copy `data` into the guest scatter list; returns how many bytes fit.
+    pub fn write_segs(&self, segs: &[GuestSeg], data: &[u8]) -> Result<usize, OutOfBounds> {
+        let mut done = 0usize;
+        for s in segs {
+            if done == data.len() {
+                break;
+            }
+            let n = (s.len as usize).min(data.len() - done);
+            self.write(s.gpa, &data[done..done + n])?;
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Release the host memory behind a guest range (the guest freed it).
+    pub fn discard(&self, gpa: u64, len: u64) -> Result<(), OutOfBounds> {
+        let p = self.range(gpa, len)?;
+        // SAFETY: the range was checked; MADV_DONTNEED on private anonymous memory only
+        // drops its contents, which the guest declared unused.
+        unsafe { libc::madvise(p as *mut libc::c_void, len as usize, libc::MADV_DONTNEED) };
+        Ok(())
+    }
+}
+
+impl Drop for GuestMemory {
+    fn drop(&mut self) {
+        if self.owned {
+            // SAFETY: unmapping the mapping created in `new`, exactly once.
+            unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.size as usize) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_outside_ram_are_rejected() {
+        let mut buf = vec![0u8; 8192];
+        let m = GuestMemory::from_vec_for_test(&mut buf);
+        assert!(m.range(0, 8192).is_ok());
+        assert!(m.range(8192, 0).is_ok());
+        assert!(m.range(8191, 2).is_err());
+        assert!(m.range(u64::MAX, 2).is_err());
+        assert!(m.range(1, u64::MAX).is_err());
+        assert!(m.iovecs(&[GuestSeg { gpa: 4096, len: 4096 }, GuestSeg { gpa: 8000, len: 1000 }]).is_err());
+    }
+
+    #[test]
+    fn write_segs_scatters_in_order() {
+        let mut buf = vec![0u8; 64];
+        let m = GuestMemory::from_vec_for_test(&mut buf);
+        let n = m.write_segs(&[GuestSeg { gpa: 10, len: 2 }, GuestSeg { gpa: 20, len: 10 }], b"abcde").unwrap();
+        assert_eq!(n, 5);
+        drop(m);
+        assert_eq!(&buf[10..12], b"ab");
+        assert_eq!(&buf[20..23], b"cde");
+    }
+
+    #[test]
+    fn too_many_segments_are_rejected() {
+        let mut buf = vec![0u8; 64];
+        let m = GuestMemory::from_vec_for_test(&mut buf);
+        let segs = vec![GuestSeg { gpa: 0, len: 1 }; MAX_SEGMENTS + 1];
+        assert!(m.iovecs(&segs).is_err());
+    }
+}

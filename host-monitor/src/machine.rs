@@ -1,0 +1,281 @@
+//! Building the guest machine: guest RAM, the kernel image, the first page tables, GDT and
+//! TSS, BootInfo; then running the vCPU and serving its hypercalls until the program ends.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use abi_shared::bootinfo::{BootInfo, Doorbell, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
+use abi_shared::layout::*;
+use abi_shared::linux::Pod;
+
+use crate::guest_mem::GuestMemory;
+use crate::server::{GuestOutcome, Server};
+use crate::vmm::{BootState, Exit, Vcpu, Vm};
+
+/// The guest kernel, built for x86_64-unknown-none by build.rs.
+static GUEST_KERNEL: &[u8] = include_bytes!(env!("LINUXRUN_GUEST_KERNEL"));
+
+const PTE_P: u64 = 1;
+const PTE_W: u64 = 2;
+const PTE_U: u64 = 4;
+const PTE_PS: u64 = 1 << 7;
+const PTE_NX: u64 = 1 << 63;
+
+/// pvm: the VIF MSR and its flag bits (direct switches, CR2 cell, user PML4 twin).
+const MSR_PVM_VIF: u32 = 0x4b56_4d10;
+const PVM_VIF_FLAGS: u64 = 0x5f;
+const MSR_STAR: u32 = 0xc000_0081;
+
+#[derive(Debug)]
+pub struct MachineError(pub String);
+
+impl std::fmt::Display for MachineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn oob(e: crate::guest_mem::OutOfBounds) -> MachineError {
+    MachineError(format!("guest memory too small: {e}"))
+}
+
+/// Allocates page-table pages in the boot area.
+struct PtAlloc {
+    next: u64,
+}
+
+impl PtAlloc {
+    fn page(&mut self, mem: &GuestMemory) -> Result<u64, MachineError> {
+        if self.next >= BOOT_PT_END {
+            return Err(MachineError("guest memory too large for the boot page tables".into()));
+        }
+        let p = self.next;
+        self.next += PAGE_SIZE;
+        mem.write(p, &[0u8; PAGE_SIZE as usize]).map_err(oob)?;
+        Ok(p)
+    }
+}
+
+/// Table at `table`, entry `index`: return the next-level table, creating it.
+fn next_table(mem: &GuestMemory, pt: &mut PtAlloc, table: u64, index: u64, u: u64) -> Result<u64, MachineError> {
+    let slot = table + index * 8;
+    let e = mem.read_u64(slot).map_err(oob)?;
+    if e & PTE_P != 0 {
+        return Ok(e & 0x000f_ffff_ffff_f000);
+    }
+    let t = pt.page(mem)?;
+    mem.write_u64(slot, t | PTE_P | PTE_W | u).map_err(oob)?;
+    Ok(t)
+}
+
+fn idx(va: u64, level: u32) -> u64 {
+    (va >> (12 + 9 * level)) & 511
+}
+
+/// Map `[va, va+len)` to `[gpa, ...)` with 2 MiB pages.
+fn map_huge(mem: &GuestMemory, pt: &mut PtAlloc, va: u64, gpa: u64, len: u64, flags: u64, u: u64) -> Result<(), MachineError> {
+    let mut off = 0;
+    while off < len {
+        let v = va + off;
+        let pdpt = next_table(mem, pt, KERNEL_PML4_GPA, idx(v, 3), u)?;
+        let pd = next_table(mem, pt, pdpt, idx(v, 2), u)?;
+        mem.write_u64(pd + idx(v, 1) * 8, (gpa + off) | flags | PTE_PS | u).map_err(oob)?;
+        off += HUGE_PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// Map `[va, va+len)` with 4 KiB pages.
+fn map_small(mem: &GuestMemory, pt: &mut PtAlloc, va: u64, gpa: u64, len: u64, flags: u64, u: u64) -> Result<(), MachineError> {
+    let mut off = 0;
+    while off < len {
+        let v = va + off;
+        let pdpt = next_table(mem, pt, KERNEL_PML4_GPA, idx(v, 3), u)?;
+        let pd = next_table(mem, pt, pdpt, idx(v, 2), u)?;
+        let ptab = next_table(mem, pt, pd, idx(v, 1), u)?;
+        mem.write_u64(ptab + idx(v, 0) * 8, (gpa + off) | flags | u).map_err(oob)?;
+        off += PAGE_SIZE;
+    }
+    Ok(())
+}
+
+/// Load the kernel ELF at its physical addresses; returns (entry, end GPA).
+fn load_kernel(mem: &GuestMemory) -> Result<(u64, u64), MachineError> {
+    let elf = goblin::elf::Elf::parse(GUEST_KERNEL).map_err(|e| MachineError(format!("embedded guest kernel: {e}")))?;
+    let mut end = 0;
+    for ph in elf.program_headers.iter().filter(|p| p.p_type == goblin::elf::program_header::PT_LOAD) {
+        let gpa = ph.p_paddr;
+        if gpa < KERNEL_LOAD_GPA || gpa + ph.p_memsz > KERNEL_WINDOW_SIZE {
+            return Err(MachineError(format!("guest kernel segment at {gpa:#x} outside the kernel window")));
+        }
+        let file = GUEST_KERNEL
+            .get(ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize)
+            .ok_or_else(|| MachineError("guest kernel segment outside its file".into()))?;
+        mem.write(gpa, file).map_err(oob)?;
+        end = end.max(gpa + ph.p_memsz);
+    }
+    Ok((elf.entry, end))
+}
+
+/// GDT in Linux's layout plus the TSS descriptor; TSS with the kernel and IST stacks.
+fn write_gdt_tss(mem: &GuestMemory, block: u64) -> Result<(), MachineError> {
+    let tss_va = KERNEL_BASE + block + vcpu_block::TSS;
+    let mut gdt = [0u64; 10];
+    gdt[2] = 0x0020_9a00_0000_0000; // 0x10 kernel code
+    gdt[3] = 0x0000_9200_0000_0000; // 0x18 kernel data
+    gdt[4] = 0x00cf_fa00_0000_ffff; // 0x23 user code (32-bit)
+    gdt[5] = 0x0000_f200_0000_0000; // 0x2b user data
+    gdt[6] = 0x0020_fa00_0000_0000; // 0x33 user code
+    gdt[8] = 0x67 | ((tss_va & 0xff_ffff) << 16) | (0x89 << 40) | (((tss_va >> 24) & 0xff) << 56);
+    gdt[9] = tss_va >> 32;
+    let bytes: Vec<u8> = gdt.iter().flat_map(|e| e.to_le_bytes()).collect();
+    mem.write(block + vcpu_block::GDT, &bytes).map_err(oob)?;
+    let tss = block + vcpu_block::TSS;
+    mem.write_u64(tss + 4, PERCPU_WINDOW_VA + vcpu_block::KSTACK_TOP).map_err(oob)?; // RSP0
+    mem.write_u64(tss + 0x24, PERCPU_WINDOW_VA + vcpu_block::IST1_TOP).map_err(oob)?; // IST1
+    mem.write(tss + 0x66, &0x68u16.to_le_bytes()).map_err(oob)?; // no I/O bitmap
+    Ok(())
+}
+
+pub struct Machine {
+    pub mem: GuestMemory,
+    pub vm: Box<dyn Vm>,
+    pub vcpu: Box<dyn Vcpu>,
+    pub flavour: Flavour,
+}
+
+pub struct MachineConfig {
+    pub memory: u64,
+    pub flavour: Option<Flavour>,
+    pub strace: bool,
+    pub fd_floor: i32,
+}
+
+impl Machine {
+    pub fn build(cfg: &MachineConfig) -> Result<Machine, MachineError> {
+        let mem = GuestMemory::new(cfg.memory).map_err(|e| MachineError(format!("cannot reserve guest memory: {e}")))?;
+        let vm = crate::vmm::create_vm(&mem, cfg.flavour, cfg.fd_floor).map_err(|e| MachineError(e.to_string()))?;
+        let flavour = vm.flavour();
+        let u = if flavour == Flavour::Pvm { PTE_U } else { 0 };
+        let (entry, kernel_end) = load_kernel(&mem)?;
+        let free_start = (kernel_end + HUGE_PAGE_SIZE - 1) & !(HUGE_PAGE_SIZE - 1);
+        if free_start + (16 << 20) > cfg.memory {
+            return Err(MachineError(format!("--memory must be at least {} MiB", (free_start >> 20) + 16)));
+        }
+        let mut pt = PtAlloc { next: BOOT_PT_START };
+        mem.write(KERNEL_PML4_GPA, &[0u8; 8192]).map_err(oob)?;
+        map_huge(&mem, &mut pt, PHYS_MAP_BASE, 0, cfg.memory & !(HUGE_PAGE_SIZE - 1), PTE_P | PTE_W | PTE_NX, u)?;
+        map_huge(&mem, &mut pt, KERNEL_BASE, 0, KERNEL_WINDOW_SIZE, PTE_P | PTE_W, u)?;
+        let block = vcpu_block_gpa(0);
+        map_small(&mem, &mut pt, PERCPU_WINDOW_VA, block, VCPU_BLOCK_SIZE, PTE_P | PTE_W | PTE_NX, u)?;
+        if flavour == Flavour::Pvm {
+            // The user-mode twin: a full copy (the hypervisor hides the upper half itself).
+            let top = mem.read_vec(KERNEL_PML4_GPA, PAGE_SIZE).map_err(oob)?;
+            mem.write(USER_PML4_GPA, &top).map_err(oob)?;
+        }
+        write_gdt_tss(&mem, block)?;
+        let mut seed = [0u8; 32];
+        getrandom(&mut seed);
+        let info = BootInfo {
+            magic: BOOT_INFO_MAGIC,
+            version: BOOT_INFO_VERSION,
+            flavour: flavour as u32,
+            mem_size: cfg.memory,
+            free_start,
+            boot_pt_next: pt.next,
+            tsc_khz: vm.tsc_khz(),
+            doorbell: Doorbell::PortIo as u32,
+            vcpu_count: 1,
+            random_seed: seed,
+            flags: if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 },
+        };
+        mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;
+        let mut vcpu = vm.create_vcpu(0, &mem).map_err(|e| MachineError(e.to_string()))?;
+        let mut msrs = vec![(MSR_STAR, (0x23u64 << 48) | (0x10u64 << 32))];
+        if flavour == Flavour::Pvm {
+            msrs.push((MSR_PVM_VIF, (block + vcpu_block::VIF) | PVM_VIF_FLAGS));
+        }
+        let state = BootState {
+            rip: entry,
+            rsp: PERCPU_WINDOW_VA + vcpu_block::KSTACK_TOP,
+            rdi: KERNEL_BASE + BOOT_INFO_GPA,
+            cr0: 0x8005_0033, // PG AM WP NE ET MP PE
+            cr3: KERNEL_PML4_GPA,
+            cr4: 0x1_0620, // FSGSBASE OSXMMEXCPT OSFXSR PAE
+            efer: 0xd01,   // NXE LMA LME SCE
+            gdt_base: KERNEL_BASE + block + vcpu_block::GDT,
+            gdt_limit: 10 * 8 - 1,
+            idt_base: KERNEL_BASE + IDT_GPA,
+            idt_limit: 4095,
+            tr_base: KERNEL_BASE + block + vcpu_block::TSS,
+            tr_limit: 0x67,
+            msrs,
+        };
+        vcpu.set_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
+        Ok(Machine { mem, vm, vcpu, flavour })
+    }
+
+    /// Run until the guest reports an outcome or dies. Exits are counted by reason.
+    pub fn run(&mut self, server: &mut Server, exits: &mut BTreeMap<&'static str, u64>) -> Result<GuestOutcome, MachineError> {
+        let block = vcpu_block_gpa(0);
+        loop {
+            let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
+            *exits.entry(exit.stat_name()).or_default() += 1;
+            match exit {
+                Exit::Hypercall => {
+                    self.serve_hypercall(server, block)?;
+                    if let Some(outcome) = server.outcome.take() {
+                        return Ok(outcome);
+                    }
+                }
+                Exit::Interrupted => continue,
+                Exit::UnknownPort(port) => {
+                    return Err(self.died(&format!("the guest kernel used unknown I/O port {port:#x}")));
+                }
+                Exit::Shutdown => return Err(self.died("the guest kernel triple-faulted (shutdown)")),
+                Exit::Halt => return Err(self.died("the guest kernel halted")),
+                Exit::Other(what) => return Err(self.died(&what)),
+            }
+        }
+    }
+
+    /// Copy the request frame out (the guest could change it while we decode), serve it,
+    /// and copy only the used part of the response back.
+    fn serve_hypercall(&self, server: &mut Server, block: u64) -> Result<(), MachineError> {
+        let area = block + vcpu_block::HC_REQUEST;
+        let len = u64::from(self.mem.read_u32(area).map_err(oob)?).min(vcpu_block::HC_REQUEST_SIZE - 4);
+        let req = self.mem.read_vec(area, len + 4).map_err(oob)?;
+        let mut resp = [0u8; 4096];
+        let used = server.serve(&self.mem, &req, &mut resp);
+        self.mem.write(block + vcpu_block::HC_RESPONSE, &resp[..used]).map_err(oob)
+    }
+
+    fn died(&self, what: &str) -> MachineError {
+        MachineError(format!("{what}; vCPU state: {}", self.vcpu.snapshot()))
+    }
+}
+
+fn getrandom(buf: &mut [u8]) {
+    // SAFETY: buf is a valid writable buffer; getrandom fills at most buf.len() bytes.
+    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
+    if n != buf.len() as isize {
+        // Fall back to the clock: the seed only needs to differ between runs.
+        let t = crate::server::clock_ns(libc::CLOCK_MONOTONIC).to_le_bytes();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b ^= t[i % 8];
+        }
+    }
+}
+
+/// TSC ticks per millisecond, measured against the monotonic clock (when the hypervisor
+/// cannot tell).
+pub fn measure_tsc_khz() -> u64 {
+    // SAFETY: rdtsc has no side effects.
+    let t0 = unsafe { core::arch::x86_64::_rdtsc() };
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_millis(20));
+    // SAFETY: as above.
+    let t1 = unsafe { core::arch::x86_64::_rdtsc() };
+    let ns = start.elapsed().as_nanos().max(1) as u64;
+    (t1 - t0) * 1_000_000 / ns
+}

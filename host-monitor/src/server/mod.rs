@@ -1,0 +1,158 @@
+//! The hypercall server: decode a request from a vCPU's area, validate it, perform it with
+//! host syscalls (through the host personality) and encode the answer.
+//!
+//! Nothing here trusts the guest: a malformed frame, an unknown request or a bad guest
+//! address produces `Response::Malformed` or a Linux errno, never a panic.
+
+pub mod fs;
+
+use abi_shared::hypercall::{
+    decode_frame, encode_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request, Response, Startup,
+    PROTOCOL_VERSION,
+};
+
+use crate::guest_mem::GuestMemory;
+
+/// Host file descriptors the monitor itself uses (/dev/kvm, the VM, vCPUs...). The guest
+/// may not name them: every fd argument is checked here, so a Linux program cannot close
+/// or overwrite the monitor's own descriptors.
+#[derive(Default, Debug, Clone)]
+pub struct FdGuard {
+    reserved: Vec<i32>,
+}
+
+impl FdGuard {
+    pub fn reserve(&mut self, fd: i32) {
+        self.reserved.push(fd);
+    }
+
+    pub fn is_reserved(&self, fd: i32) -> bool {
+        self.reserved.contains(&fd)
+    }
+}
+
+/// What the guest reported when it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuestOutcome {
+    Exited(ExitHow, Vec<(u64, u64)>),
+    Panicked(String),
+}
+
+/// Per-process state of the hypercall server.
+pub struct Server {
+    pub fds: FdGuard,
+    startup: Vec<u8>,
+    pub strace: bool,
+    pub outcome: Option<GuestOutcome>,
+    /// Requests served, for `--stats`.
+    pub hypercalls: u64,
+}
+
+impl Server {
+    pub fn new(startup: &Startup, fds: FdGuard, strace: bool) -> Server {
+        let startup = postcard::to_allocvec(startup).expect("encoding the startup block cannot fail");
+        Server { fds, startup, strace, outcome: None, hypercalls: 0 }
+    }
+
+    /// Serve the request in `req_area` and write the answer into `resp_area`; returns the
+    /// length of the answer frame.
+    pub fn serve(&mut self, mem: &GuestMemory, req_area: &[u8], resp_area: &mut [u8]) -> usize {
+        self.hypercalls += 1;
+        let resp = match decode_frame::<Request<'_>>(req_area) {
+            Ok(req) => self.dispatch(mem, &req),
+            Err(_) => Response::Malformed(MalformedReason::Decode),
+        };
+        encode_frame(&resp, resp_area)
+            .or_else(|_| encode_frame(&Response::Malformed(MalformedReason::BadLength), resp_area))
+            .unwrap_or(0)
+    }
+
+    fn dispatch(&mut self, mem: &GuestMemory, req: &Request<'_>) -> Response {
+        match req {
+            Request::Hello { version } => self.hello(*version),
+            Request::GetStartup { buf } => self.get_startup(mem, buf.as_slice()),
+            Request::Exit { how, stats } => self.exit(mem, *how, stats.as_slice()),
+            Request::Trace { line } => {
+                if self.strace {
+                    eprintln!("{}", String::from_utf8_lossy(line));
+                }
+                Response::Ret(0)
+            }
+            Request::Panic { message } => {
+                self.outcome = Some(GuestOutcome::Panicked(String::from_utf8_lossy(message).into_owned()));
+                Response::Ret(0)
+            }
+            Request::Log { level, message } => {
+                let level = match level {
+                    0 => log::Level::Error,
+                    1 => log::Level::Warn,
+                    2 => log::Level::Info,
+                    3 => log::Level::Debug,
+                    _ => log::Level::Trace,
+                };
+                if level == log::Level::Error {
+                    // The guest's errors are for the user (e.g. why a program cannot start).
+                    eprintln!("linuxrun: {}", String::from_utf8_lossy(message));
+                } else {
+                    log::log!(target: "guest", level, "{}", String::from_utf8_lossy(message));
+                }
+                Response::Ret(0)
+            }
+            Request::Sleep { ns } => sleep(*ns),
+            other => fs::handle(&self.fds, mem, other),
+        }
+    }
+
+    fn hello(&self, version: u32) -> Response {
+        if version != PROTOCOL_VERSION {
+            return Response::Malformed(MalformedReason::Version);
+        }
+        Response::Hello(HelloInfo {
+            version: PROTOCOL_VERSION,
+            realtime_ns: clock_ns(libc::CLOCK_REALTIME),
+            monotonic_ns: clock_ns(libc::CLOCK_MONOTONIC),
+            startup_len: self.startup.len() as u64,
+        })
+    }
+
+    fn get_startup(&self, mem: &GuestMemory, buf: &[GuestSeg]) -> Response {
+        match mem.write_segs(buf, &self.startup) {
+            Ok(n) if n == self.startup.len() => Response::Ret(n as i64),
+            Ok(_) => Response::Malformed(MalformedReason::BadLength),
+            Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
+        }
+    }
+
+    /// The guest's per-syscall counters arrive as (in_guest, hypercall) u64 pairs, one per
+    /// syscall number.
+    fn exit(&mut self, mem: &GuestMemory, how: ExitHow, stats: &[GuestSeg]) -> Response {
+        let mut counters = Vec::new();
+        for seg in stats.iter().take(1) {
+            let Ok(bytes) = mem.read_vec(seg.gpa, seg.len.min(16 * 1024)) else {
+                return Response::Malformed(MalformedReason::BadGuestAddress);
+            };
+            counters = bytes
+                .chunks_exact(16)
+                .map(|c| {
+                    let a = u64::from_le_bytes(c[..8].try_into().unwrap_or_default());
+                    let b = u64::from_le_bytes(c[8..].try_into().unwrap_or_default());
+                    (a, b)
+                })
+                .collect();
+        }
+        self.outcome = Some(GuestOutcome::Exited(how, counters));
+        Response::Ret(0)
+    }
+}
+
+fn sleep(ns: u64) -> Response {
+    std::thread::sleep(std::time::Duration::from_nanos(ns));
+    Response::Ret(0)
+}
+
+pub fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-pointer for clock_gettime.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

@@ -1,0 +1,123 @@
+//! What the Linux program inherits from linuxrun's own process: argv, environment, ids,
+//! limits; and how linuxrun ends when the program dies from a signal.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::Path;
+use std::process::ExitCode;
+
+use abi_shared::hypercall::Startup;
+
+use crate::cli::Args;
+
+/// The monitor's own descriptors live at or above `floor`, above the soft RLIMIT_NOFILE the
+/// program sees, so the program finds fd numbers exactly where Linux would put them.
+pub struct FdRange {
+    pub floor: i32,
+    pub nofile: (u64, u64),
+}
+
+/// Raise our soft fd limit a little above what the program will see and return the floor
+/// for the monitor's descriptors.
+pub fn reserve_fd_range() -> FdRange {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: lim is a valid out-pointer.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    let (soft, hard) = (lim.rlim_cur, lim.rlim_max);
+    let want = soft.saturating_add(64);
+    if hard >= want {
+        let raised = libc::rlimit { rlim_cur: want, rlim_max: hard };
+        // SAFETY: raising the soft limit within the hard limit.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+        FdRange { floor: soft.min(i32::MAX as u64) as i32, nofile: (soft as u64, hard as u64) }
+    } else {
+        // No room above: take the top of the range and show the program a slightly lower limit.
+        let floor = soft.saturating_sub(64).max(64);
+        FdRange { floor: floor as i32, nofile: (floor as u64, hard as u64) }
+    }
+}
+
+fn host_rlimits(fds: &FdRange) -> Vec<(u32, u64, u64)> {
+    (0..16u32)
+        .filter_map(|res| {
+            let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            // SAFETY: lim is a valid out-pointer; unknown resources fail and are skipped.
+            let r = unsafe { libc::getrlimit(res as _, &mut lim) };
+            (r == 0).then_some((res, lim.rlim_cur as u64, lim.rlim_max as u64))
+        })
+        .map(|(res, soft, hard)| if res == libc::RLIMIT_NOFILE as u32 { (res, fds.nofile.0, fds.nofile.1) } else { (res, soft, hard) })
+        .collect()
+}
+
+fn cpu_count() -> u32 {
+    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+}
+
+fn hostname() -> Vec<u8> {
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is valid for buf.len() bytes.
+    unsafe { libc::gethostname(buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())].to_vec()
+}
+
+fn current_umask() -> u32 {
+    // SAFETY: umask only swaps the process mask; it is put back immediately.
+    unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m as u32
+    }
+}
+
+pub fn collect(args: &Args, path: &Path, fds: &FdRange) -> Startup {
+    let mut argv = vec![args.program.as_bytes().to_vec()];
+    argv.extend(args.args.iter().map(|a| a.as_bytes().to_vec()));
+    let envp = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv: OsString = k;
+            kv.push("=");
+            kv.push(v);
+            kv.into_vec()
+        })
+        .collect();
+    // SAFETY: these id getters cannot fail.
+    let (pid, ppid, uid, euid, gid, egid) =
+        unsafe { (libc::getpid(), libc::getppid(), libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
+    Startup {
+        exec_path: path.as_os_str().as_bytes().to_vec(),
+        argv,
+        envp,
+        pid,
+        ppid,
+        uid,
+        euid,
+        gid,
+        egid,
+        umask: current_umask(),
+        hostname: hostname(),
+        rlimits: host_rlimits(fds),
+        cpu_count: cpu_count(),
+    }
+}
+
+/// End linuxrun by the program's fatal signal, so that the parent sees the same wait
+/// status. A core dump of the monitor would be useless, so RLIMIT_CORE is set to 0 first.
+pub fn die_by_signal(linux_sig: i32) -> ExitCode {
+    let sig = crate::host::signal_to_host(linux_sig);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let no_core = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain libc calls on our own process: limit, default action, unblock, raise.
+    unsafe {
+        libc::setrlimit(libc::RLIMIT_CORE, &no_core);
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    // Still here: the signal's default action does not terminate (cannot happen for the
+    // signals the guest reports); exit as a shell would report it.
+    ExitCode::from((128 + linux_sig.clamp(0, 127)) as u8)
+}

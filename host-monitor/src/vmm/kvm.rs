@@ -1,0 +1,237 @@
+//! The KVM backend (rust-vmm's kvm-ioctls). Detects kvm_pvm, where the guest kernel runs in
+//! the pvm flavour with its VIF page registered before the first instruction.
+
+use std::fs::OpenOptions;
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::sync::Mutex;
+
+use kvm_bindings::{kvm_msr_entry, kvm_segment, kvm_userspace_memory_region, Msrs, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
+
+use abi_shared::bootinfo::Flavour;
+use abi_shared::layout::{ports, selectors};
+
+use super::{BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
+use crate::guest_mem::GuestMemory;
+
+/// kvm_pvm's identification MSR and the value it reads on this host build ("PVM").
+const MSR_PVM_ID: u32 = 0x4b56_4d11;
+const PVM_ID_VALUE: u64 = 0x4d_5650;
+
+pub struct KvmVm {
+    kvm: Kvm,
+    vm: VmFd,
+    first_vcpu: Mutex<Option<VcpuFd>>,
+    flavour: Flavour,
+    fd_floor: i32,
+    owned: Mutex<Vec<i32>>,
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> VmmError {
+    VmmError::Failed(format!("{what}: {e}"))
+}
+
+/// Move `fd` to the lowest free number at or above `floor` (close-on-exec), closing the
+/// original, so that the Linux program finds the low fd numbers free as on Linux.
+fn move_fd_high(fd: RawFd, floor: i32) -> Result<RawFd, VmmError> {
+    // SAFETY: F_DUPFD_CLOEXEC on an fd we own creates a new fd; no memory is involved.
+    let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
+    if high < 0 {
+        return Err(failed("moving a KVM descriptor", std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd is ours and no longer needed (the duplicate refers to the same object).
+    unsafe { libc::close(fd) };
+    Ok(high)
+}
+
+fn open_kvm(floor: i32) -> Result<Kvm, VmmError> {
+    let file = OpenOptions::new().read(true).write(true).open("/dev/kvm").map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => VmmError::Unavailable(
+            "/dev/kvm does not exist: this machine offers no KVM (enable virtualization, or load kvm_intel/kvm_amd)".into(),
+        ),
+        std::io::ErrorKind::PermissionDenied => VmmError::Unavailable(
+            "no permission to open /dev/kvm (add your user to the 'kvm' group, or run as root)".into(),
+        ),
+        _ => VmmError::Unavailable(format!("cannot open /dev/kvm: {e}")),
+    })?;
+    let fd = move_fd_high(file.into_raw_fd(), floor)?;
+    // SAFETY: fd is an open /dev/kvm descriptor that nothing else owns.
+    Ok(unsafe { Kvm::from_raw_fd(fd) })
+}
+
+impl KvmVm {
+    pub fn create(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Result<KvmVm, VmmError> {
+        let kvm = open_kvm(fd_floor)?;
+        let vm0 = kvm.create_vm().map_err(|e| failed("KVM_CREATE_VM", e))?;
+        let vm_fd = move_fd_high(vm0.as_raw_fd(), fd_floor)?;
+        std::mem::forget(vm0);
+        // SAFETY: vm_fd is a VM descriptor we own exclusively.
+        let vm = unsafe { kvm.create_vmfd_from_rawfd(vm_fd) }.map_err(|e| failed("adopting the VM fd", e))?;
+        let region = kvm_userspace_memory_region {
+            slot: 0,
+            flags: 0,
+            guest_phys_addr: 0,
+            memory_size: mem.size(),
+            userspace_addr: mem.host_base() as u64,
+        };
+        // SAFETY: the region is GuestMemory's mapping, which outlives the VM (both live for
+        // the whole run, and the VM is dropped first).
+        unsafe { vm.set_user_memory_region(region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
+        let vcpu = new_vcpu(&kvm, &vm, 0, fd_floor)?;
+        let detected = if read_msr(&vcpu, MSR_PVM_ID) == Some(PVM_ID_VALUE) { Flavour::Pvm } else { Flavour::Classic };
+        let flavour = force.unwrap_or(detected);
+        let owned = vec![kvm.as_raw_fd(), vm.as_raw_fd(), vcpu.as_raw_fd()];
+        Ok(KvmVm { kvm, vm, first_vcpu: Mutex::new(Some(vcpu)), flavour, fd_floor, owned: Mutex::new(owned) })
+    }
+}
+
+fn new_vcpu(kvm: &Kvm, vm: &VmFd, id: u64, floor: i32) -> Result<VcpuFd, VmmError> {
+    let v0 = vm.create_vcpu(id).map_err(|e| failed("KVM_CREATE_VCPU", e))?;
+    let fd = move_fd_high(v0.as_raw_fd(), floor)?;
+    std::mem::forget(v0);
+    // SAFETY: fd is the vCPU descriptor we just created and own.
+    let vcpu = unsafe { vm.create_vcpu_from_rawfd(fd) }.map_err(|e| failed("adopting the vCPU fd", e))?;
+    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| failed("KVM_GET_SUPPORTED_CPUID", e))?;
+    vcpu.set_cpuid2(&cpuid).map_err(|e| failed("KVM_SET_CPUID2", e))?;
+    Ok(vcpu)
+}
+
+fn read_msr(vcpu: &VcpuFd, index: u32) -> Option<u64> {
+    let mut msrs = Msrs::from_entries(&[kvm_msr_entry { index, ..Default::default() }]).ok()?;
+    match vcpu.get_msrs(&mut msrs) {
+        Ok(1) => Some(msrs.as_slice()[0].data),
+        _ => None,
+    }
+}
+
+impl Vm for KvmVm {
+    fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    fn tsc_khz(&self) -> u64 {
+        let from_kvm = self.first_vcpu.lock().ok().and_then(|v| v.as_ref().and_then(|v| v.get_tsc_khz().ok()));
+        match from_kvm {
+            Some(khz) if khz > 0 => khz as u64,
+            _ => crate::machine::measure_tsc_khz(),
+        }
+    }
+
+    fn create_vcpu(&self, id: u64, _mem: &GuestMemory) -> Result<Box<dyn Vcpu>, VmmError> {
+        let taken = if id == 0 { self.first_vcpu.lock().ok().and_then(|mut v| v.take()) } else { None };
+        let fd = match taken {
+            Some(v) => v,
+            None => {
+                let v = new_vcpu(&self.kvm, &self.vm, id, self.fd_floor)?;
+                if let Ok(mut o) = self.owned.lock() {
+                    o.push(v.as_raw_fd());
+                }
+                v
+            }
+        };
+        Ok(Box::new(KvmVcpu { fd }))
+    }
+
+    fn owned_fds(&self) -> Vec<i32> {
+        self.owned.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+}
+
+pub struct KvmVcpu {
+    fd: VcpuFd,
+}
+
+fn code_segment(selector: u16) -> kvm_segment {
+    kvm_segment {
+        base: 0,
+        limit: 0xffff_ffff,
+        selector,
+        type_: 11,
+        present: 1,
+        dpl: 0,
+        db: 0,
+        s: 1,
+        l: 1,
+        g: 1,
+        ..Default::default()
+    }
+}
+
+fn data_segment(selector: u16) -> kvm_segment {
+    kvm_segment { type_: 3, db: 1, l: 0, ..code_segment(selector) }
+}
+
+impl Vcpu for KvmVcpu {
+    fn set_boot_state(&mut self, st: &BootState) -> Result<(), VmmError> {
+        let mut s = self.fd.get_sregs().map_err(|e| failed("KVM_GET_SREGS", e))?;
+        s.cr0 = st.cr0;
+        s.cr3 = st.cr3;
+        s.cr4 = st.cr4;
+        s.efer = st.efer;
+        s.cs = code_segment(selectors::KERNEL_CS);
+        s.ss = data_segment(selectors::KERNEL_DS);
+        let null = kvm_segment { present: 0, ..data_segment(0) };
+        s.ds = null;
+        s.es = null;
+        s.fs = null;
+        s.gs = null;
+        s.gdt.base = st.gdt_base;
+        s.gdt.limit = st.gdt_limit;
+        s.idt.base = st.idt_base;
+        s.idt.limit = st.idt_limit;
+        s.tr = kvm_segment {
+            base: st.tr_base,
+            limit: st.tr_limit,
+            selector: selectors::TSS,
+            type_: 11,
+            present: 1,
+            ..Default::default()
+        };
+        self.fd.set_sregs(&s).map_err(|e| failed("KVM_SET_SREGS", e))?;
+        let entries: Vec<kvm_msr_entry> =
+            st.msrs.iter().map(|&(index, data)| kvm_msr_entry { index, data, ..Default::default() }).collect();
+        let msrs = Msrs::from_entries(&entries).map_err(|e| failed("building the MSR list", format!("{e:?}")))?;
+        let n = self.fd.set_msrs(&msrs).map_err(|e| failed("KVM_SET_MSRS", e))?;
+        if n != entries.len() {
+            return Err(VmmError::Failed(format!(
+                "KVM_SET_MSRS accepted {n} of {} MSRs (refused: {:#x})",
+                entries.len(),
+                entries[n].index
+            )));
+        }
+        let mut r = self.fd.get_regs().map_err(|e| failed("KVM_GET_REGS", e))?;
+        r.rip = st.rip;
+        r.rsp = st.rsp;
+        r.rdi = st.rdi;
+        r.rflags = 2;
+        self.fd.set_regs(&r).map_err(|e| failed("KVM_SET_REGS", e))
+    }
+
+    fn run(&mut self) -> Result<Exit, VmmError> {
+        match self.fd.run() {
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL => Ok(Exit::Hypercall),
+            Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
+            Ok(VcpuExit::IoIn(port, data)) => {
+                data.fill(0xff);
+                Ok(Exit::UnknownPort(port))
+            }
+            Ok(VcpuExit::Hlt) => Ok(Exit::Halt),
+            Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
+            Ok(VcpuExit::FailEntry(reason, cpu)) => Ok(Exit::Other(format!("entry failed (reason {reason:#x}, cpu {cpu})"))),
+            Ok(VcpuExit::InternalError) => Ok(Exit::Other("KVM internal error".into())),
+            Ok(other) => Ok(Exit::Other(format!("{other:?}"))),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Ok(Exit::Interrupted),
+            Err(e) => Err(failed("KVM_RUN", e)),
+        }
+    }
+
+    fn snapshot(&self) -> RegSnapshot {
+        let r = self.fd.get_regs().unwrap_or_default();
+        let s = self.fd.get_sregs().unwrap_or_default();
+        RegSnapshot { rip: r.rip, rsp: r.rsp, rax: r.rax, cr2: s.cr2, cr3: s.cr3, cs: s.cs.selector }
+    }
+
+    fn counters(&self) -> Vec<(String, u64)> {
+        super::kvm_stats::read(self.fd.as_raw_fd())
+    }
+}
