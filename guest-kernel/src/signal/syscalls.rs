@@ -194,3 +194,19 @@ pub fn tkill(c: &mut Ctx<'_>) -> i64 {
     }
     signal_self(sig, SI_TKILL)
 }
+
+pub fn rt_sigtimedwait(_c: &mut Ctx<'_>) -> i64 {
+    crate::syscall::ENOSYS
+}
+
+pub fn rt_sigqueueinfo(_c: &mut Ctx<'_>) -> i64 {
+    crate::syscall::ENOSYS
+}
+
+pub fn rt_tgsigqueueinfo(_c: &mut Ctx<'_>) -> i64 {
+    crate::syscall::ENOSYS
+}
+
+pub fn rt_sigsuspend(_c: &mut Ctx<'_>) -> i64 {
+    crate::syscall::ENOSYS
+}

@@ -101,6 +101,9 @@ syscall_table! {
     108 getegid           Guest ids::getegid          [];
     110 getppid           Guest ids::getppid          [];
     127 rt_sigpending      Guest sig::rt_sigpending    [Ptr, D];
+    128 rt_sigtimedwait    Guest sig::rt_sigtimedwait  [Ptr, Ptr, Ptr, D];
+    129 rt_sigqueueinfo    Guest sig::rt_sigqueueinfo  [D, D, Ptr];
+    130 rt_sigsuspend      Guest sig::rt_sigsuspend    [Ptr, D];
     131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
     158 arch_prctl        Guest ids::arch_prctl       [X, X];
     160 setrlimit         Guest ids::setrlimit        [D, Ptr];
@@ -125,6 +128,7 @@ syscall_table! {
     267 readlinkat        Host  fs::readlinkat        [DirFd, Str, Ptr, D];
     268 fchmodat          Host  fs::fchmodat          [DirFd, Str, Oct];
     269 faccessat         Host  fs::faccessat         [DirFd, Str, Oct];
+    240 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
