@@ -26,9 +26,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
 
-    /// Guest RAM (e.g. 512M, 4G). Host memory is committed only as the guest touches it.
-    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
-    pub memory: u64,
+    /// Guest RAM (e.g. 512M, 4G); default: the host's RAM, at most 64G. Host memory is
+    /// committed only as the guest touches it.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
 
     /// Force the guest kernel's privilege flavour (default: detected from the hypervisor).
     #[arg(long, value_enum)]
@@ -62,6 +63,15 @@ impl From<Platform> for Flavour {
             Platform::Classic => Flavour::Classic,
         }
     }
+}
+
+/// The default guest RAM: as much as the host has (a native program could use it all),
+/// between 1 GiB and 64 GiB. Untouched guest RAM costs the host nothing.
+pub fn default_memory() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let total = (pages.max(0) as u64).saturating_mul(size.max(0) as u64);
+    total.clamp(1 << 30, 64 << 30) & !((2 << 20) - 1)
 }
 
 /// "512M", "4G", "1048576" (bytes), "64k".

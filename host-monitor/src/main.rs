@@ -62,9 +62,10 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         });
     }
     let fds = startup::reserve_fd_range();
-    let cfg = MachineConfig { memory: args.memory, flavour: args.platform.map(Into::into), strace: args.strace, fd_floor: fds.floor };
+    let memory = args.memory.unwrap_or_else(cli::default_memory);
+    let cfg = MachineConfig { memory, flavour: args.platform.map(Into::into), strace: args.strace, fd_floor: fds.floor };
     let mut machine = Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
-    log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, args.memory >> 20);
+    log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, memory >> 20);
     let startup = startup::collect(args, &path, &fds);
     let mut guard = server::FdGuard::default();
     for fd in machine.vm.owned_fds() {

@@ -9,15 +9,28 @@ use crate::arch::platform::{self, PTE_NX, PTE_PRESENT, PTE_USER, PTE_WRITE};
 
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 
+/// A software bit (ignored by the MMU when P=0): the entry holds a frame that PROT_NONE
+/// makes inaccessible. The frame stays with the mapping until it is unmapped.
+const PTE_SOFT_PROTNONE: u64 = 1 << 9;
+
 /// Page protection in Linux terms, turned into PTE bits here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageProt {
+    pub read: bool,
     pub write: bool,
     pub exec: bool,
 }
 
+/// Whether a leaf entry holds a frame (accessible or PROT_NONE).
+fn has_frame(e: u64) -> bool {
+    e & (PTE_PRESENT | PTE_SOFT_PROTNONE) != 0
+}
+
 impl PageProt {
     fn pte_bits(self) -> u64 {
+        if !(self.read || self.write || self.exec) {
+            return PTE_SOFT_PROTNONE;
+        }
         let mut bits = PTE_PRESENT | PTE_USER;
         if self.write {
             bits |= PTE_WRITE;
@@ -88,7 +101,7 @@ pub fn map(va: u64, gpa: u64, prot: PageProt) -> bool {
 pub fn translate(va: u64) -> Option<(u64, bool)> {
     let t = leaf_table(va, false)?;
     let e = read_entry(t, index(va, 0));
-    (e & PTE_PRESENT != 0).then_some((e & ADDR_MASK, e & PTE_WRITE != 0))
+    has_frame(e).then_some((e & ADDR_MASK, e & PTE_WRITE != 0))
 }
 
 /// Remove the mapping of `va` and return its frame. The caller flushes the TLB.
@@ -96,7 +109,7 @@ pub fn unmap(va: u64) -> Option<u64> {
     let t = leaf_table(va, false)?;
     let i = index(va, 0);
     let e = read_entry(t, i);
-    if e & PTE_PRESENT == 0 {
+    if !has_frame(e) {
         return None;
     }
     write_entry(t, i, 0);
@@ -108,7 +121,7 @@ pub fn protect(va: u64, prot: PageProt) -> bool {
     let Some(t) = leaf_table(va, false) else { return false };
     let i = index(va, 0);
     let e = read_entry(t, i);
-    if e & PTE_PRESENT == 0 {
+    if !has_frame(e) {
         return false;
     }
     write_entry(t, i, (e & ADDR_MASK) | prot.pte_bits());

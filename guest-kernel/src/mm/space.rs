@@ -17,10 +17,13 @@ pub struct AddressSpace {
     /// Program break: where the heap VMA started and where the break is now.
     pub brk_start: u64,
     pub brk: u64,
+    /// Largest single writable private mapping granted (Linux's heuristic overcommit
+    /// refuses one request larger than all memory): guest RAM.
+    pub commit_limit: u64,
 }
 
 pub static SPACE: Mutex<AddressSpace> =
-    Mutex::new(AddressSpace { vmas: VmaMap::new(), brk_start: 0, brk: 0 });
+    Mutex::new(AddressSpace { vmas: VmaMap::new(), brk_start: 0, brk: 0, commit_limit: 0 });
 
 pub fn init(info: &BootInfo) {
     let heap_size = HEAP_MAX.min(info.mem_size / 8) & !(PAGE_SIZE - 1);
@@ -28,10 +31,11 @@ pub fn init(info: &BootInfo) {
     // the direct map; the frame allocator starts after it.
     unsafe { heap::init(PHYS_MAP_BASE + info.free_start, heap_size) };
     frame::init(info.free_start + heap_size, info.mem_size);
+    SPACE.lock().commit_limit = info.mem_size;
 }
 
 pub fn prot_of(prot: u32) -> PageProt {
-    PageProt { write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 }
+    PageProt { read: prot & PROT_READ != 0, write: prot & PROT_WRITE != 0, exec: prot & PROT_EXEC != 0 }
 }
 
 /// Why a user access cannot be satisfied.

@@ -125,8 +125,10 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
         return Err(());
     }
     let (alt, old_mask) = {
-        let st = STATE.lock();
-        (st.altstack, st.blocked)
+        let mut st = STATE.lock();
+        // After rt_sigsuspend the handler's frame records the mask from before the wait.
+        let mask = st.saved_mask.take().unwrap_or(st.blocked);
+        (st.altstack, mask)
     };
     let mut sp = frame.rsp;
     let use_alt = act.flags & SA_ONSTACK != 0 && alt.flags & SS_DISABLE == 0 && !on_altstack(&alt, sp);
@@ -190,7 +192,7 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
         if act.flags & SA_NODEFER == 0 {
             add |= super::bit(sig);
         }
-        st.blocked |= add & !UNBLOCKABLE;
+        st.blocked = (old_mask | add) & !UNBLOCKABLE;
         if act.flags & SA_RESETHAND != 0 {
             st.actions[sig as usize] = Action { handler: SIG_DFL, ..Action::default() };
         }

@@ -4,6 +4,9 @@
 
 pub mod frame;
 pub mod syscalls;
+pub mod timer;
+
+use alloc::collections::VecDeque;
 
 use spin::Mutex;
 
@@ -79,18 +82,77 @@ pub struct AltStack {
 pub struct SignalState {
     pub actions: [Action; NSIG],
     pub blocked: u64,
+    /// Bit per signal with at least one instance pending.
     pub pending: u64,
+    /// Standard signals: the one pending instance's siginfo.
     pub info: [SigInfo; NSIG],
+    /// Real-time signals queue every instance, in order.
+    pub rt_queue: VecDeque<SigInfo>,
     pub altstack: AltStack,
+    /// rt_sigsuspend's mask to restore once a handler frame is built (uc_sigmask).
+    pub saved_mask: Option<u64>,
 }
+
+/// Most real-time signals queued at once (RLIMIT_SIGPENDING-like).
+pub const RT_QUEUE_MAX: usize = 4096;
 
 pub static STATE: Mutex<SignalState> = Mutex::new(SignalState {
     actions: [Action { handler: 0, flags: 0, restorer: 0, mask: 0 }; NSIG],
     blocked: 0,
     pending: 0,
     info: [SigInfo { signo: 0, errno: 0, code: 0, pad: 0, fields: [0; 14] }; NSIG],
+    rt_queue: VecDeque::new(),
     altstack: AltStack { sp: 0, flags: 2, size: 0 },
+    saved_mask: None,
 });
+
+/// Signals the kernel raises for the instruction that just ran: delivered before others.
+const SYNCHRONOUS_MASK: u64 = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
+
+impl SignalState {
+    fn queue(&mut self, info: SigInfo) -> bool {
+        let sig = info.signo;
+        if sig >= SIGRTMIN {
+            if self.rt_queue.len() >= RT_QUEUE_MAX {
+                return false;
+            }
+            self.rt_queue.push_back(info);
+        } else {
+            self.info[sig as usize] = info;
+        }
+        self.pending |= bit(sig);
+        true
+    }
+
+    /// The next signal among `candidates` as Linux picks it: synchronous ones first, then
+    /// the lowest number.
+    pub fn next_signal(&self, candidates: u64) -> Option<i32> {
+        let ready = self.pending & candidates;
+        let pick = if ready & SYNCHRONOUS_MASK != 0 { ready & SYNCHRONOUS_MASK } else { ready };
+        (pick != 0).then(|| pick.trailing_zeros() as i32 + 1)
+    }
+
+    /// Remove one instance of `sig` and return its siginfo.
+    pub fn dequeue(&mut self, sig: i32) -> SigInfo {
+        if sig >= SIGRTMIN {
+            let pos = self.rt_queue.iter().position(|i| i.signo == sig);
+            let info = pos.and_then(|p| self.rt_queue.remove(p)).unwrap_or(SigInfo { signo: sig, ..SigInfo::default() });
+            if !self.rt_queue.iter().any(|i| i.signo == sig) {
+                self.pending &= !bit(sig);
+            }
+            info
+        } else {
+            self.pending &= !bit(sig);
+            self.info[sig as usize]
+        }
+    }
+
+    /// Drop every pending instance of `sig` (it became ignored).
+    pub fn discard(&mut self, sig: i32) {
+        self.pending &= !bit(sig);
+        self.rt_queue.retain(|i| i.signo != sig);
+    }
+}
 
 pub const fn bit(sig: i32) -> u64 {
     1u64 << (sig - 1)
@@ -116,20 +178,28 @@ fn default_action(sig: i32) -> Default_ {
     }
 }
 
-/// Queue `info.signo` for this process (one pending instance per signal number).
-pub fn raise(info: SigInfo) {
+/// Queue `info.signo` for this process: one pending instance for a standard signal, every
+/// instance for a real-time one. Returns false when the real-time queue is full (EAGAIN).
+/// An ignored signal is dropped unless it is blocked (then it waits, as on Linux).
+pub fn raise(info: SigInfo) -> bool {
     let sig = info.signo;
     if !(1..NSIG as i32).contains(&sig) {
-        return;
+        return true;
     }
     let mut st = STATE.lock();
     let act = st.actions[sig as usize];
     let ignored = act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ignore);
     if ignored && st.blocked & bit(sig) == 0 {
-        return;
+        return true;
     }
-    st.pending |= bit(sig);
-    st.info[sig as usize] = info;
+    st.queue(info)
+}
+
+/// Whether a pending signal would be acted on now (for sigsuspend-like waits).
+pub fn has_deliverable() -> bool {
+    timer::check();
+    let st = STATE.lock();
+    st.pending & !st.blocked != 0
 }
 
 /// A fault the program cannot ignore: if the signal is blocked or ignored, Linux resets it
@@ -143,8 +213,7 @@ pub fn force_synchronous(_frame: &mut TrapFrame, info: SigInfo) {
             st.actions[sig as usize].handler = SIG_DFL;
             st.blocked &= !bit(sig);
         }
-        st.pending |= bit(sig);
-        st.info[sig as usize] = info;
+        st.queue(info);
     }
 }
 
@@ -182,18 +251,22 @@ fn emulate_cpuid(frame: &mut TrapFrame) -> bool {
     true
 }
 
-/// Deliver the lowest unblocked pending signal, if any: run its handler (rewriting `frame`
-/// to enter it), or apply the default action. Called on every return to user mode.
+/// Deliver every deliverable pending signal before returning to user mode, as Linux does:
+/// each handler frame is built on top of the previous one, so the last one set up runs
+/// first; a handler whose mask blocks the rest defers them until it returns. Default
+/// actions are applied here too. Called on every return to user mode.
 pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
+    timer::check();
+    let mut path = ReturnPath::Fast;
     loop {
         let mut st = STATE.lock();
-        let ready = st.pending & !st.blocked;
-        if ready == 0 {
-            return ReturnPath::Fast;
-        }
-        let sig = ready.trailing_zeros() as i32 + 1;
-        st.pending &= !bit(sig);
-        let info = st.info[sig as usize];
+        let Some(sig) = st.next_signal(!st.blocked) else {
+            if let Some(mask) = st.saved_mask.take() {
+                st.blocked = mask;
+            }
+            return path;
+        };
+        let info = st.dequeue(sig);
         let act = st.actions[sig as usize];
         if act.handler == SIG_IGN {
             continue;
@@ -214,6 +287,6 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             // The frame could not be written (bad stack): Linux kills with SIGSEGV.
             crate::syscall::process::terminate(ExitHow::Signal(SIGSEGV));
         }
-        return ReturnPath::Full;
+        path = ReturnPath::Full;
     }
 }

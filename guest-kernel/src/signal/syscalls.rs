@@ -4,7 +4,7 @@ use abi_shared::linux::errno;
 use abi_shared::linux::signal::{SIGKILL, SIGSTOP};
 
 use super::frame::{self, MIN_SIGSTKSZ, SS_DISABLE, SS_ONSTACK};
-use super::{bit, raise, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, STATE, UNBLOCKABLE};
+use super::{raise, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, STATE, UNBLOCKABLE};
 use crate::mm::uaccess;
 use crate::syscall::{err, ids, Ctx, EFAULT, EINVAL};
 
@@ -58,9 +58,9 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
         a.mask &= !UNBLOCKABLE;
         let mut st = STATE.lock();
         st.actions[sig as usize] = a;
-        // Setting SIG_IGN discards a pending instance, as on Linux.
+        // Setting SIG_IGN discards pending instances, as on Linux.
         if a.handler == SIG_IGN {
-            st.pending &= !bit(sig);
+            st.discard(sig);
         }
     }
     0
@@ -161,8 +161,11 @@ fn signal_self(sig: i32, code: i32) -> i64 {
     if !valid_signal(sig) {
         return EINVAL;
     }
-    raise(SigInfo::sent_by(sig, code, ids::pid(), ids::uid()));
-    0
+    if raise(SigInfo::sent_by(sig, code, ids::pid(), ids::uid())) {
+        0
+    } else {
+        err(errno::EAGAIN)
+    }
 }
 
 pub fn kill(c: &mut Ctx<'_>) -> i64 {
@@ -195,18 +198,183 @@ pub fn tkill(c: &mut Ctx<'_>) -> i64 {
     signal_self(sig, SI_TKILL)
 }
 
-pub fn rt_sigtimedwait(_c: &mut Ctx<'_>) -> i64 {
-    crate::syscall::ENOSYS
+/// sigqueue to a process: only to ourselves so far. Linux lets a process queue any si_code
+/// to itself (others may not forge kernel codes).
+pub fn rt_sigqueueinfo(c: &mut Ctx<'_>) -> i64 {
+    let (pid, sig, uinfo) = (c.int(0), c.int(1), c.arg(2));
+    queue_to_self(pid, pid, sig, uinfo)
 }
 
-pub fn rt_sigqueueinfo(_c: &mut Ctx<'_>) -> i64 {
-    crate::syscall::ENOSYS
+pub fn rt_tgsigqueueinfo(c: &mut Ctx<'_>) -> i64 {
+    let (tgid, tid, sig, uinfo) = (c.int(0), c.int(1), c.int(2), c.arg(3));
+    queue_to_self(tgid, tid, sig, uinfo)
 }
 
-pub fn rt_tgsigqueueinfo(_c: &mut Ctx<'_>) -> i64 {
-    crate::syscall::ENOSYS
+fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
+    let mut info: SigInfo = match uaccess::read_struct(uinfo) {
+        Ok(i) => i,
+        Err(e) => return e,
+    };
+    if pid <= 0 || tid <= 0 {
+        return EINVAL;
+    }
+    if pid != ids::pid() || tid != ids::pid() {
+        return err(errno::ESRCH);
+    }
+    if sig == 0 {
+        return 0;
+    }
+    if !valid_signal(sig) {
+        return EINVAL;
+    }
+    info.signo = sig;
+    if raise(info) {
+        0
+    } else {
+        err(errno::EAGAIN)
+    }
 }
 
-pub fn rt_sigsuspend(_c: &mut Ctx<'_>) -> i64 {
-    crate::syscall::ENOSYS
+/// Wait for one of `set`'s signals and take it without running a handler. With one thread
+/// and no signals from outside yet, only already-pending signals can be found; otherwise the
+/// timeout runs out (or, without one, the wait lasts forever as on Linux).
+pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
+    let (uset, uinfo, utimeout, size) = (c.arg(0), c.arg(1), c.arg(2), c.arg(3));
+    if size != 8 {
+        return EINVAL;
+    }
+    let set = match uaccess::read_u64(uset) {
+        Ok(s) => s & !UNBLOCKABLE,
+        Err(e) => return e,
+    };
+    let timeout = if utimeout != 0 {
+        match uaccess::read_struct::<abi_shared::linux::Timespec>(utimeout) {
+            Ok(ts) => match crate::syscall::time::timespec_ns(&ts) {
+                Some(ns) => Some(ns),
+                None => return EINVAL,
+            },
+            Err(e) => return e,
+        }
+    } else {
+        None
+    };
+    let taken = {
+        let mut st = STATE.lock();
+        st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
+    };
+    if let Some((sig, info)) = taken {
+        if uinfo != 0 && uaccess::write_struct(uinfo, &info).is_err() {
+            return EFAULT;
+        }
+        return sig as i64;
+    }
+    // Wait for a signal in `set` to arrive, or for a handled one to interrupt (EINTR).
+    let deadline = timeout.map(|ns| crate::time::monotonic_ns().saturating_add(ns)).unwrap_or(u64::MAX);
+    loop {
+        let interrupted = crate::syscall::time::sleep_interruptible_until(deadline, set);
+        let taken = {
+            let mut st = STATE.lock();
+            st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
+        };
+        if let Some((sig, info)) = taken {
+            if uinfo != 0 && uaccess::write_struct(uinfo, &info).is_err() {
+                return EFAULT;
+            }
+            return sig as i64;
+        }
+        if interrupted {
+            return err(errno::EINTR);
+        }
+        if crate::time::monotonic_ns() >= deadline {
+            return err(errno::EAGAIN);
+        }
+    }
+}
+
+/// Block until a signal is deliverable. Only our own timer can raise one (no other threads
+/// and no signals from outside yet), so without a timer this lasts until the process is
+/// killed, as on Linux.
+fn wait_for_signal() {
+    while !crate::syscall::time::sleep_interruptible(u64::MAX) {}
+}
+
+/// Replace the mask, wait for a signal, and return EINTR after its handler is set up; the
+/// handler's frame records the old mask, which comes back when it returns.
+pub fn rt_sigsuspend(c: &mut Ctx<'_>) -> i64 {
+    if c.arg(1) != 8 {
+        return EINVAL;
+    }
+    let mask = match uaccess::read_u64(c.arg(0)) {
+        Ok(m) => m & !UNBLOCKABLE,
+        Err(e) => return e,
+    };
+    {
+        let mut st = STATE.lock();
+        let old = st.blocked;
+        st.saved_mask = Some(old);
+        st.blocked = mask;
+    }
+    wait_for_signal();
+    err(errno::EINTR)
+}
+
+const ITIMER_REAL: i32 = 0;
+const ITIMER_VIRTUAL: i32 = 1;
+const ITIMER_PROF: i32 = 2;
+
+fn timeval_ns(addr: u64) -> Result<u64, i64> {
+    let tv: abi_shared::linux::Timespec = uaccess::read_struct(addr)?;
+    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_nsec) {
+        return Err(EINVAL);
+    }
+    Ok(tv.tv_sec as u64 * 1_000_000_000 + tv.tv_nsec as u64 * 1000)
+}
+
+fn write_itimerval(addr: u64, (value, interval): (u64, u64)) -> Result<(), i64> {
+    let tv = |ns: u64| abi_shared::linux::Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: ((ns % 1_000_000_000) / 1000) as i64 };
+    uaccess::write_struct(addr, &tv(interval))?;
+    uaccess::write_struct(addr + 16, &tv(value))
+}
+
+/// Only ITIMER_REAL counts down; the CPU-time timers are accepted and never fire (a program
+/// in the guest cannot yet be interrupted while it runs).
+pub fn setitimer(c: &mut Ctx<'_>) -> i64 {
+    let (which, new, old) = (c.int(0), c.arg(1), c.arg(2));
+    if !matches!(which, ITIMER_REAL | ITIMER_VIRTUAL | ITIMER_PROF) {
+        return EINVAL;
+    }
+    let (interval, value) = if new != 0 {
+        match (timeval_ns(new), timeval_ns(new + 16)) {
+            (Ok(i), Ok(v)) => (i, v),
+            (Err(e), _) | (_, Err(e)) => return e,
+        }
+    } else {
+        (0, 0)
+    };
+    let previous = if which == ITIMER_REAL { timer::set(value, interval) } else { (0, 0) };
+    if old != 0 && write_itimerval(old, previous).is_err() {
+        return EFAULT;
+    }
+    0
+}
+
+pub fn getitimer(c: &mut Ctx<'_>) -> i64 {
+    let which = c.int(0);
+    if !matches!(which, ITIMER_REAL | ITIMER_VIRTUAL | ITIMER_PROF) {
+        return EINVAL;
+    }
+    let now = if which == ITIMER_REAL { timer::get() } else { (0, 0) };
+    write_itimerval(c.arg(1), now).map_or(EFAULT, |_| 0)
+}
+
+/// alarm(seconds): returns the seconds left on the previous alarm, rounded as Linux does.
+pub fn alarm(c: &mut Ctx<'_>) -> i64 {
+    let secs = c.arg(0) as u32 as u64;
+    let (left, _) = timer::set(secs * 1_000_000_000, 0);
+    if left == 0 {
+        0
+    } else {
+        // Linux rounds to the nearest second, and never reports 0 for a pending alarm.
+        ((left + 500_000_000) / 1_000_000_000).max(1) as i64
+    }
 }

@@ -18,6 +18,7 @@ const MAP_PRIVATE: u64 = 0x02;
 const MAP_SHARED_VALIDATE: u64 = 0x03;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_NORESERVE: u64 = 0x4000;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
@@ -59,6 +60,10 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
         return err(errno::ENODEV);
     }
     let mut space = SPACE.lock();
+    let accounted = kind == MAP_PRIVATE && prot & PROT_WRITE != 0 && flags & MAP_NORESERVE == 0;
+    if accounted && page_ceil(len) > space.commit_limit {
+        return ENOMEM;
+    }
     if noreplace && !space.vmas.is_free(addr, addr + page_ceil(len)) {
         return err(errno::EEXIST);
     }
@@ -121,7 +126,8 @@ pub fn brk(c: &mut Ctx<'_>) -> i64 {
     }
     let (old_end, new_end) = (page_ceil(cur), page_ceil(requested));
     if new_end > old_end {
-        if new_end > user::MMAP_TOP || !space.vmas.is_free(old_end, new_end) {
+        let too_big = new_end - space.brk_start > space.commit_limit;
+        if too_big || new_end > user::MMAP_TOP || !space.vmas.is_free(old_end, new_end) {
             return cur as i64;
         }
         space.vmas.insert(Vma { start: old_end, end: new_end, prot: PROT_READ | PROT_WRITE, kind: VmaKind::Heap });
@@ -194,6 +200,11 @@ fn move_pages(_space: &mut crate::mm::AddressSpace, from: u64, len: u64, to: u64
     tlb.flush();
 }
 
+/// The advice values Linux knows (others are EINVAL).
+fn valid_advice(advice: i32) -> bool {
+    matches!(advice, 0..=4 | 8..=25 | 100 | 101)
+}
+
 pub fn madvise(c: &mut Ctx<'_>) -> i64 {
     let addr = c.arg(0);
     if !aligned(addr) {
@@ -203,6 +214,9 @@ pub fn madvise(c: &mut Ctx<'_>) -> i64 {
         return 0;
     }
     let Some((start, end)) = user_range(addr, c.arg(1)) else { return EINVAL };
+    if !valid_advice(c.int(2)) {
+        return EINVAL;
+    }
     let mut space = SPACE.lock();
     if !space.vmas.is_fully_mapped(start, end) {
         return ENOMEM;

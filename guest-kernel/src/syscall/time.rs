@@ -6,7 +6,9 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use abi_shared::hypercall::Request;
 use abi_shared::linux::Timespec;
 
-use super::{Ctx, EFAULT, EINVAL};
+use abi_shared::linux::errno;
+
+use super::{err, Ctx, EFAULT, EINVAL};
 use crate::mm::uaccess;
 use crate::time::{monotonic_ns, realtime_ns};
 
@@ -107,17 +109,57 @@ pub fn sleep_ns(ns: u64) {
     }
 }
 
+/// Sleep until `deadline` (monotonic ns) unless a signal becomes deliverable; returns
+/// whether a signal interrupted. Our own timer is the only source of signals while we
+/// sleep, so the sleep is cut at its deadline.
+pub fn sleep_interruptible(deadline: u64) -> bool {
+    sleep_interruptible_until(deadline, 0)
+}
+
+/// As `sleep_interruptible`, also waking when a signal in `wanted` is pending (sigtimedwait
+/// waits for blocked signals).
+pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
+    /// Without a timer nothing can wake us: sleep in long slices.
+    const SLICE_NS: u64 = 3_600_000_000_000;
+    loop {
+        if crate::signal::has_deliverable() {
+            return true;
+        }
+        if wanted != 0 && crate::signal::STATE.lock().pending & wanted != 0 {
+            return false;
+        }
+        let now = monotonic_ns();
+        if now >= deadline {
+            return false;
+        }
+        let until = crate::signal::timer::deadline().map_or(deadline, |t| t.min(deadline)).min(now.saturating_add(SLICE_NS));
+        sleep_ns(until.saturating_sub(now));
+    }
+}
+
 fn read_timespec(addr: u64) -> Result<u64, i64> {
     let ts: Timespec = uaccess::read_struct(addr)?;
     timespec_ns(&ts).ok_or(EINVAL)
 }
 
+/// Interrupted sleeps return EINTR (never restarted, even with SA_RESTART) and, for
+/// relative ones, the time left.
+fn sleep_or_eintr(deadline: u64, rem: u64) -> i64 {
+    if !sleep_interruptible(deadline) {
+        return 0;
+    }
+    if rem != 0 {
+        let left = deadline.saturating_sub(monotonic_ns());
+        if uaccess::write_struct(rem, &to_timespec(left)).is_err() {
+            return EFAULT;
+        }
+    }
+    err(errno::EINTR)
+}
+
 pub fn nanosleep(c: &mut Ctx<'_>) -> i64 {
     match read_timespec(c.arg(0)) {
-        Ok(ns) => {
-            sleep_ns(ns);
-            0
-        }
+        Ok(ns) => sleep_or_eintr(monotonic_ns().saturating_add(ns), c.arg(1)),
         Err(e) => e,
     }
 }
@@ -132,7 +174,7 @@ pub fn clock_nanosleep(c: &mut Ctx<'_>) -> i64 {
         Ok(ns) => ns,
         Err(e) => return -e.abs(),
     };
-    let rel = if flags & TIMER_ABSTIME != 0 { ns.saturating_sub(now) } else { ns };
-    sleep_ns(rel);
-    0
+    let absolute = flags & TIMER_ABSTIME != 0;
+    let rel = if absolute { ns.saturating_sub(now) } else { ns };
+    sleep_or_eintr(monotonic_ns().saturating_add(rel), if absolute { 0 } else { c.arg(3) })
 }

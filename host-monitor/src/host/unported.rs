@@ -6,6 +6,7 @@
 //! all Unix systems number alike become EIO, and structs are copied field by field without
 //! translating device numbers or terminal flags. `darwin.rs` replaces it.
 
+use abi_shared::hypercall::{LinuxRusage, LinuxTms};
 use abi_shared::linux::{errno as lxe, general as lx, LinuxStat, LinuxTermios, LinuxWinsize};
 use libc::{c_int, c_uint, mode_t};
 
@@ -91,6 +92,69 @@ pub fn access_mode_to_host(_linux_mode: i32) -> Result<c_int, LinuxErrno> {
 
 pub fn access_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
     Err(ENOSYS)
+}
+
+pub fn pipe_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn link_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn utimensat_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+/// UTIME_NOW and UTIME_OMIT are the special values every host has, under its own numbers.
+pub fn utime_nsec_to_host(linux_nsec: i64) -> libc::c_long {
+    match linux_nsec {
+        n if n == i64::from(lx::UTIME_NOW) => libc::UTIME_NOW,
+        n if n == i64::from(lx::UTIME_OMIT) => libc::UTIME_OMIT,
+        n => n as libc::c_long,
+    }
+}
+
+pub fn chown_flags_to_host(_linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn rusage_who_to_host(_linux_who: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+#[allow(clippy::unnecessary_cast)]
+pub fn rusage_to_linux(ru: &libc::rusage) -> LinuxRusage {
+    LinuxRusage {
+        ru_utime: [ru.ru_utime.tv_sec as i64, ru.ru_utime.tv_usec as i64],
+        ru_stime: [ru.ru_stime.tv_sec as i64, ru.ru_stime.tv_usec as i64],
+        ru_maxrss: ru.ru_maxrss as i64,
+        ru_minflt: ru.ru_minflt as i64,
+        ru_majflt: ru.ru_majflt as i64,
+        ru_nvcsw: ru.ru_nvcsw as i64,
+        ru_nivcsw: ru.ru_nivcsw as i64,
+        ..LinuxRusage::default()
+    }
+}
+
+/// Clock ticks are not translated (the host's tick rate may not be USER_HZ).
+#[allow(clippy::unnecessary_cast)]
+pub fn clock_ticks_to_linux(ticks: libc::clock_t) -> i64 {
+    ticks as i64
+}
+
+pub fn tms_to_linux(t: &libc::tms) -> LinuxTms {
+    LinuxTms {
+        tms_utime: clock_ticks_to_linux(t.tms_utime),
+        tms_stime: clock_ticks_to_linux(t.tms_stime),
+        tms_cutime: clock_ticks_to_linux(t.tms_cutime),
+        tms_cstime: clock_ticks_to_linux(t.tms_cstime),
+    }
+}
+
+/// Only SCHED_OTHER (0) is numbered alike everywhere; anything else is reported as it.
+pub fn sched_policy_to_linux(_host_policy: c_int) -> i32 {
+    0
 }
 
 #[allow(clippy::unnecessary_cast)]
