@@ -10,10 +10,10 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::linux::{LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize};
+use crate::linux::{LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,6 +118,41 @@ pub enum Request<'a> {
     Umask { mask: u32 },
     /// Block the vCPU for `ns` nanoseconds (nanosleep and friends); returns 0.
     Sleep { ns: u64 },
+
+    /// pipe2: answered with `Response::Fds([read_end, write_end])`.
+    Pipe2 { flags: i32 },
+    /// linkat (and link): flags AT_SYMLINK_FOLLOW, AT_EMPTY_PATH.
+    Linkat { olddirfd: i32, oldpath: &'a [u8], newdirfd: i32, newpath: &'a [u8], flags: i32 },
+    /// utimensat (and utimes, futimesat, utime, futimens). `path` None is a NULL path (the
+    /// times of `dirfd` itself); `times` None is NULL (both now). Each time is
+    /// (tv_sec, tv_nsec), with UTIME_NOW and UTIME_OMIT as Linux numbers them.
+    Utimensat { dirfd: i32, path: Option<&'a [u8]>, times: Option<[(i64, i64); 2]>, flags: i32 },
+    /// fchownat (and chown, lchown): uid/gid u32::MAX leave that id unchanged.
+    Fchownat { dirfd: i32, path: &'a [u8], uid: u32, gid: u32, flags: i32 },
+    Fchown { fd: i32, uid: u32, gid: u32 },
+    /// ioctl FIONREAD: the number of bytes ready to read, as `Ret`.
+    IoctlFionread { fd: i32 },
+    /// ioctl TIOCGPGRP: the terminal's foreground process group, as `Ret`.
+    IoctlGetPgrp { fd: i32 },
+    /// The absolute path of `path` with every symlink, `.` and `..` resolved, without NUL,
+    /// into `buf`; `Ret` is its length (ERANGE when `buf` is shorter).
+    Realpath { path: &'a [u8], buf: SegList<'a> },
+    /// getgroups: `size` 0 returns the count; otherwise the ids (u32 each) go into `buf`.
+    Getgroups { size: i32, buf: SegList<'a> },
+    Getpgid { pid: i32 },
+    Getsid { pid: i32 },
+    Setpgid { pid: i32, pgid: i32 },
+    Setsid,
+    /// getrusage: answered with `Response::Rusage`.
+    Getrusage { who: i32 },
+    /// times: answered with `Response::Times`.
+    Times,
+    /// sysinfo: answered with `Response::Sysinfo` (the host's values, mem_unit 1).
+    Sysinfo,
+    /// sched_getscheduler of another process: its Linux policy as `Ret`.
+    SchedGetscheduler { pid: i32 },
+    /// sched_getparam of another process: its priority as `Ret`.
+    SchedGetparam { pid: i32 },
 }
 
 /// How the program ended.
@@ -139,6 +174,12 @@ pub enum Response {
     Statx(LinuxStatx),
     Termios(LinuxTermios),
     Winsize(LinuxWinsize),
+    /// Two new descriptors (pipe2: read end, write end).
+    Fds([i32; 2]),
+    Rusage(LinuxRusage),
+    /// times(): its return value (clock ticks) and the `struct tms` it fills.
+    Times { ticks: i64, tms: LinuxTms },
+    Sysinfo(LinuxSysinfo),
     /// The request could not be understood or named memory outside guest RAM. The guest
     /// turns this into EFAULT/EINVAL; it is never a reason for the host to stop.
     Malformed(MalformedReason),
@@ -182,6 +223,68 @@ pub struct Startup {
     pub rlimits: Vec<(u32, u64, u64)>,
     pub cpu_count: u32,
 }
+
+// The structs below are Linux x86_64 ABI structs that only these answers carry.
+
+/// `struct rusage` of x86_64 Linux (144 bytes): two `struct timeval`, then 14 longs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxRusage {
+    /// (tv_sec, tv_usec)
+    pub ru_utime: [i64; 2],
+    pub ru_stime: [i64; 2],
+    pub ru_maxrss: i64,
+    pub ru_ixrss: i64,
+    pub ru_idrss: i64,
+    pub ru_isrss: i64,
+    pub ru_minflt: i64,
+    pub ru_majflt: i64,
+    pub ru_nswap: i64,
+    pub ru_inblock: i64,
+    pub ru_oublock: i64,
+    pub ru_msgsnd: i64,
+    pub ru_msgrcv: i64,
+    pub ru_nsignals: i64,
+    pub ru_nvcsw: i64,
+    pub ru_nivcsw: i64,
+}
+// SAFETY: repr(C), i64 only, no padding.
+unsafe impl Pod for LinuxRusage {}
+
+/// `struct tms` of x86_64 Linux: four clock_t (clock ticks).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxTms {
+    pub tms_utime: i64,
+    pub tms_stime: i64,
+    pub tms_cutime: i64,
+    pub tms_cstime: i64,
+}
+// SAFETY: repr(C), i64 only, no padding.
+unsafe impl Pod for LinuxTms {}
+
+/// `struct sysinfo` of x86_64 Linux (112 bytes), its padding spelled out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxSysinfo {
+    pub uptime: i64,
+    pub loads: [u64; 3],
+    pub totalram: u64,
+    pub freeram: u64,
+    pub sharedram: u64,
+    pub bufferram: u64,
+    pub totalswap: u64,
+    pub freeswap: u64,
+    pub procs: u16,
+    pub pad: u16,
+    pub pad1: u32,
+    pub totalhigh: u64,
+    pub freehigh: u64,
+    pub mem_unit: u32,
+    pub pad2: u32,
+}
+// SAFETY: repr(C), integers only, every gap an explicit field (112 bytes).
+unsafe impl Pod for LinuxSysinfo {}
 
 /// Errors on the encoding side of the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -261,6 +364,32 @@ mod tests {
         assert_eq!(decode_frame::<Request<'_>>(&area), Err(FrameError::Decode));
         area[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(decode_frame::<Request<'_>>(&area), Err(FrameError::Decode));
+    }
+
+    #[test]
+    fn answer_structs_have_linux_sizes() {
+        use core::mem::{offset_of, size_of};
+        use linux_raw_sys::general as lx;
+        assert_eq!(size_of::<LinuxRusage>(), size_of::<lx::rusage>());
+        assert_eq!(offset_of!(LinuxRusage, ru_maxrss), offset_of!(lx::rusage, ru_maxrss));
+        assert_eq!(offset_of!(LinuxRusage, ru_nivcsw), offset_of!(lx::rusage, ru_nivcsw));
+        assert_eq!(size_of::<LinuxTms>(), 32);
+        assert_eq!(size_of::<LinuxSysinfo>(), 112);
+        assert_eq!(offset_of!(LinuxSysinfo, procs), 80);
+        assert_eq!(offset_of!(LinuxSysinfo, totalhigh), 88);
+        assert_eq!(offset_of!(LinuxSysinfo, mem_unit), 104);
+    }
+
+    #[test]
+    fn new_requests_round_trip() {
+        let times = Some([(1, 2), (3, (1 << 30) - 2)]);
+        let req = Request::Utimensat { dirfd: -100, path: Some(b"f"), times, flags: 0x100 };
+        assert_eq!(round_trip(&req), req);
+        let req = Request::Utimensat { dirfd: 3, path: None, times: None, flags: 0 };
+        assert_eq!(round_trip(&req), req);
+        let req = Request::Linkat { olddirfd: 3, oldpath: b"a", newdirfd: -100, newpath: b"b", flags: 0x400 };
+        assert_eq!(round_trip(&req), req);
+        assert_eq!(round_trip(&Request::Setsid), Request::Setsid);
     }
 
     #[test]

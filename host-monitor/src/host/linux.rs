@@ -9,6 +9,7 @@
 //! Flag conversions pass unknown bits through unchanged: the host kernel validates them
 //! exactly as it does for a native program, which is what differential tests compare.
 
+use abi_shared::hypercall::{LinuxRusage, LinuxSysinfo, LinuxTms};
 use abi_shared::linux::{
     errno as lxe, general as lx, LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, StatxTimestamp,
 };
@@ -45,6 +46,8 @@ same_value!(lx:
     STATX_TYPE, STATX_MODE, STATX_NLINK, STATX_UID, STATX_GID, STATX_ATIME, STATX_MTIME,
     STATX_CTIME, STATX_INO, STATX_SIZE, STATX_BLOCKS, STATX_BASIC_STATS, STATX_BTIME,
     STATX_MNT_ID, STATX_DIOALIGN, STATX_ALL,
+    UTIME_NOW, UTIME_OMIT, F_GETPIPE_SZ, F_SETPIPE_SZ,
+    RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD,
 );
 
 // Linux's uapi headers call O_ASYNC FASYNC.
@@ -165,6 +168,103 @@ pub fn access_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
     Ok(linux_flags)
 }
 
+/// pipe2's flags (O_CLOEXEC, O_NONBLOCK, O_DIRECT); the host rejects the rest.
+pub fn pipe_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// linkat's flags (AT_SYMLINK_FOLLOW, AT_EMPTY_PATH).
+pub fn link_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// utimensat's flags (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH).
+pub fn utimensat_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// A utimensat `tv_nsec`: nanoseconds, or UTIME_NOW / UTIME_OMIT.
+pub fn utime_nsec_to_host(linux_nsec: i64) -> libc::c_long {
+    linux_nsec
+}
+
+/// fchownat's flags (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH).
+pub fn chown_flags_to_host(linux_flags: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_flags)
+}
+
+/// getrusage's `who` (RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD).
+pub fn rusage_who_to_host(linux_who: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_who)
+}
+
+/// `struct rusage` as x86_64 Linux lays it out.
+// The casts are identities on x86_64 hosts.
+#[allow(clippy::unnecessary_cast)]
+pub fn rusage_to_linux(ru: &libc::rusage) -> LinuxRusage {
+    LinuxRusage {
+        ru_utime: [ru.ru_utime.tv_sec as i64, ru.ru_utime.tv_usec as i64],
+        ru_stime: [ru.ru_stime.tv_sec as i64, ru.ru_stime.tv_usec as i64],
+        ru_maxrss: ru.ru_maxrss as i64,
+        ru_ixrss: ru.ru_ixrss as i64,
+        ru_idrss: ru.ru_idrss as i64,
+        ru_isrss: ru.ru_isrss as i64,
+        ru_minflt: ru.ru_minflt as i64,
+        ru_majflt: ru.ru_majflt as i64,
+        ru_nswap: ru.ru_nswap as i64,
+        ru_inblock: ru.ru_inblock as i64,
+        ru_oublock: ru.ru_oublock as i64,
+        ru_msgsnd: ru.ru_msgsnd as i64,
+        ru_msgrcv: ru.ru_msgrcv as i64,
+        ru_nsignals: ru.ru_nsignals as i64,
+        ru_nvcsw: ru.ru_nvcsw as i64,
+        ru_nivcsw: ru.ru_nivcsw as i64,
+    }
+}
+
+/// A count of clock ticks (times()); the host's tick is Linux's USER_HZ.
+#[allow(clippy::unnecessary_cast)]
+pub fn clock_ticks_to_linux(ticks: libc::clock_t) -> i64 {
+    ticks as i64
+}
+
+/// `struct tms`.
+pub fn tms_to_linux(t: &libc::tms) -> LinuxTms {
+    LinuxTms {
+        tms_utime: clock_ticks_to_linux(t.tms_utime),
+        tms_stime: clock_ticks_to_linux(t.tms_stime),
+        tms_cutime: clock_ticks_to_linux(t.tms_cutime),
+        tms_cstime: clock_ticks_to_linux(t.tms_cstime),
+    }
+}
+
+/// `struct sysinfo` with sizes in bytes (mem_unit 1), as a 64-bit Linux reports them.
+#[allow(clippy::unnecessary_cast)]
+pub fn sysinfo_to_linux(si: &libc::sysinfo) -> LinuxSysinfo {
+    let unit = u64::from(si.mem_unit.max(1));
+    let bytes = |v| (v as u64).saturating_mul(unit);
+    LinuxSysinfo {
+        uptime: si.uptime as i64,
+        loads: [si.loads[0] as u64, si.loads[1] as u64, si.loads[2] as u64],
+        totalram: bytes(si.totalram),
+        freeram: bytes(si.freeram),
+        sharedram: bytes(si.sharedram),
+        bufferram: bytes(si.bufferram),
+        totalswap: bytes(si.totalswap),
+        freeswap: bytes(si.freeswap),
+        procs: si.procs,
+        totalhigh: bytes(si.totalhigh),
+        freehigh: bytes(si.freehigh),
+        mem_unit: 1,
+        ..LinuxSysinfo::default()
+    }
+}
+
+/// A scheduling policy the host reports (sched_getscheduler), in Linux's numbering.
+pub fn sched_policy_to_linux(host_policy: c_int) -> i32 {
+    host_policy
+}
+
 /// `struct stat` as x86_64 Linux lays it out.
 // The casts are identities on x86_64 hosts; on other Linux hosts some fields are narrower.
 #[allow(clippy::unnecessary_cast)]
@@ -254,6 +354,11 @@ pub fn winsize_to_linux(ws: &libc::winsize) -> LinuxWinsize {
         ws_xpixel: ws.ws_xpixel,
         ws_ypixel: ws.ws_ypixel,
     }
+}
+
+/// A Linux signal number as the host numbers it (identity on Linux).
+pub fn signal_to_host(linux_sig: i32) -> c_int {
+    linux_sig
 }
 
 #[cfg(test)]
@@ -446,9 +551,4 @@ mod tests {
             }
         );
     }
-}
-
-/// A Linux signal number as the host numbers it (identity on Linux).
-pub fn signal_to_host(linux_sig: i32) -> c_int {
-    linux_sig
 }

@@ -12,6 +12,7 @@
 
 use std::ffi::CString;
 use std::mem::MaybeUninit;
+use std::os::unix::ffi::OsStrExt;
 
 use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
 use abi_shared::linux::{errno, general};
@@ -35,7 +36,6 @@ const MAX_LINK_BUFFER: usize = 64 * 1024;
 const EBADF: LinuxErrno = errno::EBADF as LinuxErrno;
 const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 const ENAMETOOLONG: LinuxErrno = errno::ENAMETOOLONG as LinuxErrno;
-#[cfg(not(target_os = "linux"))]
 const ERANGE: LinuxErrno = errno::ERANGE as LinuxErrno;
 const EOVERFLOW: LinuxErrno = errno::EOVERFLOW as LinuxErrno;
 const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
@@ -47,10 +47,14 @@ const F_GETFD: i32 = general::F_GETFD as i32;
 const F_SETFD: i32 = general::F_SETFD as i32;
 const F_GETFL: i32 = general::F_GETFL as i32;
 const F_SETFL: i32 = general::F_SETFL as i32;
+const F_GETPIPE_SZ: i32 = general::F_GETPIPE_SZ as i32;
+const F_SETPIPE_SZ: i32 = general::F_SETPIPE_SZ as i32;
+#[cfg(not(target_os = "linux"))]
+const EOPNOTSUPP: LinuxErrno = errno::EOPNOTSUPP as LinuxErrno;
 
 /// Why a request produced no result: an errno for the program, or a malformed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Failure {
+pub(super) enum Failure {
     Errno(LinuxErrno),
     Malformed(MalformedReason),
 }
@@ -71,7 +75,7 @@ impl From<OutOfBounds> for Failure {
 }
 
 /// What a request handler returns.
-type Handled = Result<Response, Failure>;
+pub(super) type Handled = Result<Response, Failure>;
 
 /// Serve one file or descriptor request.
 pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
@@ -136,6 +140,31 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::IoctlTcgets { fd } => fs.tcgets(*fd),
         Request::IoctlGetWinsize { fd } => fs.get_winsize(*fd),
         Request::Umask { mask } => Ok(umask(*mask)),
+        Request::Pipe2 { flags } => fs.pipe2(*flags),
+        Request::Linkat {
+            olddirfd,
+            oldpath,
+            newdirfd,
+            newpath,
+            flags,
+        } => fs.linkat(*olddirfd, oldpath, *newdirfd, newpath, *flags),
+        Request::Utimensat {
+            dirfd,
+            path,
+            times,
+            flags,
+        } => fs.utimensat(*dirfd, *path, times.as_ref(), *flags),
+        Request::Fchownat {
+            dirfd,
+            path,
+            uid,
+            gid,
+            flags,
+        } => fs.fchownat(*dirfd, path, *uid, *gid, *flags),
+        Request::Fchown { fd, uid, gid } => fs.fchown(*fd, *uid, *gid),
+        Request::IoctlFionread { fd } => fs.fionread(*fd),
+        Request::IoctlGetPgrp { fd } => fs.get_pgrp(*fd),
+        Request::Realpath { path, buf } => fs.realpath(path, buf),
         // Not a file request: the dispatcher in server/mod.rs serves those.
         _ => Err(Failure::Errno(ENOSYS)),
     };
@@ -143,13 +172,13 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
 }
 
 /// A successful call's value.
-fn ret(value: i64) -> Handled {
+pub(super) fn ret(value: i64) -> Handled {
     Ok(Response::Ret(value))
 }
 
 /// A host call's result: the value, or the Linux errno of its failure. Call it right after
 /// the host call, before anything else can change `errno`.
-fn check<T: TryInto<i64>>(r: T) -> Result<i64, Failure> {
+pub(super) fn check<T: TryInto<i64>>(r: T) -> Result<i64, Failure> {
     let value: i64 = r.try_into().map_err(|_| Failure::Errno(EOVERFLOW))?;
     if value < 0 {
         Err(Failure::Errno(host::last_errno()))
@@ -159,7 +188,7 @@ fn check<T: TryInto<i64>>(r: T) -> Result<i64, Failure> {
 }
 
 /// A Linux path as the host wants it: NUL-terminated, at most PATH_MAX bytes with the NUL.
-fn c_path(path: &[u8]) -> Result<CString, Failure> {
+pub(super) fn c_path(path: &[u8]) -> Result<CString, Failure> {
     if path.len() >= PATH_MAX {
         return Err(Failure::Errno(ENAMETOOLONG));
     }
@@ -182,7 +211,7 @@ fn cap_iovecs(iov: &mut Vec<libc::iovec>, limit: usize) {
 }
 
 /// The host's result of a host call that fills a `T`.
-fn out_struct<T>(call: impl FnOnce(*mut T) -> c_int) -> Result<T, Failure> {
+pub(super) fn out_struct<T>(call: impl FnOnce(*mut T) -> c_int) -> Result<T, Failure> {
     let mut out = MaybeUninit::<T>::zeroed();
     check(call(out.as_mut_ptr()))?;
     // SAFETY: `out` starts zeroed and every `T` used here (stat, statx, termios, winsize) is
@@ -544,6 +573,7 @@ impl Fs<'_> {
                 // SAFETY: F_SETFL takes an int.
                 ret(check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) })?)
             }
+            F_GETPIPE_SZ | F_SETPIPE_SZ => ret(pipe_size_host(fd, cmd, arg)?),
             _ => Err(Failure::Errno(EINVAL)),
         }
     }
@@ -562,6 +592,106 @@ impl Fs<'_> {
         Ok(Response::Termios(host::termios_to_linux(&t)))
     }
 
+    fn pipe2(&self, flags: i32) -> Handled {
+        let flags = host::pipe_flags_to_host(flags).map_err(Failure::Errno)?;
+        let [read_end, write_end] = pipe2_host(flags)?;
+        Ok(Response::Fds([read_end, write_end]))
+    }
+
+    fn linkat(
+        &self,
+        olddirfd: i32,
+        oldpath: &[u8],
+        newdirfd: i32,
+        newpath: &[u8],
+        flags: i32,
+    ) -> Handled {
+        let olddirfd = self.dirfd(olddirfd)?;
+        let newdirfd = self.dirfd(newdirfd)?;
+        let oldpath = c_path(oldpath)?;
+        let newpath = c_path(newpath)?;
+        let flags = host::link_flags_to_host(flags).map_err(Failure::Errno)?;
+        // SAFETY: both paths are NUL-terminated and outlive the call.
+        ret(check(unsafe {
+            libc::linkat(
+                olddirfd,
+                oldpath.as_ptr(),
+                newdirfd,
+                newpath.as_ptr(),
+                flags,
+            )
+        })?)
+    }
+
+    /// utimensat; a NULL path names `dirfd` itself (futimens), NULL times mean now.
+    fn utimensat(
+        &self,
+        dirfd: i32,
+        path: Option<&[u8]>,
+        times: Option<&[(i64, i64); 2]>,
+        flags: i32,
+    ) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = path.map(c_path).transpose()?;
+        let flags = host::utimensat_flags_to_host(flags).map_err(Failure::Errno)?;
+        let times = times.map(|t| {
+            t.map(|(sec, nsec)| libc::timespec {
+                tv_sec: sec as libc::time_t,
+                tv_nsec: host::utime_nsec_to_host(nsec),
+            })
+        });
+        ret(utimensat_host(dirfd, path.as_ref(), times.as_ref(), flags)?)
+    }
+
+    fn fchownat(&self, dirfd: i32, path: &[u8], uid: u32, gid: u32, flags: i32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let flags = host::chown_flags_to_host(flags).map_err(Failure::Errno)?;
+        // SAFETY: path is NUL-terminated and outlives the call.
+        ret(check(unsafe {
+            libc::fchownat(dirfd, path.as_ptr(), uid, gid, flags)
+        })?)
+    }
+
+    fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Handled {
+        let fd = self.fd(fd)?;
+        // SAFETY: fchown takes no pointers.
+        ret(check(unsafe { libc::fchown(fd, uid, gid) })?)
+    }
+
+    /// FIONREAD: how many bytes a read would return now.
+    fn fionread(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        let mut n: c_int = 0;
+        // SAFETY: FIONREAD writes one int through the valid pointer.
+        check(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) })?;
+        ret(i64::from(n))
+    }
+
+    /// TIOCGPGRP: the foreground process group of the terminal.
+    fn get_pgrp(&self, fd: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        let mut pgrp: libc::pid_t = 0;
+        // SAFETY: TIOCGPGRP writes one pid_t through the valid pointer.
+        check(unsafe { libc::ioctl(fd, libc::TIOCGPGRP, &mut pgrp) })?;
+        ret(i64::from(pgrp))
+    }
+
+    /// The canonical absolute path of `path`, without NUL, into the segments.
+    fn realpath(&self, path: &[u8], buf: &SegList<'_>) -> Handled {
+        let cpath = c_path(path)?;
+        let len = self.out_len(buf, PATH_MAX)?;
+        let resolved = std::fs::canonicalize(std::ffi::OsStr::from_bytes(cpath.as_bytes()))
+            .map_err(|e| {
+                Failure::Errno(host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO)))
+            })?;
+        let bytes = resolved.as_os_str().as_bytes();
+        if bytes.len() > len {
+            return Err(Failure::Errno(ERANGE));
+        }
+        ret(self.copy_out(buf.as_slice(), bytes, bytes.len() as i64)?)
+    }
+
     fn get_winsize(&self, fd: i32) -> Handled {
         let fd = self.fd(fd)?;
         // SAFETY: TIOCGWINSZ writes one struct winsize through the valid out-pointer ws.
@@ -569,6 +699,76 @@ impl Fs<'_> {
             out_struct(|ws: *mut libc::winsize| unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, ws) })?;
         Ok(Response::Winsize(host::winsize_to_linux(&ws)))
     }
+}
+
+#[cfg(target_os = "linux")]
+fn pipe2_host(flags: c_int) -> Result<[c_int; 2], Failure> {
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: fds is a valid out-pointer for two ints.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), flags) })?;
+    Ok(fds)
+}
+
+/// Hosts without pipe2 (macOS): the personality only lets flags 0 through.
+#[cfg(not(target_os = "linux"))]
+fn pipe2_host(flags: c_int) -> Result<[c_int; 2], Failure> {
+    if flags != 0 {
+        return Err(Failure::Errno(EINVAL));
+    }
+    let mut fds = [-1 as c_int; 2];
+    // SAFETY: fds is a valid out-pointer for two ints.
+    check(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+    Ok(fds)
+}
+
+/// The utimensat syscall itself: unlike the C library's wrapper it takes a NULL path
+/// (then it sets the times of `dirfd`), exactly as a Linux program's call does.
+#[cfg(target_os = "linux")]
+fn utimensat_host(
+    dirfd: c_int,
+    path: Option<&CString>,
+    times: Option<&[libc::timespec; 2]>,
+    flags: c_int,
+) -> Result<i64, Failure> {
+    let path = path.map_or(std::ptr::null(), |p| p.as_ptr());
+    let times = times.map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: path is NULL or NUL-terminated, times NULL or two timespecs; both outlive
+    // the call.
+    check(unsafe { libc::syscall(libc::SYS_utimensat, dirfd, path, times, flags) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn utimensat_host(
+    dirfd: c_int,
+    path: Option<&CString>,
+    times: Option<&[libc::timespec; 2]>,
+    flags: c_int,
+) -> Result<i64, Failure> {
+    let times = times.map_or(std::ptr::null(), |t| t.as_ptr());
+    match path {
+        // SAFETY: path is NUL-terminated, times NULL or two timespecs.
+        Some(p) => check(unsafe { libc::utimensat(dirfd, p.as_ptr(), times, flags) }),
+        None if flags != 0 => Err(Failure::Errno(EINVAL)),
+        // SAFETY: times is NULL or two timespecs.
+        None => check(unsafe { libc::futimens(dirfd, times) }),
+    }
+}
+
+/// F_GETPIPE_SZ / F_SETPIPE_SZ (the argument an int, as Linux reads it).
+#[cfg(target_os = "linux")]
+fn pipe_size_host(fd: c_int, cmd: i32, arg: u64) -> Result<i64, Failure> {
+    let host_cmd = if cmd == F_GETPIPE_SZ {
+        libc::F_GETPIPE_SZ
+    } else {
+        libc::F_SETPIPE_SZ
+    };
+    // SAFETY: both commands take an int (ignored by F_GETPIPE_SZ).
+    check(unsafe { libc::fcntl(fd, host_cmd, arg as c_int) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pipe_size_host(_fd: c_int, _cmd: i32, _arg: u64) -> Result<i64, Failure> {
+    Err(Failure::Errno(EOPNOTSUPP))
 }
 
 #[cfg(target_os = "linux")]
@@ -1937,6 +2137,287 @@ mod tests {
         let mut v = vec![iov(usize::MAX), iov(1)];
         cap_iovecs(&mut v, MAX_RW_COUNT);
         assert_eq!(lens(&v), [MAX_RW_COUNT]);
+    }
+
+    #[test]
+    fn pipe2_makes_a_pipe_with_the_flags() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let flags = (lx::O_CLOEXEC | lx::O_NONBLOCK) as i32;
+        let [r, w] = match call(&mem, Request::Pipe2 { flags }) {
+            Response::Fds(fds) => fds,
+            other => panic!("expected Fds, got {other:?}"),
+        };
+        let fcntl = |fd, cmd| call(&mem, Request::Fcntl { fd, cmd, arg: 0 });
+        assert_eq!(fcntl(r, F_GETFD), Response::Ret(i64::from(lx::FD_CLOEXEC)));
+        assert_ne!(value(fcntl(w, F_GETFL)) as u32 & lx::O_NONBLOCK, 0);
+        assert_eq!(fcntl(r, F_GETPIPE_SZ), Response::Ret(65536));
+        assert_eq!(
+            call(
+                &mem,
+                Request::Fcntl {
+                    fd: r,
+                    cmd: F_SETPIPE_SZ,
+                    arg: 8192
+                }
+            ),
+            Response::Ret(8192)
+        );
+        // An empty non-blocking pipe: EAGAIN; then FIONREAD counts what was written.
+        assert_eq!(read(&mem, r, &[seg(0x100, 8)], None), err(errno::EAGAIN));
+        mem.write(0x200, b"hello").unwrap();
+        assert_eq!(write(&mem, w, &[seg(0x200, 5)], None), Response::Ret(5));
+        assert_eq!(
+            call(&mem, Request::IoctlFionread { fd: r }),
+            Response::Ret(5)
+        );
+        assert_eq!(value(read(&mem, r, &[seg(0x100, 8)], None)), 5);
+        assert_eq!(mem.read_vec(0x100, 5).unwrap(), b"hello");
+        close(&mem, r);
+        close(&mem, w);
+
+        assert_eq!(
+            call(&mem, Request::Pipe2 { flags: 0x1 }),
+            err(errno::EINVAL)
+        );
+    }
+
+    #[test]
+    fn fionread_and_tiocgpgrp_on_a_file() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("f"), b"0123456789").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fd = open(&mem, &dir.join("f"), lx::O_RDONLY, 0);
+        assert_eq!(value(read(&mem, fd, &[seg(0x100, 4)], None)), 4);
+        // A regular file: what is left to read.
+        assert_eq!(call(&mem, Request::IoctlFionread { fd }), Response::Ret(6));
+        assert_eq!(call(&mem, Request::IoctlGetPgrp { fd }), err(errno::ENOTTY));
+        close(&mem, fd);
+        assert_eq!(call(&mem, Request::IoctlFionread { fd }), err(errno::EBADF));
+        let mut guard = FdGuard::default();
+        guard.reserve(fd);
+        let req = Request::IoctlFionread { fd };
+        assert_eq!(handle(&guard, &mem, &req), err(errno::EBADF));
+    }
+
+    #[test]
+    fn tiocgpgrp_on_a_pty() {
+        let Some((master, slave)) = open_pty() else {
+            eprintln!("no pseudo-terminals on this host: pty test skipped");
+            return;
+        };
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        // Not our controlling terminal: the host says ENOTTY, as it would to the program.
+        let got = call(&mem, Request::IoctlGetPgrp { fd: slave });
+        assert!(
+            got == err(errno::ENOTTY) || matches!(got, Response::Ret(v) if v > 0),
+            "{got:?}"
+        );
+        // SAFETY: closing the pair opened above.
+        unsafe {
+            libc::close(slave);
+            libc::close(master);
+        }
+    }
+
+    #[test]
+    fn linkat_makes_hard_links() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("f"), b"x").unwrap();
+        std::os::unix::fs::symlink("f", dir.host("sym")).unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let dirfd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
+        let link = |old: &[u8], new: &[u8], flags: u32| {
+            call(
+                &mem,
+                Request::Linkat {
+                    olddirfd: dirfd,
+                    oldpath: old,
+                    newdirfd: dirfd,
+                    newpath: new,
+                    flags: flags as i32,
+                },
+            )
+        };
+        assert_eq!(link(b"f", b"g", 0), Response::Ret(0));
+        assert_eq!(std::fs::metadata(dir.host("f")).unwrap().nlink(), 2);
+        assert_eq!(link(b"f", b"g", 0), err(errno::EEXIST));
+        assert_eq!(link(b"missing", b"h", 0), err(errno::ENOENT));
+        assert_eq!(link(b"", b"h", 0x1), err(errno::EINVAL));
+        // Without AT_SYMLINK_FOLLOW the link itself is linked; with it, its target.
+        assert_eq!(link(b"sym", b"sym2", 0), Response::Ret(0));
+        assert!(std::fs::symlink_metadata(dir.host("sym2"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(link(b"sym", b"f3", lx::AT_SYMLINK_FOLLOW), Response::Ret(0));
+        assert_eq!(std::fs::metadata(dir.host("f")).unwrap().nlink(), 3);
+        std::fs::create_dir(dir.host("d")).unwrap();
+        assert_eq!(link(b"d", b"d2", 0), err(errno::EPERM));
+        close(&mem, dirfd);
+    }
+
+    #[test]
+    fn utimensat_sets_omits_and_nows() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("f"), b"x").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let path = dir.join("f");
+        let utimens = |dirfd, path: Option<&[u8]>, times, flags| {
+            call(
+                &mem,
+                Request::Utimensat {
+                    dirfd,
+                    path,
+                    times,
+                    flags,
+                },
+            )
+        };
+        let times = Some([(1_000_000_000, 123_456_789), (1_234_567_890, 987_654_321)]);
+        assert_eq!(utimens(AT_FDCWD, Some(&path), times, 0), Response::Ret(0));
+        let md = std::fs::metadata(dir.host("f")).unwrap();
+        assert_eq!((md.atime(), md.atime_nsec()), (1_000_000_000, 123_456_789));
+        assert_eq!((md.mtime(), md.mtime_nsec()), (1_234_567_890, 987_654_321));
+
+        // UTIME_OMIT keeps a time, UTIME_NOW takes the clock.
+        let omit = i64::from(lx::UTIME_OMIT);
+        let now = i64::from(lx::UTIME_NOW);
+        let times = Some([(5, omit), (0, now)]);
+        assert_eq!(utimens(AT_FDCWD, Some(&path), times, 0), Response::Ret(0));
+        let md = std::fs::metadata(dir.host("f")).unwrap();
+        assert_eq!(md.atime(), 1_000_000_000);
+        assert!(md.mtime() > 1_600_000_000);
+
+        // A NULL path sets the times of the fd itself (futimens).
+        let fd = open(&mem, &path, lx::O_RDONLY, 0);
+        let times = Some([(7, 0), (8, 0)]);
+        assert_eq!(utimens(fd, None, times, 0), Response::Ret(0));
+        let md = std::fs::metadata(dir.host("f")).unwrap();
+        assert_eq!((md.atime(), md.mtime()), (7, 8));
+        // NULL times: both now.
+        assert_eq!(utimens(fd, None, None, 0), Response::Ret(0));
+        assert!(std::fs::metadata(dir.host("f")).unwrap().atime() > 1_600_000_000);
+        close(&mem, fd);
+
+        let bad = Some([(0, 1_000_000_000), (0, 0)]);
+        assert_eq!(utimens(AT_FDCWD, Some(&path), bad, 0), err(errno::EINVAL));
+        assert_eq!(
+            utimens(AT_FDCWD, Some(&path), None, 0x1),
+            err(errno::EINVAL)
+        );
+        let missing = dir.join("missing");
+        assert_eq!(
+            utimens(AT_FDCWD, Some(&missing), None, 0),
+            err(errno::ENOENT)
+        );
+        // A NULL path with AT_FDCWD names nothing.
+        assert_eq!(utimens(AT_FDCWD, None, None, 0), err(errno::EFAULT));
+    }
+
+    #[test]
+    fn chown_to_our_own_ids_and_bad_flags() {
+        let dir = TempDir::new();
+        std::fs::write(dir.host("f"), b"x").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let md = std::fs::metadata(dir.host("f")).unwrap();
+        let (uid, gid) = (md.uid(), md.gid());
+        let path = dir.join("f");
+        let chown = |path: &[u8], uid, gid, flags: u32| {
+            call(
+                &mem,
+                Request::Fchownat {
+                    dirfd: AT_FDCWD,
+                    path,
+                    uid,
+                    gid,
+                    flags: flags as i32,
+                },
+            )
+        };
+        assert_eq!(chown(&path, uid, gid, 0), Response::Ret(0));
+        assert_eq!(chown(&path, u32::MAX, u32::MAX, 0), Response::Ret(0));
+        assert_eq!(
+            chown(&path, uid, gid, lx::AT_SYMLINK_NOFOLLOW),
+            Response::Ret(0)
+        );
+        assert_eq!(chown(&path, uid, gid, 0x1), err(errno::EINVAL));
+        assert_eq!(chown(&dir.join("missing"), uid, gid, 0), err(errno::ENOENT));
+        let fd = open(&mem, &path, lx::O_RDONLY, 0);
+        assert_eq!(
+            call(&mem, Request::Fchown { fd, uid, gid }),
+            Response::Ret(0)
+        );
+        close(&mem, fd);
+        assert_eq!(
+            call(&mem, Request::Fchown { fd, uid, gid }),
+            err(errno::EBADF)
+        );
+    }
+
+    #[test]
+    fn realpath_resolves_links_and_dots() {
+        let dir = TempDir::new();
+        std::fs::create_dir(dir.host("d")).unwrap();
+        std::fs::write(dir.host("d/f"), b"x").unwrap();
+        std::os::unix::fs::symlink("d/f", dir.host("l")).unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let want = std::fs::canonicalize(dir.host("d/f")).unwrap();
+        let want = want.as_os_str().as_bytes();
+        let segs = [seg(0x100, 3), seg(0x1000, 4096)];
+        for path in [dir.join("l"), dir.join("d/../d/./f")] {
+            let n = value(call(
+                &mem,
+                Request::Realpath {
+                    path: &path,
+                    buf: SegList::Borrowed(&segs),
+                },
+            ));
+            assert_eq!(n as usize, want.len());
+            let mut got = mem.read_vec(0x100, 3).unwrap();
+            got.extend(mem.read_vec(0x1000, n as u64 - 3).unwrap());
+            assert_eq!(got, want);
+        }
+        let short = [seg(0x100, 3)];
+        let path = dir.join("l");
+        assert_eq!(
+            call(
+                &mem,
+                Request::Realpath {
+                    path: &path,
+                    buf: SegList::Borrowed(&short)
+                }
+            ),
+            err(errno::ERANGE)
+        );
+        let missing = dir.join("missing");
+        assert_eq!(
+            call(
+                &mem,
+                Request::Realpath {
+                    path: &missing,
+                    buf: SegList::Borrowed(&segs)
+                }
+            ),
+            err(errno::ENOENT)
+        );
+        let outside = [seg(RAM as u64, 10)];
+        assert_eq!(
+            call(
+                &mem,
+                Request::Realpath {
+                    path: &path,
+                    buf: SegList::Borrowed(&outside)
+                }
+            ),
+            Response::Malformed(MalformedReason::BadGuestAddress)
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! address produces `Response::Malformed` or a Linux errno, never a panic.
 
 pub mod fs;
+pub mod info;
 
 use abi_shared::hypercall::{
     decode_frame, encode_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request, Response, Startup,
@@ -99,6 +100,16 @@ impl Server {
                 Response::Ret(0)
             }
             Request::Sleep { ns } => sleep(*ns),
+            Request::Getgroups { .. }
+            | Request::Getpgid { .. }
+            | Request::Getsid { .. }
+            | Request::Setpgid { .. }
+            | Request::Setsid
+            | Request::Getrusage { .. }
+            | Request::Times
+            | Request::Sysinfo
+            | Request::SchedGetscheduler { .. }
+            | Request::SchedGetparam { .. } => info::handle(mem, req),
             other => fs::handle(&self.fds, mem, other),
         }
     }

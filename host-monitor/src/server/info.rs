@@ -1,0 +1,372 @@
+//! Process attributes and system information the host owns: process groups and sessions,
+//! supplementary groups, resource usage, CPU times, sysinfo and other processes' scheduling.
+//!
+//! One Linux process is this host process, so the host's answers about it are the true
+//! ones: its pid, process group and session are the monitor's, and so are the CPU time and
+//! memory it used (guest time included).
+
+use abi_shared::hypercall::{MalformedReason, Request, Response, SegList};
+use abi_shared::linux::errno;
+use libc::c_int;
+
+use super::fs::{check, out_struct, ret, Failure, Handled};
+use crate::guest_mem::{GuestMemory, MAX_SEGMENTS};
+use crate::host::{self, LinuxErrno};
+
+const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
+const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
+/// Linux's NGROUPS_MAX: no process has more supplementary groups.
+const NGROUPS_MAX: usize = 65536;
+
+/// Serve one process-attribute or system-information request.
+pub fn handle(mem: &GuestMemory, req: &Request<'_>) -> Response {
+    let result = match req {
+        Request::Getgroups { size, buf } => getgroups(mem, *size, buf),
+        Request::Getpgid { pid } => {
+            // SAFETY: getpgid takes no pointers.
+            check(unsafe { libc::getpgid(*pid) }).and_then(ret)
+        }
+        Request::Getsid { pid } => {
+            // SAFETY: getsid takes no pointers.
+            check(unsafe { libc::getsid(*pid) }).and_then(ret)
+        }
+        Request::Setpgid { pid, pgid } => {
+            // SAFETY: setpgid takes no pointers.
+            check(unsafe { libc::setpgid(*pid, *pgid) }).and_then(ret)
+        }
+        Request::Setsid => {
+            // SAFETY: setsid takes no pointers.
+            check(unsafe { libc::setsid() }).and_then(ret)
+        }
+        Request::Getrusage { who } => getrusage(*who),
+        Request::Times => times(),
+        Request::Sysinfo => sysinfo(),
+        Request::SchedGetscheduler { pid } => sched_getscheduler(*pid),
+        Request::SchedGetparam { pid } => sched_getparam(*pid),
+        // Not one of ours: the dispatcher in server/mod.rs sends only the above here.
+        _ => Err(Failure::Errno(ENOSYS)),
+    };
+    result.unwrap_or_else(Response::from)
+}
+
+/// getgroups: the count for `size` 0; EINVAL when `size` is negative or too small;
+/// otherwise the ids as Linux gid_t (u32) into the segments.
+fn getgroups(mem: &GuestMemory, size: i32, buf: &SegList<'_>) -> Handled {
+    let size = usize::try_from(size).map_err(|_| Failure::Errno(EINVAL))?;
+    // SAFETY: getgroups(0, NULL) only counts.
+    let count = check(unsafe { libc::getgroups(0, std::ptr::null_mut()) })? as usize;
+    if size == 0 {
+        return ret(count as i64);
+    }
+    if size < count {
+        return Err(Failure::Errno(EINVAL));
+    }
+    let mut gids: Vec<libc::gid_t> = vec![0; count.min(NGROUPS_MAX)];
+    // SAFETY: gids has room for gids.len() ids.
+    let n = check(unsafe { libc::getgroups(gids.len() as c_int, gids.as_mut_ptr()) })? as usize;
+    let bytes: Vec<u8> = gids
+        .iter()
+        .take(n)
+        .flat_map(|g| g.to_le_bytes())
+        .collect();
+    let segs = buf.as_slice();
+    if segs.len() > MAX_SEGMENTS {
+        return Err(Failure::Malformed(MalformedReason::BadLength));
+    }
+    let room = buf
+        .total_len()
+        .ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+    mem.iovecs(segs)?;
+    if room < bytes.len() as u64 {
+        return Err(Failure::Errno(EINVAL));
+    }
+    mem.write_segs(segs, &bytes)?;
+    ret(n as i64)
+}
+
+fn getrusage(who: i32) -> Handled {
+    let who = host::rusage_who_to_host(who).map_err(Failure::Errno)?;
+    // SAFETY: ru is a valid out-pointer for one struct rusage.
+    let ru = out_struct(|ru| unsafe { libc::getrusage(who, ru) })?;
+    Ok(Response::Rusage(host::rusage_to_linux(&ru)))
+}
+
+fn times() -> Handled {
+    let mut tms = libc::tms {
+        tms_utime: 0,
+        tms_stime: 0,
+        tms_cutime: 0,
+        tms_cstime: 0,
+    };
+    // SAFETY: tms is a valid out-pointer. times() cannot fail with a valid pointer, and
+    // its result may legitimately look negative (it counts from an arbitrary point).
+    let ticks = unsafe { libc::times(&mut tms) };
+    Ok(Response::Times {
+        ticks: host::clock_ticks_to_linux(ticks),
+        tms: host::tms_to_linux(&tms),
+    })
+}
+
+#[cfg(target_os = "linux")]
+fn sysinfo() -> Handled {
+    // SAFETY: si is a valid out-pointer for one struct sysinfo.
+    let si = out_struct(|si| unsafe { libc::sysinfo(si) })?;
+    Ok(Response::Sysinfo(host::sysinfo_to_linux(&si)))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sysinfo() -> Handled {
+    Err(Failure::Errno(ENOSYS))
+}
+
+#[cfg(target_os = "linux")]
+fn sched_getscheduler(pid: i32) -> Handled {
+    // SAFETY: sched_getscheduler takes no pointers.
+    let policy = check(unsafe { libc::sched_getscheduler(pid) })?;
+    ret(i64::from(host::sched_policy_to_linux(policy as c_int)))
+}
+
+/// Hosts without sched_getscheduler: every process is SCHED_OTHER, if it exists.
+#[cfg(not(target_os = "linux"))]
+fn sched_getscheduler(pid: i32) -> Handled {
+    process_exists(pid)?;
+    ret(0)
+}
+
+#[cfg(target_os = "linux")]
+fn sched_getparam(pid: i32) -> Handled {
+    // SAFETY: p is a valid out-pointer for one struct sched_param.
+    let p = out_struct(|p| unsafe { libc::sched_getparam(pid, p) })?;
+    ret(i64::from(p.sched_priority))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sched_getparam(pid: i32) -> Handled {
+    process_exists(pid)?;
+    ret(0)
+}
+
+/// ESRCH unless `pid` names a process (kill(pid, 0); EPERM still means it exists).
+#[cfg(not(target_os = "linux"))]
+fn process_exists(pid: i32) -> Result<(), Failure> {
+    if pid < 0 {
+        return Err(Failure::Errno(EINVAL));
+    }
+    // SAFETY: signal 0 only checks that the process exists.
+    match check(unsafe { libc::kill(pid, 0) }) {
+        Err(Failure::Errno(e)) if e == errno::EPERM as LinuxErrno => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use abi_shared::hypercall::GuestSeg;
+
+    const RAM: usize = 64 * 1024;
+
+    fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
+        handle(mem, &req)
+    }
+
+    fn err(e: u32) -> Response {
+        Response::Ret(-i64::from(e))
+    }
+
+    fn host_groups() -> Vec<u32> {
+        // SAFETY: counting only.
+        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+        let mut g = vec![0; n as usize];
+        // SAFETY: g has room for n ids.
+        let n = unsafe { libc::getgroups(n, g.as_mut_ptr()) };
+        g.truncate(n as usize);
+        g
+    }
+
+    #[test]
+    fn getgroups_counts_copies_and_checks_the_size() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let want = host_groups();
+        let none = SegList::Borrowed(&[]);
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getgroups {
+                    size: 0,
+                    buf: none.clone()
+                }
+            ),
+            Response::Ret(want.len() as i64)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Getgroups {
+                    size: -1,
+                    buf: none.clone()
+                }
+            ),
+            err(errno::EINVAL)
+        );
+        let segs = [
+            GuestSeg { gpa: 0x100, len: 4 },
+            GuestSeg {
+                gpa: 0x1000,
+                len: 4096,
+            },
+        ];
+        let got = call(
+            &mem,
+            Request::Getgroups {
+                size: 1025,
+                buf: SegList::Borrowed(&segs),
+            },
+        );
+        assert_eq!(got, Response::Ret(want.len() as i64));
+        if let Some(first) = want.first() {
+            assert_eq!(mem.read_u32(0x100).unwrap(), *first);
+        }
+        if want.len() > 1 {
+            assert_eq!(mem.read_u32(0x1000).unwrap(), want[1]);
+            assert_eq!(
+                call(
+                    &mem,
+                    Request::Getgroups {
+                        size: 1,
+                        buf: SegList::Borrowed(&segs)
+                    }
+                ),
+                err(errno::EINVAL)
+            );
+        }
+        if !want.is_empty() {
+            let outside = [GuestSeg {
+                gpa: RAM as u64 - 2,
+                len: 4096,
+            }];
+            assert_eq!(
+                call(
+                    &mem,
+                    Request::Getgroups {
+                        size: 1024,
+                        buf: SegList::Borrowed(&outside)
+                    }
+                ),
+                Response::Malformed(MalformedReason::BadGuestAddress)
+            );
+        }
+    }
+
+    #[test]
+    fn process_group_and_session_are_the_hosts() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        // SAFETY: plain id getters.
+        let (pgrp, sid) = unsafe { (libc::getpgid(0), libc::getsid(0)) };
+        assert_eq!(
+            call(&mem, Request::Getpgid { pid: 0 }),
+            Response::Ret(i64::from(pgrp))
+        );
+        assert_eq!(
+            call(&mem, Request::Getsid { pid: 0 }),
+            Response::Ret(i64::from(sid))
+        );
+        assert_eq!(
+            call(&mem, Request::Getpgid { pid: 0x3fff_ffff }),
+            err(errno::ESRCH)
+        );
+        assert_eq!(
+            call(&mem, Request::Getsid { pid: 0x3fff_ffff }),
+            err(errno::ESRCH)
+        );
+        assert_eq!(
+            call(
+                &mem,
+                Request::Setpgid {
+                    pid: 0x3fff_ffff,
+                    pgid: 0
+                }
+            ),
+            err(errno::ESRCH)
+        );
+        assert_eq!(
+            call(&mem, Request::Setpgid { pid: 0, pgid: -1 }),
+            err(errno::EINVAL)
+        );
+    }
+
+    #[test]
+    fn rusage_times_and_sysinfo_answer() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        match call(&mem, Request::Getrusage { who: 0 }) {
+            Response::Rusage(ru) => {
+                assert!(ru.ru_maxrss > 0);
+                assert!((0..1_000_000).contains(&ru.ru_utime[1]));
+            }
+            other => panic!("expected Rusage, got {other:?}"),
+        }
+        assert!(matches!(
+            call(&mem, Request::Getrusage { who: -1 }),
+            Response::Rusage(_)
+        ));
+        assert!(matches!(
+            call(&mem, Request::Getrusage { who: 1 }),
+            Response::Rusage(_)
+        ));
+        assert_eq!(
+            call(&mem, Request::Getrusage { who: 7 }),
+            err(errno::EINVAL)
+        );
+        match call(&mem, Request::Times) {
+            Response::Times { tms, .. } => assert!(tms.tms_utime >= 0 && tms.tms_stime >= 0),
+            other => panic!("expected Times, got {other:?}"),
+        }
+        match call(&mem, Request::Sysinfo) {
+            Response::Sysinfo(si) => {
+                assert_eq!(si.mem_unit, 1);
+                assert!(si.totalram > 0 && si.freeram <= si.totalram);
+                assert!(si.uptime > 0 && si.procs > 0);
+            }
+            other => panic!("expected Sysinfo, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_processes_scheduling() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        // SAFETY: getpid takes no pointers.
+        let me = unsafe { libc::getpid() };
+        assert_eq!(
+            call(&mem, Request::SchedGetscheduler { pid: me }),
+            Response::Ret(0)
+        );
+        assert_eq!(
+            call(&mem, Request::SchedGetparam { pid: me }),
+            Response::Ret(0)
+        );
+        let missing = 0x3fff_ffff;
+        assert_eq!(
+            call(&mem, Request::SchedGetscheduler { pid: missing }),
+            err(errno::ESRCH)
+        );
+        assert_eq!(
+            call(&mem, Request::SchedGetparam { pid: missing }),
+            err(errno::ESRCH)
+        );
+        assert_eq!(
+            call(&mem, Request::SchedGetscheduler { pid: -1 }),
+            err(errno::EINVAL)
+        );
+    }
+
+    #[test]
+    fn other_requests_are_enosys() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        assert_eq!(call(&mem, Request::Close { fd: 0 }), err(errno::ENOSYS));
+    }
+}
