@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use abi_shared::hypercall::{GuestSeg, Request, Response, SegList};
 use abi_shared::linux::errno;
-use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, O_CREAT, O_TRUNC, O_WRONLY};
+use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{err, Ctx, EFAULT, EINVAL};
 use crate::hypercall::{call, call_ret};
@@ -23,8 +23,19 @@ const F_SETFD: i32 = 2;
 const F_GETFL: i32 = 3;
 const F_SETFL: i32 = 4;
 const F_DUPFD_CLOEXEC: i32 = 1030;
+const F_SETPIPE_SZ: i32 = 1031;
+const F_GETPIPE_SZ: i32 = 1032;
+const FD_CLOEXEC: u64 = 1;
 const TCGETS: u64 = 0x5401;
+const TIOCGPGRP: u64 = 0x540f;
 const TIOCGWINSZ: u64 = 0x5413;
+const FIONREAD: u64 = 0x541b;
+const FIONBIO: u64 = 0x5421;
+const FIONCLEX: u64 = 0x5450;
+const FIOCLEX: u64 = 0x5451;
+const O_NONBLOCK: u64 = 0o4000;
+/// utimensat's special tv_nsec values.
+const UTIME_OMIT: i64 = (1 << 30) - 2;
 
 /// A path argument: at most PATH_MAX bytes including the NUL.
 fn path(addr: u64) -> Result<Vec<u8>, i64> {
@@ -49,25 +60,59 @@ fn segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
     Ok(segs)
 }
 
-/// The scatter list of a user iovec array.
+/// The scatter list of a read or write buffer. As on Linux, a buffer that is only partly
+/// accessible transfers its accessible start (the copy stops at the first bad page); only
+/// when nothing of it is accessible is the call EFAULT.
+fn rw_segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
+    let mut segs = Vec::new();
+    let r = user_segments(addr, len.min(MAX_RW_COUNT), access, &mut segs);
+    match r {
+        Err(e) if segs.is_empty() => Err(e),
+        _ => Ok(segs),
+    }
+}
+
+/// The scatter list of a user iovec array. Like Linux: the whole array is read first (EFAULT
+/// if it cannot be), a negative length or too many entries is EINVAL, a buffer beyond user
+/// space is EFAULT; then the transfer covers the buffers up to the first page that cannot
+/// be accessed (readv/writev return that partial count), EFAULT only if that is nothing.
 fn iovec_segments(iov: u64, count: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
     if count > IOV_MAX {
         return Err(EINVAL);
     }
-    let mut segs = Vec::new();
+    let mut bytes = alloc::vec![0u8; count as usize * 16];
+    uaccess::copy_from_user(iov, &mut bytes)?;
+    let entries: Vec<(u64, u64)> = bytes
+        .chunks_exact(16)
+        .map(|e| {
+            let word = |i: usize| {
+                u64::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4], e[i + 5], e[i + 6], e[i + 7]])
+            };
+            (word(0), word(8))
+        })
+        .collect();
     let mut total = 0u64;
-    for i in 0..count {
-        let base = uaccess::read_u64(iov + i * 16)?;
-        let len = uaccess::read_u64(iov + i * 16 + 8)?;
-        if len as i64 <= 0 {
-            if (len as i64) < 0 {
-                return Err(EINVAL);
-            }
-            continue;
+    for &(base, len) in &entries {
+        if (len as i64) < 0 {
+            return Err(EINVAL);
         }
         let len = len.min(MAX_RW_COUNT - total);
-        user_segments(base, len, access, &mut segs)?;
+        if base.checked_add(len).is_none_or(|end| end > abi_shared::layout::user::TASK_SIZE) {
+            return Err(EFAULT);
+        }
         total += len;
+    }
+    let mut segs = Vec::new();
+    let mut left = MAX_RW_COUNT;
+    for &(base, len) in &entries {
+        let len = len.min(left);
+        if len == 0 {
+            continue;
+        }
+        if let Err(e) = user_segments(base, len, access, &mut segs) {
+            return if segs.is_empty() { Err(e) } else { Ok(segs) };
+        }
+        left -= len;
     }
     Ok(segs)
 }
@@ -81,12 +126,12 @@ fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
 }
 
 pub fn read(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(segments(c.arg(1), c.arg(2), Access::Write));
+    let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
     do_read(c.int(0), &segs, None)
 }
 
 pub fn write(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(segments(c.arg(1), c.arg(2), Access::Read));
+    let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
     do_write(c.int(0), &segs, None)
 }
 
@@ -94,7 +139,7 @@ pub fn pread64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
     }
-    let segs = tryret!(segments(c.arg(1), c.arg(2), Access::Write));
+    let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
     do_read(c.int(0), &segs, Some(c.arg(3) as i64))
 }
 
@@ -102,7 +147,7 @@ pub fn pwrite64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
     }
-    let segs = tryret!(segments(c.arg(1), c.arg(2), Access::Read));
+    let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
     do_write(c.int(0), &segs, Some(c.arg(3) as i64))
 }
 
@@ -171,7 +216,7 @@ pub fn stat(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn lstat(c: &mut Ctx<'_>) -> i64 {
-    do_fstatat(AT_FDCWD, c.arg(0), c.arg(1), abi_shared::linux::general::AT_SYMLINK_NOFOLLOW as i32)
+    do_fstatat(AT_FDCWD, c.arg(0), c.arg(1), AT_SYMLINK_NOFOLLOW as i32)
 }
 
 pub fn newfstatat(c: &mut Ctx<'_>) -> i64 {
@@ -254,11 +299,29 @@ pub fn symlinkat(c: &mut Ctx<'_>) -> i64 {
     do_symlinkat(c.arg(0), c.int(1), c.arg(2))
 }
 
+/// `/proc/self/exe` and `/proc/<our pid>/exe`: /proc does not exist yet, and the host's
+/// answer would be the monitor, so the guest answers with the program's absolute path.
+fn is_own_exe_link(p: &[u8]) -> bool {
+    let Some(rest) = p.strip_prefix(b"/proc/").and_then(|r| r.strip_suffix(b"/exe")) else { return false };
+    if rest == b"self" || rest == b"thread-self" {
+        return true;
+    }
+    let mut digits = alloc::string::String::new();
+    let _ = core::fmt::write(&mut digits, format_args!("{}", super::ids::pid()));
+    rest == digits.as_bytes()
+}
+
 fn do_readlinkat(dirfd: i32, path_addr: u64, buf: u64, size: u64) -> i64 {
     if (size as i64) <= 0 {
         return EINVAL;
     }
     let p = tryret!(path(path_addr));
+    if is_own_exe_link(&p) {
+        let exe = super::ids::exe_path();
+        // readlink truncates silently to the buffer.
+        let n = exe.len().min(size.min(MAX_RW_COUNT) as usize);
+        return uaccess::copy_to_user(buf, &exe[..n]).map_or(EFAULT, |_| n as i64);
+    }
     let segs = tryret!(segments(buf, size, Access::Write));
     call_ret(&Request::Readlinkat { dirfd, path: &p, buf: SegList::Borrowed(&segs) })
 }
@@ -356,11 +419,37 @@ pub fn dup3(c: &mut Ctx<'_>) -> i64 {
 
 pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
     match c.int(1) {
-        cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC) => {
+        cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ) => {
             call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) })
         }
         _ => EINVAL,
     }
+}
+
+/// An ioctl whose answer is an int the kernel stores at `out`.
+fn int_out(r: i64, out: u64) -> i64 {
+    if r < 0 {
+        return r;
+    }
+    uaccess::copy_to_user(out, &(r as i32).to_le_bytes()).map_or(EFAULT, |_| 0)
+}
+
+/// FIONBIO: set or clear O_NONBLOCK as `*arg` says.
+fn fionbio(fd: i32, arg: u64) -> i64 {
+    let mut on = [0u8; 4];
+    if uaccess::copy_from_user(arg, &mut on).is_err() {
+        return EFAULT;
+    }
+    let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+    if fl < 0 {
+        return fl;
+    }
+    let fl = fl as u64;
+    let new = if i32::from_le_bytes(on) != 0 { fl | O_NONBLOCK } else { fl & !O_NONBLOCK };
+    if new == fl {
+        return 0;
+    }
+    call_ret(&Request::Fcntl { fd, cmd: F_SETFL, arg: new })
 }
 
 pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
@@ -368,6 +457,11 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
     let resp = match c.arg(1) & 0xffff_ffff {
         TCGETS => call(&Request::IoctlTcgets { fd }),
         TIOCGWINSZ => call(&Request::IoctlGetWinsize { fd }),
+        FIONREAD => return int_out(call_ret(&Request::IoctlFionread { fd }), out),
+        TIOCGPGRP => return int_out(call_ret(&Request::IoctlGetPgrp { fd }), out),
+        FIOCLEX => return call_ret(&Request::Fcntl { fd, cmd: F_SETFD, arg: FD_CLOEXEC }),
+        FIONCLEX => return call_ret(&Request::Fcntl { fd, cmd: F_SETFD, arg: 0 }),
+        FIONBIO => return fionbio(fd, out),
         _ => {
             // Unknown requests: a bad fd is still EBADF, otherwise "not a terminal".
             let r = call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 });
@@ -384,4 +478,139 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
 
 pub fn umask(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Umask { mask: (c.arg(0) & 0o777) as u32 })
+}
+
+/// pipe2 as Linux does it: make the pipe, then store the two fds; if they cannot be stored
+/// the pipe is closed again and the call is EFAULT.
+fn do_pipe2(fds: u64, flags: i32) -> i64 {
+    let [r, w] = match call(&Request::Pipe2 { flags }) {
+        Response::Fds(pair) => pair,
+        Response::Ret(e) => return e,
+        _ => return EFAULT,
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&r.to_le_bytes());
+    out[4..].copy_from_slice(&w.to_le_bytes());
+    if uaccess::copy_to_user(fds, &out).is_err() {
+        call_ret(&Request::Close { fd: r });
+        call_ret(&Request::Close { fd: w });
+        return EFAULT;
+    }
+    0
+}
+
+pub fn pipe(c: &mut Ctx<'_>) -> i64 {
+    do_pipe2(c.arg(0), 0)
+}
+
+pub fn pipe2(c: &mut Ctx<'_>) -> i64 {
+    do_pipe2(c.arg(0), c.int(1))
+}
+
+fn do_linkat(olddirfd: i32, old: u64, newdirfd: i32, new: u64, flags: i32) -> i64 {
+    let oldpath = tryret!(path(old));
+    let newpath = tryret!(path(new));
+    call_ret(&Request::Linkat { olddirfd, oldpath: &oldpath, newdirfd, newpath: &newpath, flags })
+}
+
+pub fn link(c: &mut Ctx<'_>) -> i64 {
+    do_linkat(AT_FDCWD, c.arg(0), AT_FDCWD, c.arg(1), 0)
+}
+
+pub fn linkat(c: &mut Ctx<'_>) -> i64 {
+    do_linkat(c.int(0), c.arg(1), c.int(2), c.arg(3), c.int(4))
+}
+
+/// Two (i64, i64) pairs from user memory: timespecs, timevals or a utimbuf's seconds.
+fn read_pairs(addr: u64, words: usize) -> Result<[(i64, i64); 2], i64> {
+    let mut b = [0u8; 32];
+    uaccess::copy_from_user(addr, &mut b[..words * 8])?;
+    let w = |i: usize| {
+        i64::from_le_bytes([
+            b[i * 8],
+            b[i * 8 + 1],
+            b[i * 8 + 2],
+            b[i * 8 + 3],
+            b[i * 8 + 4],
+            b[i * 8 + 5],
+            b[i * 8 + 6],
+            b[i * 8 + 7],
+        ])
+    };
+    Ok(if words == 4 { [(w(0), w(1)), (w(2), w(3))] } else { [(w(0), 0), (w(1), 0)] })
+}
+
+/// utimensat and the older calls mapped onto it. A NULL path (`path_addr` 0) names
+/// `dirfd` itself.
+fn do_utimens(dirfd: i32, path_addr: u64, times: Option<[(i64, i64); 2]>, flags: i32) -> i64 {
+    let p = match path_addr {
+        0 => None,
+        a => Some(tryret!(path(a))),
+    };
+    call_ret(&Request::Utimensat { dirfd, path: p.as_deref(), times, flags })
+}
+
+pub fn utimensat(c: &mut Ctx<'_>) -> i64 {
+    let times = match c.arg(2) {
+        0 => None,
+        a => Some(tryret!(read_pairs(a, 4))),
+    };
+    // Linux: both times UTIME_OMIT is a successful no-op, checked before anything else.
+    if times.is_some_and(|t| t[0].1 == UTIME_OMIT && t[1].1 == UTIME_OMIT) {
+        return 0;
+    }
+    do_utimens(c.int(0), c.arg(1), times, c.int(3))
+}
+
+/// utimes/futimesat: timevals, whose microseconds must be in range.
+fn do_futimesat(dirfd: i32, path_addr: u64, tv: u64) -> i64 {
+    let times = match tv {
+        0 => None,
+        a => {
+            let t = tryret!(read_pairs(a, 4));
+            if t.iter().any(|&(_, usec)| !(0..1_000_000).contains(&usec)) {
+                return EINVAL;
+            }
+            Some(t.map(|(sec, usec)| (sec, usec * 1000)))
+        }
+    };
+    do_utimens(dirfd, path_addr, times, 0)
+}
+
+pub fn utimes(c: &mut Ctx<'_>) -> i64 {
+    do_futimesat(AT_FDCWD, c.arg(0), c.arg(1))
+}
+
+pub fn futimesat(c: &mut Ctx<'_>) -> i64 {
+    do_futimesat(c.int(0), c.arg(1), c.arg(2))
+}
+
+/// utime: a `struct utimbuf` of whole seconds (actime, modtime).
+pub fn utime(c: &mut Ctx<'_>) -> i64 {
+    let times = match c.arg(1) {
+        0 => None,
+        a => Some(tryret!(read_pairs(a, 2))),
+    };
+    do_utimens(AT_FDCWD, c.arg(0), times, 0)
+}
+
+fn do_fchownat(dirfd: i32, path_addr: u64, uid: u64, gid: u64, flags: i32) -> i64 {
+    let p = tryret!(path(path_addr));
+    call_ret(&Request::Fchownat { dirfd, path: &p, uid: uid as u32, gid: gid as u32, flags })
+}
+
+pub fn chown(c: &mut Ctx<'_>) -> i64 {
+    do_fchownat(AT_FDCWD, c.arg(0), c.arg(1), c.arg(2), 0)
+}
+
+pub fn lchown(c: &mut Ctx<'_>) -> i64 {
+    do_fchownat(AT_FDCWD, c.arg(0), c.arg(1), c.arg(2), AT_SYMLINK_NOFOLLOW as i32)
+}
+
+pub fn fchownat(c: &mut Ctx<'_>) -> i64 {
+    do_fchownat(c.int(0), c.arg(1), c.arg(2), c.arg(3), c.int(4))
+}
+
+pub fn fchown(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Fchown { fd: c.int(0), uid: c.arg(1) as u32, gid: c.arg(2) as u32 })
 }

@@ -4,8 +4,10 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use spin::Mutex;
 
-use abi_shared::hypercall::{Request, Startup};
-use abi_shared::layout::user;
+use alloc::vec::Vec;
+
+use abi_shared::hypercall::{Request, SegList, Startup};
+use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno;
 
 use super::{err, Ctx, EFAULT, EINVAL, ENOSYS};
@@ -27,6 +29,24 @@ const RLIM_INFINITY: u64 = u64::MAX;
 static RLIMITS: Mutex<[(u64, u64); RLIM_NLIMITS]> = Mutex::new([(RLIM_INFINITY, RLIM_INFINITY); RLIM_NLIMITS]);
 static HOSTNAME: Mutex<[u8; 65]> = Mutex::new([0; 65]);
 
+/// TASK_COMM_LEN: the thread name, NUL included.
+const COMM_LEN: usize = 16;
+/// The thread's name (prctl PR_SET_NAME/PR_GET_NAME), NUL-padded.
+static COMM: Mutex<[u8; COMM_LEN]> = Mutex::new([0; COMM_LEN]);
+/// prctl PR_SET_DUMPABLE's value (SUID_DUMP_USER at exec).
+static DUMPABLE: AtomicU32 = AtomicU32::new(1);
+/// prctl PR_SET_PDEATHSIG's signal (kept and reported; nothing delivers it yet).
+static PDEATHSIG: AtomicU32 = AtomicU32::new(0);
+
+/// The program's file: the path it was started by, and once known its absolute path with
+/// symlinks resolved (what /proc/self/exe shows).
+struct Exe {
+    path: Vec<u8>,
+    resolved: Option<Vec<u8>>,
+}
+
+static EXE: Mutex<Exe> = Mutex::new(Exe { path: Vec::new(), resolved: None });
+
 pub fn init(s: &Startup) {
     PID.store(s.pid as u32, Ordering::Relaxed);
     PPID.store(s.ppid as u32, Ordering::Relaxed);
@@ -44,6 +64,67 @@ pub fn init(s: &Startup) {
     let mut h = HOSTNAME.lock();
     let n = s.hostname.len().min(64);
     h[..n].copy_from_slice(&s.hostname[..n]);
+    drop(h);
+    set_exec(&s.exec_path);
+}
+
+/// A new program image from `path` (the path it was executed by): Linux names the thread
+/// after the file's base name and forgets the old /proc/self/exe.
+pub fn set_exec(path: &[u8]) {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let mut comm = [0u8; COMM_LEN];
+    let n = base.len().min(COMM_LEN - 1);
+    comm[..n].copy_from_slice(&base[..n]);
+    *COMM.lock() = comm;
+    DUMPABLE.store(1, Ordering::Relaxed);
+    let mut exe = EXE.lock();
+    exe.path = path.to_vec();
+    exe.resolved = None;
+    // A relative path means the current directory of now, which the program may change:
+    // resolve it at once (an absolute one waits for the first readlink).
+    if !path.starts_with(b"/") {
+        exe.resolved = Some(absolute_path(path));
+    }
+}
+
+/// The absolute path of the program's file, as /proc/self/exe gives it.
+pub fn exe_path() -> Vec<u8> {
+    let mut exe = EXE.lock();
+    match &exe.resolved {
+        Some(p) => p.clone(),
+        None => {
+            let abs = absolute_path(&exe.path);
+            exe.resolved = Some(abs.clone());
+            abs
+        }
+    }
+}
+
+/// `path` made absolute by the host: symlinks, `.` and `..` resolved. If the host cannot
+/// (the file is gone), a relative path is joined to the working directory instead.
+fn absolute_path(path: &[u8]) -> Vec<u8> {
+    const PATH_MAX: usize = 4096;
+    let mut buf = alloc::vec![0u8; PATH_MAX];
+    let seg = [crate::hypercall::kernel_buf_seg(&buf)];
+    let n = crate::hypercall::call_ret(&Request::Realpath { path, buf: SegList::Borrowed(&seg) });
+    if n > 0 {
+        buf.truncate(n as usize);
+        return buf;
+    }
+    if path.starts_with(b"/") {
+        return path.to_vec();
+    }
+    let n = crate::hypercall::call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    if n <= 0 {
+        return path.to_vec();
+    }
+    // getcwd's length counts the NUL.
+    buf.truncate(n as usize - 1);
+    if buf.last() != Some(&b'/') {
+        buf.push(b'/');
+    }
+    buf.extend_from_slice(path.strip_prefix(b"./").unwrap_or(path));
+    buf
 }
 
 pub fn pid() -> i32 {
@@ -85,6 +166,121 @@ pub fn getegid(_: &mut Ctx<'_>) -> i64 {
 
 pub fn sched_yield(_: &mut Ctx<'_>) -> i64 {
     0
+}
+
+/// Store three ids as getresuid/getresgid do, stopping at the first that faults.
+fn put_three(ptrs: [u64; 3], ids: [u32; 3]) -> i64 {
+    for (p, id) in ptrs.iter().zip(ids) {
+        if uaccess::copy_to_user(*p, &id.to_le_bytes()).is_err() {
+            return EFAULT;
+        }
+    }
+    0
+}
+
+/// The saved set-user-ID is the effective one the program was executed with.
+pub fn getresuid(c: &mut Ctx<'_>) -> i64 {
+    let euid = EUID.load(Ordering::Relaxed);
+    put_three([c.arg(0), c.arg(1), c.arg(2)], [UID.load(Ordering::Relaxed), euid, euid])
+}
+
+pub fn getresgid(c: &mut Ctx<'_>) -> i64 {
+    let egid = EGID.load(Ordering::Relaxed);
+    put_three([c.arg(0), c.arg(1), c.arg(2)], [GID.load(Ordering::Relaxed), egid, egid])
+}
+
+const SCHED_OTHER: i64 = 0;
+
+/// Is `pid` this process (0 or our own pid)? Negative pids are EINVAL.
+fn is_self(pid: i32) -> Result<bool, i64> {
+    if pid < 0 {
+        return Err(EINVAL);
+    }
+    Ok(pid == 0 || pid == self::pid())
+}
+
+/// This process runs SCHED_OTHER; another one is the host's to answer (ESRCH if none).
+pub fn sched_getscheduler(c: &mut Ctx<'_>) -> i64 {
+    match is_self(c.int(0)) {
+        Err(e) => e,
+        Ok(true) => SCHED_OTHER,
+        Ok(false) => crate::hypercall::call_ret(&Request::SchedGetscheduler { pid: c.int(0) }),
+    }
+}
+
+pub fn sched_getparam(c: &mut Ctx<'_>) -> i64 {
+    let (pid, param) = (c.int(0), c.arg(1));
+    if param == 0 {
+        return EINVAL;
+    }
+    let prio = match is_self(pid) {
+        Err(e) => return e,
+        Ok(true) => 0,
+        Ok(false) => crate::hypercall::call_ret(&Request::SchedGetparam { pid }),
+    };
+    if prio < 0 {
+        return prio;
+    }
+    uaccess::copy_to_user(param, &(prio as i32).to_le_bytes()).map_or(EFAULT, |_| 0)
+}
+
+const PR_SET_PDEATHSIG: i32 = 1;
+const PR_GET_PDEATHSIG: i32 = 2;
+const PR_GET_DUMPABLE: i32 = 3;
+const PR_SET_DUMPABLE: i32 = 4;
+const PR_SET_NAME: i32 = 15;
+const PR_GET_NAME: i32 = 16;
+
+/// Up to COMM_LEN - 1 bytes of a user string, stopping at its NUL (strncpy_from_user):
+/// bytes past the NUL or the limit are never touched.
+fn read_comm(addr: u64) -> Result<[u8; COMM_LEN], i64> {
+    let mut comm = [0u8; COMM_LEN];
+    let mut got = 0usize;
+    while got < COMM_LEN - 1 {
+        let va = addr.checked_add(got as u64).ok_or(EFAULT)?;
+        let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
+        let n = in_page.min(COMM_LEN - 1 - got);
+        uaccess::copy_from_user(va, &mut comm[got..got + n])?;
+        if let Some(nul) = comm[got..got + n].iter().position(|&b| b == 0) {
+            comm[got + nul..].fill(0);
+            return Ok(comm);
+        }
+        got += n;
+    }
+    Ok(comm)
+}
+
+/// prctl: the thread name, the dumpable flag and the parent-death signal, kept here;
+/// other options are EINVAL.
+pub fn prctl(c: &mut Ctx<'_>) -> i64 {
+    let arg2 = c.arg(1);
+    match c.int(0) {
+        PR_SET_NAME => match read_comm(arg2) {
+            Ok(comm) => {
+                *COMM.lock() = comm;
+                0
+            }
+            Err(e) => e,
+        },
+        PR_GET_NAME => {
+            let comm = *COMM.lock();
+            uaccess::copy_to_user(arg2, &comm).map_or(EFAULT, |_| 0)
+        }
+        PR_GET_DUMPABLE => DUMPABLE.load(Ordering::Relaxed) as i64,
+        PR_SET_DUMPABLE if arg2 <= 1 => {
+            DUMPABLE.store(arg2 as u32, Ordering::Relaxed);
+            0
+        }
+        PR_SET_PDEATHSIG if arg2 <= abi_shared::linux::signal::SIGRTMAX as u64 => {
+            PDEATHSIG.store(arg2 as u32, Ordering::Relaxed);
+            0
+        }
+        PR_GET_PDEATHSIG => {
+            let sig = PDEATHSIG.load(Ordering::Relaxed) as i32;
+            uaccess::copy_to_user(arg2, &sig.to_le_bytes()).map_or(EFAULT, |_| 0)
+        }
+        _ => EINVAL,
+    }
 }
 
 /// The release Linux programs see: new enough for what glibc and tools check.

@@ -3,6 +3,7 @@
 
 pub mod fs;
 pub mod ids;
+pub mod info;
 pub mod mm;
 pub mod process;
 pub mod stats;

@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{fs, ids, mm, process, time, Handler};
+use super::{fs, ids, info, mm, process, time, Handler};
 use crate::signal::syscalls as sig;
 
 /// Where a syscall is served.
@@ -19,6 +19,8 @@ pub enum Served {
 
 pub struct Entry {
     pub name: &'static str,
+    /// Documentation for now: scripts/syscall-doc reads it from this file.
+    #[allow(dead_code)]
     pub served: Served,
     pub args: &'static [Arg],
     pub handler: Handler,
@@ -65,12 +67,16 @@ syscall_table! {
     19  readv             Host  fs::readv             [Fd, Ptr, D];
     20  writev            Host  fs::writev            [Fd, Ptr, D];
     21  access            Host  fs::access            [Str, Oct];
+    22  pipe              Host  fs::pipe              [Ptr];
     24  sched_yield       Guest ids::sched_yield      [];
     25  mremap            Guest mm::mremap            [X, D, D, X, X];
     28  madvise           Guest mm::madvise           [X, D, D];
     32  dup               Host  fs::dup               [Fd];
     33  dup2              Host  fs::dup2              [Fd, Fd];
     35  nanosleep         Both  time::nanosleep       [Ptr, Ptr];
+    36  getitimer         Guest sig::getitimer        [D, Ptr];
+    37  alarm             Guest sig::alarm            [D];
+    38  setitimer         Guest sig::setitimer        [D, Ptr, Ptr];
     39  getpid            Guest ids::getpid           [];
     60  exit              Guest process::exit         [D];
     62  kill              Guest sig::kill             [D, D];
@@ -87,24 +93,43 @@ syscall_table! {
     83  mkdir             Host  fs::mkdir             [Str, Oct];
     84  rmdir             Host  fs::rmdir             [Str];
     85  creat             Host  fs::creat             [Str, Oct];
+    86  link              Host  fs::link              [Str, Str];
     87  unlink            Host  fs::unlink            [Str];
     88  symlink           Host  fs::symlink           [Str, Str];
     89  readlink          Host  fs::readlink          [Str, Ptr, D];
     90  chmod             Host  fs::chmod             [Str, Oct];
     91  fchmod            Host  fs::fchmod            [Fd, Oct];
+    92  chown             Host  fs::chown             [Str, D, D];
+    93  fchown            Host  fs::fchown            [Fd, D, D];
+    94  lchown            Host  fs::lchown            [Str, D, D];
     95  umask             Host  fs::umask             [Oct];
     96  gettimeofday      Guest time::gettimeofday    [Ptr, Ptr];
     97  getrlimit         Guest ids::getrlimit        [D, Ptr];
+    98  getrusage         Host  info::getrusage       [D, Ptr];
+    99  sysinfo           Host  info::sysinfo         [Ptr];
+    100 times             Host  info::times           [Ptr];
     102 getuid            Guest ids::getuid           [];
     104 getgid            Guest ids::getgid           [];
     107 geteuid           Guest ids::geteuid          [];
     108 getegid           Guest ids::getegid          [];
+    109 setpgid           Host  info::setpgid         [D, D];
     110 getppid           Guest ids::getppid          [];
+    111 getpgrp           Host  info::getpgrp         [];
+    112 setsid            Host  info::setsid          [];
+    115 getgroups         Host  info::getgroups       [D, Ptr];
+    118 getresuid         Guest ids::getresuid        [Ptr, Ptr, Ptr];
+    120 getresgid         Guest ids::getresgid        [Ptr, Ptr, Ptr];
+    121 getpgid           Host  info::getpgid         [D];
+    124 getsid            Host  info::getsid          [D];
     127 rt_sigpending      Guest sig::rt_sigpending    [Ptr, D];
     128 rt_sigtimedwait    Guest sig::rt_sigtimedwait  [Ptr, Ptr, Ptr, D];
     129 rt_sigqueueinfo    Guest sig::rt_sigqueueinfo  [D, D, Ptr];
     130 rt_sigsuspend      Guest sig::rt_sigsuspend    [Ptr, D];
     131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
+    132 utime             Host  fs::utime             [Str, Ptr];
+    143 sched_getparam    Both  ids::sched_getparam   [D, Ptr];
+    145 sched_getscheduler Both ids::sched_getscheduler [D];
+    157 prctl             Guest ids::prctl            [D, X, X, X, X];
     158 arch_prctl        Guest ids::arch_prctl       [X, X];
     160 setrlimit         Guest ids::setrlimit        [D, Ptr];
     186 gettid            Guest ids::gettid           [];
@@ -119,18 +144,24 @@ syscall_table! {
     230 clock_nanosleep   Both  time::clock_nanosleep [D, X, Ptr, Ptr];
     231 exit_group        Guest process::exit_group   [D];
     234 tgkill            Guest sig::tgkill           [D, D, D];
+    235 utimes            Host  fs::utimes            [Str, Ptr];
+    240 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
     257 openat            Host  fs::openat            [DirFd, Str, X, Oct];
     258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];
+    260 fchownat          Host  fs::fchownat          [DirFd, Str, D, D, X];
+    261 futimesat         Host  fs::futimesat         [DirFd, Str, Ptr];
     262 newfstatat        Host  fs::newfstatat        [DirFd, Str, Ptr, X];
     263 unlinkat          Host  fs::unlinkat          [DirFd, Str, X];
     264 renameat          Host  fs::renameat          [DirFd, Str, DirFd, Str];
+    265 linkat            Host  fs::linkat            [DirFd, Str, DirFd, Str, X];
     266 symlinkat         Host  fs::symlinkat         [Str, DirFd, Str];
     267 readlinkat        Host  fs::readlinkat        [DirFd, Str, Ptr, D];
     268 fchmodat          Host  fs::fchmodat          [DirFd, Str, Oct];
     269 faccessat         Host  fs::faccessat         [DirFd, Str, Oct];
-    240 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
+    280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];
+    293 pipe2             Host  fs::pipe2             [Ptr, X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
     296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
     302 prlimit64         Guest ids::prlimit64        [D, D, Ptr, Ptr];

@@ -1,0 +1,112 @@
+//! Process attributes and system information that belong to the host process: process
+//! group, session, supplementary groups, resource usage, CPU times, sysinfo. One Linux
+//! process is one host process, so the host's answers are this program's.
+
+use core::sync::atomic::{AtomicI64, Ordering};
+
+use alloc::vec::Vec;
+
+use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::layout::PAGE_SIZE;
+
+use super::{Ctx, EFAULT, EINVAL};
+use crate::hypercall::{call, call_ret};
+use crate::mm::uaccess;
+use crate::mm::Access;
+
+/// The number of supplementary groups, once asked (only setgroups could change it, and
+/// the guest has no setgroups).
+static GROUP_COUNT: AtomicI64 = AtomicI64::new(-1);
+
+fn group_count() -> i64 {
+    let known = GROUP_COUNT.load(Ordering::Relaxed);
+    if known >= 0 {
+        return known;
+    }
+    let n = call_ret(&Request::Getgroups { size: 0, buf: SegList::Borrowed(&[]) });
+    if n >= 0 {
+        GROUP_COUNT.store(n, Ordering::Relaxed);
+    }
+    n
+}
+
+/// getgroups: size 0 returns the count, a size below it is EINVAL; only the ids stored are
+/// touched in the user's array.
+pub fn getgroups(c: &mut Ctx<'_>) -> i64 {
+    let (size, list) = (c.int(0), c.arg(1));
+    if size < 0 {
+        return EINVAL;
+    }
+    let count = group_count();
+    if count < 0 || size == 0 {
+        return count;
+    }
+    if (size as i64) < count {
+        return EINVAL;
+    }
+    let mut segs = Vec::new();
+    if let Err(e) = uaccess::user_segments(list, count as u64 * 4, Access::Write, &mut segs) {
+        return e;
+    }
+    call_ret(&Request::Getgroups { size, buf: SegList::Borrowed(&segs) })
+}
+
+pub fn getpgid(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Getpgid { pid: c.int(0) })
+}
+
+pub fn getpgrp(_: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Getpgid { pid: 0 })
+}
+
+pub fn getsid(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Getsid { pid: c.int(0) })
+}
+
+pub fn setpgid(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Setpgid { pid: c.int(0), pgid: c.int(1) })
+}
+
+pub fn setsid(_: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Setsid)
+}
+
+/// getrusage: the host's numbers (RUSAGE_THREAD is the vCPU's host thread).
+pub fn getrusage(c: &mut Ctx<'_>) -> i64 {
+    match call(&Request::Getrusage { who: c.int(0) }) {
+        Response::Rusage(ru) => uaccess::write_struct(c.arg(1), &ru).map_or(EFAULT, |_| 0),
+        Response::Ret(e) => e,
+        _ => EINVAL,
+    }
+}
+
+/// times: `struct tms` if the pointer is not NULL, and the tick count either way.
+pub fn times(c: &mut Ctx<'_>) -> i64 {
+    match call(&Request::Times) {
+        Response::Times { ticks, tms } => {
+            if c.arg(0) != 0 && uaccess::write_struct(c.arg(0), &tms).is_err() {
+                return EFAULT;
+            }
+            ticks
+        }
+        Response::Ret(e) => e,
+        _ => EINVAL,
+    }
+}
+
+/// sysinfo: the host's uptime, loads, swap and process count; RAM as the smaller of the
+/// host's and this VM's (a program sizing itself by free memory must fit in guest RAM).
+pub fn sysinfo(c: &mut Ctx<'_>) -> i64 {
+    let mut si = match call(&Request::Sysinfo) {
+        Response::Sysinfo(si) => si,
+        Response::Ret(e) => return e,
+        _ => return EINVAL,
+    };
+    let (next, end, free_frames) = crate::mm::frame::usage();
+    let guest_free = end.saturating_sub(next) + free_frames * PAGE_SIZE;
+    si.totalram = si.totalram.min(end);
+    si.freeram = si.freeram.min(guest_free);
+    si.sharedram = si.sharedram.min(si.totalram);
+    si.bufferram = si.bufferram.min(si.totalram);
+    uaccess::write_struct(c.arg(0), &si).map_or(EFAULT, |_| 0)
+}
