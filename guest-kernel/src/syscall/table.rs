@@ -145,7 +145,6 @@ syscall_table! {
     231 exit_group        Guest process::exit_group   [D];
     234 tgkill            Guest sig::tgkill           [D, D, D];
     235 utimes            Host  fs::utimes            [Str, Ptr];
-    240 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
     257 openat            Host  fs::openat            [DirFd, Str, X, Oct];
     258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];
     260 fchownat          Host  fs::fchownat          [DirFd, Str, D, D, X];
@@ -164,6 +163,7 @@ syscall_table! {
     293 pipe2             Host  fs::pipe2             [Ptr, X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
     296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
+    297 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
     302 prlimit64         Guest ids::prlimit64        [D, D, Ptr, Ptr];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
     318 getrandom         Guest ids::getrandom        [Ptr, D, X];
