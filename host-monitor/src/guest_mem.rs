@@ -157,15 +157,6 @@ impl GuestMemory {
         }
         Ok(done)
     }
-
-    /// Release the host memory behind a guest range (the guest freed it).
-    pub fn discard(&self, gpa: u64, len: u64) -> Result<(), OutOfBounds> {
-        let p = self.range(gpa, len)?;
-        // SAFETY: the range was checked; MADV_DONTNEED on private anonymous memory only
-        // drops its contents, which the guest declared unused.
-        unsafe { libc::madvise(p as *mut libc::c_void, len as usize, libc::MADV_DONTNEED) };
-        Ok(())
-    }
 }
 
 impl Drop for GuestMemory {

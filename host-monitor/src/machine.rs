@@ -2,7 +2,6 @@
 //! TSS, BootInfo; then running the vCPU and serving its hypercalls until the program ends.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use abi_shared::bootinfo::{BootInfo, Doorbell, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
 use abi_shared::layout::*;
@@ -255,27 +254,15 @@ impl Machine {
     }
 }
 
+/// Seed bytes for the guest's random generator, from the host's.
 fn getrandom(buf: &mut [u8]) {
-    // SAFETY: buf is a valid writable buffer; getrandom fills at most buf.len() bytes.
-    let n = unsafe { libc::getrandom(buf.as_mut_ptr() as *mut libc::c_void, buf.len(), 0) };
-    if n != buf.len() as isize {
+    use std::io::Read;
+    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf)).is_ok();
+    if !ok {
         // Fall back to the clock: the seed only needs to differ between runs.
         let t = crate::server::clock_ns(libc::CLOCK_MONOTONIC).to_le_bytes();
         for (i, b) in buf.iter_mut().enumerate() {
             *b ^= t[i % 8];
         }
     }
-}
-
-/// TSC ticks per millisecond, measured against the monotonic clock (when the hypervisor
-/// cannot tell).
-pub fn measure_tsc_khz() -> u64 {
-    // SAFETY: rdtsc has no side effects.
-    let t0 = unsafe { core::arch::x86_64::_rdtsc() };
-    let start = Instant::now();
-    std::thread::sleep(Duration::from_millis(20));
-    // SAFETY: as above.
-    let t1 = unsafe { core::arch::x86_64::_rdtsc() };
-    let ns = start.elapsed().as_nanos().max(1) as u64;
-    (t1 - t0) * 1_000_000 / ns
 }

@@ -127,3 +127,9 @@ pub fn errno_name(e: i64) -> &'static str {
         _ => "E?",
     })
 }
+
+/// A syscall that does not return (exit, exit_group).
+pub fn no_return(mut line: Line) {
+    let _ = line.write_str(") = ?");
+    crate::hypercall::trace(line.as_bytes());
+}

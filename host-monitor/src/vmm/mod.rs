@@ -119,9 +119,18 @@ pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Re
     {
         kvm::KvmVm::create(mem, force, fd_floor).map(|vm| Box::new(vm) as Box<dyn Vm>)
     }
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(all(not(target_os = "linux"), target_arch = "aarch64"))]
     {
         let _ = (mem, force, fd_floor);
-        Err(VmmError::Unavailable("this host has no supported hypervisor backend yet".into()))
+        Err(VmmError::Unavailable(
+            "Apple Silicon's Hypervisor.framework runs only arm64 guests, and linuxrun's arm64 guest kernel \
+             does not exist yet: linuxrun needs an Intel Mac (or Linux with KVM) for now"
+                .into(),
+        ))
+    }
+    #[cfg(all(not(target_os = "linux"), not(target_arch = "aarch64")))]
+    {
+        let _ = (mem, force, fd_floor);
+        Err(VmmError::Unavailable("the Hypervisor.framework backend is not written yet: linuxrun runs on Linux with KVM for now".into()))
     }
 }
