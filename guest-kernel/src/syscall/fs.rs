@@ -80,19 +80,26 @@ fn iovec_segments(iov: u64, count: u64, access: Access) -> Result<Vec<GuestSeg>,
     if count > IOV_MAX {
         return Err(EINVAL);
     }
-    let mut bytes = alloc::vec![0u8; count as usize * 16];
-    uaccess::copy_from_user(iov, &mut bytes)?;
-    let entries: Vec<(u64, u64)> = bytes
-        .chunks_exact(16)
-        .map(|e| {
+    // Most calls name a few buffers: read those on the stack, more on the heap.
+    let mut small = [0u8; 16 * 16];
+    let mut large = Vec::new();
+    let bytes = if count <= 16 {
+        &mut small[..count as usize * 16]
+    } else {
+        large.resize(count as usize * 16, 0);
+        &mut large[..]
+    };
+    uaccess::copy_from_user(iov, bytes)?;
+    let entries = || {
+        bytes.chunks_exact(16).map(|e| {
             let word = |i: usize| {
                 u64::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3], e[i + 4], e[i + 5], e[i + 6], e[i + 7]])
             };
             (word(0), word(8))
         })
-        .collect();
+    };
     let mut total = 0u64;
-    for &(base, len) in &entries {
+    for (base, len) in entries() {
         if (len as i64) < 0 {
             return Err(EINVAL);
         }
@@ -104,7 +111,7 @@ fn iovec_segments(iov: u64, count: u64, access: Access) -> Result<Vec<GuestSeg>,
     }
     let mut segs = Vec::new();
     let mut left = MAX_RW_COUNT;
-    for &(base, len) in &entries {
+    for (base, len) in entries() {
         let len = len.min(left);
         if len == 0 {
             continue;
@@ -306,15 +313,28 @@ fn is_own_exe_link(p: &[u8]) -> bool {
     if rest == b"self" || rest == b"thread-self" {
         return true;
     }
-    let mut digits = alloc::string::String::new();
-    let _ = core::fmt::write(&mut digits, format_args!("{}", super::ids::pid()));
-    rest == digits.as_bytes()
+    // Our pid in decimal, as /proc names it (no leading zeros).
+    let mut digits = [0u8; 10];
+    let mut at = digits.len();
+    let mut pid = super::ids::pid() as u32;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (pid % 10) as u8;
+        pid /= 10;
+        if pid == 0 {
+            break;
+        }
+    }
+    rest == &digits[at..]
 }
 
 fn do_readlinkat(dirfd: i32, path_addr: u64, buf: u64, size: u64) -> i64 {
-    if (size as i64) <= 0 {
+    // Linux's bufsiz is an int.
+    let size = size as i32;
+    if size <= 0 {
         return EINVAL;
     }
+    let size = size as u64;
     let p = tryret!(path(path_addr));
     if is_own_exe_link(&p) {
         let exe = super::ids::exe_path();
