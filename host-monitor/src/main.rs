@@ -87,9 +87,10 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     match outcome {
         Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => Ok(ExitCode::from(s as u8)),
         Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => Ok(startup::die_by_signal(sig)),
-        Ok(GuestOutcome::Panicked(msg)) => {
-            Err(Failure { message: format!("guest kernel panic: {msg}"), code: EXIT_LINUXRUN_FAILED })
-        }
+        Ok(GuestOutcome::Panicked(msg)) => Err(Failure {
+            message: format!("guest kernel panic: {msg}; vCPU state: {}", machine.vcpu.snapshot()),
+            code: EXIT_LINUXRUN_FAILED,
+        }),
         Err(e) => Err(Failure { message: format!("guest failed: {e}"), code: EXIT_LINUXRUN_FAILED }),
     }
 }

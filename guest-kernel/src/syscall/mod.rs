@@ -52,6 +52,8 @@ pub const EBADF: i64 = err(errno::EBADF);
 pub const ENOMEM: i64 = err(errno::ENOMEM);
 
 const NONE_IN_FLIGHT: u64 = u64::MAX;
+const EXIT_NR: u64 = 60;
+const EXIT_GROUP_NR: u64 = 231;
 static IN_FLIGHT: AtomicU64 = AtomicU64::new(NONE_IN_FLIGHT);
 
 /// Name of the syscall being served, for panic diagnostics.
@@ -75,7 +77,13 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
     let tracing = trace::enabled();
-    let pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
+    let mut pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
+    if nr == EXIT_NR || nr == EXIT_GROUP_NR {
+        // These do not return: show them now, as strace does ("= ?").
+        if let Some(line) = pre.take() {
+            trace::no_return(line);
+        }
+    }
     let mut ctx = Ctx { frame, args, full_return: false };
     let ret = match entry {
         Some(e) => (e.handler)(&mut ctx),

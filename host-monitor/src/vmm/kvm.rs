@@ -79,7 +79,17 @@ impl KvmVm {
         unsafe { vm.set_user_memory_region(region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
         let vcpu = new_vcpu(&kvm, &vm, 0, fd_floor)?;
         let detected = if read_msr(&vcpu, MSR_PVM_ID) == Some(PVM_ID_VALUE) { Flavour::Pvm } else { Flavour::Classic };
-        let flavour = force.unwrap_or(detected);
+        let flavour = match force {
+            Some(f) if f != detected => {
+                return Err(VmmError::Unavailable(format!(
+                    "--platform {}: this KVM runs only the {} flavour ({})",
+                    if f == Flavour::Pvm { "pvm" } else { "classic" },
+                    if detected == Flavour::Pvm { "pvm" } else { "classic" },
+                    if detected == Flavour::Pvm { "it is kvm_pvm" } else { "it is not kvm_pvm" },
+                )))
+            }
+            _ => detected,
+        };
         let owned = vec![kvm.as_raw_fd(), vm.as_raw_fd(), vcpu.as_raw_fd()];
         Ok(KvmVm { kvm, vm, first_vcpu: Mutex::new(Some(vcpu)), flavour, fd_floor, owned: Mutex::new(owned) })
     }
