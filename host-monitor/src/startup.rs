@@ -17,6 +17,8 @@ pub struct FdRange {
     pub nofile: (u64, u64),
 }
 
+// rlim_t and the resource constants have different types on different hosts.
+#[allow(clippy::unnecessary_cast)]
 /// Raise our soft fd limit a little above what the program will see and return the floor
 /// for the monitor's descriptors.
 pub fn reserve_fd_range() -> FdRange {
@@ -37,6 +39,7 @@ pub fn reserve_fd_range() -> FdRange {
     }
 }
 
+#[allow(clippy::unnecessary_cast)]
 fn host_rlimits(fds: &FdRange) -> Vec<(u32, u64, u64)> {
     (0..16u32)
         .filter_map(|res| {

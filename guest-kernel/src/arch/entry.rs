@@ -230,7 +230,6 @@ extern "C" {
     pub fn syscall_entry();
     pub fn pvm_fallback_17();
     pub fn pvm_fallback_19();
-    pub fn return_to_user() -> !;
 }
 
 /// Address of exception stub `vec` (0..=21).
@@ -263,7 +262,7 @@ pub fn exception_stub(vec: u8) -> Option<u64> {
         exc_0, exc_1, exc_2, exc_3, exc_4, exc_5, exc_6, exc_7, exc_8, exc_9, exc_10, exc_11, exc_12, exc_13, exc_14,
         exc_15, exc_16, exc_17, exc_18, exc_19, exc_20, exc_21,
     ];
-    stubs.get(vec as usize).map(|f| *f as usize as u64)
+    stubs.get(vec as usize).map(|f| *f as *const () as u64)
 }
 
 /// Enter user mode for the first time with `frame` (on the current kernel stack top).

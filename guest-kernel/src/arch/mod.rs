@@ -19,6 +19,6 @@ pub fn init_syscall_msrs() {
     // sysretq loads CS = STAR[63:48] + 16 and SS = STAR[63:48] + 8: 0x23 gives 0x33/0x2b.
     let star = ((selectors::USER32_CS as u64) << 48) | ((selectors::KERNEL_CS as u64) << 32);
     platform::wrmsr(MSR_STAR, star);
-    platform::wrmsr(MSR_LSTAR, entry::syscall_entry as usize as u64);
+    platform::wrmsr(MSR_LSTAR, entry::syscall_entry as *const () as u64);
     platform::wrmsr(MSR_FMASK, SYSCALL_FMASK);
 }

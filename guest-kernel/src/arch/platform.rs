@@ -20,9 +20,6 @@ static FLAVOUR: AtomicU8 = AtomicU8::new(0);
 pub const PTE_PRESENT: u64 = 1 << 0;
 pub const PTE_WRITE: u64 = 1 << 1;
 pub const PTE_USER: u64 = 1 << 2;
-pub const PTE_ACCESSED: u64 = 1 << 5;
-pub const PTE_DIRTY: u64 = 1 << 6;
-pub const PTE_HUGE: u64 = 1 << 7;
 pub const PTE_NX: u64 = 1 << 63;
 
 /// pvm hypercall numbers (`int $0x1b`, handled inside the hypervisor, no exit to the monitor).
@@ -48,15 +45,6 @@ pub fn flavour() -> Flavour {
 
 pub fn is_pvm() -> bool {
     flavour() == Flavour::Pvm
-}
-
-/// Bits every kernel mapping carries (pvm: U=1, or the guest livelocks).
-pub fn kernel_pte_bits() -> u64 {
-    if is_pvm() {
-        PTE_PRESENT | PTE_USER
-    } else {
-        PTE_PRESENT
-    }
 }
 
 /// pvm flavour: whether the top-level table has a user-mode twin at +4 KiB to keep in sync.

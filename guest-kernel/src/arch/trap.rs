@@ -47,8 +47,8 @@ pub fn init_idt() {
         }
     }
     if platform::is_pvm() {
-        set_gate(0x17, entry::pvm_fallback_17 as usize as u64, 1, 0);
-        set_gate(0x19, entry::pvm_fallback_19 as usize as u64, 1, 0);
+        set_gate(0x17, entry::pvm_fallback_17 as *const () as u64, 1, 0);
+        set_gate(0x19, entry::pvm_fallback_19 as *const () as u64, 1, 0);
     }
 }
 

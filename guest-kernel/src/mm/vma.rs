@@ -53,6 +53,7 @@ impl VmaMap {
         self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.contains(addr))
     }
 
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = &Vma> {
         self.map.values()
     }

@@ -68,7 +68,7 @@ pub struct UContext {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct RtSigFrame {
     pub pretcode: u64,
     pub uc: UContext,
@@ -81,12 +81,6 @@ unsafe impl Pod for SigContext {}
 unsafe impl Pod for UContext {}
 // SAFETY: as above.
 unsafe impl Pod for RtSigFrame {}
-
-impl Default for RtSigFrame {
-    fn default() -> Self {
-        RtSigFrame { pretcode: 0, uc: UContext::default(), info: SigInfo::default() }
-    }
-}
 
 /// RFLAGS bits user code may change through sigreturn (Linux's FIX_EFLAGS).
 const FIX_EFLAGS: u64 = 0x0000_0001 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4_0000 | 0x1_0000;

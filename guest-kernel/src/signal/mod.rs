@@ -20,7 +20,6 @@ pub const NSIG: usize = 65;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
-pub const SA_SIGINFO: u64 = 0x4;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
@@ -32,7 +31,7 @@ pub const SI_TKILL: i32 = -6;
 
 /// `siginfo_t` (128 bytes). Only the fields our signals use are named.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct SigInfo {
     pub signo: i32,
     pub errno: i32,
@@ -43,12 +42,6 @@ pub struct SigInfo {
 }
 // SAFETY: repr(C), integers only, no implicit padding (4*i32 then u64s).
 unsafe impl abi_shared::linux::Pod for SigInfo {}
-
-impl Default for SigInfo {
-    fn default() -> Self {
-        SigInfo { signo: 0, errno: 0, code: 0, pad: 0, fields: [0; 14] }
-    }
-}
 
 impl SigInfo {
     pub fn fault(signo: i32, code: i32, addr: u64) -> SigInfo {

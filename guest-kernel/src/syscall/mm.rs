@@ -26,7 +26,7 @@ const MADV_DONTNEED: i32 = 4;
 const MADV_FREE: i32 = 8;
 
 fn aligned(a: u64) -> bool {
-    a % PAGE_SIZE == 0
+    a.is_multiple_of(PAGE_SIZE)
 }
 
 fn valid_prot(prot: u64) -> Option<u32> {

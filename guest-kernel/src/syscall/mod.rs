@@ -48,7 +48,6 @@ pub const fn err(e: u32) -> i64 {
 pub const ENOSYS: i64 = err(errno::ENOSYS);
 pub const EINVAL: i64 = err(errno::EINVAL);
 pub const EFAULT: i64 = err(errno::EFAULT);
-pub const EBADF: i64 = err(errno::EBADF);
 pub const ENOMEM: i64 = err(errno::ENOMEM);
 
 const NONE_IN_FLIGHT: u64 = u64::MAX;
