@@ -120,9 +120,12 @@ fn load_image(fd: i32) -> Result<Image, LoadError> {
     for (start, end, prot) in pieces {
         let _ = SPACE.lock().protect(start, end, prot);
     }
+    // A static PIE sits at the top of the mmap area, where its break could not grow; Linux
+    // moves the break of an interpreter-less ET_DYN to ELF_ET_DYN_BASE, and so do we.
+    let brk = if hdr.e_type == header::ET_DYN { user::ET_DYN_BASE } else { bias + highest };
     let mut space = SPACE.lock();
-    space.brk_start = bias + highest;
-    space.brk = bias + highest;
+    space.brk_start = brk;
+    space.brk = brk;
     drop(space);
     let phdr = phdrs
         .iter()
