@@ -385,6 +385,11 @@ fn differences(d: &Differential, native: &Side, lr: &Side) -> Option<String> {
     Some(format!("{} differ\n{detail}", what.join(", ")))
 }
 
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
 fn run_bad_input(b: &BadInput, linuxrun: &Path, ctx: &Ctx, work: &Path) -> Verdict {
     if let Err(e) = std::fs::create_dir_all(work)
         .map_err(|e| e.to_string())
@@ -396,7 +401,22 @@ fn run_bad_input(b: &BadInput, linuxrun: &Path, ctx: &Ctx, work: &Path) -> Verdi
         Some(rel) => work.join(rel).into(),
         None => b.program.into(),
     };
-    let o = process::run(&[linuxrun.into(), program], work, None, ctx.timeout);
+    let mut argv: Vec<OsString> = vec![linuxrun.into(), program];
+    if b.as_nobody {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc_geteuid() } != 0 {
+            return Verdict::Skip("needs root to switch to an unprivileged user".into());
+        }
+        let wrap = [
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--",
+        ];
+        argv.splice(0..0, wrap.iter().map(OsString::from));
+    }
+    let o = process::run(&argv, work, None, ctx.timeout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     let status_ok = match (&b.expect, &o.status) {
         (Refusal::Exit(want), Status::Exit(got)) => want == got,

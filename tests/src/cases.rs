@@ -75,6 +75,9 @@ pub struct BadInput {
     pub expect: Refusal,
     /// stderr must mention at least one of these (case-insensitive).
     pub stderr_mentions: &'static [&'static str],
+    /// Run linuxrun as an unprivileged user (uid/gid 65534) through setpriv; only possible
+    /// (and only meaningful) when the suite runs as root, as CI does.
+    pub as_nobody: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -255,6 +258,7 @@ pub fn bad_input_cases() -> Vec<Case> {
                 fixture: Fixture::Empty,
                 expect: Refusal::Exit(127),
                 stderr_mentions: &["linuxrun-test-missing"],
+                as_nobody: false,
             },
         ),
         bad(
@@ -264,6 +268,7 @@ pub fn bad_input_cases() -> Vec<Case> {
                 fixture: Fixture::Empty,
                 expect: Refusal::Exit(127),
                 stderr_mentions: &["linuxrun-test-no-such-program"],
+                as_nobody: false,
             },
         ),
         bad(
@@ -277,6 +282,7 @@ pub fn bad_input_cases() -> Vec<Case> {
                 },
                 expect: Refusal::Exit(126),
                 stderr_mentions: &["notes.txt"],
+                as_nobody: false,
             },
         ),
         bad(
@@ -290,6 +296,7 @@ pub fn bad_input_cases() -> Vec<Case> {
                 },
                 expect: Refusal::Exit(126),
                 stderr_mentions: &["garbage"],
+                as_nobody: false,
             },
         ),
         bad(
@@ -299,6 +306,7 @@ pub fn bad_input_cases() -> Vec<Case> {
                 fixture: Fixture::Empty,
                 expect: Refusal::Exit(126),
                 stderr_mentions: &["/tmp"],
+                as_nobody: false,
             },
         ),
         bad(
@@ -312,6 +320,7 @@ pub fn bad_input_cases() -> Vec<Case> {
                 },
                 expect: Refusal::Exit(126),
                 stderr_mentions: &["aarch64"],
+                as_nobody: false,
             },
         ),
         bad(
@@ -325,6 +334,19 @@ pub fn bad_input_cases() -> Vec<Case> {
                 },
                 expect: Refusal::Exit(126),
                 stderr_mentions: &["32-bit", "32 bit", "elfclass32"],
+                as_nobody: false,
+            },
+        ),
+        // /dev/kvm is root-only on our machines: an unprivileged user gets a clear
+        // message about it, not a crash.
+        bad(
+            "no-kvm-permission",
+            BadInput {
+                program: "/bin/busybox",
+                fixture: Fixture::Empty,
+                expect: Refusal::Exit(125),
+                stderr_mentions: &["/dev/kvm"],
+                as_nobody: true,
             },
         ),
     ];
@@ -336,6 +358,7 @@ pub fn bad_input_cases() -> Vec<Case> {
                 fixture: Fixture::Empty,
                 expect: Refusal::NonZero,
                 stderr_mentions: &["not yet supported"],
+                as_nobody: false,
             },
         ));
     }
