@@ -44,6 +44,9 @@ pub mod vcpu_block {
     pub const VIF: u64 = 0x0000;
     /// The guest kernel's per-CPU structure.
     pub const PERCPU: u64 = 0x1000;
+    /// u64 in the per-CPU page: the syscall being served (u64::MAX: none), so that the
+    /// monitor can name it when the guest dies without a word (triple fault).
+    pub const SYSCALL_IN_FLIGHT: u64 = PERCPU + 0x10;
     pub const GDT: u64 = 0x2000;
     pub const TSS: u64 = 0x3000;
     /// Hypercall request area: u32 length, then the postcard-encoded request.

@@ -250,7 +250,15 @@ impl Machine {
     }
 
     fn died(&self, what: &str) -> MachineError {
-        MachineError(format!("{what}; vCPU state: {}", self.vcpu.snapshot()))
+        MachineError(format!("{what}; vCPU state: {}; syscall in flight: {}", self.vcpu.snapshot(), self.syscall_in_flight()))
+    }
+
+    /// The syscall the guest kernel was serving, as it published it in its per-CPU page.
+    pub fn syscall_in_flight(&self) -> String {
+        match self.mem.read_u64(vcpu_block_gpa(0) + vcpu_block::SYSCALL_IN_FLIGHT) {
+            Ok(u64::MAX) | Err(_) => "none".into(),
+            Ok(nr) => abi_shared::syscalls::syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned),
+        }
     }
 }
 

@@ -439,9 +439,9 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
                 return err(errno::EAGAIN);
             }
             if timeout == 0 {
-                loop {
-                    crate::hypercall::call_ret(&Request::Sleep { ns: 3_600_000_000_000 });
-                }
+                // Only a signal can end this wait: EINTR once one is deliverable.
+                while !super::time::sleep_interruptible(u64::MAX) {}
+                return err(errno::EINTR);
             }
             let ts: abi_shared::linux::Timespec = match uaccess::read_struct(timeout) {
                 Ok(t) => t,
@@ -456,8 +456,12 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
             } else {
                 ns.saturating_sub(crate::time::monotonic_ns())
             };
-            super::time::sleep_ns(rel);
-            err(errno::ETIMEDOUT)
+            let deadline = crate::time::monotonic_ns().saturating_add(rel);
+            if super::time::sleep_interruptible(deadline) {
+                err(errno::EINTR)
+            } else {
+                err(errno::ETIMEDOUT)
+            }
         }
         _ => ENOSYS,
     }

@@ -51,19 +51,27 @@ pub const EFAULT: i64 = err(errno::EFAULT);
 pub const ENOMEM: i64 = err(errno::ENOMEM);
 
 const NONE_IN_FLIGHT: u64 = u64::MAX;
+/// The syscall in flight, in the per-CPU page where the monitor can read it after a crash.
+const IN_FLIGHT_VA: u64 = abi_shared::layout::PERCPU_WINDOW_VA + abi_shared::layout::vcpu_block::SYSCALL_IN_FLIGHT;
 const EXIT_NR: u64 = 60;
 const EXIT_GROUP_NR: u64 = 231;
-static IN_FLIGHT: AtomicU64 = AtomicU64::new(NONE_IN_FLIGHT);
+
+fn in_flight() -> &'static AtomicU64 {
+    // SAFETY: the per-CPU page is mapped for the whole run, 8-byte aligned at this offset,
+    // and only this vCPU uses it.
+    unsafe { AtomicU64::from_ptr(IN_FLIGHT_VA as *mut u64) }
+}
 
 /// Name of the syscall being served, for panic diagnostics.
 pub fn in_flight_name() -> &'static str {
-    match IN_FLIGHT.load(Ordering::Relaxed) {
+    match in_flight().load(Ordering::Relaxed) {
         NONE_IN_FLIGHT => "none",
         nr => abi_shared::syscalls::syscall_name(nr).unwrap_or("unknown"),
     }
 }
 
 pub fn init(startup: &Startup) {
+    in_flight().store(NONE_IN_FLIGHT, Ordering::Relaxed);
     ids::init(startup);
 }
 
@@ -71,7 +79,7 @@ pub fn init(startup: &Startup) {
 #[no_mangle]
 pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let nr = frame.rax;
-    IN_FLIGHT.store(nr, Ordering::Relaxed);
+    in_flight().store(nr, Ordering::Relaxed);
     stats::begin_syscall();
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
@@ -96,7 +104,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     if let Some(pre) = pre {
         trace::after(pre, ret, in_guest, full);
     }
-    IN_FLIGHT.store(NONE_IN_FLIGHT, Ordering::Relaxed);
+    in_flight().store(NONE_IN_FLIGHT, Ordering::Relaxed);
     let path = crate::signal::deliver_pending(frame);
     if full || path == ReturnPath::Full || !fast_return_ok(frame) {
         ReturnPath::Full
