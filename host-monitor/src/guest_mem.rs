@@ -22,6 +22,9 @@ impl std::fmt::Display for OutOfBounds {
     }
 }
 
+/// Alignment of the host mapping (the x86 large-page size).
+const HUGE_ALIGN: usize = 2 << 20;
+
 /// Most segments one request may name (Linux's IOV_MAX).
 pub const MAX_SEGMENTS: usize = 1024;
 
@@ -43,26 +46,42 @@ impl GuestMemory {
     /// the guest touches it, so a large `--memory` costs nothing up front.
     pub fn new(size: u64) -> io::Result<GuestMemory> {
         let len = usize::try_from(size).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // Reserve 2 MiB more and trim, so that guest 2 MiB pages sit on 2 MiB-aligned host
+        // memory that transparent huge pages can back in one piece.
+        let slack = HUGE_ALIGN;
         // SAFETY: a fresh anonymous private mapping; no existing memory is affected.
-        let ptr = unsafe {
+        let raw = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
-                len,
+                len + slack,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
                 -1,
                 0,
             )
         };
-        if ptr == libc::MAP_FAILED {
+        if raw == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
+        let head = (HUGE_ALIGN - (raw as usize % HUGE_ALIGN)) % HUGE_ALIGN;
+        // SAFETY: head <= slack, so the aligned start and both trimmed pieces lie inside the
+        // mapping just made; unmapping them leaves exactly [ptr, ptr + len).
+        let ptr = unsafe {
+            let ptr = (raw as *mut u8).add(head);
+            if head > 0 {
+                libc::munmap(raw, head);
+            }
+            if slack - head > 0 {
+                libc::munmap(ptr.add(len) as *mut libc::c_void, slack - head);
+            }
+            ptr
+        };
         #[cfg(target_os = "linux")]
         // SAFETY: advice on the mapping just created; failure only means no huge pages.
         unsafe {
-            libc::madvise(ptr, len, libc::MADV_HUGEPAGE);
+            libc::madvise(ptr as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
         }
-        let base = NonNull::new(ptr as *mut u8).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
+        let base = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
         Ok(GuestMemory { base, size, owned: true })
     }
 

@@ -2,12 +2,15 @@
 //! pages. Tables are reached through the direct map. Under pvm, the top-level table has a
 //! user-mode twin that must hold the same entries (the hypervisor hides the upper half).
 
-use abi_shared::layout::{KERNEL_PML4_GPA, PAGE_SIZE, USER_PML4_GPA};
+use abi_shared::layout::{HUGE_PAGE_SIZE, KERNEL_PML4_GPA, PAGE_SIZE, USER_PML4_GPA};
 
 use super::frame;
 use crate::arch::platform::{self, PTE_NX, PTE_PRESENT, PTE_USER, PTE_WRITE};
 
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+const HUGE_ADDR_MASK: u64 = 0x000f_ffff_ffe0_0000;
+/// PS: a PD entry that maps 2 MiB directly.
+const PTE_HUGE: u64 = 1 << 7;
 
 /// A software bit (ignored by the MMU when P=0): the entry holds a frame that PROT_NONE
 /// makes inaccessible. The frame stays with the mapping until it is unmapped.
@@ -61,10 +64,10 @@ fn write_entry(table_gpa: u64, i: usize, value: u64) {
     unsafe { core::ptr::write_volatile(table(table_gpa).add(i), value) };
 }
 
-/// Walk to the last-level table for `va`, creating tables when `create`.
-fn leaf_table(va: u64, create: bool) -> Option<u64> {
+/// Walk to the PD (level-1 table) for `va`, creating tables when `create`.
+fn pd_table(va: u64, create: bool) -> Option<u64> {
     let mut t = KERNEL_PML4_GPA;
-    for level in (1..=3).rev() {
+    for level in (2..=3).rev() {
         let i = index(va, level);
         let e = read_entry(t, i);
         if e & PTE_PRESENT != 0 {
@@ -74,16 +77,136 @@ fn leaf_table(va: u64, create: bool) -> Option<u64> {
         if !create {
             return None;
         }
-        let new = frame::alloc_zeroed()?;
-        // Intermediate entries allow everything; the leaf decides.
-        let entry = new | PTE_PRESENT | PTE_WRITE | PTE_USER;
-        write_entry(t, i, entry);
-        if level == 3 && platform::has_user_pml4_twin() {
-            write_entry(USER_PML4_GPA, i, entry);
-        }
-        t = new;
+        t = new_table(t, i, level)?;
     }
     Some(t)
+}
+
+/// Hang a fresh zeroed table under entry `i` of `parent` (a table of `level`).
+fn new_table(parent: u64, i: usize, level: u32) -> Option<u64> {
+    let new = frame::alloc_zeroed()?;
+    // Intermediate entries allow everything; the leaf decides.
+    let entry = new | PTE_PRESENT | PTE_WRITE | PTE_USER;
+    write_entry(parent, i, entry);
+    if level == 3 && platform::has_user_pml4_twin() {
+        write_entry(USER_PML4_GPA, i, entry);
+    }
+    Some(new)
+}
+
+/// Turn the 2 MiB mapping at `pd[i]` into 512 equal 4 KiB mappings (before changing part
+/// of it). Returns the new page table.
+fn split_huge(pd: u64, i: usize) -> Option<u64> {
+    let e = read_entry(pd, i);
+    let pt = frame::alloc_zeroed()?;
+    let bits = e & !HUGE_ADDR_MASK & !PTE_HUGE;
+    let base = e & HUGE_ADDR_MASK;
+    for k in 0..512u64 {
+        write_entry(pt, k as usize, (base + k * PAGE_SIZE) | bits);
+    }
+    write_entry(pd, i, pt | PTE_PRESENT | PTE_WRITE | PTE_USER);
+    // The translations are unchanged, but the hypervisor's or the CPU's cached 2 MiB entry
+    // must not outlive the table it came from.
+    platform::flush_tlb_all();
+    Some(pt)
+}
+
+/// Walk to the last-level table for `va`, creating tables when `create`; a 2 MiB mapping on
+/// the way is split (callers change single pages).
+fn leaf_table(va: u64, create: bool) -> Option<u64> {
+    let pd = pd_table(va, create)?;
+    let i = index(va, 1);
+    let e = read_entry(pd, i);
+    if e & PTE_HUGE != 0 {
+        return split_huge(pd, i);
+    }
+    if e & PTE_PRESENT != 0 {
+        return Some(e & ADDR_MASK);
+    }
+    if !create {
+        return None;
+    }
+    new_table(pd, i, 1)
+}
+
+/// What `va` has in the page tables.
+pub enum Probe {
+    /// Nothing mapped from `va` up to `until` (a whole missing table is skipped at once).
+    Absent { until: u64 },
+    /// Part of a 2 MiB mapping starting at `start`.
+    Huge { start: u64, gpa: u64 },
+    /// A 4 KiB page with a frame (possibly PROT_NONE).
+    Page,
+}
+
+pub fn probe(va: u64) -> Probe {
+    let mut t = KERNEL_PML4_GPA;
+    for level in (1..=3).rev() {
+        let e = read_entry(t, index(va, level));
+        if e & PTE_PRESENT == 0 {
+            let span = 1u64 << (12 + 9 * level);
+            return Probe::Absent { until: (va & !(span - 1)) + span };
+        }
+        if level == 1 && e & PTE_HUGE != 0 {
+            return Probe::Huge { start: va & !(HUGE_PAGE_SIZE - 1), gpa: e & HUGE_ADDR_MASK };
+        }
+        t = e & ADDR_MASK;
+    }
+    let e = read_entry(t, index(va, 0));
+    if has_frame(e) {
+        Probe::Page
+    } else {
+        Probe::Absent { until: page_floor(va) + PAGE_SIZE }
+    }
+}
+
+/// Whether the 2 MiB block around `va` has nothing mapped (no page table at all), so that
+/// one 2 MiB mapping can cover it.
+pub fn huge_slot_empty(va: u64) -> bool {
+    match pd_table(va, false) {
+        Some(pd) => read_entry(pd, index(va, 1)) == 0,
+        None => true,
+    }
+}
+
+/// Map the 2 MiB block at `va` (aligned) to the 2 MiB frame `gpa`.
+pub fn map_huge(va: u64, gpa: u64, prot: PageProt) -> bool {
+    let Some(pd) = pd_table(va, true) else { return false };
+    write_entry(pd, index(va, 1), gpa | prot.pte_bits() | PTE_HUGE);
+    true
+}
+
+/// Free the last-level tables of the 2 MiB blocks in `[start, end)` that no longer map
+/// anything; returns whether any was freed (the caller then flushes the whole TLB).
+pub fn free_empty_tables(start: u64, end: u64) -> bool {
+    let mut freed = false;
+    let mut block = start & !(HUGE_PAGE_SIZE - 1);
+    while block < end {
+        if let Some(pd) = pd_table(block, false) {
+            let i = index(block, 1);
+            let e = read_entry(pd, i);
+            if e & PTE_PRESENT != 0 && e & PTE_HUGE == 0 {
+                let pt = e & ADDR_MASK;
+                if (0..512).all(|k| read_entry(pt, k) == 0) {
+                    write_entry(pd, i, 0);
+                    frame::free(pt);
+                    freed = true;
+                }
+            }
+            block += HUGE_PAGE_SIZE;
+        } else {
+            // No PD here: skip to the next 1 GiB.
+            block = (block | ((1 << 30) - 1)) + 1;
+        }
+    }
+    freed
+}
+
+/// Remove the 2 MiB mapping at `start`; the caller frees the frame and flushes the TLB.
+pub fn unmap_huge(start: u64) {
+    if let Some(pd) = pd_table(start, false) {
+        write_entry(pd, index(start, 1), 0);
+    }
 }
 
 /// Map `va` to `gpa`. Returns false if a page-table page could not be allocated.
@@ -99,6 +222,10 @@ pub fn map(va: u64, gpa: u64, prot: PageProt) -> bool {
 
 /// The frame behind `va`, if mapped, with whether it is writable.
 pub fn translate(va: u64) -> Option<(u64, bool)> {
+    if let Probe::Huge { start, gpa } = probe(va) {
+        let e = read_entry(pd_table(va, false)?, index(va, 1));
+        return Some((gpa + (page_floor(va) - start), e & PTE_WRITE != 0));
+    }
     let t = leaf_table(va, false)?;
     let e = read_entry(t, index(va, 0));
     has_frame(e).then_some((e & ADDR_MASK, e & PTE_WRITE != 0))
@@ -156,6 +283,11 @@ impl TlbBatch {
         } else {
             self.overflow = true;
         }
+    }
+
+    /// Make the final flush a full one (page-table pages were freed).
+    pub fn flush_all_later(&mut self) {
+        self.overflow = true;
     }
 
     pub fn flush(self) {

@@ -3,7 +3,7 @@
 use spin::Mutex;
 
 use abi_shared::bootinfo::BootInfo;
-use abi_shared::layout::{user, PAGE_SIZE, PHYS_MAP_BASE};
+use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
 
 use super::paging::{self, page_ceil, page_floor, PageProt, TlbBatch};
 use super::vma::{Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
@@ -32,6 +32,11 @@ pub fn init(info: &BootInfo) {
     unsafe { heap::init(PHYS_MAP_BASE + info.free_start, heap_size) };
     frame::init(info.free_start + heap_size, info.mem_size);
     SPACE.lock().commit_limit = info.mem_size;
+}
+
+/// Bytes of guest RAM (what sysinfo reports as total).
+pub fn guest_ram_size() -> u64 {
+    SPACE.lock().commit_limit
 }
 
 pub fn prot_of(prot: u32) -> PageProt {
@@ -73,6 +78,9 @@ impl AddressSpace {
         if let Some((gpa, _)) = paging::translate(page) {
             return Ok(gpa);
         }
+        if let Some(gpa) = map_huge_block(&vma, va) {
+            return Ok(gpa + (page - (va & !(HUGE_PAGE_SIZE - 1))));
+        }
         let gpa = frame::alloc_zeroed().ok_or(AccessError::OutOfMemory)?;
         if !paging::map(page, gpa, prot_of(vma.prot)) {
             frame::free(gpa);
@@ -87,6 +95,10 @@ impl AddressSpace {
         let mut tlb = TlbBatch::new();
         for v in removed {
             release_pages(v.start, v.end, &mut tlb);
+            // Empty page tables would keep those 2 MiB blocks from being mapped whole again.
+            if paging::free_empty_tables(v.start, v.end) {
+                tlb.flush_all_later();
+            }
         }
         tlb.flush();
     }
@@ -98,11 +110,27 @@ impl AddressSpace {
         let start = if fixed {
             self.unmap_range(addr, addr + len);
             addr
+        } else if len >= HUGE_PAGE_SIZE && kind == VmaKind::Anon {
+            self.find_placement_huge_aligned(addr, len)?
         } else {
             self.find_placement(addr, len)?
         };
         self.vmas.insert(Vma { start, end: start + len, prot, kind });
         Ok(start)
+    }
+
+    /// As Linux does for anonymous mappings of 2 MiB or more (THP alignment): start on a
+    /// 2 MiB boundary, so that the mapping is made of whole 2 MiB pages. A usable hint wins.
+    fn find_placement_huge_aligned(&self, hint: u64, len: u64) -> Result<u64, i64> {
+        let placed = self.find_placement(hint, len)?;
+        if placed == page_floor(hint) && hint != 0 {
+            return Ok(placed);
+        }
+        match self.vmas.find_free_topdown(len + HUGE_PAGE_SIZE, user::MMAP_MIN, user::MMAP_TOP) {
+            // The free range [s, s + len + 2M) holds an aligned start at or above s.
+            Some(s) => Ok((s + HUGE_PAGE_SIZE - 1) & !(HUGE_PAGE_SIZE - 1)),
+            None => Ok(placed),
+        }
     }
 
     /// Linux's placement: the hint if that range is free, else top-down below MMAP_TOP.
@@ -116,11 +144,25 @@ impl AddressSpace {
             .ok_or(-(abi_shared::linux::errno::ENOMEM as i64))
     }
 
+    /// Top-down placement of `len` bytes at the same offset within 2 MiB as `like`, so that
+    /// mremap can move 2 MiB mappings whole.
+    pub fn find_placement_congruent(&self, len: u64, like: u64) -> Result<u64, i64> {
+        let slack = len.checked_add(HUGE_PAGE_SIZE).ok_or(-(abi_shared::linux::errno::ENOMEM as i64))?;
+        match self.vmas.find_free_topdown(slack, user::MMAP_MIN, user::MMAP_TOP) {
+            Some(s) => Ok(s + (like.wrapping_sub(s) & (HUGE_PAGE_SIZE - 1))),
+            None => self.find_placement(0, len),
+        }
+    }
+
     pub fn protect(&mut self, start: u64, end: u64, prot: u32) -> Result<(), ()> {
         self.vmas.protect_range(start, end, prot)?;
         let mut tlb = TlbBatch::new();
         let mut va = start;
         while va < end {
+            if let paging::Probe::Absent { until } = paging::probe(va) {
+                va = until;
+                continue;
+            }
             if paging::protect(va, prot_of(prot)) {
                 tlb.add(va);
             }
@@ -138,14 +180,46 @@ impl AddressSpace {
     }
 }
 
-/// Unmap and free the frames of every mapped page in `[start, end)`.
+/// Anonymous memory is mapped 2 MiB at a time where the whole aligned block lies in the
+/// VMA and nothing is mapped there yet: one fault then covers 512 pages, and on
+/// huge-page-backed guest RAM the hypervisor maps it in one piece too (a 4 KiB fault costs
+/// tens of microseconds on kvm_pvm). Returns the 2 MiB frame.
+fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
+    let block = va & !(HUGE_PAGE_SIZE - 1);
+    let anonymous = matches!(vma.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack);
+    if !anonymous || block < vma.start || block + HUGE_PAGE_SIZE > vma.end || !paging::huge_slot_empty(block) {
+        return None;
+    }
+    let gpa = frame::alloc_huge_zeroed()?;
+    if !paging::map_huge(block, gpa, prot_of(vma.prot)) {
+        frame::free_huge(gpa);
+        return None;
+    }
+    crate::syscall::stats::note_huge_mapping();
+    Some(gpa)
+}
+
+/// Unmap and free the frames of every mapped page in `[start, end)`, skipping unmapped
+/// stretches a table at a time (a sparse 16 GiB mapping must not take 4 million steps).
 fn release_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
     let mut va = start;
     while va < end {
-        if let Some(gpa) = paging::unmap(va) {
-            frame::free(gpa);
-            tlb.add(va);
+        match paging::probe(va) {
+            paging::Probe::Absent { until } => va = until,
+            paging::Probe::Huge { start: block, gpa } if block >= start && block + HUGE_PAGE_SIZE <= end => {
+                paging::unmap_huge(block);
+                frame::free_huge(gpa);
+                tlb.add(block);
+                va = block + HUGE_PAGE_SIZE;
+            }
+            // A page of a 2 MiB mapping only partly released: unmap() splits it first.
+            paging::Probe::Huge { .. } | paging::Probe::Page => {
+                if let Some(gpa) = paging::unmap(va) {
+                    frame::free(gpa);
+                    tlb.add(va);
+                }
+                va += PAGE_SIZE;
+            }
         }
-        va += PAGE_SIZE;
     }
 }

@@ -7,7 +7,6 @@ use core::sync::atomic::{AtomicI64, Ordering};
 use alloc::vec::Vec;
 
 use abi_shared::hypercall::{Request, Response, SegList};
-use abi_shared::layout::PAGE_SIZE;
 
 use super::{Ctx, EFAULT, EINVAL};
 use crate::hypercall::{call, call_ret};
@@ -102,9 +101,8 @@ pub fn sysinfo(c: &mut Ctx<'_>) -> i64 {
         Response::Ret(e) => return e,
         _ => return EINVAL,
     };
-    let (next, end, free_frames) = crate::mm::frame::usage();
-    let guest_free = end.saturating_sub(next) + free_frames * PAGE_SIZE;
-    si.totalram = si.totalram.min(end);
+    let (guest_free, _) = crate::mm::frame::usage();
+    si.totalram = si.totalram.min(crate::mm::guest_ram_size());
     si.freeram = si.freeram.min(guest_free);
     si.sharedram = si.sharedram.min(si.totalram);
     si.bufferram = si.bufferram.min(si.totalram);

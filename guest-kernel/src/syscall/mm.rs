@@ -3,7 +3,7 @@
 use alloc::vec::Vec;
 
 use abi_shared::hypercall::{Request, SegList};
-use abi_shared::layout::{user, PAGE_SIZE};
+use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE};
 use abi_shared::linux::errno;
 
 use super::{err, Ctx, EINVAL, ENOMEM};
@@ -171,12 +171,12 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
         space.unmap_range(new_addr, new_addr + new_len);
         new_addr
     } else {
-        match space.find_placement(0, new_len) {
+        match space.find_placement_congruent(new_len, old) {
             Ok(a) => a,
             Err(e) => return e,
         }
     };
-    move_pages(&mut space, old, old_len.min(new_len), target, vma);
+    move_pages(old, old_len.min(new_len), target, vma);
     space.unmap_range(old, old + old_len);
     space.vmas.insert(Vma { start: target, end: target + new_len, prot: vma.prot, kind: vma.kind });
     target as i64
@@ -186,15 +186,35 @@ fn ranges_overlap(a: u64, alen: u64, b: u64, blen: u64) -> bool {
     a < b + blen && b < a + alen
 }
 
-/// Move the frames of `[from, from+len)` to `to` (their contents travel with them).
-fn move_pages(_space: &mut crate::mm::AddressSpace, from: u64, len: u64, to: u64, vma: Vma) {
+/// Move the frames of `[from, from+len)` to `to` (their contents travel with them). Whole
+/// 2 MiB mappings move as one entry when source and target share their offset in 2 MiB.
+fn move_pages(from: u64, len: u64, to: u64, vma: Vma) {
     let mut tlb = TlbBatch::new();
+    let prot = prot_of(vma.prot);
+    let congruent = (from ^ to) & (HUGE_PAGE_SIZE - 1) == 0;
     let mut off = 0;
     while off < len {
-        if paging::translate(from + off).is_some() {
-            paging::move_page(from + off, to + off, prot_of(vma.prot));
-            tlb.add(from + off);
+        match paging::probe(from + off) {
+            paging::Probe::Absent { until } => {
+                off = until.min(from + len) - from;
+                continue;
+            }
+            paging::Probe::Huge { start, gpa } if congruent && start == from + off && off + HUGE_PAGE_SIZE <= len => {
+                paging::unmap_huge(start);
+                if !paging::map_huge(to + off, gpa, prot) {
+                    crate::mm::frame::free_huge(gpa);
+                }
+                tlb.add(start);
+                off += HUGE_PAGE_SIZE;
+                continue;
+            }
+            _ => {}
         }
+        if !paging::move_page(from + off, to + off, prot) {
+            // No memory for a page table: the page is lost, as its contents would be.
+            crate::kwarn!("mremap: no memory for a page table at {:#x}", to + off);
+        }
+        tlb.add(from + off);
         off += PAGE_SIZE;
     }
     tlb.flush();

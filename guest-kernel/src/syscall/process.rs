@@ -9,6 +9,8 @@ use crate::loader::LoadError;
 
 /// Tell the monitor how the program ended (with the syscall counters) and stop.
 pub fn terminate(how: ExitHow) -> ! {
+    let (faults, huge) = super::stats::memory_counters();
+    crate::print::log(2, format_args!("{faults} user page faults, {huge} 2 MiB mappings"));
     let seg = [super::stats::counters_segment()];
     hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
     platform::halt_forever()

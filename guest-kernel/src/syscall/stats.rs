@@ -13,6 +13,16 @@ static mut COUNTS: [[u64; 2]; SLOTS] = [[0; 2]; SLOTS];
 /// Hypercalls made by the syscall in flight.
 static HYPERCALLS_NOW: AtomicU64 = AtomicU64::new(0);
 static PAGE_FAULTS: AtomicU64 = AtomicU64::new(0);
+static HUGE_MAPPINGS: AtomicU64 = AtomicU64::new(0);
+
+pub fn note_huge_mapping() {
+    HUGE_MAPPINGS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// (user page faults taken, 2 MiB mappings made), for the -v summary.
+pub fn memory_counters() -> (u64, u64) {
+    (PAGE_FAULTS.load(Ordering::Relaxed), HUGE_MAPPINGS.load(Ordering::Relaxed))
+}
 
 pub fn note_hypercall() {
     HYPERCALLS_NOW.fetch_add(1, Ordering::Relaxed);
