@@ -20,6 +20,9 @@ pub enum Flavour {
 pub enum Doorbell {
     /// `out` to `ports::HYPERCALL`: an exit handled on the vCPU thread.
     PortIo = 0,
+    /// Requests are published in shared memory and served by a host worker thread without
+    /// an exit (see `layout::vcpu_block::HC_CONTROL` and the HYPERCALL_WAKE/WAIT ports).
+    SharedMemory = 1,
 }
 
 #[repr(C)]

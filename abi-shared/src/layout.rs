@@ -55,6 +55,12 @@ pub mod vcpu_block {
     /// Hypercall response area: u32 length, then the postcard-encoded response.
     pub const HC_RESPONSE: u64 = 0x8000;
     pub const HC_RESPONSE_SIZE: u64 = 0x4000;
+    /// Control words of the shared-memory transport, each on its own cache line:
+    /// u64 request sequence (guest), u64 response sequence (host), u32 "worker asleep".
+    pub const HC_CONTROL: u64 = 0xc000;
+    pub const HC_REQ_SEQ: u64 = HC_CONTROL;
+    pub const HC_RESP_SEQ: u64 = HC_CONTROL + 64;
+    pub const HC_WORKER_ASLEEP: u64 = HC_CONTROL + 128;
     /// Stack for double faults and NMIs (IST1).
     pub const IST1_TOP: u64 = 0x2_0000;
     /// Kernel stack: syscalls and exceptions from user mode (TSS.RSP0).
@@ -75,8 +81,15 @@ pub mod selectors {
 
 /// Port-I/O doorbells (the exit transport).
 pub mod ports {
-    /// `out` here: the request in this vCPU's hypercall area is ready.
+    /// `out` here: the request in this vCPU's hypercall area is ready; serve it now (an
+    /// exit to the monitor's vCPU thread).
     pub const HYPERCALL: u16 = 0x510;
+    /// Shared-memory transport: wake the sleeping host worker. Bound to an eventfd inside
+    /// the host kernel (ioeventfd), so it costs no exit to the monitor.
+    pub const HYPERCALL_WAKE: u16 = 0x511;
+    /// Shared-memory transport: the answer is slow in coming (a blocking read, say); stop
+    /// this vCPU until it is there instead of spinning.
+    pub const HYPERCALL_WAIT: u16 = 0x512;
 }
 
 /// The Linux user address space: the lower half, as on Linux x86_64 with 4-level paging.

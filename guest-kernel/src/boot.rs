@@ -47,6 +47,7 @@ extern "C" fn kmain() -> ! {
         crate::kpanic!("boot info magic/version mismatch: the monitor and guest kernel were built apart");
     }
     BOOT_FLAGS.store(info.flags, Ordering::Relaxed);
+    hypercall::transport::init(info.doorbell, info.tsc_khz);
     arch::trap::init_idt();
     arch::init_syscall_msrs();
     crate::mm::init(&info);

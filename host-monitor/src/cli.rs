@@ -31,6 +31,11 @@ pub struct Args {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<u64>,
 
+    /// How hypercalls reach the monitor: through shared memory served by a worker thread
+    /// (no VM exit per request), or by an exit each (slower; for comparison and diagnosis).
+    #[arg(long, value_enum, default_value = "shared")]
+    pub hypercalls: HypercallPath,
+
     /// Force the guest kernel's privilege flavour (default: detected from the hypervisor).
     #[arg(long, value_enum)]
     pub platform: Option<Platform>,
@@ -46,6 +51,14 @@ pub struct Args {
     /// Its arguments.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     pub args: Vec<OsString>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HypercallPath {
+    /// A worker thread polls shared memory; the guest wakes it without an exit.
+    Shared,
+    /// Every hypercall is a VM exit served on the vCPU thread.
+    Exit,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

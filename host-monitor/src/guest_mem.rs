@@ -6,6 +6,7 @@
 
 use std::io;
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use abi_shared::hypercall::GuestSeg;
 
@@ -137,6 +138,26 @@ impl GuestMemory {
         let mut b = [0u8; 4];
         self.read(gpa, &mut b)?;
         Ok(u32::from_le_bytes(b))
+    }
+
+    /// A guest word shared with the guest as an atomic (the transport's control words).
+    pub fn atomic_u64(&self, gpa: u64) -> Result<&AtomicU64, OutOfBounds> {
+        let p = self.range(gpa, 8)?;
+        if gpa % 8 != 0 {
+            return Err(OutOfBounds { gpa, len: 8 });
+        }
+        // SAFETY: in bounds and 8-byte aligned (guest RAM is page aligned); the memory lives
+        // as long as self, and every access to it from the host side is atomic.
+        Ok(unsafe { AtomicU64::from_ptr(p as *mut u64) })
+    }
+
+    pub fn atomic_u32(&self, gpa: u64) -> Result<&AtomicU32, OutOfBounds> {
+        let p = self.range(gpa, 4)?;
+        if gpa % 4 != 0 {
+            return Err(OutOfBounds { gpa, len: 4 });
+        }
+        // SAFETY: as for atomic_u64, with 4-byte alignment.
+        Ok(unsafe { AtomicU32::from_ptr(p as *mut u32) })
     }
 
     pub fn write_u64(&self, gpa: u64, v: u64) -> Result<(), OutOfBounds> {

@@ -2,6 +2,7 @@
 //! TSS, BootInfo; then running the vCPU and serving its hypercalls until the program ends.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use abi_shared::bootinfo::{BootInfo, Doorbell, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
 use abi_shared::layout::*;
@@ -10,6 +11,7 @@ use abi_shared::linux::Pod;
 use crate::guest_mem::GuestMemory;
 use crate::server::{GuestOutcome, Server};
 use crate::vmm::{BootState, Exit, Vcpu, Vm};
+use crate::worker::Worker;
 
 /// The guest kernel, built for x86_64-unknown-none by build.rs.
 static GUEST_KERNEL: &[u8] = include_bytes!(env!("LINUXRUN_GUEST_KERNEL"));
@@ -137,7 +139,9 @@ fn write_gdt_tss(mem: &GuestMemory, block: u64) -> Result<(), MachineError> {
 }
 
 pub struct Machine {
-    pub mem: GuestMemory,
+    pub mem: Arc<GuestMemory>,
+    /// The eventfd behind the guest's wake port, when requests go through shared memory.
+    wake: Option<std::fs::File>,
     pub vm: Box<dyn Vm>,
     pub vcpu: Box<dyn Vcpu>,
     pub flavour: Flavour,
@@ -148,6 +152,8 @@ pub struct MachineConfig {
     pub flavour: Option<Flavour>,
     pub strace: bool,
     pub fd_floor: i32,
+    /// Serve hypercalls from a worker thread through shared memory (no exit per request).
+    pub exitless: bool,
 }
 
 impl Machine {
@@ -166,6 +172,7 @@ impl Machine {
         map_huge(&mem, &mut pt, PHYS_MAP_BASE, 0, cfg.memory & !(HUGE_PAGE_SIZE - 1), PTE_P | PTE_W | PTE_NX, u)?;
         map_huge(&mem, &mut pt, KERNEL_BASE, 0, KERNEL_WINDOW_SIZE, PTE_P | PTE_W, u)?;
         let block = vcpu_block_gpa(0);
+        let wake = if cfg.exitless { vm.wake_eventfd(ports::HYPERCALL_WAKE) } else { None };
         map_small(&mem, &mut pt, PERCPU_WINDOW_VA, block, VCPU_BLOCK_SIZE, PTE_P | PTE_W | PTE_NX, u)?;
         if flavour == Flavour::Pvm {
             // The user-mode twin: a full copy (the hypervisor hides the upper half itself).
@@ -183,7 +190,7 @@ impl Machine {
             free_start,
             boot_pt_next: pt.next,
             tsc_khz: vm.tsc_khz(),
-            doorbell: Doorbell::PortIo as u32,
+            doorbell: if wake.is_some() { Doorbell::SharedMemory } else { Doorbell::PortIo } as u32,
             vcpu_count: 1,
             random_seed: seed,
             flags: if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 },
@@ -211,22 +218,48 @@ impl Machine {
             msrs,
         };
         vcpu.set_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
-        Ok(Machine { mem, vm, vcpu, flavour })
+        Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour })
     }
 
     /// Run until the guest reports an outcome or dies. Exits are counted by reason.
-    pub fn run(&mut self, server: &mut Server, exits: &mut BTreeMap<&'static str, u64>) -> Result<GuestOutcome, MachineError> {
+    pub fn run(&mut self, server: Arc<Mutex<Server>>, exits: &mut BTreeMap<&'static str, u64>) -> Result<GuestOutcome, MachineError> {
         let block = vcpu_block_gpa(0);
+        let worker = match self.wake.take() {
+            Some(wake) => Some(
+                Worker::start(self.mem.clone(), server.clone(), block, wake)
+                    .map_err(|e| MachineError(format!("cannot start the hypercall worker: {e}")))?,
+            ),
+            None => None,
+        };
+        let outcome = self.run_vcpu(&server, worker.as_ref(), block, exits);
+        if let Some(w) = worker {
+            w.stop();
+        }
+        outcome
+    }
+
+    fn run_vcpu(
+        &mut self,
+        server: &Mutex<Server>,
+        worker: Option<&Worker>,
+        block: u64,
+        exits: &mut BTreeMap<&'static str, u64>,
+    ) -> Result<GuestOutcome, MachineError> {
         loop {
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
             match exit {
                 Exit::Hypercall => {
-                    self.serve_hypercall(server, block)?;
-                    if let Some(outcome) = server.outcome.take() {
+                    let mut s = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?;
+                    crate::server::serve_area(&mut s, &self.mem, block);
+                    if let Some(outcome) = s.outcome.take() {
                         return Ok(outcome);
                     }
                 }
+                Exit::HypercallWait => match worker {
+                    Some(w) => w.wait_for_answer(),
+                    None => return Err(self.died("the guest waited for a hypercall worker that does not exist")),
+                },
                 Exit::Interrupted => continue,
                 Exit::UnknownPort(port) => {
                     return Err(self.died(&format!("the guest kernel used unknown I/O port {port:#x}")));
@@ -236,17 +269,6 @@ impl Machine {
                 Exit::Other(what) => return Err(self.died(&what)),
             }
         }
-    }
-
-    /// Copy the request frame out (the guest could change it while we decode), serve it,
-    /// and copy only the used part of the response back.
-    fn serve_hypercall(&self, server: &mut Server, block: u64) -> Result<(), MachineError> {
-        let area = block + vcpu_block::HC_REQUEST;
-        let len = u64::from(self.mem.read_u32(area).map_err(oob)?).min(vcpu_block::HC_REQUEST_SIZE - 4);
-        let req = self.mem.read_vec(area, len + 4).map_err(oob)?;
-        let mut resp = [0u8; 4096];
-        let used = server.serve(&self.mem, &req, &mut resp);
-        self.mem.write(block + vcpu_block::HC_RESPONSE, &resp[..used]).map_err(oob)
     }
 
     fn died(&self, what: &str) -> MachineError {

@@ -13,9 +13,11 @@ mod server;
 mod startup;
 mod stats;
 mod vmm;
+mod worker;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
 
 use abi_shared::hypercall::ExitHow;
 use clap::Parser;
@@ -66,7 +68,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     }
     let fds = startup::reserve_fd_range();
     let memory = args.memory.unwrap_or_else(cli::default_memory);
-    let cfg = MachineConfig { memory, flavour: args.platform.map(Into::into), strace: args.strace, fd_floor: fds.floor };
+    let cfg = MachineConfig { exitless: args.hypercalls == cli::HypercallPath::Shared, memory, flavour: args.platform.map(Into::into), strace: args.strace, fd_floor: fds.floor };
     let mut machine = Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
     log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, memory >> 20);
     let startup = startup::collect(args, &path, &fds);
@@ -74,10 +76,11 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     for fd in machine.vm.owned_fds() {
         guard.reserve(fd);
     }
-    let mut server = Server::new(&startup, guard, args.strace);
+    let server = Arc::new(Mutex::new(Server::new(&startup, guard, args.strace)));
     let mut exits = BTreeMap::new();
-    let outcome = machine.run(&mut server, &mut exits);
-    let report = stats::Report::new(&outcome, &exits, machine.vcpu.counters(), server.hypercalls, machine.flavour);
+    let outcome = machine.run(server.clone(), &mut exits);
+    let hypercalls = server.lock().map(|s| s.hypercalls).unwrap_or(0);
+    let report = stats::Report::new(&outcome, &exits, machine.vcpu.counters(), hypercalls, machine.flavour);
     if args.stats {
         report.print_table();
     }

@@ -1,13 +1,12 @@
 //! The hypercall client: encode a request into this vCPU's area, ring the doorbell, decode
 //! the answer. Each forwarded syscall is counted against the syscall in flight.
 
-mod transport;
+pub mod transport;
 
 use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReason, Request, Response, SegList};
 use abi_shared::layout::{vcpu_block, KERNEL_BASE, PERCPU_WINDOW_VA, PHYS_MAP_BASE};
 use abi_shared::linux::errno;
 
-pub use transport::Transport;
 
 fn request_area() -> &'static mut [u8] {
     // SAFETY: the request area of this vCPU's block is mapped in the per-CPU window and only
@@ -37,7 +36,9 @@ pub fn call(req: &Request<'_>) -> Response {
         return Response::Malformed(MalformedReason::BadLength);
     }
     crate::syscall::stats::note_hypercall();
-    transport::current().ring();
+    // The monitor must see the end of the guest on its vCPU thread.
+    let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. });
+    transport::ring(must_exit);
     decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
 }
 

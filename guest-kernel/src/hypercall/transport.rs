@@ -1,32 +1,110 @@
-//! How a request reaches the host. Today: an `out` to the hypercall port, which exits to the
-//! monitor's vCPU thread. The shared-memory transport served by a polling host worker (no
-//! exit) implements the same trait; the guest learns which one to use from BootInfo.
+//! How a request reaches the host.
+//!
+//! * `PortIo`: an `out` to the hypercall port exits to the monitor's vCPU thread, which
+//!   serves the request and resumes the vCPU (~36 µs on kvm_pvm).
+//! * `Shared` (the default): the guest bumps a request sequence number in shared memory; a
+//!   host worker thread that polls it serves the request and bumps the response sequence
+//!   number, all without an exit. When the worker has gone to sleep the guest wakes it with
+//!   an `out` to an ioeventfd port (handled inside the host kernel). The guest spins for the
+//!   answer for a while and then, for slow requests such as a read on an empty pipe, stops
+//!   the vCPU with an exit (WAIT) instead of burning its core.
+//!
+//! Requests that end the guest (exit, panic) always take the exit path, so the monitor sees
+//! them on the vCPU thread.
 
-use abi_shared::layout::ports;
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
-pub trait Transport {
-    /// The request area is filled: have the host serve it, and return once the response
-    /// area holds the answer.
-    fn ring(&self);
+use abi_shared::bootinfo::Doorbell;
+use abi_shared::layout::{ports, vcpu_block, PERCPU_WINDOW_VA};
+
+/// How long the guest spins for an answer before it stops the vCPU (in TSC ticks; set
+/// from the TSC frequency at boot): longer than a sleeping worker takes to wake up (~15-20
+/// µs), short enough that a request that blocks in the host does not burn a core.
+const SPIN_MICROS: u64 = 50;
+/// After this many answers in a row that needed the slow path, the worker is evidently not
+/// getting a core (a busy 2-core machine): use the exit doorbell for a while instead, where
+/// the vCPU thread serves the request itself.
+const SLOW_STREAK_LIMIT: u32 = 4;
+const EXIT_MODE_REQUESTS: u32 = 256;
+
+static MODE: AtomicU32 = AtomicU32::new(Doorbell::PortIo as u32);
+static SPIN_TICKS: AtomicU64 = AtomicU64::new(0);
+/// Consecutive slow answers, and requests left to send by exit before trying again.
+static SLOW_STREAK: AtomicU32 = AtomicU32::new(0);
+static EXIT_MODE_LEFT: AtomicU32 = AtomicU32::new(0);
+
+pub fn init(doorbell: u32, tsc_khz: u64) {
+    MODE.store(doorbell, Ordering::Relaxed);
+    SPIN_TICKS.store(tsc_khz.saturating_mul(SPIN_MICROS) / 1000, Ordering::Relaxed);
 }
 
-/// Exit doorbell: the vCPU stops in `KVM_RUN`, the monitor serves the request on the vCPU
-/// thread and resumes it.
-pub struct PortIo;
+fn control<T>(offset: u64) -> &'static T {
+    // SAFETY: the control page is part of this vCPU's block, mapped in the per-CPU window
+    // for the whole run; the offsets are aligned for u64/u32 and the host accesses the
+    // words atomically too.
+    unsafe { &*((PERCPU_WINDOW_VA + offset) as *const T) }
+}
 
-impl Transport for PortIo {
-    fn ring(&self) {
-        // SAFETY: an `out` to the hypercall port only exits to the monitor; the compiler
-        // fence in asm! (no `nomem`) orders the request writes before it and the response
-        // reads after it.
-        unsafe {
-            core::arch::asm!("out dx, al", in("dx") ports::HYPERCALL, in("al") 0u8, options(nostack));
-        }
+fn out(port: u16) {
+    // SAFETY: an `out` to one of our doorbell ports only exits (or signals an eventfd); no
+    // memory is touched. Without `nomem`, it also orders the request writes before it.
+    unsafe { core::arch::asm!("out dx, al", in("dx") port, in("al") 0u8, options(nostack)) };
+}
+
+/// Have the host serve the request in the request area; returns once the response area
+/// holds the answer. `must_exit`: use the exit path whatever the mode.
+pub fn ring(must_exit: bool) {
+    if must_exit || MODE.load(Ordering::Relaxed) != Doorbell::SharedMemory as u32 || use_exit_for_now() {
+        out(ports::HYPERCALL);
+        return;
     }
+    let req: &AtomicU64 = control(vcpu_block::HC_REQ_SEQ);
+    let resp: &AtomicU64 = control(vcpu_block::HC_RESP_SEQ);
+    let asleep: &AtomicU32 = control(vcpu_block::HC_WORKER_ASLEEP);
+    let seq = req.load(Ordering::Relaxed).wrapping_add(1);
+    req.store(seq, Ordering::Release);
+    // Pairs with the worker's fence between announcing sleep and re-reading the sequence:
+    // either it sees our request, or we see that it sleeps and wake it.
+    fence(Ordering::SeqCst);
+    if asleep.load(Ordering::Relaxed) != 0 {
+        out(ports::HYPERCALL_WAKE);
+    }
+    let start = crate::time::rdtsc();
+    let spin = SPIN_TICKS.load(Ordering::Relaxed);
+    let mut slow = false;
+    while resp.load(Ordering::Acquire) != seq {
+        if crate::time::rdtsc().wrapping_sub(start) > spin {
+            // The monitor returns from this exit only once the answer is there.
+            out(ports::HYPERCALL_WAIT);
+            slow = true;
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    fence(Ordering::Acquire);
+    note_speed(slow);
 }
 
-static PORT_IO: PortIo = PortIo;
+/// Whether the exit doorbell is in use for now (see SLOW_STREAK_LIMIT).
+fn use_exit_for_now() -> bool {
+    let left = EXIT_MODE_LEFT.load(Ordering::Relaxed);
+    if left == 0 {
+        return false;
+    }
+    EXIT_MODE_LEFT.store(left - 1, Ordering::Relaxed);
+    true
+}
 
-pub fn current() -> &'static dyn Transport {
-    &PORT_IO
+fn note_speed(slow: bool) {
+    if !slow {
+        SLOW_STREAK.store(0, Ordering::Relaxed);
+        return;
+    }
+    let streak = SLOW_STREAK.load(Ordering::Relaxed) + 1;
+    if streak >= SLOW_STREAK_LIMIT {
+        SLOW_STREAK.store(0, Ordering::Relaxed);
+        EXIT_MODE_LEFT.store(EXIT_MODE_REQUESTS, Ordering::Relaxed);
+    } else {
+        SLOW_STREAK.store(streak, Ordering::Relaxed);
+    }
 }

@@ -161,6 +161,19 @@ fn sleep(ns: u64) -> Response {
     Response::Ret(0)
 }
 
+/// Serve the request in the vCPU block at `block`: copy the frame out (the guest could
+/// change it while we decode), serve it, and copy only the used part of the answer back.
+pub fn serve_area(server: &mut Server, mem: &GuestMemory, block: u64) {
+    use abi_shared::layout::vcpu_block;
+    let area = block + vcpu_block::HC_REQUEST;
+    let Ok(len) = mem.read_u32(area) else { return };
+    let len = u64::from(len).min(vcpu_block::HC_REQUEST_SIZE - 4);
+    let Ok(req) = mem.read_vec(area, len + 4) else { return };
+    let mut resp = [0u8; 4096];
+    let used = server.serve(mem, &req, &mut resp);
+    let _ = mem.write(block + vcpu_block::HC_RESPONSE, &resp[..used]);
+}
+
 pub fn clock_ns(clock: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: ts is a valid out-pointer for clock_gettime.
