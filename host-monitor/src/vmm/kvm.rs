@@ -145,6 +145,23 @@ impl Vm for KvmVm {
     fn owned_fds(&self) -> Vec<i32> {
         self.owned.lock().map(|o| o.clone()).unwrap_or_default()
     }
+
+    /// KVM lets a process keep its VM across fork: nothing to release.
+    fn prepare_fork(&self) -> Result<(), VmmError> {
+        Ok(())
+    }
+
+    /// The parent's VM was never torn down.
+    fn after_fork_parent(&self, _mem: &GuestMemory) -> Result<(), VmmError> {
+        Ok(())
+    }
+
+    /// A KVM VM belongs to the address space that created it, so the child needs a VM of its
+    /// own (a new /dev/kvm VM over its copy of guest RAM, and vCPUs rebuilt from saved
+    /// state). That comes with fork; until then the child is told so plainly.
+    fn after_fork_child(&self, _mem: &GuestMemory) -> Result<(), VmmError> {
+        Err(VmmError::Failed("a forked child cannot use its parent's KVM VM, and rebuilding it is not implemented yet".into()))
+    }
 }
 
 pub struct KvmVcpu {
@@ -243,6 +260,20 @@ impl Vcpu for KvmVcpu {
 
     fn counters(&self) -> Vec<(String, u64)> {
         super::kvm_stats::read(self.fd.as_raw_fd())
+    }
+
+    /// KVM kicks are signals to the vCPU thread; they come with the signal work.
+    fn kicker(&self) -> Option<std::sync::Arc<dyn super::Kick>> {
+        None
+    }
+
+    /// The vCPU fd stays valid in the parent across fork: nothing to save.
+    fn suspend_for_fork(&mut self) -> Result<(), VmmError> {
+        Ok(())
+    }
+
+    fn resume_after_fork(&mut self) -> Result<(), VmmError> {
+        Ok(())
     }
 }
 

@@ -1,11 +1,43 @@
 //! The hypervisor behind a small interface: a VM with guest RAM and vCPUs that run until
-//! the guest needs the monitor. KVM implements it on Linux; Hypervisor.framework will on
-//! macOS. Nothing outside `vmm/` knows which one runs.
+//! the guest needs the monitor. KVM implements it on Linux, Hypervisor.framework on Intel
+//! macOS (`hvf.rs`, through our own FFI module `hvf_sys.rs`). Nothing outside `vmm/` knows
+//! which one runs.
+//!
+//! # Threads
+//!
+//! **Every call on a vCPU is made from the thread that created it** (`Vm::create_vcpu`),
+//! and that thread is the one that runs it. Hypervisor.framework requires this (a vCPU
+//! belongs to its creating thread; calls from another thread fail), and KVM is fastest
+//! that way, so the abstraction imposes it on both: one Linux thread = one host thread =
+//! one vCPU, created and run by that thread. The only thing another thread may do to a
+//! vCPU is kick it, through the handle `Vcpu::kicker` gives out.
+//!
+//! # Fork
+//!
+//! Neither hypervisor lets a forked child use its parent's VM, and Hypervisor.framework
+//! allows one VM per process, so a Linux `fork` runs this sequence (Noah's approach):
+//!
+//! 1. each vCPU's own thread calls `Vcpu::suspend_for_fork` (its state is saved in the
+//!    `Vcpu` object and the hypervisor's vCPU is released);
+//! 2. the forking thread calls `Vm::prepare_fork` (Hypervisor.framework: unmap guest RAM,
+//!    destroy the VM);
+//! 3. the monitor forks (guest RAM is a private mapping: the child gets a copy-on-write
+//!    copy at the same host address);
+//! 4. the parent calls `Vm::after_fork_parent`, the child `Vm::after_fork_child`, each with
+//!    its guest memory (a new VM over the same host region);
+//! 5. each surviving vCPU's thread calls `Vcpu::resume_after_fork` (a new hypervisor vCPU
+//!    with the saved state). In the child only the forking thread survives.
+//!
+//! Fork itself does not exist yet; these methods are its hypervisor half.
 
 #[cfg(target_os = "linux")]
 pub mod kvm;
 #[cfg(target_os = "linux")]
 mod kvm_stats;
+// Compiled on every host: its pure decoding helpers are unit-tested on Linux; the backend
+// itself exists only on x86_64 macOS.
+pub mod hvf;
+pub mod hvf_sys;
 
 use std::fmt;
 
@@ -43,7 +75,8 @@ pub enum Exit {
     /// Triple fault or similar: the guest is gone.
     Shutdown,
     Halt,
-    /// A signal interrupted KVM_RUN (the caller decides what to do).
+    /// A signal interrupted KVM_RUN, or another thread kicked the vCPU (the caller decides
+    /// what to do).
     Interrupted,
     /// Anything else, described.
     Other(String),
@@ -95,12 +128,33 @@ impl fmt::Display for VmmError {
     }
 }
 
+/// Makes a vCPU leave `Vcpu::run` soon with `Exit::Interrupted`, from any thread (for
+/// asynchronous signals). A kick that arrives while the vCPU is outside `run` makes the
+/// next `run` return `Exit::Interrupted` at once, so a kick is never lost.
+#[allow(dead_code)] // Signal delivery will kick vCPUs; the backends provide it already.
+pub trait Kick: Send + Sync {
+    fn kick(&self);
+}
+
+/// One virtual CPU. Every method is called from the thread that created it (see the
+/// module documentation); implementations may refuse calls from any other thread.
 pub trait Vcpu {
     fn set_boot_state(&mut self, state: &BootState) -> Result<(), VmmError>;
     fn run(&mut self) -> Result<Exit, VmmError>;
     fn snapshot(&self) -> RegSnapshot;
     /// Hypervisor counters worth reporting in `--stats` (name, value).
     fn counters(&self) -> Vec<(String, u64)>;
+    /// A handle other threads may use to kick this vCPU, or `None` when this backend cannot
+    /// yet (KVM: kicks come with the signal work, as a signal to the vCPU thread).
+    #[allow(dead_code)] // Used by fork and signals, which are still to come.
+    fn kicker(&self) -> Option<std::sync::Arc<dyn Kick>>;
+    /// Fork step 1 (module documentation): save the complete vCPU state here and release
+    /// the hypervisor's vCPU. Only `resume_after_fork` may follow.
+    #[allow(dead_code)] // Used by fork and signals, which are still to come.
+    fn suspend_for_fork(&mut self) -> Result<(), VmmError>;
+    /// Fork step 5: a new hypervisor vCPU on the rebuilt VM, with the saved state.
+    #[allow(dead_code)] // Used by fork and signals, which are still to come.
+    fn resume_after_fork(&mut self) -> Result<(), VmmError>;
 }
 
 pub trait Vm {
@@ -111,6 +165,16 @@ pub trait Vm {
     fn create_vcpu(&self, id: u64, mem: &GuestMemory) -> Result<Box<dyn Vcpu>, VmmError>;
     /// Host fds the monitor owns (so the guest cannot touch them).
     fn owned_fds(&self) -> Vec<i32>;
+    /// Fork step 2 (module documentation), after every vCPU was suspended: release what a
+    /// forked process cannot share (Hypervisor.framework: the process's one VM).
+    #[allow(dead_code)] // Used by fork and signals, which are still to come.
+    fn prepare_fork(&self) -> Result<(), VmmError>;
+    /// Fork step 4 in the parent: rebuild the VM over `mem`.
+    #[allow(dead_code)] // Used by fork and signals, which are still to come.
+    fn after_fork_parent(&self, mem: &GuestMemory) -> Result<(), VmmError>;
+    /// Fork step 4 in the child: build this process's own VM over its copy of `mem`.
+    #[allow(dead_code)] // Used by fork and signals, which are still to come.
+    fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError>;
 }
 
 /// Create the VM for this host with `mem` as guest RAM.
@@ -128,9 +192,14 @@ pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Re
                 .into(),
         ))
     }
-    #[cfg(all(not(target_os = "linux"), not(target_arch = "aarch64")))]
+    #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+    {
+        let _ = fd_floor; // Hypervisor.framework uses no file descriptors.
+        hvf::HvfVm::create(mem, force).map(|vm| Box::new(vm) as Box<dyn Vm>)
+    }
+    #[cfg(all(not(target_os = "linux"), not(target_arch = "aarch64"), not(all(target_os = "macos", target_arch = "x86_64"))))]
     {
         let _ = (mem, force, fd_floor);
-        Err(VmmError::Unavailable("the Hypervisor.framework backend is not written yet: linuxrun runs on Linux with KVM for now".into()))
+        Err(VmmError::Unavailable("linuxrun has no hypervisor backend for this host: it runs on Linux with KVM and on Intel Macs".into()))
     }
 }
