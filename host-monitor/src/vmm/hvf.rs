@@ -411,6 +411,11 @@ mod backend {
             Vec::new()
         }
 
+        /// Hypervisor.framework has no ioeventfd: the guest uses the exit doorbell.
+        fn wake_eventfd(&self, _port: u16) -> Option<std::fs::File> {
+            None
+        }
+
         fn prepare_fork(&self) -> Result<(), VmmError> {
             let mut alive = self
                 .alive
@@ -778,6 +783,7 @@ mod backend {
                     self.advance(id)?;
                     Ok(Some(match io.port {
                         ports::HYPERCALL if !io.is_in => Exit::Hypercall,
+                        ports::HYPERCALL_WAIT if !io.is_in => Exit::HypercallWait,
                         port => Exit::UnknownPort(port),
                     }))
                 }

@@ -146,6 +146,29 @@ impl Vm for KvmVm {
         self.owned.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
+    fn wake_eventfd(&self, port: u16) -> Option<std::fs::File> {
+        let efd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_CLOEXEC).ok()?;
+        let high = move_fd_high(efd.as_raw_fd(), self.fd_floor).ok()?;
+        std::mem::forget(efd);
+        // SAFETY: `high` is the eventfd just created and moved; nothing else owns it.
+        let efd = unsafe { vmm_sys_util::eventfd::EventFd::from_raw_fd(high) };
+        self.vm.register_ioevent(&efd, &kvm_ioctls::IoEventAddress::Pio(port as u64), kvm_ioctls::NoDatamatch).ok()?;
+        // The worker's handle: a duplicate above the program's fds.
+        // SAFETY: F_DUPFD_CLOEXEC on our eventfd returns a new fd or -1.
+        let dup = unsafe { libc::fcntl(efd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, self.fd_floor) };
+        if dup < 0 {
+            return None;
+        }
+        if let Ok(mut o) = self.owned.lock() {
+            o.push(efd.as_raw_fd());
+            o.push(dup);
+        }
+        // The registration lives as long as the VM; keep the eventfd open with it.
+        std::mem::forget(efd);
+        // SAFETY: dup is a fresh descriptor we own.
+        Some(unsafe { std::fs::File::from_raw_fd(dup) })
+    }
+
     /// KVM lets a process keep its VM across fork: nothing to release.
     fn prepare_fork(&self) -> Result<(), VmmError> {
         Ok(())
@@ -237,6 +260,7 @@ impl Vcpu for KvmVcpu {
     fn run(&mut self) -> Result<Exit, VmmError> {
         match self.fd.run() {
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL => Ok(Exit::Hypercall),
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAIT => Ok(Exit::HypercallWait),
             Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
             Ok(VcpuExit::IoIn(port, data)) => {
                 data.fill(0xff);

@@ -70,6 +70,8 @@ pub struct BootState {
 pub enum Exit {
     /// The guest rang the hypercall doorbell.
     Hypercall,
+    /// The guest waits for the hypercall worker's answer (shared-memory transport).
+    HypercallWait,
     /// Port I/O the monitor does not serve.
     UnknownPort(u16),
     /// Triple fault or similar: the guest is gone.
@@ -87,6 +89,7 @@ impl Exit {
     pub fn stat_name(&self) -> &'static str {
         match self {
             Exit::Hypercall => "hypercall_doorbell",
+            Exit::HypercallWait => "hypercall_wait",
             Exit::UnknownPort(_) => "io_unknown",
             Exit::Shutdown => "shutdown",
             Exit::Halt => "hlt",
@@ -165,6 +168,10 @@ pub trait Vm {
     fn create_vcpu(&self, id: u64, mem: &GuestMemory) -> Result<Box<dyn Vcpu>, VmmError>;
     /// Host fds the monitor owns (so the guest cannot touch them).
     fn owned_fds(&self) -> Vec<i32>;
+    /// An eventfd that the hypervisor signals, without an exit, when the guest writes to
+    /// I/O `port` (KVM's ioeventfd). `None` where the hypervisor cannot do that: the guest
+    /// then uses the exit doorbell for every request.
+    fn wake_eventfd(&self, port: u16) -> Option<std::fs::File>;
     /// Fork step 2 (module documentation), after every vCPU was suspended: release what a
     /// forked process cannot share (Hypervisor.framework: the process's one VM).
     #[allow(dead_code)] // Used by fork and signals, which are still to come.
