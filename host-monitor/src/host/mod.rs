@@ -23,9 +23,17 @@ mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(target_os = "macos")]
+mod darwin;
+#[cfg(target_os = "macos")]
+pub use darwin::*;
+
+// The Darwin tables are plain data compiled on every host, so that Linux CI tests them.
+mod darwin_tables;
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unported;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub use unported::*;
 
 /// A positive Linux errno value (what the program sees, negated, as a syscall result).
