@@ -371,7 +371,19 @@ impl Fs<'_> {
         Ok(Response::Statx(host::statx_to_linux(&stx)))
     }
 
-    #[cfg(not(target_os = "linux"))]
+    /// statx from fstatat: the basic stats and the birth time (`st_birthtime`).
+    #[cfg(target_os = "macos")]
+    fn statx(&self, dirfd: i32, path: &[u8], flags: i32, mask: u32) -> Handled {
+        let dirfd = self.dirfd(dirfd)?;
+        let path = c_path(path)?;
+        let flags = host::statx_flags_to_host(flags).map_err(Failure::Errno)?;
+        host::statx_mask_to_host(mask).map_err(Failure::Errno)?;
+        // SAFETY: path is NUL-terminated; st is a valid out-pointer for one struct stat.
+        let st = out_struct(|st| unsafe { libc::fstatat(dirfd, path.as_ptr(), st, flags) })?;
+        Ok(Response::Statx(host::statx_to_linux(&st)))
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     fn statx(&self, dirfd: i32, _path: &[u8], _flags: i32, _mask: u32) -> Handled {
         self.dirfd(dirfd)?;
         Err(Failure::Errno(ENOSYS))
@@ -388,7 +400,39 @@ impl Fs<'_> {
         ret(self.copy_out(buf.as_slice(), &dirents, n)?)
     }
 
-    #[cfg(not(target_os = "linux"))]
+    /// Darwin's directory records (getdirentries64, what its readdir uses) rewritten as
+    /// Linux `linux_dirent64` records. A Linux record is never longer than the Darwin one,
+    /// so everything read fits the guest's buffer; d_off is Darwin's d_seekoff.
+    #[cfg(target_os = "macos")]
+    fn getdents64(&self, fd: i32, buf: &SegList<'_>) -> Handled {
+        extern "C" {
+            // libSystem's stub for the getdirentries64 system call.
+            fn __getdirentries64(
+                fd: c_int,
+                buf: *mut libc::c_void,
+                nbytes: libc::size_t,
+                basep: *mut libc::off_t,
+            ) -> libc::ssize_t;
+        }
+        const MAX_BUFFER: usize = 1 << 20;
+        let fd = self.fd(fd)?;
+        let len = self.out_len(buf, MAX_BUFFER)?;
+        let mut records = vec![0u8; len];
+        let mut base: libc::off_t = 0;
+        // SAFETY: records is a host buffer of exactly `len` writable bytes; base is a valid
+        // out-pointer.
+        let n = check(unsafe { __getdirentries64(fd, records.as_mut_ptr().cast(), len, &mut base) })?;
+        let n = (n as usize).min(len);
+        let mut linux = vec![0u8; len];
+        let (written, consumed) = host::dirents_to_linux(&records[..n], &mut linux);
+        if written == 0 && consumed < n {
+            // A record the translation could not read: nothing sensible to hand over.
+            return Err(Failure::Errno(errno::EIO as LinuxErrno));
+        }
+        ret(self.copy_out(buf.as_slice(), &linux, written as i64)?)
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     fn getdents64(&self, fd: i32, _buf: &SegList<'_>) -> Handled {
         self.fd(fd)?;
         Err(Failure::Errno(ENOSYS))
@@ -709,16 +753,44 @@ fn pipe2_host(flags: c_int) -> Result<[c_int; 2], Failure> {
     Ok(fds)
 }
 
-/// Hosts without pipe2 (macOS): the personality only lets flags 0 through.
+/// Hosts without pipe2 (macOS): pipe(), then the flags (host O_CLOEXEC and O_NONBLOCK,
+/// all the personality lets through) with fcntl. Unlike pipe2 this is not atomic: a
+/// fork+exec in another thread between the two could inherit the descriptors.
 #[cfg(not(target_os = "linux"))]
 fn pipe2_host(flags: c_int) -> Result<[c_int; 2], Failure> {
-    if flags != 0 {
+    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
         return Err(Failure::Errno(EINVAL));
     }
     let mut fds = [-1 as c_int; 2];
     // SAFETY: fds is a valid out-pointer for two ints.
     check(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
+    for fd in fds {
+        if let Err(e) = set_fd_open_flags(fd, flags) {
+            // SAFETY: both descriptors are ours and not handed out yet.
+            unsafe {
+                libc::close(fds[0]);
+                libc::close(fds[1]);
+            }
+            return Err(e);
+        }
+    }
     Ok(fds)
+}
+
+/// Apply host O_CLOEXEC (as FD_CLOEXEC) and O_NONBLOCK to a fresh descriptor.
+#[cfg(not(target_os = "linux"))]
+fn set_fd_open_flags(fd: c_int, flags: c_int) -> Result<(), Failure> {
+    if flags & libc::O_CLOEXEC != 0 {
+        // SAFETY: F_SETFD takes an int.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+    }
+    if flags & libc::O_NONBLOCK != 0 {
+        // SAFETY: F_GETFL takes no argument.
+        let fl = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })? as c_int;
+        // SAFETY: F_SETFL takes an int.
+        check(unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) })?;
+    }
+    Ok(())
 }
 
 /// The utimensat syscall itself: unlike the C library's wrapper it takes a NULL path
@@ -792,7 +864,20 @@ fn renameat2_with_flags(
     })
 }
 
-#[cfg(not(target_os = "linux"))]
+/// macOS: renameatx_np, whose RENAME_EXCL and RENAME_SWAP the personality produced.
+#[cfg(target_os = "macos")]
+fn renameat2_with_flags(
+    olddirfd: c_int,
+    oldpath: &CString,
+    newdirfd: c_int,
+    newpath: &CString,
+    flags: u32,
+) -> Result<i64, Failure> {
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    check(unsafe { libc::renameatx_np(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) })
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
 fn renameat2_with_flags(
     _: c_int,
     _: &CString,
@@ -868,9 +953,17 @@ fn dup3_host(oldfd: c_int, newfd: c_int, flags: c_int) -> Result<i64, Failure> {
     check(unsafe { libc::dup3(oldfd, newfd, flags) })
 }
 
+/// Hosts without dup3: dup3's checks (EINVAL for the same fd or a flag other than
+/// O_CLOEXEC), then dup2 and FD_CLOEXEC. Not atomic, like pipe2_host above.
 #[cfg(not(target_os = "linux"))]
-fn dup3_host(_oldfd: c_int, _newfd: c_int, _flags: c_int) -> Result<i64, Failure> {
-    Err(Failure::Errno(ENOSYS))
+fn dup3_host(oldfd: c_int, newfd: c_int, flags: c_int) -> Result<i64, Failure> {
+    if oldfd == newfd || flags & !libc::O_CLOEXEC != 0 {
+        return Err(Failure::Errno(EINVAL));
+    }
+    // SAFETY: dup2 takes no pointers; newfd was checked not to be the monitor's.
+    let fd = check(unsafe { libc::dup2(oldfd, newfd) })?;
+    set_fd_open_flags(newfd, flags & libc::O_CLOEXEC)?;
+    Ok(fd)
 }
 
 // These tests check Linux results on a Linux host; a Darwin run needs the Darwin personality.
