@@ -46,25 +46,17 @@ struct CaseResult {
 }
 
 fn main() -> ExitCode {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let workspace = manifest_dir
-        .parent()
-        .expect("tests/ lives in the workspace")
-        .to_path_buf();
+    let workspace = manifest_dir.parent().expect("tests/ lives in the workspace").to_path_buf();
     let out_dir = workspace.join("target/ctests");
 
     let mut all = cases::c_cases(&compile::sources(&manifest_dir.join("c")), &out_dir);
     all.extend(cases::busybox_cases());
     all.extend(cases::dynamic_cases());
     all.extend(cases::bad_input_cases());
-    let selected: Vec<Case> = all
-        .into_iter()
-        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str())))
-        .collect();
+    let selected: Vec<Case> =
+        all.into_iter().filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str()))).collect();
     if selected.is_empty() {
         eprintln!("no case matches {filters:?}");
         return ExitCode::FAILURE;
@@ -87,29 +79,16 @@ fn main() -> ExitCode {
     if let Some(p) = &linuxrun {
         println!("linuxrun: {}", p.display());
     }
-    if selected.iter().any(|c| c.name.starts_with("busybox/"))
-        && !Path::new(cases::BUSYBOX).exists()
-    {
-        println!(
-            "warning: {} missing; install Debian's busybox-static (scripts/test does)",
-            cases::BUSYBOX
-        );
+    if selected.iter().any(|c| c.name.starts_with("busybox/")) && !Path::new(cases::BUSYBOX).exists() {
+        println!("warning: {} missing; install Debian's busybox-static (scripts/test does)", cases::BUSYBOX);
     }
 
     let builds = build_c_programs(&selected, &out_dir);
     let scratch = std::env::temp_dir().join(format!("linuxrun-tests-{}", std::process::id()));
     let timeout = Duration::from_secs(
-        std::env::var("LINUXRUN_TEST_TIMEOUT")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(DEFAULT_TIMEOUT_SECS),
+        std::env::var("LINUXRUN_TEST_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(DEFAULT_TIMEOUT_SECS),
     );
-    let ctx = Ctx {
-        linuxrun,
-        scratch,
-        timeout,
-        builds,
-    };
+    let ctx = Ctx { linuxrun, scratch, timeout, builds };
     println!("running {} cases on {WORKERS} workers", selected.len());
 
     let indexed: Vec<(usize, &Case)> = selected.iter().enumerate().collect();
@@ -161,15 +140,8 @@ fn summarize(cases: &[Case], results: &[CaseResult], no_kvm: bool) -> ExitCode {
     const LISTED: usize = 20;
     if !failures.is_empty() {
         let more = failures.len().saturating_sub(LISTED);
-        let tail = if more > 0 {
-            format!(" … and {more} more")
-        } else {
-            String::new()
-        };
-        println!(
-            "failed cases: {}{tail}",
-            failures[..failures.len().min(LISTED)].join(" ")
-        );
+        let tail = if more > 0 { format!(" … and {more} more") } else { String::new() };
+        println!("failed cases: {}{tail}", failures[..failures.len().min(LISTED)].join(" "));
     }
     if no_kvm {
         println!("NO /dev/kvm: 0 KVM-backed tests ran");
@@ -192,11 +164,7 @@ fn summarize(cases: &[Case], results: &[CaseResult], no_kvm: bool) -> ExitCode {
 
 /// None if /dev/kvm can be opened read-write (what linuxrun needs), else why not.
 fn kvm_problem() -> Option<String> {
-    match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-    {
+    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
         Ok(_) => None,
         Err(e) => Some(e.to_string()),
     }
@@ -228,10 +196,7 @@ fn find_linuxrun(workspace: &Path) -> Result<PathBuf, String> {
 }
 
 /// Compiles the C programs the selected cases need, on the worker pool.
-fn build_c_programs(
-    selected: &[Case],
-    out_dir: &Path,
-) -> BTreeMap<(PathBuf, &'static str), Result<PathBuf, String>> {
+fn build_c_programs(selected: &[Case], out_dir: &Path) -> BTreeMap<(PathBuf, &'static str), Result<PathBuf, String>> {
     let mut needed: Vec<(PathBuf, Flavour)> = selected
         .iter()
         .filter_map(|c| match &c.body {
@@ -242,38 +207,19 @@ fn build_c_programs(
     needed.sort_by(|a, b| (&a.0, a.1.name()).cmp(&(&b.0, b.1.name())));
     needed.dedup();
     if !needed.is_empty() {
-        println!(
-            "compiling {} C test binaries (if stale) into {}",
-            needed.len(),
-            out_dir.display()
-        );
+        println!("compiling {} C test binaries (if stale) into {}", needed.len(), out_dir.display());
     }
-    let include_dir = needed
-        .first()
-        .map(|(src, _)| src.parent().unwrap().to_path_buf())
-        .unwrap_or_default();
-    let built = pool::map(&needed, WORKERS, |(src, flavour)| {
-        compile::compile(src, &include_dir, out_dir, *flavour)
-    });
-    needed
-        .into_iter()
-        .map(|(src, f)| (src, f.name()))
-        .zip(built)
-        .collect()
+    let include_dir = needed.first().map(|(src, _)| src.parent().unwrap().to_path_buf()).unwrap_or_default();
+    let built = pool::map(&needed, WORKERS, |(src, flavour)| compile::compile(src, &include_dir, out_dir, *flavour));
+    needed.into_iter().map(|(src, f)| (src, f.name())).zip(built).collect()
 }
 
 fn run_case(case: &Case, ctx: &Ctx, work: &Path) -> CaseResult {
     match &case.body {
         Body::Differential(d) => run_differential(d, ctx, work),
         Body::LinuxrunOnly(b) => match &ctx.linuxrun {
-            None => CaseResult {
-                verdict: Verdict::Skip("no /dev/kvm".into()),
-                used_kvm: false,
-            },
-            Some(lr) => CaseResult {
-                verdict: run_bad_input(b, lr, ctx, work),
-                used_kvm: true,
-            },
+            None => CaseResult { verdict: Verdict::Skip("no /dev/kvm".into()), used_kvm: false },
+            Some(lr) => CaseResult { verdict: run_bad_input(b, lr, ctx, work), used_kvm: true },
         },
     }
 }
@@ -285,18 +231,10 @@ struct Side {
     tree: Option<String>,
 }
 
-fn run_side(
-    d: &Differential,
-    linuxrun: Option<&Path>,
-    dir: &Path,
-    ctx: &Ctx,
-) -> Result<Side, String> {
+fn run_side(d: &Differential, linuxrun: Option<&Path>, dir: &Path, ctx: &Ctx) -> Result<Side, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     d.fixture.create(dir).map_err(|e| format!("fixture: {e}"))?;
-    let mut argv: Vec<OsString> = linuxrun
-        .map(|p| p.as_os_str().to_owned())
-        .into_iter()
-        .collect();
+    let mut argv: Vec<OsString> = linuxrun.map(|p| p.as_os_str().to_owned()).into_iter().collect();
     argv.extend(d.argv.iter().cloned());
     let stdin = d.stdin.map(|s| dir.join(s));
     let mut outcome = process::run(&argv, dir, stdin.as_deref(), ctx.timeout);
@@ -308,10 +246,7 @@ fn run_side(
 }
 
 fn run_differential(d: &Differential, ctx: &Ctx, work: &Path) -> CaseResult {
-    let fail = |msg: String| CaseResult {
-        verdict: Verdict::Fail(msg),
-        used_kvm: false,
-    };
+    let fail = |msg: String| CaseResult { verdict: Verdict::Fail(msg), used_kvm: false };
     if let Some((src, flavour)) = &d.build {
         if let Some(Err(msg)) = ctx.builds.get(&(src.clone(), flavour.name())) {
             return fail(format!("compile error:\n{msg}"));
@@ -330,10 +265,7 @@ fn run_differential(d: &Differential, ctx: &Ctx, work: &Path) -> CaseResult {
         ));
     }
     let Some(linuxrun) = &ctx.linuxrun else {
-        return CaseResult {
-            verdict: Verdict::Skip("no /dev/kvm; native ok".into()),
-            used_kvm: false,
-        };
+        return CaseResult { verdict: Verdict::Skip("no /dev/kvm; native ok".into()), used_kvm: false };
     };
     let lr = match run_side(d, Some(linuxrun), &work.join("linuxrun"), ctx) {
         Ok(s) => s,
@@ -343,10 +275,7 @@ fn run_differential(d: &Differential, ctx: &Ctx, work: &Path) -> CaseResult {
         None => Verdict::Pass,
         Some(msg) => Verdict::Fail(msg),
     };
-    CaseResult {
-        verdict,
-        used_kvm: true,
-    }
+    CaseResult { verdict, used_kvm: true }
 }
 
 /// Everything that differs between the two sides, or None. The first line is a
@@ -391,10 +320,7 @@ extern "C" {
 }
 
 fn run_bad_input(b: &BadInput, linuxrun: &Path, ctx: &Ctx, work: &Path) -> Verdict {
-    if let Err(e) = std::fs::create_dir_all(work)
-        .map_err(|e| e.to_string())
-        .and_then(|_| b.fixture.create(work))
-    {
+    if let Err(e) = std::fs::create_dir_all(work).map_err(|e| e.to_string()).and_then(|_| b.fixture.create(work)) {
         return Verdict::Fail(format!("fixture: {e}"));
     }
     let program: OsString = match b.program.strip_prefix("./") {
@@ -407,13 +333,7 @@ fn run_bad_input(b: &BadInput, linuxrun: &Path, ctx: &Ctx, work: &Path) -> Verdi
         if unsafe { libc_geteuid() } != 0 {
             return Verdict::Skip("needs root to switch to an unprivileged user".into());
         }
-        let wrap = [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-        ];
+        let wrap = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
         argv.splice(0..0, wrap.iter().map(OsString::from));
     }
     let o = process::run(&argv, work, None, ctx.timeout);
@@ -424,10 +344,7 @@ fn run_bad_input(b: &BadInput, linuxrun: &Path, ctx: &Ctx, work: &Path) -> Verdi
         _ => false,
     };
     let lower = stderr.to_lowercase();
-    let mentions_ok = b
-        .stderr_mentions
-        .iter()
-        .any(|m| lower.contains(&m.to_lowercase()));
+    let mentions_ok = b.stderr_mentions.iter().any(|m| lower.contains(&m.to_lowercase()));
     if status_ok && mentions_ok {
         return Verdict::Pass;
     }
@@ -442,26 +359,14 @@ fn run_bad_input(b: &BadInput, linuxrun: &Path, ctx: &Ctx, work: &Path) -> Verdi
     if !mentions_ok {
         let _ = writeln!(msg, "stderr should mention one of {:?}", b.stderr_mentions);
     }
-    let _ = write!(
-        msg,
-        "stderr: {}",
-        if stderr.is_empty() {
-            "(empty)".into()
-        } else {
-            head(&o.stderr, 5)
-        }
-    );
+    let _ = write!(msg, "stderr: {}", if stderr.is_empty() { "(empty)".into() } else { head(&o.stderr, 5) });
     Verdict::Fail(msg)
 }
 
 /// The check lines a C program marked FAIL, or the last lines of its output.
 fn failing_lines(o: &Outcome) -> String {
     let out = String::from_utf8_lossy(&o.stdout);
-    let fails: Vec<&str> = out
-        .lines()
-        .filter(|l| l.ends_with("FAIL"))
-        .take(10)
-        .collect();
+    let fails: Vec<&str> = out.lines().filter(|l| l.ends_with("FAIL")).take(10).collect();
     if !fails.is_empty() {
         return fails.join("\n");
     }
@@ -474,9 +379,5 @@ fn failing_lines(o: &Outcome) -> String {
 }
 
 fn head(data: &[u8], n: usize) -> String {
-    String::from_utf8_lossy(data)
-        .lines()
-        .take(n)
-        .collect::<Vec<_>>()
-        .join("\n")
+    String::from_utf8_lossy(data).lines().take(n).collect::<Vec<_>>().join("\n")
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +153,18 @@ pub enum Request<'a> {
     SchedGetscheduler { pid: i32 },
     /// sched_getparam of another process: its priority as `Ret`.
     SchedGetparam { pid: i32 },
+    /// getxattr/lgetxattr/fgetxattr: the value into `buf` (`buf` empty: just its size).
+    Getxattr { target: XattrTarget<'a>, name: &'a [u8], buf: SegList<'a>, size: u64 },
+    /// listxattr/llistxattr/flistxattr: the NUL-separated names into `buf`.
+    Listxattr { target: XattrTarget<'a>, buf: SegList<'a>, size: u64 },
+}
+
+/// What an xattr request is about.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum XattrTarget<'a> {
+    /// A path; `follow` false for the l* variants (the symlink itself).
+    Path { path: &'a [u8], follow: bool },
+    Fd(i32),
 }
 
 /// How the program ended.
@@ -219,6 +231,10 @@ pub struct Startup {
     pub egid: u32,
     pub umask: u32,
     pub hostname: Vec<u8>,
+    /// What uname reports as release and version: the host kernel's on a Linux host, a
+    /// plausible Linux's elsewhere.
+    pub kernel_release: Vec<u8>,
+    pub kernel_version: Vec<u8>,
     /// The limits Linux programs see: (resource, soft, hard) with Linux resource numbers.
     pub rlimits: Vec<(u32, u64, u64)>,
     pub cpu_count: u32,

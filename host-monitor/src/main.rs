@@ -57,14 +57,13 @@ struct Failure {
 fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let path = program::resolve(&args.program).map_err(program_failure)?;
     if let program::Kind::DynamicElf { interpreter } = program::check(&path).map_err(program_failure)? {
-        return Err(Failure {
-            message: format!(
-                "{}: dynamically linked programs (interpreter {interpreter}) are not yet supported; \
-                 run a statically linked build",
-                path.display()
-            ),
-            code: 126,
-        });
+        // As a shell reports a missing interpreter: exit 127, naming it.
+        if !std::path::Path::new(&interpreter).exists() {
+            return Err(Failure {
+                message: format!("{}: cannot run: its ELF interpreter {interpreter} does not exist", path.display()),
+                code: 127,
+            });
+        }
     }
     let fds = startup::reserve_fd_range();
     let memory = args.memory.unwrap_or_else(cli::default_memory);

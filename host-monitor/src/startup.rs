@@ -63,6 +63,22 @@ fn hostname() -> Vec<u8> {
     buf[..buf.iter().position(|&b| b == 0).unwrap_or(buf.len())].to_vec()
 }
 
+/// (release, version) for the program's uname: a Linux host's own, so that programs print
+/// what they would natively; elsewhere a Linux release new enough for current glibc.
+fn kernel_identity() -> (Vec<u8>, Vec<u8>) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: utsname is plain data; uname fills it.
+        let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+        // SAFETY: u is a valid out-pointer.
+        if unsafe { libc::uname(&mut u) } == 0 {
+            let field = |f: &[libc::c_char]| f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect::<Vec<u8>>();
+            return (field(&u.release), field(&u.version));
+        }
+    }
+    (b"6.1.0-linuxrun".to_vec(), b"#1 SMP PREEMPT_DYNAMIC linuxrun".to_vec())
+}
+
 fn current_umask() -> u32 {
     // SAFETY: umask only swaps the process mask; it is put back immediately.
     unsafe {
@@ -98,6 +114,8 @@ pub fn collect(args: &Args, path: &Path, fds: &FdRange) -> Startup {
         egid,
         umask: current_umask(),
         hostname: hostname(),
+        kernel_release: kernel_identity().0,
+        kernel_version: kernel_identity().1,
         rlimits: host_rlimits(fds),
         cpu_count: cpu_count(),
     }

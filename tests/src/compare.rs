@@ -46,11 +46,7 @@ pub fn first_difference(native: &[u8], other: &[u8]) -> Option<String> {
     }
     let a: Vec<&[u8]> = native.split(|&b| b == b'\n').collect();
     let b: Vec<&[u8]> = other.split(|&b| b == b'\n').collect();
-    let first = a
-        .iter()
-        .zip(&b)
-        .position(|(x, y)| x != y)
-        .unwrap_or(a.len().min(b.len()));
+    let first = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -94,28 +90,20 @@ fn walk(root: &Path, dir: &Path, lines: &mut Vec<String>) {
         let mode = md.permissions().mode() & 0o7777;
         let ft = md.file_type();
         if ft.is_symlink() {
-            let target = fs::read_link(&p)
-                .map(|t| t.display().to_string())
-                .unwrap_or_default();
+            let target = fs::read_link(&p).map(|t| t.display().to_string()).unwrap_or_default();
             lines.push(format!("{rel} link {mode:04o} -> {target}"));
         } else if ft.is_dir() {
             lines.push(format!("{rel} dir {mode:04o} nlink={}", md.nlink()));
             walk(root, &p, lines);
         } else {
             let hash = fs::read(&p).map(|d| fnv1a(&d)).unwrap_or(0);
-            lines.push(format!(
-                "{rel} file {mode:04o} size={} nlink={} hash={hash:016x}",
-                md.len(),
-                md.nlink()
-            ));
+            lines.push(format!("{rel} file {mode:04o} size={} nlink={} hash={hash:016x}", md.len(), md.nlink()));
         }
     }
 }
 
 fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf29ce484222325u64, |h, &b| {
-        (h ^ b as u64).wrapping_mul(0x100000001b3)
-    })
+    data.iter().fold(0xcbf29ce484222325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x100000001b3))
 }
 
 #[cfg(test)]
@@ -124,10 +112,7 @@ mod tests {
 
     #[test]
     fn replace_all_replaces_every_occurrence() {
-        assert_eq!(
-            replace_all(b"/w/x and /w/y", b"/w", b"$W"),
-            b"$W/x and $W/y"
-        );
+        assert_eq!(replace_all(b"/w/x and /w/y", b"/w", b"$W"), b"$W/x and $W/y");
         assert_eq!(replace_all(b"abc", b"", b"z"), b"abc");
     }
 
@@ -140,10 +125,7 @@ mod tests {
     fn difference_points_at_first_differing_line() {
         let d = first_difference(b"l1\nl2\nl3\nl4\n", b"l1\nl2\nX3\nl4\n").unwrap();
         assert!(d.contains("line 3"), "{d}");
-        assert!(
-            d.contains("- l3") && d.contains("+ X3") && d.contains("  l2"),
-            "{d}"
-        );
+        assert!(d.contains("- l3") && d.contains("+ X3") && d.contains("  l2"), "{d}");
     }
 
     #[test]
@@ -163,10 +145,7 @@ mod tests {
         fs::write(dir.join("d/f"), b"y").unwrap();
         let two = tree_listing(&dir);
         fs::remove_dir_all(&dir).unwrap();
-        assert!(
-            one.contains("d/f file") && one.contains("l link") && one.contains("-> d/f"),
-            "{one}"
-        );
+        assert!(one.contains("d/f file") && one.contains("l link") && one.contains("-> d/f"), "{one}");
         assert_ne!(one, two);
     }
 }

@@ -34,12 +34,7 @@ impl Flavour {
 /// Compiles `src` into `out_dir/<flavour>/<stem>` unless the binary is newer than
 /// both the source and every header in `include_dir`. Returns the binary path or
 /// gcc's error output.
-pub fn compile(
-    src: &Path,
-    include_dir: &Path,
-    out_dir: &Path,
-    flavour: Flavour,
-) -> Result<PathBuf, String> {
+pub fn compile(src: &Path, include_dir: &Path, out_dir: &Path, flavour: Flavour) -> Result<PathBuf, String> {
     let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
     let dir = out_dir.join(flavour.name());
     let out = dir.join(&stem);
@@ -81,9 +76,7 @@ fn is_fresh(out: &Path, src: &Path, include_dir: &Path) -> bool {
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|e| e == "h"));
-    std::iter::once(src.to_path_buf())
-        .chain(headers)
-        .all(|p| mtime(&p).is_some_and(|t| t <= built))
+    std::iter::once(src.to_path_buf()).chain(headers).all(|p| mtime(&p).is_some_and(|t| t <= built))
 }
 
 /// All `*.c` files in `dir`, sorted by name.

@@ -15,9 +15,7 @@ pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed;
     (0..len)
         .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (x >> 33) as u8
         })
         .collect()
@@ -26,15 +24,13 @@ pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
 fn write(dir: &Path, rel: &str, content: &[u8], mode: u32) -> Result<(), String> {
     let p = dir.join(rel);
     fs::write(&p, content).map_err(|e| format!("write {}: {e}", p.display()))?;
-    fs::set_permissions(&p, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("chmod {}: {e}", p.display()))
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).map_err(|e| format!("chmod {}: {e}", p.display()))
 }
 
 fn mkdir(dir: &Path, rel: &str, mode: u32) -> Result<(), String> {
     let p = dir.join(rel);
     fs::create_dir(&p).map_err(|e| format!("mkdir {}: {e}", p.display()))?;
-    fs::set_permissions(&p, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("chmod {}: {e}", p.display()))
+    fs::set_permissions(&p, fs::Permissions::from_mode(mode)).map_err(|e| format!("chmod {}: {e}", p.display()))
 }
 
 /// Creates the busybox fixture in the (empty) directory `dir`:
@@ -47,17 +43,11 @@ fn mkdir(dir: &Path, rel: &str, mode: u32) -> Result<(), String> {
 pub fn busybox_tree(dir: &Path) -> Result<(), String> {
     write(dir, "a.txt", b"alpha\nbeta\ngamma\n", 0o644)?;
     write(dir, "b.txt", b"one two three\nfour five\n\nsix\n", 0o644)?;
-    const WORDS: &[&str] = &[
-        "pear", "apple", "fig", "banana", "kiwi", "Cherry", "date", "apple", "lime", "Zucchini",
-        "fig", "melon",
-    ];
-    let words: String = (0..200)
-        .map(|i| format!("{}\n", WORDS[(i * 7 + i / 5) % WORDS.len()]))
-        .collect();
+    const WORDS: &[&str] =
+        &["pear", "apple", "fig", "banana", "kiwi", "Cherry", "date", "apple", "lime", "Zucchini", "fig", "melon"];
+    let words: String = (0..200).map(|i| format!("{}\n", WORDS[(i * 7 + i / 5) % WORDS.len()])).collect();
     write(dir, "words.txt", words.as_bytes(), 0o644)?;
-    let nums: String = (0..100)
-        .map(|i| format!("{}\n", (i * 37) % 101 * if i % 3 == 0 { 100 } else { 1 }))
-        .collect();
+    let nums: String = (0..100).map(|i| format!("{}\n", (i * 37) % 101 * if i % 3 == 0 { 100 } else { 1 })).collect();
     write(dir, "nums.txt", nums.as_bytes(), 0o644)?;
     write(dir, "big.bin", &pseudo_random_bytes(1 << 20, 7), 0o644)?;
     mkdir(dir, "tree", 0o755)?;
@@ -102,11 +92,7 @@ fn collect_paths(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// A minimal ELF64 header (no program headers) for `e_machine`; enough for any
 /// loader to read the class and machine and refuse the file.
 pub fn elf64_header(e_machine: u16) -> Vec<u8> {
-    let mut h = vec![
-        0x7f, b'E', b'L', b'F', 2, /* ELFCLASS64 */
-        1, /* LSB */
-        1, /* EV_CURRENT */
-    ];
+    let mut h = vec![0x7f, b'E', b'L', b'F', 2 /* ELFCLASS64 */, 1 /* LSB */, 1 /* EV_CURRENT */];
     h.resize(16, 0);
     h.extend_from_slice(&2u16.to_le_bytes()); // e_type = ET_EXEC
     h.extend_from_slice(&e_machine.to_le_bytes());
@@ -166,4 +152,14 @@ mod tests {
         assert_eq!(pseudo_random_bytes(16, 1), pseudo_random_bytes(16, 1));
         assert_ne!(pseudo_random_bytes(16, 1), pseudo_random_bytes(16, 2));
     }
+}
+
+/// /bin/true with its PT_INTERP path changed to one that does not exist (same length).
+pub fn with_missing_interpreter() -> Vec<u8> {
+    let mut elf = std::fs::read("/bin/true").unwrap_or_default();
+    let (from, to): (&[u8], &[u8]) = (b"/lib64/ld-linux-x86-64.so.2", b"/lib64/ld-linux-x86-64.so.9");
+    if let Some(at) = elf.windows(from.len()).position(|w| w == from) {
+        elf[at..at + to.len()].copy_from_slice(to);
+    }
+    elf
 }

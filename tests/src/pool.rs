@@ -20,12 +20,7 @@ pub fn map<T: Sync, R: Send>(items: &[T], workers: usize, f: impl Fn(&T) -> R + 
             });
         }
     });
-    results
-        .into_inner()
-        .unwrap()
-        .into_iter()
-        .map(|r| r.expect("every item processed"))
-        .collect()
+    results.into_inner().unwrap().into_iter().map(|r| r.expect("every item processed")).collect()
 }
 
 #[cfg(test)]

@@ -15,10 +15,7 @@ use std::time::{Duration, Instant};
 /// The environment every program sees, identical for the native and linuxrun runs
 /// so that programs printing their environment compare equal.
 pub const CLEAN_ENV: &[(&str, &str)] = &[
-    (
-        "PATH",
-        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    ),
+    ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
     ("HOME", "/tmp"),
     ("LANG", "C"),
     ("TZ", "UTC"),
@@ -82,11 +79,7 @@ const SIGKILL: i32 = 9;
 /// Runs `argv` in `cwd` with `CLEAN_ENV`, stdin from `stdin` (or /dev/null), and
 /// returns its outcome. Never blocks longer than `timeout` (plus a moment to reap).
 pub fn run(argv: &[OsString], cwd: &Path, stdin: Option<&Path>, timeout: Duration) -> Outcome {
-    let failed = |e: String| Outcome {
-        status: Status::SpawnFailed(e),
-        stdout: vec![],
-        stderr: vec![],
-    };
+    let failed = |e: String| Outcome { status: Status::SpawnFailed(e), stdout: vec![], stderr: vec![] };
     let stdin = match stdin {
         Some(p) => match File::open(p) {
             Ok(f) => Stdio::from(f),
@@ -114,10 +107,7 @@ pub fn run(argv: &[OsString], cwd: &Path, stdin: Option<&Path>, timeout: Duratio
     // Drain both pipes on threads: a child blocked on a full pipe would never exit.
     let (tx, rx) = mpsc::channel();
     for (is_err, mut pipe) in [
-        (
-            false,
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        ),
+        (false, Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>),
         (true, Box::new(child.stderr.take().unwrap())),
     ] {
         let tx = tx.clone();
@@ -148,28 +138,18 @@ pub fn run(argv: &[OsString], cwd: &Path, stdin: Option<&Path>, timeout: Duratio
     // (something linuxrun left behind) counts as a hang too.
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     for _ in 0..2 {
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(1));
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_secs(1));
         match rx.recv_timeout(left) {
             Ok((false, b)) => stdout = b,
             Ok((true, b)) => stderr = b,
             Err(_) => {
                 kill_group();
                 let status = Status::Timeout(timeout);
-                return Outcome {
-                    status,
-                    stdout,
-                    stderr,
-                };
+                return Outcome { status, stdout, stderr };
             }
         }
     }
-    Outcome {
-        status,
-        stdout,
-        stderr,
-    }
+    Outcome { status, stdout, stderr }
 }
 
 fn exit_status(st: std::process::ExitStatus) -> Status {
@@ -207,10 +187,7 @@ mod tests {
     fn environment_is_clean() {
         let o = sh("env | sort", Duration::from_secs(10));
         let env = String::from_utf8(o.stdout).unwrap();
-        assert!(
-            env.contains("LANG=C\n") && env.contains("TZ=UTC\n"),
-            "{env}"
-        );
+        assert!(env.contains("LANG=C\n") && env.contains("TZ=UTC\n"), "{env}");
         assert!(!env.contains("CARGO"), "{env}");
     }
 

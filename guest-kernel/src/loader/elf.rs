@@ -1,4 +1,5 @@
-//! Load a static or static-PIE ELF executable into a fresh user address space.
+//! Load an ELF executable (static, static-PIE, or dynamic with its interpreter) into a
+//! fresh user address space.
 //! The file is read through hypercalls straight into the frames that back its segments.
 
 use alloc::vec;
@@ -28,7 +29,8 @@ pub enum LoadError {
     Read,
     NotElf,
     WrongMachine,
-    Dynamic,
+    /// The ELF interpreter could not be opened (negative errno).
+    Interpreter(i64),
     BadLayout,
     NoMemory,
     StackTooBig,
@@ -37,26 +39,91 @@ pub enum LoadError {
 /// Linux's default stack limit; the whole range is reserved and demand-paged.
 const STACK_SIZE: u64 = 8 << 20;
 
-/// Load `startup.exec_path`, build its stack and return the registers to enter it with.
+/// Load `startup.exec_path` (and its ELF interpreter, if it names one), build its stack and
+/// return the registers to enter it with.
 pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
-    let fd = hypercall::call_ret(&Request::Openat {
-        dirfd: AT_FDCWD,
-        path: &startup.exec_path,
-        flags: (O_RDONLY | O_CLOEXEC) as i32,
-        mode: 0,
+    let fd = open(&startup.exec_path).map_err(LoadError::Open)?;
+    let parsed = parse(fd);
+    let result = parsed.and_then(|elf| {
+        let interp_path = elf.interp_path(fd)?;
+        // Linux puts a PIE that has an interpreter at ELF_ET_DYN_BASE, and lets mmap place
+        // one without (a static PIE, or ld.so run directly).
+        let placement = if interp_path.is_some() { Placement::DynBase } else { Placement::TopDown };
+        let program = map_image(fd, &elf, placement)?;
+        set_break(&elf, &program, interp_path.is_some());
+        let interp = match interp_path {
+            Some(path) => Some(load_interpreter(&path)?),
+            None => None,
+        };
+        build_frame(startup, &program, interp.as_ref())
     });
-    if fd < 0 {
-        return Err(LoadError::Open(fd));
-    }
-    let result = load_image(fd as i32).and_then(|image| build_frame(startup, &image));
-    hypercall::call_ret(&Request::Close { fd: fd as i32 });
+    close(fd);
     result
 }
 
-struct Image {
+fn open(path: &[u8]) -> Result<i32, i64> {
+    let fd = hypercall::call_ret(&Request::Openat { dirfd: AT_FDCWD, path, flags: (O_RDONLY | O_CLOEXEC) as i32, mode: 0 });
+    if fd < 0 {
+        Err(fd)
+    } else {
+        Ok(fd as i32)
+    }
+}
+
+fn close(fd: i32) {
+    hypercall::call_ret(&Request::Close { fd });
+}
+
+/// The interpreter: an ELF of its own, placed by mmap (top-down), like Linux does.
+fn load_interpreter(path: &[u8]) -> Result<Image, LoadError> {
+    let fd = open(path).map_err(LoadError::Interpreter)?;
+    let result = parse(fd).and_then(|elf| {
+        if elf.hdr.e_type != header::ET_DYN && elf.hdr.e_type != header::ET_EXEC {
+            return Err(LoadError::NotElf);
+        }
+        map_image(fd, &elf, Placement::TopDown)
+    });
+    close(fd);
+    result
+}
+
+/// A loaded image.
+pub struct Image {
     entry: u64,
     phdr: u64,
     phnum: u64,
+    /// Load bias (the base for an ET_DYN, 0 for ET_EXEC).
+    bias: u64,
+    /// One past the highest page of its segments.
+    end: u64,
+}
+
+/// Where an ET_DYN image goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    DynBase,
+    TopDown,
+}
+
+struct Parsed {
+    hdr: Header,
+    phdrs: Vec<ProgramHeader>,
+}
+
+impl Parsed {
+    /// The PT_INTERP path, without its NUL.
+    fn interp_path(&self, fd: i32) -> Result<Option<Vec<u8>>, LoadError> {
+        let Some(p) = self.phdrs.iter().find(|p| p.p_type == PT_INTERP) else { return Ok(None) };
+        if p.p_filesz < 2 || p.p_filesz > 4096 {
+            return Err(LoadError::BadLayout);
+        }
+        let mut path = vec![0u8; p.p_filesz as usize];
+        read_exact(fd, &mut path, p.p_offset)?;
+        if path.pop() != Some(0) || path.contains(&0) {
+            return Err(LoadError::BadLayout);
+        }
+        Ok(Some(path))
+    }
 }
 
 fn read_exact(fd: i32, buf: &mut [u8], offset: u64) -> Result<(), LoadError> {
@@ -68,7 +135,7 @@ fn read_exact(fd: i32, buf: &mut [u8], offset: u64) -> Result<(), LoadError> {
     }
 }
 
-fn load_image(fd: i32) -> Result<Image, LoadError> {
+fn parse(fd: i32) -> Result<Parsed, LoadError> {
     let mut ehdr = [0u8; SIZEOF_EHDR];
     read_exact(fd, &mut ehdr, 0).map_err(|_| LoadError::NotElf)?;
     let hdr = Header::parse(&ehdr).map_err(|_| LoadError::NotElf)?;
@@ -86,22 +153,26 @@ fn load_image(fd: i32) -> Result<Image, LoadError> {
     read_exact(fd, &mut raw, hdr.e_phoff)?;
     let ctx = Ctx::new(Container::Big, Endian::Little);
     let phdrs = ProgramHeader::parse(&raw, 0, phnum, ctx).map_err(|_| LoadError::BadLayout)?;
-    if phdrs.iter().any(|p| p.p_type == PT_INTERP) {
-        return Err(LoadError::Dynamic);
-    }
-    let loads: Vec<&ProgramHeader> = phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
+    Ok(Parsed { hdr, phdrs })
+}
+
+/// Map the PT_LOAD segments of `elf` and fill them from the file.
+fn map_image(fd: i32, elf: &Parsed, placement: Placement) -> Result<Image, LoadError> {
+    let hdr = &elf.hdr;
+    let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
     let lowest = loads.iter().map(|p| page_floor(p.p_vaddr)).min().ok_or(LoadError::BadLayout)?;
     let highest = loads
         .iter()
         .map(|p| p.p_vaddr.checked_add(p.p_memsz).map(page_ceil))
         .try_fold(0u64, |m, e| e.map(|e| m.max(e)))
         .ok_or(LoadError::BadLayout)?;
-    let bias = if hdr.e_type == header::ET_DYN {
-        // Static PIE: Linux lets mmap choose (top-down), as for any unhinted mapping.
-        let place = SPACE.lock().find_placement(0, highest - lowest).map_err(|_| LoadError::NoMemory)?;
-        place - lowest
-    } else {
-        0
+    let bias = match (hdr.e_type == header::ET_DYN, placement) {
+        (false, _) => 0,
+        (true, Placement::DynBase) => user::ET_DYN_BASE.checked_sub(lowest).ok_or(LoadError::BadLayout)?,
+        (true, Placement::TopDown) => {
+            let place = SPACE.lock().find_placement(0, highest - lowest).map_err(|_| LoadError::NoMemory)?;
+            place - lowest
+        }
     };
     if bias.checked_add(highest).is_none_or(|e| e > user::TASK_SIZE) || lowest + bias < user::MMAP_MIN {
         return Err(LoadError::BadLayout);
@@ -120,21 +191,25 @@ fn load_image(fd: i32) -> Result<Image, LoadError> {
     for (start, end, prot) in pieces {
         let _ = SPACE.lock().protect(start, end, prot);
     }
-    // A static PIE sits at the top of the mmap area, where its break could not grow; Linux
-    // moves the break of an interpreter-less ET_DYN to ELF_ET_DYN_BASE, and so do we.
-    let brk = if hdr.e_type == header::ET_DYN { user::ET_DYN_BASE } else { bias + highest };
-    let mut space = SPACE.lock();
-    space.brk_start = brk;
-    space.brk = brk;
-    drop(space);
-    let phdr = phdrs
+    let phdr = elf
+        .phdrs
         .iter()
         .find(|p| p.p_type == PT_PHDR)
         .map(|p| p.p_vaddr)
         .or_else(|| loads.iter().find(|p| p.p_offset == 0).map(|p| p.p_vaddr + hdr.e_phoff))
         .unwrap_or(0)
         + bias;
-    Ok(Image { entry: bias + hdr.e_entry, phdr, phnum: phnum as u64 })
+    Ok(Image { entry: bias + hdr.e_entry, phdr, phnum: elf.phdrs.len() as u64, bias, end: bias + highest })
+}
+
+/// The program break starts after the program's image; a static PIE sits at the top of the
+/// mmap area where it could not grow, so Linux moves the break of an interpreter-less
+/// ET_DYN to ELF_ET_DYN_BASE, and so do we.
+fn set_break(elf: &Parsed, program: &Image, has_interp: bool) {
+    let brk = if elf.hdr.e_type == header::ET_DYN && !has_interp { user::ET_DYN_BASE } else { program.end };
+    let mut space = SPACE.lock();
+    space.brk_start = brk;
+    space.brk = brk;
 }
 
 fn segment_prot(flags: u32) -> u32 {
@@ -176,7 +251,7 @@ fn load_segment(fd: i32, p: &ProgramHeader, bias: u64, mapped_end: u64) -> Resul
     Ok(end.max(mapped_end))
 }
 
-fn build_frame(startup: &Startup, image: &Image) -> Result<TrapFrame, LoadError> {
+fn build_frame(startup: &Startup, image: &Image, interp: Option<&Image>) -> Result<TrapFrame, LoadError> {
     SPACE
         .lock()
         .map_anon(user::STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, true, VmaKind::Stack)
@@ -187,7 +262,7 @@ fn build_frame(startup: &Startup, image: &Image) -> Result<TrapFrame, LoadError>
         (stack::AT_PHENT, goblin::elf64::program_header::SIZEOF_PHDR as u64),
         (stack::AT_PHNUM, image.phnum),
         (stack::AT_PAGESZ, PAGE_SIZE),
-        (stack::AT_BASE, 0),
+        (stack::AT_BASE, interp.map_or(0, |i| i.bias)),
         (stack::AT_FLAGS, 0),
         (stack::AT_ENTRY, image.entry),
         (stack::AT_UID, startup.uid as u64),
@@ -214,7 +289,7 @@ fn build_frame(startup: &Startup, image: &Image) -> Result<TrapFrame, LoadError>
     let img = stack::build(&input, STACK_SIZE / 4).ok_or(LoadError::StackTooBig)?;
     uaccess::copy_to_user(img.sp, &img.bytes).map_err(|_| LoadError::NoMemory)?;
     Ok(TrapFrame {
-        rip: image.entry,
+        rip: interp.map_or(image.entry, |i| i.entry),
         rsp: img.sp,
         cs: 0x33,
         ss: 0x2b,

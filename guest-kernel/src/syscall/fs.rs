@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, Request, Response, SegList};
+use abi_shared::hypercall::{GuestSeg, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
@@ -633,4 +633,53 @@ pub fn fchownat(c: &mut Ctx<'_>) -> i64 {
 
 pub fn fchown(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Fchown { fd: c.int(0), uid: c.arg(1) as u32, gid: c.arg(2) as u32 })
+}
+
+/// Longest xattr name Linux accepts (XATTR_NAME_MAX), without the NUL.
+const XATTR_NAME_MAX: usize = 255;
+
+fn xattr_name(addr: u64) -> Result<Vec<u8>, i64> {
+    match uaccess::read_cstr(addr, XATTR_NAME_MAX)? {
+        Some(n) if !n.is_empty() => Ok(n),
+        _ => Err(err(errno::ERANGE)),
+    }
+}
+
+fn do_getxattr(target: XattrTarget<'_>, name: u64, buf: u64, size: u64) -> i64 {
+    let name = tryret!(xattr_name(name));
+    let segs = if size == 0 { Vec::new() } else { tryret!(segments(buf, size, Access::Write)) };
+    call_ret(&Request::Getxattr { target, name: &name, buf: SegList::Borrowed(&segs), size })
+}
+
+fn do_listxattr(target: XattrTarget<'_>, buf: u64, size: u64) -> i64 {
+    let segs = if size == 0 { Vec::new() } else { tryret!(segments(buf, size, Access::Write)) };
+    call_ret(&Request::Listxattr { target, buf: SegList::Borrowed(&segs), size })
+}
+
+pub fn getxattr(c: &mut Ctx<'_>) -> i64 {
+    let p = tryret!(path(c.arg(0)));
+    do_getxattr(XattrTarget::Path { path: &p, follow: true }, c.arg(1), c.arg(2), c.arg(3))
+}
+
+pub fn lgetxattr(c: &mut Ctx<'_>) -> i64 {
+    let p = tryret!(path(c.arg(0)));
+    do_getxattr(XattrTarget::Path { path: &p, follow: false }, c.arg(1), c.arg(2), c.arg(3))
+}
+
+pub fn fgetxattr(c: &mut Ctx<'_>) -> i64 {
+    do_getxattr(XattrTarget::Fd(c.int(0)), c.arg(1), c.arg(2), c.arg(3))
+}
+
+pub fn listxattr(c: &mut Ctx<'_>) -> i64 {
+    let p = tryret!(path(c.arg(0)));
+    do_listxattr(XattrTarget::Path { path: &p, follow: true }, c.arg(1), c.arg(2))
+}
+
+pub fn llistxattr(c: &mut Ctx<'_>) -> i64 {
+    let p = tryret!(path(c.arg(0)));
+    do_listxattr(XattrTarget::Path { path: &p, follow: false }, c.arg(1), c.arg(2))
+}
+
+pub fn flistxattr(c: &mut Ctx<'_>) -> i64 {
+    do_listxattr(XattrTarget::Fd(c.int(0)), c.arg(1), c.arg(2))
 }

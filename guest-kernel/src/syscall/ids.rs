@@ -61,6 +61,8 @@ pub fn init(s: &Startup) {
             *slot = (soft, hard);
         }
     }
+    store_field(&RELEASE, &s.kernel_release);
+    store_field(&VERSION, &s.kernel_version);
     let mut h = HOSTNAME.lock();
     let n = s.hostname.len().min(64);
     h[..n].copy_from_slice(&s.hostname[..n]);
@@ -283,14 +285,20 @@ pub fn prctl(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
-/// The release Linux programs see: new enough for what glibc and tools check.
-const RELEASE: &[u8] = b"6.1.0-linuxrun";
-const VERSION: &[u8] = b"#1 SMP PREEMPT_DYNAMIC linuxrun";
+/// uname's release and version, as the monitor chose them (the host's on a Linux host).
+static RELEASE: Mutex<[u8; 65]> = Mutex::new([0; 65]);
+static VERSION: Mutex<[u8; 65]> = Mutex::new([0; 65]);
+
+fn store_field(slot: &Mutex<[u8; 65]>, value: &[u8]) {
+    let mut f = slot.lock();
+    let n = value.len().min(64);
+    f[..n].copy_from_slice(&value[..n]);
+}
 
 pub fn uname(c: &mut Ctx<'_>) -> i64 {
     let mut uts = [0u8; 65 * 6];
-    let host = *HOSTNAME.lock();
-    let fields: [&[u8]; 6] = [b"Linux", &host, RELEASE, VERSION, b"x86_64", b"(none)"];
+    let (host, release, version) = (*HOSTNAME.lock(), *RELEASE.lock(), *VERSION.lock());
+    let fields: [&[u8]; 6] = [b"Linux", &host, &release, &version, b"x86_64", b"(none)"];
     for (i, f) in fields.iter().enumerate() {
         let f = &f[..f.iter().position(|&b| b == 0).unwrap_or(f.len()).min(64)];
         uts[i * 65..i * 65 + f.len()].copy_from_slice(f);

@@ -34,7 +34,7 @@ pub fn exit_with_loader_error(startup: &Startup, e: LoadError) -> ! {
         LoadError::Read => (126, "cannot read the file"),
         LoadError::NotElf => (126, "not an ELF executable"),
         LoadError::WrongMachine => (126, "not an x86_64 ELF executable"),
-        LoadError::Dynamic => (126, "dynamically linked programs are not yet supported"),
+        LoadError::Interpreter(_) => (127, "cannot open its ELF interpreter (the dynamic loader)"),
         LoadError::BadLayout => (126, "malformed ELF program headers"),
         LoadError::NoMemory => (126, "not enough guest memory to load it (see --memory)"),
         LoadError::StackTooBig => (126, "argument list too long"),

@@ -133,6 +133,12 @@ syscall_table! {
     158 arch_prctl        Guest ids::arch_prctl       [X, X];
     160 setrlimit         Guest ids::setrlimit        [D, Ptr];
     186 gettid            Guest ids::gettid           [];
+    191 getxattr          Host  fs::getxattr          [Str, Str, Ptr, D];
+    192 lgetxattr         Host  fs::lgetxattr         [Str, Str, Ptr, D];
+    193 fgetxattr         Host  fs::fgetxattr         [Fd, Str, Ptr, D];
+    194 listxattr         Host  fs::listxattr         [Str, Ptr, D];
+    195 llistxattr        Host  fs::llistxattr        [Str, Ptr, D];
+    196 flistxattr        Host  fs::flistxattr        [Fd, Ptr, D];
     200 tkill             Guest sig::tkill            [D, D];
     201 time              Guest time::time            [Ptr];
     202 futex             Guest ids::futex            [X, D, D, Ptr, X, D];

@@ -14,7 +14,7 @@ use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 
-use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
+use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
@@ -165,6 +165,8 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::IoctlFionread { fd } => fs.fionread(*fd),
         Request::IoctlGetPgrp { fd } => fs.get_pgrp(*fd),
         Request::Realpath { path, buf } => fs.realpath(path, buf),
+        Request::Getxattr { target, name, buf, size } => fs.getxattr(target, name, buf, *size),
+        Request::Listxattr { target, buf, size } => fs.listxattr(target, buf, *size),
         // Not a file request: the dispatcher in server/mod.rs serves those.
         _ => Err(Failure::Errno(ENOSYS)),
     };
@@ -967,6 +969,80 @@ fn dup3_host(oldfd: c_int, newfd: c_int, flags: c_int) -> Result<i64, Failure> {
 }
 
 // These tests check Linux results on a Linux host; a Darwin run needs the Darwin personality.
+/// Linux's largest xattr value and name list (XATTR_SIZE_MAX, XATTR_LIST_MAX).
+#[cfg(target_os = "linux")]
+const XATTR_MAX: u64 = 65536;
+
+impl Fs<'_> {
+    /// getxattr and friends: the value's size when `size` is 0, else the value (ERANGE when
+    /// it does not fit), exactly as the host reports it.
+    #[cfg(target_os = "linux")]
+    fn getxattr(&self, target: &XattrTarget<'_>, name: &[u8], buf: &SegList<'_>, size: u64) -> Handled {
+        let name = CString::new(name).map_err(|_| Failure::Malformed(MalformedReason::Decode))?;
+        let len = if size == 0 { 0 } else { self.out_len(buf, size.min(XATTR_MAX) as usize)? };
+        let mut value = vec![0u8; len];
+        let out = if len == 0 { std::ptr::null_mut() } else { value.as_mut_ptr() as *mut libc::c_void };
+        let r = match target {
+            // SAFETY: name is NUL-terminated; `out` is null with length 0 or a buffer of
+            // exactly `len` bytes.
+            XattrTarget::Fd(fd) => unsafe { libc::fgetxattr(self.fd(*fd)?, name.as_ptr(), out, len) },
+            XattrTarget::Path { path, follow } => {
+                let path = c_path(path)?;
+                if *follow {
+                    // SAFETY: as above; path is NUL-terminated too.
+                    unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), out, len) }
+                } else {
+                    // SAFETY: as above.
+                    unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), out, len) }
+                }
+            }
+        };
+        let n = check(r)?;
+        if len == 0 {
+            return ret(n);
+        }
+        ret(self.copy_out(buf.as_slice(), &value, n)?)
+    }
+
+    /// listxattr and friends: the size of the name list when `size` is 0, else the list.
+    #[cfg(target_os = "linux")]
+    fn listxattr(&self, target: &XattrTarget<'_>, buf: &SegList<'_>, size: u64) -> Handled {
+        let len = if size == 0 { 0 } else { self.out_len(buf, size.min(XATTR_MAX) as usize)? };
+        let mut names = vec![0u8; len];
+        let out = if len == 0 { std::ptr::null_mut() } else { names.as_mut_ptr() as *mut libc::c_char };
+        let r = match target {
+            // SAFETY: `out` is null with length 0 or a buffer of exactly `len` bytes.
+            XattrTarget::Fd(fd) => unsafe { libc::flistxattr(self.fd(*fd)?, out, len) },
+            XattrTarget::Path { path, follow } => {
+                let path = c_path(path)?;
+                if *follow {
+                    // SAFETY: as above; path is NUL-terminated.
+                    unsafe { libc::listxattr(path.as_ptr(), out, len) }
+                } else {
+                    // SAFETY: as above.
+                    unsafe { libc::llistxattr(path.as_ptr(), out, len) }
+                }
+            }
+        };
+        let n = check(r)?;
+        if len == 0 {
+            return ret(n);
+        }
+        ret(self.copy_out(buf.as_slice(), &names, n)?)
+    }
+
+    /// Other hosts: no extended attributes yet (what Linux says on a filesystem without).
+    #[cfg(not(target_os = "linux"))]
+    fn getxattr(&self, _target: &XattrTarget<'_>, _name: &[u8], _buf: &SegList<'_>, _size: u64) -> Handled {
+        Err(Failure::Errno(errno::EOPNOTSUPP as LinuxErrno))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn listxattr(&self, _target: &XattrTarget<'_>, _buf: &SegList<'_>, _size: u64) -> Handled {
+        Err(Failure::Errno(errno::EOPNOTSUPP as LinuxErrno))
+    }
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;

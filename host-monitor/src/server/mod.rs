@@ -200,6 +200,8 @@ mod tests {
             egid: 0,
             umask: 0o22,
             hostname: b"h".to_vec(),
+            kernel_release: b"6.1.0".to_vec(),
+            kernel_version: b"#1".to_vec(),
             rlimits: vec![],
             cpu_count: 1,
         }
