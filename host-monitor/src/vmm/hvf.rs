@@ -26,10 +26,7 @@
 //!   violations inside guest RAM (the framework populates its nested page tables lazily).
 
 // The helpers are compiled everywhere (for their tests); the backend only on Intel macOS.
-#![cfg_attr(
-    not(all(target_os = "macos", target_arch = "x86_64")),
-    allow(dead_code)
-)]
+#![cfg_attr(not(all(target_os = "macos", target_arch = "x86_64")), allow(dead_code))]
 
 use super::hvf_sys::{ctrl, HvX86Reg};
 
@@ -100,9 +97,8 @@ pub fn decode_cr_access(qualification: u64) -> CrAccess {
 pub fn gpr_reg(encoding: u8) -> HvX86Reg {
     use super::hvf_sys::*;
     const BY_ENCODING: [HvX86Reg; 16] = [
-        HV_X86_RAX, HV_X86_RCX, HV_X86_RDX, HV_X86_RBX, HV_X86_RSP, HV_X86_RBP, HV_X86_RSI,
-        HV_X86_RDI, HV_X86_R8, HV_X86_R9, HV_X86_R10, HV_X86_R11, HV_X86_R12, HV_X86_R13,
-        HV_X86_R14, HV_X86_R15,
+        HV_X86_RAX, HV_X86_RCX, HV_X86_RDX, HV_X86_RBX, HV_X86_RSP, HV_X86_RBP, HV_X86_RSI, HV_X86_RDI, HV_X86_R8,
+        HV_X86_R9, HV_X86_R10, HV_X86_R11, HV_X86_R12, HV_X86_R13, HV_X86_R14, HV_X86_R15,
     ];
     BY_ENCODING[usize::from(encoding & 15)]
 }
@@ -150,13 +146,7 @@ pub const VEC_GP: u8 = 13;
 /// guest's CR4, the AVX family is hidden while the guest has not enabled XSAVE (so that no
 /// program uses registers the guest kernel does not save), RDTSCP is shown only when the
 /// VM lets the guest execute it, and the hypervisor leaves (0x4000_0000..) are empty.
-pub fn filter_cpuid(
-    leaf: u32,
-    subleaf: u32,
-    host: [u32; 4],
-    guest_cr4: u64,
-    rdtscp: bool,
-) -> [u32; 4] {
+pub fn filter_cpuid(leaf: u32, subleaf: u32, host: [u32; 4], guest_cr4: u64, rdtscp: bool) -> [u32; 4] {
     let [mut a, mut b, mut c, mut d] = host;
     let xsave_on = guest_cr4 & CR4_OSXSAVE != 0;
     match leaf {
@@ -171,15 +161,7 @@ pub fn filter_cpuid(
         }
         7 if subleaf == 0 && !xsave_on => {
             // AVX2; the AVX-512 family (F, DQ, IFMA, PF, ER, CD, BW, VL).
-            b &= !(1 << 5
-                | 1 << 16
-                | 1 << 17
-                | 1 << 21
-                | 1 << 26
-                | 1 << 27
-                | 1 << 28
-                | 1 << 30
-                | 1 << 31);
+            b &= !(1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31);
         }
         0x4000_0000..=0x4fff_ffff => (a, b, c, d) = (0, 0, 0, 0),
         0x8000_0001 if !rdtscp => d &= !(1 << 27),
@@ -204,9 +186,7 @@ mod backend {
     use abi_shared::bootinfo::Flavour;
     use abi_shared::layout::{ports, selectors};
 
-    use super::super::hvf_sys::{
-        self as sys, ctrl, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg,
-    };
+    use super::super::hvf_sys::{self as sys, ctrl, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg};
     use super::super::{BootState, Exit, Kick, RegSnapshot, Vcpu, Vm, VmmError};
     use super::*;
     use crate::guest_mem::GuestMemory;
@@ -223,11 +203,7 @@ mod backend {
         if r == sys::HV_SUCCESS {
             Ok(())
         } else {
-            Err(VmmError::Failed(format!(
-                "{what}: {} ({:#x})",
-                sys::hv_error_name(r),
-                r as u32
-            )))
+            Err(VmmError::Failed(format!("{what}: {} ({:#x})", sys::hv_error_name(r), r as u32)))
         }
     }
 
@@ -237,27 +213,17 @@ mod backend {
         let mut len = value.len();
         // SAFETY: name is NUL-terminated; value/len describe a writable 8-byte buffer; no
         // new value is set (NULL, 0).
-        let r = unsafe {
-            libc::sysctlbyname(
-                name.as_ptr(),
-                value.as_mut_ptr().cast(),
-                &mut len,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
+        let r =
+            unsafe { libc::sysctlbyname(name.as_ptr(), value.as_mut_ptr().cast(), &mut len, std::ptr::null_mut(), 0) };
         match (r, len) {
-            (0, 4) => Some(u64::from(u32::from_ne_bytes([
-                value[0], value[1], value[2], value[3],
-            ]))),
+            (0, 4) => Some(u64::from(u32::from_ne_bytes([value[0], value[1], value[2], value[3]]))),
             (0, 8) => Some(u64::from_ne_bytes(value)),
             _ => None,
         }
     }
 
     fn map_all(mem: &GuestMemory) -> Result<(), VmmError> {
-        let size = usize::try_from(mem.size())
-            .map_err(|_| VmmError::Failed("guest RAM too large".into()))?;
+        let size = usize::try_from(mem.size()).map_err(|_| VmmError::Failed("guest RAM too large".into()))?;
         // SAFETY: the region is GuestMemory's mapping, page-aligned and `size` bytes long;
         // it outlives the VM (both live for the whole run) and is unmapped before the VM is
         // destroyed for a fork.
@@ -323,9 +289,7 @@ mod backend {
                 Some(_) => {}
             }
             if VM_EXISTS.swap(true, Ordering::SeqCst) {
-                return Err(VmmError::Failed(
-                    "a Hypervisor.framework VM already exists in this process".into(),
-                ));
+                return Err(VmmError::Failed("a Hypervisor.framework VM already exists in this process".into()));
             }
             let built = create_vm_checked().and_then(|()| {
                 map_all(mem).inspect_err(|_| {
@@ -337,9 +301,7 @@ mod backend {
                 VM_EXISTS.store(false, Ordering::SeqCst);
                 return Err(e);
             }
-            let tsc_khz = sysctl_u64(c"machdep.tsc.frequency")
-                .map(|hz| hz / 1000)
-                .filter(|&k| k > 0);
+            let tsc_khz = sysctl_u64(c"machdep.tsc.frequency").map(|hz| hz / 1000).filter(|&k| k > 0);
             Ok(HvfVm {
                 mem_size: mem.size(),
                 tsc_khz: tsc_khz.unwrap_or_else(measure_tsc_khz),
@@ -348,10 +310,7 @@ mod backend {
         }
 
         fn rebuild(&self, mem: &GuestMemory) -> Result<(), VmmError> {
-            let mut alive = self
-                .alive
-                .lock()
-                .map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
+            let mut alive = self.alive.lock().map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
             if *alive {
                 return Err(VmmError::Failed("after_fork without prepare_fork".into()));
             }
@@ -392,10 +351,7 @@ mod backend {
             let mut vcpu = HvfVcpu {
                 id: None,
                 thread: std::thread::current().id(),
-                kick: Arc::new(HvfKick {
-                    id: Mutex::new(None),
-                    pending: AtomicBool::new(false),
-                }),
+                kick: Arc::new(HvfKick { id: Mutex::new(None), pending: AtomicBool::new(false) }),
                 mem_size: mem.size(),
                 rdtscp: false,
                 exits: BTreeMap::new(),
@@ -417,19 +373,12 @@ mod backend {
         }
 
         fn prepare_fork(&self) -> Result<(), VmmError> {
-            let mut alive = self
-                .alive
-                .lock()
-                .map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
+            let mut alive = self.alive.lock().map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
             if LIVE_VCPUS.load(Ordering::SeqCst) != 0 {
-                return Err(VmmError::Failed(
-                    "prepare_fork: every vCPU must be suspended first".into(),
-                ));
+                return Err(VmmError::Failed("prepare_fork: every vCPU must be suspended first".into()));
             }
             // SAFETY: no vCPU exists; unmapping our range and destroying our VM take no pointers.
-            hv("hv_vm_unmap", unsafe {
-                sys::hv_vm_unmap(0, self.mem_size as usize)
-            })?;
+            hv("hv_vm_unmap", unsafe { sys::hv_vm_unmap(0, self.mem_size as usize) })?;
             // SAFETY: as above.
             hv("hv_vm_destroy", unsafe { sys::hv_vm_destroy() })?;
             *alive = false;
@@ -502,16 +451,13 @@ mod backend {
                     "a Hypervisor.framework vCPU was used from a thread other than its own".into(),
                 ));
             }
-            self.id
-                .ok_or_else(|| VmmError::Failed("the vCPU is suspended for a fork".into()))
+            self.id.ok_or_else(|| VmmError::Failed("the vCPU is suspended for a fork".into()))
         }
 
         fn create_hv_vcpu(&mut self) -> Result<(), VmmError> {
             let mut id: HvVcpuId = 0;
             // SAFETY: id is a valid out-pointer.
-            hv("hv_vcpu_create", unsafe {
-                sys::hv_vcpu_create(&mut id, sys::HV_VCPU_DEFAULT)
-            })?;
+            hv("hv_vcpu_create", unsafe { sys::hv_vcpu_create(&mut id, sys::HV_VCPU_DEFAULT) })?;
             LIVE_VCPUS.fetch_add(1, Ordering::SeqCst);
             self.id = Some(id);
             if let Ok(mut k) = self.kick.id.lock() {
@@ -539,18 +485,9 @@ mod backend {
                 hv(name, unsafe { sys::hv_vmx_read_capability(which, &mut v) })?;
                 Ok(v)
             };
-            let pin = cap(
-                sys::HV_VMX_CAP_PINBASED,
-                "reading the pin-based VMX capability",
-            )?;
-            let proc1 = cap(
-                sys::HV_VMX_CAP_PROCBASED,
-                "reading the processor-based VMX capability",
-            )?;
-            let proc2 = cap(
-                sys::HV_VMX_CAP_PROCBASED2,
-                "reading the secondary VMX capability",
-            )?;
+            let pin = cap(sys::HV_VMX_CAP_PINBASED, "reading the pin-based VMX capability")?;
+            let proc1 = cap(sys::HV_VMX_CAP_PROCBASED, "reading the processor-based VMX capability")?;
+            let proc2 = cap(sys::HV_VMX_CAP_PROCBASED2, "reading the secondary VMX capability")?;
             let entry = cap(sys::HV_VMX_CAP_ENTRY, "reading the VM-entry capability")?;
             let exit = cap(sys::HV_VMX_CAP_EXIT, "reading the VM-exit capability")?;
             let want_entry = ctrl::VMENTRY_GUEST_IA32E | ctrl::VMENTRY_LOAD_EFER;
@@ -567,18 +504,12 @@ mod backend {
             self.rdtscp = proc2_ctrl & PROC2_RDTSCP != 0;
             let fields = [
                 (vmcs::CTRL_PIN_BASED, cap2ctrl(pin, 0)),
-                (
-                    vmcs::CTRL_CPU_BASED,
-                    cap2ctrl(proc1, ctrl::CPU_BASED_HLT | ctrl::CPU_BASED_SECONDARY_CTLS),
-                ),
+                (vmcs::CTRL_CPU_BASED, cap2ctrl(proc1, ctrl::CPU_BASED_HLT | ctrl::CPU_BASED_SECONDARY_CTLS)),
                 (vmcs::CTRL_CPU_BASED2, proc2_ctrl),
                 (vmcs::CTRL_VMENTRY_CONTROLS, cap2ctrl(entry, want_entry)),
                 (
                     vmcs::CTRL_VMEXIT_CONTROLS,
-                    cap2ctrl(
-                        exit,
-                        ctrl::VMEXIT_HOST_IA32E | ctrl::VMEXIT_SAVE_EFER | ctrl::VMEXIT_LOAD_EFER,
-                    ),
+                    cap2ctrl(exit, ctrl::VMEXIT_HOST_IA32E | ctrl::VMEXIT_SAVE_EFER | ctrl::VMEXIT_LOAD_EFER),
                 ),
                 // The guest kernel handles its own exceptions.
                 (vmcs::CTRL_EXC_BITMAP, 0),
@@ -593,9 +524,7 @@ mod backend {
                     continue;
                 }
                 // SAFETY: takes no pointers.
-                hv("hv_vcpu_enable_native_msr", unsafe {
-                    sys::hv_vcpu_enable_native_msr(id, m, true)
-                })?;
+                hv("hv_vcpu_enable_native_msr", unsafe { sys::hv_vcpu_enable_native_msr(id, m, true) })?;
             }
             Ok(())
         }
@@ -616,20 +545,11 @@ mod backend {
             Ok(())
         }
 
-        fn inject(
-            &self,
-            id: HvVcpuId,
-            vector: u8,
-            error_code: Option<u32>,
-        ) -> Result<(), VmmError> {
+        fn inject(&self, id: HvVcpuId, vector: u8, error_code: Option<u32>) -> Result<(), VmmError> {
             if let Some(code) = error_code {
                 write_vmcs(id, vmcs::CTRL_VMENTRY_EXC_ERROR, u64::from(code))?;
             }
-            write_vmcs(
-                id,
-                vmcs::CTRL_VMENTRY_IRQ_INFO,
-                exception_info(vector, error_code.is_some()),
-            )
+            write_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO, exception_info(vector, error_code.is_some()))
         }
 
         /// The guest's privilege level: SS.DPL is the CPL under VMX; CS.DPL agrees in
@@ -645,13 +565,7 @@ mod backend {
             let subleaf = read_reg(id, sys::HV_X86_RCX)? as u32;
             let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
             let cr4 = read_vmcs(id, vmcs::CTRL_CR4_SHADOW)?;
-            let [a, b, c, d] = filter_cpuid(
-                leaf,
-                subleaf,
-                [r.eax, r.ebx, r.ecx, r.edx],
-                cr4,
-                self.rdtscp,
-            );
+            let [a, b, c, d] = filter_cpuid(leaf, subleaf, [r.eax, r.ebx, r.ecx, r.edx], cr4, self.rdtscp);
             write_reg(id, sys::HV_X86_RAX, u64::from(a))?;
             write_reg(id, sys::HV_X86_RBX, u64::from(b))?;
             write_reg(id, sys::HV_X86_RCX, u64::from(c))?;
@@ -663,15 +577,11 @@ mod backend {
         /// host supports and with x87 set, else #GP(0).
         fn emulate_xsetbv(&self, id: HvVcpuId) -> Result<(), VmmError> {
             let index = read_reg(id, sys::HV_X86_RCX)? as u32;
-            let value = (read_reg(id, sys::HV_X86_RDX)? << 32)
-                | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
+            let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
             let host = core::arch::x86_64::__cpuid_count(0xd, 0);
             let supported = (u64::from(host.edx) << 32) | u64::from(host.eax);
             // AVX (bit 2) needs SSE (bit 1); x87 (bit 0) is mandatory.
-            let valid = index == 0
-                && value & 1 != 0
-                && value & !supported == 0
-                && (value & 4 == 0 || value & 2 != 0);
+            let valid = index == 0 && value & 1 != 0 && value & !supported == 0 && (value & 4 == 0 || value & 2 != 0);
             if !valid {
                 return self.inject(id, VEC_GP, Some(0));
             }
@@ -688,8 +598,7 @@ mod backend {
             }
             let efer = read_vmcs(id, vmcs::GUEST_IA32_EFER)?;
             if write {
-                let value = (read_reg(id, sys::HV_X86_RDX)? << 32)
-                    | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
+                let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
                 // Only SCE (0) and NXE (11) may change; LME/LMA stay as long mode needs them.
                 const CHANGEABLE: u64 = 1 | 1 << 11;
                 if (value ^ efer) & !CHANGEABLE != 0 {
@@ -708,9 +617,7 @@ mod backend {
         fn emulate_cr(&self, id: HvVcpuId, qualification: u64) -> Result<Option<Exit>, VmmError> {
             let access = decode_cr_access(qualification);
             if access.kind != 0 || !(access.cr == 0 || access.cr == 4) {
-                return Ok(Some(Exit::Other(format!(
-                    "unexpected control-register exit {access:?}"
-                ))));
+                return Ok(Some(Exit::Other(format!("unexpected control-register exit {access:?}"))));
             }
             let value = read_reg(id, gpr_reg(access.gpr))?;
             if access.cr == 0 {
@@ -736,11 +643,7 @@ mod backend {
         }
 
         /// Serve one exit; `None` means "resume the guest".
-        fn handle_exit(
-            &mut self,
-            id: HvVcpuId,
-            exit_reason: u64,
-        ) -> Result<Option<Exit>, VmmError> {
+        fn handle_exit(&mut self, id: HvVcpuId, exit_reason: u64) -> Result<Option<Exit>, VmmError> {
             let basic = (exit_reason & 0xffff) as u32;
             if exit_reason & u64::from(reason::ENTRY_FAILED) != 0 {
                 self.count("entry_failed");
@@ -755,26 +658,15 @@ mod backend {
                 ))));
             }
             match basic {
-                reason::IRQ
-                | reason::IRQ_WND
-                | reason::VIRTUAL_NMI_WND
-                | reason::PAUSE
-                | reason::VMX_TIMER_EXPIRED => {
+                reason::IRQ | reason::IRQ_WND | reason::VIRTUAL_NMI_WND | reason::PAUSE | reason::VMX_TIMER_EXPIRED => {
                     self.count("host_interrupt");
-                    Ok(self
-                        .kick
-                        .pending
-                        .swap(false, Ordering::SeqCst)
-                        .then_some(Exit::Interrupted))
+                    Ok(self.kick.pending.swap(false, Ordering::SeqCst).then_some(Exit::Interrupted))
                 }
                 reason::IO => {
                     let io = decode_io(read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?);
                     self.count("io");
                     if io.string || io.rep {
-                        return Ok(Some(Exit::Other(format!(
-                            "string I/O instruction on port {:#x}",
-                            io.port
-                        ))));
+                        return Ok(Some(Exit::Other(format!("string I/O instruction on port {:#x}", io.port))));
                     }
                     if io.is_in {
                         let rax = read_reg(id, sys::HV_X86_RAX)?;
@@ -828,11 +720,7 @@ mod backend {
                     self.count("ept_violation");
                     let gpa = read_vmcs(id, vmcs::RO_GUEST_PHYSICAL_ADDRESS)?;
                     let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
-                    let repeats = if self.last_ept.0 == gpa {
-                        self.last_ept.1 + 1
-                    } else {
-                        1
-                    };
+                    let repeats = if self.last_ept.0 == gpa { self.last_ept.1 + 1 } else { 1 };
                     self.last_ept = (gpa, repeats);
                     if gpa < self.mem_size && repeats <= EPT_RETRY_LIMIT {
                         // Inside guest RAM: the framework fills its nested tables lazily.
@@ -966,9 +854,7 @@ mod backend {
                     write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
                 } else if msr::NATIVE.contains(&index) {
                     // SAFETY: takes no pointers (the value itself, not a pointer to it).
-                    hv(&format!("hv_vcpu_write_msr({index:#x})"), unsafe {
-                        sys::hv_vcpu_write_msr(id, index, value)
-                    })?;
+                    hv(&format!("hv_vcpu_write_msr({index:#x})"), unsafe { sys::hv_vcpu_write_msr(id, index, value) })?;
                 } else {
                     return Err(VmmError::Failed(format!(
                         "MSR {index:#x} cannot be set before boot under Hypervisor.framework"
@@ -1012,11 +898,7 @@ mod backend {
         }
 
         fn counters(&self) -> Vec<(String, u64)> {
-            let mut out: Vec<(String, u64)> = self
-                .exits
-                .iter()
-                .map(|(k, v)| (format!("hvf_exit_{k}"), *v))
-                .collect();
+            let mut out: Vec<(String, u64)> = self.exits.iter().map(|(k, v)| (format!("hvf_exit_{k}"), *v)).collect();
             if let Ok(id) = self.on_own_thread() {
                 let mut ns = 0u64;
                 // SAFETY: ns is a valid out-pointer; id is this thread's vCPU.
@@ -1038,10 +920,8 @@ mod backend {
                 .chain(&[sys::HV_X86_CR2, sys::HV_X86_XCR0])
                 .map(|&r| read_reg(id, r).map(|v| (r, v)))
                 .collect::<Result<Vec<_>, _>>()?;
-            let vmcs = vmcs::FORK_STATE
-                .iter()
-                .map(|&f| read_vmcs(id, f).map(|v| (f, v)))
-                .collect::<Result<Vec<_>, _>>()?;
+            let vmcs =
+                vmcs::FORK_STATE.iter().map(|&f| read_vmcs(id, f).map(|v| (f, v))).collect::<Result<Vec<_>, _>>()?;
             let mut msrs = Vec::new();
             for m in msr::NATIVE {
                 if m == msr::TSC_AUX && !self.rdtscp {
@@ -1049,9 +929,7 @@ mod backend {
                 }
                 let mut v = 0u64;
                 // SAFETY: v is a valid out-pointer.
-                hv(&format!("hv_vcpu_read_msr({m:#x})"), unsafe {
-                    sys::hv_vcpu_read_msr(id, m, &mut v)
-                })?;
+                hv(&format!("hv_vcpu_read_msr({m:#x})"), unsafe { sys::hv_vcpu_read_msr(id, m, &mut v) })?;
                 msrs.push((m, v));
             }
             let mut fpstate = Box::new(FpState([0; 4096]));
@@ -1061,31 +939,19 @@ mod backend {
             })?;
             let mut guest_tsc = 0u64;
             // SAFETY: guest_tsc is a valid out-pointer.
-            let tsc = (unsafe { sys::hv_vcpu_read_msr(id, msr::IA32_TSC, &mut guest_tsc) }
-                == sys::HV_SUCCESS)
+            let tsc = (unsafe { sys::hv_vcpu_read_msr(id, msr::IA32_TSC, &mut guest_tsc) } == sys::HV_SUCCESS)
                 // SAFETY: rdtsc has no side effects.
                 .then(|| (guest_tsc, unsafe { core::arch::x86_64::_rdtsc() }));
-            self.saved = Some(SavedState {
-                regs,
-                vmcs,
-                msrs,
-                fpstate,
-                tsc,
-            });
+            self.saved = Some(SavedState { regs, vmcs, msrs, fpstate, tsc });
             self.destroy_hv_vcpu();
             Ok(())
         }
 
         fn resume_after_fork(&mut self) -> Result<(), VmmError> {
             if std::thread::current().id() != self.thread {
-                return Err(VmmError::Failed(
-                    "resume_after_fork on a thread other than the vCPU's own".into(),
-                ));
+                return Err(VmmError::Failed("resume_after_fork on a thread other than the vCPU's own".into()));
             }
-            let mut saved = self
-                .saved
-                .take()
-                .ok_or_else(|| VmmError::Failed("resume without suspend".into()))?;
+            let mut saved = self.saved.take().ok_or_else(|| VmmError::Failed("resume without suspend".into()))?;
             self.create_hv_vcpu()?;
             let id = self.on_own_thread()?;
             for &(field, value) in &saved.vmcs {
@@ -1096,17 +962,11 @@ mod backend {
             }
             for &(m, value) in &saved.msrs {
                 // SAFETY: takes no pointers.
-                hv(&format!("hv_vcpu_write_msr({m:#x})"), unsafe {
-                    sys::hv_vcpu_write_msr(id, m, value)
-                })?;
+                hv(&format!("hv_vcpu_write_msr({m:#x})"), unsafe { sys::hv_vcpu_write_msr(id, m, value) })?;
             }
             // SAFETY: the buffer is the 4096 bytes read by suspend_for_fork.
             hv("hv_vcpu_write_fpstate", unsafe {
-                sys::hv_vcpu_write_fpstate(
-                    id,
-                    saved.fpstate.0.as_mut_ptr().cast(),
-                    saved.fpstate.0.len(),
-                )
+                sys::hv_vcpu_write_fpstate(id, saved.fpstate.0.as_mut_ptr().cast(), saved.fpstate.0.len())
             })?;
             if let Some((guest, host_then)) = saved.tsc {
                 // SAFETY: rdtsc has no side effects.
@@ -1151,28 +1011,10 @@ mod tests {
     fn io_exit_qualification_decodes() {
         // out dx, al to port 0x510: size 0 (1 byte), direction out, DX-encoded.
         let q = 0x510u64 << 16;
-        assert_eq!(
-            decode_io(q),
-            IoExit {
-                port: 0x510,
-                size: 1,
-                is_in: false,
-                string: false,
-                rep: false
-            }
-        );
+        assert_eq!(decode_io(q), IoExit { port: 0x510, size: 1, is_in: false, string: false, rep: false });
         // in eax, dx from 0x3f8: size 3 (4 bytes), direction in.
         let q = (0x3f8u64 << 16) | 1 << 3 | 3;
-        assert_eq!(
-            decode_io(q),
-            IoExit {
-                port: 0x3f8,
-                size: 4,
-                is_in: true,
-                string: false,
-                rep: false
-            }
-        );
+        assert_eq!(decode_io(q), IoExit { port: 0x3f8, size: 4, is_in: true, string: false, rep: false });
         // rep outsb with an immediate port.
         let q = (0x80u64 << 16) | 1 << 6 | 1 << 5 | 1 << 4;
         let io = decode_io(q);
@@ -1182,14 +1024,8 @@ mod tests {
 
     #[test]
     fn unserved_in_reads_all_ones() {
-        assert_eq!(
-            rax_after_unserved_in(0x1234_5678_9abc_def0, 1),
-            0x1234_5678_9abc_deff
-        );
-        assert_eq!(
-            rax_after_unserved_in(0x1234_5678_9abc_def0, 2),
-            0x1234_5678_9abc_ffff
-        );
+        assert_eq!(rax_after_unserved_in(0x1234_5678_9abc_def0, 1), 0x1234_5678_9abc_deff);
+        assert_eq!(rax_after_unserved_in(0x1234_5678_9abc_def0, 2), 0x1234_5678_9abc_ffff);
         assert_eq!(rax_after_unserved_in(0x1234_5678_9abc_def0, 4), 0xffff_ffff);
     }
 
@@ -1209,14 +1045,7 @@ mod tests {
     fn cr_access_and_register_encoding() {
         // mov cr4, r9: CR 4, type 0, register 9.
         let a = decode_cr_access(4 | 9 << 8);
-        assert_eq!(
-            a,
-            CrAccess {
-                cr: 4,
-                kind: 0,
-                gpr: 9
-            }
-        );
+        assert_eq!(a, CrAccess { cr: 4, kind: 0, gpr: 9 });
         assert_eq!(gpr_reg(0), sys::HV_X86_RAX);
         assert_eq!(gpr_reg(4), sys::HV_X86_RSP);
         assert_eq!(gpr_reg(5), sys::HV_X86_RBP);
@@ -1245,10 +1074,7 @@ mod tests {
         assert_eq!(b & (1 << 5), 0, "AVX2 hidden");
         assert_ne!(b & 1, 0, "FSGSBASE kept");
         assert_eq!(filter_cpuid(0x4000_0000, 0, all, 0, true), [0; 4]);
-        assert_eq!(
-            filter_cpuid(0x8000_0001, 0, all, 0, false)[3] & (1 << 27),
-            0
-        );
+        assert_eq!(filter_cpuid(0x8000_0001, 0, all, 0, false)[3] & (1 << 27), 0);
         assert_eq!(filter_cpuid(0, 0, [0xd, 1, 2, 3], 0, true), [0xd, 1, 2, 3]);
     }
 
@@ -1259,30 +1085,12 @@ mod tests {
         let width = |f: u32| (f >> 13) & 3;
         let kind = |f: u32| (f >> 10) & 3;
         assert_eq!((width(vmcs::GUEST_CS), kind(vmcs::GUEST_CS)), (0, 2));
-        assert_eq!(
-            (width(vmcs::GUEST_IA32_EFER), kind(vmcs::GUEST_IA32_EFER)),
-            (1, 2)
-        );
-        assert_eq!(
-            (
-                width(vmcs::CTRL_VMENTRY_CONTROLS),
-                kind(vmcs::CTRL_VMENTRY_CONTROLS)
-            ),
-            (2, 0)
-        );
-        assert_eq!(
-            (width(vmcs::RO_EXIT_REASON), kind(vmcs::RO_EXIT_REASON)),
-            (2, 1)
-        );
+        assert_eq!((width(vmcs::GUEST_IA32_EFER), kind(vmcs::GUEST_IA32_EFER)), (1, 2));
+        assert_eq!((width(vmcs::CTRL_VMENTRY_CONTROLS), kind(vmcs::CTRL_VMENTRY_CONTROLS)), (2, 0));
+        assert_eq!((width(vmcs::RO_EXIT_REASON), kind(vmcs::RO_EXIT_REASON)), (2, 1));
         assert_eq!((width(vmcs::GUEST_CS_AR), kind(vmcs::GUEST_CS_AR)), (2, 2));
-        assert_eq!(
-            (width(vmcs::CTRL_CR4_SHADOW), kind(vmcs::CTRL_CR4_SHADOW)),
-            (3, 0)
-        );
-        assert_eq!(
-            (width(vmcs::RO_EXIT_QUALIFIC), kind(vmcs::RO_EXIT_QUALIFIC)),
-            (3, 1)
-        );
+        assert_eq!((width(vmcs::CTRL_CR4_SHADOW), kind(vmcs::CTRL_CR4_SHADOW)), (3, 0));
+        assert_eq!((width(vmcs::RO_EXIT_QUALIFIC), kind(vmcs::RO_EXIT_QUALIFIC)), (3, 1));
         assert_eq!((width(vmcs::GUEST_RIP), kind(vmcs::GUEST_RIP)), (3, 2));
         for f in vmcs::FORK_STATE {
             assert_eq!(f & 1, 0, "{f:#x} is a full-field encoding");

@@ -345,16 +345,7 @@ pub mod msr {
 
     /// Native (no exit) in the guest: the SYSCALL MSRs and the segment bases, which the
     /// guest kernel and `swapgs`/`wrfsbase` use on hot paths.
-    pub const NATIVE: [u32; 8] = [
-        STAR,
-        LSTAR,
-        CSTAR,
-        FMASK,
-        FS_BASE,
-        GS_BASE,
-        KERNEL_GS_BASE,
-        TSC_AUX,
-    ];
+    pub const NATIVE: [u32; 8] = [STAR, LSTAR, CSTAR, FMASK, FS_BASE, GS_BASE, KERNEL_GS_BASE, TSC_AUX];
 }
 
 #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
@@ -363,28 +354,15 @@ extern "C" {
     // hv.h
     pub fn hv_vm_create(flags: HvOptions) -> HvReturn;
     pub fn hv_vm_destroy() -> HvReturn;
-    pub fn hv_vm_map(
-        uva: *const core::ffi::c_void,
-        gpa: u64,
-        size: usize,
-        flags: HvOptions,
-    ) -> HvReturn;
+    pub fn hv_vm_map(uva: *const core::ffi::c_void, gpa: u64, size: usize, flags: HvOptions) -> HvReturn;
     pub fn hv_vm_unmap(gpa: u64, size: usize) -> HvReturn;
     pub fn hv_vm_sync_tsc(tsc: u64) -> HvReturn;
     pub fn hv_vcpu_create(vcpu: *mut HvVcpuId, flags: HvOptions) -> HvReturn;
     pub fn hv_vcpu_destroy(vcpu: HvVcpuId) -> HvReturn;
     pub fn hv_vcpu_read_register(vcpu: HvVcpuId, reg: HvX86Reg, value: *mut u64) -> HvReturn;
     pub fn hv_vcpu_write_register(vcpu: HvVcpuId, reg: HvX86Reg, value: u64) -> HvReturn;
-    pub fn hv_vcpu_read_fpstate(
-        vcpu: HvVcpuId,
-        buffer: *mut core::ffi::c_void,
-        size: usize,
-    ) -> HvReturn;
-    pub fn hv_vcpu_write_fpstate(
-        vcpu: HvVcpuId,
-        buffer: *mut core::ffi::c_void,
-        size: usize,
-    ) -> HvReturn;
+    pub fn hv_vcpu_read_fpstate(vcpu: HvVcpuId, buffer: *mut core::ffi::c_void, size: usize) -> HvReturn;
+    pub fn hv_vcpu_write_fpstate(vcpu: HvVcpuId, buffer: *mut core::ffi::c_void, size: usize) -> HvReturn;
     pub fn hv_vcpu_enable_native_msr(vcpu: HvVcpuId, msr: u32, enable: bool) -> HvReturn;
     pub fn hv_vcpu_read_msr(vcpu: HvVcpuId, msr: u32, value: *mut u64) -> HvReturn;
     pub fn hv_vcpu_write_msr(vcpu: HvVcpuId, msr: u32, value: u64) -> HvReturn;

@@ -183,7 +183,9 @@ impl Vm for KvmVm {
     /// own (a new /dev/kvm VM over its copy of guest RAM, and vCPUs rebuilt from saved
     /// state). That comes with fork; until then the child is told so plainly.
     fn after_fork_child(&self, _mem: &GuestMemory) -> Result<(), VmmError> {
-        Err(VmmError::Failed("a forked child cannot use its parent's KVM VM, and rebuilding it is not implemented yet".into()))
+        Err(VmmError::Failed(
+            "a forked child cannot use its parent's KVM VM, and rebuilding it is not implemented yet".into(),
+        ))
     }
 }
 

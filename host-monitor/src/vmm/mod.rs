@@ -204,9 +204,15 @@ pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Re
         let _ = fd_floor; // Hypervisor.framework uses no file descriptors.
         hvf::HvfVm::create(mem, force).map(|vm| Box::new(vm) as Box<dyn Vm>)
     }
-    #[cfg(all(not(target_os = "linux"), not(target_arch = "aarch64"), not(all(target_os = "macos", target_arch = "x86_64"))))]
+    #[cfg(all(
+        not(target_os = "linux"),
+        not(target_arch = "aarch64"),
+        not(all(target_os = "macos", target_arch = "x86_64"))
+    ))]
     {
         let _ = (mem, force, fd_floor);
-        Err(VmmError::Unavailable("linuxrun has no hypervisor backend for this host: it runs on Linux with KVM and on Intel Macs".into()))
+        Err(VmmError::Unavailable(
+            "linuxrun has no hypervisor backend for this host: it runs on Linux with KVM and on Intel Macs".into(),
+        ))
     }
 }
