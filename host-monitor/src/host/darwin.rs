@@ -56,7 +56,8 @@ pub fn open_flags_to_linux(host_flags: c_int) -> i32 {
     t::open_flags_to_linux(host_flags)
 }
 
-/// F_SETFD's argument: FD_CLOEXEC is 1 on both; other bits are refused by the host.
+/// F_SETFD's argument: FD_CLOEXEC is 1 on both. Other bits are dropped, as Linux's
+/// F_SETFD ignores them.
 pub fn fd_flags_to_host(linux_flags: i32) -> c_int {
     linux_flags & 1
 }

@@ -365,13 +365,8 @@ pub fn open_flags_to_darwin(linux: i32) -> Result<i32, i32> {
 
 /// Darwin open flags (F_GETFL) → Linux's; Darwin-internal bits are dropped.
 pub fn open_flags_to_linux(darwin: i32) -> i32 {
-    let d = i64::from(darwin as u32);
-    // O_SYNC implies O_DSYNC on Linux; on Darwin they are separate bits.
-    let mut l = bits_to_linux(OPEN_FLAGS, d);
-    if d & 0x80 == 0 {
-        l &= !0x10_0000;
-    }
-    l as i32
+    // Darwin's O_SYNC comes back as Linux's O_SYNC, which includes O_DSYNC's bit.
+    bits_to_linux(OPEN_FLAGS, i64::from(darwin as u32)) as i32
 }
 
 /// Linux's and Darwin's AT_FDCWD.

@@ -8,10 +8,12 @@
 //!
 //! - `linux.rs`: a Linux host, where almost everything is the identity (checked at compile
 //!   time against the `libc` crate's constants).
-//! - `darwin.rs` (to come): macOS, with real translation tables.
+//! - `darwin.rs`: macOS, translating with the tables of `darwin_tables.rs`, which are
+//!   plain data compiled (and unit-tested) on every host and checked at compile time
+//!   against the `libc` crate's macOS constants.
 //!
-//! Until `darwin.rs` exists, other hosts get `unported`, which has the same functions and
-//! refuses every flag conversion with ENOSYS, so that the crate type-checks for macOS.
+//! Hosts that are neither get `unported`, which has the same functions and refuses every
+//! flag conversion with ENOSYS, so that the crate type-checks there.
 //!
 //! Conventions shared by every personality:
 //! - An `Err(e)` is a positive **Linux** errno, ready to be returned to the program.

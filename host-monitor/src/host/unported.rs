@@ -1,10 +1,10 @@
-//! Placeholder personality for hosts without one yet (macOS until `darwin.rs` exists).
+//! Placeholder personality for hosts without one (neither Linux nor macOS).
 //!
 //! It has the functions of `linux.rs` that host-neutral code calls (statx's are Linux-only
 //! for now) so that the crate type-checks everywhere, but it
 //! translates nothing: every flag conversion refuses with ENOSYS, errnos outside the range
 //! all Unix systems number alike become EIO, and structs are copied field by field without
-//! translating device numbers or terminal flags. `darwin.rs` replaces it.
+//! translating device numbers or terminal flags. A new host gets its own module (as macOS has `darwin.rs`).
 
 use abi_shared::hypercall::{LinuxRusage, LinuxTms};
 use abi_shared::linux::{errno as lxe, general as lx, LinuxStat, LinuxTermios, LinuxWinsize};

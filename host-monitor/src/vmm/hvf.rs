@@ -849,6 +849,14 @@ mod backend {
             for (field, value) in fields {
                 write_vmcs(id, field, value)?;
             }
+            // Architectural defaults VM entry checks (no shadow VMCS: link pointer all ones;
+            // the power-on PAT). The framework may own these fields; a refusal is harmless.
+            for (field, value) in [(vmcs::GUEST_LINK_POINTER, u64::MAX), (vmcs::GUEST_IA32_PAT, 0x0007_0406_0007_0406)]
+            {
+                if let Err(e) = write_vmcs(id, field, value) {
+                    log::debug!("Hypervisor.framework kept its own value: {e}");
+                }
+            }
             for &(index, value) in &st.msrs {
                 if index == msr::IA32_EFER {
                     write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
@@ -874,7 +882,17 @@ mod backend {
                     return Ok(Exit::Interrupted);
                 }
                 // SAFETY: id is this thread's vCPU.
-                hv("hv_vcpu_run", unsafe { sys::hv_vcpu_run(id) })?;
+                let r = unsafe { sys::hv_vcpu_run(id) };
+                if r != sys::HV_SUCCESS {
+                    // Say what the VMCS says about it (a failed entry leaves its reason there).
+                    let reason = read_vmcs(id, vmcs::RO_EXIT_REASON).unwrap_or(0);
+                    let error = read_vmcs(id, vmcs::RO_INSTR_ERROR).unwrap_or(0);
+                    return Err(VmmError::Failed(format!(
+                        "hv_vcpu_run: {} ({:#x}); exit reason {reason:#x}, VM-instruction error {error}",
+                        sys::hv_error_name(r),
+                        r as u32
+                    )));
+                }
                 let exit_reason = read_vmcs(id, vmcs::RO_EXIT_REASON)?;
                 if let Some(exit) = self.handle_exit(id, exit_reason)? {
                     return Ok(exit);
