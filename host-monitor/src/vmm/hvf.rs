@@ -22,7 +22,7 @@
 //!   answered with #UD otherwise. Both advance RIP by the exit's instruction length.
 //! - Exits the hypervisor leaves to us that a guest kernel takes for granted are served
 //!   here without returning to the caller: CPUID (always exits under VMX), XSETBV, RDMSR/
-//!   WRMSR of non-native MSRs, MOV to CR0/CR4 of masked bits, host interrupts, and EPT
+//!   WRMSR of non-native MSRs, MOV to CR0/CR4 of masked bits, CR8 accesses, host interrupts, and EPT
 //!   violations inside guest RAM (the framework populates its nested page tables lazily).
 
 // The helpers are compiled everywhere (for their tests); the backend only on Intel macOS.
@@ -504,13 +504,24 @@ mod backend {
             self.rdtscp = proc2_ctrl & PROC2_RDTSCP != 0;
             let fields = [
                 (vmcs::CTRL_PIN_BASED, cap2ctrl(pin, 0)),
-                (vmcs::CTRL_CPU_BASED, cap2ctrl(proc1, ctrl::CPU_BASED_HLT | ctrl::CPU_BASED_SECONDARY_CTLS)),
+                // CR8 load/store exiting with HLT exiting: other Hypervisor.framework VMMs
+                // report HLT exits depend on them (our guest never touches CR8).
+                (
+                    vmcs::CTRL_CPU_BASED,
+                    cap2ctrl(
+                        proc1,
+                        ctrl::CPU_BASED_HLT
+                            | ctrl::CPU_BASED_CR8_LOAD
+                            | ctrl::CPU_BASED_CR8_STORE
+                            | ctrl::CPU_BASED_SECONDARY_CTLS,
+                    ),
+                ),
                 (vmcs::CTRL_CPU_BASED2, proc2_ctrl),
                 (vmcs::CTRL_VMENTRY_CONTROLS, cap2ctrl(entry, want_entry)),
-                (
-                    vmcs::CTRL_VMEXIT_CONTROLS,
-                    cap2ctrl(exit, ctrl::VMEXIT_HOST_IA32E | ctrl::VMEXIT_SAVE_EFER | ctrl::VMEXIT_LOAD_EFER),
-                ),
+                // Host state is the framework's business: only the bits it demands. (The
+                // guest's EFER changes only through our WRMSR emulation, so it need not be
+                // saved on exit.)
+                (vmcs::CTRL_VMEXIT_CONTROLS, cap2ctrl(exit, 0)),
                 // The guest kernel handles its own exceptions.
                 (vmcs::CTRL_EXC_BITMAP, 0),
                 (vmcs::CTRL_CR0_MASK, CR0_MASK),
@@ -520,11 +531,19 @@ mod backend {
                 write_vmcs(id, field, value)?;
             }
             for m in msr::NATIVE {
-                if m == msr::TSC_AUX && !self.rdtscp {
-                    continue;
-                }
                 // SAFETY: takes no pointers.
-                hv("hv_vcpu_enable_native_msr", unsafe { sys::hv_vcpu_enable_native_msr(id, m, true) })?;
+                hv(&format!("hv_vcpu_enable_native_msr({m:#x})"), unsafe {
+                    sys::hv_vcpu_enable_native_msr(id, m, true)
+                })?;
+            }
+            if self.rdtscp {
+                // RDTSCP reads TSC_AUX; if the framework will not pass it through, RDTSCP
+                // is switched off again (and CPUID stops announcing it).
+                // SAFETY: takes no pointers.
+                if unsafe { sys::hv_vcpu_enable_native_msr(id, msr::TSC_AUX, true) } != sys::HV_SUCCESS {
+                    self.rdtscp = false;
+                    write_vmcs(id, vmcs::CTRL_CPU_BASED2, proc2_ctrl & !PROC2_RDTSCP)?;
+                }
             }
             Ok(())
         }
@@ -616,6 +635,15 @@ mod backend {
         /// may not set CD/NW; CR4 keeps VMXE in the real register, hidden by the shadow.
         fn emulate_cr(&self, id: HvVcpuId, qualification: u64) -> Result<Option<Exit>, VmmError> {
             let access = decode_cr_access(qualification);
+            if access.cr == 8 && access.kind <= 1 {
+                // CR8 (the task priority) exits only because HLT exiting wants CR8 exiting;
+                // the guest has no local APIC to prioritize: reads give 0, writes are dropped.
+                if access.kind == 1 {
+                    write_reg(id, gpr_reg(access.gpr), 0)?;
+                }
+                self.advance(id)?;
+                return Ok(None);
+            }
             if access.kind != 0 || !(access.cr == 0 || access.cr == 4) {
                 return Ok(Some(Exit::Other(format!("unexpected control-register exit {access:?}"))));
             }
@@ -941,10 +969,8 @@ mod backend {
             let vmcs =
                 vmcs::FORK_STATE.iter().map(|&f| read_vmcs(id, f).map(|v| (f, v))).collect::<Result<Vec<_>, _>>()?;
             let mut msrs = Vec::new();
-            for m in msr::NATIVE {
-                if m == msr::TSC_AUX && !self.rdtscp {
-                    continue;
-                }
+            let tsc_aux = self.rdtscp.then_some(msr::TSC_AUX);
+            for m in msr::NATIVE.into_iter().chain(tsc_aux) {
                 let mut v = 0u64;
                 // SAFETY: v is a valid out-pointer.
                 hv(&format!("hv_vcpu_read_msr({m:#x})"), unsafe { sys::hv_vcpu_read_msr(id, m, &mut v) })?;

@@ -345,7 +345,19 @@ pub mod msr {
 
     /// Native (no exit) in the guest: the SYSCALL MSRs and the segment bases, which the
     /// guest kernel and `swapgs`/`wrfsbase` use on hot paths.
-    pub const NATIVE: [u32; 8] = [STAR, LSTAR, CSTAR, FMASK, FS_BASE, GS_BASE, KERNEL_GS_BASE, TSC_AUX];
+    /// (The list other Hypervisor.framework VMMs enable; TSC_AUX separately, see hvf.rs.)
+    pub const NATIVE: [u32; 10] = [
+        STAR,
+        LSTAR,
+        CSTAR,
+        FMASK,
+        FS_BASE,
+        GS_BASE,
+        KERNEL_GS_BASE,
+        IA32_SYSENTER_CS,
+        IA32_SYSENTER_ESP,
+        IA32_SYSENTER_EIP,
+    ];
 }
 
 #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
