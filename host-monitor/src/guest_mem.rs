@@ -143,7 +143,7 @@ impl GuestMemory {
     /// A guest word shared with the guest as an atomic (the transport's control words).
     pub fn atomic_u64(&self, gpa: u64) -> Result<&AtomicU64, OutOfBounds> {
         let p = self.range(gpa, 8)?;
-        if gpa % 8 != 0 {
+        if !gpa.is_multiple_of(8) {
             return Err(OutOfBounds { gpa, len: 8 });
         }
         // SAFETY: in bounds and 8-byte aligned (guest RAM is page aligned); the memory lives
@@ -153,7 +153,7 @@ impl GuestMemory {
 
     pub fn atomic_u32(&self, gpa: u64) -> Result<&AtomicU32, OutOfBounds> {
         let p = self.range(gpa, 4)?;
-        if gpa % 4 != 0 {
+        if !gpa.is_multiple_of(4) {
             return Err(OutOfBounds { gpa, len: 4 });
         }
         // SAFETY: as for atomic_u64, with 4-byte alignment.

@@ -40,15 +40,23 @@ pub fn reserve_fd_range() -> FdRange {
 }
 
 #[allow(clippy::unnecessary_cast)]
+/// The limits the program starts with, by Linux resource number: the host's own (through
+/// the host personality: macOS numbers them differently), except RLIMIT_NOFILE, which is
+/// what the program may use below the monitor's descriptors.
 fn host_rlimits(fds: &FdRange) -> Vec<(u32, u64, u64)> {
+    const LINUX_RLIMIT_NOFILE: u32 = 7;
     (0..16u32)
         .filter_map(|res| {
+            if res == LINUX_RLIMIT_NOFILE {
+                return Some((res, fds.nofile.0, fds.nofile.1));
+            }
+            let host_res = crate::host::rlimit_resource_to_host(res)?;
             let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
             // SAFETY: lim is a valid out-pointer; unknown resources fail and are skipped.
-            let r = unsafe { libc::getrlimit(res as _, &mut lim) };
-            (r == 0).then_some((res, lim.rlim_cur as u64, lim.rlim_max as u64))
+            let r = unsafe { libc::getrlimit(host_res as _, &mut lim) };
+            let (soft, hard) = (crate::host::rlim_to_linux(lim.rlim_cur as u64), crate::host::rlim_to_linux(lim.rlim_max as u64));
+            (r == 0).then_some((res, soft, hard))
         })
-        .map(|(res, soft, hard)| if res == libc::RLIMIT_NOFILE as u32 { (res, fds.nofile.0, fds.nofile.1) } else { (res, soft, hard) })
         .collect()
 }
 

@@ -132,6 +132,16 @@ pub fn file(dir: &Path, name: &str, content: &[u8], mode: u32) -> Result<(), Str
     write(dir, name, content, mode)
 }
 
+/// /bin/true with its PT_INTERP path changed to one that does not exist (same length).
+pub fn with_missing_interpreter() -> Vec<u8> {
+    let mut elf = std::fs::read("/bin/true").unwrap_or_default();
+    let (from, to): (&[u8], &[u8]) = (b"/lib64/ld-linux-x86-64.so.2", b"/lib64/ld-linux-x86-64.so.9");
+    if let Some(at) = elf.windows(from.len()).position(|w| w == from) {
+        elf[at..at + to.len()].copy_from_slice(to);
+    }
+    elf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,12 +164,3 @@ mod tests {
     }
 }
 
-/// /bin/true with its PT_INTERP path changed to one that does not exist (same length).
-pub fn with_missing_interpreter() -> Vec<u8> {
-    let mut elf = std::fs::read("/bin/true").unwrap_or_default();
-    let (from, to): (&[u8], &[u8]) = (b"/lib64/ld-linux-x86-64.so.2", b"/lib64/ld-linux-x86-64.so.9");
-    if let Some(at) = elf.windows(from.len()).position(|w| w == from) {
-        elf[at..at + to.len()].copy_from_slice(to);
-    }
-    elf
-}

@@ -279,13 +279,11 @@ pub fn dirents_to_linux(host: &[u8], out: &mut [u8]) -> (usize, usize) {
 
 /// The host's number for a Linux resource limit, or `None` where Darwin has no such limit
 /// (RLIMIT_LOCKS, SIGPENDING, MSGQUEUE, NICE, RTPRIO, RTTIME).
-#[allow(dead_code)] // For startup.rs's host_rlimits, which should map through it.
 pub fn rlimit_resource_to_host(linux_resource: u32) -> Option<c_int> {
     t::to_darwin(t::RLIMIT_RESOURCES, i64::from(linux_resource)).map(|d| d as c_int)
 }
 
 /// A host rlimit value in Linux's terms (Darwin's RLIM_INFINITY is 2^63 - 1).
-#[allow(dead_code)] // As above.
 pub fn rlim_to_linux(host: u64) -> u64 {
     t::rlim_to_linux(host)
 }

@@ -363,14 +363,12 @@ pub fn signal_to_host(linux_sig: i32) -> c_int {
 
 /// The host's number for a Linux resource limit (getrlimit/setrlimit/prlimit), or `None`
 /// where the host has no such limit. Identity on Linux.
-#[allow(dead_code)] // For startup.rs's host_rlimits, which should map through it.
 pub fn rlimit_resource_to_host(linux_resource: u32) -> Option<c_int> {
     // Linux has 16 resources (RLIMIT_CPU..=RLIMIT_RTTIME); the kernel refuses others itself.
     (linux_resource < 16).then_some(linux_resource as c_int)
 }
 
 /// A host rlimit value in Linux's terms (RLIM_INFINITY is all ones on both).
-#[allow(dead_code)] // As above.
 pub fn rlim_to_linux(host: u64) -> u64 {
     host
 }

@@ -205,12 +205,10 @@ pub fn signal_to_host(linux_sig: i32) -> c_int {
 }
 
 /// Only RLIMIT_CPU..RLIMIT_CORE (0..=4) are numbered alike everywhere.
-#[allow(dead_code)]
 pub fn rlimit_resource_to_host(linux_resource: u32) -> Option<c_int> {
     (linux_resource <= 4).then_some(linux_resource as c_int)
 }
 
-#[allow(dead_code)]
 pub fn rlim_to_linux(host: u64) -> u64 {
     host
 }
