@@ -120,21 +120,43 @@ pub fn fs_base() -> u64 {
     v
 }
 
+/// MSR_KERNEL_GS_BASE: under pvm it holds the user's GS base while the kernel runs (the
+/// hypervisor swaps GS on each switch, as `swapgs` would), so the user's value is read and
+/// written there; `wrgsbase` in the kernel would change a base that is discarded on return.
+const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
+
+/// Set the user GS base (arch_prctl ARCH_SET_GS).
 pub fn set_gs_base(value: u64) {
-    // SAFETY: as for FS; the kernel does not use GS (per-CPU data has a fixed address).
-    unsafe { asm!("wrgsbase {}", in(reg) value, options(nostack, nomem)) };
+    if is_pvm() {
+        wrmsr(MSR_KERNEL_GS_BASE, value);
+    } else {
+        // SAFETY: as for FS; the classic kernel does not use GS (per-CPU data has a fixed
+        // address and nothing swaps GS), so the value stays the user's.
+        unsafe { asm!("wrgsbase {}", in(reg) value, options(nostack, nomem)) };
+    }
 }
 
 pub fn gs_base() -> u64 {
+    if is_pvm() {
+        return rdmsr(MSR_KERNEL_GS_BASE);
+    }
     let v: u64;
     // SAFETY: CR4.FSGSBASE is set by the monitor.
     unsafe { asm!("rdgsbase {}", out(reg) v, options(nostack, nomem)) };
     v
 }
 
-/// Write a model-specific register (boot only: it traps under pvm, ~4 µs).
+/// Read a model-specific register (traps under pvm, ~4 µs: off hot paths).
+pub fn rdmsr(msr: u32) -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: only called for MSRs the kernel owns; rdmsr has no side effects.
+    unsafe { asm!("rdmsr", in("ecx") msr, out("eax") lo, out("edx") hi, options(nostack, nomem)) };
+    (hi as u64) << 32 | lo as u64
+}
+
+/// Write a model-specific register (it traps under pvm, ~4 µs: boot and rare syscalls only).
 pub fn wrmsr(msr: u32, value: u64) {
-    // SAFETY: only called at boot for the syscall MSRs, which the kernel owns.
+    // SAFETY: only called for MSRs the kernel owns (the syscall MSRs, the user GS base).
     unsafe {
         asm!("wrmsr", in("ecx") msr, in("eax") value as u32, in("edx") (value >> 32) as u32, options(nostack));
     }
