@@ -133,7 +133,18 @@ return_to_user:
     int $0x19                   /* pvm direct switch: rip = rcx, rflags = r11 */
     ud2
 1:  sysretq
-2:  POP_GPRS
+2:  /* A return to a non-canonical rip (sigreturn can ask for one) must not reach iretq:
+       on Intel it faults in ring 0, before the switch to user mode. Linux turns it into a
+       user #GP at that rip; so do we, then try again. */
+    mov {frame_rip}(%rsp), %rcx
+    sar $47, %rcx
+    jz 4f
+    inc %rcx
+    jz 4f
+    mov %rsp, %rdi
+    call {bad_rip}
+    jmp return_to_user
+4:  POP_GPRS
     add $16, %rsp               /* vector, error: rsp now at the iret frame */
     cmpb $0, FLAVOUR_CLASSIC
     jne 3f
@@ -223,6 +234,8 @@ pvm_fallback_19:
     syscall_rust = sym crate::syscall::syscall_from_user,
     exception_rust = sym crate::arch::trap::exception_from_user,
     fallbacks = sym crate::arch::trap::PVM_FALLBACKS,
+    bad_rip = sym crate::arch::trap::noncanonical_return,
+    frame_rip = const core::mem::offset_of!(TrapFrame, rip),
     options(att_syntax)
 );
 

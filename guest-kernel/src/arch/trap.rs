@@ -70,6 +70,18 @@ pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
     ReturnPath::Full
 }
 
+/// The full return path found a non-canonical user rip (set by sigreturn): `iretq` would
+/// fault in ring 0 on Intel (classic flavour). Linux reports it as a #GP in user mode at that
+/// rip (SIGSEGV, SI_KERNEL); the signal's handler, or the default action, follows.
+#[no_mangle]
+pub extern "C" fn noncanonical_return(frame: &mut TrapFrame) -> ReturnPath {
+    crate::kdebug!("return to non-canonical rip {:#x}: #GP", frame.rip);
+    frame.vector = VEC_GP;
+    frame.error = 0;
+    frame.cs = selectors::USER_CS as u64;
+    exception_from_user(frame)
+}
+
 /// An exception in the kernel itself is a bug in the kernel: report and stop.
 fn kernel_exception(frame: &TrapFrame) -> ! {
     let cr2 = if frame.vector == VEC_PAGE_FAULT { platform::fault_address() } else { 0 };
