@@ -16,11 +16,13 @@ pub const VEC_OVERFLOW: u64 = 4;
 pub const VEC_BOUND: u64 = 5;
 pub const VEC_INVALID_OP: u64 = 6;
 pub const VEC_DEVICE_NA: u64 = 7;
+pub const VEC_NMI: u64 = 2;
 pub const VEC_DOUBLE_FAULT: u64 = 8;
 pub const VEC_GP: u64 = 13;
 pub const VEC_PAGE_FAULT: u64 = 14;
 pub const VEC_X87: u64 = 16;
 pub const VEC_ALIGNMENT: u64 = 17;
+pub const VEC_MACHINE_CHECK: u64 = 18;
 pub const VEC_SIMD: u64 = 19;
 
 /// Write one 64-bit interrupt gate.
@@ -41,7 +43,9 @@ fn set_gate(vector: usize, handler: u64, ist: u8, dpl: u8) {
 pub fn init_idt() {
     for vec in 0..=21u8 {
         if let Some(stub) = entry::exception_stub(vec) {
-            let ist = if vec as u64 == VEC_DOUBLE_FAULT { 1 } else { 0 };
+            // On IST1 what can arrive anywhere, including the two instructions of
+            // `syscall_entry` that still run on the user's stack in ring 0 (classic).
+            let ist = if [VEC_NMI, VEC_DOUBLE_FAULT, VEC_MACHINE_CHECK].contains(&(vec as u64)) { 1 } else { 0 };
             let dpl = if vec as u64 == VEC_BREAKPOINT || vec as u64 == VEC_OVERFLOW { 3 } else { 0 };
             set_gate(vec as usize, stub, ist, dpl);
         }
