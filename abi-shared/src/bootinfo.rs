@@ -50,6 +50,11 @@ pub struct BootInfo {
 pub mod flags {
     /// Report every syscall (`--strace`).
     pub const STRACE: u64 = 1 << 0;
+    /// Bits 8..11: the most verbose guest log level the monitor shows (0 errors, 1 warnings,
+    /// 2 info, 3 debug, 4 trace); the guest does not send what would not be shown, since
+    /// each log line is a hypercall.
+    pub const LOG_LEVEL_SHIFT: u32 = 8;
+    pub const LOG_LEVEL_MASK: u64 = 0x7 << LOG_LEVEL_SHIFT;
 }
 
 impl BootInfo {

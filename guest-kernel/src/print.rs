@@ -2,6 +2,8 @@
 
 use core::fmt::{self, Write};
 
+use abi_shared::bootinfo::flags;
+
 /// A fixed buffer formatter (no allocation: usable when the heap is broken).
 pub struct FixedBuf<const N: usize> {
     pub buf: [u8; N],
@@ -28,6 +30,10 @@ impl<const N: usize> Write for FixedBuf<N> {
 }
 
 pub fn log(level: u8, args: fmt::Arguments<'_>) {
+    let shown = (crate::boot::boot_flags() & flags::LOG_LEVEL_MASK) >> flags::LOG_LEVEL_SHIFT;
+    if u64::from(level) > shown {
+        return;
+    }
     let mut b = FixedBuf::<512>::new();
     let _ = b.write_fmt(args);
     crate::hypercall::log(level, b.as_bytes());

@@ -151,6 +151,8 @@ pub struct MachineConfig {
     pub memory: u64,
     pub flavour: Option<Flavour>,
     pub strace: bool,
+    /// Most verbose guest log level to send (see bootinfo::flags::LOG_LEVEL_SHIFT).
+    pub guest_log_level: u8,
     pub fd_floor: i32,
     /// Serve hypercalls from a worker thread through shared memory (no exit per request).
     pub exitless: bool,
@@ -193,7 +195,8 @@ impl Machine {
             doorbell: if wake.is_some() { Doorbell::SharedMemory } else { Doorbell::PortIo } as u32,
             vcpu_count: 1,
             random_seed: seed,
-            flags: if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 },
+            flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
+                | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
         mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;
         let mut vcpu = vm.create_vcpu(0, &mem).map_err(|e| MachineError(e.to_string()))?;

@@ -5,6 +5,7 @@
 #![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 mod cli;
+mod diag;
 mod guest_mem;
 mod host;
 mod machine;
@@ -39,11 +40,12 @@ fn main() -> ExitCode {
             _ => log::LevelFilter::Trace,
         })
         .format_timestamp(None)
+        .target(env_logger::Target::Pipe(Box::new(diag::Writer)))
         .init();
     match run(&args) {
         Ok(code) => code,
         Err(Failure { message, code }) => {
-            eprintln!("linuxrun: {message}");
+            diag!("linuxrun: {message}");
             ExitCode::from(code)
         }
     }
@@ -66,13 +68,14 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         }
     }
     let fds = startup::reserve_fd_range();
+    let diag_fd = diag::init(fds.floor);
     let memory = args.memory.unwrap_or_else(cli::default_memory);
-    let cfg = MachineConfig { exitless: args.hypercalls == cli::HypercallPath::Shared, memory, flavour: args.platform.map(Into::into), strace: args.strace, fd_floor: fds.floor };
+    let cfg = MachineConfig { exitless: args.hypercalls == cli::HypercallPath::Shared, memory, flavour: args.platform.map(Into::into), strace: args.strace, guest_log_level: args.verbose + 1, fd_floor: fds.floor };
     let mut machine = Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
     log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, memory >> 20);
     let startup = startup::collect(args, &path, &fds);
     let mut guard = server::FdGuard::default();
-    for fd in machine.vm.owned_fds() {
+    for fd in machine.vm.owned_fds().into_iter().chain(diag_fd) {
         guard.reserve(fd);
     }
     let server = Arc::new(Mutex::new(Server::new(&startup, guard, args.strace)));

@@ -59,7 +59,8 @@ impl Report {
     }
 
     pub fn print_table(&self) {
-        let mut e = std::io::stderr().lock();
+        // One buffer, written at once to linuxrun's own stderr.
+        let mut e: Vec<u8> = Vec::new();
         let _ = writeln!(e, "linuxrun --stats (guest kernel flavour: {:?})", self.flavour);
         let _ = writeln!(e, "{:>4}  {:<24} {:>12} {:>12}", "nr", "syscall", "in guest", "hypercall");
         let (mut tg, mut th) = (0, 0);
@@ -74,6 +75,7 @@ impl Report {
         for (k, v) in &self.vm_exits {
             let _ = writeln!(e, "  {k:<28} {v:>12}");
         }
+        crate::diag::write(&e);
     }
 
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {

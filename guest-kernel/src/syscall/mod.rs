@@ -86,7 +86,8 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let tracing = trace::enabled();
     let mut pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
-        // These do not return: show them now, as strace does ("= ?").
+        // These do not return: count them and show them now, as strace does ("= ?").
+        stats::end_syscall(nr);
         if let Some(line) = pre.take() {
             trace::no_return(line);
         }

@@ -61,7 +61,7 @@ syscall_table! {
     13  rt_sigaction      Guest sig::rt_sigaction     [D, Ptr, Ptr, D];
     14  rt_sigprocmask    Guest sig::rt_sigprocmask   [D, Ptr, Ptr, D];
     15  rt_sigreturn      Guest sig::rt_sigreturn     [];
-    16  ioctl             Both  fs::ioctl             [Fd, X, X];
+    16  ioctl             Host  fs::ioctl             [Fd, X, X];
     17  pread64           Host  fs::pread64           [Fd, Ptr, D, D];
     18  pwrite64          Host  fs::pwrite64          [Fd, WBuf, D, D];
     19  readv             Host  fs::readv             [Fd, Ptr, D];
@@ -122,9 +122,9 @@ syscall_table! {
     121 getpgid           Host  info::getpgid         [D];
     124 getsid            Host  info::getsid          [D];
     127 rt_sigpending      Guest sig::rt_sigpending    [Ptr, D];
-    128 rt_sigtimedwait    Guest sig::rt_sigtimedwait  [Ptr, Ptr, Ptr, D];
+    128 rt_sigtimedwait    Both sig::rt_sigtimedwait  [Ptr, Ptr, Ptr, D];
     129 rt_sigqueueinfo    Guest sig::rt_sigqueueinfo  [D, D, Ptr];
-    130 rt_sigsuspend      Guest sig::rt_sigsuspend    [Ptr, D];
+    130 rt_sigsuspend      Both sig::rt_sigsuspend    [Ptr, D];
     131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
     132 utime             Host  fs::utime             [Str, Ptr];
     143 sched_getparam    Both  ids::sched_getparam   [D, Ptr];
@@ -141,7 +141,7 @@ syscall_table! {
     196 flistxattr        Host  fs::flistxattr        [Fd, Ptr, D];
     200 tkill             Guest sig::tkill            [D, D];
     201 time              Guest time::time            [Ptr];
-    202 futex             Guest ids::futex            [X, D, D, Ptr, X, D];
+    202 futex             Both ids::futex            [X, D, D, Ptr, X, D];
     204 sched_getaffinity Guest ids::sched_getaffinity [D, D, Ptr];
     217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
     218 set_tid_address   Guest ids::set_tid_address  [X];

@@ -75,7 +75,9 @@ impl Server {
             Request::Exit { how, stats } => self.exit(mem, *how, stats.as_slice()),
             Request::Trace { line } => {
                 if self.strace {
-                    eprintln!("{}", String::from_utf8_lossy(line));
+                    let mut l = line.to_vec();
+                    l.push(b'\n');
+                    crate::diag::write(&l);
                 }
                 Response::Ret(0)
             }
@@ -93,7 +95,7 @@ impl Server {
                 };
                 if level == log::Level::Error {
                     // The guest's errors are for the user (e.g. why a program cannot start).
-                    eprintln!("linuxrun: {}", String::from_utf8_lossy(message));
+                    crate::diag!("linuxrun: {}", String::from_utf8_lossy(message));
                 } else {
                     log::log!(target: "guest", level, "{}", String::from_utf8_lossy(message));
                 }

@@ -1,0 +1,61 @@
+//! Where linuxrun's own messages go: a private copy of the stderr it was started with.
+//!
+//! The program's fd 2 is the same file, but the program may close or redirect it (coreutils
+//! close stderr at exit); `--strace` lines, `--stats` and linuxrun's errors must still reach
+//! the user. The copy sits above the program's descriptors, with the monitor's own.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::FromRawFd;
+use std::sync::OnceLock;
+
+static STDERR: OnceLock<File> = OnceLock::new();
+
+/// Duplicate fd 2 to the lowest free fd at or above `floor`; returns it (for the fd guard).
+pub fn init(floor: i32) -> Option<i32> {
+    // SAFETY: F_DUPFD_CLOEXEC on fd 2 returns a new descriptor or -1; no memory involved.
+    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, floor) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd was just created and is owned by nothing else.
+    let file = unsafe { File::from_raw_fd(fd) };
+    STDERR.set(file).ok()?;
+    Some(fd)
+}
+
+/// Write a whole message (one write, so lines from different threads do not interleave).
+pub fn write(bytes: &[u8]) {
+    match STDERR.get() {
+        Some(mut f) => {
+            let _ = f.write_all(bytes);
+        }
+        None => {
+            let _ = std::io::stderr().write_all(bytes);
+        }
+    }
+}
+
+/// A writer for env_logger and the --stats table.
+pub struct Writer;
+
+impl Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        write(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `eprintln!` to linuxrun's own stderr.
+#[macro_export]
+macro_rules! diag {
+    ($($arg:tt)*) => {{
+        let mut line = format!($($arg)*);
+        line.push('\n');
+        $crate::diag::write(line.as_bytes());
+    }};
+}
