@@ -9,7 +9,14 @@ use std::process::Command;
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest.parent().expect("host-monitor lives in the workspace").to_path_buf();
-    for dir in ["guest-kernel/src", "guest-kernel/Cargo.toml", "guest-kernel/build.rs", "abi-shared/src", "abi-shared/Cargo.toml", "linker"] {
+    for dir in [
+        "guest-kernel/src",
+        "guest-kernel/Cargo.toml",
+        "guest-kernel/build.rs",
+        "abi-shared/src",
+        "abi-shared/Cargo.toml",
+        "linker",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -68,102 +68,275 @@ impl<'de> Deserialize<'de> for SegList<'_> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request<'a> {
     /// First call: checks the protocol version and returns the clock and startup sizes.
-    Hello { version: u32 },
+    Hello {
+        version: u32,
+    },
     /// Write the postcard-encoded `Startup` into `buf`.
-    GetStartup { buf: SegList<'a> },
+    GetStartup {
+        buf: SegList<'a>,
+    },
     /// The program ended: `code` is the exit status, or the signal that killed it.
-    Exit { how: ExitHow, stats: SegList<'a> },
+    Exit {
+        how: ExitHow,
+        stats: SegList<'a>,
+    },
     /// One `--strace` line (without newline).
-    Trace { line: &'a [u8] },
+    Trace {
+        line: &'a [u8],
+    },
     /// The guest kernel cannot go on; the monitor prints this and the vCPU state.
-    Panic { message: &'a [u8] },
+    Panic {
+        message: &'a [u8],
+    },
     /// Log line from the guest kernel (shown with `-v`).
-    Log { level: u8, message: &'a [u8] },
+    Log {
+        level: u8,
+        message: &'a [u8],
+    },
 
-    Openat { dirfd: i32, path: &'a [u8], flags: i32, mode: u32 },
-    Close { fd: i32 },
+    Openat {
+        dirfd: i32,
+        path: &'a [u8],
+        flags: i32,
+        mode: u32,
+    },
+    Close {
+        fd: i32,
+    },
     /// read/readv into the segments; `offset` set for pread64/preadv.
-    Read { fd: i32, buf: SegList<'a>, offset: Option<i64> },
+    Read {
+        fd: i32,
+        buf: SegList<'a>,
+        offset: Option<i64>,
+    },
     /// write/writev from the segments; `offset` set for pwrite64/pwritev.
-    Write { fd: i32, buf: SegList<'a>, offset: Option<i64> },
-    Lseek { fd: i32, offset: i64, whence: u32 },
-    Fstat { fd: i32 },
+    Write {
+        fd: i32,
+        buf: SegList<'a>,
+        offset: Option<i64>,
+    },
+    Lseek {
+        fd: i32,
+        offset: i64,
+        whence: u32,
+    },
+    Fstat {
+        fd: i32,
+    },
     /// newfstatat (and stat/lstat, which the guest maps onto it).
-    Fstatat { dirfd: i32, path: &'a [u8], flags: i32 },
-    Statx { dirfd: i32, path: &'a [u8], flags: i32, mask: u32 },
-    Getdents64 { fd: i32, buf: SegList<'a> },
-    Mkdirat { dirfd: i32, path: &'a [u8], mode: u32 },
-    Unlinkat { dirfd: i32, path: &'a [u8], flags: i32 },
-    Renameat2 { olddirfd: i32, oldpath: &'a [u8], newdirfd: i32, newpath: &'a [u8], flags: u32 },
-    Symlinkat { target: &'a [u8], newdirfd: i32, linkpath: &'a [u8] },
-    Readlinkat { dirfd: i32, path: &'a [u8], buf: SegList<'a> },
-    Truncate { path: &'a [u8], length: i64 },
-    Ftruncate { fd: i32, length: i64 },
-    Fsync { fd: i32 },
-    Fdatasync { fd: i32 },
-    Fchmodat { dirfd: i32, path: &'a [u8], mode: u32 },
-    Fchmod { fd: i32, mode: u32 },
-    Faccessat { dirfd: i32, path: &'a [u8], mode: i32, flags: i32 },
-    Getcwd { buf: SegList<'a> },
-    Chdir { path: &'a [u8] },
-    Fchdir { fd: i32 },
-    Dup { fd: i32 },
-    Dup3 { oldfd: i32, newfd: i32, flags: i32 },
+    Fstatat {
+        dirfd: i32,
+        path: &'a [u8],
+        flags: i32,
+    },
+    Statx {
+        dirfd: i32,
+        path: &'a [u8],
+        flags: i32,
+        mask: u32,
+    },
+    Getdents64 {
+        fd: i32,
+        buf: SegList<'a>,
+    },
+    Mkdirat {
+        dirfd: i32,
+        path: &'a [u8],
+        mode: u32,
+    },
+    Unlinkat {
+        dirfd: i32,
+        path: &'a [u8],
+        flags: i32,
+    },
+    Renameat2 {
+        olddirfd: i32,
+        oldpath: &'a [u8],
+        newdirfd: i32,
+        newpath: &'a [u8],
+        flags: u32,
+    },
+    Symlinkat {
+        target: &'a [u8],
+        newdirfd: i32,
+        linkpath: &'a [u8],
+    },
+    Readlinkat {
+        dirfd: i32,
+        path: &'a [u8],
+        buf: SegList<'a>,
+    },
+    Truncate {
+        path: &'a [u8],
+        length: i64,
+    },
+    Ftruncate {
+        fd: i32,
+        length: i64,
+    },
+    Fsync {
+        fd: i32,
+    },
+    Fdatasync {
+        fd: i32,
+    },
+    Fchmodat {
+        dirfd: i32,
+        path: &'a [u8],
+        mode: u32,
+    },
+    Fchmod {
+        fd: i32,
+        mode: u32,
+    },
+    Faccessat {
+        dirfd: i32,
+        path: &'a [u8],
+        mode: i32,
+        flags: i32,
+    },
+    Getcwd {
+        buf: SegList<'a>,
+    },
+    Chdir {
+        path: &'a [u8],
+    },
+    Fchdir {
+        fd: i32,
+    },
+    Dup {
+        fd: i32,
+    },
+    Dup3 {
+        oldfd: i32,
+        newfd: i32,
+        flags: i32,
+    },
     /// fcntl commands whose argument is an integer (F_DUPFD, F_GETFD/SETFD, F_GETFL/SETFL...).
-    Fcntl { fd: i32, cmd: i32, arg: u64 },
+    Fcntl {
+        fd: i32,
+        cmd: i32,
+        arg: u64,
+    },
     /// ioctl TCGETS: answered with `Response::Termios`.
-    IoctlTcgets { fd: i32 },
+    IoctlTcgets {
+        fd: i32,
+    },
     /// ioctl TIOCGWINSZ: answered with `Response::Winsize`.
-    IoctlGetWinsize { fd: i32 },
-    Umask { mask: u32 },
+    IoctlGetWinsize {
+        fd: i32,
+    },
+    Umask {
+        mask: u32,
+    },
     /// Block the vCPU for `ns` nanoseconds (nanosleep and friends); returns 0.
-    Sleep { ns: u64 },
+    Sleep {
+        ns: u64,
+    },
 
     /// pipe2: answered with `Response::Fds([read_end, write_end])`.
-    Pipe2 { flags: i32 },
+    Pipe2 {
+        flags: i32,
+    },
     /// linkat (and link): flags AT_SYMLINK_FOLLOW, AT_EMPTY_PATH.
-    Linkat { olddirfd: i32, oldpath: &'a [u8], newdirfd: i32, newpath: &'a [u8], flags: i32 },
+    Linkat {
+        olddirfd: i32,
+        oldpath: &'a [u8],
+        newdirfd: i32,
+        newpath: &'a [u8],
+        flags: i32,
+    },
     /// utimensat (and utimes, futimesat, utime, futimens). `path` None is a NULL path (the
     /// times of `dirfd` itself); `times` None is NULL (both now). Each time is
     /// (tv_sec, tv_nsec), with UTIME_NOW and UTIME_OMIT as Linux numbers them.
-    Utimensat { dirfd: i32, path: Option<&'a [u8]>, times: Option<[(i64, i64); 2]>, flags: i32 },
+    Utimensat {
+        dirfd: i32,
+        path: Option<&'a [u8]>,
+        times: Option<[(i64, i64); 2]>,
+        flags: i32,
+    },
     /// fchownat (and chown, lchown): uid/gid u32::MAX leave that id unchanged.
-    Fchownat { dirfd: i32, path: &'a [u8], uid: u32, gid: u32, flags: i32 },
-    Fchown { fd: i32, uid: u32, gid: u32 },
+    Fchownat {
+        dirfd: i32,
+        path: &'a [u8],
+        uid: u32,
+        gid: u32,
+        flags: i32,
+    },
+    Fchown {
+        fd: i32,
+        uid: u32,
+        gid: u32,
+    },
     /// ioctl FIONREAD: the number of bytes ready to read, as `Ret`.
-    IoctlFionread { fd: i32 },
+    IoctlFionread {
+        fd: i32,
+    },
     /// ioctl TIOCGPGRP: the terminal's foreground process group, as `Ret`.
-    IoctlGetPgrp { fd: i32 },
+    IoctlGetPgrp {
+        fd: i32,
+    },
     /// The absolute path of `path` with every symlink, `.` and `..` resolved, without NUL,
     /// into `buf`; `Ret` is its length (ERANGE when `buf` is shorter).
-    Realpath { path: &'a [u8], buf: SegList<'a> },
+    Realpath {
+        path: &'a [u8],
+        buf: SegList<'a>,
+    },
     /// getgroups: `size` 0 returns the count; otherwise the ids (u32 each) go into `buf`.
-    Getgroups { size: i32, buf: SegList<'a> },
-    Getpgid { pid: i32 },
-    Getsid { pid: i32 },
-    Setpgid { pid: i32, pgid: i32 },
+    Getgroups {
+        size: i32,
+        buf: SegList<'a>,
+    },
+    Getpgid {
+        pid: i32,
+    },
+    Getsid {
+        pid: i32,
+    },
+    Setpgid {
+        pid: i32,
+        pgid: i32,
+    },
     Setsid,
     /// getrusage: answered with `Response::Rusage`.
-    Getrusage { who: i32 },
+    Getrusage {
+        who: i32,
+    },
     /// times: answered with `Response::Times`.
     Times,
     /// sysinfo: answered with `Response::Sysinfo` (the host's values, mem_unit 1).
     Sysinfo,
     /// sched_getscheduler of another process: its Linux policy as `Ret`.
-    SchedGetscheduler { pid: i32 },
+    SchedGetscheduler {
+        pid: i32,
+    },
     /// sched_getparam of another process: its priority as `Ret`.
-    SchedGetparam { pid: i32 },
+    SchedGetparam {
+        pid: i32,
+    },
     /// getxattr/lgetxattr/fgetxattr: the value into `buf` (`buf` empty: just its size).
-    Getxattr { target: XattrTarget<'a>, name: &'a [u8], buf: SegList<'a>, size: u64 },
+    Getxattr {
+        target: XattrTarget<'a>,
+        name: &'a [u8],
+        buf: SegList<'a>,
+        size: u64,
+    },
     /// listxattr/llistxattr/flistxattr: the NUL-separated names into `buf`.
-    Listxattr { target: XattrTarget<'a>, buf: SegList<'a>, size: u64 },
+    Listxattr {
+        target: XattrTarget<'a>,
+        buf: SegList<'a>,
+        size: u64,
+    },
 }
 
 /// What an xattr request is about.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum XattrTarget<'a> {
     /// A path; `follow` false for the l* variants (the symlink itself).
-    Path { path: &'a [u8], follow: bool },
+    Path {
+        path: &'a [u8],
+        follow: bool,
+    },
     Fd(i32),
 }
 
@@ -190,7 +363,10 @@ pub enum Response {
     Fds([i32; 2]),
     Rusage(LinuxRusage),
     /// times(): its return value (clock ticks) and the `struct tms` it fills.
-    Times { ticks: i64, tms: LinuxTms },
+    Times {
+        ticks: i64,
+        tms: LinuxTms,
+    },
     Sysinfo(LinuxSysinfo),
     /// The request could not be understood or named memory outside guest RAM. The guest
     /// turns this into EFAULT/EINVAL; it is never a reason for the host to stop.

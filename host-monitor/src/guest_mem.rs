@@ -180,7 +180,9 @@ impl GuestMemory {
         }
         segs.iter()
             .filter(|s| s.len > 0)
-            .map(|s| Ok(libc::iovec { iov_base: self.range(s.gpa, s.len)? as *mut libc::c_void, iov_len: s.len as usize }))
+            .map(|s| {
+                Ok(libc::iovec { iov_base: self.range(s.gpa, s.len)? as *mut libc::c_void, iov_len: s.len as usize })
+            })
             .collect()
     }
 

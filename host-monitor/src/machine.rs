@@ -74,7 +74,15 @@ fn idx(va: u64, level: u32) -> u64 {
 }
 
 /// Map `[va, va+len)` to `[gpa, ...)` with 2 MiB pages.
-fn map_huge(mem: &GuestMemory, pt: &mut PtAlloc, va: u64, gpa: u64, len: u64, flags: u64, u: u64) -> Result<(), MachineError> {
+fn map_huge(
+    mem: &GuestMemory,
+    pt: &mut PtAlloc,
+    va: u64,
+    gpa: u64,
+    len: u64,
+    flags: u64,
+    u: u64,
+) -> Result<(), MachineError> {
     let mut off = 0;
     while off < len {
         let v = va + off;
@@ -87,7 +95,15 @@ fn map_huge(mem: &GuestMemory, pt: &mut PtAlloc, va: u64, gpa: u64, len: u64, fl
 }
 
 /// Map `[va, va+len)` with 4 KiB pages.
-fn map_small(mem: &GuestMemory, pt: &mut PtAlloc, va: u64, gpa: u64, len: u64, flags: u64, u: u64) -> Result<(), MachineError> {
+fn map_small(
+    mem: &GuestMemory,
+    pt: &mut PtAlloc,
+    va: u64,
+    gpa: u64,
+    len: u64,
+    flags: u64,
+    u: u64,
+) -> Result<(), MachineError> {
     let mut off = 0;
     while off < len {
         let v = va + off;
@@ -160,7 +176,8 @@ pub struct MachineConfig {
 
 impl Machine {
     pub fn build(cfg: &MachineConfig) -> Result<Machine, MachineError> {
-        let mem = GuestMemory::new(cfg.memory).map_err(|e| MachineError(format!("cannot reserve guest memory: {e}")))?;
+        let mem =
+            GuestMemory::new(cfg.memory).map_err(|e| MachineError(format!("cannot reserve guest memory: {e}")))?;
         let vm = crate::vmm::create_vm(&mem, cfg.flavour, cfg.fd_floor).map_err(|e| MachineError(e.to_string()))?;
         let flavour = vm.flavour();
         let u = if flavour == Flavour::Pvm { PTE_U } else { 0 };
@@ -225,7 +242,11 @@ impl Machine {
     }
 
     /// Run until the guest reports an outcome or dies. Exits are counted by reason.
-    pub fn run(&mut self, server: Arc<Mutex<Server>>, exits: &mut BTreeMap<&'static str, u64>) -> Result<GuestOutcome, MachineError> {
+    pub fn run(
+        &mut self,
+        server: Arc<Mutex<Server>>,
+        exits: &mut BTreeMap<&'static str, u64>,
+    ) -> Result<GuestOutcome, MachineError> {
         let block = vcpu_block_gpa(0);
         let worker = match self.wake.take() {
             Some(wake) => Some(
@@ -275,7 +296,11 @@ impl Machine {
     }
 
     fn died(&self, what: &str) -> MachineError {
-        MachineError(format!("{what}; vCPU state: {}; syscall in flight: {}", self.vcpu.snapshot(), self.syscall_in_flight()))
+        MachineError(format!(
+            "{what}; vCPU state: {}; syscall in flight: {}",
+            self.vcpu.snapshot(),
+            self.syscall_in_flight()
+        ))
     }
 
     /// The syscall the guest kernel was serving, as it published it in its per-CPU page.

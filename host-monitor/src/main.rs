@@ -70,8 +70,16 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let fds = startup::reserve_fd_range();
     let diag_fd = diag::init(fds.floor);
     let memory = args.memory.unwrap_or_else(cli::default_memory);
-    let cfg = MachineConfig { exitless: args.hypercalls == cli::HypercallPath::Shared, memory, flavour: args.platform.map(Into::into), strace: args.strace, guest_log_level: args.verbose + 1, fd_floor: fds.floor };
-    let mut machine = Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
+    let cfg = MachineConfig {
+        exitless: args.hypercalls == cli::HypercallPath::Shared,
+        memory,
+        flavour: args.platform.map(Into::into),
+        strace: args.strace,
+        guest_log_level: args.verbose + 1,
+        fd_floor: fds.floor,
+    };
+    let mut machine =
+        Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
     log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, memory >> 20);
     let startup = startup::collect(args, &path, &fds);
     let mut guard = server::FdGuard::default();
@@ -87,7 +95,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         report.print_table();
     }
     if let Some(file) = &args.stats_json {
-        report.write_json(file).map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;
+        report
+            .write_json(file)
+            .map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;
     }
     match outcome {
         Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => Ok(ExitCode::from(s as u8)),

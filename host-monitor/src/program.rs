@@ -86,7 +86,8 @@ fn classify(path: &Path, head: &[u8]) -> Result<Kind, ProgramError> {
     if head[5] != 1 {
         return Err(cannot_execute(path, "big-endian ELF: linuxrun runs x86_64 programs"));
     }
-    let elf = goblin::elf::Elf::parse_header(head).map_err(|e| cannot_execute(path, &format!("bad ELF header: {e}")))?;
+    let elf =
+        goblin::elf::Elf::parse_header(head).map_err(|e| cannot_execute(path, &format!("bad ELF header: {e}")))?;
     if elf.e_type != goblin::elf::header::ET_EXEC && elf.e_type != goblin::elf::header::ET_DYN {
         return Err(cannot_execute(path, "not an executable ELF file (a relocatable object or core dump?)"));
     }

@@ -54,7 +54,8 @@ fn host_rlimits(fds: &FdRange) -> Vec<(u32, u64, u64)> {
             let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
             // SAFETY: lim is a valid out-pointer; unknown resources fail and are skipped.
             let r = unsafe { libc::getrlimit(host_res as _, &mut lim) };
-            let (soft, hard) = (crate::host::rlim_to_linux(lim.rlim_cur as u64), crate::host::rlim_to_linux(lim.rlim_max as u64));
+            let (soft, hard) =
+                (crate::host::rlim_to_linux(lim.rlim_cur as u64), crate::host::rlim_to_linux(lim.rlim_max as u64));
             (r == 0).then_some((res, soft, hard))
         })
         .collect()

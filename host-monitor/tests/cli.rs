@@ -76,7 +76,10 @@ fn strace_marks_where_each_syscall_was_served() {
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(out.stdout, b"hi\n", "trace lines go to stderr only");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.lines().any(|l| l == "getpid() = 1 [guest]" || (l.starts_with("getpid() = ") && l.ends_with(" [guest]"))), "{err}");
+    assert!(
+        err.lines().any(|l| l == "getpid() = 1 [guest]" || (l.starts_with("getpid() = ") && l.ends_with(" [guest]"))),
+        "{err}"
+    );
     assert!(err.contains("write(1, \"hi\\n\", 3) = 3 [hypercall]"), "{err}");
     assert!(err.lines().any(|l| l == "exit_group(7) = ?"), "{err}");
 }

@@ -163,4 +163,3 @@ mod tests {
         assert_ne!(pseudo_random_bytes(16, 1), pseudo_random_bytes(16, 2));
     }
 }
-

@@ -7,7 +7,6 @@ use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReaso
 use abi_shared::layout::{vcpu_block, KERNEL_BASE, PERCPU_WINDOW_VA, PHYS_MAP_BASE};
 use abi_shared::linux::errno;
 
-
 fn request_area() -> &'static mut [u8] {
     // SAFETY: the request area of this vCPU's block is mapped in the per-CPU window and only
     // this vCPU uses it, one request at a time.

@@ -7,8 +7,8 @@ use alloc::vec::Vec;
 
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::header;
-use goblin::elf64::header::{Header, SIZEOF_EHDR};
 use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use goblin::elf64::header::{Header, SIZEOF_EHDR};
 
 use abi_shared::hypercall::{Request, SegList, Startup};
 use abi_shared::layout::{user, PAGE_SIZE};
@@ -62,7 +62,8 @@ pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
 }
 
 fn open(path: &[u8]) -> Result<i32, i64> {
-    let fd = hypercall::call_ret(&Request::Openat { dirfd: AT_FDCWD, path, flags: (O_RDONLY | O_CLOEXEC) as i32, mode: 0 });
+    let fd =
+        hypercall::call_ret(&Request::Openat { dirfd: AT_FDCWD, path, flags: (O_RDONLY | O_CLOEXEC) as i32, mode: 0 });
     if fd < 0 {
         Err(fd)
     } else {
@@ -242,8 +243,10 @@ fn load_segment(fd: i32, p: &ProgramHeader, bias: u64, mapped_end: u64) -> Resul
     }
     if p.p_filesz > 0 {
         let mut segs = Vec::new();
-        uaccess::user_segments(bias + p.p_vaddr, p.p_filesz, Access::Write, &mut segs).map_err(|_| LoadError::NoMemory)?;
-        let n = hypercall::call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(p.p_offset as i64) });
+        uaccess::user_segments(bias + p.p_vaddr, p.p_filesz, Access::Write, &mut segs)
+            .map_err(|_| LoadError::NoMemory)?;
+        let n =
+            hypercall::call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(p.p_offset as i64) });
         if n != p.p_filesz as i64 {
             return Err(LoadError::Read);
         }

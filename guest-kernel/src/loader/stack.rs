@@ -65,8 +65,10 @@ pub fn build(input: &StackInput<'_>, limit: u64) -> Option<StackImage> {
         p
     };
     let execfn = push_str(input.execfn, &mut strings);
-    let envp: Vec<u64> = input.envp.iter().rev().map(|s| push_str(s, &mut strings)).collect::<Vec<_>>().into_iter().rev().collect();
-    let argv: Vec<u64> = input.argv.iter().rev().map(|s| push_str(s, &mut strings)).collect::<Vec<_>>().into_iter().rev().collect();
+    let envp: Vec<u64> =
+        input.envp.iter().rev().map(|s| push_str(s, &mut strings)).collect::<Vec<_>>().into_iter().rev().collect();
+    let argv: Vec<u64> =
+        input.argv.iter().rev().map(|s| push_str(s, &mut strings)).collect::<Vec<_>>().into_iter().rev().collect();
     let mut p = p & !15;
     let platform_str = b"x86_64\0";
     p -= platform_str.len() as u64;

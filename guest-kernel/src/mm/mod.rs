@@ -12,9 +12,9 @@ pub mod heap;
 #[cfg(target_os = "none")]
 pub mod paging;
 #[cfg(target_os = "none")]
-pub mod uaccess;
-#[cfg(target_os = "none")]
 mod space;
+#[cfg(target_os = "none")]
+pub mod uaccess;
 
 #[cfg(target_os = "none")]
 pub use space::*;

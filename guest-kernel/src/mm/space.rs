@@ -136,7 +136,10 @@ impl AddressSpace {
     /// Linux's placement: the hint if that range is free, else top-down below MMAP_TOP.
     pub fn find_placement(&self, hint: u64, len: u64) -> Result<u64, i64> {
         let hint = page_floor(hint);
-        if hint >= user::MMAP_MIN && hint.checked_add(len).is_some_and(|e| e <= user::TASK_SIZE) && self.vmas.is_free(hint, hint + len) {
+        if hint >= user::MMAP_MIN
+            && hint.checked_add(len).is_some_and(|e| e <= user::TASK_SIZE)
+            && self.vmas.is_free(hint, hint + len)
+        {
             return Ok(hint);
         }
         self.vmas

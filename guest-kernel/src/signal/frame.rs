@@ -13,7 +13,9 @@
 use abi_shared::layout::user;
 use abi_shared::linux::Pod;
 
-use super::{Action, AltStack, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SIG_DFL, STATE, UNBLOCKABLE};
+use super::{
+    Action, AltStack, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SIG_DFL, STATE, UNBLOCKABLE,
+};
 use crate::arch::entry::TrapFrame;
 use crate::mm::uaccess;
 
@@ -146,7 +148,13 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
             flags: 0,
             link: 0,
             ss_sp: alt.sp,
-            ss_flags: if alt.flags & SS_DISABLE != 0 { SS_DISABLE as u64 } else if on_alt_now { SS_ONSTACK as u64 } else { 0 },
+            ss_flags: if alt.flags & SS_DISABLE != 0 {
+                SS_DISABLE as u64
+            } else if on_alt_now {
+                SS_ONSTACK as u64
+            } else {
+                0
+            },
             ss_size: alt.size,
             mcontext: SigContext {
                 r8: frame.r8,

@@ -129,7 +129,8 @@ impl SignalState {
     pub fn dequeue(&mut self, sig: i32) -> SigInfo {
         if sig >= SIGRTMIN {
             let pos = self.rt_queue.iter().position(|i| i.signo == sig);
-            let info = pos.and_then(|p| self.rt_queue.remove(p)).unwrap_or(SigInfo { signo: sig, ..SigInfo::default() });
+            let info =
+                pos.and_then(|p| self.rt_queue.remove(p)).unwrap_or(SigInfo { signo: sig, ..SigInfo::default() });
             if !self.rt_queue.iter().any(|i| i.signo == sig) {
                 self.pending &= !bit(sig);
             }
@@ -216,14 +217,14 @@ pub fn synchronous_exception(frame: &mut TrapFrame) {
         return;
     }
     let (sig, code, addr) = match frame.vector {
-        trap::VEC_DIVIDE => (SIGFPE, 1, frame.rip),       // FPE_INTDIV
-        trap::VEC_DEBUG => (SIGTRAP, 2, frame.rip),       // TRAP_TRACE
+        trap::VEC_DIVIDE => (SIGFPE, 1, frame.rip), // FPE_INTDIV
+        trap::VEC_DEBUG => (SIGTRAP, 2, frame.rip), // TRAP_TRACE
         trap::VEC_BREAKPOINT => (SIGTRAP, SI_KERNEL, 0),
         trap::VEC_OVERFLOW | trap::VEC_BOUND => (SIGSEGV, SI_KERNEL, 0),
-        trap::VEC_INVALID_OP => (SIGILL, 2, frame.rip),   // ILL_ILLOPN
+        trap::VEC_INVALID_OP => (SIGILL, 2, frame.rip), // ILL_ILLOPN
         trap::VEC_DEVICE_NA | trap::VEC_X87 | trap::VEC_SIMD => (SIGFPE, 0, frame.rip),
-        trap::VEC_ALIGNMENT => (SIGBUS, 1, frame.rip),    // BUS_ADRALN
-        _ => (SIGSEGV, SI_KERNEL, 0),                     // #GP and the rest
+        trap::VEC_ALIGNMENT => (SIGBUS, 1, frame.rip), // BUS_ADRALN
+        _ => (SIGSEGV, SI_KERNEL, 0),                  // #GP and the rest
     };
     crate::kdebug!("exception {} (error {:#x}) at rip {:#x}: signal {}", frame.vector, frame.error, frame.rip, sig);
     force_synchronous(frame, SigInfo::fault(sig, code, addr));

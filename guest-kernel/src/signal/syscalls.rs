@@ -331,7 +331,10 @@ fn timeval_ns(addr: u64) -> Result<u64, i64> {
 }
 
 fn write_itimerval(addr: u64, (value, interval): (u64, u64)) -> Result<(), i64> {
-    let tv = |ns: u64| abi_shared::linux::Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: ((ns % 1_000_000_000) / 1000) as i64 };
+    let tv = |ns: u64| abi_shared::linux::Timespec {
+        tv_sec: (ns / 1_000_000_000) as i64,
+        tv_nsec: ((ns % 1_000_000_000) / 1000) as i64,
+    };
     uaccess::write_struct(addr, &tv(interval))?;
     uaccess::write_struct(addr + 16, &tv(value))
 }

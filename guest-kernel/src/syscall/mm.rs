@@ -139,7 +139,8 @@ pub fn brk(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn mremap(c: &mut Ctx<'_>) -> i64 {
-    let (old, old_len, new_len, flags, new_addr) = (c.arg(0), page_ceil(c.arg(1)), page_ceil(c.arg(2)), c.arg(3), c.arg(4));
+    let (old, old_len, new_len, flags, new_addr) =
+        (c.arg(0), page_ceil(c.arg(1)), page_ceil(c.arg(2)), c.arg(3), c.arg(4));
     if !aligned(old) || new_len == 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
         return EINVAL;
     }
@@ -156,7 +157,10 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
             space.unmap_range(old + new_len, old + old_len);
             return old as i64;
         }
-        if old + old_len == vma.end && space.vmas.is_free(old + old_len, old + new_len) && old + new_len <= user::TASK_SIZE {
+        if old + old_len == vma.end
+            && space.vmas.is_free(old + old_len, old + new_len)
+            && old + new_len <= user::TASK_SIZE
+        {
             space.vmas.insert(Vma { start: old + old_len, end: old + new_len, ..vma });
             return old as i64;
         }

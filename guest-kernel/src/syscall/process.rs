@@ -12,7 +12,10 @@ pub fn terminate(how: ExitHow) -> ! {
     let (faults, huge) = super::stats::memory_counters();
     // SAFETY: a plain read of a counter only the entry code's fallback path increments.
     let fallbacks = unsafe { core::ptr::read_volatile(&raw const crate::arch::trap::PVM_FALLBACKS) };
-    crate::print::log(2, format_args!("{faults} user page faults, {huge} 2 MiB mappings, {fallbacks} declined direct switches"));
+    crate::print::log(
+        2,
+        format_args!("{faults} user page faults, {huge} 2 MiB mappings, {fallbacks} declined direct switches"),
+    );
     let seg = [super::stats::counters_segment()];
     hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
     platform::halt_forever()

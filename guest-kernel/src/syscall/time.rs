@@ -132,7 +132,8 @@ pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
         if now >= deadline {
             return false;
         }
-        let until = crate::signal::timer::deadline().map_or(deadline, |t| t.min(deadline)).min(now.saturating_add(SLICE_NS));
+        let until =
+            crate::signal::timer::deadline().map_or(deadline, |t| t.min(deadline)).min(now.saturating_add(SLICE_NS));
         sleep_ns(until.saturating_sub(now));
     }
 }

@@ -70,11 +70,8 @@ same_value!(lxe:
 /// The statx fields `LinuxStatx` carries. Newer kernels fill more (STATX_SUBVOL,
 /// STATX_WRITE_ATOMIC...) in what `LinuxStatx` still calls `spare3`; their mask bits are
 /// cleared so that the program never reads a field we did not copy.
-pub const STATX_CARRIED_MASK: u32 = lx::STATX_BASIC_STATS
-    | lx::STATX_BTIME
-    | lx::STATX_MNT_ID
-    | lx::STATX_DIOALIGN
-    | lx::STATX_MNT_ID_UNIQUE;
+pub const STATX_CARRIED_MASK: u32 =
+    lx::STATX_BASIC_STATS | lx::STATX_BTIME | lx::STATX_MNT_ID | lx::STATX_DIOALIGN | lx::STATX_MNT_ID_UNIQUE;
 
 /// A host errno as Linux numbers it.
 pub fn errno_to_linux(host_errno: c_int) -> LinuxErrno {
@@ -322,11 +319,7 @@ pub fn statx_to_linux(stx: &libc::statx) -> LinuxStatx {
 }
 
 fn statx_timestamp_to_linux(ts: &libc::statx_timestamp) -> StatxTimestamp {
-    StatxTimestamp {
-        tv_sec: ts.tv_sec,
-        tv_nsec: ts.tv_nsec,
-        reserved: 0,
-    }
+    StatxTimestamp { tv_sec: ts.tv_sec, tv_nsec: ts.tv_nsec, reserved: 0 }
 }
 
 /// The kernel's `struct termios` (what TCGETS returns) from the C library's, which has room
@@ -348,12 +341,7 @@ pub fn termios_to_linux(t: &libc::termios) -> LinuxTermios {
 
 /// TIOCGWINSZ's `struct winsize`.
 pub fn winsize_to_linux(ws: &libc::winsize) -> LinuxWinsize {
-    LinuxWinsize {
-        ws_row: ws.ws_row,
-        ws_col: ws.ws_col,
-        ws_xpixel: ws.ws_xpixel,
-        ws_ypixel: ws.ws_ypixel,
-    }
+    LinuxWinsize { ws_row: ws.ws_row, ws_col: ws.ws_col, ws_xpixel: ws.ws_xpixel, ws_ypixel: ws.ws_ypixel }
 }
 
 /// A Linux signal number as the host numbers it (identity on Linux).
@@ -402,10 +390,8 @@ mod tests {
 
     #[test]
     fn open_flags_are_the_hosts() {
-        let linux_flags =
-            (lx::O_WRONLY | lx::O_CREAT | lx::O_EXCL | lx::O_CLOEXEC | lx::O_DIRECTORY) as i32;
-        let host =
-            libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC | libc::O_DIRECTORY;
+        let linux_flags = (lx::O_WRONLY | lx::O_CREAT | lx::O_EXCL | lx::O_CLOEXEC | lx::O_DIRECTORY) as i32;
+        let host = libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC | libc::O_DIRECTORY;
         assert_eq!(open_flags_to_host(linux_flags), Ok(host));
         assert_eq!(open_flags_to_linux(host), linux_flags);
         assert_eq!(fd_flags_to_host(lx::FD_CLOEXEC as i32), libc::FD_CLOEXEC);
@@ -419,30 +405,12 @@ mod tests {
             stat_flags_to_host(nofollow | lx::AT_EMPTY_PATH as i32),
             Ok(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH)
         );
-        assert_eq!(
-            statx_flags_to_host(lx::AT_STATX_DONT_SYNC as i32),
-            Ok(libc::AT_STATX_DONT_SYNC)
-        );
-        assert_eq!(
-            statx_mask_to_host(lx::STATX_BASIC_STATS),
-            Ok(libc::STATX_BASIC_STATS)
-        );
-        assert_eq!(
-            unlink_flags_to_host(lx::AT_REMOVEDIR as i32),
-            Ok(libc::AT_REMOVEDIR)
-        );
-        assert_eq!(
-            rename_flags_to_host(lx::RENAME_NOREPLACE),
-            Ok(libc::RENAME_NOREPLACE)
-        );
-        assert_eq!(
-            access_mode_to_host((lx::R_OK | lx::X_OK) as i32),
-            Ok(libc::R_OK | libc::X_OK)
-        );
-        assert_eq!(
-            access_flags_to_host(lx::AT_EACCESS as i32),
-            Ok(libc::AT_EACCESS)
-        );
+        assert_eq!(statx_flags_to_host(lx::AT_STATX_DONT_SYNC as i32), Ok(libc::AT_STATX_DONT_SYNC));
+        assert_eq!(statx_mask_to_host(lx::STATX_BASIC_STATS), Ok(libc::STATX_BASIC_STATS));
+        assert_eq!(unlink_flags_to_host(lx::AT_REMOVEDIR as i32), Ok(libc::AT_REMOVEDIR));
+        assert_eq!(rename_flags_to_host(lx::RENAME_NOREPLACE), Ok(libc::RENAME_NOREPLACE));
+        assert_eq!(access_mode_to_host((lx::R_OK | lx::X_OK) as i32), Ok(libc::R_OK | libc::X_OK));
+        assert_eq!(access_flags_to_host(lx::AT_EACCESS as i32), Ok(libc::AT_EACCESS));
     }
 
     #[test]
@@ -489,28 +457,14 @@ mod tests {
         let path = CString::new("/").unwrap();
         let mut stx = MaybeUninit::<libc::statx>::zeroed();
         // SAFETY: path is NUL-terminated and stx a valid out-pointer.
-        let r = unsafe {
-            libc::statx(
-                libc::AT_FDCWD,
-                path.as_ptr(),
-                0,
-                libc::STATX_ALL,
-                stx.as_mut_ptr(),
-            )
-        };
+        let r = unsafe { libc::statx(libc::AT_FDCWD, path.as_ptr(), 0, libc::STATX_ALL, stx.as_mut_ptr()) };
         assert_eq!(r, 0);
         // SAFETY: zeroed is a valid statx (integers only), and statx filled it.
         let mut stx = unsafe { stx.assume_init() };
         stx.stx_mask |= lx::STATX_SUBVOL | lx::STATX_WRITE_ATOMIC;
         let out = statx_to_linux(&stx);
-        assert_eq!(
-            out.stx_mask & (lx::STATX_SUBVOL | lx::STATX_WRITE_ATOMIC),
-            0
-        );
-        assert_eq!(
-            out.stx_mask & lx::STATX_BASIC_STATS,
-            stx.stx_mask & lx::STATX_BASIC_STATS
-        );
+        assert_eq!(out.stx_mask & (lx::STATX_SUBVOL | lx::STATX_WRITE_ATOMIC), 0);
+        assert_eq!(out.stx_mask & lx::STATX_BASIC_STATS, stx.stx_mask & lx::STATX_BASIC_STATS);
         let md = std::fs::metadata("/").unwrap();
         assert_eq!(out.stx_ino, md.ino());
         assert_eq!(u32::from(out.stx_mode), md.mode());
@@ -531,36 +485,14 @@ mod tests {
             *c = i as u8 + 1;
         }
         let out = termios_to_linux(&t);
-        assert_eq!(
-            (
-                out.c_iflag,
-                out.c_oflag,
-                out.c_cflag,
-                out.c_lflag,
-                out.c_line
-            ),
-            (1, 2, 3, 4, 5)
-        );
+        assert_eq!((out.c_iflag, out.c_oflag, out.c_cflag, out.c_lflag, out.c_line), (1, 2, 3, 4, 5));
         let want: Vec<u8> = (1..=19).collect();
         assert_eq!(&out.c_cc[..], &want[..]);
     }
 
     #[test]
     fn winsize_is_copied() {
-        let ws = libc::winsize {
-            ws_row: 24,
-            ws_col: 80,
-            ws_xpixel: 640,
-            ws_ypixel: 480,
-        };
-        assert_eq!(
-            winsize_to_linux(&ws),
-            LinuxWinsize {
-                ws_row: 24,
-                ws_col: 80,
-                ws_xpixel: 640,
-                ws_ypixel: 480
-            }
-        );
+        let ws = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 640, ws_ypixel: 480 };
+        assert_eq!(winsize_to_linux(&ws), LinuxWinsize { ws_row: 24, ws_col: 80, ws_xpixel: 640, ws_ypixel: 480 });
     }
 }

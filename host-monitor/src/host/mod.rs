@@ -43,8 +43,6 @@ pub type LinuxErrno = i32;
 
 /// The Linux errno for the host's `errno` right after a failed host call.
 pub fn last_errno() -> LinuxErrno {
-    let host = std::io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO);
+    let host = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
     errno_to_linux(host)
 }

@@ -187,12 +187,7 @@ pub fn termios_to_linux(_t: &libc::termios) -> LinuxTermios {
 }
 
 pub fn winsize_to_linux(ws: &libc::winsize) -> LinuxWinsize {
-    LinuxWinsize {
-        ws_row: ws.ws_row,
-        ws_col: ws.ws_col,
-        ws_xpixel: ws.ws_xpixel,
-        ws_ypixel: ws.ws_ypixel,
-    }
+    LinuxWinsize { ws_row: ws.ws_row, ws_col: ws.ws_col, ws_xpixel: ws.ws_xpixel, ws_ypixel: ws.ws_ypixel }
 }
 
 /// A Linux signal number as the host numbers it. Until this host has its own table, only

@@ -81,39 +81,21 @@ pub(super) type Handled = Result<Response, Failure>;
 pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
     let fs = Fs { fds, mem };
     let result = match req {
-        Request::Openat {
-            dirfd,
-            path,
-            flags,
-            mode,
-        } => fs.openat(*dirfd, path, *flags, *mode),
+        Request::Openat { dirfd, path, flags, mode } => fs.openat(*dirfd, path, *flags, *mode),
         Request::Close { fd } => fs.close(*fd),
         Request::Read { fd, buf, offset } => fs.read(*fd, buf, *offset),
         Request::Write { fd, buf, offset } => fs.write(*fd, buf, *offset),
         Request::Lseek { fd, offset, whence } => fs.lseek(*fd, *offset, *whence),
         Request::Fstat { fd } => fs.fstat(*fd),
         Request::Fstatat { dirfd, path, flags } => fs.fstatat(*dirfd, path, *flags),
-        Request::Statx {
-            dirfd,
-            path,
-            flags,
-            mask,
-        } => fs.statx(*dirfd, path, *flags, *mask),
+        Request::Statx { dirfd, path, flags, mask } => fs.statx(*dirfd, path, *flags, *mask),
         Request::Getdents64 { fd, buf } => fs.getdents64(*fd, buf),
         Request::Mkdirat { dirfd, path, mode } => fs.mkdirat(*dirfd, path, *mode),
         Request::Unlinkat { dirfd, path, flags } => fs.unlinkat(*dirfd, path, *flags),
-        Request::Renameat2 {
-            olddirfd,
-            oldpath,
-            newdirfd,
-            newpath,
-            flags,
-        } => fs.renameat2(*olddirfd, oldpath, *newdirfd, newpath, *flags),
-        Request::Symlinkat {
-            target,
-            newdirfd,
-            linkpath,
-        } => fs.symlinkat(target, *newdirfd, linkpath),
+        Request::Renameat2 { olddirfd, oldpath, newdirfd, newpath, flags } => {
+            fs.renameat2(*olddirfd, oldpath, *newdirfd, newpath, *flags)
+        }
+        Request::Symlinkat { target, newdirfd, linkpath } => fs.symlinkat(target, *newdirfd, linkpath),
         Request::Readlinkat { dirfd, path, buf } => fs.readlinkat(*dirfd, path, buf),
         Request::Truncate { path, length } => fs.truncate(path, *length),
         Request::Ftruncate { fd, length } => fs.ftruncate(*fd, *length),
@@ -121,46 +103,22 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::Fdatasync { fd } => fs.fdatasync(*fd),
         Request::Fchmodat { dirfd, path, mode } => fs.fchmodat(*dirfd, path, *mode),
         Request::Fchmod { fd, mode } => fs.fchmod(*fd, *mode),
-        Request::Faccessat {
-            dirfd,
-            path,
-            mode,
-            flags,
-        } => fs.faccessat(*dirfd, path, *mode, *flags),
+        Request::Faccessat { dirfd, path, mode, flags } => fs.faccessat(*dirfd, path, *mode, *flags),
         Request::Getcwd { buf } => fs.getcwd(buf),
         Request::Chdir { path } => fs.chdir(path),
         Request::Fchdir { fd } => fs.fchdir(*fd),
         Request::Dup { fd } => fs.dup(*fd),
-        Request::Dup3 {
-            oldfd,
-            newfd,
-            flags,
-        } => fs.dup3(*oldfd, *newfd, *flags),
+        Request::Dup3 { oldfd, newfd, flags } => fs.dup3(*oldfd, *newfd, *flags),
         Request::Fcntl { fd, cmd, arg } => fs.fcntl(*fd, *cmd, *arg),
         Request::IoctlTcgets { fd } => fs.tcgets(*fd),
         Request::IoctlGetWinsize { fd } => fs.get_winsize(*fd),
         Request::Umask { mask } => Ok(umask(*mask)),
         Request::Pipe2 { flags } => fs.pipe2(*flags),
-        Request::Linkat {
-            olddirfd,
-            oldpath,
-            newdirfd,
-            newpath,
-            flags,
-        } => fs.linkat(*olddirfd, oldpath, *newdirfd, newpath, *flags),
-        Request::Utimensat {
-            dirfd,
-            path,
-            times,
-            flags,
-        } => fs.utimensat(*dirfd, *path, times.as_ref(), *flags),
-        Request::Fchownat {
-            dirfd,
-            path,
-            uid,
-            gid,
-            flags,
-        } => fs.fchownat(*dirfd, path, *uid, *gid, *flags),
+        Request::Linkat { olddirfd, oldpath, newdirfd, newpath, flags } => {
+            fs.linkat(*olddirfd, oldpath, *newdirfd, newpath, *flags)
+        }
+        Request::Utimensat { dirfd, path, times, flags } => fs.utimensat(*dirfd, *path, times.as_ref(), *flags),
+        Request::Fchownat { dirfd, path, uid, gid, flags } => fs.fchownat(*dirfd, path, *uid, *gid, *flags),
         Request::Fchown { fd, uid, gid } => fs.fchown(*fd, *uid, *gid),
         Request::IoctlFionread { fd } => fs.fionread(*fd),
         Request::IoctlGetPgrp { fd } => fs.get_pgrp(*fd),
@@ -259,8 +217,7 @@ impl Fs<'_> {
         if segs.len() > MAX_SEGMENTS {
             return Err(Failure::Errno(EINVAL));
         }
-        buf.total_len()
-            .ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+        buf.total_len().ok_or(Failure::Malformed(MalformedReason::BadLength))?;
         let mut iov = self.mem.iovecs(segs)?;
         cap_iovecs(&mut iov, MAX_RW_COUNT);
         Ok(iov)
@@ -269,9 +226,7 @@ impl Fs<'_> {
     /// Check an output scatter list and return its total length, at most `cap`. The host
     /// call then fills a host buffer of that length and `copy_out` scatters it.
     fn out_len(&self, buf: &SegList<'_>, cap: usize) -> Result<usize, Failure> {
-        let total = buf
-            .total_len()
-            .ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+        let total = buf.total_len().ok_or(Failure::Malformed(MalformedReason::BadLength))?;
         if buf.as_slice().len() > MAX_SEGMENTS {
             return Err(Failure::Malformed(MalformedReason::BadLength));
         }
@@ -293,9 +248,7 @@ impl Fs<'_> {
         let flags = host::open_flags_to_host(flags).map_err(Failure::Errno)?;
         let mode = host::open_mode_to_host(mode);
         // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe {
-            libc::openat(dirfd, path.as_ptr(), flags, mode)
-        })?)
+        ret(check(unsafe { libc::openat(dirfd, path.as_ptr(), flags, mode) })?)
     }
 
     fn close(&self, fd: i32) -> Handled {
@@ -366,8 +319,7 @@ impl Fs<'_> {
         let mask = host::statx_mask_to_host(mask).map_err(Failure::Errno)?;
         let stx = out_struct(|stx: *mut libc::statx| {
             // SAFETY: path is NUL-terminated; stx is a valid out-pointer for one struct statx.
-            let r =
-                unsafe { libc::syscall(libc::SYS_statx, dirfd, path.as_ptr(), flags, mask, stx) };
+            let r = unsafe { libc::syscall(libc::SYS_statx, dirfd, path.as_ptr(), flags, mask, stx) };
             r as c_int
         })?;
         Ok(Response::Statx(host::statx_to_linux(&stx)))
@@ -444,9 +396,7 @@ impl Fs<'_> {
         let dirfd = self.dirfd(dirfd)?;
         let path = c_path(path)?;
         // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe {
-            libc::mkdirat(dirfd, path.as_ptr(), host::mode_to_host(mode))
-        })?)
+        ret(check(unsafe { libc::mkdirat(dirfd, path.as_ptr(), host::mode_to_host(mode)) })?)
     }
 
     fn unlinkat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
@@ -454,33 +404,20 @@ impl Fs<'_> {
         let path = c_path(path)?;
         let flags = host::unlink_flags_to_host(flags).map_err(Failure::Errno)?;
         // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe {
-            libc::unlinkat(dirfd, path.as_ptr(), flags)
-        })?)
+        ret(check(unsafe { libc::unlinkat(dirfd, path.as_ptr(), flags) })?)
     }
 
-    fn renameat2(
-        &self,
-        olddirfd: i32,
-        oldpath: &[u8],
-        newdirfd: i32,
-        newpath: &[u8],
-        flags: u32,
-    ) -> Handled {
+    fn renameat2(&self, olddirfd: i32, oldpath: &[u8], newdirfd: i32, newpath: &[u8], flags: u32) -> Handled {
         let olddirfd = self.dirfd(olddirfd)?;
         let newdirfd = self.dirfd(newdirfd)?;
         let oldpath = c_path(oldpath)?;
         let newpath = c_path(newpath)?;
         if flags == 0 {
             // SAFETY: both paths are NUL-terminated and outlive the call.
-            return ret(check(unsafe {
-                libc::renameat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr())
-            })?);
+            return ret(check(unsafe { libc::renameat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr()) })?);
         }
         let flags = host::rename_flags_to_host(flags).map_err(Failure::Errno)?;
-        ret(renameat2_with_flags(
-            olddirfd, &oldpath, newdirfd, &newpath, flags,
-        )?)
+        ret(renameat2_with_flags(olddirfd, &oldpath, newdirfd, &newpath, flags)?)
     }
 
     fn symlinkat(&self, target: &[u8], newdirfd: i32, linkpath: &[u8]) -> Handled {
@@ -488,9 +425,7 @@ impl Fs<'_> {
         let target = c_path(target)?;
         let linkpath = c_path(linkpath)?;
         // SAFETY: both paths are NUL-terminated and outlive the call.
-        ret(check(unsafe {
-            libc::symlinkat(target.as_ptr(), newdirfd, linkpath.as_ptr())
-        })?)
+        ret(check(unsafe { libc::symlinkat(target.as_ptr(), newdirfd, linkpath.as_ptr()) })?)
     }
 
     /// readlinkat: the link's bytes into the segments, without NUL; returns their length.
@@ -535,17 +470,13 @@ impl Fs<'_> {
         let dirfd = self.dirfd(dirfd)?;
         let path = c_path(path)?;
         // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe {
-            libc::fchmodat(dirfd, path.as_ptr(), host::mode_to_host(mode), 0)
-        })?)
+        ret(check(unsafe { libc::fchmodat(dirfd, path.as_ptr(), host::mode_to_host(mode), 0) })?)
     }
 
     fn fchmod(&self, fd: i32, mode: u32) -> Handled {
         let fd = self.fd(fd)?;
         // SAFETY: fchmod takes no pointers.
-        ret(check(unsafe {
-            libc::fchmod(fd, host::mode_to_host(mode))
-        })?)
+        ret(check(unsafe { libc::fchmod(fd, host::mode_to_host(mode)) })?)
     }
 
     /// faccessat (flags 0) and faccessat2.
@@ -644,47 +575,23 @@ impl Fs<'_> {
         Ok(Response::Fds([read_end, write_end]))
     }
 
-    fn linkat(
-        &self,
-        olddirfd: i32,
-        oldpath: &[u8],
-        newdirfd: i32,
-        newpath: &[u8],
-        flags: i32,
-    ) -> Handled {
+    fn linkat(&self, olddirfd: i32, oldpath: &[u8], newdirfd: i32, newpath: &[u8], flags: i32) -> Handled {
         let olddirfd = self.dirfd(olddirfd)?;
         let newdirfd = self.dirfd(newdirfd)?;
         let oldpath = c_path(oldpath)?;
         let newpath = c_path(newpath)?;
         let flags = host::link_flags_to_host(flags).map_err(Failure::Errno)?;
         // SAFETY: both paths are NUL-terminated and outlive the call.
-        ret(check(unsafe {
-            libc::linkat(
-                olddirfd,
-                oldpath.as_ptr(),
-                newdirfd,
-                newpath.as_ptr(),
-                flags,
-            )
-        })?)
+        ret(check(unsafe { libc::linkat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) })?)
     }
 
     /// utimensat; a NULL path names `dirfd` itself (futimens), NULL times mean now.
-    fn utimensat(
-        &self,
-        dirfd: i32,
-        path: Option<&[u8]>,
-        times: Option<&[(i64, i64); 2]>,
-        flags: i32,
-    ) -> Handled {
+    fn utimensat(&self, dirfd: i32, path: Option<&[u8]>, times: Option<&[(i64, i64); 2]>, flags: i32) -> Handled {
         let dirfd = self.dirfd(dirfd)?;
         let path = path.map(c_path).transpose()?;
         let flags = host::utimensat_flags_to_host(flags).map_err(Failure::Errno)?;
         let times = times.map(|t| {
-            t.map(|(sec, nsec)| libc::timespec {
-                tv_sec: sec as libc::time_t,
-                tv_nsec: host::utime_nsec_to_host(nsec),
-            })
+            t.map(|(sec, nsec)| libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: host::utime_nsec_to_host(nsec) })
         });
         ret(utimensat_host(dirfd, path.as_ref(), times.as_ref(), flags)?)
     }
@@ -694,9 +601,7 @@ impl Fs<'_> {
         let path = c_path(path)?;
         let flags = host::chown_flags_to_host(flags).map_err(Failure::Errno)?;
         // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe {
-            libc::fchownat(dirfd, path.as_ptr(), uid, gid, flags)
-        })?)
+        ret(check(unsafe { libc::fchownat(dirfd, path.as_ptr(), uid, gid, flags) })?)
     }
 
     fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Handled {
@@ -728,9 +633,7 @@ impl Fs<'_> {
         let cpath = c_path(path)?;
         let len = self.out_len(buf, PATH_MAX)?;
         let resolved = std::fs::canonicalize(std::ffi::OsStr::from_bytes(cpath.as_bytes()))
-            .map_err(|e| {
-                Failure::Errno(host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO)))
-            })?;
+            .map_err(|e| Failure::Errno(host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO))))?;
         let bytes = resolved.as_os_str().as_bytes();
         if bytes.len() > len {
             return Err(Failure::Errno(ERANGE));
@@ -741,8 +644,7 @@ impl Fs<'_> {
     fn get_winsize(&self, fd: i32) -> Handled {
         let fd = self.fd(fd)?;
         // SAFETY: TIOCGWINSZ writes one struct winsize through the valid out-pointer ws.
-        let ws =
-            out_struct(|ws: *mut libc::winsize| unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, ws) })?;
+        let ws = out_struct(|ws: *mut libc::winsize| unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, ws) })?;
         Ok(Response::Winsize(host::winsize_to_linux(&ws)))
     }
 }
@@ -831,11 +733,7 @@ fn utimensat_host(
 /// F_GETPIPE_SZ / F_SETPIPE_SZ (the argument an int, as Linux reads it).
 #[cfg(target_os = "linux")]
 fn pipe_size_host(fd: c_int, cmd: i32, arg: u64) -> Result<i64, Failure> {
-    let host_cmd = if cmd == F_GETPIPE_SZ {
-        libc::F_GETPIPE_SZ
-    } else {
-        libc::F_SETPIPE_SZ
-    };
+    let host_cmd = if cmd == F_GETPIPE_SZ { libc::F_GETPIPE_SZ } else { libc::F_SETPIPE_SZ };
     // SAFETY: both commands take an int (ignored by F_GETPIPE_SZ).
     check(unsafe { libc::fcntl(fd, host_cmd, arg as c_int) })
 }
@@ -854,16 +752,7 @@ fn renameat2_with_flags(
     flags: u32,
 ) -> Result<i64, Failure> {
     // SAFETY: both paths are NUL-terminated and outlive the call.
-    check(unsafe {
-        libc::syscall(
-            libc::SYS_renameat2,
-            olddirfd,
-            oldpath.as_ptr(),
-            newdirfd,
-            newpath.as_ptr(),
-            flags,
-        )
-    })
+    check(unsafe { libc::syscall(libc::SYS_renameat2, olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) })
 }
 
 /// macOS: renameatx_np, whose RENAME_EXCL and RENAME_SWAP the personality produced.
@@ -880,13 +769,7 @@ fn renameat2_with_flags(
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-fn renameat2_with_flags(
-    _: c_int,
-    _: &CString,
-    _: c_int,
-    _: &CString,
-    _: u32,
-) -> Result<i64, Failure> {
+fn renameat2_with_flags(_: c_int, _: &CString, _: c_int, _: &CString, _: u32) -> Result<i64, Failure> {
     Err(Failure::Errno(ENOSYS))
 }
 
@@ -942,10 +825,7 @@ fn getcwd_host(buf: &mut [u8]) -> Result<i64, Failure> {
     if p.is_null() {
         return Err(Failure::Errno(host::last_errno()));
     }
-    let len = buf
-        .iter()
-        .position(|&b| b == 0)
-        .ok_or(Failure::Errno(ERANGE))?;
+    let len = buf.iter().position(|&b| b == 0).ok_or(Failure::Errno(ERANGE))?;
     Ok(len as i64 + 1)
 }
 
@@ -1065,9 +945,7 @@ mod tests {
     impl TempDir {
         fn new() -> TempDir {
             let template = std::env::temp_dir().join("linuxrun-fs-XXXXXX");
-            let mut bytes = CString::new(template.as_os_str().as_bytes())
-                .unwrap()
-                .into_bytes_with_nul();
+            let mut bytes = CString::new(template.as_os_str().as_bytes()).unwrap().into_bytes_with_nul();
             // SAFETY: bytes is a writable NUL-terminated template ending in XXXXXX.
             let p = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
             assert!(!p.is_null(), "mkdtemp: {}", std::io::Error::last_os_error());
@@ -1112,15 +990,7 @@ mod tests {
     }
 
     fn open(mem: &GuestMemory, path: &[u8], flags: u32, mode: u32) -> i32 {
-        let fd = value(call(
-            mem,
-            Request::Openat {
-                dirfd: AT_FDCWD,
-                path,
-                flags: flags as i32,
-                mode,
-            },
-        ));
+        let fd = value(call(mem, Request::Openat { dirfd: AT_FDCWD, path, flags: flags as i32, mode }));
         assert!(fd >= 0, "open {:?}: {fd}", String::from_utf8_lossy(path));
         fd as i32
     }
@@ -1130,25 +1000,11 @@ mod tests {
     }
 
     fn read(mem: &GuestMemory, fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> Response {
-        call(
-            mem,
-            Request::Read {
-                fd,
-                buf: SegList::Borrowed(segs),
-                offset,
-            },
-        )
+        call(mem, Request::Read { fd, buf: SegList::Borrowed(segs), offset })
     }
 
     fn write(mem: &GuestMemory, fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> Response {
-        call(
-            mem,
-            Request::Write {
-                fd,
-                buf: SegList::Borrowed(segs),
-                offset,
-            },
-        )
+        call(mem, Request::Write { fd, buf: SegList::Borrowed(segs), offset })
     }
 
     fn stat_of(resp: Response) -> LinuxStat {
@@ -1167,14 +1023,8 @@ mod tests {
         assert_eq!(st.st_size, md.size() as i64);
         assert_eq!(st.st_blocks, md.blocks() as i64);
         assert_eq!(st.st_blksize, md.blksize() as i64);
-        assert_eq!(
-            (st.st_mtime, st.st_mtime_nsec),
-            (md.mtime(), md.mtime_nsec())
-        );
-        assert_eq!(
-            (st.st_ctime, st.st_ctime_nsec),
-            (md.ctime(), md.ctime_nsec())
-        );
+        assert_eq!((st.st_mtime, st.st_mtime_nsec), (md.mtime(), md.mtime_nsec()));
+        assert_eq!((st.st_ctime, st.st_ctime_nsec), (md.ctime(), md.ctime_nsec()));
     }
 
     #[test]
@@ -1182,43 +1032,18 @@ mod tests {
         let dir = TempDir::new();
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let fd = open(
-            &mem,
-            &dir.join("data"),
-            lx::O_RDWR | lx::O_CREAT | lx::O_TRUNC,
-            0o644,
-        );
+        let fd = open(&mem, &dir.join("data"), lx::O_RDWR | lx::O_CREAT | lx::O_TRUNC, 0o644);
 
         mem.write(0x100, b"hello ").unwrap();
         mem.write(0x2000, b"world").unwrap();
-        assert_eq!(
-            value(write(&mem, fd, &[seg(0x100, 6), seg(0x2000, 5)], None)),
-            11
-        );
+        assert_eq!(value(write(&mem, fd, &[seg(0x100, 6), seg(0x2000, 5)], None)), 11);
         assert_eq!(std::fs::read(dir.host("data")).unwrap(), b"hello world");
 
-        assert_eq!(
-            value(call(
-                &mem,
-                Request::Lseek {
-                    fd,
-                    offset: 0,
-                    whence: lx::SEEK_SET
-                }
-            )),
-            0
-        );
-        assert_eq!(
-            value(read(&mem, fd, &[seg(0x3000, 4), seg(0x5000, 100)], None)),
-            11
-        );
+        assert_eq!(value(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_SET })), 0);
+        assert_eq!(value(read(&mem, fd, &[seg(0x3000, 4), seg(0x5000, 100)], None)), 11);
         assert_eq!(mem.read_vec(0x3000, 4).unwrap(), b"hell");
         assert_eq!(mem.read_vec(0x5000, 8).unwrap(), b"o world\0");
-        assert_eq!(
-            value(read(&mem, fd, &[seg(0x3000, 4)], None)),
-            0,
-            "at end of file"
-        );
+        assert_eq!(value(read(&mem, fd, &[seg(0x3000, 4)], None)), 0, "at end of file");
         close(&mem, fd);
     }
 
@@ -1231,33 +1056,14 @@ mod tests {
         let fd = open(&mem, &dir.join("data"), lx::O_RDWR, 0);
 
         mem.write(0x10, b"AB").unwrap();
-        assert_eq!(
-            value(write(&mem, fd, &[seg(0x10, 1), seg(0x11, 1)], Some(3))),
-            2
-        );
+        assert_eq!(value(write(&mem, fd, &[seg(0x10, 1), seg(0x11, 1)], Some(3))), 2);
         assert_eq!(std::fs::read(dir.host("data")).unwrap(), b"012AB56789");
-        assert_eq!(
-            value(read(&mem, fd, &[seg(0x100, 2), seg(0x200, 2)], Some(6))),
-            4
-        );
+        assert_eq!(value(read(&mem, fd, &[seg(0x100, 2), seg(0x200, 2)], Some(6))), 4);
         assert_eq!(mem.read_vec(0x100, 2).unwrap(), b"67");
         assert_eq!(mem.read_vec(0x200, 2).unwrap(), b"89");
         assert_eq!(value(read(&mem, fd, &[seg(0x100, 2)], Some(100))), 0);
-        assert_eq!(
-            read(&mem, fd, &[seg(0x100, 2)], Some(-1)),
-            err(errno::EINVAL)
-        );
-        assert_eq!(
-            value(call(
-                &mem,
-                Request::Lseek {
-                    fd,
-                    offset: 0,
-                    whence: lx::SEEK_CUR
-                }
-            )),
-            0
-        );
+        assert_eq!(read(&mem, fd, &[seg(0x100, 2)], Some(-1)), err(errno::EINVAL));
+        assert_eq!(value(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_CUR })), 0);
         close(&mem, fd);
     }
 
@@ -1273,76 +1079,22 @@ mod tests {
         let fd = open(&mem, &dir.join("file"), lx::O_RDONLY, 0);
         assert_stat_matches(&stat_of(call(&mem, Request::Fstat { fd })), &md);
         let path = dir.join("file");
-        assert_stat_matches(
-            &stat_of(call(
-                &mem,
-                Request::Fstatat {
-                    dirfd: AT_FDCWD,
-                    path: &path,
-                    flags: 0,
-                },
-            )),
-            &md,
-        );
+        assert_stat_matches(&stat_of(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 })), &md);
 
         // Following the link gives the file; AT_SYMLINK_NOFOLLOW gives the link itself.
         let link = dir.join("link");
-        assert_stat_matches(
-            &stat_of(call(
-                &mem,
-                Request::Fstatat {
-                    dirfd: AT_FDCWD,
-                    path: &link,
-                    flags: 0,
-                },
-            )),
-            &md,
-        );
+        assert_stat_matches(&stat_of(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &link, flags: 0 })), &md);
         let nofollow = lx::AT_SYMLINK_NOFOLLOW as i32;
-        let st = stat_of(call(
-            &mem,
-            Request::Fstatat {
-                dirfd: AT_FDCWD,
-                path: &link,
-                flags: nofollow,
-            },
-        ));
+        let st = stat_of(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &link, flags: nofollow }));
         assert_stat_matches(&st, &std::fs::symlink_metadata(dir.host("link")).unwrap());
         assert_eq!(st.st_mode & lx::S_IFMT, lx::S_IFLNK);
 
         // AT_EMPTY_PATH with an empty path is fstat; without the flag, ENOENT.
         let empty_path = lx::AT_EMPTY_PATH as i32;
-        assert_stat_matches(
-            &stat_of(call(
-                &mem,
-                Request::Fstatat {
-                    dirfd: fd,
-                    path: b"",
-                    flags: empty_path,
-                },
-            )),
-            &md,
-        );
+        assert_stat_matches(&stat_of(call(&mem, Request::Fstatat { dirfd: fd, path: b"", flags: empty_path })), &md);
+        assert_eq!(call(&mem, Request::Fstatat { dirfd: fd, path: b"", flags: 0 }), err(errno::ENOENT));
         assert_eq!(
-            call(
-                &mem,
-                Request::Fstatat {
-                    dirfd: fd,
-                    path: b"",
-                    flags: 0
-                }
-            ),
-            err(errno::ENOENT)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Fstatat {
-                    dirfd: AT_FDCWD,
-                    path: &path,
-                    flags: 0x4000_0000
-                }
-            ),
+            call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0x4000_0000 }),
             err(errno::EINVAL)
         );
         close(&mem, fd);
@@ -1357,15 +1109,7 @@ mod tests {
         let md = std::fs::metadata(dir.host("file")).unwrap();
         let path = dir.join("file");
         let mask = lx::STATX_BASIC_STATS | lx::STATX_BTIME;
-        let stx = match call(
-            &mem,
-            Request::Statx {
-                dirfd: AT_FDCWD,
-                path: &path,
-                flags: 0,
-                mask,
-            },
-        ) {
+        let stx = match call(&mem, Request::Statx { dirfd: AT_FDCWD, path: &path, flags: 0, mask }) {
             Response::Statx(stx) => stx,
             other => panic!("expected Statx, got {other:?}"),
         };
@@ -1374,25 +1118,11 @@ mod tests {
         assert_eq!(stx.stx_size, 3);
         assert_eq!(u32::from(stx.stx_mode), md.mode());
         assert_eq!(stx.stx_nlink, 1);
-        assert_eq!(
-            (stx.stx_mtime.tv_sec, i64::from(stx.stx_mtime.tv_nsec)),
-            (md.mtime(), md.mtime_nsec())
-        );
+        assert_eq!((stx.stx_mtime.tv_sec, i64::from(stx.stx_mtime.tv_nsec)), (md.mtime(), md.mtime_nsec()));
         assert_eq!(stx.stx_mask & !host::STATX_CARRIED_MASK, 0);
 
         let missing = dir.join("missing");
-        assert_eq!(
-            call(
-                &mem,
-                Request::Statx {
-                    dirfd: AT_FDCWD,
-                    path: &missing,
-                    flags: 0,
-                    mask
-                }
-            ),
-            err(errno::ENOENT)
-        );
+        assert_eq!(call(&mem, Request::Statx { dirfd: AT_FDCWD, path: &missing, flags: 0, mask }), err(errno::ENOENT));
     }
 
     /// Names in a getdents64 buffer.
@@ -1420,26 +1150,14 @@ mod tests {
 
         // Too small for one entry: EINVAL, as the host syscall says.
         assert_eq!(
-            call(
-                &mem,
-                Request::Getdents64 {
-                    fd,
-                    buf: SegList::Borrowed(&[seg(0x100, 10)])
-                }
-            ),
+            call(&mem, Request::Getdents64 { fd, buf: SegList::Borrowed(&[seg(0x100, 10)]) }),
             err(errno::EINVAL)
         );
 
         let segs = [seg(0x1000, 30), seg(0x8000, 4096)];
         let mut names = Vec::new();
         loop {
-            let n = value(call(
-                &mem,
-                Request::Getdents64 {
-                    fd,
-                    buf: SegList::Borrowed(&segs),
-                },
-            )) as u64;
+            let n = value(call(&mem, Request::Getdents64 { fd, buf: SegList::Borrowed(&segs) })) as u64;
             if n == 0 {
                 break;
             }
@@ -1458,25 +1176,11 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let link = dir.join("link");
-        let made = call(
-            &mem,
-            Request::Symlinkat {
-                target: b"some/target",
-                newdirfd: AT_FDCWD,
-                linkpath: &link,
-            },
-        );
+        let made = call(&mem, Request::Symlinkat { target: b"some/target", newdirfd: AT_FDCWD, linkpath: &link });
         assert_eq!(made, Response::Ret(0));
 
         let segs = [seg(0x100, 3), seg(0x200, 100)];
-        let n = value(call(
-            &mem,
-            Request::Readlinkat {
-                dirfd: AT_FDCWD,
-                path: &link,
-                buf: SegList::Borrowed(&segs),
-            },
-        ));
+        let n = value(call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&segs) }));
         assert_eq!(n, 11);
         assert_eq!(mem.read_vec(0x100, 3).unwrap(), b"som");
         assert_eq!(mem.read_vec(0x200, 9).unwrap(), b"e/target\0");
@@ -1484,38 +1188,17 @@ mod tests {
         // A buffer shorter than the target gets its start; an empty one is EINVAL.
         let short = [seg(0x300, 4)];
         assert_eq!(
-            call(
-                &mem,
-                Request::Readlinkat {
-                    dirfd: AT_FDCWD,
-                    path: &link,
-                    buf: SegList::Borrowed(&short)
-                }
-            ),
+            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&short) }),
             Response::Ret(4)
         );
         assert_eq!(
-            call(
-                &mem,
-                Request::Readlinkat {
-                    dirfd: AT_FDCWD,
-                    path: &link,
-                    buf: SegList::Borrowed(&[])
-                }
-            ),
+            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&[]) }),
             err(errno::EINVAL)
         );
         std::fs::write(dir.host("file"), b"").unwrap();
         let file = dir.join("file");
         assert_eq!(
-            call(
-                &mem,
-                Request::Readlinkat {
-                    dirfd: AT_FDCWD,
-                    path: &file,
-                    buf: SegList::Borrowed(&segs)
-                }
-            ),
+            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &file, buf: SegList::Borrowed(&segs) }),
             err(errno::EINVAL)
         );
     }
@@ -1528,31 +1211,10 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let cwd = cwd.as_os_str().as_bytes();
 
-        assert_eq!(
-            call(
-                &mem,
-                Request::Getcwd {
-                    buf: SegList::Borrowed(&[seg(0x100, 1)])
-                }
-            ),
-            err(errno::ERANGE)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Getcwd {
-                    buf: SegList::Borrowed(&[])
-                }
-            ),
-            err(errno::ERANGE)
-        );
+        assert_eq!(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&[seg(0x100, 1)]) }), err(errno::ERANGE));
+        assert_eq!(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&[]) }), err(errno::ERANGE));
         let segs = [seg(0x100, 2), seg(0x1000, 8192)];
-        let n = value(call(
-            &mem,
-            Request::Getcwd {
-                buf: SegList::Borrowed(&segs),
-            },
-        ));
+        let n = value(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&segs) }));
         assert_eq!(n as usize, cwd.len() + 1);
         let mut got = mem.read_vec(0x100, 2).unwrap();
         got.extend(mem.read_vec(0x1000, n as u64 - 2).unwrap());
@@ -1567,35 +1229,14 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let before = std::env::current_dir().unwrap();
-        let back = open(
-            &mem,
-            before.as_os_str().as_bytes(),
-            lx::O_RDONLY | lx::O_DIRECTORY,
-            0,
-        );
+        let back = open(&mem, before.as_os_str().as_bytes(), lx::O_RDONLY | lx::O_DIRECTORY, 0);
 
-        assert_eq!(
-            call(
-                &mem,
-                Request::Chdir {
-                    path: &dir.join("")
-                }
-            ),
-            Response::Ret(0)
-        );
+        assert_eq!(call(&mem, Request::Chdir { path: &dir.join("") }), Response::Ret(0));
         let now = std::env::current_dir().unwrap();
         assert_eq!(now.canonicalize().unwrap(), dir.0.canonicalize().unwrap());
         assert_eq!(call(&mem, Request::Fchdir { fd: back }), Response::Ret(0));
         assert_eq!(std::env::current_dir().unwrap(), before);
-        assert_eq!(
-            call(
-                &mem,
-                Request::Chdir {
-                    path: &dir.join("missing")
-                }
-            ),
-            err(errno::ENOENT)
-        );
+        assert_eq!(call(&mem, Request::Chdir { path: &dir.join("missing") }), err(errno::ENOENT));
         close(&mem, back);
     }
 
@@ -1605,10 +1246,7 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let old = value(call(&mem, Request::Umask { mask: 0o7027 }));
-        assert_eq!(
-            value(call(&mem, Request::Umask { mask: old as u32 })),
-            0o027
-        );
+        assert_eq!(value(call(&mem, Request::Umask { mask: old as u32 })), 0o027);
     }
 
     #[test]
@@ -1620,16 +1258,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
         let rename = |old: &[u8], new: &[u8], flags| {
-            call(
-                &mem,
-                Request::Renameat2 {
-                    olddirfd: AT_FDCWD,
-                    oldpath: old,
-                    newdirfd: AT_FDCWD,
-                    newpath: new,
-                    flags,
-                },
-            )
+            call(&mem, Request::Renameat2 { olddirfd: AT_FDCWD, oldpath: old, newdirfd: AT_FDCWD, newpath: new, flags })
         };
         assert_eq!(rename(&a, &b, lx::RENAME_NOREPLACE), err(errno::EEXIST));
         assert_eq!(rename(&a, &c, lx::RENAME_NOREPLACE), Response::Ret(0));
@@ -1645,50 +1274,10 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let path = dir.join("missing");
-        assert_eq!(
-            call(
-                &mem,
-                Request::Openat {
-                    dirfd: AT_FDCWD,
-                    path: &path,
-                    flags: 0,
-                    mode: 0
-                }
-            ),
-            err(errno::ENOENT)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Fstatat {
-                    dirfd: AT_FDCWD,
-                    path: &path,
-                    flags: 0
-                }
-            ),
-            err(errno::ENOENT)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Unlinkat {
-                    dirfd: AT_FDCWD,
-                    path: &path,
-                    flags: 0
-                }
-            ),
-            err(errno::ENOENT)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Truncate {
-                    path: &path,
-                    length: 0
-                }
-            ),
-            err(errno::ENOENT)
-        );
+        assert_eq!(call(&mem, Request::Openat { dirfd: AT_FDCWD, path: &path, flags: 0, mode: 0 }), err(errno::ENOENT));
+        assert_eq!(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 }), err(errno::ENOENT));
+        assert_eq!(call(&mem, Request::Unlinkat { dirfd: AT_FDCWD, path: &path, flags: 0 }), err(errno::ENOENT));
+        assert_eq!(call(&mem, Request::Truncate { path: &path, length: 0 }), err(errno::ENOENT));
     }
 
     #[test]
@@ -1705,65 +1294,21 @@ mod tests {
         assert_eq!(read(&mem, fd, &outside, None), bad);
         assert_eq!(write(&mem, fd, &outside, Some(0)), bad);
         assert_eq!(read(&mem, fd, &[seg(u64::MAX, 2)], None), bad);
-        assert_eq!(
-            value(call(
-                &mem,
-                Request::Lseek {
-                    fd,
-                    offset: 0,
-                    whence: lx::SEEK_CUR
-                }
-            )),
-            0,
-            "nothing consumed"
-        );
+        assert_eq!(value(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_CUR })), 0, "nothing consumed");
         let link = dir.join("link");
         assert_eq!(
-            call(
-                &mem,
-                Request::Readlinkat {
-                    dirfd: AT_FDCWD,
-                    path: &link,
-                    buf: SegList::Borrowed(&outside)
-                }
-            ),
+            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&outside) }),
             bad
         );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Getcwd {
-                    buf: SegList::Borrowed(&outside)
-                }
-            ),
-            bad
-        );
+        assert_eq!(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&outside) }), bad);
 
         let dirfd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
-        assert_eq!(
-            call(
-                &mem,
-                Request::Getdents64 {
-                    fd: dirfd,
-                    buf: SegList::Borrowed(&outside)
-                }
-            ),
-            bad
-        );
+        assert_eq!(call(&mem, Request::Getdents64 { fd: dirfd, buf: SegList::Borrowed(&outside) }), bad);
 
         let overflow = [seg(0, u64::MAX), seg(0, 2)];
         let bad_length = Response::Malformed(MalformedReason::BadLength);
         assert_eq!(read(&mem, fd, &overflow, None), bad_length);
-        assert_eq!(
-            call(
-                &mem,
-                Request::Getdents64 {
-                    fd: dirfd,
-                    buf: SegList::Borrowed(&overflow)
-                }
-            ),
-            bad_length
-        );
+        assert_eq!(call(&mem, Request::Getdents64 { fd: dirfd, buf: SegList::Borrowed(&overflow) }), bad_length);
         close(&mem, dirfd);
         close(&mem, fd);
     }
@@ -1789,73 +1334,21 @@ mod tests {
         let ebadf = err(errno::EBADF);
 
         assert_eq!(guarded(Request::Close { fd: mine }), ebadf);
-        assert_eq!(
-            guarded(Request::Read {
-                fd: mine,
-                buf: SegList::Borrowed(&[seg(0, 1)]),
-                offset: None
-            }),
-            ebadf
-        );
+        assert_eq!(guarded(Request::Read { fd: mine, buf: SegList::Borrowed(&[seg(0, 1)]), offset: None }), ebadf);
         assert_eq!(guarded(Request::Fstat { fd: mine }), ebadf);
-        assert_eq!(
-            guarded(Request::Fstatat {
-                dirfd: mine,
-                path: b"x",
-                flags: 0
-            }),
-            ebadf
-        );
-        assert_eq!(
-            guarded(Request::Openat {
-                dirfd: mine,
-                path: b"x",
-                flags: 0,
-                mode: 0
-            }),
-            ebadf
-        );
-        assert_eq!(
-            guarded(Request::Dup3 {
-                oldfd: other,
-                newfd: mine,
-                flags: 0
-            }),
-            ebadf
-        );
+        assert_eq!(guarded(Request::Fstatat { dirfd: mine, path: b"x", flags: 0 }), ebadf);
+        assert_eq!(guarded(Request::Openat { dirfd: mine, path: b"x", flags: 0, mode: 0 }), ebadf);
+        assert_eq!(guarded(Request::Dup3 { oldfd: other, newfd: mine, flags: 0 }), ebadf);
         assert_eq!(guarded(Request::Dup { fd: mine }), ebadf);
-        assert_eq!(
-            guarded(Request::Fcntl {
-                fd: mine,
-                cmd: F_SETFD,
-                arg: 0
-            }),
-            ebadf
-        );
+        assert_eq!(guarded(Request::Fcntl { fd: mine, cmd: F_SETFD, arg: 0 }), ebadf);
         assert_eq!(guarded(Request::Fchdir { fd: mine }), ebadf);
-        let rename = Request::Renameat2 {
-            olddirfd: AT_FDCWD,
-            oldpath: b"a",
-            newdirfd: mine,
-            newpath: b"b",
-            flags: 0,
-        };
+        let rename = Request::Renameat2 { olddirfd: AT_FDCWD, oldpath: b"a", newdirfd: mine, newpath: b"b", flags: 0 };
         assert_eq!(guarded(rename), ebadf);
         // Negative dirfds other than AT_FDCWD never reach the host (where one may be its AT_FDCWD).
-        assert_eq!(
-            guarded(Request::Fstatat {
-                dirfd: -2,
-                path: b"x",
-                flags: 0
-            }),
-            ebadf
-        );
+        assert_eq!(guarded(Request::Fstatat { dirfd: -2, path: b"x", flags: 0 }), ebadf);
 
         // SAFETY: F_GETFD on an fd; no pointers.
-        assert!(
-            unsafe { libc::fcntl(mine, libc::F_GETFD) } >= 0,
-            "the reserved fd is still open"
-        );
+        assert!(unsafe { libc::fcntl(mine, libc::F_GETFD) } >= 0, "the reserved fd is still open");
         close(&mem, mine);
         close(&mem, other);
     }
@@ -1866,21 +1359,10 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let long = vec![b'a'; 5000];
         assert_eq!(
-            call(
-                &mem,
-                Request::Openat {
-                    dirfd: AT_FDCWD,
-                    path: &long,
-                    flags: 0,
-                    mode: 0
-                }
-            ),
+            call(&mem, Request::Openat { dirfd: AT_FDCWD, path: &long, flags: 0, mode: 0 }),
             err(errno::ENAMETOOLONG)
         );
-        assert_eq!(
-            call(&mem, Request::Chdir { path: &long }),
-            err(errno::ENAMETOOLONG)
-        );
+        assert_eq!(call(&mem, Request::Chdir { path: &long }), err(errno::ENAMETOOLONG));
 
         // The limit is Linux's: 4095 bytes and the NUL fit, 4096 do not.
         let fits = vec![b'/'; PATH_MAX - 1];
@@ -1888,26 +1370,11 @@ mod tests {
         close(&mem, fd);
         let too_long = vec![b'/'; PATH_MAX];
         assert_eq!(
-            call(
-                &mem,
-                Request::Fstatat {
-                    dirfd: AT_FDCWD,
-                    path: &too_long,
-                    flags: 0
-                }
-            ),
+            call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &too_long, flags: 0 }),
             err(errno::ENAMETOOLONG)
         );
 
-        let with_nul = call(
-            &mem,
-            Request::Openat {
-                dirfd: AT_FDCWD,
-                path: b"/tmp\0/x",
-                flags: 0,
-                mode: 0,
-            },
-        );
+        let with_nul = call(&mem, Request::Openat { dirfd: AT_FDCWD, path: b"/tmp\0/x", flags: 0, mode: 0 });
         assert_eq!(with_nul, Response::Malformed(MalformedReason::Decode));
     }
 
@@ -1920,32 +1387,17 @@ mod tests {
         let fd = open(&mem, &dir.join("f"), flags, 0o600);
         let fcntl = |fd, cmd, arg| call(&mem, Request::Fcntl { fd, cmd, arg });
 
-        assert_eq!(
-            fcntl(fd, F_GETFD, 0),
-            Response::Ret(i64::from(lx::FD_CLOEXEC))
-        );
+        assert_eq!(fcntl(fd, F_GETFD, 0), Response::Ret(i64::from(lx::FD_CLOEXEC)));
         assert_eq!(fcntl(fd, F_SETFD, 0), Response::Ret(0));
         assert_eq!(fcntl(fd, F_GETFD, 0), Response::Ret(0));
         let fl = value(fcntl(fd, F_GETFL, 0)) as u32;
-        assert_eq!(
-            fl & (lx::O_ACCMODE | lx::O_APPEND),
-            lx::O_WRONLY | lx::O_APPEND
-        );
-        assert_eq!(
-            fcntl(fd, F_SETFL, u64::from(lx::O_NONBLOCK)),
-            Response::Ret(0)
-        );
-        assert_eq!(
-            value(fcntl(fd, F_GETFL, 0)) as u32 & (lx::O_NONBLOCK | lx::O_APPEND),
-            lx::O_NONBLOCK
-        );
+        assert_eq!(fl & (lx::O_ACCMODE | lx::O_APPEND), lx::O_WRONLY | lx::O_APPEND);
+        assert_eq!(fcntl(fd, F_SETFL, u64::from(lx::O_NONBLOCK)), Response::Ret(0));
+        assert_eq!(value(fcntl(fd, F_GETFL, 0)) as u32 & (lx::O_NONBLOCK | lx::O_APPEND), lx::O_NONBLOCK);
 
         let high = value(fcntl(fd, F_DUPFD_CLOEXEC, 100));
         assert!(high >= 100);
-        assert_eq!(
-            fcntl(high as i32, F_GETFD, 0),
-            Response::Ret(i64::from(lx::FD_CLOEXEC))
-        );
+        assert_eq!(fcntl(high as i32, F_GETFD, 0), Response::Ret(i64::from(lx::FD_CLOEXEC)));
         assert_eq!(fcntl(fd, F_DUPFD, u64::MAX), err(errno::EINVAL));
         assert_eq!(fcntl(fd, 9999, 0), err(errno::EINVAL));
         close(&mem, high as i32);
@@ -1961,49 +1413,15 @@ mod tests {
         let copy = value(call(&mem, Request::Dup { fd })) as i32;
         assert_ne!(copy, fd);
 
-        assert_eq!(
-            call(
-                &mem,
-                Request::Dup3 {
-                    oldfd: fd,
-                    newfd: fd,
-                    flags: 0
-                }
-            ),
-            err(errno::EINVAL)
-        );
+        assert_eq!(call(&mem, Request::Dup3 { oldfd: fd, newfd: fd, flags: 0 }), err(errno::EINVAL));
         let cloexec = lx::O_CLOEXEC as i32;
         assert_eq!(
-            call(
-                &mem,
-                Request::Dup3 {
-                    oldfd: fd,
-                    newfd: copy,
-                    flags: cloexec
-                }
-            ),
+            call(&mem, Request::Dup3 { oldfd: fd, newfd: copy, flags: cloexec }),
             Response::Ret(i64::from(copy))
         );
-        let getfd = call(
-            &mem,
-            Request::Fcntl {
-                fd: copy,
-                cmd: F_GETFD,
-                arg: 0,
-            },
-        );
+        let getfd = call(&mem, Request::Fcntl { fd: copy, cmd: F_GETFD, arg: 0 });
         assert_eq!(getfd, Response::Ret(i64::from(lx::FD_CLOEXEC)));
-        assert_eq!(
-            call(
-                &mem,
-                Request::Dup3 {
-                    oldfd: fd,
-                    newfd: copy,
-                    flags: 1
-                }
-            ),
-            err(errno::EINVAL)
-        );
+        assert_eq!(call(&mem, Request::Dup3 { oldfd: fd, newfd: copy, flags: 1 }), err(errno::EINVAL));
         close(&mem, copy);
         close(&mem, fd);
     }
@@ -2017,47 +1435,12 @@ mod tests {
         let path = dir.join("f");
         let fd = open(&mem, &path, lx::O_RDWR, 0);
 
-        assert_eq!(
-            call(&mem, Request::Ftruncate { fd, length: 3 }),
-            Response::Ret(0)
-        );
+        assert_eq!(call(&mem, Request::Ftruncate { fd, length: 3 }), Response::Ret(0));
         assert_eq!(std::fs::metadata(dir.host("f")).unwrap().len(), 3);
-        assert_eq!(
-            call(
-                &mem,
-                Request::Truncate {
-                    path: &path,
-                    length: 20
-                }
-            ),
-            Response::Ret(0)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Lseek {
-                    fd,
-                    offset: 0,
-                    whence: lx::SEEK_END
-                }
-            ),
-            Response::Ret(20)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Lseek {
-                    fd,
-                    offset: 0,
-                    whence: 99
-                }
-            ),
-            err(errno::EINVAL)
-        );
-        assert_eq!(
-            call(&mem, Request::Ftruncate { fd, length: -1 }),
-            err(errno::EINVAL)
-        );
+        assert_eq!(call(&mem, Request::Truncate { path: &path, length: 20 }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_END }), Response::Ret(20));
+        assert_eq!(call(&mem, Request::Lseek { fd, offset: 0, whence: 99 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, Request::Ftruncate { fd, length: -1 }), err(errno::EINVAL));
         assert_eq!(call(&mem, Request::Fsync { fd }), Response::Ret(0));
         assert_eq!(call(&mem, Request::Fdatasync { fd }), Response::Ret(0));
         close(&mem, fd);
@@ -2071,137 +1454,39 @@ mod tests {
         let dirfd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
 
         // Relative to a directory fd.
-        assert_eq!(
-            call(
-                &mem,
-                Request::Mkdirat {
-                    dirfd,
-                    path: b"sub",
-                    mode: 0o755
-                }
-            ),
-            Response::Ret(0)
-        );
+        assert_eq!(call(&mem, Request::Mkdirat { dirfd, path: b"sub", mode: 0o755 }), Response::Ret(0));
         assert!(dir.host("sub").is_dir());
-        assert_eq!(
-            call(
-                &mem,
-                Request::Mkdirat {
-                    dirfd,
-                    path: b"sub",
-                    mode: 0o755
-                }
-            ),
-            err(errno::EEXIST)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Unlinkat {
-                    dirfd,
-                    path: b"sub",
-                    flags: 0
-                }
-            ),
-            err(errno::EISDIR)
-        );
+        assert_eq!(call(&mem, Request::Mkdirat { dirfd, path: b"sub", mode: 0o755 }), err(errno::EEXIST));
+        assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"sub", flags: 0 }), err(errno::EISDIR));
         let removedir = lx::AT_REMOVEDIR as i32;
-        assert_eq!(
-            call(
-                &mem,
-                Request::Unlinkat {
-                    dirfd,
-                    path: b"sub",
-                    flags: removedir
-                }
-            ),
-            Response::Ret(0)
-        );
+        assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"sub", flags: removedir }), Response::Ret(0));
         assert!(!dir.host("sub").exists());
 
         let fd = value(call(
             &mem,
-            Request::Openat {
-                dirfd,
-                path: b"f",
-                flags: (lx::O_CREAT | lx::O_WRONLY) as i32,
-                mode: 0o644,
-            },
+            Request::Openat { dirfd, path: b"f", flags: (lx::O_CREAT | lx::O_WRONLY) as i32, mode: 0o644 },
         ));
         assert!(fd >= 0);
         let fd = fd as i32;
-        assert_eq!(
-            call(
-                &mem,
-                Request::Fchmodat {
-                    dirfd,
-                    path: b"f",
-                    mode: 0o600
-                }
-            ),
-            Response::Ret(0)
-        );
-        assert_eq!(
-            std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777,
-            0o600
-        );
-        assert_eq!(
-            call(&mem, Request::Fchmod { fd, mode: 0o640 }),
-            Response::Ret(0)
-        );
-        assert_eq!(
-            std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777,
-            0o640
-        );
+        assert_eq!(call(&mem, Request::Fchmodat { dirfd, path: b"f", mode: 0o600 }), Response::Ret(0));
+        assert_eq!(std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777, 0o600);
+        assert_eq!(call(&mem, Request::Fchmod { fd, mode: 0o640 }), Response::Ret(0));
+        assert_eq!(std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777, 0o640);
 
         let access = |path: &[u8], mode: u32, flags: u32| {
-            call(
-                &mem,
-                Request::Faccessat {
-                    dirfd,
-                    path,
-                    mode: mode as i32,
-                    flags: flags as i32,
-                },
-            )
+            call(&mem, Request::Faccessat { dirfd, path, mode: mode as i32, flags: flags as i32 })
         };
         assert_eq!(access(b"f", lx::F_OK, 0), Response::Ret(0));
         assert_eq!(access(b"f", lx::R_OK, lx::AT_EACCESS), Response::Ret(0));
         // No execute bit anywhere: EACCES even for root.
         assert_eq!(access(b"f", lx::X_OK, 0), err(errno::EACCES));
-        assert_eq!(
-            access(b"f", lx::X_OK, lx::AT_EACCESS | lx::AT_SYMLINK_NOFOLLOW),
-            err(errno::EACCES)
-        );
+        assert_eq!(access(b"f", lx::X_OK, lx::AT_EACCESS | lx::AT_SYMLINK_NOFOLLOW), err(errno::EACCES));
         assert_eq!(access(b"missing", lx::F_OK, 0), err(errno::ENOENT));
         assert_eq!(access(b"f", lx::F_OK, 0x1), err(errno::EINVAL));
 
-        assert_eq!(
-            call(
-                &mem,
-                Request::Symlinkat {
-                    target: b"f",
-                    newdirfd: dirfd,
-                    linkpath: b"l"
-                }
-            ),
-            Response::Ret(0)
-        );
-        assert_eq!(
-            std::fs::read_link(dir.host("l")).unwrap(),
-            PathBuf::from("f")
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Unlinkat {
-                    dirfd,
-                    path: b"l",
-                    flags: 0
-                }
-            ),
-            Response::Ret(0)
-        );
+        assert_eq!(call(&mem, Request::Symlinkat { target: b"f", newdirfd: dirfd, linkpath: b"l" }), Response::Ret(0));
+        assert_eq!(std::fs::read_link(dir.host("l")).unwrap(), PathBuf::from("f"));
+        assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"l", flags: 0 }), Response::Ret(0));
         close(&mem, fd);
         close(&mem, dirfd);
     }
@@ -2213,10 +1498,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let fd = open(&mem, &dir.join("f"), lx::O_RDWR | lx::O_CREAT, 0o600);
         assert_eq!(call(&mem, Request::IoctlTcgets { fd }), err(errno::ENOTTY));
-        assert_eq!(
-            call(&mem, Request::IoctlGetWinsize { fd }),
-            err(errno::ENOTTY)
-        );
+        assert_eq!(call(&mem, Request::IoctlGetWinsize { fd }), err(errno::ENOTTY));
         close(&mem, fd);
     }
 
@@ -2235,11 +1517,7 @@ mod tests {
                 && libc::ptsname_r(master, name.as_mut_ptr(), name.len()) == 0
         };
         // SAFETY: ptsname_r NUL-terminated the name on success.
-        let slave = if ok {
-            unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) }
-        } else {
-            -1
-        };
+        let slave = if ok { unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) } } else { -1 };
         if slave < 0 {
             // SAFETY: closing the master opened above.
             unsafe { libc::close(master) };
@@ -2256,12 +1534,7 @@ mod tests {
         };
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let ws = libc::winsize {
-            ws_row: 33,
-            ws_col: 101,
-            ws_xpixel: 0,
-            ws_ypixel: 0,
-        };
+        let ws = libc::winsize { ws_row: 33, ws_col: 101, ws_xpixel: 0, ws_ypixel: 0 };
         // SAFETY: TIOCSWINSZ reads one struct winsize from a valid pointer.
         assert_eq!(unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) }, 0);
         match call(&mem, Request::IoctlGetWinsize { fd: slave }) {
@@ -2292,10 +1565,7 @@ mod tests {
 
     #[test]
     fn cap_iovecs_limits_the_total() {
-        let iov = |len| libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: len,
-        };
+        let iov = |len| libc::iovec { iov_base: std::ptr::null_mut(), iov_len: len };
         let lens = |v: &Vec<libc::iovec>| v.iter().map(|i| i.iov_len).collect::<Vec<_>>();
         let mut v = vec![iov(4), iov(4), iov(4)];
         cap_iovecs(&mut v, 10);
@@ -2321,34 +1591,18 @@ mod tests {
         assert_eq!(fcntl(r, F_GETFD), Response::Ret(i64::from(lx::FD_CLOEXEC)));
         assert_ne!(value(fcntl(w, F_GETFL)) as u32 & lx::O_NONBLOCK, 0);
         assert_eq!(fcntl(r, F_GETPIPE_SZ), Response::Ret(65536));
-        assert_eq!(
-            call(
-                &mem,
-                Request::Fcntl {
-                    fd: r,
-                    cmd: F_SETPIPE_SZ,
-                    arg: 8192
-                }
-            ),
-            Response::Ret(8192)
-        );
+        assert_eq!(call(&mem, Request::Fcntl { fd: r, cmd: F_SETPIPE_SZ, arg: 8192 }), Response::Ret(8192));
         // An empty non-blocking pipe: EAGAIN; then FIONREAD counts what was written.
         assert_eq!(read(&mem, r, &[seg(0x100, 8)], None), err(errno::EAGAIN));
         mem.write(0x200, b"hello").unwrap();
         assert_eq!(write(&mem, w, &[seg(0x200, 5)], None), Response::Ret(5));
-        assert_eq!(
-            call(&mem, Request::IoctlFionread { fd: r }),
-            Response::Ret(5)
-        );
+        assert_eq!(call(&mem, Request::IoctlFionread { fd: r }), Response::Ret(5));
         assert_eq!(value(read(&mem, r, &[seg(0x100, 8)], None)), 5);
         assert_eq!(mem.read_vec(0x100, 5).unwrap(), b"hello");
         close(&mem, r);
         close(&mem, w);
 
-        assert_eq!(
-            call(&mem, Request::Pipe2 { flags: 0x1 }),
-            err(errno::EINVAL)
-        );
+        assert_eq!(call(&mem, Request::Pipe2 { flags: 0x1 }), err(errno::EINVAL));
     }
 
     #[test]
@@ -2380,10 +1634,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         // Not our controlling terminal: the host says ENOTTY, as it would to the program.
         let got = call(&mem, Request::IoctlGetPgrp { fd: slave });
-        assert!(
-            got == err(errno::ENOTTY) || matches!(got, Response::Ret(v) if v > 0),
-            "{got:?}"
-        );
+        assert!(got == err(errno::ENOTTY) || matches!(got, Response::Ret(v) if v > 0), "{got:?}");
         // SAFETY: closing the pair opened above.
         unsafe {
             libc::close(slave);
@@ -2402,13 +1653,7 @@ mod tests {
         let link = |old: &[u8], new: &[u8], flags: u32| {
             call(
                 &mem,
-                Request::Linkat {
-                    olddirfd: dirfd,
-                    oldpath: old,
-                    newdirfd: dirfd,
-                    newpath: new,
-                    flags: flags as i32,
-                },
+                Request::Linkat { olddirfd: dirfd, oldpath: old, newdirfd: dirfd, newpath: new, flags: flags as i32 },
             )
         };
         assert_eq!(link(b"f", b"g", 0), Response::Ret(0));
@@ -2418,10 +1663,7 @@ mod tests {
         assert_eq!(link(b"", b"h", 0x1), err(errno::EINVAL));
         // Without AT_SYMLINK_FOLLOW the link itself is linked; with it, its target.
         assert_eq!(link(b"sym", b"sym2", 0), Response::Ret(0));
-        assert!(std::fs::symlink_metadata(dir.host("sym2"))
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(std::fs::symlink_metadata(dir.host("sym2")).unwrap().file_type().is_symlink());
         assert_eq!(link(b"sym", b"f3", lx::AT_SYMLINK_FOLLOW), Response::Ret(0));
         assert_eq!(std::fs::metadata(dir.host("f")).unwrap().nlink(), 3);
         std::fs::create_dir(dir.host("d")).unwrap();
@@ -2436,17 +1678,8 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let path = dir.join("f");
-        let utimens = |dirfd, path: Option<&[u8]>, times, flags| {
-            call(
-                &mem,
-                Request::Utimensat {
-                    dirfd,
-                    path,
-                    times,
-                    flags,
-                },
-            )
-        };
+        let utimens =
+            |dirfd, path: Option<&[u8]>, times, flags| call(&mem, Request::Utimensat { dirfd, path, times, flags });
         let times = Some([(1_000_000_000, 123_456_789), (1_234_567_890, 987_654_321)]);
         assert_eq!(utimens(AT_FDCWD, Some(&path), times, 0), Response::Ret(0));
         let md = std::fs::metadata(dir.host("f")).unwrap();
@@ -2475,15 +1708,9 @@ mod tests {
 
         let bad = Some([(0, 1_000_000_000), (0, 0)]);
         assert_eq!(utimens(AT_FDCWD, Some(&path), bad, 0), err(errno::EINVAL));
-        assert_eq!(
-            utimens(AT_FDCWD, Some(&path), None, 0x1),
-            err(errno::EINVAL)
-        );
+        assert_eq!(utimens(AT_FDCWD, Some(&path), None, 0x1), err(errno::EINVAL));
         let missing = dir.join("missing");
-        assert_eq!(
-            utimens(AT_FDCWD, Some(&missing), None, 0),
-            err(errno::ENOENT)
-        );
+        assert_eq!(utimens(AT_FDCWD, Some(&missing), None, 0), err(errno::ENOENT));
         // A NULL path with AT_FDCWD names nothing.
         assert_eq!(utimens(AT_FDCWD, None, None, 0), err(errno::EFAULT));
     }
@@ -2498,35 +1725,17 @@ mod tests {
         let (uid, gid) = (md.uid(), md.gid());
         let path = dir.join("f");
         let chown = |path: &[u8], uid, gid, flags: u32| {
-            call(
-                &mem,
-                Request::Fchownat {
-                    dirfd: AT_FDCWD,
-                    path,
-                    uid,
-                    gid,
-                    flags: flags as i32,
-                },
-            )
+            call(&mem, Request::Fchownat { dirfd: AT_FDCWD, path, uid, gid, flags: flags as i32 })
         };
         assert_eq!(chown(&path, uid, gid, 0), Response::Ret(0));
         assert_eq!(chown(&path, u32::MAX, u32::MAX, 0), Response::Ret(0));
-        assert_eq!(
-            chown(&path, uid, gid, lx::AT_SYMLINK_NOFOLLOW),
-            Response::Ret(0)
-        );
+        assert_eq!(chown(&path, uid, gid, lx::AT_SYMLINK_NOFOLLOW), Response::Ret(0));
         assert_eq!(chown(&path, uid, gid, 0x1), err(errno::EINVAL));
         assert_eq!(chown(&dir.join("missing"), uid, gid, 0), err(errno::ENOENT));
         let fd = open(&mem, &path, lx::O_RDONLY, 0);
-        assert_eq!(
-            call(&mem, Request::Fchown { fd, uid, gid }),
-            Response::Ret(0)
-        );
+        assert_eq!(call(&mem, Request::Fchown { fd, uid, gid }), Response::Ret(0));
         close(&mem, fd);
-        assert_eq!(
-            call(&mem, Request::Fchown { fd, uid, gid }),
-            err(errno::EBADF)
-        );
+        assert_eq!(call(&mem, Request::Fchown { fd, uid, gid }), err(errno::EBADF));
     }
 
     #[test]
@@ -2541,13 +1750,7 @@ mod tests {
         let want = want.as_os_str().as_bytes();
         let segs = [seg(0x100, 3), seg(0x1000, 4096)];
         for path in [dir.join("l"), dir.join("d/../d/./f")] {
-            let n = value(call(
-                &mem,
-                Request::Realpath {
-                    path: &path,
-                    buf: SegList::Borrowed(&segs),
-                },
-            ));
+            let n = value(call(&mem, Request::Realpath { path: &path, buf: SegList::Borrowed(&segs) }));
             assert_eq!(n as usize, want.len());
             let mut got = mem.read_vec(0x100, 3).unwrap();
             got.extend(mem.read_vec(0x1000, n as u64 - 3).unwrap());
@@ -2555,36 +1758,12 @@ mod tests {
         }
         let short = [seg(0x100, 3)];
         let path = dir.join("l");
-        assert_eq!(
-            call(
-                &mem,
-                Request::Realpath {
-                    path: &path,
-                    buf: SegList::Borrowed(&short)
-                }
-            ),
-            err(errno::ERANGE)
-        );
+        assert_eq!(call(&mem, Request::Realpath { path: &path, buf: SegList::Borrowed(&short) }), err(errno::ERANGE));
         let missing = dir.join("missing");
-        assert_eq!(
-            call(
-                &mem,
-                Request::Realpath {
-                    path: &missing,
-                    buf: SegList::Borrowed(&segs)
-                }
-            ),
-            err(errno::ENOENT)
-        );
+        assert_eq!(call(&mem, Request::Realpath { path: &missing, buf: SegList::Borrowed(&segs) }), err(errno::ENOENT));
         let outside = [seg(RAM as u64, 10)];
         assert_eq!(
-            call(
-                &mem,
-                Request::Realpath {
-                    path: &path,
-                    buf: SegList::Borrowed(&outside)
-                }
-            ),
+            call(&mem, Request::Realpath { path: &path, buf: SegList::Borrowed(&outside) }),
             Response::Malformed(MalformedReason::BadGuestAddress)
         );
     }
@@ -2593,10 +1772,7 @@ mod tests {
     fn non_file_requests_are_enosys() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        assert_eq!(
-            call(&mem, Request::Hello { version: 1 }),
-            err(errno::ENOSYS)
-        );
+        assert_eq!(call(&mem, Request::Hello { version: 1 }), err(errno::ENOSYS));
     }
 
     proptest! {

@@ -64,18 +64,12 @@ fn getgroups(mem: &GuestMemory, size: i32, buf: &SegList<'_>) -> Handled {
     let mut gids: Vec<libc::gid_t> = vec![0; count.min(NGROUPS_MAX)];
     // SAFETY: gids has room for gids.len() ids.
     let n = check(unsafe { libc::getgroups(gids.len() as c_int, gids.as_mut_ptr()) })? as usize;
-    let bytes: Vec<u8> = gids
-        .iter()
-        .take(n)
-        .flat_map(|g| g.to_le_bytes())
-        .collect();
+    let bytes: Vec<u8> = gids.iter().take(n).flat_map(|g| g.to_le_bytes()).collect();
     let segs = buf.as_slice();
     if segs.len() > MAX_SEGMENTS {
         return Err(Failure::Malformed(MalformedReason::BadLength));
     }
-    let room = buf
-        .total_len()
-        .ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+    let room = buf.total_len().ok_or(Failure::Malformed(MalformedReason::BadLength))?;
     mem.iovecs(segs)?;
     if room < bytes.len() as u64 {
         return Err(Failure::Errno(EINVAL));
@@ -92,19 +86,11 @@ fn getrusage(who: i32) -> Handled {
 }
 
 fn times() -> Handled {
-    let mut tms = libc::tms {
-        tms_utime: 0,
-        tms_stime: 0,
-        tms_cutime: 0,
-        tms_cstime: 0,
-    };
+    let mut tms = libc::tms { tms_utime: 0, tms_stime: 0, tms_cutime: 0, tms_cstime: 0 };
     // SAFETY: tms is a valid out-pointer. times() cannot fail with a valid pointer, and
     // its result may legitimately look negative (it counts from an arbitrary point).
     let ticks = unsafe { libc::times(&mut tms) };
-    Ok(Response::Times {
-        ticks: host::clock_ticks_to_linux(ticks),
-        tms: host::tms_to_linux(&tms),
-    })
+    Ok(Response::Times { ticks: host::clock_ticks_to_linux(ticks), tms: host::tms_to_linux(&tms) })
 }
 
 #[cfg(target_os = "linux")]
@@ -190,70 +176,22 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let want = host_groups();
         let none = SegList::Borrowed(&[]);
-        assert_eq!(
-            call(
-                &mem,
-                Request::Getgroups {
-                    size: 0,
-                    buf: none.clone()
-                }
-            ),
-            Response::Ret(want.len() as i64)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Getgroups {
-                    size: -1,
-                    buf: none.clone()
-                }
-            ),
-            err(errno::EINVAL)
-        );
-        let segs = [
-            GuestSeg { gpa: 0x100, len: 4 },
-            GuestSeg {
-                gpa: 0x1000,
-                len: 4096,
-            },
-        ];
-        let got = call(
-            &mem,
-            Request::Getgroups {
-                size: 1025,
-                buf: SegList::Borrowed(&segs),
-            },
-        );
+        assert_eq!(call(&mem, Request::Getgroups { size: 0, buf: none.clone() }), Response::Ret(want.len() as i64));
+        assert_eq!(call(&mem, Request::Getgroups { size: -1, buf: none.clone() }), err(errno::EINVAL));
+        let segs = [GuestSeg { gpa: 0x100, len: 4 }, GuestSeg { gpa: 0x1000, len: 4096 }];
+        let got = call(&mem, Request::Getgroups { size: 1025, buf: SegList::Borrowed(&segs) });
         assert_eq!(got, Response::Ret(want.len() as i64));
         if let Some(first) = want.first() {
             assert_eq!(mem.read_u32(0x100).unwrap(), *first);
         }
         if want.len() > 1 {
             assert_eq!(mem.read_u32(0x1000).unwrap(), want[1]);
-            assert_eq!(
-                call(
-                    &mem,
-                    Request::Getgroups {
-                        size: 1,
-                        buf: SegList::Borrowed(&segs)
-                    }
-                ),
-                err(errno::EINVAL)
-            );
+            assert_eq!(call(&mem, Request::Getgroups { size: 1, buf: SegList::Borrowed(&segs) }), err(errno::EINVAL));
         }
         if !want.is_empty() {
-            let outside = [GuestSeg {
-                gpa: RAM as u64 - 2,
-                len: 4096,
-            }];
+            let outside = [GuestSeg { gpa: RAM as u64 - 2, len: 4096 }];
             assert_eq!(
-                call(
-                    &mem,
-                    Request::Getgroups {
-                        size: 1024,
-                        buf: SegList::Borrowed(&outside)
-                    }
-                ),
+                call(&mem, Request::Getgroups { size: 1024, buf: SegList::Borrowed(&outside) }),
                 Response::Malformed(MalformedReason::BadGuestAddress)
             );
         }
@@ -265,36 +203,12 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         // SAFETY: plain id getters.
         let (pgrp, sid) = unsafe { (libc::getpgid(0), libc::getsid(0)) };
-        assert_eq!(
-            call(&mem, Request::Getpgid { pid: 0 }),
-            Response::Ret(i64::from(pgrp))
-        );
-        assert_eq!(
-            call(&mem, Request::Getsid { pid: 0 }),
-            Response::Ret(i64::from(sid))
-        );
-        assert_eq!(
-            call(&mem, Request::Getpgid { pid: 0x3fff_ffff }),
-            err(errno::ESRCH)
-        );
-        assert_eq!(
-            call(&mem, Request::Getsid { pid: 0x3fff_ffff }),
-            err(errno::ESRCH)
-        );
-        assert_eq!(
-            call(
-                &mem,
-                Request::Setpgid {
-                    pid: 0x3fff_ffff,
-                    pgid: 0
-                }
-            ),
-            err(errno::ESRCH)
-        );
-        assert_eq!(
-            call(&mem, Request::Setpgid { pid: 0, pgid: -1 }),
-            err(errno::EINVAL)
-        );
+        assert_eq!(call(&mem, Request::Getpgid { pid: 0 }), Response::Ret(i64::from(pgrp)));
+        assert_eq!(call(&mem, Request::Getsid { pid: 0 }), Response::Ret(i64::from(sid)));
+        assert_eq!(call(&mem, Request::Getpgid { pid: 0x3fff_ffff }), err(errno::ESRCH));
+        assert_eq!(call(&mem, Request::Getsid { pid: 0x3fff_ffff }), err(errno::ESRCH));
+        assert_eq!(call(&mem, Request::Setpgid { pid: 0x3fff_ffff, pgid: 0 }), err(errno::ESRCH));
+        assert_eq!(call(&mem, Request::Setpgid { pid: 0, pgid: -1 }), err(errno::EINVAL));
     }
 
     #[test]
@@ -308,18 +222,9 @@ mod tests {
             }
             other => panic!("expected Rusage, got {other:?}"),
         }
-        assert!(matches!(
-            call(&mem, Request::Getrusage { who: -1 }),
-            Response::Rusage(_)
-        ));
-        assert!(matches!(
-            call(&mem, Request::Getrusage { who: 1 }),
-            Response::Rusage(_)
-        ));
-        assert_eq!(
-            call(&mem, Request::Getrusage { who: 7 }),
-            err(errno::EINVAL)
-        );
+        assert!(matches!(call(&mem, Request::Getrusage { who: -1 }), Response::Rusage(_)));
+        assert!(matches!(call(&mem, Request::Getrusage { who: 1 }), Response::Rusage(_)));
+        assert_eq!(call(&mem, Request::Getrusage { who: 7 }), err(errno::EINVAL));
         match call(&mem, Request::Times) {
             Response::Times { tms, .. } => assert!(tms.tms_utime >= 0 && tms.tms_stime >= 0),
             other => panic!("expected Times, got {other:?}"),
@@ -340,27 +245,12 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         // SAFETY: getpid takes no pointers.
         let me = unsafe { libc::getpid() };
-        assert_eq!(
-            call(&mem, Request::SchedGetscheduler { pid: me }),
-            Response::Ret(0)
-        );
-        assert_eq!(
-            call(&mem, Request::SchedGetparam { pid: me }),
-            Response::Ret(0)
-        );
+        assert_eq!(call(&mem, Request::SchedGetscheduler { pid: me }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::SchedGetparam { pid: me }), Response::Ret(0));
         let missing = 0x3fff_ffff;
-        assert_eq!(
-            call(&mem, Request::SchedGetscheduler { pid: missing }),
-            err(errno::ESRCH)
-        );
-        assert_eq!(
-            call(&mem, Request::SchedGetparam { pid: missing }),
-            err(errno::ESRCH)
-        );
-        assert_eq!(
-            call(&mem, Request::SchedGetscheduler { pid: -1 }),
-            err(errno::EINVAL)
-        );
+        assert_eq!(call(&mem, Request::SchedGetscheduler { pid: missing }), err(errno::ESRCH));
+        assert_eq!(call(&mem, Request::SchedGetparam { pid: missing }), err(errno::ESRCH));
+        assert_eq!(call(&mem, Request::SchedGetscheduler { pid: -1 }), err(errno::EINVAL));
     }
 
     #[test]

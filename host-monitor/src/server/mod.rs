@@ -239,7 +239,9 @@ mod tests {
         let r = serve(&mut s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) });
         assert_eq!(r, Response::Malformed(MalformedReason::BadGuestAddress));
         let segs = [GuestSeg { gpa: 4096, len: 4096 }];
-        assert!(matches!(serve(&mut s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) }), Response::Ret(n) if n > 0));
+        assert!(
+            matches!(serve(&mut s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) }), Response::Ret(n) if n > 0)
+        );
     }
 
     #[test]

@@ -47,7 +47,8 @@ fn move_fd_high(fd: RawFd, floor: i32) -> Result<RawFd, VmmError> {
 fn open_kvm(floor: i32) -> Result<Kvm, VmmError> {
     let file = OpenOptions::new().read(true).write(true).open("/dev/kvm").map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => VmmError::Unavailable(
-            "/dev/kvm does not exist: this machine offers no KVM (enable virtualization, or load kvm_intel/kvm_amd)".into(),
+            "/dev/kvm does not exist: this machine offers no KVM (enable virtualization, or load kvm_intel/kvm_amd)"
+                .into(),
         ),
         std::io::ErrorKind::PermissionDenied => VmmError::Unavailable(
             "no permission to open /dev/kvm (add your user to the 'kvm' group, or run as root)".into(),
@@ -270,7 +271,9 @@ impl Vcpu for KvmVcpu {
             }
             Ok(VcpuExit::Hlt) => Ok(Exit::Halt),
             Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
-            Ok(VcpuExit::FailEntry(reason, cpu)) => Ok(Exit::Other(format!("entry failed (reason {reason:#x}, cpu {cpu})"))),
+            Ok(VcpuExit::FailEntry(reason, cpu)) => {
+                Ok(Exit::Other(format!("entry failed (reason {reason:#x}, cpu {cpu})")))
+            }
             Ok(VcpuExit::InternalError) => Ok(Exit::Other("KVM internal error".into())),
             Ok(other) => Ok(Exit::Other(format!("{other:?}"))),
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Ok(Exit::Interrupted),

@@ -56,7 +56,8 @@ fn read_from(sfd: RawFd) -> Option<Vec<(String, u64)>> {
         return None;
     }
     let w = |i: usize| u32::from_le_bytes(hb[i * 4..i * 4 + 4].try_into().unwrap_or_default());
-    let h = Header { flags: w(0), name_size: w(1), num_desc: w(2), id_offset: w(3), desc_offset: w(4), data_offset: w(5) };
+    let h =
+        Header { flags: w(0), name_size: w(1), num_desc: w(2), id_offset: w(3), desc_offset: w(4), data_offset: w(5) };
     let _ = (h.flags, h.id_offset);
     // struct kvm_stats_desc { u32 flags; s16 exponent; u16 size; u32 offset; u32 bucket_size; char name[]; }
     let desc_size = 16 + h.name_size as usize;
@@ -72,8 +73,9 @@ fn read_from(sfd: RawFd) -> Option<Vec<(String, u64)>> {
         let size = u16::from_le_bytes([d[6], d[7]]);
         let offset = u32::from_le_bytes([d[8], d[9], d[10], d[11]]);
         let name_bytes = &d[16..];
-        let name = String::from_utf8_lossy(&name_bytes[..name_bytes.iter().position(|&b| b == 0).unwrap_or(name_bytes.len())])
-            .into_owned();
+        let name =
+            String::from_utf8_lossy(&name_bytes[..name_bytes.iter().position(|&b| b == 0).unwrap_or(name_bytes.len())])
+                .into_owned();
         if size != 1 || !WANTED.contains(&name.as_str()) {
             continue;
         }

@@ -112,7 +112,11 @@ pub struct RegSnapshot {
 
 impl fmt::Display for RegSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rip={:#x} rsp={:#x} rax={:#x} cs={:#x} cr2={:#x} cr3={:#x}", self.rip, self.rsp, self.rax, self.cs, self.cr2, self.cr3)
+        write!(
+            f,
+            "rip={:#x} rsp={:#x} rax={:#x} cs={:#x} cr2={:#x} cr3={:#x}",
+            self.rip, self.rsp, self.rax, self.cs, self.cr2, self.cr3
+        )
     }
 }
 
