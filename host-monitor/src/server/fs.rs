@@ -303,12 +303,35 @@ impl Fs<'_> {
     }
 
     fn fstatat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
+        let st = self.host_stat(dirfd, path, flags, host::stat_flags_to_host)?;
+        Ok(Response::Stat(host::stat_to_linux(&st)))
+    }
+
+    /// fstatat on the host. An empty path with AT_EMPTY_PATH means `dirfd` itself (glibc's
+    /// fstat is exactly that): served with fstat, which every host has, since not every
+    /// host's fstatat knows the flag.
+    fn host_stat(
+        &self,
+        dirfd: i32,
+        path: &[u8],
+        flags: i32,
+        convert: fn(i32) -> Result<c_int, LinuxErrno>,
+    ) -> Result<libc::stat, Failure> {
+        let linux_empty_path = general::AT_EMPTY_PATH as i32;
+        if path.is_empty() && flags & linux_empty_path != 0 {
+            let fd = if dirfd == general::AT_FDCWD { None } else { Some(self.fd(dirfd)?) };
+            return match fd {
+                // SAFETY: st is a valid out-pointer for one struct stat.
+                Some(fd) => out_struct(|st| unsafe { libc::fstat(fd, st) }),
+                // SAFETY: "." is NUL-terminated; st is a valid out-pointer.
+                None => out_struct(|st| unsafe { libc::stat(c".".as_ptr(), st) }),
+            };
+        }
         let dirfd = self.dirfd(dirfd)?;
         let path = c_path(path)?;
-        let flags = host::stat_flags_to_host(flags).map_err(Failure::Errno)?;
+        let flags = convert(flags & !linux_empty_path).map_err(Failure::Errno)?;
         // SAFETY: path is NUL-terminated; st is a valid out-pointer for one struct stat.
-        let st = out_struct(|st| unsafe { libc::fstatat(dirfd, path.as_ptr(), st, flags) })?;
-        Ok(Response::Stat(host::stat_to_linux(&st)))
+        out_struct(|st| unsafe { libc::fstatat(dirfd, path.as_ptr(), st, flags) })
     }
 
     #[cfg(target_os = "linux")]
@@ -328,12 +351,8 @@ impl Fs<'_> {
     /// statx from fstatat: the basic stats and the birth time (`st_birthtime`).
     #[cfg(target_os = "macos")]
     fn statx(&self, dirfd: i32, path: &[u8], flags: i32, mask: u32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
-        let flags = host::statx_flags_to_host(flags).map_err(Failure::Errno)?;
         host::statx_mask_to_host(mask).map_err(Failure::Errno)?;
-        // SAFETY: path is NUL-terminated; st is a valid out-pointer for one struct stat.
-        let st = out_struct(|st| unsafe { libc::fstatat(dirfd, path.as_ptr(), st, flags) })?;
+        let st = self.host_stat(dirfd, path, flags, host::statx_flags_to_host)?;
         Ok(Response::Statx(host::statx_to_linux(&st)))
     }
 
