@@ -73,29 +73,16 @@ fn idx(va: u64, level: u32) -> u64 {
     (va >> (12 + 9 * level)) & 511
 }
 
-/// Map `[va, va+len)` to `[gpa, ...)` with 2 MiB pages.
-fn map_huge(
-    mem: &GuestMemory,
-    pt: &mut PtAlloc,
-    va: u64,
-    gpa: u64,
-    len: u64,
-    flags: u64,
-    u: u64,
-) -> Result<(), MachineError> {
-    let mut off = 0;
-    while off < len {
-        let v = va + off;
-        let pdpt = next_table(mem, pt, KERNEL_PML4_GPA, idx(v, 3), u)?;
-        let pd = next_table(mem, pt, pdpt, idx(v, 2), u)?;
-        mem.write_u64(pd + idx(v, 1) * 8, (gpa + off) | flags | PTE_PS | u).map_err(oob)?;
-        off += HUGE_PAGE_SIZE;
-    }
-    Ok(())
+/// Page size of a boot mapping.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PageSize {
+    Small,
+    Huge,
 }
 
-/// Map `[va, va+len)` with 4 KiB pages.
-fn map_small(
+/// Map `[va, va+len)` to `[gpa, ...)` with pages of `size`.
+#[allow(clippy::too_many_arguments)]
+fn map_range(
     mem: &GuestMemory,
     pt: &mut PtAlloc,
     va: u64,
@@ -103,15 +90,20 @@ fn map_small(
     len: u64,
     flags: u64,
     u: u64,
+    size: PageSize,
 ) -> Result<(), MachineError> {
+    let step = if size == PageSize::Huge { HUGE_PAGE_SIZE } else { PAGE_SIZE };
     let mut off = 0;
     while off < len {
         let v = va + off;
         let pdpt = next_table(mem, pt, KERNEL_PML4_GPA, idx(v, 3), u)?;
         let pd = next_table(mem, pt, pdpt, idx(v, 2), u)?;
-        let ptab = next_table(mem, pt, pd, idx(v, 1), u)?;
-        mem.write_u64(ptab + idx(v, 0) * 8, (gpa + off) | flags | u).map_err(oob)?;
-        off += PAGE_SIZE;
+        let entry = match size {
+            PageSize::Huge => (pd + idx(v, 1) * 8, (gpa + off) | flags | PTE_PS | u),
+            PageSize::Small => (next_table(mem, pt, pd, idx(v, 1), u)? + idx(v, 0) * 8, (gpa + off) | flags | u),
+        };
+        mem.write_u64(entry.0, entry.1).map_err(oob)?;
+        off += step;
     }
     Ok(())
 }
@@ -188,11 +180,20 @@ impl Machine {
         }
         let mut pt = PtAlloc { next: BOOT_PT_START };
         mem.write(KERNEL_PML4_GPA, &[0u8; 8192]).map_err(oob)?;
-        map_huge(&mem, &mut pt, PHYS_MAP_BASE, 0, cfg.memory & !(HUGE_PAGE_SIZE - 1), PTE_P | PTE_W | PTE_NX, u)?;
-        map_huge(&mem, &mut pt, KERNEL_BASE, 0, KERNEL_WINDOW_SIZE, PTE_P | PTE_W, u)?;
+        map_range(
+            &mem,
+            &mut pt,
+            PHYS_MAP_BASE,
+            0,
+            cfg.memory & !(HUGE_PAGE_SIZE - 1),
+            PTE_P | PTE_W | PTE_NX,
+            u,
+            PageSize::Huge,
+        )?;
+        map_range(&mem, &mut pt, KERNEL_BASE, 0, KERNEL_WINDOW_SIZE, PTE_P | PTE_W, u, PageSize::Huge)?;
         let block = vcpu_block_gpa(0);
         let wake = if cfg.exitless { vm.wake_eventfd(ports::HYPERCALL_WAKE) } else { None };
-        map_small(&mem, &mut pt, PERCPU_WINDOW_VA, block, VCPU_BLOCK_SIZE, PTE_P | PTE_W | PTE_NX, u)?;
+        map_range(&mem, &mut pt, PERCPU_WINDOW_VA, block, VCPU_BLOCK_SIZE, PTE_P | PTE_W | PTE_NX, u, PageSize::Small)?;
         if flavour == Flavour::Pvm {
             // The user-mode twin: a full copy (the hypervisor hides the upper half itself).
             let top = mem.read_vec(KERNEL_PML4_GPA, PAGE_SIZE).map_err(oob)?;
