@@ -33,8 +33,9 @@ pub fn reserve_fd_range() -> FdRange {
         unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
         FdRange { floor: soft.min(i32::MAX as u64) as i32, nofile: (soft as u64, hard as u64) }
     } else {
-        // No room above: take the top of the range and show the program a slightly lower limit.
-        let floor = soft.saturating_sub(64).max(64);
+        // No room above: take the top of the range and show the program a lower limit
+        // (keeping at least half of it for the program).
+        let floor = soft - (soft / 2).min(64);
         FdRange { floor: floor as i32, nofile: (floor as u64, hard as u64) }
     }
 }

@@ -105,6 +105,7 @@ fn c_program_runs(stem: &str) -> Vec<(String, Vec<&'static str>, Status)> {
         "killed_by_signal" => vec![(String::new(), vec![], Status::Signal(15))],
         "abort" => vec![(String::new(), vec![], Status::Signal(6))],
         "segv_death" => vec![(String::new(), vec![], Status::Signal(11))],
+        "sigpipe" => vec![(String::new(), vec![], Status::Signal(13))],
         _ => vec![(String::new(), vec![], Status::Exit(0))],
     }
 }

@@ -49,6 +49,11 @@ impl VmaMap {
         VmaMap { map: BTreeMap::new() }
     }
 
+    /// How many VMAs there are (Linux caps this at vm.max_map_count).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
     pub fn find(&self, addr: u64) -> Option<&Vma> {
         self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.contains(addr))
     }

@@ -170,8 +170,12 @@ fn signal_self(sig: i32, code: i32) -> i64 {
 
 pub fn kill(c: &mut Ctx<'_>) -> i64 {
     let (pid, sig) = (c.int(0), c.int(1));
-    if pid == ids::pid() || pid == 0 || pid == -1 || pid == -ids::pid() {
+    if pid == ids::pid() || pid == 0 || pid == -ids::pid() {
         return signal_self(sig, SI_USER);
+    }
+    if pid == -1 {
+        // "Every process but init and the caller": nothing this process may reach yet.
+        return if (0..NSIG as i32).contains(&sig) { 0 } else { EINVAL };
     }
     err(errno::ESRCH)
 }

@@ -124,12 +124,49 @@ fn iovec_segments(iov: u64, count: u64, access: Access) -> Result<Vec<GuestSeg>,
     Ok(segs)
 }
 
-fn do_read(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
-    call_ret(&Request::Read { fd, buf: SegList::Borrowed(segs), offset })
+/// Most segments one request carries: they must fit the request area (a postcard segment is
+/// up to ~15 bytes) and the host's per-request limit. Memory built from scattered 4 KiB
+/// frames needs one segment per page, so a large transfer goes in several requests.
+const SEGMENTS_PER_REQUEST: usize = 512;
+
+/// A transfer split into requests of at most SEGMENTS_PER_REQUEST segments; it stops at the
+/// first short or failed one, returning what was done before it (as one large host call
+/// would have ended early).
+fn chunked(segs: &[GuestSeg], offset: Option<i64>, mut one: impl FnMut(&[GuestSeg], Option<i64>) -> i64) -> i64 {
+    let mut done: i64 = 0;
+    for chunk in segs.chunks(SEGMENTS_PER_REQUEST.max(1)) {
+        let want: u64 = chunk.iter().map(|s| s.len).sum();
+        let r = one(chunk, offset.map(|o| o.saturating_add(done)));
+        if r < 0 {
+            return if done > 0 { done } else { r };
+        }
+        done += r;
+        if (r as u64) < want {
+            break;
+        }
+    }
+    done
 }
 
+fn do_read(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
+    chunked(segs, offset, |chunk, off| call_ret(&Request::Read { fd, buf: SegList::Borrowed(chunk), offset: off }))
+}
+
+/// A write to a pipe or socket nobody reads fails with EPIPE and raises SIGPIPE, as on Linux
+/// (the monitor itself ignores SIGPIPE, so the host only reports EPIPE).
 fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
-    call_ret(&Request::Write { fd, buf: SegList::Borrowed(segs), offset })
+    let r = chunked(segs, offset, |chunk, off| {
+        call_ret(&Request::Write { fd, buf: SegList::Borrowed(chunk), offset: off })
+    });
+    if r == err(errno::EPIPE) {
+        crate::signal::raise(crate::signal::SigInfo::sent_by(
+            abi_shared::linux::signal::SIGPIPE,
+            crate::signal::SI_USER,
+            super::ids::pid(),
+            super::ids::uid(),
+        ));
+    }
+    r
 }
 
 pub fn read(c: &mut Ctx<'_>) -> i64 {

@@ -455,7 +455,7 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
                 Ok(t) => t,
                 Err(e) => return e,
             };
-            let ns = super::time::timespec_ns(&ts).unwrap_or(0);
+            let Some(ns) = super::time::timespec_ns(&ts) else { return EINVAL };
             // FUTEX_WAIT takes a relative timeout, FUTEX_WAIT_BITSET an absolute one.
             let rel = if op == FUTEX_WAIT {
                 ns

@@ -25,6 +25,15 @@ const MREMAP_FIXED: u64 = 2;
 const MADV_DONTNEED: i32 = 4;
 const MADV_FREE: i32 = 8;
 
+/// Linux's default vm.max_map_count. Every VMA lives on the kernel heap, so the count must
+/// be bounded; an operation that could split past it fails with ENOMEM, as on Linux.
+const MAX_MAP_COUNT: usize = 65530;
+
+/// Whether an operation adding up to two VMAs (a split in the middle) still fits.
+fn map_count_ok() -> bool {
+    SPACE.lock().vmas.len() + 2 <= MAX_MAP_COUNT
+}
+
 fn aligned(a: u64) -> bool {
     a.is_multiple_of(PAGE_SIZE)
 }
@@ -35,11 +44,17 @@ fn valid_prot(prot: u64) -> Option<u32> {
 
 /// A user range [addr, addr+len) rounded to pages, inside the user half.
 fn user_range(addr: u64, len: u64) -> Option<(u64, u64)> {
+    if len == 0 || len > user::TASK_SIZE {
+        return None;
+    }
     let end = addr.checked_add(page_ceil(len))?;
-    (end <= user::TASK_SIZE && len > 0).then_some((addr, end))
+    (end <= user::TASK_SIZE).then_some((addr, end))
 }
 
 pub fn mmap(c: &mut Ctx<'_>) -> i64 {
+    if !map_count_ok() {
+        return ENOMEM;
+    }
     let (addr, len, flags, fd, off) = (c.arg(0), c.arg(1), c.arg(3), c.int(4), c.arg(5));
     let Some(prot) = valid_prot(c.arg(2)) else { return EINVAL };
     if len == 0 || !aligned(off) || len > user::TASK_SIZE {
@@ -97,11 +112,21 @@ fn fill_from_file(start: u64, len: u64, fd: i32, off: u64) -> Result<(), i64> {
 pub fn munmap(c: &mut Ctx<'_>) -> i64 {
     let addr = c.arg(0);
     let Some((start, end)) = user_range(addr, c.arg(1)).filter(|_| aligned(addr)) else { return EINVAL };
-    SPACE.lock().unmap_range(start, end);
+    let mut space = SPACE.lock();
+    // Only a hole in the middle of a VMA adds one; unmapping whole VMAs always works.
+    let inside = |a: u64| space.vmas.find(a).is_some_and(|v| v.start != a);
+    let splits = inside(start) as usize + inside(end) as usize;
+    if splits > 0 && space.vmas.len() + splits > MAX_MAP_COUNT {
+        return ENOMEM;
+    }
+    space.unmap_range(start, end);
     0
 }
 
 pub fn mprotect(c: &mut Ctx<'_>) -> i64 {
+    if !map_count_ok() {
+        return ENOMEM;
+    }
     let addr = c.arg(0);
     let Some(prot) = valid_prot(c.arg(2) & !0x0300_0000) else { return EINVAL };
     if !aligned(addr) {
@@ -118,10 +143,13 @@ pub fn mprotect(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn brk(c: &mut Ctx<'_>) -> i64 {
+    if !map_count_ok() {
+        return SPACE.lock().brk as i64;
+    }
     let requested = c.arg(0);
     let mut space = SPACE.lock();
     let (start, cur) = (space.brk_start, space.brk);
-    if requested < start {
+    if requested < start || requested > user::TASK_SIZE {
         return cur as i64;
     }
     let (old_end, new_end) = (page_ceil(cur), page_ceil(requested));
@@ -139,6 +167,12 @@ pub fn brk(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn mremap(c: &mut Ctx<'_>) -> i64 {
+    if !map_count_ok() {
+        return ENOMEM;
+    }
+    if c.arg(1) > user::TASK_SIZE || c.arg(2) > user::TASK_SIZE {
+        return EINVAL;
+    }
     let (old, old_len, new_len, flags, new_addr) =
         (c.arg(0), page_ceil(c.arg(1)), page_ceil(c.arg(2)), c.arg(3), c.arg(4));
     if !aligned(old) || new_len == 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED) != 0 {
