@@ -1,0 +1,192 @@
+/* Micro-benchmarks for scripts/bench (docs/benchmarks.md).
+ *
+ *   micro [ITERATIONS [CASE...]]   (default 100000 iterations, every case)
+ *
+ * Prints one line per case: "<case> <ns per op> <ops>". Build with gcc -static -O2.
+ * Every case goes through syscall(2) or a plain libc wrapper, so what is timed is the
+ * kernel round trip (or, for clock_gettime_libc, what programs really call: a vDSO read
+ * natively). Cases that need a second process (fork_wait, fork_exec_wait, pipe_pingpong)
+ * are listed by scripts/bench as pending until linuxrun has processes. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096L
+#define FAULT_REGION (16L << 20) /* pagefault: 16 MiB (4096 pages) per mmap */
+
+static long long now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static volatile int sink;
+static int zero_fd, null_fd, pipe_fd[2];
+static uint32_t futex_word;
+static const char *file_path = "/etc/passwd";
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(1);
+}
+
+static void op_getpid(void) { syscall(SYS_getpid); }
+
+static void op_clock_gettime_libc(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    sink = ts.tv_nsec;
+}
+
+static void op_clock_gettime_raw(void)
+{
+    struct timespec ts;
+    syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+    sink = ts.tv_nsec;
+}
+
+/* grow the break by one page and shrink it back: two brk calls per op */
+static void op_brk(void)
+{
+    static uintptr_t base;
+    if (!base)
+        base = (uintptr_t)syscall(SYS_brk, 0);
+    syscall(SYS_brk, base + PAGE);
+    syscall(SYS_brk, base);
+}
+
+static void mmap_touch_unmap(size_t len)
+{
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap");
+    p[0] = 1;
+    munmap(p, len);
+}
+
+static void op_mmap_4k(void) { mmap_touch_unmap(PAGE); }
+/* 2 MiB: the mapping is touched once (one fault); per-page first-touch cost is "pagefault" */
+static void op_mmap_2m(void) { mmap_touch_unmap(2L << 20); }
+
+static void op_futex_wake(void) { syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0); }
+
+static void op_read_zero(void)
+{
+    char c;
+    if (read(zero_fd, &c, 1) != 1)
+        die("read /dev/zero");
+}
+
+static void op_write_null(void)
+{
+    char c = 'x';
+    if (write(null_fd, &c, 1) != 1)
+        die("write /dev/null");
+}
+
+static void op_open_close(void)
+{
+    int fd = open(file_path, O_RDONLY);
+    if (fd < 0)
+        die(file_path);
+    close(fd);
+}
+
+static void op_stat(void)
+{
+    struct stat st;
+    if (stat(file_path, &st) != 0)
+        die(file_path);
+}
+
+static void op_pipe_roundtrip(void)
+{
+    char c = 'x';
+    if (write(pipe_fd[1], &c, 1) != 1 || read(pipe_fd[0], &c, 1) != 1)
+        die("pipe");
+}
+
+/* First touch of fresh anonymous memory: ns per 4 KiB page, 16 MiB mappings. */
+static long long run_pagefault(long iters)
+{
+    long pages_per = FAULT_REGION / PAGE, done = 0;
+    long long t0 = now_ns();
+    while (done < iters) {
+        char *p = mmap(NULL, FAULT_REGION, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+            die("mmap");
+        for (long i = 0; i < pages_per && done < iters; i++, done++)
+            p[i * PAGE] = 1;
+        munmap(p, FAULT_REGION);
+    }
+    return now_ns() - t0;
+}
+
+static const struct {
+    const char *name;
+    void (*op)(void);
+} cases[] = {
+    {"getpid", op_getpid},
+    {"clock_gettime_libc", op_clock_gettime_libc},
+    {"clock_gettime_raw", op_clock_gettime_raw},
+    {"brk", op_brk},
+    {"mmap_4k", op_mmap_4k},
+    {"mmap_2m", op_mmap_2m},
+    {"futex_wake", op_futex_wake},
+    {"read_zero", op_read_zero},
+    {"write_null", op_write_null},
+    {"open_close", op_open_close},
+    {"stat", op_stat},
+    {"pipe_roundtrip", op_pipe_roundtrip},
+    {"pagefault", NULL},
+};
+
+int main(int argc, char **argv)
+{
+    long iters = argc > 1 ? atol(argv[1]) : 100000;
+    if (iters <= 0) {
+        fprintf(stderr, "usage: %s [ITERATIONS [CASE...]]\n", argv[0]);
+        return 2;
+    }
+    if ((zero_fd = open("/dev/zero", O_RDONLY)) < 0)
+        die("/dev/zero");
+    if ((null_fd = open("/dev/null", O_WRONLY)) < 0)
+        die("/dev/null");
+    if (pipe(pipe_fd) != 0)
+        die("pipe");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        if (argc > 2) {
+            int wanted = 0;
+            for (int a = 2; a < argc; a++)
+                wanted |= strcmp(argv[a], cases[c].name) == 0;
+            if (!wanted)
+                continue;
+        }
+        long long ns;
+        if (!cases[c].op) {
+            ns = run_pagefault(iters);
+        } else {
+            for (long i = 0; i < 1000; i++) /* warm up: a fixed count, so --stats-json differences are exact */
+                cases[c].op();
+            long long t0 = now_ns();
+            for (long i = 0; i < iters; i++)
+                cases[c].op();
+            ns = now_ns() - t0;
+        }
+        printf("%s %.1f %ld\n", cases[c].name, (double)ns / iters, iters);
+        fflush(stdout);
+    }
+    return 0;
+}
