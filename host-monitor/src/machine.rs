@@ -249,6 +249,9 @@ impl Machine {
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
         let block = vcpu_block_gpa(0);
+        if let Ok(mut s) = server.lock() {
+            s.vcpu_clock = crate::server::this_thread_cpu_clock();
+        }
         let worker = match self.wake.take() {
             Some(wake) => Some(
                 Worker::start(self.mem.clone(), server.clone(), block, wake)
@@ -282,7 +285,11 @@ impl Machine {
                     }
                 }
                 Exit::HypercallWait => match worker {
-                    Some(w) => w.wait_for_answer(),
+                    Some(w) => {
+                        if w.wait_for_answer().is_err() {
+                            return Err(self.died("the hypercall worker thread died"));
+                        }
+                    }
                     None => return Err(self.died("the guest waited for a hypercall worker that does not exist")),
                 },
                 Exit::Interrupted => continue,

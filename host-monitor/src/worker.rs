@@ -71,14 +71,20 @@ impl Worker {
 
     /// Block until the request the guest published has been answered (the guest exited
     /// with HYPERCALL_WAIT).
-    pub fn wait_for_answer(&self) {
-        let Some(c) = Control::new(&self.mem, self.block) else { return };
+    /// Err if the worker thread is gone (it could only die from a bug in a request
+    /// handler); waiting for it would then hang linuxrun.
+    pub fn wait_for_answer(&self) -> Result<(), ()> {
+        let Some(c) = Control::new(&self.mem, self.block) else { return Err(()) };
         let (lock, cv) = &self.shared.answered;
         let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
         while c.resp.load(Ordering::Acquire) != c.req.load(Ordering::Acquire) {
+            if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+                return Err(());
+            }
             // The timeout is a safety net against a missed notification, not a poll.
             guard = cv.wait_timeout(guard, Duration::from_millis(50)).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
         }
+        Ok(())
     }
 
     pub fn stop(mut self) {
@@ -97,8 +103,10 @@ fn serve_loop(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Sh
     while !shared.stop.load(Ordering::Relaxed) {
         let seq = c.req.load(Ordering::Acquire);
         if seq != last {
-            if let Ok(mut s) = server.lock() {
-                crate::server::serve_area(&mut s, mem, block);
+            match server.lock() {
+                Ok(mut s) => crate::server::serve_area(&mut s, mem, block),
+                // A handler panicked earlier: stop rather than answer with stale data.
+                Err(_) => return,
             }
             last = seq;
             c.resp.store(seq, Ordering::Release);

@@ -331,7 +331,8 @@ fn timeval_ns(addr: u64) -> Result<u64, i64> {
     if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_nsec) {
         return Err(EINVAL);
     }
-    Ok(tv.tv_sec as u64 * 1_000_000_000 + tv.tv_nsec as u64 * 1000)
+    // Linux clamps huge timer values rather than wrapping them.
+    Ok((tv.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(tv.tv_nsec as u64 * 1000))
 }
 
 fn write_itimerval(addr: u64, (value, interval): (u64, u64)) -> Result<(), i64> {

@@ -24,7 +24,7 @@ pub fn set(value_ns: u64, interval_ns: u64) -> (u64, u64) {
     let now = monotonic_ns();
     let mut t = REAL.lock();
     let old = remaining(&t, now);
-    *t = RealTimer { deadline: if value_ns == 0 { 0 } else { now + value_ns }, interval: interval_ns };
+    *t = RealTimer { deadline: if value_ns == 0 { 0 } else { now.saturating_add(value_ns) }, interval: interval_ns };
     old
 }
 

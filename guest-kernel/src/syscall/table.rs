@@ -145,8 +145,8 @@ syscall_table! {
     204 sched_getaffinity Guest ids::sched_getaffinity [D, D, Ptr];
     217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
     218 set_tid_address   Guest ids::set_tid_address  [X];
-    228 clock_gettime     Guest time::clock_gettime   [D, Ptr];
-    229 clock_getres      Guest time::clock_getres    [D, Ptr];
+    228 clock_gettime     Both  time::clock_gettime   [D, Ptr];
+    229 clock_getres      Both  time::clock_getres    [D, Ptr];
     230 clock_nanosleep   Both  time::clock_nanosleep [D, X, Ptr, Ptr];
     231 exit_group        Guest process::exit_group   [D];
     234 tgkill            Guest sig::tgkill           [D, D, D];

@@ -1,8 +1,6 @@
 //! Clocks (from the TSC, in the guest) and sleeping (short sleeps spin, long ones block the
 //! vCPU in the host so that an idle program does not burn a core).
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
 use abi_shared::hypercall::Request;
 use abi_shared::linux::Timespec;
 
@@ -28,23 +26,15 @@ const TIMER_ABSTIME: u64 = 1;
 /// Sleeps shorter than this spin: an exit to the host costs tens of microseconds.
 const SPIN_LIMIT_NS: u64 = 100_000;
 
-static PROCESS_START_NS: AtomicU64 = AtomicU64::new(0);
-
 fn clock_now(clock: i32) -> Option<u64> {
     match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM | CLOCK_TAI => Some(realtime_ns()),
         CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
             Some(monotonic_ns())
         }
-        // One thread that never waits for a CPU: its CPU time is its age (an upper bound).
+        // The program's CPU time is the vCPU thread's, which only the host can read.
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            let start = PROCESS_START_NS.load(Ordering::Relaxed);
-            let now = monotonic_ns();
-            if start == 0 {
-                PROCESS_START_NS.store(now, Ordering::Relaxed);
-                return Some(0);
-            }
-            Some(now - start)
+            Some(crate::hypercall::call_ret(&Request::CpuTime).max(0) as u64)
         }
         _ => None,
     }

@@ -47,12 +47,14 @@ pub struct Server {
     pub outcome: Option<GuestOutcome>,
     /// Requests served, for `--stats`.
     pub hypercalls: u64,
+    /// CPU clock of the vCPU thread (the program's CPU time), set by the vCPU thread.
+    pub vcpu_clock: Option<libc::clockid_t>,
 }
 
 impl Server {
     pub fn new(startup: &Startup, fds: FdGuard, strace: bool) -> Server {
         let startup = postcard::to_allocvec(startup).expect("encoding the startup block cannot fail");
-        Server { fds, startup, strace, outcome: None, hypercalls: 0 }
+        Server { fds, startup, strace, outcome: None, hypercalls: 0, vcpu_clock: None }
     }
 
     /// Serve the request in `req_area` and write the answer into `resp_area`; returns the
@@ -102,6 +104,9 @@ impl Server {
                 Response::Ret(0)
             }
             Request::Sleep { ns } => sleep(*ns),
+            Request::CpuTime => {
+                Response::Ret(clock_ns(self.vcpu_clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
+            }
             Request::Getgroups { .. }
             | Request::Getpgid { .. }
             | Request::Getsid { .. }
@@ -174,6 +179,13 @@ pub fn serve_area(server: &mut Server, mem: &GuestMemory, block: u64) {
     let mut resp = [0u8; 4096];
     let used = server.serve(mem, &req, &mut resp);
     let _ = mem.write(block + vcpu_block::HC_RESPONSE, &resp[..used]);
+}
+
+/// The calling thread's CPU clock (called on the vCPU thread, so it measures the guest).
+pub fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
+    let mut id: libc::clockid_t = 0;
+    // SAFETY: pthread_self is always valid; id is a valid out-pointer.
+    (unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0).then_some(id)
 }
 
 pub fn clock_ns(clock: libc::clockid_t) -> u64 {
