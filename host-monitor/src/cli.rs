@@ -26,7 +26,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub stats_json: Option<PathBuf>,
 
-    /// Guest RAM (e.g. 512M, 4G); default: the host's RAM, at most 64G. Host memory is
+    /// Guest RAM (e.g. 512M, 16G); default: the host's RAM, at most 4G. Host memory is
     /// committed only as the guest touches it.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub memory: Option<u64>,
@@ -78,13 +78,14 @@ impl From<Platform> for Flavour {
     }
 }
 
-/// The default guest RAM: as much as the host has (a native program could use it all),
-/// between 1 GiB and 64 GiB. Untouched guest RAM costs the host nothing.
+/// The default guest RAM: the host's, between 1 GiB and 4 GiB. Untouched guest RAM costs
+/// the host no memory, but a larger VM takes longer to set up (about 1 ms per GiB on
+/// kvm_pvm), so programs that need more ask with --memory.
 pub fn default_memory() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.
     let (pages, size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
     let total = (pages.max(0) as u64).saturating_mul(size.max(0) as u64);
-    total.clamp(1 << 30, 64 << 30) & !((2 << 20) - 1)
+    total.clamp(1 << 30, 4 << 30) & !((2 << 20) - 1)
 }
 
 /// "512M", "4G", "1048576" (bytes), "64k".
