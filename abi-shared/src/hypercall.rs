@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +321,18 @@ pub enum Request<'a> {
         buf: SegList<'a>,
         size: u64,
     },
+    /// fcntl record locks (F_GETLK, F_SETLK, F_SETLKW and the F_OFD_* ones): F_GETLK's
+    /// answer is `Response::Flock`.
+    FcntlLock {
+        fd: i32,
+        cmd: i32,
+        lock: LinuxFlock,
+    },
+    /// flock(2).
+    Flock {
+        fd: i32,
+        op: i32,
+    },
     /// CPU time used by the program so far in ns (the vCPU thread's: guest user and kernel
     /// time), for CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID.
     CpuTime,
@@ -343,6 +355,21 @@ pub enum XattrTarget<'a> {
     Fd(i32),
 }
 
+/// Linux's `struct flock` (x86_64, 32 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxFlock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub pad0: u32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub pad1: u32,
+}
+// SAFETY: repr(C), integers only, explicit padding fields: no implicit padding.
+unsafe impl crate::linux::Pod for LinuxFlock {}
+
 /// How the program ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExitHow {
@@ -359,6 +386,7 @@ pub enum Response {
     Ret(i64),
     Hello(HelloInfo),
     Stat(LinuxStat),
+    Flock(LinuxFlock),
     Statx(LinuxStatx),
     Termios(LinuxTermios),
     Winsize(LinuxWinsize),

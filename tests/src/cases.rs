@@ -379,6 +379,11 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("xz", &["/usr/bin/xz", "-c", "/etc/passwd"], 0),
     ("tar", &["/bin/tar", "cf", "-", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "/usr/include/linux/netfilter"], 0),
     ("file", &["/usr/bin/file", "/bin/true", "/etc/passwd"], 0),
+    (
+        "sqlite3",
+        &["/usr/bin/sqlite3", "test.db", "create table t(a, b); begin; insert into t values (1, 'x'), (2, 'y'); commit; select count(*), sum(a) from t;"],
+        0,
+    ),
     ("python3", &["/usr/bin/python3", "-c", "import json, hashlib, zlib; print(json.dumps({'h': hashlib.sha256(b'x').hexdigest(), 'z': len(zlib.compress(b'a' * 1000))}))"], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, Request, Response, SegList, XattrTarget};
+use abi_shared::hypercall::{GuestSeg, LinuxFlock, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
@@ -474,8 +474,23 @@ pub fn dup3(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Dup3 { oldfd: c.int(0), newfd: c.int(1), flags: c.int(2) })
 }
 
+/// fcntl's record-lock commands (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*).
+fn fcntl_lock(fd: i32, cmd: i32, addr: u64) -> i64 {
+    let lock: LinuxFlock = tryret!(uaccess::read_struct(addr));
+    match call(&Request::FcntlLock { fd, cmd, lock }) {
+        Response::Flock(l) => uaccess::write_struct(addr, &l).map_or(EFAULT, |_| 0),
+        Response::Ret(r) => r,
+        _ => EINVAL,
+    }
+}
+
+pub fn flock(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Flock { fd: c.int(0), op: c.int(1) })
+}
+
 pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
     match c.int(1) {
+        cmd @ (5..=7 | 36..=38) => fcntl_lock(c.int(0), cmd, c.arg(2)),
         cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ) => {
             call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) })
         }

@@ -82,6 +82,7 @@ syscall_table! {
     62  kill              Guest sig::kill             [D, D];
     63  uname             Guest ids::uname            [Ptr];
     72  fcntl             Host  fs::fcntl             [Fd, D, X];
+    73  flock             Host  fs::flock             [Fd, D];
     74  fsync             Host  fs::fsync             [Fd];
     75  fdatasync         Host  fs::fdatasync         [Fd];
     76  truncate          Host  fs::truncate          [Str, D];

@@ -14,7 +14,7 @@ use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 
-use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList, XattrTarget};
+use abi_shared::hypercall::{GuestSeg, LinuxFlock, MalformedReason, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
@@ -124,6 +124,8 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::IoctlGetPgrp { fd } => fs.get_pgrp(*fd),
         Request::Realpath { path, buf } => fs.realpath(path, buf),
         Request::Getxattr { target, name, buf, size } => fs.getxattr(target, name, buf, *size),
+        Request::FcntlLock { fd, cmd, lock } => fs.fcntl_lock(*fd, *cmd, lock),
+        Request::Flock { fd, op } => fs.flock(*fd, *op),
         Request::Listxattr { target, buf, size } => fs.listxattr(target, buf, *size),
         // Not a file request: the dispatcher in server/mod.rs serves those.
         _ => Err(Failure::Errno(ENOSYS)),
@@ -939,6 +941,61 @@ impl Fs<'_> {
     #[cfg(not(target_os = "linux"))]
     fn listxattr(&self, _target: &XattrTarget<'_>, _buf: &SegList<'_>, _size: u64) -> Handled {
         Err(Failure::Errno(errno::EOPNOTSUPP as LinuxErrno))
+    }
+}
+
+impl Fs<'_> {
+    /// Record locks. Linux numbers: F_GETLK 5, F_SETLK 6, F_SETLKW 7, F_OFD_GETLK 36,
+    /// F_OFD_SETLK 37, F_OFD_SETLKW 38; `struct flock` is the same on a Linux host. A
+    /// blocking F_SETLKW blocks the vCPU thread (or worker) like any blocking call.
+    #[cfg(target_os = "linux")]
+    fn fcntl_lock(&self, fd: i32, cmd: i32, lock: &LinuxFlock) -> Handled {
+        let fd = self.fd(fd)?;
+        let host_cmd = match cmd {
+            5 => libc::F_GETLK,
+            6 => libc::F_SETLK,
+            7 => libc::F_SETLKW,
+            36 => libc::F_OFD_GETLK,
+            37 => libc::F_OFD_SETLK,
+            38 => libc::F_OFD_SETLKW,
+            _ => return Err(Failure::Errno(EINVAL)),
+        };
+        let mut fl = libc::flock {
+            l_type: lock.l_type,
+            l_whence: lock.l_whence,
+            l_start: lock.l_start,
+            l_len: lock.l_len,
+            l_pid: lock.l_pid,
+        };
+        // SAFETY: fl is a valid struct flock for the duration of the call.
+        check(unsafe { libc::fcntl(fd, host_cmd, &mut fl) })?;
+        if host_cmd == libc::F_GETLK || host_cmd == libc::F_OFD_GETLK {
+            return Ok(Response::Flock(LinuxFlock {
+                l_type: fl.l_type,
+                l_whence: fl.l_whence,
+                l_start: fl.l_start,
+                l_len: fl.l_len,
+                l_pid: fl.l_pid,
+                ..LinuxFlock::default()
+            }));
+        }
+        ret(0)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn fcntl_lock(&self, fd: i32, _cmd: i32, _lock: &LinuxFlock) -> Handled {
+        self.fd(fd)?;
+        Err(Failure::Errno(ENOSYS))
+    }
+
+    /// flock: LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8 (the same on Linux and macOS).
+    fn flock(&self, fd: i32, op: i32) -> Handled {
+        let fd = self.fd(fd)?;
+        if op & !(1 | 2 | 4 | 8) != 0 {
+            return Err(Failure::Errno(EINVAL));
+        }
+        // SAFETY: flock takes an fd and an int.
+        ret(check(unsafe { libc::flock(fd, op) })?)
     }
 }
 
