@@ -96,7 +96,9 @@ impl AddressSpace {
         for v in removed {
             release_pages(v.start, v.end, &mut tlb);
             // Empty page tables would keep those 2 MiB blocks from being mapped whole again.
-            if paging::free_empty_tables(v.start, v.end) {
+            // Freeing them needs a full TLB flush (expensive on kvm_pvm: every cached
+            // translation is rebuilt), so only ranges that could hold a 2 MiB page do it.
+            if v.end - v.start >= HUGE_PAGE_SIZE && paging::free_empty_tables(v.start, v.end) {
                 tlb.flush_all_later();
             }
         }
