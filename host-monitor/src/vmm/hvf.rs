@@ -304,7 +304,7 @@ mod backend {
             let tsc_khz = sysctl_u64(c"machdep.tsc.frequency").map(|hz| hz / 1000).filter(|&k| k > 0);
             Ok(HvfVm {
                 mem_size: mem.size(),
-                tsc_khz: tsc_khz.unwrap_or_else(measure_tsc_khz),
+                tsc_khz: tsc_khz.unwrap_or_else(crate::vmm::measure_tsc_khz),
                 alive: Mutex::new(true),
             })
         }
@@ -1020,19 +1020,6 @@ mod backend {
             }
             Ok(())
         }
-    }
-
-    /// TSC ticks per millisecond, measured against the monotonic clock (when the
-    /// `machdep.tsc.frequency` sysctl is missing).
-    fn measure_tsc_khz() -> u64 {
-        // SAFETY: rdtsc has no side effects.
-        let t0 = unsafe { core::arch::x86_64::_rdtsc() };
-        let start = std::time::Instant::now();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        // SAFETY: as above.
-        let t1 = unsafe { core::arch::x86_64::_rdtsc() };
-        let ns = start.elapsed().as_nanos().max(1) as u64;
-        (t1 - t0) * 1_000_000 / ns
     }
 }
 

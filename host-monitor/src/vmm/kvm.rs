@@ -124,7 +124,7 @@ impl Vm for KvmVm {
         let from_kvm = self.first_vcpu.lock().ok().and_then(|v| v.as_ref().and_then(|v| v.get_tsc_khz().ok()));
         match from_kvm {
             Some(khz) if khz > 0 => khz as u64,
-            _ => measure_tsc_khz(),
+            _ => super::measure_tsc_khz(),
         }
     }
 
@@ -304,17 +304,4 @@ impl Vcpu for KvmVcpu {
     fn resume_after_fork(&mut self) -> Result<(), VmmError> {
         Ok(())
     }
-}
-
-/// TSC ticks per millisecond, measured against the monotonic clock (when the hypervisor
-/// cannot tell).
-fn measure_tsc_khz() -> u64 {
-    // SAFETY: rdtsc has no side effects.
-    let t0 = unsafe { core::arch::x86_64::_rdtsc() };
-    let start = std::time::Instant::now();
-    std::thread::sleep(std::time::Duration::from_millis(20));
-    // SAFETY: as above.
-    let t1 = unsafe { core::arch::x86_64::_rdtsc() };
-    let ns = start.elapsed().as_nanos().max(1) as u64;
-    (t1 - t0) * 1_000_000 / ns
 }

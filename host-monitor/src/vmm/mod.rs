@@ -220,3 +220,17 @@ pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Re
         ))
     }
 }
+
+/// TSC ticks per millisecond, measured against the monotonic clock (for hypervisors that
+/// cannot tell the guest's TSC frequency).
+#[cfg(target_arch = "x86_64")]
+pub fn measure_tsc_khz() -> u64 {
+    // SAFETY: rdtsc has no side effects.
+    let t0 = unsafe { core::arch::x86_64::_rdtsc() };
+    let start = std::time::Instant::now();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // SAFETY: as above.
+    let t1 = unsafe { core::arch::x86_64::_rdtsc() };
+    let ns = start.elapsed().as_nanos().max(1) as u64;
+    t1.wrapping_sub(t0) * 1_000_000 / ns
+}
