@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -333,6 +333,12 @@ pub enum Request<'a> {
         fd: i32,
         op: i32,
     },
+    /// poll(2) over (fd, Linux events) pairs for at most `timeout_ns` (None: no limit).
+    /// Answered with `Response::Polled`.
+    Poll {
+        fds: Vec<(i32, i16)>,
+        timeout_ns: Option<u64>,
+    },
     /// CPU time used by the program so far in ns (the vCPU thread's: guest user and kernel
     /// time), for CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID.
     CpuTime,
@@ -387,6 +393,11 @@ pub enum Response {
     Hello(HelloInfo),
     Stat(LinuxStat),
     Flock(LinuxFlock),
+    /// poll's result: how many fds are ready, and each fd's Linux revents.
+    Polled {
+        ready: i64,
+        revents: Vec<i16>,
+    },
     Statx(LinuxStatx),
     Termios(LinuxTermios),
     Winsize(LinuxWinsize),

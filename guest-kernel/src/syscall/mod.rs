@@ -5,6 +5,7 @@ pub mod fs;
 pub mod ids;
 pub mod info;
 pub mod mm;
+pub mod poll;
 pub mod process;
 pub mod stats;
 mod table;

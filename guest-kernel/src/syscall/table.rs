@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{fs, ids, info, mm, process, time, Handler};
+use super::{fs, ids, info, mm, poll, process, time, Handler};
 use crate::signal::syscalls as sig;
 
 /// Where a syscall is served.
@@ -53,6 +53,7 @@ syscall_table! {
     4   stat              Host  fs::stat              [Str, Ptr];
     5   fstat             Host  fs::fstat             [Fd, Ptr];
     6   lstat             Host  fs::lstat             [Str, Ptr];
+    7   poll              Host  poll::poll            [Ptr, D, D];
     8   lseek             Host  fs::lseek             [Fd, D, D];
     9   mmap              Guest mm::mmap              [X, D, X, X, Fd, X];
     10  mprotect          Guest mm::mprotect          [X, D, X];
@@ -68,6 +69,7 @@ syscall_table! {
     20  writev            Host  fs::writev            [Fd, Ptr, D];
     21  access            Host  fs::access            [Str, Oct];
     22  pipe              Host  fs::pipe              [Ptr];
+    23  select            Host  poll::select          [D, Ptr, Ptr, Ptr, Ptr];
     24  sched_yield       Guest ids::sched_yield      [];
     25  mremap            Guest mm::mremap            [X, D, D, X, X];
     28  madvise           Guest mm::madvise           [X, D, D];
@@ -164,6 +166,8 @@ syscall_table! {
     267 readlinkat        Host  fs::readlinkat        [DirFd, Str, Ptr, D];
     268 fchmodat          Host  fs::fchmodat          [DirFd, Str, Oct];
     269 faccessat         Host  fs::faccessat         [DirFd, Str, Oct];
+    270 pselect6          Host  poll::pselect6        [D, Ptr, Ptr, Ptr, Ptr, Ptr];
+    271 ppoll             Host  poll::ppoll           [Ptr, D, Ptr, Ptr, D];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
     280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];

@@ -126,6 +126,7 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::Getxattr { target, name, buf, size } => fs.getxattr(target, name, buf, *size),
         Request::FcntlLock { fd, cmd, lock } => fs.fcntl_lock(*fd, *cmd, lock),
         Request::Flock { fd, op } => fs.flock(*fd, *op),
+        Request::Poll { fds, timeout_ns } => fs.poll(fds, *timeout_ns),
         Request::Listxattr { target, buf, size } => fs.listxattr(target, buf, *size),
         // Not a file request: the dispatcher in server/mod.rs serves those.
         _ => Err(Failure::Errno(ENOSYS)),
@@ -996,6 +997,48 @@ impl Fs<'_> {
         }
         // SAFETY: flock takes an fd and an int.
         ret(check(unsafe { libc::flock(fd, op) })?)
+    }
+}
+
+/// Most fds one poll request may name (the request must fit the hypercall area).
+const MAX_POLL_FDS: usize = 1024;
+
+impl Fs<'_> {
+    /// poll on the host. The monitor's own fds answer POLLNVAL, as closed fds do. The poll
+    /// bits Linux programs use have the same numbers on Linux and macOS (POLLIN 1, POLLPRI 2,
+    /// POLLOUT 4, POLLERR 8, POLLHUP 0x10, POLLNVAL 0x20).
+    fn poll(&self, fds: &[(i32, i16)], timeout_ns: Option<u64>) -> Handled {
+        if fds.len() > MAX_POLL_FDS {
+            return Err(Failure::Errno(EINVAL));
+        }
+        const POLLNVAL: i16 = 0x20;
+        let reserved = |fd: i32| fd >= 0 && self.fds.is_reserved(fd);
+        let mut pfds: Vec<libc::pollfd> = fds
+            .iter()
+            // poll skips a negative fd: the monitor's own become -1 and are answered below.
+            .map(|&(fd, events)| libc::pollfd { fd: if reserved(fd) { -1 } else { fd }, events, revents: 0 })
+            .collect();
+        let timeout_ms: c_int = match timeout_ns {
+            None => -1,
+            // Rounded up, so a short timeout does not become a busy poll.
+            Some(ns) => ns.div_ceil(1_000_000).min(c_int::MAX as u64) as c_int,
+        };
+        // SAFETY: pfds is a valid array of pfds.len() pollfds for the duration of the call.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
+        let mut ready = check(r)?;
+        let revents = fds
+            .iter()
+            .zip(&pfds)
+            .map(|(&(fd, _), p)| {
+                if reserved(fd) {
+                    ready += 1;
+                    POLLNVAL
+                } else {
+                    p.revents
+                }
+            })
+            .collect();
+        Ok(Response::Polled { ready, revents })
     }
 }
 

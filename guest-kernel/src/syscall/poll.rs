@@ -1,0 +1,208 @@
+//! poll, ppoll, select and pselect6: forwarded to the host's poll, with the wait cut short
+//! by our own ITIMER_REAL so that a due SIGALRM interrupts it (EINTR) as on Linux.
+
+use alloc::vec::Vec;
+
+use abi_shared::hypercall::{Request, Response};
+use abi_shared::linux::{errno, Timespec};
+
+use super::{err, Ctx, EFAULT, EINVAL};
+use crate::hypercall::call;
+use crate::mm::uaccess;
+use crate::time::monotonic_ns;
+
+/// Most fds one call may watch here (FD_SETSIZE for select; poll beyond it is EINVAL).
+const MAX_FDS: usize = 1024;
+
+const POLLIN: i16 = 0x1;
+const POLLPRI: i16 = 0x2;
+const POLLOUT: i16 = 0x4;
+const POLLERR: i16 = 0x8;
+const POLLHUP: i16 = 0x10;
+const POLLNVAL: i16 = 0x20;
+
+/// Poll `fds` until something is ready, `deadline` (monotonic ns) passes, or a signal is
+/// due. Returns the ready count and revents, or -EINTR.
+fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16>), i64> {
+    loop {
+        let now = monotonic_ns();
+        let until = match (deadline, crate::signal::timer::deadline()) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        };
+        let timeout_ns = until.map(|u| u.saturating_sub(now));
+        match call(&Request::Poll { fds: fds.to_vec(), timeout_ns }) {
+            Response::Polled { ready, revents } if ready > 0 => return Ok((ready, revents)),
+            Response::Polled { revents, .. } => {
+                if crate::signal::has_deliverable() {
+                    return Err(err(errno::EINTR));
+                }
+                if deadline.is_some_and(|d| monotonic_ns() >= d) {
+                    return Ok((0, revents));
+                }
+            }
+            Response::Ret(e) => return Err(e),
+            _ => return Err(EINVAL),
+        }
+    }
+}
+
+fn timespec_deadline(addr: u64) -> Result<Option<u64>, i64> {
+    if addr == 0 {
+        return Ok(None);
+    }
+    let ts: Timespec = uaccess::read_struct(addr)?;
+    let ns = super::time::timespec_ns(&ts).ok_or(EINVAL)?;
+    Ok(Some(monotonic_ns().saturating_add(ns)))
+}
+
+fn read_pollfds(addr: u64, n: usize) -> Result<Vec<(i32, i16)>, i64> {
+    let mut raw = alloc::vec![0u8; n * 8];
+    uaccess::copy_from_user(addr, &mut raw)?;
+    Ok(raw
+        .chunks_exact(8)
+        .map(|c| (i32::from_le_bytes([c[0], c[1], c[2], c[3]]), i16::from_le_bytes([c[4], c[5]])))
+        .collect())
+}
+
+fn do_poll(addr: u64, nfds: u64, deadline: Option<u64>) -> i64 {
+    let n = nfds as usize;
+    if n > MAX_FDS {
+        return EINVAL;
+    }
+    let fds = match read_pollfds(addr, n) {
+        Ok(f) => f,
+        Err(e) => return e,
+    };
+    let (ready, revents) = match poll_until(&fds, deadline) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    for (i, r) in revents.iter().enumerate() {
+        // revents is the 2 bytes after fd and events.
+        if uaccess::copy_to_user(addr + i as u64 * 8 + 6, &r.to_le_bytes()).is_err() {
+            return EFAULT;
+        }
+    }
+    ready
+}
+
+pub fn poll(c: &mut Ctx<'_>) -> i64 {
+    let ms = c.int(2);
+    let deadline = (ms >= 0).then(|| monotonic_ns().saturating_add(ms as u64 * 1_000_000));
+    do_poll(c.arg(0), c.arg(1), deadline)
+}
+
+/// ppoll; the temporary signal mask only matters for signals from outside, which do not
+/// reach the program yet.
+pub fn ppoll(c: &mut Ctx<'_>) -> i64 {
+    if c.arg(3) != 0 && c.arg(4) != 8 {
+        return EINVAL;
+    }
+    match timespec_deadline(c.arg(2)) {
+        Ok(deadline) => do_poll(c.arg(0), c.arg(1), deadline),
+        Err(e) => e,
+    }
+}
+
+/// select's three fd sets as a poll list and back.
+fn do_select(nfds: i32, sets: [u64; 3], deadline: Option<u64>) -> i64 {
+    if nfds < 0 {
+        return EINVAL;
+    }
+    let n = (nfds as usize).min(MAX_FDS);
+    let words = n.div_ceil(64);
+    let mut bits = [[0u64; MAX_FDS / 64]; 3];
+    for (k, &addr) in sets.iter().enumerate() {
+        if addr == 0 {
+            continue;
+        }
+        let mut raw = alloc::vec![0u8; words * 8];
+        if uaccess::copy_from_user(addr, &mut raw).is_err() {
+            return EFAULT;
+        }
+        for (w, c) in raw.chunks_exact(8).enumerate() {
+            bits[k][w] = u64::from_le_bytes(c.try_into().unwrap_or_default());
+        }
+    }
+    let is_set = |k: usize, fd: usize| bits[k][fd / 64] & (1 << (fd % 64)) != 0;
+    let fds: Vec<(i32, i16)> = (0..n)
+        .filter_map(|fd| {
+            let ev = (if is_set(0, fd) { POLLIN } else { 0 })
+                | (if is_set(1, fd) { POLLOUT } else { 0 })
+                | (if is_set(2, fd) { POLLPRI } else { 0 });
+            (ev != 0).then_some((fd as i32, ev))
+        })
+        .collect();
+    let revents = match poll_until(&fds, deadline) {
+        Ok((_, r)) => r,
+        Err(e) => return e,
+    };
+    let mut out = [[0u64; MAX_FDS / 64]; 3];
+    let mut count = 0;
+    for (&(fd, _), &r) in fds.iter().zip(&revents) {
+        if r & POLLNVAL != 0 {
+            return err(errno::EBADF);
+        }
+        let fd = fd as usize;
+        let hits = [
+            is_set(0, fd) && r & (POLLIN | POLLHUP | POLLERR) != 0,
+            is_set(1, fd) && r & (POLLOUT | POLLERR) != 0,
+            is_set(2, fd) && r & POLLPRI != 0,
+        ];
+        for (k, hit) in hits.into_iter().enumerate() {
+            if hit {
+                out[k][fd / 64] |= 1 << (fd % 64);
+                count += 1;
+            }
+        }
+    }
+    for (k, &addr) in sets.iter().enumerate() {
+        if addr == 0 {
+            continue;
+        }
+        let raw: Vec<u8> = out[k][..words].iter().flat_map(|w| w.to_le_bytes()).collect();
+        if uaccess::copy_to_user(addr, &raw).is_err() {
+            return EFAULT;
+        }
+    }
+    count
+}
+
+/// Linux writes the time left back into select's timeout.
+fn write_remaining(addr: u64, deadline: Option<u64>, micros: bool) {
+    if let (true, Some(d)) = (addr != 0, deadline) {
+        let left = d.saturating_sub(monotonic_ns());
+        let sub = if micros { (left % 1_000_000_000) / 1000 } else { left % 1_000_000_000 };
+        let _ = uaccess::write_struct(addr, &Timespec { tv_sec: (left / 1_000_000_000) as i64, tv_nsec: sub as i64 });
+    }
+}
+
+pub fn select(c: &mut Ctx<'_>) -> i64 {
+    let tv = c.arg(4);
+    let deadline = if tv == 0 {
+        None
+    } else {
+        let t: Timespec = match uaccess::read_struct(tv) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        if t.tv_sec < 0 || !(0..1_000_000).contains(&t.tv_nsec) {
+            return EINVAL;
+        }
+        Some(monotonic_ns().saturating_add((t.tv_sec as u64).saturating_mul(1_000_000_000) + t.tv_nsec as u64 * 1000))
+    };
+    let r = do_select(c.int(0), [c.arg(1), c.arg(2), c.arg(3)], deadline);
+    write_remaining(tv, deadline, true);
+    r
+}
+
+pub fn pselect6(c: &mut Ctx<'_>) -> i64 {
+    let deadline = match timespec_deadline(c.arg(4)) {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let r = do_select(c.int(0), [c.arg(1), c.arg(2), c.arg(3)], deadline);
+    write_remaining(c.arg(4), deadline, false);
+    r
+}
