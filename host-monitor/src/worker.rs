@@ -27,6 +27,9 @@ struct Shared {
     stop: AtomicBool,
     /// Signalled after every answer, for a vCPU thread waiting in `wait_for_answer`.
     answered: (Mutex<()>, Condvar),
+    /// A vCPU thread waits in `wait_for_answer`: only then is the condition variable
+    /// signalled (a notification is a futex syscall, too dear for every request).
+    waiting: AtomicBool,
 }
 
 pub struct Worker {
@@ -58,7 +61,11 @@ impl Worker {
     /// Start serving the vCPU block at `block`. `wake` is the eventfd behind the guest's
     /// HYPERCALL_WAKE port.
     pub fn start(mem: Arc<GuestMemory>, server: Arc<Mutex<Server>>, block: u64, wake: File) -> std::io::Result<Worker> {
-        let shared = Arc::new(Shared { stop: AtomicBool::new(false), answered: (Mutex::new(()), Condvar::new()) });
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            answered: (Mutex::new(()), Condvar::new()),
+            waiting: AtomicBool::new(false),
+        });
         // Shared rather than cloned: a clone would take the lowest free fd, which belongs to
         // the Linux program.
         let wake = Arc::new(wake);
@@ -70,21 +77,27 @@ impl Worker {
     }
 
     /// Block until the request the guest published has been answered (the guest exited
-    /// with HYPERCALL_WAIT).
-    /// Err if the worker thread is gone (it could only die from a bug in a request
-    /// handler); waiting for it would then hang linuxrun.
+    /// with HYPERCALL_WAIT). Err if the worker thread is gone (it could only die from a bug
+    /// in a request handler); waiting for it would then hang linuxrun.
     pub fn wait_for_answer(&self) -> Result<(), ()> {
         let Some(c) = Control::new(&self.mem, self.block) else { return Err(()) };
         let (lock, cv) = &self.shared.answered;
         let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        while c.resp.load(Ordering::Acquire) != c.req.load(Ordering::Acquire) {
+        // Announce the wait before looking: pairs with the worker storing the answer and
+        // then reading `waiting` (both SeqCst), so one of the two sees the other.
+        self.shared.waiting.store(true, Ordering::SeqCst);
+        let mut result = Ok(());
+        while c.resp.load(Ordering::SeqCst) != c.req.load(Ordering::Acquire) {
             if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
-                return Err(());
+                result = Err(());
+                break;
             }
             // The timeout is a safety net against a missed notification, not a poll.
             guard = cv.wait_timeout(guard, Duration::from_millis(50)).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
         }
-        Ok(())
+        self.shared.waiting.store(false, Ordering::SeqCst);
+        drop(guard);
+        result
     }
 
     pub fn stop(mut self) {
@@ -109,10 +122,12 @@ fn serve_loop(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Sh
                 Err(_) => return,
             }
             last = seq;
-            c.resp.store(seq, Ordering::Release);
-            let (lock, cv) = &shared.answered;
-            drop(lock.lock());
-            cv.notify_all();
+            c.resp.store(seq, Ordering::SeqCst);
+            if shared.waiting.load(Ordering::SeqCst) {
+                let (lock, cv) = &shared.answered;
+                drop(lock.lock());
+                cv.notify_all();
+            }
             idle_since = Instant::now();
             continue;
         }

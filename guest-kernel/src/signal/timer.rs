@@ -3,6 +3,8 @@
 //! program spinning in user mode without syscalls sees its SIGALRM only at its next kernel
 //! entry until the monitor can interrupt a running vCPU.
 
+use core::sync::atomic::{AtomicBool, Ordering};
+
 use spin::Mutex;
 
 use abi_shared::linux::signal::SIGALRM;
@@ -18,6 +20,9 @@ pub struct RealTimer {
 }
 
 static REAL: Mutex<RealTimer> = Mutex::new(RealTimer { deadline: 0, interval: 0 });
+/// Whether the timer is armed, readable without the lock: `check` runs on every return to
+/// user mode and must cost nothing when no timer is set.
+static ARMED: AtomicBool = AtomicBool::new(false);
 
 /// Arm (deadline 0 disarms) and return the previous setting as (remaining, interval).
 pub fn set(value_ns: u64, interval_ns: u64) -> (u64, u64) {
@@ -25,6 +30,7 @@ pub fn set(value_ns: u64, interval_ns: u64) -> (u64, u64) {
     let mut t = REAL.lock();
     let old = remaining(&t, now);
     *t = RealTimer { deadline: if value_ns == 0 { 0 } else { now.saturating_add(value_ns) }, interval: interval_ns };
+    ARMED.store(t.deadline != 0, Ordering::Relaxed);
     old
 }
 
@@ -48,6 +54,9 @@ pub fn deadline() -> Option<u64> {
 
 /// Raise SIGALRM if the deadline passed (re-arming a periodic timer).
 pub fn check() {
+    if !ARMED.load(Ordering::Relaxed) {
+        return;
+    }
     let now = monotonic_ns();
     let fired = {
         let mut t = REAL.lock();
@@ -55,6 +64,7 @@ pub fn check() {
             false
         } else {
             t.deadline = if t.interval == 0 { 0 } else { now + t.interval - (now - t.deadline) % t.interval };
+            ARMED.store(t.deadline != 0, Ordering::Relaxed);
             true
         }
     };
