@@ -20,7 +20,13 @@ pub const BUSYBOX: &str = "/bin/busybox";
 pub enum Fixture {
     Empty,
     BusyboxTree,
-    File { name: &'static str, content: Vec<u8>, mode: u32 },
+    /// The busybox tree plus archives and a script for the Debian-tool cases.
+    ToolTree,
+    File {
+        name: &'static str,
+        content: Vec<u8>,
+        mode: u32,
+    },
 }
 
 impl Fixture {
@@ -28,6 +34,7 @@ impl Fixture {
         match self {
             Fixture::Empty => Ok(()),
             Fixture::BusyboxTree => fixtures::busybox_tree(dir),
+            Fixture::ToolTree => fixtures::tool_tree(dir),
             Fixture::File { name, content, mode } => fixtures::file(dir, name, content, *mode),
         }
     }
@@ -388,11 +395,79 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
 
+/// Debian tools with several options each on the tool fixture tree (see
+/// fixtures::tool_tree): archives and compressed files made natively are unpacked, trees
+/// copied and changed, and the resulting work dir compared where a command writes.
+const TOOLS: &[Applet] = &[
+    applet("ls-lR", &["/bin/ls", "-lR", "--time-style=+%s", "tree", "empty"]),
+    applet("ls-1sSr", &["/bin/ls", "-1sSr", "."]),
+    applet("stat", &["/usr/bin/stat", "-c", "%n %s %F %a %h %Y", "tree/f1", "tree/link", "tree/sub", "big.bin"]),
+    applet("stat-L", &["/usr/bin/stat", "-L", "-c", "%n %s %F", "tree/link"]),
+    applet("du", &["/usr/bin/du", "-sb", "tree"]),
+    with_stdin(applet("tr", &["/usr/bin/tr", "-s", "a-z", "A-Z"]), "words.txt"),
+    applet("sort-fu", &["/usr/bin/sort", "-f", "-u", "words.txt"]),
+    applet("sort-k", &["/usr/bin/sort", "-k1,1nr", "nums.txt"]),
+    applet("uniq", &["/usr/bin/uniq", "-c", "-i", "words.txt"]),
+    applet("nl", &["/usr/bin/nl", "-ba", "b.txt"]),
+    applet("od", &["/usr/bin/od", "-A", "x", "-t", "x1z", "-N", "64", "big.bin"]),
+    applet("base64", &["/usr/bin/base64", "-w", "60", "tree/f2"]),
+    applet("cksum", &["/usr/bin/cksum", "a.txt", "b.txt", "big.bin"]),
+    applet("md5sum", &["/usr/bin/md5sum", "a.txt", "big.bin"]),
+    applet("sha256sum-tree", &["/usr/bin/sha256sum", "tree/f1", "tree/f2", "tree/exe", "tree/sub/f3", "big.bin"]),
+    applet("tac", &["/usr/bin/tac", "nums.txt"]),
+    applet("paste", &["/usr/bin/paste", "-d,", "a.txt", "nums.txt"]),
+    applet("comm", &["/usr/bin/comm", "--nocheck-order", "-3", "a.txt", "b.txt"]),
+    applet("realpath", &["/usr/bin/realpath", "--relative-to=.", "tree/link", "tree/sub/../f2"]),
+    applet("printf", &["/usr/bin/printf", "%05d|%-6s|%x\n", "42", "ab", "255"]),
+    applet("grep-c", &["/bin/grep", "-c", "-i", "apple", "words.txt", "a.txt"]),
+    applet("grep-rn", &["/bin/grep", "-rn", "--include=f*", "e", "tree"]),
+    applet("sed-n", &["/bin/sed", "-n", "2,5p;/apple/=", "words.txt"]),
+    applet("awk-printf", &["/usr/bin/awk", "{ s[$1]++ } END { for (w in s) n++; printf \"%d distinct\\n\", n }", "words.txt"]),
+    applet("find-printf", &["/usr/bin/find", "tree", "-type", "f", "-printf", "%p %s %m\n"]),
+    applet("tar-t", &["/bin/tar", "tvf", "tree.tar"]),
+    changes_tree(applet("tar-x", &["/bin/tar", "xf", "tree.tar", "-C", "empty"])),
+    changes_tree(applet("tar-c", &["/bin/tar", "cf", "out.tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "tree"])),
+    changes_tree(applet("gzip-d", &["/bin/gzip", "-df", "a.txt.gz"])),
+    changes_tree(applet("gzip-k", &["/bin/gzip", "-9kn", "big.bin"])),
+    applet("gzip-t", &["/bin/gzip", "-tv", "a.txt.gz"]),
+    changes_tree(applet("xz-d", &["/usr/bin/xz", "-dk", "--stdout", "big.bin.xz"])),
+    changes_tree(applet("xz-k", &["/usr/bin/xz", "-k", "-0", "a.txt"])),
+    changes_tree(applet("cp-r", &["/bin/cp", "-r", "tree", "copy"])),
+    changes_tree(applet("cp-a", &["/bin/cp", "-a", "tree", "copy"])),
+    changes_tree(applet("mv", &["/bin/mv", "tree", "empty/moved"])),
+    changes_tree(applet("rm-r", &["/bin/rm", "-r", "tree", "a.txt"])),
+    changes_tree(applet("mkdir-p", &["/bin/mkdir", "-p", "-m", "750", "x/y/z"])),
+    changes_tree(applet("ln-s", &["/bin/ln", "-s", "a.txt", "tree/sub", "empty/"])),
+    changes_tree(applet("chmod-R", &["/bin/chmod", "-R", "go-rwx", "tree"])),
+    changes_tree(applet("touch", &["/usr/bin/touch", "-d", "@86400", "new.txt", "a.txt"])),
+    changes_tree(applet("split", &["/usr/bin/split", "-l", "30", "nums.txt", "part."])),
+    changes_tree(applet("python3-walk", &["/usr/bin/python3", "walk.py"])),
+    changes_tree(applet("sqlite3-file", &["/usr/bin/sqlite3", "t.db", "create table t(x); insert into t values (1),(2),(3); select sum(x) from t;"])),
+    applet("perl-files", &["/usr/bin/perl", "-e", "opendir(my $d, 'tree') or die; print join(' ', sort grep { !/^\\./ } readdir $d), qq(\\n); open(my $f, '<', 'nums.txt') or die; my @l = <$f>; print scalar(@l), qq(\\n);"]),
+    failing(applet("cat-missing", &["/bin/cat", "a.txt", "missing"]), 1),
+];
+
+fn tool_cases() -> impl Iterator<Item = Case> {
+    TOOLS.iter().filter(|a| Path::new(a.args[0]).exists()).map(|a| Case {
+        name: format!("tool/{}", a.name),
+        body: Body::Differential(Differential {
+            build: None,
+            argv: a.args.iter().map(OsString::from).collect(),
+            stdin: a.stdin,
+            fixture: Fixture::ToolTree,
+            native_status: Status::Exit(a.status),
+            compare_stderr: true,
+            compare_tree: a.tree,
+        }),
+    })
+}
+
 /// Dynamically linked system binaries (and a missing-interpreter refusal).
 pub fn dynamic_cases() -> Vec<Case> {
     if !DYNAMIC_SUPPORTED {
         return vec![];
     }
+    let tools: Vec<Case> = tool_cases().collect();
     SYSTEM_COMMANDS
         .iter()
         .filter(|(_, argv, _)| Path::new(argv[0]).exists())
@@ -408,5 +483,6 @@ pub fn dynamic_cases() -> Vec<Case> {
                 compare_tree: false,
             }),
         })
+        .chain(tools)
         .collect()
 }

@@ -61,6 +61,57 @@ pub fn busybox_tree(dir: &Path) -> Result<(), String> {
     set_fixed_mtimes(dir)
 }
 
+/// The busybox tree plus what the Debian-tool cases unpack and run: an uncompressed tar
+/// of `tree/`, gzip and xz copies of two files (all made by the native tools, with fixed
+/// metadata, so both sides start from the same bytes) and a python script.
+pub fn tool_tree(dir: &Path) -> Result<(), String> {
+    busybox_tree(dir)?;
+    native(dir, "tar", &["cf", "tree.tar", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "tree"])?;
+    native(dir, "gzip", &["-9kn", "a.txt"])?;
+    native(dir, "xz", &["-k", "big.bin"])?;
+    write(dir, "walk.py", PYTHON_SCRIPT.as_bytes(), 0o644)?;
+    set_fixed_mtimes(dir)
+}
+
+/// Exercises json, hashlib, sqlite3, zlib, re, os.walk, tempfile and shutil on the tree;
+/// prints only what is the same wherever the tree is.
+const PYTHON_SCRIPT: &str = r#"import hashlib, json, os, re, shutil, sqlite3, tempfile, zlib
+walk = []
+for d, dirs, files in os.walk("tree"):
+    dirs.sort()
+    for f in sorted(files):
+        p = os.path.join(d, f)
+        with open(p, "rb") as fh:
+            data = fh.read()
+        walk.append([p, len(data), hashlib.sha256(data).hexdigest()[:16], os.path.islink(p)])
+print(json.dumps(walk, indent=1))
+with tempfile.TemporaryDirectory() as t:
+    copy = os.path.join(t, "copy")
+    shutil.copytree("tree", copy, symlinks=True)
+    same = all(open(os.path.join(copy, os.path.relpath(p, "tree")), "rb").read() == open(p, "rb").read() for p, *_ in walk)
+    print("copytree identical:", same, sorted(os.listdir(copy)))
+    db = sqlite3.connect(os.path.join(t, "words.db"))
+    db.execute("create table w(word text)")
+    db.executemany("insert into w values (?)", [(w,) for w in open("words.txt").read().split()])
+    db.commit()
+    print(db.execute("select word, count(*) from w group by word order by 2 desc, 1 limit 5").fetchall())
+    db.close()
+    shutil.rmtree(copy)
+    print("after rmtree:", sorted(os.listdir(t)))
+big = open("big.bin", "rb").read()
+print(len(zlib.compress(big)), zlib.crc32(big), zlib.decompress(zlib.compress(b"x" * 999)) == b"x" * 999)
+print(re.findall(r"[a-z]{4}", open("b.txt").read()), re.sub(r"(\w+)", r"<>", "a bc"))
+print(sorted(os.listdir(".")))
+"#;
+
+fn native(dir: &Path, tool: &str, args: &[&str]) -> Result<(), String> {
+    let out = Command::new(tool).args(args).current_dir(dir).output().map_err(|e| format!("{tool}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{tool}: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(())
+}
+
 /// Sets FIXED_MTIME on every entry below `dir` (not following symlinks) with the
 /// native `touch`, in UTC so the result does not depend on the machine's zone.
 fn set_fixed_mtimes(dir: &Path) -> Result<(), String> {
