@@ -2,6 +2,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use crate::loader::vdso::vvar::Vvar;
+
 static TSC_KHZ: AtomicU64 = AtomicU64::new(1);
 static TSC_BASE: AtomicU64 = AtomicU64::new(0);
 static REALTIME_BASE_NS: AtomicU64 = AtomicU64::new(0);
@@ -12,6 +14,16 @@ pub fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// The TSC, not read before the instructions that precede it (as the vDSO reads it), so
+/// that clock reads are ordered with the program's other reads of the clock.
+fn rdtsc_ordered() -> u64 {
+    // SAFETY: lfence and rdtsc have no side effects.
+    unsafe {
+        core::arch::x86_64::_mm_lfence();
+        core::arch::x86_64::_rdtsc()
+    }
+}
+
 pub fn init(tsc_khz: u64, tsc_at_hello: u64, realtime_ns: u64, monotonic_ns: u64) {
     TSC_KHZ.store(tsc_khz.max(1), Ordering::Relaxed);
     TSC_BASE.store(tsc_at_hello, Ordering::Relaxed);
@@ -19,19 +31,23 @@ pub fn init(tsc_khz: u64, tsc_at_hello: u64, realtime_ns: u64, monotonic_ns: u64
     MONOTONIC_BASE_NS.store(monotonic_ns, Ordering::Relaxed);
 }
 
-/// Nanoseconds since the calibration point.
-fn elapsed_ns() -> u64 {
-    let ticks = rdtsc().saturating_sub(TSC_BASE.load(Ordering::Relaxed));
-    // ticks / (khz * 1000) seconds = ticks * 1_000_000 / khz ns; u128 avoids overflow.
-    ((ticks as u128 * 1_000_000) / TSC_KHZ.load(Ordering::Relaxed) as u128) as u64
+/// The clock parameters, as the vDSO's vvar page holds them; both compute the clocks
+/// with Vvar's math.
+pub fn vvar() -> Vvar {
+    Vvar {
+        tsc_khz: TSC_KHZ.load(Ordering::Relaxed),
+        tsc_base: TSC_BASE.load(Ordering::Relaxed),
+        realtime_base_ns: REALTIME_BASE_NS.load(Ordering::Relaxed),
+        monotonic_base_ns: MONOTONIC_BASE_NS.load(Ordering::Relaxed),
+    }
 }
 
 pub fn realtime_ns() -> u64 {
-    REALTIME_BASE_NS.load(Ordering::Relaxed) + elapsed_ns()
+    vvar().realtime_ns(rdtsc_ordered())
 }
 
 pub fn monotonic_ns() -> u64 {
-    MONOTONIC_BASE_NS.load(Ordering::Relaxed) + elapsed_ns()
+    vvar().monotonic_ns(rdtsc_ordered())
 }
 
 /// Spin until `deadline` on the monotonic clock (nanosleep; a single-threaded guest has

@@ -21,12 +21,17 @@ fn kvm_available() -> bool {
 
 /// A static test program built from C source in a temp dir.
 fn build(name: &str, source: &str) -> PathBuf {
+    build_with(name, source, &["-static"])
+}
+
+/// A test program built from C source in a temp dir with these link flags.
+fn build_with(name: &str, source: &str, flags: &[&str]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("linuxrun-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let src = dir.join(format!("{name}.c"));
     let exe = dir.join(name);
     std::fs::write(&src, source).unwrap();
-    let status = Command::new("gcc").args(["-static", "-O2", "-o"]).arg(&exe).arg(&src).status().expect("gcc runs");
+    let status = Command::new("gcc").args(flags).args(["-O2", "-o"]).arg(&exe).arg(&src).status().expect("gcc runs");
     assert!(status.success(), "gcc failed for {name}");
     exe
 }
@@ -64,6 +69,54 @@ fn stats_json_has_the_documented_shape() {
     assert_eq!(write["hypercall"], 1);
     assert!(obj["hypercalls"].as_u64().unwrap() >= 3, "hello, startup, write and exit are hypercalls");
     assert!(obj["vm_exits"].as_object().unwrap().values().all(|n| n.is_u64()));
+}
+
+const CLOCK_LOOP: &str = r#"
+#include <stdio.h>
+#include <sys/time.h>
+#include <time.h>
+int main(void) {
+    struct timespec ts;
+    struct timeval tv;
+    long sum = 0;
+    for (int i = 0; i < 1000; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gettimeofday(&tv, NULL);
+        sum += ts.tv_nsec + tv.tv_usec + time(NULL);
+    }
+    printf("%d\n", sum != 0);
+    return 0;
+}
+"#;
+
+/// The vDSO serves the clocks in user mode: of 1000 calls each, (almost) none reach the
+/// kernel as syscalls. Counts, not timings.
+#[test]
+fn clock_calls_stay_in_the_vdso() {
+    if !kvm_available() {
+        return;
+    }
+    for (flavour, flags) in [("static", &["-static"][..]), ("dynamic", &[][..])] {
+        let exe = build_with(&format!("clock_loop_{flavour}"), CLOCK_LOOP, flags);
+        let json_path = exe.with_extension("json");
+        let out = run(&["--stats-json", json_path.to_str().unwrap()], &exe);
+        assert_eq!(out.status.code(), Some(0), "{flavour}");
+        assert_eq!(out.stdout, b"1\n", "{flavour}");
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+        let count = |name: &str| {
+            v["syscalls"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["name"] == name)
+                .map(|s| s["in_guest"].as_u64().unwrap() + s["hypercall"].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        for name in ["clock_gettime", "gettimeofday", "time"] {
+            assert!(count(name) < 10, "{flavour}: {} {name} syscalls for 1000+ calls", count(name));
+        }
+    }
 }
 
 #[test]

@@ -259,8 +259,10 @@ fn build_frame(startup: &Startup, image: &Image, interp: Option<&Image>) -> Resu
         .lock()
         .map_anon(user::STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, true, VmaKind::Stack)
         .map_err(|_| LoadError::NoMemory)?;
+    let vdso = super::vdso::map_into_process().map_err(|_| LoadError::NoMemory)?;
     let hwcap = crate::arch::platform::cpuid(1, 0)[3] as u64;
     let auxv = [
+        (stack::AT_SYSINFO_EHDR, vdso),
         (stack::AT_PHDR, image.phdr),
         (stack::AT_PHENT, goblin::elf64::program_header::SIZEOF_PHDR as u64),
         (stack::AT_PHNUM, image.phnum),

@@ -1,6 +1,7 @@
 //! Loading a program: the ELF image and the initial stack.
 
 pub mod stack;
+pub mod vdso;
 
 #[cfg(target_os = "none")]
 mod elf;

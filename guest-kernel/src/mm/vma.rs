@@ -18,6 +18,22 @@ pub enum VmaKind {
     Stack,
     /// A loaded ELF segment (its pages were filled at load time).
     Image,
+    /// The vDSO's clock parameters ("[vvar]" in /proc/self/maps).
+    Vvar,
+    /// The vDSO's ELF image ("[vdso]" in /proc/self/maps).
+    Vdso,
+}
+
+impl VmaKind {
+    /// The pseudo-path /proc/self/maps shows for this kind, if it has one.
+    #[allow(dead_code)] // for /proc/self/maps, which the guest does not serve yet
+    pub fn maps_name(self) -> Option<&'static str> {
+        match self {
+            VmaKind::Vvar => Some("[vvar]"),
+            VmaKind::Vdso => Some("[vdso]"),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -381,6 +381,19 @@ pub fn sched_getaffinity(c: &mut Ctx<'_>) -> i64 {
     uaccess::copy_to_user(mask, &bits.to_le_bytes()).map_or(EFAULT, |_| 8)
 }
 
+/// getcpu: the program runs on vCPU 0, NUMA node 0 (the vDSO's getcpu lands here too).
+/// The third argument is an unused cache, as on Linux.
+pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
+    const CPU: u32 = 0;
+    const NODE: u32 = 0;
+    for (ptr, value) in [(c.arg(0), CPU), (c.arg(1), NODE)] {
+        if ptr != 0 && uaccess::copy_to_user(ptr, &value.to_le_bytes()).is_err() {
+            return EFAULT;
+        }
+    }
+    0
+}
+
 const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
 const ARCH_GET_FS: u64 = 0x1003;

@@ -176,6 +176,7 @@ syscall_table! {
     296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
     297 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
     302 prlimit64         Guest ids::prlimit64        [D, D, Ptr, Ptr];
+    309 getcpu            Guest ids::getcpu           [Ptr, Ptr, Ptr];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
     318 getrandom         Guest ids::getrandom        [Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];
