@@ -137,6 +137,15 @@ pub fn uid() -> u32 {
     UID.load(Ordering::Relaxed)
 }
 
+pub fn euid() -> u32 {
+    EUID.load(Ordering::Relaxed)
+}
+
+/// The soft limit of a Linux resource (RLIM_INFINITY for an unknown one).
+pub fn rlimit_soft(resource: u64) -> u64 {
+    get_limit(resource).map_or(RLIM_INFINITY, |(soft, _)| soft)
+}
+
 pub fn getpid(_: &mut Ctx<'_>) -> i64 {
     pid() as i64
 }
@@ -298,7 +307,8 @@ fn store_field(slot: &Mutex<[u8; 65]>, value: &[u8]) {
 pub fn uname(c: &mut Ctx<'_>) -> i64 {
     let mut uts = [0u8; 65 * 6];
     let (host, release, version) = (*HOSTNAME.lock(), *RELEASE.lock(), *VERSION.lock());
-    let fields: [&[u8]; 6] = [b"Linux", &host, &release, &version, b"x86_64", b"(none)"];
+    let machine = super::misc_rules::uname_machine(super::misc::persona());
+    let fields: [&[u8]; 6] = [b"Linux", &host, &release, &version, machine, b"(none)"];
     for (i, f) in fields.iter().enumerate() {
         let f = &f[..f.iter().position(|&b| b == 0).unwrap_or(f.len()).min(64)];
         uts[i * 65..i * 65 + f.len()].copy_from_slice(f);
