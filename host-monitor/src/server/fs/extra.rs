@@ -647,3 +647,255 @@ mod unported {
 }
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub(super) use unported::*;
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::super::handle;
+    use super::*;
+    use crate::guest_mem::GuestMemory;
+    use crate::server::FdGuard;
+    use abi_shared::hypercall::Request;
+    use abi_shared::linux::general as lx;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::{AsRawFd, FromRawFd};
+
+    const RAM: usize = 64 * 1024;
+
+    /// A fresh directory, removed with its contents on drop.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new() -> TempDir {
+            let mut bytes = std::env::temp_dir().join("linuxrun-extra-XXXXXX").as_os_str().as_bytes().to_vec();
+            bytes.push(0);
+            // SAFETY: bytes is a writable NUL-terminated template ending in XXXXXX.
+            assert!(!unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) }.is_null());
+            bytes.pop();
+            TempDir(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
+        }
+
+        fn path(&self, name: &str) -> std::path::PathBuf {
+            self.0.join(name)
+        }
+
+        fn bytes(&self, name: &str) -> Vec<u8> {
+            self.path(name).as_os_str().as_bytes().to_vec()
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
+        handle(&FdGuard::default(), mem, &req)
+    }
+
+    fn errno_of(e: u32) -> Response {
+        Response::Ret(-i64::from(e))
+    }
+
+    /// An fd of `path` opened with std (closed by the File).
+    fn file(path: &std::path::Path, write: bool) -> std::fs::File {
+        std::fs::OpenOptions::new().read(true).write(write).create(write).truncate(false).open(path).unwrap()
+    }
+
+    fn position(f: &std::fs::File) -> i64 {
+        // SAFETY: lseek takes no pointers.
+        unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_CUR) }
+    }
+
+    #[test]
+    fn statfs_is_the_hosts() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let path = dir.bytes("");
+        let got = match call(&mem, Request::Statfs { path: &path }) {
+            Response::Statfs(st) => st,
+            other => panic!("expected Statfs, got {other:?}"),
+        };
+        let c = CString::new(path.clone()).unwrap();
+        let mut host = std::mem::MaybeUninit::<libc::statfs>::zeroed();
+        // SAFETY: c is NUL-terminated; host is a valid out-pointer.
+        assert_eq!(unsafe { libc::statfs(c.as_ptr(), host.as_mut_ptr()) }, 0);
+        // SAFETY: statfs filled it.
+        let host = unsafe { host.assume_init() };
+        assert_eq!((got.f_type, got.f_bsize, got.f_blocks), (host.f_type, host.f_bsize, host.f_blocks));
+        assert_eq!(got.f_flags & 0x20, 0x20, "ST_VALID");
+        let d = file(&dir.path(""), false);
+        assert_eq!(call(&mem, Request::Fstatfs { fd: d.as_raw_fd() }), Response::Statfs(got));
+        let missing = dir.bytes("missing");
+        assert_eq!(call(&mem, Request::Statfs { path: &missing }), errno_of(errno::ENOENT));
+        assert_eq!(call(&mem, Request::Statfs { path: &[b'a'; 5000] }), errno_of(errno::ENAMETOOLONG));
+        let mut guard = FdGuard::default();
+        guard.reserve(d.as_raw_fd());
+        assert_eq!(handle(&guard, &mem, &Request::Fstatfs { fd: d.as_raw_fd() }), errno_of(errno::EBADF));
+    }
+
+    #[test]
+    fn sendfile_offsets_and_the_per_request_cap() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path("in"), b"0123456789").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let (input, output) = (file(&dir.path("in"), false), file(&dir.path("out"), true));
+        let (in_fd, out_fd) = (input.as_raw_fd(), output.as_raw_fd());
+        let send = |offset, count| call(&mem, Request::Sendfile { out_fd, in_fd, offset, count });
+        assert_eq!(send(Some(6), 100), Response::Ret(4));
+        assert_eq!(position(&input), 0, "an offset leaves the position alone");
+        assert_eq!(send(None, 3), Response::Ret(3));
+        assert_eq!(position(&input), 3);
+        assert_eq!(std::fs::read(dir.path("out")).unwrap(), b"6789012");
+        assert_eq!(send(Some(-1), 1), errno_of(errno::EINVAL));
+
+        // A guest asking for more than one request may move gets MAX_TRANSFER.
+        let big = file(&dir.path("big"), true);
+        big.set_len(MAX_TRANSFER + 4096).unwrap();
+        let sink = file(&dir.path("sink"), true);
+        let r = call(
+            &mem,
+            Request::Sendfile { out_fd: sink.as_raw_fd(), in_fd: big.as_raw_fd(), offset: Some(0), count: u64::MAX },
+        );
+        assert_eq!(r, Response::Ret(MAX_TRANSFER as i64));
+    }
+
+    #[test]
+    fn copy_file_range_moves_data_in_the_host() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path("in"), b"abcdefghij").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let (input, output) = (file(&dir.path("in"), false), file(&dir.path("out"), true));
+        let (fd_in, fd_out) = (input.as_raw_fd(), output.as_raw_fd());
+        let copy = |off_in, off_out, len, flags| {
+            call(&mem, Request::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags })
+        };
+        assert_eq!(copy(Some(2), Some(0), 3, 0), Response::Ret(3));
+        assert_eq!((position(&input), position(&output)), (0, 0));
+        assert_eq!(copy(None, Some(3), 100, 0), Response::Ret(10));
+        assert_eq!(position(&input), 10);
+        assert_eq!(std::fs::read(dir.path("out")).unwrap(), b"cdeabcdefghij");
+        assert_eq!(copy(Some(0), None, 1, 1), errno_of(errno::EINVAL));
+    }
+
+    #[test]
+    fn the_buffered_copy_behaves_like_the_kernels() {
+        let dir = TempDir::new();
+        let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(dir.path("in"), &data).unwrap();
+        let (input, output) = (file(&dir.path("in"), false), file(&dir.path("out"), true));
+        let (fd_in, fd_out) = (input.as_raw_fd(), output.as_raw_fd());
+        // At explicit offsets, across several buffers: the positions stay.
+        assert_eq!(copy_through_buffer(fd_in, Some(1000), fd_out, Some(10), 290_000), Ok(290_000));
+        assert_eq!((position(&input), position(&output)), (0, 0));
+        assert_eq!(&std::fs::read(dir.path("out")).unwrap()[10..], &data[1000..291_000]);
+        // At the positions, stopping at end of input.
+        // SAFETY: lseek takes no pointers.
+        unsafe { libc::lseek(fd_in, 299_990, libc::SEEK_SET) };
+        assert_eq!(copy_through_buffer(fd_in, None, fd_out, None, 100), Ok(10));
+        assert_eq!((position(&input), position(&output)), (300_000, 10));
+        assert_eq!(copy_through_buffer(fd_in, None, fd_out, None, 100), Ok(0));
+        assert_eq!(copy_through_buffer(fd_in, Some(-1), fd_out, None, 1), Err(Failure::Errno(EINVAL)));
+        assert_eq!(copy_through_buffer(fd_in, Some(0), 9999, None, 1), Err(Failure::Errno(errno::EBADF as LinuxErrno)));
+        assert_eq!(position(&input), 300_000, "a failed write gives the bytes back (none were read at a position)");
+        // A write failure after reading at the position: the position is given back.
+        // SAFETY: lseek takes no pointers.
+        unsafe { libc::lseek(fd_in, 5, libc::SEEK_SET) };
+        assert_eq!(copy_through_buffer(fd_in, None, 9999, None, 10), Err(Failure::Errno(errno::EBADF as LinuxErrno)));
+        assert_eq!(position(&input), 5);
+        // From a pipe: what is there now.
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid out-pointer for two ints.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: the pipe's ends are ours; the Files close them.
+        let (r, w) = unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) };
+        std::io::Write::write_all(&mut &w, b"piped").unwrap();
+        assert_eq!(copy_through_buffer(r.as_raw_fd(), None, fd_out, Some(0), 1000), Ok(5));
+        assert_eq!(&std::fs::read(dir.path("out")).unwrap()[..5], b"piped");
+    }
+
+    #[test]
+    fn fallocate_and_fadvise_are_the_hosts() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let f = file(&dir.path("f"), true);
+        let fd = f.as_raw_fd();
+        let keep = lx::FALLOC_FL_KEEP_SIZE as i32;
+        assert_eq!(call(&mem, Request::Fallocate { fd, mode: 0, offset: 0, len: 8192 }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Fallocate { fd, mode: keep, offset: 8192, len: 4096 }), Response::Ret(0));
+        assert_eq!(f.metadata().unwrap().len(), 8192);
+        assert_eq!(call(&mem, Request::Fallocate { fd, mode: 0, offset: 0, len: 0 }), errno_of(errno::EINVAL));
+        let advice = lx::POSIX_FADV_SEQUENTIAL as i32;
+        assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice: 99 }), errno_of(errno::EINVAL));
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid out-pointer for two ints.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        assert_eq!(call(&mem, Request::Fadvise { fd: fds[0], offset: 0, len: 0, advice }), errno_of(errno::ESPIPE));
+        // SAFETY: closing the pipe made above.
+        unsafe {
+            libc::close(fds[0]);
+            libc::close(fds[1]);
+        }
+    }
+
+    #[test]
+    fn setxattr_reads_the_value_from_guest_memory() {
+        let dir = TempDir::new();
+        std::fs::write(dir.path("f"), b"").unwrap();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let path = dir.bytes("f");
+        let target = || XattrTarget::Path { path: &path, follow: true };
+        mem.write(0x100, b"val").unwrap();
+        mem.write(0x2000, b"ue").unwrap();
+        let segs = [GuestSeg { gpa: 0x100, len: 3 }, GuestSeg { gpa: 0x2000, len: 2 }];
+        let set = |segs: &[GuestSeg], flags| {
+            call(&mem, Request::Setxattr { target: target(), name: b"user.t", value: SegList::Borrowed(segs), flags })
+        };
+        let first = set(&segs, 0);
+        if first == errno_of(errno::EOPNOTSUPP) {
+            eprintln!("no user xattrs on the temp dir's file system: test skipped");
+            return;
+        }
+        assert_eq!(first, Response::Ret(0));
+        let c = CString::new(path.clone()).unwrap();
+        let mut v = [0u8; 16];
+        // SAFETY: c and the name are NUL-terminated; v is a buffer of v.len() bytes.
+        let n = unsafe { libc::getxattr(c.as_ptr(), c"user.t".as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        assert_eq!(&v[..n as usize], b"value");
+        let create = lx::XATTR_CREATE as i32;
+        assert_eq!(set(&segs, create), errno_of(errno::EEXIST));
+        // A value outside guest RAM: malformed, and the old value stays.
+        let outside = [GuestSeg { gpa: RAM as u64 - 1, len: 2 }];
+        assert_eq!(set(&outside, 0), Response::Malformed(MalformedReason::BadGuestAddress));
+        let too_big = [GuestSeg { gpa: 0, len: RAM as u64 }, GuestSeg { gpa: 0, len: 2 }];
+        assert_eq!(set(&too_big, 0), errno_of(errno::E2BIG));
+        let remove = || call(&mem, Request::Removexattr { target: target(), name: b"user.t" });
+        assert_eq!(remove(), Response::Ret(0));
+        assert_eq!(remove(), errno_of(errno::ENODATA));
+    }
+
+    #[test]
+    fn memfd_create_and_seals() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let flags = lx::MFD_CLOEXEC | lx::MFD_ALLOW_SEALING;
+        let fd = match call(&mem, Request::MemfdCreate { name: b"t", flags }) {
+            Response::Ret(fd) if fd >= 0 => fd as i32,
+            other => panic!("memfd_create: {other:?}"),
+        };
+        // SAFETY: the fd was just made for this test; the File closes it.
+        let _f = unsafe { std::fs::File::from_raw_fd(fd) };
+        let seals = |cmd, arg| call(&mem, Request::Fcntl { fd, cmd, arg });
+        assert_eq!(seals(F_GET_SEALS, 0), Response::Ret(0));
+        assert_eq!(seals(F_ADD_SEALS, u64::from(lx::F_SEAL_GROW)), Response::Ret(0));
+        assert_eq!(seals(F_GET_SEALS, 0), Response::Ret(i64::from(lx::F_SEAL_GROW)));
+        assert_eq!(call(&mem, Request::MemfdCreate { name: &[b'n'; 250], flags: 0 }), errno_of(errno::EINVAL));
+        assert_eq!(call(&mem, Request::MemfdCreate { name: b"x", flags: 0x100 }), errno_of(errno::EINVAL));
+    }
+}
