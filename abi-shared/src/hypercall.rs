@@ -10,10 +10,10 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::linux::{LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
+use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -348,6 +348,65 @@ pub enum Request<'a> {
         buf: SegList<'a>,
         size: u64,
     },
+    /// statfs of a path (symlinks followed): answered with `Response::Statfs`.
+    Statfs {
+        path: &'a [u8],
+    },
+    /// fstatfs: answered with `Response::Statfs`.
+    Fstatfs {
+        fd: i32,
+    },
+    /// sendfile of at most `count` bytes, done by the host (no data passes the guest). With
+    /// `offset` the input is read there and its file position stays; without, it advances.
+    /// `Ret` is the number of bytes moved; the guest updates the program's offset.
+    Sendfile {
+        out_fd: i32,
+        in_fd: i32,
+        offset: Option<i64>,
+        count: u64,
+    },
+    /// copy_file_range of at most `len` bytes, done by the host; offsets as for sendfile.
+    CopyFileRange {
+        fd_in: i32,
+        off_in: Option<i64>,
+        fd_out: i32,
+        off_out: Option<i64>,
+        len: u64,
+        flags: u32,
+    },
+    /// fallocate with Linux's FALLOC_FL_* mode bits.
+    Fallocate {
+        fd: i32,
+        mode: i32,
+        offset: i64,
+        len: i64,
+    },
+    /// fadvise64 with Linux's POSIX_FADV_* advice.
+    Fadvise {
+        fd: i32,
+        offset: i64,
+        len: i64,
+        advice: i32,
+    },
+    /// setxattr/lsetxattr/fsetxattr: the value is read from `value` (empty: a zero-length
+    /// value); `flags` XATTR_CREATE / XATTR_REPLACE.
+    Setxattr {
+        target: XattrTarget<'a>,
+        name: &'a [u8],
+        value: SegList<'a>,
+        flags: i32,
+    },
+    /// removexattr/lremovexattr/fremovexattr.
+    Removexattr {
+        target: XattrTarget<'a>,
+        name: &'a [u8],
+    },
+    /// memfd_create: a new anonymous file (`name` without "memfd:", MFD_* flags); `Ret` is
+    /// its fd.
+    MemfdCreate {
+        name: &'a [u8],
+        flags: u32,
+    },
 }
 
 /// What an xattr request is about.
@@ -410,6 +469,7 @@ pub enum Response {
         tms: LinuxTms,
     },
     Sysinfo(LinuxSysinfo),
+    Statfs(LinuxStatfs),
     /// The request could not be understood or named memory outside guest RAM. The guest
     /// turns this into EFAULT/EINVAL; it is never a reason for the host to stop.
     Malformed(MalformedReason),
@@ -624,6 +684,18 @@ mod tests {
         let req = Request::Linkat { olddirfd: 3, oldpath: b"a", newdirfd: -100, newpath: b"b", flags: 0x400 };
         assert_eq!(round_trip(&req), req);
         assert_eq!(round_trip(&Request::Setsid), Request::Setsid);
+        let req =
+            Request::CopyFileRange { fd_in: 3, off_in: Some(7), fd_out: 4, off_out: None, len: 1 << 40, flags: 0 };
+        assert_eq!(round_trip(&req), req);
+        let value = [GuestSeg { gpa: 0x1000, len: 5 }];
+        let target = XattrTarget::Path { path: b"/tmp/f", follow: false };
+        let req = Request::Setxattr { target, name: b"user.x", value: SegList::Borrowed(&value), flags: 1 };
+        match round_trip(&req) {
+            Request::Setxattr { name: b"user.x", value, flags: 1, .. } => {
+                assert_eq!(value.as_slice(), &[GuestSeg { gpa: 0x1000, len: 5 }])
+            }
+            other => panic!("decoded {other:?}"),
+        }
     }
 
     #[test]

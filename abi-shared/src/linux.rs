@@ -112,6 +112,28 @@ pub struct LinuxWinsize {
 // SAFETY: repr(C), four u16, no padding.
 unsafe impl Pod for LinuxWinsize {}
 
+/// `struct statfs` of x86_64 (120 bytes): every field a long, `f_fsid` two ints.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinuxStatfs {
+    /// The file system's magic number (EXT4_SUPER_MAGIC, TMPFS_MAGIC...).
+    pub f_type: i64,
+    pub f_bsize: i64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [i32; 2],
+    pub f_namelen: i64,
+    pub f_frsize: i64,
+    /// ST_* mount flags, ST_VALID included.
+    pub f_flags: i64,
+    pub f_spare: [i64; 4],
+}
+// SAFETY: repr(C), integers only, every field 8-byte sized or paired (f_fsid): no padding.
+unsafe impl Pod for LinuxStatfs {}
+
 /// `struct timespec`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -172,6 +194,7 @@ mod tests {
         assert_eq!(size_of::<LinuxTermios>(), 36);
         assert_eq!(size_of::<LinuxWinsize>(), 8);
         assert_eq!(size_of::<Timespec>(), 16);
+        assert_eq!(size_of::<LinuxStatfs>(), 120);
     }
 
     #[test]
@@ -180,5 +203,9 @@ mod tests {
         assert_eq!(size_of::<LinuxStatx>(), size_of::<general::statx>());
         assert_eq!(core::mem::offset_of!(LinuxStat, st_size), core::mem::offset_of!(general::stat, st_size));
         assert_eq!(core::mem::offset_of!(LinuxStatx, stx_mtime), core::mem::offset_of!(general::statx, stx_mtime));
+        assert_eq!(size_of::<LinuxStatfs>(), size_of::<general::statfs>());
+        assert_eq!(core::mem::offset_of!(LinuxStatfs, f_fsid), core::mem::offset_of!(general::statfs, f_fsid));
+        assert_eq!(core::mem::offset_of!(LinuxStatfs, f_namelen), core::mem::offset_of!(general::statfs, f_namelen));
+        assert_eq!(core::mem::offset_of!(LinuxStatfs, f_flags), core::mem::offset_of!(general::statfs, f_flags));
     }
 }

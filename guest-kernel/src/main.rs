@@ -16,6 +16,10 @@ mod boot;
 #[cfg(target_os = "none")]
 mod hypercall;
 mod loader;
+/// The pure rules of syscall/misc.rs, unit-tested on the host.
+#[cfg(not(target_os = "none"))]
+#[path = "syscall/misc_rules.rs"]
+mod misc_rules;
 mod mm;
 #[cfg(target_os = "none")]
 mod print;

@@ -13,7 +13,7 @@ use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
 
 /// Linux caps one read or write at this many bytes.
-const MAX_RW_COUNT: u64 = 0x7fff_f000;
+pub(super) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 const PATH_MAX: usize = 4096;
 const IOV_MAX: u64 = 1024;
 
@@ -25,6 +25,8 @@ const F_SETFL: i32 = 4;
 const F_DUPFD_CLOEXEC: i32 = 1030;
 const F_SETPIPE_SZ: i32 = 1031;
 const F_GETPIPE_SZ: i32 = 1032;
+const F_ADD_SEALS: i32 = 1033;
+const F_GET_SEALS: i32 = 1034;
 const FD_CLOEXEC: u64 = 1;
 const TCGETS: u64 = 0x5401;
 const TIOCGPGRP: u64 = 0x540f;
@@ -38,7 +40,7 @@ const O_NONBLOCK: u64 = 0o4000;
 const UTIME_OMIT: i64 = (1 << 30) - 2;
 
 /// A path argument: at most PATH_MAX bytes including the NUL.
-fn path(addr: u64) -> Result<Vec<u8>, i64> {
+pub(super) fn path(addr: u64) -> Result<Vec<u8>, i64> {
     match uaccess::read_cstr(addr, PATH_MAX - 1)? {
         Some(p) => Ok(p),
         None => Err(err(errno::ENAMETOOLONG)),
@@ -54,7 +56,7 @@ macro_rules! tryret {
     };
 }
 
-fn segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
+pub(super) fn segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
     let mut segs = Vec::new();
     user_segments(addr, len.min(MAX_RW_COUNT), access, &mut segs)?;
     Ok(segs)
@@ -491,9 +493,8 @@ pub fn flock(c: &mut Ctx<'_>) -> i64 {
 pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
     match c.int(1) {
         cmd @ (5..=7 | 36..=38) => fcntl_lock(c.int(0), cmd, c.arg(2)),
-        cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ) => {
-            call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) })
-        }
+        cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ
+        | F_ADD_SEALS | F_GET_SEALS) => call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) }),
         _ => EINVAL,
     }
 }
@@ -690,7 +691,7 @@ pub fn fchown(c: &mut Ctx<'_>) -> i64 {
 /// Longest xattr name Linux accepts (XATTR_NAME_MAX), without the NUL.
 const XATTR_NAME_MAX: usize = 255;
 
-fn xattr_name(addr: u64) -> Result<Vec<u8>, i64> {
+pub(super) fn xattr_name(addr: u64) -> Result<Vec<u8>, i64> {
     match uaccess::read_cstr(addr, XATTR_NAME_MAX)? {
         Some(n) if !n.is_empty() => Ok(n),
         _ => Err(err(errno::ERANGE)),

@@ -137,6 +137,15 @@ pub fn uid() -> u32 {
     UID.load(Ordering::Relaxed)
 }
 
+pub fn euid() -> u32 {
+    EUID.load(Ordering::Relaxed)
+}
+
+/// The soft limit of a Linux resource (RLIM_INFINITY for an unknown one).
+pub fn rlimit_soft(resource: u64) -> u64 {
+    get_limit(resource).map_or(RLIM_INFINITY, |(soft, _)| soft)
+}
+
 pub fn getpid(_: &mut Ctx<'_>) -> i64 {
     pid() as i64
 }
@@ -298,7 +307,8 @@ fn store_field(slot: &Mutex<[u8; 65]>, value: &[u8]) {
 pub fn uname(c: &mut Ctx<'_>) -> i64 {
     let mut uts = [0u8; 65 * 6];
     let (host, release, version) = (*HOSTNAME.lock(), *RELEASE.lock(), *VERSION.lock());
-    let fields: [&[u8]; 6] = [b"Linux", &host, &release, &version, b"x86_64", b"(none)"];
+    let machine = super::misc_rules::uname_machine(super::misc::persona());
+    let fields: [&[u8]; 6] = [b"Linux", &host, &release, &version, machine, b"(none)"];
     for (i, f) in fields.iter().enumerate() {
         let f = &f[..f.iter().position(|&b| b == 0).unwrap_or(f.len()).min(64)];
         uts[i * 65..i * 65 + f.len()].copy_from_slice(f);
@@ -379,19 +389,6 @@ pub fn sched_getaffinity(c: &mut Ctx<'_>) -> i64 {
     let cpus = CPUS.load(Ordering::Relaxed).min(64);
     let bits: u64 = if cpus == 64 { u64::MAX } else { (1u64 << cpus) - 1 };
     uaccess::copy_to_user(mask, &bits.to_le_bytes()).map_or(EFAULT, |_| 8)
-}
-
-/// getcpu: the program runs on vCPU 0, NUMA node 0 (the vDSO's getcpu lands here too).
-/// The third argument is an unused cache, as on Linux.
-pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
-    const CPU: u32 = 0;
-    const NODE: u32 = 0;
-    for (ptr, value) in [(c.arg(0), CPU), (c.arg(1), NODE)] {
-        if ptr != 0 && uaccess::copy_to_user(ptr, &value.to_le_bytes()).is_err() {
-            return EFAULT;
-        }
-    }
-    0
 }
 
 const ARCH_SET_GS: u64 = 0x1001;

@@ -2,8 +2,11 @@
 //! handler, where it is served, and how `--strace` shows its arguments.
 
 pub mod fs;
+pub mod fs_extra;
 pub mod ids;
 pub mod info;
+pub mod misc;
+mod misc_rules;
 pub mod mm;
 pub mod poll;
 pub mod process;

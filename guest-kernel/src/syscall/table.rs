@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{fs, ids, info, mm, poll, process, time, Handler};
+use super::{fs, fs_extra, ids, info, misc, mm, poll, process, time, Handler};
 use crate::signal::syscalls as sig;
 
 /// Where a syscall is served.
@@ -80,6 +80,7 @@ syscall_table! {
     37  alarm             Guest sig::alarm            [D];
     38  setitimer         Guest sig::setitimer        [D, Ptr, Ptr];
     39  getpid            Guest ids::getpid           [];
+    40  sendfile          Host  fs_extra::sendfile    [Fd, Fd, Ptr, D];
     60  exit              Guest process::exit         [D];
     62  kill              Guest sig::kill             [D, D];
     63  uname             Guest ids::uname            [Ptr];
@@ -130,24 +131,38 @@ syscall_table! {
     130 rt_sigsuspend      Both sig::rt_sigsuspend    [Ptr, D];
     131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
     132 utime             Host  fs::utime             [Str, Ptr];
+    135 personality       Guest misc::personality     [X];
+    137 statfs            Host  fs_extra::statfs      [Str, Ptr];
+    138 fstatfs           Host  fs_extra::fstatfs     [Fd, Ptr];
     143 sched_getparam    Both  ids::sched_getparam   [D, Ptr];
     145 sched_getscheduler Both ids::sched_getscheduler [D];
+    149 mlock             Guest misc::mlock           [X, D];
+    150 munlock           Guest misc::munlock         [X, D];
+    151 mlockall          Guest misc::mlockall        [X];
+    152 munlockall        Guest misc::munlockall      [];
     157 prctl             Guest ids::prctl            [D, X, X, X, X];
     158 arch_prctl        Guest ids::arch_prctl       [X, X];
     160 setrlimit         Guest ids::setrlimit        [D, Ptr];
     186 gettid            Guest ids::gettid           [];
+    188 setxattr          Host  fs_extra::setxattr    [Str, Str, Ptr, D, X];
+    189 lsetxattr         Host  fs_extra::lsetxattr   [Str, Str, Ptr, D, X];
+    190 fsetxattr         Host  fs_extra::fsetxattr   [Fd, Str, Ptr, D, X];
     191 getxattr          Host  fs::getxattr          [Str, Str, Ptr, D];
     192 lgetxattr         Host  fs::lgetxattr         [Str, Str, Ptr, D];
     193 fgetxattr         Host  fs::fgetxattr         [Fd, Str, Ptr, D];
     194 listxattr         Host  fs::listxattr         [Str, Ptr, D];
     195 llistxattr        Host  fs::llistxattr        [Str, Ptr, D];
     196 flistxattr        Host  fs::flistxattr        [Fd, Ptr, D];
+    197 removexattr       Host  fs_extra::removexattr [Str, Str];
+    198 lremovexattr      Host  fs_extra::lremovexattr [Str, Str];
+    199 fremovexattr      Host  fs_extra::fremovexattr [Fd, Str];
     200 tkill             Guest sig::tkill            [D, D];
     201 time              Guest time::time            [Ptr];
     202 futex             Both ids::futex            [X, D, D, Ptr, X, D];
     204 sched_getaffinity Guest ids::sched_getaffinity [D, D, Ptr];
     217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
     218 set_tid_address   Guest ids::set_tid_address  [X];
+    221 fadvise64         Host  fs_extra::fadvise64   [Fd, D, D, D];
     228 clock_gettime     Both  time::clock_gettime   [D, Ptr];
     229 clock_getres      Both  time::clock_getres    [D, Ptr];
     230 clock_nanosleep   Both  time::clock_nanosleep [D, X, Ptr, Ptr];
@@ -170,15 +185,19 @@ syscall_table! {
     271 ppoll             Host  poll::ppoll           [Ptr, D, Ptr, Ptr, D];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
     280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
+    285 fallocate         Host  fs_extra::fallocate   [Fd, X, D, D];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];
     293 pipe2             Host  fs::pipe2             [Ptr, X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
     296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
     297 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
     302 prlimit64         Guest ids::prlimit64        [D, D, Ptr, Ptr];
-    309 getcpu            Guest ids::getcpu           [Ptr, Ptr, Ptr];
+    309 getcpu            Guest misc::getcpu          [Ptr, Ptr, Ptr];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
     318 getrandom         Guest ids::getrandom        [Ptr, D, X];
+    319 memfd_create      Host  fs_extra::memfd_create [Str, X];
+    325 mlock2            Guest misc::mlock2          [X, D, X];
+    326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];
     334 rseq              Guest ids::rseq             [Ptr, D, X, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];

@@ -7,7 +7,7 @@
 //! logic is tested on Linux; the struct copies below are checked for layout at compile time.
 
 use abi_shared::hypercall::{LinuxRusage, LinuxTms};
-use abi_shared::linux::{LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize};
+use abi_shared::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize};
 use libc::{c_int, c_uint, mode_t};
 
 use super::darwin_tables as t;
@@ -24,6 +24,8 @@ const _: () = assert!(std::mem::size_of::<libc::winsize>() == 8);
 const _: () =
     assert!(libc::FD_CLOEXEC == 1 && libc::F_OK == 0 && libc::R_OK == 4 && libc::W_OK == 2 && libc::X_OK == 1);
 const _: () = assert!(libc::S_IFMT == 0o170000 && libc::S_IFLNK == 0o120000 && libc::S_IFSOCK == 0o140000);
+
+const _: () = assert!(std::mem::size_of::<libc::fsid_t>() == 8);
 
 const EINVAL: LinuxErrno = t::lerr::EINVAL;
 
@@ -286,4 +288,55 @@ pub fn rlimit_resource_to_host(linux_resource: u32) -> Option<c_int> {
 /// A host rlimit value in Linux's terms (Darwin's RLIM_INFINITY is 2^63 - 1).
 pub fn rlim_to_linux(host: u64) -> u64 {
     t::rlim_to_linux(host)
+}
+
+/// `struct statfs` as Linux has it: f_type from the file system's name, ST_* flags.
+pub fn statfs_to_linux(st: &libc::statfs) -> LinuxStatfs {
+    // SAFETY: fsid_t is two 32-bit integers (size checked above); its field is private.
+    let fsid: [i32; 2] = unsafe { std::mem::transmute(st.f_fsid) };
+    let mut fstypename = [0u8; 16];
+    for (d, s) in fstypename.iter_mut().zip(st.f_fstypename.iter()) {
+        *d = *s as u8;
+    }
+    t::statfs_to_linux(&t::DarwinStatfs {
+        bsize: st.f_bsize,
+        blocks: st.f_blocks,
+        bfree: st.f_bfree,
+        bavail: st.f_bavail,
+        files: st.f_files,
+        ffree: st.f_ffree,
+        fsid,
+        flags: st.f_flags,
+        fstypename,
+    })
+}
+
+/// A Linux xattr name as Darwin's (only "user.NAME" has one: NAME).
+pub fn xattr_name_to_host(linux_name: &[u8]) -> Result<&[u8], LinuxErrno> {
+    t::xattr_name_to_darwin(linux_name)
+}
+
+/// Darwin xattr options for Linux setxattr flags, XATTR_NOFOLLOW unless following.
+pub fn xattr_options_to_host(linux_flags: i32, follow: bool) -> Result<c_int, LinuxErrno> {
+    t::xattr_options_to_darwin(linux_flags, follow)
+}
+
+/// Darwin's name list as Linux lists it ("user." before each name).
+pub fn xattr_list_to_linux(host_list: &[u8]) -> Vec<u8> {
+    t::xattr_list_to_linux(host_list)
+}
+
+/// fallocate's arguments and mode: whether to keep the size (FALLOC_FL_KEEP_SIZE).
+pub fn fallocate_mode_to_host(linux_mode: i32, offset: i64, len: i64) -> Result<bool, LinuxErrno> {
+    t::fallocate_mode_to_darwin(linux_mode, offset, len)
+}
+
+/// fadvise64's checks (the advice is only a hint, not passed on).
+pub fn fadvise_check(is_fifo: bool, len: i64, linux_advice: i32) -> Result<(), LinuxErrno> {
+    t::fadvise_check(is_fifo, len, linux_advice)
+}
+
+/// memfd_create's flags: whether the stand-in file is close-on-exec.
+pub fn memfd_flags_to_host(linux_flags: u32) -> Result<bool, LinuxErrno> {
+    t::memfd_flags_to_darwin(linux_flags)
 }

@@ -30,6 +30,7 @@ pub mod lerr {
     pub const EIO: i32 = 5;
     pub const ENOPROTOOPT: i32 = 92;
     pub const ESOCKTNOSUPPORT: i32 = 94;
+    pub const ESPIPE: i32 = 29;
 }
 
 /// One row of a table: a Linux constant and the Darwin constant that stands for it.
@@ -1528,6 +1529,202 @@ pub fn synthesized_uname(hostname: &str) -> LinuxUtsname {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// statfs, xattrs, fallocate, fadvise, memfd (the calls of server/fs/extra.rs)
+
+/// Linux file system magic numbers (`f_type`), from Linux's include/uapi/linux/magic.h.
+pub mod fs_magic {
+    pub const EXT4: i64 = 0xef53;
+    pub const TMPFS: i64 = 0x0102_1994;
+    pub const NFS: i64 = 0x6969;
+    pub const MSDOS: i64 = 0x4d44;
+    pub const EXFAT: i64 = 0x2011_bab0;
+    pub const HFSPLUS: i64 = 0x482b;
+    pub const ISOFS: i64 = 0x9660;
+    pub const UDF: i64 = 0x1501_3346;
+    pub const SMB2: i64 = 0xfe53_4d42;
+    pub const FUSE: i64 = 0x6573_5546;
+    pub const AUTOFS: i64 = 0x0187;
+    pub const NTFS: i64 = 0x5346_544e;
+}
+
+/// Darwin file system type names (`f_fstypename`) and the Linux magic that stands for each.
+/// APFS, which Linux cannot mount, reads as ext4: both are local journaling file systems
+/// with POSIX semantics, and programs only special-case f_type for network, memory or
+/// copy-on-write file systems, which APFS must not be taken for. devfs reads as tmpfs (what
+/// Linux's devtmpfs reports). A name not listed here reads as ext4 too.
+pub const FS_TYPE_NAMES: &[(&str, i64)] = &[
+    ("apfs", fs_magic::EXT4),
+    ("hfs", fs_magic::HFSPLUS),
+    ("msdos", fs_magic::MSDOS),
+    ("exfat", fs_magic::EXFAT),
+    ("nfs", fs_magic::NFS),
+    ("smbfs", fs_magic::SMB2),
+    ("cd9660", fs_magic::ISOFS),
+    ("udf", fs_magic::UDF),
+    ("tmpfs", fs_magic::TMPFS),
+    ("devfs", fs_magic::TMPFS),
+    ("autofs", fs_magic::AUTOFS),
+    ("ntfs", fs_magic::NTFS),
+    ("macfuse", fs_magic::FUSE),
+    ("osxfuse", fs_magic::FUSE),
+    ("fuse", fs_magic::FUSE),
+];
+
+/// The Linux magic for a Darwin `f_fstypename` (NUL-padded bytes).
+pub fn fs_type_to_linux(fstypename: &[u8]) -> i64 {
+    let end = fstypename.iter().position(|&b| b == 0).unwrap_or(fstypename.len());
+    let name = &fstypename[..end];
+    FS_TYPE_NAMES.iter().find(|(n, _)| n.as_bytes() == name).map_or(fs_magic::EXT4, |&(_, magic)| magic)
+}
+
+rows! {
+    /// Mount flags in statfs's f_flags: Linux ST_* from Darwin MNT_*.
+    STATFS_FLAGS {
+        ST_RDONLY = 0x1 => MNT_RDONLY = 0x1,
+        ST_NOSUID = 0x2 => MNT_NOSUID = 0x8,
+        ST_NODEV = 0x4 => MNT_NODEV = 0x10,
+        ST_NOEXEC = 0x8 => MNT_NOEXEC = 0x4,
+        ST_SYNCHRONOUS = 0x10 => MNT_SYNCHRONOUS = 0x2,
+        ST_NOATIME = 0x400 => MNT_NOATIME = 0x1000_0000,
+    }
+}
+
+/// ST_VALID: Linux sets it in every statfs answer (f_flags is meaningful).
+pub const ST_VALID: i64 = 0x20;
+/// NAME_MAX of the Darwin file systems (APFS, HFS+): statfs has no field for it there.
+pub const DARWIN_NAME_MAX: i64 = 255;
+
+/// The fields of Darwin's `struct statfs` the conversion uses, as plain integers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DarwinStatfs {
+    pub bsize: u32,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: [i32; 2],
+    pub flags: u32,
+    pub fstypename: [u8; 16],
+}
+
+/// Linux's statfs from Darwin's. Darwin counts blocks in `f_bsize` (its `f_iosize` is the
+/// transfer size), so that is Linux's f_bsize and f_frsize alike and the sizes agree.
+pub fn statfs_to_linux(st: &DarwinStatfs) -> abi_shared::linux::LinuxStatfs {
+    abi_shared::linux::LinuxStatfs {
+        f_type: fs_type_to_linux(&st.fstypename),
+        f_bsize: i64::from(st.bsize),
+        f_blocks: st.blocks,
+        f_bfree: st.bfree,
+        f_bavail: st.bavail,
+        f_files: st.files,
+        f_ffree: st.ffree,
+        f_fsid: st.fsid,
+        f_namelen: DARWIN_NAME_MAX,
+        f_frsize: i64::from(st.bsize),
+        f_flags: bits_to_linux(STATFS_FLAGS, i64::from(st.flags)) | ST_VALID,
+        f_spare: [0; 4],
+    }
+}
+
+rows! {
+    /// setxattr's flags as the options of Darwin's setxattr.
+    XATTR_FLAGS {
+        XATTR_CREATE = 0x1 => XATTR_CREATE = 0x2,
+        XATTR_REPLACE = 0x2 => XATTR_REPLACE = 0x4,
+    }
+}
+
+/// Darwin's XATTR_NOFOLLOW option: the l*xattr calls.
+pub const XATTR_NOFOLLOW: i32 = 0x1;
+#[cfg(target_os = "macos")]
+const _: () = assert!(libc::XATTR_NOFOLLOW == XATTR_NOFOLLOW);
+
+/// Darwin xattr options for a Linux call: its flags (setxattr's; 0 for the others) and
+/// XATTR_NOFOLLOW unless the path's final symlink is followed.
+pub fn xattr_options_to_darwin(linux_flags: i32, follow: bool) -> Result<i32, i32> {
+    let flags = bits_to_darwin(XATTR_FLAGS, i64::from(linux_flags)).map_err(|_| lerr::EINVAL)? as i32;
+    Ok(if follow { flags } else { flags | XATTR_NOFOLLOW })
+}
+
+/// The Linux namespace Darwin's attributes live in: Darwin names have no namespaces, so a
+/// Linux "user.NAME" is the Darwin "NAME", and every Darwin name lists as "user.NAME".
+pub const XATTR_USER_PREFIX: &[u8] = b"user.";
+
+/// The Darwin name of a Linux xattr name: only the user namespace exists there. "user."
+/// alone is EINVAL; the other namespaces Linux knows (trusted, security, system) and
+/// unknown prefixes are EOPNOTSUPP, as on a Linux file system without them.
+pub fn xattr_name_to_darwin(linux: &[u8]) -> Result<&[u8], i32> {
+    match linux.strip_prefix(XATTR_USER_PREFIX) {
+        Some([]) => Err(lerr::EINVAL),
+        Some(rest) => Ok(rest),
+        None => Err(lerr::ENOTSUP),
+    }
+}
+
+/// A Darwin name list (NUL-terminated names) as Linux lists them: each with "user.".
+pub fn xattr_list_to_linux(darwin: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(darwin.len() + 8 * XATTR_USER_PREFIX.len());
+    for name in darwin.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        out.extend_from_slice(XATTR_USER_PREFIX);
+        out.extend_from_slice(name);
+        out.push(0);
+    }
+    out
+}
+
+/// Linux FALLOC_FL_KEEP_SIZE.
+pub const FALLOC_FL_KEEP_SIZE: i32 = 0x1;
+
+/// fallocate's argument checks in Linux's order (vfs_fallocate): a negative offset or a
+/// non-positive length is EINVAL, then a mode Darwin cannot do is EOPNOTSUPP: only 0
+/// (allocate and extend) and FALLOC_FL_KEEP_SIZE (allocate only) are possible with
+/// F_PREALLOCATE; hole punching, zeroing, collapsing and inserting ranges are not.
+/// Returns whether the file size is to be kept.
+pub fn fallocate_mode_to_darwin(mode: i32, offset: i64, len: i64) -> Result<bool, i32> {
+    if offset < 0 || len <= 0 {
+        return Err(lerr::EINVAL);
+    }
+    match mode {
+        0 => Ok(false),
+        FALLOC_FL_KEEP_SIZE => Ok(true),
+        _ => Err(lerr::ENOTSUP),
+    }
+}
+
+/// Linux's largest fadvise advice (POSIX_FADV_NOREUSE).
+pub const POSIX_FADV_MAX: i32 = 5;
+
+/// fadvise64's checks as Linux's generic_fadvise makes them: a pipe is ESPIPE, a negative
+/// length or unknown advice EINVAL. The advice itself is only a hint; Darwin takes none.
+pub fn fadvise_check(is_fifo: bool, len: i64, advice: i32) -> Result<(), i32> {
+    if is_fifo {
+        return Err(lerr::ESPIPE);
+    }
+    if len < 0 || !(0..=POSIX_FADV_MAX).contains(&advice) {
+        return Err(lerr::EINVAL);
+    }
+    Ok(())
+}
+
+pub const MFD_CLOEXEC: u32 = 0x1;
+pub const MFD_ALLOW_SEALING: u32 = 0x2;
+pub const MFD_HUGETLB: u32 = 0x4;
+pub const MFD_NOEXEC_SEAL: u32 = 0x8;
+pub const MFD_EXEC: u32 = 0x10;
+
+/// memfd_create's flags on Darwin, whose stand-in is an unlinked temporary file: returns
+/// whether it is close-on-exec. Sealing flags are accepted (the file just cannot be
+/// sealed: F_ADD_SEALS says EINVAL); MFD_HUGETLB is EINVAL, as on a Linux without huge
+/// pages for it.
+pub fn memfd_flags_to_darwin(flags: u32) -> Result<bool, i32> {
+    if flags & !(MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL | MFD_EXEC) != 0 {
+        return Err(lerr::EINVAL);
+    }
+    Ok(flags & MFD_CLOEXEC != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1999,5 +2196,99 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn statfs_types_and_flags_read_as_linux() {
+        let name = |s: &str| {
+            let mut n = [0u8; 16];
+            n[..s.len()].copy_from_slice(s.as_bytes());
+            n
+        };
+        assert_eq!(fs_type_to_linux(&name("apfs")), lx::EXT4_SUPER_MAGIC as i64);
+        // HFSPLUS_SUPER_MAGIC and NTFS_SB_MAGIC (magic.h has them; linux-raw-sys does not).
+        assert_eq!(fs_type_to_linux(&name("hfs")), 0x482b);
+        assert_eq!(fs_type_to_linux(&name("nfs")), lx::NFS_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("msdos")), lx::MSDOS_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("tmpfs")), lx::TMPFS_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("devfs")), lx::TMPFS_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("exfat")), lx::EXFAT_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("cd9660")), lx::ISOFS_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("udf")), lx::UDF_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("smbfs")), lx::SMB2_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("macfuse")), lx::FUSE_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("autofs")), lx::AUTOFS_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(&name("ntfs")), 0x5346_544e);
+        assert_eq!(fs_type_to_linux(&name("zfs-like")), lx::EXT4_SUPER_MAGIC as i64);
+        assert_eq!(fs_type_to_linux(b"apfs"), lx::EXT4_SUPER_MAGIC as i64, "not NUL-padded");
+
+        let st = DarwinStatfs {
+            bsize: 4096,
+            blocks: 100,
+            bfree: 50,
+            bavail: 40,
+            files: 1000,
+            ffree: 900,
+            fsid: [7, -8],
+            flags: 0x1 | 0x8 | 0x1000_0000 | 0x4000, // RDONLY, NOSUID, NOATIME, MNT_LOCAL
+            fstypename: name("apfs"),
+        };
+        let l = statfs_to_linux(&st);
+        assert_eq!((l.f_bsize, l.f_frsize, l.f_blocks, l.f_bfree, l.f_bavail), (4096, 4096, 100, 50, 40));
+        assert_eq!((l.f_files, l.f_ffree, l.f_fsid, l.f_namelen), (1000, 900, [7, -8], 255));
+        // Linux's ST_RDONLY 1, ST_NOSUID 2, ST_NODEV 4, ST_NOEXEC 8, ST_SYNCHRONOUS 16,
+        // ST_NOATIME 1024 (statvfs.h); MNT_LOCAL has no ST_ bit.
+        assert_eq!(l.f_flags, 1 | 2 | 1024 | ST_VALID);
+        assert_eq!(bits_to_linux(STATFS_FLAGS, 0x10 | 0x4 | 0x2), 4 | 8 | 16);
+    }
+
+    #[test]
+    fn xattr_names_live_in_the_user_namespace() {
+        assert_eq!(xattr_name_to_darwin(b"user.mime_type"), Ok(&b"mime_type"[..]));
+        assert_eq!(xattr_name_to_darwin(b"user.com.apple.quarantine"), Ok(&b"com.apple.quarantine"[..]));
+        assert_eq!(xattr_name_to_darwin(b"user."), Err(lxe::EINVAL as i32));
+        for other in [&b"trusted.x"[..], b"security.selinux", b"system.posix_acl_access", b"nonamespace"] {
+            assert_eq!(xattr_name_to_darwin(other), Err(lxe::EOPNOTSUPP as i32));
+        }
+        assert_eq!(xattr_list_to_linux(b"a\0com.apple.x\0"), b"user.a\0user.com.apple.x\0");
+        assert_eq!(xattr_list_to_linux(b""), b"");
+    }
+
+    #[test]
+    fn xattr_options() {
+        let (create, replace) = (lx::XATTR_CREATE as i32, lx::XATTR_REPLACE as i32);
+        assert_eq!(xattr_options_to_darwin(0, true), Ok(0));
+        assert_eq!(xattr_options_to_darwin(create, true), Ok(0x2));
+        assert_eq!(xattr_options_to_darwin(replace, false), Ok(0x4 | XATTR_NOFOLLOW));
+        assert_eq!(xattr_options_to_darwin(0, false), Ok(XATTR_NOFOLLOW));
+        assert_eq!(xattr_options_to_darwin(4, true), Err(lxe::EINVAL as i32));
+    }
+
+    #[test]
+    fn fallocate_modes_and_fadvise_checks() {
+        let keep = lx::FALLOC_FL_KEEP_SIZE as i32;
+        assert_eq!(fallocate_mode_to_darwin(0, 0, 4096), Ok(false));
+        assert_eq!(fallocate_mode_to_darwin(keep, 100, 1), Ok(true));
+        assert_eq!(fallocate_mode_to_darwin(0, -1, 1), Err(lxe::EINVAL as i32));
+        assert_eq!(fallocate_mode_to_darwin(0, 0, 0), Err(lxe::EINVAL as i32));
+        assert_eq!(fallocate_mode_to_darwin(0x40, 0, -5), Err(lxe::EINVAL as i32), "arguments before the mode");
+        let punch = (lx::FALLOC_FL_PUNCH_HOLE | lx::FALLOC_FL_KEEP_SIZE) as i32;
+        assert_eq!(fallocate_mode_to_darwin(punch, 0, 1), Err(lxe::EOPNOTSUPP as i32));
+        assert_eq!(fallocate_mode_to_darwin(lx::FALLOC_FL_ZERO_RANGE as i32, 0, 1), Err(lxe::EOPNOTSUPP as i32));
+
+        assert_eq!(fadvise_check(false, 0, lx::POSIX_FADV_DONTNEED as i32), Ok(()));
+        assert_eq!(fadvise_check(false, 10, lx::POSIX_FADV_NOREUSE as i32), Ok(()));
+        assert_eq!(fadvise_check(true, 0, 0), Err(lxe::ESPIPE as i32));
+        assert_eq!(fadvise_check(false, -1, 0), Err(lxe::EINVAL as i32));
+        assert_eq!(fadvise_check(false, 0, 6), Err(lxe::EINVAL as i32));
+        assert_eq!(fadvise_check(false, 0, -1), Err(lxe::EINVAL as i32));
+    }
+
+    #[test]
+    fn memfd_flags_on_darwin() {
+        assert_eq!(memfd_flags_to_darwin(lx::MFD_CLOEXEC | lx::MFD_ALLOW_SEALING), Ok(true));
+        assert_eq!(memfd_flags_to_darwin(0), Ok(false));
+        assert_eq!(memfd_flags_to_darwin(lx::MFD_HUGETLB), Err(lxe::EINVAL as i32));
+        assert_eq!(memfd_flags_to_darwin(0x100), Err(lxe::EINVAL as i32));
     }
 }

@@ -50,6 +50,10 @@ same_value!(lx:
     RUSAGE_SELF, RUSAGE_CHILDREN, RUSAGE_THREAD,
 );
 
+// statfs is served with the raw syscalls straight into `LinuxStatfs`: the host kernel's
+// struct must be the guest's (true on every 64-bit Linux).
+const _: () = assert!(std::mem::size_of::<libc::statfs>() == std::mem::size_of::<abi_shared::linux::LinuxStatfs>());
+
 // Linux's uapi headers call O_ASYNC FASYNC.
 const _: () = assert!(libc::O_ASYNC as i64 == lx::FASYNC as i64);
 

@@ -14,7 +14,10 @@ use std::ffi::CString;
 use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 
-use abi_shared::hypercall::{GuestSeg, LinuxFlock, MalformedReason, Request, Response, SegList, XattrTarget};
+use abi_shared::hypercall::{GuestSeg, LinuxFlock, MalformedReason, Request, Response, SegList};
+// macOS serves the xattr reads in extra.rs.
+#[cfg(not(target_os = "macos"))]
+use abi_shared::hypercall::XattrTarget;
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
@@ -51,6 +54,8 @@ const F_GETPIPE_SZ: i32 = general::F_GETPIPE_SZ as i32;
 const F_SETPIPE_SZ: i32 = general::F_SETPIPE_SZ as i32;
 #[cfg(not(target_os = "linux"))]
 const EOPNOTSUPP: LinuxErrno = errno::EOPNOTSUPP as LinuxErrno;
+
+mod extra;
 
 /// Why a request produced no result: an errno for the program, or a malformed request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +133,17 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::Flock { fd, op } => fs.flock(*fd, *op),
         Request::Poll { fds, timeout_ns } => fs.poll(fds, *timeout_ns),
         Request::Listxattr { target, buf, size } => fs.listxattr(target, buf, *size),
+        Request::Statfs { path } => fs.statfs(path),
+        Request::Fstatfs { fd } => fs.fstatfs(*fd),
+        Request::Sendfile { out_fd, in_fd, offset, count } => fs.sendfile(*out_fd, *in_fd, *offset, *count),
+        Request::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags } => {
+            fs.copy_file_range(*fd_in, *off_in, *fd_out, *off_out, *len, *flags)
+        }
+        Request::Fallocate { fd, mode, offset, len } => fs.fallocate(*fd, *mode, *offset, *len),
+        Request::Fadvise { fd, offset, len, advice } => fs.fadvise(*fd, *offset, *len, *advice),
+        Request::Setxattr { target, name, value, flags } => fs.setxattr(target, name, value, *flags),
+        Request::Removexattr { target, name } => fs.removexattr(target, name),
+        Request::MemfdCreate { name, flags } => fs.memfd_create(name, *flags),
         // Not a file request: the dispatcher in server/mod.rs serves those.
         _ => Err(Failure::Errno(ENOSYS)),
     };
@@ -573,6 +589,7 @@ impl Fs<'_> {
                 ret(check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) })?)
             }
             F_GETPIPE_SZ | F_SETPIPE_SZ => ret(pipe_size_host(fd, cmd, arg)?),
+            extra::F_ADD_SEALS | extra::F_GET_SEALS => ret(extra::seals_host(fd, cmd, arg)?),
             _ => Err(Failure::Errno(EINVAL)),
         }
     }
@@ -934,12 +951,13 @@ impl Fs<'_> {
     }
 
     /// Other hosts: no extended attributes yet (what Linux says on a filesystem without).
-    #[cfg(not(target_os = "linux"))]
+    /// macOS has its own in extra.rs.
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     fn getxattr(&self, _target: &XattrTarget<'_>, _name: &[u8], _buf: &SegList<'_>, _size: u64) -> Handled {
         Err(Failure::Errno(errno::EOPNOTSUPP as LinuxErrno))
     }
 
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
     fn listxattr(&self, _target: &XattrTarget<'_>, _buf: &SegList<'_>, _size: u64) -> Handled {
         Err(Failure::Errno(errno::EOPNOTSUPP as LinuxErrno))
     }
