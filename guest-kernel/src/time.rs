@@ -26,6 +26,11 @@ fn elapsed_ns() -> u64 {
     ((ticks as u128 * 1_000_000) / TSC_KHZ.load(Ordering::Relaxed) as u128) as u64
 }
 
+/// The TSC frequency the monitor measured (what /proc/cpuinfo shows as the clock).
+pub fn tsc_khz() -> u64 {
+    TSC_KHZ.load(Ordering::Relaxed)
+}
+
 pub fn realtime_ns() -> u64 {
     REALTIME_BASE_NS.load(Ordering::Relaxed) + elapsed_ns()
 }

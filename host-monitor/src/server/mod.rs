@@ -123,9 +123,10 @@ impl Server {
             | Request::Sysinfo
             | Request::SchedGetscheduler { .. }
             | Request::SchedGetparam { .. } => info::handle(mem, req),
-            Request::OpenMemory { .. } | Request::OpenEmptyDir { .. } | Request::FdPath { .. } | Request::ListFds { .. } => {
-                procfs::handle(&self.fds, mem, req)
-            }
+            Request::OpenMemory { .. }
+            | Request::OpenEmptyDir { .. }
+            | Request::FdPath { .. }
+            | Request::ListFds { .. } => procfs::handle(&self.fds, mem, req),
             other => fs::handle(&self.fds, mem, other),
         }
     }

@@ -191,7 +191,8 @@ fn host_fd_path(fd: c_int) -> Result<Vec<u8>, Failure> {
 #[cfg(target_os = "macos")]
 fn host_fd_path(fd: c_int) -> Result<Vec<u8>, Failure> {
     // SAFETY: st is a valid out-pointer for fstat.
-    let st = super::fs::out_struct(|st| unsafe { libc::fstat(fd, st) }).map_err(|_| Failure::Errno(errno::ENOENT as LinuxErrno))?;
+    let st = super::fs::out_struct(|st| unsafe { libc::fstat(fd, st) })
+        .map_err(|_| Failure::Errno(errno::ENOENT as LinuxErrno))?;
     match st.st_mode & libc::S_IFMT {
         libc::S_IFIFO => return Ok(format!("pipe:[{}]", st.st_ino).into_bytes()),
         libc::S_IFSOCK => return Ok(format!("socket:[{}]", st.st_ino).into_bytes()),
@@ -280,7 +281,11 @@ mod tests {
         ram[100..111].copy_from_slice(b"hello world");
         let mem = mem_with(&mut ram);
         let segs = [GuestSeg { gpa: 100, len: 5 }, GuestSeg { gpa: 105, len: 6 }];
-        let r = handle(&FdGuard::default(), &mem, &Request::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true });
+        let r = handle(
+            &FdGuard::default(),
+            &mem,
+            &Request::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true },
+        );
         let Response::Ret(fd) = r else { panic!("{r:?}") };
         let fd = fd as c_int;
         let mut out = [0u8; 32];
@@ -299,7 +304,11 @@ mod tests {
         let mut ram = vec![0u8; 4096];
         let mem = mem_with(&mut ram);
         let segs = [GuestSeg { gpa: 4000, len: 200 }];
-        let r = handle(&FdGuard::default(), &mem, &Request::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true });
+        let r = handle(
+            &FdGuard::default(),
+            &mem,
+            &Request::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true },
+        );
         assert_eq!(r, Response::Malformed(MalformedReason::BadGuestAddress));
     }
 
@@ -333,7 +342,8 @@ mod tests {
         // SAFETY: p is a valid out-pointer for two ints.
         unsafe { libc::pipe(p.as_mut_ptr()) };
         let (a, b) = (Owned(p[0]), Owned(p[1]));
-        let Response::Ret(n) = handle(&FdGuard::default(), &mem, &Request::FdPath { fd: a.0, buf: SegList::Borrowed(&segs) })
+        let Response::Ret(n) =
+            handle(&FdGuard::default(), &mem, &Request::FdPath { fd: a.0, buf: SegList::Borrowed(&segs) })
         else {
             panic!()
         };
