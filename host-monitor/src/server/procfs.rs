@@ -5,8 +5,6 @@
 //! Guest fds are host fds, so a /proc file must be a real host descriptor: the guest then
 //! reads, seeks, maps and polls it like any file, with no more guest code.
 
-use std::ffi::CString;
-
 use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
 use abi_shared::linux::errno;
 use libc::c_int;
@@ -106,7 +104,7 @@ fn write_all(rw: &Owned, iov: &[libc::iovec], segs: &[GuestSeg]) -> Result<(), F
 fn anonymous_file_pair() -> Result<(Owned, Owned), Failure> {
     // SAFETY: the name is a NUL-terminated literal.
     let rw = Owned(check(unsafe { libc::memfd_create(c"linuxrun-proc".as_ptr(), libc::MFD_CLOEXEC) })? as c_int);
-    let path = CString::new(format!("/proc/self/fd/{}", rw.0)).map_err(|_| Failure::Errno(EBADF))?;
+    let path = std::ffi::CString::new(format!("/proc/self/fd/{}", rw.0)).map_err(|_| Failure::Errno(EBADF))?;
     // SAFETY: path is NUL-terminated and outlives the call.
     let ro = Owned(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })? as c_int);
     Ok((rw, ro))
