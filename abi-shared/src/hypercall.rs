@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -406,6 +406,30 @@ pub enum Request<'a> {
     MemfdCreate {
         name: &'a [u8],
         flags: u32,
+    },
+    /// A /proc file the guest generated: the host makes an anonymous file holding
+    /// `content` and returns it opened read-only (O_CLOEXEC if `cloexec`) on the lowest
+    /// free fd, so that read, lseek, mmap, poll and dup need nothing more from the guest.
+    OpenMemory {
+        content: SegList<'a>,
+        cloexec: bool,
+    },
+    /// A new descriptor of an empty directory, on the lowest free fd: a /proc directory
+    /// whose entries the guest lists itself.
+    OpenEmptyDir {
+        cloexec: bool,
+    },
+    /// The path behind fd `fd` as Linux's /proc/self/fd/N link shows it ("/a/b",
+    /// "pipe:[ino]", "socket:[ino]"...), without NUL, into `buf`; `Ret` is its length,
+    /// truncated to `buf` as readlink does.
+    FdPath {
+        fd: i32,
+        buf: SegList<'a>,
+    },
+    /// The program's open fds in ascending order, as little-endian i32s into `buf`; `Ret`
+    /// is how many there are (only those that fit are written).
+    ListFds {
+        buf: SegList<'a>,
     },
 }
 

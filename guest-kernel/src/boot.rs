@@ -57,6 +57,7 @@ extern "C" fn kmain() -> ! {
         Ok(frame) => frame,
         Err(e) => crate::syscall::process::exit_with_loader_error(&startup, e),
     };
+    crate::fs::procfs::note_exec(frame.rsp, &startup.argv, &startup.envp);
     crate::kdebug!("entering user: rip {:#x} rsp {:#x}", frame.rip, frame.rsp);
     arch::entry::enter_user(&frame)
 }

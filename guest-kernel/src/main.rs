@@ -13,6 +13,7 @@ extern crate alloc;
 mod arch;
 #[cfg(target_os = "none")]
 mod boot;
+mod fs;
 #[cfg(target_os = "none")]
 mod hypercall;
 mod loader;

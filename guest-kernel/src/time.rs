@@ -42,6 +42,11 @@ pub fn vvar() -> Vvar {
     }
 }
 
+/// The TSC frequency the monitor measured (what /proc/cpuinfo shows as the clock).
+pub fn tsc_khz() -> u64 {
+    TSC_KHZ.load(Ordering::Relaxed)
+}
+
 pub fn realtime_ns() -> u64 {
     vvar().realtime_ns(rdtsc_ordered())
 }

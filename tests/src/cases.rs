@@ -392,6 +392,12 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
         0,
     ),
     ("python3", &["/usr/bin/python3", "-c", "import json, hashlib, zlib; print(json.dumps({'h': hashlib.sha256(b'x').hexdigest(), 'z': len(zlib.compress(b'a' * 1000))}))"], 0),
+    // /proc as the guest serves it, read by real tools.
+    ("proc-cmdline", &["/bin/cat", "/proc/self/cmdline"], 0),
+    ("proc-readlink-exe", &["/usr/bin/readlink", "/proc/self/exe"], 0),
+    ("proc-stat-types", &["/usr/bin/stat", "-c", "%n %F %a", "/proc/self/status", "/proc/self", "/proc/self/fd", "/proc/self/exe"], 0),
+    ("proc-ostype", &["/bin/cat", "/proc/sys/kernel/ostype"], 0),
+    ("python3-proc", &["/usr/bin/python3", "-c", "import os, sys; print(sorted(os.listdir('/proc/self/fd'), key=int)); print(os.readlink('/proc/self/exe') == os.path.realpath(sys.executable)); print(open('/proc/self/status').read().splitlines()[0])"], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
 

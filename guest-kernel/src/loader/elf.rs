@@ -50,6 +50,14 @@ pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
         // one without (a static PIE, or ld.so run directly).
         let placement = if interp_path.is_some() { Placement::DynBase } else { Placement::TopDown };
         let program = map_image(fd, &elf, placement)?;
+        // A relative path was made absolute at startup (the program may chdir before
+        // /proc/self/maps is read).
+        let exe = if startup.exec_path.starts_with(b"/") {
+            startup.exec_path.clone()
+        } else {
+            crate::syscall::ids::exe_path()
+        };
+        name_segments(&elf, &program, &exe);
         set_break(&elf, &program, interp_path.is_some());
         let interp = match interp_path {
             Some(path) => Some(load_interpreter(&path)?),
@@ -82,7 +90,9 @@ fn load_interpreter(path: &[u8]) -> Result<Image, LoadError> {
         if elf.hdr.e_type != header::ET_DYN && elf.hdr.e_type != header::ET_EXEC {
             return Err(LoadError::NotElf);
         }
-        map_image(fd, &elf, Placement::TopDown)
+        let image = map_image(fd, &elf, Placement::TopDown)?;
+        name_segments(&elf, &image, path);
+        Ok(image)
     });
     close(fd);
     result
@@ -201,6 +211,19 @@ fn map_image(fd: i32, elf: &Parsed, placement: Placement) -> Result<Image, LoadE
         .unwrap_or(0)
         + bias;
     Ok(Image { entry: bias + hdr.e_entry, phdr, phnum: elf.phdrs.len() as u64, bias, end: bias + highest })
+}
+
+/// Name the file-backed part of each PT_LOAD for /proc/self/maps, as Linux's file
+/// mappings show it (the zero-filled tail past p_filesz is anonymous there).
+fn name_segments(elf: &Parsed, image: &Image, path: &[u8]) {
+    let mut named_end = 0;
+    for p in elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.p_filesz > 0) {
+        let first = page_floor(image.bias + p.p_vaddr);
+        let start = first.max(named_end);
+        let end = page_ceil(image.bias + p.p_vaddr + p.p_filesz);
+        crate::fs::procfs::name_image(start, end, path, page_floor(p.p_offset) + (start - first));
+        named_end = named_end.max(end);
+    }
 }
 
 /// The program break starts after the program's image; a static PIE sits at the top of the

@@ -117,7 +117,7 @@ impl AddressSpace {
         } else {
             self.find_placement(addr, len)?
         };
-        self.vmas.insert(Vma { start, end: start + len, prot, kind });
+        self.vmas.insert(Vma { start, end: start + len, prot, kind, file: None });
         Ok(start)
     }
 

@@ -36,12 +36,21 @@ impl VmaKind {
     }
 }
 
+/// The file a mapping shows in /proc/<pid>/maps: a name (an id the procfs name table
+/// gives out) and the file offset of the VMA's first byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRef {
+    pub name: u32,
+    pub offset: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Vma {
     pub start: u64,
     pub end: u64,
     pub prot: u32,
     pub kind: VmaKind,
+    pub file: Option<FileRef>,
 }
 
 impl Vma {
@@ -50,7 +59,17 @@ impl Vma {
     }
 
     fn can_merge_with(&self, next: &Vma) -> bool {
-        self.end == next.start && self.prot == next.prot && self.kind == next.kind
+        // File mappings merge only where the file continues (same name, adjacent offsets).
+        let continues = self.file.map(|f| (f.name, f.offset + (self.end - self.start)));
+        self.end == next.start
+            && self.prot == next.prot
+            && self.kind == next.kind
+            && continues == next.file.map(|f| (f.name, f.offset))
+    }
+
+    /// The file reference of the part of this VMA that starts at `addr`.
+    pub fn file_at(&self, addr: u64) -> Option<FileRef> {
+        self.file.map(|f| FileRef { offset: f.offset + (addr - self.start), ..f })
     }
 }
 
@@ -74,7 +93,6 @@ impl VmaMap {
         self.map.range(..=addr).next_back().map(|(_, v)| v).filter(|v| v.contains(addr))
     }
 
-    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = &Vma> {
         self.map.values()
     }
@@ -108,6 +126,7 @@ impl VmaMap {
         if let Some((&pstart, prev)) = self.map.range(..vma.start).next_back() {
             if prev.can_merge_with(&vma) {
                 vma.start = pstart;
+                vma.file = prev.file;
                 self.map.remove(&pstart);
             }
         }
@@ -127,7 +146,15 @@ impl VmaMap {
             return;
         }
         self.map.insert(v.start, Vma { end: addr, ..v });
-        self.map.insert(addr, Vma { start: addr, ..v });
+        self.map.insert(addr, Vma { start: addr, file: v.file_at(addr), ..v });
+    }
+
+    /// Record that `[start, end)` maps `file` (its offset is that of `start`).
+    pub fn set_file(&mut self, start: u64, end: u64, file: FileRef) {
+        for p in self.remove_range(start, end) {
+            let offset = file.offset + (p.start - start);
+            self.insert(Vma { file: Some(FileRef { offset, ..file }), ..p });
+        }
     }
 
     /// Remove `[start, end)` from the map; returns the removed pieces (to free their pages).
@@ -172,7 +199,22 @@ mod tests {
     use super::*;
 
     fn anon(start: u64, end: u64, prot: u32) -> Vma {
-        Vma { start, end, prot, kind: VmaKind::Anon }
+        Vma { start, end, prot, kind: VmaKind::Anon, file: None }
+    }
+
+    #[test]
+    fn file_mappings_keep_offsets_when_split_and_merge_only_where_contiguous() {
+        let mut m = VmaMap::new();
+        m.insert(anon(0x1000, 0x5000, PROT_READ));
+        m.set_file(0x1000, 0x5000, FileRef { name: 1, offset: 0x10000 });
+        m.protect_range(0x3000, 0x4000, PROT_READ | PROT_WRITE).unwrap();
+        let v = *m.find(0x3000).unwrap();
+        assert_eq!((v.start, v.file), (0x3000, Some(FileRef { name: 1, offset: 0x12000 })));
+        assert_eq!(m.find(0x4000).unwrap().file, Some(FileRef { name: 1, offset: 0x13000 }));
+        m.protect_range(0x3000, 0x4000, PROT_READ).unwrap();
+        assert_eq!(m.iter().count(), 1, "the same file at contiguous offsets merges back");
+        m.insert(Vma { file: Some(FileRef { name: 2, offset: 0 }), ..anon(0x5000, 0x6000, PROT_READ) });
+        assert_eq!(m.iter().count(), 2, "another file does not merge");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{err, Ctx, EFAULT, EINVAL};
+use crate::fs::procfs;
 use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
@@ -219,6 +220,9 @@ pub fn pwritev(c: &mut Ctx<'_>) -> i64 {
 
 fn do_openat(dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
+    if let Some(r) = procfs::openat(dirfd, &p, flags, mode) {
+        return r;
+    }
     call_ret(&Request::Openat { dirfd, path: &p, flags, mode })
 }
 
@@ -235,10 +239,14 @@ pub fn creat(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn close(c: &mut Ctx<'_>) -> i64 {
+    procfs::closing(c.int(0));
     call_ret(&Request::Close { fd: c.int(0) })
 }
 
 pub fn lseek(c: &mut Ctx<'_>) -> i64 {
+    if let Some(r) = procfs::lseek(c.int(0), c.arg(1) as i64, c.arg(2) as u32) {
+        return r;
+    }
     call_ret(&Request::Lseek { fd: c.int(0), offset: c.arg(1) as i64, whence: c.arg(2) as u32 })
 }
 
@@ -254,6 +262,9 @@ fn stat_into(req: &Request<'_>, out: u64) -> i64 {
 
 fn do_fstatat(dirfd: i32, path_addr: u64, out: u64, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
+    if let Some(r) = procfs::fstatat(dirfd, &p, out, flags) {
+        return r;
+    }
     stat_into(&Request::Fstatat { dirfd, path: &p, flags }, out)
 }
 
@@ -270,21 +281,33 @@ pub fn newfstatat(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn fstat(c: &mut Ctx<'_>) -> i64 {
+    if let Some(r) = procfs::fstat(c.int(0), c.arg(1)) {
+        return r;
+    }
     stat_into(&Request::Fstat { fd: c.int(0) }, c.arg(1))
 }
 
 pub fn statx(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.arg(1)));
+    if let Some(r) = procfs::statx(c.int(0), &p, c.int(2), c.arg(3) as u32, c.arg(4)) {
+        return r;
+    }
     stat_into(&Request::Statx { dirfd: c.int(0), path: &p, flags: c.int(2), mask: c.arg(3) as u32 }, c.arg(4))
 }
 
 pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
+    if let Some(r) = procfs::getdents64(c.int(0), c.arg(1), c.arg(2).min(MAX_RW_COUNT)) {
+        return r;
+    }
     let segs = tryret!(segments(c.arg(1), c.arg(2), Access::Write));
     call_ret(&Request::Getdents64 { fd: c.int(0), buf: SegList::Borrowed(&segs) })
 }
 
 fn do_mkdirat(dirfd: i32, path_addr: u64, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
+    if let Some(r) = procfs::refuse_change(dirfd, &p) {
+        return r;
+    }
     call_ret(&Request::Mkdirat { dirfd, path: &p, mode })
 }
 
@@ -298,6 +321,9 @@ pub fn mkdirat(c: &mut Ctx<'_>) -> i64 {
 
 fn do_unlinkat(dirfd: i32, path_addr: u64, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
+    if let Some(r) = procfs::refuse_change(dirfd, &p) {
+        return r;
+    }
     call_ret(&Request::Unlinkat { dirfd, path: &p, flags })
 }
 
@@ -345,28 +371,6 @@ pub fn symlinkat(c: &mut Ctx<'_>) -> i64 {
     do_symlinkat(c.arg(0), c.int(1), c.arg(2))
 }
 
-/// `/proc/self/exe` and `/proc/<our pid>/exe`: /proc does not exist yet, and the host's
-/// answer would be the monitor, so the guest answers with the program's absolute path.
-fn is_own_exe_link(p: &[u8]) -> bool {
-    let Some(rest) = p.strip_prefix(b"/proc/").and_then(|r| r.strip_suffix(b"/exe")) else { return false };
-    if rest == b"self" || rest == b"thread-self" {
-        return true;
-    }
-    // Our pid in decimal, as /proc names it (no leading zeros).
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    let mut pid = super::ids::pid() as u32;
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (pid % 10) as u8;
-        pid /= 10;
-        if pid == 0 {
-            break;
-        }
-    }
-    rest == &digits[at..]
-}
-
 fn do_readlinkat(dirfd: i32, path_addr: u64, buf: u64, size: u64) -> i64 {
     // Linux's bufsiz is an int.
     let size = size as i32;
@@ -375,11 +379,8 @@ fn do_readlinkat(dirfd: i32, path_addr: u64, buf: u64, size: u64) -> i64 {
     }
     let size = size as u64;
     let p = tryret!(path(path_addr));
-    if is_own_exe_link(&p) {
-        let exe = super::ids::exe_path();
-        // readlink truncates silently to the buffer.
-        let n = exe.len().min(size.min(MAX_RW_COUNT) as usize);
-        return uaccess::copy_to_user(buf, &exe[..n]).map_or(EFAULT, |_| n as i64);
+    if let Some(r) = procfs::readlinkat(dirfd, &p, buf, size.min(MAX_RW_COUNT)) {
+        return r;
     }
     let segs = tryret!(segments(buf, size, Access::Write));
     call_ret(&Request::Readlinkat { dirfd, path: &p, buf: SegList::Borrowed(&segs) })
@@ -412,6 +413,9 @@ pub fn fdatasync(c: &mut Ctx<'_>) -> i64 {
 
 fn do_fchmodat(dirfd: i32, path_addr: u64, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
+    if let Some(r) = procfs::refuse_change(dirfd, &p) {
+        return r;
+    }
     call_ret(&Request::Fchmodat { dirfd, path: &p, mode })
 }
 
@@ -429,6 +433,9 @@ pub fn fchmod(c: &mut Ctx<'_>) -> i64 {
 
 fn do_faccessat(dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
+    if let Some(r) = procfs::faccessat(dirfd, &p, mode, flags) {
+        return r;
+    }
     call_ret(&Request::Faccessat { dirfd, path: &p, mode, flags })
 }
 
@@ -451,15 +458,23 @@ pub fn getcwd(c: &mut Ctx<'_>) -> i64 {
 
 pub fn chdir(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.arg(0)));
+    if let Some(r) = procfs::chdir(&p) {
+        return r;
+    }
     call_ret(&Request::Chdir { path: &p })
 }
 
 pub fn fchdir(c: &mut Ctx<'_>) -> i64 {
+    if let Some(r) = procfs::fchdir(c.int(0)) {
+        return r;
+    }
     call_ret(&Request::Fchdir { fd: c.int(0) })
 }
 
 pub fn dup(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Dup { fd: c.int(0) })
+    let r = call_ret(&Request::Dup { fd: c.int(0) });
+    procfs::duplicated(c.int(0), r);
+    r
 }
 
 pub fn dup2(c: &mut Ctx<'_>) -> i64 {
@@ -469,11 +484,15 @@ pub fn dup2(c: &mut Ctx<'_>) -> i64 {
         let r = call_ret(&Request::Fcntl { fd: old, cmd: F_GETFD, arg: 0 });
         return if r < 0 { r } else { old as i64 };
     }
-    call_ret(&Request::Dup3 { oldfd: old, newfd: new, flags: 0 })
+    let r = call_ret(&Request::Dup3 { oldfd: old, newfd: new, flags: 0 });
+    procfs::duplicated(old, r);
+    r
 }
 
 pub fn dup3(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Dup3 { oldfd: c.int(0), newfd: c.int(1), flags: c.int(2) })
+    let r = call_ret(&Request::Dup3 { oldfd: c.int(0), newfd: c.int(1), flags: c.int(2) });
+    procfs::duplicated(c.int(0), r);
+    r
 }
 
 /// fcntl's record-lock commands (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*).
@@ -494,7 +513,13 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
     match c.int(1) {
         cmd @ (5..=7 | 36..=38) => fcntl_lock(c.int(0), cmd, c.arg(2)),
         cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ
-        | F_ADD_SEALS | F_GET_SEALS) => call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) }),
+        | F_ADD_SEALS | F_GET_SEALS) => {
+            let r = call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) });
+            if cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC {
+                procfs::duplicated(c.int(0), r);
+            }
+            r
+        }
         _ => EINVAL,
     }
 }

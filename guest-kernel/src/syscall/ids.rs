@@ -146,6 +146,49 @@ pub fn rlimit_soft(resource: u64) -> u64 {
     get_limit(resource).map_or(RLIM_INFINITY, |(soft, _)| soft)
 }
 
+pub fn ppid() -> i32 {
+    PPID.load(Ordering::Relaxed) as i32
+}
+
+/// (uid, euid, gid, egid)
+pub fn credentials() -> (u32, u32, u32, u32) {
+    let get = |a: &AtomicU32| a.load(Ordering::Relaxed);
+    (get(&UID), get(&EUID), get(&GID), get(&EGID))
+}
+
+pub fn cpu_count() -> u32 {
+    CPUS.load(Ordering::Relaxed)
+}
+
+/// The thread name (prctl PR_GET_NAME), without its NUL padding.
+pub fn comm() -> Vec<u8> {
+    let comm = *COMM.lock();
+    comm[..comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN)].to_vec()
+}
+
+fn field(slot: &Mutex<[u8; 65]>) -> Vec<u8> {
+    let f = *slot.lock();
+    f[..f.iter().position(|&b| b == 0).unwrap_or(64)].to_vec()
+}
+
+/// uname's nodename, release and version.
+pub fn hostname() -> Vec<u8> {
+    field(&HOSTNAME)
+}
+
+pub fn kernel_release() -> Vec<u8> {
+    field(&RELEASE)
+}
+
+pub fn kernel_version() -> Vec<u8> {
+    field(&VERSION)
+}
+
+/// Every resource limit (soft, hard) by Linux resource number.
+pub fn rlimits() -> [(u64, u64); RLIM_NLIMITS] {
+    *RLIMITS.lock()
+}
+
 pub fn getpid(_: &mut Ctx<'_>) -> i64 {
     pid() as i64
 }

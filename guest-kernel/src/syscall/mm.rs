@@ -94,6 +94,7 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
             return e;
         }
         let _ = SPACE.lock().protect(start, start + page_ceil(len), prot);
+        crate::fs::procfs::name_file_mapping(start, start + page_ceil(len), fd, off);
     }
     start as i64
 }
@@ -158,7 +159,13 @@ pub fn brk(c: &mut Ctx<'_>) -> i64 {
         if too_big || new_end > user::MMAP_TOP || !space.vmas.is_free(old_end, new_end) {
             return cur as i64;
         }
-        space.vmas.insert(Vma { start: old_end, end: new_end, prot: PROT_READ | PROT_WRITE, kind: VmaKind::Heap });
+        space.vmas.insert(Vma {
+            start: old_end,
+            end: new_end,
+            prot: PROT_READ | PROT_WRITE,
+            kind: VmaKind::Heap,
+            file: None,
+        });
     } else if new_end < old_end {
         space.unmap_range(new_end, old_end);
     }
@@ -195,7 +202,12 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
             && space.vmas.is_free(old + old_len, old + new_len)
             && old + new_len <= user::TASK_SIZE
         {
-            space.vmas.insert(Vma { start: old + old_len, end: old + new_len, ..vma });
+            space.vmas.insert(Vma {
+                start: old + old_len,
+                end: old + new_len,
+                file: vma.file_at(old + old_len),
+                ..vma
+            });
             return old as i64;
         }
         if flags & MREMAP_MAYMOVE == 0 {
@@ -216,7 +228,7 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
     };
     move_pages(old, old_len.min(new_len), target, vma);
     space.unmap_range(old, old + old_len);
-    space.vmas.insert(Vma { start: target, end: target + new_len, prot: vma.prot, kind: vma.kind });
+    space.vmas.insert(Vma { start: target, end: target + new_len, ..vma });
     target as i64
 }
 

@@ -6,6 +6,7 @@
 
 pub mod fs;
 pub mod info;
+pub mod procfs;
 
 use abi_shared::hypercall::{
     decode_frame, encode_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request, Response, Startup,
@@ -29,6 +30,11 @@ impl FdGuard {
 
     pub fn is_reserved(&self, fd: i32) -> bool {
         self.reserved.contains(&fd)
+    }
+
+    /// The lowest of the monitor's descriptors: the program's are all below it.
+    pub fn lowest_reserved(&self) -> Option<i32> {
+        self.reserved.iter().copied().min()
     }
 }
 
@@ -117,6 +123,10 @@ impl Server {
             | Request::Sysinfo
             | Request::SchedGetscheduler { .. }
             | Request::SchedGetparam { .. } => info::handle(mem, req),
+            Request::OpenMemory { .. }
+            | Request::OpenEmptyDir { .. }
+            | Request::FdPath { .. }
+            | Request::ListFds { .. } => procfs::handle(&self.fds, mem, req),
             other => fs::handle(&self.fds, mem, other),
         }
     }
@@ -307,7 +317,8 @@ mod tests {
                 if matches!(req, Request::Sleep { .. } | Request::Chdir { .. } | Request::Fchdir { .. } | Request::Umask { .. }
                     | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Symlinkat { .. }
                     | Request::Fchmodat { .. } | Request::Truncate { .. } | Request::Openat { .. } | Request::Exit { .. }
-                    | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }) {
+                    | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }
+                    | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }) {
                     return Ok(());
                 }
             }

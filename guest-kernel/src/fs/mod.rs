@@ -1,0 +1,3 @@
+//! Filesystems the guest kernel serves itself.
+
+pub mod procfs;

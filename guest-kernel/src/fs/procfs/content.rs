@@ -1,0 +1,439 @@
+//! The text of each /proc file, gathered from the guest's state (and the host's, through a
+//! few hypercalls) when the file is opened: like Linux's seq_file, a read sees a snapshot
+//! taken at open.
+
+use alloc::vec::Vec;
+use core::fmt::Write;
+
+use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE};
+
+use super::cpuinfo::{self, Cpuid};
+use super::render::{self, MapsLine, StatInfo, StatusInfo, Text, VmFigures};
+use super::state::{self, ExecInfo};
+use super::tree::File;
+use crate::arch::platform::cpuid;
+use crate::hypercall::{call, call_ret, kernel_buf_seg};
+use crate::mm::paging;
+use crate::mm::uaccess;
+use crate::mm::vma::{Vma, VmaKind, PROT_EXEC, PROT_READ, PROT_WRITE};
+use crate::syscall::ids;
+
+const F_GETFD: i32 = 1;
+const F_GETFL: i32 = 3;
+const O_CLOEXEC: u32 = 0o2000000;
+const SEEK_CUR: u32 = 1;
+/// Clock ticks per second (USER_HZ).
+const HZ: u64 = 100;
+const RLIMIT_RSS: usize = 5;
+const RLIMIT_SIGPENDING: usize = 11;
+
+/// The content of `file`, or a negative errno.
+pub fn generate(file: File) -> Result<Vec<u8>, i64> {
+    let mut t = Text::default();
+    let exec = state::exec_info();
+    match file {
+        File::Cmdline => t.0 = user_bytes(exec.arg_start, exec.arg_end),
+        File::Environ => t.0 = user_bytes(exec.env_start, exec.env_end),
+        File::Auxv => t.0 = exec.auxv.clone(),
+        File::Comm => {
+            t.bytes(&ids::comm());
+            t.0.push(b'\n');
+        }
+        File::Maps => maps(&mut t),
+        File::Status => status(&mut t),
+        File::Stat => stat(&mut t, &exec),
+        File::Statm => render::statm(&mut t, &vm_figures()),
+        File::SmapsRollup => smaps_rollup(&mut t),
+        File::Mounts => t.bytes(render::MOUNTS.as_bytes()),
+        File::Mountinfo => t.bytes(render::MOUNTINFO.as_bytes()),
+        File::Filesystems => t.bytes(render::FILESYSTEMS.as_bytes()),
+        File::Cgroup => t.bytes(b"0::/\n"),
+        File::Limits => render::limits(&mut t, &ids::rlimits()),
+        File::Fdinfo(fd) => fdinfo(&mut t, fd)?,
+        File::Cpuinfo => cpuinfo::render(&mut t, &read_cpuid(), ids::cpu_count(), crate::time::tsc_khz()),
+        File::Meminfo => {
+            let total = crate::mm::guest_ram_size();
+            let (free, _) = crate::mm::frame::usage();
+            render::meminfo(&mut t, total / 1024, free.min(total) / 1024);
+        }
+        File::SysStat => sys_stat(&mut t, &exec),
+        File::Uptime => {
+            let up = crate::time::monotonic_ns();
+            render::uptime(&mut t, up, up.saturating_mul(u64::from(ids::cpu_count())).saturating_sub(cpu_ns()));
+        }
+        File::Loadavg => {
+            let (loads, procs) = match call(&Request::Sysinfo) {
+                Response::Sysinfo(si) => (si.loads, u32::from(si.procs)),
+                _ => ([0; 3], 1),
+            };
+            render::loadavg(&mut t, loads, 1, procs.max(1), ids::pid());
+        }
+        File::Version => {
+            t.bytes(b"Linux version ");
+            t.bytes(&ids::kernel_release());
+            t.bytes(b" (linuxrun@linuxrun) (linuxrun guest kernel) ");
+            t.bytes(&ids::kernel_version());
+            t.0.push(b'\n');
+        }
+        File::Osrelease => line(&mut t, &ids::kernel_release()),
+        File::KernelVersion => line(&mut t, &ids::kernel_version()),
+        File::Hostname => line(&mut t, &ids::hostname()),
+        File::Ostype => t.bytes(b"Linux\n"),
+        File::PidMax => t.bytes(b"4194304\n"),
+        File::Tainted => t.bytes(b"0\n"),
+        File::CapLastCap => {
+            let _ = writeln!(t, "{}", render::CAP_LAST_CAP);
+        }
+        File::NgroupsMax => t.bytes(b"65536\n"),
+        File::ThreadsMax => {
+            // Linux: total pages / 8 pages per thread stack... divided by 4 (fork_init).
+            let _ = writeln!(t, "{}", crate::mm::guest_ram_size() / PAGE_SIZE / 32);
+        }
+        File::RandomUuid => {
+            let mut b = [0u8; 16];
+            ids::fill_random(&mut b);
+            render::uuid(&mut t, b);
+        }
+        File::RandomBootId => render::uuid(&mut t, exec.boot_id),
+        File::EntropyAvail => t.bytes(b"256\n"),
+        File::OvercommitMemory => t.bytes(b"0\n"),
+        File::MaxMapCount => t.bytes(b"65530\n"),
+        File::NrOpen => t.bytes(b"1048576\n"),
+        File::FsFileMax => t.bytes(b"9223372036854775807\n"),
+    }
+    Ok(t.0)
+}
+
+fn line(t: &mut Text, value: &[u8]) {
+    t.bytes(value);
+    t.0.push(b'\n');
+}
+
+/// User memory `[start, end)` as it is now (the program may have rewritten its argv).
+fn user_bytes(start: u64, end: u64) -> Vec<u8> {
+    let mut v = alloc::vec![0u8; end.saturating_sub(start).min(1 << 20) as usize];
+    if uaccess::copy_from_user(start, &mut v).is_err() {
+        v.clear();
+    }
+    v
+}
+
+fn vmas() -> Vec<Vma> {
+    crate::mm::SPACE.lock().vmas.iter().copied().collect()
+}
+
+/// Linux's "major:minor" of a dev_t.
+fn dev_parts(dev: u64) -> (u32, u32) {
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    (major as u32, minor as u32)
+}
+
+fn maps(t: &mut Text) {
+    for v in vmas() {
+        let file = v.file.and_then(|f| state::name(f.name).map(|n| (n, f.offset)));
+        let label: Option<&[u8]> = match v.kind {
+            VmaKind::Heap => Some(b"[heap]"),
+            VmaKind::Stack => Some(b"[stack]"),
+            _ => None,
+        };
+        let (name, offset, dev, inode) = match &file {
+            Some(((path, dev, ino), off)) => (Some(&path[..]), *off, dev_parts(*dev), *ino),
+            None => (label, 0, (0, 0), 0),
+        };
+        let line = MapsLine {
+            start: v.start,
+            end: v.end,
+            read: v.prot & PROT_READ != 0,
+            write: v.prot & PROT_WRITE != 0,
+            exec: v.prot & PROT_EXEC != 0,
+            shared: false,
+            offset,
+            dev,
+            inode,
+            name,
+        };
+        render::maps_line(t, &line);
+    }
+}
+
+/// Bytes of `[start, end)` backed by a frame.
+fn resident(start: u64, end: u64) -> u64 {
+    let mut va = start;
+    let mut bytes = 0;
+    while va < end {
+        match paging::probe(va) {
+            paging::Probe::Absent { until } => va = until.max(va + PAGE_SIZE),
+            paging::Probe::Huge { start: block, .. } => {
+                let next = (block + HUGE_PAGE_SIZE).min(end);
+                bytes += next - va;
+                va = next;
+            }
+            paging::Probe::Page => {
+                bytes += PAGE_SIZE;
+                va += PAGE_SIZE;
+            }
+        }
+    }
+    bytes
+}
+
+/// The exe's name id, to tell its mappings (VmExe) from libraries' (VmLib).
+fn is_exe_mapping(v: &Vma, exe: &[u8]) -> bool {
+    v.file.and_then(|f| state::name(f.name)).is_some_and(|(p, _, _)| p == exe)
+}
+
+fn vm_figures() -> VmFigures {
+    let exe = ids::exe_path();
+    let mut f = VmFigures::default();
+    for v in vmas() {
+        let len = v.end - v.start;
+        f.size += len;
+        f.rss += resident(v.start, v.end);
+        if v.kind == VmaKind::Stack {
+            f.stack += len;
+        } else if v.prot & PROT_WRITE != 0 {
+            f.data += len;
+        }
+        if v.prot & PROT_EXEC != 0 && v.file.is_some() {
+            if is_exe_mapping(&v, &exe) {
+                f.exe += len;
+            } else {
+                f.lib += len;
+            }
+        }
+    }
+    f.size /= 1024;
+    f.rss /= 1024;
+    f.data /= 1024;
+    f.stack /= 1024;
+    f.exe /= 1024;
+    f.lib /= 1024;
+    f.pte = (f.size / 512 / 4).max(4);
+    f
+}
+
+fn smaps_rollup(t: &mut Text) {
+    let all = vmas();
+    let first = all.first().map_or(0, |v| v.start);
+    let last = all.last().map_or(0, |v| v.end);
+    render::smaps_rollup(t, first, last, &vm_figures());
+}
+
+/// The umask, read without changing it (set it to 0 and back).
+fn umask() -> u32 {
+    let old = call_ret(&Request::Umask { mask: 0 });
+    if old < 0 {
+        return 0o022;
+    }
+    call_ret(&Request::Umask { mask: old as u32 });
+    old as u32
+}
+
+fn groups() -> Vec<u32> {
+    let n = call_ret(&Request::Getgroups { size: 0, buf: SegList::Borrowed(&[]) });
+    if n <= 0 {
+        return Vec::new();
+    }
+    let buf = alloc::vec![0u8; n as usize * 4];
+    let seg = [kernel_buf_seg(&buf)];
+    let got = call_ret(&Request::Getgroups { size: n as i32, buf: SegList::Borrowed(&seg) });
+    buf.chunks_exact(4).take(got.max(0) as usize).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// (pending, blocked, ignored, caught, queued) signal sets.
+fn signal_sets() -> (u64, u64, u64, u64, u64) {
+    let s = crate::signal::STATE.lock();
+    let (mut ignored, mut caught) = (0u64, 0u64);
+    for (i, a) in s.actions.iter().enumerate().skip(1) {
+        match a.handler {
+            crate::signal::SIG_DFL => {}
+            crate::signal::SIG_IGN => ignored |= 1 << (i - 1),
+            _ => caught |= 1 << (i - 1),
+        }
+    }
+    let queued = u64::from(s.pending.count_ones()) + s.rt_queue.len() as u64;
+    (s.pending, s.blocked, ignored, caught, queued)
+}
+
+fn rusage() -> abi_shared::hypercall::LinuxRusage {
+    match call(&Request::Getrusage { who: 0 }) {
+        Response::Rusage(r) => r,
+        _ => Default::default(),
+    }
+}
+
+fn status(t: &mut Text) {
+    let (uid, euid, gid, egid) = ids::credentials();
+    let (pending, blocked, ignored, caught, queued) = signal_sets();
+    let groups = groups();
+    let ru = rusage();
+    let comm = ids::comm();
+    let info = StatusInfo {
+        name: &comm,
+        umask: umask(),
+        pid: ids::pid(),
+        ppid: ids::ppid(),
+        uids: [uid, euid, euid, euid],
+        gids: [gid, egid, egid, egid],
+        fd_size: 64,
+        groups: &groups,
+        pgid: call_ret(&Request::Getpgid { pid: 0 }).max(0) as i32,
+        sid: call_ret(&Request::Getsid { pid: 0 }).max(0) as i32,
+        vm: vm_figures(),
+        sig_queued: queued,
+        sig_queue_limit: ids::rlimits()[RLIMIT_SIGPENDING].0,
+        sig_pending: pending,
+        sig_blocked: blocked,
+        sig_ignored: ignored,
+        sig_caught: caught,
+        cap_effective: if euid == 0 { render::ALL_CAPS } else { 0 },
+        cpus: ids::cpu_count(),
+        voluntary_switches: ru.ru_nvcsw as u64,
+        involuntary_switches: ru.ru_nivcsw as u64,
+    };
+    render::status(t, &info);
+}
+
+/// (utime, stime) in clock ticks.
+fn cpu_ticks() -> (u64, u64) {
+    match call(&Request::Times) {
+        Response::Times { tms, .. } => (tms.tms_utime as u64, tms.tms_stime as u64),
+        _ => (0, 0),
+    }
+}
+
+fn cpu_ns() -> u64 {
+    let (u, s) = cpu_ticks();
+    (u + s) * (1_000_000_000 / HZ)
+}
+
+fn stat(t: &mut Text, exec: &ExecInfo) {
+    let exe = ids::exe_path();
+    let all = vmas();
+    let exe_maps = || all.iter().filter(|v| is_exe_mapping(v, &exe));
+    let code = exe_maps().filter(|v| v.prot & PROT_EXEC != 0);
+    let data = exe_maps().filter(|v| v.prot & PROT_WRITE != 0);
+    let (utime, stime) = cpu_ticks();
+    let (pending, blocked, ignored, caught, _) = signal_sets();
+    let ru = rusage();
+    let vm = vm_figures();
+    let comm = ids::comm();
+    let info = StatInfo {
+        pid: ids::pid(),
+        comm: &comm,
+        ppid: ids::ppid(),
+        pgrp: call_ret(&Request::Getpgid { pid: 0 }).max(0) as i32,
+        session: call_ret(&Request::Getsid { pid: 0 }).max(0) as i32,
+        minflt: ru.ru_minflt as u64,
+        majflt: ru.ru_majflt as u64,
+        utime,
+        stime,
+        starttime: exec.start_monotonic_ns / (1_000_000_000 / HZ),
+        vsize: vm.size * 1024,
+        rss_pages: vm.rss / 4,
+        rsslim: ids::rlimits()[RLIMIT_RSS].0,
+        start_code: code.clone().map(|v| v.start).min().unwrap_or(0),
+        end_code: code.map(|v| v.end).max().unwrap_or(0),
+        start_stack: exec.start_stack,
+        sig_pending: pending,
+        sig_blocked: blocked,
+        sig_ignored: ignored,
+        sig_caught: caught,
+        start_data: data.clone().map(|v| v.start).min().unwrap_or(0),
+        end_data: data.map(|v| v.end).max().unwrap_or(0),
+        start_brk: crate::mm::SPACE.lock().brk_start,
+        arg_start: exec.arg_start,
+        arg_end: exec.arg_end,
+        env_start: exec.env_start,
+        env_end: exec.env_end,
+    };
+    render::stat(t, &info);
+}
+
+fn sys_stat(t: &mut Text, exec: &ExecInfo) {
+    let (user, system) = cpu_ticks();
+    let up_ticks = crate::time::monotonic_ns() / (1_000_000_000 / HZ);
+    let idle = up_ticks.saturating_sub(user + system);
+    let btime = crate::time::realtime_ns().saturating_sub(crate::time::monotonic_ns()) / 1_000_000_000;
+    let _ = exec;
+    render::sys_stat(t, ids::cpu_count(), user, system, idle, btime, ids::pid());
+}
+
+fn fdinfo(t: &mut Text, fd: i32) -> Result<(), i64> {
+    let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+    if fl < 0 {
+        return Err(fl);
+    }
+    let cloexec = call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) & 1 != 0;
+    let pos = call_ret(&Request::Lseek { fd, offset: 0, whence: SEEK_CUR }).max(0) as u64;
+    let ino = match call(&Request::Fstat { fd }) {
+        Response::Stat(st) => st.st_ino,
+        _ => 0,
+    };
+    let flags = fl as u32 | if cloexec { O_CLOEXEC } else { 0 };
+    render::fdinfo(t, pos, flags, ino);
+    Ok(())
+}
+
+fn read_cpuid() -> Cpuid {
+    let mut c = Cpuid::default();
+    let l0 = cpuid(0, 0);
+    c.max_leaf = l0[0];
+    for (i, reg) in [l0[1], l0[3], l0[2]].iter().enumerate() {
+        c.vendor[i * 4..i * 4 + 4].copy_from_slice(&reg.to_le_bytes());
+    }
+    let l1 = cpuid(1, 0);
+    c.signature = l1[0];
+    c.ecx1 = l1[2];
+    c.edx1 = l1[3];
+    c.clflush = ((l1[1] >> 8) & 0xff) * 8;
+    if c.max_leaf >= 7 {
+        let l7 = cpuid(7, 0);
+        (c.ebx7, c.ecx7, c.edx7) = (l7[1], l7[2], l7[3]);
+    }
+    if c.max_leaf >= 0xd {
+        c.eax_d1 = cpuid(0xd, 1)[0];
+    }
+    let max_ext = cpuid(0x8000_0000, 0)[0];
+    if max_ext >= 0x8000_0001 {
+        let e = cpuid(0x8000_0001, 0);
+        (c.ecx_ext, c.edx_ext) = (e[2], e[3]);
+    }
+    if max_ext >= 0x8000_0004 {
+        for (i, leaf) in (0x8000_0002u32..=0x8000_0004).enumerate() {
+            for (j, reg) in cpuid(leaf, 0).iter().enumerate() {
+                let at = i * 16 + j * 4;
+                c.brand[at..at + 4].copy_from_slice(&reg.to_le_bytes());
+            }
+        }
+    }
+    if max_ext >= 0x8000_0008 {
+        c.addr_sizes = cpuid(0x8000_0008, 0)[0];
+    }
+    c.cache_kb = largest_cache_kb(c.max_leaf, max_ext);
+    c
+}
+
+/// The largest cache: CPUID leaf 4 (Intel), else leaf 0x80000006's L2 (AMD).
+fn largest_cache_kb(max_leaf: u32, max_ext: u32) -> u32 {
+    let mut best = 0u32;
+    if max_leaf >= 4 {
+        for sub in 0..16 {
+            let [a, b, c, _] = cpuid(4, sub);
+            if a & 0x1f == 0 {
+                break;
+            }
+            let ways = ((b >> 22) & 0x3ff) + 1;
+            let parts = ((b >> 12) & 0x3ff) + 1;
+            let line = (b & 0xfff) + 1;
+            let sets = c + 1;
+            best = best.max(ways.saturating_mul(parts).saturating_mul(line).saturating_mul(sets) / 1024);
+        }
+    }
+    if best == 0 && max_ext >= 0x8000_0006 {
+        best = cpuid(0x8000_0006, 0)[2] >> 16;
+    }
+    best
+}

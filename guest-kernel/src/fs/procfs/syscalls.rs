@@ -1,0 +1,555 @@
+//! The file syscalls' view of /proc. Each hook returns `None` when the call is not about
+//! /proc (the caller then forwards it to the host unchanged) and `Some(result)` when it
+//! served it.
+//!
+//! Which paths are /proc's: absolute ones that normalise under /proc, paths relative to a
+//! /proc directory descriptor, and relative ones whose base (the working directory or a
+//! host directory descriptor) joined with them lands in /proc; the last need a hypercall
+//! for the base, so only paths that contain "proc" are checked that way.
+
+use alloc::vec::Vec;
+
+use spin::Mutex;
+
+use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::linux::general::{
+    AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW,
+    O_TRUNC, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFREG,
+};
+use abi_shared::linux::{errno, LinuxStat, LinuxStatx, StatxTimestamp};
+
+use super::fds::{self, Entry};
+use super::state;
+use super::tree::{self, Dir, File, Link, Node, Resolved};
+use crate::hypercall::{call, call_ret, kernel_buf_seg};
+use crate::mm::uaccess;
+use crate::syscall::ids;
+
+const fn err(e: u32) -> i64 {
+    -(e as i64)
+}
+
+const F_GETFD: i32 = 1;
+const F_DUPFD_CLOEXEC: i32 = 1030;
+const SEEK_SET: u32 = 0;
+const SEEK_CUR: u32 = 1;
+const W_OK: i32 = 2;
+const X_OK: i32 = 1;
+/// st_dev of /proc (any fixed anonymous device number will do).
+const PROC_DEV: u64 = 0x16;
+
+/// The working directory as the host last reported it (None: ask again).
+static CWD: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
+fn cwd() -> Option<Vec<u8>> {
+    if let Some(c) = CWD.lock().clone() {
+        return Some(c);
+    }
+    let mut buf = alloc::vec![0u8; 4096];
+    let seg = [kernel_buf_seg(&buf)];
+    let n = call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    if n <= 0 {
+        return None;
+    }
+    buf.truncate(n as usize - 1);
+    *CWD.lock() = Some(buf.clone());
+    Some(buf)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The absolute path `(dirfd, path)` names if it lies in /proc.
+fn proc_path(dirfd: i32, path: &[u8]) -> Option<Vec<u8>> {
+    if path.starts_with(b"/") {
+        return (contains(path, b"proc") && tree::is_under_proc(path)).then(|| path.to_vec());
+    }
+    if let Some(base) = fds::dir_path(dirfd) {
+        return Some(tree::join(&base, path));
+    }
+    if !contains(path, b"proc") {
+        return None;
+    }
+    let base = if dirfd == AT_FDCWD { cwd()? } else { state::fd_path(dirfd).ok()? };
+    let full = tree::join(&base, path);
+    tree::is_under_proc(&full).then_some(full)
+}
+
+/// The table entry of `fd`, if the host's descriptor is still the one we opened.
+fn checked_entry(fd: i32) -> Option<(Entry, LinuxStat)> {
+    let e = fds::get(fd)?;
+    match call(&Request::Fstat { fd }) {
+        Response::Stat(st) if (st.st_dev, st.st_ino) == e.host_id => Some((e, st)),
+        _ => {
+            fds::remove(fd);
+            None
+        }
+    }
+}
+
+/// Whether fd `fd` is open (fd/N and fdinfo/N exist only then).
+fn fd_open(fd: i32) -> bool {
+    call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) >= 0
+}
+
+/// Resolve, then check that fd entries name open descriptors.
+fn resolve(path: &[u8], follow: bool) -> Result<Resolved, i64> {
+    let r = tree::resolve(path, ids::pid(), follow).map_err(err)?;
+    let fd = match &r {
+        Resolved::Node(Node::Link(Link::Fd(fd)) | Node::File(File::Fdinfo(fd)), _) => Some(*fd),
+        Resolved::Follow(Link::Fd(fd)) | Resolved::Through(Link::Fd(fd), _) => Some(*fd),
+        _ => None,
+    };
+    match fd {
+        Some(fd) if !fd_open(fd) => Err(err(errno::ENOENT)),
+        _ => Ok(r),
+    }
+}
+
+/// Where a link out of /proc leads.
+enum Target {
+    /// A host path (relative to `dirfd`).
+    Host(i32, Vec<u8>),
+    /// Back into /proc (fd/N of a /proc descriptor).
+    Proc(Vec<u8>),
+    /// The descriptor itself (fd/N of a pipe, socket or host file).
+    Fd(i32),
+}
+
+fn link_target(link: Link, rest: Option<&[u8]>) -> Result<Target, i64> {
+    let under = |base: &[u8]| match rest {
+        None => base.to_vec(),
+        Some(r) => tree::join(base, r),
+    };
+    Ok(match link {
+        Link::Exe if rest.is_some() => return Err(err(errno::ENOTDIR)),
+        Link::Exe => Target::Host(AT_FDCWD, ids::exe_path()),
+        Link::Cwd => Target::Host(AT_FDCWD, rest.map_or(b".".to_vec(), <[u8]>::to_vec)),
+        Link::Root => Target::Host(AT_FDCWD, under(b"/")),
+        Link::Fd(fd) => match (fds::get(fd), rest) {
+            (Some(e), _) => Target::Proc(under(&e.path)),
+            (None, None) => Target::Fd(fd),
+            (None, Some(r)) => Target::Host(fd, r.to_vec()),
+        },
+        // Internal links were followed by tree::resolve.
+        Link::ProcSelf | Link::ThreadSelf | Link::Mounts => return Err(err(errno::ELOOP)),
+    })
+}
+
+fn target_of(r: &Resolved) -> Option<Result<Target, i64>> {
+    match r {
+        Resolved::Follow(link) => Some(link_target(*link, None)),
+        Resolved::Through(link, rest) => Some(link_target(*link, Some(rest))),
+        Resolved::Node(..) => None,
+    }
+}
+
+// ---- open ----
+
+pub fn openat(dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Option<i64> {
+    let full = proc_path(dirfd, path)?;
+    Some(open_path(&full, flags, mode))
+}
+
+fn open_path(full: &[u8], flags: i32, mode: u32) -> i64 {
+    let r = match resolve(full, flags as u32 & O_NOFOLLOW == 0) {
+        Ok(r) => r,
+        Err(e) if e == err(errno::ENOENT) && flags as u32 & O_CREAT != 0 => return err(errno::EACCES),
+        Err(e) => return e,
+    };
+    match target_of(&r) {
+        Some(Ok(Target::Host(dirfd, p))) => call_ret(&Request::Openat { dirfd, path: &p, flags, mode }),
+        Some(Ok(Target::Proc(p))) => open_path(&p, flags, mode),
+        Some(Ok(Target::Fd(fd))) => reopen_fd(fd, flags, mode),
+        Some(Err(e)) => e,
+        None => match r {
+            Resolved::Node(node, canonical) => open_node(node, &canonical, flags),
+            _ => err(errno::ENOENT),
+        },
+    }
+}
+
+/// Opening /proc/self/fd/N of a host descriptor opens its file anew, as Linux does; a
+/// pipe, socket or deleted file has no path to open, so it gets a duplicate instead
+/// (sharing the file position, unlike Linux).
+fn reopen_fd(fd: i32, flags: i32, mode: u32) -> i64 {
+    if let Ok(p) = state::fd_path(fd) {
+        if p.starts_with(b"/") {
+            let r = call_ret(&Request::Openat { dirfd: AT_FDCWD, path: &p, flags, mode });
+            if r != err(errno::ENOENT) {
+                return r;
+            }
+        }
+    }
+    let cmd = if flags as u32 & O_CLOEXEC != 0 { F_DUPFD_CLOEXEC } else { 0 };
+    call_ret(&Request::Fcntl { fd, cmd, arg: 0 })
+}
+
+fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
+    let f = flags as u32;
+    let cloexec = f & O_CLOEXEC != 0;
+    if f & O_CREAT != 0 && f & O_EXCL != 0 {
+        return err(errno::EEXIST);
+    }
+    let writing = f & O_ACCMODE != 0 || f & O_TRUNC != 0;
+    let fd = match node {
+        Node::Link(_) => return err(errno::ELOOP),
+        Node::Dir(_) if writing || f & O_CREAT != 0 => return err(errno::EISDIR),
+        Node::Dir(_) => call_ret(&Request::OpenEmptyDir { cloexec }),
+        Node::File(_) if f & O_DIRECTORY != 0 => return err(errno::ENOTDIR),
+        Node::File(_) if writing => return err(errno::EACCES),
+        Node::File(file) => {
+            let content = match super::content::generate(file) {
+                Ok(c) => c,
+                Err(e) => return e,
+            };
+            let seg = [kernel_buf_seg(&content)];
+            let segs: &[_] = if content.is_empty() { &[] } else { &seg };
+            call_ret(&Request::OpenMemory { content: SegList::Borrowed(segs), cloexec })
+        }
+    };
+    if fd < 0 {
+        return fd;
+    }
+    let host_id = match call(&Request::Fstat { fd: fd as i32 }) {
+        Response::Stat(st) => (st.st_dev, st.st_ino),
+        _ => (0, 0),
+    };
+    fds::insert(fd as i32, node, canonical, host_id);
+    state::forget_fd_name(fd as i32);
+    fd
+}
+
+// ---- stat ----
+
+fn fnv(path: &[u8]) -> u64 {
+    path.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// What stat says about a /proc node.
+fn node_stat(node: Node, canonical: &[u8]) -> LinuxStat {
+    let kind = match node {
+        Node::Dir(_) => S_IFDIR,
+        Node::File(_) => S_IFREG,
+        Node::Link(_) => S_IFLNK,
+    };
+    let (_, euid, _, egid) = ids::credentials();
+    let (uid, gid) = if node.per_process() { (euid, egid) } else { (0, 0) };
+    let t = state::exec_info().start_realtime_ns;
+    let (sec, nsec) = ((t / 1_000_000_000) as i64, (t % 1_000_000_000) as i64);
+    LinuxStat {
+        st_dev: PROC_DEV,
+        st_ino: fnv(canonical) >> 1 | 1,
+        st_nlink: if kind == S_IFDIR { 2 } else { 1 },
+        st_mode: kind | node.mode(),
+        st_uid: uid,
+        st_gid: gid,
+        st_blksize: 1024,
+        st_atime: sec,
+        st_atime_nsec: nsec,
+        st_mtime: sec,
+        st_mtime_nsec: nsec,
+        st_ctime: sec,
+        st_ctime_nsec: nsec,
+        ..LinuxStat::default()
+    }
+}
+
+/// The stat of `(dirfd, path)` in /proc: Ok(stat), or a result to return as is (an errno
+/// or a host answer already copied out by `host`).
+fn stat_path(full: &[u8], follow: bool, host: &mut dyn FnMut(Target) -> i64) -> Result<LinuxStat, i64> {
+    let r = resolve(full, follow)?;
+    match target_of(&r) {
+        Some(Ok(Target::Proc(p))) => stat_path(&p, true, host),
+        Some(Ok(t)) => Err(host(t)),
+        Some(Err(e)) => Err(e),
+        None => match r {
+            Resolved::Node(node, canonical) => Ok(node_stat(node, &canonical)),
+            _ => Err(err(errno::ENOENT)),
+        },
+    }
+}
+
+fn write_stat(out: u64, st: &LinuxStat) -> i64 {
+    uaccess::write_struct(out, st).map_or(err(errno::EFAULT), |_| 0)
+}
+
+fn host_stat_into(t: Target, out: u64, flags: i32) -> i64 {
+    let resp = match t {
+        Target::Host(dirfd, p) => call(&Request::Fstatat { dirfd, path: &p, flags: flags & !(AT_EMPTY_PATH as i32) }),
+        Target::Fd(fd) => call(&Request::Fstat { fd }),
+        Target::Proc(_) => return err(errno::ENOENT),
+    };
+    match resp {
+        Response::Stat(st) => write_stat(out, &st),
+        Response::Ret(e) => e,
+        _ => err(errno::EFAULT),
+    }
+}
+
+/// newfstatat, stat and lstat.
+pub fn fstatat(dirfd: i32, path: &[u8], out: u64, flags: i32) -> Option<i64> {
+    if path.is_empty() && flags as u32 & AT_EMPTY_PATH != 0 {
+        return fstat(dirfd, out);
+    }
+    let full = proc_path(dirfd, path)?;
+    let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
+    Some(match stat_path(&full, follow, &mut |t| host_stat_into(t, out, flags)) {
+        Ok(st) => write_stat(out, &st),
+        Err(r) => r,
+    })
+}
+
+pub fn fstat(fd: i32, out: u64) -> Option<i64> {
+    let (e, _) = checked_entry(fd)?;
+    Some(write_stat(out, &node_stat(e.node, &e.path)))
+}
+
+fn statx_of(st: &LinuxStat) -> LinuxStatx {
+    let ts = |sec: i64, nsec: i64| StatxTimestamp { tv_sec: sec, tv_nsec: nsec as u32, reserved: 0 };
+    LinuxStatx {
+        stx_mask: STATX_BASIC_STATS,
+        stx_blksize: st.st_blksize as u32,
+        stx_nlink: st.st_nlink as u32,
+        stx_uid: st.st_uid,
+        stx_gid: st.st_gid,
+        stx_mode: st.st_mode as u16,
+        stx_ino: st.st_ino,
+        stx_atime: ts(st.st_atime, st.st_atime_nsec),
+        stx_btime: ts(0, 0),
+        stx_ctime: ts(st.st_ctime, st.st_ctime_nsec),
+        stx_mtime: ts(st.st_mtime, st.st_mtime_nsec),
+        stx_dev_major: 0,
+        stx_dev_minor: st.st_dev as u32,
+        ..LinuxStatx::default()
+    }
+}
+
+pub fn statx(dirfd: i32, path: &[u8], flags: i32, mask: u32, out: u64) -> Option<i64> {
+    let write = |st: &LinuxStat| uaccess::write_struct(out, &statx_of(st)).map_or(err(errno::EFAULT), |_| 0);
+    if path.is_empty() && flags as u32 & AT_EMPTY_PATH != 0 {
+        let (e, _) = checked_entry(dirfd)?;
+        return Some(write(&node_stat(e.node, &e.path)));
+    }
+    let full = proc_path(dirfd, path)?;
+    let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
+    let mut host = |t: Target| {
+        let (dirfd, p) = match t {
+            Target::Host(d, p) => (d, p),
+            Target::Fd(fd) => (fd, Vec::new()),
+            Target::Proc(_) => return err(errno::ENOENT),
+        };
+        let flags = if p.is_empty() { flags | AT_EMPTY_PATH as i32 } else { flags };
+        match call(&Request::Statx { dirfd, path: &p, flags, mask }) {
+            Response::Statx(stx) => uaccess::write_struct(out, &stx).map_or(err(errno::EFAULT), |_| 0),
+            Response::Ret(e) => e,
+            _ => err(errno::EFAULT),
+        }
+    };
+    Some(match stat_path(&full, follow, &mut host) {
+        Ok(st) => write(&st),
+        Err(r) => r,
+    })
+}
+
+// ---- access, readlink ----
+
+pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> {
+    let full = proc_path(dirfd, path)?;
+    let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
+    let mut host = |t: Target| match t {
+        Target::Host(dirfd, p) => call_ret(&Request::Faccessat { dirfd, path: &p, mode, flags }),
+        _ => 0,
+    };
+    Some(match stat_path(&full, follow, &mut host) {
+        Ok(st) => {
+            let root = ids::credentials().1 == 0;
+            let bits = st.st_mode & 0o777;
+            let denied_write = mode & W_OK != 0 && !root && bits & 0o200 == 0;
+            let denied_exec = mode & X_OK != 0 && bits & 0o111 == 0;
+            if denied_write || denied_exec {
+                err(errno::EACCES)
+            } else {
+                0
+            }
+        }
+        Err(r) => r,
+    })
+}
+
+fn link_text(link: Link) -> Result<Vec<u8>, i64> {
+    match link {
+        Link::Exe => Ok(ids::exe_path()),
+        Link::Cwd => cwd().ok_or(err(errno::ENOENT)),
+        Link::Root => Ok(b"/".to_vec()),
+        Link::Fd(fd) => match fds::get(fd) {
+            Some(e) => Ok(e.path.to_vec()),
+            None => state::fd_path(fd),
+        },
+        l => Ok(tree::internal_link_target(l, ids::pid())),
+    }
+}
+
+/// readlink/readlinkat; `size` was checked positive by the caller.
+pub fn readlinkat(dirfd: i32, path: &[u8], buf: u64, size: u64) -> Option<i64> {
+    let full = proc_path(dirfd, path)?;
+    let r = match resolve(&full, false) {
+        Ok(r) => r,
+        Err(e) => return Some(e),
+    };
+    let text = match r {
+        Resolved::Node(Node::Link(link), _) => link_text(link),
+        Resolved::Node(..) => Err(err(errno::EINVAL)),
+        Resolved::Through(link, rest) => match link_target(link, Some(&rest)) {
+            Ok(Target::Host(dirfd, p)) => return Some(host_readlink(dirfd, &p, buf, size)),
+            Ok(Target::Proc(p)) => return readlinkat(AT_FDCWD, &p, buf, size),
+            Ok(Target::Fd(_)) => Err(err(errno::EINVAL)),
+            Err(e) => Err(e),
+        },
+        Resolved::Follow(_) => Err(err(errno::EINVAL)),
+    };
+    Some(match text {
+        Ok(t) => {
+            // readlink truncates silently to the buffer.
+            let n = t.len().min(size as usize);
+            uaccess::copy_to_user(buf, &t[..n]).map_or(err(errno::EFAULT), |_| n as i64)
+        }
+        Err(e) => e,
+    })
+}
+
+fn host_readlink(dirfd: i32, path: &[u8], buf: u64, size: u64) -> i64 {
+    let mut segs = Vec::new();
+    if let Err(e) = uaccess::user_segments(buf, size.min(4096), crate::mm::Access::Write, &mut segs) {
+        return e;
+    }
+    call_ret(&Request::Readlinkat { dirfd, path, buf: SegList::Borrowed(&segs) })
+}
+
+// ---- directories ----
+
+const DT_DIR: u8 = 4;
+const DT_REG: u8 = 8;
+const DT_LNK: u8 = 10;
+
+fn dtype(node: Node) -> u8 {
+    match node {
+        Node::Dir(_) => DT_DIR,
+        Node::File(_) => DT_REG,
+        Node::Link(_) => DT_LNK,
+    }
+}
+
+/// A directory's entries as getdents64 lists them: ".", "..", then its children.
+fn listing(dir: Dir) -> Vec<(Vec<u8>, u8)> {
+    let mut v: Vec<(Vec<u8>, u8)> = alloc::vec![(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)];
+    let pid = ids::pid();
+    match dir {
+        Dir::Root | Dir::Task => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR)),
+        Dir::Fd | Dir::Fdinfo => {
+            let kind = if dir == Dir::Fd { DT_LNK } else { DT_REG };
+            v.extend(open_fds().into_iter().map(|fd| (alloc::format!("{fd}").into_bytes(), kind)));
+        }
+        _ => {}
+    }
+    v.extend(tree::fixed_entries(dir).iter().map(|(n, node)| (n.as_bytes().to_vec(), dtype(*node))));
+    v
+}
+
+fn open_fds() -> Vec<i32> {
+    let mut buf = alloc::vec![0u8; 64 * 1024];
+    let seg = [kernel_buf_seg(&buf)];
+    let n = call_ret(&Request::ListFds { buf: SegList::Borrowed(&seg) });
+    if n <= 0 {
+        return Vec::new();
+    }
+    buf.truncate((n as usize).min(16 * 1024) * 4);
+    buf.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// getdents64 on a /proc directory descriptor, served here. d_off is the index of the
+/// next entry, which lseek(SEEK_SET) accepts back (telldir/seekdir).
+pub fn getdents64(fd: i32, buf: u64, len: u64) -> Option<i64> {
+    let (e, _) = checked_entry(fd)?;
+    let Node::Dir(dir) = e.node else { return Some(err(errno::ENOTDIR)) };
+    let all = listing(dir);
+    let mut cursor = e.cursor.lock();
+    let mut out: Vec<u8> = Vec::new();
+    let mut pos = cursor.pos as usize;
+    while let Some((name, kind)) = all.get(pos) {
+        let reclen = (19 + name.len() + 1).next_multiple_of(8);
+        if (out.len() + reclen) as u64 > len {
+            break;
+        }
+        let mut child = e.path.to_vec();
+        child.push(b'/');
+        child.extend_from_slice(name);
+        out.extend_from_slice(&(fnv(&child) >> 1 | 1).to_le_bytes());
+        out.extend_from_slice(&((pos + 1) as i64).to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(*kind);
+        out.extend_from_slice(name);
+        out.resize(out.len() + reclen - 19 - name.len(), 0);
+        pos += 1;
+    }
+    if out.is_empty() && pos < all.len() {
+        return Some(err(errno::EINVAL));
+    }
+    if uaccess::copy_to_user(buf, &out).is_err() {
+        return Some(err(errno::EFAULT));
+    }
+    cursor.pos = pos as u64;
+    Some(out.len() as i64)
+}
+
+/// lseek on a /proc directory: rewinddir and seekdir to a d_off we gave out.
+pub fn lseek(fd: i32, offset: i64, whence: u32) -> Option<i64> {
+    let e = fds::get(fd)?;
+    if !matches!(e.node, Node::Dir(_)) {
+        return None;
+    }
+    let mut cursor = e.cursor.lock();
+    Some(match whence {
+        SEEK_SET if offset >= 0 => {
+            cursor.pos = offset as u64;
+            offset
+        }
+        SEEK_CUR if offset == 0 => cursor.pos as i64,
+        _ => err(errno::EINVAL),
+    })
+}
+
+// ---- descriptors and the working directory ----
+
+/// `fd` is being closed.
+pub fn closing(fd: i32) {
+    fds::remove(fd);
+    state::forget_fd_name(fd);
+}
+
+/// `new` became a duplicate of `old` (dup, dup2, dup3, F_DUPFD); `new` < 0 is a failure.
+pub fn duplicated(old: i32, new: i64) {
+    if new >= 0 && new != i64::from(old) {
+        fds::duplicated(old, new as i32);
+        state::forget_fd_name(new as i32);
+    }
+}
+
+/// chdir into /proc is not supported: the working directory is the host's, and /proc is
+/// not a host directory. Refused with EACCES.
+pub fn chdir(path: &[u8]) -> Option<i64> {
+    *CWD.lock() = None;
+    proc_path(AT_FDCWD, path).map(|_| err(errno::EACCES))
+}
+
+pub fn fchdir(fd: i32) -> Option<i64> {
+    *CWD.lock() = None;
+    fds::get(fd).map(|_| err(errno::EACCES))
+}
+
+/// Calls that would change /proc (mkdir, unlink, rename, chmod...): refused as Linux
+/// refuses them for an unprivileged process.
+pub fn refuse_change(dirfd: i32, path: &[u8]) -> Option<i64> {
+    proc_path(dirfd, path).map(|_| err(errno::EACCES))
+}
