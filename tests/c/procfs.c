@@ -351,8 +351,32 @@ static void system_files(void)
     check("self_mounts_proc", slurp("/proc/self/mounts", g_buf, sizeof g_buf) > 0 && strstr(g_buf, " /proc proc "));
 }
 
+/* Changes through /proc/self/fd/N reach the file behind an O_PATH descriptor: how
+ * gnulib's fchmodat(AT_SYMLINK_NOFOLLOW) and tar reach files without following links. */
+static void changes_through_fd_links(void)
+{
+    const char *name = "procfs_change.tmp";
+    unlink(name);
+    int w = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    check("change_create", w >= 0 && write(w, "0123456789", 10) == 10 && close(w) == 0);
+    int fd = open(name, O_PATH);
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    struct stat st;
+    check("chmod_via_link", chmod(link, 0600) == 0 && stat(name, &st) == 0 && (st.st_mode & 07777) == 0600);
+    check("chown_via_link", chown(link, getuid(), getgid()) == 0);
+    struct timespec ts[2] = {{86400, 0}, {2 * 86400, 0}};
+    check("utimens_via_link", utimensat(AT_FDCWD, link, ts, 0) == 0 && stat(name, &st) == 0 && st.st_mtime == 2 * 86400);
+    check("truncate_via_link", truncate(link, 4) == 0 && stat(name, &st) == 0 && st.st_size == 4);
+    errno = 0;
+    check("chmod_proc_file_refused", chmod("/proc/self/status", 0600) == -1 && errno != 0);
+    close(fd);
+    unlink(name);
+}
+
 int main(int argc, char **argv)
 {
+    changes_through_fd_links();
     self_files(argc, argv);
     maps(argv[0]);
     fds();

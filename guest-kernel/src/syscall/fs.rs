@@ -396,6 +396,11 @@ pub fn readlinkat(c: &mut Ctx<'_>) -> i64 {
 
 pub fn truncate(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.arg(0)));
+    let (dirfd, p) = tryret!(through_proc(AT_FDCWD, p, true));
+    if dirfd != AT_FDCWD && !p.starts_with(b"/") {
+        // A /proc link relative to a directory fd (cwd): truncate takes no dirfd.
+        return err(errno::EOPNOTSUPP);
+    }
     call_ret(&Request::Truncate { path: &p, length: c.arg(1) as i64 })
 }
 
@@ -413,10 +418,13 @@ pub fn fdatasync(c: &mut Ctx<'_>) -> i64 {
 
 fn do_fchmodat(dirfd: i32, path_addr: u64, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
-    if let Some(r) = procfs::refuse_change(dirfd, &p) {
-        return r;
-    }
+    let (dirfd, p) = tryret!(through_proc(dirfd, p, true));
     call_ret(&Request::Fchmodat { dirfd, path: &p, mode })
+}
+
+/// Where a path-based change really goes: itself, or what a /proc link it names points at.
+fn through_proc(dirfd: i32, p: Vec<u8>, follow: bool) -> Result<(i32, Vec<u8>), i64> {
+    procfs::change_target(dirfd, &p, follow).unwrap_or(Ok((dirfd, p)))
 }
 
 pub fn chmod(c: &mut Ctx<'_>) -> i64 {
@@ -645,6 +653,14 @@ fn do_utimens(dirfd: i32, path_addr: u64, times: Option<[(i64, i64); 2]>, flags:
         0 => None,
         a => Some(tryret!(path(a))),
     };
+    let (dirfd, p) = match p {
+        Some(p) => {
+            let follow = flags & AT_SYMLINK_NOFOLLOW as i32 == 0;
+            let (dirfd, p) = tryret!(through_proc(dirfd, p, follow));
+            (dirfd, Some(p))
+        }
+        None => (dirfd, None),
+    };
     call_ret(&Request::Utimensat { dirfd, path: p.as_deref(), times, flags })
 }
 
@@ -694,6 +710,7 @@ pub fn utime(c: &mut Ctx<'_>) -> i64 {
 
 fn do_fchownat(dirfd: i32, path_addr: u64, uid: u64, gid: u64, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
+    let (dirfd, p) = tryret!(through_proc(dirfd, p, flags & AT_SYMLINK_NOFOLLOW as i32 == 0));
     call_ret(&Request::Fchownat { dirfd, path: &p, uid: uid as u32, gid: gid as u32, flags })
 }
 

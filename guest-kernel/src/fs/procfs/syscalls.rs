@@ -548,6 +548,31 @@ pub fn fchdir(fd: i32) -> Option<i64> {
     fds::get(fd).map(|_| err(errno::EACCES))
 }
 
+/// A change made through a /proc link applies to what the link names, as on Linux:
+/// gnulib's fchmodat and lchown emulations reach an O_PATH descriptor with
+/// chmod("/proc/self/fd/N"). `Some(Ok((dirfd, path)))` is the host path to change
+/// instead, `Some(Err(r))` a result to return; `None` when the path is not in /proc.
+pub fn change_target(dirfd: i32, path: &[u8], follow: bool) -> Option<Result<(i32, Vec<u8>), i64>> {
+    let full = proc_path(dirfd, path)?;
+    Some(change_target_of(&full, follow))
+}
+
+fn change_target_of(full: &[u8], follow: bool) -> Result<(i32, Vec<u8>), i64> {
+    let r = resolve(full, follow)?;
+    match target_of(&r) {
+        Some(Ok(Target::Host(dirfd, p))) => Ok((dirfd, p)),
+        Some(Ok(Target::Proc(p))) => change_target_of(&p, true),
+        Some(Ok(Target::Fd(fd))) => match state::fd_path(fd) {
+            Ok(p) if p.starts_with(b"/") => Ok((AT_FDCWD, p)),
+            // A pipe or socket: Linux would change its inode; we have no path for it.
+            _ => Err(err(errno::EOPNOTSUPP)),
+        },
+        Some(Err(e)) => Err(e),
+        // /proc's own files and directories cannot be changed.
+        None => Err(err(errno::EACCES)),
+    }
+}
+
 /// Calls that would change /proc (mkdir, unlink, rename, chmod...): refused as Linux
 /// refuses them for an unprivileged process.
 pub fn refuse_change(dirfd: i32, path: &[u8]) -> Option<i64> {
