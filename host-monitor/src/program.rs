@@ -96,6 +96,7 @@ pub struct Launch {
 /// Check `program` (found as `found`) and its interpreters (`#!` or PT_INTERP) in the view,
 /// and say what to start with which arguments.
 pub fn prepare(view: &View, found: Found, argv: Vec<Vec<u8>>) -> Result<Launch, ProgramError> {
+    let program = found.guest.clone();
     let mut file = found;
     let mut argv = argv;
     // Linux follows MAX_SCRIPT_DEPTH scripts; one more is ELOOP.
@@ -112,7 +113,7 @@ pub fn prepare(view: &View, found: Found, argv: Vec<Vec<u8>>) -> Result<Launch, 
             }
         }
     }
-    Err(cannot_execute(&file.guest, "bad interpreter: Too many levels of symbolic links (#! scripts nested too deep)"))
+    Err(cannot_execute(&program, "bad interpreter: Too many levels of symbolic links (#! scripts nested too deep)"))
 }
 
 fn launch(file: Found, argv: Vec<Vec<u8>>) -> Launch {
