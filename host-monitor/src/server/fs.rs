@@ -1239,6 +1239,10 @@ impl Fs<'_> {
 }
 
 #[cfg(all(test, target_os = "linux"))]
+#[path = "fs_view_tests.rs"]
+mod view_tests;
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use abi_shared::linux::{general as lx, LinuxStat};
@@ -1246,13 +1250,11 @@ mod tests {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
     use std::path::PathBuf;
-    use std::sync::Mutex;
 
     const AT_FDCWD: i32 = lx::AT_FDCWD;
     const RAM: usize = 64 * 1024;
 
-    /// Tests that change the working directory or the umask (process-wide) hold this.
-    static PROCESS_WIDE: Mutex<()> = Mutex::new(());
+    use crate::vfs::PROCESS_WIDE;
 
     /// A fresh directory, removed with its contents on drop.
     struct TempDir(PathBuf);

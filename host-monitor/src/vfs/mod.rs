@@ -43,6 +43,10 @@ pub struct Mounted {
 
 static VIEW: OnceLock<View> = OnceLock::new();
 
+/// Tests that change or read the working directory or the umask (process-wide) hold this.
+#[cfg(test)]
+pub static PROCESS_WIDE: Mutex<()> = Mutex::new(());
+
 /// Make `view` the process's view. Only the first call has an effect.
 pub fn install(view: View) {
     let _ = VIEW.set(view);

@@ -176,6 +176,7 @@ mod tests {
 
     #[test]
     fn a_root_keeps_dev_tmp_and_the_working_directory() {
+        let _lock = super::super::PROCESS_WIDE.lock().unwrap_or_else(|e| e.into_inner());
         let (view, _shm) = build(&Request { root: Some(Path::new("/usr")), binds: &[] }).unwrap();
         let View::Mounted(m) = &view else { panic!("a mounted view") };
         let guests: Vec<&[u8]> = m.table().mounts().iter().map(|m| m.guest.as_slice()).collect();
