@@ -141,6 +141,22 @@ fn creating_and_removing_use_the_parent_and_keep_link_text() {
     assert!(fd >= 0);
     s.call(&mem, Request::Close { fd: fd as i32 });
     assert!(s.host("root/etc/new").is_file());
+    // Neither a mount point nor the root is ever removed, even when empty.
+    std::fs::remove_dir_all(s.host("data")).unwrap();
+    std::fs::create_dir(s.host("data")).unwrap();
+    let rmdir = |path: &[u8]| s.call(&mem, Request::Unlinkat { dirfd: AT_FDCWD, path, flags: lx::AT_REMOVEDIR as i32 });
+    assert!(matches!(rmdir(b"/mnt/data"), Response::Ret(e) if e < 0));
+    assert!(s.host("data").is_dir());
+    let empty_root = Setup::new("empty-root");
+    std::fs::remove_dir_all(empty_root.host("root/etc")).unwrap();
+    let rm_root =
+        empty_root.call(&mem, Request::Unlinkat { dirfd: AT_FDCWD, path: b"/", flags: lx::AT_REMOVEDIR as i32 });
+    assert!(matches!(rm_root, Response::Ret(e) if e < 0), "{rm_root:?}");
+    assert!(empty_root.host("root").is_dir());
+    assert_eq!(
+        s.call(&mem, Request::Mkdirat { dirfd: AT_FDCWD, path: b"/", mode: 0o755 }),
+        Response::Ret(-errno_of(errno::EEXIST))
+    );
 }
 
 #[test]

@@ -35,7 +35,6 @@ impl MountTable {
         }
     }
 
-    #[cfg(test)]
     pub fn mounts(&self) -> &[Mount] {
         &self.mounts
     }

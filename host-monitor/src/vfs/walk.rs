@@ -146,6 +146,11 @@ pub fn resolve(
         }
     }
     let (mount, mut host) = table.host_of(&cur);
+    if last == Last::Parent {
+        // No last component at all ("/", "//"): the root itself, which no parent lookup
+        // may remove or replace (see `parent_result`).
+        return Ok(Resolved { guest: cur, host: child(&host, b"."), mount, exists: true });
+    }
     if want_dir && !host.ends_with(b"/") {
         host.push(b'/');
     }
@@ -161,7 +166,18 @@ fn parent_result(table: &MountTable, dir: &[u8], comp: &Comp) -> Resolved {
             let (mount, host) = table.host_of(dir);
             (mount, child(&host, &comp.name))
         }
-        name => table.host_of(&child(dir, name)),
+        name => {
+            let path = child(dir, name);
+            let (mount, host) = table.host_of(&path);
+            if table.mounts()[mount].guest == path {
+                // A mount point: Linux refuses to remove or rename it (EBUSY). Its host
+                // directory must not be removed or replaced either, so the host is given
+                // "DIR/.", on which those calls fail and mkdir says EEXIST.
+                (mount, child(&host, b"."))
+            } else {
+                (mount, host)
+            }
+        }
     };
     if comp.slash_after {
         host.push(b'/');
@@ -319,7 +335,9 @@ mod tests {
         assert_eq!(host("/etc/newdir/", "/", Last::Parent).unwrap(), "/r/etc/newdir/");
         assert_eq!(host("/etc/..", "/", Last::Parent).unwrap(), "/r/etc/..");
         assert_eq!(host("/missing/new", "/", Last::Parent), Err(ENOENT));
-        assert_eq!(host("/mnt/data", "/", Last::Parent).unwrap(), "/data", "a mount point names the mount");
+        assert_eq!(host("/mnt/data", "/", Last::Parent).unwrap(), "/data/.", "a mount point is never removed");
+        assert_eq!(host("/", "/", Last::Parent).unwrap(), "/r/.", "nor is the root");
+        assert_eq!(host("/mnt/data/x", "/", Last::Parent).unwrap(), "/data/x");
     }
 
     #[test]
