@@ -55,6 +55,7 @@ fn main() -> ExitCode {
     all.extend(cases::busybox_cases());
     all.extend(cases::dynamic_cases());
     all.extend(cases::bad_input_cases());
+    all.extend(cases::script_cases(&manifest_dir.join("c/script_interp.c"), &out_dir));
     let selected: Vec<Case> =
         all.into_iter().filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str()))).collect();
     if selected.is_empty() {

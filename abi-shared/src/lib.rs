@@ -10,4 +10,5 @@ pub mod bootinfo;
 pub mod hypercall;
 pub mod layout;
 pub mod linux;
+pub mod shebang;
 pub mod syscalls;

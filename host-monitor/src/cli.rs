@@ -40,6 +40,17 @@ pub struct Args {
     #[arg(long, value_enum)]
     pub platform: Option<Platform>,
 
+    /// A Linux userland (a directory) to use as the program's "/"; also LINUXRUN_ROOT (this
+    /// flag wins). Default: the host's own "/". The working directory, $HOME, /tmp and /dev
+    /// stay reachable at their own paths.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Show the host file or directory HOST at GUEST (default: the same path) in the
+    /// program's filesystem; repeatable.
+    #[arg(long = "bind", value_name = "HOST[:GUEST]")]
+    pub binds: Vec<OsString>,
+
     /// More log output (-v: info, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -51,6 +62,13 @@ pub struct Args {
     /// Its arguments.
     #[arg(value_name = "ARGS", allow_hyphen_values = true)]
     pub args: Vec<OsString>,
+}
+
+impl Args {
+    /// The root directory asked for: --root, else LINUXRUN_ROOT (if set and not empty).
+    pub fn root_dir(&self) -> Option<PathBuf> {
+        self.root.clone().or_else(|| std::env::var_os("LINUXRUN_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from))
+    }
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

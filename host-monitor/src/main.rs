@@ -13,10 +13,12 @@ mod program;
 mod server;
 mod startup;
 mod stats;
+mod vfs;
 mod vmm;
 mod worker;
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
@@ -57,16 +59,13 @@ struct Failure {
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
-    let path = program::resolve(&args.program).map_err(program_failure)?;
-    if let program::Kind::DynamicElf { interpreter } = program::check(&path).map_err(program_failure)? {
-        // As a shell reports a missing interpreter: exit 127, naming it.
-        if !std::path::Path::new(&interpreter).exists() {
-            return Err(Failure {
-                message: format!("{}: cannot run: its ELF interpreter {interpreter} does not exist", path.display()),
-                code: 127,
-            });
-        }
-    }
+    let (view, shm_dir) = build_view(args)?;
+    vfs::install(view);
+    let view = vfs::current();
+    let found = program::resolve(view, &args.program).map_err(program_failure)?;
+    let mut argv = vec![args.program.as_bytes().to_vec()];
+    argv.extend(args.args.iter().map(|a| a.as_bytes().to_vec()));
+    let launch = program::prepare(view, found, argv).map_err(program_failure)?;
     let fds = startup::reserve_fd_range();
     let diag_fd = diag::init(fds.floor);
     let memory = args.memory.unwrap_or_else(cli::default_memory);
@@ -81,7 +80,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let mut machine =
         Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
     log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, memory >> 20);
-    let startup = startup::collect(args, &path, &fds);
+    let startup = startup::collect(&launch, &fds);
     let mut guard = server::FdGuard::default();
     for fd in machine.vm.owned_fds().into_iter().chain(diag_fd) {
         guard.reserve(fd);
@@ -99,6 +98,8 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
             .write_json(file)
             .map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;
     }
+    // The per-run /dev/shm goes before linuxrun ends, however it ends.
+    drop(shm_dir);
     match outcome {
         Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => Ok(ExitCode::from(s as u8)),
         Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => Ok(startup::die_by_signal(sig)),
@@ -108,6 +109,15 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         }),
         Err(e) => Err(Failure { message: format!("guest failed: {e}"), code: EXIT_LINUXRUN_FAILED }),
     }
+}
+
+/// The filesystem view the command line asks for; a bad --root or --bind is linuxrun's
+/// usage error (125).
+fn build_view(args: &cli::Args) -> Result<(vfs::View, Option<vfs::setup::ShmDir>), Failure> {
+    let root = args.root_dir();
+    let binds: Vec<vfs::setup::Bind> = args.binds.iter().map(|b| vfs::setup::parse_bind(b)).collect();
+    vfs::setup::build(&vfs::setup::Request { root: root.as_deref(), binds: &binds })
+        .map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })
 }
 
 fn program_failure(e: program::ProgramError) -> Failure {

@@ -5,8 +5,15 @@ use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use abi_shared::linux::errno;
+use abi_shared::shebang::{self, Shebang};
+
+use crate::host::LinuxErrno;
+use crate::vfs::View;
 
 #[derive(Debug)]
 pub struct ProgramError {
@@ -22,25 +29,140 @@ fn cannot_execute(path: &Path, why: &str) -> ProgramError {
     ProgramError { message: format!("{}: {why}", path.display()), exit_code: 126 }
 }
 
-/// Resolve `name` as execvp does: a name with a slash is a path, anything else is looked up
-/// in PATH.
-pub fn resolve(name: &OsStr) -> Result<PathBuf, ProgramError> {
+/// A file found in the program's view: the guest path it goes by and the host path that
+/// serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub guest: PathBuf,
+    pub host: PathBuf,
+}
+
+/// Resolve `name` as execvp does, in the program's view: a name with a slash is a path,
+/// anything else is looked up in PATH.
+pub fn resolve(view: &View, name: &OsStr) -> Result<Found, ProgramError> {
     if name.is_empty() {
         return Err(not_found(name, "command not found"));
     }
     if name.as_bytes().contains(&b'/') {
-        let p = PathBuf::from(name);
-        return if p.exists() { Ok(p) } else { Err(not_found(name, "No such file or directory")) };
+        return match view.host_path(name.as_bytes()) {
+            Ok(host) if host.exists() => Ok(Found { guest: PathBuf::from(name), host }),
+            Ok(_) => Err(not_found(name, "No such file or directory")),
+            Err(e) => Err(lookup_error(Path::new(name), e)),
+        };
     }
     let path = std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
     std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file() && is_executable(p))
+        .map(|dir| if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir }.join(name))
+        .filter_map(|guest| Some(Found { host: view.host_path(guest.as_os_str().as_bytes()).ok()?, guest }))
+        .find(|f| f.host.is_file() && is_executable(&f.host))
         .ok_or_else(|| not_found(name, "command not found"))
+}
+
+/// A path that could not be looked up, as a shell reports it: 127 if it does not exist,
+/// 126 if it exists but cannot be reached or run.
+fn lookup_error(path: &Path, e: LinuxErrno) -> ProgramError {
+    let why = errno_text(e);
+    if e == errno::ENOENT as LinuxErrno {
+        ProgramError { message: format!("{}: {why}", path.display()), exit_code: 127 }
+    } else {
+        cannot_execute(path, why)
+    }
+}
+
+fn errno_text(e: LinuxErrno) -> &'static str {
+    match e as u32 {
+        errno::ENOENT => "No such file or directory",
+        errno::ENOTDIR => "Not a directory",
+        errno::EACCES => "Permission denied",
+        errno::ELOOP => "Too many levels of symbolic links",
+        errno::ENAMETOOLONG => "File name too long",
+        errno::ENOEXEC => "Exec format error",
+        _ => "cannot be looked up",
+    }
 }
 
 fn is_executable(p: &Path) -> bool {
     fs::metadata(p).map(|m| m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+}
+
+/// What the guest loader starts: the ELF file (a guest path) and the argument vector,
+/// after `#!` scripts have been replaced by their interpreters as Linux's execve does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    pub exec_path: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// Check `program` (found as `found`) and its interpreters (`#!` or PT_INTERP) in the view,
+/// and say what to start with which arguments.
+pub fn prepare(view: &View, found: Found, argv: Vec<Vec<u8>>) -> Result<Launch, ProgramError> {
+    let program = found.guest.clone();
+    let mut file = found;
+    let mut argv = argv;
+    // Linux follows MAX_SCRIPT_DEPTH scripts; one more is ELOOP.
+    for _ in 0..=shebang::MAX_SCRIPT_DEPTH {
+        match check(&file)? {
+            Kind::StaticElf => return Ok(launch(file, argv)),
+            Kind::DynamicElf { interpreter } => {
+                check_elf_interpreter(view, &file, &interpreter)?;
+                return Ok(launch(file, argv));
+            }
+            Kind::Script(sb) => {
+                argv = script_argv(&sb, file.guest.as_os_str().as_bytes(), argv);
+                file = script_interpreter(view, &file, &sb.interpreter)?;
+            }
+        }
+    }
+    Err(cannot_execute(&program, "bad interpreter: Too many levels of symbolic links (#! scripts nested too deep)"))
+}
+
+fn launch(file: Found, argv: Vec<Vec<u8>>) -> Launch {
+    Launch { exec_path: file.guest.into_os_string().into_vec(), argv }
+}
+
+/// The argument vector of a script's interpreter, as binfmt_script builds it:
+/// `[interpreter, optional argument, script path, argv[1..]...]`.
+pub fn script_argv(sb: &Shebang, script: &[u8], argv: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut v = vec![sb.interpreter.clone()];
+    v.extend(sb.arg.clone());
+    v.push(script.to_vec());
+    v.extend(argv.into_iter().skip(1));
+    v
+}
+
+/// A script's interpreter, looked up in the view (relative to the working directory, as
+/// Linux does): 127 if it does not exist, 126 if it is not an executable file.
+fn script_interpreter(view: &View, script: &Found, interpreter: &[u8]) -> Result<Found, ProgramError> {
+    let name = String::from_utf8_lossy(interpreter);
+    let bad = |e: LinuxErrno| ProgramError {
+        message: format!("{}: bad interpreter {name}: {}", script.guest.display(), errno_text(e)),
+        exit_code: if e == errno::ENOENT as LinuxErrno { 127 } else { 126 },
+    };
+    let host = view.host_path(interpreter).map_err(bad)?;
+    let meta = fs::metadata(&host).map_err(|_| bad(errno::ENOENT as LinuxErrno))?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(bad(errno::EACCES as LinuxErrno));
+    }
+    Ok(Found { guest: PathBuf::from(OsStr::from_bytes(interpreter)), host })
+}
+
+/// A dynamic program's PT_INTERP must exist in the view: as a shell reports a missing
+/// interpreter, exit 127 naming it (and the root it was looked for in).
+fn check_elf_interpreter(view: &View, program: &Found, interpreter: &str) -> Result<(), ProgramError> {
+    if view.host_path(interpreter.as_bytes()).is_ok_and(|h| h.exists()) {
+        return Ok(());
+    }
+    let place = match view.root() {
+        Some(root) => format!(" in the root {}", root.display()),
+        None => String::new(),
+    };
+    Err(ProgramError {
+        message: format!(
+            "{}: cannot run: its ELF interpreter {interpreter} does not exist{place}",
+            program.guest.display()
+        ),
+        exit_code: 127,
+    })
 }
 
 /// What kind of executable the file is.
@@ -48,11 +170,13 @@ fn is_executable(p: &Path) -> bool {
 pub enum Kind {
     StaticElf,
     DynamicElf { interpreter: String },
+    Script(Shebang),
 }
 
-/// Check that `path` is something linuxrun can run now.
-pub fn check(path: &Path) -> Result<Kind, ProgramError> {
-    let meta = fs::metadata(path).map_err(|e| cannot_execute(path, &e.to_string()))?;
+/// Check that `found` is something linuxrun can run now (messages name its guest path).
+pub fn check(found: &Found) -> Result<Kind, ProgramError> {
+    let (path, host) = (found.guest.as_path(), found.host.as_path());
+    let meta = fs::metadata(host).map_err(|e| cannot_execute(path, &e.to_string()))?;
     if meta.is_dir() {
         return Err(cannot_execute(path, "Is a directory"));
     }
@@ -60,15 +184,15 @@ pub fn check(path: &Path) -> Result<Kind, ProgramError> {
         return Err(cannot_execute(path, "Permission denied (not executable)"));
     }
     let mut head = Vec::new();
-    fs::File::open(path)
+    fs::File::open(host)
         .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
         .map_err(|e| cannot_execute(path, &e.to_string()))?;
     classify(path, &head)
 }
 
 fn classify(path: &Path, head: &[u8]) -> Result<Kind, ProgramError> {
-    if head.starts_with(b"#!") {
-        return Err(cannot_execute(path, "#! scripts are not yet supported (run the interpreter instead)"));
+    if let Some(line) = shebang::parse(head) {
+        return line.map(Kind::Script).map_err(|_| cannot_execute(path, "Exec format error (bad #! line)"));
     }
     if !head.starts_with(b"\x7fELF") {
         return Err(cannot_execute(path, "not an ELF executable (linuxrun runs Linux x86_64 programs)"));
@@ -163,7 +287,18 @@ mod tests {
 
     #[test]
     fn missing_program_is_127() {
-        assert_eq!(resolve(OsStr::new("definitely-not-a-command-xyz")).unwrap_err().exit_code, 127);
-        assert_eq!(resolve(OsStr::new("./no/such/file")).unwrap_err().exit_code, 127);
+        let view = View::Identity;
+        assert_eq!(resolve(&view, OsStr::new("definitely-not-a-command-xyz")).unwrap_err().exit_code, 127);
+        assert_eq!(resolve(&view, OsStr::new("./no/such/file")).unwrap_err().exit_code, 127);
+    }
+
+    #[test]
+    fn script_arguments_are_linuxs() {
+        let sb = Shebang { interpreter: b"/bin/i".to_vec(), arg: Some(b"-a b".to_vec()) };
+        let argv = vec![b"name".to_vec(), b"x".to_vec(), b"y".to_vec()];
+        let got = script_argv(&sb, b"./s", argv);
+        assert_eq!(got, [&b"/bin/i"[..], b"-a b", b"./s", b"x", b"y"]);
+        let sb = Shebang { interpreter: b"/bin/i".to_vec(), arg: None };
+        assert_eq!(script_argv(&sb, b"/p/s", vec![b"s".to_vec()]), [&b"/bin/i"[..], b"/p/s"]);
     }
 }

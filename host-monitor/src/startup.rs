@@ -2,13 +2,12 @@
 //! limits; and how linuxrun ends when the program dies from a signal.
 
 use std::ffi::OsString;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::Path;
+use std::os::unix::ffi::OsStringExt;
 use std::process::ExitCode;
 
 use abi_shared::hypercall::Startup;
 
-use crate::cli::Args;
+use crate::program::Launch;
 
 /// The monitor's own descriptors live at or above `floor`, above the soft RLIMIT_NOFILE the
 /// program sees, so the program finds fd numbers exactly where Linux would put them.
@@ -98,9 +97,9 @@ fn current_umask() -> u32 {
     }
 }
 
-pub fn collect(args: &Args, path: &Path, fds: &FdRange) -> Startup {
-    let mut argv = vec![args.program.as_bytes().to_vec()];
-    argv.extend(args.args.iter().map(|a| a.as_bytes().to_vec()));
+/// The startup block for `launch` (the program and arguments, scripts already replaced by
+/// their interpreters).
+pub fn collect(launch: &Launch, fds: &FdRange) -> Startup {
     let envp = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv: OsString = k;
@@ -113,8 +112,8 @@ pub fn collect(args: &Args, path: &Path, fds: &FdRange) -> Startup {
     let (pid, ppid, uid, euid, gid, egid) =
         unsafe { (libc::getpid(), libc::getppid(), libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
     Startup {
-        exec_path: path.as_os_str().as_bytes().to_vec(),
-        argv,
+        exec_path: launch.exec_path.clone(),
+        argv: launch.argv.clone(),
         envp,
         pid,
         ppid,

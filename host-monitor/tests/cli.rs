@@ -167,3 +167,201 @@ fn bad_memory_sizes_are_refused_by_the_cli() {
     assert_eq!(out.status.code(), Some(2), "clap's usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("size"));
 }
+
+/// A minimal Linux userland for --root: Debian's static busybox as /bin/busybox, a few
+/// files and links, and nothing else (no ld.so, no /etc/hostname). Removed on drop.
+struct Tree {
+    dir: PathBuf,
+}
+
+impl Tree {
+    fn new(name: &str) -> Option<Tree> {
+        if !Path::new("/bin/busybox").exists() {
+            assert!(std::env::var_os("CI").is_none(), "CI has no /bin/busybox (busybox-static)");
+            eprintln!("SKIPPED: no /bin/busybox");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("linuxrun-root-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let root = dir.join("root");
+        for d in ["bin", "etc", "usr/share"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+        std::fs::write(root.join("etc/linuxrun-id"), "the tree's own file\n").unwrap();
+        // An absolute symlink: it must resolve inside the root, not on the host.
+        std::os::unix::fs::symlink("/etc", root.join("usr/share/etc-abs")).unwrap();
+        std::fs::create_dir_all(dir.join("work")).unwrap();
+        std::fs::write(dir.join("work/note"), "in the working directory\n").unwrap();
+        Some(Tree { dir })
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// linuxrun with `args` (options then the program and its arguments), run in work/.
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("linuxrun runs")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(linuxrun());
+        c.args(args).current_dir(self.dir.join("work")).env_remove("LINUXRUN_ROOT");
+        c
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn root_shows_the_trees_files_not_the_hosts() {
+    let Some(t) = Tree::new("files") else { return };
+    if !kvm_available() {
+        return;
+    }
+    let root = t.root();
+    let root = root.to_str().unwrap();
+    let out = t.run(&["--root", root, "/bin/busybox", "cat", "/etc/linuxrun-id"]);
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "the tree's own file\n".into()), "{out:?}");
+    // The host has /etc/hostname; the tree has not.
+    let out = t.run(&["--root", root, "/bin/busybox", "cat", "/etc/hostname"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(text(&out.stderr).contains("No such file"), "{out:?}");
+    // ls / lists the tree only.
+    let out = t.run(&["--root", root, "/bin/busybox", "ls", "/"]);
+    assert_eq!(text(&out.stdout), "bin\netc\nusr\n", "{out:?}");
+    // An absolute symlink resolves in the root; '..' at the root stays there.
+    let out = t.run(&[
+        "--root",
+        root,
+        "/bin/busybox",
+        "cat",
+        "/usr/share/etc-abs/linuxrun-id",
+        "/../../../etc/linuxrun-id",
+        "/usr/../../etc/../etc/linuxrun-id",
+    ]);
+    assert_eq!(text(&out.stdout), "the tree's own file\n".repeat(3), "{out:?}");
+    let out = t.run(&["--root", root, "/bin/busybox", "readlink", "-f", "/usr/share/etc-abs/linuxrun-id"]);
+    assert_eq!(text(&out.stdout), "/etc/linuxrun-id\n", "realpath answers guest paths: {out:?}");
+}
+
+#[test]
+fn the_working_directory_home_and_tmp_stay_reachable() {
+    let Some(t) = Tree::new("cwd") else { return };
+    if !kvm_available() {
+        return;
+    }
+    let root = t.root();
+    let work = t.dir.join("work").canonicalize().unwrap();
+    let out = t
+        .command(&[
+            "--root",
+            root.to_str().unwrap(),
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "pwd; read l < note; echo $l; cd /tmp && pwd",
+        ])
+        .env("HOME", &t.dir)
+        .output()
+        .unwrap();
+    // busybox sh runs the builtins without forking.
+    assert_eq!(text(&out.stdout), format!("{}\nin the working directory\n/tmp\n", work.display()), "{out:?}");
+    let out = t
+        .command(&["--root", root.to_str().unwrap(), "/bin/busybox", "cat", "work/note"])
+        .current_dir("/")
+        .env("HOME", &t.dir)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "", "/ is the tree's: {out:?}");
+    let home_note = t.dir.join("work/note");
+    let out = t
+        .command(&["--root", root.to_str().unwrap(), "/bin/busybox", "cat", home_note.to_str().unwrap()])
+        .env("HOME", &t.dir)
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "in the working directory\n", "$HOME is reachable: {out:?}");
+}
+
+#[test]
+fn bind_shows_a_host_directory_at_a_guest_path() {
+    let Some(t) = Tree::new("bind") else { return };
+    if !kvm_available() {
+        return;
+    }
+    let data = t.dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("f"), "bound\n").unwrap();
+    let bind = format!("{}:/mnt/data", data.display());
+    let root = t.root();
+    let root = root.to_str().unwrap();
+    let out = t.run(&["--root", root, "--bind", &bind, "/bin/busybox", "cat", "/mnt/data/f"]);
+    assert_eq!(text(&out.stdout), "bound\n", "{out:?}");
+    // Written through the bind, visible on the host; moving it to the root is EXDEV, which
+    // mv answers by copying.
+    let out = t.run(&["--root", root, "--bind", &bind, "/bin/busybox", "mv", "/mnt/data/f", "/etc/moved"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(std::fs::read_to_string(t.root().join("etc/moved")).unwrap(), "bound\n");
+    assert!(!data.join("f").exists());
+    // Without a root, a bind alone remaps one path of the host's namespace.
+    let bind = format!("{}:/linuxrun-test-bind", t.root().join("etc").display());
+    let out = t.run(&["--bind", &bind, "/bin/busybox", "cat", "/linuxrun-test-bind/linuxrun-id"]);
+    assert_eq!(text(&out.stdout), "the tree's own file\n", "{out:?}");
+}
+
+#[test]
+fn linuxrun_root_is_the_environment_form_and_the_flag_wins() {
+    let Some(t) = Tree::new("env") else { return };
+    if !kvm_available() {
+        return;
+    }
+    let out = t.command(&["/bin/busybox", "cat", "/etc/linuxrun-id"]).env("LINUXRUN_ROOT", t.root()).output().unwrap();
+    assert_eq!(text(&out.stdout), "the tree's own file\n", "{out:?}");
+    let root = t.root();
+    let out = t
+        .command(&["--root", root.to_str().unwrap(), "/bin/busybox", "cat", "/etc/linuxrun-id"])
+        .env("LINUXRUN_ROOT", "/nonexistent/linuxrun-root")
+        .output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "the tree's own file\n", "{out:?}");
+}
+
+#[test]
+fn bad_roots_and_binds_are_usage_errors() {
+    let Some(t) = Tree::new("bad") else { return };
+    let out = t.run(&["--root", "/nonexistent/linuxrun-root", "/bin/busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(text(&out.stderr).contains("--root /nonexistent/linuxrun-root"), "{out:?}");
+    let out = t.run(&["--root", "/etc/passwd", "/bin/busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(text(&out.stderr).contains("Not a directory"), "{out:?}");
+    let out = t.run(&["--bind", "/nonexistent/linuxrun-src:/x", "/bin/busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+    assert!(text(&out.stderr).contains("/nonexistent/linuxrun-src"), "{out:?}");
+}
+
+#[test]
+fn a_dynamic_program_without_its_interpreter_in_the_root_is_127() {
+    let Some(t) = Tree::new("dynamic") else { return };
+    if !Path::new("/bin/true").exists() {
+        return;
+    }
+    std::fs::copy("/bin/true", t.root().join("bin/true")).unwrap();
+    let root = t.root();
+    let out = t.run(&["--root", root.to_str().unwrap(), "/bin/true"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    let err = text(&out.stderr);
+    assert!(err.contains("/lib64/ld-linux-x86-64.so.2") && err.contains(root.to_str().unwrap()), "{err}");
+    // A program missing from the root is not found, although the host has it.
+    let out = t.run(&["--root", root.to_str().unwrap(), "/bin/sh", "-c", "true"]);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+}

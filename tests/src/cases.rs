@@ -27,6 +27,8 @@ pub enum Fixture {
         content: Vec<u8>,
         mode: u32,
     },
+    /// Several files: (name, content, mode).
+    Files(Vec<(&'static str, Vec<u8>, u32)>),
 }
 
 impl Fixture {
@@ -36,6 +38,9 @@ impl Fixture {
             Fixture::BusyboxTree => fixtures::busybox_tree(dir),
             Fixture::ToolTree => fixtures::tool_tree(dir),
             Fixture::File { name, content, mode } => fixtures::file(dir, name, content, *mode),
+            Fixture::Files(files) => {
+                files.iter().try_for_each(|(name, content, mode)| fixtures::file(dir, name, content, *mode))
+            }
         }
     }
 }
@@ -491,4 +496,91 @@ pub fn dynamic_cases() -> Vec<Case> {
         })
         .chain(tools)
         .collect()
+}
+
+/// `#!` scripts: the kernel (here linuxrun) runs the interpreter named on the first line
+/// with `[interpreter, optional argument, script path, arguments...]`, following nested
+/// scripts. `interp_src` is tests/c/script_interp.c, which prints its argument vector.
+pub fn script_cases(interp_src: &Path, out_dir: &Path) -> Vec<Case> {
+    let interp = out_dir.join(Flavour::Static.name()).join("script_interp");
+    let interp = interp.to_string_lossy().into_owned();
+    let script = |line: String| (line.into_bytes(), 0o755);
+    let differential = |name: &str, files: Vec<(&'static str, (Vec<u8>, u32))>, argv: &[&str]| Case {
+        name: format!("script/{name}"),
+        body: Body::Differential(Differential {
+            build: Some((interp_src.to_path_buf(), Flavour::Static)),
+            argv: argv.iter().map(OsString::from).collect(),
+            stdin: None,
+            fixture: Fixture::Files(files.into_iter().map(|(n, (c, m))| (n, c, m)).collect()),
+            native_status: Status::Exit(0),
+            compare_stderr: true,
+            compare_tree: false,
+        }),
+    };
+    // Five nested scripts are the most Linux follows (s4 -> s3 -> ... -> s0 -> ELF).
+    let chain = |levels: usize| -> Vec<(&'static str, (Vec<u8>, u32))> {
+        const NAMES: [&str; 6] = ["s0", "s1", "s2", "s3", "s4", "s5"];
+        (0..levels)
+            .map(|i| {
+                let line = if i == 0 { format!("#!{interp}\n") } else { format!("#!./{} arg{i}\n", NAMES[i - 1]) };
+                (NAMES[i], script(line))
+            })
+            .collect()
+    };
+    let mut long = format!("#!{interp} ");
+    long.push_str(&"y".repeat(300));
+    long.push('\n');
+    let mut v = vec![
+        differential("plain", vec![("s", script(format!("#!{interp}\necho not run\n")))], &["./s", "x", "two words"]),
+        differential(
+            "optional-argument",
+            vec![("s", script(format!("#! \t{interp}  -o  one  argument \t\n")))],
+            &["./s", "x"],
+        ),
+        differential("long-line-cut", vec![("s", script(long))], &["./s"]),
+        differential("busybox-echo", vec![("s", script("#!/bin/busybox echo\n".into()))], &["./s", "a", "b"]),
+        differential("nested", chain(2), &["./s1", "x"]),
+        differential("nested-5", chain(5), &["./s4", "x"]),
+    ];
+    let bad =
+        |name: &str, fixture: Fixture, program: &'static str, code: i32, mentions: &'static [&'static str]| Case {
+            name: format!("script/{name}"),
+            body: Body::LinuxrunOnly(BadInput {
+                program,
+                fixture,
+                expect: Refusal::Exit(code),
+                stderr_mentions: mentions,
+                as_nobody: false,
+            }),
+        };
+    let files = |list: Vec<(&'static str, (Vec<u8>, u32))>| {
+        Fixture::Files(list.into_iter().map(|(n, (c, m))| (n, c, m)).collect())
+    };
+    v.extend([
+        // Six nested scripts: ELOOP, which a shell reports as 126.
+        bad("nested-6-eloop", files(chain(6)), "./s5", 126, &["too many levels"]),
+        bad(
+            "missing-interpreter",
+            files(vec![("s", script("#!/nonexistent/interp\n".into()))]),
+            "./s",
+            127,
+            &["/nonexistent/interp"],
+        ),
+        bad(
+            "not-executable",
+            files(vec![("s", ("#!/bin/busybox echo\n".into(), 0o644))]),
+            "./s",
+            126,
+            &["permission denied"],
+        ),
+        bad(
+            "interpreter-not-executable",
+            files(vec![("s", script("#!/etc/passwd\n".into()))]),
+            "./s",
+            126,
+            &["/etc/passwd"],
+        ),
+        bad("no-interpreter", files(vec![("s", script("#!  \n".into()))]), "./s", 126, &["exec format"]),
+    ]);
+    v
 }

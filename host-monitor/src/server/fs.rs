@@ -24,6 +24,7 @@ use libc::c_int;
 use super::FdGuard;
 use crate::guest_mem::{GuestMemory, OutOfBounds, MAX_SEGMENTS};
 use crate::host::{self, LinuxErrno};
+use crate::vfs::{self, Last, Mounted, View};
 
 /// Linux caps one read or write at INT_MAX rounded down to a page (MAX_RW_COUNT).
 const MAX_RW_COUNT: usize = 0x7fff_f000;
@@ -82,9 +83,14 @@ impl From<OutOfBounds> for Failure {
 /// What a request handler returns.
 pub(super) type Handled = Result<Response, Failure>;
 
-/// Serve one file or descriptor request.
+/// Serve one file or descriptor request, in the process's filesystem view.
 pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
-    let fs = Fs { fds, mem };
+    handle_in(fds, vfs::current(), mem, req)
+}
+
+/// Serve one file or descriptor request with paths resolved in `view`.
+pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &Request<'_>) -> Response {
+    let fs = Fs { fds, mem, view };
     let result = match req {
         Request::Openat { dirfd, path, flags, mode } => fs.openat(*dirfd, path, *flags, *mode),
         Request::Close { fd } => fs.close(*fd),
@@ -174,6 +180,55 @@ pub(super) fn c_path(path: &[u8]) -> Result<CString, Failure> {
     CString::new(path).map_err(|_| Failure::Malformed(MalformedReason::Decode))
 }
 
+/// A resolved host path for a host call.
+fn host_c_path(host: Vec<u8>) -> Result<CString, Failure> {
+    CString::new(host).map_err(|_| Failure::Malformed(MalformedReason::Decode))
+}
+
+/// The host's AT_FDCWD (absolute paths ignore the dirfd; this one is always valid).
+fn host_cwd() -> c_int {
+    libc::AT_FDCWD
+}
+
+/// The guest directory a host directory descriptor shows in `view`; ENOTDIR if it is not
+/// a directory (as Linux says for a relative path from such a dirfd), None if the view
+/// does not show it.
+fn guest_dir_of_fd(view: &View, fd: c_int) -> Result<Option<Vec<u8>>, Failure> {
+    // SAFETY: st is a valid out-pointer for one struct stat.
+    let st = out_struct(|st| unsafe { libc::fstat(fd, st) })?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+        return Err(Failure::Errno(errno::ENOTDIR as LinuxErrno));
+    }
+    Ok(view.guest_path_of_fd(fd))
+}
+
+/// getcwd in a mounted view: the guest path of the working directory with its NUL, or, as
+/// Linux says for a directory outside the process's root, "(unreachable)" and the host's.
+fn guest_getcwd(view: &Mounted, buf: &mut [u8]) -> Result<i64, Failure> {
+    let cwd = match view.cwd() {
+        Some(cwd) => cwd,
+        None => {
+            let host = std::env::current_dir().map_err(|_| Failure::Errno(errno::ENOENT as LinuxErrno))?;
+            let mut s = b"(unreachable)".to_vec();
+            s.extend_from_slice(host.as_os_str().as_bytes());
+            s
+        }
+    };
+    if cwd.len() + 1 > buf.len() {
+        return Err(Failure::Errno(ERANGE));
+    }
+    buf[..cwd.len()].copy_from_slice(&cwd);
+    buf[cwd.len()] = 0;
+    Ok(cwd.len() as i64 + 1)
+}
+
+/// After a change of directory the view could not follow by path (fchdir, or a chdir
+/// relative to an unreachable directory): the guest path the view shows for the host's.
+fn set_cwd_from_host(view: &Mounted) {
+    let host = std::env::current_dir().ok();
+    view.set_cwd(host.and_then(|h| view.table().guest_of(h.as_os_str().as_bytes())));
+}
+
 /// Shorten `iov` so that it names at most `limit` bytes, as Linux does with MAX_RW_COUNT.
 fn cap_iovecs(iov: &mut Vec<libc::iovec>, limit: usize) {
     let mut left = limit;
@@ -204,10 +259,49 @@ fn umask(mask: u32) -> Response {
     Response::Ret(i64::from(host::mode_to_linux(old)))
 }
 
-/// The guard and guest memory a request is served with.
+/// The guard, guest memory and filesystem view a request is served with.
 struct Fs<'a> {
     fds: &'a FdGuard,
     mem: &'a GuestMemory,
+    view: &'a View,
+}
+
+/// A guest path argument made ready for a host `*at` call.
+pub(super) struct HostAt {
+    pub dirfd: c_int,
+    pub path: CString,
+    /// The view's mount it lies in, when the view resolved it: renames and links between
+    /// two mounts are EXDEV, as on Linux.
+    pub mount: Option<usize>,
+}
+
+/// What a lookup does with a final symlink, from the Linux AT_SYMLINK_NOFOLLOW flag.
+fn last_from_at_flags(flags: i32) -> Last {
+    if flags as u32 & general::AT_SYMLINK_NOFOLLOW != 0 {
+        Last::NoFollow
+    } else {
+        Last::Follow
+    }
+}
+
+/// What open does with a final symlink: O_NOFOLLOW names the link (and fails on it), and
+/// so does O_CREAT|O_EXCL (which never creates through a link).
+fn last_from_open_flags(flags: i32) -> Last {
+    let flags = flags as u32;
+    let excl = general::O_CREAT | general::O_EXCL;
+    if flags & general::O_NOFOLLOW != 0 || flags & excl == excl {
+        Last::NoFollow
+    } else {
+        Last::Follow
+    }
+}
+
+/// Two resolved paths that must lie in the same mount (rename, link).
+fn same_mount(a: &HostAt, b: &HostAt) -> Result<(), Failure> {
+    match (a.mount, b.mount) {
+        (Some(x), Some(y)) if x != y => Err(Failure::Errno(errno::EXDEV as LinuxErrno)),
+        _ => Ok(()),
+    }
 }
 
 impl Fs<'_> {
@@ -227,6 +321,52 @@ impl Fs<'_> {
         } else {
             Ok(host_dirfd)
         }
+    }
+
+    /// The host (dirfd, path) that name what the guest's (dirfd, path) names. In the
+    /// identity view (the default on Linux) that is the same pair, checked; in a mounted
+    /// view the path is resolved as Linux would in the guest's namespace, and the host gets
+    /// an absolute host path.
+    pub(super) fn at(&self, dirfd: i32, path: &[u8], last: Last) -> Result<HostAt, Failure> {
+        let host_dirfd = self.dirfd(dirfd)?;
+        let View::Mounted(view) = self.view else {
+            return Ok(HostAt { dirfd: host_dirfd, path: c_path(path)?, mount: None });
+        };
+        match self.resolve_in(view, dirfd, host_dirfd, path, last)? {
+            Some(r) => Ok(HostAt { dirfd: host_cwd(), path: host_c_path(r.host)?, mount: Some(r.mount) }),
+            None => Ok(HostAt { dirfd: host_dirfd, path: c_path(path)?, mount: None }),
+        }
+    }
+
+    /// Resolve a guest (dirfd, path) in a mounted view; None when the host must take the
+    /// path as it is: an empty path (AT_EMPTY_PATH names `dirfd` itself, else ENOENT, the
+    /// host says which), or a relative path from a directory the view does not show.
+    fn resolve_in(
+        &self,
+        view: &Mounted,
+        dirfd: i32,
+        host_dirfd: c_int,
+        path: &[u8],
+        last: Last,
+    ) -> Result<Option<vfs::Resolved>, Failure> {
+        c_path(path)?;
+        if path.is_empty() {
+            return Ok(None);
+        }
+        let base = if path.starts_with(b"/") {
+            b"/".to_vec()
+        } else if dirfd == general::AT_FDCWD {
+            match view.cwd() {
+                Some(cwd) => cwd,
+                None => return Ok(None),
+            }
+        } else {
+            match guest_dir_of_fd(self.view, host_dirfd)? {
+                Some(dir) => dir,
+                None => return Ok(None),
+            }
+        };
+        view.resolve(&base, path, last).map(Some).map_err(Failure::Errno)
     }
 
     /// Host iovecs for a read or write: at most IOV_MAX segments (else EINVAL, as readv),
@@ -262,12 +402,11 @@ impl Fs<'_> {
     }
 
     fn openat(&self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let at = self.at(dirfd, path, last_from_open_flags(flags))?;
         let flags = host::open_flags_to_host(flags).map_err(Failure::Errno)?;
         let mode = host::open_mode_to_host(mode);
-        // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::openat(dirfd, path.as_ptr(), flags, mode) })?)
+        // SAFETY: the path is NUL-terminated and outlives the call.
+        ret(check(unsafe { libc::openat(at.dirfd, at.path.as_ptr(), flags, mode) })?)
     }
 
     fn close(&self, fd: i32) -> Handled {
@@ -346,17 +485,15 @@ impl Fs<'_> {
                 None => out_struct(|st| unsafe { libc::stat(c".".as_ptr(), st) }),
             };
         }
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let at = self.at(dirfd, path, last_from_at_flags(flags))?;
         let flags = convert(flags & !linux_empty_path).map_err(Failure::Errno)?;
-        // SAFETY: path is NUL-terminated; st is a valid out-pointer for one struct stat.
-        out_struct(|st| unsafe { libc::fstatat(dirfd, path.as_ptr(), st, flags) })
+        // SAFETY: the path is NUL-terminated; st is a valid out-pointer for one struct stat.
+        out_struct(|st| unsafe { libc::fstatat(at.dirfd, at.path.as_ptr(), st, flags) })
     }
 
     #[cfg(target_os = "linux")]
     fn statx(&self, dirfd: i32, path: &[u8], flags: i32, mask: u32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, last_from_at_flags(flags))?;
         let flags = host::statx_flags_to_host(flags).map_err(Failure::Errno)?;
         let mask = host::statx_mask_to_host(mask).map_err(Failure::Errno)?;
         let stx = out_struct(|stx: *mut libc::statx| {
@@ -431,25 +568,23 @@ impl Fs<'_> {
     }
 
     fn mkdirat(&self, dirfd: i32, path: &[u8], mode: u32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
         // SAFETY: path is NUL-terminated and outlives the call.
         ret(check(unsafe { libc::mkdirat(dirfd, path.as_ptr(), host::mode_to_host(mode)) })?)
     }
 
     fn unlinkat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
         let flags = host::unlink_flags_to_host(flags).map_err(Failure::Errno)?;
         // SAFETY: path is NUL-terminated and outlives the call.
         ret(check(unsafe { libc::unlinkat(dirfd, path.as_ptr(), flags) })?)
     }
 
     fn renameat2(&self, olddirfd: i32, oldpath: &[u8], newdirfd: i32, newpath: &[u8], flags: u32) -> Handled {
-        let olddirfd = self.dirfd(olddirfd)?;
-        let newdirfd = self.dirfd(newdirfd)?;
-        let oldpath = c_path(oldpath)?;
-        let newpath = c_path(newpath)?;
+        let old = self.at(olddirfd, oldpath, Last::Parent)?;
+        let new = self.at(newdirfd, newpath, Last::Parent)?;
+        same_mount(&old, &new)?;
+        let (olddirfd, oldpath, newdirfd, newpath) = (old.dirfd, old.path, new.dirfd, new.path);
         if flags == 0 {
             // SAFETY: both paths are NUL-terminated and outlive the call.
             return ret(check(unsafe { libc::renameat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr()) })?);
@@ -458,18 +593,17 @@ impl Fs<'_> {
         ret(renameat2_with_flags(olddirfd, &oldpath, newdirfd, &newpath, flags)?)
     }
 
+    /// symlinkat: the target is text and stays as given (it is resolved when used).
     fn symlinkat(&self, target: &[u8], newdirfd: i32, linkpath: &[u8]) -> Handled {
-        let newdirfd = self.dirfd(newdirfd)?;
         let target = c_path(target)?;
-        let linkpath = c_path(linkpath)?;
+        let HostAt { dirfd: newdirfd, path: linkpath, .. } = self.at(newdirfd, linkpath, Last::Parent)?;
         // SAFETY: both paths are NUL-terminated and outlive the call.
         ret(check(unsafe { libc::symlinkat(target.as_ptr(), newdirfd, linkpath.as_ptr()) })?)
     }
 
     /// readlinkat: the link's bytes into the segments, without NUL; returns their length.
     fn readlinkat(&self, dirfd: i32, path: &[u8], buf: &SegList<'_>) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::NoFollow)?;
         let len = self.out_len(buf, MAX_LINK_BUFFER)?;
         if len == 0 {
             return Err(Failure::Errno(EINVAL));
@@ -482,7 +616,10 @@ impl Fs<'_> {
     }
 
     fn truncate(&self, path: &[u8], length: i64) -> Handled {
-        let path = c_path(path)?;
+        let path = match self.view {
+            View::Identity => c_path(path)?,
+            View::Mounted(_) => self.at(general::AT_FDCWD, path, Last::Follow)?.path,
+        };
         // SAFETY: path is NUL-terminated and outlives the call.
         ret(check(unsafe { libc::truncate(path.as_ptr(), length) })?)
     }
@@ -505,8 +642,7 @@ impl Fs<'_> {
     }
 
     fn fchmodat(&self, dirfd: i32, path: &[u8], mode: u32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Follow)?;
         // SAFETY: path is NUL-terminated and outlives the call.
         ret(check(unsafe { libc::fchmodat(dirfd, path.as_ptr(), host::mode_to_host(mode), 0) })?)
     }
@@ -519,8 +655,7 @@ impl Fs<'_> {
 
     /// faccessat (flags 0) and faccessat2.
     fn faccessat(&self, dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, last_from_at_flags(flags))?;
         let mode = host::access_mode_to_host(mode).map_err(Failure::Errno)?;
         let flags = host::access_flags_to_host(flags).map_err(Failure::Errno)?;
         ret(faccessat_host(dirfd, &path, mode, flags)?)
@@ -531,20 +666,41 @@ impl Fs<'_> {
     fn getcwd(&self, buf: &SegList<'_>) -> Handled {
         let len = self.out_len(buf, PATH_MAX)?;
         let mut cwd = vec![0u8; len];
-        let n = getcwd_host(&mut cwd)?;
+        let n = match self.view {
+            View::Identity => getcwd_host(&mut cwd)?,
+            View::Mounted(view) => guest_getcwd(view, &mut cwd)?,
+        };
         ret(self.copy_out(buf.as_slice(), &cwd, n)?)
     }
 
     fn chdir(&self, path: &[u8]) -> Handled {
-        let path = c_path(path)?;
-        // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::chdir(path.as_ptr()) })?)
+        let View::Mounted(view) = self.view else {
+            let path = c_path(path)?;
+            // SAFETY: path is NUL-terminated and outlives the call.
+            return ret(check(unsafe { libc::chdir(path.as_ptr()) })?);
+        };
+        let resolved = self.resolve_in(view, general::AT_FDCWD, host_cwd(), path, Last::Follow)?;
+        let host = match &resolved {
+            Some(r) => host_c_path(r.host.clone())?,
+            None => c_path(path)?,
+        };
+        // SAFETY: host is NUL-terminated and outlives the call.
+        check(unsafe { libc::chdir(host.as_ptr()) })?;
+        match resolved {
+            Some(r) => view.set_cwd(Some(r.guest)),
+            None => set_cwd_from_host(view),
+        }
+        ret(0)
     }
 
     fn fchdir(&self, fd: i32) -> Handled {
         let fd = self.fd(fd)?;
         // SAFETY: fchdir takes no pointers.
-        ret(check(unsafe { libc::fchdir(fd) })?)
+        check(unsafe { libc::fchdir(fd) })?;
+        if let View::Mounted(view) = self.view {
+            set_cwd_from_host(view);
+        }
+        ret(0)
     }
 
     fn dup(&self, fd: i32) -> Handled {
@@ -615,10 +771,11 @@ impl Fs<'_> {
     }
 
     fn linkat(&self, olddirfd: i32, oldpath: &[u8], newdirfd: i32, newpath: &[u8], flags: i32) -> Handled {
-        let olddirfd = self.dirfd(olddirfd)?;
-        let newdirfd = self.dirfd(newdirfd)?;
-        let oldpath = c_path(oldpath)?;
-        let newpath = c_path(newpath)?;
+        let follow = if flags as u32 & general::AT_SYMLINK_FOLLOW != 0 { Last::Follow } else { Last::NoFollow };
+        let old = self.at(olddirfd, oldpath, follow)?;
+        let new = self.at(newdirfd, newpath, Last::Parent)?;
+        same_mount(&old, &new)?;
+        let (olddirfd, oldpath, newdirfd, newpath) = (old.dirfd, old.path, new.dirfd, new.path);
         let flags = host::link_flags_to_host(flags).map_err(Failure::Errno)?;
         // SAFETY: both paths are NUL-terminated and outlive the call.
         ret(check(unsafe { libc::linkat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) })?)
@@ -626,8 +783,13 @@ impl Fs<'_> {
 
     /// utimensat; a NULL path names `dirfd` itself (futimens), NULL times mean now.
     fn utimensat(&self, dirfd: i32, path: Option<&[u8]>, times: Option<&[(i64, i64); 2]>, flags: i32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = path.map(c_path).transpose()?;
+        let (dirfd, path) = match path {
+            Some(p) => {
+                let at = self.at(dirfd, p, last_from_at_flags(flags))?;
+                (at.dirfd, Some(at.path))
+            }
+            None => (self.dirfd(dirfd)?, None),
+        };
         let flags = host::utimensat_flags_to_host(flags).map_err(Failure::Errno)?;
         let times = times.map(|t| {
             t.map(|(sec, nsec)| libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: host::utime_nsec_to_host(nsec) })
@@ -636,8 +798,7 @@ impl Fs<'_> {
     }
 
     fn fchownat(&self, dirfd: i32, path: &[u8], uid: u32, gid: u32, flags: i32) -> Handled {
-        let dirfd = self.dirfd(dirfd)?;
-        let path = c_path(path)?;
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, last_from_at_flags(flags))?;
         let flags = host::chown_flags_to_host(flags).map_err(Failure::Errno)?;
         // SAFETY: path is NUL-terminated and outlives the call.
         ret(check(unsafe { libc::fchownat(dirfd, path.as_ptr(), uid, gid, flags) })?)
@@ -669,6 +830,9 @@ impl Fs<'_> {
 
     /// The canonical absolute path of `path`, without NUL, into the segments.
     fn realpath(&self, path: &[u8], buf: &SegList<'_>) -> Handled {
+        if let View::Mounted(view) = self.view {
+            return self.guest_realpath(view, path, buf);
+        }
         let cpath = c_path(path)?;
         let len = self.out_len(buf, PATH_MAX)?;
         let resolved = std::fs::canonicalize(std::ffi::OsStr::from_bytes(cpath.as_bytes()))
@@ -678,6 +842,26 @@ impl Fs<'_> {
             return Err(Failure::Errno(ERANGE));
         }
         ret(self.copy_out(buf.as_slice(), bytes, bytes.len() as i64)?)
+    }
+
+    /// realpath in a mounted view: the walk's own result, a guest path.
+    fn guest_realpath(&self, view: &Mounted, path: &[u8], buf: &SegList<'_>) -> Handled {
+        let len = self.out_len(buf, PATH_MAX)?;
+        let resolved = match self.resolve_in(view, general::AT_FDCWD, host_cwd(), path, Last::Follow)? {
+            Some(r) if r.exists => r.guest,
+            Some(_) => return Err(Failure::Errno(errno::ENOENT as LinuxErrno)),
+            // Relative to a working directory the view does not show: the host's answer.
+            None => {
+                let host = std::fs::canonicalize(std::ffi::OsStr::from_bytes(path))
+                    .map_err(|e| Failure::Errno(host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO))))?;
+                let host = host.as_os_str().as_bytes();
+                view.table().guest_of(host).unwrap_or_else(|| host.to_vec())
+            }
+        };
+        if resolved.len() > len {
+            return Err(Failure::Errno(ERANGE));
+        }
+        ret(self.copy_out(buf.as_slice(), &resolved, resolved.len() as i64)?)
     }
 
     fn get_winsize(&self, fd: i32) -> Handled {
@@ -906,7 +1090,7 @@ impl Fs<'_> {
             // exactly `len` bytes.
             XattrTarget::Fd(fd) => unsafe { libc::fgetxattr(self.fd(*fd)?, name.as_ptr(), out, len) },
             XattrTarget::Path { path, follow } => {
-                let path = c_path(path)?;
+                let path = self.xattr_path(path, *follow)?;
                 if *follow {
                     // SAFETY: as above; path is NUL-terminated too.
                     unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), out, len) }
@@ -923,6 +1107,18 @@ impl Fs<'_> {
         ret(self.copy_out(buf.as_slice(), &value, n)?)
     }
 
+    /// The host path for a path-named xattr call (which has no dirfd).
+    #[cfg(target_os = "linux")]
+    fn xattr_path(&self, path: &[u8], follow: bool) -> Result<CString, Failure> {
+        match self.view {
+            View::Identity => c_path(path),
+            View::Mounted(_) => {
+                let last = if follow { Last::Follow } else { Last::NoFollow };
+                Ok(self.at(general::AT_FDCWD, path, last)?.path)
+            }
+        }
+    }
+
     /// listxattr and friends: the size of the name list when `size` is 0, else the list.
     #[cfg(target_os = "linux")]
     fn listxattr(&self, target: &XattrTarget<'_>, buf: &SegList<'_>, size: u64) -> Handled {
@@ -933,7 +1129,7 @@ impl Fs<'_> {
             // SAFETY: `out` is null with length 0 or a buffer of exactly `len` bytes.
             XattrTarget::Fd(fd) => unsafe { libc::flistxattr(self.fd(*fd)?, out, len) },
             XattrTarget::Path { path, follow } => {
-                let path = c_path(path)?;
+                let path = self.xattr_path(path, *follow)?;
                 if *follow {
                     // SAFETY: as above; path is NUL-terminated.
                     unsafe { libc::listxattr(path.as_ptr(), out, len) }
@@ -1061,6 +1257,10 @@ impl Fs<'_> {
 }
 
 #[cfg(all(test, target_os = "linux"))]
+#[path = "fs_view_tests.rs"]
+mod view_tests;
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
     use abi_shared::linux::{general as lx, LinuxStat};
@@ -1068,13 +1268,11 @@ mod tests {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::MetadataExt;
     use std::path::PathBuf;
-    use std::sync::Mutex;
 
     const AT_FDCWD: i32 = lx::AT_FDCWD;
     const RAM: usize = 64 * 1024;
 
-    /// Tests that change the working directory or the umask (process-wide) hold this.
-    static PROCESS_WIDE: Mutex<()> = Mutex::new(());
+    use crate::vfs::PROCESS_WIDE;
 
     /// A fresh directory, removed with its contents on drop.
     struct TempDir(PathBuf);

@@ -153,10 +153,14 @@ fn open_empty_dir(cloexec: bool) -> Handled {
     ret(result?)
 }
 
-/// The guest's name for a host path. Today the guest sees the host's filesystem as is;
-/// with a --root/--bind view, this is where a host path is mapped back to the guest's.
+/// The guest's name for a host path: mapped back through the --root/--bind view. Names
+/// that are not paths ("pipe:[ino]") and host paths the view does not show stay as the
+/// host says them, as Linux shows a file outside the reader's root.
 pub fn host_path_to_guest_view(host_path: Vec<u8>) -> Vec<u8> {
-    host_path
+    if !host_path.starts_with(b"/") {
+        return host_path;
+    }
+    crate::vfs::current().guest_view_of_host_path(&host_path).unwrap_or(host_path)
 }
 
 fn fd_path(fds: &FdGuard, mem: &GuestMemory, fd: i32, buf: &SegList<'_>) -> Handled {

@@ -10,9 +10,11 @@ use std::ffi::CString;
 
 use abi_shared::hypercall::{GuestSeg, MalformedReason, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
+// Path-only calls (statfs, the path xattr calls) resolve from the working directory.
+use abi_shared::linux::general::AT_FDCWD;
 use libc::c_int;
 
-use super::{c_path, check, ret, Failure, Fs, Handled};
+use super::{check, ret, Failure, Fs, Handled, Last};
 use crate::guest_mem::MAX_SEGMENTS;
 #[cfg(target_os = "macos")]
 use crate::host;
@@ -39,7 +41,7 @@ fn name_cstring(name: &[u8]) -> Result<CString, Failure> {
 
 impl Fs<'_> {
     pub(super) fn statfs(&self, path: &[u8]) -> Handled {
-        let path = c_path(path)?;
+        let path = self.at(AT_FDCWD, path, Last::Follow)?.path;
         Ok(Response::Statfs(statfs_host(StatfsOf::Path(&path))?))
     }
 
@@ -110,7 +112,10 @@ impl Fs<'_> {
     fn xattr_target(&self, target: &XattrTarget<'_>) -> Result<HostXattrTarget, Failure> {
         Ok(match target {
             XattrTarget::Fd(fd) => HostXattrTarget::Fd(self.fd(*fd)?),
-            XattrTarget::Path { path, follow } => HostXattrTarget::Path(c_path(path)?, *follow),
+            XattrTarget::Path { path, follow } => {
+                let last = if *follow { Last::Follow } else { Last::NoFollow };
+                HostXattrTarget::Path(self.at(AT_FDCWD, path, last)?.path, *follow)
+            }
         })
     }
 
