@@ -348,6 +348,13 @@ pub enum Request<'a> {
         buf: SegList<'a>,
         size: u64,
     },
+    /// Guest RAM the guest no longer uses (freed by munmap, MADV_DONTNEED, brk): the host
+    /// gives its backing memory back to the host OS. Page-aligned ranges inside guest RAM.
+    /// Answer `Ret(1)`: the ranges now read as zero; `Ret(0)`: released, contents undefined
+    /// (the guest must zero them before reuse).
+    ReleaseMemory {
+        ranges: SegList<'a>,
+    },
 }
 
 /// What an xattr request is about.

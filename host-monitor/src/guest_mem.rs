@@ -186,6 +186,58 @@ impl GuestMemory {
             .collect()
     }
 
+    /// Give the host memory behind page-aligned guest ranges back to the host OS (the guest
+    /// freed them). All ranges are checked before any is touched. Returns whether the
+    /// ranges now read as zero (Linux: MADV_DONTNEED on private anonymous memory does that;
+    /// macOS's MADV_FREE_REUSABLE leaves the contents undefined).
+    pub fn release(&self, segs: &[GuestSeg]) -> Result<bool, OutOfBounds> {
+        const PAGE: u64 = 4096;
+        if segs.len() > MAX_SEGMENTS {
+            return Err(OutOfBounds { gpa: 0, len: segs.len() as u64 });
+        }
+        for s in segs {
+            if !s.gpa.is_multiple_of(PAGE) || !s.len.is_multiple_of(PAGE) {
+                return Err(OutOfBounds { gpa: s.gpa, len: s.len });
+            }
+            self.range(s.gpa, s.len)?;
+        }
+        let mut zeroed = true;
+        for s in segs.iter().filter(|s| s.len > 0) {
+            let host = self.range(s.gpa, s.len)?;
+            zeroed &= self.discard(host, s.len as usize);
+        }
+        Ok(zeroed)
+    }
+
+    /// Drop the host pages of `[host, host+len)` (inside guest RAM, page aligned in guest
+    /// RAM, which starts 2 MiB aligned). Returns whether the range now reads as zero.
+    fn discard(&self, host: *mut u8, len: usize) -> bool {
+        if !self.owned {
+            // A test buffer on the heap: only zero it.
+            // SAFETY: the range was checked to lie inside guest RAM.
+            unsafe { std::ptr::write_bytes(host, 0, len) };
+            return true;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: the range lies inside our private anonymous mapping of guest RAM; the
+            // guest gave these pages up, and MADV_DONTNEED makes them read as zero later.
+            if unsafe { libc::madvise(host as *mut libc::c_void, len, libc::MADV_DONTNEED) } == 0 {
+                return true;
+            }
+            // SAFETY: as above; without the advice the pages are zeroed by hand.
+            unsafe { std::ptr::write_bytes(host, 0, len) };
+            true
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            // SAFETY: the range lies inside our mapping of guest RAM and the guest gave it up;
+            // the kernel may reclaim the pages, whose contents are undefined from now on.
+            unsafe { libc::madvise(host as *mut libc::c_void, len, libc::MADV_FREE_REUSABLE) };
+            false
+        }
+    }
+
     /// Copy `data` into the guest scatter list; returns how many bytes fit.
     pub fn write_segs(&self, segs: &[GuestSeg], data: &[u8]) -> Result<usize, OutOfBounds> {
         let mut done = 0usize;
@@ -235,6 +287,19 @@ mod tests {
         drop(m);
         assert_eq!(&buf[10..12], b"ab");
         assert_eq!(&buf[20..23], b"cde");
+    }
+
+    #[test]
+    fn release_zeroes_and_checks_every_range_first() {
+        let mut buf = vec![7u8; 3 * 4096];
+        let m = GuestMemory::from_vec_for_test(&mut buf);
+        assert!(m.release(&[GuestSeg { gpa: 0, len: 4096 }, GuestSeg { gpa: 4096, len: 8192 + 4096 }]).is_err());
+        assert!(m.release(&[GuestSeg { gpa: 100, len: 4096 }]).is_err());
+        assert_eq!(m.release(&[GuestSeg { gpa: 4096, len: 4096 }]), Ok(true));
+        drop(m);
+        assert!(buf[..4096].iter().all(|&b| b == 7), "a refused request changes nothing");
+        assert!(buf[4096..8192].iter().all(|&b| b == 0));
+        assert!(buf[8192..].iter().all(|&b| b == 7));
     }
 
     #[test]

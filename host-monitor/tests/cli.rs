@@ -114,3 +114,73 @@ fn bad_memory_sizes_are_refused_by_the_cli() {
     assert_eq!(out.status.code(), Some(2), "clap's usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("size"));
 }
+
+const MAP_TOUCH_UNMAP: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define SIZE (256UL << 20)
+static void wait_for_go(const char *what) {
+    char c;
+    printf("%s\n", what);
+    fflush(stdout);
+    if (read(0, &c, 1) != 1) _exit(3);
+}
+int main(void) {
+    char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 1;
+    memset(p, 0x5a, SIZE);
+    wait_for_go("mapped");
+    if (munmap(p, SIZE) != 0) return 2;
+    wait_for_go("unmapped");
+    /* Mapping again reuses what the host took back: it must read as zero. */
+    p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (size_t i = 0; i < SIZE; i += 4096)
+        if (p[i] != 0) return 4;
+    printf("zero\n");
+    return 0;
+}
+"#;
+
+/// VmRSS of a host process in KiB.
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn munmap_gives_memory_back_to_the_host() {
+    if !kvm_available() {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let exe = build("map_touch_unmap", MAP_TOUCH_UNMAP);
+    let mut child = Command::new(linuxrun())
+        .args(["--memory", "1G"])
+        .arg(&exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut next_line = |line: &mut String| {
+        line.clear();
+        stdout.read_line(line).unwrap();
+        line.trim().to_string()
+    };
+    assert_eq!(next_line(&mut line), "mapped");
+    let touched = vm_rss_kib(child.id());
+    stdin.write_all(b"g").unwrap();
+    assert_eq!(next_line(&mut line), "unmapped");
+    let after = vm_rss_kib(child.id());
+    stdin.write_all(b"g").unwrap();
+    assert_eq!(next_line(&mut line), "zero");
+    assert!(child.wait().unwrap().success());
+    assert!(touched >= 256 << 10, "the touched 256 MiB are resident ({touched} KiB)");
+    assert!(touched - after >= 200 << 10, "munmap gave most of 256 MiB back: RSS {touched} -> {after} KiB");
+}

@@ -12,6 +12,8 @@ pub mod heap;
 #[cfg(target_os = "none")]
 pub mod paging;
 #[cfg(target_os = "none")]
+mod release;
+#[cfg(target_os = "none")]
 mod space;
 #[cfg(target_os = "none")]
 pub mod uaccess;

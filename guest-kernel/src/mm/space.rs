@@ -6,6 +6,7 @@ use abi_shared::bootinfo::BootInfo;
 use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
 
 use super::paging::{self, page_ceil, page_floor, PageProt, TlbBatch};
+use super::release::Release;
 use super::vma::{Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
 use super::{frame, heap};
 
@@ -92,17 +93,17 @@ impl AddressSpace {
     /// Unmap `[start, end)` (page aligned) and free its frames.
     pub fn unmap_range(&mut self, start: u64, end: u64) {
         let removed = self.vmas.remove_range(start, end);
-        let mut tlb = TlbBatch::new();
+        let mut release = Release::new();
         for v in removed {
-            release_pages(v.start, v.end, &mut tlb);
+            release_pages(v.start, v.end, &mut release);
             // Empty page tables would keep those 2 MiB blocks from being mapped whole again.
             // Freeing them needs a full TLB flush (expensive on kvm_pvm: every cached
             // translation is rebuilt), so only ranges that could hold a 2 MiB page do it.
             if v.end - v.start >= HUGE_PAGE_SIZE && paging::free_empty_tables(v.start, v.end) {
-                tlb.flush_all_later();
+                release.tlb.flush_all_later();
             }
         }
-        tlb.flush();
+        release.finish();
     }
 
     /// mmap of anonymous memory: place (or, with `fixed`, replace at `addr`) and record it.
@@ -179,9 +180,9 @@ impl AddressSpace {
 
     /// MADV_DONTNEED on private anonymous memory: drop the pages; the next touch sees zeros.
     pub fn discard(&mut self, start: u64, end: u64) {
-        let mut tlb = TlbBatch::new();
-        release_pages(start, end, &mut tlb);
-        tlb.flush();
+        let mut release = Release::new();
+        release_pages(start, end, &mut release);
+        release.finish();
     }
 }
 
@@ -206,22 +207,22 @@ fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
 
 /// Unmap and free the frames of every mapped page in `[start, end)`, skipping unmapped
 /// stretches a table at a time (a sparse 16 GiB mapping must not take 4 million steps).
-fn release_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
+fn release_pages(start: u64, end: u64, release: &mut Release) {
     let mut va = start;
     while va < end {
         match paging::probe(va) {
             paging::Probe::Absent { until } => va = until,
             paging::Probe::Huge { start: block, gpa } if block >= start && block + HUGE_PAGE_SIZE <= end => {
                 paging::unmap_huge(block);
-                frame::free_huge(gpa);
-                tlb.add(block);
+                release.huge(gpa);
+                release.tlb.add(block);
                 va = block + HUGE_PAGE_SIZE;
             }
             // A page of a 2 MiB mapping only partly released: unmap() splits it first.
             paging::Probe::Huge { .. } | paging::Probe::Page => {
                 if let Some(gpa) = paging::unmap(va) {
-                    frame::free(gpa);
-                    tlb.add(va);
+                    release.page(gpa);
+                    release.tlb.add(va);
                 }
                 va += PAGE_SIZE;
             }

@@ -104,6 +104,10 @@ impl Server {
                 Response::Ret(0)
             }
             Request::Sleep { ns } => sleep(*ns),
+            Request::ReleaseMemory { ranges } => match mem.release(ranges.as_slice()) {
+                Ok(zeroed) => Response::Ret(i64::from(zeroed)),
+                Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
+            },
             Request::CpuTime => {
                 Response::Ret(clock_ns(self.vcpu_clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
             }
