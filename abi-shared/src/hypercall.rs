@@ -355,6 +355,24 @@ pub enum Request<'a> {
     ReleaseMemory {
         ranges: SegList<'a>,
     },
+    /// mmap of `fd`: hold its file for demand paging, independently of the fd (the program
+    /// may close it). `write` when the mapping may write the file (MAP_SHARED with
+    /// PROT_WRITE), which needs the fd open for writing. Answer: a handle (>= 0, held files
+    /// are shared by all mappings of one file) or -errno (ENODEV: not a regular file).
+    FileHold {
+        fd: i32,
+        write: bool,
+    },
+    /// pread from a held file into guest RAM (page faults of file mappings).
+    FileRead {
+        handle: i32,
+        buf: SegList<'a>,
+        offset: u64,
+    },
+    /// The last mapping of a held file is gone.
+    FileRelease {
+        handle: i32,
+    },
 }
 
 /// What an xattr request is about.

@@ -6,6 +6,8 @@ pub mod vma;
 #[cfg(target_os = "none")]
 pub mod fault;
 #[cfg(target_os = "none")]
+mod filemap;
+#[cfg(target_os = "none")]
 pub mod frame;
 #[cfg(target_os = "none")]
 pub mod heap;

@@ -7,8 +7,8 @@ use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
 
 use super::paging::{self, page_ceil, page_floor, PageProt, TlbBatch};
 use super::release::Release;
-use super::vma::{Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
-use super::{frame, heap};
+use super::vma::{FileBacking, Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
+use super::{filemap, frame, heap};
 
 /// Size of the kernel heap carved from guest RAM at boot.
 const HEAP_MAX: u64 = 32 << 20;
@@ -53,6 +53,9 @@ pub enum AccessError {
     Protection,
     /// Guest RAM is exhausted.
     OutOfMemory,
+    /// A file mapping's page lies beyond the end of the file, or reading it failed
+    /// (SIGBUS, as on Linux).
+    BeyondFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,9 +67,10 @@ pub enum Access {
 
 impl AddressSpace {
     /// Make the page holding `va` present for `access`, allocating a zero frame on first
-    /// touch; returns the frame. Shared by the page-fault handler and kernel user-copies.
+    /// touch (or reading a file mapping's page); returns the frame. Shared by the
+    /// page-fault handler and kernel user-copies.
     pub fn populate(&mut self, va: u64, access: Access) -> Result<u64, AccessError> {
-        let vma = *self.vmas.find(va).ok_or(AccessError::Unmapped)?;
+        let vma = self.vmas.find(va).ok_or(AccessError::Unmapped)?;
         let allowed = match access {
             Access::Read => vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0,
             Access::Write => vma.prot & PROT_WRITE != 0,
@@ -79,7 +83,10 @@ impl AddressSpace {
         if let Some((gpa, _)) = paging::translate(page) {
             return Ok(gpa);
         }
-        if let Some(gpa) = map_huge_block(&vma, va) {
+        if vma.file.is_some() {
+            return filemap::fault_in(vma, page);
+        }
+        if let Some(gpa) = map_huge_block(vma, va) {
             return Ok(gpa + (page - (va & !(HUGE_PAGE_SIZE - 1))));
         }
         let gpa = frame::alloc_zeroed().ok_or(AccessError::OutOfMemory)?;
@@ -109,16 +116,26 @@ impl AddressSpace {
     /// mmap of anonymous memory: place (or, with `fixed`, replace at `addr`) and record it.
     /// Pages appear on first touch.
     pub fn map_anon(&mut self, addr: u64, len: u64, prot: u32, fixed: bool, kind: VmaKind) -> Result<u64, i64> {
+        self.map_vma(addr, len, fixed, Vma::anon(0, 0, prot, kind))
+    }
+
+    /// mmap of a file, pages read on first touch.
+    pub fn map_file(&mut self, addr: u64, len: u64, prot: u32, fixed: bool, file: FileBacking) -> Result<u64, i64> {
+        self.map_vma(addr, len, fixed, Vma { start: 0, end: 0, prot, kind: VmaKind::File, file: Some(file) })
+    }
+
+    /// Place `template` (its start and end are set here) and record it.
+    fn map_vma(&mut self, addr: u64, len: u64, fixed: bool, template: Vma) -> Result<u64, i64> {
         let len = page_ceil(len);
         let start = if fixed {
             self.unmap_range(addr, addr + len);
             addr
-        } else if len >= HUGE_PAGE_SIZE && kind == VmaKind::Anon {
+        } else if len >= HUGE_PAGE_SIZE && template.kind == VmaKind::Anon {
             self.find_placement_huge_aligned(addr, len)?
         } else {
             self.find_placement(addr, len)?
         };
-        self.vmas.insert(Vma { start, end: start + len, prot, kind });
+        self.vmas.insert(Vma { start, end: start + len, ..template });
         Ok(start)
     }
 
@@ -207,7 +224,7 @@ fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
 
 /// Unmap and free the frames of every mapped page in `[start, end)`, skipping unmapped
 /// stretches a table at a time (a sparse 16 GiB mapping must not take 4 million steps).
-fn release_pages(start: u64, end: u64, release: &mut Release) {
+pub(super) fn release_pages(start: u64, end: u64, release: &mut Release) {
     let mut va = start;
     while va < end {
         match paging::probe(va) {

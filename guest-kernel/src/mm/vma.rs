@@ -2,6 +2,7 @@
 //! protection. Pure bookkeeping, unit-tested on the host; page tables are elsewhere.
 
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 pub const PROT_READ: u32 = 1;
@@ -18,23 +19,78 @@ pub enum VmaKind {
     Stack,
     /// A loaded ELF segment (its pages were filled at load time).
     Image,
+    /// A file mapping (`Vma::file` says which file).
+    File,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A host file held open for the mappings of it (the program may close its fd): the
+/// monitor's handle, released when the last VMA using it goes (VMA splits share it).
+#[derive(Debug, PartialEq, Eq)]
+pub struct HeldFile {
+    pub handle: i32,
+}
+
+impl Drop for HeldFile {
+    fn drop(&mut self) {
+        #[cfg(target_os = "none")]
+        crate::hypercall::call_ret(&abi_shared::hypercall::Request::FileRelease { handle: self.handle });
+    }
+}
+
+/// What backs a file VMA.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileBacking {
+    pub file: Arc<HeldFile>,
+    /// File offset of the VMA's first byte.
+    pub offset: u64,
+    /// MAP_SHARED: the pages are the file's own (through the host), not private copies.
+    pub shared: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vma {
     pub start: u64,
     pub end: u64,
     pub prot: u32,
     pub kind: VmaKind,
+    pub file: Option<FileBacking>,
 }
 
 impl Vma {
+    pub fn anon(start: u64, end: u64, prot: u32, kind: VmaKind) -> Vma {
+        Vma { start, end, prot, kind, file: None }
+    }
+
     pub fn contains(&self, addr: u64) -> bool {
         self.start <= addr && addr < self.end
     }
 
+    /// The part `[start, end)` of this VMA (inside it), its file offset adjusted.
+    pub fn slice(&self, start: u64, end: u64) -> Vma {
+        self.moved(start, end, start)
+    }
+
+    /// This VMA's bytes from `from` on, placed at `[start, end)` (mremap, which may also
+    /// extend it past its old end: the file offset continues).
+    pub fn moved(&self, start: u64, end: u64, from: u64) -> Vma {
+        let file = self.file.as_ref().map(|f| FileBacking { offset: f.offset + (from - self.start), ..f.clone() });
+        Vma { start, end, file, ..self.clone() }
+    }
+
+    /// File offset of `addr` (inside the VMA), for file VMAs.
+    pub fn file_offset(&self, addr: u64) -> Option<u64> {
+        self.file.as_ref().map(|f| f.offset + (addr - self.start))
+    }
+
     fn can_merge_with(&self, next: &Vma) -> bool {
-        self.end == next.start && self.prot == next.prot && self.kind == next.kind
+        let files_continue = match (&self.file, &next.file) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(&a.file, &b.file) && a.shared == b.shared && a.offset + (self.end - self.start) == b.offset
+            }
+            _ => false,
+        };
+        self.end == next.start && self.prot == next.prot && self.kind == next.kind && files_continue
     }
 }
 
@@ -73,6 +129,13 @@ impl VmaMap {
         true
     }
 
+    /// The VMAs that intersect `[start, end)`, in address order.
+    pub fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = &Vma> {
+        let first = self.map.range(..=start).next_back().filter(|(_, v)| v.end > start).map(|(&k, _)| k);
+        let from = first.unwrap_or(start);
+        self.map.range(from..end).map(|(_, v)| v).filter(move |v| v.end > start)
+    }
+
     /// Whether `[start, end)` is entirely covered by VMAs (mprotect/mremap need that).
     pub fn is_fully_mapped(&self, start: u64, end: u64) -> bool {
         let mut at = start;
@@ -91,14 +154,15 @@ impl VmaMap {
         let mut vma = vma;
         if let Some((&pstart, prev)) = self.map.range(..vma.start).next_back() {
             if prev.can_merge_with(&vma) {
-                vma.start = pstart;
+                vma = Vma { end: vma.end, ..prev.clone() };
                 self.map.remove(&pstart);
             }
         }
-        if let Some(next) = self.map.get(&vma.end).copied() {
-            if vma.can_merge_with(&next) {
+        if let Some(next) = self.map.get(&vma.end) {
+            if vma.can_merge_with(next) {
                 vma.end = next.end;
-                self.map.remove(&next.start);
+                let key = next.start;
+                self.map.remove(&key);
             }
         }
         self.map.insert(vma.start, vma);
@@ -106,12 +170,12 @@ impl VmaMap {
 
     /// Split any VMA that straddles `addr`, so that `addr` is a boundary.
     fn split_at(&mut self, addr: u64) {
-        let Some(v) = self.find(addr).copied() else { return };
+        let Some(v) = self.find(addr).cloned() else { return };
         if v.start == addr {
             return;
         }
-        self.map.insert(v.start, Vma { end: addr, ..v });
-        self.map.insert(addr, Vma { start: addr, ..v });
+        self.map.insert(v.start, v.slice(v.start, addr));
+        self.map.insert(addr, v.slice(addr, v.end));
     }
 
     /// Remove `[start, end)` from the map; returns the removed pieces (to free their pages).
@@ -156,7 +220,34 @@ mod tests {
     use super::*;
 
     fn anon(start: u64, end: u64, prot: u32) -> Vma {
-        Vma { start, end, prot, kind: VmaKind::Anon }
+        Vma::anon(start, end, prot, VmaKind::Anon)
+    }
+
+    fn file(start: u64, end: u64, held: &Arc<HeldFile>, offset: u64) -> Vma {
+        let file = Some(FileBacking { file: held.clone(), offset, shared: false });
+        Vma { start, end, prot: PROT_READ, kind: VmaKind::File, file }
+    }
+
+    #[test]
+    fn file_vmas_split_with_offsets_and_share_the_file() {
+        let held = Arc::new(HeldFile { handle: 7 });
+        let mut m = VmaMap::new();
+        m.insert(file(0x10000, 0x20000, &held, 0x3000));
+        let removed = m.remove_range(0x14000, 0x15000);
+        assert_eq!(removed[0].file_offset(0x14000), Some(0x7000));
+        assert_eq!(m.find(0x15000).unwrap().file_offset(0x15000), Some(0x8000));
+        assert_eq!(Arc::strong_count(&held), 4, "both pieces and the removed one hold the file");
+        drop(removed);
+        assert_eq!(Arc::strong_count(&held), 3);
+        // Putting the middle back with the right offset merges all three again.
+        m.insert(file(0x14000, 0x15000, &held, 0x7000));
+        assert_eq!(m.iter().count(), 1);
+        // A wrong offset, or another file, does not merge.
+        m.remove_range(0x14000, 0x15000);
+        m.insert(file(0x14000, 0x15000, &held, 0x9000));
+        assert_eq!(m.iter().count(), 3);
+        m.remove_range(0x10000, 0x20000);
+        assert_eq!(Arc::strong_count(&held), 1, "the last VMA gone, the file is released");
     }
 
     #[test]
@@ -200,6 +291,18 @@ mod tests {
         assert_eq!(m.find_free_topdown(0x1000, 0x1000, 0xb000), Some(0xa000));
         assert_eq!(m.find_free_topdown(0x8000, 0x1000, 0xa000), None);
         assert_eq!(m.find_free_topdown(0x7000, 0x1000, 0xa000), Some(0x1000));
+    }
+
+    #[test]
+    fn overlapping_finds_partial_and_whole_vmas() {
+        let mut m = VmaMap::new();
+        m.insert(anon(0x1000, 0x3000, PROT_READ));
+        m.insert(anon(0x4000, 0x5000, PROT_WRITE));
+        m.insert(anon(0x6000, 0x7000, PROT_READ));
+        let starts: Vec<u64> = m.overlapping(0x2000, 0x6000).map(|v| v.start).collect();
+        assert_eq!(starts, [0x1000, 0x4000]);
+        assert_eq!(m.overlapping(0x3000, 0x4000).count(), 0);
+        assert_eq!(m.overlapping(0x0, 0x8000).count(), 3);
     }
 
     #[test]

@@ -1,0 +1,92 @@
+//! Demand paging of private file mappings: a page fault reads the page from the held file
+//! into a fresh frame, which is the mapping's private copy from then on (writes stay in
+//! it: copy-on-write without a shared page to copy from, since the guest has no page
+//! cache). Neighbouring pages come along (fault-around, as Linux's fault_around_bytes):
+//! a page fault costs tens of microseconds on kvm_pvm, a hypercall a few, so ld.so's
+//! library mappings must not cost one of each per page.
+
+use abi_shared::hypercall::{GuestSeg, Request, SegList};
+use abi_shared::layout::PAGE_SIZE;
+
+use super::frame;
+use super::paging::{self, page_ceil};
+use super::space::{prot_of, AccessError};
+use super::vma::Vma;
+
+/// Pages read per fault at most: an aligned 64 KiB window around the faulting page,
+/// Linux's default fault_around_bytes.
+const FAULT_AROUND_PAGES: usize = 64;
+
+fn present(va: u64) -> bool {
+    paging::translate(va).is_some()
+}
+
+/// The run of not-yet-present pages around `page` inside its fault-around window and the
+/// VMA: one contiguous stretch of the file, so that one read fills it.
+fn window(vma: &Vma, page: u64) -> (u64, u64) {
+    let size = FAULT_AROUND_PAGES as u64 * PAGE_SIZE;
+    let aligned = page & !(size - 1);
+    let (lo_bound, hi_bound) = (aligned.max(vma.start), (aligned + size).min(vma.end));
+    let mut lo = page;
+    while lo > lo_bound && !present(lo - PAGE_SIZE) {
+        lo -= PAGE_SIZE;
+    }
+    let mut hi = page + PAGE_SIZE;
+    while hi < hi_bound && !present(hi) {
+        hi += PAGE_SIZE;
+    }
+    (lo, hi)
+}
+
+/// Fault in `page` (absent, in the private file VMA `vma`) and its neighbours; returns
+/// the frame of `page`. A page wholly beyond the end of the file is `BeyondFile` (SIGBUS);
+/// the part of the last page past the end reads as zero.
+pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
+    let Some(file) = vma.file.as_ref() else { return Err(AccessError::Unmapped) };
+    let (lo, hi) = window(vma, page);
+    let count = ((hi - lo) / PAGE_SIZE) as usize;
+    let mut frames = [0u64; FAULT_AROUND_PAGES];
+    for i in 0..count {
+        match frame::alloc_zeroed() {
+            Some(gpa) => frames[i] = gpa,
+            None => {
+                frames[..i].iter().copied().for_each(frame::free);
+                return Err(AccessError::OutOfMemory);
+            }
+        }
+    }
+    let mut segs = [GuestSeg { gpa: 0, len: 0 }; FAULT_AROUND_PAGES];
+    let mut nsegs = 0;
+    for &gpa in &frames[..count] {
+        if nsegs > 0 && segs[nsegs - 1].gpa + segs[nsegs - 1].len == gpa {
+            segs[nsegs - 1].len += PAGE_SIZE;
+        } else {
+            segs[nsegs] = GuestSeg { gpa, len: PAGE_SIZE };
+            nsegs += 1;
+        }
+    }
+    let offset = vma.file_offset(lo).unwrap_or(0);
+    let n = crate::hypercall::call_ret(&Request::FileRead {
+        handle: file.file.handle,
+        buf: SegList::Borrowed(&segs[..nsegs]),
+        offset,
+    });
+    // Pages holding file data; a read error maps nothing (SIGBUS, as Linux's EIO fault).
+    let data_end = if n < 0 { lo } else { lo + page_ceil(n as u64) };
+    let prot = prot_of(vma.prot);
+    let mut result = Err(AccessError::BeyondFile);
+    for (i, &gpa) in frames[..count].iter().enumerate() {
+        let va = lo + i as u64 * PAGE_SIZE;
+        if va >= data_end {
+            frame::free(gpa);
+        } else if !paging::map(va, gpa, prot) {
+            frame::free(gpa);
+            if va == page {
+                result = Err(AccessError::OutOfMemory);
+            }
+        } else if va == page {
+            result = Ok(gpa);
+        }
+    }
+    result
+}
