@@ -373,6 +373,27 @@ pub enum Request<'a> {
     FileRelease {
         handle: i32,
     },
+    /// MAP_SHARED of `fd`: map `len` bytes of the file from `offset` at `gpa` in the file
+    /// window (writable when the fd allows, so that mprotect can add PROT_WRITE later;
+    /// `write`: the mapping wants PROT_WRITE now, EACCES without an O_RDWR fd). Answer:
+    /// `Ret(size << 1 | writable)` with the file's size, or -errno.
+    FileMapShared {
+        fd: i32,
+        offset: u64,
+        len: u64,
+        gpa: u64,
+        write: bool,
+    },
+    /// Take a range of the file window back (munmap of shared file pages).
+    FileUnmapShared {
+        gpa: u64,
+        len: u64,
+    },
+    /// msync(MS_SYNC) of a range of the file window.
+    FileSyncShared {
+        gpa: u64,
+        len: u64,
+    },
 }
 
 /// What an xattr request is about.

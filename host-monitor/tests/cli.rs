@@ -184,3 +184,48 @@ fn munmap_gives_memory_back_to_the_host() {
     assert!(touched >= 256 << 10, "the touched 256 MiB are resident ({touched} KiB)");
     assert!(touched - after >= 200 << 10, "munmap gave most of 256 MiB back: RSS {touched} -> {after} KiB");
 }
+
+const SHARED_WRITER: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    char c;
+    int fd = open(argv[1], O_RDWR);
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return 1;
+    close(fd);
+    memcpy(p + 6, "through the mapping", 19);
+    printf("written\n");
+    fflush(stdout);
+    if (read(0, &c, 1) != 1) return 2;
+    return p[0] == 'X' ? 0 : 3;
+}
+"#;
+
+#[test]
+fn shared_file_mapping_is_coherent_with_other_processes() {
+    if !kvm_available() {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let exe = build("shared_writer", SHARED_WRITER);
+    let file = exe.with_file_name("shared_writer.data");
+    std::fs::write(&file, "start ------------------- end\n").unwrap();
+    let mut child =
+        Command::new(linuxrun()).arg(&exe).arg(&file).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "written");
+    // Before any munmap or msync, as on Linux: the host's page cache is the mapping.
+    let seen = std::fs::read_to_string(&file).unwrap();
+    // And the other way round: a host write shows in the program's mapping.
+    std::fs::OpenOptions::new().write(true).open(&file).unwrap().write_all(b"X").unwrap();
+    child.stdin.take().unwrap().write_all(b"g").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(seen, "start through the mapping end\n");
+    assert!(status.success(), "the program saw the host's write: {status:?}");
+}

@@ -116,6 +116,59 @@ static void private_mappings(void)
     unlink("private.bin");
 }
 
+static void shared_mappings(void)
+{
+    int fd = make_file("shared.bin", 2 * PG + 10);
+    char *p = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    check("shared_mmap", p != MAP_FAILED);
+    check("shared_reads_file", matches_file(p, 0, 2 * PG + 10));
+    /* Writes reach the file at once: read() of the same file sees them. */
+    memcpy(p, "hello", 5);
+    memcpy(p + PG + 7, "world", 5);
+    char buf[8] = {0};
+    check("shared_write_visible_pread", pread(fd, buf, 5, 0) == 5 && memcmp(buf, "hello", 5) == 0);
+    check("shared_write_visible_pread2", pread(fd, buf, 5, PG + 7) == 5 && memcmp(buf, "world", 5) == 0);
+    /* ...and the other way round: a write() to the file shows in the mapping. */
+    check("shared_pwrite", pwrite(fd, "HELLO", 5, 0) == 5);
+    check("shared_pwrite_visible", memcmp(p, "HELLO", 5) == 0);
+    check("shared_msync", msync(p, 2 * PG, MS_SYNC) == 0);
+    check("shared_msync_async", msync(p, PG, MS_ASYNC) == 0);
+    /* The tail of the last page past the end of the file reads as zero; a page beyond it
+     * is SIGBUS. */
+    check("shared_tail_zero", p[2 * PG + 10] == 0 && p[3 * PG - 1] == 0);
+    int sig = read_signal(p + 3 * PG);
+    checkf("shared_beyond_eof_sigbus", sig == SIGBUS && g_code == BUS_ADRERR, "%d/%d", sig, g_code);
+    /* MADV_DONTNEED drops only this mapping of the pages: the data stays in the file. */
+    check("shared_dontneed", madvise(p, PG, MADV_DONTNEED) == 0 && memcmp(p, "HELLO", 5) == 0);
+    /* A second mapping of the same file sees the same bytes. */
+    char *q = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, PG);
+    check("shared_second_mapping", q != MAP_FAILED && memcmp(q + 7, "world", 5) == 0);
+    p[PG + 7] = 'W';
+    check("shared_second_mapping_coherent", q[7] == 'W');
+    munmap(q, PG);
+    /* Kernel copies into a shared mapping (read() into it) land in the file too. */
+    int src = make_file("src.bin", 64);
+    check("shared_read_into", pread(src, p + 100, 16, 0) == 16 && matches_file(p + 100, 0, 16));
+    close(src);
+    unlink("src.bin");
+    close(fd);
+    /* The mapping outlives the fd; its writes stay in the file after munmap. (That another
+     * process sees them while mapped is host-monitor/tests/cli.rs's check: no fork here.) */
+    memcpy(p, "after", 5);
+    check("shared_munmap", munmap(p, 4 * PG) == 0);
+
+    /* Read-only fds: PROT_WRITE shared mappings are EACCES, and so is mprotect to add it. */
+    fd = open("shared.bin", O_RDONLY);
+    expect_err("shared_rdonly_write_eacces", mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) == MAP_FAILED ? -1 : 0,
+               EACCES);
+    char *r = mmap(NULL, PG, PROT_READ, MAP_SHARED, fd, 0);
+    check("shared_rdonly_read", r != MAP_FAILED && memcmp(r, "after", 5) == 0);
+    expect_err("shared_rdonly_mprotect_eacces", mprotect(r, PG, PROT_READ | PROT_WRITE), EACCES);
+    munmap(r, PG);
+    close(fd);
+    unlink("shared.bin");
+}
+
 static void fixed_mappings(void)
 {
     int fd = make_file("fixed.bin", 2 * PG);
@@ -171,6 +224,7 @@ int main(void)
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGSEGV, &sa, NULL);
     private_mappings();
+    shared_mappings();
     fixed_mappings();
     mincore_and_msync();
     return finish();

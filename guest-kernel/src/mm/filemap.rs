@@ -6,10 +6,10 @@
 //! library mappings must not cost one of each per page.
 
 use abi_shared::hypercall::{GuestSeg, Request, SegList};
-use abi_shared::layout::PAGE_SIZE;
+use abi_shared::layout::{PAGE_SIZE, PHYS_MAP_BASE};
 
 use super::frame;
-use super::paging::{self, page_ceil};
+use super::paging::{self, page_ceil, PageProt, TlbBatch};
 use super::space::{prot_of, AccessError};
 use super::vma::Vma;
 
@@ -42,7 +42,11 @@ fn window(vma: &Vma, page: u64) -> (u64, u64) {
 /// the frame of `page`. A page wholly beyond the end of the file is `BeyondFile` (SIGBUS);
 /// the part of the last page past the end reads as zero.
 pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
-    let Some(file) = vma.file.as_ref() else { return Err(AccessError::Unmapped) };
+    let Some(backing) = vma.file.as_ref() else { return Err(AccessError::Unmapped) };
+    if let Some(base) = backing.window {
+        return fault_in_shared(vma, base, backing.size, page);
+    }
+    let Some(file) = backing.file.as_ref() else { return Err(AccessError::Unmapped) };
     let (lo, hi) = window(vma, page);
     let count = ((hi - lo) / PAGE_SIZE) as usize;
     let mut frames = [0u64; FAULT_AROUND_PAGES];
@@ -67,7 +71,7 @@ pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
     }
     let offset = vma.file_offset(lo).unwrap_or(0);
     let n = crate::hypercall::call_ret(&Request::FileRead {
-        handle: file.file.handle,
+        handle: file.handle,
         buf: SegList::Borrowed(&segs[..nsegs]),
         offset,
     });
@@ -89,4 +93,51 @@ pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
         }
     }
     result
+}
+
+/// A MAP_SHARED page: map it to its place in the file window (the host mapped the file
+/// there), with its not-yet-present neighbours, which cost nothing more to map. The kernel
+/// reaches window pages through its direct map too, for user copies.
+fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, AccessError> {
+    let file_end = page_ceil(size);
+    let offset_of = |va: u64| vma.file_offset(va).unwrap_or(u64::MAX);
+    if offset_of(page) >= file_end {
+        return Err(AccessError::BeyondFile);
+    }
+    let (lo, hi) = window(vma, page);
+    let prot = prot_of(vma.prot);
+    for va in (lo..hi).step_by(PAGE_SIZE as usize).filter(|&va| offset_of(va) < file_end) {
+        let gpa = base + (va - vma.start);
+        if !map_direct(gpa) || !paging::map(va, gpa, prot) {
+            if va == page {
+                return Err(AccessError::OutOfMemory);
+            }
+            continue;
+        }
+    }
+    Ok(base + (page - vma.start))
+}
+
+/// The kernel's direct-map entry for a window page (RAM is mapped at boot; the window is
+/// not, and its pages come and go).
+fn map_direct(gpa: u64) -> bool {
+    let va = PHYS_MAP_BASE + gpa;
+    paging::translate(va).is_some() || paging::map(va, gpa, PageProt { read: true, write: true, exec: false })
+}
+
+/// Remove the direct-map entries of the window range `[gpa, gpa+len)` (its host mapping
+/// is about to go); the caller flushes the TLB.
+pub fn unmap_direct(gpa: u64, len: u64, tlb: &mut TlbBatch) {
+    let mut va = PHYS_MAP_BASE + gpa;
+    let end = va + len;
+    while va < end {
+        if let paging::Probe::Absent { until } = paging::probe(va) {
+            va = until;
+            continue;
+        }
+        if paging::unmap(va).is_some() {
+            tlb.add(va);
+        }
+        va += PAGE_SIZE;
+    }
 }

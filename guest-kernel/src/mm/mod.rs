@@ -2,6 +2,7 @@
 //! and heap.
 
 pub mod vma;
+pub mod window;
 
 #[cfg(target_os = "none")]
 pub mod fault;

@@ -8,7 +8,9 @@ use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
 use super::paging::{self, page_ceil, page_floor, PageProt, TlbBatch};
 use super::release::Release;
 use super::vma::{FileBacking, Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
-use super::{filemap, frame, heap};
+use super::{filemap, frame, heap, window};
+use abi_shared::hypercall::Request;
+use alloc::vec::Vec;
 
 /// Size of the kernel heap carved from guest RAM at boot.
 const HEAP_MAX: u64 = 32 << 20;
@@ -97,12 +99,21 @@ impl AddressSpace {
         Ok(gpa)
     }
 
-    /// Unmap `[start, end)` (page aligned) and free its frames.
+    /// Unmap `[start, end)` (page aligned) and free its frames; shared file pages go back
+    /// to the host's file mapping.
     pub fn unmap_range(&mut self, start: u64, end: u64) {
         let removed = self.vmas.remove_range(start, end);
         let mut release = Release::new();
-        for v in removed {
-            release_pages(v.start, v.end, &mut release);
+        let mut windows = Vec::new();
+        for v in &removed {
+            match v.file.as_ref().and_then(|f| f.window) {
+                Some(window) => {
+                    drop_shared_pages(v.start, v.end, &mut release.tlb);
+                    filemap::unmap_direct(window, v.end - v.start, &mut release.tlb);
+                    windows.push((window, v.end - v.start));
+                }
+                None => release_pages(v.start, v.end, &mut release),
+            }
             // Empty page tables would keep those 2 MiB blocks from being mapped whole again.
             // Freeing them needs a full TLB flush (expensive on kvm_pvm: every cached
             // translation is rebuilt), so only ranges that could hold a 2 MiB page do it.
@@ -111,6 +122,11 @@ impl AddressSpace {
             }
         }
         release.finish();
+        // Only now, with no TLB entry left to reach them, may the host take the pages away.
+        for (gpa, len) in windows {
+            crate::hypercall::call_ret(&Request::FileUnmapShared { gpa, len });
+            window::free(gpa, len);
+        }
     }
 
     /// mmap of anonymous memory: place (or, with `fixed`, replace at `addr`) and record it.
@@ -198,8 +214,38 @@ impl AddressSpace {
     /// MADV_DONTNEED on private anonymous memory: drop the pages; the next touch sees zeros.
     pub fn discard(&mut self, start: u64, end: u64) {
         let mut release = Release::new();
-        release_pages(start, end, &mut release);
+        for v in self.vmas.overlapping(start, end) {
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            if v.file.as_ref().is_some_and(|f| f.window.is_some()) {
+                // Shared file pages stay in the file: only this mapping of them goes.
+                drop_shared_pages(s, e, &mut release.tlb);
+            } else {
+                release_pages(s, e, &mut release);
+            }
+        }
         release.finish();
+    }
+
+    /// Whether `[start, end)` holds a shared file mapping whose file may not be written
+    /// (mprotect cannot add PROT_WRITE there: EACCES, as on Linux).
+    pub fn has_readonly_shared(&self, start: u64, end: u64) -> bool {
+        self.vmas.overlapping(start, end).any(|v| v.file.as_ref().is_some_and(|f| f.window.is_some() && !f.may_write))
+    }
+}
+
+/// Remove the user mappings of shared file pages in `[start, end)` (the pages belong to
+/// the host's file mapping, not to the frame allocator).
+fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
+    let mut va = start;
+    while va < end {
+        if let paging::Probe::Absent { until } = paging::probe(va) {
+            va = until;
+            continue;
+        }
+        if paging::unmap(va).is_some() {
+            tlb.add(va);
+        }
+        va += PAGE_SIZE;
     }
 }
 

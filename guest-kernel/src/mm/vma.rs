@@ -40,11 +40,24 @@ impl Drop for HeldFile {
 /// What backs a file VMA.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileBacking {
-    pub file: Arc<HeldFile>,
+    /// The held file private pages are read from (None for shared mappings: the host's
+    /// own mapping of the file keeps it).
+    pub file: Option<Arc<HeldFile>>,
     /// File offset of the VMA's first byte.
     pub offset: u64,
-    /// MAP_SHARED: the pages are the file's own (through the host), not private copies.
-    pub shared: bool,
+    /// MAP_SHARED: guest-physical address of the VMA's first byte in the file window,
+    /// where the host mapped the file; the pages are the file's own, not copies.
+    pub window: Option<u64>,
+    /// Size of the file when it was mapped (shared: pages wholly beyond it are SIGBUS).
+    pub size: u64,
+    /// Shared: whether the host mapping may be written (the fd was O_RDWR).
+    pub may_write: bool,
+}
+
+impl FileBacking {
+    pub fn private(file: Arc<HeldFile>, offset: u64) -> FileBacking {
+        FileBacking { file: Some(file), offset, window: None, size: 0, may_write: true }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,7 +86,12 @@ impl Vma {
     /// This VMA's bytes from `from` on, placed at `[start, end)` (mremap, which may also
     /// extend it past its old end: the file offset continues).
     pub fn moved(&self, start: u64, end: u64, from: u64) -> Vma {
-        let file = self.file.as_ref().map(|f| FileBacking { offset: f.offset + (from - self.start), ..f.clone() });
+        let delta = from - self.start;
+        let file = self.file.as_ref().map(|f| FileBacking {
+            offset: f.offset + delta,
+            window: f.window.map(|w| w + delta),
+            ..f.clone()
+        });
         Vma { start, end, file, ..self.clone() }
     }
 
@@ -85,9 +103,13 @@ impl Vma {
     fn can_merge_with(&self, next: &Vma) -> bool {
         let files_continue = match (&self.file, &next.file) {
             (None, None) => true,
-            (Some(a), Some(b)) => {
-                Arc::ptr_eq(&a.file, &b.file) && a.shared == b.shared && a.offset + (self.end - self.start) == b.offset
-            }
+            // Shared mappings never merge: each owns its own window range.
+            (Some(a), Some(b)) => match (&a.file, &b.file) {
+                (Some(fa), Some(fb)) => {
+                    Arc::ptr_eq(fa, fb) && a.window.is_none() && a.offset + (self.end - self.start) == b.offset
+                }
+                _ => false,
+            },
             _ => false,
         };
         self.end == next.start && self.prot == next.prot && self.kind == next.kind && files_continue
@@ -224,7 +246,7 @@ mod tests {
     }
 
     fn file(start: u64, end: u64, held: &Arc<HeldFile>, offset: u64) -> Vma {
-        let file = Some(FileBacking { file: held.clone(), offset, shared: false });
+        let file = Some(FileBacking::private(held.clone(), offset));
         Vma { start, end, prot: PROT_READ, kind: VmaKind::File, file }
     }
 

@@ -12,7 +12,7 @@ use crate::hypercall::call_ret;
 use crate::mm::paging::{self, page_ceil, TlbBatch};
 use crate::mm::uaccess::{copy_to_user, user_segments};
 use crate::mm::vma::{FileBacking, HeldFile, Vma, VmaKind, PROT_READ, PROT_WRITE};
-use crate::mm::{prot_of, Access, SPACE};
+use crate::mm::{prot_of, window, Access, SPACE};
 
 const MAP_SHARED: u64 = 0x01;
 const MAP_PRIVATE: u64 = 0x02;
@@ -74,9 +74,11 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
         return EINVAL;
     }
     let anonymous = flags & MAP_ANONYMOUS != 0;
+    if noreplace && !SPACE.lock().vmas.is_free(addr, addr + page_ceil(len)) {
+        return err(errno::EEXIST);
+    }
     if !anonymous && kind != MAP_PRIVATE {
-        // Shared file mappings need the host file behind the pages (not yet).
-        return err(errno::ENODEV);
+        return mmap_shared_file(addr, len, prot, fixed || noreplace, fd, off);
     }
     let held = if anonymous {
         None
@@ -99,7 +101,7 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
         return space.map_anon(addr, len, prot, fixed, VmaKind::Anon).map_or_else(|e| e, |s| s as i64);
     }
     if let Some(file) = held {
-        let backing = FileBacking { file, offset: off, shared: false };
+        let backing = FileBacking::private(file, off);
         return space.map_file(addr, len, prot, fixed, backing).map_or_else(|e| e, |s| s as i64);
     }
     // Not a file the host can hold for us: copy its bytes now.
@@ -114,6 +116,31 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
     }
     let _ = SPACE.lock().protect(start, start + page_ceil(len), prot);
     start as i64
+}
+
+/// MAP_SHARED of a file: the host maps the file into a range of the file window, and the
+/// user pages map to that range on first touch, so that writes reach the file (and other
+/// processes) through the host's page cache, as on Linux.
+fn mmap_shared_file(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64) -> i64 {
+    let len = page_ceil(len);
+    let Some(gpa) = window::alloc(len) else { return ENOMEM };
+    let write = prot & PROT_WRITE != 0;
+    let r = call_ret(&Request::FileMapShared { fd, offset: off, len, gpa, write });
+    if r < 0 {
+        window::free(gpa, len);
+        return r;
+    }
+    let backing =
+        FileBacking { file: None, offset: off, window: Some(gpa), size: (r >> 1) as u64, may_write: r & 1 != 0 };
+    let placed = SPACE.lock().map_file(addr, len, prot, fixed, backing);
+    placed.map_or_else(
+        |e| {
+            call_ret(&Request::FileUnmapShared { gpa, len });
+            window::free(gpa, len);
+            e
+        },
+        |s| s as i64,
+    )
 }
 
 /// Ask the host to hold `fd`'s file for demand paging. Ok(None): it cannot (not a regular
@@ -166,7 +193,11 @@ pub fn mprotect(c: &mut Ctx<'_>) -> i64 {
         return 0;
     }
     let Some((start, end)) = user_range(addr, c.arg(1)) else { return ENOMEM };
-    match SPACE.lock().protect(start, end, prot) {
+    let mut space = SPACE.lock();
+    if prot & PROT_WRITE != 0 && space.has_readonly_shared(start, end) {
+        return err(errno::EACCES);
+    }
+    match space.protect(start, end, prot) {
         Ok(()) => 0,
         Err(()) => ENOMEM,
     }
@@ -215,6 +246,12 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
     let Some(vma) = space.vmas.find(old).cloned() else { return err(errno::EFAULT) };
     if old_len == 0 || old.checked_add(old_len).is_none_or(|e| e > vma.end) {
         return err(errno::EFAULT);
+    }
+    let shared_file = vma.file.as_ref().is_some_and(|f| f.window.is_some());
+    if shared_file && (new_len > old_len || flags & MREMAP_FIXED != 0) {
+        // A shared file mapping owns one window range; growing or moving it would need
+        // the host to map more of the file next to it (not yet).
+        return ENOMEM;
     }
     if flags & MREMAP_FIXED == 0 {
         if new_len <= old_len {
@@ -340,7 +377,19 @@ pub fn msync(c: &mut Ctx<'_>) -> i64 {
         return 0;
     }
     let space = SPACE.lock();
-    // Private pages have nothing to write back; like Linux, a hole makes the call ENOMEM.
+    // Private pages have nothing to write back. Shared file pages are the host's page
+    // cache already (other processes see them); MS_SYNC also writes them to the disk.
+    if flags & MS_SYNC != 0 {
+        for v in space.vmas.overlapping(start, end) {
+            let Some(window) = v.file.as_ref().and_then(|f| f.window) else { continue };
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            let r = call_ret(&Request::FileSyncShared { gpa: window + (s - v.start), len: e - s });
+            if r < 0 {
+                return r;
+            }
+        }
+    }
+    // Like Linux, a hole makes the call ENOMEM (after syncing what is mapped).
     if !space.vmas.is_fully_mapped(start, end) {
         return ENOMEM;
     }

@@ -35,19 +35,65 @@ fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// Why `fd` cannot be mapped, or (access mode, size) of its regular file.
+fn mappable(fds: &FdGuard, fd: i32) -> Result<(i32, u64), u32> {
+    if fd < 0 || fds.is_reserved(fd) {
+        return Err(errno::EBADF);
+    }
+    // SAFETY: fcntl F_GETFL reads the descriptor's flags; no memory is involved.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(errno::EBADF);
+    }
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: st is a valid out-pointer for fstat.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return Err(errno::EBADF);
+    }
+    // SAFETY: fstat succeeded and filled st.
+    let st = unsafe { st.assume_init() };
+    let mode = flags & libc::O_ACCMODE;
+    if mode == libc::O_WRONLY {
+        return Err(errno::EACCES);
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(errno::ENODEV);
+    }
+    Ok((mode, st.st_size as u64))
+}
+
+/// `FileMapShared`: the file at its place in the file window.
+pub fn map_shared(fds: &FdGuard, mem: &GuestMemory, fd: i32, offset: u64, len: u64, gpa: u64, write: bool) -> Response {
+    let (mode, size) = match mappable(fds, fd) {
+        Ok(v) => v,
+        Err(e) => return errno_ret(e),
+    };
+    let writable = mode == libc::O_RDWR;
+    if write && !writable {
+        return errno_ret(errno::EACCES);
+    }
+    match mem.map_window(gpa, len, fd, offset, writable) {
+        Ok(()) => Response::Ret(((size as i64) << 1) | i64::from(writable)),
+        Err(e) => Response::Ret(-i64::from(crate::host::errno_to_linux(e))),
+    }
+}
+
+/// `FileUnmapShared` and `FileSyncShared`.
+pub fn window_op(result: Result<(), i32>) -> Response {
+    match result {
+        Ok(()) => Response::Ret(0),
+        Err(e) => Response::Ret(-i64::from(crate::host::errno_to_linux(e))),
+    }
+}
+
 impl HeldFiles {
     /// `FileHold`: check that `fd` may be mapped as asked, then hold its file.
     pub fn hold(&mut self, fds: &mut FdGuard, fd: i32, write: bool) -> Response {
-        if fd < 0 || fds.is_reserved(fd) {
-            return errno_ret(errno::EBADF);
-        }
-        // SAFETY: fcntl F_GETFL reads the descriptor's flags; no memory is involved.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if flags < 0 {
-            return errno_ret(errno::EBADF);
-        }
-        let mode = flags & libc::O_ACCMODE;
-        if mode == libc::O_WRONLY || (write && mode != libc::O_RDWR) {
+        let (mode, _) = match mappable(fds, fd) {
+            Ok(v) => v,
+            Err(e) => return errno_ret(e),
+        };
+        if write && mode != libc::O_RDWR {
             return errno_ret(errno::EACCES);
         }
         let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
@@ -57,9 +103,7 @@ impl HeldFiles {
         }
         // SAFETY: fstat succeeded and filled st.
         let st = unsafe { st.assume_init() };
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return errno_ret(errno::ENODEV);
-        }
+        #[allow(clippy::unnecessary_cast)] // st_dev and st_ino differ in type between hosts.
         let key = (st.st_dev as u64, st.st_ino as u64);
         if let Some(&handle) = self.by_file.get(&key) {
             if let Some(h) = self.by_handle.get_mut(&handle) {

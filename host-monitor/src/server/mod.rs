@@ -128,6 +128,11 @@ impl Server {
             Request::FileHold { fd, write } => self.held_files.hold(&mut self.fds, *fd, *write),
             Request::FileRead { handle, buf, offset } => self.held_files.read(mem, *handle, buf, *offset),
             Request::FileRelease { handle } => self.held_files.release(&mut self.fds, *handle),
+            Request::FileMapShared { fd, offset, len, gpa, write } => {
+                mm::map_shared(&self.fds, mem, *fd, *offset, *len, *gpa, *write)
+            }
+            Request::FileUnmapShared { gpa, len } => mm::window_op(mem.unmap_window(*gpa, *len)),
+            Request::FileSyncShared { gpa, len } => mm::window_op(mem.sync_window(*gpa, *len)),
             Request::CpuTime => {
                 Response::Ret(clock_ns(self.vcpu_clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
             }

@@ -78,6 +78,21 @@ impl KvmVm {
         // SAFETY: the region is GuestMemory's mapping, which outlives the VM (both live for
         // the whole run, and the VM is dropped first).
         unsafe { vm.set_user_memory_region(region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
+        if let Some(window) = mem.window_host_base() {
+            // The file window: KVM follows the monitor's mmap/munmap inside it through its
+            // MMU notifiers, so no slot change is needed when files come and go.
+            let region = kvm_userspace_memory_region {
+                slot: 1,
+                flags: 0,
+                guest_phys_addr: abi_shared::layout::FILE_WINDOW_GPA,
+                memory_size: abi_shared::layout::FILE_WINDOW_SIZE,
+                userspace_addr: window as u64,
+            };
+            // SAFETY: the window reservation lives as long as GuestMemory, which outlives
+            // the VM.
+            unsafe { vm.set_user_memory_region(region) }
+                .map_err(|e| failed("KVM_SET_USER_MEMORY_REGION (file window)", e))?;
+        }
         let vcpu = new_vcpu(&kvm, &vm, 0, fd_floor)?;
         let detected = if read_msr(&vcpu, MSR_PVM_ID) == Some(PVM_ID_VALUE) { Flavour::Pvm } else { Flavour::Classic };
         let flavour = match force {
