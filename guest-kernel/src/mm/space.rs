@@ -12,6 +12,9 @@ use super::{filemap, frame, heap, window};
 use abi_shared::hypercall::Request;
 use alloc::vec::Vec;
 
+/// Linux's stack_guard_gap: 256 pages kept free below a growing stack.
+const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
+
 /// Size of the kernel heap carved from guest RAM at boot.
 const HEAP_MAX: u64 = 32 << 20;
 
@@ -72,6 +75,9 @@ impl AddressSpace {
     /// touch (or reading a file mapping's page); returns the frame. Shared by the
     /// page-fault handler and kernel user-copies.
     pub fn populate(&mut self, va: u64, access: Access) -> Result<u64, AccessError> {
+        if self.vmas.find(va).is_none() && !self.grow_stack(va) {
+            return Err(AccessError::Unmapped);
+        }
         let vma = self.vmas.find(va).ok_or(AccessError::Unmapped)?;
         let allowed = match access {
             Access::Read => vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0,
@@ -97,6 +103,26 @@ impl AddressSpace {
             return Err(AccessError::OutOfMemory);
         }
         Ok(gpa)
+    }
+
+    /// A fault at `va` below a stack VMA grows it down to `va`, as Linux's expand_stack:
+    /// the stack may span at most RLIMIT_STACK, and must stay `STACK_GUARD_GAP` above an
+    /// accessible mapping below it. Returns whether it grew.
+    fn grow_stack(&mut self, va: u64) -> bool {
+        let page = page_floor(va);
+        let Some(stack) = self.vmas.next_above(va).filter(|v| v.kind == VmaKind::Stack) else { return false };
+        let (stack_start, stack_end, prot) = (stack.start, stack.end, stack.prot);
+        if stack_end - page > crate::syscall::ids::stack_limit() {
+            return false;
+        }
+        if let Some(prev) = self.vmas.prev_below(stack_start) {
+            let accessible = prev.prot != 0 && prev.kind != VmaKind::Stack;
+            if prev.end > page || (accessible && page - prev.end < STACK_GUARD_GAP) {
+                return false;
+            }
+        }
+        self.vmas.insert(Vma::anon(page, stack_start, prot, VmaKind::Stack));
+        true
     }
 
     /// Unmap `[start, end)` (page aligned) and free its frames; shared file pages go back

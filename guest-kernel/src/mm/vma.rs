@@ -15,7 +15,8 @@ pub enum VmaKind {
     Anon,
     /// The program break area.
     Heap,
-    /// The main thread's stack.
+    /// The main thread's stack, and MAP_GROWSDOWN mappings: they grow down on faults
+    /// below them.
     Stack,
     /// A loaded ELF segment (its pages were filled at load time).
     Image,
@@ -149,6 +150,16 @@ impl VmaMap {
             }
         }
         true
+    }
+
+    /// The first VMA that starts above `addr`.
+    pub fn next_above(&self, addr: u64) -> Option<&Vma> {
+        self.map.range(addr.saturating_add(1)..).next().map(|(_, v)| v)
+    }
+
+    /// The last VMA that starts below `addr`.
+    pub fn prev_below(&self, addr: u64) -> Option<&Vma> {
+        self.map.range(..addr).next_back().map(|(_, v)| v)
     }
 
     /// The VMAs that intersect `[start, end)`, in address order.

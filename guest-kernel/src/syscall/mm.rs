@@ -19,6 +19,7 @@ const MAP_PRIVATE: u64 = 0x02;
 const MAP_SHARED_VALIDATE: u64 = 0x03;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_GROWSDOWN: u64 = 0x0100;
 const MAP_NORESERVE: u64 = 0x4000;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const MREMAP_MAYMOVE: u64 = 1;
@@ -98,7 +99,8 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
     }
     let fixed = fixed || noreplace;
     if anonymous {
-        return space.map_anon(addr, len, prot, fixed, VmaKind::Anon).map_or_else(|e| e, |s| s as i64);
+        let kind = if flags & MAP_GROWSDOWN != 0 { VmaKind::Stack } else { VmaKind::Anon };
+        return space.map_anon(addr, len, prot, fixed, kind).map_or_else(|e| e, |s| s as i64);
     }
     if let Some(file) = held {
         let backing = FileBacking::private(file, off);
