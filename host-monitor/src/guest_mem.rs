@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use abi_shared::hypercall::GuestSeg;
@@ -44,6 +44,16 @@ pub struct GuestMemory {
 /// framework) remap the range there; KVM follows them through its MMU notifiers.
 pub type WindowHook = Box<dyn Fn(u64, u64, Option<*mut u8>) + Send + Sync>;
 
+/// Makes a chunk of the file window known to the hypervisor: (gpa, len, host address);
+/// false if it could not. KVM registers a memory slot per chunk on first use, because a
+/// slot costs set-up time in proportion to its size (about 1 ms per GiB on kvm_pvm), which
+/// programs that never map a file shared should not pay.
+pub type WindowActivate = Box<dyn Fn(u64, u64, *mut u8) -> bool + Send + Sync>;
+
+/// Granularity of window activation (at most 64 chunks: one bit each).
+pub const WINDOW_CHUNK: u64 = 1 << 30;
+const _: () = assert!(FILE_WINDOW_SIZE / WINDOW_CHUNK <= 64);
+
 /// The host side of the file window (see abi_shared::layout::FILE_WINDOW_GPA): a
 /// PROT_NONE reservation where files are mapped for the guest's MAP_SHARED mappings.
 struct FileWindow {
@@ -52,6 +62,9 @@ struct FileWindow {
     /// would fault in the host).
     mapped: Mutex<BTreeMap<u64, u64>>,
     hook: OnceLock<WindowHook>,
+    activate: OnceLock<WindowActivate>,
+    /// Bit k: chunk k was activated.
+    active: AtomicU64,
 }
 
 /// Remove `[start, end)` from a set of disjoint ranges, splitting those it cuts.
@@ -141,14 +154,11 @@ impl GuestMemory {
                 base,
                 mapped: Mutex::new(BTreeMap::new()),
                 hook: OnceLock::new(),
+                activate: OnceLock::new(),
+                active: AtomicU64::new(0),
             }),
         };
         Ok(GuestMemory { base, size, owned: true, window })
-    }
-
-    /// Host address of the file window's first byte (for the hypervisor's memory slot).
-    pub fn window_host_base(&self) -> Option<*mut u8> {
-        self.window.as_ref().map(|w| w.base.as_ptr())
     }
 
     /// Install the hypervisor's remap hook (see `WindowHook`).
@@ -157,6 +167,33 @@ impl GuestMemory {
         if let Some(w) = &self.window {
             let _ = w.hook.set(hook);
         }
+    }
+
+    /// Install the hypervisor's activation hook (see `WindowActivate`).
+    #[allow(dead_code)] // Only KVM needs one.
+    pub fn set_window_activate(&self, activate: WindowActivate) {
+        if let Some(w) = &self.window {
+            let _ = w.activate.set(activate);
+        }
+    }
+
+    /// Activate the chunks `[gpa, gpa+len)` (inside the window) touches.
+    fn activate_chunks(w: &FileWindow, gpa: u64, len: u64) -> bool {
+        let Some(activate) = w.activate.get() else { return true };
+        let first = (gpa - FILE_WINDOW_GPA) / WINDOW_CHUNK;
+        let last = (gpa + len - 1 - FILE_WINDOW_GPA) / WINDOW_CHUNK;
+        for k in first..=last {
+            if w.active.load(Ordering::Acquire) & (1 << k) != 0 {
+                continue;
+            }
+            // SAFETY: chunk k lies inside the window reservation (k < 64 chunks of it).
+            let host = unsafe { w.base.as_ptr().add((k * WINDOW_CHUNK) as usize) };
+            if !activate(FILE_WINDOW_GPA + k * WINDOW_CHUNK, WINDOW_CHUNK, host) {
+                return false;
+            }
+            w.active.fetch_or(1 << k, Ordering::AcqRel);
+        }
+        true
     }
 
     /// Host address of a page-aligned window range, checked against the window.
@@ -178,6 +215,9 @@ impl GuestMemory {
         let offset = libc::off_t::try_from(offset).map_err(|_| libc::EINVAL)?;
         let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
         let mut mapped = w.mapped.lock().map_err(|_| libc::EIO)?;
+        if !Self::activate_chunks(w, gpa, len) {
+            return Err(libc::ENODEV);
+        }
         // SAFETY: the target lies inside the window reservation, which holds nothing but
         // what this module maps there; MAP_FIXED replaces exactly that range.
         let p = unsafe {

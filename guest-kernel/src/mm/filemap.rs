@@ -108,11 +108,10 @@ fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, Ac
     let prot = prot_of(vma.prot);
     for va in (lo..hi).step_by(PAGE_SIZE as usize).filter(|&va| offset_of(va) < file_end) {
         let gpa = base + (va - vma.start);
-        if !map_direct(gpa) || !paging::map(va, gpa, prot) {
-            if va == page {
-                return Err(AccessError::OutOfMemory);
-            }
-            continue;
+        // A neighbour that cannot be mapped (no memory for a page table) is left for its
+        // own fault.
+        if (!map_direct(gpa) || !paging::map(va, gpa, prot)) && va == page {
+            return Err(AccessError::OutOfMemory);
         }
     }
     Ok(base + (page - vma.start))
