@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -430,6 +430,52 @@ pub enum Request<'a> {
     /// is how many there are (only those that fit are written).
     ListFds {
         buf: SegList<'a>,
+    },
+    /// Guest RAM the guest no longer uses (freed by munmap, MADV_DONTNEED, brk): the host
+    /// gives its backing memory back to the host OS. Page-aligned ranges inside guest RAM.
+    /// Answer `Ret(1)`: the ranges now read as zero; `Ret(0)`: released, contents undefined
+    /// (the guest must zero them before reuse).
+    ReleaseMemory {
+        ranges: SegList<'a>,
+    },
+    /// mmap of `fd`: hold its file for demand paging, independently of the fd (the program
+    /// may close it). `write` when the mapping may write the file (MAP_SHARED with
+    /// PROT_WRITE), which needs the fd open for writing. Answer: a handle (>= 0, held files
+    /// are shared by all mappings of one file) or -errno (ENODEV: not a regular file).
+    FileHold {
+        fd: i32,
+        write: bool,
+    },
+    /// pread from a held file into guest RAM (page faults of file mappings).
+    FileRead {
+        handle: i32,
+        buf: SegList<'a>,
+        offset: u64,
+    },
+    /// The last mapping of a held file is gone.
+    FileRelease {
+        handle: i32,
+    },
+    /// MAP_SHARED of `fd`: map `len` bytes of the file from `offset` at `gpa` in the file
+    /// window (writable when the fd allows, so that mprotect can add PROT_WRITE later;
+    /// `write`: the mapping wants PROT_WRITE now, EACCES without an O_RDWR fd). Answer:
+    /// `Ret(size << 1 | writable)` with the file's size, or -errno.
+    FileMapShared {
+        fd: i32,
+        offset: u64,
+        len: u64,
+        gpa: u64,
+        write: bool,
+    },
+    /// Take a range of the file window back (munmap of shared file pages).
+    FileUnmapShared {
+        gpa: u64,
+        len: u64,
+    },
+    /// msync(MS_SYNC) of a range of the file window.
+    FileSyncShared {
+        gpa: u64,
+        len: u64,
     },
 }
 

@@ -106,6 +106,13 @@ pub mod user {
     pub const MMAP_MIN: u64 = 0x1_0000;
 }
 
+/// The file window: guest-physical space beyond the largest guest RAM where the host maps
+/// files for MAP_SHARED mappings (a second memory slot over a host reservation). The
+/// guest allocates ranges of it and maps user pages to them; the host places the file
+/// there with mmap(MAP_SHARED), so both sides share the host's page cache.
+pub const FILE_WINDOW_GPA: u64 = 256 << 30;
+pub const FILE_WINDOW_SIZE: u64 = 64 << 30;
+
 pub const PAGE_SIZE: u64 = 4096;
 pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
 

@@ -4,11 +4,14 @@
 //! `GuestMemory::range`, which rejects anything outside guest RAM (including overflow),
 //! before the host touches the bytes.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use abi_shared::hypercall::GuestSeg;
+use abi_shared::layout::{FILE_WINDOW_GPA, FILE_WINDOW_SIZE};
 
 /// A guest address or length that does not lie inside guest RAM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,67 @@ pub struct GuestMemory {
     base: NonNull<u8>,
     size: u64,
     owned: bool,
+    window: Option<FileWindow>,
+}
+
+/// Called after a range of the file window changed its host mapping: (gpa, len, host
+/// address of the new file mapping, or None when the range became inaccessible). Hypervisors that do not follow host remappings by themselves (Hypervisor.
+/// framework) remap the range there; KVM follows them through its MMU notifiers.
+pub type WindowHook = Box<dyn Fn(u64, u64, Option<*mut u8>) + Send + Sync>;
+
+/// Makes a chunk of the file window known to the hypervisor: (gpa, len, host address);
+/// false if it could not. KVM registers a memory slot per chunk on first use, because a
+/// slot costs set-up time in proportion to its size (about 1 ms per GiB on kvm_pvm), which
+/// programs that never map a file shared should not pay.
+pub type WindowActivate = Box<dyn Fn(u64, u64, *mut u8) -> bool + Send + Sync>;
+
+/// Granularity of window activation (at most 64 chunks: one bit each).
+pub const WINDOW_CHUNK: u64 = 1 << 30;
+const _: () = assert!(FILE_WINDOW_SIZE / WINDOW_CHUNK <= 64);
+
+/// The host side of the file window (see abi_shared::layout::FILE_WINDOW_GPA): a
+/// PROT_NONE reservation where files are mapped for the guest's MAP_SHARED mappings.
+struct FileWindow {
+    base: NonNull<u8>,
+    /// Mapped ranges, start GPA -> end GPA: only those may be named by requests (the rest
+    /// would fault in the host).
+    mapped: Mutex<BTreeMap<u64, u64>>,
+    hook: OnceLock<WindowHook>,
+    activate: OnceLock<WindowActivate>,
+    /// Bit k: chunk k was activated.
+    active: AtomicU64,
+}
+
+/// Remove `[start, end)` from a set of disjoint ranges, splitting those it cuts.
+fn remove_interval(set: &mut BTreeMap<u64, u64>, start: u64, end: u64) {
+    let first = set.range(..=start).next_back().map(|(&s, _)| s).unwrap_or(start);
+    let hit: Vec<(u64, u64)> = set.range(first..end).map(|(&s, &e)| (s, e)).filter(|&(_, e)| e > start).collect();
+    for (s, e) in hit {
+        set.remove(&s);
+        if s < start {
+            set.insert(s, start);
+        }
+        if e > end {
+            set.insert(end, e);
+        }
+    }
+}
+
+/// Fresh PROT_NONE reservation at `addr` (MAP_FIXED when given).
+fn reserve(addr: *mut u8, len: usize) -> *mut libc::c_void {
+    let fixed = if addr.is_null() { 0 } else { libc::MAP_FIXED };
+    // SAFETY: an anonymous inaccessible mapping, either new or replacing part of the file
+    // window, which only this module maps into.
+    unsafe {
+        libc::mmap(
+            addr as *mut libc::c_void,
+            len,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | fixed,
+            -1,
+            0,
+        )
+    }
 }
 
 // SAFETY: the mapping is plain memory shared with the guest; access goes through raw
@@ -83,13 +147,140 @@ impl GuestMemory {
             libc::madvise(ptr as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
         }
         let base = NonNull::new(ptr).ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))?;
-        Ok(GuestMemory { base, size, owned: true })
+        // Without the window, MAP_SHARED file mappings are refused (ENODEV), nothing else.
+        let window = match reserve(std::ptr::null_mut(), FILE_WINDOW_SIZE as usize) {
+            libc::MAP_FAILED => None,
+            p => NonNull::new(p as *mut u8).map(|base| FileWindow {
+                base,
+                mapped: Mutex::new(BTreeMap::new()),
+                hook: OnceLock::new(),
+                activate: OnceLock::new(),
+                active: AtomicU64::new(0),
+            }),
+        };
+        Ok(GuestMemory { base, size, owned: true, window })
+    }
+
+    /// Install the hypervisor's remap hook (see `WindowHook`).
+    #[allow(dead_code)] // Only Hypervisor.framework needs one.
+    pub fn set_window_hook(&self, hook: WindowHook) {
+        if let Some(w) = &self.window {
+            let _ = w.hook.set(hook);
+        }
+    }
+
+    /// Install the hypervisor's activation hook (see `WindowActivate`).
+    #[allow(dead_code)] // Only KVM needs one.
+    pub fn set_window_activate(&self, activate: WindowActivate) {
+        if let Some(w) = &self.window {
+            let _ = w.activate.set(activate);
+        }
+    }
+
+    /// Activate the chunks `[gpa, gpa+len)` (inside the window) touches.
+    fn activate_chunks(w: &FileWindow, gpa: u64, len: u64) -> bool {
+        let Some(activate) = w.activate.get() else { return true };
+        let first = (gpa - FILE_WINDOW_GPA) / WINDOW_CHUNK;
+        let last = (gpa + len - 1 - FILE_WINDOW_GPA) / WINDOW_CHUNK;
+        for k in first..=last {
+            if w.active.load(Ordering::Acquire) & (1 << k) != 0 {
+                continue;
+            }
+            // SAFETY: chunk k lies inside the window reservation (k < 64 chunks of it).
+            let host = unsafe { w.base.as_ptr().add((k * WINDOW_CHUNK) as usize) };
+            if !activate(FILE_WINDOW_GPA + k * WINDOW_CHUNK, WINDOW_CHUNK, host) {
+                return false;
+            }
+            w.active.fetch_or(1 << k, Ordering::AcqRel);
+        }
+        true
+    }
+
+    /// Host address of a page-aligned window range, checked against the window.
+    fn window_range(&self, gpa: u64, len: u64) -> Option<(&FileWindow, *mut u8)> {
+        let w = self.window.as_ref()?;
+        let off = gpa.checked_sub(FILE_WINDOW_GPA)?;
+        let end = off.checked_add(len)?;
+        if len == 0 || end > FILE_WINDOW_SIZE || !gpa.is_multiple_of(4096) || !len.is_multiple_of(4096) {
+            return None;
+        }
+        // SAFETY: off + len <= FILE_WINDOW_SIZE, so the address lies inside the reservation.
+        Some((w, unsafe { w.base.as_ptr().add(off as usize) }))
+    }
+
+    /// MAP_SHARED of host `fd` at window range `[gpa, gpa+len)`, readable, and writable
+    /// when `writable`. Err(host errno).
+    pub fn map_window(&self, gpa: u64, len: u64, fd: i32, offset: u64, writable: bool) -> Result<(), i32> {
+        let (w, host) = self.window_range(gpa, len).ok_or(libc::EINVAL)?;
+        let offset = libc::off_t::try_from(offset).map_err(|_| libc::EINVAL)?;
+        let prot = libc::PROT_READ | if writable { libc::PROT_WRITE } else { 0 };
+        let mut mapped = w.mapped.lock().map_err(|_| libc::EIO)?;
+        if !Self::activate_chunks(w, gpa, len) {
+            return Err(libc::ENODEV);
+        }
+        // SAFETY: the target lies inside the window reservation, which holds nothing but
+        // what this module maps there; MAP_FIXED replaces exactly that range.
+        let p = unsafe {
+            libc::mmap(host as *mut libc::c_void, len as usize, prot, libc::MAP_SHARED | libc::MAP_FIXED, fd, offset)
+        };
+        if p == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+        }
+        remove_interval(&mut mapped, gpa, gpa + len);
+        mapped.insert(gpa, gpa + len);
+        if let Some(hook) = w.hook.get() {
+            hook(gpa, len, Some(host));
+        }
+        Ok(())
+    }
+
+    /// Make a window range inaccessible again (its file mapping goes).
+    pub fn unmap_window(&self, gpa: u64, len: u64) -> Result<(), i32> {
+        let (w, host) = self.window_range(gpa, len).ok_or(libc::EINVAL)?;
+        let mut mapped = w.mapped.lock().map_err(|_| libc::EIO)?;
+        remove_interval(&mut mapped, gpa, gpa + len);
+        if reserve(host, len as usize) == libc::MAP_FAILED {
+            return Err(libc::ENOMEM);
+        }
+        if let Some(hook) = w.hook.get() {
+            hook(gpa, len, None);
+        }
+        Ok(())
+    }
+
+    /// msync(MS_SYNC) of a mapped window range.
+    pub fn sync_window(&self, gpa: u64, len: u64) -> Result<(), i32> {
+        let (_, host) = self.window_range(gpa, len).ok_or(libc::EINVAL)?;
+        self.window_mapped(gpa, len).ok_or(libc::ENOMEM)?;
+        // SAFETY: the range is one of our MAP_SHARED file mappings; msync only writes back.
+        if unsafe { libc::msync(host as *mut libc::c_void, len as usize, libc::MS_SYNC) } != 0 {
+            return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
+        }
+        Ok(())
+    }
+
+    /// The host address of `[gpa, gpa+len)` if one mapped window range covers it.
+    fn window_mapped(&self, gpa: u64, len: u64) -> Option<*mut u8> {
+        let w = self.window.as_ref()?;
+        let end = gpa.checked_add(len)?;
+        let mapped = w.mapped.lock().ok()?;
+        let (_, &mend) = mapped.range(..=gpa).next_back()?;
+        if end > mend {
+            return None;
+        }
+        // SAFETY: the range lies in a mapped part of the window reservation.
+        Some(unsafe { w.base.as_ptr().add((gpa - FILE_WINDOW_GPA) as usize) })
     }
 
     /// Guest memory over a caller-owned buffer (unit tests of request handlers).
     #[cfg(test)]
     pub fn from_vec_for_test(buf: &mut Vec<u8>) -> GuestMemory {
-        GuestMemory { base: NonNull::new(buf.as_mut_ptr()).unwrap(), size: buf.len() as u64, owned: false }
+        GuestMemory {
+            base: NonNull::new(buf.as_mut_ptr()).unwrap(),
+            size: buf.len() as u64,
+            owned: false,
+            window: None,
+        }
     }
 
     pub fn size(&self) -> u64 {
@@ -101,11 +292,12 @@ impl GuestMemory {
         self.base.as_ptr()
     }
 
-    /// Check that `[gpa, gpa+len)` lies in guest RAM and return its host pointer.
+    /// Check that `[gpa, gpa+len)` lies in guest RAM (or in a mapped part of the file
+    /// window) and return its host pointer.
     pub fn range(&self, gpa: u64, len: u64) -> Result<*mut u8, OutOfBounds> {
         let end = gpa.checked_add(len).ok_or(OutOfBounds { gpa, len })?;
         if end > self.size {
-            return Err(OutOfBounds { gpa, len });
+            return self.window_mapped(gpa, len).ok_or(OutOfBounds { gpa, len });
         }
         // SAFETY: gpa < size (or len == 0 and gpa <= size), so the offset stays inside the
         // mapping or one past its end.
@@ -186,6 +378,59 @@ impl GuestMemory {
             .collect()
     }
 
+    /// Give the host memory behind page-aligned guest ranges back to the host OS (the guest
+    /// freed them). All ranges are checked before any is touched. Returns whether the
+    /// ranges now read as zero (Linux: MADV_DONTNEED on private anonymous memory does that;
+    /// macOS's MADV_FREE_REUSABLE leaves the contents undefined).
+    pub fn release(&self, segs: &[GuestSeg]) -> Result<bool, OutOfBounds> {
+        const PAGE: u64 = 4096;
+        if segs.len() > MAX_SEGMENTS {
+            return Err(OutOfBounds { gpa: 0, len: segs.len() as u64 });
+        }
+        for s in segs {
+            let in_ram = s.gpa.checked_add(s.len).is_some_and(|e| e <= self.size);
+            if !s.gpa.is_multiple_of(PAGE) || !s.len.is_multiple_of(PAGE) || !in_ram {
+                return Err(OutOfBounds { gpa: s.gpa, len: s.len });
+            }
+            self.range(s.gpa, s.len)?;
+        }
+        let mut zeroed = true;
+        for s in segs.iter().filter(|s| s.len > 0) {
+            let host = self.range(s.gpa, s.len)?;
+            zeroed &= self.discard(host, s.len as usize);
+        }
+        Ok(zeroed)
+    }
+
+    /// Drop the host pages of `[host, host+len)` (inside guest RAM, page aligned in guest
+    /// RAM, which starts 2 MiB aligned). Returns whether the range now reads as zero.
+    fn discard(&self, host: *mut u8, len: usize) -> bool {
+        if !self.owned {
+            // A test buffer on the heap: only zero it.
+            // SAFETY: the range was checked to lie inside guest RAM.
+            unsafe { std::ptr::write_bytes(host, 0, len) };
+            return true;
+        }
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: the range lies inside our private anonymous mapping of guest RAM; the
+            // guest gave these pages up, and MADV_DONTNEED makes them read as zero later.
+            if unsafe { libc::madvise(host as *mut libc::c_void, len, libc::MADV_DONTNEED) } == 0 {
+                return true;
+            }
+            // SAFETY: as above; without the advice the pages are zeroed by hand.
+            unsafe { std::ptr::write_bytes(host, 0, len) };
+            true
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            // SAFETY: the range lies inside our mapping of guest RAM and the guest gave it up;
+            // the kernel may reclaim the pages, whose contents are undefined from now on.
+            unsafe { libc::madvise(host as *mut libc::c_void, len, libc::MADV_FREE_REUSABLE) };
+            false
+        }
+    }
+
     /// Copy `data` into the guest scatter list; returns how many bytes fit.
     pub fn write_segs(&self, segs: &[GuestSeg], data: &[u8]) -> Result<usize, OutOfBounds> {
         let mut done = 0usize;
@@ -203,6 +448,10 @@ impl GuestMemory {
 
 impl Drop for GuestMemory {
     fn drop(&mut self) {
+        if let Some(w) = &self.window {
+            // SAFETY: unmapping the window reservation made in `new`, exactly once.
+            unsafe { libc::munmap(w.base.as_ptr() as *mut libc::c_void, FILE_WINDOW_SIZE as usize) };
+        }
         if self.owned {
             // SAFETY: unmapping the mapping created in `new`, exactly once.
             unsafe { libc::munmap(self.base.as_ptr() as *mut libc::c_void, self.size as usize) };
@@ -235,6 +484,61 @@ mod tests {
         drop(m);
         assert_eq!(&buf[10..12], b"ab");
         assert_eq!(&buf[20..23], b"cde");
+    }
+
+    #[test]
+    fn release_zeroes_and_checks_every_range_first() {
+        let mut buf = vec![7u8; 3 * 4096];
+        let m = GuestMemory::from_vec_for_test(&mut buf);
+        assert!(m.release(&[GuestSeg { gpa: 0, len: 4096 }, GuestSeg { gpa: 4096, len: 8192 + 4096 }]).is_err());
+        assert!(m.release(&[GuestSeg { gpa: 100, len: 4096 }]).is_err());
+        assert_eq!(m.release(&[GuestSeg { gpa: 4096, len: 4096 }]), Ok(true));
+        drop(m);
+        assert!(buf[..4096].iter().all(|&b| b == 7), "a refused request changes nothing");
+        assert!(buf[4096..8192].iter().all(|&b| b == 0));
+        assert!(buf[8192..].iter().all(|&b| b == 7));
+    }
+
+    #[test]
+    fn remove_interval_splits_and_drops() {
+        let mut set = BTreeMap::from([(0x1000, 0x5000), (0x6000, 0x8000)]);
+        remove_interval(&mut set, 0x2000, 0x3000);
+        assert_eq!(set, BTreeMap::from([(0x1000, 0x2000), (0x3000, 0x5000), (0x6000, 0x8000)]));
+        remove_interval(&mut set, 0x4000, 0x7000);
+        assert_eq!(set, BTreeMap::from([(0x1000, 0x2000), (0x3000, 0x4000), (0x7000, 0x8000)]));
+        remove_interval(&mut set, 0, 0x10000);
+        assert!(set.is_empty());
+    }
+
+    #[test]
+    fn window_ranges_are_checked() {
+        let m = GuestMemory::new(64 << 20).unwrap();
+        assert!(m.range(FILE_WINDOW_GPA, 4096).is_err(), "an unmapped window range is not accessible");
+        let file = tempfile_with(8192);
+        use std::os::fd::AsRawFd;
+        m.map_window(FILE_WINDOW_GPA + 4096, 8192, file.as_raw_fd(), 0, true).unwrap();
+        assert!(m.range(FILE_WINDOW_GPA + 4096, 8192).is_ok());
+        assert!(m.range(FILE_WINDOW_GPA, 8192).is_err());
+        m.write(FILE_WINDOW_GPA + 4096, b"via the window").unwrap();
+        m.sync_window(FILE_WINDOW_GPA + 4096, 4096).unwrap();
+        let mut back = [0u8; 14];
+        use std::os::unix::fs::FileExt;
+        file.read_exact_at(&mut back, 0).unwrap();
+        assert_eq!(&back, b"via the window", "writes reach the file");
+        m.unmap_window(FILE_WINDOW_GPA + 4096, 4096).unwrap();
+        assert!(m.range(FILE_WINDOW_GPA + 4096, 1).is_err());
+        assert!(m.range(FILE_WINDOW_GPA + 8192, 4096).is_ok());
+        assert!(m.map_window(FILE_WINDOW_GPA - 4096, 8192, file.as_raw_fd(), 0, true).is_err());
+        assert!(m.map_window(FILE_WINDOW_GPA + FILE_WINDOW_SIZE, 4096, file.as_raw_fd(), 0, true).is_err());
+        assert!(m.release(&[GuestSeg { gpa: FILE_WINDOW_GPA + 8192, len: 4096 }]).is_err(), "only RAM is released");
+    }
+
+    fn tempfile_with(len: u64) -> std::fs::File {
+        let path = std::env::temp_dir().join(format!("linuxrun-window-test-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f.set_len(len).unwrap();
+        f
     }
 
     #[test]

@@ -82,6 +82,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, memory >> 20);
     let startup = startup::collect(&launch, &fds);
     let mut guard = server::FdGuard::default();
+    guard.set_floor(fds.floor);
     for fd in machine.vm.owned_fds().into_iter().chain(diag_fd) {
         guard.reserve(fd);
     }

@@ -365,3 +365,118 @@ fn a_dynamic_program_without_its_interpreter_in_the_root_is_127() {
     let out = t.run(&["--root", root.to_str().unwrap(), "/bin/sh", "-c", "true"]);
     assert_eq!(out.status.code(), Some(127), "{out:?}");
 }
+
+const MAP_TOUCH_UNMAP: &str = r#"
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#define SIZE (256UL << 20)
+static void wait_for_go(const char *what) {
+    char c;
+    printf("%s\n", what);
+    fflush(stdout);
+    if (read(0, &c, 1) != 1) _exit(3);
+}
+int main(void) {
+    char *p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return 1;
+    memset(p, 0x5a, SIZE);
+    wait_for_go("mapped");
+    if (munmap(p, SIZE) != 0) return 2;
+    wait_for_go("unmapped");
+    /* Mapping again reuses what the host took back: it must read as zero. */
+    p = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (size_t i = 0; i < SIZE; i += 4096)
+        if (p[i] != 0) return 4;
+    printf("zero\n");
+    return 0;
+}
+"#;
+
+/// VmRSS of a host process in KiB.
+fn vm_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn munmap_gives_memory_back_to_the_host() {
+    if !kvm_available() {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let exe = build("map_touch_unmap", MAP_TOUCH_UNMAP);
+    let mut child = Command::new(linuxrun())
+        .args(["--memory", "1G"])
+        .arg(&exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut next_line = |line: &mut String| {
+        line.clear();
+        stdout.read_line(line).unwrap();
+        line.trim().to_string()
+    };
+    assert_eq!(next_line(&mut line), "mapped");
+    let touched = vm_rss_kib(child.id());
+    stdin.write_all(b"g").unwrap();
+    assert_eq!(next_line(&mut line), "unmapped");
+    let after = vm_rss_kib(child.id());
+    stdin.write_all(b"g").unwrap();
+    assert_eq!(next_line(&mut line), "zero");
+    assert!(child.wait().unwrap().success());
+    assert!(touched >= 256 << 10, "the touched 256 MiB are resident ({touched} KiB)");
+    assert!(touched - after >= 200 << 10, "munmap gave most of 256 MiB back: RSS {touched} -> {after} KiB");
+}
+
+const SHARED_WRITER: &str = r#"
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    char c;
+    int fd = open(argv[1], O_RDWR);
+    char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) return 1;
+    close(fd);
+    memcpy(p + 6, "through the mapping", 19);
+    printf("written\n");
+    fflush(stdout);
+    if (read(0, &c, 1) != 1) return 2;
+    return p[0] == 'X' ? 0 : 3;
+}
+"#;
+
+#[test]
+fn shared_file_mapping_is_coherent_with_other_processes() {
+    if !kvm_available() {
+        return;
+    }
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let exe = build("shared_writer", SHARED_WRITER);
+    let file = exe.with_file_name("shared_writer.data");
+    std::fs::write(&file, "start ------------------- end\n").unwrap();
+    let mut child =
+        Command::new(linuxrun()).arg(&exe).arg(&file).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "written");
+    // Before any munmap or msync, as on Linux: the host's page cache is the mapping.
+    let seen = std::fs::read_to_string(&file).unwrap();
+    // And the other way round: a host write shows in the program's mapping.
+    std::fs::OpenOptions::new().write(true).open(&file).unwrap().write_all(b"X").unwrap();
+    child.stdin.take().unwrap().write_all(b"g").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(seen, "start through the mapping end\n");
+    assert!(status.success(), "the program saw the host's write: {status:?}");
+}

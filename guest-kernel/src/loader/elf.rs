@@ -36,8 +36,10 @@ pub enum LoadError {
     StackTooBig,
 }
 
-/// Linux's default stack limit; the whole range is reserved and demand-paged.
+/// Linux's default stack limit: arguments may take a quarter of it.
 const STACK_SIZE: u64 = 8 << 20;
+/// Linux's stack_expand: room below the arguments in the initial stack VMA.
+const STACK_EXPAND: u64 = 128 << 10;
 
 /// Load `startup.exec_path` (and its ELF interpreter, if it names one), build its stack and
 /// return the registers to enter it with.
@@ -278,10 +280,6 @@ fn load_segment(fd: i32, p: &ProgramHeader, bias: u64, mapped_end: u64) -> Resul
 }
 
 fn build_frame(startup: &Startup, image: &Image, interp: Option<&Image>) -> Result<TrapFrame, LoadError> {
-    SPACE
-        .lock()
-        .map_anon(user::STACK_TOP - STACK_SIZE, STACK_SIZE, PROT_READ | PROT_WRITE, true, VmaKind::Stack)
-        .map_err(|_| LoadError::NoMemory)?;
     let vdso = super::vdso::map_into_process().map_err(|_| LoadError::NoMemory)?;
     let hwcap = crate::arch::platform::cpuid(1, 0)[3] as u64;
     let auxv = [
@@ -315,6 +313,13 @@ fn build_frame(startup: &Startup, image: &Image, interp: Option<&Image>) -> Resu
     };
     // Linux refuses arguments above a quarter of the stack limit.
     let img = stack::build(&input, STACK_SIZE / 4).ok_or(LoadError::StackTooBig)?;
+    // As Linux: the stack VMA starts as the arguments plus 128 KiB, and grows down on
+    // faults below it up to RLIMIT_STACK.
+    let initial = page_ceil(img.bytes.len() as u64) + STACK_EXPAND;
+    SPACE
+        .lock()
+        .map_anon(user::STACK_TOP - initial, initial, PROT_READ | PROT_WRITE, true, VmaKind::Stack)
+        .map_err(|_| LoadError::NoMemory)?;
     uaccess::copy_to_user(img.sp, &img.bytes).map_err(|_| LoadError::NoMemory)?;
     Ok(TrapFrame {
         rip: interp.map_or(image.entry, |i| i.entry),

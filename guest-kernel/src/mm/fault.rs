@@ -33,7 +33,7 @@ pub fn user_page_fault(frame: &mut TrapFrame, addr: u64) {
         Ok(_) => return,
         Err(AccessError::Unmapped) => (SIGSEGV, SEGV_MAPERR),
         Err(AccessError::Protection) => (SIGSEGV, SEGV_ACCERR),
-        Err(AccessError::OutOfMemory) => (SIGBUS, BUS_ADRERR),
+        Err(AccessError::OutOfMemory | AccessError::BeyondFile) => (SIGBUS, BUS_ADRERR),
     };
     crate::kdebug!("page fault at {:#x} (error {:#x}) from rip {:#x}: signal {}", addr, frame.error, frame.rip, signo);
     signal::force_synchronous(frame, SigInfo::fault(signo, code, addr));

@@ -5,7 +5,13 @@
 //! Freed frames go on free lists threaded through the frames themselves (freeing needs no
 //! heap). Never-used frames are already zero (guest RAM starts as fresh host memory, and
 //! is not committed on the host until touched); reused ones are zeroed on allocation.
+//!
+//! Frames the host took back (`release`) are zero and uncommitted again, like never-used
+//! ones: they are kept apart, in lists on the kernel heap (a link written into such a
+//! frame would commit host memory again), and handed out without zeroing. Dirty frames
+//! are preferred, so that memory the host already backs is reused first.
 
+use alloc::vec::Vec;
 use spin::Mutex;
 
 use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
@@ -19,10 +25,24 @@ struct Frames {
     free_count: u64,
     huge_free_head: u64,
     huge_free_count: u64,
+    /// Runs of 4 KiB frames the host took back: (first GPA, pages).
+    clean_runs: Vec<(u64, u64)>,
+    clean_pages: u64,
+    /// 2 MiB frames the host took back.
+    clean_huge: Vec<u64>,
 }
 
-static FRAMES: Mutex<Frames> =
-    Mutex::new(Frames { low: 0, high: 0, free_head: 0, free_count: 0, huge_free_head: 0, huge_free_count: 0 });
+static FRAMES: Mutex<Frames> = Mutex::new(Frames {
+    low: 0,
+    high: 0,
+    free_head: 0,
+    free_count: 0,
+    huge_free_head: 0,
+    huge_free_count: 0,
+    clean_runs: Vec::new(),
+    clean_pages: 0,
+    clean_huge: Vec::new(),
+});
 
 pub fn init(start: u64, end: u64) {
     let mut f = FRAMES.lock();
@@ -80,12 +100,19 @@ pub fn alloc_zeroed() -> Option<u64> {
         zero(gpa, PAGE_SIZE);
         return Some(gpa);
     }
+    if let Some(gpa) = f.take_clean_page() {
+        return Some(gpa);
+    }
     if f.low + PAGE_SIZE <= f.high {
         let gpa = f.low;
         f.low += PAGE_SIZE;
         return Some(gpa);
     }
-    // Out of never-used memory: break up a free 2 MiB frame.
+    // Out of never-used memory: break up a free 2 MiB frame, a clean one first.
+    if let Some(huge) = f.clean_huge.pop() {
+        f.add_clean_run(huge + PAGE_SIZE, HUGE_PAGE_SIZE / PAGE_SIZE - 1);
+        return Some(huge);
+    }
     let Frames { huge_free_head, huge_free_count, free_head, free_count, .. } = &mut *f;
     let huge = pop(huge_free_head, huge_free_count)?;
     for piece in (1..HUGE_PAGE_SIZE / PAGE_SIZE).map(|i| huge + i * PAGE_SIZE) {
@@ -105,12 +132,64 @@ pub fn alloc_huge_zeroed() -> Option<u64> {
         zero(gpa, HUGE_PAGE_SIZE);
         return Some(gpa);
     }
+    if let Some(gpa) = f.clean_huge.pop() {
+        return Some(gpa);
+    }
     let top = f.high.checked_sub(HUGE_PAGE_SIZE)?;
     if top < f.low {
         return None;
     }
     f.high = top;
     Some(top)
+}
+
+impl Frames {
+    fn take_clean_page(&mut self) -> Option<u64> {
+        let run = self.clean_runs.last_mut()?;
+        run.1 -= 1;
+        let gpa = run.0 + run.1 * PAGE_SIZE;
+        if run.1 == 0 {
+            self.clean_runs.pop();
+        }
+        self.clean_pages -= 1;
+        Some(gpa)
+    }
+
+    fn add_clean_run(&mut self, gpa: u64, pages: u64) {
+        if pages > 0 {
+            self.clean_runs.push((gpa, pages));
+            self.clean_pages += pages;
+        }
+    }
+}
+
+/// The host took back `[gpa, gpa+len)` (page aligned; frames the caller owned). With
+/// `zeroed` the frames are kept as clean (zero, uncommitted); otherwise they are ordinary
+/// free frames again. Aligned 2 MiB blocks become 2 MiB frames.
+pub fn add_released(gpa: u64, len: u64, zeroed: bool) {
+    let mut f = FRAMES.lock();
+    let end = gpa + len;
+    let mut at = gpa;
+    while at < end {
+        let huge = at.is_multiple_of(HUGE_PAGE_SIZE) && end - at >= HUGE_PAGE_SIZE;
+        let next = if huge { at + HUGE_PAGE_SIZE } else { ((at / HUGE_PAGE_SIZE) + 1) * HUGE_PAGE_SIZE };
+        let next = next.min(end);
+        match (huge, zeroed) {
+            (true, true) => f.clean_huge.push(at),
+            (false, true) => f.add_clean_run(at, (next - at) / PAGE_SIZE),
+            (true, false) => {
+                let Frames { huge_free_head, huge_free_count, .. } = &mut *f;
+                push(huge_free_head, huge_free_count, at);
+            }
+            (false, false) => {
+                let Frames { free_head, free_count, .. } = &mut *f;
+                for page in (at..next).step_by(PAGE_SIZE as usize) {
+                    push(free_head, free_count, page);
+                }
+            }
+        }
+        at = next;
+    }
 }
 
 pub fn free(gpa: u64) {
@@ -128,6 +207,8 @@ pub fn free_huge(gpa: u64) {
 /// (free bytes, end of guest RAM) for sysinfo-like reports.
 pub fn usage() -> (u64, u64) {
     let f = FRAMES.lock();
-    let free = f.high.saturating_sub(f.low) + f.free_count * PAGE_SIZE + f.huge_free_count * HUGE_PAGE_SIZE;
+    let free = f.high.saturating_sub(f.low)
+        + (f.free_count + f.clean_pages) * PAGE_SIZE
+        + (f.huge_free_count + f.clean_huge.len() as u64) * HUGE_PAGE_SIZE;
     (free, f.high.max(f.low))
 }

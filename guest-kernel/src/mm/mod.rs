@@ -2,15 +2,20 @@
 //! and heap.
 
 pub mod vma;
+pub mod window;
 
 #[cfg(target_os = "none")]
 pub mod fault;
+#[cfg(target_os = "none")]
+mod filemap;
 #[cfg(target_os = "none")]
 pub mod frame;
 #[cfg(target_os = "none")]
 pub mod heap;
 #[cfg(target_os = "none")]
 pub mod paging;
+#[cfg(target_os = "none")]
+mod release;
 #[cfg(target_os = "none")]
 mod space;
 #[cfg(target_os = "none")]

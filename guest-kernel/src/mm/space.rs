@@ -6,8 +6,14 @@ use abi_shared::bootinfo::BootInfo;
 use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
 
 use super::paging::{self, page_ceil, page_floor, PageProt, TlbBatch};
-use super::vma::{Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
-use super::{frame, heap};
+use super::release::Release;
+use super::vma::{FileBacking, Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
+use super::{filemap, frame, heap, window};
+use abi_shared::hypercall::Request;
+use alloc::vec::Vec;
+
+/// Linux's stack_guard_gap: 256 pages kept free below a growing stack.
+const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 
 /// Size of the kernel heap carved from guest RAM at boot.
 const HEAP_MAX: u64 = 32 << 20;
@@ -52,6 +58,9 @@ pub enum AccessError {
     Protection,
     /// Guest RAM is exhausted.
     OutOfMemory,
+    /// A file mapping's page lies beyond the end of the file, or reading it failed
+    /// (SIGBUS, as on Linux).
+    BeyondFile,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,9 +72,13 @@ pub enum Access {
 
 impl AddressSpace {
     /// Make the page holding `va` present for `access`, allocating a zero frame on first
-    /// touch; returns the frame. Shared by the page-fault handler and kernel user-copies.
+    /// touch (or reading a file mapping's page); returns the frame. Shared by the
+    /// page-fault handler and kernel user-copies.
     pub fn populate(&mut self, va: u64, access: Access) -> Result<u64, AccessError> {
-        let vma = *self.vmas.find(va).ok_or(AccessError::Unmapped)?;
+        if self.vmas.find(va).is_none() && !self.grow_stack(va) {
+            return Err(AccessError::Unmapped);
+        }
+        let vma = self.vmas.find(va).ok_or(AccessError::Unmapped)?;
         let allowed = match access {
             Access::Read => vma.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0,
             Access::Write => vma.prot & PROT_WRITE != 0,
@@ -78,7 +91,10 @@ impl AddressSpace {
         if let Some((gpa, _)) = paging::translate(page) {
             return Ok(gpa);
         }
-        if let Some(gpa) = map_huge_block(&vma, va) {
+        if vma.file.is_some() {
+            return filemap::fault_in(vma, page);
+        }
+        if let Some(gpa) = map_huge_block(vma, va) {
             return Ok(gpa + (page - (va & !(HUGE_PAGE_SIZE - 1))));
         }
         let gpa = frame::alloc_zeroed().ok_or(AccessError::OutOfMemory)?;
@@ -89,35 +105,84 @@ impl AddressSpace {
         Ok(gpa)
     }
 
-    /// Unmap `[start, end)` (page aligned) and free its frames.
+    /// A fault at `va` below a stack VMA grows it down to `va`, as Linux's expand_stack:
+    /// the stack may span at most RLIMIT_STACK, and must stay `STACK_GUARD_GAP` above an
+    /// accessible mapping below it. Returns whether it grew.
+    fn grow_stack(&mut self, va: u64) -> bool {
+        let page = page_floor(va);
+        let Some(stack) = self.vmas.next_above(va).filter(|v| v.kind == VmaKind::Stack) else { return false };
+        let (stack_start, stack_end, prot) = (stack.start, stack.end, stack.prot);
+        if stack_end - page > crate::syscall::ids::stack_limit() {
+            return false;
+        }
+        if let Some(prev) = self.vmas.prev_below(stack_start) {
+            let accessible = prev.prot != 0 && prev.kind != VmaKind::Stack;
+            if prev.end > page || (accessible && page - prev.end < STACK_GUARD_GAP) {
+                return false;
+            }
+        }
+        self.vmas.insert(Vma::anon(page, stack_start, prot, VmaKind::Stack));
+        true
+    }
+
+    /// Unmap `[start, end)` (page aligned) and free its frames; shared file pages go back
+    /// to the host's file mapping.
     pub fn unmap_range(&mut self, start: u64, end: u64) {
         let removed = self.vmas.remove_range(start, end);
-        let mut tlb = TlbBatch::new();
-        for v in removed {
-            release_pages(v.start, v.end, &mut tlb);
+        let mut release = Release::new();
+        let mut windows = Vec::new();
+        for v in &removed {
+            match v.file.as_ref().and_then(|f| f.window) {
+                Some(window) => {
+                    drop_shared_pages(v.start, v.end, &mut release.tlb);
+                    filemap::unmap_direct(window, v.end - v.start, &mut release.tlb);
+                    windows.push((window, v.end - v.start));
+                }
+                None => release_pages(v.start, v.end, &mut release),
+            }
             // Empty page tables would keep those 2 MiB blocks from being mapped whole again.
             // Freeing them needs a full TLB flush (expensive on kvm_pvm: every cached
             // translation is rebuilt), so only ranges that could hold a 2 MiB page do it.
             if v.end - v.start >= HUGE_PAGE_SIZE && paging::free_empty_tables(v.start, v.end) {
-                tlb.flush_all_later();
+                release.tlb.flush_all_later();
             }
         }
-        tlb.flush();
+        release.finish();
+        // Only now, with no TLB entry left to reach them, may the host take the pages away.
+        for (gpa, len) in windows {
+            crate::hypercall::call_ret(&Request::FileUnmapShared { gpa, len });
+            window::free(gpa, len);
+        }
     }
 
     /// mmap of anonymous memory: place (or, with `fixed`, replace at `addr`) and record it.
     /// Pages appear on first touch.
     pub fn map_anon(&mut self, addr: u64, len: u64, prot: u32, fixed: bool, kind: VmaKind) -> Result<u64, i64> {
+        self.map_vma(addr, len, fixed, Vma::anon(0, 0, prot, kind))
+    }
+
+    /// mmap of a file, pages read on first touch.
+    pub fn map_file(&mut self, addr: u64, len: u64, prot: u32, fixed: bool, file: FileBacking) -> Result<u64, i64> {
+        self.map_vma(
+            addr,
+            len,
+            fixed,
+            Vma { start: 0, end: 0, prot, kind: VmaKind::File, file: Some(file), name: None },
+        )
+    }
+
+    /// Place `template` (its start and end are set here) and record it.
+    fn map_vma(&mut self, addr: u64, len: u64, fixed: bool, template: Vma) -> Result<u64, i64> {
         let len = page_ceil(len);
         let start = if fixed {
             self.unmap_range(addr, addr + len);
             addr
-        } else if len >= HUGE_PAGE_SIZE && kind == VmaKind::Anon {
+        } else if len >= HUGE_PAGE_SIZE && template.kind == VmaKind::Anon {
             self.find_placement_huge_aligned(addr, len)?
         } else {
             self.find_placement(addr, len)?
         };
-        self.vmas.insert(Vma { start, end: start + len, prot, kind, file: None });
+        self.vmas.insert(Vma { start, end: start + len, ..template });
         Ok(start)
     }
 
@@ -179,9 +244,39 @@ impl AddressSpace {
 
     /// MADV_DONTNEED on private anonymous memory: drop the pages; the next touch sees zeros.
     pub fn discard(&mut self, start: u64, end: u64) {
-        let mut tlb = TlbBatch::new();
-        release_pages(start, end, &mut tlb);
-        tlb.flush();
+        let mut release = Release::new();
+        for v in self.vmas.overlapping(start, end) {
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            if v.file.as_ref().is_some_and(|f| f.window.is_some()) {
+                // Shared file pages stay in the file: only this mapping of them goes.
+                drop_shared_pages(s, e, &mut release.tlb);
+            } else {
+                release_pages(s, e, &mut release);
+            }
+        }
+        release.finish();
+    }
+
+    /// Whether `[start, end)` holds a shared file mapping whose file may not be written
+    /// (mprotect cannot add PROT_WRITE there: EACCES, as on Linux).
+    pub fn has_readonly_shared(&self, start: u64, end: u64) -> bool {
+        self.vmas.overlapping(start, end).any(|v| v.file.as_ref().is_some_and(|f| f.window.is_some() && !f.may_write))
+    }
+}
+
+/// Remove the user mappings of shared file pages in `[start, end)` (the pages belong to
+/// the host's file mapping, not to the frame allocator).
+fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
+    let mut va = start;
+    while va < end {
+        if let paging::Probe::Absent { until } = paging::probe(va) {
+            va = until;
+            continue;
+        }
+        if paging::unmap(va).is_some() {
+            tlb.add(va);
+        }
+        va += PAGE_SIZE;
     }
 }
 
@@ -206,22 +301,22 @@ fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
 
 /// Unmap and free the frames of every mapped page in `[start, end)`, skipping unmapped
 /// stretches a table at a time (a sparse 16 GiB mapping must not take 4 million steps).
-fn release_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
+pub(super) fn release_pages(start: u64, end: u64, release: &mut Release) {
     let mut va = start;
     while va < end {
         match paging::probe(va) {
             paging::Probe::Absent { until } => va = until,
             paging::Probe::Huge { start: block, gpa } if block >= start && block + HUGE_PAGE_SIZE <= end => {
                 paging::unmap_huge(block);
-                frame::free_huge(gpa);
-                tlb.add(block);
+                release.huge(gpa);
+                release.tlb.add(block);
                 va = block + HUGE_PAGE_SIZE;
             }
             // A page of a 2 MiB mapping only partly released: unmap() splits it first.
             paging::Probe::Huge { .. } | paging::Probe::Page => {
                 if let Some(gpa) = paging::unmap(va) {
-                    frame::free(gpa);
-                    tlb.add(va);
+                    release.page(gpa);
+                    release.tlb.add(va);
                 }
                 va += PAGE_SIZE;
             }

@@ -359,6 +359,12 @@ pub fn uname(c: &mut Ctx<'_>) -> i64 {
     uaccess::copy_to_user(c.arg(0), &uts).map_or(EFAULT, |_| 0)
 }
 
+/// RLIMIT_STACK's soft limit: how far the main stack may grow.
+pub fn stack_limit() -> u64 {
+    const RLIMIT_STACK: u64 = 3;
+    get_limit(RLIMIT_STACK).map_or(8 << 20, |(soft, _)| soft)
+}
+
 fn get_limit(resource: u64) -> Option<(u64, u64)> {
     RLIMITS.lock().get(resource as usize).copied()
 }

@@ -1,5 +1,6 @@
 //! The memory syscalls, all served in the guest: brk and the mmap family.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi_shared::hypercall::{Request, SegList};
@@ -9,19 +10,23 @@ use abi_shared::linux::errno;
 use super::{err, Ctx, EINVAL, ENOMEM};
 use crate::hypercall::call_ret;
 use crate::mm::paging::{self, page_ceil, TlbBatch};
-use crate::mm::uaccess::user_segments;
-use crate::mm::vma::{Vma, VmaKind, PROT_READ, PROT_WRITE};
-use crate::mm::{prot_of, Access, SPACE};
+use crate::mm::uaccess::{copy_to_user, user_segments};
+use crate::mm::vma::{FileBacking, HeldFile, Vma, VmaKind, PROT_READ, PROT_WRITE};
+use crate::mm::{prot_of, window, Access, SPACE};
 
 const MAP_SHARED: u64 = 0x01;
 const MAP_PRIVATE: u64 = 0x02;
 const MAP_SHARED_VALIDATE: u64 = 0x03;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_GROWSDOWN: u64 = 0x0100;
 const MAP_NORESERVE: u64 = 0x4000;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
+const MS_ASYNC: u64 = 1;
+const MS_INVALIDATE: u64 = 2;
+const MS_SYNC: u64 = 4;
 const MADV_DONTNEED: i32 = 4;
 const MADV_FREE: i32 = 8;
 
@@ -70,10 +75,20 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
         return EINVAL;
     }
     let anonymous = flags & MAP_ANONYMOUS != 0;
-    if !anonymous && kind != MAP_PRIVATE {
-        // Shared file mappings need the host file behind the pages (not yet).
-        return err(errno::ENODEV);
+    if noreplace && !SPACE.lock().vmas.is_free(addr, addr + page_ceil(len)) {
+        return err(errno::EEXIST);
     }
+    if !anonymous && kind != MAP_PRIVATE {
+        return mmap_shared_file(addr, len, prot, fixed || noreplace, fd, off);
+    }
+    let held = if anonymous {
+        None
+    } else {
+        match hold_file(fd) {
+            Ok(h) => h,
+            Err(e) => return e,
+        }
+    };
     let mut space = SPACE.lock();
     let accounted = kind == MAP_PRIVATE && prot & PROT_WRITE != 0 && flags & MAP_NORESERVE == 0;
     if accounted && page_ceil(len) > space.commit_limit {
@@ -82,24 +97,79 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
     if noreplace && !space.vmas.is_free(addr, addr + page_ceil(len)) {
         return err(errno::EEXIST);
     }
-    let load_prot = if anonymous { prot } else { prot | PROT_WRITE };
-    let start = match space.map_anon(addr, len, load_prot, fixed || noreplace, VmaKind::Anon) {
+    let fixed = fixed || noreplace;
+    if anonymous {
+        let kind = if flags & MAP_GROWSDOWN != 0 { VmaKind::Stack } else { VmaKind::Anon };
+        return space.map_anon(addr, len, prot, fixed, kind).map_or_else(|e| e, |s| s as i64);
+    }
+    if let Some(file) = held {
+        let backing = FileBacking::private(file, off);
+        let placed = space.map_file(addr, len, prot, fixed, backing);
+        drop(space);
+        return match placed {
+            Ok(start) => {
+                crate::fs::procfs::name_file_mapping(start, start + page_ceil(len), fd, off);
+                start as i64
+            }
+            Err(e) => e,
+        };
+    }
+    // Not a file the host can hold for us: copy its bytes now.
+    let start = match space.map_anon(addr, len, prot | PROT_WRITE, fixed, VmaKind::Anon) {
         Ok(s) => s,
         Err(e) => return e,
     };
     drop(space);
-    if !anonymous {
-        if let Err(e) = fill_from_file(start, len, fd, off) {
-            SPACE.lock().unmap_range(start, start + page_ceil(len));
-            return e;
-        }
-        let _ = SPACE.lock().protect(start, start + page_ceil(len), prot);
-        crate::fs::procfs::name_file_mapping(start, start + page_ceil(len), fd, off);
+    if let Err(e) = fill_from_file(start, len, fd, off) {
+        SPACE.lock().unmap_range(start, start + page_ceil(len));
+        return e;
     }
+    let _ = SPACE.lock().protect(start, start + page_ceil(len), prot);
+    crate::fs::procfs::name_file_mapping(start, start + page_ceil(len), fd, off);
     start as i64
 }
 
-/// A private file mapping is a private copy: read the file's bytes into the new pages now.
+/// MAP_SHARED of a file: the host maps the file into a range of the file window, and the
+/// user pages map to that range on first touch, so that writes reach the file (and other
+/// processes) through the host's page cache, as on Linux.
+fn mmap_shared_file(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64) -> i64 {
+    let len = page_ceil(len);
+    let Some(gpa) = window::alloc(len) else { return ENOMEM };
+    let write = prot & PROT_WRITE != 0;
+    let r = call_ret(&Request::FileMapShared { fd, offset: off, len, gpa, write });
+    if r < 0 {
+        window::free(gpa, len);
+        return r;
+    }
+    let backing =
+        FileBacking { file: None, offset: off, window: Some(gpa), size: (r >> 1) as u64, may_write: r & 1 != 0 };
+    let placed = SPACE.lock().map_file(addr, len, prot, fixed, backing);
+    placed.map_or_else(
+        |e| {
+            call_ret(&Request::FileUnmapShared { gpa, len });
+            window::free(gpa, len);
+            e
+        },
+        |s| {
+            crate::fs::procfs::name_file_mapping(s, s + len, fd, off);
+            s as i64
+        },
+    )
+}
+
+/// Ask the host to hold `fd`'s file for demand paging. Ok(None): it cannot (not a regular
+/// file, or no descriptor left for it), and the mapping is filled at once instead.
+fn hold_file(fd: i32) -> Result<Option<Arc<HeldFile>>, i64> {
+    let r = call_ret(&Request::FileHold { fd, write: false });
+    match r {
+        h if h >= 0 => Ok(Some(Arc::new(HeldFile { handle: h as i32 }))),
+        e if e == err(errno::ENODEV) || e == err(errno::EMFILE) || e == err(errno::ENFILE) => Ok(None),
+        e => Err(e),
+    }
+}
+
+/// A mapping of something that is not a regular file (a character device, say) is a
+/// private copy: read its bytes into the new pages now.
 fn fill_from_file(start: u64, len: u64, fd: i32, off: u64) -> Result<(), i64> {
     let mut segs = Vec::new();
     user_segments(start, len, Access::Write, &mut segs)?;
@@ -137,7 +207,11 @@ pub fn mprotect(c: &mut Ctx<'_>) -> i64 {
         return 0;
     }
     let Some((start, end)) = user_range(addr, c.arg(1)) else { return ENOMEM };
-    match SPACE.lock().protect(start, end, prot) {
+    let mut space = SPACE.lock();
+    if prot & PROT_WRITE != 0 && space.has_readonly_shared(start, end) {
+        return err(errno::EACCES);
+    }
+    match space.protect(start, end, prot) {
         Ok(()) => 0,
         Err(()) => ENOMEM,
     }
@@ -159,13 +233,7 @@ pub fn brk(c: &mut Ctx<'_>) -> i64 {
         if too_big || new_end > user::MMAP_TOP || !space.vmas.is_free(old_end, new_end) {
             return cur as i64;
         }
-        space.vmas.insert(Vma {
-            start: old_end,
-            end: new_end,
-            prot: PROT_READ | PROT_WRITE,
-            kind: VmaKind::Heap,
-            file: None,
-        });
+        space.vmas.insert(Vma::anon(old_end, new_end, PROT_READ | PROT_WRITE, VmaKind::Heap));
     } else if new_end < old_end {
         space.unmap_range(new_end, old_end);
     }
@@ -189,9 +257,15 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
         return EINVAL;
     }
     let mut space = SPACE.lock();
-    let Some(vma) = space.vmas.find(old).copied() else { return err(errno::EFAULT) };
+    let Some(vma) = space.vmas.find(old).cloned() else { return err(errno::EFAULT) };
     if old_len == 0 || old.checked_add(old_len).is_none_or(|e| e > vma.end) {
         return err(errno::EFAULT);
+    }
+    let shared_file = vma.file.as_ref().is_some_and(|f| f.window.is_some());
+    if shared_file && (new_len > old_len || flags & MREMAP_FIXED != 0) {
+        // A shared file mapping owns one window range; growing or moving it would need
+        // the host to map more of the file next to it (not yet).
+        return ENOMEM;
     }
     if flags & MREMAP_FIXED == 0 {
         if new_len <= old_len {
@@ -202,12 +276,7 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
             && space.vmas.is_free(old + old_len, old + new_len)
             && old + new_len <= user::TASK_SIZE
         {
-            space.vmas.insert(Vma {
-                start: old + old_len,
-                end: old + new_len,
-                file: vma.file_at(old + old_len),
-                ..vma
-            });
+            space.vmas.insert(vma.moved(old + old_len, old + new_len, old + old_len));
             return old as i64;
         }
         if flags & MREMAP_MAYMOVE == 0 {
@@ -226,9 +295,9 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
             Err(e) => return e,
         }
     };
-    move_pages(old, old_len.min(new_len), target, vma);
+    move_pages(old, old_len.min(new_len), target, &vma);
     space.unmap_range(old, old + old_len);
-    space.vmas.insert(Vma { start: target, end: target + new_len, ..vma });
+    space.vmas.insert(vma.moved(target, target + new_len, old));
     target as i64
 }
 
@@ -238,7 +307,7 @@ fn ranges_overlap(a: u64, alen: u64, b: u64, blen: u64) -> bool {
 
 /// Move the frames of `[from, from+len)` to `to` (their contents travel with them). Whole
 /// 2 MiB mappings move as one entry when source and target share their offset in 2 MiB.
-fn move_pages(from: u64, len: u64, to: u64, vma: Vma) {
+fn move_pages(from: u64, len: u64, to: u64, vma: &Vma) {
     let mut tlb = TlbBatch::new();
     let prot = prot_of(vma.prot);
     let congruent = (from ^ to) & (HUGE_PAGE_SIZE - 1) == 0;
@@ -291,8 +360,83 @@ pub fn madvise(c: &mut Ctx<'_>) -> i64 {
     if !space.vmas.is_fully_mapped(start, end) {
         return ENOMEM;
     }
+    // MADV_FREE is for private anonymous memory only.
+    if c.int(2) == MADV_FREE && space.vmas.overlapping(start, end).any(|v| v.file.is_some()) {
+        return EINVAL;
+    }
     if matches!(c.int(2), MADV_DONTNEED | MADV_FREE) {
+        // Private pages go; a file mapping's are read from the file again on next touch.
         space.discard(start, end);
+    }
+    0
+}
+
+/// `[addr, addr + len rounded up to pages)` for msync and mincore: None when it wraps or
+/// leaves the user half (no VMA can be there: ENOMEM).
+fn page_range(addr: u64, len: u64) -> Option<(u64, u64)> {
+    let end = addr.checked_add(len.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1))?;
+    (end <= user::TASK_SIZE).then_some((addr, end))
+}
+
+pub fn msync(c: &mut Ctx<'_>) -> i64 {
+    let (addr, flags) = (c.arg(0), c.arg(2));
+    if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || !aligned(addr) {
+        return EINVAL;
+    }
+    if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
+        return EINVAL;
+    }
+    let Some((start, end)) = page_range(addr, c.arg(1)) else { return ENOMEM };
+    if start == end {
+        return 0;
+    }
+    let space = SPACE.lock();
+    // Private pages have nothing to write back. Shared file pages are the host's page
+    // cache already (other processes see them); MS_SYNC also writes them to the disk.
+    if flags & MS_SYNC != 0 {
+        for v in space.vmas.overlapping(start, end) {
+            let Some(window) = v.file.as_ref().and_then(|f| f.window) else { continue };
+            let (s, e) = (v.start.max(start), v.end.min(end));
+            let r = call_ret(&Request::FileSyncShared { gpa: window + (s - v.start), len: e - s });
+            if r < 0 {
+                return r;
+            }
+        }
+    }
+    // Like Linux, a hole makes the call ENOMEM (after syncing what is mapped).
+    if !space.vmas.is_fully_mapped(start, end) {
+        return ENOMEM;
+    }
+    0
+}
+
+/// mincore: one byte per page of `[addr, addr+len)`, bit 0 set when the page is present.
+pub fn mincore(c: &mut Ctx<'_>) -> i64 {
+    let (addr, vec) = (c.arg(0), c.arg(2));
+    if !aligned(addr) {
+        return EINVAL;
+    }
+    let Some((start, end)) = page_range(addr, c.arg(1)) else { return ENOMEM };
+    let mut page = start;
+    let mut out = vec;
+    while page < end {
+        let mut chunk = [0u8; 256];
+        let n = (((end - page) / PAGE_SIZE) as usize).min(chunk.len());
+        {
+            let space = SPACE.lock();
+            for (i, byte) in chunk[..n].iter_mut().enumerate() {
+                let va = page + i as u64 * PAGE_SIZE;
+                if space.vmas.find(va).is_none() {
+                    return ENOMEM;
+                }
+                *byte = u8::from(paging::translate(va).is_some());
+            }
+        }
+        if let Err(e) = copy_to_user(out, &chunk[..n]) {
+            return e;
+        }
+        page += n as u64 * PAGE_SIZE;
+        out += n as u64;
     }
     0
 }

@@ -10,11 +10,16 @@ use crate::loader::LoadError;
 /// Tell the monitor how the program ended (with the syscall counters) and stop.
 pub fn terminate(how: ExitHow) -> ! {
     let (faults, huge) = super::stats::memory_counters();
+    let (released, release_calls) = super::stats::release_counters();
     // SAFETY: a plain read of a counter only the entry code's fallback path increments.
     let fallbacks = unsafe { core::ptr::read_volatile(&raw const crate::arch::trap::PVM_FALLBACKS) };
     crate::print::log(
         2,
-        format_args!("{faults} user page faults, {huge} 2 MiB mappings, {fallbacks} declined direct switches"),
+        format_args!(
+            "{faults} user page faults, {huge} 2 MiB mappings, {fallbacks} declined direct switches, \
+             {} KiB given back to the host in {release_calls} hypercalls",
+            released >> 10
+        ),
     );
     let seg = [super::stats::counters_segment()];
     hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });

@@ -15,6 +15,22 @@ static HYPERCALLS_NOW: AtomicU64 = AtomicU64::new(0);
 static PAGE_FAULTS: AtomicU64 = AtomicU64::new(0);
 static HUGE_MAPPINGS: AtomicU64 = AtomicU64::new(0);
 
+static RELEASED_BYTES: AtomicU64 = AtomicU64::new(0);
+static RELEASE_CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// Freed memory handed back to the host (`ok`: the host took it).
+pub fn note_released(bytes: u64, ok: bool) {
+    RELEASE_CALLS.fetch_add(1, Ordering::Relaxed);
+    if ok {
+        RELEASED_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    }
+}
+
+/// (bytes given back to the host, hypercalls that did it), for the -v summary.
+pub fn release_counters() -> (u64, u64) {
+    (RELEASED_BYTES.load(Ordering::Relaxed), RELEASE_CALLS.load(Ordering::Relaxed))
+}
+
 pub fn note_huge_mapping() {
     HUGE_MAPPINGS.fetch_add(1, Ordering::Relaxed);
 }

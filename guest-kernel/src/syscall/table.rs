@@ -55,9 +55,9 @@ syscall_table! {
     6   lstat             Host  fs::lstat             [Str, Ptr];
     7   poll              Host  poll::poll            [Ptr, D, D];
     8   lseek             Host  fs::lseek             [Fd, D, D];
-    9   mmap              Guest mm::mmap              [X, D, X, X, Fd, X];
+    9   mmap              Both  mm::mmap              [X, D, X, X, Fd, X];
     10  mprotect          Guest mm::mprotect          [X, D, X];
-    11  munmap            Guest mm::munmap            [X, D];
+    11  munmap            Both  mm::munmap            [X, D];
     12  brk               Guest mm::brk               [X];
     13  rt_sigaction      Guest sig::rt_sigaction     [D, Ptr, Ptr, D];
     14  rt_sigprocmask    Guest sig::rt_sigprocmask   [D, Ptr, Ptr, D];
@@ -72,7 +72,9 @@ syscall_table! {
     23  select            Host  poll::select          [D, Ptr, Ptr, Ptr, Ptr];
     24  sched_yield       Guest ids::sched_yield      [];
     25  mremap            Guest mm::mremap            [X, D, D, X, X];
-    28  madvise           Guest mm::madvise           [X, D, D];
+    26  msync             Both  mm::msync             [X, D, X];
+    27  mincore           Guest mm::mincore           [X, D, Ptr];
+    28  madvise           Both  mm::madvise           [X, D, D];
     32  dup               Host  fs::dup               [Fd];
     33  dup2              Host  fs::dup2              [Fd, Fd];
     35  nanosleep         Both  time::nanosleep       [Ptr, Ptr];

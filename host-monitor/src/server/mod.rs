@@ -6,6 +6,7 @@
 
 pub mod fs;
 pub mod info;
+pub mod mm;
 pub mod procfs;
 
 use abi_shared::hypercall::{
@@ -21,11 +22,25 @@ use crate::guest_mem::GuestMemory;
 #[derive(Default, Debug, Clone)]
 pub struct FdGuard {
     reserved: Vec<i32>,
+    /// Lowest fd number the monitor may take for itself (the program's fds lie below).
+    floor: i32,
 }
 
 impl FdGuard {
     pub fn reserve(&mut self, fd: i32) {
         self.reserved.push(fd);
+    }
+
+    pub fn unreserve(&mut self, fd: i32) {
+        self.reserved.retain(|&r| r != fd);
+    }
+
+    pub fn set_floor(&mut self, floor: i32) {
+        self.floor = floor;
+    }
+
+    pub fn floor(&self) -> i32 {
+        self.floor
     }
 
     pub fn is_reserved(&self, fd: i32) -> bool {
@@ -55,12 +70,14 @@ pub struct Server {
     pub hypercalls: u64,
     /// CPU clock of the vCPU thread (the program's CPU time), set by the vCPU thread.
     pub vcpu_clock: Option<libc::clockid_t>,
+    /// Files held for the guest's file mappings.
+    held_files: mm::HeldFiles,
 }
 
 impl Server {
     pub fn new(startup: &Startup, fds: FdGuard, strace: bool) -> Server {
         let startup = postcard::to_allocvec(startup).expect("encoding the startup block cannot fail");
-        Server { fds, startup, strace, outcome: None, hypercalls: 0, vcpu_clock: None }
+        Server { fds, startup, strace, outcome: None, hypercalls: 0, vcpu_clock: None, held_files: Default::default() }
     }
 
     /// Serve the request in `req_area` and write the answer into `resp_area`; returns the
@@ -110,6 +127,18 @@ impl Server {
                 Response::Ret(0)
             }
             Request::Sleep { ns } => sleep(*ns),
+            Request::ReleaseMemory { ranges } => match mem.release(ranges.as_slice()) {
+                Ok(zeroed) => Response::Ret(i64::from(zeroed)),
+                Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
+            },
+            Request::FileHold { fd, write } => self.held_files.hold(&mut self.fds, *fd, *write),
+            Request::FileRead { handle, buf, offset } => self.held_files.read(mem, *handle, buf, *offset),
+            Request::FileRelease { handle } => self.held_files.release(&mut self.fds, *handle),
+            Request::FileMapShared { fd, offset, len, gpa, write } => {
+                mm::map_shared(&self.fds, mem, *fd, *offset, *len, *gpa, *write)
+            }
+            Request::FileUnmapShared { gpa, len } => mm::window_op(mem.unmap_window(*gpa, *len)),
+            Request::FileSyncShared { gpa, len } => mm::window_op(mem.sync_window(*gpa, *len)),
             Request::CpuTime => {
                 Response::Ret(clock_ns(self.vcpu_clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
             }

@@ -238,6 +238,26 @@ mod backend {
         hv("hv_vm_map (guest RAM)", r)
     }
 
+    /// The file window changed on the host (GuestMemory::map_window/unmap_window): unlike
+    /// KVM, Hypervisor.framework does not follow host remappings, so the range is unmapped
+    /// and, when it now holds a file, mapped again over the new host memory.
+    fn remap_window(gpa: u64, len: u64, host: Option<*mut u8>) {
+        let Ok(size) = usize::try_from(len) else { return };
+        // SAFETY: the range lies in the file window (checked by GuestMemory); unmapping a
+        // range that is not mapped fails harmlessly.
+        unsafe { sys::hv_vm_unmap(gpa, size) };
+        if let Some(host) = host {
+            // SAFETY: host..host+len is the file mapping just made in the window
+            // reservation, which outlives the VM.
+            let r = unsafe {
+                sys::hv_vm_map(host.cast_const().cast(), gpa, size, sys::HV_MEMORY_READ | sys::HV_MEMORY_WRITE)
+            };
+            if r != sys::HV_SUCCESS {
+                log::warn!("hv_vm_map of the file window at {gpa:#x} failed: {r:#x}");
+            }
+        }
+    }
+
     fn create_vm_checked() -> Result<(), VmmError> {
         // SAFETY: hv_vm_create takes no pointers.
         let r = unsafe { sys::hv_vm_create(sys::HV_VM_DEFAULT) };
@@ -301,6 +321,7 @@ mod backend {
                 VM_EXISTS.store(false, Ordering::SeqCst);
                 return Err(e);
             }
+            mem.set_window_hook(Box::new(remap_window));
             let tsc_khz = sysctl_u64(c"machdep.tsc.frequency").map(|hz| hz / 1000).filter(|&k| k > 0);
             Ok(HvfVm {
                 mem_size: mem.size(),

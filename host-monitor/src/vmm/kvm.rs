@@ -12,7 +12,13 @@ use abi_shared::bootinfo::Flavour;
 use abi_shared::layout::{ports, selectors};
 
 use super::{BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
-use crate::guest_mem::GuestMemory;
+use crate::guest_mem::{GuestMemory, WINDOW_CHUNK};
+
+/// _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region): kvm-ioctls does not export it,
+/// and the window's slots are added from the hypercall worker, which has no `VmFd`.
+const KVM_SET_USER_MEMORY_REGION: libc::c_ulong = 0x4020_ae46;
+/// Slot 0 is guest RAM; the file window's chunks follow.
+const WINDOW_FIRST_SLOT: u32 = 1;
 
 /// kvm_pvm's identification MSR and the value it reads on this host build ("PVM").
 const MSR_PVM_ID: u32 = 0x4b56_4d11;
@@ -78,6 +84,23 @@ impl KvmVm {
         // SAFETY: the region is GuestMemory's mapping, which outlives the VM (both live for
         // the whole run, and the VM is dropped first).
         unsafe { vm.set_user_memory_region(region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
+        let vm_fd = vm.as_raw_fd();
+        // The file window: a memory slot per chunk, registered when the monitor first maps
+        // a file there (KVM allows adding slots while vCPUs run). KVM then follows the
+        // monitor's mmaps inside it through its MMU notifiers.
+        mem.set_window_activate(Box::new(move |gpa, len, host| {
+            let region = kvm_userspace_memory_region {
+                slot: WINDOW_FIRST_SLOT + ((gpa - abi_shared::layout::FILE_WINDOW_GPA) / WINDOW_CHUNK) as u32,
+                flags: 0,
+                guest_phys_addr: gpa,
+                memory_size: len,
+                userspace_addr: host as u64,
+            };
+            // SAFETY: KVM_SET_USER_MEMORY_REGION reads the region struct; the memory is part
+            // of the window reservation, which lives as long as GuestMemory and so outlives
+            // the VM; vm_fd stays open while hypercalls are served.
+            unsafe { libc::ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) == 0 }
+        }));
         let vcpu = new_vcpu(&kvm, &vm, 0, fd_floor)?;
         let detected = if read_msr(&vcpu, MSR_PVM_ID) == Some(PVM_ID_VALUE) { Flavour::Pvm } else { Flavour::Classic };
         let flavour = match force {

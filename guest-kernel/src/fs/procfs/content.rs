@@ -120,7 +120,7 @@ fn user_bytes(start: u64, end: u64) -> Vec<u8> {
 }
 
 fn vmas() -> Vec<Vma> {
-    crate::mm::SPACE.lock().vmas.iter().copied().collect()
+    crate::mm::SPACE.lock().vmas.iter().cloned().collect()
 }
 
 /// Linux's "major:minor" of a dev_t.
@@ -132,11 +132,11 @@ fn dev_parts(dev: u64) -> (u32, u32) {
 
 fn maps(t: &mut Text) {
     for v in vmas() {
-        let file = v.file.and_then(|f| state::name(f.name).map(|n| (n, f.offset)));
+        let file = v.name.and_then(|f| state::name(f.name).map(|n| (n, f.offset)));
         let label: Option<&[u8]> = match v.kind {
             VmaKind::Heap => Some(b"[heap]"),
             VmaKind::Stack => Some(b"[stack]"),
-            _ => None,
+            kind => kind.maps_name().map(str::as_bytes),
         };
         let (name, offset, dev, inode) = match &file {
             Some(((path, dev, ino), off)) => (Some(&path[..]), *off, dev_parts(*dev), *ino),
@@ -181,7 +181,7 @@ fn resident(start: u64, end: u64) -> u64 {
 
 /// The exe's name id, to tell its mappings (VmExe) from libraries' (VmLib).
 fn is_exe_mapping(v: &Vma, exe: &[u8]) -> bool {
-    v.file.and_then(|f| state::name(f.name)).is_some_and(|(p, _, _)| p == exe)
+    v.name.and_then(|f| state::name(f.name)).is_some_and(|(p, _, _)| p == exe)
 }
 
 fn vm_figures() -> VmFigures {
@@ -196,7 +196,7 @@ fn vm_figures() -> VmFigures {
         } else if v.prot & PROT_WRITE != 0 {
             f.data += len;
         }
-        if v.prot & PROT_EXEC != 0 && v.file.is_some() {
+        if v.prot & PROT_EXEC != 0 && v.name.is_some() {
             if is_exe_mapping(&v, &exe) {
                 f.exe += len;
             } else {

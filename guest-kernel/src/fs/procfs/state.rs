@@ -162,7 +162,7 @@ pub fn name_file_mapping(start: u64, end: u64, fd: i32, offset: u64) {
             id
         }
     };
-    crate::mm::SPACE.lock().vmas.set_file(start, end, FileRef { name: id, offset });
+    crate::mm::SPACE.lock().vmas.set_name(start, end, FileRef { name: id, offset });
 }
 
 /// Name an ELF segment the loader read from `path` (resolved lazily, like PT_INTERP's
@@ -172,7 +172,7 @@ pub fn name_image(start: u64, end: u64, path: &[u8], offset: u64) {
         return;
     }
     let id = name_id(path, false);
-    crate::mm::SPACE.lock().vmas.set_file(start, end, FileRef { name: id, offset });
+    crate::mm::SPACE.lock().vmas.set_name(start, end, FileRef { name: id, offset });
 }
 
 /// `fd` was closed or replaced: a cached name for it no longer holds.

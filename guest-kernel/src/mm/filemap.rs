@@ -1,0 +1,142 @@
+//! Demand paging of private file mappings: a page fault reads the page from the held file
+//! into a fresh frame, which is the mapping's private copy from then on (writes stay in
+//! it: copy-on-write without a shared page to copy from, since the guest has no page
+//! cache). Neighbouring pages come along (fault-around, as Linux's fault_around_bytes):
+//! a page fault costs tens of microseconds on kvm_pvm, a hypercall a few, so ld.so's
+//! library mappings must not cost one of each per page.
+
+use abi_shared::hypercall::{GuestSeg, Request, SegList};
+use abi_shared::layout::{PAGE_SIZE, PHYS_MAP_BASE};
+
+use super::frame;
+use super::paging::{self, page_ceil, PageProt, TlbBatch};
+use super::space::{prot_of, AccessError};
+use super::vma::Vma;
+
+/// Pages read per fault at most: an aligned 64 KiB window around the faulting page,
+/// Linux's default fault_around_bytes.
+const FAULT_AROUND_PAGES: usize = 64;
+
+fn present(va: u64) -> bool {
+    paging::translate(va).is_some()
+}
+
+/// The run of not-yet-present pages around `page` inside its fault-around window and the
+/// VMA: one contiguous stretch of the file, so that one read fills it.
+fn window(vma: &Vma, page: u64) -> (u64, u64) {
+    let size = FAULT_AROUND_PAGES as u64 * PAGE_SIZE;
+    let aligned = page & !(size - 1);
+    let (lo_bound, hi_bound) = (aligned.max(vma.start), (aligned + size).min(vma.end));
+    let mut lo = page;
+    while lo > lo_bound && !present(lo - PAGE_SIZE) {
+        lo -= PAGE_SIZE;
+    }
+    let mut hi = page + PAGE_SIZE;
+    while hi < hi_bound && !present(hi) {
+        hi += PAGE_SIZE;
+    }
+    (lo, hi)
+}
+
+/// Fault in `page` (absent, in the private file VMA `vma`) and its neighbours; returns
+/// the frame of `page`. A page wholly beyond the end of the file is `BeyondFile` (SIGBUS);
+/// the part of the last page past the end reads as zero.
+pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
+    let Some(backing) = vma.file.as_ref() else { return Err(AccessError::Unmapped) };
+    if let Some(base) = backing.window {
+        return fault_in_shared(vma, base, backing.size, page);
+    }
+    let Some(file) = backing.file.as_ref() else { return Err(AccessError::Unmapped) };
+    let (lo, hi) = window(vma, page);
+    let count = ((hi - lo) / PAGE_SIZE) as usize;
+    let mut frames = [0u64; FAULT_AROUND_PAGES];
+    for i in 0..count {
+        match frame::alloc_zeroed() {
+            Some(gpa) => frames[i] = gpa,
+            None => {
+                frames[..i].iter().copied().for_each(frame::free);
+                return Err(AccessError::OutOfMemory);
+            }
+        }
+    }
+    let mut segs = [GuestSeg { gpa: 0, len: 0 }; FAULT_AROUND_PAGES];
+    let mut nsegs = 0;
+    for &gpa in &frames[..count] {
+        if nsegs > 0 && segs[nsegs - 1].gpa + segs[nsegs - 1].len == gpa {
+            segs[nsegs - 1].len += PAGE_SIZE;
+        } else {
+            segs[nsegs] = GuestSeg { gpa, len: PAGE_SIZE };
+            nsegs += 1;
+        }
+    }
+    let offset = vma.file_offset(lo).unwrap_or(0);
+    let n = crate::hypercall::call_ret(&Request::FileRead {
+        handle: file.handle,
+        buf: SegList::Borrowed(&segs[..nsegs]),
+        offset,
+    });
+    // Pages holding file data; a read error maps nothing (SIGBUS, as Linux's EIO fault).
+    let data_end = if n < 0 { lo } else { lo + page_ceil(n as u64) };
+    let prot = prot_of(vma.prot);
+    let mut result = Err(AccessError::BeyondFile);
+    for (i, &gpa) in frames[..count].iter().enumerate() {
+        let va = lo + i as u64 * PAGE_SIZE;
+        if va >= data_end {
+            frame::free(gpa);
+        } else if !paging::map(va, gpa, prot) {
+            frame::free(gpa);
+            if va == page {
+                result = Err(AccessError::OutOfMemory);
+            }
+        } else if va == page {
+            result = Ok(gpa);
+        }
+    }
+    result
+}
+
+/// A MAP_SHARED page: map it to its place in the file window (the host mapped the file
+/// there), with its not-yet-present neighbours, which cost nothing more to map. The kernel
+/// reaches window pages through its direct map too, for user copies.
+fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, AccessError> {
+    let file_end = page_ceil(size);
+    let offset_of = |va: u64| vma.file_offset(va).unwrap_or(u64::MAX);
+    if offset_of(page) >= file_end {
+        return Err(AccessError::BeyondFile);
+    }
+    let (lo, hi) = window(vma, page);
+    let prot = prot_of(vma.prot);
+    for va in (lo..hi).step_by(PAGE_SIZE as usize).filter(|&va| offset_of(va) < file_end) {
+        let gpa = base + (va - vma.start);
+        // A neighbour that cannot be mapped (no memory for a page table) is left for its
+        // own fault.
+        if (!map_direct(gpa) || !paging::map(va, gpa, prot)) && va == page {
+            return Err(AccessError::OutOfMemory);
+        }
+    }
+    Ok(base + (page - vma.start))
+}
+
+/// The kernel's direct-map entry for a window page (RAM is mapped at boot; the window is
+/// not, and its pages come and go).
+fn map_direct(gpa: u64) -> bool {
+    let va = PHYS_MAP_BASE + gpa;
+    paging::translate(va).is_some() || paging::map(va, gpa, PageProt { read: true, write: true, exec: false })
+}
+
+/// Remove the direct-map entries of the window range `[gpa, gpa+len)` (its host mapping
+/// is about to go); the caller flushes the TLB.
+pub fn unmap_direct(gpa: u64, len: u64, tlb: &mut TlbBatch) {
+    let mut va = PHYS_MAP_BASE + gpa;
+    let end = va + len;
+    while va < end {
+        if let paging::Probe::Absent { until } = paging::probe(va) {
+            va = until;
+            continue;
+        }
+        if paging::unmap(va).is_some() {
+            tlb.add(va);
+        }
+        va += PAGE_SIZE;
+    }
+}

@@ -1,0 +1,109 @@
+//! Giving freed user memory back to the host, so that munmap, MADV_DONTNEED and a
+//! shrinking brk lower the host's RSS as they lower Linux's.
+//!
+//! Frames freed by one operation are collected here: whole 2 MiB frames, and runs of
+//! physically contiguous 4 KiB frames at least `MIN_RUN_PAGES` long, become ranges that one
+//! `ReleaseMemory` hypercall hands to the host (never a hypercall per page); shorter runs
+//! go back to the free lists as before (the host keeps backing them, and a later fault on
+//! them costs no host page fault). The host answers whether the ranges now read as zero;
+//! the frame allocator then hands them out without zeroing them.
+//!
+//! Order matters: the host may drop the pages only after no TLB entry can reach them, or
+//! a stale translation could write into memory the guest believes is zero. The batch
+//! therefore owns the operation's `TlbBatch` and flushes it before each hypercall.
+
+use abi_shared::hypercall::{GuestSeg, Request, SegList};
+use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE};
+
+use super::frame;
+use super::paging::TlbBatch;
+use crate::arch::platform;
+
+/// Shortest run of contiguous 4 KiB frames worth a trip to the host (64 KiB, Linux's
+/// fault-around size: smaller frees are left for reuse).
+const MIN_RUN_PAGES: u64 = 16;
+/// Ranges per hypercall; a full batch is sent early (after a full TLB flush).
+const MAX_RANGES: usize = 32;
+
+pub struct Release {
+    pub tlb: TlbBatch,
+    ranges: [GuestSeg; MAX_RANGES],
+    count: usize,
+    /// The current run of 4 KiB frames, [start, end) in guest-physical memory.
+    run: (u64, u64),
+}
+
+impl Release {
+    pub const fn new() -> Release {
+        Release { tlb: TlbBatch::new(), ranges: [GuestSeg { gpa: 0, len: 0 }; MAX_RANGES], count: 0, run: (0, 0) }
+    }
+
+    /// A freed 4 KiB frame (its page is unmapped and added to `tlb`).
+    pub fn page(&mut self, gpa: u64) {
+        let (start, end) = self.run;
+        if start != end && gpa == end {
+            self.run.1 += PAGE_SIZE;
+        } else if start != end && gpa + PAGE_SIZE == start {
+            self.run.0 = gpa;
+        } else {
+            self.close_run();
+            self.run = (gpa, gpa + PAGE_SIZE);
+        }
+    }
+
+    /// A freed 2 MiB frame.
+    pub fn huge(&mut self, gpa: u64) {
+        self.add_range(gpa, HUGE_PAGE_SIZE);
+    }
+
+    fn close_run(&mut self) {
+        let (start, end) = core::mem::take(&mut self.run);
+        if end - start >= MIN_RUN_PAGES * PAGE_SIZE {
+            self.add_range(start, end - start);
+        } else {
+            (start..end).step_by(PAGE_SIZE as usize).for_each(frame::free);
+        }
+    }
+
+    fn add_range(&mut self, gpa: u64, len: u64) {
+        if let Some(last) = self.ranges[..self.count].last_mut() {
+            if last.gpa + last.len == gpa {
+                last.len += len;
+                return;
+            }
+            if gpa + len == last.gpa {
+                last.gpa = gpa;
+                last.len += len;
+                return;
+            }
+        }
+        if self.count == MAX_RANGES {
+            // Mid-operation: the pages may still be in the TLB.
+            platform::flush_tlb_all();
+            self.send();
+        }
+        self.ranges[self.count] = GuestSeg { gpa, len };
+        self.count += 1;
+    }
+
+    fn send(&mut self) {
+        let ranges = &self.ranges[..self.count];
+        if ranges.is_empty() {
+            return;
+        }
+        let r = crate::hypercall::call_ret(&Request::ReleaseMemory { ranges: SegList::Borrowed(ranges) });
+        // Refused (cannot happen with ranges of our own RAM): keep them as dirty frames.
+        for s in ranges {
+            frame::add_released(s.gpa, s.len, r == 1);
+        }
+        crate::syscall::stats::note_released(ranges.iter().map(|s| s.len).sum(), r >= 0);
+        self.count = 0;
+    }
+
+    /// Flush the TLB, then give the collected ranges to the host.
+    pub fn finish(mut self) {
+        self.close_run();
+        core::mem::replace(&mut self.tlb, TlbBatch::new()).flush();
+        self.send();
+    }
+}

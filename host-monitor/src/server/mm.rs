@@ -1,0 +1,167 @@
+//! Files behind the guest's file mappings.
+//!
+//! A Linux mapping keeps its file alive after the program closes the fd, and the guest
+//! reads a private file mapping's pages when they are first touched. So at mmap time the
+//! monitor duplicates the fd above the program's descriptor range (the duplicate is one of
+//! the monitor's own: the program cannot name it) and reads pages through it. Mappings of
+//! one file share one duplicate (the monitor has only a few descriptors above the floor),
+//! counted, and closed when the guest releases the last mapping.
+
+use std::collections::HashMap;
+
+use abi_shared::hypercall::{MalformedReason, Response, SegList};
+use abi_shared::linux::errno;
+
+use super::FdGuard;
+use crate::guest_mem::GuestMemory;
+
+struct Held {
+    key: (u64, u64),
+    refs: u32,
+}
+
+/// Held files by handle (the duplicate's host fd number).
+#[derive(Default)]
+pub struct HeldFiles {
+    by_handle: HashMap<i32, Held>,
+    by_file: HashMap<(u64, u64), i32>,
+}
+
+fn errno_ret(e: u32) -> Response {
+    Response::Ret(-i64::from(e))
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// Why `fd` cannot be mapped, or (access mode, size) of its regular file.
+fn mappable(fds: &FdGuard, fd: i32) -> Result<(i32, u64), u32> {
+    if fd < 0 || fds.is_reserved(fd) {
+        return Err(errno::EBADF);
+    }
+    // SAFETY: fcntl F_GETFL reads the descriptor's flags; no memory is involved.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(errno::EBADF);
+    }
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: st is a valid out-pointer for fstat.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return Err(errno::EBADF);
+    }
+    // SAFETY: fstat succeeded and filled st.
+    let st = unsafe { st.assume_init() };
+    let mode = flags & libc::O_ACCMODE;
+    if mode == libc::O_WRONLY {
+        return Err(errno::EACCES);
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(errno::ENODEV);
+    }
+    Ok((mode, st.st_size as u64))
+}
+
+/// `FileMapShared`: the file at its place in the file window.
+pub fn map_shared(fds: &FdGuard, mem: &GuestMemory, fd: i32, offset: u64, len: u64, gpa: u64, write: bool) -> Response {
+    let (mode, size) = match mappable(fds, fd) {
+        Ok(v) => v,
+        Err(e) => return errno_ret(e),
+    };
+    let writable = mode == libc::O_RDWR;
+    if write && !writable {
+        return errno_ret(errno::EACCES);
+    }
+    match mem.map_window(gpa, len, fd, offset, writable) {
+        Ok(()) => Response::Ret(((size as i64) << 1) | i64::from(writable)),
+        Err(e) => Response::Ret(-i64::from(crate::host::errno_to_linux(e))),
+    }
+}
+
+/// `FileUnmapShared` and `FileSyncShared`.
+pub fn window_op(result: Result<(), i32>) -> Response {
+    match result {
+        Ok(()) => Response::Ret(0),
+        Err(e) => Response::Ret(-i64::from(crate::host::errno_to_linux(e))),
+    }
+}
+
+impl HeldFiles {
+    /// `FileHold`: check that `fd` may be mapped as asked, then hold its file.
+    pub fn hold(&mut self, fds: &mut FdGuard, fd: i32, write: bool) -> Response {
+        let (mode, _) = match mappable(fds, fd) {
+            Ok(v) => v,
+            Err(e) => return errno_ret(e),
+        };
+        if write && mode != libc::O_RDWR {
+            return errno_ret(errno::EACCES);
+        }
+        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+        // SAFETY: st is a valid out-pointer for fstat.
+        if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+            return errno_ret(errno::EBADF);
+        }
+        // SAFETY: fstat succeeded and filled st.
+        let st = unsafe { st.assume_init() };
+        #[allow(clippy::unnecessary_cast)] // st_dev and st_ino differ in type between hosts.
+        let key = (st.st_dev as u64, st.st_ino as u64);
+        if let Some(&handle) = self.by_file.get(&key) {
+            if let Some(h) = self.by_handle.get_mut(&handle) {
+                h.refs += 1;
+                return Response::Ret(i64::from(handle));
+            }
+        }
+        // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor for the same open file; no
+        // memory is involved.
+        let handle = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, fds.floor()) };
+        if handle < 0 {
+            return Response::Ret(-i64::from(crate::host::errno_to_linux(last_errno())));
+        }
+        fds.reserve(handle);
+        self.by_file.insert(key, handle);
+        self.by_handle.insert(handle, Held { key, refs: 1 });
+        Response::Ret(i64::from(handle))
+    }
+
+    /// `FileRead`: pread from a held file into guest RAM.
+    pub fn read(&self, mem: &GuestMemory, handle: i32, buf: &SegList<'_>, offset: u64) -> Response {
+        if !self.by_handle.contains_key(&handle) {
+            return errno_ret(errno::EBADF);
+        }
+        let Ok(iov) = mem.iovecs(buf.as_slice()) else {
+            return Response::Malformed(MalformedReason::BadGuestAddress);
+        };
+        let Ok(offset) = libc::off_t::try_from(offset) else { return errno_ret(errno::EINVAL) };
+        let mut done = 0i64;
+        // Regular files return short counts only at end of file; loop over the iovecs so
+        // that a large read does not depend on preadv's IOV_MAX.
+        for chunk in iov.chunks(256) {
+            // SAFETY: every iovec was checked to lie inside guest RAM; handle is a file
+            // descriptor this table holds.
+            let n = unsafe { libc::preadv(handle, chunk.as_ptr(), chunk.len() as libc::c_int, offset + done) };
+            if n < 0 {
+                return Response::Ret(-i64::from(crate::host::errno_to_linux(last_errno())));
+            }
+            done += n as i64;
+            if (n as usize) < chunk.iter().map(|v| v.iov_len).sum::<usize>() {
+                break;
+            }
+        }
+        Response::Ret(done)
+    }
+
+    /// `FileRelease`: one mapping fewer; the last one closes the duplicate.
+    pub fn release(&mut self, fds: &mut FdGuard, handle: i32) -> Response {
+        let Some(h) = self.by_handle.get_mut(&handle) else { return errno_ret(errno::EBADF) };
+        h.refs -= 1;
+        if h.refs == 0 {
+            let key = h.key;
+            self.by_handle.remove(&handle);
+            self.by_file.remove(&key);
+            fds.unreserve(handle);
+            // SAFETY: handle is the duplicate this table created and nothing else uses.
+            unsafe { libc::close(handle) };
+        }
+        Response::Ret(0)
+    }
+}
