@@ -11,6 +11,8 @@ pub enum Flavour {
     Static,
     StaticPie,
     Dynamic,
+    /// Dynamically linked against musl: its own ld.so (/lib/ld-musl-x86_64.so.1).
+    Musl,
 }
 
 impl Flavour {
@@ -19,6 +21,7 @@ impl Flavour {
             Flavour::Static => "static",
             Flavour::StaticPie => "static-pie",
             Flavour::Dynamic => "dynamic",
+            Flavour::Musl => "musl",
         }
     }
 
@@ -26,7 +29,15 @@ impl Flavour {
         match self {
             Flavour::Static => &["-static", "-fno-pie", "-no-pie"],
             Flavour::StaticPie => &["-static-pie", "-fPIE"],
-            Flavour::Dynamic => &["-fPIE", "-pie"],
+            Flavour::Dynamic | Flavour::Musl => &["-fPIE", "-pie"],
+        }
+    }
+
+    /// musl-gcc is gcc with musl's headers, startup files and loader.
+    fn compiler(self) -> &'static str {
+        match self {
+            Flavour::Musl => "musl-gcc",
+            _ => "gcc",
         }
     }
 }
@@ -45,7 +56,7 @@ pub fn compile(src: &Path, include_dir: &Path, out_dir: &Path, flavour: Flavour)
     // Link to a temporary name and rename: an interrupted build must not leave a
     // truncated binary that looks up to date.
     let tmp = dir.join(format!(".{stem}.tmp"));
-    let result = Command::new("gcc")
+    let result = Command::new(flavour.compiler())
         .args(flavour.gcc_flags())
         .args(["-O2", "-g0", "-Wall", "-o"])
         .arg(&tmp)
@@ -53,7 +64,7 @@ pub fn compile(src: &Path, include_dir: &Path, out_dir: &Path, flavour: Flavour)
         .arg(include_dir)
         .arg(src)
         .output()
-        .map_err(|e| format!("cannot run gcc ({e}); install gcc and libc6-dev"))?;
+        .map_err(|e| format!("cannot run {} ({e}); install gcc, libc6-dev and musl-tools", flavour.compiler()))?;
     if !result.status.success() {
         let _ = std::fs::remove_file(&tmp);
         return Err(String::from_utf8_lossy(&result.stderr).into_owned());
