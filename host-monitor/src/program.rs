@@ -333,6 +333,32 @@ mod tests {
     }
 
     #[test]
+    fn nested_scripts_replace_argv0_as_execve_does() {
+        let dir = std::env::temp_dir().join(format!("linuxrun-chain-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, content: &[u8]| {
+            let path = dir.join(name);
+            fs::write(&path, content).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        };
+        let mut elf = header(2, 62);
+        elf[52..54].copy_from_slice(&64u16.to_le_bytes());
+        let elf = write("elf", &elf);
+        let s0 = write("s0", format!("#!{} a0\n", elf.display()).as_bytes());
+        let s1 = write("s1", format!("#!{}\n", s0.display()).as_bytes());
+        let chain = follow_scripts(&View::Identity, Found { guest: s1.clone(), host: s1.clone() }).unwrap();
+        assert_eq!(chain.elf.host, elf);
+        let bytes = |p: &Path| p.as_os_str().as_bytes().to_vec();
+        let argv = chain.apply(vec![b"s1".to_vec(), b"x".to_vec()]);
+        assert_eq!(argv, [bytes(&elf), b"a0".to_vec(), bytes(&s0), bytes(&s1), b"x".to_vec()]);
+        fs::set_permissions(&s0, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = follow_scripts(&View::Identity, Found { guest: s1.clone(), host: s1 }).unwrap_err();
+        assert_eq!(e.errno, EACCES);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn script_arguments_are_linuxs() {
         let sb = Shebang { interpreter: b"/bin/i".to_vec(), arg: Some(b"-a b".to_vec()) };
         let argv = vec![b"name".to_vec(), b"x".to_vec(), b"y".to_vec()];
