@@ -1,5 +1,5 @@
 /* execve failures return to the caller with the old image intact (ENOENT, EACCES for a
- * file without exec permission and for a directory, ENOEXEC, E2BIG, EFAULT, ENOTDIR);
+ * file without exec permission and for a directory, ENOEXEC (also for an ELF cut short), E2BIG, EFAULT, ENOTDIR);
  * then execveat with AT_EMPTY_PATH on an O_PATH fd (fexecve) of itself, which runs a
  * `#!` script whose interpreter is this program, which finally execs /bin/echo (a
  * dynamic system binary). argv[1] is the stage marker. */
@@ -35,6 +35,16 @@ static void errors(void)
     snprintf(path, sizeof path, "%s/garbage", dir);
     write_file(path, "\001\002\003 this is not a program\n", 0755);
     expect_err("enoexec", execve(path, noargs, noenv), ENOEXEC);
+    /* A valid ELF header whose program headers lie past the end of the file. */
+    char head[64];
+    int self_fd = open("/proc/self/exe", O_RDONLY);
+    check("read_own_header", self_fd >= 0 && read(self_fd, head, sizeof head) == sizeof head);
+    close(self_fd);
+    snprintf(path, sizeof path, "%s/truncated", dir);
+    int t = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    check("write_truncated", write(t, head, sizeof head) == sizeof head);
+    close(t);
+    expect_err("truncated_elf", execve(path, noargs, noenv), ENOEXEC);
     snprintf(path, sizeof path, "%s/missing-interp", dir);
     write_file(path, "#!/nonexistent/interpreter\n", 0755);
     expect_err("script_interp_missing", execve(path, noargs, noenv), ENOENT);

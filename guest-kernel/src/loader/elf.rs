@@ -60,7 +60,7 @@ pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
     let exe =
         if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::syscall::ids::exe_path() };
     let program = Program { fd, exe: &exe, execfn: &startup.exec_path, argv: &startup.argv, envp: &startup.envp };
-    let result = load(&program);
+    let result = check(fd).and_then(|checked| load(&program, checked));
     close(fd);
     result
 }
@@ -77,12 +77,23 @@ pub struct Program<'a> {
     pub envp: &'a [Vec<u8>],
 }
 
-/// Load `program` (and its ELF interpreter, if it names one), build its stack and return
-/// the registers to enter it with.
-pub fn load(program: &Program<'_>) -> Result<TrapFrame, LoadError> {
-    let fd = program.fd;
+/// The ELF headers of a program, read and checked while the old image still exists (so
+/// that execve can still fail with ENOEXEC instead of killing the process).
+pub struct Checked {
+    elf: Parsed,
+    interp_path: Option<Vec<u8>>,
+}
+
+pub fn check(fd: i32) -> Result<Checked, LoadError> {
     let elf = parse(fd)?;
     let interp_path = elf.interp_path(fd)?;
+    Ok(Checked { elf, interp_path })
+}
+
+/// Load `program` (and its ELF interpreter, if it names one), build its stack and return
+/// the registers to enter it with.
+pub fn load(program: &Program<'_>, checked: Checked) -> Result<TrapFrame, LoadError> {
+    let (fd, elf, interp_path) = (program.fd, checked.elf, checked.interp_path);
     // Linux puts a PIE that has an interpreter at ELF_ET_DYN_BASE, and lets mmap place
     // one without (a static PIE, or ld.so run directly).
     let placement = if interp_path.is_some() { Placement::DynBase } else { Placement::TopDown };
@@ -94,6 +105,20 @@ pub fn load(program: &Program<'_>) -> Result<TrapFrame, LoadError> {
         None => None,
     };
     build_frame(program, &image, interp.as_ref())
+}
+
+impl LoadError {
+    /// What execve returns when the new program fails these checks.
+    pub fn errno(self) -> u32 {
+        use abi_shared::linux::errno;
+        match self {
+            LoadError::Open(e) | LoadError::Interpreter(e) => (-e) as u32,
+            // Linux says ENOEXEC for program headers it cannot read (a truncated file) too.
+            LoadError::Read | LoadError::NotElf | LoadError::WrongMachine | LoadError::BadLayout => errno::ENOEXEC,
+            LoadError::NoMemory => errno::ENOMEM,
+            LoadError::StackTooBig => errno::E2BIG,
+        }
+    }
 }
 
 fn open(path: &[u8]) -> Result<i32, i64> {

@@ -7,4 +7,4 @@ pub mod vdso;
 #[cfg(target_os = "none")]
 mod elf;
 #[cfg(target_os = "none")]
-pub use elf::{exec, load, rlimit_stack, LoadError, Program};
+pub use elf::{check, exec, load, rlimit_stack, Checked, LoadError, Program};

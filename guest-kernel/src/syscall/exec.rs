@@ -20,6 +20,7 @@ use crate::arch::entry::TrapFrame;
 use crate::arch::platform;
 use crate::hypercall::{call, call_ret};
 use crate::loader::args::{Budget, MAX_ARG_STRLEN};
+use crate::loader::Checked;
 use crate::mm::{uaccess, SPACE};
 
 /// Linux's PATH_MAX, the NUL included.
@@ -48,8 +49,10 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
         Response::Ret(e) if e < 0 => return e,
         _ => return EFAULT,
     };
-    let args = match copy_args(argv, envp, &plan.filename) {
-        Ok(args) => args,
+    let checked = copy_args(argv, envp, &plan.filename)
+        .and_then(|args| crate::loader::check(plan.fd).map(|c| (args, c)).map_err(|e| err(e.errno())));
+    let (args, checked) = match checked {
+        Ok(ok) => ok,
         Err(e) => {
             call_ret(&Request::Close { fd: plan.fd });
             return e;
@@ -59,7 +62,7 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
         Some(prefix) => prefix.iter().cloned().chain(args.argv.into_iter().skip(1)).collect(),
         None => args.argv,
     };
-    *c.frame = replace_image(&plan, &argv, &args.envp);
+    *c.frame = replace_image(&plan, checked, &argv, &args.envp);
     c.full_return = true;
     0
 }
@@ -134,7 +137,7 @@ fn strings(ptrs: &[u64], budget: &mut Budget) -> Result<Vec<Vec<u8>>, i64> {
 /// The point of no return: drop the old image and everything tied to it, load the new one
 /// and return the registers to enter it with. A new image that cannot be loaded kills the
 /// process with SIGSEGV, as Linux does once the old memory is gone.
-fn replace_image(plan: &ExecPlan, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> TrapFrame {
+fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> TrapFrame {
     tear_down_user_state();
     crate::signal::reset_for_exec();
     super::ids::forget_thread_pointers();
@@ -145,7 +148,7 @@ fn replace_image(plan: &ExecPlan, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> TrapFra
         super::ids::set_comm_from_path(&plan.filename);
     }
     let program = crate::loader::Program { fd: plan.fd, exe: &plan.exe, execfn: &plan.filename, argv, envp };
-    let loaded = crate::loader::load(&program);
+    let loaded = crate::loader::load(&program, checked);
     call_ret(&Request::Close { fd: plan.fd });
     call_ret(&Request::CloseOnExec);
     crate::fs::procfs::after_close_on_exec();
