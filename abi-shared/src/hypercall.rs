@@ -477,6 +477,18 @@ pub enum Request<'a> {
         gpa: u64,
         len: u64,
     },
+    /// execve/execveat, before anything is torn down: find the program in the view as the
+    /// first program is found (`flags` AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW), follow `#!`
+    /// scripts, check the ELF and its PT_INTERP. Answer: `Response::Exec`, or `Ret(-errno)`
+    /// as execve fails (ENOENT, EACCES, ENOEXEC, ELOOP...).
+    PrepareExec {
+        dirfd: i32,
+        path: &'a [u8],
+        flags: i32,
+    },
+    /// execve's point of no return: close every program descriptor that has FD_CLOEXEC.
+    /// `Ret` is how many were closed.
+    CloseOnExec,
 }
 
 /// What an xattr request is about.
@@ -540,6 +552,8 @@ pub enum Response {
     },
     Sysinfo(LinuxSysinfo),
     Statfs(LinuxStatfs),
+    /// What `PrepareExec` found.
+    Exec(ExecPlan),
     /// The request could not be understood or named memory outside guest RAM. The guest
     /// turns this into EFAULT/EINVAL; it is never a reason for the host to stop.
     Malformed(MalformedReason),
@@ -562,6 +576,20 @@ pub struct HelloInfo {
     pub monotonic_ns: u64,
     /// Size of the postcard-encoded `Startup` (for `GetStartup`).
     pub startup_len: u64,
+}
+
+/// The program an execve loads, as the host found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecPlan {
+    /// The ELF to load, opened read-only with O_CLOEXEC for the loader (which closes it).
+    pub fd: i32,
+    /// The name execve was given, as Linux keeps it: the path, or "/dev/fd/N[/path]" for a
+    /// path relative to a dirfd (AT_EXECFN, the name a script's interpreter gets).
+    pub filename: Vec<u8>,
+    /// The ELF's path (what /proc/self/exe and /proc/self/maps show).
+    pub exe: Vec<u8>,
+    /// Set when `#!` scripts stood in the way: the arguments that replace argv[0].
+    pub argv_prefix: Option<Vec<Vec<u8>>>,
 }
 
 /// Everything the guest needs to start the program, sent once.

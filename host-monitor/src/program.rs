@@ -19,14 +19,24 @@ use crate::vfs::View;
 pub struct ProgramError {
     pub message: String,
     pub exit_code: i32,
+    /// What execve returns for this failure.
+    pub errno: LinuxErrno,
 }
+
+const ENOENT: LinuxErrno = errno::ENOENT as LinuxErrno;
+const EACCES: LinuxErrno = errno::EACCES as LinuxErrno;
+const ENOEXEC: LinuxErrno = errno::ENOEXEC as LinuxErrno;
 
 fn not_found(name: &OsStr, why: &str) -> ProgramError {
-    ProgramError { message: format!("{}: {why}", name.to_string_lossy()), exit_code: 127 }
+    ProgramError { message: format!("{}: {why}", name.to_string_lossy()), exit_code: 127, errno: ENOENT }
 }
 
-fn cannot_execute(path: &Path, why: &str) -> ProgramError {
-    ProgramError { message: format!("{}: {why}", path.display()), exit_code: 126 }
+fn cannot_execute(path: &Path, why: &str, errno: LinuxErrno) -> ProgramError {
+    ProgramError { message: format!("{}: {why}", path.display()), exit_code: 126, errno }
+}
+
+fn io_errno(e: &std::io::Error) -> LinuxErrno {
+    e.raw_os_error().map_or(EACCES, crate::host::errno_to_linux)
 }
 
 /// A file found in the program's view: the guest path it goes by and the host path that
@@ -63,9 +73,9 @@ pub fn resolve(view: &View, name: &OsStr) -> Result<Found, ProgramError> {
 fn lookup_error(path: &Path, e: LinuxErrno) -> ProgramError {
     let why = errno_text(e);
     if e == errno::ENOENT as LinuxErrno {
-        ProgramError { message: format!("{}: {why}", path.display()), exit_code: 127 }
+        ProgramError { message: format!("{}: {why}", path.display()), exit_code: 127, errno: e }
     } else {
-        cannot_execute(path, why)
+        cannot_execute(path, why, e)
     }
 }
 
@@ -96,28 +106,56 @@ pub struct Launch {
 /// Check `program` (found as `found`) and its interpreters (`#!` or PT_INTERP) in the view,
 /// and say what to start with which arguments.
 pub fn prepare(view: &View, found: Found, argv: Vec<Vec<u8>>) -> Result<Launch, ProgramError> {
+    let chain = follow_scripts(view, found)?;
+    let argv = chain.apply(argv);
+    Ok(Launch { exec_path: chain.elf.guest.into_os_string().into_vec(), argv })
+}
+
+/// Where `#!` scripts lead: the ELF file to load and, when scripts stood in the way, the
+/// arguments that replace the caller's argv[0] (argv[1..] follow them), as execve does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub elf: Found,
+    pub argv_prefix: Option<Vec<Vec<u8>>>,
+}
+
+impl Chain {
+    pub fn apply(&self, argv: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        match &self.argv_prefix {
+            None => argv,
+            Some(prefix) => prefix.iter().cloned().chain(argv.into_iter().skip(1)).collect(),
+        }
+    }
+}
+
+/// Check `found` and follow its `#!` interpreters to an ELF whose PT_INTERP exists: the
+/// checks of Linux's execve (and its errno, in the error), shared by the first program and
+/// the program's own execve.
+pub fn follow_scripts(view: &View, found: Found) -> Result<Chain, ProgramError> {
     let program = found.guest.clone();
     let mut file = found;
-    let mut argv = argv;
+    let mut prefix: Option<Vec<Vec<u8>>> = None;
     // Linux follows MAX_SCRIPT_DEPTH scripts; one more is ELOOP.
     for _ in 0..=shebang::MAX_SCRIPT_DEPTH {
         match check(&file)? {
-            Kind::StaticElf => return Ok(launch(file, argv)),
+            Kind::StaticElf => return Ok(Chain { elf: file, argv_prefix: prefix }),
             Kind::DynamicElf { interpreter } => {
                 check_elf_interpreter(view, &file, &interpreter)?;
-                return Ok(launch(file, argv));
+                return Ok(Chain { elf: file, argv_prefix: prefix });
             }
             Kind::Script(sb) => {
-                argv = script_argv(&sb, file.guest.as_os_str().as_bytes(), argv);
+                // The script's own argv[0] is dropped; what stood after it stays.
+                let rest = prefix.take().unwrap_or_else(|| vec![Vec::new()]);
+                prefix = Some(script_argv(&sb, file.guest.as_os_str().as_bytes(), rest));
                 file = script_interpreter(view, &file, &sb.interpreter)?;
             }
         }
     }
-    Err(cannot_execute(&program, "bad interpreter: Too many levels of symbolic links (#! scripts nested too deep)"))
-}
-
-fn launch(file: Found, argv: Vec<Vec<u8>>) -> Launch {
-    Launch { exec_path: file.guest.into_os_string().into_vec(), argv }
+    Err(cannot_execute(
+        &program,
+        "bad interpreter: Too many levels of symbolic links (#! scripts nested too deep)",
+        errno::ELOOP as LinuxErrno,
+    ))
 }
 
 /// The argument vector of a script's interpreter, as binfmt_script builds it:
@@ -137,6 +175,7 @@ fn script_interpreter(view: &View, script: &Found, interpreter: &[u8]) -> Result
     let bad = |e: LinuxErrno| ProgramError {
         message: format!("{}: bad interpreter {name}: {}", script.guest.display(), errno_text(e)),
         exit_code: if e == errno::ENOENT as LinuxErrno { 127 } else { 126 },
+        errno: e,
     };
     let host = view.host_path(interpreter).map_err(bad)?;
     let meta = fs::metadata(&host).map_err(|_| bad(errno::ENOENT as LinuxErrno))?;
@@ -162,6 +201,7 @@ fn check_elf_interpreter(view: &View, program: &Found, interpreter: &str) -> Res
             program.guest.display()
         ),
         exit_code: 127,
+        errno: ENOENT,
     })
 }
 
@@ -176,44 +216,44 @@ pub enum Kind {
 /// Check that `found` is something linuxrun can run now (messages name its guest path).
 pub fn check(found: &Found) -> Result<Kind, ProgramError> {
     let (path, host) = (found.guest.as_path(), found.host.as_path());
-    let meta = fs::metadata(host).map_err(|e| cannot_execute(path, &e.to_string()))?;
+    let meta = fs::metadata(host).map_err(|e| cannot_execute(path, &e.to_string(), io_errno(&e)))?;
     if meta.is_dir() {
-        return Err(cannot_execute(path, "Is a directory"));
+        return Err(cannot_execute(path, "Is a directory", EACCES));
     }
-    if meta.permissions().mode() & 0o111 == 0 {
-        return Err(cannot_execute(path, "Permission denied (not executable)"));
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(cannot_execute(path, "Permission denied (not executable)", EACCES));
     }
     let mut head = Vec::new();
     fs::File::open(host)
         .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
-        .map_err(|e| cannot_execute(path, &e.to_string()))?;
+        .map_err(|e| cannot_execute(path, &e.to_string(), io_errno(&e)))?;
     classify(path, &head)
 }
 
 fn classify(path: &Path, head: &[u8]) -> Result<Kind, ProgramError> {
     if let Some(line) = shebang::parse(head) {
-        return line.map(Kind::Script).map_err(|_| cannot_execute(path, "Exec format error (bad #! line)"));
+        return line.map(Kind::Script).map_err(|_| cannot_execute(path, "Exec format error (bad #! line)", ENOEXEC));
     }
     if !head.starts_with(b"\x7fELF") {
-        return Err(cannot_execute(path, "not an ELF executable (linuxrun runs Linux x86_64 programs)"));
+        return Err(cannot_execute(path, "not an ELF executable (linuxrun runs Linux x86_64 programs)", ENOEXEC));
     }
     if head.len() < 20 {
-        return Err(cannot_execute(path, "truncated ELF header"));
+        return Err(cannot_execute(path, "truncated ELF header", ENOEXEC));
     }
     let machine = u16::from_le_bytes([head[18], head[19]]);
     if let Some(name) = foreign_machine(machine) {
-        return Err(cannot_execute(path, &format!("{name} ELF: linuxrun runs x86_64 programs")));
+        return Err(cannot_execute(path, &format!("{name} ELF: linuxrun runs x86_64 programs"), ENOEXEC));
     }
     if head[4] != 2 {
-        return Err(cannot_execute(path, "32-bit ELF: linuxrun runs 64-bit x86_64 programs only"));
+        return Err(cannot_execute(path, "32-bit ELF: linuxrun runs 64-bit x86_64 programs only", ENOEXEC));
     }
     if head[5] != 1 {
-        return Err(cannot_execute(path, "big-endian ELF: linuxrun runs x86_64 programs"));
+        return Err(cannot_execute(path, "big-endian ELF: linuxrun runs x86_64 programs", ENOEXEC));
     }
-    let elf =
-        goblin::elf::Elf::parse_header(head).map_err(|e| cannot_execute(path, &format!("bad ELF header: {e}")))?;
+    let elf = goblin::elf::Elf::parse_header(head)
+        .map_err(|e| cannot_execute(path, &format!("bad ELF header: {e}"), ENOEXEC))?;
     if elf.e_type != goblin::elf::header::ET_EXEC && elf.e_type != goblin::elf::header::ET_DYN {
-        return Err(cannot_execute(path, "not an executable ELF file (a relocatable object or core dump?)"));
+        return Err(cannot_execute(path, "not an executable ELF file (a relocatable object or core dump?)", ENOEXEC));
     }
     Ok(match interpreter(head) {
         Some(interp) => Kind::DynamicElf { interpreter: interp },
@@ -290,6 +330,32 @@ mod tests {
         let view = View::Identity;
         assert_eq!(resolve(&view, OsStr::new("definitely-not-a-command-xyz")).unwrap_err().exit_code, 127);
         assert_eq!(resolve(&view, OsStr::new("./no/such/file")).unwrap_err().exit_code, 127);
+    }
+
+    #[test]
+    fn nested_scripts_replace_argv0_as_execve_does() {
+        let dir = std::env::temp_dir().join(format!("linuxrun-chain-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let write = |name: &str, content: &[u8]| {
+            let path = dir.join(name);
+            fs::write(&path, content).unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        };
+        let mut elf = header(2, 62);
+        elf[52..54].copy_from_slice(&64u16.to_le_bytes());
+        let elf = write("elf", &elf);
+        let s0 = write("s0", format!("#!{} a0\n", elf.display()).as_bytes());
+        let s1 = write("s1", format!("#!{}\n", s0.display()).as_bytes());
+        let chain = follow_scripts(&View::Identity, Found { guest: s1.clone(), host: s1.clone() }).unwrap();
+        assert_eq!(chain.elf.host, elf);
+        let bytes = |p: &Path| p.as_os_str().as_bytes().to_vec();
+        let argv = chain.apply(vec![b"s1".to_vec(), b"x".to_vec()]);
+        assert_eq!(argv, [bytes(&elf), b"a0".to_vec(), bytes(&s0), bytes(&s1), b"x".to_vec()]);
+        fs::set_permissions(&s0, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = follow_scripts(&View::Identity, Found { guest: s1.clone(), host: s1 }).unwrap_err();
+        assert_eq!(e.errno, EACCES);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

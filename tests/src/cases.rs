@@ -428,6 +428,13 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
         0,
     ),
     ("python3", &["/usr/bin/python3", "-c", "import json, hashlib, zlib; print(json.dumps({'h': hashlib.sha256(b'x').hexdigest(), 'z': len(zlib.compress(b'a' * 1000))}))"], 0),
+    // Tools that execve another program in the same process.
+    ("exec-busybox-sh", &["/bin/busybox", "sh", "-c", "exec /bin/echo hi"], 0),
+    ("exec-env-i-true", &["/usr/bin/env", "-i", "/bin/true"], 0),
+    ("exec-env-printenv", &["/usr/bin/env", "FOO=1", "/usr/bin/printenv", "FOO"], 0),
+    ("exec-env-i-env", &["/usr/bin/env", "-i", "A=1", "B=two words", "/usr/bin/env"], 0),
+    ("exec-missing", &["/usr/bin/env", "/nonexistent"], 127),
+    ("exec-proc-exe", &["/usr/bin/env", "-i", "/bin/cat", "/proc/self/cmdline"], 0),
     // /proc as the guest serves it, read by real tools.
     ("proc-cmdline", &["/bin/cat", "/proc/self/cmdline"], 0),
     ("proc-readlink-exe", &["/usr/bin/readlink", "/proc/self/exe"], 0),

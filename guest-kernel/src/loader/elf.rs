@@ -36,8 +36,18 @@ pub enum LoadError {
     StackTooBig,
 }
 
-/// Linux's default stack limit: arguments may take a quarter of it.
-const STACK_SIZE: u64 = 8 << 20;
+const RLIMIT_STACK: u64 = 3;
+
+/// Room for the initial stack's arguments: Linux's limit for the strings and pointers, plus
+/// a page for auxv and the rest (execve measured the arguments exactly before it got here).
+fn stack_limit() -> u64 {
+    super::args::arg_limit(crate::syscall::ids::rlimit_soft(RLIMIT_STACK)) + PAGE_SIZE
+}
+
+/// The soft RLIMIT_STACK, which execve measures arguments against.
+pub fn rlimit_stack() -> u64 {
+    crate::syscall::ids::rlimit_soft(RLIMIT_STACK)
+}
 /// Linux's stack_expand: room below the arguments in the initial stack VMA.
 const STACK_EXPAND: u64 = 128 << 10;
 
@@ -45,30 +55,70 @@ const STACK_EXPAND: u64 = 128 << 10;
 /// return the registers to enter it with.
 pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
     let fd = open(&startup.exec_path).map_err(LoadError::Open)?;
-    let parsed = parse(fd);
-    let result = parsed.and_then(|elf| {
-        let interp_path = elf.interp_path(fd)?;
-        // Linux puts a PIE that has an interpreter at ELF_ET_DYN_BASE, and lets mmap place
-        // one without (a static PIE, or ld.so run directly).
-        let placement = if interp_path.is_some() { Placement::DynBase } else { Placement::TopDown };
-        let program = map_image(fd, &elf, placement)?;
-        // A relative path was made absolute at startup (the program may chdir before
-        // /proc/self/maps is read).
-        let exe = if startup.exec_path.starts_with(b"/") {
-            startup.exec_path.clone()
-        } else {
-            crate::syscall::ids::exe_path()
-        };
-        name_segments(&elf, &program, &exe);
-        set_break(&elf, &program, interp_path.is_some());
-        let interp = match interp_path {
-            Some(path) => Some(load_interpreter(&path)?),
-            None => None,
-        };
-        build_frame(startup, &program, interp.as_ref())
-    });
+    // A relative path was made absolute at startup (the program may chdir before
+    // /proc/self/maps is read).
+    let exe =
+        if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::syscall::ids::exe_path() };
+    let program = Program { fd, exe: &exe, execfn: &startup.exec_path, argv: &startup.argv, envp: &startup.envp };
+    let result = check(fd).and_then(|checked| load(&program, checked));
     close(fd);
     result
+}
+
+/// What to load into the (empty) user address space.
+pub struct Program<'a> {
+    /// The ELF, open for reading; the caller closes it.
+    pub fd: i32,
+    /// Its path, for /proc/self/maps.
+    pub exe: &'a [u8],
+    /// The name it was executed by (AT_EXECFN).
+    pub execfn: &'a [u8],
+    pub argv: &'a [Vec<u8>],
+    pub envp: &'a [Vec<u8>],
+}
+
+/// The ELF headers of a program, read and checked while the old image still exists (so
+/// that execve can still fail with ENOEXEC instead of killing the process).
+pub struct Checked {
+    elf: Parsed,
+    interp_path: Option<Vec<u8>>,
+}
+
+pub fn check(fd: i32) -> Result<Checked, LoadError> {
+    let elf = parse(fd)?;
+    let interp_path = elf.interp_path(fd)?;
+    Ok(Checked { elf, interp_path })
+}
+
+/// Load `program` (and its ELF interpreter, if it names one), build its stack and return
+/// the registers to enter it with.
+pub fn load(program: &Program<'_>, checked: Checked) -> Result<TrapFrame, LoadError> {
+    let (fd, elf, interp_path) = (program.fd, checked.elf, checked.interp_path);
+    // Linux puts a PIE that has an interpreter at ELF_ET_DYN_BASE, and lets mmap place
+    // one without (a static PIE, or ld.so run directly).
+    let placement = if interp_path.is_some() { Placement::DynBase } else { Placement::TopDown };
+    let image = map_image(fd, &elf, placement)?;
+    name_segments(&elf, &image, program.exe);
+    set_break(&elf, &image, interp_path.is_some());
+    let interp = match interp_path {
+        Some(path) => Some(load_interpreter(&path)?),
+        None => None,
+    };
+    build_frame(program, &image, interp.as_ref())
+}
+
+impl LoadError {
+    /// What execve returns when the new program fails these checks.
+    pub fn errno(self) -> u32 {
+        use abi_shared::linux::errno;
+        match self {
+            LoadError::Open(e) | LoadError::Interpreter(e) => (-e) as u32,
+            // Linux says ENOEXEC for program headers it cannot read (a truncated file) too.
+            LoadError::Read | LoadError::NotElf | LoadError::WrongMachine | LoadError::BadLayout => errno::ENOEXEC,
+            LoadError::NoMemory => errno::ENOMEM,
+            LoadError::StackTooBig => errno::E2BIG,
+        }
+    }
 }
 
 fn open(path: &[u8]) -> Result<i32, i64> {
@@ -279,7 +329,8 @@ fn load_segment(fd: i32, p: &ProgramHeader, bias: u64, mapped_end: u64) -> Resul
     Ok(end.max(mapped_end))
 }
 
-fn build_frame(startup: &Startup, image: &Image, interp: Option<&Image>) -> Result<TrapFrame, LoadError> {
+fn build_frame(program: &Program<'_>, image: &Image, interp: Option<&Image>) -> Result<TrapFrame, LoadError> {
+    let (uid, euid, gid, egid) = crate::syscall::ids::credentials();
     let vdso = super::vdso::map_into_process().map_err(|_| LoadError::NoMemory)?;
     let hwcap = crate::arch::platform::cpuid(1, 0)[3] as u64;
     let auxv = [
@@ -291,10 +342,10 @@ fn build_frame(startup: &Startup, image: &Image, interp: Option<&Image>) -> Resu
         (stack::AT_BASE, interp.map_or(0, |i| i.bias)),
         (stack::AT_FLAGS, 0),
         (stack::AT_ENTRY, image.entry),
-        (stack::AT_UID, startup.uid as u64),
-        (stack::AT_EUID, startup.euid as u64),
-        (stack::AT_GID, startup.gid as u64),
-        (stack::AT_EGID, startup.egid as u64),
+        (stack::AT_UID, uid as u64),
+        (stack::AT_EUID, euid as u64),
+        (stack::AT_GID, gid as u64),
+        (stack::AT_EGID, egid as u64),
         (stack::AT_SECURE, 0),
         (stack::AT_HWCAP, hwcap),
         (stack::AT_HWCAP2, 0x2), // HWCAP2_FSGSBASE: the kernel enables FSGSBASE
@@ -305,14 +356,15 @@ fn build_frame(startup: &Startup, image: &Image, interp: Option<&Image>) -> Resu
     crate::syscall::ids::fill_random(&mut random);
     let input = StackInput {
         top: user::STACK_TOP,
-        argv: &startup.argv,
-        envp: &startup.envp,
-        execfn: &startup.exec_path,
+        argv: program.argv,
+        envp: program.envp,
+        execfn: program.execfn,
         random,
         auxv: &auxv,
     };
-    // Linux refuses arguments above a quarter of the stack limit.
-    let img = stack::build(&input, STACK_SIZE / 4).ok_or(LoadError::StackTooBig)?;
+    // Linux refuses arguments above a quarter of the stack limit (execve checked it before
+    // the old image was gone; this is the first program's check).
+    let img = stack::build(&input, stack_limit()).ok_or(LoadError::StackTooBig)?;
     // As Linux: the stack VMA starts as the arguments plus 128 KiB, and grows down on
     // faults below it up to RLIMIT_STACK.
     let initial = page_ceil(img.bytes.len() as u64) + STACK_EXPAND;

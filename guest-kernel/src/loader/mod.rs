@@ -1,9 +1,10 @@
 //! Loading a program: the ELF image and the initial stack.
 
+pub mod args;
 pub mod stack;
 pub mod vdso;
 
 #[cfg(target_os = "none")]
 mod elf;
 #[cfg(target_os = "none")]
-pub use elf::{exec, LoadError};
+pub use elf::{check, exec, load, rlimit_stack, Checked, LoadError, Program};

@@ -56,20 +56,30 @@ pub struct StackImage {
 /// Build the stack image, or None if it would not fit in `limit` bytes (E2BIG).
 pub fn build(input: &StackInput<'_>, limit: u64) -> Option<StackImage> {
     // Strings first, growing down from the top.
-    let mut strings: Vec<u8> = Vec::new();
+    // Each string goes below the previous one: execfn, then envp and argv from their last
+    // string down. The bytes are laid out in one pass (prepending each string to a buffer
+    // would be quadratic in the argument size).
+    let mut pushed: Vec<&[u8]> = Vec::with_capacity(1 + input.envp.len() + input.argv.len());
+    pushed.push(input.execfn);
+    pushed.extend(input.envp.iter().rev().map(|s| s.as_slice()));
+    pushed.extend(input.argv.iter().rev().map(|s| s.as_slice()));
     let mut p = input.top - 8;
-    let mut push_str = |s: &[u8], strings: &mut Vec<u8>| -> u64 {
-        p -= s.len() as u64 + 1;
-        let mut with_nul = s.to_vec();
-        with_nul.push(0);
-        strings.splice(0..0, with_nul);
-        p
-    };
-    let execfn = push_str(input.execfn, &mut strings);
-    let envp: Vec<u64> =
-        input.envp.iter().rev().map(|s| push_str(s, &mut strings)).collect::<Vec<_>>().into_iter().rev().collect();
-    let argv: Vec<u64> =
-        input.argv.iter().rev().map(|s| push_str(s, &mut strings)).collect::<Vec<_>>().into_iter().rev().collect();
+    let addrs: Vec<u64> = pushed
+        .iter()
+        .map(|s| {
+            p -= s.len() as u64 + 1;
+            p
+        })
+        .collect();
+    let execfn = addrs[0];
+    let envc = input.envp.len();
+    let envp: Vec<u64> = addrs[1..1 + envc].iter().rev().copied().collect();
+    let argv: Vec<u64> = addrs[1 + envc..].iter().rev().copied().collect();
+    let mut strings: Vec<u8> = Vec::with_capacity((input.top - 8 - p) as usize);
+    for s in pushed.iter().rev() {
+        strings.extend_from_slice(s);
+        strings.push(0);
+    }
     let mut p = p & !15;
     let platform_str = b"x86_64\0";
     p -= platform_str.len() as u64;

@@ -99,6 +99,20 @@ pub static STATE: Mutex<SignalState> = Mutex::new(SignalState {
     saved_mask: None,
 });
 
+/// execve: handlers point into the old image, so handled signals go back to their default
+/// action; ignored ones stay ignored, and every flag and handler mask is cleared
+/// (flush_signal_handlers). The blocked mask and pending signals are kept; the alternate
+/// stack is gone with the old memory.
+pub fn reset_for_exec() {
+    let mut st = STATE.lock();
+    for a in st.actions.iter_mut() {
+        let handler = if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
+        *a = Action { handler, ..Action::default() };
+    }
+    st.altstack = AltStack { sp: 0, flags: frame::SS_DISABLE, size: 0 };
+    st.saved_mask = None;
+}
+
 /// Signals the kernel raises for the instruction that just ran: delivered before others.
 const SYNCHRONOUS_MASK: u64 = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
 

@@ -73,11 +73,7 @@ pub fn init(s: &Startup) {
 /// A new program image from `path` (the path it was executed by): Linux names the thread
 /// after the file's base name and forgets the old /proc/self/exe.
 pub fn set_exec(path: &[u8]) {
-    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
-    let mut comm = [0u8; COMM_LEN];
-    let n = base.len().min(COMM_LEN - 1);
-    comm[..n].copy_from_slice(&base[..n]);
-    *COMM.lock() = comm;
+    set_comm_from_path(path);
     DUMPABLE.store(1, Ordering::Relaxed);
     let mut exe = EXE.lock();
     exe.path = path.to_vec();
@@ -87,6 +83,22 @@ pub fn set_exec(path: &[u8]) {
     if !path.starts_with(b"/") {
         exe.resolved = Some(absolute_path(path));
     }
+}
+
+/// Name the thread after the base name of `path` (at most 15 bytes, as Linux's comm).
+pub fn set_comm_from_path(path: &[u8]) {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let mut comm = [0u8; COMM_LEN];
+    let n = base.len().min(COMM_LEN - 1);
+    comm[..n].copy_from_slice(&base[..n]);
+    *COMM.lock() = comm;
+}
+
+/// execve: the old image's set_tid_address and robust-list pointers mean nothing in the
+/// new one (Linux clears them in exec_mm_release).
+pub fn forget_thread_pointers() {
+    CLEAR_CHILD_TID.store(0, Ordering::Relaxed);
+    ROBUST_LIST.store(0, Ordering::Relaxed);
 }
 
 /// The absolute path of the program's file, as /proc/self/exe gives it.

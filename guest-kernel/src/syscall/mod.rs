@@ -1,6 +1,7 @@
 //! System call dispatch: one declarative table (table.rs) maps each x86_64 number to its
 //! handler, where it is served, and how `--strace` shows its arguments.
 
+pub mod exec;
 pub mod fs;
 pub mod fs_extra;
 pub mod ids;
@@ -59,6 +60,8 @@ const NONE_IN_FLIGHT: u64 = u64::MAX;
 const IN_FLIGHT_VA: u64 = abi_shared::layout::PERCPU_WINDOW_VA + abi_shared::layout::vcpu_block::SYSCALL_IN_FLIGHT;
 const EXIT_NR: u64 = 60;
 const EXIT_GROUP_NR: u64 = 231;
+const EXECVE_NR: u64 = 59;
+const EXECVEAT_NR: u64 = 322;
 
 fn in_flight() -> &'static AtomicU64 {
     // SAFETY: the per-CPU page is mapped for the whole run, 8-byte aligned at this offset,
@@ -107,7 +110,9 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     }
     let in_guest = stats::end_syscall(nr);
     if let Some(pre) = pre {
-        trace::after(pre, ret, in_guest, full);
+        // A successful execve rewrote the frame too, but strace shows its result: 0.
+        let exec_done = nr == EXECVE_NR || nr == EXECVEAT_NR;
+        trace::after(pre, ret, in_guest, full && !exec_done);
     }
     in_flight().store(NONE_IN_FLIGHT, Ordering::Relaxed);
     let path = crate::signal::deliver_pending(frame);

@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{fs, fs_extra, ids, info, misc, mm, poll, process, time, Handler};
+use super::{exec, fs, fs_extra, ids, info, misc, mm, poll, process, time, Handler};
 use crate::signal::syscalls as sig;
 
 /// Where a syscall is served.
@@ -83,6 +83,7 @@ syscall_table! {
     38  setitimer         Guest sig::setitimer        [D, Ptr, Ptr];
     39  getpid            Guest ids::getpid           [];
     40  sendfile          Host  fs_extra::sendfile    [Fd, Fd, Ptr, D];
+    59  execve            Both  exec::execve          [Str, Ptr, Ptr];
     60  exit              Guest process::exit         [D];
     62  kill              Guest sig::kill             [D, D];
     63  uname             Guest ids::uname            [Ptr];
@@ -198,6 +199,7 @@ syscall_table! {
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
     318 getrandom         Guest ids::getrandom        [Ptr, D, X];
     319 memfd_create      Host  fs_extra::memfd_create [Str, X];
+    322 execveat          Both  exec::execveat        [DirFd, Str, Ptr, Ptr, X];
     325 mlock2            Guest misc::mlock2          [X, D, X];
     326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];

@@ -259,6 +259,47 @@ fn umask(mask: u32) -> Response {
     Response::Ret(i64::from(host::mode_to_linux(old)))
 }
 
+/// Open what execveat's (dirfd, path) names, read-only and close-on-exec, for the checks
+/// and the guest loader. An empty path with AT_EMPTY_PATH is `dirfd` itself (fexecve, also
+/// of an O_PATH descriptor, which is why it is opened again rather than duplicated).
+pub(super) fn open_for_exec(
+    fds: &FdGuard,
+    mem: &GuestMemory,
+    dirfd: i32,
+    path: &[u8],
+    flags: i32,
+) -> Result<c_int, Failure> {
+    let fs = Fs { fds, mem, view: vfs::current() };
+    if path.is_empty() {
+        if flags as u32 & general::AT_EMPTY_PATH == 0 {
+            return Err(Failure::Errno(errno::ENOENT as LinuxErrno));
+        }
+        return reopen_fd(fs.fd(dirfd)?);
+    }
+    let nofollow = if flags as u32 & general::AT_SYMLINK_NOFOLLOW != 0 { general::O_NOFOLLOW } else { 0 };
+    let open_flags = (general::O_RDONLY | general::O_CLOEXEC | nofollow) as i32;
+    let at = fs.at(dirfd, path, last_from_open_flags(open_flags))?;
+    let host_flags = host::open_flags_to_host(open_flags).map_err(Failure::Errno)?;
+    // SAFETY: the path is NUL-terminated and outlives the call.
+    Ok(check(unsafe { libc::openat(at.dirfd, at.path.as_ptr(), host_flags) })? as c_int)
+}
+
+/// A new read-only descriptor of the file `fd` names (`fd` may be an O_PATH descriptor).
+#[cfg(target_os = "linux")]
+fn reopen_fd(fd: c_int) -> Result<c_int, Failure> {
+    let path = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| Failure::Errno(EBADF))?;
+    // SAFETY: the path is NUL-terminated and outlives the call.
+    Ok(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })? as c_int)
+}
+
+/// Elsewhere there are no O_PATH descriptors: a duplicate reads the same file (the loader
+/// uses positioned reads, so the shared offset does not matter).
+#[cfg(not(target_os = "linux"))]
+fn reopen_fd(fd: c_int) -> Result<c_int, Failure> {
+    // SAFETY: fcntl F_DUPFD_CLOEXEC takes no pointers.
+    Ok(check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })? as c_int)
+}
+
 /// The guard, guest memory and filesystem view a request is served with.
 struct Fs<'a> {
     fds: &'a FdGuard,

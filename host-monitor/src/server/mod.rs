@@ -4,6 +4,7 @@
 //! Nothing here trusts the guest: a malformed frame, an unknown request or a bad guest
 //! address produces `Response::Malformed` or a Linux errno, never a panic.
 
+pub mod exec;
 pub mod fs;
 pub mod info;
 pub mod mm;
@@ -156,6 +157,10 @@ impl Server {
             | Request::OpenEmptyDir { .. }
             | Request::FdPath { .. }
             | Request::ListFds { .. } => procfs::handle(&self.fds, mem, req),
+            Request::PrepareExec { dirfd, path, flags } => {
+                exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)
+            }
+            Request::CloseOnExec => exec::close_on_exec(&self.fds).unwrap_or_else(Response::from),
             other => fs::handle(&self.fds, mem, other),
         }
     }

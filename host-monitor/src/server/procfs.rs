@@ -223,7 +223,7 @@ fn list_fds(fds: &FdGuard, mem: &GuestMemory, buf: &SegList<'_>) -> Handled {
 
 /// The program's descriptors: every open fd below the monitor's own (which sit above a
 /// floor, the lowest reserved one).
-fn open_program_fds(fds: &FdGuard) -> Result<Vec<i32>, Failure> {
+pub(super) fn open_program_fds(fds: &FdGuard) -> Result<Vec<i32>, Failure> {
     let limit = fds.lowest_reserved().unwrap_or(i32::MAX);
     let mut open: Vec<i32> = host_open_fds()?.into_iter().filter(|&fd| fd < limit && !fds.is_reserved(fd)).collect();
     open.sort_unstable();

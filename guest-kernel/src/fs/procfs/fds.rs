@@ -59,3 +59,15 @@ pub fn duplicated(old: i32, new: i32) {
 pub fn dir_path(fd: i32) -> Option<Vec<u8>> {
     get(fd).map(|e| e.path.to_vec())
 }
+
+/// After the close-on-exec sweep: forget the descriptors the host closed.
+pub fn forget_closed() {
+    const F_GETFD: i32 = 1;
+    let fds: Vec<i32> = TABLE.lock().keys().copied().collect();
+    for fd in fds {
+        let r = crate::hypercall::call_ret(&abi_shared::hypercall::Request::Fcntl { fd, cmd: F_GETFD, arg: 0 });
+        if r < 0 {
+            remove(fd);
+        }
+    }
+}

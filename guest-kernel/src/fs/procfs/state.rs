@@ -182,3 +182,9 @@ pub fn forget_fd_name(fd: i32) {
         *last = None;
     }
 }
+
+/// execve closed the close-on-exec descriptors: forget what /proc knew about them.
+pub fn after_close_on_exec() {
+    *LAST_FD_NAME.lock() = None;
+    super::fds::forget_closed();
+}

@@ -1,0 +1,109 @@
+//! The host's part of execve: finding and checking the new program exactly as the first
+//! program was (program.rs), before the guest tears anything down, and the close-on-exec
+//! sweep at the point of no return.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use abi_shared::hypercall::{ExecPlan, Response};
+use abi_shared::linux::{errno, general};
+use libc::c_int;
+
+use super::fs::{self, check, Failure, Handled};
+use super::{procfs, FdGuard};
+use crate::guest_mem::GuestMemory;
+use crate::host::LinuxErrno;
+use crate::program::{self, Found};
+use crate::vfs;
+
+/// PrepareExec: open the program, follow its `#!` lines and check its ELF interpreter.
+/// On success the ELF is open (close-on-exec) for the guest loader; on failure nothing is.
+pub(super) fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8], flags: i32) -> Handled {
+    let allowed = general::AT_EMPTY_PATH | general::AT_SYMLINK_NOFOLLOW;
+    if flags as u32 & !allowed != 0 {
+        return Err(Failure::Errno(errno::EINVAL as LinuxErrno));
+    }
+    let fd = fs::open_for_exec(fds, mem, dirfd, path, flags)?;
+    let filename = exec_filename(dirfd, path);
+    let found = Found { guest: PathBuf::from(OsStr::from_bytes(&filename)), host: fd_host_path(fd) };
+    let chain = match program::follow_scripts(vfs::current(), found.clone()) {
+        Ok(chain) => chain,
+        Err(e) => {
+            close(fd);
+            return Err(Failure::Errno(e.errno));
+        }
+    };
+    let elf_fd = if chain.elf == found {
+        fd
+    } else {
+        close(fd);
+        open_readonly(&chain.elf.host)?
+    };
+    let exe =
+        vfs::current().guest_path_of_fd(elf_fd).unwrap_or_else(|| chain.elf.guest.clone().into_os_string().into_vec());
+    Ok(Response::Exec(ExecPlan { fd: elf_fd, filename, exe, argv_prefix: chain.argv_prefix }))
+}
+
+/// The name Linux's execveat gives the program (bprm->filename): the path itself when it
+/// is absolute or relative to the working directory, else "/dev/fd/N" or "/dev/fd/N/path".
+pub fn exec_filename(dirfd: i32, path: &[u8]) -> Vec<u8> {
+    if path.starts_with(b"/") || dirfd == general::AT_FDCWD {
+        return path.to_vec();
+    }
+    let mut name = format!("/dev/fd/{dirfd}").into_bytes();
+    if !path.is_empty() {
+        name.push(b'/');
+        name.extend_from_slice(path);
+    }
+    name
+}
+
+/// A host path that names what `fd` is open on, even if the file was renamed or removed.
+fn fd_host_path(fd: c_int) -> PathBuf {
+    if cfg!(target_os = "linux") {
+        PathBuf::from(format!("/proc/self/fd/{fd}"))
+    } else {
+        PathBuf::from(format!("/dev/fd/{fd}"))
+    }
+}
+
+fn open_readonly(host: &std::path::Path) -> Result<c_int, Failure> {
+    let path =
+        std::ffi::CString::new(host.as_os_str().as_bytes()).map_err(|_| Failure::Errno(errno::ENOENT as LinuxErrno))?;
+    // SAFETY: the path is NUL-terminated and outlives the call.
+    Ok(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })? as c_int)
+}
+
+fn close(fd: c_int) {
+    // SAFETY: fd was opened here and is not used after.
+    unsafe { libc::close(fd) };
+}
+
+/// CloseOnExec: close every program descriptor marked FD_CLOEXEC (the monitor's own lie
+/// above the program's and are left alone).
+pub(super) fn close_on_exec(fds: &FdGuard) -> Handled {
+    let mut closed = 0;
+    for fd in procfs::open_program_fds(fds)? {
+        // SAFETY: F_GETFD takes no pointers; fd is one of the program's descriptors.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+            close(fd);
+            closed += 1;
+        }
+    }
+    Ok(Response::Ret(closed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_are_linuxs() {
+        assert_eq!(exec_filename(general::AT_FDCWD, b"./a"), b"./a");
+        assert_eq!(exec_filename(5, b"/bin/x"), b"/bin/x");
+        assert_eq!(exec_filename(5, b""), b"/dev/fd/5");
+        assert_eq!(exec_filename(5, b"sub/x"), b"/dev/fd/5/sub/x");
+    }
+}
