@@ -91,10 +91,12 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let outcome = machine.run(server.clone(), &mut exits);
     let hypercalls = server.lock().map(|s| s.hypercalls).unwrap_or(0);
     let report = stats::Report::new(&outcome, &exits, machine.vcpu.counters(), hypercalls, machine.flavour);
-    if args.stats {
+    // --stats describe the process the user started; its forked children stay quiet (and
+    // do not overwrite its JSON file).
+    if args.stats && !machine.forked {
         report.print_table();
     }
-    if let Some(file) = &args.stats_json {
+    if let Some(file) = args.stats_json.as_ref().filter(|_| !machine.forked) {
         report
             .write_json(file)
             .map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;

@@ -123,7 +123,6 @@ impl Vma {
         Vma { start, end, file, name, ..self.clone() }
     }
 
-
     /// File offset of `addr` (inside the VMA), for file VMAs.
     pub fn file_offset(&self, addr: u64) -> Option<u64> {
         self.file.as_ref().map(|f| f.offset + (addr - self.start))

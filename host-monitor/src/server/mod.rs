@@ -7,7 +7,10 @@
 pub mod fs;
 pub mod info;
 pub mod mm;
+pub mod process;
 pub mod procfs;
+
+pub use process::is_fork_request;
 
 use abi_shared::hypercall::{
     decode_frame, encode_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request, Response, Startup,
@@ -156,6 +159,9 @@ impl Server {
             | Request::OpenEmptyDir { .. }
             | Request::FdPath { .. }
             | Request::ListFds { .. } => procfs::handle(&self.fds, mem, req),
+            Request::Fork | Request::Wait4 { .. } | Request::Waitid { .. } | Request::Kill { .. } => {
+                process::handle(req)
+            }
             other => fs::handle(&self.fds, mem, other),
         }
     }
