@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -489,6 +489,26 @@ pub enum Request<'a> {
     /// execve's point of no return: close every program descriptor that has FD_CLOEXEC.
     /// `Ret` is how many were closed.
     CloseOnExec,
+    /// fork: the monitor forks its whole process (always sent through the exit doorbell:
+    /// only the vCPU thread can carry the vCPU into the child). Answered with
+    /// `Response::Forked` on both sides, or `Ret(-errno)`.
+    Fork,
+    /// wait4: answered with `Response::Waited`.
+    Wait4 {
+        pid: i32,
+        options: i32,
+    },
+    /// waitid: answered with `Response::WaitedId`.
+    Waitid {
+        idtype: i32,
+        id: i32,
+        options: i32,
+    },
+    /// kill of another process (or process group): its Linux signal number.
+    Kill {
+        pid: i32,
+        sig: i32,
+    },
 }
 
 /// What an xattr request is about.
@@ -554,6 +574,25 @@ pub enum Response {
     Statfs(LinuxStatfs),
     /// What `PrepareExec` found.
     Exec(ExecPlan),
+    /// fork's answer: `pid` is the child's pid on both sides; `child` says which side this is.
+    Forked {
+        pid: i32,
+        child: bool,
+    },
+    /// wait4's answer: `ret` as wait4 returns it (pid, 0 for WNOHANG, or -errno); the wait
+    /// status and the child's resource usage when `ret` > 0.
+    Waited {
+        ret: i64,
+        status: i32,
+        rusage: LinuxRusage,
+    },
+    /// waitid's answer: `ret` 0 or -errno; the siginfo fields of a waited-for child (all
+    /// zero when WNOHANG found none), in Linux numbers.
+    WaitedId {
+        ret: i64,
+        info: WaitInfo,
+        rusage: LinuxRusage,
+    },
     /// The request could not be understood or named memory outside guest RAM. The guest
     /// turns this into EFAULT/EINVAL; it is never a reason for the host to stop.
     Malformed(MalformedReason),
@@ -642,6 +681,18 @@ pub struct LinuxRusage {
 }
 // SAFETY: repr(C), i64 only, no padding.
 unsafe impl Pod for LinuxRusage {}
+
+/// The siginfo fields waitid fills (SIGCHLD's), Linux numbering.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitInfo {
+    pub signo: i32,
+    /// CLD_EXITED, CLD_KILLED, CLD_DUMPED, CLD_STOPPED, CLD_TRAPPED, CLD_CONTINUED.
+    pub code: i32,
+    pub pid: i32,
+    pub uid: u32,
+    /// Exit status, or the signal number.
+    pub status: i32,
+}
 
 /// `struct tms` of x86_64 Linux: four clock_t (clock ticks).
 #[repr(C)]

@@ -177,6 +177,19 @@ impl GuestMemory {
         }
     }
 
+    /// Make every chunk activated so far known to the hypervisor again (a forked child's
+    /// new VM). False if one could not be.
+    pub fn reactivate_window(&self) -> bool {
+        let Some(w) = &self.window else { return true };
+        let Some(activate) = w.activate.get() else { return true };
+        let active = w.active.load(Ordering::Acquire);
+        (0..64u64).filter(|k| active & (1 << k) != 0).all(|k| {
+            // SAFETY: chunk k was activated, so it lies inside the window reservation.
+            let host = unsafe { w.base.as_ptr().add((k * WINDOW_CHUNK) as usize) };
+            activate(FILE_WINDOW_GPA + k * WINDOW_CHUNK, WINDOW_CHUNK, host)
+        })
+    }
+
     /// Activate the chunks `[gpa, gpa+len)` (inside the window) touches.
     fn activate_chunks(w: &FileWindow, gpa: u64, len: u64) -> bool {
         let Some(activate) = w.activate.get() else { return true };

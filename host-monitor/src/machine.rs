@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use abi_shared::bootinfo::{BootInfo, Doorbell, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
+use abi_shared::hypercall::{encode_frame, Response};
 use abi_shared::layout::*;
 use abi_shared::linux::Pod;
 
@@ -153,6 +154,21 @@ pub struct Machine {
     pub vm: Box<dyn Vm>,
     pub vcpu: Box<dyn Vcpu>,
     pub flavour: Flavour,
+    /// This monitor is a forked child of the one the user started.
+    pub forked: bool,
+}
+
+/// Which process continues after the monitor forked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ForkSide {
+    Parent,
+    Child,
+}
+
+impl ForkSide {
+    fn note(self) {
+        log::debug!("fork: {self:?} {}", std::process::id());
+    }
 }
 
 pub struct MachineConfig {
@@ -239,7 +255,7 @@ impl Machine {
             msrs,
         };
         vcpu.set_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
-        Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour })
+        Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour, forked: false })
     }
 
     /// Run until the guest reports an outcome or dies. Exits are counted by reason.
@@ -252,24 +268,28 @@ impl Machine {
         if let Ok(mut s) = server.lock() {
             s.vcpu_clock = crate::server::this_thread_cpu_clock();
         }
-        let worker = match self.wake.take() {
-            Some(wake) => Some(
-                Worker::start(self.mem.clone(), server.clone(), block, wake)
-                    .map_err(|e| MachineError(format!("cannot start the hypercall worker: {e}")))?,
-            ),
-            None => None,
-        };
-        let outcome = self.run_vcpu(&server, worker.as_ref(), block, exits);
+        let mut worker = self.start_worker(&server, block)?;
+        let outcome = self.run_vcpu(&server, &mut worker, block, exits);
         if let Some(w) = worker {
             w.stop();
         }
         outcome
     }
 
+    fn start_worker(&mut self, server: &Arc<Mutex<Server>>, block: u64) -> Result<Option<Worker>, MachineError> {
+        match self.wake.take() {
+            Some(wake) => Ok(Some(
+                Worker::start(self.mem.clone(), server.clone(), block, wake)
+                    .map_err(|e| MachineError(format!("cannot start the hypercall worker: {e}")))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
     fn run_vcpu(
         &mut self,
-        server: &Mutex<Server>,
-        worker: Option<&Worker>,
+        server: &Arc<Mutex<Server>>,
+        worker: &mut Option<Worker>,
         block: u64,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
@@ -277,6 +297,12 @@ impl Machine {
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
             match exit {
+                Exit::Hypercall if crate::server::is_fork_request(&self.mem, block) => {
+                    if self.fork(server, worker, block)? == ForkSide::Child {
+                        exits.clear();
+                        self.forked = true;
+                    }
+                }
                 Exit::Hypercall => {
                     let mut s = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?;
                     crate::server::serve_area(&mut s, &self.mem, block);
@@ -284,7 +310,7 @@ impl Machine {
                         return Ok(outcome);
                     }
                 }
-                Exit::HypercallWait => match worker {
+                Exit::HypercallWait => match worker.as_ref() {
                     Some(w) => {
                         if w.wait_for_answer().is_err() {
                             return Err(self.died("the hypercall worker thread died"));
@@ -301,6 +327,70 @@ impl Machine {
                 Exit::Other(what) => return Err(self.died(&what)),
             }
         }
+    }
+
+    /// The guest's fork, on the vCPU thread (the only thread a forked child keeps): save the
+    /// vCPU, stop the hypercall worker (so no request is half-served and no lock is held
+    /// across the fork), fork the monitor, and rebuild in the child what cannot be shared:
+    /// the KVM VM and vCPU, the worker and its wake eventfd. Guest RAM is a private mapping,
+    /// so the child runs on a copy-on-write copy. Each side then answers the guest.
+    fn fork(
+        &mut self,
+        server: &Arc<Mutex<Server>>,
+        worker: &mut Option<Worker>,
+        block: u64,
+    ) -> Result<ForkSide, MachineError> {
+        let vmm = |e: crate::vmm::VmmError| MachineError(format!("fork: {e}"));
+        self.vcpu.suspend_for_fork().map_err(vmm)?;
+        self.vm.prepare_fork().map_err(vmm)?;
+        let had_worker = worker.is_some();
+        if let Some(w) = worker.take() {
+            self.wake = w.stop_keeping_wake();
+        }
+        let old_fds = self.vm.owned_fds();
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        // SAFETY: the process has one thread now (the worker was joined), so the child
+        // starts with consistent locks and allocator state.
+        let pid = unsafe { libc::fork() };
+        let (answer, side) = match pid {
+            p if p < 0 => {
+                let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
+                self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
+                (Response::Ret(-i64::from(crate::host::errno_to_linux(e))), ForkSide::Parent)
+            }
+            0 => {
+                self.vm.after_fork_child(&self.mem).map_err(vmm)?;
+                ForkSide::Child.note();
+                (Response::Forked { pid: std::process::id() as i32, child: true }, ForkSide::Child)
+            }
+            child => {
+                self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
+                (Response::Forked { pid: child, child: false }, ForkSide::Parent)
+            }
+        };
+        self.vcpu.resume_after_fork().map_err(vmm)?;
+        if side == ForkSide::Child {
+            // The parent's wake eventfd is registered with the parent's VM: a new one.
+            drop(self.wake.take());
+            if had_worker {
+                self.wake = self.vm.wake_eventfd(ports::HYPERCALL_WAKE);
+            }
+            let mut s = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?;
+            for fd in old_fds {
+                s.fds.unreserve(fd);
+            }
+            for fd in self.vm.owned_fds() {
+                s.fds.reserve(fd);
+            }
+            s.vcpu_clock = crate::server::this_thread_cpu_clock();
+            s.hypercalls = 0;
+        }
+        *worker = self.start_worker(server, block)?;
+        let mut frame = [0u8; 64];
+        let n = encode_frame(&answer, &mut frame).map_err(|_| MachineError("encoding the fork answer".into()))?;
+        self.mem.write(block + vcpu_block::HC_RESPONSE, &frame[..n]).map_err(oob)?;
+        Ok(side)
     }
 
     fn died(&self, what: &str) -> MachineError {

@@ -59,6 +59,11 @@ struct Failure {
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
+    // Children of the program are children of this process, waited for with the host's
+    // wait4: an ignored SIGCHLD inherited from whoever started us would have the host reap
+    // them first (the guest keeps its own dispositions and never changes the host's).
+    // SAFETY: sets the default disposition of one signal; no handler is involved.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     let (view, shm_dir) = build_view(args)?;
     vfs::install(view);
     let view = vfs::current();
@@ -91,10 +96,12 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let outcome = machine.run(server.clone(), &mut exits);
     let hypercalls = server.lock().map(|s| s.hypercalls).unwrap_or(0);
     let report = stats::Report::new(&outcome, &exits, machine.vcpu.counters(), hypercalls, machine.flavour);
-    if args.stats {
+    // --stats describe the process the user started; its forked children stay quiet (and
+    // do not overwrite its JSON file).
+    if args.stats && !machine.forked {
         report.print_table();
     }
-    if let Some(file) = &args.stats_json {
+    if let Some(file) = args.stats_json.as_ref().filter(|_| !machine.forked) {
         report
             .write_json(file)
             .map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;

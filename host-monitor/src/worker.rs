@@ -100,12 +100,20 @@ impl Worker {
         result
     }
 
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        self.stop_keeping_wake();
+    }
+
+    /// Stop the thread (it is between requests: the one vCPU is in an exit) and hand back
+    /// the wake eventfd, for a worker started again after fork.
+    pub fn stop_keeping_wake(mut self) -> Option<File> {
         self.shared.stop.store(true, Ordering::SeqCst);
         let _ = (&*self.wake).write_all(&1u64.to_ne_bytes());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        // The thread held the only other reference.
+        Arc::try_unwrap(self.wake).ok()
     }
 }
 

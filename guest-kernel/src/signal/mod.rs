@@ -203,6 +203,13 @@ pub fn raise(info: SigInfo) -> bool {
     st.queue(info)
 }
 
+/// A forked child starts with no pending signals (Linux does not inherit them).
+pub fn forget_pending() {
+    let mut st = STATE.lock();
+    st.pending = 0;
+    st.rt_queue.clear();
+}
+
 /// Whether a pending signal would be acted on now (for sigsuspend-like waits).
 pub fn has_deliverable() -> bool {
     timer::check();

@@ -173,11 +173,16 @@ pub fn kill(c: &mut Ctx<'_>) -> i64 {
     if pid == ids::pid() || pid == 0 || pid == -ids::pid() {
         return signal_self(sig, SI_USER);
     }
-    if pid == -1 {
-        // "Every process but init and the caller": nothing this process may reach yet.
-        return if (0..NSIG as i32).contains(&sig) { 0 } else { EINVAL };
+    if !(0..NSIG as i32).contains(&sig) {
+        return EINVAL;
     }
-    err(errno::ESRCH)
+    if pid == -1 {
+        // "Every process but init and the caller": not sent to the host's processes, which
+        // include ones that are not this program's.
+        return 0;
+    }
+    // Another process (Linux pids are host pids) or process group: the host's kill.
+    crate::hypercall::call_ret(&abi_shared::hypercall::Request::Kill { pid, sig })
 }
 
 pub fn tgkill(c: &mut Ctx<'_>) -> i64 {

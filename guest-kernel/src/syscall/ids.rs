@@ -141,6 +141,17 @@ fn absolute_path(path: &[u8]) -> Vec<u8> {
     buf
 }
 
+/// A forked child: its own pid, and its parent's.
+pub fn become_child(parent: i32, pid: i32) {
+    PID.store(pid as u32, Ordering::Relaxed);
+    PPID.store(parent as u32, Ordering::Relaxed);
+}
+
+/// CLONE_CHILD_CLEARTID's address (as set_tid_address sets it).
+pub fn set_clear_child_tid(addr: u64) {
+    CLEAR_CHILD_TID.store(addr, Ordering::Relaxed);
+}
+
 pub fn pid() -> i32 {
     PID.load(Ordering::Relaxed) as i32
 }

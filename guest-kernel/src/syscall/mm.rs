@@ -81,6 +81,9 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
     if !anonymous && kind != MAP_PRIVATE {
         return mmap_shared_file(addr, len, prot, fixed || noreplace, fd, off);
     }
+    if anonymous && kind != MAP_PRIVATE {
+        return mmap_shared_anon(addr, len, prot, fixed || noreplace);
+    }
     let held = if anonymous {
         None
     } else {
@@ -129,10 +132,34 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
     start as i64
 }
 
+/// MAP_SHARED|MAP_ANONYMOUS: memory that a forked child shares with its parent, so it
+/// lives in a host memfd mapped through the file window like a shared file (the window
+/// mapping keeps the memfd alive; its descriptor is closed at once).
+fn mmap_shared_anon(addr: u64, len: u64, prot: u32, fixed: bool) -> i64 {
+    const MFD_CLOEXEC: u32 = 1;
+    let fd = call_ret(&Request::MemfdCreate { name: b"dev/zero", flags: MFD_CLOEXEC });
+    if fd < 0 {
+        return fd;
+    }
+    let fd = fd as i32;
+    let mut r = call_ret(&Request::Ftruncate { fd, length: page_ceil(len) as i64 });
+    if r >= 0 {
+        r = map_window(addr, len, prot, fixed, fd, 0, false);
+    }
+    call_ret(&Request::Close { fd });
+    r
+}
+
 /// MAP_SHARED of a file: the host maps the file into a range of the file window, and the
 /// user pages map to that range on first touch, so that writes reach the file (and other
 /// processes) through the host's page cache, as on Linux.
 fn mmap_shared_file(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64) -> i64 {
+    map_window(addr, len, prot, fixed, fd, off, true)
+}
+
+/// Map `fd` at `off` through the file window; `named`: /proc/self/maps names the mapping
+/// after the file (not for a descriptor closed right after).
+fn map_window(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64, named: bool) -> i64 {
     let len = page_ceil(len);
     let Some(gpa) = window::alloc(len) else { return ENOMEM };
     let write = prot & PROT_WRITE != 0;
@@ -151,7 +178,9 @@ fn mmap_shared_file(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u
             e
         },
         |s| {
-            crate::fs::procfs::name_file_mapping(s, s + len, fd, off);
+            if named {
+                crate::fs::procfs::name_file_mapping(s, s + len, fd, off);
+            }
             s as i64
         },
     )

@@ -1,6 +1,6 @@
 //! Ending the process.
 
-use abi_shared::hypercall::{ExitHow, Request, SegList, Startup};
+use abi_shared::hypercall::{ExitHow, Request, Response, SegList, Startup};
 
 use super::Ctx;
 use crate::arch::platform;
@@ -51,4 +51,150 @@ pub fn exit_with_loader_error(startup: &Startup, e: LoadError) -> ! {
     };
     crate::print::log(0, format_args!("{path}: {why}"));
     terminate(ExitHow::Status(status))
+}
+
+// ---------------------------------------------------------------------------------------
+// fork and wait
+
+const CSIGNAL: u64 = 0xff;
+const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_SETTLS: u64 = 0x8_0000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+/// The flags a new process (not a thread) may carry here. CLONE_VM is accepted only with
+/// CLONE_VFORK (posix_spawn's clone): the child gets a copy of memory instead of sharing
+/// it, which a child that only execs or exits cannot tell apart.
+const CLONE_PROCESS_FLAGS: u64 =
+    CSIGNAL | CLONE_VM | CLONE_VFORK | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID;
+const SIGCHLD: u64 = abi_shared::linux::signal::SIGCHLD as u64;
+
+/// What a fork-like clone asks for, beyond the copy itself.
+#[derive(Clone, Copy, Default)]
+struct CloneArgs {
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+}
+
+pub fn fork(c: &mut Ctx<'_>) -> i64 {
+    do_fork(c, CloneArgs { flags: SIGCHLD, ..CloneArgs::default() })
+}
+
+/// vfork: a fork (the parent does not wait for the child's exec or exit yet, which a
+/// correct vfork child cannot observe).
+pub fn vfork(c: &mut Ctx<'_>) -> i64 {
+    do_fork(c, CloneArgs { flags: SIGCHLD | CLONE_VFORK, ..CloneArgs::default() })
+}
+
+/// clone(flags, stack, parent_tid, child_tid, tls) for a new process. Threads (CLONE_VM
+/// without CLONE_VFORK, CLONE_THREAD...) are not implemented: ENOSYS.
+pub fn clone(c: &mut Ctx<'_>) -> i64 {
+    let args = CloneArgs { flags: c.arg(0), stack: c.arg(1), parent_tid: c.arg(2), child_tid: c.arg(3), tls: c.arg(4) };
+    if args.flags & !CLONE_PROCESS_FLAGS != 0 || (args.flags & CLONE_VM != 0 && args.flags & CLONE_VFORK == 0) {
+        return super::ENOSYS;
+    }
+    // Every child of ours tells its parent with SIGCHLD (a host process's exit does).
+    if args.flags & CSIGNAL != SIGCHLD {
+        return super::ENOSYS;
+    }
+    do_fork(c, args)
+}
+
+fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
+    if args.flags & CLONE_SETTLS != 0 && args.tls >= abi_shared::layout::user::TASK_SIZE {
+        return super::err(abi_shared::linux::errno::EPERM);
+    }
+    let parent = super::ids::pid();
+    match hypercall::call(&Request::Fork) {
+        Response::Forked { pid, child: false } => {
+            if args.flags & CLONE_PARENT_SETTID != 0 {
+                let _ = crate::mm::uaccess::copy_to_user(args.parent_tid, &pid.to_le_bytes());
+            }
+            i64::from(pid)
+        }
+        Response::Forked { pid, child: true } => {
+            become_child(c, parent, pid, &args);
+            0
+        }
+        Response::Ret(e) => e,
+        _ => super::err(abi_shared::linux::errno::EAGAIN),
+    }
+}
+
+/// The new process's own state: its ids, no pending signals and no ITIMER_REAL (Linux
+/// does not inherit either), and what clone's flags ask of the child.
+fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
+    super::ids::become_child(parent, pid);
+    crate::signal::forget_pending();
+    crate::signal::timer::set(0, 0);
+    if args.flags & CLONE_CHILD_SETTID != 0 {
+        let _ = crate::mm::uaccess::copy_to_user(args.child_tid, &pid.to_le_bytes());
+    }
+    if args.flags & CLONE_CHILD_CLEARTID != 0 {
+        super::ids::set_clear_child_tid(args.child_tid);
+    }
+    if args.flags & CLONE_SETTLS != 0 {
+        platform::set_fs_base(args.tls);
+    }
+    if args.stack != 0 {
+        c.frame.rsp = args.stack;
+    }
+}
+
+/// wait4(pid, wstatus, options, rusage): the host's, since children are host processes.
+pub fn wait4(c: &mut Ctx<'_>) -> i64 {
+    let (pid, wstatus, options, rusage) = (c.int(0), c.arg(1), c.int(2), c.arg(3));
+    match hypercall::call(&Request::Wait4 { pid, options }) {
+        Response::Waited { ret, status, rusage: ru } => {
+            if ret > 0 {
+                if wstatus != 0 && crate::mm::uaccess::copy_to_user(wstatus, &status.to_le_bytes()).is_err() {
+                    return super::EFAULT;
+                }
+                if rusage != 0 && crate::mm::uaccess::write_struct(rusage, &ru).is_err() {
+                    return super::EFAULT;
+                }
+            }
+            ret
+        }
+        Response::Ret(e) => e,
+        _ => super::EINVAL,
+    }
+}
+
+/// waitid(idtype, id, infop, options, rusage): Linux fills a SIGCHLD siginfo, or zeroes
+/// si_signo and si_pid when WNOHANG found no child ready.
+pub fn waitid(c: &mut Ctx<'_>) -> i64 {
+    let (idtype, id, infop, options, rusage) = (c.int(0), c.int(1), c.arg(2), c.int(3), c.arg(4));
+    match hypercall::call(&Request::Waitid { idtype, id, options }) {
+        Response::WaitedId { ret, info, rusage: ru } => {
+            if infop != 0 && write_wait_siginfo(infop, &info).is_err() {
+                return super::EFAULT;
+            }
+            if rusage != 0 && crate::mm::uaccess::write_struct(rusage, &ru).is_err() {
+                return super::EFAULT;
+            }
+            ret
+        }
+        Response::Ret(e) => e,
+        _ => super::EINVAL,
+    }
+}
+
+/// Write the SIGCHLD fields of a Linux x86_64 siginfo as waitid does: signo, errno, code
+/// (at 0, 4, 8), then pid, uid, status (at 16, 20, 24); the bytes around them stay as they
+/// were, as on Linux.
+fn write_wait_siginfo(infop: u64, i: &abi_shared::hypercall::WaitInfo) -> Result<(), i64> {
+    let mut head = [0u8; 12];
+    head[0..4].copy_from_slice(&i.signo.to_le_bytes());
+    head[8..12].copy_from_slice(&i.code.to_le_bytes());
+    let mut fields = [0u8; 12];
+    fields[0..4].copy_from_slice(&i.pid.to_le_bytes());
+    fields[4..8].copy_from_slice(&i.uid.to_le_bytes());
+    fields[8..12].copy_from_slice(&i.status.to_le_bytes());
+    crate::mm::uaccess::copy_to_user(infop, &head)?;
+    crate::mm::uaccess::copy_to_user(infop + 16, &fields)
 }

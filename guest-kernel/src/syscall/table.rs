@@ -83,9 +83,13 @@ syscall_table! {
     38  setitimer         Guest sig::setitimer        [D, Ptr, Ptr];
     39  getpid            Guest ids::getpid           [];
     40  sendfile          Host  fs_extra::sendfile    [Fd, Fd, Ptr, D];
+    56  clone             Host  process::clone        [X, X, Ptr, Ptr, X];
+    57  fork              Host  process::fork         [];
+    58  vfork             Host  process::vfork        [];
     59  execve            Both  exec::execve          [Str, Ptr, Ptr];
     60  exit              Guest process::exit         [D];
-    62  kill              Guest sig::kill             [D, D];
+    61  wait4             Host  process::wait4        [D, Ptr, X, Ptr];
+    62  kill              Both  sig::kill             [D, D];
     63  uname             Guest ids::uname            [Ptr];
     72  fcntl             Host  fs::fcntl             [Fd, D, X];
     73  flock             Host  fs::flock             [Fd, D];
@@ -172,6 +176,7 @@ syscall_table! {
     231 exit_group        Guest process::exit_group   [D];
     234 tgkill            Guest sig::tgkill           [D, D, D];
     235 utimes            Host  fs::utimes            [Str, Ptr];
+    247 waitid            Host  process::waitid       [D, D, Ptr, X, Ptr];
     257 openat            Host  fs::openat            [DirFd, Str, X, Oct];
     258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];
     260 fchownat          Host  fs::fchownat          [DirFd, Str, D, D, X];

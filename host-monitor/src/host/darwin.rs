@@ -340,3 +340,49 @@ pub fn fadvise_check(is_fifo: bool, len: i64, linux_advice: i32) -> Result<(), L
 pub fn memfd_flags_to_host(linux_flags: u32) -> Result<bool, LinuxErrno> {
     t::memfd_flags_to_darwin(linux_flags)
 }
+
+// ---------------------------------------------------------------------------------------
+// processes: wait and kill
+
+/// wait4/waitid options (Darwin numbers WCONTINUED and WNOWAIT differently).
+pub fn wait_options_to_host(linux: i32) -> Result<c_int, LinuxErrno> {
+    t::wait_options_to_darwin(linux)
+}
+
+/// A Darwin wait status in Linux's encoding (signal numbers and "continued" differ).
+pub fn wait_status_to_linux(host: c_int) -> i32 {
+    t::wait_status_to_linux(host)
+}
+
+/// waitid's idtype; Darwin has no P_PIDFD.
+pub fn idtype_to_host(linux: i32) -> Result<libc::idtype_t, LinuxErrno> {
+    match linux {
+        0 => Ok(libc::P_ALL),
+        1 => Ok(libc::P_PID),
+        2 => Ok(libc::P_PGID),
+        _ => Err(abi_shared::linux::errno::EINVAL as LinuxErrno),
+    }
+}
+
+/// The SIGCHLD fields of Darwin's siginfo in Linux numbers: the CLD_* codes are alike, the
+/// signal numbers (si_signo, and si_status when a signal ended the child) are not.
+pub fn wait_info_to_linux(si: &libc::siginfo_t) -> abi_shared::hypercall::WaitInfo {
+    let sig = |d: i32| t::signal_to_linux(d).unwrap_or(d);
+    const CLD_EXITED: i32 = 1;
+    let status = if si.si_code == CLD_EXITED { si.si_status } else { sig(si.si_status) };
+    abi_shared::hypercall::WaitInfo {
+        signo: if si.si_signo == 0 { 0 } else { sig(si.si_signo) },
+        code: si.si_code,
+        pid: si.si_pid,
+        uid: si.si_uid,
+        status,
+    }
+}
+
+/// A Linux signal number for kill(2); one Darwin lacks is EINVAL.
+pub fn kill_signal_to_host(linux_sig: i32) -> Result<c_int, LinuxErrno> {
+    if linux_sig == 0 {
+        return Ok(0);
+    }
+    t::signal_to_darwin(linux_sig).ok_or(abi_shared::linux::errno::EINVAL as LinuxErrno)
+}

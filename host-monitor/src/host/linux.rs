@@ -365,6 +365,43 @@ pub fn rlim_to_linux(host: u64) -> u64 {
     host
 }
 
+// ---------------------------------------------------------------------------------------
+// processes: wait and kill (Linux numbers are the host's)
+
+/// wait4/waitid options.
+pub fn wait_options_to_host(linux: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux)
+}
+
+/// A host wait status in Linux's encoding.
+pub fn wait_status_to_linux(host: c_int) -> i32 {
+    host
+}
+
+/// waitid's idtype (P_ALL, P_PID, P_PGID, P_PIDFD).
+pub fn idtype_to_host(linux: i32) -> Result<libc::idtype_t, LinuxErrno> {
+    match linux {
+        0 => Ok(libc::P_ALL),
+        1 => Ok(libc::P_PID),
+        2 => Ok(libc::P_PGID),
+        3 => Ok(libc::P_PIDFD),
+        _ => Err(abi_shared::linux::errno::EINVAL as LinuxErrno),
+    }
+}
+
+/// The SIGCHLD fields of the siginfo waitid filled.
+pub fn wait_info_to_linux(si: &libc::siginfo_t) -> abi_shared::hypercall::WaitInfo {
+    // SAFETY: waitid filled a SIGCHLD siginfo (or left it zeroed): the pid, uid and status
+    // fields are the valid union members.
+    let (pid, uid, status) = unsafe { (si.si_pid(), si.si_uid(), si.si_status()) };
+    abi_shared::hypercall::WaitInfo { signo: si.si_signo, code: si.si_code, pid, uid, status }
+}
+
+/// A Linux signal number for kill(2): the same on Linux (0 checks existence).
+pub fn kill_signal_to_host(linux_sig: i32) -> Result<c_int, LinuxErrno> {
+    Ok(linux_sig)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -207,3 +207,23 @@ pub fn rlimit_resource_to_host(linux_resource: u32) -> Option<c_int> {
 pub fn rlim_to_linux(host: u64) -> u64 {
     host
 }
+
+pub fn wait_options_to_host(_linux: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn wait_status_to_linux(host: c_int) -> i32 {
+    host
+}
+
+pub fn idtype_to_host(_linux: i32) -> Result<libc::idtype_t, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+pub fn wait_info_to_linux(_si: &libc::siginfo_t) -> abi_shared::hypercall::WaitInfo {
+    abi_shared::hypercall::WaitInfo::default()
+}
+
+pub fn kill_signal_to_host(_linux_sig: i32) -> Result<c_int, LinuxErrno> {
+    Err(ENOSYS)
+}

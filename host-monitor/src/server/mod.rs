@@ -8,7 +8,10 @@ pub mod exec;
 pub mod fs;
 pub mod info;
 pub mod mm;
+pub mod process;
 pub mod procfs;
+
+pub use process::is_fork_request;
 
 use abi_shared::hypercall::{
     decode_frame, encode_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request, Response, Startup,
@@ -161,6 +164,9 @@ impl Server {
                 exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)
             }
             Request::CloseOnExec => exec::close_on_exec(&self.fds).unwrap_or_else(Response::from),
+            Request::Fork | Request::Wait4 { .. } | Request::Waitid { .. } | Request::Kill { .. } => {
+                process::handle(req)
+            }
             other => fs::handle(&self.fds, mem, other),
         }
     }

@@ -3,9 +3,13 @@
 
 use std::fs::OpenOptions;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
-use kvm_bindings::{kvm_msr_entry, kvm_segment, kvm_userspace_memory_region, Msrs, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{
+    kvm_fpu, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, kvm_userspace_memory_region, kvm_vcpu_events, kvm_xcrs,
+    kvm_xsave, Msrs, KVM_MAX_CPUID_ENTRIES,
+};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
 use abi_shared::bootinfo::Flavour;
@@ -25,12 +29,26 @@ const MSR_PVM_ID: u32 = 0x4b56_4d11;
 const PVM_ID_VALUE: u64 = 0x4d_5650;
 
 pub struct KvmVm {
-    kvm: Kvm,
-    vm: VmFd,
+    shared: Arc<KvmShared>,
     first_vcpu: Mutex<Option<VcpuFd>>,
     flavour: Flavour,
+}
+
+/// What the VM and its vCPUs share. A forked child replaces the VM (a KVM VM belongs to
+/// the address space that created it), so the VM sits behind a lock with a generation
+/// number that tells each vCPU whether it must be rebuilt.
+struct KvmShared {
+    kvm: Kvm,
+    vm: Mutex<VmFd>,
+    /// Bumped each time the VM is replaced (in a forked child).
+    generation: AtomicU64,
+    /// The VM's descriptor, for the file window's slot registration (made from the
+    /// hypercall worker, which holds no lock).
+    window_vm_fd: Arc<AtomicI32>,
     fd_floor: i32,
     owned: Mutex<Vec<i32>>,
+    /// Eventfds registered as ioeventfds on the current VM (kept open with it).
+    ioeventfds: Mutex<Vec<RawFd>>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> VmmError {
@@ -66,25 +84,32 @@ fn open_kvm(floor: i32) -> Result<Kvm, VmmError> {
     Ok(unsafe { Kvm::from_raw_fd(fd) })
 }
 
+/// A new VM with guest RAM `mem` as slot 0, its descriptor above `floor`.
+fn new_vm(kvm: &Kvm, mem: &GuestMemory, floor: i32) -> Result<VmFd, VmmError> {
+    let vm0 = kvm.create_vm().map_err(|e| failed("KVM_CREATE_VM", e))?;
+    let vm_fd = move_fd_high(vm0.as_raw_fd(), floor)?;
+    std::mem::forget(vm0);
+    // SAFETY: vm_fd is a VM descriptor we own exclusively.
+    let vm = unsafe { kvm.create_vmfd_from_rawfd(vm_fd) }.map_err(|e| failed("adopting the VM fd", e))?;
+    let region = kvm_userspace_memory_region {
+        slot: 0,
+        flags: 0,
+        guest_phys_addr: 0,
+        memory_size: mem.size(),
+        userspace_addr: mem.host_base() as u64,
+    };
+    // SAFETY: the region is GuestMemory's mapping, which outlives the VM (both live for
+    // the whole run, and the VM is dropped first).
+    unsafe { vm.set_user_memory_region(region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
+    Ok(vm)
+}
+
 impl KvmVm {
     pub fn create(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Result<KvmVm, VmmError> {
         let kvm = open_kvm(fd_floor)?;
-        let vm0 = kvm.create_vm().map_err(|e| failed("KVM_CREATE_VM", e))?;
-        let vm_fd = move_fd_high(vm0.as_raw_fd(), fd_floor)?;
-        std::mem::forget(vm0);
-        // SAFETY: vm_fd is a VM descriptor we own exclusively.
-        let vm = unsafe { kvm.create_vmfd_from_rawfd(vm_fd) }.map_err(|e| failed("adopting the VM fd", e))?;
-        let region = kvm_userspace_memory_region {
-            slot: 0,
-            flags: 0,
-            guest_phys_addr: 0,
-            memory_size: mem.size(),
-            userspace_addr: mem.host_base() as u64,
-        };
-        // SAFETY: the region is GuestMemory's mapping, which outlives the VM (both live for
-        // the whole run, and the VM is dropped first).
-        unsafe { vm.set_user_memory_region(region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
-        let vm_fd = vm.as_raw_fd();
+        let vm = new_vm(&kvm, mem, fd_floor)?;
+        let window_vm_fd = Arc::new(AtomicI32::new(vm.as_raw_fd()));
+        let cell = window_vm_fd.clone();
         // The file window: a memory slot per chunk, registered when the monitor first maps
         // a file there (KVM allows adding slots while vCPUs run). KVM then follows the
         // monitor's mmaps inside it through its MMU notifiers.
@@ -98,8 +123,8 @@ impl KvmVm {
             };
             // SAFETY: KVM_SET_USER_MEMORY_REGION reads the region struct; the memory is part
             // of the window reservation, which lives as long as GuestMemory and so outlives
-            // the VM; vm_fd stays open while hypercalls are served.
-            unsafe { libc::ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region) == 0 }
+            // the VM; the VM fd stays open while hypercalls are served.
+            unsafe { libc::ioctl(cell.load(Ordering::Acquire), KVM_SET_USER_MEMORY_REGION, &region) == 0 }
         }));
         let vcpu = new_vcpu(&kvm, &vm, 0, fd_floor)?;
         let detected = if read_msr(&vcpu, MSR_PVM_ID) == Some(PVM_ID_VALUE) { Flavour::Pvm } else { Flavour::Classic };
@@ -115,7 +140,16 @@ impl KvmVm {
             _ => detected,
         };
         let owned = vec![kvm.as_raw_fd(), vm.as_raw_fd(), vcpu.as_raw_fd()];
-        Ok(KvmVm { kvm, vm, first_vcpu: Mutex::new(Some(vcpu)), flavour, fd_floor, owned: Mutex::new(owned) })
+        let shared = Arc::new(KvmShared {
+            kvm,
+            vm: Mutex::new(vm),
+            generation: AtomicU64::new(0),
+            window_vm_fd,
+            fd_floor,
+            owned: Mutex::new(owned),
+            ioeventfds: Mutex::new(Vec::new()),
+        });
+        Ok(KvmVm { shared, first_vcpu: Mutex::new(Some(vcpu)), flavour })
     }
 }
 
@@ -155,37 +189,37 @@ impl Vm for KvmVm {
         let taken = if id == 0 { self.first_vcpu.lock().ok().and_then(|mut v| v.take()) } else { None };
         let fd = match taken {
             Some(v) => v,
-            None => {
-                let v = new_vcpu(&self.kvm, &self.vm, id, self.fd_floor)?;
-                if let Ok(mut o) = self.owned.lock() {
-                    o.push(v.as_raw_fd());
-                }
-                v
-            }
+            None => self.shared.new_vcpu(id)?,
         };
-        Ok(Box::new(KvmVcpu { fd }))
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        Ok(Box::new(KvmVcpu { fd, id, shared: self.shared.clone(), generation, saved: None }))
     }
 
     fn owned_fds(&self) -> Vec<i32> {
-        self.owned.lock().map(|o| o.clone()).unwrap_or_default()
+        self.shared.owned.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
     fn wake_eventfd(&self, port: u16) -> Option<std::fs::File> {
+        let floor = self.shared.fd_floor;
         let efd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_CLOEXEC).ok()?;
-        let high = move_fd_high(efd.as_raw_fd(), self.fd_floor).ok()?;
+        let high = move_fd_high(efd.as_raw_fd(), floor).ok()?;
         std::mem::forget(efd);
         // SAFETY: `high` is the eventfd just created and moved; nothing else owns it.
         let efd = unsafe { vmm_sys_util::eventfd::EventFd::from_raw_fd(high) };
-        self.vm.register_ioevent(&efd, &kvm_ioctls::IoEventAddress::Pio(port as u64), kvm_ioctls::NoDatamatch).ok()?;
+        let vm = self.shared.vm.lock().ok()?;
+        vm.register_ioevent(&efd, &kvm_ioctls::IoEventAddress::Pio(port as u64), kvm_ioctls::NoDatamatch).ok()?;
         // The worker's handle: a duplicate above the program's fds.
         // SAFETY: F_DUPFD_CLOEXEC on our eventfd returns a new fd or -1.
-        let dup = unsafe { libc::fcntl(efd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, self.fd_floor) };
+        let dup = unsafe { libc::fcntl(efd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, floor) };
         if dup < 0 {
             return None;
         }
-        if let Ok(mut o) = self.owned.lock() {
+        if let Ok(mut o) = self.shared.owned.lock() {
             o.push(efd.as_raw_fd());
             o.push(dup);
+        }
+        if let Ok(mut e) = self.shared.ioeventfds.lock() {
+            e.push(efd.as_raw_fd());
         }
         // The registration lives as long as the VM; keep the eventfd open with it.
         std::mem::forget(efd);
@@ -203,18 +237,100 @@ impl Vm for KvmVm {
         Ok(())
     }
 
-    /// A KVM VM belongs to the address space that created it, so the child needs a VM of its
-    /// own (a new /dev/kvm VM over its copy of guest RAM, and vCPUs rebuilt from saved
-    /// state). That comes with fork; until then the child is told so plainly.
-    fn after_fork_child(&self, _mem: &GuestMemory) -> Result<(), VmmError> {
-        Err(VmmError::Failed(
-            "a forked child cannot use its parent's KVM VM, and rebuilding it is not implemented yet".into(),
-        ))
+    /// A KVM VM belongs to the address space that created it (KVM refuses ioctls from
+    /// another mm), so the child builds its own over its copy-on-write copy of guest RAM,
+    /// registers the file window's active chunks again, and leaves the parent's VM and
+    /// ioeventfds (inherited descriptors) behind. Its vCPUs follow in `resume_after_fork`.
+    fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError> {
+        let sh = &self.shared;
+        let new = new_vm(&sh.kvm, mem, sh.fd_floor)?;
+        let new_fd = new.as_raw_fd();
+        let mut vm = sh.vm.lock().map_err(|_| VmmError::Failed("VM lock poisoned".into()))?;
+        // Dropping the parent's VmFd only closes this process's descriptor.
+        *vm = new;
+        drop(vm);
+        if let Ok(mut e) = sh.ioeventfds.lock() {
+            for fd in e.drain(..) {
+                // SAFETY: an ioeventfd of the parent's VM that only this module holds.
+                unsafe { libc::close(fd) };
+            }
+        }
+        if let Ok(mut o) = sh.owned.lock() {
+            *o = vec![sh.kvm.as_raw_fd(), new_fd];
+        }
+        if let Ok(mut first) = self.first_vcpu.lock() {
+            first.take();
+        }
+        sh.window_vm_fd.store(new_fd, Ordering::Release);
+        sh.generation.fetch_add(1, Ordering::AcqRel);
+        if !mem.reactivate_window() {
+            return Err(VmmError::Failed("registering the file window in the new VM".into()));
+        }
+        Ok(())
     }
+}
+
+impl KvmShared {
+    /// A vCPU on the current VM; its descriptor is recorded as the monitor's.
+    fn new_vcpu(&self, id: u64) -> Result<VcpuFd, VmmError> {
+        let vm = self.vm.lock().map_err(|_| VmmError::Failed("VM lock poisoned".into()))?;
+        let v = new_vcpu(&self.kvm, &vm, id, self.fd_floor)?;
+        if let Ok(mut o) = self.owned.lock() {
+            o.push(v.as_raw_fd());
+        }
+        Ok(v)
+    }
+}
+
+/// Everything KVM lets user space read of a vCPU, enough to rebuild it in another VM.
+struct SavedState {
+    regs: kvm_regs,
+    sregs: kvm_sregs,
+    fpu: kvm_fpu,
+    xsave: kvm_xsave,
+    xcrs: kvm_xcrs,
+    events: kvm_vcpu_events,
+    msrs: Vec<kvm_msr_entry>,
+    /// The host TSC when the state was taken: the guest's TSC (its clock) must not stand
+    /// still while the fork happens.
+    host_tsc: u64,
+}
+
+/// MSRs a vCPU carries beyond its registers: syscall entry, FS/GS bases, PAT, TSC, and
+/// kvm_pvm's VIF page registration (the only paravirtual MSR this host build has).
+const SAVED_MSRS: &[u32] = &[
+    0x10,        // IA32_TSC
+    0x174,       // SYSENTER_CS
+    0x175,       // SYSENTER_ESP
+    0x176,       // SYSENTER_EIP
+    0x277,       // PAT
+    0xc000_0081, // STAR
+    0xc000_0082, // LSTAR
+    0xc000_0083, // CSTAR
+    0xc000_0084, // SFMASK
+    0xc000_0100, // FS_BASE
+    0xc000_0101, // GS_BASE
+    0xc000_0102, // KERNEL_GS_BASE
+    0xc000_0103, // TSC_AUX
+    MSR_PVM_VIF,
+];
+
+/// kvm_pvm: the VIF page MSR (see machine.rs).
+const MSR_PVM_VIF: u32 = 0x4b56_4d10;
+const MSR_IA32_TSC: u32 = 0x10;
+
+fn host_tsc() -> u64 {
+    // SAFETY: rdtsc has no side effects.
+    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 pub struct KvmVcpu {
     fd: VcpuFd,
+    id: u64,
+    shared: Arc<KvmShared>,
+    /// The VM generation this vCPU belongs to (see KvmShared).
+    generation: u64,
+    saved: Option<SavedState>,
 }
 
 fn code_segment(selector: u16) -> kvm_segment {
@@ -319,12 +435,76 @@ impl Vcpu for KvmVcpu {
         None
     }
 
-    /// The vCPU fd stays valid in the parent across fork: nothing to save.
+    /// Save the complete state. The vCPU stopped at an exit whose instruction KVM completes
+    /// only on the next KVM_RUN (an `out` is retired then), so first re-enter with
+    /// immediate_exit: the instruction completes and no guest code runs.
     fn suspend_for_fork(&mut self) -> Result<(), VmmError> {
+        self.fd.set_kvm_immediate_exit(1);
+        let r = self.fd.run().map(|_| ());
+        self.fd.set_kvm_immediate_exit(0);
+        match r {
+            Err(e) if e.errno() == libc::EINTR => {}
+            Ok(()) => {}
+            Err(e) => return Err(failed("completing the exit before fork", e)),
+        }
+        self.saved = Some(self.save()?);
         Ok(())
     }
 
+    /// In the parent the VM is unchanged and so is this vCPU. In a forked child it is a new
+    /// KVM vCPU on the child's VM with the saved state.
     fn resume_after_fork(&mut self) -> Result<(), VmmError> {
-        Ok(())
+        let saved = self.saved.take().ok_or_else(|| VmmError::Failed("resume_after_fork without suspend".into()))?;
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        if generation == self.generation {
+            return Ok(());
+        }
+        let fd = self.shared.new_vcpu(self.id)?;
+        // The parent's vCPU: closing it here only drops this process's reference.
+        drop(std::mem::replace(&mut self.fd, fd));
+        self.generation = generation;
+        self.restore(&saved)
+    }
+}
+
+impl KvmVcpu {
+    fn save(&self) -> Result<SavedState, VmmError> {
+        let f = &self.fd;
+        let entries: Vec<kvm_msr_entry> =
+            SAVED_MSRS.iter().map(|&index| kvm_msr_entry { index, ..Default::default() }).collect();
+        let mut msrs = Msrs::from_entries(&entries).map_err(|e| failed("building the MSR list", format!("{e:?}")))?;
+        let n = f.get_msrs(&mut msrs).map_err(|e| failed("KVM_GET_MSRS", e))?;
+        Ok(SavedState {
+            regs: f.get_regs().map_err(|e| failed("KVM_GET_REGS", e))?,
+            sregs: f.get_sregs().map_err(|e| failed("KVM_GET_SREGS", e))?,
+            fpu: f.get_fpu().map_err(|e| failed("KVM_GET_FPU", e))?,
+            xsave: f.get_xsave().map_err(|e| failed("KVM_GET_XSAVE", e))?,
+            xcrs: f.get_xcrs().map_err(|e| failed("KVM_GET_XCRS", e))?,
+            events: f.get_vcpu_events().map_err(|e| failed("KVM_GET_VCPU_EVENTS", e))?,
+            // KVM_GET_MSRS stops at the first MSR it does not know: keep those it read.
+            msrs: msrs.as_slice()[..n].to_vec(),
+            host_tsc: host_tsc(),
+        })
+    }
+
+    fn restore(&self, st: &SavedState) -> Result<(), VmmError> {
+        let f = &self.fd;
+        f.set_sregs(&st.sregs).map_err(|e| failed("KVM_SET_SREGS", e))?;
+        f.set_xcrs(&st.xcrs).map_err(|e| failed("KVM_SET_XCRS", e))?;
+        f.set_fpu(&st.fpu).map_err(|e| failed("KVM_SET_FPU", e))?;
+        // SAFETY: the buffer came from KVM_GET_XSAVE on a vCPU with the same CPUID, so it
+        // holds no state larger than the 4 KiB kvm_xsave.
+        unsafe { f.set_xsave(&st.xsave) }.map_err(|e| failed("KVM_SET_XSAVE", e))?;
+        let elapsed = host_tsc().wrapping_sub(st.host_tsc);
+        for m in &st.msrs {
+            let data = if m.index == MSR_IA32_TSC { m.data.wrapping_add(elapsed) } else { m.data };
+            let one = Msrs::from_entries(&[kvm_msr_entry { index: m.index, data, ..Default::default() }])
+                .map_err(|e| failed("building the MSR list", format!("{e:?}")))?;
+            if f.set_msrs(&one).map_err(|e| failed("KVM_SET_MSRS", e))? != 1 {
+                return Err(VmmError::Failed(format!("KVM_SET_MSRS refused MSR {:#x} in the forked vCPU", m.index)));
+            }
+        }
+        f.set_vcpu_events(&st.events).map_err(|e| failed("KVM_SET_VCPU_EVENTS", e))?;
+        f.set_regs(&st.regs).map_err(|e| failed("KVM_SET_REGS", e))
     }
 }

@@ -1,0 +1,108 @@
+//! Other processes: waiting for children and signalling them. Linux pids are host pids
+//! (each Linux process is a host `linuxrun` process), so wait4, waitid and kill are the
+//! host's own, with numbers translated by the host personality.
+//!
+//! fork itself is not served here: it must run on the vCPU thread (see machine.rs), so the
+//! guest always sends it through the exit doorbell and `is_fork_request` picks it out.
+
+use abi_shared::hypercall::{decode_frame, LinuxRusage, Request, Response, WaitInfo};
+use abi_shared::layout::vcpu_block;
+use abi_shared::linux::errno;
+
+use super::fs::{check, ret, Failure, Handled};
+use crate::guest_mem::GuestMemory;
+use crate::host::{self, LinuxErrno};
+
+const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
+
+/// Serve one process request.
+pub fn handle(req: &Request<'_>) -> Response {
+    let result = match req {
+        Request::Wait4 { pid, options } => wait4(*pid, *options),
+        Request::Waitid { idtype, id, options } => waitid(*idtype, *id, *options),
+        Request::Kill { pid, sig } => kill(*pid, *sig),
+        // A fork that did not come through the exit doorbell (see the module comment).
+        _ => Err(Failure::Errno(ENOSYS)),
+    };
+    result.unwrap_or_else(Response::from)
+}
+
+/// Whether the request waiting in the vCPU block at `block` is a fork.
+pub fn is_fork_request(mem: &GuestMemory, block: u64) -> bool {
+    let area = block + vcpu_block::HC_REQUEST;
+    let Ok(len) = mem.read_u32(area) else { return false };
+    let len = u64::from(len).min(vcpu_block::HC_REQUEST_SIZE - 4);
+    let Ok(frame) = mem.read_vec(area, len + 4) else { return false };
+    matches!(decode_frame::<Request<'_>>(&frame), Ok(Request::Fork))
+}
+
+fn wait4(pid: i32, options: i32) -> Handled {
+    let options = host::wait_options_to_host(options).map_err(Failure::Errno)?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain integers, zero is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: status and ru are valid out-pointers for the call.
+    let r = check(unsafe { libc::wait4(pid, &mut status, options, &mut ru) })?;
+    let rusage = if r > 0 { host::rusage_to_linux(&ru) } else { LinuxRusage::default() };
+    let status = if r > 0 { host::wait_status_to_linux(status) } else { 0 };
+    Ok(Response::Waited { ret: r, status, rusage })
+}
+
+fn waitid(idtype: i32, id: i32, options: i32) -> Handled {
+    let idtype = host::idtype_to_host(idtype).map_err(Failure::Errno)?;
+    let options = host::wait_options_to_host(options).map_err(Failure::Errno)?;
+    let id = libc::id_t::try_from(id).map_err(|_| Failure::Errno(errno::EINVAL as LinuxErrno))?;
+    // SAFETY: siginfo_t is plain data; zero is what Linux reports when WNOHANG finds none.
+    let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: si is a valid out-pointer for waitid.
+    check(unsafe { libc::waitid(idtype, id, &mut si, options) })?;
+    let info: WaitInfo = host::wait_info_to_linux(&si);
+    // waitid has no rusage of its own; Linux's raw syscall fills one from the child, which
+    // the host's libc waitid does not give us.
+    Ok(Response::WaitedId { ret: 0, info, rusage: LinuxRusage::default() })
+}
+
+fn kill(pid: i32, sig: i32) -> Handled {
+    let sig = host::kill_signal_to_host(sig).map_err(Failure::Errno)?;
+    // SAFETY: kill takes no pointers.
+    check(unsafe { libc::kill(pid, sig) }).and_then(ret)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    fn err(e: u32) -> Response {
+        Response::Ret(-i64::from(e))
+    }
+
+    /// One test, so that no other test's child is reaped or waited for by mistake.
+    #[test]
+    fn children_are_waited_for_and_then_echild() {
+        // SAFETY: the child only calls _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(7) };
+        }
+        match handle(&Request::Wait4 { pid, options: 0 }) {
+            Response::Waited { ret, status, .. } => {
+                assert_eq!(ret, i64::from(pid));
+                assert_eq!(status, 7 << 8);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(handle(&Request::Wait4 { pid, options: 1 }), err(errno::ECHILD));
+        assert_eq!(handle(&Request::Waitid { idtype: 1, id: pid, options: 4 | 1 }), err(errno::ECHILD));
+        assert_eq!(handle(&Request::Waitid { idtype: 9, id: 0, options: 4 }), err(errno::EINVAL));
+        assert_eq!(handle(&Request::Waitid { idtype: 1, id: -1, options: 4 }), err(errno::EINVAL));
+    }
+
+    #[test]
+    fn kill_checks_processes() {
+        // SAFETY: getpid cannot fail.
+        let me = unsafe { libc::getpid() };
+        assert_eq!(handle(&Request::Kill { pid: me, sig: 0 }), Response::Ret(0));
+        assert_eq!(handle(&Request::Kill { pid: i32::MAX, sig: 0 }), err(errno::ESRCH));
+    }
+}
