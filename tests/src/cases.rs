@@ -441,6 +441,12 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("proc-stat-types", &["/usr/bin/stat", "-c", "%n %F %a", "/proc/self/status", "/proc/self", "/proc/self/fd", "/proc/self/exe"], 0),
     ("proc-ostype", &["/bin/cat", "/proc/sys/kernel/ostype"], 0),
     ("python3-proc", &["/usr/bin/python3", "-c", "import os, sys; print(sorted(os.listdir('/proc/self/fd'), key=int)); print(os.readlink('/proc/self/exe') == os.path.realpath(sys.executable)); print(open('/proc/self/status').read().splitlines()[0])"], 0),
+    (
+        "bash-pipeline",
+        &["/bin/bash", "-c", "for i in 1 2 3; do echo $i; done | wc -l; ls /usr/include/linux/netfilter | head -3; x=$(echo sub); echo $x $((6 * 7)); false || exit 5"],
+        5,
+    ),
+    ("sh-commands", &["/bin/sh", "-c", "/bin/echo a; /bin/true && echo ok; /bin/false; echo $?; exit 3"], 3),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
 
