@@ -215,6 +215,9 @@ const APPLETS: &[Applet] = &[
     applet("echo-escapes", &["echo", "-e", "tab\\there\\nnew line\\c"]),
     applet("cat", &["cat", "a.txt", "b.txt"]),
     with_stdin(applet("cat-stdin", &["cat"]), "a.txt"),
+    // gcc runs cpp/cc1, as, collect2 and ld as child processes: the binary must be the
+    // same bytes as the native build's.
+    changes_tree(applet("gcc", &["/usr/bin/gcc", "-O2", "-o", "hello", "hello.c"])),
     failing(applet("cat-missing", &["cat", "a.txt", "missing"]), 1),
     applet("ls-l", &["ls", "-l", "tree"]),
     applet("ls-lR", &["ls", "-lR", "tree", "empty"]),
@@ -499,6 +502,9 @@ const TOOLS: &[Applet] = &[
     changes_tree(applet("python3-walk", &["/usr/bin/python3", "walk.py"])),
     changes_tree(applet("sqlite3-file", &["/usr/bin/sqlite3", "t.db", "create table t(x); insert into t values (1),(2),(3); select sum(x) from t;"])),
     applet("perl-files", &["/usr/bin/perl", "-e", "opendir(my $d, 'tree') or die; print join(' ', sort grep { !/^\\./ } readdir $d), qq(\\n); open(my $f, '<', 'nums.txt') or die; my @l = <$f>; print scalar(@l), qq(\\n);"]),
+    // gcc runs cpp/cc1, as, collect2 and ld as child processes: the binary must be the
+    // same bytes as the native build's.
+    changes_tree(applet("gcc", &["/usr/bin/gcc", "-O2", "-o", "hello", "hello.c"])),
     failing(applet("cat-missing", &["/bin/cat", "a.txt", "missing"]), 1),
 ];
 

@@ -70,6 +70,7 @@ pub fn tool_tree(dir: &Path) -> Result<(), String> {
     native(dir, "gzip", &["-9kn", "a.txt"])?;
     native(dir, "xz", &["-k", "big.bin"])?;
     write(dir, "walk.py", PYTHON_SCRIPT.as_bytes(), 0o644)?;
+    write(dir, "hello.c", b"#include <stdio.h>\nint main(void) { puts(\"hello from gcc\"); return 0; }\n", 0o644)?;
     set_fixed_mtimes(dir)
 }
 
