@@ -396,9 +396,38 @@ int main(void) {
 
 /// VmRSS of a host process in KiB.
 fn vm_rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let status = proc_status(pid);
     let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("VmRSS line");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// /proc/<pid>/status of our child `pid`. When the tests run in a pid namespace whose
+/// /proc is the outer one's, `pid` is not the /proc name: find the entry whose NSpid
+/// line ends with it (and is a child of ours).
+fn proc_status(pid: u32) -> String {
+    let field = |status: &str, key: &str| -> Option<String> {
+        status.lines().find(|l| l.starts_with(key)).map(|l| l[key.len()..].trim().to_string())
+    };
+    let ours = |status: &str| {
+        field(status, "NSpid:").and_then(|v| v.split_whitespace().last().map(str::to_string)) == Some(pid.to_string())
+    };
+    if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        if ours(&s) && field(&s, "PPid:").is_some() {
+            let me = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+            let my_pid = field(&me, "Pid:");
+            if field(&s, "PPid:") == my_pid {
+                return s;
+            }
+        }
+    }
+    let my_host_pid = std::fs::read_link("/proc/self").ok().and_then(|p| p.to_str().map(str::to_string));
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(s) = std::fs::read_to_string(entry.path().join("status")) else { continue };
+        if ours(&s) && (my_host_pid.is_none() || field(&s, "PPid:") == my_host_pid) {
+            return s;
+        }
+    }
+    panic!("no /proc entry for child pid {pid}");
 }
 
 #[test]
