@@ -205,6 +205,14 @@ fn guest_dir_of_fd(view: &View, fd: c_int) -> Result<Option<Vec<u8>>, Failure> {
 /// getcwd in a mounted view: the guest path of the working directory with its NUL, or, as
 /// Linux says for a directory outside the process's root, "(unreachable)" and the host's.
 fn guest_getcwd(view: &Mounted, buf: &mut [u8]) -> Result<i64, Failure> {
+    // The view remembers the cwd by name; the host knows whether it still exists (Linux:
+    // ENOENT once the working directory has been removed).
+    let mut scratch = vec![0u8; PATH_MAX];
+    if let Err(Failure::Errno(e)) = getcwd_host(&mut scratch) {
+        if e == errno::ENOENT as LinuxErrno {
+            return Err(Failure::Errno(e));
+        }
+    }
     let cwd = match view.cwd() {
         Some(cwd) => cwd,
         None => {
