@@ -35,8 +35,8 @@ fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
 }
 
-/// Why `fd` cannot be mapped, or (access mode, size) of its regular file.
-fn mappable(fds: &FdGuard, fd: i32) -> Result<(i32, u64), u32> {
+/// Why `fd` cannot be mapped, or the access mode and stat of its regular file.
+fn mappable(fds: &FdGuard, fd: i32) -> Result<(i32, libc::stat), u32> {
     if fd < 0 || fds.is_reserved(fd) {
         return Err(errno::EBADF);
     }
@@ -59,15 +59,16 @@ fn mappable(fds: &FdGuard, fd: i32) -> Result<(i32, u64), u32> {
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(errno::ENODEV);
     }
-    Ok((mode, st.st_size as u64))
+    Ok((mode, st))
 }
 
 /// `FileMapShared`: the file at its place in the file window.
 pub fn map_shared(fds: &FdGuard, mem: &GuestMemory, fd: i32, offset: u64, len: u64, gpa: u64, write: bool) -> Response {
-    let (mode, size) = match mappable(fds, fd) {
+    let (mode, st) = match mappable(fds, fd) {
         Ok(v) => v,
         Err(e) => return errno_ret(e),
     };
+    let size = st.st_size as u64;
     let writable = mode == libc::O_RDWR;
     if write && !writable {
         return errno_ret(errno::EACCES);
@@ -89,20 +90,13 @@ pub fn window_op(result: Result<(), i32>) -> Response {
 impl HeldFiles {
     /// `FileHold`: check that `fd` may be mapped as asked, then hold its file.
     pub fn hold(&mut self, fds: &mut FdGuard, fd: i32, write: bool) -> Response {
-        let (mode, _) = match mappable(fds, fd) {
+        let (mode, st) = match mappable(fds, fd) {
             Ok(v) => v,
             Err(e) => return errno_ret(e),
         };
         if write && mode != libc::O_RDWR {
             return errno_ret(errno::EACCES);
         }
-        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-        // SAFETY: st is a valid out-pointer for fstat.
-        if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
-            return errno_ret(errno::EBADF);
-        }
-        // SAFETY: fstat succeeded and filled st.
-        let st = unsafe { st.assume_init() };
         #[allow(clippy::unnecessary_cast)] // st_dev and st_ino differ in type between hosts.
         let key = (st.st_dev as u64, st.st_ino as u64);
         if let Some(&handle) = self.by_file.get(&key) {
@@ -138,7 +132,9 @@ impl HeldFiles {
         for chunk in iov.chunks(256) {
             // SAFETY: every iovec was checked to lie inside guest RAM; handle is a file
             // descriptor this table holds.
-            let n = unsafe { libc::preadv(handle, chunk.as_ptr(), chunk.len() as libc::c_int, offset + done) };
+            let n = unsafe {
+                libc::preadv(handle, chunk.as_ptr(), chunk.len() as libc::c_int, offset.saturating_add(done))
+            };
             if n < 0 {
                 return Response::Ret(-i64::from(crate::host::errno_to_linux(last_errno())));
             }
