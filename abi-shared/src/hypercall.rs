@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 11;
+pub const PROTOCOL_VERSION: u32 = 12;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -509,6 +509,22 @@ pub enum Request<'a> {
         pid: i32,
         sig: i32,
     },
+    /// rt_sigqueueinfo to another process: Linux signal, si_code and si_value (the host
+    /// fills in our pid and uid, as Linux's sigqueue does).
+    Sigqueue {
+        pid: i32,
+        sig: i32,
+        code: i32,
+        value: u64,
+    },
+    /// The host dispositions the program's signal state asks for (Linux signal masks, bit
+    /// n-1 = signal n): `catch`, delivered to the guest through the host signal area;
+    /// `ignore`, ignored by the host too (and so across a host exec); the rest take the host's
+    /// default action, which kills, stops or continues the host process as Linux would.
+    SignalDispositions {
+        catch: u64,
+        ignore: u64,
+    },
 }
 
 /// What an xattr request is about.
@@ -653,6 +669,25 @@ pub struct Startup {
     /// The limits Linux programs see: (resource, soft, hard) with Linux resource numbers.
     pub rlimits: Vec<(u32, u64, u64)>,
     pub cpu_count: u32,
+    /// Signals ignored and blocked when linuxrun started (Linux masks): both survive exec on
+    /// Linux, so the program starts with them (`nohup`, a shell's background job).
+    pub ignored_signals: u64,
+    pub blocked_signals: u64,
+}
+
+/// What the monitor's signal handler records for one caught signal (see
+/// `layout::vcpu_block::HOST_SIGNAL_INFO`), in Linux terms.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostSignalInfo {
+    pub signo: i32,
+    /// si_code (SI_USER, SI_QUEUE, SI_TKILL, SI_KERNEL...).
+    pub code: i32,
+    pub pid: i32,
+    pub uid: u32,
+    /// si_value of sigqueue, or si_status of SIGCHLD.
+    pub value: u64,
+    pub pad: u64,
 }
 
 // The structs below are Linux x86_64 ABI structs that only these answers carry.

@@ -61,6 +61,13 @@ pub mod vcpu_block {
     pub const HC_REQ_SEQ: u64 = HC_CONTROL;
     pub const HC_RESP_SEQ: u64 = HC_CONTROL + 64;
     pub const HC_WORKER_ASLEEP: u64 = HC_CONTROL + 128;
+    /// Signals the host caught for the program and the guest has not taken yet: u64, bit
+    /// n-1 = Linux signal n, set by the monitor's signal handler, swapped to 0 by the guest.
+    pub const HOST_SIGNALS_PENDING: u64 = HC_CONTROL + 0x200;
+    /// Per Linux signal n, at `HOST_SIGNAL_INFO + n * HOST_SIGNAL_INFO_SIZE`: the siginfo
+    /// of its latest instance as a `HostSignalInfo` (written before the pending bit is set).
+    pub const HOST_SIGNAL_INFO: u64 = HC_CONTROL + 0x400;
+    pub const HOST_SIGNAL_INFO_SIZE: u64 = 32;
     /// Stack for double faults and NMIs (IST1).
     pub const IST1_TOP: u64 = 0x2_0000;
     /// Kernel stack: syscalls and exceptions from user mode (TSS.RSP0).
@@ -78,6 +85,10 @@ pub mod selectors {
     pub const USER_CS: u16 = 0x33;
     pub const TSS: u16 = 0x40;
 }
+
+/// The interrupt vector the monitor injects when it caught a signal for a vCPU running user
+/// code, so that the guest kernel takes the signal without waiting for a syscall.
+pub const SIGNAL_KICK_VECTOR: u8 = 0x20;
 
 /// Port-I/O doorbells (the exit transport).
 pub mod ports {

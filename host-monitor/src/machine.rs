@@ -268,6 +268,8 @@ impl Machine {
         if let Ok(mut s) = server.lock() {
             s.vcpu_clock = crate::server::this_thread_cpu_clock();
         }
+        crate::signals::attach(&self.mem, block);
+        self.publish_kick_flag();
         let mut worker = self.start_worker(&server, block)?;
         let outcome = self.run_vcpu(&server, &mut worker, block, exits);
         if let Some(w) = worker {
@@ -318,7 +320,15 @@ impl Machine {
                     }
                     None => return Err(self.died("the guest waited for a hypercall worker that does not exist")),
                 },
-                Exit::Interrupted => continue,
+                Exit::Interrupted => {
+                    // A caught host signal: a guest running user code would not look for
+                    // it until its next syscall, so interrupt it.
+                    if crate::signals::pending() != 0 {
+                        self.vcpu
+                            .inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR)
+                            .map_err(|e| self.died(&e.to_string()))?;
+                    }
+                }
                 Exit::UnknownPort(port) => {
                     return Err(self.died(&format!("the guest kernel used unknown I/O port {port:#x}")));
                 }
@@ -341,6 +351,7 @@ impl Machine {
         block: u64,
     ) -> Result<ForkSide, MachineError> {
         let vmm = |e: crate::vmm::VmmError| MachineError(format!("fork: {e}"));
+        crate::signals::detach_vcpu();
         self.vcpu.suspend_for_fork().map_err(vmm)?;
         self.vm.prepare_fork().map_err(vmm)?;
         let had_worker = worker.is_some();
@@ -370,6 +381,7 @@ impl Machine {
             }
         };
         self.vcpu.resume_after_fork().map_err(vmm)?;
+        self.publish_kick_flag();
         if side == ForkSide::Child {
             // The parent's wake eventfd is registered with the parent's VM: a new one.
             drop(self.wake.take());
@@ -391,6 +403,14 @@ impl Machine {
         let n = encode_frame(&answer, &mut frame).map_err(|_| MachineError("encoding the fork answer".into()))?;
         self.mem.write(block + vcpu_block::HC_RESPONSE, &frame[..n]).map_err(oob)?;
         Ok(side)
+    }
+
+    /// Tell the signal handler which thread runs the vCPU and how to stop it entering.
+    fn publish_kick_flag(&mut self) {
+        let flag = self.vcpu.kick_flag();
+        // SAFETY: the flag lives in the vCPU's hypervisor-shared page until the next
+        // `suspend_for_fork`, which `fork` precedes with `detach_vcpu`.
+        crate::signals::set_vcpu_thread(flag.map(|f| unsafe { &*f }));
     }
 
     fn died(&self, what: &str) -> MachineError {

@@ -11,6 +11,7 @@ mod host;
 mod machine;
 mod program;
 mod server;
+mod signals;
 mod startup;
 mod stats;
 mod vfs;
@@ -59,11 +60,6 @@ struct Failure {
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
-    // Children of the program are children of this process, waited for with the host's
-    // wait4: an ignored SIGCHLD inherited from whoever started us would have the host reap
-    // them first (the guest keeps its own dispositions and never changes the host's).
-    // SAFETY: sets the default disposition of one signal; no handler is involved.
-    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     let (view, shm_dir) = build_view(args)?;
     vfs::install(view);
     let view = vfs::current();

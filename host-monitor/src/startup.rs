@@ -100,6 +100,8 @@ fn current_umask() -> u32 {
 /// The startup block for `launch` (the program and arguments, scripts already replaced by
 /// their interpreters).
 pub fn collect(launch: &Launch, fds: &FdRange) -> Startup {
+    let signals = crate::signals::inherited_state();
+    crate::signals::apply(0, signals.0);
     let envp = std::env::vars_os()
         .map(|(k, v)| {
             let mut kv: OsString = k;
@@ -127,6 +129,8 @@ pub fn collect(launch: &Launch, fds: &FdRange) -> Startup {
         kernel_version: kernel_identity().1,
         rlimits: host_rlimits(fds),
         cpu_count: cpu_count(),
+        ignored_signals: signals.0,
+        blocked_signals: signals.1,
     }
 }
 

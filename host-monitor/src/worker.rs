@@ -92,8 +92,11 @@ impl Worker {
                 result = Err(());
                 break;
             }
-            // The timeout is a safety net against a missed notification, not a poll.
+            // The timeout is a safety net against a missed notification, not a poll; and
+            // against a signal that came just before the worker blocked in a host syscall,
+            // so that its kick was lost: kick again until the guest takes the signal.
             guard = cv.wait_timeout(guard, Duration::from_millis(50)).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
+            crate::signals::kick_worker();
         }
         self.shared.waiting.store(false, Ordering::SeqCst);
         drop(guard);
@@ -118,6 +121,12 @@ impl Worker {
 }
 
 fn serve_loop(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Shared, wake: &File) {
+    crate::signals::set_worker_thread(true);
+    serve_requests(mem, server, block, shared, wake);
+    crate::signals::set_worker_thread(false);
+}
+
+fn serve_requests(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Shared, wake: &File) {
     let Some(c) = Control::new(mem, block) else { return };
     let mut last = c.resp.load(Ordering::Acquire);
     let mut idle_since = Instant::now();

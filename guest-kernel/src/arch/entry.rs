@@ -189,6 +189,8 @@ exc_\vec:
     EXC_NOERR 19
     EXC_NOERR 20
     EXC_ERR 21
+    /* The monitor's interrupt for a caught host signal (SIGNAL_KICK_VECTOR). */
+    EXC_NOERR 32
 
 exception_common:
     PUSH_GPRS
@@ -276,6 +278,14 @@ pub fn exception_stub(vec: u8) -> Option<u64> {
         exc_15, exc_16, exc_17, exc_18, exc_19, exc_20, exc_21,
     ];
     stubs.get(vec as usize).map(|f| *f as *const () as u64)
+}
+
+/// Address of the stub for the monitor's signal interrupt.
+pub fn signal_kick_stub() -> u64 {
+    extern "C" {
+        fn exc_32();
+    }
+    exc_32 as *const () as u64
 }
 
 /// Enter user mode for the first time with `frame` (on the current kernel stack top).

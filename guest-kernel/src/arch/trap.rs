@@ -1,6 +1,6 @@
 //! The IDT and what happens when user code raises an exception.
 
-use abi_shared::layout::{selectors, IDT_GPA, KERNEL_BASE};
+use abi_shared::layout::{selectors, IDT_GPA, KERNEL_BASE, SIGNAL_KICK_VECTOR};
 
 use super::entry::{self, ReturnPath, TrapFrame};
 use super::platform;
@@ -50,6 +50,7 @@ pub fn init_idt() {
             set_gate(vec as usize, stub, ist, dpl);
         }
     }
+    set_gate(SIGNAL_KICK_VECTOR as usize, entry::signal_kick_stub(), 0, 0);
     if platform::is_pvm() {
         set_gate(0x17, entry::pvm_fallback_17 as *const () as u64, 1, 0);
         set_gate(0x19, entry::pvm_fallback_19 as *const () as u64, 1, 0);
@@ -59,6 +60,9 @@ pub fn init_idt() {
 /// Every exception lands here with the user's state in `frame`.
 #[no_mangle]
 pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
+    if frame.vector == SIGNAL_KICK_VECTOR as u64 {
+        return signal_kick(frame);
+    }
     if frame.cs & 3 == 0 {
         kernel_exception(frame);
     }
@@ -70,6 +74,22 @@ pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
     }
     // An exception interrupted arbitrary code: rcx and r11 are live user values, so the way
     // back is always the full restore.
+    crate::signal::deliver_pending(frame);
+    ReturnPath::Full
+}
+
+/// How often the monitor's signal interrupt arrived (diagnostics).
+#[no_mangle]
+pub static SIGNAL_KICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The monitor caught a host signal while user code ran: take it now, as Linux would at
+/// the interrupt that follows the sender's signal_wake_up. The kernel runs with interrupts
+/// disabled, so this only arrives from user mode.
+fn signal_kick(frame: &mut TrapFrame) -> ReturnPath {
+    SIGNAL_KICKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    if frame.cs & 3 == 0 {
+        kernel_exception(frame);
+    }
     crate::signal::deliver_pending(frame);
     ReturnPath::Full
 }

@@ -197,6 +197,7 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
         st.blocked = (old_mask | add) & !UNBLOCKABLE;
         if act.flags & SA_RESETHAND != 0 {
             st.actions[sig as usize] = Action { handler: SIG_DFL, ..Action::default() };
+            super::host::actions_changed();
         }
     }
     reset_fpu();

@@ -3,10 +3,12 @@
 //! arrive later through the monitor.
 
 pub mod frame;
+pub mod host;
 pub mod syscalls;
 pub mod timer;
 
 use alloc::collections::VecDeque;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
 
@@ -21,6 +23,7 @@ pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
 pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_RESTORER: u64 = 0x0400_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
 pub const SA_RESETHAND: u64 = 0x8000_0000;
@@ -111,6 +114,7 @@ pub fn reset_for_exec() {
     }
     st.altstack = AltStack { sp: 0, flags: frame::SS_DISABLE, size: 0 };
     st.saved_mask = None;
+    host::actions_changed();
 }
 
 /// Signals the kernel raises for the instruction that just ran: delivered before others.
@@ -213,6 +217,7 @@ pub fn forget_pending() {
 /// Whether a pending signal would be acted on now (for sigsuspend-like waits).
 pub fn has_deliverable() -> bool {
     timer::check();
+    host::take();
     let st = STATE.lock();
     st.pending & !st.blocked != 0
 }
@@ -227,6 +232,7 @@ pub fn force_synchronous(_frame: &mut TrapFrame, info: SigInfo) {
         if blocked || st.actions[sig as usize].handler == SIG_IGN {
             st.actions[sig as usize].handler = SIG_DFL;
             st.blocked &= !bit(sig);
+            host::actions_changed();
         }
         st.queue(info);
     }
@@ -266,18 +272,69 @@ fn emulate_cpuid(frame: &mut TrapFrame) -> bool {
     true
 }
 
+/// Syscalls whose EINTR Linux never turns into a restart (ERESTARTNOHAND and
+/// restart_block cases that re-run only when no handler ran, which the guest implements
+/// itself by looping, or that always fail with EINTR).
+const NEVER_RESTARTED: [u64; 14] = [
+    7,   // poll
+    23,  // select
+    34,  // pause
+    35,  // nanosleep
+    128, // rt_sigtimedwait
+    130, // rt_sigsuspend
+    208, // io_getevents
+    220, // semtimedop
+    230, // clock_nanosleep
+    232, // epoll_wait
+    270, // pselect6
+    271, // ppoll
+    281, // epoll_pwait
+    441, // epoll_pwait2
+];
+
+/// The syscall that just failed with EINTR because a host signal interrupted the host
+/// call behind it (u64::MAX: none). Linux's ERESTARTSYS: it runs again unless a handler
+/// without SA_RESTART is invoked for the signal.
+static INTERRUPTED: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// `nr` returned EINTR: decide at delivery whether it restarts.
+pub fn note_interrupted(nr: u64) {
+    if !NEVER_RESTARTED.contains(&nr) {
+        INTERRUPTED.store(nr, Ordering::Relaxed);
+    }
+}
+
+/// Make the interrupted syscall run again on return: back over `syscall` (2 bytes) with
+/// its number in rax; the argument registers are still the caller's.
+fn restart_syscall(frame: &mut TrapFrame, nr: u64) {
+    frame.rax = nr;
+    frame.rip -= 2;
+}
+
 /// Deliver every deliverable pending signal before returning to user mode, as Linux does:
 /// each handler frame is built on top of the previous one, so the last one set up runs
 /// first; a handler whose mask blocks the rest defers them until it returns. Default
 /// actions are applied here too. Called on every return to user mode.
 pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     timer::check();
+    host::take();
     let mut path = ReturnPath::Fast;
+    let mut interrupted = match INTERRUPTED.swap(u64::MAX, Ordering::Relaxed) {
+        u64::MAX => None,
+        nr => Some(nr),
+    };
     loop {
         let mut st = STATE.lock();
         let Some(sig) = st.next_signal(!st.blocked) else {
             if let Some(mask) = st.saved_mask.take() {
                 st.blocked = mask;
+            }
+            host::sync(&st);
+            drop(st);
+            if let Some(nr) = interrupted {
+                // No handler ran: the interruption is invisible, as on Linux.
+                restart_syscall(frame, nr);
+                path = ReturnPath::Full;
             }
             return path;
         };
@@ -289,8 +346,11 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
         if act.handler == SIG_DFL {
             match default_action(sig) {
                 Default_::Ignore => continue,
-                // Stopping needs job control in the host (not yet): carry on as if continued.
-                Default_::Stop => continue,
+                Default_::Stop => {
+                    drop(st);
+                    host::stop_self();
+                    continue;
+                }
                 Default_::Terminate | Default_::Core => {
                     drop(st);
                     crate::syscall::process::terminate(ExitHow::Signal(sig));
@@ -298,6 +358,11 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             }
         }
         drop(st);
+        if let Some(nr) = interrupted.take() {
+            if act.flags & SA_RESTART != 0 {
+                restart_syscall(frame, nr);
+            }
+        }
         if frame::setup(frame, sig, &info, &act).is_err() {
             // The frame could not be written (bad stack): Linux kills with SIGSEGV.
             crate::syscall::process::terminate(ExitHow::Signal(SIGSEGV));

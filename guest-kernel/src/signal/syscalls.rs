@@ -58,6 +58,7 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
         a.mask &= !UNBLOCKABLE;
         let mut st = STATE.lock();
         st.actions[sig as usize] = a;
+        super::host::actions_changed();
         // Setting SIG_IGN discards pending instances, as on Linux.
         if a.handler == SIG_IGN {
             st.discard(sig);
@@ -170,7 +171,7 @@ fn signal_self(sig: i32, code: i32) -> i64 {
 
 pub fn kill(c: &mut Ctx<'_>) -> i64 {
     let (pid, sig) = (c.int(0), c.int(1));
-    if pid == ids::pid() || pid == 0 || pid == -ids::pid() {
+    if pid == ids::pid() {
         return signal_self(sig, SI_USER);
     }
     if !(0..NSIG as i32).contains(&sig) {
@@ -181,8 +182,18 @@ pub fn kill(c: &mut Ctx<'_>) -> i64 {
         // include ones that are not this program's.
         return 0;
     }
-    // Another process (Linux pids are host pids) or process group: the host's kill.
+    // Another process (Linux pids are host pids) or a process group, ours included: the
+    // host's kill (the monitor passes our own copy back to us).
     crate::hypercall::call_ret(&abi_shared::hypercall::Request::Kill { pid, sig })
+}
+
+/// tkill/tgkill of another process's thread: each of our processes has one thread, whose
+/// id is its pid, so the host's kill reaches it.
+fn kill_other_thread(tid: i32, sig: i32) -> i64 {
+    if !(0..NSIG as i32).contains(&sig) {
+        return EINVAL;
+    }
+    crate::hypercall::call_ret(&abi_shared::hypercall::Request::Kill { pid: tid, sig })
 }
 
 pub fn tgkill(c: &mut Ctx<'_>) -> i64 {
@@ -190,8 +201,11 @@ pub fn tgkill(c: &mut Ctx<'_>) -> i64 {
     if tgid <= 0 || tid <= 0 {
         return EINVAL;
     }
-    if tgid != ids::pid() || tid != ids::pid() {
+    if tgid != tid {
         return err(errno::ESRCH);
+    }
+    if tid != ids::pid() {
+        return kill_other_thread(tid, sig);
     }
     signal_self(sig, SI_TKILL)
 }
@@ -202,13 +216,13 @@ pub fn tkill(c: &mut Ctx<'_>) -> i64 {
         return EINVAL;
     }
     if tid != ids::pid() {
-        return err(errno::ESRCH);
+        return kill_other_thread(tid, sig);
     }
     signal_self(sig, SI_TKILL)
 }
 
-/// sigqueue to a process: only to ourselves so far. Linux lets a process queue any si_code
-/// to itself (others may not forge kernel codes).
+/// sigqueue to a process. Linux lets a process queue any si_code to itself; the host
+/// kernel refuses forged kernel codes for others (EPERM), as Linux does.
 pub fn rt_sigqueueinfo(c: &mut Ctx<'_>) -> i64 {
     let (pid, sig, uinfo) = (c.int(0), c.int(1), c.arg(2));
     queue_to_self(pid, pid, sig, uinfo)
@@ -227,8 +241,20 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
     if pid <= 0 || tid <= 0 {
         return EINVAL;
     }
-    if pid != ids::pid() || tid != ids::pid() {
+    if pid != tid {
         return err(errno::ESRCH);
+    }
+    if pid != ids::pid() {
+        if !(0..NSIG as i32).contains(&sig) {
+            return EINVAL;
+        }
+        let value = info.fields[1];
+        return crate::hypercall::call_ret(&abi_shared::hypercall::Request::Sigqueue {
+            pid,
+            sig,
+            code: info.code,
+            value,
+        });
     }
     if sig == 0 {
         return 0;

@@ -54,6 +54,7 @@ pub const ENOSYS: i64 = err(errno::ENOSYS);
 pub const EINVAL: i64 = err(errno::EINVAL);
 pub const EFAULT: i64 = err(errno::EFAULT);
 pub const ENOMEM: i64 = err(errno::ENOMEM);
+pub const EINTR: i64 = err(errno::EINTR);
 
 const NONE_IN_FLIGHT: u64 = u64::MAX;
 /// The syscall in flight, in the per-CPU page where the monitor can read it after a crash.
@@ -80,6 +81,7 @@ pub fn in_flight_name() -> &'static str {
 pub fn init(startup: &Startup) {
     in_flight().store(NONE_IN_FLIGHT, Ordering::Relaxed);
     ids::init(startup);
+    crate::signal::host::inherit(&mut crate::signal::STATE.lock(), startup.ignored_signals, startup.blocked_signals);
 }
 
 /// The `syscall` instruction lands here (through entry.rs) with the user state in `frame`.
@@ -107,6 +109,10 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let full = ctx.full_return;
     if !full {
         frame.rax = ret as u64;
+        if ret == EINTR {
+            // Perhaps a host signal cut a host call short: restart or not at delivery.
+            crate::signal::note_interrupted(nr);
+        }
     }
     let in_guest = stats::end_syscall(nr);
     if let Some(pre) = pre {

@@ -273,6 +273,43 @@ pub fn signal_to_host(linux_sig: i32) -> c_int {
     t::signal_to_darwin(linux_sig).unwrap_or(libc::SIGKILL)
 }
 
+/// The Darwin signal a Linux signal is caught as, or `None` (SIGKILL, SIGSTOP, and the
+/// signals Darwin lacks: SIGSTKFLT, SIGPWR, the real-time ones).
+pub fn host_signal_of(linux_sig: i32) -> Option<c_int> {
+    t::signal_to_darwin(linux_sig).filter(|&d| d != libc::SIGKILL && d != libc::SIGSTOP)
+}
+
+/// sigqueue to another process: Darwin has no queued signals, so a plain kill (the value
+/// and code are lost).
+pub fn sigqueue(pid: i32, sig: c_int, _code: i32, _value: u64) -> c_int {
+    // SAFETY: kill takes no pointers.
+    unsafe { libc::kill(pid, sig) }
+}
+
+/// The Linux signal a Darwin signal is, or `None` (SIGEMT, SIGINFO).
+pub fn linux_signal_of(host_sig: c_int) -> Option<i32> {
+    t::signal_to_linux(host_sig)
+}
+
+/// Darwin's si_code in Linux's terms: SI_USER, SI_QUEUE, SI_TIMER, SI_MESGQ and SI_ASYNCIO
+/// are 0x10001..=0x10005 there, 0 and -1..=-4 on Linux; other codes come from the kernel.
+pub fn si_code_to_linux(code: c_int) -> i32 {
+    t::si_code_to_linux(code)
+}
+
+/// (si_pid, si_uid, and si_value or, for SIGCHLD, si_status) of a caught signal.
+pub fn siginfo_sender(info: &libc::siginfo_t) -> (i32, u32, u64) {
+    // SAFETY: Darwin's siginfo_t always carries these fields.
+    unsafe {
+        let third = if info.si_signo == libc::SIGCHLD {
+            info.si_status() as u32 as u64
+        } else {
+            info.si_value().sival_ptr as u64
+        };
+        (info.si_pid(), info.si_uid(), third)
+    }
+}
+
 /// Rewrite the Darwin directory records in `host` into Linux `linux_dirent64` records in
 /// `out`; returns (bytes written, bytes of `host` consumed).
 pub fn dirents_to_linux(host: &[u8], out: &mut [u8]) -> (usize, usize) {

@@ -670,6 +670,15 @@ pub fn signal_to_linux(darwin: i32) -> Option<i32> {
     to_linux(SIGNALS, i64::from(darwin)).map(|l| l as i32)
 }
 
+/// Darwin's si_code as Linux's (see `host::si_code_to_linux`).
+pub fn si_code_to_linux(code: i32) -> i32 {
+    match code {
+        0x10001 => 0,                        // SI_USER
+        0x10002..=0x10005 => 0x10001 - code, // SI_QUEUE, SI_TIMER, SI_MESGQ, SI_ASYNCIO
+        _ => 0x80,                           // SI_KERNEL
+    }
+}
+
 rows! {
     /// sigaction flags. SA_RESTORER is dropped (the host installs its own trampolines).
     SIGACTION_FLAGS {
@@ -1959,6 +1968,14 @@ mod tests {
         let d = sigset_to_darwin(mask);
         assert_eq!(d, (1 << 29) | (1 << 19));
         assert_eq!(sigset_to_linux(d), mask & !(1u64 << (ls::SIGRTMIN - 1)));
+    }
+
+    #[test]
+    fn si_codes() {
+        assert_eq!(si_code_to_linux(0x10001), 0);
+        assert_eq!(si_code_to_linux(0x10002), -1);
+        assert_eq!(si_code_to_linux(0x10005), -4);
+        assert_eq!(si_code_to_linux(1), 0x80);
     }
 
     #[test]

@@ -353,6 +353,55 @@ pub fn signal_to_host(linux_sig: i32) -> c_int {
     linux_sig
 }
 
+/// The host signal a Linux signal is caught as, or `None` where the host cannot catch it:
+/// SIGKILL, SIGSTOP, and the two real-time signals glibc keeps for its threads.
+pub fn host_signal_of(linux_sig: i32) -> Option<c_int> {
+    let reserved = |s: i32| s == libc::SIGKILL || s == libc::SIGSTOP || s == 32 || s == 33;
+    ((1..=64).contains(&linux_sig) && !reserved(linux_sig)).then_some(linux_sig)
+}
+
+/// rt_sigqueueinfo to another process with our pid and uid as sender; -1 with errno set on
+/// failure.
+pub fn sigqueue(pid: i32, sig: c_int, code: i32, value: u64) -> c_int {
+    // SAFETY: a zeroed siginfo is valid; the kill-layout fields are set through a raw view
+    // of the 128-byte struct (signo, errno, code, then pid, uid, sigval at 16, 20, 24).
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let raw = &mut info as *mut libc::siginfo_t as *mut u8;
+        std::ptr::write_unaligned(raw as *mut i32, sig);
+        std::ptr::write_unaligned(raw.add(8) as *mut i32, code);
+        std::ptr::write_unaligned(raw.add(16) as *mut i32, libc::getpid());
+        std::ptr::write_unaligned(raw.add(20) as *mut u32, libc::getuid());
+        std::ptr::write_unaligned(raw.add(24) as *mut u64, value);
+        libc::syscall(libc::SYS_rt_sigqueueinfo, pid, sig, &info) as c_int
+    }
+}
+
+/// The Linux signal a host signal is (identity on Linux).
+pub fn linux_signal_of(host_sig: c_int) -> Option<i32> {
+    (1..=64).contains(&host_sig).then_some(host_sig)
+}
+
+/// si_code in Linux's terms (identity on Linux).
+pub fn si_code_to_linux(code: c_int) -> i32 {
+    code
+}
+
+/// (si_pid, si_uid, and si_value or, for SIGCHLD, si_status) of a caught signal.
+pub fn siginfo_sender(info: &libc::siginfo_t) -> (i32, u32, u64) {
+    // SAFETY: kill, sigqueue, tkill and SIGCHLD fill the layouts these accessors read; for
+    // other kernel-generated signals the fields read back as zero or unrelated integers,
+    // which is what Linux shows the program too.
+    unsafe {
+        let third = if info.si_signo == libc::SIGCHLD {
+            info.si_status() as u32 as u64
+        } else {
+            info.si_value().sival_ptr as u64
+        };
+        (info.si_pid(), info.si_uid(), third)
+    }
+}
+
 /// The host's number for a Linux resource limit (getrlimit/setrlimit/prlimit), or `None`
 /// where the host has no such limit. Identity on Linux.
 pub fn rlimit_resource_to_host(linux_resource: u32) -> Option<c_int> {

@@ -131,6 +131,10 @@ impl Server {
                 Response::Ret(0)
             }
             Request::Sleep { ns } => sleep(*ns),
+            Request::SignalDispositions { catch, ignore } => {
+                crate::signals::apply(*catch, *ignore);
+                Response::Ret(0)
+            }
             Request::ReleaseMemory { ranges } => match mem.release(ranges.as_slice()) {
                 Ok(zeroed) => Response::Ret(i64::from(zeroed)),
                 Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
@@ -164,9 +168,11 @@ impl Server {
                 exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)
             }
             Request::CloseOnExec => exec::close_on_exec(&self.fds).unwrap_or_else(Response::from),
-            Request::Fork | Request::Wait4 { .. } | Request::Waitid { .. } | Request::Kill { .. } => {
-                process::handle(req)
-            }
+            Request::Fork
+            | Request::Wait4 { .. }
+            | Request::Waitid { .. }
+            | Request::Kill { .. }
+            | Request::Sigqueue { .. } => process::handle(req),
             other => fs::handle(&self.fds, mem, other),
         }
     }
@@ -213,9 +219,16 @@ impl Server {
     }
 }
 
+/// One host nanosleep: a caught signal ends it early (EINTR), and the guest, which sleeps
+/// in a loop that looks for signals, takes it.
 fn sleep(ns: u64) -> Response {
-    std::thread::sleep(std::time::Duration::from_nanos(ns));
-    Response::Ret(0)
+    let ts = libc::timespec {
+        tv_sec: (ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: a valid timespec; the remainder is not wanted.
+    let r = unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+    Response::Ret(if r == 0 { 0 } else { -i64::from(abi_shared::linux::errno::EINTR) })
 }
 
 /// Serve the request in the vCPU block at `block`: copy the frame out (the guest could
@@ -275,6 +288,8 @@ mod tests {
             kernel_version: b"#1".to_vec(),
             rlimits: vec![],
             cpu_count: 1,
+            ignored_signals: 0,
+            blocked_signals: 0,
         }
     }
 

@@ -21,6 +21,10 @@ pub fn handle(req: &Request<'_>) -> Response {
         Request::Wait4 { pid, options } => wait4(*pid, *options),
         Request::Waitid { idtype, id, options } => waitid(*idtype, *id, *options),
         Request::Kill { pid, sig } => kill(*pid, *sig),
+        Request::Sigqueue { pid, sig, code, value } => {
+            let sig = host::kill_signal_to_host(*sig).map_err(Failure::Errno);
+            sig.and_then(|s| check(host::sigqueue(*pid, s, *code, *value)).and_then(ret))
+        }
         // A fork that did not come through the exit doorbell (see the module comment).
         _ => Err(Failure::Errno(ENOSYS)),
     };
@@ -62,10 +66,23 @@ fn waitid(idtype: i32, id: i32, options: i32) -> Handled {
     Ok(Response::WaitedId { ret: 0, info, rusage: LinuxRusage::default() })
 }
 
-fn kill(pid: i32, sig: i32) -> Handled {
-    let sig = host::kill_signal_to_host(sig).map_err(Failure::Errno)?;
+fn kill(pid: i32, linux_sig: i32) -> Handled {
+    let sig = host::kill_signal_to_host(linux_sig).map_err(Failure::Errno)?;
     // SAFETY: kill takes no pointers.
-    check(unsafe { libc::kill(pid, sig) }).and_then(ret)
+    let r = check(unsafe { libc::kill(pid, sig) }).and_then(ret)?;
+    if reaches_self(pid) {
+        // The host delivered it to us as well, but with our own pid as sender, which the
+        // monitor's handler takes for one of its kicks: record it for the guest here.
+        crate::signals::note_sent_to_self(linux_sig);
+    }
+    Ok(r)
+}
+
+/// Whether kill(pid) signals the caller too (pid -1 excludes it on Linux).
+fn reaches_self(pid: i32) -> bool {
+    // SAFETY: getpid and getpgrp cannot fail.
+    let (me, group) = unsafe { (libc::getpid(), libc::getpgrp()) };
+    pid == 0 || pid == me || pid == -group
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -980,6 +980,16 @@ mod backend {
             Some(self.kick.clone())
         }
 
+        /// Not yet: a caught host signal reaches the guest at its next kernel entry.
+        fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8> {
+            None
+        }
+
+        /// Not yet (hv_vcpu_interrupt plus VMCS event injection); see `kick_flag`.
+        fn inject_interrupt(&mut self, _vector: u8) -> Result<(), VmmError> {
+            Ok(())
+        }
+
         fn suspend_for_fork(&mut self) -> Result<(), VmmError> {
             let id = self.on_own_thread()?;
             let regs = sys::GPRS

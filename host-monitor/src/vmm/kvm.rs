@@ -192,7 +192,7 @@ impl Vm for KvmVm {
             None => self.shared.new_vcpu(id)?,
         };
         let generation = self.shared.generation.load(Ordering::Acquire);
-        Ok(Box::new(KvmVcpu { fd, id, shared: self.shared.clone(), generation, saved: None }))
+        Ok(Box::new(KvmVcpu { fd, id, shared: self.shared.clone(), generation, saved: None, deferred_interrupt: None }))
     }
 
     fn owned_fds(&self) -> Vec<i32> {
@@ -331,6 +331,8 @@ pub struct KvmVcpu {
     /// The VM generation this vCPU belongs to (see KvmShared).
     generation: u64,
     saved: Option<SavedState>,
+    /// An interrupt to inject as soon as the guest can take one (KVM_EXIT_IRQ_WINDOW_OPEN).
+    deferred_interrupt: Option<u8>,
 }
 
 fn code_segment(selector: u16) -> kvm_segment {
@@ -400,24 +402,13 @@ impl Vcpu for KvmVcpu {
     }
 
     fn run(&mut self) -> Result<Exit, VmmError> {
-        match self.fd.run() {
-            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL => Ok(Exit::Hypercall),
-            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAIT => Ok(Exit::HypercallWait),
-            Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
-            Ok(VcpuExit::IoIn(port, data)) => {
-                data.fill(0xff);
-                Ok(Exit::UnknownPort(port))
-            }
-            Ok(VcpuExit::Hlt) => Ok(Exit::Halt),
-            Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
-            Ok(VcpuExit::FailEntry(reason, cpu)) => {
-                Ok(Exit::Other(format!("entry failed (reason {reason:#x}, cpu {cpu})")))
-            }
-            Ok(VcpuExit::InternalError) => Ok(Exit::Other("KVM internal error".into())),
-            Ok(other) => Ok(Exit::Other(format!("{other:?}"))),
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Ok(Exit::Interrupted),
-            Err(e) => Err(failed("KVM_RUN", e)),
+        let exit = self.run_once();
+        // A kick (see `kick_flag`) asks for one return from KVM_RUN, not all of them.
+        self.fd.set_kvm_immediate_exit(0);
+        if exit.as_ref().is_ok_and(|e| *e == Exit::Interrupted) && self.fd.get_kvm_run().request_interrupt_window != 0 {
+            self.open_interrupt_window()?;
         }
+        exit
     }
 
     fn snapshot(&self) -> RegSnapshot {
@@ -433,6 +424,25 @@ impl Vcpu for KvmVcpu {
     /// KVM kicks are signals to the vCPU thread; they come with the signal work.
     fn kicker(&self) -> Option<std::sync::Arc<dyn super::Kick>> {
         None
+    }
+
+    /// kvm_run.immediate_exit: a signal handler sets it so that a KVM_RUN about to start
+    /// returns at once (a signal that arrives just before the ioctl would not stop it).
+    fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8> {
+        let run = self.fd.get_kvm_run();
+        Some(std::ptr::addr_of_mut!(run.immediate_exit) as *const std::sync::atomic::AtomicU8)
+    }
+
+    /// KVM_INTERRUPT when the guest has interrupts enabled; otherwise ask KVM to stop the
+    /// vCPU as soon as it does (KVM_EXIT_IRQ_WINDOW_OPEN) and inject then.
+    fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError> {
+        let run = self.fd.get_kvm_run();
+        if run.ready_for_interrupt_injection != 0 && run.if_flag != 0 {
+            return interrupt(&self.fd, vector);
+        }
+        run.request_interrupt_window = 1;
+        self.deferred_interrupt = Some(vector);
+        Ok(())
     }
 
     /// Save the complete state. The vCPU stopped at an exit whose instruction KVM completes
@@ -467,7 +477,57 @@ impl Vcpu for KvmVcpu {
     }
 }
 
+/// KVM_INTERRUPT (_IOW(KVMIO, 0x86, struct kvm_interrupt)): queue an external interrupt
+/// (the VM has no in-kernel interrupt controller, so the monitor plays the PIC).
+fn interrupt(fd: &VcpuFd, vector: u8) -> Result<(), VmmError> {
+    const KVM_INTERRUPT: libc::c_ulong = 0x4004_ae86;
+    let irq: u32 = vector.into();
+    // SAFETY: KVM_INTERRUPT reads one u32 from the pointer, which is valid for the call.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), KVM_INTERRUPT, &irq) };
+    if r < 0 {
+        return Err(failed("KVM_INTERRUPT", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 impl KvmVcpu {
+    fn run_once(&mut self) -> Result<Exit, VmmError> {
+        match self.fd.run() {
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL => Ok(Exit::Hypercall),
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAIT => Ok(Exit::HypercallWait),
+            Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
+            Ok(VcpuExit::IoIn(port, data)) => {
+                data.fill(0xff);
+                Ok(Exit::UnknownPort(port))
+            }
+            Ok(VcpuExit::Hlt) => Ok(Exit::Halt),
+            Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
+            Ok(VcpuExit::FailEntry(reason, cpu)) => {
+                Ok(Exit::Other(format!("entry failed (reason {reason:#x}, cpu {cpu})")))
+            }
+            Ok(VcpuExit::InternalError) => Ok(Exit::Other("KVM internal error".into())),
+            // Asked for by `inject_interrupt`: the guest can take the interrupt now.
+            Ok(VcpuExit::IrqWindowOpen) => Ok(Exit::Interrupted),
+            Ok(other) => Ok(Exit::Other(format!("{other:?}"))),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Ok(Exit::Interrupted),
+            Err(e) => Err(failed("KVM_RUN", e)),
+        }
+    }
+
+    /// After KVM_EXIT_IRQ_WINDOW_OPEN (or any return while one is requested): inject the
+    /// deferred interrupt if the guest can take it now.
+    fn open_interrupt_window(&mut self) -> Result<(), VmmError> {
+        let run = self.fd.get_kvm_run();
+        if run.ready_for_interrupt_injection == 0 || run.if_flag == 0 {
+            return Ok(());
+        }
+        run.request_interrupt_window = 0;
+        match self.deferred_interrupt.take() {
+            Some(vector) => interrupt(&self.fd, vector),
+            None => Ok(()),
+        }
+    }
+
     fn save(&self) -> Result<SavedState, VmmError> {
         let f = &self.fd;
         let entries: Vec<kvm_msr_entry> =

@@ -155,6 +155,13 @@ pub trait Vcpu {
     /// yet (KVM: kicks come with the signal work, as a signal to the vCPU thread).
     #[allow(dead_code)] // Used by fork and signals, which are still to come.
     fn kicker(&self) -> Option<std::sync::Arc<dyn Kick>>;
+    /// A flag in memory shared with the hypervisor that a signal handler on any thread may
+    /// set to make the next (or current) `run` return `Exit::Interrupted` promptly; valid
+    /// until `suspend_for_fork`. `None`: the backend has no such flag.
+    fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8>;
+    /// Raise external interrupt `vector` in the guest, now or as soon as it enables
+    /// interrupts (the guest kernel takes caught host signals in its handler).
+    fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError>;
     /// Fork step 1 (module documentation): save the complete vCPU state here and release
     /// the hypervisor's vCPU. Only `resume_after_fork` may follow.
     #[allow(dead_code)] // Used by fork and signals, which are still to come.

@@ -1,0 +1,111 @@
+//! Signals that come through the host: the monitor catches them for us (see the monitor's
+//! `signals.rs`) and leaves them in this vCPU's block; and the host dispositions our signal
+//! state asks for, which the monitor mirrors so that the host's default actions (die, stop,
+//! continue) are Linux's and ignored signals stay ignored across a host exec.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use abi_shared::hypercall::{HostSignalInfo, Request};
+use abi_shared::layout::{vcpu_block, PERCPU_WINDOW_VA};
+use abi_shared::linux::signal::*;
+
+use super::{bit, raise, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
+
+fn pending_word() -> &'static AtomicU64 {
+    // SAFETY: the per-CPU window maps this vCPU's block for the whole run; the offset is
+    // 8-byte aligned and the monitor only touches the word atomically.
+    unsafe { AtomicU64::from_ptr((PERCPU_WINDOW_VA + vcpu_block::HOST_SIGNALS_PENDING) as *mut u64) }
+}
+
+fn slot(sig: i32) -> HostSignalInfo {
+    let addr = PERCPU_WINDOW_VA + vcpu_block::HOST_SIGNAL_INFO + sig as u64 * vcpu_block::HOST_SIGNAL_INFO_SIZE;
+    // SAFETY: 65 slots lie inside the block (see layout); the monitor wrote this one before
+    // it set the pending bit we took.
+    unsafe { core::ptr::read_volatile(addr as *const HostSignalInfo) }
+}
+
+/// Take every signal the monitor caught since the last look and queue it as if sent here.
+/// One atomic load when there is none: this runs on every return to user mode.
+pub fn take() {
+    let word = pending_word();
+    if word.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut taken = word.swap(0, Ordering::AcqRel);
+    while taken != 0 {
+        let sig = taken.trailing_zeros() as i32 + 1;
+        taken &= taken - 1;
+        let h = slot(sig);
+        let mut info = SigInfo { signo: sig, code: h.code, ..SigInfo::default() };
+        info.fields[0] = (h.pid as u32 as u64) | (u64::from(h.uid) << 32);
+        info.fields[1] = h.value;
+        raise(info);
+    }
+}
+
+/// (catch, ignore) as the monitor should set them for `st`: a handled signal must be caught,
+/// and so must a blocked one (Linux keeps it pending until it is unblocked or taken by
+/// sigwait, even one whose default is to ignore it); an ignored one is ignored by the host
+/// as well.
+fn wanted(st: &SignalState) -> (u64, u64) {
+    let mut handled = 0;
+    let mut ignored = 0;
+    let mut dfl = 0;
+    for (sig, a) in st.actions.iter().enumerate().skip(1) {
+        match a.handler {
+            SIG_IGN => ignored |= bit(sig as i32),
+            SIG_DFL => dfl |= bit(sig as i32),
+            _ => handled |= bit(sig as i32),
+        }
+    }
+    let catch = (handled | (st.blocked & dfl)) & !UNBLOCKABLE;
+    (catch, ignored & !UNBLOCKABLE)
+}
+
+/// What the monitor was last told, and whether dispositions changed since.
+static SENT_CATCH: AtomicU64 = AtomicU64::new(0);
+static SENT_IGNORE: AtomicU64 = AtomicU64::new(0);
+static SENT_BLOCKED: AtomicU64 = AtomicU64::new(0);
+static ACTIONS_CHANGED: AtomicBool = AtomicBool::new(true);
+
+/// An action changed (sigaction, exec, SA_RESETHAND...): recompute at the next `sync`.
+pub fn actions_changed() {
+    ACTIONS_CHANGED.store(true, Ordering::Relaxed);
+}
+
+/// Tell the monitor if what it must catch or ignore changed. Cheap when nothing did (the
+/// common case on every return to user mode): two comparisons.
+pub fn sync(st: &SignalState) {
+    if !ACTIONS_CHANGED.load(Ordering::Relaxed) && st.blocked == SENT_BLOCKED.load(Ordering::Relaxed) {
+        return;
+    }
+    ACTIONS_CHANGED.store(false, Ordering::Relaxed);
+    SENT_BLOCKED.store(st.blocked, Ordering::Relaxed);
+    let (catch, ignore) = wanted(st);
+    if catch == SENT_CATCH.load(Ordering::Relaxed) && ignore == SENT_IGNORE.load(Ordering::Relaxed) {
+        return;
+    }
+    SENT_CATCH.store(catch, Ordering::Relaxed);
+    SENT_IGNORE.store(ignore, Ordering::Relaxed);
+    crate::hypercall::call_ret(&Request::SignalDispositions { catch, ignore });
+}
+
+/// The state linuxrun inherited: ignored signals stay ignored and the blocked mask stays
+/// blocked across exec, as on Linux. The monitor already ignores the ignored ones.
+pub fn inherit(st: &mut SignalState, ignored: u64, blocked: u64) {
+    for sig in 1..NSIG as i32 {
+        if ignored & bit(sig) != 0 && UNBLOCKABLE & bit(sig) == 0 {
+            st.actions[sig as usize].handler = SIG_IGN;
+        }
+    }
+    st.blocked = blocked & !UNBLOCKABLE;
+    SENT_IGNORE.store(ignored & !UNBLOCKABLE, Ordering::Relaxed);
+    actions_changed();
+}
+
+/// The default action of a stop signal: the host process stops (its parent's wait sees
+/// WIFSTOPPED) until a SIGCONT continues it.
+pub fn stop_self() {
+    let pid = crate::syscall::ids::pid();
+    crate::hypercall::call_ret(&Request::Kill { pid, sig: SIGSTOP });
+}

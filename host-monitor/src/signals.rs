@@ -1,0 +1,274 @@
+//! Signals from outside the program: kill from another process, Ctrl-C, SIGWINCH, a
+//! broken pipe. One Linux process is one host process, so they arrive at the monitor.
+//!
+//! The guest tells the monitor what its signal state needs from the host
+//! (`Request::SignalDispositions`) and the monitor mirrors it with host dispositions:
+//! - **default**: the host's default action runs, and it is Linux's: the process dies,
+//!   stops or continues, and its parent sees exactly that status;
+//! - **ignore**: ignored by the host too, which also keeps it ignored across a host exec;
+//! - **catch** (a handler, or a blocked signal whose default would act): `on_signal` records
+//!   the siginfo in the vCPU block (`HOST_SIGNAL_INFO`, then the bit in
+//!   `HOST_SIGNALS_PENDING`), where the guest takes it on its next return to user mode.
+//!
+//! To make that return happen soon, the handler runs without SA_RESTART, so a host syscall
+//! blocked on the guest's behalf (a read on an empty pipe, wait4) fails with EINTR, which
+//! the guest turns into Linux's EINTR or a restart; and it kicks the other monitor thread
+//! with the same signal (the worker, or the vCPU thread in KVM_RUN, which also gets
+//! immediate_exit for a kick that comes just before it enters). A kick is recognised by its
+//! sender: our own pid. The vCPU thread then injects `SIGNAL_KICK_VECTOR` into a guest that
+//! runs user code.
+
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use abi_shared::hypercall::HostSignalInfo;
+use abi_shared::layout::vcpu_block;
+
+use crate::guest_mem::GuestMemory;
+use crate::host;
+
+/// The vCPU block's pending word and info slots (host addresses; null before `attach`).
+static PENDING: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+static INFO: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+/// kvm_run.immediate_exit of the vCPU (null where the backend has none).
+static IMMEDIATE_EXIT: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
+/// The monitor's two threads, as pthread_t (0: none).
+static VCPU_THREAD: AtomicUsize = AtomicUsize::new(0);
+static WORKER_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+const SIGPIPE: i32 = 13;
+
+/// What the host does with one signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Class {
+    Default,
+    Ignore,
+    Catch,
+}
+
+/// The classes set so far, per Linux signal (to change only what changed).
+static CLASSES: Mutex<[Option<Class>; 65]> = Mutex::new([None; 65]);
+
+/// Point the handler at the signal area of the vCPU block at `block`.
+pub fn attach(mem: &GuestMemory, block: u64) {
+    let info_len = vcpu_block::HOST_SIGNAL_INFO_SIZE * 65;
+    if let (Ok(p), Ok(i)) = (
+        mem.atomic_u64(block + vcpu_block::HOST_SIGNALS_PENDING),
+        mem.range(block + vcpu_block::HOST_SIGNAL_INFO, info_len),
+    ) {
+        INFO.store(i, Ordering::SeqCst);
+        PENDING.store(p as *const AtomicU64 as *mut AtomicU64, Ordering::SeqCst);
+    }
+}
+
+/// The calling thread runs the vCPU; `immediate_exit` is its backend's "do not enter" flag.
+pub fn set_vcpu_thread(immediate_exit: Option<&AtomicU8>) {
+    IMMEDIATE_EXIT.store(
+        immediate_exit.map_or(std::ptr::null_mut(), |f| f as *const AtomicU8 as *mut AtomicU8),
+        Ordering::SeqCst,
+    );
+    // SAFETY: pthread_self cannot fail.
+    VCPU_THREAD.store(unsafe { libc::pthread_self() } as usize, Ordering::SeqCst);
+}
+
+/// The calling thread is the hypercall worker (`false`: it is gone).
+pub fn set_worker_thread(present: bool) {
+    // SAFETY: pthread_self cannot fail.
+    let me = if present { (unsafe { libc::pthread_self() }) as usize } else { 0 };
+    WORKER_THREAD.store(me, Ordering::SeqCst);
+}
+
+/// Forget the vCPU's immediate_exit flag (its vCPU is being replaced).
+pub fn detach_vcpu() {
+    IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
+}
+
+/// Signals caught and not yet taken by the guest (Linux mask).
+pub fn pending() -> u64 {
+    let p = PENDING.load(Ordering::SeqCst);
+    if p.is_null() {
+        return 0;
+    }
+    // SAFETY: `attach` stored the address of an AtomicU64 in guest RAM, which stays mapped
+    // at the same host address for the life of the process (fork included).
+    unsafe { (*p).load(Ordering::SeqCst) }
+}
+
+/// Interrupt a host syscall the worker is blocked in on the guest's behalf, with one of the
+/// pending signals (its handler recognises the kick and does nothing else).
+pub fn kick_worker() {
+    let sig = pending();
+    if sig == 0 {
+        return;
+    }
+    if let Some(h) = host::host_signal_of(sig.trailing_zeros() as i32 + 1) {
+        kick(&WORKER_THREAD, h);
+    }
+}
+
+fn kick(thread: &AtomicUsize, host_sig: libc::c_int) {
+    let t = thread.load(Ordering::SeqCst);
+    if t != 0 {
+        // SAFETY: `t` is a live thread of ours (threads clear their entry before they end);
+        // pthread_kill is async-signal-safe.
+        unsafe { libc::pthread_kill(t as libc::pthread_t, host_sig) };
+    }
+}
+
+/// The program signalled its own process group through the host: the handler ignored the
+/// copy it got (its sender is us), so record it here if the host catches it.
+pub fn note_sent_to_self(sig: i32) {
+    let caught = CLASSES.lock().is_ok_and(|c| (1..=64).contains(&sig) && c[sig as usize] == Some(Class::Catch));
+    if caught {
+        // SAFETY: getpid and getuid cannot fail.
+        let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
+        record(&HostSignalInfo { signo: sig, code: 0, pid, uid, value: 0, pad: 0 });
+    }
+}
+
+/// Set the host dispositions the guest asked for. Signals the host cannot catch or that its
+/// libc keeps for itself are left alone.
+pub fn apply(catch: u64, ignore: u64) {
+    let Ok(mut classes) = CLASSES.lock() else { return };
+    for sig in 1..=64i32 {
+        let b = 1u64 << (sig - 1);
+        let class = if ignore & b != 0 {
+            Class::Ignore
+        } else if catch & b != 0 || sig == SIGPIPE {
+            // SIGPIPE: the guest raises it itself when a write fails with EPIPE (the
+            // copy the host sends us comes from ourselves and is dropped as a kick); one
+            // sent by another process still needs to reach the guest's default action.
+            Class::Catch
+        } else {
+            Class::Default
+        };
+        let Some(host_sig) = host::host_signal_of(sig) else { continue };
+        if classes[sig as usize] == Some(class) || (classes[sig as usize].is_none() && class == Class::Default) {
+            continue;
+        }
+        if set_host_action(host_sig, class) {
+            classes[sig as usize] = Some(class);
+        }
+    }
+}
+
+fn set_host_action(host_sig: libc::c_int, class: Class) -> bool {
+    // SAFETY: sigaction with a zeroed struct filled below; the handler is async-signal-safe.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = match class {
+            Class::Default => libc::SIG_DFL,
+            Class::Ignore => libc::SIG_IGN,
+            Class::Catch => on_signal as *const () as usize,
+        };
+        // No SA_RESTART: a blocking host syscall must end so the guest can take the signal.
+        sa.sa_flags = if class == Class::Catch { libc::SA_SIGINFO } else { 0 };
+        // Block everything while recording, so one handler never interrupts another.
+        libc::sigfillset(&mut sa.sa_mask);
+        libc::sigaction(host_sig, &sa, std::ptr::null_mut()) == 0
+    }
+}
+
+/// The monitor's handler for caught signals. Async-signal-safe: atomics, plain stores into
+/// guest RAM, pthread_self/pthread_kill/getpid.
+extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo with SA_SIGINFO.
+    let info = unsafe { &*info };
+    let (pid, uid, value) = host::siginfo_sender(info);
+    // SAFETY: getpid is async-signal-safe.
+    if pid == unsafe { libc::getpid() } {
+        // Our own kick: interrupting whatever this thread was blocked in was the point.
+        return;
+    }
+    let Some(sig) = host::linux_signal_of(host_sig) else { return };
+    record(&HostSignalInfo { signo: sig, code: host::si_code_to_linux(info.si_code), pid, uid, value, pad: 0 });
+    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
+    if !flag.is_null() {
+        // SAFETY: the vCPU's kvm_run stays mapped while the pointer is published.
+        unsafe { (*flag).store(1, Ordering::SeqCst) };
+    }
+    // SAFETY: pthread_self is async-signal-safe.
+    let me = unsafe { libc::pthread_self() } as usize;
+    if VCPU_THREAD.load(Ordering::SeqCst) != me {
+        kick(&VCPU_THREAD, host_sig);
+    }
+    if WORKER_THREAD.load(Ordering::SeqCst) != me {
+        kick(&WORKER_THREAD, host_sig);
+    }
+}
+
+fn record(i: &HostSignalInfo) {
+    let (p, slots) = (PENDING.load(Ordering::SeqCst), INFO.load(Ordering::SeqCst));
+    if p.is_null() || slots.is_null() || !(1..=64).contains(&i.signo) {
+        return;
+    }
+    // SAFETY: `attach` checked that 65 slots lie in guest RAM; the slot is written before
+    // the pending bit is published (SeqCst), and the guest reads it after taking the bit.
+    unsafe {
+        let slot = slots.add(i.signo as usize * vcpu_block::HOST_SIGNAL_INFO_SIZE as usize) as *mut HostSignalInfo;
+        std::ptr::write_volatile(slot, *i);
+        (*p).fetch_or(1u64 << (i.signo - 1), Ordering::SeqCst);
+    }
+}
+
+/// The signal state linuxrun was started with, for the program (ignored and blocked
+/// signals survive exec on Linux), after which the monitor unblocks every signal in itself:
+/// blocked host signals would never reach the guest.
+pub fn inherited_state() -> (u64, u64) {
+    let mut ignored = 0u64;
+    for sig in 1..=64 {
+        let Some(h) = host::host_signal_of(sig) else { continue };
+        // SAFETY: sigaction with a null new action only reads the current one.
+        let ign = unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(h, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+        };
+        // Rust ignores SIGPIPE in every program it starts, so the monitor's own ignored
+        // SIGPIPE says nothing about what linuxrun inherited.
+        if ign && sig != SIGPIPE {
+            ignored |= 1 << (sig - 1);
+        }
+    }
+    let mut blocked = 0u64;
+    // SAFETY: sigprocmask with a null new set reads the mask; then unblock everything.
+    unsafe {
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        if libc::pthread_sigmask(libc::SIG_SETMASK, std::ptr::null(), &mut old) == 0 {
+            for sig in 1..=64 {
+                if let Some(h) = host::host_signal_of(sig) {
+                    if libc::sigismember(&old, h) == 1 {
+                        blocked |= 1 << (sig - 1);
+                    }
+                }
+            }
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &all, std::ptr::null_mut());
+    }
+    (ignored, blocked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_caught_signal_lands_in_the_area_with_its_sender() {
+        let mut buf = vec![0u8; 0x20000];
+        let mem = GuestMemory::from_vec_for_test(&mut buf);
+        attach(&mem, 0);
+        apply(1 << (libc::SIGUSR2 - 1), 0);
+        // SAFETY: signal ourselves; the handler only records.
+        unsafe { libc::raise(libc::SIGUSR2) };
+        // raise() sends with our own pid, which the handler takes for a kick: nothing lands.
+        assert_eq!(pending(), 0);
+        record(&HostSignalInfo { signo: 12, code: 0, pid: 77, uid: 5, value: 0, pad: 0 });
+        assert_eq!(pending(), 1 << 11);
+        let slot = mem.read_vec(vcpu_block::HOST_SIGNAL_INFO + 12 * 32, 16).unwrap();
+        assert_eq!(&slot[8..12], &77i32.to_le_bytes());
+        apply(0, 0);
+        PENDING.store(std::ptr::null_mut(), Ordering::SeqCst);
+        INFO.store(std::ptr::null_mut(), Ordering::SeqCst);
+    }
+}
