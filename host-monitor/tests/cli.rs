@@ -509,3 +509,134 @@ fn shared_file_mapping_is_coherent_with_other_processes() {
     assert_eq!(seen, "start through the mapping end\n");
     assert!(status.success(), "the program saw the host's write: {status:?}");
 }
+
+/// A program that says "ready" and then waits in one of several ways for signals sent from
+/// outside (by this test, through the host).
+const OUTSIDE_SIGNALS: &str = r#"
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+static volatile sig_atomic_t got;
+static void on_term(int s) { (void)s; write(1, "term\n", 5); _exit(9); }
+static void on_winch(int s) { (void)s; got = 1; }
+int main(int argc, char **argv) {
+    const char *mode = argc > 1 ? argv[1] : "spin";
+    if (!strcmp(mode, "term")) signal(SIGTERM, on_term);
+    if (!strcmp(mode, "winch")) signal(SIGWINCH, on_winch);
+    printf("ready\n");
+    fflush(stdout);
+    if (!strcmp(mode, "read")) {
+        char line[64];
+        if (fgets(line, sizeof line, stdin)) printf("read %s", line);
+        return 0;
+    }
+    if (!strcmp(mode, "winch")) {
+        while (!got) pause();
+        printf("winch\n");
+        return 0;
+    }
+    for (;;) { }
+}
+"#;
+
+/// Start the program under linuxrun in `mode` and wait for its "ready".
+fn start_outside_signals(mode: &str) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>) {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    // One binary per mode: the tests run in parallel and must not overwrite each other.
+    let exe = build(&format!("outside_signals_{mode}"), OUTSIDE_SIGNALS);
+    let mut child = Command::new(linuxrun())
+        .arg(&exe)
+        .arg(mode)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("linuxrun runs");
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    (child, out)
+}
+
+fn send(child: &std::process::Child, sig: i32) {
+    // SAFETY: kill takes no pointers; the child is ours and not yet reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+}
+
+/// The child's exit status, failing the test instead of hanging if it does not end.
+fn wait_bounded(child: &mut std::process::Child) -> std::process::ExitStatus {
+    for _ in 0..2000 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    panic!("the program did not end within 20 s");
+}
+
+#[test]
+fn ctrl_c_ends_a_busy_program_as_a_shell_expects() {
+    if !kvm_available() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let (mut child, _out) = start_outside_signals("spin");
+    send(&child, libc::SIGINT);
+    assert_eq!(wait_bounded(&mut child).signal(), Some(libc::SIGINT));
+}
+
+#[test]
+fn sigterm_from_the_host_runs_the_programs_handler() {
+    if !kvm_available() {
+        return;
+    }
+    use std::io::Read;
+    let (mut child, mut out) = start_outside_signals("term");
+    send(&child, libc::SIGTERM);
+    let status = wait_bounded(&mut child);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!((status.code(), rest.as_str()), (Some(9), "term\n"));
+}
+
+#[test]
+fn sigwinch_interrupts_pause() {
+    if !kvm_available() {
+        return;
+    }
+    use std::io::Read;
+    let (mut child, mut out) = start_outside_signals("winch");
+    send(&child, libc::SIGWINCH);
+    let status = wait_bounded(&mut child);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!((status.code(), rest.as_str()), (Some(0), "winch\n"));
+}
+
+#[test]
+fn stop_signals_stop_the_process_and_sigcont_continues_it() {
+    if !kvm_available() {
+        return;
+    }
+    use std::io::{Read, Write};
+    let (mut child, mut out) = start_outside_signals("read");
+    let pid = child.id() as i32;
+    for sig in [libc::SIGSTOP, libc::SIGTSTP] {
+        send(&child, sig);
+        let mut status = 0;
+        // SAFETY: waitpid on our own child with a valid status pointer.
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+        assert_eq!(got, pid);
+        assert!(libc::WIFSTOPPED(status), "stopped by {sig}: status {status:#x}");
+        assert_eq!(libc::WSTOPSIG(status), sig);
+        send(&child, libc::SIGCONT);
+    }
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let status = wait_bounded(&mut child);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!((status.code(), rest.as_str()), (Some(0), "read hello\n"));
+}

@@ -447,6 +447,20 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
         5,
     ),
     ("sh-commands", &["/bin/sh", "-c", "/bin/echo a; /bin/true && echo ok; /bin/false; echo $?; exit 3"], 3),
+    // Background jobs (SIGCHLD into bash's handler), `wait`, kill of a job and its status,
+    // traps of signals sent by the shell itself and by a subshell, PIPESTATUS after SIGPIPE.
+    (
+        "bash-jobs",
+        &["/bin/bash", "-c", "sleep 0.1 & wait; echo waited $?; sleep 5 & p=$!; kill $p; wait $p; echo killed $?; (exit 4) & wait $!; echo sub $?"],
+        0,
+    ),
+    (
+        "bash-traps",
+        &["/bin/bash", "-c", "trap 'echo usr1' USR1; kill -USR1 $$; trap 'echo term; exit 7' TERM; (sleep 0.2; kill -TERM $$) & while :; do sleep 0.05; done"],
+        7,
+    ),
+    ("bash-pipestatus", &["/bin/bash", "-c", "yes | head -2; echo ${PIPESTATUS[@]}; seq 100000 | true; echo ${PIPESTATUS[@]}"], 0),
+    ("dash-jobs", &["/bin/dash", "-c", "sleep 0.1 & wait; echo waited $?; trap 'echo int' INT; kill -INT $$; echo after"], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
 
