@@ -491,8 +491,11 @@ pub enum Request<'a> {
     CloseOnExec,
     /// fork: the monitor forks its whole process (always sent through the exit doorbell:
     /// only the vCPU thread can carry the vCPU into the child). Answered with
-    /// `Response::Forked` on both sides, or `Ret(-errno)`.
-    Fork,
+    /// `Response::Forked` on both sides, or `Ret(-errno)`. `vfork`: the parent is answered
+    /// only once the child has exec'd or ended, as vfork suspends it on Linux.
+    Fork {
+        vfork: bool,
+    },
     /// wait4: answered with `Response::Waited`.
     Wait4 {
         pid: i32,

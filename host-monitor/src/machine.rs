@@ -299,13 +299,14 @@ impl Machine {
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
             match exit {
-                Exit::Hypercall if crate::server::is_fork_request(&self.mem, block) => {
-                    if self.fork(server, worker, block)? == ForkSide::Child {
-                        exits.clear();
-                        self.forked = true;
-                    }
-                }
                 Exit::Hypercall => {
+                    if let Some(vfork) = crate::server::fork_request(&self.mem, block) {
+                        if self.fork(server, worker, block, vfork)? == ForkSide::Child {
+                            exits.clear();
+                            self.forked = true;
+                        }
+                        continue;
+                    }
                     let mut s = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?;
                     crate::server::serve_area(&mut s, &self.mem, block);
                     if let Some(outcome) = s.outcome.take() {
@@ -349,6 +350,7 @@ impl Machine {
         server: &Arc<Mutex<Server>>,
         worker: &mut Option<Worker>,
         block: u64,
+        vfork: bool,
     ) -> Result<ForkSide, MachineError> {
         let vmm = |e: crate::vmm::VmmError| MachineError(format!("fork: {e}"));
         crate::signals::detach_vcpu();
@@ -359,6 +361,9 @@ impl Machine {
             self.wake = w.stop_keeping_wake();
         }
         let old_fds = self.vm.owned_fds();
+        let floor = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?.fds.floor();
+        // A vfork whose link cannot be made is still a fork: the parent just does not wait.
+        let mut link = if vfork { crate::server::VforkLink::new(floor).ok() } else { None };
         use std::io::Write;
         let _ = std::io::stdout().flush();
         // SAFETY: the process has one thread now (the worker was joined), so the child
@@ -377,6 +382,9 @@ impl Machine {
             }
             child => {
                 self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
+                if let Some(l) = link.take() {
+                    l.parent_waits();
+                }
                 (Response::Forked { pid: child, child: false }, ForkSide::Parent)
             }
         };
@@ -397,6 +405,11 @@ impl Machine {
             }
             s.vcpu_clock = crate::server::this_thread_cpu_clock();
             s.hypercalls = 0;
+            if let Some(l) = link.take() {
+                let end = l.child_keeps();
+                s.fds.reserve(std::os::fd::AsRawFd::as_raw_fd(&end));
+                s.vfork_done = Some(end);
+            }
         }
         *worker = self.start_worker(server, block)?;
         let mut frame = [0u8; 64];

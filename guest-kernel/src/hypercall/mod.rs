@@ -37,7 +37,7 @@ pub fn call(req: &Request<'_>) -> Response {
     crate::syscall::stats::note_hypercall();
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
     // that thread can carry the vCPU into the child).
-    let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork);
+    let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork { .. });
     transport::ring(must_exit);
     decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
 }

@@ -109,7 +109,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
         return super::err(abi_shared::linux::errno::EPERM);
     }
     let parent = super::ids::pid();
-    match hypercall::call(&Request::Fork) {
+    match hypercall::call(&Request::Fork { vfork: args.flags & CLONE_VFORK != 0 }) {
         Response::Forked { pid, child: false } => {
             if args.flags & CLONE_PARENT_SETTID != 0 {
                 let _ = crate::mm::uaccess::copy_to_user(args.parent_tid, &pid.to_le_bytes());

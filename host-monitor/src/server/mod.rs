@@ -11,7 +11,7 @@ pub mod mm;
 pub mod process;
 pub mod procfs;
 
-pub use process::is_fork_request;
+pub use process::{fork_request, VforkLink};
 
 use abi_shared::hypercall::{
     decode_frame, encode_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request, Response, Startup,
@@ -76,12 +76,24 @@ pub struct Server {
     pub vcpu_clock: Option<libc::clockid_t>,
     /// Files held for the guest's file mappings.
     held_files: mm::HeldFiles,
+    /// A vfork child's end of the link its parent waits on (see `VforkLink`), closed when
+    /// its exec passes the point of no return.
+    pub vfork_done: Option<std::os::fd::OwnedFd>,
 }
 
 impl Server {
     pub fn new(startup: &Startup, fds: FdGuard, strace: bool) -> Server {
         let startup = postcard::to_allocvec(startup).expect("encoding the startup block cannot fail");
-        Server { fds, startup, strace, outcome: None, hypercalls: 0, vcpu_clock: None, held_files: Default::default() }
+        Server {
+            fds,
+            startup,
+            strace,
+            outcome: None,
+            hypercalls: 0,
+            vcpu_clock: None,
+            held_files: Default::default(),
+            vfork_done: None,
+        }
     }
 
     /// Serve the request in `req_area` and write the answer into `resp_area`; returns the
@@ -167,8 +179,13 @@ impl Server {
             Request::PrepareExec { dirfd, path, flags } => {
                 exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)
             }
-            Request::CloseOnExec => exec::close_on_exec(&self.fds).unwrap_or_else(Response::from),
-            Request::Fork
+            Request::CloseOnExec => {
+                if let Some(fd) = self.vfork_done.take() {
+                    self.fds.unreserve(std::os::fd::AsRawFd::as_raw_fd(&fd));
+                }
+                exec::close_on_exec(&self.fds).unwrap_or_else(Response::from)
+            }
+            Request::Fork { .. }
             | Request::Wait4 { .. }
             | Request::Waitid { .. }
             | Request::Kill { .. }

@@ -8,6 +8,7 @@
 use abi_shared::hypercall::{decode_frame, LinuxRusage, Request, Response, WaitInfo};
 use abi_shared::layout::vcpu_block;
 use abi_shared::linux::errno;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::fs::{check, ret, Failure, Handled};
 use crate::guest_mem::GuestMemory;
@@ -31,13 +32,67 @@ pub fn handle(req: &Request<'_>) -> Response {
     result.unwrap_or_else(Response::from)
 }
 
-/// Whether the request waiting in the vCPU block at `block` is a fork.
-pub fn is_fork_request(mem: &GuestMemory, block: u64) -> bool {
+/// The fork waiting in the vCPU block at `block`, if the request there is one: whether it
+/// is a vfork.
+pub fn fork_request(mem: &GuestMemory, block: u64) -> Option<bool> {
     let area = block + vcpu_block::HC_REQUEST;
-    let Ok(len) = mem.read_u32(area) else { return false };
+    let len = mem.read_u32(area).ok()?;
     let len = u64::from(len).min(vcpu_block::HC_REQUEST_SIZE - 4);
-    let Ok(frame) = mem.read_vec(area, len + 4) else { return false };
-    matches!(decode_frame::<Request<'_>>(&frame), Ok(Request::Fork))
+    let frame = mem.read_vec(area, len + 4).ok()?;
+    match decode_frame::<Request<'_>>(&frame) {
+        Ok(Request::Fork { vfork }) => Some(vfork),
+        _ => None,
+    }
+}
+
+/// vfork's suspension of the parent: a pipe whose write end only the child keeps, until
+/// its exec passes the point of no return or it ends (the host closes it then). Both ends
+/// live above the program's fds.
+pub struct VforkLink {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl VforkLink {
+    pub fn new(floor: i32) -> std::io::Result<VforkLink> {
+        let mut ends = [0; 2];
+        // SAFETY: pipe writes two fds into the array.
+        if unsafe { libc::pipe(ends.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let high = |fd: i32| {
+            // SAFETY: fd is one of the pipe's ends, which we own; the copy is ours too.
+            let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
+            // SAFETY: as above; the low number goes back to the program's range.
+            unsafe { libc::close(fd) };
+            if copy < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: a fresh descriptor nothing else owns.
+            Ok(unsafe { OwnedFd::from_raw_fd(copy) })
+        };
+        let (read, write) = (high(ends[0]), high(ends[1]));
+        Ok(VforkLink { read: read?, write: write? })
+    }
+
+    /// In the parent: wait until the child has exec'd or ended (EOF). Like Linux's vfork
+    /// wait, signals do not end it.
+    pub fn parent_waits(self) {
+        drop(self.write);
+        let mut byte = [0u8; 1];
+        loop {
+            // SAFETY: reading into a valid one-byte buffer.
+            let n = unsafe { libc::read(self.read.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
+            if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
+    }
+
+    /// In the child: the end to close at exec (see `Server::vfork_done`).
+    pub fn child_keeps(self) -> OwnedFd {
+        self.write
+    }
 }
 
 fn wait4(pid: i32, options: i32) -> Handled {
