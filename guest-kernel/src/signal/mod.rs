@@ -115,6 +115,9 @@ pub fn reset_for_exec() {
     st.altstack = AltStack { sp: 0, flags: frame::SS_DISABLE, size: 0 };
     st.saved_mask = None;
     host::actions_changed();
+    drop(st);
+    // POSIX timers belong to the old image (ITIMER_REAL survives exec).
+    timer::delete_all();
 }
 
 /// Signals the kernel raises for the instruction that just ran: delivered before others.

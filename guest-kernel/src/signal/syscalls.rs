@@ -1,7 +1,7 @@
 //! The signal syscalls.
 
 use abi_shared::linux::errno;
-use abi_shared::linux::signal::{SIGKILL, SIGSTOP};
+use abi_shared::linux::signal::{SIGALRM, SIGKILL, SIGSTOP};
 
 use super::frame::{self, MIN_SIGSTKSZ, SS_DISABLE, SS_ONSTACK};
 use super::{raise, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, STATE, UNBLOCKABLE};
@@ -415,5 +415,111 @@ pub fn alarm(c: &mut Ctx<'_>) -> i64 {
     } else {
         // Linux rounds to the nearest second, and never reports 0 for a pending alarm.
         ((left + 500_000_000) / 1_000_000_000).max(1) as i64
+    }
+}
+
+const CLOCK_REALTIME: i32 = 0;
+const CLOCK_MONOTONIC: i32 = 1;
+const CLOCK_BOOTTIME: i32 = 7;
+const TIMER_ABSTIME: u64 = 1;
+
+/// The clocks POSIX timers run on here. Timers on CPU-time clocks would need the vCPU to
+/// be interrupted at a CPU-time deadline, which nothing does yet: EINVAL for them.
+fn timer_clock_ok(clock: i32) -> bool {
+    matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME)
+}
+
+/// struct sigevent as far as timers use it: (notify, signo, value, tid).
+fn read_sigevent(addr: u64) -> Result<(i32, i32, u64, i32), i64> {
+    let mut raw = [0u8; 20];
+    uaccess::copy_from_user(addr, &mut raw)?;
+    let int = |o: usize| i32::from_le_bytes([raw[o], raw[o + 1], raw[o + 2], raw[o + 3]]);
+    let value = u64::from_le_bytes(raw[..8].try_into().unwrap_or_default());
+    Ok((int(12), int(8), value, int(16)))
+}
+
+pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
+    let (clock, sevp, idp) = (c.int(0), c.arg(1), c.arg(2));
+    if !timer_clock_ok(clock) {
+        return EINVAL;
+    }
+    let (notify, signo, value, tid) = if sevp == 0 {
+        (timer::SIGEV_SIGNAL, SIGALRM, None, 0)
+    } else {
+        match read_sigevent(sevp) {
+            Ok((notify, signo, value, tid)) => (notify, signo, Some(value), tid),
+            Err(e) => return e,
+        }
+    };
+    let signo = match notify {
+        timer::SIGEV_NONE => None,
+        timer::SIGEV_SIGNAL | timer::SIGEV_THREAD_ID if valid_signal(signo) && signo != 0 => Some(signo),
+        _ => return EINVAL,
+    };
+    if notify == timer::SIGEV_THREAD_ID && tid != ids::pid() {
+        return EINVAL;
+    }
+    let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME) else { return err(errno::EAGAIN) };
+    if uaccess::copy_to_user(idp, &(id as i32).to_le_bytes()).is_err() {
+        timer::delete(id);
+        return EFAULT;
+    }
+    0
+}
+
+fn timer_id(c: &Ctx<'_>) -> usize {
+    // A negative id becomes huge and unknown.
+    c.int(0) as u32 as usize
+}
+
+fn write_itimerspec(addr: u64, (value, interval): (u64, u64)) -> Result<(), i64> {
+    uaccess::write_struct(addr, &crate::syscall::time::to_timespec(interval))?;
+    uaccess::write_struct(addr + 16, &crate::syscall::time::to_timespec(value))
+}
+
+pub fn timer_settime(c: &mut Ctx<'_>) -> i64 {
+    let (id, flags, new, old) = (timer_id(c), c.arg(1), c.arg(2), c.arg(3));
+    let read = |a: u64| -> Result<u64, i64> {
+        let ts: abi_shared::linux::Timespec = uaccess::read_struct(a)?;
+        crate::syscall::time::timespec_ns(&ts).ok_or(EINVAL)
+    };
+    let (interval, value) = match (read(new), read(new + 16)) {
+        (Ok(i), Ok(v)) => (i, v),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    let now = crate::time::monotonic_ns();
+    let deadline = if value == 0 {
+        0
+    } else if flags & TIMER_ABSTIME != 0 {
+        // An absolute time on the timer's clock, as a monotonic deadline (at least now:
+        // a time in the past expires at once). CLOCK_REALTIME is shifted by its offset now.
+        let clock_now = if timer::is_realtime(id) { crate::time::realtime_ns() } else { now };
+        now.saturating_add(value.saturating_sub(clock_now)).max(1)
+    } else {
+        now.saturating_add(value)
+    };
+    let Some(previous) = timer::settime(id, deadline, interval) else { return EINVAL };
+    if old != 0 && write_itimerspec(old, previous).is_err() {
+        return EFAULT;
+    }
+    0
+}
+
+pub fn timer_gettime(c: &mut Ctx<'_>) -> i64 {
+    match timer::gettime(timer_id(c)) {
+        Some(now) => write_itimerspec(c.arg(1), now).map_or(EFAULT, |_| 0),
+        None => EINVAL,
+    }
+}
+
+pub fn timer_getoverrun(c: &mut Ctx<'_>) -> i64 {
+    timer::getoverrun(timer_id(c)).map_or(EINVAL, i64::from)
+}
+
+pub fn timer_delete(c: &mut Ctx<'_>) -> i64 {
+    if timer::delete(timer_id(c)) {
+        0
+    } else {
+        EINVAL
     }
 }

@@ -1,7 +1,8 @@
-//! ITIMER_REAL (alarm, setitimer): a deadline on the monotonic clock checked whenever the
-//! kernel runs (syscall entry and exit, exceptions) and woken up for by every sleep. A
-//! program spinning in user mode without syscalls sees its SIGALRM only at its next kernel
-//! entry until the monitor can interrupt a running vCPU.
+//! ITIMER_REAL (alarm, setitimer) and POSIX timers (timer_create): deadlines on the
+//! monotonic clock checked whenever the kernel runs (syscall entry and exit, exceptions,
+//! the monitor's signal interrupt) and woken up for by every sleep. A program spinning in
+//! user mode without syscalls sees a timer's signal only at its next kernel entry: nothing
+//! interrupts the vCPU at a guest deadline yet.
 
 use core::sync::atomic::{AtomicBool, Ordering};
 
@@ -46,14 +47,24 @@ fn remaining(t: &RealTimer, now: u64) -> (u64, u64) {
     }
 }
 
-/// The armed deadline, if any.
+/// The earliest armed deadline of every timer, if any.
 pub fn deadline() -> Option<u64> {
     let d = REAL.lock().deadline;
-    (d != 0).then_some(d)
+    let real = (d != 0).then_some(d);
+    match (real, posix_deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
-/// Raise SIGALRM if the deadline passed (re-arming a periodic timer).
+/// Raise the signals of the timers that are due (re-arming periodic ones).
 pub fn check() {
+    check_posix();
+    check_real();
+}
+
+/// Raise SIGALRM if ITIMER_REAL's deadline passed.
+fn check_real() {
     if !ARMED.load(Ordering::Relaxed) {
         return;
     }
@@ -70,5 +81,148 @@ pub fn check() {
     };
     if fired {
         raise(SigInfo { signo: SIGALRM, code: SI_KERNEL, ..SigInfo::default() });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// POSIX timers (timer_create and friends): like ITIMER_REAL, deadlines on the monotonic
+// clock checked whenever the kernel runs and woken up for by every sleep.
+
+/// struct sigevent's notify values.
+pub const SIGEV_SIGNAL: i32 = 0;
+pub const SIGEV_NONE: i32 = 1;
+pub const SIGEV_THREAD_ID: i32 = 4;
+/// si_code of a timer's signal.
+const SI_TIMER: i32 = -2;
+/// Most timers one process may own here (Linux's limit is RLIMIT_SIGPENDING-bound).
+pub const MAX_TIMERS: usize = 256;
+
+#[derive(Clone, Copy, Debug)]
+pub struct PosixTimer {
+    /// None for SIGEV_NONE.
+    pub signo: Option<i32>,
+    pub value: u64,
+    /// On CLOCK_REALTIME (absolute times are shifted by the realtime offset).
+    pub realtime: bool,
+    /// Monotonic deadline in ns; 0 = disarmed.
+    pub deadline: u64,
+    pub interval: u64,
+    /// Expirations missed while the previous signal was still pending (timer_getoverrun).
+    pub overrun: i32,
+    pending_overrun: i32,
+}
+
+static TIMERS: Mutex<alloc::vec::Vec<Option<PosixTimer>>> = Mutex::new(alloc::vec::Vec::new());
+static ANY_POSIX_ARMED: AtomicBool = AtomicBool::new(false);
+
+/// A new disarmed timer; its id, or None when the table is full. Without a `value` the
+/// signal carries the timer's id, as Linux does for a timer created without a sigevent.
+pub fn create(signo: Option<i32>, value: Option<u64>, realtime: bool) -> Option<usize> {
+    let mut t = TIMERS.lock();
+    let id = match t.iter().position(Option::is_none) {
+        Some(free) => free,
+        None if t.len() < MAX_TIMERS => {
+            t.push(None);
+            t.len() - 1
+        }
+        None => return None,
+    };
+    let value = value.unwrap_or(id as u64);
+    t[id] = Some(PosixTimer { signo, value, realtime, deadline: 0, interval: 0, overrun: 0, pending_overrun: 0 });
+    Some(id)
+}
+
+pub fn is_realtime(id: usize) -> bool {
+    TIMERS.lock().get(id).and_then(|p| p.as_ref()).is_some_and(|p| p.realtime)
+}
+
+/// Arm timer `id` (deadline 0 disarms); returns the previous (remaining, interval), or None
+/// for an unknown id.
+pub fn settime(id: usize, deadline: u64, interval: u64) -> Option<(u64, u64)> {
+    let now = monotonic_ns();
+    let mut t = TIMERS.lock();
+    let timer = t.get_mut(id)?.as_mut()?;
+    let old = remaining(&RealTimer { deadline: timer.deadline, interval: timer.interval }, now);
+    timer.deadline = deadline;
+    timer.interval = if deadline == 0 { 0 } else { interval };
+    ANY_POSIX_ARMED.store(t.iter().flatten().any(|p| p.deadline != 0), Ordering::Relaxed);
+    Some(old)
+}
+
+pub fn gettime(id: usize) -> Option<(u64, u64)> {
+    let t = TIMERS.lock();
+    let timer = t.get(id)?.as_ref()?;
+    Some(remaining(&RealTimer { deadline: timer.deadline, interval: timer.interval }, monotonic_ns()))
+}
+
+pub fn getoverrun(id: usize) -> Option<i32> {
+    TIMERS.lock().get(id)?.as_ref().map(|p| p.overrun)
+}
+
+pub fn delete(id: usize) -> bool {
+    let mut t = TIMERS.lock();
+    match t.get_mut(id) {
+        Some(slot @ Some(_)) => {
+            *slot = None;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// fork and exec: POSIX timers are not inherited and do not survive exec.
+pub fn delete_all() {
+    TIMERS.lock().clear();
+    ANY_POSIX_ARMED.store(false, Ordering::Relaxed);
+}
+
+/// The earliest armed deadline of the POSIX timers.
+fn posix_deadline() -> Option<u64> {
+    if !ANY_POSIX_ARMED.load(Ordering::Relaxed) {
+        return None;
+    }
+    TIMERS.lock().iter().flatten().filter(|p| p.deadline != 0).map(|p| p.deadline).min()
+}
+
+/// Fire the POSIX timers that are due. A timer whose previous signal is still pending
+/// counts an overrun instead of queueing another, as on Linux.
+fn check_posix() {
+    if !ANY_POSIX_ARMED.load(Ordering::Relaxed) {
+        return;
+    }
+    let now = monotonic_ns();
+    let mut due = alloc::vec::Vec::new();
+    {
+        let mut t = TIMERS.lock();
+        for (id, timer) in t.iter_mut().enumerate() {
+            let Some(p) = timer.as_mut() else { continue };
+            if p.deadline == 0 || p.deadline > now {
+                continue;
+            }
+            let missed = if p.interval == 0 { 0 } else { (now - p.deadline) / p.interval };
+            p.deadline = if p.interval == 0 { 0 } else { p.deadline + (missed + 1) * p.interval };
+            p.pending_overrun = p.pending_overrun.saturating_add(missed.min(i32::MAX as u64) as i32);
+            if let Some(sig) = p.signo {
+                due.push((id, sig, p.value));
+            }
+        }
+        ANY_POSIX_ARMED.store(t.iter().flatten().any(|p| p.deadline != 0), Ordering::Relaxed);
+    }
+    for (id, sig, value) in due {
+        let already = super::STATE.lock().pending & super::bit(sig) != 0 && sig < abi_shared::linux::signal::SIGRTMIN;
+        let mut t = TIMERS.lock();
+        let Some(p) = t.get_mut(id).and_then(Option::as_mut) else { continue };
+        if already {
+            p.pending_overrun = p.pending_overrun.saturating_add(1);
+            continue;
+        }
+        p.overrun = p.pending_overrun;
+        p.pending_overrun = 0;
+        let mut info = SigInfo { signo: sig, code: SI_TIMER, ..SigInfo::default() };
+        // _timer: si_tid, si_overrun, then si_sigval.
+        info.fields[0] = (id as u32 as u64) | ((p.overrun as u32 as u64) << 32);
+        info.fields[1] = value;
+        drop(t);
+        raise(info);
     }
 }

@@ -131,6 +131,7 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     super::ids::become_child(parent, pid);
     crate::signal::forget_pending();
     crate::signal::timer::set(0, 0);
+    crate::signal::timer::delete_all();
     if args.flags & CLONE_CHILD_SETTID != 0 {
         let _ = crate::mm::uaccess::copy_to_user(args.child_tid, &pid.to_le_bytes());
     }

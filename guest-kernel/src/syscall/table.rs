@@ -170,6 +170,11 @@ syscall_table! {
     217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
     218 set_tid_address   Guest ids::set_tid_address  [X];
     221 fadvise64         Host  fs_extra::fadvise64   [Fd, D, D, D];
+    222 timer_create      Guest sig::timer_create     [D, Ptr, Ptr];
+    223 timer_settime     Guest sig::timer_settime    [D, D, Ptr, Ptr];
+    224 timer_gettime     Guest sig::timer_gettime    [D, Ptr];
+    225 timer_getoverrun  Guest sig::timer_getoverrun [D];
+    226 timer_delete      Guest sig::timer_delete     [D];
     228 clock_gettime     Both  time::clock_gettime   [D, Ptr];
     229 clock_getres      Both  time::clock_getres    [D, Ptr];
     230 clock_nanosleep   Both  time::clock_nanosleep [D, X, Ptr, Ptr];

@@ -40,7 +40,7 @@ fn clock_now(clock: i32) -> Option<u64> {
     }
 }
 
-fn to_timespec(ns: u64) -> Timespec {
+pub fn to_timespec(ns: u64) -> Timespec {
     Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
 }
 
