@@ -199,7 +199,7 @@ fn check_posix() {
             if p.deadline == 0 || p.deadline > now {
                 continue;
             }
-            let missed = if p.interval == 0 { 0 } else { (now - p.deadline) / p.interval };
+            let missed = (now - p.deadline).checked_div(p.interval).unwrap_or(0);
             p.deadline = if p.interval == 0 { 0 } else { p.deadline + (missed + 1) * p.interval };
             p.pending_overrun = p.pending_overrun.saturating_add(missed.min(i32::MAX as u64) as i32);
             if let Some(sig) = p.signo {
