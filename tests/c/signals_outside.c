@@ -9,6 +9,7 @@
 #include "common.h"
 
 #include <signal.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -219,6 +220,32 @@ static void sigwait_blocked(void)
     checkf("sigwaitinfo", WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit=%d", WEXITSTATUS(st));
 }
 
+/* ppoll's mask unblocks the signal only while it waits: EINTR, the handler ran once, and
+ * the signal is blocked again afterwards. */
+static void ppoll_mask_body(int ready)
+{
+    handle(SIGUSR1, SA_RESTART);
+    sigset_t set, none, now;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigemptyset(&none);
+    if (write(ready, "r", 1) != 1)
+        _exit(95);
+    int r = ppoll(NULL, 0, NULL, &none);
+    int e = errno;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    _exit(r == -1 && e == EINTR && g_count == 1 && sigismember(&now, SIGUSR1) ? 0 : 1);
+}
+
+static void ppoll_mask(void)
+{
+    pid_t pid = spawn(ppoll_mask_body);
+    kill(pid, SIGUSR1);
+    int st = reap(pid);
+    checkf("ppoll_mask", WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit=%d", WEXITSTATUS(st));
+}
+
 /* sigqueue's value and code reach the handler. */
 static void sigqueue_body(int ready)
 {
@@ -294,6 +321,7 @@ int main(void)
     term_handler();
     ignore_then_die();
     sigwait_blocked();
+    ppoll_mask();
     queued();
     sigchld();
     own_group();

@@ -270,9 +270,9 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
     }
 }
 
-/// Wait for one of `set`'s signals and take it without running a handler. With one thread
-/// and no signals from outside yet, only already-pending signals can be found; otherwise the
-/// timeout runs out (or, without one, the wait lasts forever as on Linux).
+/// Wait for one of `set`'s signals and take it without running a handler: one already
+/// pending, raised by a timer, or sent from outside (the monitor catches blocked signals
+/// for us); otherwise the timeout runs out (or, without one, the wait lasts forever).
 pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     let (uset, uinfo, utimeout, size) = (c.arg(0), c.arg(1), c.arg(2), c.arg(3));
     if size != 8 {
@@ -326,9 +326,8 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
-/// Block until a signal is deliverable. Only our own timer can raise one (no other threads
-/// and no signals from outside yet), so without a timer this lasts until the process is
-/// killed, as on Linux.
+/// Block until a signal is deliverable: one of our timers' or one sent from outside (the
+/// monitor's catch cuts the host sleep short).
 fn wait_for_signal() {
     while !crate::syscall::time::sleep_interruptible(u64::MAX) {}
 }

@@ -93,14 +93,39 @@ pub fn poll(c: &mut Ctx<'_>) -> i64 {
     do_poll(c.arg(0), c.arg(1), deadline)
 }
 
-/// ppoll; the temporary signal mask only matters for signals from outside, which do not
-/// reach the program yet.
+/// ppoll and pselect6's signal mask: in force while they wait. If a signal interrupts the
+/// wait, the caller's mask comes back only after its handler ran (through the handler
+/// frame, as for sigsuspend); otherwise at once.
+fn with_temporary_mask(mask_addr: u64, wait: impl FnOnce() -> i64) -> i64 {
+    if mask_addr == 0 {
+        return wait();
+    }
+    let mask = match uaccess::read_u64(mask_addr) {
+        Ok(m) => m & !crate::signal::UNBLOCKABLE,
+        Err(e) => return e,
+    };
+    let old = {
+        let mut st = crate::signal::STATE.lock();
+        let old = st.blocked;
+        st.blocked = mask;
+        old
+    };
+    let r = wait();
+    let mut st = crate::signal::STATE.lock();
+    if r == err(errno::EINTR) {
+        st.saved_mask = Some(old);
+    } else {
+        st.blocked = old;
+    }
+    r
+}
+
 pub fn ppoll(c: &mut Ctx<'_>) -> i64 {
     if c.arg(3) != 0 && c.arg(4) != 8 {
         return EINVAL;
     }
     match timespec_deadline(c.arg(2)) {
-        Ok(deadline) => do_poll(c.arg(0), c.arg(1), deadline),
+        Ok(deadline) => with_temporary_mask(c.arg(3), || do_poll(c.arg(0), c.arg(1), deadline)),
         Err(e) => e,
     }
 }
@@ -197,12 +222,24 @@ pub fn select(c: &mut Ctx<'_>) -> i64 {
     r
 }
 
+/// pselect6's sixth argument points at { const sigset_t *ss; size_t ss_len }.
 pub fn pselect6(c: &mut Ctx<'_>) -> i64 {
     let deadline = match timespec_deadline(c.arg(4)) {
         Ok(d) => d,
         Err(e) => return e,
     };
-    let r = do_select(c.int(0), [c.arg(1), c.arg(2), c.arg(3)], deadline);
+    let mask_addr = if c.arg(5) == 0 {
+        0
+    } else {
+        match (uaccess::read_u64(c.arg(5)), uaccess::read_u64(c.arg(5) + 8)) {
+            (Ok(0), _) => 0,
+            (Ok(ss), Ok(8)) => ss,
+            (Ok(_), Ok(_)) => return EINVAL,
+            (Err(e), _) | (_, Err(e)) => return e,
+        }
+    };
+    let sets = [c.arg(1), c.arg(2), c.arg(3)];
+    let r = with_temporary_mask(mask_addr, || do_select(c.int(0), sets, deadline));
     write_remaining(c.arg(4), deadline, false);
     r
 }
