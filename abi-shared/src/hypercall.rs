@@ -486,6 +486,15 @@ pub enum Request<'a> {
         path: &'a [u8],
         flags: i32,
     },
+    /// execve of a `--native` program (`ExecPlan::native`): the host execs the file open at
+    /// `fd` with argv then envp, each string NUL-terminated, in `args` (`argc` strings of
+    /// argv), with `blocked` (a Linux mask) as the signal mask. Answered only on failure.
+    ExecNative {
+        fd: i32,
+        args: SegList<'a>,
+        argc: u32,
+        blocked: u64,
+    },
     /// execve's point of no return: close every program descriptor that has FD_CLOEXEC.
     /// `Ret` is how many were closed.
     CloseOnExec,
@@ -648,6 +657,9 @@ pub struct ExecPlan {
     pub exe: Vec<u8>,
     /// Set when `#!` scripts stood in the way: the arguments that replace argv[0].
     pub argv_prefix: Option<Vec<Vec<u8>>>,
+    /// The program is one the user asked to run natively (`--native`): the guest sends its
+    /// arguments with `Request::ExecNative` instead of loading it.
+    pub native: bool,
 }
 
 /// Everything the guest needs to start the program, sent once.

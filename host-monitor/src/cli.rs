@@ -51,6 +51,12 @@ pub struct Args {
     #[arg(long = "bind", value_name = "HOST[:GUEST]")]
     pub binds: Vec<OsString>,
 
+    /// A host program to run with the host's own kernel when the Linux program execs it
+    /// (a tool linuxrun cannot run, or a Mach-O on macOS); repeatable. Its file is matched,
+    /// not its name: any path to it counts.
+    #[arg(long = "native", value_name = "PATH")]
+    pub natives: Vec<PathBuf>,
+
     /// More log output (-v: info, -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,

@@ -9,6 +9,7 @@ mod diag;
 mod guest_mem;
 mod host;
 mod machine;
+mod native;
 mod program;
 mod server;
 mod signals;
@@ -60,6 +61,7 @@ struct Failure {
 }
 
 fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
+    native::install(&args.natives).map_err(|message| Failure { message, code: 2 })?;
     let (view, shm_dir) = build_view(args)?;
     vfs::install(view);
     let view = vfs::current();

@@ -640,3 +640,49 @@ fn stop_signals_stop_the_process_and_sigcont_continues_it() {
     out.read_to_string(&mut rest).unwrap();
     assert_eq!((status.code(), rest.as_str()), (Some(0), "read hello\n"));
 }
+
+/// Creates a thread, which linuxrun cannot do yet; natively it can.
+const THREADED: &str = r#"
+#include <pthread.h>
+#include <stdio.h>
+static void *run(void *a) { (void)a; return (void *)42; }
+int main(int argc, char **argv) {
+    pthread_t t;
+    void *r = 0;
+    if (pthread_create(&t, 0, run, 0) != 0) { printf("no threads\n"); return 1; }
+    pthread_join(t, &r);
+    printf("thread returned %ld, argv[1]=%s\n", (long)r, argc > 1 ? argv[1] : "-");
+    return 0;
+}
+"#;
+
+const LAUNCHER: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(int argc, char **argv) { (void)argc; execv(argv[1], argv + 1); printf("exec: %s\n", strerror(errno)); return 126; }
+"#;
+
+#[test]
+fn native_programs_run_on_the_host_kernel_when_execd() {
+    if !kvm_available() {
+        return;
+    }
+    let threaded = build_with("threaded", THREADED, &["-static", "-pthread"]);
+    let launcher = build("launcher", LAUNCHER);
+    let launch = |native: &[&Path]| {
+        let mut cmd = Command::new(linuxrun());
+        for n in native {
+            cmd.arg("--native").arg(n);
+        }
+        cmd.arg(&launcher).arg(&threaded).arg("hello").output().expect("linuxrun runs")
+    };
+    let inside = launch(&[]);
+    assert_eq!((text(&inside.stdout).as_str(), inside.status.code()), ("no threads\n", Some(1)));
+    let native = launch(&[&threaded]);
+    assert_eq!((text(&native.stdout).as_str(), native.status.code()), ("thread returned 42, argv[1]=hello\n", Some(0)));
+    let missing = Command::new(linuxrun()).args(["--native", "/nonexistent/tool"]).arg(&launcher).output().unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("--native /nonexistent/tool"));
+}

@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{ExecPlan, ExitHow, Request, Response};
+use abi_shared::hypercall::{ExecPlan, ExitHow, Request, Response, SegList};
 use abi_shared::layout::user;
 use abi_shared::linux::errno;
 use abi_shared::linux::general::AT_FDCWD;
@@ -49,6 +49,14 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
         Response::Ret(e) if e < 0 => return e,
         _ => return EFAULT,
     };
+    if plan.native {
+        let e = match copy_args(argv, envp, &plan.filename) {
+            Ok(args) => exec_native(&plan, &args),
+            Err(e) => e,
+        };
+        call_ret(&Request::Close { fd: plan.fd });
+        return e;
+    }
     let checked = copy_args(argv, envp, &plan.filename)
         .and_then(|args| crate::loader::check(plan.fd).map(|c| (args, c)).map_err(|e| err(e.errno())));
     let (args, checked) = match checked {
@@ -69,6 +77,20 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
 
 /// /proc is the guest's, not the host's: /proc/self/exe (or /proc/<our pid>/exe) is the
 /// program's own file, which the host knows by its path.
+/// A `--native` program: the host execs it in place of this whole process, with our
+/// arguments, environment and signal mask; only a failure comes back (-errno).
+fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
+    let mut buf = Vec::new();
+    for s in args.argv.iter().chain(&args.envp) {
+        buf.extend_from_slice(s);
+        buf.push(0);
+    }
+    let blocked = crate::signal::STATE.lock().blocked;
+    let segs = [crate::hypercall::kernel_buf_seg(&buf)];
+    let argc = args.argv.len() as u32;
+    call_ret(&Request::ExecNative { fd: plan.fd, args: SegList::Borrowed(&segs), argc, blocked })
+}
+
 fn own_exe_for_proc_link(path: Vec<u8>) -> Vec<u8> {
     let mut own = alloc::format!("/proc/{}/exe", super::ids::pid()).into_bytes();
     if path == b"/proc/self/exe" || path == own {

@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-use abi_shared::hypercall::{ExecPlan, Response};
+use abi_shared::hypercall::{ExecPlan, GuestSeg, Response};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
@@ -26,6 +26,10 @@ pub(super) fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8],
     }
     let fd = fs::open_for_exec(fds, mem, dirfd, path, flags)?;
     let filename = exec_filename(dirfd, path);
+    if crate::native::is_native(fd) {
+        let exe = std::fs::read_link(fd_host_path(fd)).map(|p| p.into_os_string().into_vec()).unwrap_or_default();
+        return Ok(Response::Exec(ExecPlan { fd, filename, exe, argv_prefix: None, native: true }));
+    }
     let found = Found { guest: PathBuf::from(OsStr::from_bytes(&filename)), host: fd_host_path(fd) };
     let chain = match program::follow_scripts(vfs::current(), found.clone()) {
         Ok(chain) => chain,
@@ -42,7 +46,40 @@ pub(super) fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8],
     };
     let exe =
         vfs::current().guest_path_of_fd(elf_fd).unwrap_or_else(|| chain.elf.guest.clone().into_os_string().into_vec());
-    Ok(Response::Exec(ExecPlan { fd: elf_fd, filename, exe, argv_prefix: chain.argv_prefix }))
+    Ok(Response::Exec(ExecPlan { fd: elf_fd, filename, exe, argv_prefix: chain.argv_prefix, native: false }))
+}
+
+/// ExecNative: the host execs a `--native` program; returns only on failure.
+pub(super) fn exec_native(
+    fds: &FdGuard,
+    mem: &GuestMemory,
+    fd: i32,
+    args: &[GuestSeg],
+    argc: u32,
+    blocked: u64,
+) -> Handled {
+    if fd < 0 || fds.is_reserved(fd) || !crate::native::is_native(fd) {
+        return Err(Failure::Errno(errno::EBADF as LinuxErrno));
+    }
+    let mut bytes = Vec::new();
+    for seg in args {
+        let part = mem.read_vec(seg.gpa, seg.len).map_err(|_| Failure::Errno(errno::EFAULT as LinuxErrno))?;
+        bytes.extend_from_slice(&part);
+    }
+    let (argv, envp) =
+        crate::native::split_args(&bytes, argc as usize).ok_or(Failure::Errno(errno::EINVAL as LinuxErrno))?;
+    // SAFETY: a zeroed sigset_t is valid; sigemptyset/sigaddset fill it.
+    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    unsafe { libc::sigemptyset(&mut mask) };
+    for sig in (1..=64).filter(|s| blocked & (1u64 << (s - 1)) != 0) {
+        if let Some(h) = crate::host::host_signal_of(sig) {
+            // SAFETY: h is a valid host signal number.
+            unsafe { libc::sigaddset(&mut mask, h) };
+        }
+    }
+    let e = crate::native::exec(fd, &argv, &envp, &mask);
+    Err(Failure::Errno(crate::host::errno_to_linux(e)))
 }
 
 /// The name Linux's execveat gives the program (bprm->filename): the path itself when it

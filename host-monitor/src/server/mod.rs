@@ -179,6 +179,9 @@ impl Server {
             Request::PrepareExec { dirfd, path, flags } => {
                 exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)
             }
+            Request::ExecNative { fd, args, argc, blocked } => {
+                exec::exec_native(&self.fds, mem, *fd, args.as_slice(), *argc, *blocked).unwrap_or_else(Response::from)
+            }
             Request::CloseOnExec => {
                 if let Some(fd) = self.vfork_done.take() {
                     self.fds.unreserve(std::os::fd::AsRawFd::as_raw_fd(&fd));
