@@ -123,6 +123,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "mem_limits",
     "mem_segv",
     "mem_stack",
+    "priority",
     "procfs",
     "segv_death",
     "signals",
@@ -409,6 +410,8 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("seq", &["/usr/bin/seq", "1", "3", "20"], 0),
     ("date", &["/bin/date", "-u", "-d", "@1234567890"], 0),
     ("expr", &["/usr/bin/expr", "6", "*", "7"], 0),
+    // nice sets the priority and execs the second nice, which prints the value it inherited.
+    ("nice", &["/usr/bin/nice", "-n", "5", "/usr/bin/nice"], 0),
     ("ls-l", &["/bin/ls", "-l", "/etc/passwd", "/bin/true"], 0),
     ("ls-missing", &["/bin/ls", "/nonexistent"], 2),
     ("uname", &["/bin/uname", "-a"], 0),

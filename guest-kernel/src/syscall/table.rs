@@ -141,6 +141,8 @@ syscall_table! {
     135 personality       Guest misc::personality     [X];
     137 statfs            Host  fs_extra::statfs      [Str, Ptr];
     138 fstatfs           Host  fs_extra::fstatfs     [Fd, Ptr];
+    140 getpriority       Host  info::getpriority     [D, D];
+    141 setpriority       Host  info::setpriority     [D, D, D];
     143 sched_getparam    Both  ids::sched_getparam   [D, Ptr];
     145 sched_getscheduler Both ids::sched_getscheduler [D];
     149 mlock             Guest misc::mlock           [X, D];
@@ -209,6 +211,7 @@ syscall_table! {
     326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];
     334 rseq              Guest ids::rseq             [Ptr, D, X, X];
+    436 close_range       Host  fs_extra::close_range [D, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
 }
 
