@@ -132,6 +132,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "stdio_stderr",
     "terminal",
     "time",
+    "wait_stop",
 ];
 
 /// Runs of one C program: (name suffix, arguments, expected native status).
