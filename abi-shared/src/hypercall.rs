@@ -562,6 +562,15 @@ pub enum Request<'a> {
     IoctlGetSid {
         fd: i32,
     },
+    /// ioctl TIOCGPTN on a pseudo-terminal master: the slave's number (/dev/pts/N), as `Ret`.
+    IoctlGetPtyNumber {
+        fd: i32,
+    },
+    /// ioctl TIOCSPTLCK on a pseudo-terminal master: lock (non-zero) or unlock the slave.
+    IoctlSetPtyLock {
+        fd: i32,
+        lock: i32,
+    },
 }
 
 /// What an xattr request is about.

@@ -1,7 +1,8 @@
 //! Terminal ioctls that change a host terminal: termios (TCSETS, TCSETSW, TCSETSF), the
 //! window size, the foreground process group and the controlling terminal. The terminal is
 //! the host's, and so are the session and process groups (Linux pids are host pids): the
-//! host performs each on the same descriptor. The read-only ones (TCGETS, TIOCGWINSZ,
+//! host performs each on the same descriptor. Pseudo-terminal masters' TIOCGPTN and
+//! TIOCSPTLCK are here too (posix_openpt, grantpt, unlockpt and ptsname use them). The read-only ones (TCGETS, TIOCGWINSZ,
 //! TIOCGPGRP, FIONREAD) are in fs.rs.
 
 use abi_shared::hypercall::Request;
@@ -21,6 +22,8 @@ const TIOCSPGRP: u64 = 0x5410;
 const TIOCSWINSZ: u64 = 0x5414;
 const TIOCNOTTY: u64 = 0x5422;
 const TIOCGSID: u64 = 0x5429;
+const TIOCGPTN: u64 = 0x8004_5430;
+const TIOCSPTLCK: u64 = 0x4004_5431;
 
 /// The ioctls served here, or `None` for the caller to go on with others.
 pub fn ioctl(fd: i32, request: u64, arg: u64) -> Option<i64> {
@@ -37,13 +40,12 @@ pub fn ioctl(fd: i32, request: u64, arg: u64) -> Option<i64> {
         // The argument is a value, not a pointer.
         TIOCSCTTY => call_ret(&Request::IoctlSetCtty { fd, steal: arg as i32 }),
         TIOCNOTTY => call_ret(&Request::IoctlNoCtty { fd }),
-        TIOCGSID => {
-            let r = call_ret(&Request::IoctlGetSid { fd });
-            if r < 0 {
-                return Some(r);
-            }
-            uaccess::copy_to_user(arg, &(r as i32).to_le_bytes()).map_or(EFAULT, |_| 0)
-        }
+        TIOCGSID => int_out(call_ret(&Request::IoctlGetSid { fd }), arg),
+        TIOCGPTN => int_out(call_ret(&Request::IoctlGetPtyNumber { fd }), arg),
+        TIOCSPTLCK => match read_int(arg) {
+            Ok(lock) => call_ret(&Request::IoctlSetPtyLock { fd, lock }),
+            Err(e) => e,
+        },
         _ => return None,
     })
 }
@@ -53,6 +55,14 @@ fn tcsets(fd: i32, when: u8, arg: u64) -> i64 {
         Ok(termios) => call_ret(&Request::IoctlTcsets { fd, when, termios, ttou_ignored: sigttou_ignored() }),
         Err(e) => e,
     }
+}
+
+/// An answer the kernel stores as an int at `out`.
+fn int_out(r: i64, out: u64) -> i64 {
+    if r < 0 {
+        return r;
+    }
+    uaccess::copy_to_user(out, &(r as i32).to_le_bytes()).map_or(EFAULT, |_| 0)
 }
 
 fn read_int(addr: u64) -> Result<i32, i64> {

@@ -167,7 +167,9 @@ impl Server {
             | Request::IoctlSetPgrp { .. }
             | Request::IoctlSetCtty { .. }
             | Request::IoctlNoCtty { .. }
-            | Request::IoctlGetSid { .. } => tty::handle(&self.fds, req),
+            | Request::IoctlGetSid { .. }
+            | Request::IoctlGetPtyNumber { .. }
+            | Request::IoctlSetPtyLock { .. } => tty::handle(&self.fds, req),
             Request::OpenMemory { .. }
             | Request::OpenEmptyDir { .. }
             | Request::FdPath { .. }

@@ -44,6 +44,8 @@ pub fn handle(fds: &FdGuard, req: &Request<'_>) -> Response {
             // SAFETY: tcgetsid takes no pointers.
             check(unsafe { libc::tcgetsid(fd) })
         }),
+        Request::IoctlGetPtyNumber { fd } => program_fd(fds, *fd).and_then(pty_number),
+        Request::IoctlSetPtyLock { fd, lock } => program_fd(fds, *fd).and_then(|fd| set_pty_lock(fd, *lock)),
         // Not one of ours: the dispatcher in server/mod.rs sends only the above here.
         _ => Err(Failure::Errno(ENOSYS)),
     };
@@ -115,6 +117,35 @@ fn set_termios(fd: c_int, when: u8, t: &LinuxTermios) -> Result<i64, Failure> {
     check(unsafe { libc::tcsetattr(fd, action, &host_termios) })
 }
 
+/// TIOCGPTN: the slave's number under /dev/pts.
+#[cfg(target_os = "linux")]
+fn pty_number(fd: c_int) -> Result<i64, Failure> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through a valid pointer.
+    check(unsafe { libc::ioctl(fd, libc::TIOCGPTN, &mut n) })?;
+    Ok(i64::from(n))
+}
+
+/// TIOCSPTLCK: lock or unlock the slave.
+#[cfg(target_os = "linux")]
+fn set_pty_lock(fd: c_int, lock: i32) -> Result<i64, Failure> {
+    let lock: c_int = lock;
+    // SAFETY: TIOCSPTLCK reads one int from a valid pointer.
+    check(unsafe { libc::ioctl(fd, libc::TIOCSPTLCK, &lock) })
+}
+
+/// Other hosts have no /dev/pts for the slave's name to point into: what Linux answers for
+/// a descriptor that is no pseudo-terminal master.
+#[cfg(not(target_os = "linux"))]
+fn pty_number(_fd: c_int) -> Result<i64, Failure> {
+    Err(Failure::Errno(errno::ENOTTY as LinuxErrno))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn set_pty_lock(_fd: c_int, _lock: i32) -> Result<i64, Failure> {
+    Err(Failure::Errno(errno::ENOTTY as LinuxErrno))
+}
+
 /// TIOCSWINSZ: `struct winsize` is the same on every host.
 fn set_winsize(fd: c_int, w: &LinuxWinsize) -> Result<i64, Failure> {
     let ws = libc::winsize { ws_row: w.ws_row, ws_col: w.ws_col, ws_xpixel: w.ws_xpixel, ws_ypixel: w.ws_ypixel };
@@ -181,6 +212,10 @@ mod tests {
         // SAFETY: TIOCGWINSZ writes one struct winsize through a valid pointer.
         assert_eq!(unsafe { libc::ioctl(master, libc::TIOCGWINSZ, &mut ws) }, 0);
         assert_eq!((ws.ws_row, ws.ws_col, ws.ws_xpixel, ws.ws_ypixel), (24, 132, 1, 2));
+        assert!(matches!(handle(&guard, &Request::IoctlGetPtyNumber { fd: master }), Response::Ret(n) if n >= 0));
+        let enotty = Response::Ret(-i64::from(errno::ENOTTY));
+        assert_eq!(handle(&guard, &Request::IoctlGetPtyNumber { fd: slave }), enotty);
+        assert_eq!(handle(&guard, &Request::IoctlSetPtyLock { fd: master, lock: 0 }), Response::Ret(0));
         // Not this process's controlling terminal: ENOTTY, as on Linux.
         assert_eq!(handle(&guard, &Request::IoctlGetSid { fd: slave }), Response::Ret(-i64::from(errno::ENOTTY)));
         // SAFETY: closing the pair opened above.
