@@ -128,7 +128,9 @@ syscall_table! {
     111 getpgrp           Host  info::getpgrp         [];
     112 setsid            Host  info::setsid          [];
     115 getgroups         Host  info::getgroups       [D, Ptr];
+    117 setresuid         Guest ids::setresuid        [D, D, D];
     118 getresuid         Guest ids::getresuid        [Ptr, Ptr, Ptr];
+    119 setresgid         Guest ids::setresgid        [D, D, D];
     120 getresgid         Guest ids::getresgid        [Ptr, Ptr, Ptr];
     121 getpgid           Host  info::getpgid         [D];
     124 getsid            Host  info::getsid          [D];
