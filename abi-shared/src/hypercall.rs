@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 12;
+pub const PROTOCOL_VERSION: u32 = 13;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -536,6 +536,68 @@ pub enum Request<'a> {
     SignalDispositions {
         catch: u64,
         ignore: u64,
+    },
+    /// getpriority with Linux's `which` (PRIO_PROCESS, PRIO_PGRP, PRIO_USER): `Ret` is what
+    /// the raw syscall returns, 20 - nice (1..=40), or -errno.
+    Getpriority {
+        which: i32,
+        who: i32,
+    },
+    /// setpriority: `nice` as the program gave it (Linux clamps it to -20..=19).
+    Setpriority {
+        which: i32,
+        who: i32,
+        nice: i32,
+    },
+    /// close_range(first, last, flags) with Linux's CLOSE_RANGE_* flags; the monitor's own
+    /// descriptors are never touched.
+    CloseRange {
+        first: u32,
+        last: u32,
+        flags: u32,
+    },
+    /// ioctl TCSETS (`when` 0), TCSETSW (1, after output drained) and TCSETSF (2, and input
+    /// flushed). `ttou_ignored`: the program blocks or ignores SIGTTOU, so that a background
+    /// process may change the terminal, as on Linux.
+    IoctlTcsets {
+        fd: i32,
+        when: u8,
+        termios: LinuxTermios,
+        ttou_ignored: bool,
+    },
+    /// ioctl TIOCSWINSZ.
+    IoctlSetWinsize {
+        fd: i32,
+        winsize: LinuxWinsize,
+    },
+    /// ioctl TIOCSPGRP (tcsetpgrp); `ttou_ignored` as for `IoctlTcsets`.
+    IoctlSetPgrp {
+        fd: i32,
+        pgrp: i32,
+        ttou_ignored: bool,
+    },
+    /// ioctl TIOCSCTTY: make the terminal the session's controlling terminal (`steal` 1:
+    /// take it from another session, which needs CAP_SYS_ADMIN).
+    IoctlSetCtty {
+        fd: i32,
+        steal: i32,
+    },
+    /// ioctl TIOCNOTTY: give up the controlling terminal.
+    IoctlNoCtty {
+        fd: i32,
+    },
+    /// ioctl TIOCGSID: the session of the terminal, as `Ret`.
+    IoctlGetSid {
+        fd: i32,
+    },
+    /// ioctl TIOCGPTN on a pseudo-terminal master: the slave's number (/dev/pts/N), as `Ret`.
+    IoctlGetPtyNumber {
+        fd: i32,
+    },
+    /// ioctl TIOCSPTLCK on a pseudo-terminal master: lock (non-zero) or unlock the slave.
+    IoctlSetPtyLock {
+        fd: i32,
+        lock: i32,
     },
 }
 

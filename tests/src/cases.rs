@@ -123,6 +123,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "mem_limits",
     "mem_segv",
     "mem_stack",
+    "priority",
     "procfs",
     "segv_death",
     "signals",
@@ -131,6 +132,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "stdio_stderr",
     "terminal",
     "time",
+    "wait_stop",
 ];
 
 /// Runs of one C program: (name suffix, arguments, expected native status).
@@ -409,6 +411,8 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("seq", &["/usr/bin/seq", "1", "3", "20"], 0),
     ("date", &["/bin/date", "-u", "-d", "@1234567890"], 0),
     ("expr", &["/usr/bin/expr", "6", "*", "7"], 0),
+    // nice sets the priority and execs the second nice, which prints the value it inherited.
+    ("nice", &["/usr/bin/nice", "-n", "5", "/usr/bin/nice"], 0),
     ("ls-l", &["/bin/ls", "-l", "/etc/passwd", "/bin/true"], 0),
     ("ls-missing", &["/bin/ls", "/nonexistent"], 2),
     ("uname", &["/bin/uname", "-a"], 0),
@@ -461,8 +465,82 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ),
     ("bash-pipestatus", &["/bin/bash", "-c", "yes | head -2; echo ${PIPESTATUS[@]}; seq 100000 | true; echo ${PIPESTATUS[@]}"], 0),
     ("dash-jobs", &["/bin/dash", "-c", "sleep 0.1 & wait; echo waited $?; trap 'echo int' INT; kill -INT $$; echo after"], 0),
+    ("python3-subprocess", &["/usr/bin/python3", "-c", PYTHON_SUBPROCESS], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
+
+/// python3's subprocess: run with capture_output and check, CalledProcessError, a pipe
+/// between two children, stdin input, a shell, children killed by a signal they sent
+/// themselves (returncode -signal), and a program that does not exist.
+const PYTHON_SUBPROCESS: &str = r#"import subprocess
+r = subprocess.run(["/bin/echo", "hello"], capture_output=True, check=True)
+print(r.returncode, r.stdout, r.stderr)
+r = subprocess.run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"], capture_output=True)
+print(r.returncode, r.stdout, r.stderr)
+try:
+    subprocess.run(["/bin/false"], check=True)
+except subprocess.CalledProcessError as e:
+    print("CalledProcessError", e.returncode)
+p1 = subprocess.Popen(["/usr/bin/seq", "1", "1000"], stdout=subprocess.PIPE)
+p2 = subprocess.Popen(["/usr/bin/wc", "-l"], stdin=p1.stdout, stdout=subprocess.PIPE)
+p1.stdout.close()
+out, _ = p2.communicate()
+print("pipe", out.strip(), p1.wait(), p2.returncode)
+for sig in ("TERM", "KILL", "INT"):
+    r = subprocess.run(["/bin/sh", "-c", "kill -%s $$; echo not reached" % sig], capture_output=True)
+    print("killed", sig, r.returncode, r.stdout)
+print(subprocess.check_output("echo $((6*7)) | tr 4 x", shell=True, text=True).strip())
+r = subprocess.run(["/bin/cat"], input=b"fed through stdin", capture_output=True)
+print(r.stdout)
+try:
+    subprocess.run(["/nonexistent/prog"])
+except FileNotFoundError as e:
+    print("FileNotFoundError", e.errno)
+"#;
+
+/// A small C project built by GNU make: make, gcc, cc1, as, collect2 and ld all run under
+/// linuxrun, the built program runs last, and the objects and binary must be the native
+/// build's bytes.
+fn make_cases() -> Vec<Case> {
+    if !Path::new("/usr/bin/make").exists() || !Path::new("/usr/bin/gcc").exists() {
+        return vec![];
+    }
+    let file = |name: &'static str, text: &str| (name, text.as_bytes().to_vec(), 0o644);
+    let project = vec![
+        file("common.h", "int add(int a, int b);\nconst char *greeting(int n);\n"),
+        file(
+            "main.c",
+            "#include <stdio.h>\n#include <stdlib.h>\n#include \"common.h\"\nint main(int argc, char **argv)\n{\n    int n = argc > 1 ? atoi(argv[1]) : 1;\n    for (int i = 0; i < n; i++)\n        printf(\"%s %d\\n\", greeting(i), add(i, 40));\n    return 0;\n}\n",
+        ),
+        file("util.c", "#include \"common.h\"\nint add(int a, int b) { return a + b; }\n"),
+        file(
+            "greet.c",
+            "#include \"common.h\"\nconst char *greeting(int n)\n{\n    static const char *w[] = {\"hello\", \"bonjour\", \"hallo\"};\n    return w[n % 3];\n}\n",
+        ),
+        file(
+            "Makefile",
+            "CC = gcc\nCFLAGS = -O2 -Wall\nOBJS = main.o util.o greet.o\n\nrun: prog\n\t./prog 3\n\nprog: $(OBJS)\n\t$(CC) -o $@ $(OBJS)\n\n%.o: %.c common.h\n\t$(CC) $(CFLAGS) -c $<\n",
+        ),
+    ];
+    // make -j2 waits for a jobserver token in pselect6 and relies on SIGCHLD from the host
+    // to wake it when a job ends; plain make waits in wait4.
+    let runs: Vec<(&str, &[&str])> =
+        vec![("make", &["/usr/bin/make", "run"]), ("make-j2", &["/usr/bin/make", "-j2", "run"])];
+    runs.into_iter()
+        .map(|(name, argv)| Case {
+            name: format!("tool/{name}"),
+            body: Body::Differential(Differential {
+                build: None,
+                argv: argv.iter().map(OsString::from).collect(),
+                stdin: None,
+                fixture: Fixture::Files(project.clone()),
+                native_status: Status::Exit(0),
+                compare_stderr: true,
+                compare_tree: true,
+            }),
+        })
+        .collect()
+}
 
 /// Debian tools with several options each on the tool fixture tree (see
 /// fixtures::tool_tree): archives and compressed files made natively are unpacked, trees
@@ -556,6 +634,7 @@ pub fn dynamic_cases() -> Vec<Case> {
             }),
         })
         .chain(tools)
+        .chain(make_cases())
         .collect()
 }
 

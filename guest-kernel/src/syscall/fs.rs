@@ -568,7 +568,10 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
         FIOCLEX => return call_ret(&Request::Fcntl { fd, cmd: F_SETFD, arg: FD_CLOEXEC }),
         FIONCLEX => return call_ret(&Request::Fcntl { fd, cmd: F_SETFD, arg: 0 }),
         FIONBIO => return fionbio(fd, out),
-        _ => {
+        request => {
+            if let Some(r) = super::tty::ioctl(fd, request, out) {
+                return r;
+            }
             // Unknown requests: a bad fd is still EBADF, otherwise "not a terminal".
             let r = call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 });
             return if r < 0 { r } else { err(errno::ENOTTY) };

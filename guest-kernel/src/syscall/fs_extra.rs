@@ -215,3 +215,14 @@ pub fn memfd_create(c: &mut Ctx<'_>) -> i64 {
     };
     call_ret(&Request::MemfdCreate { name: &name, flags })
 }
+
+/// close_range(first, last, flags): the host closes (or, with CLOSE_RANGE_CLOEXEC, marks
+/// close-on-exec) the program's descriptors in the range; what /proc knew about closed
+/// ones is forgotten.
+pub fn close_range(c: &mut Ctx<'_>) -> i64 {
+    let r = call_ret(&Request::CloseRange { first: c.arg(0) as u32, last: c.arg(1) as u32, flags: c.arg(2) as u32 });
+    if r == 0 {
+        crate::fs::procfs::after_close_on_exec();
+    }
+    r
+}

@@ -245,6 +245,36 @@ pub fn sched_yield(_: &mut Ctx<'_>) -> i64 {
     0
 }
 
+/// Whether setresuid/setresgid's (real, effective, saved) asks for no change: each is -1
+/// or already that id. Such a call is what posix_spawn's POSIX_SPAWN_RESETIDS makes
+/// (seteuid(getuid())) and always succeeds on Linux.
+fn unchanged(wanted: [u32; 3], current: [u32; 3]) -> bool {
+    wanted.iter().zip(current).all(|(&w, c)| w == u32::MAX || w == c)
+}
+
+/// setresuid: only the no-change case is served (the ids are the host process's, and
+/// changing them is not implemented): anything else is ENOSYS.
+pub fn setresuid(c: &mut Ctx<'_>) -> i64 {
+    let (uid, euid) = (UID.load(Ordering::Relaxed), EUID.load(Ordering::Relaxed));
+    let wanted = [c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32];
+    if unchanged(wanted, [uid, euid, euid]) {
+        0
+    } else {
+        ENOSYS
+    }
+}
+
+/// setresgid: as setresuid.
+pub fn setresgid(c: &mut Ctx<'_>) -> i64 {
+    let (gid, egid) = (GID.load(Ordering::Relaxed), EGID.load(Ordering::Relaxed));
+    let wanted = [c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32];
+    if unchanged(wanted, [gid, egid, egid]) {
+        0
+    } else {
+        ENOSYS
+    }
+}
+
 /// Store three ids as getresuid/getresgid do, stopping at the first that faults.
 fn put_three(ptrs: [u64; 3], ids: [u32; 3]) -> i64 {
     for (p, id) in ptrs.iter().zip(ids) {

@@ -70,6 +70,18 @@ pub fn setsid(_: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Setsid)
 }
 
+/// getpriority as the raw syscall answers: 20 - nice, so 1 (nice 19) to 40 (nice -20);
+/// the C library turns that back into the nice value.
+pub fn getpriority(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Getpriority { which: c.int(0), who: c.int(1) })
+}
+
+/// setpriority: the host sets the nice value of its process (the program's), of a process
+/// group or of a user's processes, with the host's permission checks.
+pub fn setpriority(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Setpriority { which: c.int(0), who: c.int(1), nice: c.int(2) })
+}
+
 /// getrusage: the host's numbers (RUSAGE_THREAD is the vCPU's host thread).
 pub fn getrusage(c: &mut Ctx<'_>) -> i64 {
     match call(&Request::Getrusage { who: c.int(0) }) {

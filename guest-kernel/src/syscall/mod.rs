@@ -15,6 +15,7 @@ pub mod stats;
 mod table;
 pub mod time;
 mod trace;
+pub mod tty;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 

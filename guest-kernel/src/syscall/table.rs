@@ -128,7 +128,9 @@ syscall_table! {
     111 getpgrp           Host  info::getpgrp         [];
     112 setsid            Host  info::setsid          [];
     115 getgroups         Host  info::getgroups       [D, Ptr];
+    117 setresuid         Guest ids::setresuid        [D, D, D];
     118 getresuid         Guest ids::getresuid        [Ptr, Ptr, Ptr];
+    119 setresgid         Guest ids::setresgid        [D, D, D];
     120 getresgid         Guest ids::getresgid        [Ptr, Ptr, Ptr];
     121 getpgid           Host  info::getpgid         [D];
     124 getsid            Host  info::getsid          [D];
@@ -141,6 +143,8 @@ syscall_table! {
     135 personality       Guest misc::personality     [X];
     137 statfs            Host  fs_extra::statfs      [Str, Ptr];
     138 fstatfs           Host  fs_extra::fstatfs     [Fd, Ptr];
+    140 getpriority       Host  info::getpriority     [D, D];
+    141 setpriority       Host  info::setpriority     [D, D, D];
     143 sched_getparam    Both  ids::sched_getparam   [D, Ptr];
     145 sched_getscheduler Both ids::sched_getscheduler [D];
     149 mlock             Guest misc::mlock           [X, D];
@@ -214,6 +218,7 @@ syscall_table! {
     326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];
     334 rseq              Guest ids::rseq             [Ptr, D, X, X];
+    436 close_range       Host  fs_extra::close_range [D, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
 }
 

@@ -423,3 +423,20 @@ pub fn kill_signal_to_host(linux_sig: i32) -> Result<c_int, LinuxErrno> {
     }
     t::signal_to_darwin(linux_sig).ok_or(abi_shared::linux::errno::EINVAL as LinuxErrno)
 }
+
+// ---------------------------------------------------------------------------------------
+// scheduling priority
+
+/// The C library's type for getpriority/setpriority's `which`.
+pub type PriorityWhich = c_int;
+
+/// getpriority/setpriority's `which`: Darwin numbers PRIO_PROCESS, PRIO_PGRP and PRIO_USER
+/// as Linux does; its own PRIO_DARWIN_* are not Linux's.
+pub fn priority_which_to_host(linux: i32) -> Result<PriorityWhich, LinuxErrno> {
+    match linux {
+        0 => Ok(libc::PRIO_PROCESS),
+        1 => Ok(libc::PRIO_PGRP),
+        2 => Ok(libc::PRIO_USER),
+        _ => Err(EINVAL),
+    }
+}

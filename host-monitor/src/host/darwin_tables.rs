@@ -2123,6 +2123,27 @@ mod tests {
         assert_eq!(termios_to_darwin(&bad), Err(lerr::EINVAL));
     }
 
+    /// What cfmakeraw and cfsetspeed(B9600) make of a cooked termios, as a program in raw
+    /// mode (an editor, a pager, tty_control.c) passes it to TCSETS.
+    #[test]
+    fn raw_mode_termios_round_trips_through_darwin() {
+        let mut l = sample_linux_termios();
+        l.c_iflag &= !(0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x80 | 0x100 | 0x400); // IGNBRK..IXON
+        l.c_oflag &= !0x1; // OPOST
+        l.c_lflag &= !(0x8 | 0x40 | 0x2 | 0x1 | 0x8000); // ECHO ECHONL ICANON ISIG IEXTEN
+        l.c_cflag = (l.c_cflag & !(0x30 | 0x100 | 0x100f | (0x100f << 16))) | 0x30 | 13 | (13 << 16); // CS8, B9600
+        l.c_cc[6] = 1; // VMIN
+        l.c_cc[5] = 0; // VTIME
+        let d = termios_to_darwin(&l).unwrap();
+        assert_eq!(d.c_iflag, 0x4000); // only IUTF8 left
+        assert_eq!(d.c_oflag & 0x1, 0);
+        assert_eq!(d.c_lflag & (0x8 | 0x10 | 0x100 | 0x80 | 0x400), 0); // ECHO ECHONL ICANON ISIG IEXTEN
+        assert_eq!(d.c_cflag & 0x300, 0x300); // CS8
+        assert_eq!((d.c_ospeed, d.c_ispeed), (9600, 9600));
+        assert_eq!((d.c_cc[16], d.c_cc[17]), (1, 0)); // VMIN, VTIME
+        assert_eq!(termios_to_linux(&d), l);
+    }
+
     #[test]
     fn terminal_ioctls() {
         assert_eq!(ioctl_to_darwin(0x5401), Ok(0x4048_7413));

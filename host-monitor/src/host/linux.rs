@@ -451,6 +451,22 @@ pub fn kill_signal_to_host(linux_sig: i32) -> Result<c_int, LinuxErrno> {
     Ok(linux_sig)
 }
 
+// ---------------------------------------------------------------------------------------
+// scheduling priority
+
+/// The C library's type for getpriority/setpriority's `which`.
+pub type PriorityWhich = libc::__priority_which_t;
+
+/// getpriority/setpriority's `which`: PRIO_PROCESS, PRIO_PGRP, PRIO_USER (Linux's numbers).
+pub fn priority_which_to_host(linux: i32) -> Result<PriorityWhich, LinuxErrno> {
+    match linux {
+        0 => Ok(libc::PRIO_PROCESS),
+        1 => Ok(libc::PRIO_PGRP),
+        2 => Ok(libc::PRIO_USER),
+        _ => Err(lxe::EINVAL as LinuxErrno),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,6 +181,18 @@ pub fn stat_to_linux(st: &libc::stat) -> LinuxStat {
     }
 }
 
+/// Nor can a Linux termios be given to this host.
+pub fn termios_to_host(_linux: &LinuxTermios) -> Result<libc::termios, LinuxErrno> {
+    Err(ENOSYS)
+}
+
+/// The C library's type for getpriority/setpriority's `which`.
+pub type PriorityWhich = c_int;
+
+pub fn priority_which_to_host(_linux: i32) -> Result<PriorityWhich, LinuxErrno> {
+    Err(ENOSYS)
+}
+
 /// Without a translation table nothing of a host termios is meaningful to Linux.
 pub fn termios_to_linux(_t: &libc::termios) -> LinuxTermios {
     LinuxTermios::default()

@@ -1,6 +1,7 @@
 //! The host's part of execve: finding and checking the new program exactly as the first
 //! program was (program.rs), before the guest tears anything down, and the close-on-exec
-//! sweep at the point of no return.
+//! sweep at the point of no return (and close_range's, which is the same walk over the
+//! program's descriptors).
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -132,9 +133,62 @@ pub(super) fn close_on_exec(fds: &FdGuard) -> Handled {
     Ok(Response::Ret(closed))
 }
 
+/// close_range's flags (linux/close_range.h).
+const CLOSE_RANGE_UNSHARE: u32 = 1 << 1;
+const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+
+/// close_range(first, last, flags) over the program's descriptors only: the monitor's own
+/// (above the floor, or reserved) are never closed whatever the range. CLOSE_RANGE_UNSHARE
+/// asks for a private descriptor table first; a Linux process here is a host process whose
+/// table no other Linux process shares, so there is nothing to unshare (and unsharing on the
+/// host would part the monitor's threads).
+pub(super) fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> Handled {
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Failure::Errno(errno::EINVAL as LinuxErrno));
+    }
+    let in_range = |fd: &i32| (first..=last).contains(&(*fd as u32));
+    for fd in procfs::open_program_fds(fds)?.into_iter().filter(in_range) {
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            // SAFETY: F_SETFD takes an int; fd is one of the program's descriptors.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        } else {
+            close(fd);
+        }
+    }
+    Ok(Response::Ret(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn is_open(fd: c_int) -> bool {
+        // SAFETY: F_GETFD takes no pointers.
+        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+    }
+
+    /// Ranges of one descriptor each: other tests of this process own the fds around ours.
+    #[test]
+    fn close_range_spares_the_monitors_descriptors() {
+        // The monitor's descriptors lie above the program's, as the floor makes them.
+        // SAFETY: plain dups of stdin, closed by the test.
+        let (a, b) = unsafe { (libc::dup(0), libc::dup(0)) };
+        let (program, mine) = (a.min(b), a.max(b));
+        let mut guard = FdGuard::default();
+        guard.reserve(mine);
+        let (m, p) = (mine as u32, program as u32);
+        assert_eq!(close_range(&guard, m, m, 0).unwrap(), Response::Ret(0));
+        assert!(is_open(mine));
+        assert_eq!(close_range(&guard, p, p, CLOSE_RANGE_CLOEXEC).unwrap(), Response::Ret(0));
+        // SAFETY: F_GETFD takes no pointers.
+        assert_eq!(unsafe { libc::fcntl(program, libc::F_GETFD) }, libc::FD_CLOEXEC);
+        assert_eq!(close_range(&guard, p, p, CLOSE_RANGE_UNSHARE).unwrap(), Response::Ret(0));
+        assert!(!is_open(program));
+        let einval = Failure::Errno(errno::EINVAL as LinuxErrno);
+        assert_eq!(close_range(&guard, p, p, 1).unwrap_err(), einval);
+        assert_eq!(close_range(&guard, p + 1, p, 0).unwrap_err(), einval);
+        close(mine);
+    }
 
     #[test]
     fn filenames_are_linuxs() {

@@ -43,6 +43,8 @@ pub fn handle(mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::Sysinfo => sysinfo(),
         Request::SchedGetscheduler { pid } => sched_getscheduler(*pid),
         Request::SchedGetparam { pid } => sched_getparam(*pid),
+        Request::Getpriority { which, who } => getpriority(*which, *who),
+        Request::Setpriority { which, who, nice } => setpriority(*which, *who, *nice),
         // Not one of ours: the dispatcher in server/mod.rs sends only the above here.
         _ => Err(Failure::Errno(ENOSYS)),
     };
@@ -76,6 +78,88 @@ fn getgroups(mem: &GuestMemory, size: i32, buf: &SegList<'_>) -> Handled {
     }
     mem.write_segs(segs, &bytes)?;
     ret(n as i64)
+}
+
+/// Linux's nice range; a Darwin value outside it (20) is reported as the nearest.
+const NICE_MIN: i32 = -20;
+const NICE_MAX: i32 = 19;
+
+/// getpriority: the raw syscall's 20 - nice. The program's own process (`who` 0 or its
+/// pid) is asked by pid: 0 would name the host thread serving this request, while the
+/// program runs on the process's main thread (the vCPU's).
+fn getpriority(which: i32, who: i32) -> Handled {
+    let host_which = host::priority_which_to_host(which).map_err(Failure::Errno)?;
+    let who = priority_who(which, who);
+    // -1 is a valid nice value: only errno tells a failure apart.
+    set_errno(0);
+    // SAFETY: getpriority takes no pointers.
+    let nice = unsafe { libc::getpriority(host_which, who) };
+    if nice == -1 && std::io::Error::last_os_error().raw_os_error().unwrap_or(0) != 0 {
+        return Err(Failure::Errno(host::last_errno()));
+    }
+    ret(i64::from(20 - nice.clamp(NICE_MIN, NICE_MAX)))
+}
+
+/// setpriority, clamped to Linux's range as Linux does. For the program's own process every
+/// host thread is set, so that the hypercall worker runs at the program's priority too.
+fn setpriority(which: i32, who: i32, nice: i32) -> Handled {
+    let host_which = host::priority_which_to_host(which).map_err(Failure::Errno)?;
+    let nice = nice.clamp(NICE_MIN, NICE_MAX);
+    let own = is_own_process(which, who);
+    let who = priority_who(which, who);
+    // SAFETY: setpriority takes no pointers.
+    check(unsafe { libc::setpriority(host_which, who, nice) })?;
+    if own {
+        set_other_threads(host_which, nice);
+    }
+    ret(0)
+}
+
+fn is_own_process(which: i32, who: i32) -> bool {
+    // SAFETY: getpid takes no pointers.
+    which == 0 && (who == 0 || who == unsafe { libc::getpid() })
+}
+
+/// The host `who`: the program's own process by its pid (see getpriority), anything else as
+/// given (a negative id names no one, on the host as on Linux).
+fn priority_who(which: i32, who: i32) -> libc::id_t {
+    if is_own_process(which, who) {
+        // SAFETY: getpid takes no pointers.
+        return unsafe { libc::getpid() } as libc::id_t;
+    }
+    who as libc::id_t
+}
+
+/// On Linux a nice value belongs to a thread: give the monitor's other threads the one the
+/// main thread now has. Best effort: the program's own thread is already set.
+#[cfg(target_os = "linux")]
+fn set_other_threads(which: host::PriorityWhich, nice: i32) {
+    // SAFETY: getpid takes no pointers.
+    let pid = unsafe { libc::getpid() };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+    for tid in tasks.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<libc::pid_t>().ok())) {
+        if tid != pid {
+            // SAFETY: setpriority takes no pointers.
+            unsafe { libc::setpriority(which, tid as libc::id_t, nice) };
+        }
+    }
+}
+
+/// Elsewhere PRIO_PROCESS sets the whole process.
+#[cfg(not(target_os = "linux"))]
+fn set_other_threads(_which: host::PriorityWhich, _nice: i32) {}
+
+fn set_errno(value: c_int) {
+    #[cfg(target_os = "macos")]
+    // SAFETY: __error returns the calling thread's errno location.
+    unsafe {
+        *libc::__error() = value
+    };
+    #[cfg(not(target_os = "macos"))]
+    // SAFETY: __errno_location returns the calling thread's errno location.
+    unsafe {
+        *libc::__errno_location() = value
+    };
 }
 
 fn getrusage(who: i32) -> Handled {
@@ -251,6 +335,24 @@ mod tests {
         assert_eq!(call(&mem, Request::SchedGetscheduler { pid: missing }), err(errno::ESRCH));
         assert_eq!(call(&mem, Request::SchedGetparam { pid: missing }), err(errno::ESRCH));
         assert_eq!(call(&mem, Request::SchedGetscheduler { pid: -1 }), err(errno::EINVAL));
+    }
+
+    #[test]
+    fn priority_is_the_raw_syscalls() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        // SAFETY: getpriority takes no pointers (the test's nice is never -1 in CI).
+        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0 }), Response::Ret(i64::from(20 - nice)));
+        // SAFETY: getpid takes no pointers.
+        let me = unsafe { libc::getpid() };
+        assert_eq!(call(&mem, Request::Getpriority { which: 0, who: me }), Response::Ret(i64::from(20 - nice)));
+        assert_eq!(call(&mem, Request::Getpriority { which: 3, who: 0 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0x3fff_ffff }), err(errno::ESRCH));
+        assert_eq!(call(&mem, Request::Setpriority { which: -1, who: 0, nice: 0 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, Request::Setpriority { which: 0, who: 0x3fff_ffff, nice: 0 }), err(errno::ESRCH));
+        // Setting the current value again is allowed to everyone.
+        assert_eq!(call(&mem, Request::Setpriority { which: 0, who: 0, nice }), Response::Ret(0));
     }
 
     #[test]

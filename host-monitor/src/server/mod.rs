@@ -10,6 +10,7 @@ pub mod info;
 pub mod mm;
 pub mod process;
 pub mod procfs;
+pub mod tty;
 
 pub use process::{fork_request, VforkLink};
 
@@ -171,7 +172,20 @@ impl Server {
             | Request::Times
             | Request::Sysinfo
             | Request::SchedGetscheduler { .. }
-            | Request::SchedGetparam { .. } => info::handle(mem, req),
+            | Request::SchedGetparam { .. }
+            | Request::Getpriority { .. }
+            | Request::Setpriority { .. } => info::handle(mem, req),
+            Request::CloseRange { first, last, flags } => {
+                exec::close_range(&self.fds, *first, *last, *flags).unwrap_or_else(Response::from)
+            }
+            Request::IoctlTcsets { .. }
+            | Request::IoctlSetWinsize { .. }
+            | Request::IoctlSetPgrp { .. }
+            | Request::IoctlSetCtty { .. }
+            | Request::IoctlNoCtty { .. }
+            | Request::IoctlGetSid { .. }
+            | Request::IoctlGetPtyNumber { .. }
+            | Request::IoctlSetPtyLock { .. } => tty::handle(&self.fds, req),
             Request::OpenMemory { .. }
             | Request::OpenEmptyDir { .. }
             | Request::FdPath { .. }
