@@ -686,3 +686,97 @@ fn native_programs_run_on_the_host_kernel_when_execd() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("--native /nonexistent/tool"));
 }
+
+/// The master side of a pty and what was read from it and not matched yet.
+struct PtyTalk {
+    master: std::fs::File,
+    seen: String,
+}
+
+impl PtyTalk {
+    fn send(&mut self, input: &str) {
+        use std::io::Write;
+        self.master.write_all(input.as_bytes()).unwrap();
+    }
+
+    /// Read (non-blocking) until `want` shows up (true) or `tries` times 10 ms pass.
+    fn expect(&mut self, want: &str, tries: u32) -> bool {
+        use std::io::Read;
+        for _ in 0..tries {
+            let mut buf = [0u8; 4096];
+            match self.master.read(&mut buf) {
+                Ok(n) if n > 0 => self.seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+                _ => std::thread::sleep(std::time::Duration::from_millis(10)),
+            }
+            if let Some(at) = self.seen.find(want) {
+                self.seen = self.seen.split_off(at + want.len());
+                return true;
+            }
+        }
+        false
+    }
+
+    fn step(&mut self, input: &str, want: &str) {
+        self.send(input);
+        assert!(self.expect(want, 2000), "no {want:?} after {input:?}; the terminal shows {:?}", self.seen);
+    }
+}
+
+/// An interactive bash under linuxrun on a pseudo-terminal, driven like a user would: a
+/// background job, a foreground job stopped with Ctrl-Z (the terminal sends SIGTSTP to the
+/// foreground process group bash gave the terminal to), `jobs`, `bg`, `kill` and `wait`.
+#[test]
+fn interactive_bash_on_a_pty_has_job_control() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+    if !kvm_available() || !Path::new("/bin/bash").exists() {
+        return;
+    }
+    let (master, slave) = {
+        let (mut m, mut s) = (0, 0);
+        // SAFETY: openpty writes two fds; no name, termios or window size is passed.
+        let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        assert_eq!(r, 0, "openpty");
+        // SAFETY: both are fresh descriptors owned from here on.
+        unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
+    };
+    let mut cmd = Command::new(linuxrun());
+    cmd.args(["/bin/bash", "--norc", "--noprofile", "-i"])
+        .env("PS1", "$ ")
+        .env("TERM", "dumb")
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    // SAFETY: only async-signal-safe calls between fork and exec: a new session whose
+    // controlling terminal is the pty (stdin).
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("linuxrun runs");
+    drop(cmd);
+    // SAFETY: F_SETFL on our own descriptor.
+    unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&master), libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut term = PtyTalk { master, seen: String::new() };
+    term.step("", "$ ");
+    term.step("sleep 30 &\n", "[1]");
+    term.step("jobs\n", "Running");
+    // Wait for the echo: a Ctrl-Z flushes the terminal's unread input, as on Linux.
+    term.step("sleep 30\n", "sleep 30\r\n");
+    // Ctrl-Z stops the job once bash has made it the terminal's foreground group; until
+    // then bash itself gets (and ignores) it, so press it until the job stops.
+    let stopped = (0..100).any(|_| {
+        term.send("\x1a");
+        term.expect("Stopped", 20)
+    });
+    assert!(stopped, "Ctrl-Z did not stop the foreground job; the terminal shows {:?}", term.seen);
+    term.step("jobs\n", "[2]+  Stopped");
+    term.step("bg\n", "[2]+ sleep 30 &");
+    term.step("kill %1 %2; wait; echo done $?\n", "done 0");
+    term.send("exit\n");
+    assert_eq!(wait_bounded(&mut child).code(), Some(0));
+}
