@@ -720,6 +720,13 @@ impl PtyTalk {
         self.send(input);
         assert!(self.expect(want, 2000), "no {want:?} after {input:?}; the terminal shows {:?}", self.seen);
     }
+
+    /// Type a command line once the shell shows `want` and then its next prompt: typing
+    /// ahead of the prompt could be flushed (readline changes the terminal modes).
+    fn command(&mut self, input: &str, want: &str) {
+        self.step(input, want);
+        assert!(self.expect("$ ", 2000), "no prompt after {input:?}; the terminal shows {:?}", self.seen);
+    }
 }
 
 /// An interactive bash under linuxrun on a pseudo-terminal, driven like a user would: a
@@ -763,8 +770,8 @@ fn interactive_bash_on_a_pty_has_job_control() {
     unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&master), libc::F_SETFL, libc::O_NONBLOCK) };
     let mut term = PtyTalk { master, seen: String::new() };
     term.step("", "$ ");
-    term.step("sleep 30 &\n", "[1]");
-    term.step("jobs\n", "Running");
+    term.command("sleep 30 &\n", "[1]");
+    term.command("jobs\n", "Running");
     // Wait for the echo: a Ctrl-Z flushes the terminal's unread input, as on Linux.
     term.step("sleep 30\n", "sleep 30\r\n");
     // Ctrl-Z stops the job once bash has made it the terminal's foreground group; until
@@ -774,9 +781,10 @@ fn interactive_bash_on_a_pty_has_job_control() {
         term.expect("Stopped", 20)
     });
     assert!(stopped, "Ctrl-Z did not stop the foreground job; the terminal shows {:?}", term.seen);
-    term.step("jobs\n", "[2]+  Stopped");
-    term.step("bg\n", "[2]+ sleep 30 &");
-    term.step("kill %1 %2; wait; echo done $?\n", "done 0");
+    assert!(term.expect("$ ", 2000), "no prompt after the stop");
+    term.command("jobs\n", "[2]+  Stopped");
+    term.command("bg\n", "[2]+ sleep 30 &");
+    term.command("kill %1 %2; wait; echo done $?\n", "done 0");
     term.send("exit\n");
     assert_eq!(wait_bounded(&mut child).code(), Some(0));
 }
