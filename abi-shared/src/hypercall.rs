@@ -529,6 +529,12 @@ pub enum Request<'a> {
         code: i32,
         value: u64,
     },
+    /// The default action of stop signal `sig` (Linux number), taken in the guest: stop the
+    /// host process with that very signal, so that its parent's wait reports it; answered
+    /// once a SIGCONT continued it.
+    StopSelf {
+        sig: i32,
+    },
     /// The host dispositions the program's signal state asks for (Linux signal masks, bit
     /// n-1 = signal n): `catch`, delivered to the guest through the host signal area;
     /// `ignore`, ignored by the host too (and so across a host exec); the rest take the host's

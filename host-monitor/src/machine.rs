@@ -275,6 +275,7 @@ impl Machine {
         if let Some(w) = worker {
             w.stop();
         }
+        crate::signals::detach();
         outcome
     }
 

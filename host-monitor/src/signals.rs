@@ -78,6 +78,23 @@ pub fn set_worker_thread(present: bool) {
     WORKER_THREAD.store(me, Ordering::SeqCst);
 }
 
+/// The guest is gone: no handler may touch its memory or the vCPU any more. Called on the
+/// last monitor thread (the worker has ended): its signals are blocked, so no handler runs
+/// while the pointers are cleared and the memory is unmapped afterwards. A signal that
+/// arrives now stays pending and dies with the process, as if it came after the exit.
+pub fn detach() {
+    // SAFETY: blocking every signal on this thread with a filled set.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+    IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
+    PENDING.store(std::ptr::null_mut(), Ordering::SeqCst);
+    INFO.store(std::ptr::null_mut(), Ordering::SeqCst);
+    VCPU_THREAD.store(0, Ordering::SeqCst);
+}
+
 /// Forget the vCPU's immediate_exit flag (its vCPU is being replaced).
 pub fn detach_vcpu() {
     IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
@@ -106,6 +123,18 @@ pub fn kick_worker() {
     }
 }
 
+/// Interrupt the vCPU thread (a host call it serves itself, or KVM_RUN) with one of the
+/// pending signals, as `kick_worker` does for the worker.
+pub fn kick_vcpu() {
+    let sig = pending();
+    if sig == 0 {
+        return;
+    }
+    if let Some(h) = host::host_signal_of(sig.trailing_zeros() as i32 + 1) {
+        kick(&VCPU_THREAD, h);
+    }
+}
+
 fn kick(thread: &AtomicUsize, host_sig: libc::c_int) {
     let t = thread.load(Ordering::SeqCst);
     if t != 0 {
@@ -123,6 +152,31 @@ pub fn note_sent_to_self(sig: i32) {
         // SAFETY: getpid and getuid cannot fail.
         let (pid, uid) = unsafe { (libc::getpid(), libc::getuid()) };
         record(&HostSignalInfo { signo: sig, code: 0, pid, uid, value: 0, pad: 0 });
+    }
+}
+
+/// Stop this process with stop signal `sig` (Linux number) by its default action, even if
+/// the monitor catches it for the guest: the default action for a moment, raised on this
+/// thread (so this thread takes it before it can restore the handler), then the handler
+/// again once a SIGCONT continued us. SIGSTOP stands in where the host lacks `sig`.
+pub fn stop_self(sig: i32) {
+    let host_sig = host::host_signal_of(sig).unwrap_or(libc::SIGSTOP);
+    // SAFETY: sigaction/pthread_sigmask/raise on our own process with valid structs.
+    unsafe {
+        if host_sig == libc::SIGSTOP {
+            libc::raise(libc::SIGSTOP);
+            return;
+        }
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(host_sig, &dfl, &mut old);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, host_sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(host_sig);
+        libc::sigaction(host_sig, &old, std::ptr::null_mut());
     }
 }
 

@@ -120,6 +120,28 @@ impl Worker {
     }
 }
 
+/// Block until the guest rings the wake port (or `stop`). While a caught signal waits for
+/// the guest, wake every 50 ms to kick the vCPU thread again: when the guest sends its
+/// requests through the exit doorbell, that thread serves them itself, and a kick that came
+/// just before it blocked in a host call would otherwise be lost.
+fn sleep_until_woken(wake: &File, shared: &Shared) {
+    use std::os::fd::AsRawFd;
+    while !shared.stop.load(Ordering::Relaxed) {
+        let timeout = if crate::signals::pending() != 0 { 50 } else { -1 };
+        let mut pfd = libc::pollfd { fd: wake.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        if n > 0 {
+            let mut count = [0u8; 8];
+            let _ = (&*wake).read(&mut count);
+            return;
+        }
+        if crate::signals::pending() != 0 {
+            crate::signals::kick_vcpu();
+        }
+    }
+}
+
 fn serve_loop(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Shared, wake: &File) {
     crate::signals::set_worker_thread(true);
     serve_requests(mem, server, block, shared, wake);
@@ -157,8 +179,7 @@ fn serve_requests(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared:
         c.asleep.store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if c.req.load(Ordering::Relaxed) == last && !shared.stop.load(Ordering::Relaxed) {
-            let mut count = [0u8; 8];
-            let _ = (&*wake).read_exact(&mut count);
+            sleep_until_woken(wake, shared);
         }
         c.asleep.store(0, Ordering::Relaxed);
         idle_since = Instant::now();

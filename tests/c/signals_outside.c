@@ -158,10 +158,16 @@ static void busy_loop(void)
 static void term_handler_body(int ready)
 {
     handle(SIGTERM, 0);
+    /* Blocked until sigsuspend, so that it cannot land between the test and the wait. */
+    sigset_t set, none;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    sigemptyset(&none);
     if (write(ready, "r", 1) != 1)
         _exit(95);
     while (!g_count)
-        pause();
+        sigsuspend(&none);
     _exit(3);
 }
 

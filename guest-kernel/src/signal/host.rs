@@ -7,7 +7,6 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use abi_shared::hypercall::{HostSignalInfo, Request};
 use abi_shared::layout::{vcpu_block, PERCPU_WINDOW_VA};
-use abi_shared::linux::signal::*;
 
 use super::{bit, raise, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
 
@@ -103,9 +102,8 @@ pub fn inherit(st: &mut SignalState, ignored: u64, blocked: u64) {
     actions_changed();
 }
 
-/// The default action of a stop signal: the host process stops (its parent's wait sees
-/// WIFSTOPPED) until a SIGCONT continues it.
-pub fn stop_self() {
-    let pid = crate::syscall::ids::pid();
-    crate::hypercall::call_ret(&Request::Kill { pid, sig: SIGSTOP });
+/// The default action of stop signal `sig`: the host process stops (its parent's wait sees
+/// WIFSTOPPED with `sig`) until a SIGCONT continues it.
+pub fn stop_self(sig: i32) {
+    crate::hypercall::call_ret(&Request::StopSelf { sig });
 }

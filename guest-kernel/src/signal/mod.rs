@@ -351,7 +351,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 Default_::Ignore => continue,
                 Default_::Stop => {
                     drop(st);
-                    host::stop_self();
+                    host::stop_self(sig);
                     continue;
                 }
                 Default_::Terminate | Default_::Core => {

@@ -25,6 +25,11 @@ const POLLNVAL: i16 = 0x20;
 /// due. Returns the ready count and revents, or -EINTR.
 fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16>), i64> {
     loop {
+        // ppoll/pselect may just have unblocked a pending signal: Linux does not sleep then.
+        if crate::signal::has_deliverable() {
+            let (ready, revents) = poll_once(fds)?;
+            return if ready > 0 { Ok((ready, revents)) } else { Err(err(errno::EINTR)) };
+        }
         let now = monotonic_ns();
         let until = match (deadline, crate::signal::timer::deadline()) {
             (Some(d), Some(t)) => Some(d.min(t)),
@@ -44,6 +49,15 @@ fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16
             Response::Ret(e) => return Err(e),
             _ => return Err(EINVAL),
         }
+    }
+}
+
+/// One non-blocking look at `fds`.
+fn poll_once(fds: &[(i32, i16)]) -> Result<(i64, Vec<i16>), i64> {
+    match call(&Request::Poll { fds: fds.to_vec(), timeout_ns: Some(0) }) {
+        Response::Polled { ready, revents } => Ok((ready, revents)),
+        Response::Ret(e) => Err(e),
+        _ => Err(EINVAL),
     }
 }
 

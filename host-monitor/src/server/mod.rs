@@ -206,7 +206,8 @@ impl Server {
             | Request::Wait4 { .. }
             | Request::Waitid { .. }
             | Request::Kill { .. }
-            | Request::Sigqueue { .. } => process::handle(req),
+            | Request::Sigqueue { .. }
+            | Request::StopSelf { .. } => process::handle(req),
             other => fs::handle(&self.fds, mem, other),
         }
     }

@@ -22,6 +22,10 @@ pub fn handle(req: &Request<'_>) -> Response {
         Request::Wait4 { pid, options } => wait4(*pid, *options),
         Request::Waitid { idtype, id, options } => waitid(*idtype, *id, *options),
         Request::Kill { pid, sig } => kill(*pid, *sig),
+        Request::StopSelf { sig } => {
+            crate::signals::stop_self(*sig);
+            Ok(Response::Ret(0))
+        }
         Request::Sigqueue { pid, sig, code, value } => {
             let sig = host::kill_signal_to_host(*sig).map_err(Failure::Errno);
             sig.and_then(|s| check(host::sigqueue(*pid, s, *code, *value)).and_then(ret))
