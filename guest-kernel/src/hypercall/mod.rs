@@ -39,7 +39,9 @@ pub fn call(req: &Request<'_>) -> Response {
     // that thread can carry the vCPU into the child).
     let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork);
     transport::ring(must_exit);
-    decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
+    let resp = decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode));
+    crate::fs::memdev::observe(req, &resp);
+    resp
 }
 
 /// Send a request whose answer is a syscall result (`value` or `-errno`).
