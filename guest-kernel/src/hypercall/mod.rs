@@ -29,24 +29,47 @@ fn response_area() -> &'static [u8] {
     }
 }
 
-/// Send `req` and wait for the answer. Transport failures become `Malformed`.
-pub fn call(req: &Request<'_>) -> Response {
+/// Encode `req` and have the host answer it into the response area; false if it does
+/// not fit the request area.
+fn exchange(req: &Request<'_>) -> bool {
     if encode_frame(req, request_area()).is_err() {
-        return Response::Malformed(MalformedReason::BadLength);
+        return false;
     }
     crate::syscall::stats::note_hypercall();
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
     // that thread can carry the vCPU into the child).
     let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork);
     transport::ring(must_exit);
+    true
+}
+
+/// Send `req` and wait for the answer. Transport failures become `Malformed`.
+pub fn call(req: &Request<'_>) -> Response {
+    if !exchange(req) {
+        return Response::Malformed(MalformedReason::BadLength);
+    }
     let resp = decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode));
-    crate::fs::memdev::observe(req, &resp);
+    let ret = match resp {
+        Response::Ret(v) => Some(v),
+        _ => None,
+    };
+    crate::fs::memdev::observe(req, ret);
     resp
 }
 
-/// Send a request whose answer is a syscall result (`value` or `-errno`).
+/// Send a request whose answer is a syscall result (`value` or `-errno`). The usual
+/// `Ret` answer is decoded by hand (`decode_ret_frame`), the rest as `call` does.
 pub fn call_ret(req: &Request<'_>) -> i64 {
-    match call(req) {
+    if !exchange(req) {
+        return -(errno::EINVAL as i64);
+    }
+    if let Some(v) = abi_shared::hypercall::decode_ret_frame(response_area()) {
+        crate::fs::memdev::observe(req, Some(v));
+        return v;
+    }
+    let resp = decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode));
+    crate::fs::memdev::observe(req, None);
+    match resp {
         Response::Ret(v) => v,
         Response::Malformed(MalformedReason::BadGuestAddress) => -(errno::EFAULT as i64),
         Response::Malformed(MalformedReason::NotAllowed) => -(errno::EPERM as i64),

@@ -45,15 +45,12 @@ mod glue {
         IN_USE.store(!t.is_empty(), Ordering::Relaxed);
     }
 
-    /// Every hypercall's answer passes here (hypercall::call).
-    pub fn observe(req: &Request<'_>, resp: &Response) {
+    /// Every hypercall's answer passes here (hypercall::call and call_ret): `ret` is the
+    /// value of a `Ret` answer.
+    pub fn observe(req: &Request<'_>, ret: Option<i64>) {
         if !IN_USE.load(Ordering::Relaxed) {
             return;
         }
-        let ret = match resp {
-            Response::Ret(v) => Some(*v),
-            _ => None,
-        };
         update(|t| t.observe(req, ret));
     }
 
