@@ -39,7 +39,11 @@ fn exchange(req: &Request<'_>) -> bool {
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
     // that thread can carry the vCPU into the child).
     let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork);
-    transport::ring(must_exit);
+    let read_fd = match req {
+        Request::Read { fd, offset: None, .. } => Some(*fd),
+        _ => None,
+    };
+    transport::ring(must_exit, read_fd);
     true
 }
 
