@@ -5,7 +5,7 @@ pub mod transport;
 
 use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReason, Request, Response, SegList};
 use abi_shared::layout::{vcpu_block, KERNEL_BASE, PERCPU_WINDOW_VA, PHYS_MAP_BASE};
-use abi_shared::linux::errno;
+use abi_shared::linux::{errno, LinuxStat};
 
 fn request_area() -> &'static mut [u8] {
     // SAFETY: the request area of this vCPU's block is mapped in the per-CPU window and only
@@ -71,8 +71,28 @@ pub fn call_ret(req: &Request<'_>) -> i64 {
         crate::fs::memdev::observe(req, Some(v));
         return v;
     }
-    let resp = decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode));
     crate::fs::memdev::observe(req, None);
+    ret_of(decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode)))
+}
+
+/// Send a request answered with `Stat` (fstat, newfstatat): the struct, or `-errno`. The
+/// struct is decoded by hand (`decode_stat_frame`), an error as `call_ret` does.
+pub fn call_stat(req: &Request<'_>) -> Result<LinuxStat, i64> {
+    if !exchange(req) {
+        return Err(-(errno::EINVAL as i64));
+    }
+    crate::fs::memdev::observe(req, None);
+    if let Some(st) = abi_shared::hypercall::decode_stat_frame(response_area()) {
+        return Ok(st);
+    }
+    match decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode)) {
+        Response::Stat(st) => Ok(st),
+        other => Err(ret_of(other)),
+    }
+}
+
+/// The syscall result a `Ret` or `Malformed` answer stands for (EIO for an unexpected one).
+fn ret_of(resp: Response) -> i64 {
     match resp {
         Response::Ret(v) => v,
         Response::Malformed(MalformedReason::BadGuestAddress) => -(errno::EFAULT as i64),

@@ -279,7 +279,15 @@ fn do_fstatat(dirfd: i32, path_addr: u64, out: u64, flags: i32) -> i64 {
     if let Some(r) = procfs::fstatat(dirfd, &p, out, flags) {
         return r;
     }
-    stat_into(&Request::Fstatat { dirfd, path: &p, flags }, out)
+    host_stat_into(&Request::Fstatat { dirfd, path: &p, flags }, out)
+}
+
+/// fstat and newfstatat: the host's `Stat` answer copied to `out`.
+fn host_stat_into(req: &Request<'_>, out: u64) -> i64 {
+    match crate::hypercall::call_stat(req) {
+        Ok(st) => uaccess::write_struct(out, &st).map_or(EFAULT, |_| 0),
+        Err(e) => e,
+    }
 }
 
 pub fn stat(c: &mut Ctx<'_>) -> i64 {
@@ -298,7 +306,7 @@ pub fn fstat(c: &mut Ctx<'_>) -> i64 {
     if let Some(r) = procfs::fstat(c.int(0), c.arg(1)) {
         return r;
     }
-    stat_into(&Request::Fstat { fd: c.int(0) }, c.arg(1))
+    host_stat_into(&Request::Fstat { fd: c.int(0) }, c.arg(1))
 }
 
 pub fn statx(c: &mut Ctx<'_>) -> i64 {
