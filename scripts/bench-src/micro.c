@@ -237,8 +237,8 @@ static const struct {
     {"stat", op_stat, 1},
     {"pipe_roundtrip", op_pipe_roundtrip, 1},
     {"pagefault", NULL, 1},
-    {"fork_wait", op_fork_wait, 500},
-    {"fork_exec_wait", op_fork_exec_wait, 500},
+    {"fork_wait", op_fork_wait, 1000},
+    {"fork_exec_wait", op_fork_exec_wait, 1000},
     {"pipe_pingpong", op_pipe_pingpong, 10},
 };
 
