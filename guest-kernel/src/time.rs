@@ -8,6 +8,7 @@ static TSC_KHZ: AtomicU64 = AtomicU64::new(1);
 static TSC_BASE: AtomicU64 = AtomicU64::new(0);
 static REALTIME_BASE_NS: AtomicU64 = AtomicU64::new(0);
 static MONOTONIC_BASE_NS: AtomicU64 = AtomicU64::new(0);
+static TSC_MULT: AtomicU64 = AtomicU64::new(1 << 32);
 
 pub fn rdtsc() -> u64 {
     // SAFETY: rdtsc has no side effects (CR4.TSD is clear).
@@ -26,6 +27,7 @@ fn rdtsc_ordered() -> u64 {
 
 pub fn init(tsc_khz: u64, tsc_at_hello: u64, realtime_ns: u64, monotonic_ns: u64) {
     TSC_KHZ.store(tsc_khz.max(1), Ordering::Relaxed);
+    TSC_MULT.store(crate::loader::vdso::vvar::tsc_mult(tsc_khz), Ordering::Relaxed);
     TSC_BASE.store(tsc_at_hello, Ordering::Relaxed);
     REALTIME_BASE_NS.store(realtime_ns, Ordering::Relaxed);
     MONOTONIC_BASE_NS.store(monotonic_ns, Ordering::Relaxed);
@@ -39,6 +41,7 @@ pub fn vvar() -> Vvar {
         tsc_base: TSC_BASE.load(Ordering::Relaxed),
         realtime_base_ns: REALTIME_BASE_NS.load(Ordering::Relaxed),
         monotonic_base_ns: MONOTONIC_BASE_NS.load(Ordering::Relaxed),
+        tsc_mult: TSC_MULT.load(Ordering::Relaxed),
     }
 }
 

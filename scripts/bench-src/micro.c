@@ -5,8 +5,10 @@
  * Prints one line per case: "<case> <ns per op> <ops>". Build with gcc -static -O2.
  * Every case goes through syscall(2) or a plain libc wrapper, so what is timed is the
  * kernel round trip (or, for clock_gettime_libc, what programs really call: a vDSO read
- * natively). Cases that need a second process (fork_wait, fork_exec_wait, pipe_pingpong)
- * are listed by scripts/bench as pending until linuxrun has processes. */
+ * natively). Process cases (fork_wait, fork_exec_wait, pipe_pingpong) cost tens of
+ * microseconds to milliseconds per op, so they run ITERATIONS / their scale operations
+ * (at least 10; the printed count says how many). fork_exec_wait executes `true_static`
+ * from the directory of argv[0] (scripts/bench builds it), else /bin/true. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -17,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,6 +121,88 @@ static void op_pipe_roundtrip(void)
         die("pipe");
 }
 
+static void wait_child(pid_t pid)
+{
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        die("waitpid");
+}
+
+static void op_fork_wait(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0)
+        _exit(0);
+    wait_child(pid);
+}
+
+static char true_path[4096] = "/bin/true";
+
+/* A static `true` next to this program (no dynamic loading in the timed exec), if present. */
+static void find_true(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    if (!slash)
+        return;
+    char path[sizeof true_path];
+    snprintf(path, sizeof path, "%.*s/true_static", (int)(slash - argv0), argv0);
+    if (access(path, X_OK) == 0)
+        strcpy(true_path, path);
+}
+
+static void op_fork_exec_wait(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        char *argv[] = {true_path, NULL}, *envp[] = {NULL};
+        execve(true_path, argv, envp);
+        _exit(127);
+    }
+    wait_child(pid);
+}
+
+/* Two processes, two pipes: the parent sends 1 byte, the child echoes it. Per round trip. */
+static int ping[2], pong[2];
+
+static void op_pipe_pingpong(void)
+{
+    char c = 'x';
+    if (write(ping[1], &c, 1) != 1 || read(pong[0], &c, 1) != 1)
+        die("pingpong");
+}
+
+static pid_t start_echo_child(void)
+{
+    if (pipe(ping) != 0 || pipe(pong) != 0)
+        die("pipe");
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        char c;
+        close(ping[1]);
+        close(pong[0]);
+        while (read(ping[0], &c, 1) == 1)
+            if (write(pong[1], &c, 1) != 1)
+                _exit(1);
+        _exit(0);
+    }
+    close(ping[0]);
+    close(pong[1]);
+    return pid;
+}
+
+static void stop_echo_child(pid_t pid)
+{
+    close(ping[1]);
+    wait_child(pid);
+    close(pong[0]);
+}
+
 /* First touch of fresh anonymous memory: ns per 4 KiB page, 16 MiB mappings. */
 static long long run_pagefault(long iters)
 {
@@ -137,20 +222,24 @@ static long long run_pagefault(long iters)
 static const struct {
     const char *name;
     void (*op)(void);
+    long scale; /* operations = ITERATIONS / scale (at least 10); warm-up 1000 / scale */
 } cases[] = {
-    {"getpid", op_getpid},
-    {"clock_gettime_libc", op_clock_gettime_libc},
-    {"clock_gettime_raw", op_clock_gettime_raw},
-    {"brk", op_brk},
-    {"mmap_4k", op_mmap_4k},
-    {"mmap_2m", op_mmap_2m},
-    {"futex_wake", op_futex_wake},
-    {"read_zero", op_read_zero},
-    {"write_null", op_write_null},
-    {"open_close", op_open_close},
-    {"stat", op_stat},
-    {"pipe_roundtrip", op_pipe_roundtrip},
-    {"pagefault", NULL},
+    {"getpid", op_getpid, 1},
+    {"clock_gettime_libc", op_clock_gettime_libc, 1},
+    {"clock_gettime_raw", op_clock_gettime_raw, 1},
+    {"brk", op_brk, 1},
+    {"mmap_4k", op_mmap_4k, 1},
+    {"mmap_2m", op_mmap_2m, 1},
+    {"futex_wake", op_futex_wake, 1},
+    {"read_zero", op_read_zero, 1},
+    {"write_null", op_write_null, 1},
+    {"open_close", op_open_close, 1},
+    {"stat", op_stat, 1},
+    {"pipe_roundtrip", op_pipe_roundtrip, 1},
+    {"pagefault", NULL, 1},
+    {"fork_wait", op_fork_wait, 1000},
+    {"fork_exec_wait", op_fork_exec_wait, 1000},
+    {"pipe_pingpong", op_pipe_pingpong, 10},
 };
 
 int main(int argc, char **argv)
@@ -166,6 +255,7 @@ int main(int argc, char **argv)
         die("/dev/null");
     if (pipe(pipe_fd) != 0)
         die("pipe");
+    find_true(argv[0]);
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         if (argc > 2) {
             int wanted = 0;
@@ -175,17 +265,24 @@ int main(int argc, char **argv)
                 continue;
         }
         long long ns;
+        long ops = iters / cases[c].scale;
+        if (ops < 10)
+            ops = 10;
+        pid_t echo = cases[c].op == op_pipe_pingpong ? start_echo_child() : 0;
         if (!cases[c].op) {
-            ns = run_pagefault(iters);
+            ns = run_pagefault(ops);
         } else {
-            for (long i = 0; i < 1000; i++) /* warm up: a fixed count, so --stats-json differences are exact */
+            /* warm up: a fixed count, so --stats-json differences are exact */
+            for (long i = 0; i < 1000 / cases[c].scale; i++)
                 cases[c].op();
             long long t0 = now_ns();
-            for (long i = 0; i < iters; i++)
+            for (long i = 0; i < ops; i++)
                 cases[c].op();
             ns = now_ns() - t0;
         }
-        printf("%s %.1f %ld\n", cases[c].name, (double)ns / iters, iters);
+        if (echo)
+            stop_echo_child(echo);
+        printf("%s %.1f %ld\n", cases[c].name, (double)ns / ops, ops);
         fflush(stdout);
     }
     return 0;

@@ -1,3 +1,4 @@
 //! Filesystems the guest kernel serves itself.
 
+pub mod memdev;
 pub mod procfs;

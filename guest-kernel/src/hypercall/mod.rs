@@ -5,7 +5,7 @@ pub mod transport;
 
 use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReason, Request, Response, SegList};
 use abi_shared::layout::{vcpu_block, KERNEL_BASE, PERCPU_WINDOW_VA, PHYS_MAP_BASE};
-use abi_shared::linux::errno;
+use abi_shared::linux::{errno, LinuxStat};
 
 fn request_area() -> &'static mut [u8] {
     // SAFETY: the request area of this vCPU's block is mapped in the per-CPU window and only
@@ -29,22 +29,71 @@ fn response_area() -> &'static [u8] {
     }
 }
 
-/// Send `req` and wait for the answer. Transport failures become `Malformed`.
-pub fn call(req: &Request<'_>) -> Response {
+/// Encode `req` and have the host answer it into the response area; false if it does
+/// not fit the request area.
+fn exchange(req: &Request<'_>) -> bool {
     if encode_frame(req, request_area()).is_err() {
-        return Response::Malformed(MalformedReason::BadLength);
+        return false;
     }
     crate::syscall::stats::note_hypercall();
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
     // that thread can carry the vCPU into the child).
     let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork { .. });
-    transport::ring(must_exit);
-    decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
+    let read_fd = match req {
+        Request::Read { fd, offset: None, .. } => Some(*fd),
+        _ => None,
+    };
+    transport::ring(must_exit, read_fd);
+    true
 }
 
-/// Send a request whose answer is a syscall result (`value` or `-errno`).
+/// Send `req` and wait for the answer. Transport failures become `Malformed`.
+pub fn call(req: &Request<'_>) -> Response {
+    if !exchange(req) {
+        return Response::Malformed(MalformedReason::BadLength);
+    }
+    let resp = decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode));
+    let ret = match resp {
+        Response::Ret(v) => Some(v),
+        _ => None,
+    };
+    crate::fs::memdev::observe(req, ret);
+    resp
+}
+
+/// Send a request whose answer is a syscall result (`value` or `-errno`). The usual
+/// `Ret` answer is decoded by hand (`decode_ret_frame`), the rest as `call` does.
 pub fn call_ret(req: &Request<'_>) -> i64 {
-    match call(req) {
+    if !exchange(req) {
+        return -(errno::EINVAL as i64);
+    }
+    if let Some(v) = abi_shared::hypercall::decode_ret_frame(response_area()) {
+        crate::fs::memdev::observe(req, Some(v));
+        return v;
+    }
+    crate::fs::memdev::observe(req, None);
+    ret_of(decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode)))
+}
+
+/// Send a request answered with `Stat` (fstat, newfstatat): the struct, or `-errno`. The
+/// struct is decoded by hand (`decode_stat_frame`), an error as `call_ret` does.
+pub fn call_stat(req: &Request<'_>) -> Result<LinuxStat, i64> {
+    if !exchange(req) {
+        return Err(-(errno::EINVAL as i64));
+    }
+    crate::fs::memdev::observe(req, None);
+    if let Some(st) = abi_shared::hypercall::decode_stat_frame(response_area()) {
+        return Ok(st);
+    }
+    match decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode)) {
+        Response::Stat(st) => Ok(st),
+        other => Err(ret_of(other)),
+    }
+}
+
+/// The syscall result a `Ret` or `Malformed` answer stands for (EIO for an unexpected one).
+fn ret_of(resp: Response) -> i64 {
+    match resp {
         Response::Ret(v) => v,
         Response::Malformed(MalformedReason::BadGuestAddress) => -(errno::EFAULT as i64),
         Response::Malformed(MalformedReason::NotAllowed) => -(errno::EPERM as i64),

@@ -11,6 +11,12 @@
 //!
 //! Requests that end the guest (exit, panic) always take the exit path, so the monitor sees
 //! them on the vCPU thread.
+//!
+//! A read of a descriptor whose previous read had to wait (a pipe between two processes, a
+//! terminal) spins only `SHORT_SPIN_MICROS` before stopping the vCPU: its data most likely
+//! comes from another process, later than the full spin would wait, and on a 2-core machine
+//! that process needs the core this spin burns. An answer within the short spin shows the
+//! descriptor has data again and ends the short spins for it.
 
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
@@ -21,6 +27,9 @@ use abi_shared::layout::{ports, vcpu_block, PERCPU_WINDOW_VA};
 /// from the TSC frequency at boot): longer than a sleeping worker takes to wake up (~15-20
 /// µs), short enough that a request that blocks in the host does not burn a core.
 const SPIN_MICROS: u64 = 50;
+/// The spin for a read that waited last time (see the module comment): enough for the
+/// worker to answer when the data is there.
+const SHORT_SPIN_MICROS: u64 = 5;
 /// After this many answers in a row that needed the slow path, the worker is evidently not
 /// getting a core (a busy 2-core machine): use the exit doorbell for a while instead, where
 /// the vCPU thread serves the request itself.
@@ -32,6 +41,8 @@ static SPIN_TICKS: AtomicU64 = AtomicU64::new(0);
 /// Consecutive slow answers, and requests left to send by exit before trying again.
 static SLOW_STREAK: AtomicU32 = AtomicU32::new(0);
 static EXIT_MODE_LEFT: AtomicU32 = AtomicU32::new(0);
+/// Bit n: the last read of descriptor n (n < 64) had to wait.
+static WAITING_READS: AtomicU64 = AtomicU64::new(0);
 
 pub fn init(doorbell: u32, tsc_khz: u64) {
     MODE.store(doorbell, Ordering::Relaxed);
@@ -52,8 +63,9 @@ fn out(port: u16) {
 }
 
 /// Have the host serve the request in the request area; returns once the response area
-/// holds the answer. `must_exit`: use the exit path whatever the mode.
-pub fn ring(must_exit: bool) {
+/// holds the answer. `must_exit`: use the exit path whatever the mode. `read_fd`: the
+/// request reads this descriptor (read, readv).
+pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     if must_exit || MODE.load(Ordering::Relaxed) != Doorbell::SharedMemory as u32 || use_exit_for_now() {
         out(ports::HYPERCALL);
         return;
@@ -70,7 +82,11 @@ pub fn ring(must_exit: bool) {
         out(ports::HYPERCALL_WAKE);
     }
     let start = crate::time::rdtsc();
-    let spin = SPIN_TICKS.load(Ordering::Relaxed);
+    let mut spin = SPIN_TICKS.load(Ordering::Relaxed);
+    let expect_wait = read_fd.is_some_and(read_waited_last_time);
+    if expect_wait {
+        spin = spin * SHORT_SPIN_MICROS / SPIN_MICROS;
+    }
     let mut slow = false;
     while resp.load(Ordering::Acquire) != seq {
         if crate::time::rdtsc().wrapping_sub(start) > spin {
@@ -82,7 +98,28 @@ pub fn ring(must_exit: bool) {
         core::hint::spin_loop();
     }
     fence(Ordering::Acquire);
+    if let Some(fd) = read_fd {
+        note_read(fd, slow);
+    }
     note_speed(slow);
+}
+
+fn fd_bit(fd: i32) -> u64 {
+    if (0..64).contains(&fd) {
+        1 << fd
+    } else {
+        0
+    }
+}
+
+fn read_waited_last_time(fd: i32) -> bool {
+    WAITING_READS.load(Ordering::Relaxed) & fd_bit(fd) != 0
+}
+
+fn note_read(fd: i32, waited: bool) {
+    let bits = WAITING_READS.load(Ordering::Relaxed);
+    let bits = if waited { bits | fd_bit(fd) } else { bits & !fd_bit(fd) };
+    WAITING_READS.store(bits, Ordering::Relaxed);
 }
 
 /// Whether the exit doorbell is in use for now (see SLOW_STREAK_LIMIT).

@@ -50,6 +50,21 @@ pub fn copy_to_user(addr: u64, data: &[u8]) -> Result<(), i64> {
     })
 }
 
+/// Zero `[addr, addr+len)` up to its first page that cannot be written: the bytes zeroed,
+/// or EFAULT if that is none (a read of /dev/zero, which Linux ends the same way).
+pub fn zero_user(addr: u64, len: u64) -> i64 {
+    let mut done = 0u64;
+    let r = for_each_piece(addr, len, Access::Write, |gpa, _, n| {
+        // SAFETY: as for copy_to_user.
+        unsafe { core::ptr::write_bytes(frame::frame_ptr(gpa), 0, n) };
+        done += n as u64;
+    });
+    match r {
+        Err(e) if done == 0 => e,
+        _ => done as i64,
+    }
+}
+
 pub fn write_struct<T: Pod>(addr: u64, value: &T) -> Result<(), i64> {
     copy_to_user(addr, value.as_bytes())
 }

@@ -8,7 +8,7 @@ use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{err, Ctx, EFAULT, EINVAL};
-use crate::fs::procfs;
+use crate::fs::{memdev, procfs};
 use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
@@ -173,11 +173,17 @@ fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
 }
 
 pub fn read(c: &mut Ctx<'_>) -> i64 {
+    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2)) {
+        return r;
+    }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
     do_read(c.int(0), &segs, None)
 }
 
 pub fn write(c: &mut Ctx<'_>) -> i64 {
+    if let Some(r) = memdev::write(c.int(0), c.arg(1), c.arg(2)) {
+        return r;
+    }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
     do_write(c.int(0), &segs, None)
 }
@@ -186,6 +192,9 @@ pub fn pread64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
     }
+    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2)) {
+        return r;
+    }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
     do_read(c.int(0), &segs, Some(c.arg(3) as i64))
 }
@@ -193,6 +202,9 @@ pub fn pread64(c: &mut Ctx<'_>) -> i64 {
 pub fn pwrite64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
+    }
+    if let Some(r) = memdev::write(c.int(0), c.arg(1), c.arg(2)) {
+        return r;
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
     do_write(c.int(0), &segs, Some(c.arg(3) as i64))
@@ -223,7 +235,9 @@ fn do_openat(dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> i64 {
     if let Some(r) = procfs::openat(dirfd, &p, flags, mode) {
         return r;
     }
-    call_ret(&Request::Openat { dirfd, path: &p, flags, mode })
+    let fd = call_ret(&Request::Openat { dirfd, path: &p, flags, mode });
+    memdev::opened(&p, flags, fd);
+    fd
 }
 
 pub fn open(c: &mut Ctx<'_>) -> i64 {
@@ -265,7 +279,15 @@ fn do_fstatat(dirfd: i32, path_addr: u64, out: u64, flags: i32) -> i64 {
     if let Some(r) = procfs::fstatat(dirfd, &p, out, flags) {
         return r;
     }
-    stat_into(&Request::Fstatat { dirfd, path: &p, flags }, out)
+    host_stat_into(&Request::Fstatat { dirfd, path: &p, flags }, out)
+}
+
+/// fstat and newfstatat: the host's `Stat` answer copied to `out`.
+fn host_stat_into(req: &Request<'_>, out: u64) -> i64 {
+    match crate::hypercall::call_stat(req) {
+        Ok(st) => uaccess::write_struct(out, &st).map_or(EFAULT, |_| 0),
+        Err(e) => e,
+    }
 }
 
 pub fn stat(c: &mut Ctx<'_>) -> i64 {
@@ -284,7 +306,7 @@ pub fn fstat(c: &mut Ctx<'_>) -> i64 {
     if let Some(r) = procfs::fstat(c.int(0), c.arg(1)) {
         return r;
     }
-    stat_into(&Request::Fstat { fd: c.int(0) }, c.arg(1))
+    host_stat_into(&Request::Fstat { fd: c.int(0) }, c.arg(1))
 }
 
 pub fn statx(c: &mut Ctx<'_>) -> i64 {

@@ -46,8 +46,8 @@ macro_rules! syscall_table {
 }
 
 syscall_table! {
-    0   read              Host  fs::read              [Fd, Ptr, D];
-    1   write             Host  fs::write             [Fd, WBuf, D];
+    0   read              Both  fs::read              [Fd, Ptr, D];
+    1   write             Both  fs::write             [Fd, WBuf, D];
     2   open              Host  fs::open              [Str, X, Oct];
     3   close             Host  fs::close             [Fd];
     4   stat              Host  fs::stat              [Str, Ptr];
@@ -63,8 +63,8 @@ syscall_table! {
     14  rt_sigprocmask    Guest sig::rt_sigprocmask   [D, Ptr, Ptr, D];
     15  rt_sigreturn      Guest sig::rt_sigreturn     [];
     16  ioctl             Host  fs::ioctl             [Fd, X, X];
-    17  pread64           Host  fs::pread64           [Fd, Ptr, D, D];
-    18  pwrite64          Host  fs::pwrite64          [Fd, WBuf, D, D];
+    17  pread64           Both  fs::pread64           [Fd, Ptr, D, D];
+    18  pwrite64          Both  fs::pwrite64          [Fd, WBuf, D, D];
     19  readv             Host  fs::readv             [Fd, Ptr, D];
     20  writev            Host  fs::writev            [Fd, Ptr, D];
     21  access            Host  fs::access            [Str, Oct];

@@ -176,7 +176,7 @@ fn musl_and_glibc_lookups_find_every_symbol() {
 /// than it was assembled at), and compares it with Vvar's math and the host kernel.
 #[cfg(target_os = "linux")]
 mod run {
-    use super::super::vvar::Vvar;
+    use super::super::vvar::{tsc_mult, Vvar};
     use super::super::{code, VVAR_SIZE};
     use super::*;
 
@@ -297,6 +297,7 @@ mod run {
             tsc_base: u64::MAX,
             realtime_base_ns: 1_700_000_123_456_789_012,
             monotonic_base_ns: 42_000_000_999,
+            tsc_mult: tsc_mult(2_500_000),
         }
     }
 
@@ -316,8 +317,21 @@ mod run {
     }
 
     #[test]
+    fn seconds_split_exactly_at_the_edges() {
+        for base in [0, 999_999_999, 1_000_000_000, 4_999_999_999_999, i64::MAX as u64, u64::MAX - 1] {
+            let m = Mapped::new(&Vvar { realtime_base_ns: base, monotonic_base_ns: base, ..frozen() });
+            let want = Timespec { sec: (base / 1_000_000_000) as i64, nsec: (base % 1_000_000_000) as i64 };
+            assert_eq!(m.clock_gettime(1), (0, want), "base {base}");
+            let usec = (base % 1_000_000_000 / 1000) as i64;
+            assert_eq!(m.gettimeofday(), (0, Timespec { sec: want.sec, nsec: usec }, [0, 0]), "base {base}");
+            assert_eq!(m.time().0, want.sec, "base {base}");
+        }
+    }
+
+    #[test]
     fn running_clocks_match_vvar_math() {
-        let vvar = Vvar { tsc_khz: 2_000_000, tsc_base: rdtsc() - 5_000_000, ..frozen() };
+        let vvar =
+            Vvar { tsc_khz: 2_000_000, tsc_base: rdtsc() - 5_000_000, tsc_mult: tsc_mult(2_000_000), ..frozen() };
         let m = Mapped::new(&vvar);
         for (clock, reference) in [(0, Vvar::realtime_ns as fn(&Vvar, u64) -> u64), (1, Vvar::monotonic_ns)] {
             let before = reference(&vvar, rdtsc());
@@ -330,7 +344,7 @@ mod run {
 
     #[test]
     fn a_bogus_frequency_saturates_like_the_kernel() {
-        let vvar = Vvar { tsc_khz: 0, tsc_base: 0, ..frozen() };
+        let vvar = Vvar { tsc_khz: 0, tsc_base: 0, tsc_mult: u64::MAX, ..frozen() };
         let m = Mapped::new(&vvar);
         let want = vvar.monotonic_ns(rdtsc());
         assert_eq!(ns(m.clock_gettime(1).1), want);
