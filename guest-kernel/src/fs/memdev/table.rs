@@ -247,7 +247,7 @@ mod tests {
         let mut t = table_with(&[(3, NULL_RW)]);
         t.observe(&Request::Fcntl { fd: 3, cmd: 4, arg: 0o4000 }, Some(0));
         t.observe(&Request::Openat { dirfd: -100, path: b"/etc/passwd", flags: 0, mode: 0 }, Some(5));
-        t.observe(&Request::Fork, None);
+        t.observe(&Request::Fork { vfork: false }, None);
         assert_eq!(t.get(3), Some(NULL_RW));
     }
 
