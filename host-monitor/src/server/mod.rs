@@ -402,13 +402,19 @@ mod tests {
             area[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
             area[4..].copy_from_slice(&body);
             // Sleeping or changing the test process's cwd/umask is harmless but slow or
-            // confusing: skip those requests.
+            // confusing; signalling, stopping, waiting for, renicing or exec'ing processes
+            // would hit the test harness itself (kill(0), StopSelf) or other tests' children:
+            // skip those requests.
             if let Ok(req) = decode_frame::<Request<'_>>(&area) {
                 if matches!(req, Request::Sleep { .. } | Request::Chdir { .. } | Request::Fchdir { .. } | Request::Umask { .. }
                     | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Symlinkat { .. }
                     | Request::Fchmodat { .. } | Request::Truncate { .. } | Request::Openat { .. } | Request::Exit { .. }
                     | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }
-                    | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }) {
+                    | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }
+                    | Request::Kill { .. } | Request::Sigqueue { .. } | Request::StopSelf { .. }
+                    | Request::SignalDispositions { .. } | Request::ExecNative { .. } | Request::Wait4 { .. }
+                    | Request::Waitid { .. } | Request::Setpriority { .. } | Request::IoctlSetPgrp { .. }
+                    | Request::IoctlSetCtty { .. } | Request::IoctlNoCtty { .. }) {
                     return Ok(());
                 }
             }
