@@ -549,12 +549,16 @@ int main(int argc, char **argv) {
 /// Start the program under linuxrun in `mode` and wait for its "ready".
 fn start_outside_signals(mode: &str) -> (std::process::Child, std::io::BufReader<std::process::ChildStdout>) {
     use std::io::BufRead;
+    use std::os::unix::process::CommandExt;
     use std::process::Stdio;
     // One binary per mode: the tests run in parallel and must not overwrite each other.
     let exe = build(&format!("outside_signals_{mode}"), OUTSIDE_SIGNALS);
+    // Its own process group, with us in another: in a fresh session (as CI runs the tests)
+    // our group is orphaned, and the kernel would discard SIGTSTP sent to its members.
     let mut child = Command::new(linuxrun())
         .arg(&exe)
         .arg(mode)
+        .process_group(0)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -19,10 +19,15 @@ static pid_t spawn_waiting_child(int code)
     pid_t pid = fork();
     if (pid == 0) {
         char c;
+        /* Its own process group, whose parent (we) is in another group of the session: the
+         * kernel discards SIGTSTP/SIGTTIN for an orphaned group, as ours may be when the
+         * tests run in a fresh session (CI). */
+        setpgid(0, 0);
         close(g_pipe[1]);
         ssize_t n = read(g_pipe[0], &c, 1);
         _exit(n == 1 ? code : 100);
     }
+    setpgid(pid, pid);
     close(g_pipe[0]);
     return pid;
 }
