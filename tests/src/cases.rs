@@ -466,8 +466,35 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("bash-pipestatus", &["/bin/bash", "-c", "yes | head -2; echo ${PIPESTATUS[@]}; seq 100000 | true; echo ${PIPESTATUS[@]}"], 0),
     ("dash-jobs", &["/bin/dash", "-c", "sleep 0.1 & wait; echo waited $?; trap 'echo int' INT; kill -INT $$; echo after"], 0),
     ("python3-subprocess", &["/usr/bin/python3", "-c", PYTHON_SUBPROCESS], 0),
+    // python3's signal module: a handler for a signal it sends itself, setitimer's SIGALRM
+    // during a sleep, pthread_sigmask and sigwait, SIGCHLD from a child, and the handler
+    // of a signal sent by a child process (from outside).
+    ("python3-signal", &["/usr/bin/python3", "-c", PYTHON_SIGNAL], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
+
+const PYTHON_SIGNAL: &str = r#"import os, signal, subprocess, sys, time
+got = []
+signal.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+os.kill(os.getpid(), signal.SIGUSR1)
+print("self", got)
+signal.signal(signal.SIGALRM, lambda s, f: got.append("alarm"))
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+time.sleep(1)
+print("timer", got[-1])
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})
+os.kill(os.getpid(), signal.SIGUSR2)
+print("sigwait", signal.sigwait({signal.SIGUSR2}) == signal.SIGUSR2)
+signal.signal(signal.SIGCHLD, lambda s, f: got.append("chld"))
+subprocess.run(["/bin/true"])
+print("sigchld", "chld" in got)
+signal.signal(signal.SIGUSR1, lambda s, f: got.append("outside"))
+subprocess.run(["/bin/sh", "-c", "kill -USR1 %d" % os.getpid()])
+deadline = time.time() + 10
+while "outside" not in got and time.time() < deadline:
+    time.sleep(0.01)
+print("outside", "outside" in got)
+"#;
 
 /// python3's subprocess: run with capture_output and check, CalledProcessError, a pipe
 /// between two children, stdin input, a shell, children killed by a signal they sent
