@@ -114,24 +114,22 @@ pub fn pending() -> u64 {
 /// Interrupt a host syscall the worker is blocked in on the guest's behalf, with one of the
 /// pending signals (its handler recognises the kick and does nothing else).
 pub fn kick_worker() {
-    let sig = pending();
-    if sig == 0 {
-        return;
-    }
-    if let Some(h) = host::host_signal_of(sig.trailing_zeros() as i32 + 1) {
-        kick(&WORKER_THREAD, h);
-    }
+    kick_with_a_pending_signal(&WORKER_THREAD);
 }
 
 /// Interrupt the vCPU thread (a host call it serves itself, or KVM_RUN) with one of the
 /// pending signals, as `kick_worker` does for the worker.
 pub fn kick_vcpu() {
+    kick_with_a_pending_signal(&VCPU_THREAD);
+}
+
+fn kick_with_a_pending_signal(thread: &AtomicUsize) {
     let sig = pending();
     if sig == 0 {
         return;
     }
     if let Some(h) = host::host_signal_of(sig.trailing_zeros() as i32 + 1) {
-        kick(&VCPU_THREAD, h);
+        kick(thread, h);
     }
 }
 

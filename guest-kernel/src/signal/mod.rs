@@ -322,9 +322,14 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     timer::check();
     host::take();
     let mut path = ReturnPath::Fast;
-    let mut interrupted = match INTERRUPTED.swap(u64::MAX, Ordering::Relaxed) {
+    // A plain load first: this runs on every return to user mode, and a locked swap is
+    // only needed in the rare case that a syscall was interrupted.
+    let mut interrupted = match INTERRUPTED.load(Ordering::Relaxed) {
         u64::MAX => None,
-        nr => Some(nr),
+        nr => {
+            INTERRUPTED.store(u64::MAX, Ordering::Relaxed);
+            Some(nr)
+        }
     };
     loop {
         let mut st = STATE.lock();
