@@ -128,6 +128,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "segv_death",
     "signals",
     "signals_frames",
+    "signalfd",
     "sigpipe",
     "stdio_stderr",
     "terminal",

@@ -4,6 +4,7 @@
 
 pub mod frame;
 pub mod host;
+pub mod signalfd;
 pub mod syscalls;
 pub mod timer;
 

@@ -174,6 +174,7 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
     call_ret(&Request::Close { fd: plan.fd });
     call_ret(&Request::CloseOnExec);
     crate::fs::procfs::after_close_on_exec();
+    crate::fs::memdev::after_close_on_exec();
     match loaded {
         Ok(frame) => {
             crate::fs::procfs::note_exec(frame.rsp, argv, envp);

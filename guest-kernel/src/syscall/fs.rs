@@ -173,7 +173,7 @@ fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
 }
 
 pub fn read(c: &mut Ctx<'_>) -> i64 {
-    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2)) {
+    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2), None) {
         return r;
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
@@ -192,7 +192,7 @@ pub fn pread64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
     }
-    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2)) {
+    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2), Some(c.arg(3) as i64)) {
         return r;
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));

@@ -21,14 +21,25 @@ const POLLERR: i16 = 0x8;
 const POLLHUP: i16 = 0x10;
 const POLLNVAL: i16 = 0x20;
 
+const POLLRDNORM: i16 = 0x40;
+
 /// Poll `fds` until something is ready, `deadline` (monotonic ns) passes, or a signal is
-/// due. Returns the ready count and revents, or -EINTR.
+/// due. Returns the ready count and revents, or -EINTR. Signalfds are looked at here and
+/// left out of the host call (as fd -1, which poll skips); a signal that makes one
+/// readable while the host waits cuts the wait short (the monitor catches blocked signals,
+/// and the wait ends at our next timer's deadline).
 fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16>), i64> {
+    let signalfds: Vec<bool> = fds.iter().map(|&(fd, _)| crate::fs::memdev::is_signalfd(fd)).collect();
+    let host_fds: Vec<(i32, i16)> =
+        fds.iter().zip(&signalfds).map(|(&(fd, ev), &local)| if local { (-1, 0) } else { (fd, ev) }).collect();
     loop {
         // ppoll/pselect may just have unblocked a pending signal: Linux does not sleep then.
         if crate::signal::has_deliverable() {
-            let (ready, revents) = poll_once(fds)?;
+            let (ready, revents) = merged(fds, &signalfds, poll_once(&host_fds)?);
             return if ready > 0 { Ok((ready, revents)) } else { Err(err(errno::EINTR)) };
+        }
+        if locally_ready(fds, &signalfds) {
+            return Ok(merged(fds, &signalfds, poll_once(&host_fds)?));
         }
         let now = monotonic_ns();
         let until = match (deadline, crate::signal::timer::deadline()) {
@@ -36,20 +47,47 @@ fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16
             (d, t) => d.or(t),
         };
         let timeout_ns = until.map(|u| u.saturating_sub(now));
-        match call(&Request::Poll { fds: fds.to_vec(), timeout_ns }) {
-            Response::Polled { ready, revents } if ready > 0 => return Ok((ready, revents)),
+        match call(&Request::Poll { fds: host_fds.clone(), timeout_ns }) {
+            Response::Polled { ready, revents } if ready > 0 => return Ok(merged(fds, &signalfds, (ready, revents))),
             Response::Polled { revents, .. } => {
                 if crate::signal::has_deliverable() {
                     return Err(err(errno::EINTR));
                 }
-                if deadline.is_some_and(|d| monotonic_ns() >= d) {
+                if deadline.is_some_and(|d| monotonic_ns() >= d) && !locally_ready(fds, &signalfds) {
                     return Ok((0, revents));
                 }
             }
+            // A caught signal cut the host's wait short: deliverable, readable through a
+            // signalfd, or blocked (then Linux would not have been interrupted at all).
+            Response::Ret(e) if e == err(errno::EINTR) => {}
             Response::Ret(e) => return Err(e),
             _ => return Err(EINVAL),
         }
     }
+}
+
+/// Whether a signalfd among `fds` is readable now (the pending set was refreshed by the
+/// caller's `has_deliverable`).
+fn locally_ready(fds: &[(i32, i16)], signalfds: &[bool]) -> bool {
+    fds.iter()
+        .zip(signalfds)
+        .any(|(&(fd, ev), &local)| local && ev & (POLLIN | POLLRDNORM) != 0 && crate::signal::signalfd::readable(fd) == Some(true))
+}
+
+/// The host's answer for the other descriptors, with the signalfds' readiness filled in.
+fn merged(fds: &[(i32, i16)], signalfds: &[bool], (ready, mut revents): (i64, Vec<i16>)) -> (i64, Vec<i16>) {
+    let mut ready = ready;
+    for ((&(fd, ev), &local), r) in fds.iter().zip(signalfds).zip(revents.iter_mut()) {
+        if !local {
+            continue;
+        }
+        let state = if crate::signal::signalfd::readable(fd) == Some(true) { POLLIN | POLLRDNORM } else { 0 };
+        *r = state & (ev | POLLERR | POLLHUP);
+        if *r != 0 {
+            ready += 1;
+        }
+    }
+    (ready, revents)
 }
 
 /// One non-blocking look at `fds`.

@@ -5,6 +5,7 @@
 use super::trace::Arg::{self, *};
 use super::{exec, fs, fs_extra, ids, info, misc, mm, poll, process, time, Handler};
 use crate::signal::syscalls as sig;
+use crate::signal::signalfd::{signalfd, signalfd4};
 
 /// Where a syscall is served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,7 +203,9 @@ syscall_table! {
     271 ppoll             Host  poll::ppoll           [Ptr, D, Ptr, Ptr, D];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
     280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
+    282 signalfd          Guest signalfd              [Fd, Ptr, D];
     285 fallocate         Host  fs_extra::fallocate   [Fd, X, D, D];
+    289 signalfd4         Guest signalfd4             [Fd, Ptr, D, X];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];
     293 pipe2             Host  fs::pipe2             [Ptr, X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];

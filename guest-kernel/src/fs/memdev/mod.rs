@@ -1,4 +1,4 @@
-//! /dev/null and /dev/zero served in the guest: a read or write of one of them needs no
+//! /dev/null, /dev/zero and signalfds served in the guest: a read or write of one of them needs no
 //! host work, so it costs one syscall round trip instead of a hypercall (~0.7 µs instead of
 //! ~2.5 µs on kvm_pvm). The descriptor stays a real host descriptor (opened by the host as
 //! usual, so fstat, lseek, poll, mmap, dup and fork need nothing here); the guest only
@@ -6,7 +6,7 @@
 //!
 //! Known from open/openat of exactly "/dev/null" or "/dev/zero" (one fstat then checks
 //! that the host's file is the character device 1:3 or 1:5); descriptors inherited at
-//! startup or across execve are forwarded as before.
+//! startup are forwarded as before. Signalfds (signal/signalfd.rs) are entered when made.
 
 pub mod table;
 
@@ -69,7 +69,9 @@ mod glue {
         };
         let mode = flags & O_ACCMODE;
         let dev = OpenDev { device, readable: mode != O_WRONLY, writable: mode == O_WRONLY || mode == O_RDWR };
-        update(|t| t.insert(fd as i32, dev));
+        update(|t| {
+            t.insert(fd as i32, dev);
+        });
     }
 
     fn lookup(fd: i32) -> Option<OpenDev> {
@@ -92,27 +94,70 @@ mod glue {
         }
     }
 
-    /// read/pread64 of `fd`, if it is one of ours: /dev/null is at its end, /dev/zero fills
-    /// the buffer with zeros (up to its first unwritable page, as Linux).
-    pub fn read(fd: i32, addr: u64, len: u64) -> Option<i64> {
+    /// read (`offset` None) or pread64 of `fd`, if it is one of ours: /dev/null is at its
+    /// end, /dev/zero fills the buffer with zeros (up to its first unwritable page, as
+    /// Linux), a signalfd takes pending signals (and cannot seek).
+    pub fn read(fd: i32, addr: u64, len: u64, offset: Option<i64>) -> Option<i64> {
         let dev = lookup(fd)?;
-        Some(match checked(dev.readable, addr, len) {
-            Err(e) => e,
-            Ok(_) if dev.device == Device::Null => 0,
-            Ok(len) => crate::mm::uaccess::zero_user(addr, len),
+        Some(match (checked(dev.readable, addr, len), dev.device) {
+            (Err(e), _) => e,
+            (Ok(_), Device::Null) => 0,
+            (Ok(len), Device::Zero) => crate::mm::uaccess::zero_user(addr, len),
+            (Ok(_), Device::Signal { .. }) if offset.is_some() => -(errno::ESPIPE as i64),
+            (Ok(len), Device::Signal { .. }) => match signal_mask(fd) {
+                Some(mask) => crate::signal::signalfd::read(fd, mask, addr, len),
+                None => -(errno::EBADF as i64),
+            },
         })
     }
 
     /// write/pwrite64 of `fd`, if it is one of ours: both devices take everything without
-    /// looking at the buffer, as Linux's write_null.
+    /// looking at the buffer, as Linux's write_null; a signalfd has no write (EINVAL).
     pub fn write(fd: i32, addr: u64, len: u64) -> Option<i64> {
         let dev = lookup(fd)?;
         Some(match checked(dev.writable, addr, len) {
+            Ok(_) if dev.is_signalfd() => -(errno::EINVAL as i64),
             Ok(len) => len as i64,
             Err(e) => e,
         })
     }
+
+    pub fn insert_signalfd(fd: i32, mask: u64) -> bool {
+        let mut inserted = false;
+        update(|t| inserted = t.insert_signalfd(fd, mask));
+        inserted
+    }
+
+    pub fn set_signal_mask(fd: i32, mask: u64) -> bool {
+        lookup(fd).is_some() && TABLE.lock().set_signal_mask(fd, mask)
+    }
+
+    pub fn signal_mask(fd: i32) -> Option<u64> {
+        lookup(fd)?;
+        TABLE.lock().signal_mask(fd)
+    }
+
+    pub fn is_signalfd(fd: i32) -> bool {
+        lookup(fd).is_some_and(|d| d.is_signalfd())
+    }
+
+    /// After the close-on-exec sweep: forget the descriptors the host closed (a signalfd
+    /// without SFD_CLOEXEC lives on in the new image, as on Linux).
+    pub fn after_close_on_exec() {
+        const F_GETFD: i32 = 1;
+        if !IN_USE.load(Ordering::Relaxed) {
+            return;
+        }
+        let fds: alloc::vec::Vec<i32> = TABLE.lock().fds().collect();
+        for fd in fds {
+            if crate::hypercall::call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) < 0 {
+                update(|t| t.forget(fd));
+            }
+        }
+    }
 }
 
 #[cfg(target_os = "none")]
-pub use glue::{observe, opened, read, write};
+pub use glue::{
+    after_close_on_exec, insert_signalfd, is_signalfd, observe, opened, read, set_signal_mask, signal_mask, write,
+};

@@ -133,6 +133,10 @@ fn realpath(path: &[u8]) -> Option<Vec<u8>> {
 
 /// The host's name for fd `fd` (what /proc/self/fd/N reads as), or a negative errno.
 pub fn fd_path(fd: i32) -> Result<Vec<u8>, i64> {
+    if crate::fs::memdev::is_signalfd(fd) {
+        // Linux's name for it; the host holds only a placeholder (/dev/null).
+        return Ok(b"anon_inode:[signalfd]".to_vec());
+    }
     let mut buf = alloc::vec![0u8; 4096];
     let seg = [kernel_buf_seg(&buf)];
     let n = call_ret(&Request::FdPath { fd, buf: SegList::Borrowed(&seg) });

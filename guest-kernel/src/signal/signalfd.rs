@@ -1,0 +1,299 @@
+//! signalfd: a descriptor whose reads take pending signals of a mask, served in the guest
+//! because the pending signals live here. Its host descriptor is an open /dev/null that
+//! only holds the number (so close, dup, fcntl, fork and the close-on-exec sweep need
+//! nothing new); the memdev table remembers which numbers are signalfds and their masks.
+//! poll and select look at a signalfd's readiness here and leave it out of the host call;
+//! a signal sent from outside cuts that host call short because the monitor catches
+//! blocked signals (see host.rs).
+
+use super::SigInfo;
+
+/// `struct signalfd_siginfo`.
+pub const SIGINFO_SIZE: usize = 128;
+
+/// Which union member of a siginfo is meaningful, as Linux's siginfo_layout decides it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    Kill,
+    Timer,
+    Poll,
+    Fault,
+    Chld,
+    Rt,
+    Sys,
+}
+
+const SI_USER: i32 = 0;
+const SI_KERNEL: i32 = 0x80;
+const SI_TIMER: i32 = -2;
+const SI_SIGIO: i32 = -5;
+const NSIGPOLL: i32 = 6;
+
+fn layout(sig: i32, code: i32) -> Layout {
+    use abi_shared::linux::signal::*;
+    if code > SI_USER && code < SI_KERNEL {
+        // Codes each signal defines for itself (ILL_*, FPE_*, SEGV_*, BUS_*, TRAP_*,
+        // CLD_*, POLL_*, SYS_*), up to how many it has.
+        let specific = match sig {
+            SIGILL => Some((11, Layout::Fault)),
+            SIGFPE => Some((15, Layout::Fault)),
+            SIGSEGV => Some((10, Layout::Fault)),
+            SIGBUS => Some((5, Layout::Fault)),
+            SIGTRAP => Some((6, Layout::Fault)),
+            SIGCHLD => Some((6, Layout::Chld)),
+            SIGIO => Some((NSIGPOLL, Layout::Poll)),
+            SIGSYS => Some((2, Layout::Sys)),
+            _ => None,
+        };
+        match specific {
+            Some((limit, l)) if code <= limit => l,
+            _ if code <= NSIGPOLL => Layout::Poll,
+            _ => Layout::Kill,
+        }
+    } else if code == SI_TIMER {
+        Layout::Timer
+    } else if code == SI_SIGIO {
+        Layout::Poll
+    } else if code < 0 {
+        Layout::Rt
+    } else {
+        Layout::Kill
+    }
+}
+
+fn put_u32(out: &mut [u8; SIGINFO_SIZE], at: usize, v: u32) {
+    out[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut [u8; SIGINFO_SIZE], at: usize, v: u64) {
+    out[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// A siginfo as one `signalfd_siginfo` record (Linux's signalfd_copyinfo). Our siginfo's
+/// union starts at `fields`: word 0 is bytes 16..24 of siginfo_t, word 1 bytes 24..32...
+pub fn record(info: &SigInfo) -> [u8; SIGINFO_SIZE] {
+    const PID: usize = 12;
+    const UID: usize = 16;
+    const FD: usize = 20;
+    const TID: usize = 24;
+    const BAND: usize = 28;
+    const OVERRUN: usize = 32;
+    const STATUS: usize = 40;
+    const INT: usize = 44;
+    const PTR: usize = 48;
+    const UTIME: usize = 56;
+    const STIME: usize = 64;
+    const ADDR: usize = 72;
+    const SYSCALL: usize = 84;
+    const CALL_ADDR: usize = 88;
+    const ARCH: usize = 96;
+    let mut out = [0u8; SIGINFO_SIZE];
+    put_u32(&mut out, 0, info.signo as u32);
+    put_u32(&mut out, 4, info.errno as u32);
+    put_u32(&mut out, 8, info.code as u32);
+    let [w0, w1, w2, w3, ..] = info.fields;
+    let (low0, high0) = (w0 as u32, (w0 >> 32) as u32);
+    match layout(info.signo, info.code) {
+        Layout::Kill => {
+            put_u32(&mut out, PID, low0);
+            put_u32(&mut out, UID, high0);
+        }
+        Layout::Timer => {
+            put_u32(&mut out, TID, low0);
+            put_u32(&mut out, OVERRUN, high0);
+            put_u64(&mut out, PTR, w1);
+            put_u32(&mut out, INT, w1 as u32);
+        }
+        Layout::Poll => {
+            put_u32(&mut out, BAND, w0 as u32);
+            put_u32(&mut out, FD, w1 as u32);
+        }
+        Layout::Fault => put_u64(&mut out, ADDR, w0),
+        Layout::Chld => {
+            put_u32(&mut out, PID, low0);
+            put_u32(&mut out, UID, high0);
+            put_u32(&mut out, STATUS, w1 as u32);
+            put_u64(&mut out, UTIME, w2);
+            put_u64(&mut out, STIME, w3);
+        }
+        Layout::Rt => {
+            put_u32(&mut out, PID, low0);
+            put_u32(&mut out, UID, high0);
+            put_u64(&mut out, PTR, w1);
+            put_u32(&mut out, INT, w1 as u32);
+        }
+        Layout::Sys => {
+            put_u64(&mut out, CALL_ADDR, w0);
+            put_u32(&mut out, SYSCALL, w1 as u32);
+            put_u32(&mut out, ARCH, (w1 >> 32) as u32);
+        }
+    }
+    out
+}
+
+#[cfg(target_os = "none")]
+mod glue {
+    use abi_shared::hypercall::Request;
+    use abi_shared::linux::errno;
+
+    use super::{record, SIGINFO_SIZE};
+    use crate::fs::memdev;
+    use crate::hypercall::call_ret;
+    use crate::mm::uaccess;
+    use crate::signal::{self, UNBLOCKABLE};
+    use crate::syscall::{err, Ctx, EFAULT, EINVAL};
+
+    const O_RDWR: i32 = 2;
+    const O_NONBLOCK: i32 = 0o4000;
+    const O_CLOEXEC: i32 = 0o2000000;
+    const AT_FDCWD: i32 = -100;
+    const F_GETFL: i32 = 3;
+
+    pub fn signalfd(c: &mut Ctx<'_>) -> i64 {
+        create_or_update(c.int(0), c.arg(1), c.arg(2), 0)
+    }
+
+    pub fn signalfd4(c: &mut Ctx<'_>) -> i64 {
+        create_or_update(c.int(0), c.arg(1), c.arg(2), c.int(3))
+    }
+
+    /// signalfd4(fd, mask, sizemask, flags): a new signalfd for fd -1, else a new mask for
+    /// the existing one.
+    fn create_or_update(fd: i32, mask_addr: u64, size: u64, flags: i32) -> i64 {
+        if flags & !(O_CLOEXEC | O_NONBLOCK) != 0 || size != 8 {
+            return EINVAL;
+        }
+        let mask = match uaccess::read_u64(mask_addr) {
+            Ok(m) => m & !UNBLOCKABLE,
+            Err(e) => return e,
+        };
+        if fd != -1 {
+            if memdev::set_signal_mask(fd, mask) {
+                return fd as i64;
+            }
+            // EBADF for a closed number, EINVAL for anything else
+            let open = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 }) >= 0;
+            return if open { EINVAL } else { err(errno::EBADF) };
+        }
+        let placeholder = Request::Openat { dirfd: AT_FDCWD, path: b"/dev/null", flags: O_RDWR | flags, mode: 0 };
+        let new = call_ret(&placeholder);
+        if new < 0 {
+            return new;
+        }
+        if !memdev::insert_signalfd(new as i32, mask) {
+            call_ret(&Request::Close { fd: new as i32 });
+            return err(errno::EMFILE);
+        }
+        new
+    }
+
+    /// Take one pending signal of `mask`, if any (a timer's or one from outside included).
+    fn take(mask: u64) -> Option<signal::SigInfo> {
+        signal::has_deliverable();
+        let mut st = signal::STATE.lock();
+        st.next_signal(mask).map(|sig| st.dequeue(sig))
+    }
+
+    fn nonblocking(fd: i32) -> bool {
+        let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+        fl >= 0 && fl as i32 & O_NONBLOCK != 0
+    }
+
+    /// read of signalfd `fd` with `mask`: as many records as fit, waiting (unless the
+    /// descriptor is non-blocking) only for the first; a handled signal interrupts the wait
+    /// (EINTR, restarted per SA_RESTART).
+    pub fn read(fd: i32, mask: u64, addr: u64, len: u64) -> i64 {
+        let count = len / SIGINFO_SIZE as u64;
+        if count == 0 {
+            return EINVAL;
+        }
+        let mut done = 0u64;
+        while done < count {
+            let Some(info) = take(mask) else {
+                if done > 0 {
+                    break;
+                }
+                if nonblocking(fd) {
+                    return err(errno::EAGAIN);
+                }
+                let interrupted = crate::syscall::time::sleep_interruptible_until(u64::MAX, mask);
+                if interrupted && signal::STATE.lock().pending & mask == 0 {
+                    return err(errno::EINTR);
+                }
+                continue;
+            };
+            if uaccess::copy_to_user(addr + done * SIGINFO_SIZE as u64, &record(&info)).is_err() {
+                return if done > 0 { (done * SIGINFO_SIZE as u64) as i64 } else { EFAULT };
+            }
+            done += 1;
+        }
+        (done * SIGINFO_SIZE as u64) as i64
+    }
+
+    /// poll's view of `fd` if it is a signalfd: readable while a signal of its mask is
+    /// pending. The caller refreshed the pending set (timers, outside signals) first.
+    pub fn readable(fd: i32) -> Option<bool> {
+        let mask = memdev::signal_mask(fd)?;
+        Some(signal::STATE.lock().pending & mask != 0)
+    }
+}
+
+#[cfg(target_os = "none")]
+pub use glue::{read, readable, signalfd, signalfd4};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_shared::linux::signal::*;
+
+    fn u32_at(r: &[u8; SIGINFO_SIZE], at: usize) -> u32 {
+        u32::from_le_bytes(r[at..at + 4].try_into().unwrap())
+    }
+
+    fn u64_at(r: &[u8; SIGINFO_SIZE], at: usize) -> u64 {
+        u64::from_le_bytes(r[at..at + 8].try_into().unwrap())
+    }
+
+    #[test]
+    fn kill_records_sender() {
+        let r = record(&SigInfo::sent_by(SIGUSR1, SI_USER, 4242, 1000));
+        assert_eq!((u32_at(&r, 0), u32_at(&r, 8), u32_at(&r, 12), u32_at(&r, 16)), (SIGUSR1 as u32, 0, 4242, 1000));
+        assert_eq!(u64_at(&r, 48), 0, "no value for kill");
+    }
+
+    #[test]
+    fn sigqueue_records_sender_and_value() {
+        let mut i = SigInfo::sent_by(SIGRTMIN + 1, -1, 7, 8);
+        i.fields[1] = 0x1234_5678_9abc;
+        let r = record(&i);
+        assert_eq!((u32_at(&r, 12), u32_at(&r, 16)), (7, 8));
+        assert_eq!(u64_at(&r, 48), 0x1234_5678_9abc);
+        assert_eq!(u32_at(&r, 44), 0x5678_9abc);
+    }
+
+    #[test]
+    fn child_records_status() {
+        let mut i = SigInfo::sent_by(SIGCHLD, 1, 99, 0); // CLD_EXITED
+        i.fields[1] = 3;
+        let r = record(&i);
+        assert_eq!((u32_at(&r, 12), u32_at(&r, 40)), (99, 3));
+    }
+
+    #[test]
+    fn timer_records_id_overrun_and_value() {
+        let mut i = SigInfo { signo: SIGALRM, code: SI_TIMER, ..SigInfo::default() };
+        i.fields[0] = 5 | (2 << 32);
+        i.fields[1] = 77;
+        let r = record(&i);
+        assert_eq!((u32_at(&r, 24), u32_at(&r, 32), u64_at(&r, 48), u32_at(&r, 44)), (5, 2, 77, 77));
+        assert_eq!(u32_at(&r, 12), 0, "a timer has no sender");
+    }
+
+    #[test]
+    fn fault_records_address_and_kernel_signals_their_zero_sender() {
+        let r = record(&SigInfo::fault(SIGSEGV, 1, 0xdead_0000));
+        assert_eq!(u64_at(&r, 72), 0xdead_0000);
+        let r = record(&SigInfo::sent_by(SIGALRM, SI_KERNEL, 0, 0));
+        assert_eq!((u32_at(&r, 8), u64_at(&r, 72)), (SI_KERNEL as u32, 0));
+    }
+}
