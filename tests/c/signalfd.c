@@ -2,7 +2,8 @@
  * the siginfo fields of kill, sigqueue, a timer and a child, poll and select readiness,
  * a mask changed through a duplicate, write/pread errors, the /proc name, a signal from
  * another process waking a blocked read, a handled signal interrupting it, and a forked
- * child reading its own signals. */
+ * child reading its own signals, and a signalfd without SFD_CLOEXEC that outlives execve with
+ * the signal still pending. */
 #include "common.h"
 
 #include <fcntl.h>
@@ -210,13 +211,44 @@ static void children(void)
     close(fd);
 }
 
-int main(void)
+/* Run as "after-exec FD": the signalfd and the pending SIGUSR1 came through execve. */
+static int after_exec(const char *fd_text)
+{
+    struct signalfd_siginfo si;
+    long r = read(atoi(fd_text), &si, sizeof si);
+    printf("after exec: %ld signo-ok %d\n", r, r == sizeof si && si.ssi_signo == SIGUSR1);
+    return r == sizeof si ? 0 : 1;
+}
+
+static void survives_exec(const char *self)
+{
+    block(SIGUSR1);
+    sigset_t s = set_of(SIGUSR1, 0);
+    int fd = signalfd(-1, &s, SFD_NONBLOCK);
+    pid_t child = fork();
+    if (child == 0) {
+        char fd_text[16];
+        snprintf(fd_text, sizeof fd_text, "%d", fd);
+        raise(SIGUSR1);
+        execl(self, self, "after-exec", fd_text, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    printf("exec child: exited %d status %d\n", WIFEXITED(status), WEXITSTATUS(status));
+    close(fd);
+}
+
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc == 3 && strcmp(argv[1], "after-exec") == 0)
+        return after_exec(argv[2]);
     argument_errors();
     nonblocking_reads();
     blocking_reads();
     interrupted_read();
     children();
+    survives_exec(argv[0]);
     return g_failures ? 1 : 0;
 }
