@@ -61,6 +61,15 @@ pub mod vcpu_block {
     pub const HC_REQ_SEQ: u64 = HC_CONTROL;
     pub const HC_RESP_SEQ: u64 = HC_CONTROL + 64;
     pub const HC_WORKER_ASLEEP: u64 = HC_CONTROL + 128;
+    /// The guest's earliest timer that raises a signal: u64 deadline on the guest's
+    /// monotonic clock (which is the host's CLOCK_MONOTONIC; 0: none) and u64 its Linux
+    /// signal. Guest-written. A host thread interrupts the vCPU when it is due, so that a
+    /// program looping without syscalls gets its SIGALRM, as on Linux.
+    pub const TIMER_DEADLINE: u64 = HC_CONTROL + 0x180;
+    pub const TIMER_SIGNAL: u64 = HC_CONTROL + 0x188;
+    /// Host-written: the deadline the sleeping worker wakes up by itself for (0: none). A
+    /// guest that moves its timer earlier than this rings the wake port.
+    pub const WORKER_WAKES_AT: u64 = HC_CONTROL + 0x1c0;
     /// Signals the host caught for the program and the guest has not taken yet: u64, bit
     /// n-1 = Linux signal n, set by the monitor's signal handler, swapped to 0 by the guest.
     pub const HOST_SIGNALS_PENDING: u64 = HC_CONTROL + 0x200;

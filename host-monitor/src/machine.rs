@@ -323,9 +323,10 @@ impl Machine {
                     None => return Err(self.died("the guest waited for a hypercall worker that does not exist")),
                 },
                 Exit::Interrupted => {
-                    // A caught host signal: a guest running user code would not look for
-                    // it until its next syscall, so interrupt it.
-                    if crate::signals::pending() != 0 {
+                    // A caught host signal or a due guest timer: a guest running user code
+                    // would not look for it until its next syscall, so interrupt it.
+                    let timer_due = crate::worker::GuestTimer::new(&self.mem, block).and_then(|t| t.due()).is_some();
+                    if crate::signals::pending() != 0 || timer_due {
                         self.vcpu
                             .inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR)
                             .map_err(|e| self.died(&e.to_string()))?;

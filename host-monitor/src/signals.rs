@@ -123,6 +123,28 @@ pub fn kick_vcpu() {
     kick_with_a_pending_signal(&VCPU_THREAD);
 }
 
+/// A guest timer raising Linux signal `sig` is due: interrupt the vCPU thread (a guest in
+/// user code takes the kick interrupt and finds the timer due) with that signal, which the
+/// guest has the host catch while the timer is armed.
+pub fn kick_vcpu_for_timer(sig: i32) {
+    let Some(h) = host::host_signal_of(sig) else { return };
+    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
+    if !flag.is_null() {
+        // SAFETY: the vCPU's kvm_run stays mapped while the pointer is published. Set
+        // first, so that a KVM_RUN about to start returns at once instead of missing the
+        // kick.
+        unsafe { (*flag).store(1, Ordering::SeqCst) };
+    }
+    kick(&VCPU_THREAD, h);
+}
+
+/// As `kick_vcpu_for_timer`, for the worker blocked in a host call on the guest's behalf.
+pub fn kick_worker_for_timer(sig: i32) {
+    if let Some(h) = host::host_signal_of(sig) {
+        kick(&WORKER_THREAD, h);
+    }
+}
+
 fn kick_with_a_pending_signal(thread: &AtomicUsize) {
     let sig = pending();
     if sig == 0 {

@@ -22,6 +22,9 @@ use crate::server::Server;
 
 /// How long the worker keeps polling after a request before it sleeps.
 const SPIN: Duration = Duration::from_micros(100);
+/// While a caught signal waits for the guest, its kick is repeated this often (in case it
+/// came just before a host call started and was lost).
+const SIGNAL_REKICK: Duration = Duration::from_millis(50);
 
 struct Shared {
     stop: AtomicBool,
@@ -45,6 +48,8 @@ struct Control<'m> {
     req: &'m AtomicU64,
     resp: &'m AtomicU64,
     asleep: &'m AtomicU32,
+    timer: GuestTimer<'m>,
+    wakes_at: &'m AtomicU64,
 }
 
 impl<'m> Control<'m> {
@@ -53,7 +58,47 @@ impl<'m> Control<'m> {
             req: mem.atomic_u64(block + vcpu_block::HC_REQ_SEQ).ok()?,
             resp: mem.atomic_u64(block + vcpu_block::HC_RESP_SEQ).ok()?,
             asleep: mem.atomic_u32(block + vcpu_block::HC_WORKER_ASLEEP).ok()?,
+            timer: GuestTimer::new(mem, block)?,
+            wakes_at: mem.atomic_u64(block + vcpu_block::WORKER_WAKES_AT).ok()?,
         })
+    }
+}
+
+/// After a kick for a due timer, the next one waits this long: the guest may not have
+/// reached a kernel entry yet, or its clock may run a little behind ours.
+const TIMER_REKICK: Duration = Duration::from_millis(1);
+
+/// The guest's earliest timer that raises a signal, as it publishes it in its vCPU block:
+/// a program looping in user mode is interrupted at that deadline, as on Linux.
+pub struct GuestTimer<'m> {
+    deadline: &'m AtomicU64,
+    signal: &'m AtomicU64,
+}
+
+impl<'m> GuestTimer<'m> {
+    pub fn new(mem: &'m GuestMemory, block: u64) -> Option<GuestTimer<'m>> {
+        Some(GuestTimer {
+            deadline: mem.atomic_u64(block + vcpu_block::TIMER_DEADLINE).ok()?,
+            signal: mem.atomic_u64(block + vcpu_block::TIMER_SIGNAL).ok()?,
+        })
+    }
+
+    /// The deadline (host CLOCK_MONOTONIC ns), if one is armed.
+    pub fn deadline(&self) -> Option<u64> {
+        Some(self.deadline.load(Ordering::Acquire)).filter(|&d| d != 0)
+    }
+
+    /// The signal of a timer that is due now.
+    pub fn due(&self) -> Option<i32> {
+        let d = self.deadline()?;
+        let sig = self.signal.load(Ordering::Relaxed) as i32;
+        (crate::server::clock_ns(libc::CLOCK_MONOTONIC) >= d && (1..=64).contains(&sig)).then_some(sig)
+    }
+
+    /// How long until the deadline, if one is armed (zero once due).
+    pub fn time_left(&self) -> Option<Duration> {
+        let d = self.deadline()?;
+        Some(Duration::from_nanos(d.saturating_sub(crate::server::clock_ns(libc::CLOCK_MONOTONIC))))
     }
 }
 
@@ -95,8 +140,14 @@ impl Worker {
             // The timeout is a safety net against a missed notification, not a poll; and
             // against a signal that came just before the worker blocked in a host syscall,
             // so that its kick was lost: kick again until the guest takes the signal.
-            guard = cv.wait_timeout(guard, Duration::from_millis(50)).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
+            // And against a guest timer that falls due while the worker blocks: its signal
+            // must interrupt that host call, as it would interrupt the syscall on Linux.
+            let nap = c.timer.time_left().map_or(SIGNAL_REKICK, |t| t.clamp(TIMER_REKICK, SIGNAL_REKICK));
+            guard = cv.wait_timeout(guard, nap).map(|r| r.0).unwrap_or_else(|e| e.into_inner().0);
             crate::signals::kick_worker();
+            if let Some(sig) = c.timer.due() {
+                crate::signals::kick_worker_for_timer(sig);
+            }
         }
         self.shared.waiting.store(false, Ordering::SeqCst);
         drop(guard);
@@ -123,14 +174,36 @@ impl Worker {
 /// Block until the guest rings the wake port (or `stop`). While a caught signal waits for
 /// the guest, wake every 50 ms to kick the vCPU thread again: when the guest sends its
 /// requests through the exit doorbell, that thread serves them itself, and a kick that came
-/// just before it blocked in a host call would otherwise be lost.
-fn sleep_until_woken(wake: &File, shared: &Shared) {
+/// just before it blocked in a host call would otherwise be lost. Wake at the guest's timer
+/// deadline too and interrupt the vCPU with the timer's signal (again every millisecond
+/// until the guest has taken it and published its next deadline).
+fn sleep_until_woken(wake: &File, shared: &Shared, c: &Control<'_>) {
     use std::os::fd::AsRawFd;
     while !shared.stop.load(Ordering::Relaxed) {
-        let timeout = if crate::signals::pending() != 0 { 50 } else { -1 };
+        let signal_nap = (crate::signals::pending() != 0).then_some(SIGNAL_REKICK);
+        let timer_nap = match c.timer.due() {
+            Some(sig) => {
+                crate::signals::kick_vcpu_for_timer(sig);
+                Some(TIMER_REKICK)
+            }
+            None => c.timer.time_left(),
+        };
+        let nap = match (signal_nap, timer_nap) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // Announce when we wake by ourselves, then look at the deadline once more: pairs
+        // with the guest's fence between publishing a deadline and reading this word.
+        let wakes_at = c.timer.deadline().unwrap_or(0);
+        c.wakes_at.store(wakes_at, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let nap = if c.timer.deadline().unwrap_or(0) != wakes_at { Some(Duration::ZERO) } else { nap };
+        // poll counts milliseconds: round up, a timer's signal must not come early.
+        let timeout = nap.map_or(-1, |d| d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32);
         let mut pfd = libc::pollfd { fd: wake.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd.
         let n = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        c.wakes_at.store(0, Ordering::Relaxed);
         if n > 0 {
             let mut count = [0u8; 8];
             let _ = (&*wake).read(&mut count);
@@ -179,7 +252,7 @@ fn serve_requests(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared:
         c.asleep.store(1, Ordering::Relaxed);
         fence(Ordering::SeqCst);
         if c.req.load(Ordering::Relaxed) == last && !shared.stop.load(Ordering::Relaxed) {
-            sleep_until_woken(wake, shared);
+            sleep_until_woken(wake, shared, &c);
         }
         c.asleep.store(0, Ordering::Relaxed);
         idle_since = Instant::now();

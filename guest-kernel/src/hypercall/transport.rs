@@ -122,6 +122,14 @@ fn note_read(fd: i32, waited: bool) {
     WAITING_READS.store(bits, Ordering::Relaxed);
 }
 
+/// Wake the sleeping worker without a request (it then re-reads what it sleeps for). Only
+/// the shared-memory transport has a worker and a wake port.
+pub fn wake_worker() {
+    if MODE.load(Ordering::Relaxed) == Doorbell::SharedMemory as u32 {
+        out(ports::HYPERCALL_WAKE);
+    }
+}
+
 /// Whether the exit doorbell is in use for now (see SLOW_STREAK_LIMIT).
 fn use_exit_for_now() -> bool {
     let left = EXIT_MODE_LEFT.load(Ordering::Relaxed);

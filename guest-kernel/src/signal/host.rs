@@ -57,7 +57,8 @@ fn wanted(st: &SignalState) -> (u64, u64) {
             _ => handled |= bit(sig as i32),
         }
     }
-    let catch = (handled | (st.blocked & dfl)) & !UNBLOCKABLE;
+    // An armed timer's signal too: the monitor interrupts the vCPU with it at the deadline.
+    let catch = (handled | (st.blocked & dfl) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
     (catch, ignored & !UNBLOCKABLE)
 }
 

@@ -1,10 +1,13 @@
 //! ITIMER_REAL (alarm, setitimer) and POSIX timers (timer_create): deadlines on the
 //! monotonic clock checked whenever the kernel runs (syscall entry and exit, exceptions,
-//! the monitor's signal interrupt) and woken up for by every sleep. A program spinning in
-//! user mode without syscalls sees a timer's signal only at its next kernel entry: nothing
-//! interrupts the vCPU at a guest deadline yet.
+//! the monitor's signal interrupt) and woken up for by every sleep. For a program spinning
+//! in user mode without syscalls, the earliest deadline is published in the vCPU block
+//! (`publish`): a monitor thread interrupts the vCPU when it is due, with the timer's own
+//! signal, which the host catches while the timer is armed (`armed_signals`).
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use abi_shared::layout::{vcpu_block, PERCPU_WINDOW_VA};
 
 use spin::Mutex;
 
@@ -28,11 +31,84 @@ static ARMED: AtomicBool = AtomicBool::new(false);
 /// Arm (deadline 0 disarms) and return the previous setting as (remaining, interval).
 pub fn set(value_ns: u64, interval_ns: u64) -> (u64, u64) {
     let now = monotonic_ns();
-    let mut t = REAL.lock();
-    let old = remaining(&t, now);
-    *t = RealTimer { deadline: if value_ns == 0 { 0 } else { now.saturating_add(value_ns) }, interval: interval_ns };
-    ARMED.store(t.deadline != 0, Ordering::Relaxed);
+    let old = {
+        let mut t = REAL.lock();
+        let old = remaining(&t, now);
+        *t = RealTimer { deadline: if value_ns == 0 { 0 } else { now.saturating_add(value_ns) }, interval: interval_ns };
+        ARMED.store(t.deadline != 0, Ordering::Relaxed);
+        old
+    };
+    publish();
     old
+}
+
+/// Signals of the armed timers (bit n-1 for signal n): the host must catch them, so that
+/// the kick that interrupts a vCPU at their deadline reaches us and acts on nothing else.
+static ARMED_SIGNALS: AtomicU64 = AtomicU64::new(0);
+
+pub fn armed_signals() -> u64 {
+    ARMED_SIGNALS.load(Ordering::Relaxed)
+}
+
+/// The earliest deadline that raises a signal, with that signal; and every armed
+/// timer's signal.
+fn earliest_signalling() -> (Option<(u64, i32)>, u64) {
+    let mut best: Option<(u64, i32)> = None;
+    let mut signals = 0;
+    let mut consider = |deadline: u64, sig: i32| {
+        signals |= super::bit(sig);
+        if best.is_none_or(|(d, _)| deadline < d) {
+            best = Some((deadline, sig));
+        }
+    };
+    let real = REAL.lock().deadline;
+    if real != 0 {
+        consider(real, SIGALRM);
+    }
+    if ANY_POSIX_ARMED.load(Ordering::Relaxed) {
+        for p in TIMERS.lock().iter().flatten() {
+            if let (d, Some(sig)) = (p.deadline, p.signo) {
+                if d != 0 {
+                    consider(d, sig);
+                }
+            }
+        }
+    }
+    (best, signals)
+}
+
+fn block_word<T>(offset: u64) -> &'static T {
+    // SAFETY: the vCPU block is mapped in the per-CPU window for the whole run; the offsets
+    // are aligned for their types and the monitor touches these words atomically.
+    unsafe { &*((PERCPU_WINDOW_VA + offset) as *const T) }
+}
+
+/// Tell the monitor our earliest signalling deadline (after any change to the timers). If
+/// its worker sleeps and would wake only later than that, ring it so it sleeps again with
+/// the new deadline (one port write, handled inside the host kernel).
+fn publish() {
+    let (earliest, signals) = earliest_signalling();
+    if ARMED_SIGNALS.swap(signals, Ordering::Relaxed) != signals {
+        super::host::actions_changed();
+    }
+    let (deadline, sig) = earliest.unwrap_or((0, 0));
+    let published: &AtomicU64 = block_word(vcpu_block::TIMER_DEADLINE);
+    if published.load(Ordering::Relaxed) == deadline {
+        return;
+    }
+    block_word::<AtomicU64>(vcpu_block::TIMER_SIGNAL).store(sig as u64, Ordering::Relaxed);
+    published.store(deadline, Ordering::Release);
+    if deadline == 0 {
+        return;
+    }
+    // Pairs with the worker's fence between announcing when it wakes and reading our
+    // deadline: either it sees the new deadline, or we see that it must be woken.
+    fence(Ordering::SeqCst);
+    let asleep = block_word::<AtomicU32>(vcpu_block::HC_WORKER_ASLEEP).load(Ordering::Relaxed) != 0;
+    let wakes_at = block_word::<AtomicU64>(vcpu_block::WORKER_WAKES_AT).load(Ordering::Relaxed);
+    if asleep && (wakes_at == 0 || deadline < wakes_at) {
+        crate::hypercall::transport::wake_worker();
+    }
 }
 
 pub fn get() -> (u64, u64) {
@@ -81,6 +157,7 @@ fn check_real() {
     };
     if fired {
         raise(SigInfo { signo: SIGALRM, code: SI_KERNEL, ..SigInfo::default() });
+        publish();
     }
 }
 
@@ -146,6 +223,8 @@ pub fn settime(id: usize, deadline: u64, interval: u64) -> Option<(u64, u64)> {
     timer.deadline = deadline;
     timer.interval = if deadline == 0 { 0 } else { interval };
     ANY_POSIX_ARMED.store(t.iter().flatten().any(|p| p.deadline != 0), Ordering::Relaxed);
+    drop(t);
+    publish();
     Some(old)
 }
 
@@ -160,20 +239,22 @@ pub fn getoverrun(id: usize) -> Option<i32> {
 }
 
 pub fn delete(id: usize) -> bool {
-    let mut t = TIMERS.lock();
-    match t.get_mut(id) {
+    let deleted = match TIMERS.lock().get_mut(id) {
         Some(slot @ Some(_)) => {
             *slot = None;
             true
         }
         _ => false,
-    }
+    };
+    publish();
+    deleted
 }
 
 /// fork and exec: POSIX timers are not inherited and do not survive exec.
 pub fn delete_all() {
     TIMERS.lock().clear();
     ANY_POSIX_ARMED.store(false, Ordering::Relaxed);
+    publish();
 }
 
 /// The earliest armed deadline of the POSIX timers.
@@ -192,6 +273,7 @@ fn check_posix() {
     }
     let now = monotonic_ns();
     let mut due = alloc::vec::Vec::new();
+    let mut fired = false;
     {
         let mut t = TIMERS.lock();
         for (id, timer) in t.iter_mut().enumerate() {
@@ -199,6 +281,7 @@ fn check_posix() {
             if p.deadline == 0 || p.deadline > now {
                 continue;
             }
+            fired = true;
             let missed = (now - p.deadline).checked_div(p.interval).unwrap_or(0);
             p.deadline = if p.interval == 0 { 0 } else { p.deadline + (missed + 1) * p.interval };
             p.pending_overrun = p.pending_overrun.saturating_add(missed.min(i32::MAX as u64) as i32);
@@ -207,6 +290,9 @@ fn check_posix() {
             }
         }
         ANY_POSIX_ARMED.store(t.iter().flatten().any(|p| p.deadline != 0), Ordering::Relaxed);
+    }
+    if fired {
+        publish();
     }
     for (id, sig, value) in due {
         let already = super::STATE.lock().pending & super::bit(sig) != 0 && sig < abi_shared::linux::signal::SIGRTMIN;
