@@ -505,6 +505,20 @@ pub enum Request<'a> {
     Fork {
         vfork: bool,
     },
+    /// A vfork child, before its exec or exit: memory it wrote that its parent shares on
+    /// Linux. The user range at `va` is in the guest-physical segments `buf`; the monitor
+    /// streams it to the waiting parent's monitor. `Ret(0)`, also when there is no parent
+    /// waiting (a copy of nothing).
+    VforkCopyBack {
+        va: u64,
+        buf: SegList<'a>,
+    },
+    /// The vfork parent, once answered: the next records of what its child wrote, each a
+    /// little-endian u64 address, u64 length (at most 4 KiB) and that many bytes, as many
+    /// whole records as fit in `buf`. `Ret` is the bytes written; 0 when none are left.
+    VforkTakeCopyBack {
+        buf: SegList<'a>,
+    },
     /// wait4: answered with `Response::Waited`.
     Wait4 {
         pid: i32,

@@ -385,7 +385,8 @@ impl Machine {
             child => {
                 self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
                 if let Some(l) = link.take() {
-                    l.parent_waits();
+                    let copied = l.parent_waits();
+                    server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?.vfork_copy_back = copied;
                 }
                 (Response::Forked { pid: child, child: false }, ForkSide::Parent)
             }

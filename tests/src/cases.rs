@@ -132,7 +132,9 @@ const MUSL_PROGRAMS: &[&str] = &[
     "sigpipe",
     "stdio_stderr",
     "terminal",
+    "timer_interrupts",
     "time",
+    "vfork_memory",
     "wait_stop",
 ];
 

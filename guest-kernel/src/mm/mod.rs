@@ -20,6 +20,8 @@ mod release;
 mod space;
 #[cfg(target_os = "none")]
 pub mod uaccess;
+#[cfg(target_os = "none")]
+pub mod vfork;
 
 #[cfg(target_os = "none")]
 pub use space::*;

@@ -263,6 +263,96 @@ pub fn move_page(from: u64, to: u64, prot: PageProt) -> bool {
     }
 }
 
+/// D: set by the MMU on the first write through a leaf entry.
+const PTE_DIRTY: u64 = 1 << 6;
+
+/// A present user leaf: its address, the table and index of its entry, and its size.
+#[derive(Clone, Copy, Debug)]
+pub struct UserLeaf {
+    pub va: u64,
+    table: u64,
+    index: usize,
+    pub size: u64,
+}
+
+impl UserLeaf {
+    fn entry(&self) -> u64 {
+        read_entry(self.table, self.index)
+    }
+
+    pub fn gpa(&self) -> u64 {
+        self.entry() & if self.size == PAGE_SIZE { ADDR_MASK } else { HUGE_ADDR_MASK }
+    }
+
+    pub fn dirty(&self) -> bool {
+        self.entry() & PTE_DIRTY != 0
+    }
+
+    pub fn writable(&self) -> bool {
+        self.entry() & PTE_WRITE != 0
+    }
+
+    /// Clear D; the caller flushes the TLB before relying on it being set again.
+    pub fn clean(&self) {
+        write_entry(self.table, self.index, self.entry() & !PTE_DIRTY);
+    }
+}
+
+/// Every present user leaf (4 KiB pages and 2 MiB blocks), in address order.
+pub fn for_each_user_leaf(mut f: impl FnMut(UserLeaf)) {
+    let present_user = |e: u64| e & (PTE_PRESENT | PTE_USER) == PTE_PRESENT | PTE_USER;
+    // The user half is the lower 256 entries of the top level.
+    for i4 in 0..256 {
+        let e4 = read_entry(KERNEL_PML4_GPA, i4);
+        if !present_user(e4) {
+            continue;
+        }
+        for i3 in 0..512 {
+            let e3 = read_entry(e4 & ADDR_MASK, i3);
+            if !present_user(e3) || e3 & PTE_HUGE != 0 {
+                continue;
+            }
+            let pd = e3 & ADDR_MASK;
+            for i2 in 0..512 {
+                let e2 = read_entry(pd, i2);
+                if !present_user(e2) {
+                    continue;
+                }
+                let va = ((i4 as u64) << 39) | ((i3 as u64) << 30) | ((i2 as u64) << 21);
+                if e2 & PTE_HUGE != 0 {
+                    f(UserLeaf { va, table: pd, index: i2, size: HUGE_PAGE_SIZE });
+                    continue;
+                }
+                let pt = e2 & ADDR_MASK;
+                for i1 in 0..512 {
+                    if present_user(read_entry(pt, i1)) {
+                        f(UserLeaf { va: va | ((i1 as u64) << 12), table: pt, index: i1, size: PAGE_SIZE });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Set D on the leaf that maps `va` (a write the kernel made through the direct map, which
+/// the MMU does not see).
+pub fn mark_dirty(va: u64) {
+    if let Probe::Huge { .. } = probe(va) {
+        if let Some(pd) = pd_table(va, false) {
+            let i = index(va, 1);
+            write_entry(pd, i, read_entry(pd, i) | PTE_DIRTY);
+        }
+        return;
+    }
+    if let Some(t) = leaf_table(va, false) {
+        let i = index(va, 0);
+        let e = read_entry(t, i);
+        if e & PTE_PRESENT != 0 {
+            write_entry(t, i, e | PTE_DIRTY);
+        }
+    }
+}
+
 /// Collects pages whose translation changed and flushes them at once: a single-page flush
 /// costs a hypercall under pvm, so long runs become one full flush.
 pub struct TlbBatch {

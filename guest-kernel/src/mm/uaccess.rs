@@ -30,6 +30,9 @@ fn for_each_piece(addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, us
         let va = addr + done;
         let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min(len - done);
         let gpa = space.populate(va, access).map_err(|_| EFAULT_RET)?;
+        if access == Access::Write {
+            super::vfork::note_kernel_write(va);
+        }
         f(gpa + (va & (PAGE_SIZE - 1)), done as usize, in_page as usize);
         done += in_page;
     }

@@ -88,7 +88,15 @@ fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
     let blocked = crate::signal::STATE.lock().blocked;
     let segs = [crate::hypercall::kernel_buf_seg(&buf)];
     let argc = args.argv.len() as u32;
-    call_ret(&Request::ExecNative { fd: plan.fd, args: SegList::Borrowed(&segs), argc, blocked })
+    // A vfork parent may go on as soon as the host exec succeeds: send it our writes first
+    // (and keep tracking if the exec fails).
+    let vfork_child = crate::mm::vfork::is_tracking();
+    crate::mm::vfork::copy_back();
+    let r = call_ret(&Request::ExecNative { fd: plan.fd, args: SegList::Borrowed(&segs), argc, blocked });
+    if vfork_child {
+        crate::mm::vfork::start_tracking();
+    }
+    r
 }
 
 fn own_exe_for_proc_link(path: Vec<u8>) -> Vec<u8> {
@@ -160,6 +168,8 @@ fn strings(ptrs: &[u64], budget: &mut Budget) -> Result<Vec<Vec<u8>>, i64> {
 /// and return the registers to enter it with. A new image that cannot be loaded kills the
 /// process with SIGSEGV, as Linux does once the old memory is gone.
 fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> TrapFrame {
+    // A vfork parent sees what its child wrote (the memory they shared on Linux).
+    crate::mm::vfork::copy_back();
     tear_down_user_state();
     crate::signal::reset_for_exec();
     super::ids::forget_thread_pointers();

@@ -9,6 +9,7 @@ use crate::loader::LoadError;
 
 /// Tell the monitor how the program ended (with the syscall counters) and stop.
 pub fn terminate(how: ExitHow) -> ! {
+    crate::mm::vfork::copy_back();
     let (faults, huge) = super::stats::memory_counters();
     let (released, release_calls) = super::stats::release_counters();
     // SAFETY: a plain read of a counter only the entry code's fallback path increments.
@@ -111,6 +112,9 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
     let parent = super::ids::pid();
     match hypercall::call(&Request::Fork { vfork: args.flags & CLONE_VFORK != 0 }) {
         Response::Forked { pid, child: false } => {
+            if args.flags & CLONE_VFORK != 0 {
+                crate::mm::vfork::apply_in_parent();
+            }
             if args.flags & CLONE_PARENT_SETTID != 0 {
                 let _ = crate::mm::uaccess::copy_to_user(args.parent_tid, &pid.to_le_bytes());
             }
@@ -132,6 +136,11 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     crate::signal::forget_pending();
     crate::signal::timer::set(0, 0);
     crate::signal::timer::delete_all();
+    if args.flags & CLONE_VFORK != 0 {
+        crate::mm::vfork::start_tracking();
+    } else {
+        crate::mm::vfork::stop_tracking();
+    }
     if args.flags & CLONE_CHILD_SETTID != 0 {
         let _ = crate::mm::uaccess::copy_to_user(args.child_tid, &pid.to_le_bytes());
     }

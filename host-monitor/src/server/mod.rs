@@ -80,6 +80,8 @@ pub struct Server {
     /// A vfork child's end of the link its parent waits on (see `VforkLink`), closed when
     /// its exec passes the point of no return.
     pub vfork_done: Option<std::os::fd::OwnedFd>,
+    /// A vfork parent: the records of what its child wrote, for the guest to take.
+    pub vfork_copy_back: Vec<u8>,
 }
 
 impl Server {
@@ -94,6 +96,7 @@ impl Server {
             vcpu_clock: None,
             held_files: Default::default(),
             vfork_done: None,
+            vfork_copy_back: Vec::new(),
         }
     }
 
@@ -202,6 +205,8 @@ impl Server {
                 }
                 exec::close_on_exec(&self.fds).unwrap_or_else(Response::from)
             }
+            Request::VforkCopyBack { va, buf } => process::copy_back(self.vfork_done.as_ref(), mem, *va, buf.as_slice()),
+            Request::VforkTakeCopyBack { buf } => process::take_copy_back(&mut self.vfork_copy_back, mem, buf.as_slice()),
             Request::Fork { .. }
             | Request::Wait4 { .. }
             | Request::Waitid { .. }

@@ -79,23 +79,91 @@ impl VforkLink {
         Ok(VforkLink { read: read?, write: write? })
     }
 
-    /// In the parent: wait until the child has exec'd or ended (EOF). Like Linux's vfork
-    /// wait, signals do not end it.
-    pub fn parent_waits(self) {
+    /// In the parent: wait until the child has exec'd or ended (EOF), and return what it
+    /// sent meanwhile: the records of the memory it wrote (see `copy_back`). Like Linux's
+    /// vfork wait, signals do not end it.
+    pub fn parent_waits(self) -> Vec<u8> {
         drop(self.write);
-        let mut byte = [0u8; 1];
+        let mut stream = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
         loop {
-            // SAFETY: reading into a valid one-byte buffer.
-            let n = unsafe { libc::read(self.read.as_raw_fd(), byte.as_mut_ptr().cast(), 1) };
-            if n >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break;
+            // SAFETY: reading into a valid buffer of chunk.len() bytes.
+            let n = unsafe { libc::read(self.read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+            match n {
+                n if n > 0 => stream.extend_from_slice(&chunk[..n as usize]),
+                n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
+                _ => break,
             }
         }
+        stream
     }
 
     /// In the child: the end to close at exec (see `Server::vfork_done`).
     pub fn child_keeps(self) -> OwnedFd {
         self.write
+    }
+}
+
+/// Largest piece of memory in one copy-back record.
+pub const COPY_BACK_RECORD_MAX: usize = 4096;
+
+/// The vfork child's copy-back: the user range at `va` (in guest segments `buf`) goes down
+/// the link as records of at most a page. A parent that is gone is not an error.
+pub fn copy_back(link: Option<&OwnedFd>, mem: &GuestMemory, va: u64, buf: &[abi_shared::hypercall::GuestSeg]) -> Response {
+    let mut data = Vec::new();
+    for seg in buf {
+        match mem.read_vec(seg.gpa, seg.len) {
+            Ok(v) => data.extend_from_slice(&v),
+            Err(_) => return Response::Ret(-i64::from(errno::EFAULT)),
+        }
+    }
+    let Some(link) = link else { return Response::Ret(0) };
+    for (i, piece) in data.chunks(COPY_BACK_RECORD_MAX).enumerate() {
+        let mut record = Vec::with_capacity(16 + piece.len());
+        record.extend_from_slice(&(va + (i * COPY_BACK_RECORD_MAX) as u64).to_le_bytes());
+        record.extend_from_slice(&(piece.len() as u64).to_le_bytes());
+        record.extend_from_slice(piece);
+        if write_all(link.as_raw_fd(), &record).is_err() {
+            break;
+        }
+    }
+    Response::Ret(0)
+}
+
+fn write_all(fd: i32, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        // SAFETY: writing from a valid buffer of data.len() bytes.
+        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        data = &data[n as usize..];
+    }
+    Ok(())
+}
+
+/// The vfork parent takes the records its child sent: as many whole ones as fit in `buf`.
+pub fn take_copy_back(pending: &mut Vec<u8>, mem: &GuestMemory, buf: &[abi_shared::hypercall::GuestSeg]) -> Response {
+    let room: u64 = buf.iter().map(|s| s.len).sum();
+    let mut end = 0usize;
+    while end + 16 <= pending.len() {
+        let len = u64::from_le_bytes(pending[end + 8..end + 16].try_into().unwrap_or_default()) as usize;
+        let next = end + 16 + len;
+        if next > pending.len() || next as u64 > room {
+            break;
+        }
+        end = next;
+    }
+    match mem.write_segs(buf, &pending[..end]) {
+        Ok(n) if n == end => {
+            pending.drain(..end);
+            Response::Ret(end as i64)
+        }
+        _ => Response::Ret(-i64::from(errno::EFAULT)),
     }
 }
 

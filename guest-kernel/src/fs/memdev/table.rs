@@ -284,7 +284,9 @@ pub fn effect(req: &Request<'_>, ret: Option<i64>) -> Effect {
         | Request::IoctlSetCtty { .. }
         | Request::IoctlNoCtty { .. }
         | Request::IoctlGetPtyNumber { .. }
-        | Request::IoctlSetPtyLock { .. } => Effect::Keep,
+        | Request::IoctlSetPtyLock { .. }
+        | Request::VforkCopyBack { .. }
+        | Request::VforkTakeCopyBack { .. } => Effect::Keep,
     }
 }
 
