@@ -386,7 +386,8 @@ impl Machine {
                 self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
                 if let Some(l) = link.take() {
                     let copied = l.parent_waits();
-                    server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?.vfork_copy_back = copied;
+                    server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?.vfork_copy_back =
+                        copied;
                 }
                 (Response::Forked { pid: child, child: false }, ForkSide::Parent)
             }

@@ -34,7 +34,8 @@ pub fn set(value_ns: u64, interval_ns: u64) -> (u64, u64) {
     let old = {
         let mut t = REAL.lock();
         let old = remaining(&t, now);
-        *t = RealTimer { deadline: if value_ns == 0 { 0 } else { now.saturating_add(value_ns) }, interval: interval_ns };
+        *t =
+            RealTimer { deadline: if value_ns == 0 { 0 } else { now.saturating_add(value_ns) }, interval: interval_ns };
         ARMED.store(t.deadline != 0, Ordering::Relaxed);
         old
     };

@@ -69,9 +69,9 @@ fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16
 /// Whether a signalfd among `fds` is readable now (the pending set was refreshed by the
 /// caller's `has_deliverable`).
 fn locally_ready(fds: &[(i32, i16)], signalfds: &[bool]) -> bool {
-    fds.iter()
-        .zip(signalfds)
-        .any(|(&(fd, ev), &local)| local && ev & (POLLIN | POLLRDNORM) != 0 && crate::signal::signalfd::readable(fd) == Some(true))
+    fds.iter().zip(signalfds).any(|(&(fd, ev), &local)| {
+        local && ev & (POLLIN | POLLRDNORM) != 0 && crate::signal::signalfd::readable(fd) == Some(true)
+    })
 }
 
 /// The host's answer for the other descriptors, with the signalfds' readiness filled in.

@@ -4,8 +4,8 @@
 
 use super::trace::Arg::{self, *};
 use super::{exec, fs, fs_extra, ids, info, misc, mm, poll, process, time, Handler};
-use crate::signal::syscalls as sig;
 use crate::signal::signalfd::{signalfd, signalfd4};
+use crate::signal::syscalls as sig;
 
 /// Where a syscall is served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -205,8 +205,12 @@ impl Server {
                 }
                 exec::close_on_exec(&self.fds).unwrap_or_else(Response::from)
             }
-            Request::VforkCopyBack { va, buf } => process::copy_back(self.vfork_done.as_ref(), mem, *va, buf.as_slice()),
-            Request::VforkTakeCopyBack { buf } => process::take_copy_back(&mut self.vfork_copy_back, mem, buf.as_slice()),
+            Request::VforkCopyBack { va, buf } => {
+                process::copy_back(self.vfork_done.as_ref(), mem, *va, buf.as_slice())
+            }
+            Request::VforkTakeCopyBack { buf } => {
+                process::take_copy_back(&mut self.vfork_copy_back, mem, buf.as_slice())
+            }
             Request::Fork { .. }
             | Request::Wait4 { .. }
             | Request::Waitid { .. }

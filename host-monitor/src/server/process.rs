@@ -109,7 +109,12 @@ pub const COPY_BACK_RECORD_MAX: usize = 4096;
 
 /// The vfork child's copy-back: the user range at `va` (in guest segments `buf`) goes down
 /// the link as records of at most a page. A parent that is gone is not an error.
-pub fn copy_back(link: Option<&OwnedFd>, mem: &GuestMemory, va: u64, buf: &[abi_shared::hypercall::GuestSeg]) -> Response {
+pub fn copy_back(
+    link: Option<&OwnedFd>,
+    mem: &GuestMemory,
+    va: u64,
+    buf: &[abi_shared::hypercall::GuestSeg],
+) -> Response {
     let mut data = Vec::new();
     for seg in buf {
         match mem.read_vec(seg.gpa, seg.len) {
@@ -215,6 +220,38 @@ fn reaches_self(pid: i32) -> bool {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use abi_shared::hypercall::GuestSeg;
+
+    #[test]
+    fn copy_back_streams_page_records_and_the_parent_takes_whole_ones() {
+        let link = VforkLink::new(100).expect("pipe");
+        let mut ram = vec![0u8; 4 * 4096 + 16];
+        for (i, b) in ram[..4096 + 100].iter_mut().enumerate() {
+            *b = (i % 251) as u8;
+        }
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let VforkLink { read, write } = link;
+        // A range of a page and 100 bytes: two records, the second one short.
+        let r = copy_back(Some(&write), &mem, 0x7000_0000, &[GuestSeg { gpa: 0, len: 4096 + 100 }]);
+        assert_eq!(r, Response::Ret(0));
+        drop(write);
+        let mut pending = VforkLink { read, write: VforkLink::new(100).expect("pipe").write }.parent_waits();
+        assert_eq!(pending.len(), 16 + 4096 + 16 + 100);
+        assert_eq!(&pending[..16], &[0x7000_0000u64.to_le_bytes(), 4096u64.to_le_bytes()].concat()[..]);
+        // Room for one record and a half: only the whole one is handed over.
+        let out = [GuestSeg { gpa: 2 * 4096, len: 4096 + 16 + 50 }];
+        assert_eq!(take_copy_back(&mut pending, &mem, &out), Response::Ret(16 + 4096));
+        assert_eq!(mem.read_vec(2 * 4096 + 16, 4096).unwrap(), mem.read_vec(0, 4096).unwrap());
+        assert_eq!(take_copy_back(&mut pending, &mem, &out), Response::Ret(16 + 100));
+        assert_eq!(mem.read_u64(2 * 4096).unwrap(), 0x7000_1000);
+        assert_eq!(take_copy_back(&mut pending, &mem, &out), Response::Ret(0));
+        // Without a parent waiting, a copy-back is a no-op.
+        assert_eq!(copy_back(None, &mem, 0, &[GuestSeg { gpa: 0, len: 10 }]), Response::Ret(0));
+        assert_eq!(
+            copy_back(None, &mem, 0, &[GuestSeg { gpa: 1 << 40, len: 10 }]),
+            Response::Ret(-i64::from(errno::EFAULT))
+        );
+    }
 
     fn err(e: u32) -> Response {
         Response::Ret(-i64::from(e))

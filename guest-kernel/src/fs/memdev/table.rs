@@ -17,7 +17,9 @@ pub enum Device {
     Zero,
     /// A signalfd: `ctx` indexes the table's signal masks. Duplicates share the context
     /// (signalfd4 on any of them changes the mask for all), as they share one open file.
-    Signal { ctx: u8 },
+    Signal {
+        ctx: u8,
+    },
 }
 
 /// An open /dev/null or /dev/zero: the device and the open's access mode.
