@@ -77,6 +77,15 @@ pub mod vcpu_block {
     /// of its latest instance as a `HostSignalInfo` (written before the pending bit is set).
     pub const HOST_SIGNAL_INFO: u64 = HC_CONTROL + 0x400;
     pub const HOST_SIGNAL_INFO_SIZE: u64 = 32;
+    /// Real-time signals queue every instance on Linux, so the monitor queues them here
+    /// rather than in their one slot: `HOST_RT_QUEUE_LEN` entries of `HostSignalInfo`
+    /// whose `pad` word is the entry's state (0 free, 2 being written, `seq << 1 | 1` full;
+    /// `seq` from the counter at `HOST_RT_SEQ` orders them). A real-time signal that finds
+    /// the queue full goes to its slot as before, and its bit in `HOST_RT_OVERFLOW` says so.
+    pub const HOST_RT_SEQ: u64 = HC_CONTROL + 0xc28;
+    pub const HOST_RT_OVERFLOW: u64 = HC_CONTROL + 0xc30;
+    pub const HOST_RT_QUEUE: u64 = HC_CONTROL + 0xc40;
+    pub const HOST_RT_QUEUE_LEN: u64 = 28;
     /// Stack for double faults and NMIs (IST1).
     pub const IST1_TOP: u64 = 0x2_0000;
     /// Kernel stack: syscalls and exceptions from user mode (TSS.RSP0).

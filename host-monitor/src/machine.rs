@@ -378,6 +378,7 @@ impl Machine {
                 (Response::Ret(-i64::from(crate::host::errno_to_linux(e))), ForkSide::Parent)
             }
             0 => {
+                crate::signals::forget_parents_pending();
                 self.vm.after_fork_child(&self.mem).map_err(vmm)?;
                 ForkSide::Child.note();
                 (Response::Forked { pid: std::process::id() as i32, child: true }, ForkSide::Child)

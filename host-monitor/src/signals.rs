@@ -30,6 +30,10 @@ use crate::host;
 /// The vCPU block's pending word and info slots (host addresses; null before `attach`).
 static PENDING: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
 static INFO: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+/// The real-time signal queue's counter, overflow word and first entry (see the layout).
+static RT_SEQ: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+static RT_OVERFLOW: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
+static RT_QUEUE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 /// kvm_run.immediate_exit of the vCPU (null where the backend has none).
 static IMMEDIATE_EXIT: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
 /// The monitor's two threads, as pthread_t (0: none).
@@ -52,11 +56,18 @@ static CLASSES: Mutex<[Option<Class>; 65]> = Mutex::new([None; 65]);
 /// Point the handler at the signal area of the vCPU block at `block`.
 pub fn attach(mem: &GuestMemory, block: u64) {
     let info_len = vcpu_block::HOST_SIGNAL_INFO_SIZE * 65;
-    if let (Ok(p), Ok(i)) = (
+    let queue_len = vcpu_block::HOST_SIGNAL_INFO_SIZE * vcpu_block::HOST_RT_QUEUE_LEN;
+    if let (Ok(p), Ok(i), Ok(seq), Ok(overflow), Ok(q)) = (
         mem.atomic_u64(block + vcpu_block::HOST_SIGNALS_PENDING),
         mem.range(block + vcpu_block::HOST_SIGNAL_INFO, info_len),
+        mem.atomic_u64(block + vcpu_block::HOST_RT_SEQ),
+        mem.atomic_u64(block + vcpu_block::HOST_RT_OVERFLOW),
+        mem.range(block + vcpu_block::HOST_RT_QUEUE, queue_len),
     ) {
         INFO.store(i, Ordering::SeqCst);
+        RT_SEQ.store(seq as *const AtomicU64 as *mut AtomicU64, Ordering::SeqCst);
+        RT_OVERFLOW.store(overflow as *const AtomicU64 as *mut AtomicU64, Ordering::SeqCst);
+        RT_QUEUE.store(q, Ordering::SeqCst);
         PENDING.store(p as *const AtomicU64 as *mut AtomicU64, Ordering::SeqCst);
     }
 }
@@ -92,7 +103,30 @@ pub fn detach() {
     IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
     PENDING.store(std::ptr::null_mut(), Ordering::SeqCst);
     INFO.store(std::ptr::null_mut(), Ordering::SeqCst);
+    RT_QUEUE.store(std::ptr::null_mut(), Ordering::SeqCst);
+    RT_SEQ.store(std::ptr::null_mut(), Ordering::SeqCst);
+    RT_OVERFLOW.store(std::ptr::null_mut(), Ordering::SeqCst);
     VCPU_THREAD.store(0, Ordering::SeqCst);
+}
+
+/// In a forked child: signals caught for the parent and not taken yet are the parent's
+/// (Linux does not pass pending signals on), and the child's memory holds a copy of them.
+pub fn forget_parents_pending() {
+    let (p, overflow, queue) =
+        (PENDING.load(Ordering::SeqCst), RT_OVERFLOW.load(Ordering::SeqCst), RT_QUEUE.load(Ordering::SeqCst));
+    if p.is_null() || overflow.is_null() || queue.is_null() {
+        return;
+    }
+    // SAFETY: `attach` checked these words and the queue lie in guest RAM, which the child
+    // inherited at the same host address; each queue entry's state word is at offset 24.
+    unsafe {
+        (*p).store(0, Ordering::SeqCst);
+        (*overflow).store(0, Ordering::SeqCst);
+        for k in 0..vcpu_block::HOST_RT_QUEUE_LEN as usize {
+            let state = queue.add(k * vcpu_block::HOST_SIGNAL_INFO_SIZE as usize + 24) as *const AtomicU64;
+            (*state).store(RT_FREE, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Forget the vCPU's immediate_exit flag (its vCPU is being replaced).
@@ -276,13 +310,57 @@ fn record(i: &HostSignalInfo) {
     if p.is_null() || slots.is_null() || !(1..=64).contains(&i.signo) {
         return;
     }
+    let bit = 1u64 << (i.signo - 1);
+    if i.signo >= abi_shared::linux::signal::SIGRTMIN && !queue_realtime(i) {
+        let overflow = RT_OVERFLOW.load(Ordering::SeqCst);
+        if !overflow.is_null() {
+            // SAFETY: `attach` checked the word lies in guest RAM, mapped for the process.
+            unsafe { (*overflow).fetch_or(bit, Ordering::SeqCst) };
+        }
+    } else if i.signo >= abi_shared::linux::signal::SIGRTMIN {
+        // Queued: only the pending bit is left to set.
+        // SAFETY: as below.
+        unsafe { (*p).fetch_or(bit, Ordering::SeqCst) };
+        return;
+    }
     // SAFETY: `attach` checked that 65 slots lie in guest RAM; the slot is written before
     // the pending bit is published (SeqCst), and the guest reads it after taking the bit.
     unsafe {
         let slot = slots.add(i.signo as usize * vcpu_block::HOST_SIGNAL_INFO_SIZE as usize) as *mut HostSignalInfo;
         std::ptr::write_volatile(slot, *i);
-        (*p).fetch_or(1u64 << (i.signo - 1), Ordering::SeqCst);
+        (*p).fetch_or(bit, Ordering::SeqCst);
     }
+}
+
+/// Entry states in the real-time queue (see the layout).
+const RT_FREE: u64 = 0;
+const RT_WRITING: u64 = 2;
+
+/// Put one real-time signal instance in the queue; false when it is full. Lock-free: the
+/// handler may run on the worker and the vCPU thread at once, and the guest frees entries
+/// concurrently.
+fn queue_realtime(i: &HostSignalInfo) -> bool {
+    let (seq, queue) = (RT_SEQ.load(Ordering::SeqCst), RT_QUEUE.load(Ordering::SeqCst));
+    if seq.is_null() || queue.is_null() {
+        return false;
+    }
+    for k in 0..vcpu_block::HOST_RT_QUEUE_LEN as usize {
+        // SAFETY: `attach` checked that the queue's entries lie in guest RAM; each is 32
+        // bytes, 8-aligned, with its state word (`pad`) at offset 24.
+        unsafe {
+            let entry = queue.add(k * vcpu_block::HOST_SIGNAL_INFO_SIZE as usize) as *mut HostSignalInfo;
+            let state = &*(std::ptr::addr_of_mut!((*entry).pad) as *const AtomicU64);
+            if state.compare_exchange(RT_FREE, RT_WRITING, Ordering::AcqRel, Ordering::Relaxed).is_err() {
+                continue;
+            }
+            std::ptr::write_volatile(entry as *mut [i32; 4], [i.signo, i.code, i.pid, i.uid as i32]);
+            std::ptr::write_volatile(std::ptr::addr_of_mut!((*entry).value), i.value);
+            let n = (*seq).fetch_add(1, Ordering::SeqCst) + 1;
+            state.store(n << 1 | 1, Ordering::Release);
+        }
+        return true;
+    }
+    false
 }
 
 /// The signal state linuxrun was started with, for the program (ignored and blocked

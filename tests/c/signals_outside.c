@@ -3,7 +3,8 @@
  * Handlers run with the sender's siginfo; a blocking read is interrupted (EINTR) or
  * restarted (SA_RESTART); a busy loop without syscalls is interrupted; default actions
  * kill; ignored signals are dropped; blocked ones wait for sigwaitinfo or sigsuspend;
- * SIGCHLD reaches the parent's handler; sigqueue carries its value; kill(0) reaches the
+ * SIGCHLD reaches the parent's handler; sigqueue carries its value, and each of several
+ * real-time instances is queued; kill(0) reaches the
  * caller's own group. Children answer with their exit status and only the parent prints,
  * so the output is deterministic whatever the timing. */
 #include "common.h"
@@ -278,6 +279,40 @@ static void queued(void)
     checkf("sigqueue_value", WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit=%d", WEXITSTATUS(st));
 }
 
+/* Every instance of a real-time signal sent from outside is queued, in order, with its
+ * own value: the child blocks it, is sent three, then takes them one by one. */
+static void rt_instances_body(int ready)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGRTMIN + 2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    if (write(ready, "r", 1) != 1)
+        _exit(95);
+    int got = 0;
+    for (int expect = 1; expect <= 3; expect++) {
+        siginfo_t info;
+        struct timespec timeout = {2, 0};
+        if (sigtimedwait(&set, &info, &timeout) != SIGRTMIN + 2)
+            _exit(10 + expect);
+        if (info.si_value.sival_int != expect || info.si_code != SI_QUEUE)
+            _exit(20 + expect);
+        got++;
+    }
+    _exit(got == 3 ? 0 : 1);
+}
+
+static void rt_instances(void)
+{
+    pid_t pid = spawn(rt_instances_body);
+    for (int i = 1; i <= 3; i++) {
+        union sigval v = {.sival_int = i};
+        sigqueue(pid, SIGRTMIN + 2, v);
+    }
+    int st = reap(pid);
+    checkf("rt_instances_queued", WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit=%d", WEXITSTATUS(st));
+}
+
 /* SIGCHLD reaches the parent's handler with the child's pid and status. */
 static void sigchld(void)
 {
@@ -329,6 +364,7 @@ int main(void)
     sigwait_blocked();
     ppoll_mask();
     queued();
+    rt_instances();
     sigchld();
     own_group();
     return g_failures != 0;

@@ -8,6 +8,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use abi_shared::hypercall::{HostSignalInfo, Request};
 use abi_shared::layout::{vcpu_block, PERCPU_WINDOW_VA};
 
+use abi_shared::linux::signal::SIGRTMIN;
+
 use super::{bit, raise, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
 
 fn pending_word() -> &'static AtomicU64 {
@@ -23,22 +25,68 @@ fn slot(sig: i32) -> HostSignalInfo {
     unsafe { core::ptr::read_volatile(addr as *const HostSignalInfo) }
 }
 
-/// Take every signal the monitor caught since the last look and queue it as if sent here.
-/// One atomic load when there is none: this runs on every return to user mode.
+/// Take every signal the monitor caught since the last look and queue it as if sent here:
+/// the real-time instances from their queue first, in the order they came, then each
+/// other signal from its slot. One atomic load when there is none: this runs on every
+/// return to user mode.
 pub fn take() {
     let word = pending_word();
     if word.load(Ordering::Relaxed) == 0 {
         return;
     }
     let mut taken = word.swap(0, Ordering::AcqRel);
+    take_realtime_queue();
+    // Real-time signals whose instance found the queue full went to their slot.
+    let overflow = block_word(vcpu_block::HOST_RT_OVERFLOW).swap(0, Ordering::AcqRel);
     while taken != 0 {
         let sig = taken.trailing_zeros() as i32 + 1;
         taken &= taken - 1;
-        let h = slot(sig);
-        let mut info = SigInfo { signo: sig, code: h.code, ..SigInfo::default() };
-        info.fields[0] = (h.pid as u32 as u64) | (u64::from(h.uid) << 32);
-        info.fields[1] = h.value;
-        raise(info);
+        if sig >= SIGRTMIN && overflow & bit(sig) == 0 {
+            continue;
+        }
+        let mut h = slot(sig);
+        h.signo = sig;
+        raise(info_of(&h));
+    }
+}
+
+fn info_of(h: &HostSignalInfo) -> SigInfo {
+    let mut info = SigInfo { signo: h.signo, code: h.code, ..SigInfo::default() };
+    info.fields[0] = (h.pid as u32 as u64) | (u64::from(h.uid) << 32);
+    info.fields[1] = h.value;
+    info
+}
+
+fn block_word(offset: u64) -> &'static AtomicU64 {
+    // SAFETY: the per-CPU window maps this vCPU's block for the whole run; the offsets used
+    // are 8-byte aligned and the monitor only touches these words atomically.
+    unsafe { AtomicU64::from_ptr((PERCPU_WINDOW_VA + offset) as *mut u64) }
+}
+
+/// The full entries of the monitor's real-time queue, raised in the order they were sent;
+/// each entry is freed once read.
+fn take_realtime_queue() {
+    let mut found: [(u64, HostSignalInfo); vcpu_block::HOST_RT_QUEUE_LEN as usize] =
+        [(0, HostSignalInfo::default()); vcpu_block::HOST_RT_QUEUE_LEN as usize];
+    let mut n = 0;
+    for k in 0..vcpu_block::HOST_RT_QUEUE_LEN {
+        let entry = vcpu_block::HOST_RT_QUEUE + k * vcpu_block::HOST_SIGNAL_INFO_SIZE;
+        let state = block_word(entry + 24);
+        let s = state.load(Ordering::Acquire);
+        if s & 1 == 0 {
+            continue;
+        }
+        // SAFETY: the entry lies in the block (see layout); the monitor finished writing it
+        // before it published the full state we just read (Acquire).
+        let h = unsafe { core::ptr::read_volatile((PERCPU_WINDOW_VA + entry) as *const HostSignalInfo) };
+        state.store(0, Ordering::Release);
+        found[n] = (s >> 1, h);
+        n += 1;
+    }
+    let found = &mut found[..n];
+    found.sort_unstable_by_key(|(seq, _)| *seq);
+    for (_, h) in found.iter() {
+        raise(info_of(h));
     }
 }
 

@@ -84,9 +84,21 @@ fn open_kvm(floor: i32) -> Result<Kvm, VmmError> {
     Ok(unsafe { Kvm::from_raw_fd(fd) })
 }
 
+/// KVM_CREATE_VM, again when a signal cut it short: a stop and continue of a process that
+/// is still building its VM (a freshly forked child its parent stops) makes it fail with
+/// EINTR, which no restart hides.
+fn create_vm_retrying(kvm: &Kvm) -> Result<VmFd, VmmError> {
+    loop {
+        match kvm.create_vm() {
+            Err(e) if e.errno() == libc::EINTR => continue,
+            r => return r.map_err(|e| failed("KVM_CREATE_VM", e)),
+        }
+    }
+}
+
 /// A new VM with guest RAM `mem` as slot 0, its descriptor above `floor`.
 fn new_vm(kvm: &Kvm, mem: &GuestMemory, floor: i32) -> Result<VmFd, VmmError> {
-    let vm0 = kvm.create_vm().map_err(|e| failed("KVM_CREATE_VM", e))?;
+    let vm0 = create_vm_retrying(kvm)?;
     let vm_fd = move_fd_high(vm0.as_raw_fd(), floor)?;
     std::mem::forget(vm0);
     // SAFETY: vm_fd is a VM descriptor we own exclusively.
