@@ -1,7 +1,7 @@
 /* A process's own timers interrupt it wherever it is, as on Linux: a loop without
  * syscalls gets alarm's, setitimer's and a POSIX timer's signal; SIGALRM's default action
  * ends such a loop; a read blocked on an empty pipe fails with EINTR (or restarts with
- * SA_RESTART) when the alarm goes off. */
+ * SA_RESTART) when the alarm goes off; pause() returns EINTR once the handler ran. */
 #include "common.h"
 
 #include <signal.h>
@@ -61,6 +61,13 @@ int main(void)
     g_hits = 0;
     alarm(1);
     check("alarm in a busy loop", spin_until(1));
+
+    /* pause() waits for the handler, then fails with EINTR. */
+    g_hits = 0;
+    itimer(20000, 0);
+    errno = 0;
+    int paused = pause();
+    printf("pause: %d %s hits %d\n", paused, errname(errno), (int)g_hits);
 
     /* A POSIX timer with its own signal. */
     handle(SIGUSR1, 0);

@@ -332,6 +332,13 @@ fn wait_for_signal() {
     while !crate::syscall::time::sleep_interruptible(u64::MAX) {}
 }
 
+/// pause: wait until a signal's handler runs (or its default action ends the process);
+/// always EINTR, never restarted.
+pub fn pause(_c: &mut Ctx<'_>) -> i64 {
+    wait_for_signal();
+    err(errno::EINTR)
+}
+
 /// Replace the mask, wait for a signal, and return EINTR after its handler is set up; the
 /// handler's frame records the old mask, which comes back when it returns.
 pub fn rt_sigsuspend(c: &mut Ctx<'_>) -> i64 {

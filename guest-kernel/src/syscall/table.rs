@@ -78,6 +78,7 @@ syscall_table! {
     28  madvise           Both  mm::madvise           [X, D, D];
     32  dup               Host  fs::dup               [Fd];
     33  dup2              Host  fs::dup2              [Fd, Fd];
+    34  pause             Guest sig::pause            [];
     35  nanosleep         Both  time::nanosleep       [Ptr, Ptr];
     36  getitimer         Guest sig::getitimer        [D, Ptr];
     37  alarm             Guest sig::alarm            [D];
