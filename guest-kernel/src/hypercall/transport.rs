@@ -49,10 +49,10 @@ pub fn init(doorbell: u32, tsc_khz: u64) {
     SPIN_TICKS.store(tsc_khz.saturating_mul(SPIN_MICROS) / 1000, Ordering::Relaxed);
 }
 
-fn control<T>(offset: u64) -> &'static T {
-    // SAFETY: the control page is part of this vCPU's block, mapped in the per-CPU window
-    // for the whole run; the offsets are aligned for u64/u32 and the host accesses the
-    // words atomically too.
+/// A shared word of this vCPU's block (`offset` from `layout::vcpu_block`, aligned for T).
+pub fn control<T>(offset: u64) -> &'static T {
+    // SAFETY: the block is mapped in the per-CPU window for the whole run; the offsets
+    // callers pass are aligned for u64/u32 and the host accesses the words atomically too.
     unsafe { &*((PERCPU_WINDOW_VA + offset) as *const T) }
 }
 

@@ -127,16 +127,5 @@ fn map_direct(gpa: u64) -> bool {
 /// Remove the direct-map entries of the window range `[gpa, gpa+len)` (its host mapping
 /// is about to go); the caller flushes the TLB.
 pub fn unmap_direct(gpa: u64, len: u64, tlb: &mut TlbBatch) {
-    let mut va = PHYS_MAP_BASE + gpa;
-    let end = va + len;
-    while va < end {
-        if let paging::Probe::Absent { until } = paging::probe(va) {
-            va = until;
-            continue;
-        }
-        if paging::unmap(va).is_some() {
-            tlb.add(va);
-        }
-        va += PAGE_SIZE;
-    }
+    paging::unmap_range(PHYS_MAP_BASE + gpa, PHYS_MAP_BASE + gpa + len, tlb);
 }

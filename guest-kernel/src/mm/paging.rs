@@ -243,6 +243,22 @@ pub fn unmap(va: u64) -> Option<u64> {
     Some(e & ADDR_MASK)
 }
 
+/// Remove every 4 KiB mapping in `[start, end)`, skipping absent tables quickly; the pages
+/// unmapped go into `tlb` (their frames are the caller's business).
+pub fn unmap_range(start: u64, end: u64, tlb: &mut TlbBatch) {
+    let mut va = start;
+    while va < end {
+        if let Probe::Absent { until } = probe(va) {
+            va = until;
+            continue;
+        }
+        if unmap(va).is_some() {
+            tlb.add(va);
+        }
+        va += PAGE_SIZE;
+    }
+}
+
 /// Change the protection of a mapped page; returns whether it was mapped.
 pub fn protect(va: u64, prot: PageProt) -> bool {
     let Some(t) = leaf_table(va, false) else { return false };

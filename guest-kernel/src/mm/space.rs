@@ -267,17 +267,7 @@ impl AddressSpace {
 /// Remove the user mappings of shared file pages in `[start, end)` (the pages belong to
 /// the host's file mapping, not to the frame allocator).
 fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
-    let mut va = start;
-    while va < end {
-        if let paging::Probe::Absent { until } = paging::probe(va) {
-            va = until;
-            continue;
-        }
-        if paging::unmap(va).is_some() {
-            tlb.add(va);
-        }
-        va += PAGE_SIZE;
-    }
+    paging::unmap_range(start, end, tlb);
 }
 
 /// Anonymous memory is mapped 2 MiB at a time where the whole aligned block lies in the

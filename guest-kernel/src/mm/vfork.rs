@@ -83,10 +83,10 @@ pub fn apply_in_parent() {
         while records.len() >= 16 {
             let va = u64::from_le_bytes(records[..8].try_into().unwrap_or_default());
             let len = u64::from_le_bytes(records[8..16].try_into().unwrap_or_default()) as usize;
-            let Some(data) = records.get(16..16 + len) else { return };
+            let Some(data) = records[16..].get(..len) else { return };
             // A range the parent cannot write (the child's own mapping) is not shared.
             let _ = super::uaccess::copy_to_user(va, data);
-            records = &records[16 + len..];
+            records = &records[16 + data.len()..];
         }
     }
 }

@@ -10,13 +10,9 @@ use abi_shared::layout::{vcpu_block, PERCPU_WINDOW_VA};
 
 use abi_shared::linux::signal::SIGRTMIN;
 
-use super::{bit, raise, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
+use crate::hypercall::transport::control;
 
-fn pending_word() -> &'static AtomicU64 {
-    // SAFETY: the per-CPU window maps this vCPU's block for the whole run; the offset is
-    // 8-byte aligned and the monitor only touches the word atomically.
-    unsafe { AtomicU64::from_ptr((PERCPU_WINDOW_VA + vcpu_block::HOST_SIGNALS_PENDING) as *mut u64) }
-}
+use super::{bit, raise, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
 
 fn slot(sig: i32) -> HostSignalInfo {
     let addr = PERCPU_WINDOW_VA + vcpu_block::HOST_SIGNAL_INFO + sig as u64 * vcpu_block::HOST_SIGNAL_INFO_SIZE;
@@ -30,14 +26,14 @@ fn slot(sig: i32) -> HostSignalInfo {
 /// other signal from its slot. One atomic load when there is none: this runs on every
 /// return to user mode.
 pub fn take() {
-    let word = pending_word();
+    let word: &AtomicU64 = control(vcpu_block::HOST_SIGNALS_PENDING);
     if word.load(Ordering::Relaxed) == 0 {
         return;
     }
     let mut taken = word.swap(0, Ordering::AcqRel);
     take_realtime_queue();
     // Real-time signals whose instance found the queue full went to their slot.
-    let overflow = block_word(vcpu_block::HOST_RT_OVERFLOW).swap(0, Ordering::AcqRel);
+    let overflow = control::<AtomicU64>(vcpu_block::HOST_RT_OVERFLOW).swap(0, Ordering::AcqRel);
     while taken != 0 {
         let sig = taken.trailing_zeros() as i32 + 1;
         taken &= taken - 1;
@@ -57,12 +53,6 @@ fn info_of(h: &HostSignalInfo) -> SigInfo {
     info
 }
 
-fn block_word(offset: u64) -> &'static AtomicU64 {
-    // SAFETY: the per-CPU window maps this vCPU's block for the whole run; the offsets used
-    // are 8-byte aligned and the monitor only touches these words atomically.
-    unsafe { AtomicU64::from_ptr((PERCPU_WINDOW_VA + offset) as *mut u64) }
-}
-
 /// The full entries of the monitor's real-time queue, raised in the order they were sent;
 /// each entry is freed once read.
 fn take_realtime_queue() {
@@ -71,7 +61,7 @@ fn take_realtime_queue() {
     let mut n = 0;
     for k in 0..vcpu_block::HOST_RT_QUEUE_LEN {
         let entry = vcpu_block::HOST_RT_QUEUE + k * vcpu_block::HOST_SIGNAL_INFO_SIZE;
-        let state = block_word(entry + 24);
+        let state: &AtomicU64 = control(entry + 24);
         let s = state.load(Ordering::Acquire);
         if s & 1 == 0 {
             continue;

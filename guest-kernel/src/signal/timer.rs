@@ -7,7 +7,9 @@
 
 use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use abi_shared::layout::{vcpu_block, PERCPU_WINDOW_VA};
+use abi_shared::layout::vcpu_block;
+
+use crate::hypercall::transport::control;
 
 use spin::Mutex;
 
@@ -78,12 +80,6 @@ fn earliest_signalling() -> (Option<(u64, i32)>, u64) {
     (best, signals)
 }
 
-fn block_word<T>(offset: u64) -> &'static T {
-    // SAFETY: the vCPU block is mapped in the per-CPU window for the whole run; the offsets
-    // are aligned for their types and the monitor touches these words atomically.
-    unsafe { &*((PERCPU_WINDOW_VA + offset) as *const T) }
-}
-
 /// Tell the monitor our earliest signalling deadline (after any change to the timers). If
 /// its worker sleeps and would wake only later than that, ring it so it sleeps again with
 /// the new deadline (one port write, handled inside the host kernel).
@@ -93,11 +89,11 @@ fn publish() {
         super::host::actions_changed();
     }
     let (deadline, sig) = earliest.unwrap_or((0, 0));
-    let published: &AtomicU64 = block_word(vcpu_block::TIMER_DEADLINE);
+    let published: &AtomicU64 = control(vcpu_block::TIMER_DEADLINE);
     if published.load(Ordering::Relaxed) == deadline {
         return;
     }
-    block_word::<AtomicU64>(vcpu_block::TIMER_SIGNAL).store(sig as u64, Ordering::Relaxed);
+    control::<AtomicU64>(vcpu_block::TIMER_SIGNAL).store(sig as u64, Ordering::Relaxed);
     published.store(deadline, Ordering::Release);
     if deadline == 0 {
         return;
@@ -105,8 +101,8 @@ fn publish() {
     // Pairs with the worker's fence between announcing when it wakes and reading our
     // deadline: either it sees the new deadline, or we see that it must be woken.
     fence(Ordering::SeqCst);
-    let asleep = block_word::<AtomicU32>(vcpu_block::HC_WORKER_ASLEEP).load(Ordering::Relaxed) != 0;
-    let wakes_at = block_word::<AtomicU64>(vcpu_block::WORKER_WAKES_AT).load(Ordering::Relaxed);
+    let asleep = control::<AtomicU32>(vcpu_block::HC_WORKER_ASLEEP).load(Ordering::Relaxed) != 0;
+    let wakes_at = control::<AtomicU64>(vcpu_block::WORKER_WAKES_AT).load(Ordering::Relaxed);
     if asleep && (wakes_at == 0 || deadline < wakes_at) {
         crate::hypercall::transport::wake_worker();
     }

@@ -108,28 +108,35 @@ impl VforkLink {
 pub const COPY_BACK_RECORD_MAX: usize = 4096;
 
 /// The vfork child's copy-back: the user range at `va` (in guest segments `buf`) goes down
-/// the link as records of at most a page. A parent that is gone is not an error.
+/// the link as records of at most a page, read piece by piece (no copy of the whole range,
+/// whatever length the guest names). A parent that is gone is not an error.
 pub fn copy_back(
     link: Option<&OwnedFd>,
     mem: &GuestMemory,
     va: u64,
     buf: &[abi_shared::hypercall::GuestSeg],
 ) -> Response {
-    let mut data = Vec::new();
-    for seg in buf {
-        match mem.read_vec(seg.gpa, seg.len) {
-            Ok(v) => data.extend_from_slice(&v),
-            Err(_) => return Response::Ret(-i64::from(errno::EFAULT)),
-        }
+    let efault = Response::Ret(-i64::from(errno::EFAULT));
+    if buf.iter().any(|s| mem.range(s.gpa, s.len).is_err()) {
+        return efault;
     }
     let Some(link) = link else { return Response::Ret(0) };
-    for (i, piece) in data.chunks(COPY_BACK_RECORD_MAX).enumerate() {
-        let mut record = Vec::with_capacity(16 + piece.len());
-        record.extend_from_slice(&(va + (i * COPY_BACK_RECORD_MAX) as u64).to_le_bytes());
-        record.extend_from_slice(&(piece.len() as u64).to_le_bytes());
-        record.extend_from_slice(piece);
-        if write_all(link.as_raw_fd(), &record).is_err() {
-            break;
+    let mut record = [0u8; 16 + COPY_BACK_RECORD_MAX];
+    let mut at = va;
+    for seg in buf {
+        let mut done = 0u64;
+        while done < seg.len {
+            let n = (seg.len - done).min(COPY_BACK_RECORD_MAX as u64) as usize;
+            record[..8].copy_from_slice(&at.to_le_bytes());
+            record[8..16].copy_from_slice(&(n as u64).to_le_bytes());
+            if mem.read(seg.gpa + done, &mut record[16..16 + n]).is_err() {
+                return efault;
+            }
+            if write_all(link.as_raw_fd(), &record[..16 + n]).is_err() {
+                return Response::Ret(0);
+            }
+            done += n as u64;
+            at = at.wrapping_add(n as u64);
         }
     }
     Response::Ret(0)
@@ -156,11 +163,12 @@ pub fn take_copy_back(pending: &mut Vec<u8>, mem: &GuestMemory, buf: &[abi_share
     let room: u64 = buf.iter().map(|s| s.len).sum();
     let mut end = 0usize;
     while end + 16 <= pending.len() {
-        let len = u64::from_le_bytes(pending[end + 8..end + 16].try_into().unwrap_or_default()) as usize;
-        let next = end + 16 + len;
-        if next > pending.len() || next as u64 > room {
-            break;
-        }
+        let len = u64::from_le_bytes(pending[end + 8..end + 16].try_into().unwrap_or_default());
+        // The stream comes from another guest: a length past what is there ends it.
+        let next = match usize::try_from(len).ok().and_then(|l| (end + 16).checked_add(l)) {
+            Some(n) if n <= pending.len() && n as u64 <= room => n,
+            _ => break,
+        };
         end = next;
     }
     match mem.write_segs(buf, &pending[..end]) {
