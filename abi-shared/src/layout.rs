@@ -70,6 +70,13 @@ pub mod vcpu_block {
     /// Host-written: the deadline the sleeping worker wakes up by itself for (0: none). A
     /// guest that moves its timer earlier than this rings the wake port.
     pub const WORKER_WAKES_AT: u64 = HC_CONTROL + 0x1c0;
+    /// Host-written: guest RAM `[0, value)` is known to the hypervisor. The monitor
+    /// registers guest RAM in growing pieces (a memory slot's set-up cost grows with its
+    /// size), so the guest must not touch a frame at or above this before asking for more
+    /// with `ports::GROW_RAM`.
+    pub const RAM_REGISTERED: u64 = HC_CONTROL + 0x1c8;
+    /// Guest-written before `ports::GROW_RAM`: the end of guest RAM it needs registered.
+    pub const RAM_WANTED: u64 = HC_CONTROL + 0x1d0;
     /// Signals the host caught for the program and the guest has not taken yet: u64, bit
     /// n-1 = Linux signal n, set by the monitor's signal handler, swapped to 0 by the guest.
     pub const HOST_SIGNALS_PENDING: u64 = HC_CONTROL + 0x200;
@@ -119,6 +126,10 @@ pub mod ports {
     /// Shared-memory transport: the answer is slow in coming (a blocking read, say); stop
     /// this vCPU until it is there instead of spinning.
     pub const HYPERCALL_WAIT: u16 = 0x512;
+    /// `out` here: register guest RAM up to at least `vcpu_block::RAM_WANTED` (an exit to
+    /// the monitor's vCPU thread, rare: the registered part doubles each time). The
+    /// monitor answers in `vcpu_block::RAM_REGISTERED`, unchanged when it cannot.
+    pub const GROW_RAM: u16 = 0x513;
 }
 
 /// The Linux user address space: the lower half, as on Linux x86_64 with 4-level paging.

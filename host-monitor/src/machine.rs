@@ -216,6 +216,7 @@ impl Machine {
             mem.write(USER_PML4_GPA, &top).map_err(oob)?;
         }
         write_gdt_tss(&mem, block)?;
+        mem.write_u64(block + vcpu_block::RAM_REGISTERED, vm.ram_registered()).map_err(oob)?;
         let mut seed = [0u8; 32];
         getrandom(&mut seed);
         let info = BootInfo {
@@ -279,6 +280,13 @@ impl Machine {
         outcome
     }
 
+    /// The guest ran out of registered RAM: register more, and say how much there is now.
+    fn grow_ram(&self, block: u64) -> Result<(), MachineError> {
+        let wanted = self.mem.read_u64(block + vcpu_block::RAM_WANTED).map_err(oob)?;
+        let registered = self.vm.grow_ram(&self.mem, wanted);
+        self.mem.write_u64(block + vcpu_block::RAM_REGISTERED, registered).map_err(oob)
+    }
+
     fn start_worker(&mut self, server: &Arc<Mutex<Server>>, block: u64) -> Result<Option<Worker>, MachineError> {
         match self.wake.take() {
             Some(wake) => Ok(Some(
@@ -332,6 +340,7 @@ impl Machine {
                             .map_err(|e| self.died(&e.to_string()))?;
                     }
                 }
+                Exit::GrowRam => self.grow_ram(block)?,
                 Exit::UnknownPort(port) => {
                     return Err(self.died(&format!("the guest kernel used unknown I/O port {port:#x}")));
                 }

@@ -56,6 +56,11 @@ pub fn control<T>(offset: u64) -> &'static T {
     unsafe { &*((PERCPU_WINDOW_VA + offset) as *const T) }
 }
 
+/// Ring a monitor port that takes no request area (`ports::GROW_RAM`): one exit.
+pub fn ring_port(port: u16) {
+    out(port);
+}
+
 fn out(port: u16) {
     // SAFETY: an `out` to one of our doorbell ports only exits (or signals an eventfd); no
     // memory is touched. Without `nomem`, it also orders the request writes before it.

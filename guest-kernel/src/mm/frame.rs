@@ -10,11 +10,19 @@
 //! ones: they are kept apart, in lists on the kernel heap (a link written into such a
 //! frame would commit host memory again), and handed out without zeroing. Dirty frames
 //! are preferred, so that memory the host already backs is reused first.
+//!
+//! The hypervisor knows guest RAM only up to `registered` (the monitor registers it in
+//! doubling pieces, because a memory slot's set-up cost grows with its size). Both bump
+//! pointers stay inside that part; when they meet, the monitor is asked for the next
+//! piece (`ports::GROW_RAM`, one exit) and they start over inside it.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 
-use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
+use abi_shared::layout::{ports, vcpu_block, HUGE_PAGE_SIZE, PAGE_SIZE, PHYS_MAP_BASE};
+
+use crate::hypercall::transport;
 
 struct Frames {
     /// Next never-used 4 KiB frame.
@@ -30,6 +38,10 @@ struct Frames {
     clean_pages: u64,
     /// 2 MiB frames the host took back.
     clean_huge: Vec<u64>,
+    /// Guest RAM the hypervisor knows: `[0, registered)`.
+    registered: u64,
+    /// End of guest RAM: how far `registered` may grow.
+    ram_end: u64,
 }
 
 static FRAMES: Mutex<Frames> = Mutex::new(Frames {
@@ -42,12 +54,21 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames {
     clean_runs: Vec::new(),
     clean_pages: 0,
     clean_huge: Vec::new(),
+    registered: 0,
+    ram_end: 0,
 });
 
+/// Frames are `[start, end)`; the caller already uses everything below `start`.
 pub fn init(start: u64, end: u64) {
     let mut f = FRAMES.lock();
+    f.ram_end = end & !(HUGE_PAGE_SIZE - 1);
+    f.registered = transport::control::<AtomicU64>(vcpu_block::RAM_REGISTERED).load(Ordering::Acquire).min(f.ram_end);
     f.low = start;
-    f.high = end & !(HUGE_PAGE_SIZE - 1);
+    f.high = f.registered & !(HUGE_PAGE_SIZE - 1);
+    if f.high < start {
+        f.high = start;
+        f.grow(0);
+    }
 }
 
 /// The kernel's view of a frame.
@@ -103,9 +124,7 @@ pub fn alloc_zeroed() -> Option<u64> {
     if let Some(gpa) = f.take_clean_page() {
         return Some(gpa);
     }
-    if f.low + PAGE_SIZE <= f.high {
-        let gpa = f.low;
-        f.low += PAGE_SIZE;
+    if let Some(gpa) = f.bump_page() {
         return Some(gpa);
     }
     // Out of never-used memory: break up a free 2 MiB frame, a clean one first.
@@ -135,15 +154,56 @@ pub fn alloc_huge_zeroed() -> Option<u64> {
     if let Some(gpa) = f.clean_huge.pop() {
         return Some(gpa);
     }
-    let top = f.high.checked_sub(HUGE_PAGE_SIZE)?;
-    if top < f.low {
-        return None;
-    }
-    f.high = top;
-    Some(top)
+    f.bump_huge()
 }
 
 impl Frames {
+    /// The next never-used 4 KiB frame, registering more RAM when the bump pointers met.
+    fn bump_page(&mut self) -> Option<u64> {
+        while self.low + PAGE_SIZE > self.high {
+            if !self.grow(PAGE_SIZE) {
+                return None;
+            }
+        }
+        let gpa = self.low;
+        self.low += PAGE_SIZE;
+        Some(gpa)
+    }
+
+    /// The next never-used 2 MiB frame (from the top), registering more RAM if needed.
+    fn bump_huge(&mut self) -> Option<u64> {
+        while self.high < self.low + HUGE_PAGE_SIZE {
+            if !self.grow(HUGE_PAGE_SIZE) {
+                return None;
+            }
+        }
+        self.high -= HUGE_PAGE_SIZE;
+        Some(self.high)
+    }
+
+    /// Have the monitor register at least `need` more bytes of guest RAM; the never-used
+    /// frames left between the bump pointers are kept as clean ones, and the pointers
+    /// move to the new piece. False when guest RAM is all registered (or the host refused).
+    fn grow(&mut self, need: u64) -> bool {
+        if self.registered >= self.ram_end {
+            return false;
+        }
+        let wanted = self.low.max(self.registered).saturating_add(need.max(HUGE_PAGE_SIZE)).min(self.ram_end);
+        transport::control::<AtomicU64>(vcpu_block::RAM_WANTED).store(wanted, Ordering::Release);
+        transport::ring_port(ports::GROW_RAM);
+        let now = transport::control::<AtomicU64>(vcpu_block::RAM_REGISTERED).load(Ordering::Acquire).min(self.ram_end);
+        if now <= self.registered {
+            return false;
+        }
+        if self.low < self.high {
+            self.add_range(self.low, self.high - self.low, true);
+        }
+        self.low = self.low.max(self.registered);
+        self.high = now & !(HUGE_PAGE_SIZE - 1);
+        self.registered = now;
+        true
+    }
+
     fn take_clean_page(&mut self) -> Option<u64> {
         let run = self.clean_runs.last_mut()?;
         run.1 -= 1;
@@ -167,28 +227,30 @@ impl Frames {
 /// `zeroed` the frames are kept as clean (zero, uncommitted); otherwise they are ordinary
 /// free frames again. Aligned 2 MiB blocks become 2 MiB frames.
 pub fn add_released(gpa: u64, len: u64, zeroed: bool) {
-    let mut f = FRAMES.lock();
-    let end = gpa + len;
-    let mut at = gpa;
-    while at < end {
-        let huge = at.is_multiple_of(HUGE_PAGE_SIZE) && end - at >= HUGE_PAGE_SIZE;
-        let next = if huge { at + HUGE_PAGE_SIZE } else { ((at / HUGE_PAGE_SIZE) + 1) * HUGE_PAGE_SIZE };
-        let next = next.min(end);
-        match (huge, zeroed) {
-            (true, true) => f.clean_huge.push(at),
-            (false, true) => f.add_clean_run(at, (next - at) / PAGE_SIZE),
-            (true, false) => {
-                let Frames { huge_free_head, huge_free_count, .. } = &mut *f;
-                push(huge_free_head, huge_free_count, at);
-            }
-            (false, false) => {
-                let Frames { free_head, free_count, .. } = &mut *f;
-                for page in (at..next).step_by(PAGE_SIZE as usize) {
-                    push(free_head, free_count, page);
+    FRAMES.lock().add_range(gpa, len, zeroed);
+}
+
+impl Frames {
+    /// Take `[gpa, gpa+len)` back as free frames (clean ones with `zeroed`).
+    fn add_range(&mut self, gpa: u64, len: u64, zeroed: bool) {
+        let end = gpa + len;
+        let mut at = gpa;
+        while at < end {
+            let huge = at.is_multiple_of(HUGE_PAGE_SIZE) && end - at >= HUGE_PAGE_SIZE;
+            let next = if huge { at + HUGE_PAGE_SIZE } else { ((at / HUGE_PAGE_SIZE) + 1) * HUGE_PAGE_SIZE };
+            let next = next.min(end);
+            match (huge, zeroed) {
+                (true, true) => self.clean_huge.push(at),
+                (false, true) => self.add_clean_run(at, (next - at) / PAGE_SIZE),
+                (true, false) => push(&mut self.huge_free_head, &mut self.huge_free_count, at),
+                (false, false) => {
+                    for page in (at..next).step_by(PAGE_SIZE as usize) {
+                        push(&mut self.free_head, &mut self.free_count, page);
+                    }
                 }
             }
+            at = next;
         }
-        at = next;
     }
 }
 
@@ -208,7 +270,8 @@ pub fn free_huge(gpa: u64) {
 pub fn usage() -> (u64, u64) {
     let f = FRAMES.lock();
     let free = f.high.saturating_sub(f.low)
+        + f.ram_end.saturating_sub(f.registered)
         + (f.free_count + f.clean_pages) * PAGE_SIZE
         + (f.huge_free_count + f.clean_huge.len() as u64) * HUGE_PAGE_SIZE;
-    (free, f.high.max(f.low))
+    (free, f.ram_end)
 }

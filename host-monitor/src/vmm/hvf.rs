@@ -393,6 +393,16 @@ mod backend {
             None
         }
 
+        /// `hv_vm_map` maps all of guest RAM at once (Hypervisor.framework's set-up does
+        /// not grow with the size the way KVM's memory slots do).
+        fn ram_registered(&self) -> u64 {
+            self.mem_size
+        }
+
+        fn grow_ram(&self, _mem: &GuestMemory, _wanted: u64) -> u64 {
+            self.mem_size
+        }
+
         fn prepare_fork(&self) -> Result<(), VmmError> {
             let mut alive = self.alive.lock().map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
             if LIVE_VCPUS.load(Ordering::SeqCst) != 0 {
@@ -725,6 +735,7 @@ mod backend {
                     Ok(Some(match io.port {
                         ports::HYPERCALL if !io.is_in => Exit::Hypercall,
                         ports::HYPERCALL_WAIT if !io.is_in => Exit::HypercallWait,
+                        ports::GROW_RAM if !io.is_in => Exit::GrowRam,
                         port => Exit::UnknownPort(port),
                     }))
                 }

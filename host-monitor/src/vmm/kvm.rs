@@ -21,8 +21,10 @@ use crate::guest_mem::{GuestMemory, WINDOW_CHUNK};
 /// _IOW(KVMIO, 0x46, struct kvm_userspace_memory_region): kvm-ioctls does not export it,
 /// and the window's slots are added from the hypercall worker, which has no `VmFd`.
 const KVM_SET_USER_MEMORY_REGION: libc::c_ulong = 0x4020_ae46;
-/// Slot 0 is guest RAM; the file window's chunks follow.
+/// Slot 0 is the first piece of guest RAM; the file window's chunks follow (at most 64).
 const WINDOW_FIRST_SLOT: u32 = 1;
+/// The further pieces of guest RAM, registered as the guest asks (`Vm::grow_ram`).
+const RAM_GROWN_FIRST_SLOT: u32 = 128;
 
 /// kvm_pvm's identification MSR and the value it reads on this host build ("PVM").
 const MSR_PVM_ID: u32 = 0x4b56_4d11;
@@ -49,6 +51,9 @@ struct KvmShared {
     owned: Mutex<Vec<i32>>,
     /// Eventfds registered as ioeventfds on the current VM (kept open with it).
     ioeventfds: Mutex<Vec<RawFd>>,
+    /// The memory slots of guest RAM, in GPA order and contiguous from 0 (a forked child
+    /// registers the same ones in its VM).
+    ram_slots: Mutex<Vec<kvm_userspace_memory_region>>,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> VmmError {
@@ -96,30 +101,41 @@ fn create_vm_retrying(kvm: &Kvm) -> Result<VmFd, VmmError> {
     }
 }
 
-/// A new VM with guest RAM `mem` as slot 0, its descriptor above `floor`.
-fn new_vm(kvm: &Kvm, mem: &GuestMemory, floor: i32) -> Result<VmFd, VmmError> {
+/// A new VM with the guest RAM slots `ram`, its descriptor above `floor`.
+fn new_vm(kvm: &Kvm, ram: &[kvm_userspace_memory_region], floor: i32) -> Result<VmFd, VmmError> {
     let vm0 = create_vm_retrying(kvm)?;
     let vm_fd = move_fd_high(vm0.as_raw_fd(), floor)?;
     std::mem::forget(vm0);
     // SAFETY: vm_fd is a VM descriptor we own exclusively.
     let vm = unsafe { kvm.create_vmfd_from_rawfd(vm_fd) }.map_err(|e| failed("adopting the VM fd", e))?;
-    let region = kvm_userspace_memory_region {
-        slot: 0,
-        flags: 0,
-        guest_phys_addr: 0,
-        memory_size: mem.size(),
-        userspace_addr: mem.host_base() as u64,
-    };
-    // SAFETY: the region is GuestMemory's mapping, which outlives the VM (both live for
-    // the whole run, and the VM is dropped first).
-    unsafe { vm.set_user_memory_region(region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
+    for region in ram {
+        // SAFETY: every region is a piece of GuestMemory's mapping (ram_piece), which
+        // outlives the VM (both live for the whole run, and the VM is dropped first).
+        unsafe { vm.set_user_memory_region(*region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
+    }
     Ok(vm)
+}
+
+/// The memory slot for guest RAM `[start, end)`.
+fn ram_piece(mem: &GuestMemory, slot: u32, start: u64, end: u64) -> kvm_userspace_memory_region {
+    kvm_userspace_memory_region {
+        slot,
+        flags: 0,
+        guest_phys_addr: start,
+        memory_size: end - start,
+        userspace_addr: mem.host_base() as u64 + start,
+    }
+}
+
+fn registered_end(ram: &[kvm_userspace_memory_region]) -> u64 {
+    ram.last().map_or(0, |r| r.guest_phys_addr + r.memory_size)
 }
 
 impl KvmVm {
     pub fn create(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Result<KvmVm, VmmError> {
         let kvm = open_kvm(fd_floor)?;
-        let vm = new_vm(&kvm, mem, fd_floor)?;
+        let ram = vec![ram_piece(mem, 0, 0, mem.size().min(super::RAM_FIRST_PIECE))];
+        let vm = new_vm(&kvm, &ram, fd_floor)?;
         let window_vm_fd = Arc::new(AtomicI32::new(vm.as_raw_fd()));
         let cell = window_vm_fd.clone();
         // The file window: a memory slot per chunk, registered when the monitor first maps
@@ -160,6 +176,7 @@ impl KvmVm {
             fd_floor,
             owned: Mutex::new(owned),
             ioeventfds: Mutex::new(Vec::new()),
+            ram_slots: Mutex::new(ram),
         });
         Ok(KvmVm { shared, first_vcpu: Mutex::new(Some(vcpu)), flavour })
     }
@@ -239,6 +256,33 @@ impl Vm for KvmVm {
         Some(unsafe { std::fs::File::from_raw_fd(dup) })
     }
 
+    fn ram_registered(&self) -> u64 {
+        self.shared.ram_slots.lock().map(|r| registered_end(&r)).unwrap_or(0)
+    }
+
+    fn grow_ram(&self, mem: &GuestMemory, wanted: u64) -> u64 {
+        let (Ok(vm), Ok(mut ram)) = (self.shared.vm.lock(), self.shared.ram_slots.lock()) else { return 0 };
+        let start = registered_end(&ram);
+        let end = super::next_ram_end(start, wanted, mem.size());
+        if end == start {
+            return start;
+        }
+        let Ok(grown) = u32::try_from(ram.len() - 1) else { return start };
+        let piece = ram_piece(mem, RAM_GROWN_FIRST_SLOT + grown, start, end);
+        // SAFETY: the piece lies inside GuestMemory's mapping (end <= its size), which
+        // outlives the VM.
+        match unsafe { vm.set_user_memory_region(piece) } {
+            Ok(()) => {
+                ram.push(piece);
+                end
+            }
+            Err(e) => {
+                log::warn!("registering guest RAM {start:#x}..{end:#x}: {e}");
+                start
+            }
+        }
+    }
+
     /// KVM lets a process keep its VM across fork: nothing to release.
     fn prepare_fork(&self) -> Result<(), VmmError> {
         Ok(())
@@ -255,7 +299,8 @@ impl Vm for KvmVm {
     /// ioeventfds (inherited descriptors) behind. Its vCPUs follow in `resume_after_fork`.
     fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError> {
         let sh = &self.shared;
-        let new = new_vm(&sh.kvm, mem, sh.fd_floor)?;
+        let ram = sh.ram_slots.lock().map_err(|_| VmmError::Failed("RAM slot lock poisoned".into()))?.clone();
+        let new = new_vm(&sh.kvm, &ram, sh.fd_floor)?;
         let new_fd = new.as_raw_fd();
         let mut vm = sh.vm.lock().map_err(|_| VmmError::Failed("VM lock poisoned".into()))?;
         // Dropping the parent's VmFd only closes this process's descriptor.
@@ -507,6 +552,7 @@ impl KvmVcpu {
         match self.fd.run() {
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL => Ok(Exit::Hypercall),
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAIT => Ok(Exit::HypercallWait),
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::GROW_RAM => Ok(Exit::GrowRam),
             Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
             Ok(VcpuExit::IoIn(port, data)) => {
                 data.fill(0xff);

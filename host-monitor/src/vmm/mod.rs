@@ -42,6 +42,7 @@ pub mod hvf_sys;
 use std::fmt;
 
 use abi_shared::bootinfo::Flavour;
+use abi_shared::layout::HUGE_PAGE_SIZE;
 
 use crate::guest_mem::GuestMemory;
 
@@ -72,6 +73,8 @@ pub enum Exit {
     Hypercall,
     /// The guest waits for the hypercall worker's answer (shared-memory transport).
     HypercallWait,
+    /// The guest needs more of its RAM registered (`ports::GROW_RAM`).
+    GrowRam,
     /// Port I/O the monitor does not serve.
     UnknownPort(u16),
     /// Triple fault or similar: the guest is gone.
@@ -90,6 +93,7 @@ impl Exit {
         match self {
             Exit::Hypercall => "hypercall_doorbell",
             Exit::HypercallWait => "hypercall_wait",
+            Exit::GrowRam => "ram_grow",
             Exit::UnknownPort(_) => "io_unknown",
             Exit::Shutdown => "shutdown",
             Exit::Halt => "hlt",
@@ -183,6 +187,11 @@ pub trait Vm {
     /// I/O `port` (KVM's ioeventfd). `None` where the hypervisor cannot do that: the guest
     /// then uses the exit doorbell for every request.
     fn wake_eventfd(&self, port: u16) -> Option<std::fs::File>;
+    /// How much of guest RAM, from GPA 0, the hypervisor knows now.
+    fn ram_registered(&self) -> u64;
+    /// Register guest RAM up to at least `wanted` (capped at its size), ahead of need;
+    /// returns the registered end, unchanged when the hypervisor refused.
+    fn grow_ram(&self, mem: &GuestMemory, wanted: u64) -> u64;
     /// Fork step 2 (module documentation), after every vCPU was suspended: release what a
     /// forked process cannot share (Hypervisor.framework: the process's one VM).
     #[allow(dead_code)] // Used by fork and signals, which are still to come.
@@ -193,6 +202,21 @@ pub trait Vm {
     /// Fork step 4 in the child: build this process's own VM over its copy of `mem`.
     #[allow(dead_code)] // Used by fork and signals, which are still to come.
     fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError>;
+}
+
+/// How much guest RAM a new VM registers at first: enough for the guest kernel, its heap
+/// and a small program. Registering a KVM memory slot costs time in proportion to its
+/// size on kvm_pvm (its shadow-paging reverse maps: ~1 ms per GiB), paid again by every
+/// forked child, so the rest comes in doubling pieces when the guest asks.
+pub const RAM_FIRST_PIECE: u64 = 128 << 20;
+
+/// Where the registered RAM should end after a request for `wanted`: at least double what
+/// is registered (so a growing program asks a handful of times), 2 MiB aligned, at most the
+/// whole of guest RAM.
+pub fn next_ram_end(registered: u64, wanted: u64, size: u64) -> u64 {
+    let doubled = registered.saturating_mul(2);
+    let aligned = wanted.saturating_add(HUGE_PAGE_SIZE - 1) & !(HUGE_PAGE_SIZE - 1);
+    doubled.max(aligned).min(size).max(registered)
 }
 
 /// Create the VM for this host with `mem` as guest RAM.
@@ -240,4 +264,22 @@ pub fn measure_tsc_khz() -> u64 {
     let t1 = unsafe { core::arch::x86_64::_rdtsc() };
     let ns = start.elapsed().as_nanos().max(1) as u64;
     t1.wrapping_sub(t0) * 1_000_000 / ns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registered_ram_at_least_doubles_and_stops_at_the_size() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(next_ram_end(128 * MIB, 130 * MIB, 4096 * MIB), 256 * MIB);
+        // A request beyond double is met whole, rounded up to 2 MiB.
+        assert_eq!(next_ram_end(128 * MIB, 600 * MIB + 1, 4096 * MIB), 602 * MIB);
+        assert_eq!(next_ram_end(3072 * MIB, 3074 * MIB, 4096 * MIB), 4096 * MIB);
+        // Nothing left to register: the end stays.
+        assert_eq!(next_ram_end(4096 * MIB, 5000 * MIB, 4096 * MIB), 4096 * MIB);
+        // Guest RAM of an odd size ends where it ends.
+        assert_eq!(next_ram_end(128 * MIB, 129 * MIB, 200 * MIB + 4096), 200 * MIB + 4096);
+    }
 }
