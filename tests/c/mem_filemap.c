@@ -196,7 +196,10 @@ static void mincore_and_msync(void)
     a[0] = 1;
     a[2 * PG] = 1;
     check("mincore", mincore(a, 4 * PG, vec) == 0);
-    checkf("mincore_resident", 1, "%d%d%d%d", vec[0] & 1, vec[1] & 1, vec[2] & 1, vec[3] & 1);
+    /* Only the touched pages: whether their untouched neighbours are resident too is the
+     * kernel's fault-granularity policy (Linux's multi-size THP makes whole 16-page folios
+     * resident; linuxrun maps 16 pages around an anonymous fault). */
+    checkf("mincore_resident", 1, "%d%d", vec[0] & 1, vec[2] & 1);
     madvise(a, 4 * PG, MADV_DONTNEED);
     mincore(a, 4 * PG, vec);
     checkf("mincore_after_dontneed", 1, "%d%d%d%d", vec[0] & 1, vec[1] & 1, vec[2] & 1, vec[3] & 1);

@@ -85,7 +85,9 @@ int main(void)
     }
     unsigned char vec[16];
     int rc = mincore(g - 8 * PG, 9 * PG, vec);
-    checkf("growsdown_mincore", rc == 0, "%d %d", vec[0] & 1, vec[8] & 1);
+    /* The touched page only: untouched neighbours may be resident too (fault granularity
+     * is the kernel's policy: multi-size THP on Linux, fault-around in linuxrun). */
+    checkf("growsdown_mincore", rc == 0, "%d", vec[0] & 1);
     munmap(r, 2 << 20);
     return finish();
 }

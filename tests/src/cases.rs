@@ -120,6 +120,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "killed_by_signal",
     "mem_big",
     "mem_filemap",
+    "mem_grow",
     "mem_limits",
     "mem_segv",
     "mem_stack",

@@ -220,6 +220,23 @@ pub fn map(va: u64, gpa: u64, prot: PageProt) -> bool {
     }
 }
 
+/// `map`, with the accessed bit already set (a page mapped ahead of its first touch).
+pub fn map_accessed(va: u64, gpa: u64, prot: PageProt) -> bool {
+    let bits = prot.pte_bits();
+    let accessed = match (bits & PTE_PRESENT != 0, bits & PTE_WRITE != 0) {
+        (false, _) => 0,
+        (true, false) => PTE_ACCESSED,
+        (true, true) => PTE_ACCESSED | PTE_DIRTY,
+    };
+    match leaf_table(va, true) {
+        Some(t) => {
+            write_entry(t, index(va, 0), gpa | bits | accessed);
+            true
+        }
+        None => false,
+    }
+}
+
 /// The frame behind `va`, if mapped, with whether it is writable.
 pub fn translate(va: u64) -> Option<(u64, bool)> {
     if let Probe::Huge { start, gpa } = probe(va) {
@@ -280,6 +297,7 @@ pub fn move_page(from: u64, to: u64, prot: PageProt) -> bool {
 }
 
 /// D: set by the MMU on the first write through a leaf entry.
+const PTE_ACCESSED: u64 = 1 << 5;
 const PTE_DIRTY: u64 = 1 << 6;
 
 /// A present user leaf: its address, the table and index of its entry, and its size.

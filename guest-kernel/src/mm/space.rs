@@ -98,10 +98,13 @@ impl AddressSpace {
             return Ok(gpa + (page - (va & !(HUGE_PAGE_SIZE - 1))));
         }
         let gpa = frame::alloc_zeroed().ok_or(AccessError::OutOfMemory)?;
-        if !paging::map(page, gpa, prot_of(vma.prot)) {
+        // Accessed (and dirty, when writable) from the start: it is about to be, and KVM
+        // then fills in the neighbours' shadow entries along with this one's.
+        if !paging::map_accessed(page, gpa, prot_of(vma.prot)) {
             frame::free(gpa);
             return Err(AccessError::OutOfMemory);
         }
+        fault_around(vma, page);
         Ok(gpa)
     }
 
@@ -274,9 +277,46 @@ fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
 /// VMA and nothing is mapped there yet: one fault then covers 512 pages, and on
 /// huge-page-backed guest RAM the hypervisor maps it in one piece too (a 4 KiB fault costs
 /// tens of microseconds on kvm_pvm). Returns the 2 MiB frame.
+/// Pages mapped together on a fault in anonymous memory: the aligned window around the
+/// faulting page. A page fault costs ~10 µs of hypervisor round trips on kvm_pvm (the
+/// exception, then the shadow-paging fault on the retry), mapping one more zeroed frame
+/// well under a microsecond, and programs touch fresh memory in runs (malloc'd buffers,
+/// a growing stack). Linux faults around only in file mappings; here the trade is a few
+/// pages of memory for one fault instead of sixteen.
+const FAULT_AROUND_PAGES: u64 = 16;
+
+/// After a fault on `page` of the anonymous `vma`, map its not yet mapped neighbours in
+/// the fault-around window with zeroed frames. They are marked accessed, so that the
+/// hypervisor's shadow paging fills them in with the faulting page (KVM prefetches
+/// neighbouring entries that are present and accessed) rather than on each first touch.
+fn fault_around(vma: &Vma, page: u64) {
+    if !is_anonymous(vma.kind) {
+        return;
+    }
+    let window = FAULT_AROUND_PAGES * PAGE_SIZE;
+    let start = (page & !(window - 1)).max(vma.start);
+    let end = ((page & !(window - 1)) + window).min(vma.end);
+    let prot = prot_of(vma.prot);
+    for va in (start..end).step_by(PAGE_SIZE as usize) {
+        if va == page || paging::translate(va).is_some() {
+            continue;
+        }
+        let Some(gpa) = frame::alloc_zeroed() else { return };
+        if !paging::map_accessed(va, gpa, prot) {
+            frame::free(gpa);
+            return;
+        }
+    }
+}
+
+/// Anonymous memory: zero-filled on first touch, and free to be populated ahead of it.
+fn is_anonymous(kind: VmaKind) -> bool {
+    matches!(kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
+}
+
 fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
     let block = va & !(HUGE_PAGE_SIZE - 1);
-    let anonymous = matches!(vma.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack);
+    let anonymous = is_anonymous(vma.kind);
     if !anonymous || block < vma.start || block + HUGE_PAGE_SIZE > vma.end || !paging::huge_slot_empty(block) {
         return None;
     }
