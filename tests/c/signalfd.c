@@ -195,8 +195,10 @@ static void children(void)
     pid_t child = fork();
     if (child == 0) {
         struct signalfd_siginfo si;
-        set_blocking(fd, 0);
-        int before = read(fd, &si, sizeof si) < 0 && errno == EAGAIN;
+        /* poll, not a non-blocking read: O_NONBLOCK would change the open file description
+         * the parent is reading from. */
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int before = poll(&p, 1, 0) == 0;
         raise(SIGUSR2);
         long r = read(fd, &si, sizeof si);
         _exit(before && r == sizeof si && si.ssi_signo == SIGUSR2 ? 7 : 1);

@@ -208,12 +208,15 @@ mod glue {
             return EINVAL;
         }
         let mut done = 0u64;
+        // O_NONBLOCK is looked at once, as Linux does: a read already waiting keeps waiting
+        // when another process sharing the descriptor sets it.
+        let mut may_wait = None;
         while done < count {
             let Some(info) = take(mask) else {
                 if done > 0 {
                     break;
                 }
-                if nonblocking(fd) {
+                if !*may_wait.get_or_insert_with(|| !nonblocking(fd)) {
                     return err(errno::EAGAIN);
                 }
                 let interrupted = crate::syscall::time::sleep_interruptible_until(u64::MAX, mask);
