@@ -211,16 +211,11 @@ pub fn unmap_huge(start: u64) {
 
 /// Map `va` to `gpa`. Returns false if a page-table page could not be allocated.
 pub fn map(va: u64, gpa: u64, prot: PageProt) -> bool {
-    match leaf_table(va, true) {
-        Some(t) => {
-            write_entry(t, index(va, 0), gpa | prot.pte_bits());
-            true
-        }
-        None => false,
-    }
+    map_entry(va, gpa | prot.pte_bits())
 }
 
-/// `map`, with the accessed bit already set (a page mapped ahead of its first touch).
+/// `map`, with the accessed bit (and the dirty bit, when writable) already set: for a page
+/// about to be touched, or mapped ahead of its first touch.
 pub fn map_accessed(va: u64, gpa: u64, prot: PageProt) -> bool {
     let bits = prot.pte_bits();
     let accessed = match (bits & PTE_PRESENT != 0, bits & PTE_WRITE != 0) {
@@ -228,9 +223,14 @@ pub fn map_accessed(va: u64, gpa: u64, prot: PageProt) -> bool {
         (true, false) => PTE_ACCESSED,
         (true, true) => PTE_ACCESSED | PTE_DIRTY,
     };
+    map_entry(va, gpa | bits | accessed)
+}
+
+/// Write the leaf entry of `va`, allocating page-table pages on the way.
+fn map_entry(va: u64, entry: u64) -> bool {
     match leaf_table(va, true) {
         Some(t) => {
-            write_entry(t, index(va, 0), gpa | bits | accessed);
+            write_entry(t, index(va, 0), entry);
             true
         }
         None => false,
@@ -296,8 +296,9 @@ pub fn move_page(from: u64, to: u64, prot: PageProt) -> bool {
     }
 }
 
-/// D: set by the MMU on the first write through a leaf entry.
+/// A: set by the MMU on the first access through an entry.
 const PTE_ACCESSED: u64 = 1 << 5;
+/// D: set by the MMU on the first write through a leaf entry.
 const PTE_DIRTY: u64 = 1 << 6;
 
 /// A present user leaf: its address, the table and index of its entry, and its size.

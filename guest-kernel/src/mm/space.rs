@@ -273,10 +273,6 @@ fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
     paging::unmap_range(start, end, tlb);
 }
 
-/// Anonymous memory is mapped 2 MiB at a time where the whole aligned block lies in the
-/// VMA and nothing is mapped there yet: one fault then covers 512 pages, and on
-/// huge-page-backed guest RAM the hypervisor maps it in one piece too (a 4 KiB fault costs
-/// tens of microseconds on kvm_pvm). Returns the 2 MiB frame.
 /// Pages mapped together on a fault in anonymous memory: the aligned window around the
 /// faulting page. A page fault costs ~10 µs of hypervisor round trips on kvm_pvm (the
 /// exception, then the shadow-paging fault on the retry), mapping one more zeroed frame
@@ -314,10 +310,17 @@ fn is_anonymous(kind: VmaKind) -> bool {
     matches!(kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
 }
 
+/// Anonymous memory is mapped 2 MiB at a time where the whole aligned block lies in the
+/// VMA and nothing is mapped there yet: one fault then covers 512 pages, and on
+/// huge-page-backed guest RAM the hypervisor maps it in one piece too (a 4 KiB fault costs
+/// tens of microseconds on kvm_pvm). Returns the 2 MiB frame.
 fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
     let block = va & !(HUGE_PAGE_SIZE - 1);
-    let anonymous = is_anonymous(vma.kind);
-    if !anonymous || block < vma.start || block + HUGE_PAGE_SIZE > vma.end || !paging::huge_slot_empty(block) {
+    if !is_anonymous(vma.kind)
+        || block < vma.start
+        || block + HUGE_PAGE_SIZE > vma.end
+        || !paging::huge_slot_empty(block)
+    {
         return None;
     }
     let gpa = frame::alloc_huge_zeroed()?;

@@ -297,19 +297,6 @@ pub fn si_code_to_linux(code: c_int) -> i32 {
     t::si_code_to_linux(code)
 }
 
-/// (si_pid, si_uid, and si_value or, for SIGCHLD, si_status) of a caught signal.
-pub fn siginfo_sender(info: &libc::siginfo_t) -> (i32, u32, u64) {
-    // SAFETY: Darwin's siginfo_t always carries these fields.
-    unsafe {
-        let third = if info.si_signo == libc::SIGCHLD {
-            info.si_status() as u32 as u64
-        } else {
-            info.si_value().sival_ptr as u64
-        };
-        (info.si_pid(), info.si_uid(), third)
-    }
-}
-
 /// Rewrite the Darwin directory records in `host` into Linux `linux_dirent64` records in
 /// `out`; returns (bytes written, bytes of `host` consumed).
 pub fn dirents_to_linux(host: &[u8], out: &mut [u8]) -> (usize, usize) {

@@ -387,21 +387,6 @@ pub fn si_code_to_linux(code: c_int) -> i32 {
     code
 }
 
-/// (si_pid, si_uid, and si_value or, for SIGCHLD, si_status) of a caught signal.
-pub fn siginfo_sender(info: &libc::siginfo_t) -> (i32, u32, u64) {
-    // SAFETY: kill, sigqueue, tkill and SIGCHLD fill the layouts these accessors read; for
-    // other kernel-generated signals the fields read back as zero or unrelated integers,
-    // which is what Linux shows the program too.
-    unsafe {
-        let third = if info.si_signo == libc::SIGCHLD {
-            info.si_status() as u32 as u64
-        } else {
-            info.si_value().sival_ptr as u64
-        };
-        (info.si_pid(), info.si_uid(), third)
-    }
-}
-
 /// The host's number for a Linux resource limit (getrlimit/setrlimit/prlimit), or `None`
 /// where the host has no such limit. Identity on Linux.
 pub fn rlimit_resource_to_host(linux_resource: u32) -> Option<c_int> {

@@ -38,6 +38,23 @@ mod unported;
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub use unported::*;
 
+/// (si_pid, si_uid, and si_value or, for SIGCHLD, si_status) of a caught signal.
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+pub fn siginfo_sender(info: &libc::siginfo_t) -> (i32, u32, u64) {
+    // SAFETY: kill, sigqueue, tkill and SIGCHLD fill the layouts these accessors read (on
+    // macOS siginfo_t always carries these fields); for other kernel-generated signals the
+    // fields read back as zero or unrelated integers, which is what Linux shows the
+    // program too.
+    unsafe {
+        let third = if info.si_signo == libc::SIGCHLD {
+            info.si_status() as u32 as u64
+        } else {
+            info.si_value().sival_ptr as u64
+        };
+        (info.si_pid(), info.si_uid(), third)
+    }
+}
+
 /// A positive Linux errno value (what the program sees, negated, as a syscall result).
 pub type LinuxErrno = i32;
 
