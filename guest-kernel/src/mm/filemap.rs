@@ -83,7 +83,7 @@ pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
         let va = lo + i as u64 * PAGE_SIZE;
         if va >= data_end {
             frame::free(gpa);
-        } else if !paging::map(va, gpa, prot) {
+        } else if !paging::map_accessed(va, gpa, prot) {
             frame::free(gpa);
             if va == page {
                 result = Err(AccessError::OutOfMemory);
@@ -110,7 +110,7 @@ fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, Ac
         let gpa = base + (va - vma.start);
         // A neighbour that cannot be mapped (no memory for a page table) is left for its
         // own fault.
-        if (!map_direct(gpa) || !paging::map(va, gpa, prot)) && va == page {
+        if (!map_direct(gpa) || !paging::map_accessed(va, gpa, prot)) && va == page {
             return Err(AccessError::OutOfMemory);
         }
     }

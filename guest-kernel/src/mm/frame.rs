@@ -38,6 +38,8 @@ struct Frames {
     clean_pages: u64,
     /// 2 MiB frames the host took back.
     clean_huge: Vec<u64>,
+    /// The 2 MiB block of the last never-used 4 KiB frame handed out (see `commit_block`).
+    committed_block: u64,
     /// Guest RAM the hypervisor knows: `[0, registered)`.
     registered: u64,
     /// End of guest RAM: how far `registered` may grow.
@@ -54,6 +56,7 @@ static FRAMES: Mutex<Frames> = Mutex::new(Frames {
     clean_runs: Vec::new(),
     clean_pages: 0,
     clean_huge: Vec::new(),
+    committed_block: u64::MAX,
     registered: 0,
     ram_end: 0,
 });
@@ -167,7 +170,23 @@ impl Frames {
         }
         let gpa = self.low;
         self.low += PAGE_SIZE;
+        self.commit_block(gpa);
         Some(gpa)
+    }
+
+    /// Have the host commit the 2 MiB block of `gpa` when the bump pointer first hands out
+    /// a frame in it: one write from the kernel, where the host backs the block with one
+    /// huge page. The hypervisor's shadow paging fills in the neighbours of a faulting user
+    /// page along with it only when the host already backs them writably; untouched ones
+    /// (or the host's shared zero page, after a read) would each cost a fault of their own.
+    fn commit_block(&mut self, gpa: u64) {
+        let block = gpa & !(HUGE_PAGE_SIZE - 1);
+        if block != self.committed_block {
+            self.committed_block = block;
+            // SAFETY: gpa is a never-used frame of guest RAM, mapped by the direct map and
+            // zero; writing a zero changes nothing but the host's backing.
+            unsafe { core::ptr::write_volatile(frame_ptr(gpa) as *mut u64, 0) };
+        }
     }
 
     /// The next never-used 2 MiB frame (from the top), registering more RAM if needed.

@@ -284,14 +284,20 @@ pub fn protect(va: u64, prot: PageProt) -> bool {
     if !has_frame(e) {
         return false;
     }
-    write_entry(t, i, (e & ADDR_MASK) | prot.pte_bits());
+    // Keep what the MMU recorded (a PROT_NONE entry is not present, so the bits mean
+    // nothing to the MMU there and come back with the access): the accessed bit lets the
+    // hypervisor's shadow paging fill this entry in along with a faulting neighbour, and
+    // the dirty bit is what a vfork child's write tracking reads.
+    let recorded = e & (PTE_ACCESSED | PTE_DIRTY);
+    write_entry(t, i, (e & ADDR_MASK) | prot.pte_bits() | recorded);
     true
 }
 
 /// Move the mapping at `from` to `to` (mremap), keeping the frame.
 pub fn move_page(from: u64, to: u64, prot: PageProt) -> bool {
     match unmap(from) {
-        Some(gpa) => map(to, gpa, prot),
+        // A page being moved has been in use: mapped as accessed (see `map_accessed`).
+        Some(gpa) => map_accessed(to, gpa, prot),
         None => true,
     }
 }
