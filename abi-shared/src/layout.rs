@@ -130,6 +130,13 @@ pub mod ports {
     /// the monitor's vCPU thread, rare: the registered part doubles each time). The
     /// monitor answers in `vcpu_block::RAM_REGISTERED`, unchanged when it cannot.
     pub const GROW_RAM: u16 = 0x513;
+    /// How long the hypercall worker keeps polling after a request before it sleeps (µs).
+    pub const WORKER_POLL_MICROS: u64 = 100;
+    /// Shared-memory transport, when the worker sleeps and waking it costs the guest as
+    /// much as an exit (kvm_pvm): `out` here to have the vCPU thread serve the request in
+    /// this vCPU's hypercall area (an exit, as `HYPERCALL`) and then wake the worker,
+    /// which polls for the requests that follow.
+    pub const HYPERCALL_WORKER_ASLEEP: u16 = 0x514;
 }
 
 /// The Linux user address space: the lower half, as on Linux x86_64 with 4-level paging.

@@ -308,7 +308,7 @@ impl Machine {
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
             match exit {
-                Exit::Hypercall => {
+                Exit::Hypercall | Exit::HypercallWorkerAsleep => {
                     if let Some(vfork) = crate::server::fork_request(&self.mem, block) {
                         if self.fork(server, worker, block, vfork)? == ForkSide::Child {
                             exits.clear();
@@ -320,6 +320,13 @@ impl Machine {
                     crate::server::serve_area(&mut s, &self.mem, block);
                     if let Some(outcome) = s.outcome.take() {
                         return Ok(outcome);
+                    }
+                    drop(s);
+                    if exit == Exit::HypercallWorkerAsleep {
+                        // Requests come in bursts: have the worker poll for the next ones.
+                        if let Some(w) = worker.as_ref() {
+                            w.wake_up();
+                        }
                     }
                 }
                 Exit::HypercallWait => match worker.as_ref() {

@@ -21,7 +21,7 @@ use crate::guest_mem::GuestMemory;
 use crate::server::Server;
 
 /// How long the worker keeps polling after a request before it sleeps.
-const SPIN: Duration = Duration::from_micros(100);
+const SPIN: Duration = Duration::from_micros(abi_shared::layout::ports::WORKER_POLL_MICROS);
 /// While a caught signal waits for the guest, its kick is repeated this often (in case it
 /// came just before a host call started and was lost).
 const SIGNAL_REKICK: Duration = Duration::from_millis(50);
@@ -152,6 +152,12 @@ impl Worker {
         self.shared.waiting.store(false, Ordering::SeqCst);
         drop(guard);
         result
+    }
+
+    /// Wake the sleeping worker from the host side (a write to its eventfd): it then polls
+    /// for requests for a while, as after serving one.
+    pub fn wake_up(&self) {
+        let _ = (&*self.wake).write_all(&1u64.to_ne_bytes());
     }
 
     pub fn stop(self) {

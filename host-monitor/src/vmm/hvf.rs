@@ -736,6 +736,7 @@ mod backend {
                         ports::HYPERCALL if !io.is_in => Exit::Hypercall,
                         ports::HYPERCALL_WAIT if !io.is_in => Exit::HypercallWait,
                         ports::GROW_RAM if !io.is_in => Exit::GrowRam,
+                        ports::HYPERCALL_WORKER_ASLEEP if !io.is_in => Exit::HypercallWorkerAsleep,
                         port => Exit::UnknownPort(port),
                     }))
                 }

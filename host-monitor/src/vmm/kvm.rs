@@ -553,6 +553,7 @@ impl KvmVcpu {
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL => Ok(Exit::Hypercall),
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAIT => Ok(Exit::HypercallWait),
             Ok(VcpuExit::IoOut(port, _)) if port == ports::GROW_RAM => Ok(Exit::GrowRam),
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WORKER_ASLEEP => Ok(Exit::HypercallWorkerAsleep),
             Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
             Ok(VcpuExit::IoIn(port, data)) => {
                 data.fill(0xff);

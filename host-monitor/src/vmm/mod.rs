@@ -73,6 +73,9 @@ pub enum Exit {
     Hypercall,
     /// The guest waits for the hypercall worker's answer (shared-memory transport).
     HypercallWait,
+    /// A request to serve on the vCPU thread, after which the sleeping hypercall worker is
+    /// to be woken (`ports::HYPERCALL_WORKER_ASLEEP`).
+    HypercallWorkerAsleep,
     /// The guest needs more of its RAM registered (`ports::GROW_RAM`).
     GrowRam,
     /// Port I/O the monitor does not serve.
@@ -93,6 +96,7 @@ impl Exit {
         match self {
             Exit::Hypercall => "hypercall_doorbell",
             Exit::HypercallWait => "hypercall_wait",
+            Exit::HypercallWorkerAsleep => "hypercall_worker_asleep",
             Exit::GrowRam => "ram_grow",
             Exit::UnknownPort(_) => "io_unknown",
             Exit::Shutdown => "shutdown",
