@@ -93,7 +93,10 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let mut exits = BTreeMap::new();
     let outcome = machine.run(server.clone(), &mut exits);
     let hypercalls = server.lock().map(|s| s.hypercalls).unwrap_or(0);
-    let report = stats::Report::new(&outcome, &exits, machine.vcpu.counters(), hypercalls, machine.flavour);
+    // Reading KVM's counters takes a dozen system calls, worth it only for a report.
+    let wanted = (args.stats || args.stats_json.is_some()) && !machine.forked;
+    let counters = if wanted { machine.vcpu.counters() } else { Vec::new() };
+    let report = stats::Report::new(&outcome, &exits, counters, hypercalls, machine.flavour);
     // --stats describe the process the user started; its forked children stay quiet (and
     // do not overwrite its JSON file).
     if args.stats && !machine.forked {
