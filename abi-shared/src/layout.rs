@@ -116,6 +116,10 @@ pub mod selectors {
 pub const SIGNAL_KICK_VECTOR: u8 = 0x20;
 
 /// Port-I/O doorbells (the exit transport).
+/// How long the hypercall worker keeps polling after a request before it sleeps (µs); the
+/// guest uses it to tell a burst of requests from a lone one.
+pub const WORKER_POLL_MICROS: u64 = 100;
+
 pub mod ports {
     /// `out` here: the request in this vCPU's hypercall area is ready; serve it now (an
     /// exit to the monitor's vCPU thread).
@@ -130,8 +134,6 @@ pub mod ports {
     /// the monitor's vCPU thread, rare: the registered part doubles each time). The
     /// monitor answers in `vcpu_block::RAM_REGISTERED`, unchanged when it cannot.
     pub const GROW_RAM: u16 = 0x513;
-    /// How long the hypercall worker keeps polling after a request before it sleeps (µs).
-    pub const WORKER_POLL_MICROS: u64 = 100;
     /// Shared-memory transport, when the worker sleeps and waking it costs the guest as
     /// much as an exit (kvm_pvm): `out` here to have the vCPU thread serve the request in
     /// this vCPU's hypercall area (an exit, as `HYPERCALL`) and then wake the worker,

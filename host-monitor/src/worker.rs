@@ -21,7 +21,7 @@ use crate::guest_mem::GuestMemory;
 use crate::server::Server;
 
 /// How long the worker keeps polling after a request before it sleeps.
-const SPIN: Duration = Duration::from_micros(abi_shared::layout::ports::WORKER_POLL_MICROS);
+const SPIN: Duration = Duration::from_micros(abi_shared::layout::WORKER_POLL_MICROS);
 /// While a caught signal waits for the guest, its kick is repeated this often (in case it
 /// came just before a host call started and was lost).
 const SIGNAL_REKICK: Duration = Duration::from_millis(50);

@@ -14,9 +14,8 @@
 //! with the worker's wake-up still to come). The guest times its wakes; where they prove
 //! that dear, a request that finds the worker asleep goes by exit instead. When it follows
 //! the previous request within the worker's polling time (a burst: a directory walk, a
-//! copy loop, a program starting up) it asks the vCPU
-//! thread to wake the worker once it has served it (`HYPERCALL_WORKER_ASLEEP`), so that
-//! the requests after it go without exits; a lone request (a program computing between
+//! copy loop, a program starting up) it asks the vCPU thread to wake the worker once it
+//! has served it (`HYPERCALL_WORKER_ASLEEP`), so that the requests after it go without exits; a lone request (a program computing between
 //! reads) leaves the worker asleep: a polling worker would take a core from the program
 //! (or from its hyperthread sibling) for nothing.
 //!
@@ -32,7 +31,7 @@
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use abi_shared::bootinfo::Doorbell;
-use abi_shared::layout::{ports, vcpu_block, PERCPU_WINDOW_VA};
+use abi_shared::layout::{ports, vcpu_block, PERCPU_WINDOW_VA, WORKER_POLL_MICROS};
 
 /// How long the guest spins for an answer before it stops the vCPU (in TSC ticks; set
 /// from the TSC frequency at boot): longer than a sleeping worker takes to wake up (~15-20
@@ -70,7 +69,7 @@ pub fn init(doorbell: u32, tsc_khz: u64) {
     MODE.store(doorbell, Ordering::Relaxed);
     SPIN_TICKS.store(tsc_khz.saturating_mul(SPIN_MICROS) / 1000, Ordering::Relaxed);
     DEAR_WAKE_TICKS.store(tsc_khz.saturating_mul(DEAR_WAKE_MICROS) / 1000, Ordering::Relaxed);
-    WORKER_POLL_TICKS.store(tsc_khz.saturating_mul(ports::WORKER_POLL_MICROS) / 1000, Ordering::Relaxed);
+    WORKER_POLL_TICKS.store(tsc_khz.saturating_mul(WORKER_POLL_MICROS) / 1000, Ordering::Relaxed);
 }
 
 /// A shared word of this vCPU's block (`offset` from `layout::vcpu_block`, aligned for T).
@@ -145,15 +144,12 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
 
 /// Wake the worker through the ioeventfd port, timing the first few wakes.
 fn timed_wake() {
-    if WAKES_TIMED.load(Ordering::Relaxed) >= WAKE_SAMPLES {
-        out(ports::HYPERCALL_WAKE);
-        return;
-    }
     let start = crate::time::rdtsc();
     out(ports::HYPERCALL_WAKE);
-    let took = crate::time::rdtsc().wrapping_sub(start);
-    WAKE_TICKS_MIN.fetch_min(took, Ordering::Relaxed);
-    WAKES_TIMED.fetch_add(1, Ordering::Relaxed);
+    if WAKES_TIMED.load(Ordering::Relaxed) < WAKE_SAMPLES {
+        WAKE_TICKS_MIN.fetch_min(crate::time::rdtsc().wrapping_sub(start), Ordering::Relaxed);
+        WAKES_TIMED.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Whether waking the worker has proved to cost about as much as an exit.
