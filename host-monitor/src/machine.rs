@@ -347,6 +347,14 @@ impl Machine {
                             .map_err(|e| self.died(&e.to_string()))?;
                     }
                 }
+                Exit::WakePort => match worker.as_ref() {
+                    // Later rings stay in the host kernel; this one wakes the worker here.
+                    Some(w) => {
+                        self.vm.arm_wake_port(ports::HYPERCALL_WAKE);
+                        w.wake_up();
+                    }
+                    None => return Err(self.died("the guest woke a hypercall worker that does not exist")),
+                },
                 Exit::GrowRam => self.grow_ram(block)?,
                 Exit::UnknownPort(port) => {
                     return Err(self.died(&format!("the guest kernel used unknown I/O port {port:#x}")));

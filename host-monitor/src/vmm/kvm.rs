@@ -49,11 +49,22 @@ struct KvmShared {
     window_vm_fd: Arc<AtomicI32>,
     fd_floor: i32,
     owned: Mutex<Vec<i32>>,
-    /// Eventfds registered as ioeventfds on the current VM (kept open with it).
-    ioeventfds: Mutex<Vec<RawFd>>,
+    /// Eventfds for ioeventfd ports of the current VM (kept open with it).
+    ioeventfds: Mutex<Vec<WakePort>>,
     /// The memory slots of guest RAM, in GPA order and contiguous from 0 (a forked child
     /// registers the same ones in its VM).
     ram_slots: Mutex<Vec<kvm_userspace_memory_region>>,
+}
+
+/// An eventfd that the guest signals by writing to `port`. KVM learns of it only when the
+/// guest first rings the port (that one `out` exits, see `arm_wake_port`): on kvm_pvm a VM
+/// torn down within some 10 ms of getting an ioeventfd takes that long to close, which
+/// every short-lived forked child paid in its exit, while a guest whose wakes prove dear
+/// never rings the port at all.
+struct WakePort {
+    fd: RawFd,
+    port: u16,
+    registered: bool,
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> VmmError {
@@ -182,10 +193,20 @@ impl KvmVm {
     }
 }
 
+/// `_IO(KVMIO, 0x41)`.
+const KVM_CREATE_VCPU: libc::c_ulong = 0xAE41;
+
 fn new_vcpu(kvm: &Kvm, vm: &VmFd, id: u64, floor: i32) -> Result<VcpuFd, VmmError> {
-    let v0 = vm.create_vcpu(id).map_err(|e| failed("KVM_CREATE_VCPU", e))?;
-    let fd = move_fd_high(v0.as_raw_fd(), floor)?;
-    std::mem::forget(v0);
+    // Created with the bare ioctl rather than `VmFd::create_vcpu`: that maps the vCPU's
+    // kvm_run area, a mapping that would outlive the moved descriptor and keep the vCPU,
+    // and with it the whole VM, alive until the process exits (where tearing it down then
+    // holds up the exit by milliseconds).
+    // SAFETY: KVM_CREATE_VCPU takes the vCPU id by value and returns a new fd or -1.
+    let v0 = unsafe { libc::ioctl(vm.as_raw_fd(), KVM_CREATE_VCPU, id as libc::c_ulong) };
+    if v0 < 0 {
+        return Err(failed("KVM_CREATE_VCPU", std::io::Error::last_os_error()));
+    }
+    let fd = move_fd_high(v0, floor)?;
     // SAFETY: fd is the vCPU descriptor we just created and own.
     let vcpu = unsafe { vm.create_vcpu_from_rawfd(fd) }.map_err(|e| failed("adopting the vCPU fd", e))?;
     let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| failed("KVM_GET_SUPPORTED_CPUID", e))?;
@@ -235,8 +256,6 @@ impl Vm for KvmVm {
         std::mem::forget(efd);
         // SAFETY: `high` is the eventfd just created and moved; nothing else owns it.
         let efd = unsafe { vmm_sys_util::eventfd::EventFd::from_raw_fd(high) };
-        let vm = self.shared.vm.lock().ok()?;
-        vm.register_ioevent(&efd, &kvm_ioctls::IoEventAddress::Pio(port as u64), kvm_ioctls::NoDatamatch).ok()?;
         // The worker's handle: a duplicate above the program's fds.
         // SAFETY: F_DUPFD_CLOEXEC on our eventfd returns a new fd or -1.
         let dup = unsafe { libc::fcntl(efd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, floor) };
@@ -248,12 +267,23 @@ impl Vm for KvmVm {
             o.push(dup);
         }
         if let Ok(mut e) = self.shared.ioeventfds.lock() {
-            e.push(efd.as_raw_fd());
+            e.push(WakePort { fd: efd.as_raw_fd(), port, registered: false });
         }
-        // The registration lives as long as the VM; keep the eventfd open with it.
+        // Its registration, once made, lives as long as the VM; keep the eventfd open with it.
         std::mem::forget(efd);
         // SAFETY: dup is a fresh descriptor we own.
         Some(unsafe { std::fs::File::from_raw_fd(dup) })
+    }
+
+    fn arm_wake_port(&self, port: u16) -> bool {
+        let (Ok(vm), Ok(mut ports)) = (self.shared.vm.lock(), self.shared.ioeventfds.lock()) else { return false };
+        let Some(wake) = ports.iter_mut().find(|w| w.port == port && !w.registered) else { return false };
+        // SAFETY: the eventfd stays open while this module records it; ManuallyDrop keeps
+        // this temporary owner from closing it.
+        let efd = std::mem::ManuallyDrop::new(unsafe { vmm_sys_util::eventfd::EventFd::from_raw_fd(wake.fd) });
+        let address = kvm_ioctls::IoEventAddress::Pio(port.into());
+        wake.registered = vm.register_ioevent(&efd, &address, kvm_ioctls::NoDatamatch).is_ok();
+        wake.registered
     }
 
     fn ram_registered(&self) -> u64 {
@@ -307,9 +337,9 @@ impl Vm for KvmVm {
         *vm = new;
         drop(vm);
         if let Ok(mut e) = sh.ioeventfds.lock() {
-            for fd in e.drain(..) {
+            for wake in e.drain(..) {
                 // SAFETY: an ioeventfd of the parent's VM that only this module holds.
-                unsafe { libc::close(fd) };
+                unsafe { libc::close(wake.fd) };
             }
         }
         if let Ok(mut o) = sh.owned.lock() {
@@ -554,6 +584,7 @@ impl KvmVcpu {
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAIT => Ok(Exit::HypercallWait),
             Ok(VcpuExit::IoOut(port, _)) if port == ports::GROW_RAM => Ok(Exit::GrowRam),
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WORKER_ASLEEP => Ok(Exit::HypercallWorkerAsleep),
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAKE => Ok(Exit::WakePort),
             Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
             Ok(VcpuExit::IoIn(port, data)) => {
                 data.fill(0xff);

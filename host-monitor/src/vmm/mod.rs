@@ -76,6 +76,8 @@ pub enum Exit {
     /// A request to serve on the vCPU thread, after which the sleeping hypercall worker is
     /// to be woken (`ports::HYPERCALL_WORKER_ASLEEP`).
     HypercallWorkerAsleep,
+    /// The guest rang the worker's wake port before it was an ioeventfd (the first time).
+    WakePort,
     /// The guest needs more of its RAM registered (`ports::GROW_RAM`).
     GrowRam,
     /// Port I/O the monitor does not serve.
@@ -97,6 +99,7 @@ impl Exit {
             Exit::Hypercall => "hypercall_doorbell",
             Exit::HypercallWait => "hypercall_wait",
             Exit::HypercallWorkerAsleep => "hypercall_worker_asleep",
+            Exit::WakePort => "wake_port",
             Exit::GrowRam => "ram_grow",
             Exit::UnknownPort(_) => "io_unknown",
             Exit::Shutdown => "shutdown",
@@ -191,6 +194,9 @@ pub trait Vm {
     /// I/O `port` (KVM's ioeventfd). `None` where the hypervisor cannot do that: the guest
     /// then uses the exit doorbell for every request.
     fn wake_eventfd(&self, port: u16) -> Option<std::fs::File>;
+    /// Make `port` an ioeventfd now that the guest has rung it (after `wake_eventfd`);
+    /// false when it already is one or the hypervisor refused (its rings then keep exiting).
+    fn arm_wake_port(&self, port: u16) -> bool;
     /// How much of guest RAM, from GPA 0, the hypervisor knows now.
     fn ram_registered(&self) -> u64;
     /// Register guest RAM up to at least `wanted` (capped at its size), ahead of need;
