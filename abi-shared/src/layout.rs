@@ -134,10 +134,11 @@ pub mod ports {
     /// the monitor's vCPU thread, rare: the registered part doubles each time). The
     /// monitor answers in `vcpu_block::RAM_REGISTERED`, unchanged when it cannot.
     pub const GROW_RAM: u16 = 0x513;
-    /// Shared-memory transport, when the worker sleeps and waking it costs the guest as
-    /// much as an exit (kvm_pvm): `out` here to have the vCPU thread serve the request in
-    /// this vCPU's hypercall area (an exit, as `HYPERCALL`) and then wake the worker,
-    /// which polls for the requests that follow.
+    /// Shared-memory transport: `out` here to have the vCPU thread serve the request in
+    /// this vCPU's hypercall area (an exit, as `HYPERCALL`) with the worker kept from
+    /// polling meanwhile, and then wake the worker, which polls for the requests that
+    /// follow. For a request in a burst that finds the worker asleep where waking it costs
+    /// the guest as much as an exit (kvm_pvm), and for a read expected to wait.
     pub const HYPERCALL_WORKER_ASLEEP: u16 = 0x514;
 }
 

@@ -316,17 +316,20 @@ impl Machine {
                         }
                         continue;
                     }
+                    // Served here with the worker paused, then the worker polls for the
+                    // requests that follow (a burst, or the write after a blocking read).
+                    let handover = worker.as_ref().filter(|_| exit == Exit::HypercallWorkerAsleep);
+                    if let Some(w) = handover {
+                        w.pause();
+                    }
                     let mut s = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?;
                     crate::server::serve_area(&mut s, &self.mem, block);
                     if let Some(outcome) = s.outcome.take() {
                         return Ok(outcome);
                     }
                     drop(s);
-                    if exit == Exit::HypercallWorkerAsleep {
-                        // Requests come in bursts: have the worker poll for the next ones.
-                        if let Some(w) = worker.as_ref() {
-                            w.wake_up();
-                        }
+                    if let Some(w) = handover {
+                        w.wake_up();
                     }
                 }
                 Exit::HypercallWait => match worker.as_ref() {

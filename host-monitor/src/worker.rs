@@ -33,6 +33,10 @@ struct Shared {
     /// A vCPU thread waits in `wait_for_answer`: only then is the condition variable
     /// signalled (a notification is a futex syscall, too dear for every request).
     waiting: AtomicBool,
+    /// The vCPU thread serves a request itself (`pause`): the guest waits in that exit and
+    /// publishes nothing meanwhile, so the worker sleeps rather than poll a core away from
+    /// the process that is to answer (the other end of a pipe, on a 2-core machine).
+    paused: AtomicBool,
 }
 
 pub struct Worker {
@@ -110,6 +114,7 @@ impl Worker {
             stop: AtomicBool::new(false),
             answered: (Mutex::new(()), Condvar::new()),
             waiting: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
         });
         // Shared rather than cloned: a clone would take the lowest free fd, which belongs to
         // the Linux program.
@@ -154,9 +159,21 @@ impl Worker {
         result
     }
 
-    /// Wake the sleeping worker from the host side (a write to its eventfd): it then polls
-    /// for requests for a while, as after serving one.
+    /// Stop polling until `wake_up`: the vCPU thread is about to serve a request itself.
+    pub fn pause(&self) {
+        self.shared.paused.store(true, Ordering::Relaxed);
+    }
+
+    /// Wake the worker from the host side (a write to its eventfd): it then polls for
+    /// requests for a while, as after serving one. It is marked awake at once, so that the
+    /// guest publishes its next request rather than exiting again while the worker gets a
+    /// core; the eventfd is written after that, so a worker that was just going to sleep
+    /// wakes again.
     pub fn wake_up(&self) {
+        self.shared.paused.store(false, Ordering::Relaxed);
+        if let Ok(asleep) = self.mem.atomic_u32(self.block + vcpu_block::HC_WORKER_ASLEEP) {
+            asleep.store(0, Ordering::SeqCst);
+        }
         let _ = (&*self.wake).write_all(&1u64.to_ne_bytes());
     }
 
@@ -249,7 +266,7 @@ fn serve_requests(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared:
             idle_since = Instant::now();
             continue;
         }
-        if idle_since.elapsed() < SPIN {
+        if idle_since.elapsed() < SPIN && !shared.paused.load(Ordering::Relaxed) {
             std::hint::spin_loop();
             continue;
         }

@@ -23,10 +23,13 @@
 //! them on the vCPU thread.
 //!
 //! A read of a descriptor whose previous read had to wait (a pipe between two processes, a
-//! terminal) spins only `SHORT_SPIN_MICROS` before stopping the vCPU: its data most likely
-//! comes from another process, later than the full spin would wait, and on a 2-core machine
-//! that process needs the core this spin burns. An answer within the short spin shows the
-//! descriptor has data again and ends the short spins for it.
+//! terminal) most likely waits again, for data from another process, and would end in a
+//! WAIT exit anyway. It goes to the vCPU thread by exit (`HYPERCALL_WORKER_ASLEEP`): no
+//! spin burning the core that other process needs, no hand-over from the worker to the vCPU
+//! thread when the data comes, the worker kept from polling while the read waits and woken
+//! as the read returns, for the write that usually follows (a ping-pong between two
+//! processes then costs one exit per side and turn). A read that came back about as fast as
+//! a bare exit found data there: the descriptor's reads go through shared memory again.
 
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
@@ -37,9 +40,6 @@ use abi_shared::layout::{ports, vcpu_block, PERCPU_WINDOW_VA, WORKER_POLL_MICROS
 /// from the TSC frequency at boot): longer than a sleeping worker takes to wake up (~15-20
 /// µs), short enough that a request that blocks in the host does not burn a core.
 const SPIN_MICROS: u64 = 50;
-/// The spin for a read that waited last time (see the module comment): enough for the
-/// worker to answer when the data is there.
-const SHORT_SPIN_MICROS: u64 = 5;
 /// After this many answers in a row that needed the slow path, the worker is evidently not
 /// getting a core (a busy 2-core machine): use the exit doorbell for a while instead, where
 /// the vCPU thread serves the request itself.
@@ -61,6 +61,9 @@ static WAITING_READS: AtomicU64 = AtomicU64::new(0);
 static WAKE_TICKS_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
 static WAKES_TIMED: AtomicU32 = AtomicU32::new(0);
 static DEAR_WAKE_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
+/// The fastest request served by exit (TSC ticks, from the `out` to the guest's resumption):
+/// a read expected to wait that took little longer did not wait.
+static EXIT_TICKS_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
 /// When the previous request was made (TSC), and the worker's polling time in TSC ticks.
 static LAST_REQUEST_TSC: AtomicU64 = AtomicU64::new(0);
 static WORKER_POLL_TICKS: AtomicU64 = AtomicU64::new(0);
@@ -100,6 +103,11 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
         out(ports::HYPERCALL);
         return;
     }
+    if let Some(fd) = read_fd.filter(|&fd| read_waited_last_time(fd)) {
+        let took = timed_exit(ports::HYPERCALL_WORKER_ASLEEP);
+        note_read(fd, waited_in_exit(took));
+        return;
+    }
     let req: &AtomicU64 = control(vcpu_block::HC_REQ_SEQ);
     let resp: &AtomicU64 = control(vcpu_block::HC_RESP_SEQ);
     let asleep: &AtomicU32 = control(vcpu_block::HC_WORKER_ASLEEP);
@@ -107,7 +115,10 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     if wake_is_dear() && asleep.load(Ordering::Relaxed) != 0 {
         // A polling worker would have caught this request: the next is likely as close.
         let burst = since_last < WORKER_POLL_TICKS.load(Ordering::Relaxed);
-        out(if burst { ports::HYPERCALL_WORKER_ASLEEP } else { ports::HYPERCALL });
+        let took = timed_exit(if burst { ports::HYPERCALL_WORKER_ASLEEP } else { ports::HYPERCALL });
+        if let Some(fd) = read_fd {
+            note_read(fd, waited_in_exit(took));
+        }
         note_speed(false);
         return;
     }
@@ -120,11 +131,7 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
         timed_wake();
     }
     let start = crate::time::rdtsc();
-    let mut spin = SPIN_TICKS.load(Ordering::Relaxed);
-    let expect_wait = read_fd.is_some_and(read_waited_last_time);
-    if expect_wait {
-        spin = spin * SHORT_SPIN_MICROS / SPIN_MICROS;
-    }
+    let spin = SPIN_TICKS.load(Ordering::Relaxed);
     let mut slow = false;
     while resp.load(Ordering::Acquire) != seq {
         if crate::time::rdtsc().wrapping_sub(start) > spin {
@@ -140,6 +147,23 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
         note_read(fd, slow);
     }
     note_speed(slow);
+}
+
+/// Have the vCPU thread serve the request by an exit to `port`; returns how long that took
+/// (TSC ticks), the fastest of which is kept as the cost of a bare exit.
+fn timed_exit(port: u16) -> u64 {
+    let start = crate::time::rdtsc();
+    out(port);
+    let took = crate::time::rdtsc().wrapping_sub(start);
+    EXIT_TICKS_MIN.fetch_min(took, Ordering::Relaxed);
+    took
+}
+
+/// Whether a request served by exit in `took` TSC ticks waited in the host: it took well
+/// over the fastest exit seen.
+fn waited_in_exit(took: u64) -> bool {
+    let bare_exit = EXIT_TICKS_MIN.load(Ordering::Relaxed);
+    took > bare_exit.saturating_add(bare_exit / 2)
 }
 
 /// Wake the worker through the ioeventfd port, timing the first few wakes.
