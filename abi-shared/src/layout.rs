@@ -115,17 +115,18 @@ pub mod selectors {
 /// code, so that the guest kernel takes the signal without waiting for a syscall.
 pub const SIGNAL_KICK_VECTOR: u8 = 0x20;
 
-/// Port-I/O doorbells (the exit transport).
 /// How long the hypercall worker keeps polling after a request before it sleeps (µs); the
 /// guest uses it to tell a burst of requests from a lone one.
 pub const WORKER_POLL_MICROS: u64 = 100;
 
+/// Port-I/O doorbells (the exit transport).
 pub mod ports {
     /// `out` here: the request in this vCPU's hypercall area is ready; serve it now (an
     /// exit to the monitor's vCPU thread).
     pub const HYPERCALL: u16 = 0x510;
     /// Shared-memory transport: wake the sleeping host worker. Bound to an eventfd inside
-    /// the host kernel (ioeventfd), so it costs no exit to the monitor.
+    /// the host kernel (ioeventfd), so it costs no exit to the monitor, from the first time
+    /// it is rung (that one exits, and the monitor binds it).
     pub const HYPERCALL_WAKE: u16 = 0x511;
     /// Shared-memory transport: the answer is slow in coming (a blocking read, say); stop
     /// this vCPU until it is there instead of spinning.
@@ -140,6 +141,11 @@ pub mod ports {
     /// follow. For a request in a burst that finds the worker asleep where waking it costs
     /// the guest as much as an exit (kvm_pvm), and for a read expected to wait.
     pub const HYPERCALL_WORKER_ASLEEP: u16 = 0x514;
+    /// Shared-memory transport: wake the sleeping worker by an exit, where the guest does
+    /// not use `HYPERCALL_WAKE` (its exits prove the hypervisor dear), so that the monitor
+    /// never binds that port: a KVM VM torn down within ~10 ms of getting an ioeventfd
+    /// waits about that long on kvm_pvm.
+    pub const WORKER_WAKE_BY_EXIT: u16 = 0x515;
 }
 
 /// The Linux user address space: the lower half, as on Linux x86_64 with 4-level paging.

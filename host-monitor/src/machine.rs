@@ -350,10 +350,12 @@ impl Machine {
                             .map_err(|e| self.died(&e.to_string()))?;
                     }
                 }
-                Exit::WakePort => match worker.as_ref() {
-                    // Later rings stay in the host kernel; this one wakes the worker here.
+                Exit::WakePort | Exit::WakeWorker => match worker.as_ref() {
                     Some(w) => {
-                        self.vm.arm_wake_port(ports::HYPERCALL_WAKE);
+                        // The wake port's later rings stay in the host kernel.
+                        if exit == Exit::WakePort {
+                            self.vm.arm_wake_port(ports::HYPERCALL_WAKE);
+                        }
                         w.wake_up();
                     }
                     None => return Err(self.died("the guest woke a hypercall worker that does not exist")),

@@ -11,13 +11,18 @@
 //!
 //! Waking a sleeping worker costs an `out` to the ioeventfd port: ~1-5 µs on most
 //! hypervisors, but as much as a whole exit on kvm_pvm hosts (measured at 45 µs there,
-//! with the worker's wake-up still to come). The guest times its wakes; where they prove
-//! that dear, a request that finds the worker asleep goes by exit instead. When it follows
+//! with the worker's wake-up still to come). The guest first times its exits: where the
+//! fastest of them is dear, the hypervisor's exit path is, and a wake `out` leaves the guest
+//! the same way; it then never rings the wake port (which KVM binds only when first rung,
+//! and a VM with an ioeventfd takes ~10 ms to close if it dies young, as short-lived
+//! processes do). Otherwise it times its first wakes too. Where either proves dear, a
+//! request that finds the worker asleep goes by exit instead. When it follows
 //! the previous request within the worker's polling time (a burst: a directory walk, a
 //! copy loop, a program starting up) it asks the vCPU thread to wake the worker once it
-//! has served it (`HYPERCALL_WORKER_ASLEEP`), so that the requests after it go without exits; a lone request (a program computing between
-//! reads) leaves the worker asleep: a polling worker would take a core from the program
-//! (or from its hyperthread sibling) for nothing.
+//! has served it (`HYPERCALL_WORKER_ASLEEP`), so that the requests after it go without
+//! exits; a lone request (a program computing between reads) leaves the worker asleep: a
+//! polling worker would take a core from the program (or from its hyperthread sibling) for
+//! nothing.
 //!
 //! Requests that end the guest (exit, panic) always take the exit path, so the monitor sees
 //! them on the vCPU thread.
@@ -49,6 +54,11 @@ const EXIT_MODE_REQUESTS: u32 = 256;
 /// what an exit does: a request then does better to exit than to wake the worker.
 const DEAR_WAKE_MICROS: u64 = 15;
 const WAKE_SAMPLES: u32 = 3;
+/// A request served by exit slower than this (at its fastest of the first `EXIT_SAMPLES`)
+/// shows an exit path slow enough that a wake `out`, which takes the same way out of the
+/// guest only to stay in the host kernel, costs more than `DEAR_WAKE_MICROS` too.
+const DEAR_EXIT_MICROS: u64 = 20;
+const EXIT_SAMPLES: u32 = 4;
 
 static MODE: AtomicU32 = AtomicU32::new(Doorbell::PortIo as u32);
 static SPIN_TICKS: AtomicU64 = AtomicU64::new(0);
@@ -62,8 +72,11 @@ static WAKE_TICKS_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
 static WAKES_TIMED: AtomicU32 = AtomicU32::new(0);
 static DEAR_WAKE_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
 /// The fastest request served by exit (TSC ticks, from the `out` to the guest's resumption):
-/// a read expected to wait that took little longer did not wait.
+/// a read expected to wait that took little longer did not wait. How many requests that
+/// did not wait in the host were timed, and the threshold.
 static EXIT_TICKS_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
+static EXITS_TIMED: AtomicU32 = AtomicU32::new(0);
+static DEAR_EXIT_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
 /// When the previous request was made (TSC), and the worker's polling time in TSC ticks.
 static LAST_REQUEST_TSC: AtomicU64 = AtomicU64::new(0);
 static WORKER_POLL_TICKS: AtomicU64 = AtomicU64::new(0);
@@ -72,6 +85,7 @@ pub fn init(doorbell: u32, tsc_khz: u64) {
     MODE.store(doorbell, Ordering::Relaxed);
     SPIN_TICKS.store(tsc_khz.saturating_mul(SPIN_MICROS) / 1000, Ordering::Relaxed);
     DEAR_WAKE_TICKS.store(tsc_khz.saturating_mul(DEAR_WAKE_MICROS) / 1000, Ordering::Relaxed);
+    DEAR_EXIT_TICKS.store(tsc_khz.saturating_mul(DEAR_EXIT_MICROS) / 1000, Ordering::Relaxed);
     WORKER_POLL_TICKS.store(tsc_khz.saturating_mul(WORKER_POLL_MICROS) / 1000, Ordering::Relaxed);
 }
 
@@ -104,7 +118,7 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
         return;
     }
     if let Some(fd) = read_fd.filter(|&fd| read_waited_last_time(fd)) {
-        let took = timed_exit(ports::HYPERCALL_WORKER_ASLEEP);
+        let took = timed_exit(ports::HYPERCALL_WORKER_ASLEEP, false);
         note_read(fd, waited_in_exit(took));
         return;
     }
@@ -112,10 +126,10 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     let resp: &AtomicU64 = control(vcpu_block::HC_RESP_SEQ);
     let asleep: &AtomicU32 = control(vcpu_block::HC_WORKER_ASLEEP);
     // Not yet published, so the worker cannot take it even if it wakes by itself now.
-    if wake_is_dear() && asleep.load(Ordering::Relaxed) != 0 {
+    if asleep.load(Ordering::Relaxed) != 0 && !wake_by_port() {
         // A polling worker would have caught this request: the next is likely as close.
         let burst = since_last < WORKER_POLL_TICKS.load(Ordering::Relaxed);
-        let took = timed_exit(if burst { ports::HYPERCALL_WORKER_ASLEEP } else { ports::HYPERCALL });
+        let took = timed_exit(if burst { ports::HYPERCALL_WORKER_ASLEEP } else { ports::HYPERCALL }, read_fd.is_none());
         if let Some(fd) = read_fd {
             note_read(fd, waited_in_exit(took));
         }
@@ -150,13 +164,27 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
 }
 
 /// Have the vCPU thread serve the request by an exit to `port`; returns how long that took
-/// (TSC ticks), the fastest of which is kept as the cost of a bare exit.
-fn timed_exit(port: u16) -> u64 {
+/// (TSC ticks), the fastest of which is kept as the cost of a bare exit. `sample`: the
+/// request cannot wait in the host (it is not a read), so it counts towards the verdict on
+/// exits.
+fn timed_exit(port: u16, sample: bool) -> u64 {
     let start = crate::time::rdtsc();
     out(port);
     let took = crate::time::rdtsc().wrapping_sub(start);
     EXIT_TICKS_MIN.fetch_min(took, Ordering::Relaxed);
+    if sample && EXITS_TIMED.load(Ordering::Relaxed) < EXIT_SAMPLES {
+        EXITS_TIMED.fetch_add(1, Ordering::Relaxed);
+    }
     took
+}
+
+/// Whether to wake a sleeping worker through its port rather than send the request by exit:
+/// only once exits have been timed and proved cheap, and then while the first wakes, timed
+/// in turn, do not prove dear.
+fn wake_by_port() -> bool {
+    let exits_cheap = EXITS_TIMED.load(Ordering::Relaxed) >= EXIT_SAMPLES
+        && EXIT_TICKS_MIN.load(Ordering::Relaxed) <= DEAR_EXIT_TICKS.load(Ordering::Relaxed);
+    exits_cheap && !wake_is_dear()
 }
 
 /// Whether a request served by exit in `took` TSC ticks waited in the host: it took well
@@ -200,11 +228,11 @@ fn note_read(fd: i32, waited: bool) {
     WAITING_READS.store(bits, Ordering::Relaxed);
 }
 
-/// Wake the sleeping worker without a request (it then re-reads what it sleeps for). Only
-/// the shared-memory transport has a worker and a wake port.
+/// Wake the sleeping worker without a request (it then re-reads what it sleeps for), by
+/// exit where the wake port is not used. Only the shared-memory transport has a worker.
 pub fn wake_worker() {
     if MODE.load(Ordering::Relaxed) == Doorbell::SharedMemory as u32 {
-        out(ports::HYPERCALL_WAKE);
+        out(if wake_by_port() { ports::HYPERCALL_WAKE } else { ports::WORKER_WAKE_BY_EXIT });
     }
 }
 

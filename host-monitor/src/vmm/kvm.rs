@@ -59,8 +59,8 @@ struct KvmShared {
 /// An eventfd that the guest signals by writing to `port`. KVM learns of it only when the
 /// guest first rings the port (that one `out` exits, see `arm_wake_port`): on kvm_pvm a VM
 /// torn down within some 10 ms of getting an ioeventfd takes that long to close, which
-/// every short-lived forked child paid in its exit, while a guest whose wakes prove dear
-/// never rings the port at all.
+/// every short-lived process paid in its exit, while a guest whose exits prove the
+/// hypervisor dear never rings the port at all.
 struct WakePort {
     fd: RawFd,
     port: u16,
@@ -585,6 +585,7 @@ impl KvmVcpu {
             Ok(VcpuExit::IoOut(port, _)) if port == ports::GROW_RAM => Ok(Exit::GrowRam),
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WORKER_ASLEEP => Ok(Exit::HypercallWorkerAsleep),
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL_WAKE => Ok(Exit::WakePort),
+            Ok(VcpuExit::IoOut(port, _)) if port == ports::WORKER_WAKE_BY_EXIT => Ok(Exit::WakeWorker),
             Ok(VcpuExit::IoOut(port, _)) => Ok(Exit::UnknownPort(port)),
             Ok(VcpuExit::IoIn(port, data)) => {
                 data.fill(0xff);

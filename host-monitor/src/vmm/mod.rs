@@ -78,6 +78,9 @@ pub enum Exit {
     HypercallWorkerAsleep,
     /// The guest rang the worker's wake port before it was an ioeventfd (the first time).
     WakePort,
+    /// The guest asks, by exit, for its sleeping worker to be woken
+    /// (`ports::WORKER_WAKE_BY_EXIT`).
+    WakeWorker,
     /// The guest needs more of its RAM registered (`ports::GROW_RAM`).
     GrowRam,
     /// Port I/O the monitor does not serve.
@@ -100,6 +103,7 @@ impl Exit {
             Exit::HypercallWait => "hypercall_wait",
             Exit::HypercallWorkerAsleep => "hypercall_worker_asleep",
             Exit::WakePort => "wake_port",
+            Exit::WakeWorker => "worker_wake",
             Exit::GrowRam => "ram_grow",
             Exit::UnknownPort(_) => "io_unknown",
             Exit::Shutdown => "shutdown",
