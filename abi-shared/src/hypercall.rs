@@ -932,6 +932,64 @@ pub fn decode_stat_frame(area: &[u8]) -> Option<LinuxStat> {
     })
 }
 
+/// Encode `resp` into `area` as `encode_frame` does: the answers nearly every request gets
+/// (`Ret`, `Stat`) by hand, the rest through postcard. serde's generic path costs the host
+/// ~150-300 ns for a `Stat`, a sizeable part of a forwarded stat's ~1.5 µs there.
+pub fn encode_response_frame(resp: &Response, area: &mut [u8]) -> Result<usize, FrameError> {
+    let mut w = VarintWriter { area, at: 4 };
+    match resp {
+        Response::Ret(v) => {
+            w.byte(RESPONSE_RET)?;
+            w.i64(*v)?;
+        }
+        Response::Stat(st) => {
+            w.byte(RESPONSE_STAT)?;
+            for v in [st.st_dev, st.st_ino, st.st_nlink] {
+                w.u64(v)?;
+            }
+            for v in [st.st_mode, st.st_uid, st.st_gid, st.pad0] {
+                w.u64(v.into())?;
+            }
+            w.u64(st.st_rdev)?;
+            let signed = [st.st_size, st.st_blksize, st.st_blocks, st.st_atime, st.st_atime_nsec, st.st_mtime];
+            for v in signed.into_iter().chain([st.st_mtime_nsec, st.st_ctime, st.st_ctime_nsec]).chain(st.unused) {
+                w.i64(v)?;
+            }
+        }
+        other => return encode_frame(other, area),
+    }
+    let body = (w.at - 4) as u32;
+    w.area[..4].copy_from_slice(&body.to_le_bytes());
+    Ok(w.at)
+}
+
+/// A writer of postcard varints after a frame's 4-byte header.
+struct VarintWriter<'a> {
+    area: &'a mut [u8],
+    at: usize,
+}
+
+impl VarintWriter<'_> {
+    fn byte(&mut self, b: u8) -> Result<(), FrameError> {
+        *self.area.get_mut(self.at).ok_or(FrameError::TooLarge)? = b;
+        self.at += 1;
+        Ok(())
+    }
+
+    /// An unsigned LEB128 varint (u32 values are written the same way).
+    fn u64(&mut self, mut v: u64) -> Result<(), FrameError> {
+        while v >= 0x80 {
+            self.byte(v as u8 | 0x80)?;
+            v >>= 7;
+        }
+        self.byte(v as u8)
+    }
+
+    fn i64(&mut self, v: i64) -> Result<(), FrameError> {
+        self.u64(((v << 1) ^ (v >> 63)) as u64)
+    }
+}
+
 /// Postcard's variant indices of the responses decoded by hand (their order in
 /// `Response`; the tests compare the hand decoders with postcard).
 const RESPONSE_RET: u8 = 0;
@@ -1143,6 +1201,33 @@ mod tests {
             encode_frame(&Response::Stat(st), &mut area).unwrap();
             prop_assert_eq!(decode_stat_frame(&area), Some(st));
             prop_assert_eq!(decode_ret_frame(&area), None);
+        }
+
+        #[test]
+        fn responses_encode_by_hand_as_postcard_does(f in proptest::collection::vec(any::<u64>(), 16), small in any::<[u32; 4]>(), v in any::<i64>()) {
+            let st = LinuxStat {
+                st_dev: f[0], st_ino: f[1], st_nlink: f[2], st_mode: small[0], st_uid: small[1], st_gid: small[2],
+                pad0: small[3], st_rdev: f[3], st_size: f[4] as i64, st_blksize: f[5] as i64, st_blocks: f[6] as i64,
+                st_atime: f[7] as i64, st_atime_nsec: f[8] as i64, st_mtime: f[9] as i64, st_mtime_nsec: f[10] as i64,
+                st_ctime: f[11] as i64, st_ctime_nsec: f[12] as i64, unused: [f[13] as i64, f[14] as i64, f[15] as i64],
+            };
+            for resp in [Response::Ret(v), Response::Stat(st), Response::Malformed(MalformedReason::Decode)] {
+                let (mut by_hand, mut by_postcard) = ([0u8; 600], [0u8; 600]);
+                let n = encode_response_frame(&resp, &mut by_hand).unwrap();
+                let m = encode_frame(&resp, &mut by_postcard).unwrap();
+                prop_assert_eq!(&by_hand[..n], &by_postcard[..m]);
+            }
+        }
+
+        #[test]
+        fn a_full_area_fails_the_hand_encoder_as_it_fails_postcard(len in 0usize..200, v in any::<i64>()) {
+            let st = LinuxStat { st_size: v, st_mtime: v, ..Default::default() };
+            for resp in [Response::Ret(v), Response::Stat(st)] {
+                let (mut by_hand, mut by_postcard) = (std::vec![0u8; len], std::vec![0u8; len]);
+                let hand = encode_response_frame(&resp, &mut by_hand).map_err(|_| ());
+                let postcard = encode_frame(&resp, &mut by_postcard).map_err(|_| ());
+                prop_assert_eq!(hand, postcard);
+            }
         }
 
         #[test]
