@@ -1,8 +1,8 @@
 /* Fresh anonymous memory, the way a growing program meets it: pages next to a touched one
  * read as zero and keep their own protection (a PROT_NONE page inside a run still faults,
  * a read-only mapping stays read-only); hundreds of MiB in small and large pieces, then a
- * fork whose child reads all of it, grows further and writes without the parent seeing it.
- * (linuxrun maps neighbours of a faulting page ahead of use, and registers guest RAM with
+ * fork whose child reads all of it, grows further and writes without the parent seeing it;
+ * the same for the program's own zero-initialised data (its bss). (linuxrun maps neighbours of a faulting page ahead of use, and registers guest RAM with
  * the hypervisor in growing pieces; neither may show.) */
 #include "common.h"
 
@@ -84,6 +84,27 @@ static void neighbours(void)
     munmap(two, 32 * PG);
 }
 
+/* The program's own zero-initialised data: its ELF segment's memory beyond the file bytes,
+ * first touched here a page at a time (linuxrun maps neighbouring pages with it). The
+ * initialised data next to it keeps its values. */
+static unsigned char image_bss_block[3 * MIB];
+static unsigned char image_data_block[4 * PG] = {[0] = 1, [4 * PG - 1] = 2};
+
+static uint64_t image_bss(void)
+{
+    image_bss_block[5 * PG + 3] = 'b';
+    long nonzero = 0;
+    for (long i = 0; i < 64 * PG; i++)
+        nonzero += image_bss_block[i] != 0;
+    checkf("bss_only_written_byte", nonzero == 1, "%ld", nonzero);
+    for (long off = 0; off < (long)sizeof image_bss_block; off += 3 * PG)
+        image_bss_block[off] = (unsigned char)(off / PG);
+    uint64_t h = fnv1a(image_bss_block, sizeof image_bss_block, FNV_INIT);
+    checkf("bss_pattern", 1, "%llx", (unsigned long long)h);
+    check("data_kept", image_data_block[0] == 1 && image_data_block[4 * PG - 1] == 2 && image_data_block[PG] == 0);
+    return h;
+}
+
 /* Fill `n` pieces of `piece` bytes with a pattern that depends on `seed`; return its sum. */
 static uint64_t fill(unsigned char **pieces, int n, size_t piece, unsigned seed)
 {
@@ -115,6 +136,7 @@ int main(void)
     sigaction(SIGBUS, &sa, NULL);
 
     neighbours();
+    uint64_t bss_sum = image_bss();
 
     /* 160 MiB in 1 MiB mallocs (4 KiB pages) and 96 MiB in one aligned-friendly mmap. */
     enum { SMALL = 160 };
@@ -129,7 +151,8 @@ int main(void)
 
     pid_t pid = fork();
     if (pid == 0) {
-        int ok = sum(small, SMALL, MIB) == small_sum && sum(&big, 1, 96 * MIB) == big_sum;
+        int ok = sum(small, SMALL, MIB) == small_sum && sum(&big, 1, 96 * MIB) == big_sum
+                 && fnv1a(image_bss_block, sizeof image_bss_block, FNV_INIT) == bss_sum;
         enum { MORE = 200 };
         static unsigned char *more[MORE];
         for (int i = 0; i < MORE; i++)
@@ -138,12 +161,14 @@ int main(void)
         ok = ok && sum(more, MORE, MIB) == more_sum;
         fill(small, SMALL, MIB, 4);
         memset(big, 0x5a, 96 * MIB);
+        memset(image_bss_block, 0x77, sizeof image_bss_block);
         _exit(ok ? 0 : 1);
     }
     int st = -1;
     waitpid(pid, &st, 0);
     checkf("child_saw_and_grew", WIFEXITED(st) && WEXITSTATUS(st) == 0, "%#x", st);
-    check("parent_unchanged", sum(small, SMALL, MIB) == small_sum && sum(&big, 1, 96 * MIB) == big_sum);
+    check("parent_unchanged", sum(small, SMALL, MIB) == small_sum && sum(&big, 1, 96 * MIB) == big_sum
+                                  && fnv1a(image_bss_block, sizeof image_bss_block, FNV_INIT) == bss_sum);
 
     /* Freed and allocated again: reused memory comes back zeroed. */
     for (int i = 0; i < SMALL; i++)

@@ -305,9 +305,11 @@ fn fault_around(vma: &Vma, page: u64) {
     }
 }
 
-/// Anonymous memory: zero-filled on first touch, and free to be populated ahead of it.
+/// Anonymous memory: zero-filled on first touch, and free to be populated ahead of it. A
+/// loaded ELF segment is too: its file bytes were copied in at load time, so a page not
+/// present there is its bss (a compiler's runs to megabytes, first touched page by page).
 fn is_anonymous(kind: VmaKind) -> bool {
-    matches!(kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
+    matches!(kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack | VmaKind::Image)
 }
 
 /// Anonymous memory is mapped 2 MiB at a time where the whole aligned block lies in the
@@ -317,6 +319,7 @@ fn is_anonymous(kind: VmaKind) -> bool {
 fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
     let block = va & !(HUGE_PAGE_SIZE - 1);
     if !is_anonymous(vma.kind)
+        || vma.kind == VmaKind::Image
         || block < vma.start
         || block + HUGE_PAGE_SIZE > vma.end
         || !paging::huge_slot_empty(block)
