@@ -24,6 +24,12 @@ use crate::arch::platform;
 const MIN_RUN_PAGES: u64 = 16;
 /// Ranges per hypercall; a full batch is sent early (after a full TLB flush).
 const MAX_RANGES: usize = 32;
+/// Freed 2 MiB frames kept in the guest, dirty, before more go back to the host: a program
+/// that maps, touches and unmaps large buffers in turn reuses them, where a released frame
+/// has the host fault in and zero a fresh 2 MiB page at the next touch (mmap + touch +
+/// munmap of 2 MiB: ~400 → ~275 µs on kvm_pvm). Beyond these 8 MiB, freeing memory still
+/// lowers the host's RSS.
+const KEPT_HUGE_FRAMES: u64 = 4;
 
 pub struct Release {
     pub tlb: TlbBatch,
@@ -51,9 +57,14 @@ impl Release {
         }
     }
 
-    /// A freed 2 MiB frame.
+    /// A freed 2 MiB frame (unmapped, and added to `tlb`): kept for reuse while few are,
+    /// like a short run of 4 KiB frames (the operation flushes the TLB before it returns).
     pub fn huge(&mut self, gpa: u64) {
-        self.add_range(gpa, HUGE_PAGE_SIZE);
+        if frame::free_huge_frames() < KEPT_HUGE_FRAMES {
+            frame::free_huge(gpa);
+        } else {
+            self.add_range(gpa, HUGE_PAGE_SIZE);
+        }
     }
 
     fn close_run(&mut self) {
