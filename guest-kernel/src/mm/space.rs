@@ -315,11 +315,11 @@ fn is_anonymous(kind: VmaKind) -> bool {
 /// Anonymous memory is mapped 2 MiB at a time where the whole aligned block lies in the
 /// VMA and nothing is mapped there yet: one fault then covers 512 pages, and on
 /// huge-page-backed guest RAM the hypervisor maps it in one piece too (a 4 KiB fault costs
-/// tens of microseconds on kvm_pvm). Returns the 2 MiB frame.
+/// tens of microseconds on kvm_pvm). Returns the 2 MiB frame. Not in a loaded ELF segment:
+/// the loader's later mprotect would split the block again (cc1 ran slower with it).
 fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
     let block = va & !(HUGE_PAGE_SIZE - 1);
-    if !is_anonymous(vma.kind)
-        || vma.kind == VmaKind::Image
+    if !matches!(vma.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
         || block < vma.start
         || block + HUGE_PAGE_SIZE > vma.end
         || !paging::huge_slot_empty(block)

@@ -393,9 +393,7 @@ mod backend {
             None
         }
 
-        fn arm_wake_port(&self, _port: u16) -> bool {
-            false
-        }
+        fn arm_wake_port(&self, _port: u16) {}
 
         /// `hv_vm_map` maps all of guest RAM at once (Hypervisor.framework's set-up does
         /// not grow with the size the way KVM's memory slots do).

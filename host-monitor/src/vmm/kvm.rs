@@ -275,15 +275,14 @@ impl Vm for KvmVm {
         Some(unsafe { std::fs::File::from_raw_fd(dup) })
     }
 
-    fn arm_wake_port(&self, port: u16) -> bool {
-        let (Ok(vm), Ok(mut ports)) = (self.shared.vm.lock(), self.shared.ioeventfds.lock()) else { return false };
-        let Some(wake) = ports.iter_mut().find(|w| w.port == port && !w.registered) else { return false };
+    fn arm_wake_port(&self, port: u16) {
+        let (Ok(vm), Ok(mut ports)) = (self.shared.vm.lock(), self.shared.ioeventfds.lock()) else { return };
+        let Some(wake) = ports.iter_mut().find(|w| w.port == port && !w.registered) else { return };
         // SAFETY: the eventfd stays open while this module records it; ManuallyDrop keeps
         // this temporary owner from closing it.
         let efd = std::mem::ManuallyDrop::new(unsafe { vmm_sys_util::eventfd::EventFd::from_raw_fd(wake.fd) });
         let address = kvm_ioctls::IoEventAddress::Pio(port.into());
         wake.registered = vm.register_ioevent(&efd, &address, kvm_ioctls::NoDatamatch).is_ok();
-        wake.registered
     }
 
     fn ram_registered(&self) -> u64 {

@@ -198,9 +198,9 @@ pub trait Vm {
     /// I/O `port` (KVM's ioeventfd). `None` where the hypervisor cannot do that: the guest
     /// then uses the exit doorbell for every request.
     fn wake_eventfd(&self, port: u16) -> Option<std::fs::File>;
-    /// Make `port` an ioeventfd now that the guest has rung it (after `wake_eventfd`);
-    /// false when it already is one or the hypervisor refused (its rings then keep exiting).
-    fn arm_wake_port(&self, port: u16) -> bool;
+    /// Make `port` an ioeventfd now that the guest has rung it (after `wake_eventfd`). If
+    /// it already is one, nothing changes; if the hypervisor refuses, its rings keep exiting.
+    fn arm_wake_port(&self, port: u16);
     /// How much of guest RAM, from GPA 0, the hypervisor knows now.
     fn ram_registered(&self) -> u64;
     /// Register guest RAM up to at least `wanted` (capped at its size), ahead of need;
