@@ -11,7 +11,8 @@
 //! GPA 0x0010_0000  IDT (shared by all vCPUs)
 //! GPA 0x0020_0000  per-vCPU blocks, VCPU_BLOCK_SIZE each
 //! GPA 0x0040_0000  kernel image (linked at KERNEL_BASE + GPA)
-//! GPA free_start   frames managed by the guest kernel (heap and user memory)
+//! GPA free_start   the kernel heap, from the page after the image, then the frames the
+//!                  guest kernel hands out (user memory, page tables)
 //! ```
 
 /// Upper-half base of the kernel image window: kernel VA = KERNEL_BASE + GPA for the first

@@ -190,7 +190,9 @@ impl Machine {
         let flavour = vm.flavour();
         let u = if flavour == Flavour::Pvm { PTE_U } else { 0 };
         let (entry, kernel_end) = load_kernel(&mem)?;
-        let free_start = (kernel_end + HUGE_PAGE_SIZE - 1) & !(HUGE_PAGE_SIZE - 1);
+        // The kernel heap starts right after the image, in the huge page the image already
+        // occupies: a small program's kernel allocations then touch no other 2 MiB of RAM.
+        let free_start = (kernel_end + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
         if free_start + (16 << 20) > cfg.memory {
             return Err(MachineError(format!("--memory must be at least {} MiB", (free_start >> 20) + 16)));
         }
