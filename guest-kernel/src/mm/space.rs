@@ -108,6 +108,19 @@ impl AddressSpace {
         Ok(gpa)
     }
 
+    /// Make `[start, end)` present ahead of its first touch, as far as its protection
+    /// allows (MAP_POPULATE; small anonymous mappings). Failures are left to the faults
+    /// that would have come anyway.
+    pub fn prefault(&mut self, start: u64, end: u64) {
+        for va in (start..end).step_by(PAGE_SIZE as usize) {
+            let writable = self.vmas.find(va).is_some_and(|v| v.prot & PROT_WRITE != 0);
+            let access = if writable { Access::Write } else { Access::Read };
+            if self.populate(va, access).is_err() {
+                return;
+            }
+        }
+    }
+
     /// A fault at `va` below a stack VMA grows it down to `va`, as Linux's expand_stack:
     /// the stack may span at most RLIMIT_STACK, and must stay `STACK_GUARD_GAP` above an
     /// accessible mapping below it. Returns whether it grew.
@@ -274,12 +287,14 @@ fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
 }
 
 /// Pages mapped together on a fault in anonymous memory: the aligned window around the
-/// faulting page. A page fault costs ~10 µs of hypervisor round trips on kvm_pvm (the
-/// exception, then the shadow-paging fault on the retry), mapping one more zeroed frame
+/// faulting page. A page fault costs three hypervisor exits on kvm_pvm (~30 µs each on
+/// our hosts: the exception, its delivery, the shadow-paging fault on the retry), mapping one more zeroed frame
 /// well under a microsecond, and programs touch fresh memory in runs (malloc'd buffers,
 /// a growing stack). Linux faults around only in file mappings; here the trade is a few
 /// pages of memory for one fault instead of sixteen.
 const FAULT_AROUND_PAGES: u64 = 16;
+/// The anonymous fault-around window in bytes.
+pub const FAULT_AROUND_BYTES: u64 = FAULT_AROUND_PAGES * PAGE_SIZE;
 
 /// After a fault on `page` of the anonymous `vma`, map its not yet mapped neighbours in
 /// the fault-around window with zeroed frames. They are marked accessed, so that the

@@ -21,6 +21,7 @@ const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
 const MAP_GROWSDOWN: u64 = 0x0100;
 const MAP_NORESERVE: u64 = 0x4000;
+const MAP_POPULATE: u64 = 0x8000;
 const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
 const MREMAP_MAYMOVE: u64 = 1;
 const MREMAP_FIXED: u64 = 2;
@@ -54,6 +55,14 @@ fn user_range(addr: u64, len: u64) -> Option<(u64, u64)> {
     }
     let end = addr.checked_add(page_ceil(len))?;
     (end <= user::TASK_SIZE).then_some((addr, end))
+}
+
+/// A small private anonymous mapping is filled in at mmap: its first touch would map the
+/// whole fault-around window anyway, and on kvm_pvm a page fault the guest handles costs
+/// three hypervisor exits where a page already in the guest's tables costs one.
+/// MAP_NORESERVE says the program may never touch it, so that one is left to fault.
+fn prefault_small_anon(len: u64, prot: u32, flags: u64) -> bool {
+    len <= crate::mm::FAULT_AROUND_BYTES && prot & PROT_WRITE != 0 && flags & MAP_NORESERVE == 0
 }
 
 pub fn mmap(c: &mut Ctx<'_>) -> i64 {
@@ -103,11 +112,20 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
     let fixed = fixed || noreplace;
     if anonymous {
         let kind = if flags & MAP_GROWSDOWN != 0 { VmaKind::Stack } else { VmaKind::Anon };
-        return space.map_anon(addr, len, prot, fixed, kind).map_or_else(|e| e, |s| s as i64);
+        let placed = space.map_anon(addr, len, prot, fixed, kind);
+        if let Ok(start) = placed {
+            if flags & MAP_POPULATE != 0 || (kind == VmaKind::Anon && prefault_small_anon(len, prot, flags)) {
+                space.prefault(start, start + page_ceil(len));
+            }
+        }
+        return placed.map_or_else(|e| e, |s| s as i64);
     }
     if let Some(file) = held {
         let backing = FileBacking::private(file, off);
         let placed = space.map_file(addr, len, prot, fixed, backing);
+        if let (Ok(start), true) = (placed, flags & MAP_POPULATE != 0) {
+            space.prefault(start, start + page_ceil(len));
+        }
         drop(space);
         return match placed {
             Ok(start) => {
