@@ -288,9 +288,9 @@ fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
 
 /// Pages mapped together on a fault in anonymous memory: the aligned window around the
 /// faulting page. A page fault costs three hypervisor exits on kvm_pvm (~30 µs each on
-/// our hosts: the exception, its delivery, the shadow-paging fault on the retry), mapping one more zeroed frame
-/// well under a microsecond, and programs touch fresh memory in runs (malloc'd buffers,
-/// a growing stack). Linux faults around only in file mappings; here the trade is a few
+/// our hosts: the exception, its delivery, the shadow-paging fault on the retry), mapping
+/// one more zeroed frame well under a microsecond, and programs touch fresh memory in runs
+/// (malloc'd buffers, a growing stack). Linux faults around only in file mappings; here the trade is a few
 /// pages of memory for one fault instead of sixteen.
 const FAULT_AROUND_PAGES: u64 = 16;
 /// The anonymous fault-around window in bytes.
