@@ -290,8 +290,8 @@ fn drop_shared_pages(start: u64, end: u64, tlb: &mut TlbBatch) {
 /// faulting page. A page fault costs three hypervisor exits on kvm_pvm (~30 µs each on
 /// our hosts: the exception, its delivery, the shadow-paging fault on the retry), mapping
 /// one more zeroed frame well under a microsecond, and programs touch fresh memory in runs
-/// (malloc'd buffers, a growing stack). Linux faults around only in file mappings; here the trade is a few
-/// pages of memory for one fault instead of sixteen.
+/// (malloc'd buffers, a growing stack). Linux faults around only in file mappings; here
+/// the trade is a few pages of memory for one fault instead of sixteen.
 const FAULT_AROUND_PAGES: u64 = 16;
 /// The anonymous fault-around window in bytes.
 pub const FAULT_AROUND_BYTES: u64 = FAULT_AROUND_PAGES * PAGE_SIZE;
@@ -304,9 +304,9 @@ fn fault_around(vma: &Vma, page: u64) {
     if !is_anonymous(vma.kind) {
         return;
     }
-    let window = FAULT_AROUND_PAGES * PAGE_SIZE;
-    let start = (page & !(window - 1)).max(vma.start);
-    let end = ((page & !(window - 1)) + window).min(vma.end);
+    let window_start = page & !(FAULT_AROUND_BYTES - 1);
+    let start = window_start.max(vma.start);
+    let end = (window_start + FAULT_AROUND_BYTES).min(vma.end);
     let prot = prot_of(vma.prot);
     for va in (start..end).step_by(PAGE_SIZE as usize) {
         if va == page || paging::translate(va).is_some() {

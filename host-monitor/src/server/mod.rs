@@ -287,8 +287,10 @@ pub fn serve_area(server: &mut Server, mem: &GuestMemory, block: u64) {
     // The request is copied out before it is decoded: the guest could change it meanwhile.
     // The buffers are kept from one request to the next (zeroing 4 KiB and allocating the
     // copy cost ~150 ns, a tenth of a forwarded stat's time in the host).
+    // (Taking them leaves two empty Vecs behind: no allocation.)
     let mut frames = std::mem::take(&mut server.frames);
     frames.request.resize(len, 0);
+    frames.response.resize(RESPONSE_FRAME_MAX, 0);
     if mem.read(area, &mut frames.request).is_ok() {
         let used = server.serve(mem, &frames.request, &mut frames.response);
         let _ = mem.write(block + vcpu_block::HC_RESPONSE, &frames.response[..used]);
@@ -297,15 +299,10 @@ pub fn serve_area(server: &mut Server, mem: &GuestMemory, block: u64) {
 }
 
 /// The request and response frames of `serve_area`.
+#[derive(Default)]
 pub struct FrameBuffers {
     request: Vec<u8>,
-    response: Box<[u8]>,
-}
-
-impl Default for FrameBuffers {
-    fn default() -> FrameBuffers {
-        FrameBuffers { request: Vec::new(), response: vec![0u8; RESPONSE_FRAME_MAX].into_boxed_slice() }
-    }
+    response: Vec<u8>,
 }
 
 /// The longest answer the monitor writes (within the vCPU block's response area).
