@@ -399,9 +399,8 @@ impl Machine {
         let mut link = if vfork { crate::server::VforkLink::new(floor).ok() } else { None };
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        // SAFETY: the process has one thread now (the worker was joined), so the child
-        // starts with consistent locks and allocator state.
-        let pid = unsafe { libc::fork() };
+        // The process has one thread now (the worker was joined), as the fork needs.
+        let pid = crate::signals::fork_holding_signals();
         let (answer, side) = match pid {
             p if p < 0 => {
                 let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
@@ -409,7 +408,6 @@ impl Machine {
                 (Response::Ret(-i64::from(crate::host::errno_to_linux(e))), ForkSide::Parent)
             }
             0 => {
-                crate::signals::forget_parents_pending();
                 self.vm.after_fork_child(&self.mem).map_err(vmm)?;
                 ForkSide::Child.note();
                 (Response::Forked { pid: std::process::id() as i32, child: true }, ForkSide::Child)

@@ -109,9 +109,30 @@ pub fn detach() {
     VCPU_THREAD.store(0, Ordering::SeqCst);
 }
 
-/// In a forked child: signals caught for the parent and not taken yet are the parent's
-/// (Linux does not pass pending signals on), and the child's memory holds a copy of them.
-pub fn forget_parents_pending() {
+/// fork(2) for the monitor (one thread left), with host signals held across it. The child's
+/// memory holds a copy of the signals caught for the parent and not taken yet, which it must
+/// drop (Linux does not pass pending signals on); a signal sent to the new child before that
+/// would be recorded there and dropped with them, and a SIGTSTP sent at once by the parent
+/// would be lost. Held, it waits in the host until the copy is gone.
+pub fn fork_holding_signals() -> libc::pid_t {
+    // SAFETY: pthread_sigmask with valid sets; fork with one thread in the process (the
+    // caller's contract), so the child starts with consistent locks and allocator state.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old);
+        let pid = libc::fork();
+        if pid == 0 {
+            forget_parents_pending();
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        pid
+    }
+}
+
+/// In a forked child: drop the copy of the parent's caught, untaken signals.
+fn forget_parents_pending() {
     let (p, overflow, queue) =
         (PENDING.load(Ordering::SeqCst), RT_OVERFLOW.load(Ordering::SeqCst), RT_QUEUE.load(Ordering::SeqCst));
     if p.is_null() || overflow.is_null() || queue.is_null() {

@@ -5,7 +5,7 @@
  * kill; ignored signals are dropped; blocked ones wait for sigwaitinfo or sigsuspend;
  * SIGCHLD reaches the parent's handler; sigqueue carries its value, and each of several
  * real-time instances is queued; kill(0) reaches the
- * caller's own group. Children answer with their exit status and only the parent prints,
+ * caller's own group; a signal sent the moment fork returns reaches the new child. Children answer with their exit status and only the parent prints,
  * so the output is deterministic whatever the timing. */
 #include "common.h"
 
@@ -360,6 +360,31 @@ static void own_group(void)
     checkf("kill_own_group", WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit=%d", WEXITSTATUS(st));
 }
 
+/* A signal sent to a child as soon as fork returns is the child's, however early it comes:
+ * under linuxrun it may reach the child's host process before that process has settled in.
+ * Blocked across the fork, it waits in the child for sigtimedwait (which gives up after 5 s
+ * rather than hang). Repeated, because the window is short. */
+static void signal_at_birth(void)
+{
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &old);
+    int received = 0;
+    for (int i = 0; i < 25; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            struct timespec limit = {5, 0};
+            _exit(sigtimedwait(&usr1, NULL, &limit) == SIGUSR1 ? 0 : 1);
+        }
+        kill(pid, SIGUSR1);
+        int st = reap(pid);
+        received += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    checkf("signal_at_birth", received == 25, "%d of 25 children got it", received);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -374,5 +399,6 @@ int main(void)
     rt_instances();
     sigchld();
     own_group();
+    signal_at_birth();
     return g_failures != 0;
 }
