@@ -1,12 +1,63 @@
 /* Error paths of file syscalls, including EFAULT for bad user pointers (raw
- * syscall() so libc does not touch the pointer first) and EBADF/ENAMETOOLONG. */
+ * syscall() so libc does not touch the pointer first) and EBADF/ENAMETOOLONG; paths and
+ * buffers at page edges, in read-only and inaccessible pages. */
 #include "common.h"
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 
 #define BAD ((void *)1)
+
+/* Paths and buffers where pages end: the kernel reads a path up to its NUL and no further,
+ * and a buffer is checked page by page against its protection. */
+static void page_edges(void)
+{
+    long pg = sysconf(_SC_PAGESIZE);
+    char *two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (two == MAP_FAILED) {
+        check("page_edges_mmap", 0);
+        return;
+    }
+    struct stat st;
+    /* "f" ending on the page's last byte, the next page inaccessible. */
+    char *edge = two + pg - 2;
+    memcpy(edge, "f", 2);
+    mprotect(two + pg, pg, PROT_NONE);
+    check("path_ends_at_page_end", syscall(SYS_stat, edge, &st) == 0 && st.st_size == 4);
+    /* No NUL before the inaccessible page: EFAULT, not a read past it. */
+    memset(two + pg - 8, 'x', 8);
+    expect_err("path_runs_into_prot_none", syscall(SYS_stat, two + pg - 8, &st), EFAULT);
+    /* A path across the boundary of two accessible pages. */
+    mprotect(two + pg, pg, PROT_READ | PROT_WRITE);
+    memcpy(two + pg - 2, "di", 2);
+    memcpy(two + pg, "r/x", 4);
+    check("path_across_pages", syscall(SYS_stat, two + pg - 2, &st) == 0 && S_ISREG(st.st_mode));
+    /* A path in a read-only page; a result into a read-only page is EFAULT, and one into a
+     * page not touched yet is filled in. */
+    mprotect(two, pg, PROT_READ);
+    check("path_in_readonly_page", syscall(SYS_stat, two + pg - 2, &st) == 0);
+    expect_err("stat_into_readonly_page", syscall(SYS_stat, "f", (struct stat *)two), EFAULT);
+    char *fresh = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    check("stat_into_untouched_page",
+          fresh != MAP_FAILED && syscall(SYS_stat, "f", (struct stat *)fresh) == 0 && ((struct stat *)fresh)->st_size == 4);
+    /* PATH_MAX counts the NUL: 4095 bytes are a path (a missing one), 4096 are too long. */
+    char *p = malloc(4097);
+    for (int i = 0; i < 4096; i += 2) {
+        p[i] = 'a';
+        p[i + 1] = '/';
+    }
+    p[4094] = 'a';
+    p[4095] = 0;
+    expect_err("path_of_4095_bytes", syscall(SYS_stat, p, &st), ENOENT);
+    p[4095] = 'a';
+    p[4096] = 0;
+    expect_err("path_of_4096_bytes", syscall(SYS_stat, p, &st), ENAMETOOLONG);
+    free(p);
+    munmap(fresh, pg);
+    munmap(two, 2 * pg);
+}
 
 int main(void)
 {
@@ -117,6 +168,8 @@ int main(void)
     expect_err("lseek_bad_whence", lseek(fd, 0, 99), EINVAL);
     expect_err("readv_negative_count", syscall(SYS_readv, fd, bad_iov, -1), EINVAL);
     expect_err("unlinkat_bad_flags", unlinkat(AT_FDCWD, "f", 0x1234), EINVAL);
+
+    page_edges();
 
     close(fd);
     close(ro);

@@ -237,6 +237,26 @@ fn map_entry(va: u64, entry: u64) -> bool {
     }
 }
 
+/// The guest-physical address of the page holding `va` if a user access (a write when
+/// `write`) would go through without a fault: one walk, no VMA lookup. Every present user
+/// entry was made from its VMA's protection, so such an entry is as good as the VMA's word.
+pub fn user_page_gpa(va: u64, write: bool) -> Option<u64> {
+    let needed = PTE_PRESENT | PTE_USER | if write { PTE_WRITE } else { 0 };
+    let mut t = KERNEL_PML4_GPA;
+    for level in (1..=3).rev() {
+        let e = read_entry(t, index(va, level));
+        if e & PTE_PRESENT == 0 {
+            return None;
+        }
+        if level == 1 && e & PTE_HUGE != 0 {
+            return (e & needed == needed).then_some((e & HUGE_ADDR_MASK) + (page_floor(va) & (HUGE_PAGE_SIZE - 1)));
+        }
+        t = e & ADDR_MASK;
+    }
+    let e = read_entry(t, index(va, 0));
+    (e & needed == needed).then_some(e & ADDR_MASK)
+}
+
 /// The frame behind `va`, if mapped, with whether it is writable.
 pub fn translate(va: u64) -> Option<(u64, bool)> {
     if let Probe::Huge { start, gpa } = probe(va) {

@@ -9,8 +9,8 @@ use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno::EFAULT;
 use abi_shared::linux::Pod;
 
-use super::frame;
-use super::space::{Access, SPACE};
+use super::space::{Access, AddressSpace, SPACE};
+use super::{frame, paging};
 
 pub const EFAULT_RET: i64 = -(EFAULT as i64);
 
@@ -29,7 +29,7 @@ fn for_each_piece(addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, us
     while done < len {
         let va = addr + done;
         let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min(len - done);
-        let gpa = space.populate(va, access).map_err(|_| EFAULT_RET)?;
+        let gpa = page_gpa(&mut space, va, access)?;
         if access == Access::Write {
             super::vfork::note_kernel_write(va);
         }
@@ -37,6 +37,16 @@ fn for_each_piece(addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, us
         done += in_page;
     }
     Ok(())
+}
+
+/// The frame of the page holding `va`, made present for `access` as a touch would. A page
+/// already mapped for it (nearly every syscall's buffer) costs one page-table walk.
+fn page_gpa(space: &mut AddressSpace, va: u64, access: Access) -> Result<u64, i64> {
+    let mapped = paging::user_page_gpa(va, access == Access::Write);
+    match mapped {
+        Some(gpa) => Ok(gpa),
+        None => space.populate(va, access).map_err(|_| EFAULT_RET),
+    }
 }
 
 pub fn copy_from_user(addr: u64, out: &mut [u8]) -> Result<(), i64> {
@@ -88,19 +98,25 @@ pub fn read_struct<T: Pod + Default>(addr: u64) -> Result<T, i64> {
 
 /// A NUL-terminated string of at most `max` bytes (without the NUL). Err(-ENAMETOOLONG)
 /// style limits are the caller's; here too long is reported as `None` inside Ok.
+/// The string is scanned in place, a page at a time, through the direct map.
 pub fn read_cstr(addr: u64, max: usize) -> Result<Option<Vec<u8>>, i64> {
     let mut out = Vec::new();
     let mut va = addr;
+    let mut space = SPACE.lock();
     loop {
+        check_range(va, 1)?;
         let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
-        let mut chunk = [0u8; 256];
-        let n = in_page.min(chunk.len());
-        copy_from_user(va, &mut chunk[..n])?;
-        if let Some(nul) = chunk[..n].iter().position(|&b| b == 0) {
-            out.extend_from_slice(&chunk[..nul]);
-            return Ok((out.len() <= max).then_some(out));
+        // At most one byte past `max` is needed to know the string is too long.
+        let n = in_page.min(max + 1 - out.len());
+        let gpa = page_gpa(&mut space, va, Access::Read)?;
+        // SAFETY: [gpa, gpa + n) lies inside one populated frame, reached through the
+        // direct map; the kernel only reads it.
+        let bytes = unsafe { core::slice::from_raw_parts(frame::frame_ptr(gpa + (va & (PAGE_SIZE - 1))), n) };
+        if let Some(nul) = bytes.iter().position(|&b| b == 0) {
+            out.extend_from_slice(&bytes[..nul]);
+            return Ok(Some(out));
         }
-        out.extend_from_slice(&chunk[..n]);
+        out.extend_from_slice(bytes);
         if out.len() > max {
             return Ok(None);
         }
