@@ -119,6 +119,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "hello",
     "killed_by_signal",
     "mem_big",
+    "mem_big_image",
     "mem_filemap",
     "mem_grow",
     "mem_limits",

@@ -313,6 +313,25 @@ pub fn protect(va: u64, prot: PageProt) -> bool {
     true
 }
 
+/// Change the protection of the whole 2 MiB mapping at `block` in place, without splitting
+/// it; false if none is there, or for PROT_NONE (kept page by page: see `has_frame`).
+pub fn protect_huge(block: u64, prot: PageProt) -> bool {
+    let bits = prot.pte_bits();
+    if bits & PTE_PRESENT == 0 {
+        return false;
+    }
+    let Some(pd) = pd_table(block, false) else { return false };
+    let i = index(block, 1);
+    let e = read_entry(pd, i);
+    if e & (PTE_PRESENT | PTE_HUGE) != PTE_PRESENT | PTE_HUGE {
+        return false;
+    }
+    // As `protect`: keep what the MMU recorded.
+    let recorded = e & (PTE_ACCESSED | PTE_DIRTY);
+    write_entry(pd, i, (e & HUGE_ADDR_MASK) | bits | PTE_HUGE | recorded);
+    true
+}
+
 /// Move the mapping at `from` to `to` (mremap), keeping the frame.
 pub fn move_page(from: u64, to: u64, prot: PageProt) -> bool {
     match unmap(from) {

@@ -245,9 +245,23 @@ impl AddressSpace {
         let mut tlb = TlbBatch::new();
         let mut va = start;
         while va < end {
-            if let paging::Probe::Absent { until } = paging::probe(va) {
-                va = until;
-                continue;
+            match paging::probe(va) {
+                paging::Probe::Absent { until } => {
+                    va = until;
+                    continue;
+                }
+                // A 2 MiB mapping the range covers whole keeps its size (a loaded program's
+                // text: the loader protects each segment after reading it in).
+                paging::Probe::Huge { start: block, .. }
+                    if block >= start
+                        && block + HUGE_PAGE_SIZE <= end
+                        && paging::protect_huge(block, prot_of(prot)) =>
+                {
+                    tlb.add(block);
+                    va = block + HUGE_PAGE_SIZE;
+                    continue;
+                }
+                _ => {}
             }
             if paging::protect(va, prot_of(prot)) {
                 tlb.add(va);
@@ -330,11 +344,11 @@ fn is_anonymous(kind: VmaKind) -> bool {
 /// Anonymous memory is mapped 2 MiB at a time where the whole aligned block lies in the
 /// VMA and nothing is mapped there yet: one fault then covers 512 pages, and on
 /// huge-page-backed guest RAM the hypervisor maps it in one piece too (a 4 KiB fault costs
-/// tens of microseconds on kvm_pvm). Returns the 2 MiB frame. Not in a loaded ELF segment:
-/// the loader's later mprotect would split the block again (cc1 ran slower with it).
+/// tens of microseconds on kvm_pvm). Returns the 2 MiB frame. A loaded ELF segment too: the
+/// loader reads a big program's text into whole blocks, and its mprotect keeps them whole.
 fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
     let block = va & !(HUGE_PAGE_SIZE - 1);
-    if !matches!(vma.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack)
+    if !matches!(vma.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack | VmaKind::Image)
         || block < vma.start
         || block + HUGE_PAGE_SIZE > vma.end
         || !paging::huge_slot_empty(block)
