@@ -11,7 +11,7 @@ use clap::{Parser, ValueEnum};
     name = "linuxrun",
     version,
     about = "Run an unmodified Linux x86_64 program in a hardware VM with linuxrun's own small kernel",
-    trailing_var_arg = true
+    override_usage = "linuxrun [OPTIONS] PROGRAM [ARGS]..."
 )]
 pub struct Args {
     /// Print one line per syscall on stderr (strace format), marked [guest] or [hypercall].
@@ -61,16 +61,24 @@ pub struct Args {
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// The Linux program to run (searched in PATH when it has no slash).
-    #[arg(value_name = "PROGRAM", required = true)]
-    pub program: OsString,
-
-    /// Its arguments.
-    #[arg(value_name = "ARGS", allow_hyphen_values = true)]
-    pub args: Vec<OsString>,
+    /// The Linux program to run (searched in PATH when it has no slash), then its
+    /// arguments. Everything from the program on is the program's, options included
+    /// (`linuxrun ls --help` is ls's help), as with env, nice or strace.
+    #[arg(value_name = "PROGRAM", required = true, num_args = 1.., trailing_var_arg = true)]
+    command: Vec<OsString>,
 }
 
 impl Args {
+    /// The program as named on the command line.
+    pub fn program(&self) -> &OsString {
+        &self.command[0]
+    }
+
+    /// Its arguments.
+    pub fn args(&self) -> &[OsString] {
+        &self.command[1..]
+    }
+
     /// The root directory asked for: --root, else LINUXRUN_ROOT (if set and not empty).
     pub fn root_dir(&self) -> Option<PathBuf> {
         self.root.clone().or_else(|| std::env::var_os("LINUXRUN_ROOT").filter(|v| !v.is_empty()).map(PathBuf::from))
@@ -139,6 +147,19 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_after_the_program_are_the_programs() {
+        let a = Args::try_parse_from(["linuxrun", "--strace", "echo", "--strace", "-v", "--help", "--", "-V"]).unwrap();
+        assert!(a.strace);
+        assert_eq!(a.verbose, 0);
+        assert_eq!(a.program(), "echo");
+        assert_eq!(a.args(), ["--strace", "-v", "--help", "--", "-V"]);
+        let a = Args::try_parse_from(["linuxrun", "-v", "--", "--weird-name", "x"]).unwrap();
+        assert_eq!((a.verbose, a.program().as_os_str(), a.args()), (1, "--weird-name".as_ref(), &["x".into()][..]));
+        assert!(Args::try_parse_from(["linuxrun", "--bogus", "echo"]).is_err());
+        assert!(Args::try_parse_from(["linuxrun", "-v"]).is_err());
+    }
 
     #[test]
     fn sizes() {

@@ -65,9 +65,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let (view, shm_dir) = build_view(args)?;
     vfs::install(view);
     let view = vfs::current();
-    let found = program::resolve(view, &args.program).map_err(program_failure)?;
-    let mut argv = vec![args.program.as_bytes().to_vec()];
-    argv.extend(args.args.iter().map(|a| a.as_bytes().to_vec()));
+    let found = program::resolve(view, args.program()).map_err(program_failure)?;
+    let mut argv = vec![args.program().as_bytes().to_vec()];
+    argv.extend(args.args().iter().map(|a| a.as_bytes().to_vec()));
     let launch = program::prepare(view, found, argv).map_err(program_failure)?;
     let fds = startup::reserve_fd_range();
     let diag_fd = diag::init(fds.floor);

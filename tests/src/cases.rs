@@ -406,6 +406,10 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("true", &["/bin/true"], 0),
     ("false", &["/bin/false"], 1),
     ("echo", &["/bin/echo", "hello", "world"], 0),
+    // Everything after the program is the program's, linuxrun's own option names included.
+    ("echo-linuxrun-options", &["/bin/echo", "--strace", "-v", "--memory", "1G", "--", "-V", "--help"], 0),
+    ("ls-version", &["/bin/ls", "--version"], 0),
+    ("sort-help", &["/usr/bin/sort", "--help"], 0),
     ("cat", &["/bin/cat", "/etc/passwd"], 0),
     ("sort", &["/usr/bin/sort", "-t:", "-k3", "-n", "/etc/passwd"], 0),
     ("wc", &["/usr/bin/wc", "/etc/passwd"], 0),
