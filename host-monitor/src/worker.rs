@@ -92,6 +92,12 @@ impl<'m> GuestTimer<'m> {
         Some(self.deadline.load(Ordering::Acquire)).filter(|&d| d != 0)
     }
 
+    /// The signal the earliest timer raises (read after the deadline, which the guest
+    /// publishes after it).
+    pub fn signal(&self) -> Option<i32> {
+        Some(self.signal.load(Ordering::Relaxed) as i32).filter(|s| (1..=64).contains(s))
+    }
+
     /// The signal of a timer that is due now.
     pub fn due(&self) -> Option<i32> {
         let d = self.deadline()?;
@@ -203,24 +209,34 @@ impl Worker {
 fn sleep_until_woken(wake: &File, shared: &Shared, c: &Control<'_>) {
     use std::os::fd::AsRawFd;
     while !shared.stop.load(Ordering::Relaxed) {
+        // One reading of the deadline decides both when we say we wake by ourselves and how
+        // long we nap. Announce it, then look at the deadline once more: pairs with the
+        // guest's fence between publishing a deadline and reading this word, so either we
+        // see its new deadline here or it sees that we would sleep past it and rings. (Two
+        // readings, one for the nap and one for the announcement, let a deadline published
+        // in between be announced and then slept through without a timeout.)
+        let deadline = c.timer.deadline().unwrap_or(0);
+        #[cfg(test)]
+        tests::pause_before_announcing();
+        c.wakes_at.store(deadline, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if c.timer.deadline().unwrap_or(0) != deadline {
+            continue;
+        }
         let signal_nap = (crate::signals::pending() != 0).then_some(SIGNAL_REKICK);
-        let timer_nap = match c.timer.due() {
-            Some(sig) => {
-                crate::signals::kick_vcpu_for_timer(sig);
+        let timer_nap = match until_deadline(deadline, crate::server::clock_ns(libc::CLOCK_MONOTONIC)) {
+            Some(left) if left.is_zero() => {
+                if let Some(sig) = c.timer.signal() {
+                    crate::signals::kick_vcpu_for_timer(sig);
+                }
                 Some(TIMER_REKICK)
             }
-            None => c.timer.time_left(),
+            left => left,
         };
         let nap = match (signal_nap, timer_nap) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        // Announce when we wake by ourselves, then look at the deadline once more: pairs
-        // with the guest's fence between publishing a deadline and reading this word.
-        let wakes_at = c.timer.deadline().unwrap_or(0);
-        c.wakes_at.store(wakes_at, Ordering::Relaxed);
-        fence(Ordering::SeqCst);
-        let nap = if c.timer.deadline().unwrap_or(0) != wakes_at { Some(Duration::ZERO) } else { nap };
         // poll counts milliseconds: round up, a timer's signal must not come early.
         let timeout = nap.map_or(-1, |d| d.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32);
         let mut pfd = libc::pollfd { fd: wake.as_raw_fd(), events: libc::POLLIN, revents: 0 };
@@ -236,6 +252,12 @@ fn sleep_until_woken(wake: &File, shared: &Shared, c: &Control<'_>) {
             crate::signals::kick_vcpu();
         }
     }
+}
+
+/// How long a sleeping worker may nap for the guest deadline `deadline` (host
+/// CLOCK_MONOTONIC ns; 0: none) at `now`: as long as it likes without one, zero once due.
+fn until_deadline(deadline: u64, now: u64) -> Option<Duration> {
+    (deadline != 0).then(|| Duration::from_nanos(deadline.saturating_sub(now)))
 }
 
 fn serve_loop(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Shared, wake: &File) {
@@ -279,5 +301,110 @@ fn serve_requests(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared:
         }
         c.asleep.store(0, Ordering::Relaxed);
         idle_since = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_shared::layout::VCPU_BLOCK_SIZE;
+
+    /// How long a worker falling asleep pauses between reading the deadline and announcing
+    /// when it wakes (µs), to let a test publish a new deadline right there.
+    static PAUSE_MICROS: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn pause_before_announcing() {
+        let pause = Duration::from_micros(PAUSE_MICROS.load(Ordering::Relaxed));
+        let start = Instant::now();
+        while start.elapsed() < pause {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[test]
+    fn a_deadline_bounds_the_nap() {
+        assert_eq!(until_deadline(0, 5), None);
+        assert_eq!(until_deadline(5_000_000, 1_000_000), Some(Duration::from_millis(4)));
+        assert_eq!(until_deadline(5, 9), Some(Duration::ZERO));
+    }
+
+    /// The guest's side of publishing a deadline (guest-kernel signal/timer.rs `publish`):
+    /// store it, fence, and ring if the worker sleeps past it; `pause` between the fence and
+    /// the look at the worker. Returns whether it rang.
+    fn publish_as_the_guest(c: &Control<'_>, wake: &File, deadline: u64, pause: Duration) -> bool {
+        c.timer.signal.store(14, Ordering::Relaxed);
+        c.timer.deadline.store(deadline, Ordering::Release);
+        fence(Ordering::SeqCst);
+        std::thread::sleep(pause);
+        let wakes_at = c.wakes_at.load(Ordering::Relaxed);
+        let ring = c.asleep.load(Ordering::Relaxed) != 0 && (wakes_at == 0 || deadline < wakes_at);
+        if ring {
+            let _ = (&*wake).write_all(&1u64.to_ne_bytes());
+        }
+        ring
+    }
+
+    /// A worker going to sleep while the guest moves its deadline earlier wakes by the new
+    /// deadline, wherever the two meet: it sees the new deadline itself, or the guest sees
+    /// that it would sleep past it and rings. (When the worker took the nap from one reading
+    /// of the deadline and announced another, the guest could find the new deadline
+    /// announced and not ring, and the worker slept an hour.)
+    #[test]
+    fn a_worker_falling_asleep_never_sleeps_past_a_new_deadline() {
+        let mut ram = vec![0u8; VCPU_BLOCK_SIZE as usize];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let (read_end, write_end) = std::io::pipe().expect("pipe");
+        let wake = File::from(std::os::fd::OwnedFd::from(read_end));
+        let ring = File::from(std::os::fd::OwnedFd::from(write_end));
+        let shared = Shared {
+            stop: AtomicBool::new(false),
+            answered: (Mutex::new(()), Condvar::new()),
+            waiting: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+        };
+        let c = Control::new(&mem, 0).expect("control words");
+        c.asleep.store(1, Ordering::SeqCst);
+        // The worker pauses 2 ms between reading the deadline and announcing its wake-up; the
+        // guest publishes a new one within or around that pause, and looks at what the worker
+        // announced 3 ms later.
+        PAUSE_MICROS.store(2000, Ordering::Relaxed);
+        for round in 0..30u64 {
+            let now = crate::server::clock_ns(libc::CLOCK_MONOTONIC);
+            c.timer.deadline.store(now + 3_600_000_000_000, Ordering::SeqCst);
+            c.wakes_at.store(0, Ordering::SeqCst);
+            shared.stop.store(false, Ordering::SeqCst);
+            let done = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    sleep_until_woken(&wake, &shared, &c);
+                    done.store(true, Ordering::SeqCst);
+                });
+                // Meet the worker at a different point of its falling asleep each round.
+                let spin = Instant::now();
+                while spin.elapsed() < Duration::from_micros(round * 100) {
+                    std::hint::spin_loop();
+                }
+                let soon = crate::server::clock_ns(libc::CLOCK_MONOTONIC) + 1_000_000;
+                publish_as_the_guest(&c, &ring, soon, Duration::from_millis(3));
+                std::thread::sleep(Duration::from_millis(5));
+                // A worker that woke by the deadline sees `stop` on its next round.
+                shared.stop.store(true, Ordering::SeqCst);
+                let waited = Instant::now();
+                while !done.load(Ordering::SeqCst) && waited.elapsed() < Duration::from_millis(500) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                let woke = done.load(Ordering::SeqCst);
+                if !woke {
+                    let _ = (&ring).write_all(&1u64.to_ne_bytes());
+                }
+                assert!(woke, "round {round}: the worker slept past the new deadline");
+            });
+            // Drain a ring the worker did not consume.
+            let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&wake), events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, 0) } > 0 {
+                let _ = (&wake).read(&mut [0u8; 64]);
+            }
+        }
     }
 }
