@@ -101,8 +101,10 @@ impl<'m> GuestTimer<'m> {
     /// The signal of a timer that is due now.
     pub fn due(&self) -> Option<i32> {
         let d = self.deadline()?;
-        let sig = self.signal.load(Ordering::Relaxed) as i32;
-        (crate::server::clock_ns(libc::CLOCK_MONOTONIC) >= d && (1..=64).contains(&sig)).then_some(sig)
+        if crate::server::clock_ns(libc::CLOCK_MONOTONIC) < d {
+            return None;
+        }
+        self.signal()
     }
 
     /// How long until the deadline, if one is armed (zero once due).

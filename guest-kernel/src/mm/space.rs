@@ -348,7 +348,7 @@ fn is_anonymous(kind: VmaKind) -> bool {
 /// loader reads a big program's text into whole blocks, and its mprotect keeps them whole.
 fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
     let block = va & !(HUGE_PAGE_SIZE - 1);
-    if !matches!(vma.kind, VmaKind::Anon | VmaKind::Heap | VmaKind::Stack | VmaKind::Image)
+    if !is_anonymous(vma.kind)
         || block < vma.start
         || block + HUGE_PAGE_SIZE > vma.end
         || !paging::huge_slot_empty(block)
