@@ -33,8 +33,8 @@
 //! core that other process needs, no hand-over from the worker to the vCPU thread when the
 //! data comes. The request after it is the process's answer to what it read, not a burst:
 //! it does not wake a sleeping worker either, which would then poll a core away from the
-//! other process (a two-process ping-pong on a 2-core kvm_pvm machine: 250 µs per round
-//! trip with the worker woken for the write, 170 µs without, as with `--hypercalls exit`).
+//! other process (a two-process ping-pong on a 2-core kvm_pvm machine: ~195 µs per round
+//! trip with the worker woken for the write, ~160 µs without; `--hypercalls exit` ~145 µs).
 //! The descriptor's reads go through shared memory again after `QUICK_READS_TO_FORGET`
 //! reads in a row that came back about as fast as a bare exit (they found data there): one
 //! such read alone proves little, since the other process's answer often comes within the

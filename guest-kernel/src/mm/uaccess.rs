@@ -107,7 +107,7 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<Option<Vec<u8>>, i64> {
         check_range(va, 1)?;
         let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize;
         // At most one byte past `max` is needed to know the string is too long.
-        let n = in_page.min(max + 1 - out.len());
+        let n = in_page.min(max.saturating_add(1) - out.len());
         let gpa = page_gpa(&mut space, va, Access::Read)?;
         // SAFETY: [gpa, gpa + n) lies inside one populated frame, reached through the
         // direct map; the kernel only reads it.
