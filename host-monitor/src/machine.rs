@@ -319,8 +319,12 @@ impl Machine {
                         continue;
                     }
                     // Served here with the worker paused, then the worker polls for the
-                    // requests that follow (a burst, or the write after a blocking read).
-                    let handover = worker.as_ref().filter(|_| exit == Exit::HypercallWorkerAsleep);
+                    // requests that follow (a burst, or the write after a blocking read),
+                    // unless that poll would take a core another thread wants: then the
+                    // worker sleeps on and the burst goes by exits.
+                    let handover = worker
+                        .as_ref()
+                        .filter(|_| exit == Exit::HypercallWorkerAsleep && crate::spare_core::spare_core());
                     if let Some(w) = handover {
                         w.pause();
                     }

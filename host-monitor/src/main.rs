@@ -13,6 +13,7 @@ mod native;
 mod program;
 mod server;
 mod signals;
+mod spare_core;
 mod startup;
 mod stats;
 mod vfs;
@@ -71,6 +72,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let launch = program::prepare(view, found, argv).map_err(program_failure)?;
     let fds = startup::reserve_fd_range();
     let diag_fd = diag::init(fds.floor);
+    let loadavg_fd = spare_core::init(fds.floor);
     let memory = args.memory.unwrap_or_else(cli::default_memory);
     let cfg = MachineConfig {
         exitless: args.hypercalls == cli::HypercallPath::Shared,
@@ -86,7 +88,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let startup = startup::collect(&launch, &fds);
     let mut guard = server::FdGuard::default();
     guard.set_floor(fds.floor);
-    for fd in machine.vm.owned_fds().into_iter().chain(diag_fd) {
+    for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd) {
         guard.reserve(fd);
     }
     let server = Arc::new(Mutex::new(Server::new(&startup, guard, args.strace)));
