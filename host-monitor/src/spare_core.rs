@@ -47,7 +47,11 @@ pub fn init(floor: i32) -> Option<i32> {
     }
     // SAFETY: fd was just created and is owned by nothing else.
     let loadavg = unsafe { File::from_raw_fd(fd) };
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    // The count is the whole host's, so it is set against all its CPUs, not the ones this
+    // process may use (a container's quota or cpuset would make an idle host look busy).
+    // SAFETY: sysconf takes no pointers.
+    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    let cpus = u32::try_from(online).unwrap_or(1).max(1);
     SOURCE.set(Source { loadavg, cpus, epoch: Instant::now() }).ok()?;
     Some(fd)
 }
