@@ -412,11 +412,13 @@ impl Machine {
                 (Response::Ret(-i64::from(crate::host::errno_to_linux(e))), ForkSide::Parent)
             }
             0 => {
+                self.unshare_kernel_block();
                 self.vm.after_fork_child(&self.mem).map_err(vmm)?;
                 ForkSide::Child.note();
                 (Response::Forked { pid: std::process::id() as i32, child: true }, ForkSide::Child)
             }
             child => {
+                self.unshare_kernel_block();
                 self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
                 if let Some(l) = link.take() {
                     let copied = l.parent_waits();
@@ -454,6 +456,16 @@ impl Machine {
         let n = encode_frame(&answer, &mut frame).map_err(|_| MachineError("encoding the fork answer".into()))?;
         self.mem.write(block + vcpu_block::HC_RESPONSE, &frame[..n]).map_err(oob)?;
         Ok(side)
+    }
+
+    /// After a fork, on each side: the guest kernel's own 2 MiB block (its image and the
+    /// start of its heap) is touched all over by every process, so each side takes its own
+    /// copy rather than share it copy-on-write (see `GuestMemory::unshare_huge_block`).
+    /// Measured on kvm_pvm: the child of a fork + exec of a static program took 200 shadow
+    /// faults, 104 with this; a parent 53 after each fork, 24 with this.
+    fn unshare_kernel_block(&self) {
+        #[cfg(target_os = "linux")]
+        self.mem.unshare_huge_block(abi_shared::layout::KERNEL_LOAD_GPA);
     }
 
     /// Tell the signal handler which thread runs the vCPU and how to stop it entering.
