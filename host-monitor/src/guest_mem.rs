@@ -345,9 +345,9 @@ impl GuestMemory {
         // SAFETY: `fresh..fresh + len` lies in the scratch mapping (head < len) and the block
         // in guest RAM (checked above); they are distinct mappings. At a fork the process
         // runs one thread (the worker was joined) and the vCPU is stopped, so nothing
-        // writes the block meanwhile. mremap
-        // replaces the block's mapping with the copy at the same address; afterwards only
-        // the scratch mapping's ends (or all of it, if mremap failed) are left to unmap.
+        // writes the block meanwhile. mremap replaces the block's mapping with the copy at
+        // the same address; afterwards only the scratch mapping's ends (or all of it, if
+        // mremap failed) are left to unmap.
         unsafe {
             let fresh = (scratch as *mut u8).add(head);
             let target = self.base.as_ptr().add(gpa as usize);

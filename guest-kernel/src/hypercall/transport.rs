@@ -20,9 +20,9 @@
 //! the previous request within the worker's polling time (a burst: a directory walk, a
 //! copy loop, a program starting up) it asks the vCPU thread to wake the worker once it
 //! has served it (`HYPERCALL_WORKER_ASLEEP`), so that the requests after it go without
-//! exits (the vCPU thread does so only while the host has a core to spare); a lone request (a program computing between reads) leaves the worker asleep: a
-//! polling worker would take a core from the program (or from its hyperthread sibling) for
-//! nothing.
+//! exits (the vCPU thread does so only while the host has a core to spare); a lone request
+//! (a program computing between reads) leaves the worker asleep: a polling worker would
+//! take a core from the program (or from its hyperthread sibling) for nothing.
 //!
 //! Requests that end the guest (exit, panic) always take the exit path, so the monitor sees
 //! them on the vCPU thread.
