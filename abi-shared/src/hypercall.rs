@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 18;
+pub const PROTOCOL_VERSION: u32 = 19;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -685,9 +685,12 @@ pub enum Response {
     /// What `PrepareExec` found.
     Exec(ExecPlan),
     /// fork's answer: `pid` is the child's pid on both sides; `child` says which side this is.
+    /// `seed`: fresh host entropy drawn by this side after the fork, for the guest's random
+    /// generator (both sides start from a copy of one generator's state).
     Forked {
         pid: i32,
         child: bool,
+        seed: [u8; 32],
     },
     /// wait4's answer: `ret` as wait4 returns it (pid, 0 for WNOHANG, or -errno); the wait
     /// status and the child's resource usage when `ret` > 0.
@@ -742,6 +745,9 @@ pub struct ExecPlan {
     /// The program is one the user asked to run natively (`--native`): the guest sends its
     /// arguments with `Request::ExecNative` instead of loading it.
     pub native: bool,
+    /// Fresh host entropy for the guest's random generator: the new image's AT_RANDOM (its
+    /// stack-protector canary) and getrandom come from the host, as on Linux.
+    pub seed: [u8; 32],
 }
 
 /// Everything the guest needs to start the program, sent once.

@@ -71,7 +71,7 @@ fn fetch_startup(info: &BootInfo) -> Startup {
     };
     let tsc_after = crate::time::rdtsc();
     crate::time::init(info.tsc_khz, tsc_before / 2 + tsc_after / 2, hello.realtime_ns, hello.monotonic_ns);
-    crate::syscall::ids::seed_random(&info.random_seed);
+    crate::random::reseed(&info.random_seed);
     let mut buf: Vec<u8> = vec![0; hello.startup_len as usize];
     let seg = [hypercall::kernel_buf_seg(&buf)];
     let got = hypercall::call_ret(&Request::GetStartup { buf: SegList::Borrowed(&seg) });

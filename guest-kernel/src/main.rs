@@ -24,6 +24,7 @@ mod misc_rules;
 mod mm;
 #[cfg(target_os = "none")]
 mod print;
+mod random;
 #[cfg(target_os = "none")]
 mod signal;
 #[cfg(target_os = "none")]

@@ -219,8 +219,6 @@ impl Machine {
         }
         write_gdt_tss(&mem, block)?;
         mem.write_u64(block + vcpu_block::RAM_REGISTERED, vm.ram_registered()).map_err(oob)?;
-        let mut seed = [0u8; 32];
-        getrandom(&mut seed);
         let info = BootInfo {
             magic: BOOT_INFO_MAGIC,
             version: BOOT_INFO_VERSION,
@@ -231,7 +229,7 @@ impl Machine {
             tsc_khz: vm.tsc_khz(),
             doorbell: if wake.is_some() { Doorbell::SharedMemory } else { Doorbell::PortIo } as u32,
             vcpu_count: 1,
-            random_seed: seed,
+            random_seed: crate::entropy::seed(),
             flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
                 | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
@@ -415,7 +413,10 @@ impl Machine {
                 self.unshare_kernel_block();
                 self.vm.after_fork_child(&self.mem).map_err(vmm)?;
                 ForkSide::Child.note();
-                (Response::Forked { pid: std::process::id() as i32, child: true }, ForkSide::Child)
+                (
+                    Response::Forked { pid: std::process::id() as i32, child: true, seed: crate::entropy::seed() },
+                    ForkSide::Child,
+                )
             }
             child => {
                 self.unshare_kernel_block();
@@ -425,7 +426,7 @@ impl Machine {
                     server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?.vfork_copy_back =
                         copied;
                 }
-                (Response::Forked { pid: child, child: false }, ForkSide::Parent)
+                (Response::Forked { pid: child, child: false, seed: crate::entropy::seed() }, ForkSide::Parent)
             }
         };
         self.vcpu.resume_after_fork().map_err(vmm)?;
@@ -489,19 +490,6 @@ impl Machine {
         match self.mem.read_u64(vcpu_block_gpa(0) + vcpu_block::SYSCALL_IN_FLIGHT) {
             Ok(u64::MAX) | Err(_) => "none".into(),
             Ok(nr) => abi_shared::syscalls::syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned),
-        }
-    }
-}
-
-/// Seed bytes for the guest's random generator, from the host's.
-fn getrandom(buf: &mut [u8]) {
-    use std::io::Read;
-    let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf)).is_ok();
-    if !ok {
-        // Fall back to the clock: the seed only needs to differ between runs.
-        let t = crate::server::clock_ns(libc::CLOCK_MONOTONIC).to_le_bytes();
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b ^= t[i % 8];
         }
     }
 }

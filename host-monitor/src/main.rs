@@ -6,6 +6,7 @@
 
 mod cli;
 mod diag;
+mod entropy;
 mod guest_mem;
 mod host;
 mod machine;

@@ -118,6 +118,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "files_more",
     "hello",
     "killed_by_signal",
+    "random_fresh",
     "mem_big",
     "mem_big_image",
     "mem_filemap",
@@ -479,6 +480,9 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     // during a sleep, pthread_sigmask and sigwait, SIGCHLD from a child, and the handler
     // of a signal sent by a child process (from outside).
     ("python3-signal", &["/usr/bin/python3", "-c", PYTHON_SIGNAL], 0),
+    // Every process draws its own entropy: three python3 started by one parent print three
+    // different os.getrandom values (and so get different hash seeds).
+    ("python3-random", &["/usr/bin/python3", "-c", PYTHON_RANDOM], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
 
@@ -503,6 +507,13 @@ deadline = time.time() + 10
 while "outside" not in got and time.time() < deadline:
     time.sleep(0.01)
 print("outside", "outside" in got)
+"#;
+
+const PYTHON_RANDOM: &str = r#"import os, subprocess, sys
+draw = "import os; print(os.getrandom(8).hex(), hash('x'))"
+outs = [subprocess.run([sys.executable, "-c", draw], capture_output=True, text=True).stdout for _ in range(3)]
+print("children differ", len(set(outs)) == 3)
+print("parent differs", (os.getrandom(8).hex() + " " + str(hash("x")) + "\n") not in outs)
 "#;
 
 /// python3's subprocess: run with capture_output and check, CalledProcessError, a pipe

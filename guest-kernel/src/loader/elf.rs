@@ -353,7 +353,7 @@ fn build_frame(program: &Program<'_>, image: &Image, interp: Option<&Image>) -> 
         (stack::AT_MINSIGSTKSZ, crate::signal::frame::MIN_SIGSTKSZ),
     ];
     let mut random = [0u8; 16];
-    crate::syscall::ids::fill_random(&mut random);
+    crate::random::fill(&mut random);
     let input = StackInput {
         top: user::STACK_TOP,
         argv: program.argv,

@@ -170,6 +170,7 @@ fn strings(ptrs: &[u64], budget: &mut Budget) -> Result<Vec<Vec<u8>>, i64> {
 fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Vec<u8>]) -> TrapFrame {
     // A vfork parent sees what its child wrote (the memory they shared on Linux).
     crate::mm::vfork::copy_back();
+    crate::random::reseed(&plan.seed);
     tear_down_user_state();
     crate::signal::reset_for_exec();
     super::ids::forget_thread_pointers();

@@ -587,68 +587,6 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
-/// The guest's random generator: ChaCha20 keyed by the monitor's seed.
-struct ChaCha {
-    key: [u32; 8],
-    counter: u64,
-}
-
-static RNG: Mutex<ChaCha> = Mutex::new(ChaCha { key: [0; 8], counter: 0 });
-
-impl ChaCha {
-    fn block(&mut self) -> [u8; 64] {
-        let mut s: [u32; 16] = [0x6170_7865, 0x3320_646e, 0x7962_2d32, 0x6b20_6574, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-        s[4..12].copy_from_slice(&self.key);
-        s[12] = self.counter as u32;
-        s[13] = (self.counter >> 32) as u32;
-        self.counter += 1;
-        let mut x = s;
-        for _ in 0..10 {
-            for &(a, b, cc, d) in &[
-                (0, 4, 8, 12),
-                (1, 5, 9, 13),
-                (2, 6, 10, 14),
-                (3, 7, 11, 15),
-                (0, 5, 10, 15),
-                (1, 6, 11, 12),
-                (2, 7, 8, 13),
-                (3, 4, 9, 14),
-            ] {
-                x[a] = x[a].wrapping_add(x[b]);
-                x[d] = (x[d] ^ x[a]).rotate_left(16);
-                x[cc] = x[cc].wrapping_add(x[d]);
-                x[b] = (x[b] ^ x[cc]).rotate_left(12);
-                x[a] = x[a].wrapping_add(x[b]);
-                x[d] = (x[d] ^ x[a]).rotate_left(8);
-                x[cc] = x[cc].wrapping_add(x[d]);
-                x[b] = (x[b] ^ x[cc]).rotate_left(7);
-            }
-        }
-        let mut out = [0u8; 64];
-        for i in 0..16 {
-            out[i * 4..i * 4 + 4].copy_from_slice(&x[i].wrapping_add(s[i]).to_le_bytes());
-        }
-        out
-    }
-}
-
-pub fn seed_random(seed: &[u8; 32]) {
-    let mut rng = RNG.lock();
-    for i in 0..8 {
-        rng.key[i] = u32::from_le_bytes([seed[i * 4], seed[i * 4 + 1], seed[i * 4 + 2], seed[i * 4 + 3]]);
-    }
-    // Mix in the TSC so that two runs with the same seed still differ.
-    rng.key[0] ^= crate::time::rdtsc() as u32;
-}
-
-pub fn fill_random(out: &mut [u8]) {
-    let mut rng = RNG.lock();
-    for chunk in out.chunks_mut(64) {
-        let b = rng.block();
-        chunk.copy_from_slice(&b[..chunk.len()]);
-    }
-}
-
 pub fn getrandom(c: &mut Ctx<'_>) -> i64 {
     let (buf, len, flags) = (c.arg(0), c.arg(1), c.arg(2));
     if flags & !0x7 != 0 {
@@ -659,7 +597,7 @@ pub fn getrandom(c: &mut Ctx<'_>) -> i64 {
     let mut chunk = [0u8; 256];
     while done < len {
         let n = (len - done).min(256) as usize;
-        fill_random(&mut chunk[..n]);
+        crate::random::fill(&mut chunk[..n]);
         if uaccess::copy_to_user(buf + done, &chunk[..n]).is_err() {
             return if done > 0 { done as i64 } else { EFAULT };
         }

@@ -111,7 +111,8 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
     }
     let parent = super::ids::pid();
     match hypercall::call(&Request::Fork { vfork: args.flags & CLONE_VFORK != 0 }) {
-        Response::Forked { pid, child: false } => {
+        Response::Forked { pid, child: false, seed } => {
+            crate::random::reseed(&seed);
             if args.flags & CLONE_VFORK != 0 {
                 crate::mm::vfork::apply_in_parent();
             }
@@ -120,7 +121,8 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
             }
             i64::from(pid)
         }
-        Response::Forked { pid, child: true } => {
+        Response::Forked { pid, child: true, seed } => {
+            crate::random::reseed(&seed);
             become_child(c, parent, pid, &args);
             0
         }

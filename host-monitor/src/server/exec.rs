@@ -29,7 +29,7 @@ pub(super) fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8],
     let filename = exec_filename(dirfd, path);
     if crate::native::is_native(fd) {
         let exe = std::fs::read_link(fd_host_path(fd)).map(|p| p.into_os_string().into_vec()).unwrap_or_default();
-        return Ok(Response::Exec(ExecPlan { fd, filename, exe, argv_prefix: None, native: true }));
+        return Ok(Response::Exec(ExecPlan { fd, filename, exe, argv_prefix: None, native: true, seed: [0; 32] }));
     }
     let found = Found { guest: PathBuf::from(OsStr::from_bytes(&filename)), host: fd_host_path(fd) };
     let chain = match program::follow_scripts(vfs::current(), found.clone()) {
@@ -47,7 +47,14 @@ pub(super) fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8],
     };
     let exe =
         vfs::current().guest_path_of_fd(elf_fd).unwrap_or_else(|| chain.elf.guest.clone().into_os_string().into_vec());
-    Ok(Response::Exec(ExecPlan { fd: elf_fd, filename, exe, argv_prefix: chain.argv_prefix, native: false }))
+    Ok(Response::Exec(ExecPlan {
+        fd: elf_fd,
+        filename,
+        exe,
+        argv_prefix: chain.argv_prefix,
+        native: false,
+        seed: crate::entropy::seed(),
+    }))
 }
 
 /// ExecNative: the host execs a `--native` program; returns only on failure.

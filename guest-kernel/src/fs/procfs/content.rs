@@ -92,7 +92,7 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         }
         File::RandomUuid => {
             let mut b = [0u8; 16];
-            ids::fill_random(&mut b);
+            crate::random::fill(&mut b);
             render::uuid(&mut t, b);
         }
         File::RandomBootId => render::uuid(&mut t, exec.boot_id),

@@ -59,7 +59,7 @@ pub fn note_exec(sp: u64, argv: &[Vec<u8>], envp: &[Vec<u8>]) {
         }
     }
     let mut boot_id = [0u8; 16];
-    crate::syscall::ids::fill_random(&mut boot_id);
+    crate::random::fill(&mut boot_id);
     *EXEC.lock() = Some(ExecInfo {
         start_stack: sp,
         arg_start,
