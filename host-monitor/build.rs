@@ -3,8 +3,11 @@
 //! `linuxrun` binary.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The guest kernel's target: its standard library (core, alloc) must be installed.
+const GUEST_TARGET: &str = "x86_64-unknown-none";
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -19,6 +22,7 @@ fn main() {
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
+    ensure_guest_target();
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     // A separate target directory: the outer cargo holds the lock on the main one.
     let target_dir = out.join("guest-target");
@@ -42,10 +46,61 @@ fn main() {
     ] {
         cmd.env_remove(var);
     }
-    let status = cmd.status().expect("running cargo to build the guest kernel");
-    if !status.success() {
-        panic!("building the guest kernel failed (is the x86_64-unknown-none target installed? rust-toolchain.toml lists it)");
+    match cmd.status() {
+        Ok(status) if status.success() => {}
+        Ok(_) => fail("building the guest kernel failed (its errors are above)"),
+        Err(e) => fail(&format!("cannot run cargo to build the guest kernel: {e}")),
     }
     let kernel = target_dir.join("x86_64-unknown-none/release/guest-kernel");
     println!("cargo:rustc-env=LINUXRUN_GUEST_KERNEL={}", kernel.display());
+}
+
+/// Makes sure the guest target's standard library is installed. rustup installs the
+/// targets of rust-toolchain.toml only when it installs the toolchain itself; a machine
+/// whose stable toolchain came first (a CI image, a distribution's rustup) lacks it, and
+/// the guest build would fail with "can't find crate for `core`". With rustup we add it
+/// here; without rustup we say what to install.
+fn ensure_guest_target() {
+    if guest_target_installed() {
+        return;
+    }
+    let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut add = Command::new("rustup");
+    add.args(["target", "add", GUEST_TARGET]);
+    if let Some(t) = &toolchain {
+        add.args(["--toolchain", t]);
+    }
+    println!("cargo:warning=installing the guest kernel's target: rustup target add {GUEST_TARGET}");
+    match add.status() {
+        Ok(s) if s.success() && guest_target_installed() => {}
+        Ok(_) => fail(&format!(
+            "`rustup target add {GUEST_TARGET}` failed; run it by hand (the guest kernel is built for that target)"
+        )),
+        Err(_) => fail(&format!(
+            "the guest kernel is built for {GUEST_TARGET}, whose standard library is not installed, \
+             and there is no rustup to add it: install Rust with rustup, or your distribution's \
+             rust-std package for {GUEST_TARGET}"
+        )),
+    }
+}
+
+/// Whether the toolchain building us has `core` for the guest target.
+fn guest_target_installed() -> bool {
+    let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let Ok(out) = Command::new(rustc).args(["--print", "target-libdir", "--target", GUEST_TARGET]).output() else {
+        return false;
+    };
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    out.status.success() && has_libcore(&dir)
+}
+
+fn has_libcore(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .is_ok_and(|entries| entries.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libcore-")))
+}
+
+/// A build script's error without a panic's backtrace: the message, then exit 1.
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(1);
 }
