@@ -30,6 +30,9 @@ mod darwin;
 #[cfg(target_os = "macos")]
 pub use darwin::*;
 
+/// The host calls themselves, per host (see sys/mod.rs).
+pub mod sys;
+
 // The Darwin tables are plain data compiled on every host, so that Linux CI tests them.
 mod darwin_tables;
 

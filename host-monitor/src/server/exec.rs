@@ -11,9 +11,10 @@ use abi_shared::hypercall::{ExecPlan, GuestSeg, Response};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
-use super::fs::{self, check, Failure, Handled};
+use super::fs::{self, Failure, Handled};
 use super::{procfs, FdGuard};
 use crate::guest_mem::GuestMemory;
+use crate::host::sys::{self, fd_host_path};
 use crate::host::LinuxErrno;
 use crate::program::{self, Found};
 use crate::vfs;
@@ -69,16 +70,8 @@ pub(super) fn exec_native(
     }
     let (argv, envp) =
         crate::native::split_args(&bytes, argc as usize).ok_or(Failure::Errno(errno::EINVAL as LinuxErrno))?;
-    // SAFETY: a zeroed sigset_t is valid; sigemptyset/sigaddset fill it.
-    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::sigemptyset(&mut mask) };
-    for sig in (1..=64).filter(|s| blocked & (1u64 << (s - 1)) != 0) {
-        if let Some(h) = crate::host::host_signal_of(sig) {
-            // SAFETY: h is a valid host signal number.
-            unsafe { libc::sigaddset(&mut mask, h) };
-        }
-    }
+    let blocked_signals = (1..=64).filter(|s| blocked & (1u64 << (s - 1)) != 0);
+    let mask = sys::sigset_of(blocked_signals.filter_map(crate::host::host_signal_of));
     let e = crate::native::exec(fd, &argv, &envp, &mask);
     Err(Failure::Errno(crate::host::errno_to_linux(e)))
 }
@@ -97,25 +90,13 @@ pub fn exec_filename(dirfd: i32, path: &[u8]) -> Vec<u8> {
     name
 }
 
-/// A host path that names what `fd` is open on, even if the file was renamed or removed.
-fn fd_host_path(fd: c_int) -> PathBuf {
-    if cfg!(target_os = "linux") {
-        PathBuf::from(format!("/proc/self/fd/{fd}"))
-    } else {
-        PathBuf::from(format!("/dev/fd/{fd}"))
-    }
-}
-
 fn open_readonly(host: &std::path::Path) -> Result<c_int, Failure> {
-    let path =
-        std::ffi::CString::new(host.as_os_str().as_bytes()).map_err(|_| Failure::Errno(errno::ENOENT as LinuxErrno))?;
-    // SAFETY: the path is NUL-terminated and outlives the call.
-    Ok(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })? as c_int)
+    Ok(sys::open_readonly(&sys::c_string(host)?)?)
 }
 
+/// Close a descriptor opened here (or one of the program's at exec), not used after.
 fn close(fd: c_int) {
-    // SAFETY: fd was opened here and is not used after.
-    unsafe { libc::close(fd) };
+    sys::close_quietly(fd);
 }
 
 /// CloseOnExec: close every program descriptor marked FD_CLOEXEC (the monitor's own lie
@@ -123,9 +104,7 @@ fn close(fd: c_int) {
 pub(super) fn close_on_exec(fds: &FdGuard) -> Handled {
     let mut closed = 0;
     for fd in procfs::open_program_fds(fds)? {
-        // SAFETY: F_GETFD takes no pointers; fd is one of the program's descriptors.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+        if sys::fd_flags(fd).is_ok_and(|flags| flags & libc::FD_CLOEXEC != 0) {
             close(fd);
             closed += 1;
         }
@@ -149,8 +128,7 @@ pub(super) fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> H
     let in_range = |fd: &i32| (first..=last).contains(&(*fd as u32));
     for fd in procfs::open_program_fds(fds)?.into_iter().filter(in_range) {
         if flags & CLOSE_RANGE_CLOEXEC != 0 {
-            // SAFETY: F_SETFD takes an int; fd is one of the program's descriptors.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            sys::set_cloexec_quietly(fd, true);
         } else {
             close(fd);
         }
@@ -163,16 +141,15 @@ mod tests {
     use super::*;
 
     fn is_open(fd: c_int) -> bool {
-        // SAFETY: F_GETFD takes no pointers.
-        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+        sys::fd_flags(fd).is_ok()
     }
 
     /// Ranges of one descriptor each: other tests of this process own the fds around ours.
     #[test]
     fn close_range_spares_the_monitors_descriptors() {
         // The monitor's descriptors lie above the program's, as the floor makes them.
-        // SAFETY: plain dups of stdin, closed by the test.
-        let (a, b) = unsafe { (libc::dup(0), libc::dup(0)) };
+        // Plain dups of stdin, closed by the test.
+        let (a, b) = (sys::dup(0).unwrap(), sys::dup(0).unwrap());
         let (program, mine) = (a.min(b), a.max(b));
         let mut guard = FdGuard::default();
         guard.reserve(mine);
@@ -180,8 +157,7 @@ mod tests {
         assert_eq!(close_range(&guard, m, m, 0).unwrap(), Response::Ret(0));
         assert!(is_open(mine));
         assert_eq!(close_range(&guard, p, p, CLOSE_RANGE_CLOEXEC).unwrap(), Response::Ret(0));
-        // SAFETY: F_GETFD takes no pointers.
-        assert_eq!(unsafe { libc::fcntl(program, libc::F_GETFD) }, libc::FD_CLOEXEC);
+        assert_eq!(sys::fd_flags(program), Ok(libc::FD_CLOEXEC));
         assert_eq!(close_range(&guard, p, p, CLOSE_RANGE_UNSHARE).unwrap(), Response::Ret(0));
         assert!(!is_open(program));
         let einval = Failure::Errno(errno::EINVAL as LinuxErrno);
