@@ -33,6 +33,12 @@ pub use darwin::*;
 /// The host calls themselves, per host (see sys/mod.rs).
 pub mod sys;
 
+// One `stat_to_linux` for the hosts whose `struct stat` has Linux's field names.
+#[cfg(not(target_os = "macos"))]
+mod stat_fields;
+#[cfg(not(target_os = "macos"))]
+pub use stat_fields::stat_to_linux;
+
 // The Darwin tables are plain data compiled on every host, so that Linux CI tests them.
 mod darwin_tables;
 
