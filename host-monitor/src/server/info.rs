@@ -147,13 +147,7 @@ mod tests {
     }
 
     fn host_groups() -> Vec<u32> {
-        // SAFETY: counting only.
-        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
-        let mut g = vec![0; n as usize];
-        // SAFETY: g has room for n ids.
-        let n = unsafe { libc::getgroups(n, g.as_mut_ptr()) };
-        g.truncate(n as usize);
-        g
+        rustix::process::getgroups().unwrap().iter().map(|g| g.as_raw()).collect()
     }
 
     #[test]
@@ -187,8 +181,8 @@ mod tests {
     fn process_group_and_session_are_the_hosts() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        // SAFETY: plain id getters.
-        let (pgrp, sid) = unsafe { (libc::getpgid(0), libc::getsid(0)) };
+        let pgrp = rustix::process::getpgid(None).unwrap().as_raw_nonzero().get();
+        let sid = rustix::process::getsid(None).unwrap().as_raw_nonzero().get();
         assert_eq!(call(&mem, Request::Getpgid { pid: 0 }), Response::Ret(i64::from(pgrp)));
         assert_eq!(call(&mem, Request::Getsid { pid: 0 }), Response::Ret(i64::from(sid)));
         assert_eq!(call(&mem, Request::Getpgid { pid: 0x3fff_ffff }), err(errno::ESRCH));
@@ -229,8 +223,7 @@ mod tests {
     fn other_processes_scheduling() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        // SAFETY: getpid takes no pointers.
-        let me = unsafe { libc::getpid() };
+        let me = rustix::process::getpid().as_raw_nonzero().get();
         assert_eq!(call(&mem, Request::SchedGetscheduler { pid: me }), Response::Ret(0));
         assert_eq!(call(&mem, Request::SchedGetparam { pid: me }), Response::Ret(0));
         let missing = 0x3fff_ffff;
@@ -243,11 +236,9 @@ mod tests {
     fn priority_is_the_raw_syscalls() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        // SAFETY: getpriority takes no pointers (the test's nice is never -1 in CI).
-        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let nice = rustix::process::getpriority_process(None).unwrap();
         assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0 }), Response::Ret(i64::from(20 - nice)));
-        // SAFETY: getpid takes no pointers.
-        let me = unsafe { libc::getpid() };
+        let me = rustix::process::getpid().as_raw_nonzero().get();
         assert_eq!(call(&mem, Request::Getpriority { which: 0, who: me }), Response::Ret(i64::from(20 - nice)));
         assert_eq!(call(&mem, Request::Getpriority { which: 3, who: 0 }), err(errno::EINVAL));
         assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0x3fff_ffff }), err(errno::ESRCH));

@@ -134,38 +134,12 @@ mod tests {
     use crate::server::FdGuard;
     use abi_shared::hypercall::Request;
     use abi_shared::linux::general as lx;
-    use std::os::unix::ffi::OsStrExt;
+    use rustix::fs::SeekFrom;
     use std::os::unix::io::{AsRawFd, FromRawFd};
 
+    use crate::server::test_support::TempDir;
+
     const RAM: usize = 64 * 1024;
-
-    /// A fresh directory, removed with its contents on drop.
-    struct TempDir(std::path::PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            let mut bytes = std::env::temp_dir().join("linuxrun-extra-XXXXXX").as_os_str().as_bytes().to_vec();
-            bytes.push(0);
-            // SAFETY: bytes is a writable NUL-terminated template ending in XXXXXX.
-            assert!(!unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) }.is_null());
-            bytes.pop();
-            TempDir(std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
-        }
-
-        fn path(&self, name: &str) -> std::path::PathBuf {
-            self.0.join(name)
-        }
-
-        fn bytes(&self, name: &str) -> Vec<u8> {
-            self.path(name).as_os_str().as_bytes().to_vec()
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
         handle(&FdGuard::default(), mem, &req)
@@ -181,8 +155,11 @@ mod tests {
     }
 
     fn position(f: &std::fs::File) -> i64 {
-        // SAFETY: lseek takes no pointers.
-        unsafe { libc::lseek(f.as_raw_fd(), 0, libc::SEEK_CUR) }
+        rustix::fs::seek(f, SeekFrom::Current(0)).unwrap() as i64
+    }
+
+    fn seek_to(fd: i32, at: u64) {
+        rustix::fs::seek(sys::program_fd(fd).unwrap(), SeekFrom::Start(at)).unwrap();
     }
 
     #[test]
@@ -190,20 +167,18 @@ mod tests {
         let dir = TempDir::new();
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let path = dir.bytes("");
+        let path = dir.join("");
         let got = match call(&mem, Request::Statfs { path: &path }) {
             Response::Statfs(st) => st,
             other => panic!("expected Statfs, got {other:?}"),
         };
         let c = CString::new(path.clone()).unwrap();
-        let mut host = std::mem::MaybeUninit::<libc::statfs>::zeroed();
-        // SAFETY: c is NUL-terminated; host is a valid out-pointer.
-        assert_eq!(unsafe { libc::statfs(c.as_ptr(), host.as_mut_ptr()) }, 0);
-        // SAFETY: statfs filled it.
-        let host = unsafe { host.assume_init() };
-        assert_eq!((got.f_type, got.f_bsize, got.f_blocks), (host.f_type, host.f_bsize, host.f_blocks));
+        let host = rustix::fs::statfs(c.as_c_str()).unwrap();
+        #[allow(clippy::unnecessary_cast)] // The kernel's field types differ by architecture.
+        let host = (host.f_type as i64, host.f_bsize as i64, host.f_blocks as u64);
+        assert_eq!((got.f_type, got.f_bsize, got.f_blocks), host);
         assert_eq!(got.f_flags & 0x20, 0x20, "ST_VALID");
-        let d = file(&dir.path(""), false);
+        let d = file(&dir.host(""), false);
         // Free-space counts move while other processes write: compare what cannot.
         let stable = |st: &abi_shared::linux::LinuxStatfs| {
             (st.f_type, st.f_bsize, st.f_blocks, st.f_files, st.f_fsid, st.f_flags)
@@ -212,7 +187,7 @@ mod tests {
             Response::Statfs(f) => assert_eq!(stable(&f), stable(&got)),
             other => panic!("expected Statfs, got {other:?}"),
         }
-        let missing = dir.bytes("missing");
+        let missing = dir.join("missing");
         assert_eq!(call(&mem, Request::Statfs { path: &missing }), errno_of(errno::ENOENT));
         assert_eq!(call(&mem, Request::Statfs { path: &[b'a'; 5000] }), errno_of(errno::ENAMETOOLONG));
         let mut guard = FdGuard::default();
@@ -223,23 +198,23 @@ mod tests {
     #[test]
     fn sendfile_offsets_and_the_per_request_cap() {
         let dir = TempDir::new();
-        std::fs::write(dir.path("in"), b"0123456789").unwrap();
+        std::fs::write(dir.host("in"), b"0123456789").unwrap();
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let (input, output) = (file(&dir.path("in"), false), file(&dir.path("out"), true));
+        let (input, output) = (file(&dir.host("in"), false), file(&dir.host("out"), true));
         let (in_fd, out_fd) = (input.as_raw_fd(), output.as_raw_fd());
         let send = |offset, count| call(&mem, Request::Sendfile { out_fd, in_fd, offset, count });
         assert_eq!(send(Some(6), 100), Response::Ret(4));
         assert_eq!(position(&input), 0, "an offset leaves the position alone");
         assert_eq!(send(None, 3), Response::Ret(3));
         assert_eq!(position(&input), 3);
-        assert_eq!(std::fs::read(dir.path("out")).unwrap(), b"6789012");
+        assert_eq!(std::fs::read(dir.host("out")).unwrap(), b"6789012");
         assert_eq!(send(Some(-1), 1), errno_of(errno::EINVAL));
 
         // A guest asking for more than one request may move gets MAX_TRANSFER.
-        let big = file(&dir.path("big"), true);
+        let big = file(&dir.host("big"), true);
         big.set_len(MAX_TRANSFER + 4096).unwrap();
-        let sink = file(&dir.path("sink"), true);
+        let sink = file(&dir.host("sink"), true);
         let r = call(
             &mem,
             Request::Sendfile { out_fd: sink.as_raw_fd(), in_fd: big.as_raw_fd(), offset: Some(0), count: u64::MAX },
@@ -250,10 +225,10 @@ mod tests {
     #[test]
     fn copy_file_range_moves_data_in_the_host() {
         let dir = TempDir::new();
-        std::fs::write(dir.path("in"), b"abcdefghij").unwrap();
+        std::fs::write(dir.host("in"), b"abcdefghij").unwrap();
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let (input, output) = (file(&dir.path("in"), false), file(&dir.path("out"), true));
+        let (input, output) = (file(&dir.host("in"), false), file(&dir.host("out"), true));
         let (fd_in, fd_out) = (input.as_raw_fd(), output.as_raw_fd());
         let copy = |off_in, off_out, len, flags| {
             call(&mem, Request::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags })
@@ -262,7 +237,7 @@ mod tests {
         assert_eq!((position(&input), position(&output)), (0, 0));
         assert_eq!(copy(None, Some(3), 100, 0), Response::Ret(10));
         assert_eq!(position(&input), 10);
-        assert_eq!(std::fs::read(dir.path("out")).unwrap(), b"cdeabcdefghij");
+        assert_eq!(std::fs::read(dir.host("out")).unwrap(), b"cdeabcdefghij");
         assert_eq!(copy(Some(0), None, 1, 1), errno_of(errno::EINVAL));
     }
 
@@ -270,16 +245,15 @@ mod tests {
     fn the_buffered_copy_behaves_like_the_kernels() {
         let dir = TempDir::new();
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(dir.path("in"), &data).unwrap();
-        let (input, output) = (file(&dir.path("in"), false), file(&dir.path("out"), true));
+        std::fs::write(dir.host("in"), &data).unwrap();
+        let (input, output) = (file(&dir.host("in"), false), file(&dir.host("out"), true));
         let (fd_in, fd_out) = (input.as_raw_fd(), output.as_raw_fd());
         // At explicit offsets, across several buffers: the positions stay.
         assert_eq!(sys::copy_through_buffer(fd_in, Some(1000), fd_out, Some(10), 290_000), Ok(290_000));
         assert_eq!((position(&input), position(&output)), (0, 0));
-        assert_eq!(&std::fs::read(dir.path("out")).unwrap()[10..], &data[1000..291_000]);
+        assert_eq!(&std::fs::read(dir.host("out")).unwrap()[10..], &data[1000..291_000]);
         // At the positions, stopping at end of input.
-        // SAFETY: lseek takes no pointers.
-        unsafe { libc::lseek(fd_in, 299_990, libc::SEEK_SET) };
+        seek_to(fd_in, 299_990);
         assert_eq!(sys::copy_through_buffer(fd_in, None, fd_out, None, 100), Ok(10));
         assert_eq!((position(&input), position(&output)), (300_000, 10));
         assert_eq!(sys::copy_through_buffer(fd_in, None, fd_out, None, 100), Ok(0));
@@ -287,19 +261,15 @@ mod tests {
         assert_eq!(sys::copy_through_buffer(fd_in, Some(0), 9999, None, 1), Err(errno::EBADF as LinuxErrno));
         assert_eq!(position(&input), 300_000, "a failed write gives the bytes back (none were read at a position)");
         // A write failure after reading at the position: the position is given back.
-        // SAFETY: lseek takes no pointers.
-        unsafe { libc::lseek(fd_in, 5, libc::SEEK_SET) };
+        seek_to(fd_in, 5);
         assert_eq!(sys::copy_through_buffer(fd_in, None, 9999, None, 10), Err(errno::EBADF as LinuxErrno));
         assert_eq!(position(&input), 5);
         // From a pipe: what is there now.
-        let mut fds = [0; 2];
-        // SAFETY: fds is a valid out-pointer for two ints.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        // SAFETY: the pipe's ends are ours; the Files close them.
-        let (r, w) = unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) };
+        let (r, w) = sys::pipe().unwrap();
+        let (r, w) = (std::fs::File::from(r), std::fs::File::from(w));
         std::io::Write::write_all(&mut &w, b"piped").unwrap();
         assert_eq!(sys::copy_through_buffer(r.as_raw_fd(), None, fd_out, Some(0), 1000), Ok(5));
-        assert_eq!(&std::fs::read(dir.path("out")).unwrap()[..5], b"piped");
+        assert_eq!(&std::fs::read(dir.host("out")).unwrap()[..5], b"piped");
     }
 
     #[test]
@@ -307,7 +277,7 @@ mod tests {
         let dir = TempDir::new();
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let f = file(&dir.path("f"), true);
+        let f = file(&dir.host("f"), true);
         let fd = f.as_raw_fd();
         let keep = lx::FALLOC_FL_KEEP_SIZE as i32;
         assert_eq!(call(&mem, Request::Fallocate { fd, mode: 0, offset: 0, len: 8192 }), Response::Ret(0));
@@ -317,24 +287,18 @@ mod tests {
         let advice = lx::POSIX_FADV_SEQUENTIAL as i32;
         assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice }), Response::Ret(0));
         assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice: 99 }), errno_of(errno::EINVAL));
-        let mut fds = [0; 2];
-        // SAFETY: fds is a valid out-pointer for two ints.
-        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-        assert_eq!(call(&mem, Request::Fadvise { fd: fds[0], offset: 0, len: 0, advice }), errno_of(errno::ESPIPE));
-        // SAFETY: closing the pipe made above.
-        unsafe {
-            libc::close(fds[0]);
-            libc::close(fds[1]);
-        }
+        let (r, _w) = sys::pipe().unwrap();
+        let fd = r.as_raw_fd();
+        assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice }), errno_of(errno::ESPIPE));
     }
 
     #[test]
     fn setxattr_reads_the_value_from_guest_memory() {
         let dir = TempDir::new();
-        std::fs::write(dir.path("f"), b"").unwrap();
+        std::fs::write(dir.host("f"), b"").unwrap();
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let path = dir.bytes("f");
+        let path = dir.join("f");
         let target = || XattrTarget::Path { path: &path, follow: true };
         mem.write(0x100, b"val").unwrap();
         mem.write(0x2000, b"ue").unwrap();
@@ -350,9 +314,8 @@ mod tests {
         assert_eq!(first, Response::Ret(0));
         let c = CString::new(path.clone()).unwrap();
         let mut v = [0u8; 16];
-        // SAFETY: c and the name are NUL-terminated; v is a buffer of v.len() bytes.
-        let n = unsafe { libc::getxattr(c.as_ptr(), c"user.t".as_ptr(), v.as_mut_ptr().cast(), v.len()) };
-        assert_eq!(&v[..n as usize], b"value");
+        let n = rustix::fs::getxattr(c.as_c_str(), c"user.t", &mut v[..]).unwrap();
+        assert_eq!(&v[..n], b"value");
         let create = lx::XATTR_CREATE as i32;
         assert_eq!(set(&segs, create), errno_of(errno::EEXIST));
         // A value outside guest RAM: malformed, and the old value stays.
