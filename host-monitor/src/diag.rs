@@ -6,20 +6,15 @@
 
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::FromRawFd;
+use std::os::fd::AsRawFd;
 use std::sync::OnceLock;
 
 static STDERR: OnceLock<File> = OnceLock::new();
 
 /// Duplicate fd 2 to the lowest free fd at or above `floor`; returns it (for the fd guard).
 pub fn init(floor: i32) -> Option<i32> {
-    // SAFETY: F_DUPFD_CLOEXEC on fd 2 returns a new descriptor or -1; no memory involved.
-    let fd = unsafe { libc::fcntl(2, libc::F_DUPFD_CLOEXEC, floor) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: fd was just created and is owned by nothing else.
-    let file = unsafe { File::from_raw_fd(fd) };
+    let file = File::from(crate::host::sys::dup_above_floor(std::io::stderr(), floor).ok()?);
+    let fd = file.as_raw_fd();
     STDERR.set(file).ok()?;
     Some(fd)
 }

@@ -13,7 +13,7 @@
 //! opened while the program runs, it would take the program's lowest free descriptor.
 
 use std::fs::File;
-use std::os::fd::{FromRawFd, IntoRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -37,16 +37,9 @@ const READING_LIFETIME_NANOS: u64 = 1_000_000;
 /// Open /proc/loadavg at or above `floor`, before the program runs; returns the descriptor
 /// for the fd guard. Without it (no /proc: macOS) every answer is "spare".
 pub fn init(floor: i32) -> Option<i32> {
-    let low = File::open("/proc/loadavg").ok()?.into_raw_fd();
-    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we own returns a new one or -1.
-    let fd = unsafe { libc::fcntl(low, libc::F_DUPFD_CLOEXEC, floor) };
-    // SAFETY: `low` came from into_raw_fd above and is not used again.
-    drop(unsafe { File::from_raw_fd(low) });
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: fd was just created and is owned by nothing else.
-    let loadavg = unsafe { File::from_raw_fd(fd) };
+    let low = File::open("/proc/loadavg").ok()?;
+    let loadavg = File::from(crate::host::sys::move_above_floor(low.into(), floor).ok()?);
+    let fd = loadavg.as_raw_fd();
     // The count is the whole host's, so it is set against all its CPUs, not the ones this
     // process may use (a container's quota or cpuset would make an idle host look busy).
     // SAFETY: sysconf takes no pointers.

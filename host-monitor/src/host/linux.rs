@@ -10,9 +10,7 @@
 //! exactly as it does for a native program, which is what differential tests compare.
 
 use abi_shared::hypercall::{LinuxRusage, LinuxSysinfo, LinuxTms};
-use abi_shared::linux::{
-    errno as lxe, general as lx, LinuxStat, LinuxStatx, LinuxTermios, LinuxWinsize, StatxTimestamp,
-};
+use abi_shared::linux::{errno as lxe, general as lx, LinuxStatx, LinuxTermios, LinuxWinsize, StatxTimestamp};
 use libc::{c_int, c_uint, mode_t};
 
 use super::LinuxErrno;
@@ -266,32 +264,6 @@ pub fn sched_policy_to_linux(host_policy: c_int) -> i32 {
     host_policy
 }
 
-/// `struct stat` as x86_64 Linux lays it out.
-// The casts are identities on x86_64 hosts; on other Linux hosts some fields are narrower.
-#[allow(clippy::unnecessary_cast)]
-pub fn stat_to_linux(st: &libc::stat) -> LinuxStat {
-    LinuxStat {
-        st_dev: st.st_dev as u64,
-        st_ino: st.st_ino as u64,
-        st_nlink: st.st_nlink as u64,
-        st_mode: st.st_mode as u32,
-        st_uid: st.st_uid as u32,
-        st_gid: st.st_gid as u32,
-        pad0: 0,
-        st_rdev: st.st_rdev as u64,
-        st_size: st.st_size as i64,
-        st_blksize: st.st_blksize as i64,
-        st_blocks: st.st_blocks as i64,
-        st_atime: st.st_atime as i64,
-        st_atime_nsec: st.st_atime_nsec as i64,
-        st_mtime: st.st_mtime as i64,
-        st_mtime_nsec: st.st_mtime_nsec as i64,
-        st_ctime: st.st_ctime as i64,
-        st_ctime_nsec: st.st_ctime_nsec as i64,
-        unused: [0; 3],
-    }
-}
-
 /// `struct statx`, limited to the fields in `STATX_CARRIED_MASK`.
 pub fn statx_to_linux(stx: &libc::statx) -> LinuxStatx {
     LinuxStatx {
@@ -529,7 +501,7 @@ mod tests {
 
     #[test]
     fn stat_fields_match_std_metadata() {
-        let st = stat_to_linux(&host_stat("/"));
+        let st = super::super::stat_to_linux(&host_stat("/"));
         let md = std::fs::metadata("/").unwrap();
         assert_eq!(st.st_dev, md.dev());
         assert_eq!(st.st_ino, md.ino());

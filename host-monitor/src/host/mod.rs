@@ -1,10 +1,12 @@
 //! The host personality: conversion between the Linux ABI that requests speak and the ABI of
-//! the host the monitor runs on.
+//! the host the monitor runs on, and (in `sys`) the host calls themselves.
 //!
 //! Handlers in `server/` receive Linux numbers, flags and structs; before a host call they
-//! convert arguments with the `*_to_host` functions here, and they convert results back with
-//! the `*_to_linux` ones. They never compare a Linux constant with a host constant
-//! themselves, so each host needs only its own personality module:
+//! convert arguments with the `*_to_host` functions here, make the call through `sys`, and
+//! convert results back with the `*_to_linux` ones. They never compare a Linux constant with
+//! a host constant themselves, nor call the host directly, so `server/` has no
+//! `cfg(target_os)` and each host needs only its own modules here (`sys` has one per host
+//! too):
 //!
 //! - `linux.rs`: a Linux host, where almost everything is the identity (checked at compile
 //!   time against the `libc` crate's constants).
@@ -29,6 +31,15 @@ pub use linux::*;
 mod darwin;
 #[cfg(target_os = "macos")]
 pub use darwin::*;
+
+/// The host calls themselves, per host (see sys/mod.rs).
+pub mod sys;
+
+// One `stat_to_linux` for the hosts whose `struct stat` has Linux's field names.
+#[cfg(not(target_os = "macos"))]
+mod stat_fields;
+#[cfg(not(target_os = "macos"))]
+pub use stat_fields::stat_to_linux;
 
 // The Darwin tables are plain data compiled on every host, so that Linux CI tests them.
 mod darwin_tables;

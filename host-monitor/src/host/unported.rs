@@ -7,7 +7,7 @@
 //! translating device numbers or terminal flags. A new host gets its own module (as macOS has `darwin.rs`).
 
 use abi_shared::hypercall::{LinuxRusage, LinuxTms};
-use abi_shared::linux::{errno as lxe, general as lx, LinuxStat, LinuxTermios, LinuxWinsize};
+use abi_shared::linux::{errno as lxe, general as lx, LinuxTermios, LinuxWinsize};
 use libc::{c_int, c_uint, mode_t};
 
 use super::LinuxErrno;
@@ -155,30 +155,6 @@ pub fn tms_to_linux(t: &libc::tms) -> LinuxTms {
 /// Only SCHED_OTHER (0) is numbered alike everywhere; anything else is reported as it.
 pub fn sched_policy_to_linux(_host_policy: c_int) -> i32 {
     0
-}
-
-#[allow(clippy::unnecessary_cast)]
-pub fn stat_to_linux(st: &libc::stat) -> LinuxStat {
-    LinuxStat {
-        st_dev: st.st_dev as u64,
-        st_ino: st.st_ino as u64,
-        st_nlink: st.st_nlink as u64,
-        st_mode: st.st_mode as u32,
-        st_uid: st.st_uid as u32,
-        st_gid: st.st_gid as u32,
-        pad0: 0,
-        st_rdev: st.st_rdev as u64,
-        st_size: st.st_size as i64,
-        st_blksize: st.st_blksize as i64,
-        st_blocks: st.st_blocks as i64,
-        st_atime: st.st_atime as i64,
-        st_atime_nsec: st.st_atime_nsec as i64,
-        st_mtime: st.st_mtime as i64,
-        st_mtime_nsec: st.st_mtime_nsec as i64,
-        st_ctime: st.st_ctime as i64,
-        st_ctime_nsec: st.st_ctime_nsec as i64,
-        unused: [0; 3],
-    }
 }
 
 /// Nor can a Linux termios be given to this host.

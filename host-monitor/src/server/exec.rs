@@ -3,7 +3,7 @@
 //! sweep at the point of no return (and close_range's, which is the same walk over the
 //! program's descriptors).
 
-use std::ffi::OsStr;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
@@ -11,10 +11,21 @@ use abi_shared::hypercall::{ExecPlan, GuestSeg, Response};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
-use super::fs::{self, check, Failure, Handled};
+use super::fs::{self, Failure, Handled};
 use super::{procfs, FdGuard};
 use crate::guest_mem::GuestMemory;
+use crate::host::sys::{self, fd_host_path};
 use crate::host::LinuxErrno;
+
+/// Linux's limit on one argument or environment string, its NUL included (MAX_ARG_STRLEN,
+/// 32 pages).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// The most bytes of arguments and environment one exec takes, counted as Linux counts
+/// them: each string with its NUL, plus a pointer per string. Linux allows a quarter of the
+/// stack rlimit (so 2 MiB under the usual 8 MiB stack limit); the monitor keeps to that.
+const ARG_MAX_BYTES: usize = 2 << 20;
+
+const E2BIG: LinuxErrno = errno::E2BIG as LinuxErrno;
 use crate::program::{self, Found};
 use crate::vfs;
 
@@ -69,6 +80,11 @@ pub(super) fn exec_native(
     if fd < 0 || fds.is_reserved(fd) || !crate::native::is_native(fd) {
         return Err(Failure::Errno(errno::EBADF as LinuxErrno));
     }
+    // Refused before anything is read: the strings alone would be over the limit.
+    let total = args.iter().try_fold(0u64, |sum, seg| sum.checked_add(seg.len));
+    if total.is_none_or(|t| t > ARG_MAX_BYTES as u64) {
+        return Err(Failure::Errno(E2BIG));
+    }
     let mut bytes = Vec::new();
     for seg in args {
         let part = mem.read_vec(seg.gpa, seg.len).map_err(|_| Failure::Errno(errno::EFAULT as LinuxErrno))?;
@@ -76,18 +92,28 @@ pub(super) fn exec_native(
     }
     let (argv, envp) =
         crate::native::split_args(&bytes, argc as usize).ok_or(Failure::Errno(errno::EINVAL as LinuxErrno))?;
-    // SAFETY: a zeroed sigset_t is valid; sigemptyset/sigaddset fill it.
-    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    unsafe { libc::sigemptyset(&mut mask) };
-    for sig in (1..=64).filter(|s| blocked & (1u64 << (s - 1)) != 0) {
-        if let Some(h) = crate::host::host_signal_of(sig) {
-            // SAFETY: h is a valid host signal number.
-            unsafe { libc::sigaddset(&mut mask, h) };
-        }
-    }
+    check_arg_sizes(&argv, &envp)?;
+    let blocked_signals = (1..=64).filter(|s| blocked & (1u64 << (s - 1)) != 0);
+    let mask = sys::sigset_of(blocked_signals.filter_map(crate::host::host_signal_of));
     let e = crate::native::exec(fd, &argv, &envp, &mask);
     Err(Failure::Errno(crate::host::errno_to_linux(e)))
+}
+
+/// E2BIG, as Linux's execve answers, for a string longer than MAX_ARG_STRLEN or strings
+/// and pointers that add up to more than ARG_MAX_BYTES.
+fn check_arg_sizes(argv: &[CString], envp: &[CString]) -> Result<(), Failure> {
+    let mut total = 0usize;
+    for s in argv.iter().chain(envp) {
+        let len = s.as_bytes_with_nul().len();
+        if len > MAX_ARG_STRLEN {
+            return Err(Failure::Errno(E2BIG));
+        }
+        total += len + std::mem::size_of::<u64>();
+    }
+    if total > ARG_MAX_BYTES {
+        return Err(Failure::Errno(E2BIG));
+    }
+    Ok(())
 }
 
 /// The name Linux's execveat gives the program (bprm->filename): the path itself when it
@@ -104,25 +130,13 @@ pub fn exec_filename(dirfd: i32, path: &[u8]) -> Vec<u8> {
     name
 }
 
-/// A host path that names what `fd` is open on, even if the file was renamed or removed.
-fn fd_host_path(fd: c_int) -> PathBuf {
-    if cfg!(target_os = "linux") {
-        PathBuf::from(format!("/proc/self/fd/{fd}"))
-    } else {
-        PathBuf::from(format!("/dev/fd/{fd}"))
-    }
-}
-
 fn open_readonly(host: &std::path::Path) -> Result<c_int, Failure> {
-    let path =
-        std::ffi::CString::new(host.as_os_str().as_bytes()).map_err(|_| Failure::Errno(errno::ENOENT as LinuxErrno))?;
-    // SAFETY: the path is NUL-terminated and outlives the call.
-    Ok(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })? as c_int)
+    Ok(sys::open_readonly(&sys::c_string(host)?)?)
 }
 
+/// Close a descriptor opened here (or one of the program's at exec), not used after.
 fn close(fd: c_int) {
-    // SAFETY: fd was opened here and is not used after.
-    unsafe { libc::close(fd) };
+    sys::close_quietly(fd);
 }
 
 /// CloseOnExec: close every program descriptor marked FD_CLOEXEC (the monitor's own lie
@@ -130,9 +144,7 @@ fn close(fd: c_int) {
 pub(super) fn close_on_exec(fds: &FdGuard) -> Handled {
     let mut closed = 0;
     for fd in procfs::open_program_fds(fds)? {
-        // SAFETY: F_GETFD takes no pointers; fd is one of the program's descriptors.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags >= 0 && flags & libc::FD_CLOEXEC != 0 {
+        if sys::fd_flags(fd).is_ok_and(|flags| flags & libc::FD_CLOEXEC != 0) {
             close(fd);
             closed += 1;
         }
@@ -156,8 +168,7 @@ pub(super) fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> H
     let in_range = |fd: &i32| (first..=last).contains(&(*fd as u32));
     for fd in procfs::open_program_fds(fds)?.into_iter().filter(in_range) {
         if flags & CLOSE_RANGE_CLOEXEC != 0 {
-            // SAFETY: F_SETFD takes an int; fd is one of the program's descriptors.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+            sys::set_cloexec_quietly(fd, true);
         } else {
             close(fd);
         }
@@ -168,18 +179,18 @@ pub(super) fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> H
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsRawFd;
 
     fn is_open(fd: c_int) -> bool {
-        // SAFETY: F_GETFD takes no pointers.
-        unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+        sys::fd_flags(fd).is_ok()
     }
 
     /// Ranges of one descriptor each: other tests of this process own the fds around ours.
     #[test]
     fn close_range_spares_the_monitors_descriptors() {
         // The monitor's descriptors lie above the program's, as the floor makes them.
-        // SAFETY: plain dups of stdin, closed by the test.
-        let (a, b) = unsafe { (libc::dup(0), libc::dup(0)) };
+        // Plain dups of stdin, closed by the test.
+        let (a, b) = (sys::dup(0).unwrap(), sys::dup(0).unwrap());
         let (program, mine) = (a.min(b), a.max(b));
         let mut guard = FdGuard::default();
         guard.reserve(mine);
@@ -187,14 +198,56 @@ mod tests {
         assert_eq!(close_range(&guard, m, m, 0).unwrap(), Response::Ret(0));
         assert!(is_open(mine));
         assert_eq!(close_range(&guard, p, p, CLOSE_RANGE_CLOEXEC).unwrap(), Response::Ret(0));
-        // SAFETY: F_GETFD takes no pointers.
-        assert_eq!(unsafe { libc::fcntl(program, libc::F_GETFD) }, libc::FD_CLOEXEC);
+        assert_eq!(sys::fd_flags(program), Ok(libc::FD_CLOEXEC));
         assert_eq!(close_range(&guard, p, p, CLOSE_RANGE_UNSHARE).unwrap(), Response::Ret(0));
         assert!(!is_open(program));
         let einval = Failure::Errno(errno::EINVAL as LinuxErrno);
         assert_eq!(close_range(&guard, p, p, 1).unwrap_err(), einval);
         assert_eq!(close_range(&guard, p + 1, p, 0).unwrap_err(), einval);
         close(mine);
+    }
+
+    /// A file registered as a `--native` program (this is the only test that registers
+    /// one: the list is set once per process), already removed from the file system.
+    fn native_test_file() -> std::os::fd::OwnedFd {
+        let (path, file) = sys::create_temp("linuxrun-native-", sys::TempKind::File).unwrap();
+        crate::native::install(std::slice::from_ref(&path)).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        file.unwrap()
+    }
+
+    fn strings(lens: &[usize]) -> Vec<CString> {
+        lens.iter().map(|&n| CString::new(vec![b'a'; n]).unwrap()).collect()
+    }
+
+    #[test]
+    fn native_arguments_are_capped_as_linux_caps_them() {
+        let e2big = Err(Failure::Errno(E2BIG));
+        assert_eq!(check_arg_sizes(&strings(&[3, 10]), &strings(&[20])), Ok(()));
+        // One string: MAX_ARG_STRLEN with its NUL is the most.
+        assert_eq!(check_arg_sizes(&strings(&[MAX_ARG_STRLEN - 1]), &[]), Ok(()));
+        assert_eq!(check_arg_sizes(&strings(&[MAX_ARG_STRLEN]), &[]), e2big);
+        assert_eq!(check_arg_sizes(&[], &strings(&[MAX_ARG_STRLEN])), e2big);
+        // The total counts a pointer per string: 2 MiB of empty strings is over.
+        let many_empty = strings(&vec![0; ARG_MAX_BYTES / 9 + 1]);
+        assert_eq!(check_arg_sizes(&many_empty, &[]), e2big);
+        let per_string = 1000 + 1 + 8;
+        assert_eq!(check_arg_sizes(&strings(&vec![1000; ARG_MAX_BYTES / per_string]), &[]), Ok(()));
+        assert_eq!(check_arg_sizes(&strings(&vec![1000; ARG_MAX_BYTES / per_string + 1]), &[]), e2big);
+    }
+
+    #[test]
+    fn native_exec_refuses_oversized_arguments_before_reading_them() {
+        let mut ram = vec![0u8; 4096];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        // A segment far past guest RAM: had it been read, the answer would be EFAULT.
+        let huge = [GuestSeg { gpa: 0, len: ARG_MAX_BYTES as u64 + 1 }];
+        let split = [GuestSeg { gpa: 0, len: u64::MAX }, GuestSeg { gpa: 0, len: 2 }];
+        let native = native_test_file();
+        for args in [&huge[..], &split[..]] {
+            let r = exec_native(&FdGuard::default(), &mem, native.as_raw_fd(), args, 1, 0);
+            assert_eq!(r, Err(Failure::Errno(E2BIG)));
+        }
     }
 
     #[test]

@@ -11,18 +11,15 @@
 //!   never costs the program data (a directory position, bytes of a pipe).
 
 use std::ffi::CString;
-use std::mem::MaybeUninit;
 use std::os::unix::ffi::OsStrExt;
 
-use abi_shared::hypercall::{GuestSeg, LinuxFlock, MalformedReason, Request, Response, SegList};
-// macOS serves the xattr reads in extra.rs.
-#[cfg(not(target_os = "macos"))]
-use abi_shared::hypercall::XattrTarget;
+use abi_shared::hypercall::{GuestSeg, LinuxFlock, MalformedReason, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
 use super::FdGuard;
 use crate::guest_mem::{GuestMemory, OutOfBounds, MAX_SEGMENTS};
+use crate::host::sys;
 use crate::host::{self, LinuxErrno};
 use crate::vfs::{self, Last, Mounted, View};
 
@@ -32,7 +29,6 @@ const MAX_RW_COUNT: usize = 0x7fff_f000;
 const PATH_MAX: usize = general::PATH_MAX as usize;
 /// Largest host buffer one getdents64 uses; a bigger guest buffer just gets fewer entries
 /// than it could hold, which getdents64 callers handle (they loop until 0).
-#[cfg(target_os = "linux")]
 const MAX_DIRENTS_BUFFER: usize = 1 << 20;
 /// Largest host buffer one readlinkat uses: no Linux link target is longer than a page.
 const MAX_LINK_BUFFER: usize = 64 * 1024;
@@ -53,8 +49,6 @@ const F_GETFL: i32 = general::F_GETFL as i32;
 const F_SETFL: i32 = general::F_SETFL as i32;
 const F_GETPIPE_SZ: i32 = general::F_GETPIPE_SZ as i32;
 const F_SETPIPE_SZ: i32 = general::F_SETPIPE_SZ as i32;
-#[cfg(not(target_os = "linux"))]
-const EOPNOTSUPP: LinuxErrno = errno::EOPNOTSUPP as LinuxErrno;
 
 mod extra;
 
@@ -71,6 +65,13 @@ impl From<Failure> for Response {
             Failure::Errno(e) => Response::Ret(-i64::from(e)),
             Failure::Malformed(why) => Response::Malformed(why),
         }
+    }
+}
+
+/// A host call's failure: its Linux errno is the program's.
+impl From<LinuxErrno> for Failure {
+    fn from(e: LinuxErrno) -> Failure {
+        Failure::Errno(e)
     }
 }
 
@@ -164,12 +165,7 @@ pub(super) fn ret(value: i64) -> Handled {
 /// A host call's result: the value, or the Linux errno of its failure. Call it right after
 /// the host call, before anything else can change `errno`.
 pub(super) fn check<T: TryInto<i64>>(r: T) -> Result<i64, Failure> {
-    let value: i64 = r.try_into().map_err(|_| Failure::Errno(EOVERFLOW))?;
-    if value < 0 {
-        Err(Failure::Errno(host::last_errno()))
-    } else {
-        Ok(value)
-    }
+    Ok(sys::check(r)?)
 }
 
 /// A Linux path as the host wants it: NUL-terminated, at most PATH_MAX bytes with the NUL.
@@ -194,9 +190,7 @@ fn host_cwd() -> c_int {
 /// a directory (as Linux says for a relative path from such a dirfd), None if the view
 /// does not show it.
 fn guest_dir_of_fd(view: &View, fd: c_int) -> Result<Option<Vec<u8>>, Failure> {
-    // SAFETY: st is a valid out-pointer for one struct stat.
-    let st = out_struct(|st| unsafe { libc::fstat(fd, st) })?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+    if sys::file_type(fd)? != libc::S_IFDIR {
         return Err(Failure::Errno(errno::ENOTDIR as LinuxErrno));
     }
     Ok(view.guest_path_of_fd(fd))
@@ -208,7 +202,7 @@ fn guest_getcwd(view: &Mounted, buf: &mut [u8]) -> Result<i64, Failure> {
     // The view remembers the cwd by name; the host knows whether it still exists (Linux:
     // ENOENT once the working directory has been removed).
     let mut scratch = vec![0u8; PATH_MAX];
-    if let Err(Failure::Errno(e)) = getcwd_host(&mut scratch) {
+    if let Err(e) = sys::getcwd(&mut scratch) {
         if e == errno::ENOENT as LinuxErrno {
             return Err(Failure::Errno(e));
         }
@@ -252,18 +246,8 @@ fn cap_iovecs(iov: &mut Vec<libc::iovec>, limit: usize) {
     iov.truncate(keep);
 }
 
-/// The host's result of a host call that fills a `T`.
-pub(super) fn out_struct<T>(call: impl FnOnce(*mut T) -> c_int) -> Result<T, Failure> {
-    let mut out = MaybeUninit::<T>::zeroed();
-    check(call(out.as_mut_ptr()))?;
-    // SAFETY: `out` starts zeroed and every `T` used here (stat, statx, termios, winsize) is
-    // plain integers, for which zero is a valid value; the call succeeded and filled it.
-    Ok(unsafe { out.assume_init() })
-}
-
 fn umask(mask: u32) -> Response {
-    // SAFETY: umask only swaps the process's file mode creation mask.
-    let old = unsafe { libc::umask(host::mode_to_host(mask & 0o777)) };
+    let old = sys::umask(host::mode_to_host(mask & 0o777));
     Response::Ret(i64::from(host::mode_to_linux(old)))
 }
 
@@ -282,30 +266,13 @@ pub(super) fn open_for_exec(
         if flags as u32 & general::AT_EMPTY_PATH == 0 {
             return Err(Failure::Errno(errno::ENOENT as LinuxErrno));
         }
-        return reopen_fd(fs.fd(dirfd)?);
+        return Ok(sys::reopen_readonly(fs.fd(dirfd)?)?);
     }
     let nofollow = if flags as u32 & general::AT_SYMLINK_NOFOLLOW != 0 { general::O_NOFOLLOW } else { 0 };
     let open_flags = (general::O_RDONLY | general::O_CLOEXEC | nofollow) as i32;
     let at = fs.at(dirfd, path, last_from_open_flags(open_flags))?;
-    let host_flags = host::open_flags_to_host(open_flags).map_err(Failure::Errno)?;
-    // SAFETY: the path is NUL-terminated and outlives the call.
-    Ok(check(unsafe { libc::openat(at.dirfd, at.path.as_ptr(), host_flags) })? as c_int)
-}
-
-/// A new read-only descriptor of the file `fd` names (`fd` may be an O_PATH descriptor).
-#[cfg(target_os = "linux")]
-fn reopen_fd(fd: c_int) -> Result<c_int, Failure> {
-    let path = CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| Failure::Errno(EBADF))?;
-    // SAFETY: the path is NUL-terminated and outlives the call.
-    Ok(check(unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })? as c_int)
-}
-
-/// Elsewhere there are no O_PATH descriptors: a duplicate reads the same file (the loader
-/// uses positioned reads, so the shared offset does not matter).
-#[cfg(not(target_os = "linux"))]
-fn reopen_fd(fd: c_int) -> Result<c_int, Failure> {
-    // SAFETY: fcntl F_DUPFD_CLOEXEC takes no pointers.
-    Ok(check(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })? as c_int)
+    let host_flags = host::open_flags_to_host(open_flags)?;
+    Ok(sys::openat(at.dirfd, &at.path, host_flags, 0)?)
 }
 
 /// The guard, guest memory and filesystem view a request is served with.
@@ -452,202 +419,114 @@ impl Fs<'_> {
 
     fn openat(&self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Handled {
         let at = self.at(dirfd, path, last_from_open_flags(flags))?;
-        let flags = host::open_flags_to_host(flags).map_err(Failure::Errno)?;
+        let flags = host::open_flags_to_host(flags)?;
         let mode = host::open_mode_to_host(mode);
-        // SAFETY: the path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::openat(at.dirfd, at.path.as_ptr(), flags, mode) })?)
+        ret(sys::openat(at.dirfd, &at.path, flags, mode)?.into())
     }
 
     fn close(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: fd is not one of the monitor's own descriptors; closing it affects only
-        // the program's descriptor table.
-        ret(check(unsafe { libc::close(fd) })?)
+        // fd is not one of the monitor's own descriptors: closing it affects only the
+        // program's descriptor table.
+        sys::close(self.fd(fd)?)?;
+        ret(0)
     }
 
     fn read(&self, fd: i32, buf: &SegList<'_>, offset: Option<i64>) -> Handled {
         let fd = self.fd(fd)?;
         let iov = self.rw_iovecs(buf)?;
-        let count = iov.len() as c_int;
         // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
-        // count is at most IOV_MAX.
-        let r = unsafe {
-            match offset {
-                None => libc::readv(fd, iov.as_ptr(), count),
-                Some(off) => libc::preadv(fd, iov.as_ptr(), count, off),
-            }
-        };
-        ret(check(r)?)
+        // there are at most IOV_MAX of them.
+        ret(unsafe { sys::read_vectored(fd, &iov, offset) }?)
     }
 
     fn write(&self, fd: i32, buf: &SegList<'_>, offset: Option<i64>) -> Handled {
         let fd = self.fd(fd)?;
         let iov = self.rw_iovecs(buf)?;
-        let count = iov.len() as c_int;
         // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
-        // count is at most IOV_MAX.
-        let r = unsafe {
-            match offset {
-                None => libc::writev(fd, iov.as_ptr(), count),
-                Some(off) => libc::pwritev(fd, iov.as_ptr(), count, off),
-            }
-        };
-        ret(check(r)?)
+        // there are at most IOV_MAX of them.
+        ret(unsafe { sys::write_vectored(fd, &iov, offset) }?)
     }
 
     fn lseek(&self, fd: i32, offset: i64, whence: u32) -> Handled {
         let fd = self.fd(fd)?;
-        let whence = host::seek_whence_to_host(whence).map_err(Failure::Errno)?;
-        // SAFETY: lseek takes no pointers.
-        ret(check(unsafe { libc::lseek(fd, offset, whence) })?)
+        let whence = host::seek_whence_to_host(whence)?;
+        ret(sys::lseek(fd, offset, whence)?)
     }
 
     fn fstat(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: st is a valid out-pointer for one struct stat.
-        let st = out_struct(|st| unsafe { libc::fstat(fd, st) })?;
+        let st = sys::fstat(self.fd(fd)?)?;
         Ok(Response::Stat(host::stat_to_linux(&st)))
     }
 
     fn fstatat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
-        let st = self.host_stat(dirfd, path, flags, host::stat_flags_to_host)?;
+        let st = self.host_stat(dirfd, path, flags)?;
         Ok(Response::Stat(host::stat_to_linux(&st)))
     }
 
     /// fstatat on the host. An empty path with AT_EMPTY_PATH means `dirfd` itself (glibc's
     /// fstat is exactly that): served with fstat, which every host has, since not every
     /// host's fstatat knows the flag.
-    fn host_stat(
-        &self,
-        dirfd: i32,
-        path: &[u8],
-        flags: i32,
-        convert: fn(i32) -> Result<c_int, LinuxErrno>,
-    ) -> Result<libc::stat, Failure> {
+    fn host_stat(&self, dirfd: i32, path: &[u8], flags: i32) -> Result<libc::stat, Failure> {
         let linux_empty_path = general::AT_EMPTY_PATH as i32;
         if path.is_empty() && flags & linux_empty_path != 0 {
-            let fd = if dirfd == general::AT_FDCWD { None } else { Some(self.fd(dirfd)?) };
-            return match fd {
-                // SAFETY: st is a valid out-pointer for one struct stat.
-                Some(fd) => out_struct(|st| unsafe { libc::fstat(fd, st) }),
-                // SAFETY: "." is NUL-terminated; st is a valid out-pointer.
-                None => out_struct(|st| unsafe { libc::stat(c".".as_ptr(), st) }),
-            };
+            return Ok(if dirfd == general::AT_FDCWD { sys::stat_cwd()? } else { sys::fstat(self.fd(dirfd)?)? });
         }
         let at = self.at(dirfd, path, last_from_at_flags(flags))?;
-        let flags = convert(flags & !linux_empty_path).map_err(Failure::Errno)?;
-        // SAFETY: the path is NUL-terminated; st is a valid out-pointer for one struct stat.
-        out_struct(|st| unsafe { libc::fstatat(at.dirfd, at.path.as_ptr(), st, flags) })
+        let flags = host::stat_flags_to_host(flags & !linux_empty_path)?;
+        Ok(sys::fstatat(at.dirfd, &at.path, flags)?)
     }
 
-    #[cfg(target_os = "linux")]
+    /// statx. An empty path with AT_EMPTY_PATH names `dirfd` itself; the host call is told
+    /// so apart from the other flags, since not every host's call knows the flag.
     fn statx(&self, dirfd: i32, path: &[u8], flags: i32, mask: u32) -> Handled {
+        let linux_empty_path = general::AT_EMPTY_PATH as i32;
+        let empty_path = path.is_empty() && flags & linux_empty_path != 0;
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, last_from_at_flags(flags))?;
-        let flags = host::statx_flags_to_host(flags).map_err(Failure::Errno)?;
-        let mask = host::statx_mask_to_host(mask).map_err(Failure::Errno)?;
-        let stx = out_struct(|stx: *mut libc::statx| {
-            // SAFETY: path is NUL-terminated; stx is a valid out-pointer for one struct statx.
-            let r = unsafe { libc::syscall(libc::SYS_statx, dirfd, path.as_ptr(), flags, mask, stx) };
-            r as c_int
-        })?;
-        Ok(Response::Statx(host::statx_to_linux(&stx)))
+        let flags = host::statx_flags_to_host(flags & !linux_empty_path)?;
+        let mask = host::statx_mask_to_host(mask)?;
+        Ok(Response::Statx(sys::statx(dirfd, &path, flags, empty_path, mask)?))
     }
 
-    /// statx from fstatat: the basic stats and the birth time (`st_birthtime`).
-    #[cfg(target_os = "macos")]
-    fn statx(&self, dirfd: i32, path: &[u8], flags: i32, mask: u32) -> Handled {
-        host::statx_mask_to_host(mask).map_err(Failure::Errno)?;
-        let st = self.host_stat(dirfd, path, flags, host::statx_flags_to_host)?;
-        Ok(Response::Statx(host::statx_to_linux(&st)))
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-    fn statx(&self, dirfd: i32, _path: &[u8], _flags: i32, _mask: u32) -> Handled {
-        self.dirfd(dirfd)?;
-        Err(Failure::Errno(ENOSYS))
-    }
-
-    #[cfg(target_os = "linux")]
     fn getdents64(&self, fd: i32, buf: &SegList<'_>) -> Handled {
         let fd = self.fd(fd)?;
         let len = self.out_len(buf, MAX_DIRENTS_BUFFER)?;
         let mut dirents = vec![0u8; len];
-        // SAFETY: dirents is a host buffer of exactly `len` writable bytes.
-        let r = unsafe { libc::syscall(libc::SYS_getdents64, fd, dirents.as_mut_ptr(), len) };
-        let n = check(r)?;
-        ret(self.copy_out(buf.as_slice(), &dirents, n)?)
-    }
-
-    /// Darwin's directory records (getdirentries64, what its readdir uses) rewritten as
-    /// Linux `linux_dirent64` records. A Linux record is never longer than the Darwin one,
-    /// so everything read fits the guest's buffer; d_off is Darwin's d_seekoff.
-    #[cfg(target_os = "macos")]
-    fn getdents64(&self, fd: i32, buf: &SegList<'_>) -> Handled {
-        extern "C" {
-            // libSystem's stub for the getdirentries64 system call.
-            fn __getdirentries64(
-                fd: c_int,
-                buf: *mut libc::c_void,
-                nbytes: libc::size_t,
-                basep: *mut libc::off_t,
-            ) -> libc::ssize_t;
-        }
-        const MAX_BUFFER: usize = 1 << 20;
-        let fd = self.fd(fd)?;
-        let len = self.out_len(buf, MAX_BUFFER)?;
-        let mut records = vec![0u8; len];
-        let mut base: libc::off_t = 0;
-        // SAFETY: records is a host buffer of exactly `len` writable bytes; base is a valid
-        // out-pointer.
-        let n = check(unsafe { __getdirentries64(fd, records.as_mut_ptr().cast(), len, &mut base) })?;
-        let n = (n as usize).min(len);
-        let mut linux = vec![0u8; len];
-        let (written, consumed) = host::dirents_to_linux(&records[..n], &mut linux);
-        if written == 0 && consumed < n {
-            // A record the translation could not read: nothing sensible to hand over.
-            return Err(Failure::Errno(errno::EIO as LinuxErrno));
-        }
-        ret(self.copy_out(buf.as_slice(), &linux, written as i64)?)
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-    fn getdents64(&self, fd: i32, _buf: &SegList<'_>) -> Handled {
-        self.fd(fd)?;
-        Err(Failure::Errno(ENOSYS))
+        let n = sys::getdents64(fd, &mut dirents)?;
+        ret(self.copy_out(buf.as_slice(), &dirents, n as i64)?)
     }
 
     fn mkdirat(&self, dirfd: i32, path: &[u8], mode: u32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
-        // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::mkdirat(dirfd, path.as_ptr(), host::mode_to_host(mode)) })?)
+        sys::mkdirat(dirfd, &path, host::mode_to_host(mode))?;
+        ret(0)
     }
 
     fn unlinkat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
-        let flags = host::unlink_flags_to_host(flags).map_err(Failure::Errno)?;
-        // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::unlinkat(dirfd, path.as_ptr(), flags) })?)
+        let flags = host::unlink_flags_to_host(flags)?;
+        sys::unlinkat(dirfd, &path, flags)?;
+        ret(0)
     }
 
     fn renameat2(&self, olddirfd: i32, oldpath: &[u8], newdirfd: i32, newpath: &[u8], flags: u32) -> Handled {
         let old = self.at(olddirfd, oldpath, Last::Parent)?;
         let new = self.at(newdirfd, newpath, Last::Parent)?;
         same_mount(&old, &new)?;
-        let (olddirfd, oldpath, newdirfd, newpath) = (old.dirfd, old.path, new.dirfd, new.path);
         if flags == 0 {
-            // SAFETY: both paths are NUL-terminated and outlive the call.
-            return ret(check(unsafe { libc::renameat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr()) })?);
+            sys::renameat(old.dirfd, &old.path, new.dirfd, &new.path)?;
+        } else {
+            let flags = host::rename_flags_to_host(flags)?;
+            sys::renameat2(old.dirfd, &old.path, new.dirfd, &new.path, flags)?;
         }
-        let flags = host::rename_flags_to_host(flags).map_err(Failure::Errno)?;
-        ret(renameat2_with_flags(olddirfd, &oldpath, newdirfd, &newpath, flags)?)
+        ret(0)
     }
 
     /// symlinkat: the target is text and stays as given (it is resolved when used).
     fn symlinkat(&self, target: &[u8], newdirfd: i32, linkpath: &[u8]) -> Handled {
         let target = c_path(target)?;
         let HostAt { dirfd: newdirfd, path: linkpath, .. } = self.at(newdirfd, linkpath, Last::Parent)?;
-        // SAFETY: both paths are NUL-terminated and outlive the call.
-        ret(check(unsafe { libc::symlinkat(target.as_ptr(), newdirfd, linkpath.as_ptr()) })?)
+        sys::symlinkat(&target, newdirfd, &linkpath)?;
+        ret(0)
     }
 
     /// readlinkat: the link's bytes into the segments, without NUL; returns their length.
@@ -658,10 +537,8 @@ impl Fs<'_> {
             return Err(Failure::Errno(EINVAL));
         }
         let mut target = vec![0u8; len];
-        // SAFETY: path is NUL-terminated; target is a host buffer of `len` writable bytes.
-        let r = unsafe { libc::readlinkat(dirfd, path.as_ptr(), target.as_mut_ptr().cast(), len) };
-        let n = check(r)?;
-        ret(self.copy_out(buf.as_slice(), &target, n)?)
+        let n = sys::readlinkat(dirfd, &path, &mut target)?;
+        ret(self.copy_out(buf.as_slice(), &target, n as i64)?)
     }
 
     fn truncate(&self, path: &[u8], length: i64) -> Handled {
@@ -669,45 +546,43 @@ impl Fs<'_> {
             View::Identity => c_path(path)?,
             View::Mounted(_) => self.at(general::AT_FDCWD, path, Last::Follow)?.path,
         };
-        // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::truncate(path.as_ptr(), length) })?)
+        sys::truncate(&path, length)?;
+        ret(0)
     }
 
     fn ftruncate(&self, fd: i32, length: i64) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: ftruncate takes no pointers.
-        ret(check(unsafe { libc::ftruncate(fd, length) })?)
+        sys::ftruncate(self.fd(fd)?, length)?;
+        ret(0)
     }
 
     fn fsync(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: fsync takes no pointers.
-        ret(check(unsafe { libc::fsync(fd) })?)
+        sys::fsync(self.fd(fd)?)?;
+        ret(0)
     }
 
     fn fdatasync(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        ret(fdatasync_host(fd)?)
+        sys::fdatasync(self.fd(fd)?)?;
+        ret(0)
     }
 
     fn fchmodat(&self, dirfd: i32, path: &[u8], mode: u32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Follow)?;
-        // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::fchmodat(dirfd, path.as_ptr(), host::mode_to_host(mode), 0) })?)
+        sys::fchmodat(dirfd, &path, host::mode_to_host(mode))?;
+        ret(0)
     }
 
     fn fchmod(&self, fd: i32, mode: u32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: fchmod takes no pointers.
-        ret(check(unsafe { libc::fchmod(fd, host::mode_to_host(mode)) })?)
+        sys::fchmod(self.fd(fd)?, host::mode_to_host(mode))?;
+        ret(0)
     }
 
     /// faccessat (flags 0) and faccessat2.
     fn faccessat(&self, dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, last_from_at_flags(flags))?;
-        let mode = host::access_mode_to_host(mode).map_err(Failure::Errno)?;
-        let flags = host::access_flags_to_host(flags).map_err(Failure::Errno)?;
-        ret(faccessat_host(dirfd, &path, mode, flags)?)
+        let mode = host::access_mode_to_host(mode)?;
+        let flags = host::access_flags_to_host(flags)?;
+        sys::faccessat(dirfd, &path, mode, flags)?;
+        ret(0)
     }
 
     /// The getcwd syscall: the path with its NUL into the segments; returns the length
@@ -716,7 +591,7 @@ impl Fs<'_> {
         let len = self.out_len(buf, PATH_MAX)?;
         let mut cwd = vec![0u8; len];
         let n = match self.view {
-            View::Identity => getcwd_host(&mut cwd)?,
+            View::Identity => sys::getcwd(&mut cwd)?,
             View::Mounted(view) => guest_getcwd(view, &mut cwd)?,
         };
         ret(self.copy_out(buf.as_slice(), &cwd, n)?)
@@ -724,17 +599,15 @@ impl Fs<'_> {
 
     fn chdir(&self, path: &[u8]) -> Handled {
         let View::Mounted(view) = self.view else {
-            let path = c_path(path)?;
-            // SAFETY: path is NUL-terminated and outlives the call.
-            return ret(check(unsafe { libc::chdir(path.as_ptr()) })?);
+            sys::chdir(&c_path(path)?)?;
+            return ret(0);
         };
         let resolved = self.resolve_in(view, general::AT_FDCWD, host_cwd(), path, Last::Follow)?;
         let host = match &resolved {
             Some(r) => host_c_path(r.host.clone())?,
             None => c_path(path)?,
         };
-        // SAFETY: host is NUL-terminated and outlives the call.
-        check(unsafe { libc::chdir(host.as_ptr()) })?;
+        sys::chdir(&host)?;
         match resolved {
             Some(r) => view.set_cwd(Some(r.guest)),
             None => set_cwd_from_host(view),
@@ -743,79 +616,63 @@ impl Fs<'_> {
     }
 
     fn fchdir(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: fchdir takes no pointers.
-        check(unsafe { libc::fchdir(fd) })?;
+        sys::fchdir(self.fd(fd)?)?;
         if let View::Mounted(view) = self.view {
             set_cwd_from_host(view);
         }
         ret(0)
     }
 
+    /// dup: the new fd is the lowest free one, never one the monitor holds.
     fn dup(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: dup takes no pointers; the new fd is the lowest free one, never one the
-        // monitor holds.
-        ret(check(unsafe { libc::dup(fd) })?)
+        ret(sys::dup(self.fd(fd)?)?.into())
     }
 
     /// dup3 exactly: EINVAL if oldfd == newfd, flags only O_CLOEXEC.
     fn dup3(&self, oldfd: i32, newfd: i32, flags: i32) -> Handled {
         let oldfd = self.fd(oldfd)?;
         let newfd = self.fd(newfd)?;
-        let flags = host::open_flags_to_host(flags).map_err(Failure::Errno)?;
-        ret(dup3_host(oldfd, newfd, flags)?)
+        let flags = host::open_flags_to_host(flags)?;
+        ret(sys::dup3(oldfd, newfd, flags)?.into())
     }
 
     fn fcntl(&self, fd: i32, cmd: i32, arg: u64) -> Handled {
         let fd = self.fd(fd)?;
         match cmd {
-            F_DUPFD => self.fcntl_dupfd(fd, libc::F_DUPFD, arg),
-            F_DUPFD_CLOEXEC => self.fcntl_dupfd(fd, libc::F_DUPFD_CLOEXEC, arg),
-            F_GETFD => {
-                // SAFETY: F_GETFD takes no argument.
-                let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
-                ret(i64::from(host::fd_flags_to_linux(flags as c_int)))
-            }
+            F_DUPFD => self.fcntl_dupfd(fd, false, arg),
+            F_DUPFD_CLOEXEC => self.fcntl_dupfd(fd, true, arg),
+            F_GETFD => ret(i64::from(host::fd_flags_to_linux(sys::fd_flags(fd)?))),
             F_SETFD => {
                 // Linux reads the argument as an int.
-                let flags = host::fd_flags_to_host(arg as i32);
-                // SAFETY: F_SETFD takes an int.
-                ret(check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags) })?)
+                sys::set_fd_flags(fd, host::fd_flags_to_host(arg as i32))?;
+                ret(0)
             }
-            F_GETFL => {
-                // SAFETY: F_GETFL takes no argument.
-                let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-                ret(i64::from(host::open_flags_to_linux(flags as c_int)))
-            }
+            F_GETFL => ret(i64::from(host::open_flags_to_linux(sys::status_flags(fd)?))),
             F_SETFL => {
-                let flags = host::open_flags_to_host(arg as i32).map_err(Failure::Errno)?;
-                // SAFETY: F_SETFL takes an int.
-                ret(check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags) })?)
+                sys::set_status_flags(fd, host::open_flags_to_host(arg as i32)?)?;
+                ret(0)
             }
-            F_GETPIPE_SZ | F_SETPIPE_SZ => ret(pipe_size_host(fd, cmd, arg)?),
-            extra::F_ADD_SEALS | extra::F_GET_SEALS => ret(extra::seals_host(fd, cmd, arg)?),
+            // The argument an int, as Linux reads it.
+            F_GETPIPE_SZ | F_SETPIPE_SZ => ret(sys::pipe_size(fd, cmd == F_SETPIPE_SZ, arg as c_int)?),
+            extra::F_ADD_SEALS | extra::F_GET_SEALS => ret(sys::seals(fd, cmd == extra::F_ADD_SEALS, arg as c_int)?),
             _ => Err(Failure::Errno(EINVAL)),
         }
     }
 
     /// F_DUPFD(_CLOEXEC): the lowest free fd >= arg. Free fds are never the monitor's.
-    fn fcntl_dupfd(&self, fd: c_int, host_cmd: c_int, arg: u64) -> Handled {
+    fn fcntl_dupfd(&self, fd: c_int, cloexec: bool, arg: u64) -> Handled {
         let min = c_int::try_from(arg).map_err(|_| Failure::Errno(EINVAL))?;
-        // SAFETY: F_DUPFD and F_DUPFD_CLOEXEC take an int.
-        ret(check(unsafe { libc::fcntl(fd, host_cmd, min) })?)
+        ret(sys::dup_at_least(fd, min, cloexec)?.into())
     }
 
     fn tcgets(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: t is a valid out-pointer for one struct termios.
-        let t = out_struct(|t| unsafe { libc::tcgetattr(fd, t) })?;
+        let t = sys::tcgetattr(self.fd(fd)?)?;
         Ok(Response::Termios(host::termios_to_linux(&t)))
     }
 
     fn pipe2(&self, flags: i32) -> Handled {
-        let flags = host::pipe_flags_to_host(flags).map_err(Failure::Errno)?;
-        let [read_end, write_end] = pipe2_host(flags)?;
+        let flags = host::pipe_flags_to_host(flags)?;
+        let [read_end, write_end] = sys::pipe2(flags)?;
         Ok(Response::Fds([read_end, write_end]))
     }
 
@@ -824,10 +681,9 @@ impl Fs<'_> {
         let old = self.at(olddirfd, oldpath, follow)?;
         let new = self.at(newdirfd, newpath, Last::Parent)?;
         same_mount(&old, &new)?;
-        let (olddirfd, oldpath, newdirfd, newpath) = (old.dirfd, old.path, new.dirfd, new.path);
-        let flags = host::link_flags_to_host(flags).map_err(Failure::Errno)?;
-        // SAFETY: both paths are NUL-terminated and outlive the call.
-        ret(check(unsafe { libc::linkat(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) })?)
+        let flags = host::link_flags_to_host(flags)?;
+        sys::linkat(old.dirfd, &old.path, new.dirfd, &new.path, flags)?;
+        ret(0)
     }
 
     /// utimensat; a NULL path names `dirfd` itself (futimens), NULL times mean now.
@@ -839,42 +695,34 @@ impl Fs<'_> {
             }
             None => (self.dirfd(dirfd)?, None),
         };
-        let flags = host::utimensat_flags_to_host(flags).map_err(Failure::Errno)?;
+        let flags = host::utimensat_flags_to_host(flags)?;
         let times = times.map(|t| {
             t.map(|(sec, nsec)| libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: host::utime_nsec_to_host(nsec) })
         });
-        ret(utimensat_host(dirfd, path.as_ref(), times.as_ref(), flags)?)
+        sys::utimensat(dirfd, path.as_deref(), times.as_ref(), flags)?;
+        ret(0)
     }
 
     fn fchownat(&self, dirfd: i32, path: &[u8], uid: u32, gid: u32, flags: i32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, last_from_at_flags(flags))?;
-        let flags = host::chown_flags_to_host(flags).map_err(Failure::Errno)?;
-        // SAFETY: path is NUL-terminated and outlives the call.
-        ret(check(unsafe { libc::fchownat(dirfd, path.as_ptr(), uid, gid, flags) })?)
+        let flags = host::chown_flags_to_host(flags)?;
+        sys::fchownat(dirfd, &path, uid, gid, flags)?;
+        ret(0)
     }
 
     fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: fchown takes no pointers.
-        ret(check(unsafe { libc::fchown(fd, uid, gid) })?)
+        sys::fchown(self.fd(fd)?, uid, gid)?;
+        ret(0)
     }
 
     /// FIONREAD: how many bytes a read would return now.
     fn fionread(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        let mut n: c_int = 0;
-        // SAFETY: FIONREAD writes one int through the valid pointer.
-        check(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) })?;
-        ret(i64::from(n))
+        ret(i64::from(sys::bytes_readable(self.fd(fd)?)?))
     }
 
     /// TIOCGPGRP: the foreground process group of the terminal.
     fn get_pgrp(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        let mut pgrp: libc::pid_t = 0;
-        // SAFETY: TIOCGPGRP writes one pid_t through the valid pointer.
-        check(unsafe { libc::ioctl(fd, libc::TIOCGPGRP, &mut pgrp) })?;
-        ret(i64::from(pgrp))
+        ret(i64::from(sys::foreground_pgrp(self.fd(fd)?)?))
     }
 
     /// The canonical absolute path of `path`, without NUL, into the segments.
@@ -914,342 +762,46 @@ impl Fs<'_> {
     }
 
     fn get_winsize(&self, fd: i32) -> Handled {
-        let fd = self.fd(fd)?;
-        // SAFETY: TIOCGWINSZ writes one struct winsize through the valid out-pointer ws.
-        let ws = out_struct(|ws: *mut libc::winsize| unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, ws) })?;
+        let ws = sys::window_size(self.fd(fd)?)?;
         Ok(Response::Winsize(host::winsize_to_linux(&ws)))
     }
 }
 
-#[cfg(target_os = "linux")]
-fn pipe2_host(flags: c_int) -> Result<[c_int; 2], Failure> {
-    let mut fds = [-1 as c_int; 2];
-    // SAFETY: fds is a valid out-pointer for two ints.
-    check(unsafe { libc::pipe2(fds.as_mut_ptr(), flags) })?;
-    Ok(fds)
-}
-
-/// Hosts without pipe2 (macOS): pipe(), then the flags (host O_CLOEXEC and O_NONBLOCK,
-/// all the personality lets through) with fcntl. Unlike pipe2 this is not atomic: a
-/// fork+exec in another thread between the two could inherit the descriptors.
-#[cfg(not(target_os = "linux"))]
-fn pipe2_host(flags: c_int) -> Result<[c_int; 2], Failure> {
-    if flags & !(libc::O_CLOEXEC | libc::O_NONBLOCK) != 0 {
-        return Err(Failure::Errno(EINVAL));
-    }
-    let mut fds = [-1 as c_int; 2];
-    // SAFETY: fds is a valid out-pointer for two ints.
-    check(unsafe { libc::pipe(fds.as_mut_ptr()) })?;
-    for fd in fds {
-        if let Err(e) = set_fd_open_flags(fd, flags) {
-            // SAFETY: both descriptors are ours and not handed out yet.
-            unsafe {
-                libc::close(fds[0]);
-                libc::close(fds[1]);
-            }
-            return Err(e);
-        }
-    }
-    Ok(fds)
-}
-
-/// Apply host O_CLOEXEC (as FD_CLOEXEC) and O_NONBLOCK to a fresh descriptor.
-#[cfg(not(target_os = "linux"))]
-fn set_fd_open_flags(fd: c_int, flags: c_int) -> Result<(), Failure> {
-    if flags & libc::O_CLOEXEC != 0 {
-        // SAFETY: F_SETFD takes an int.
-        check(unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) })?;
-    }
-    if flags & libc::O_NONBLOCK != 0 {
-        // SAFETY: F_GETFL takes no argument.
-        let fl = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })? as c_int;
-        // SAFETY: F_SETFL takes an int.
-        check(unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) })?;
-    }
-    Ok(())
-}
-
-/// The utimensat syscall itself: unlike the C library's wrapper it takes a NULL path
-/// (then it sets the times of `dirfd`), exactly as a Linux program's call does.
-#[cfg(target_os = "linux")]
-fn utimensat_host(
-    dirfd: c_int,
-    path: Option<&CString>,
-    times: Option<&[libc::timespec; 2]>,
-    flags: c_int,
-) -> Result<i64, Failure> {
-    let path = path.map_or(std::ptr::null(), |p| p.as_ptr());
-    let times = times.map_or(std::ptr::null(), |t| t.as_ptr());
-    // SAFETY: path is NULL or NUL-terminated, times NULL or two timespecs; both outlive
-    // the call.
-    check(unsafe { libc::syscall(libc::SYS_utimensat, dirfd, path, times, flags) })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn utimensat_host(
-    dirfd: c_int,
-    path: Option<&CString>,
-    times: Option<&[libc::timespec; 2]>,
-    flags: c_int,
-) -> Result<i64, Failure> {
-    let times = times.map_or(std::ptr::null(), |t| t.as_ptr());
-    match path {
-        // SAFETY: path is NUL-terminated, times NULL or two timespecs.
-        Some(p) => check(unsafe { libc::utimensat(dirfd, p.as_ptr(), times, flags) }),
-        None if flags != 0 => Err(Failure::Errno(EINVAL)),
-        // SAFETY: times is NULL or two timespecs.
-        None => check(unsafe { libc::futimens(dirfd, times) }),
-    }
-}
-
-/// F_GETPIPE_SZ / F_SETPIPE_SZ (the argument an int, as Linux reads it).
-#[cfg(target_os = "linux")]
-fn pipe_size_host(fd: c_int, cmd: i32, arg: u64) -> Result<i64, Failure> {
-    let host_cmd = if cmd == F_GETPIPE_SZ { libc::F_GETPIPE_SZ } else { libc::F_SETPIPE_SZ };
-    // SAFETY: both commands take an int (ignored by F_GETPIPE_SZ).
-    check(unsafe { libc::fcntl(fd, host_cmd, arg as c_int) })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn pipe_size_host(_fd: c_int, _cmd: i32, _arg: u64) -> Result<i64, Failure> {
-    Err(Failure::Errno(EOPNOTSUPP))
-}
-
-#[cfg(target_os = "linux")]
-fn renameat2_with_flags(
-    olddirfd: c_int,
-    oldpath: &CString,
-    newdirfd: c_int,
-    newpath: &CString,
-    flags: u32,
-) -> Result<i64, Failure> {
-    // SAFETY: both paths are NUL-terminated and outlive the call.
-    check(unsafe { libc::syscall(libc::SYS_renameat2, olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) })
-}
-
-/// macOS: renameatx_np, whose RENAME_EXCL and RENAME_SWAP the personality produced.
-#[cfg(target_os = "macos")]
-fn renameat2_with_flags(
-    olddirfd: c_int,
-    oldpath: &CString,
-    newdirfd: c_int,
-    newpath: &CString,
-    flags: u32,
-) -> Result<i64, Failure> {
-    // SAFETY: both paths are NUL-terminated and outlive the call.
-    check(unsafe { libc::renameatx_np(olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) })
-}
-
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
-fn renameat2_with_flags(_: c_int, _: &CString, _: c_int, _: &CString, _: u32) -> Result<i64, Failure> {
-    Err(Failure::Errno(ENOSYS))
-}
-
-#[cfg(target_os = "linux")]
-fn fdatasync_host(fd: c_int) -> Result<i64, Failure> {
-    // SAFETY: fdatasync takes no pointers.
-    check(unsafe { libc::fdatasync(fd) })
-}
-
-/// Hosts without fdatasync: fsync does more, never less.
-#[cfg(not(target_os = "linux"))]
-fn fdatasync_host(fd: c_int) -> Result<i64, Failure> {
-    // SAFETY: fsync takes no pointers.
-    check(unsafe { libc::fsync(fd) })
-}
-
-/// With flags, the faccessat2 syscall; on kernels without it (ENOSYS, before 5.8) the C
-/// library's faccessat, which emulates the flags as glibc does.
-#[cfg(target_os = "linux")]
-fn faccessat_host(dirfd: c_int, path: &CString, mode: c_int, flags: c_int) -> Result<i64, Failure> {
-    if flags != 0 {
-        // SAFETY: path is NUL-terminated and outlives the call.
-        let r = unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path.as_ptr(), mode, flags) };
-        match check(r) {
-            Err(Failure::Errno(e)) if e == errno::ENOSYS as LinuxErrno => {}
-            done => return done,
-        }
-    }
-    // SAFETY: path is NUL-terminated and outlives the call.
-    check(unsafe { libc::faccessat(dirfd, path.as_ptr(), mode, flags) })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn faccessat_host(dirfd: c_int, path: &CString, mode: c_int, flags: c_int) -> Result<i64, Failure> {
-    // SAFETY: path is NUL-terminated and outlives the call.
-    check(unsafe { libc::faccessat(dirfd, path.as_ptr(), mode, flags) })
-}
-
-/// The Linux getcwd syscall into `buf`: length with NUL, ERANGE when it does not fit.
-#[cfg(target_os = "linux")]
-fn getcwd_host(buf: &mut [u8]) -> Result<i64, Failure> {
-    // SAFETY: buf is a host buffer of buf.len() writable bytes.
-    check(unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) })
-}
-
-#[cfg(not(target_os = "linux"))]
-fn getcwd_host(buf: &mut [u8]) -> Result<i64, Failure> {
-    if buf.is_empty() {
-        return Err(Failure::Errno(ERANGE));
-    }
-    // SAFETY: buf is a host buffer of buf.len() writable bytes.
-    let p = unsafe { libc::getcwd(buf.as_mut_ptr().cast(), buf.len()) };
-    if p.is_null() {
-        return Err(Failure::Errno(host::last_errno()));
-    }
-    let len = buf.iter().position(|&b| b == 0).ok_or(Failure::Errno(ERANGE))?;
-    Ok(len as i64 + 1)
-}
-
-#[cfg(target_os = "linux")]
-fn dup3_host(oldfd: c_int, newfd: c_int, flags: c_int) -> Result<i64, Failure> {
-    // SAFETY: dup3 takes no pointers; newfd was checked not to be the monitor's.
-    check(unsafe { libc::dup3(oldfd, newfd, flags) })
-}
-
-/// Hosts without dup3: dup3's checks (EINVAL for the same fd or a flag other than
-/// O_CLOEXEC), then dup2 and FD_CLOEXEC. Not atomic, like pipe2_host above.
-#[cfg(not(target_os = "linux"))]
-fn dup3_host(oldfd: c_int, newfd: c_int, flags: c_int) -> Result<i64, Failure> {
-    if oldfd == newfd || flags & !libc::O_CLOEXEC != 0 {
-        return Err(Failure::Errno(EINVAL));
-    }
-    // SAFETY: dup2 takes no pointers; newfd was checked not to be the monitor's.
-    let fd = check(unsafe { libc::dup2(oldfd, newfd) })?;
-    set_fd_open_flags(newfd, flags & libc::O_CLOEXEC)?;
-    Ok(fd)
-}
-
-// These tests check Linux results on a Linux host; a Darwin run needs the Darwin personality.
 /// Linux's largest xattr value and name list (XATTR_SIZE_MAX, XATTR_LIST_MAX).
-#[cfg(target_os = "linux")]
 const XATTR_MAX: u64 = 65536;
 
 impl Fs<'_> {
     /// getxattr and friends: the value's size when `size` is 0, else the value (ERANGE when
-    /// it does not fit), exactly as the host reports it.
-    #[cfg(target_os = "linux")]
+    /// it does not fit), as the host reports it.
     fn getxattr(&self, target: &XattrTarget<'_>, name: &[u8], buf: &SegList<'_>, size: u64) -> Handled {
         let name = CString::new(name).map_err(|_| Failure::Malformed(MalformedReason::Decode))?;
         let len = if size == 0 { 0 } else { self.out_len(buf, size.min(XATTR_MAX) as usize)? };
         let mut value = vec![0u8; len];
-        let out = if len == 0 { std::ptr::null_mut() } else { value.as_mut_ptr() as *mut libc::c_void };
-        let r = match target {
-            // SAFETY: name is NUL-terminated; `out` is null with length 0 or a buffer of
-            // exactly `len` bytes.
-            XattrTarget::Fd(fd) => unsafe { libc::fgetxattr(self.fd(*fd)?, name.as_ptr(), out, len) },
-            XattrTarget::Path { path, follow } => {
-                let path = self.xattr_path(path, *follow)?;
-                if *follow {
-                    // SAFETY: as above; path is NUL-terminated too.
-                    unsafe { libc::getxattr(path.as_ptr(), name.as_ptr(), out, len) }
-                } else {
-                    // SAFETY: as above.
-                    unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), out, len) }
-                }
-            }
-        };
-        let n = check(r)?;
+        let n = sys::getxattr(&self.xattr_target(target)?, &name, &mut value)?;
         if len == 0 {
-            return ret(n);
+            return ret(n as i64);
         }
-        ret(self.copy_out(buf.as_slice(), &value, n)?)
-    }
-
-    /// The host path for a path-named xattr call (which has no dirfd).
-    #[cfg(target_os = "linux")]
-    fn xattr_path(&self, path: &[u8], follow: bool) -> Result<CString, Failure> {
-        match self.view {
-            View::Identity => c_path(path),
-            View::Mounted(_) => {
-                let last = if follow { Last::Follow } else { Last::NoFollow };
-                Ok(self.at(general::AT_FDCWD, path, last)?.path)
-            }
-        }
+        ret(self.copy_out(buf.as_slice(), &value, n as i64)?)
     }
 
     /// listxattr and friends: the size of the name list when `size` is 0, else the list.
-    #[cfg(target_os = "linux")]
     fn listxattr(&self, target: &XattrTarget<'_>, buf: &SegList<'_>, size: u64) -> Handled {
         let len = if size == 0 { 0 } else { self.out_len(buf, size.min(XATTR_MAX) as usize)? };
         let mut names = vec![0u8; len];
-        let out = if len == 0 { std::ptr::null_mut() } else { names.as_mut_ptr() as *mut libc::c_char };
-        let r = match target {
-            // SAFETY: `out` is null with length 0 or a buffer of exactly `len` bytes.
-            XattrTarget::Fd(fd) => unsafe { libc::flistxattr(self.fd(*fd)?, out, len) },
-            XattrTarget::Path { path, follow } => {
-                let path = self.xattr_path(path, *follow)?;
-                if *follow {
-                    // SAFETY: as above; path is NUL-terminated.
-                    unsafe { libc::listxattr(path.as_ptr(), out, len) }
-                } else {
-                    // SAFETY: as above.
-                    unsafe { libc::llistxattr(path.as_ptr(), out, len) }
-                }
-            }
-        };
-        let n = check(r)?;
+        let n = sys::listxattr(&self.xattr_target(target)?, &mut names)?;
         if len == 0 {
-            return ret(n);
+            return ret(n as i64);
         }
-        ret(self.copy_out(buf.as_slice(), &names, n)?)
+        ret(self.copy_out(buf.as_slice(), &names, n as i64)?)
     }
 
-    /// Other hosts: no extended attributes yet (what Linux says on a filesystem without).
-    /// macOS has its own in extra.rs.
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-    fn getxattr(&self, _target: &XattrTarget<'_>, _name: &[u8], _buf: &SegList<'_>, _size: u64) -> Handled {
-        Err(Failure::Errno(errno::EOPNOTSUPP as LinuxErrno))
-    }
-
-    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
-    fn listxattr(&self, _target: &XattrTarget<'_>, _buf: &SegList<'_>, _size: u64) -> Handled {
-        Err(Failure::Errno(errno::EOPNOTSUPP as LinuxErrno))
-    }
-}
-
-impl Fs<'_> {
-    /// Record locks. Linux numbers: F_GETLK 5, F_SETLK 6, F_SETLKW 7, F_OFD_GETLK 36,
-    /// F_OFD_SETLK 37, F_OFD_SETLKW 38; `struct flock` is the same on a Linux host. A
-    /// blocking F_SETLKW blocks the vCPU thread (or worker) like any blocking call.
-    #[cfg(target_os = "linux")]
+    /// Record locks (the host says which commands it serves). A blocking F_SETLKW blocks
+    /// the vCPU thread (or worker) like any blocking call.
     fn fcntl_lock(&self, fd: i32, cmd: i32, lock: &LinuxFlock) -> Handled {
-        let fd = self.fd(fd)?;
-        let host_cmd = match cmd {
-            5 => libc::F_GETLK,
-            6 => libc::F_SETLK,
-            7 => libc::F_SETLKW,
-            36 => libc::F_OFD_GETLK,
-            37 => libc::F_OFD_SETLK,
-            38 => libc::F_OFD_SETLKW,
-            _ => return Err(Failure::Errno(EINVAL)),
-        };
-        let mut fl = libc::flock {
-            l_type: lock.l_type,
-            l_whence: lock.l_whence,
-            l_start: lock.l_start,
-            l_len: lock.l_len,
-            l_pid: lock.l_pid,
-        };
-        // SAFETY: fl is a valid struct flock for the duration of the call.
-        check(unsafe { libc::fcntl(fd, host_cmd, &mut fl) })?;
-        if host_cmd == libc::F_GETLK || host_cmd == libc::F_OFD_GETLK {
-            return Ok(Response::Flock(LinuxFlock {
-                l_type: fl.l_type,
-                l_whence: fl.l_whence,
-                l_start: fl.l_start,
-                l_len: fl.l_len,
-                l_pid: fl.l_pid,
-                ..LinuxFlock::default()
-            }));
+        match sys::fcntl_lock(self.fd(fd)?, cmd, lock)? {
+            Some(found) => Ok(Response::Flock(found)),
+            None => ret(0),
         }
-        ret(0)
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn fcntl_lock(&self, fd: i32, _cmd: i32, _lock: &LinuxFlock) -> Handled {
-        self.fd(fd)?;
-        Err(Failure::Errno(ENOSYS))
     }
 
     /// flock: LOCK_SH 1, LOCK_EX 2, LOCK_NB 4, LOCK_UN 8 (the same on Linux and macOS).
@@ -1258,8 +810,8 @@ impl Fs<'_> {
         if op & !(1 | 2 | 4 | 8) != 0 {
             return Err(Failure::Errno(EINVAL));
         }
-        // SAFETY: flock takes an fd and an int.
-        ret(check(unsafe { libc::flock(fd, op) })?)
+        sys::flock(fd, op)?;
+        ret(0)
     }
 }
 
@@ -1286,9 +838,7 @@ impl Fs<'_> {
             // Rounded up, so a short timeout does not become a busy poll.
             Some(ns) => ns.div_ceil(1_000_000).min(c_int::MAX as u64) as c_int,
         };
-        // SAFETY: pfds is a valid array of pfds.len() pollfds for the duration of the call.
-        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, timeout_ms) };
-        let mut ready = check(r)?;
+        let mut ready = sys::poll(&mut pfds, timeout_ms)?;
         let revents = fds
             .iter()
             .zip(&pfds)
@@ -1305,11 +855,11 @@ impl Fs<'_> {
     }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 #[path = "fs_view_tests.rs"]
 mod view_tests;
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use abi_shared::linux::{general as lx, LinuxStat};
@@ -1323,35 +873,8 @@ mod tests {
 
     use crate::vfs::PROCESS_WIDE;
 
-    /// A fresh directory, removed with its contents on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            let template = std::env::temp_dir().join("linuxrun-fs-XXXXXX");
-            let mut bytes = CString::new(template.as_os_str().as_bytes()).unwrap().into_bytes_with_nul();
-            // SAFETY: bytes is a writable NUL-terminated template ending in XXXXXX.
-            let p = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
-            assert!(!p.is_null(), "mkdtemp: {}", std::io::Error::last_os_error());
-            bytes.pop();
-            TempDir(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes)))
-        }
-
-        /// Absolute path of `name` inside the directory, as request bytes.
-        fn join(&self, name: &str) -> Vec<u8> {
-            self.0.join(name).as_os_str().as_bytes().to_vec()
-        }
-
-        fn host(&self, name: &str) -> PathBuf {
-            self.0.join(name)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use super::super::test_support::{open_pty, TempDir};
+    use std::os::fd::AsRawFd;
 
     fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
         handle(&FdGuard::default(), mem, &req)
@@ -1617,7 +1140,7 @@ mod tests {
 
         assert_eq!(call(&mem, Request::Chdir { path: &dir.join("") }), Response::Ret(0));
         let now = std::env::current_dir().unwrap();
-        assert_eq!(now.canonicalize().unwrap(), dir.0.canonicalize().unwrap());
+        assert_eq!(now.canonicalize().unwrap(), dir.host("").canonicalize().unwrap());
         assert_eq!(call(&mem, Request::Fchdir { fd: back }), Response::Ret(0));
         assert_eq!(std::env::current_dir().unwrap(), before);
         assert_eq!(call(&mem, Request::Chdir { path: &dir.join("missing") }), err(errno::ENOENT));
@@ -1731,8 +1254,7 @@ mod tests {
         // Negative dirfds other than AT_FDCWD never reach the host (where one may be its AT_FDCWD).
         assert_eq!(guarded(Request::Fstatat { dirfd: -2, path: b"x", flags: 0 }), ebadf);
 
-        // SAFETY: F_GETFD on an fd; no pointers.
-        assert!(unsafe { libc::fcntl(mine, libc::F_GETFD) } >= 0, "the reserved fd is still open");
+        assert!(sys::fd_flags(mine).is_ok(), "the reserved fd is still open");
         close(&mem, mine);
         close(&mem, other);
     }
@@ -1886,50 +1408,22 @@ mod tests {
         close(&mem, fd);
     }
 
-    /// A pseudo-terminal pair (master, slave), or None where the host has no ptys.
-    fn open_pty() -> Option<(c_int, c_int)> {
-        // SAFETY: posix_openpt takes no pointers.
-        let master = unsafe { libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY) };
-        if master < 0 {
-            return None;
-        }
-        let mut name = [0 as libc::c_char; 128];
-        // SAFETY: master is a pty master; name is a writable buffer of the given length.
-        let ok = unsafe {
-            libc::grantpt(master) == 0
-                && libc::unlockpt(master) == 0
-                && libc::ptsname_r(master, name.as_mut_ptr(), name.len()) == 0
-        };
-        // SAFETY: ptsname_r NUL-terminated the name on success.
-        let slave = if ok { unsafe { libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY) } } else { -1 };
-        if slave < 0 {
-            // SAFETY: closing the master opened above.
-            unsafe { libc::close(master) };
-            return None;
-        }
-        Some((master, slave))
-    }
-
     #[test]
     fn terminal_ioctls_on_a_pty() {
         let Some((master, slave)) = open_pty() else {
             eprintln!("no pseudo-terminals on this host: pty test skipped");
             return;
         };
+        let (master, slave) = (master.as_raw_fd(), slave.as_raw_fd());
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let ws = libc::winsize { ws_row: 33, ws_col: 101, ws_xpixel: 0, ws_ypixel: 0 };
-        // SAFETY: TIOCSWINSZ reads one struct winsize from a valid pointer.
-        assert_eq!(unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &ws) }, 0);
+        sys::set_window_size(master, &ws).unwrap();
         match call(&mem, Request::IoctlGetWinsize { fd: slave }) {
             Response::Winsize(got) => assert_eq!((got.ws_row, got.ws_col), (33, 101)),
             other => panic!("expected Winsize, got {other:?}"),
         }
-        let host = out_struct(|t| {
-            // SAFETY: t is a valid out-pointer for one struct termios.
-            unsafe { libc::tcgetattr(slave, t) }
-        })
-        .unwrap();
+        let host = sys::tcgetattr(slave).unwrap();
         match call(&mem, Request::IoctlTcgets { fd: slave }) {
             Response::Termios(t) => {
                 assert_eq!(
@@ -1939,11 +1433,6 @@ mod tests {
                 assert_eq!(t.c_cc[libc::VINTR], host.c_cc[libc::VINTR]);
             }
             other => panic!("expected Termios, got {other:?}"),
-        }
-        // SAFETY: closing the pair opened above.
-        unsafe {
-            libc::close(slave);
-            libc::close(master);
         }
     }
 
@@ -2010,20 +1499,15 @@ mod tests {
 
     #[test]
     fn tiocgpgrp_on_a_pty() {
-        let Some((master, slave)) = open_pty() else {
+        let Some((_master, slave)) = open_pty() else {
             eprintln!("no pseudo-terminals on this host: pty test skipped");
             return;
         };
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         // Not our controlling terminal: the host says ENOTTY, as it would to the program.
-        let got = call(&mem, Request::IoctlGetPgrp { fd: slave });
+        let got = call(&mem, Request::IoctlGetPgrp { fd: slave.as_raw_fd() });
         assert!(got == err(errno::ENOTTY) || matches!(got, Response::Ret(v) if v > 0), "{got:?}");
-        // SAFETY: closing the pair opened above.
-        unsafe {
-            libc::close(slave);
-            libc::close(master);
-        }
     }
 
     #[test]
@@ -2168,15 +1652,13 @@ mod tests {
         ) {
             let mut ram = vec![0u8; RAM];
             let mem = GuestMemory::from_vec_for_test(&mut ram);
-            // SAFETY: opening /dev/zero with a NUL-terminated literal path.
-            let zero = unsafe { libc::open(c"/dev/zero".as_ptr(), libc::O_RDONLY) };
-            prop_assert!(zero >= 0);
+            let zero_file = std::fs::File::open("/dev/zero").unwrap();
+            let zero = zero_file.as_raw_fd();
             let segs: Vec<GuestSeg> = segs.into_iter().map(|(gpa, len)| seg(gpa, len)).collect();
             let inside = segs.iter().all(|s| s.len == 0 || s.gpa + s.len <= RAM as u64);
             let total: u64 = segs.iter().map(|s| s.len).sum();
             let got = read(&mem, zero, &segs, None);
-            // SAFETY: closing the fd opened above.
-            unsafe { libc::close(zero) };
+            drop(zero_file);
             if inside {
                 prop_assert_eq!(got, Response::Ret(total as i64));
             } else {

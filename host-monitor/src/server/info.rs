@@ -7,11 +7,10 @@
 
 use abi_shared::hypercall::{MalformedReason, Request, Response, SegList};
 use abi_shared::linux::errno;
-use libc::c_int;
 
-use super::fs::{check, out_struct, ret, Failure, Handled};
+use super::fs::{ret, Failure, Handled};
 use crate::guest_mem::{GuestMemory, MAX_SEGMENTS};
-use crate::host::{self, LinuxErrno};
+use crate::host::{self, sys, LinuxErrno};
 
 const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
@@ -22,22 +21,10 @@ const NGROUPS_MAX: usize = 65536;
 pub fn handle(mem: &GuestMemory, req: &Request<'_>) -> Response {
     let result = match req {
         Request::Getgroups { size, buf } => getgroups(mem, *size, buf),
-        Request::Getpgid { pid } => {
-            // SAFETY: getpgid takes no pointers.
-            check(unsafe { libc::getpgid(*pid) }).and_then(ret)
-        }
-        Request::Getsid { pid } => {
-            // SAFETY: getsid takes no pointers.
-            check(unsafe { libc::getsid(*pid) }).and_then(ret)
-        }
-        Request::Setpgid { pid, pgid } => {
-            // SAFETY: setpgid takes no pointers.
-            check(unsafe { libc::setpgid(*pid, *pgid) }).and_then(ret)
-        }
-        Request::Setsid => {
-            // SAFETY: setsid takes no pointers.
-            check(unsafe { libc::setsid() }).and_then(ret)
-        }
+        Request::Getpgid { pid } => value(sys::getpgid(*pid)),
+        Request::Getsid { pid } => value(sys::getsid(*pid)),
+        Request::Setpgid { pid, pgid } => value(sys::setpgid(*pid, *pgid).map(|()| 0)),
+        Request::Setsid => value(sys::setsid()),
         Request::Getrusage { who } => getrusage(*who),
         Request::Times => times(),
         Request::Sysinfo => sysinfo(),
@@ -51,12 +38,16 @@ pub fn handle(mem: &GuestMemory, req: &Request<'_>) -> Response {
     result.unwrap_or_else(Response::from)
 }
 
+/// A host call's value as the request's result.
+fn value(r: sys::SysResult<libc::pid_t>) -> Handled {
+    ret(i64::from(r?))
+}
+
 /// getgroups: the count for `size` 0; EINVAL when `size` is negative or too small;
 /// otherwise the ids as Linux gid_t (u32) into the segments.
 fn getgroups(mem: &GuestMemory, size: i32, buf: &SegList<'_>) -> Handled {
     let size = usize::try_from(size).map_err(|_| Failure::Errno(EINVAL))?;
-    // SAFETY: getgroups(0, NULL) only counts.
-    let count = check(unsafe { libc::getgroups(0, std::ptr::null_mut()) })? as usize;
+    let count = sys::getgroups(&mut [])?;
     if size == 0 {
         return ret(count as i64);
     }
@@ -64,8 +55,7 @@ fn getgroups(mem: &GuestMemory, size: i32, buf: &SegList<'_>) -> Handled {
         return Err(Failure::Errno(EINVAL));
     }
     let mut gids: Vec<libc::gid_t> = vec![0; count.min(NGROUPS_MAX)];
-    // SAFETY: gids has room for gids.len() ids.
-    let n = check(unsafe { libc::getgroups(gids.len() as c_int, gids.as_mut_ptr()) })? as usize;
+    let n = sys::getgroups(&mut gids)?;
     let bytes: Vec<u8> = gids.iter().take(n).flat_map(|g| g.to_le_bytes()).collect();
     let segs = buf.as_slice();
     if segs.len() > MAX_SEGMENTS {
@@ -88,148 +78,60 @@ const NICE_MAX: i32 = 19;
 /// pid) is asked by pid: 0 would name the host thread serving this request, while the
 /// program runs on the process's main thread (the vCPU's).
 fn getpriority(which: i32, who: i32) -> Handled {
-    let host_which = host::priority_which_to_host(which).map_err(Failure::Errno)?;
-    let who = priority_who(which, who);
-    // -1 is a valid nice value: only errno tells a failure apart.
-    set_errno(0);
-    // SAFETY: getpriority takes no pointers.
-    let nice = unsafe { libc::getpriority(host_which, who) };
-    if nice == -1 && std::io::Error::last_os_error().raw_os_error().unwrap_or(0) != 0 {
-        return Err(Failure::Errno(host::last_errno()));
-    }
+    let host_which = host::priority_which_to_host(which)?;
+    let nice = sys::getpriority(host_which, priority_who(which, who))?;
     ret(i64::from(20 - nice.clamp(NICE_MIN, NICE_MAX)))
 }
 
 /// setpriority, clamped to Linux's range as Linux does. For the program's own process every
 /// host thread is set, so that the hypercall worker runs at the program's priority too.
 fn setpriority(which: i32, who: i32, nice: i32) -> Handled {
-    let host_which = host::priority_which_to_host(which).map_err(Failure::Errno)?;
+    let host_which = host::priority_which_to_host(which)?;
     let nice = nice.clamp(NICE_MIN, NICE_MAX);
     let own = is_own_process(which, who);
-    let who = priority_who(which, who);
-    // SAFETY: setpriority takes no pointers.
-    check(unsafe { libc::setpriority(host_which, who, nice) })?;
+    sys::setpriority(host_which, priority_who(which, who), nice)?;
     if own {
-        set_other_threads(host_which, nice);
+        sys::set_other_threads_priority(host_which, nice);
     }
     ret(0)
 }
 
 fn is_own_process(which: i32, who: i32) -> bool {
-    // SAFETY: getpid takes no pointers.
-    which == 0 && (who == 0 || who == unsafe { libc::getpid() })
+    which == 0 && (who == 0 || who == sys::getpid())
 }
 
 /// The host `who`: the program's own process by its pid (see getpriority), anything else as
 /// given (a negative id names no one, on the host as on Linux).
 fn priority_who(which: i32, who: i32) -> libc::id_t {
     if is_own_process(which, who) {
-        // SAFETY: getpid takes no pointers.
-        return unsafe { libc::getpid() } as libc::id_t;
+        return sys::getpid() as libc::id_t;
     }
     who as libc::id_t
 }
 
-/// On Linux a nice value belongs to a thread: give the monitor's other threads the one the
-/// main thread now has. Best effort: the program's own thread is already set.
-#[cfg(target_os = "linux")]
-fn set_other_threads(which: host::PriorityWhich, nice: i32) {
-    // SAFETY: getpid takes no pointers.
-    let pid = unsafe { libc::getpid() };
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
-    for tid in tasks.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<libc::pid_t>().ok())) {
-        if tid != pid {
-            // SAFETY: setpriority takes no pointers.
-            unsafe { libc::setpriority(which, tid as libc::id_t, nice) };
-        }
-    }
-}
-
-/// Elsewhere PRIO_PROCESS sets the whole process.
-#[cfg(not(target_os = "linux"))]
-fn set_other_threads(_which: host::PriorityWhich, _nice: i32) {}
-
-fn set_errno(value: c_int) {
-    #[cfg(target_os = "macos")]
-    // SAFETY: __error returns the calling thread's errno location.
-    unsafe {
-        *libc::__error() = value
-    };
-    #[cfg(not(target_os = "macos"))]
-    // SAFETY: __errno_location returns the calling thread's errno location.
-    unsafe {
-        *libc::__errno_location() = value
-    };
-}
-
 fn getrusage(who: i32) -> Handled {
-    let who = host::rusage_who_to_host(who).map_err(Failure::Errno)?;
-    // SAFETY: ru is a valid out-pointer for one struct rusage.
-    let ru = out_struct(|ru| unsafe { libc::getrusage(who, ru) })?;
-    Ok(Response::Rusage(host::rusage_to_linux(&ru)))
+    let who = host::rusage_who_to_host(who)?;
+    Ok(Response::Rusage(host::rusage_to_linux(&sys::getrusage(who)?)))
 }
 
 fn times() -> Handled {
-    let mut tms = libc::tms { tms_utime: 0, tms_stime: 0, tms_cutime: 0, tms_cstime: 0 };
-    // SAFETY: tms is a valid out-pointer. times() cannot fail with a valid pointer, and
-    // its result may legitimately look negative (it counts from an arbitrary point).
-    let ticks = unsafe { libc::times(&mut tms) };
+    let (ticks, tms) = sys::times();
     Ok(Response::Times { ticks: host::clock_ticks_to_linux(ticks), tms: host::tms_to_linux(&tms) })
 }
 
-#[cfg(target_os = "linux")]
 fn sysinfo() -> Handled {
-    // SAFETY: si is a valid out-pointer for one struct sysinfo.
-    let si = out_struct(|si| unsafe { libc::sysinfo(si) })?;
-    Ok(Response::Sysinfo(host::sysinfo_to_linux(&si)))
+    Ok(Response::Sysinfo(sys::sysinfo()?))
 }
 
-#[cfg(not(target_os = "linux"))]
-fn sysinfo() -> Handled {
-    Err(Failure::Errno(ENOSYS))
-}
-
-#[cfg(target_os = "linux")]
 fn sched_getscheduler(pid: i32) -> Handled {
-    // SAFETY: sched_getscheduler takes no pointers.
-    let policy = check(unsafe { libc::sched_getscheduler(pid) })?;
-    ret(i64::from(host::sched_policy_to_linux(policy as c_int)))
+    ret(i64::from(sys::sched_getscheduler(pid)?))
 }
 
-/// Hosts without sched_getscheduler: every process is SCHED_OTHER, if it exists.
-#[cfg(not(target_os = "linux"))]
-fn sched_getscheduler(pid: i32) -> Handled {
-    process_exists(pid)?;
-    ret(0)
-}
-
-#[cfg(target_os = "linux")]
 fn sched_getparam(pid: i32) -> Handled {
-    // SAFETY: p is a valid out-pointer for one struct sched_param.
-    let p = out_struct(|p| unsafe { libc::sched_getparam(pid, p) })?;
-    ret(i64::from(p.sched_priority))
+    ret(i64::from(sys::sched_getparam(pid)?))
 }
 
-#[cfg(not(target_os = "linux"))]
-fn sched_getparam(pid: i32) -> Handled {
-    process_exists(pid)?;
-    ret(0)
-}
-
-/// ESRCH unless `pid` names a process (kill(pid, 0); EPERM still means it exists).
-#[cfg(not(target_os = "linux"))]
-fn process_exists(pid: i32) -> Result<(), Failure> {
-    if pid < 0 {
-        return Err(Failure::Errno(EINVAL));
-    }
-    // SAFETY: signal 0 only checks that the process exists.
-    match check(unsafe { libc::kill(pid, 0) }) {
-        Err(Failure::Errno(e)) if e == errno::EPERM as LinuxErrno => Ok(()),
-        other => other.map(|_| ()),
-    }
-}
-
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use abi_shared::hypercall::GuestSeg;
@@ -245,13 +147,7 @@ mod tests {
     }
 
     fn host_groups() -> Vec<u32> {
-        // SAFETY: counting only.
-        let n = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
-        let mut g = vec![0; n as usize];
-        // SAFETY: g has room for n ids.
-        let n = unsafe { libc::getgroups(n, g.as_mut_ptr()) };
-        g.truncate(n as usize);
-        g
+        rustix::process::getgroups().unwrap().iter().map(|g| g.as_raw()).collect()
     }
 
     #[test]
@@ -285,8 +181,8 @@ mod tests {
     fn process_group_and_session_are_the_hosts() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        // SAFETY: plain id getters.
-        let (pgrp, sid) = unsafe { (libc::getpgid(0), libc::getsid(0)) };
+        let pgrp = rustix::process::getpgid(None).unwrap().as_raw_nonzero().get();
+        let sid = rustix::process::getsid(None).unwrap().as_raw_nonzero().get();
         assert_eq!(call(&mem, Request::Getpgid { pid: 0 }), Response::Ret(i64::from(pgrp)));
         assert_eq!(call(&mem, Request::Getsid { pid: 0 }), Response::Ret(i64::from(sid)));
         assert_eq!(call(&mem, Request::Getpgid { pid: 0x3fff_ffff }), err(errno::ESRCH));
@@ -327,8 +223,7 @@ mod tests {
     fn other_processes_scheduling() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        // SAFETY: getpid takes no pointers.
-        let me = unsafe { libc::getpid() };
+        let me = rustix::process::getpid().as_raw_nonzero().get();
         assert_eq!(call(&mem, Request::SchedGetscheduler { pid: me }), Response::Ret(0));
         assert_eq!(call(&mem, Request::SchedGetparam { pid: me }), Response::Ret(0));
         let missing = 0x3fff_ffff;
@@ -341,11 +236,9 @@ mod tests {
     fn priority_is_the_raw_syscalls() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        // SAFETY: getpriority takes no pointers (the test's nice is never -1 in CI).
-        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let nice = rustix::process::getpriority_process(None).unwrap();
         assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0 }), Response::Ret(i64::from(20 - nice)));
-        // SAFETY: getpid takes no pointers.
-        let me = unsafe { libc::getpid() };
+        let me = rustix::process::getpid().as_raw_nonzero().get();
         assert_eq!(call(&mem, Request::Getpriority { which: 0, who: me }), Response::Ret(i64::from(20 - nice)));
         assert_eq!(call(&mem, Request::Getpriority { which: 3, who: 0 }), err(errno::EINVAL));
         assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0x3fff_ffff }), err(errno::ESRCH));

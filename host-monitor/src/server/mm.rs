@@ -14,6 +14,7 @@ use abi_shared::linux::errno;
 
 use super::FdGuard;
 use crate::guest_mem::GuestMemory;
+use crate::host::sys;
 
 struct Held {
     key: (u64, u64),
@@ -31,8 +32,9 @@ fn errno_ret(e: u32) -> Response {
     Response::Ret(-i64::from(e))
 }
 
-fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+/// A failed host call's Linux errno as the request's result.
+fn linux_errno_ret(e: crate::host::LinuxErrno) -> Response {
+    Response::Ret(-i64::from(e))
 }
 
 /// Why `fd` cannot be mapped, or the access mode and stat of its regular file.
@@ -40,18 +42,8 @@ fn mappable(fds: &FdGuard, fd: i32) -> Result<(i32, libc::stat), u32> {
     if fd < 0 || fds.is_reserved(fd) {
         return Err(errno::EBADF);
     }
-    // SAFETY: fcntl F_GETFL reads the descriptor's flags; no memory is involved.
-    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if flags < 0 {
-        return Err(errno::EBADF);
-    }
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: st is a valid out-pointer for fstat.
-    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
-        return Err(errno::EBADF);
-    }
-    // SAFETY: fstat succeeded and filled st.
-    let st = unsafe { st.assume_init() };
+    let flags = sys::status_flags(fd).map_err(|_| errno::EBADF)?;
+    let st = sys::fstat(fd).map_err(|_| errno::EBADF)?;
     let mode = flags & libc::O_ACCMODE;
     if mode == libc::O_WRONLY {
         return Err(errno::EACCES);
@@ -105,12 +97,15 @@ impl HeldFiles {
                 return Response::Ret(i64::from(handle));
             }
         }
-        // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor for the same open file; no
-        // memory is involved.
-        let handle = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, fds.floor()) };
-        if handle < 0 {
-            return Response::Ret(-i64::from(crate::host::errno_to_linux(last_errno())));
-        }
+        // The duplicate is one of the monitor's own: the program cannot name it.
+        let duplicate = sys::program_fd(fd).and_then(|fd| {
+            sys::dup_above_floor(fd, fds.floor())
+                .map_err(|e| crate::host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO)))
+        });
+        let handle = match duplicate {
+            Ok(handle) => std::os::fd::IntoRawFd::into_raw_fd(handle),
+            Err(e) => return linux_errno_ret(e),
+        };
         fds.reserve(handle);
         self.by_file.insert(key, handle);
         self.by_handle.insert(handle, Held { key, refs: 1 });
@@ -132,13 +127,11 @@ impl HeldFiles {
         for chunk in iov.chunks(256) {
             // SAFETY: every iovec was checked to lie inside guest RAM; handle is a file
             // descriptor this table holds.
-            let n = unsafe {
-                libc::preadv(handle, chunk.as_ptr(), chunk.len() as libc::c_int, offset.saturating_add(done))
+            let n = match unsafe { sys::read_vectored(handle, chunk, Some(offset.saturating_add(done))) } {
+                Ok(n) => n,
+                Err(e) => return linux_errno_ret(e),
             };
-            if n < 0 {
-                return Response::Ret(-i64::from(crate::host::errno_to_linux(last_errno())));
-            }
-            done += n as i64;
+            done += n;
             if (n as usize) < chunk.iter().map(|v| v.iov_len).sum::<usize>() {
                 break;
             }
@@ -155,8 +148,8 @@ impl HeldFiles {
             self.by_handle.remove(&handle);
             self.by_file.remove(&key);
             fds.unreserve(handle);
-            // SAFETY: handle is the duplicate this table created and nothing else uses.
-            unsafe { libc::close(handle) };
+            // The duplicate this table created, which nothing else uses.
+            sys::close_quietly(handle);
         }
         Response::Ret(0)
     }

@@ -10,6 +10,8 @@ pub mod info;
 pub mod mm;
 pub mod process;
 pub mod procfs;
+#[cfg(test)]
+mod test_support;
 pub mod tty;
 
 pub use process::{fork_request, VforkLink};
@@ -268,13 +270,8 @@ impl Server {
 /// One host nanosleep: a caught signal ends it early (EINTR), and the guest, which sleeps
 /// in a loop that looks for signals, takes it.
 fn sleep(ns: u64) -> Response {
-    let ts = libc::timespec {
-        tv_sec: (ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
-    };
-    // SAFETY: a valid timespec; the remainder is not wanted.
-    let r = unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
-    Response::Ret(if r == 0 { 0 } else { -i64::from(abi_shared::linux::errno::EINTR) })
+    let slept = crate::host::sys::nanosleep(ns);
+    Response::Ret(if slept { 0 } else { -i64::from(abi_shared::linux::errno::EINTR) })
 }
 
 /// Serve the request in the vCPU block at `block`: copy the frame out (the guest could
@@ -308,26 +305,8 @@ pub struct FrameBuffers {
 /// The longest answer the monitor writes (within the vCPU block's response area).
 const RESPONSE_FRAME_MAX: usize = 4096;
 
-/// The calling thread's CPU clock (called on the vCPU thread, so it measures the guest).
-/// Elsewhere than Linux the process's CPU clock stands in.
-#[cfg(target_os = "linux")]
-pub fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
-    let mut id: libc::clockid_t = 0;
-    // SAFETY: pthread_self is always valid; id is a valid out-pointer.
-    (unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0).then_some(id)
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
-    None
-}
-
-pub fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: ts is a valid out-pointer for clock_gettime.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+// The host's clocks, which the rest of the monitor reaches through the server.
+pub use crate::host::sys::{clock_ns, this_thread_cpu_clock};
 
 #[cfg(test)]
 mod tests {

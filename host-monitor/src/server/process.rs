@@ -8,11 +8,11 @@
 use abi_shared::hypercall::{decode_frame, LinuxRusage, Request, Response, WaitInfo};
 use abi_shared::layout::vcpu_block;
 use abi_shared::linux::errno;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
 use super::fs::{check, ret, Failure, Handled};
 use crate::guest_mem::GuestMemory;
-use crate::host::{self, LinuxErrno};
+use crate::host::{self, sys, LinuxErrno};
 
 const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
 
@@ -59,23 +59,9 @@ pub struct VforkLink {
 
 impl VforkLink {
     pub fn new(floor: i32) -> std::io::Result<VforkLink> {
-        let mut ends = [0; 2];
-        // SAFETY: pipe writes two fds into the array.
-        if unsafe { libc::pipe(ends.as_mut_ptr()) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let high = |fd: i32| {
-            // SAFETY: fd is one of the pipe's ends, which we own; the copy is ours too.
-            let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
-            // SAFETY: as above; the low number goes back to the program's range.
-            unsafe { libc::close(fd) };
-            if copy < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: a fresh descriptor nothing else owns.
-            Ok(unsafe { OwnedFd::from_raw_fd(copy) })
-        };
-        let (read, write) = (high(ends[0]), high(ends[1]));
+        let (read, write) = sys::pipe()?;
+        // The low numbers go back to the program's range.
+        let (read, write) = (sys::move_above_floor(read, floor), sys::move_above_floor(write, floor));
         Ok(VforkLink { read: read?, write: write? })
     }
 
@@ -87,12 +73,11 @@ impl VforkLink {
         let mut stream = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
         loop {
-            // SAFETY: reading into a valid buffer of chunk.len() bytes.
-            let n = unsafe { libc::read(self.read.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
-            match n {
-                n if n > 0 => stream.extend_from_slice(&chunk[..n as usize]),
-                n if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) => {}
-                _ => break,
+            match rustix::io::read(&self.read, &mut chunk) {
+                Ok(0) => break,
+                Ok(n) => stream.extend_from_slice(&chunk[..n]),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(_) => break,
             }
         }
         stream
@@ -132,7 +117,7 @@ pub fn copy_back(
             if mem.read(seg.gpa + done, &mut record[16..16 + n]).is_err() {
                 return efault;
             }
-            if write_all(link.as_raw_fd(), &record[..16 + n]).is_err() {
+            if write_all(link, &record[..16 + n]).is_err() {
                 return Response::Ret(0);
             }
             done += n as u64;
@@ -142,18 +127,13 @@ pub fn copy_back(
     Response::Ret(0)
 }
 
-fn write_all(fd: i32, mut data: &[u8]) -> std::io::Result<()> {
+fn write_all(fd: &OwnedFd, mut data: &[u8]) -> std::io::Result<()> {
     while !data.is_empty() {
-        // SAFETY: writing from a valid buffer of data.len() bytes.
-        let n = unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
-            return Err(e);
+        match rustix::io::write(fd, data) {
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
-        data = &data[n as usize..];
     }
     Ok(())
 }
@@ -181,12 +161,8 @@ pub fn take_copy_back(pending: &mut Vec<u8>, mem: &GuestMemory, buf: &[abi_share
 }
 
 fn wait4(pid: i32, options: i32) -> Handled {
-    let options = host::wait_options_to_host(options).map_err(Failure::Errno)?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: rusage is plain integers, zero is a valid value.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: status and ru are valid out-pointers for the call.
-    let r = check(unsafe { libc::wait4(pid, &mut status, options, &mut ru) })?;
+    let options = host::wait_options_to_host(options)?;
+    let (r, status, ru) = sys::wait4(pid, options)?;
     let rusage = if r > 0 { host::rusage_to_linux(&ru) } else { LinuxRusage::default() };
     let status = if r > 0 { host::wait_status_to_linux(status) } else { 0 };
     Ok(Response::Waited { ret: r, status, rusage })
@@ -196,10 +172,7 @@ fn waitid(idtype: i32, id: i32, options: i32) -> Handled {
     let idtype = host::idtype_to_host(idtype).map_err(Failure::Errno)?;
     let options = host::wait_options_to_host(options).map_err(Failure::Errno)?;
     let id = libc::id_t::try_from(id).map_err(|_| Failure::Errno(errno::EINVAL as LinuxErrno))?;
-    // SAFETY: siginfo_t is plain data; zero is what Linux reports when WNOHANG finds none.
-    let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: si is a valid out-pointer for waitid.
-    check(unsafe { libc::waitid(idtype, id, &mut si, options) })?;
+    let si = sys::waitid(idtype, id, options)?;
     let info: WaitInfo = host::wait_info_to_linux(&si);
     // waitid has no rusage of its own; Linux's raw syscall fills one from the child, which
     // the host's libc waitid does not give us.
@@ -208,24 +181,22 @@ fn waitid(idtype: i32, id: i32, options: i32) -> Handled {
 
 fn kill(pid: i32, linux_sig: i32) -> Handled {
     let sig = host::kill_signal_to_host(linux_sig).map_err(Failure::Errno)?;
-    // SAFETY: kill takes no pointers.
-    let r = check(unsafe { libc::kill(pid, sig) }).and_then(ret)?;
+    sys::kill(pid, sig)?;
     if reaches_self(pid) {
         // The host delivered it to us as well, but with our own pid as sender, which the
         // monitor's handler takes for one of its kicks: record it for the guest here.
         crate::signals::note_sent_to_self(linux_sig);
     }
-    Ok(r)
+    ret(0)
 }
 
 /// Whether kill(pid) signals the caller too (pid -1 excludes it on Linux).
 fn reaches_self(pid: i32) -> bool {
-    // SAFETY: getpid and getpgrp cannot fail.
-    let (me, group) = unsafe { (libc::getpid(), libc::getpgrp()) };
+    let (me, group) = (sys::getpid(), sys::getpgrp());
     pid == 0 || pid == me || pid == -group
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use abi_shared::hypercall::GuestSeg;
@@ -290,7 +261,7 @@ mod tests {
     #[test]
     fn kill_checks_processes() {
         // SAFETY: getpid cannot fail.
-        let me = unsafe { libc::getpid() };
+        let me = sys::getpid();
         assert_eq!(handle(&Request::Kill { pid: me, sig: 0 }), Response::Ret(0));
         assert_eq!(handle(&Request::Kill { pid: i32::MAX, sig: 0 }), err(errno::ESRCH));
     }

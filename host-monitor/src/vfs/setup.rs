@@ -1,11 +1,12 @@
 //! Building the view from the command line: `--root`, `--bind`, the implicit mounts.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::mounts::{normalize, MountTable};
 use super::View;
+use crate::host::sys::{create_temp, TempKind};
 
 /// One `--bind HOST[:GUEST]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,16 +34,9 @@ pub struct ShmDir {
 
 impl ShmDir {
     fn create() -> Result<ShmDir, String> {
-        let template = std::env::temp_dir().join("linuxrun-shm-XXXXXX");
-        let mut bytes = template.as_os_str().as_bytes().to_vec();
-        bytes.push(0);
-        // SAFETY: bytes is a writable NUL-terminated template ending in XXXXXX.
-        let p = unsafe { libc::mkdtemp(bytes.as_mut_ptr().cast()) };
-        if p.is_null() {
-            return Err(format!("cannot create a directory for /dev/shm: {}", std::io::Error::last_os_error()));
-        }
-        bytes.pop();
-        Ok(ShmDir { path: PathBuf::from(OsString::from(OsStr::from_bytes(&bytes))), owner: std::process::id() })
+        let (path, _) = create_temp("linuxrun-shm-", TempKind::Dir)
+            .map_err(|e| format!("cannot create a directory for /dev/shm: {e}"))?;
+        Ok(ShmDir { path, owner: std::process::id() })
     }
 
     pub fn path(&self) -> &Path {

@@ -1,0 +1,397 @@
+//! Host calls that differ by host, on a Linux host: the host's own syscalls, which already
+//! speak Linux (the raw syscall where the C library's wrapper would change the meaning).
+
+use std::ffi::CStr;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use abi_shared::hypercall::{LinuxFlock, LinuxSysinfo};
+use abi_shared::linux::{errno, LinuxStatfs, LinuxStatx, LinuxTermios};
+use libc::c_int;
+
+use super::{check, fd, openat, out_struct, rx, SysResult, XattrTarget, EINVAL};
+use crate::host::{self, LinuxErrno};
+
+/// The errno of the calling thread is now `value`.
+pub(super) fn set_errno(value: c_int) {
+    // SAFETY: __errno_location returns the calling thread's errno location.
+    unsafe { *libc::__errno_location() = value };
+}
+
+/// A host path that names what `fd` is open on, even if the file was renamed or removed.
+pub fn fd_host_path(raw: c_int) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{raw}"))
+}
+
+/// A new read-only descriptor of the file `fd` names (`fd` may be an O_PATH descriptor,
+/// which is why it is opened again rather than duplicated).
+pub fn reopen_readonly(raw: c_int) -> SysResult<c_int> {
+    let path = super::c_string(&fd_host_path(raw)).map_err(|_| errno::EBADF as LinuxErrno)?;
+    openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
+}
+
+/// statx(2). `empty_path` (the request's AT_EMPTY_PATH with an empty path) names `dirfd`
+/// itself; `flags` are the other host AT_* flags.
+pub fn statx(dirfd: c_int, path: &CStr, flags: c_int, empty_path: bool, mask: libc::c_uint) -> SysResult<LinuxStatx> {
+    let flags = flags | if empty_path { libc::AT_EMPTY_PATH } else { 0 };
+    let stx = out_struct(|stx: *mut libc::statx| {
+        // SAFETY: path is NUL-terminated; stx is a valid out-pointer for one struct statx.
+        let r = unsafe { libc::syscall(libc::SYS_statx, dirfd, path.as_ptr(), flags, mask, stx) };
+        r as c_int
+    })?;
+    Ok(host::statx_to_linux(&stx))
+}
+
+/// getdents64(2) into a host buffer: Linux `linux_dirent64` records; returns their length.
+pub fn getdents64(raw: c_int, out: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: out is a host buffer of exactly out.len() writable bytes.
+    let r = unsafe { libc::syscall(libc::SYS_getdents64, raw, out.as_mut_ptr(), out.len()) };
+    Ok(check(r)? as usize)
+}
+
+/// pipe2(2) with host flags.
+pub fn pipe2(flags: c_int) -> SysResult<[c_int; 2]> {
+    let flags = rustix::pipe::PipeFlags::from_bits_retain(flags as _);
+    let (read_end, write_end) = rx(rustix::pipe::pipe_with(flags))?;
+    Ok([read_end.into_raw_fd(), write_end.into_raw_fd()])
+}
+
+/// The utimensat syscall itself: unlike the C library's wrapper it takes a NULL path
+/// (then it sets the times of `dirfd`), exactly as a Linux program's call does.
+pub fn utimensat(
+    dirfd: c_int,
+    path: Option<&CStr>,
+    times: Option<&[libc::timespec; 2]>,
+    flags: c_int,
+) -> SysResult<()> {
+    let path = path.map_or(std::ptr::null(), |p| p.as_ptr());
+    let times = times.map_or(std::ptr::null(), |t| t.as_ptr());
+    // SAFETY: path is NULL or NUL-terminated, times NULL or two timespecs; both outlive
+    // the call.
+    check(unsafe { libc::syscall(libc::SYS_utimensat, dirfd, path, times, flags) }).map(drop)
+}
+
+/// F_GETPIPE_SZ, or F_SETPIPE_SZ to `size` (an int, as Linux reads it).
+pub fn pipe_size(raw: c_int, set: bool, size: c_int) -> SysResult<i64> {
+    let cmd = if set { libc::F_SETPIPE_SZ } else { libc::F_GETPIPE_SZ };
+    // SAFETY: both commands take an int (ignored by F_GETPIPE_SZ).
+    check(unsafe { libc::fcntl(raw, cmd, size) })
+}
+
+/// renameat2(2) with host RENAME_* flags.
+pub fn renameat2(olddirfd: c_int, oldpath: &CStr, newdirfd: c_int, newpath: &CStr, flags: u32) -> SysResult<()> {
+    // SAFETY: both paths are NUL-terminated and outlive the call.
+    let r =
+        unsafe { libc::syscall(libc::SYS_renameat2, olddirfd, oldpath.as_ptr(), newdirfd, newpath.as_ptr(), flags) };
+    check(r).map(drop)
+}
+
+pub fn fdatasync(raw: c_int) -> SysResult<()> {
+    rx(rustix::fs::fdatasync(fd(raw)?))
+}
+
+/// With flags, the faccessat2 syscall; on kernels without it (ENOSYS, before 5.8) the C
+/// library's faccessat, which emulates the flags as glibc does.
+pub fn faccessat(dirfd: c_int, path: &CStr, mode: c_int, flags: c_int) -> SysResult<()> {
+    if flags != 0 {
+        // SAFETY: path is NUL-terminated and outlives the call.
+        let r = unsafe { libc::syscall(libc::SYS_faccessat2, dirfd, path.as_ptr(), mode, flags) };
+        match check(r) {
+            Err(e) if e == errno::ENOSYS as LinuxErrno => {}
+            done => return done.map(drop),
+        }
+    }
+    // SAFETY: path is NUL-terminated and outlives the call.
+    check(unsafe { libc::faccessat(dirfd, path.as_ptr(), mode, flags) }).map(drop)
+}
+
+/// The Linux getcwd syscall into `buf`: length with NUL, ERANGE when it does not fit.
+pub fn getcwd(buf: &mut [u8]) -> SysResult<i64> {
+    // SAFETY: buf is a host buffer of buf.len() writable bytes.
+    check(unsafe { libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len()) })
+}
+
+/// dup3(2) with host O_CLOEXEC (the caller checked `newfd` is not the monitor's).
+pub fn dup3(oldfd: c_int, newfd: c_int, flags: c_int) -> SysResult<c_int> {
+    // SAFETY: dup3 takes no pointers.
+    Ok(check(unsafe { libc::dup3(oldfd, newfd, flags) })? as c_int)
+}
+
+/// An xattr value's buffer for the C call: NULL when `out` is empty (a size query).
+fn xattr_buffer(out: &mut [u8]) -> *mut libc::c_void {
+    if out.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        out.as_mut_ptr().cast()
+    }
+}
+
+/// getxattr and friends: the value's size when `out` is empty, else the value (ERANGE
+/// when it does not fit), exactly as the host reports it.
+pub fn getxattr(target: &XattrTarget, name: &CStr, out: &mut [u8]) -> SysResult<usize> {
+    let (buf, len) = (xattr_buffer(out), out.len());
+    // SAFETY: name and path are NUL-terminated; buf is NULL with length 0 or a buffer of
+    // exactly `len` bytes.
+    let r = unsafe {
+        match target {
+            XattrTarget::Fd(fd) => libc::fgetxattr(*fd, name.as_ptr(), buf, len),
+            XattrTarget::Path(p, true) => libc::getxattr(p.as_ptr(), name.as_ptr(), buf, len),
+            XattrTarget::Path(p, false) => libc::lgetxattr(p.as_ptr(), name.as_ptr(), buf, len),
+        }
+    };
+    Ok(check(r)? as usize)
+}
+
+/// listxattr and friends: the size of the name list when `out` is empty, else the list.
+pub fn listxattr(target: &XattrTarget, out: &mut [u8]) -> SysResult<usize> {
+    let (buf, len) = (xattr_buffer(out).cast::<libc::c_char>(), out.len());
+    // SAFETY: path is NUL-terminated; buf is NULL with length 0 or a buffer of `len` bytes.
+    let r = unsafe {
+        match target {
+            XattrTarget::Fd(fd) => libc::flistxattr(*fd, buf, len),
+            XattrTarget::Path(p, true) => libc::listxattr(p.as_ptr(), buf, len),
+            XattrTarget::Path(p, false) => libc::llistxattr(p.as_ptr(), buf, len),
+        }
+    };
+    Ok(check(r)? as usize)
+}
+
+pub fn setxattr(target: &XattrTarget, name: &CStr, value: &[u8], flags: i32) -> SysResult<()> {
+    let (v, n) = (value.as_ptr().cast::<libc::c_void>(), value.len());
+    // SAFETY: name and path are NUL-terminated; v is a buffer of exactly n bytes.
+    let r = unsafe {
+        match target {
+            XattrTarget::Fd(fd) => libc::fsetxattr(*fd, name.as_ptr(), v, n, flags),
+            XattrTarget::Path(p, true) => libc::setxattr(p.as_ptr(), name.as_ptr(), v, n, flags),
+            XattrTarget::Path(p, false) => libc::lsetxattr(p.as_ptr(), name.as_ptr(), v, n, flags),
+        }
+    };
+    check(r).map(drop)
+}
+
+pub fn removexattr(target: &XattrTarget, name: &CStr) -> SysResult<()> {
+    // SAFETY: name and path are NUL-terminated.
+    let r = unsafe {
+        match target {
+            XattrTarget::Fd(fd) => libc::fremovexattr(*fd, name.as_ptr()),
+            XattrTarget::Path(p, true) => libc::removexattr(p.as_ptr(), name.as_ptr()),
+            XattrTarget::Path(p, false) => libc::lremovexattr(p.as_ptr(), name.as_ptr()),
+        }
+    };
+    check(r).map(drop)
+}
+
+/// Record locks. Linux numbers: F_GETLK 5, F_SETLK 6, F_SETLKW 7, F_OFD_GETLK 36,
+/// F_OFD_SETLK 37, F_OFD_SETLKW 38; `struct flock` is the same on a Linux host. The lock
+/// a GETLK found (None for the SET commands).
+pub fn fcntl_lock(raw: c_int, linux_cmd: i32, lock: &LinuxFlock) -> SysResult<Option<LinuxFlock>> {
+    let cmd = match linux_cmd {
+        5 => libc::F_GETLK,
+        6 => libc::F_SETLK,
+        7 => libc::F_SETLKW,
+        36 => libc::F_OFD_GETLK,
+        37 => libc::F_OFD_SETLK,
+        38 => libc::F_OFD_SETLKW,
+        _ => return Err(EINVAL),
+    };
+    let mut fl = libc::flock {
+        l_type: lock.l_type,
+        l_whence: lock.l_whence,
+        l_start: lock.l_start,
+        l_len: lock.l_len,
+        l_pid: lock.l_pid,
+    };
+    // SAFETY: fl is a valid struct flock for the duration of the call.
+    check(unsafe { libc::fcntl(raw, cmd, &mut fl) })?;
+    if cmd != libc::F_GETLK && cmd != libc::F_OFD_GETLK {
+        return Ok(None);
+    }
+    Ok(Some(LinuxFlock {
+        l_type: fl.l_type,
+        l_whence: fl.l_whence,
+        l_start: fl.l_start,
+        l_len: fl.l_len,
+        l_pid: fl.l_pid,
+        ..LinuxFlock::default()
+    }))
+}
+
+/// The host kernel fills Linux's `struct statfs` itself (same layout on every 64-bit
+/// Linux; checked in host/linux.rs). The raw syscalls keep f_flags, which the `libc`
+/// crate's struct hides.
+pub fn statfs(path: &CStr) -> SysResult<LinuxStatfs> {
+    // SAFETY: the path is NUL-terminated; st is a valid out-pointer for one struct statfs,
+    // which is what LinuxStatfs is on this host.
+    out_struct(|st: *mut LinuxStatfs| unsafe { libc::syscall(libc::SYS_statfs, path.as_ptr(), st) } as c_int)
+}
+
+pub fn fstatfs(raw: c_int) -> SysResult<LinuxStatfs> {
+    // SAFETY: as for statfs.
+    out_struct(|st: *mut LinuxStatfs| unsafe { libc::syscall(libc::SYS_fstatfs, raw, st) } as c_int)
+}
+
+pub fn sendfile(out_fd: c_int, in_fd: c_int, offset: Option<i64>, count: u64) -> SysResult<i64> {
+    let mut off = offset.unwrap_or(0);
+    let offp = if offset.is_some() { &mut off as *mut i64 } else { std::ptr::null_mut() };
+    // SAFETY: offp is NULL or points to a live off_t; sendfile moves data between two fds.
+    check(unsafe { libc::sendfile(out_fd, in_fd, offp, count as usize) })
+}
+
+pub fn copy_file_range(
+    fd_in: c_int,
+    off_in: Option<i64>,
+    fd_out: c_int,
+    off_out: Option<i64>,
+    len: u64,
+    flags: u32,
+) -> SysResult<i64> {
+    let (mut a, mut b) = (off_in.unwrap_or(0), off_out.unwrap_or(0));
+    let pa = if off_in.is_some() { &mut a as *mut i64 } else { std::ptr::null_mut() };
+    let pb = if off_out.is_some() { &mut b as *mut i64 } else { std::ptr::null_mut() };
+    // SAFETY: pa and pb are NULL or point to live loff_t values; no other pointers.
+    check(unsafe { libc::syscall(libc::SYS_copy_file_range, fd_in, pa, fd_out, pb, len as usize, flags) })
+}
+
+/// fallocate(2) with Linux's mode bits, which are the host's.
+pub fn fallocate(raw: c_int, mode: i32, offset: i64, len: i64) -> SysResult<()> {
+    // SAFETY: fallocate takes no pointers.
+    check(unsafe { libc::fallocate(raw, mode, offset, len) }).map(drop)
+}
+
+/// The raw syscall, not posix_fadvise (which returns the error instead of setting errno).
+pub fn fadvise(raw: c_int, offset: i64, len: i64, advice: i32) -> SysResult<()> {
+    // SAFETY: fadvise64 takes no pointers.
+    check(unsafe { libc::syscall(libc::SYS_fadvise64, raw, offset, len, advice) }).map(drop)
+}
+
+/// memfd_create(2) with Linux's flags (the host checks them).
+pub fn memfd_create(name: &CStr, flags: u32) -> SysResult<c_int> {
+    // SAFETY: name is NUL-terminated; the host checks the flags.
+    Ok(check(unsafe { libc::memfd_create(name.as_ptr(), flags) })? as c_int)
+}
+
+/// F_ADD_SEALS with `seals`, or F_GET_SEALS (the seal bits are the same on every Linux).
+pub fn seals(raw: c_int, add: bool, seals: c_int) -> SysResult<i64> {
+    let cmd = if add { libc::F_ADD_SEALS } else { libc::F_GET_SEALS };
+    // SAFETY: both commands take an int (ignored by F_GET_SEALS).
+    check(unsafe { libc::fcntl(raw, cmd, seals) })
+}
+
+/// On Linux a nice value belongs to a thread: give the monitor's other threads the one the
+/// main thread now has. Best effort: the program's own thread is already set.
+pub fn set_other_threads_priority(which: host::PriorityWhich, nice: i32) {
+    let pid = super::getpid();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+    for tid in tasks.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<libc::pid_t>().ok())) {
+        if tid != pid {
+            let _ = super::setpriority(which, tid as libc::id_t, nice);
+        }
+    }
+}
+
+pub fn sysinfo() -> SysResult<LinuxSysinfo> {
+    // SAFETY: si is a valid out-pointer for one struct sysinfo.
+    let si = out_struct(|si| unsafe { libc::sysinfo(si) })?;
+    Ok(host::sysinfo_to_linux(&si))
+}
+
+/// sched_getscheduler(2): the Linux policy number.
+pub fn sched_getscheduler(pid: libc::pid_t) -> SysResult<i32> {
+    // SAFETY: sched_getscheduler takes no pointers.
+    let policy = check(unsafe { libc::sched_getscheduler(pid) })?;
+    Ok(host::sched_policy_to_linux(policy as c_int))
+}
+
+/// sched_getparam(2): the static priority.
+pub fn sched_getparam(pid: libc::pid_t) -> SysResult<i32> {
+    // SAFETY: p is a valid out-pointer for one struct sched_param.
+    let p = out_struct(|p| unsafe { libc::sched_getparam(pid, p) })?;
+    Ok(p.sched_priority)
+}
+
+/// The calling thread's CPU clock (called on the vCPU thread, so it measures the guest).
+pub fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
+    let mut id: libc::clockid_t = 0;
+    // SAFETY: pthread_self is always valid; id is a valid out-pointer.
+    (unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0).then_some(id)
+}
+
+/// TCSETS/TCSETSW/TCSETSF (`when` 0, 1, 2). The kernel's struct goes to the host's ioctl
+/// as is: the C library's termios is not the kernel's (more control characters, separate
+/// speeds).
+pub fn set_termios(raw: c_int, when: u8, t: &LinuxTermios) -> SysResult<()> {
+    let request = match when {
+        0 => libc::TCSETS,
+        1 => libc::TCSETSW,
+        2 => libc::TCSETSF,
+        _ => return Err(EINVAL),
+    };
+    // SAFETY: TCSETS* read one kernel struct termios, which LinuxTermios is, from a valid
+    // pointer.
+    check(unsafe { libc::ioctl(raw, request, t as *const LinuxTermios) }).map(drop)
+}
+
+/// TIOCGPTN: the slave's number under /dev/pts.
+pub fn pty_number(raw: c_int) -> SysResult<i64> {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int through a valid pointer.
+    check(unsafe { libc::ioctl(raw, libc::TIOCGPTN, &mut n) })?;
+    Ok(i64::from(n))
+}
+
+/// TIOCSPTLCK: lock or unlock the slave.
+pub fn set_pty_lock(raw: c_int, lock: i32) -> SysResult<()> {
+    let lock: c_int = lock;
+    // SAFETY: TIOCSPTLCK reads one int from a valid pointer.
+    check(unsafe { libc::ioctl(raw, libc::TIOCSPTLCK, &lock) }).map(drop)
+}
+
+/// A new anonymous file: (a read-write descriptor on the lowest free fd, a read-only one
+/// of the same file), both close-on-exec.
+pub fn anonymous_file_pair() -> SysResult<(OwnedFd, OwnedFd)> {
+    let flags = rustix::fs::MemfdFlags::CLOEXEC;
+    let rw = rx(rustix::fs::memfd_create(c"linuxrun-proc", flags))?;
+    let path = super::c_string(&fd_host_path(std::os::fd::AsRawFd::as_raw_fd(&rw)))?;
+    let ro = openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)?;
+    // SAFETY: openat made a new descriptor nothing else owns.
+    Ok((rw, unsafe { OwnedFd::from_raw_fd(ro) }))
+}
+
+/// What the host's /proc/self/fd/N link says: exactly Linux's format.
+pub fn fd_path(raw: c_int) -> SysResult<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    match std::fs::read_link(fd_host_path(raw)) {
+        Ok(p) => Ok(p.as_os_str().as_bytes().to_vec()),
+        // A closed descriptor: Linux's readlink of /proc/self/fd/N says ENOENT.
+        Err(e) => Err(host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EBADF))),
+    }
+}
+
+/// Open fds as the host's /proc/self/fd lists them (less the one reading it).
+pub fn open_fds() -> SysResult<Vec<i32>> {
+    // SAFETY: the path is a NUL-terminated literal.
+    let dir = unsafe { libc::opendir(c"/proc/self/fd".as_ptr()) };
+    if dir.is_null() {
+        return Err(host::last_errno());
+    }
+    // SAFETY: dir is a valid DIR* until closedir below.
+    let own = unsafe { libc::dirfd(dir) };
+    let mut out = Vec::new();
+    loop {
+        // SAFETY: dir is valid; readdir returns null at the end.
+        let ent = unsafe { libc::readdir(dir) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: d_name is a NUL-terminated name inside the dirent readdir returned.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        if let Some(fd) = name.to_str().ok().and_then(|s| s.parse::<i32>().ok()) {
+            if fd != own {
+                out.push(fd);
+            }
+        }
+    }
+    // SAFETY: dir came from opendir and is closed once.
+    unsafe { libc::closedir(dir) };
+    Ok(out)
+}

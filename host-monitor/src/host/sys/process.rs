@@ -1,0 +1,123 @@
+//! Processes: ids, signals, waits, priorities, resource use, sleeps and clocks.
+
+use super::*;
+
+pub fn getpid() -> libc::pid_t {
+    rustix::process::getpid().as_raw_nonzero().get()
+}
+
+pub fn getpgrp() -> libc::pid_t {
+    rustix::process::getpgrp().as_raw_nonzero().get()
+}
+
+/// getpgid(2) with the pid as the program gave it (0: the caller).
+pub fn getpgid(pid: libc::pid_t) -> SysResult<libc::pid_t> {
+    // SAFETY: getpgid takes no pointers.
+    Ok(check(unsafe { libc::getpgid(pid) })? as libc::pid_t)
+}
+
+pub fn getsid(pid: libc::pid_t) -> SysResult<libc::pid_t> {
+    // SAFETY: getsid takes no pointers.
+    Ok(check(unsafe { libc::getsid(pid) })? as libc::pid_t)
+}
+
+pub fn setpgid(pid: libc::pid_t, pgid: libc::pid_t) -> SysResult<()> {
+    // SAFETY: setpgid takes no pointers.
+    check(unsafe { libc::setpgid(pid, pgid) }).map(drop)
+}
+
+pub fn setsid() -> SysResult<libc::pid_t> {
+    Ok(rx(rustix::process::setsid())?.as_raw_nonzero().get())
+}
+
+/// kill(2) with the pid and host signal as given (0, negative pids and signal 0 included).
+pub fn kill(pid: libc::pid_t, sig: c_int) -> SysResult<()> {
+    // SAFETY: kill takes no pointers.
+    check(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// ESRCH unless `pid` names a process (kill(pid, 0); EPERM still means it exists).
+#[cfg_attr(target_os = "linux", allow(dead_code))] // Hosts without sched_* calls use it.
+pub fn process_exists(pid: libc::pid_t) -> SysResult<()> {
+    if pid < 0 {
+        return Err(EINVAL);
+    }
+    match kill(pid, 0) {
+        Err(e) if e == errno::EPERM as LinuxErrno => Ok(()),
+        other => other,
+    }
+}
+
+/// wait4(2): (pid, host status, host rusage).
+pub fn wait4(pid: libc::pid_t, options: c_int) -> SysResult<(i64, c_int, libc::rusage)> {
+    let mut status: c_int = 0;
+    // SAFETY: rusage is plain integers, zero is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: status and ru are valid out-pointers for the call.
+    let r = check(unsafe { libc::wait4(pid, &mut status, options, &mut ru) })?;
+    Ok((r, status, ru))
+}
+
+/// waitid(2): the host siginfo (zeroed when WNOHANG finds no child, as Linux reports).
+pub fn waitid(idtype: libc::idtype_t, id: libc::id_t, options: c_int) -> SysResult<libc::siginfo_t> {
+    // SAFETY: siginfo_t is plain data; zero is what Linux reports when WNOHANG finds none.
+    let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: si is a valid out-pointer for waitid.
+    check(unsafe { libc::waitid(idtype, id, &mut si, options) })?;
+    Ok(si)
+}
+
+/// getgroups(2): the count for an empty `gids`, else the ids written.
+pub fn getgroups(gids: &mut [libc::gid_t]) -> SysResult<usize> {
+    let ptr = if gids.is_empty() { std::ptr::null_mut() } else { gids.as_mut_ptr() };
+    // SAFETY: ptr is NULL with count 0, or gids with room for gids.len() ids.
+    Ok(check(unsafe { libc::getgroups(gids.len() as c_int, ptr) })? as usize)
+}
+
+/// getpriority(2): the nice value (-1 is a valid one: only errno tells a failure apart).
+pub fn getpriority(which: crate::host::PriorityWhich, who: libc::id_t) -> SysResult<c_int> {
+    set_errno(0);
+    // SAFETY: getpriority takes no pointers.
+    let nice = unsafe { libc::getpriority(which, who) };
+    if nice == -1 && std::io::Error::last_os_error().raw_os_error().unwrap_or(0) != 0 {
+        return Err(crate::host::last_errno());
+    }
+    Ok(nice)
+}
+
+pub fn setpriority(which: crate::host::PriorityWhich, who: libc::id_t, nice: c_int) -> SysResult<()> {
+    // SAFETY: setpriority takes no pointers.
+    check(unsafe { libc::setpriority(which, who, nice) }).map(drop)
+}
+
+pub fn getrusage(who: c_int) -> SysResult<libc::rusage> {
+    // SAFETY: ru is a valid out-pointer for one struct rusage.
+    out_struct(|ru| unsafe { libc::getrusage(who, ru) })
+}
+
+/// times(2): (clock ticks, the process's times). It cannot fail with a valid pointer, and
+/// its result may legitimately look negative (it counts from an arbitrary point).
+pub fn times() -> (libc::clock_t, libc::tms) {
+    let mut tms = libc::tms { tms_utime: 0, tms_stime: 0, tms_cutime: 0, tms_cstime: 0 };
+    // SAFETY: tms is a valid out-pointer.
+    let ticks = unsafe { libc::times(&mut tms) };
+    (ticks, tms)
+}
+
+/// One host nanosleep; false when a caught signal ended it early.
+pub fn nanosleep(ns: u64) -> bool {
+    let ts = libc::timespec {
+        tv_sec: (ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    };
+    // SAFETY: a valid timespec; the remainder is not wanted.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) == 0 }
+}
+
+/// A host clock's time in nanoseconds.
+pub fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-pointer for clock_gettime.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
