@@ -82,6 +82,64 @@ fn remove_interval(set: &mut BTreeMap<u64, u64>, start: u64, end: u64) {
     }
 }
 
+/// Where a checked guest range lies on the host.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Guest RAM: anonymous memory, always accessible.
+    Ram,
+    /// The file window: a MAP_SHARED file mapping, whose pages past the file's current
+    /// end raise SIGBUS when touched (the guest can truncate the file at any time).
+    Window,
+}
+
+/// Copy `out.len()` bytes from the file window at `src` without risking SIGBUS: the
+/// kernel copies (process_vm_readv on ourselves) and reports a page past the end of the
+/// file as a short copy. Err(()) if not every byte could be read.
+#[cfg(target_os = "linux")]
+fn copy_from_window(src: *const u8, out: &mut [u8]) -> Result<(), ()> {
+    let local = libc::iovec { iov_base: out.as_mut_ptr() as *mut libc::c_void, iov_len: out.len() };
+    let remote = libc::iovec { iov_base: src as *mut libc::c_void, iov_len: out.len() };
+    // SAFETY: both iovecs describe memory of this process (out is a host buffer, src a
+    // checked window range); the kernel validates every page and faults nothing in us.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    if n == out.len() as isize {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Copy `data` into the file window at `dst` without risking SIGBUS (process_vm_writev
+/// on ourselves, see `copy_from_window`).
+#[cfg(target_os = "linux")]
+fn copy_to_window(data: &[u8], dst: *mut u8) -> Result<(), ()> {
+    let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let remote = libc::iovec { iov_base: dst as *mut libc::c_void, iov_len: data.len() };
+    // SAFETY: as in copy_from_window; the kernel only reads `data`.
+    let n = unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
+    if n == data.len() as isize {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Hosts without process_vm_readv copy directly: a file truncated under a shared mapping
+/// can still end linuxrun with SIGBUS there.
+#[cfg(not(target_os = "linux"))]
+fn copy_from_window(src: *const u8, out: &mut [u8]) -> Result<(), ()> {
+    // SAFETY: src..src+len is a checked, mapped window range; out is a distinct buffer.
+    unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn copy_to_window(data: &[u8], dst: *mut u8) -> Result<(), ()> {
+    // SAFETY: dst..dst+len is a checked, mapped window range; data is a distinct buffer.
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+    Ok(())
+}
+
 /// Fresh PROT_NONE reservation at `addr` (MAP_FIXED when given).
 fn reserve(addr: *mut u8, len: usize) -> *mut libc::c_void {
     let fixed = if addr.is_null() { 0 } else { libc::MAP_FIXED };
@@ -379,29 +437,49 @@ impl GuestMemory {
     /// Check that `[gpa, gpa+len)` lies in guest RAM (or in a mapped part of the file
     /// window) and return its host pointer.
     pub fn range(&self, gpa: u64, len: u64) -> Result<*mut u8, OutOfBounds> {
+        self.locate(gpa, len).map(|(host, _)| host)
+    }
+
+    /// As `range`, and whether the range lies in the file window (`Place::Window`), where
+    /// a plain host access can raise SIGBUS (see `copy_from_window`).
+    fn locate(&self, gpa: u64, len: u64) -> Result<(*mut u8, Place), OutOfBounds> {
         let end = gpa.checked_add(len).ok_or(OutOfBounds { gpa, len })?;
         if end > self.size {
-            return self.window_mapped(gpa, len).ok_or(OutOfBounds { gpa, len });
+            let host = self.window_mapped(gpa, len).ok_or(OutOfBounds { gpa, len })?;
+            return Ok((host, Place::Window));
         }
         // SAFETY: gpa < size (or len == 0 and gpa <= size), so the offset stays inside the
         // mapping or one past its end.
-        Ok(unsafe { self.base.as_ptr().add(gpa as usize) })
+        Ok((unsafe { self.base.as_ptr().add(gpa as usize) }, Place::Ram))
     }
 
-    /// Copy guest bytes out.
+    /// Copy guest bytes out. Out of bounds also when the range lies in a shared file
+    /// mapping whose file no longer reaches it (Linux answers EFAULT there too).
     pub fn read(&self, gpa: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
-        let src = self.range(gpa, out.len() as u64)?;
-        // SAFETY: src..src+len was checked to lie inside guest RAM; out is a distinct host buffer.
-        unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
-        Ok(())
+        let len = out.len() as u64;
+        match self.locate(gpa, len)? {
+            (src, Place::Ram) => {
+                // SAFETY: src..src+len was checked to lie inside guest RAM, which is plain
+                // anonymous memory; out is a distinct host buffer.
+                unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
+                Ok(())
+            }
+            (src, Place::Window) => copy_from_window(src, out).map_err(|()| OutOfBounds { gpa, len }),
+        }
     }
 
-    /// Copy bytes into guest RAM.
+    /// Copy bytes into guest memory (out of bounds as for `read`).
     pub fn write(&self, gpa: u64, data: &[u8]) -> Result<(), OutOfBounds> {
-        let dst = self.range(gpa, data.len() as u64)?;
-        // SAFETY: dst..dst+len was checked to lie inside guest RAM; data is a host buffer.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
-        Ok(())
+        let len = data.len() as u64;
+        match self.locate(gpa, len)? {
+            (dst, Place::Ram) => {
+                // SAFETY: dst..dst+len was checked to lie inside guest RAM, which is plain
+                // anonymous memory; data is a host buffer.
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+                Ok(())
+            }
+            (dst, Place::Window) => copy_to_window(data, dst).map_err(|()| OutOfBounds { gpa, len }),
+        }
     }
 
     pub fn read_u64(&self, gpa: u64) -> Result<u64, OutOfBounds> {
