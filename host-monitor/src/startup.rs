@@ -4,10 +4,45 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use abi_shared::hypercall::Startup;
 
 use crate::program::Launch;
+
+/// Which of fds 0, 1 and 2 were closed when linuxrun started (bit n: fd n). Rust's
+/// runtime opens /dev/null on a closed standard descriptor before `main`, so this is
+/// recorded earlier, by a constructor.
+static CLOSED_STDIO: AtomicU8 = AtomicU8::new(0);
+
+extern "C" fn note_closed_stdio() {
+    let closed = (0..3).filter(|&fd| {
+        // SAFETY: F_GETFD only asks whether the descriptor is open; no memory involved.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        flags < 0
+    });
+    CLOSED_STDIO.store(closed.fold(0, |bits, fd| bits | 1 << fd), Ordering::Relaxed);
+}
+
+/// Runs `note_closed_stdio` before Rust's runtime starts (the C runtime calls the
+/// constructors before `main`, which starts Rust's).
+#[used]
+#[cfg_attr(target_os = "linux", link_section = ".init_array")]
+#[cfg_attr(target_os = "macos", link_section = "__DATA,__mod_init_func")]
+static NOTE_CLOSED_STDIO: extern "C" fn() = note_closed_stdio;
+
+/// Close again the standard descriptors that were closed when linuxrun started (Rust's
+/// runtime put /dev/null there): the program must find them closed (EBADF, and its next
+/// open gets the lowest of them) as on Linux. Call once the monitor has made its private
+/// copies above the floor and before the program runs.
+pub fn reclose_stdio() {
+    let closed = CLOSED_STDIO.load(Ordering::Relaxed);
+    for fd in (0..3).filter(|fd| closed & (1 << fd) != 0) {
+        // SAFETY: fd is the runtime's /dev/null placeholder, which nothing in the monitor
+        // uses (its messages go to diag's copy above the floor).
+        unsafe { libc::close(fd) };
+    }
+}
 
 /// The monitor's own descriptors live at or above `floor`, above the soft RLIMIT_NOFILE the
 /// program sees, so the program finds fd numbers exactly where Linux would put them.
