@@ -619,6 +619,11 @@ pub enum Request<'a> {
         fd: i32,
         lock: i32,
     },
+    /// setrlimit/prlimit64 of RLIMIT_NOFILE: the program's new soft limit, which the host
+    /// then enforces (its open, dup, pipe... fail with EMFILE there, as on Linux). `Ret(0)`.
+    SetFdLimit {
+        soft: u64,
+    },
 }
 
 /// What an xattr request is about.

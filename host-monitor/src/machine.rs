@@ -389,6 +389,18 @@ impl Machine {
         block: u64,
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
+        // The child's new VM and the vfork link are the monitor's descriptors, above the
+        // program's RLIMIT_NOFILE: room for them even when the program's table is full.
+        crate::startup::with_fd_room(|| self.fork_with_room(server, worker, block, vfork))
+    }
+
+    fn fork_with_room(
+        &mut self,
+        server: &Arc<Mutex<Server>>,
+        worker: &mut Option<Worker>,
+        block: u64,
+        vfork: bool,
+    ) -> Result<ForkSide, MachineError> {
         let vmm = |e: crate::vmm::VmmError| MachineError(format!("fork: {e}"));
         crate::signals::detach_vcpu();
         self.vcpu.suspend_for_fork().map_err(vmm)?;

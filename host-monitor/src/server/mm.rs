@@ -106,8 +106,8 @@ impl HeldFiles {
             }
         }
         // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor for the same open file; no
-        // memory is involved.
-        let handle = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, fds.floor()) };
+        // memory is involved. Above the floor lies beyond the program's RLIMIT_NOFILE.
+        let handle = crate::startup::with_fd_room(|| unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, fds.floor()) });
         if handle < 0 {
             return Response::Ret(-i64::from(crate::host::errno_to_linux(last_errno())));
         }
