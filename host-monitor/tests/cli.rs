@@ -848,3 +848,31 @@ fn stdio_closed_at_start_stays_closed_for_the_program() {
     assert_eq!(ours.status.code(), native.status.code());
     assert_eq!(text(&ours.stderr), text(&native.stderr));
 }
+
+/// Touches 512 MiB of anonymous memory.
+const TOUCH_512M: &str = r#"
+#include <stdio.h>
+#include <sys/mman.h>
+int main(void) {
+    size_t len = 512ul << 20;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); return 3; }
+    for (size_t i = 0; i < len; i += 4096) p[i] = 1;
+    printf("touched all\n");
+    return 0;
+}
+"#;
+
+#[test]
+fn running_out_of_guest_memory_kills_like_the_oom_killer_and_says_so() {
+    if !kvm_available() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let exe = build("touch_512m", TOUCH_512M);
+    let out = run(&["--memory", "256M"], &exe);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("linuxrun: guest memory (--memory 256M) ran out").count(), 1, "{stderr}");
+}
