@@ -624,6 +624,12 @@ pub enum Request<'a> {
     SetFdLimit {
         soft: u64,
     },
+    /// Whether the file behind the file-window page at `gpa` reaches that page now (a
+    /// shared file mapping's file may have grown or shrunk since mmap): `Ret(1)` yes,
+    /// `Ret(0)` the page lies past its end, `Ret(-EINVAL)` no file is mapped there.
+    WindowPageBacked {
+        gpa: u64,
+    },
 }
 
 /// What an xattr request is about.

@@ -342,6 +342,15 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// Whether the file mapped at the window page holding `gpa` reaches that page now (None:
+    /// no file is mapped there). Asked by the guest for a page past the size it knew.
+    pub fn window_page_backed(&self, gpa: u64) -> Option<bool> {
+        let page = gpa & !4095;
+        let host = self.window_mapped(page, 4096)?;
+        let mut byte = [0u8; 1];
+        Some(copy_from_window(host, &mut byte).is_ok())
+    }
+
     /// The host address of `[gpa, gpa+len)` if one mapped window range covers it.
     fn window_mapped(&self, gpa: u64, len: u64) -> Option<*mut u8> {
         let w = self.window.as_ref()?;

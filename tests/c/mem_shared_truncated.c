@@ -22,6 +22,7 @@ int main(void)
     expect_err("getcwd_into_truncated", syscall(SYS_getcwd, p, 100), EFAULT);
     int pipefd[2];
     expect_ok("pipe", pipe(pipefd));
+    expect_err("write_from_truncated", syscall(SYS_write, pipefd[1], p, 10), EFAULT);
     expect_ok("pipe_write", write(pipefd[1], "abc", 3));
     expect_err("read_into_truncated", syscall(SYS_read, pipefd[0], p, 3), EFAULT);
     int other = open("/proc/self/exe", O_RDONLY);
@@ -29,6 +30,11 @@ int main(void)
     char link[160];
     snprintf(link, sizeof link, "%s/l", dir);
     expect_ok("symlink", symlink("target", link));
+    struct stat st;
+    expect_err("fstat_into_truncated", syscall(SYS_fstat, other, (struct stat *)p), EFAULT);
+    expect_err("open_path_in_truncated", syscall(SYS_open, p, O_RDONLY), EFAULT);
+    expect_err("proc_readlink_into_truncated", syscall(SYS_readlink, "/proc/self/exe", p, 64), EFAULT);
+    expect_err("uname_into_truncated", syscall(SYS_uname, p), EFAULT);
     expect_err("readlink_into_truncated", syscall(SYS_readlink, link, p, 64), EFAULT);
 
     /* Grown again, the same pages are the file's once more. */

@@ -101,12 +101,14 @@ pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
 fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, AccessError> {
     let file_end = page_ceil(size);
     let offset_of = |va: u64| vma.file_offset(va).unwrap_or(u64::MAX);
-    if offset_of(page) >= file_end {
+    // Past the size known at mmap, the file may have grown since: only the host can tell.
+    if offset_of(page) >= file_end && !window_page_backed(base + (page - vma.start)) {
         return Err(AccessError::BeyondFile);
     }
     let (lo, hi) = window(vma, page);
     let prot = prot_of(vma.prot);
-    for va in (lo..hi).step_by(PAGE_SIZE as usize).filter(|&va| offset_of(va) < file_end) {
+    let wanted = |va: u64| va == page || offset_of(va) < file_end;
+    for va in (lo..hi).step_by(PAGE_SIZE as usize).filter(|&va| wanted(va)) {
         let gpa = base + (va - vma.start);
         // A neighbour that cannot be mapped (no memory for a page table) is left for its
         // own fault.
@@ -115,6 +117,19 @@ fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, Ac
         }
     }
     Ok(base + (page - vma.start))
+}
+
+/// Whether the file mapped at window page `gpa` reaches it now (the host's answer: the
+/// file may have grown or shrunk since the mapping was made).
+pub fn window_page_backed(gpa: u64) -> bool {
+    crate::hypercall::call_ret(&Request::WindowPageBacked { gpa }) == 1
+}
+
+/// Before the kernel itself touches the bytes of the page at `gpa`: a file-window page
+/// whose file was truncated below it would fault in the host (and stop the VM), where
+/// Linux answers EFAULT. Guest RAM needs no check.
+pub fn direct_access_ok(gpa: u64) -> bool {
+    gpa < abi_shared::layout::FILE_WINDOW_GPA || window_page_backed(gpa & !(PAGE_SIZE - 1))
 }
 
 /// The kernel's direct-map entry for a window page (RAM is mapped at boot; the window is

@@ -289,7 +289,8 @@ pub fn effect(req: &Request<'_>, ret: Option<i64>) -> Effect {
         | Request::IoctlSetPtyLock { .. }
         | Request::VforkCopyBack { .. }
         | Request::VforkTakeCopyBack { .. }
-        | Request::SetFdLimit { .. } => Effect::Keep,
+        | Request::SetFdLimit { .. }
+        | Request::WindowPageBacked { .. } => Effect::Keep,
     }
 }
 
