@@ -124,18 +124,50 @@ fn copy_to_window(data: &[u8], dst: *mut u8) -> Result<(), ()> {
     }
 }
 
-/// Hosts without process_vm_readv copy directly: a file truncated under a shared mapping
-/// can still end linuxrun with SIGBUS there.
-#[cfg(not(target_os = "linux"))]
-fn copy_from_window(src: *const u8, out: &mut [u8]) -> Result<(), ()> {
-    // SAFETY: src..src+len is a checked, mapped window range; out is a distinct buffer.
-    unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
-    Ok(())
+#[cfg(target_os = "macos")]
+extern "C" {
+    /// Mach's checked copy out of a task's memory (mach/mach_vm.h): an address that cannot
+    /// be read is an error code, not a signal.
+    fn mach_vm_read_overwrite(task: libc::mach_port_t, address: u64, size: u64, data: u64, outsize: *mut u64) -> i32;
 }
 
-#[cfg(not(target_os = "linux"))]
+/// macOS: the kernel copies (mach_vm_read_overwrite on our own task), as on Linux.
+#[cfg(target_os = "macos")]
+#[allow(deprecated)] // libc's mach_task_self points to the mach2 crate, for one call.
+fn copy_from_window(src: *const u8, out: &mut [u8]) -> Result<(), ()> {
+    let mut copied = 0u64;
+    // SAFETY: both ranges are memory of this process (src a checked window range, out a
+    // host buffer of out.len() bytes); the kernel validates the source pages.
+    let r = unsafe {
+        mach_vm_read_overwrite(
+            libc::mach_task_self(),
+            src as u64,
+            out.len() as u64,
+            out.as_mut_ptr() as u64,
+            &mut copied,
+        )
+    };
+    if r == 0 && copied == out.len() as u64 {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// macOS: every page of the destination is first read through the kernel (a page past
+/// the file's end fails there), then written directly; a truncation between the two can
+/// still raise SIGBUS.
+#[cfg(target_os = "macos")]
 fn copy_to_window(data: &[u8], dst: *mut u8) -> Result<(), ()> {
-    // SAFETY: dst..dst+len is a checked, mapped window range; data is a distinct buffer.
+    let mut byte = [0u8; 1];
+    let mut at = dst as usize;
+    let end = dst as usize + data.len();
+    while at < end {
+        copy_from_window(at as *const u8, &mut byte)?;
+        at = (at | 4095) + 1;
+    }
+    // SAFETY: dst..dst+len is a checked, mapped window range whose pages the file backs;
+    // data is a distinct buffer.
     unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
     Ok(())
 }

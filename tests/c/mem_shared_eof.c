@@ -70,6 +70,15 @@ int main(void)
     touch("grown_by_write", 3 * PAGE + 1, 0);
     touch("grown_page_tail", 4 * PAGE - 1, 0);
 
+    /* The file shrinks under pages the program has touched: SIGBUS there too. */
+    expect_ok("shrink", ftruncate(fd, PAGE));
+    touch("touched_page_now_past_end", 2 * PAGE + 9, 0);
+    touch("touched_page_now_past_end_write", PAGE + 3, 1);
+    touch("touched_tail_page_now_past_end", 4 * PAGE - 1, 0);
+    expect_ok("regrow", ftruncate(fd, 4 * PAGE));
+    touch("regrown_page", 2 * PAGE + 9, 0);
+    touch("regrown_page_write", PAGE + 3, 1);
+
     /* Still usable after all those signals. */
     touch("first_page_again", 10, 0);
     munmap(g_map, 4 * PAGE);

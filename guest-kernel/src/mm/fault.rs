@@ -55,3 +55,9 @@ fn out_of_memory() -> ! {
     );
     crate::syscall::process::terminate(ExitHow::Signal(SIGKILL))
 }
+
+/// On the monitor's interrupt: the monitor may ask for pages of truncated files to be
+/// unmapped first (see `filemap::resync_window_if_asked`).
+pub fn resync_window_if_asked() {
+    super::filemap::resync_window_if_asked();
+}
