@@ -619,6 +619,17 @@ pub enum Request<'a> {
         fd: i32,
         lock: i32,
     },
+    /// setrlimit/prlimit64 of RLIMIT_NOFILE: the program's new soft limit, which the host
+    /// then enforces (its open, dup, pipe... fail with EMFILE there, as on Linux). `Ret(0)`.
+    SetFdLimit {
+        soft: u64,
+    },
+    /// Whether the file behind the file-window page at `gpa` reaches that page now (a
+    /// shared file mapping's file may have grown or shrunk since mmap): `Ret(1)` yes,
+    /// `Ret(0)` the page lies past its end, `Ret(-EINVAL)` no file is mapped there.
+    WindowPageBacked {
+        gpa: u64,
+    },
 }
 
 /// What an xattr request is about.

@@ -78,6 +78,15 @@ pub mod vcpu_block {
     pub const RAM_REGISTERED: u64 = HC_CONTROL + 0x1c8;
     /// Guest-written before `ports::GROW_RAM`: the end of guest RAM it needs registered.
     pub const RAM_WANTED: u64 = HC_CONTROL + 0x1d0;
+    /// The file window after a touch the host could not serve (a page of a shared file
+    /// mapping whose file was truncated below it; KVM_RUN fails with EFAULT): u64,
+    /// `WINDOW_RESYNC_ASKED` set by the monitor before it interrupts the vCPU, then the
+    /// guest unmaps every page past its file's end and answers 0 (`WINDOW_RESYNC_IDLE`),
+    /// or `WINDOW_RESYNC_FOUND_NOTHING` if there was none (the monitor then gives up).
+    pub const WINDOW_RESYNC: u64 = HC_CONTROL + 0x1d8;
+    pub const WINDOW_RESYNC_IDLE: u64 = 0;
+    pub const WINDOW_RESYNC_ASKED: u64 = 1;
+    pub const WINDOW_RESYNC_FOUND_NOTHING: u64 = 2;
     /// Signals the host caught for the program and the guest has not taken yet: u64, bit
     /// n-1 = Linux signal n, set by the monitor's signal handler, swapped to 0 by the guest.
     pub const HOST_SIGNALS_PENDING: u64 = HC_CONTROL + 0x200;

@@ -82,6 +82,96 @@ fn remove_interval(set: &mut BTreeMap<u64, u64>, start: u64, end: u64) {
     }
 }
 
+/// Where a checked guest range lies on the host.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Guest RAM: anonymous memory, always accessible.
+    Ram,
+    /// The file window: a MAP_SHARED file mapping, whose pages past the file's current
+    /// end raise SIGBUS when touched (the guest can truncate the file at any time).
+    Window,
+}
+
+/// Copy `out.len()` bytes from the file window at `src` without risking SIGBUS: the
+/// kernel copies (process_vm_readv on ourselves) and reports a page past the end of the
+/// file as a short copy. Err(()) if not every byte could be read.
+#[cfg(target_os = "linux")]
+fn copy_from_window(src: *const u8, out: &mut [u8]) -> Result<(), ()> {
+    let local = libc::iovec { iov_base: out.as_mut_ptr() as *mut libc::c_void, iov_len: out.len() };
+    let remote = libc::iovec { iov_base: src as *mut libc::c_void, iov_len: out.len() };
+    // SAFETY: both iovecs describe memory of this process (out is a host buffer, src a
+    // checked window range); the kernel validates every page and faults nothing in us.
+    let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+    if n == out.len() as isize {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Copy `data` into the file window at `dst` without risking SIGBUS (process_vm_writev
+/// on ourselves, see `copy_from_window`).
+#[cfg(target_os = "linux")]
+fn copy_to_window(data: &[u8], dst: *mut u8) -> Result<(), ()> {
+    let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
+    let remote = libc::iovec { iov_base: dst as *mut libc::c_void, iov_len: data.len() };
+    // SAFETY: as in copy_from_window; the kernel only reads `data`.
+    let n = unsafe { libc::process_vm_writev(libc::getpid(), &local, 1, &remote, 1, 0) };
+    if n == data.len() as isize {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+#[cfg(target_os = "macos")]
+extern "C" {
+    /// Mach's checked copy out of a task's memory (mach/mach_vm.h): an address that cannot
+    /// be read is an error code, not a signal.
+    fn mach_vm_read_overwrite(task: libc::mach_port_t, address: u64, size: u64, data: u64, outsize: *mut u64) -> i32;
+}
+
+/// macOS: the kernel copies (mach_vm_read_overwrite on our own task), as on Linux.
+#[cfg(target_os = "macos")]
+#[allow(deprecated)] // libc's mach_task_self points to the mach2 crate, for one call.
+fn copy_from_window(src: *const u8, out: &mut [u8]) -> Result<(), ()> {
+    let mut copied = 0u64;
+    // SAFETY: both ranges are memory of this process (src a checked window range, out a
+    // host buffer of out.len() bytes); the kernel validates the source pages.
+    let r = unsafe {
+        mach_vm_read_overwrite(
+            libc::mach_task_self(),
+            src as u64,
+            out.len() as u64,
+            out.as_mut_ptr() as u64,
+            &mut copied,
+        )
+    };
+    if r == 0 && copied == out.len() as u64 {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// macOS: every page of the destination is first read through the kernel (a page past
+/// the file's end fails there), then written directly; a truncation between the two can
+/// still raise SIGBUS.
+#[cfg(target_os = "macos")]
+fn copy_to_window(data: &[u8], dst: *mut u8) -> Result<(), ()> {
+    let mut byte = [0u8; 1];
+    let mut at = dst as usize;
+    let end = dst as usize + data.len();
+    while at < end {
+        copy_from_window(at as *const u8, &mut byte)?;
+        at = (at | 4095) + 1;
+    }
+    // SAFETY: dst..dst+len is a checked, mapped window range whose pages the file backs;
+    // data is a distinct buffer.
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+    Ok(())
+}
+
 /// Fresh PROT_NONE reservation at `addr` (MAP_FIXED when given).
 fn reserve(addr: *mut u8, len: usize) -> *mut libc::c_void {
     let fixed = if addr.is_null() { 0 } else { libc::MAP_FIXED };
@@ -284,6 +374,15 @@ impl GuestMemory {
         Ok(())
     }
 
+    /// Whether the file mapped at the window page holding `gpa` reaches that page now (None:
+    /// no file is mapped there). Asked by the guest for a page past the size it knew.
+    pub fn window_page_backed(&self, gpa: u64) -> Option<bool> {
+        let page = gpa & !4095;
+        let host = self.window_mapped(page, 4096)?;
+        let mut byte = [0u8; 1];
+        Some(copy_from_window(host, &mut byte).is_ok())
+    }
+
     /// The host address of `[gpa, gpa+len)` if one mapped window range covers it.
     fn window_mapped(&self, gpa: u64, len: u64) -> Option<*mut u8> {
         let w = self.window.as_ref()?;
@@ -379,29 +478,49 @@ impl GuestMemory {
     /// Check that `[gpa, gpa+len)` lies in guest RAM (or in a mapped part of the file
     /// window) and return its host pointer.
     pub fn range(&self, gpa: u64, len: u64) -> Result<*mut u8, OutOfBounds> {
+        self.locate(gpa, len).map(|(host, _)| host)
+    }
+
+    /// As `range`, and whether the range lies in the file window (`Place::Window`), where
+    /// a plain host access can raise SIGBUS (see `copy_from_window`).
+    fn locate(&self, gpa: u64, len: u64) -> Result<(*mut u8, Place), OutOfBounds> {
         let end = gpa.checked_add(len).ok_or(OutOfBounds { gpa, len })?;
         if end > self.size {
-            return self.window_mapped(gpa, len).ok_or(OutOfBounds { gpa, len });
+            let host = self.window_mapped(gpa, len).ok_or(OutOfBounds { gpa, len })?;
+            return Ok((host, Place::Window));
         }
         // SAFETY: gpa < size (or len == 0 and gpa <= size), so the offset stays inside the
         // mapping or one past its end.
-        Ok(unsafe { self.base.as_ptr().add(gpa as usize) })
+        Ok((unsafe { self.base.as_ptr().add(gpa as usize) }, Place::Ram))
     }
 
-    /// Copy guest bytes out.
+    /// Copy guest bytes out. Out of bounds also when the range lies in a shared file
+    /// mapping whose file no longer reaches it (Linux answers EFAULT there too).
     pub fn read(&self, gpa: u64, out: &mut [u8]) -> Result<(), OutOfBounds> {
-        let src = self.range(gpa, out.len() as u64)?;
-        // SAFETY: src..src+len was checked to lie inside guest RAM; out is a distinct host buffer.
-        unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
-        Ok(())
+        let len = out.len() as u64;
+        match self.locate(gpa, len)? {
+            (src, Place::Ram) => {
+                // SAFETY: src..src+len was checked to lie inside guest RAM, which is plain
+                // anonymous memory; out is a distinct host buffer.
+                unsafe { std::ptr::copy_nonoverlapping(src, out.as_mut_ptr(), out.len()) };
+                Ok(())
+            }
+            (src, Place::Window) => copy_from_window(src, out).map_err(|()| OutOfBounds { gpa, len }),
+        }
     }
 
-    /// Copy bytes into guest RAM.
+    /// Copy bytes into guest memory (out of bounds as for `read`).
     pub fn write(&self, gpa: u64, data: &[u8]) -> Result<(), OutOfBounds> {
-        let dst = self.range(gpa, data.len() as u64)?;
-        // SAFETY: dst..dst+len was checked to lie inside guest RAM; data is a host buffer.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
-        Ok(())
+        let len = data.len() as u64;
+        match self.locate(gpa, len)? {
+            (dst, Place::Ram) => {
+                // SAFETY: dst..dst+len was checked to lie inside guest RAM, which is plain
+                // anonymous memory; data is a host buffer.
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len()) };
+                Ok(())
+            }
+            (dst, Place::Window) => copy_to_window(data, dst).map_err(|()| OutOfBounds { gpa, len }),
+        }
     }
 
     pub fn read_u64(&self, gpa: u64) -> Result<u64, OutOfBounds> {

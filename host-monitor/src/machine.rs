@@ -2,6 +2,7 @@
 //! TSS, BootInfo; then running the vCPU and serving its hypercalls until the program ends.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use abi_shared::bootinfo::{BootInfo, Doorbell, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
@@ -365,6 +366,7 @@ impl Machine {
                     None => return Err(self.died("the guest woke a hypercall worker that does not exist")),
                 },
                 Exit::GrowRam => self.grow_ram(block)?,
+                Exit::BadAddress => self.ask_window_resync(block)?,
                 Exit::UnknownPort(port) => {
                     return Err(self.died(&format!("the guest kernel used unknown I/O port {port:#x}")));
                 }
@@ -381,6 +383,18 @@ impl Machine {
     /// the KVM VM and vCPU, the worker and its wake eventfd. Guest RAM is a private mapping,
     /// so the child runs on a copy-on-write copy. Each side then answers the guest.
     fn fork(
+        &mut self,
+        server: &Arc<Mutex<Server>>,
+        worker: &mut Option<Worker>,
+        block: u64,
+        vfork: bool,
+    ) -> Result<ForkSide, MachineError> {
+        // The child's new VM and the vfork link are the monitor's descriptors, above the
+        // program's RLIMIT_NOFILE: room for them even when the program's table is full.
+        crate::startup::with_fd_room(|| self.fork_with_room(server, worker, block, vfork))
+    }
+
+    fn fork_with_room(
         &mut self,
         server: &Arc<Mutex<Server>>,
         worker: &mut Option<Worker>,
@@ -475,6 +489,23 @@ impl Machine {
         // SAFETY: the flag lives in the vCPU's hypervisor-shared page until the next
         // `suspend_for_fork`, which `fork` precedes with `detach_vcpu`.
         crate::signals::set_vcpu_thread(flag.map(|f| unsafe { &*f }));
+    }
+
+    /// KVM_RUN failed with EFAULT. The one cause a program can bring about is a page of a
+    /// shared file mapping whose file it truncated below that page after the guest mapped
+    /// it: the host's mapping of the file raises SIGBUS there, which KVM reports so. The
+    /// guest is asked (vcpu_block::WINDOW_RESYNC) to unmap such pages, so that the touch
+    /// becomes its own page fault and a SIGBUS as on Linux. If its last look found none,
+    /// or it has not looked yet (the touch came from the guest kernel, which cannot take
+    /// the interrupt), nothing would change: the run ends as before.
+    fn ask_window_resync(&mut self, block: u64) -> Result<(), MachineError> {
+        use abi_shared::layout::vcpu_block::{WINDOW_RESYNC, WINDOW_RESYNC_ASKED, WINDOW_RESYNC_IDLE};
+        let word = self.mem.atomic_u64(block + WINDOW_RESYNC).map_err(oob)?;
+        if word.load(Ordering::Acquire) != WINDOW_RESYNC_IDLE {
+            return Err(self.died("KVM_RUN: Bad address (guest memory the host cannot provide)"));
+        }
+        word.store(WINDOW_RESYNC_ASKED, Ordering::Release);
+        self.vcpu.inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR).map_err(|e| self.died(&e.to_string()))
     }
 
     fn died(&self, what: &str) -> MachineError {

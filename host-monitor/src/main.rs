@@ -94,6 +94,8 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     }
     let server = Arc::new(Mutex::new(Server::new(&startup, guard, args.strace)));
     let mut exits = BTreeMap::new();
+    startup::reclose_stdio();
+    startup::enforce_program_fd_limit(&fds);
     let outcome = machine.run(server.clone(), &mut exits);
     let hypercalls = server.lock().map(|s| s.hypercalls).unwrap_or(0);
     // Reading KVM's counters takes a dozen system calls, worth it only for a report.

@@ -4,16 +4,72 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 
 use abi_shared::hypercall::Startup;
 
 use crate::program::Launch;
+
+/// Which of fds 0, 1 and 2 were closed when linuxrun started (bit n: fd n). Rust's
+/// runtime opens /dev/null on a closed standard descriptor before `main`, so this is
+/// recorded earlier, by a constructor.
+static CLOSED_STDIO: AtomicU8 = AtomicU8::new(0);
+
+extern "C" fn note_closed_stdio() {
+    let closed = (0..3).filter(|&fd| {
+        // SAFETY: F_GETFD only asks whether the descriptor is open; no memory involved.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        flags < 0
+    });
+    CLOSED_STDIO.store(closed.fold(0, |bits, fd| bits | 1 << fd), Ordering::Relaxed);
+}
+
+/// Runs `note_closed_stdio` before Rust's runtime starts (the C runtime calls the
+/// constructors before `main`, which starts Rust's).
+#[used]
+#[cfg_attr(target_os = "linux", link_section = ".init_array")]
+#[cfg_attr(target_os = "macos", link_section = "__DATA,__mod_init_func")]
+static NOTE_CLOSED_STDIO: extern "C" fn() = note_closed_stdio;
+
+/// Close again the standard descriptors that were closed when linuxrun started (Rust's
+/// runtime put /dev/null there): the program must find them closed (EBADF, and its next
+/// open gets the lowest of them) as on Linux. Call once the monitor has made its private
+/// copies above the floor and before the program runs.
+pub fn reclose_stdio() {
+    let closed = CLOSED_STDIO.load(Ordering::Relaxed);
+    for fd in (0..3).filter(|fd| closed & (1 << fd) != 0) {
+        // SAFETY: fd is the runtime's /dev/null placeholder, which nothing in the monitor
+        // uses (its messages go to diag's copy above the floor).
+        unsafe { libc::close(fd) };
+    }
+}
 
 /// The monitor's own descriptors live at or above `floor`, above the soft RLIMIT_NOFILE the
 /// program sees, so the program finds fd numbers exactly where Linux would put them.
 pub struct FdRange {
     pub floor: i32,
     pub nofile: (u64, u64),
+}
+
+/// How many descriptors the monitor keeps room for above the floor.
+const MONITOR_FDS: u64 = 64;
+
+/// The host's soft RLIMIT_NOFILE while the program runs: the program's own, so that the
+/// host kernel fails its open, dup, pipe... with EMFILE exactly at its limit (descriptors
+/// already open above it, the monitor's, stay usable). `UNSET` until the program starts.
+static PROGRAM_SOFT: AtomicU64 = AtomicU64::new(UNSET);
+/// The soft limit that leaves the monitor room above the floor, and the host's hard limit.
+static ROOM_SOFT: AtomicU64 = AtomicU64::new(0);
+static HOST_HARD: AtomicU64 = AtomicU64::new(0);
+const UNSET: u64 = u64::MAX;
+
+// rlim_t and the resource constants have different types on different hosts.
+#[allow(clippy::unnecessary_cast)]
+fn set_soft_nofile(soft: u64) -> i32 {
+    let lim =
+        libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: HOST_HARD.load(Ordering::Relaxed) as libc::rlim_t };
+    // SAFETY: lim is a valid rlimit within the hard limit; no memory is kept.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }
 }
 
 // rlim_t and the resource constants have different types on different hosts.
@@ -24,19 +80,58 @@ pub fn reserve_fd_range() -> FdRange {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
     // SAFETY: lim is a valid out-pointer.
     unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
-    let (soft, hard) = (lim.rlim_cur, lim.rlim_max);
-    let want = soft.saturating_add(64);
-    if hard >= want {
-        let raised = libc::rlimit { rlim_cur: want, rlim_max: hard };
-        // SAFETY: raising the soft limit within the hard limit.
-        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
-        FdRange { floor: soft.min(i32::MAX as u64) as i32, nofile: (soft as u64, hard as u64) }
+    let (soft, hard) = (lim.rlim_cur as u64, lim.rlim_max as u64);
+    HOST_HARD.store(hard, Ordering::Relaxed);
+    let want = soft.saturating_add(MONITOR_FDS);
+    let range = if hard >= want {
+        ROOM_SOFT.store(want, Ordering::Relaxed);
+        FdRange { floor: soft.min(i32::MAX as u64) as i32, nofile: (soft, hard) }
     } else {
         // No room above: take the top of the range and show the program a lower limit
         // (keeping at least half of it for the program).
-        let floor = soft - (soft / 2).min(64);
-        FdRange { floor: floor as i32, nofile: (floor as u64, hard as u64) }
+        ROOM_SOFT.store(hard, Ordering::Relaxed);
+        let floor = soft - (soft / 2).min(MONITOR_FDS);
+        FdRange { floor: floor as i32, nofile: (floor, hard) }
+    };
+    set_soft_nofile(ROOM_SOFT.load(Ordering::Relaxed));
+    range
+}
+
+/// From now on the host enforces the program's RLIMIT_NOFILE (see `PROGRAM_SOFT`). Call
+/// once the monitor's startup descriptors are open, before the program runs.
+pub fn enforce_program_fd_limit(fds: &FdRange) {
+    PROGRAM_SOFT.store(fds.nofile.0, Ordering::Relaxed);
+    set_soft_nofile(fds.nofile.0);
+}
+
+/// The program set its soft RLIMIT_NOFILE (the guest checked it against the hard limit):
+/// the host enforces the new one. Returns 0 (or -errno).
+pub fn set_program_fd_limit(soft: u64) -> i64 {
+    if PROGRAM_SOFT.load(Ordering::Relaxed) == UNSET {
+        return 0; // Not running a program (unit tests of the server).
     }
+    let soft = soft.min(HOST_HARD.load(Ordering::Relaxed));
+    PROGRAM_SOFT.store(soft, Ordering::Relaxed);
+    if set_soft_nofile(soft) != 0 {
+        let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL);
+        return -i64::from(crate::host::errno_to_linux(e));
+    }
+    0
+}
+
+/// Run `make` (which creates one of the monitor's descriptors above the floor) with the
+/// room the program's limit would deny it, then put the program's limit back. The
+/// program runs no hypercall meanwhile (callers hold the server, or are forking), so it
+/// never sees the raised limit.
+pub fn with_fd_room<T>(make: impl FnOnce() -> T) -> T {
+    let program = PROGRAM_SOFT.load(Ordering::Relaxed);
+    if program == UNSET {
+        return make();
+    }
+    set_soft_nofile(program.max(ROOM_SOFT.load(Ordering::Relaxed)));
+    let made = make();
+    set_soft_nofile(program);
+    made
 }
 
 #[allow(clippy::unnecessary_cast)]

@@ -798,3 +798,81 @@ fn interactive_bash_on_a_pty_has_job_control() {
     term.send("exit\n");
     assert_eq!(wait_bounded(&mut child).code(), Some(0));
 }
+
+/// Reports to the file named by argv[1] what a program started with closed stdio finds.
+const CLOSED_STDIO: &str = r#"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    int out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dprintf(out, "report fd %d\n", out);
+    for (int fd = 0; fd < 3; fd++) {
+        errno = 0;
+        int r = fcntl(fd, F_GETFD);
+        dprintf(out, "fd %d: %d errno %d\n", fd, r < 0 ? -1 : 0, errno);
+    }
+    errno = 0;
+    long w = write(2, "x", 1);
+    dprintf(out, "write(2): %ld errno %d\n", w, errno);
+    dprintf(out, "next open: %d\n", open("/dev/null", O_RDONLY));
+    return 0;
+}
+"#;
+
+/// Runs `argv` through sh with the redirections `redirect` (e.g. ">&-"); returns its output.
+fn run_redirected(redirect: &str, argv: &[&str]) -> Output {
+    let script = format!("\"$@\" {redirect}");
+    Command::new("/bin/sh").arg("-c").arg(script).arg("sh").args(argv).output().expect("sh runs")
+}
+
+#[test]
+fn stdio_closed_at_start_stays_closed_for_the_program() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("closed_stdio", CLOSED_STDIO);
+    let exe = exe.to_str().unwrap();
+    let report = |name: &str| exe.to_string() + name;
+    for redirect in ["<&- >&- 2>&-", ">&-", "2>&-", "<&-"] {
+        run_redirected(redirect, &[exe, &report(".native")]);
+        run_redirected(redirect, &[linuxrun(), exe, &report(".linuxrun")]);
+        let native = std::fs::read_to_string(report(".native")).unwrap();
+        let ours = std::fs::read_to_string(report(".linuxrun")).unwrap();
+        assert_eq!(ours, native, "with {redirect}");
+    }
+    // A shell that cannot write reports the error and fails, as natively.
+    let native = run_redirected(">&-", &["/bin/sh", "-c", "echo hi"]);
+    let ours = run_redirected(">&-", &[linuxrun(), "/bin/sh", "-c", "echo hi"]);
+    assert_eq!(ours.status.code(), native.status.code());
+    assert_eq!(text(&ours.stderr), text(&native.stderr));
+}
+
+/// Touches 512 MiB of anonymous memory.
+const TOUCH_512M: &str = r#"
+#include <stdio.h>
+#include <sys/mman.h>
+int main(void) {
+    size_t len = 512ul << 20;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) { perror("mmap"); return 3; }
+    for (size_t i = 0; i < len; i += 4096) p[i] = 1;
+    printf("touched all\n");
+    return 0;
+}
+"#;
+
+#[test]
+fn running_out_of_guest_memory_kills_like_the_oom_killer_and_says_so() {
+    if !kvm_available() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let exe = build("touch_512m", TOUCH_512M);
+    let out = run(&["--memory", "256M"], &exe);
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.matches("linuxrun: guest memory (--memory 256M) ran out").count(), 1, "{stderr}");
+}

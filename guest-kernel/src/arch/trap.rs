@@ -90,6 +90,7 @@ fn signal_kick(frame: &mut TrapFrame) -> ReturnPath {
     if frame.cs & 3 == 0 {
         kernel_exception(frame);
     }
+    crate::mm::fault::resync_window_if_asked();
     crate::signal::deliver_pending(frame);
     ReturnPath::Full
 }

@@ -3,7 +3,8 @@
 use super::space::{Access, AccessError, SPACE};
 use crate::arch::entry::TrapFrame;
 use crate::signal::{self, SigInfo};
-use abi_shared::linux::signal::{SIGBUS, SIGSEGV};
+use abi_shared::hypercall::ExitHow;
+use abi_shared::linux::signal::{SIGBUS, SIGKILL, SIGSEGV};
 
 /// #PF error-code bits.
 const PF_PRESENT: u64 = 1 << 0;
@@ -33,8 +34,30 @@ pub fn user_page_fault(frame: &mut TrapFrame, addr: u64) {
         Ok(_) => return,
         Err(AccessError::Unmapped) => (SIGSEGV, SEGV_MAPERR),
         Err(AccessError::Protection) => (SIGSEGV, SEGV_ACCERR),
-        Err(AccessError::OutOfMemory | AccessError::BeyondFile) => (SIGBUS, BUS_ADRERR),
+        Err(AccessError::BeyondFile) => (SIGBUS, BUS_ADRERR),
+        Err(AccessError::OutOfMemory) => out_of_memory(),
     };
     crate::kdebug!("page fault at {:#x} (error {:#x}) from rip {:#x}: signal {}", addr, frame.error, frame.rip, signo);
     signal::force_synchronous(frame, SigInfo::fault(signo, code, addr));
+}
+
+/// Guest RAM ran out under a page fault: the process dies by SIGKILL, as Linux's OOM
+/// killer ends one, and the user learns why (a signal alone would not say it was
+/// linuxrun's memory size).
+fn out_of_memory() -> ! {
+    let mib = SPACE.lock().commit_limit >> 20;
+    crate::print::log(
+        0,
+        format_args!(
+            "guest memory (--memory {mib}M) ran out; the program was killed with SIGKILL, as Linux's OOM \
+             killer would (a larger --memory may help)"
+        ),
+    );
+    crate::syscall::process::terminate(ExitHow::Signal(SIGKILL))
+}
+
+/// On the monitor's interrupt: the monitor may ask for pages of truncated files to be
+/// unmapped first (see `filemap::resync_window_if_asked`).
+pub fn resync_window_if_asked() {
+    super::filemap::resync_window_if_asked();
 }

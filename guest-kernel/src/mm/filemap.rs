@@ -101,13 +101,18 @@ pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
 fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, AccessError> {
     let file_end = page_ceil(size);
     let offset_of = |va: u64| vma.file_offset(va).unwrap_or(u64::MAX);
-    if offset_of(page) >= file_end {
+    let gpa_of = |va: u64| base + (va - vma.start);
+    // Past the size known at mmap, the file may have grown since, and below it the file
+    // may have shrunk (a truncation the monitor reported): only the host can tell.
+    let known = |va: u64| offset_of(va) < file_end && !truncated(gpa_of(va));
+    if !known(page) && !window_page_backed(gpa_of(page)) {
         return Err(AccessError::BeyondFile);
     }
     let (lo, hi) = window(vma, page);
     let prot = prot_of(vma.prot);
-    for va in (lo..hi).step_by(PAGE_SIZE as usize).filter(|&va| offset_of(va) < file_end) {
-        let gpa = base + (va - vma.start);
+    let wanted = |va: u64| va == page || known(va);
+    for va in (lo..hi).step_by(PAGE_SIZE as usize).filter(|&va| wanted(va)) {
+        let gpa = gpa_of(va);
         // A neighbour that cannot be mapped (no memory for a page table) is left for its
         // own fault.
         if (!map_direct(gpa) || !paging::map_accessed(va, gpa, prot)) && va == page {
@@ -115,6 +120,93 @@ fn fault_in_shared(vma: &Vma, base: u64, size: u64, page: u64) -> Result<u64, Ac
         }
     }
     Ok(base + (page - vma.start))
+}
+
+/// File-window ranges (guest-physical start -> end) where a file was found truncated
+/// below the size the guest knew: pages there are mapped only after asking the host.
+#[cfg(target_os = "none")]
+static TRUNCATED: spin::Mutex<alloc::collections::BTreeMap<u64, u64>> =
+    spin::Mutex::new(alloc::collections::BTreeMap::new());
+
+#[cfg(target_os = "none")]
+fn truncated(gpa: u64) -> bool {
+    let set = TRUNCATED.lock();
+    !set.is_empty() && set.range(..=gpa).next_back().is_some_and(|(_, &end)| gpa < end)
+}
+
+#[cfg(not(target_os = "none"))]
+fn truncated(_gpa: u64) -> bool {
+    false
+}
+
+/// A window range goes back to the allocator: what was learnt about its file goes too.
+#[cfg(target_os = "none")]
+pub fn forget_truncation(start: u64, end: u64) {
+    TRUNCATED.lock().retain(|&s, e| *e <= start || s >= end);
+}
+
+/// The monitor's request after a touch it could not serve (see
+/// `vcpu_block::WINDOW_RESYNC`): a page this kernel mapped lies past its file's end now,
+/// since the file was truncated. Unmap every such page, so that the next touch is a page
+/// fault here and a SIGBUS, as on Linux, and answer whether there was one.
+#[cfg(target_os = "none")]
+pub fn resync_window_if_asked() {
+    use abi_shared::layout::vcpu_block::{
+        WINDOW_RESYNC, WINDOW_RESYNC_ASKED, WINDOW_RESYNC_FOUND_NOTHING, WINDOW_RESYNC_IDLE,
+    };
+    use core::sync::atomic::{AtomicU64, Ordering};
+    let word = crate::hypercall::transport::control::<AtomicU64>(WINDOW_RESYNC);
+    if word.load(Ordering::Acquire) != WINDOW_RESYNC_ASKED {
+        return;
+    }
+    let found = unmap_pages_past_file_ends();
+    word.store(if found { WINDOW_RESYNC_IDLE } else { WINDOW_RESYNC_FOUND_NOTHING }, Ordering::Release);
+}
+
+/// For every shared file VMA: find where its file ends now (binary search with the
+/// host's probe: the pages of a VMA are consecutive pages of its file), and unmap the
+/// mapped pages past it. Returns whether any was mapped.
+#[cfg(target_os = "none")]
+fn unmap_pages_past_file_ends() -> bool {
+    let space = super::space::SPACE.lock();
+    let mut tlb = TlbBatch::new();
+    let mut found = false;
+    for vma in space.vmas.iter() {
+        let Some(base) = vma.file.as_ref().and_then(|f| f.window) else { continue };
+        let pages = (vma.end - vma.start) / PAGE_SIZE;
+        let (mut lo, mut hi) = (0, pages);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if window_page_backed(base + mid * PAGE_SIZE) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        let cut = vma.start + lo * PAGE_SIZE;
+        if !(cut..vma.end).step_by(PAGE_SIZE as usize).any(present) {
+            continue;
+        }
+        found = true;
+        paging::unmap_range(cut, vma.end, &mut tlb);
+        unmap_direct(base + lo * PAGE_SIZE, pages.saturating_sub(lo) * PAGE_SIZE, &mut tlb);
+        TRUNCATED.lock().insert(base + lo * PAGE_SIZE, base + pages * PAGE_SIZE);
+    }
+    tlb.flush();
+    found
+}
+
+/// Whether the file mapped at window page `gpa` reaches it now (the host's answer: the
+/// file may have grown or shrunk since the mapping was made).
+pub fn window_page_backed(gpa: u64) -> bool {
+    crate::hypercall::call_ret(&Request::WindowPageBacked { gpa }) == 1
+}
+
+/// Before the kernel itself touches the bytes of the page at `gpa`: a file-window page
+/// whose file was truncated below it would fault in the host (and stop the VM), where
+/// Linux answers EFAULT. Guest RAM needs no check.
+pub fn direct_access_ok(gpa: u64) -> bool {
+    gpa < abi_shared::layout::FILE_WINDOW_GPA || window_page_backed(gpa & !(PAGE_SIZE - 1))
 }
 
 /// The kernel's direct-map entry for a window page (RAM is mapped at boot; the window is

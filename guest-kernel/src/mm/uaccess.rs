@@ -10,7 +10,7 @@ use abi_shared::linux::errno::EFAULT;
 use abi_shared::linux::Pod;
 
 use super::space::{Access, AddressSpace, SPACE};
-use super::{frame, paging};
+use super::{filemap, frame, paging};
 
 pub const EFAULT_RET: i64 = -(EFAULT as i64);
 
@@ -22,7 +22,14 @@ fn check_range(addr: u64, len: u64) -> Result<(), i64> {
 }
 
 /// Walk `[addr, addr+len)` page by page, handing each piece's GPA and length to `f`.
-fn for_each_piece(addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, usize, usize)) -> Result<(), i64> {
+/// `Touch::Kernel`: the kernel copies the bytes itself (see `filemap::direct_access_ok`).
+fn for_each_piece(
+    addr: u64,
+    len: u64,
+    access: Access,
+    touch: Touch,
+    mut f: impl FnMut(u64, usize, usize),
+) -> Result<(), i64> {
     check_range(addr, len)?;
     let mut space = SPACE.lock();
     let mut done = 0u64;
@@ -30,6 +37,9 @@ fn for_each_piece(addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, us
         let va = addr + done;
         let in_page = (PAGE_SIZE - (va & (PAGE_SIZE - 1))).min(len - done);
         let gpa = page_gpa(&mut space, va, access)?;
+        if touch == Touch::Kernel && !filemap::direct_access_ok(gpa) {
+            return Err(EFAULT_RET);
+        }
         if access == Access::Write {
             super::vfork::note_kernel_write(va);
         }
@@ -37,6 +47,15 @@ fn for_each_piece(addr: u64, len: u64, access: Access, mut f: impl FnMut(u64, us
         done += in_page;
     }
     Ok(())
+}
+
+/// Who touches the bytes of a user buffer.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Touch {
+    /// The kernel, through its direct map.
+    Kernel,
+    /// The host, with its own system calls (which answer EFAULT themselves).
+    Host,
 }
 
 /// The frame of the page holding `va`, made present for `access` as a touch would. A page
@@ -50,14 +69,14 @@ fn page_gpa(space: &mut AddressSpace, va: u64, access: Access) -> Result<u64, i6
 }
 
 pub fn copy_from_user(addr: u64, out: &mut [u8]) -> Result<(), i64> {
-    for_each_piece(addr, out.len() as u64, Access::Read, |gpa, off, n| {
+    for_each_piece(addr, out.len() as u64, Access::Read, Touch::Kernel, |gpa, off, n| {
         // SAFETY: gpa..gpa+n is inside one populated frame, reached through the direct map.
         unsafe { core::ptr::copy_nonoverlapping(frame::frame_ptr(gpa), out[off..].as_mut_ptr(), n) };
     })
 }
 
 pub fn copy_to_user(addr: u64, data: &[u8]) -> Result<(), i64> {
-    for_each_piece(addr, data.len() as u64, Access::Write, |gpa, off, n| {
+    for_each_piece(addr, data.len() as u64, Access::Write, Touch::Kernel, |gpa, off, n| {
         // SAFETY: as above, for a frame the VMA allows writing.
         unsafe { core::ptr::copy_nonoverlapping(data[off..].as_ptr(), frame::frame_ptr(gpa), n) };
     })
@@ -67,7 +86,7 @@ pub fn copy_to_user(addr: u64, data: &[u8]) -> Result<(), i64> {
 /// or EFAULT if that is none (a read of /dev/zero, which Linux ends the same way).
 pub fn zero_user(addr: u64, len: u64) -> i64 {
     let mut done = 0u64;
-    let r = for_each_piece(addr, len, Access::Write, |gpa, _, n| {
+    let r = for_each_piece(addr, len, Access::Write, Touch::Kernel, |gpa, _, n| {
         // SAFETY: as for copy_to_user.
         unsafe { core::ptr::write_bytes(frame::frame_ptr(gpa), 0, n) };
         done += n as u64;
@@ -109,6 +128,9 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<Option<Vec<u8>>, i64> {
         // At most one byte past `max` is needed to know the string is too long.
         let n = in_page.min(max.saturating_add(1) - out.len());
         let gpa = page_gpa(&mut space, va, Access::Read)?;
+        if !filemap::direct_access_ok(gpa) {
+            return Err(EFAULT_RET);
+        }
         // SAFETY: [gpa, gpa + n) lies inside one populated frame, reached through the
         // direct map; the kernel only reads it.
         let bytes = unsafe { core::slice::from_raw_parts(frame::frame_ptr(gpa + (va & (PAGE_SIZE - 1))), n) };
@@ -127,7 +149,7 @@ pub fn read_cstr(addr: u64, max: usize) -> Result<Option<Vec<u8>>, i64> {
 /// Guest-physical segments for a user buffer, populated for `access`. Adjacent frames are
 /// merged, so a buffer in contiguous frames is one segment.
 pub fn user_segments(addr: u64, len: u64, access: Access, segs: &mut Vec<GuestSeg>) -> Result<(), i64> {
-    for_each_piece(addr, len, access, |gpa, _, n| match segs.last_mut() {
+    for_each_piece(addr, len, access, Touch::Host, |gpa, _, n| match segs.last_mut() {
         Some(last) if last.gpa + last.len == gpa => last.len += n as u64,
         _ => segs.push(GuestSeg { gpa, len: n as u64 }),
     })

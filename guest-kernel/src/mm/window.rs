@@ -58,6 +58,7 @@ pub fn alloc(len: u64) -> Option<u64> {
 
 #[cfg(target_os = "none")]
 pub fn free(start: u64, len: u64) {
+    super::filemap::forget_truncation(start, start + len);
     if let Some(w) = WINDOW.lock().as_mut() {
         w.free(start, len);
     }

@@ -418,6 +418,8 @@ pub fn stack_limit() -> u64 {
     get_limit(RLIMIT_STACK).map_or(8 << 20, |(soft, _)| soft)
 }
 
+const RLIMIT_NOFILE: u64 = 7;
+
 fn get_limit(resource: u64) -> Option<(u64, u64)> {
     RLIMITS.lock().get(resource as usize).copied()
 }
@@ -444,6 +446,11 @@ fn set_limit(resource: u64, soft: u64, hard: u64) -> i64 {
         return err(errno::EPERM);
     }
     *slot = (soft, hard);
+    drop(limits);
+    if resource == RLIMIT_NOFILE {
+        // The host hands out the descriptors, so it enforces the limit.
+        crate::hypercall::call_ret(&Request::SetFdLimit { soft });
+    }
     0
 }
 

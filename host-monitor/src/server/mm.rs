@@ -97,9 +97,11 @@ impl HeldFiles {
                 return Response::Ret(i64::from(handle));
             }
         }
-        // The duplicate is one of the monitor's own: the program cannot name it.
+        // The duplicate is one of the monitor's own: the program cannot name it. Above the
+        // floor lies beyond the program's RLIMIT_NOFILE, which the host enforces: room is
+        // made for it while it is created.
         let duplicate = sys::program_fd(fd).and_then(|fd| {
-            sys::dup_above_floor(fd, fds.floor())
+            crate::startup::with_fd_room(|| sys::dup_above_floor(fd, fds.floor()))
                 .map_err(|e| crate::host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO)))
         });
         let handle = match duplicate {

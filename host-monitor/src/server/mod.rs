@@ -167,6 +167,11 @@ impl Server {
             }
             Request::FileUnmapShared { gpa, len } => mm::window_op(mem.unmap_window(*gpa, *len)),
             Request::FileSyncShared { gpa, len } => mm::window_op(mem.sync_window(*gpa, *len)),
+            Request::WindowPageBacked { gpa } => match mem.window_page_backed(*gpa) {
+                Some(backed) => Response::Ret(i64::from(backed)),
+                None => Response::Ret(-i64::from(abi_shared::linux::errno::EINVAL)),
+            },
+            Request::SetFdLimit { soft } => Response::Ret(crate::startup::set_program_fd_limit(*soft)),
             Request::CpuTime => {
                 Response::Ret(clock_ns(self.vcpu_clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
             }

@@ -600,6 +600,7 @@ impl KvmVcpu {
             Ok(VcpuExit::IrqWindowOpen) => Ok(Exit::Interrupted),
             Ok(other) => Ok(Exit::Other(format!("{other:?}"))),
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Ok(Exit::Interrupted),
+            Err(e) if e.errno() == libc::EFAULT => Ok(Exit::BadAddress),
             Err(e) => Err(failed("KVM_RUN", e)),
         }
     }

@@ -91,6 +91,9 @@ pub enum Exit {
     /// A signal interrupted KVM_RUN, or another thread kicked the vCPU (the caller decides
     /// what to do).
     Interrupted,
+    /// KVM_RUN failed with EFAULT: the guest touched guest-physical memory whose host page
+    /// cannot be had (a page of a shared file mapping past its file's end).
+    BadAddress,
     /// Anything else, described.
     Other(String),
 }
@@ -109,6 +112,7 @@ impl Exit {
             Exit::Shutdown => "shutdown",
             Exit::Halt => "hlt",
             Exit::Interrupted => "interrupted",
+            Exit::BadAddress => "bad_address",
             Exit::Other(_) => "other",
         }
     }

@@ -288,7 +288,9 @@ pub fn effect(req: &Request<'_>, ret: Option<i64>) -> Effect {
         | Request::IoctlGetPtyNumber { .. }
         | Request::IoctlSetPtyLock { .. }
         | Request::VforkCopyBack { .. }
-        | Request::VforkTakeCopyBack { .. } => Effect::Keep,
+        | Request::VforkTakeCopyBack { .. }
+        | Request::SetFdLimit { .. }
+        | Request::WindowPageBacked { .. } => Effect::Keep,
     }
 }
 
