@@ -648,6 +648,34 @@ fn tool_cases() -> impl Iterator<Item = Case> {
     })
 }
 
+/// Crafted ELF files (src/elf_craft.rs) that bend one rule of the format each, run
+/// directly (`elf/NAME`: linuxrun's first program) and through bash's exec (`elf-execve/NAME`:
+/// the execve syscall inside linuxrun): the loader must decide as Linux's binfmt_elf does.
+pub fn elf_cases() -> Vec<Case> {
+    let via_bash = Path::new("/bin/bash").exists();
+    let mut v = Vec::new();
+    for crafted in crate::elf_craft::cases() {
+        let differential = |argv: &[&str]| {
+            Body::Differential(Differential {
+                build: None,
+                argv: argv.iter().map(OsString::from).collect(),
+                stdin: None,
+                fixture: Fixture::File { name: "prog", content: crafted.file.clone(), mode: 0o755 },
+                native_status: crafted.native.clone(),
+                // The messages are the shell's and linuxrun's own.
+                compare_stderr: false,
+                compare_tree: false,
+            })
+        };
+        v.push(Case { name: format!("elf/{}", crafted.name), body: differential(&["./prog"]) });
+        if via_bash {
+            let body = differential(&["/bin/bash", "-c", "exec \"$0\"", "./prog"]);
+            v.push(Case { name: format!("elf-execve/{}", crafted.name), body });
+        }
+    }
+    v
+}
+
 /// Dynamically linked system binaries (and a missing-interpreter refusal).
 pub fn dynamic_cases() -> Vec<Case> {
     if !DYNAMIC_SUPPORTED {
