@@ -7,11 +7,6 @@ use crate::process::Status;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// Flip to `true` when linuxrun supports dynamically linked programs: the C suite
-/// then gains a `dynamic/` flavour and `/bin/true` becomes a differential case
-/// instead of an expected "not yet supported" refusal.
-pub const DYNAMIC_SUPPORTED: bool = true;
-
 /// Debian's busybox-static; a statically linked multi-call binary.
 pub const BUSYBOX: &str = "/bin/busybox";
 
@@ -98,12 +93,7 @@ pub struct Case {
 
 /// Link flavours the C programs are built in.
 pub fn flavours() -> Vec<Flavour> {
-    let mut v = vec![Flavour::Static, Flavour::StaticPie];
-    if DYNAMIC_SUPPORTED {
-        v.push(Flavour::Dynamic);
-        v.push(Flavour::Musl);
-    }
-    v
+    vec![Flavour::Static, Flavour::StaticPie, Flavour::Dynamic, Flavour::Musl]
 }
 
 /// The C programs that are also built against musl (its dynamic loader takes other paths
@@ -370,32 +360,18 @@ pub fn bad_input_cases() -> Vec<Case> {
             },
         ),
     ];
-    if DYNAMIC_SUPPORTED {
-        // A dynamic program whose interpreter does not exist: 127 and the interpreter's
-        // name, as a shell reports it.
-        v.push(bad(
-            "missing-interpreter",
-            BadInput {
-                program: "./no-ld",
-                fixture: Fixture::File { name: "no-ld", content: fixtures::with_missing_interpreter(), mode: 0o755 },
-                expect: Refusal::Exit(127),
-                stderr_mentions: &["/lib64/ld-linux-x86-64.so.9"],
-                as_nobody: false,
-            },
-        ));
-    }
-    if !DYNAMIC_SUPPORTED {
-        v.push(bad(
-            "dynamic",
-            BadInput {
-                program: "/bin/true",
-                fixture: Fixture::Empty,
-                expect: Refusal::NonZero,
-                stderr_mentions: &["not yet supported"],
-                as_nobody: false,
-            },
-        ));
-    }
+    // A dynamic program whose interpreter does not exist: 127 and the interpreter's
+    // name, as a shell reports it.
+    v.push(bad(
+        "missing-interpreter",
+        BadInput {
+            program: "./no-ld",
+            fixture: Fixture::File { name: "no-ld", content: fixtures::with_missing_interpreter(), mode: 0o755 },
+            expect: Refusal::Exit(127),
+            stderr_mentions: &["/lib64/ld-linux-x86-64.so.9"],
+            as_nobody: false,
+        },
+    ));
     v
 }
 
@@ -676,11 +652,8 @@ pub fn elf_cases() -> Vec<Case> {
     v
 }
 
-/// Dynamically linked system binaries (and a missing-interpreter refusal).
+/// Dynamically linked system binaries and Debian tools, where installed.
 pub fn dynamic_cases() -> Vec<Case> {
-    if !DYNAMIC_SUPPORTED {
-        return vec![];
-    }
     let tools: Vec<Case> = tool_cases().collect();
     SYSTEM_COMMANDS
         .iter()

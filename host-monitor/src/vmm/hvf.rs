@@ -180,14 +180,14 @@ mod backend {
     use std::ffi::CStr;
     use std::marker::PhantomData;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
     use std::thread::ThreadId;
 
     use abi_shared::bootinfo::Flavour;
     use abi_shared::layout::{ports, selectors};
 
     use super::super::hvf_sys::{self as sys, ctrl, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg};
-    use super::super::{BootState, Exit, Kick, RegSnapshot, Vcpu, Vm, VmmError};
+    use super::super::{BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
     use super::*;
     use crate::guest_mem::GuestMemory;
 
@@ -372,7 +372,6 @@ mod backend {
             let mut vcpu = HvfVcpu {
                 id: None,
                 thread: std::thread::current().id(),
-                kick: Arc::new(HvfKick { id: Mutex::new(None), pending: AtomicBool::new(false) }),
                 mem_size: mem.size(),
                 rdtscp: false,
                 exits: BTreeMap::new(),
@@ -427,26 +426,6 @@ mod backend {
         }
     }
 
-    /// The kick handle: the vCPU id while a hypervisor vCPU exists, and a pending flag that
-    /// `run` turns into `Exit::Interrupted`.
-    struct HvfKick {
-        id: Mutex<Option<HvVcpuId>>,
-        pending: AtomicBool,
-    }
-
-    impl Kick for HvfKick {
-        fn kick(&self) {
-            self.pending.store(true, Ordering::SeqCst);
-            if let Ok(id) = self.id.lock() {
-                if let Some(mut id) = *id {
-                    // SAFETY: one valid vCPU id (the lock keeps it from being destroyed
-                    // meanwhile); hv_vcpu_interrupt may be called from any thread.
-                    unsafe { sys::hv_vcpu_interrupt(&mut id, 1) };
-                }
-            }
-        }
-    }
-
     /// Everything a vCPU carries across a fork.
     struct SavedState {
         regs: Vec<(HvX86Reg, u64)>,
@@ -465,7 +444,6 @@ mod backend {
     pub struct HvfVcpu {
         id: Option<HvVcpuId>,
         thread: ThreadId,
-        kick: Arc<HvfKick>,
         mem_size: u64,
         /// The VM lets the guest execute RDTSCP (CPUID says so only then).
         rdtscp: bool,
@@ -493,17 +471,11 @@ mod backend {
             hv("hv_vcpu_create", unsafe { sys::hv_vcpu_create(&mut id, sys::HV_VCPU_DEFAULT) })?;
             LIVE_VCPUS.fetch_add(1, Ordering::SeqCst);
             self.id = Some(id);
-            if let Ok(mut k) = self.kick.id.lock() {
-                *k = Some(id);
-            }
             self.setup_controls(id)
         }
 
         fn destroy_hv_vcpu(&mut self) {
             if let Some(id) = self.id.take() {
-                if let Ok(mut k) = self.kick.id.lock() {
-                    *k = None;
-                }
                 // SAFETY: id is this thread's vCPU and is not used again.
                 unsafe { sys::hv_vcpu_destroy(id) };
                 LIVE_VCPUS.fetch_sub(1, Ordering::SeqCst);
@@ -721,7 +693,7 @@ mod backend {
             match basic {
                 reason::IRQ | reason::IRQ_WND | reason::VIRTUAL_NMI_WND | reason::PAUSE | reason::VMX_TIMER_EXPIRED => {
                     self.count("host_interrupt");
-                    Ok(self.kick.pending.swap(false, Ordering::SeqCst).then_some(Exit::Interrupted))
+                    Ok(None)
                 }
                 reason::IO => {
                     let io = decode_io(read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?);
@@ -941,9 +913,6 @@ mod backend {
         fn run(&mut self) -> Result<Exit, VmmError> {
             let id = self.on_own_thread()?;
             loop {
-                if self.kick.pending.swap(false, Ordering::SeqCst) {
-                    return Ok(Exit::Interrupted);
-                }
                 // SAFETY: id is this thread's vCPU.
                 let r = unsafe { sys::hv_vcpu_run(id) };
                 if r != sys::HV_SUCCESS {
@@ -988,10 +957,6 @@ mod backend {
                 }
             }
             out
-        }
-
-        fn kicker(&self) -> Option<Arc<dyn Kick>> {
-            Some(self.kick.clone())
         }
 
         /// Not yet: a caught host signal reaches the guest at its next kernel entry.
