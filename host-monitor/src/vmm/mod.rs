@@ -33,14 +33,17 @@
 //! `machine.rs` runs this sequence for the guest's fork, vfork and fork-like clone; these
 //! methods are its hypervisor half.
 
+/// The Hypervisor.framework backend, on Intel macOS only.
+#[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+pub mod hvf;
 #[cfg(target_os = "linux")]
 pub mod kvm;
 #[cfg(target_os = "linux")]
 mod kvm_stats;
-// Compiled on every host: its pure decoding helpers are unit-tested on Linux; the backend
-// itself exists only on x86_64 macOS.
-pub mod hvf;
+// Compiled on every host: the framework's declarations and the backend's pure VMX parts,
+// unit-tested on Linux.
 pub mod hvf_sys;
+pub mod hvf_vmx;
 
 use std::fmt;
 
