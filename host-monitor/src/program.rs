@@ -299,7 +299,7 @@ fn interpreter(head: &[u8]) -> Result<Option<String>, &'static str> {
     if !(2..=4096).contains(&size) {
         return Err("Exec format error (PT_INTERP is empty or too long)");
     }
-    let Some(bytes) = usize::try_from(offset).ok().and_then(|o| head.get(o..o + size as usize)) else {
+    let Some(bytes) = usize::try_from(offset).ok().and_then(|o| head.get(o..o.checked_add(size as usize)?)) else {
         return Ok(None);
     };
     match bytes.split_last() {

@@ -291,7 +291,8 @@ fn map_image(fd: i32, elf: &Parsed, placement: Placement, path: &[u8]) -> Result
     for p in &loads {
         let plan = rules::plan_segment(p, bias).ok_or(LoadError::BadLayout)?;
         load_segment(fd, p, &plan, path)?;
-        end = end.max(page_ceil(bias + p.p_vaddr + p.p_memsz));
+        // plan_segment checked that the segment ends inside the address space.
+        end = end.max(page_ceil(bias.wrapping_add(p.p_vaddr).wrapping_add(p.p_memsz)));
     }
     let entry = bias.wrapping_add(hdr.e_entry);
     if entry >= user::TASK_SIZE {
