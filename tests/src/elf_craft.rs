@@ -45,6 +45,9 @@ pub struct Spec {
     pub padding_entries: usize,
     /// e_phnum when it should not count the table's entries.
     pub e_phnum: Option<u16>,
+    /// Position-independent (ET_DYN, RIP-relative code, addresses from 0), without an
+    /// interpreter: placed where mmap puts it, as a static PIE.
+    pub pie: bool,
 }
 
 impl Default for Spec {
@@ -58,8 +61,33 @@ impl Default for Spec {
             e_phentsize: PHDR_SIZE as u16,
             padding_entries: 0,
             e_phnum: None,
+            pie: false,
         }
     }
+}
+
+/// The code at TEXT + 0x40: `code()`, or `pic_code()` for a PIE.
+fn code_for(spec: &Spec) -> Vec<u8> {
+    if spec.pie {
+        pic_code()
+    } else {
+        code()
+    }
+}
+
+/// The same as `code`, RIP-relative: the text page is at 0 and the data page at 0x1000.
+fn pic_code() -> Vec<u8> {
+    // mov byte [rip + disp], 'K' (7 bytes at 0x40, so the next one is at 0x47)
+    let mut c = vec![0xc6, 0x05];
+    c.extend_from_slice(&(0x1001u32 - 0x47).to_le_bytes());
+    c.push(b'K');
+    c.extend_from_slice(&[0xb8, 1, 0, 0, 0, 0xbf, 1, 0, 0, 0]);
+    // lea rsi, [rip + disp] (at 0x51, next at 0x58)
+    c.extend_from_slice(&[0x48, 0x8d, 0x35]);
+    c.extend_from_slice(&(0x1000u32 - 0x58).to_le_bytes());
+    c.extend_from_slice(&[0xba, 3, 0, 0, 0, 0x0f, 0x05]);
+    c.extend_from_slice(&[0xb8, 60, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05]);
+    c
 }
 
 /// mov byte [DATA+1], 'K'; write(1, DATA, 3); exit(0).
@@ -91,8 +119,9 @@ pub fn build(spec: &Spec) -> Vec<u8> {
     if let Some(i) = &spec.interp {
         table.extend(phdr(3, PF_R, interp_at as u64, 0, i.len() as u64, i.len() as u64));
     }
+    let base = if spec.pie { TEXT } else { 0 };
     for l in &spec.loads {
-        table.extend(phdr(1, l.flags, l.offset, l.vaddr, l.filesz, l.memsz));
+        table.extend(phdr(1, l.flags, l.offset, l.vaddr - base, l.filesz, l.memsz));
     }
     table.resize(entries * PHDR_SIZE, 0);
 
@@ -101,15 +130,16 @@ pub fn build(spec: &Spec) -> Vec<u8> {
     f[4..8].copy_from_slice(&spec.ident);
     let phnum = spec.e_phnum.unwrap_or(entries as u16);
     let put = |f: &mut Vec<u8>, at: usize, bytes: &[u8]| f[at..at + bytes.len()].copy_from_slice(bytes);
-    put(&mut f, 16, &spec.e_type.to_le_bytes());
+    let e_type = if spec.pie { 3 } else { spec.e_type };
+    put(&mut f, 16, &e_type.to_le_bytes());
     put(&mut f, 18, &spec.e_machine.to_le_bytes());
     put(&mut f, 20, &1u32.to_le_bytes());
-    put(&mut f, 24, &(TEXT + 0x40).to_le_bytes());
+    put(&mut f, 24, &(TEXT - base + 0x40).to_le_bytes());
     put(&mut f, 32, &(PHOFF as u64).to_le_bytes());
     put(&mut f, 52, &64u16.to_le_bytes());
     put(&mut f, 54, &spec.e_phentsize.to_le_bytes());
     put(&mut f, 56, &phnum.to_le_bytes());
-    put(&mut f, 0x40, &code());
+    put(&mut f, 0x40, &code_for(spec));
     put(&mut f, 0x1000, b"ok\n");
     put(&mut f, PHOFF, &table);
     f.extend(spec.interp.iter().flatten());
@@ -150,6 +180,16 @@ pub fn cases() -> Vec<Crafted> {
         c("ordered", build(&Spec::default()), runs.clone()),
         // Linux maps PT_LOADs in table order, whatever their addresses.
         c("descending", with(&|s| s.loads.reverse()), runs.clone()),
+        c("pie-ordered", with(&|s| s.pie = true), runs.clone()),
+        // The load bias comes from the first PT_LOAD in the table, not the lowest.
+        c(
+            "pie-descending",
+            with(&|s| {
+                s.pie = true;
+                s.loads.reverse();
+            }),
+            runs.clone(),
+        ),
         // A later segment replaces the pages an earlier one's memsz reached over.
         c("memsz-over-next-segment", with(&|s| s.loads[0].memsz = 0x3000), runs.clone()),
         // 40 TiB of bss: more than any machine's memory, so Linux's vm_brk fails after
