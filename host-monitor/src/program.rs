@@ -188,8 +188,8 @@ fn script_interpreter(view: &View, script: &Found, interpreter: &[u8]) -> Result
 /// A dynamic program's PT_INTERP must exist in the view: as a shell reports a missing
 /// interpreter, exit 127 naming it (and the root it was looked for in).
 fn check_elf_interpreter(view: &View, program: &Found, interpreter: &str) -> Result<(), ProgramError> {
-    if view.host_path(interpreter.as_bytes()).is_ok_and(|h| h.exists()) {
-        return Ok(());
+    if let Some(host) = view.host_path(interpreter.as_bytes()).ok().filter(|h| h.exists()) {
+        return runnable_interpreter(program, interpreter, &host);
     }
     let place = match view.root() {
         Some(root) => format!(" in the root {}", root.display()),
@@ -203,6 +203,27 @@ fn check_elf_interpreter(view: &View, program: &Found, interpreter: &str) -> Res
         exit_code: 127,
         errno: ENOENT,
     })
+}
+
+/// What Linux checks of an interpreter that exists before execve's point of no return:
+/// open_exec wants an executable regular file (EACCES), then the magic and the machine
+/// (ELIBBAD). Both are 126 for a shell.
+fn runnable_interpreter(program: &Found, interpreter: &str, host: &Path) -> Result<(), ProgramError> {
+    let refuse = |why: &str, errno: u32| ProgramError {
+        message: format!("{}: cannot run: its ELF interpreter {interpreter} {why}", program.guest.display()),
+        exit_code: 126,
+        errno: errno as LinuxErrno,
+    };
+    if !fs::metadata(host).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) {
+        return Err(refuse("is not an executable file", errno::EACCES));
+    }
+    let mut head = [0u8; 20];
+    let read = fs::File::open(host).and_then(|mut f| f.read_exact(&mut head));
+    let machine = u16::from_le_bytes([head[18], head[19]]);
+    if read.is_err() || !head.starts_with(b"\x7fELF") || machine != goblin::elf::header::EM_X86_64 {
+        return Err(refuse("is not an x86_64 ELF file", errno::ELIBBAD));
+    }
+    Ok(())
 }
 
 /// What kind of executable the file is.

@@ -636,7 +636,11 @@ pub fn elf_cases() -> Vec<Case> {
                 build: None,
                 argv: argv.iter().map(OsString::from).collect(),
                 stdin: None,
-                fixture: Fixture::File { name: "prog", content: crafted.file.clone(), mode: 0o755 },
+                fixture: Fixture::Files(
+                    core::iter::once(("prog", crafted.file.clone(), 0o755))
+                        .chain(crafted.companion.map(|(name, content)| (name, content.to_vec(), 0o755)))
+                        .collect(),
+                ),
                 native_status: crafted.native.clone(),
                 // The messages are the shell's and linuxrun's own.
                 compare_stderr: false,

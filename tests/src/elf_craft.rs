@@ -152,6 +152,8 @@ pub struct Crafted {
     pub name: &'static str,
     pub file: Vec<u8>,
     pub native: Status,
+    /// Another executable file beside it (name, content), for PT_INTERP to name.
+    pub companion: Option<(&'static str, &'static [u8])>,
 }
 
 /// The cases. Verdicts that depend on the host's configuration are left out: a mapping
@@ -175,7 +177,11 @@ pub fn cases() -> Vec<Crafted> {
             s.loads = vec![TEXT_SEGMENT, d];
         })
     };
-    let c = |name, file, native| Crafted { name, file, native };
+    let c = |name, file, native| Crafted { name, file, native, companion: None };
+    let not_elf_interp = Crafted {
+        companion: Some(("interp.sh", b"#!/bin/sh\n")),
+        ..c("interp-not-elf", interp(b"./interp.sh\0"), enoexec.clone())
+    };
     vec![
         c("ordered", build(&Spec::default()), runs.clone()),
         // Linux maps PT_LOADs in table order, whatever their addresses.
@@ -201,6 +207,10 @@ pub fn cases() -> Vec<Crafted> {
         c("interp-only-nul", interp(b"\0"), enoexec.clone()),
         c("interp-unterminated", interp(b"/nonexistent"), enoexec.clone()),
         c("interp-missing", interp(b"/nonexistent\0ignored\0"), Status::Exit(127)),
+        // open_exec's EACCES, and ELIBBAD for an executable that is no ELF.
+        c("interp-not-executable", interp(b"/etc/passwd\0"), enoexec.clone()),
+        c("interp-directory", interp(b"/tmp\0"), enoexec.clone()),
+        not_elf_interp,
         // The 64-bit loader ignores EI_CLASS, EI_DATA, EI_VERSION and EI_OSABI.
         c("class-32", ident([1, 1, 1, 0]), runs.clone()),
         c("class-none", ident([0, 1, 1, 0]), runs.clone()),
