@@ -55,6 +55,7 @@ fn main() -> ExitCode {
     all.extend(cases::busybox_cases());
     all.extend(cases::dynamic_cases());
     all.extend(cases::bad_input_cases());
+    all.extend(cases::elf_cases());
     all.extend(cases::script_cases(&manifest_dir.join("c/script_interp.c"), &out_dir));
     let selected: Vec<Case> =
         all.into_iter().filter(|c| filters.is_empty() || filters.iter().any(|f| c.name.contains(f.as_str()))).collect();
@@ -238,7 +239,10 @@ fn run_side(d: &Differential, linuxrun: Option<&Path>, dir: &Path, ctx: &Ctx) ->
     let mut argv: Vec<OsString> = linuxrun.map(|p| p.as_os_str().to_owned()).into_iter().collect();
     argv.extend(d.argv.iter().cloned());
     let stdin = d.stdin.map(|s| dir.join(s));
-    let mut outcome = process::run(&argv, dir, stdin.as_deref(), ctx.timeout);
+    let mut outcome = match linuxrun {
+        Some(_) => process::run(&argv, dir, stdin.as_deref(), ctx.timeout),
+        None => process::run_as_shell_would(&argv, dir, stdin.as_deref(), ctx.timeout),
+    };
     let dir_bytes = dir.as_os_str().as_encoded_bytes();
     outcome.stdout = replace_all(&outcome.stdout, dir_bytes, b"$WORK");
     outcome.stderr = replace_all(&outcome.stderr, dir_bytes, b"$WORK");

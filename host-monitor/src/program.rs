@@ -188,8 +188,8 @@ fn script_interpreter(view: &View, script: &Found, interpreter: &[u8]) -> Result
 /// A dynamic program's PT_INTERP must exist in the view: as a shell reports a missing
 /// interpreter, exit 127 naming it (and the root it was looked for in).
 fn check_elf_interpreter(view: &View, program: &Found, interpreter: &str) -> Result<(), ProgramError> {
-    if view.host_path(interpreter.as_bytes()).is_ok_and(|h| h.exists()) {
-        return Ok(());
+    if let Some(host) = view.host_path(interpreter.as_bytes()).ok().filter(|h| h.exists()) {
+        return runnable_interpreter(program, interpreter, &host);
     }
     let place = match view.root() {
         Some(root) => format!(" in the root {}", root.display()),
@@ -203,6 +203,27 @@ fn check_elf_interpreter(view: &View, program: &Found, interpreter: &str) -> Res
         exit_code: 127,
         errno: ENOENT,
     })
+}
+
+/// What Linux checks of an interpreter that exists before execve's point of no return:
+/// open_exec wants an executable regular file (EACCES), then the magic and the machine
+/// (ELIBBAD). Both are 126 for a shell.
+fn runnable_interpreter(program: &Found, interpreter: &str, host: &Path) -> Result<(), ProgramError> {
+    let refuse = |why: &str, errno: u32| ProgramError {
+        message: format!("{}: cannot run: its ELF interpreter {interpreter} {why}", program.guest.display()),
+        exit_code: 126,
+        errno: errno as LinuxErrno,
+    };
+    if !fs::metadata(host).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0) {
+        return Err(refuse("is not an executable file", errno::EACCES));
+    }
+    let mut head = [0u8; 20];
+    let read = fs::File::open(host).and_then(|mut f| f.read_exact(&mut head));
+    let machine = u16::from_le_bytes([head[18], head[19]]);
+    if read.is_err() || !head.starts_with(b"\x7fELF") || machine != goblin::elf::header::EM_X86_64 {
+        return Err(refuse("is not an x86_64 ELF file", errno::ELIBBAD));
+    }
+    Ok(())
 }
 
 /// What kind of executable the file is.
@@ -240,22 +261,20 @@ fn classify(path: &Path, head: &[u8]) -> Result<Kind, ProgramError> {
     if head.len() < 20 {
         return Err(cannot_execute(path, "truncated ELF header", ENOEXEC));
     }
+    // Linux's 64-bit loader reads every ELF as 64-bit little-endian and looks only at
+    // e_machine and e_type here, not at EI_CLASS or EI_DATA.
     let machine = u16::from_le_bytes([head[18], head[19]]);
     if let Some(name) = foreign_machine(machine) {
         return Err(cannot_execute(path, &format!("{name} ELF: linuxrun runs x86_64 programs"), ENOEXEC));
     }
-    if head[4] != 2 {
+    if machine == goblin::elf::header::EM_386 {
         return Err(cannot_execute(path, "32-bit ELF: linuxrun runs 64-bit x86_64 programs only", ENOEXEC));
     }
-    if head[5] != 1 {
-        return Err(cannot_execute(path, "big-endian ELF: linuxrun runs x86_64 programs", ENOEXEC));
-    }
-    let elf = goblin::elf::Elf::parse_header(head)
-        .map_err(|e| cannot_execute(path, &format!("bad ELF header: {e}"), ENOEXEC))?;
-    if elf.e_type != goblin::elf::header::ET_EXEC && elf.e_type != goblin::elf::header::ET_DYN {
+    let e_type = u16::from_le_bytes([head[16], head[17]]);
+    if e_type != goblin::elf::header::ET_EXEC && e_type != goblin::elf::header::ET_DYN {
         return Err(cannot_execute(path, "not an executable ELF file (a relocatable object or core dump?)", ENOEXEC));
     }
-    Ok(match interpreter(head) {
+    Ok(match interpreter(head).map_err(|why| cannot_execute(path, why, ENOEXEC))? {
         Some(interp) => Kind::DynamicElf { interpreter: interp },
         None => Kind::StaticElf,
     })
@@ -277,14 +296,40 @@ fn foreign_machine(machine: u16) -> Option<&'static str> {
     }
 }
 
-/// The PT_INTERP path, if the program headers (within `head`) name one.
-fn interpreter(head: &[u8]) -> Option<String> {
-    let elf = goblin::elf::Elf::parse_header(head).ok()?;
-    let ctx = goblin::container::Ctx::new(goblin::container::Container::Big, goblin::container::Endian::Little);
-    let phdrs = goblin::elf::ProgramHeader::parse(head, elf.e_phoff as usize, elf.e_phnum as usize, ctx).ok()?;
-    let p = phdrs.iter().find(|p| p.p_type == goblin::elf::program_header::PT_INTERP)?;
-    let bytes = head.get(p.p_offset as usize..(p.p_offset + p.p_filesz) as usize)?;
-    Some(String::from_utf8_lossy(bytes.split(|&b| b == 0).next().unwrap_or(bytes)).into_owned())
+/// The PT_INTERP path, if the program headers (within `head`) name one; an error for a
+/// PT_INTERP Linux refuses with ENOEXEC (2 to PATH_MAX bytes ending in a NUL; the path is
+/// what stands before the first NUL). Headers the guest's loader will refuse, or that lie
+/// beyond `head`, are left to it.
+fn interpreter(head: &[u8]) -> Result<Option<String>, &'static str> {
+    const PHDR_SIZE: usize = 56;
+    let le64 = |b: &[u8], at: usize| b.get(at..at + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap()));
+    let (Some(phoff), Some(&[ent0, ent1, num0, num1])) = (le64(head, 32), head.get(54..58)) else { return Ok(None) };
+    if u16::from_le_bytes([ent0, ent1]) as usize != PHDR_SIZE {
+        return Ok(None);
+    }
+    let table = usize::try_from(phoff)
+        .ok()
+        .and_then(|o| head.get(o..o.checked_add(PHDR_SIZE * usize::from(u16::from_le_bytes([num0, num1])))?));
+    let Some(table) = table else { return Ok(None) };
+    let Some(p) =
+        table.chunks_exact(PHDR_SIZE).find(|p| p[..4] == goblin::elf::program_header::PT_INTERP.to_le_bytes())
+    else {
+        return Ok(None);
+    };
+    let (offset, size) = (le64(p, 8).unwrap_or(0), le64(p, 32).unwrap_or(0));
+    if !(2..=4096).contains(&size) {
+        return Err("Exec format error (PT_INTERP is empty or too long)");
+    }
+    let Some(bytes) = usize::try_from(offset).ok().and_then(|o| head.get(o..o.checked_add(size as usize)?)) else {
+        return Ok(None);
+    };
+    match bytes.split_last() {
+        Some((0, path)) => {
+            let path = path.split(|&b| b == 0).next().unwrap_or(path);
+            Ok(Some(String::from_utf8_lossy(path).into_owned()))
+        }
+        _ => Err("Exec format error (PT_INTERP does not end in a NUL)"),
+    }
 }
 
 #[cfg(test)]

@@ -7,11 +7,6 @@ use crate::process::Status;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-/// Flip to `true` when linuxrun supports dynamically linked programs: the C suite
-/// then gains a `dynamic/` flavour and `/bin/true` becomes a differential case
-/// instead of an expected "not yet supported" refusal.
-pub const DYNAMIC_SUPPORTED: bool = true;
-
 /// Debian's busybox-static; a statically linked multi-call binary.
 pub const BUSYBOX: &str = "/bin/busybox";
 
@@ -98,12 +93,7 @@ pub struct Case {
 
 /// Link flavours the C programs are built in.
 pub fn flavours() -> Vec<Flavour> {
-    let mut v = vec![Flavour::Static, Flavour::StaticPie];
-    if DYNAMIC_SUPPORTED {
-        v.push(Flavour::Dynamic);
-        v.push(Flavour::Musl);
-    }
-    v
+    vec![Flavour::Static, Flavour::StaticPie, Flavour::Dynamic, Flavour::Musl]
 }
 
 /// The C programs that are also built against musl (its dynamic loader takes other paths
@@ -371,32 +361,18 @@ pub fn bad_input_cases() -> Vec<Case> {
             },
         ),
     ];
-    if DYNAMIC_SUPPORTED {
-        // A dynamic program whose interpreter does not exist: 127 and the interpreter's
-        // name, as a shell reports it.
-        v.push(bad(
-            "missing-interpreter",
-            BadInput {
-                program: "./no-ld",
-                fixture: Fixture::File { name: "no-ld", content: fixtures::with_missing_interpreter(), mode: 0o755 },
-                expect: Refusal::Exit(127),
-                stderr_mentions: &["/lib64/ld-linux-x86-64.so.9"],
-                as_nobody: false,
-            },
-        ));
-    }
-    if !DYNAMIC_SUPPORTED {
-        v.push(bad(
-            "dynamic",
-            BadInput {
-                program: "/bin/true",
-                fixture: Fixture::Empty,
-                expect: Refusal::NonZero,
-                stderr_mentions: &["not yet supported"],
-                as_nobody: false,
-            },
-        ));
-    }
+    // A dynamic program whose interpreter does not exist: 127 and the interpreter's
+    // name, as a shell reports it.
+    v.push(bad(
+        "missing-interpreter",
+        BadInput {
+            program: "./no-ld",
+            fixture: Fixture::File { name: "no-ld", content: fixtures::with_missing_interpreter(), mode: 0o755 },
+            expect: Refusal::Exit(127),
+            stderr_mentions: &["/lib64/ld-linux-x86-64.so.9"],
+            as_nobody: false,
+        },
+    ));
     v
 }
 
@@ -659,11 +635,40 @@ fn tool_cases() -> impl Iterator<Item = Case> {
     })
 }
 
-/// Dynamically linked system binaries (and a missing-interpreter refusal).
-pub fn dynamic_cases() -> Vec<Case> {
-    if !DYNAMIC_SUPPORTED {
-        return vec![];
+/// Crafted ELF files (src/elf_craft.rs) that bend one rule of the format each, run
+/// directly (`elf/NAME`: linuxrun's first program) and through bash's exec (`elf-execve/NAME`:
+/// the execve syscall inside linuxrun): the loader must decide as Linux's binfmt_elf does.
+pub fn elf_cases() -> Vec<Case> {
+    let via_bash = Path::new("/bin/bash").exists();
+    let mut v = Vec::new();
+    for crafted in crate::elf_craft::cases() {
+        let differential = |argv: &[&str]| {
+            Body::Differential(Differential {
+                build: None,
+                argv: argv.iter().map(OsString::from).collect(),
+                stdin: None,
+                fixture: Fixture::Files(
+                    core::iter::once(("prog", crafted.file.clone(), 0o755))
+                        .chain(crafted.companion.map(|(name, content)| (name, content.to_vec(), 0o755)))
+                        .collect(),
+                ),
+                native_status: crafted.native.clone(),
+                // The messages are the shell's and linuxrun's own.
+                compare_stderr: false,
+                compare_tree: false,
+            })
+        };
+        v.push(Case { name: format!("elf/{}", crafted.name), body: differential(&["./prog"]) });
+        if via_bash {
+            let body = differential(&["/bin/bash", "-c", "exec \"$0\"", "./prog"]);
+            v.push(Case { name: format!("elf-execve/{}", crafted.name), body });
+        }
     }
+    v
+}
+
+/// Dynamically linked system binaries and Debian tools, where installed.
+pub fn dynamic_cases() -> Vec<Case> {
     let tools: Vec<Case> = tool_cases().collect();
     SYSTEM_COMMANDS
         .iter()

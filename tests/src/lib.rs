@@ -8,6 +8,7 @@
 pub mod cases;
 pub mod compare;
 pub mod compile;
+pub mod elf_craft;
 pub mod fixtures;
 pub mod pool;
 pub mod process;

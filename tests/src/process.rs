@@ -79,6 +79,36 @@ const SIGKILL: i32 = 9;
 /// Runs `argv` in `cwd` with `CLEAN_ENV`, stdin from `stdin` (or /dev/null), and
 /// returns its outcome. Never blocks longer than `timeout` (plus a moment to reap).
 pub fn run(argv: &[OsString], cwd: &Path, stdin: Option<&Path>, timeout: Duration) -> Outcome {
+    run_or(argv, cwd, stdin, timeout, |e| Outcome {
+        status: Status::SpawnFailed(e.to_string()),
+        stdout: vec![],
+        stderr: vec![],
+    })
+}
+
+/// As `run`, but a program the kernel refuses to execute ends as a shell reports it: exit
+/// 127 when a file is missing (ENOENT: the program or its ELF interpreter), 126 for any
+/// other exec error (ENOEXEC, EACCES...), with the error on stderr. The native side of a
+/// differential case runs this way, since linuxrun reports a refused program like a shell.
+pub fn run_as_shell_would(argv: &[OsString], cwd: &Path, stdin: Option<&Path>, timeout: Duration) -> Outcome {
+    run_or(argv, cwd, stdin, timeout, |e| {
+        const ENOENT: i32 = 2;
+        let status = match e.raw_os_error() {
+            Some(ENOENT) => Status::Exit(127),
+            Some(_) => Status::Exit(126),
+            None => Status::SpawnFailed(e.to_string()),
+        };
+        Outcome { status, stdout: vec![], stderr: format!("could not start: {e}\n").into_bytes() }
+    })
+}
+
+fn run_or(
+    argv: &[OsString],
+    cwd: &Path,
+    stdin: Option<&Path>,
+    timeout: Duration,
+    spawn_failed: impl Fn(std::io::Error) -> Outcome,
+) -> Outcome {
     let failed = |e: String| Outcome { status: Status::SpawnFailed(e), stdout: vec![], stderr: vec![] };
     let stdin = match stdin {
         Some(p) => match File::open(p) {
@@ -99,7 +129,7 @@ pub fn run(argv: &[OsString], cwd: &Path, stdin: Option<&Path>, timeout: Duratio
         .process_group(0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return spawn_failed(e),
     };
     let pgid = child.id() as i32;
     let deadline = Instant::now() + timeout;
@@ -198,6 +228,13 @@ mod tests {
         let o = sh("sleep 30 & sleep 30", Duration::from_millis(300));
         assert!(matches!(o.status, Status::Timeout(_)), "{:?}", o.status);
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn refused_exec_is_reported_as_a_shell_does() {
+        let run = |p: &str| run_as_shell_would(&[p.into()], Path::new("/"), None, Duration::from_secs(5)).status;
+        assert_eq!(run("/nonexistent/prog"), Status::Exit(127));
+        assert_eq!(run("/etc/passwd"), Status::Exit(126));
     }
 
     #[test]

@@ -5,31 +5,29 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use goblin::container::{Container, Ctx, Endian};
-use goblin::elf::header;
-use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
-use goblin::elf64::header::{Header, SIZEOF_EHDR};
-
-use abi_shared::hypercall::{Request, SegList, Startup};
+use abi_shared::hypercall::{ExitHow, Request, SegList, Startup};
 use abi_shared::layout::{user, PAGE_SIZE};
+use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, O_CLOEXEC, O_RDONLY};
 
+use super::elf_rules::{self as rules, Ehdr, HeaderError, Phdr, SegmentPlan, EHDR_SIZE, PT_INTERP, PT_LOAD};
 use super::stack::{self, StackInput};
 use crate::arch::entry::{TrapFrame, SYSCALL_VECTOR};
 use crate::hypercall;
-use crate::mm::paging::{page_ceil, page_floor};
+use crate::mm::paging::page_ceil;
 use crate::mm::uaccess;
 use crate::mm::vma::{VmaKind, PROT_EXEC, PROT_READ, PROT_WRITE};
 use crate::mm::{Access, SPACE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoadError {
-    /// The host could not open the file (negative errno).
+    /// The host could not open or read the file (negative errno).
     Open(i64),
+    /// A read came short (EIO, as Linux's elf_read says).
     Read,
     NotElf,
     WrongMachine,
-    /// The ELF interpreter could not be opened (negative errno).
+    /// The ELF interpreter could not be opened, or is no x86_64 ELF (negative errno).
     Interpreter(i64),
     BadLayout,
     NoMemory,
@@ -52,7 +50,10 @@ pub fn rlimit_stack() -> u64 {
 const STACK_EXPAND: u64 = 128 << 10;
 
 /// Load `startup.exec_path` (and its ELF interpreter, if it names one), build its stack and
-/// return the registers to enter it with.
+/// return the registers to enter it with. Like execve, a failure found while checking the
+/// headers is an error (the caller exits 126 or 127 as a shell would); a failure while
+/// mapping the image kills the program with SIGSEGV, as Linux does past the point of no
+/// return.
 pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
     let fd = open(&startup.exec_path).map_err(LoadError::Open)?;
     // A relative path was made absolute at startup (the program may chdir before
@@ -60,9 +61,26 @@ pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
     let exe =
         if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::syscall::ids::exe_path() };
     let program = Program { fd, exe: &exe, execfn: &startup.exec_path, argv: &startup.argv, envp: &startup.envp };
-    let result = check(fd).and_then(|checked| load(&program, checked));
+    let result = check(fd).and_then(|checked| match load(&program, checked) {
+        // The first program's arguments were never measured by an execve: that is a
+        // refusal, not a failed image.
+        Err(LoadError::StackTooBig) => Err(LoadError::StackTooBig),
+        Err(e) => die_like_linux(&startup.exec_path, e),
+        ok => ok,
+    });
     close(fd);
     result
+}
+
+/// The image could not be mapped: Linux kills the process with SIGSEGV at that point.
+fn die_like_linux(path: &[u8], e: LoadError) -> ! {
+    let path = core::str::from_utf8(path).unwrap_or("program");
+    let why = match e {
+        LoadError::NoMemory => "its segments do not fit in memory (see --memory)",
+        _ => "its segments cannot be mapped as the ELF headers say",
+    };
+    crate::print::log(0, format_args!("{path}: {why}; killed by SIGSEGV, as Linux does"));
+    crate::syscall::process::terminate(ExitHow::Signal(abi_shared::linux::signal::SIGSEGV))
 }
 
 /// What to load into the (empty) user address space.
@@ -77,44 +95,85 @@ pub struct Program<'a> {
     pub envp: &'a [Vec<u8>],
 }
 
-/// The ELF headers of a program, read and checked while the old image still exists (so
-/// that execve can still fail with ENOEXEC instead of killing the process).
+/// The ELF headers of a program and of its interpreter (open), read and checked while the
+/// old image still exists, so that execve can still fail with an errno instead of killing
+/// the process: what Linux checks before its point of no return.
 pub struct Checked {
     elf: Parsed,
-    interp_path: Option<Vec<u8>>,
+    interp: Option<Interpreter>,
+}
+
+struct Interpreter {
+    path: Vec<u8>,
+    fd: i32,
+    elf: Parsed,
+}
+
+impl Drop for Interpreter {
+    fn drop(&mut self) {
+        close(self.fd);
+    }
 }
 
 pub fn check(fd: i32) -> Result<Checked, LoadError> {
     let elf = parse(fd)?;
-    let interp_path = elf.interp_path(fd)?;
-    Ok(Checked { elf, interp_path })
+    elf.hdr.check_program().map_err(header_error)?;
+    let interp = match elf.interp_path(fd)? {
+        Some(path) => Some(open_interpreter(path)?),
+        None => None,
+    };
+    Ok(Checked { elf, interp })
+}
+
+fn header_error(e: HeaderError) -> LoadError {
+    match e {
+        HeaderError::NotElf => LoadError::NotElf,
+        HeaderError::WrongMachine => LoadError::WrongMachine,
+        HeaderError::BadPhdrTable => LoadError::BadLayout,
+    }
+}
+
+/// Open the interpreter and check its headers as Linux does before the point of no
+/// return: a short header is EIO, anything else wrong ELIBBAD.
+fn open_interpreter(path: Vec<u8>) -> Result<Interpreter, LoadError> {
+    let fd = open(&path).map_err(LoadError::Interpreter)?;
+    let elf = match parse(fd) {
+        Ok(elf) if elf.hdr.check_interpreter().is_ok() => Ok(elf),
+        Err(LoadError::Read) => Err(LoadError::Interpreter(-(errno::EIO as i64))),
+        _ => Err(LoadError::Interpreter(-(errno::ELIBBAD as i64))),
+    };
+    match elf {
+        Ok(elf) => Ok(Interpreter { path, fd, elf }),
+        Err(e) => {
+            close(fd);
+            Err(e)
+        }
+    }
 }
 
 /// Load `program` (and its ELF interpreter, if it names one), build its stack and return
-/// the registers to enter it with.
+/// the registers to enter it with. An error here comes after the point of no return.
 pub fn load(program: &Program<'_>, checked: Checked) -> Result<TrapFrame, LoadError> {
-    let (fd, elf, interp_path) = (program.fd, checked.elf, checked.interp_path);
+    let (fd, elf, interp) = (program.fd, checked.elf, checked.interp);
     // Linux puts a PIE that has an interpreter at ELF_ET_DYN_BASE, and lets mmap place
     // one without (a static PIE, or ld.so run directly).
-    let placement = if interp_path.is_some() { Placement::DynBase } else { Placement::TopDown };
-    let image = map_image(fd, &elf, placement)?;
-    name_segments(&elf, &image, program.exe);
-    set_break(&elf, &image, interp_path.is_some());
-    let interp = match interp_path {
-        Some(path) => Some(load_interpreter(&path)?),
+    let placement = if interp.is_some() { Placement::DynBase } else { Placement::TopDown };
+    let image = map_image(fd, &elf, placement, program.exe)?;
+    set_break(&elf, &image, interp.is_some());
+    let interp = match interp {
+        Some(i) => Some(load_interpreter(&i)?),
         None => None,
     };
-    build_frame(program, &image, interp.as_ref())
+    build_frame(program, &elf, &image, interp.as_ref())
 }
 
 impl LoadError {
     /// What execve returns when the new program fails these checks.
     pub fn errno(self) -> u32 {
-        use abi_shared::linux::errno;
         match self {
             LoadError::Open(e) | LoadError::Interpreter(e) => (-e) as u32,
-            // Linux says ENOEXEC for program headers it cannot read (a truncated file) too.
-            LoadError::Read | LoadError::NotElf | LoadError::WrongMachine | LoadError::BadLayout => errno::ENOEXEC,
+            LoadError::Read => errno::EIO,
+            LoadError::NotElf | LoadError::WrongMachine | LoadError::BadLayout => errno::ENOEXEC,
             LoadError::NoMemory => errno::ENOMEM,
             LoadError::StackTooBig => errno::E2BIG,
         }
@@ -135,26 +194,20 @@ fn close(fd: i32) {
     hypercall::call_ret(&Request::Close { fd });
 }
 
-/// The interpreter: an ELF of its own, placed by mmap (top-down), like Linux does.
-fn load_interpreter(path: &[u8]) -> Result<Image, LoadError> {
-    let fd = open(path).map_err(LoadError::Interpreter)?;
-    let result = parse(fd).and_then(|elf| {
-        if elf.hdr.e_type != header::ET_DYN && elf.hdr.e_type != header::ET_EXEC {
-            return Err(LoadError::NotElf);
-        }
-        let image = map_image(fd, &elf, Placement::TopDown)?;
-        name_segments(&elf, &image, path);
-        Ok(image)
-    });
-    close(fd);
-    result
+/// The interpreter: an ELF of its own, placed by mmap (top-down), like Linux does. Its
+/// e_type is checked only now, past the point of no return, as Linux does.
+fn load_interpreter(interp: &Interpreter) -> Result<Image, LoadError> {
+    let t = interp.elf.hdr.e_type;
+    if t != rules::ET_DYN && t != rules::ET_EXEC {
+        return Err(LoadError::NotElf);
+    }
+    map_image(interp.fd, &interp.elf, Placement::TopDown, &interp.path)
 }
 
 /// A loaded image.
 pub struct Image {
     entry: u64,
     phdr: u64,
-    phnum: u64,
     /// Load bias (the base for an ET_DYN, 0 for ET_EXEC).
     bias: u64,
     /// One past the highest page of its segments.
@@ -169,23 +222,25 @@ enum Placement {
 }
 
 struct Parsed {
-    hdr: Header,
-    phdrs: Vec<ProgramHeader>,
+    hdr: Ehdr,
+    phdrs: Vec<Phdr>,
 }
 
 impl Parsed {
-    /// The PT_INTERP path, without its NUL.
+    /// The first PT_INTERP's path, checked as Linux checks it (ENOEXEC for a size out of
+    /// 2..=PATH_MAX or a missing NUL, EIO for a short read).
     fn interp_path(&self, fd: i32) -> Result<Option<Vec<u8>>, LoadError> {
         let Some(p) = self.phdrs.iter().find(|p| p.p_type == PT_INTERP) else { return Ok(None) };
-        if p.p_filesz < 2 || p.p_filesz > 4096 {
+        if !rules::interp_size_ok(p) {
             return Err(LoadError::BadLayout);
         }
-        let mut path = vec![0u8; p.p_filesz as usize];
-        read_exact(fd, &mut path, p.p_offset)?;
-        if path.pop() != Some(0) || path.contains(&0) {
-            return Err(LoadError::BadLayout);
-        }
-        Ok(Some(path))
+        let mut bytes = vec![0u8; p.p_filesz as usize];
+        read_exact(fd, &mut bytes, p.p_offset)?;
+        rules::interp_path(&bytes).map(|path| Some(path.to_vec())).ok_or(LoadError::BadLayout)
+    }
+
+    fn loads(&self) -> Vec<Phdr> {
+        self.phdrs.iter().filter(|p| p.p_type == PT_LOAD).copied().collect()
     }
 }
 
@@ -193,151 +248,145 @@ fn read_exact(fd: i32, buf: &mut [u8], offset: u64) -> Result<(), LoadError> {
     let n = hypercall::pread_kernel(fd, buf, offset as i64);
     if n == buf.len() as i64 {
         Ok(())
+    } else if n < 0 {
+        Err(LoadError::Open(n))
     } else {
         Err(LoadError::Read)
     }
 }
 
+/// The ELF header (zero past the end of a short file, as in Linux's buffer) and, if the
+/// header passes load_elf_phdrs' checks, the program header table. A table that cannot
+/// be read whole is ENOEXEC, as load_elf_phdrs says.
 fn parse(fd: i32) -> Result<Parsed, LoadError> {
-    let mut ehdr = [0u8; SIZEOF_EHDR];
-    read_exact(fd, &mut ehdr, 0).map_err(|_| LoadError::NotElf)?;
-    let hdr = Header::parse(&ehdr).map_err(|_| LoadError::NotElf)?;
-    if hdr.e_ident[header::EI_CLASS] != header::ELFCLASS64 || hdr.e_machine != header::EM_X86_64 {
-        return Err(LoadError::WrongMachine);
+    let mut ehdr = [0u8; EHDR_SIZE];
+    let n = hypercall::pread_kernel(fd, &mut ehdr, 0);
+    if n < 0 {
+        return Err(LoadError::Open(n));
     }
-    if hdr.e_type != header::ET_EXEC && hdr.e_type != header::ET_DYN {
+    let hdr = Ehdr::parse(&ehdr[..n as usize]);
+    if !hdr.magic_ok {
         return Err(LoadError::NotElf);
     }
-    let phnum = hdr.e_phnum as usize;
-    if hdr.e_phentsize as usize != goblin::elf64::program_header::SIZEOF_PHDR || phnum == 0 || phnum > 256 {
-        return Err(LoadError::BadLayout);
-    }
-    let mut raw = vec![0u8; phnum * goblin::elf64::program_header::SIZEOF_PHDR];
-    read_exact(fd, &mut raw, hdr.e_phoff)?;
-    let ctx = Ctx::new(Container::Big, Endian::Little);
-    let phdrs = ProgramHeader::parse(&raw, 0, phnum, ctx).map_err(|_| LoadError::BadLayout)?;
-    Ok(Parsed { hdr, phdrs })
+    let len = hdr.phdr_table_len().map_err(header_error)?;
+    let mut raw = vec![0u8; len];
+    read_exact(fd, &mut raw, hdr.e_phoff).map_err(|_| LoadError::BadLayout)?;
+    Ok(Parsed { hdr, phdrs: rules::parse_phdrs(&raw) })
 }
 
-/// Map the PT_LOAD segments of `elf` and fill them from the file.
-fn map_image(fd: i32, elf: &Parsed, placement: Placement) -> Result<Image, LoadError> {
+/// Map the PT_LOAD segments of `elf` in table order, as Linux does: each one replaces
+/// whatever an earlier one left in its pages, and its bss is zero-filled writable memory.
+fn map_image(fd: i32, elf: &Parsed, placement: Placement, path: &[u8]) -> Result<Image, LoadError> {
     let hdr = &elf.hdr;
-    let loads: Vec<&ProgramHeader> = elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD).collect();
-    let lowest = loads.iter().map(|p| page_floor(p.p_vaddr)).min().ok_or(LoadError::BadLayout)?;
-    let highest = loads
-        .iter()
-        .map(|p| p.p_vaddr.checked_add(p.p_memsz).map(page_ceil))
-        .try_fold(0u64, |m, e| e.map(|e| m.max(e)))
-        .ok_or(LoadError::BadLayout)?;
-    let bias = match (hdr.e_type == header::ET_DYN, placement) {
-        (false, _) => 0,
-        (true, Placement::DynBase) => user::ET_DYN_BASE.checked_sub(lowest).ok_or(LoadError::BadLayout)?,
-        (true, Placement::TopDown) => {
-            let place = SPACE.lock().find_placement(0, highest - lowest).map_err(|_| LoadError::NoMemory)?;
-            place - lowest
-        }
-    };
-    if bias.checked_add(highest).is_none_or(|e| e > user::TASK_SIZE) || lowest + bias < user::MMAP_MIN {
+    let loads = elf.loads();
+    if loads.is_empty() {
         return Err(LoadError::BadLayout);
     }
-    let mut mapped_end = 0u64;
-    let mut pieces = Vec::new();
+    let bias = match (hdr.e_type == rules::ET_DYN, placement) {
+        (false, _) => 0,
+        (true, Placement::DynBase) => rules::dyn_base_bias(&loads),
+        (true, Placement::TopDown) => top_down_bias(&loads)?,
+    };
+    let mut end = 0u64;
     for p in &loads {
-        let start = page_floor(bias + p.p_vaddr).max(mapped_end);
-        mapped_end = load_segment(fd, p, bias, mapped_end)?;
-        if start < mapped_end {
-            pieces.push((start, mapped_end, segment_prot(p.p_flags)));
-        }
+        let plan = rules::plan_segment(p, bias).ok_or(LoadError::BadLayout)?;
+        load_segment(fd, p, &plan, path)?;
+        // plan_segment checked that the segment ends inside the address space.
+        end = end.max(page_ceil(bias.wrapping_add(p.p_vaddr).wrapping_add(p.p_memsz)));
     }
-    // Loading needed write access; now give each piece its real protection. A page shared
-    // with a previous segment keeps the first segment's protection.
-    for (start, end, prot) in pieces {
-        let _ = SPACE.lock().protect(start, end, prot);
+    let entry = bias.wrapping_add(hdr.e_entry);
+    if entry >= user::TASK_SIZE {
+        return Err(LoadError::BadLayout);
     }
-    let phdr = elf
-        .phdrs
-        .iter()
-        .find(|p| p.p_type == PT_PHDR)
-        .map(|p| p.p_vaddr)
-        .or_else(|| loads.iter().find(|p| p.p_offset == 0).map(|p| p.p_vaddr + hdr.e_phoff))
-        .unwrap_or(0)
-        + bias;
-    Ok(Image { entry: bias + hdr.e_entry, phdr, phnum: elf.phdrs.len() as u64, bias, end: bias + highest })
+    Ok(Image { entry, phdr: rules::phdr_address(&loads, hdr.e_phoff, bias), bias, end })
 }
 
-/// Name the file-backed part of each PT_LOAD for /proc/self/maps, as Linux's file
-/// mappings show it (the zero-filled tail past p_filesz is anonymous there).
-fn name_segments(elf: &Parsed, image: &Image, path: &[u8]) {
-    let mut named_end = 0;
-    for p in elf.phdrs.iter().filter(|p| p.p_type == PT_LOAD && p.p_filesz > 0) {
-        let first = page_floor(image.bias + p.p_vaddr);
-        let start = first.max(named_end);
-        let end = page_ceil(image.bias + p.p_vaddr + p.p_filesz);
-        crate::fs::procfs::name_image(start, end, path, page_floor(p.p_offset) + (start - first));
-        named_end = named_end.max(end);
+/// A PIE without an interpreter (or the interpreter itself) goes where mmap puts the whole
+/// image, aligned down to its segments' alignment.
+fn top_down_bias(loads: &[Phdr]) -> Result<u64, LoadError> {
+    let total = rules::page_ceil(rules::total_mapping_size(loads)).ok_or(LoadError::BadLayout)?;
+    let placed = SPACE.lock().find_placement(0, total).map_err(|_| LoadError::NoMemory)?;
+    Ok(rules::bias_for(loads, placed & !(rules::maximum_alignment(loads) - 1)))
+}
+
+fn segment_prot(flags: u32) -> u32 {
+    let mut prot = 0;
+    if flags & rules::PF_R != 0 {
+        prot |= PROT_READ;
     }
+    if flags & rules::PF_W != 0 {
+        prot |= PROT_WRITE;
+    }
+    if flags & rules::PF_X != 0 {
+        prot |= PROT_EXEC;
+    }
+    prot
+}
+
+/// Map one segment: its file pages (writable while they are read in, then given the
+/// segment's protection) and its zero-filled pages (fresh frames are zero).
+fn load_segment(fd: i32, p: &Phdr, plan: &SegmentPlan, path: &[u8]) -> Result<(), LoadError> {
+    let prot = segment_prot(p.p_flags);
+    if let Some(f) = plan.file {
+        // A private writable mapping is committed memory: Linux's overcommit heuristic
+        // refuses one larger than all memory.
+        map_fresh(f.start, f.end, prot | PROT_WRITE, prot & PROT_WRITE != 0)?;
+        read_into(fd, f.start, f.read_end - f.start, f.offset)?;
+        crate::fs::procfs::name_image(f.start, f.end, path, f.offset);
+        let _ = SPACE.lock().protect(f.start, f.end, prot);
+    }
+    if let Some((start, end)) = plan.zero {
+        map_fresh(start, end, PROT_READ | PROT_WRITE | (prot & PROT_EXEC), true)?;
+    }
+    Ok(())
+}
+
+/// Replace `[start, end)` with fresh anonymous memory.
+fn map_fresh(start: u64, end: u64, prot: u32, committed: bool) -> Result<(), LoadError> {
+    let mut space = SPACE.lock();
+    if committed && end - start > space.commit_limit {
+        return Err(LoadError::NoMemory);
+    }
+    space.map_anon(start, end - start, prot, true, VmaKind::Image).map_err(|_| LoadError::NoMemory)?;
+    Ok(())
+}
+
+/// Read `len` bytes of the file at `offset` to user address `addr`. A file that ends
+/// early leaves zeros, as a mapping of a short file reads them.
+fn read_into(fd: i32, addr: u64, len: u64, offset: u64) -> Result<(), LoadError> {
+    let mut segs = Vec::new();
+    uaccess::user_segments(addr, len, Access::Write, &mut segs).map_err(|_| LoadError::NoMemory)?;
+    let n = hypercall::call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(offset as i64) });
+    if n < 0 {
+        return Err(LoadError::Read);
+    }
+    Ok(())
 }
 
 /// The program break starts after the program's image; a static PIE sits at the top of the
 /// mmap area where it could not grow, so Linux moves the break of an interpreter-less
 /// ET_DYN to ELF_ET_DYN_BASE, and so do we.
 fn set_break(elf: &Parsed, program: &Image, has_interp: bool) {
-    let brk = if elf.hdr.e_type == header::ET_DYN && !has_interp { user::ET_DYN_BASE } else { program.end };
+    let brk = if elf.hdr.e_type == rules::ET_DYN && !has_interp { user::ET_DYN_BASE } else { program.end };
     let mut space = SPACE.lock();
     space.brk_start = brk;
     space.brk = brk;
 }
 
-fn segment_prot(flags: u32) -> u32 {
-    let mut prot = 0;
-    if flags & PF_R != 0 {
-        prot |= PROT_READ;
-    }
-    if flags & PF_W != 0 {
-        prot |= PROT_WRITE;
-    }
-    if flags & PF_X != 0 {
-        prot |= PROT_EXEC;
-    }
-    prot
-}
-
-/// Reserve the segment (writable while loading), then read its file bytes into place; the
-/// rest of its memory is zero because frames come zeroed. Returns the new mapped end.
-fn load_segment(fd: i32, p: &ProgramHeader, bias: u64, mapped_end: u64) -> Result<u64, LoadError> {
-    if p.p_filesz > p.p_memsz {
-        return Err(LoadError::BadLayout);
-    }
-    let start = page_floor(bias + p.p_vaddr).max(mapped_end);
-    let end = page_ceil(bias + p.p_vaddr + p.p_memsz);
-    if start < end {
-        SPACE
-            .lock()
-            .map_anon(start, end - start, segment_prot(p.p_flags) | PROT_WRITE, true, VmaKind::Image)
-            .map_err(|_| LoadError::NoMemory)?;
-    }
-    if p.p_filesz > 0 {
-        let mut segs = Vec::new();
-        uaccess::user_segments(bias + p.p_vaddr, p.p_filesz, Access::Write, &mut segs)
-            .map_err(|_| LoadError::NoMemory)?;
-        let n =
-            hypercall::call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(p.p_offset as i64) });
-        if n != p.p_filesz as i64 {
-            return Err(LoadError::Read);
-        }
-    }
-    Ok(end.max(mapped_end))
-}
-
-fn build_frame(program: &Program<'_>, image: &Image, interp: Option<&Image>) -> Result<TrapFrame, LoadError> {
+fn build_frame(
+    program: &Program<'_>,
+    elf: &Parsed,
+    image: &Image,
+    interp: Option<&Image>,
+) -> Result<TrapFrame, LoadError> {
     let (uid, euid, gid, egid) = crate::syscall::ids::credentials();
     let vdso = super::vdso::map_into_process().map_err(|_| LoadError::NoMemory)?;
     let hwcap = crate::arch::platform::cpuid(1, 0)[3] as u64;
     let auxv = [
         (stack::AT_SYSINFO_EHDR, vdso),
         (stack::AT_PHDR, image.phdr),
-        (stack::AT_PHENT, goblin::elf64::program_header::SIZEOF_PHDR as u64),
-        (stack::AT_PHNUM, image.phnum),
+        (stack::AT_PHENT, rules::PHDR_SIZE as u64),
+        (stack::AT_PHNUM, elf.hdr.e_phnum as u64),
         (stack::AT_PAGESZ, PAGE_SIZE),
         (stack::AT_BASE, interp.map_or(0, |i| i.bias)),
         (stack::AT_FLAGS, 0),

@@ -6,5 +6,6 @@ pub mod vdso;
 
 #[cfg(target_os = "none")]
 mod elf;
+mod elf_rules;
 #[cfg(target_os = "none")]
 pub use elf::{check, exec, load, rlimit_stack, Checked, LoadError, Program};

@@ -4,6 +4,7 @@
 
 pub mod frame;
 pub mod host;
+mod siginfo;
 pub mod signalfd;
 pub mod syscalls;
 pub mod timer;
@@ -19,6 +20,8 @@ use abi_shared::linux::signal::*;
 use crate::arch::entry::{ReturnPath, TrapFrame};
 use crate::arch::trap;
 
+pub use siginfo::SigInfo;
+
 pub const NSIG: usize = 65;
 pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
@@ -32,34 +35,6 @@ pub const SA_RESETHAND: u64 = 0x8000_0000;
 pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
 pub const SI_TKILL: i32 = -6;
-
-/// `siginfo_t` (128 bytes). Only the fields our signals use are named.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SigInfo {
-    pub signo: i32,
-    pub errno: i32,
-    pub code: i32,
-    pub pad: i32,
-    /// si_pid/si_uid for kill, si_addr for faults.
-    pub fields: [u64; 14],
-}
-// SAFETY: repr(C), integers only, no implicit padding (4*i32 then u64s).
-unsafe impl abi_shared::linux::Pod for SigInfo {}
-
-impl SigInfo {
-    pub fn fault(signo: i32, code: i32, addr: u64) -> SigInfo {
-        let mut i = SigInfo { signo, code, ..SigInfo::default() };
-        i.fields[0] = addr;
-        i
-    }
-
-    pub fn sent_by(signo: i32, code: i32, pid: i32, uid: u32) -> SigInfo {
-        let mut i = SigInfo { signo, code, ..SigInfo::default() };
-        i.fields[0] = (pid as u32 as u64) | ((uid as u64) << 32);
-        i
-    }
-}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Action {

@@ -1,10 +1,10 @@
 //! The Hypervisor.framework backend (Intel Macs: VT-x, x86_64 guests, classic flavour).
 //!
 //! **Nothing in this file has ever run on a real Mac.** It is written from Apple's headers
-//! and the Intel SDM, type-checked by `cargo clippy --target x86_64-apple-darwin` on Linux,
-//! and its pure parts (control-word computation, exit-qualification decoding, segment
-//! access rights, CPUID filtering) are unit-tested on Linux. docs/macos.md lists what
-//! remains unproven.
+//! and the Intel SDM, type-checked by `cargo clippy --target x86_64-apple-darwin` on Linux;
+//! its pure VMX parts (control words, exit-qualification decoding, segment access rights,
+//! CPUID filtering) live in `hvf_vmx.rs`, which builds and is unit-tested everywhere.
+//! docs/macos.md lists what remains unproven.
 //!
 //! How the guest is run:
 //! - One VM per process (`hv_vm_create`), guest RAM mapped once over `GuestMemory`'s host
@@ -25,1151 +25,823 @@
 //!   WRMSR of non-native MSRs, MOV to CR0/CR4 of masked bits, CR8 accesses, host interrupts, and EPT
 //!   violations inside guest RAM (the framework populates its nested page tables lazily).
 
-// The helpers are compiled everywhere (for their tests); the backend only on Intel macOS.
-#![cfg_attr(not(all(target_os = "macos", target_arch = "x86_64")), allow(dead_code))]
+use std::collections::BTreeMap;
+use std::ffi::CStr;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::thread::ThreadId;
 
-use super::hvf_sys::{ctrl, HvX86Reg};
+use abi_shared::bootinfo::Flavour;
+use abi_shared::layout::{ports, selectors};
 
-/// A VMX control word from the capability the framework reports (low 32 bits: bits that
-/// must be 1; high 32 bits: bits that may be 1) and the bits we want.
-pub fn cap2ctrl(cap: u64, want: u64) -> u64 {
-    (want | (cap & 0xffff_ffff)) & (cap >> 32)
-}
+use super::hvf_sys::{self as sys, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg};
+use super::hvf_vmx::{
+    ar, controls, decode_cr_access, decode_io, exception_info, filter_cpuid, gpr_reg, rax_after_unserved_in, VmxCaps,
+    CR4_VMXE, PROC2_RDTSCP, VEC_GP, VEC_UD,
+};
+use super::{BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
+use crate::guest_mem::GuestMemory;
 
-/// The wanted bits this processor cannot set (empty when everything is available).
-pub fn unavailable_ctrl(cap: u64, want: u64) -> u64 {
-    want & !(cap >> 32)
-}
+/// Hypervisor.framework allows one VM per process.
+static VM_EXISTS: AtomicBool = AtomicBool::new(false);
+/// Live hypervisor vCPUs (the VM cannot be destroyed for a fork while any exists).
+static LIVE_VCPUS: AtomicUsize = AtomicUsize::new(0);
 
-/// An I/O-instruction exit, decoded from its exit qualification (Intel SDM table 28-5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IoExit {
-    pub port: u16,
-    /// Access size in bytes: 1, 2 or 4.
-    pub size: u8,
-    pub is_in: bool,
-    /// INS/OUTS (string instructions), which the doorbell never uses.
-    pub string: bool,
-    pub rep: bool,
-}
+/// Identical EPT violations in a row at one guest-physical address before we give up.
+const EPT_RETRY_LIMIT: u32 = 64;
 
-pub fn decode_io(qualification: u64) -> IoExit {
-    IoExit {
-        port: (qualification >> 16) as u16,
-        size: ((qualification & 7) + 1) as u8,
-        is_in: qualification & (1 << 3) != 0,
-        string: qualification & (1 << 4) != 0,
-        rep: qualification & (1 << 5) != 0,
+fn hv(what: &str, r: HvReturn) -> Result<(), VmmError> {
+    if r == sys::HV_SUCCESS {
+        Ok(())
+    } else {
+        Err(VmmError::Failed(format!("{what}: {} ({:#x})", sys::hv_error_name(r), r as u32)))
     }
 }
 
-/// RAX after an `in` from a port nobody serves: all ones in the accessed bytes (as an
-/// unconnected ISA port reads), a 32-bit access zero-extending as it does on hardware.
-pub fn rax_after_unserved_in(rax: u64, size: u8) -> u64 {
-    match size {
-        1 => (rax & !0xff) | 0xff,
-        2 => (rax & !0xffff) | 0xffff,
-        _ => 0xffff_ffff,
+/// An integer sysctl by name, or None when it does not exist.
+fn sysctl_u64(name: &CStr) -> Option<u64> {
+    let mut value = [0u8; 8];
+    let mut len = value.len();
+    // SAFETY: name is NUL-terminated; value/len describe a writable 8-byte buffer; no
+    // new value is set (NULL, 0).
+    let r = unsafe { libc::sysctlbyname(name.as_ptr(), value.as_mut_ptr().cast(), &mut len, std::ptr::null_mut(), 0) };
+    match (r, len) {
+        (0, 4) => Some(u64::from(u32::from_ne_bytes([value[0], value[1], value[2], value[3]]))),
+        (0, 8) => Some(u64::from_ne_bytes(value)),
+        _ => None,
     }
 }
 
-/// A control-register access exit (Intel SDM table 28-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CrAccess {
-    pub cr: u8,
-    /// 0: MOV to CR, 1: MOV from CR, 2: CLTS, 3: LMSW.
-    pub kind: u8,
-    /// General-purpose register number in the instruction's encoding (0 = RAX ... 15 = R15).
-    pub gpr: u8,
+fn map_all(mem: &GuestMemory) -> Result<(), VmmError> {
+    let size = usize::try_from(mem.size()).map_err(|_| VmmError::Failed("guest RAM too large".into()))?;
+    // SAFETY: the region is GuestMemory's mapping, page-aligned and `size` bytes long;
+    // it outlives the VM (both live for the whole run) and is unmapped before the VM is
+    // destroyed for a fork.
+    let r = unsafe {
+        sys::hv_vm_map(
+            mem.host_base().cast_const().cast(),
+            0,
+            size,
+            sys::HV_MEMORY_READ | sys::HV_MEMORY_WRITE | sys::HV_MEMORY_EXEC,
+        )
+    };
+    hv("hv_vm_map (guest RAM)", r)
 }
 
-pub fn decode_cr_access(qualification: u64) -> CrAccess {
-    CrAccess {
-        cr: (qualification & 0xf) as u8,
-        kind: ((qualification >> 4) & 3) as u8,
-        gpr: ((qualification >> 8) & 0xf) as u8,
-    }
-}
-
-/// The framework's register id for a general-purpose register number as instructions
-/// encode it (RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8..R15), which is not the order of
-/// `hv_x86_reg_t` (RAX, RCX, RDX, RBX, RSI, RDI, RSP, RBP, ...).
-pub fn gpr_reg(encoding: u8) -> HvX86Reg {
-    use super::hvf_sys::*;
-    const BY_ENCODING: [HvX86Reg; 16] = [
-        HV_X86_RAX, HV_X86_RCX, HV_X86_RDX, HV_X86_RBX, HV_X86_RSP, HV_X86_RBP, HV_X86_RSI, HV_X86_RDI, HV_X86_R8,
-        HV_X86_R9, HV_X86_R10, HV_X86_R11, HV_X86_R12, HV_X86_R13, HV_X86_R14, HV_X86_R15,
-    ];
-    BY_ENCODING[usize::from(encoding & 15)]
-}
-
-/// VMCS segment access rights (Intel SDM 24.4.1): type, S, DPL, P, AVL, L, D/B, G, unusable.
-pub mod ar {
-    /// 64-bit ring-0 code: execute/read, accessed, S, P, L, G.
-    pub const CODE64_RING0: u64 = 0xb | 1 << 4 | 1 << 7 | 1 << 13 | 1 << 15;
-    /// Ring-0 data: read/write, accessed, S, P, D/B, G.
-    pub const DATA_RING0: u64 = 0x3 | 1 << 4 | 1 << 7 | 1 << 14 | 1 << 15;
-    /// A null selector (DS, ES, FS, GS, LDTR at boot): "segment unusable".
-    pub const UNUSABLE: u64 = 1 << 16;
-    /// A busy 64-bit TSS, present (VM entry demands type 11 for TR in IA-32e mode).
-    pub const TSS64_BUSY: u64 = 0xb | 1 << 7;
-
-    /// The descriptor privilege level in an access-rights value.
-    pub fn dpl(ar: u64) -> u8 {
-        ((ar >> 5) & 3) as u8
-    }
-}
-
-/// CR0 bits the guest may not change without an exit (PE, NE, NW, CD, PG): VMX needs PE,
-/// NE and PG set, and caching stays as the host wants.
-pub const CR0_MASK: u64 = 1 | 1 << 5 | 1 << 29 | 1 << 30 | 1 << 31;
-/// CR4.VMXE: set in the real CR4 (VMX operation demands it), hidden from the guest.
-pub const CR4_VMXE: u64 = 1 << 13;
-pub const CR4_MASK: u64 = CR4_VMXE;
-const CR4_OSXSAVE: u64 = 1 << 18;
-
-/// The interruption-information word that injects hardware exception `vector` (with an
-/// error code for #GP and friends).
-pub fn exception_info(vector: u8, has_error_code: bool) -> u64 {
-    let mut info = u64::from(vector) | ctrl::IRQ_INFO_HARD_EXC | ctrl::IRQ_INFO_VALID;
-    if has_error_code {
-        info |= ctrl::IRQ_INFO_ERROR_VALID;
-    }
-    info
-}
-
-pub const VEC_UD: u8 = 6;
-pub const VEC_GP: u8 = 13;
-
-/// What the guest sees for CPUID, from the host's answer: VT-x, SMX and MONITOR/MWAIT are
-/// hidden (the guest cannot use them), the hypervisor bit is set, OSXSAVE follows the
-/// guest's CR4, the AVX family is hidden while the guest has not enabled XSAVE (so that no
-/// program uses registers the guest kernel does not save), RDTSCP is shown only when the
-/// VM lets the guest execute it, and the hypervisor leaves (0x4000_0000..) are empty.
-pub fn filter_cpuid(leaf: u32, subleaf: u32, host: [u32; 4], guest_cr4: u64, rdtscp: bool) -> [u32; 4] {
-    let [mut a, mut b, mut c, mut d] = host;
-    let xsave_on = guest_cr4 & CR4_OSXSAVE != 0;
-    match leaf {
-        1 => {
-            c &= !(1 << 3 | 1 << 5 | 1 << 6); // MONITOR, VMX, SMX
-            c |= 1 << 31; // hypervisor present
-            if xsave_on {
-                c |= 1 << 27;
-            } else {
-                c &= !(1 << 27 | 1 << 28 | 1 << 12 | 1 << 29); // OSXSAVE, AVX, FMA, F16C
-            }
-        }
-        7 if subleaf == 0 && !xsave_on => {
-            // AVX2; the AVX-512 family (F, DQ, IFMA, PF, ER, CD, BW, VL).
-            b &= !(1 << 5 | 1 << 16 | 1 << 17 | 1 << 21 | 1 << 26 | 1 << 27 | 1 << 28 | 1 << 30 | 1 << 31);
-        }
-        0x4000_0000..=0x4fff_ffff => (a, b, c, d) = (0, 0, 0, 0),
-        0x8000_0001 if !rdtscp => d &= !(1 << 27),
-        _ => {}
-    }
-    let _ = subleaf;
-    [a, b, c, d]
-}
-
-#[cfg(all(target_os = "macos", target_arch = "x86_64"))]
-pub use backend::HvfVm;
-
-#[cfg(all(target_os = "macos", target_arch = "x86_64"))]
-mod backend {
-    use std::collections::BTreeMap;
-    use std::ffi::CStr;
-    use std::marker::PhantomData;
-    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-    use std::thread::ThreadId;
-
-    use abi_shared::bootinfo::Flavour;
-    use abi_shared::layout::{ports, selectors};
-
-    use super::super::hvf_sys::{self as sys, ctrl, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg};
-    use super::super::{BootState, Exit, Kick, RegSnapshot, Vcpu, Vm, VmmError};
-    use super::*;
-    use crate::guest_mem::GuestMemory;
-
-    /// Hypervisor.framework allows one VM per process.
-    static VM_EXISTS: AtomicBool = AtomicBool::new(false);
-    /// Live hypervisor vCPUs (the VM cannot be destroyed for a fork while any exists).
-    static LIVE_VCPUS: AtomicUsize = AtomicUsize::new(0);
-
-    /// Identical EPT violations in a row at one guest-physical address before we give up.
-    const EPT_RETRY_LIMIT: u32 = 64;
-
-    fn hv(what: &str, r: HvReturn) -> Result<(), VmmError> {
-        if r == sys::HV_SUCCESS {
-            Ok(())
-        } else {
-            Err(VmmError::Failed(format!("{what}: {} ({:#x})", sys::hv_error_name(r), r as u32)))
-        }
-    }
-
-    /// An integer sysctl by name, or None when it does not exist.
-    fn sysctl_u64(name: &CStr) -> Option<u64> {
-        let mut value = [0u8; 8];
-        let mut len = value.len();
-        // SAFETY: name is NUL-terminated; value/len describe a writable 8-byte buffer; no
-        // new value is set (NULL, 0).
+/// The file window changed on the host (GuestMemory::map_window/unmap_window): unlike
+/// KVM, Hypervisor.framework does not follow host remappings, so the range is unmapped
+/// and, when it now holds a file, mapped again over the new host memory.
+fn remap_window(gpa: u64, len: u64, host: Option<*mut u8>) {
+    let Ok(size) = usize::try_from(len) else { return };
+    // SAFETY: the range lies in the file window (checked by GuestMemory); unmapping a
+    // range that is not mapped fails harmlessly.
+    unsafe { sys::hv_vm_unmap(gpa, size) };
+    if let Some(host) = host {
+        // SAFETY: host..host+len is the file mapping just made in the window
+        // reservation, which outlives the VM.
         let r =
-            unsafe { libc::sysctlbyname(name.as_ptr(), value.as_mut_ptr().cast(), &mut len, std::ptr::null_mut(), 0) };
-        match (r, len) {
-            (0, 4) => Some(u64::from(u32::from_ne_bytes([value[0], value[1], value[2], value[3]]))),
-            (0, 8) => Some(u64::from_ne_bytes(value)),
-            _ => None,
+            unsafe { sys::hv_vm_map(host.cast_const().cast(), gpa, size, sys::HV_MEMORY_READ | sys::HV_MEMORY_WRITE) };
+        if r != sys::HV_SUCCESS {
+            log::warn!("hv_vm_map of the file window at {gpa:#x} failed: {r:#x}");
         }
     }
+}
 
-    fn map_all(mem: &GuestMemory) -> Result<(), VmmError> {
-        let size = usize::try_from(mem.size()).map_err(|_| VmmError::Failed("guest RAM too large".into()))?;
-        // SAFETY: the region is GuestMemory's mapping, page-aligned and `size` bytes long;
-        // it outlives the VM (both live for the whole run) and is unmapped before the VM is
-        // destroyed for a fork.
-        let r = unsafe {
-            sys::hv_vm_map(
-                mem.host_base().cast_const().cast(),
-                0,
-                size,
-                sys::HV_MEMORY_READ | sys::HV_MEMORY_WRITE | sys::HV_MEMORY_EXEC,
-            )
-        };
-        hv("hv_vm_map (guest RAM)", r)
+fn create_vm_checked() -> Result<(), VmmError> {
+    // SAFETY: hv_vm_create takes no pointers.
+    let r = unsafe { sys::hv_vm_create(sys::HV_VM_DEFAULT) };
+    match r {
+        sys::HV_SUCCESS => Ok(()),
+        sys::HV_DENIED => Err(VmmError::Unavailable(
+            "Hypervisor.framework refused to create a VM (HV_DENIED): this linuxrun binary is not signed with \
+             the com.apple.security.hypervisor entitlement. Sign it: codesign --sign - --entitlements \
+             linuxrun.entitlements --force <path to linuxrun> (see docs/macos.md)"
+                .into(),
+        )),
+        sys::HV_BUSY => Err(VmmError::Failed(
+            "hv_vm_create: HV_BUSY (this process already has a VM; Hypervisor.framework allows one)".into(),
+        )),
+        sys::HV_UNSUPPORTED | sys::HV_NO_DEVICE => Err(VmmError::Unavailable(format!(
+            "Hypervisor.framework cannot create a VM on this Mac ({}): it needs an Intel CPU with VT-x \
+             (inside a VM: nested virtualization)",
+            sys::hv_error_name(r)
+        ))),
+        other => hv("hv_vm_create", other),
     }
+}
 
-    /// The file window changed on the host (GuestMemory::map_window/unmap_window): unlike
-    /// KVM, Hypervisor.framework does not follow host remappings, so the range is unmapped
-    /// and, when it now holds a file, mapped again over the new host memory.
-    fn remap_window(gpa: u64, len: u64, host: Option<*mut u8>) {
-        let Ok(size) = usize::try_from(len) else { return };
-        // SAFETY: the range lies in the file window (checked by GuestMemory); unmapping a
-        // range that is not mapped fails harmlessly.
-        unsafe { sys::hv_vm_unmap(gpa, size) };
-        if let Some(host) = host {
-            // SAFETY: host..host+len is the file mapping just made in the window
-            // reservation, which outlives the VM.
-            let r = unsafe {
-                sys::hv_vm_map(host.cast_const().cast(), gpa, size, sys::HV_MEMORY_READ | sys::HV_MEMORY_WRITE)
-            };
-            if r != sys::HV_SUCCESS {
-                log::warn!("hv_vm_map of the file window at {gpa:#x} failed: {r:#x}");
-            }
-        }
-    }
+/// The process's one Hypervisor.framework VM.
+pub struct HvfVm {
+    mem_size: u64,
+    tsc_khz: u64,
+    /// False between `prepare_fork` and `after_fork_*`.
+    alive: Mutex<bool>,
+}
 
-    fn create_vm_checked() -> Result<(), VmmError> {
-        // SAFETY: hv_vm_create takes no pointers.
-        let r = unsafe { sys::hv_vm_create(sys::HV_VM_DEFAULT) };
-        match r {
-            sys::HV_SUCCESS => Ok(()),
-            sys::HV_DENIED => Err(VmmError::Unavailable(
-                "Hypervisor.framework refused to create a VM (HV_DENIED): this linuxrun binary is not signed with \
-                 the com.apple.security.hypervisor entitlement. Sign it: codesign --sign - --entitlements \
-                 linuxrun.entitlements --force <path to linuxrun> (see docs/macos.md)"
+impl HvfVm {
+    pub fn create(mem: &GuestMemory, force: Option<Flavour>) -> Result<HvfVm, VmmError> {
+        if force == Some(Flavour::Pvm) {
+            return Err(VmmError::Unavailable(
+                "--platform pvm: the pvm flavour exists only under Linux's kvm_pvm; Hypervisor.framework runs \
+                 the classic flavour"
                     .into(),
-            )),
-            sys::HV_BUSY => Err(VmmError::Failed(
-                "hv_vm_create: HV_BUSY (this process already has a VM; Hypervisor.framework allows one)".into(),
-            )),
-            sys::HV_UNSUPPORTED | sys::HV_NO_DEVICE => Err(VmmError::Unavailable(format!(
-                "Hypervisor.framework cannot create a VM on this Mac ({}): it needs an Intel CPU with VT-x \
-                 (inside a VM: nested virtualization)",
-                sys::hv_error_name(r)
-            ))),
-            other => hv("hv_vm_create", other),
+            ));
         }
-    }
-
-    /// The process's one Hypervisor.framework VM.
-    pub struct HvfVm {
-        mem_size: u64,
-        tsc_khz: u64,
-        /// False between `prepare_fork` and `after_fork_*`.
-        alive: Mutex<bool>,
-    }
-
-    impl HvfVm {
-        pub fn create(mem: &GuestMemory, force: Option<Flavour>) -> Result<HvfVm, VmmError> {
-            if force == Some(Flavour::Pvm) {
+        match sysctl_u64(c"kern.hv_support") {
+            Some(0) | None => {
                 return Err(VmmError::Unavailable(
-                    "--platform pvm: the pvm flavour exists only under Linux's kvm_pvm; Hypervisor.framework runs \
-                     the classic flavour"
+                    "this Mac offers no Hypervisor.framework (sysctl kern.hv_support is 0): linuxrun needs an \
+                     Intel Mac whose CPU has VT-x enabled, or, inside a virtual machine, nested virtualization"
                         .into(),
-                ));
+                ))
             }
-            match sysctl_u64(c"kern.hv_support") {
-                Some(0) | None => {
-                    return Err(VmmError::Unavailable(
-                        "this Mac offers no Hypervisor.framework (sysctl kern.hv_support is 0): linuxrun needs an \
-                         Intel Mac whose CPU has VT-x enabled, or, inside a virtual machine, nested virtualization"
-                            .into(),
-                    ))
-                }
-                Some(_) => {}
-            }
-            if VM_EXISTS.swap(true, Ordering::SeqCst) {
-                return Err(VmmError::Failed("a Hypervisor.framework VM already exists in this process".into()));
-            }
-            let built = create_vm_checked().and_then(|()| {
-                map_all(mem).inspect_err(|_| {
-                    // SAFETY: the VM was just created and has no vCPUs.
-                    unsafe { sys::hv_vm_destroy() };
-                })
-            });
-            if let Err(e) = built {
-                VM_EXISTS.store(false, Ordering::SeqCst);
-                return Err(e);
-            }
-            mem.set_window_hook(Box::new(remap_window));
-            let tsc_khz = sysctl_u64(c"machdep.tsc.frequency").map(|hz| hz / 1000).filter(|&k| k > 0);
-            Ok(HvfVm {
-                mem_size: mem.size(),
-                tsc_khz: tsc_khz.unwrap_or_else(crate::vmm::measure_tsc_khz),
-                alive: Mutex::new(true),
+            Some(_) => {}
+        }
+        if VM_EXISTS.swap(true, Ordering::SeqCst) {
+            return Err(VmmError::Failed("a Hypervisor.framework VM already exists in this process".into()));
+        }
+        let built = create_vm_checked().and_then(|()| {
+            map_all(mem).inspect_err(|_| {
+                // SAFETY: the VM was just created and has no vCPUs.
+                unsafe { sys::hv_vm_destroy() };
             })
-        }
-
-        fn rebuild(&self, mem: &GuestMemory) -> Result<(), VmmError> {
-            let mut alive = self.alive.lock().map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
-            if *alive {
-                return Err(VmmError::Failed("after_fork without prepare_fork".into()));
-            }
-            create_vm_checked()?;
-            map_all(mem)?;
-            *alive = true;
-            Ok(())
-        }
-    }
-
-    impl Drop for HvfVm {
-        fn drop(&mut self) {
-            if let Ok(alive) = self.alive.lock() {
-                if *alive {
-                    // SAFETY: unmapping the range we mapped; destroy fails harmlessly (HV_BUSY)
-                    // if a vCPU still exists. Neither takes pointers.
-                    unsafe {
-                        sys::hv_vm_unmap(0, self.mem_size as usize);
-                        sys::hv_vm_destroy();
-                    }
-                }
-            }
+        });
+        if let Err(e) = built {
             VM_EXISTS.store(false, Ordering::SeqCst);
+            return Err(e);
         }
+        mem.set_window_hook(Box::new(remap_window));
+        let tsc_khz = sysctl_u64(c"machdep.tsc.frequency").map(|hz| hz / 1000).filter(|&k| k > 0);
+        Ok(HvfVm {
+            mem_size: mem.size(),
+            tsc_khz: tsc_khz.unwrap_or_else(crate::vmm::measure_tsc_khz),
+            alive: Mutex::new(true),
+        })
     }
 
-    impl Vm for HvfVm {
-        fn flavour(&self) -> Flavour {
-            Flavour::Classic
+    fn rebuild(&self, mem: &GuestMemory) -> Result<(), VmmError> {
+        let mut alive = self.alive.lock().map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
+        if *alive {
+            return Err(VmmError::Failed("after_fork without prepare_fork".into()));
         }
-
-        fn tsc_khz(&self) -> u64 {
-            self.tsc_khz
-        }
-
-        /// Creates the vCPU on the calling thread, which must be the one that runs it.
-        fn create_vcpu(&self, _id: u64, mem: &GuestMemory) -> Result<Box<dyn Vcpu>, VmmError> {
-            let mut vcpu = HvfVcpu {
-                id: None,
-                thread: std::thread::current().id(),
-                kick: Arc::new(HvfKick { id: Mutex::new(None), pending: AtomicBool::new(false) }),
-                mem_size: mem.size(),
-                rdtscp: false,
-                exits: BTreeMap::new(),
-                last_ept: (u64::MAX, 0),
-                saved: None,
-                _not_send: PhantomData,
-            };
-            vcpu.create_hv_vcpu()?;
-            Ok(Box::new(vcpu))
-        }
-
-        fn owned_fds(&self) -> Vec<i32> {
-            Vec::new()
-        }
-
-        /// Hypervisor.framework has no ioeventfd: the guest uses the exit doorbell.
-        fn wake_eventfd(&self, _port: u16) -> Option<std::fs::File> {
-            None
-        }
-
-        fn arm_wake_port(&self, _port: u16) {}
-
-        /// `hv_vm_map` maps all of guest RAM at once (Hypervisor.framework's set-up does
-        /// not grow with the size the way KVM's memory slots do).
-        fn ram_registered(&self) -> u64 {
-            self.mem_size
-        }
-
-        fn grow_ram(&self, _mem: &GuestMemory, _wanted: u64) -> u64 {
-            self.mem_size
-        }
-
-        fn prepare_fork(&self) -> Result<(), VmmError> {
-            let mut alive = self.alive.lock().map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
-            if LIVE_VCPUS.load(Ordering::SeqCst) != 0 {
-                return Err(VmmError::Failed("prepare_fork: every vCPU must be suspended first".into()));
-            }
-            // SAFETY: no vCPU exists; unmapping our range and destroying our VM take no pointers.
-            hv("hv_vm_unmap", unsafe { sys::hv_vm_unmap(0, self.mem_size as usize) })?;
-            // SAFETY: as above.
-            hv("hv_vm_destroy", unsafe { sys::hv_vm_destroy() })?;
-            *alive = false;
-            Ok(())
-        }
-
-        fn after_fork_parent(&self, mem: &GuestMemory) -> Result<(), VmmError> {
-            self.rebuild(mem)
-        }
-
-        fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError> {
-            self.rebuild(mem)
-        }
+        create_vm_checked()?;
+        map_all(mem)?;
+        *alive = true;
+        Ok(())
     }
+}
 
-    /// The kick handle: the vCPU id while a hypervisor vCPU exists, and a pending flag that
-    /// `run` turns into `Exit::Interrupted`.
-    struct HvfKick {
-        id: Mutex<Option<HvVcpuId>>,
-        pending: AtomicBool,
-    }
-
-    impl Kick for HvfKick {
-        fn kick(&self) {
-            self.pending.store(true, Ordering::SeqCst);
-            if let Ok(id) = self.id.lock() {
-                if let Some(mut id) = *id {
-                    // SAFETY: one valid vCPU id (the lock keeps it from being destroyed
-                    // meanwhile); hv_vcpu_interrupt may be called from any thread.
-                    unsafe { sys::hv_vcpu_interrupt(&mut id, 1) };
+impl Drop for HvfVm {
+    fn drop(&mut self) {
+        if let Ok(alive) = self.alive.lock() {
+            if *alive {
+                // SAFETY: unmapping the range we mapped; destroy fails harmlessly (HV_BUSY)
+                // if a vCPU still exists. Neither takes pointers.
+                unsafe {
+                    sys::hv_vm_unmap(0, self.mem_size as usize);
+                    sys::hv_vm_destroy();
                 }
             }
         }
+        VM_EXISTS.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Vm for HvfVm {
+    fn flavour(&self) -> Flavour {
+        Flavour::Classic
     }
 
-    /// Everything a vCPU carries across a fork.
-    struct SavedState {
-        regs: Vec<(HvX86Reg, u64)>,
-        vmcs: Vec<(u32, u64)>,
-        msrs: Vec<(u32, u64)>,
-        fpstate: Box<FpState>,
-        /// Guest TSC and host TSC when it was read, to keep the guest's clock running.
-        tsc: Option<(u64, u64)>,
+    fn tsc_khz(&self) -> u64 {
+        self.tsc_khz
     }
 
-    /// The XSAVE area `hv_vcpu_read_fpstate` fills (4 KiB holds every feature the guest
-    /// kernel enables; 64-byte aligned as XSAVE wants).
-    #[repr(C, align(64))]
-    struct FpState([u8; 4096]);
-
-    pub struct HvfVcpu {
-        id: Option<HvVcpuId>,
-        thread: ThreadId,
-        kick: Arc<HvfKick>,
-        mem_size: u64,
-        /// The VM lets the guest execute RDTSCP (CPUID says so only then).
-        rdtscp: bool,
-        exits: BTreeMap<&'static str, u64>,
-        /// (guest-physical address, repeats) of the last EPT violation.
-        last_ept: (u64, u32),
-        saved: Option<SavedState>,
-        /// A vCPU belongs to its creating thread.
-        _not_send: PhantomData<*const ()>,
+    /// Creates the vCPU on the calling thread, which must be the one that runs it.
+    fn create_vcpu(&self, _id: u64, mem: &GuestMemory) -> Result<Box<dyn Vcpu>, VmmError> {
+        let mut vcpu = HvfVcpu {
+            id: None,
+            thread: std::thread::current().id(),
+            mem_size: mem.size(),
+            rdtscp: false,
+            exits: BTreeMap::new(),
+            last_ept: (u64::MAX, 0),
+            saved: None,
+            _not_send: PhantomData,
+        };
+        vcpu.create_hv_vcpu()?;
+        Ok(Box::new(vcpu))
     }
 
-    impl HvfVcpu {
-        fn on_own_thread(&self) -> Result<HvVcpuId, VmmError> {
-            if std::thread::current().id() != self.thread {
-                return Err(VmmError::Failed(
-                    "a Hypervisor.framework vCPU was used from a thread other than its own".into(),
-                ));
-            }
-            self.id.ok_or_else(|| VmmError::Failed("the vCPU is suspended for a fork".into()))
-        }
+    fn owned_fds(&self) -> Vec<i32> {
+        Vec::new()
+    }
 
-        fn create_hv_vcpu(&mut self) -> Result<(), VmmError> {
-            let mut id: HvVcpuId = 0;
-            // SAFETY: id is a valid out-pointer.
-            hv("hv_vcpu_create", unsafe { sys::hv_vcpu_create(&mut id, sys::HV_VCPU_DEFAULT) })?;
-            LIVE_VCPUS.fetch_add(1, Ordering::SeqCst);
-            self.id = Some(id);
-            if let Ok(mut k) = self.kick.id.lock() {
-                *k = Some(id);
-            }
-            self.setup_controls(id)
-        }
+    /// Hypervisor.framework has no ioeventfd: the guest uses the exit doorbell.
+    fn wake_eventfd(&self, _port: u16) -> Option<std::fs::File> {
+        None
+    }
 
-        fn destroy_hv_vcpu(&mut self) {
-            if let Some(id) = self.id.take() {
-                if let Ok(mut k) = self.kick.id.lock() {
-                    *k = None;
-                }
-                // SAFETY: id is this thread's vCPU and is not used again.
-                unsafe { sys::hv_vcpu_destroy(id) };
-                LIVE_VCPUS.fetch_sub(1, Ordering::SeqCst);
+    fn arm_wake_port(&self, _port: u16) {}
+
+    /// `hv_vm_map` maps all of guest RAM at once (Hypervisor.framework's set-up does
+    /// not grow with the size the way KVM's memory slots do).
+    fn ram_registered(&self) -> u64 {
+        self.mem_size
+    }
+
+    fn grow_ram(&self, _mem: &GuestMemory, _wanted: u64) -> u64 {
+        self.mem_size
+    }
+
+    fn prepare_fork(&self) -> Result<(), VmmError> {
+        let mut alive = self.alive.lock().map_err(|_| VmmError::Failed("VM state lock poisoned".into()))?;
+        if LIVE_VCPUS.load(Ordering::SeqCst) != 0 {
+            return Err(VmmError::Failed("prepare_fork: every vCPU must be suspended first".into()));
+        }
+        // SAFETY: no vCPU exists; unmapping our range and destroying our VM take no pointers.
+        hv("hv_vm_unmap", unsafe { sys::hv_vm_unmap(0, self.mem_size as usize) })?;
+        // SAFETY: as above.
+        hv("hv_vm_destroy", unsafe { sys::hv_vm_destroy() })?;
+        *alive = false;
+        Ok(())
+    }
+
+    fn after_fork_parent(&self, mem: &GuestMemory) -> Result<(), VmmError> {
+        self.rebuild(mem)
+    }
+
+    fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError> {
+        self.rebuild(mem)
+    }
+}
+
+/// Everything a vCPU carries across a fork.
+struct SavedState {
+    regs: Vec<(HvX86Reg, u64)>,
+    vmcs: Vec<(u32, u64)>,
+    msrs: Vec<(u32, u64)>,
+    fpstate: Box<FpState>,
+    /// Guest TSC and host TSC when it was read, to keep the guest's clock running.
+    tsc: Option<(u64, u64)>,
+}
+
+/// The XSAVE area `hv_vcpu_read_fpstate` fills (4 KiB holds every feature the guest
+/// kernel enables; 64-byte aligned as XSAVE wants).
+#[repr(C, align(64))]
+struct FpState([u8; 4096]);
+
+pub struct HvfVcpu {
+    id: Option<HvVcpuId>,
+    thread: ThreadId,
+    mem_size: u64,
+    /// The VM lets the guest execute RDTSCP (CPUID says so only then).
+    rdtscp: bool,
+    exits: BTreeMap<&'static str, u64>,
+    /// (guest-physical address, repeats) of the last EPT violation.
+    last_ept: (u64, u32),
+    saved: Option<SavedState>,
+    /// A vCPU belongs to its creating thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl HvfVcpu {
+    fn on_own_thread(&self) -> Result<HvVcpuId, VmmError> {
+        if std::thread::current().id() != self.thread {
+            return Err(VmmError::Failed(
+                "a Hypervisor.framework vCPU was used from a thread other than its own".into(),
+            ));
+        }
+        self.id.ok_or_else(|| VmmError::Failed("the vCPU is suspended for a fork".into()))
+    }
+
+    fn create_hv_vcpu(&mut self) -> Result<(), VmmError> {
+        let mut id: HvVcpuId = 0;
+        // SAFETY: id is a valid out-pointer.
+        hv("hv_vcpu_create", unsafe { sys::hv_vcpu_create(&mut id, sys::HV_VCPU_DEFAULT) })?;
+        LIVE_VCPUS.fetch_add(1, Ordering::SeqCst);
+        self.id = Some(id);
+        self.setup_controls(id)
+    }
+
+    fn destroy_hv_vcpu(&mut self) {
+        if let Some(id) = self.id.take() {
+            // SAFETY: id is this thread's vCPU and is not used again.
+            unsafe { sys::hv_vcpu_destroy(id) };
+            LIVE_VCPUS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// VM-execution, entry and exit controls, masks, and native MSRs.
+    fn setup_controls(&mut self, id: HvVcpuId) -> Result<(), VmmError> {
+        let cap = |which, name: &str| -> Result<u64, VmmError> {
+            let mut v = 0u64;
+            // SAFETY: v is a valid out-pointer.
+            hv(name, unsafe { sys::hv_vmx_read_capability(which, &mut v) })?;
+            Ok(v)
+        };
+        let caps = VmxCaps {
+            pin: cap(sys::HV_VMX_CAP_PINBASED, "reading the pin-based VMX capability")?,
+            proc1: cap(sys::HV_VMX_CAP_PROCBASED, "reading the processor-based VMX capability")?,
+            proc2: cap(sys::HV_VMX_CAP_PROCBASED2, "reading the secondary VMX capability")?,
+            entry: cap(sys::HV_VMX_CAP_ENTRY, "reading the VM-entry capability")?,
+            exit: cap(sys::HV_VMX_CAP_EXIT, "reading the VM-exit capability")?,
+        };
+        let controls = controls(&caps).ok_or_else(|| {
+            VmmError::Unavailable(
+                "this processor cannot enter a 64-bit guest with its own EFER through Hypervisor.framework".into(),
+            )
+        })?;
+        self.rdtscp = controls.rdtscp;
+        for (field, value) in controls.fields {
+            write_vmcs(id, field, value)?;
+        }
+        for m in msr::NATIVE {
+            // SAFETY: takes no pointers.
+            hv(&format!("hv_vcpu_enable_native_msr({m:#x})"), unsafe { sys::hv_vcpu_enable_native_msr(id, m, true) })?;
+        }
+        if self.rdtscp {
+            // RDTSCP reads TSC_AUX; if the framework will not pass it through, RDTSCP
+            // is switched off again (and CPUID stops announcing it).
+            // SAFETY: takes no pointers.
+            if unsafe { sys::hv_vcpu_enable_native_msr(id, msr::TSC_AUX, true) } != sys::HV_SUCCESS {
+                self.rdtscp = false;
+                let proc2 = controls.value(vmcs::CTRL_CPU_BASED2);
+                write_vmcs(id, vmcs::CTRL_CPU_BASED2, proc2 & !PROC2_RDTSCP)?;
             }
         }
+        Ok(())
+    }
 
-        /// VM-execution, entry and exit controls, masks, and native MSRs.
-        fn setup_controls(&mut self, id: HvVcpuId) -> Result<(), VmmError> {
-            let cap = |which, name: &str| -> Result<u64, VmmError> {
-                let mut v = 0u64;
-                // SAFETY: v is a valid out-pointer.
-                hv(name, unsafe { sys::hv_vmx_read_capability(which, &mut v) })?;
-                Ok(v)
-            };
-            let pin = cap(sys::HV_VMX_CAP_PINBASED, "reading the pin-based VMX capability")?;
-            let proc1 = cap(sys::HV_VMX_CAP_PROCBASED, "reading the processor-based VMX capability")?;
-            let proc2 = cap(sys::HV_VMX_CAP_PROCBASED2, "reading the secondary VMX capability")?;
-            let entry = cap(sys::HV_VMX_CAP_ENTRY, "reading the VM-entry capability")?;
-            let exit = cap(sys::HV_VMX_CAP_EXIT, "reading the VM-exit capability")?;
-            let want_entry = ctrl::VMENTRY_GUEST_IA32E | ctrl::VMENTRY_LOAD_EFER;
-            if unavailable_ctrl(entry, want_entry) != 0 {
-                return Err(VmmError::Unavailable(
-                    "this processor cannot enter a 64-bit guest with its own EFER through Hypervisor.framework".into(),
-                ));
-            }
-            /// Secondary control: enable RDTSCP.
-            const PROC2_RDTSCP: u64 = 1 << 3;
-            /// Secondary control: enable INVPCID.
-            const PROC2_INVPCID: u64 = 1 << 12;
-            let proc2_ctrl = cap2ctrl(proc2, PROC2_RDTSCP | PROC2_INVPCID);
-            self.rdtscp = proc2_ctrl & PROC2_RDTSCP != 0;
-            let fields = [
-                (vmcs::CTRL_PIN_BASED, cap2ctrl(pin, 0)),
-                // CR8 load/store exiting with HLT exiting: other Hypervisor.framework VMMs
-                // report HLT exits depend on them (our guest never touches CR8).
-                (
-                    vmcs::CTRL_CPU_BASED,
-                    cap2ctrl(
-                        proc1,
-                        ctrl::CPU_BASED_HLT
-                            | ctrl::CPU_BASED_CR8_LOAD
-                            | ctrl::CPU_BASED_CR8_STORE
-                            | ctrl::CPU_BASED_SECONDARY_CTLS,
-                    ),
-                ),
-                (vmcs::CTRL_CPU_BASED2, proc2_ctrl),
-                (vmcs::CTRL_VMENTRY_CONTROLS, cap2ctrl(entry, want_entry)),
-                // Host state is the framework's business: only the bits it demands. (The
-                // guest's EFER changes only through our WRMSR emulation, so it need not be
-                // saved on exit.)
-                (vmcs::CTRL_VMEXIT_CONTROLS, cap2ctrl(exit, 0)),
-                // The guest kernel handles its own exceptions.
-                (vmcs::CTRL_EXC_BITMAP, 0),
-                (vmcs::CTRL_CR0_MASK, CR0_MASK),
-                (vmcs::CTRL_CR4_MASK, CR4_MASK),
-            ];
-            for (field, value) in fields {
-                write_vmcs(id, field, value)?;
-            }
-            for m in msr::NATIVE {
-                // SAFETY: takes no pointers.
-                hv(&format!("hv_vcpu_enable_native_msr({m:#x})"), unsafe {
-                    sys::hv_vcpu_enable_native_msr(id, m, true)
-                })?;
-            }
-            if self.rdtscp {
-                // RDTSCP reads TSC_AUX; if the framework will not pass it through, RDTSCP
-                // is switched off again (and CPUID stops announcing it).
-                // SAFETY: takes no pointers.
-                if unsafe { sys::hv_vcpu_enable_native_msr(id, msr::TSC_AUX, true) } != sys::HV_SUCCESS {
-                    self.rdtscp = false;
-                    write_vmcs(id, vmcs::CTRL_CPU_BASED2, proc2_ctrl & !PROC2_RDTSCP)?;
-                }
-            }
-            Ok(())
+    fn count(&mut self, name: &'static str) {
+        *self.exits.entry(name).or_default() += 1;
+    }
+
+    /// RIP past the instruction that exited, and no STI/MOV-SS blocking left over.
+    fn advance(&self, id: HvVcpuId) -> Result<(), VmmError> {
+        let len = read_vmcs(id, vmcs::RO_VMEXIT_INSTR_LEN)?;
+        let rip = read_reg(id, sys::HV_X86_RIP)?;
+        write_reg(id, sys::HV_X86_RIP, rip.wrapping_add(len))?;
+        let blocking = read_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY)?;
+        if blocking & 3 != 0 {
+            write_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY, blocking & !3)?;
         }
+        Ok(())
+    }
 
-        fn count(&mut self, name: &'static str) {
-            *self.exits.entry(name).or_default() += 1;
+    fn inject(&self, id: HvVcpuId, vector: u8, error_code: Option<u32>) -> Result<(), VmmError> {
+        if let Some(code) = error_code {
+            write_vmcs(id, vmcs::CTRL_VMENTRY_EXC_ERROR, u64::from(code))?;
         }
+        write_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO, exception_info(vector, error_code.is_some()))
+    }
 
-        /// RIP past the instruction that exited, and no STI/MOV-SS blocking left over.
-        fn advance(&self, id: HvVcpuId) -> Result<(), VmmError> {
-            let len = read_vmcs(id, vmcs::RO_VMEXIT_INSTR_LEN)?;
-            let rip = read_reg(id, sys::HV_X86_RIP)?;
-            write_reg(id, sys::HV_X86_RIP, rip.wrapping_add(len))?;
-            let blocking = read_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY)?;
-            if blocking & 3 != 0 {
-                write_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY, blocking & !3)?;
-            }
-            Ok(())
+    /// The guest's privilege level: SS.DPL is the CPL under VMX; CS.DPL agrees in
+    /// 64-bit code. Ring 0 needs both at 0.
+    fn in_ring0(&self, id: HvVcpuId) -> Result<bool, VmmError> {
+        let cs = read_vmcs(id, vmcs::GUEST_CS_AR)?;
+        let ss = read_vmcs(id, vmcs::GUEST_SS_AR)?;
+        Ok(ar::dpl(cs) == 0 && ar::dpl(ss) == 0)
+    }
+
+    fn emulate_cpuid(&self, id: HvVcpuId) -> Result<(), VmmError> {
+        let leaf = read_reg(id, sys::HV_X86_RAX)? as u32;
+        let subleaf = read_reg(id, sys::HV_X86_RCX)? as u32;
+        let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
+        let cr4 = read_vmcs(id, vmcs::CTRL_CR4_SHADOW)?;
+        let [a, b, c, d] = filter_cpuid(leaf, subleaf, [r.eax, r.ebx, r.ecx, r.edx], cr4, self.rdtscp);
+        write_reg(id, sys::HV_X86_RAX, u64::from(a))?;
+        write_reg(id, sys::HV_X86_RBX, u64::from(b))?;
+        write_reg(id, sys::HV_X86_RCX, u64::from(c))?;
+        write_reg(id, sys::HV_X86_RDX, u64::from(d))?;
+        self.advance(id)
+    }
+
+    /// XSETBV (only reachable once the guest enables CR4.OSXSAVE): XCR0 within what the
+    /// host supports and with x87 set, else #GP(0).
+    fn emulate_xsetbv(&self, id: HvVcpuId) -> Result<(), VmmError> {
+        let index = read_reg(id, sys::HV_X86_RCX)? as u32;
+        let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
+        let host = core::arch::x86_64::__cpuid_count(0xd, 0);
+        let supported = (u64::from(host.edx) << 32) | u64::from(host.eax);
+        // AVX (bit 2) needs SSE (bit 1); x87 (bit 0) is mandatory.
+        let valid = index == 0 && value & 1 != 0 && value & !supported == 0 && (value & 4 == 0 || value & 2 != 0);
+        if !valid {
+            return self.inject(id, VEC_GP, Some(0));
         }
+        write_reg(id, sys::HV_X86_XCR0, value)?;
+        self.advance(id)
+    }
 
-        fn inject(&self, id: HvVcpuId, vector: u8, error_code: Option<u32>) -> Result<(), VmmError> {
-            if let Some(code) = error_code {
-                write_vmcs(id, vmcs::CTRL_VMENTRY_EXC_ERROR, u64::from(code))?;
-            }
-            write_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO, exception_info(vector, error_code.is_some()))
+    /// RDMSR/WRMSR of a non-native MSR: EFER lives in the VMCS; anything else is #GP(0),
+    /// as for an MSR the processor does not have.
+    fn emulate_msr(&self, id: HvVcpuId, write: bool) -> Result<(), VmmError> {
+        let index = read_reg(id, sys::HV_X86_RCX)? as u32;
+        if index != msr::IA32_EFER {
+            return self.inject(id, VEC_GP, Some(0));
         }
-
-        /// The guest's privilege level: SS.DPL is the CPL under VMX; CS.DPL agrees in
-        /// 64-bit code. Ring 0 needs both at 0.
-        fn in_ring0(&self, id: HvVcpuId) -> Result<bool, VmmError> {
-            let cs = read_vmcs(id, vmcs::GUEST_CS_AR)?;
-            let ss = read_vmcs(id, vmcs::GUEST_SS_AR)?;
-            Ok(ar::dpl(cs) == 0 && ar::dpl(ss) == 0)
-        }
-
-        fn emulate_cpuid(&self, id: HvVcpuId) -> Result<(), VmmError> {
-            let leaf = read_reg(id, sys::HV_X86_RAX)? as u32;
-            let subleaf = read_reg(id, sys::HV_X86_RCX)? as u32;
-            let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
-            let cr4 = read_vmcs(id, vmcs::CTRL_CR4_SHADOW)?;
-            let [a, b, c, d] = filter_cpuid(leaf, subleaf, [r.eax, r.ebx, r.ecx, r.edx], cr4, self.rdtscp);
-            write_reg(id, sys::HV_X86_RAX, u64::from(a))?;
-            write_reg(id, sys::HV_X86_RBX, u64::from(b))?;
-            write_reg(id, sys::HV_X86_RCX, u64::from(c))?;
-            write_reg(id, sys::HV_X86_RDX, u64::from(d))?;
-            self.advance(id)
-        }
-
-        /// XSETBV (only reachable once the guest enables CR4.OSXSAVE): XCR0 within what the
-        /// host supports and with x87 set, else #GP(0).
-        fn emulate_xsetbv(&self, id: HvVcpuId) -> Result<(), VmmError> {
-            let index = read_reg(id, sys::HV_X86_RCX)? as u32;
+        let efer = read_vmcs(id, vmcs::GUEST_IA32_EFER)?;
+        if write {
             let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
-            let host = core::arch::x86_64::__cpuid_count(0xd, 0);
-            let supported = (u64::from(host.edx) << 32) | u64::from(host.eax);
-            // AVX (bit 2) needs SSE (bit 1); x87 (bit 0) is mandatory.
-            let valid = index == 0 && value & 1 != 0 && value & !supported == 0 && (value & 4 == 0 || value & 2 != 0);
-            if !valid {
+            // Only SCE (0) and NXE (11) may change; LME/LMA stay as long mode needs them.
+            const CHANGEABLE: u64 = 1 | 1 << 11;
+            if (value ^ efer) & !CHANGEABLE != 0 {
                 return self.inject(id, VEC_GP, Some(0));
             }
-            write_reg(id, sys::HV_X86_XCR0, value)?;
-            self.advance(id)
+            write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
+        } else {
+            write_reg(id, sys::HV_X86_RAX, efer & 0xffff_ffff)?;
+            write_reg(id, sys::HV_X86_RDX, efer >> 32)?;
         }
+        self.advance(id)
+    }
 
-        /// RDMSR/WRMSR of a non-native MSR: EFER lives in the VMCS; anything else is #GP(0),
-        /// as for an MSR the processor does not have.
-        fn emulate_msr(&self, id: HvVcpuId, write: bool) -> Result<(), VmmError> {
-            let index = read_reg(id, sys::HV_X86_RCX)? as u32;
-            if index != msr::IA32_EFER {
-                return self.inject(id, VEC_GP, Some(0));
-            }
-            let efer = read_vmcs(id, vmcs::GUEST_IA32_EFER)?;
-            if write {
-                let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
-                // Only SCE (0) and NXE (11) may change; LME/LMA stay as long mode needs them.
-                const CHANGEABLE: u64 = 1 | 1 << 11;
-                if (value ^ efer) & !CHANGEABLE != 0 {
-                    return self.inject(id, VEC_GP, Some(0));
-                }
-                write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
-            } else {
-                write_reg(id, sys::HV_X86_RAX, efer & 0xffff_ffff)?;
-                write_reg(id, sys::HV_X86_RDX, efer >> 32)?;
-            }
-            self.advance(id)
-        }
-
-        /// MOV to CR0/CR4 that changes a masked bit. CR0 must keep PE, PG (long mode) and
-        /// may not set CD/NW; CR4 keeps VMXE in the real register, hidden by the shadow.
-        fn emulate_cr(&self, id: HvVcpuId, qualification: u64) -> Result<Option<Exit>, VmmError> {
-            let access = decode_cr_access(qualification);
-            if access.cr == 8 && access.kind <= 1 {
-                // CR8 (the task priority) exits only because HLT exiting wants CR8 exiting;
-                // the guest has no local APIC to prioritize: reads give 0, writes are dropped.
-                if access.kind == 1 {
-                    write_reg(id, gpr_reg(access.gpr), 0)?;
-                }
-                self.advance(id)?;
-                return Ok(None);
-            }
-            if access.kind != 0 || !(access.cr == 0 || access.cr == 4) {
-                return Ok(Some(Exit::Other(format!("unexpected control-register exit {access:?}"))));
-            }
-            let value = read_reg(id, gpr_reg(access.gpr))?;
-            if access.cr == 0 {
-                const PE: u64 = 1;
-                const PG: u64 = 1 << 31;
-                const CD_NW: u64 = 3 << 29;
-                if value & (PE | PG) != (PE | PG) || value & CD_NW != 0 {
-                    self.inject(id, VEC_GP, Some(0))?;
-                    return Ok(None);
-                }
-                write_vmcs(id, vmcs::GUEST_CR0, value | 1 << 5)?;
-                write_vmcs(id, vmcs::CTRL_CR0_SHADOW, value)?;
-            } else {
-                if value & CR4_VMXE != 0 {
-                    self.inject(id, VEC_GP, Some(0))?;
-                    return Ok(None);
-                }
-                write_vmcs(id, vmcs::GUEST_CR4, value | CR4_VMXE)?;
-                write_vmcs(id, vmcs::CTRL_CR4_SHADOW, value)?;
+    /// MOV to CR0/CR4 that changes a masked bit. CR0 must keep PE, PG (long mode) and
+    /// may not set CD/NW; CR4 keeps VMXE in the real register, hidden by the shadow.
+    fn emulate_cr(&self, id: HvVcpuId, qualification: u64) -> Result<Option<Exit>, VmmError> {
+        let access = decode_cr_access(qualification);
+        if access.cr == 8 && access.kind <= 1 {
+            // CR8 (the task priority) exits only because HLT exiting wants CR8 exiting;
+            // the guest has no local APIC to prioritize: reads give 0, writes are dropped.
+            if access.kind == 1 {
+                write_reg(id, gpr_reg(access.gpr), 0)?;
             }
             self.advance(id)?;
-            Ok(None)
+            return Ok(None);
         }
-
-        /// Serve one exit; `None` means "resume the guest".
-        fn handle_exit(&mut self, id: HvVcpuId, exit_reason: u64) -> Result<Option<Exit>, VmmError> {
-            let basic = (exit_reason & 0xffff) as u32;
-            if exit_reason & u64::from(reason::ENTRY_FAILED) != 0 {
-                self.count("entry_failed");
-                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
-                return Ok(Some(Exit::Other(format!(
-                    "VM entry failed: exit reason {basic} ({}), qualification {qualification:#x}",
-                    if basic == reason::VMENTRY_GUEST {
-                        "invalid guest state"
-                    } else {
-                        "see the Intel SDM, appendix C"
-                    }
-                ))));
+        if access.kind != 0 || !(access.cr == 0 || access.cr == 4) {
+            return Ok(Some(Exit::Other(format!("unexpected control-register exit {access:?}"))));
+        }
+        let value = read_reg(id, gpr_reg(access.gpr))?;
+        if access.cr == 0 {
+            const PE: u64 = 1;
+            const PG: u64 = 1 << 31;
+            const CD_NW: u64 = 3 << 29;
+            if value & (PE | PG) != (PE | PG) || value & CD_NW != 0 {
+                self.inject(id, VEC_GP, Some(0))?;
+                return Ok(None);
             }
-            match basic {
-                reason::IRQ | reason::IRQ_WND | reason::VIRTUAL_NMI_WND | reason::PAUSE | reason::VMX_TIMER_EXPIRED => {
-                    self.count("host_interrupt");
-                    Ok(self.kick.pending.swap(false, Ordering::SeqCst).then_some(Exit::Interrupted))
+            write_vmcs(id, vmcs::GUEST_CR0, value | 1 << 5)?;
+            write_vmcs(id, vmcs::CTRL_CR0_SHADOW, value)?;
+        } else {
+            if value & CR4_VMXE != 0 {
+                self.inject(id, VEC_GP, Some(0))?;
+                return Ok(None);
+            }
+            write_vmcs(id, vmcs::GUEST_CR4, value | CR4_VMXE)?;
+            write_vmcs(id, vmcs::CTRL_CR4_SHADOW, value)?;
+        }
+        self.advance(id)?;
+        Ok(None)
+    }
+
+    /// Serve one exit; `None` means "resume the guest".
+    fn handle_exit(&mut self, id: HvVcpuId, exit_reason: u64) -> Result<Option<Exit>, VmmError> {
+        let basic = (exit_reason & 0xffff) as u32;
+        if exit_reason & u64::from(reason::ENTRY_FAILED) != 0 {
+            self.count("entry_failed");
+            let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
+            return Ok(Some(Exit::Other(format!(
+                "VM entry failed: exit reason {basic} ({}), qualification {qualification:#x}",
+                if basic == reason::VMENTRY_GUEST { "invalid guest state" } else { "see the Intel SDM, appendix C" }
+            ))));
+        }
+        match basic {
+            reason::IRQ | reason::IRQ_WND | reason::VIRTUAL_NMI_WND | reason::PAUSE | reason::VMX_TIMER_EXPIRED => {
+                self.count("host_interrupt");
+                Ok(None)
+            }
+            reason::IO => {
+                let io = decode_io(read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?);
+                self.count("io");
+                if io.string || io.rep {
+                    return Ok(Some(Exit::Other(format!("string I/O instruction on port {:#x}", io.port))));
                 }
-                reason::IO => {
-                    let io = decode_io(read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?);
-                    self.count("io");
-                    if io.string || io.rep {
-                        return Ok(Some(Exit::Other(format!("string I/O instruction on port {:#x}", io.port))));
-                    }
-                    if io.is_in {
-                        let rax = read_reg(id, sys::HV_X86_RAX)?;
-                        write_reg(id, sys::HV_X86_RAX, rax_after_unserved_in(rax, io.size))?;
-                    }
+                if io.is_in {
+                    let rax = read_reg(id, sys::HV_X86_RAX)?;
+                    write_reg(id, sys::HV_X86_RAX, rax_after_unserved_in(rax, io.size))?;
+                }
+                self.advance(id)?;
+                Ok(Some(match io.port {
+                    ports::HYPERCALL if !io.is_in => Exit::Hypercall,
+                    ports::HYPERCALL_WAIT if !io.is_in => Exit::HypercallWait,
+                    ports::GROW_RAM if !io.is_in => Exit::GrowRam,
+                    ports::HYPERCALL_WORKER_ASLEEP if !io.is_in => Exit::HypercallWorkerAsleep,
+                    port => Exit::UnknownPort(port),
+                }))
+            }
+            reason::VMCALL => {
+                self.count("vmcall");
+                if self.in_ring0(id)? {
                     self.advance(id)?;
-                    Ok(Some(match io.port {
-                        ports::HYPERCALL if !io.is_in => Exit::Hypercall,
-                        ports::HYPERCALL_WAIT if !io.is_in => Exit::HypercallWait,
-                        ports::GROW_RAM if !io.is_in => Exit::GrowRam,
-                        ports::HYPERCALL_WORKER_ASLEEP if !io.is_in => Exit::HypercallWorkerAsleep,
-                        port => Exit::UnknownPort(port),
-                    }))
-                }
-                reason::VMCALL => {
-                    self.count("vmcall");
-                    if self.in_ring0(id)? {
-                        self.advance(id)?;
-                        Ok(Some(Exit::Hypercall))
-                    } else {
-                        // A user program's VMCALL is an invalid instruction, as on bare metal.
-                        self.inject(id, VEC_UD, None)?;
-                        Ok(None)
-                    }
-                }
-                reason::HLT => {
-                    self.count("hlt");
-                    self.advance(id)?;
-                    Ok(Some(Exit::Halt))
-                }
-                reason::TRIPLE_FAULT => {
-                    self.count("triple_fault");
-                    Ok(Some(Exit::Shutdown))
-                }
-                reason::CPUID => {
-                    self.count("cpuid");
-                    self.emulate_cpuid(id).map(|()| None)
-                }
-                reason::XSETBV => {
-                    self.count("xsetbv");
-                    self.emulate_xsetbv(id).map(|()| None)
-                }
-                reason::RDMSR | reason::WRMSR => {
-                    self.count("msr");
-                    self.emulate_msr(id, basic == reason::WRMSR).map(|()| None)
-                }
-                reason::MOV_CR => {
-                    self.count("mov_cr");
-                    let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
-                    self.emulate_cr(id, qualification)
-                }
-                reason::EPT_VIOLATION => {
-                    self.count("ept_violation");
-                    let gpa = read_vmcs(id, vmcs::RO_GUEST_PHYSICAL_ADDRESS)?;
-                    let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
-                    let repeats = if self.last_ept.0 == gpa { self.last_ept.1 + 1 } else { 1 };
-                    self.last_ept = (gpa, repeats);
-                    if gpa < self.mem_size && repeats <= EPT_RETRY_LIMIT {
-                        // Inside guest RAM: the framework fills its nested tables lazily.
-                        return Ok(None);
-                    }
-                    let gla = read_vmcs(id, vmcs::RO_GUEST_LIN_ADDR).unwrap_or(0);
-                    Ok(Some(Exit::Other(format!(
-                        "EPT violation at guest-physical {gpa:#x} (linear {gla:#x}, qualification {qualification:#x}{})",
-                        if gpa < self.mem_size { ", repeated inside guest RAM" } else { ", outside guest RAM" }
-                    ))))
-                }
-                reason::EXC_NMI => {
-                    self.count("exception");
-                    let info = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_INFO)?;
-                    // Type 2: an NMI meant for the host, which the framework has handled.
-                    if (info >> 8) & 7 == 2 {
-                        return Ok(None);
-                    }
-                    let error = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_ERROR).unwrap_or(0);
-                    let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
-                    Ok(Some(Exit::Other(format!(
-                        "exception exit: vector {}, type {}, error code {error:#x}, qualification {qualification:#x}",
-                        info & 0xff,
-                        (info >> 8) & 7
-                    ))))
-                }
-                other => {
-                    self.count("other");
-                    let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
-                    Ok(Some(Exit::Other(format!(
-                        "unhandled VM exit reason {other} (Intel SDM appendix C), qualification {qualification:#x}"
-                    ))))
-                }
-            }
-        }
-    }
-
-    impl Drop for HvfVcpu {
-        fn drop(&mut self) {
-            if std::thread::current().id() == self.thread {
-                self.destroy_hv_vcpu();
-            }
-            // On another thread the framework would refuse; the vCPU goes with the process.
-        }
-    }
-
-    fn read_vmcs(id: HvVcpuId, field: u32) -> Result<u64, VmmError> {
-        let mut v = 0u64;
-        // SAFETY: v is a valid out-pointer; id is this thread's vCPU.
-        let r = unsafe { sys::hv_vmx_vcpu_read_vmcs(id, field, &mut v) };
-        hv(&format!("reading VMCS field {field:#x}"), r).map(|()| v)
-    }
-
-    fn write_vmcs(id: HvVcpuId, field: u32, value: u64) -> Result<(), VmmError> {
-        // SAFETY: takes no pointers; id is this thread's vCPU.
-        let r = unsafe { sys::hv_vmx_vcpu_write_vmcs(id, field, value) };
-        hv(&format!("writing VMCS field {field:#x}"), r)
-    }
-
-    fn read_reg(id: HvVcpuId, reg: HvX86Reg) -> Result<u64, VmmError> {
-        let mut v = 0u64;
-        // SAFETY: v is a valid out-pointer; id is this thread's vCPU.
-        let r = unsafe { sys::hv_vcpu_read_register(id, reg, &mut v) };
-        hv(&format!("reading register {reg}"), r).map(|()| v)
-    }
-
-    fn write_reg(id: HvVcpuId, reg: HvX86Reg, value: u64) -> Result<(), VmmError> {
-        // SAFETY: takes no pointers; id is this thread's vCPU.
-        let r = unsafe { sys::hv_vcpu_write_register(id, reg, value) };
-        hv(&format!("writing register {reg}"), r)
-    }
-
-    impl Vcpu for HvfVcpu {
-        fn set_boot_state(&mut self, st: &BootState) -> Result<(), VmmError> {
-            let id = self.on_own_thread()?;
-            let flat = 0xffff_ffffu64;
-            let fields = [
-                (vmcs::GUEST_CS, u64::from(selectors::KERNEL_CS)),
-                (vmcs::GUEST_CS_BASE, 0),
-                (vmcs::GUEST_CS_LIMIT, flat),
-                (vmcs::GUEST_CS_AR, ar::CODE64_RING0),
-                (vmcs::GUEST_SS, u64::from(selectors::KERNEL_DS)),
-                (vmcs::GUEST_SS_BASE, 0),
-                (vmcs::GUEST_SS_LIMIT, flat),
-                (vmcs::GUEST_SS_AR, ar::DATA_RING0),
-                (vmcs::GUEST_DS, 0),
-                (vmcs::GUEST_DS_BASE, 0),
-                (vmcs::GUEST_DS_LIMIT, 0),
-                (vmcs::GUEST_DS_AR, ar::UNUSABLE),
-                (vmcs::GUEST_ES, 0),
-                (vmcs::GUEST_ES_BASE, 0),
-                (vmcs::GUEST_ES_LIMIT, 0),
-                (vmcs::GUEST_ES_AR, ar::UNUSABLE),
-                (vmcs::GUEST_FS, 0),
-                (vmcs::GUEST_FS_BASE, 0),
-                (vmcs::GUEST_FS_LIMIT, 0),
-                (vmcs::GUEST_FS_AR, ar::UNUSABLE),
-                (vmcs::GUEST_GS, 0),
-                (vmcs::GUEST_GS_BASE, 0),
-                (vmcs::GUEST_GS_LIMIT, 0),
-                (vmcs::GUEST_GS_AR, ar::UNUSABLE),
-                (vmcs::GUEST_LDTR, 0),
-                (vmcs::GUEST_LDTR_BASE, 0),
-                (vmcs::GUEST_LDTR_LIMIT, 0),
-                (vmcs::GUEST_LDTR_AR, ar::UNUSABLE),
-                (vmcs::GUEST_TR, u64::from(selectors::TSS)),
-                (vmcs::GUEST_TR_BASE, st.tr_base),
-                (vmcs::GUEST_TR_LIMIT, u64::from(st.tr_limit)),
-                (vmcs::GUEST_TR_AR, ar::TSS64_BUSY),
-                (vmcs::GUEST_GDTR_BASE, st.gdt_base),
-                (vmcs::GUEST_GDTR_LIMIT, u64::from(st.gdt_limit)),
-                (vmcs::GUEST_IDTR_BASE, st.idt_base),
-                (vmcs::GUEST_IDTR_LIMIT, u64::from(st.idt_limit)),
-                // VMX needs PE, NE and PG in the real CR0 and VMXE in the real CR4; the
-                // read shadows show the guest what it asked for.
-                (vmcs::GUEST_CR0, st.cr0 | 1 << 5),
-                (vmcs::CTRL_CR0_SHADOW, st.cr0),
-                (vmcs::GUEST_CR3, st.cr3),
-                (vmcs::GUEST_CR4, st.cr4 | CR4_VMXE),
-                (vmcs::CTRL_CR4_SHADOW, st.cr4),
-                (vmcs::GUEST_IA32_EFER, st.efer),
-                (vmcs::GUEST_INTERRUPTIBILITY, 0),
-                (vmcs::GUEST_ACTIVITY_STATE, 0),
-                (vmcs::GUEST_DR7, 0x400),
-            ];
-            for (field, value) in fields {
-                write_vmcs(id, field, value)?;
-            }
-            // Architectural defaults VM entry checks (no shadow VMCS: link pointer all ones;
-            // the power-on PAT). The framework may own these fields; a refusal is harmless.
-            for (field, value) in [(vmcs::GUEST_LINK_POINTER, u64::MAX), (vmcs::GUEST_IA32_PAT, 0x0007_0406_0007_0406)]
-            {
-                if let Err(e) = write_vmcs(id, field, value) {
-                    log::debug!("Hypervisor.framework kept its own value: {e}");
-                }
-            }
-            for &(index, value) in &st.msrs {
-                if index == msr::IA32_EFER {
-                    write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
-                } else if msr::NATIVE.contains(&index) {
-                    // SAFETY: takes no pointers (the value itself, not a pointer to it).
-                    hv(&format!("hv_vcpu_write_msr({index:#x})"), unsafe { sys::hv_vcpu_write_msr(id, index, value) })?;
+                    Ok(Some(Exit::Hypercall))
                 } else {
-                    return Err(VmmError::Failed(format!(
-                        "MSR {index:#x} cannot be set before boot under Hypervisor.framework"
-                    )));
+                    // A user program's VMCALL is an invalid instruction, as on bare metal.
+                    self.inject(id, VEC_UD, None)?;
+                    Ok(None)
                 }
             }
-            write_reg(id, sys::HV_X86_RIP, st.rip)?;
-            write_reg(id, sys::HV_X86_RSP, st.rsp)?;
-            write_reg(id, sys::HV_X86_RDI, st.rdi)?;
-            write_reg(id, sys::HV_X86_RFLAGS, 2)
-        }
-
-        fn run(&mut self) -> Result<Exit, VmmError> {
-            let id = self.on_own_thread()?;
-            loop {
-                if self.kick.pending.swap(false, Ordering::SeqCst) {
-                    return Ok(Exit::Interrupted);
+            reason::HLT => {
+                self.count("hlt");
+                self.advance(id)?;
+                Ok(Some(Exit::Halt))
+            }
+            reason::TRIPLE_FAULT => {
+                self.count("triple_fault");
+                Ok(Some(Exit::Shutdown))
+            }
+            reason::CPUID => {
+                self.count("cpuid");
+                self.emulate_cpuid(id).map(|()| None)
+            }
+            reason::XSETBV => {
+                self.count("xsetbv");
+                self.emulate_xsetbv(id).map(|()| None)
+            }
+            reason::RDMSR | reason::WRMSR => {
+                self.count("msr");
+                self.emulate_msr(id, basic == reason::WRMSR).map(|()| None)
+            }
+            reason::MOV_CR => {
+                self.count("mov_cr");
+                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
+                self.emulate_cr(id, qualification)
+            }
+            reason::EPT_VIOLATION => {
+                self.count("ept_violation");
+                let gpa = read_vmcs(id, vmcs::RO_GUEST_PHYSICAL_ADDRESS)?;
+                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
+                let repeats = if self.last_ept.0 == gpa { self.last_ept.1 + 1 } else { 1 };
+                self.last_ept = (gpa, repeats);
+                if gpa < self.mem_size && repeats <= EPT_RETRY_LIMIT {
+                    // Inside guest RAM: the framework fills its nested tables lazily.
+                    return Ok(None);
                 }
-                // SAFETY: id is this thread's vCPU.
-                let r = unsafe { sys::hv_vcpu_run(id) };
-                if r != sys::HV_SUCCESS {
-                    // Say what the VMCS says about it (a failed entry leaves its reason there).
-                    let reason = read_vmcs(id, vmcs::RO_EXIT_REASON).unwrap_or(0);
-                    let error = read_vmcs(id, vmcs::RO_INSTR_ERROR).unwrap_or(0);
-                    return Err(VmmError::Failed(format!(
-                        "hv_vcpu_run: {} ({:#x}); exit reason {reason:#x}, VM-instruction error {error}",
-                        sys::hv_error_name(r),
-                        r as u32
-                    )));
+                let gla = read_vmcs(id, vmcs::RO_GUEST_LIN_ADDR).unwrap_or(0);
+                Ok(Some(Exit::Other(format!(
+                    "EPT violation at guest-physical {gpa:#x} (linear {gla:#x}, qualification {qualification:#x}{})",
+                    if gpa < self.mem_size { ", repeated inside guest RAM" } else { ", outside guest RAM" }
+                ))))
+            }
+            reason::EXC_NMI => {
+                self.count("exception");
+                let info = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_INFO)?;
+                // Type 2: an NMI meant for the host, which the framework has handled.
+                if (info >> 8) & 7 == 2 {
+                    return Ok(None);
                 }
-                let exit_reason = read_vmcs(id, vmcs::RO_EXIT_REASON)?;
-                if let Some(exit) = self.handle_exit(id, exit_reason)? {
-                    return Ok(exit);
-                }
+                let error = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_ERROR).unwrap_or(0);
+                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
+                Ok(Some(Exit::Other(format!(
+                    "exception exit: vector {}, type {}, error code {error:#x}, qualification {qualification:#x}",
+                    info & 0xff,
+                    (info >> 8) & 7
+                ))))
             }
-        }
-
-        fn snapshot(&self) -> RegSnapshot {
-            let Ok(id) = self.on_own_thread() else {
-                return RegSnapshot::default();
-            };
-            let reg = |r| read_reg(id, r).unwrap_or(0);
-            RegSnapshot {
-                rip: reg(sys::HV_X86_RIP),
-                rsp: reg(sys::HV_X86_RSP),
-                rax: reg(sys::HV_X86_RAX),
-                cr2: reg(sys::HV_X86_CR2),
-                cr3: read_vmcs(id, vmcs::GUEST_CR3).unwrap_or(0),
-                cs: read_vmcs(id, vmcs::GUEST_CS).unwrap_or(0) as u16,
+            other => {
+                self.count("other");
+                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
+                Ok(Some(Exit::Other(format!(
+                    "unhandled VM exit reason {other} (Intel SDM appendix C), qualification {qualification:#x}"
+                ))))
             }
-        }
-
-        fn counters(&self) -> Vec<(String, u64)> {
-            let mut out: Vec<(String, u64)> = self.exits.iter().map(|(k, v)| (format!("hvf_exit_{k}"), *v)).collect();
-            if let Ok(id) = self.on_own_thread() {
-                let mut ns = 0u64;
-                // SAFETY: ns is a valid out-pointer; id is this thread's vCPU.
-                if unsafe { sys::hv_vcpu_get_exec_time(id, &mut ns) } == sys::HV_SUCCESS {
-                    out.push(("hvf_guest_exec_ns".into(), ns));
-                }
-            }
-            out
-        }
-
-        fn kicker(&self) -> Option<Arc<dyn Kick>> {
-            Some(self.kick.clone())
-        }
-
-        /// Not yet: a caught host signal reaches the guest at its next kernel entry.
-        fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8> {
-            None
-        }
-
-        /// Not yet (hv_vcpu_interrupt plus VMCS event injection); see `kick_flag`.
-        fn inject_interrupt(&mut self, _vector: u8) -> Result<(), VmmError> {
-            Ok(())
-        }
-
-        fn suspend_for_fork(&mut self) -> Result<(), VmmError> {
-            let id = self.on_own_thread()?;
-            let regs = sys::GPRS
-                .iter()
-                .chain(&[sys::HV_X86_CR2, sys::HV_X86_XCR0])
-                .map(|&r| read_reg(id, r).map(|v| (r, v)))
-                .collect::<Result<Vec<_>, _>>()?;
-            let vmcs =
-                vmcs::FORK_STATE.iter().map(|&f| read_vmcs(id, f).map(|v| (f, v))).collect::<Result<Vec<_>, _>>()?;
-            let mut msrs = Vec::new();
-            let tsc_aux = self.rdtscp.then_some(msr::TSC_AUX);
-            for m in msr::NATIVE.into_iter().chain(tsc_aux) {
-                let mut v = 0u64;
-                // SAFETY: v is a valid out-pointer.
-                hv(&format!("hv_vcpu_read_msr({m:#x})"), unsafe { sys::hv_vcpu_read_msr(id, m, &mut v) })?;
-                msrs.push((m, v));
-            }
-            let mut fpstate = Box::new(FpState([0; 4096]));
-            // SAFETY: the buffer is 4096 writable, 64-byte aligned bytes.
-            hv("hv_vcpu_read_fpstate", unsafe {
-                sys::hv_vcpu_read_fpstate(id, fpstate.0.as_mut_ptr().cast(), fpstate.0.len())
-            })?;
-            let mut guest_tsc = 0u64;
-            // SAFETY: guest_tsc is a valid out-pointer.
-            let tsc = (unsafe { sys::hv_vcpu_read_msr(id, msr::IA32_TSC, &mut guest_tsc) } == sys::HV_SUCCESS)
-                // SAFETY: rdtsc has no side effects.
-                .then(|| (guest_tsc, unsafe { core::arch::x86_64::_rdtsc() }));
-            self.saved = Some(SavedState { regs, vmcs, msrs, fpstate, tsc });
-            self.destroy_hv_vcpu();
-            Ok(())
-        }
-
-        fn resume_after_fork(&mut self) -> Result<(), VmmError> {
-            if std::thread::current().id() != self.thread {
-                return Err(VmmError::Failed("resume_after_fork on a thread other than the vCPU's own".into()));
-            }
-            let mut saved = self.saved.take().ok_or_else(|| VmmError::Failed("resume without suspend".into()))?;
-            self.create_hv_vcpu()?;
-            let id = self.on_own_thread()?;
-            for &(field, value) in &saved.vmcs {
-                write_vmcs(id, field, value)?;
-            }
-            for &(reg, value) in &saved.regs {
-                write_reg(id, reg, value)?;
-            }
-            for &(m, value) in &saved.msrs {
-                // SAFETY: takes no pointers.
-                hv(&format!("hv_vcpu_write_msr({m:#x})"), unsafe { sys::hv_vcpu_write_msr(id, m, value) })?;
-            }
-            // SAFETY: the buffer is the 4096 bytes read by suspend_for_fork.
-            hv("hv_vcpu_write_fpstate", unsafe {
-                sys::hv_vcpu_write_fpstate(id, saved.fpstate.0.as_mut_ptr().cast(), saved.fpstate.0.len())
-            })?;
-            if let Some((guest, host_then)) = saved.tsc {
-                // SAFETY: rdtsc has no side effects.
-                let elapsed = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_sub(host_then);
-                // SAFETY: takes no pointers. Best effort: a failure leaves the new VM's TSC.
-                unsafe { sys::hv_vm_sync_tsc(guest.wrapping_add(elapsed)) };
-            }
-            Ok(())
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::super::hvf_sys::{self as sys, vmcs};
-    use super::*;
-
-    #[test]
-    fn control_words_honour_the_capability() {
-        // Must-be-one bits 0x16, may-be-one bits 0xffff: wanted 0x80 is kept, 0x10000 dropped.
-        let cap = (0xffffu64 << 32) | 0x16;
-        assert_eq!(cap2ctrl(cap, 0x80), 0x96);
-        assert_eq!(cap2ctrl(cap, 0x1_0080), 0x96);
-        assert_eq!(unavailable_ctrl(cap, 0x1_0080), 0x1_0000);
-        assert_eq!(unavailable_ctrl(cap, 0x80), 0);
-    }
-
-    #[test]
-    fn io_exit_qualification_decodes() {
-        // out dx, al to port 0x510: size 0 (1 byte), direction out, DX-encoded.
-        let q = 0x510u64 << 16;
-        assert_eq!(decode_io(q), IoExit { port: 0x510, size: 1, is_in: false, string: false, rep: false });
-        // in eax, dx from 0x3f8: size 3 (4 bytes), direction in.
-        let q = (0x3f8u64 << 16) | 1 << 3 | 3;
-        assert_eq!(decode_io(q), IoExit { port: 0x3f8, size: 4, is_in: true, string: false, rep: false });
-        // rep outsb with an immediate port.
-        let q = (0x80u64 << 16) | 1 << 6 | 1 << 5 | 1 << 4;
-        let io = decode_io(q);
-        assert!(io.string && io.rep && !io.is_in);
-        assert_eq!(io.port, 0x80);
-    }
-
-    #[test]
-    fn unserved_in_reads_all_ones() {
-        assert_eq!(rax_after_unserved_in(0x1234_5678_9abc_def0, 1), 0x1234_5678_9abc_deff);
-        assert_eq!(rax_after_unserved_in(0x1234_5678_9abc_def0, 2), 0x1234_5678_9abc_ffff);
-        assert_eq!(rax_after_unserved_in(0x1234_5678_9abc_def0, 4), 0xffff_ffff);
-    }
-
-    #[test]
-    fn access_rights_match_the_descriptors_the_monitor_builds() {
-        // The GDT's kernel code descriptor is 0x00af9b000000ffff: access byte 0x9b, flags 0xa.
-        assert_eq!(ar::CODE64_RING0, 0xa09b);
-        // Kernel data 0x00cf93000000ffff: access byte 0x93, flags 0xc.
-        assert_eq!(ar::DATA_RING0, 0xc093);
-        assert_eq!(ar::TSS64_BUSY, 0x8b);
-        assert_eq!(ar::dpl(ar::CODE64_RING0), 0);
-        // A ring-3 code segment (access byte 0xfb) has DPL 3.
-        assert_eq!(ar::dpl(0xa0fb), 3);
-    }
-
-    #[test]
-    fn cr_access_and_register_encoding() {
-        // mov cr4, r9: CR 4, type 0, register 9.
-        let a = decode_cr_access(4 | 9 << 8);
-        assert_eq!(a, CrAccess { cr: 4, kind: 0, gpr: 9 });
-        assert_eq!(gpr_reg(0), sys::HV_X86_RAX);
-        assert_eq!(gpr_reg(4), sys::HV_X86_RSP);
-        assert_eq!(gpr_reg(5), sys::HV_X86_RBP);
-        assert_eq!(gpr_reg(6), sys::HV_X86_RSI);
-        assert_eq!(gpr_reg(7), sys::HV_X86_RDI);
-        assert_eq!(gpr_reg(15), sys::HV_X86_R15);
-    }
-
-    #[test]
-    fn exception_injection_words() {
-        assert_eq!(exception_info(VEC_UD, false), 0x8000_0306);
-        assert_eq!(exception_info(VEC_GP, true), 0x8000_0b0d);
-    }
-
-    #[test]
-    fn cpuid_hides_what_the_guest_cannot_use() {
-        let all = [u32::MAX; 4];
-        let [_, _, c, _] = filter_cpuid(1, 0, all, 0x1_0620, true);
-        assert_eq!(c & (1 << 5), 0, "VMX hidden");
-        assert_eq!(c & (1 << 28), 0, "AVX hidden without OSXSAVE");
-        assert_eq!(c & (1 << 27), 0, "OSXSAVE follows CR4");
-        assert_ne!(c & (1 << 31), 0, "hypervisor bit");
-        let [_, _, c, _] = filter_cpuid(1, 0, all, 0x1_0620 | 1 << 18, true);
-        assert_ne!(c & (1 << 27 | 1 << 28), 0);
-        let [_, b, _, _] = filter_cpuid(7, 0, all, 0x1_0620, true);
-        assert_eq!(b & (1 << 5), 0, "AVX2 hidden");
-        assert_ne!(b & 1, 0, "FSGSBASE kept");
-        assert_eq!(filter_cpuid(0x4000_0000, 0, all, 0, true), [0; 4]);
-        assert_eq!(filter_cpuid(0x8000_0001, 0, all, 0, false)[3] & (1 << 27), 0);
-        assert_eq!(filter_cpuid(0, 0, [0xd, 1, 2, 3], 0, true), [0xd, 1, 2, 3]);
-    }
-
-    #[test]
-    fn vmcs_encodings_have_the_sdm_shape() {
-        // Bits 14:13 width (0 16-bit, 1 64-bit, 2 32-bit, 3 natural), 11:10 type (0
-        // control, 1 read-only, 2 guest state), bit 0 access type (always 0 here).
-        let width = |f: u32| (f >> 13) & 3;
-        let kind = |f: u32| (f >> 10) & 3;
-        assert_eq!((width(vmcs::GUEST_CS), kind(vmcs::GUEST_CS)), (0, 2));
-        assert_eq!((width(vmcs::GUEST_IA32_EFER), kind(vmcs::GUEST_IA32_EFER)), (1, 2));
-        assert_eq!((width(vmcs::CTRL_VMENTRY_CONTROLS), kind(vmcs::CTRL_VMENTRY_CONTROLS)), (2, 0));
-        assert_eq!((width(vmcs::RO_EXIT_REASON), kind(vmcs::RO_EXIT_REASON)), (2, 1));
-        assert_eq!((width(vmcs::GUEST_CS_AR), kind(vmcs::GUEST_CS_AR)), (2, 2));
-        assert_eq!((width(vmcs::CTRL_CR4_SHADOW), kind(vmcs::CTRL_CR4_SHADOW)), (3, 0));
-        assert_eq!((width(vmcs::RO_EXIT_QUALIFIC), kind(vmcs::RO_EXIT_QUALIFIC)), (3, 1));
-        assert_eq!((width(vmcs::GUEST_RIP), kind(vmcs::GUEST_RIP)), (3, 2));
-        for f in vmcs::FORK_STATE {
-            assert_eq!(f & 1, 0, "{f:#x} is a full-field encoding");
+impl Drop for HvfVcpu {
+    fn drop(&mut self) {
+        if std::thread::current().id() == self.thread {
+            self.destroy_hv_vcpu();
         }
+        // On another thread the framework would refuse; the vCPU goes with the process.
+    }
+}
+
+fn read_vmcs(id: HvVcpuId, field: u32) -> Result<u64, VmmError> {
+    let mut v = 0u64;
+    // SAFETY: v is a valid out-pointer; id is this thread's vCPU.
+    let r = unsafe { sys::hv_vmx_vcpu_read_vmcs(id, field, &mut v) };
+    hv(&format!("reading VMCS field {field:#x}"), r).map(|()| v)
+}
+
+fn write_vmcs(id: HvVcpuId, field: u32, value: u64) -> Result<(), VmmError> {
+    // SAFETY: takes no pointers; id is this thread's vCPU.
+    let r = unsafe { sys::hv_vmx_vcpu_write_vmcs(id, field, value) };
+    hv(&format!("writing VMCS field {field:#x}"), r)
+}
+
+fn read_reg(id: HvVcpuId, reg: HvX86Reg) -> Result<u64, VmmError> {
+    let mut v = 0u64;
+    // SAFETY: v is a valid out-pointer; id is this thread's vCPU.
+    let r = unsafe { sys::hv_vcpu_read_register(id, reg, &mut v) };
+    hv(&format!("reading register {reg}"), r).map(|()| v)
+}
+
+fn write_reg(id: HvVcpuId, reg: HvX86Reg, value: u64) -> Result<(), VmmError> {
+    // SAFETY: takes no pointers; id is this thread's vCPU.
+    let r = unsafe { sys::hv_vcpu_write_register(id, reg, value) };
+    hv(&format!("writing register {reg}"), r)
+}
+
+impl Vcpu for HvfVcpu {
+    fn set_boot_state(&mut self, st: &BootState) -> Result<(), VmmError> {
+        let id = self.on_own_thread()?;
+        let flat = 0xffff_ffffu64;
+        let fields = [
+            (vmcs::GUEST_CS, u64::from(selectors::KERNEL_CS)),
+            (vmcs::GUEST_CS_BASE, 0),
+            (vmcs::GUEST_CS_LIMIT, flat),
+            (vmcs::GUEST_CS_AR, ar::CODE64_RING0),
+            (vmcs::GUEST_SS, u64::from(selectors::KERNEL_DS)),
+            (vmcs::GUEST_SS_BASE, 0),
+            (vmcs::GUEST_SS_LIMIT, flat),
+            (vmcs::GUEST_SS_AR, ar::DATA_RING0),
+            (vmcs::GUEST_DS, 0),
+            (vmcs::GUEST_DS_BASE, 0),
+            (vmcs::GUEST_DS_LIMIT, 0),
+            (vmcs::GUEST_DS_AR, ar::UNUSABLE),
+            (vmcs::GUEST_ES, 0),
+            (vmcs::GUEST_ES_BASE, 0),
+            (vmcs::GUEST_ES_LIMIT, 0),
+            (vmcs::GUEST_ES_AR, ar::UNUSABLE),
+            (vmcs::GUEST_FS, 0),
+            (vmcs::GUEST_FS_BASE, 0),
+            (vmcs::GUEST_FS_LIMIT, 0),
+            (vmcs::GUEST_FS_AR, ar::UNUSABLE),
+            (vmcs::GUEST_GS, 0),
+            (vmcs::GUEST_GS_BASE, 0),
+            (vmcs::GUEST_GS_LIMIT, 0),
+            (vmcs::GUEST_GS_AR, ar::UNUSABLE),
+            (vmcs::GUEST_LDTR, 0),
+            (vmcs::GUEST_LDTR_BASE, 0),
+            (vmcs::GUEST_LDTR_LIMIT, 0),
+            (vmcs::GUEST_LDTR_AR, ar::UNUSABLE),
+            (vmcs::GUEST_TR, u64::from(selectors::TSS)),
+            (vmcs::GUEST_TR_BASE, st.tr_base),
+            (vmcs::GUEST_TR_LIMIT, u64::from(st.tr_limit)),
+            (vmcs::GUEST_TR_AR, ar::TSS64_BUSY),
+            (vmcs::GUEST_GDTR_BASE, st.gdt_base),
+            (vmcs::GUEST_GDTR_LIMIT, u64::from(st.gdt_limit)),
+            (vmcs::GUEST_IDTR_BASE, st.idt_base),
+            (vmcs::GUEST_IDTR_LIMIT, u64::from(st.idt_limit)),
+            // VMX needs PE, NE and PG in the real CR0 and VMXE in the real CR4; the
+            // read shadows show the guest what it asked for.
+            (vmcs::GUEST_CR0, st.cr0 | 1 << 5),
+            (vmcs::CTRL_CR0_SHADOW, st.cr0),
+            (vmcs::GUEST_CR3, st.cr3),
+            (vmcs::GUEST_CR4, st.cr4 | CR4_VMXE),
+            (vmcs::CTRL_CR4_SHADOW, st.cr4),
+            (vmcs::GUEST_IA32_EFER, st.efer),
+            (vmcs::GUEST_INTERRUPTIBILITY, 0),
+            (vmcs::GUEST_ACTIVITY_STATE, 0),
+            (vmcs::GUEST_DR7, 0x400),
+        ];
+        for (field, value) in fields {
+            write_vmcs(id, field, value)?;
+        }
+        // Architectural defaults VM entry checks (no shadow VMCS: link pointer all ones;
+        // the power-on PAT). The framework may own these fields; a refusal is harmless.
+        for (field, value) in [(vmcs::GUEST_LINK_POINTER, u64::MAX), (vmcs::GUEST_IA32_PAT, 0x0007_0406_0007_0406)] {
+            if let Err(e) = write_vmcs(id, field, value) {
+                log::debug!("Hypervisor.framework kept its own value: {e}");
+            }
+        }
+        for &(index, value) in &st.msrs {
+            if index == msr::IA32_EFER {
+                write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
+            } else if msr::NATIVE.contains(&index) {
+                // SAFETY: takes no pointers (the value itself, not a pointer to it).
+                hv(&format!("hv_vcpu_write_msr({index:#x})"), unsafe { sys::hv_vcpu_write_msr(id, index, value) })?;
+            } else {
+                return Err(VmmError::Failed(format!(
+                    "MSR {index:#x} cannot be set before boot under Hypervisor.framework"
+                )));
+            }
+        }
+        write_reg(id, sys::HV_X86_RIP, st.rip)?;
+        write_reg(id, sys::HV_X86_RSP, st.rsp)?;
+        write_reg(id, sys::HV_X86_RDI, st.rdi)?;
+        write_reg(id, sys::HV_X86_RFLAGS, 2)
+    }
+
+    fn run(&mut self) -> Result<Exit, VmmError> {
+        let id = self.on_own_thread()?;
+        loop {
+            // SAFETY: id is this thread's vCPU.
+            let r = unsafe { sys::hv_vcpu_run(id) };
+            if r != sys::HV_SUCCESS {
+                // Say what the VMCS says about it (a failed entry leaves its reason there).
+                let reason = read_vmcs(id, vmcs::RO_EXIT_REASON).unwrap_or(0);
+                let error = read_vmcs(id, vmcs::RO_INSTR_ERROR).unwrap_or(0);
+                return Err(VmmError::Failed(format!(
+                    "hv_vcpu_run: {} ({:#x}); exit reason {reason:#x}, VM-instruction error {error}",
+                    sys::hv_error_name(r),
+                    r as u32
+                )));
+            }
+            let exit_reason = read_vmcs(id, vmcs::RO_EXIT_REASON)?;
+            if let Some(exit) = self.handle_exit(id, exit_reason)? {
+                return Ok(exit);
+            }
+        }
+    }
+
+    fn snapshot(&self) -> RegSnapshot {
+        let Ok(id) = self.on_own_thread() else {
+            return RegSnapshot::default();
+        };
+        let reg = |r| read_reg(id, r).unwrap_or(0);
+        RegSnapshot {
+            rip: reg(sys::HV_X86_RIP),
+            rsp: reg(sys::HV_X86_RSP),
+            rax: reg(sys::HV_X86_RAX),
+            cr2: reg(sys::HV_X86_CR2),
+            cr3: read_vmcs(id, vmcs::GUEST_CR3).unwrap_or(0),
+            cs: read_vmcs(id, vmcs::GUEST_CS).unwrap_or(0) as u16,
+        }
+    }
+
+    fn counters(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self.exits.iter().map(|(k, v)| (format!("hvf_exit_{k}"), *v)).collect();
+        if let Ok(id) = self.on_own_thread() {
+            let mut ns = 0u64;
+            // SAFETY: ns is a valid out-pointer; id is this thread's vCPU.
+            if unsafe { sys::hv_vcpu_get_exec_time(id, &mut ns) } == sys::HV_SUCCESS {
+                out.push(("hvf_guest_exec_ns".into(), ns));
+            }
+        }
+        out
+    }
+
+    /// Not yet: a caught host signal reaches the guest at its next kernel entry.
+    fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8> {
+        None
+    }
+
+    /// Not yet (hv_vcpu_interrupt plus VMCS event injection); see `kick_flag`.
+    fn inject_interrupt(&mut self, _vector: u8) -> Result<(), VmmError> {
+        Ok(())
+    }
+
+    fn suspend_for_fork(&mut self) -> Result<(), VmmError> {
+        let id = self.on_own_thread()?;
+        let regs = sys::GPRS
+            .iter()
+            .chain(&[sys::HV_X86_CR2, sys::HV_X86_XCR0])
+            .map(|&r| read_reg(id, r).map(|v| (r, v)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let vmcs = vmcs::FORK_STATE.iter().map(|&f| read_vmcs(id, f).map(|v| (f, v))).collect::<Result<Vec<_>, _>>()?;
+        let mut msrs = Vec::new();
+        let tsc_aux = self.rdtscp.then_some(msr::TSC_AUX);
+        for m in msr::NATIVE.into_iter().chain(tsc_aux) {
+            let mut v = 0u64;
+            // SAFETY: v is a valid out-pointer.
+            hv(&format!("hv_vcpu_read_msr({m:#x})"), unsafe { sys::hv_vcpu_read_msr(id, m, &mut v) })?;
+            msrs.push((m, v));
+        }
+        let mut fpstate = Box::new(FpState([0; 4096]));
+        // SAFETY: the buffer is 4096 writable, 64-byte aligned bytes.
+        hv("hv_vcpu_read_fpstate", unsafe {
+            sys::hv_vcpu_read_fpstate(id, fpstate.0.as_mut_ptr().cast(), fpstate.0.len())
+        })?;
+        let mut guest_tsc = 0u64;
+        // SAFETY: guest_tsc is a valid out-pointer.
+        let tsc = (unsafe { sys::hv_vcpu_read_msr(id, msr::IA32_TSC, &mut guest_tsc) } == sys::HV_SUCCESS)
+            // SAFETY: rdtsc has no side effects.
+            .then(|| (guest_tsc, unsafe { core::arch::x86_64::_rdtsc() }));
+        self.saved = Some(SavedState { regs, vmcs, msrs, fpstate, tsc });
+        self.destroy_hv_vcpu();
+        Ok(())
+    }
+
+    fn resume_after_fork(&mut self) -> Result<(), VmmError> {
+        if std::thread::current().id() != self.thread {
+            return Err(VmmError::Failed("resume_after_fork on a thread other than the vCPU's own".into()));
+        }
+        let mut saved = self.saved.take().ok_or_else(|| VmmError::Failed("resume without suspend".into()))?;
+        self.create_hv_vcpu()?;
+        let id = self.on_own_thread()?;
+        for &(field, value) in &saved.vmcs {
+            write_vmcs(id, field, value)?;
+        }
+        for &(reg, value) in &saved.regs {
+            write_reg(id, reg, value)?;
+        }
+        for &(m, value) in &saved.msrs {
+            // SAFETY: takes no pointers.
+            hv(&format!("hv_vcpu_write_msr({m:#x})"), unsafe { sys::hv_vcpu_write_msr(id, m, value) })?;
+        }
+        // SAFETY: the buffer is the 4096 bytes read by suspend_for_fork.
+        hv("hv_vcpu_write_fpstate", unsafe {
+            sys::hv_vcpu_write_fpstate(id, saved.fpstate.0.as_mut_ptr().cast(), saved.fpstate.0.len())
+        })?;
+        if let Some((guest, host_then)) = saved.tsc {
+            // SAFETY: rdtsc has no side effects.
+            let elapsed = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_sub(host_then);
+            // SAFETY: takes no pointers. Best effort: a failure leaves the new VM's TSC.
+            unsafe { sys::hv_vm_sync_tsc(guest.wrapping_add(elapsed)) };
+        }
+        Ok(())
     }
 }

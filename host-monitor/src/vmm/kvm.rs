@@ -507,11 +507,6 @@ impl Vcpu for KvmVcpu {
         super::kvm_stats::read(self.fd.as_raw_fd())
     }
 
-    /// KVM kicks are signals to the vCPU thread; they come with the signal work.
-    fn kicker(&self) -> Option<std::sync::Arc<dyn super::Kick>> {
-        None
-    }
-
     /// kvm_run.immediate_exit: a signal handler sets it so that a KVM_RUN about to start
     /// returns at once (a signal that arrives just before the ioctl would not stop it).
     fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8> {

@@ -9,8 +9,10 @@
 //! and that thread is the one that runs it. Hypervisor.framework requires this (a vCPU
 //! belongs to its creating thread; calls from another thread fail), and KVM is fastest
 //! that way, so the abstraction imposes it on both: one Linux thread = one host thread =
-//! one vCPU, created and run by that thread. The only thing another thread may do to a
-//! vCPU is kick it, through the handle `Vcpu::kicker` gives out.
+//! one vCPU, created and run by that thread. Another thread stops a running vCPU by
+//! sending its thread a signal (`signals.rs`), whose handler also sets the flag
+//! `Vcpu::kick_flag` gives (KVM's immediate_exit), so that a run about to start returns
+//! at once.
 //!
 //! # Fork
 //!
@@ -28,16 +30,20 @@
 //! 5. each surviving vCPU's thread calls `Vcpu::resume_after_fork` (a new hypervisor vCPU
 //!    with the saved state). In the child only the forking thread survives.
 //!
-//! Fork itself does not exist yet; these methods are its hypervisor half.
+//! `machine.rs` runs this sequence for the guest's fork, vfork and fork-like clone; these
+//! methods are its hypervisor half.
 
+/// The Hypervisor.framework backend, on Intel macOS only.
+#[cfg(all(target_os = "macos", target_arch = "x86_64"))]
+pub mod hvf;
 #[cfg(target_os = "linux")]
 pub mod kvm;
 #[cfg(target_os = "linux")]
 mod kvm_stats;
-// Compiled on every host: its pure decoding helpers are unit-tested on Linux; the backend
-// itself exists only on x86_64 macOS.
-pub mod hvf;
+// Compiled on every host: the framework's declarations and the backend's pure VMX parts,
+// unit-tested on Linux.
 pub mod hvf_sys;
+pub mod hvf_vmx;
 
 use std::fmt;
 
@@ -154,14 +160,6 @@ impl fmt::Display for VmmError {
     }
 }
 
-/// Makes a vCPU leave `Vcpu::run` soon with `Exit::Interrupted`, from any thread (for
-/// asynchronous signals). A kick that arrives while the vCPU is outside `run` makes the
-/// next `run` return `Exit::Interrupted` at once, so a kick is never lost.
-#[allow(dead_code)] // Signal delivery will kick vCPUs; the backends provide it already.
-pub trait Kick: Send + Sync {
-    fn kick(&self);
-}
-
 /// One virtual CPU. Every method is called from the thread that created it (see the
 /// module documentation); implementations may refuse calls from any other thread.
 pub trait Vcpu {
@@ -170,10 +168,6 @@ pub trait Vcpu {
     fn snapshot(&self) -> RegSnapshot;
     /// Hypervisor counters worth reporting in `--stats` (name, value).
     fn counters(&self) -> Vec<(String, u64)>;
-    /// A handle other threads may use to kick this vCPU, or `None` when this backend cannot
-    /// yet (KVM: kicks come with the signal work, as a signal to the vCPU thread).
-    #[allow(dead_code)] // Used by fork and signals, which are still to come.
-    fn kicker(&self) -> Option<std::sync::Arc<dyn Kick>>;
     /// A flag in memory shared with the hypervisor that a signal handler on any thread may
     /// set to make the next (or current) `run` return `Exit::Interrupted` promptly; valid
     /// until `suspend_for_fork`. `None`: the backend has no such flag.
@@ -183,10 +177,8 @@ pub trait Vcpu {
     fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError>;
     /// Fork step 1 (module documentation): save the complete vCPU state here and release
     /// the hypervisor's vCPU. Only `resume_after_fork` may follow.
-    #[allow(dead_code)] // Used by fork and signals, which are still to come.
     fn suspend_for_fork(&mut self) -> Result<(), VmmError>;
     /// Fork step 5: a new hypervisor vCPU on the rebuilt VM, with the saved state.
-    #[allow(dead_code)] // Used by fork and signals, which are still to come.
     fn resume_after_fork(&mut self) -> Result<(), VmmError>;
 }
 
@@ -212,13 +204,10 @@ pub trait Vm {
     fn grow_ram(&self, mem: &GuestMemory, wanted: u64) -> u64;
     /// Fork step 2 (module documentation), after every vCPU was suspended: release what a
     /// forked process cannot share (Hypervisor.framework: the process's one VM).
-    #[allow(dead_code)] // Used by fork and signals, which are still to come.
     fn prepare_fork(&self) -> Result<(), VmmError>;
     /// Fork step 4 in the parent: rebuild the VM over `mem`.
-    #[allow(dead_code)] // Used by fork and signals, which are still to come.
     fn after_fork_parent(&self, mem: &GuestMemory) -> Result<(), VmmError>;
     /// Fork step 4 in the child: build this process's own VM over its copy of `mem`.
-    #[allow(dead_code)] // Used by fork and signals, which are still to come.
     fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError>;
 }
 
