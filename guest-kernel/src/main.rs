@@ -28,6 +28,8 @@ mod random;
 #[cfg(target_os = "none")]
 mod signal;
 #[cfg(target_os = "none")]
+mod stats;
+#[cfg(target_os = "none")]
 mod syscall;
 #[cfg(target_os = "none")]
 mod time;

@@ -35,7 +35,7 @@ fn exchange(req: &Request<'_>) -> bool {
     if encode_frame(req, request_area()).is_err() {
         return false;
     }
-    crate::syscall::stats::note_hypercall();
+    crate::stats::note_hypercall();
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
     // that thread can carry the vCPU into the child).
     let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork { .. });

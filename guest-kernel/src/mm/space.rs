@@ -360,7 +360,7 @@ fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
         frame::free_huge(gpa);
         return None;
     }
-    crate::syscall::stats::note_huge_mapping();
+    crate::stats::note_huge_mapping();
     Some(gpa)
 }
 

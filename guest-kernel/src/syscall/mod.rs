@@ -11,7 +11,6 @@ mod misc_rules;
 pub mod mm;
 pub mod poll;
 pub mod process;
-pub mod stats;
 mod table;
 pub mod time;
 mod trace;
@@ -90,14 +89,14 @@ pub fn init(startup: &Startup) {
 pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let nr = frame.rax;
     in_flight().store(nr, Ordering::Relaxed);
-    stats::begin_syscall();
+    crate::stats::begin_syscall();
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
     let tracing = trace::enabled();
     let mut pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
         // These do not return: count them and show them now, as strace does ("= ?").
-        stats::end_syscall(nr);
+        crate::stats::end_syscall(nr);
         if let Some(line) = pre.take() {
             trace::no_return(line);
         }
@@ -115,7 +114,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
             crate::signal::note_interrupted(nr);
         }
     }
-    let in_guest = stats::end_syscall(nr);
+    let in_guest = crate::stats::end_syscall(nr);
     if let Some(pre) = pre {
         // A successful execve rewrote the frame too, but strace shows its result: 0.
         let exec_done = nr == EXECVE_NR || nr == EXECVEAT_NR;

@@ -10,8 +10,8 @@ use crate::loader::LoadError;
 /// Tell the monitor how the program ended (with the syscall counters) and stop.
 pub fn terminate(how: ExitHow) -> ! {
     crate::mm::vfork::copy_back();
-    let (faults, huge) = super::stats::memory_counters();
-    let (released, release_calls) = super::stats::release_counters();
+    let (faults, huge) = crate::stats::memory_counters();
+    let (released, release_calls) = crate::stats::release_counters();
     // SAFETY: a plain read of a counter only the entry code's fallback path increments.
     let fallbacks = unsafe { core::ptr::read_volatile(&raw const crate::arch::trap::PVM_FALLBACKS) };
     crate::print::log(
@@ -22,7 +22,7 @@ pub fn terminate(how: ExitHow) -> ! {
             released >> 10
         ),
     );
-    let seg = [super::stats::counters_segment()];
+    let seg = [crate::stats::counters_segment()];
     hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
     platform::halt_forever()
 }

@@ -27,7 +27,7 @@ pub struct Entry {
     pub handler: Handler,
 }
 
-const SLOTS: usize = super::stats::SLOTS;
+const SLOTS: usize = crate::stats::SLOTS;
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $served:ident $handler:path [$($arg:expr),*];)*) => {

@@ -1,5 +1,12 @@
-//! Per-syscall counters: served in the guest or forwarded by hypercall. Sent to the monitor
-//! at exit for `--stats`.
+//! Counters, at the bottom of the guest kernel so that every layer can count without
+//! calling up: per syscall, served in the guest or forwarded by hypercall (sent to the
+//! monitor at exit for `--stats`), and the memory layer's page faults, 2 MiB mappings and
+//! memory given back to the host (the -v summary).
+//!
+//! Everything here is a relaxed atomic or, for the per-syscall table the monitor reads
+//! by address, a plain array: counting never takes a lock. With several vCPUs the table
+//! and the hypercall count of the syscall in flight become per-vCPU (the monitor sums
+//! them); the memory counters are already safe to share.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
