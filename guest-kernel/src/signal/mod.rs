@@ -7,6 +7,7 @@ pub mod host;
 pub mod signalfd;
 pub mod syscalls;
 pub mod timer;
+pub mod wait;
 
 use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicU64, Ordering};

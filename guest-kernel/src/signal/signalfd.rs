@@ -219,7 +219,7 @@ mod glue {
                 if !*may_wait.get_or_insert_with(|| !nonblocking(fd)) {
                     return err(errno::EAGAIN);
                 }
-                let interrupted = crate::syscall::time::sleep_interruptible_until(u64::MAX, mask);
+                let interrupted = crate::signal::wait::sleep_interruptible_until(u64::MAX, mask);
                 if interrupted && signal::STATE.lock().pending & mask == 0 {
                     return err(errno::EINTR);
                 }

@@ -284,7 +284,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     };
     let timeout = if utimeout != 0 {
         match uaccess::read_struct::<abi_shared::linux::Timespec>(utimeout) {
-            Ok(ts) => match crate::syscall::time::timespec_ns(&ts) {
+            Ok(ts) => match crate::time::timespec_ns(&ts) {
                 Some(ns) => Some(ns),
                 None => return EINVAL,
             },
@@ -306,7 +306,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     // Wait for a signal in `set` to arrive, or for a handled one to interrupt (EINTR).
     let deadline = timeout.map(|ns| crate::time::monotonic_ns().saturating_add(ns)).unwrap_or(u64::MAX);
     loop {
-        let interrupted = crate::syscall::time::sleep_interruptible_until(deadline, set);
+        let interrupted = super::wait::sleep_interruptible_until(deadline, set);
         let taken = {
             let mut st = STATE.lock();
             st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
@@ -329,7 +329,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
 /// Block until a signal is deliverable: one of our timers' or one sent from outside (the
 /// monitor's catch cuts the host sleep short).
 fn wait_for_signal() {
-    while !crate::syscall::time::sleep_interruptible(u64::MAX) {}
+    while !super::wait::sleep_interruptible(u64::MAX) {}
 }
 
 /// pause: wait until a signal's handler runs (or its default action ends the process);
@@ -479,15 +479,15 @@ fn timer_id(c: &Ctx<'_>) -> usize {
 }
 
 fn write_itimerspec(addr: u64, (value, interval): (u64, u64)) -> Result<(), i64> {
-    uaccess::write_struct(addr, &crate::syscall::time::to_timespec(interval))?;
-    uaccess::write_struct(addr + 16, &crate::syscall::time::to_timespec(value))
+    uaccess::write_struct(addr, &crate::time::to_timespec(interval))?;
+    uaccess::write_struct(addr + 16, &crate::time::to_timespec(value))
 }
 
 pub fn timer_settime(c: &mut Ctx<'_>) -> i64 {
     let (id, flags, new, old) = (timer_id(c), c.arg(1), c.arg(2), c.arg(3));
     let read = |a: u64| -> Result<u64, i64> {
         let ts: abi_shared::linux::Timespec = uaccess::read_struct(a)?;
-        crate::syscall::time::timespec_ns(&ts).ok_or(EINVAL)
+        crate::time::timespec_ns(&ts).ok_or(EINVAL)
     };
     let (interval, value) = match (read(new), read(new + 16)) {
         (Ok(i), Ok(v)) => (i, v),

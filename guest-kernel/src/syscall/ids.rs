@@ -560,14 +560,14 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
             }
             if timeout == 0 {
                 // Only a signal can end this wait: EINTR once one is deliverable.
-                while !super::time::sleep_interruptible(u64::MAX) {}
+                while !crate::signal::wait::sleep_interruptible(u64::MAX) {}
                 return err(errno::EINTR);
             }
             let ts: abi_shared::linux::Timespec = match uaccess::read_struct(timeout) {
                 Ok(t) => t,
                 Err(e) => return e,
             };
-            let Some(ns) = super::time::timespec_ns(&ts) else { return EINVAL };
+            let Some(ns) = crate::time::timespec_ns(&ts) else { return EINVAL };
             // FUTEX_WAIT takes a relative timeout, FUTEX_WAIT_BITSET an absolute one.
             let rel = if op == FUTEX_WAIT {
                 ns
@@ -577,7 +577,7 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
                 ns.saturating_sub(crate::time::monotonic_ns())
             };
             let deadline = crate::time::monotonic_ns().saturating_add(rel);
-            if super::time::sleep_interruptible(deadline) {
+            if crate::signal::wait::sleep_interruptible(deadline) {
                 err(errno::EINTR)
             } else {
                 err(errno::ETIMEDOUT)

@@ -104,7 +104,7 @@ fn timespec_deadline(addr: u64) -> Result<Option<u64>, i64> {
         return Ok(None);
     }
     let ts: Timespec = uaccess::read_struct(addr)?;
-    let ns = super::time::timespec_ns(&ts).ok_or(EINVAL)?;
+    let ns = crate::time::timespec_ns(&ts).ok_or(EINVAL)?;
     Ok(Some(monotonic_ns().saturating_add(ns)))
 }
 
