@@ -32,6 +32,10 @@ mod stats;
 #[cfg(target_os = "none")]
 mod syscall;
 #[cfg(target_os = "none")]
+mod sysctx;
+#[cfg(target_os = "none")]
+mod task;
+#[cfg(target_os = "none")]
 mod time;
 
 #[cfg(not(target_os = "none"))]

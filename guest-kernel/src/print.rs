@@ -63,5 +63,5 @@ macro_rules! kpanic {
 
 #[panic_handler]
 fn on_panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    panic_with(format_args!("{} (syscall in flight: {})", info, crate::syscall::in_flight_name()))
+    panic_with(format_args!("{} (syscall in flight: {})", info, crate::stats::in_flight_name()))
 }

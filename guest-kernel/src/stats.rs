@@ -74,3 +74,33 @@ pub fn counters_segment() -> GuestSeg {
     let va = &raw const COUNTS as u64;
     GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len: core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64 }
 }
+
+/// `none` in the in-flight slot.
+const NONE_IN_FLIGHT: u64 = u64::MAX;
+/// The syscall in flight, in the per-CPU page where the monitor can read it after a crash.
+const IN_FLIGHT_VA: u64 = abi_shared::layout::PERCPU_WINDOW_VA + abi_shared::layout::vcpu_block::SYSCALL_IN_FLIGHT;
+
+fn in_flight() -> &'static AtomicU64 {
+    // SAFETY: the per-CPU page is mapped for the whole run, 8-byte aligned at this offset,
+    // and only this vCPU uses it.
+    unsafe { AtomicU64::from_ptr(IN_FLIGHT_VA as *mut u64) }
+}
+
+/// Name of the syscall being served, for panic diagnostics.
+pub fn in_flight_name() -> &'static str {
+    match in_flight().load(Ordering::Relaxed) {
+        NONE_IN_FLIGHT => "none",
+        nr => abi_shared::syscalls::syscall_name(nr).unwrap_or("unknown"),
+    }
+}
+
+/// Syscall `nr` is being served (the monitor names it if the guest dies in it).
+#[inline]
+pub fn set_in_flight(nr: u64) {
+    in_flight().store(nr, Ordering::Relaxed);
+}
+
+#[inline]
+pub fn clear_in_flight() {
+    in_flight().store(NONE_IN_FLIGHT, Ordering::Relaxed);
+}

@@ -41,12 +41,12 @@ const RLIMIT_STACK: u64 = 3;
 /// Room for the initial stack's arguments: Linux's limit for the strings and pointers, plus
 /// a page for auxv and the rest (execve measured the arguments exactly before it got here).
 fn stack_limit() -> u64 {
-    super::args::arg_limit(crate::syscall::ids::rlimit_soft(RLIMIT_STACK)) + PAGE_SIZE
+    super::args::arg_limit(crate::task::rlimit_soft(RLIMIT_STACK)) + PAGE_SIZE
 }
 
 /// The soft RLIMIT_STACK, which execve measures arguments against.
 pub fn rlimit_stack() -> u64 {
-    crate::syscall::ids::rlimit_soft(RLIMIT_STACK)
+    crate::task::rlimit_soft(RLIMIT_STACK)
 }
 /// Linux's stack_expand: room below the arguments in the initial stack VMA.
 const STACK_EXPAND: u64 = 128 << 10;
@@ -57,8 +57,7 @@ pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
     let fd = open(&startup.exec_path).map_err(LoadError::Open)?;
     // A relative path was made absolute at startup (the program may chdir before
     // /proc/self/maps is read).
-    let exe =
-        if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::syscall::ids::exe_path() };
+    let exe = if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::task::exe_path() };
     let program = Program { fd, exe: &exe, execfn: &startup.exec_path, argv: &startup.argv, envp: &startup.envp };
     let result = check(fd).and_then(|checked| load(&program, checked));
     close(fd);
@@ -330,7 +329,7 @@ fn load_segment(fd: i32, p: &ProgramHeader, bias: u64, mapped_end: u64) -> Resul
 }
 
 fn build_frame(program: &Program<'_>, image: &Image, interp: Option<&Image>) -> Result<TrapFrame, LoadError> {
-    let (uid, euid, gid, egid) = crate::syscall::ids::credentials();
+    let (uid, euid, gid, egid) = crate::task::credentials();
     let vdso = super::vdso::map_into_process().map_err(|_| LoadError::NoMemory)?;
     let hwcap = crate::arch::platform::cpuid(1, 0)[3] as u64;
     let auxv = [

@@ -128,7 +128,7 @@ impl AddressSpace {
         let page = page_floor(va);
         let Some(stack) = self.vmas.next_above(va).filter(|v| v.kind == VmaKind::Stack) else { return false };
         let (stack_start, stack_end, prot) = (stack.start, stack.end, stack.prot);
-        if stack_end - page > crate::syscall::ids::stack_limit() {
+        if stack_end - page > crate::task::stack_limit() {
             return false;
         }
         if let Some(prev) = self.vmas.prev_below(stack_start) {

@@ -363,7 +363,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 }
                 Default_::Terminate | Default_::Core => {
                     drop(st);
-                    crate::syscall::process::terminate(ExitHow::Signal(sig));
+                    crate::task::exit::terminate(ExitHow::Signal(sig));
                 }
             }
         }
@@ -375,7 +375,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
         }
         if frame::setup(frame, sig, &info, &act).is_err() {
             // The frame could not be written (bad stack): Linux kills with SIGSEGV.
-            crate::syscall::process::terminate(ExitHow::Signal(SIGSEGV));
+            crate::task::exit::terminate(ExitHow::Signal(SIGSEGV));
         }
         path = ReturnPath::Full;
     }

@@ -141,7 +141,7 @@ mod glue {
     use crate::hypercall::call_ret;
     use crate::mm::uaccess;
     use crate::signal::{self, UNBLOCKABLE};
-    use crate::syscall::{err, Ctx, EFAULT, EINVAL};
+    use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
 
     const O_RDWR: i32 = 2;
     const O_NONBLOCK: i32 = 0o4000;

@@ -6,7 +6,8 @@ use abi_shared::linux::signal::{SIGALRM, SIGKILL, SIGSTOP};
 use super::frame::{self, MIN_SIGSTKSZ, SS_DISABLE, SS_ONSTACK};
 use super::{raise, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, STATE, UNBLOCKABLE};
 use crate::mm::uaccess;
-use crate::syscall::{err, ids, Ctx, EFAULT, EINVAL};
+use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
+use crate::task;
 
 const SIG_BLOCK: i32 = 0;
 const SIG_UNBLOCK: i32 = 1;
@@ -106,7 +107,7 @@ pub fn rt_sigpending(c: &mut Ctx<'_>) -> i64 {
 pub fn rt_sigreturn(c: &mut Ctx<'_>) -> i64 {
     c.full_return = true;
     if frame::restore(c.frame).is_err() {
-        crate::syscall::process::terminate(abi_shared::hypercall::ExitHow::Signal(abi_shared::linux::signal::SIGSEGV));
+        crate::task::exit::terminate(abi_shared::hypercall::ExitHow::Signal(abi_shared::linux::signal::SIGSEGV));
     }
     c.frame.rax as i64
 }
@@ -162,7 +163,7 @@ fn signal_self(sig: i32, code: i32) -> i64 {
     if !valid_signal(sig) {
         return EINVAL;
     }
-    if raise(SigInfo::sent_by(sig, code, ids::pid(), ids::uid())) {
+    if raise(SigInfo::sent_by(sig, code, task::pid(), task::uid())) {
         0
     } else {
         err(errno::EAGAIN)
@@ -171,7 +172,7 @@ fn signal_self(sig: i32, code: i32) -> i64 {
 
 pub fn kill(c: &mut Ctx<'_>) -> i64 {
     let (pid, sig) = (c.int(0), c.int(1));
-    if pid == ids::pid() {
+    if pid == task::pid() {
         return signal_self(sig, SI_USER);
     }
     if !(0..NSIG as i32).contains(&sig) {
@@ -204,7 +205,7 @@ pub fn tgkill(c: &mut Ctx<'_>) -> i64 {
     if tgid != tid {
         return err(errno::ESRCH);
     }
-    if tid != ids::pid() {
+    if tid != task::pid() {
         return kill_other_thread(tid, sig);
     }
     signal_self(sig, SI_TKILL)
@@ -215,7 +216,7 @@ pub fn tkill(c: &mut Ctx<'_>) -> i64 {
     if tid <= 0 {
         return EINVAL;
     }
-    if tid != ids::pid() {
+    if tid != task::pid() {
         return kill_other_thread(tid, sig);
     }
     signal_self(sig, SI_TKILL)
@@ -244,7 +245,7 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
     if pid != tid {
         return err(errno::ESRCH);
     }
-    if pid != ids::pid() {
+    if pid != task::pid() {
         if !(0..NSIG as i32).contains(&sig) {
             return EINVAL;
         }
@@ -462,7 +463,7 @@ pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
         timer::SIGEV_SIGNAL | timer::SIGEV_THREAD_ID if valid_signal(signo) && signo != 0 => Some(signo),
         _ => return EINVAL,
     };
-    if notify == timer::SIGEV_THREAD_ID && tid != ids::pid() {
+    if notify == timer::SIGEV_THREAD_ID && tid != task::pid() {
         return EINVAL;
     }
     let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME) else { return err(errno::EAGAIN) };

@@ -100,9 +100,9 @@ fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
 }
 
 fn own_exe_for_proc_link(path: Vec<u8>) -> Vec<u8> {
-    let mut own = alloc::format!("/proc/{}/exe", super::ids::pid()).into_bytes();
+    let mut own = alloc::format!("/proc/{}/exe", crate::task::pid()).into_bytes();
     if path == b"/proc/self/exe" || path == own {
-        own = super::ids::exe_path();
+        own = crate::task::exe_path();
         return own;
     }
     path
@@ -173,12 +173,12 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
     crate::random::reseed(&plan.seed);
     tear_down_user_state();
     crate::signal::reset_for_exec();
-    super::ids::forget_thread_pointers();
-    super::ids::set_exec(&plan.exe);
+    crate::task::forget_thread_pointers();
+    crate::task::set_exec(&plan.exe);
     // Linux names the thread after the name execve was given (a script's own name), or the
     // file's for fexecve's /dev/fd/N.
     if !plan.filename.starts_with(b"/dev/fd/") {
-        super::ids::set_comm_from_path(&plan.filename);
+        crate::task::set_comm_from_path(&plan.filename);
     }
     let program = crate::loader::Program { fd: plan.fd, exe: &plan.exe, execfn: &plan.filename, argv, envp };
     let loaded = crate::loader::load(&program, checked);
@@ -193,7 +193,7 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
         }
         Err(e) => {
             crate::print::log(1, format_args!("execve: the new image could not be loaded ({e:?})"));
-            super::process::terminate(ExitHow::Signal(SIGSEGV))
+            crate::task::exit::terminate(ExitHow::Signal(SIGSEGV))
         }
     }
 }

@@ -165,8 +165,8 @@ fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
         crate::signal::raise(crate::signal::SigInfo::sent_by(
             abi_shared::linux::signal::SIGPIPE,
             crate::signal::SI_USER,
-            super::ids::pid(),
-            super::ids::uid(),
+            crate::task::pid(),
+            crate::task::uid(),
         ));
     }
     r
@@ -607,8 +607,14 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
+/// The host creates the files, so it must have the mask; the task keeps a copy for /proc.
 pub fn umask(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Umask { mask: (c.arg(0) & 0o777) as u32 })
+    let mask = (c.arg(0) & 0o777) as u32;
+    let old = call_ret(&Request::Umask { mask });
+    if old >= 0 {
+        crate::task::set_umask(mask);
+    }
+    old
 }
 
 /// pipe2 as Linux does it: make the pipe, then store the two fds; if they cannot be stored

@@ -38,7 +38,7 @@ pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
 
 /// Linux's capable(CAP_IPC_LOCK), as far as the guest knows capabilities: root has it.
 fn can_lock_any_amount() -> bool {
-    super::ids::euid() == 0
+    crate::task::euid() == 0
 }
 
 /// The common part of mlock and mlock2, in do_mlock's order: EPERM with a zero limit for
@@ -46,7 +46,7 @@ fn can_lock_any_amount() -> bool {
 /// unless it is entirely mapped. Amounts are checked per call: the guest keeps no count of
 /// what is already locked.
 fn do_mlock(addr: u64, len: u64) -> i64 {
-    let limit = super::ids::rlimit_soft(RLIMIT_MEMLOCK);
+    let limit = crate::task::rlimit_soft(RLIMIT_MEMLOCK);
     if limit == 0 && !can_lock_any_amount() {
         return err(errno::EPERM);
     }
@@ -96,7 +96,7 @@ pub fn mlockall(c: &mut Ctx<'_>) -> i64 {
     if !rules::mlockall_flags_ok(c.arg(0) & 0xffff_ffff) {
         return EINVAL;
     }
-    if super::ids::rlimit_soft(RLIMIT_MEMLOCK) == 0 && !can_lock_any_amount() {
+    if crate::task::rlimit_soft(RLIMIT_MEMLOCK) == 0 && !can_lock_any_amount() {
         return err(errno::EPERM);
     }
     0

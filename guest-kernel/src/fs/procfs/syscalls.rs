@@ -23,7 +23,7 @@ use super::state;
 use super::tree::{self, Dir, File, Link, Node, Resolved};
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess;
-use crate::syscall::ids;
+use crate::task;
 
 const fn err(e: u32) -> i64 {
     -(e as i64)
@@ -95,7 +95,7 @@ fn fd_open(fd: i32) -> bool {
 
 /// Resolve, then check that fd entries name open descriptors.
 fn resolve(path: &[u8], follow: bool) -> Result<Resolved, i64> {
-    let r = tree::resolve(path, ids::pid(), follow).map_err(err)?;
+    let r = tree::resolve(path, task::pid(), follow).map_err(err)?;
     let fd = match &r {
         Resolved::Node(Node::Link(Link::Fd(fd)) | Node::File(File::Fdinfo(fd)), _) => Some(*fd),
         Resolved::Follow(Link::Fd(fd)) | Resolved::Through(Link::Fd(fd), _) => Some(*fd),
@@ -124,7 +124,7 @@ fn link_target(link: Link, rest: Option<&[u8]>) -> Result<Target, i64> {
     };
     Ok(match link {
         Link::Exe if rest.is_some() => return Err(err(errno::ENOTDIR)),
-        Link::Exe => Target::Host(AT_FDCWD, ids::exe_path()),
+        Link::Exe => Target::Host(AT_FDCWD, task::exe_path()),
         Link::Cwd => Target::Host(AT_FDCWD, rest.map_or(b".".to_vec(), <[u8]>::to_vec)),
         Link::Root => Target::Host(AT_FDCWD, under(b"/")),
         Link::Fd(fd) => match (fds::get(fd), rest) {
@@ -234,7 +234,7 @@ fn node_stat(node: Node, canonical: &[u8]) -> LinuxStat {
         Node::File(_) => S_IFREG,
         Node::Link(_) => S_IFLNK,
     };
-    let (_, euid, _, egid) = ids::credentials();
+    let (_, euid, _, egid) = task::credentials();
     let (uid, gid) = if node.per_process() { (euid, egid) } else { (0, 0) };
     let t = state::exec_info().start_realtime_ns;
     let (sec, nsec) = ((t / 1_000_000_000) as i64, (t % 1_000_000_000) as i64);
@@ -364,7 +364,7 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> 
     };
     Some(match stat_path(&full, follow, &mut host) {
         Ok(st) => {
-            let root = ids::credentials().1 == 0;
+            let root = task::credentials().1 == 0;
             let bits = st.st_mode & 0o777;
             let denied_write = mode & W_OK != 0 && !root && bits & 0o200 == 0;
             let denied_exec = mode & X_OK != 0 && bits & 0o111 == 0;
@@ -380,14 +380,14 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> 
 
 fn link_text(link: Link) -> Result<Vec<u8>, i64> {
     match link {
-        Link::Exe => Ok(ids::exe_path()),
+        Link::Exe => Ok(task::exe_path()),
         Link::Cwd => cwd().ok_or(err(errno::ENOENT)),
         Link::Root => Ok(b"/".to_vec()),
         Link::Fd(fd) => match fds::get(fd) {
             Some(e) => Ok(e.path.to_vec()),
             None => state::fd_path(fd),
         },
-        l => Ok(tree::internal_link_target(l, ids::pid())),
+        l => Ok(tree::internal_link_target(l, task::pid())),
     }
 }
 
@@ -444,7 +444,7 @@ fn dtype(node: Node) -> u8 {
 /// A directory's entries as getdents64 lists them: ".", "..", then its children.
 fn listing(dir: Dir) -> Vec<(Vec<u8>, u8)> {
     let mut v: Vec<(Vec<u8>, u8)> = alloc::vec![(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)];
-    let pid = ids::pid();
+    let pid = task::pid();
     match dir {
         Dir::Root | Dir::Task => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR)),
         Dir::Fd | Dir::Fdinfo => {
