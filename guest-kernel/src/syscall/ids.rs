@@ -304,58 +304,6 @@ pub fn rseq(_: &mut Ctx<'_>) -> i64 {
     ENOSYS
 }
 
-const FUTEX_WAIT: i32 = 0;
-const FUTEX_WAKE: i32 = 1;
-const FUTEX_WAIT_BITSET: i32 = 9;
-const FUTEX_WAKE_BITSET: i32 = 10;
-const FUTEX_CMD_MASK: i32 = !(128 | 256);
-
-/// One thread per process: nobody else can wake a waiter, so a wait either fails at once
-/// (the value changed), times out, or blocks for good as it would on Linux.
-pub fn futex(c: &mut Ctx<'_>) -> i64 {
-    let (uaddr, op, val, timeout) = (c.arg(0), c.int(1) & FUTEX_CMD_MASK, c.arg(2) as u32, c.arg(3));
-    match op {
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => 0,
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            if uaddr % 4 != 0 {
-                return EINVAL;
-            }
-            let mut word = [0u8; 4];
-            if uaccess::copy_from_user(uaddr, &mut word).is_err() {
-                return EFAULT;
-            }
-            if u32::from_le_bytes(word) != val {
-                return err(errno::EAGAIN);
-            }
-            if timeout == 0 {
-                // Only a signal can end this wait: EINTR once one is deliverable.
-                while !crate::signal::wait::sleep_interruptible(u64::MAX) {}
-                return err(errno::EINTR);
-            }
-            let ts: abi_shared::linux::Timespec = match uaccess::read_struct(timeout) {
-                Ok(t) => t,
-                Err(e) => return e,
-            };
-            let Some(ns) = crate::time::timespec_ns(&ts) else { return EINVAL };
-            // FUTEX_WAIT takes a relative timeout, FUTEX_WAIT_BITSET an absolute one.
-            let rel = if op == FUTEX_WAIT {
-                ns
-            } else if c.int(1) & 256 != 0 {
-                ns.saturating_sub(crate::time::realtime_ns())
-            } else {
-                ns.saturating_sub(crate::time::monotonic_ns())
-            };
-            let deadline = crate::time::monotonic_ns().saturating_add(rel);
-            if crate::signal::wait::sleep_interruptible(deadline) {
-                err(errno::EINTR)
-            } else {
-                err(errno::ETIMEDOUT)
-            }
-        }
-        _ => ENOSYS,
-    }
-}
-
 pub fn getrandom(c: &mut Ctx<'_>) -> i64 {
     let (buf, len, flags) = (c.arg(0), c.arg(1), c.arg(2));
     if flags & !0x7 != 0 {

@@ -4,6 +4,7 @@
 pub mod exec;
 pub mod fs;
 pub mod fs_extra;
+mod futex;
 pub mod ids;
 pub mod info;
 pub mod misc;
