@@ -1,4 +1,5 @@
 //! Filesystems the guest kernel serves itself.
 
+pub mod fdtable;
 pub mod memdev;
 pub mod procfs;

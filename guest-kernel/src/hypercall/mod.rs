@@ -52,13 +52,7 @@ pub fn call(req: &Request<'_>) -> Response {
     if !exchange(req) {
         return Response::Malformed(MalformedReason::BadLength);
     }
-    let resp = decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode));
-    let ret = match resp {
-        Response::Ret(v) => Some(v),
-        _ => None,
-    };
-    crate::fs::memdev::observe(req, ret);
-    resp
+    decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
 }
 
 /// Send a request whose answer is a syscall result (`value` or `-errno`). The usual
@@ -68,10 +62,8 @@ pub fn call_ret(req: &Request<'_>) -> i64 {
         return -(errno::EINVAL as i64);
     }
     if let Some(v) = abi_shared::hypercall::decode_ret_frame(response_area()) {
-        crate::fs::memdev::observe(req, Some(v));
         return v;
     }
-    crate::fs::memdev::observe(req, None);
     ret_of(decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode)))
 }
 
@@ -81,7 +73,6 @@ pub fn call_stat(req: &Request<'_>) -> Result<LinuxStat, i64> {
     if !exchange(req) {
         return Err(-(errno::EINVAL as i64));
     }
-    crate::fs::memdev::observe(req, None);
     if let Some(st) = abi_shared::hypercall::decode_stat_frame(response_area()) {
         return Ok(st);
     }

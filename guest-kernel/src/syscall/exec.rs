@@ -184,8 +184,7 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
     let loaded = crate::loader::load(&program, checked);
     call_ret(&Request::Close { fd: plan.fd });
     call_ret(&Request::CloseOnExec);
-    crate::fs::procfs::after_close_on_exec();
-    crate::fs::memdev::after_close_on_exec();
+    forget_closed_on_exec();
     match loaded {
         Ok(frame) => {
             crate::fs::procfs::note_exec(frame.rsp, argv, envp);
@@ -214,4 +213,10 @@ fn tear_down_user_state() {
     unsafe {
         core::arch::asm!("fninit", "ldmxcsr [{}]", in(reg) &MXCSR_DEFAULT, options(nostack, readonly));
     }
+}
+
+/// The host closed the close-on-exec descriptors: the descriptor table forgets them.
+fn forget_closed_on_exec() {
+    const F_GETFD: i32 = 1;
+    crate::fs::fdtable::FDS.after_close_on_exec(|fd| call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) >= 0);
 }

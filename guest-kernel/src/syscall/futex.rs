@@ -6,9 +6,9 @@ use abi_shared::layout::user;
 use abi_shared::linux::errno;
 
 use super::{err, Ctx, EFAULT, EINVAL, ENOSYS};
-use crate::mm::SPACE;
 use crate::mm::uaccess;
 use crate::mm::vma::{VmaKind, PROT_READ, PROT_WRITE};
+use crate::mm::SPACE;
 use crate::signal::wait::sleep_interruptible;
 
 const FUTEX_WAIT: i32 = 0;

@@ -7,6 +7,7 @@
 //! host directory descriptor) joined with them lands in /proc; the last need a hypercall
 //! for the base, so only paths that contain "proc" are checked that way.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use spin::Mutex;
@@ -21,6 +22,7 @@ use abi_shared::linux::{errno, LinuxStat, LinuxStatx, StatxTimestamp};
 use super::fds::{self, Entry};
 use super::state;
 use super::tree::{self, Dir, File, Link, Node, Resolved};
+use crate::fs::fdtable::FDS;
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess;
 use crate::task;
@@ -77,7 +79,7 @@ fn proc_path(dirfd: i32, path: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The table entry of `fd`, if the host's descriptor is still the one we opened.
-fn checked_entry(fd: i32) -> Option<(Entry, LinuxStat)> {
+fn checked_entry(fd: i32) -> Option<(Arc<Entry>, LinuxStat)> {
     let e = fds::get(fd)?;
     match call(&Request::Fstat { fd }) {
         Response::Stat(st) if (st.st_dev, st.st_ino) == e.host_id => Some((e, st)),
@@ -183,7 +185,11 @@ fn reopen_fd(fd: i32, flags: i32, mode: u32) -> i64 {
         }
     }
     let cmd = if flags as u32 & O_CLOEXEC != 0 { F_DUPFD_CLOEXEC } else { 0 };
-    call_ret(&Request::Fcntl { fd, cmd, arg: 0 })
+    let new = call_ret(&Request::Fcntl { fd, cmd, arg: 0 });
+    if new >= 0 {
+        FDS.duplicated(fd, new as i32);
+    }
+    new
 }
 
 fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
@@ -217,7 +223,6 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
         _ => (0, 0),
     };
     fds::insert(fd as i32, node, canonical, host_id);
-    state::forget_fd_name(fd as i32);
     fd
 }
 
@@ -521,20 +526,6 @@ pub fn lseek(fd: i32, offset: i64, whence: u32) -> Option<i64> {
 }
 
 // ---- descriptors and the working directory ----
-
-/// `fd` is being closed.
-pub fn closing(fd: i32) {
-    fds::remove(fd);
-    state::forget_fd_name(fd);
-}
-
-/// `new` became a duplicate of `old` (dup, dup2, dup3, F_DUPFD); `new` < 0 is a failure.
-pub fn duplicated(old: i32, new: i64) {
-    if new >= 0 && new != i64::from(old) {
-        fds::duplicated(old, new as i32);
-        state::forget_fd_name(new as i32);
-    }
-}
 
 /// chdir into /proc is not supported: the working directory is the host's, and /proc is
 /// not a host directory. Refused with EACCES.
