@@ -13,6 +13,10 @@ extern crate alloc;
 mod arch;
 #[cfg(target_os = "none")]
 mod boot;
+/// The descriptor table, unit-tested on the host.
+#[cfg(not(target_os = "none"))]
+#[path = "task/fdtable.rs"]
+mod fdtable;
 mod fs;
 #[cfg(target_os = "none")]
 mod hypercall;
@@ -22,6 +26,8 @@ mod loader;
 #[path = "syscall/misc_rules.rs"]
 mod misc_rules;
 mod mm;
+#[cfg(target_os = "none")]
+mod percpu;
 #[cfg(target_os = "none")]
 mod print;
 mod random;

@@ -10,8 +10,6 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use abi_shared::hypercall::GuestSeg;
-
 pub const SLOTS: usize = 512;
 
 /// [nr][0] = served in the guest, [nr][1] = needed at least one hypercall.
@@ -69,21 +67,17 @@ pub fn end_syscall(nr: u64) -> bool {
     in_guest
 }
 
-/// The counter table as a guest-physical segment for the exit hypercall.
-pub fn counters_segment() -> GuestSeg {
-    let va = &raw const COUNTS as u64;
-    GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len: core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64 }
+/// The counter table's kernel address and size, for the exit hypercall.
+pub fn counters_table() -> (u64, u64) {
+    (&raw const COUNTS as u64, core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64)
 }
 
 /// `none` in the in-flight slot.
 const NONE_IN_FLIGHT: u64 = u64::MAX;
 /// The syscall in flight, in the per-CPU page where the monitor can read it after a crash.
-const IN_FLIGHT_VA: u64 = abi_shared::layout::PERCPU_WINDOW_VA + abi_shared::layout::vcpu_block::SYSCALL_IN_FLIGHT;
-
+#[inline]
 fn in_flight() -> &'static AtomicU64 {
-    // SAFETY: the per-CPU page is mapped for the whole run, 8-byte aligned at this offset,
-    // and only this vCPU uses it.
-    unsafe { AtomicU64::from_ptr(IN_FLIGHT_VA as *mut u64) }
+    crate::percpu::slot(crate::percpu::SYSCALL_IN_FLIGHT)
 }
 
 /// Name of the syscall being served, for panic diagnostics.

@@ -96,7 +96,7 @@ fn ret_of(resp: Response) -> i64 {
 /// Guest-physical address of a kernel virtual address (kernel image or direct map).
 pub fn kernel_va_to_gpa(va: u64) -> u64 {
     if va >= PERCPU_WINDOW_VA {
-        crate::boot::percpu_block_gpa() + (va - PERCPU_WINDOW_VA)
+        crate::percpu::block_gpa() + (va - PERCPU_WINDOW_VA)
     } else if va >= KERNEL_BASE {
         va - KERNEL_BASE
     } else {

@@ -1,7 +1,7 @@
 //! signalfd: a descriptor whose reads take pending signals of a mask, served in the guest
 //! because the pending signals live here. Its host descriptor is an open /dev/null that
 //! only holds the number (so close, dup, fcntl, fork and the close-on-exec sweep need
-//! nothing new); the descriptor table (fs/fdtable.rs) remembers which numbers are
+//! nothing new); the descriptor table (task/fdtable.rs) remembers which numbers are
 //! signalfds, with their masks.
 //! poll and select look at a signalfd's readiness here and leave it out of the host call;
 //! a signal sent from outside cuts that host call short because the monitor catches
@@ -142,11 +142,11 @@ mod glue {
 
     use alloc::sync::Arc;
 
-    use crate::fs::fdtable::{self, Desc, Kind, FDS};
     use crate::hypercall::call_ret;
     use crate::mm::uaccess;
     use crate::signal::{self, UNBLOCKABLE};
     use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
+    use crate::task::fdtable::{self, Desc, Kind, FDS};
 
     const O_RDWR: i32 = 2;
     const O_NONBLOCK: i32 = 0o4000;

@@ -218,5 +218,5 @@ fn tear_down_user_state() {
 /// The host closed the close-on-exec descriptors: the descriptor table forgets them.
 fn forget_closed_on_exec() {
     const F_GETFD: i32 = 1;
-    crate::fs::fdtable::FDS.after_close_on_exec(|fd| call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) >= 0);
+    crate::task::fdtable::FDS.after_close_on_exec(|fd| call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) >= 0);
 }

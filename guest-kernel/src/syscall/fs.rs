@@ -8,11 +8,11 @@ use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
 
 use super::{err, Ctx, EFAULT, EINVAL};
-use crate::fs::fdtable::{self, Desc, Kind, FDS};
 use crate::fs::{memdev, procfs};
 use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
+use crate::task::fdtable::{self, Desc, Kind, FDS};
 
 /// Linux caps one read or write at this many bytes.
 pub(super) const MAX_RW_COUNT: u64 = 0x7fff_f000;

@@ -11,10 +11,10 @@ use abi_shared::linux::errno;
 use super::fs::{path, segments, xattr_name, MAX_RW_COUNT};
 use super::misc_rules::{memfd_flags_ok, MFD_NAME_MAX};
 use super::{err, Ctx, EFAULT, EINVAL};
-use crate::fs::fdtable::{Desc, Kind, FDS};
 use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess;
 use crate::mm::Access;
+use crate::task::fdtable::{Desc, Kind, FDS};
 
 macro_rules! tryret {
     ($e:expr) => {

@@ -6,7 +6,6 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use abi_shared::layout::{VCPU_BLOCKS_GPA, VCPU_BLOCK_SIZE};
 use abi_shared::linux::errno;
 
 use super::misc_rules::{self as rules, lock_len, lock_range, over_memlock_limit};
@@ -15,16 +14,11 @@ use crate::mm::uaccess;
 
 const RLIMIT_MEMLOCK: u64 = 8;
 
-/// This vCPU's index: what getcpu reports as the CPU.
-fn vcpu_index() -> u32 {
-    ((crate::boot::percpu_block_gpa() - VCPU_BLOCKS_GPA) / VCPU_BLOCK_SIZE) as u32
-}
-
 /// getcpu(cpu, node, cache): NULL pointers are skipped; both stores are attempted and a
 /// fault in either is EFAULT, as Linux does. There is one NUMA node.
 pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
     let mut fault = false;
-    for (ptr, value) in [(c.arg(0), vcpu_index()), (c.arg(1), 0)] {
+    for (ptr, value) in [(c.arg(0), crate::percpu::cpu_index()), (c.arg(1), 0)] {
         if ptr != 0 {
             fault |= uaccess::copy_to_user(ptr, &value.to_le_bytes()).is_err();
         }

@@ -14,7 +14,7 @@ pub mod poll;
 pub mod process;
 mod table;
 pub mod time;
-mod trace;
+pub mod trace;
 pub mod tty;
 
 use abi_shared::hypercall::Startup;

@@ -30,7 +30,7 @@ const POLLRDNORM: i16 = 0x40;
 /// and the wait ends at our next timer's deadline).
 fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16>), i64> {
     let signalfds: Vec<bool> =
-        fds.iter().map(|&(fd, _)| crate::fs::fdtable::kind(fd) == crate::fs::fdtable::Kind::Signalfd).collect();
+        fds.iter().map(|&(fd, _)| crate::task::fdtable::kind(fd) == crate::task::fdtable::Kind::Signalfd).collect();
     let host_fds: Vec<(i32, i16)> =
         fds.iter().zip(&signalfds).map(|(&(fd, ev), &local)| if local { (-1, 0) } else { (fd, ev) }).collect();
     loop {

@@ -1,6 +1,6 @@
 //! The end of the process: the monitor learns how it ended, with the syscall counters.
 
-use abi_shared::hypercall::{ExitHow, Request, SegList};
+use abi_shared::hypercall::{ExitHow, GuestSeg, Request, SegList};
 
 /// Tell the monitor how the program ended (with the syscall counters) and stop.
 pub fn terminate(how: ExitHow) -> ! {
@@ -17,7 +17,8 @@ pub fn terminate(how: ExitHow) -> ! {
             released >> 10
         ),
     );
-    let seg = [crate::stats::counters_segment()];
+    let (va, len) = crate::stats::counters_table();
+    let seg = [GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len }];
     crate::hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
     crate::arch::platform::halt_forever()
 }

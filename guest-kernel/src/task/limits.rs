@@ -26,6 +26,7 @@ impl Limits {
     pub fn init(&self, resource: u32, soft: u64, hard: u64) {
         if let Some(slot) = self.0.lock().get_mut(resource as usize) {
             *slot = (soft, hard);
+            tell_memory(u64::from(resource), soft);
         }
     }
 
@@ -49,11 +50,6 @@ pub fn rlimits() -> [(u64, u64); RLIM_NLIMITS] {
     *super::process().limits.0.lock()
 }
 
-/// RLIMIT_STACK's soft limit: how far the main stack may grow.
-pub fn stack_limit() -> u64 {
-    rlimit(RLIMIT_STACK).map_or(8 << 20, |(soft, _)| soft)
-}
-
 /// Set a limit as setrlimit does: soft at most hard, and only root raises a hard limit.
 pub fn set_rlimit(resource: u64, soft: u64, hard: u64) -> Result<(), LimitError> {
     let mut limits = super::process().limits.0.lock();
@@ -65,5 +61,13 @@ pub fn set_rlimit(resource: u64, soft: u64, hard: u64) -> Result<(), LimitError>
         return Err(LimitError::NotPermitted);
     }
     *slot = (soft, hard);
+    tell_memory(resource, soft);
     Ok(())
+}
+
+/// The memory layer keeps its own copy of the limits it enforces.
+fn tell_memory(resource: u64, soft: u64) {
+    if resource == RLIMIT_STACK {
+        crate::mm::set_stack_limit(soft);
+    }
 }

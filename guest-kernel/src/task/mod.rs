@@ -1,12 +1,14 @@
 //! The task layer: a process and (from the next step on) its threads. It owns what Linux
 //! keeps in `task_struct` and `signal_struct` for us: ids, credentials, resource limits,
-//! the program's file and name, the umask, the dumpable flag and the clear-child-tid and
-//! robust-list pointers. The syscalls that read or change these live in syscall/ids.rs
-//! and call down here; lower layers (mm, loader, fs/procfs, signal) read them here too.
+//! the program's file and name, the umask, the dumpable flag, the clear-child-tid and
+//! robust-list pointers, and the descriptor table (fdtable.rs: each fd's kind). The
+//! syscalls that read or change these live in syscall/ids.rs and call down here; the
+//! layers above (signal, fs/procfs, loader) read them here too. The memory layer below
+//! is told what it needs (the stack limit) rather than asking.
 //!
 //! Shape: a `Process` (shared by all its threads) and a `Thread` (one per user thread,
 //! pointing at its process). Today there is one of each, in statics; `current()` finds
-//! the running thread through the per-vCPU page (percpu.rs), so that once clone makes
+//! the running thread through the per-vCPU page (crate::percpu), so that once clone makes
 //! threads, each vCPU runs its own `Thread` of the same `Process`. Every field is an
 //! atomic or sits behind a `spin::Mutex`, so the structures are already safe to share
 //! between vCPUs; the hot accessors (`pid`, `uid`...) are relaxed atomic loads, with no
@@ -17,6 +19,7 @@
 
 mod exe;
 pub mod exit;
+pub mod fdtable;
 mod limits;
 pub mod percpu;
 mod uts;
@@ -30,7 +33,7 @@ use alloc::vec::Vec;
 use abi_shared::hypercall::Startup;
 
 pub use exe::{exe_path, set_exe};
-pub use limits::{rlimit, rlimit_soft, rlimits, set_rlimit, stack_limit, LimitError, Limits};
+pub use limits::{rlimit, rlimit_soft, rlimits, set_rlimit, LimitError, Limits};
 pub use uts::{hostname, kernel_release, kernel_version, uts_fields};
 
 /// TASK_COMM_LEN: the thread name, NUL included.

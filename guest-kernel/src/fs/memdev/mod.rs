@@ -2,7 +2,7 @@
 //! needs no host work, so it costs one syscall round trip instead of a hypercall (~0.7 µs
 //! instead of ~2.5 µs on kvm_pvm). The descriptor stays a real host descriptor (opened by
 //! the host as usual, so fstat, lseek, poll, mmap, dup and fork need nothing here); the
-//! descriptor table (fs/fdtable.rs) records its kind and access mode.
+//! descriptor table (task/fdtable.rs) records its kind and access mode.
 //!
 //! Known from open/openat of exactly "/dev/null" or "/dev/zero" (one fstat then checks
 //! that the host's file is the character device 1:3 or 1:5); descriptors inherited at
@@ -14,7 +14,7 @@ mod glue {
     use abi_shared::layout::user;
     use abi_shared::linux::errno;
 
-    use crate::fs::fdtable::{Desc, Kind, FDS};
+    use crate::task::fdtable::{Desc, Kind, FDS};
 
     const O_ACCMODE: i32 = 3;
     const O_WRONLY: i32 = 1;

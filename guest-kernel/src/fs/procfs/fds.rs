@@ -1,7 +1,7 @@
 //! The program's descriptors that stand for /proc files and directories: the host only
 //! sees an anonymous file or an empty directory, so the guest remembers what each is (for
 //! fstat, getdents64, readlink of /proc/self/fd/N and paths relative to it). The
-//! descriptor table (fs/fdtable.rs) holds them as kind `Proc` with an `Entry` as private
+//! descriptor table (task/fdtable.rs) holds them as kind `Proc` with an `Entry` as private
 //! data, and keeps them right across close, dup and exec.
 //!
 //! An entry could still outlive its descriptor if the program closed it some way the
@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use spin::Mutex;
 
 use super::tree::Node;
-use crate::fs::fdtable::{self, Desc, Kind, FDS};
+use crate::task::fdtable::{self, Desc, Kind, FDS};
 
 /// A directory's listing and read position (shared by dup'ed descriptors, as the file
 /// description is on Linux).

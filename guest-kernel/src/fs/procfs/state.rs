@@ -134,7 +134,7 @@ fn realpath(path: &[u8]) -> Option<Vec<u8>> {
 
 /// The host's name for fd `fd` (what /proc/self/fd/N reads as), or a negative errno.
 pub fn fd_path(fd: i32) -> Result<Vec<u8>, i64> {
-    if crate::fs::fdtable::kind(fd) == crate::fs::fdtable::Kind::Signalfd {
+    if crate::task::fdtable::kind(fd) == crate::task::fdtable::Kind::Signalfd {
         // Linux's name for it; the host holds only a placeholder (/dev/null).
         return Ok(b"anon_inode:[signalfd]".to_vec());
     }
@@ -151,7 +151,7 @@ pub fn fd_path(fd: i32) -> Result<Vec<u8>, i64> {
 /// Name the pages `[start, end)` that mmap filled from `fd` at `offset`.
 pub fn name_file_mapping(start: u64, end: u64, fd: i32, offset: u64) {
     let cached = *LAST_FD_NAME.lock();
-    let generation = crate::fs::fdtable::FDS.generation();
+    let generation = crate::task::fdtable::FDS.generation();
     let id = match cached {
         Some((f, id, g)) if f == fd && g == generation => id,
         _ => {

@@ -22,10 +22,10 @@ use abi_shared::linux::{errno, LinuxStat, LinuxStatx, StatxTimestamp};
 use super::fds::{self, Entry};
 use super::state;
 use super::tree::{self, Dir, File, Link, Node, Resolved};
-use crate::fs::fdtable::FDS;
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess;
 use crate::task;
+use crate::task::fdtable::FDS;
 
 const fn err(e: u32) -> i64 {
     -(e as i64)
