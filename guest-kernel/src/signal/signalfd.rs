@@ -207,7 +207,7 @@ mod glue {
     /// Take one pending signal of `mask`, if any (a timer's or one from outside included).
     fn take(mask: u64) -> Option<signal::SigInfo> {
         signal::has_deliverable();
-        let mut st = signal::STATE.lock();
+        let mut st = signal::state().lock();
         st.next_signal(mask).map(|sig| st.dequeue(sig))
     }
 
@@ -237,7 +237,7 @@ mod glue {
                     return err(errno::EAGAIN);
                 }
                 let interrupted = crate::signal::wait::sleep_interruptible_until(u64::MAX, mask);
-                if interrupted && signal::STATE.lock().pending & mask == 0 {
+                if interrupted && signal::state().lock().pending & mask == 0 {
                     return err(errno::EINTR);
                 }
                 continue;
@@ -254,7 +254,7 @@ mod glue {
     /// pending. The caller refreshed the pending set (timers, outside signals) first.
     pub fn readable(fd: i32) -> Option<bool> {
         let mask = mask(fd)?;
-        Some(signal::STATE.lock().pending & mask != 0)
+        Some(signal::state().lock().pending & mask != 0)
     }
 }
 

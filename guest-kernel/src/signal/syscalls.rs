@@ -4,7 +4,7 @@ use abi_shared::linux::errno;
 use abi_shared::linux::signal::{SIGALRM, SIGKILL, SIGSTOP};
 
 use super::frame::{self, MIN_SIGSTKSZ, SS_DISABLE, SS_ONSTACK};
-use super::{raise, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, STATE, UNBLOCKABLE};
+use super::{raise, state, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, UNBLOCKABLE};
 use crate::mm::uaccess;
 use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
 use crate::task;
@@ -49,7 +49,7 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
     } else {
         None
     };
-    let old = STATE.lock().actions[sig as usize];
+    let old = state().lock().actions[sig as usize];
     if oact != 0 {
         if let Err(e) = write_action(oact, &old) {
             return e;
@@ -57,7 +57,7 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
     }
     if let Some(mut a) = new {
         a.mask &= !UNBLOCKABLE;
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         st.actions[sig as usize] = a;
         super::host::actions_changed();
         // Setting SIG_IGN discards pending instances, as on Linux.
@@ -73,7 +73,7 @@ pub fn rt_sigprocmask(c: &mut Ctx<'_>) -> i64 {
     if size != 8 {
         return EINVAL;
     }
-    let old = STATE.lock().blocked;
+    let old = state().lock().blocked;
     if set != 0 {
         let new = match uaccess::read_u64(set) {
             Ok(v) => v,
@@ -85,7 +85,7 @@ pub fn rt_sigprocmask(c: &mut Ctx<'_>) -> i64 {
             SIG_SETMASK => new,
             _ => return EINVAL,
         };
-        STATE.lock().blocked = blocked & !UNBLOCKABLE;
+        state().lock().blocked = blocked & !UNBLOCKABLE;
     }
     if oset != 0 && uaccess::copy_to_user(oset, &old.to_le_bytes()).is_err() {
         return EFAULT;
@@ -97,7 +97,7 @@ pub fn rt_sigpending(c: &mut Ctx<'_>) -> i64 {
     if c.arg(1) > 8 {
         return EINVAL;
     }
-    let st = STATE.lock();
+    let st = state().lock();
     let pending = st.pending & st.blocked;
     drop(st);
     let n = c.arg(1) as usize;
@@ -115,7 +115,7 @@ pub fn rt_sigreturn(c: &mut Ctx<'_>) -> i64 {
 pub fn sigaltstack(c: &mut Ctx<'_>) -> i64 {
     let (ss, old) = (c.arg(0), c.arg(1));
     let sp = c.frame.rsp;
-    let cur = STATE.lock().altstack;
+    let cur = state().lock().altstack;
     let on = cur.flags & SS_DISABLE == 0 && sp > cur.sp && sp <= cur.sp + cur.size;
     if old != 0 {
         let flags = if on { SS_ONSTACK } else { cur.flags & (SS_DISABLE | SS_AUTODISARM) };
@@ -150,7 +150,7 @@ pub fn sigaltstack(c: &mut Ctx<'_>) -> i64 {
             }
             AltStack { sp: new_sp, flags: flags & SS_AUTODISARM, size }
         };
-        STATE.lock().altstack = alt;
+        state().lock().altstack = alt;
     }
     0
 }
@@ -295,7 +295,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
         None
     };
     let taken = {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
     };
     if let Some((sig, info)) = taken {
@@ -309,7 +309,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     loop {
         let interrupted = super::wait::sleep_interruptible_until(deadline, set);
         let taken = {
-            let mut st = STATE.lock();
+            let mut st = state().lock();
             st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
         };
         if let Some((sig, info)) = taken {
@@ -351,7 +351,7 @@ pub fn rt_sigsuspend(c: &mut Ctx<'_>) -> i64 {
         Err(e) => return e,
     };
     {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         let old = st.blocked;
         st.saved_mask = Some(old);
         st.blocked = mask;

@@ -33,7 +33,7 @@ pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
         if super::has_deliverable() {
             return true;
         }
-        if wanted != 0 && super::STATE.lock().pending & wanted != 0 {
+        if wanted != 0 && super::state().lock().pending & wanted != 0 {
             return false;
         }
         let now = monotonic_ns();

@@ -33,7 +33,7 @@ const EXECVEAT_NR: u64 = 322;
 pub fn init(startup: &Startup) {
     crate::stats::clear_in_flight();
     crate::task::init(startup);
-    crate::signal::host::inherit(&mut crate::signal::STATE.lock(), startup.ignored_signals, startup.blocked_signals);
+    crate::signal::host::inherit(&mut crate::signal::state().lock(), startup.ignored_signals, startup.blocked_signals);
 }
 
 /// The `syscall` instruction lands here (through entry.rs) with the user state in `frame`.

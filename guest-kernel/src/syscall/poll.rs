@@ -158,13 +158,13 @@ fn with_temporary_mask(mask_addr: u64, wait: impl FnOnce() -> i64) -> i64 {
         Err(e) => return e,
     };
     let old = {
-        let mut st = crate::signal::STATE.lock();
+        let mut st = crate::signal::state().lock();
         let old = st.blocked;
         st.blocked = mask;
         old
     };
     let r = wait();
-    let mut st = crate::signal::STATE.lock();
+    let mut st = crate::signal::state().lock();
     if r == err(errno::EINTR) {
         st.saved_mask = Some(old);
     } else {

@@ -14,14 +14,15 @@
 //! between vCPUs; the hot accessors (`pid`, `uid`...) are relaxed atomic loads, with no
 //! lock and no allocation.
 //!
-//! Signal state (dispositions, mask, pending) still lives in signal/: its types are
-//! defined there, and moving its home here needs them split below this layer first.
+//! The signal state lives here too (signals.rs: the data and its queue); signal/ delivers
+//! signals, builds frames and serves the signal syscalls on top of it.
 
 mod exe;
 pub mod exit;
 pub mod fdtable;
 mod limits;
 pub mod percpu;
+pub mod signals;
 mod uts;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -34,6 +35,7 @@ use abi_shared::hypercall::Startup;
 
 pub use exe::{exe_path, set_exe};
 pub use limits::{rlimit, rlimit_soft, rlimits, set_rlimit, LimitError, Limits};
+use signals::SignalState;
 pub use uts::{hostname, kernel_release, kernel_version, uts_fields};
 
 /// TASK_COMM_LEN: the thread name, NUL included.
@@ -61,6 +63,8 @@ pub struct Process {
     dumpable: AtomicU32,
     /// How many CPUs the process may run on (sched_getaffinity, /proc).
     cpus: AtomicU32,
+    /// Dispositions, the blocked mask, pending signals (signals.rs).
+    signals: Mutex<SignalState>,
 }
 
 /// One thread of a process.
@@ -92,6 +96,7 @@ static MAIN_PROCESS: Process = Process {
     umask: AtomicU32::new(0o022),
     dumpable: AtomicU32::new(1),
     cpus: AtomicU32::new(1),
+    signals: Mutex::new(SignalState::new()),
 };
 
 /// The program's first (and so far only) thread.
@@ -114,6 +119,12 @@ pub fn current() -> &'static Thread {
 #[inline]
 pub fn process() -> &'static Process {
     current().process
+}
+
+/// The signal state of the running thread's process.
+#[inline]
+pub fn signals() -> &'static Mutex<SignalState> {
+    &process().signals
 }
 
 /// The startup block's ids, limits, umask and names; this vCPU runs the main thread.

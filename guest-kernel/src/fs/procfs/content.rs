@@ -234,7 +234,7 @@ fn groups() -> Vec<u32> {
 
 /// (pending, blocked, ignored, caught, queued) signal sets.
 fn signal_sets() -> (u64, u64, u64, u64, u64) {
-    let s = crate::signal::STATE.lock();
+    let s = crate::signal::state().lock();
     let (mut ignored, mut caught) = (0u64, 0u64);
     for (i, a) in s.actions.iter().enumerate().skip(1) {
         match a.handler {
