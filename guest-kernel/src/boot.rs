@@ -2,7 +2,6 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
 
 use abi_shared::bootinfo::{BootInfo, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
 use abi_shared::hypercall::{Request, Response, SegList, Startup, PROTOCOL_VERSION};
@@ -25,28 +24,17 @@ _start:
     options(att_syntax)
 );
 
-static BOOT_FLAGS: AtomicU64 = AtomicU64::new(0);
-static PERCPU_BLOCK_GPA: AtomicU64 = AtomicU64::new(0);
-
-pub fn boot_flags() -> u64 {
-    BOOT_FLAGS.load(Ordering::Relaxed)
-}
-
-/// GPA of this vCPU's block (what the per-CPU window maps).
-pub fn percpu_block_gpa() -> u64 {
-    PERCPU_BLOCK_GPA.load(Ordering::Relaxed)
-}
-
 extern "C" fn kmain() -> ! {
     // SAFETY: the monitor wrote a BootInfo at BOOT_INFO_GPA, inside the kernel window.
     let info: BootInfo = unsafe { core::ptr::read_volatile((KERNEL_BASE + BOOT_INFO_GPA) as *const BootInfo) };
     let flavour = info.flavour().unwrap_or(Flavour::Pvm);
     platform::init(flavour);
-    PERCPU_BLOCK_GPA.store(vcpu_block_gpa(0), Ordering::Relaxed);
+    crate::percpu::set_block_gpa(vcpu_block_gpa(0));
     if info.magic != BOOT_INFO_MAGIC || info.version != BOOT_INFO_VERSION {
         crate::kpanic!("boot info magic/version mismatch: the monitor and guest kernel were built apart");
     }
-    BOOT_FLAGS.store(info.flags, Ordering::Relaxed);
+    crate::print::set_log_level(info.flags);
+    crate::syscall::trace::set_enabled(info.flags & abi_shared::bootinfo::flags::STRACE != 0);
     hypercall::transport::init(info.doorbell, info.tsc_khz);
     arch::trap::init_idt();
     arch::init_syscall_msrs();

@@ -13,6 +13,10 @@ extern crate alloc;
 mod arch;
 #[cfg(target_os = "none")]
 mod boot;
+/// The descriptor table, unit-tested on the host.
+#[cfg(not(target_os = "none"))]
+#[path = "task/fdtable.rs"]
+mod fdtable;
 mod fs;
 #[cfg(target_os = "none")]
 mod hypercall;
@@ -23,6 +27,8 @@ mod loader;
 mod misc_rules;
 mod mm;
 #[cfg(target_os = "none")]
+mod percpu;
+#[cfg(target_os = "none")]
 mod print;
 mod random;
 #[cfg(target_os = "none")]
@@ -32,12 +38,19 @@ mod signal;
 #[cfg(not(target_os = "none"))]
 #[path = "signal"]
 mod signal {
+    #[path = "../task/siginfo.rs"]
     mod siginfo;
     pub use siginfo::SigInfo;
     pub mod signalfd;
 }
 #[cfg(target_os = "none")]
+mod stats;
+#[cfg(target_os = "none")]
 mod syscall;
+#[cfg(target_os = "none")]
+mod sysctx;
+#[cfg(target_os = "none")]
+mod task;
 #[cfg(target_os = "none")]
 mod time;
 

@@ -1,6 +1,7 @@
 //! Kernel diagnostics: log lines and panics go to the monitor as hypercalls.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use abi_shared::bootinfo::flags;
 
@@ -29,9 +30,16 @@ impl<const N: usize> Write for FixedBuf<N> {
     }
 }
 
+/// The most verbose level shown (from the boot flags; 0 until then: errors only).
+static LOG_LEVEL: AtomicU8 = AtomicU8::new(0);
+
+/// The boot flags say how verbose to be (-v, -vv).
+pub fn set_log_level(boot_flags: u64) {
+    LOG_LEVEL.store(((boot_flags & flags::LOG_LEVEL_MASK) >> flags::LOG_LEVEL_SHIFT) as u8, Ordering::Relaxed);
+}
+
 pub fn log(level: u8, args: fmt::Arguments<'_>) {
-    let shown = (crate::boot::boot_flags() & flags::LOG_LEVEL_MASK) >> flags::LOG_LEVEL_SHIFT;
-    if u64::from(level) > shown {
+    if level > LOG_LEVEL.load(Ordering::Relaxed) {
         return;
     }
     let mut b = FixedBuf::<512>::new();
@@ -63,5 +71,5 @@ macro_rules! kpanic {
 
 #[panic_handler]
 fn on_panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    panic_with(format_args!("{} (syscall in flight: {})", info, crate::syscall::in_flight_name()))
+    panic_with(format_args!("{} (syscall in flight: {})", info, crate::stats::in_flight_name()))
 }

@@ -2,6 +2,8 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
+use abi_shared::linux::Timespec;
+
 use crate::loader::vdso::vvar::Vvar;
 
 static TSC_KHZ: AtomicU64 = AtomicU64::new(1);
@@ -64,4 +66,16 @@ pub fn sleep_until_monotonic(deadline_ns: u64) {
     while monotonic_ns() < deadline_ns {
         core::hint::spin_loop();
     }
+}
+
+pub fn to_timespec(ns: u64) -> Timespec {
+    Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
+}
+
+/// A valid timespec as nanoseconds.
+pub fn timespec_ns(ts: &Timespec) -> Option<u64> {
+    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return None;
+    }
+    (ts.tv_sec as u64).checked_mul(1_000_000_000)?.checked_add(ts.tv_nsec as u64)
 }

@@ -233,7 +233,7 @@ pvm_fallback_19:
     "#,
     percpu = const PERCPU_VA,
     kstack = const KSTACK_TOP_VA,
-    syscall_rust = sym crate::syscall::syscall_from_user,
+    syscall_rust = sym crate::sysctx::syscall_from_user,
     exception_rust = sym crate::arch::trap::exception_from_user,
     fallbacks = sym crate::arch::trap::PVM_FALLBACKS,
     bad_rip = sym crate::arch::trap::noncanonical_return,

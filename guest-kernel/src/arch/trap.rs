@@ -117,6 +117,6 @@ fn kernel_exception(frame: &TrapFrame) -> ! {
         frame.rip,
         frame.rsp,
         cr2,
-        crate::syscall::in_flight_name()
+        crate::stats::in_flight_name()
     );
 }

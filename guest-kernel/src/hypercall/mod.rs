@@ -35,7 +35,7 @@ fn exchange(req: &Request<'_>) -> bool {
     if encode_frame(req, request_area()).is_err() {
         return false;
     }
-    crate::syscall::stats::note_hypercall();
+    crate::stats::note_hypercall();
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
     // that thread can carry the vCPU into the child).
     let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork { .. });
@@ -52,13 +52,7 @@ pub fn call(req: &Request<'_>) -> Response {
     if !exchange(req) {
         return Response::Malformed(MalformedReason::BadLength);
     }
-    let resp = decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode));
-    let ret = match resp {
-        Response::Ret(v) => Some(v),
-        _ => None,
-    };
-    crate::fs::memdev::observe(req, ret);
-    resp
+    decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
 }
 
 /// Send a request whose answer is a syscall result (`value` or `-errno`). The usual
@@ -68,10 +62,8 @@ pub fn call_ret(req: &Request<'_>) -> i64 {
         return -(errno::EINVAL as i64);
     }
     if let Some(v) = abi_shared::hypercall::decode_ret_frame(response_area()) {
-        crate::fs::memdev::observe(req, Some(v));
         return v;
     }
-    crate::fs::memdev::observe(req, None);
     ret_of(decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode)))
 }
 
@@ -81,7 +73,6 @@ pub fn call_stat(req: &Request<'_>) -> Result<LinuxStat, i64> {
     if !exchange(req) {
         return Err(-(errno::EINVAL as i64));
     }
-    crate::fs::memdev::observe(req, None);
     if let Some(st) = abi_shared::hypercall::decode_stat_frame(response_area()) {
         return Ok(st);
     }
@@ -105,7 +96,7 @@ fn ret_of(resp: Response) -> i64 {
 /// Guest-physical address of a kernel virtual address (kernel image or direct map).
 pub fn kernel_va_to_gpa(va: u64) -> u64 {
     if va >= PERCPU_WINDOW_VA {
-        crate::boot::percpu_block_gpa() + (va - PERCPU_WINDOW_VA)
+        crate::percpu::block_gpa() + (va - PERCPU_WINDOW_VA)
     } else if va >= KERNEL_BASE {
         va - KERNEL_BASE
     } else {

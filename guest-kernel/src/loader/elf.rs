@@ -39,12 +39,12 @@ const RLIMIT_STACK: u64 = 3;
 /// Room for the initial stack's arguments: Linux's limit for the strings and pointers, plus
 /// a page for auxv and the rest (execve measured the arguments exactly before it got here).
 fn stack_limit() -> u64 {
-    super::args::arg_limit(crate::syscall::ids::rlimit_soft(RLIMIT_STACK)) + PAGE_SIZE
+    super::args::arg_limit(crate::task::rlimit_soft(RLIMIT_STACK)) + PAGE_SIZE
 }
 
 /// The soft RLIMIT_STACK, which execve measures arguments against.
 pub fn rlimit_stack() -> u64 {
-    crate::syscall::ids::rlimit_soft(RLIMIT_STACK)
+    crate::task::rlimit_soft(RLIMIT_STACK)
 }
 /// Linux's stack_expand: room below the arguments in the initial stack VMA.
 const STACK_EXPAND: u64 = 128 << 10;
@@ -59,7 +59,7 @@ pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
     // A relative path was made absolute at startup (the program may chdir before
     // /proc/self/maps is read).
     let exe =
-        if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::syscall::ids::exe_path() };
+        if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::task::exe_path() };
     let program = Program { fd, exe: &exe, execfn: &startup.exec_path, argv: &startup.argv, envp: &startup.envp };
     let result = check(fd).and_then(|checked| match load(&program, checked) {
         // The first program's arguments were never measured by an execve: that is a
@@ -80,7 +80,7 @@ fn die_like_linux(path: &[u8], e: LoadError) -> ! {
         _ => "its segments cannot be mapped as the ELF headers say",
     };
     crate::print::log(0, format_args!("{path}: {why}; killed by SIGSEGV, as Linux does"));
-    crate::syscall::process::terminate(ExitHow::Signal(abi_shared::linux::signal::SIGSEGV))
+    crate::task::exit::terminate(ExitHow::Signal(abi_shared::linux::signal::SIGSEGV))
 }
 
 /// What to load into the (empty) user address space.
@@ -379,7 +379,7 @@ fn build_frame(
     image: &Image,
     interp: Option<&Image>,
 ) -> Result<TrapFrame, LoadError> {
-    let (uid, euid, gid, egid) = crate::syscall::ids::credentials();
+    let (uid, euid, gid, egid) = crate::task::credentials();
     let vdso = super::vdso::map_into_process().map_err(|_| LoadError::NoMemory)?;
     let hwcap = crate::arch::platform::cpuid(1, 0)[3] as u64;
     let auxv = [

@@ -16,7 +16,7 @@ pub const SEGV_ACCERR: i32 = 2;
 pub const BUS_ADRERR: i32 = 2;
 
 pub fn user_page_fault(frame: &mut TrapFrame, addr: u64) {
-    crate::syscall::stats::note_page_fault();
+    crate::stats::note_page_fault();
     let access = if frame.error & PF_INSTR != 0 {
         Access::Exec
     } else if frame.error & PF_WRITE != 0 {
@@ -53,7 +53,7 @@ fn out_of_memory() -> ! {
              killer would (a larger --memory may help)"
         ),
     );
-    crate::syscall::process::terminate(ExitHow::Signal(SIGKILL))
+    crate::task::exit::terminate(ExitHow::Signal(SIGKILL))
 }
 
 /// On the monitor's interrupt: the monitor may ask for pages of truncated files to be

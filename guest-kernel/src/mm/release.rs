@@ -107,7 +107,7 @@ impl Release {
         for s in ranges {
             frame::add_released(s.gpa, s.len, r == 1);
         }
-        crate::syscall::stats::note_released(ranges.iter().map(|s| s.len).sum(), r >= 0);
+        crate::stats::note_released(ranges.iter().map(|s| s.len).sum(), r >= 0);
         self.count = 0;
     }
 

@@ -1,5 +1,7 @@
 //! The process address space: VMAs plus the page tables that back them.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use spin::Mutex;
 
 use abi_shared::bootinfo::BootInfo;
@@ -26,6 +28,15 @@ pub struct AddressSpace {
     /// Largest single writable private mapping granted (Linux's heuristic overcommit
     /// refuses one request larger than all memory): guest RAM.
     pub commit_limit: u64,
+}
+
+/// How far the main stack may grow: RLIMIT_STACK's soft limit, which the task layer
+/// keeps here (the fault path reads it without taking the limits' lock). RLIM_INFINITY
+/// until the startup limits arrive, as the task's table starts.
+static STACK_LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
+
+pub fn set_stack_limit(bytes: u64) {
+    STACK_LIMIT.store(bytes, Ordering::Relaxed);
 }
 
 pub static SPACE: Mutex<AddressSpace> =
@@ -128,7 +139,7 @@ impl AddressSpace {
         let page = page_floor(va);
         let Some(stack) = self.vmas.next_above(va).filter(|v| v.kind == VmaKind::Stack) else { return false };
         let (stack_start, stack_end, prot) = (stack.start, stack.end, stack.prot);
-        if stack_end - page > crate::syscall::ids::stack_limit() {
+        if stack_end - page > STACK_LIMIT.load(Ordering::Relaxed) {
             return false;
         }
         if let Some(prev) = self.vmas.prev_below(stack_start) {
@@ -360,7 +371,7 @@ fn map_huge_block(vma: &Vma, va: u64) -> Option<u64> {
         frame::free_huge(gpa);
         return None;
     }
-    crate::syscall::stats::note_huge_mapping();
+    crate::stats::note_huge_mapping();
     Some(gpa)
 }
 

@@ -14,7 +14,7 @@ use abi_shared::layout::user;
 use abi_shared::linux::Pod;
 
 use super::{
-    Action, AltStack, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SIG_DFL, STATE, UNBLOCKABLE,
+    state, Action, AltStack, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SIG_DFL, UNBLOCKABLE,
 };
 use crate::arch::entry::TrapFrame;
 use crate::mm::uaccess;
@@ -22,7 +22,7 @@ use crate::mm::uaccess;
 const FXSAVE_SIZE: u64 = 512;
 const REDZONE: u64 = 128;
 pub const SS_ONSTACK: i32 = 1;
-pub const SS_DISABLE: i32 = 2;
+pub use crate::task::signals::SS_DISABLE;
 /// What a handler needs at least (AT_MINSIGSTKSZ): the frame, the FPU area and slack.
 pub const MIN_SIGSTKSZ: u64 = 2048;
 
@@ -121,7 +121,7 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
         return Err(());
     }
     let (alt, old_mask) = {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         // After rt_sigsuspend the handler's frame records the mask from before the wait.
         let mask = st.saved_mask.take().unwrap_or(st.blocked);
         (st.altstack, mask)
@@ -189,7 +189,7 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
     };
     uaccess::write_struct(frame_addr, &f).map_err(|_| ())?;
     {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         let mut add = act.mask;
         if act.flags & SA_NODEFER == 0 {
             add |= super::bit(sig);
@@ -246,7 +246,7 @@ pub fn restore(frame: &mut TrapFrame) -> Result<(), ()> {
         fx.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
         fxrstor(&fx);
     }
-    let mut st = STATE.lock();
+    let mut st = state().lock();
     st.blocked = f.uc.sigmask & !UNBLOCKABLE;
     // restore_altstack: the saved settings come back unless we are running on it.
     if !on_altstack(&st.altstack, frame.rsp) {

@@ -1,15 +1,15 @@
-//! Signals: dispositions, masks, pending signals and delivery with Linux's rt_sigframe.
-//! Synchronous signals come from exceptions; asynchronous ones (from other processes)
-//! arrive later through the monitor.
+//! Signals: raising, default actions and delivery with Linux's rt_sigframe, on the state
+//! the task keeps (task/signals.rs: dispositions, masks, pending signals). Synchronous
+//! signals come from exceptions; asynchronous ones (from other processes) arrive later
+//! through the monitor.
 
 pub mod frame;
 pub mod host;
-mod siginfo;
 pub mod signalfd;
 pub mod syscalls;
 pub mod timer;
+pub mod wait;
 
-use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use spin::Mutex;
@@ -17,14 +17,10 @@ use spin::Mutex;
 use abi_shared::hypercall::ExitHow;
 use abi_shared::linux::signal::*;
 
+pub use crate::task::signals::{bit, Action, AltStack, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN};
+
 use crate::arch::entry::{ReturnPath, TrapFrame};
 use crate::arch::trap;
-
-pub use siginfo::SigInfo;
-
-pub const NSIG: usize = 65;
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
 
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESTART: u64 = 0x1000_0000;
@@ -36,54 +32,12 @@ pub const SI_USER: i32 = 0;
 pub const SI_KERNEL: i32 = 0x80;
 pub const SI_TKILL: i32 = -6;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Action {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-pub struct AltStack {
-    pub sp: u64,
-    pub flags: i32,
-    pub size: u64,
-}
-
-pub struct SignalState {
-    pub actions: [Action; NSIG],
-    pub blocked: u64,
-    /// Bit per signal with at least one instance pending.
-    pub pending: u64,
-    /// Standard signals: the one pending instance's siginfo.
-    pub info: [SigInfo; NSIG],
-    /// Real-time signals queue every instance, in order.
-    pub rt_queue: VecDeque<SigInfo>,
-    pub altstack: AltStack,
-    /// rt_sigsuspend's mask to restore once a handler frame is built (uc_sigmask).
-    pub saved_mask: Option<u64>,
-}
-
-/// Most real-time signals queued at once (RLIMIT_SIGPENDING-like).
-pub const RT_QUEUE_MAX: usize = 4096;
-
-pub static STATE: Mutex<SignalState> = Mutex::new(SignalState {
-    actions: [Action { handler: 0, flags: 0, restorer: 0, mask: 0 }; NSIG],
-    blocked: 0,
-    pending: 0,
-    info: [SigInfo { signo: 0, errno: 0, code: 0, pad: 0, fields: [0; 14] }; NSIG],
-    rt_queue: VecDeque::new(),
-    altstack: AltStack { sp: 0, flags: 2, size: 0 },
-    saved_mask: None,
-});
-
 /// execve: handlers point into the old image, so handled signals go back to their default
 /// action; ignored ones stay ignored, and every flag and handler mask is cleared
 /// (flush_signal_handlers). The blocked mask and pending signals are kept; the alternate
 /// stack is gone with the old memory.
 pub fn reset_for_exec() {
-    let mut st = STATE.lock();
+    let mut st = state().lock();
     for a in st.actions.iter_mut() {
         let handler = if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
         *a = Action { handler, ..Action::default() };
@@ -96,57 +50,10 @@ pub fn reset_for_exec() {
     timer::delete_all();
 }
 
-/// Signals the kernel raises for the instruction that just ran: delivered before others.
-const SYNCHRONOUS_MASK: u64 = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
-
-impl SignalState {
-    fn queue(&mut self, info: SigInfo) -> bool {
-        let sig = info.signo;
-        if sig >= SIGRTMIN {
-            if self.rt_queue.len() >= RT_QUEUE_MAX {
-                return false;
-            }
-            self.rt_queue.push_back(info);
-        } else {
-            self.info[sig as usize] = info;
-        }
-        self.pending |= bit(sig);
-        true
-    }
-
-    /// The next signal among `candidates` as Linux picks it: synchronous ones first, then
-    /// the lowest number.
-    pub fn next_signal(&self, candidates: u64) -> Option<i32> {
-        let ready = self.pending & candidates;
-        let pick = if ready & SYNCHRONOUS_MASK != 0 { ready & SYNCHRONOUS_MASK } else { ready };
-        (pick != 0).then(|| pick.trailing_zeros() as i32 + 1)
-    }
-
-    /// Remove one instance of `sig` and return its siginfo.
-    pub fn dequeue(&mut self, sig: i32) -> SigInfo {
-        if sig >= SIGRTMIN {
-            let pos = self.rt_queue.iter().position(|i| i.signo == sig);
-            let info =
-                pos.and_then(|p| self.rt_queue.remove(p)).unwrap_or(SigInfo { signo: sig, ..SigInfo::default() });
-            if !self.rt_queue.iter().any(|i| i.signo == sig) {
-                self.pending &= !bit(sig);
-            }
-            info
-        } else {
-            self.pending &= !bit(sig);
-            self.info[sig as usize]
-        }
-    }
-
-    /// Drop every pending instance of `sig` (it became ignored).
-    pub fn discard(&mut self, sig: i32) {
-        self.pending &= !bit(sig);
-        self.rt_queue.retain(|i| i.signo != sig);
-    }
-}
-
-pub const fn bit(sig: i32) -> u64 {
-    1u64 << (sig - 1)
+/// The process's signal state (its home is the task).
+#[inline]
+pub fn state() -> &'static Mutex<SignalState> {
+    crate::task::signals()
 }
 
 /// Signals that cannot be caught, blocked or ignored.
@@ -177,7 +84,7 @@ pub fn raise(info: SigInfo) -> bool {
     if !(1..NSIG as i32).contains(&sig) {
         return true;
     }
-    let mut st = STATE.lock();
+    let mut st = state().lock();
     let act = st.actions[sig as usize];
     let ignored = act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ignore);
     if ignored && st.blocked & bit(sig) == 0 {
@@ -188,7 +95,7 @@ pub fn raise(info: SigInfo) -> bool {
 
 /// A forked child starts with no pending signals (Linux does not inherit them).
 pub fn forget_pending() {
-    let mut st = STATE.lock();
+    let mut st = state().lock();
     st.pending = 0;
     st.rt_queue.clear();
 }
@@ -197,7 +104,7 @@ pub fn forget_pending() {
 pub fn has_deliverable() -> bool {
     timer::check();
     host::take();
-    let st = STATE.lock();
+    let st = state().lock();
     st.pending & !st.blocked != 0
 }
 
@@ -206,7 +113,7 @@ pub fn has_deliverable() -> bool {
 pub fn force_synchronous(_frame: &mut TrapFrame, info: SigInfo) {
     let sig = info.signo;
     {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         let blocked = st.blocked & bit(sig) != 0;
         if blocked || st.actions[sig as usize].handler == SIG_IGN {
             st.actions[sig as usize].handler = SIG_DFL;
@@ -308,7 +215,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
         }
     };
     loop {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         let Some(sig) = st.next_signal(!st.blocked) else {
             if let Some(mask) = st.saved_mask.take() {
                 st.blocked = mask;
@@ -337,7 +244,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 }
                 Default_::Terminate | Default_::Core => {
                     drop(st);
-                    crate::syscall::process::terminate(ExitHow::Signal(sig));
+                    crate::task::exit::terminate(ExitHow::Signal(sig));
                 }
             }
         }
@@ -349,7 +256,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
         }
         if frame::setup(frame, sig, &info, &act).is_err() {
             // The frame could not be written (bad stack): Linux kills with SIGSEGV.
-            crate::syscall::process::terminate(ExitHow::Signal(SIGSEGV));
+            crate::task::exit::terminate(ExitHow::Signal(SIGSEGV));
         }
         path = ReturnPath::Full;
     }

@@ -1,7 +1,8 @@
 //! signalfd: a descriptor whose reads take pending signals of a mask, served in the guest
 //! because the pending signals live here. Its host descriptor is an open /dev/null that
 //! only holds the number (so close, dup, fcntl, fork and the close-on-exec sweep need
-//! nothing new); the memdev table remembers which numbers are signalfds and their masks.
+//! nothing new); the descriptor table (task/fdtable.rs) remembers which numbers are
+//! signalfds, with their masks.
 //! poll and select look at a signalfd's readiness here and leave it out of the host call;
 //! a signal sent from outside cuts that host call short because the monitor catches
 //! blocked signals (see host.rs).
@@ -137,11 +138,15 @@ mod glue {
     use abi_shared::linux::errno;
 
     use super::{record, SIGINFO_SIZE};
-    use crate::fs::memdev;
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    use alloc::sync::Arc;
+
     use crate::hypercall::call_ret;
     use crate::mm::uaccess;
     use crate::signal::{self, UNBLOCKABLE};
-    use crate::syscall::{err, Ctx, EFAULT, EINVAL};
+    use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
+    use crate::task::fdtable::{self, Desc, Kind, FDS};
 
     const O_RDWR: i32 = 2;
     const O_NONBLOCK: i32 = 0o4000;
@@ -168,7 +173,9 @@ mod glue {
             Err(e) => return e,
         };
         if fd != -1 {
-            if memdev::set_signal_mask(fd, mask) {
+            if let Some(shared) = mask_of(fd) {
+                // Duplicates share the mask, as they share the open file on Linux.
+                shared.store(mask, Ordering::Relaxed);
                 return fd as i64;
             }
             // EBADF for a closed number, EINVAL for anything else
@@ -180,17 +187,27 @@ mod glue {
         if new < 0 {
             return new;
         }
-        if !memdev::insert_signalfd(new as i32, mask) {
-            call_ret(&Request::Close { fd: new as i32 });
-            return err(errno::EMFILE);
-        }
+        FDS.opened(new as i32, Desc::new(Kind::Signalfd, true, true), Some(Arc::new(AtomicU64::new(mask))));
         new
+    }
+
+    /// The mask of signalfd `fd`, shared with its duplicates (the descriptor's private data).
+    fn mask_of(fd: i32) -> Option<Arc<AtomicU64>> {
+        if fdtable::kind(fd) != Kind::Signalfd {
+            return None;
+        }
+        FDS.private(fd)?.downcast::<AtomicU64>().ok()
+    }
+
+    /// The signals signalfd `fd` takes, if it is one.
+    pub fn mask(fd: i32) -> Option<u64> {
+        mask_of(fd).map(|m| m.load(Ordering::Relaxed))
     }
 
     /// Take one pending signal of `mask`, if any (a timer's or one from outside included).
     fn take(mask: u64) -> Option<signal::SigInfo> {
         signal::has_deliverable();
-        let mut st = signal::STATE.lock();
+        let mut st = signal::state().lock();
         st.next_signal(mask).map(|sig| st.dequeue(sig))
     }
 
@@ -219,8 +236,8 @@ mod glue {
                 if !*may_wait.get_or_insert_with(|| !nonblocking(fd)) {
                     return err(errno::EAGAIN);
                 }
-                let interrupted = crate::syscall::time::sleep_interruptible_until(u64::MAX, mask);
-                if interrupted && signal::STATE.lock().pending & mask == 0 {
+                let interrupted = crate::signal::wait::sleep_interruptible_until(u64::MAX, mask);
+                if interrupted && signal::state().lock().pending & mask == 0 {
                     return err(errno::EINTR);
                 }
                 continue;
@@ -236,13 +253,13 @@ mod glue {
     /// poll's view of `fd` if it is a signalfd: readable while a signal of its mask is
     /// pending. The caller refreshed the pending set (timers, outside signals) first.
     pub fn readable(fd: i32) -> Option<bool> {
-        let mask = memdev::signal_mask(fd)?;
-        Some(signal::STATE.lock().pending & mask != 0)
+        let mask = mask(fd)?;
+        Some(signal::state().lock().pending & mask != 0)
     }
 }
 
 #[cfg(target_os = "none")]
-pub use glue::{read, readable, signalfd, signalfd4};
+pub use glue::{mask, read, readable, signalfd, signalfd4};
 
 #[cfg(test)]
 mod tests {

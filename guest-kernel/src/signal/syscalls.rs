@@ -4,9 +4,10 @@ use abi_shared::linux::errno;
 use abi_shared::linux::signal::{SIGALRM, SIGKILL, SIGSTOP};
 
 use super::frame::{self, MIN_SIGSTKSZ, SS_DISABLE, SS_ONSTACK};
-use super::{raise, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, STATE, UNBLOCKABLE};
+use super::{raise, state, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, UNBLOCKABLE};
 use crate::mm::uaccess;
-use crate::syscall::{err, ids, Ctx, EFAULT, EINVAL};
+use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
+use crate::task;
 
 const SIG_BLOCK: i32 = 0;
 const SIG_UNBLOCK: i32 = 1;
@@ -48,7 +49,7 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
     } else {
         None
     };
-    let old = STATE.lock().actions[sig as usize];
+    let old = state().lock().actions[sig as usize];
     if oact != 0 {
         if let Err(e) = write_action(oact, &old) {
             return e;
@@ -56,7 +57,7 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
     }
     if let Some(mut a) = new {
         a.mask &= !UNBLOCKABLE;
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         st.actions[sig as usize] = a;
         super::host::actions_changed();
         // Setting SIG_IGN discards pending instances, as on Linux.
@@ -72,7 +73,7 @@ pub fn rt_sigprocmask(c: &mut Ctx<'_>) -> i64 {
     if size != 8 {
         return EINVAL;
     }
-    let old = STATE.lock().blocked;
+    let old = state().lock().blocked;
     if set != 0 {
         let new = match uaccess::read_u64(set) {
             Ok(v) => v,
@@ -84,7 +85,7 @@ pub fn rt_sigprocmask(c: &mut Ctx<'_>) -> i64 {
             SIG_SETMASK => new,
             _ => return EINVAL,
         };
-        STATE.lock().blocked = blocked & !UNBLOCKABLE;
+        state().lock().blocked = blocked & !UNBLOCKABLE;
     }
     if oset != 0 && uaccess::copy_to_user(oset, &old.to_le_bytes()).is_err() {
         return EFAULT;
@@ -96,7 +97,7 @@ pub fn rt_sigpending(c: &mut Ctx<'_>) -> i64 {
     if c.arg(1) > 8 {
         return EINVAL;
     }
-    let st = STATE.lock();
+    let st = state().lock();
     let pending = st.pending & st.blocked;
     drop(st);
     let n = c.arg(1) as usize;
@@ -106,7 +107,7 @@ pub fn rt_sigpending(c: &mut Ctx<'_>) -> i64 {
 pub fn rt_sigreturn(c: &mut Ctx<'_>) -> i64 {
     c.full_return = true;
     if frame::restore(c.frame).is_err() {
-        crate::syscall::process::terminate(abi_shared::hypercall::ExitHow::Signal(abi_shared::linux::signal::SIGSEGV));
+        crate::task::exit::terminate(abi_shared::hypercall::ExitHow::Signal(abi_shared::linux::signal::SIGSEGV));
     }
     c.frame.rax as i64
 }
@@ -114,7 +115,7 @@ pub fn rt_sigreturn(c: &mut Ctx<'_>) -> i64 {
 pub fn sigaltstack(c: &mut Ctx<'_>) -> i64 {
     let (ss, old) = (c.arg(0), c.arg(1));
     let sp = c.frame.rsp;
-    let cur = STATE.lock().altstack;
+    let cur = state().lock().altstack;
     let on = cur.flags & SS_DISABLE == 0 && sp > cur.sp && sp <= cur.sp + cur.size;
     if old != 0 {
         let flags = if on { SS_ONSTACK } else { cur.flags & (SS_DISABLE | SS_AUTODISARM) };
@@ -149,7 +150,7 @@ pub fn sigaltstack(c: &mut Ctx<'_>) -> i64 {
             }
             AltStack { sp: new_sp, flags: flags & SS_AUTODISARM, size }
         };
-        STATE.lock().altstack = alt;
+        state().lock().altstack = alt;
     }
     0
 }
@@ -162,7 +163,7 @@ fn signal_self(sig: i32, code: i32) -> i64 {
     if !valid_signal(sig) {
         return EINVAL;
     }
-    if raise(SigInfo::sent_by(sig, code, ids::pid(), ids::uid())) {
+    if raise(SigInfo::sent_by(sig, code, task::pid(), task::uid())) {
         0
     } else {
         err(errno::EAGAIN)
@@ -171,7 +172,7 @@ fn signal_self(sig: i32, code: i32) -> i64 {
 
 pub fn kill(c: &mut Ctx<'_>) -> i64 {
     let (pid, sig) = (c.int(0), c.int(1));
-    if pid == ids::pid() {
+    if pid == task::pid() {
         return signal_self(sig, SI_USER);
     }
     if !(0..NSIG as i32).contains(&sig) {
@@ -204,7 +205,7 @@ pub fn tgkill(c: &mut Ctx<'_>) -> i64 {
     if tgid != tid {
         return err(errno::ESRCH);
     }
-    if tid != ids::pid() {
+    if tid != task::pid() {
         return kill_other_thread(tid, sig);
     }
     signal_self(sig, SI_TKILL)
@@ -215,7 +216,7 @@ pub fn tkill(c: &mut Ctx<'_>) -> i64 {
     if tid <= 0 {
         return EINVAL;
     }
-    if tid != ids::pid() {
+    if tid != task::pid() {
         return kill_other_thread(tid, sig);
     }
     signal_self(sig, SI_TKILL)
@@ -244,7 +245,7 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
     if pid != tid {
         return err(errno::ESRCH);
     }
-    if pid != ids::pid() {
+    if pid != task::pid() {
         if !(0..NSIG as i32).contains(&sig) {
             return EINVAL;
         }
@@ -284,7 +285,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     };
     let timeout = if utimeout != 0 {
         match uaccess::read_struct::<abi_shared::linux::Timespec>(utimeout) {
-            Ok(ts) => match crate::syscall::time::timespec_ns(&ts) {
+            Ok(ts) => match crate::time::timespec_ns(&ts) {
                 Some(ns) => Some(ns),
                 None => return EINVAL,
             },
@@ -294,7 +295,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
         None
     };
     let taken = {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
     };
     if let Some((sig, info)) = taken {
@@ -306,9 +307,9 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     // Wait for a signal in `set` to arrive, or for a handled one to interrupt (EINTR).
     let deadline = timeout.map(|ns| crate::time::monotonic_ns().saturating_add(ns)).unwrap_or(u64::MAX);
     loop {
-        let interrupted = crate::syscall::time::sleep_interruptible_until(deadline, set);
+        let interrupted = super::wait::sleep_interruptible_until(deadline, set);
         let taken = {
-            let mut st = STATE.lock();
+            let mut st = state().lock();
             st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
         };
         if let Some((sig, info)) = taken {
@@ -329,7 +330,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
 /// Block until a signal is deliverable: one of our timers' or one sent from outside (the
 /// monitor's catch cuts the host sleep short).
 fn wait_for_signal() {
-    while !crate::syscall::time::sleep_interruptible(u64::MAX) {}
+    while !super::wait::sleep_interruptible(u64::MAX) {}
 }
 
 /// pause: wait until a signal's handler runs (or its default action ends the process);
@@ -350,7 +351,7 @@ pub fn rt_sigsuspend(c: &mut Ctx<'_>) -> i64 {
         Err(e) => return e,
     };
     {
-        let mut st = STATE.lock();
+        let mut st = state().lock();
         let old = st.blocked;
         st.saved_mask = Some(old);
         st.blocked = mask;
@@ -462,7 +463,7 @@ pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
         timer::SIGEV_SIGNAL | timer::SIGEV_THREAD_ID if valid_signal(signo) && signo != 0 => Some(signo),
         _ => return EINVAL,
     };
-    if notify == timer::SIGEV_THREAD_ID && tid != ids::pid() {
+    if notify == timer::SIGEV_THREAD_ID && tid != task::pid() {
         return EINVAL;
     }
     let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME) else { return err(errno::EAGAIN) };
@@ -479,15 +480,15 @@ fn timer_id(c: &Ctx<'_>) -> usize {
 }
 
 fn write_itimerspec(addr: u64, (value, interval): (u64, u64)) -> Result<(), i64> {
-    uaccess::write_struct(addr, &crate::syscall::time::to_timespec(interval))?;
-    uaccess::write_struct(addr + 16, &crate::syscall::time::to_timespec(value))
+    uaccess::write_struct(addr, &crate::time::to_timespec(interval))?;
+    uaccess::write_struct(addr + 16, &crate::time::to_timespec(value))
 }
 
 pub fn timer_settime(c: &mut Ctx<'_>) -> i64 {
     let (id, flags, new, old) = (timer_id(c), c.arg(1), c.arg(2), c.arg(3));
     let read = |a: u64| -> Result<u64, i64> {
         let ts: abi_shared::linux::Timespec = uaccess::read_struct(a)?;
-        crate::syscall::time::timespec_ns(&ts).ok_or(EINVAL)
+        crate::time::timespec_ns(&ts).ok_or(EINVAL)
     };
     let (interval, value) = match (read(new), read(new + 16)) {
         (Ok(i), Ok(v)) => (i, v),

@@ -85,7 +85,7 @@ fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
         buf.extend_from_slice(s);
         buf.push(0);
     }
-    let blocked = crate::signal::STATE.lock().blocked;
+    let blocked = crate::signal::state().lock().blocked;
     let segs = [crate::hypercall::kernel_buf_seg(&buf)];
     let argc = args.argv.len() as u32;
     // A vfork parent may go on as soon as the host exec succeeds: send it our writes first
@@ -100,9 +100,9 @@ fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
 }
 
 fn own_exe_for_proc_link(path: Vec<u8>) -> Vec<u8> {
-    let mut own = alloc::format!("/proc/{}/exe", super::ids::pid()).into_bytes();
+    let mut own = alloc::format!("/proc/{}/exe", crate::task::pid()).into_bytes();
     if path == b"/proc/self/exe" || path == own {
-        own = super::ids::exe_path();
+        own = crate::task::exe_path();
         return own;
     }
     path
@@ -173,19 +173,18 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
     crate::random::reseed(&plan.seed);
     tear_down_user_state();
     crate::signal::reset_for_exec();
-    super::ids::forget_thread_pointers();
-    super::ids::set_exec(&plan.exe);
+    crate::task::forget_thread_pointers();
+    crate::task::set_exec(&plan.exe);
     // Linux names the thread after the name execve was given (a script's own name), or the
     // file's for fexecve's /dev/fd/N.
     if !plan.filename.starts_with(b"/dev/fd/") {
-        super::ids::set_comm_from_path(&plan.filename);
+        crate::task::set_comm_from_path(&plan.filename);
     }
     let program = crate::loader::Program { fd: plan.fd, exe: &plan.exe, execfn: &plan.filename, argv, envp };
     let loaded = crate::loader::load(&program, checked);
     call_ret(&Request::Close { fd: plan.fd });
     call_ret(&Request::CloseOnExec);
-    crate::fs::procfs::after_close_on_exec();
-    crate::fs::memdev::after_close_on_exec();
+    forget_closed_on_exec();
     match loaded {
         Ok(frame) => {
             crate::fs::procfs::note_exec(frame.rsp, argv, envp);
@@ -193,7 +192,7 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
         }
         Err(e) => {
             crate::print::log(1, format_args!("execve: the new image could not be loaded ({e:?})"));
-            super::process::terminate(ExitHow::Signal(SIGSEGV))
+            crate::task::exit::terminate(ExitHow::Signal(SIGSEGV))
         }
     }
 }
@@ -214,4 +213,10 @@ fn tear_down_user_state() {
     unsafe {
         core::arch::asm!("fninit", "ldmxcsr [{}]", in(reg) &MXCSR_DEFAULT, options(nostack, readonly));
     }
+}
+
+/// The host closed the close-on-exec descriptors: the descriptor table forgets them.
+fn forget_closed_on_exec() {
+    const F_GETFD: i32 = 1;
+    crate::task::fdtable::FDS.after_close_on_exec(|fd| call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) >= 0);
 }

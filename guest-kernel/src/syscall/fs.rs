@@ -12,6 +12,7 @@ use crate::fs::{memdev, procfs};
 use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
+use crate::task::fdtable::{self, Desc, Kind, FDS};
 
 /// Linux caps one read or write at this many bytes.
 pub(super) const MAX_RW_COUNT: u64 = 0x7fff_f000;
@@ -165,15 +166,15 @@ fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
         crate::signal::raise(crate::signal::SigInfo::sent_by(
             abi_shared::linux::signal::SIGPIPE,
             crate::signal::SI_USER,
-            super::ids::pid(),
-            super::ids::uid(),
+            crate::task::pid(),
+            crate::task::uid(),
         ));
     }
     r
 }
 
 pub fn read(c: &mut Ctx<'_>) -> i64 {
-    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2), None) {
+    if let Some(r) = memdev::read(c.int(0), fdtable::get(c.int(0)), c.arg(1), c.arg(2), None) {
         return r;
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
@@ -181,7 +182,7 @@ pub fn read(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn write(c: &mut Ctx<'_>) -> i64 {
-    if let Some(r) = memdev::write(c.int(0), c.arg(1), c.arg(2)) {
+    if let Some(r) = memdev::write(fdtable::get(c.int(0)), c.arg(1), c.arg(2)) {
         return r;
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
@@ -192,7 +193,7 @@ pub fn pread64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
     }
-    if let Some(r) = memdev::read(c.int(0), c.arg(1), c.arg(2), Some(c.arg(3) as i64)) {
+    if let Some(r) = memdev::read(c.int(0), fdtable::get(c.int(0)), c.arg(1), c.arg(2), Some(c.arg(3) as i64)) {
         return r;
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
@@ -203,7 +204,7 @@ pub fn pwrite64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
     }
-    if let Some(r) = memdev::write(c.int(0), c.arg(1), c.arg(2)) {
+    if let Some(r) = memdev::write(fdtable::get(c.int(0)), c.arg(1), c.arg(2)) {
         return r;
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
@@ -252,12 +253,17 @@ pub fn creat(c: &mut Ctx<'_>) -> i64 {
     do_openat(AT_FDCWD, c.arg(0), (O_CREAT | O_WRONLY | O_TRUNC) as i32, c.arg(1) as u32)
 }
 
+/// close releases the number even when it reports an error: the table forgets it first,
+/// so that no new open of the number can meet the old kind.
 pub fn close(c: &mut Ctx<'_>) -> i64 {
-    procfs::closing(c.int(0));
+    FDS.closed(c.int(0));
     call_ret(&Request::Close { fd: c.int(0) })
 }
 
 pub fn lseek(c: &mut Ctx<'_>) -> i64 {
+    if fdtable::kind(c.int(0)) != Kind::Proc {
+        return call_ret(&Request::Lseek { fd: c.int(0), offset: c.arg(1) as i64, whence: c.arg(2) as u32 });
+    }
     if let Some(r) = procfs::lseek(c.int(0), c.arg(1) as i64, c.arg(2) as u32) {
         return r;
     }
@@ -303,8 +309,10 @@ pub fn newfstatat(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn fstat(c: &mut Ctx<'_>) -> i64 {
-    if let Some(r) = procfs::fstat(c.int(0), c.arg(1)) {
-        return r;
+    if fdtable::kind(c.int(0)) == Kind::Proc {
+        if let Some(r) = procfs::fstat(c.int(0), c.arg(1)) {
+            return r;
+        }
     }
     host_stat_into(&Request::Fstat { fd: c.int(0) }, c.arg(1))
 }
@@ -318,8 +326,10 @@ pub fn statx(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
-    if let Some(r) = procfs::getdents64(c.int(0), c.arg(1), c.arg(2).min(MAX_RW_COUNT)) {
-        return r;
+    if fdtable::kind(c.int(0)) == Kind::Proc {
+        if let Some(r) = procfs::getdents64(c.int(0), c.arg(1), c.arg(2).min(MAX_RW_COUNT)) {
+            return r;
+        }
     }
     let segs = tryret!(segments(c.arg(1), c.arg(2), Access::Write));
     call_ret(&Request::Getdents64 { fd: c.int(0), buf: SegList::Borrowed(&segs) })
@@ -501,10 +511,21 @@ pub fn fchdir(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Fchdir { fd: c.int(0) })
 }
 
+/// A dup-like call on `old` returned `r`: a new number (or, for dup2/dup3, the target,
+/// replaced) now names the same open file. A failure changed nothing (every error of
+/// dup3 comes before it closes the target).
+fn record_dup(old: i32, r: i64) -> i64 {
+    if let Ok(new) = i32::try_from(r) {
+        if new >= 0 {
+            FDS.duplicated(old, new);
+        }
+    }
+    r
+}
+
 pub fn dup(c: &mut Ctx<'_>) -> i64 {
     let r = call_ret(&Request::Dup { fd: c.int(0) });
-    procfs::duplicated(c.int(0), r);
-    r
+    record_dup(c.int(0), r)
 }
 
 pub fn dup2(c: &mut Ctx<'_>) -> i64 {
@@ -515,14 +536,12 @@ pub fn dup2(c: &mut Ctx<'_>) -> i64 {
         return if r < 0 { r } else { old as i64 };
     }
     let r = call_ret(&Request::Dup3 { oldfd: old, newfd: new, flags: 0 });
-    procfs::duplicated(old, r);
-    r
+    record_dup(old, r)
 }
 
 pub fn dup3(c: &mut Ctx<'_>) -> i64 {
     let r = call_ret(&Request::Dup3 { oldfd: c.int(0), newfd: c.int(1), flags: c.int(2) });
-    procfs::duplicated(c.int(0), r);
-    r
+    record_dup(c.int(0), r)
 }
 
 /// fcntl's record-lock commands (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*).
@@ -546,7 +565,7 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
         | F_ADD_SEALS | F_GET_SEALS) => {
             let r = call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) });
             if cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC {
-                procfs::duplicated(c.int(0), r);
+                return record_dup(c.int(0), r);
             }
             r
         }
@@ -607,8 +626,14 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
+/// The host creates the files, so it must have the mask; the task keeps a copy for /proc.
 pub fn umask(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Umask { mask: (c.arg(0) & 0o777) as u32 })
+    let mask = (c.arg(0) & 0o777) as u32;
+    let old = call_ret(&Request::Umask { mask });
+    if old >= 0 {
+        crate::task::set_umask(mask);
+    }
+    old
 }
 
 /// pipe2 as Linux does it: make the pipe, then store the two fds; if they cannot be stored
@@ -627,6 +652,8 @@ fn do_pipe2(fds: u64, flags: i32) -> i64 {
         call_ret(&Request::Close { fd: w });
         return EFAULT;
     }
+    FDS.opened(r, Desc::new(Kind::Pipe, true, false), None);
+    FDS.opened(w, Desc::new(Kind::Pipe, false, true), None);
     0
 }
 

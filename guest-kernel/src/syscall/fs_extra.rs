@@ -14,6 +14,7 @@ use super::{err, Ctx, EFAULT, EINVAL};
 use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess;
 use crate::mm::Access;
+use crate::task::fdtable::{Desc, Kind, FDS};
 
 macro_rules! tryret {
     ($e:expr) => {
@@ -213,16 +214,22 @@ pub fn memfd_create(c: &mut Ctx<'_>) -> i64 {
         Ok(None) => return EINVAL,
         Err(e) => return e,
     };
-    call_ret(&Request::MemfdCreate { name: &name, flags })
+    let fd = call_ret(&Request::MemfdCreate { name: &name, flags });
+    if fd >= 0 {
+        FDS.opened(fd as i32, Desc::new(Kind::Memfd, true, true), None);
+    }
+    fd
 }
 
 /// close_range(first, last, flags): the host closes (or, with CLOSE_RANGE_CLOEXEC, marks
-/// close-on-exec) the program's descriptors in the range; what /proc knew about closed
-/// ones is forgotten.
+/// close-on-exec: the exec sweep reconciles those) the program's descriptors in the range;
+/// the descriptor table forgets the closed ones.
 pub fn close_range(c: &mut Ctx<'_>) -> i64 {
-    let r = call_ret(&Request::CloseRange { first: c.arg(0) as u32, last: c.arg(1) as u32, flags: c.arg(2) as u32 });
-    if r == 0 {
-        crate::fs::procfs::after_close_on_exec();
+    const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+    let (first, last, flags) = (c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32);
+    let r = call_ret(&Request::CloseRange { first, last, flags });
+    if r == 0 && flags & CLOSE_RANGE_CLOEXEC == 0 {
+        FDS.closed_range(first, last);
     }
     r
 }

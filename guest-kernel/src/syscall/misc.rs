@@ -6,7 +6,6 @@
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
-use abi_shared::layout::{VCPU_BLOCKS_GPA, VCPU_BLOCK_SIZE};
 use abi_shared::linux::errno;
 
 use super::misc_rules::{self as rules, lock_len, lock_range, over_memlock_limit};
@@ -15,16 +14,11 @@ use crate::mm::uaccess;
 
 const RLIMIT_MEMLOCK: u64 = 8;
 
-/// This vCPU's index: what getcpu reports as the CPU.
-fn vcpu_index() -> u32 {
-    ((crate::boot::percpu_block_gpa() - VCPU_BLOCKS_GPA) / VCPU_BLOCK_SIZE) as u32
-}
-
 /// getcpu(cpu, node, cache): NULL pointers are skipped; both stores are attempted and a
 /// fault in either is EFAULT, as Linux does. There is one NUMA node.
 pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
     let mut fault = false;
-    for (ptr, value) in [(c.arg(0), vcpu_index()), (c.arg(1), 0)] {
+    for (ptr, value) in [(c.arg(0), crate::percpu::cpu_index()), (c.arg(1), 0)] {
         if ptr != 0 {
             fault |= uaccess::copy_to_user(ptr, &value.to_le_bytes()).is_err();
         }
@@ -38,7 +32,7 @@ pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
 
 /// Linux's capable(CAP_IPC_LOCK), as far as the guest knows capabilities: root has it.
 fn can_lock_any_amount() -> bool {
-    super::ids::euid() == 0
+    crate::task::euid() == 0
 }
 
 /// The common part of mlock and mlock2, in do_mlock's order: EPERM with a zero limit for
@@ -46,7 +40,7 @@ fn can_lock_any_amount() -> bool {
 /// unless it is entirely mapped. Amounts are checked per call: the guest keeps no count of
 /// what is already locked.
 fn do_mlock(addr: u64, len: u64) -> i64 {
-    let limit = super::ids::rlimit_soft(RLIMIT_MEMLOCK);
+    let limit = crate::task::rlimit_soft(RLIMIT_MEMLOCK);
     if limit == 0 && !can_lock_any_amount() {
         return err(errno::EPERM);
     }
@@ -96,7 +90,7 @@ pub fn mlockall(c: &mut Ctx<'_>) -> i64 {
     if !rules::mlockall_flags_ok(c.arg(0) & 0xffff_ffff) {
         return EINVAL;
     }
-    if super::ids::rlimit_soft(RLIMIT_MEMLOCK) == 0 && !can_lock_any_amount() {
+    if crate::task::rlimit_soft(RLIMIT_MEMLOCK) == 0 && !can_lock_any_amount() {
         return err(errno::EPERM);
     }
     0

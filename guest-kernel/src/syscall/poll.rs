@@ -29,7 +29,8 @@ const POLLRDNORM: i16 = 0x40;
 /// readable while the host waits cuts the wait short (the monitor catches blocked signals,
 /// and the wait ends at our next timer's deadline).
 fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16>), i64> {
-    let signalfds: Vec<bool> = fds.iter().map(|&(fd, _)| crate::fs::memdev::is_signalfd(fd)).collect();
+    let signalfds: Vec<bool> =
+        fds.iter().map(|&(fd, _)| crate::task::fdtable::kind(fd) == crate::task::fdtable::Kind::Signalfd).collect();
     let host_fds: Vec<(i32, i16)> =
         fds.iter().zip(&signalfds).map(|(&(fd, ev), &local)| if local { (-1, 0) } else { (fd, ev) }).collect();
     loop {
@@ -104,7 +105,7 @@ fn timespec_deadline(addr: u64) -> Result<Option<u64>, i64> {
         return Ok(None);
     }
     let ts: Timespec = uaccess::read_struct(addr)?;
-    let ns = super::time::timespec_ns(&ts).ok_or(EINVAL)?;
+    let ns = crate::time::timespec_ns(&ts).ok_or(EINVAL)?;
     Ok(Some(monotonic_ns().saturating_add(ns)))
 }
 
@@ -157,13 +158,13 @@ fn with_temporary_mask(mask_addr: u64, wait: impl FnOnce() -> i64) -> i64 {
         Err(e) => return e,
     };
     let old = {
-        let mut st = crate::signal::STATE.lock();
+        let mut st = crate::signal::state().lock();
         let old = st.blocked;
         st.blocked = mask;
         old
     };
     let r = wait();
-    let mut st = crate::signal::STATE.lock();
+    let mut st = crate::signal::state().lock();
     if r == err(errno::EINTR) {
         st.saved_mask = Some(old);
     } else {

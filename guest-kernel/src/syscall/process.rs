@@ -1,38 +1,18 @@
 //! Ending the process.
 
-use abi_shared::hypercall::{ExitHow, Request, Response, SegList, Startup};
+use abi_shared::hypercall::{ExitHow, Request, Response, Startup};
 
 use super::Ctx;
 use crate::arch::platform;
 use crate::hypercall;
 use crate::loader::LoadError;
 
-/// Tell the monitor how the program ended (with the syscall counters) and stop.
-pub fn terminate(how: ExitHow) -> ! {
-    crate::mm::vfork::copy_back();
-    let (faults, huge) = super::stats::memory_counters();
-    let (released, release_calls) = super::stats::release_counters();
-    // SAFETY: a plain read of a counter only the entry code's fallback path increments.
-    let fallbacks = unsafe { core::ptr::read_volatile(&raw const crate::arch::trap::PVM_FALLBACKS) };
-    crate::print::log(
-        2,
-        format_args!(
-            "{faults} user page faults, {huge} 2 MiB mappings, {fallbacks} declined direct switches, \
-             {} KiB given back to the host in {release_calls} hypercalls",
-            released >> 10
-        ),
-    );
-    let seg = [super::stats::counters_segment()];
-    hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
-    platform::halt_forever()
-}
-
 pub fn exit(c: &mut Ctx<'_>) -> i64 {
-    terminate(ExitHow::Status(c.int(0) & 0xff))
+    crate::task::exit::terminate(ExitHow::Status(c.int(0) & 0xff))
 }
 
 pub fn exit_group(c: &mut Ctx<'_>) -> i64 {
-    terminate(ExitHow::Status(c.int(0) & 0xff))
+    crate::task::exit::terminate(ExitHow::Status(c.int(0) & 0xff))
 }
 
 /// The loader could not start the program: say why, and exit as a shell would (127 when
@@ -51,7 +31,7 @@ pub fn exit_with_loader_error(startup: &Startup, e: LoadError) -> ! {
         LoadError::StackTooBig => (126, "argument list too long"),
     };
     crate::print::log(0, format_args!("{path}: {why}"));
-    terminate(ExitHow::Status(status))
+    crate::task::exit::terminate(ExitHow::Status(status))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -109,7 +89,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
     if args.flags & CLONE_SETTLS != 0 && args.tls >= abi_shared::layout::user::TASK_SIZE {
         return super::err(abi_shared::linux::errno::EPERM);
     }
-    let parent = super::ids::pid();
+    let parent = crate::task::pid();
     match hypercall::call(&Request::Fork { vfork: args.flags & CLONE_VFORK != 0 }) {
         Response::Forked { pid, child: false, seed } => {
             crate::random::reseed(&seed);
@@ -134,7 +114,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
 /// The new process's own state: its ids, no pending signals and no ITIMER_REAL (Linux
 /// does not inherit either), and what clone's flags ask of the child.
 fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
-    super::ids::become_child(parent, pid);
+    crate::task::become_child(parent, pid);
     crate::signal::forget_pending();
     crate::signal::timer::set(0, 0);
     crate::signal::timer::delete_all();
@@ -147,7 +127,7 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
         let _ = crate::mm::uaccess::copy_to_user(args.child_tid, &pid.to_le_bytes());
     }
     if args.flags & CLONE_CHILD_CLEARTID != 0 {
-        super::ids::set_clear_child_tid(args.child_tid);
+        crate::task::set_clear_child_tid(args.child_tid);
     }
     if args.flags & CLONE_SETTLS != 0 {
         platform::set_fs_base(args.tls);

@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{exec, fs, fs_extra, ids, info, misc, mm, poll, process, time, Handler};
+use super::{exec, fs, fs_extra, futex, ids, info, misc, mm, poll, process, time, Handler};
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
 
@@ -27,7 +27,7 @@ pub struct Entry {
     pub handler: Handler,
 }
 
-const SLOTS: usize = super::stats::SLOTS;
+const SLOTS: usize = crate::stats::SLOTS;
 
 macro_rules! syscall_table {
     ($($nr:literal $name:ident $served:ident $handler:path [$($arg:expr),*];)*) => {
@@ -171,7 +171,7 @@ syscall_table! {
     199 fremovexattr      Host  fs_extra::fremovexattr [Fd, Str];
     200 tkill             Guest sig::tkill            [D, D];
     201 time              Guest time::time            [Ptr];
-    202 futex             Both ids::futex            [X, D, D, Ptr, X, D];
+    202 futex             Both futex::futex            [X, D, D, Ptr, X, D];
     204 sched_getaffinity Guest ids::sched_getaffinity [D, D, Ptr];
     217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
     218 set_tid_address   Guest ids::set_tid_address  [X];

@@ -1,5 +1,5 @@
-//! Clocks (from the TSC, in the guest) and sleeping (short sleeps spin, long ones block the
-//! vCPU in the host so that an idle program does not burn a core).
+//! The clock and sleep syscalls: clocks from the TSC (crate::time), sleeping through
+//! signal::wait (short sleeps spin, long ones block the vCPU in the host).
 
 use abi_shared::hypercall::Request;
 use abi_shared::linux::Timespec;
@@ -8,7 +8,8 @@ use abi_shared::linux::errno;
 
 use super::{err, Ctx, EFAULT, EINVAL};
 use crate::mm::uaccess;
-use crate::time::{monotonic_ns, realtime_ns};
+use crate::signal::wait::sleep_interruptible;
+use crate::time::{monotonic_ns, realtime_ns, timespec_ns, to_timespec};
 
 const CLOCK_REALTIME: i32 = 0;
 const CLOCK_MONOTONIC: i32 = 1;
@@ -23,9 +24,6 @@ const CLOCK_BOOTTIME_ALARM: i32 = 9;
 const CLOCK_TAI: i32 = 11;
 const TIMER_ABSTIME: u64 = 1;
 
-/// Sleeps shorter than this spin: an exit to the host costs tens of microseconds.
-const SPIN_LIMIT_NS: u64 = 100_000;
-
 fn clock_now(clock: i32) -> Option<u64> {
     match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM | CLOCK_TAI => Some(realtime_ns()),
@@ -38,18 +36,6 @@ fn clock_now(clock: i32) -> Option<u64> {
         }
         _ => None,
     }
-}
-
-pub fn to_timespec(ns: u64) -> Timespec {
-    Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
-}
-
-/// A valid timespec as nanoseconds.
-pub fn timespec_ns(ts: &Timespec) -> Option<u64> {
-    if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-        return None;
-    }
-    (ts.tv_sec as u64).checked_mul(1_000_000_000)?.checked_add(ts.tv_nsec as u64)
 }
 
 pub fn clock_gettime(c: &mut Ctx<'_>) -> i64 {
@@ -89,43 +75,6 @@ pub fn time(c: &mut Ctx<'_>) -> i64 {
         return EFAULT;
     }
     secs
-}
-
-pub fn sleep_ns(ns: u64) {
-    if ns < SPIN_LIMIT_NS {
-        crate::time::sleep_until_monotonic(monotonic_ns() + ns);
-    } else {
-        crate::hypercall::call_ret(&Request::Sleep { ns });
-    }
-}
-
-/// Sleep until `deadline` (monotonic ns) unless a signal becomes deliverable; returns
-/// whether a signal interrupted. Our own timer is the only source of signals while we
-/// sleep, so the sleep is cut at its deadline.
-pub fn sleep_interruptible(deadline: u64) -> bool {
-    sleep_interruptible_until(deadline, 0)
-}
-
-/// As `sleep_interruptible`, also waking when a signal in `wanted` is pending (sigtimedwait
-/// waits for blocked signals).
-pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
-    /// Without a timer nothing can wake us: sleep in long slices.
-    const SLICE_NS: u64 = 3_600_000_000_000;
-    loop {
-        if crate::signal::has_deliverable() {
-            return true;
-        }
-        if wanted != 0 && crate::signal::STATE.lock().pending & wanted != 0 {
-            return false;
-        }
-        let now = monotonic_ns();
-        if now >= deadline {
-            return false;
-        }
-        let until =
-            crate::signal::timer::deadline().map_or(deadline, |t| t.min(deadline)).min(now.saturating_add(SLICE_NS));
-        sleep_ns(until.saturating_sub(now));
-    }
 }
 
 fn read_timespec(addr: u64) -> Result<u64, i64> {

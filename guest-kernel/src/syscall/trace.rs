@@ -1,6 +1,7 @@
 //! `--strace`: one line per syscall, in strace's format, marked with where it was served.
 
 use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::table::Entry;
 use crate::print::FixedBuf;
@@ -28,8 +29,16 @@ pub enum Arg {
 
 pub type Line = FixedBuf<600>;
 
+/// --strace: set once at boot.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+#[inline]
 pub fn enabled() -> bool {
-    crate::boot::boot_flags() & abi_shared::bootinfo::flags::STRACE != 0
+    ENABLED.load(Ordering::Relaxed)
 }
 
 pub fn before(nr: u64, entry: Option<&Entry>, args: &[u64; 6]) -> Line {

@@ -17,7 +17,7 @@ use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::paging;
 use crate::mm::uaccess;
 use crate::mm::vma::{Vma, VmaKind, PROT_EXEC, PROT_READ, PROT_WRITE};
-use crate::syscall::ids;
+use crate::task;
 
 const F_GETFD: i32 = 1;
 const F_GETFL: i32 = 3;
@@ -37,7 +37,7 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::Environ => t.0 = user_bytes(exec.env_start, exec.env_end),
         File::Auxv => t.0 = exec.auxv.clone(),
         File::Comm => {
-            t.bytes(&ids::comm());
+            t.bytes(&task::comm());
             t.0.push(b'\n');
         }
         File::Maps => maps(&mut t),
@@ -49,9 +49,9 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::Mountinfo => t.bytes(render::MOUNTINFO.as_bytes()),
         File::Filesystems => t.bytes(render::FILESYSTEMS.as_bytes()),
         File::Cgroup => t.bytes(b"0::/\n"),
-        File::Limits => render::limits(&mut t, &ids::rlimits()),
+        File::Limits => render::limits(&mut t, &task::rlimits()),
         File::Fdinfo(fd) => fdinfo(&mut t, fd)?,
-        File::Cpuinfo => cpuinfo::render(&mut t, &read_cpuid(), ids::cpu_count(), crate::time::tsc_khz()),
+        File::Cpuinfo => cpuinfo::render(&mut t, &read_cpuid(), task::cpu_count(), crate::time::tsc_khz()),
         File::Meminfo => {
             let total = crate::mm::guest_ram_size();
             let (free, _) = crate::mm::frame::usage();
@@ -60,25 +60,25 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::SysStat => sys_stat(&mut t, &exec),
         File::Uptime => {
             let up = crate::time::monotonic_ns();
-            render::uptime(&mut t, up, up.saturating_mul(u64::from(ids::cpu_count())).saturating_sub(cpu_ns()));
+            render::uptime(&mut t, up, up.saturating_mul(u64::from(task::cpu_count())).saturating_sub(cpu_ns()));
         }
         File::Loadavg => {
             let (loads, procs) = match call(&Request::Sysinfo) {
                 Response::Sysinfo(si) => (si.loads, u32::from(si.procs)),
                 _ => ([0; 3], 1),
             };
-            render::loadavg(&mut t, loads, 1, procs.max(1), ids::pid());
+            render::loadavg(&mut t, loads, 1, procs.max(1), task::pid());
         }
         File::Version => {
             t.bytes(b"Linux version ");
-            t.bytes(&ids::kernel_release());
+            t.bytes(&task::kernel_release());
             t.bytes(b" (linuxrun@linuxrun) (linuxrun guest kernel) ");
-            t.bytes(&ids::kernel_version());
+            t.bytes(&task::kernel_version());
             t.0.push(b'\n');
         }
-        File::Osrelease => line(&mut t, &ids::kernel_release()),
-        File::KernelVersion => line(&mut t, &ids::kernel_version()),
-        File::Hostname => line(&mut t, &ids::hostname()),
+        File::Osrelease => line(&mut t, &task::kernel_release()),
+        File::KernelVersion => line(&mut t, &task::kernel_version()),
+        File::Hostname => line(&mut t, &task::hostname()),
         File::Ostype => t.bytes(b"Linux\n"),
         File::PidMax => t.bytes(b"4194304\n"),
         File::Tainted => t.bytes(b"0\n"),
@@ -185,7 +185,7 @@ fn is_exe_mapping(v: &Vma, exe: &[u8]) -> bool {
 }
 
 fn vm_figures() -> VmFigures {
-    let exe = ids::exe_path();
+    let exe = task::exe_path();
     let mut f = VmFigures::default();
     for v in vmas() {
         let len = v.end - v.start;
@@ -221,16 +221,6 @@ fn smaps_rollup(t: &mut Text) {
     render::smaps_rollup(t, first, last, &vm_figures());
 }
 
-/// The umask, read without changing it (set it to 0 and back).
-fn umask() -> u32 {
-    let old = call_ret(&Request::Umask { mask: 0 });
-    if old < 0 {
-        return 0o022;
-    }
-    call_ret(&Request::Umask { mask: old as u32 });
-    old as u32
-}
-
 fn groups() -> Vec<u32> {
     let n = call_ret(&Request::Getgroups { size: 0, buf: SegList::Borrowed(&[]) });
     if n <= 0 {
@@ -244,7 +234,7 @@ fn groups() -> Vec<u32> {
 
 /// (pending, blocked, ignored, caught, queued) signal sets.
 fn signal_sets() -> (u64, u64, u64, u64, u64) {
-    let s = crate::signal::STATE.lock();
+    let s = crate::signal::state().lock();
     let (mut ignored, mut caught) = (0u64, 0u64);
     for (i, a) in s.actions.iter().enumerate().skip(1) {
         match a.handler {
@@ -265,16 +255,16 @@ fn rusage() -> abi_shared::hypercall::LinuxRusage {
 }
 
 fn status(t: &mut Text) {
-    let (uid, euid, gid, egid) = ids::credentials();
+    let (uid, euid, gid, egid) = task::credentials();
     let (pending, blocked, ignored, caught, queued) = signal_sets();
     let groups = groups();
     let ru = rusage();
-    let comm = ids::comm();
+    let comm = task::comm();
     let info = StatusInfo {
         name: &comm,
-        umask: umask(),
-        pid: ids::pid(),
-        ppid: ids::ppid(),
+        umask: task::umask(),
+        pid: task::pid(),
+        ppid: task::ppid(),
         uids: [uid, euid, euid, euid],
         gids: [gid, egid, egid, egid],
         fd_size: 64,
@@ -283,13 +273,13 @@ fn status(t: &mut Text) {
         sid: call_ret(&Request::Getsid { pid: 0 }).max(0) as i32,
         vm: vm_figures(),
         sig_queued: queued,
-        sig_queue_limit: ids::rlimits()[RLIMIT_SIGPENDING].0,
+        sig_queue_limit: task::rlimits()[RLIMIT_SIGPENDING].0,
         sig_pending: pending,
         sig_blocked: blocked,
         sig_ignored: ignored,
         sig_caught: caught,
         cap_effective: if euid == 0 { render::ALL_CAPS } else { 0 },
-        cpus: ids::cpu_count(),
+        cpus: task::cpu_count(),
         voluntary_switches: ru.ru_nvcsw as u64,
         involuntary_switches: ru.ru_nivcsw as u64,
     };
@@ -310,7 +300,7 @@ fn cpu_ns() -> u64 {
 }
 
 fn stat(t: &mut Text, exec: &ExecInfo) {
-    let exe = ids::exe_path();
+    let exe = task::exe_path();
     let all = vmas();
     let exe_maps = || all.iter().filter(|v| is_exe_mapping(v, &exe));
     let code = exe_maps().filter(|v| v.prot & PROT_EXEC != 0);
@@ -319,11 +309,11 @@ fn stat(t: &mut Text, exec: &ExecInfo) {
     let (pending, blocked, ignored, caught, _) = signal_sets();
     let ru = rusage();
     let vm = vm_figures();
-    let comm = ids::comm();
+    let comm = task::comm();
     let info = StatInfo {
-        pid: ids::pid(),
+        pid: task::pid(),
         comm: &comm,
-        ppid: ids::ppid(),
+        ppid: task::ppid(),
         pgrp: call_ret(&Request::Getpgid { pid: 0 }).max(0) as i32,
         session: call_ret(&Request::Getsid { pid: 0 }).max(0) as i32,
         minflt: ru.ru_minflt as u64,
@@ -333,7 +323,7 @@ fn stat(t: &mut Text, exec: &ExecInfo) {
         starttime: exec.start_monotonic_ns / (1_000_000_000 / HZ),
         vsize: vm.size * 1024,
         rss_pages: vm.rss / 4,
-        rsslim: ids::rlimits()[RLIMIT_RSS].0,
+        rsslim: task::rlimits()[RLIMIT_RSS].0,
         start_code: code.clone().map(|v| v.start).min().unwrap_or(0),
         end_code: code.map(|v| v.end).max().unwrap_or(0),
         start_stack: exec.start_stack,
@@ -358,7 +348,7 @@ fn sys_stat(t: &mut Text, exec: &ExecInfo) {
     let idle = up_ticks.saturating_sub(user + system);
     let btime = crate::time::realtime_ns().saturating_sub(crate::time::monotonic_ns()) / 1_000_000_000;
     let _ = exec;
-    render::sys_stat(t, ids::cpu_count(), user, system, idle, btime, ids::pid());
+    render::sys_stat(t, task::cpu_count(), user, system, idle, btime, task::pid());
 }
 
 fn fdinfo(t: &mut Text, fd: i32) -> Result<(), i64> {

@@ -28,6 +28,6 @@ mod state;
 mod syscalls;
 
 #[cfg(target_os = "none")]
-pub use state::{after_close_on_exec, name_file_mapping, name_image, note_exec};
+pub use state::{name_file_mapping, name_image, note_exec};
 #[cfg(target_os = "none")]
 pub use syscalls::*;

@@ -83,9 +83,10 @@ struct Name {
 }
 
 static NAMES: Mutex<Vec<Name>> = Mutex::new(Vec::new());
-/// The last (fd, name id) a file mmap resolved: ld.so maps each library several times from
-/// one fd, and this spares a hypercall for each. Forgotten whenever that fd changes.
-static LAST_FD_NAME: Mutex<Option<(i32, u32)>> = Mutex::new(None);
+/// The last (fd, name id) a file mmap resolved, with the descriptor table's generation
+/// then: ld.so maps each library several times from one fd, and this spares a hypercall
+/// for each. Stale once the generation moved (some number was closed or replaced).
+static LAST_FD_NAME: Mutex<Option<(i32, u32, u64)>> = Mutex::new(None);
 
 /// The id of `path` in the name table (ids start at 1).
 pub fn name_id(path: &[u8], canonical: bool) -> u32 {
@@ -133,7 +134,7 @@ fn realpath(path: &[u8]) -> Option<Vec<u8>> {
 
 /// The host's name for fd `fd` (what /proc/self/fd/N reads as), or a negative errno.
 pub fn fd_path(fd: i32) -> Result<Vec<u8>, i64> {
-    if crate::fs::memdev::is_signalfd(fd) {
+    if crate::task::fdtable::kind(fd) == crate::task::fdtable::Kind::Signalfd {
         // Linux's name for it; the host holds only a placeholder (/dev/null).
         return Ok(b"anon_inode:[signalfd]".to_vec());
     }
@@ -150,8 +151,9 @@ pub fn fd_path(fd: i32) -> Result<Vec<u8>, i64> {
 /// Name the pages `[start, end)` that mmap filled from `fd` at `offset`.
 pub fn name_file_mapping(start: u64, end: u64, fd: i32, offset: u64) {
     let cached = *LAST_FD_NAME.lock();
+    let generation = crate::task::fdtable::FDS.generation();
     let id = match cached {
-        Some((f, id)) if f == fd => id,
+        Some((f, id, g)) if f == fd && g == generation => id,
         _ => {
             // A /proc file mapped: named by its /proc path, not the host's anonymous file.
             let path = match super::fds::get(fd) {
@@ -162,7 +164,7 @@ pub fn name_file_mapping(start: u64, end: u64, fd: i32, offset: u64) {
                 },
             };
             let id = name_id(&path, true);
-            *LAST_FD_NAME.lock() = Some((fd, id));
+            *LAST_FD_NAME.lock() = Some((fd, id, generation));
             id
         }
     };
@@ -177,18 +179,4 @@ pub fn name_image(start: u64, end: u64, path: &[u8], offset: u64) {
     }
     let id = name_id(path, false);
     crate::mm::SPACE.lock().vmas.set_name(start, end, FileRef { name: id, offset });
-}
-
-/// `fd` was closed or replaced: a cached name for it no longer holds.
-pub fn forget_fd_name(fd: i32) {
-    let mut last = LAST_FD_NAME.lock();
-    if matches!(*last, Some((f, _)) if f == fd) {
-        *last = None;
-    }
-}
-
-/// execve closed the close-on-exec descriptors: forget what /proc knew about them.
-pub fn after_close_on_exec() {
-    *LAST_FD_NAME.lock() = None;
-    super::fds::forget_closed();
 }

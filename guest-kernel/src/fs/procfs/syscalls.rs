@@ -7,6 +7,7 @@
 //! host directory descriptor) joined with them lands in /proc; the last need a hypercall
 //! for the base, so only paths that contain "proc" are checked that way.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use spin::Mutex;
@@ -23,7 +24,8 @@ use super::state;
 use super::tree::{self, Dir, File, Link, Node, Resolved};
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess;
-use crate::syscall::ids;
+use crate::task;
+use crate::task::fdtable::FDS;
 
 const fn err(e: u32) -> i64 {
     -(e as i64)
@@ -77,7 +79,7 @@ fn proc_path(dirfd: i32, path: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// The table entry of `fd`, if the host's descriptor is still the one we opened.
-fn checked_entry(fd: i32) -> Option<(Entry, LinuxStat)> {
+fn checked_entry(fd: i32) -> Option<(Arc<Entry>, LinuxStat)> {
     let e = fds::get(fd)?;
     match call(&Request::Fstat { fd }) {
         Response::Stat(st) if (st.st_dev, st.st_ino) == e.host_id => Some((e, st)),
@@ -95,7 +97,7 @@ fn fd_open(fd: i32) -> bool {
 
 /// Resolve, then check that fd entries name open descriptors.
 fn resolve(path: &[u8], follow: bool) -> Result<Resolved, i64> {
-    let r = tree::resolve(path, ids::pid(), follow).map_err(err)?;
+    let r = tree::resolve(path, task::pid(), follow).map_err(err)?;
     let fd = match &r {
         Resolved::Node(Node::Link(Link::Fd(fd)) | Node::File(File::Fdinfo(fd)), _) => Some(*fd),
         Resolved::Follow(Link::Fd(fd)) | Resolved::Through(Link::Fd(fd), _) => Some(*fd),
@@ -124,7 +126,7 @@ fn link_target(link: Link, rest: Option<&[u8]>) -> Result<Target, i64> {
     };
     Ok(match link {
         Link::Exe if rest.is_some() => return Err(err(errno::ENOTDIR)),
-        Link::Exe => Target::Host(AT_FDCWD, ids::exe_path()),
+        Link::Exe => Target::Host(AT_FDCWD, task::exe_path()),
         Link::Cwd => Target::Host(AT_FDCWD, rest.map_or(b".".to_vec(), <[u8]>::to_vec)),
         Link::Root => Target::Host(AT_FDCWD, under(b"/")),
         Link::Fd(fd) => match (fds::get(fd), rest) {
@@ -183,7 +185,11 @@ fn reopen_fd(fd: i32, flags: i32, mode: u32) -> i64 {
         }
     }
     let cmd = if flags as u32 & O_CLOEXEC != 0 { F_DUPFD_CLOEXEC } else { 0 };
-    call_ret(&Request::Fcntl { fd, cmd, arg: 0 })
+    let new = call_ret(&Request::Fcntl { fd, cmd, arg: 0 });
+    if new >= 0 {
+        FDS.duplicated(fd, new as i32);
+    }
+    new
 }
 
 fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
@@ -217,7 +223,6 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
         _ => (0, 0),
     };
     fds::insert(fd as i32, node, canonical, host_id);
-    state::forget_fd_name(fd as i32);
     fd
 }
 
@@ -234,7 +239,7 @@ fn node_stat(node: Node, canonical: &[u8]) -> LinuxStat {
         Node::File(_) => S_IFREG,
         Node::Link(_) => S_IFLNK,
     };
-    let (_, euid, _, egid) = ids::credentials();
+    let (_, euid, _, egid) = task::credentials();
     let (uid, gid) = if node.per_process() { (euid, egid) } else { (0, 0) };
     let t = state::exec_info().start_realtime_ns;
     let (sec, nsec) = ((t / 1_000_000_000) as i64, (t % 1_000_000_000) as i64);
@@ -364,7 +369,7 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> 
     };
     Some(match stat_path(&full, follow, &mut host) {
         Ok(st) => {
-            let root = ids::credentials().1 == 0;
+            let root = task::credentials().1 == 0;
             let bits = st.st_mode & 0o777;
             let denied_write = mode & W_OK != 0 && !root && bits & 0o200 == 0;
             let denied_exec = mode & X_OK != 0 && bits & 0o111 == 0;
@@ -380,14 +385,14 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> 
 
 fn link_text(link: Link) -> Result<Vec<u8>, i64> {
     match link {
-        Link::Exe => Ok(ids::exe_path()),
+        Link::Exe => Ok(task::exe_path()),
         Link::Cwd => cwd().ok_or(err(errno::ENOENT)),
         Link::Root => Ok(b"/".to_vec()),
         Link::Fd(fd) => match fds::get(fd) {
             Some(e) => Ok(e.path.to_vec()),
             None => state::fd_path(fd),
         },
-        l => Ok(tree::internal_link_target(l, ids::pid())),
+        l => Ok(tree::internal_link_target(l, task::pid())),
     }
 }
 
@@ -444,7 +449,7 @@ fn dtype(node: Node) -> u8 {
 /// A directory's entries as getdents64 lists them: ".", "..", then its children.
 fn listing(dir: Dir) -> Vec<(Vec<u8>, u8)> {
     let mut v: Vec<(Vec<u8>, u8)> = alloc::vec![(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)];
-    let pid = ids::pid();
+    let pid = task::pid();
     match dir {
         Dir::Root | Dir::Task => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR)),
         Dir::Fd | Dir::Fdinfo => {
@@ -521,20 +526,6 @@ pub fn lseek(fd: i32, offset: i64, whence: u32) -> Option<i64> {
 }
 
 // ---- descriptors and the working directory ----
-
-/// `fd` is being closed.
-pub fn closing(fd: i32) {
-    fds::remove(fd);
-    state::forget_fd_name(fd);
-}
-
-/// `new` became a duplicate of `old` (dup, dup2, dup3, F_DUPFD); `new` < 0 is a failure.
-pub fn duplicated(old: i32, new: i64) {
-    if new >= 0 && new != i64::from(old) {
-        fds::duplicated(old, new as i32);
-        state::forget_fd_name(new as i32);
-    }
-}
 
 /// chdir into /proc is not supported: the working directory is the host's, and /proc is
 /// not a host directory. Refused with EACCES.

@@ -1,5 +1,5 @@
 //! `siginfo_t` as the guest keeps it (its own file so that the host build, which cannot
-//! compile the rest of signal/, can unit-test signalfd's records).
+//! compile the rest of task/ and signal/, can unit-test signalfd's records).
 
 /// `siginfo_t` (128 bytes). Only the fields our signals use are named.
 #[repr(C)]

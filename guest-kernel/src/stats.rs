@@ -1,9 +1,14 @@
-//! Per-syscall counters: served in the guest or forwarded by hypercall. Sent to the monitor
-//! at exit for `--stats`.
+//! Counters, at the bottom of the guest kernel so that every layer can count without
+//! calling up: per syscall, served in the guest or forwarded by hypercall (sent to the
+//! monitor at exit for `--stats`), and the memory layer's page faults, 2 MiB mappings and
+//! memory given back to the host (the -v summary).
+//!
+//! Everything here is a relaxed atomic or, for the per-syscall table the monitor reads
+//! by address, a plain array: counting never takes a lock. With several vCPUs the table
+//! and the hypercall count of the syscall in flight become per-vCPU (the monitor sums
+//! them); the memory counters are already safe to share.
 
 use core::sync::atomic::{AtomicU64, Ordering};
-
-use abi_shared::hypercall::GuestSeg;
 
 pub const SLOTS: usize = 512;
 
@@ -62,8 +67,34 @@ pub fn end_syscall(nr: u64) -> bool {
     in_guest
 }
 
-/// The counter table as a guest-physical segment for the exit hypercall.
-pub fn counters_segment() -> GuestSeg {
-    let va = &raw const COUNTS as u64;
-    GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len: core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64 }
+/// The counter table's kernel address and size, for the exit hypercall.
+pub fn counters_table() -> (u64, u64) {
+    (&raw const COUNTS as u64, core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64)
+}
+
+/// `none` in the in-flight slot.
+const NONE_IN_FLIGHT: u64 = u64::MAX;
+/// The syscall in flight, in the per-CPU page where the monitor can read it after a crash.
+#[inline]
+fn in_flight() -> &'static AtomicU64 {
+    crate::percpu::slot(crate::percpu::SYSCALL_IN_FLIGHT)
+}
+
+/// Name of the syscall being served, for panic diagnostics.
+pub fn in_flight_name() -> &'static str {
+    match in_flight().load(Ordering::Relaxed) {
+        NONE_IN_FLIGHT => "none",
+        nr => abi_shared::syscalls::syscall_name(nr).unwrap_or("unknown"),
+    }
+}
+
+/// Syscall `nr` is being served (the monitor names it if the guest dies in it).
+#[inline]
+pub fn set_in_flight(nr: u64) {
+    in_flight().store(nr, Ordering::Relaxed);
+}
+
+#[inline]
+pub fn clear_in_flight() {
+    in_flight().store(NONE_IN_FLIGHT, Ordering::Relaxed);
 }

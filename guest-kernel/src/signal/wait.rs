@@ -1,0 +1,46 @@
+//! Waiting in the guest: until a deadline, a deliverable signal, or a wanted pending one.
+//! Short waits spin; long ones block the vCPU in the host so that an idle program does
+//! not burn a core. Here rather than in the time module because a wait ends at a signal.
+
+use abi_shared::hypercall::Request;
+
+use crate::time::monotonic_ns;
+
+/// Sleeps shorter than this spin: an exit to the host costs tens of microseconds.
+const SPIN_LIMIT_NS: u64 = 100_000;
+
+pub fn sleep_ns(ns: u64) {
+    if ns < SPIN_LIMIT_NS {
+        crate::time::sleep_until_monotonic(monotonic_ns() + ns);
+    } else {
+        crate::hypercall::call_ret(&Request::Sleep { ns });
+    }
+}
+
+/// Sleep until `deadline` (monotonic ns) unless a signal becomes deliverable; returns
+/// whether a signal interrupted. Our own timer is the only source of signals while we
+/// sleep, so the sleep is cut at its deadline.
+pub fn sleep_interruptible(deadline: u64) -> bool {
+    sleep_interruptible_until(deadline, 0)
+}
+
+/// As `sleep_interruptible`, also waking when a signal in `wanted` is pending (sigtimedwait
+/// waits for blocked signals).
+pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
+    /// Without a timer nothing can wake us: sleep in long slices.
+    const SLICE_NS: u64 = 3_600_000_000_000;
+    loop {
+        if super::has_deliverable() {
+            return true;
+        }
+        if wanted != 0 && super::state().lock().pending & wanted != 0 {
+            return false;
+        }
+        let now = monotonic_ns();
+        if now >= deadline {
+            return false;
+        }
+        let until = super::timer::deadline().map_or(deadline, |t| t.min(deadline)).min(now.saturating_add(SLICE_NS));
+        sleep_ns(until.saturating_sub(now));
+    }
+}

@@ -1,0 +1,276 @@
+//! The task layer: a process and (from the next step on) its threads. It owns what Linux
+//! keeps in `task_struct` and `signal_struct` for us: ids, credentials, resource limits,
+//! the program's file and name, the umask, the dumpable flag, the clear-child-tid and
+//! robust-list pointers, and the descriptor table (fdtable.rs: each fd's kind). The
+//! syscalls that read or change these live in syscall/ids.rs and call down here; the
+//! layers above (signal, fs/procfs, loader) read them here too. The memory layer below
+//! is told what it needs (the stack limit) rather than asking.
+//!
+//! Shape: a `Process` (shared by all its threads) and a `Thread` (one per user thread,
+//! pointing at its process). Today there is one of each, in statics; `current()` finds
+//! the running thread through the per-vCPU page (crate::percpu), so that once clone makes
+//! threads, each vCPU runs its own `Thread` of the same `Process`. Every field is an
+//! atomic or sits behind a `spin::Mutex`, so the structures are already safe to share
+//! between vCPUs; the hot accessors (`pid`, `uid`...) are relaxed atomic loads, with no
+//! lock and no allocation.
+//!
+//! The signal state lives here too (signals.rs: the data and its queue); signal/ delivers
+//! signals, builds frames and serves the signal syscalls on top of it.
+
+mod exe;
+pub mod exit;
+pub mod fdtable;
+mod limits;
+pub mod percpu;
+pub mod siginfo;
+pub mod signals;
+mod uts;
+
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use spin::Mutex;
+
+use alloc::vec::Vec;
+
+use abi_shared::hypercall::Startup;
+
+pub use exe::{exe_path, set_exe};
+pub use limits::{rlimit, rlimit_soft, rlimits, set_rlimit, LimitError, Limits};
+use signals::SignalState;
+pub use uts::{hostname, kernel_release, kernel_version, uts_fields};
+
+/// TASK_COMM_LEN: the thread name, NUL included.
+pub const COMM_LEN: usize = 16;
+
+/// The real and effective user and group ids. The saved set-ids are the effective ones
+/// (the ids are the host process's, and changing them is not served).
+pub struct Credentials {
+    uid: AtomicU32,
+    euid: AtomicU32,
+    gid: AtomicU32,
+    egid: AtomicU32,
+}
+
+/// What all threads of a program share.
+pub struct Process {
+    pid: AtomicU32,
+    ppid: AtomicU32,
+    creds: Credentials,
+    limits: Limits,
+    /// The file mode creation mask, as the host process has it too (umask is forwarded:
+    /// the host creates the files); kept here so reading it costs no hypercall.
+    umask: AtomicU32,
+    /// prctl PR_SET_DUMPABLE's value (SUID_DUMP_USER at exec).
+    dumpable: AtomicU32,
+    /// How many CPUs the process may run on (sched_getaffinity, /proc).
+    cpus: AtomicU32,
+    /// Dispositions, the blocked mask, pending signals (signals.rs).
+    signals: Mutex<SignalState>,
+}
+
+/// One thread of a process.
+pub struct Thread {
+    process: &'static Process,
+    tid: AtomicU32,
+    /// CLONE_CHILD_CLEARTID's address, as set_tid_address sets it.
+    clear_child_tid: AtomicU64,
+    /// set_robust_list's head.
+    robust_list: AtomicU64,
+    /// The thread's name (prctl PR_SET_NAME/PR_GET_NAME), NUL-padded.
+    comm: Mutex<[u8; COMM_LEN]>,
+    /// prctl PR_SET_PDEATHSIG's signal (kept and reported; nothing delivers it yet).
+    pdeathsig: AtomicU32,
+}
+
+const RLIM_INFINITY: u64 = u64::MAX;
+
+static MAIN_PROCESS: Process = Process {
+    pid: AtomicU32::new(1),
+    ppid: AtomicU32::new(0),
+    creds: Credentials {
+        uid: AtomicU32::new(0),
+        euid: AtomicU32::new(0),
+        gid: AtomicU32::new(0),
+        egid: AtomicU32::new(0),
+    },
+    limits: Limits::new(),
+    umask: AtomicU32::new(0o022),
+    dumpable: AtomicU32::new(1),
+    cpus: AtomicU32::new(1),
+    signals: Mutex::new(SignalState::new()),
+};
+
+/// The program's first (and so far only) thread.
+static MAIN_THREAD: Thread = Thread {
+    process: &MAIN_PROCESS,
+    tid: AtomicU32::new(1),
+    clear_child_tid: AtomicU64::new(0),
+    robust_list: AtomicU64::new(0),
+    comm: Mutex::new([0; COMM_LEN]),
+    pdeathsig: AtomicU32::new(0),
+};
+
+/// The thread this vCPU runs.
+#[inline]
+pub fn current() -> &'static Thread {
+    percpu::current_thread().unwrap_or(&MAIN_THREAD)
+}
+
+/// The process of the running thread.
+#[inline]
+pub fn process() -> &'static Process {
+    current().process
+}
+
+/// The signal state of the running thread's process.
+#[inline]
+pub fn signals() -> &'static Mutex<SignalState> {
+    &process().signals
+}
+
+/// The startup block's ids, limits, umask and names; this vCPU runs the main thread.
+pub fn init(s: &Startup) {
+    percpu::set_current_thread(&MAIN_THREAD);
+    let p = process();
+    p.pid.store(s.pid as u32, Ordering::Relaxed);
+    p.ppid.store(s.ppid as u32, Ordering::Relaxed);
+    current().tid.store(s.pid as u32, Ordering::Relaxed);
+    p.creds.uid.store(s.uid, Ordering::Relaxed);
+    p.creds.euid.store(s.euid, Ordering::Relaxed);
+    p.creds.gid.store(s.gid, Ordering::Relaxed);
+    p.creds.egid.store(s.egid, Ordering::Relaxed);
+    p.umask.store(s.umask & 0o777, Ordering::Relaxed);
+    p.cpus.store(s.cpu_count.max(1), Ordering::Relaxed);
+    for &(res, soft, hard) in &s.rlimits {
+        p.limits.init(res, soft, hard);
+    }
+    uts::init(&s.hostname, &s.kernel_release, &s.kernel_version);
+    set_exec(&s.exec_path);
+}
+
+/// A forked child: its own pid (and, as the main thread, tid), and its parent's.
+pub fn become_child(parent: i32, pid: i32) {
+    let p = process();
+    p.pid.store(pid as u32, Ordering::Relaxed);
+    p.ppid.store(parent as u32, Ordering::Relaxed);
+    current().tid.store(pid as u32, Ordering::Relaxed);
+}
+
+/// A new program image from `path` (the path it was executed by): Linux names the thread
+/// after the file's base name, makes the process dumpable and forgets the old
+/// /proc/self/exe.
+pub fn set_exec(path: &[u8]) {
+    set_comm_from_path(path);
+    process().dumpable.store(1, Ordering::Relaxed);
+    set_exe(path);
+}
+
+/// execve: the old image's set_tid_address and robust-list pointers mean nothing in the
+/// new one (Linux clears them in exec_mm_release).
+pub fn forget_thread_pointers() {
+    let t = current();
+    t.clear_child_tid.store(0, Ordering::Relaxed);
+    t.robust_list.store(0, Ordering::Relaxed);
+}
+
+#[inline]
+pub fn pid() -> i32 {
+    process().pid.load(Ordering::Relaxed) as i32
+}
+
+#[inline]
+pub fn ppid() -> i32 {
+    process().ppid.load(Ordering::Relaxed) as i32
+}
+
+#[inline]
+pub fn tid() -> i32 {
+    current().tid.load(Ordering::Relaxed) as i32
+}
+
+#[inline]
+pub fn uid() -> u32 {
+    process().creds.uid.load(Ordering::Relaxed)
+}
+
+#[inline]
+pub fn euid() -> u32 {
+    process().creds.euid.load(Ordering::Relaxed)
+}
+
+#[inline]
+pub fn gid() -> u32 {
+    process().creds.gid.load(Ordering::Relaxed)
+}
+
+#[inline]
+pub fn egid() -> u32 {
+    process().creds.egid.load(Ordering::Relaxed)
+}
+
+/// (uid, euid, gid, egid)
+pub fn credentials() -> (u32, u32, u32, u32) {
+    (uid(), euid(), gid(), egid())
+}
+
+pub fn cpu_count() -> u32 {
+    process().cpus.load(Ordering::Relaxed)
+}
+
+pub fn umask() -> u32 {
+    process().umask.load(Ordering::Relaxed)
+}
+
+/// Record the mask the host process now has; returns the old one.
+pub fn set_umask(mask: u32) -> u32 {
+    process().umask.swap(mask & 0o777, Ordering::Relaxed)
+}
+
+pub fn dumpable() -> u32 {
+    process().dumpable.load(Ordering::Relaxed)
+}
+
+pub fn set_dumpable(value: u32) {
+    process().dumpable.store(value, Ordering::Relaxed);
+}
+
+pub fn pdeathsig() -> u32 {
+    current().pdeathsig.load(Ordering::Relaxed)
+}
+
+pub fn set_pdeathsig(sig: u32) {
+    current().pdeathsig.store(sig, Ordering::Relaxed);
+}
+
+/// CLONE_CHILD_CLEARTID's address (as set_tid_address sets it).
+pub fn set_clear_child_tid(addr: u64) {
+    current().clear_child_tid.store(addr, Ordering::Relaxed);
+}
+
+pub fn set_robust_list(head: u64) {
+    current().robust_list.store(head, Ordering::Relaxed);
+}
+
+/// The thread name, NUL-padded (prctl PR_GET_NAME copies all of it).
+pub fn comm_padded() -> [u8; COMM_LEN] {
+    *current().comm.lock()
+}
+
+/// The thread name without its NUL padding.
+pub fn comm() -> Vec<u8> {
+    let comm = comm_padded();
+    comm[..comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN)].to_vec()
+}
+
+pub fn set_comm(comm: [u8; COMM_LEN]) {
+    *current().comm.lock() = comm;
+}
+
+/// Name the thread after the base name of `path` (at most 15 bytes, as Linux's comm).
+pub fn set_comm_from_path(path: &[u8]) {
+    let base = path.rsplit(|&b| b == b'/').next().unwrap_or(path);
+    let mut comm = [0u8; COMM_LEN];
+    let n = base.len().min(COMM_LEN - 1);
+    comm[..n].copy_from_slice(&base[..n]);
+    set_comm(comm);
+}
