@@ -34,6 +34,7 @@ struct Programs {
     plugin: PathBuf,
     nss: PathBuf,
     needs_lib: PathBuf,
+    hello_static: PathBuf,
 }
 
 enum Verdict {
@@ -54,6 +55,8 @@ const CASES: &[Case] = &[
     ("hidden_libs_dlopen", hidden_libs_dlopen),
     ("hidden_libs_python3", hidden_libs_python3),
     ("hidden_libs_nss", hidden_libs_nss),
+    ("hidden_libs_from_a_root", hidden_libs_from_a_root),
+    ("static_program", static_program),
 ];
 
 fn main() -> ExitCode {
@@ -160,12 +163,14 @@ fn compile_programs(src: &Path, scratch: &Path) -> Result<Programs, String> {
     gcc(&["-O2", "-o", &o("nss"), &s("nss.c")])?;
     gcc(&["-O2", "-shared", "-fPIC", "-o", &o("lostlib/liblost.so"), &s("lost.c")])?;
     gcc(&["-O2", "-o", &o("needs_lib"), &s("needs_lib.c"), "-L", &o("lostlib"), "-llost"])?;
+    gcc(&["-O2", "-static", "-o", &o("hello_static"), &s("../c/hello.c")])?;
     Ok(Programs {
         report: scratch.join("report"),
         dlopen_main: scratch.join("dlopen_main"),
         plugin: scratch.join("plugins/libpackplug.so"),
         nss: scratch.join("nss"),
         needs_lib: scratch.join("needs_lib"),
+        hello_static: scratch.join("hello_static"),
     })
 }
 
@@ -454,4 +459,62 @@ fn hidden_libs_python3(ctx: &Ctx) -> Verdict {
 fn hidden_libs_nss(ctx: &Ctx) -> Verdict {
     let nss = s(&ctx.programs.nss);
     hidden_case(ctx, "nss", &nss, &[&nss], &[])
+}
+
+fn static_program(ctx: &Ctx) -> Verdict {
+    let hello = s(&ctx.programs.hello_static);
+    let packed = try_or_fail!(pack(ctx, "hello_static", &[&hello]));
+    let info = run(&[packed.clone().into(), "--linuxrun-info".into()], &ctx.scratch);
+    if String::from_utf8_lossy(&info.stdout).contains("ld.so") {
+        return Verdict::Fail("a static program's pack holds a loader or its cache".into());
+    }
+    let (k, v) = cache_env(ctx, "hello_static");
+    same(
+        "static hello",
+        &run(&[hello.into()], &ctx.scratch),
+        &run(&with_env(&[(&k, &v)], &[packed.into()]), &ctx.scratch),
+    )
+}
+
+/// A Linux userland unlike the host's (libc and ld.so in /usr/lib, /lib64's loader an
+/// absolute symlink that only resolves inside the root, no ld.so.cache): pack --root.
+fn hidden_libs_from_a_root(ctx: &Ctx) -> Verdict {
+    if let Some(why) = &ctx.no_hiding {
+        return Verdict::Skip(why.clone());
+    }
+    let root = ctx.scratch.join("rootfs");
+    let setup = || -> std::io::Result<()> {
+        for d in ["usr/bin", "usr/lib", "lib64"] {
+            std::fs::create_dir_all(root.join(d))?;
+        }
+        std::fs::copy(&ctx.programs.report, root.join("usr/bin/report"))?;
+        std::fs::copy("/lib/x86_64-linux-gnu/libc.so.6", root.join("usr/lib/libc.so.6"))?;
+        std::fs::copy("/lib64/ld-linux-x86-64.so.2", root.join("usr/lib/ld-linux-x86-64.so.2"))?;
+        std::os::unix::fs::symlink("usr/lib", root.join("lib"))?;
+        std::os::unix::fs::symlink("/lib/ld-linux-x86-64.so.2", root.join("lib64/ld-linux-x86-64.so.2"))
+    };
+    try_or_fail!(setup());
+    let packed = try_or_fail!(pack(ctx, "from_root", &["--root", &s(&root), "report"]));
+    let info = run(&[packed.clone().into(), "--linuxrun-info".into()], &ctx.scratch);
+    let text = String::from_utf8_lossy(&info.stdout);
+    if !text.contains("file    0755")
+        || !text.contains(" /lib/libc.so.6")
+        || !text.contains("/lib64/ld-linux-x86-64.so.2 -> /lib/ld-linux-x86-64.so.2")
+    {
+        return Verdict::Fail(format!("not packed as the root's loader would find it:\n{text}"));
+    }
+    let native = run(&[ctx.programs.report.clone().into(), "x".into()], &ctx.scratch);
+    let expected = String::from_utf8_lossy(&native.stdout)
+        .replace(&format!("argv[0] = {}", s(&ctx.programs.report)), "argv[0] = report");
+    let (k, v) = cache_env(ctx, "from_root");
+    let packed_run = run(&hidden(ctx, &[(&k, &v)], &[packed.into(), "x".into()]), &ctx.scratch);
+    if packed_run.status != native.status || String::from_utf8_lossy(&packed_run.stdout) != expected {
+        return Verdict::Fail(format!(
+            "packed from the root: {}: {}{}",
+            packed_run.status,
+            String::from_utf8_lossy(&packed_run.stdout),
+            String::from_utf8_lossy(&packed_run.stderr)
+        ));
+    }
+    Verdict::Pass
 }

@@ -21,6 +21,8 @@ pub const MAX_CONTENT: u64 = 2 << 30;
 const DEFAULT_DIRS: &[&str] =
     &["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib"];
 
+const LD_SO_CACHE: &[u8] = b"/etc/ld.so.cache";
+
 /// The most symlinks one chain may hold, as Linux's MAXSYMLINKS.
 const MAX_SYMLINKS: usize = 40;
 
@@ -103,9 +105,17 @@ impl Collector {
         if let Some(interp) = &info.interp {
             self.chain(interp.as_bytes())
                 .map_err(|why| failed(127, format!("{}: its ELF interpreter {interp}: {why}", show(path))))?;
-        }
-        if let Ok((Node::File { .. }, _)) = self.source.node(b"/etc/ld.so.cache") {
-            self.chain(b"/etc/ld.so.cache").map_err(|why| failed(1, format!("/etc/ld.so.cache: {why}")))?;
+            // The loader then finds at run time what it found here, whatever the run
+            // host's cache says.
+            if let Ok((Node::File { .. }, _)) = self.source.node(LD_SO_CACHE) {
+                self.chain(LD_SO_CACHE).map_err(|why| failed(1, format!("/etc/ld.so.cache: {why}")))?;
+            } else {
+                // No cache in the source: an empty one hides the run host's, which could
+                // name other libraries than the ones packed (the loader ignores an empty
+                // cache and searches its default directories, as it did here).
+                self.record_file(LD_SO_CACHE, PathBuf::from("/dev/null"), 0o644, 0)?;
+                self.out.binds.insert(LD_SO_CACHE.to_vec());
+            }
         }
         // The executable's $ORIGIN is where it really lies (the loader reads /proc/self/exe).
         self.libraries(path, info, parent(&physical).to_vec(), true)
