@@ -30,6 +30,7 @@ pub fn cache_root() -> PathBuf {
 /// The extracted tree of `payload` under `root`, extracting it first if needed.
 pub fn ensure(root: &Path, payload: &Payload<'_>, manifest: &Manifest) -> Result<PathBuf, String> {
     let dir = root.join(payload.key_hex());
+    refuse_foreign(&dir)?;
     if is_complete(&dir, manifest) {
         return Ok(dir.join("tree"));
     }
@@ -57,6 +58,19 @@ pub fn ensure(root: &Path, payload: &Payload<'_>, manifest: &Manifest) -> Result
         Ok(dir.join("tree"))
     } else {
         Err(format!("cache {}: could not put the extracted tree in place", dir.display()))
+    }
+}
+
+/// A tree someone else made (in a shared /tmp, say) could hold anything: only our own
+/// trees are used.
+fn refuse_foreign(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(dir) {
+        // SAFETY: geteuid cannot fail.
+        Ok(meta) if !meta.is_dir() || meta.uid() != unsafe { libc::geteuid() } => {
+            Err(format!("cache {}: not a directory of this user's; remove it", dir.display()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -162,6 +176,11 @@ mod tests {
         assert!(tree.join("bin/p").exists());
         let leftovers: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(leftovers, [std::ffi::OsString::from(p.key_hex())]);
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(root.join(p.key_hex()), Some(65534), None).unwrap();
+            assert!(ensure(&root, &p, &m).unwrap_err().contains("not a directory of this user's"));
+        }
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
