@@ -122,31 +122,54 @@ impl Collector {
     }
 
     /// `--add SOURCE[:GUEST]`: a file or tree; an added ELF object brings its libraries.
+    /// Added at its own path, a symlink chain stays a chain (to a file or a tree); added
+    /// elsewhere, what the chain leads to is shown at GUEST.
     pub fn add(&mut self, source: &[u8], guest: &[u8]) -> Result<(), CollectError> {
         let what = |why: String| failed(1, format!("--add {}: {why}", show(source)));
-        let (node, _) = self.source.node(source).map_err(what)?;
+        let (node, literal) = if source == guest {
+            self.links_to_end(source).map_err(what)?
+        } else {
+            self.chain_end(source).map_err(what)?
+        };
+        let at = if source == guest { literal } else { guest.to_vec() };
+        self.out.binds.insert(at.clone());
         match node {
-            Node::Symlink { .. } if source == guest => {
-                let (host, _) = self.chain(source).map_err(what)?;
-                self.maybe_object(guest, &host)
-            }
-            Node::Symlink { .. } => {
-                let (host, _) = self.chain_content(source).map_err(what)?;
-                let meta = std::fs::metadata(&host).map_err(|e| what(plain(&e)))?;
-                self.record_file(guest, host.clone(), mode_of(&meta), meta.len())?;
-                self.out.binds.insert(guest.to_vec());
-                self.maybe_object(guest, &host)
-            }
             Node::File { host, mode, size } => {
-                self.record_file(guest, host.clone(), mode, size)?;
-                self.out.binds.insert(guest.to_vec());
-                self.maybe_object(guest, &host)
+                self.record_file(&at, host.clone(), mode, size)?;
+                self.maybe_object(&at, &host)
             }
-            Node::Dir { host, mode } => {
-                self.out.binds.insert(guest.to_vec());
-                self.tree(&host, guest, mode)
+            Node::Dir { host, mode } => self.tree(&host, &at, mode),
+            Node::Symlink { .. } => Err(what("Too many levels of symbolic links".into())),
+        }
+    }
+
+    /// Record the symlinks of the chain at `path` (as [`Self::chain`] does) and say what it
+    /// ends at (a file or a directory) and under which literal path.
+    fn links_to_end(&mut self, path: &[u8]) -> Result<(Node, Vec<u8>), String> {
+        let (mut literal, mut physical) = (normalize(path), normalize(path));
+        for _ in 0..=MAX_SYMLINKS {
+            match self.source.node(&physical)? {
+                (Node::Symlink { target }, dir) => {
+                    self.out.binds.insert(literal.clone());
+                    self.out.items.insert(literal.clone(), Item::Symlink { target: target.clone() });
+                    (literal, physical) = follow(&literal, &dir, &target);
+                }
+                (node, _) => return Ok((node, literal)),
             }
         }
+        Err("Too many levels of symbolic links".into())
+    }
+
+    /// What the symlink chain at `path` ends at, recording nothing.
+    fn chain_end(&self, path: &[u8]) -> Result<(Node, Vec<u8>), String> {
+        let (mut literal, mut physical) = (normalize(path), normalize(path));
+        for _ in 0..=MAX_SYMLINKS {
+            match self.source.node(&physical)? {
+                (Node::Symlink { target }, dir) => (literal, physical) = follow(&literal, &dir, &target),
+                (node, _) => return Ok((node, physical)),
+            }
+        }
+        Err("Too many levels of symbolic links".into())
     }
 
     /// Follow the symlink chain at `path`, recording each link and the final file under
@@ -173,15 +196,10 @@ impl Collector {
 
     /// The host file at the end of the symlink chain at `path`, recording nothing.
     fn chain_content(&self, path: &[u8]) -> Result<(PathBuf, Vec<u8>), String> {
-        let (mut literal, mut physical) = (normalize(path), normalize(path));
-        for _ in 0..=MAX_SYMLINKS {
-            match self.source.node(&physical)? {
-                (Node::Symlink { target }, dir) => (literal, physical) = follow(&literal, &dir, &target),
-                (Node::File { host, .. }, _) => return Ok((host, physical)),
-                (Node::Dir { .. }, _) => return Err("Is a directory".into()),
-            }
+        match self.chain_end(path)? {
+            (Node::File { host, .. }, physical) => Ok((host, physical)),
+            _ => Err("Is a directory".into()),
         }
-        Err("Too many levels of symbolic links".into())
     }
 
     fn record_file(&mut self, guest: &[u8], host: PathBuf, mode: u32, size: u64) -> Result<(), CollectError> {
@@ -383,6 +401,24 @@ mod tests {
         assert!(paths.iter().any(|p| p.ends_with("/libc.so.6")), "{paths:?}");
         assert!(paths.iter().any(|p| p.contains("ld-linux-x86-64.so.2")), "{paths:?}");
         assert!(c.out.binds.contains(sh.as_os_str().as_bytes()));
+    }
+
+    #[test]
+    fn an_added_symlink_to_a_tree_stays_a_symlink_or_shows_the_tree_elsewhere() {
+        let dir = std::env::temp_dir().join(format!("linuxrun-add-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("real/sub")).unwrap();
+        std::fs::write(dir.join("real/sub/x"), b"x").unwrap();
+        std::os::unix::fs::symlink("real", dir.join("link")).unwrap();
+        let d = dir.as_os_str().as_bytes();
+        let mut c = Collector::new(Source::default(), None);
+        c.add(&child(d, b"link"), &child(d, b"link")).unwrap();
+        assert_eq!(c.out.items.get(&child(d, b"link")), Some(&Item::Symlink { target: b"real".to_vec() }));
+        assert!(matches!(c.out.items.get(&child(d, b"real/sub/x")), Some(Item::File { size: 1, .. })));
+        assert!(c.out.binds.contains(&child(d, b"real")) && c.out.binds.contains(&child(d, b"link")));
+        c.add(&child(d, b"link"), b"/opt/y").unwrap();
+        assert!(matches!(c.out.items.get(&b"/opt/y/sub/x"[..]), Some(Item::File { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
