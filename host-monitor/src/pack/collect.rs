@@ -101,7 +101,16 @@ impl Collector {
     pub fn program(&mut self, path: &[u8]) -> Result<(), CollectError> {
         let (host, physical) = self.chain(path).map_err(|why| failed(127, format!("{}: {why}", show(path))))?;
         let bytes = read(&host)?;
-        let info = elf::inspect(&bytes).map_err(|e| failed(126, format!("{}: cannot pack: {e}", show(path))))?;
+        let info = elf::inspect(&bytes).map_err(|e| match e {
+            NotLoadable::NotElf if bytes.starts_with(b"#!") => failed(
+                126,
+                format!(
+                    "{}: cannot pack a #! script: pack its interpreter, --add the script and pass it with --args",
+                    show(path)
+                ),
+            ),
+            e => failed(126, format!("{}: cannot pack: {e}", show(path))),
+        })?;
         if let Some(interp) = &info.interp {
             self.chain(interp.as_bytes())
                 .map_err(|why| failed(127, format!("{}: its ELF interpreter {interp}: {why}", show(path))))?;
