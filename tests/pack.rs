@@ -50,6 +50,7 @@ const CASES: &[Case] = &[
     ("signal_death", signal_death),
     ("info_and_env_switches", info_and_env_switches),
     ("concurrent_first_runs", concurrent_first_runs),
+    ("cache_fallback", cache_fallback),
     ("bad_input", bad_input),
     ("hidden_libs_sqlite3", hidden_libs_sqlite3),
     ("hidden_libs_dlopen", hidden_libs_dlopen),
@@ -350,6 +351,24 @@ fn concurrent_first_runs(ctx: &Ctx) -> Verdict {
         .collect();
     if entries.len() != 1 || entries[0].starts_with('.') {
         return Verdict::Fail(format!("the cache holds {entries:?}, not one complete tree"));
+    }
+    Verdict::Pass
+}
+
+/// A cache directory that cannot be made: the run falls back to $TMPDIR/linuxrun-UID/pack.
+fn cache_fallback(ctx: &Ctx) -> Verdict {
+    let report = s(&ctx.programs.report);
+    let packed = try_or_fail!(pack(ctx, "report_fallback", &[&report]));
+    let tmpdir = ctx.scratch.join("tmpdir");
+    try_or_fail!(std::fs::create_dir_all(&tmpdir));
+    let env = [("LINUXRUN_CACHE_DIR", "/proc/linuxrun-cannot-be-here"), ("TMPDIR", &s(&tmpdir))];
+    let o = run(&with_env(&env, &[packed.into()]), &ctx.scratch);
+    if o.status != Status::Exit(41) {
+        return Verdict::Fail(format!("{}: {}", o.status, String::from_utf8_lossy(&o.stderr)));
+    }
+    let used = try_or_fail!(std::fs::read_dir(&tmpdir)).count();
+    if used != 1 {
+        return Verdict::Fail(format!("$TMPDIR holds {used} entries, expected linuxrun-UID"));
     }
     Verdict::Pass
 }

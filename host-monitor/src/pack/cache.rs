@@ -23,9 +23,18 @@ pub fn cache_root() -> PathBuf {
     if let Some(home) = std::env::var_os("HOME").and_then(abs) {
         return home.join(".cache/linuxrun/pack");
     }
+    fallback_root()
+}
+
+/// The cache directory when the usual one cannot be written: /tmp/linuxrun-UID/pack.
+pub fn fallback_root() -> PathBuf {
     // SAFETY: getuid cannot fail.
     std::env::temp_dir().join(format!("linuxrun-{}/pack", unsafe { libc::getuid() }))
 }
+
+/// How old a crashed first run's temporary directory must be before another run removes
+/// it (a live first run takes seconds).
+const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The extracted tree of `payload` under `root`, extracting it first if needed.
 pub fn ensure(root: &Path, payload: &Payload<'_>, manifest: &Manifest) -> Result<PathBuf, String> {
@@ -39,6 +48,8 @@ pub fn ensure(root: &Path, payload: &Payload<'_>, manifest: &Manifest) -> Result
         .mode(0o700)
         .create(root)
         .map_err(|e| format!("cache {}: {}", root.display(), plain(&e)))?;
+    refuse_foreign(root)?;
+    sweep_leftovers(root);
     if dir.exists() {
         set_aside(root, &dir);
     }
@@ -71,6 +82,20 @@ fn refuse_foreign(dir: &Path) -> Result<(), String> {
             Err(format!("cache {}: not a directory of this user's; remove it", dir.display()))
         }
         _ => Ok(()),
+    }
+}
+
+/// Remove the temporary and set-aside directories that crashed runs left, once they are
+/// old enough not to belong to a run still extracting.
+fn sweep_leftovers(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let old = e.metadata().ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok());
+        if (name.starts_with(".tmp-") || name.starts_with(".stale-")) && old.is_some_and(|age| age > LEFTOVER_AGE) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 

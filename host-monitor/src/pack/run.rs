@@ -42,7 +42,13 @@ fn prepare(section: &'static [u8]) -> Result<Entry, String> {
         print_info(&payload, &manifest, &root, section.len());
         return Ok(Entry::Exit(ExitCode::SUCCESS));
     }
-    let tree = cache::ensure(&root, &payload, &manifest)?;
+    let tree = match cache::ensure(&root, &payload, &manifest) {
+        Ok(tree) => tree,
+        // A read-only or foreign home cache: /tmp still serves.
+        Err(first) if root != cache::fallback_root() => cache::ensure(&cache::fallback_root(), &payload, &manifest)
+            .map_err(|second| format!("{first}; and {second}"))?,
+        Err(first) => return Err(first),
+    };
     for (name, value) in &manifest.env {
         // SAFETY (of the environment): linuxrun has started no thread yet.
         std::env::set_var(OsStr::from_bytes(name), OsStr::from_bytes(value));
