@@ -81,10 +81,6 @@ pub struct Collector {
 
 impl Collector {
     pub fn new(source: Source, ld_library_path: Option<&std::ffi::OsStr>) -> Collector {
-        let cache = match source.node(b"/etc/ld.so.cache") {
-            Ok((Node::File { host, .. }, _)) => std::fs::read(host).map(|b| LdCache::parse(&b)).unwrap_or_default(),
-            _ => LdCache::default(),
-        };
         let ld_library_path = ld_library_path
             .map(|p| {
                 p.as_bytes()
@@ -94,7 +90,18 @@ impl Collector {
                     .collect()
             })
             .unwrap_or_default();
-        Collector { source, cache, ld_library_path, loaded: BTreeSet::new(), out: Collection::default() }
+        let mut c = Collector {
+            source,
+            cache: LdCache::default(),
+            ld_library_path,
+            loaded: BTreeSet::new(),
+            out: Collection::default(),
+        };
+        // The cache may be a symlink (to /var/cache/ldconfig/ld.so.cache on some systems).
+        if let Ok((host, _)) = c.chain_content(LD_SO_CACHE) {
+            c.cache = std::fs::read(host).map(|b| LdCache::parse(&b)).unwrap_or_default();
+        }
+        c
     }
 
     /// The program (an absolute path in the source), its interpreter and libraries.
@@ -116,7 +123,7 @@ impl Collector {
                 .map_err(|why| failed(127, format!("{}: its ELF interpreter {interp}: {why}", show(path))))?;
             // The loader then finds at run time what it found here, whatever the run
             // host's cache says.
-            if let Ok((Node::File { .. }, _)) = self.source.node(LD_SO_CACHE) {
+            if self.chain_content(LD_SO_CACHE).is_ok() {
                 self.chain(LD_SO_CACHE).map_err(|why| failed(1, format!("/etc/ld.so.cache: {why}")))?;
             } else {
                 // No cache in the source: an empty one hides the run host's, which could
@@ -428,6 +435,21 @@ mod tests {
         c.add(&child(d, b"link"), b"/opt/y").unwrap();
         assert!(matches!(c.out.items.get(&b"/opt/y/sub/x"[..]), Some(Item::File { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_roots_cache_is_read_through_a_symlink() {
+        let Ok(cache) = std::fs::read("/etc/ld.so.cache") else { return };
+        let root = std::env::temp_dir().join(format!("linuxrun-ldcache-root-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("var/cache")).unwrap();
+        std::fs::write(root.join("var/cache/ld.so.cache"), cache).unwrap();
+        std::os::unix::fs::symlink("/var/cache/ld.so.cache", root.join("etc/ld.so.cache")).unwrap();
+        let c = Collector::new(Source::new(Some(root.clone())), None);
+        assert!(c.cache.lookup(b"libc.so.6").is_some());
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
