@@ -51,6 +51,7 @@ const CASES: &[Case] = &[
     ("info_and_env_switches", info_and_env_switches),
     ("concurrent_first_runs", concurrent_first_runs),
     ("cache_fallback", cache_fallback),
+    ("damaged_payload", damaged_payload),
     ("bad_input", bad_input),
     ("hidden_libs_sqlite3", hidden_libs_sqlite3),
     ("hidden_libs_dlopen", hidden_libs_dlopen),
@@ -369,6 +370,33 @@ fn cache_fallback(ctx: &Ctx) -> Verdict {
     let used = try_or_fail!(std::fs::read_dir(&tmpdir)).count();
     if used != 1 {
         return Verdict::Fail(format!("$TMPDIR holds {used} entries, expected linuxrun-UID"));
+    }
+    Verdict::Pass
+}
+
+/// A payload changed after packing: the first run refuses it (125, a message, no tree).
+fn damaged_payload(ctx: &Ctx) -> Verdict {
+    let report = s(&ctx.programs.report);
+    let packed = try_or_fail!(pack(ctx, "report_damaged", &[&report]));
+    let mut bytes = try_or_fail!(std::fs::read(&packed));
+    // The payload's header is the magic's last occurrence (the runtime's code holds it too).
+    let magic = b"LINUXRUN-PACK\0\0\x01";
+    let Some(at) = bytes.windows(magic.len()).rposition(|w| w == magic) else {
+        return Verdict::Fail("no payload header in the packed file".into());
+    };
+    let target = at + 16 + 32 + 8 + 100;
+    bytes[target] ^= 0x55;
+    try_or_fail!(std::fs::write(&packed, &bytes));
+    let (k, v) = cache_env(ctx, "damaged");
+    let o = run(&with_env(&[(&k, &v)], &[packed.into()]), &ctx.scratch);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status != Status::Exit(125) || !err.contains("damaged") || err.contains("panicked") {
+        return Verdict::Fail(format!("{}: {err}", o.status));
+    }
+    let trees = std::fs::read_dir(&v)
+        .map(|d| d.filter_map(Result::ok).filter(|e| !e.file_name().to_string_lossy().starts_with('.')).count());
+    if trees.unwrap_or(0) != 0 {
+        return Verdict::Fail("a tree was extracted from a damaged payload".into());
     }
     Verdict::Pass
 }

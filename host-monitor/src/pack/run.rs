@@ -35,7 +35,14 @@ pub fn start(section: &'static [u8]) -> Entry {
 
 fn prepare(section: &'static [u8]) -> Result<Entry, String> {
     let payload = Payload::parse(section)?;
-    let manifest = payload.manifest()?;
+    let manifest = payload.manifest().map_err(|e| {
+        // Checked only now: a hash of the whole payload costs the first run alone.
+        if payload.verify() {
+            e
+        } else {
+            "the embedded payload is damaged (its SHA-256 does not match)".to_string()
+        }
+    })?;
     let user_args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let root = cache::cache_root();
     if user_args.first().is_some_and(|a| a == INFO_OPTION) {
