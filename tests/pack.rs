@@ -499,7 +499,10 @@ fn hidden_libs_dlopen(ctx: &Ctx) -> Verdict {
 }
 
 fn hidden_libs_python3(ctx: &Ctx) -> Verdict {
-    let code = "import json, sys, sqlite3, zlib; print(json.dumps([sys.version_info[0], zlib.crc32(b'x'), sqlite3.connect(':memory:').execute('select 6*7').fetchone()]))";
+    // A child python (fork + exec in the packed view) too.
+    let code = "import json, subprocess, sys, sqlite3, zlib; \
+                child = subprocess.run(['python3', '-c', 'import json; print(json.dumps(7))'], capture_output=True, text=True); \
+                print(json.dumps([sys.version_info[0], zlib.crc32(b'x'), sqlite3.connect(':memory:').execute('select 6*7').fetchone(), child.stdout, child.returncode]))";
     hidden_case(ctx, "python3", "python3", &["python3", "--add", "/usr/lib/python3.11"], &["-c", code])
 }
 
