@@ -42,6 +42,9 @@ pub fn write(output: &Path, runtime: &[u8], payload: &[u8]) -> Result<(), String
             MAX_PAYLOAD >> 20
         ));
     }
+    if output.is_dir() {
+        return Err(format!("{}: OUTPUT is a directory", output.display()));
+    }
     let tmp = temp_beside(output);
     let result = write_new(&tmp, runtime, payload)
         .and_then(|()| std::fs::rename(&tmp, output).map_err(|e| format!("{}: {}", output.display(), plain(&e))));
@@ -74,6 +77,12 @@ mod tests {
     fn an_unwritable_output_leaves_nothing() {
         let e = write(Path::new("/nonexistent-dir/out"), b"\x7fELF", b"x").unwrap_err();
         assert!(e.contains("cannot write") && e.contains("No such file"), "{e}");
+    }
+
+    #[test]
+    fn a_directory_is_no_output() {
+        let e = write(&std::env::temp_dir(), b"\x7fELF", b"x").unwrap_err();
+        assert!(e.contains("is a directory"), "{e}");
     }
 
     #[test]
