@@ -66,12 +66,26 @@ pub struct Args {
     /// (`linuxrun ls --help` is ls's help), as with env, nice or strace.
     #[arg(value_name = "PROGRAM", required = true, num_args = 1.., trailing_var_arg = true)]
     command: Vec<OsString>,
+
+    /// A packed program's argv[0] when it differs from the path it is started by (the
+    /// name it was packed under; the path is the packed file's).
+    #[arg(skip)]
+    pub argv0: Option<OsString>,
+
+    /// A packed program's read-only layer of files, mounted over the view.
+    #[arg(skip)]
+    pub layer: Vec<crate::vfs::setup::Bind>,
 }
 
 impl Args {
     /// The program as named on the command line.
     pub fn program(&self) -> &OsString {
         &self.command[0]
+    }
+
+    /// The program's argv[0]: the name it was given by, or packed under.
+    pub fn argv0(&self) -> &OsString {
+        self.argv0.as_ref().unwrap_or(&self.command[0])
     }
 
     /// Its arguments.

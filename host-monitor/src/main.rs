@@ -11,6 +11,7 @@ mod guest_mem;
 mod host;
 mod machine;
 mod native;
+mod pack;
 mod program;
 mod server;
 mod signals;
@@ -27,7 +28,6 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use abi_shared::hypercall::ExitHow;
-use clap::Parser;
 
 use crate::machine::{Machine, MachineConfig};
 use crate::server::{GuestOutcome, Server};
@@ -37,7 +37,11 @@ use crate::server::{GuestOutcome, Server};
 const EXIT_LINUXRUN_FAILED: u8 = 125;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    // `linuxrun pack ...` and a packed program's start are decided here (issue 23).
+    let args = match pack::entry() {
+        pack::Entry::Run(args) => *args,
+        pack::Entry::Exit(code) => return code,
+    };
     env_logger::Builder::new()
         .filter_level(match args.verbose {
             0 => log::LevelFilter::Warn,
@@ -68,7 +72,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     vfs::install(view);
     let view = vfs::current();
     let found = program::resolve(view, args.program()).map_err(program_failure)?;
-    let mut argv = vec![args.program().as_bytes().to_vec()];
+    let mut argv = vec![args.argv0().as_bytes().to_vec()];
     argv.extend(args.args().iter().map(|a| a.as_bytes().to_vec()));
     let launch = program::prepare(view, found, argv).map_err(program_failure)?;
     let fds = startup::reserve_fd_range();
@@ -130,7 +134,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
 fn build_view(args: &cli::Args) -> Result<(vfs::View, Option<vfs::setup::ShmDir>), Failure> {
     let root = args.root_dir();
     let binds: Vec<vfs::setup::Bind> = args.binds.iter().map(|b| vfs::setup::parse_bind(b)).collect();
-    vfs::setup::build(&vfs::setup::Request { root: root.as_deref(), binds: &binds })
+    vfs::setup::build(&vfs::setup::Request { root: root.as_deref(), binds: &binds, layer: &args.layer })
         .map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })
 }
 

@@ -126,6 +126,13 @@ impl Mounted {
     }
 }
 
+/// Resolve the absolute path `path` in the tree `root` (a host directory used as "/", as
+/// `--root` shows it), without the implicit mounts of a run: for `linuxrun pack`, which
+/// reads a program and its libraries from a root as its loader would see them.
+pub fn resolve_in_root(root: &[u8], path: &[u8], last: Last) -> Result<Resolved, LinuxErrno> {
+    walk::resolve(&MountTable::new(root.to_vec()), &RealFs, b"/", path, last)
+}
+
 /// The host answering a walk's questions.
 struct RealFs;
 

@@ -58,6 +58,10 @@ impl Drop for ShmDir {
 pub struct Request<'a> {
     pub root: Option<&'a Path>,
     pub binds: &'a [Bind],
+    /// A packed program's read-only layer (`linuxrun pack`): mounted last, so packed paths
+    /// win. Unlike `--bind`, a host path here is not made canonical: a packed symlink
+    /// stays a symlink, read and followed in the guest's namespace.
+    pub layer: &'a [Bind],
 }
 
 /// The view, and the /dev/shm directory to keep (and remove at exit) if one was made.
@@ -97,6 +101,9 @@ pub fn build(req: &Request<'_>) -> Result<(View, Option<ShmDir>), String> {
         }
         let host = existing(&b.host, "--bind")?;
         table.bind(host.as_os_str().as_bytes().to_vec(), &b.guest);
+    }
+    for b in req.layer {
+        table.bind(b.host.as_os_str().as_bytes().to_vec(), &b.guest);
     }
     Ok((View::new(table), shm))
 }
@@ -146,15 +153,15 @@ mod tests {
 
     #[test]
     fn bad_roots_and_binds_are_refused_with_the_flag_named() {
-        let e = build(&Request { root: Some(Path::new("/nonexistent/rootfs")), binds: &[] }).unwrap_err();
+        let e = build(&Request { root: Some(Path::new("/nonexistent/rootfs")), ..Request::default() }).unwrap_err();
         assert!(e.contains("--root /nonexistent/rootfs") && e.contains("No such file"), "{e}");
-        let e = build(&Request { root: Some(Path::new("/etc/passwd")), binds: &[] }).unwrap_err();
+        let e = build(&Request { root: Some(Path::new("/etc/passwd")), ..Request::default() }).unwrap_err();
         assert!(e.contains("Not a directory"), "{e}");
         let binds = [parse_bind(OsStr::new("/nonexistent/src:/x"))];
-        let e = build(&Request { root: None, binds: &binds }).unwrap_err();
+        let e = build(&Request { binds: &binds, ..Request::default() }).unwrap_err();
         assert!(e.contains("--bind /nonexistent/src"), "{e}");
         let binds = [parse_bind(OsStr::new("/tmp:relative"))];
-        let e = build(&Request { root: None, binds: &binds }).unwrap_err();
+        let e = build(&Request { binds: &binds, ..Request::default() }).unwrap_err();
         assert!(e.contains("absolute"), "{e}");
     }
 
@@ -164,14 +171,14 @@ mod tests {
         let (view, shm) = build(&Request::default()).unwrap();
         assert!(matches!(view, View::Identity));
         assert!(shm.is_none());
-        let (view, _) = build(&Request { root: Some(Path::new("/")), binds: &[] }).unwrap();
+        let (view, _) = build(&Request { root: Some(Path::new("/")), ..Request::default() }).unwrap();
         assert!(matches!(view, View::Identity), "--root / is the host's own root");
     }
 
     #[test]
     fn a_root_keeps_dev_tmp_and_the_working_directory() {
         let _lock = super::super::PROCESS_WIDE.lock().unwrap_or_else(|e| e.into_inner());
-        let (view, _shm) = build(&Request { root: Some(Path::new("/usr")), binds: &[] }).unwrap();
+        let (view, _shm) = build(&Request { root: Some(Path::new("/usr")), ..Request::default() }).unwrap();
         let View::Mounted(m) = &view else { panic!("a mounted view") };
         let guests: Vec<&[u8]> = m.table().mounts().iter().map(|m| m.guest.as_slice()).collect();
         assert!(guests.contains(&&b"/dev"[..]));
@@ -180,5 +187,21 @@ mod tests {
         assert!(guests.contains(&cwd.as_os_str().as_bytes()));
         assert_eq!(m.cwd().as_deref(), Some(cwd.as_os_str().as_bytes()));
         assert_eq!(view.root(), Some(Path::new("/usr")));
+    }
+
+    #[test]
+    fn a_layer_keeps_its_symlinks_and_wins_over_binds() {
+        let dir = std::env::temp_dir().join(format!("linuxrun-layer-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let link = dir.join("lib.so.1");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("lib.so.1.2", &link).unwrap();
+        let binds = [parse_bind(OsStr::new("/tmp:/opt/x"))];
+        let layer = [Bind { host: link.clone(), guest: b"/opt/x".to_vec() }];
+        let (view, _shm) = build(&Request { binds: &binds, layer: &layer, ..Request::default() }).unwrap();
+        let View::Mounted(m) = &view else { panic!("a mounted view") };
+        let mount = m.table().mounts().iter().find(|m| m.guest == b"/opt/x").unwrap();
+        assert_eq!(mount.host, link.as_os_str().as_bytes(), "not made canonical, and on top");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

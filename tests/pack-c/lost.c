@@ -1,0 +1,1 @@
+int lost_function(void) { return 3; }
