@@ -50,6 +50,13 @@ pub fn ensure(root: &Path, payload: &Payload<'_>, manifest: &Manifest) -> Result
         .map_err(|e| format!("cache {}: {}", root.display(), plain(&e)))?;
     refuse_foreign(root)?;
     sweep_leftovers(root);
+    // Whoever changes a tree holds the root's lock, so the look below and the
+    // set-aside cannot interleave with another first run's rename: without it, a run could
+    // set aside the complete tree a concurrent run just put in place and is using.
+    let _lock = lock_root(root)?;
+    if is_complete(&dir, manifest) {
+        return Ok(dir.join("tree"));
+    }
     if dir.exists() {
         set_aside(root, &dir);
     }
@@ -115,6 +122,14 @@ fn set_aside(root: &Path, dir: &Path) {
     if std::fs::rename(dir, &stale).is_ok() {
         let _ = std::fs::remove_dir_all(&stale);
     }
+}
+
+/// The cache root's lock (flock on the directory itself, so it adds no file), held until
+/// the returned handle is dropped. Only first runs take it, while they change a tree.
+fn lock_root(root: &Path) -> Result<std::fs::File, String> {
+    let dir = std::fs::File::open(root).map_err(|e| format!("cache {}: {}", root.display(), plain(&e)))?;
+    dir.lock().map_err(|e| format!("cache {}: {}", root.display(), plain(&e)))?;
+    Ok(dir)
 }
 
 fn private_dir(root: &Path, key: &str) -> Result<PathBuf, String> {
