@@ -13,6 +13,8 @@ extern crate alloc;
 mod arch;
 #[cfg(target_os = "none")]
 mod boot;
+#[cfg(target_os = "none")]
+mod exception;
 /// The descriptor table, unit-tested on the host.
 #[cfg(not(target_os = "none"))]
 #[path = "task/fdtable.rs"]
@@ -33,6 +35,7 @@ mod print;
 mod random;
 #[cfg(target_os = "none")]
 mod signal;
+mod vvar;
 /// On the host, the part of signal/ that builds there: signalfd's records (and the
 /// siginfo they are made from), unit-tested.
 #[cfg(not(target_os = "none"))]

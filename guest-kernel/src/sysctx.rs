@@ -4,14 +4,7 @@
 
 use abi_shared::linux::errno;
 
-use crate::arch::entry::{ReturnPath, TrapFrame};
-
-extern "C" {
-    /// The syscall dispatcher (syscall/mod.rs, `#[no_mangle]`), which the entry code calls
-    /// by this name: the bottom layer names the top one's entry point without importing
-    /// it, as an assembly entry path calls a C function.
-    pub fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath;
-}
+use crate::arch::entry::TrapFrame;
 
 /// What a handler sees.
 pub struct Ctx<'a> {

@@ -4,7 +4,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use abi_shared::linux::Timespec;
 
-use crate::loader::vdso::vvar::Vvar;
+use crate::vvar::Vvar;
 
 static TSC_KHZ: AtomicU64 = AtomicU64::new(1);
 static TSC_BASE: AtomicU64 = AtomicU64::new(0);
@@ -29,7 +29,7 @@ fn rdtsc_ordered() -> u64 {
 
 pub fn init(tsc_khz: u64, tsc_at_hello: u64, realtime_ns: u64, monotonic_ns: u64) {
     TSC_KHZ.store(tsc_khz.max(1), Ordering::Relaxed);
-    TSC_MULT.store(crate::loader::vdso::vvar::tsc_mult(tsc_khz), Ordering::Relaxed);
+    TSC_MULT.store(crate::vvar::tsc_mult(tsc_khz), Ordering::Relaxed);
     TSC_BASE.store(tsc_at_hello, Ordering::Relaxed);
     REALTIME_BASE_NS.store(realtime_ns, Ordering::Relaxed);
     MONOTONIC_BASE_NS.store(monotonic_ns, Ordering::Relaxed);

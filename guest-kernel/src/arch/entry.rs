@@ -233,13 +233,26 @@ pvm_fallback_19:
     "#,
     percpu = const PERCPU_VA,
     kstack = const KSTACK_TOP_VA,
-    syscall_rust = sym crate::sysctx::syscall_from_user,
-    exception_rust = sym crate::arch::trap::exception_from_user,
+    syscall_rust = sym syscall_from_user,
+    exception_rust = sym exception_from_user,
     fallbacks = sym crate::arch::trap::PVM_FALLBACKS,
-    bad_rip = sym crate::arch::trap::noncanonical_return,
+    bad_rip = sym noncanonical_return,
     frame_rip = const core::mem::offset_of!(TrapFrame, rip),
     options(att_syntax)
 );
+
+// The Rust halves of the entry paths, defined `#[no_mangle]` by the layers above
+// (syscall/mod.rs, exception.rs) and called by these names, as an assembly entry path
+// calls C functions: the bottom layer names them without importing the layers that define
+// them.
+extern "C" {
+    /// The syscall dispatcher (syscall/mod.rs).
+    fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath;
+    /// Every exception and interrupt from user mode (exception.rs).
+    fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath;
+    /// The full return path found a non-canonical user rip (exception.rs).
+    fn noncanonical_return(frame: &mut TrapFrame) -> ReturnPath;
+}
 
 extern "C" {
     pub fn syscall_entry();

@@ -1,8 +1,9 @@
-//! The IDT and what happens when user code raises an exception.
+//! The IDT and the exception vectors. What an exception means for the program (a page
+//! fault, a signal) is decided above, in exception.rs, which the entry code calls by name.
 
 use abi_shared::layout::{selectors, IDT_GPA, KERNEL_BASE, SIGNAL_KICK_VECTOR};
 
-use super::entry::{self, ReturnPath, TrapFrame};
+use super::entry;
 use super::platform;
 
 /// How often the pvm hypervisor declined a direct switch (diagnostics for `-v`).
@@ -55,68 +56,4 @@ pub fn init_idt() {
         set_gate(0x17, entry::pvm_fallback_17 as *const () as u64, 1, 0);
         set_gate(0x19, entry::pvm_fallback_19 as *const () as u64, 1, 0);
     }
-}
-
-/// Every exception lands here with the user's state in `frame`.
-#[no_mangle]
-pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
-    if frame.vector == SIGNAL_KICK_VECTOR as u64 {
-        return signal_kick(frame);
-    }
-    if frame.cs & 3 == 0 {
-        kernel_exception(frame);
-    }
-    if frame.vector == VEC_PAGE_FAULT {
-        let addr = platform::fault_address();
-        crate::mm::fault::user_page_fault(frame, addr);
-    } else {
-        crate::signal::synchronous_exception(frame);
-    }
-    // An exception interrupted arbitrary code: rcx and r11 are live user values, so the way
-    // back is always the full restore.
-    crate::signal::deliver_pending(frame);
-    ReturnPath::Full
-}
-
-/// How often the monitor's signal interrupt arrived (diagnostics).
-#[no_mangle]
-pub static SIGNAL_KICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// The monitor caught a host signal while user code ran: take it now, as Linux would at
-/// the interrupt that follows the sender's signal_wake_up. The kernel runs with interrupts
-/// disabled, so this only arrives from user mode.
-fn signal_kick(frame: &mut TrapFrame) -> ReturnPath {
-    SIGNAL_KICKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    if frame.cs & 3 == 0 {
-        kernel_exception(frame);
-    }
-    crate::mm::fault::resync_window_if_asked();
-    crate::signal::deliver_pending(frame);
-    ReturnPath::Full
-}
-
-/// The full return path found a non-canonical user rip (set by sigreturn): `iretq` would
-/// fault in ring 0 on Intel (classic flavour). Linux reports it as a #GP in user mode at that
-/// rip (SIGSEGV, SI_KERNEL); the signal's handler, or the default action, follows.
-#[no_mangle]
-pub extern "C" fn noncanonical_return(frame: &mut TrapFrame) -> ReturnPath {
-    crate::kdebug!("return to non-canonical rip {:#x}: #GP", frame.rip);
-    frame.vector = VEC_GP;
-    frame.error = 0;
-    frame.cs = selectors::USER_CS as u64;
-    exception_from_user(frame)
-}
-
-/// An exception in the kernel itself is a bug in the kernel: report and stop.
-fn kernel_exception(frame: &TrapFrame) -> ! {
-    let cr2 = if frame.vector == VEC_PAGE_FAULT { platform::fault_address() } else { 0 };
-    crate::kpanic!(
-        "kernel exception {} (error {:#x}) at rip {:#x}, rsp {:#x}, cr2 {:#x}, syscall in flight {}",
-        frame.vector,
-        frame.error,
-        frame.rip,
-        frame.rsp,
-        cr2,
-        crate::stats::in_flight_name()
-    );
 }

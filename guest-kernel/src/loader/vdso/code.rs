@@ -8,8 +8,8 @@
 //! does not serve itself (CPU-time clocks, invalid clock ids), so errors are the kernel's.
 //! Like Linux's vDSO, a bad pointer faults in user mode instead of returning EFAULT.
 
-use super::vvar::{OFF_MONOTONIC_BASE, OFF_REALTIME_BASE, OFF_TSC_BASE, OFF_TSC_MULT};
 use super::{Function, CODE_OFFSET, FUNCTIONS, VVAR_SIZE};
+use crate::vvar::{OFF_MONOTONIC_BASE, OFF_REALTIME_BASE, OFF_TSC_BASE, OFF_TSC_MULT};
 
 /// Clock ids (linux/time.h) and which base each reads: the syscall path (syscall/time.rs)
 /// maps them the same way.

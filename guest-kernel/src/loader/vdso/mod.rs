@@ -12,7 +12,6 @@
 //! ```
 
 pub mod image;
-pub mod vvar;
 
 // The code is ELF assembly: the guest's own target, and Linux hosts for the unit tests.
 #[cfg(any(target_os = "none", target_os = "linux"))]

@@ -176,9 +176,9 @@ fn musl_and_glibc_lookups_find_every_symbol() {
 /// than it was assembled at), and compares it with Vvar's math and the host kernel.
 #[cfg(target_os = "linux")]
 mod run {
-    use super::super::vvar::{tsc_mult, Vvar};
     use super::super::{code, VVAR_SIZE};
     use super::*;
+    use crate::vvar::{tsc_mult, Vvar};
 
     #[repr(C)]
     #[derive(Default, Debug, PartialEq, Eq, Clone, Copy)]

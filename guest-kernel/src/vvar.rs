@@ -1,5 +1,5 @@
 //! The vvar page: the clock parameters the vDSO reads from user mode. Its layout is defined
-//! here once; the kernel fills it (loader/vdso/mod.rs) and the vDSO code (code.rs) reads the
+//! here once, below both users (time.rs and loader/vdso); the kernel fills it (loader/vdso/mod.rs) and the vDSO code (code.rs) reads the
 //! fields through `offset_of!`, and both compute the time with the same integer math, so a
 //! vDSO read and a syscall read are ordered with each other.
 //!

@@ -1,0 +1,111 @@
+//! What an exception from user mode means for the program: a page fault the memory
+//! manager resolves or turns into SIGSEGV/SIGBUS, a synchronous signal (#UD, #DE, int3...),
+//! the monitor's interrupt for a host signal; then pending signals are delivered. The entry
+//! code in arch/ calls these functions by their exported names, so the bottom layer does
+//! not import this one.
+
+use abi_shared::hypercall::ExitHow;
+use abi_shared::layout::{selectors, SIGNAL_KICK_VECTOR};
+use abi_shared::linux::signal::SIGKILL;
+
+use crate::arch::entry::{ReturnPath, TrapFrame};
+use crate::arch::platform;
+use crate::arch::trap::{VEC_GP, VEC_PAGE_FAULT};
+use crate::mm::fault::FaultOutcome;
+use crate::signal::{self, SigInfo};
+
+/// Every exception lands here with the user's state in `frame`.
+#[no_mangle]
+pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
+    if frame.vector == SIGNAL_KICK_VECTOR as u64 {
+        return signal_kick(frame);
+    }
+    if frame.cs & 3 == 0 {
+        kernel_exception(frame);
+    }
+    if frame.vector == VEC_PAGE_FAULT {
+        user_page_fault(frame);
+    } else {
+        signal::synchronous_exception(frame);
+    }
+    // An exception interrupted arbitrary code: rcx and r11 are live user values, so the way
+    // back is always the full restore.
+    signal::deliver_pending(frame);
+    ReturnPath::Full
+}
+
+fn user_page_fault(frame: &mut TrapFrame) {
+    let addr = platform::fault_address();
+    match crate::mm::fault::user_page_fault(frame.error, addr) {
+        FaultOutcome::Resolved => {}
+        FaultOutcome::Signal { signo, code } => {
+            crate::kdebug!(
+                "page fault at {:#x} (error {:#x}) from rip {:#x}: signal {}",
+                addr,
+                frame.error,
+                frame.rip,
+                signo
+            );
+            signal::force_synchronous(frame, SigInfo::fault(signo, code, addr));
+        }
+        FaultOutcome::OutOfMemory => out_of_memory(),
+    }
+}
+
+/// Guest RAM ran out under a page fault: the process dies by SIGKILL, as Linux's OOM
+/// killer ends one, and the user learns why (a signal alone would not say it was
+/// linuxrun's memory size).
+fn out_of_memory() -> ! {
+    let mib = crate::mm::fault::commit_limit() >> 20;
+    crate::print::log(
+        0,
+        format_args!(
+            "guest memory (--memory {mib}M) ran out; the program was killed with SIGKILL, as Linux's OOM \
+             killer would (a larger --memory may help)"
+        ),
+    );
+    crate::task::exit::terminate(ExitHow::Signal(SIGKILL))
+}
+
+/// How often the monitor's signal interrupt arrived (diagnostics).
+#[no_mangle]
+pub static SIGNAL_KICKS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// The monitor caught a host signal while user code ran: take it now, as Linux would at
+/// the interrupt that follows the sender's signal_wake_up. The kernel runs with interrupts
+/// disabled, so this only arrives from user mode.
+fn signal_kick(frame: &mut TrapFrame) -> ReturnPath {
+    SIGNAL_KICKS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    if frame.cs & 3 == 0 {
+        kernel_exception(frame);
+    }
+    crate::mm::fault::resync_window_if_asked();
+    signal::deliver_pending(frame);
+    ReturnPath::Full
+}
+
+/// The full return path found a non-canonical user rip (set by sigreturn): `iretq` would
+/// fault in ring 0 on Intel (classic flavour). Linux reports it as a #GP in user mode at that
+/// rip (SIGSEGV, SI_KERNEL); the signal's handler, or the default action, follows.
+#[no_mangle]
+pub extern "C" fn noncanonical_return(frame: &mut TrapFrame) -> ReturnPath {
+    crate::kdebug!("return to non-canonical rip {:#x}: #GP", frame.rip);
+    frame.vector = VEC_GP;
+    frame.error = 0;
+    frame.cs = selectors::USER_CS as u64;
+    exception_from_user(frame)
+}
+
+/// An exception in the kernel itself is a bug in the kernel: report and stop.
+fn kernel_exception(frame: &TrapFrame) -> ! {
+    let cr2 = if frame.vector == VEC_PAGE_FAULT { platform::fault_address() } else { 0 };
+    crate::kpanic!(
+        "kernel exception {} (error {:#x}) at rip {:#x}, rsp {:#x}, cr2 {:#x}, syscall in flight {}",
+        frame.vector,
+        frame.error,
+        frame.rip,
+        frame.rsp,
+        cr2,
+        crate::stats::in_flight_name()
+    );
+}
