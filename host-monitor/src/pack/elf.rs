@@ -1,6 +1,7 @@
 //! What packing needs to know about an ELF file: that it is a 64-bit x86_64 object, its
 //! `PT_INTERP`, its `DT_NEEDED` names, search paths and soname, and what it imports.
 
+use goblin::elf::header::EM_X86_64;
 use goblin::elf::Elf;
 
 /// The dynamic-linking facts of one x86_64 ELF object.
@@ -34,8 +35,6 @@ impl std::fmt::Display for NotLoadable {
         }
     }
 }
-
-const EM_X86_64: u16 = 62;
 
 /// True when `bytes` start like an ELF file.
 pub fn is_elf(bytes: &[u8]) -> bool {
