@@ -6,8 +6,12 @@ pub fn getpid() -> libc::pid_t {
     rustix::process::getpid().as_raw_nonzero().get()
 }
 
+/// The caller's process group. Not rustix's getpgrp: inside a pid namespace
+/// whose group leader lives outside it the answer is 0, which rustix's
+/// non-zero `Pid` cannot hold (it asserts).
 pub fn getpgrp() -> libc::pid_t {
-    rustix::process::getpgrp().as_raw_nonzero().get()
+    // SAFETY: getpgrp takes no arguments and cannot fail.
+    unsafe { libc::getpgrp() }
 }
 
 /// getpgid(2) with the pid as the program gave it (0: the caller).
