@@ -25,8 +25,10 @@ pub enum Doorbell {
     SharedMemory = 1,
 }
 
+/// `bytemuck::Pod` (no padding: u64, u32, u32, 4 x u64, u32, u32, [u8; 32], u64), so the
+/// monitor copies it into guest memory with `bytemuck::bytes_of`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct BootInfo {
     pub magic: u64,
     pub version: u32,
@@ -66,7 +68,3 @@ impl BootInfo {
         }
     }
 }
-
-// SAFETY: repr(C) with fields laid out without gaps: u64, u32, u32, 4 x u64, u32, u32,
-// [u8; 32], u64 — every field is naturally aligned where it falls.
-unsafe impl crate::linux::Pod for BootInfo {}

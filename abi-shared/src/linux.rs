@@ -9,7 +9,16 @@ use serde::{Deserialize, Serialize};
 pub use linux_raw_sys::errno;
 pub use linux_raw_sys::general;
 
+pub use bytemuck::{bytes_of, bytes_of_mut, pod_read_unaligned, Zeroable};
+
 /// Plain-old-data structs copied byte for byte into guest user memory.
+///
+/// Every `bytemuck::Pod` type is one (the blanket impl below), and that is how new structs
+/// should get it: `#[derive(bytemuck::Pod, bytemuck::Zeroable)]`, which checks the layout at
+/// compile time. The trait itself remains so that the structs still declared with a
+/// hand-written `unsafe impl Pod` (`hypercall::LinuxFlock`, `LinuxRusage`, `LinuxTms`,
+/// `LinuxSysinfo`; the guest's `SigInfo` and signal frame) keep working unchanged; once they
+/// derive bytemuck's traits the default bodies below can go.
 ///
 /// # Safety
 /// Implementors are `repr(C)`, contain only integers and have no padding bytes.
@@ -19,11 +28,21 @@ pub unsafe trait Pod: Copy + 'static {
         // byte of it is initialised and may be viewed as u8.
         unsafe { core::slice::from_raw_parts(self as *const Self as *const u8, core::mem::size_of::<Self>()) }
     }
+
+    fn as_bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in as_bytes; and since Self is integers only, any bytes written through
+        // the slice form a valid value.
+        unsafe { core::slice::from_raw_parts_mut(self as *mut Self as *mut u8, core::mem::size_of::<Self>()) }
+    }
 }
+
+// SAFETY: bytemuck::Pod promises more than this trait asks (no padding, any bit pattern
+// valid); the derive checks it at compile time.
+unsafe impl<T: bytemuck::Pod> Pod for T {}
 
 /// `struct stat` of x86_64 (144 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxStat {
     pub st_dev: u64,
     pub st_ino: u64,
@@ -44,20 +63,20 @@ pub struct LinuxStat {
     pub st_ctime_nsec: i64,
     pub unused: [i64; 3],
 }
-// SAFETY: repr(C), integers only, the explicit pad0 leaves no implicit padding.
-unsafe impl Pod for LinuxStat {}
+const _: () = assert!(core::mem::size_of::<LinuxStat>() == 144);
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct StatxTimestamp {
     pub tv_sec: i64,
     pub tv_nsec: u32,
     pub reserved: i32,
 }
+const _: () = assert!(core::mem::size_of::<StatxTimestamp>() == 16);
 
 /// `struct statx` (256 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxStatx {
     pub stx_mask: u32,
     pub stx_blksize: u32,
@@ -84,12 +103,11 @@ pub struct LinuxStatx {
     pub stx_dio_offset_align: u32,
     pub spare3: [u64; 12],
 }
-// SAFETY: repr(C), integers only, every field naturally aligned with no gaps (256 bytes).
-unsafe impl Pod for LinuxStatx {}
+const _: () = assert!(core::mem::size_of::<LinuxStatx>() == 256);
 
 /// The kernel's `struct termios` (TCGETS), not glibc's larger one.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxTermios {
     pub c_iflag: u32,
     pub c_oflag: u32,
@@ -98,23 +116,21 @@ pub struct LinuxTermios {
     pub c_line: u8,
     pub c_cc: [u8; 19],
 }
-// SAFETY: repr(C), 4*u32 + 20 bytes = 36 bytes, no padding.
-unsafe impl Pod for LinuxTermios {}
+const _: () = assert!(core::mem::size_of::<LinuxTermios>() == 36);
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxWinsize {
     pub ws_row: u16,
     pub ws_col: u16,
     pub ws_xpixel: u16,
     pub ws_ypixel: u16,
 }
-// SAFETY: repr(C), four u16, no padding.
-unsafe impl Pod for LinuxWinsize {}
+const _: () = assert!(core::mem::size_of::<LinuxWinsize>() == 8);
 
 /// `struct statfs` of x86_64 (120 bytes): every field a long, `f_fsid` two ints.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxStatfs {
     /// The file system's magic number (EXT4_SUPER_MAGIC, TMPFS_MAGIC...).
     pub f_type: i64,
@@ -131,18 +147,16 @@ pub struct LinuxStatfs {
     pub f_flags: i64,
     pub f_spare: [i64; 4],
 }
-// SAFETY: repr(C), integers only, every field 8-byte sized or paired (f_fsid): no padding.
-unsafe impl Pod for LinuxStatfs {}
+const _: () = assert!(core::mem::size_of::<LinuxStatfs>() == 120);
 
 /// `struct timespec`.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Timespec {
     pub tv_sec: i64,
     pub tv_nsec: i64,
 }
-// SAFETY: repr(C), two i64.
-unsafe impl Pod for Timespec {}
+const _: () = assert!(core::mem::size_of::<Timespec>() == 16);
 
 /// Linux signal numbers (x86_64).
 pub mod signal {
@@ -186,16 +200,6 @@ pub mod signal {
 mod tests {
     use super::*;
     use core::mem::size_of;
-
-    #[test]
-    fn struct_sizes_match_linux_x86_64() {
-        assert_eq!(size_of::<LinuxStat>(), 144);
-        assert_eq!(size_of::<LinuxStatx>(), 256);
-        assert_eq!(size_of::<LinuxTermios>(), 36);
-        assert_eq!(size_of::<LinuxWinsize>(), 8);
-        assert_eq!(size_of::<Timespec>(), 16);
-        assert_eq!(size_of::<LinuxStatfs>(), 120);
-    }
 
     #[test]
     fn struct_layouts_match_linux_raw_sys() {

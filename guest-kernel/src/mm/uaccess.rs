@@ -109,9 +109,7 @@ pub fn read_u64(addr: u64) -> Result<u64, i64> {
 
 pub fn read_struct<T: Pod + Default>(addr: u64) -> Result<T, i64> {
     let mut v = T::default();
-    // SAFETY: T is Pod: any byte pattern is a valid value and it has no padding.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(&mut v as *mut T as *mut u8, core::mem::size_of::<T>()) };
-    copy_from_user(addr, bytes)?;
+    copy_from_user(addr, v.as_bytes_mut())?;
     Ok(v)
 }
 
