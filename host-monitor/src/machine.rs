@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use abi_shared::bootinfo::{BootInfo, Doorbell, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
 use abi_shared::hypercall::{encode_frame, Response};
@@ -263,13 +263,11 @@ impl Machine {
     /// Run until the guest reports an outcome or dies. Exits are counted by reason.
     pub fn run(
         &mut self,
-        server: Arc<Mutex<Server>>,
+        server: Arc<Server>,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
         let block = vcpu_block_gpa(0);
-        if let Ok(mut s) = server.lock() {
-            s.vcpu_clock = crate::server::this_thread_cpu_clock();
-        }
+        server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
         crate::signals::attach(&self.mem, block);
         self.publish_kick_flag();
         let mut worker = self.start_worker(&server, block)?;
@@ -288,7 +286,7 @@ impl Machine {
         self.mem.write_u64(block + vcpu_block::RAM_REGISTERED, registered).map_err(oob)
     }
 
-    fn start_worker(&mut self, server: &Arc<Mutex<Server>>, block: u64) -> Result<Option<Worker>, MachineError> {
+    fn start_worker(&mut self, server: &Arc<Server>, block: u64) -> Result<Option<Worker>, MachineError> {
         match self.wake.take() {
             Some(wake) => Ok(Some(
                 Worker::start(self.mem.clone(), server.clone(), block, wake)
@@ -300,11 +298,13 @@ impl Machine {
 
     fn run_vcpu(
         &mut self,
-        server: &Arc<Mutex<Server>>,
+        server: &Arc<Server>,
         worker: &mut Option<Worker>,
         block: u64,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
+        // This thread's own channel to the vCPU's hypercall area (the worker has another).
+        let mut channel = crate::server::Channel::new(block);
         loop {
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
@@ -327,12 +327,13 @@ impl Machine {
                     if let Some(w) = handover {
                         w.pause();
                     }
-                    let mut s = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?;
-                    crate::server::serve_area(&mut s, &self.mem, block);
-                    if let Some(outcome) = s.outcome.take() {
+                    if server.is_poisoned() {
+                        return Err(MachineError("hypercall server poisoned".into()));
+                    }
+                    crate::server::serve_area(server, &mut channel, &self.mem);
+                    if let Some(outcome) = server.take_outcome() {
                         return Ok(outcome);
                     }
-                    drop(s);
                     if let Some(w) = handover {
                         w.wake_up();
                     }
@@ -384,7 +385,7 @@ impl Machine {
     /// so the child runs on a copy-on-write copy. Each side then answers the guest.
     fn fork(
         &mut self,
-        server: &Arc<Mutex<Server>>,
+        server: &Arc<Server>,
         worker: &mut Option<Worker>,
         block: u64,
         vfork: bool,
@@ -396,7 +397,7 @@ impl Machine {
 
     fn fork_with_room(
         &mut self,
-        server: &Arc<Mutex<Server>>,
+        server: &Arc<Server>,
         worker: &mut Option<Worker>,
         block: u64,
         vfork: bool,
@@ -410,7 +411,7 @@ impl Machine {
             self.wake = w.stop_keeping_wake();
         }
         let old_fds = self.vm.owned_fds();
-        let floor = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?.fds.floor();
+        let floor = server.fds.floor();
         // A vfork whose link cannot be made is still a fork: the parent just does not wait.
         let mut link = if vfork { crate::server::VforkLink::new(floor).ok() } else { None };
         use std::io::Write;
@@ -437,8 +438,7 @@ impl Machine {
                 self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
                 if let Some(l) = link.take() {
                     let copied = l.parent_waits();
-                    server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?.vfork_copy_back =
-                        copied;
+                    server.set_vfork_copy_back(copied);
                 }
                 (Response::Forked { pid: child, child: false, seed: crate::entropy::seed() }, ForkSide::Parent)
             }
@@ -451,19 +451,16 @@ impl Machine {
             if had_worker {
                 self.wake = self.vm.wake_eventfd(ports::HYPERCALL_WAKE);
             }
-            let mut s = server.lock().map_err(|_| MachineError("hypercall server poisoned".into()))?;
             for fd in old_fds {
-                s.fds.unreserve(fd);
+                server.fds.unreserve(fd);
             }
             for fd in self.vm.owned_fds() {
-                s.fds.reserve(fd);
+                server.fds.reserve(fd);
             }
-            s.vcpu_clock = crate::server::this_thread_cpu_clock();
-            s.hypercalls = 0;
+            server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
+            server.reset_hypercalls();
             if let Some(l) = link.take() {
-                let end = l.child_keeps();
-                s.fds.reserve(std::os::fd::AsRawFd::as_raw_fd(&end));
-                s.vfork_done = Some(end);
+                server.set_vfork_done(l.child_keeps());
             }
         }
         *worker = self.start_worker(server, block)?;

@@ -25,7 +25,7 @@ mod worker;
 use std::collections::BTreeMap;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use abi_shared::hypercall::ExitHow;
 
@@ -91,17 +91,17 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
     log::info!("guest kernel flavour: {:?}, {} MiB guest RAM", machine.flavour, memory >> 20);
     let startup = startup::collect(&launch, &fds);
-    let mut guard = server::FdGuard::default();
+    let guard = server::FdGuard::default();
     guard.set_floor(fds.floor);
     for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd) {
         guard.reserve(fd);
     }
-    let server = Arc::new(Mutex::new(Server::new(&startup, guard, args.strace)));
+    let server = Arc::new(Server::new(&startup, guard, args.strace));
     let mut exits = BTreeMap::new();
     startup::reclose_stdio();
     startup::enforce_program_fd_limit(&fds);
     let outcome = machine.run(server.clone(), &mut exits);
-    let hypercalls = server.lock().map(|s| s.hypercalls).unwrap_or(0);
+    let hypercalls = server.hypercalls();
     // Reading KVM's counters takes a dozen system calls, worth it only for a report.
     let wanted = (args.stats || args.stats_json.is_some()) && !machine.forked;
     let counters = if wanted { machine.vcpu.counters() } else { Vec::new() };

@@ -111,26 +111,48 @@ pub fn set_program_fd_limit(soft: u64) -> i64 {
         return 0; // Not running a program (unit tests of the server).
     }
     let soft = soft.min(HOST_HARD.load(Ordering::Relaxed));
+    let makers = room_makers();
     PROGRAM_SOFT.store(soft, Ordering::Relaxed);
-    if set_soft_nofile(soft) != 0 {
+    // While another thread makes a descriptor with room, the last of them to finish puts
+    // the new limit in place.
+    if *makers == 0 && set_soft_nofile(soft) != 0 {
         let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL);
         return -i64::from(crate::host::errno_to_linux(e));
     }
     0
 }
 
+/// How many threads run `with_fd_room` now: the first raises the limit, the last puts the
+/// program's back. Its lock is held to count and to set the limit, never while a
+/// descriptor is made (that may be a fork, whose vfork parent waits for its child).
+static ROOM_MAKERS: std::sync::Mutex<u32> = std::sync::Mutex::new(0);
+
+fn room_makers() -> std::sync::MutexGuard<'static, u32> {
+    ROOM_MAKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Run `make` (which creates one of the monitor's descriptors above the floor) with the
 /// room the program's limit would deny it, then put the program's limit back. The
-/// program runs no hypercall meanwhile (callers hold the server, or are forking), so it
-/// never sees the raised limit.
+/// program's one vCPU waits meanwhile (in this hypercall, or in its fork), so it never
+/// sees the raised limit. Threads that serve hypercalls may make room at once: the limit
+/// goes back only when the last of them is done.
 pub fn with_fd_room<T>(make: impl FnOnce() -> T) -> T {
-    let program = PROGRAM_SOFT.load(Ordering::Relaxed);
-    if program == UNSET {
+    if PROGRAM_SOFT.load(Ordering::Relaxed) == UNSET {
         return make();
     }
-    set_soft_nofile(program.max(ROOM_SOFT.load(Ordering::Relaxed)));
+    {
+        let mut makers = room_makers();
+        if *makers == 0 {
+            set_soft_nofile(PROGRAM_SOFT.load(Ordering::Relaxed).max(ROOM_SOFT.load(Ordering::Relaxed)));
+        }
+        *makers += 1;
+    }
     let made = make();
-    set_soft_nofile(program);
+    let mut makers = room_makers();
+    *makers -= 1;
+    if *makers == 0 {
+        set_soft_nofile(PROGRAM_SOFT.load(Ordering::Relaxed));
+    }
     made
 }
 

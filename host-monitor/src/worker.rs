@@ -117,7 +117,7 @@ impl<'m> GuestTimer<'m> {
 impl Worker {
     /// Start serving the vCPU block at `block`. `wake` is the eventfd behind the guest's
     /// HYPERCALL_WAKE port.
-    pub fn start(mem: Arc<GuestMemory>, server: Arc<Mutex<Server>>, block: u64, wake: File) -> std::io::Result<Worker> {
+    pub fn start(mem: Arc<GuestMemory>, server: Arc<Server>, block: u64, wake: File) -> std::io::Result<Worker> {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             answered: (Mutex::new(()), Condvar::new()),
@@ -262,24 +262,25 @@ fn until_deadline(deadline: u64, now: u64) -> Option<Duration> {
     (deadline != 0).then(|| Duration::from_nanos(deadline.saturating_sub(now)))
 }
 
-fn serve_loop(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Shared, wake: &File) {
+fn serve_loop(mem: &GuestMemory, server: &Server, block: u64, shared: &Shared, wake: &File) {
     crate::signals::set_worker_thread(true);
     serve_requests(mem, server, block, shared, wake);
     crate::signals::set_worker_thread(false);
 }
 
-fn serve_requests(mem: &GuestMemory, server: &Mutex<Server>, block: u64, shared: &Shared, wake: &File) {
+fn serve_requests(mem: &GuestMemory, server: &Server, block: u64, shared: &Shared, wake: &File) {
     let Some(c) = Control::new(mem, block) else { return };
+    let mut channel = crate::server::Channel::new(block);
     let mut last = c.resp.load(Ordering::Acquire);
     let mut idle_since = Instant::now();
     while !shared.stop.load(Ordering::Relaxed) {
         let seq = c.req.load(Ordering::Acquire);
         if seq != last {
-            match server.lock() {
-                Ok(mut s) => crate::server::serve_area(&mut s, mem, block),
-                // A handler panicked earlier: stop rather than answer with stale data.
-                Err(_) => return,
+            // A handler panicked earlier: stop rather than answer with stale data.
+            if server.is_poisoned() {
+                return;
             }
+            crate::server::serve_area(server, &mut channel, mem);
             last = seq;
             c.resp.store(seq, Ordering::SeqCst);
             if shared.waiting.load(Ordering::SeqCst) {

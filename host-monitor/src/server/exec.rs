@@ -192,7 +192,7 @@ mod tests {
         // Plain dups of stdin, closed by the test.
         let (a, b) = (sys::dup(0).unwrap(), sys::dup(0).unwrap());
         let (program, mine) = (a.min(b), a.max(b));
-        let mut guard = FdGuard::default();
+        let guard = FdGuard::default();
         guard.reserve(mine);
         let (m, p) = (mine as u32, program as u32);
         assert_eq!(close_range(&guard, m, m, 0).unwrap(), Response::Ret(0));

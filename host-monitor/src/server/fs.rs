@@ -1235,7 +1235,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let mine = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
         let other = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
-        let mut fds = FdGuard::default();
+        let fds = FdGuard::default();
         fds.reserve(mine);
         let guarded = |req: Request<'_>| handle(&fds, &mem, &req);
         let ebadf = err(errno::EBADF);
@@ -1491,7 +1491,7 @@ mod tests {
         assert_eq!(call(&mem, Request::IoctlGetPgrp { fd }), err(errno::ENOTTY));
         close(&mem, fd);
         assert_eq!(call(&mem, Request::IoctlFionread { fd }), err(errno::EBADF));
-        let mut guard = FdGuard::default();
+        let guard = FdGuard::default();
         guard.reserve(fd);
         let req = Request::IoctlFionread { fd };
         assert_eq!(handle(&guard, &mem, &req), err(errno::EBADF));

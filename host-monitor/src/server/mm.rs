@@ -8,22 +8,34 @@
 //! counted, and closed when the guest releases the last mapping.
 
 use std::collections::HashMap;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::{Arc, Mutex};
 
 use abi_shared::hypercall::{MalformedReason, Response, SegList};
 use abi_shared::linux::errno;
 
-use super::FdGuard;
+use super::{lock, FdGuard};
 use crate::guest_mem::GuestMemory;
 use crate::host::sys;
 
 struct Held {
     key: (u64, u64),
     refs: u32,
+    /// The duplicate, shared with a `read` under way: it stays open until that read ends,
+    /// even when the guest releases the file meanwhile.
+    file: Arc<OwnedFd>,
 }
 
-/// Held files by handle (the duplicate's host fd number).
+/// Held files by handle (the duplicate's host fd number). Every thread that serves
+/// hypercalls uses the one table: its lock is held to look up or change it, never across
+/// a read of a file.
 #[derive(Default)]
 pub struct HeldFiles {
+    table: Mutex<Table>,
+}
+
+#[derive(Default)]
+struct Table {
     by_handle: HashMap<i32, Held>,
     by_file: HashMap<(u64, u64), i32>,
 }
@@ -81,7 +93,7 @@ pub fn window_op(result: Result<(), i32>) -> Response {
 
 impl HeldFiles {
     /// `FileHold`: check that `fd` may be mapped as asked, then hold its file.
-    pub fn hold(&mut self, fds: &mut FdGuard, fd: i32, write: bool) -> Response {
+    pub fn hold(&self, fds: &FdGuard, fd: i32, write: bool) -> Response {
         let (mode, st) = match mappable(fds, fd) {
             Ok(v) => v,
             Err(e) => return errno_ret(e),
@@ -91,8 +103,11 @@ impl HeldFiles {
         }
         #[allow(clippy::unnecessary_cast)] // st_dev and st_ino differ in type between hosts.
         let key = (st.st_dev as u64, st.st_ino as u64);
-        if let Some(&handle) = self.by_file.get(&key) {
-            if let Some(h) = self.by_handle.get_mut(&handle) {
+        // Looked up and inserted under one lock, so that two holds of one file share one
+        // duplicate. Duplicating does not block.
+        let mut table = lock(&self.table);
+        if let Some(&handle) = table.by_file.get(&key) {
+            if let Some(h) = table.by_handle.get_mut(&handle) {
                 h.refs += 1;
                 return Response::Ret(i64::from(handle));
             }
@@ -104,21 +119,23 @@ impl HeldFiles {
             crate::startup::with_fd_room(|| sys::dup_above_floor(fd, fds.floor()))
                 .map_err(|e| crate::host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO)))
         });
-        let handle = match duplicate {
-            Ok(handle) => std::os::fd::IntoRawFd::into_raw_fd(handle),
+        let file = match duplicate {
+            Ok(file) => Arc::new(file),
             Err(e) => return linux_errno_ret(e),
         };
+        let handle = file.as_raw_fd();
         fds.reserve(handle);
-        self.by_file.insert(key, handle);
-        self.by_handle.insert(handle, Held { key, refs: 1 });
+        table.by_file.insert(key, handle);
+        table.by_handle.insert(handle, Held { key, refs: 1, file });
         Response::Ret(i64::from(handle))
     }
 
     /// `FileRead`: pread from a held file into guest RAM.
     pub fn read(&self, mem: &GuestMemory, handle: i32, buf: &SegList<'_>, offset: u64) -> Response {
-        if !self.by_handle.contains_key(&handle) {
+        // A disk read can take long: the table is not locked meanwhile.
+        let Some(file) = lock(&self.table).by_handle.get(&handle).map(|h| h.file.clone()) else {
             return errno_ret(errno::EBADF);
-        }
+        };
         let Ok(iov) = mem.iovecs(buf.as_slice()) else {
             return Response::Malformed(MalformedReason::BadGuestAddress);
         };
@@ -127,9 +144,9 @@ impl HeldFiles {
         // Regular files return short counts only at end of file; loop over the iovecs so
         // that a large read does not depend on preadv's IOV_MAX.
         for chunk in iov.chunks(256) {
-            // SAFETY: every iovec was checked to lie inside guest RAM; handle is a file
-            // descriptor this table holds.
-            let n = match unsafe { sys::read_vectored(handle, chunk, Some(offset.saturating_add(done))) } {
+            // SAFETY: every iovec was checked to lie inside guest RAM; `file` is a
+            // descriptor this table holds, kept open by the reference we hold.
+            let n = match unsafe { sys::read_vectored(file.as_raw_fd(), chunk, Some(offset.saturating_add(done))) } {
                 Ok(n) => n,
                 Err(e) => return linux_errno_ret(e),
             };
@@ -141,18 +158,22 @@ impl HeldFiles {
         Response::Ret(done)
     }
 
-    /// `FileRelease`: one mapping fewer; the last one closes the duplicate.
-    pub fn release(&mut self, fds: &mut FdGuard, handle: i32) -> Response {
-        let Some(h) = self.by_handle.get_mut(&handle) else { return errno_ret(errno::EBADF) };
+    /// `FileRelease`: one mapping fewer; the last one closes the duplicate (once a read
+    /// under way on another thread is done with it).
+    pub fn release(&self, fds: &FdGuard, handle: i32) -> Response {
+        let mut table = lock(&self.table);
+        let Some(h) = table.by_handle.get_mut(&handle) else { return errno_ret(errno::EBADF) };
         h.refs -= 1;
-        if h.refs == 0 {
-            let key = h.key;
-            self.by_handle.remove(&handle);
-            self.by_file.remove(&key);
-            fds.unreserve(handle);
-            // The duplicate this table created, which nothing else uses.
-            sys::close_quietly(handle);
+        if h.refs > 0 {
+            return Response::Ret(0);
         }
+        let key = h.key;
+        let released = table.by_handle.remove(&handle);
+        table.by_file.remove(&key);
+        fds.unreserve(handle);
+        drop(table);
+        // Closed (by the last reference) outside the lock.
+        drop(released);
         Response::Ret(0)
     }
 }

@@ -21,43 +21,66 @@ use abi_shared::hypercall::{
     Response, Startup, PROTOCOL_VERSION,
 };
 
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
 use crate::guest_mem::GuestMemory;
 
 /// Host file descriptors the monitor itself uses (/dev/kvm, the VM, vCPUs...). The guest
 /// may not name them: every fd argument is checked here, so a Linux program cannot close
 /// or overwrite the monitor's own descriptors.
-#[derive(Default, Debug, Clone)]
+///
+/// Shared by every thread that serves hypercalls, so synchronized inside: each method
+/// holds the lock only for its own look or change, never across a host call.
+#[derive(Default, Debug)]
 pub struct FdGuard {
-    reserved: Vec<i32>,
+    /// Read for every fd a request names, changed only when the monitor opens or closes
+    /// one of its own descriptors: a reader-writer lock.
+    reserved: RwLock<Vec<i32>>,
     /// Lowest fd number the monitor may take for itself (the program's fds lie below).
-    floor: i32,
+    floor: AtomicI32,
 }
 
 impl FdGuard {
-    pub fn reserve(&mut self, fd: i32) {
-        self.reserved.push(fd);
+    pub fn reserve(&self, fd: i32) {
+        write(&self.reserved).push(fd);
     }
 
-    pub fn unreserve(&mut self, fd: i32) {
-        self.reserved.retain(|&r| r != fd);
+    pub fn unreserve(&self, fd: i32) {
+        write(&self.reserved).retain(|&r| r != fd);
     }
 
-    pub fn set_floor(&mut self, floor: i32) {
-        self.floor = floor;
+    pub fn set_floor(&self, floor: i32) {
+        self.floor.store(floor, Ordering::Relaxed);
     }
 
     pub fn floor(&self) -> i32 {
-        self.floor
+        self.floor.load(Ordering::Relaxed)
     }
 
     pub fn is_reserved(&self, fd: i32) -> bool {
-        self.reserved.contains(&fd)
+        read(&self.reserved).contains(&fd)
     }
 
     /// The lowest of the monitor's descriptors: the program's are all below it.
     pub fn lowest_reserved(&self) -> Option<i32> {
-        self.reserved.iter().copied().min()
+        read(&self.reserved).iter().copied().min()
     }
+}
+
+/// The server's own locks guard plain tables that every change leaves whole, so a
+/// handler's panic (which `Server::poisoned` records) does not make them unreadable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// What the guest reported when it stopped.
@@ -67,25 +90,39 @@ pub enum GuestOutcome {
     Panicked(String),
 }
 
-/// Per-process state of the hypercall server.
+/// Per-process state of the hypercall server, shared by every thread that serves the
+/// process's vCPUs (`Arc<Server>`): it is served through `&self`, and each piece of state
+/// that requests change has its own short-held lock or is atomic. No lock is held across
+/// a host call that can block (a pipe read, wait4, nanosleep, poll), so while one vCPU's
+/// request waits in the host, the others' are served. What belongs to one serving thread
+/// and one vCPU's hypercall area is a `Channel`.
 pub struct Server {
     pub fds: FdGuard,
     startup: Vec<u8>,
     pub strace: bool,
-    pub outcome: Option<GuestOutcome>,
+    outcome: Mutex<Option<GuestOutcome>>,
     /// Requests served, for `--stats`.
-    pub hypercalls: u64,
+    hypercalls: AtomicU64,
     /// CPU clock of the vCPU thread (the program's CPU time), set by the vCPU thread.
-    pub vcpu_clock: Option<libc::clockid_t>,
+    vcpu_clock: Mutex<Option<libc::clockid_t>>,
     /// Files held for the guest's file mappings.
     held_files: mm::HeldFiles,
     /// A vfork child's end of the link its parent waits on (see `VforkLink`), closed when
-    /// its exec passes the point of no return.
-    pub vfork_done: Option<std::os::fd::OwnedFd>,
+    /// its exec passes the point of no return. Shared so that a copy-back can write to it
+    /// (a pipe write, which can block) without holding the lock.
+    vfork_done: Mutex<Option<Arc<OwnedFd>>>,
     /// A vfork parent: the records of what its child wrote, for the guest to take.
-    pub vfork_copy_back: Vec<u8>,
-    frames: FrameBuffers,
+    vfork_copy_back: Mutex<Vec<u8>>,
+    /// A request handler panicked: the state it was changing may be half done, so the
+    /// monitor stops serving (as it did when one lock guarded the whole server).
+    poisoned: AtomicBool,
 }
+
+/// Every thread that serves hypercalls shares the one server.
+const _: () = {
+    const fn shared_between_threads<T: Send + Sync>() {}
+    shared_between_threads::<Server>();
+};
 
 impl Server {
     pub fn new(startup: &Startup, fds: FdGuard, strace: bool) -> Server {
@@ -94,30 +131,69 @@ impl Server {
             fds,
             startup,
             strace,
-            outcome: None,
-            hypercalls: 0,
-            vcpu_clock: None,
+            outcome: Mutex::new(None),
+            hypercalls: AtomicU64::new(0),
+            vcpu_clock: Mutex::new(None),
             held_files: Default::default(),
-            vfork_done: None,
-            vfork_copy_back: Vec::new(),
-            frames: FrameBuffers::default(),
+            vfork_done: Mutex::new(None),
+            vfork_copy_back: Mutex::new(Vec::new()),
+            poisoned: AtomicBool::new(false),
         }
+    }
+
+    /// What the guest reported when it stopped, once (the vCPU thread looks after each
+    /// request it serves).
+    pub fn take_outcome(&self) -> Option<GuestOutcome> {
+        lock(&self.outcome).take()
+    }
+
+    /// Requests served, for `--stats`.
+    pub fn hypercalls(&self) -> u64 {
+        self.hypercalls.load(Ordering::Relaxed)
+    }
+
+    /// A forked child counts its own requests.
+    pub fn reset_hypercalls(&self) {
+        self.hypercalls.store(0, Ordering::Relaxed);
+    }
+
+    /// The vCPU thread's CPU clock (the program's CPU time); set by that thread.
+    pub fn set_vcpu_clock(&self, clock: Option<libc::clockid_t>) {
+        *lock(&self.vcpu_clock) = clock;
+    }
+
+    /// A vfork child: keep the end of the link its parent waits on, closed at exec.
+    pub fn set_vfork_done(&self, end: OwnedFd) {
+        self.fds.reserve(end.as_raw_fd());
+        *lock(&self.vfork_done) = Some(Arc::new(end));
+    }
+
+    /// A vfork parent: what its child wrote, for the guest to take.
+    pub fn set_vfork_copy_back(&self, records: Vec<u8>) {
+        *lock(&self.vfork_copy_back) = records;
+    }
+
+    /// A request handler panicked earlier: nothing more may be served.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
     }
 
     /// Serve the request in `req_area` and write the answer into `resp_area`; returns the
     /// length of the answer frame.
-    pub fn serve(&mut self, mem: &GuestMemory, req_area: &[u8], resp_area: &mut [u8]) -> usize {
-        self.hypercalls += 1;
+    pub fn serve(&self, mem: &GuestMemory, req_area: &[u8], resp_area: &mut [u8]) -> usize {
+        self.hypercalls.fetch_add(1, Ordering::Relaxed);
+        let watch = PanicWatch(&self.poisoned);
         let resp = match decode_frame::<Request<'_>>(req_area) {
             Ok(req) => self.dispatch(mem, &req),
             Err(_) => Response::Malformed(MalformedReason::Decode),
         };
+        drop(watch);
         encode_response_frame(&resp, resp_area)
             .or_else(|_| encode_frame(&Response::Malformed(MalformedReason::BadLength), resp_area))
             .unwrap_or(0)
     }
 
-    fn dispatch(&mut self, mem: &GuestMemory, req: &Request<'_>) -> Response {
+    fn dispatch(&self, mem: &GuestMemory, req: &Request<'_>) -> Response {
         match req {
             Request::Hello { version } => self.hello(*version),
             Request::GetStartup { buf } => self.get_startup(mem, buf.as_slice()),
@@ -131,7 +207,7 @@ impl Server {
                 Response::Ret(0)
             }
             Request::Panic { message } => {
-                self.outcome = Some(GuestOutcome::Panicked(String::from_utf8_lossy(message).into_owned()));
+                *lock(&self.outcome) = Some(GuestOutcome::Panicked(String::from_utf8_lossy(message).into_owned()));
                 Response::Ret(0)
             }
             Request::Log { level, message } => {
@@ -159,9 +235,9 @@ impl Server {
                 Ok(zeroed) => Response::Ret(i64::from(zeroed)),
                 Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
             },
-            Request::FileHold { fd, write } => self.held_files.hold(&mut self.fds, *fd, *write),
+            Request::FileHold { fd, write } => self.held_files.hold(&self.fds, *fd, *write),
             Request::FileRead { handle, buf, offset } => self.held_files.read(mem, *handle, buf, *offset),
-            Request::FileRelease { handle } => self.held_files.release(&mut self.fds, *handle),
+            Request::FileRelease { handle } => self.held_files.release(&self.fds, *handle),
             Request::FileMapShared { fd, offset, len, gpa, write } => {
                 mm::map_shared(&self.fds, mem, *fd, *offset, *len, *gpa, *write)
             }
@@ -173,7 +249,8 @@ impl Server {
             },
             Request::SetFdLimit { soft } => Response::Ret(crate::startup::set_program_fd_limit(*soft)),
             Request::CpuTime => {
-                Response::Ret(clock_ns(self.vcpu_clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
+                let clock = *lock(&self.vcpu_clock);
+                Response::Ret(clock_ns(clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
             }
             Request::Getgroups { .. }
             | Request::Getpgid { .. }
@@ -209,16 +286,19 @@ impl Server {
                 exec::exec_native(&self.fds, mem, *fd, args.as_slice(), *argc, *blocked).unwrap_or_else(Response::from)
             }
             Request::CloseOnExec => {
-                if let Some(fd) = self.vfork_done.take() {
-                    self.fds.unreserve(std::os::fd::AsRawFd::as_raw_fd(&fd));
+                let done = lock(&self.vfork_done).take();
+                if let Some(fd) = done {
+                    self.fds.unreserve(fd.as_raw_fd());
                 }
                 exec::close_on_exec(&self.fds).unwrap_or_else(Response::from)
             }
             Request::VforkCopyBack { va, buf } => {
-                process::copy_back(self.vfork_done.as_ref(), mem, *va, buf.as_slice())
+                // The write to the link can block: not under the lock.
+                let link = lock(&self.vfork_done).clone();
+                process::copy_back(link.as_deref(), mem, *va, buf.as_slice())
             }
             Request::VforkTakeCopyBack { buf } => {
-                process::take_copy_back(&mut self.vfork_copy_back, mem, buf.as_slice())
+                process::take_copy_back(&mut lock(&self.vfork_copy_back), mem, buf.as_slice())
             }
             Request::Fork { .. }
             | Request::Wait4 { .. }
@@ -252,7 +332,7 @@ impl Server {
 
     /// The guest's per-syscall counters arrive as (in_guest, hypercall) u64 pairs, one per
     /// syscall number.
-    fn exit(&mut self, mem: &GuestMemory, how: ExitHow, stats: &[GuestSeg]) -> Response {
+    fn exit(&self, mem: &GuestMemory, how: ExitHow, stats: &[GuestSeg]) -> Response {
         let mut counters = Vec::new();
         for seg in stats.iter().take(1) {
             let Ok(bytes) = mem.read_vec(seg.gpa, seg.len.min(16 * 1024)) else {
@@ -267,7 +347,7 @@ impl Server {
                 })
                 .collect();
         }
-        self.outcome = Some(GuestOutcome::Exited(how, counters));
+        *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
         Response::Ret(0)
     }
 }
@@ -279,32 +359,50 @@ fn sleep(ns: u64) -> Response {
     Response::Ret(if slept { 0 } else { -i64::from(abi_shared::linux::errno::EINTR) })
 }
 
-/// Serve the request in the vCPU block at `block`: copy the frame out (the guest could
+/// Records a panic that unwinds out of a request handler in `Server::poisoned`.
+struct PanicWatch<'a>(&'a AtomicBool);
+
+impl Drop for PanicWatch<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// One serving thread's channel to one vCPU's hypercall area (the vCPU block at `block`):
+/// what serving that area needs besides the shared `Server`. Each thread that serves a
+/// vCPU (its hypercall worker, and the vCPU thread itself for requests that come by exit)
+/// has its own, so serving needs no lock on it.
+pub struct Channel {
+    block: u64,
+    /// The request and response frames, kept from one request to the next (zeroing 4 KiB
+    /// and allocating the copy cost ~150 ns, a tenth of a forwarded stat's time in the
+    /// host).
+    request: Vec<u8>,
+    response: Vec<u8>,
+}
+
+impl Channel {
+    pub fn new(block: u64) -> Channel {
+        Channel { block, request: Vec::new(), response: Vec::new() }
+    }
+}
+
+/// Serve the request in the channel's vCPU block: copy the frame out (the guest could
 /// change it while we decode), serve it, and copy only the used part of the answer back.
-pub fn serve_area(server: &mut Server, mem: &GuestMemory, block: u64) {
+pub fn serve_area(server: &Server, channel: &mut Channel, mem: &GuestMemory) {
     use abi_shared::layout::vcpu_block;
+    let block = channel.block;
     let area = block + vcpu_block::HC_REQUEST;
     let Ok(len) = mem.read_u32(area) else { return };
     let len = (u64::from(len).min(vcpu_block::HC_REQUEST_SIZE - 4) + 4) as usize;
-    // The request is copied out before it is decoded: the guest could change it meanwhile.
-    // The buffers are kept from one request to the next (zeroing 4 KiB and allocating the
-    // copy cost ~150 ns, a tenth of a forwarded stat's time in the host).
-    // (Taking them leaves two empty Vecs behind: no allocation.)
-    let mut frames = std::mem::take(&mut server.frames);
-    frames.request.resize(len, 0);
-    frames.response.resize(RESPONSE_FRAME_MAX, 0);
-    if mem.read(area, &mut frames.request).is_ok() {
-        let used = server.serve(mem, &frames.request, &mut frames.response);
-        let _ = mem.write(block + vcpu_block::HC_RESPONSE, &frames.response[..used]);
+    channel.request.resize(len, 0);
+    channel.response.resize(RESPONSE_FRAME_MAX, 0);
+    if mem.read(area, &mut channel.request).is_ok() {
+        let used = server.serve(mem, &channel.request, &mut channel.response);
+        let _ = mem.write(block + vcpu_block::HC_RESPONSE, &channel.response[..used]);
     }
-    server.frames = frames;
-}
-
-/// The request and response frames of `serve_area`.
-#[derive(Default)]
-pub struct FrameBuffers {
-    request: Vec<u8>,
-    response: Vec<u8>,
 }
 
 /// The longest answer the monitor writes (within the vCPU block's response area).
@@ -341,7 +439,7 @@ mod tests {
         }
     }
 
-    fn serve(server: &mut Server, mem: &GuestMemory, req: &Request<'_>) -> Response {
+    fn serve(server: &Server, mem: &GuestMemory, req: &Request<'_>) -> Response {
         let mut area = [0u8; 4096];
         encode_frame(req, &mut area).unwrap();
         let mut resp = [0u8; 4096];
@@ -354,10 +452,10 @@ mod tests {
     fn hello_checks_the_protocol_version() {
         let mut buf = vec![0u8; 65536];
         let mem = GuestMemory::from_vec_for_test(&mut buf);
-        let mut s = Server::new(&startup(), FdGuard::default(), false);
-        assert!(matches!(serve(&mut s, &mem, &Request::Hello { version: PROTOCOL_VERSION }), Response::Hello(_)));
+        let s = Server::new(&startup(), FdGuard::default(), false);
+        assert!(matches!(serve(&s, &mem, &Request::Hello { version: PROTOCOL_VERSION }), Response::Hello(_)));
         assert_eq!(
-            serve(&mut s, &mem, &Request::Hello { version: PROTOCOL_VERSION + 1 }),
+            serve(&s, &mem, &Request::Hello { version: PROTOCOL_VERSION + 1 }),
             Response::Malformed(MalformedReason::Version)
         );
     }
@@ -366,13 +464,13 @@ mod tests {
     fn startup_block_outside_guest_ram_is_refused() {
         let mut buf = vec![0u8; 65536];
         let mem = GuestMemory::from_vec_for_test(&mut buf);
-        let mut s = Server::new(&startup(), FdGuard::default(), false);
+        let s = Server::new(&startup(), FdGuard::default(), false);
         let segs = [GuestSeg { gpa: 65530, len: 4096 }];
-        let r = serve(&mut s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) });
+        let r = serve(&s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) });
         assert_eq!(r, Response::Malformed(MalformedReason::BadGuestAddress));
         let segs = [GuestSeg { gpa: 4096, len: 4096 }];
         assert!(
-            matches!(serve(&mut s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) }), Response::Ret(n) if n > 0)
+            matches!(serve(&s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) }), Response::Ret(n) if n > 0)
         );
     }
 
@@ -380,18 +478,18 @@ mod tests {
     fn exit_with_counters_outside_ram_is_refused() {
         let mut buf = vec![0u8; 4096];
         let mem = GuestMemory::from_vec_for_test(&mut buf);
-        let mut s = Server::new(&startup(), FdGuard::default(), false);
+        let s = Server::new(&startup(), FdGuard::default(), false);
         let segs = [GuestSeg { gpa: u64::MAX - 8, len: 16 }];
-        let r = serve(&mut s, &mem, &Request::Exit { how: ExitHow::Status(0), stats: SegList::Borrowed(&segs) });
+        let r = serve(&s, &mem, &Request::Exit { how: ExitHow::Status(0), stats: SegList::Borrowed(&segs) });
         assert_eq!(r, Response::Malformed(MalformedReason::BadGuestAddress));
-        assert!(s.outcome.is_none());
+        assert!(s.take_outcome().is_none());
     }
 
     #[test]
     fn garbage_frame_gets_a_decode_error() {
         let mut buf = vec![0u8; 4096];
         let mem = GuestMemory::from_vec_for_test(&mut buf);
-        let mut s = Server::new(&startup(), FdGuard::default(), false);
+        let s = Server::new(&startup(), FdGuard::default(), false);
         let mut resp = [0u8; 64];
         let n = s.serve(&mem, &[0xff, 0xff, 0xff, 0xff, 1, 2, 3], &mut resp);
         assert!(n > 0);
@@ -405,12 +503,12 @@ mod tests {
         fn arbitrary_requests_never_panic(body in proptest::collection::vec(any::<u8>(), 0..256)) {
             let mut buf = vec![0u8; 16384];
             let mem = GuestMemory::from_vec_for_test(&mut buf);
-            let mut guard = FdGuard::default();
+            let guard = FdGuard::default();
             // Every fd the test process could have is off limits: no request may touch them.
             for fd in 0..1024 {
                 guard.reserve(fd);
             }
-            let mut s = Server::new(&startup(), guard, false);
+            let s = Server::new(&startup(), guard, false);
             let mut area = vec![0u8; body.len() + 4];
             area[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
             area[4..].copy_from_slice(&body);

@@ -196,7 +196,7 @@ mod tests {
             panic!()
         };
         assert!(mem.read_vec(0, n as u64).unwrap().starts_with(b"pipe:["));
-        let mut guard = FdGuard::default();
+        let guard = FdGuard::default();
         guard.reserve(fd);
         let r = handle(&guard, &mem, &Request::FdPath { fd, buf: SegList::Borrowed(&segs) });
         assert_eq!(r, Response::Ret(-(errno::EBADF as i64)));
@@ -217,7 +217,7 @@ mod tests {
             bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect::<Vec<_>>()
         };
         assert!(list(&FdGuard::default()).contains(&fd));
-        let mut guard = FdGuard::default();
+        let guard = FdGuard::default();
         guard.reserve(fd);
         assert!(!list(&guard).contains(&fd));
     }

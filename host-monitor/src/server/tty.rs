@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_monitors_descriptors_and_files_are_refused() {
-        let mut guard = FdGuard::default();
+        let guard = FdGuard::default();
         // A plain dup of stdin, closed at the end.
         let mine = rustix::io::dup(std::io::stdin()).unwrap();
         guard.reserve(mine.as_raw_fd());

@@ -190,7 +190,7 @@ mod tests {
         let missing = dir.join("missing");
         assert_eq!(call(&mem, Request::Statfs { path: &missing }), errno_of(errno::ENOENT));
         assert_eq!(call(&mem, Request::Statfs { path: &[b'a'; 5000] }), errno_of(errno::ENAMETOOLONG));
-        let mut guard = FdGuard::default();
+        let guard = FdGuard::default();
         guard.reserve(d.as_raw_fd());
         assert_eq!(handle(&guard, &mem, &Request::Fstatfs { fd: d.as_raw_fd() }), errno_of(errno::EBADF));
     }
