@@ -2,6 +2,7 @@
 //! the pvm flavour with its VIF page registered before the first instruction.
 
 use std::fs::OpenOptions;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -54,6 +55,10 @@ struct KvmShared {
     /// The memory slots of guest RAM, in GPA order and contiguous from 0 (a forked child
     /// registers the same ones in its VM).
     ram_slots: Mutex<Vec<kvm_userspace_memory_region>>,
+    /// vCPUs of ended threads, as (id, VM generation, descriptor). KVM cannot destroy a
+    /// vCPU short of the whole VM, nor create a second one with the same id, so the next
+    /// thread given the same id takes its predecessor's.
+    retired: Mutex<Vec<(u64, u64, VcpuFd)>>,
 }
 
 /// An eventfd that the guest signals by writing to `port`. KVM learns of it only when the
@@ -188,6 +193,7 @@ impl KvmVm {
             owned: Mutex::new(owned),
             ioeventfds: Mutex::new(Vec::new()),
             ram_slots: Mutex::new(ram),
+            retired: Mutex::new(Vec::new()),
         });
         Ok(KvmVm { shared, first_vcpu: Mutex::new(Some(vcpu)), flavour })
     }
@@ -236,13 +242,22 @@ impl Vm for KvmVm {
     }
 
     fn create_vcpu(&self, id: u64, _mem: &GuestMemory) -> Result<Box<dyn Vcpu>, VmmError> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
         let taken = if id == 0 { self.first_vcpu.lock().ok().and_then(|mut v| v.take()) } else { None };
-        let fd = match taken {
+        let fd = match taken.or_else(|| self.shared.take_retired(id, generation)) {
             Some(v) => v,
             None => self.shared.new_vcpu(id)?,
         };
-        let generation = self.shared.generation.load(Ordering::Acquire);
-        Ok(Box::new(KvmVcpu { fd, id, shared: self.shared.clone(), generation, saved: None, deferred_interrupt: None }))
+        let mut vcpu = KvmVcpu {
+            fd: ManuallyDrop::new(fd),
+            id,
+            shared: self.shared.clone(),
+            generation,
+            saved: None,
+            deferred_interrupt: None,
+        };
+        vcpu.forget_previous_run();
+        Ok(Box::new(vcpu))
     }
 
     fn owned_fds(&self) -> Vec<i32> {
@@ -347,6 +362,10 @@ impl Vm for KvmVm {
         if let Ok(mut first) = self.first_vcpu.lock() {
             first.take();
         }
+        // The parent's ended threads' vCPUs: closing them only drops our references.
+        if let Ok(mut retired) = sh.retired.lock() {
+            retired.clear();
+        }
         sh.window_vm_fd.store(new_fd, Ordering::Release);
         sh.generation.fetch_add(1, Ordering::AcqRel);
         if !mem.reactivate_window() {
@@ -357,6 +376,13 @@ impl Vm for KvmVm {
 }
 
 impl KvmShared {
+    /// The vCPU `id` of an ended thread on the current VM, if there is one.
+    fn take_retired(&self, id: u64, generation: u64) -> Option<VcpuFd> {
+        let mut retired = self.retired.lock().ok()?;
+        let at = retired.iter().position(|(i, g, _)| *i == id && *g == generation)?;
+        Some(retired.swap_remove(at).2)
+    }
+
     /// A vCPU on the current VM; its descriptor is recorded as the monitor's.
     fn new_vcpu(&self, id: u64) -> Result<VcpuFd, VmmError> {
         let vm = self.vm.lock().map_err(|_| VmmError::Failed("VM lock poisoned".into()))?;
@@ -411,7 +437,8 @@ fn host_tsc() -> u64 {
 }
 
 pub struct KvmVcpu {
-    fd: VcpuFd,
+    /// Taken out only by `Drop`, which gives it back to the VM for the next thread.
+    fd: ManuallyDrop<VcpuFd>,
     id: u64,
     shared: Arc<KvmShared>,
     /// The VM generation this vCPU belongs to (see KvmShared).
@@ -479,6 +506,10 @@ impl Vcpu for KvmVcpu {
                 entries[n].index
             )));
         }
+        // x87 and SSE control words as after reset (a vCPU taken over from an ended thread
+        // still has that thread's).
+        let fpu = kvm_fpu { fcw: 0x37f, mxcsr: 0x1f80, ..Default::default() };
+        self.fd.set_fpu(&fpu).map_err(|e| failed("KVM_SET_FPU", e))?;
         let mut r = self.fd.get_regs().map_err(|e| failed("KVM_GET_REGS", e))?;
         r.rip = st.rip;
         r.rsp = st.rsp;
@@ -552,7 +583,7 @@ impl Vcpu for KvmVcpu {
         }
         let fd = self.shared.new_vcpu(self.id)?;
         // The parent's vCPU: closing it here only drops this process's reference.
-        drop(std::mem::replace(&mut self.fd, fd));
+        drop(ManuallyDrop::into_inner(std::mem::replace(&mut self.fd, ManuallyDrop::new(fd))));
         self.generation = generation;
         self.restore(&saved)
     }
@@ -571,7 +602,33 @@ fn interrupt(fd: &VcpuFd, vector: u8) -> Result<(), VmmError> {
     Ok(())
 }
 
+/// A thread's vCPU ends with its thread: finish the exit it stopped at (see
+/// `suspend_for_fork`: KVM would otherwise complete that instruction at the next thread's
+/// first instruction) and give the descriptor back for the next thread with this id.
+impl Drop for KvmVcpu {
+    fn drop(&mut self) {
+        // SAFETY: `fd` is taken exactly once, here, and not used afterwards.
+        let mut fd = unsafe { ManuallyDrop::take(&mut self.fd) };
+        if self.generation != self.shared.generation.load(Ordering::Acquire) {
+            return;
+        }
+        fd.set_kvm_immediate_exit(1);
+        let _ = fd.run();
+        fd.set_kvm_immediate_exit(0);
+        if let Ok(mut retired) = self.shared.retired.lock() {
+            retired.push((self.id, self.generation, fd));
+        }
+    }
+}
+
 impl KvmVcpu {
+    /// A vCPU taken over from an ended thread: no interrupt window asked for, no kick left.
+    fn forget_previous_run(&mut self) {
+        let run = self.fd.get_kvm_run();
+        run.request_interrupt_window = 0;
+        run.immediate_exit = 0;
+    }
+
     fn run_once(&mut self) -> Result<Exit, VmmError> {
         match self.fd.run() {
             Ok(VcpuExit::IoOut(port, _)) if port == ports::HYPERCALL => Ok(Exit::Hypercall),

@@ -46,6 +46,7 @@ pub mod hvf_sys;
 pub mod hvf_vmx;
 
 use std::fmt;
+use std::sync::Arc;
 
 use abi_shared::bootinfo::Flavour;
 use abi_shared::layout::HUGE_PAGE_SIZE;
@@ -182,7 +183,8 @@ pub trait Vcpu {
     fn resume_after_fork(&mut self) -> Result<(), VmmError>;
 }
 
-pub trait Vm {
+/// Shared by the threads that run the VM's vCPUs (each creates its own: `create_vcpu`).
+pub trait Vm: Send + Sync {
     /// Which privilege flavour this hypervisor runs the guest kernel in.
     fn flavour(&self) -> Flavour;
     /// TSC frequency in kHz as the guest will see it.
@@ -227,10 +229,10 @@ pub fn next_ram_end(registered: u64, wanted: u64, size: u64) -> u64 {
 }
 
 /// Create the VM for this host with `mem` as guest RAM.
-pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Result<Box<dyn Vm>, VmmError> {
+pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Result<Arc<dyn Vm>, VmmError> {
     #[cfg(target_os = "linux")]
     {
-        kvm::KvmVm::create(mem, force, fd_floor).map(|vm| Box::new(vm) as Box<dyn Vm>)
+        kvm::KvmVm::create(mem, force, fd_floor).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
     #[cfg(all(not(target_os = "linux"), target_arch = "aarch64"))]
     {
@@ -244,7 +246,7 @@ pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Re
     #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
     {
         let _ = fd_floor; // Hypervisor.framework uses no file descriptors.
-        hvf::HvfVm::create(mem, force).map(|vm| Box::new(vm) as Box<dyn Vm>)
+        hvf::HvfVm::create(mem, force).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
     #[cfg(all(
         not(target_os = "linux"),
