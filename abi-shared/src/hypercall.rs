@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 19;
+pub const PROTOCOL_VERSION: u32 = 20;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -629,6 +629,44 @@ pub enum Request<'a> {
     /// `Ret(0)` the page lies past its end, `Ret(-EINVAL)` no file is mapped there.
     WindowPageBacked {
         gpa: u64,
+    },
+    /// A new thread of the program (clone with CLONE_THREAD): start a host thread that
+    /// creates vCPU `vcpu` and runs it from `entry` (the guest kernel's secondary entry)
+    /// with rsp = the per-CPU window's kernel stack and rdi = `arg`, on page tables `cr3`,
+    /// with the GDT, TSS and VIF page of the vCPU block at `block`. `Ret(tid)`: the host
+    /// thread's id, which is the Linux thread's; `-EAGAIN` when the host cannot.
+    /// Sent by exit (the vCPU thread builds vCPUs).
+    StartThread {
+        vcpu: u32,
+        block: u64,
+        cr3: u64,
+        entry: u64,
+        arg: u64,
+    },
+    /// The calling thread ends (exit(2) of a thread that is not the last): the host releases
+    /// its vCPU and, once it will never run again, stores 0 in the block's
+    /// `vcpu_block::VCPU_IN_USE` word. No answer: the vCPU never runs again. By exit.
+    ThreadExit,
+    /// Sleep in the host until the u32 at guest-physical `gpa` no longer holds `expected`
+    /// and someone sends `FutexWake` for it, or `timeout_ns` (relative; u64::MAX: none)
+    /// passes, or a host signal interrupts: `Ret(0)`, `-EAGAIN` (the value differed at
+    /// once), `-ETIMEDOUT`, `-EINTR`. By exit: the vCPU thread itself sleeps (no core used).
+    FutexSleep {
+        gpa: u64,
+        expected: u32,
+        timeout_ns: u64,
+    },
+    /// Wake up to `count` vCPU threads sleeping in `FutexSleep` on `gpa`: `Ret(woken)`.
+    FutexWake {
+        gpa: u64,
+        count: u32,
+    },
+    /// Interrupt the vCPUs in `mask` (bit n: vCPU n) that run guest code: each takes the
+    /// kick interrupt (`SIGNAL_KICK_VECTOR`) before it runs more user code (TLB shootdowns,
+    /// signals for a thread). A vCPU blocked in the host on its thread's behalf sees its
+    /// host call end with EINTR. `Ret(0)`.
+    KickVcpus {
+        mask: u64,
     },
 }
 

@@ -37,7 +37,11 @@ pub const IDT_GPA: u64 = 0x10_0000;
 
 pub const VCPU_BLOCKS_GPA: u64 = 0x20_0000;
 pub const VCPU_BLOCK_SIZE: u64 = 0x4_0000;
-pub const MAX_VCPUS: u64 = 8;
+/// The vCPU blocks between VCPU_BLOCKS_GPA and the kernel image; the blocks of further
+/// vCPUs come from guest RAM the guest kernel allocates (2 MiB at a time).
+pub const STATIC_VCPU_BLOCKS: u64 = 8;
+/// The most vCPUs (so threads running at once) a process has.
+pub const MAX_VCPUS: u64 = 64;
 
 /// Offsets inside a per-vCPU block.
 pub mod vcpu_block {
@@ -103,7 +107,23 @@ pub mod vcpu_block {
     pub const HOST_RT_OVERFLOW: u64 = HC_CONTROL + 0xc30;
     pub const HOST_RT_QUEUE: u64 = HC_CONTROL + 0xc40;
     pub const HOST_RT_QUEUE_LEN: u64 = 28;
-    /// Stack for double faults and NMIs (IST1).
+    /// u64: non-zero while a thread owns this block's vCPU. The guest sets it when it gives
+    /// the block to a new thread; the monitor stores 0 once that thread's vCPU will never
+    /// run again (after `Request::ThreadExit`), so the guest may hand the block out anew.
+    pub const VCPU_IN_USE: u64 = HC_CONTROL + 0x1000;
+    /// u32: the word the thread on this vCPU sleeps on in the host while it waits for a
+    /// futex (`Request::FutexSleep`); a waker stores 1 in it before `Request::FutexWake`.
+    pub const FUTEX_WAKE_WORD: u64 = HC_CONTROL + 0x1040;
+    /// u64, host-written before a thread's vCPU first runs: the thread's id (the host
+    /// thread's), which its first kernel code takes as its tid.
+    pub const THREAD_ID: u64 = HC_CONTROL + 0x1048;
+    /// A thread's vCPU: its own top of the page tables, which the guest builds (the other
+    /// levels are shared with every vCPU of the process): the PML4 (8 KiB aligned, as pvm
+    /// wants, with the user-mode twin at +0x1000), then the PDPT, PD and PT that lead to
+    /// the per-CPU window, which maps this block.
+    pub const PAGE_TABLES: u64 = 0x1_0000;
+    pub const PAGE_TABLES_SIZE: u64 = 0x5000;
+    /// Stack for double faults and NMIs (IST1), from above the page tables up to here.
     pub const IST1_TOP: u64 = 0x2_0000;
     /// Kernel stack: syscalls and exceptions from user mode (TSS.RSP0).
     pub const KSTACK_TOP: u64 = 0x4_0000;

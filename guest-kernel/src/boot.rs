@@ -30,11 +30,13 @@ extern "C" fn kmain() -> ! {
     let flavour = info.flavour().unwrap_or(Flavour::Pvm);
     platform::init(flavour);
     crate::percpu::set_block_gpa(vcpu_block_gpa(0));
+    crate::mm::tlb::init_first(vcpu_block_gpa(0));
     if info.magic != BOOT_INFO_MAGIC || info.version != BOOT_INFO_VERSION {
         crate::kpanic!("boot info magic/version mismatch: the monitor and guest kernel were built apart");
     }
     crate::print::set_log_level(info.flags);
     crate::syscall::trace::set_enabled(info.flags & abi_shared::bootinfo::flags::STRACE != 0);
+    crate::task::threads::set_enabled(info.flags & abi_shared::bootinfo::flags::THREADS != 0);
     hypercall::transport::init(info.doorbell, info.tsc_khz);
     arch::trap::init_idt();
     arch::init_syscall_msrs();

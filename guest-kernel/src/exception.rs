@@ -17,6 +17,13 @@ use crate::signal::{self, SigInfo};
 /// Every exception lands here with the user's state in `frame`.
 #[no_mangle]
 pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
+    crate::mm::tlb::entered_kernel();
+    let path = handle_exception(frame);
+    crate::mm::tlb::before_user();
+    path
+}
+
+fn handle_exception(frame: &mut TrapFrame) -> ReturnPath {
     if frame.vector == SIGNAL_KICK_VECTOR as u64 {
         return signal_kick(frame);
     }
@@ -40,10 +47,12 @@ fn user_page_fault(frame: &mut TrapFrame) {
         FaultOutcome::Resolved => {}
         FaultOutcome::Signal { signo, code } => {
             crate::kdebug!(
-                "page fault at {:#x} (error {:#x}) from rip {:#x}: signal {}",
+                "page fault at {:#x} (error {:#x}) from rip {:#x} rsp {:#x} on vCPU {}: signal {}",
                 addr,
                 frame.error,
                 frame.rip,
+                frame.rsp,
+                crate::percpu::cpu_index(),
                 signo
             );
             signal::force_synchronous(frame, SigInfo::fault(signo, code, addr));

@@ -11,7 +11,8 @@ use abi_shared::layout::*;
 use abi_shared::linux::Pod;
 
 use crate::guest_mem::GuestMemory;
-use crate::server::{GuestOutcome, Server};
+use crate::server::{GuestOutcome, Server, VcpuRequest};
+use crate::threads::ThreadHost;
 use crate::vmm::{BootState, Exit, Vcpu, Vm};
 use crate::worker::Worker;
 
@@ -128,9 +129,20 @@ fn load_kernel(mem: &GuestMemory) -> Result<(u64, u64), MachineError> {
     Ok((elf.entry, end))
 }
 
+/// Where a vCPU's page tables show its block: the first vCPU's through the kernel window
+/// (as the boot code always did), a thread's through the direct map (its block may lie
+/// anywhere in guest RAM).
+pub fn block_va(block: u64) -> u64 {
+    if block == vcpu_block_gpa(0) {
+        KERNEL_BASE + block
+    } else {
+        PHYS_MAP_BASE + block
+    }
+}
+
 /// GDT in Linux's layout plus the TSS descriptor; TSS with the kernel and IST stacks.
-fn write_gdt_tss(mem: &GuestMemory, block: u64) -> Result<(), MachineError> {
-    let tss_va = KERNEL_BASE + block + vcpu_block::TSS;
+pub fn write_gdt_tss(mem: &GuestMemory, block: u64) -> Result<(), MachineError> {
+    let tss_va = block_va(block) + vcpu_block::TSS;
     let mut gdt = [0u64; 10];
     gdt[2] = 0x0020_9a00_0000_0000; // 0x10 kernel code
     gdt[3] = 0x0000_9200_0000_0000; // 0x18 kernel data
@@ -148,11 +160,44 @@ fn write_gdt_tss(mem: &GuestMemory, block: u64) -> Result<(), MachineError> {
     Ok(())
 }
 
+/// The registers a vCPU starts with: long mode on page tables `cr3`, at `entry` on the
+/// kernel stack of its block's per-CPU window, with `rdi` as its argument.
+pub fn boot_state(flavour: Flavour, block: u64, cr3: u64, entry: u64, rdi: u64) -> BootState {
+    let mut msrs = vec![(MSR_STAR, (0x23u64 << 48) | (0x10u64 << 32))];
+    if flavour == Flavour::Pvm {
+        msrs.push((MSR_PVM_VIF, (block + vcpu_block::VIF) | PVM_VIF_FLAGS));
+    }
+    BootState {
+        rip: entry,
+        rsp: PERCPU_WINDOW_VA + vcpu_block::KSTACK_TOP,
+        rdi,
+        cr0: 0x8005_0033, // PG AM WP NE ET MP PE
+        cr3,
+        cr4: 0x1_0620, // FSGSBASE OSXMMEXCPT OSFXSR PAE
+        efer: 0xd01,   // NXE LMA LME SCE
+        gdt_base: block_va(block) + vcpu_block::GDT,
+        gdt_limit: 10 * 8 - 1,
+        idt_base: KERNEL_BASE + IDT_GPA,
+        idt_limit: 4095,
+        tr_base: block_va(block) + vcpu_block::TSS,
+        tr_limit: 0x67,
+        msrs,
+    }
+}
+
+/// Write `answer` as the response to the request in the vCPU block at `block` (for the
+/// requests the vCPU's thread serves itself).
+pub fn answer(mem: &GuestMemory, block: u64, answer: &Response) -> Result<(), MachineError> {
+    let mut frame = [0u8; 64];
+    let n = encode_frame(answer, &mut frame).map_err(|_| MachineError("encoding an answer".into()))?;
+    mem.write(block + vcpu_block::HC_RESPONSE, &frame[..n]).map_err(oob)
+}
+
 pub struct Machine {
     pub mem: Arc<GuestMemory>,
     /// The eventfd behind the guest's wake port, when requests go through shared memory.
     wake: Option<std::fs::File>,
-    pub vm: Box<dyn Vm>,
+    pub vm: Arc<dyn Vm>,
     pub vcpu: Box<dyn Vcpu>,
     pub flavour: Flavour,
     /// This monitor is a forked child of the one the user started.
@@ -181,6 +226,8 @@ pub struct MachineConfig {
     pub fd_floor: i32,
     /// Serve hypercalls from a worker thread through shared memory (no exit per request).
     pub exitless: bool,
+    /// `--experimental-threads`.
+    pub threads: bool,
 }
 
 impl Machine {
@@ -232,30 +279,12 @@ impl Machine {
             vcpu_count: 1,
             random_seed: crate::entropy::seed(),
             flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
+                | (if cfg.threads { abi_shared::bootinfo::flags::THREADS } else { 0 })
                 | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
         mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;
         let mut vcpu = vm.create_vcpu(0, &mem).map_err(|e| MachineError(e.to_string()))?;
-        let mut msrs = vec![(MSR_STAR, (0x23u64 << 48) | (0x10u64 << 32))];
-        if flavour == Flavour::Pvm {
-            msrs.push((MSR_PVM_VIF, (block + vcpu_block::VIF) | PVM_VIF_FLAGS));
-        }
-        let state = BootState {
-            rip: entry,
-            rsp: PERCPU_WINDOW_VA + vcpu_block::KSTACK_TOP,
-            rdi: KERNEL_BASE + BOOT_INFO_GPA,
-            cr0: 0x8005_0033, // PG AM WP NE ET MP PE
-            cr3: KERNEL_PML4_GPA,
-            cr4: 0x1_0620, // FSGSBASE OSXMMEXCPT OSFXSR PAE
-            efer: 0xd01,   // NXE LMA LME SCE
-            gdt_base: KERNEL_BASE + block + vcpu_block::GDT,
-            gdt_limit: 10 * 8 - 1,
-            idt_base: KERNEL_BASE + IDT_GPA,
-            idt_limit: 4095,
-            tr_base: KERNEL_BASE + block + vcpu_block::TSS,
-            tr_limit: 0x67,
-            msrs,
-        };
+        let state = boot_state(flavour, block, KERNEL_PML4_GPA, entry, KERNEL_BASE + BOOT_INFO_GPA);
         vcpu.set_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
         Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour, forked: false })
     }
@@ -269,9 +298,12 @@ impl Machine {
         let block = vcpu_block_gpa(0);
         server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
         crate::signals::attach(&self.mem, block);
+        crate::signals::catch_thread_kicks();
         self.publish_kick_flag();
+        let threads = Arc::new(ThreadHost::new(self.vm.clone(), self.mem.clone(), server.clone(), self.flavour));
         let mut worker = self.start_worker(&server, block)?;
-        let outcome = self.run_vcpu(&server, &mut worker, block, exits);
+        let outcome = self.run_vcpu(&server, &threads, &mut worker, block, exits);
+        threads.stop_all();
         if let Some(w) = worker {
             w.stop();
         }
@@ -299,23 +331,33 @@ impl Machine {
     fn run_vcpu(
         &mut self,
         server: &Arc<Server>,
+        threads: &Arc<ThreadHost>,
         worker: &mut Option<Worker>,
         block: u64,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
         // This thread's own channel to the vCPU's hypercall area (the worker has another).
         let mut channel = crate::server::Channel::new(block);
+        crate::threads::register(0, self.vcpu.as_mut());
         loop {
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
             match exit {
                 Exit::Hypercall | Exit::HypercallWorkerAsleep => {
-                    if let Some(vfork) = crate::server::fork_request(&self.mem, block) {
-                        if self.fork(server, worker, block, vfork)? == ForkSide::Child {
-                            exits.clear();
-                            self.forked = true;
+                    match crate::server::vcpu_request(&self.mem, block) {
+                        Some(VcpuRequest::Fork { vfork }) => {
+                            if self.fork(server, worker, block, vfork)? == ForkSide::Child {
+                                exits.clear();
+                                self.forked = true;
+                            }
+                            continue;
                         }
-                        continue;
+                        Some(VcpuRequest::StartThread(start)) => {
+                            answer(&self.mem, block, &threads.start(start))?;
+                            continue;
+                        }
+                        Some(VcpuRequest::ThreadExit) => return threads.wait_for_end(),
+                        None => {}
                     }
                     // Served here with the worker paused, then the worker polls for the
                     // requests that follow (a burst, or the write after a blocking read),
@@ -347,10 +389,18 @@ impl Machine {
                     None => return Err(self.died("the guest waited for a hypercall worker that does not exist")),
                 },
                 Exit::Interrupted => {
-                    // A caught host signal or a due guest timer: a guest running user code
-                    // would not look for it until its next syscall, so interrupt it.
+                    // The program's end, reported by another thread's vCPU.
+                    if let Some(outcome) = server.take_outcome() {
+                        return Ok(outcome);
+                    }
+                    if let Some(e) = threads.take_failure() {
+                        return Err(e);
+                    }
+                    // A caught host signal, a due guest timer or a kick from another vCPU:
+                    // a guest running user code would not look for it until its next
+                    // syscall, so interrupt it.
                     let timer_due = crate::worker::GuestTimer::new(&self.mem, block).and_then(|t| t.due()).is_some();
-                    if crate::signals::pending() != 0 || timer_due {
+                    if crate::threads::take_kick(0) || crate::signals::pending() != 0 || timer_due {
                         self.vcpu
                             .inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR)
                             .map_err(|e| self.died(&e.to_string()))?;
@@ -446,6 +496,10 @@ impl Machine {
         self.vcpu.resume_after_fork().map_err(vmm)?;
         self.publish_kick_flag();
         if side == ForkSide::Child {
+            crate::threads::only_this_vcpu(0);
+        }
+        crate::threads::register(0, self.vcpu.as_mut());
+        if side == ForkSide::Child {
             // The parent's wake eventfd is registered with the parent's VM: a new one.
             drop(self.wake.take());
             if had_worker {
@@ -464,9 +518,7 @@ impl Machine {
             }
         }
         *worker = self.start_worker(server, block)?;
-        let mut frame = [0u8; 64];
-        let n = encode_frame(&answer, &mut frame).map_err(|_| MachineError("encoding the fork answer".into()))?;
-        self.mem.write(block + vcpu_block::HC_RESPONSE, &frame[..n]).map_err(oob)?;
+        self::answer(&self.mem, block, &answer)?;
         Ok(side)
     }
 

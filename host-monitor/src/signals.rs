@@ -255,13 +255,30 @@ pub fn stop_self(sig: i32) {
     }
 }
 
+/// Catch the signal the monitor's threads kick each other with (threads.rs) from the start,
+/// before the guest asks for any disposition.
+pub fn catch_thread_kicks() {
+    let Some(kick) = host::sys::thread_kick_signal() else { return };
+    let Ok(mut classes) = CLASSES.lock() else { return };
+    if let Some(sig) = host::linux_signal_of(kick) {
+        if set_host_action(kick, Class::Catch) {
+            classes[sig as usize] = Some(Class::Catch);
+        }
+    }
+}
+
 /// Set the host dispositions the guest asked for. Signals the host cannot catch or that its
 /// libc keeps for itself are left alone.
 pub fn apply(catch: u64, ignore: u64) {
     let Ok(mut classes) = CLASSES.lock() else { return };
     for sig in 1..=64i32 {
         let b = 1u64 << (sig - 1);
-        let class = if ignore & b != 0 {
+        let Some(host_sig) = host::host_signal_of(sig) else { continue };
+        let class = if Some(host_sig) == host::sys::thread_kick_signal() {
+            // The monitor's threads kick each other with it: always caught (the guest
+            // takes one from another process as it takes any caught signal).
+            Class::Catch
+        } else if ignore & b != 0 {
             Class::Ignore
         } else if catch & b != 0 || sig == SIGPIPE {
             // SIGPIPE: the guest raises it itself when a write fails with EPIPE (the
@@ -271,7 +288,6 @@ pub fn apply(catch: u64, ignore: u64) {
         } else {
             Class::Default
         };
-        let Some(host_sig) = host::host_signal_of(sig) else { continue };
         if classes[sig as usize] == Some(class) || (classes[sig as usize].is_none() && class == Class::Default) {
             continue;
         }

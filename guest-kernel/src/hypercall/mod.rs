@@ -37,8 +37,17 @@ fn exchange(req: &Request<'_>) -> bool {
     }
     crate::stats::note_hypercall();
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
-    // that thread can carry the vCPU into the child).
-    let must_exit = matches!(req, Request::Exit { .. } | Request::Panic { .. } | Request::Fork { .. });
+    // that thread can carry the vCPU into the child); a thread starts and ends on its
+    // creator's or its own vCPU thread, and a futex sleep is that thread's sleep.
+    let must_exit = matches!(
+        req,
+        Request::Exit { .. }
+            | Request::Panic { .. }
+            | Request::Fork { .. }
+            | Request::StartThread { .. }
+            | Request::ThreadExit
+            | Request::FutexSleep { .. }
+    );
     let read_fd = match req {
         Request::Read { fd, offset: None, .. } => Some(*fd),
         _ => None,

@@ -43,7 +43,7 @@
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use abi_shared::bootinfo::Doorbell;
-use abi_shared::layout::{ports, vcpu_block, PERCPU_WINDOW_VA, WORKER_POLL_MICROS};
+use abi_shared::layout::{ports, vcpu_block, vcpu_block_gpa, PERCPU_WINDOW_VA, PHYS_MAP_BASE, WORKER_POLL_MICROS};
 
 /// How long the guest spins for an answer before it stops the vCPU (in TSC ticks; set
 /// from the TSC frequency at boot): longer than a sleeping worker takes to wake up (~15-20
@@ -103,6 +103,14 @@ pub fn control<T>(offset: u64) -> &'static T {
     unsafe { &*((PERCPU_WINDOW_VA + offset) as *const T) }
 }
 
+/// A shared word of the first vCPU's block, which holds what concerns the whole process
+/// (the host signals caught for it, its earliest timer), from any vCPU (the direct map).
+pub fn process_control<T>(offset: u64) -> &'static T {
+    // SAFETY: the first vCPU's block lies in guest RAM, which the direct map covers for the
+    // whole run; offsets are aligned for T and the host accesses the words atomically too.
+    unsafe { &*((PHYS_MAP_BASE + vcpu_block_gpa(0) + offset) as *const T) }
+}
+
 /// Ring a monitor port that takes no request area (`ports::GROW_RAM`): one exit.
 pub fn ring_port(port: u16) {
     out(port);
@@ -120,7 +128,7 @@ fn out(port: u16) {
 pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     let now = crate::time::rdtsc();
     let since_last = now.wrapping_sub(LAST_REQUEST_TSC.swap(now, Ordering::Relaxed));
-    if must_exit || MODE.load(Ordering::Relaxed) != Doorbell::SharedMemory as u32 || use_exit_for_now() {
+    if must_exit || MODE.load(Ordering::Relaxed) != Doorbell::SharedMemory as u32 || no_worker() || use_exit_for_now() {
         out(ports::HYPERCALL);
         return;
     }
@@ -171,6 +179,11 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
         note_read(fd, slow);
     }
     note_speed(slow);
+}
+
+/// A thread's vCPU has no hypercall worker of its own (yet): its requests go by exit.
+fn no_worker() -> bool {
+    crate::percpu::slot(crate::percpu::NO_WORKER).load(Ordering::Relaxed) != 0
 }
 
 /// Have the vCPU thread serve the request by an exit to `port`; returns how long that took
@@ -238,7 +251,7 @@ fn note_read(fd: i32, waited: bool) {
 /// Wake the sleeping worker without a request (it then re-reads what it sleeps for), by
 /// exit where the wake port is not used. Only the shared-memory transport has a worker.
 pub fn wake_worker() {
-    if MODE.load(Ordering::Relaxed) == Doorbell::SharedMemory as u32 {
+    if MODE.load(Ordering::Relaxed) == Doorbell::SharedMemory as u32 && !no_worker() {
         out(if wake_by_port() { ports::HYPERCALL_WAKE } else { ports::WORKER_WAKE_BY_EXIT });
     }
 }

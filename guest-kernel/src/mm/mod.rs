@@ -19,7 +19,11 @@ mod release;
 #[cfg(target_os = "none")]
 mod space;
 #[cfg(target_os = "none")]
+pub mod tlb;
+#[cfg(target_os = "none")]
 pub mod uaccess;
+#[cfg(target_os = "none")]
+pub mod vcpu_roots;
 #[cfg(target_os = "none")]
 pub mod vfork;
 

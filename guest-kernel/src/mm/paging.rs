@@ -88,8 +88,11 @@ fn new_table(parent: u64, i: usize, level: u32) -> Option<u64> {
     // Intermediate entries allow everything; the leaf decides.
     let entry = new | PTE_PRESENT | PTE_WRITE | PTE_USER;
     write_entry(parent, i, entry);
-    if level == 3 && platform::has_user_pml4_twin() {
-        write_entry(USER_PML4_GPA, i, entry);
+    if level == 3 {
+        if platform::has_user_pml4_twin() {
+            write_entry(USER_PML4_GPA, i, entry);
+        }
+        super::vcpu_roots::mirror_top_entry(i, entry);
     }
     Some(new)
 }
@@ -473,6 +476,9 @@ impl TlbBatch {
             for &va in &self.pages[..self.count] {
                 platform::flush_tlb_page(va);
             }
+        }
+        if self.overflow || self.count > 0 {
+            super::tlb::shootdown();
         }
     }
 }

@@ -91,6 +91,7 @@ impl Release {
         if self.count == MAX_RANGES {
             // Mid-operation: the pages may still be in the TLB.
             platform::flush_tlb_all();
+            super::tlb::shootdown();
             self.send();
         }
         self.ranges[self.count] = GuestSeg { gpa, len };

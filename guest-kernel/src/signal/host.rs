@@ -6,16 +6,19 @@
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use abi_shared::hypercall::{HostSignalInfo, Request};
-use abi_shared::layout::{vcpu_block, PERCPU_WINDOW_VA};
+use abi_shared::layout::{vcpu_block, vcpu_block_gpa, PHYS_MAP_BASE};
 
 use abi_shared::linux::signal::SIGRTMIN;
 
-use crate::hypercall::transport::control;
+use crate::hypercall::transport::process_control;
 
 use super::{bit, raise, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
 
 fn slot(sig: i32) -> HostSignalInfo {
-    let addr = PERCPU_WINDOW_VA + vcpu_block::HOST_SIGNAL_INFO + sig as u64 * vcpu_block::HOST_SIGNAL_INFO_SIZE;
+    let addr = PHYS_MAP_BASE
+        + vcpu_block_gpa(0)
+        + vcpu_block::HOST_SIGNAL_INFO
+        + sig as u64 * vcpu_block::HOST_SIGNAL_INFO_SIZE;
     // SAFETY: 65 slots lie inside the block (see layout); the monitor wrote this one before
     // it set the pending bit we took.
     unsafe { core::ptr::read_volatile(addr as *const HostSignalInfo) }
@@ -26,14 +29,14 @@ fn slot(sig: i32) -> HostSignalInfo {
 /// other signal from its slot. One atomic load when there is none: this runs on every
 /// return to user mode.
 pub fn take() {
-    let word: &AtomicU64 = control(vcpu_block::HOST_SIGNALS_PENDING);
+    let word: &AtomicU64 = process_control(vcpu_block::HOST_SIGNALS_PENDING);
     if word.load(Ordering::Relaxed) == 0 {
         return;
     }
     let mut taken = word.swap(0, Ordering::AcqRel);
     take_realtime_queue();
     // Real-time signals whose instance found the queue full went to their slot.
-    let overflow = control::<AtomicU64>(vcpu_block::HOST_RT_OVERFLOW).swap(0, Ordering::AcqRel);
+    let overflow = process_control::<AtomicU64>(vcpu_block::HOST_RT_OVERFLOW).swap(0, Ordering::AcqRel);
     while taken != 0 {
         let sig = taken.trailing_zeros() as i32 + 1;
         taken &= taken - 1;
@@ -61,14 +64,15 @@ fn take_realtime_queue() {
     let mut n = 0;
     for k in 0..vcpu_block::HOST_RT_QUEUE_LEN {
         let entry = vcpu_block::HOST_RT_QUEUE + k * vcpu_block::HOST_SIGNAL_INFO_SIZE;
-        let state: &AtomicU64 = control(entry + 24);
+        let state: &AtomicU64 = process_control(entry + 24);
         let s = state.load(Ordering::Acquire);
         if s & 1 == 0 {
             continue;
         }
         // SAFETY: the entry lies in the block (see layout); the monitor finished writing it
         // before it published the full state we just read (Acquire).
-        let h = unsafe { core::ptr::read_volatile((PERCPU_WINDOW_VA + entry) as *const HostSignalInfo) };
+        let h =
+            unsafe { core::ptr::read_volatile((PHYS_MAP_BASE + vcpu_block_gpa(0) + entry) as *const HostSignalInfo) };
         state.store(0, Ordering::Release);
         found[n] = (s >> 1, h);
         n += 1;

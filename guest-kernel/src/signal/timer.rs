@@ -9,7 +9,7 @@ use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use abi_shared::layout::vcpu_block;
 
-use crate::hypercall::transport::control;
+use crate::hypercall::transport::process_control;
 
 use spin::Mutex;
 
@@ -89,11 +89,11 @@ fn publish() {
         super::host::actions_changed();
     }
     let (deadline, sig) = earliest.unwrap_or((0, 0));
-    let published: &AtomicU64 = control(vcpu_block::TIMER_DEADLINE);
+    let published: &AtomicU64 = process_control(vcpu_block::TIMER_DEADLINE);
     if published.load(Ordering::Relaxed) == deadline {
         return;
     }
-    control::<AtomicU64>(vcpu_block::TIMER_SIGNAL).store(sig as u64, Ordering::Relaxed);
+    process_control::<AtomicU64>(vcpu_block::TIMER_SIGNAL).store(sig as u64, Ordering::Relaxed);
     published.store(deadline, Ordering::Release);
     if deadline == 0 {
         return;
@@ -101,8 +101,8 @@ fn publish() {
     // Pairs with the worker's fence between announcing when it wakes and reading our
     // deadline: either it sees the new deadline, or we see that it must be woken.
     fence(Ordering::SeqCst);
-    let asleep = control::<AtomicU32>(vcpu_block::HC_WORKER_ASLEEP).load(Ordering::Relaxed) != 0;
-    let wakes_at = control::<AtomicU64>(vcpu_block::WORKER_WAKES_AT).load(Ordering::Relaxed);
+    let asleep = process_control::<AtomicU32>(vcpu_block::HC_WORKER_ASLEEP).load(Ordering::Relaxed) != 0;
+    let wakes_at = process_control::<AtomicU64>(vcpu_block::WORKER_WAKES_AT).load(Ordering::Relaxed);
     if asleep && (wakes_at == 0 || deadline < wakes_at) {
         crate::hypercall::transport::wake_worker();
     }

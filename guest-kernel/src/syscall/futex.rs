@@ -1,20 +1,29 @@
-//! futex(2). One thread per process so far: nobody else can wake a waiter, so a wait
-//! either fails at once (a bad address, the value changed), times out, or ends at a
-//! signal; a wake has nobody to wake. The address checks are Linux's get_futex_key.
+//! futex(2) between the threads of a process. The queue and the wake-ups are the task
+//! layer's (task/futex.rs); here the arguments are checked as Linux's get_futex_key and
+//! futex_wait do, and a waiter sleeps: in the host (so an idle thread costs no core)
+//! until a waker, its deadline, the process's timer or a signal ends the wait.
 
-use abi_shared::layout::user;
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use abi_shared::hypercall::Request;
+use abi_shared::layout::{user, vcpu_block};
 use abi_shared::linux::errno;
 
 use super::{err, Ctx, EFAULT, EINVAL, ENOSYS};
 use crate::mm::uaccess;
 use crate::mm::vma::{VmaKind, PROT_READ, PROT_WRITE};
 use crate::mm::SPACE;
-use crate::signal::wait::sleep_interruptible;
+use crate::task::futex as task_futex;
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
+const FUTEX_REQUEUE: i32 = 3;
+const FUTEX_CMP_REQUEUE: i32 = 4;
+const FUTEX_WAKE_OP: i32 = 5;
 const FUTEX_WAIT_BITSET: i32 = 9;
 const FUTEX_WAKE_BITSET: i32 = 10;
+const FUTEX_WAIT_REQUEUE_PI: i32 = 11;
+const FUTEX_LOCK_PI2: i32 = 13;
 const FUTEX_PRIVATE_FLAG: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
 const FUTEX_CMD_MASK: i32 = !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
@@ -61,34 +70,104 @@ fn deadline(op: i32, flags: i32, timeout: u64) -> Result<Option<u64>, i64> {
     Ok(Some(crate::time::monotonic_ns().saturating_add(rel)))
 }
 
-fn wait(uaddr: u64, op: i32, flags: i32, val: u32, timeout: u64) -> Result<i64, i64> {
+/// How long a waiter keeps looking at its wake word before it sleeps in the host (an
+/// exit each way): a wake that comes within it costs neither side a hypercall.
+const SPIN_NS: u64 = 5_000;
+
+fn wait(uaddr: u64, op: i32, flags: i32, val: u32, timeout: u64, bitset: u32) -> Result<i64, i64> {
     // Linux reads the timeout before it looks at the futex.
     let deadline = deadline(op, flags, timeout)?;
     check_key(uaddr, flags & FUTEX_PRIVATE_FLAG != 0)?;
-    let mut word = [0u8; 4];
-    uaccess::copy_from_user(uaddr, &mut word)?;
-    if u32::from_le_bytes(word) != val {
-        return Err(err(errno::EAGAIN));
+    if bitset == 0 {
+        return Err(EINVAL);
     }
-    match deadline {
-        None => {
-            // Only a signal can end this wait: EINTR once one is deliverable.
-            while !sleep_interruptible(u64::MAX) {}
-            Err(err(errno::EINTR))
+    let block = crate::percpu::block_gpa();
+    let id = task_futex::enqueue(uaddr, val, bitset, block)?;
+    let word = task_futex::wake_word(block);
+    let spin_until = crate::time::monotonic_ns().saturating_add(SPIN_NS);
+    loop {
+        if word.load(Ordering::Acquire) == task_futex::WOKEN {
+            return Ok(0);
         }
-        Some(d) if sleep_interruptible(d) => Err(err(errno::EINTR)),
-        Some(_) => Err(err(errno::ETIMEDOUT)),
+        let now = crate::time::monotonic_ns();
+        let interrupted = crate::signal::has_deliverable();
+        let timed_out = deadline.is_some_and(|d| now >= d);
+        if interrupted || timed_out {
+            if !task_futex::dequeue(id) {
+                // A waker took us off the queue first: the wake counts.
+                return Ok(0);
+            }
+            return Err(err(if interrupted { errno::EINTR } else { errno::ETIMEDOUT }));
+        }
+        if now < spin_until {
+            core::hint::spin_loop();
+            continue;
+        }
+        sleep_in_host(word, block, now, deadline);
     }
 }
 
+/// Sleep in the host on this vCPU's wake word until a waker, the wait's deadline, the
+/// process's next timer or a host signal.
+fn sleep_in_host(word: &AtomicU32, block: u64, now: u64, deadline: Option<u64>) {
+    if word.compare_exchange(task_futex::IDLE, task_futex::SLEEPING, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        return; // woken meanwhile
+    }
+    let until = match (deadline, crate::signal::timer::deadline()) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let timeout_ns = until.map_or(u64::MAX, |u| u.saturating_sub(now));
+    crate::hypercall::call_ret(&Request::FutexSleep {
+        gpa: block + vcpu_block::FUTEX_WAKE_WORD,
+        expected: task_futex::SLEEPING,
+        timeout_ns,
+    });
+    let _ = word.compare_exchange(task_futex::SLEEPING, task_futex::IDLE, Ordering::SeqCst, Ordering::SeqCst);
+}
+
 pub fn futex(c: &mut Ctx<'_>) -> i64 {
-    let (uaddr, flags, val, timeout) = (c.arg(0), c.int(1), c.arg(2) as u32, c.arg(3));
+    let (uaddr, flags, val, timeout, uaddr2, val3) =
+        (c.arg(0), c.int(1), c.arg(2) as u32, c.arg(3), c.arg(4), c.arg(5) as u32);
     let op = flags & FUTEX_CMD_MASK;
+    let private = flags & FUTEX_PRIVATE_FLAG != 0;
+    if flags & FUTEX_CLOCK_REALTIME != 0
+        && !matches!(op, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2)
+    {
+        return ENOSYS;
+    }
     let result = match op {
-        // Nobody else can be waiting: nothing to wake once the address is a valid key.
-        FUTEX_WAKE | FUTEX_WAKE_BITSET => check_key(uaddr, flags & FUTEX_PRIVATE_FLAG != 0).map(|()| 0),
-        FUTEX_WAIT | FUTEX_WAIT_BITSET => wait(uaddr, op, flags, val, timeout),
+        FUTEX_WAKE => check_key(uaddr, private).map(|()| task_futex::wake(uaddr, val, u32::MAX)),
+        FUTEX_WAKE_BITSET if val3 == 0 => Err(EINVAL),
+        FUTEX_WAKE_BITSET => check_key(uaddr, private).map(|()| task_futex::wake(uaddr, val, val3)),
+        FUTEX_WAIT => wait(uaddr, op, flags, val, timeout, u32::MAX),
+        FUTEX_WAIT_BITSET => wait(uaddr, op, flags, val, timeout, val3),
+        // The 4th argument of the requeue operations is a count, not a timeout.
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            requeue(uaddr, uaddr2, private, val, timeout, (op == FUTEX_CMP_REQUEUE).then_some(val3))
+        }
+        FUTEX_WAKE_OP => check_key(uaddr, private)
+            .and_then(|()| check_key(uaddr2, private))
+            .map(|()| task_futex::wake_op(uaddr, uaddr2, val, timeout as u32, val3)),
         _ => Err(ENOSYS),
     };
     result.unwrap_or_else(|e| e)
+}
+
+fn requeue(uaddr: u64, uaddr2: u64, private: bool, wake: u32, requeue: u64, expected: Option<u32>) -> Result<i64, i64> {
+    // Linux: negative counts are EINVAL.
+    if (wake as i32) < 0 || (requeue as i32) < 0 {
+        return Err(EINVAL);
+    }
+    check_key(uaddr, private)?;
+    check_key(uaddr2, private)?;
+    if uaddr == uaddr2 {
+        return Err(EINVAL);
+    }
+    let r = task_futex::requeue(uaddr, uaddr2, wake, requeue as u32, expected);
+    if r < 0 {
+        Err(r)
+    } else {
+        Ok(r)
+    }
 }

@@ -39,6 +39,7 @@ pub fn init(startup: &Startup) {
 /// The `syscall` instruction lands here (through entry.rs) with the user state in `frame`.
 #[no_mangle]
 pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
+    crate::mm::tlb::entered_kernel();
     let nr = frame.rax;
     crate::stats::set_in_flight(nr);
     crate::stats::begin_syscall();
@@ -74,6 +75,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     }
     crate::stats::clear_in_flight();
     let path = crate::signal::deliver_pending(frame);
+    crate::mm::tlb::before_user();
     if full || path == ReturnPath::Full || !fast_return_ok(frame) {
         ReturnPath::Full
     } else {

@@ -7,8 +7,9 @@ use crate::arch::platform;
 use crate::hypercall;
 use crate::loader::LoadError;
 
+/// exit(2): the calling thread ends; the last one's exit ends the process.
 pub fn exit(c: &mut Ctx<'_>) -> i64 {
-    crate::task::exit::terminate(ExitHow::Status(c.int(0) & 0xff))
+    crate::task::threads::exit_thread(c.int(0))
 }
 
 pub fn exit_group(c: &mut Ctx<'_>) -> i64 {
@@ -71,10 +72,66 @@ pub fn vfork(c: &mut Ctx<'_>) -> i64 {
     do_fork(c, CloneArgs { flags: SIGCHLD | CLONE_VFORK, ..CloneArgs::default() })
 }
 
-/// clone(flags, stack, parent_tid, child_tid, tls) for a new process. Threads (CLONE_VM
-/// without CLONE_VFORK, CLONE_THREAD...) are not implemented: ENOSYS.
+/// clone(flags, stack, parent_tid, child_tid, tls): a thread (CLONE_THREAD) or a new
+/// process.
 pub fn clone(c: &mut Ctx<'_>) -> i64 {
     let args = CloneArgs { flags: c.arg(0), stack: c.arg(1), parent_tid: c.arg(2), child_tid: c.arg(3), tls: c.arg(4) };
+    clone_with(c, args)
+}
+
+/// The struct clone3 reads (Linux's `struct clone_args`, version 0 and later).
+const CLONE_ARGS_SIZE_VER0: u64 = 64;
+const CLONE_ARGS_SIZE_MAX: u64 = 4096;
+
+/// clone3(args, size).
+pub fn clone3(c: &mut Ctx<'_>) -> i64 {
+    let (ptr, size) = (c.arg(0), c.arg(1));
+    if !(CLONE_ARGS_SIZE_VER0..=CLONE_ARGS_SIZE_MAX).contains(&size) {
+        return super::EINVAL;
+    }
+    let mut raw = [0u8; 88];
+    let n = (size as usize).min(raw.len());
+    if crate::mm::uaccess::copy_from_user(ptr, &mut raw[..n]).is_err() {
+        return super::EFAULT;
+    }
+    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let (flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
+        (field(0), field(1), field(2), field(3), field(4), field(5), field(6), field(7));
+    let (set_tid, set_tid_size, cgroup) = (field(8), field(9), field(10));
+    // Fields beyond what we know must be zero (Linux: E2BIG).
+    if size as usize > raw.len() {
+        let mut rest = alloc::vec![0u8; size as usize - raw.len()];
+        if crate::mm::uaccess::copy_from_user(ptr + raw.len() as u64, &mut rest).is_err() {
+            return super::EFAULT;
+        }
+        if rest.iter().any(|&b| b != 0) {
+            return super::err(abi_shared::linux::errno::E2BIG);
+        }
+    }
+    // clone3 has no CSIGNAL bits in `flags`: the signal is its own field.
+    if flags & CSIGNAL != 0 || exit_signal > 64 || (stack == 0) != (stack_size == 0) {
+        return super::EINVAL;
+    }
+    if set_tid != 0 || set_tid_size != 0 || cgroup != 0 || pidfd != 0 {
+        return super::ENOSYS;
+    }
+    if flags & CLONE_THREAD != 0 && exit_signal != 0 {
+        return super::EINVAL;
+    }
+    let stack_top = if stack != 0 { stack.wrapping_add(stack_size) } else { 0 };
+    clone_with(c, CloneArgs { flags: flags | exit_signal, stack: stack_top, parent_tid, child_tid, tls })
+}
+
+fn clone_with(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
+    // Linux's copy_process rules: threads share signal handlers, which share memory.
+    if (args.flags & CLONE_THREAD != 0 && args.flags & CLONE_SIGHAND == 0)
+        || (args.flags & CLONE_SIGHAND != 0 && args.flags & CLONE_VM == 0)
+    {
+        return super::EINVAL;
+    }
+    if args.flags & CLONE_THREAD != 0 {
+        return clone_thread(c, &args);
+    }
     if args.flags & !CLONE_PROCESS_FLAGS != 0 || (args.flags & CLONE_VM != 0 && args.flags & CLONE_VFORK == 0) {
         return super::ENOSYS;
     }
@@ -83,6 +140,63 @@ pub fn clone(c: &mut Ctx<'_>) -> i64 {
         return super::ENOSYS;
     }
     do_fork(c, args)
+}
+
+const CLONE_FS: u64 = 0x200;
+const CLONE_FILES: u64 = 0x400;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_THREAD: u64 = 0x1_0000;
+const CLONE_SYSVSEM: u64 = 0x4_0000;
+const CLONE_DETACHED: u64 = 0x40_0000;
+/// What a thread may ask for here. A thread shares its process's descriptors, working
+/// directory and umask (one host process holds them): without CLONE_FILES or CLONE_FS it
+/// would need its own, which is not served (ENOSYS).
+const CLONE_THREAD_FLAGS: u64 = CSIGNAL
+    | CLONE_VM
+    | CLONE_FS
+    | CLONE_FILES
+    | CLONE_SIGHAND
+    | CLONE_THREAD
+    | CLONE_SYSVSEM
+    | CLONE_SETTLS
+    | CLONE_PARENT_SETTID
+    | CLONE_CHILD_CLEARTID
+    | CLONE_CHILD_SETTID
+    | CLONE_DETACHED;
+
+/// A new thread of this process, on a vCPU of its own: it returns from the same clone with
+/// 0 on `stack`, with the caller's other registers.
+fn clone_thread(c: &mut Ctx<'_>, args: &CloneArgs) -> i64 {
+    if !crate::task::threads::enabled() {
+        return super::ENOSYS;
+    }
+    if args.flags & !CLONE_THREAD_FLAGS != 0 || args.flags & (CLONE_FS | CLONE_FILES) != CLONE_FS | CLONE_FILES {
+        return super::ENOSYS;
+    }
+    if args.flags & CLONE_SETTLS != 0 && args.tls >= abi_shared::layout::user::TASK_SIZE {
+        return super::err(abi_shared::linux::errno::EPERM);
+    }
+    let mut frame = *c.frame;
+    frame.rax = 0;
+    if args.stack != 0 {
+        frame.rsp = args.stack;
+    }
+    let start = crate::task::threads::ThreadStart {
+        frame,
+        fs_base: if args.flags & CLONE_SETTLS != 0 { args.tls } else { platform::fs_base() },
+        gs_base: platform::gs_base(),
+        set_child_tid: if args.flags & CLONE_CHILD_SETTID != 0 { args.child_tid } else { 0 },
+    };
+    let clear = if args.flags & CLONE_CHILD_CLEARTID != 0 { args.child_tid } else { 0 };
+    match crate::task::threads::spawn(start, clear) {
+        Ok(tid) => {
+            if args.flags & CLONE_PARENT_SETTID != 0 {
+                let _ = crate::mm::uaccess::copy_to_user(args.parent_tid, &tid.to_le_bytes());
+            }
+            i64::from(tid)
+        }
+        Err(e) => e,
+    }
 }
 
 fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
@@ -115,6 +229,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
 /// does not inherit either), and what clone's flags ask of the child.
 fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     crate::task::become_child(parent, pid);
+    crate::task::threads::only_the_caller_left();
     crate::signal::forget_pending();
     crate::signal::timer::set(0, 0);
     crate::signal::timer::delete_all();

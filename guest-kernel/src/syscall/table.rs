@@ -222,6 +222,7 @@ syscall_table! {
     326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];
     334 rseq              Guest ids::rseq             [Ptr, D, X, X];
+    435 clone3            Host  process::clone3       [Ptr, D];
     436 close_range       Host  fs_extra::close_range [D, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
 }

@@ -20,10 +20,12 @@
 mod exe;
 pub mod exit;
 pub mod fdtable;
+pub mod futex;
 mod limits;
 pub mod percpu;
 pub mod siginfo;
 pub mod signals;
+pub mod threads;
 mod uts;
 
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -66,6 +68,8 @@ pub struct Process {
     cpus: AtomicU32,
     /// Dispositions, the blocked mask, pending signals (signals.rs).
     signals: Mutex<SignalState>,
+    /// Threads alive (the last one's exit ends the process).
+    threads: AtomicU32,
 }
 
 /// One thread of a process.
@@ -80,6 +84,10 @@ pub struct Thread {
     comm: Mutex<[u8; COMM_LEN]>,
     /// prctl PR_SET_PDEATHSIG's signal (kept and reported; nothing delivers it yet).
     pdeathsig: AtomicU32,
+    /// The vCPU that runs this thread (its index; 0 for the first thread).
+    vcpu: AtomicU32,
+    /// How a new thread enters user mode (threads.rs), taken by its first kernel code.
+    start: Mutex<Option<threads::ThreadStart>>,
 }
 
 const RLIM_INFINITY: u64 = u64::MAX;
@@ -98,6 +106,7 @@ static MAIN_PROCESS: Process = Process {
     dumpable: AtomicU32::new(1),
     cpus: AtomicU32::new(1),
     signals: Mutex::new(SignalState::new()),
+    threads: AtomicU32::new(1),
 };
 
 /// The program's first (and so far only) thread.
@@ -108,6 +117,8 @@ static MAIN_THREAD: Thread = Thread {
     robust_list: AtomicU64::new(0),
     comm: Mutex::new([0; COMM_LEN]),
     pdeathsig: AtomicU32::new(0),
+    vcpu: AtomicU32::new(0),
+    start: Mutex::new(None),
 };
 
 /// The thread this vCPU runs.

@@ -12,9 +12,10 @@ pub mod process;
 pub mod procfs;
 #[cfg(test)]
 mod test_support;
+pub mod threads;
 pub mod tty;
 
-pub use process::{fork_request, VforkLink};
+pub use process::{vcpu_request, ThreadStart, VcpuRequest, VforkLink};
 
 use abi_shared::hypercall::{
     decode_frame, encode_frame, encode_response_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request,
@@ -145,6 +146,12 @@ impl Server {
     /// request it serves).
     pub fn take_outcome(&self) -> Option<GuestOutcome> {
         lock(&self.outcome).take()
+    }
+
+    /// Whether the guest has reported its end (a thread's vCPU looks after each request,
+    /// and leaves the outcome for the first vCPU's thread to take).
+    pub fn has_outcome(&self) -> bool {
+        lock(&self.outcome).is_some()
     }
 
     /// Requests served, for `--stats`.
@@ -306,6 +313,16 @@ impl Server {
             | Request::Kill { .. }
             | Request::Sigqueue { .. }
             | Request::StopSelf { .. } => process::handle(req),
+            Request::FutexSleep { gpa, expected, timeout_ns } => {
+                threads::futex_sleep(mem, *gpa, *expected, *timeout_ns)
+            }
+            Request::FutexWake { gpa, count } => threads::futex_wake(mem, *gpa, *count),
+            Request::KickVcpus { mask } => {
+                crate::threads::kick_vcpus(*mask);
+                Response::Ret(0)
+            }
+            // Served by the vCPU's own thread before it gets here (`vcpu_request`).
+            Request::StartThread { .. } | Request::ThreadExit => process::handle(req),
             other => fs::handle(&self.fds, mem, other),
         }
     }

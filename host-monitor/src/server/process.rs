@@ -3,7 +3,7 @@
 //! host's own, with numbers translated by the host personality.
 //!
 //! fork itself is not served here: it must run on the vCPU thread (see machine.rs), so the
-//! guest always sends it through the exit doorbell and `is_fork_request` picks it out.
+//! guest always sends it through the exit doorbell and `vcpu_request` picks it out.
 
 use abi_shared::hypercall::{decode_frame, LinuxRusage, Request, Response, WaitInfo};
 use abi_shared::layout::vcpu_block;
@@ -36,15 +36,38 @@ pub fn handle(req: &Request<'_>) -> Response {
     result.unwrap_or_else(Response::from)
 }
 
-/// The fork waiting in the vCPU block at `block`, if the request there is one: whether it
-/// is a vfork.
-pub fn fork_request(mem: &GuestMemory, block: u64) -> Option<bool> {
+/// A request that only the thread running the vCPU can serve: fork (it carries the vCPU
+/// into the child), and starting or ending a thread (machine.rs, threads.rs). The guest
+/// sends them through the exit doorbell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VcpuRequest {
+    Fork { vfork: bool },
+    StartThread(ThreadStart),
+    ThreadExit,
+}
+
+/// What `Request::StartThread` asks for (see its documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadStart {
+    pub vcpu: u32,
+    pub block: u64,
+    pub cr3: u64,
+    pub entry: u64,
+    pub arg: u64,
+}
+
+/// The request waiting in the vCPU block at `block`, if it is one of those.
+pub fn vcpu_request(mem: &GuestMemory, block: u64) -> Option<VcpuRequest> {
     let area = block + vcpu_block::HC_REQUEST;
     let len = mem.read_u32(area).ok()?;
     let len = u64::from(len).min(vcpu_block::HC_REQUEST_SIZE - 4);
     let frame = mem.read_vec(area, len + 4).ok()?;
     match decode_frame::<Request<'_>>(&frame) {
-        Ok(Request::Fork { vfork }) => Some(vfork),
+        Ok(Request::Fork { vfork }) => Some(VcpuRequest::Fork { vfork }),
+        Ok(Request::StartThread { vcpu, block, cr3, entry, arg }) => {
+            Some(VcpuRequest::StartThread(ThreadStart { vcpu, block, cr3, entry, arg }))
+        }
+        Ok(Request::ThreadExit) => Some(VcpuRequest::ThreadExit),
         _ => None,
     }
 }

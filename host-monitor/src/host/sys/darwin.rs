@@ -6,6 +6,7 @@
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 
 use abi_shared::hypercall::{LinuxFlock, LinuxSysinfo};
 use abi_shared::linux::{errno, LinuxStatfs, LinuxStatx, LinuxTermios};
@@ -475,4 +476,52 @@ pub fn open_fds() -> SysResult<Vec<i32>> {
     // SAFETY: getdtablesize takes no arguments.
     let max = unsafe { libc::getdtablesize() }.clamp(0, 1 << 16);
     Ok((0..max).filter(|&fd| super::fd_flags(fd).is_ok()).collect())
+}
+
+// Darwin's futex: the address-wait calls its C++ and Rust standard libraries use.
+extern "C" {
+    fn __ulock_wait(operation: u32, addr: *mut libc::c_void, value: u64, timeout_us: u32) -> c_int;
+    fn __ulock_wake(operation: u32, addr: *mut libc::c_void, wake_value: u64) -> c_int;
+}
+const UL_COMPARE_AND_WAIT: u32 = 1;
+const ULF_WAKE_ALL: u32 = 0x100;
+
+/// As on Linux (see sys/linux.rs), with `__ulock_wait`; timeouts are in microseconds.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) -> SysResult<()> {
+    let timeout_us = if timeout_ns == u64::MAX { 0 } else { (timeout_ns / 1000).clamp(1, u64::from(u32::MAX)) as u32 };
+    // SAFETY: the word is a valid, aligned u32 for the call; the kernel only reads it.
+    let r = unsafe {
+        __ulock_wait(UL_COMPARE_AND_WAIT, word.as_ptr() as *mut libc::c_void, u64::from(expected), timeout_us)
+    };
+    if r >= 0 {
+        return Ok(());
+    }
+    match std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINTR) {
+        libc::ETIMEDOUT => Err(errno::ETIMEDOUT as LinuxErrno),
+        libc::EINTR => Err(errno::EINTR as LinuxErrno),
+        e => Err(host::errno_to_linux(e)),
+    }
+}
+
+/// As on Linux; Darwin wakes one or all, so any count above one wakes all (a spurious
+/// wake-up is allowed to a futex waiter), and cannot say how many woke.
+pub fn futex_wake(word: &AtomicU32, count: u32) -> u32 {
+    let op = if count > 1 { UL_COMPARE_AND_WAIT | ULF_WAKE_ALL } else { UL_COMPARE_AND_WAIT };
+    // SAFETY: as in futex_wait.
+    let r = unsafe { __ulock_wake(op, word.as_ptr() as *mut libc::c_void, 0) };
+    u32::from(r == 0)
+}
+
+/// The calling thread's id (Darwin's are 64-bit; Linux programs get the low bits).
+pub fn gettid() -> i32 {
+    let mut id: u64 = 0;
+    // SAFETY: a null thread means the calling one; id is a valid out-pointer.
+    unsafe { libc::pthread_threadid_np(0 as libc::pthread_t, &mut id) };
+    id as i32
+}
+
+/// Darwin has no spare real-time signal: threads of a program stay on one vCPU until the
+/// Hypervisor.framework backend runs several (it can stop a vCPU without a signal).
+pub fn thread_kick_signal() -> Option<c_int> {
+    None
 }

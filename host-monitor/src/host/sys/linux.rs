@@ -4,6 +4,7 @@
 use std::ffi::CStr;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 
 use abi_shared::hypercall::{LinuxFlock, LinuxSysinfo};
 use abi_shared::linux::{errno, LinuxStatfs, LinuxStatx, LinuxTermios};
@@ -394,4 +395,33 @@ pub fn open_fds() -> SysResult<Vec<i32>> {
     // SAFETY: dir came from opendir and is closed once.
     unsafe { libc::closedir(dir) };
     Ok(out)
+}
+
+/// Sleep while the u32 `word` (guest RAM, shared by the process's vCPU threads) holds
+/// `expected`, until `futex_wake` on it, `timeout_ns` (relative; `u64::MAX`: none) or a
+/// signal: Err(EAGAIN) when it differed at once, ETIMEDOUT, EINTR.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) -> SysResult<()> {
+    use rustix::thread::futex;
+    let timeout = (timeout_ns != u64::MAX).then_some(rustix::time::Timespec {
+        tv_sec: (timeout_ns / 1_000_000_000) as i64,
+        tv_nsec: (timeout_ns % 1_000_000_000) as i64,
+    });
+    rx(futex::wait(word, futex::Flags::PRIVATE, expected, timeout.as_ref()))
+}
+
+/// Wake up to `count` threads sleeping in `futex_wait` on `word`; how many woke.
+pub fn futex_wake(word: &AtomicU32, count: u32) -> u32 {
+    use rustix::thread::futex;
+    futex::wake(word, futex::Flags::PRIVATE, count).map_or(0, |n| n as u32)
+}
+
+/// The calling thread's id, which is the Linux thread's it runs.
+pub fn gettid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
+
+/// The host signal one monitor thread sends another to stop its vCPU or end a host call it
+/// is blocked in: the highest real-time signal, which the C library leaves alone.
+pub fn thread_kick_signal() -> Option<c_int> {
+    Some(libc::SIGRTMAX())
 }

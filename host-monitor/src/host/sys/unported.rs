@@ -162,3 +162,20 @@ pub fn fd_path(_: c_int) -> SysResult<Vec<u8>> {
 pub fn open_fds() -> SysResult<Vec<i32>> {
     Err(ENOSYS)
 }
+
+pub fn futex_wait(_: &std::sync::atomic::AtomicU32, _: u32, _: u64) -> SysResult<()> {
+    Err(ENOSYS)
+}
+
+pub fn futex_wake(_: &std::sync::atomic::AtomicU32, _: u32) -> u32 {
+    0
+}
+
+pub fn gettid() -> i32 {
+    // SAFETY: getpid cannot fail.
+    unsafe { libc::getpid() }
+}
+
+pub fn thread_kick_signal() -> Option<c_int> {
+    None
+}

@@ -1,0 +1,252 @@
+//! Threads: each Linux thread runs on its own vCPU, which the monitor runs on its own host
+//! thread, so the threads of a program run in parallel on the host's cores.
+//!
+//! A vCPU index (0 for the first thread) names a slot: its block of guest memory (the
+//! static blocks below the kernel for the first `STATIC_VCPU_BLOCKS`, then 2 MiB pieces
+//! of guest RAM holding eight blocks each), its page tables (mm/vcpu_roots.rs) and its
+//! `Thread` object, which are all reused by the next thread given the slot. A slot is
+//! free again once its thread has exited and the monitor has said (the block's
+//! `VCPU_IN_USE` word) that the old vCPU will never run again.
+//!
+//! Starting a thread: the creating thread claims a slot, fills the `Thread` (with the
+//! user registers the new thread starts with), builds the page tables and asks the
+//! monitor (`Request::StartThread`) for a host thread that runs the vCPU from
+//! `thread_entry`, which finishes on the new vCPU what only it can do (its per-CPU page,
+//! its syscall MSRs, its FS base) and enters user mode.
+
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+
+use alloc::boxed::Box;
+
+use abi_shared::hypercall::{ExitHow, Request};
+use abi_shared::layout::{vcpu_block, vcpu_block_gpa, MAX_VCPUS, STATIC_VCPU_BLOCKS, VCPU_BLOCK_SIZE};
+use abi_shared::linux::errno;
+use spin::Mutex;
+
+use super::{process, Thread, COMM_LEN};
+use crate::arch::entry::TrapFrame;
+use crate::arch::platform;
+use crate::percpu;
+
+/// `--experimental-threads`: CLONE_THREAD starts threads (else ENOSYS, as before threads).
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// How a new thread enters user mode.
+pub struct ThreadStart {
+    /// Its user registers (the creator's at clone, with rax = 0 and the new stack).
+    pub frame: TrapFrame,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    /// CLONE_CHILD_SETTID's address (0: none): the new thread writes its tid there.
+    pub set_child_tid: u64,
+}
+
+const SLOTS_LEN: usize = MAX_VCPUS as usize;
+/// Bit n: slot n belongs to a live thread (slot 0: the first thread, never reused).
+static SLOTS: AtomicU64 = AtomicU64::new(1);
+/// The `Thread` object of each slot (null until first used; never freed).
+static SLOT_THREADS: [AtomicPtr<Thread>; SLOTS_LEN] = [const { AtomicPtr::new(core::ptr::null_mut()) }; SLOTS_LEN];
+/// The 2 MiB pieces of guest RAM with the blocks of slots `STATIC_VCPU_BLOCKS..`.
+const BLOCKS_PER_PIECE: u64 = (2 << 20) / VCPU_BLOCK_SIZE;
+static EXTRA_BLOCKS: [AtomicU64; SLOTS_LEN / BLOCKS_PER_PIECE as usize] =
+    [const { AtomicU64::new(0) }; SLOTS_LEN / BLOCKS_PER_PIECE as usize];
+/// Serialises slot claims and the allocation of extra blocks.
+static SPAWN_LOCK: Mutex<()> = Mutex::new(());
+
+/// The block of slot `vcpu`, allocating its piece of RAM on first use.
+fn block_of(vcpu: u32) -> Option<u64> {
+    let v = u64::from(vcpu);
+    if v < STATIC_VCPU_BLOCKS {
+        return Some(vcpu_block_gpa(v));
+    }
+    let piece = &EXTRA_BLOCKS[(v / BLOCKS_PER_PIECE) as usize];
+    let mut base = piece.load(Ordering::Acquire);
+    if base == 0 {
+        base = crate::mm::frame::alloc_huge_zeroed()?;
+        piece.store(base, Ordering::Release);
+    }
+    Some(base + (v % BLOCKS_PER_PIECE) * VCPU_BLOCK_SIZE)
+}
+
+fn in_use_word(block: u64) -> &'static AtomicU64 {
+    percpu::remote_block_word(block, vcpu_block::VCPU_IN_USE)
+}
+
+/// Claim a free slot: (index, block). None when every slot is taken (or RAM ran out).
+fn claim_slot() -> Option<(u32, u64)> {
+    let _guard = SPAWN_LOCK.lock();
+    for v in 1..MAX_VCPUS as u32 {
+        if SLOTS.load(Ordering::SeqCst) & (1 << v) != 0 {
+            continue;
+        }
+        let block = block_of(v)?;
+        // The monitor has not yet retired the vCPU of the slot's previous thread.
+        if in_use_word(block).load(Ordering::SeqCst) != 0 {
+            continue;
+        }
+        SLOTS.fetch_or(1 << v, Ordering::SeqCst);
+        in_use_word(block).store(1, Ordering::SeqCst);
+        return Some((v, block));
+    }
+    None
+}
+
+fn release_slot(vcpu: u32) {
+    SLOTS.fetch_and(!(1u64 << vcpu), Ordering::SeqCst);
+}
+
+/// The slot's `Thread`, made ready for a new thread of the running process.
+fn thread_for_slot(vcpu: u32, start: ThreadStart, clear_child_tid: u64) -> &'static Thread {
+    let slot = &SLOT_THREADS[vcpu as usize];
+    let mut t = slot.load(Ordering::Acquire);
+    if t.is_null() {
+        let fresh = Box::new(Thread {
+            process: process(),
+            tid: AtomicU32::new(0),
+            clear_child_tid: AtomicU64::new(0),
+            robust_list: AtomicU64::new(0),
+            comm: Mutex::new([0; COMM_LEN]),
+            pdeathsig: AtomicU32::new(0),
+            vcpu: AtomicU32::new(vcpu),
+            start: Mutex::new(None),
+        });
+        t = Box::leak(fresh);
+        slot.store(t, Ordering::Release);
+    }
+    // SAFETY: slot objects are leaked boxes, never freed.
+    let t: &'static Thread = unsafe { &*t };
+    t.tid.store(0, Ordering::Relaxed);
+    t.clear_child_tid.store(clear_child_tid, Ordering::Relaxed);
+    t.robust_list.store(0, Ordering::Relaxed);
+    *t.comm.lock() = super::comm_padded();
+    t.pdeathsig.store(0, Ordering::Relaxed);
+    t.vcpu.store(vcpu, Ordering::Relaxed);
+    *t.start.lock() = Some(start);
+    t
+}
+
+/// Start a thread of the running process; returns its tid.
+pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
+    let (vcpu, block) = claim_slot().ok_or(-(errno::EAGAIN as i64))?;
+    let thread = thread_for_slot(vcpu, start, clear_child_tid);
+    let cr3 = {
+        // Page-table writers hold the address-space lock: no top-level entry is added
+        // while the copy is made.
+        let _space = crate::mm::SPACE.lock();
+        crate::mm::vcpu_roots::build(vcpu, block)
+    };
+    crate::mm::tlb::add_vcpu(vcpu, block);
+    process().threads.fetch_add(1, Ordering::SeqCst);
+    let ret = crate::hypercall::call_ret(&Request::StartThread {
+        vcpu,
+        block,
+        cr3,
+        entry: thread_entry as *const () as u64,
+        arg: core::ptr::from_ref(thread) as u64,
+    });
+    if ret < 0 {
+        process().threads.fetch_sub(1, Ordering::SeqCst);
+        crate::mm::tlb::remove_vcpu(vcpu);
+        crate::mm::vcpu_roots::forget(vcpu);
+        in_use_word(block).store(0, Ordering::SeqCst);
+        release_slot(vcpu);
+        return Err(ret);
+    }
+    thread.tid.store(ret as u32, Ordering::SeqCst);
+    Ok(ret as i32)
+}
+
+core::arch::global_asm!(
+    r#"
+    .section .text
+    .globl thread_entry
+thread_entry:
+    /* The monitor set rsp to this vCPU's kernel stack and rdi to its Thread. */
+    xor %ebp, %ebp
+    call {main}
+    ud2
+    "#,
+    main = sym thread_main,
+    options(att_syntax)
+);
+
+extern "C" {
+    fn thread_entry();
+}
+
+/// A new thread's first kernel code, on its own vCPU.
+extern "C" fn thread_main(thread: *const Thread) -> ! {
+    // SAFETY: `spawn` passed a slot's Thread, which lives for the whole run.
+    let thread: &'static Thread = unsafe { &*thread };
+    let vcpu = thread.vcpu.load(Ordering::Relaxed);
+    let block = block_of(vcpu).unwrap_or(0);
+    percpu::set_block_gpa(block);
+    percpu::set_cpu_index(vcpu);
+    percpu::slot(percpu::NO_WORKER).store(1, Ordering::Relaxed);
+    super::percpu::set_current_thread(thread);
+    crate::arch::init_syscall_msrs();
+    // The host wrote the thread id before it ran the vCPU.
+    let tid = percpu::remote_block_word(block, vcpu_block::THREAD_ID).load(Ordering::SeqCst);
+    thread.tid.store(tid as u32, Ordering::SeqCst);
+    let Some(start) = thread.start.lock().take() else {
+        crate::kpanic!("a thread started without its start state");
+    };
+    platform::set_fs_base(start.fs_base);
+    platform::set_gs_base(start.gs_base);
+    if start.set_child_tid != 0 {
+        // As Linux's schedule_tail: a fault here is ignored.
+        let _ = crate::mm::uaccess::copy_to_user(start.set_child_tid, &(tid as u32).to_le_bytes());
+    }
+    // The vCPU may be an ended thread's, with that thread's translations still cached
+    // (under pvm in the hypervisor's shadow tables, which a new CR3 does not drop).
+    platform::flush_tlb_all();
+    crate::mm::tlb::before_user();
+    crate::arch::entry::enter_user(&start.frame)
+}
+
+/// exit(2) of the calling thread. The last thread's exit ends the process with `status`.
+pub fn exit_thread(status: i32) -> ! {
+    if process().threads.fetch_sub(1, Ordering::SeqCst) == 1 {
+        super::exit::terminate(ExitHow::Status(status & 0xff));
+    }
+    let t = super::current();
+    release_thread_words(t);
+    let vcpu = t.vcpu.load(Ordering::Relaxed);
+    crate::mm::tlb::remove_vcpu(vcpu);
+    crate::mm::vcpu_roots::forget(vcpu);
+    if vcpu != 0 {
+        release_slot(vcpu);
+    }
+    crate::hypercall::call(&Request::ThreadExit);
+    platform::halt_forever()
+}
+
+/// What a dying thread owes the others: its robust futexes marked as its owner's death,
+/// and CLONE_CHILD_CLEARTID's word cleared and woken (pthread_join waits on it).
+fn release_thread_words(t: &Thread) {
+    let robust = t.robust_list.load(Ordering::Relaxed);
+    if robust != 0 {
+        super::futex::release_robust_list(robust, t.tid.load(Ordering::Relaxed));
+    }
+    let ctid = t.clear_child_tid.load(Ordering::Relaxed);
+    if ctid != 0 && crate::mm::uaccess::copy_to_user(ctid, &0u32.to_le_bytes()).is_ok() {
+        super::futex::wake(ctid, 1, u32::MAX);
+    }
+}
+
+/// After fork (in the child) and exec: the calling thread is the only one left, and it
+/// now runs as the process's first thread would.
+pub fn only_the_caller_left() {
+    let me = percpu::cpu_index();
+    SLOTS.store(1 << me, Ordering::SeqCst);
+    process().threads.store(1, Ordering::SeqCst);
+    crate::mm::tlb::only_this_vcpu();
+}

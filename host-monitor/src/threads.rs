@@ -1,0 +1,319 @@
+//! The program's threads on the host: one Linux thread is one host thread running its own
+//! vCPU of the process's VM, so the threads of a program run in parallel on the host's
+//! cores, and a thread's id is its host thread's id (gettid, /proc, `top -H` agree).
+//!
+//! The guest kernel decides everything about a thread (its vCPU index, block, page tables,
+//! registers: task/threads.rs); the monitor only gives it a host thread and a vCPU:
+//! - `Request::StartThread` (from any vCPU, by exit): `start` spawns the host thread, which
+//!   creates the vCPU (a vCPU belongs to the thread that creates it, see vmm/mod.rs), sets
+//!   it up from the guest's block and answers with its tid once it can run;
+//! - each thread's loop (`run_thread`) serves its own vCPU's exits and hypercalls (a
+//!   thread's vCPU has no hypercall worker: its requests come by exit, on its own block);
+//! - `Request::ThreadExit`: the loop ends, the vCPU goes back to the VM for the next thread
+//!   with that index (KVM cannot destroy one), and then the block's `VCPU_IN_USE` word
+//!   tells the guest the index is free;
+//! - the end of the program (exit_group from any thread, or a vCPU that died) is left for
+//!   the first vCPU's thread, which `Machine::run` returns from: the others are kicked out of
+//!   the guest and stop.
+//!
+//! Kicks: `kick_vcpus` stops the listed vCPUs (TLB shootdowns, a signal for a thread): the
+//! vCPU's "do not enter" flag, then the host kick signal to its thread (which ends KVM_RUN
+//! or a host call it is blocked in with EINTR); the thread then injects the guest's kick
+//! interrupt.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use abi_shared::bootinfo::Flavour;
+use abi_shared::hypercall::Response;
+use abi_shared::layout::{
+    vcpu_block, vcpu_block_gpa, MAX_VCPUS, SIGNAL_KICK_VECTOR, STATIC_VCPU_BLOCKS, VCPU_BLOCK_SIZE,
+};
+use abi_shared::linux::errno;
+
+use crate::guest_mem::GuestMemory;
+use crate::host::sys;
+use crate::machine::MachineError;
+use crate::server::{Channel, Server, ThreadStart, VcpuRequest};
+use crate::vmm::{Exit, Vcpu, Vm};
+
+const SLOTS: usize = MAX_VCPUS as usize;
+
+/// A running vCPU's thread, for kicks: its pthread and its "do not enter" flag (valid while
+/// the entry is registered; the thread unregisters before its vCPU goes away).
+#[derive(Clone, Copy)]
+struct Running {
+    pthread: usize,
+    immediate_exit: usize,
+}
+
+static RUNNING: Mutex<[Option<Running>; SLOTS]> = Mutex::new([None; SLOTS]);
+/// Per vCPU: a kick is owed (the vCPU is to take the guest's kick interrupt).
+static KICKED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
+
+fn running() -> std::sync::MutexGuard<'static, [Option<Running>; SLOTS]> {
+    RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The calling thread runs vCPU `index`, whose backend flag stops an entry.
+pub fn register(index: u32, vcpu: &mut dyn Vcpu) {
+    let immediate_exit = vcpu.kick_flag().map_or(0, |f| f as usize);
+    // SAFETY: pthread_self cannot fail.
+    let pthread = unsafe { libc::pthread_self() } as usize;
+    running()[index as usize] = Some(Running { pthread, immediate_exit });
+}
+
+/// vCPU `index` stops running (its thread ends, or the process forked and it is gone).
+pub fn unregister(index: u32) {
+    running()[index as usize] = None;
+}
+
+/// In a forked child: only the forking thread's vCPU exists.
+pub fn only_this_vcpu(index: u32) {
+    let mut r = running();
+    for (i, slot) in r.iter_mut().enumerate() {
+        if i != index as usize {
+            *slot = None;
+        }
+    }
+}
+
+/// Stop the vCPUs in `mask` (bit n: vCPU n) and have each take the kick interrupt.
+pub fn kick_vcpus(mask: u64) {
+    let Some(sig) = sys::thread_kick_signal() else { return };
+    let r = running();
+    for (i, slot) in r.iter().enumerate() {
+        if mask & (1u64 << i) == 0 {
+            continue;
+        }
+        let Some(t) = slot else { continue };
+        KICKED[i].store(true, Ordering::SeqCst);
+        if t.immediate_exit != 0 {
+            // SAFETY: the flag lives in the vCPU's hypervisor-shared page while it is
+            // registered, and the registry lock keeps it registered during this store.
+            unsafe { (*(t.immediate_exit as *const AtomicU8)).store(1, Ordering::SeqCst) };
+        }
+        // SAFETY: a registered thread is alive (it unregisters before it ends, under this
+        // lock); pthread_kill with a signal the monitor catches.
+        unsafe { libc::pthread_kill(t.pthread as libc::pthread_t, sig) };
+    }
+}
+
+/// Whether a kick is owed to vCPU `index` (taking it).
+pub fn take_kick(index: u32) -> bool {
+    KICKED[index as usize].swap(false, Ordering::SeqCst)
+}
+
+/// What the threads of one process share.
+pub struct ThreadHost {
+    pub vm: Arc<dyn Vm>,
+    pub mem: Arc<GuestMemory>,
+    pub server: Arc<Server>,
+    pub flavour: Flavour,
+    /// The program is ending: threads leave their loops.
+    dying: AtomicBool,
+    /// Why a thread's vCPU died (the whole program fails with it).
+    failure: Mutex<Option<String>>,
+    /// The first vCPU's thread, to wake while it waits for the end (its thread exited).
+    main: std::thread::Thread,
+}
+
+impl ThreadHost {
+    pub fn new(vm: Arc<dyn Vm>, mem: Arc<GuestMemory>, server: Arc<Server>, flavour: Flavour) -> ThreadHost {
+        ThreadHost {
+            vm,
+            mem,
+            server,
+            flavour,
+            dying: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            main: std::thread::current(),
+        }
+    }
+
+    /// A vCPU thread's failure, for the first vCPU's thread to report.
+    pub fn take_failure(&self) -> Option<MachineError> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).take().map(MachineError)
+    }
+
+    /// The end of the program has been decided: stop every other vCPU.
+    pub fn stop_all(&self) {
+        self.dying.store(true, Ordering::SeqCst);
+        kick_vcpus(!1);
+    }
+
+    /// Something for the first vCPU's thread (the outcome, a failure): interrupt it.
+    fn tell_main(&self) {
+        kick_vcpus(1);
+        self.main.unpark();
+    }
+
+    /// The first thread has exited while others run: wait for the program's end.
+    pub fn wait_for_end(&self) -> Result<crate::server::GuestOutcome, MachineError> {
+        unregister(0);
+        loop {
+            if let Some(o) = self.server.take_outcome() {
+                return Ok(o);
+            }
+            if let Some(e) = self.take_failure() {
+                return Err(e);
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(100));
+        }
+    }
+
+    /// `Request::StartThread`: a host thread for the new vCPU; `Ret(tid)` once it runs.
+    pub fn start(self: &Arc<Self>, start: ThreadStart) -> Response {
+        if !self.valid_start(&start) || sys::thread_kick_signal().is_none() {
+            return Response::Ret(-i64::from(errno::EAGAIN));
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let host = self.clone();
+        let spawned =
+            std::thread::Builder::new().name(format!("vcpu{}", start.vcpu)).spawn(move || host.run_thread(start, tx));
+        if spawned.is_err() {
+            return Response::Ret(-i64::from(errno::EAGAIN));
+        }
+        match rx.recv() {
+            Ok(Ok(tid)) => Response::Ret(i64::from(tid)),
+            Ok(Err(e)) => {
+                log::warn!("starting a thread's vCPU: {e}");
+                Response::Ret(-i64::from(errno::EAGAIN))
+            }
+            Err(_) => Response::Ret(-i64::from(errno::EAGAIN)),
+        }
+    }
+
+    /// The guest's block for a new thread must be one a vCPU may have: a static block for
+    /// the first indexes, else a whole block of guest RAM; its page tables in guest RAM.
+    fn valid_start(&self, s: &ThreadStart) -> bool {
+        let index = u64::from(s.vcpu);
+        let block_ok = if index < STATIC_VCPU_BLOCKS {
+            s.block == vcpu_block_gpa(index)
+        } else {
+            s.block.is_multiple_of(VCPU_BLOCK_SIZE)
+                && s.block.checked_add(VCPU_BLOCK_SIZE).is_some_and(|e| e <= self.mem.size())
+        };
+        index > 0 && index < MAX_VCPUS && block_ok && s.cr3.is_multiple_of(0x2000) && s.cr3 < self.mem.size()
+    }
+
+    /// A thread's host thread: build its vCPU, say its tid, run it until the thread ends.
+    fn run_thread(self: Arc<Self>, start: ThreadStart, ready: std::sync::mpsc::Sender<Result<i32, String>>) {
+        let mut vcpu = match self.prepare_vcpu(&start) {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return;
+            }
+        };
+        let tid = sys::gettid();
+        if self.mem.write_u64(start.block + vcpu_block::THREAD_ID, tid as u64).is_err() {
+            let _ = ready.send(Err("the thread's block is outside guest RAM".into()));
+            return;
+        }
+        KICKED[start.vcpu as usize].store(false, Ordering::SeqCst);
+        register(start.vcpu, vcpu.as_mut());
+        let _ = ready.send(Ok(tid));
+        let end = self.serve_thread(&start, vcpu.as_mut());
+        unregister(start.vcpu);
+        // The vCPU goes back to the VM before the guest may give its index to a new thread.
+        drop(vcpu);
+        match end {
+            ThreadEnd::Exited => {
+                if let Ok(word) = self.mem.atomic_u64(start.block + vcpu_block::VCPU_IN_USE) {
+                    word.store(0, Ordering::SeqCst);
+                }
+            }
+            ThreadEnd::ProgramEnds => self.tell_main(),
+            ThreadEnd::Failed(e) => {
+                *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
+                self.tell_main();
+            }
+        }
+    }
+
+    fn prepare_vcpu(&self, s: &ThreadStart) -> Result<Box<dyn Vcpu>, String> {
+        crate::machine::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
+        // A new vCPU's descriptor is the monitor's, above the program's fd limit.
+        let made = crate::startup::with_fd_room(|| self.vm.create_vcpu(u64::from(s.vcpu), &self.mem));
+        let mut vcpu = made.map_err(|e| e.to_string())?;
+        for fd in self.vm.owned_fds() {
+            if !self.server.fds.is_reserved(fd) {
+                self.server.fds.reserve(fd);
+            }
+        }
+        let state = crate::machine::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
+        vcpu.set_boot_state(&state).map_err(|e| e.to_string())?;
+        Ok(vcpu)
+    }
+
+    /// A thread's vCPU loop: its hypercalls and exits, until the thread or program ends.
+    fn serve_thread(self: &Arc<Self>, start: &ThreadStart, vcpu: &mut dyn Vcpu) -> ThreadEnd {
+        let (index, block) = (start.vcpu, start.block);
+        let mut channel = Channel::new(block);
+        loop {
+            if self.dying.load(Ordering::SeqCst) {
+                return ThreadEnd::ProgramEnds;
+            }
+            let exit = match vcpu.run() {
+                Ok(e) => e,
+                Err(e) => return ThreadEnd::Failed(format!("thread vCPU {index}: {e}")),
+            };
+            match exit {
+                Exit::Hypercall | Exit::HypercallWorkerAsleep => {
+                    if self.dying.load(Ordering::SeqCst) {
+                        return ThreadEnd::ProgramEnds;
+                    }
+                    match crate::server::vcpu_request(&self.mem, block) {
+                        Some(VcpuRequest::ThreadExit) => return ThreadEnd::Exited,
+                        Some(VcpuRequest::StartThread(s)) => {
+                            let r = self.start(s);
+                            if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
+                                return ThreadEnd::Failed(e.0);
+                            }
+                        }
+                        // fork from a thread other than the first: not yet (the forking
+                        // vCPU would have to become the child's first).
+                        Some(VcpuRequest::Fork { .. }) => {
+                            let r = Response::Ret(-i64::from(errno::EAGAIN));
+                            if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
+                                return ThreadEnd::Failed(e.0);
+                            }
+                        }
+                        None => crate::server::serve_area(&self.server, &mut channel, &self.mem),
+                    }
+                    if self.server.has_outcome() || self.server.is_poisoned() {
+                        return ThreadEnd::ProgramEnds;
+                    }
+                }
+                Exit::Interrupted => {
+                    if take_kick(index) || crate::signals::pending() != 0 {
+                        if let Err(e) = vcpu.inject_interrupt(SIGNAL_KICK_VECTOR) {
+                            return ThreadEnd::Failed(format!("thread vCPU {index}: {e}"));
+                        }
+                    }
+                }
+                Exit::GrowRam => {
+                    let wanted = self.mem.read_u64(block + vcpu_block::RAM_WANTED).unwrap_or(0);
+                    let registered = self.vm.grow_ram(&self.mem, wanted);
+                    let _ = self.mem.write_u64(block + vcpu_block::RAM_REGISTERED, registered);
+                }
+                other => {
+                    return ThreadEnd::Failed(format!(
+                        "thread vCPU {index} stopped: {other:?}; vCPU state: {}",
+                        vcpu.snapshot()
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// How a thread's loop ended.
+enum ThreadEnd {
+    /// The Linux thread exited; the vCPU may be reused.
+    Exited,
+    /// The program ends (exit_group, or the end another thread reported).
+    ProgramEnds,
+    Failed(String),
+}
