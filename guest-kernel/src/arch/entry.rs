@@ -305,16 +305,33 @@ pub fn signal_kick_stub() -> u64 {
 pub fn enter_user(frame: &TrapFrame) -> ! {
     let top = KSTACK_TOP_VA - core::mem::size_of::<TrapFrame>() as u64;
     // SAFETY: the kernel stack window is mapped. The frame is moved to the top of the stack,
-    // where `return_to_user` expects it, with memmove semantics because the caller's copy may
-    // itself lie near the top; this function never returns, so nothing else on the stack is
-    // needed afterwards.
+    // where `return_to_user` expects it; this function never returns, so nothing else on the
+    // stack is needed afterwards. The caller's copy may itself overlap the top, so the move
+    // is made here in assembly, choosing its direction: a Rust `ptr::copy` of a caller's
+    // local to a fixed address may be lowered to a forward memcpy (the optimizer takes a
+    // local and an address made from an integer never to overlap), which, with the source
+    // just below the destination, copies the frame shifted (a new thread's first return to
+    // user mode then jumped to one of its registers' values).
     unsafe {
-        core::ptr::copy(frame as *const TrapFrame, top as *mut TrapFrame, 1);
         core::arch::asm!(
+            "cmp %rsi, %rdi",
+            "jbe 1f",
+            "lea -1(%rsi,%rcx), %rsi",
+            "lea -1(%rdi,%rcx), %rdi",
+            "std",
+            "rep movsb",
+            "cld",
+            "jmp 2f",
+            "1:",
+            "rep movsb",
+            "2:",
             "mov {top}, %rsp",
             "mov $1, %eax",
             "jmp return_to_user",
             top = in(reg) top,
+            in("rsi") frame as *const TrapFrame,
+            in("rdi") top,
+            in("rcx") core::mem::size_of::<TrapFrame>(),
             options(att_syntax, noreturn)
         );
     }

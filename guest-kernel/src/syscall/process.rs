@@ -186,15 +186,11 @@ fn clone_thread(c: &mut Ctx<'_>, args: &CloneArgs) -> i64 {
         fs_base: if args.flags & CLONE_SETTLS != 0 { args.tls } else { platform::fs_base() },
         gs_base: platform::gs_base(),
         set_child_tid: if args.flags & CLONE_CHILD_SETTID != 0 { args.child_tid } else { 0 },
+        set_parent_tid: if args.flags & CLONE_PARENT_SETTID != 0 { args.parent_tid } else { 0 },
     };
     let clear = if args.flags & CLONE_CHILD_CLEARTID != 0 { args.child_tid } else { 0 };
     match crate::task::threads::spawn(start, clear) {
-        Ok(tid) => {
-            if args.flags & CLONE_PARENT_SETTID != 0 {
-                let _ = crate::mm::uaccess::copy_to_user(args.parent_tid, &tid.to_le_bytes());
-            }
-            i64::from(tid)
-        }
+        Ok(tid) => i64::from(tid),
         Err(e) => e,
     }
 }

@@ -47,6 +47,12 @@ pub struct ThreadStart {
     pub gs_base: u64,
     /// CLONE_CHILD_SETTID's address (0: none): the new thread writes its tid there.
     pub set_child_tid: u64,
+    /// CLONE_PARENT_SETTID's address (0: none): written by the new thread too, before it
+    /// runs user code (the parent's clone returns only after that). Written by the parent
+    /// after the fact, it could overwrite the 0 a quickly exiting thread's
+    /// CLONE_CHILD_CLEARTID stored at the same word (glibc uses one for both), and its
+    /// joiner would wait for ever.
+    pub set_parent_tid: u64,
 }
 
 const SLOTS_LEN: usize = MAX_VCPUS as usize;
@@ -80,23 +86,31 @@ fn in_use_word(block: u64) -> &'static AtomicU64 {
     percpu::remote_block_word(block, vcpu_block::VCPU_IN_USE)
 }
 
-/// Claim a free slot: (index, block). None when every slot is taken (or RAM ran out).
+/// Claim a free slot: (index, block). None when every slot belongs to a live thread (or
+/// RAM ran out). A slot whose thread has exited but whose vCPU the monitor has not retired
+/// yet (that takes microseconds) is waited for rather than refused.
 fn claim_slot() -> Option<(u32, u64)> {
     let _guard = SPAWN_LOCK.lock();
-    for v in 1..MAX_VCPUS as u32 {
-        if SLOTS.load(Ordering::SeqCst) & (1 << v) != 0 {
-            continue;
+    loop {
+        let mut retiring = false;
+        for v in 1..MAX_VCPUS as u32 {
+            if SLOTS.load(Ordering::SeqCst) & (1 << v) != 0 {
+                continue;
+            }
+            let block = block_of(v)?;
+            if in_use_word(block).load(Ordering::SeqCst) != 0 {
+                retiring = true;
+                continue;
+            }
+            SLOTS.fetch_or(1 << v, Ordering::SeqCst);
+            in_use_word(block).store(1, Ordering::SeqCst);
+            return Some((v, block));
         }
-        let block = block_of(v)?;
-        // The monitor has not yet retired the vCPU of the slot's previous thread.
-        if in_use_word(block).load(Ordering::SeqCst) != 0 {
-            continue;
+        if !retiring {
+            return None;
         }
-        SLOTS.fetch_or(1 << v, Ordering::SeqCst);
-        in_use_word(block).store(1, Ordering::SeqCst);
-        return Some((v, block));
+        core::hint::spin_loop();
     }
-    None
 }
 
 fn release_slot(vcpu: u32) {
@@ -161,6 +175,10 @@ pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
         return Err(ret);
     }
     thread.tid.store(ret as u32, Ordering::SeqCst);
+    // The new vCPU runs already: wait (briefly) until it has written the thread ids.
+    while thread.start.lock().is_some() {
+        core::hint::spin_loop();
+    }
     Ok(ret as i32)
 }
 
@@ -196,15 +214,21 @@ extern "C" fn thread_main(thread: *const Thread) -> ! {
     // The host wrote the thread id before it ran the vCPU.
     let tid = percpu::remote_block_word(block, vcpu_block::THREAD_ID).load(Ordering::SeqCst);
     thread.tid.store(tid as u32, Ordering::SeqCst);
-    let Some(start) = thread.start.lock().take() else {
+    let mut start_slot = thread.start.lock();
+    let Some(start) = start_slot.as_ref() else {
         crate::kpanic!("a thread started without its start state");
     };
+    for at in [start.set_parent_tid, start.set_child_tid] {
+        if at != 0 {
+            // As Linux's: a fault here is ignored.
+            let _ = crate::mm::uaccess::copy_to_user(at, &(tid as u32).to_le_bytes());
+        }
+    }
+    // Taking the start state tells the creator (`spawn`) that the ids are written.
+    let Some(start) = start_slot.take() else { unreachable!() };
+    drop(start_slot);
     platform::set_fs_base(start.fs_base);
     platform::set_gs_base(start.gs_base);
-    if start.set_child_tid != 0 {
-        // As Linux's schedule_tail: a fault here is ignored.
-        let _ = crate::mm::uaccess::copy_to_user(start.set_child_tid, &(tid as u32).to_le_bytes());
-    }
     // The vCPU may be an ended thread's, with that thread's translations still cached
     // (under pvm in the hypervisor's shadow tables, which a new CR3 does not drop).
     platform::flush_tlb_all();
