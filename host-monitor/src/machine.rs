@@ -185,6 +185,14 @@ pub fn boot_state(flavour: Flavour, block: u64, cr3: u64, entry: u64, rdi: u64) 
     }
 }
 
+/// The guest (the vCPU whose block is at `block`) ran out of registered RAM: register
+/// more, and say in that block how much there is now.
+pub fn grow_ram(vm: &dyn Vm, mem: &GuestMemory, block: u64) -> Result<(), MachineError> {
+    let wanted = mem.read_u64(block + vcpu_block::RAM_WANTED).map_err(oob)?;
+    let registered = vm.grow_ram(mem, wanted);
+    mem.write_u64(block + vcpu_block::RAM_REGISTERED, registered).map_err(oob)
+}
+
 /// Write `answer` as the response to the request in the vCPU block at `block` (for the
 /// requests the vCPU's thread serves itself).
 pub fn answer(mem: &GuestMemory, block: u64, answer: &Response) -> Result<(), MachineError> {
@@ -313,9 +321,7 @@ impl Machine {
 
     /// The guest ran out of registered RAM: register more, and say how much there is now.
     fn grow_ram(&self, block: u64) -> Result<(), MachineError> {
-        let wanted = self.mem.read_u64(block + vcpu_block::RAM_WANTED).map_err(oob)?;
-        let registered = self.vm.grow_ram(&self.mem, wanted);
-        self.mem.write_u64(block + vcpu_block::RAM_REGISTERED, registered).map_err(oob)
+        grow_ram(self.vm.as_ref(), &self.mem, block)
     }
 
     fn start_worker(&mut self, server: &Arc<Server>, block: u64) -> Result<Option<Worker>, MachineError> {

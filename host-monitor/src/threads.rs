@@ -294,9 +294,9 @@ impl ThreadHost {
                     }
                 }
                 Exit::GrowRam => {
-                    let wanted = self.mem.read_u64(block + vcpu_block::RAM_WANTED).unwrap_or(0);
-                    let registered = self.vm.grow_ram(&self.mem, wanted);
-                    let _ = self.mem.write_u64(block + vcpu_block::RAM_REGISTERED, registered);
+                    if let Err(e) = crate::machine::grow_ram(self.vm.as_ref(), &self.mem, block) {
+                        return ThreadEnd::Failed(e.0);
+                    }
                 }
                 other => {
                     return ThreadEnd::Failed(format!(

@@ -214,8 +214,10 @@ extern "C" fn thread_main(thread: *const Thread) -> ! {
     // The host wrote the thread id before it ran the vCPU.
     let tid = percpu::remote_block_word(block, vcpu_block::THREAD_ID).load(Ordering::SeqCst);
     thread.tid.store(tid as u32, Ordering::SeqCst);
+    // The creator (`spawn`) waits until the start state is gone, which it sees only once
+    // the ids are written and the lock is released.
     let mut start_slot = thread.start.lock();
-    let Some(start) = start_slot.as_ref() else {
+    let Some(start) = start_slot.take() else {
         crate::kpanic!("a thread started without its start state");
     };
     for at in [start.set_parent_tid, start.set_child_tid] {
@@ -224,8 +226,6 @@ extern "C" fn thread_main(thread: *const Thread) -> ! {
             let _ = crate::mm::uaccess::copy_to_user(at, &(tid as u32).to_le_bytes());
         }
     }
-    // Taking the start state tells the creator (`spawn`) that the ids are written.
-    let Some(start) = start_slot.take() else { unreachable!() };
     drop(start_slot);
     platform::set_fs_base(start.fs_base);
     platform::set_gs_base(start.gs_base);

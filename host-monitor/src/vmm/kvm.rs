@@ -609,7 +609,9 @@ impl Drop for KvmVcpu {
     fn drop(&mut self) {
         // SAFETY: `fd` is taken exactly once, here, and not used afterwards.
         let mut fd = unsafe { ManuallyDrop::take(&mut self.fd) };
-        if self.generation != self.shared.generation.load(Ordering::Acquire) {
+        // vCPU 0 is the first thread's, never reused (and its process is ending); one of a
+        // replaced VM belongs to nobody.
+        if self.id == 0 || self.generation != self.shared.generation.load(Ordering::Acquire) {
             return;
         }
         fd.set_kvm_immediate_exit(1);
