@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 20;
+pub const PROTOCOL_VERSION: u32 = 21;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,10 +228,6 @@ pub enum Request<'a> {
     },
     Umask {
         mask: u32,
-    },
-    /// Block the vCPU for `ns` nanoseconds (nanosleep and friends); returns 0.
-    Sleep {
-        ns: u64,
     },
 
     /// pipe2: answered with `Response::Fds([read_end, write_end])`.
@@ -666,7 +662,7 @@ pub enum Request<'a> {
     /// signals for a thread). A vCPU blocked in the host on its thread's behalf sees its
     /// host call end with EINTR. `Ret(0)`.
     KickVcpus {
-        mask: u64,
+        vcpus: crate::vcpus::VcpuSet,
     },
 }
 

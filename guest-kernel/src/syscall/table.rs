@@ -225,6 +225,7 @@ syscall_table! {
     435 clone3            Host  process::clone3       [Ptr, D];
     436 close_range       Host  fs_extra::close_range [D, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
+    449 futex_waitv       Both  futex::futex_waitv    [Ptr, D, X, Ptr, D];
 }
 
 pub fn lookup(nr: u64) -> Option<&'static Entry> {

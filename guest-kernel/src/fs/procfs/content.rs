@@ -232,19 +232,19 @@ fn groups() -> Vec<u32> {
     buf.chunks_exact(4).take(got.max(0) as usize).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-/// (pending, blocked, ignored, caught, queued) signal sets.
+/// (process pending, blocked, ignored, caught, queued) signal sets of the running thread.
 fn signal_sets() -> (u64, u64, u64, u64, u64) {
-    let s = crate::signal::state().lock();
+    let s = crate::signal::lock();
     let (mut ignored, mut caught) = (0u64, 0u64);
-    for (i, a) in s.actions.iter().enumerate().skip(1) {
+    for (i, a) in s.proc.actions.iter().enumerate().skip(1) {
         match a.handler {
             crate::signal::SIG_DFL => {}
             crate::signal::SIG_IGN => ignored |= 1 << (i - 1),
             _ => caught |= 1 << (i - 1),
         }
     }
-    let queued = u64::from(s.pending.count_ones()) + s.rt_queue.len() as u64;
-    (s.pending, s.blocked, ignored, caught, queued)
+    let queued = s.me.pending.count() + s.proc.shared.count();
+    (s.proc.shared.mask, s.me.blocked, ignored, caught, queued)
 }
 
 fn rusage() -> abi_shared::hypercall::LinuxRusage {
@@ -274,10 +274,12 @@ fn status(t: &mut Text) {
         vm: vm_figures(),
         sig_queued: queued,
         sig_queue_limit: task::rlimits()[RLIMIT_SIGPENDING].0,
+        sig_thread_pending: crate::task::current().signals().lock().pending.mask,
         sig_pending: pending,
         sig_blocked: blocked,
         sig_ignored: ignored,
         sig_caught: caught,
+        threads: task::threads::count(),
         cap_effective: if euid == 0 { render::ALL_CAPS } else { 0 },
         cpus: task::cpu_count(),
         voluntary_switches: ru.ru_nvcsw as u64,
