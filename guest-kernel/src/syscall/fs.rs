@@ -5,11 +5,13 @@ use alloc::vec::Vec;
 
 use abi_shared::hypercall::{GuestSeg, LinuxFlock, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
-use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
+use abi_shared::linux::general::{
+    AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT,
+};
 
 use super::{err, Ctx, EFAULT, EINVAL};
 use crate::fs::{memdev, procfs};
-use crate::hypercall::{call, call_ret};
+use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
 use crate::task::fdtable::{self, Desc, Kind, FDS};
@@ -29,8 +31,14 @@ const F_SETPIPE_SZ: i32 = 1031;
 const F_GETPIPE_SZ: i32 = 1032;
 const F_ADD_SEALS: i32 = 1033;
 const F_GET_SEALS: i32 = 1034;
+const F_NOTIFY: i32 = abi_shared::linux::general::F_NOTIFY as i32;
+const DN_MULTISHOT: u32 = abi_shared::linux::general::DN_MULTISHOT;
+const O_PATH: u64 = abi_shared::linux::general::O_PATH as u64;
 const FD_CLOEXEC: u64 = 1;
 const TCGETS: u64 = 0x5401;
+const TCGETA: u64 = linux_raw_sys::ioctl::TCGETA as u64;
+/// struct termio's c_cc length (NCC).
+const NCC: usize = 8;
 const TIOCGPGRP: u64 = 0x540f;
 const TIOCGWINSZ: u64 = 0x5413;
 const FIONREAD: u64 = 0x541b;
@@ -491,9 +499,23 @@ pub fn faccessat2(c: &mut Ctx<'_>) -> i64 {
     do_faccessat(c.int(0), c.arg(1), c.int(2), c.int(3))
 }
 
+/// getcwd in Linux's order: the path is found first (into a kernel buffer), a buffer too
+/// small for it is ERANGE whatever its address, and only then is it copied out (EFAULT).
+/// A path longer than PATH_MAX is ENAMETOOLONG.
 pub fn getcwd(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(segments(c.arg(0), c.arg(1), Access::Write));
-    call_ret(&Request::Getcwd { buf: SegList::Borrowed(&segs) })
+    let cwd = alloc::vec![0u8; PATH_MAX];
+    let seg = [kernel_buf_seg(&cwd)];
+    let n = call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    if n == err(errno::ERANGE) {
+        return err(errno::ENAMETOOLONG);
+    }
+    if n < 0 {
+        return n;
+    }
+    if n as u64 > c.arg(1) {
+        return err(errno::ERANGE);
+    }
+    uaccess::copy_to_user(c.arg(0), &cwd[..n as usize]).map_or(EFAULT, |_| n)
 }
 
 pub fn chdir(c: &mut Ctx<'_>) -> i64 {
@@ -569,7 +591,29 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
             }
             r
         }
+        F_NOTIFY => dnotify(c.int(0), c.arg(2) as u32),
         _ => EINVAL,
+    }
+}
+
+/// fcntl(F_NOTIFY): as Linux, an O_PATH descriptor is EBADF, clearing (no event bits) is
+/// accepted on any file, and asking for events on anything but a directory is ENOTDIR.
+/// A request on a directory is accepted, but no notification signal is ever sent.
+fn dnotify(fd: i32, events: u32) -> i64 {
+    let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+    if fl < 0 {
+        return fl;
+    }
+    if fl as u64 & O_PATH != 0 {
+        return err(errno::EBADF);
+    }
+    if events & !DN_MULTISHOT == 0 {
+        return 0;
+    }
+    match crate::hypercall::call_stat(&Request::Fstat { fd }) {
+        Ok(st) if st.st_mode & S_IFMT == S_IFDIR => 0,
+        Ok(_) => err(errno::ENOTDIR),
+        Err(e) => e,
     }
 }
 
@@ -599,10 +643,29 @@ fn fionbio(fd: i32, arg: u64) -> i64 {
     call_ret(&Request::Fcntl { fd, cmd: F_SETFL, arg: new })
 }
 
+/// TCGETA: the terminal's termios in the old `struct termio` (16-bit flags, NCC control
+/// characters, one zero padding byte), written whole as Linux writes it. Not a terminal
+/// is ENOTTY before the pointer is looked at.
+fn tcgeta(fd: i32, out: u64) -> i64 {
+    let t = match call(&Request::IoctlTcgets { fd }) {
+        Response::Termios(t) => t,
+        Response::Ret(e) => return e,
+        _ => return EFAULT,
+    };
+    let mut termio = [0u8; 18];
+    for (i, flag) in [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag].into_iter().enumerate() {
+        termio[i * 2..i * 2 + 2].copy_from_slice(&(flag as u16).to_le_bytes());
+    }
+    termio[8] = t.c_line;
+    termio[9..9 + NCC].copy_from_slice(&t.c_cc[..NCC]);
+    uaccess::copy_to_user(out, &termio).map_or(EFAULT, |_| 0)
+}
+
 pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
     let (fd, out) = (c.int(0), c.arg(2));
     let resp = match c.arg(1) & 0xffff_ffff {
         TCGETS => call(&Request::IoctlTcgets { fd }),
+        TCGETA => return tcgeta(fd, out),
         TIOCGWINSZ => call(&Request::IoctlGetWinsize { fd }),
         FIONREAD => return int_out(call_ret(&Request::IoctlFionread { fd }), out),
         TIOCGPGRP => return int_out(call_ret(&Request::IoctlGetPgrp { fd }), out),

@@ -342,8 +342,10 @@ impl Fs<'_> {
     /// The host (dirfd, path) that name what the guest's (dirfd, path) names. In the
     /// identity view (the default on Linux) that is the same pair, checked; in a mounted
     /// view the path is resolved as Linux would in the guest's namespace, and the host gets
-    /// an absolute host path.
+    /// an absolute host path. An absolute path ignores `dirfd`, as on Linux, even when it
+    /// is no descriptor at all.
     pub(super) fn at(&self, dirfd: i32, path: &[u8], last: Last) -> Result<HostAt, Failure> {
+        let dirfd = if path.starts_with(b"/") { general::AT_FDCWD } else { dirfd };
         let host_dirfd = self.dirfd(dirfd)?;
         let View::Mounted(view) = self.view else {
             return Ok(HostAt { dirfd: host_dirfd, path: c_path(path)?, mount: None });
@@ -1367,6 +1369,13 @@ mod tests {
         let removedir = lx::AT_REMOVEDIR as i32;
         assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"sub", flags: removedir }), Response::Ret(0));
         assert!(!dir.host("sub").exists());
+
+        // An absolute path ignores dirfd, even one that is no descriptor; a relative one
+        // needs it.
+        let abs = dir.join("abs");
+        assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: &abs, mode: 0o755 }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Unlinkat { dirfd: -5, path: &abs, flags: removedir }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: b"rel", mode: 0o755 }), err(errno::EBADF));
 
         let fd = value(call(
             &mem,
