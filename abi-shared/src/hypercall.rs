@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 20;
+pub const PROTOCOL_VERSION: u32 = 21;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -667,6 +667,16 @@ pub enum Request<'a> {
     /// host call end with EINTR. `Ret(0)`.
     KickVcpus {
         mask: u64,
+    },
+    /// mknodat (and mknod): `mode` holds the file type (S_IFIFO, S_IFSOCK, S_IFREG or 0,
+    /// S_IFCHR, S_IFBLK; the guest refuses the others as Linux does) and the permission
+    /// bits, to which the host applies the umask; `dev` is the device number in Linux's
+    /// 32-bit encoding (the syscall's `unsigned int`), used for devices only.
+    Mknodat {
+        dirfd: i32,
+        path: &'a [u8],
+        mode: u32,
+        dev: u32,
     },
 }
 

@@ -6,7 +6,8 @@ use alloc::vec::Vec;
 use abi_shared::hypercall::{GuestSeg, LinuxFlock, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
 use abi_shared::linux::general::{
-    AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY, S_IFDIR, S_IFMT,
+    AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
+    S_IFMT, S_IFREG, S_IFSOCK,
 };
 
 use super::{err, Ctx, EFAULT, EINVAL};
@@ -357,6 +358,31 @@ pub fn mkdir(c: &mut Ctx<'_>) -> i64 {
 
 pub fn mkdirat(c: &mut Ctx<'_>) -> i64 {
     do_mkdirat(c.int(0), c.arg(1), c.arg(2) as u32)
+}
+
+/// mknodat: as Linux, the path is read first, then the file type checked (may_mknod: a
+/// directory is EPERM, a symlink or unknown type EINVAL), then the node made by the host.
+/// The mode is a umode_t and the device an unsigned int (Linux's 32-bit encoding).
+fn do_mknodat(dirfd: i32, path_addr: u64, mode: u64, dev: u64) -> i64 {
+    let p = tryret!(path(path_addr));
+    let mode = u32::from(mode as u16);
+    match mode & S_IFMT {
+        0 | S_IFREG | S_IFIFO | S_IFSOCK | S_IFCHR | S_IFBLK => {}
+        S_IFDIR => return err(errno::EPERM),
+        _ => return EINVAL,
+    }
+    if let Some(r) = procfs::refuse_change(dirfd, &p) {
+        return r;
+    }
+    call_ret(&Request::Mknodat { dirfd, path: &p, mode, dev: dev as u32 })
+}
+
+pub fn mknod(c: &mut Ctx<'_>) -> i64 {
+    do_mknodat(AT_FDCWD, c.arg(0), c.arg(1), c.arg(2))
+}
+
+pub fn mknodat(c: &mut Ctx<'_>) -> i64 {
+    do_mknodat(c.int(0), c.arg(1), c.arg(2), c.arg(3))
 }
 
 fn do_unlinkat(dirfd: i32, path_addr: u64, flags: i32) -> i64 {

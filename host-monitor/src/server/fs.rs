@@ -103,6 +103,7 @@ pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &Request<'_
         Request::Statx { dirfd, path, flags, mask } => fs.statx(*dirfd, path, *flags, *mask),
         Request::Getdents64 { fd, buf } => fs.getdents64(*fd, buf),
         Request::Mkdirat { dirfd, path, mode } => fs.mkdirat(*dirfd, path, *mode),
+        Request::Mknodat { dirfd, path, mode, dev } => fs.mknodat(*dirfd, path, *mode, *dev),
         Request::Unlinkat { dirfd, path, flags } => fs.unlinkat(*dirfd, path, *flags),
         Request::Renameat2 { olddirfd, oldpath, newdirfd, newpath, flags } => {
             fs.renameat2(*olddirfd, oldpath, *newdirfd, newpath, *flags)
@@ -503,6 +504,20 @@ impl Fs<'_> {
         ret(0)
     }
 
+    /// mknodat: the file types Linux's mknod makes (type 0 is a regular file); a directory
+    /// is EPERM and anything else EINVAL, as Linux's may_mknod says before the lookup.
+    fn mknodat(&self, dirfd: i32, path: &[u8], mode: u32, dev: u32) -> Handled {
+        let mode = match mode & general::S_IFMT {
+            0 => mode | general::S_IFREG,
+            general::S_IFREG | general::S_IFIFO | general::S_IFSOCK | general::S_IFCHR | general::S_IFBLK => mode,
+            general::S_IFDIR => return Err(Failure::Errno(errno::EPERM as LinuxErrno)),
+            _ => return Err(Failure::Errno(EINVAL)),
+        };
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
+        sys::mknodat(dirfd, &path, host::mode_to_host(mode), host::dev_to_host(dev)?)?;
+        ret(0)
+    }
+
     fn unlinkat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
         let flags = host::unlink_flags_to_host(flags)?;
@@ -867,7 +882,7 @@ mod tests {
     use abi_shared::linux::{general as lx, LinuxStat};
     use proptest::prelude::*;
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     use std::path::PathBuf;
 
     const AT_FDCWD: i32 = lx::AT_FDCWD;
@@ -1376,6 +1391,25 @@ mod tests {
         assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: &abs, mode: 0o755 }), Response::Ret(0));
         assert_eq!(call(&mem, Request::Unlinkat { dirfd: -5, path: &abs, flags: removedir }), Response::Ret(0));
         assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: b"rel", mode: 0o755 }), err(errno::EBADF));
+
+        // mknodat: a FIFO and a type-0 regular file; a directory and a symlink are refused
+        // as Linux refuses them; an absolute path ignores a dirfd that is no descriptor.
+        let fifo = (lx::S_IFIFO | 0o644) as u32;
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), Response::Ret(0));
+        assert!(std::fs::symlink_metadata(dir.host("p")).unwrap().file_type().is_fifo());
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), err(errno::EEXIST));
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"r", mode: 0o600, dev: 0 }), Response::Ret(0));
+        assert!(dir.host("r").is_file());
+        let mkdir = (lx::S_IFDIR | 0o755) as u32;
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"d", mode: mkdir, dev: 0 }), err(errno::EPERM));
+        let link = (lx::S_IFLNK | 0o777) as u32;
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"l", mode: link, dev: 0 }), err(errno::EINVAL));
+        let abs = dir.join("q");
+        assert_eq!(call(&mem, Request::Mknodat { dirfd: -5, path: &abs, mode: fifo, dev: 0 }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Mknodat { dirfd: -5, path: b"q2", mode: fifo, dev: 0 }), err(errno::EBADF));
+        for name in [&b"p"[..], b"r", b"q"] {
+            assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: name, flags: 0 }), Response::Ret(0));
+        }
 
         let fd = value(call(
             &mem,

@@ -35,6 +35,27 @@ pub fn fd_host_path(raw: c_int) -> PathBuf {
     PathBuf::from(format!("/dev/fd/{raw}"))
 }
 
+/// mknodat(2): `mode` holds the file type and the permission bits. Darwin's mknod makes
+/// devices (root only) but not regular files, so those are created with open; a FIFO is
+/// mkfifoat (which needs no privilege, as on Linux).
+pub fn mknodat(dirfd: c_int, path: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> SysResult<()> {
+    let perm = mode & 0o7777;
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => {
+            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC;
+            let fd = openat(dirfd, path, flags, libc::c_uint::from(perm))?;
+            super::close_quietly(fd);
+            Ok(())
+        }
+        libc::S_IFIFO => {
+            // SAFETY: the path is NUL-terminated and outlives the call.
+            check(unsafe { libc::mkfifoat(dirfd, path.as_ptr(), perm) }).map(drop)
+        }
+        // SAFETY: the path is NUL-terminated and outlives the call.
+        _ => check(unsafe { libc::mknodat(dirfd, path.as_ptr(), mode, dev) }).map(drop),
+    }
+}
+
 /// There are no O_PATH descriptors here: a duplicate reads the same file (the loader uses
 /// positioned reads, so the shared offset does not matter).
 pub fn reopen_readonly(raw: c_int) -> SysResult<c_int> {

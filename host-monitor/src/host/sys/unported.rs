@@ -26,6 +26,10 @@ pub fn reopen_readonly(raw: c_int) -> SysResult<c_int> {
     super::dup_at_least(raw, 0, true)
 }
 
+pub fn mknodat(_: c_int, _: &CStr, _: libc::mode_t, _: libc::dev_t) -> SysResult<()> {
+    Err(ENOSYS)
+}
+
 pub fn statx(_: c_int, _: &CStr, _: c_int, _: bool, _: libc::c_uint) -> SysResult<LinuxStatx> {
     Err(ENOSYS)
 }
