@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 21;
+pub const PROTOCOL_VERSION: u32 = 22;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -677,6 +677,15 @@ pub enum Request<'a> {
         path: &'a [u8],
         mode: u32,
         dev: u32,
+    },
+    /// open of the host's own /proc/sys/`path` (a sysctl the guest's /proc does not serve
+    /// itself), whatever the program's filesystem view: `path` is relative to /proc/sys
+    /// ("" is /proc/sys itself), its components neither empty nor "." or ".." (a final
+    /// slash is allowed). `Ret` is the new fd; the host has no /proc/sys: ENOENT.
+    OpenProcSys {
+        path: &'a [u8],
+        flags: i32,
+        mode: u32,
     },
 }
 
