@@ -4,6 +4,7 @@
  * fcntl(F_NOTIFY) on directories and other files. */
 #include "common.h"
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -142,6 +143,13 @@ static void at_checks(const char *dir, int bad, const char *tag)
 #undef N
 }
 
+static volatile sig_atomic_t g_sigio;
+static void on_sigio(int sig)
+{
+    (void)sig;
+    g_sigio++;
+}
+
 static void notify_checks(const char *dir)
 {
     int d = open(dir, O_RDONLY | O_DIRECTORY);
@@ -159,6 +167,27 @@ static void notify_checks(const char *dir)
     expect_err("f_notify_opath", fcntl(o, F_NOTIFY, DN_CREATE), EBADF);
     close(o);
     expect_err("f_notify_badfd", fcntl(999, F_NOTIFY, DN_CREATE), EBADF);
+
+    /* A notification arrives as SIGIO, once (no DN_MULTISHOT). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigio;
+    sigaction(SIGIO, &sa, NULL);
+    char sub[256], made[300];
+    snprintf(sub, sizeof sub, "%s/watched", dir);
+    expect_ok("mkdir_watched", mkdir(sub, 0755));
+    int w = open(sub, O_RDONLY | O_DIRECTORY);
+    expect_ok("f_notify_create", fcntl(w, F_NOTIFY, DN_CREATE));
+    snprintf(made, sizeof made, "%s/new1", sub);
+    close(open(made, O_CREAT | O_WRONLY, 0644));
+    for (int i = 0; i < 2000 && !g_sigio; i++)
+        usleep(1000);
+    checkf("f_notify_sigio", g_sigio == 1, "%d", (int)g_sigio);
+    snprintf(made, sizeof made, "%s/new2", sub);
+    close(open(made, O_CREAT | O_WRONLY, 0644));
+    usleep(50000);
+    checkf("f_notify_oneshot", g_sigio == 1, "%d", (int)g_sigio);
+    close(w);
 }
 
 int main(void)

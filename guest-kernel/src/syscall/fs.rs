@@ -33,8 +33,6 @@ const F_GETPIPE_SZ: i32 = 1032;
 const F_ADD_SEALS: i32 = 1033;
 const F_GET_SEALS: i32 = 1034;
 const F_NOTIFY: i32 = abi_shared::linux::general::F_NOTIFY as i32;
-const DN_MULTISHOT: u32 = abi_shared::linux::general::DN_MULTISHOT;
-const O_PATH: u64 = abi_shared::linux::general::O_PATH as u64;
 const FD_CLOEXEC: u64 = 1;
 const TCGETS: u64 = 0x5401;
 const TCGETA: u64 = linux_raw_sys::ioctl::TCGETA as u64;
@@ -617,29 +615,10 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
             }
             r
         }
-        F_NOTIFY => dnotify(c.int(0), c.arg(2) as u32),
+        // Directory notification is the host's: it signals this process (SIGIO), and the
+        // monitor passes the signal on to the program.
+        F_NOTIFY => call_ret(&Request::Fcntl { fd: c.int(0), cmd: F_NOTIFY, arg: c.arg(2) }),
         _ => EINVAL,
-    }
-}
-
-/// fcntl(F_NOTIFY): as Linux, an O_PATH descriptor is EBADF, clearing (no event bits) is
-/// accepted on any file, and asking for events on anything but a directory is ENOTDIR.
-/// A request on a directory is accepted, but no notification signal is ever sent.
-fn dnotify(fd: i32, events: u32) -> i64 {
-    let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
-    if fl < 0 {
-        return fl;
-    }
-    if fl as u64 & O_PATH != 0 {
-        return err(errno::EBADF);
-    }
-    if events & !DN_MULTISHOT == 0 {
-        return 0;
-    }
-    match crate::hypercall::call_stat(&Request::Fstat { fd }) {
-        Ok(st) if st.st_mode & S_IFMT == S_IFDIR => 0,
-        Ok(_) => err(errno::ENOTDIR),
-        Err(e) => e,
     }
 }
 

@@ -49,6 +49,7 @@ const F_GETFL: i32 = general::F_GETFL as i32;
 const F_SETFL: i32 = general::F_SETFL as i32;
 const F_GETPIPE_SZ: i32 = general::F_GETPIPE_SZ as i32;
 const F_SETPIPE_SZ: i32 = general::F_SETPIPE_SZ as i32;
+const F_NOTIFY: i32 = general::F_NOTIFY as i32;
 
 mod extra;
 
@@ -687,6 +688,8 @@ impl Fs<'_> {
             // The argument an int, as Linux reads it.
             F_GETPIPE_SZ | F_SETPIPE_SZ => ret(sys::pipe_size(fd, cmd == F_SETPIPE_SZ, arg as c_int)?),
             extra::F_ADD_SEALS | extra::F_GET_SEALS => ret(sys::seals(fd, cmd == extra::F_ADD_SEALS, arg as c_int)?),
+            // Linux reads the DN_* bits as an unsigned int.
+            F_NOTIFY => ret(sys::dnotify(fd, arg as u32)?),
             _ => Err(Failure::Errno(EINVAL)),
         }
     }

@@ -35,6 +35,18 @@ pub fn fd_host_path(raw: c_int) -> PathBuf {
     PathBuf::from(format!("/dev/fd/{raw}"))
 }
 
+/// fcntl(F_NOTIFY) with Linux's DN_* bits: Darwin has no directory notification, so the
+/// answers are Linux's (clearing is accepted on any file, events only on a directory,
+/// ENOTDIR otherwise) but no signal ever comes.
+pub fn dnotify(raw: c_int, events: u32) -> SysResult<i64> {
+    let kind = super::file_type(raw)?;
+    if events & !abi_shared::linux::general::DN_MULTISHOT == 0 || kind == libc::S_IFDIR {
+        Ok(0)
+    } else {
+        Err(errno::ENOTDIR as LinuxErrno)
+    }
+}
+
 /// mknodat(2): `mode` holds the file type and the permission bits. Darwin's mknod makes
 /// devices (root only) but not regular files, so those are created with open; a FIFO is
 /// mkfifoat (which needs no privilege, as on Linux).
