@@ -2,11 +2,14 @@
  * and /proc/sys/kernel/random (names, types, modes, whether they open for reading), the
  * contents of files whose values do not change while the test runs (domainname,
  * nr_hugepages...), a subdirectory (kernel/keys), access() as sysctl decides it (root
- * cannot write a read-only sysctl), writing a value back, and what does not exist. */
+ * cannot write a read-only sysctl), writing a value back, and what does not exist; then
+ * making and removing names in /proc, which Linux refuses by what the name is (EEXIST,
+ * ENOENT, ENOTDIR, EACCES), except through a link out of /proc (/proc/self/cwd/...). */
 #include "common.h"
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 static char g_buf[8192];
 
@@ -96,6 +99,69 @@ static void show(const char *path)
         checkf(path, 1, "%ld bytes: %s", n, g_buf);
 }
 
+static void make_and_remove(void)
+{
+    /* Existing names: EEXIST for mkdir, mknod and O_CREAT|O_EXCL, whoever asks. */
+    static const char *existing[] = {"/proc/sys/kernel", "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname",
+                                     "/proc/sys/kernel/keys", "/proc/self", "/proc/cpuinfo", "/proc/self/exe"};
+    char name[128];
+    for (size_t i = 0; i < sizeof existing / sizeof existing[0]; i++) {
+        snprintf(name, sizeof name, "mkdir %s", existing[i]);
+        expect_err(name, mkdir(existing[i], 0755), EEXIST);
+        snprintf(name, sizeof name, "mknod %s", existing[i]);
+        expect_err(name, mknod(existing[i], S_IFIFO | 0644, 0), EEXIST);
+        snprintf(name, sizeof name, "creat_excl %s", existing[i]);
+        expect_err(name, open(existing[i], O_CREAT | O_EXCL | O_WRONLY, 0644), EEXIST);
+    }
+    /* Missing names: ENOENT, also for open with O_CREAT; through a file: ENOTDIR. */
+    static const char *missing[] = {"/proc/x", "/proc/sys/x", "/proc/sys/kernel/x", "/proc/sys/kernel/x/y",
+                                    "/proc/self/x", "/proc/sys/kernel/random/x"};
+    for (size_t i = 0; i < sizeof missing / sizeof missing[0]; i++) {
+        snprintf(name, sizeof name, "mkdir %s", missing[i]);
+        expect_err(name, mkdir(missing[i], 0755), ENOENT);
+        snprintf(name, sizeof name, "mknod %s", missing[i]);
+        expect_err(name, mknod(missing[i], S_IFIFO | 0644, 0), ENOENT);
+        snprintf(name, sizeof name, "creat %s", missing[i]);
+        expect_err(name, open(missing[i], O_CREAT | O_WRONLY, 0644), ENOENT);
+        snprintf(name, sizeof name, "unlink %s", missing[i]);
+        expect_err(name, unlink(missing[i]), ENOENT);
+        snprintf(name, sizeof name, "rmdir %s", missing[i]);
+        expect_err(name, rmdir(missing[i]), ENOENT);
+    }
+    static const char *through_file[] = {"/proc/cpuinfo/x", "/proc/sys/kernel/hostname/x",
+                                         "/proc/sys/kernel/domainname/x"};
+    for (size_t i = 0; i < sizeof through_file / sizeof through_file[0]; i++) {
+        snprintf(name, sizeof name, "mkdir %s", through_file[i]);
+        expect_err(name, mkdir(through_file[i], 0755), ENOTDIR);
+        snprintf(name, sizeof name, "unlink %s", through_file[i]);
+        expect_err(name, unlink(through_file[i]), ENOTDIR);
+    }
+    /* Removing sysctls: EACCES for root too. */
+    static const char *sysctls[] = {"/proc/sys/kernel", "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname",
+                                    "/proc/sys/kernel/keys"};
+    for (size_t i = 0; i < sizeof sysctls / sizeof sysctls[0]; i++) {
+        snprintf(name, sizeof name, "unlink %s", sysctls[i]);
+        expect_err(name, unlink(sysctls[i]), EACCES);
+        snprintf(name, sizeof name, "rmdir %s", sysctls[i]);
+        expect_err(name, rmdir(sysctls[i]), EACCES);
+    }
+    /* Through /proc/self/cwd the names are the working directory's. */
+    const char *dir = make_tmpdir();
+    if (chdir(dir) != 0)
+        return;
+    expect_ok("mkdir_via_cwd_link", mkdir("/proc/self/cwd/made", 0755));
+    struct stat st;
+    check("made_is_dir", stat("made", &st) == 0 && S_ISDIR(st.st_mode));
+    expect_ok("mknod_via_cwd_link", mknod("/proc/self/cwd/made/fifo", S_IFIFO | 0600, 0));
+    check("fifo_made", lstat("made/fifo", &st) == 0 && S_ISFIFO(st.st_mode));
+    expect_ok("unlink_via_cwd_link", unlink("/proc/self/cwd/made/fifo"));
+    expect_ok("rmdir_via_cwd_link", rmdir("/proc/self/cwd/made"));
+    check("made_gone", stat("made", &st) != 0 && errno == ENOENT);
+    if (chdir("/") != 0)
+        return;
+    rm_tmpdir();
+}
+
 int main(void)
 {
     list("/proc/sys");
@@ -167,5 +233,6 @@ int main(void)
         close(fd);
         show("/proc/sys/kernel/domainname");
     }
+    make_and_remove();
     return finish();
 }

@@ -342,11 +342,15 @@ pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Getdents64 { fd: c.int(0), buf: SegList::Borrowed(&segs) })
 }
 
+/// Where a call that makes or removes a name goes: itself, or what a /proc link in the
+/// path leads to; an Err is the answer for a name in /proc itself.
+fn entry_target(dirfd: i32, p: Vec<u8>, what: procfs::NameOp) -> Result<(i32, Vec<u8>), i64> {
+    procfs::entry_target(dirfd, &p, what).unwrap_or(Ok((dirfd, p)))
+}
+
 fn do_mkdirat(dirfd: i32, path_addr: u64, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
-    if let Some(r) = procfs::refuse_change(dirfd, &p) {
-        return r;
-    }
+    let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Make));
     call_ret(&Request::Mkdirat { dirfd, path: &p, mode })
 }
 
@@ -369,9 +373,7 @@ fn do_mknodat(dirfd: i32, path_addr: u64, mode: u64, dev: u64) -> i64 {
         S_IFDIR => return err(errno::EPERM),
         _ => return EINVAL,
     }
-    if let Some(r) = procfs::refuse_change(dirfd, &p) {
-        return r;
-    }
+    let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Make));
     call_ret(&Request::Mknodat { dirfd, path: &p, mode, dev: dev as u32 })
 }
 
@@ -385,9 +387,7 @@ pub fn mknodat(c: &mut Ctx<'_>) -> i64 {
 
 fn do_unlinkat(dirfd: i32, path_addr: u64, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
-    if let Some(r) = procfs::refuse_change(dirfd, &p) {
-        return r;
-    }
+    let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Remove));
     call_ret(&Request::Unlinkat { dirfd, path: &p, flags })
 }
 

@@ -230,7 +230,6 @@ pub fn openat(dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Option<i64> {
 fn open_path(full: &[u8], flags: i32, mode: u32) -> i64 {
     let r = match resolve(full, flags as u32 & O_NOFOLLOW == 0) {
         Ok(r) => r,
-        Err(e) if e == err(errno::ENOENT) && flags as u32 & O_CREAT != 0 => return err(errno::EACCES),
         Err(e) => return e,
     };
     match target_of(&r) {
@@ -700,8 +699,34 @@ fn change_target_of(full: &[u8], follow: bool) -> Result<(i32, Vec<u8>), i64> {
     }
 }
 
-/// Calls that would change /proc (mkdir, unlink, rename, chmod...): refused as Linux
-/// refuses them for an unprivileged process.
-pub fn refuse_change(dirfd: i32, path: &[u8]) -> Option<i64> {
-    proc_path(dirfd, path).map(|_| err(errno::EACCES))
+/// Whether a call makes or removes a name (mkdir, mknod; unlink, rmdir).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum NameOp {
+    Make,
+    Remove,
+}
+
+/// mkdir, mknod, unlink and rmdir of a path in /proc: nothing can be made or removed in
+/// /proc itself, and Linux says so by what the name is: a missing name (or parent) is
+/// ENOENT, a path through a file ENOTDIR, an existing name EEXIST to make and EACCES to
+/// remove (what an unprivileged process gets; root gets EPERM or ENOTDIR for some of
+/// /proc's own). Through a link out of /proc (/proc/self/cwd/x) the call is the linked
+/// directory's: `Some(Ok((dirfd, path)))` is the host path to use instead. `None` when the
+/// path is not in /proc.
+pub fn entry_target(dirfd: i32, path: &[u8], what: NameOp) -> Option<Result<(i32, Vec<u8>), i64>> {
+    let full = proc_path(dirfd, path)?;
+    Some(entry_target_of(&full, what))
+}
+
+fn entry_target_of(full: &[u8], what: NameOp) -> Result<(i32, Vec<u8>), i64> {
+    let exists = err(if what == NameOp::Make { errno::EEXIST } else { errno::EACCES });
+    match resolve(full, false)? {
+        Resolved::Through(link, rest) => match link_target(link, Some(&rest))? {
+            Target::Host(dirfd, p) => Ok((dirfd, p)),
+            Target::Proc(p) => entry_target_of(&p, what),
+            _ => Err(err(errno::ENOTDIR)),
+        },
+        Resolved::HostSys(rel) => Err(sys_stat(&rel).map_or_else(|e| e, |_| exists)),
+        Resolved::Node(..) | Resolved::Follow(_) => Err(exists),
+    }
 }
