@@ -527,7 +527,7 @@ mod tests {
             // skip those requests.
             if let Ok(req) = decode_frame::<Request<'_>>(&area) {
                 if matches!(req, Request::Chdir { .. } | Request::Fchdir { .. } | Request::Umask { .. }
-                    | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Symlinkat { .. }
+                    | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Mknodat { .. } | Request::OpenProcSys { .. } | Request::Symlinkat { .. }
                     | Request::Fchmodat { .. } | Request::Truncate { .. } | Request::Openat { .. } | Request::Exit { .. }
                     | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }
                     | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }
