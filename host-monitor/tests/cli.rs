@@ -668,17 +668,19 @@ fn stop_signals_stop_the_process_and_sigcont_continues_it() {
     assert_eq!((status.code(), rest.as_str()), (Some(0), "read hello\n"));
 }
 
-/// Creates a thread, which linuxrun cannot do yet; natively it can.
-const THREADED: &str = r#"
-#include <pthread.h>
+/// Uses io_uring, which linuxrun's guest does not implement (ENOSYS) and the host kernel
+/// does: which of the two ran the program shows in its output. (Once the guest serves
+/// io_uring, this needs another call only the host answers.)
+const HOST_ONLY: &str = r#"
 #include <stdio.h>
-static void *run(void *a) { (void)a; return (void *)42; }
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 int main(int argc, char **argv) {
-    pthread_t t;
-    void *r = 0;
-    if (pthread_create(&t, 0, run, 0) != 0) { printf("no threads\n"); return 1; }
-    pthread_join(t, &r);
-    printf("thread returned %ld, argv[1]=%s\n", (long)r, argc > 1 ? argv[1] : "-");
+    char params[120];
+    memset(params, 0, sizeof params);
+    if (syscall(SYS_io_uring_setup, 1, params) < 0) { printf("no io_uring\n"); return 1; }
+    printf("io_uring, argv[1]=%s\n", argc > 1 ? argv[1] : "-");
     return 0;
 }
 "#;
@@ -696,19 +698,19 @@ fn native_programs_run_on_the_host_kernel_when_execd() {
     if !kvm_available() {
         return;
     }
-    let threaded = build_with("threaded", THREADED, &["-static", "-pthread"]);
+    let host_only = build_with("host_only", HOST_ONLY, &["-static"]);
     let launcher = build("launcher", LAUNCHER);
     let launch = |native: &[&Path]| {
         let mut cmd = Command::new(linuxrun());
         for n in native {
             cmd.arg("--native").arg(n);
         }
-        cmd.arg(&launcher).arg(&threaded).arg("hello").output().expect("linuxrun runs")
+        cmd.arg(&launcher).arg(&host_only).arg("hello").output().expect("linuxrun runs")
     };
     let inside = launch(&[]);
-    assert_eq!((text(&inside.stdout).as_str(), inside.status.code()), ("no threads\n", Some(1)));
-    let native = launch(&[&threaded]);
-    assert_eq!((text(&native.stdout).as_str(), native.status.code()), ("thread returned 42, argv[1]=hello\n", Some(0)));
+    assert_eq!((text(&inside.stdout).as_str(), inside.status.code()), ("no io_uring\n", Some(1)));
+    let native = launch(&[&host_only]);
+    assert_eq!((text(&native.stdout).as_str(), native.status.code()), ("io_uring, argv[1]=hello\n", Some(0)));
     let missing = Command::new(linuxrun()).args(["--native", "/nonexistent/tool"]).arg(&launcher).output().unwrap();
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("--native /nonexistent/tool"));
