@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 20;
+pub const PROTOCOL_VERSION: u32 = 21;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -474,6 +474,21 @@ pub enum Request<'a> {
     },
     /// msync(MS_SYNC) of a range of the file window.
     FileSyncShared {
+        gpa: u64,
+        len: u64,
+    },
+    /// mremap of a shared mapping: map what is mapped at window page `from` (the same file,
+    /// from the same offset) again at the free window range `[to, to+len)`, `len` bytes,
+    /// which may reach past the old range's end (the file goes on there). The old range
+    /// stays mapped until the guest unmaps it. Answer: `Ret(0)` or -errno.
+    FileRemapShared {
+        from: u64,
+        to: u64,
+        len: u64,
+    },
+    /// madvise(MADV_REMOVE) of a range of the file window: free the file's pages there
+    /// (punch a hole; they read as zero afterwards).
+    FileRemoveShared {
         gpa: u64,
         len: u64,
     },

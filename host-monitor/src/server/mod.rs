@@ -250,6 +250,8 @@ impl Server {
             }
             Request::FileUnmapShared { gpa, len } => mm::window_op(mem.unmap_window(*gpa, *len)),
             Request::FileSyncShared { gpa, len } => mm::window_op(mem.sync_window(*gpa, *len)),
+            Request::FileRemapShared { from, to, len } => mm::window_op(mem.remap_window(*from, *to, *len)),
+            Request::FileRemoveShared { gpa, len } => mm::window_op(mem.remove_window(*gpa, *len)),
             Request::WindowPageBacked { gpa } => match mem.window_page_backed(*gpa) {
                 Some(backed) => Response::Ret(i64::from(backed)),
                 None => Response::Ret(-i64::from(abi_shared::linux::errno::EINVAL)),
