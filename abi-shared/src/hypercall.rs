@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 21;
+pub const PROTOCOL_VERSION: u32 = 22;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -591,6 +591,9 @@ pub enum Request<'a> {
         last: u32,
         flags: u32,
     },
+    /// Where the program's descriptors end: every one is below the answer (`Ret(highest + 1)`,
+    /// 0 when none is open). The guest answers close() of a number at or above it itself.
+    FdsEnd,
     /// ioctl TCSETS (`when` 0), TCSETSW (1, after output drained) and TCSETSF (2, and input
     /// flushed). `ttou_ignored`: the program blocks or ignores SIGTTOU, so that a background
     /// process may change the terminal, as on Linux.

@@ -276,6 +276,7 @@ impl Server {
             Request::CloseRange { first, last, flags } => {
                 exec::close_range(&self.fds, *first, *last, *flags).unwrap_or_else(Response::from)
             }
+            Request::FdsEnd => exec::fds_end(&self.fds).unwrap_or_else(Response::from),
             Request::IoctlTcsets { .. }
             | Request::IoctlSetWinsize { .. }
             | Request::IoctlSetPgrp { .. }
