@@ -4,7 +4,7 @@
  *   file is SIGBUS; growing in place, shrinking and MREMAP_FIXED work too;
  * - mremap grows a MAP_SHARED|MAP_ANONYMOUS mapping: what was there stays shared with a
  *   forked child, and the pages past the original size are SIGBUS (its shmem object keeps
- *   its size);
+ *   its size); an old size of 0 maps its pages a second time (EINVAL for private memory);
  * - mmap of /dev/zero with MAP_SHARED is shared anonymous memory (a forked child's
  *   writes are seen), MAP_PRIVATE of it is not shared;
  * - /proc/self/maps says `s` for shared mappings and `p` for private ones. */
@@ -145,6 +145,17 @@ static void shared_anonymous(void)
     in_child(child_writes_c, b);
     printf("shared_anon_grow_still_shared: %c\n", b[0]);
     maps_perms("shared_anon_grow_maps", b);
+
+    /* An old size of 0: a second mapping of the same pages. */
+    char *d = mremap(b, 0, PAGE, MREMAP_MAYMOVE);
+    checkf("shared_anon_duplicate", d != MAP_FAILED && d != b, "%s", d == MAP_FAILED ? errname(errno) : "ok");
+    if (d != MAP_FAILED) {
+        d[1] = 'd';
+        printf("shared_anon_duplicate_shares: %c %c\n", d[0], b[1]);
+        munmap(d, PAGE);
+        printf("shared_anon_duplicate_unmapped_original_stays: %c\n", b[1]);
+    }
+    expect_err("shared_anon_duplicate_needs_maymove", mremap(b, 0, PAGE, 0), ENOMEM);
     munmap(b, 3 * PAGE);
 }
 
@@ -187,5 +198,6 @@ int main(void)
     char *pa = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     pa[0] = 1;
     maps_perms("private_anon_maps", pa);
+    expect_err("private_duplicate", mremap(pa, 0, PAGE, MREMAP_MAYMOVE), EINVAL);
     return finish();
 }

@@ -342,10 +342,18 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
     }
     let mut space = SPACE.lock();
     let Some(vma) = space.vmas.find(old).cloned() else { return err(errno::EFAULT) };
-    if old_len == 0 || old.checked_add(old_len).is_none_or(|e| e > vma.end) {
+    if old.checked_add(old_len).is_none_or(|e| e > vma.end) {
         return err(errno::EFAULT);
     }
     let shared = vma.file.as_ref().is_some_and(|f| f.window.is_some());
+    // An old size of 0 asks for a second mapping of a shared mapping's pages (Linux's
+    // "duplicate shm area"); it can only be placed elsewhere.
+    if old_len == 0 && !shared {
+        return EINVAL;
+    }
+    if old_len == 0 && flags & MREMAP_MAYMOVE == 0 {
+        return ENOMEM;
+    }
     if flags & MREMAP_FIXED == 0 {
         if new_len <= old_len {
             space.unmap_range(old + new_len, old + old_len);
@@ -387,7 +395,8 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
 }
 
 /// mremap of `[old, old+old_len)` of the shared mapping `vma` (a file's, or shared
-/// anonymous memory's memfd) to `[target, target+new_len)`, which is free or `old` itself.
+/// anonymous memory's memfd) to `[target, target+new_len)`, which is free or `old` itself
+/// (an `old_len` of 0 leaves the old mapping as it is: a second mapping of its pages).
 /// Its pages are the file's, seen through the file window: the host maps the file again,
 /// from the same offset and `new_len` long, at a new window range (past the old end the
 /// file simply goes on, as Linux's growing mapping does), the old range goes, and the new
@@ -401,7 +410,9 @@ fn remap_shared(space: &mut AddressSpace, vma: &Vma, old: u64, old_len: u64, tar
         window::free(to, new_len);
         return ENOMEM;
     }
-    space.unmap_range(old, old + old_len);
+    if old_len > 0 {
+        space.unmap_range(old, old + old_len);
+    }
     let mut moved = vma.moved(target, target + new_len, old);
     if let Some(f) = moved.file.as_mut() {
         f.window = Some(to);
