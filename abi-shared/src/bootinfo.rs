@@ -52,9 +52,6 @@ pub struct BootInfo {
 pub mod flags {
     /// Report every syscall (`--strace`).
     pub const STRACE: u64 = 1 << 0;
-    /// Run CLONE_THREAD threads on vCPUs of their own (`--experimental-threads`); without
-    /// it, clone with CLONE_THREAD answers ENOSYS as it always did.
-    pub const THREADS: u64 = 1 << 1;
     /// Bits 8..11: the most verbose guest log level the monitor shows (0 errors, 1 warnings,
     /// 2 info, 3 debug, 4 trace); the guest does not send what would not be shown, since
     /// each log line is a hypercall.

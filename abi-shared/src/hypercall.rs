@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 22;
+pub const PROTOCOL_VERSION: u32 = 24;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -228,10 +228,6 @@ pub enum Request<'a> {
     },
     Umask {
         mask: u32,
-    },
-    /// Block the vCPU for `ns` nanoseconds (nanosleep and friends); returns 0.
-    Sleep {
-        ns: u64,
     },
 
     /// pipe2: answered with `Response::Fds([read_end, write_end])`.
@@ -684,7 +680,26 @@ pub enum Request<'a> {
     /// signals for a thread). A vCPU blocked in the host on its thread's behalf sees its
     /// host call end with EINTR. `Ret(0)`.
     KickVcpus {
-        mask: u64,
+        vcpus: crate::vcpus::VcpuSet,
+    },
+    /// mknodat (and mknod): `mode` holds the file type (S_IFIFO, S_IFSOCK, S_IFREG or 0,
+    /// S_IFCHR, S_IFBLK; the guest refuses the others as Linux does) and the permission
+    /// bits, to which the host applies the umask; `dev` is the device number in Linux's
+    /// 32-bit encoding (the syscall's `unsigned int`), used for devices only.
+    Mknodat {
+        dirfd: i32,
+        path: &'a [u8],
+        mode: u32,
+        dev: u32,
+    },
+    /// open of the host's own /proc/sys/`path` (a sysctl the guest's /proc does not serve
+    /// itself), whatever the program's filesystem view: `path` is relative to /proc/sys
+    /// ("" is /proc/sys itself), its components neither empty nor "." or ".." (a final
+    /// slash is allowed). `Ret` is the new fd; the host has no /proc/sys: ENOENT.
+    OpenProcSys {
+        path: &'a [u8],
+        flags: i32,
+        mode: u32,
     },
 }
 

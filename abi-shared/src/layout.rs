@@ -41,7 +41,7 @@ pub const VCPU_BLOCK_SIZE: u64 = 0x4_0000;
 /// vCPUs come from guest RAM the guest kernel allocates (2 MiB at a time).
 pub const STATIC_VCPU_BLOCKS: u64 = 8;
 /// The most vCPUs (so threads running at once) a process has.
-pub const MAX_VCPUS: u64 = 64;
+pub const MAX_VCPUS: u64 = 256;
 
 /// Offsets inside a per-vCPU block.
 pub mod vcpu_block {

@@ -12,3 +12,4 @@ pub mod layout;
 pub mod linux;
 pub mod shebang;
 pub mod syscalls;
+pub mod vcpus;

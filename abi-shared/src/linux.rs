@@ -40,6 +40,13 @@ pub unsafe trait Pod: Copy + 'static {
 // valid); the derive checks it at compile time.
 unsafe impl<T: bytemuck::Pod> Pod for T {}
 
+/// (major, minor) of a device number in Linux's 32-bit encoding, the `unsigned int dev` of
+/// mknod (the kernel's `new_decode_dev`): minor bits 0-7, major bits 8-19, the rest of the
+/// minor in bits 20-31.
+pub const fn decode_dev32(dev: u32) -> (u32, u32) {
+    ((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00))
+}
+
 /// `struct stat` of x86_64 (144 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]

@@ -36,7 +36,6 @@ extern "C" fn kmain() -> ! {
     }
     crate::print::set_log_level(info.flags);
     crate::syscall::trace::set_enabled(info.flags & abi_shared::bootinfo::flags::STRACE != 0);
-    crate::task::threads::set_enabled(info.flags & abi_shared::bootinfo::flags::THREADS != 0);
     hypercall::transport::init(info.doorbell, info.tsc_khz);
     arch::trap::init_idt();
     arch::init_syscall_msrs();

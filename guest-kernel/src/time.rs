@@ -60,14 +60,6 @@ pub fn monotonic_ns() -> u64 {
     vvar().monotonic_ns(rdtsc_ordered())
 }
 
-/// Spin until `deadline` on the monotonic clock (nanosleep; a single-threaded guest has
-/// nothing else to run, and a blocking host sleep would cost an exit anyway).
-pub fn sleep_until_monotonic(deadline_ns: u64) {
-    while monotonic_ns() < deadline_ns {
-        core::hint::spin_loop();
-    }
-}
-
 pub fn to_timespec(ns: u64) -> Timespec {
     Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as i64 }
 }

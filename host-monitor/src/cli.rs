@@ -18,11 +18,6 @@ pub struct Args {
     #[arg(long)]
     pub strace: bool,
 
-    /// Experimental, unfinished: run the program's threads (clone with CLONE_THREAD) on
-    /// vCPUs of their own. Without it such a clone fails with ENOSYS. See docs/threads.md.
-    #[arg(long)]
-    pub experimental_threads: bool,
-
     /// At exit, print per-syscall counts (served in the guest / by hypercall) and VM exits.
     #[arg(long)]
     pub stats: bool,

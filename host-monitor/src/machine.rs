@@ -234,8 +234,6 @@ pub struct MachineConfig {
     pub fd_floor: i32,
     /// Serve hypercalls from a worker thread through shared memory (no exit per request).
     pub exitless: bool,
-    /// `--experimental-threads`.
-    pub threads: bool,
 }
 
 impl Machine {
@@ -287,7 +285,6 @@ impl Machine {
             vcpu_count: 1,
             random_seed: crate::entropy::seed(),
             flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
-                | (if cfg.threads { abi_shared::bootinfo::flags::THREADS } else { 0 })
                 | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
         mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;
@@ -334,7 +331,23 @@ impl Machine {
         }
     }
 
+    /// Run the first vCPU until the program ends; it is registered for kicks meanwhile
+    /// and unregistered before anything may tear it down.
     fn run_vcpu(
+        &mut self,
+        server: &Arc<Server>,
+        threads: &Arc<ThreadHost>,
+        worker: &mut Option<Worker>,
+        block: u64,
+        exits: &mut BTreeMap<&'static str, u64>,
+    ) -> Result<GuestOutcome, MachineError> {
+        crate::threads::register(0, self.vcpu.as_mut());
+        let outcome = self.serve_first_vcpu(server, threads, worker, block, exits);
+        crate::threads::unregister(0);
+        outcome
+    }
+
+    fn serve_first_vcpu(
         &mut self,
         server: &Arc<Server>,
         threads: &Arc<ThreadHost>,
@@ -344,7 +357,6 @@ impl Machine {
     ) -> Result<GuestOutcome, MachineError> {
         // This thread's own channel to the vCPU's hypercall area (the worker has another).
         let mut channel = crate::server::Channel::new(block);
-        crate::threads::register(0, self.vcpu.as_mut());
         loop {
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;

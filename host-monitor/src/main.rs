@@ -87,7 +87,6 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         strace: args.strace,
         guest_log_level: args.verbose + 1,
         fd_floor: fds.floor,
-        threads: args.experimental_threads,
     };
     let mut machine =
         Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;

@@ -94,12 +94,7 @@ pub fn set_worker_thread(present: bool) {
 /// while the pointers are cleared and the memory is unmapped afterwards. A signal that
 /// arrives now stays pending and dies with the process, as if it came after the exit.
 pub fn detach() {
-    // SAFETY: blocking every signal on this thread with a filled set.
-    unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
-    }
+    host::sys::block_all_signals_on_this_thread();
     IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
     PENDING.store(std::ptr::null_mut(), Ordering::SeqCst);
     INFO.store(std::ptr::null_mut(), Ordering::SeqCst);
@@ -170,6 +165,12 @@ pub fn pending() -> u64 {
 /// pending signals (its handler recognises the kick and does nothing else).
 pub fn kick_worker() {
     kick_with_a_pending_signal(&WORKER_THREAD);
+}
+
+/// Interrupt a host call the worker is blocked in with host signal `host_sig` (a kick for
+/// a signal the guest has for its first thread).
+pub fn kick_worker_with(host_sig: libc::c_int) {
+    kick(&WORKER_THREAD, host_sig);
 }
 
 /// Interrupt the vCPU thread (a host call it serves itself, or KVM_RUN) with one of the

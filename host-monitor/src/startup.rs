@@ -51,8 +51,9 @@ pub struct FdRange {
     pub nofile: (u64, u64),
 }
 
-/// How many descriptors the monitor keeps room for above the floor.
-const MONITOR_FDS: u64 = 64;
+/// How many descriptors the monitor keeps room for above the floor: its own few dozen,
+/// and one per vCPU a program's threads may have.
+const MONITOR_FDS: u64 = 64 + abi_shared::layout::MAX_VCPUS;
 
 /// The host's soft RLIMIT_NOFILE while the program runs: the program's own, so that the
 /// host kernel fails its open, dup, pipe... with EMFILE exactly at its limit (descriptors

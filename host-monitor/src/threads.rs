@@ -30,6 +30,7 @@ use abi_shared::layout::{
     vcpu_block, vcpu_block_gpa, MAX_VCPUS, SIGNAL_KICK_VECTOR, STATIC_VCPU_BLOCKS, VCPU_BLOCK_SIZE,
 };
 use abi_shared::linux::errno;
+use abi_shared::vcpus::VcpuSet;
 
 use crate::guest_mem::GuestMemory;
 use crate::host::sys;
@@ -66,6 +67,8 @@ pub fn register(index: u32, vcpu: &mut dyn Vcpu) {
 /// vCPU `index` stops running (its thread ends, or the process forked and it is gone).
 pub fn unregister(index: u32) {
     running()[index as usize] = None;
+    // Nothing owes it a kick any more (the helper would send it again and again).
+    KICKED[index as usize].store(false, Ordering::SeqCst);
 }
 
 /// In a forked child: only the forking thread's vCPU exists.
@@ -78,24 +81,88 @@ pub fn only_this_vcpu(index: u32) {
     }
 }
 
-/// Stop the vCPUs in `mask` (bit n: vCPU n) and have each take the kick interrupt.
-pub fn kick_vcpus(mask: u64) {
+/// Stop the vCPUs in `vcpus` and have each take the kick interrupt.
+pub fn kick_vcpus(vcpus: VcpuSet) {
     let Some(sig) = sys::thread_kick_signal() else { return };
     let r = running();
+    let mut owed = false;
     for (i, slot) in r.iter().enumerate() {
-        if mask & (1u64 << i) == 0 {
+        if !vcpus.contains(i as u32) {
             continue;
         }
         let Some(t) = slot else { continue };
         KICKED[i].store(true, Ordering::SeqCst);
-        if t.immediate_exit != 0 {
-            // SAFETY: the flag lives in the vCPU's hypervisor-shared page while it is
-            // registered, and the registry lock keeps it registered during this store.
-            unsafe { (*(t.immediate_exit as *const AtomicU8)).store(1, Ordering::SeqCst) };
+        owed = true;
+        kick_one(i, t, sig);
+    }
+    drop(r);
+    if owed {
+        rekicker_wanted();
+    }
+}
+
+/// Stop the vCPU of registered thread `t` (index `i`): its "do not enter" flag, and the
+/// kick signal to its thread, which ends KVM_RUN or a host call it is blocked in. The
+/// first vCPU's blocking host calls are made by its hypercall worker: kicked too.
+fn kick_one(i: usize, t: &Running, sig: libc::c_int) {
+    if t.immediate_exit != 0 {
+        // SAFETY: the flag lives in the vCPU's hypervisor-shared page while it is
+        // registered, and the caller holds the registry lock, which keeps it registered.
+        unsafe { (*(t.immediate_exit as *const AtomicU8)).store(1, Ordering::SeqCst) };
+    }
+    // SAFETY: a registered thread is alive (it unregisters before it ends, under the
+    // registry lock the caller holds); pthread_kill with a signal the monitor catches.
+    unsafe { libc::pthread_kill(t.pthread as libc::pthread_t, sig) };
+    if i == 0 {
+        crate::signals::kick_worker_with(sig);
+    }
+}
+
+/// A kick can be lost: one that lands after its thread last looked and before it blocks
+/// in a host call (a pipe read) interrupts nothing. So a kick stays owed (`KICKED`) until
+/// the vCPU takes its interrupt, and a helper thread sends owed kicks again every few
+/// milliseconds. It exists only in a process that has had a second vCPU thread (so a
+/// single-threaded monitor still forks with one thread), and sleeps while nothing is owed.
+static REKICKER: Mutex<Option<(u32, std::thread::Thread)>> = Mutex::new(None);
+const REKICK_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
+
+fn rekicker_wanted() {
+    let guard = REKICKER.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((pid, t)) = guard.as_ref() {
+        if *pid == std::process::id() {
+            t.unpark();
         }
-        // SAFETY: a registered thread is alive (it unregisters before it ends, under this
-        // lock); pthread_kill with a signal the monitor catches.
-        unsafe { libc::pthread_kill(t.pthread as libc::pthread_t, sig) };
+    }
+}
+
+/// Start the helper for this process if it has none (called as a second vCPU starts).
+fn ensure_rekicker() {
+    let mut guard = REKICKER.lock().unwrap_or_else(PoisonError::into_inner);
+    if guard.as_ref().is_some_and(|(pid, _)| *pid == std::process::id()) {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("rekick".into()).spawn(rekick_loop);
+    if let Ok(handle) = spawned {
+        *guard = Some((std::process::id(), handle.thread().clone()));
+    }
+}
+
+fn rekick_loop() {
+    // Host signals are for the vCPU threads and the worker, not for this one.
+    sys::block_all_signals_on_this_thread();
+    let Some(sig) = sys::thread_kick_signal() else { return };
+    loop {
+        if !KICKED.iter().any(|k| k.load(Ordering::SeqCst)) {
+            std::thread::park();
+            continue;
+        }
+        std::thread::sleep(REKICK_EVERY);
+        let r = running();
+        for (i, slot) in r.iter().enumerate() {
+            if let (true, Some(t)) = (KICKED[i].load(Ordering::SeqCst), slot) {
+                kick_one(i, t, sig);
+            }
+        }
     }
 }
 
@@ -139,16 +206,18 @@ impl ThreadHost {
     /// The end of the program has been decided: stop every other vCPU.
     pub fn stop_all(&self) {
         self.dying.store(true, Ordering::SeqCst);
-        kick_vcpus(!1);
+        kick_vcpus(VcpuSet::all().without(0));
     }
 
     /// Something for the first vCPU's thread (the outcome, a failure): interrupt it.
     fn tell_main(&self) {
-        kick_vcpus(1);
+        kick_vcpus(VcpuSet::only(0));
         self.main.unpark();
     }
 
-    /// The first thread has exited while others run: wait for the program's end.
+    /// The first thread has exited while others run: wait for the program's end. Signals
+    /// from outside still come to this thread (the monitor kicks the first vCPU's), so they
+    /// are passed to the running vCPUs, whose guest gives each to a thread that takes it.
     pub fn wait_for_end(&self) -> Result<crate::server::GuestOutcome, MachineError> {
         unregister(0);
         loop {
@@ -158,7 +227,10 @@ impl ThreadHost {
             if let Some(e) = self.take_failure() {
                 return Err(e);
             }
-            std::thread::park_timeout(std::time::Duration::from_millis(100));
+            if crate::signals::pending() != 0 {
+                kick_vcpus(VcpuSet::all().without(0));
+            }
+            std::thread::park_timeout(std::time::Duration::from_millis(20));
         }
     }
 
@@ -213,6 +285,7 @@ impl ThreadHost {
         }
         KICKED[start.vcpu as usize].store(false, Ordering::SeqCst);
         register(start.vcpu, vcpu.as_mut());
+        ensure_rekicker();
         let _ = ready.send(Ok(tid));
         let end = self.serve_thread(&start, vcpu.as_mut());
         unregister(start.vcpu);

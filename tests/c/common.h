@@ -27,6 +27,7 @@ static __attribute__((unused)) const char *errname(int e)
     E(EXDEV) E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOTTY)
     E(EFBIG) E(ENOSPC) E(ESPIPE) E(EROFS) E(EMLINK) E(EPIPE) E(ERANGE) E(ENAMETOOLONG)
     E(ENOSYS) E(ENOTEMPTY) E(ELOOP) E(EOVERFLOW) E(EOPNOTSUPP) E(ETIMEDOUT)
+    E(EDEADLK) E(EOWNERDEAD) E(ENOTRECOVERABLE)
 #undef E
     default:
         snprintf(buf, sizeof buf, "errno%d", e);
@@ -79,6 +80,13 @@ static __attribute__((unused)) void checkf(const char *name, int ok, const char 
             checkf(name, 0, "%s", errname(e_));                                   \
         else                                                                      \
             check(name, 1);                                                       \
+    } while (0)
+
+/* Check a pthread-style return value (0 or an error number, errno untouched). */
+#define expect_rc(name, call, want)                                               \
+    do {                                                                          \
+        int rc_ = (call);                                                         \
+        checkf(name, rc_ == (want), "%s", rc_ == 0 ? "ok" : errname(rc_));       \
     } while (0)
 
 /* Print the summary line and return the exit status for main. */

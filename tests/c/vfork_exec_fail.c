@@ -4,24 +4,15 @@
  * _exit. The parent reads the errno (EOF when the exec worked: the pipe closed with it)
  * and reaps the child.
  *
- * Closing numbers that are not open must cost what any cheap syscall costs: under
- * linuxrun each such close() was a hypercall (tens of microseconds with busy cores), and
- * a child closing up to a limit of 2^20 took most of a minute. Checked as a ratio against
- * getppid() measured in the same run (the best of several rounds), so that the check
- * holds on slow and fast machines alike. */
+ * Closing numbers that are not open must be cheap: under linuxrun each such close() was a
+ * hypercall, and a child closing up to a limit of 2^20 took most of a minute. How cheap it
+ * is now is measured by scripts/bench (close_unopened, vfork_exec_fail), not here: a test
+ * does not assert timings. */
 #include "common.h"
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Run prog in a vfork child the way subprocess does; returns the errno the child
  * reported (0: none, the exec worked) and stores its exit status. */
@@ -51,25 +42,6 @@ static int spawn(const char *prog, long close_up_to, int *status)
     return n == sizeof e ? e : 0;
 }
 
-/* Best per-call time of `n` calls over 5 rounds. */
-static double best_per_call(int use_close, long n)
-{
-    double best = 1e9;
-    for (int round = 0; round < 5; round++) {
-        double t = now();
-        for (long i = 0; i < n; i++) {
-            if (use_close)
-                syscall(SYS_close, (int)(100000 + i % 1000));
-            else
-                syscall(SYS_getppid);
-        }
-        double per = (now() - t) / n;
-        if (per < best)
-            best = per;
-    }
-    return best;
-}
-
 int main(void)
 {
     struct rlimit lim;
@@ -92,11 +64,5 @@ int main(void)
     /* Descriptors far above anything open: 100000..100999. */
     errno = 0;
     check("close_unopened_is_ebadf", syscall(SYS_close, 100000) == -1 && errno == EBADF);
-    double getppid_cost = best_per_call(0, 20000);
-    double close_cost = best_per_call(1, 20000);
-    double ratio = close_cost / getppid_cost;
-    check("close_of_unopened_costs_a_plain_syscall", ratio < 4);
-    if (ratio >= 4)
-        fprintf(stderr, "close %.2f us, getppid %.2f us per call\n", close_cost * 1e6, getppid_cost * 1e6);
     return finish();
 }

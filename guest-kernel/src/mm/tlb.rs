@@ -20,13 +20,14 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use abi_shared::hypercall::Request;
 use abi_shared::layout::MAX_VCPUS;
+use abi_shared::vcpus::{AtomicVcpuSet, VcpuSet};
 
 use crate::arch::platform;
 use crate::percpu::{self, IN_USER, TLB_SEEN};
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-/// Bit n: vCPU n runs a thread of this process.
-static ACTIVE: AtomicU64 = AtomicU64::new(1);
+/// The vCPUs that run a thread of this process.
+static ACTIVE: AtomicVcpuSet = AtomicVcpuSet::only(0);
 /// Per vCPU: its block's guest-physical address.
 static BLOCKS: [AtomicU64; MAX_VCPUS as usize] = [const { AtomicU64::new(0) }; MAX_VCPUS as usize];
 /// Set when the process first had a second vCPU (never cleared: a cheap test).
@@ -38,17 +39,17 @@ pub fn add_vcpu(index: u32, block: u64) {
     percpu::remote_slot(block, TLB_SEEN).store(GENERATION.load(Ordering::SeqCst), Ordering::SeqCst);
     percpu::remote_slot(block, IN_USER).store(0, Ordering::SeqCst);
     SEVERAL.store(true, Ordering::SeqCst);
-    ACTIVE.fetch_or(1 << index, Ordering::SeqCst);
+    ACTIVE.insert(index);
 }
 
 /// vCPU `index` stops running threads.
 pub fn remove_vcpu(index: u32) {
-    ACTIVE.fetch_and(!(1u64 << index), Ordering::SeqCst);
+    ACTIVE.remove(index);
 }
 
 /// The process is down to its calling vCPU (fork's child, exec).
 pub fn only_this_vcpu() {
-    ACTIVE.store(1 << percpu::cpu_index(), Ordering::SeqCst);
+    ACTIVE.set_only(percpu::cpu_index());
 }
 
 /// The first vCPU's block, for the record (vCPU 0 is there from boot).
@@ -88,8 +89,8 @@ pub fn shootdown() {
         return;
     }
     let me = percpu::cpu_index();
-    let others = ACTIVE.load(Ordering::SeqCst) & !(1u64 << me);
-    if others == 0 {
+    let others = ACTIVE.load().without(me);
+    if others.is_empty() {
         return;
     }
     let generation = GENERATION.fetch_add(1, Ordering::SeqCst) + 1;
@@ -98,29 +99,14 @@ pub fn shootdown() {
         percpu::remote_slot(block, IN_USER).load(Ordering::SeqCst) != 0
             && percpu::remote_slot(block, TLB_SEEN).load(Ordering::SeqCst) < generation
     };
-    let mut kick = 0u64;
-    for v in bits(others) {
-        if behind(v) {
-            kick |= 1 << v;
-        }
-    }
-    if kick == 0 {
+    let kick = others.iter().filter(|&v| behind(v)).fold(VcpuSet::EMPTY, VcpuSet::with);
+    if kick.is_empty() {
         return;
     }
-    crate::hypercall::call_ret(&Request::KickVcpus { mask: kick });
-    for v in bits(kick) {
+    crate::hypercall::call_ret(&Request::KickVcpus { vcpus: kick });
+    for v in kick.iter() {
         while behind(v) {
             core::hint::spin_loop();
         }
     }
-}
-
-fn bits(mut mask: u64) -> impl Iterator<Item = u32> {
-    core::iter::from_fn(move || {
-        (mask != 0).then(|| {
-            let v = mask.trailing_zeros();
-            mask &= mask - 1;
-            v
-        })
-    })
 }

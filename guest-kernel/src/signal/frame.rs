@@ -13,9 +13,7 @@
 use abi_shared::layout::user;
 use abi_shared::linux::Pod;
 
-use super::{
-    state, Action, AltStack, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SIG_DFL, UNBLOCKABLE,
-};
+use super::{Action, AltStack, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SIG_DFL, UNBLOCKABLE};
 use crate::arch::entry::TrapFrame;
 use crate::mm::uaccess;
 
@@ -121,10 +119,10 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
         return Err(());
     }
     let (alt, old_mask) = {
-        let mut st = state().lock();
+        let mut me = crate::task::current().signals().lock();
         // After rt_sigsuspend the handler's frame records the mask from before the wait.
-        let mask = st.saved_mask.take().unwrap_or(st.blocked);
-        (st.altstack, mask)
+        let mask = me.saved_mask.take().unwrap_or(me.blocked);
+        (me.altstack, mask)
     };
     let mut sp = frame.rsp;
     let use_alt = act.flags & SA_ONSTACK != 0 && alt.flags & SS_DISABLE == 0 && !on_altstack(&alt, sp);
@@ -189,14 +187,14 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
     };
     uaccess::write_struct(frame_addr, &f).map_err(|_| ())?;
     {
-        let mut st = state().lock();
+        let mut st = super::lock();
         let mut add = act.mask;
         if act.flags & SA_NODEFER == 0 {
             add |= super::bit(sig);
         }
-        st.blocked = (old_mask | add) & !UNBLOCKABLE;
+        st.me.blocked = (old_mask | add) & !UNBLOCKABLE;
         if act.flags & SA_RESETHAND != 0 {
-            st.actions[sig as usize] = Action { handler: SIG_DFL, ..Action::default() };
+            st.proc.actions[sig as usize] = Action { handler: SIG_DFL, ..Action::default() };
             super::host::actions_changed();
         }
     }
@@ -246,14 +244,14 @@ pub fn restore(frame: &mut TrapFrame) -> Result<(), ()> {
         fx.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
         fxrstor(&fx);
     }
-    let mut st = state().lock();
-    st.blocked = f.uc.sigmask & !UNBLOCKABLE;
+    let mut me = crate::task::current().signals().lock();
+    me.blocked = f.uc.sigmask & !UNBLOCKABLE;
     // restore_altstack: the saved settings come back unless we are running on it.
-    if !on_altstack(&st.altstack, frame.rsp) {
+    if !on_altstack(&me.altstack, frame.rsp) {
         if f.uc.ss_flags as i32 & SS_DISABLE != 0 {
-            st.altstack.flags = SS_DISABLE;
+            me.altstack.flags = SS_DISABLE;
         } else if f.uc.ss_size >= MIN_SIGSTKSZ {
-            st.altstack = AltStack { sp: f.uc.ss_sp, flags: 0, size: f.uc.ss_size };
+            me.altstack = AltStack { sp: f.uc.ss_sp, flags: 0, size: f.uc.ss_size };
         }
     }
     Ok(())

@@ -12,7 +12,7 @@ use abi_shared::linux::signal::SIGRTMIN;
 
 use crate::hypercall::transport::process_control;
 
-use super::{bit, raise, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
+use super::{bit, raise, SigInfo, SignalState, ThreadSignals, NSIG, SIG_DFL, SIG_IGN, UNBLOCKABLE};
 
 fn slot(sig: i32) -> HostSignalInfo {
     let addr = PHYS_MAP_BASE
@@ -84,11 +84,11 @@ fn take_realtime_queue() {
     }
 }
 
-/// (catch, ignore) as the monitor should set them for `st`: a handled signal must be caught,
-/// and so must a blocked one (Linux keeps it pending until it is unblocked or taken by
-/// sigwait, even one whose default is to ignore it); an ignored one is ignored by the host
-/// as well.
-fn wanted(st: &SignalState) -> (u64, u64) {
+/// (catch, ignore) as the monitor should set them for `st` with `blocked`: a handled signal
+/// must be caught, and so must a blocked one (Linux keeps it pending until it is unblocked
+/// or taken by sigwait, even one whose default is to ignore it); an ignored one is ignored
+/// by the host as well.
+fn wanted(st: &SignalState, blocked: u64) -> (u64, u64) {
     let mut handled = 0;
     let mut ignored = 0;
     let mut dfl = 0;
@@ -100,7 +100,7 @@ fn wanted(st: &SignalState) -> (u64, u64) {
         }
     }
     // An armed timer's signal too: the monitor interrupts the vCPU with it at the deadline.
-    let catch = (handled | (st.blocked & dfl) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
+    let catch = (handled | (blocked & dfl) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
     (catch, ignored & !UNBLOCKABLE)
 }
 
@@ -115,15 +115,20 @@ pub fn actions_changed() {
     ACTIONS_CHANGED.store(true, Ordering::Relaxed);
 }
 
-/// Tell the monitor if what it must catch or ignore changed. Cheap when nothing did (the
-/// common case on every return to user mode): two comparisons.
-pub fn sync(st: &SignalState) {
-    if !ACTIONS_CHANGED.load(Ordering::Relaxed) && st.blocked == SENT_BLOCKED.load(Ordering::Relaxed) {
+/// Tell the monitor if what it must catch or ignore changed, for the running thread's
+/// `blocked` mask. Cheap when nothing did (the common case on every return to user mode):
+/// two comparisons. With several threads, a signal any of them blocks stays caught (the
+/// guest then applies a default action itself, in the thread that does not block it): the
+/// mask sent only grows until the process is single-threaded again.
+pub fn sync(st: &SignalState, blocked: u64) {
+    let sent = SENT_BLOCKED.load(Ordering::Relaxed);
+    let blocked = if crate::task::threads::is_multithreaded() { sent | blocked } else { blocked };
+    if !ACTIONS_CHANGED.load(Ordering::Relaxed) && blocked == sent {
         return;
     }
     ACTIONS_CHANGED.store(false, Ordering::Relaxed);
-    SENT_BLOCKED.store(st.blocked, Ordering::Relaxed);
-    let (catch, ignore) = wanted(st);
+    SENT_BLOCKED.store(blocked, Ordering::Relaxed);
+    let (catch, ignore) = wanted(st, blocked);
     if catch == SENT_CATCH.load(Ordering::Relaxed) && ignore == SENT_IGNORE.load(Ordering::Relaxed) {
         return;
     }
@@ -134,13 +139,13 @@ pub fn sync(st: &SignalState) {
 
 /// The state linuxrun inherited: ignored signals stay ignored and the blocked mask stays
 /// blocked across exec, as on Linux. The monitor already ignores the ignored ones.
-pub fn inherit(st: &mut SignalState, ignored: u64, blocked: u64) {
+pub fn inherit(st: &mut SignalState, me: &mut ThreadSignals, ignored: u64, blocked: u64) {
     for sig in 1..NSIG as i32 {
         if ignored & bit(sig) != 0 && UNBLOCKABLE & bit(sig) == 0 {
             st.actions[sig as usize].handler = SIG_IGN;
         }
     }
-    st.blocked = blocked & !UNBLOCKABLE;
+    me.blocked = blocked & !UNBLOCKABLE;
     SENT_IGNORE.store(ignored & !UNBLOCKABLE, Ordering::Relaxed);
     actions_changed();
 }

@@ -10,14 +10,12 @@ pub mod syscalls;
 pub mod timer;
 pub mod wait;
 
-use core::sync::atomic::{AtomicU64, Ordering};
-
-use spin::Mutex;
+use spin::{Mutex, MutexGuard};
 
 use abi_shared::hypercall::ExitHow;
 use abi_shared::linux::signal::*;
 
-pub use crate::task::signals::{bit, Action, AltStack, SigInfo, SignalState, NSIG, SIG_DFL, SIG_IGN};
+pub use crate::task::signals::{bit, Action, AltStack, SigInfo, SignalState, ThreadSignals, NSIG, SIG_DFL, SIG_IGN};
 
 use crate::arch::entry::{ReturnPath, TrapFrame};
 use crate::arch::trap;
@@ -37,23 +35,64 @@ pub const SI_TKILL: i32 = -6;
 /// (flush_signal_handlers). The blocked mask and pending signals are kept; the alternate
 /// stack is gone with the old memory.
 pub fn reset_for_exec() {
-    let mut st = state().lock();
-    for a in st.actions.iter_mut() {
+    let mut st = lock();
+    for a in st.proc.actions.iter_mut() {
         let handler = if a.handler == SIG_IGN { SIG_IGN } else { SIG_DFL };
         *a = Action { handler, ..Action::default() };
     }
-    st.altstack = AltStack { sp: 0, flags: frame::SS_DISABLE, size: 0 };
-    st.saved_mask = None;
+    st.me.altstack = AltStack::DISABLED;
+    st.me.saved_mask = None;
     host::actions_changed();
     drop(st);
     // POSIX timers belong to the old image (ITIMER_REAL survives exec).
     timer::delete_all();
 }
 
-/// The process's signal state (its home is the task).
+/// The process's signal state (dispositions, process-directed pending signals).
 #[inline]
 pub fn state() -> &'static Mutex<SignalState> {
     crate::task::signals()
+}
+
+/// The signal state the running thread sees: its process's and its own, locked in that
+/// order.
+pub struct Locked {
+    pub proc: MutexGuard<'static, SignalState>,
+    pub me: MutexGuard<'static, ThreadSignals>,
+}
+
+/// Lock the running thread's view of the signal state.
+pub fn lock() -> Locked {
+    let proc = state().lock();
+    let me = crate::task::current().signals().lock();
+    Locked { proc, me }
+}
+
+impl Locked {
+    /// Signals pending for this thread: its own and the process's.
+    pub fn pending(&self) -> u64 {
+        self.me.pending.mask | self.proc.shared.mask
+    }
+
+    /// The next signal among `candidates` as Linux dequeues it: the thread's own first,
+    /// then the process's.
+    pub fn next_signal(&self, candidates: u64) -> Option<i32> {
+        self.me.pending.next_signal(candidates).or_else(|| self.proc.shared.next_signal(candidates))
+    }
+
+    /// Remove one instance of `sig` (the thread's own first) and return its siginfo.
+    pub fn dequeue(&mut self, sig: i32) -> SigInfo {
+        if self.me.pending.mask & bit(sig) != 0 {
+            self.me.pending.dequeue(sig)
+        } else {
+            self.proc.shared.dequeue(sig)
+        }
+    }
+
+    /// Take the next signal among `candidates`, if one is pending.
+    pub fn take(&mut self, candidates: u64) -> Option<(i32, SigInfo)> {
+        self.next_signal(candidates).map(|sig| (sig, self.dequeue(sig)))
+    }
 }
 
 /// Signals that cannot be caught, blocked or ignored.
@@ -76,52 +115,88 @@ fn default_action(sig: i32) -> Default_ {
     }
 }
 
-/// Queue `info.signo` for this process: one pending instance for a standard signal, every
-/// instance for a real-time one. Returns false when the real-time queue is full (EAGAIN).
-/// An ignored signal is dropped unless it is blocked (then it waits, as on Linux).
+fn ignored(st: &SignalState, sig: i32) -> bool {
+    let act = st.actions[sig as usize];
+    act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ignore)
+}
+
+/// Queue a process-directed `info.signo` (kill, an outside sender, a timer): one pending
+/// instance for a standard signal, every instance for a real-time one. Returns false when
+/// the real-time queue is full (EAGAIN). An ignored signal is dropped unless it is blocked
+/// (then it waits, as on Linux). As Linux's complete_signal: the running thread takes it
+/// if it does not block it, else another thread that does not is told.
 pub fn raise(info: SigInfo) -> bool {
     let sig = info.signo;
     if !(1..NSIG as i32).contains(&sig) {
         return true;
     }
-    let mut st = state().lock();
-    let act = st.actions[sig as usize];
-    let ignored = act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ignore);
-    if ignored && st.blocked & bit(sig) == 0 {
+    let mut st = lock();
+    if ignored(&st.proc, sig) && st.me.blocked & bit(sig) == 0 {
         return true;
     }
-    st.queue(info)
+    if !st.proc.shared.queue(info) {
+        return false;
+    }
+    if st.me.wants(sig) {
+        return true;
+    }
+    let target = crate::task::threads::others().find(|t| t.signals().lock().wants(sig));
+    drop(st);
+    if let Some(t) = target {
+        crate::task::threads::wake_for_signal(t);
+    }
+    true
+}
+
+/// Queue a signal for thread `t` of this process (tgkill, tkill, a thread's timer).
+pub fn raise_thread(t: &'static crate::task::Thread, info: SigInfo) -> bool {
+    let sig = info.signo;
+    if !(1..NSIG as i32).contains(&sig) {
+        return true;
+    }
+    let proc = state().lock();
+    let mut ts = t.signals().lock();
+    if ignored(&proc, sig) && ts.blocked & bit(sig) == 0 {
+        return true;
+    }
+    let queued = ts.pending.queue(info);
+    let takes_it = ts.wants(sig);
+    drop(ts);
+    drop(proc);
+    if queued && takes_it && !t.is_current() {
+        crate::task::threads::wake_for_signal(t);
+    }
+    queued
 }
 
 /// A forked child starts with no pending signals (Linux does not inherit them).
 pub fn forget_pending() {
-    let mut st = state().lock();
-    st.pending = 0;
-    st.rt_queue.clear();
+    let mut st = lock();
+    st.proc.shared.clear();
+    st.me.pending.clear();
 }
 
 /// Whether a pending signal would be acted on now (for sigsuspend-like waits).
 pub fn has_deliverable() -> bool {
     timer::check();
     host::take();
-    let st = state().lock();
-    st.pending & !st.blocked != 0
+    let st = lock();
+    st.pending() & !st.me.blocked != 0
 }
 
 /// A fault the program cannot ignore: if the signal is blocked or ignored, Linux resets it
-/// to the default action (so the process dies rather than looping on the fault).
+/// to the default action (so the process dies rather than looping on the fault). It is
+/// the faulting thread's.
 pub fn force_synchronous(_frame: &mut TrapFrame, info: SigInfo) {
     let sig = info.signo;
-    {
-        let mut st = state().lock();
-        let blocked = st.blocked & bit(sig) != 0;
-        if blocked || st.actions[sig as usize].handler == SIG_IGN {
-            st.actions[sig as usize].handler = SIG_DFL;
-            st.blocked &= !bit(sig);
-            host::actions_changed();
-        }
-        st.queue(info);
+    let mut st = lock();
+    let blocked = st.me.blocked & bit(sig) != 0;
+    if blocked || st.proc.actions[sig as usize].handler == SIG_IGN {
+        st.proc.actions[sig as usize].handler = SIG_DFL;
+        st.me.blocked &= !bit(sig);
+        host::actions_changed();
     }
+    st.me.pending.queue(info);
 }
 
 /// Turn a non-page-fault exception from user mode into its signal.
@@ -178,15 +253,12 @@ const NEVER_RESTARTED: [u64; 14] = [
     441, // epoll_pwait2
 ];
 
-/// The syscall that just failed with EINTR because a host signal interrupted the host
-/// call behind it (u64::MAX: none). Linux's ERESTARTSYS: it runs again unless a handler
-/// without SA_RESTART is invoked for the signal.
-static INTERRUPTED: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// `nr` returned EINTR: decide at delivery whether it restarts.
+/// `nr` returned EINTR because a host signal interrupted the host call behind it: Linux's
+/// ERESTARTSYS, decided at delivery: it runs again unless a handler without SA_RESTART is
+/// invoked for the signal.
 pub fn note_interrupted(nr: u64) {
     if !NEVER_RESTARTED.contains(&nr) {
-        INTERRUPTED.store(nr, Ordering::Relaxed);
+        crate::task::note_interrupted_syscall(nr);
     }
 }
 
@@ -205,22 +277,14 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     timer::check();
     host::take();
     let mut path = ReturnPath::Fast;
-    // A plain load first: this runs on every return to user mode, and a locked swap is
-    // only needed in the rare case that a syscall was interrupted.
-    let mut interrupted = match INTERRUPTED.load(Ordering::Relaxed) {
-        u64::MAX => None,
-        nr => {
-            INTERRUPTED.store(u64::MAX, Ordering::Relaxed);
-            Some(nr)
-        }
-    };
+    let mut interrupted = crate::task::take_interrupted_syscall();
     loop {
-        let mut st = state().lock();
-        let Some(sig) = st.next_signal(!st.blocked) else {
-            if let Some(mask) = st.saved_mask.take() {
-                st.blocked = mask;
+        let mut st = lock();
+        let Some(sig) = st.next_signal(!st.me.blocked) else {
+            if let Some(mask) = st.me.saved_mask.take() {
+                st.me.blocked = mask;
             }
-            host::sync(&st);
+            host::sync(&st.proc, st.me.blocked);
             drop(st);
             if let Some(nr) = interrupted {
                 // No handler ran: the interruption is invisible, as on Linux.
@@ -230,7 +294,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             return path;
         };
         let info = st.dequeue(sig);
-        let act = st.actions[sig as usize];
+        let act = st.proc.actions[sig as usize];
         if act.handler == SIG_IGN {
             continue;
         }

@@ -207,8 +207,7 @@ mod glue {
     /// Take one pending signal of `mask`, if any (a timer's or one from outside included).
     fn take(mask: u64) -> Option<signal::SigInfo> {
         signal::has_deliverable();
-        let mut st = signal::state().lock();
-        st.next_signal(mask).map(|sig| st.dequeue(sig))
+        signal::lock().take(mask).map(|(_, info)| info)
     }
 
     fn nonblocking(fd: i32) -> bool {
@@ -236,8 +235,13 @@ mod glue {
                 if !*may_wait.get_or_insert_with(|| !nonblocking(fd)) {
                     return err(errno::EAGAIN);
                 }
+                // While it waits, a process-directed signal of `mask` may be given to this
+                // thread although it blocks it (as for sigtimedwait).
+                let me = crate::task::current().signals();
+                me.lock().waiting_for = mask;
                 let interrupted = crate::signal::wait::sleep_interruptible_until(u64::MAX, mask);
-                if interrupted && signal::state().lock().pending & mask == 0 {
+                me.lock().waiting_for = 0;
+                if interrupted && signal::lock().pending() & mask == 0 {
                     return err(errno::EINTR);
                 }
                 continue;
@@ -254,7 +258,7 @@ mod glue {
     /// pending. The caller refreshed the pending set (timers, outside signals) first.
     pub fn readable(fd: i32) -> Option<bool> {
         let mask = mask(fd)?;
-        Some(signal::state().lock().pending & mask != 0)
+        Some(signal::lock().pending() & mask != 0)
     }
 }
 

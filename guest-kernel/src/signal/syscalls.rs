@@ -4,7 +4,9 @@ use abi_shared::linux::errno;
 use abi_shared::linux::signal::{SIGALRM, SIGKILL, SIGSTOP};
 
 use super::frame::{self, MIN_SIGSTKSZ, SS_DISABLE, SS_ONSTACK};
-use super::{raise, state, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, UNBLOCKABLE};
+use super::{
+    raise, raise_thread, state, timer, Action, AltStack, SigInfo, NSIG, SIG_IGN, SI_TKILL, SI_USER, UNBLOCKABLE,
+};
 use crate::mm::uaccess;
 use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
 use crate::task;
@@ -60,9 +62,13 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
         let mut st = state().lock();
         st.actions[sig as usize] = a;
         super::host::actions_changed();
-        // Setting SIG_IGN discards pending instances, as on Linux.
+        // Setting SIG_IGN discards pending instances, every thread's, as on Linux.
         if a.handler == SIG_IGN {
-            st.discard(sig);
+            st.shared.discard(sig);
+            task::current().signals().lock().pending.discard(sig);
+            for t in task::threads::others() {
+                t.signals().lock().pending.discard(sig);
+            }
         }
     }
     0
@@ -73,7 +79,8 @@ pub fn rt_sigprocmask(c: &mut Ctx<'_>) -> i64 {
     if size != 8 {
         return EINVAL;
     }
-    let old = state().lock().blocked;
+    let me = task::current().signals();
+    let old = me.lock().blocked;
     if set != 0 {
         let new = match uaccess::read_u64(set) {
             Ok(v) => v,
@@ -85,7 +92,7 @@ pub fn rt_sigprocmask(c: &mut Ctx<'_>) -> i64 {
             SIG_SETMASK => new,
             _ => return EINVAL,
         };
-        state().lock().blocked = blocked & !UNBLOCKABLE;
+        me.lock().blocked = blocked & !UNBLOCKABLE;
     }
     if oset != 0 && uaccess::copy_to_user(oset, &old.to_le_bytes()).is_err() {
         return EFAULT;
@@ -97,8 +104,8 @@ pub fn rt_sigpending(c: &mut Ctx<'_>) -> i64 {
     if c.arg(1) > 8 {
         return EINVAL;
     }
-    let st = state().lock();
-    let pending = st.pending & st.blocked;
+    let st = super::lock();
+    let pending = st.pending() & st.me.blocked;
     drop(st);
     let n = c.arg(1) as usize;
     uaccess::copy_to_user(c.arg(0), &pending.to_le_bytes()[..n]).map_or(EFAULT, |_| 0)
@@ -115,7 +122,7 @@ pub fn rt_sigreturn(c: &mut Ctx<'_>) -> i64 {
 pub fn sigaltstack(c: &mut Ctx<'_>) -> i64 {
     let (ss, old) = (c.arg(0), c.arg(1));
     let sp = c.frame.rsp;
-    let cur = state().lock().altstack;
+    let cur = task::current().signals().lock().altstack;
     let on = cur.flags & SS_DISABLE == 0 && sp > cur.sp && sp <= cur.sp + cur.size;
     if old != 0 {
         let flags = if on { SS_ONSTACK } else { cur.flags & (SS_DISABLE | SS_AUTODISARM) };
@@ -150,12 +157,12 @@ pub fn sigaltstack(c: &mut Ctx<'_>) -> i64 {
             }
             AltStack { sp: new_sp, flags: flags & SS_AUTODISARM, size }
         };
-        state().lock().altstack = alt;
+        task::current().signals().lock().altstack = alt;
     }
     0
 }
 
-/// Signals to ourselves are served here; other processes come with process support.
+/// A signal to our own process is served here; other processes' go through the host.
 fn signal_self(sig: i32, code: i32) -> i64 {
     if sig == 0 {
         return 0;
@@ -164,6 +171,21 @@ fn signal_self(sig: i32, code: i32) -> i64 {
         return EINVAL;
     }
     if raise(SigInfo::sent_by(sig, code, task::pid(), task::uid())) {
+        0
+    } else {
+        err(errno::EAGAIN)
+    }
+}
+
+/// A signal to thread `t` of our own process.
+fn signal_thread(t: &'static task::Thread, sig: i32) -> i64 {
+    if sig == 0 {
+        return 0;
+    }
+    if !valid_signal(sig) {
+        return EINVAL;
+    }
+    if raise_thread(t, SigInfo::sent_by(sig, SI_TKILL, task::pid(), task::uid())) {
         0
     } else {
         err(errno::EAGAIN)
@@ -202,13 +224,18 @@ pub fn tgkill(c: &mut Ctx<'_>) -> i64 {
     if tgid <= 0 || tid <= 0 {
         return EINVAL;
     }
+    if tgid == task::pid() {
+        return match task::threads::find(tid) {
+            Some(t) => signal_thread(t, sig),
+            None => err(errno::ESRCH),
+        };
+    }
     if tgid != tid {
+        // Threads of other processes: each of our other processes' threads is not known
+        // here; their first thread's id is their pid.
         return err(errno::ESRCH);
     }
-    if tid != task::pid() {
-        return kill_other_thread(tid, sig);
-    }
-    signal_self(sig, SI_TKILL)
+    kill_other_thread(tid, sig)
 }
 
 pub fn tkill(c: &mut Ctx<'_>) -> i64 {
@@ -216,10 +243,10 @@ pub fn tkill(c: &mut Ctx<'_>) -> i64 {
     if tid <= 0 {
         return EINVAL;
     }
-    if tid != task::pid() {
-        return kill_other_thread(tid, sig);
+    match task::threads::find(tid) {
+        Some(t) => signal_thread(t, sig),
+        None => kill_other_thread(tid, sig),
     }
-    signal_self(sig, SI_TKILL)
 }
 
 /// sigqueue to a process. Linux lets a process queue any si_code to itself; the host
@@ -242,7 +269,9 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
     if pid <= 0 || tid <= 0 {
         return EINVAL;
     }
-    if pid != tid {
+    // rt_tgsigqueueinfo to one of our threads (rt_sigqueueinfo passes pid as both).
+    let thread = if pid == task::pid() && pid != tid { task::threads::find(tid) } else { None };
+    if pid != tid && thread.is_none() {
         return err(errno::ESRCH);
     }
     if pid != task::pid() {
@@ -264,7 +293,11 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
         return EINVAL;
     }
     info.signo = sig;
-    if raise(info) {
+    let queued = match thread {
+        Some(t) => raise_thread(t, info),
+        None => raise(info),
+    };
+    if queued {
         0
     } else {
         err(errno::EAGAIN)
@@ -294,10 +327,7 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     } else {
         None
     };
-    let taken = {
-        let mut st = state().lock();
-        st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
-    };
+    let taken = super::lock().take(set);
     if let Some((sig, info)) = taken {
         if uinfo != 0 && uaccess::write_struct(uinfo, &info).is_err() {
             return EFAULT;
@@ -306,24 +336,29 @@ pub fn rt_sigtimedwait(c: &mut Ctx<'_>) -> i64 {
     }
     // Wait for a signal in `set` to arrive, or for a handled one to interrupt (EINTR).
     let deadline = timeout.map(|ns| crate::time::monotonic_ns().saturating_add(ns)).unwrap_or(u64::MAX);
-    loop {
+    let me = task::current().signals();
+    me.lock().waiting_for = set;
+    let result = loop {
         let interrupted = super::wait::sleep_interruptible_until(deadline, set);
-        let taken = {
-            let mut st = state().lock();
-            st.next_signal(set).map(|sig| (sig, st.dequeue(sig)))
-        };
-        if let Some((sig, info)) = taken {
+        if let Some(taken) = super::lock().take(set) {
+            break Ok(taken);
+        }
+        if interrupted {
+            break Err(err(errno::EINTR));
+        }
+        if crate::time::monotonic_ns() >= deadline {
+            break Err(err(errno::EAGAIN));
+        }
+    };
+    me.lock().waiting_for = 0;
+    match result {
+        Ok((sig, info)) => {
             if uinfo != 0 && uaccess::write_struct(uinfo, &info).is_err() {
                 return EFAULT;
             }
-            return sig as i64;
+            sig as i64
         }
-        if interrupted {
-            return err(errno::EINTR);
-        }
-        if crate::time::monotonic_ns() >= deadline {
-            return err(errno::EAGAIN);
-        }
+        Err(e) => e,
     }
 }
 
@@ -351,10 +386,9 @@ pub fn rt_sigsuspend(c: &mut Ctx<'_>) -> i64 {
         Err(e) => return e,
     };
     {
-        let mut st = state().lock();
-        let old = st.blocked;
-        st.saved_mask = Some(old);
-        st.blocked = mask;
+        let mut me = task::current().signals().lock();
+        let old = core::mem::replace(&mut me.blocked, mask);
+        me.saved_mask = Some(old);
     }
     wait_for_signal();
     err(errno::EINTR)
@@ -463,7 +497,9 @@ pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
         timer::SIGEV_SIGNAL | timer::SIGEV_THREAD_ID if valid_signal(signo) && signo != 0 => Some(signo),
         _ => return EINVAL,
     };
-    if notify == timer::SIGEV_THREAD_ID && tid != task::pid() {
+    // SIGEV_THREAD_ID: a thread of ours (its signal is raised for the process, which gives
+    // it to a thread that takes it: glibc's timer thread waits for it in sigwaitinfo).
+    if notify == timer::SIGEV_THREAD_ID && task::threads::find(tid).is_none() {
         return EINVAL;
     }
     let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME) else { return err(errno::EAGAIN) };

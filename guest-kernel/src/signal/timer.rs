@@ -292,7 +292,8 @@ fn check_posix() {
         publish();
     }
     for (id, sig, value) in due {
-        let already = super::state().lock().pending & super::bit(sig) != 0 && sig < abi_shared::linux::signal::SIGRTMIN;
+        let already =
+            super::state().lock().shared.mask & super::bit(sig) != 0 && sig < abi_shared::linux::signal::SIGRTMIN;
         let mut t = TIMERS.lock();
         let Some(p) = t.get_mut(id).and_then(Option::as_mut) else { continue };
         if already {

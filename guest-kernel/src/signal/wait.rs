@@ -2,18 +2,26 @@
 //! Short waits spin; long ones block the vCPU in the host so that an idle program does
 //! not burn a core. Here rather than in the time module because a wait ends at a signal.
 
-use abi_shared::hypercall::Request;
+use core::sync::atomic::Ordering;
 
+use crate::task::futex as wake_word;
 use crate::time::monotonic_ns;
 
 /// Sleeps shorter than this spin: an exit to the host costs tens of microseconds.
 const SPIN_LIMIT_NS: u64 = 100_000;
 
-pub fn sleep_ns(ns: u64) {
+/// Sleep `ns`, or less if a signal comes for this thread (another thread's
+/// `wake_for_signal` stores on this vCPU's wake word; a host signal interrupts the host
+/// sleep). The caller set the wake word IDLE before it last looked at its signals.
+fn sleep_ns(block: u64, ns: u64) {
     if ns < SPIN_LIMIT_NS {
-        crate::time::sleep_until_monotonic(monotonic_ns() + ns);
+        let until = monotonic_ns() + ns;
+        let word = wake_word::wake_word(block);
+        while monotonic_ns() < until && word.load(Ordering::Relaxed) == wake_word::IDLE {
+            core::hint::spin_loop();
+        }
     } else {
-        crate::hypercall::call_ret(&Request::Sleep { ns });
+        wake_word::sleep_on_wake_word(block, ns);
     }
 }
 
@@ -29,11 +37,14 @@ pub fn sleep_interruptible(deadline: u64) -> bool {
 pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
     /// Without a timer nothing can wake us: sleep in long slices.
     const SLICE_NS: u64 = 3_600_000_000_000;
+    let block = crate::percpu::block_gpa();
     loop {
+        // Before looking: a signal queued after the look stores on the word again.
+        wake_word::wake_word(block).store(wake_word::IDLE, Ordering::SeqCst);
         if super::has_deliverable() {
             return true;
         }
-        if wanted != 0 && super::state().lock().pending & wanted != 0 {
+        if wanted != 0 && super::lock().pending() & wanted != 0 {
             return false;
         }
         let now = monotonic_ns();
@@ -41,6 +52,6 @@ pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
             return false;
         }
         let until = super::timer::deadline().map_or(deadline, |t| t.min(deadline)).min(now.saturating_add(SLICE_NS));
-        sleep_ns(until.saturating_sub(now));
+        sleep_ns(block, until.saturating_sub(now));
     }
 }

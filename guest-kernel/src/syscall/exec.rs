@@ -85,7 +85,7 @@ fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
         buf.extend_from_slice(s);
         buf.push(0);
     }
-    let blocked = crate::signal::state().lock().blocked;
+    let blocked = crate::task::current().signals().lock().blocked;
     let segs = [crate::hypercall::kernel_buf_seg(&buf)];
     let argc = args.argv.len() as u32;
     // A vfork parent may go on as soon as the host exec succeeds: send it our writes first

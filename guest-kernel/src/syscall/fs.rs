@@ -5,11 +5,14 @@ use alloc::vec::Vec;
 
 use abi_shared::hypercall::{GuestSeg, LinuxFlock, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
-use abi_shared::linux::general::{AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY};
+use abi_shared::linux::general::{
+    AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
+    S_IFMT, S_IFREG, S_IFSOCK,
+};
 
 use super::{err, Ctx, EFAULT, EINVAL};
 use crate::fs::{memdev, procfs};
-use crate::hypercall::{call, call_ret};
+use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
 use crate::task::fdtable::{self, Desc, Kind, FDS};
@@ -29,8 +32,12 @@ const F_SETPIPE_SZ: i32 = 1031;
 const F_GETPIPE_SZ: i32 = 1032;
 const F_ADD_SEALS: i32 = 1033;
 const F_GET_SEALS: i32 = 1034;
+const F_NOTIFY: i32 = abi_shared::linux::general::F_NOTIFY as i32;
 const FD_CLOEXEC: u64 = 1;
 const TCGETS: u64 = 0x5401;
+const TCGETA: u64 = linux_raw_sys::ioctl::TCGETA as u64;
+/// struct termio's c_cc length (NCC).
+const NCC: usize = 8;
 const TIOCGPGRP: u64 = 0x540f;
 const TIOCGWINSZ: u64 = 0x5413;
 const FIONREAD: u64 = 0x541b;
@@ -338,11 +345,15 @@ pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Getdents64 { fd: c.int(0), buf: SegList::Borrowed(&segs) })
 }
 
+/// Where a call that makes or removes a name goes: itself, or what a /proc link in the
+/// path leads to; an Err is the answer for a name in /proc itself.
+fn entry_target(dirfd: i32, p: Vec<u8>, what: procfs::NameOp) -> Result<(i32, Vec<u8>), i64> {
+    procfs::entry_target(dirfd, &p, what).unwrap_or(Ok((dirfd, p)))
+}
+
 fn do_mkdirat(dirfd: i32, path_addr: u64, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
-    if let Some(r) = procfs::refuse_change(dirfd, &p) {
-        return r;
-    }
+    let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Make));
     call_ret(&Request::Mkdirat { dirfd, path: &p, mode })
 }
 
@@ -354,11 +365,32 @@ pub fn mkdirat(c: &mut Ctx<'_>) -> i64 {
     do_mkdirat(c.int(0), c.arg(1), c.arg(2) as u32)
 }
 
+/// mknodat: as Linux, the path is read first, then the file type checked (may_mknod: a
+/// directory is EPERM, a symlink or unknown type EINVAL), then the node made by the host.
+/// The mode is a umode_t and the device an unsigned int (Linux's 32-bit encoding).
+fn do_mknodat(dirfd: i32, path_addr: u64, mode: u64, dev: u64) -> i64 {
+    let p = tryret!(path(path_addr));
+    let mode = u32::from(mode as u16);
+    match mode & S_IFMT {
+        0 | S_IFREG | S_IFIFO | S_IFSOCK | S_IFCHR | S_IFBLK => {}
+        S_IFDIR => return err(errno::EPERM),
+        _ => return EINVAL,
+    }
+    let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Make));
+    call_ret(&Request::Mknodat { dirfd, path: &p, mode, dev: dev as u32 })
+}
+
+pub fn mknod(c: &mut Ctx<'_>) -> i64 {
+    do_mknodat(AT_FDCWD, c.arg(0), c.arg(1), c.arg(2))
+}
+
+pub fn mknodat(c: &mut Ctx<'_>) -> i64 {
+    do_mknodat(c.int(0), c.arg(1), c.arg(2), c.arg(3))
+}
+
 fn do_unlinkat(dirfd: i32, path_addr: u64, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
-    if let Some(r) = procfs::refuse_change(dirfd, &p) {
-        return r;
-    }
+    let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Remove));
     call_ret(&Request::Unlinkat { dirfd, path: &p, flags })
 }
 
@@ -494,9 +526,23 @@ pub fn faccessat2(c: &mut Ctx<'_>) -> i64 {
     do_faccessat(c.int(0), c.arg(1), c.int(2), c.int(3))
 }
 
+/// getcwd in Linux's order: the path is found first (into a kernel buffer), a buffer too
+/// small for it is ERANGE whatever its address, and only then is it copied out (EFAULT).
+/// A path longer than PATH_MAX is ENAMETOOLONG.
 pub fn getcwd(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(segments(c.arg(0), c.arg(1), Access::Write));
-    call_ret(&Request::Getcwd { buf: SegList::Borrowed(&segs) })
+    let cwd = alloc::vec![0u8; PATH_MAX];
+    let seg = [kernel_buf_seg(&cwd)];
+    let n = call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    if n == err(errno::ERANGE) {
+        return err(errno::ENAMETOOLONG);
+    }
+    if n < 0 {
+        return n;
+    }
+    if n as u64 > c.arg(1) {
+        return err(errno::ERANGE);
+    }
+    uaccess::copy_to_user(c.arg(0), &cwd[..n as usize]).map_or(EFAULT, |_| n)
 }
 
 pub fn chdir(c: &mut Ctx<'_>) -> i64 {
@@ -572,6 +618,9 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
             }
             r
         }
+        // Directory notification is the host's: it signals this process (SIGIO), and the
+        // monitor passes the signal on to the program.
+        F_NOTIFY => call_ret(&Request::Fcntl { fd: c.int(0), cmd: F_NOTIFY, arg: c.arg(2) }),
         _ => EINVAL,
     }
 }
@@ -602,10 +651,29 @@ fn fionbio(fd: i32, arg: u64) -> i64 {
     call_ret(&Request::Fcntl { fd, cmd: F_SETFL, arg: new })
 }
 
+/// TCGETA: the terminal's termios in the old `struct termio` (16-bit flags, NCC control
+/// characters, one zero padding byte), written whole as Linux writes it. Not a terminal
+/// is ENOTTY before the pointer is looked at.
+fn tcgeta(fd: i32, out: u64) -> i64 {
+    let t = match call(&Request::IoctlTcgets { fd }) {
+        Response::Termios(t) => t,
+        Response::Ret(e) => return e,
+        _ => return EFAULT,
+    };
+    let mut termio = [0u8; 18];
+    for (i, flag) in [t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag].into_iter().enumerate() {
+        termio[i * 2..i * 2 + 2].copy_from_slice(&(flag as u16).to_le_bytes());
+    }
+    termio[8] = t.c_line;
+    termio[9..9 + NCC].copy_from_slice(&t.c_cc[..NCC]);
+    uaccess::copy_to_user(out, &termio).map_or(EFAULT, |_| 0)
+}
+
 pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
     let (fd, out) = (c.int(0), c.arg(2));
     let resp = match c.arg(1) & 0xffff_ffff {
         TCGETS => call(&Request::IoctlTcgets { fd }),
+        TCGETA => return tcgeta(fd, out),
         TIOCGWINSZ => call(&Request::IoctlGetWinsize { fd }),
         FIONREAD => return int_out(call_ret(&Request::IoctlFionread { fd }), out),
         TIOCGPGRP => return int_out(call_ret(&Request::IoctlGetPgrp { fd }), out),

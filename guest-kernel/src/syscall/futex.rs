@@ -3,17 +3,16 @@
 //! futex_wait do, and a waiter sleeps: in the host (so an idle thread costs no core)
 //! until a waker, its deadline, the process's timer or a signal ends the wait.
 
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::Ordering;
 
-use abi_shared::hypercall::Request;
-use abi_shared::layout::{user, vcpu_block};
+use abi_shared::layout::user;
 use abi_shared::linux::errno;
 
 use super::{err, Ctx, EFAULT, EINVAL, ENOSYS};
 use crate::mm::uaccess;
 use crate::mm::vma::{VmaKind, PROT_READ, PROT_WRITE};
 use crate::mm::SPACE;
-use crate::task::futex as task_futex;
+use crate::task::futex::{self as task_futex, Key};
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
@@ -70,6 +69,9 @@ fn deadline(op: i32, flags: i32, timeout: u64) -> Result<Option<u64>, i64> {
     Ok(Some(crate::time::monotonic_ns().saturating_add(rel)))
 }
 
+/// futex(2)'s number, for a restart after a signal.
+const FUTEX_NR: u64 = 202;
+
 /// How long a waiter keeps looking at its wake word before it sleeps in the host (an
 /// exit each way): a wake that comes within it costs neither side a hypercall.
 const SPIN_NS: u64 = 5_000;
@@ -77,17 +79,23 @@ const SPIN_NS: u64 = 5_000;
 fn wait(uaddr: u64, op: i32, flags: i32, val: u32, timeout: u64, bitset: u32) -> Result<i64, i64> {
     // Linux reads the timeout before it looks at the futex.
     let deadline = deadline(op, flags, timeout)?;
-    check_key(uaddr, flags & FUTEX_PRIVATE_FLAG != 0)?;
+    let private = flags & FUTEX_PRIVATE_FLAG != 0;
+    check_key(uaddr, private)?;
     if bitset == 0 {
         return Err(EINVAL);
     }
+    wait_on(&[(Key::new(uaddr, private), val)], bitset, deadline)
+}
+
+/// Wait until one of `words` is woken (its index), the deadline passes or a signal comes.
+fn wait_on(words: &[(Key, u32)], bitset: u32, deadline: Option<u64>) -> Result<i64, i64> {
     let block = crate::percpu::block_gpa();
-    let id = task_futex::enqueue(uaddr, val, bitset, block)?;
+    let id = task_futex::enqueue(words, bitset, block)?;
     let word = task_futex::wake_word(block);
     let spin_until = crate::time::monotonic_ns().saturating_add(SPIN_NS);
     loop {
         if word.load(Ordering::Acquire) == task_futex::WOKEN {
-            return Ok(0);
+            return Ok(i64::from(task_futex::woken_index()));
         }
         let now = crate::time::monotonic_ns();
         let interrupted = crate::signal::has_deliverable();
@@ -95,7 +103,12 @@ fn wait(uaddr: u64, op: i32, flags: i32, val: u32, timeout: u64, bitset: u32) ->
         if interrupted || timed_out {
             if !task_futex::dequeue(id) {
                 // A waker took us off the queue first: the wake counts.
-                return Ok(0);
+                return Ok(i64::from(task_futex::woken_index()));
+            }
+            if interrupted && deadline.is_none() {
+                // Linux's ERESTARTSYS: a wait without a timeout runs again after a handler
+                // with SA_RESTART, or when no handler runs.
+                crate::signal::note_interrupted(FUTEX_NR);
             }
             return Err(err(if interrupted { errno::EINTR } else { errno::ETIMEDOUT }));
         }
@@ -103,27 +116,19 @@ fn wait(uaddr: u64, op: i32, flags: i32, val: u32, timeout: u64, bitset: u32) ->
             core::hint::spin_loop();
             continue;
         }
-        sleep_in_host(word, block, now, deadline);
+        sleep_in_host(block, now, deadline);
     }
 }
 
 /// Sleep in the host on this vCPU's wake word until a waker, the wait's deadline, the
-/// process's next timer or a host signal.
-fn sleep_in_host(word: &AtomicU32, block: u64, now: u64, deadline: Option<u64>) {
-    if word.compare_exchange(task_futex::IDLE, task_futex::SLEEPING, Ordering::SeqCst, Ordering::SeqCst).is_err() {
-        return; // woken meanwhile
-    }
+/// process's next timer, a signal for this thread or a host signal.
+fn sleep_in_host(block: u64, now: u64, deadline: Option<u64>) {
     let until = match (deadline, crate::signal::timer::deadline()) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
     let timeout_ns = until.map_or(u64::MAX, |u| u.saturating_sub(now));
-    crate::hypercall::call_ret(&Request::FutexSleep {
-        gpa: block + vcpu_block::FUTEX_WAKE_WORD,
-        expected: task_futex::SLEEPING,
-        timeout_ns,
-    });
-    let _ = word.compare_exchange(task_futex::SLEEPING, task_futex::IDLE, Ordering::SeqCst, Ordering::SeqCst);
+    task_futex::sleep_on_wake_word(block, timeout_ns);
 }
 
 pub fn futex(c: &mut Ctx<'_>) -> i64 {
@@ -131,15 +136,14 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
         (c.arg(0), c.int(1), c.arg(2) as u32, c.arg(3), c.arg(4), c.arg(5) as u32);
     let op = flags & FUTEX_CMD_MASK;
     let private = flags & FUTEX_PRIVATE_FLAG != 0;
-    if flags & FUTEX_CLOCK_REALTIME != 0
-        && !matches!(op, FUTEX_WAIT | FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2)
-    {
+    let key = |addr: u64| Key::new(addr, private);
+    if flags & FUTEX_CLOCK_REALTIME != 0 && !matches!(op, FUTEX_WAIT_BITSET | FUTEX_WAIT_REQUEUE_PI | FUTEX_LOCK_PI2) {
         return ENOSYS;
     }
     let result = match op {
-        FUTEX_WAKE => check_key(uaddr, private).map(|()| task_futex::wake(uaddr, val, u32::MAX)),
+        FUTEX_WAKE => check_key(uaddr, private).map(|()| task_futex::wake(key(uaddr), val, u32::MAX)),
         FUTEX_WAKE_BITSET if val3 == 0 => Err(EINVAL),
-        FUTEX_WAKE_BITSET => check_key(uaddr, private).map(|()| task_futex::wake(uaddr, val, val3)),
+        FUTEX_WAKE_BITSET => check_key(uaddr, private).map(|()| task_futex::wake(key(uaddr), val, val3)),
         FUTEX_WAIT => wait(uaddr, op, flags, val, timeout, u32::MAX),
         FUTEX_WAIT_BITSET => wait(uaddr, op, flags, val, timeout, val3),
         // The 4th argument of the requeue operations is a count, not a timeout.
@@ -148,7 +152,7 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
         }
         FUTEX_WAKE_OP => check_key(uaddr, private)
             .and_then(|()| check_key(uaddr2, private))
-            .map(|()| task_futex::wake_op(uaddr, uaddr2, val, timeout as u32, val3)),
+            .map(|()| task_futex::wake_op(key(uaddr), key(uaddr2), val, timeout as u32, val3)),
         _ => Err(ENOSYS),
     };
     result.unwrap_or_else(|e| e)
@@ -164,10 +168,75 @@ fn requeue(uaddr: u64, uaddr2: u64, private: bool, wake: u32, requeue: u64, expe
     if uaddr == uaddr2 {
         return Err(EINVAL);
     }
-    let r = task_futex::requeue(uaddr, uaddr2, wake, requeue as u32, expected);
+    let r = task_futex::requeue(Key::new(uaddr, private), Key::new(uaddr2, private), wake, requeue as u32, expected);
     if r < 0 {
         Err(r)
     } else {
         Ok(r)
     }
+}
+
+/// futex_waitv's limits and flags (linux/futex.h).
+const FUTEX_WAITV_MAX: u64 = 128;
+const FUTEX2_SIZE_U32: u32 = 2;
+const FUTEX2_SIZE_MASK: u32 = 3;
+const FUTEX2_PRIVATE: u32 = FUTEX_PRIVATE_FLAG as u32;
+const CLOCK_REALTIME: i32 = 0;
+const CLOCK_MONOTONIC: i32 = 1;
+
+/// struct futex_waitv.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct WaitV {
+    val: u64,
+    uaddr: u64,
+    flags: u32,
+    reserved: u32,
+}
+// SAFETY: repr(C), integers only, no padding (two u64, two u32).
+unsafe impl abi_shared::linux::Pod for WaitV {}
+
+/// futex_waitv(waiters, nr_futexes, flags, timeout, clockid): wait on several 32-bit
+/// futexes at once; the index of the one woken. The timeout is absolute on `clockid`.
+pub fn futex_waitv(c: &mut Ctx<'_>) -> i64 {
+    let (uwaiters, count, flags, utimeout, clock) = (c.arg(0), c.arg(1), c.arg(2), c.arg(3), c.int(4));
+    if flags != 0 || uwaiters == 0 || count == 0 || count > FUTEX_WAITV_MAX {
+        return EINVAL;
+    }
+    let deadline = if utimeout == 0 {
+        None
+    } else {
+        let now = match clock {
+            CLOCK_MONOTONIC => crate::time::monotonic_ns(),
+            CLOCK_REALTIME => crate::time::realtime_ns(),
+            _ => return EINVAL,
+        };
+        let ts: abi_shared::linux::Timespec = match uaccess::read_struct(utimeout) {
+            Ok(t) => t,
+            Err(e) => return e,
+        };
+        let Some(at) = crate::time::timespec_ns(&ts) else { return EINVAL };
+        Some(crate::time::monotonic_ns().saturating_add(at.saturating_sub(now)))
+    };
+    let mut words = alloc::vec::Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let w: WaitV = match uaccess::read_struct(uwaiters + i * core::mem::size_of::<WaitV>() as u64) {
+            Ok(w) => w,
+            Err(e) => return e,
+        };
+        if w.reserved != 0
+            || w.flags & !(FUTEX2_SIZE_MASK | FUTEX2_PRIVATE) != 0
+            || w.flags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32
+        {
+            return EINVAL;
+        }
+        let private = w.flags & FUTEX2_PRIVATE != 0;
+        if let Err(e) = check_key(w.uaddr, private) {
+            return e;
+        }
+        // A value that does not fit the 32-bit word can never match it.
+        let Ok(val) = u32::try_from(w.val) else { return err(errno::EAGAIN) };
+        words.push((Key::new(w.uaddr, private), val));
+    }
+    wait_on(&words, u32::MAX, deadline).unwrap_or_else(|e| e)
 }

@@ -272,6 +272,8 @@ const ARCH_SET_GS: u64 = 0x1001;
 const ARCH_SET_FS: u64 = 0x1002;
 const ARCH_GET_FS: u64 = 0x1003;
 const ARCH_GET_GS: u64 = 0x1004;
+const ARCH_GET_CPUID: u64 = 0x1011;
+const ARCH_SET_CPUID: u64 = 0x1012;
 
 pub fn arch_prctl(c: &mut Ctx<'_>) -> i64 {
     let (code, addr) = (c.arg(0), c.arg(1));
@@ -287,6 +289,10 @@ pub fn arch_prctl(c: &mut Ctx<'_>) -> i64 {
         }
         ARCH_GET_FS => uaccess::copy_to_user(addr, &platform::fs_base().to_le_bytes()).map_or(EFAULT, |_| 0),
         ARCH_GET_GS => uaccess::copy_to_user(addr, &platform::gs_base().to_le_bytes()).map_or(EFAULT, |_| 0),
+        // The guest offers no CPUID faulting: CPUID always runs (1), and setting the mode
+        // either way is ENODEV, as Linux answers on a CPU without the feature.
+        ARCH_GET_CPUID => 1,
+        ARCH_SET_CPUID => err(errno::ENODEV),
         _ => EINVAL,
     }
 }

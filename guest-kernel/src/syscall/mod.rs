@@ -33,7 +33,9 @@ const EXECVEAT_NR: u64 = 322;
 pub fn init(startup: &Startup) {
     crate::stats::clear_in_flight();
     crate::task::init(startup);
-    crate::signal::host::inherit(&mut crate::signal::state().lock(), startup.ignored_signals, startup.blocked_signals);
+    let mut st = crate::signal::lock();
+    let st = &mut st;
+    crate::signal::host::inherit(&mut st.proc, &mut st.me, startup.ignored_signals, startup.blocked_signals);
 }
 
 /// The `syscall` instruction lands here (through entry.rs) with the user state in `frame`.

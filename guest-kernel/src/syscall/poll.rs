@@ -158,17 +158,15 @@ fn with_temporary_mask(mask_addr: u64, wait: impl FnOnce() -> i64) -> i64 {
         Err(e) => return e,
     };
     let old = {
-        let mut st = crate::signal::state().lock();
-        let old = st.blocked;
-        st.blocked = mask;
-        old
+        let mut me = crate::task::current().signals().lock();
+        core::mem::replace(&mut me.blocked, mask)
     };
     let r = wait();
-    let mut st = crate::signal::state().lock();
+    let mut me = crate::task::current().signals().lock();
     if r == err(errno::EINTR) {
-        st.saved_mask = Some(old);
+        me.saved_mask = Some(old);
     } else {
-        st.blocked = old;
+        me.blocked = old;
     }
     r
 }

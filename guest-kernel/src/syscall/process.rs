@@ -167,9 +167,6 @@ const CLONE_THREAD_FLAGS: u64 = CSIGNAL
 /// A new thread of this process, on a vCPU of its own: it returns from the same clone with
 /// 0 on `stack`, with the caller's other registers.
 fn clone_thread(c: &mut Ctx<'_>, args: &CloneArgs) -> i64 {
-    if !crate::task::threads::enabled() {
-        return super::ENOSYS;
-    }
     if args.flags & !CLONE_THREAD_FLAGS != 0 || args.flags & (CLONE_FS | CLONE_FILES) != CLONE_FS | CLONE_FILES {
         return super::ENOSYS;
     }

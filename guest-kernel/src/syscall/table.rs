@@ -142,6 +142,7 @@ syscall_table! {
     130 rt_sigsuspend      Both sig::rt_sigsuspend    [Ptr, D];
     131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
     132 utime             Host  fs::utime             [Str, Ptr];
+    133 mknod             Host  fs::mknod             [Str, Oct, X];
     135 personality       Guest misc::personality     [X];
     137 statfs            Host  fs_extra::statfs      [Str, Ptr];
     138 fstatfs           Host  fs_extra::fstatfs     [Fd, Ptr];
@@ -190,6 +191,7 @@ syscall_table! {
     247 waitid            Host  process::waitid       [D, D, Ptr, X, Ptr];
     257 openat            Host  fs::openat            [DirFd, Str, X, Oct];
     258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];
+    259 mknodat           Host  fs::mknodat           [DirFd, Str, Oct, X];
     260 fchownat          Host  fs::fchownat          [DirFd, Str, D, D, X];
     261 futimesat         Host  fs::futimesat         [DirFd, Str, Ptr];
     262 newfstatat        Host  fs::newfstatat        [DirFd, Str, Ptr, X];
@@ -225,6 +227,7 @@ syscall_table! {
     435 clone3            Host  process::clone3       [Ptr, D];
     436 close_range       Host  fs_extra::close_range [D, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
+    449 futex_waitv       Both  futex::futex_waitv    [Ptr, D, X, Ptr, D];
 }
 
 pub fn lookup(nr: u64) -> Option<&'static Entry> {

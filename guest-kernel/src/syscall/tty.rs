@@ -12,7 +12,7 @@ use abi_shared::linux::{LinuxTermios, LinuxWinsize};
 use super::EFAULT;
 use crate::hypercall::call_ret;
 use crate::mm::uaccess;
-use crate::signal::{bit, state, SIG_IGN};
+use crate::signal::{bit, lock, SIG_IGN};
 
 const TCSETS: u64 = 0x5402;
 const TCSETSW: u64 = 0x5403;
@@ -75,6 +75,6 @@ fn read_int(addr: u64) -> Result<i32, i64> {
 /// change its terminal instead of stopping it (tty_check_change). The host process's own
 /// mask and dispositions are not the program's, so the host is told.
 fn sigttou_ignored() -> bool {
-    let st = state().lock();
-    st.blocked & bit(SIGTTOU) != 0 || st.actions[SIGTTOU as usize].handler == SIG_IGN
+    let st = lock();
+    st.me.blocked & bit(SIGTTOU) != 0 || st.proc.actions[SIGTTOU as usize].handler == SIG_IGN
 }

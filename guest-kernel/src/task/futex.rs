@@ -17,7 +17,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use alloc::vec::Vec;
 
 use abi_shared::hypercall::Request;
-use abi_shared::layout::{vcpu_block, PHYS_MAP_BASE};
+use abi_shared::layout::{vcpu_block, MAX_VCPUS, PHYS_MAP_BASE};
 use abi_shared::linux::errno;
 use spin::Mutex;
 
@@ -27,18 +27,46 @@ use crate::mm::{paging, Access, SPACE};
 pub const IDLE: u32 = 0;
 pub const WOKEN: u32 = 1;
 pub const SLEEPING: u32 = 2;
+/// A signal came for the thread: its wait looks at its signals again.
+pub const SIGNALLED: u32 = 3;
+
+/// A futex's identity: its user address and whether it was named private
+/// (FUTEX_PRIVATE_FLAG). As on Linux, a private and a shared operation on the same word
+/// do not meet (Linux's shared key of an anonymous page carries FUT_OFF_MMSHARED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Key {
+    pub addr: u64,
+    pub private: bool,
+}
+
+impl Key {
+    pub fn new(addr: u64, private: bool) -> Key {
+        Key { addr, private }
+    }
+
+    /// The key the kernel itself uses (CLONE_CHILD_CLEARTID, robust lists): shared.
+    pub fn shared(addr: u64) -> Key {
+        Key { addr, private: false }
+    }
+}
 
 struct Waiter {
-    key: u64,
+    key: Key,
     bitset: u32,
-    /// The waiter's vCPU block (its wake word).
+    /// The waiter's vCPU block (its wake word) and index.
     block: u64,
-    /// Tells this wait from the same thread's later ones.
+    vcpu: u32,
+    /// Tells this wait from the same thread's later ones; a futex_waitv wait has one entry
+    /// per word, all with the same id.
     id: u64,
+    /// The entry's place in a futex_waitv vector (0 for a plain wait).
+    index: u32,
 }
 
 static QUEUE: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Per vCPU: the index of the word whose wake ended its last wait (futex_waitv's answer).
+static WOKEN_INDEX: [AtomicU32; MAX_VCPUS as usize] = [const { AtomicU32::new(0) }; MAX_VCPUS as usize];
 
 const EFAULT: i64 = -(errno::EFAULT as i64);
 
@@ -63,30 +91,35 @@ pub fn user_word(uaddr: u64, write: bool) -> Result<&'static AtomicU32, i64> {
     Ok(unsafe { AtomicU32::from_ptr(ptr) })
 }
 
-/// Enqueue the calling thread (its vCPU block `block`) on `uaddr` if the word there still
-/// holds `val`: the wait's id, or EAGAIN/EFAULT.
-pub fn enqueue(uaddr: u64, val: u32, bitset: u32, block: u64) -> Result<u64, i64> {
+/// Enqueue the calling thread (its vCPU block `block`) on every `(key, value)` of `words`
+/// if each word still holds its value: the wait's id, or EAGAIN/EFAULT.
+pub fn enqueue(words: &[(Key, u32)], bitset: u32, block: u64) -> Result<u64, i64> {
     wake_word(block).store(IDLE, Ordering::SeqCst);
+    let vcpu = crate::percpu::cpu_index();
     let mut queue = QUEUE.lock();
-    let now = user_word(uaddr, false)?.load(Ordering::SeqCst);
-    if now != val {
-        return Err(-(errno::EAGAIN as i64));
+    for &(key, val) in words {
+        if user_word(key.addr, false)?.load(Ordering::SeqCst) != val {
+            return Err(-(errno::EAGAIN as i64));
+        }
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    queue.push(Waiter { key: uaddr, bitset, block, id });
+    for (index, &(key, _)) in words.iter().enumerate() {
+        queue.push(Waiter { key, bitset, block, vcpu, id, index: index as u32 });
+    }
     Ok(id)
+}
+
+/// Which word's wake ended this vCPU's last wait (its index in the wait's words).
+pub fn woken_index() -> u32 {
+    WOKEN_INDEX[crate::percpu::cpu_index() as usize].load(Ordering::SeqCst)
 }
 
 /// Take wait `id` off the queue: false if a waker already did (the wait was woken).
 pub fn dequeue(id: u64) -> bool {
     let mut queue = QUEUE.lock();
-    match queue.iter().position(|w| w.id == id) {
-        Some(i) => {
-            queue.remove(i);
-            true
-        }
-        None => false,
-    }
+    let before = queue.len();
+    queue.retain(|w| w.id != id);
+    queue.len() != before
 }
 
 /// Wake the waiter whose vCPU block is `block` (already off the queue).
@@ -96,22 +129,54 @@ fn rouse(block: u64) {
     }
 }
 
-/// Take up to `count` waiters on `key` whose bitset meets `bitset` off `queue`.
-fn take(queue: &mut Vec<Waiter>, key: u64, count: u32, bitset: u32) -> Vec<u64> {
+/// A signal was queued for the thread whose vCPU block is `block`: if it waits on its
+/// wake word (a futex, a sleep), make it look at its signals. A wake (WOKEN) is kept.
+pub fn interrupt_wait(block: u64) {
+    let word = wake_word(block);
+    if word.compare_exchange(IDLE, SIGNALLED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        return;
+    }
+    if word.compare_exchange(SLEEPING, SIGNALLED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        crate::hypercall::call_ret(&Request::FutexWake { gpa: block + vcpu_block::FUTEX_WAKE_WORD, count: 1 });
+    }
+}
+
+/// Sleep in the host on the wake word of this vCPU (block `block`) for at most
+/// `timeout_ns` (u64::MAX: no limit), unless something was stored there since the caller
+/// last set it IDLE: a wake, or a signal (`interrupt_wait`), which is consumed here (the
+/// caller looks at its signals next).
+pub fn sleep_on_wake_word(block: u64, timeout_ns: u64) {
+    let word = wake_word(block);
+    if word.compare_exchange(IDLE, SLEEPING, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        let _ = word.compare_exchange(SIGNALLED, IDLE, Ordering::SeqCst, Ordering::SeqCst);
+        return;
+    }
+    crate::hypercall::call_ret(&Request::FutexSleep {
+        gpa: block + vcpu_block::FUTEX_WAKE_WORD,
+        expected: SLEEPING,
+        timeout_ns,
+    });
+    if word.compare_exchange(SLEEPING, IDLE, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        let _ = word.compare_exchange(SIGNALLED, IDLE, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// Take up to `count` waiters on `key` whose bitset meets `bitset` off `queue` (with the
+/// other words of a futex_waitv wait), noting which word woke each.
+fn take(queue: &mut Vec<Waiter>, key: Key, count: u32, bitset: u32) -> Vec<u64> {
     let mut blocks = Vec::new();
-    let mut i = 0;
-    while i < queue.len() && blocks.len() < count as usize {
-        if queue[i].key == key && queue[i].bitset & bitset != 0 {
-            blocks.push(queue.remove(i).block);
-        } else {
-            i += 1;
-        }
+    while blocks.len() < count as usize {
+        let Some(i) = queue.iter().position(|w| w.key == key && w.bitset & bitset != 0) else { break };
+        let w = queue.remove(i);
+        WOKEN_INDEX[w.vcpu as usize].store(w.index, Ordering::SeqCst);
+        queue.retain(|o| o.id != w.id);
+        blocks.push(w.block);
     }
     blocks
 }
 
 /// FUTEX_WAKE(_BITSET): wake up to `count` waiters on `key`; returns how many.
-pub fn wake(key: u64, count: u32, bitset: u32) -> i64 {
+pub fn wake(key: Key, count: u32, bitset: u32) -> i64 {
     let blocks = take(&mut QUEUE.lock(), key, count, bitset);
     for &b in &blocks {
         rouse(b);
@@ -121,11 +186,11 @@ pub fn wake(key: u64, count: u32, bitset: u32) -> i64 {
 
 /// FUTEX_(CMP_)REQUEUE: wake up to `wake_count` waiters on `key`, move up to
 /// `requeue_count` of the rest to `key2`. With `expected`, only if the word at `key` holds
-/// it (EAGAIN). Returns the woken, plus the moved ones for CMP_REQUEUE (as Linux).
-pub fn requeue(key: u64, key2: u64, wake_count: u32, requeue_count: u32, expected: Option<u32>) -> i64 {
+/// it (EAGAIN). Returns the woken plus the moved ones.
+pub fn requeue(key: Key, key2: Key, wake_count: u32, requeue_count: u32, expected: Option<u32>) -> i64 {
     let mut queue = QUEUE.lock();
     if let Some(val) = expected {
-        match user_word(key, false) {
+        match user_word(key.addr, false) {
             Ok(w) if w.load(Ordering::SeqCst) == val => {}
             Ok(_) => return -(errno::EAGAIN as i64),
             Err(e) => return e,
@@ -146,14 +211,15 @@ pub fn requeue(key: u64, key2: u64, wake_count: u32, requeue_count: u32, expecte
     for &b in &woken {
         rouse(b);
     }
-    woken.len() as i64 + if expected.is_some() { i64::from(moved) } else { 0 }
+    // Linux counts the moved waiters for both operations.
+    woken.len() as i64 + i64::from(moved)
 }
 
 /// FUTEX_WAKE_OP: apply `op` to the word at `key2`, wake up to `count` on `key` and, if
 /// the old value of `key2` met the op's comparison, up to `count2` on `key2`.
-pub fn wake_op(key: u64, key2: u64, count: u32, count2: u32, op: u32) -> i64 {
+pub fn wake_op(key: Key, key2: Key, count: u32, count2: u32, op: u32) -> i64 {
     let mut queue = QUEUE.lock();
-    let word = match user_word(key2, true) {
+    let word = match user_word(key2.addr, true) {
         Ok(w) => w,
         Err(e) => return e,
     };
@@ -258,7 +324,7 @@ fn handle_death(uaddr: u64, tid: u32) {
     });
     if let Ok(old) = update {
         if old & FUTEX_WAITERS != 0 {
-            wake(uaddr, 1, u32::MAX);
+            wake(Key::shared(uaddr), 1, u32::MAX);
         }
     }
 }

@@ -38,7 +38,7 @@ use abi_shared::hypercall::Startup;
 
 pub use exe::{exe_path, set_exe};
 pub use limits::{rlimit, rlimit_soft, rlimits, set_rlimit, LimitError, Limits};
-use signals::SignalState;
+use signals::{SignalState, ThreadSignals};
 pub use uts::{hostname, kernel_release, kernel_version, uts_fields};
 
 /// TASK_COMM_LEN: the thread name, NUL included.
@@ -88,6 +88,11 @@ pub struct Thread {
     vcpu: AtomicU32,
     /// How a new thread enters user mode (threads.rs), taken by its first kernel code.
     start: Mutex<Option<threads::ThreadStart>>,
+    /// The blocked mask, thread-directed pending signals, the alternate stack (signals.rs).
+    signals: Mutex<ThreadSignals>,
+    /// The syscall that just failed with EINTR because a signal interrupted the host call
+    /// behind it (u64::MAX: none); signal/ decides at delivery whether it runs again.
+    interrupted_syscall: AtomicU64,
 }
 
 const RLIM_INFINITY: u64 = u64::MAX;
@@ -119,7 +124,14 @@ static MAIN_THREAD: Thread = Thread {
     pdeathsig: AtomicU32::new(0),
     vcpu: AtomicU32::new(0),
     start: Mutex::new(None),
+    signals: Mutex::new(ThreadSignals::new()),
+    interrupted_syscall: AtomicU64::new(u64::MAX),
 };
+
+/// The process's first thread (vCPU 0's).
+pub fn main_thread() -> &'static Thread {
+    &MAIN_THREAD
+}
 
 /// The thread this vCPU runs.
 #[inline]
@@ -137,6 +149,47 @@ pub fn process() -> &'static Process {
 #[inline]
 pub fn signals() -> &'static Mutex<SignalState> {
     &process().signals
+}
+
+impl Thread {
+    /// This thread's part of the signal state (lock it after the process's, if both).
+    pub fn signals(&self) -> &Mutex<ThreadSignals> {
+        &self.signals
+    }
+
+    pub fn tid(&self) -> i32 {
+        self.tid.load(Ordering::Relaxed) as i32
+    }
+
+    /// The index of the vCPU that runs it.
+    pub fn vcpu(&self) -> u32 {
+        self.vcpu.load(Ordering::Relaxed)
+    }
+
+    /// Whether this is the thread running on this vCPU.
+    pub fn is_current(&self) -> bool {
+        core::ptr::eq(self, current())
+    }
+}
+
+/// The running thread's syscall `nr` failed with EINTR because of a signal.
+pub fn note_interrupted_syscall(nr: u64) {
+    current().interrupted_syscall.store(nr, Ordering::Relaxed);
+}
+
+/// The syscall a signal interrupted, if any (taken: asked once per return to user mode).
+#[inline]
+pub fn take_interrupted_syscall() -> Option<u64> {
+    let slot = &current().interrupted_syscall;
+    // A plain load first: this runs on every return to user mode, and the store is only
+    // needed in the rare case that a syscall was interrupted.
+    match slot.load(Ordering::Relaxed) {
+        u64::MAX => None,
+        nr => {
+            slot.store(u64::MAX, Ordering::Relaxed);
+            Some(nr)
+        }
+    }
 }
 
 /// The startup block's ids, limits, umask and names; this vCPU runs the main thread.

@@ -1,9 +1,13 @@
-//! The signal state's home: dispositions, the blocked mask, pending signals with their
-//! siginfo, the alternate stack. The data and its bookkeeping live here, in the task
-//! layer (every layer above may raise or inspect signals); delivery, frames, the signal
-//! syscalls and signalfd are signal/'s. One state per process today: once threads
-//! arrive, the blocked mask, the alternate stack and thread-directed pending signals move
-//! to the Thread.
+//! The signal state's home: dispositions, blocked masks, pending signals with their
+//! siginfo, alternate stacks. The data and its bookkeeping live here, in the task layer
+//! (every layer above may raise or inspect signals); delivery, frames, the signal syscalls
+//! and signalfd are signal/'s.
+//!
+//! As on Linux, part of it is the process's and part each thread's: the dispositions and
+//! the process-directed pending set (`kill`, outside senders, timers) are shared
+//! (`SignalState`, in the `Process`); the blocked mask, the thread-directed pending set
+//! (`tgkill`, faults), the alternate stack and sigsuspend's saved mask are the thread's
+//! (`ThreadSignals`, in each `Thread`). Lock order: the process's, then a thread's.
 
 use alloc::collections::VecDeque;
 
@@ -33,37 +37,33 @@ pub struct AltStack {
     pub size: u64,
 }
 
-pub struct SignalState {
-    pub actions: [Action; NSIG],
-    pub blocked: u64,
-    /// Bit per signal with at least one instance pending.
-    pub pending: u64,
-    /// Standard signals: the one pending instance's siginfo.
-    pub info: [SigInfo; NSIG],
-    /// Real-time signals queue every instance, in order.
-    pub rt_queue: VecDeque<SigInfo>,
-    pub altstack: AltStack,
-    /// rt_sigsuspend's mask to restore once a handler frame is built (uc_sigmask).
-    pub saved_mask: Option<u64>,
+impl AltStack {
+    pub const DISABLED: AltStack = AltStack { sp: 0, flags: SS_DISABLE, size: 0 };
 }
 
-/// Most real-time signals queued at once (RLIMIT_SIGPENDING-like).
+/// A set of pending signals: one instance of each standard signal, every instance of a
+/// real-time one, in order.
+pub struct Pending {
+    /// Bit per signal with at least one instance pending.
+    pub mask: u64,
+    /// Standard signals: the one pending instance's siginfo.
+    info: [SigInfo; NSIG],
+    /// Real-time signals queue every instance, in order.
+    rt_queue: VecDeque<SigInfo>,
+}
+
+/// Most real-time signals queued at once in one set (RLIMIT_SIGPENDING-like).
 pub const RT_QUEUE_MAX: usize = 4096;
 
 /// Signals the kernel raises for the instruction that just ran: delivered before others.
 const SYNCHRONOUS_MASK: u64 = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
 
-impl SignalState {
-    /// Nothing pending, nothing blocked, every action the default, no alternate stack.
-    pub const fn new() -> SignalState {
-        SignalState {
-            actions: [Action { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0 }; NSIG],
-            blocked: 0,
-            pending: 0,
+impl Pending {
+    pub const fn new() -> Pending {
+        Pending {
+            mask: 0,
             info: [SigInfo { signo: 0, errno: 0, code: 0, pad: 0, fields: [0; 14] }; NSIG],
             rt_queue: VecDeque::new(),
-            altstack: AltStack { sp: 0, flags: SS_DISABLE, size: 0 },
-            saved_mask: None,
         }
     }
 
@@ -78,14 +78,14 @@ impl SignalState {
         } else {
             self.info[sig as usize] = info;
         }
-        self.pending |= bit(sig);
+        self.mask |= bit(sig);
         true
     }
 
     /// The next signal among `candidates` as Linux picks it: synchronous ones first, then
     /// the lowest number.
     pub fn next_signal(&self, candidates: u64) -> Option<i32> {
-        let ready = self.pending & candidates;
+        let ready = self.mask & candidates;
         let pick = if ready & SYNCHRONOUS_MASK != 0 { ready & SYNCHRONOUS_MASK } else { ready };
         (pick != 0).then(|| pick.trailing_zeros() as i32 + 1)
     }
@@ -97,19 +97,87 @@ impl SignalState {
             let info =
                 pos.and_then(|p| self.rt_queue.remove(p)).unwrap_or(SigInfo { signo: sig, ..SigInfo::default() });
             if !self.rt_queue.iter().any(|i| i.signo == sig) {
-                self.pending &= !bit(sig);
+                self.mask &= !bit(sig);
             }
             info
         } else {
-            self.pending &= !bit(sig);
+            self.mask &= !bit(sig);
             self.info[sig as usize]
         }
     }
 
     /// Drop every pending instance of `sig` (it became ignored).
     pub fn discard(&mut self, sig: i32) {
-        self.pending &= !bit(sig);
+        self.mask &= !bit(sig);
         self.rt_queue.retain(|i| i.signo != sig);
+    }
+
+    /// Drop everything (a forked child starts with nothing pending).
+    pub fn clear(&mut self) {
+        self.mask = 0;
+        self.rt_queue.clear();
+    }
+
+    /// Instances queued: one per standard signal, each real-time one (/proc's SigQ).
+    pub fn count(&self) -> u64 {
+        u64::from((self.mask & (bit(SIGRTMIN) - 1)).count_ones()) + self.rt_queue.len() as u64
+    }
+}
+
+/// What all threads of a process share: the dispositions and process-directed signals.
+pub struct SignalState {
+    pub actions: [Action; NSIG],
+    pub shared: Pending,
+}
+
+impl SignalState {
+    /// Every action the default, nothing pending.
+    pub const fn new() -> SignalState {
+        SignalState {
+            actions: [Action { handler: SIG_DFL, flags: 0, restorer: 0, mask: 0 }; NSIG],
+            shared: Pending::new(),
+        }
+    }
+}
+
+/// One thread's part.
+pub struct ThreadSignals {
+    pub blocked: u64,
+    /// Signals sent to this thread (tgkill, tkill, its own faults).
+    pub pending: Pending,
+    pub altstack: AltStack,
+    /// rt_sigsuspend's mask to restore once a handler frame is built (uc_sigmask).
+    pub saved_mask: Option<u64>,
+    /// The blocked signals this thread waits for (sigtimedwait, a signalfd read): a
+    /// process-directed one may be given to it although it blocks them (Linux unblocks
+    /// them for the wait, in `real_blocked`).
+    pub waiting_for: u64,
+}
+
+impl ThreadSignals {
+    pub const fn new() -> ThreadSignals {
+        ThreadSignals {
+            blocked: 0,
+            pending: Pending::new(),
+            altstack: AltStack::DISABLED,
+            saved_mask: None,
+            waiting_for: 0,
+        }
+    }
+
+    /// Whether a process-directed `sig` may be given to this thread.
+    pub fn wants(&self, sig: i32) -> bool {
+        (self.blocked & !self.waiting_for) & bit(sig) == 0
+    }
+
+    /// A new thread's: its creator's mask, nothing pending, no alternate stack (Linux
+    /// clears it for a clone that shares the memory without CLONE_VFORK).
+    pub fn reset_for_new_thread(&mut self, blocked: u64) {
+        self.blocked = blocked;
+        self.pending.clear();
+        self.altstack = AltStack::DISABLED;
+        self.saved_mask = None;
+        self.waiting_for = 0;
     }
 }
 

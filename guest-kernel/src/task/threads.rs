@@ -14,30 +14,20 @@
 //! `thread_entry`, which finishes on the new vCPU what only it can do (its per-CPU page,
 //! its syscall MSRs, its FS base) and enters user mode.
 
-use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use alloc::boxed::Box;
 
 use abi_shared::hypercall::{ExitHow, Request};
 use abi_shared::layout::{vcpu_block, vcpu_block_gpa, MAX_VCPUS, STATIC_VCPU_BLOCKS, VCPU_BLOCK_SIZE};
 use abi_shared::linux::errno;
+use abi_shared::vcpus::{AtomicVcpuSet, VcpuSet};
 use spin::Mutex;
 
 use super::{process, Thread, COMM_LEN};
 use crate::arch::entry::TrapFrame;
 use crate::arch::platform;
 use crate::percpu;
-
-/// `--experimental-threads`: CLONE_THREAD starts threads (else ENOSYS, as before threads).
-static ENABLED: AtomicBool = AtomicBool::new(false);
-
-pub fn set_enabled(on: bool) {
-    ENABLED.store(on, Ordering::Relaxed);
-}
-
-pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
 
 /// How a new thread enters user mode.
 pub struct ThreadStart {
@@ -56,8 +46,8 @@ pub struct ThreadStart {
 }
 
 const SLOTS_LEN: usize = MAX_VCPUS as usize;
-/// Bit n: slot n belongs to a live thread (slot 0: the first thread, never reused).
-static SLOTS: AtomicU64 = AtomicU64::new(1);
+/// The slots that belong to a live thread (slot 0: the first thread, never reused).
+static SLOTS: AtomicVcpuSet = AtomicVcpuSet::only(0);
 /// The `Thread` object of each slot (null until first used; never freed).
 static SLOT_THREADS: [AtomicPtr<Thread>; SLOTS_LEN] = [const { AtomicPtr::new(core::ptr::null_mut()) }; SLOTS_LEN];
 /// The 2 MiB pieces of guest RAM with the blocks of slots `STATIC_VCPU_BLOCKS..`.
@@ -94,7 +84,7 @@ fn claim_slot() -> Option<(u32, u64)> {
     loop {
         let mut retiring = false;
         for v in 1..MAX_VCPUS as u32 {
-            if SLOTS.load(Ordering::SeqCst) & (1 << v) != 0 {
+            if SLOTS.contains(v) {
                 continue;
             }
             let block = block_of(v)?;
@@ -102,7 +92,7 @@ fn claim_slot() -> Option<(u32, u64)> {
                 retiring = true;
                 continue;
             }
-            SLOTS.fetch_or(1 << v, Ordering::SeqCst);
+            SLOTS.insert(v);
             in_use_word(block).store(1, Ordering::SeqCst);
             return Some((v, block));
         }
@@ -114,7 +104,7 @@ fn claim_slot() -> Option<(u32, u64)> {
 }
 
 fn release_slot(vcpu: u32) {
-    SLOTS.fetch_and(!(1u64 << vcpu), Ordering::SeqCst);
+    SLOTS.remove(vcpu);
 }
 
 /// The slot's `Thread`, made ready for a new thread of the running process.
@@ -131,6 +121,8 @@ fn thread_for_slot(vcpu: u32, start: ThreadStart, clear_child_tid: u64) -> &'sta
             pdeathsig: AtomicU32::new(0),
             vcpu: AtomicU32::new(vcpu),
             start: Mutex::new(None),
+            signals: Mutex::new(super::signals::ThreadSignals::new()),
+            interrupted_syscall: AtomicU64::new(u64::MAX),
         });
         t = Box::leak(fresh);
         slot.store(t, Ordering::Release);
@@ -143,8 +135,55 @@ fn thread_for_slot(vcpu: u32, start: ThreadStart, clear_child_tid: u64) -> &'sta
     *t.comm.lock() = super::comm_padded();
     t.pdeathsig.store(0, Ordering::Relaxed);
     t.vcpu.store(vcpu, Ordering::Relaxed);
+    t.interrupted_syscall.store(u64::MAX, Ordering::Relaxed);
+    let blocked = super::current().signals.lock().blocked;
+    t.signals.lock().reset_for_new_thread(blocked);
     *t.start.lock() = Some(start);
     t
+}
+
+/// How many threads the process has.
+pub fn count() -> u32 {
+    process().threads.load(Ordering::Relaxed)
+}
+
+/// Whether the process has more than one thread.
+pub fn is_multithreaded() -> bool {
+    process().threads.load(Ordering::Relaxed) > 1
+}
+
+/// Every live thread of the process but the caller's.
+pub fn others() -> impl Iterator<Item = &'static Thread> {
+    let me = percpu::cpu_index();
+    SLOTS.load().without(me).iter().filter_map(thread_of_slot)
+}
+
+fn thread_of_slot(vcpu: u32) -> Option<&'static Thread> {
+    if vcpu == 0 {
+        return Some(super::main_thread());
+    }
+    // SAFETY: slot objects are leaked boxes, never freed (or null).
+    unsafe { SLOT_THREADS[vcpu as usize].load(Ordering::Acquire).as_ref() }
+}
+
+/// The live thread of the process whose id is `tid`.
+pub fn find(tid: i32) -> Option<&'static Thread> {
+    if tid == super::tid() {
+        return Some(super::current());
+    }
+    others().find(|t| t.tid() == tid)
+}
+
+/// Thread `t` (not the caller) has a signal to take: bring it into its kernel. A thread
+/// in user code is kicked (an interrupt), one blocked in a host call is interrupted by the
+/// monitor's kick signal, and one waiting in the guest (a futex, a sleep) is woken on its
+/// vCPU's wake word.
+pub fn wake_for_signal(t: &Thread) {
+    let vcpu = t.vcpu();
+    if let Some(block) = block_of(vcpu) {
+        super::futex::interrupt_wait(block);
+    }
+    crate::hypercall::call_ret(&Request::KickVcpus { vcpus: VcpuSet::only(vcpu) });
 }
 
 /// Start a thread of the running process; returns its tid.
@@ -262,7 +301,7 @@ fn release_thread_words(t: &Thread) {
     }
     let ctid = t.clear_child_tid.load(Ordering::Relaxed);
     if ctid != 0 && crate::mm::uaccess::copy_to_user(ctid, &0u32.to_le_bytes()).is_ok() {
-        super::futex::wake(ctid, 1, u32::MAX);
+        super::futex::wake(super::futex::Key::shared(ctid), 1, u32::MAX);
     }
 }
 
@@ -270,7 +309,7 @@ fn release_thread_words(t: &Thread) {
 /// now runs as the process's first thread would.
 pub fn only_the_caller_left() {
     let me = percpu::cpu_index();
-    SLOTS.store(1 << me, Ordering::SeqCst);
+    SLOTS.set_only(me);
     process().threads.store(1, Ordering::SeqCst);
     crate::mm::tlb::only_this_vcpu();
 }

@@ -73,6 +73,16 @@ pub fn mode_to_host(linux_mode: u32) -> mode_t {
     (linux_mode & 0o177777) as mode_t
 }
 
+/// mknod's device number (Linux's 32-bit encoding) as Darwin's `dev_t` (major in the top 8
+/// bits, minor in the low 24): EINVAL for a major Darwin cannot express.
+pub fn dev_to_host(linux_dev: u32) -> Result<libc::dev_t, LinuxErrno> {
+    let (major, minor) = abi_shared::linux::decode_dev32(linux_dev);
+    if major > 0xff {
+        return Err(EINVAL);
+    }
+    Ok(((major << 24) | minor) as libc::dev_t)
+}
+
 pub fn mode_to_linux(host_mode: mode_t) -> u32 {
     t::mode_to_linux(host_mode)
 }

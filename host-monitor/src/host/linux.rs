@@ -117,6 +117,12 @@ pub fn mode_to_host(linux_mode: u32) -> mode_t {
     linux_mode
 }
 
+/// mknod's device number (Linux's 32-bit encoding) as the host's `dev_t`.
+pub fn dev_to_host(linux_dev: u32) -> Result<libc::dev_t, LinuxErrno> {
+    let (major, minor) = abi_shared::linux::decode_dev32(linux_dev);
+    Ok(rustix::fs::makedev(major, minor))
+}
+
 /// A mode the host reports (umask's previous mask).
 pub fn mode_to_linux(host_mode: mode_t) -> u32 {
     host_mode

@@ -62,6 +62,10 @@ pub fn mode_to_host(linux_mode: u32) -> mode_t {
     (linux_mode & 0o177777) as mode_t
 }
 
+pub fn dev_to_host(_linux_dev: u32) -> Result<libc::dev_t, LinuxErrno> {
+    Err(ENOSYS)
+}
+
 pub fn mode_to_linux(host_mode: mode_t) -> u32 {
     u32::from(host_mode)
 }

@@ -49,6 +49,7 @@ const F_GETFL: i32 = general::F_GETFL as i32;
 const F_SETFL: i32 = general::F_SETFL as i32;
 const F_GETPIPE_SZ: i32 = general::F_GETPIPE_SZ as i32;
 const F_SETPIPE_SZ: i32 = general::F_SETPIPE_SZ as i32;
+const F_NOTIFY: i32 = general::F_NOTIFY as i32;
 
 mod extra;
 
@@ -103,6 +104,8 @@ pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &Request<'_
         Request::Statx { dirfd, path, flags, mask } => fs.statx(*dirfd, path, *flags, *mask),
         Request::Getdents64 { fd, buf } => fs.getdents64(*fd, buf),
         Request::Mkdirat { dirfd, path, mode } => fs.mkdirat(*dirfd, path, *mode),
+        Request::Mknodat { dirfd, path, mode, dev } => fs.mknodat(*dirfd, path, *mode, *dev),
+        Request::OpenProcSys { path, flags, mode } => open_proc_sys(path, *flags, *mode),
         Request::Unlinkat { dirfd, path, flags } => fs.unlinkat(*dirfd, path, *flags),
         Request::Renameat2 { olddirfd, oldpath, newdirfd, newpath, flags } => {
             fs.renameat2(*olddirfd, oldpath, *newdirfd, newpath, *flags)
@@ -275,6 +278,20 @@ pub(super) fn open_for_exec(
     Ok(sys::openat(at.dirfd, &at.path, host_flags, 0)?)
 }
 
+/// The host's /proc/sys/`path` opened for the guest's /proc (a sysctl it does not serve
+/// itself). The path is the host's own, outside any view, so it must stay below /proc/sys:
+/// no empty, "." or ".." component (a final slash is allowed, as the walk would allow it).
+fn open_proc_sys(path: &[u8], flags: i32, mode: u32) -> Handled {
+    let names = path.strip_suffix(b"/").unwrap_or(path);
+    if !path.is_empty() && names.split(|&b| b == b'/').any(|n| n.is_empty() || n == b"." || n == b"..") {
+        return Err(Failure::Malformed(MalformedReason::NotAllowed));
+    }
+    let mut full = b"/proc/sys/".to_vec();
+    full.extend_from_slice(path);
+    let flags = host::open_flags_to_host(flags)?;
+    ret(sys::openat(host_cwd(), &c_path(&full)?, flags, host::open_mode_to_host(mode))?.into())
+}
+
 /// The guard, guest memory and filesystem view a request is served with.
 struct Fs<'a> {
     fds: &'a FdGuard,
@@ -342,8 +359,10 @@ impl Fs<'_> {
     /// The host (dirfd, path) that name what the guest's (dirfd, path) names. In the
     /// identity view (the default on Linux) that is the same pair, checked; in a mounted
     /// view the path is resolved as Linux would in the guest's namespace, and the host gets
-    /// an absolute host path.
+    /// an absolute host path. An absolute path ignores `dirfd`, as on Linux, even when it
+    /// is no descriptor at all.
     pub(super) fn at(&self, dirfd: i32, path: &[u8], last: Last) -> Result<HostAt, Failure> {
+        let dirfd = if path.starts_with(b"/") { general::AT_FDCWD } else { dirfd };
         let host_dirfd = self.dirfd(dirfd)?;
         let View::Mounted(view) = self.view else {
             return Ok(HostAt { dirfd: host_dirfd, path: c_path(path)?, mount: None });
@@ -501,6 +520,20 @@ impl Fs<'_> {
         ret(0)
     }
 
+    /// mknodat: the file types Linux's mknod makes (type 0 is a regular file); a directory
+    /// is EPERM and anything else EINVAL, as Linux's may_mknod says before the lookup.
+    fn mknodat(&self, dirfd: i32, path: &[u8], mode: u32, dev: u32) -> Handled {
+        let mode = match mode & general::S_IFMT {
+            0 => mode | general::S_IFREG,
+            general::S_IFREG | general::S_IFIFO | general::S_IFSOCK | general::S_IFCHR | general::S_IFBLK => mode,
+            general::S_IFDIR => return Err(Failure::Errno(errno::EPERM as LinuxErrno)),
+            _ => return Err(Failure::Errno(EINVAL)),
+        };
+        let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
+        sys::mknodat(dirfd, &path, host::mode_to_host(mode), host::dev_to_host(dev)?)?;
+        ret(0)
+    }
+
     fn unlinkat(&self, dirfd: i32, path: &[u8], flags: i32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Parent)?;
         let flags = host::unlink_flags_to_host(flags)?;
@@ -655,6 +688,8 @@ impl Fs<'_> {
             // The argument an int, as Linux reads it.
             F_GETPIPE_SZ | F_SETPIPE_SZ => ret(sys::pipe_size(fd, cmd == F_SETPIPE_SZ, arg as c_int)?),
             extra::F_ADD_SEALS | extra::F_GET_SEALS => ret(sys::seals(fd, cmd == extra::F_ADD_SEALS, arg as c_int)?),
+            // Linux reads the DN_* bits as an unsigned int.
+            F_NOTIFY => ret(sys::dnotify(fd, arg as u32)?),
             _ => Err(Failure::Errno(EINVAL)),
         }
     }
@@ -865,7 +900,7 @@ mod tests {
     use abi_shared::linux::{general as lx, LinuxStat};
     use proptest::prelude::*;
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
     use std::path::PathBuf;
 
     const AT_FDCWD: i32 = lx::AT_FDCWD;
@@ -952,6 +987,28 @@ mod tests {
         assert_eq!(mem.read_vec(0x5000, 8).unwrap(), b"o world\0");
         assert_eq!(value(read(&mem, fd, &[seg(0x3000, 4)], None)), 0, "at end of file");
         close(&mem, fd);
+    }
+
+    #[test]
+    fn proc_sys_opens_stay_below_proc_sys() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let open_sys = |path: &[u8]| call(&mem, Request::OpenProcSys { path, flags: lx::O_RDONLY as i32, mode: 0 });
+        let refused = Response::Malformed(MalformedReason::NotAllowed);
+        let outside: [&[u8]; 5] =
+            [b"../self/environ", b"kernel/../../x", b"/etc/passwd", b"kernel//ostype", b"./kernel"];
+        for path in outside {
+            assert_eq!(open_sys(path), refused, "{}", String::from_utf8_lossy(path));
+        }
+        if std::path::Path::new("/proc/sys/kernel/ostype").exists() {
+            let fd = value(open_sys(b"kernel/ostype")) as i32;
+            assert_eq!(value(read(&mem, fd, &[seg(0x100, 64)], None)), 6);
+            assert_eq!(mem.read_vec(0x100, 6).unwrap(), b"Linux\n");
+            close(&mem, fd);
+            assert_eq!(open_sys(b"kernel/no_such_sysctl"), err(errno::ENOENT));
+            assert_eq!(open_sys(b"kernel/ostype/"), err(errno::ENOTDIR));
+            close(&mem, value(open_sys(b"")) as i32);
+        }
     }
 
     #[test]
@@ -1367,6 +1424,32 @@ mod tests {
         let removedir = lx::AT_REMOVEDIR as i32;
         assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"sub", flags: removedir }), Response::Ret(0));
         assert!(!dir.host("sub").exists());
+
+        // An absolute path ignores dirfd, even one that is no descriptor; a relative one
+        // needs it.
+        let abs = dir.join("abs");
+        assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: &abs, mode: 0o755 }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Unlinkat { dirfd: -5, path: &abs, flags: removedir }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: b"rel", mode: 0o755 }), err(errno::EBADF));
+
+        // mknodat: a FIFO and a type-0 regular file; a directory and a symlink are refused
+        // as Linux refuses them; an absolute path ignores a dirfd that is no descriptor.
+        let fifo = (lx::S_IFIFO | 0o644) as u32;
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), Response::Ret(0));
+        assert!(std::fs::symlink_metadata(dir.host("p")).unwrap().file_type().is_fifo());
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), err(errno::EEXIST));
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"r", mode: 0o600, dev: 0 }), Response::Ret(0));
+        assert!(dir.host("r").is_file());
+        let mkdir = (lx::S_IFDIR | 0o755) as u32;
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"d", mode: mkdir, dev: 0 }), err(errno::EPERM));
+        let link = (lx::S_IFLNK | 0o777) as u32;
+        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"l", mode: link, dev: 0 }), err(errno::EINVAL));
+        let abs = dir.join("q");
+        assert_eq!(call(&mem, Request::Mknodat { dirfd: -5, path: &abs, mode: fifo, dev: 0 }), Response::Ret(0));
+        assert_eq!(call(&mem, Request::Mknodat { dirfd: -5, path: b"q2", mode: fifo, dev: 0 }), err(errno::EBADF));
+        for name in [&b"p"[..], b"r", b"q"] {
+            assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: name, flags: 0 }), Response::Ret(0));
+        }
 
         let fd = value(call(
             &mem,

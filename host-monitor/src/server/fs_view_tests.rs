@@ -121,6 +121,13 @@ fn creating_and_removing_use_the_parent_and_keep_link_text() {
         Response::Ret(0)
     );
     assert!(s.host("data/new").is_dir());
+    // mknod resolves its parent in the view too: a FIFO in the bind, through the root's
+    // `up` link (which cannot climb out of the root), with a dirfd that is no descriptor.
+    let fifo = lx::S_IFIFO | 0o600;
+    let made = s.call(&mem, Request::Mknodat { dirfd: -5, path: b"/etc/up/mnt/data/p", mode: fifo, dev: 0 });
+    assert_eq!(made, Response::Ret(0));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::symlink_metadata(s.host("data/p")).unwrap().file_type().is_fifo());
     let made = s.call(&mem, Request::Symlinkat { target: b"/etc/f", newdirfd: AT_FDCWD, linkpath: b"/mnt/data/l" });
     assert_eq!(made, Response::Ret(0));
     assert_eq!(std::fs::read_link(s.host("data/l")).unwrap(), Path::new("/etc/f"), "the target text as given");

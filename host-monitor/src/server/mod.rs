@@ -233,7 +233,6 @@ impl Server {
                 }
                 Response::Ret(0)
             }
-            Request::Sleep { ns } => sleep(*ns),
             Request::SignalDispositions { catch, ignore } => {
                 crate::signals::apply(*catch, *ignore);
                 Response::Ret(0)
@@ -320,8 +319,8 @@ impl Server {
                 threads::futex_sleep(mem, *gpa, *expected, *timeout_ns)
             }
             Request::FutexWake { gpa, count } => threads::futex_wake(mem, *gpa, *count),
-            Request::KickVcpus { mask } => {
-                crate::threads::kick_vcpus(*mask);
+            Request::KickVcpus { vcpus } => {
+                crate::threads::kick_vcpus(*vcpus);
                 Response::Ret(0)
             }
             // Served by the vCPU's own thread before it gets here (`vcpu_request`).
@@ -370,13 +369,6 @@ impl Server {
         *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
         Response::Ret(0)
     }
-}
-
-/// One host nanosleep: a caught signal ends it early (EINTR), and the guest, which sleeps
-/// in a loop that looks for signals, takes it.
-fn sleep(ns: u64) -> Response {
-    let slept = crate::host::sys::nanosleep(ns);
-    Response::Ret(if slept { 0 } else { -i64::from(abi_shared::linux::errno::EINTR) })
 }
 
 /// Records a panic that unwinds out of a request handler in `Server::poisoned`.
@@ -532,13 +524,13 @@ mod tests {
             let mut area = vec![0u8; body.len() + 4];
             area[..4].copy_from_slice(&(body.len() as u32).to_le_bytes());
             area[4..].copy_from_slice(&body);
-            // Sleeping or changing the test process's cwd/umask is harmless but slow or
-            // confusing; signalling, stopping, waiting for, renicing or exec'ing processes
+            // Sleeping in a futex or changing the test process's cwd/umask is harmless but
+            // slow or confusing; signalling, stopping, waiting for, renicing or exec'ing processes
             // would hit the test harness itself (kill(0), StopSelf) or other tests' children:
             // skip those requests.
             if let Ok(req) = decode_frame::<Request<'_>>(&area) {
-                if matches!(req, Request::Sleep { .. } | Request::Chdir { .. } | Request::Fchdir { .. } | Request::Umask { .. }
-                    | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Symlinkat { .. }
+                if matches!(req, Request::Chdir { .. } | Request::Fchdir { .. } | Request::Umask { .. }
+                    | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Mknodat { .. } | Request::OpenProcSys { .. } | Request::Symlinkat { .. }
                     | Request::Fchmodat { .. } | Request::Truncate { .. } | Request::Openat { .. } | Request::Exit { .. }
                     | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }
                     | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }

@@ -82,7 +82,10 @@ fn move_fd_high(fd: RawFd, floor: i32) -> Result<RawFd, VmmError> {
     // SAFETY: F_DUPFD_CLOEXEC on an fd we own creates a new fd; no memory is involved.
     let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, floor) };
     if high < 0 {
-        return Err(failed("moving a KVM descriptor", std::io::Error::last_os_error()));
+        let e = std::io::Error::last_os_error();
+        // SAFETY: fd is ours; left open it would take one of the program's numbers.
+        unsafe { libc::close(fd) };
+        return Err(failed("moving a KVM descriptor", e));
     }
     // SAFETY: fd is ours and no longer needed (the duplicate refers to the same object).
     unsafe { libc::close(fd) };

@@ -80,7 +80,9 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::KernelVersion => line(&mut t, &task::kernel_version()),
         File::Hostname => line(&mut t, &task::hostname()),
         File::Ostype => t.bytes(b"Linux\n"),
-        File::PidMax => t.bytes(b"4194304\n"),
+        // Pids and descriptors are the host's, and so are their limits; these numbers
+        // are for a host without /proc/sys.
+        File::PidMax => host_sysctl_or(&mut t, b"kernel/pid_max", b"4194304\n"),
         File::Tainted => t.bytes(b"0\n"),
         File::CapLastCap => {
             let _ = writeln!(t, "{}", render::CAP_LAST_CAP);
@@ -99,10 +101,28 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::EntropyAvail => t.bytes(b"256\n"),
         File::OvercommitMemory => t.bytes(b"0\n"),
         File::MaxMapCount => t.bytes(b"65530\n"),
-        File::NrOpen => t.bytes(b"1048576\n"),
-        File::FsFileMax => t.bytes(b"9223372036854775807\n"),
+        File::NrOpen => host_sysctl_or(&mut t, b"fs/nr_open", b"1048576\n"),
+        File::FsFileMax => host_sysctl_or(&mut t, b"fs/file-max", b"9223372036854775807\n"),
     }
     Ok(t.0)
+}
+
+/// The host's /proc/sys/<rel> as it reads now, or `fallback` where the host has none.
+fn host_sysctl_or(t: &mut Text, rel: &[u8], fallback: &[u8]) {
+    const O_RDONLY_CLOEXEC: i32 = O_CLOEXEC as i32;
+    let fd = call_ret(&Request::OpenProcSys { path: rel, flags: O_RDONLY_CLOEXEC, mode: 0 });
+    if fd < 0 {
+        return t.bytes(fallback);
+    }
+    let mut buf = alloc::vec![0u8; 256];
+    let seg = [kernel_buf_seg(&buf)];
+    let n = call_ret(&Request::Read { fd: fd as i32, buf: SegList::Borrowed(&seg), offset: None });
+    call_ret(&Request::Close { fd: fd as i32 });
+    if n <= 0 {
+        return t.bytes(fallback);
+    }
+    buf.truncate(n as usize);
+    t.bytes(&buf);
 }
 
 fn line(t: &mut Text, value: &[u8]) {
@@ -232,19 +252,19 @@ fn groups() -> Vec<u32> {
     buf.chunks_exact(4).take(got.max(0) as usize).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
-/// (pending, blocked, ignored, caught, queued) signal sets.
+/// (process pending, blocked, ignored, caught, queued) signal sets of the running thread.
 fn signal_sets() -> (u64, u64, u64, u64, u64) {
-    let s = crate::signal::state().lock();
+    let s = crate::signal::lock();
     let (mut ignored, mut caught) = (0u64, 0u64);
-    for (i, a) in s.actions.iter().enumerate().skip(1) {
+    for (i, a) in s.proc.actions.iter().enumerate().skip(1) {
         match a.handler {
             crate::signal::SIG_DFL => {}
             crate::signal::SIG_IGN => ignored |= 1 << (i - 1),
             _ => caught |= 1 << (i - 1),
         }
     }
-    let queued = u64::from(s.pending.count_ones()) + s.rt_queue.len() as u64;
-    (s.pending, s.blocked, ignored, caught, queued)
+    let queued = s.me.pending.count() + s.proc.shared.count();
+    (s.proc.shared.mask, s.me.blocked, ignored, caught, queued)
 }
 
 fn rusage() -> abi_shared::hypercall::LinuxRusage {
@@ -274,10 +294,12 @@ fn status(t: &mut Text) {
         vm: vm_figures(),
         sig_queued: queued,
         sig_queue_limit: task::rlimits()[RLIMIT_SIGPENDING].0,
+        sig_thread_pending: crate::task::current().signals().lock().pending.mask,
         sig_pending: pending,
         sig_blocked: blocked,
         sig_ignored: ignored,
         sig_caught: caught,
+        threads: task::threads::count(),
         cap_effective: if euid == 0 { render::ALL_CAPS } else { 0 },
         cpus: task::cpu_count(),
         voluntary_switches: ru.ru_nvcsw as u64,

@@ -12,7 +12,9 @@
 //! - `..` is folded lexically before links are followed (`/proc/thread-self/..` is /proc);
 //! - only this process is in /proc (other pids are ENOENT, /proc lists only ours);
 //! - opening /proc/self/fd/N of a pipe or socket duplicates the descriptor;
-//! - writes are refused (EACCES at open), even the ones Linux lets root make.
+//! - writes are refused (EACCES at open), even the ones Linux lets root make, except to the
+//!   host's sysctls under /proc/sys (those the guest does not answer itself), which the
+//!   host serves, writes included.
 
 pub mod cpuinfo;
 pub mod render;

@@ -99,10 +99,13 @@ pub struct StatusInfo<'a> {
     pub vm: VmFigures,
     pub sig_queued: u64,
     pub sig_queue_limit: u64,
+    /// The thread's own pending signals (SigPnd) and the process's (ShdPnd).
+    pub sig_thread_pending: u64,
     pub sig_pending: u64,
     pub sig_blocked: u64,
     pub sig_ignored: u64,
     pub sig_caught: u64,
+    pub threads: u32,
     pub cap_effective: u64,
     pub cpus: u32,
     pub voluntary_switches: u64,
@@ -190,9 +193,16 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
     }
     let _ = write!(
         out,
-        "CoreDumping:\t0\nTHP_enabled:\t1\nThreads:\t1\nSigQ:\t{}/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\n\
+        "CoreDumping:\t0\nTHP_enabled:\t1\nThreads:\t{}\nSigQ:\t{}/{}\nSigPnd:\t{:016x}\nShdPnd:\t{:016x}\n\
          SigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
-        s.sig_queued, s.sig_queue_limit, 0, s.sig_pending, s.sig_blocked, s.sig_ignored, s.sig_caught
+        s.threads,
+        s.sig_queued,
+        s.sig_queue_limit,
+        s.sig_thread_pending,
+        s.sig_pending,
+        s.sig_blocked,
+        s.sig_ignored,
+        s.sig_caught
     );
     let _ = write!(
         out,
@@ -538,10 +548,12 @@ mod tests {
             vm: VmFigures { size: 2048, rss: 512, ..VmFigures::default() },
             sig_queued: 0,
             sig_queue_limit: 100,
+            sig_thread_pending: 0,
             sig_pending: 0,
             sig_blocked: 1 << 1,
             sig_ignored: 0,
             sig_caught: 0,
+            threads: 3,
             cap_effective: 0,
             cpus: 4,
             voluntary_switches: 1,
@@ -558,7 +570,7 @@ mod tests {
             "VmSize:\t    2048 kB\n",
             "VmRSS:\t     512 kB\n",
             "SigBlk:\t0000000000000002\n",
-            "Threads:\t1\n",
+            "Threads:\t3\n",
             "Cpus_allowed:\tf\n",
             "Cpus_allowed_list:\t0-3\n",
         ] {

@@ -6,7 +6,13 @@
 //! /proc directory descriptor, and relative ones whose base (the working directory or a
 //! host directory descriptor) joined with them lands in /proc; the last need a hypercall
 //! for the base, so only paths that contain "proc" are checked that way.
+//!
+//! Names under /proc/sys that the guest does not serve are the host's sysctls: opened,
+//! stat'ed and listed through `Request::OpenProcSys`, so reads and writes are the host's
+//! (and so is the permission to make them), and /proc/sys's directories list the guest's
+//! names and the host's together, in name order as Linux lists them.
 
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -15,7 +21,7 @@ use spin::Mutex;
 use abi_shared::hypercall::{Request, Response, SegList};
 use abi_shared::linux::general::{
     AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW,
-    O_TRUNC, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFREG,
+    O_PATH, O_RDONLY, O_TRUNC, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 use abi_shared::linux::{errno, LinuxStat, LinuxStatx, StatxTimestamp};
 
@@ -35,6 +41,7 @@ const F_GETFD: i32 = 1;
 const F_DUPFD_CLOEXEC: i32 = 1030;
 const SEEK_SET: u32 = 0;
 const SEEK_CUR: u32 = 1;
+const R_OK: i32 = 4;
 const W_OK: i32 = 2;
 const X_OK: i32 = 1;
 /// st_dev of /proc (any fixed anonymous device number will do).
@@ -117,6 +124,71 @@ enum Target {
     Proc(Vec<u8>),
     /// The descriptor itself (fd/N of a pipe, socket or host file).
     Fd(i32),
+    /// The host's /proc/sys/<path>.
+    Sys(Vec<u8>),
+}
+
+fn open_sys(rel: &[u8], flags: u32) -> i64 {
+    call_ret(&Request::OpenProcSys { path: rel, flags: flags as i32, mode: 0 })
+}
+
+/// Run `f` on an O_PATH descriptor of the host's /proc/sys/<rel>.
+fn with_sys_path(rel: &[u8], f: impl FnOnce(i32) -> i64) -> i64 {
+    let fd = open_sys(rel, O_PATH | O_CLOEXEC);
+    if fd < 0 {
+        return fd;
+    }
+    let r = f(fd as i32);
+    call_ret(&Request::Close { fd: fd as i32 });
+    r
+}
+
+/// The host's stat of its /proc/sys/<rel>.
+fn sys_stat(rel: &[u8]) -> Result<LinuxStat, i64> {
+    let mut out = Err(err(errno::ENOENT));
+    let r = with_sys_path(rel, |fd| match call(&Request::Fstat { fd }) {
+        Response::Stat(st) => {
+            out = Ok(st);
+            0
+        }
+        Response::Ret(e) => e,
+        _ => err(errno::EFAULT),
+    });
+    if r < 0 {
+        return Err(r);
+    }
+    out
+}
+
+/// access() of a host sysctl as Linux's proc_sys_permission decides it: directories are
+/// r-x for everyone, nothing is executable, and a file's mode bits apply to root too
+/// (root's are the owner bits, root's group's the group bits, the rest the other bits).
+fn sys_access(rel: &[u8], mode: i32, flags: i32) -> i64 {
+    let st = match sys_stat(rel) {
+        Ok(st) => st,
+        Err(e) => return e,
+    };
+    let (uid, euid, gid, egid) = task::credentials();
+    let (uid, gid) = if flags as u32 & abi_shared::linux::general::AT_EACCESS != 0 { (euid, egid) } else { (uid, gid) };
+    let want = mode & (R_OK | W_OK | X_OK);
+    let denied = if st.st_mode & S_IFMT == S_IFDIR {
+        want & W_OK != 0
+    } else {
+        let bits = st.st_mode as i32;
+        let granted = if uid == 0 {
+            bits >> 6
+        } else if gid == 0 {
+            bits >> 3
+        } else {
+            bits
+        } & 7;
+        want & X_OK != 0 || want & !granted != 0
+    };
+    if denied {
+        err(errno::EACCES)
+    } else {
+        0
+    }
 }
 
 fn link_target(link: Link, rest: Option<&[u8]>) -> Result<Target, i64> {
@@ -141,6 +213,7 @@ fn link_target(link: Link, rest: Option<&[u8]>) -> Result<Target, i64> {
 
 fn target_of(r: &Resolved) -> Option<Result<Target, i64>> {
     match r {
+        Resolved::HostSys(rel) => Some(Ok(Target::Sys(rel.clone()))),
         Resolved::Follow(link) => Some(link_target(*link, None)),
         Resolved::Through(link, rest) => Some(link_target(*link, Some(rest))),
         Resolved::Node(..) => None,
@@ -157,13 +230,13 @@ pub fn openat(dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Option<i64> {
 fn open_path(full: &[u8], flags: i32, mode: u32) -> i64 {
     let r = match resolve(full, flags as u32 & O_NOFOLLOW == 0) {
         Ok(r) => r,
-        Err(e) if e == err(errno::ENOENT) && flags as u32 & O_CREAT != 0 => return err(errno::EACCES),
         Err(e) => return e,
     };
     match target_of(&r) {
         Some(Ok(Target::Host(dirfd, p))) => call_ret(&Request::Openat { dirfd, path: &p, flags, mode }),
         Some(Ok(Target::Proc(p))) => open_path(&p, flags, mode),
         Some(Ok(Target::Fd(fd))) => reopen_fd(fd, flags, mode),
+        Some(Ok(Target::Sys(rel))) => call_ret(&Request::OpenProcSys { path: &rel, flags, mode }),
         Some(Err(e)) => e,
         None => match r {
             Resolved::Node(node, canonical) => open_node(node, &canonical, flags),
@@ -288,6 +361,7 @@ fn host_stat_into(t: Target, out: u64, flags: i32) -> i64 {
     let resp = match t {
         Target::Host(dirfd, p) => call(&Request::Fstatat { dirfd, path: &p, flags: flags & !(AT_EMPTY_PATH as i32) }),
         Target::Fd(fd) => call(&Request::Fstat { fd }),
+        Target::Sys(rel) => return sys_stat(&rel).map_or_else(|e| e, |st| write_stat(out, &st)),
         Target::Proc(_) => return err(errno::ENOENT),
     };
     match resp {
@@ -347,6 +421,16 @@ pub fn statx(dirfd: i32, path: &[u8], flags: i32, mask: u32, out: u64) -> Option
         let (dirfd, p) = match t {
             Target::Host(d, p) => (d, p),
             Target::Fd(fd) => (fd, Vec::new()),
+            Target::Sys(rel) => {
+                return with_sys_path(&rel, |fd| {
+                    let flags = flags | AT_EMPTY_PATH as i32;
+                    match call(&Request::Statx { dirfd: fd, path: b"", flags, mask }) {
+                        Response::Statx(stx) => uaccess::write_struct(out, &stx).map_or(err(errno::EFAULT), |_| 0),
+                        Response::Ret(e) => e,
+                        _ => err(errno::EFAULT),
+                    }
+                })
+            }
             Target::Proc(_) => return err(errno::ENOENT),
         };
         let flags = if p.is_empty() { flags | AT_EMPTY_PATH as i32 } else { flags };
@@ -369,6 +453,7 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> 
     let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
     let mut host = |t: Target| match t {
         Target::Host(dirfd, p) => call_ret(&Request::Faccessat { dirfd, path: &p, mode, flags }),
+        Target::Sys(rel) => sys_access(&rel, mode, flags),
         _ => 0,
     };
     Some(match stat_path(&full, follow, &mut host) {
@@ -413,10 +498,12 @@ pub fn readlinkat(dirfd: i32, path: &[u8], buf: u64, size: u64) -> Option<i64> {
         Resolved::Through(link, rest) => match link_target(link, Some(&rest)) {
             Ok(Target::Host(dirfd, p)) => return Some(host_readlink(dirfd, &p, buf, size)),
             Ok(Target::Proc(p)) => return readlinkat(AT_FDCWD, &p, buf, size),
-            Ok(Target::Fd(_)) => Err(err(errno::EINVAL)),
+            Ok(Target::Fd(_) | Target::Sys(_)) => Err(err(errno::EINVAL)),
             Err(e) => Err(e),
         },
         Resolved::Follow(_) => Err(err(errno::EINVAL)),
+        // /proc/sys holds no links.
+        Resolved::HostSys(rel) => sys_stat(&rel).and(Err(err(errno::EINVAL))),
     };
     Some(match text {
         Ok(t) => {
@@ -450,20 +537,66 @@ fn dtype(node: Node) -> u8 {
     }
 }
 
-/// A directory's entries as getdents64 lists them: ".", "..", then its children.
-fn listing(dir: Dir) -> Vec<(Vec<u8>, u8)> {
-    let mut v: Vec<(Vec<u8>, u8)> = alloc::vec![(b".".to_vec(), DT_DIR), (b"..".to_vec(), DT_DIR)];
+/// One directory entry: name, d_type, and the host's inode number for a host sysctl.
+type DirEntry = (Vec<u8>, u8, Option<u64>);
+
+/// A directory's entries as getdents64 lists them: ".", "..", then its children. A
+/// /proc/sys directory (`path` is its canonical path) has the host's sysctls too, and all
+/// its names come in name order.
+fn listing(dir: Dir, path: &[u8]) -> Vec<DirEntry> {
+    let mut v: Vec<DirEntry> = alloc::vec![(b".".to_vec(), DT_DIR, None), (b"..".to_vec(), DT_DIR, None)];
     let pid = task::pid();
     match dir {
-        Dir::Root | Dir::Task => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR)),
+        Dir::Root | Dir::Task => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR, None)),
         Dir::Fd | Dir::Fdinfo => {
             let kind = if dir == Dir::Fd { DT_LNK } else { DT_REG };
-            v.extend(open_fds().into_iter().map(|fd| (alloc::format!("{fd}").into_bytes(), kind)));
+            v.extend(open_fds().into_iter().map(|fd| (alloc::format!("{fd}").into_bytes(), kind, None)));
         }
         _ => {}
     }
-    v.extend(tree::fixed_entries(dir).iter().map(|(n, node)| (n.as_bytes().to_vec(), dtype(*node))));
+    let fixed = tree::fixed_entries(dir).iter().map(|(n, node)| (n.as_bytes().to_vec(), (dtype(*node), None)));
+    if tree::is_sys_dir(dir) {
+        let mut all: BTreeMap<Vec<u8>, (u8, Option<u64>)> = host_sys_entries(tree::sys_rel(path));
+        all.extend(fixed);
+        v.extend(all.into_iter().map(|(name, (kind, ino))| (name, kind, ino)));
+    } else {
+        v.extend(fixed.map(|(name, (kind, ino))| (name, kind, ino)));
+    }
     v
+}
+
+/// The entries of the host's /proc/sys/<rel> (none if the host has no such directory).
+fn host_sys_entries(rel: &[u8]) -> BTreeMap<Vec<u8>, (u8, Option<u64>)> {
+    let mut out = BTreeMap::new();
+    let fd = open_sys(rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if fd < 0 {
+        return out;
+    }
+    let fd = fd as i32;
+    let buf = alloc::vec![0u8; 16 * 1024];
+    loop {
+        let seg = [kernel_buf_seg(&buf)];
+        let n = call_ret(&Request::Getdents64 { fd, buf: SegList::Borrowed(&seg) });
+        if n <= 0 {
+            break;
+        }
+        let mut at = 0usize;
+        while let Some(rec) = buf.get(at..(n as usize).min(buf.len())).filter(|r| r.len() >= 19) {
+            let reclen = usize::from(u16::from_le_bytes([rec[16], rec[17]]));
+            if reclen < 19 || reclen > rec.len() {
+                break;
+            }
+            let ino = u64::from_le_bytes(rec[..8].try_into().unwrap_or([0; 8]));
+            let name = &rec[19..reclen];
+            let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+            if name != b"." && name != b".." {
+                out.insert(name.to_vec(), (rec[18], Some(ino)));
+            }
+            at += reclen;
+        }
+    }
+    call_ret(&Request::Close { fd });
+    out
 }
 
 fn open_fds() -> Vec<i32> {
@@ -482,11 +615,11 @@ fn open_fds() -> Vec<i32> {
 pub fn getdents64(fd: i32, buf: u64, len: u64) -> Option<i64> {
     let (e, _) = checked_entry(fd)?;
     let Node::Dir(dir) = e.node else { return Some(err(errno::ENOTDIR)) };
-    let all = listing(dir);
+    let all = listing(dir, &e.path);
     let mut cursor = e.cursor.lock();
     let mut out: Vec<u8> = Vec::new();
     let mut pos = cursor.pos as usize;
-    while let Some((name, kind)) = all.get(pos) {
+    while let Some((name, kind, host_ino)) = all.get(pos) {
         let reclen = (19 + name.len() + 1).next_multiple_of(8);
         if (out.len() + reclen) as u64 > len {
             break;
@@ -494,7 +627,7 @@ pub fn getdents64(fd: i32, buf: u64, len: u64) -> Option<i64> {
         let mut child = e.path.to_vec();
         child.push(b'/');
         child.extend_from_slice(name);
-        out.extend_from_slice(&(fnv(&child) >> 1 | 1).to_le_bytes());
+        out.extend_from_slice(&host_ino.unwrap_or(fnv(&child) >> 1 | 1).to_le_bytes());
         out.extend_from_slice(&((pos + 1) as i64).to_le_bytes());
         out.extend_from_slice(&(reclen as u16).to_le_bytes());
         out.push(*kind);
@@ -562,14 +695,42 @@ fn change_target_of(full: &[u8], follow: bool) -> Result<(i32, Vec<u8>), i64> {
             // A pipe or socket: Linux would change its inode; we have no path for it.
             _ => Err(err(errno::EOPNOTSUPP)),
         },
+        // Linux refuses mode and owner changes of sysctls (proc_sys_setattr).
+        Some(Ok(Target::Sys(rel))) => sys_stat(&rel).and(Err(err(errno::EPERM))),
         Some(Err(e)) => Err(e),
         // /proc's own files and directories cannot be changed.
         None => Err(err(errno::EACCES)),
     }
 }
 
-/// Calls that would change /proc (mkdir, unlink, rename, chmod...): refused as Linux
-/// refuses them for an unprivileged process.
-pub fn refuse_change(dirfd: i32, path: &[u8]) -> Option<i64> {
-    proc_path(dirfd, path).map(|_| err(errno::EACCES))
+/// Whether a call makes or removes a name (mkdir, mknod; unlink, rmdir).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum NameOp {
+    Make,
+    Remove,
+}
+
+/// mkdir, mknod, unlink and rmdir of a path in /proc: nothing can be made or removed in
+/// /proc itself, and Linux says so by what the name is: a missing name (or parent) is
+/// ENOENT, a path through a file ENOTDIR, an existing name EEXIST to make and EACCES to
+/// remove (what an unprivileged process gets; root gets EPERM or ENOTDIR for some of
+/// /proc's own). Through a link out of /proc (/proc/self/cwd/x) the call is the linked
+/// directory's: `Some(Ok((dirfd, path)))` is the host path to use instead. `None` when the
+/// path is not in /proc.
+pub fn entry_target(dirfd: i32, path: &[u8], what: NameOp) -> Option<Result<(i32, Vec<u8>), i64>> {
+    let full = proc_path(dirfd, path)?;
+    Some(entry_target_of(&full, what))
+}
+
+fn entry_target_of(full: &[u8], what: NameOp) -> Result<(i32, Vec<u8>), i64> {
+    let exists = err(if what == NameOp::Make { errno::EEXIST } else { errno::EACCES });
+    match resolve(full, false)? {
+        Resolved::Through(link, rest) => match link_target(link, Some(&rest))? {
+            Target::Host(dirfd, p) => Ok((dirfd, p)),
+            Target::Proc(p) => entry_target_of(&p, what),
+            _ => Err(err(errno::ENOTDIR)),
+        },
+        Resolved::HostSys(rel) => Err(sys_stat(&rel).map_or_else(|e| e, |_| exists)),
+        Resolved::Node(..) | Resolved::Follow(_) => Err(exists),
+    }
 }

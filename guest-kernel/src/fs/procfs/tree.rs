@@ -5,6 +5,10 @@
 //! up, so `/proc/thread-self/..` is `/proc`, not Linux's `/proc/<pid>/task`), then a walk
 //! from /proc in which the links inside /proc (`self`, `thread-self`, `mounts`) are
 //! followed here and links out of it (`exe`, `cwd`, `root`, `fd/N`) are handed back.
+//!
+//! /proc/sys holds the few files the guest answers itself (the kernel's name and release,
+//! the host name, random ids, limits of the guest); any other name under it is the
+//! host's sysctl of that name (`Resolved::HostSys`), which the host serves.
 
 use alloc::vec::Vec;
 
@@ -273,6 +277,20 @@ pub enum Resolved {
     Follow(Link),
     /// A link out of /proc in the middle of the path: `rest` is relative to its target.
     Through(Link, Vec<u8>),
+    /// A name under /proc/sys the guest does not serve: the host's /proc/sys/<path>
+    /// (relative, components already folded; a trailing slash kept).
+    HostSys(Vec<u8>),
+}
+
+/// The directories of /proc/sys, whose other names are the host's.
+pub fn is_sys_dir(dir: Dir) -> bool {
+    matches!(dir, Dir::Sys | Dir::SysKernel | Dir::SysKernelRandom | Dir::SysVm | Dir::SysFs)
+}
+
+/// The path below /proc/sys of a canonical /proc/sys path ("" for /proc/sys itself).
+pub fn sys_rel(canonical: &[u8]) -> &[u8] {
+    let rel = canonical.strip_prefix(b"/proc/sys").unwrap_or(b"");
+    rel.strip_prefix(b"/").unwrap_or(rel)
 }
 
 fn push_component(path: &mut Vec<u8>, name: &[u8]) {
@@ -297,7 +315,23 @@ pub fn resolve(path: &[u8], pid: i32, follow: bool) -> Result<Resolved, u32> {
     for (i, name) in rest.iter().enumerate() {
         let last = i + 1 == rest.len();
         let Node::Dir(dir) = node else { return Err(errno::ENOTDIR) };
-        node = lookup(dir, name, pid).ok_or(errno::ENOENT)?;
+        node = match lookup(dir, name, pid) {
+            Some(n) => n,
+            None if is_sys_dir(dir) => {
+                let mut rel = sys_rel(&canonical).to_vec();
+                for part in core::iter::once(name).chain(&rest[i + 1..]) {
+                    if !rel.is_empty() {
+                        rel.push(b'/');
+                    }
+                    rel.extend_from_slice(part);
+                }
+                if trailing {
+                    rel.push(b'/');
+                }
+                return Ok(Resolved::HostSys(rel));
+            }
+            None => return Err(errno::ENOENT),
+        };
         push_component(&mut canonical, name);
         let Node::Link(link) = node else { continue };
         if last && !follow {
@@ -409,6 +443,26 @@ mod tests {
             Resolved::Node(Node::File(File::RandomUuid), b"/proc/sys/kernel/random/uuid".to_vec())
         );
         assert_eq!(node("/proc/").unwrap(), Resolved::Node(Node::Dir(Dir::Root), b"/proc".to_vec()));
+    }
+
+    #[test]
+    fn other_sys_names_are_the_hosts() {
+        assert_eq!(node("/proc/sys/kernel/domainname").unwrap(), Resolved::HostSys(b"kernel/domainname".to_vec()));
+        assert_eq!(node("/proc/sys/vm/nr_hugepages").unwrap(), Resolved::HostSys(b"vm/nr_hugepages".to_vec()));
+        assert_eq!(node("/proc/sys/net/core/somaxconn").unwrap(), Resolved::HostSys(b"net/core/somaxconn".to_vec()));
+        assert_eq!(
+            node("/proc/sys/kernel/random/./poolsize").unwrap(),
+            Resolved::HostSys(b"kernel/random/poolsize".to_vec())
+        );
+        assert_eq!(node("/proc/sys/kernel/keys/").unwrap(), Resolved::HostSys(b"kernel/keys/".to_vec()));
+        // The guest's own files stay the guest's, and a file is no directory.
+        assert_eq!(
+            node("/proc/sys/kernel/hostname").unwrap(),
+            Resolved::Node(Node::File(File::Hostname), b"/proc/sys/kernel/hostname".to_vec())
+        );
+        assert_eq!(node("/proc/sys/kernel/hostname/x"), Err(errno::ENOTDIR));
+        assert_eq!(sys_rel(b"/proc/sys"), b"");
+        assert_eq!(sys_rel(b"/proc/sys/kernel/random"), b"kernel/random");
     }
 
     #[test]

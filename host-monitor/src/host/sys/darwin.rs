@@ -35,6 +35,39 @@ pub fn fd_host_path(raw: c_int) -> PathBuf {
     PathBuf::from(format!("/dev/fd/{raw}"))
 }
 
+/// fcntl(F_NOTIFY) with Linux's DN_* bits: Darwin has no directory notification, so the
+/// answers are Linux's (clearing is accepted on any file, events only on a directory,
+/// ENOTDIR otherwise) but no signal ever comes.
+pub fn dnotify(raw: c_int, events: u32) -> SysResult<i64> {
+    let kind = super::file_type(raw)?;
+    if events & !abi_shared::linux::general::DN_MULTISHOT == 0 || kind == libc::S_IFDIR {
+        Ok(0)
+    } else {
+        Err(errno::ENOTDIR as LinuxErrno)
+    }
+}
+
+/// mknodat(2): `mode` holds the file type and the permission bits. Darwin's mknod makes
+/// devices (root only) but not regular files, so those are created with open; a FIFO is
+/// mkfifoat (which needs no privilege, as on Linux).
+pub fn mknodat(dirfd: c_int, path: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> SysResult<()> {
+    let perm = mode & 0o7777;
+    match mode & libc::S_IFMT {
+        libc::S_IFREG => {
+            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC;
+            let fd = openat(dirfd, path, flags, libc::c_uint::from(perm))?;
+            super::close_quietly(fd);
+            Ok(())
+        }
+        libc::S_IFIFO => {
+            // SAFETY: the path is NUL-terminated and outlives the call.
+            check(unsafe { libc::mkfifoat(dirfd, path.as_ptr(), perm) }).map(drop)
+        }
+        // SAFETY: the path is NUL-terminated and outlives the call.
+        _ => check(unsafe { libc::mknodat(dirfd, path.as_ptr(), mode, dev) }).map(drop),
+    }
+}
+
 /// There are no O_PATH descriptors here: a duplicate reads the same file (the loader uses
 /// positioned reads, so the shared offset does not matter).
 pub fn reopen_readonly(raw: c_int) -> SysResult<c_int> {

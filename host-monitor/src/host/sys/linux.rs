@@ -31,6 +31,19 @@ pub fn reopen_readonly(raw: c_int) -> SysResult<c_int> {
     openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_CLOEXEC, 0)
 }
 
+/// fcntl(F_NOTIFY) with Linux's DN_* bits: the kernel then signals this process (SIGIO by
+/// default) when the directory changes, and the monitor passes the signal to the program.
+pub fn dnotify(raw: c_int, events: u32) -> SysResult<i64> {
+    // SAFETY: F_NOTIFY takes an int argument (the DN_* bits).
+    check(unsafe { libc::fcntl(raw, libc::F_NOTIFY, events as c_int) })
+}
+
+/// mknodat(2): `mode` holds the file type (one mknod makes) and the permission bits.
+pub fn mknodat(dirfd: c_int, path: &CStr, mode: libc::mode_t, dev: libc::dev_t) -> SysResult<()> {
+    use rustix::fs::{FileType, Mode};
+    rx(rustix::fs::mknodat(fd(dirfd)?, path, FileType::from_raw_mode(mode), Mode::from_raw_mode(mode), dev))
+}
+
 /// statx(2). `empty_path` (the request's AT_EMPTY_PATH with an empty path) names `dirfd`
 /// itself; `flags` are the other host AT_* flags.
 pub fn statx(dirfd: c_int, path: &CStr, flags: c_int, empty_path: bool, mask: libc::c_uint) -> SysResult<LinuxStatx> {

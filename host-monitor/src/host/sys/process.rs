@@ -99,6 +99,17 @@ pub fn getrusage(who: c_int) -> SysResult<libc::rusage> {
     out_struct(|ru| unsafe { libc::getrusage(who, ru) })
 }
 
+/// Block every signal on the calling thread (a helper thread that must not take the
+/// signals meant for the vCPU threads, or a thread past the point where it may).
+pub fn block_all_signals_on_this_thread() {
+    // SAFETY: sigfillset fills a zeroed set; pthread_sigmask with a valid set.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+}
+
 /// times(2): (clock ticks, the process's times). It cannot fail with a valid pointer, and
 /// its result may legitimately look negative (it counts from an arbitrary point).
 pub fn times() -> (libc::clock_t, libc::tms) {
@@ -106,16 +117,6 @@ pub fn times() -> (libc::clock_t, libc::tms) {
     // SAFETY: tms is a valid out-pointer.
     let ticks = unsafe { libc::times(&mut tms) };
     (ticks, tms)
-}
-
-/// One host nanosleep; false when a caught signal ended it early.
-pub fn nanosleep(ns: u64) -> bool {
-    let ts = libc::timespec {
-        tv_sec: (ns / 1_000_000_000).min(i64::MAX as u64) as libc::time_t,
-        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
-    };
-    // SAFETY: a valid timespec; the remainder is not wanted.
-    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) == 0 }
 }
 
 /// A host clock's time in nanoseconds.

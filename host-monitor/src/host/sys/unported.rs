@@ -26,6 +26,14 @@ pub fn reopen_readonly(raw: c_int) -> SysResult<c_int> {
     super::dup_at_least(raw, 0, true)
 }
 
+pub fn dnotify(_: c_int, _: u32) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
+pub fn mknodat(_: c_int, _: &CStr, _: libc::mode_t, _: libc::dev_t) -> SysResult<()> {
+    Err(ENOSYS)
+}
+
 pub fn statx(_: c_int, _: &CStr, _: c_int, _: bool, _: libc::c_uint) -> SysResult<LinuxStatx> {
     Err(ENOSYS)
 }
