@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 23;
+pub const PROTOCOL_VERSION: u32 = 24;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -473,6 +473,21 @@ pub enum Request<'a> {
         gpa: u64,
         len: u64,
     },
+    /// mremap of a shared mapping: map what is mapped at window page `from` (the same file,
+    /// from the same offset) again at the free window range `[to, to+len)`, `len` bytes,
+    /// which may reach past the old range's end (the file goes on there). The old range
+    /// stays mapped until the guest unmaps it. Answer: `Ret(0)` or -errno.
+    FileRemapShared {
+        from: u64,
+        to: u64,
+        len: u64,
+    },
+    /// madvise(MADV_REMOVE) of a range of the file window: free the file's pages there
+    /// (punch a hole; they read as zero afterwards).
+    FileRemoveShared {
+        gpa: u64,
+        len: u64,
+    },
     /// execve/execveat, before anything is torn down: find the program in the view as the
     /// first program is found (`flags` AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW), follow `#!`
     /// scripts, check the ELF and its PT_INTERP. Answer: `Response::Exec`, or `Ret(-errno)`
@@ -572,6 +587,9 @@ pub enum Request<'a> {
         last: u32,
         flags: u32,
     },
+    /// Where the program's descriptors end: every one is below the answer (`Ret(highest + 1)`,
+    /// 0 when none is open). The guest answers close() of a number at or above it itself.
+    FdsEnd,
     /// ioctl TCSETS (`when` 0), TCSETSW (1, after output drained) and TCSETSF (2, and input
     /// flushed). `ttou_ignored`: the program blocks or ignores SIGTTOU, so that a background
     /// process may change the terminal, as on Linux.

@@ -172,6 +172,51 @@ fn copy_to_window(data: &[u8], dst: *mut u8) -> Result<(), ()> {
     Ok(())
 }
 
+/// A second mapping of the MAP_SHARED mapping at `source`, `len` bytes from there, at
+/// `target` (which it replaces): mremap with an old size of 0 duplicates a shared mapping
+/// (same file, same offset, same protection) and leaves the source as it is.
+#[cfg(target_os = "linux")]
+fn duplicate_shared_mapping(source: *mut u8, target: *mut u8, len: usize) -> Result<(), i32> {
+    // SAFETY: `source` is a page of one of our window file mappings, `target` a window
+    // range that holds only our reservation; MREMAP_FIXED replaces exactly that range.
+    let p = unsafe {
+        libc::mremap(
+            source as *mut libc::c_void,
+            0,
+            len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            target as *mut libc::c_void,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOMEM));
+    }
+    Ok(())
+}
+
+/// Darwin has no mremap: a shared mapping cannot be grown or moved (the guest says ENOMEM).
+#[cfg(not(target_os = "linux"))]
+fn duplicate_shared_mapping(_source: *mut u8, _target: *mut u8, _len: usize) -> Result<(), i32> {
+    Err(libc::ENOMEM)
+}
+
+/// Punch the file pages behind the shared mapping `[addr, addr+len)` out of the file.
+#[cfg(target_os = "linux")]
+fn remove_file_pages(addr: *mut u8, len: usize) -> Result<(), i32> {
+    // SAFETY: the range is one of our MAP_SHARED file mappings; MADV_REMOVE frees the
+    // file's pages behind it, which the guest asked for, and touches nothing else.
+    if unsafe { libc::madvise(addr as *mut libc::c_void, len, libc::MADV_REMOVE) } != 0 {
+        return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL));
+    }
+    Ok(())
+}
+
+/// Darwin cannot punch a hole through a mapping.
+#[cfg(not(target_os = "linux"))]
+fn remove_file_pages(_addr: *mut u8, _len: usize) -> Result<(), i32> {
+    Err(libc::EOPNOTSUPP)
+}
+
 /// Fresh PROT_NONE reservation at `addr` (MAP_FIXED when given).
 fn reserve(addr: *mut u8, len: usize) -> *mut libc::c_void {
     let fixed = if addr.is_null() { 0 } else { libc::MAP_FIXED };
@@ -361,6 +406,40 @@ impl GuestMemory {
             hook(gpa, len, None);
         }
         Ok(())
+    }
+
+    /// mremap of a shared mapping: the file mapped at window page `from` mapped again at
+    /// the unmapped window range `[to, to+len)`, from the same file offset (`len` may reach
+    /// past what was mapped: the file goes on). The old mapping stays. Err(host errno).
+    pub fn remap_window(&self, from: u64, to: u64, len: u64) -> Result<(), i32> {
+        let (w, host) = self.window_range(to, len).ok_or(libc::EINVAL)?;
+        if !from.is_multiple_of(4096) {
+            return Err(libc::EINVAL);
+        }
+        let source = self.window_mapped(from, 4096).ok_or(libc::EINVAL)?;
+        let mut mapped = w.mapped.lock().map_err(|_| libc::EIO)?;
+        // The target must be free: a mapping there would be replaced under the guest.
+        let end = to + len;
+        if mapped.range(..end).next_back().is_some_and(|(_, &e)| e > to) {
+            return Err(libc::EINVAL);
+        }
+        if !Self::activate_chunks(w, to, len) {
+            return Err(libc::ENODEV);
+        }
+        duplicate_shared_mapping(source, host, len as usize)?;
+        mapped.insert(to, end);
+        if let Some(hook) = w.hook.get() {
+            hook(to, len, Some(host));
+        }
+        Ok(())
+    }
+
+    /// madvise(MADV_REMOVE) of a mapped window range: the file's pages there are freed (a
+    /// hole punched), and read as zeros afterwards.
+    pub fn remove_window(&self, gpa: u64, len: u64) -> Result<(), i32> {
+        let (_, host) = self.window_range(gpa, len).ok_or(libc::EINVAL)?;
+        self.window_mapped(gpa, len).ok_or(libc::EINVAL)?;
+        remove_file_pages(host, len as usize)
     }
 
     /// msync(MS_SYNC) of a mapped window range.
@@ -759,8 +838,41 @@ mod tests {
         assert!(m.release(&[GuestSeg { gpa: FILE_WINDOW_GPA + 8192, len: 4096 }]).is_err(), "only RAM is released");
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn window_ranges_remap_longer_and_punch_holes() {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::FileExt;
+        let m = GuestMemory::new(64 << 20).unwrap();
+        let file = tempfile_with(3 * 4096);
+        file.write_all_at(b"second page", 4096).unwrap();
+        file.write_all_at(b"third page", 2 * 4096).unwrap();
+        let (old, new) = (FILE_WINDOW_GPA + 4096, FILE_WINDOW_GPA + (1 << 20));
+        m.map_window(old, 4096, file.as_raw_fd(), 4096, true).unwrap();
+        assert!(m.remap_window(old, old, 4096).is_err(), "the target must be free");
+        assert!(m.remap_window(old + 4096, new, 4096).is_err(), "the source must be mapped");
+        m.remap_window(old, new, 2 * 4096).unwrap();
+        assert_eq!(m.read_vec(old, 11).unwrap(), b"second page", "the old range stays");
+        assert_eq!(m.read_vec(new, 11).unwrap(), b"second page", "the same file offset");
+        assert_eq!(m.read_vec(new + 4096, 10).unwrap(), b"third page", "and the file goes on past the old end");
+        m.write(new + 4096, b"THIRD").unwrap();
+        let mut back = [0u8; 5];
+        file.read_exact_at(&mut back, 2 * 4096).unwrap();
+        assert_eq!(&back, b"THIRD", "the new range is a shared mapping of the file");
+        assert_eq!(m.window_page_backed(new + 4096), Some(true));
+        m.remove_window(new + 4096, 4096).unwrap();
+        file.read_exact_at(&mut back, 2 * 4096).unwrap();
+        assert_eq!(back, [0; 5], "MADV_REMOVE punched a hole");
+        assert!(m.remove_window(FILE_WINDOW_GPA + (2 << 20), 4096).is_err(), "nothing mapped there");
+        m.unmap_window(old, 4096).unwrap();
+        m.unmap_window(new, 2 * 4096).unwrap();
+    }
+
     fn tempfile_with(len: u64) -> std::fs::File {
-        let path = std::env::temp_dir().join(format!("linuxrun-window-test-{}", std::process::id()));
+        // Tests run in parallel: each file gets its own name.
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("linuxrun-window-test-{}-{n}", std::process::id()));
         let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&path).unwrap();
         std::fs::remove_file(&path).unwrap();
         f.set_len(len).unwrap();

@@ -5,11 +5,12 @@
  * Prints one line per case: "<case> <ns per op> <ops>". Build with gcc -static -O2.
  * Every case goes through syscall(2) or a plain libc wrapper, so what is timed is the
  * kernel round trip (or, for clock_gettime_libc, what programs really call: a vDSO read
- * natively). Process cases (fork_wait, fork_exec_wait, pipe_pingpong) cost tens of
+ * natively). Process cases (fork_wait, fork_exec_wait, vfork_exec_fail, pipe_pingpong) cost tens of
  * microseconds to milliseconds per op, so they run ITERATIONS / their scale operations
  * (at least 10; the printed count says how many). fork_exec_wait executes `true_static`
  * from the directory of argv[0] (scripts/bench builds it), else /bin/true. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <stdint.h>
@@ -165,6 +166,43 @@ static void op_fork_exec_wait(void)
     wait_child(pid);
 }
 
+/* subprocess's spawn of a program that does not exist: vfork, the child's execve fails, it
+ * writes the errno to an O_CLOEXEC pipe and exits; the parent reads it and reaps the child. */
+static void op_vfork_exec_fail(void)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0)
+        die("pipe2");
+    pid_t pid = vfork();
+    if (pid < 0)
+        die("vfork");
+    if (pid == 0) {
+        char *argv[] = {"/nonexistent/program", NULL}, *envp[] = {NULL};
+        execve(argv[0], argv, envp);
+        int e = errno;
+        syscall(SYS_write, p[1], &e, sizeof e);
+        syscall(SYS_exit_group, 127);
+    }
+    close(p[1]);
+    int e = 0;
+    if (read(p[0], &e, sizeof e) != sizeof e || e != ENOENT)
+        die("vfork_exec_fail: no ENOENT from the child");
+    close(p[0]);
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 127)
+        die("waitpid");
+}
+
+/* close() of a number that is not open (EBADF): what a child closing every descriptor up
+ * to RLIMIT_NOFILE before exec does a million times. */
+static long unopened;
+
+static void op_close_unopened(void)
+{
+    if (syscall(SYS_close, (int)(100000 + unopened++ % 1000)) != -1)
+        die("close of an unopened descriptor succeeded");
+}
+
 /* Two processes, two pipes: the parent sends 1 byte, the child echoes it. Per round trip. */
 static int ping[2], pong[2];
 
@@ -236,9 +274,11 @@ static const struct {
     {"open_close", op_open_close, 1},
     {"stat", op_stat, 1},
     {"pipe_roundtrip", op_pipe_roundtrip, 1},
+    {"close_unopened", op_close_unopened, 1},
     {"pagefault", NULL, 1},
     {"fork_wait", op_fork_wait, 1000},
     {"fork_exec_wait", op_fork_exec_wait, 1000},
+    {"vfork_exec_fail", op_vfork_exec_fail, 1000},
     {"pipe_pingpong", op_pipe_pingpong, 10},
 };
 

@@ -1,6 +1,7 @@
 //! The hypercall client: encode a request into this vCPU's area, ring the doorbell, decode
 //! the answer. Each forwarded syscall is counted against the syscall in flight.
 
+pub mod fds_end;
 pub mod transport;
 
 use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReason, Request, Response, SegList};
@@ -52,7 +53,16 @@ fn exchange(req: &Request<'_>) -> bool {
         Request::Read { fd, offset: None, .. } => Some(*fd),
         _ => None,
     };
+    // A request that may make a descriptor voids what is known about where they end, from
+    // before it is sent (a thread may ask meanwhile) until after its answer.
+    let may_make_fds = !fds_end::only_closes(req);
+    if may_make_fds {
+        fds_end::may_change();
+    }
     transport::ring(must_exit, read_fd);
+    if may_make_fds {
+        fds_end::may_change();
+    }
     true
 }
 

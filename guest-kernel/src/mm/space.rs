@@ -28,6 +28,8 @@ pub struct AddressSpace {
     /// Largest single writable private mapping granted (Linux's heuristic overcommit
     /// refuses one request larger than all memory): guest RAM.
     pub commit_limit: u64,
+    /// mlockall(MCL_FUTURE): new mappings are locked (Linux's mm->def_flags).
+    pub lock_future: bool,
 }
 
 /// How far the main stack may grow: RLIMIT_STACK's soft limit, which the task layer
@@ -40,7 +42,7 @@ pub fn set_stack_limit(bytes: u64) {
 }
 
 pub static SPACE: Mutex<AddressSpace> =
-    Mutex::new(AddressSpace { vmas: VmaMap::new(), brk_start: 0, brk: 0, commit_limit: 0 });
+    Mutex::new(AddressSpace { vmas: VmaMap::new(), brk_start: 0, brk: 0, commit_limit: 0, lock_future: false });
 
 pub fn init(info: &BootInfo) {
     let heap_size = HEAP_MAX.min(info.mem_size / 8) & !(PAGE_SIZE - 1);
@@ -190,12 +192,7 @@ impl AddressSpace {
 
     /// mmap of a file, pages read on first touch.
     pub fn map_file(&mut self, addr: u64, len: u64, prot: u32, fixed: bool, file: FileBacking) -> Result<u64, i64> {
-        self.map_vma(
-            addr,
-            len,
-            fixed,
-            Vma { start: 0, end: 0, prot, kind: VmaKind::File, file: Some(file), name: None },
-        )
+        self.map_vma(addr, len, fixed, Vma { file: Some(file), ..Vma::anon(0, 0, prot, VmaKind::File) })
     }
 
     /// Place `template` (its start and end are set here) and record it.
@@ -209,8 +206,24 @@ impl AddressSpace {
         } else {
             self.find_placement(addr, len)?
         };
-        self.vmas.insert(Vma { start, end: start + len, ..template });
+        self.vmas.insert(Vma { start, end: start + len, locked: self.lock_future, ..template });
         Ok(start)
+    }
+
+    /// In a forked child (not a vfork child, which shares its parent's memory on Linux):
+    /// memory locks are not inherited, and MADV_WIPEONFORK memory starts out zero.
+    pub fn after_fork_child(&mut self) {
+        self.lock_future = false;
+        let wiped: Vec<(u64, u64)> = self.vmas.iter().filter(|v| v.wipe_on_fork).map(|v| (v.start, v.end)).collect();
+        let mut release = Release::new();
+        for &(start, end) in &wiped {
+            release_pages(start, end, &mut release);
+        }
+        release.finish();
+        let all: Vec<(u64, u64)> = self.vmas.iter().filter(|v| v.locked).map(|v| (v.start, v.end)).collect();
+        for (start, end) in all {
+            let _ = self.vmas.update_range(start, end, |v| v.locked = false);
+        }
     }
 
     /// As Linux does for anonymous mappings of 2 MiB or more (THP alignment): start on a

@@ -94,11 +94,16 @@ pub struct Vma {
     pub file: Option<FileBacking>,
     /// What /proc/self/maps names this mapping after.
     pub name: Option<FileRef>,
+    /// mlock'ed (Linux's VM_LOCKED): its pages may not be discarded (MADV_DONTNEED and its
+    /// kin are EINVAL there). Guest memory is never paged out, so that is all it means here.
+    pub locked: bool,
+    /// MADV_WIPEONFORK: a forked child finds zeros here.
+    pub wipe_on_fork: bool,
 }
 
 impl Vma {
     pub fn anon(start: u64, end: u64, prot: u32, kind: VmaKind) -> Vma {
-        Vma { start, end, prot, kind, file: None, name: None }
+        Vma { start, end, prot, kind, file: None, name: None, locked: false, wipe_on_fork: false }
     }
 
     pub fn contains(&self, addr: u64) -> bool {
@@ -145,6 +150,8 @@ impl Vma {
         self.end == next.start
             && self.prot == next.prot
             && self.kind == next.kind
+            && self.locked == next.locked
+            && self.wipe_on_fork == next.wipe_on_fork
             && files_continue
             && name_continues == next.name.map(|f| (f.name, f.offset))
     }
@@ -262,12 +269,19 @@ impl VmaMap {
 
     /// Set the protection of `[start, end)`, which must be fully mapped.
     pub fn protect_range(&mut self, start: u64, end: u64, prot: u32) -> Result<(), ()> {
+        self.update_range(start, end, |v| v.prot = prot)
+    }
+
+    /// Change the VMAs of `[start, end)`, which must be fully mapped, with `change` (the
+    /// ones that straddle its ends are split first, and pieces merge again where they can).
+    pub fn update_range(&mut self, start: u64, end: u64, change: impl Fn(&mut Vma)) -> Result<(), ()> {
         if !self.is_fully_mapped(start, end) {
             return Err(());
         }
         let pieces = self.remove_range(start, end);
-        for p in pieces {
-            self.insert(Vma { prot, ..p });
+        for mut p in pieces {
+            change(&mut p);
+            self.insert(p);
         }
         Ok(())
     }
@@ -299,7 +313,7 @@ mod tests {
 
     fn file(start: u64, end: u64, held: &Arc<HeldFile>, offset: u64) -> Vma {
         let file = Some(FileBacking::private(held.clone(), offset));
-        Vma { start, end, prot: PROT_READ, kind: VmaKind::File, file, name: None }
+        Vma { file, ..Vma::anon(start, end, PROT_READ, VmaKind::File) }
     }
 
     #[test]
@@ -370,6 +384,21 @@ mod tests {
         assert_eq!(m.find(0x2000).unwrap().prot, PROT_READ | PROT_WRITE);
         m.protect_range(0x2000, 0x3000, PROT_READ).unwrap();
         assert_eq!(m.iter().count(), 1, "restoring the protection merges again");
+    }
+
+    #[test]
+    fn locks_split_and_merge_back() {
+        let mut m = VmaMap::new();
+        m.insert(anon(0x1000, 0x5000, PROT_READ));
+        assert!(m.update_range(0x2000, 0x6000, |v| v.locked = true).is_err(), "a hole refuses");
+        m.update_range(0x2000, 0x3000, |v| v.locked = true).unwrap();
+        let locked: Vec<_> = m.iter().map(|v| (v.start, v.locked)).collect();
+        assert_eq!(locked, [(0x1000, false), (0x2000, true), (0x3000, false)]);
+        m.update_range(0x1000, 0x5000, |v| v.wipe_on_fork = true).unwrap();
+        assert_eq!(m.iter().count(), 3, "a lock keeps its VMA apart");
+        m.update_range(0x2000, 0x3000, |v| v.locked = false).unwrap();
+        assert_eq!(m.iter().count(), 1, "unlocked again, it merges");
+        assert!(m.find(0x4000).unwrap().wipe_on_fork);
     }
 
     #[test]

@@ -227,9 +227,14 @@ pub fn memfd_create(c: &mut Ctx<'_>) -> i64 {
 pub fn close_range(c: &mut Ctx<'_>) -> i64 {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     let (first, last, flags) = (c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32);
+    let generation = crate::hypercall::fds_end::current();
     let r = call_ret(&Request::CloseRange { first, last, flags });
     if r == 0 && flags & CLOSE_RANGE_CLOEXEC == 0 {
         FDS.closed_range(first, last);
+        // Descriptor numbers are ints: up to INT_MAX is everything from `first` on.
+        if last >= i32::MAX as u32 {
+            crate::hypercall::fds_end::closed_from(generation, first);
+        }
     }
     r
 }

@@ -1,8 +1,9 @@
 //! Small calls served entirely in the guest: getcpu, the mlock family and personality.
 //!
-//! Memory locking has nothing to do here: guest memory is never paged out by the guest, so
-//! the calls only make Linux's checks (flags, RLIMIT_MEMLOCK, ranges that must be mapped)
-//! by reading the VMAs; they do not touch page tables and do not call the host.
+//! Memory locking has little to do here: guest memory is never paged out by the guest, so
+//! the calls make Linux's checks (flags, RLIMIT_MEMLOCK, ranges that must be mapped) and
+//! mark the VMAs locked (madvise may not discard locked pages); they do not touch page
+//! tables and do not call the host.
 
 use core::sync::atomic::{AtomicU32, Ordering};
 
@@ -50,16 +51,16 @@ fn do_mlock(addr: u64, len: u64) -> i64 {
     match lock_range(addr, len) {
         Err(e) => e,
         Ok(None) => 0,
-        Ok(Some((start, end))) => range_mapped(start, end),
+        Ok(Some((start, end))) => set_locked(start, end, true),
     }
 }
 
-/// 0 if every page of [start, end) belongs to a mapping, else ENOMEM.
-fn range_mapped(start: u64, end: u64) -> i64 {
-    if crate::mm::SPACE.lock().vmas.is_fully_mapped(start, end) {
-        0
-    } else {
-        ENOMEM
+/// Mark the VMAs of [start, end) locked or not: 0, or ENOMEM unless every page of it
+/// belongs to a mapping.
+fn set_locked(start: u64, end: u64, locked: bool) -> i64 {
+    match crate::mm::SPACE.lock().vmas.update_range(start, end, |v| v.locked = locked) {
+        Ok(()) => 0,
+        Err(()) => ENOMEM,
     }
 }
 
@@ -79,7 +80,17 @@ pub fn munlock(c: &mut Ctx<'_>) -> i64 {
     match lock_range(c.arg(0), c.arg(1)) {
         Err(e) => e,
         Ok(None) => 0,
-        Ok(Some((start, end))) => range_mapped(start, end),
+        Ok(Some((start, end))) => set_locked(start, end, false),
+    }
+}
+
+/// Lock (or unlock) every mapping there is; `future`: the ones to come too.
+fn lock_all(locked: bool, future: bool) {
+    let mut space = crate::mm::SPACE.lock();
+    space.lock_future = future;
+    let all: alloc::vec::Vec<(u64, u64)> = space.vmas.iter().map(|v| (v.start, v.end)).collect();
+    for (start, end) in all {
+        let _ = space.vmas.update_range(start, end, |v| v.locked = locked);
     }
 }
 
@@ -93,10 +104,18 @@ pub fn mlockall(c: &mut Ctx<'_>) -> i64 {
     if crate::task::rlimit_soft(RLIMIT_MEMLOCK) == 0 && !can_lock_any_amount() {
         return err(errno::EPERM);
     }
+    let flags = c.arg(0) & 0xffff_ffff;
+    let future = flags & rules::MCL_FUTURE != 0;
+    if flags & rules::MCL_CURRENT != 0 {
+        lock_all(true, future);
+    } else {
+        crate::mm::SPACE.lock().lock_future = future;
+    }
     0
 }
 
 pub fn munlockall(_: &mut Ctx<'_>) -> i64 {
+    lock_all(false, false);
     0
 }
 

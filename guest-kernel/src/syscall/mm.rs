@@ -3,16 +3,20 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, SegList};
+use abi_shared::hypercall::{Request, Response, SegList};
 use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE};
 use abi_shared::linux::errno;
+use abi_shared::linux::general::{
+    F_GETFL, MADV_COLD, MADV_DONTNEED, MADV_FREE, MADV_KEEPONFORK, MADV_PAGEOUT, MADV_REMOVE, MADV_WIPEONFORK,
+    O_ACCMODE, O_RDWR, O_WRONLY, S_IFCHR, S_IFMT,
+};
 
 use super::{err, Ctx, EINVAL, ENOMEM};
 use crate::hypercall::call_ret;
 use crate::mm::paging::{self, page_ceil, TlbBatch};
 use crate::mm::uaccess::{copy_to_user, user_segments};
 use crate::mm::vma::{FileBacking, HeldFile, Vma, VmaKind, PROT_READ, PROT_WRITE};
-use crate::mm::{prot_of, window, Access, SPACE};
+use crate::mm::{prot_of, window, Access, AddressSpace, SPACE};
 
 const MAP_SHARED: u64 = 0x01;
 const MAP_PRIVATE: u64 = 0x02;
@@ -28,8 +32,6 @@ const MREMAP_FIXED: u64 = 2;
 const MS_ASYNC: u64 = 1;
 const MS_INVALIDATE: u64 = 2;
 const MS_SYNC: u64 = 4;
-const MADV_DONTNEED: i32 = 4;
-const MADV_FREE: i32 = 8;
 
 /// Linux's default vm.max_map_count. Every VMA lives on the kernel heap, so the count must
 /// be bounded; an operation that could split past it fails with ENOMEM, as on Linux.
@@ -88,7 +90,14 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
         return err(errno::EEXIST);
     }
     if !anonymous && kind != MAP_PRIVATE {
-        return mmap_shared_file(addr, len, prot, fixed || noreplace, fd, off);
+        return match mmap_shared_file(addr, len, prot, fixed || noreplace, fd, off) {
+            // MAP_SHARED of /dev/zero is shared anonymous memory (Linux's shmem_zero_setup).
+            e if e == err(errno::ENODEV) && is_dev_zero(fd) => match dev_zero_access(fd, prot) {
+                0 => mmap_shared_anon(addr, len, prot, fixed || noreplace),
+                e => e,
+            },
+            r => r,
+        };
     }
     if anonymous && kind != MAP_PRIVATE {
         return mmap_shared_anon(addr, len, prot, fixed || noreplace);
@@ -166,6 +175,33 @@ fn mmap_shared_anon(addr: u64, len: u64, prot: u32, fixed: bool) -> i64 {
     }
     call_ret(&Request::Close { fd });
     r
+}
+
+/// Whether `fd` is open on /dev/zero (the character device 1:5), by whatever path.
+fn is_dev_zero(fd: i32) -> bool {
+    /// Linux's encoding of (major 1, minor 5).
+    const RDEV_ZERO: u64 = 0x105;
+    if crate::task::fdtable::kind(fd) == crate::task::fdtable::Kind::DevZero {
+        return true;
+    }
+    match crate::hypercall::call(&Request::Fstat { fd }) {
+        Response::Stat(st) => st.st_mode & S_IFMT == S_IFCHR && st.st_rdev == RDEV_ZERO,
+        _ => false,
+    }
+}
+
+/// Linux's access checks of a MAP_SHARED mapping of a device: the descriptor must be open
+/// for reading, and for writing too when the mapping is writable (EACCES).
+fn dev_zero_access(fd: i32, prot: u32) -> i64 {
+    let flags = call_ret(&Request::Fcntl { fd, cmd: F_GETFL as i32, arg: 0 });
+    if flags < 0 {
+        return flags;
+    }
+    let mode = flags as u32 & O_ACCMODE;
+    if mode == O_WRONLY || (prot & PROT_WRITE != 0 && mode != O_RDWR) {
+        return err(errno::EACCES);
+    }
+    0
 }
 
 /// MAP_SHARED of a file: the host maps the file into a range of the file window, and the
@@ -280,7 +316,8 @@ pub fn brk(c: &mut Ctx<'_>) -> i64 {
         if too_big || new_end > user::MMAP_TOP || !space.vmas.is_free(old_end, new_end) {
             return cur as i64;
         }
-        space.vmas.insert(Vma::anon(old_end, new_end, PROT_READ | PROT_WRITE, VmaKind::Heap));
+        let locked = space.lock_future;
+        space.vmas.insert(Vma { locked, ..Vma::anon(old_end, new_end, PROT_READ | PROT_WRITE, VmaKind::Heap) });
     } else if new_end < old_end {
         space.unmap_range(new_end, old_end);
     }
@@ -305,13 +342,16 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
     }
     let mut space = SPACE.lock();
     let Some(vma) = space.vmas.find(old).cloned() else { return err(errno::EFAULT) };
-    if old_len == 0 || old.checked_add(old_len).is_none_or(|e| e > vma.end) {
+    if old.checked_add(old_len).is_none_or(|e| e > vma.end) {
         return err(errno::EFAULT);
     }
-    let shared_file = vma.file.as_ref().is_some_and(|f| f.window.is_some());
-    if shared_file && (new_len > old_len || flags & MREMAP_FIXED != 0) {
-        // A shared file mapping owns one window range; growing or moving it would need
-        // the host to map more of the file next to it (not yet).
+    let shared = vma.file.as_ref().is_some_and(|f| f.window.is_some());
+    // An old size of 0 asks for a second mapping of a shared mapping's pages (Linux's
+    // "duplicate shm area"); it can only be placed elsewhere.
+    if old_len == 0 && !shared {
+        return EINVAL;
+    }
+    if old_len == 0 && flags & MREMAP_MAYMOVE == 0 {
         return ENOMEM;
     }
     if flags & MREMAP_FIXED == 0 {
@@ -323,6 +363,9 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
             && space.vmas.is_free(old + old_len, old + new_len)
             && old + new_len <= user::TASK_SIZE
         {
+            if shared {
+                return remap_shared(&mut space, &vma, old, old_len, old, new_len);
+            }
             space.vmas.insert(vma.moved(old + old_len, old + new_len, old + old_len));
             return old as i64;
         }
@@ -342,9 +385,39 @@ pub fn mremap(c: &mut Ctx<'_>) -> i64 {
             Err(e) => return e,
         }
     };
+    if shared {
+        return remap_shared(&mut space, &vma, old, old_len, target, new_len);
+    }
     move_pages(old, old_len.min(new_len), target, &vma);
     space.unmap_range(old, old + old_len);
     space.vmas.insert(vma.moved(target, target + new_len, old));
+    target as i64
+}
+
+/// mremap of `[old, old+old_len)` of the shared mapping `vma` (a file's, or shared
+/// anonymous memory's memfd) to `[target, target+new_len)`, which is free or `old` itself
+/// (an `old_len` of 0 leaves the old mapping as it is: a second mapping of its pages).
+/// Its pages are the file's, seen through the file window: the host maps the file again,
+/// from the same offset and `new_len` long, at a new window range (past the old end the
+/// file simply goes on, as Linux's growing mapping does), the old range goes, and the new
+/// VMA's pages map to the new range on first touch.
+fn remap_shared(space: &mut AddressSpace, vma: &Vma, old: u64, old_len: u64, target: u64, new_len: u64) -> i64 {
+    let Some(base) = vma.file.as_ref().and_then(|f| f.window) else { return EINVAL };
+    let Some(to) = window::alloc(new_len) else { return ENOMEM };
+    let from = base + (old - vma.start);
+    if call_ret(&Request::FileRemapShared { from, to, len: new_len }) < 0 {
+        // A host that cannot (Darwin has no mremap): Linux's answer when it cannot grow.
+        window::free(to, new_len);
+        return ENOMEM;
+    }
+    if old_len > 0 {
+        space.unmap_range(old, old + old_len);
+    }
+    let mut moved = vma.moved(target, target + new_len, old);
+    if let Some(f) = moved.file.as_mut() {
+        f.window = Some(to);
+    }
+    space.vmas.insert(moved);
     target as i64
 }
 
@@ -400,22 +473,61 @@ pub fn madvise(c: &mut Ctx<'_>) -> i64 {
         return 0;
     }
     let Some((start, end)) = user_range(addr, c.arg(1)) else { return EINVAL };
-    if !valid_advice(c.int(2)) {
+    let advice = c.int(2);
+    if !valid_advice(advice) {
         return EINVAL;
     }
     let mut space = SPACE.lock();
     if !space.vmas.is_fully_mapped(start, end) {
         return ENOMEM;
     }
-    // MADV_FREE is for private anonymous memory only.
-    if c.int(2) == MADV_FREE && space.vmas.overlapping(start, end).any(|v| v.file.is_some()) {
-        return EINVAL;
-    }
-    if matches!(c.int(2), MADV_DONTNEED | MADV_FREE) {
-        // Private pages go; a file mapping's are read from the file again on next touch.
-        space.discard(start, end);
+    // As Linux's madvise_walk_vmas: one VMA after the other, the first refusal ends the call.
+    let pieces: Vec<Vma> =
+        space.vmas.overlapping(start, end).map(|v| v.slice(v.start.max(start), v.end.min(end))).collect();
+    for v in &pieces {
+        let r = advise(&mut space, v, advice as u32);
+        if r != 0 {
+            return r;
+        }
     }
     0
+}
+
+/// A file mapping as Linux sees one (a `vm_file`): a held or shared file, and the private
+/// copies of files that are named after them too (ELF segments, /dev/zero, /proc files).
+fn file_backed(v: &Vma) -> bool {
+    v.file.is_some() || v.name.is_some()
+}
+
+/// One advice for the piece `v` of a VMA: Linux's per-VMA checks, then the work.
+fn advise(space: &mut AddressSpace, v: &Vma, advice: u32) -> i64 {
+    let window = v.file.as_ref().and_then(|f| f.window);
+    match advice {
+        // Locked pages stay (can_madv_lru_vma; MADV_DONTNEED_LOCKED is the one that may).
+        MADV_DONTNEED | MADV_FREE | MADV_COLD | MADV_PAGEOUT if v.locked => EINVAL,
+        // MADV_FREE is for private anonymous memory only.
+        MADV_FREE if v.file.is_some() => EINVAL,
+        MADV_DONTNEED | MADV_FREE => {
+            // Private pages go; a file mapping's are read from the file again on next touch.
+            space.discard(v.start, v.end);
+            0
+        }
+        // madvise_remove: frees a shared file's (or shared memory's) pages, which needs a
+        // file and a shared mapping that may write it.
+        MADV_REMOVE if v.locked || !file_backed(v) => EINVAL,
+        MADV_REMOVE => match (window, v.file.as_ref().is_some_and(|f| f.may_write)) {
+            (Some(gpa), true) => call_ret(&Request::FileRemoveShared { gpa, len: v.end - v.start }).min(0),
+            _ => err(errno::EACCES),
+        },
+        // Only private anonymous memory can be wiped for a child.
+        MADV_WIPEONFORK if file_backed(v) => EINVAL,
+        MADV_WIPEONFORK | MADV_KEEPONFORK => {
+            let wipe = advice == MADV_WIPEONFORK;
+            let _ = space.vmas.update_range(v.start, v.end, |p| p.wipe_on_fork = wipe);
+            0
+        }
+        _ => 0,
+    }
 }
 
 /// `[addr, addr + len rounded up to pages)` for msync and mincore: None when it wraps or

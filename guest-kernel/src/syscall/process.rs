@@ -230,6 +230,7 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
         crate::mm::vfork::start_tracking();
     } else {
         crate::mm::vfork::stop_tracking();
+        crate::mm::SPACE.lock().after_fork_child();
     }
     if args.flags & CLONE_CHILD_SETTID != 0 {
         let _ = crate::mm::uaccess::copy_to_user(args.child_tid, &pid.to_le_bytes());

@@ -50,7 +50,7 @@ syscall_table! {
     0   read              Both  fs::read              [Fd, Ptr, D];
     1   write             Both  fs::write             [Fd, WBuf, D];
     2   open              Host  fs::open              [Str, X, Oct];
-    3   close             Host  fs::close             [Fd];
+    3   close             Both  fs::close             [Fd];
     4   stat              Host  fs::stat              [Str, Ptr];
     5   fstat             Host  fs::fstat             [Fd, Ptr];
     6   lstat             Host  fs::lstat             [Str, Ptr];

@@ -176,6 +176,12 @@ pub(super) fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> H
     Ok(Response::Ret(0))
 }
 
+/// FdsEnd: one past the program's highest open descriptor (0 when it has none).
+pub(super) fn fds_end(fds: &FdGuard) -> Handled {
+    let highest = procfs::open_program_fds(fds)?.last().copied();
+    Ok(Response::Ret(highest.map_or(0, |fd| i64::from(fd) + 1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +189,20 @@ mod tests {
 
     fn is_open(fd: c_int) -> bool {
         sys::fd_flags(fd).is_ok()
+    }
+
+    /// The monitor's own descriptors (the lowest reserved one and above) are not the
+    /// program's: the end lies below them, and past every program descriptor.
+    #[test]
+    fn fds_end_is_past_the_programs_descriptors_and_below_the_monitors() {
+        let (a, b) = (sys::dup(0).unwrap(), sys::dup(0).unwrap());
+        let (program, mine) = (a.min(b), a.max(b));
+        let guard = FdGuard::default();
+        guard.reserve(mine);
+        let Response::Ret(end) = fds_end(&guard).unwrap() else { panic!("not a Ret") };
+        assert!(i64::from(program) < end && end <= i64::from(mine), "{program} < {end} <= {mine}");
+        close(program);
+        close(mine);
     }
 
     /// Ranges of one descriptor each: other tests of this process own the fds around ours.

@@ -83,7 +83,7 @@ pub fn map_shared(fds: &FdGuard, mem: &GuestMemory, fd: i32, offset: u64, len: u
     }
 }
 
-/// `FileUnmapShared` and `FileSyncShared`.
+/// `FileUnmapShared`, `FileSyncShared`, `FileRemapShared` and `FileRemoveShared`.
 pub fn window_op(result: Result<(), i32>) -> Response {
     match result {
         Ok(()) => Response::Ret(0),

@@ -249,6 +249,8 @@ impl Server {
             }
             Request::FileUnmapShared { gpa, len } => mm::window_op(mem.unmap_window(*gpa, *len)),
             Request::FileSyncShared { gpa, len } => mm::window_op(mem.sync_window(*gpa, *len)),
+            Request::FileRemapShared { from, to, len } => mm::window_op(mem.remap_window(*from, *to, *len)),
+            Request::FileRemoveShared { gpa, len } => mm::window_op(mem.remove_window(*gpa, *len)),
             Request::WindowPageBacked { gpa } => match mem.window_page_backed(*gpa) {
                 Some(backed) => Response::Ret(i64::from(backed)),
                 None => Response::Ret(-i64::from(abi_shared::linux::errno::EINVAL)),
@@ -273,6 +275,7 @@ impl Server {
             Request::CloseRange { first, last, flags } => {
                 exec::close_range(&self.fds, *first, *last, *flags).unwrap_or_else(Response::from)
             }
+            Request::FdsEnd => exec::fds_end(&self.fds).unwrap_or_else(Response::from),
             Request::IoctlTcsets { .. }
             | Request::IoctlSetWinsize { .. }
             | Request::IoctlSetPgrp { .. }

@@ -168,7 +168,7 @@ fn maps(t: &mut Text) {
             read: v.prot & PROT_READ != 0,
             write: v.prot & PROT_WRITE != 0,
             exec: v.prot & PROT_EXEC != 0,
-            shared: false,
+            shared: v.file.as_ref().is_some_and(|f| f.window.is_some()),
             offset,
             dev,
             inode,

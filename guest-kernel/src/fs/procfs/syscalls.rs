@@ -246,8 +246,9 @@ fn open_path(full: &[u8], flags: i32, mode: u32) -> i64 {
 }
 
 /// Opening /proc/self/fd/N of a host descriptor opens its file anew, as Linux does; a
-/// pipe, socket or deleted file has no path to open, so it gets a duplicate instead
-/// (sharing the file position, unlike Linux).
+/// pipe, socket, memfd or deleted file has no path to open, so it gets a duplicate instead
+/// (sharing the file position, unlike Linux), which O_TRUNC truncates as Linux's open
+/// would (a pipe or socket ignores it).
 fn reopen_fd(fd: i32, flags: i32, mode: u32) -> i64 {
     if let Ok(p) = state::fd_path(fd) {
         if p.starts_with(b"/") {
@@ -261,6 +262,9 @@ fn reopen_fd(fd: i32, flags: i32, mode: u32) -> i64 {
     let new = call_ret(&Request::Fcntl { fd, cmd, arg: 0 });
     if new >= 0 {
         FDS.duplicated(fd, new as i32);
+        if flags as u32 & O_TRUNC != 0 {
+            call_ret(&Request::Ftruncate { fd: new as i32, length: 0 });
+        }
     }
     new
 }
