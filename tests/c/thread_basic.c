@@ -5,6 +5,8 @@
 #include "common.h"
 
 #include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <semaphore.h>
 #include <stdint.h>
 #include <sys/syscall.h>
@@ -93,12 +95,26 @@ static void *key_fn(void *arg)
 /* --- gettid --- */
 struct ids {
     long tid, pid;
+    /* Calls that take a thread id (glibc's pthread_getattr_np asks sched_getaffinity). */
+    int affinity_own_tid, affinity_same_as_process, prlimit_own_tid, attr_ok;
 };
 static void *ids_fn(void *arg)
 {
     struct ids *out = arg;
     out->tid = tid();
     out->pid = getpid();
+    cpu_set_t mine, process;
+    CPU_ZERO(&mine);
+    CPU_ZERO(&process);
+    out->affinity_own_tid = sched_getaffinity((pid_t)out->tid, sizeof mine, &mine) == 0;
+    sched_getaffinity(getpid(), sizeof process, &process);
+    out->affinity_same_as_process = CPU_EQUAL(&mine, &process);
+    struct rlimit lim;
+    out->prlimit_own_tid = prlimit((pid_t)out->tid, RLIMIT_STACK, NULL, &lim) == 0;
+    pthread_attr_t attr;
+    out->attr_ok = pthread_getattr_np(pthread_self(), &attr) == 0;
+    if (out->attr_ok)
+        pthread_attr_destroy(&attr);
     return NULL;
 }
 
@@ -284,6 +300,10 @@ int main(void)
         pthread_join(t, NULL);
         check("thread_tid_differs", ids.tid != getpid() && ids.tid > 0);
         check("thread_pid_same", ids.pid == getpid());
+        check("sched_getaffinity_of_thread_tid", ids.affinity_own_tid);
+        check("sched_getaffinity_thread_is_process", ids.affinity_same_as_process);
+        check("prlimit_of_thread_tid", ids.prlimit_own_tid);
+        check("pthread_getattr_np_in_thread", ids.attr_ok);
     }
 
     /* pthread_exit from a nested call: the value reaches join, the rest does not run. */

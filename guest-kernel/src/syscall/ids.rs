@@ -95,12 +95,18 @@ pub fn getresgid(c: &mut Ctx<'_>) -> i64 {
 
 const SCHED_OTHER: i64 = 0;
 
-/// Is `pid` this process (0 or our own pid)? Negative pids are EINVAL.
+/// Is `pid` this process (0, our own pid, or one of our threads' ids, which the sched_*
+/// and prlimit calls take as Linux does)? Negative pids are EINVAL.
 fn is_self(pid: i32) -> Result<bool, i64> {
     if pid < 0 {
         return Err(EINVAL);
     }
-    Ok(pid == 0 || pid == task::pid())
+    Ok(is_us(pid))
+}
+
+/// 0, our pid or one of our threads' ids.
+fn is_us(id: i32) -> bool {
+    id == 0 || id == task::pid() || task::threads::find(id).is_some()
 }
 
 /// This process runs SCHED_OTHER; another one is the host's to answer (ESRCH if none).
@@ -236,7 +242,7 @@ pub fn setrlimit(c: &mut Ctx<'_>) -> i64 {
 
 pub fn prlimit64(c: &mut Ctx<'_>) -> i64 {
     let (who, resource, new, old) = (c.int(0), c.arg(1), c.arg(2), c.arg(3));
-    if who != 0 && who != task::pid() {
+    if !is_us(who) {
         return err(errno::ESRCH);
     }
     let Some(current) = task::rlimit(resource) else { return EINVAL };
@@ -257,7 +263,7 @@ pub fn prlimit64(c: &mut Ctx<'_>) -> i64 {
 
 pub fn sched_getaffinity(c: &mut Ctx<'_>) -> i64 {
     let (who, len, mask) = (c.int(0), c.arg(1), c.arg(2));
-    if who != 0 && who != task::pid() {
+    if !is_us(who) {
         return err(errno::ESRCH);
     }
     if len < 8 || len % 8 != 0 {
