@@ -114,9 +114,6 @@ pub mod vcpu_block {
     /// u32: the word the thread on this vCPU sleeps on in the host while it waits for a
     /// futex (`Request::FutexSleep`); a waker stores 1 in it before `Request::FutexWake`.
     pub const FUTEX_WAKE_WORD: u64 = HC_CONTROL + 0x1040;
-    /// u64, host-written before a thread's vCPU first runs: the thread's id (the host
-    /// thread's), which its first kernel code takes as its tid.
-    pub const THREAD_ID: u64 = HC_CONTROL + 0x1048;
     /// A thread's vCPU: its own top of the page tables, which the guest builds (the other
     /// levels are shared with every vCPU of the process): the PML4 (8 KiB aligned, as pvm
     /// wants, with the user-mode twin at +0x1000), then the PDPT, PD and PT that lead to

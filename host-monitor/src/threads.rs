@@ -40,6 +40,38 @@ use crate::vmm::{Exit, Vcpu, Vm};
 
 const SLOTS: usize = MAX_VCPUS as usize;
 
+/// How a new host thread says its tid (the thread id) or that it could not start.
+type Ready = std::sync::mpsc::Sender<Result<i32, String>>;
+
+/// A host thread of an ended thread, keeping its vCPU, waiting for the next thread with its
+/// vCPU index: its tid (the new thread's) and where to send that thread's start.
+struct Idle {
+    index: u32,
+    tid: i32,
+    next: std::sync::mpsc::Sender<ThreadStart>,
+}
+
+/// The idle host threads, tagged with the process id: a forked child has none of them.
+static IDLE: Mutex<(u32, Vec<Idle>)> = Mutex::new((0, Vec::new()));
+
+fn take_idle(index: u32) -> Option<Idle> {
+    let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
+    if idle.0 != std::process::id() {
+        return None;
+    }
+    let at = idle.1.iter().position(|i| i.index == index)?;
+    Some(idle.1.swap_remove(at))
+}
+
+fn put_idle(entry: Idle) {
+    let mut idle = IDLE.lock().unwrap_or_else(PoisonError::into_inner);
+    let me = std::process::id();
+    if idle.0 != me {
+        *idle = (me, Vec::new());
+    }
+    idle.1.push(entry);
+}
+
 /// A running vCPU's thread, for kicks: its pthread and its "do not enter" flag (valid while
 /// the entry is registered; the thread unregisters before its vCPU goes away).
 #[derive(Clone, Copy)]
@@ -234,10 +266,20 @@ impl ThreadHost {
         }
     }
 
-    /// `Request::StartThread`: a host thread for the new vCPU; `Ret(tid)` once it runs.
-    pub fn start(self: &Arc<Self>, start: ThreadStart) -> Response {
+    /// `Request::StartThread`: a host thread for the new vCPU, the idle one an ended thread
+    /// with this vCPU index left if there is one; `Ret(tid)` as soon as the tid is known
+    /// (the vCPU may still be on its way: the guest keeps the new thread from user code
+    /// until its creator has written the ids).
+    pub fn start(self: &Arc<Self>, mut start: ThreadStart) -> Response {
         if !self.valid_start(&start) || sys::thread_kick_signal().is_none() {
             return Response::Ret(-i64::from(errno::EAGAIN));
+        }
+        if let Some(idle) = take_idle(start.vcpu) {
+            match idle.next.send(start) {
+                Ok(()) => return Response::Ret(i64::from(idle.tid)),
+                // Its thread is gone (it cannot be, but then a new one does the work).
+                Err(std::sync::mpsc::SendError(back)) => start = back,
+            }
         }
         let (tx, rx) = std::sync::mpsc::channel();
         let host = self.clone();
@@ -269,28 +311,55 @@ impl ThreadHost {
         index > 0 && index < MAX_VCPUS && block_ok && s.cr3.is_multiple_of(0x2000) && s.cr3 < self.mem.size()
     }
 
-    /// A thread's host thread: build its vCPU, say its tid, run it until the thread ends.
-    fn run_thread(self: Arc<Self>, start: ThreadStart, ready: std::sync::mpsc::Sender<Result<i32, String>>) {
+    /// A thread's host thread: say its tid, build its vCPU, run it until the thread ends;
+    /// then wait, with the vCPU, for the next thread given its index (a new thread then
+    /// costs no host thread, no vCPU and no descriptor: most of its start-up).
+    fn run_thread(self: Arc<Self>, start: ThreadStart, ready: Ready) {
+        let tid = sys::gettid();
+        let _ = ready.send(Ok(tid));
         let mut vcpu = match self.prepare_vcpu(&start) {
             Ok(v) => v,
             Err(e) => {
-                let _ = ready.send(Err(e));
+                // The guest already counts the thread: the program cannot go on right.
+                self.thread_ended(&start, ThreadEnd::Failed(format!("starting a thread's vCPU: {e}")));
                 return;
             }
         };
-        let tid = sys::gettid();
-        if self.mem.write_u64(start.block + vcpu_block::THREAD_ID, tid as u64).is_err() {
-            let _ = ready.send(Err("the thread's block is outside guest RAM".into()));
-            return;
+        let mut start = start;
+        loop {
+            let end = self.run_one_thread(&start, vcpu.as_mut());
+            if !matches!(end, ThreadEnd::Exited) || vcpu.finish_pending_exit().is_err() {
+                // The vCPU goes back to the VM before the guest may give its index again.
+                drop(vcpu);
+                self.thread_ended(&start, end);
+                return;
+            }
+            let (tx, rx) = std::sync::mpsc::channel();
+            put_idle(Idle { index: start.vcpu, tid, next: tx });
+            // Only now may the guest give the index to a new thread, which comes here.
+            self.thread_ended(&start, ThreadEnd::Exited);
+            let Ok(next) = rx.recv() else { return };
+            if let Err(e) = self.restart_vcpu(&next, vcpu.as_mut()) {
+                drop(vcpu);
+                self.thread_ended(&next, ThreadEnd::Failed(format!("restarting a thread's vCPU: {e}")));
+                return;
+            }
+            start = next;
         }
+    }
+
+    /// Serve the thread's vCPU until the thread or the program ends.
+    fn run_one_thread(self: &Arc<Self>, start: &ThreadStart, vcpu: &mut dyn Vcpu) -> ThreadEnd {
         KICKED[start.vcpu as usize].store(false, Ordering::SeqCst);
-        register(start.vcpu, vcpu.as_mut());
+        register(start.vcpu, vcpu);
         ensure_rekicker();
-        let _ = ready.send(Ok(tid));
-        let end = self.serve_thread(&start, vcpu.as_mut());
+        let end = self.serve_thread(start, vcpu);
         unregister(start.vcpu);
-        // The vCPU goes back to the VM before the guest may give its index to a new thread.
-        drop(vcpu);
+        end
+    }
+
+    /// What the end of a thread's loop means for the others.
+    fn thread_ended(&self, start: &ThreadStart, end: ThreadEnd) {
         match end {
             ThreadEnd::Exited => {
                 if let Ok(word) = self.mem.atomic_u64(start.block + vcpu_block::VCPU_IN_USE) {
@@ -303,6 +372,13 @@ impl ThreadHost {
                 self.tell_main();
             }
         }
+    }
+
+    /// An idle vCPU takes a new thread: its descriptor tables and start registers.
+    fn restart_vcpu(&self, s: &ThreadStart, vcpu: &mut dyn Vcpu) -> Result<(), String> {
+        crate::machine::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
+        let state = crate::machine::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
+        vcpu.set_boot_state(&state).map_err(|e| e.to_string())
     }
 
     fn prepare_vcpu(&self, s: &ThreadStart) -> Result<Box<dyn Vcpu>, String> {

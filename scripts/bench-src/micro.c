@@ -8,11 +8,16 @@
  * natively). Process cases (fork_wait, fork_exec_wait, vfork_exec_fail, pipe_pingpong) cost tens of
  * microseconds to milliseconds per op, so they run ITERATIONS / their scale operations
  * (at least 10; the printed count says how many). fork_exec_wait executes `true_static`
- * from the directory of argv[0] (scripts/bench builds it), else /bin/true. */
+ * from the directory of argv[0] (scripts/bench builds it), else /bin/true. Thread cases:
+ * thread_create_join (an empty thread), futex_pingpong (two threads hand a futex word
+ * back and forth, per round trip), mutex_uncontended (lock + unlock, no syscall), and
+ * cpu_1thread / cpu_2threads (the same fixed amount of arithmetic, by one thread or split
+ * between two: their ratio is the parallel speed-up). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +246,101 @@ static void stop_echo_child(pid_t pid)
     close(pong[0]);
 }
 
+/* --- threads --- */
+static void *empty_thread(void *arg)
+{
+    return arg;
+}
+
+static void op_thread_create_join(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, empty_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
+        die("pthread_create/join");
+}
+
+/* futex_pingpong: the word says whose turn it is (0: main's, 1: the partner's, 2: stop). */
+static uint32_t turn;
+static pthread_t partner;
+
+static void futex_wait_while(uint32_t *w, uint32_t v)
+{
+    while (__atomic_load_n(w, __ATOMIC_ACQUIRE) == v)
+        syscall(SYS_futex, w, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+}
+
+static void pass_turn(uint32_t v)
+{
+    __atomic_store_n(&turn, v, __ATOMIC_RELEASE);
+    syscall(SYS_futex, &turn, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void *partner_fn(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        futex_wait_while(&turn, 0);
+        if (__atomic_load_n(&turn, __ATOMIC_ACQUIRE) == 2)
+            return NULL;
+        pass_turn(0);
+    }
+}
+
+static void op_futex_pingpong(void)
+{
+    pass_turn(1);
+    futex_wait_while(&turn, 1);
+}
+
+static void start_partner(void)
+{
+    turn = 0;
+    if (pthread_create(&partner, NULL, partner_fn, NULL) != 0)
+        die("pthread_create");
+}
+
+static void stop_partner(void)
+{
+    pass_turn(2);
+    pthread_join(partner, NULL);
+}
+
+static pthread_mutex_t plain_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void op_mutex_uncontended(void)
+{
+    pthread_mutex_lock(&plain_mutex);
+    sink++;
+    pthread_mutex_unlock(&plain_mutex);
+}
+
+/* cpu_*: 2^24 steps of a multiply-add chain per operation, by one or two threads. */
+#define CPU_STEPS (1L << 24)
+
+static void *cpu_work(void *arg)
+{
+    uint64_t x = (uintptr_t)arg | 1;
+    for (long i = 0; i < CPU_STEPS / 2; i++)
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    sink += (int)x;
+    return NULL;
+}
+
+static void op_cpu_1thread(void)
+{
+    cpu_work((void *)1);
+    cpu_work((void *)2);
+}
+
+static void op_cpu_2threads(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, cpu_work, (void *)1) != 0)
+        die("pthread_create");
+    cpu_work((void *)2);
+    pthread_join(t, NULL);
+}
+
 /* First touch of fresh anonymous memory: ns per 4 KiB page, 16 MiB mappings. */
 static long long run_pagefault(long iters)
 {
@@ -280,6 +380,11 @@ static const struct {
     {"fork_exec_wait", op_fork_exec_wait, 1000},
     {"vfork_exec_fail", op_vfork_exec_fail, 1000},
     {"pipe_pingpong", op_pipe_pingpong, 10},
+    {"thread_create_join", op_thread_create_join, 10},
+    {"futex_pingpong", op_futex_pingpong, 10},
+    {"mutex_uncontended", op_mutex_uncontended, 1},
+    {"cpu_1thread", op_cpu_1thread, 10000},
+    {"cpu_2threads", op_cpu_2threads, 10000},
 };
 
 int main(int argc, char **argv)
@@ -309,6 +414,8 @@ int main(int argc, char **argv)
         if (ops < 10)
             ops = 10;
         pid_t echo = cases[c].op == op_pipe_pingpong ? start_echo_child() : 0;
+        if (cases[c].op == op_futex_pingpong)
+            start_partner();
         if (!cases[c].op) {
             ns = run_pagefault(ops);
         } else {
@@ -322,6 +429,8 @@ int main(int argc, char **argv)
         }
         if (echo)
             stop_echo_child(echo);
+        if (cases[c].op == op_futex_pingpong)
+            stop_partner();
         printf("%s %.1f %ld\n", cases[c].name, (double)ns / ops, ops);
         fflush(stdout);
     }

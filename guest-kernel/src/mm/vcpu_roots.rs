@@ -34,19 +34,28 @@ fn read(table_gpa: u64, i: usize) -> u64 {
     unsafe { core::ptr::read_volatile(table(table_gpa).add(i)) }
 }
 
+/// Write entry `i` of a table, unless it already holds `value`: a slot's tables are
+/// rebuilt for every thread given the slot, with the same values but for the odd new
+/// top-level entry, and under pvm a write to a table the hypervisor shadows (the idle vCPU
+/// still points at them) is trapped and emulated, tens of microseconds each.
 fn write(table_gpa: u64, i: usize, value: u64) {
+    if read(table_gpa, i) == value {
+        return;
+    }
     // SAFETY: as in read.
     unsafe { core::ptr::write_volatile(table(table_gpa).add(i), value) };
 }
 
-fn copy_table(from: u64, to: u64) {
+/// Make table `to` a copy of `from` but for the entries `own` gives (index → value).
+fn copy_table_except(from: u64, to: u64, own: impl Fn(usize) -> Option<u64>) {
     for i in 0..512 {
-        write(to, i, read(from, i));
+        write(to, i, own(i).unwrap_or_else(|| read(from, i)));
     }
 }
 
 /// Build the page tables of the vCPU with index `vcpu` whose block is at `block` (inside
-/// the block itself) and return its CR3. Called by the thread that starts the vCPU.
+/// the block itself) and return its CR3. Called by the thread that starts the vCPU. Each
+/// entry is written once, with its final value (see `write`).
 pub fn build(vcpu: u32, block: u64) -> u64 {
     let tables = block + vcpu_block::PAGE_TABLES;
     let (pml4, twin, pdpt, pd, pt) =
@@ -55,25 +64,21 @@ pub fn build(vcpu: u32, block: u64) -> u64 {
     let master_pd = read(master_pdpt, WINDOW_PDPT_INDEX) & ADDR_MASK;
     let master_pt = read(master_pd, WINDOW_PD_INDEX) & ADDR_MASK;
     // The window's own chain: the same flags as the first vCPU's, our block's frames.
-    copy_table(master_pt, pt);
     let pages = (VCPU_BLOCK_SIZE / PAGE_SIZE) as usize;
-    for i in 0..pages {
-        let e = read(master_pt, i);
-        write(pt, i, (e & !ADDR_MASK) | (block + i as u64 * PAGE_SIZE));
-    }
-    copy_table(master_pd, pd);
-    write(pd, WINDOW_PD_INDEX, (read(master_pd, WINDOW_PD_INDEX) & !ADDR_MASK) | pt);
-    copy_table(master_pdpt, pdpt);
-    write(pdpt, WINDOW_PDPT_INDEX, (read(master_pdpt, WINDOW_PDPT_INDEX) & !ADDR_MASK) | pd);
-    let top = (read(KERNEL_PML4_GPA, WINDOW_PML4_INDEX) & !ADDR_MASK) | pdpt;
+    copy_table_except(master_pt, pt, |i| {
+        (i < pages).then(|| (read(master_pt, i) & !ADDR_MASK) | (block + i as u64 * PAGE_SIZE))
+    });
+    let linked = |table: u64, index: usize, next: u64| {
+        move |i: usize| (i == index).then(|| (read(table, i) & !ADDR_MASK) | next)
+    };
+    copy_table_except(master_pd, pd, linked(master_pd, WINDOW_PD_INDEX, pt));
+    copy_table_except(master_pdpt, pdpt, linked(master_pdpt, WINDOW_PDPT_INDEX, pd));
     // Publish the root before copying the shared entries, so that an entry another vCPU
     // adds meanwhile is either copied here or mirrored there (both write the same value).
     ROOTS[vcpu as usize].store(pml4, Ordering::SeqCst);
-    copy_table(KERNEL_PML4_GPA, pml4);
-    write(pml4, WINDOW_PML4_INDEX, top);
+    copy_table_except(KERNEL_PML4_GPA, pml4, linked(KERNEL_PML4_GPA, WINDOW_PML4_INDEX, pdpt));
     if platform::has_user_pml4_twin() {
-        copy_table(USER_PML4_GPA, twin);
-        write(twin, WINDOW_PML4_INDEX, top);
+        copy_table_except(USER_PML4_GPA, twin, linked(KERNEL_PML4_GPA, WINDOW_PML4_INDEX, pdpt));
     }
     mirror_again(pml4, twin);
     pml4

@@ -107,7 +107,6 @@ fn wanted(st: &SignalState, blocked: u64) -> (u64, u64) {
 /// What the monitor was last told, and whether dispositions changed since.
 static SENT_CATCH: AtomicU64 = AtomicU64::new(0);
 static SENT_IGNORE: AtomicU64 = AtomicU64::new(0);
-static SENT_BLOCKED: AtomicU64 = AtomicU64::new(0);
 static ACTIONS_CHANGED: AtomicBool = AtomicBool::new(true);
 
 /// An action changed (sigaction, exec, SA_RESETHAND...): recompute at the next `sync`.
@@ -115,21 +114,27 @@ pub fn actions_changed() {
     ACTIONS_CHANGED.store(true, Ordering::Relaxed);
 }
 
-/// Tell the monitor if what it must catch or ignore changed, for the running thread's
-/// `blocked` mask. Cheap when nothing did (the common case on every return to user mode):
-/// two comparisons. With several threads, a signal any of them blocks stays caught (the
-/// guest then applies a default action itself, in the thread that does not block it): the
-/// mask sent only grows until the process is single-threaded again.
-pub fn sync(st: &SignalState, blocked: u64) {
-    let sent = SENT_BLOCKED.load(Ordering::Relaxed);
-    let blocked = if crate::task::threads::is_multithreaded() { sent | blocked } else { blocked };
-    if !ACTIONS_CHANGED.load(Ordering::Relaxed) && blocked == sent {
+/// Tell the monitor if what it must catch or ignore changed, for the running thread
+/// `me`. Cheap when nothing did (the common case on every return to user mode): two
+/// comparisons. A blocked signal must stay pending only when every thread blocks it (else
+/// Linux gives it to one that does not, whose default action is the host's too), so with
+/// several threads the mask that counts is what all of them block; the caller holds the
+/// process's signal lock, which serialises this.
+pub fn sync(st: &SignalState, me: &mut ThreadSignals) {
+    if !ACTIONS_CHANGED.load(Ordering::Relaxed) && me.blocked == me.synced_blocked {
         return;
     }
     ACTIONS_CHANGED.store(false, Ordering::Relaxed);
-    SENT_BLOCKED.store(blocked, Ordering::Relaxed);
+    me.synced_blocked = me.blocked;
+    let blocked = crate::task::threads::others().fold(me.blocked, |all, t| all & t.signals().lock().blocked);
     let (catch, ignore) = wanted(st, blocked);
-    if catch == SENT_CATCH.load(Ordering::Relaxed) && ignore == SENT_IGNORE.load(Ordering::Relaxed) {
+    // A signal the host catches needlessly is still Linux's: the guest applies its default
+    // action itself. So what is caught only grows (until it becomes ignored): a mask that
+    // blocks everything for a moment, as glibc's pthread_create and fork do, then costs one
+    // hypercall once, not two every time.
+    let sent_catch = SENT_CATCH.load(Ordering::Relaxed);
+    let catch = catch | (sent_catch & !ignore);
+    if catch == sent_catch && ignore == SENT_IGNORE.load(Ordering::Relaxed) {
         return;
     }
     SENT_CATCH.store(catch, Ordering::Relaxed);

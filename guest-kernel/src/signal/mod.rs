@@ -284,7 +284,8 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             if let Some(mask) = st.me.saved_mask.take() {
                 st.me.blocked = mask;
             }
-            host::sync(&st.proc, st.me.blocked);
+            let Locked { proc, me } = &mut st;
+            host::sync(proc, me);
             drop(st);
             if let Some(nr) = interrupted {
                 // No handler ran: the interruption is invisible, as on Linux.

@@ -152,7 +152,13 @@ pub struct ThreadSignals {
     /// process-directed one may be given to it although it blocks them (Linux unblocks
     /// them for the wait, in `real_blocked`).
     pub waiting_for: u64,
+    /// The blocked mask the host's dispositions were last worked out with (signal/host.rs);
+    /// `NEVER_SYNCED` for a new thread.
+    pub synced_blocked: u64,
 }
+
+/// No real mask: unblockable signals are never blocked.
+const NEVER_SYNCED: u64 = u64::MAX;
 
 impl ThreadSignals {
     pub const fn new() -> ThreadSignals {
@@ -162,6 +168,7 @@ impl ThreadSignals {
             altstack: AltStack::DISABLED,
             saved_mask: None,
             waiting_for: 0,
+            synced_blocked: NEVER_SYNCED,
         }
     }
 
@@ -178,6 +185,7 @@ impl ThreadSignals {
         self.altstack = AltStack::DISABLED;
         self.saved_mask = None;
         self.waiting_for = 0;
+        self.synced_blocked = NEVER_SYNCED;
     }
 }
 

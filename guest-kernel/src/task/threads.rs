@@ -37,11 +37,7 @@ pub struct ThreadStart {
     pub gs_base: u64,
     /// CLONE_CHILD_SETTID's address (0: none): the new thread writes its tid there.
     pub set_child_tid: u64,
-    /// CLONE_PARENT_SETTID's address (0: none): written by the new thread too, before it
-    /// runs user code (the parent's clone returns only after that). Written by the parent
-    /// after the fact, it could overwrite the 0 a quickly exiting thread's
-    /// CLONE_CHILD_CLEARTID stored at the same word (glibc uses one for both), and its
-    /// joiner would wait for ever.
+    /// CLONE_PARENT_SETTID's address (0: none).
     pub set_parent_tid: u64,
 }
 
@@ -108,7 +104,7 @@ fn release_slot(vcpu: u32) {
 }
 
 /// The slot's `Thread`, made ready for a new thread of the running process.
-fn thread_for_slot(vcpu: u32, start: ThreadStart, clear_child_tid: u64) -> &'static Thread {
+fn thread_for_slot(vcpu: u32, clear_child_tid: u64) -> &'static Thread {
     let slot = &SLOT_THREADS[vcpu as usize];
     let mut t = slot.load(Ordering::Acquire);
     if t.is_null() {
@@ -138,18 +134,13 @@ fn thread_for_slot(vcpu: u32, start: ThreadStart, clear_child_tid: u64) -> &'sta
     t.interrupted_syscall.store(u64::MAX, Ordering::Relaxed);
     let blocked = super::current().signals.lock().blocked;
     t.signals.lock().reset_for_new_thread(blocked);
-    *t.start.lock() = Some(start);
+    *t.start.lock() = None;
     t
 }
 
 /// How many threads the process has.
 pub fn count() -> u32 {
     process().threads.load(Ordering::Relaxed)
-}
-
-/// Whether the process has more than one thread.
-pub fn is_multithreaded() -> bool {
-    process().threads.load(Ordering::Relaxed) > 1
 }
 
 /// Every live thread of the process but the caller's.
@@ -189,7 +180,7 @@ pub fn wake_for_signal(t: &Thread) {
 /// Start a thread of the running process; returns its tid.
 pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
     let (vcpu, block) = claim_slot().ok_or(-(errno::EAGAIN as i64))?;
-    let thread = thread_for_slot(vcpu, start, clear_child_tid);
+    let thread = thread_for_slot(vcpu, clear_child_tid);
     let cr3 = {
         // Page-table writers hold the address-space lock: no top-level entry is added
         // while the copy is made.
@@ -213,11 +204,19 @@ pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
         release_slot(vcpu);
         return Err(ret);
     }
-    thread.tid.store(ret as u32, Ordering::SeqCst);
-    // The new vCPU runs already: wait (briefly) until it has written the thread ids.
-    while thread.start.lock().is_some() {
-        core::hint::spin_loop();
+    // The monitor answers with the tid before the new vCPU may run user code: the ids are
+    // written here, before the new thread takes its start state (and so before it can exit
+    // and clear CLONE_CHILD_CLEARTID's word, which glibc shares with CLONE_PARENT_SETTID's;
+    // written after that, the id would make its joiner wait for ever).
+    let tid = ret as u32;
+    thread.tid.store(tid, Ordering::SeqCst);
+    for at in [start.set_parent_tid, start.set_child_tid] {
+        if at != 0 {
+            // As Linux's: a fault here is ignored.
+            let _ = crate::mm::uaccess::copy_to_user(at, &tid.to_le_bytes());
+        }
     }
+    *thread.start.lock() = Some(start);
     Ok(ret as i32)
 }
 
@@ -250,22 +249,13 @@ extern "C" fn thread_main(thread: *const Thread) -> ! {
     percpu::slot(percpu::NO_WORKER).store(1, Ordering::Relaxed);
     super::percpu::set_current_thread(thread);
     crate::arch::init_syscall_msrs();
-    // The host wrote the thread id before it ran the vCPU.
-    let tid = percpu::remote_block_word(block, vcpu_block::THREAD_ID).load(Ordering::SeqCst);
-    thread.tid.store(tid as u32, Ordering::SeqCst);
-    // The creator (`spawn`) waits until the start state is gone, which it sees only once
-    // the ids are written and the lock is released.
-    let mut start_slot = thread.start.lock();
-    let Some(start) = start_slot.take() else {
-        crate::kpanic!("a thread started without its start state");
-    };
-    for at in [start.set_parent_tid, start.set_child_tid] {
-        if at != 0 {
-            // As Linux's: a fault here is ignored.
-            let _ = crate::mm::uaccess::copy_to_user(at, &(tid as u32).to_le_bytes());
+    // The creator (`spawn`) hands over the start state once it has written the ids.
+    let start = loop {
+        if let Some(start) = thread.start.lock().take() {
+            break start;
         }
-    }
-    drop(start_slot);
+        core::hint::spin_loop();
+    };
     platform::set_fs_base(start.fs_base);
     platform::set_gs_base(start.gs_base);
     // The vCPU may be an ended thread's, with that thread's translations still cached
@@ -282,6 +272,8 @@ pub fn exit_thread(status: i32) -> ! {
     }
     let t = super::current();
     release_thread_words(t);
+    // What all threads block may grow without this one: worked out again at the next sync.
+    crate::signal::host::actions_changed();
     let vcpu = t.vcpu.load(Ordering::Relaxed);
     crate::mm::tlb::remove_vcpu(vcpu);
     crate::mm::vcpu_roots::forget(vcpu);

@@ -1434,15 +1434,15 @@ mod tests {
 
         // mknodat: a FIFO and a type-0 regular file; a directory and a symlink are refused
         // as Linux refuses them; an absolute path ignores a dirfd that is no descriptor.
-        let fifo = (lx::S_IFIFO | 0o644) as u32;
+        let fifo = lx::S_IFIFO | 0o644;
         assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), Response::Ret(0));
         assert!(std::fs::symlink_metadata(dir.host("p")).unwrap().file_type().is_fifo());
         assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), err(errno::EEXIST));
         assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"r", mode: 0o600, dev: 0 }), Response::Ret(0));
         assert!(dir.host("r").is_file());
-        let mkdir = (lx::S_IFDIR | 0o755) as u32;
+        let mkdir = lx::S_IFDIR | 0o755;
         assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"d", mode: mkdir, dev: 0 }), err(errno::EPERM));
-        let link = (lx::S_IFLNK | 0o777) as u32;
+        let link = lx::S_IFLNK | 0o777;
         assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"l", mode: link, dev: 0 }), err(errno::EINVAL));
         let abs = dir.join("q");
         assert_eq!(call(&mem, Request::Mknodat { dirfd: -5, path: &abs, mode: fifo, dev: 0 }), Response::Ret(0));

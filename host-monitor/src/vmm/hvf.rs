@@ -784,6 +784,12 @@ impl Vcpu for HvfVcpu {
         Ok(())
     }
 
+    /// An exit's instruction is stepped over when the exit is taken (`advance`): nothing
+    /// is left to complete.
+    fn finish_pending_exit(&mut self) -> Result<(), VmmError> {
+        Ok(())
+    }
+
     fn suspend_for_fork(&mut self) -> Result<(), VmmError> {
         let id = self.on_own_thread()?;
         let regs = sys::GPRS

@@ -472,6 +472,12 @@ fn data_segment(selector: u16) -> kvm_segment {
 }
 
 impl Vcpu for KvmVcpu {
+    fn finish_pending_exit(&mut self) -> Result<(), VmmError> {
+        finish_with_immediate_exit(&mut self.fd);
+        self.forget_previous_run();
+        Ok(())
+    }
+
     fn set_boot_state(&mut self, st: &BootState) -> Result<(), VmmError> {
         let mut s = self.fd.get_sregs().map_err(|e| failed("KVM_GET_SREGS", e))?;
         s.cr0 = st.cr0;
@@ -617,13 +623,18 @@ impl Drop for KvmVcpu {
         if self.id == 0 || self.generation != self.shared.generation.load(Ordering::Acquire) {
             return;
         }
-        fd.set_kvm_immediate_exit(1);
-        let _ = fd.run();
-        fd.set_kvm_immediate_exit(0);
+        finish_with_immediate_exit(&mut fd);
         if let Ok(mut retired) = self.shared.retired.lock() {
             retired.push((self.id, self.generation, fd));
         }
     }
+}
+
+/// One KVM_RUN that returns at once: KVM completes the exit the vCPU stopped at.
+fn finish_with_immediate_exit(fd: &mut VcpuFd) {
+    fd.set_kvm_immediate_exit(1);
+    let _ = fd.run();
+    fd.set_kvm_immediate_exit(0);
 }
 
 impl KvmVcpu {

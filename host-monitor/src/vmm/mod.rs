@@ -176,6 +176,10 @@ pub trait Vcpu {
     /// Raise external interrupt `vector` in the guest, now or as soon as it enables
     /// interrupts (the guest kernel takes caught host signals in its handler).
     fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError>;
+    /// The thread this vCPU ran has ended at an exit: complete that exit now (KVM would
+    /// otherwise complete the stopped instruction at the next thread's first one), so
+    /// that the vCPU can start another thread from `set_boot_state`.
+    fn finish_pending_exit(&mut self) -> Result<(), VmmError>;
     /// Fork step 1 (module documentation): save the complete vCPU state here and release
     /// the hypervisor's vCPU. Only `resume_after_fork` may follow.
     fn suspend_for_fork(&mut self) -> Result<(), VmmError>;
