@@ -3,7 +3,7 @@
 //! state asks for, which the monitor mirrors so that the host's default actions (die, stop,
 //! continue) are Linux's and ignored signals stay ignored across a host exec.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use abi_shared::hypercall::{HostSignalInfo, Request};
 use abi_shared::layout::{vcpu_block, vcpu_block_gpa, PHYS_MAP_BASE};
@@ -108,6 +108,8 @@ fn wanted(st: &SignalState, blocked: u64) -> (u64, u64) {
 static SENT_CATCH: AtomicU64 = AtomicU64::new(0);
 static SENT_IGNORE: AtomicU64 = AtomicU64::new(0);
 static ACTIONS_CHANGED: AtomicBool = AtomicBool::new(true);
+/// The number of threads when the dispositions were last worked out.
+static SYNCED_THREADS: AtomicU32 = AtomicU32::new(1);
 
 /// An action changed (sigaction, exec, SA_RESETHAND...): recompute at the next `sync`.
 pub fn actions_changed() {
@@ -121,10 +123,16 @@ pub fn actions_changed() {
 /// several threads the mask that counts is what all of them block; the caller holds the
 /// process's signal lock, which serialises this.
 pub fn sync(st: &SignalState, me: &mut ThreadSignals) {
-    if !ACTIONS_CHANGED.load(Ordering::Relaxed) && me.blocked == me.synced_blocked {
+    // What all threads block changes when one exits (a new one syncs on its own).
+    let threads = crate::task::threads::count();
+    if !ACTIONS_CHANGED.load(Ordering::Relaxed)
+        && me.blocked == me.synced_blocked
+        && threads == SYNCED_THREADS.load(Ordering::Relaxed)
+    {
         return;
     }
     ACTIONS_CHANGED.store(false, Ordering::Relaxed);
+    SYNCED_THREADS.store(threads, Ordering::Relaxed);
     me.synced_blocked = me.blocked;
     let blocked = crate::task::threads::others().fold(me.blocked, |all, t| all & t.signals().lock().blocked);
     let (catch, ignore) = wanted(st, blocked);

@@ -272,8 +272,6 @@ pub fn exit_thread(status: i32) -> ! {
     }
     let t = super::current();
     release_thread_words(t);
-    // What all threads block may grow without this one: worked out again at the next sync.
-    crate::signal::host::actions_changed();
     let vcpu = t.vcpu.load(Ordering::Relaxed);
     crate::mm::tlb::remove_vcpu(vcpu);
     crate::mm::vcpu_roots::forget(vcpu);
