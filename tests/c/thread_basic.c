@@ -4,6 +4,7 @@
  * Threads only record what they see; main prints, so the output order is fixed. */
 #include "common.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -69,6 +70,29 @@ static void *tls_fn(void *arg)
     r->array_kept = same;
     pthread_barrier_wait(&tls_barrier);
     return NULL;
+}
+
+/* --- /proc sees the threads --- */
+static pthread_barrier_t proc_barrier;
+static void *proc_fn(void *arg)
+{
+    pthread_barrier_wait(&proc_barrier); /* alive... */
+    pthread_barrier_wait(&proc_barrier); /* ...until main has looked */
+    return arg;
+}
+
+/* The number in /proc/self/status's "Threads:" line. */
+static int status_threads(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "Threads:", 8) == 0)
+            n = atoi(line + 8);
+    if (f)
+        fclose(f);
+    return n;
 }
 
 /* --- pthread_key destructors --- */
@@ -340,6 +364,31 @@ int main(void)
             pthread_join(t, &v);
         check("small_stack", rc == 0 && (uintptr_t)v == 13);
         pthread_attr_destroy(&attr);
+    }
+
+    /* /proc/self/task lists every thread, status counts them, thread-self is the caller. */
+    {
+        pthread_t t[3];
+        pthread_barrier_init(&proc_barrier, NULL, 4);
+        for (int i = 0; i < 3; i++)
+            pthread_create(&t[i], NULL, proc_fn, NULL);
+        pthread_barrier_wait(&proc_barrier);
+        int entries = 0;
+        DIR *d = opendir("/proc/self/task");
+        for (struct dirent *e; d && (e = readdir(d));)
+            entries += e->d_name[0] != '.';
+        if (d)
+            closedir(d);
+        checkf("proc_task_entries", entries == 4, "%d", entries);
+        checkf("proc_status_threads", status_threads() == 4, "%d", status_threads());
+        char path[64], link[64] = {0}, want[64];
+        snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid());
+        check("proc_task_own_dir", access(path, R_OK) == 0);
+        snprintf(want, sizeof want, "%d/task/%ld", getpid(), tid());
+        check("proc_thread_self", readlink("/proc/thread-self", link, sizeof link - 1) > 0 && strcmp(link, want) == 0);
+        pthread_barrier_wait(&proc_barrier);
+        for (int i = 0; i < 3; i++)
+            pthread_join(t[i], NULL);
     }
 
     return finish();

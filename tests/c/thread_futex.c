@@ -404,8 +404,45 @@ static void waitv(void)
     printf("futex_waitv_index: %s\n", res.ret >= 0 ? (res.ret == 1 ? "1" : "other") : errname(res.err));
 }
 
+/* membarrier: the commands runtimes use, with another thread running user code. */
+#ifndef SYS_membarrier
+#define SYS_membarrier 324
+#endif
+static volatile int spin_stop;
+static void *spin_fn(void *arg)
+{
+    while (!spin_stop)
+        ;
+    return arg;
+}
+/* Before any thread exists: musl's pthread_create registers PRIVATE_EXPEDITED itself. */
+static void membarrier_cmds(void)
+{
+    long q = syscall(SYS_membarrier, 0, 0, 0);
+    /* The bits every kernel since 5.10 has (newer ones add GET_REGISTRATIONS, 512). */
+    checkf("membarrier_query", (q & 0x1ff) == 0x1ff, "%ld", q & 0x1ff);
+    expect_err("membarrier_private_unregistered", syscall(SYS_membarrier, 8, 0, 0), EPERM);
+    pthread_t t;
+    pthread_create(&t, NULL, spin_fn, NULL);
+    expect_ok("membarrier_register_private", syscall(SYS_membarrier, 16, 0, 0));
+    expect_ok("membarrier_private", syscall(SYS_membarrier, 8, 0, 0));
+    expect_err("membarrier_sync_core_unregistered", syscall(SYS_membarrier, 32, 0, 0), EPERM);
+    expect_ok("membarrier_register_sync_core", syscall(SYS_membarrier, 64, 0, 0));
+    expect_ok("membarrier_sync_core", syscall(SYS_membarrier, 32, 0, 0));
+    expect_ok("membarrier_global", syscall(SYS_membarrier, 1, 0, 0));
+    expect_ok("membarrier_global_expedited", syscall(SYS_membarrier, 2, 0, 0));
+    expect_err("membarrier_bad_flags", syscall(SYS_membarrier, 0, 1, 0), EINVAL);
+    expect_err("membarrier_two_commands", syscall(SYS_membarrier, 3, 0, 0), EINVAL);
+    if (q & 512)
+        checkf("membarrier_registrations", syscall(SYS_membarrier, 512, 0, 0) == (16 | 64), "%ld",
+               syscall(SYS_membarrier, 512, 0, 0));
+    spin_stop = 1;
+    pthread_join(t, NULL);
+}
+
 int main(void)
 {
+    membarrier_cmds();
     wait_wake("shared", 0);
     wait_wake("private", FUTEX_PRIVATE_FLAG);
     timeouts("shared", 0);

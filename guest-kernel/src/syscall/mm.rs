@@ -599,3 +599,57 @@ pub fn mincore(c: &mut Ctx<'_>) -> i64 {
     }
     0
 }
+
+/// membarrier's commands (linux/membarrier.h).
+const MEMBARRIER_CMD_QUERY: u32 = 0;
+const MEMBARRIER_CMD_GLOBAL: u32 = 1 << 0;
+const MEMBARRIER_CMD_GLOBAL_EXPEDITED: u32 = 1 << 1;
+const MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED: u32 = 1 << 2;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED: u32 = 1 << 3;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: u32 = 1 << 4;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE: u32 = 1 << 5;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE: u32 = 1 << 6;
+const MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ: u32 = 1 << 7;
+const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ: u32 = 1 << 8;
+const MEMBARRIER_CMD_GET_REGISTRATIONS: u32 = 1 << 9;
+const MEMBARRIER_CMD_FLAG_CPU: u32 = 1;
+
+/// membarrier(cmd, flags, cpu_id): every other thread of the process that runs user code
+/// passes through its kernel (a full barrier, and a serialising one) before the call
+/// returns. That is the TLB shootdown's handshake (mm/tlb.rs), which the barrier uses.
+/// The other processes' threads run in VMs of their own: a GLOBAL barrier covers this
+/// process's. There are no rseq critical sections to restart (rseq is not served).
+pub fn membarrier(c: &mut Ctx<'_>) -> i64 {
+    let (cmd, flags) = (c.arg(0) as u32, c.arg(1) as u32);
+    let flags_ok = flags == 0 || (cmd == MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ && flags == MEMBARRIER_CMD_FLAG_CPU);
+    if !flags_ok || c.arg(0) > u64::from(u32::MAX) {
+        return EINVAL;
+    }
+    let registered = crate::task::membarrier_registrations();
+    let needs = |registration: u32| {
+        if registered & registration == 0 {
+            return err(errno::EPERM);
+        }
+        crate::mm::tlb::shootdown();
+        0
+    };
+    match cmd {
+        MEMBARRIER_CMD_QUERY => i64::from((MEMBARRIER_CMD_GET_REGISTRATIONS << 1) - 1),
+        MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_GLOBAL_EXPEDITED => {
+            crate::mm::tlb::shootdown();
+            0
+        }
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED => needs(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED),
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE => needs(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE),
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ => needs(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ),
+        MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE
+        | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ => {
+            crate::task::membarrier_register(cmd);
+            0
+        }
+        MEMBARRIER_CMD_GET_REGISTRATIONS => i64::from(registered),
+        _ => EINVAL,
+    }
+}

@@ -220,6 +220,7 @@ syscall_table! {
     318 getrandom         Guest ids::getrandom        [Ptr, D, X];
     319 memfd_create      Host  fs_extra::memfd_create [Str, X];
     322 execveat          Both  exec::execveat        [DirFd, Str, Ptr, Ptr, X];
+    324 membarrier        Guest mm::membarrier        [X, X, D];
     325 mlock2            Guest misc::mlock2          [X, D, X];
     326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];

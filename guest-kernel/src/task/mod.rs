@@ -70,6 +70,9 @@ pub struct Process {
     signals: Mutex<SignalState>,
     /// Threads alive (the last one's exit ends the process).
     threads: AtomicU32,
+    /// The membarrier registrations (MEMBARRIER_CMD_REGISTER_* bits); Linux keeps them
+    /// with the memory, so a fork's child and a new image start with none.
+    membarrier: AtomicU32,
 }
 
 /// One thread of a process.
@@ -112,6 +115,7 @@ static MAIN_PROCESS: Process = Process {
     cpus: AtomicU32::new(1),
     signals: Mutex::new(SignalState::new()),
     threads: AtomicU32::new(1),
+    membarrier: AtomicU32::new(0),
 };
 
 /// The program's first (and so far only) thread.
@@ -215,6 +219,7 @@ pub fn init(s: &Startup) {
 /// A forked child: its own pid (and, as the main thread, tid), and its parent's.
 pub fn become_child(parent: i32, pid: i32) {
     let p = process();
+    p.membarrier.store(0, Ordering::Relaxed);
     p.pid.store(pid as u32, Ordering::Relaxed);
     p.ppid.store(parent as u32, Ordering::Relaxed);
     current().tid.store(pid as u32, Ordering::Relaxed);
@@ -226,6 +231,7 @@ pub fn become_child(parent: i32, pid: i32) {
 pub fn set_exec(path: &[u8]) {
     set_comm_from_path(path);
     process().dumpable.store(1, Ordering::Relaxed);
+    process().membarrier.store(0, Ordering::Relaxed);
     set_exe(path);
 }
 
@@ -288,6 +294,15 @@ pub fn umask() -> u32 {
 /// Record the mask the host process now has; returns the old one.
 pub fn set_umask(mask: u32) -> u32 {
     process().umask.swap(mask & 0o777, Ordering::Relaxed)
+}
+
+/// membarrier's registrations (MEMBARRIER_CMD_REGISTER_* bits).
+pub fn membarrier_registrations() -> u32 {
+    process().membarrier.load(Ordering::Relaxed)
+}
+
+pub fn membarrier_register(cmd: u32) {
+    process().membarrier.fetch_or(cmd, Ordering::Relaxed);
 }
 
 pub fn dumpable() -> u32 {

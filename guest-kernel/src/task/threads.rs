@@ -157,6 +157,14 @@ fn thread_of_slot(vcpu: u32) -> Option<&'static Thread> {
     unsafe { SLOT_THREADS[vcpu as usize].load(Ordering::Acquire).as_ref() }
 }
 
+/// The ids of every live thread, the process's first (or the caller) first.
+pub fn tids() -> alloc::vec::Vec<i32> {
+    let mut ids = alloc::vec![super::tid()];
+    ids.extend(others().map(Thread::tid));
+    ids.sort_unstable();
+    ids
+}
+
 /// The live thread of the process whose id is `tid`.
 pub fn find(tid: i32) -> Option<&'static Thread> {
     if tid == super::tid() {

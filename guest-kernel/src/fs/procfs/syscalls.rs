@@ -103,8 +103,14 @@ fn fd_open(fd: i32) -> bool {
 }
 
 /// Resolve, then check that fd entries name open descriptors.
+/// The ids procfs paths are resolved with.
+fn with_ids<T>(f: impl FnOnce(&tree::Ids<'_>) -> T) -> T {
+    let tids = task::threads::tids();
+    f(&tree::Ids { pid: task::pid(), tid: task::tid(), tids: &tids })
+}
+
 fn resolve(path: &[u8], follow: bool) -> Result<Resolved, i64> {
-    let r = tree::resolve(path, task::pid(), follow).map_err(err)?;
+    let r = with_ids(|ids| tree::resolve(path, ids, follow)).map_err(err)?;
     let fd = match &r {
         Resolved::Node(Node::Link(Link::Fd(fd)) | Node::File(File::Fdinfo(fd)), _) => Some(*fd),
         Resolved::Follow(Link::Fd(fd)) | Resolved::Through(Link::Fd(fd), _) => Some(*fd),
@@ -481,7 +487,7 @@ fn link_text(link: Link) -> Result<Vec<u8>, i64> {
             Some(e) => Ok(e.path.to_vec()),
             None => state::fd_path(fd),
         },
-        l => Ok(tree::internal_link_target(l, task::pid())),
+        l => Ok(with_ids(|ids| tree::internal_link_target(l, ids))),
     }
 }
 
@@ -547,7 +553,10 @@ fn listing(dir: Dir, path: &[u8]) -> Vec<DirEntry> {
     let mut v: Vec<DirEntry> = alloc::vec![(b".".to_vec(), DT_DIR, None), (b"..".to_vec(), DT_DIR, None)];
     let pid = task::pid();
     match dir {
-        Dir::Root | Dir::Task => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR, None)),
+        Dir::Root => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR, None)),
+        Dir::Task => {
+            v.extend(task::threads::tids().into_iter().map(|t| (alloc::format!("{t}").into_bytes(), DT_DIR, None)))
+        }
         Dir::Fd | Dir::Fdinfo => {
             let kind = if dir == Dir::Fd { DT_LNK } else { DT_REG };
             v.extend(open_fds().into_iter().map(|fd| (alloc::format!("{fd}").into_bytes(), kind, None)));

@@ -17,7 +17,7 @@ use abi_shared::linux::errno;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dir {
     Root,
-    /// /proc/<pid> (and /proc/<pid>/task/<pid>: one thread per process).
+    /// /proc/<pid> (and /proc/<pid>/task/<tid> of each thread, which shows the process's).
     Pid,
     Task,
     Fd,
@@ -74,7 +74,7 @@ pub enum File {
 pub enum Link {
     /// /proc/self -> "<pid>"
     ProcSelf,
-    /// /proc/thread-self -> "<pid>/task/<pid>"
+    /// /proc/thread-self -> "<pid>/task/<tid>"
     ThreadSelf,
     /// /proc/mounts -> "self/mounts"
     Mounts,
@@ -233,14 +233,24 @@ pub fn parse_number(name: &[u8]) -> Option<i32> {
     i32::try_from(v).ok()
 }
 
+/// Who is asking: the process, the calling thread and every thread of the process.
+#[derive(Clone, Copy, Debug)]
+pub struct Ids<'a> {
+    pub pid: i32,
+    pub tid: i32,
+    pub tids: &'a [i32],
+}
+
 /// One name in a directory. Fd entries are returned for any number: whether that fd is
-/// open is for the caller to check.
-pub fn lookup(dir: Dir, name: &[u8], pid: i32) -> Option<Node> {
+/// open is for the caller to check. A thread's directory under task/ shows its process's
+/// files (the process's view: per-thread files are not told apart yet).
+pub fn lookup(dir: Dir, name: &[u8], ids: &Ids<'_>) -> Option<Node> {
     if let Some((_, n)) = fixed_entries(dir).iter().find(|(n, _)| n.as_bytes() == name) {
         return Some(*n);
     }
     match dir {
-        Dir::Root | Dir::Task => (parse_number(name) == Some(pid)).then_some(Node::Dir(Dir::Pid)),
+        Dir::Root => (parse_number(name) == Some(ids.pid)).then_some(Node::Dir(Dir::Pid)),
+        Dir::Task => parse_number(name).filter(|t| ids.tids.contains(t)).map(|_| Node::Dir(Dir::Pid)),
         Dir::Fd => parse_number(name).map(|fd| Node::Link(Link::Fd(fd))),
         Dir::Fdinfo => parse_number(name).map(|fd| Node::File(File::Fdinfo(fd))),
         _ => None,
@@ -306,7 +316,8 @@ fn pid_path(pid: i32) -> Vec<u8> {
 
 /// Resolve an absolute path that `is_under_proc`. `follow` says whether a final link is
 /// followed (stat, open) or named (lstat, readlink, O_NOFOLLOW). Errors are Linux errnos.
-pub fn resolve(path: &[u8], pid: i32, follow: bool) -> Result<Resolved, u32> {
+pub fn resolve(path: &[u8], ids: &Ids<'_>, follow: bool) -> Result<Resolved, u32> {
+    let pid = ids.pid;
     let (parts, trailing) = normalise(path);
     let follow = follow || trailing;
     let mut node = Node::Dir(Dir::Root);
@@ -315,7 +326,7 @@ pub fn resolve(path: &[u8], pid: i32, follow: bool) -> Result<Resolved, u32> {
     for (i, name) in rest.iter().enumerate() {
         let last = i + 1 == rest.len();
         let Node::Dir(dir) = node else { return Err(errno::ENOTDIR) };
-        node = match lookup(dir, name, pid) {
+        node = match lookup(dir, name, ids) {
             Some(n) => n,
             None if is_sys_dir(dir) => {
                 let mut rel = sys_rel(&canonical).to_vec();
@@ -346,7 +357,7 @@ pub fn resolve(path: &[u8], pid: i32, follow: bool) -> Result<Resolved, u32> {
         canonical = pid_path(pid);
         node = match link {
             Link::ThreadSelf => {
-                canonical.extend_from_slice(alloc::format!("/task/{pid}").as_bytes());
+                canonical.extend_from_slice(alloc::format!("/task/{}", ids.tid).as_bytes());
                 Node::Dir(Dir::Pid)
             }
             Link::Mounts => {
@@ -363,11 +374,11 @@ pub fn resolve(path: &[u8], pid: i32, follow: bool) -> Result<Resolved, u32> {
 }
 
 /// What an internal link reads as (readlink of /proc/self is the pid, as on Linux).
-pub fn internal_link_target(link: Link, pid: i32) -> Vec<u8> {
+pub fn internal_link_target(link: Link, ids: &Ids<'_>) -> Vec<u8> {
     match link {
-        Link::ThreadSelf => alloc::format!("{pid}/task/{pid}").into_bytes(),
+        Link::ThreadSelf => alloc::format!("{}/task/{}", ids.pid, ids.tid).into_bytes(),
         Link::Mounts => b"self/mounts".to_vec(),
-        _ => alloc::format!("{pid}").into_bytes(),
+        _ => alloc::format!("{}", ids.pid).into_bytes(),
     }
 }
 
@@ -388,8 +399,11 @@ pub fn join(base: &[u8], rel: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
+    /// Process 42, asked by its thread 43 (of 42 and 43).
+    const IDS: Ids<'static> = Ids { pid: 42, tid: 43, tids: &[42, 43] };
+
     fn node(path: &str) -> Result<Resolved, u32> {
-        resolve(path.as_bytes(), 42, true)
+        resolve(path.as_bytes(), &IDS, true)
     }
 
     #[test]
@@ -409,20 +423,28 @@ mod tests {
         assert_eq!(node("/proc/42/status").unwrap(), a);
         assert_eq!(
             node("/proc/thread-self/status").unwrap(),
-            Resolved::Node(Node::File(File::Status), b"/proc/42/task/42/status".to_vec())
+            Resolved::Node(Node::File(File::Status), b"/proc/42/task/43/status".to_vec())
         );
+        assert_eq!(
+            node("/proc/self/task/43/status").unwrap(),
+            Resolved::Node(Node::File(File::Status), b"/proc/42/task/43/status".to_vec())
+        );
+        assert_eq!(node("/proc/self/task/44"), Err(errno::ENOENT));
+        // A thread is not a process directory of its own at the top (Linux hides it there
+        // from listings, but opens it; not yet here).
         assert_eq!(node("/proc/43/status"), Err(errno::ENOENT));
         assert_eq!(node("/proc/042/status"), Err(errno::ENOENT));
     }
 
     #[test]
     fn links_are_named_or_followed() {
-        let named = resolve(b"/proc/self", 42, false).unwrap();
+        let named = resolve(b"/proc/self", &IDS, false).unwrap();
         assert_eq!(named, Resolved::Node(Node::Link(Link::ProcSelf), b"/proc/self".to_vec()));
-        assert_eq!(internal_link_target(Link::ProcSelf, 42), b"42");
+        assert_eq!(internal_link_target(Link::ProcSelf, &IDS), b"42");
+        assert_eq!(internal_link_target(Link::ThreadSelf, &IDS), b"42/task/43");
         assert_eq!(node("/proc/self/exe").unwrap(), Resolved::Follow(Link::Exe));
         assert_eq!(
-            resolve(b"/proc/self/exe", 42, false).unwrap(),
+            resolve(b"/proc/self/exe", &IDS, false).unwrap(),
             Resolved::Node(Node::Link(Link::Exe), b"/proc/42/exe".to_vec())
         );
         assert_eq!(node("/proc/self/fd/7").unwrap(), Resolved::Follow(Link::Fd(7)));
