@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 24;
+pub const PROTOCOL_VERSION: u32 = 25;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -665,15 +665,21 @@ pub enum Request<'a> {
     /// and someone sends `FutexWake` for it, or `timeout_ns` (relative; u64::MAX: none)
     /// passes, or a host signal interrupts: `Ret(0)`, `-EAGAIN` (the value differed at
     /// once), `-ETIMEDOUT`, `-EINTR`. By exit: the vCPU thread itself sleeps (no core used).
+    /// `shared`: `gpa` lies in a shared file mapping and the host's futex is keyed by the
+    /// file's page, so waiters and wakers of other processes (linuxrun's or native) meet
+    /// there; otherwise the word is this process's alone (a vCPU's wake word).
     FutexSleep {
         gpa: u64,
         expected: u32,
         timeout_ns: u64,
+        shared: bool,
     },
-    /// Wake up to `count` vCPU threads sleeping in `FutexSleep` on `gpa`: `Ret(woken)`.
+    /// Wake up to `count` threads sleeping in `FutexSleep` on `gpa` (with the same
+    /// `shared`): `Ret(woken)`.
     FutexWake {
         gpa: u64,
         count: u32,
+        shared: bool,
     },
     /// Interrupt the vCPUs in `mask` (bit n: vCPU n) that run guest code: each takes the
     /// kick interrupt (`SIGNAL_KICK_VECTOR`) before it runs more user code (TLB shootdowns,

@@ -107,6 +107,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "files_locks",
     "files_mknod",
     "files_more",
+    "futex_shared",
     "hello",
     "killed_by_signal",
     "random_fresh",

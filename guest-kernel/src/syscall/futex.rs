@@ -13,6 +13,7 @@ use crate::mm::uaccess;
 use crate::mm::vma::{VmaKind, PROT_READ, PROT_WRITE};
 use crate::mm::SPACE;
 use crate::task::futex::{self as task_futex, Key};
+use abi_shared::hypercall::Request;
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
@@ -84,7 +85,71 @@ fn wait(uaddr: u64, op: i32, flags: i32, val: u32, timeout: u64, bitset: u32) ->
     if bitset == 0 {
         return Err(EINVAL);
     }
+    if let Some(gpa) = in_shared_file(uaddr, private) {
+        return wait_in_host(gpa, val, deadline);
+    }
     wait_on(&[(Key::new(uaddr, private), val)], bitset, deadline)
+}
+
+/// Where a shared futex lives when its word is in a MAP_SHARED file mapping (a file, a
+/// shared anonymous mapping, POSIX shm): the page is the host's mapping of the file, so
+/// the host's futex, keyed by the file's page, is where waiters and wakers of every
+/// process meet, linuxrun's and native ones alike. The word's guest-physical address, for
+/// a futex named without FUTEX_PRIVATE_FLAG in such a mapping.
+fn in_shared_file(uaddr: u64, private: bool) -> Option<u64> {
+    if private {
+        return None;
+    }
+    let space = SPACE.lock();
+    let vma = space.vmas.find(uaddr)?;
+    let window = vma.file.as_ref()?.window?;
+    Some(window + (uaddr - vma.start))
+}
+
+/// A wait on a shared futex in the host (see `in_shared_file`), until a wake there, the
+/// deadline, or a signal for this thread (the monitor's kick ends the host sleep). Bitsets
+/// are not told apart there: a waiter woken by a wake meant for another bit returns 0, a
+/// spurious wake-up, which futex callers check for anyway.
+fn wait_in_host(gpa: u64, val: u32, deadline: Option<u64>) -> Result<i64, i64> {
+    loop {
+        let now = crate::time::monotonic_ns();
+        if crate::signal::has_deliverable() {
+            if deadline.is_none() {
+                crate::signal::note_interrupted(FUTEX_NR);
+            }
+            return Err(err(errno::EINTR));
+        }
+        if deadline.is_some_and(|d| now >= d) {
+            return Err(err(errno::ETIMEDOUT));
+        }
+        let until = match (deadline, crate::signal::timer::deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let timeout_ns = until.map_or(u64::MAX, |u| u.saturating_sub(now));
+        let r = crate::hypercall::call_ret(&Request::FutexSleep { gpa, expected: val, timeout_ns, shared: true });
+        match r {
+            0 => return Ok(0),
+            r if r == err(errno::EAGAIN) || r == EFAULT => return Err(r),
+            // A timeout (ours, or the process timer's) or a host signal: look again.
+            _ => {}
+        }
+    }
+}
+
+/// Wake up to `count` waiters of the futex at `uaddr`: those in this process's queue and,
+/// for a shared futex in a shared file mapping, those sleeping in the host (of every
+/// process).
+fn wake(uaddr: u64, private: bool, count: u32, bitset: u32) -> i64 {
+    let local = task_futex::wake(Key::new(uaddr, private), count, bitset);
+    let left = count.saturating_sub(local as u32);
+    match in_shared_file(uaddr, private) {
+        Some(gpa) if left > 0 => {
+            let woken = crate::hypercall::call_ret(&Request::FutexWake { gpa, count: left, shared: true });
+            local + woken.max(0)
+        }
+        _ => local,
+    }
 }
 
 /// Wait until one of `words` is woken (its index), the deadline passes or a signal comes.
@@ -141,18 +206,22 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
         return ENOSYS;
     }
     let result = match op {
-        FUTEX_WAKE => check_key(uaddr, private).map(|()| task_futex::wake(key(uaddr), val, u32::MAX)),
+        FUTEX_WAKE => check_key(uaddr, private).map(|()| wake(uaddr, private, val, u32::MAX)),
         FUTEX_WAKE_BITSET if val3 == 0 => Err(EINVAL),
-        FUTEX_WAKE_BITSET => check_key(uaddr, private).map(|()| task_futex::wake(key(uaddr), val, val3)),
+        FUTEX_WAKE_BITSET => check_key(uaddr, private).map(|()| wake(uaddr, private, val, val3)),
         FUTEX_WAIT => wait(uaddr, op, flags, val, timeout, u32::MAX),
         FUTEX_WAIT_BITSET => wait(uaddr, op, flags, val, timeout, val3),
         // The 4th argument of the requeue operations is a count, not a timeout.
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             requeue(uaddr, uaddr2, private, val, timeout, (op == FUTEX_CMP_REQUEUE).then_some(val3))
         }
-        FUTEX_WAKE_OP => check_key(uaddr, private)
-            .and_then(|()| check_key(uaddr2, private))
-            .map(|()| task_futex::wake_op(key(uaddr), key(uaddr2), val, timeout as u32, val3)),
+        FUTEX_WAKE_OP => check_key(uaddr, private).and_then(|()| check_key(uaddr2, private)).map(|()| {
+            if in_shared_file(uaddr, private).is_some() || in_shared_file(uaddr2, private).is_some() {
+                wake_op_shared(uaddr, uaddr2, val, timeout as u32, val3)
+            } else {
+                task_futex::wake_op(key(uaddr), key(uaddr2), val, timeout as u32, val3)
+            }
+        }),
         _ => Err(ENOSYS),
     };
     result.unwrap_or_else(|e| e)
@@ -168,12 +237,42 @@ fn requeue(uaddr: u64, uaddr2: u64, private: bool, wake: u32, requeue: u64, expe
     if uaddr == uaddr2 {
         return Err(EINVAL);
     }
+    if in_shared_file(uaddr, private).is_some() {
+        return requeue_shared(uaddr, wake, requeue as u32, expected);
+    }
     let r = task_futex::requeue(Key::new(uaddr, private), Key::new(uaddr2, private), wake, requeue as u32, expected);
     if r < 0 {
         Err(r)
     } else {
         Ok(r)
     }
+}
+
+/// (CMP_)REQUEUE of a shared futex in a shared file mapping: its waiters sleep in the host,
+/// where they cannot be moved; they are woken instead (all that would have been moved: a
+/// waiter moved to the second word would have been woken from there later, and a futex
+/// waiter looks at its word again after any wake-up). Returns how many woke.
+fn requeue_shared(uaddr: u64, wake_count: u32, requeue_count: u32, expected: Option<u32>) -> Result<i64, i64> {
+    if let Some(val) = expected {
+        if task_futex::user_word(uaddr, false)?.load(Ordering::SeqCst) != val {
+            return Err(err(errno::EAGAIN));
+        }
+    }
+    Ok(wake(uaddr, false, wake_count.saturating_add(requeue_count), u32::MAX))
+}
+
+/// WAKE_OP where a word is in a shared file mapping: the operation on the second word,
+/// then the wakes, each where its futex's waiters sleep.
+fn wake_op_shared(uaddr: u64, uaddr2: u64, count: u32, count2: u32, op: u32) -> i64 {
+    let old = match task_futex::apply_op_at(uaddr2, op) {
+        Ok(old) => old,
+        Err(e) => return e,
+    };
+    let mut woken = wake(uaddr, false, count, u32::MAX);
+    if task_futex::op_compare(old, op) {
+        woken += wake(uaddr2, false, count2, u32::MAX);
+    }
+    woken
 }
 
 /// futex_waitv's limits and flags (linux/futex.h).

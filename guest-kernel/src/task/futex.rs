@@ -125,7 +125,11 @@ pub fn dequeue(id: u64) -> bool {
 /// Wake the waiter whose vCPU block is `block` (already off the queue).
 fn rouse(block: u64) {
     if wake_word(block).swap(WOKEN, Ordering::SeqCst) == SLEEPING {
-        crate::hypercall::call_ret(&Request::FutexWake { gpa: block + vcpu_block::FUTEX_WAKE_WORD, count: 1 });
+        crate::hypercall::call_ret(&Request::FutexWake {
+            gpa: block + vcpu_block::FUTEX_WAKE_WORD,
+            count: 1,
+            shared: false,
+        });
     }
 }
 
@@ -137,7 +141,11 @@ pub fn interrupt_wait(block: u64) {
         return;
     }
     if word.compare_exchange(SLEEPING, SIGNALLED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-        crate::hypercall::call_ret(&Request::FutexWake { gpa: block + vcpu_block::FUTEX_WAKE_WORD, count: 1 });
+        crate::hypercall::call_ret(&Request::FutexWake {
+            gpa: block + vcpu_block::FUTEX_WAKE_WORD,
+            count: 1,
+            shared: false,
+        });
     }
 }
 
@@ -155,6 +163,7 @@ pub fn sleep_on_wake_word(block: u64, timeout_ns: u64) {
         gpa: block + vcpu_block::FUTEX_WAKE_WORD,
         expected: SLEEPING,
         timeout_ns,
+        shared: false,
     });
     if word.compare_exchange(SLEEPING, IDLE, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         let _ = word.compare_exchange(SIGNALLED, IDLE, Ordering::SeqCst, Ordering::SeqCst);
@@ -235,6 +244,18 @@ pub fn wake_op(key: Key, key2: Key, count: u32, count2: u32, op: u32) -> i64 {
         rouse(b);
     }
     woken.len() as i64
+}
+
+/// FUTEX_WAKE_OP's operation on the user word at `uaddr`: its old value (ENOSYS for an
+/// unknown operation, EFAULT).
+pub fn apply_op_at(uaddr: u64, op: u32) -> Result<u32, i64> {
+    let word = user_word(uaddr, true)?;
+    apply_op(word, op).ok_or(-(errno::ENOSYS as i64))
+}
+
+/// FUTEX_WAKE_OP's comparison of the old value.
+pub fn op_compare(old: u32, op: u32) -> bool {
+    compare(old, op)
 }
 
 /// FUTEX_OP's operation on `word`; returns the old value (None: unknown operation).

@@ -315,10 +315,10 @@ impl Server {
             | Request::Kill { .. }
             | Request::Sigqueue { .. }
             | Request::StopSelf { .. } => process::handle(req),
-            Request::FutexSleep { gpa, expected, timeout_ns } => {
-                threads::futex_sleep(mem, *gpa, *expected, *timeout_ns)
+            Request::FutexSleep { gpa, expected, timeout_ns, shared } => {
+                threads::futex_sleep(mem, *gpa, *expected, *timeout_ns, *shared)
             }
-            Request::FutexWake { gpa, count } => threads::futex_wake(mem, *gpa, *count),
+            Request::FutexWake { gpa, count, shared } => threads::futex_wake(mem, *gpa, *count, *shared),
             Request::KickVcpus { vcpus } => {
                 crate::threads::kick_vcpus(*vcpus);
                 Response::Ret(0)

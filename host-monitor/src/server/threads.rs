@@ -19,20 +19,20 @@ fn guest_word(mem: &GuestMemory, gpa: u64) -> Option<&AtomicU32> {
 }
 
 /// `Request::FutexSleep`: on the calling vCPU's thread, which sleeps.
-pub fn futex_sleep(mem: &GuestMemory, gpa: u64, expected: u32, timeout_ns: u64) -> Response {
+pub fn futex_sleep(mem: &GuestMemory, gpa: u64, expected: u32, timeout_ns: u64, shared: bool) -> Response {
     let Some(word) = guest_word(mem, gpa) else {
         return Response::Malformed(MalformedReason::BadGuestAddress);
     };
-    match sys::futex_wait(word, expected, timeout_ns) {
+    match sys::futex_wait(word, expected, timeout_ns, shared) {
         Ok(()) => Response::Ret(0),
         Err(e) => Response::Ret(-i64::from(e)),
     }
 }
 
 /// `Request::FutexWake`.
-pub fn futex_wake(mem: &GuestMemory, gpa: u64, count: u32) -> Response {
+pub fn futex_wake(mem: &GuestMemory, gpa: u64, count: u32, shared: bool) -> Response {
     match guest_word(mem, gpa) {
-        Some(word) => Response::Ret(i64::from(sys::futex_wake(word, count))),
+        Some(word) => Response::Ret(i64::from(sys::futex_wake(word, count, shared))),
         None => Response::Malformed(MalformedReason::BadGuestAddress),
     }
 }
@@ -48,15 +48,21 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut buf);
         let word = mem.atomic_u32(0x40).unwrap();
         word.store(7, Ordering::SeqCst);
-        assert_eq!(futex_sleep(&mem, 0x40, 8, u64::MAX), Response::Ret(-(abi_shared::linux::errno::EAGAIN as i64)));
-        assert_eq!(futex_sleep(&mem, 0x40, 7, 1_000_000), Response::Ret(-(abi_shared::linux::errno::ETIMEDOUT as i64)));
-        assert_eq!(futex_sleep(&mem, 0x42, 7, 0), Response::Malformed(MalformedReason::BadGuestAddress));
+        assert_eq!(
+            futex_sleep(&mem, 0x40, 8, u64::MAX, false),
+            Response::Ret(-(abi_shared::linux::errno::EAGAIN as i64))
+        );
+        assert_eq!(
+            futex_sleep(&mem, 0x40, 7, 1_000_000, false),
+            Response::Ret(-(abi_shared::linux::errno::ETIMEDOUT as i64))
+        );
+        assert_eq!(futex_sleep(&mem, 0x42, 7, 0, false), Response::Malformed(MalformedReason::BadGuestAddress));
         std::thread::scope(|s| {
-            let sleeper = s.spawn(|| futex_sleep(&mem, 0x40, 7, 5_000_000_000));
+            let sleeper = s.spawn(|| futex_sleep(&mem, 0x40, 7, 5_000_000_000, false));
             // The word stays 7: only a wake can end the sleep before its 5 s timeout. Wake
             // until the sleeper has gone (it may not sleep yet at the first wake).
             while !sleeper.is_finished() {
-                futex_wake(&mem, 0x40, 1);
+                futex_wake(&mem, 0x40, 1, false);
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
             assert_eq!(sleeper.join().unwrap(), Response::Ret(0));

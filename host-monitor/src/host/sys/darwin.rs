@@ -517,14 +517,24 @@ extern "C" {
     fn __ulock_wake(operation: u32, addr: *mut libc::c_void, wake_value: u64) -> c_int;
 }
 const UL_COMPARE_AND_WAIT: u32 = 1;
+/// The cross-process kind, keyed by the physical page (a shared file mapping).
+const UL_COMPARE_AND_WAIT_SHARED: u32 = 3;
+
+fn ulock_operation(shared: bool) -> u32 {
+    if shared {
+        UL_COMPARE_AND_WAIT_SHARED
+    } else {
+        UL_COMPARE_AND_WAIT
+    }
+}
 const ULF_WAKE_ALL: u32 = 0x100;
 
 /// As on Linux (see sys/linux.rs), with `__ulock_wait`; timeouts are in microseconds.
-pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) -> SysResult<()> {
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64, shared: bool) -> SysResult<()> {
     let timeout_us = if timeout_ns == u64::MAX { 0 } else { (timeout_ns / 1000).clamp(1, u64::from(u32::MAX)) as u32 };
     // SAFETY: the word is a valid, aligned u32 for the call; the kernel only reads it.
     let r = unsafe {
-        __ulock_wait(UL_COMPARE_AND_WAIT, word.as_ptr() as *mut libc::c_void, u64::from(expected), timeout_us)
+        __ulock_wait(ulock_operation(shared), word.as_ptr() as *mut libc::c_void, u64::from(expected), timeout_us)
     };
     if r >= 0 {
         return Ok(());
@@ -538,8 +548,8 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) -> SysResult
 
 /// As on Linux; Darwin wakes one or all, so any count above one wakes all (a spurious
 /// wake-up is allowed to a futex waiter), and cannot say how many woke.
-pub fn futex_wake(word: &AtomicU32, count: u32) -> u32 {
-    let op = if count > 1 { UL_COMPARE_AND_WAIT | ULF_WAKE_ALL } else { UL_COMPARE_AND_WAIT };
+pub fn futex_wake(word: &AtomicU32, count: u32, shared: bool) -> u32 {
+    let op = if count > 1 { ulock_operation(shared) | ULF_WAKE_ALL } else { ulock_operation(shared) };
     // SAFETY: as in futex_wait.
     let r = unsafe { __ulock_wake(op, word.as_ptr() as *mut libc::c_void, 0) };
     u32::from(r == 0)

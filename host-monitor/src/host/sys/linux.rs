@@ -412,20 +412,29 @@ pub fn open_fds() -> SysResult<Vec<i32>> {
 
 /// Sleep while the u32 `word` (guest RAM, shared by the process's vCPU threads) holds
 /// `expected`, until `futex_wake` on it, `timeout_ns` (relative; `u64::MAX`: none) or a
-/// signal: Err(EAGAIN) when it differed at once, ETIMEDOUT, EINTR.
-pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64) -> SysResult<()> {
+/// signal: Err(EAGAIN) when it differed at once, ETIMEDOUT, EINTR. `shared`: the word is
+/// in a shared file mapping, keyed by the file's page so that other processes meet it.
+pub fn futex_wait(word: &AtomicU32, expected: u32, timeout_ns: u64, shared: bool) -> SysResult<()> {
     use rustix::thread::futex;
     let timeout = (timeout_ns != u64::MAX).then_some(rustix::time::Timespec {
         tv_sec: (timeout_ns / 1_000_000_000) as i64,
         tv_nsec: (timeout_ns % 1_000_000_000) as i64,
     });
-    rx(futex::wait(word, futex::Flags::PRIVATE, expected, timeout.as_ref()))
+    rx(futex::wait(word, futex_flags(shared), expected, timeout.as_ref()))
 }
 
-/// Wake up to `count` threads sleeping in `futex_wait` on `word`; how many woke.
-pub fn futex_wake(word: &AtomicU32, count: u32) -> u32 {
-    use rustix::thread::futex;
-    futex::wake(word, futex::Flags::PRIVATE, count).map_or(0, |n| n as u32)
+fn futex_flags(shared: bool) -> rustix::thread::futex::Flags {
+    if shared {
+        rustix::thread::futex::Flags::empty()
+    } else {
+        rustix::thread::futex::Flags::PRIVATE
+    }
+}
+
+/// Wake up to `count` threads sleeping in `futex_wait` on `word` (with the same
+/// `shared`); how many woke.
+pub fn futex_wake(word: &AtomicU32, count: u32, shared: bool) -> u32 {
+    rustix::thread::futex::wake(word, futex_flags(shared), count).map_or(0, |n| n as u32)
 }
 
 /// The calling thread's id, which is the Linux thread's it runs.

@@ -171,11 +171,11 @@ pub fn open_fds() -> SysResult<Vec<i32>> {
     Err(ENOSYS)
 }
 
-pub fn futex_wait(_: &std::sync::atomic::AtomicU32, _: u32, _: u64) -> SysResult<()> {
+pub fn futex_wait(_: &std::sync::atomic::AtomicU32, _: u32, _: u64, _: bool) -> SysResult<()> {
     Err(ENOSYS)
 }
 
-pub fn futex_wake(_: &std::sync::atomic::AtomicU32, _: u32) -> u32 {
+pub fn futex_wake(_: &std::sync::atomic::AtomicU32, _: u32, _: bool) -> u32 {
     0
 }
 
