@@ -527,6 +527,64 @@ fn shared_file_mapping_is_coherent_with_other_processes() {
     assert!(status.success(), "the program saw the host's write: {status:?}");
 }
 
+/// `wait FILE`: says it is about to wait (word 1 of the shared file becomes 1), then waits
+/// on word 0 with a shared futex (5 s at most) and prints how the wait ended. `wake FILE`:
+/// once the waiter said so, stores 1 in word 0 and wakes it.
+const SHARED_FUTEX: &str = r#"
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    int fd = open(argv[2], O_RDWR);
+    uint32_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fd < 0 || w == MAP_FAILED) return 2;
+    if (strcmp(argv[1], "wait") == 0) {
+        __atomic_store_n(&w[1], 1, __ATOMIC_SEQ_CST);
+        struct timespec five = {5, 0};
+        long r = syscall(SYS_futex, &w[0], FUTEX_WAIT, 0, &five, NULL, 0);
+        puts(r == 0 ? "woken" : "not woken");
+        return 0;
+    }
+    while (!__atomic_load_n(&w[1], __ATOMIC_SEQ_CST)) usleep(1000);
+    usleep(100000);
+    __atomic_store_n(&w[0], 1, __ATOMIC_SEQ_CST);
+    long woken = syscall(SYS_futex, &w[0], FUTEX_WAKE, 1, NULL, NULL, 0);
+    printf("woke %ld\n", woken);
+    return 0;
+}
+"#;
+
+#[test]
+fn a_shared_futex_wakes_across_linuxrun_and_native_processes() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("shared_futex", SHARED_FUTEX);
+    for (waiter_inside, name) in [(true, "native wakes linuxrun"), (false, "linuxrun wakes native")] {
+        let file = exe.with_file_name(format!("shared_futex_{waiter_inside}.data"));
+        std::fs::write(&file, [0u8; 4096]).unwrap();
+        let command = |inside: bool, role: &str| {
+            let mut c = if inside { Command::new(linuxrun()) } else { Command::new(&exe) };
+            if inside {
+                c.arg(&exe);
+            }
+            c.arg(role).arg(&file);
+            c
+        };
+        let waiter = command(waiter_inside, "wait").stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let waker = command(!waiter_inside, "wake").output().unwrap();
+        let waited = waiter.wait_with_output().unwrap();
+        assert_eq!((text(&waited.stdout).as_str(), text(&waker.stdout).as_str()), ("woken\n", "woke 1\n"), "{name}");
+    }
+}
+
 /// A program that says "ready" and then waits in one of several ways for signals sent from
 /// outside (by this test, through the host).
 const OUTSIDE_SIGNALS: &str = r#"
