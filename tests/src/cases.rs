@@ -124,6 +124,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "segv_death",
     "signals",
     "signals_frames",
+    "signals_ignored_blocked",
     "signalfd",
     "sigpipe",
     "stdio_stderr",

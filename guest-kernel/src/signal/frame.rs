@@ -194,7 +194,8 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
         }
         st.me.blocked = (old_mask | add) & !UNBLOCKABLE;
         if act.flags & SA_RESETHAND != 0 {
-            st.proc.actions[sig as usize] = Action { handler: SIG_DFL, ..Action::default() };
+            // Only the handler goes back to the default; the flags and mask stay (Linux).
+            st.proc.actions[sig as usize].handler = SIG_DFL;
             super::host::actions_changed();
         }
     }

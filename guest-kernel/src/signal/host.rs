@@ -100,8 +100,30 @@ fn wanted(st: &SignalState, blocked: u64) -> (u64, u64) {
         }
     }
     // An armed timer's signal too: the monitor interrupts the vCPU with it at the deadline.
-    let catch = (handled | (blocked & dfl) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
-    (catch, ignored & !UNBLOCKABLE)
+    // A blocked signal stays pending even if ignored (Linux's sig_ignored() is false for a
+    // blocked one), so the host catches it rather than ignore it.
+    let catch = (handled | (blocked & (dfl | ignored)) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
+    (catch, ignored & !blocked & !UNBLOCKABLE)
+}
+
+/// Before the host execs a native program in place of this process: every signal the
+/// program ignores is ignored by the host (blocked ones too, which it otherwise catches),
+/// since that is what survives an exec, as on Linux. If the exec fails, the next `sync`
+/// sets things back.
+pub fn before_native_exec(st: &SignalState) {
+    let ignored = st
+        .actions
+        .iter()
+        .enumerate()
+        .skip(1)
+        .filter(|(_, a)| a.handler == SIG_IGN)
+        .fold(0, |m, (sig, _)| m | bit(sig as i32))
+        & !UNBLOCKABLE;
+    let catch = SENT_CATCH.load(Ordering::Relaxed) & !ignored;
+    SENT_CATCH.store(catch, Ordering::Relaxed);
+    SENT_IGNORE.store(ignored, Ordering::Relaxed);
+    actions_changed();
+    crate::hypercall::call_ret(&Request::SignalDispositions { catch, ignore: ignored });
 }
 
 /// What the monitor was last told, and whether dispositions changed since.

@@ -86,6 +86,7 @@ fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
         buf.push(0);
     }
     let blocked = crate::task::current().signals().lock().blocked;
+    crate::signal::host::before_native_exec(&crate::signal::state().lock());
     let segs = [crate::hypercall::kernel_buf_seg(&buf)];
     let argc = args.argv.len() as u32;
     // A vfork parent may go on as soon as the host exec succeeds: send it our writes first
