@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 25;
+pub const PROTOCOL_VERSION: u32 = 26;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -681,7 +681,28 @@ pub enum Request<'a> {
         count: u32,
         shared: bool,
     },
-    /// Interrupt the vCPUs in `mask` (bit n: vCPU n) that run guest code: each takes the
+    /// epoll_create1: a host epoll instance; `cloexec` is EPOLL_CLOEXEC. `Ret(fd)`.
+    EpollCreate {
+        cloexec: bool,
+    },
+    /// epoll_ctl(epfd, op, fd, {events, data}) on host descriptors (`events`/`data` are
+    /// ignored for EPOLL_CTL_DEL): `Ret(0)` or -errno as Linux's.
+    EpollCtl {
+        epfd: i32,
+        op: i32,
+        fd: i32,
+        events: u32,
+        data: u64,
+    },
+    /// epoll_wait on `epfd` for at most `max` events and `timeout_ns` (None: no limit; the
+    /// host rounds up to milliseconds): `Response::EpollEvents` (empty: the time ran out),
+    /// or -EINTR when a host signal cut the wait short.
+    EpollWait {
+        epfd: i32,
+        max: u32,
+        timeout_ns: Option<u64>,
+    },
+    /// Interrupt the vCPUs in `vcpus` that run guest code: each takes the
     /// kick interrupt (`SIGNAL_KICK_VECTOR`) before it runs more user code (TLB shootdowns,
     /// signals for a thread). A vCPU blocked in the host on its thread's behalf sees its
     /// host call end with EINTR. `Ret(0)`.
@@ -757,6 +778,8 @@ pub enum Response {
         ready: i64,
         revents: Vec<i16>,
     },
+    /// epoll_wait's ready events: (events, data) each.
+    EpollEvents(Vec<(u32, u64)>),
     Statx(LinuxStatx),
     Termios(LinuxTermios),
     Winsize(LinuxWinsize),

@@ -102,6 +102,7 @@ pub fn flavours() -> Vec<Flavour> {
 const MUSL_PROGRAMS: &[&str] = &[
     "abort",
     "args_env",
+    "epoll",
     "exit_status",
     "files_big",
     "files_locks",

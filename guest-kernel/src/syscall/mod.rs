@@ -1,6 +1,7 @@
 //! System call dispatch: one declarative table (table.rs) maps each x86_64 number to its
 //! handler, where it is served, and how `--strace` shows its arguments.
 
+pub mod epoll;
 pub mod exec;
 pub mod fs;
 pub mod fs_extra;

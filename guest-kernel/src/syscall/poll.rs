@@ -149,7 +149,7 @@ pub fn poll(c: &mut Ctx<'_>) -> i64 {
 /// ppoll and pselect6's signal mask: in force while they wait. If a signal interrupts the
 /// wait, the caller's mask comes back only after its handler ran (through the handler
 /// frame, as for sigsuspend); otherwise at once.
-fn with_temporary_mask(mask_addr: u64, wait: impl FnOnce() -> i64) -> i64 {
+pub(super) fn with_temporary_mask(mask_addr: u64, wait: impl FnOnce() -> i64) -> i64 {
     if mask_addr == 0 {
         return wait();
     }

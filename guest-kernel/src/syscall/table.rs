@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{exec, fs, fs_extra, futex, ids, info, misc, mm, poll, process, time, Handler};
+use super::{epoll, exec, fs, fs_extra, futex, ids, info, misc, mm, poll, process, time, Handler};
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
 
@@ -174,6 +174,7 @@ syscall_table! {
     201 time              Guest time::time            [Ptr];
     202 futex             Both futex::futex            [X, D, D, Ptr, X, D];
     204 sched_getaffinity Guest ids::sched_getaffinity [D, D, Ptr];
+    213 epoll_create      Host  epoll::epoll_create   [D];
     217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
     218 set_tid_address   Guest ids::set_tid_address  [X];
     221 fadvise64         Host  fs_extra::fadvise64   [Fd, D, D, D];
@@ -186,6 +187,8 @@ syscall_table! {
     229 clock_getres      Both  time::clock_getres    [D, Ptr];
     230 clock_nanosleep   Both  time::clock_nanosleep [D, X, Ptr, Ptr];
     231 exit_group        Guest process::exit_group   [D];
+    232 epoll_wait        Host  epoll::epoll_wait     [Fd, Ptr, D, D];
+    233 epoll_ctl         Host  epoll::epoll_ctl      [Fd, D, Fd, Ptr];
     234 tgkill            Guest sig::tgkill           [D, D, D];
     235 utimes            Host  fs::utimes            [Str, Ptr];
     247 waitid            Host  process::waitid       [D, D, Ptr, X, Ptr];
@@ -206,9 +209,11 @@ syscall_table! {
     271 ppoll             Host  poll::ppoll           [Ptr, D, Ptr, Ptr, D];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
     280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
+    281 epoll_pwait       Host  epoll::epoll_pwait    [Fd, Ptr, D, D, Ptr, D];
     282 signalfd          Guest signalfd              [Fd, Ptr, D];
     285 fallocate         Host  fs_extra::fallocate   [Fd, X, D, D];
     289 signalfd4         Guest signalfd4             [Fd, Ptr, D, X];
+    291 epoll_create1     Host  epoll::epoll_create1  [X];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];
     293 pipe2             Host  fs::pipe2             [Ptr, X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
@@ -228,6 +233,7 @@ syscall_table! {
     435 clone3            Host  process::clone3       [Ptr, D];
     436 close_range       Host  fs_extra::close_range [D, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
+    441 epoll_pwait2      Host  epoll::epoll_pwait2   [Fd, Ptr, D, Ptr, Ptr, D];
     449 futex_waitv       Both  futex::futex_waitv    [Ptr, D, X, Ptr, D];
 }
 

@@ -129,6 +129,9 @@ pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &Request<'_
         Request::IoctlGetWinsize { fd } => fs.get_winsize(*fd),
         Request::Umask { mask } => Ok(umask(*mask)),
         Request::Pipe2 { flags } => fs.pipe2(*flags),
+        Request::EpollCreate { cloexec } => fs.epoll_create(*cloexec),
+        Request::EpollCtl { epfd, op, fd, events, data } => fs.epoll_ctl(*epfd, *op, *fd, *events, *data),
+        Request::EpollWait { epfd, max, timeout_ns } => fs.epoll_wait(*epfd, *max, *timeout_ns),
         Request::Linkat { olddirfd, oldpath, newdirfd, newpath, flags } => {
             fs.linkat(*olddirfd, oldpath, *newdirfd, newpath, *flags)
         }
@@ -711,6 +714,33 @@ impl Fs<'_> {
         Ok(Response::Fds([read_end, write_end]))
     }
 
+    fn epoll_create(&self, cloexec: bool) -> Handled {
+        ret(i64::from(sys::epoll_create(cloexec)?))
+    }
+
+    /// epoll_ctl on the program's descriptors; the monitor's own are not there (EBADF).
+    fn epoll_ctl(&self, epfd: i32, op: i32, fd: i32, events: u32, data: u64) -> Handled {
+        if self.fds.is_reserved(epfd) || self.fds.is_reserved(fd) {
+            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
+        }
+        sys::epoll_ctl(epfd, op, fd, events, data)?;
+        ret(0)
+    }
+
+    fn epoll_wait(&self, epfd: i32, max: u32, timeout_ns: Option<u64>) -> Handled {
+        if self.fds.is_reserved(epfd) {
+            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
+        }
+        // The guest checked the count; a big one must not make a big allocation here.
+        let max = (max as usize).clamp(1, MAX_EPOLL_EVENTS);
+        let timeout_ms: c_int = match timeout_ns {
+            None => -1,
+            // Rounded up, so a short timeout does not become a busy loop.
+            Some(ns) => ns.div_ceil(1_000_000).min(c_int::MAX as u64) as c_int,
+        };
+        Ok(Response::EpollEvents(sys::epoll_wait(epfd, max, timeout_ms)?))
+    }
+
     fn linkat(&self, olddirfd: i32, oldpath: &[u8], newdirfd: i32, newpath: &[u8], flags: i32) -> Handled {
         let follow = if flags as u32 & general::AT_SYMLINK_FOLLOW != 0 { Last::Follow } else { Last::NoFollow };
         let old = self.at(olddirfd, oldpath, follow)?;
@@ -852,6 +882,8 @@ impl Fs<'_> {
 
 /// Most fds one poll request may name (the request must fit the hypercall area).
 const MAX_POLL_FDS: usize = 1024;
+/// Most events one epoll_wait returns (more wait for the next call, as on Linux).
+const MAX_EPOLL_EVENTS: usize = 1024;
 
 impl Fs<'_> {
     /// poll on the host. The monitor's own fds answer POLLNVAL, as closed fds do. The poll

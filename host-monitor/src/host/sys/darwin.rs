@@ -568,3 +568,16 @@ pub fn gettid() -> i32 {
 pub fn thread_kick_signal() -> Option<c_int> {
     None
 }
+
+/// No epoll on this host (kqueue is the way there): the program's epoll calls are ENOSYS.
+pub fn epoll_create(_cloexec: bool) -> SysResult<c_int> {
+    Err(errno::ENOSYS as LinuxErrno)
+}
+
+pub fn epoll_ctl(_epfd: c_int, _op: c_int, _fd: c_int, _events: u32, _data: u64) -> SysResult<()> {
+    Err(errno::ENOSYS as LinuxErrno)
+}
+
+pub fn epoll_wait(_epfd: c_int, _max: usize, _timeout_ms: c_int) -> SysResult<Vec<(u32, u64)>> {
+    Err(errno::ENOSYS as LinuxErrno)
+}

@@ -63,6 +63,29 @@ pub fn getdents64(raw: c_int, out: &mut [u8]) -> SysResult<usize> {
     Ok(check(r)? as usize)
 }
 
+/// epoll_create1(2); the flag is EPOLL_CLOEXEC.
+pub fn epoll_create(cloexec: bool) -> SysResult<c_int> {
+    let flags = if cloexec { libc::EPOLL_CLOEXEC } else { 0 };
+    // SAFETY: epoll_create1 takes no pointers.
+    Ok(check(unsafe { libc::epoll_create1(flags) })? as c_int)
+}
+
+/// epoll_ctl(2) with Linux's own op numbers and event bits (this host is Linux).
+pub fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, events: u32, data: u64) -> SysResult<()> {
+    let mut ev = libc::epoll_event { events, u64: data };
+    // SAFETY: ev is a valid epoll_event for the call (the kernel ignores it for DEL).
+    check(unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) })?;
+    Ok(())
+}
+
+/// epoll_wait(2) for at most `max` events: (events, data) of each ready one.
+pub fn epoll_wait(epfd: c_int, max: usize, timeout_ms: c_int) -> SysResult<Vec<(u32, u64)>> {
+    let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; max];
+    // SAFETY: evs holds `max` writable epoll_events for the call.
+    let n = check(unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), max as c_int, timeout_ms) })? as usize;
+    Ok(evs[..n].iter().map(|e| (e.events, e.u64)).collect())
+}
+
 /// pipe2(2) with host flags.
 pub fn pipe2(flags: c_int) -> SysResult<[c_int; 2]> {
     let flags = rustix::pipe::PipeFlags::from_bits_retain(flags as _);
