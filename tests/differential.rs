@@ -52,6 +52,7 @@ fn main() -> ExitCode {
     let out_dir = workspace.join("target/ctests");
 
     let mut all = cases::c_cases(&compile::sources(&manifest_dir.join("c")), &out_dir);
+    all.extend(cases::go_cases(&compile::sources_with(&manifest_dir.join("go"), "go"), &out_dir));
     all.extend(cases::busybox_cases());
     all.extend(cases::dynamic_cases());
     all.extend(cases::bad_input_cases());
@@ -209,7 +210,7 @@ fn build_c_programs(selected: &[Case], out_dir: &Path) -> BTreeMap<(PathBuf, &'s
     needed.sort_by(|a, b| (&a.0, a.1.name()).cmp(&(&b.0, b.1.name())));
     needed.dedup();
     if !needed.is_empty() {
-        println!("compiling {} C test binaries (if stale) into {}", needed.len(), out_dir.display());
+        println!("compiling {} test binaries (C, Go; if stale) into {}", needed.len(), out_dir.display());
     }
     let include_dir = needed.first().map(|(src, _)| src.parent().unwrap().to_path_buf()).unwrap_or_default();
     let built = pool::map(&needed, WORKERS, |(src, flavour)| compile::compile(src, &include_dir, out_dir, *flavour));

@@ -194,6 +194,29 @@ pub fn c_cases(sources: &[PathBuf], out_dir: &Path) -> Vec<Case> {
     cases
 }
 
+/// One case per Go source in tests/go: built by Debian's Go toolchain, run natively and
+/// under linuxrun.
+pub fn go_cases(sources: &[PathBuf], out_dir: &Path) -> Vec<Case> {
+    sources
+        .iter()
+        .map(|src| {
+            let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
+            Case {
+                name: format!("go/{stem}"),
+                body: Body::Differential(Differential {
+                    build: Some((src.clone(), Flavour::Go)),
+                    argv: vec![out_dir.join(Flavour::Go.name()).join(&stem).into()],
+                    stdin: None,
+                    fixture: Fixture::Empty,
+                    native_status: Status::Exit(0),
+                    compare_stderr: true,
+                    compare_tree: false,
+                }),
+            }
+        })
+        .collect()
+}
+
 struct Applet {
     name: &'static str,
     args: &'static [&'static str],
@@ -468,6 +491,13 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     // Every process draws its own entropy: three python3 started by one parent print three
     // different os.getrandom values (and so get different hash seeds).
     ("python3-random", &["/usr/bin/python3", "-c", PYTHON_RANDOM], 0),
+    // Threads: python3's threading, queue and thread pool; multiprocessing's Lock, shared
+    // Value and Queue (POSIX semaphores, futexes shared between processes, a feeder
+    // thread); sort and xz with two threads.
+    ("python3-threads", &["/usr/bin/python3", "-c", PYTHON_THREADS], 0),
+    ("python3-multiprocessing", &["/usr/bin/python3", "-c", PYTHON_MULTIPROCESSING], 0),
+    ("sort-parallel", &["/bin/sh", "-c", "seq 1 200000 | sort --parallel=2 -S 1M -rn | md5sum"], 0),
+    ("xz-threads", &["/bin/sh", "-c", "seq 1 300000 | xz -T2 --block-size=200KiB -3 | xz -dc | md5sum"], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
 
@@ -492,6 +522,50 @@ deadline = time.time() + 10
 while "outside" not in got and time.time() < deadline:
     time.sleep(0.01)
 print("outside", "outside" in got)
+"#;
+
+const PYTHON_THREADS: &str = r#"import threading, queue, concurrent.futures as cf
+q = queue.Queue()
+def work(i):
+    q.put(i * i)
+    return i + 1
+with cf.ThreadPoolExecutor(4) as ex:
+    results = list(ex.map(work, range(200)))
+print("pool", sum(results), sum(q.get() for _ in range(200)))
+lock = threading.Lock()
+count = [0]
+def add():
+    for _ in range(20000):
+        with lock:
+            count[0] += 1
+ts = [threading.Thread(target=add) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+print("locked count", count[0])
+ev = threading.Event()
+t = threading.Timer(0.05, ev.set)
+t.start()
+print("timer fired", ev.wait(5))
+print("threads left", threading.active_count())
+"#;
+
+const PYTHON_MULTIPROCESSING: &str = r#"import multiprocessing as mp
+def add(lock, val):
+    for _ in range(300):
+        with lock:
+            val.value += 1
+if __name__ == "__main__":
+    lock = mp.Lock()
+    val = mp.Value("i", 0, lock=False)
+    ps = [mp.Process(target=add, args=(lock, val)) for _ in range(3)]
+    [p.start() for p in ps]
+    [p.join() for p in ps]
+    print("value", val.value, [p.exitcode for p in ps])
+    q = mp.Queue()
+    p = mp.Process(target=q.put, args=("from child",))
+    p.start()
+    print(q.get(timeout=10))
+    p.join()
 "#;
 
 const PYTHON_RANDOM: &str = r#"import os, subprocess, sys

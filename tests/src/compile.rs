@@ -13,6 +13,8 @@ pub enum Flavour {
     Dynamic,
     /// Dynamically linked against musl: its own ld.so (/lib/ld-musl-x86_64.so.1).
     Musl,
+    /// A Go program (tests/go), built by Debian's Go toolchain: static, its own runtime.
+    Go,
 }
 
 impl Flavour {
@@ -22,6 +24,7 @@ impl Flavour {
             Flavour::StaticPie => "static-pie",
             Flavour::Dynamic => "dynamic",
             Flavour::Musl => "musl",
+            Flavour::Go => "go",
         }
     }
 
@@ -30,6 +33,7 @@ impl Flavour {
             Flavour::Static => &["-static", "-fno-pie", "-no-pie"],
             Flavour::StaticPie => &["-static-pie", "-fPIE"],
             Flavour::Dynamic | Flavour::Musl => &["-fPIE", "-pie"],
+            Flavour::Go => &[],
         }
     }
 
@@ -52,6 +56,9 @@ pub fn compile(src: &Path, include_dir: &Path, out_dir: &Path, flavour: Flavour)
     if is_fresh(&out, src, include_dir) {
         return Ok(out);
     }
+    if flavour == Flavour::Go {
+        return compile_go(src, &dir, &out);
+    }
     std::fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
     // Link to a temporary name and rename: an interrupted build must not leave a
     // truncated binary that looks up to date.
@@ -73,6 +80,29 @@ pub fn compile(src: &Path, include_dir: &Path, out_dir: &Path, flavour: Flavour)
     Ok(out)
 }
 
+/// `go build` of one file, without cgo (a static binary, as Go programs usually ship),
+/// with its build cache under `dir` (the user's home may not be writable).
+fn compile_go(src: &Path, dir: &Path, out: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
+    let tmp = out.with_extension("tmp");
+    let result = Command::new("go")
+        .args(["build", "-o"])
+        .arg(&tmp)
+        .arg(src)
+        .env("CGO_ENABLED", "0")
+        .env("GOCACHE", dir.join(".cache"))
+        .env("GOPATH", dir.join(".gopath"))
+        .env("GO111MODULE", "off")
+        .output()
+        .map_err(|e| format!("cannot run go ({e}); install golang-go"))?;
+    if !result.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(String::from_utf8_lossy(&result.stderr).into_owned());
+    }
+    std::fs::rename(&tmp, out).map_err(|e| format!("rename {}: {e}", out.display()))?;
+    Ok(out.to_path_buf())
+}
+
 fn mtime(p: &Path) -> Option<SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }
@@ -92,12 +122,17 @@ fn is_fresh(out: &Path, src: &Path, include_dir: &Path) -> bool {
 
 /// All `*.c` files in `dir`, sorted by name.
 pub fn sources(dir: &Path) -> Vec<PathBuf> {
+    sources_with(dir, "c")
+}
+
+/// All files in `dir` whose extension is `ext`, sorted by name.
+pub fn sources_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
     v.sort();
     v
