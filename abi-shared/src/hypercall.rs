@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 26;
+pub const PROTOCOL_VERSION: u32 = 27;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -680,6 +680,12 @@ pub enum Request<'a> {
         gpa: u64,
         count: u32,
         shared: bool,
+    },
+    /// eventfd2: a host eventfd with Linux's `flags` (EFD_CLOEXEC, EFD_NONBLOCK,
+    /// EFD_SEMAPHORE). `Ret(fd)`.
+    Eventfd {
+        initval: u32,
+        flags: i32,
     },
     /// epoll_create1: a host epoll instance; `cloexec` is EPOLL_CLOEXEC. `Ret(fd)`.
     EpollCreate {

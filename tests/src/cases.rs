@@ -103,6 +103,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "abort",
     "args_env",
     "epoll",
+    "eventfd",
     "exit_status",
     "files_big",
     "files_locks",

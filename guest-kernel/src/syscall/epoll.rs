@@ -1,9 +1,10 @@
-//! epoll: an epoll instance is the host's, and the descriptors it watches are the host's
+//! epoll and eventfd: an epoll instance is the host's, and the descriptors it watches are the host's
 //! too (the program's files, pipes and terminals are host descriptors with the same
 //! numbers), so epoll_ctl is forwarded as it is. epoll_wait waits in the host like poll
 //! does: cut short by our own timers and by signals, which end it with EINTR (Linux never
 //! restarts epoll_wait). Descriptors the guest serves itself (a signalfd, /proc files) have
-//! a host stand-in that epoll refuses as Linux refuses regular files (EPERM).
+//! a host stand-in that epoll refuses as Linux refuses regular files (EPERM). An eventfd
+//! is the host's too, so it wakes epoll, poll and other processes as on Linux.
 
 use alloc::vec::Vec;
 
@@ -158,4 +159,22 @@ pub fn epoll_pwait2(c: &mut Ctx<'_>) -> i64 {
     };
     let (epfd, events, max) = (c.int(0), c.arg(1), i64::from(c.int(2)));
     super::poll::with_temporary_mask(c.arg(4), || wait(epfd, events, max, deadline))
+}
+
+/// eventfd2(initval, flags): a host eventfd (its reads and writes are the host's).
+pub fn eventfd2(c: &mut Ctx<'_>) -> i64 {
+    new_eventfd(c.arg(0) as u32, c.int(1))
+}
+
+/// eventfd(initval): eventfd2 without flags.
+pub fn eventfd(c: &mut Ctx<'_>) -> i64 {
+    new_eventfd(c.arg(0) as u32, 0)
+}
+
+fn new_eventfd(initval: u32, flags: i32) -> i64 {
+    let fd = call_ret(&Request::Eventfd { initval, flags });
+    if fd >= 0 {
+        FDS.opened(fd as i32, Desc::new(Kind::Host, true, true), None);
+    }
+    fd
 }

@@ -211,8 +211,10 @@ syscall_table! {
     280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
     281 epoll_pwait       Host  epoll::epoll_pwait    [Fd, Ptr, D, D, Ptr, D];
     282 signalfd          Guest signalfd              [Fd, Ptr, D];
+    284 eventfd           Host  epoll::eventfd        [D];
     285 fallocate         Host  fs_extra::fallocate   [Fd, X, D, D];
     289 signalfd4         Guest signalfd4             [Fd, Ptr, D, X];
+    290 eventfd2          Host  epoll::eventfd2       [D, X];
     291 epoll_create1     Host  epoll::epoll_create1  [X];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];
     293 pipe2             Host  fs::pipe2             [Ptr, X];

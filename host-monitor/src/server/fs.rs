@@ -130,6 +130,7 @@ pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &Request<'_
         Request::Umask { mask } => Ok(umask(*mask)),
         Request::Pipe2 { flags } => fs.pipe2(*flags),
         Request::EpollCreate { cloexec } => fs.epoll_create(*cloexec),
+        Request::Eventfd { initval, flags } => fs.eventfd(*initval, *flags),
         Request::EpollCtl { epfd, op, fd, events, data } => fs.epoll_ctl(*epfd, *op, *fd, *events, *data),
         Request::EpollWait { epfd, max, timeout_ns } => fs.epoll_wait(*epfd, *max, *timeout_ns),
         Request::Linkat { olddirfd, oldpath, newdirfd, newpath, flags } => {
@@ -712,6 +713,10 @@ impl Fs<'_> {
         let flags = host::pipe_flags_to_host(flags)?;
         let [read_end, write_end] = sys::pipe2(flags)?;
         Ok(Response::Fds([read_end, write_end]))
+    }
+
+    fn eventfd(&self, initval: u32, flags: i32) -> Handled {
+        ret(i64::from(sys::eventfd(initval, flags)?))
     }
 
     fn epoll_create(&self, cloexec: bool) -> Handled {

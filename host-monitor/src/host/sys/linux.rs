@@ -63,6 +63,16 @@ pub fn getdents64(raw: c_int, out: &mut [u8]) -> SysResult<usize> {
     Ok(check(r)? as usize)
 }
 
+/// eventfd(2) with Linux's flags (this host is Linux: they are the host's).
+pub fn eventfd(initval: u32, flags: c_int) -> SysResult<c_int> {
+    const KNOWN: c_int = libc::EFD_CLOEXEC | libc::EFD_NONBLOCK | libc::EFD_SEMAPHORE;
+    if flags & !KNOWN != 0 {
+        return Err(EINVAL);
+    }
+    // SAFETY: eventfd takes no pointers.
+    Ok(check(unsafe { libc::eventfd(initval, flags) })? as c_int)
+}
+
 /// epoll_create1(2); the flag is EPOLL_CLOEXEC.
 pub fn epoll_create(cloexec: bool) -> SysResult<c_int> {
     let flags = if cloexec { libc::EPOLL_CLOEXEC } else { 0 };

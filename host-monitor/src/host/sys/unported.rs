@@ -200,3 +200,8 @@ pub fn epoll_ctl(_epfd: c_int, _op: c_int, _fd: c_int, _events: u32, _data: u64)
 pub fn epoll_wait(_epfd: c_int, _max: usize, _timeout_ms: c_int) -> SysResult<Vec<(u32, u64)>> {
     Err(errno::ENOSYS as LinuxErrno)
 }
+
+/// No eventfd on this host (a pipe pair could stand in): ENOSYS.
+pub fn eventfd(_initval: u32, _flags: c_int) -> SysResult<c_int> {
+    Err(errno::ENOSYS as LinuxErrno)
+}
