@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 27;
+pub const PROTOCOL_VERSION: u32 = 28;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -687,6 +687,23 @@ pub enum Request<'a> {
         initval: u32,
         flags: i32,
     },
+    /// timerfd_create: a host timerfd on Linux clock `clock` with Linux `flags`
+    /// (TFD_CLOEXEC, TFD_NONBLOCK). `Ret(fd)`.
+    TimerfdCreate {
+        clock: i32,
+        flags: i32,
+    },
+    /// timerfd_settime: `new` is the itimerspec (interval s, ns, value s, ns); answered
+    /// with `Response::Itimerspec` (the old setting) or -errno.
+    TimerfdSettime {
+        fd: i32,
+        flags: i32,
+        new: [i64; 4],
+    },
+    /// timerfd_gettime: `Response::Itimerspec` (interval s, ns, time left s, ns).
+    TimerfdGettime {
+        fd: i32,
+    },
     /// epoll_create1: a host epoll instance; `cloexec` is EPOLL_CLOEXEC. `Ret(fd)`.
     EpollCreate {
         cloexec: bool,
@@ -786,6 +803,8 @@ pub enum Response {
     },
     /// epoll_wait's ready events: (events, data) each.
     EpollEvents(Vec<(u32, u64)>),
+    /// A timer's setting: interval seconds, nanoseconds, then value seconds, nanoseconds.
+    Itimerspec([i64; 4]),
     Statx(LinuxStatx),
     Termios(LinuxTermios),
     Winsize(LinuxWinsize),

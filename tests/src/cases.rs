@@ -135,6 +135,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "thread_futex",
     "thread_signals",
     "thread_sync",
+    "timerfd",
     "timer_interrupts",
     "time",
     "vfork_memory",

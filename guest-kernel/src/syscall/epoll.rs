@@ -1,10 +1,11 @@
-//! epoll and eventfd: an epoll instance is the host's, and the descriptors it watches are the host's
+//! epoll, eventfd and timerfd: an epoll instance is the host's, and the descriptors it watches are the host's
 //! too (the program's files, pipes and terminals are host descriptors with the same
 //! numbers), so epoll_ctl is forwarded as it is. epoll_wait waits in the host like poll
 //! does: cut short by our own timers and by signals, which end it with EINTR (Linux never
 //! restarts epoll_wait). Descriptors the guest serves itself (a signalfd, /proc files) have
 //! a host stand-in that epoll refuses as Linux refuses regular files (EPERM). An eventfd
-//! is the host's too, so it wakes epoll, poll and other processes as on Linux.
+//! is the host's too, so it wakes epoll, poll and other processes as on Linux; so is a
+//! timerfd, whose expirations the host counts.
 
 use alloc::vec::Vec;
 
@@ -177,4 +178,51 @@ fn new_eventfd(initval: u32, flags: i32) -> i64 {
         FDS.opened(fd as i32, Desc::new(Kind::Host, true, true), None);
     }
     fd
+}
+
+/// timerfd_create(clock, flags): a host timerfd; the guest's clocks are the host's (its
+/// monotonic and real-time clocks read the same), so absolute times pass as they are.
+pub fn timerfd_create(c: &mut Ctx<'_>) -> i64 {
+    let fd = call_ret(&Request::TimerfdCreate { clock: c.int(0), flags: c.int(1) });
+    if fd >= 0 {
+        FDS.opened(fd as i32, Desc::new(Kind::Host, true, false), None);
+    }
+    fd
+}
+
+/// struct itimerspec as four i64: interval (s, ns), value (s, ns).
+fn read_itimerspec(addr: u64) -> Result<[i64; 4], i64> {
+    let mut raw = [0u8; 32];
+    uaccess::copy_from_user(addr, &mut raw)?;
+    Ok(core::array::from_fn(|i| i64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or_default())))
+}
+
+fn write_itimerspec(addr: u64, v: &[i64; 4]) -> i64 {
+    let mut raw = [0u8; 32];
+    for (i, x) in v.iter().enumerate() {
+        raw[i * 8..i * 8 + 8].copy_from_slice(&x.to_le_bytes());
+    }
+    uaccess::copy_to_user(addr, &raw).map_or(EFAULT, |()| 0)
+}
+
+pub fn timerfd_settime(c: &mut Ctx<'_>) -> i64 {
+    let (fd, flags, new, old) = (c.int(0), c.int(1), c.arg(2), c.arg(3));
+    let new = match read_itimerspec(new) {
+        Ok(v) => v,
+        Err(e) => return e,
+    };
+    match call(&Request::TimerfdSettime { fd, flags, new }) {
+        Response::Itimerspec(prev) if old != 0 => write_itimerspec(old, &prev),
+        Response::Itimerspec(_) => 0,
+        Response::Ret(e) => e,
+        _ => EINVAL,
+    }
+}
+
+pub fn timerfd_gettime(c: &mut Ctx<'_>) -> i64 {
+    match call(&Request::TimerfdGettime { fd: c.int(0) }) {
+        Response::Itimerspec(cur) => write_itimerspec(c.arg(1), &cur),
+        Response::Ret(e) => e,
+        _ => EINVAL,
+    }
 }

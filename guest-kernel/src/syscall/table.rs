@@ -211,8 +211,11 @@ syscall_table! {
     280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
     281 epoll_pwait       Host  epoll::epoll_pwait    [Fd, Ptr, D, D, Ptr, D];
     282 signalfd          Guest signalfd              [Fd, Ptr, D];
+    283 timerfd_create    Host  epoll::timerfd_create [D, X];
     284 eventfd           Host  epoll::eventfd        [D];
     285 fallocate         Host  fs_extra::fallocate   [Fd, X, D, D];
+    286 timerfd_settime   Host  epoll::timerfd_settime [Fd, X, Ptr, Ptr];
+    287 timerfd_gettime   Host  epoll::timerfd_gettime [Fd, Ptr];
     289 signalfd4         Guest signalfd4             [Fd, Ptr, D, X];
     290 eventfd2          Host  epoll::eventfd2       [D, X];
     291 epoll_create1     Host  epoll::epoll_create1  [X];

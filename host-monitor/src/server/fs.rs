@@ -131,6 +131,9 @@ pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &Request<'_
         Request::Pipe2 { flags } => fs.pipe2(*flags),
         Request::EpollCreate { cloexec } => fs.epoll_create(*cloexec),
         Request::Eventfd { initval, flags } => fs.eventfd(*initval, *flags),
+        Request::TimerfdCreate { clock, flags } => fs.timerfd_create(*clock, *flags),
+        Request::TimerfdSettime { fd, flags, new } => fs.timerfd_settime(*fd, *flags, new),
+        Request::TimerfdGettime { fd } => fs.timerfd_gettime(*fd),
         Request::EpollCtl { epfd, op, fd, events, data } => fs.epoll_ctl(*epfd, *op, *fd, *events, *data),
         Request::EpollWait { epfd, max, timeout_ns } => fs.epoll_wait(*epfd, *max, *timeout_ns),
         Request::Linkat { olddirfd, oldpath, newdirfd, newpath, flags } => {
@@ -713,6 +716,24 @@ impl Fs<'_> {
         let flags = host::pipe_flags_to_host(flags)?;
         let [read_end, write_end] = sys::pipe2(flags)?;
         Ok(Response::Fds([read_end, write_end]))
+    }
+
+    fn timerfd_create(&self, clock: i32, flags: i32) -> Handled {
+        ret(i64::from(sys::timerfd_create(clock, flags)?))
+    }
+
+    fn timerfd_settime(&self, fd: i32, flags: i32, new: &[i64; 4]) -> Handled {
+        if self.fds.is_reserved(fd) {
+            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
+        }
+        Ok(Response::Itimerspec(sys::timerfd_settime(fd, flags, new)?))
+    }
+
+    fn timerfd_gettime(&self, fd: i32) -> Handled {
+        if self.fds.is_reserved(fd) {
+            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
+        }
+        Ok(Response::Itimerspec(sys::timerfd_gettime(fd)?))
     }
 
     fn eventfd(&self, initval: u32, flags: i32) -> Handled {

@@ -73,6 +73,40 @@ pub fn eventfd(initval: u32, flags: c_int) -> SysResult<c_int> {
     Ok(check(unsafe { libc::eventfd(initval, flags) })? as c_int)
 }
 
+/// timerfd_create(2) with Linux's clock and flags (this host is Linux).
+pub fn timerfd_create(clock: c_int, flags: c_int) -> SysResult<c_int> {
+    // SAFETY: timerfd_create takes no pointers.
+    Ok(check(unsafe { libc::timerfd_create(clock, flags) })? as c_int)
+}
+
+fn itimerspec_of(v: &[i64; 4]) -> libc::itimerspec {
+    libc::itimerspec {
+        it_interval: libc::timespec { tv_sec: v[0], tv_nsec: v[1] },
+        it_value: libc::timespec { tv_sec: v[2], tv_nsec: v[3] },
+    }
+}
+
+fn itimerspec_values(t: &libc::itimerspec) -> [i64; 4] {
+    [t.it_interval.tv_sec, t.it_interval.tv_nsec, t.it_value.tv_sec, t.it_value.tv_nsec]
+}
+
+/// timerfd_settime(2): the old setting.
+pub fn timerfd_settime(fd: c_int, flags: c_int, new: &[i64; 4]) -> SysResult<[i64; 4]> {
+    let new = itimerspec_of(new);
+    let mut old = itimerspec_of(&[0; 4]);
+    // SAFETY: new and old are valid itimerspecs for the call.
+    check(unsafe { libc::timerfd_settime(fd, flags, &new, &mut old) })?;
+    Ok(itimerspec_values(&old))
+}
+
+/// timerfd_gettime(2).
+pub fn timerfd_gettime(fd: c_int) -> SysResult<[i64; 4]> {
+    let mut cur = itimerspec_of(&[0; 4]);
+    // SAFETY: cur is a valid out-pointer.
+    check(unsafe { libc::timerfd_gettime(fd, &mut cur) })?;
+    Ok(itimerspec_values(&cur))
+}
+
 /// epoll_create1(2); the flag is EPOLL_CLOEXEC.
 pub fn epoll_create(cloexec: bool) -> SysResult<c_int> {
     let flags = if cloexec { libc::EPOLL_CLOEXEC } else { 0 };

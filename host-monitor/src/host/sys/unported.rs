@@ -205,3 +205,16 @@ pub fn epoll_wait(_epfd: c_int, _max: usize, _timeout_ms: c_int) -> SysResult<Ve
 pub fn eventfd(_initval: u32, _flags: c_int) -> SysResult<c_int> {
     Err(errno::ENOSYS as LinuxErrno)
 }
+
+/// No timerfd on this host (kqueue's EVFILT_TIMER is the way there): ENOSYS.
+pub fn timerfd_create(_clock: c_int, _flags: c_int) -> SysResult<c_int> {
+    Err(errno::ENOSYS as LinuxErrno)
+}
+
+pub fn timerfd_settime(_fd: c_int, _flags: c_int, _new: &[i64; 4]) -> SysResult<[i64; 4]> {
+    Err(errno::ENOSYS as LinuxErrno)
+}
+
+pub fn timerfd_gettime(_fd: c_int) -> SysResult<[i64; 4]> {
+    Err(errno::ENOSYS as LinuxErrno)
+}
