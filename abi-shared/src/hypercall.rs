@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 28;
+pub const PROTOCOL_VERSION: u32 = 29;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -673,6 +673,16 @@ pub enum Request<'a> {
         expected: u32,
         timeout_ns: u64,
         shared: bool,
+    },
+    /// A priority-inheritance futex operation (FUTEX_LOCK_PI, LOCK_PI2, TRYLOCK_PI,
+    /// UNLOCK_PI with the program's flags) on the word at guest-physical `gpa`, made by the
+    /// calling vCPU's own host thread, whose id is the Linux thread's (the host's PI futex
+    /// records and checks owners by tid). `timeout`: LOCK_PI's (s, ns) as given (absolute).
+    /// By exit. `Ret` as the host's futex answers.
+    FutexPi {
+        gpa: u64,
+        op: i32,
+        timeout: Option<[i64; 2]>,
     },
     /// Wake up to `count` threads sleeping in `FutexSleep` on `gpa` (with the same
     /// `shared`): `Ret(woken)`.

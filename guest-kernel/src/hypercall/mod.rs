@@ -48,6 +48,7 @@ fn exchange(req: &Request<'_>) -> bool {
             | Request::StartThread { .. }
             | Request::ThreadExit
             | Request::FutexSleep { .. }
+            | Request::FutexPi { .. }
     );
     let read_fd = match req {
         Request::Read { fd, offset: None, .. } => Some(*fd),

@@ -22,6 +22,9 @@ const FUTEX_CMP_REQUEUE: i32 = 4;
 const FUTEX_WAKE_OP: i32 = 5;
 const FUTEX_WAIT_BITSET: i32 = 9;
 const FUTEX_WAKE_BITSET: i32 = 10;
+const FUTEX_LOCK_PI: i32 = 6;
+const FUTEX_UNLOCK_PI: i32 = 7;
+const FUTEX_TRYLOCK_PI: i32 = 8;
 const FUTEX_WAIT_REQUEUE_PI: i32 = 11;
 const FUTEX_LOCK_PI2: i32 = 13;
 const FUTEX_PRIVATE_FLAG: i32 = 128;
@@ -215,6 +218,7 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             requeue(uaddr, uaddr2, private, val, timeout, (op == FUTEX_CMP_REQUEUE).then_some(val3))
         }
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_UNLOCK_PI | FUTEX_TRYLOCK_PI => pi(uaddr, flags, op, timeout),
         FUTEX_WAKE_OP => check_key(uaddr, private).and_then(|()| check_key(uaddr2, private)).map(|()| {
             if in_shared_file(uaddr, private).is_some() || in_shared_file(uaddr2, private).is_some() {
                 wake_op_shared(uaddr, uaddr2, val, timeout as u32, val3)
@@ -241,6 +245,34 @@ fn requeue(uaddr: u64, uaddr2: u64, private: bool, wake: u32, requeue: u64, expe
         return requeue_shared(uaddr, wake, requeue as u32, expected);
     }
     let r = task_futex::requeue(Key::new(uaddr, private), Key::new(uaddr2, private), wake, requeue as u32, expected);
+    if r < 0 {
+        Err(r)
+    } else {
+        Ok(r)
+    }
+}
+
+/// The priority-inheritance operations: the host's own, on the word's page (guest RAM or a
+/// shared file's page), made by the calling vCPU's host thread, whose id is this thread's
+/// (the word holds owner tids, which the host kernel checks and writes). There are no
+/// priorities to inherit here; what counts is the protocol: ownership handed to a waiter,
+/// FUTEX_OWNER_DIED, EDEADLK, timeouts. A thread waiting for the lock takes a signal's
+/// handler only once it has the lock (the host restarts its wait by itself).
+fn pi(uaddr: u64, flags: i32, op: i32, timeout: u64) -> Result<i64, i64> {
+    let private = flags & FUTEX_PRIVATE_FLAG != 0;
+    check_key(uaddr, private)?;
+    let timeout = if timeout != 0 && matches!(op, FUTEX_LOCK_PI | FUTEX_LOCK_PI2) {
+        let ts: abi_shared::linux::Timespec = uaccess::read_struct(timeout)?;
+        crate::time::timespec_ns(&ts).ok_or(EINVAL)?;
+        Some([ts.tv_sec, ts.tv_nsec])
+    } else {
+        None
+    };
+    let gpa = match in_shared_file(uaddr, private) {
+        Some(gpa) => gpa,
+        None => task_futex::user_word_gpa(uaddr, true)?,
+    };
+    let r = crate::hypercall::call_ret(&Request::FutexPi { gpa, op: flags, timeout });
     if r < 0 {
         Err(r)
     } else {

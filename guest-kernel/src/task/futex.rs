@@ -80,15 +80,21 @@ pub fn wake_word(block: u64) -> &'static AtomicU32 {
 /// The user word at `uaddr` (4-byte aligned) as an atomic, its page made present and
 /// writable as a user write would (EFAULT where it cannot be).
 pub fn user_word(uaddr: u64, write: bool) -> Result<&'static AtomicU32, i64> {
+    let ptr = crate::mm::frame::frame_ptr(user_word_gpa(uaddr, write)?) as *mut u32;
+    // SAFETY: the frame is present for the access, reached through the direct map, and
+    // the address is 4-byte aligned (futex words are; the callers check).
+    Ok(unsafe { AtomicU32::from_ptr(ptr) })
+}
+
+/// The guest-physical address of the user word at `uaddr`, its page made present (and
+/// writable) as a user access would (EFAULT where it cannot be).
+pub fn user_word_gpa(uaddr: u64, write: bool) -> Result<u64, i64> {
     let access = if write { Access::Write } else { Access::Read };
     let gpa = match paging::user_page_gpa(uaddr, write) {
         Some(gpa) => gpa,
         None => SPACE.lock().populate(uaddr, access).map_err(|_| EFAULT)?,
     };
-    let ptr = crate::mm::frame::frame_ptr(gpa + (uaddr & 0xfff)) as *mut u32;
-    // SAFETY: the frame is present for the access, reached through the direct map, and
-    // the address is 4-byte aligned (futex words are; the callers check).
-    Ok(unsafe { AtomicU32::from_ptr(ptr) })
+    Ok(gpa + (uaddr & 0xfff))
 }
 
 /// Enqueue the calling thread (its vCPU block `block`) on every `(key, value)` of `words`
@@ -316,18 +322,21 @@ const ROBUST_LIST_LIMIT: usize = 2048;
 /// FUTEX_OWNER_DIED, and a waiter is woken, as Linux's exit_robust_list does.
 pub fn release_robust_list(head: u64, tid: u32) {
     let read = |addr: u64| crate::mm::uaccess::read_u64(addr).ok();
-    let (Some(mut entry), Some(offset), Some(pending)) = (read(head), read(head + 8), read(head + 16)) else {
+    let (Some(entry), Some(offset), Some(pending)) = (read(head), read(head + 8), read(head + 16)) else {
         return;
     };
     let offset = offset as i64;
+    // Bit 0 of an entry marks a priority-inheritance mutex (Linux's fetch_robust_entry):
+    // not part of the address.
+    let (mut entry, pending) = (entry & !1, pending & !1);
     let mut seen = 0;
     while entry != head && seen < ROBUST_LIST_LIMIT {
-        let next = read(entry & !1);
+        let next = read(entry);
         if entry != pending {
             handle_death(entry.wrapping_add_signed(offset), tid);
         }
         let Some(next) = next else { return };
-        entry = next;
+        entry = next & !1;
         seen += 1;
     }
     if pending != 0 {

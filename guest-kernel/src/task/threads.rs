@@ -279,13 +279,16 @@ pub fn exit_thread(status: i32) -> ! {
         super::exit::terminate(ExitHow::Status(status & 0xff));
     }
     let t = super::current();
-    release_thread_words(t);
     let vcpu = t.vcpu.load(Ordering::Relaxed);
-    crate::mm::tlb::remove_vcpu(vcpu);
-    crate::mm::vcpu_roots::forget(vcpu);
+    // Gone at once from /proc/self/task and from the threads signals are given to, as the
+    // thread count already is. The slot cannot be given out again before the monitor has
+    // retired its vCPU (`VCPU_IN_USE`), so its Thread stays ours meanwhile.
     if vcpu != 0 {
         release_slot(vcpu);
     }
+    release_thread_words(t);
+    crate::mm::tlb::remove_vcpu(vcpu);
+    crate::mm::vcpu_roots::forget(vcpu);
     crate::hypercall::call(&Request::ThreadExit);
     platform::halt_forever()
 }

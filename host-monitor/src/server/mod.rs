@@ -318,6 +318,7 @@ impl Server {
             Request::FutexSleep { gpa, expected, timeout_ns, shared } => {
                 threads::futex_sleep(mem, *gpa, *expected, *timeout_ns, *shared)
             }
+            Request::FutexPi { gpa, op, timeout } => threads::futex_pi(mem, *gpa, *op, timeout.as_ref()),
             Request::FutexWake { gpa, count, shared } => threads::futex_wake(mem, *gpa, *count, *shared),
             Request::KickVcpus { vcpus } => {
                 crate::threads::kick_vcpus(*vcpus);

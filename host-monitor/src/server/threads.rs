@@ -29,6 +29,17 @@ pub fn futex_sleep(mem: &GuestMemory, gpa: u64, expected: u32, timeout_ns: u64, 
     }
 }
 
+/// `Request::FutexPi`: on the calling vCPU's thread, whose tid is the Linux thread's.
+pub fn futex_pi(mem: &GuestMemory, gpa: u64, op: i32, timeout: Option<&[i64; 2]>) -> Response {
+    let Some(word) = guest_word(mem, gpa) else {
+        return Response::Malformed(MalformedReason::BadGuestAddress);
+    };
+    match sys::futex_pi(word, op, timeout) {
+        Ok(r) => Response::Ret(r),
+        Err(e) => Response::Ret(-i64::from(e)),
+    }
+}
+
 /// `Request::FutexWake`.
 pub fn futex_wake(mem: &GuestMemory, gpa: u64, count: u32, shared: bool) -> Response {
     match guest_word(mem, gpa) {

@@ -498,6 +498,23 @@ fn futex_flags(shared: bool) -> rustix::thread::futex::Flags {
     }
 }
 
+/// A priority-inheritance futex operation with Linux's op and flags (this host is Linux):
+/// the word holds owner tids, which are this process's thread ids.
+pub fn futex_pi(word: &AtomicU32, op: c_int, timeout: Option<&[i64; 2]>) -> SysResult<i64> {
+    const FUTEX_CMD_MASK: c_int = !(libc::FUTEX_PRIVATE_FLAG | libc::FUTEX_CLOCK_REALTIME);
+    if !matches!(
+        op & FUTEX_CMD_MASK,
+        libc::FUTEX_LOCK_PI | libc::FUTEX_LOCK_PI2 | libc::FUTEX_TRYLOCK_PI | libc::FUTEX_UNLOCK_PI
+    ) {
+        return Err(EINVAL);
+    }
+    let ts = timeout.map(|t| libc::timespec { tv_sec: t[0], tv_nsec: t[1] });
+    let ts_ptr = ts.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: the word is a valid aligned u32 in our memory; ts_ptr is null or points to a
+    // timespec that lives across the call; the other arguments are unused by these ops.
+    check(unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), op, 0, ts_ptr, 0, 0) })
+}
+
 /// Wake up to `count` threads sleeping in `futex_wait` on `word` (with the same
 /// `shared`); how many woke.
 pub fn futex_wake(word: &AtomicU32, count: u32, shared: bool) -> u32 {

@@ -218,3 +218,8 @@ pub fn timerfd_settime(_fd: c_int, _flags: c_int, _new: &[i64; 4]) -> SysResult<
 pub fn timerfd_gettime(_fd: c_int) -> SysResult<[i64; 4]> {
     Err(errno::ENOSYS as LinuxErrno)
 }
+
+/// No priority-inheritance futexes on this host: ENOSYS.
+pub fn futex_pi(_word: &std::sync::atomic::AtomicU32, _op: c_int, _timeout: Option<&[i64; 2]>) -> SysResult<i64> {
+    Err(errno::ENOSYS as LinuxErrno)
+}
