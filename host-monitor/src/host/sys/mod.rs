@@ -59,6 +59,11 @@ mod unported;
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub use unported::*;
 
+#[cfg(not(target_os = "linux"))]
+mod no_event_fds;
+#[cfg(not(target_os = "linux"))]
+pub use no_event_fds::*;
+
 /// A host call's outcome: its value, or the Linux errno of its failure.
 pub type SysResult<T> = Result<T, LinuxErrno>;
 

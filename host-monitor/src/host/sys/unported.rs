@@ -187,39 +187,3 @@ pub fn gettid() -> i32 {
 pub fn thread_kick_signal() -> Option<c_int> {
     None
 }
-
-/// No epoll on this host (kqueue is the way there): the program's epoll calls are ENOSYS.
-pub fn epoll_create(_cloexec: bool) -> SysResult<c_int> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
-
-pub fn epoll_ctl(_epfd: c_int, _op: c_int, _fd: c_int, _events: u32, _data: u64) -> SysResult<()> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
-
-pub fn epoll_wait(_epfd: c_int, _max: usize, _timeout_ms: c_int) -> SysResult<Vec<(u32, u64)>> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
-
-/// No eventfd on this host (a pipe pair could stand in): ENOSYS.
-pub fn eventfd(_initval: u32, _flags: c_int) -> SysResult<c_int> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
-
-/// No timerfd on this host (kqueue's EVFILT_TIMER is the way there): ENOSYS.
-pub fn timerfd_create(_clock: c_int, _flags: c_int) -> SysResult<c_int> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
-
-pub fn timerfd_settime(_fd: c_int, _flags: c_int, _new: &[i64; 4]) -> SysResult<[i64; 4]> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
-
-pub fn timerfd_gettime(_fd: c_int) -> SysResult<[i64; 4]> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
-
-/// No priority-inheritance futexes on this host: ENOSYS.
-pub fn futex_pi(_word: &std::sync::atomic::AtomicU32, _op: c_int, _timeout: Option<&[i64; 2]>) -> SysResult<i64> {
-    Err(errno::ENOSYS as LinuxErrno)
-}
