@@ -7,51 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn linuxrun() -> &'static str {
-    env!("CARGO_BIN_EXE_linuxrun")
-}
-
-/// False (after saying why) when this machine cannot run VMs; CI must be able to.
-fn kvm_available() -> bool {
-    match std::fs::OpenOptions::new().read(true).write(true).open("/dev/kvm") {
-        Ok(_) => true,
-        Err(e) => {
-            skip(&format!("no usable /dev/kvm ({e})"));
-            false
-        }
-    }
-}
-
-/// How many tests of this run skipped their checks.
-static SKIPPED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// A test that cannot check anything here says so where it is seen: the test harness
-/// hides a passing test's eprintln!, so this writes to stderr itself, and counts. Under
-/// CI a missing prerequisite is an error instead.
-fn skip(why: &str) {
-    assert!(std::env::var_os("CI").is_none(), "CI must be able to run this test: {why}");
-    let n = SKIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-    let test = std::thread::current().name().unwrap_or("a test").to_owned();
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "!!! SKIP {test}: {why}; it checked nothing ({n} skipped so far in cli)");
-}
-
-/// A static test program built from C source in a temp dir.
-fn build(name: &str, source: &str) -> PathBuf {
-    build_with(name, source, &["-static"])
-}
-
-/// A test program built from C source in a temp dir with these link flags.
-fn build_with(name: &str, source: &str, flags: &[&str]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("linuxrun-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join(format!("{name}.c"));
-    let exe = dir.join(name);
-    std::fs::write(&src, source).unwrap();
-    let status = Command::new("gcc").args(flags).args(["-O2", "-o"]).arg(&exe).arg(&src).status().expect("gcc runs");
-    assert!(status.success(), "gcc failed for {name}");
-    exe
-}
+mod support;
+use support::{build, build_with, kvm_available, linuxrun, skip, text};
 
 fn run(args: &[&str], program: &Path) -> Output {
     Command::new(linuxrun()).args(args).arg(program).output().expect("linuxrun runs")
@@ -232,10 +189,6 @@ impl Drop for Tree {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

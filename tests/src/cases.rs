@@ -129,6 +129,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "signals_ignored_blocked",
     "signalfd",
     "sigpipe",
+    "socket_inet",
     "stdio_stderr",
     "terminal",
     "thread_basic",
@@ -500,8 +501,57 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     ("python3-multiprocessing", &["/usr/bin/python3", "-c", PYTHON_MULTIPROCESSING], 0),
     ("sort-parallel", &["/bin/sh", "-c", "seq 1 200000 | sort --parallel=2 -S 1M -rn | md5sum"], 0),
     ("xz-threads", &["/bin/sh", "-c", "seq 1 300000 | xz -T2 --block-size=200KiB -3 | xz -dc | md5sum"], 0),
+    // Sockets and event loops: asyncio TCP echo, a threading socketserver, selectors on a
+    // socketpair, urllib against http.server in a thread, getaddrinfo, UDP; all loopback.
+    ("python3-net", &["/usr/bin/python3", "-c", PYTHON_NET], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
+
+const PYTHON_NET: &str = r#"import asyncio, socket, selectors, socketserver, threading, http.server, urllib.request, json
+
+async def echo_main():
+    async def handle(r, w):
+        data = await r.readline()
+        w.write(data.upper()); await w.drain(); w.close()
+    srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    outs = []
+    for i in range(3):
+        r, w = await asyncio.open_connection("127.0.0.1", port)
+        w.write(b"hello %d\n" % i); await w.drain()
+        outs.append((await r.readline()).decode().strip()); w.close()
+    srv.close(); await srv.wait_closed()
+    return outs
+print("asyncio", asyncio.run(echo_main()))
+
+class H(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(self.rfile.readline()[::-1])
+with socketserver.ThreadingTCPServer(("127.0.0.1", 0), H) as s:
+    t = threading.Thread(target=s.serve_forever); t.start()
+    c = socket.create_connection(s.server_address); c.sendall(b"abc\n")
+    print("socketserver", c.recv(100)); c.close(); s.shutdown(); t.join()
+
+sel = selectors.DefaultSelector()
+a, b = socket.socketpair()
+sel.register(b, selectors.EVENT_READ, "b")
+a.send(b"x")
+print("selectors", [(k.data, ev) for k, ev in sel.select(timeout=5)])
+
+class Q(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"path": self.path}).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a): pass
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Q)
+t = threading.Thread(target=httpd.serve_forever); t.start()
+print("http", urllib.request.urlopen("http://127.0.0.1:%d/x?y=1" % httpd.server_address[1]).read())
+httpd.shutdown(); t.join()
+print("getaddrinfo", sorted(set(a[4][0] for a in socket.getaddrinfo("localhost", 80, socket.AF_INET))))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+u.sendto(b"dgram", u.getsockname()); print("udp", u.recvfrom(100)[0])
+"#;
 
 const PYTHON_SIGNAL: &str = r#"import os, signal, subprocess, sys, time
 got = []

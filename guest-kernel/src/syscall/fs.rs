@@ -74,7 +74,7 @@ pub(super) fn segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestS
 /// The scatter list of a read or write buffer. As on Linux, a buffer that is only partly
 /// accessible transfers its accessible start (the copy stops at the first bad page); only
 /// when nothing of it is accessible is the call EFAULT.
-fn rw_segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
+pub(super) fn rw_segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
     let mut segs = Vec::new();
     let r = user_segments(addr, len.min(MAX_RW_COUNT), access, &mut segs);
     match r {
@@ -87,7 +87,7 @@ fn rw_segments(addr: u64, len: u64, access: Access) -> Result<Vec<GuestSeg>, i64
 /// if it cannot be), a negative length or too many entries is EINVAL, a buffer beyond user
 /// space is EFAULT; then the transfer covers the buffers up to the first page that cannot
 /// be accessed (readv/writev return that partial count), EFAULT only if that is nothing.
-fn iovec_segments(iov: u64, count: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
+pub(super) fn iovec_segments(iov: u64, count: u64, access: Access) -> Result<Vec<GuestSeg>, i64> {
     if count > IOV_MAX {
         return Err(EINVAL);
     }
@@ -681,6 +681,9 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
         FIONCLEX => return call_ret(&Request::Fcntl { fd, cmd: F_SETFD, arg: 0 }),
         FIONBIO => return fionbio(fd, out),
         request => {
+            if let Some(r) = super::net::ioctl(fd, request, out) {
+                return r;
+            }
             if let Some(r) = super::tty::ioctl(fd, request, out) {
                 return r;
             }

@@ -11,6 +11,7 @@ pub mod info;
 pub mod misc;
 mod misc_rules;
 pub mod mm;
+pub mod net;
 pub mod poll;
 pub mod process;
 mod table;

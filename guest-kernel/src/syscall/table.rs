@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{epoll, exec, fs, fs_extra, futex, ids, info, misc, mm, poll, process, time, Handler};
+use super::{epoll, exec, fs, fs_extra, futex, ids, info, misc, mm, net, poll, process, time, Handler};
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
 
@@ -85,6 +85,21 @@ syscall_table! {
     38  setitimer         Guest sig::setitimer        [D, Ptr, Ptr];
     39  getpid            Guest ids::getpid           [];
     40  sendfile          Host  fs_extra::sendfile    [Fd, Fd, Ptr, D];
+    41  socket            Host  net::socket           [D, X, D];
+    42  connect           Host  net::connect          [Fd, Ptr, D];
+    43  accept            Host  net::accept           [Fd, Ptr, Ptr];
+    44  sendto            Host  net::sendto           [Fd, WBuf, D, X, Ptr, D];
+    45  recvfrom          Host  net::recvfrom         [Fd, Ptr, D, X, Ptr, Ptr];
+    46  sendmsg           Host  net::sendmsg          [Fd, Ptr, X];
+    47  recvmsg           Host  net::recvmsg          [Fd, Ptr, X];
+    48  shutdown          Host  net::shutdown         [Fd, D];
+    49  bind              Host  net::bind             [Fd, Ptr, D];
+    50  listen            Host  net::listen           [Fd, D];
+    51  getsockname       Host  net::getsockname      [Fd, Ptr, Ptr];
+    52  getpeername       Host  net::getpeername      [Fd, Ptr, Ptr];
+    53  socketpair        Host  net::socketpair       [D, X, D, Ptr];
+    54  setsockopt        Host  net::setsockopt       [Fd, D, D, Ptr, D];
+    55  getsockopt        Host  net::getsockopt       [Fd, D, D, Ptr, Ptr];
     56  clone             Host  process::clone        [X, X, Ptr, Ptr, X];
     57  fork              Host  process::fork         [];
     58  vfork             Host  process::vfork        [];
@@ -216,6 +231,7 @@ syscall_table! {
     285 fallocate         Host  fs_extra::fallocate   [Fd, X, D, D];
     286 timerfd_settime   Host  epoll::timerfd_settime [Fd, X, Ptr, Ptr];
     287 timerfd_gettime   Host  epoll::timerfd_gettime [Fd, Ptr];
+    288 accept4           Host  net::accept4          [Fd, Ptr, Ptr, X];
     289 signalfd4         Guest signalfd4             [Fd, Ptr, D, X];
     290 eventfd2          Host  epoll::eventfd2       [D, X];
     291 epoll_create1     Host  epoll::epoll_create1  [X];
@@ -224,7 +240,9 @@ syscall_table! {
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
     296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
     297 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
+    299 recvmmsg          Host  net::recvmmsg         [Fd, Ptr, D, X, Ptr];
     302 prlimit64         Guest ids::prlimit64        [D, D, Ptr, Ptr];
+    307 sendmmsg          Host  net::sendmmsg         [Fd, Ptr, D, X];
     309 getcpu            Guest misc::getcpu          [Ptr, Ptr, Ptr];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
     318 getrandom         Guest ids::getrandom        [Ptr, D, X];

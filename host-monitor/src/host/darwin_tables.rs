@@ -31,6 +31,7 @@ pub mod lerr {
     pub const ENOPROTOOPT: i32 = 92;
     pub const ESOCKTNOSUPPORT: i32 = 94;
     pub const ESPIPE: i32 = 29;
+    pub const ENOTTY: i32 = 25;
 }
 
 /// One row of a table: a Linux constant and the Darwin constant that stands for it.
@@ -1042,6 +1043,41 @@ pub fn cmsgs_to_linux(darwin: &[u8]) -> Vec<u8> {
     out
 }
 
+rows! {
+    /// send/recv MSG_* flags (also msg_flags on return). Linux's MSG_CMSG_CLOEXEC has no
+    /// Darwin flag (the server sets FD_CLOEXEC on received descriptors) and MSG_MORE none
+    /// either (dropped: the data goes out at once, which only costs a packet).
+    MSG_FLAGS {
+        MSG_OOB = 0x1 => MSG_OOB = 0x1,
+        MSG_PEEK = 0x2 => MSG_PEEK = 0x2,
+        MSG_DONTROUTE = 0x4 => MSG_DONTROUTE = 0x4,
+        MSG_CTRUNC = 0x8 => MSG_CTRUNC = 0x20,
+        MSG_TRUNC = 0x20 => MSG_TRUNC = 0x10,
+        MSG_DONTWAIT = 0x40 => MSG_DONTWAIT = 0x80,
+        MSG_EOR = 0x80 => MSG_EOR = 0x8,
+        MSG_WAITALL = 0x100 => MSG_WAITALL = 0x40,
+        MSG_NOSIGNAL = 0x4000 => MSG_NOSIGNAL = 0x80000,
+    }
+}
+
+/// Linux flags without a Darwin counterpart that the personality handles itself.
+pub const MSG_MORE: i32 = 0x8000;
+pub const MSG_CMSG_CLOEXEC: i32 = 0x4000_0000;
+
+/// Linux MSG_* flags as Darwin's, and whether received descriptors must be made
+/// close-on-exec by hand. Any other flag: EOPNOTSUPP, as Linux says for a flag a socket
+/// does not support.
+pub fn msg_flags_to_darwin(linux: i32) -> Result<(i32, bool), i32> {
+    let cloexec = linux & MSG_CMSG_CLOEXEC != 0;
+    let rest = linux & !(MSG_CMSG_CLOEXEC | MSG_MORE);
+    let flags = bits_to_darwin(MSG_FLAGS, i64::from(rest)).map_err(|_| lerr::ENOTSUP)?;
+    Ok((flags as i32, cloexec))
+}
+
+pub fn msg_flags_to_linux(darwin: i32) -> i32 {
+    bits_to_linux(MSG_FLAGS, i64::from(darwin)) as i32
+}
+
 // ---------------------------------------------------------------------------------------
 // terminals
 
@@ -2027,6 +2063,19 @@ mod tests {
         assert_eq!(sockopt_to_darwin(41, 26), Ok((41, 27)));
         assert_eq!(sockopt_to_darwin(1, 17), Err(lerr::ENOPROTOOPT)); // SO_PEERCRED
         assert_eq!(sockopt_to_darwin(270, 1), Err(lerr::ENOPROTOOPT)); // SOL_NETLINK
+    }
+
+    #[test]
+    fn msg_flags_translate_and_refuse_the_unknown() {
+        // MSG_DONTWAIT|MSG_NOSIGNAL|MSG_PEEK
+        assert_eq!(msg_flags_to_darwin(0x40 | 0x4000 | 0x2), Ok((0x80 | 0x80000 | 0x2, false)));
+        assert_eq!(msg_flags_to_darwin(MSG_CMSG_CLOEXEC | MSG_MORE), Ok((0, true)));
+        assert_eq!(msg_flags_to_darwin(0x2000), Err(lerr::ENOTSUP)); // MSG_ERRQUEUE
+                                                                     // Darwin's MSG_CTRUNC|MSG_TRUNC as Linux's.
+        assert_eq!(msg_flags_to_linux(0x20 | 0x10), 0x8 | 0x20);
+        for r in MSG_FLAGS {
+            assert_eq!(msg_flags_to_linux(msg_flags_to_darwin(r.linux as i32).unwrap().0), r.linux as i32);
+        }
     }
 
     #[test]

@@ -35,6 +35,9 @@ pub use darwin::*;
 /// The host calls themselves, per host (see sys/mod.rs).
 pub mod sys;
 
+/// The socket personality (see net/mod.rs).
+pub mod net;
+
 // One `stat_to_linux` for the hosts whose `struct stat` has Linux's field names.
 #[cfg(not(target_os = "macos"))]
 mod stat_fields;

@@ -300,7 +300,7 @@ fn open_proc_sys(path: &[u8], flags: i32, mode: u32) -> Handled {
 }
 
 /// The guard, guest memory and filesystem view a request is served with.
-struct Fs<'a> {
+pub(super) struct Fs<'a> {
     fds: &'a FdGuard,
     mem: &'a GuestMemory,
     view: &'a View,
@@ -344,7 +344,11 @@ fn same_mount(a: &HostAt, b: &HostAt) -> Result<(), Failure> {
     }
 }
 
-impl Fs<'_> {
+impl<'a> Fs<'a> {
+    pub(super) fn new(fds: &'a FdGuard, mem: &'a GuestMemory, view: &'a View) -> Fs<'a> {
+        Fs { fds, mem, view }
+    }
+
     /// A Linux fd argument, refused if it is one of the monitor's own.
     fn fd(&self, fd: i32) -> Result<c_int, Failure> {
         if self.fds.is_reserved(fd) {

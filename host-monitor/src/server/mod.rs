@@ -8,6 +8,7 @@ pub mod exec;
 pub mod fs;
 pub mod info;
 pub mod mm;
+pub mod net;
 pub mod process;
 pub mod procfs;
 #[cfg(test)]
@@ -326,6 +327,19 @@ impl Server {
             }
             // Served by the vCPU's own thread before it gets here (`vcpu_request`).
             Request::StartThread { .. } | Request::ThreadExit => process::handle(req),
+            Request::Socket { .. }
+            | Request::Socketpair { .. }
+            | Request::BindConnect { .. }
+            | Request::Listen { .. }
+            | Request::Accept { .. }
+            | Request::SockName { .. }
+            | Request::Shutdown { .. }
+            | Request::Getsockopt { .. }
+            | Request::Setsockopt { .. }
+            | Request::Sendmsg { .. }
+            | Request::Recvmsg { .. }
+            | Request::SocketIoctl { .. }
+            | Request::IfConf { .. } => net::handle(&self.fds, mem, req),
             other => fs::handle(&self.fds, mem, other),
         }
     }

@@ -531,3 +531,11 @@ pub fn gettid() -> i32 {
 pub fn thread_kick_signal() -> Option<c_int> {
     Some(libc::SIGRTMAX())
 }
+
+/// accept4(2) with the host's flags: the new descriptor and the peer's host sockaddr.
+pub fn accept4(raw: c_int, flags: c_int) -> SysResult<(c_int, Vec<u8>)> {
+    super::net::with_sockaddr_out(|addr, len| {
+        // SAFETY: addr and len name a sockaddr buffer and its size (with_sockaddr_out).
+        unsafe { libc::accept4(raw, addr, len, flags) }
+    })
+}

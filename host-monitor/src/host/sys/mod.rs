@@ -31,6 +31,7 @@ use abi_shared::linux::errno;
 
 mod copy;
 mod fds;
+mod net;
 mod paths;
 mod process;
 mod temp;
@@ -39,6 +40,7 @@ mod terminal;
 #[cfg_attr(target_os = "linux", allow(unused_imports))]
 pub use copy::*;
 pub use fds::*;
+pub use net::*;
 pub use paths::*;
 pub use process::*;
 pub use temp::*;

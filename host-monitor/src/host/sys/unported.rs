@@ -187,3 +187,12 @@ pub fn gettid() -> i32 {
 pub fn thread_kick_signal() -> Option<c_int> {
     None
 }
+
+/// accept(2) (the host has no accept4; the server applies the flags with fcntl, so
+/// `_flags` is 0): the new descriptor and the peer's host sockaddr.
+pub fn accept4(raw: c_int, _flags: c_int) -> SysResult<(c_int, Vec<u8>)> {
+    super::net::with_sockaddr_out(|addr, len| {
+        // SAFETY: addr and len name a sockaddr buffer and its size (with_sockaddr_out).
+        unsafe { libc::accept(raw, addr, len) }
+    })
+}
