@@ -181,3 +181,43 @@ fn unix_socket_paths_go_through_the_filesystem_view_to_native_peers() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(text(&out.stdout), format!("{guest_path}\npong\n"), "{out:?}");
 }
+
+#[test]
+fn redis_server_under_linuxrun_serves_native_clients() {
+    if !kvm_available() {
+        return;
+    }
+    let (Some(server), Some(cli), Some(bench)) =
+        (tool("/usr/bin/redis-server"), tool("/usr/bin/redis-cli"), tool("/usr/bin/redis-benchmark"))
+    else {
+        return;
+    };
+    let dir = scratch("redis");
+    let port = free_port().to_string();
+    let mut redis = Killed(
+        Command::new(linuxrun())
+            .args([server, "--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    drop(connect_when_listening(port.parse().unwrap(), &mut redis.0));
+    let ask = |args: &[&str]| {
+        let out = Command::new(cli).args(["-p", &port]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        text(&out.stdout)
+    };
+    assert_eq!(ask(&["ping"]), "PONG\n");
+    assert_eq!(ask(&["set", "greeting", "hello from a VM"]), "OK\n");
+    assert_eq!(ask(&["get", "greeting"]), "hello from a VM\n");
+    for n in 1..=3 {
+        assert_eq!(ask(&["incr", "counter"]), format!("{n}\n"));
+    }
+    // Many connections at once through the server's epoll loop.
+    let out =
+        Command::new(bench).args(["-p", &port, "-q", "-n", "2000", "-c", "20", "-t", "set,get"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // greeting, counter and the one key redis-benchmark sets and gets.
+    assert_eq!(ask(&["dbsize"]), "3\n");
+}

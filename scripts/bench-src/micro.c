@@ -12,7 +12,11 @@
  * thread_create_join (an empty thread), futex_pingpong (two threads hand a futex word
  * back and forth, per round trip), mutex_uncontended (lock + unlock, no syscall), and
  * cpu_1thread / cpu_2threads (the same fixed amount of arithmetic, by one thread or split
- * between two: their ratio is the parallel speed-up). */
+ * between two: their ratio is the parallel speed-up). Network and event cases: tcp_rtt (1
+ * byte there and back over a loopback TCP connection to a forked echo child, TCP_NODELAY),
+ * tcp_bulk_1m (1 MiB sent over loopback TCP to a forked child that reads and discards it,
+ * per MiB), eventfd_rw (write + read of an eventfd), epoll_ready (epoll_wait that finds
+ * one ready eventfd). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -246,6 +255,95 @@ static void stop_echo_child(pid_t pid)
     close(pong[0]);
 }
 
+/* --- network and events --- */
+static int tcp_fd;
+
+/* A connected loopback TCP pair: the parent keeps one end, a forked child runs `child`
+ * on the other. */
+static pid_t start_tcp_child(void (*child)(int))
+{
+    int srv = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (srv < 0 || bind(srv, (struct sockaddr *)&a, sizeof a) != 0 || listen(srv, 1) != 0 ||
+        getsockname(srv, (struct sockaddr *)&a, &len) != 0)
+        die("tcp listen");
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork");
+    if (pid == 0) {
+        int c = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+            _exit(1);
+        int one = 1;
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        child(c);
+        _exit(0);
+    }
+    tcp_fd = accept(srv, NULL, NULL);
+    if (tcp_fd < 0)
+        die("accept");
+    int one = 1;
+    setsockopt(tcp_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    close(srv);
+    return pid;
+}
+
+static void tcp_echo(int c)
+{
+    char b;
+    while (read(c, &b, 1) == 1)
+        if (write(c, &b, 1) != 1)
+            _exit(1);
+}
+
+static void tcp_discard(int c)
+{
+    static char b[256 * 1024];
+    while (read(c, b, sizeof b) > 0)
+        ;
+}
+
+static void stop_tcp_child(pid_t pid)
+{
+    close(tcp_fd);
+    wait_child(pid);
+}
+
+static void op_tcp_rtt(void)
+{
+    char c = 'x';
+    if (write(tcp_fd, &c, 1) != 1 || read(tcp_fd, &c, 1) != 1)
+        die("tcp_rtt");
+}
+
+static void op_tcp_bulk_1m(void)
+{
+    static char mib[1 << 20];
+    for (size_t done = 0; done < sizeof mib;) {
+        ssize_t n = write(tcp_fd, mib + done, sizeof mib - done);
+        if (n <= 0)
+            die("tcp_bulk");
+        done += (size_t)n;
+    }
+}
+
+static int event_fd, ready_fd, epoll_fd; /* ready_fd stays readable */
+
+static void op_eventfd_rw(void)
+{
+    uint64_t v = 1;
+    if (write(event_fd, &v, 8) != 8 || read(event_fd, &v, 8) != 8)
+        die("eventfd");
+}
+
+static void op_epoll_ready(void)
+{
+    struct epoll_event ev;
+    if (epoll_wait(epoll_fd, &ev, 1, -1) != 1)
+        die("epoll_wait");
+}
+
 /* --- threads --- */
 static void *empty_thread(void *arg)
 {
@@ -385,6 +483,10 @@ static const struct {
     {"mutex_uncontended", op_mutex_uncontended, 1},
     {"cpu_1thread", op_cpu_1thread, 10000},
     {"cpu_2threads", op_cpu_2threads, 10000},
+    {"tcp_rtt", op_tcp_rtt, 10},
+    {"tcp_bulk_1m", op_tcp_bulk_1m, 1000},
+    {"eventfd_rw", op_eventfd_rw, 1},
+    {"epoll_ready", op_epoll_ready, 1},
 };
 
 int main(int argc, char **argv)
@@ -401,6 +503,12 @@ int main(int argc, char **argv)
     if (pipe(pipe_fd) != 0)
         die("pipe");
     find_true(argv[0]);
+    event_fd = eventfd(0, 0);
+    ready_fd = eventfd(1, 0);
+    epoll_fd = epoll_create1(0);
+    struct epoll_event ready = {.events = EPOLLIN};
+    if (event_fd < 0 || ready_fd < 0 || epoll_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ready_fd, &ready) != 0)
+        die("eventfd/epoll");
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         if (argc > 2) {
             int wanted = 0;
@@ -414,6 +522,9 @@ int main(int argc, char **argv)
         if (ops < 10)
             ops = 10;
         pid_t echo = cases[c].op == op_pipe_pingpong ? start_echo_child() : 0;
+        pid_t tcp_peer = cases[c].op == op_tcp_rtt ? start_tcp_child(tcp_echo)
+                         : cases[c].op == op_tcp_bulk_1m ? start_tcp_child(tcp_discard)
+                                                          : 0;
         if (cases[c].op == op_futex_pingpong)
             start_partner();
         if (!cases[c].op) {
@@ -429,6 +540,8 @@ int main(int argc, char **argv)
         }
         if (echo)
             stop_echo_child(echo);
+        if (tcp_peer)
+            stop_tcp_child(tcp_peer);
         if (cases[c].op == op_futex_pingpong)
             stop_partner();
         printf("%s %.1f %ld\n", cases[c].name, (double)ns / ops, ops);
