@@ -128,6 +128,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "signals_frames",
     "signals_ignored_blocked",
     "signalfd",
+    "signalfd_epoll",
     "sigpipe",
     "socket_inet",
     "stdio_stderr",

@@ -1,11 +1,19 @@
 //! signalfd: a descriptor whose reads take pending signals of a mask, served in the guest
-//! because the pending signals live here. Its host descriptor is an open /dev/null that
-//! only holds the number (so close, dup, fcntl, fork and the close-on-exec sweep need
-//! nothing new); the descriptor table (task/fdtable.rs) remembers which numbers are
-//! signalfds, with their masks.
-//! poll and select look at a signalfd's readiness here and leave it out of the host call;
-//! a signal sent from outside cuts that host call short because the monitor catches
-//! blocked signals (see host.rs).
+//! because the pending signals live here. The descriptor table (task/fdtable.rs)
+//! remembers which numbers are signalfds, with their state (the mask, shared by
+//! duplicates as the open file is on Linux).
+//!
+//! Its host descriptor holds the number (so close, dup, fcntl, fork and the close-on-exec
+//! sweep need nothing new) and shows its readiness to the host, so that a host epoll set
+//! can watch it: on a Linux host it is a timerfd that the guest makes readable (armed to
+//! expire at once) while a signal of the mask is pending and not readable (disarmed, which
+//! also clears its count) otherwise. Only the guest changes it, with idempotent settings,
+//! so processes that share it after a fork cannot make a read block. The guest brings
+//! the mirror up to date before each host epoll wait and after each signalfd read; a
+//! signal from outside cuts the host wait short (the monitor catches blocked signals, see
+//! host.rs), which brings it up to date and waits again. Where the host has no timerfd
+//! the host descriptor is /dev/null, which epoll refuses (EPERM).
+//! poll and select look at a signalfd's readiness here and leave it out of the host call.
 
 use super::SigInfo;
 
@@ -134,20 +142,30 @@ pub fn record(info: &SigInfo) -> [u8; SIGINFO_SIZE] {
 
 #[cfg(target_os = "none")]
 mod glue {
-    use abi_shared::hypercall::Request;
+    use abi_shared::hypercall::{Request, Response};
     use abi_shared::linux::errno;
 
     use super::{record, SIGINFO_SIZE};
     use core::sync::atomic::{AtomicU64, Ordering};
 
+    use alloc::collections::BTreeSet;
     use alloc::sync::Arc;
 
-    use crate::hypercall::call_ret;
+    use crate::hypercall::{call, call_ret};
     use crate::mm::uaccess;
     use crate::signal::{self, UNBLOCKABLE};
     use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
     use crate::task::fdtable::{self, Desc, Kind, FDS};
 
+    /// What a signalfd's descriptors share: its mask, and what its host timerfd shows
+    /// (`None`: the host descriptor is a /dev/null placeholder, which shows nothing).
+    pub struct State {
+        mask: AtomicU64,
+        shown: spin::Mutex<Option<bool>>,
+    }
+
+    const CLOCK_MONOTONIC: i32 = 1;
+    const TFD_TIMER_ABSTIME: i32 = 1;
     const O_RDWR: i32 = 2;
     const O_NONBLOCK: i32 = 0o4000;
     const O_CLOEXEC: i32 = 0o2000000;
@@ -173,35 +191,78 @@ mod glue {
             Err(e) => return e,
         };
         if fd != -1 {
-            if let Some(shared) = mask_of(fd) {
+            if let Some(shared) = state_of(fd) {
                 // Duplicates share the mask, as they share the open file on Linux.
-                shared.store(mask, Ordering::Relaxed);
+                shared.mask.store(mask, Ordering::Relaxed);
+                sync_readiness();
                 return fd as i64;
             }
             // EBADF for a closed number, EINVAL for anything else
             let open = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 }) >= 0;
             return if open { EINVAL } else { err(errno::EBADF) };
         }
-        let placeholder = Request::Openat { dirfd: AT_FDCWD, path: b"/dev/null", flags: O_RDWR | flags, mode: 0 };
-        let new = call_ret(&placeholder);
+        // TFD_CLOEXEC and TFD_NONBLOCK are O_CLOEXEC and O_NONBLOCK, as SFD_* are.
+        let (new, shown) = match call_ret(&Request::TimerfdCreate { clock: CLOCK_MONOTONIC, flags }) {
+            fd if fd >= 0 => (fd, Some(false)),
+            _ => {
+                let placeholder =
+                    Request::Openat { dirfd: AT_FDCWD, path: b"/dev/null", flags: O_RDWR | flags, mode: 0 };
+                (call_ret(&placeholder), None)
+            }
+        };
         if new < 0 {
             return new;
         }
-        FDS.opened(new as i32, Desc::new(Kind::Signalfd, true, true), Some(Arc::new(AtomicU64::new(mask))));
+        let state = State { mask: AtomicU64::new(mask), shown: spin::Mutex::new(shown) };
+        FDS.opened(new as i32, Desc::new(Kind::Signalfd, true, true), Some(Arc::new(state)));
+        sync_readiness();
         new
     }
 
-    /// The mask of signalfd `fd`, shared with its duplicates (the descriptor's private data).
-    fn mask_of(fd: i32) -> Option<Arc<AtomicU64>> {
+    /// The state of signalfd `fd`, shared with its duplicates (the descriptor's private data).
+    fn state_of(fd: i32) -> Option<Arc<State>> {
         if fdtable::kind(fd) != Kind::Signalfd {
             return None;
         }
-        FDS.private(fd)?.downcast::<AtomicU64>().ok()
+        FDS.private(fd)?.downcast::<State>().ok()
     }
 
     /// The signals signalfd `fd` takes, if it is one.
     pub fn mask(fd: i32) -> Option<u64> {
-        mask_of(fd).map(|m| m.load(Ordering::Relaxed))
+        state_of(fd).map(|s| s.mask.load(Ordering::Relaxed))
+    }
+
+    /// Bring every signalfd's host readiness up to date with the signals pending for the
+    /// calling thread (what a read by it would find). Costs nothing without signalfds;
+    /// a host call for each whose readiness changed.
+    pub fn sync_readiness() {
+        let signalfds = FDS.with_private(Kind::Signalfd);
+        if signalfds.is_empty() {
+            return;
+        }
+        signal::has_deliverable();
+        let pending = signal::lock().pending();
+        let mut seen = BTreeSet::new();
+        for (fd, private) in signalfds {
+            let Ok(state) = private.downcast::<State>() else { continue };
+            // Duplicates share one state and one host timerfd: once is enough.
+            if !seen.insert(Arc::as_ptr(&state) as usize) {
+                continue;
+            }
+            let want = pending & state.mask.load(Ordering::Relaxed) != 0;
+            let mut shown = state.shown.lock();
+            if *shown == Some(!want) && show(fd, want) {
+                *shown = Some(want);
+            }
+        }
+    }
+
+    /// Arm the host timerfd to expire at once (readable), or disarm it, which also clears
+    /// its count (not readable).
+    fn show(fd: i32, readable: bool) -> bool {
+        let new = if readable { [0, 0, 0, 1] } else { [0; 4] };
+        let flags = if readable { TFD_TIMER_ABSTIME } else { 0 };
+        matches!(call(&Request::TimerfdSettime { fd, flags, new }), Response::Itimerspec(_))
     }
 
     /// Take one pending signal of `mask`, if any (a timer's or one from outside included).
@@ -251,6 +312,7 @@ mod glue {
             }
             done += 1;
         }
+        sync_readiness();
         (done * SIGINFO_SIZE as u64) as i64
     }
 
@@ -263,7 +325,7 @@ mod glue {
 }
 
 #[cfg(target_os = "none")]
-pub use glue::{mask, read, readable, signalfd, signalfd4};
+pub use glue::{mask, read, readable, signalfd, signalfd4, sync_readiness};
 
 #[cfg(test)]
 mod tests {

@@ -171,6 +171,8 @@ fn signal_self(sig: i32, code: i32) -> i64 {
         return EINVAL;
     }
     if raise(SigInfo::sent_by(sig, code, task::pid(), task::uid())) {
+        // Another thread may wait in the host for a signalfd of it to become readable.
+        super::signalfd::sync_readiness();
         0
     } else {
         err(errno::EAGAIN)
@@ -298,6 +300,7 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
         None => raise(info),
     };
     if queued {
+        super::signalfd::sync_readiness();
         0
     } else {
         err(errno::EAGAIN)

@@ -2,8 +2,9 @@
 //! too (the program's files, pipes and terminals are host descriptors with the same
 //! numbers), so epoll_ctl is forwarded as it is. epoll_wait waits in the host like poll
 //! does: cut short by our own timers and by signals, which end it with EINTR (Linux never
-//! restarts epoll_wait). Descriptors the guest serves itself (a signalfd, /proc files) have
-//! a host stand-in that epoll refuses as Linux refuses regular files (EPERM). An eventfd
+//! restarts epoll_wait). A signalfd's host descriptor shows its readiness (signal/
+//! signalfd.rs), brought up to date before each host wait; /proc files have a host
+//! stand-in that epoll refuses as Linux refuses regular files (EPERM). An eventfd
 //! is the host's too, so it wakes epoll, poll and other processes as on Linux; so is a
 //! timerfd, whose expirations the host counts.
 
@@ -82,6 +83,9 @@ fn wait(epfd: i32, events: u64, max: i64, deadline: Option<u64>) -> i64 {
     }
     let max = max.min(u32::MAX as i64) as u32;
     loop {
+        // A signalfd in the set shows the signals pending now (a signal from outside cut
+        // the last wait short and is pending since).
+        crate::signal::signalfd::sync_readiness();
         // Linux looks for ready events before it checks for signals, and does not sleep
         // when a signal is already pending.
         let pending = crate::signal::has_deliverable();

@@ -217,6 +217,16 @@ impl FdTable {
         self.private.lock().get(&fd).cloned()
     }
 
+    /// Every descriptor of `kind` that has private data, with it (duplicates share theirs).
+    pub fn with_private(&self, kind: Kind) -> Vec<(i32, Private)> {
+        let private = self.private.lock();
+        self.known()
+            .into_iter()
+            .filter(|&fd| self.get(fd).kind == kind)
+            .filter_map(|fd| private.get(&fd).map(|p| (fd, p.clone())))
+            .collect()
+    }
+
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
     }

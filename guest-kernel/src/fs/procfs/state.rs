@@ -135,7 +135,7 @@ fn realpath(path: &[u8]) -> Option<Vec<u8>> {
 /// The host's name for fd `fd` (what /proc/self/fd/N reads as), or a negative errno.
 pub fn fd_path(fd: i32) -> Result<Vec<u8>, i64> {
     if crate::task::fdtable::kind(fd) == crate::task::fdtable::Kind::Signalfd {
-        // Linux's name for it; the host holds only a placeholder (/dev/null).
+        // Linux's name for it; the host holds a stand-in (a timerfd or /dev/null).
         return Ok(b"anon_inode:[signalfd]".to_vec());
     }
     let mut buf = alloc::vec![0u8; 4096];
