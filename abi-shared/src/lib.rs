@@ -8,6 +8,7 @@ extern crate alloc;
 
 pub mod bootinfo;
 pub mod hypercall;
+pub mod ipc;
 pub mod layout;
 pub mod linux;
 pub mod shebang;

@@ -10,6 +10,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+use crate::host::LinuxErrno;
 use abi_shared::hypercall::GuestSeg;
 use abi_shared::layout::{FILE_WINDOW_GPA, FILE_WINDOW_SIZE};
 
@@ -386,6 +387,33 @@ impl GuestMemory {
         if p == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO));
         }
+        remove_interval(&mut mapped, gpa, gpa + len);
+        mapped.insert(gpa, gpa + len);
+        if let Some(hook) = w.hook.get() {
+            hook(gpa, len, Some(host));
+        }
+        Ok(())
+    }
+
+    /// shmat of SysV shared memory segment `id` at window range `[gpa, gpa+len)`, which
+    /// must be the segment's size in pages (so the attachment covers the range exactly);
+    /// `flags` SHM_RDONLY, SHM_EXEC. Err(Linux errno). Unmapping the range
+    /// (`unmap_window`) detaches it.
+    pub fn attach_shm_window(&self, gpa: u64, len: u64, id: i32, flags: i32) -> Result<(), LinuxErrno> {
+        const EINVAL: LinuxErrno = abi_shared::linux::errno::EINVAL as LinuxErrno;
+        let (w, host) = self.window_range(gpa, len).ok_or(EINVAL)?;
+        if crate::host::sys::shm_size(id)?.checked_next_multiple_of(4096) != Some(len) {
+            return Err(EINVAL);
+        }
+        let mut mapped = w.mapped.lock().map_err(|_| abi_shared::linux::errno::EIO as LinuxErrno)?;
+        if !Self::activate_chunks(w, gpa, len) {
+            return Err(abi_shared::linux::errno::ENOMEM as LinuxErrno);
+        }
+        // SAFETY: the range lies inside the window reservation, which holds nothing but
+        // what this module maps there, and is exactly as long as the segment (checked just
+        // above; a segment's size never changes, and its id is not reused until the id's
+        // sequence number wraps).
+        unsafe { crate::host::sys::shm_attach_at(id, host, flags) }?;
         remove_interval(&mut mapped, gpa, gpa + len);
         mapped.insert(gpa, gpa + len);
         if let Some(hook) = w.hook.get() {

@@ -41,6 +41,8 @@ static VCPU_THREAD: AtomicUsize = AtomicUsize::new(0);
 static WORKER_THREAD: AtomicUsize = AtomicUsize::new(0);
 
 const SIGPIPE: i32 = 13;
+/// Linux's si_code of a POSIX message queue's notification.
+const SI_MESGQ: i32 = -3;
 
 /// What the host does with one signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -321,13 +323,16 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     // SAFETY: the kernel passes a valid siginfo with SA_SIGINFO.
     let info = unsafe { &*info };
     let (pid, uid, value) = host::siginfo_sender(info);
+    let code = host::si_code_to_linux(info.si_code);
     // SAFETY: getpid is async-signal-safe.
-    if pid == unsafe { libc::getpid() } {
-        // Our own kick: interrupting whatever this thread was blocked in was the point.
+    if pid == unsafe { libc::getpid() } && code != SI_MESGQ {
+        // Our own kick: interrupting whatever this thread was blocked in was the point (or
+        // our kill of our own group, which `note_sent_to_self` records). A message queue's
+        // notification of a message we sent ourselves names us too, and is the program's.
         return;
     }
     let Some(sig) = host::linux_signal_of(host_sig) else { return };
-    record(&HostSignalInfo { signo: sig, code: host::si_code_to_linux(info.si_code), pid, uid, value, pad: 0 });
+    record(&HostSignalInfo { signo: sig, code, pid, uid, value, pad: 0 });
     let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
     if !flag.is_null() {
         // SAFETY: the vCPU's kvm_run stays mapped while the pointer is published.

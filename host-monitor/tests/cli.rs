@@ -538,6 +538,85 @@ fn a_shared_futex_wakes_across_linuxrun_and_native_processes() {
     }
 }
 
+/// `create`: a SysV semaphore set (value 0) and a shared memory segment, their ids printed.
+/// `wait SEM SHM`: attaches the segment, waits on the semaphore (semtimedop, 5 s at most)
+/// and prints what the poster wrote there. `post SEM SHM`: writes to the segment, then
+/// posts. `remove SEM SHM`.
+const SYSV_SHARE: &str = r#"
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <time.h>
+int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "create") == 0) {
+        printf("%d %d\n", semget(IPC_PRIVATE, 1, 0600), shmget(IPC_PRIVATE, 4096, 0600));
+        return 0;
+    }
+    if (argc != 4) return 2;
+    int sem = atoi(argv[2]), shm = atoi(argv[3]);
+    if (strcmp(argv[1], "remove") == 0) return semctl(sem, 0, IPC_RMID) | shmctl(shm, IPC_RMID, NULL);
+    char *mem = shmat(shm, NULL, 0);
+    if (mem == (void *)-1) return 3;
+    struct sembuf op = {0, 1, 0};
+    if (strcmp(argv[1], "post") == 0) {
+        snprintf(mem, 64, "written by %s", argv[0][0] ? "the poster" : "?");
+        puts(semop(sem, &op, 1) == 0 ? "posted" : "not posted");
+        return 0;
+    }
+    op.sem_op = -1;
+    struct timespec five = {5, 0};
+    if (semtimedop(sem, &op, 1, &five) == 0) printf("woken: %s\n", mem);
+    else puts("not woken");
+    return 0;
+}
+"#;
+
+/// Removes the test's SysV objects however the test ends.
+struct SysvObjects<'a> {
+    exe: &'a std::path::Path,
+    ids: Vec<String>,
+}
+
+impl Drop for SysvObjects<'_> {
+    fn drop(&mut self) {
+        let _ = Command::new(self.exe).arg("remove").args(&self.ids).status();
+    }
+}
+
+#[test]
+fn a_sysv_semaphore_and_segment_are_shared_by_linuxrun_and_native_processes() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("sysv_share", SYSV_SHARE);
+    for (waiter_inside, name) in [(true, "native posts to linuxrun"), (false, "linuxrun posts to native")] {
+        let created = Command::new(&exe).arg("create").output().unwrap();
+        let ids: Vec<String> = text(&created.stdout).split_whitespace().map(String::from).collect();
+        assert_eq!(ids.len(), 2, "{}", text(&created.stdout));
+        let objects = SysvObjects { exe: &exe, ids };
+        let command = |inside: bool, role: &str| {
+            let mut c = if inside { Command::new(linuxrun()) } else { Command::new(&exe) };
+            if inside {
+                c.arg(&exe);
+            }
+            c.arg(role).args(&objects.ids);
+            c
+        };
+        let waiter = command(waiter_inside, "wait").stdout(std::process::Stdio::piped()).spawn().unwrap();
+        let poster = command(!waiter_inside, "post").output().unwrap();
+        let waited = waiter.wait_with_output().unwrap();
+        assert_eq!(
+            (text(&waited.stdout).as_str(), text(&poster.stdout).as_str()),
+            ("woken: written by the poster\n", "posted\n"),
+            "{name}"
+        );
+    }
+}
+
 /// A program that says "ready" and then waits in one of several ways for signals sent from
 /// outside (by this test, through the host).
 const OUTSIDE_SIGNALS: &str = r#"

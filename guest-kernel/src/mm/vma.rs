@@ -77,11 +77,14 @@ pub struct FileBacking {
     pub size: u64,
     /// Shared: whether the host mapping may be written (the fd was O_RDWR).
     pub may_write: bool,
+    /// A SysV shared memory attachment (shmat): what shmdt detaches. `offset` counts from
+    /// the segment's start and `size` is the segment's size in pages.
+    pub sysv_shm: bool,
 }
 
 impl FileBacking {
     pub fn private(file: Arc<HeldFile>, offset: u64) -> FileBacking {
-        FileBacking { file: Some(file), offset, window: None, size: 0, may_write: true }
+        FileBacking { file: Some(file), offset, window: None, size: 0, may_write: true, sysv_shm: false }
     }
 }
 

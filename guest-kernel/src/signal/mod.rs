@@ -236,11 +236,14 @@ fn emulate_cpuid(frame: &mut TrapFrame) -> bool {
 /// Syscalls whose EINTR Linux never turns into a restart (ERESTARTNOHAND and
 /// restart_block cases that re-run only when no handler ran, which the guest implements
 /// itself by looping, or that always fail with EINTR).
-const NEVER_RESTARTED: [u64; 14] = [
+const NEVER_RESTARTED: [u64; 17] = [
     7,   // poll
     23,  // select
     34,  // pause
     35,  // nanosleep
+    65,  // semop
+    69,  // msgsnd
+    70,  // msgrcv
     128, // rt_sigtimedwait
     130, // rt_sigsuspend
     208, // io_getevents

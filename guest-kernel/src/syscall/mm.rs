@@ -222,8 +222,14 @@ fn map_window(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64, na
         window::free(gpa, len);
         return r;
     }
-    let backing =
-        FileBacking { file: None, offset: off, window: Some(gpa), size: (r >> 1) as u64, may_write: r & 1 != 0 };
+    let backing = FileBacking {
+        file: None,
+        offset: off,
+        window: Some(gpa),
+        size: (r >> 1) as u64,
+        may_write: r & 1 != 0,
+        sysv_shm: false,
+    };
     let placed = SPACE.lock().map_file(addr, len, prot, fixed, backing);
     placed.map_or_else(
         |e| {

@@ -3,7 +3,7 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{epoll, exec, fs, fs_extra, futex, ids, info, misc, mm, net, poll, process, time, Handler};
+use super::{epoll, exec, fs, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, poll, process, time, Handler};
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
 
@@ -76,6 +76,9 @@ syscall_table! {
     26  msync             Both  mm::msync             [X, D, X];
     27  mincore           Guest mm::mincore           [X, D, Ptr];
     28  madvise           Both  mm::madvise           [X, D, D];
+    29  shmget            Host  ipc::shmget           [X, D, Oct];
+    30  shmat             Both  ipc::shmat            [D, X, X];
+    31  shmctl            Host  ipc::shmctl           [D, D, Ptr];
     32  dup               Host  fs::dup               [Fd];
     33  dup2              Host  fs::dup2              [Fd, Fd];
     34  pause             Guest sig::pause            [];
@@ -108,6 +111,14 @@ syscall_table! {
     61  wait4             Host  process::wait4        [D, Ptr, X, Ptr];
     62  kill              Both  sig::kill             [D, D];
     63  uname             Guest ids::uname            [Ptr];
+    64  semget            Host  ipc::semget           [X, D, Oct];
+    65  semop             Host  ipc::semop            [D, Ptr, D];
+    66  semctl            Host  ipc::semctl           [D, D, D, X];
+    67  shmdt             Guest ipc::shmdt            [X];
+    68  msgget            Host  ipc::msgget           [X, Oct];
+    69  msgsnd            Host  ipc::msgsnd           [D, Ptr, D, X];
+    70  msgrcv            Host  ipc::msgrcv           [D, Ptr, D, D, X];
+    71  msgctl            Host  ipc::msgctl           [D, D, Ptr];
     72  fcntl             Host  fs::fcntl             [Fd, D, X];
     73  flock             Host  fs::flock             [Fd, D];
     74  fsync             Host  fs::fsync             [Fd];
@@ -192,6 +203,7 @@ syscall_table! {
     213 epoll_create      Host  epoll::epoll_create   [D];
     217 getdents64        Host  fs::getdents64        [Fd, Ptr, D];
     218 set_tid_address   Guest ids::set_tid_address  [X];
+    220 semtimedop        Host  ipc::semtimedop       [D, Ptr, D, Ptr];
     221 fadvise64         Host  fs_extra::fadvise64   [Fd, D, D, D];
     222 timer_create      Guest sig::timer_create     [D, Ptr, Ptr];
     223 timer_settime     Guest sig::timer_settime    [D, D, Ptr, Ptr];
@@ -206,6 +218,12 @@ syscall_table! {
     233 epoll_ctl         Host  epoll::epoll_ctl      [Fd, D, Fd, Ptr];
     234 tgkill            Guest sig::tgkill           [D, D, D];
     235 utimes            Host  fs::utimes            [Str, Ptr];
+    240 mq_open           Host  mqueue::mq_open       [Str, X, Oct, Ptr];
+    241 mq_unlink         Host  mqueue::mq_unlink     [Str];
+    242 mq_timedsend      Host  mqueue::mq_timedsend  [Fd, WBuf, D, D, Ptr];
+    243 mq_timedreceive   Host  mqueue::mq_timedreceive [Fd, Ptr, D, Ptr, Ptr];
+    244 mq_notify         Host  mqueue::mq_notify     [Fd, Ptr];
+    245 mq_getsetattr     Host  mqueue::mq_getsetattr [Fd, Ptr, Ptr];
     247 waitid            Host  process::waitid       [D, D, Ptr, X, Ptr];
     257 openat            Host  fs::openat            [DirFd, Str, X, Oct];
     258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];

@@ -50,6 +50,10 @@ pub use terminal::*;
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
+#[cfg(target_os = "linux")]
+mod linux_ipc;
+#[cfg(target_os = "linux")]
+pub use linux_ipc::*;
 
 #[cfg(target_os = "macos")]
 mod darwin;
@@ -65,6 +69,10 @@ pub use unported::*;
 mod no_event_fds;
 #[cfg(not(target_os = "linux"))]
 pub use no_event_fds::*;
+#[cfg(not(target_os = "linux"))]
+mod no_ipc;
+#[cfg(not(target_os = "linux"))]
+pub use no_ipc::*;
 
 /// A host call's outcome: its value, or the Linux errno of its failure.
 pub type SysResult<T> = Result<T, LinuxErrno>;
