@@ -77,3 +77,49 @@ fn getfd(fds: &FdGuard, fs: &Fs<'_>, pidfd: i32, targetfd: i32, flags: u32) -> H
     }
     ret(sys::pidfd_getfd(pidfd, targetfd, flags)?.into())
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    fn serve(fds: &FdGuard, req: Request<'_>) -> Response {
+        let mut ram = vec![0u8; 4096];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        handle(fds, &mem, &req)
+    }
+
+    const BAD: Response = Response::Ret(-(EBADF as i64));
+
+    #[test]
+    fn getfd_cannot_reach_the_monitors_descriptors() {
+        let fds = FdGuard::default();
+        let own = sys::pidfd_open(sys::getpid(), 0).expect("a pidfd of the test process");
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let target = file.as_raw_fd();
+        let getfd = |fds: &FdGuard| serve(fds, Request::PidfdGetfd { pidfd: own, targetfd: target, flags: 0 });
+        fds.reserve(target);
+        assert_eq!(getfd(&fds), BAD, "a reserved descriptor");
+        fds.unreserve(target);
+        fds.set_floor(target);
+        assert_eq!(getfd(&fds), BAD, "a descriptor at the floor");
+        fds.set_floor(target + 1);
+        match getfd(&fds) {
+            Response::Ret(fd) if fd >= 0 => sys::close_quietly(fd as i32),
+            other => panic!("a program's descriptor below the floor: {other:?}"),
+        }
+        sys::close_quietly(own);
+    }
+
+    #[test]
+    fn pidfd_pid_names_the_process_and_refuses_other_descriptors() {
+        let fds = FdGuard::default();
+        let own = sys::pidfd_open(sys::getpid(), 0).expect("a pidfd of the test process");
+        assert_eq!(serve(&fds, Request::PidfdPid { fd: own }), Response::Ret(sys::getpid().into()));
+        let file = std::fs::File::open("/dev/null").unwrap();
+        assert_eq!(serve(&fds, Request::PidfdPid { fd: file.as_raw_fd() }), BAD);
+        fds.reserve(own);
+        assert_eq!(serve(&fds, Request::PidfdPid { fd: own }), BAD);
+        sys::close_quietly(own);
+    }
+}

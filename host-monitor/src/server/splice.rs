@@ -72,3 +72,62 @@ fn vmsplice(fs: &Fs<'_>, fd: i32, buf: &SegList<'_>, to_pipe: bool, flags: u32) 
     // there are at most IOV_MAX of them.
     ret(unsafe { sys::pipe_vectored(fd, &iov, to_pipe, nowait) }?)
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use abi_shared::hypercall::GuestSeg;
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    fn pipe() -> (std::fs::File, OwnedFd) {
+        let [r, w] = sys::pipe2(libc::O_CLOEXEC).unwrap();
+        // SAFETY: pipe2 made two new descriptors nothing else owns.
+        unsafe { (std::fs::File::from_raw_fd(r), OwnedFd::from_raw_fd(w)) }
+    }
+
+    #[test]
+    fn vmsplice_copies_guest_memory_into_a_pipe_and_only_a_pipe() {
+        let mut ram = vec![0u8; 8192];
+        ram[100..105].copy_from_slice(b"hello");
+        ram[5000..5006].copy_from_slice(b" world");
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let fds = FdGuard::default();
+        let (mut read_end, write_end) = pipe();
+        let segs = [GuestSeg { gpa: 100, len: 5 }, GuestSeg { gpa: 5000, len: 6 }];
+        let req = |fd| Request::Vmsplice { fd, buf: SegList::Borrowed(&segs), to_pipe: true, flags: 0 };
+        assert_eq!(handle(&fds, &mem, &req(write_end.as_raw_fd())), Response::Ret(11));
+        let mut got = [0u8; 11];
+        read_end.read_exact(&mut got).unwrap();
+        assert_eq!(&got, b"hello world");
+
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let ebadf = Response::Ret(-i64::from(errno::EBADF));
+        assert_eq!(handle(&fds, &mem, &req(file.as_raw_fd())), ebadf, "not a pipe");
+        fds.reserve(write_end.as_raw_fd());
+        assert_eq!(handle(&fds, &mem, &req(write_end.as_raw_fd())), ebadf, "the monitor's");
+        let outside = [GuestSeg { gpa: 8000, len: 500 }];
+        fds.unreserve(write_end.as_raw_fd());
+        let r =
+            Request::Vmsplice { fd: write_end.as_raw_fd(), buf: SegList::Borrowed(&outside), to_pipe: true, flags: 0 };
+        assert_eq!(
+            handle(&fds, &mem, &r),
+            Response::Malformed(abi_shared::hypercall::MalformedReason::BadGuestAddress)
+        );
+    }
+
+    #[test]
+    fn vmsplice_nonblock_on_an_empty_pipe_is_eagain() {
+        let mut ram = vec![0u8; 4096];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let (read_end, _write_end) = pipe();
+        let segs = [GuestSeg { gpa: 0, len: 16 }];
+        let req = Request::Vmsplice {
+            fd: read_end.as_raw_fd(),
+            buf: SegList::Borrowed(&segs),
+            to_pipe: false,
+            flags: general::SPLICE_F_NONBLOCK,
+        };
+        assert_eq!(handle(&FdGuard::default(), &mem, &req), Response::Ret(-i64::from(errno::EAGAIN)));
+    }
+}
