@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 31;
+pub const PROTOCOL_VERSION: u32 = 32;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -939,6 +939,76 @@ pub enum Request<'a> {
         fd: i32,
         new_flags: Option<i64>,
         old: SegList<'a>,
+    },
+
+    // inotify, splice and pidfds: host objects like the rest of the program's descriptors.
+    /// inotify_init1 with Linux's IN_NONBLOCK/IN_CLOEXEC `flags`. `Ret(fd)`.
+    InotifyInit {
+        flags: i32,
+    },
+    /// inotify_add_watch: `path` is a guest path, resolved in the filesystem view (a final
+    /// symlink is not followed with IN_DONT_FOLLOW in `mask`). `Ret(watch descriptor)`.
+    InotifyAddWatch {
+        fd: i32,
+        path: &'a [u8],
+        mask: u32,
+    },
+    InotifyRmWatch {
+        fd: i32,
+        wd: i32,
+    },
+    /// splice of at most `len` bytes, done by the host; an offset given is where that side
+    /// reads or writes (its file position stays), and the guest adds `Ret` (the bytes
+    /// moved) to the program's. Linux SPLICE_F_* `flags`.
+    Splice {
+        fd_in: i32,
+        off_in: Option<i64>,
+        fd_out: i32,
+        off_out: Option<i64>,
+        len: u64,
+        flags: u32,
+    },
+    /// tee of at most `len` bytes between two pipes. `Ret(bytes)`.
+    Tee {
+        fd_in: i32,
+        fd_out: i32,
+        len: u64,
+        flags: u32,
+    },
+    /// vmsplice with the program's buffers as segments: into the pipe `fd` (`to_pipe`, its
+    /// write end) or out of it. The host copies, as writev/readv would (a pipe must not
+    /// keep references to guest RAM, which the guest reuses); SPLICE_F_NONBLOCK makes it
+    /// fail with EAGAIN rather than wait. `Ret(bytes)`.
+    Vmsplice {
+        fd: i32,
+        buf: SegList<'a>,
+        to_pipe: bool,
+        flags: u32,
+    },
+    /// pidfd_open of a host pid (Linux's are the host's) with Linux `flags`. `Ret(fd)`.
+    PidfdOpen {
+        pid: i32,
+        flags: u32,
+    },
+    /// The pid the pidfd `fd` refers to (its /proc fdinfo "Pid:"): `Ret(pid)`, `Ret(-1)`
+    /// once that process has been reaped, -EBADF when `fd` is not a pidfd.
+    PidfdPid {
+        fd: i32,
+    },
+    /// pidfd_send_signal of Linux signal `sig` to another process, with the program's
+    /// 128-byte siginfo if it gave one. `Ret(0)` or -errno.
+    PidfdSendSignal {
+        fd: i32,
+        sig: i32,
+        info: Option<&'a [u8]>,
+        flags: u32,
+    },
+    /// pidfd_getfd: a duplicate of the target's descriptor `targetfd` in this process.
+    /// `Ret(fd)`.
+    PidfdGetfd {
+        pidfd: i32,
+        targetfd: i32,
+        flags: u32,
     },
 }
 

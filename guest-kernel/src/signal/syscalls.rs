@@ -194,6 +194,36 @@ fn signal_thread(t: &'static task::Thread, sig: i32) -> i64 {
     }
 }
 
+/// pidfd_send_signal to our own process (a pidfd of it, or PIDFD_SELF_THREAD_GROUP), or
+/// with `thread` to the calling thread (PIDFD_SELF_THREAD): delivered here as kill and
+/// tgkill deliver ours. `uinfo` is the program's siginfo (0: none, the kernel makes one
+/// as kill does); its si_signo must be `sig`, and any si_code may be sent to oneself.
+pub fn pidfd_signal_self(thread: bool, sig: i32, uinfo: u64) -> i64 {
+    let info = if uinfo == 0 {
+        None
+    } else {
+        match uaccess::read_struct::<SigInfo>(uinfo) {
+            Ok(i) if i.signo != sig => return EINVAL,
+            Ok(i) => Some(i),
+            Err(e) => return e,
+        }
+    };
+    if sig == 0 {
+        return 0;
+    }
+    if !valid_signal(sig) {
+        return EINVAL;
+    }
+    let code = if thread { SI_TKILL } else { SI_USER };
+    let info = info.unwrap_or_else(|| SigInfo::sent_by(sig, code, task::pid(), task::uid()));
+    let queued = if thread { raise_thread(task::current(), info) } else { raise(info) };
+    if queued {
+        0
+    } else {
+        err(errno::EAGAIN)
+    }
+}
+
 pub fn kill(c: &mut Ctx<'_>) -> i64 {
     let (pid, sig) = (c.int(0), c.int(1));
     if pid == task::pid() {

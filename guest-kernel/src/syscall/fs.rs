@@ -138,7 +138,7 @@ pub(super) fn iovec_segments(iov: u64, count: u64, access: Access) -> Result<Vec
 /// Most segments one request carries: they must fit the request area (a postcard segment is
 /// up to ~15 bytes) and the host's per-request limit. Memory built from scattered 4 KiB
 /// frames needs one segment per page, so a large transfer goes in several requests.
-const SEGMENTS_PER_REQUEST: usize = 512;
+pub(super) const SEGMENTS_PER_REQUEST: usize = 512;
 
 /// A transfer split into requests of at most SEGMENTS_PER_REQUEST segments; it stops at the
 /// first short or failed one, returning what was done before it (as one large host call
@@ -181,8 +181,12 @@ fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
 }
 
 pub fn read(c: &mut Ctx<'_>) -> i64 {
-    if let Some(r) = memdev::read(c.int(0), fdtable::get(c.int(0)), c.arg(1), c.arg(2), None) {
+    let desc = fdtable::get(c.int(0));
+    if let Some(r) = memdev::read(c.int(0), desc, c.arg(1), c.arg(2), None) {
         return r;
+    }
+    if desc.kind == Kind::Inotify {
+        return super::notify::read(c.int(0), c.arg(1), c.arg(2));
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
     do_read(c.int(0), &segs, None)

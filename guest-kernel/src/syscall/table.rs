@@ -3,7 +3,10 @@
 //! docs/syscalls.md is generated from this table by scripts/syscall-doc.
 
 use super::trace::Arg::{self, *};
-use super::{epoll, exec, fs, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, poll, process, time, Handler};
+use super::{
+    epoll, exec, fs, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll, process, splice,
+    time, Handler,
+};
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
 
@@ -225,6 +228,9 @@ syscall_table! {
     244 mq_notify         Host  mqueue::mq_notify     [Fd, Ptr];
     245 mq_getsetattr     Host  mqueue::mq_getsetattr [Fd, Ptr, Ptr];
     247 waitid            Host  process::waitid       [D, D, Ptr, X, Ptr];
+    253 inotify_init      Host  notify::inotify_init  [];
+    254 inotify_add_watch Host  notify::inotify_add_watch [Fd, Str, X];
+    255 inotify_rm_watch  Host  notify::inotify_rm_watch [Fd, D];
     257 openat            Host  fs::openat            [DirFd, Str, X, Oct];
     258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];
     259 mknodat           Host  fs::mknodat           [DirFd, Str, Oct, X];
@@ -241,6 +247,9 @@ syscall_table! {
     270 pselect6          Host  poll::pselect6        [D, Ptr, Ptr, Ptr, Ptr, Ptr];
     271 ppoll             Host  poll::ppoll           [Ptr, D, Ptr, Ptr, D];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
+    275 splice            Host  splice::splice        [Fd, Ptr, Fd, Ptr, D, X];
+    276 tee               Host  splice::tee           [Fd, Fd, D, X];
+    278 vmsplice          Host  splice::vmsplice      [Fd, Ptr, D, X];
     280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, X];
     281 epoll_pwait       Host  epoll::epoll_pwait    [Fd, Ptr, D, D, Ptr, D];
     282 signalfd          Guest signalfd              [Fd, Ptr, D];
@@ -255,6 +264,7 @@ syscall_table! {
     291 epoll_create1     Host  epoll::epoll_create1  [X];
     292 dup3              Host  fs::dup3              [Fd, Fd, X];
     293 pipe2             Host  fs::pipe2             [Ptr, X];
+    294 inotify_init1     Host  notify::inotify_init1 [X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
     296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
     297 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
@@ -271,8 +281,11 @@ syscall_table! {
     326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, X, X, Ptr];
     334 rseq              Guest ids::rseq             [Ptr, D, X, X];
+    424 pidfd_send_signal Both  pidfd::pidfd_send_signal [Fd, D, Ptr, X];
+    434 pidfd_open        Host  pidfd::pidfd_open     [D, X];
     435 clone3            Host  process::clone3       [Ptr, D];
     436 close_range       Host  fs_extra::close_range [D, D, X];
+    438 pidfd_getfd       Host  pidfd::pidfd_getfd    [Fd, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Oct, X];
     441 epoll_pwait2      Host  epoll::epoll_pwait2   [Fd, Ptr, D, Ptr, Ptr, D];
     449 futex_waitv       Both  futex::futex_waitv    [Ptr, D, X, Ptr, D];

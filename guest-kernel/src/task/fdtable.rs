@@ -48,6 +48,9 @@ pub enum Kind {
     /// /dev/null and /dev/zero, served in the guest (fs/memdev).
     DevNull = 5,
     DevZero = 6,
+    /// A host inotify instance: a read must be one host read into one buffer (the host's
+    /// inotify copies whole events only, and a scatter list would be read piece by piece).
+    Inotify = 7,
 }
 
 const KIND_MASK: u8 = 0x0f;
@@ -89,6 +92,7 @@ impl Desc {
             4 => Kind::Signalfd,
             5 => Kind::DevNull,
             6 => Kind::DevZero,
+            7 => Kind::Inotify,
             _ => return Desc::HOST,
         };
         Desc { kind, readable: b & READABLE != 0, writable: b & WRITABLE != 0 }
@@ -273,7 +277,16 @@ mod tests {
 
     #[test]
     fn every_kind_and_access_mode_survives_the_encoding() {
-        for kind in [Kind::Host, Kind::Pipe, Kind::Memfd, Kind::Proc, Kind::Signalfd, Kind::DevNull, Kind::DevZero] {
+        for kind in [
+            Kind::Host,
+            Kind::Pipe,
+            Kind::Memfd,
+            Kind::Proc,
+            Kind::Signalfd,
+            Kind::DevNull,
+            Kind::DevZero,
+            Kind::Inotify,
+        ] {
             for (r, w) in [(true, false), (false, true), (true, true)] {
                 let d = Desc::new(kind, r, w);
                 let back = Desc::decode(d.encode());

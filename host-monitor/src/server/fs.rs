@@ -350,7 +350,7 @@ impl<'a> Fs<'a> {
     }
 
     /// A Linux fd argument, refused if it is one of the monitor's own.
-    fn fd(&self, fd: i32) -> Result<c_int, Failure> {
+    pub(super) fn fd(&self, fd: i32) -> Result<c_int, Failure> {
         if self.fds.is_reserved(fd) {
             return Err(Failure::Errno(EBADF));
         }
@@ -417,7 +417,7 @@ impl<'a> Fs<'a> {
 
     /// Host iovecs for a read or write: at most IOV_MAX segments (else EINVAL, as readv),
     /// a total that does not overflow, all in guest RAM, capped at MAX_RW_COUNT bytes.
-    fn rw_iovecs(&self, buf: &SegList<'_>) -> Result<Vec<libc::iovec>, Failure> {
+    pub(super) fn rw_iovecs(&self, buf: &SegList<'_>) -> Result<Vec<libc::iovec>, Failure> {
         let segs = buf.as_slice();
         if segs.len() > MAX_SEGMENTS {
             return Err(Failure::Errno(EINVAL));

@@ -10,8 +10,11 @@ pub mod info;
 pub mod ipc;
 pub mod mm;
 pub mod net;
+pub mod notify;
+pub mod pidfd;
 pub mod process;
 pub mod procfs;
+pub mod splice;
 #[cfg(test)]
 mod test_support;
 pub mod threads;
@@ -352,6 +355,16 @@ impl Server {
             | Request::MqTransfer { .. }
             | Request::MqNotify { .. }
             | Request::MqGetsetattr { .. } => ipc::handle(&self.fds, mem, req),
+            Request::InotifyInit { .. } | Request::InotifyAddWatch { .. } | Request::InotifyRmWatch { .. } => {
+                notify::handle(&self.fds, mem, req)
+            }
+            Request::Splice { .. } | Request::Tee { .. } | Request::Vmsplice { .. } => {
+                splice::handle(&self.fds, mem, req)
+            }
+            Request::PidfdOpen { .. }
+            | Request::PidfdPid { .. }
+            | Request::PidfdSendSignal { .. }
+            | Request::PidfdGetfd { .. } => pidfd::handle(&self.fds, mem, req),
             other => fs::handle(&self.fds, mem, other),
         }
     }
@@ -561,7 +574,7 @@ mod tests {
                     | Request::Fchmodat { .. } | Request::Truncate { .. } | Request::Openat { .. } | Request::Exit { .. }
                     | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }
                     | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }
-                    | Request::Kill { .. } | Request::Sigqueue { .. } | Request::StopSelf { .. }
+                    | Request::Kill { .. } | Request::Sigqueue { .. } | Request::StopSelf { .. } | Request::PidfdSendSignal { .. }
                     | Request::SignalDispositions { .. } | Request::ExecNative { .. } | Request::Wait4 { .. }
                     | Request::Waitid { .. } | Request::Setpriority { .. } | Request::IoctlSetPgrp { .. }
                     | Request::IoctlSetCtty { .. } | Request::IoctlNoCtty { .. }

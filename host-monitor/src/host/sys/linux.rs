@@ -539,3 +539,119 @@ pub fn accept4(raw: c_int, flags: c_int) -> SysResult<(c_int, Vec<u8>)> {
         unsafe { libc::accept4(raw, addr, len, flags) }
     })
 }
+
+/// inotify_init1(2) with Linux's flags (this host is Linux).
+pub fn inotify_init(flags: c_int) -> SysResult<c_int> {
+    // SAFETY: inotify_init1 takes no pointers.
+    Ok(check(unsafe { libc::inotify_init1(flags) })? as c_int)
+}
+
+/// inotify_add_watch(2) of a host path: the watch descriptor.
+pub fn inotify_add_watch(raw: c_int, path: &CStr, mask: u32) -> SysResult<i64> {
+    // SAFETY: path is NUL-terminated and outlives the call.
+    check(unsafe { libc::inotify_add_watch(raw, path.as_ptr(), mask) })
+}
+
+pub fn inotify_rm_watch(raw: c_int, wd: c_int) -> SysResult<()> {
+    // SAFETY: inotify_rm_watch takes no pointers.
+    check(unsafe { libc::inotify_rm_watch(raw, wd) }).map(drop)
+}
+
+/// splice(2) with Linux's flags; an offset given is used (and not reported back: the
+/// caller adds the bytes moved).
+pub fn splice(
+    fd_in: c_int,
+    off_in: Option<i64>,
+    fd_out: c_int,
+    off_out: Option<i64>,
+    len: u64,
+    flags: u32,
+) -> SysResult<i64> {
+    let (mut a, mut b) = (off_in.unwrap_or(0), off_out.unwrap_or(0));
+    let pa = if off_in.is_some() { &mut a as *mut i64 } else { std::ptr::null_mut() };
+    let pb = if off_out.is_some() { &mut b as *mut i64 } else { std::ptr::null_mut() };
+    // SAFETY: pa and pb are NULL or point to live loff_t values; no other pointers.
+    check(unsafe { libc::syscall(libc::SYS_splice, fd_in, pa, fd_out, pb, len as usize, flags) })
+}
+
+/// tee(2) with Linux's flags.
+pub fn tee(fd_in: c_int, fd_out: c_int, len: u64, flags: u32) -> SysResult<i64> {
+    // SAFETY: tee takes no pointers.
+    check(unsafe { libc::syscall(libc::SYS_tee, fd_in, fd_out, len as usize, flags) })
+}
+
+/// vmsplice's transfer as a copy: wait until the pipe has room (a write) or data (a
+/// read), unless `nowait` (SPLICE_F_NONBLOCK: EAGAIN instead), then move what can be moved
+/// without waiting again. That is Linux's vmsplice: it fills the room there is and returns
+/// (a program may vmsplice more than the pipe holds and then drain it itself), and it
+/// ignores the pipe's O_NONBLOCK, which belongs to the open file (shared with other
+/// processes: not ours to change). RWF_NOWAIT says "without waiting" for one call; a
+/// kernel whose pipes do not take it (EOPNOTSUPP) gets a plain readv/writev after the
+/// readiness check.
+///
+/// # Safety
+/// Every iovec must name memory that stays mapped for the call and is writable (a read)
+/// or readable (a write): checked guest RAM, from `GuestMemory::iovecs`.
+pub unsafe fn pipe_vectored(raw: c_int, iov: &[libc::iovec], write: bool, nowait: bool) -> SysResult<i64> {
+    const EAGAIN: LinuxErrno = errno::EAGAIN as LinuxErrno;
+    let count = iov.len() as c_int;
+    let transfer = |flags: c_int| {
+        // SAFETY: the iovecs are valid (the caller's contract); count is their number;
+        // offset -1 is the current position.
+        check(unsafe {
+            if write {
+                libc::pwritev2(raw, iov.as_ptr(), count, -1, flags)
+            } else {
+                libc::preadv2(raw, iov.as_ptr(), count, -1, flags)
+            }
+        })
+    };
+    let events = if write { libc::POLLOUT } else { libc::POLLIN };
+    loop {
+        match transfer(libc::RWF_NOWAIT) {
+            Err(e) if e == EAGAIN && !nowait => {
+                wait_for(raw, events, -1)?;
+            }
+            Err(e) if e == errno::EOPNOTSUPP as LinuxErrno => {
+                return if wait_for(raw, events, if nowait { 0 } else { -1 })? { transfer(0) } else { Err(EAGAIN) };
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Wait at most `timeout_ms` (-1: no limit) for `events` on `raw`; whether it came (a
+/// signal ends the wait with EINTR).
+fn wait_for(raw: c_int, events: libc::c_short, timeout_ms: c_int) -> SysResult<bool> {
+    let mut pfd = [libc::pollfd { fd: raw, events, revents: 0 }];
+    Ok(super::poll(&mut pfd, timeout_ms)? > 0)
+}
+
+/// pidfd_open(2) with Linux's flags.
+pub fn pidfd_open(pid: libc::pid_t, flags: u32) -> SysResult<c_int> {
+    // SAFETY: pidfd_open takes no pointers.
+    Ok(check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, flags) })? as c_int)
+}
+
+/// The pid a pidfd refers to, as its /proc fdinfo says ("Pid:"; -1 once the process has
+/// been reaped); EBADF when `raw` is not open or is no pidfd.
+pub fn pidfd_pid(raw: c_int) -> SysResult<i32> {
+    const EBADF: LinuxErrno = errno::EBADF as LinuxErrno;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{raw}")).map_err(|_| EBADF)?;
+    let line = info.lines().find_map(|l| l.strip_prefix("Pid:")).ok_or(EBADF)?;
+    line.trim().parse().map_err(|_| EBADF)
+}
+
+/// pidfd_send_signal(2) of a Linux signal (this host's numbers) with the program's
+/// 128-byte siginfo, if any.
+pub fn pidfd_send_signal(raw: c_int, sig: c_int, info: Option<&[u8; 128]>, flags: u32) -> SysResult<()> {
+    let info = info.map_or(std::ptr::null(), |i| i.as_ptr());
+    // SAFETY: info is NULL or 128 readable bytes (a Linux siginfo_t) that outlive the call.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, raw, sig, info, flags) }).map(drop)
+}
+
+/// pidfd_getfd(2): a new descriptor in this process for `targetfd` of the pidfd's process.
+pub fn pidfd_getfd(pidfd: c_int, targetfd: c_int, flags: u32) -> SysResult<c_int> {
+    // SAFETY: pidfd_getfd takes no pointers.
+    Ok(check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, targetfd, flags) })? as c_int)
+}

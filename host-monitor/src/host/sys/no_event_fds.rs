@@ -1,6 +1,7 @@
 //! Hosts without Linux's event descriptors and PI futexes (macOS has kqueue and
 //! EVFILT_TIMER, not yet used; an unported host has nothing): the program's epoll,
-//! eventfd, timerfd and PI futex calls answer ENOSYS.
+//! eventfd, timerfd, inotify, splice, tee, vmsplice, pidfd and PI futex calls answer
+//! ENOSYS.
 
 use libc::c_int;
 
@@ -39,5 +40,54 @@ pub fn timerfd_gettime(_fd: c_int) -> SysResult<[i64; 4]> {
 }
 
 pub fn futex_pi(_word: &std::sync::atomic::AtomicU32, _op: c_int, _timeout: Option<&[i64; 2]>) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
+pub fn inotify_init(_flags: c_int) -> SysResult<c_int> {
+    Err(ENOSYS)
+}
+
+pub fn inotify_add_watch(_raw: c_int, _path: &std::ffi::CStr, _mask: u32) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
+pub fn inotify_rm_watch(_raw: c_int, _wd: c_int) -> SysResult<()> {
+    Err(ENOSYS)
+}
+
+pub fn splice(
+    _fd_in: c_int,
+    _off_in: Option<i64>,
+    _fd_out: c_int,
+    _off_out: Option<i64>,
+    _len: u64,
+    _flags: u32,
+) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
+pub fn tee(_fd_in: c_int, _fd_out: c_int, _len: u64, _flags: u32) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
+/// # Safety
+/// None needed here (nothing is called); `unsafe` to match Linux's signature.
+pub unsafe fn pipe_vectored(_raw: c_int, _iov: &[libc::iovec], _write: bool, _nowait: bool) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
+pub fn pidfd_open(_pid: libc::pid_t, _flags: u32) -> SysResult<c_int> {
+    Err(ENOSYS)
+}
+
+pub fn pidfd_pid(_raw: c_int) -> SysResult<i32> {
+    Err(ENOSYS)
+}
+
+pub fn pidfd_send_signal(_raw: c_int, _sig: c_int, _info: Option<&[u8; 128]>, _flags: u32) -> SysResult<()> {
+    Err(ENOSYS)
+}
+
+pub fn pidfd_getfd(_pidfd: c_int, _targetfd: c_int, _flags: u32) -> SysResult<c_int> {
     Err(ENOSYS)
 }
