@@ -146,7 +146,7 @@ mod glue {
     use abi_shared::linux::errno;
 
     use super::{record, SIGINFO_SIZE};
-    use core::sync::atomic::{AtomicU64, Ordering};
+    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
     use alloc::collections::BTreeSet;
     use alloc::sync::Arc;
@@ -162,6 +162,23 @@ mod glue {
     pub struct State {
         mask: AtomicU64,
         shown: spin::Mutex<Option<bool>>,
+    }
+
+    /// How many signalfds are open (their states alive): `sync_readiness`, which runs
+    /// before every host epoll wait, costs one load while there are none.
+    static OPEN: AtomicUsize = AtomicUsize::new(0);
+
+    impl State {
+        fn new(mask: u64, shown: Option<bool>) -> State {
+            OPEN.fetch_add(1, Ordering::Relaxed);
+            State { mask: AtomicU64::new(mask), shown: spin::Mutex::new(shown) }
+        }
+    }
+
+    impl Drop for State {
+        fn drop(&mut self) {
+            OPEN.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     const CLOCK_MONOTONIC: i32 = 1;
@@ -213,7 +230,7 @@ mod glue {
         if new < 0 {
             return new;
         }
-        let state = State { mask: AtomicU64::new(mask), shown: spin::Mutex::new(shown) };
+        let state = State::new(mask, shown);
         FDS.opened(new as i32, Desc::new(Kind::Signalfd, true, true), Some(Arc::new(state)));
         sync_readiness();
         new
@@ -236,6 +253,9 @@ mod glue {
     /// calling thread (what a read by it would find). Costs nothing without signalfds;
     /// a host call for each whose readiness changed.
     pub fn sync_readiness() {
+        if OPEN.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let signalfds = FDS.with_private(Kind::Signalfd);
         if signalfds.is_empty() {
             return;

@@ -301,9 +301,9 @@ fn open_proc_sys(path: &[u8], flags: i32, mode: u32) -> Handled {
 
 /// The guard, guest memory and filesystem view a request is served with.
 pub(super) struct Fs<'a> {
-    fds: &'a FdGuard,
-    mem: &'a GuestMemory,
-    view: &'a View,
+    pub(super) fds: &'a FdGuard,
+    pub(super) mem: &'a GuestMemory,
+    pub(super) view: &'a View,
 }
 
 /// A guest path argument made ready for a host `*at` call.

@@ -30,7 +30,7 @@ const ENAMETOOLONG: LinuxErrno = errno::ENAMETOOLONG as LinuxErrno;
 
 /// Serve one socket request.
 pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
-    let net = Net { fds, mem, view: vfs::current() };
+    let net = Net { fs: Fs::new(fds, mem, vfs::current()) };
     let result = match req {
         Request::Socket { domain, ty, protocol } => net.socket(*domain, *ty, *protocol),
         Request::Socketpair { domain, ty, protocol } => net.socketpair(*domain, *ty, *protocol),
@@ -50,19 +50,15 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
     result.unwrap_or_else(Response::from)
 }
 
+/// The file requests' guard, guest memory and filesystem view (AF_UNIX paths resolve in it).
 struct Net<'a> {
-    fds: &'a FdGuard,
-    mem: &'a GuestMemory,
-    view: &'a View,
+    fs: Fs<'a>,
 }
 
 impl Net<'_> {
     /// A descriptor argument, refused if it is one of the monitor's own.
     fn fd(&self, fd: i32) -> Result<c_int, Failure> {
-        if self.fds.is_reserved(fd) {
-            return Err(Failure::Errno(EBADF));
-        }
-        Ok(fd)
+        self.fs.fd(fd)
     }
 
     fn socket(&self, domain: i32, ty: i32, protocol: i32) -> Handled {
@@ -92,11 +88,10 @@ impl Net<'_> {
         let Some(path) = personality::unix_path(addr) else {
             return Ok(personality::sockaddr_to_host(addr)?);
         };
-        if matches!(self.view, View::Identity) {
+        if matches!(self.fs.view, View::Identity) {
             return Ok(personality::sockaddr_to_host(addr)?);
         }
-        let fs = Fs::new(self.fds, self.mem, self.view);
-        let at = fs.at(general::AT_FDCWD, path, last)?;
+        let at = self.fs.at(general::AT_FDCWD, path, last)?;
         let linux = personality::unix_sockaddr(at.path.as_bytes()).ok_or(Failure::Errno(ENAMETOOLONG))?;
         Ok(personality::sockaddr_to_host(&linux)?)
     }
@@ -105,7 +100,7 @@ impl Net<'_> {
     /// view shows it.
     fn linux_addr(&self, host: &[u8]) -> Vec<u8> {
         let linux = personality::sockaddr_to_linux(host);
-        let View::Mounted(view) = self.view else { return linux };
+        let View::Mounted(view) = self.fs.view else { return linux };
         let Some(path) = personality::unix_path(&linux) else { return linux };
         view.table().guest_of(path).and_then(|g| personality::unix_sockaddr(&g)).unwrap_or(linux)
     }
@@ -173,13 +168,13 @@ impl Net<'_> {
             return Err(Failure::Errno(EINVAL));
         }
         buf.total_len().ok_or(Failure::Malformed(MalformedReason::BadLength))?;
-        Ok(self.mem.iovecs(buf.as_slice())?)
+        Ok(self.fs.mem.iovecs(buf.as_slice())?)
     }
 
     fn sendmsg(&self, fd: i32, buf: &SegList<'_>, addr: Option<&[u8]>, control: &[u8], flags: i32) -> Handled {
         let fd = self.fd(fd)?;
         // Passing one of the monitor's descriptors would hand it to another process.
-        if personality::passed_fds(control)?.iter().any(|&f| self.fds.is_reserved(f)) {
+        if personality::passed_fds(control)?.iter().any(|&f| self.fs.fds.is_reserved(f)) {
             return Err(Failure::Errno(EBADF));
         }
         let iov = self.iovecs(buf)?;

@@ -326,11 +326,25 @@ pub fn copy_file_range(
     len: u64,
     flags: u32,
 ) -> SysResult<i64> {
+    between_offsets(libc::SYS_copy_file_range, fd_in, off_in, fd_out, off_out, len, flags)
+}
+
+/// copy_file_range(2) or splice(2) (`nr`): the same arguments, each offset a pointer to a
+/// loff_t or NULL for the file position.
+fn between_offsets(
+    nr: libc::c_long,
+    fd_in: c_int,
+    off_in: Option<i64>,
+    fd_out: c_int,
+    off_out: Option<i64>,
+    len: u64,
+    flags: u32,
+) -> SysResult<i64> {
     let (mut a, mut b) = (off_in.unwrap_or(0), off_out.unwrap_or(0));
     let pa = if off_in.is_some() { &mut a as *mut i64 } else { std::ptr::null_mut() };
     let pb = if off_out.is_some() { &mut b as *mut i64 } else { std::ptr::null_mut() };
     // SAFETY: pa and pb are NULL or point to live loff_t values; no other pointers.
-    check(unsafe { libc::syscall(libc::SYS_copy_file_range, fd_in, pa, fd_out, pb, len as usize, flags) })
+    check(unsafe { libc::syscall(nr, fd_in, pa, fd_out, pb, len as usize, flags) })
 }
 
 /// fallocate(2) with Linux's mode bits, which are the host's.
@@ -567,11 +581,7 @@ pub fn splice(
     len: u64,
     flags: u32,
 ) -> SysResult<i64> {
-    let (mut a, mut b) = (off_in.unwrap_or(0), off_out.unwrap_or(0));
-    let pa = if off_in.is_some() { &mut a as *mut i64 } else { std::ptr::null_mut() };
-    let pb = if off_out.is_some() { &mut b as *mut i64 } else { std::ptr::null_mut() };
-    // SAFETY: pa and pb are NULL or point to live loff_t values; no other pointers.
-    check(unsafe { libc::syscall(libc::SYS_splice, fd_in, pa, fd_out, pb, len as usize, flags) })
+    between_offsets(libc::SYS_splice, fd_in, off_in, fd_out, off_out, len, flags)
 }
 
 /// tee(2) with Linux's flags.
