@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 32;
+pub const PROTOCOL_VERSION: u32 = 33;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1010,6 +1010,11 @@ pub enum Request<'a> {
         targetfd: i32,
         flags: u32,
     },
+    /// A vfork parent, after its `Fork` answered (the other threads run again): wait until
+    /// the child has exec'd or ended, and keep what it wrote for `VforkTakeCopyBack`.
+    /// `Ret(0)`, or `Ret(-EINTR)` when a host signal cut the wait short (the guest waits
+    /// again: signals do not end a vfork wait).
+    VforkWait,
 }
 
 /// What an xattr request is about.

@@ -18,6 +18,7 @@ use crate::signal::{self, SigInfo};
 #[no_mangle]
 pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
     crate::mm::tlb::entered_kernel();
+    crate::task::fork_gate::checkpoint();
     let path = handle_exception(frame);
     crate::mm::tlb::before_user();
     path

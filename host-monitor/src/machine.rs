@@ -201,6 +201,18 @@ pub fn answer(mem: &GuestMemory, block: u64, answer: &Response) -> Result<(), Ma
     mem.write(block + vcpu_block::HC_RESPONSE, &frame[..n]).map_err(oob)
 }
 
+/// After a fork, on each side: the guest kernel's own 2 MiB block (its image and the start
+/// of its heap) is touched all over by every process, so each side takes its own copy
+/// rather than share it copy-on-write (see `GuestMemory::unshare_huge_block`). Measured on
+/// kvm_pvm: the child of a fork + exec of a static program took 200 shadow faults, 104
+/// with this; a parent 53 after each fork, 24 with this.
+pub fn unshare_kernel_block(mem: &GuestMemory) {
+    #[cfg(target_os = "linux")]
+    mem.unshare_huge_block(abi_shared::layout::KERNEL_LOAD_GPA);
+    #[cfg(not(target_os = "linux"))]
+    let _ = mem;
+}
+
 pub struct Machine {
     pub mem: Arc<GuestMemory>,
     /// The eventfd behind the guest's wake port, when requests go through shared memory.
@@ -210,6 +222,10 @@ pub struct Machine {
     pub flavour: Flavour,
     /// This monitor is a forked child of the one the user started.
     pub forked: bool,
+    /// The guest vCPU index this machine's vCPU runs (the process's first thread's: 0, or
+    /// in the child of a fork by another thread, the forking thread's) and its block.
+    index: u32,
+    block: u64,
 }
 
 /// Which process continues after the monitor forked.
@@ -291,7 +307,7 @@ impl Machine {
         let mut vcpu = vm.create_vcpu(0, &mem).map_err(|e| MachineError(e.to_string()))?;
         let state = boot_state(flavour, block, KERNEL_PML4_GPA, entry, KERNEL_BASE + BOOT_INFO_GPA);
         vcpu.set_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
-        Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour, forked: false })
+        Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour, forked: false, index: 0, block })
     }
 
     /// Run until the guest reports an outcome or dies. Exits are counted by reason.
@@ -300,9 +316,12 @@ impl Machine {
         server: Arc<Server>,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
-        let block = vcpu_block_gpa(0);
+        let block = self.block;
         server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
-        crate::signals::attach(&self.mem, block);
+        // What concerns the whole process (its host signals, its timer) is in the first
+        // block, whichever vCPU runs the first thread.
+        crate::signals::attach(&self.mem, vcpu_block_gpa(0));
+        crate::threads::set_main(self.index);
         crate::signals::catch_thread_kicks();
         self.publish_kick_flag();
         let threads = Arc::new(ThreadHost::new(self.vm.clone(), self.mem.clone(), server.clone(), self.flavour));
@@ -341,9 +360,9 @@ impl Machine {
         block: u64,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
-        crate::threads::register(0, self.vcpu.as_mut());
+        crate::threads::register(self.index, self.vcpu.as_mut());
         let outcome = self.serve_first_vcpu(server, threads, worker, block, exits);
-        crate::threads::unregister(0);
+        crate::threads::unregister(self.index);
         outcome
     }
 
@@ -364,7 +383,7 @@ impl Machine {
                 Exit::Hypercall | Exit::HypercallWorkerAsleep => {
                     match crate::server::vcpu_request(&self.mem, block) {
                         Some(VcpuRequest::Fork { vfork }) => {
-                            if self.fork(server, worker, block, vfork)? == ForkSide::Child {
+                            if self.fork(server, threads, worker, block, vfork)? == ForkSide::Child {
                                 exits.clear();
                                 self.forked = true;
                             }
@@ -417,8 +436,9 @@ impl Machine {
                     // A caught host signal, a due guest timer or a kick from another vCPU:
                     // a guest running user code would not look for it until its next
                     // syscall, so interrupt it.
-                    let timer_due = crate::worker::GuestTimer::new(&self.mem, block).and_then(|t| t.due()).is_some();
-                    if crate::threads::take_kick(0) || crate::signals::pending() != 0 || timer_due {
+                    let timer_due =
+                        crate::worker::GuestTimer::new(&self.mem, vcpu_block_gpa(0)).and_then(|t| t.due()).is_some();
+                    if crate::threads::take_kick(self.index) || crate::signals::pending() != 0 || timer_due {
                         self.vcpu
                             .inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR)
                             .map_err(|e| self.died(&e.to_string()))?;
@@ -454,18 +474,20 @@ impl Machine {
     fn fork(
         &mut self,
         server: &Arc<Server>,
+        threads: &ThreadHost,
         worker: &mut Option<Worker>,
         block: u64,
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
         // The child's new VM and the vfork link are the monitor's descriptors, above the
         // program's RLIMIT_NOFILE: room for them even when the program's table is full.
-        crate::startup::with_fd_room(|| self.fork_with_room(server, worker, block, vfork))
+        crate::startup::with_fd_room(|| self.fork_with_room(server, threads, worker, block, vfork))
     }
 
     fn fork_with_room(
         &mut self,
         server: &Arc<Server>,
+        threads: &ThreadHost,
         worker: &mut Option<Worker>,
         block: u64,
         vfork: bool,
@@ -484,8 +506,11 @@ impl Machine {
         let mut link = if vfork { crate::server::VforkLink::new(floor).ok() } else { None };
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        // The process has one thread now (the worker was joined), as the fork needs.
+        // The worker was joined; the program's other threads wait at the guest's fork gate,
+        // and the locks their host threads may still take are held across the fork.
+        let held = threads.hold_for_fork();
         let pid = crate::signals::fork_holding_signals();
+        drop(held);
         let (answer, side) = match pid {
             p if p < 0 => {
                 let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
@@ -502,11 +527,13 @@ impl Machine {
                 )
             }
             child => {
-                self.unshare_kernel_block();
+                // Another vCPU may write the block while it is copied: only when alone.
+                if crate::threads::running_count() <= 1 {
+                    self.unshare_kernel_block();
+                }
                 self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
                 if let Some(l) = link.take() {
-                    let copied = l.parent_waits();
-                    server.set_vfork_copy_back(copied);
+                    server.set_vfork_wait(l.parent_side());
                 }
                 (Response::Forked { pid: child, child: false, seed: crate::entropy::seed() }, ForkSide::Parent)
             }
@@ -514,9 +541,9 @@ impl Machine {
         self.vcpu.resume_after_fork().map_err(vmm)?;
         self.publish_kick_flag();
         if side == ForkSide::Child {
-            crate::threads::only_this_vcpu(0);
+            crate::threads::only_this_vcpu(self.index);
         }
-        crate::threads::register(0, self.vcpu.as_mut());
+        crate::threads::register(self.index, self.vcpu.as_mut());
         if side == ForkSide::Child {
             // The parent's wake eventfd is registered with the parent's VM: a new one.
             drop(self.wake.take());
@@ -540,14 +567,21 @@ impl Machine {
         Ok(side)
     }
 
-    /// After a fork, on each side: the guest kernel's own 2 MiB block (its image and the
-    /// start of its heap) is touched all over by every process, so each side takes its own
-    /// copy rather than share it copy-on-write (see `GuestMemory::unshare_huge_block`).
-    /// Measured on kvm_pvm: the child of a fork + exec of a static program took 200 shadow
-    /// faults, 104 with this; a parent 53 after each fork, 24 with this.
     fn unshare_kernel_block(&self) {
-        #[cfg(target_os = "linux")]
-        self.mem.unshare_huge_block(abi_shared::layout::KERNEL_LOAD_GPA);
+        unshare_kernel_block(&self.mem);
+    }
+
+    /// The machine of a forked child whose first thread is the forking thread, whose vCPU
+    /// (`index`, block `block`) came through the fork: it serves its requests by exit.
+    pub fn forked_from_thread(
+        mem: Arc<GuestMemory>,
+        vm: Arc<dyn Vm>,
+        vcpu: Box<dyn Vcpu>,
+        flavour: Flavour,
+        index: u32,
+        block: u64,
+    ) -> Machine {
+        Machine { mem, wake: None, vm, vcpu, flavour, forked: true, index, block }
     }
 
     /// Tell the signal handler which thread runs the vCPU and how to stop it entering.
@@ -585,7 +619,7 @@ impl Machine {
 
     /// The syscall the guest kernel was serving, as it published it in its per-CPU page.
     pub fn syscall_in_flight(&self) -> String {
-        match self.mem.read_u64(vcpu_block_gpa(0) + vcpu_block::SYSCALL_IN_FLIGHT) {
+        match self.mem.read_u64(self.block + vcpu_block::SYSCALL_IN_FLIGHT) {
             Ok(u64::MAX) | Err(_) => "none".into(),
             Ok(nr) => abi_shared::syscalls::syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned),
         }

@@ -130,6 +130,24 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     }
 }
 
+/// The end of a process forked by a thread other than the first: that thread ran the child
+/// (`threads.rs`), and ends it as `run` ends linuxrun (a forked child writes no report).
+pub fn finish_forked_child(outcome: Result<GuestOutcome, machine::MachineError>, machine: &Machine) -> ! {
+    let failure = match outcome {
+        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => std::process::exit(s & 0xff),
+        Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => {
+            startup::die_by_signal(sig);
+            std::process::exit(128 + sig.clamp(0, 127))
+        }
+        Ok(GuestOutcome::Panicked(msg)) => {
+            format!("guest kernel panic: {msg}; vCPU state: {}", machine.vcpu.snapshot())
+        }
+        Err(e) => format!("guest failed: {e}"),
+    };
+    diag!("linuxrun: {failure}");
+    std::process::exit(i32::from(EXIT_LINUXRUN_FAILED))
+}
+
 /// The filesystem view the command line asks for; a bad --root or --bind is linuxrun's
 /// usage error (125).
 fn build_view(args: &cli::Args) -> Result<(vfs::View, Option<vfs::setup::ShmDir>), Failure> {

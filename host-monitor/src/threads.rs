@@ -81,6 +81,18 @@ struct Running {
 }
 
 static RUNNING: Mutex<[Option<Running>; SLOTS]> = Mutex::new([None; SLOTS]);
+/// The vCPU index of the process's first thread (whose host thread runs `Machine::run`):
+/// 0, or in the child of a fork by another thread, the forking thread's.
+static MAIN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The vCPU `index` runs the process's first thread.
+pub fn set_main(index: u32) {
+    MAIN.store(index, Ordering::SeqCst);
+}
+
+fn main_index() -> u32 {
+    MAIN.load(Ordering::SeqCst)
+}
 /// Per vCPU: a kick is owed (the vCPU is to take the guest's kick interrupt).
 static KICKED: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
 
@@ -101,6 +113,11 @@ pub fn unregister(index: u32) {
     running()[index as usize] = None;
     // Nothing owes it a kick any more (the helper would send it again and again).
     KICKED[index as usize].store(false, Ordering::SeqCst);
+}
+
+/// How many vCPUs run now.
+pub fn running_count() -> usize {
+    running().iter().filter(|r| r.is_some()).count()
 }
 
 /// In a forked child: only the forking thread's vCPU exists.
@@ -145,7 +162,7 @@ fn kick_one(i: usize, t: &Running, sig: libc::c_int) {
     // SAFETY: a registered thread is alive (it unregisters before it ends, under the
     // registry lock the caller holds); pthread_kill with a signal the monitor catches.
     unsafe { libc::pthread_kill(t.pthread as libc::pthread_t, sig) };
-    if i == 0 {
+    if i as u32 == main_index() {
         crate::signals::kick_worker_with(sig);
     }
 }
@@ -238,12 +255,12 @@ impl ThreadHost {
     /// The end of the program has been decided: stop every other vCPU.
     pub fn stop_all(&self) {
         self.dying.store(true, Ordering::SeqCst);
-        kick_vcpus(VcpuSet::all().without(0));
+        kick_vcpus(VcpuSet::all().without(main_index()));
     }
 
     /// Something for the first vCPU's thread (the outcome, a failure): interrupt it.
     fn tell_main(&self) {
-        kick_vcpus(VcpuSet::only(0));
+        kick_vcpus(VcpuSet::only(main_index()));
         self.main.unpark();
     }
 
@@ -251,7 +268,7 @@ impl ThreadHost {
     /// from outside still come to this thread (the monitor kicks the first vCPU's), so they
     /// are passed to the running vCPUs, whose guest gives each to a thread that takes it.
     pub fn wait_for_end(&self) -> Result<crate::server::GuestOutcome, MachineError> {
-        unregister(0);
+        unregister(main_index());
         loop {
             if let Some(o) = self.server.take_outcome() {
                 return Ok(o);
@@ -260,7 +277,7 @@ impl ThreadHost {
                 return Err(e);
             }
             if crate::signals::pending() != 0 {
-                kick_vcpus(VcpuSet::all().without(0));
+                kick_vcpus(VcpuSet::all().without(main_index()));
             }
             std::thread::park_timeout(std::time::Duration::from_millis(20));
         }
@@ -308,7 +325,11 @@ impl ThreadHost {
             s.block.is_multiple_of(VCPU_BLOCK_SIZE)
                 && s.block.checked_add(VCPU_BLOCK_SIZE).is_some_and(|e| e <= self.mem.size())
         };
-        index > 0 && index < MAX_VCPUS && block_ok && s.cr3.is_multiple_of(0x2000) && s.cr3 < self.mem.size()
+        index != u64::from(main_index())
+            && index < MAX_VCPUS
+            && block_ok
+            && s.cr3.is_multiple_of(0x2000)
+            && s.cr3 < self.mem.size()
     }
 
     /// A thread's host thread: say its tid, build its vCPU, run it until the thread ends;
@@ -328,6 +349,9 @@ impl ThreadHost {
         let mut start = start;
         loop {
             let end = self.run_one_thread(&start, vcpu.as_mut());
+            if let ThreadEnd::BecameChild(answer) = end {
+                self.continue_as_child(&start, vcpu, *answer);
+            }
             if !matches!(end, ThreadEnd::Exited) || vcpu.finish_pending_exit().is_err() {
                 // The vCPU goes back to the VM before the guest may give its index again.
                 drop(vcpu);
@@ -366,7 +390,7 @@ impl ThreadHost {
                     word.store(0, Ordering::SeqCst);
                 }
             }
-            ThreadEnd::ProgramEnds => self.tell_main(),
+            ThreadEnd::ProgramEnds | ThreadEnd::BecameChild(_) => self.tell_main(),
             ThreadEnd::Failed(e) => {
                 *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
                 self.tell_main();
@@ -421,14 +445,15 @@ impl ThreadHost {
                                 return ThreadEnd::Failed(e.0);
                             }
                         }
-                        // fork from a thread other than the first: not yet (the forking
-                        // vCPU would have to become the child's first).
-                        Some(VcpuRequest::Fork { .. }) => {
-                            let r = Response::Ret(-i64::from(errno::EAGAIN));
-                            if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
-                                return ThreadEnd::Failed(e.0);
+                        Some(VcpuRequest::Fork { vfork }) => match self.fork(start, vcpu, vfork) {
+                            Ok(ForkSide::Parent(r)) => {
+                                if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
+                                    return ThreadEnd::Failed(e.0);
+                                }
                             }
-                        }
+                            Ok(ForkSide::Child(r)) => return ThreadEnd::BecameChild(Box::new(r)),
+                            Err(e) => return ThreadEnd::Failed(e),
+                        },
                         None => crate::server::serve_area(&self.server, &mut channel, &self.mem),
                     }
                     if self.server.has_outcome() || self.server.is_poisoned() {
@@ -458,11 +483,125 @@ impl ThreadHost {
     }
 }
 
+/// Where a thread's fork left its host thread, with the guest's answer.
+enum ForkSide {
+    Parent(Response),
+    Child(Response),
+}
+
+/// The locks other monitor threads may take while a thread forks (the guest's other
+/// threads are stopped at its fork gate, but their host threads still look at kicks and
+/// the program's outcome): held across the host fork, so that none is held by a thread
+/// that does not exist in the child.
+pub struct HeldForFork<'a> {
+    _running: std::sync::MutexGuard<'static, [Option<Running>; SLOTS]>,
+    _rekicker: std::sync::MutexGuard<'static, Option<(u32, std::thread::Thread)>>,
+    _idle: std::sync::MutexGuard<'static, (u32, Vec<Idle>)>,
+    _failure: std::sync::MutexGuard<'a, Option<String>>,
+    _outcome: std::sync::MutexGuard<'a, Option<crate::server::GuestOutcome>>,
+}
+
+impl ThreadHost {
+    /// The locks of `HeldForFork`, in the one order every forking thread takes them.
+    pub fn hold_for_fork(&self) -> HeldForFork<'_> {
+        HeldForFork {
+            _running: running(),
+            _rekicker: REKICKER.lock().unwrap_or_else(PoisonError::into_inner),
+            _idle: IDLE.lock().unwrap_or_else(PoisonError::into_inner),
+            _failure: self.failure.lock().unwrap_or_else(PoisonError::into_inner),
+            _outcome: self.server.hold_outcome_for_fork(),
+        }
+    }
+
+    /// fork(2) from a thread other than the first, on its vCPU's host thread (the only
+    /// thread the host child keeps, which then runs the child as its first thread). The
+    /// guest has stopped its other threads at its fork gate; the hypercall worker of the
+    /// first thread stays in the parent (the child's requests come by exit).
+    fn fork(&self, start: &ThreadStart, vcpu: &mut dyn Vcpu, vfork: bool) -> Result<ForkSide, String> {
+        crate::startup::with_fd_room(|| self.fork_with_room(start, vcpu, vfork))
+    }
+
+    fn fork_with_room(&self, start: &ThreadStart, vcpu: &mut dyn Vcpu, vfork: bool) -> Result<ForkSide, String> {
+        let vmm = |e: crate::vmm::VmmError| format!("fork: {e}");
+        vcpu.suspend_for_fork().map_err(vmm)?;
+        self.vm.prepare_fork().map_err(vmm)?;
+        let old_fds = self.vm.owned_fds();
+        // A vfork whose link cannot be made is still a fork: the parent just does not wait.
+        let mut link = if vfork { crate::server::VforkLink::new(self.server.fds.floor()).ok() } else { None };
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        let held = self.hold_for_fork();
+        let pid = crate::signals::fork_holding_signals();
+        drop(held);
+        let side = match pid {
+            p if p < 0 => {
+                let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);
+                self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
+                ForkSide::Parent(Response::Ret(-i64::from(crate::host::errno_to_linux(e))))
+            }
+            0 => {
+                crate::machine::unshare_kernel_block(&self.mem);
+                self.vm.after_fork_child(&self.mem).map_err(vmm)?;
+                log::debug!("fork from vCPU {}: child {}", start.vcpu, std::process::id());
+                // Only this thread exists here: no hypercall worker, no other vCPU.
+                crate::signals::set_worker_thread(false);
+                only_this_vcpu(start.vcpu);
+                set_main(start.vcpu);
+                for fd in old_fds {
+                    self.server.fds.unreserve(fd);
+                }
+                for fd in self.vm.owned_fds() {
+                    self.server.fds.reserve(fd);
+                }
+                self.server.reset_hypercalls();
+                if let Some(l) = link.take() {
+                    self.server.set_vfork_done(l.child_keeps());
+                }
+                ForkSide::Child(Response::Forked {
+                    pid: std::process::id() as i32,
+                    child: true,
+                    seed: crate::entropy::seed(),
+                })
+            }
+            child => {
+                // Not `unshare_kernel_block`: the other vCPUs may run while it copies.
+                self.vm.after_fork_parent(&self.mem).map_err(vmm)?;
+                if let Some(l) = link.take() {
+                    self.server.set_vfork_wait(l.parent_side());
+                }
+                ForkSide::Parent(Response::Forked { pid: child, child: false, seed: crate::entropy::seed() })
+            }
+        };
+        vcpu.resume_after_fork().map_err(vmm)?;
+        Ok(side)
+    }
+
+    /// In the child of a fork by this thread: run the program here, as its first thread,
+    /// until it ends; then end the process as linuxrun ends.
+    fn continue_as_child(&self, start: &ThreadStart, vcpu: Box<dyn Vcpu>, answer: Response) -> ! {
+        let mut machine = crate::machine::Machine::forked_from_thread(
+            self.mem.clone(),
+            self.vm.clone(),
+            vcpu,
+            self.flavour,
+            start.vcpu,
+            start.block,
+        );
+        let outcome = match crate::machine::answer(&self.mem, start.block, &answer) {
+            Ok(()) => machine.run(self.server.clone(), &mut std::collections::BTreeMap::new()),
+            Err(e) => Err(e),
+        };
+        crate::finish_forked_child(outcome, &machine)
+    }
+}
+
 /// How a thread's loop ended.
 enum ThreadEnd {
     /// The Linux thread exited; the vCPU may be reused.
     Exited,
     /// The program ends (exit_group, or the end another thread reported).
     ProgramEnds,
+    /// The thread forked and this is the child, where it is the first thread.
+    BecameChild(Box<Response>),
     Failed(String),
 }

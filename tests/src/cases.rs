@@ -507,6 +507,9 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     // thread); sort and xz with two threads.
     ("python3-threads", &["/usr/bin/python3", "-c", PYTHON_THREADS], 0),
     ("python3-multiprocessing", &["/usr/bin/python3", "-c", PYTHON_MULTIPROCESSING], 0),
+    // subprocess from threads (a fork from a thread other than the first, several at once,
+    // while the others wait on locks), and a thread pool running commands.
+    ("python3-subprocess-threads", &["/usr/bin/python3", "-c", PYTHON_SUBPROCESS_THREADS], 0),
     ("sort-parallel", &["/bin/sh", "-c", "seq 1 200000 | sort --parallel=2 -S 1M -rn | md5sum"], 0),
     ("xz-threads", &["/bin/sh", "-c", "seq 1 300000 | xz -T2 --block-size=200KiB -3 | xz -dc | md5sum"], 0),
     // Sockets and event loops: asyncio TCP echo, a threading socketserver, selectors on a
@@ -607,6 +610,25 @@ t = threading.Timer(0.05, ev.set)
 t.start()
 print("timer fired", ev.wait(5))
 print("threads left", threading.active_count())
+"#;
+
+const PYTHON_SUBPROCESS_THREADS: &str = r#"import subprocess, threading, concurrent.futures as cf
+def run(i):
+    r = subprocess.run(["/bin/sh", "-c", f"echo child {i}; exit {i % 3}"], capture_output=True, text=True)
+    return r.stdout.strip(), r.returncode
+with cf.ThreadPoolExecutor(4) as ex:
+    for out, rc in ex.map(run, range(12)):
+        print(out, rc)
+res = {}
+def one():
+    res["t"] = subprocess.check_output(["/bin/echo", "from", "a", "thread"], text=True).strip()
+    try:
+        subprocess.run(["/nonexistent/program"])
+    except FileNotFoundError:
+        res["missing"] = "FileNotFoundError"
+t = threading.Thread(target=one)
+t.start(); t.join()
+print(res["t"], res["missing"])
 "#;
 
 const PYTHON_MULTIPROCESSING: &str = r#"import multiprocessing as mp

@@ -10,8 +10,9 @@
 //!   (`VforkCopyBack`); the monitor streams it to the parent's monitor, which keeps it until
 //!   the parent's guest takes it (`VforkTakeCopyBack`) and writes it to the same addresses.
 //!
-//! The parent is suspended the whole time, so a dirty page in the child is the parent's
-//! page plus the child's writes. Ranges the parent does not have writable (the child's own
+//! The parent is suspended the whole time (and its other threads wait at the fork gate
+//! meanwhile, task/fork_gate.rs), so a dirty page in the child is the parent's page plus the
+//! child's writes. Ranges the parent does not have writable (the child's own
 //! new mappings) are skipped.
 
 use core::sync::atomic::{AtomicBool, Ordering};

@@ -14,6 +14,7 @@ const SPIN_LIMIT_NS: u64 = 100_000;
 /// `wake_for_signal` stores on this vCPU's wake word; a host signal interrupts the host
 /// sleep). The caller set the wake word IDLE before it last looked at its signals.
 fn sleep_ns(block: u64, ns: u64) {
+    crate::task::fork_gate::checkpoint();
     if ns < SPIN_LIMIT_NS {
         let until = monotonic_ns() + ns;
         let word = wake_word::wake_word(block);

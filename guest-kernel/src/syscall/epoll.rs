@@ -83,6 +83,7 @@ fn wait(epfd: i32, events: u64, max: i64, deadline: Option<u64>) -> i64 {
     }
     let max = max.min(u32::MAX as i64) as u32;
     loop {
+        crate::task::fork_gate::checkpoint();
         // A signalfd in the set shows the signals pending now (a signal from outside cut
         // the last wait short and is pending since).
         crate::signal::signalfd::sync_readiness();

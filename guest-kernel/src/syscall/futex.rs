@@ -115,6 +115,7 @@ fn in_shared_file(uaddr: u64, private: bool) -> Option<u64> {
 /// spurious wake-up, which futex callers check for anyway.
 fn wait_in_host(gpa: u64, val: u32, deadline: Option<u64>) -> Result<i64, i64> {
     loop {
+        crate::task::fork_gate::checkpoint();
         let now = crate::time::monotonic_ns();
         if crate::signal::has_deliverable() {
             if deadline.is_none() {

@@ -43,6 +43,7 @@ const PROT_EXEC: u32 = 4;
 /// not take now (blocked in the guest, or its handler already ran elsewhere).
 fn wait_on(mut call: impl FnMut() -> i64) -> i64 {
     loop {
+        crate::task::fork_gate::checkpoint();
         let r = call();
         if r != EINTR || crate::signal::has_deliverable() {
             return r;

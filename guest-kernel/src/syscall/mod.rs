@@ -49,6 +49,7 @@ pub fn init(startup: &Startup) {
 #[no_mangle]
 pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     crate::mm::tlb::entered_kernel();
+    crate::task::fork_gate::checkpoint();
     let nr = frame.rax;
     crate::stats::set_in_flight(nr);
     crate::stats::begin_syscall();
@@ -83,6 +84,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         trace::after(pre, ret, in_guest, full && !exec_done);
     }
     crate::stats::clear_in_flight();
+    crate::task::fork_gate::checkpoint();
     let path = crate::signal::deliver_pending(frame);
     crate::mm::tlb::before_user();
     if full || path == ReturnPath::Full || !fast_return_ok(frame) {

@@ -34,6 +34,7 @@ fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16
     let host_fds: Vec<(i32, i16)> =
         fds.iter().zip(&signalfds).map(|(&(fd, ev), &local)| if local { (-1, 0) } else { (fd, ev) }).collect();
     loop {
+        crate::task::fork_gate::checkpoint();
         // ppoll/pselect may just have unblocked a pending signal: Linux does not sleep then.
         if crate::signal::has_deliverable() {
             let (ready, revents) = merged(fds, &signalfds, poll_once(&host_fds)?);

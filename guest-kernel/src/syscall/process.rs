@@ -197,12 +197,21 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
         return super::err(abi_shared::linux::errno::EPERM);
     }
     let parent = crate::task::pid();
-    match hypercall::call(&Request::Fork { vfork: args.flags & CLONE_VFORK != 0 }) {
+    // The other threads wait where they hold no kernel lock while the memory is copied.
+    let gate = crate::task::fork_gate::close();
+    let forked = hypercall::call(&Request::Fork { vfork: args.flags & CLONE_VFORK != 0 });
+    match forked {
+        Response::Forked { child: true, .. } => crate::task::threads::only_the_caller_left(),
+        Response::Forked { child: false, .. } if args.flags & CLONE_VFORK != 0 => {
+            wait_for_vfork_child();
+            crate::mm::vfork::apply_in_parent();
+        }
+        _ => {}
+    }
+    crate::task::fork_gate::open(gate);
+    match forked {
         Response::Forked { pid, child: false, seed } => {
             crate::random::reseed(&seed);
-            if args.flags & CLONE_VFORK != 0 {
-                crate::mm::vfork::apply_in_parent();
-            }
             if args.flags & CLONE_PARENT_SETTID != 0 {
                 let _ = crate::mm::uaccess::copy_to_user(args.parent_tid, &pid.to_le_bytes());
             }
@@ -215,6 +224,15 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
         }
         Response::Ret(e) => e,
         _ => super::err(abi_shared::linux::errno::EAGAIN),
+    }
+}
+
+/// vfork: the calling thread waits until its child has exec'd or ended. Signals do not end
+/// the wait (they are taken after it). The other threads wait at the fork gate meanwhile
+/// (see task/fork_gate.rs), where on Linux they would run on.
+fn wait_for_vfork_child() {
+    while hypercall::call_ret(&Request::VforkWait) == super::EINTR {
+        crate::task::fork_gate::checkpoint();
     }
 }
 

@@ -115,6 +115,12 @@ pub fn enqueue(words: &[(Key, u32)], bitset: u32, block: u64) -> Result<u64, i64
     Ok(id)
 }
 
+/// In a forked child: the waits of the parent's other threads are not this process's.
+pub fn forget_other_waiters() {
+    let me = crate::percpu::cpu_index();
+    QUEUE.lock().retain(|w| w.vcpu == me);
+}
+
 /// Which word's wake ended this vCPU's last wait (its index in the wait's words).
 pub fn woken_index() -> u32 {
     WOKEN_INDEX[crate::percpu::cpu_index() as usize].load(Ordering::SeqCst)
@@ -160,6 +166,8 @@ pub fn interrupt_wait(block: u64) {
 /// last set it IDLE: a wake, or a signal (`interrupt_wait`), which is consumed here (the
 /// caller looks at its signals next).
 pub fn sleep_on_wake_word(block: u64, timeout_ns: u64) {
+    // A fork's gate wakes sleepers to stop them here (they hold no lock).
+    super::fork_gate::checkpoint();
     let word = wake_word(block);
     if word.compare_exchange(IDLE, SLEEPING, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         let _ = word.compare_exchange(SIGNALLED, IDLE, Ordering::SeqCst, Ordering::SeqCst);
@@ -174,6 +182,7 @@ pub fn sleep_on_wake_word(block: u64, timeout_ns: u64) {
     if word.compare_exchange(SLEEPING, IDLE, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         let _ = word.compare_exchange(SIGNALLED, IDLE, Ordering::SeqCst, Ordering::SeqCst);
     }
+    super::fork_gate::checkpoint();
 }
 
 /// Take up to `count` waiters on `key` whose bitset meets `bitset` off `queue` (with the

@@ -20,6 +20,7 @@
 mod exe;
 pub mod exit;
 pub mod fdtable;
+pub mod fork_gate;
 pub mod futex;
 mod limits;
 pub mod percpu;

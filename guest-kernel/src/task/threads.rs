@@ -68,6 +68,25 @@ fn block_of(vcpu: u32) -> Option<u64> {
     Some(base + (v % BLOCKS_PER_PIECE) * VCPU_BLOCK_SIZE)
 }
 
+/// The block of slot `vcpu` if its memory exists already (no allocation).
+pub fn block_if_made(vcpu: u32) -> Option<u64> {
+    let v = u64::from(vcpu);
+    if v < STATIC_VCPU_BLOCKS {
+        return Some(vcpu_block_gpa(v));
+    }
+    let base = EXTRA_BLOCKS.get((v / BLOCKS_PER_PIECE) as usize)?.load(Ordering::Acquire);
+    (base != 0).then_some(base + (v % BLOCKS_PER_PIECE) * VCPU_BLOCK_SIZE)
+}
+
+/// The slot of the process's first thread: 0, except in the child of a fork made by
+/// another thread, where the forking thread (and its slot) became the first.
+static MAIN_SLOT: AtomicU32 = AtomicU32::new(0);
+
+/// The slot of the process's first thread.
+pub fn main_slot() -> u32 {
+    MAIN_SLOT.load(Ordering::Relaxed)
+}
+
 fn in_use_word(block: u64) -> &'static AtomicU64 {
     percpu::remote_block_word(block, vcpu_block::VCPU_IN_USE)
 }
@@ -90,6 +109,7 @@ fn claim_slot() -> Option<(u32, u64)> {
             }
             SLOTS.insert(v);
             in_use_word(block).store(1, Ordering::SeqCst);
+            super::fork_gate::thread_starts(v);
             return Some((v, block));
         }
         if !retiring {
@@ -205,6 +225,7 @@ pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
         arg: core::ptr::from_ref(thread) as u64,
     });
     if ret < 0 {
+        super::fork_gate::thread_gone(vcpu);
         process().threads.fetch_sub(1, Ordering::SeqCst);
         crate::mm::tlb::remove_vcpu(vcpu);
         crate::mm::vcpu_roots::forget(vcpu);
@@ -283,12 +304,14 @@ pub fn exit_thread(status: i32) -> ! {
     // Gone at once from /proc/self/task and from the threads signals are given to, as the
     // thread count already is. The slot cannot be given out again before the monitor has
     // retired its vCPU (`VCPU_IN_USE`), so its Thread stays ours meanwhile.
-    if vcpu != 0 {
+    if vcpu != main_slot() {
         release_slot(vcpu);
     }
     release_thread_words(t);
     crate::mm::tlb::remove_vcpu(vcpu);
     crate::mm::vcpu_roots::forget(vcpu);
+    // Nothing more of this thread runs in the guest: a fork need not wait for it.
+    super::fork_gate::thread_gone(vcpu);
     crate::hypercall::call(&Request::ThreadExit);
     platform::halt_forever()
 }
@@ -311,6 +334,9 @@ fn release_thread_words(t: &Thread) {
 pub fn only_the_caller_left() {
     let me = percpu::cpu_index();
     SLOTS.set_only(me);
+    MAIN_SLOT.store(me, Ordering::Relaxed);
     process().threads.store(1, Ordering::SeqCst);
     crate::mm::tlb::only_this_vcpu();
+    super::fork_gate::only_the_caller_left();
+    super::futex::forget_other_waiters();
 }

@@ -20,7 +20,7 @@ mod test_support;
 pub mod threads;
 pub mod tty;
 
-pub use process::{vcpu_request, ThreadStart, VcpuRequest, VforkLink};
+pub use process::{vcpu_request, ThreadStart, VcpuRequest, VforkLink, VforkWait};
 
 use abi_shared::hypercall::{
     decode_frame, encode_frame, encode_response_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request,
@@ -119,6 +119,8 @@ pub struct Server {
     vfork_done: Mutex<Option<Arc<OwnedFd>>>,
     /// A vfork parent: the records of what its child wrote, for the guest to take.
     vfork_copy_back: Mutex<Vec<u8>>,
+    /// A vfork parent's link to its child, until `Request::VforkWait` has seen it end.
+    vfork_wait: Mutex<Option<VforkWait>>,
     /// A request handler panicked: the state it was changing may be half done, so the
     /// monitor stops serving (as it did when one lock guarded the whole server).
     poisoned: AtomicBool,
@@ -143,6 +145,7 @@ impl Server {
             held_files: Default::default(),
             vfork_done: Mutex::new(None),
             vfork_copy_back: Mutex::new(Vec::new()),
+            vfork_wait: Mutex::new(None),
             poisoned: AtomicBool::new(false),
         }
     }
@@ -151,6 +154,12 @@ impl Server {
     /// request it serves).
     pub fn take_outcome(&self) -> Option<GuestOutcome> {
         lock(&self.outcome).take()
+    }
+
+    /// Held by a thread that forks the monitor, so that no other thread holds it then
+    /// (the child would find it locked for ever).
+    pub fn hold_outcome_for_fork(&self) -> MutexGuard<'_, Option<GuestOutcome>> {
+        lock(&self.outcome)
     }
 
     /// Whether the guest has reported its end (a thread's vCPU looks after each request,
@@ -180,9 +189,27 @@ impl Server {
         *lock(&self.vfork_done) = Some(Arc::new(end));
     }
 
-    /// A vfork parent: what its child wrote, for the guest to take.
-    pub fn set_vfork_copy_back(&self, records: Vec<u8>) {
-        *lock(&self.vfork_copy_back) = records;
+    /// A vfork parent: the link its `Request::VforkWait` waits on.
+    pub fn set_vfork_wait(&self, link: VforkWait) {
+        lock(&self.vfork_copy_back).clear();
+        *lock(&self.vfork_wait) = Some(link);
+    }
+
+    /// `Request::VforkWait`: the child's records gather in `vfork_copy_back`; the link
+    /// goes once the child has let its parent go.
+    fn vfork_wait(&self) -> Response {
+        // The wait blocks: the link is taken out of its lock meanwhile.
+        let Some(link) = lock(&self.vfork_wait).take() else { return Response::Ret(0) };
+        let mut stream = std::mem::take(&mut *lock(&self.vfork_copy_back));
+        let done = link.wait(&mut stream);
+        *lock(&self.vfork_copy_back) = stream;
+        match done {
+            Ok(()) => Response::Ret(0),
+            Err(()) => {
+                *lock(&self.vfork_wait) = Some(link);
+                Response::Ret(-i64::from(abi_shared::linux::errno::EINTR))
+            }
+        }
     }
 
     /// A request handler panicked earlier: nothing more may be served.
@@ -311,6 +338,7 @@ impl Server {
                 let link = lock(&self.vfork_done).clone();
                 process::copy_back(link.as_deref(), mem, *va, buf.as_slice())
             }
+            Request::VforkWait => self.vfork_wait(),
             Request::VforkTakeCopyBack { buf } => {
                 process::take_copy_back(&mut lock(&self.vfork_copy_back), mem, buf.as_slice())
             }

@@ -88,27 +88,38 @@ impl VforkLink {
         Ok(VforkLink { read: read?, write: write? })
     }
 
-    /// In the parent: wait until the child has exec'd or ended (EOF), and return what it
-    /// sent meanwhile: the records of the memory it wrote (see `copy_back`). Like Linux's
-    /// vfork wait, signals do not end it.
-    pub fn parent_waits(self) -> Vec<u8> {
+    /// In the parent, right after the fork: only the child keeps the write end, so the
+    /// read end sees EOF once the child has exec'd or ended.
+    pub fn parent_side(self) -> VforkWait {
         drop(self.write);
-        let mut stream = Vec::new();
-        let mut chunk = vec![0u8; 64 * 1024];
-        loop {
-            match rustix::io::read(&self.read, &mut chunk) {
-                Ok(0) => break,
-                Ok(n) => stream.extend_from_slice(&chunk[..n]),
-                Err(rustix::io::Errno::INTR) => {}
-                Err(_) => break,
-            }
-        }
-        stream
+        VforkWait { read: self.read }
     }
 
     /// In the child: the end to close at exec (see `Server::vfork_done`).
     pub fn child_keeps(self) -> OwnedFd {
         self.write
+    }
+}
+
+/// A vfork parent's end of the link, waited on by `Request::VforkWait`.
+pub struct VforkWait {
+    read: OwnedFd,
+}
+
+impl VforkWait {
+    /// Read what the child sent (the records of the memory it wrote, see `copy_back`) into
+    /// `stream` until EOF (Ok) or until a host signal interrupts the read (Err: the caller
+    /// waits again later; like Linux's vfork wait, signals do not end it).
+    pub fn wait(&self, stream: &mut Vec<u8>) -> Result<(), ()> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match rustix::io::read(&self.read, &mut chunk) {
+                Ok(0) => return Ok(()),
+                Ok(n) => stream.extend_from_slice(&chunk[..n]),
+                Err(rustix::io::Errno::INTR) => return Err(()),
+                Err(_) => return Ok(()),
+            }
+        }
     }
 }
 
@@ -237,7 +248,9 @@ mod tests {
         let r = copy_back(Some(&write), &mem, 0x7000_0000, &[GuestSeg { gpa: 0, len: 4096 + 100 }]);
         assert_eq!(r, Response::Ret(0));
         drop(write);
-        let mut pending = VforkLink { read, write: VforkLink::new(100).expect("pipe").write }.parent_waits();
+        let wait = VforkLink { read, write: VforkLink::new(100).expect("pipe").write }.parent_side();
+        let mut pending = Vec::new();
+        assert_eq!(wait.wait(&mut pending), Ok(()));
         assert_eq!(pending.len(), 16 + 4096 + 16 + 100);
         assert_eq!(&pending[..16], &[0x7000_0000u64.to_le_bytes(), 4096u64.to_le_bytes()].concat()[..]);
         // Room for one record and a half: only the whole one is handed over.

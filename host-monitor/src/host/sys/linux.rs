@@ -532,6 +532,8 @@ pub fn futex_pi(word: &AtomicU32, op: c_int, timeout: Option<&[i64; 2]>) -> SysR
 /// Wake up to `count` threads sleeping in `futex_wait` on `word` (with the same
 /// `shared`); how many woke.
 pub fn futex_wake(word: &AtomicU32, count: u32, shared: bool) -> u32 {
+    // The kernel reads the count as an int: u32::MAX ("all") would be -1, which wakes one.
+    let count = count.min(i32::MAX as u32);
     rustix::thread::futex::wake(word, futex_flags(shared), count).map_or(0, |n| n as u32)
 }
 
