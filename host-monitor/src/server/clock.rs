@@ -19,9 +19,9 @@ fn spec(r: sys::SysResult<[i64; 4]>) -> Response {
 
 /// A thread or process id the program named: one of its own threads (`own`), or another
 /// process, which must not be one of the monitor's own threads (Linux has none there).
-fn target(pid: i32, own: bool) -> Result<i32, Response> {
+fn target(pid: i32, own: bool) -> Result<i32, i64> {
     if !own && pid != sys::getpid() && sys::is_own_thread(pid) {
-        return Err(Response::Ret(-i64::from(errno::ESRCH)));
+        return Err(-i64::from(errno::ESRCH));
     }
     Ok(pid)
 }
@@ -48,22 +48,22 @@ pub fn handle(req: &Request<'_>) -> Response {
         }
         Request::SchedSet { pid, own, policy, priority } => match target(*pid, *own) {
             Ok(pid) => ret(sys::sched_set(pid, *policy, *priority)),
-            Err(r) => r,
+            Err(e) => Response::Ret(e),
         },
         Request::SchedRrGetInterval { pid, own } => match target(*pid, *own) {
             Ok(pid) => ret(sys::sched_rr_get_interval(pid).map(|ns| ns as i64)),
-            Err(r) => r,
+            Err(e) => Response::Ret(e),
         },
         Request::SchedSetaffinity { pid, own, mask } => match target(*pid, *own) {
             Ok(pid) => ret(sys::sched_setaffinity(pid, mask)),
-            Err(r) => r,
+            Err(e) => Response::Ret(e),
         },
         Request::SchedGetaffinity { pid, own, len } => match target(*pid, *own) {
             Ok(pid) => match sys::sched_getaffinity(pid, (*len).min(1 << 16) as usize) {
                 Ok(data) => Response::Bytes { ret: data.len() as i64, data },
                 Err(e) => Response::Ret(-i64::from(e)),
             },
-            Err(r) => r,
+            Err(e) => Response::Ret(e),
         },
         // Not one of ours: the dispatcher in server/mod.rs sends only the above here.
         _ => Response::Ret(-i64::from(errno::ENOSYS)),

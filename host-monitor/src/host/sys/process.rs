@@ -130,6 +130,8 @@ pub fn clock_ns(clock: libc::clockid_t) -> u64 {
 /// setitimer (`new` Some) or getitimer of ITIMER_VIRTUAL or ITIMER_PROF (the same numbers
 /// on every host): this process's CPU-time timers, which signal it with SIGVTALRM or
 /// SIGPROF. Values as interval s, us, then value s, us; the old (or current) setting.
+// time_t and suseconds_t differ by host.
+#[allow(clippy::unnecessary_cast)]
 pub fn cpu_itimer(which: i32, new: Option<[i64; 4]>) -> SysResult<[i64; 4]> {
     let which = match which {
         1 => libc::ITIMER_VIRTUAL,
