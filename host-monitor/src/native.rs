@@ -58,6 +58,7 @@ pub fn exec(fd: libc::c_int, argv: &[CString], envp: &[CString], blocked: &libc:
     let Some(path) = file_path(fd) else { return libc::ENOENT };
     // SAFETY: a zeroed sigset_t is a valid value to be overwritten.
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    crate::startup::program_fd_limits_for_exec();
     // SAFETY: the pointer arrays are NUL-terminated and outlive the call; on success the
     // process image is replaced, on failure the old signal mask comes back.
     unsafe {
@@ -65,6 +66,7 @@ pub fn exec(fd: libc::c_int, argv: &[CString], envp: &[CString], blocked: &libc:
         libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), envp_ptrs.as_ptr());
     }
     let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::ENOEXEC);
+    crate::startup::after_failed_exec();
     // SAFETY: restores the mask saved above.
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
     e

@@ -84,10 +84,20 @@ pub fn reserve_fd_range() -> FdRange {
     let (soft, hard) = (lim.rlim_cur as u64, lim.rlim_max as u64);
     HOST_HARD.store(hard, Ordering::Relaxed);
     let want = soft.saturating_add(MONITOR_FDS);
-    let range = if hard >= want {
+    // No room above the soft limit (soft = hard, as a service manager or `ulimit -n`
+    // often sets it): a privileged monitor (CAP_SYS_RESOURCE, up to fs.nr_open) raises its
+    // own hard limit to make room, so that the program still sees and gets exactly the
+    // host's limits; the program's hard limit stays the original (the guest keeps it, and
+    // a native exec gets it back).
+    if hard < want && raise_hard_nofile(soft, want) {
+        PROGRAM_HARD.store(hard, Ordering::Relaxed);
+        HOST_HARD.store(want, Ordering::Relaxed);
+    }
+    let range = if HOST_HARD.load(Ordering::Relaxed) >= want {
         ROOM_SOFT.store(want, Ordering::Relaxed);
         FdRange { floor: soft.min(i32::MAX as u64) as i32, nofile: (soft, hard) }
     } else {
+        // Unprivileged with soft = hard: the monitor's descriptors must stay below it.
         // No room above: take the top of the range and show the program a lower limit
         // (keeping at least half of it for the program).
         ROOM_SOFT.store(hard, Ordering::Relaxed);
@@ -96,6 +106,40 @@ pub fn reserve_fd_range() -> FdRange {
     };
     set_soft_nofile(ROOM_SOFT.load(Ordering::Relaxed));
     range
+}
+
+/// The hard limit the program saw before the monitor raised its own (`UNSET`: not raised).
+static PROGRAM_HARD: AtomicU64 = AtomicU64::new(UNSET);
+
+// rlim_t has different types on different hosts.
+#[allow(clippy::unnecessary_cast)]
+fn raise_hard_nofile(soft: u64, hard: u64) -> bool {
+    let lim = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+    // SAFETY: lim is a valid rlimit; the call fails (EPERM, or EINVAL past fs.nr_open)
+    // without changing anything when it is not allowed.
+    unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 }
+}
+
+/// Before a native exec: the host program gets the program's RLIMIT_NOFILE, soft and hard,
+/// not the room the monitor made for itself. `after_failed_exec` puts the room back.
+// rlim_t has different types on different hosts.
+#[allow(clippy::unnecessary_cast)]
+pub fn program_fd_limits_for_exec() {
+    let hard = PROGRAM_HARD.load(Ordering::Relaxed);
+    let soft = PROGRAM_SOFT.load(Ordering::Relaxed);
+    if hard != UNSET && soft != UNSET {
+        let lim = libc::rlimit { rlim_cur: soft.min(hard) as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+        // SAFETY: lim is a valid rlimit; lowering a hard limit is always allowed.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) };
+    }
+}
+
+/// A native exec failed: the monitor's hard limit goes back up (it was privileged enough to
+/// raise it at the start).
+pub fn after_failed_exec() {
+    if PROGRAM_HARD.load(Ordering::Relaxed) != UNSET {
+        raise_hard_nofile(PROGRAM_SOFT.load(Ordering::Relaxed), HOST_HARD.load(Ordering::Relaxed));
+    }
 }
 
 /// From now on the host enforces the program's RLIMIT_NOFILE (see `PROGRAM_SOFT`). Call

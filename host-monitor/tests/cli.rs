@@ -989,3 +989,41 @@ fn running_out_of_guest_memory_kills_like_the_oom_killer_and_says_so() {
     let stderr = text(&out.stderr);
     assert_eq!(stderr.matches("linuxrun: guest memory (--memory 256M) ran out").count(), 1, "{stderr}");
 }
+
+const GROUPS: &str = r#"
+#include <stdio.h>
+#include <unistd.h>
+int main(void) {
+    gid_t g[64];
+    int n = getgroups(64, g);
+    printf("%d:", n);
+    for (int i = 0; i < n; i++) printf(" %u", g[i]);
+    printf("\n");
+    return 0;
+}
+"#;
+
+/// getgroups shows the supplementary groups the program was started with, as natively
+/// (issue 27 item 7: a root program saw none). setpriv gives them, which needs root.
+#[test]
+fn getgroups_shows_the_supplementary_groups() {
+    if !kvm_available() {
+        return;
+    }
+    if !Path::new("/usr/bin/setpriv").exists() || !rustix::process::geteuid().is_root() {
+        skip("needs root and setpriv to start a program with supplementary groups");
+        return;
+    }
+    let exe = build("groups", GROUPS);
+    let with_groups = |inside: bool| {
+        let mut c = Command::new("/usr/bin/setpriv");
+        c.args(["--groups", "5,6,100", "--"]);
+        if inside {
+            c.arg(linuxrun());
+        }
+        text(&c.arg(&exe).output().unwrap().stdout)
+    };
+    let native = with_groups(false);
+    assert_eq!(native, "3: 5 6 100\n");
+    assert_eq!(with_groups(true), native);
+}

@@ -105,6 +105,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "epoll",
     "eventfd",
     "exit_status",
+    "cputime",
     "files_big",
     "files_locks",
     "files_mknod",

@@ -49,9 +49,18 @@ pub fn take() {
     }
 }
 
+/// si_code of a POSIX timer's signal.
+const SI_TIMER: i32 = -2;
+
 fn info_of(h: &HostSignalInfo) -> SigInfo {
     let mut info = SigInfo { signo: h.signo, code: h.code, ..SigInfo::default() };
-    info.fields[0] = (h.pid as u32 as u64) | (u64::from(h.uid) << 32);
+    // A host timer's signal (a timer on a CPU-time clock) names the host's timer id where
+    // a sender's pid would be: the program knows it by its own id.
+    let pid = match h.code {
+        SI_TIMER => super::timer::id_of_host(h.pid).map_or(h.pid, |id| id as i32),
+        _ => h.pid,
+    };
+    info.fields[0] = (pid as u32 as u64) | (u64::from(h.uid) << 32);
     info.fields[1] = h.value;
     info
 }

@@ -449,8 +449,28 @@ fn write_itimerval(addr: u64, (value, interval): (u64, u64)) -> Result<(), i64> 
     uaccess::write_struct(addr + 16, &tv(value))
 }
 
-/// Only ITIMER_REAL counts down; the CPU-time timers are accepted and never fire (a program
-/// in the guest cannot yet be interrupted while it runs).
+/// The host's CPU-time itimer `which` (ITIMER_VIRTUAL, ITIMER_PROF): the monitor process's
+/// own, which counts the CPU time of the program's threads (their vCPU threads) and of the
+/// monitor's, and signals the process with SIGVTALRM or SIGPROF, which the monitor passes
+/// on like any signal from outside (a loop without syscalls included). `new` as interval
+/// then value, in ns; the old or current setting, in ns.
+fn cpu_itimer(which: i32, new: Option<(u64, u64)>) -> Result<(u64, u64), i64> {
+    let us = |ns: u64| [(ns / 1_000_000_000) as i64, ((ns % 1_000_000_000) / 1000) as i64];
+    let new = new.map(|(i, v)| {
+        let (i, v) = (us(i), us(v));
+        [i[0], i[1], v[0], v[1]]
+    });
+    match crate::hypercall::call(&abi_shared::hypercall::Request::CpuItimer { which, new }) {
+        abi_shared::hypercall::Response::Itimerspec(t) => {
+            let ns = |s: i64, us: i64| (s as u64).saturating_mul(1_000_000_000).saturating_add(us as u64 * 1000);
+            Ok((ns(t[2], t[3]), ns(t[0], t[1])))
+        }
+        abi_shared::hypercall::Response::Ret(e) if e < 0 => Err(e),
+        _ => Err(EINVAL),
+    }
+}
+
+/// ITIMER_REAL counts down in the guest; ITIMER_VIRTUAL and ITIMER_PROF are the host's.
 pub fn setitimer(c: &mut Ctx<'_>) -> i64 {
     let (which, new, old) = (c.int(0), c.arg(1), c.arg(2));
     if !matches!(which, ITIMER_REAL | ITIMER_VIRTUAL | ITIMER_PROF) {
@@ -464,7 +484,14 @@ pub fn setitimer(c: &mut Ctx<'_>) -> i64 {
     } else {
         (0, 0)
     };
-    let previous = if which == ITIMER_REAL { timer::set(value, interval) } else { (0, 0) };
+    let previous = if which == ITIMER_REAL {
+        timer::set(value, interval)
+    } else {
+        match cpu_itimer(which, Some((interval, value))) {
+            Ok(p) => p,
+            Err(e) => return e,
+        }
+    };
     if old != 0 && write_itimerval(old, previous).is_err() {
         return EFAULT;
     }
@@ -476,7 +503,14 @@ pub fn getitimer(c: &mut Ctx<'_>) -> i64 {
     if !matches!(which, ITIMER_REAL | ITIMER_VIRTUAL | ITIMER_PROF) {
         return EINVAL;
     }
-    let now = if which == ITIMER_REAL { timer::get() } else { (0, 0) };
+    let now = if which == ITIMER_REAL {
+        timer::get()
+    } else {
+        match cpu_itimer(which, None) {
+            Ok(p) => p,
+            Err(e) => return e,
+        }
+    };
     write_itimerval(c.arg(1), now).map_or(EFAULT, |_| 0)
 }
 
@@ -497,8 +531,8 @@ const CLOCK_MONOTONIC: i32 = 1;
 const CLOCK_BOOTTIME: i32 = 7;
 const TIMER_ABSTIME: u64 = 1;
 
-/// The clocks POSIX timers run on here. Timers on CPU-time clocks would need the vCPU to
-/// be interrupted at a CPU-time deadline, which nothing does yet: EINVAL for them.
+/// The clocks POSIX timers run on in the guest; timers on CPU-time clocks are the host's
+/// (`task::cpu_clock`).
 fn timer_clock_ok(clock: i32) -> bool {
     matches!(clock, CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME)
 }
@@ -514,9 +548,14 @@ fn read_sigevent(addr: u64) -> Result<(i32, i32, u64, i32), i64> {
 
 pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
     let (clock, sevp, idp) = (c.int(0), c.arg(1), c.arg(2));
-    if !timer_clock_ok(clock) {
-        return EINVAL;
-    }
+    let host_clock = if timer_clock_ok(clock) {
+        None
+    } else {
+        match task::cpu_clock::host_clock(clock) {
+            Some(h) => Some(h),
+            None => return EINVAL,
+        }
+    };
     let (notify, signo, value, tid) = if sevp == 0 {
         (timer::SIGEV_SIGNAL, SIGALRM, None, 0)
     } else {
@@ -536,8 +575,23 @@ pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
         return EINVAL;
     }
     let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME) else { return err(errno::EAGAIN) };
+    if let Some(host) = host_clock {
+        let req = abi_shared::hypercall::Request::CpuTimerCreate {
+            clock: host,
+            notify,
+            signo: signo.unwrap_or(0),
+            value: timer::value_of(id).unwrap_or(id as u64),
+            tid,
+        };
+        let r = crate::hypercall::call_ret(&req);
+        if r < 0 {
+            timer::delete(id);
+            return r;
+        }
+        timer::set_host(id, r as i32);
+    }
     if uaccess::copy_to_user(idp, &(id as i32).to_le_bytes()).is_err() {
-        timer::delete(id);
+        delete_timer(id);
         return EFAULT;
     }
     0
@@ -563,6 +617,25 @@ pub fn timer_settime(c: &mut Ctx<'_>) -> i64 {
         (Ok(i), Ok(v)) => (i, v),
         (Err(e), _) | (_, Err(e)) => return e,
     };
+    if let Some(host) = timer::host_of(id) {
+        let split = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
+        let (i, v) = (split(interval), split(value));
+        let req = abi_shared::hypercall::Request::CpuTimerSettime {
+            id: host,
+            flags: flags as i32,
+            new: [i[0], i[1], v[0], v[1]],
+        };
+        return match crate::hypercall::call(&req) {
+            abi_shared::hypercall::Response::Itimerspec(prev) => {
+                if old != 0 && write_host_itimerspec(old, &prev).is_err() {
+                    return EFAULT;
+                }
+                0
+            }
+            abi_shared::hypercall::Response::Ret(e) if e < 0 => e,
+            _ => EINVAL,
+        };
+    }
     let now = crate::time::monotonic_ns();
     let deadline = if value == 0 {
         0
@@ -581,19 +654,45 @@ pub fn timer_settime(c: &mut Ctx<'_>) -> i64 {
     0
 }
 
+fn write_host_itimerspec(addr: u64, t: &[i64; 4]) -> Result<(), i64> {
+    let ts = |s: i64, ns: i64| abi_shared::linux::Timespec { tv_sec: s, tv_nsec: ns };
+    uaccess::write_struct(addr, &ts(t[0], t[1]))?;
+    uaccess::write_struct(addr + 16, &ts(t[2], t[3]))
+}
+
 pub fn timer_gettime(c: &mut Ctx<'_>) -> i64 {
-    match timer::gettime(timer_id(c)) {
+    let id = timer_id(c);
+    if let Some(host) = timer::host_of(id) {
+        return match crate::hypercall::call(&abi_shared::hypercall::Request::CpuTimerGettime { id: host }) {
+            abi_shared::hypercall::Response::Itimerspec(t) => write_host_itimerspec(c.arg(1), &t).map_or(EFAULT, |_| 0),
+            abi_shared::hypercall::Response::Ret(e) if e < 0 => e,
+            _ => EINVAL,
+        };
+    }
+    match timer::gettime(id) {
         Some(now) => write_itimerspec(c.arg(1), now).map_or(EFAULT, |_| 0),
         None => EINVAL,
     }
 }
 
 pub fn timer_getoverrun(c: &mut Ctx<'_>) -> i64 {
-    timer::getoverrun(timer_id(c)).map_or(EINVAL, i64::from)
+    let id = timer_id(c);
+    if let Some(host) = timer::host_of(id) {
+        return crate::hypercall::call_ret(&abi_shared::hypercall::Request::CpuTimerGetoverrun { id: host });
+    }
+    timer::getoverrun(id).map_or(EINVAL, i64::from)
+}
+
+/// Delete timer `id` (and the host timer behind it); false for an unknown id.
+fn delete_timer(id: usize) -> bool {
+    if let Some(host) = timer::host_of(id) {
+        crate::hypercall::call_ret(&abi_shared::hypercall::Request::CpuTimerDelete { id: host });
+    }
+    timer::delete(id)
 }
 
 pub fn timer_delete(c: &mut Ctx<'_>) -> i64 {
-    if timer::delete(timer_id(c)) {
+    if delete_timer(timer_id(c)) {
         0
     } else {
         EINVAL

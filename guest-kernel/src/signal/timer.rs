@@ -184,6 +184,10 @@ pub struct PosixTimer {
     /// Expirations missed while the previous signal was still pending (timer_getoverrun).
     pub overrun: i32,
     pending_overrun: i32,
+    /// A timer on a CPU-time clock is the host's own timer by this id (timer_create on
+    /// the host, which signals the host process; the monitor passes the signal on): the
+    /// guest keeps only the id.
+    pub host: Option<i32>,
 }
 
 static TIMERS: Mutex<alloc::vec::Vec<Option<PosixTimer>>> = Mutex::new(alloc::vec::Vec::new());
@@ -202,8 +206,39 @@ pub fn create(signo: Option<i32>, value: Option<u64>, realtime: bool) -> Option<
         None => return None,
     };
     let value = value.unwrap_or(id as u64);
-    t[id] = Some(PosixTimer { signo, value, realtime, deadline: 0, interval: 0, overrun: 0, pending_overrun: 0 });
+    t[id] = Some(PosixTimer {
+        signo,
+        value,
+        realtime,
+        deadline: 0,
+        interval: 0,
+        overrun: 0,
+        pending_overrun: 0,
+        host: None,
+    });
     Some(id)
+}
+
+/// The value its signal carries (the id when timer_create had no sigevent).
+pub fn value_of(id: usize) -> Option<u64> {
+    TIMERS.lock().get(id)?.as_ref().map(|p| p.value)
+}
+
+/// Back timer `id` by host timer `host`.
+pub fn set_host(id: usize, host: i32) {
+    if let Some(Some(p)) = TIMERS.lock().get_mut(id) {
+        p.host = Some(host);
+    }
+}
+
+/// The host timer behind timer `id`, if it is one.
+pub fn host_of(id: usize) -> Option<i32> {
+    TIMERS.lock().get(id)?.as_ref()?.host
+}
+
+/// The program's id of host timer `host` (for the si_timerid of its signal).
+pub fn id_of_host(host: i32) -> Option<usize> {
+    TIMERS.lock().iter().position(|p| p.as_ref().is_some_and(|p| p.host == Some(host)))
 }
 
 pub fn is_realtime(id: usize) -> bool {
@@ -247,8 +282,13 @@ pub fn delete(id: usize) -> bool {
     deleted
 }
 
-/// fork and exec: POSIX timers are not inherited and do not survive exec.
+/// fork and exec: POSIX timers are not inherited and do not survive exec. The host timers
+/// go too (after a fork the host has none: the host's fork did not copy them).
 pub fn delete_all() {
+    let hosts: alloc::vec::Vec<i32> = TIMERS.lock().iter().flatten().filter_map(|p| p.host).collect();
+    for id in hosts {
+        crate::hypercall::call_ret(&abi_shared::hypercall::Request::CpuTimerDelete { id });
+    }
     TIMERS.lock().clear();
     ANY_POSIX_ARMED.store(false, Ordering::Relaxed);
     publish();

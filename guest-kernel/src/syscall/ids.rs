@@ -1,7 +1,7 @@
 //! Identity, limits, randomness and other small syscalls served in the guest. The state
 //! they read and change is the task layer's (crate::task); these are only the handlers.
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{Request, Response};
 use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno;
 
@@ -93,8 +93,6 @@ pub fn getresgid(c: &mut Ctx<'_>) -> i64 {
     put_three([c.arg(0), c.arg(1), c.arg(2)], [task::gid(), egid, egid])
 }
 
-const SCHED_OTHER: i64 = 0;
-
 /// Is `pid` this process (0, our own pid, or one of our threads' ids, which the sched_*
 /// and prlimit calls take as Linux does)? Negative pids are EINVAL.
 fn is_self(pid: i32) -> Result<bool, i64> {
@@ -109,12 +107,23 @@ fn is_us(id: i32) -> bool {
     id == 0 || id == task::pid() || task::threads::find(id).is_some()
 }
 
-/// This process runs SCHED_OTHER; another one is the host's to answer (ESRCH if none).
+/// A sched_* call's target as the host takes it: (the host thread or process id, whether it
+/// is one of our threads). Our threads are host threads by the same ids; 0 is the calling
+/// thread, which the host would take for the thread serving the request. Negative: EINVAL.
+fn sched_target(pid: i32) -> Result<(i32, bool), i64> {
+    Ok(match is_self(pid)? {
+        true if pid == 0 => (task::tid(), true),
+        own => (pid, own),
+    })
+}
+
+/// The scheduler calls are the host's: each of our threads is a host thread (its vCPU's),
+/// whose policy, priority and CPU affinity the host kernel applies, with its checks and
+/// privileges (SCHED_FIFO needs CAP_SYS_NICE, as natively).
 pub fn sched_getscheduler(c: &mut Ctx<'_>) -> i64 {
-    match is_self(c.int(0)) {
+    match sched_target(c.int(0)) {
         Err(e) => e,
-        Ok(true) => SCHED_OTHER,
-        Ok(false) => crate::hypercall::call_ret(&Request::SchedGetscheduler { pid: c.int(0) }),
+        Ok((pid, _)) => crate::hypercall::call_ret(&Request::SchedGetscheduler { pid }),
     }
 }
 
@@ -123,15 +132,104 @@ pub fn sched_getparam(c: &mut Ctx<'_>) -> i64 {
     if param == 0 {
         return EINVAL;
     }
-    let prio = match is_self(pid) {
+    let prio = match sched_target(pid) {
         Err(e) => return e,
-        Ok(true) => 0,
-        Ok(false) => crate::hypercall::call_ret(&Request::SchedGetparam { pid }),
+        Ok((pid, _)) => crate::hypercall::call_ret(&Request::SchedGetparam { pid }),
     };
     if prio < 0 {
         return prio;
     }
     uaccess::copy_to_user(param, &(prio as i32).to_le_bytes()).map_or(EFAULT, |_| 0)
+}
+
+/// sched_setscheduler (`policy` Some) and sched_setparam: Linux refuses a null param or a
+/// negative pid, then reads the param.
+fn sched_set(pid: i32, policy: Option<i32>, param: u64) -> i64 {
+    if param == 0 || pid < 0 {
+        return EINVAL;
+    }
+    let mut prio = [0u8; 4];
+    if uaccess::copy_from_user(param, &mut prio).is_err() {
+        return EFAULT;
+    }
+    match sched_target(pid) {
+        Err(e) => e,
+        Ok((pid, own)) => {
+            crate::hypercall::call_ret(&Request::SchedSet { pid, own, policy, priority: i32::from_le_bytes(prio) })
+        }
+    }
+}
+
+pub fn sched_setscheduler(c: &mut Ctx<'_>) -> i64 {
+    let policy = c.int(1);
+    // A negative policy is EINVAL (sched_setparam's "keep the policy" is not for callers).
+    if policy < 0 {
+        return EINVAL;
+    }
+    sched_set(c.int(0), Some(policy), c.arg(2))
+}
+
+pub fn sched_setparam(c: &mut Ctx<'_>) -> i64 {
+    sched_set(c.int(0), None, c.arg(1))
+}
+
+const SCHED_OTHER: i32 = 0;
+const SCHED_FIFO: i32 = 1;
+const SCHED_RR: i32 = 2;
+const SCHED_BATCH: i32 = 3;
+const SCHED_IDLE: i32 = 5;
+const SCHED_DEADLINE: i32 = 6;
+
+/// sched_get_priority_max/min: Linux's fixed ranges (1..99 for the real-time policies, 0
+/// for the others), EINVAL for an unknown policy.
+fn priority_range(policy: i32, max: bool) -> i64 {
+    match policy {
+        SCHED_FIFO | SCHED_RR => {
+            if max {
+                99
+            } else {
+                1
+            }
+        }
+        SCHED_OTHER | SCHED_BATCH | SCHED_IDLE | SCHED_DEADLINE => 0,
+        _ => EINVAL,
+    }
+}
+
+pub fn sched_get_priority_max(c: &mut Ctx<'_>) -> i64 {
+    priority_range(c.int(0), true)
+}
+
+pub fn sched_get_priority_min(c: &mut Ctx<'_>) -> i64 {
+    priority_range(c.int(0), false)
+}
+
+pub fn sched_rr_get_interval(c: &mut Ctx<'_>) -> i64 {
+    let (pid, own) = match sched_target(c.int(0)) {
+        Ok(t) => t,
+        Err(e) => return e,
+    };
+    let ns = crate::hypercall::call_ret(&Request::SchedRrGetInterval { pid, own });
+    if ns < 0 {
+        return ns;
+    }
+    uaccess::write_struct(c.arg(1), &crate::time::to_timespec(ns as u64)).map_or(EFAULT, |_| 0)
+}
+
+/// Most bytes of a CPU mask passed through (Linux's cpumask is at most 8192 CPUs).
+const MAX_MASK: u64 = 1024;
+
+pub fn sched_setaffinity(c: &mut Ctx<'_>) -> i64 {
+    let (who, len, addr) = (c.int(0), c.arg(1), c.arg(2));
+    // Linux copies at most its own mask's size and zero-fills a shorter one.
+    let mut mask = alloc::vec![0u8; len.min(MAX_MASK) as usize];
+    if uaccess::copy_from_user(addr, &mut mask).is_err() {
+        return EFAULT;
+    }
+    match sched_target(who) {
+        Err(_) => err(errno::ESRCH),
+        Ok((pid, own)) => crate::hypercall::call_ret(&Request::SchedSetaffinity { pid, own, mask: &mask }),
+    }
 }
 
 const PR_SET_PDEATHSIG: i32 = 1;
@@ -263,15 +361,14 @@ pub fn prlimit64(c: &mut Ctx<'_>) -> i64 {
 
 pub fn sched_getaffinity(c: &mut Ctx<'_>) -> i64 {
     let (who, len, mask) = (c.int(0), c.arg(1), c.arg(2));
-    if !is_us(who) {
-        return err(errno::ESRCH);
+    // A negative pid goes to the host too, which checks the length first (EINVAL), then
+    // finds no such process (ESRCH), as Linux does.
+    let (pid, own) = sched_target(who).unwrap_or((who, false));
+    match crate::hypercall::call(&Request::SchedGetaffinity { pid, own, len: len.min(MAX_MASK) as u32 }) {
+        Response::Bytes { ret, data } if ret >= 0 => uaccess::copy_to_user(mask, &data).map_or(EFAULT, |_| ret),
+        Response::Ret(e) if e < 0 => e,
+        _ => EINVAL,
     }
-    if len < 8 || len % 8 != 0 {
-        return EINVAL;
-    }
-    let cpus = task::cpu_count().min(64);
-    let bits: u64 = if cpus == 64 { u64::MAX } else { (1u64 << cpus) - 1 };
-    uaccess::copy_to_user(mask, &bits.to_le_bytes()).map_or(EFAULT, |_| 8)
 }
 
 const ARCH_SET_GS: u64 = 0x1001;

@@ -17,6 +17,7 @@
 //! The signal state lives here too (signals.rs: the data and its queue); signal/ delivers
 //! signals, builds frames and serves the signal syscalls on top of it.
 
+pub mod cpu_clock;
 mod exe;
 pub mod exit;
 pub mod fdtable;

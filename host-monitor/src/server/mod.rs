@@ -4,6 +4,7 @@
 //! Nothing here trusts the guest: a malformed frame, an unknown request or a bad guest
 //! address produces `Response::Malformed` or a Linux errno, never a panic.
 
+pub mod clock;
 pub mod exec;
 pub mod fs;
 pub mod info;
@@ -287,6 +288,20 @@ impl Server {
                 Some(backed) => Response::Ret(i64::from(backed)),
                 None => Response::Ret(-i64::from(abi_shared::linux::errno::EINVAL)),
             },
+            Request::CpuClock { .. }
+            | Request::CpuItimer { .. }
+            | Request::CpuTimerCreate { .. }
+            | Request::CpuTimerSettime { .. }
+            | Request::CpuTimerGettime { .. }
+            | Request::CpuTimerGetoverrun { .. }
+            | Request::CpuTimerDelete { .. }
+            | Request::ClockSettime { .. }
+            | Request::Settimeofday { .. }
+            | Request::ClockAdjtime { .. }
+            | Request::SchedSet { .. }
+            | Request::SchedRrGetInterval { .. }
+            | Request::SchedSetaffinity { .. }
+            | Request::SchedGetaffinity { .. } => clock::handle(req),
             Request::SetFdLimit { soft } => Response::Ret(crate::startup::set_program_fd_limit(*soft)),
             Request::CpuTime => {
                 let clock = *lock(&self.vcpu_clock);

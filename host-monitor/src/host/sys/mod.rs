@@ -54,6 +54,10 @@ pub use linux::*;
 mod linux_ipc;
 #[cfg(target_os = "linux")]
 pub use linux_ipc::*;
+#[cfg(target_os = "linux")]
+mod linux_time;
+#[cfg(target_os = "linux")]
+pub use linux_time::*;
 
 #[cfg(target_os = "macos")]
 mod darwin;
@@ -73,6 +77,10 @@ pub use no_event_fds::*;
 mod no_ipc;
 #[cfg(not(target_os = "linux"))]
 pub use no_ipc::*;
+#[cfg(not(target_os = "linux"))]
+mod no_cpu_timers;
+#[cfg(not(target_os = "linux"))]
+pub use no_cpu_timers::*;
 
 /// A host call's outcome: its value, or the Linux errno of its failure.
 pub type SysResult<T> = Result<T, LinuxErrno>;

@@ -126,3 +126,36 @@ pub fn clock_ns(clock: libc::clockid_t) -> u64 {
     unsafe { libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
+
+/// setitimer (`new` Some) or getitimer of ITIMER_VIRTUAL or ITIMER_PROF (the same numbers
+/// on every host): this process's CPU-time timers, which signal it with SIGVTALRM or
+/// SIGPROF. Values as interval s, us, then value s, us; the old (or current) setting.
+// time_t and suseconds_t differ by host.
+#[allow(clippy::unnecessary_cast)]
+pub fn cpu_itimer(which: i32, new: Option<[i64; 4]>) -> SysResult<[i64; 4]> {
+    let which = match which {
+        1 => libc::ITIMER_VIRTUAL,
+        2 => libc::ITIMER_PROF,
+        _ => return Err(errno::EINVAL as LinuxErrno),
+    };
+    let tv = |s: i64, us: i64| libc::timeval { tv_sec: s as libc::time_t, tv_usec: us as libc::suseconds_t };
+    let zero = libc::itimerval { it_interval: tv(0, 0), it_value: tv(0, 0) };
+    let mut old = zero;
+    // SAFETY: the itimervals are valid for the calls.
+    let r = unsafe {
+        match new {
+            Some(v) => {
+                let new = libc::itimerval { it_interval: tv(v[0], v[1]), it_value: tv(v[2], v[3]) };
+                libc::setitimer(which, &new, &mut old)
+            }
+            None => libc::getitimer(which, &mut old),
+        }
+    };
+    check(r)?;
+    Ok([
+        old.it_interval.tv_sec as i64,
+        old.it_interval.tv_usec as i64,
+        old.it_value.tv_sec as i64,
+        old.it_value.tv_usec as i64,
+    ])
+}
