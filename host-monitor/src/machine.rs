@@ -301,6 +301,7 @@ impl Machine {
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
         let block = vcpu_block_gpa(0);
+        crate::server::creds::mark_first_vcpu_thread();
         server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
         crate::signals::attach(&self.mem, block);
         crate::signals::catch_thread_kicks();

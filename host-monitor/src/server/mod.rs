@@ -4,6 +4,7 @@
 //! Nothing here trusts the guest: a malformed frame, an unknown request or a bad guest
 //! address produces `Response::Malformed` or a Linux errno, never a panic.
 
+pub mod creds;
 pub mod exec;
 pub mod fs;
 pub mod info;
@@ -122,6 +123,8 @@ pub struct Server {
     /// A request handler panicked: the state it was changing may be half done, so the
     /// monitor stops serving (as it did when one lock guarded the whole server).
     poisoned: AtomicBool,
+    /// Credential changes of the first vCPU's thread, for its hypercall worker to follow.
+    first_vcpu_creds: creds::FirstVcpuChanges,
 }
 
 /// Every thread that serves hypercalls shares the one server.
@@ -144,6 +147,7 @@ impl Server {
             vfork_done: Mutex::new(None),
             vfork_copy_back: Mutex::new(Vec::new()),
             poisoned: AtomicBool::new(false),
+            first_vcpu_creds: Default::default(),
         }
     }
 
@@ -183,6 +187,18 @@ impl Server {
     /// A vfork parent: what its child wrote, for the guest to take.
     pub fn set_vfork_copy_back(&self, records: Vec<u8>) {
         *lock(&self.vfork_copy_back) = records;
+    }
+
+    /// The first vCPU's hypercall worker: make the credential changes the first vCPU's
+    /// thread made, before serving the next request (see creds.rs).
+    #[inline]
+    pub fn follow_first_vcpu_creds(&self) {
+        self.first_vcpu_creds.follow();
+    }
+
+    /// A new hypercall worker has its creator's credentials: nothing to follow.
+    pub fn forget_first_vcpu_creds(&self) {
+        self.first_vcpu_creds.forget();
     }
 
     /// A request handler panicked earlier: nothing more may be served.
@@ -324,6 +340,7 @@ impl Server {
                 threads::futex_sleep(mem, *gpa, *expected, *timeout_ns, *shared)
             }
             Request::FutexPi { gpa, op, timeout } => threads::futex_pi(mem, *gpa, *op, timeout.as_ref()),
+            Request::Creds { op } => creds::handle(&self.first_vcpu_creds, mem, op),
             Request::FutexWake { gpa, count, shared } => threads::futex_wake(mem, *gpa, *count, *shared),
             Request::KickVcpus { vcpus } => {
                 crate::threads::kick_vcpus(*vcpus);
