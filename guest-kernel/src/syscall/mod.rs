@@ -58,7 +58,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let mut pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
         // These do not return: count them and show them now, as strace does ("= ?").
-        crate::stats::end_syscall(nr);
+        crate::stats::end_syscall(nr, 0);
         if let Some(line) = pre.take() {
             trace::no_return(line);
         }
@@ -66,7 +66,10 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let mut ctx = Ctx { frame, args, full_return: false };
     let ret = match entry {
         Some(e) => (e.handler)(&mut ctx),
-        None => ENOSYS,
+        None => {
+            crate::stats::note_unimplemented(nr);
+            ENOSYS
+        }
     };
     let full = ctx.full_return;
     if !full {
@@ -76,7 +79,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
             crate::signal::note_interrupted(nr);
         }
     }
-    let in_guest = crate::stats::end_syscall(nr);
+    let in_guest = crate::stats::end_syscall(nr, if full { 0 } else { ret });
     if let Some(pre) = pre {
         // A successful execve rewrote the frame too, but strace shows its result: 0.
         let exec_done = nr == EXECVE_NR || nr == EXECVEAT_NR;

@@ -203,6 +203,7 @@ pub fn init(s: &Startup) {
 
 /// A forked child: its own pid (and, as the main thread, tid), and its parent's.
 pub fn become_child(parent: i32, pid: i32) {
+    crate::stats::forget_unimplemented();
     let p = process();
     p.membarrier.store(0, Ordering::Relaxed);
     p.pid.store(pid as u32, Ordering::Relaxed);
