@@ -95,30 +95,24 @@ pub fn counters_tables() -> [(u64, u64); 4] {
 }
 
 /// Syscall `nr` was answered ENOSYS because linuxrun does not implement it: remembered for
-/// the end of the run, and named with -v the first time.
-pub fn note_unimplemented(nr: u64) {
-    let (word, bit) = ((nr as usize / 64).min(SLOTS / 64 - 1), 1u64 << (nr % 64));
-    if nr as usize >= SLOTS || UNIMPLEMENTED[word].fetch_or(bit, Ordering::Relaxed) & bit != 0 {
-        return;
-    }
-    let name = abi_shared::syscalls::syscall_name(nr).unwrap_or("unknown");
-    crate::print::log(2, format_args!("not implemented yet: syscall {name} ({nr}), answered ENOSYS"));
+/// the end of the run. Returns whether this is the first time.
+pub fn note_unimplemented(nr: u64) -> bool {
+    let (word, bit) = (nr as usize / 64, 1u64 << (nr % 64));
+    (nr as usize) < SLOTS && UNIMPLEMENTED[word].fetch_or(bit, Ordering::Relaxed) & bit == 0
 }
 
 /// A feature linuxrun lacks (`Unsupported`) that an implemented call was asked for:
-/// remembered for the end of the run, and named with -v the first time.
-pub fn note_unsupported(what: Unsupported, value: u64) {
+/// remembered for the end of the run. Returns whether this is the first time.
+pub fn note_unsupported(what: Unsupported, value: u64) -> bool {
     let key = (what as u64, value);
-    {
-        let mut list = FEATURES.lock();
-        if list.contains(&key) {
-            return;
-        }
-        if let Some(free) = list.iter_mut().find(|e| e.0 == 0) {
-            *free = key;
-        }
+    let mut list = FEATURES.lock();
+    if list.contains(&key) {
+        return false;
     }
-    crate::print::log(2, format_args!("not implemented yet: {} {value:#x}, answered as unsupported", what.describe()));
+    if let Some(free) = list.iter_mut().find(|e| e.0 == 0) {
+        *free = key;
+    }
+    true
 }
 
 /// A forked child reports what it used itself.

@@ -229,7 +229,7 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
         }),
         // The requeue-to-PI pair Linux has (11, 12); other numbers are Linux's ENOSYS too.
         FUTEX_WAIT_REQUEUE_PI | FUTEX_CMP_REQUEUE_PI => {
-            crate::stats::note_unsupported(crate::stats::Unsupported::FutexOp, op as u64);
+            super::unsupported(crate::stats::Unsupported::FutexOp, op as u64);
             Err(ENOSYS)
         }
         _ => Err(ENOSYS),

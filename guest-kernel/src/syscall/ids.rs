@@ -7,7 +7,7 @@ use abi_shared::linux::errno;
 
 use abi_shared::hypercall::{CredOp, SegList};
 
-use super::{err, Ctx, EFAULT, EINVAL, ENOSYS};
+use super::{err, Ctx, EFAULT, EINVAL};
 use crate::arch::platform;
 use crate::mm::uaccess;
 use crate::task::{self, creds, LimitError, COMM_LEN};
@@ -444,8 +444,7 @@ pub fn set_robust_list(c: &mut Ctx<'_>) -> i64 {
 /// implemented: counted as such, but every glibc program asks, so the end-of-run line
 /// leaves it out).
 pub fn rseq(_: &mut Ctx<'_>) -> i64 {
-    crate::stats::note_unimplemented(334);
-    ENOSYS
+    super::unimplemented(334)
 }
 
 pub fn getrandom(c: &mut Ctx<'_>) -> i64 {

@@ -66,10 +66,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let mut ctx = Ctx { frame, args, full_return: false };
     let ret = match entry {
         Some(e) => (e.handler)(&mut ctx),
-        None => {
-            crate::stats::note_unimplemented(nr);
-            ENOSYS
-        }
+        None => unimplemented(nr),
     };
     let full = ctx.full_return;
     if !full {
@@ -92,6 +89,28 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         ReturnPath::Full
     } else {
         ReturnPath::Fast
+    }
+}
+
+/// Syscall `nr` is not implemented: ENOSYS, counted for the end of the run and named with
+/// -v the first time.
+pub fn unimplemented(nr: u64) -> i64 {
+    if crate::stats::note_unimplemented(nr) {
+        let name = abi_shared::syscalls::syscall_name(nr).unwrap_or("unknown");
+        crate::print::log(2, format_args!("not implemented yet: syscall {name} ({nr}), answered ENOSYS"));
+    }
+    ENOSYS
+}
+
+/// A feature of an implemented call that linuxrun lacks was asked for: counted for the end
+/// of the run and named with -v the first time (the caller answers as Linux would answer
+/// an unsupported request).
+pub fn unsupported(what: crate::stats::Unsupported, value: u64) {
+    if crate::stats::note_unsupported(what, value) {
+        crate::print::log(
+            2,
+            format_args!("not implemented yet: {} {value:#x}, answered as unsupported", what.describe()),
+        );
     }
 }
 

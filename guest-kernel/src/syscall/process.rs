@@ -113,7 +113,7 @@ pub fn clone3(c: &mut Ctx<'_>) -> i64 {
         return super::EINVAL;
     }
     if set_tid != 0 || set_tid_size != 0 || cgroup != 0 || pidfd != 0 {
-        crate::stats::note_unsupported(crate::stats::Unsupported::Clone3Fields, flags);
+        super::unsupported(crate::stats::Unsupported::Clone3Fields, flags);
         return super::ENOSYS;
     }
     if flags & CLONE_THREAD != 0 && exit_signal != 0 {
@@ -138,7 +138,7 @@ fn clone_with(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
         // Every child of ours tells its parent with SIGCHLD (a host process's exit does).
         || args.flags & CSIGNAL != SIGCHLD
     {
-        crate::stats::note_unsupported(crate::stats::Unsupported::CloneFlags, args.flags);
+        super::unsupported(crate::stats::Unsupported::CloneFlags, args.flags);
         return super::ENOSYS;
     }
     do_fork(c, args)
@@ -170,7 +170,7 @@ const CLONE_THREAD_FLAGS: u64 = CSIGNAL
 /// 0 on `stack`, with the caller's other registers.
 fn clone_thread(c: &mut Ctx<'_>, args: &CloneArgs) -> i64 {
     if args.flags & !CLONE_THREAD_FLAGS != 0 || args.flags & (CLONE_FS | CLONE_FILES) != CLONE_FS | CLONE_FILES {
-        crate::stats::note_unsupported(crate::stats::Unsupported::CloneFlags, args.flags);
+        super::unsupported(crate::stats::Unsupported::CloneFlags, args.flags);
         return super::ENOSYS;
     }
     if args.flags & CLONE_SETTLS != 0 && args.tls >= abi_shared::layout::user::TASK_SIZE {

@@ -134,18 +134,15 @@ impl FirstVcpuChanges {
     }
 }
 
-/// The supplementary groups setgroups names: `len` bytes of u32s in guest memory.
-fn groups(mem: &GuestMemory, segs: &[abi_shared::hypercall::GuestSeg]) -> Result<Vec<u32>, Response> {
+/// The supplementary groups setgroups names: u32s in guest memory (at most NGROUPS_MAX,
+/// which the caller checked).
+fn groups(mem: &GuestMemory, segs: &[abi_shared::hypercall::GuestSeg]) -> Result<Vec<u32>, MalformedReason> {
     let mut bytes = Vec::new();
     for s in segs {
-        if s.len > NGROUPS_MAX * 4 || bytes.len() as u64 + s.len > NGROUPS_MAX * 4 {
-            return Err(Response::Ret(-i64::from(errno::EINVAL)));
-        }
-        let part = mem.read_vec(s.gpa, s.len).map_err(|_| Response::Malformed(MalformedReason::BadGuestAddress))?;
-        bytes.extend_from_slice(&part);
+        bytes.extend_from_slice(&mem.read_vec(s.gpa, s.len).map_err(|_| MalformedReason::BadGuestAddress)?);
     }
     if bytes.len() % 4 != 0 {
-        return Err(Response::Malformed(MalformedReason::BadLength));
+        return Err(MalformedReason::BadLength);
     }
     Ok(bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
 }
@@ -168,9 +165,12 @@ pub fn handle(first: &FirstVcpuChanges, mem: &GuestMemory, op: &CredOp<'_>) -> R
         CredOp::Setresgid(r, e, s) => Some(Change::Setresgid(*r, *e, *s)),
         CredOp::Setfsuid(u) => Some(Change::Setfsuid(*u)),
         CredOp::Setfsgid(g) => Some(Change::Setfsgid(*g)),
+        CredOp::Setgroups(segs) if segs.total_len().is_none_or(|n| n > NGROUPS_MAX * 4) => {
+            return Response::Creds(CredState { ret: -i64::from(errno::EINVAL), ..state(0) });
+        }
         CredOp::Setgroups(segs) => match groups(mem, segs.as_slice()) {
             Ok(list) => Some(Change::Setgroups(list)),
-            Err(r) => return r,
+            Err(why) => return Response::Malformed(why),
         },
         CredOp::Capset { effective, permitted, inheritable } => {
             Some(Change::Capset(*effective, *permitted, *inheritable))

@@ -138,14 +138,14 @@ pub fn dumpable() -> u32 {
 pub fn thread_creds() -> ThreadCreds {
     // SAFETY: these cannot fail.
     let (uid, euid, gid, egid) = unsafe { (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
-    let mut groups = vec![0 as libc::gid_t; 64];
+    let mut groups: Vec<u32> = vec![0; 64];
     let n = super::getgroups(&mut groups).unwrap_or(0);
     groups.truncate(n);
     let [e, p, i] = caps();
     ThreadCreds {
-        uids: [uid, euid, euid, euid].map(|v| v as u32),
-        gids: [gid, egid, egid, egid].map(|v| v as u32),
-        groups: groups.into_iter().map(|g| g as u32).collect(),
+        uids: [uid, euid, euid, euid],
+        gids: [gid, egid, egid, egid],
+        groups,
         caps: [e, p, i, ALL_CAPS],
         keepcaps: KEEPCAPS.load(Ordering::Relaxed),
     }
