@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 34;
+pub const PROTOCOL_VERSION: u32 = 35;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,63 @@ impl<'de> Deserialize<'de> for SegList<'_> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Vec::<GuestSeg>::deserialize(d).map(SegList::Owned)
     }
+}
+
+/// A credential call, with Linux's ids (`u32::MAX` is Linux's -1: "unchanged" where the
+/// call allows it) and Linux capability masks (bit n = capability n).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CredOp<'a> {
+    /// Change nothing: the thread's credentials as they are.
+    Get,
+    Setuid(u32),
+    Setgid(u32),
+    Setreuid(u32, u32),
+    Setregid(u32, u32),
+    Setresuid(u32, u32, u32),
+    Setresgid(u32, u32, u32),
+    /// setfsuid/setfsgid: `ret` is the previous fs id, whether or not it changed.
+    Setfsuid(u32),
+    Setfsgid(u32),
+    /// setgroups: the ids (u32 each, little-endian) in guest memory.
+    Setgroups(SegList<'a>),
+    /// capset of the running thread (capset's version 3 masks, already combined).
+    Capset {
+        effective: u64,
+        permitted: u64,
+        inheritable: u64,
+    },
+    /// prctl(PR_SET_KEEPCAPS).
+    Keepcaps(bool),
+    /// capget of another task (a host thread or process id): its masks in `caps`.
+    CapgetOther(i32),
+    /// A Linux program was executed in this process: the saved ids become the effective
+    /// ones, keep-capabilities is cleared, a process without uid 0 loses its capabilities.
+    Exec,
+}
+
+impl CredOp<'_> {
+    /// Whether the call may change the thread's credentials (the rest only look).
+    pub fn changes(&self) -> bool {
+        !matches!(self, CredOp::Get | CredOp::CapgetOther(_))
+    }
+}
+
+/// A thread's credentials as the host has them, and a credential call's result.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredState {
+    /// The call's result: 0 (setfsuid/setfsgid: the previous fs id) or -errno.
+    pub ret: i64,
+    /// Real, effective, saved set- and filesystem user id.
+    pub uids: [u32; 4],
+    pub gids: [u32; 4],
+    /// How many supplementary groups.
+    pub ngroups: u32,
+    /// Effective, permitted, inheritable and bounding capability sets.
+    pub caps: [u64; 4],
+    pub keepcaps: bool,
+    /// The process's dumpable flag as the host has it after the call (a credential change
+    /// resets it, as Linux's commit_creds does).
+    pub dumpable: u32,
 }
 
 /// What the guest asks of the host. Paths are raw bytes (Linux paths need not be UTF-8).
@@ -1101,6 +1158,12 @@ pub enum Request<'a> {
         own: bool,
         len: u32,
     },
+    /// A credential call of the running thread (`CredOp`), made by the host thread that
+    /// serves this vCPU (its own vCPU thread: the guest sends it by exit), with the host's
+    /// rules. `Response::Creds`: the call's result and the thread's credentials after it.
+    Creds {
+        op: CredOp<'a>,
+    },
 }
 
 /// What an xattr request is about.
@@ -1214,6 +1277,8 @@ pub enum Response {
         ret: i64,
         data: Vec<u8>,
     },
+    /// `Request::Creds`'s answer.
+    Creds(CredState),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,44 @@ pub fn syscall_name(nr: u64) -> Option<&'static str> {
     NAMES.get(nr as usize).copied().flatten()
 }
 
+/// A feature of an implemented syscall that linuxrun lacks (a flag combination, a request
+/// number), as the guest reports it at exit with its value: `--stats` and the end-of-run
+/// line name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u64)]
+pub enum Unsupported {
+    /// clone/clone3 flags linuxrun does not serve (value: the flags).
+    CloneFlags = 1,
+    /// clone3's set_tid, cgroup or pidfd fields (value: the flags).
+    Clone3Fields = 2,
+    /// A futex operation Linux has (value: the operation).
+    FutexOp = 3,
+    /// An ioctl request linuxrun does not know (value: the request).
+    Ioctl = 4,
+}
+
+impl Unsupported {
+    pub fn from_raw(v: u64) -> Option<Unsupported> {
+        Some(match v {
+            1 => Unsupported::CloneFlags,
+            2 => Unsupported::Clone3Fields,
+            3 => Unsupported::FutexOp,
+            4 => Unsupported::Ioctl,
+            _ => return None,
+        })
+    }
+
+    /// What it is, before its value ("ioctl 0x5401").
+    pub fn describe(self) -> &'static str {
+        match self {
+            Unsupported::CloneFlags => "clone flags",
+            Unsupported::Clone3Fields => "clone3 set_tid/cgroup/pidfd",
+            Unsupported::FutexOp => "futex op",
+            Unsupported::Ioctl => "ioctl",
+        }
+    }
+}
+
 static NAMES: [Option<&str>; SYSCALL_COUNT] = [
     Some("read"),
     Some("write"),

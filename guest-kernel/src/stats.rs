@@ -15,6 +15,14 @@ pub const SLOTS: usize = 512;
 /// [nr][0] = served in the guest, [nr][1] = needed at least one hypercall.
 #[no_mangle]
 static mut COUNTS: [[u64; 2]; SLOTS] = [[0; 2]; SLOTS];
+/// Per syscall number: calls that returned an error (-4095..=-1).
+#[no_mangle]
+static mut FAILED: [u64; SLOTS] = [0; SLOTS];
+/// Syscall numbers answered ENOSYS because linuxrun lacks them (a bit each).
+static UNIMPLEMENTED: [AtomicU64; SLOTS / 64] = [const { AtomicU64::new(0) }; SLOTS / 64];
+/// Features linuxrun lacks that a program asked for (`Unsupported` kind, value), each once.
+static FEATURES: spin::Mutex<[(u64, u64); FEATURE_SLOTS]> = spin::Mutex::new([(0, 0); FEATURE_SLOTS]);
+const FEATURE_SLOTS: usize = 32;
 /// Hypercalls made by the syscall in flight.
 static HYPERCALLS_NOW: AtomicU64 = AtomicU64::new(0);
 static PAGE_FAULTS: AtomicU64 = AtomicU64::new(0);
@@ -57,20 +65,65 @@ pub fn begin_syscall() {
     HYPERCALLS_NOW.store(0, Ordering::Relaxed);
 }
 
-/// Count syscall `nr`; returns whether it was served in the guest.
-pub fn end_syscall(nr: u64) -> bool {
+/// Count syscall `nr`, which returned `ret`; returns whether it was served in the guest.
+pub fn end_syscall(nr: u64, ret: i64) -> bool {
     let in_guest = HYPERCALLS_NOW.load(Ordering::Relaxed) == 0;
     if (nr as usize) < SLOTS {
         // SAFETY: one vCPU updates the counters, from syscall context only.
-        unsafe { COUNTS[nr as usize][if in_guest { 0 } else { 1 }] += 1 };
+        unsafe {
+            COUNTS[nr as usize][if in_guest { 0 } else { 1 }] += 1;
+            if (-4095..0).contains(&ret) {
+                FAILED[nr as usize] += 1;
+            }
+        }
     }
     in_guest
 }
 
-/// The counter table's kernel address and size, for the exit hypercall.
-pub fn counters_table() -> (u64, u64) {
-    (&raw const COUNTS as u64, core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64)
+/// The counter tables for the exit hypercall, as (kernel address, size): the per-syscall
+/// (in guest, hypercall) pairs, the failed counts, the unimplemented syscalls' bitmap and
+/// the unsupported features' (kind, value) pairs.
+pub fn counters_tables() -> [(u64, u64); 4] {
+    [
+        (&raw const COUNTS as u64, core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64),
+        (&raw const FAILED as u64, core::mem::size_of::<[u64; SLOTS]>() as u64),
+        (&raw const UNIMPLEMENTED as u64, core::mem::size_of::<[AtomicU64; SLOTS / 64]>() as u64),
+        // The list's address inside its static lock (read by the host at exit, when no
+        // syscall adds to it any more).
+        (core::ptr::from_ref(&*FEATURES.lock()) as u64, core::mem::size_of::<[(u64, u64); FEATURE_SLOTS]>() as u64),
+    ]
 }
+
+/// Syscall `nr` was answered ENOSYS because linuxrun does not implement it: remembered for
+/// the end of the run. Returns whether this is the first time.
+pub fn note_unimplemented(nr: u64) -> bool {
+    let (word, bit) = (nr as usize / 64, 1u64 << (nr % 64));
+    (nr as usize) < SLOTS && UNIMPLEMENTED[word].fetch_or(bit, Ordering::Relaxed) & bit == 0
+}
+
+/// A feature linuxrun lacks (`Unsupported`) that an implemented call was asked for:
+/// remembered for the end of the run. Returns whether this is the first time.
+pub fn note_unsupported(what: Unsupported, value: u64) -> bool {
+    let key = (what as u64, value);
+    let mut list = FEATURES.lock();
+    if list.contains(&key) {
+        return false;
+    }
+    if let Some(free) = list.iter_mut().find(|e| e.0 == 0) {
+        *free = key;
+    }
+    true
+}
+
+/// A forked child reports what it used itself.
+pub fn forget_unimplemented() {
+    for w in &UNIMPLEMENTED {
+        w.store(0, Ordering::Relaxed);
+    }
+    *FEATURES.lock() = [(0, 0); FEATURE_SLOTS];
+}
+
+pub use abi_shared::syscalls::Unsupported;
 
 /// `none` in the in-flight slot.
 const NONE_IN_FLIGHT: u64 = u64::MAX;

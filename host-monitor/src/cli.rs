@@ -57,9 +57,15 @@ pub struct Args {
     #[arg(long = "native", value_name = "PATH")]
     pub natives: Vec<PathBuf>,
 
-    /// More log output (-v: info, -vv: debug).
+    /// More log output (-v: info, and each call linuxrun does not implement named the first
+    /// time; -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+
+    /// Do not print the end-of-run line naming calls linuxrun does not implement (printed
+    /// when a program that used them ends unsuccessfully).
+    #[arg(long)]
+    pub quiet: bool,
 
     /// The Linux program to run (searched in PATH when it has no slash), then its
     /// arguments. Everything from the program on is the program's, options included

@@ -317,6 +317,7 @@ impl Machine {
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
         let block = self.block;
+        crate::server::creds::mark_first_vcpu_thread();
         server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
         // What concerns the whole process (its host signals, its timer) is in the first
         // block, whichever vCPU runs the first thread.

@@ -117,6 +117,14 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
             .write_json(file)
             .map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;
     }
+    // A program that ends unsuccessfully after asking for something linuxrun lacks: say
+    // what (one line, whatever it used; probes that every C library makes are left out).
+    if let Ok(GuestOutcome::Exited(how, counters)) = &outcome {
+        let failed = !matches!(how, ExitHow::Status(0));
+        if let Some(line) = stats::unimplemented_line(counters, failed).filter(|_| !args.quiet) {
+            diag!("{line}");
+        }
+    }
     // The per-run /dev/shm goes before linuxrun ends, however it ends.
     drop(shm_dir);
     match outcome {

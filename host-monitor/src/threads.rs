@@ -48,7 +48,17 @@ type Ready = std::sync::mpsc::Sender<Result<i32, String>>;
 struct Idle {
     index: u32,
     tid: i32,
-    next: std::sync::mpsc::Sender<ThreadStart>,
+    /// Its host thread's credentials (those of the thread that ended there).
+    creds: sys::ThreadCreds,
+    next: std::sync::mpsc::Sender<Next>,
+}
+
+/// What an idle host thread is told.
+enum Next {
+    /// Run this new thread.
+    Start(ThreadStart),
+    /// End, giving the vCPU back to the VM first; then say so.
+    Quit(std::sync::mpsc::Sender<()>),
 }
 
 /// The idle host threads, tagged with the process id: a forked child has none of them.
@@ -292,10 +302,22 @@ impl ThreadHost {
             return Response::Ret(-i64::from(errno::EAGAIN));
         }
         if let Some(idle) = take_idle(start.vcpu) {
-            match idle.next.send(start) {
-                Ok(()) => return Response::Ret(i64::from(idle.tid)),
-                // Its thread is gone (it cannot be, but then a new one does the work).
-                Err(std::sync::mpsc::SendError(back)) => start = back,
+            // A new thread has its creator's credentials: the ended thread's host thread
+            // serves it only if it has them too (a host thread cannot always take another's
+            // ids: one that dropped root cannot get it back). Otherwise it ends, and a new
+            // host thread, which inherits this one's, takes its vCPU.
+            if idle.creds == sys::thread_creds() {
+                match idle.next.send(Next::Start(start)) {
+                    Ok(()) => return Response::Ret(i64::from(idle.tid)),
+                    // Its thread is gone (it cannot be, but then a new one does the work).
+                    Err(std::sync::mpsc::SendError(Next::Start(back))) => start = back,
+                    Err(_) => unreachable!("only a start was sent"),
+                }
+            } else {
+                let (done_tx, done_rx) = std::sync::mpsc::channel();
+                if idle.next.send(Next::Quit(done_tx)).is_ok() {
+                    let _ = done_rx.recv();
+                }
             }
         }
         let (tx, rx) = std::sync::mpsc::channel();
@@ -359,10 +381,18 @@ impl ThreadHost {
                 return;
             }
             let (tx, rx) = std::sync::mpsc::channel();
-            put_idle(Idle { index: start.vcpu, tid, next: tx });
+            put_idle(Idle { index: start.vcpu, tid, creds: sys::thread_creds(), next: tx });
             // Only now may the guest give the index to a new thread, which comes here.
             self.thread_ended(&start, ThreadEnd::Exited);
-            let Ok(next) = rx.recv() else { return };
+            let next = match rx.recv() {
+                Ok(Next::Start(next)) => next,
+                Ok(Next::Quit(done)) => {
+                    drop(vcpu);
+                    let _ = done.send(());
+                    return;
+                }
+                Err(_) => return,
+            };
             if let Err(e) = self.restart_vcpu(&next, vcpu.as_mut()) {
                 drop(vcpu);
                 self.thread_ended(&next, ThreadEnd::Failed(format!("restarting a thread's vCPU: {e}")));

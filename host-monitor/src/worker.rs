@@ -127,6 +127,8 @@ impl Worker {
         // Shared rather than cloned: a clone would take the lowest free fd, which belongs to
         // the Linux program.
         let wake = Arc::new(wake);
+        // The thread starts with its creator's (the first vCPU thread's) credentials.
+        server.forget_first_vcpu_creds();
         let (m, s, w) = (mem.clone(), shared.clone(), wake.clone());
         let thread = std::thread::Builder::new()
             .name("hypercall-worker".into())
@@ -280,6 +282,7 @@ fn serve_requests(mem: &GuestMemory, server: &Server, block: u64, shared: &Share
             if server.is_poisoned() {
                 return;
             }
+            server.follow_first_vcpu_creds();
             crate::server::serve_area(server, &mut channel, mem);
             last = seq;
             c.resp.store(seq, Ordering::SeqCst);

@@ -33,16 +33,70 @@ fn stats_json_has_the_documented_shape() {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     let obj = v.as_object().unwrap();
     let keys: Vec<&str> = obj.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["hypercalls", "syscalls", "vm_exits"]);
+    assert_eq!(keys, ["hypercalls", "syscalls", "unimplemented", "vm_exits"]);
     let getpid = obj["syscalls"].as_array().unwrap().iter().find(|s| s["name"] == "getpid").expect("getpid counted");
     assert_eq!(getpid["nr"], 39);
     assert_eq!(getpid["in_guest"], 2);
     assert_eq!(getpid["hypercall"], 0);
+    assert_eq!(getpid["failed"], 0);
     let write = obj["syscalls"].as_array().unwrap().iter().find(|s| s["name"] == "write").expect("write counted");
     assert_eq!(write["in_guest"], 0);
     assert_eq!(write["hypercall"], 1);
     assert!(obj["hypercalls"].as_u64().unwrap() >= 3, "hello, startup, write and exit are hypercalls");
     assert!(obj["vm_exits"].as_object().unwrap().values().all(|n| n.is_u64()));
+}
+
+const UNIMPLEMENTED: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    /* kexec_load: Linux has it, linuxrun will not. */
+    long r = syscall(SYS_kexec_load, 0, 0, 0, 0);
+    printf("%ld %d\n", r, errno);
+    close(-1);
+    close(-1);
+    return atoi(argv[1]);
+}
+"#;
+
+/// A program that hit a call linuxrun lacks and then fails gets one line naming it at the
+/// end (not when it succeeds, not with --quiet); -v names the call when it is hit; --stats
+/// counts failed calls and lists what was not implemented.
+#[test]
+fn unimplemented_calls_are_named_when_the_program_fails() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("unimplemented", UNIMPLEMENTED);
+    let go = |args: &[&str], status: &str| Command::new(linuxrun()).args(args).arg(&exe).arg(status).output().unwrap();
+    let line = "linuxrun: the program used kexec_load, which linuxrun does not implement yet\n";
+    let failed = go(&[], "1");
+    assert_eq!(failed.status.code(), Some(1));
+    assert_eq!(text(&failed.stdout), "-1 38\n");
+    assert!(text(&failed.stderr).ends_with(line), "{}", text(&failed.stderr));
+    assert_eq!(text(&failed.stderr).matches("does not implement").count(), 1);
+    let ok = go(&[], "0");
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(!text(&ok.stderr).contains("does not implement"), "{}", text(&ok.stderr));
+    let quiet = go(&["--quiet"], "1");
+    assert_eq!(quiet.status.code(), Some(1));
+    assert!(!text(&quiet.stderr).contains("does not implement"), "{}", text(&quiet.stderr));
+    let verbose = go(&["-v"], "0");
+    let said = text(&verbose.stderr);
+    assert_eq!(said.matches("not implemented yet: syscall kexec_load (246)").count(), 1, "{said}");
+    let json_path = exe.with_extension("json");
+    let stats = go(&["--stats-json", json_path.to_str().unwrap()], "0");
+    assert_eq!(stats.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let close = v["syscalls"].as_array().unwrap().iter().find(|s| s["name"] == "close").expect("close counted");
+    assert_eq!(close["failed"], 2);
+    let kexec = v["syscalls"].as_array().unwrap().iter().find(|s| s["name"] == "kexec_load").expect("kexec counted");
+    assert_eq!(kexec["failed"], 1);
+    let names: Vec<&str> = v["unimplemented"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(names.contains(&"kexec_load"), "{names:?}");
 }
 
 const CLOCK_LOOP: &str = r#"

@@ -142,6 +142,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "sysv_shm",
     "terminal",
     "thread_basic",
+    "thread_creds",
     "thread_futex",
     "thread_signals",
     "thread_sync",
@@ -516,6 +517,9 @@ const SYSTEM_COMMANDS: &[(&str, &[&str], i32)] = &[
     // Sockets and event loops: asyncio TCP echo, a threading socketserver, selectors on a
     // socketpair, urllib against http.server in a thread, getaddrinfo, UDP; all loopback.
     ("python3-net", &["/usr/bin/python3", "-c", PYTHON_NET], 0),
+    // Credentials: os.setgroups/os.setresgid/os.setresuid to nobody in a child (Python's
+    // calls reach every thread), what the child may do then, and the parent untouched.
+    ("python3-creds", &["/usr/bin/python3", "-c", PYTHON_CREDS], 0),
     ("perl", &["/usr/bin/perl", "-e", "my %h = map { $_ => $_ ** 2 } 1..5; print join(',', map { \"$_=$h{$_}\" } sort keys %h), \"\\n\""], 0),
 ];
 
@@ -563,6 +567,33 @@ httpd.shutdown(); t.join()
 print("getaddrinfo", sorted(set(a[4][0] for a in socket.getaddrinfo("localhost", 80, socket.AF_INET))))
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
 u.sendto(b"dgram", u.getsockname()); print("udp", u.recvfrom(100)[0])
+"#;
+
+const PYTHON_CREDS: &str = r#"import errno, os, sys
+def attempt(name, f, *a):
+    try:
+        r = f(*a)
+        print(name, 'ok' if r is None else r)
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+print('start', os.getresuid(), os.getresgid(), sorted(os.getgroups()))
+pid = os.fork()
+if pid == 0:
+    attempt('setgroups', os.setgroups, [4, 2])
+    print('groups', os.getgroups())
+    attempt('setgroups-empty', os.setgroups, [])
+    attempt('setresgid', os.setresgid, 65534, 65534, 65534)
+    attempt('setresuid', os.setresuid, 65534, 65534, 65534)
+    print('child', os.getresuid(), os.getresgid(), os.getgroups())
+    attempt('setuid-root', os.setuid, 0)
+    attempt('setgroups-again', os.setgroups, [])
+    attempt('open-shadow', lambda: open('/etc/shadow').close())
+    status = [l for l in open('/proc/self/status') if l.startswith(('Uid:', 'Gid:', 'Groups:'))]
+    print(''.join(status), end='')
+    sys.stdout.flush()
+    os._exit(0)
+os.waitpid(pid, 0)
+print('parent', os.getresuid(), os.getresgid())
 "#;
 
 const PYTHON_SIGNAL: &str = r#"import os, signal, subprocess, sys, time

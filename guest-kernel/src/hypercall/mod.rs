@@ -39,17 +39,19 @@ fn exchange(req: &Request<'_>) -> bool {
     crate::stats::note_hypercall();
     // The monitor must see the end of the guest on its vCPU thread, and fork there (only
     // that thread can carry the vCPU into the child); a thread starts and ends on its
-    // creator's or its own vCPU thread, and a futex sleep is that thread's sleep.
-    let must_exit = matches!(
-        req,
-        Request::Exit { .. }
-            | Request::Panic { .. }
-            | Request::Fork { .. }
-            | Request::StartThread { .. }
-            | Request::ThreadExit
-            | Request::FutexSleep { .. }
-            | Request::FutexPi { .. }
-    );
+    // creator's or its own vCPU thread, and a futex sleep is that thread's sleep. A
+    // credential change is the vCPU thread's own (the worker follows it: server/creds.rs).
+    let must_exit = matches!(req, Request::Creds { op } if op.changes())
+        || matches!(
+            req,
+            Request::Exit { .. }
+                | Request::Panic { .. }
+                | Request::Fork { .. }
+                | Request::StartThread { .. }
+                | Request::ThreadExit
+                | Request::FutexSleep { .. }
+                | Request::FutexPi { .. }
+        );
     let read_fd = match req {
         Request::Read { fd, offset: None, .. } => Some(*fd),
         _ => None,

@@ -107,6 +107,12 @@ pub fn read_u64(addr: u64) -> Result<u64, i64> {
     Ok(u64::from_le_bytes(b))
 }
 
+pub fn read_u32(addr: u64) -> Result<u32, i64> {
+    let mut b = [0u8; 4];
+    copy_from_user(addr, &mut b)?;
+    Ok(u32::from_le_bytes(b))
+}
+
 pub fn read_struct<T: Pod + Default>(addr: u64) -> Result<T, i64> {
     let mut v = T::default();
     copy_from_user(addr, v.as_bytes_mut())?;

@@ -176,6 +176,7 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
     crate::signal::reset_for_exec();
     crate::task::forget_thread_pointers();
     crate::task::set_exec(&plan.exe);
+    crate::task::creds::exec();
     // Linux names the thread after the name execve was given (a script's own name), or the
     // file's for fexecve's /dev/fd/N.
     if !plan.filename.starts_with(b"/dev/fd/") {

@@ -693,6 +693,9 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
             }
             // Unknown requests: a bad fd is still EBADF, otherwise "not a terminal".
             let r = call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 });
+            if r >= 0 {
+                super::unsupported(crate::stats::Unsupported::Ioctl, request);
+            }
             return if r < 0 { r } else { err(errno::ENOTTY) };
         }
     };

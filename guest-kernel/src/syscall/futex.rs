@@ -26,6 +26,7 @@ const FUTEX_LOCK_PI: i32 = 6;
 const FUTEX_UNLOCK_PI: i32 = 7;
 const FUTEX_TRYLOCK_PI: i32 = 8;
 const FUTEX_WAIT_REQUEUE_PI: i32 = 11;
+const FUTEX_CMP_REQUEUE_PI: i32 = 12;
 const FUTEX_LOCK_PI2: i32 = 13;
 const FUTEX_PRIVATE_FLAG: i32 = 128;
 const FUTEX_CLOCK_REALTIME: i32 = 256;
@@ -227,6 +228,11 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
                 task_futex::wake_op(key(uaddr), key(uaddr2), val, timeout as u32, val3)
             }
         }),
+        // The requeue-to-PI pair Linux has (11, 12); other numbers are Linux's ENOSYS too.
+        FUTEX_WAIT_REQUEUE_PI | FUTEX_CMP_REQUEUE_PI => {
+            super::unsupported(crate::stats::Unsupported::FutexOp, op as u64);
+            Err(ENOSYS)
+        }
         _ => Err(ENOSYS),
     };
     result.unwrap_or_else(|e| e)

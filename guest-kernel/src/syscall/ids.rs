@@ -5,10 +5,12 @@ use abi_shared::hypercall::{Request, Response};
 use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno;
 
-use super::{err, Ctx, EFAULT, EINVAL, ENOSYS};
+use abi_shared::hypercall::{CredOp, SegList};
+
+use super::{err, Ctx, EFAULT, EINVAL};
 use crate::arch::platform;
 use crate::mm::uaccess;
-use crate::task::{self, LimitError, COMM_LEN};
+use crate::task::{self, creds, LimitError, COMM_LEN};
 
 pub fn getpid(_: &mut Ctx<'_>) -> i64 {
     task::pid() as i64
@@ -42,34 +44,42 @@ pub fn sched_yield(_: &mut Ctx<'_>) -> i64 {
     0
 }
 
-/// Whether setresuid/setresgid's (real, effective, saved) asks for no change: each is -1
-/// or already that id. Such a call is what posix_spawn's POSIX_SPAWN_RESETIDS makes
-/// (seteuid(getuid())) and always succeeds on Linux.
-fn unchanged(wanted: [u32; 3], current: [u32; 3]) -> bool {
-    wanted.iter().zip(current).all(|(&w, c)| w == u32::MAX || w == c)
+// Credentials: the host thread behind the calling thread makes the call with the host's
+// rules, and the thread's cached credentials follow its answer (task/creds.rs). Linux's
+// argument checks that come before any permission check are the host kernel's own on a
+// Linux host; those that need guest memory are made here, in Linux's order.
+
+pub fn setuid(c: &mut Ctx<'_>) -> i64 {
+    creds::change(CredOp::Setuid(c.arg(0) as u32))
 }
 
-/// setresuid: only the no-change case is served (the ids are the host process's, and
-/// changing them is not implemented): anything else is ENOSYS.
+pub fn setgid(c: &mut Ctx<'_>) -> i64 {
+    creds::change(CredOp::Setgid(c.arg(0) as u32))
+}
+
+pub fn setreuid(c: &mut Ctx<'_>) -> i64 {
+    creds::change(CredOp::Setreuid(c.arg(0) as u32, c.arg(1) as u32))
+}
+
+pub fn setregid(c: &mut Ctx<'_>) -> i64 {
+    creds::change(CredOp::Setregid(c.arg(0) as u32, c.arg(1) as u32))
+}
+
 pub fn setresuid(c: &mut Ctx<'_>) -> i64 {
-    let (uid, euid) = (task::uid(), task::euid());
-    let wanted = [c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32];
-    if unchanged(wanted, [uid, euid, euid]) {
-        0
-    } else {
-        ENOSYS
-    }
+    creds::change(CredOp::Setresuid(c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32))
 }
 
-/// setresgid: as setresuid.
 pub fn setresgid(c: &mut Ctx<'_>) -> i64 {
-    let (gid, egid) = (task::gid(), task::egid());
-    let wanted = [c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32];
-    if unchanged(wanted, [gid, egid, egid]) {
-        0
-    } else {
-        ENOSYS
-    }
+    creds::change(CredOp::Setresgid(c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32))
+}
+
+/// setfsuid: the previous fs uid, whether or not the new one was taken.
+pub fn setfsuid(c: &mut Ctx<'_>) -> i64 {
+    creds::change(CredOp::Setfsuid(c.arg(0) as u32))
+}
+
+pub fn setfsgid(c: &mut Ctx<'_>) -> i64 {
+    creds::change(CredOp::Setfsgid(c.arg(0) as u32))
 }
 
 /// Store three ids as getresuid/getresgid do, stopping at the first that faults.
@@ -82,15 +92,121 @@ fn put_three(ptrs: [u64; 3], ids: [u32; 3]) -> i64 {
     0
 }
 
-/// The saved set-user-ID is the effective one the program was executed with.
 pub fn getresuid(c: &mut Ctx<'_>) -> i64 {
-    let euid = task::euid();
-    put_three([c.arg(0), c.arg(1), c.arg(2)], [task::uid(), euid, euid])
+    let [r, e, s, _] = creds::uids();
+    put_three([c.arg(0), c.arg(1), c.arg(2)], [r, e, s])
 }
 
 pub fn getresgid(c: &mut Ctx<'_>) -> i64 {
-    let egid = task::egid();
-    put_three([c.arg(0), c.arg(1), c.arg(2)], [task::gid(), egid, egid])
+    let [r, e, s, _] = creds::gids();
+    put_three([c.arg(0), c.arg(1), c.arg(2)], [r, e, s])
+}
+
+const NGROUPS_MAX: u64 = 65536;
+const CAP_SETGID: u32 = 6;
+
+/// setgroups: EPERM without CAP_SETGID (Linux looks first), EINVAL for a size above
+/// NGROUPS_MAX, EFAULT for an unreadable list; the host checks the ids and sets them.
+pub fn setgroups(c: &mut Ctx<'_>) -> i64 {
+    let (size, list) = (c.arg(0) as u32 as u64, c.arg(1));
+    if creds::caps()[0] & (1 << CAP_SETGID) == 0 {
+        return err(errno::EPERM);
+    }
+    if size > NGROUPS_MAX {
+        return EINVAL;
+    }
+    if size == 0 {
+        return creds::change(CredOp::Setgroups(SegList::Borrowed(&[])));
+    }
+    let mut ids = alloc::vec![0u8; size as usize * 4];
+    if uaccess::copy_from_user(list, &mut ids).is_err() {
+        return EFAULT;
+    }
+    let seg = [crate::hypercall::kernel_buf_seg(&ids)];
+    creds::change(CredOp::Setgroups(SegList::Borrowed(&seg)))
+}
+
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+const CAP_LAST_CAP: u64 = 40;
+
+/// capget/capset's header check: how many 32-bit records the version carries; an unknown
+/// version is EINVAL after Linux writes its own version into the header.
+fn cap_records(header: u64) -> Result<usize, i64> {
+    let version = uaccess::read_u32(header)?;
+    match version {
+        CAP_V1 => Ok(1),
+        CAP_V2 | CAP_V3 => Ok(2),
+        _ => {
+            uaccess::copy_to_user(header, &CAP_V3.to_le_bytes())?;
+            Err(EINVAL)
+        }
+    }
+}
+
+/// capget: the running thread's sets (pid 0 or its own tid) as the host thread has them,
+/// another task's from the host.
+pub fn capget(c: &mut Ctx<'_>) -> i64 {
+    let (header, data) = (c.arg(0), c.arg(1));
+    let records = match cap_records(header) {
+        Ok(n) => n,
+        // A NULL data pointer with a wrong version asks which version: 0.
+        Err(e) if e == EINVAL && data == 0 => return 0,
+        Err(e) => return e,
+    };
+    if data == 0 {
+        return 0;
+    }
+    let pid = match uaccess::read_u32(header + 4) {
+        Ok(p) => p as i32,
+        Err(e) => return e,
+    };
+    if pid < 0 {
+        return EINVAL;
+    }
+    let [e, p, i] = if pid == 0 || pid == task::tid() {
+        let [e, p, i, _] = creds::caps();
+        [e, p, i]
+    } else {
+        match creds::capget_other(pid) {
+            Ok(sets) => sets,
+            Err(e) => return e,
+        }
+    };
+    let mut out = [0u8; 24];
+    for r in 0..2 {
+        for (k, set) in [e, p, i].iter().enumerate() {
+            let half = (set >> (32 * r)) as u32;
+            out[r * 12 + k * 4..r * 12 + k * 4 + 4].copy_from_slice(&half.to_le_bytes());
+        }
+    }
+    uaccess::copy_to_user(data, &out[..records * 12]).map_or(EFAULT, |_| 0)
+}
+
+/// capset: only the running thread's (another pid is EPERM); the host's rules decide.
+pub fn capset(c: &mut Ctx<'_>) -> i64 {
+    let (header, data) = (c.arg(0), c.arg(1));
+    let records = match cap_records(header) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let pid = match uaccess::read_u32(header + 4) {
+        Ok(p) => p as i32,
+        Err(e) => return e,
+    };
+    if pid != 0 && pid != task::tid() {
+        return err(errno::EPERM);
+    }
+    let mut raw = [0u8; 24];
+    if uaccess::copy_from_user(data, &mut raw[..records * 12]).is_err() {
+        return EFAULT;
+    }
+    let word = |r: usize, k: usize| {
+        u64::from(u32::from_le_bytes(raw[r * 12 + k * 4..r * 12 + k * 4 + 4].try_into().unwrap_or_default()))
+    };
+    let set = |k: usize| word(0, k) | (word(1, k) << 32);
+    creds::change(CredOp::Capset { effective: set(0), permitted: set(1), inheritable: set(2) })
 }
 
 /// Is `pid` this process (0, our own pid, or one of our threads' ids, which the sched_*
@@ -236,8 +352,11 @@ const PR_SET_PDEATHSIG: i32 = 1;
 const PR_GET_PDEATHSIG: i32 = 2;
 const PR_GET_DUMPABLE: i32 = 3;
 const PR_SET_DUMPABLE: i32 = 4;
+const PR_GET_KEEPCAPS: i32 = 7;
+const PR_SET_KEEPCAPS: i32 = 8;
 const PR_SET_NAME: i32 = 15;
 const PR_GET_NAME: i32 = 16;
+const PR_CAPBSET_READ: i32 = 23;
 
 /// Up to COMM_LEN - 1 bytes of a user string, stopping at its NUL (strncpy_from_user):
 /// bytes past the NUL or the limit are never touched.
@@ -258,8 +377,9 @@ fn read_comm(addr: u64) -> Result<[u8; COMM_LEN], i64> {
     Ok(comm)
 }
 
-/// prctl: the thread name, the dumpable flag and the parent-death signal, kept here;
-/// other options are EINVAL.
+/// prctl: the thread name, the dumpable flag and the parent-death signal, kept here; the
+/// keep-capabilities flag (the host thread's) and the bounding set; other options are
+/// EINVAL.
 pub fn prctl(c: &mut Ctx<'_>) -> i64 {
     let arg2 = c.arg(1);
     match c.int(0) {
@@ -280,6 +400,9 @@ pub fn prctl(c: &mut Ctx<'_>) -> i64 {
             task::set_pdeathsig(arg2 as u32);
             0
         }
+        PR_GET_KEEPCAPS => i64::from(creds::keepcaps()),
+        PR_SET_KEEPCAPS if arg2 <= 1 => creds::change(CredOp::Keepcaps(arg2 == 1)),
+        PR_CAPBSET_READ if arg2 <= CAP_LAST_CAP => i64::from(creds::caps()[3] & (1 << arg2) != 0),
         PR_GET_PDEATHSIG => {
             let sig = task::pdeathsig() as i32;
             uaccess::copy_to_user(arg2, &sig.to_le_bytes()).map_or(EFAULT, |_| 0)
@@ -414,9 +537,11 @@ pub fn set_robust_list(c: &mut Ctx<'_>) -> i64 {
     0
 }
 
-/// Restartable sequences are optional for glibc; ENOSYS makes it fall back.
+/// Restartable sequences are optional for glibc; ENOSYS makes it fall back (not
+/// implemented: counted as such, but every glibc program asks, so the end-of-run line
+/// leaves it out).
 pub fn rseq(_: &mut Ctx<'_>) -> i64 {
-    ENOSYS
+    super::unimplemented(334)
 }
 
 pub fn getrandom(c: &mut Ctx<'_>) -> i64 {

@@ -2,8 +2,6 @@
 //! group, session, supplementary groups, resource usage, CPU times, sysinfo. One Linux
 //! process is one host process, so the host's answers are this program's.
 
-use core::sync::atomic::{AtomicI64, Ordering};
-
 use alloc::vec::Vec;
 
 use abi_shared::hypercall::{Request, Response, SegList};
@@ -13,22 +11,6 @@ use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess;
 use crate::mm::Access;
 
-/// The number of supplementary groups, once asked (only setgroups could change it, and
-/// the guest has no setgroups).
-static GROUP_COUNT: AtomicI64 = AtomicI64::new(-1);
-
-fn group_count() -> i64 {
-    let known = GROUP_COUNT.load(Ordering::Relaxed);
-    if known >= 0 {
-        return known;
-    }
-    let n = call_ret(&Request::Getgroups { size: 0, buf: SegList::Borrowed(&[]) });
-    if n >= 0 {
-        GROUP_COUNT.store(n, Ordering::Relaxed);
-    }
-    n
-}
-
 /// getgroups: size 0 returns the count, a size below it is EINVAL; only the ids stored are
 /// touched in the user's array.
 pub fn getgroups(c: &mut Ctx<'_>) -> i64 {
@@ -36,8 +18,8 @@ pub fn getgroups(c: &mut Ctx<'_>) -> i64 {
     if size < 0 {
         return EINVAL;
     }
-    let count = group_count();
-    if count < 0 || size == 0 {
+    let count = i64::from(crate::task::creds::ngroups());
+    if size == 0 {
         return count;
     }
     if (size as i64) < count {

@@ -59,7 +59,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let mut pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
         // These do not return: count them and show them now, as strace does ("= ?").
-        crate::stats::end_syscall(nr);
+        crate::stats::end_syscall(nr, 0);
         if let Some(line) = pre.take() {
             trace::no_return(line);
         }
@@ -67,7 +67,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let mut ctx = Ctx { frame, args, full_return: false };
     let ret = match entry {
         Some(e) => (e.handler)(&mut ctx),
-        None => ENOSYS,
+        None => unimplemented(nr),
     };
     let full = ctx.full_return;
     if !full {
@@ -77,7 +77,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
             crate::signal::note_interrupted(nr);
         }
     }
-    let in_guest = crate::stats::end_syscall(nr);
+    let in_guest = crate::stats::end_syscall(nr, if full { 0 } else { ret });
     if let Some(pre) = pre {
         // A successful execve rewrote the frame too, but strace shows its result: 0.
         let exec_done = nr == EXECVE_NR || nr == EXECVEAT_NR;
@@ -91,6 +91,28 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         ReturnPath::Full
     } else {
         ReturnPath::Fast
+    }
+}
+
+/// Syscall `nr` is not implemented: ENOSYS, counted for the end of the run and named with
+/// -v the first time.
+pub fn unimplemented(nr: u64) -> i64 {
+    if crate::stats::note_unimplemented(nr) {
+        let name = abi_shared::syscalls::syscall_name(nr).unwrap_or("unknown");
+        crate::print::log(2, format_args!("not implemented yet: syscall {name} ({nr}), answered ENOSYS"));
+    }
+    ENOSYS
+}
+
+/// A feature of an implemented call that linuxrun lacks was asked for: counted for the end
+/// of the run and named with -v the first time (the caller answers as Linux would answer
+/// an unsupported request).
+pub fn unsupported(what: crate::stats::Unsupported, value: u64) {
+    if crate::stats::note_unsupported(what, value) {
+        crate::print::log(
+            2,
+            format_args!("not implemented yet: {} {value:#x}, answered as unsupported", what.describe()),
+        );
     }
 }
 

@@ -113,6 +113,7 @@ pub fn clone3(c: &mut Ctx<'_>) -> i64 {
         return super::EINVAL;
     }
     if set_tid != 0 || set_tid_size != 0 || cgroup != 0 || pidfd != 0 {
+        super::unsupported(crate::stats::Unsupported::Clone3Fields, flags);
         return super::ENOSYS;
     }
     if flags & CLONE_THREAD != 0 && exit_signal != 0 {
@@ -132,11 +133,12 @@ fn clone_with(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
     if args.flags & CLONE_THREAD != 0 {
         return clone_thread(c, &args);
     }
-    if args.flags & !CLONE_PROCESS_FLAGS != 0 || (args.flags & CLONE_VM != 0 && args.flags & CLONE_VFORK == 0) {
-        return super::ENOSYS;
-    }
-    // Every child of ours tells its parent with SIGCHLD (a host process's exit does).
-    if args.flags & CSIGNAL != SIGCHLD {
+    if args.flags & !CLONE_PROCESS_FLAGS != 0
+        || (args.flags & CLONE_VM != 0 && args.flags & CLONE_VFORK == 0)
+        // Every child of ours tells its parent with SIGCHLD (a host process's exit does).
+        || args.flags & CSIGNAL != SIGCHLD
+    {
+        super::unsupported(crate::stats::Unsupported::CloneFlags, args.flags);
         return super::ENOSYS;
     }
     do_fork(c, args)
@@ -168,6 +170,7 @@ const CLONE_THREAD_FLAGS: u64 = CSIGNAL
 /// 0 on `stack`, with the caller's other registers.
 fn clone_thread(c: &mut Ctx<'_>, args: &CloneArgs) -> i64 {
     if args.flags & !CLONE_THREAD_FLAGS != 0 || args.flags & (CLONE_FS | CLONE_FILES) != CLONE_FS | CLONE_FILES {
+        super::unsupported(crate::stats::Unsupported::CloneFlags, args.flags);
         return super::ENOSYS;
     }
     if args.flags & CLONE_SETTLS != 0 && args.tls >= abi_shared::layout::user::TASK_SIZE {

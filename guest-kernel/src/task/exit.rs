@@ -17,8 +17,8 @@ pub fn terminate(how: ExitHow) -> ! {
             released >> 10
         ),
     );
-    let (va, len) = crate::stats::counters_table();
-    let seg = [GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len }];
+    let seg =
+        crate::stats::counters_tables().map(|(va, len)| GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len });
     crate::hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
     crate::arch::platform::halt_forever()
 }

@@ -18,6 +18,7 @@
 //! signals, builds frames and serves the signal syscalls on top of it.
 
 pub mod cpu_clock;
+pub mod creds;
 mod exe;
 pub mod exit;
 pub mod fdtable;
@@ -46,20 +47,10 @@ pub use uts::{hostname, kernel_release, kernel_version, uts_fields};
 /// TASK_COMM_LEN: the thread name, NUL included.
 pub const COMM_LEN: usize = 16;
 
-/// The real and effective user and group ids. The saved set-ids are the effective ones
-/// (the ids are the host process's, and changing them is not served).
-pub struct Credentials {
-    uid: AtomicU32,
-    euid: AtomicU32,
-    gid: AtomicU32,
-    egid: AtomicU32,
-}
-
 /// What all threads of a program share.
 pub struct Process {
     pid: AtomicU32,
     ppid: AtomicU32,
-    creds: Credentials,
     limits: Limits,
     /// The file mode creation mask, as the host process has it too (umask is forwarded:
     /// the host creates the files); kept here so reading it costs no hypercall.
@@ -81,6 +72,8 @@ pub struct Process {
 pub struct Thread {
     process: &'static Process,
     tid: AtomicU32,
+    /// The thread's credentials (Linux's are per thread; creds.rs).
+    creds: creds::Credentials,
     /// CLONE_CHILD_CLEARTID's address, as set_tid_address sets it.
     clear_child_tid: AtomicU64,
     /// set_robust_list's head.
@@ -105,12 +98,6 @@ const RLIM_INFINITY: u64 = u64::MAX;
 static MAIN_PROCESS: Process = Process {
     pid: AtomicU32::new(1),
     ppid: AtomicU32::new(0),
-    creds: Credentials {
-        uid: AtomicU32::new(0),
-        euid: AtomicU32::new(0),
-        gid: AtomicU32::new(0),
-        egid: AtomicU32::new(0),
-    },
     limits: Limits::new(),
     umask: AtomicU32::new(0o022),
     dumpable: AtomicU32::new(1),
@@ -124,6 +111,7 @@ static MAIN_PROCESS: Process = Process {
 static MAIN_THREAD: Thread = Thread {
     process: &MAIN_PROCESS,
     tid: AtomicU32::new(1),
+    creds: creds::Credentials::new(),
     clear_child_tid: AtomicU64::new(0),
     robust_list: AtomicU64::new(0),
     comm: Mutex::new([0; COMM_LEN]),
@@ -205,10 +193,7 @@ pub fn init(s: &Startup) {
     p.pid.store(s.pid as u32, Ordering::Relaxed);
     p.ppid.store(s.ppid as u32, Ordering::Relaxed);
     current().tid.store(s.pid as u32, Ordering::Relaxed);
-    p.creds.uid.store(s.uid, Ordering::Relaxed);
-    p.creds.euid.store(s.euid, Ordering::Relaxed);
-    p.creds.gid.store(s.gid, Ordering::Relaxed);
-    p.creds.egid.store(s.egid, Ordering::Relaxed);
+    current().creds.init(s.uid, s.euid, s.gid, s.egid);
     p.umask.store(s.umask & 0o777, Ordering::Relaxed);
     p.cpus.store(s.cpu_count.max(1), Ordering::Relaxed);
     for &(res, soft, hard) in &s.rlimits {
@@ -220,6 +205,7 @@ pub fn init(s: &Startup) {
 
 /// A forked child: its own pid (and, as the main thread, tid), and its parent's.
 pub fn become_child(parent: i32, pid: i32) {
+    crate::stats::forget_unimplemented();
     let p = process();
     p.membarrier.store(0, Ordering::Relaxed);
     p.pid.store(pid as u32, Ordering::Relaxed);
@@ -262,25 +248,25 @@ pub fn tid() -> i32 {
 
 #[inline]
 pub fn uid() -> u32 {
-    process().creds.uid.load(Ordering::Relaxed)
+    current().creds.uid()
 }
 
 #[inline]
 pub fn euid() -> u32 {
-    process().creds.euid.load(Ordering::Relaxed)
+    current().creds.euid()
 }
 
 #[inline]
 pub fn gid() -> u32 {
-    process().creds.gid.load(Ordering::Relaxed)
+    current().creds.gid()
 }
 
 #[inline]
 pub fn egid() -> u32 {
-    process().creds.egid.load(Ordering::Relaxed)
+    current().creds.egid()
 }
 
-/// (uid, euid, gid, egid)
+/// The running thread's (uid, euid, gid, egid).
 pub fn credentials() -> (u32, u32, u32, u32) {
     (uid(), euid(), gid(), egid())
 }

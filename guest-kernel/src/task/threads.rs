@@ -131,6 +131,7 @@ fn thread_for_slot(vcpu: u32, clear_child_tid: u64) -> &'static Thread {
         let fresh = Box::new(Thread {
             process: process(),
             tid: AtomicU32::new(0),
+            creds: super::creds::Credentials::new(),
             clear_child_tid: AtomicU64::new(0),
             robust_list: AtomicU64::new(0),
             comm: Mutex::new([0; COMM_LEN]),
@@ -146,6 +147,8 @@ fn thread_for_slot(vcpu: u32, clear_child_tid: u64) -> &'static Thread {
     // SAFETY: slot objects are leaked boxes, never freed.
     let t: &'static Thread = unsafe { &*t };
     t.tid.store(0, Ordering::Relaxed);
+    // The creator's credentials: its vCPU thread makes the new thread's host thread.
+    t.creds.copy_from(&super::current().creds);
     t.clear_child_tid.store(clear_child_tid, Ordering::Relaxed);
     t.robust_list.store(0, Ordering::Relaxed);
     *t.comm.lock() = super::comm_padded();

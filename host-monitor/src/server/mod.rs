@@ -5,6 +5,7 @@
 //! address produces `Response::Malformed` or a Linux errno, never a panic.
 
 pub mod clock;
+pub mod creds;
 pub mod exec;
 pub mod fs;
 pub mod info;
@@ -90,10 +91,23 @@ fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The guest's counters at exit (`--stats`, the end-of-run line).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuestCounters {
+    /// Per syscall number: (served in the guest, needed a hypercall).
+    pub syscalls: Vec<(u64, u64)>,
+    /// Per syscall number: calls that returned an error.
+    pub failed: Vec<u64>,
+    /// Syscall numbers answered ENOSYS because linuxrun lacks them.
+    pub unimplemented: Vec<u64>,
+    /// Features of implemented calls linuxrun lacks: (`Unsupported` kind, value).
+    pub unsupported: Vec<(u64, u64)>,
+}
+
 /// What the guest reported when it stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuestOutcome {
-    Exited(ExitHow, Vec<(u64, u64)>),
+    Exited(ExitHow, GuestCounters),
     Panicked(String),
 }
 
@@ -125,6 +139,8 @@ pub struct Server {
     /// A request handler panicked: the state it was changing may be half done, so the
     /// monitor stops serving (as it did when one lock guarded the whole server).
     poisoned: AtomicBool,
+    /// Credential changes of the first vCPU's thread, for its hypercall worker to follow.
+    first_vcpu_creds: creds::FirstVcpuChanges,
 }
 
 /// Every thread that serves hypercalls shares the one server.
@@ -148,6 +164,7 @@ impl Server {
             vfork_copy_back: Mutex::new(Vec::new()),
             vfork_wait: Mutex::new(None),
             poisoned: AtomicBool::new(false),
+            first_vcpu_creds: Default::default(),
         }
     }
 
@@ -211,6 +228,18 @@ impl Server {
                 Response::Ret(-i64::from(abi_shared::linux::errno::EINTR))
             }
         }
+    }
+
+    /// The first vCPU's hypercall worker: make the credential changes the first vCPU's
+    /// thread made, before serving the next request (see creds.rs).
+    #[inline]
+    pub fn follow_first_vcpu_creds(&self) {
+        self.first_vcpu_creds.follow();
+    }
+
+    /// A new hypercall worker has its creator's credentials: nothing to follow.
+    pub fn forget_first_vcpu_creds(&self) {
+        self.first_vcpu_creds.forget();
     }
 
     /// A request handler panicked earlier: nothing more may be served.
@@ -367,6 +396,7 @@ impl Server {
                 threads::futex_sleep(mem, *gpa, *expected, *timeout_ns, *shared)
             }
             Request::FutexPi { gpa, op, timeout } => threads::futex_pi(mem, *gpa, *op, timeout.as_ref()),
+            Request::Creds { op } => creds::handle(&self.first_vcpu_creds, mem, op),
             Request::FutexWake { gpa, count, shared } => threads::futex_wake(mem, *gpa, *count, *shared),
             Request::KickVcpus { vcpus } => {
                 crate::threads::kick_vcpus(*vcpus);
@@ -432,23 +462,30 @@ impl Server {
         }
     }
 
-    /// The guest's per-syscall counters arrive as (in_guest, hypercall) u64 pairs, one per
-    /// syscall number.
+    /// The guest's counters arrive as up to four tables of little-endian u64s: per syscall
+    /// (in_guest, hypercall) pairs, per syscall failed counts, the bitmap of unimplemented
+    /// syscalls, and (kind, value) pairs of unsupported features (0 kind: unused).
     fn exit(&self, mem: &GuestMemory, how: ExitHow, stats: &[GuestSeg]) -> Response {
-        let mut counters = Vec::new();
-        for seg in stats.iter().take(1) {
+        let mut tables = Vec::new();
+        for seg in stats.iter().take(4) {
             let Ok(bytes) = mem.read_vec(seg.gpa, seg.len.min(16 * 1024)) else {
                 return Response::Malformed(MalformedReason::BadGuestAddress);
             };
-            counters = bytes
-                .chunks_exact(16)
-                .map(|c| {
-                    let a = u64::from_le_bytes(c[..8].try_into().unwrap_or_default());
-                    let b = u64::from_le_bytes(c[8..].try_into().unwrap_or_default());
-                    (a, b)
-                })
-                .collect();
+            let words: Vec<u64> =
+                bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
+            tables.push(words);
         }
+        let table = |i: usize| tables.get(i).cloned().unwrap_or_default();
+        let counters = GuestCounters {
+            syscalls: table(0).chunks_exact(2).map(|p| (p[0], p[1])).collect(),
+            failed: table(1),
+            unimplemented: table(2)
+                .iter()
+                .enumerate()
+                .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w as u64 * 64 + b))
+                .collect(),
+            unsupported: table(3).chunks_exact(2).filter(|p| p[0] != 0).map(|p| (p[0], p[1])).collect(),
+        };
         *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
         Response::Ret(0)
     }
@@ -621,6 +658,8 @@ mod tests {
                     | Request::SignalDispositions { .. } | Request::ExecNative { .. } | Request::Wait4 { .. }
                     | Request::Waitid { .. } | Request::Setpriority { .. } | Request::IoctlSetPgrp { .. }
                     | Request::IoctlSetCtty { .. } | Request::IoctlNoCtty { .. }
+                    // A credential change would change the test thread's ids.
+                    | Request::Creds { .. }
                     // Host IPC objects are the whole machine's: a random request could
                     // create, block on or remove someone's.
                     | Request::IpcGet { .. } | Request::IpcCtl { .. } | Request::Semop { .. }

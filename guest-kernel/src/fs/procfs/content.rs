@@ -275,7 +275,7 @@ fn rusage() -> abi_shared::hypercall::LinuxRusage {
 }
 
 fn status(t: &mut Text) {
-    let (uid, euid, gid, egid) = task::credentials();
+    let (uids, gids) = (task::creds::uids(), task::creds::gids());
     let (pending, blocked, ignored, caught, queued) = signal_sets();
     let groups = groups();
     let ru = rusage();
@@ -285,8 +285,8 @@ fn status(t: &mut Text) {
         umask: task::umask(),
         pid: task::pid(),
         ppid: task::ppid(),
-        uids: [uid, euid, euid, euid],
-        gids: [gid, egid, egid, egid],
+        uids,
+        gids,
         fd_size: 64,
         groups: &groups,
         pgid: call_ret(&Request::Getpgid { pid: 0 }).max(0) as i32,
@@ -300,7 +300,7 @@ fn status(t: &mut Text) {
         sig_ignored: ignored,
         sig_caught: caught,
         threads: task::threads::count(),
-        cap_effective: if euid == 0 { render::ALL_CAPS } else { 0 },
+        caps: task::creds::caps(),
         cpus: task::cpu_count(),
         voluntary_switches: ru.ru_nvcsw as u64,
         involuntary_switches: ru.ru_nivcsw as u64,

@@ -106,7 +106,8 @@ pub struct StatusInfo<'a> {
     pub sig_ignored: u64,
     pub sig_caught: u64,
     pub threads: u32,
-    pub cap_effective: u64,
+    /// Effective, permitted, inheritable and bounding capability sets.
+    pub caps: [u64; 4],
     pub cpus: u32,
     pub voluntary_switches: u64,
     pub involuntary_switches: u64,
@@ -169,6 +170,10 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
     for g in s.groups {
         let _ = write!(out, "{g} ");
     }
+    // Linux ends the list with a space, even an empty one.
+    if s.groups.is_empty() {
+        out.bytes(b" ");
+    }
     let _ = write!(out, "\nNStgid:\t{pid}\nNSpid:\t{pid}\nNSpgid:\t{}\nNSsid:\t{}\n", s.pgid, s.sid, pid = s.pid);
     let vm = &s.vm;
     for (label, kb) in [
@@ -209,7 +214,7 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
         "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n\
          NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tthread vulnerable\n\
          SpeculationIndirectBranch:\tconditional enabled\n",
-        0, s.cap_effective, s.cap_effective, ALL_CAPS, 0
+        s.caps[2], s.caps[1], s.caps[0], s.caps[3], 0
     );
     let _ = write!(
         out,
@@ -223,6 +228,7 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
 }
 
 /// Every capability Linux 5.9+ knows (CAP_LAST_CAP = 40).
+#[cfg(test)]
 pub const ALL_CAPS: u64 = (1 << 41) - 1;
 pub const CAP_LAST_CAP: u32 = 40;
 
@@ -554,7 +560,7 @@ mod tests {
             sig_ignored: 0,
             sig_caught: 0,
             threads: 3,
-            cap_effective: 0,
+            caps: [0, 0, 0, ALL_CAPS],
             cpus: 4,
             voluntary_switches: 1,
             involuntary_switches: 2,

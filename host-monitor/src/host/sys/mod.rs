@@ -47,6 +47,14 @@ pub use temp::*;
 pub use terminal::*;
 
 #[cfg(target_os = "linux")]
+mod creds_linux;
+#[cfg(target_os = "linux")]
+pub use creds_linux::*;
+#[cfg(not(target_os = "linux"))]
+mod creds_other;
+#[cfg(not(target_os = "linux"))]
+pub use creds_other::*;
+#[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 pub use linux::*;
