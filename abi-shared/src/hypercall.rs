@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 32;
+pub const PROTOCOL_VERSION: u32 = 33;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1010,6 +1010,20 @@ pub enum Request<'a> {
         targetfd: i32,
         flags: u32,
     },
+    /// `--gdb`: thread `tid` stopped for the debugger (see `debug`), with its registers
+    /// (`DebugRegs` bytes). Answered by `Response::Debug` with the debugger's first command.
+    DebugStop {
+        tid: i32,
+        event: crate::debug::DebugEvent,
+        regs: &'a [u8],
+    },
+    /// `--gdb`: the result of the last command (`ok`, and the bytes a read produced);
+    /// answered by the next command.
+    DebugReply {
+        tid: i32,
+        ok: bool,
+        data: &'a [u8],
+    },
 }
 
 /// What an xattr request is about.
@@ -1123,6 +1137,8 @@ pub enum Response {
         ret: i64,
         data: Vec<u8>,
     },
+    /// `--gdb`: what the debugger wants of the stopped thread next.
+    Debug(crate::debug::DebugCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

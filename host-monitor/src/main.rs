@@ -7,6 +7,7 @@
 mod cli;
 mod diag;
 mod entropy;
+mod gdb;
 mod guest_mem;
 mod host;
 mod machine;
@@ -87,6 +88,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         strace: args.strace,
         guest_log_level: args.verbose + 1,
         fd_floor: fds.floor,
+        debugger: args.gdb.is_some(),
     };
     let mut machine =
         Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
@@ -97,11 +99,26 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd) {
         guard.reserve(fd);
     }
+    let debugger = match args.gdb {
+        Some(port) => Some(gdb::Session::start(port).map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })?),
+        None => None,
+    };
+    for fd in debugger.iter().flat_map(|d| d.fds()) {
+        guard.reserve(fd);
+    }
     let server = Arc::new(Server::new(&startup, guard, args.strace));
+    if let Some(d) = &debugger {
+        server.set_debugger(d.clone());
+    }
     let mut exits = BTreeMap::new();
     startup::reclose_stdio();
     startup::enforce_program_fd_limit(&fds);
     let outcome = machine.run(server.clone(), &mut exits);
+    // gdb hears how the program ended before linuxrun ends (a forked child has no
+    // debugger: its copy of the session's thread does not exist).
+    if let Some(d) = debugger.filter(|_| !machine.forked) {
+        d.finish();
+    }
     let hypercalls = server.hypercalls();
     // Reading KVM's counters takes a dozen system calls, worth it only for a report.
     let wanted = (args.stats || args.stats_json.is_some()) && !machine.forked;

@@ -223,6 +223,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
 fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     crate::task::become_child(parent, pid);
     crate::task::threads::only_the_caller_left();
+    crate::signal::debug::forget_in_child(args.flags & CLONE_VFORK != 0);
     crate::signal::forget_pending();
     crate::signal::timer::set(0, 0);
     crate::signal::timer::delete_all();

@@ -122,6 +122,8 @@ pub struct Server {
     /// A request handler panicked: the state it was changing may be half done, so the
     /// monitor stops serving (as it did when one lock guarded the whole server).
     poisoned: AtomicBool,
+    /// `--gdb`: the debugger's side of the program's stops.
+    debugger: std::sync::OnceLock<Arc<crate::gdb::Session>>,
 }
 
 /// Every thread that serves hypercalls shares the one server.
@@ -144,7 +146,13 @@ impl Server {
             vfork_done: Mutex::new(None),
             vfork_copy_back: Mutex::new(Vec::new()),
             poisoned: AtomicBool::new(false),
+            debugger: std::sync::OnceLock::new(),
         }
+    }
+
+    /// `--gdb`: stops of the program go to this debugger session.
+    pub fn set_debugger(&self, session: Arc<crate::gdb::Session>) {
+        let _ = self.debugger.set(session);
     }
 
     /// What the guest reported when it stopped, once (the vCPU thread looks after each
@@ -365,6 +373,14 @@ impl Server {
             | Request::PidfdPid { .. }
             | Request::PidfdSendSignal { .. }
             | Request::PidfdGetfd { .. } => pidfd::handle(&self.fds, mem, req),
+            Request::DebugStop { tid, event, regs } => match self.debugger.get() {
+                Some(d) => d.stopped(*tid, *event, regs),
+                None => Response::Ret(0),
+            },
+            Request::DebugReply { tid, ok, data } => match self.debugger.get() {
+                Some(d) => d.replied(*tid, *ok, data),
+                None => Response::Ret(0),
+            },
             other => fs::handle(&self.fds, mem, other),
         }
     }
@@ -407,6 +423,9 @@ impl Server {
                 .collect();
         }
         *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
+        if let Some(d) = self.debugger.get() {
+            d.program_ended(how);
+        }
         Response::Ret(0)
     }
 }
