@@ -55,22 +55,37 @@ pub enum DebugEvent {
 pub enum DebugCommand {
     /// Read `len` bytes of user memory (at most `MAX_DEBUG_IO`): the reply's data holds
     /// the bytes read up to the first that cannot be.
-    ReadMemory { addr: u64, len: u32 },
+    ReadMemory {
+        addr: u64,
+        len: u32,
+    },
     /// Write user memory, read-only private pages included (as ptrace's POKEDATA does).
-    WriteMemory { addr: u64, data: Vec<u8> },
+    WriteMemory {
+        addr: u64,
+        data: Vec<u8>,
+    },
     /// Replace the thread's registers (`DebugRegs` bytes); segment selectors and the
     /// RFLAGS bits user code may not change are kept.
-    WriteRegisters { regs: Vec<u8> },
+    WriteRegisters {
+        regs: Vec<u8>,
+    },
     /// Put an `int3` at `addr`, keeping the byte it replaces.
-    InsertBreakpoint { addr: u64 },
-    RemoveBreakpoint { addr: u64 },
+    InsertBreakpoint {
+        addr: u64,
+    },
+    RemoveBreakpoint {
+        addr: u64,
+    },
     /// The program's auxiliary vector (as /proc/self/auxv).
     ReadAuxv,
     /// The program's mappings, as /proc/self/maps shows them.
     ReadMaps,
     /// Run again: single-step if `step`; deliver `signal` (Linux number, 0 for none) as
     /// the program's own, as a ptrace tracer's PTRACE_CONT does.
-    Resume { step: bool, signal: i32 },
+    Resume {
+        step: bool,
+        signal: i32,
+    },
 }
 
 /// The most bytes one memory command moves (a request area holds it with room to spare).

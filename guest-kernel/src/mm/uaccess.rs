@@ -177,7 +177,9 @@ pub fn poke_user(addr: u64, data: &[u8]) -> Result<(), i64> {
         super::vfork::note_kernel_write(va);
         // SAFETY: [gpa, gpa + n) lies inside one populated frame of this process, reached
         // through the direct map.
-        unsafe { core::ptr::copy_nonoverlapping(data[done..].as_ptr(), frame::frame_ptr(gpa + (va & (PAGE_SIZE - 1))), n) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(data[done..].as_ptr(), frame::frame_ptr(gpa + (va & (PAGE_SIZE - 1))), n)
+        };
         done += n;
     }
     Ok(())

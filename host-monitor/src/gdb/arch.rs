@@ -247,7 +247,10 @@ mod tests {
         d.fxsave[FX_MXCSR..FX_MXCSR + 4].copy_from_slice(&0x1f80u32.to_le_bytes());
         d.fxsave[FX_XMM + 16..FX_XMM + 20].copy_from_slice(&[1, 2, 3, 4]);
         let r = Regs::from_debug(&d);
-        assert_eq!((r.core.rip, r.core.regs[7], r.core.mxcsr, r.core.fpu.fctrl), (0x401000, 0x7ffe_0000, 0x1f80, 0x37f));
+        assert_eq!(
+            (r.core.rip, r.core.regs[7], r.core.mxcsr, r.core.fpu.fctrl),
+            (0x401000, 0x7ffe_0000, 0x1f80, 0x37f)
+        );
         assert_eq!(r.core.fpu.ftag, 0xffff, "an empty x87 stack is tagged empty");
         let mut bytes = Vec::new();
         r.gdb_serialize(|b| bytes.push(b.unwrap()));
