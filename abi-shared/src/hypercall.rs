@@ -1024,6 +1024,9 @@ pub enum Request<'a> {
         ok: bool,
         data: &'a [u8],
     },
+    /// The core file name pattern (the host's core_pattern where it names a file, else
+    /// `core`; `.%p` added where core_uses_pid asks): `Bytes { ret: 0, data }`.
+    CorePattern,
 }
 
 /// What an xattr request is about.
@@ -1059,6 +1062,8 @@ pub enum ExitHow {
     Status(i32),
     /// Killed by this Linux signal (its default action).
     Signal(i32),
+    /// Killed by this Linux signal, which dumped core (a core file was written).
+    CoreDumped(i32),
 }
 
 /// What the host answers.

@@ -553,7 +553,7 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
     if let Some(how) = st.ended {
         return Some(match how {
             ExitHow::Status(code) => MultiThreadStopReason::Exited(code as u8),
-            ExitHow::Signal(sig) => MultiThreadStopReason::Terminated(gdb_signal(sig)),
+            ExitHow::Signal(sig) | ExitHow::CoreDumped(sig) => MultiThreadStopReason::Terminated(gdb_signal(sig)),
         });
     }
     while let Some(tid) = st.queue.pop_front() {

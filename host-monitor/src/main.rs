@@ -141,6 +141,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     match outcome {
         Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => Ok(ExitCode::from(s as u8)),
         Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => Ok(startup::die_by_signal(sig)),
+        Ok(GuestOutcome::Exited(ExitHow::CoreDumped(sig), _)) => Ok(startup::die_with_core(sig)),
         Ok(GuestOutcome::Panicked(msg)) => Err(Failure {
             message: format!("guest kernel panic: {msg}; vCPU state: {}", machine.vcpu.snapshot()),
             code: EXIT_LINUXRUN_FAILED,

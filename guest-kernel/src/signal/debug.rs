@@ -40,12 +40,27 @@ static BREAKPOINTS: Mutex<BTreeMap<u64, u8>> = Mutex::new(BTreeMap::new());
 pub struct ProcTexts {
     pub auxv: fn() -> Vec<u8>,
     pub maps: fn() -> Vec<u8>,
+    pub cmdline: fn() -> Vec<u8>,
 }
 static PROC_TEXTS: Once<ProcTexts> = Once::new();
 
 pub fn init(enabled: bool, texts: ProcTexts) {
     ACTIVE.store(enabled, Ordering::Relaxed);
     PROC_TEXTS.call_once(|| texts);
+}
+
+/// /proc/self/auxv, maps and cmdline, as the layers above render them (also for core
+/// dumps).
+pub fn auxv() -> Vec<u8> {
+    PROC_TEXTS.get().map(|t| (t.auxv)()).unwrap_or_default()
+}
+
+pub fn maps() -> Vec<u8> {
+    PROC_TEXTS.get().map(|t| (t.maps)()).unwrap_or_default()
+}
+
+pub fn cmdline() -> Vec<u8> {
+    PROC_TEXTS.get().map(|t| (t.cmdline)()).unwrap_or_default()
 }
 
 #[inline]
@@ -156,8 +171,8 @@ pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
             DebugCommand::WriteRegisters { regs } => (set_regs(frame, &regs), Vec::new()),
             DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
             DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
-            DebugCommand::ReadAuxv => (true, PROC_TEXTS.get().map(|t| (t.auxv)()).unwrap_or_default()),
-            DebugCommand::ReadMaps => (true, PROC_TEXTS.get().map(|t| (t.maps)()).unwrap_or_default()),
+            DebugCommand::ReadAuxv => (true, auxv()),
+            DebugCommand::ReadMaps => (true, maps()),
         };
         answer = crate::hypercall::call(&Request::DebugReply { tid, ok, data: &data });
     }
@@ -234,7 +249,8 @@ fn remove_breakpoint(addr: u64) -> bool {
     }
 }
 
-fn regs_of(frame: &TrapFrame) -> DebugRegs {
+/// The thread's user registers: its trap frame, FS/GS bases and FPU/SSE state.
+pub fn regs_of(frame: &TrapFrame) -> DebugRegs {
     let f = frame;
     let mut fx = FxArea([0; 512]);
     // SAFETY: fxsave64 writes 512 bytes to a 64-byte aligned buffer; the kernel never uses

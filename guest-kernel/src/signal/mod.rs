@@ -3,6 +3,7 @@
 //! signals come from exceptions; asynchronous ones (from other processes) arrive later
 //! through the monitor.
 
+pub mod core;
 pub mod debug;
 pub mod frame;
 pub mod host;
@@ -330,9 +331,15 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                     host::stop_self(sig);
                     continue;
                 }
-                Default_::Terminate | Default_::Core => {
+                Default_::Terminate => {
                     drop(st);
                     crate::task::exit::terminate(ExitHow::Signal(sig));
+                }
+                Default_::Core => {
+                    drop(st);
+                    let how =
+                        if core::dump(frame, sig, &info) { ExitHow::CoreDumped(sig) } else { ExitHow::Signal(sig) };
+                    crate::task::exit::terminate(how);
                 }
             }
         }

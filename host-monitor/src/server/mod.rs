@@ -381,6 +381,7 @@ impl Server {
                 Some(d) => d.replied(*tid, *ok, data),
                 None => Response::Ret(0),
             },
+            Request::CorePattern => Response::Bytes { ret: 0, data: crate::startup::core_pattern() },
             other => fs::handle(&self.fds, mem, other),
         }
     }
