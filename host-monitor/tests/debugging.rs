@@ -211,3 +211,98 @@ fn gdb_steps_and_writes_registers_and_memory() {
     assert!(s.gdb.contains("exited with code 0170"), "{ctx}");
     assert_eq!(s.status.code(), Some(120), "{ctx}");
 }
+
+/// The first file in `dir` whose name starts with "core".
+fn core_file(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("core")))
+}
+
+/// Run `program` under linuxrun in `dir` with RLIMIT_CORE `limit` (as `ulimit -c`).
+fn run_crashing(dir: &Path, program: &Path, limit: &str) -> std::process::Output {
+    Command::new("/bin/sh")
+        .args(["-c", &format!("ulimit -c {limit}; exec \"$0\" \"$1\""), linuxrun()])
+        .arg(program)
+        .current_dir(dir)
+        .output()
+        .expect("linuxrun runs")
+}
+
+/// Whether the host's core_pattern lets linuxrun's wait status show WCOREDUMP (a file
+/// name relative to the working directory; see startup::die_with_core).
+fn host_pattern_is_relative() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/core_pattern")
+        .is_ok_and(|p| !p.trim().is_empty() && !p.starts_with('|') && !p.starts_with('/'))
+}
+
+/// A SIGSEGV with `ulimit -c unlimited` leaves a core file in the working directory that
+/// gdb opens: the backtrace names the crashing function and its caller, a global reads
+/// back; the wait status says the core was dumped. With `ulimit -c 0` there is none.
+#[test]
+fn a_crash_leaves_a_core_file_gdb_opens() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    for (flavour, flags) in [("static", &["-static"][..]), ("dynamic", &[][..])] {
+        let exe = build_debug(&format!("core_crash_{flavour}"), CRASH, flags);
+        let dir = exe.with_extension("dir");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = run_crashing(&dir, &exe, "unlimited");
+        assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{flavour}: {}", text(&out.stderr));
+        if host_pattern_is_relative() {
+            assert!(out.status.core_dumped(), "{flavour}: WCOREDUMP");
+        }
+        let core = core_file(&dir).unwrap_or_else(|| panic!("{flavour}: no core file in {}", dir.display()));
+        let gdb = Command::new("gdb")
+            .args(["-nx", "-batch", "-ex", "bt", "-ex", "p target", "-ex", "info sharedlibrary"])
+            .arg(&exe)
+            .arg(&core)
+            .output()
+            .unwrap();
+        let said = text(&gdb.stdout) + &text(&gdb.stderr);
+        assert!(said.contains("Program terminated with signal SIGSEGV"), "{flavour}: {said}");
+        assert!(has_line(&said, &["#0  0x", " in crash_here (n=7) at ", "/core_crash_"]), "{flavour}: {said}");
+        assert!(has_line(&said, &["#1  0x", " in main () at "]), "{flavour}: {said}");
+        assert!(said.contains("= (int * volatile) 0x0"), "{flavour}: {said}");
+        if flavour == "dynamic" {
+            assert!(has_line(&said, &["Yes", "libc.so.6"]), "{flavour}: the libraries are found: {said}");
+        }
+        std::fs::remove_file(&core).unwrap();
+        let out = run_crashing(&dir, &exe, "0");
+        assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{flavour}");
+        assert!(!out.status.core_dumped(), "{flavour}: no core with ulimit -c 0");
+        assert!(core_file(&dir).is_none(), "{flavour}: no core with ulimit -c 0");
+    }
+}
+
+const ABORTS: &str = r#"#include <stdlib.h>
+#include <stdio.h>
+static void give_up(void) { fputs("giving up\n", stderr); abort(); }
+int main(void) { give_up(); return 0; }
+"#;
+
+/// abort(): SIGABRT dumps core too; the backtrace goes through abort to the caller.
+#[test]
+fn an_abort_leaves_a_core_file() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let exe = build_debug("core_abort", ABORTS, &[]);
+    let dir = exe.with_extension("dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run_crashing(&dir, &exe, "unlimited");
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", text(&out.stderr));
+    let core = core_file(&dir).expect("a core file");
+    let gdb = Command::new("gdb").args(["-nx", "-batch", "-ex", "bt"]).arg(&exe).arg(&core).output().unwrap();
+    let said = text(&gdb.stdout) + &text(&gdb.stderr);
+    assert!(said.contains("Program terminated with signal SIGABRT"), "{said}");
+    assert!(has_line(&said, &[" in give_up () at "]), "{said}");
+    assert!(has_line(&said, &[" in main () at "]), "{said}");
+}
