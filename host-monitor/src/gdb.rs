@@ -541,8 +541,8 @@ impl BlockingEventLoop for EventLoop {
     fn on_interrupt(_target: &mut Debugee) -> Result<Option<Self::StopReason>, &'static str> {
         // As gdb's Ctrl-C on Linux: SIGINT for the program, which stops for the debugger
         // when it is about to be delivered (gdb does not pass it on by default).
-        // SAFETY: kill(2) on our own process has no memory-safety preconditions.
-        unsafe { libc::kill(libc::getpid(), libc::SIGINT) };
+        log::info!("gdb interrupts the program (SIGINT)");
+        crate::signals::raise_for_program(abi_shared::linux::signal::SIGINT);
         Ok(None)
     }
 }

@@ -306,3 +306,59 @@ fn an_abort_leaves_a_core_file() {
     assert!(has_line(&said, &[" in give_up () at "]), "{said}");
     assert!(has_line(&said, &[" in main () at "]), "{said}");
 }
+
+const SPINS: &str = r#"#include <stdio.h>
+#include <unistd.h>
+volatile long spins;
+int main(void) {
+    puts("running"); fflush(stdout);
+    for (;;) { spins++; if (spins % 1000000 == 0) getppid(); }
+}
+"#;
+
+/// Ctrl-C in gdb (SIGINT to gdb) stops a program that runs forever, as on Linux: gdb
+/// reports SIGINT where it is, reads a variable, and `kill` ends it (and linuxrun).
+#[test]
+fn gdb_ctrl_c_stops_a_running_program() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_spins", SPINS, &[]);
+    let mut child = Command::new(linuxrun())
+        .args(["--gdb", "0"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let port: u16 = first.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    let gdb = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", "set remotetimeout 60", "-ex"])
+        .arg(format!("target remote 127.0.0.1:{port}"))
+        .args(["-ex", "continue", "-ex", "p spins > 0", "-ex", "kill"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the program runs (it says so, then never ends by itself), Ctrl-C.
+    let mut running = String::new();
+    stdout.read_line(&mut running).unwrap();
+    assert_eq!(running, "running\n");
+    // SAFETY: kill(2) of the gdb process this test started.
+    unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) };
+    let out = gdb.wait_with_output().unwrap();
+    let said = text(&out.stdout) + &text(&out.stderr);
+    let status = child.wait().unwrap();
+    assert!(said.contains("Program received signal SIGINT"), "{said}");
+    assert!(has_line(&said, &["main () at ", "/gdb_spins.c:6"]), "{said}");
+    assert!(said.contains("$1 = 1"), "{said}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "gdb's kill ends linuxrun: {said}");
+}

@@ -47,6 +47,10 @@ static PROC_TEXTS: Once<ProcTexts> = Once::new();
 pub fn init(enabled: bool, texts: ProcTexts) {
     ACTIVE.store(enabled, Ordering::Relaxed);
     PROC_TEXTS.call_once(|| texts);
+    if enabled {
+        // The host now catches the signals left at their default action (host.rs).
+        super::host::actions_changed();
+    }
 }
 
 /// /proc/self/auxv, maps and cmdline, as the layers above render them (also for core
@@ -80,22 +84,37 @@ pub fn forget_in_child(vfork: bool) {
         return;
     }
     ACTIVE.store(false, Ordering::Relaxed);
-    let bps = core::mem::take(&mut *BREAKPOINTS.lock());
-    for (addr, orig) in bps.into_iter().filter(|_| !vfork) {
-        let _ = uaccess::poke_user(addr, &[orig]);
+    if vfork {
+        BREAKPOINTS.lock().clear();
+    } else {
+        forget_breakpoints();
     }
     for s in &STEPPING {
         s.store(false, Ordering::Relaxed);
     }
 }
 
+/// Put back every byte a breakpoint replaced.
+fn forget_breakpoints() {
+    let bps = core::mem::take(&mut *BREAKPOINTS.lock());
+    for (addr, orig) in bps {
+        let _ = uaccess::poke_user(addr, &[orig]);
+    }
+}
+
 /// A #BP from user mode: if it is one of the debugger's breakpoints, stop there (rip set
 /// back to it) and return true; the program's own `int3` is a SIGTRAP as usual.
 pub fn breakpoint_trap(frame: &mut TrapFrame) -> bool {
-    if !active() || !BREAKPOINTS.lock().contains_key(&frame.rip.wrapping_sub(1)) {
+    if !BREAKPOINTS.lock().contains_key(&frame.rip.wrapping_sub(1)) {
         return false;
     }
     frame.rip -= 1;
+    if !active() {
+        // gdb went away while the program ran: its breakpoints go, and the instruction
+        // under this one runs as if none had been there.
+        forget_breakpoints();
+        return true;
+    }
     let sig = stop(frame, DebugEvent::Breakpoint);
     queue_resumed_signal(sig);
     true
@@ -153,6 +172,7 @@ pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
         let Response::Debug(cmd) = answer else {
             // The monitor no longer debugs (gdb went away): run on as if never stopped.
             ACTIVE.store(false, Ordering::Relaxed);
+            forget_breakpoints();
             return match event {
                 DebugEvent::Signal(s) => s,
                 _ => 0,
