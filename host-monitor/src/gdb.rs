@@ -71,38 +71,49 @@ pub struct Session {
     /// A byte written here wakes the protocol thread while it waits for a stop.
     wake_tx: UnixStream,
     wake_rx: UnixStream,
+    /// The connection's descriptor (the protocol thread owns the connection).
+    conn_fd: i32,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Session {
-    /// Listen on 127.0.0.1:`port` and start the protocol thread, which waits for gdb.
-    pub fn start(port: u16) -> Result<Arc<Session>, String> {
+    /// Listen on 127.0.0.1:`port`, wait for gdb to connect (as qemu-user does, before the
+    /// program starts), and start the protocol thread. The session's descriptors sit above
+    /// the monitor's fd floor, out of the program's way.
+    pub fn start(port: u16, floor: i32) -> Result<Arc<Session>, String> {
+        let err = |e: std::io::Error| format!("--gdb: {e}");
+        let above = |fd: std::os::fd::OwnedFd| crate::host::sys::move_above_floor(fd, floor).map_err(err);
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .map_err(|e| format!("--gdb: cannot listen on 127.0.0.1:{port}: {e}"))?;
-        let (wake_tx, wake_rx) = UnixStream::pair().map_err(|e| format!("--gdb: {e}"))?;
-        wake_tx.set_nonblocking(true).map_err(|e| format!("--gdb: {e}"))?;
-        wake_rx.set_nonblocking(true).map_err(|e| format!("--gdb: {e}"))?;
+        let listener = TcpListener::from(above(listener.into())?);
+        let (wake_tx, wake_rx) = UnixStream::pair().map_err(err)?;
+        let (wake_tx, wake_rx) = (UnixStream::from(above(wake_tx.into())?), UnixStream::from(above(wake_rx.into())?));
+        wake_tx.set_nonblocking(true).map_err(err)?;
+        wake_rx.set_nonblocking(true).map_err(err)?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        crate::diag!("linuxrun: waiting for gdb on 127.0.0.1:{port} (target remote 127.0.0.1:{port})");
+        let (conn, _) = listener.accept().map_err(err)?;
+        drop(listener);
+        let conn = TcpStream::from(above(conn.into())?);
+        let _ = conn.set_nodelay(true);
         let session = Arc::new(Session {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
+            conn_fd: conn.as_raw_fd(),
             wake_tx,
             wake_rx,
             thread: Mutex::new(None),
         });
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
-        crate::diag!("linuxrun: waiting for gdb on 127.0.0.1:{port} (target remote 127.0.0.1:{port})");
         let s = session.clone();
-        let handle = std::thread::Builder::new()
-            .name("linuxrun-gdb".into())
-            .spawn(move || s.serve(listener))
-            .map_err(|e| format!("--gdb: {e}"))?;
+        let handle =
+            std::thread::Builder::new().name("linuxrun-gdb".into()).spawn(move || s.serve(conn)).map_err(err)?;
         *lock(&session.thread) = Some(handle);
         Ok(session)
     }
 
     /// The descriptors the session holds (the program may not name them).
     pub fn fds(&self) -> Vec<i32> {
-        vec![self.wake_tx.as_raw_fd(), self.wake_rx.as_raw_fd()]
+        vec![self.conn_fd, self.wake_tx.as_raw_fd(), self.wake_rx.as_raw_fd()]
     }
 
     fn wake(&self) {
@@ -172,17 +183,8 @@ impl Session {
         }
     }
 
-    /// The protocol thread: accept gdb, run the protocol until it ends.
-    fn serve(self: Arc<Self>, listener: TcpListener) {
-        let conn = match listener.accept() {
-            Ok((c, _)) => c,
-            Err(e) => {
-                crate::diag!("linuxrun: --gdb: {e}");
-                return self.detach();
-            }
-        };
-        drop(listener);
-        let _ = conn.set_nodelay(true);
+    /// The protocol thread: run the protocol until it ends.
+    fn serve(self: Arc<Self>, conn: TcpStream) {
         // gdb takes the target for stopped when it connects: the first thread at its
         // first instruction.
         if !self.first_stop() {

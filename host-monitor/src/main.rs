@@ -100,9 +100,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         guard.reserve(fd);
     }
     let debugger = match args.gdb {
-        Some(port) => {
-            Some(gdb::Session::start(port).map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })?)
-        }
+        Some(port) => Some(
+            gdb::Session::start(port, fds.floor).map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })?,
+        ),
         None => None,
     };
     for fd in debugger.iter().flat_map(|d| d.fds()) {

@@ -317,7 +317,8 @@ int main(void) {
 "#;
 
 /// Ctrl-C in gdb (SIGINT to gdb) stops a program that runs forever, as on Linux: gdb
-/// reports SIGINT where it is, reads a variable, and `kill` ends it (and linuxrun).
+/// reports SIGINT where it is, with a backtrace into main, and `kill` ends it (and
+/// linuxrun).
 #[test]
 fn gdb_ctrl_c_stops_a_running_program() {
     if !kvm_available() || !gdb_available() {
@@ -340,7 +341,7 @@ fn gdb_ctrl_c_stops_a_running_program() {
     let gdb = Command::new("gdb")
         .args(["-nx", "-batch", "-ex", "set remotetimeout 60", "-ex"])
         .arg(format!("target remote 127.0.0.1:{port}"))
-        .args(["-ex", "continue", "-ex", "p spins > 0", "-ex", "kill"])
+        .args(["-ex", "continue", "-ex", "bt", "-ex", "kill"])
         .arg(&exe)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -357,8 +358,8 @@ fn gdb_ctrl_c_stops_a_running_program() {
     let said = text(&out.stdout) + &text(&out.stderr);
     let status = child.wait().unwrap();
     assert!(said.contains("Program received signal SIGINT"), "{said}");
-    assert!(has_line(&said, &["main () at ", "/gdb_spins.c:6"]), "{said}");
-    assert!(said.contains("$1 = 1"), "{said}");
+    // Wherever it was: in the loop, or still in the write of its "running" line.
+    assert!(has_line(&said, &["main () at ", "/gdb_spins.c:"]), "{said}");
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "gdb's kill ends linuxrun: {said}");
 }
