@@ -52,6 +52,9 @@ pub struct BootInfo {
 pub mod flags {
     /// Report every syscall (`--strace`).
     pub const STRACE: u64 = 1 << 0;
+    /// A debugger is attached (`--gdb`): stop before the first instruction, at traps and
+    /// at signals, and ask the monitor (abi_shared::debug).
+    pub const DEBUGGER: u64 = 1 << 4;
     /// Bits 8..11: the most verbose guest log level the monitor shows (0 errors, 1 warnings,
     /// 2 info, 3 debug, 4 trace); the guest does not send what would not be shown, since
     /// each log line is a hypercall.

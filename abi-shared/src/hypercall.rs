@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 35;
+pub const PROTOCOL_VERSION: u32 = 36;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1164,6 +1164,23 @@ pub enum Request<'a> {
     Creds {
         op: CredOp<'a>,
     },
+    /// `--gdb`: thread `tid` stopped for the debugger (see `debug`), with its registers
+    /// (`DebugRegs` bytes). Answered by `Response::Debug` with the debugger's first command.
+    DebugStop {
+        tid: i32,
+        event: crate::debug::DebugEvent,
+        regs: &'a [u8],
+    },
+    /// `--gdb`: the result of the last command (`ok`, and the bytes a read produced);
+    /// answered by the next command.
+    DebugReply {
+        tid: i32,
+        ok: bool,
+        data: &'a [u8],
+    },
+    /// The core file name pattern (the host's core_pattern where it names a file, else
+    /// `core`; `.%p` added where core_uses_pid asks): `Bytes { ret: 0, data }`.
+    CorePattern,
 }
 
 /// What an xattr request is about.
@@ -1199,6 +1216,8 @@ pub enum ExitHow {
     Status(i32),
     /// Killed by this Linux signal (its default action).
     Signal(i32),
+    /// Killed by this Linux signal, which dumped core (a core file was written).
+    CoreDumped(i32),
 }
 
 /// What the host answers.
@@ -1279,6 +1298,8 @@ pub enum Response {
     },
     /// `Request::Creds`'s answer.
     Creds(CredState),
+    /// `--gdb`: what the debugger wants of the stopped thread next.
+    Debug(crate::debug::DebugCommand),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 extern crate alloc;
 
 pub mod bootinfo;
+pub mod debug;
 pub mod hypercall;
 pub mod ipc;
 pub mod layout;

@@ -48,6 +48,24 @@ extern "C" fn kmain() -> ! {
     };
     crate::fs::procfs::note_exec(frame.rsp, &startup.argv, &startup.envp);
     crate::kdebug!("entering user: rip {:#x} rsp {:#x}", frame.rip, frame.rsp);
+    let mut frame = frame;
+    // Also for core dumps, so set up whether or not a debugger is attached.
+    crate::signal::debug::init(
+        info.flags & abi_shared::bootinfo::flags::DEBUGGER != 0,
+        crate::signal::debug::ProcTexts {
+            auxv: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Auxv).unwrap_or_default(),
+            maps: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Maps).unwrap_or_default(),
+            cmdline: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Cmdline).unwrap_or_default(),
+        },
+    );
+    if crate::signal::debug::active() {
+        // Stopped before the program's first instruction; a signal the debugger sends
+        // along is the program's first.
+        let sig = crate::signal::debug::stop(&mut frame, abi_shared::debug::DebugEvent::Start);
+        if sig > 0 {
+            crate::signal::raise(crate::signal::SigInfo::sent_by(sig, 0, crate::task::pid(), crate::task::uid()));
+        }
+    }
     arch::entry::enter_user(&frame)
 }
 

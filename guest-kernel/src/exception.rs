@@ -10,7 +10,7 @@ use abi_shared::linux::signal::SIGKILL;
 
 use crate::arch::entry::{ReturnPath, TrapFrame};
 use crate::arch::platform;
-use crate::arch::trap::{VEC_GP, VEC_PAGE_FAULT};
+use crate::arch::trap::{VEC_BREAKPOINT, VEC_DEBUG, VEC_GP, VEC_PAGE_FAULT};
 use crate::mm::fault::FaultOutcome;
 use crate::signal::{self, SigInfo};
 
@@ -33,6 +33,10 @@ fn handle_exception(frame: &mut TrapFrame) -> ReturnPath {
     }
     if frame.vector == VEC_PAGE_FAULT {
         user_page_fault(frame);
+    } else if (frame.vector == VEC_BREAKPOINT && signal::debug::breakpoint_trap(frame))
+        || (frame.vector == VEC_DEBUG && signal::debug::debug_trap(frame))
+    {
+        // A debugger's breakpoint or single step (--gdb): it has seen the stop.
     } else {
         signal::synchronous_exception(frame);
     }

@@ -57,6 +57,11 @@ pub struct Args {
     #[arg(long = "native", value_name = "PATH")]
     pub natives: Vec<PathBuf>,
 
+    /// Wait for gdb on 127.0.0.1:PORT (`target remote 127.0.0.1:PORT`), with the program
+    /// stopped before its first instruction, as qemu-user's -g; 0 picks a free port.
+    #[arg(long, value_name = "PORT")]
+    pub gdb: Option<u16>,
+
     /// More log output (-v: info, and each call linuxrun does not implement named the first
     /// time; -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]

@@ -250,6 +250,8 @@ pub struct MachineConfig {
     pub fd_floor: i32,
     /// Serve hypercalls from a worker thread through shared memory (no exit per request).
     pub exitless: bool,
+    /// `--gdb`: the guest stops for a debugger.
+    pub debugger: bool,
 }
 
 impl Machine {
@@ -301,6 +303,7 @@ impl Machine {
             vcpu_count: 1,
             random_seed: crate::entropy::seed(),
             flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
+                | (if cfg.debugger { abi_shared::bootinfo::flags::DEBUGGER } else { 0 })
                 | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
         mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;

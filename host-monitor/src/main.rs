@@ -7,6 +7,7 @@
 mod cli;
 mod diag;
 mod entropy;
+mod gdb;
 mod guest_mem;
 mod host;
 mod machine;
@@ -87,6 +88,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         strace: args.strace,
         guest_log_level: args.verbose + 1,
         fd_floor: fds.floor,
+        debugger: args.gdb.is_some(),
     };
     let mut machine =
         Machine::build(&cfg).map_err(|e| Failure { message: e.to_string(), code: EXIT_LINUXRUN_FAILED })?;
@@ -97,11 +99,29 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd) {
         guard.reserve(fd);
     }
+    let debugger = match args.gdb {
+        Some(port) => Some(
+            gdb::Session::start(port, fds.floor).map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })?,
+        ),
+        None => None,
+    };
+    for fd in debugger.iter().flat_map(|d| d.fds()) {
+        guard.reserve(fd);
+    }
     let server = Arc::new(Server::new(&startup, guard, args.strace));
+    if let Some(d) = &debugger {
+        server.set_debugger(d.clone());
+    }
     let mut exits = BTreeMap::new();
     startup::reclose_stdio();
     startup::enforce_program_fd_limit(&fds);
+    QUIET.store(args.quiet, std::sync::atomic::Ordering::Relaxed);
     let outcome = machine.run(server.clone(), &mut exits);
+    // gdb hears how the program ended before linuxrun ends (a forked child has no
+    // debugger: its copy of the session's thread does not exist).
+    if let Some(d) = debugger.filter(|_| !machine.forked) {
+        d.finish();
+    }
     let hypercalls = server.hypercalls();
     // Reading KVM's counters takes a dozen system calls, worth it only for a report.
     let wanted = (args.stats || args.stats_json.is_some()) && !machine.forked;
@@ -117,19 +137,30 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
             .write_json(file)
             .map_err(|e| Failure { message: format!("{}: {e}", file.display()), code: EXIT_LINUXRUN_FAILED })?;
     }
-    // A program that ends unsuccessfully after asking for something linuxrun lacks: say
-    // what (one line, whatever it used; probes that every C library makes are left out).
-    if let Ok(GuestOutcome::Exited(how, counters)) = &outcome {
-        let failed = !matches!(how, ExitHow::Status(0));
-        if let Some(line) = stats::unimplemented_line(counters, failed).filter(|_| !args.quiet) {
-            diag!("{line}");
-        }
+    if !args.quiet {
+        say_what_was_missing(&outcome);
     }
     // The per-run /dev/shm goes before linuxrun ends, however it ends.
     drop(shm_dir);
+    Ok(match ending(outcome, &machine)? {
+        Ending::Status(s) => ExitCode::from(s),
+        Ending::Signal(sig) => startup::die_by_signal(sig),
+        Ending::Core(sig) => startup::die_with_core(sig),
+    })
+}
+
+/// How the program ended, for linuxrun to end the same way.
+enum Ending {
+    Status(u8),
+    Signal(i32),
+    Core(i32),
+}
+
+fn ending(outcome: Result<GuestOutcome, machine::MachineError>, machine: &Machine) -> Result<Ending, Failure> {
     match outcome {
-        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => Ok(ExitCode::from(s as u8)),
-        Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => Ok(startup::die_by_signal(sig)),
+        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => Ok(Ending::Status(s as u8)),
+        Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => Ok(Ending::Signal(sig)),
+        Ok(GuestOutcome::Exited(ExitHow::CoreDumped(sig), _)) => Ok(Ending::Core(sig)),
         Ok(GuestOutcome::Panicked(msg)) => Err(Failure {
             message: format!("guest kernel panic: {msg}; vCPU state: {}", machine.vcpu.snapshot()),
             code: EXIT_LINUXRUN_FAILED,
@@ -138,22 +169,41 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     }
 }
 
+/// A program that ends unsuccessfully after asking for something linuxrun lacks: say what
+/// (one line, whatever it used; probes that every C library makes are left out).
+fn say_what_was_missing(outcome: &Result<GuestOutcome, machine::MachineError>) {
+    if let Ok(GuestOutcome::Exited(how, counters)) = outcome {
+        let failed = !matches!(how, ExitHow::Status(0));
+        if let Some(line) = stats::unimplemented_line(counters, failed) {
+            diag!("{line}");
+        }
+    }
+}
+
+/// `--quiet`, for the end of a child forked by a thread (which does not return to `run`).
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The end of a process forked by a thread other than the first: that thread ran the child
 /// (`threads.rs`), and ends it as `run` ends linuxrun (a forked child writes no report).
 pub fn finish_forked_child(outcome: Result<GuestOutcome, machine::MachineError>, machine: &Machine) -> ! {
-    let failure = match outcome {
-        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => std::process::exit(s & 0xff),
-        Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => {
+    if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
+        say_what_was_missing(&outcome);
+    }
+    match ending(outcome, machine) {
+        Ok(Ending::Status(s)) => std::process::exit(i32::from(s)),
+        Ok(Ending::Signal(sig)) => {
             startup::die_by_signal(sig);
             std::process::exit(128 + sig.clamp(0, 127))
         }
-        Ok(GuestOutcome::Panicked(msg)) => {
-            format!("guest kernel panic: {msg}; vCPU state: {}", machine.vcpu.snapshot())
+        Ok(Ending::Core(sig)) => {
+            startup::die_with_core(sig);
+            std::process::exit(128 + sig.clamp(0, 127))
         }
-        Err(e) => format!("guest failed: {e}"),
-    };
-    diag!("linuxrun: {failure}");
-    std::process::exit(i32::from(EXIT_LINUXRUN_FAILED))
+        Err(Failure { message, code }) => {
+            diag!("linuxrun: {message}");
+            std::process::exit(i32::from(code))
+        }
+    }
 }
 
 /// The filesystem view the command line asks for; a bad --root or --bind is linuxrun's

@@ -348,6 +348,15 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     }
 }
 
+/// A signal for the program from the monitor itself (`--gdb`'s Ctrl-C: SIGINT as a
+/// terminal sends it, from the kernel): recorded as the handler records one from outside
+/// (which a kill of our own pid would not be: that is a kick), and the vCPU kicked.
+pub fn raise_for_program(linux_sig: i32) {
+    const SI_KERNEL: i32 = 0x80;
+    record(&HostSignalInfo { signo: linux_sig, code: SI_KERNEL, pid: 0, uid: 0, value: 0, pad: 0 });
+    kick_vcpu();
+}
+
 fn record(i: &HostSignalInfo) {
     let (p, slots) = (PENDING.load(Ordering::SeqCst), INFO.load(Ordering::SeqCst));
     if p.is_null() || slots.is_null() || !(1..=64).contains(&i.signo) {

@@ -317,3 +317,96 @@ pub fn die_by_signal(linux_sig: i32) -> ExitCode {
     // signals the guest reports); exit as a shell would report it.
     ExitCode::from((128 + linux_sig.clamp(0, 127)) as u8)
 }
+
+/// The name the program's core file gets (the guest expands its %-specifiers): the host's
+/// core_pattern where it names a file; `core` where it pipes to a program (the program is
+/// the host's crash handler, which would take linuxrun for the crashed process) or where
+/// the host has none (not Linux). Linux appends `.%p` when core_uses_pid is set and the
+/// pattern has no %p.
+pub fn core_pattern() -> Vec<u8> {
+    let read = |p: &str| std::fs::read(p).ok().map(|b| b.trim_ascii().to_vec());
+    let pattern = read("/proc/sys/kernel/core_pattern").filter(|p| !p.is_empty() && !p.starts_with(b"|"));
+    let mut pattern = pattern.unwrap_or_else(|| b"core".to_vec());
+    let has_pid = pattern.windows(2).any(|w| w == b"%p");
+    if !has_pid && read("/proc/sys/kernel/core_uses_pid").is_some_and(|v| v != b"0") {
+        pattern.extend_from_slice(b".%p");
+    }
+    pattern
+}
+
+/// The program died of `linux_sig` and its core file was written: die of the same signal
+/// so that the parent's wait status says so, with WCOREDUMP as on Linux where the host
+/// allows it. The host kernel sets that bit only when it has dumped the dying process
+/// itself, so linuxrun lets it dump, where that is harmless: with a core_pattern naming a
+/// file relative to the working directory, linuxrun moves to a fresh private directory,
+/// asks for a dump of nothing but its threads' registers (coredump_filter 0: a few KiB,
+/// none of guest memory), and a helper process removes that directory once linuxrun is
+/// gone. Elsewhere (a pipe to a crash handler, an absolute path, no Linux host) the host
+/// writes no core of linuxrun's and the status lacks WCOREDUMP.
+pub fn die_with_core(linux_sig: i32) -> ExitCode {
+    if let Err(why) = prepare_host_dump() {
+        log::info!("the wait status will not show the core dump: {why}");
+        return die_by_signal(linux_sig);
+    }
+    let sig = crate::host::signal_to_host(linux_sig);
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    // SAFETY: plain libc calls on our own process: default action, unblock, raise.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+    ExitCode::from((128 + linux_sig.clamp(0, 127)) as u8)
+}
+
+/// Make the host's own dump of linuxrun small and invisible (see `die_with_core`).
+fn prepare_host_dump() -> Result<(), String> {
+    let pattern = std::fs::read("/proc/sys/kernel/core_pattern").map_err(|e| format!("core_pattern: {e}"))?;
+    let pattern = pattern.trim_ascii();
+    if pattern.is_empty() || pattern.starts_with(b"|") || pattern.starts_with(b"/") {
+        return Err("the host's core_pattern is not a relative file name".into());
+    }
+    std::fs::write("/proc/self/coredump_filter", b"0").map_err(|e| format!("coredump_filter: {e}"))?;
+    let mut template = *b"/tmp/linuxrun-core-XXXXXX\0";
+    // SAFETY: a writable NUL-terminated template, as mkdtemp requires.
+    let dir = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
+    if dir.is_null() {
+        return Err(format!("mkdtemp: {}", std::io::Error::last_os_error()));
+    }
+    let dir = std::path::PathBuf::from(OsString::from_vec(template[..template.len() - 1].to_vec()));
+    // A helper removes the directory once linuxrun is gone: it learns of that when the
+    // pipe's write end closes with linuxrun, after the dump (a dying process lets go of
+    // its descriptors only then). A shell started the usual way (std's spawn is safe in a
+    // threaded process), its end of the pipe its only descriptor left open.
+    let (read_end, write_end) = std::io::pipe().map_err(|e| format!("pipe: {e}"))?;
+    let helper = std::process::Command::new("/bin/sh")
+        .args(["-c", "cat >/dev/null; rm -rf -- \"$0\""])
+        .arg(&dir)
+        .stdin(read_end)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = helper {
+        let _ = std::fs::remove_dir(&dir);
+        return Err(format!("cleanup helper: {e}"));
+    }
+    std::mem::forget(write_end);
+    std::env::set_current_dir(&dir).map_err(|e| format!("chdir: {e}"))?;
+    let unlimited = libc::rlimit { rlim_cur: libc::RLIM_INFINITY, rlim_max: libc::RLIM_INFINITY };
+    let mut current = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain libc calls on our own process's limits with valid pointers.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_CORE, &mut current);
+        let wanted = if current.rlim_max == libc::RLIM_INFINITY {
+            unlimited
+        } else {
+            libc::rlimit { rlim_cur: current.rlim_max, ..current }
+        };
+        libc::setrlimit(libc::RLIMIT_CORE, &wanted);
+    }
+    Ok(())
+}

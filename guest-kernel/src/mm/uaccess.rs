@@ -158,3 +158,35 @@ pub fn user_segments(addr: u64, len: u64, access: Access, segs: &mut Vec<GuestSe
         _ => segs.push(GuestSeg { gpa, len: n as u64 }),
     })
 }
+
+/// A debugger's write (`--gdb`), as ptrace's POKEDATA with FOLL_FORCE: it may change
+/// read-only private pages (a breakpoint in program text; each page is this process's
+/// own frame, so the change stays in this process), but not a shared file mapping the
+/// program may not write, nor an address outside every mapping.
+pub fn poke_user(addr: u64, data: &[u8]) -> Result<(), i64> {
+    check_range(addr, data.len() as u64)?;
+    let mut space = SPACE.lock();
+    let mut done = 0usize;
+    while done < data.len() {
+        let va = addr + done as u64;
+        let n = ((PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize).min(data.len() - done);
+        let vma = space.vmas.find(va).ok_or(EFAULT_RET)?;
+        let writable = vma.prot & super::vma::PROT_WRITE != 0;
+        if vma.file.as_ref().is_some_and(|f| f.window.is_some()) && !writable {
+            return Err(EFAULT_RET);
+        }
+        let access = if writable { Access::Write } else { Access::Read };
+        let gpa = page_gpa(&mut space, va, access)?;
+        if !filemap::direct_access_ok(gpa) {
+            return Err(EFAULT_RET);
+        }
+        super::vfork::note_kernel_write(va);
+        // SAFETY: [gpa, gpa + n) lies inside one populated frame of this process, reached
+        // through the direct map.
+        unsafe {
+            core::ptr::copy_nonoverlapping(data[done..].as_ptr(), frame::frame_ptr(gpa + (va & (PAGE_SIZE - 1))), n)
+        };
+        done += n;
+    }
+    Ok(())
+}

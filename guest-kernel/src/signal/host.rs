@@ -111,7 +111,11 @@ fn wanted(st: &SignalState, blocked: u64) -> (u64, u64) {
     // An armed timer's signal too: the monitor interrupts the vCPU with it at the deadline.
     // A blocked signal stays pending even if ignored (Linux's sig_ignored() is false for a
     // blocked one), so the host catches it rather than ignore it.
-    let catch = (handled | (blocked & (dfl | ignored)) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
+    // Under a debugger every signal with its default action is caught too: it stops for
+    // gdb before that action, as a ptraced process's does (gdb's Ctrl-C is a SIGINT).
+    let debugged = if super::debug::active() { dfl } else { 0 };
+    let catch =
+        (handled | debugged | (blocked & (dfl | ignored)) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
     (catch, ignored & !blocked & !UNBLOCKABLE)
 }
 

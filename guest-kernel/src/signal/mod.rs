@@ -3,6 +3,8 @@
 //! signals come from exceptions; asynchronous ones (from other processes) arrive later
 //! through the monitor.
 
+pub mod core;
+pub mod debug;
 pub mod frame;
 pub mod host;
 pub mod signalfd;
@@ -280,6 +282,9 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     timer::check();
     host::take();
     let mut path = ReturnPath::Fast;
+    if debug::active() && debug::after_syscall(frame) {
+        path = ReturnPath::Full;
+    }
     let mut interrupted = crate::task::take_interrupted_syscall();
     loop {
         let mut st = lock();
@@ -297,7 +302,23 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             }
             return path;
         };
-        let info = st.dequeue(sig);
+        let mut info = st.dequeue(sig);
+        let mut sig = sig;
+        if debug::active() && sig != SIGKILL {
+            // A debugger sees the signal first, as a ptrace tracer does, and may change or
+            // cancel it (registers included: the way back is the full restore).
+            drop(st);
+            path = ReturnPath::Full;
+            let chosen = debug::signal_stop(frame, sig);
+            if chosen <= 0 || chosen >= NSIG as i32 {
+                continue;
+            }
+            if chosen != sig {
+                sig = chosen;
+                info = SigInfo::sent_by(sig, SI_USER, crate::task::pid(), crate::task::uid());
+            }
+            st = lock();
+        }
         let act = st.proc.actions[sig as usize];
         if act.handler == SIG_IGN {
             continue;
@@ -310,9 +331,15 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                     host::stop_self(sig);
                     continue;
                 }
-                Default_::Terminate | Default_::Core => {
+                Default_::Terminate => {
                     drop(st);
                     crate::task::exit::terminate(ExitHow::Signal(sig));
+                }
+                Default_::Core => {
+                    drop(st);
+                    let how =
+                        if core::dump(frame, sig, &info) { ExitHow::CoreDumped(sig) } else { ExitHow::Signal(sig) };
+                    crate::task::exit::terminate(how);
                 }
             }
         }

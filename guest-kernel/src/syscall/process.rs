@@ -244,6 +244,7 @@ fn wait_for_vfork_child() {
 fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     crate::task::become_child(parent, pid);
     crate::task::threads::only_the_caller_left();
+    crate::signal::debug::forget_in_child(args.flags & CLONE_VFORK != 0);
     crate::signal::forget_pending();
     crate::signal::timer::set(0, 0);
     crate::signal::timer::delete_all();

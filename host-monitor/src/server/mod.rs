@@ -141,6 +141,8 @@ pub struct Server {
     poisoned: AtomicBool,
     /// Credential changes of the first vCPU's thread, for its hypercall worker to follow.
     first_vcpu_creds: creds::FirstVcpuChanges,
+    /// `--gdb`: the debugger's side of the program's stops.
+    debugger: std::sync::OnceLock<Arc<crate::gdb::Session>>,
 }
 
 /// Every thread that serves hypercalls shares the one server.
@@ -165,7 +167,13 @@ impl Server {
             vfork_wait: Mutex::new(None),
             poisoned: AtomicBool::new(false),
             first_vcpu_creds: Default::default(),
+            debugger: std::sync::OnceLock::new(),
         }
+    }
+
+    /// `--gdb`: stops of the program go to this debugger session.
+    pub fn set_debugger(&self, session: Arc<crate::gdb::Session>) {
+        let _ = self.debugger.set(session);
     }
 
     /// What the guest reported when it stopped, once (the vCPU thread looks after each
@@ -438,6 +446,15 @@ impl Server {
             | Request::PidfdPid { .. }
             | Request::PidfdSendSignal { .. }
             | Request::PidfdGetfd { .. } => pidfd::handle(&self.fds, mem, req),
+            Request::DebugStop { tid, event, regs } => match self.debugger.get() {
+                Some(d) => d.stopped(*tid, *event, regs),
+                None => Response::Ret(0),
+            },
+            Request::DebugReply { tid, ok, data } => match self.debugger.get() {
+                Some(d) => d.replied(*tid, *ok, data),
+                None => Response::Ret(0),
+            },
+            Request::CorePattern => Response::Bytes { ret: 0, data: crate::startup::core_pattern() },
             other => fs::handle(&self.fds, mem, other),
         }
     }
@@ -487,6 +504,9 @@ impl Server {
             unsupported: table(3).chunks_exact(2).filter(|p| p[0] != 0).map(|p| (p[0], p[1])).collect(),
         };
         *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
+        if let Some(d) = self.debugger.get() {
+            d.program_ended(how);
+        }
         Response::Ret(0)
     }
 }

@@ -30,6 +30,8 @@ mod state;
 mod syscalls;
 
 #[cfg(target_os = "none")]
+pub use content::generate;
+#[cfg(target_os = "none")]
 pub use state::{name_file_mapping, name_image, note_exec};
 #[cfg(target_os = "none")]
 pub use syscalls::*;

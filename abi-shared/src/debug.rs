@@ -1,0 +1,92 @@
+//! `--gdb`: what a stopped program's thread and the monitor's gdb stub say to each other.
+//!
+//! The guest kernel stops a thread for the debugger the way Linux stops a ptraced one (at
+//! the program's first instruction, a breakpoint or single-step trap, a signal about to be
+//! delivered) and sends `Request::DebugStop` with the thread's user registers. The monitor
+//! answers with the debugger's first command (`Response::Debug`); the guest performs it
+//! (memory goes through its own user-access routines, which fault pages in and refuse
+//! what is not mapped) and sends the result with `Request::DebugReply`, whose answer is
+//! the next command, until a `Resume`.
+
+use alloc::vec::Vec;
+use serde::{Deserialize, Serialize};
+
+/// The user registers of a stopped thread, as the guest kernel saved them on entry (the
+/// general registers from its trap frame, the FS/GS bases, the FPU/SSE state as `fxsave`
+/// writes it). General registers in gdb's amd64 order: rax, rbx, rcx, rdx, rsi, rdi, rbp,
+/// rsp, r8..r15. Also the layout of a core file's NT_PRSTATUS/NT_FPREGSET source.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct DebugRegs {
+    pub gprs: [u64; 16],
+    pub rip: u64,
+    pub rflags: u64,
+    pub cs: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    /// The syscall number when stopped in a syscall, else u64::MAX (Linux's orig_rax -1).
+    pub orig_rax: u64,
+    pub fxsave: [u8; 512],
+}
+
+impl Default for DebugRegs {
+    fn default() -> Self {
+        bytemuck::Zeroable::zeroed()
+    }
+}
+
+/// Why a thread stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DebugEvent {
+    /// Before the program's first instruction.
+    Start,
+    /// At one of the debugger's breakpoints (rip already points at it).
+    Breakpoint,
+    /// A single step the debugger asked for is done.
+    Step,
+    /// A signal (Linux number) is about to be delivered: the debugger decides whether it
+    /// is (a trap of the program's own `int3` comes as SIGTRAP).
+    Signal(i32),
+}
+
+/// What the debugger wants of a stopped thread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DebugCommand {
+    /// Read `len` bytes of user memory (at most `MAX_DEBUG_IO`): the reply's data holds
+    /// the bytes read up to the first that cannot be.
+    ReadMemory {
+        addr: u64,
+        len: u32,
+    },
+    /// Write user memory, read-only private pages included (as ptrace's POKEDATA does).
+    WriteMemory {
+        addr: u64,
+        data: Vec<u8>,
+    },
+    /// Replace the thread's registers (`DebugRegs` bytes); segment selectors and the
+    /// RFLAGS bits user code may not change are kept.
+    WriteRegisters {
+        regs: Vec<u8>,
+    },
+    /// Put an `int3` at `addr`, keeping the byte it replaces.
+    InsertBreakpoint {
+        addr: u64,
+    },
+    RemoveBreakpoint {
+        addr: u64,
+    },
+    /// The program's auxiliary vector (as /proc/self/auxv).
+    ReadAuxv,
+    /// The program's mappings, as /proc/self/maps shows them.
+    ReadMaps,
+    /// Run again: single-step if `step`; deliver `signal` (Linux number, 0 for none) as
+    /// the program's own, as a ptrace tracer's PTRACE_CONT does.
+    Resume {
+        step: bool,
+        signal: i32,
+    },
+}
+
+/// The most bytes one memory command moves (a request area holds it with room to spare).
+pub const MAX_DEBUG_IO: u32 = 4096;

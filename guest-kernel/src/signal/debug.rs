@@ -1,0 +1,330 @@
+//! `--gdb` in the guest kernel: a thread stops for the debugger where Linux stops a ptraced
+//! thread (the program's first instruction, a breakpoint or single-step trap, a signal
+//! about to be delivered), sends its user registers to the monitor's gdb stub and carries
+//! out the debugger's commands until it is told to run again (see abi_shared::debug).
+//!
+//! Memory goes through the kernel's own user-access routines, so a page not yet faulted in
+//! (a file page, the stack below its lowest touch) is read as a touch would read it, an
+//! unmapped address is an error, and a write to read-only text changes this process's
+//! private copy of the page, as ptrace's POKETEXT does.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use abi_shared::debug::{DebugCommand, DebugEvent, DebugRegs, MAX_DEBUG_IO};
+use abi_shared::hypercall::{Request, Response};
+use abi_shared::layout::{selectors, user, MAX_VCPUS, PAGE_SIZE};
+use abi_shared::linux::Pod;
+use spin::{Mutex, Once};
+
+use crate::arch::entry::{TrapFrame, SYSCALL_VECTOR};
+use crate::arch::platform;
+use crate::mm::uaccess;
+
+/// The trap flag: single-step.
+const RFLAGS_TF: u64 = 0x100;
+/// RFLAGS bits a debugger may change (those sigreturn lets user code change).
+const USER_RFLAGS: u64 = 0x0000_0001 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4_0000 | 0x1_0000;
+const INT3: u8 = 0xcc;
+
+/// A debugger is attached (BootInfo flag); cleared for good when the monitor stops
+/// answering as one (gdb went away) and in a forked child.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// Per vCPU: the debugger asked this thread to single-step (the trap flag is its).
+static STEPPING: [AtomicBool; MAX_VCPUS as usize] = [const { AtomicBool::new(false) }; MAX_VCPUS as usize];
+/// The debugger's breakpoints: address -> the byte the `int3` replaced.
+static BREAKPOINTS: Mutex<BTreeMap<u64, u8>> = Mutex::new(BTreeMap::new());
+
+/// Texts only the layers above know (/proc/self/auxv and maps), given by boot.
+pub struct ProcTexts {
+    pub auxv: fn() -> Vec<u8>,
+    pub maps: fn() -> Vec<u8>,
+    pub cmdline: fn() -> Vec<u8>,
+}
+static PROC_TEXTS: Once<ProcTexts> = Once::new();
+
+pub fn init(enabled: bool, texts: ProcTexts) {
+    ACTIVE.store(enabled, Ordering::Relaxed);
+    PROC_TEXTS.call_once(|| texts);
+    if enabled {
+        // The host now catches the signals left at their default action (host.rs).
+        super::host::actions_changed();
+    }
+}
+
+/// /proc/self/auxv, maps and cmdline, as the layers above render them (also for core
+/// dumps).
+pub fn auxv() -> Vec<u8> {
+    PROC_TEXTS.get().map(|t| (t.auxv)()).unwrap_or_default()
+}
+
+pub fn maps() -> Vec<u8> {
+    PROC_TEXTS.get().map(|t| (t.maps)()).unwrap_or_default()
+}
+
+pub fn cmdline() -> Vec<u8> {
+    PROC_TEXTS.get().map(|t| (t.cmdline)()).unwrap_or_default()
+}
+
+#[inline]
+pub fn active() -> bool {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
+fn stepping() -> &'static AtomicBool {
+    &STEPPING[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize]
+}
+
+/// A forked child is not debugged (gdb follows the parent): its copy of the memory loses
+/// the breakpoints, as gdb removes them from a child it detaches from. A vfork child's
+/// writes go back to its parent, so there they stay (the child normally execs at once).
+pub fn forget_in_child(vfork: bool) {
+    if !active() {
+        return;
+    }
+    ACTIVE.store(false, Ordering::Relaxed);
+    if vfork {
+        BREAKPOINTS.lock().clear();
+    } else {
+        forget_breakpoints();
+    }
+    for s in &STEPPING {
+        s.store(false, Ordering::Relaxed);
+    }
+}
+
+/// Put back every byte a breakpoint replaced.
+fn forget_breakpoints() {
+    let bps = core::mem::take(&mut *BREAKPOINTS.lock());
+    for (addr, orig) in bps {
+        let _ = uaccess::poke_user(addr, &[orig]);
+    }
+}
+
+/// A #BP from user mode: if it is one of the debugger's breakpoints, stop there (rip set
+/// back to it) and return true; the program's own `int3` is a SIGTRAP as usual.
+pub fn breakpoint_trap(frame: &mut TrapFrame) -> bool {
+    if !BREAKPOINTS.lock().contains_key(&frame.rip.wrapping_sub(1)) {
+        return false;
+    }
+    frame.rip -= 1;
+    if !active() {
+        // gdb went away while the program ran: its breakpoints go, and the instruction
+        // under this one runs as if none had been there.
+        forget_breakpoints();
+        return true;
+    }
+    let sig = stop(frame, DebugEvent::Breakpoint);
+    queue_resumed_signal(sig);
+    true
+}
+
+/// A #DB from user mode: if the debugger was single-stepping this thread, stop (the step
+/// is done) and return true.
+pub fn debug_trap(frame: &mut TrapFrame) -> bool {
+    if !active() || !stepping().swap(false, Ordering::Relaxed) {
+        return false;
+    }
+    frame.rflags &= !RFLAGS_TF;
+    let sig = stop(frame, DebugEvent::Step);
+    queue_resumed_signal(sig);
+    true
+}
+
+/// Before returning to user mode after a syscall: a single step over `syscall` ends here
+/// (the trap flag is off in the kernel and would only fire one instruction later).
+/// Returns whether it stopped.
+pub fn after_syscall(frame: &mut TrapFrame) -> bool {
+    if !active() || frame.vector != SYSCALL_VECTOR || !stepping().swap(false, Ordering::Relaxed) {
+        return false;
+    }
+    frame.rflags &= !RFLAGS_TF;
+    frame.r11 &= !RFLAGS_TF;
+    let sig = stop(frame, DebugEvent::Step);
+    queue_resumed_signal(sig);
+    true
+}
+
+/// A signal the debugger chose to deliver at a trap stop is the thread's own.
+fn queue_resumed_signal(sig: i32) {
+    if sig > 0 {
+        let me = crate::task::current();
+        super::raise_thread(me, super::SigInfo::sent_by(sig, super::SI_USER, crate::task::pid(), crate::task::uid()));
+    }
+}
+
+/// Signal `sig` is about to be delivered: the debugger sees it first and says which
+/// signal to deliver instead (0: none).
+pub fn signal_stop(frame: &mut TrapFrame, sig: i32) -> i32 {
+    if !active() {
+        return sig;
+    }
+    stop(frame, DebugEvent::Signal(sig))
+}
+
+/// Stop the running thread for the debugger; returns the signal it resumes with.
+pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
+    let regs = regs_of(frame);
+    let tid = crate::task::tid();
+    let mut answer = crate::hypercall::call(&Request::DebugStop { tid, event, regs: regs.as_bytes() });
+    loop {
+        let Response::Debug(cmd) = answer else {
+            // The monitor no longer debugs (gdb went away): run on as if never stopped.
+            ACTIVE.store(false, Ordering::Relaxed);
+            forget_breakpoints();
+            return match event {
+                DebugEvent::Signal(s) => s,
+                _ => 0,
+            };
+        };
+        let (ok, data) = match cmd {
+            DebugCommand::Resume { step, signal } => {
+                stepping().store(step, Ordering::Relaxed);
+                if step {
+                    frame.rflags |= RFLAGS_TF;
+                }
+                return signal;
+            }
+            DebugCommand::ReadMemory { addr, len } => read_memory(addr, len.min(MAX_DEBUG_IO)),
+            DebugCommand::WriteMemory { addr, data } => (write_memory(addr, &data), Vec::new()),
+            DebugCommand::WriteRegisters { regs } => (set_regs(frame, &regs), Vec::new()),
+            DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
+            DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
+            DebugCommand::ReadAuxv => (true, auxv()),
+            DebugCommand::ReadMaps => (true, maps()),
+        };
+        answer = crate::hypercall::call(&Request::DebugReply { tid, ok, data: &data });
+    }
+}
+
+/// The bytes of `[addr, addr + len)` up to the first that cannot be read.
+fn read_memory(addr: u64, len: u32) -> (bool, Vec<u8>) {
+    let mut out = alloc::vec![0u8; len as usize];
+    let mut done = 0usize;
+    while done < out.len() {
+        let va = addr.wrapping_add(done as u64);
+        let n = ((PAGE_SIZE - (va & (PAGE_SIZE - 1))) as usize).min(out.len() - done);
+        if uaccess::copy_from_user(va, &mut out[done..done + n]).is_err() {
+            break;
+        }
+        done += n;
+    }
+    out.truncate(done);
+    // The debugger's breakpoints are not part of the program: show what they replaced
+    // (gdb expects a stub to hide them, as gdbserver does).
+    let end = addr.saturating_add(done as u64);
+    for (&bp, &orig) in BREAKPOINTS.lock().range(addr..end) {
+        out[(bp - addr) as usize] = orig;
+    }
+    (done > 0 || len == 0, out)
+}
+
+/// The debugger's write; where it covers one of its breakpoints, the new byte is what the
+/// breakpoint keeps for its removal and the `int3` stays.
+fn write_memory(addr: u64, data: &[u8]) -> bool {
+    let bps = BREAKPOINTS.lock();
+    let end = addr.saturating_add(data.len() as u64);
+    if bps.range(addr..end).next().is_none() {
+        drop(bps);
+        return uaccess::poke_user(addr, data).is_ok();
+    }
+    let mut data = data.to_vec();
+    let covered: Vec<u64> = bps.range(addr..end).map(|(&bp, _)| bp).collect();
+    drop(bps);
+    let mut saved = Vec::new();
+    for &bp in &covered {
+        saved.push((bp, data[(bp - addr) as usize]));
+        data[(bp - addr) as usize] = INT3;
+    }
+    if uaccess::poke_user(addr, &data).is_err() {
+        return false;
+    }
+    let mut bps = BREAKPOINTS.lock();
+    for (bp, byte) in saved {
+        if let Some(orig) = bps.get_mut(&bp) {
+            *orig = byte;
+        }
+    }
+    true
+}
+
+fn insert_breakpoint(addr: u64) -> bool {
+    let mut bps = BREAKPOINTS.lock();
+    if bps.contains_key(&addr) {
+        return true;
+    }
+    let mut orig = [0u8; 1];
+    if uaccess::copy_from_user(addr, &mut orig).is_err() || uaccess::poke_user(addr, &[INT3]).is_err() {
+        return false;
+    }
+    bps.insert(addr, orig[0]);
+    true
+}
+
+fn remove_breakpoint(addr: u64) -> bool {
+    match BREAKPOINTS.lock().remove(&addr) {
+        Some(orig) => uaccess::poke_user(addr, &[orig]).is_ok(),
+        None => false,
+    }
+}
+
+/// The thread's user registers: its trap frame, FS/GS bases and FPU/SSE state.
+pub fn regs_of(frame: &TrapFrame) -> DebugRegs {
+    let f = frame;
+    let mut fx = FxArea([0; 512]);
+    // SAFETY: fxsave64 writes 512 bytes to a 64-byte aligned buffer; the kernel never uses
+    // the FPU, so these are the user's registers.
+    unsafe { core::arch::asm!("fxsave64 [{}]", in(reg) fx.0.as_mut_ptr(), options(nostack)) };
+    let stepping = stepping().load(Ordering::Relaxed);
+    DebugRegs {
+        gprs: [
+            f.rax, f.rbx, f.rcx, f.rdx, f.rsi, f.rdi, f.rbp, f.rsp, f.r8, f.r9, f.r10, f.r11, f.r12, f.r13, f.r14,
+            f.r15,
+        ],
+        rip: f.rip,
+        rflags: if stepping { f.rflags & !RFLAGS_TF } else { f.rflags },
+        cs: selectors::USER_CS as u64,
+        ss: selectors::USER_DS as u64,
+        fs_base: platform::fs_base(),
+        gs_base: platform::gs_base(),
+        orig_rax: u64::MAX,
+        fxsave: fx.0,
+    }
+}
+
+#[repr(C, align(64))]
+struct FxArea([u8; 512]);
+
+fn canonical_user(v: u64) -> bool {
+    v < user::TASK_SIZE
+}
+
+/// Apply the debugger's registers; false (nothing changed) if they do not decode or name
+/// a base outside user space.
+fn set_regs(frame: &mut TrapFrame, bytes: &[u8]) -> bool {
+    if bytes.len() != core::mem::size_of::<DebugRegs>() {
+        return false;
+    }
+    let r: DebugRegs = abi_shared::linux::pod_read_unaligned(bytes);
+    if !canonical_user(r.fs_base) || !canonical_user(r.gs_base) {
+        return false;
+    }
+    let g = r.gprs;
+    (frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.rsp) =
+        (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);
+    (frame.r8, frame.r9, frame.r10, frame.r11, frame.r12, frame.r13, frame.r14, frame.r15) =
+        (g[8], g[9], g[10], g[11], g[12], g[13], g[14], g[15]);
+    // A non-canonical rip is the return path's to turn into a #GP, as after sigreturn.
+    frame.rip = r.rip;
+    frame.rflags = (frame.rflags & !USER_RFLAGS) | (r.rflags & USER_RFLAGS & !RFLAGS_TF);
+    platform::set_fs_base(r.fs_base);
+    platform::set_gs_base(r.gs_base);
+    let mut fx = FxArea(r.fxsave);
+    // Reserved MXCSR bits would make fxrstor fault in the kernel.
+    let mxcsr = u32::from_le_bytes([fx.0[24], fx.0[25], fx.0[26], fx.0[27]]) & 0xffbf;
+    fx.0[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+    // SAFETY: a 64-byte aligned 512-byte area whose MXCSR holds only valid bits.
+    unsafe { core::arch::asm!("fxrstor64 [{}]", in(reg) fx.0.as_ptr(), options(nostack)) };
+    true
+}

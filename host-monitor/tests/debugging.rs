@@ -1,0 +1,365 @@
+//! Debugging a program under linuxrun: Debian's gdb, in batch mode, attached to
+//! `linuxrun --gdb 0` (a free port, which linuxrun prints). These run the real binary in a
+//! VM, so they need /dev/kvm and gdb; without them a test checks nothing and says so (see
+//! support::skip); under CI a missing prerequisite fails the test.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+mod support;
+use support::{kvm_available, linuxrun, skip, text};
+
+fn gdb_available() -> bool {
+    match Command::new("gdb").arg("--version").output() {
+        Ok(o) if o.status.success() => true,
+        _ => {
+            skip("gdb is not installed");
+            false
+        }
+    }
+}
+
+/// A C program built with debugging information (-g -O0) in a temp dir.
+fn build_debug(name: &str, source: &str, flags: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("linuxrun-gdb-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join(format!("{name}.c"));
+    let exe = dir.join(name);
+    std::fs::write(&src, source).unwrap();
+    let status = Command::new("gcc").args(["-g", "-O0"]).args(flags).arg("-o").arg(&exe).arg(&src).status().unwrap();
+    assert!(status.success(), "gcc failed for {name}");
+    exe
+}
+
+/// Whether one line of `out` holds every part (gdb prints source files with their
+/// directory).
+fn has_line(out: &str, parts: &[&str]) -> bool {
+    out.lines().any(|l| parts.iter().all(|p| l.contains(p)))
+}
+
+struct Session {
+    /// What gdb printed (stdout and stderr).
+    gdb: String,
+    /// linuxrun's exit status, stdout and stderr.
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+/// Start `linuxrun --gdb 0 PROGRAM`, read the port it listens on, run gdb in batch mode
+/// with `commands` against it, and wait for both.
+fn debug(program: &Path, commands: &[&str]) -> Session {
+    let mut child = Command::new(linuxrun())
+        .args(["--gdb", "0"])
+        .arg(program)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("linuxrun starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let port = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("linuxrun did not say where it waits for gdb: {first:?}"));
+    let mut gdb = Command::new("gdb");
+    // A slow machine must not turn into a lost packet (gdb's default is 2 s).
+    gdb.args(["-nx", "-batch", "-ex", "set remotetimeout 60", "-ex"]).arg(format!("target remote 127.0.0.1:{port}"));
+    for c in commands {
+        gdb.args(["-ex", c]);
+    }
+    let out = gdb.arg(program).stdin(Stdio::null()).output().expect("gdb runs");
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    Session { gdb: text(&out.stdout) + &text(&out.stderr), status, stdout, stderr: first + &rest }
+}
+
+const PROGRAM: &str = r#"#include <stdio.h>
+int some_global = 42;
+static int square(int x) { return x * x; }
+int main(void) {
+    int v = square(some_global);
+    printf("value %d\n", v);
+    some_global = v;
+    return 3;
+}
+"#;
+
+fn break_at_main(flavour: &str, flags: &[&str]) {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug(&format!("gdb_main_{flavour}"), PROGRAM, flags);
+    let s = debug(
+        &exe,
+        &["break main", "continue", "bt", "info registers rip", "p some_global", "next", "next", "p v", "continue"],
+    );
+    let ctx = format!("{flavour}: gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    let name = exe.file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(has_line(&s.gdb, &["Breakpoint 1, main () at ", &format!("/{name}.c:5")]), "{ctx}");
+    assert!(has_line(&s.gdb, &["#0  main () at ", &format!("/{name}.c:5")]), "{ctx}");
+    assert!(s.gdb.contains("rip            0x") && s.gdb.contains("<main+"), "{ctx}");
+    assert!(s.gdb.contains("$1 = 42"), "{ctx}");
+    assert!(s.gdb.contains("7\t    some_global = v;"), "two `next`s reach line 7: {ctx}");
+    assert!(s.gdb.contains("$2 = 1764"), "{ctx}");
+    assert!(s.gdb.contains("exited with code 03"), "{ctx}");
+    assert_eq!(s.stdout, "value 1764\n", "{ctx}");
+    assert_eq!(s.status.code(), Some(3), "{ctx}");
+}
+
+/// The program stops before its first instruction; gdb sets a breakpoint at main, stops
+/// there, shows the backtrace, a register and a variable, steps over a call, and sees
+/// the program's exit status, which is also linuxrun's.
+#[test]
+fn gdb_breaks_at_main_of_a_static_program() {
+    break_at_main("static", &["-static"]);
+}
+
+/// The same for a dynamic program: the first stop is in ld.so, and gdb finds main and
+/// the libraries through the auxiliary vector and ld.so's debugger interface.
+#[test]
+fn gdb_breaks_at_main_of_a_dynamic_program() {
+    break_at_main("dynamic", &[]);
+}
+
+const CRASH: &str = r#"#include <stdio.h>
+int *volatile target = 0;
+void crash_here(int n) {
+    *target = n;
+}
+int main(void) {
+    puts("about to crash");
+    fflush(stdout);
+    crash_here(7);
+    return 0;
+}
+"#;
+
+/// A SIGSEGV stops the program for gdb at the faulting instruction, in the right
+/// function; `continue` delivers it, and the program dies of it (so does linuxrun).
+#[test]
+fn gdb_sees_a_segfault_where_it_happens() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_crash", CRASH, &[]);
+    let s = debug(&exe, &["continue", "bt", "continue"]);
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(s.gdb.contains("Program received signal SIGSEGV, Segmentation fault."), "{ctx}");
+    assert!(has_line(&s.gdb, &["#0  0x", " in crash_here (n=7) at ", "/gdb_crash.c:4"]), "{ctx}");
+    assert!(has_line(&s.gdb, &["#1  0x", " in main () at ", "/gdb_crash.c:9"]), "{ctx}");
+    assert!(s.gdb.contains("Program terminated with signal SIGSEGV"), "{ctx}");
+    assert_eq!(s.stdout, "about to crash\n", "{ctx}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(s.status.signal(), Some(libc::SIGSEGV), "{ctx}");
+}
+
+const STEPS: &str = r#"#include <unistd.h>
+int counter;
+int main(void) {
+    for (int i = 0; i < 3; i++) {
+        counter += 10;
+        getppid();
+    }
+    return counter;
+}
+"#;
+
+/// Single steps (stepi over a syscall included), a register write and a memory write
+/// change what the program does.
+#[test]
+fn gdb_steps_and_writes_registers_and_memory() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_steps", STEPS, &["-static"]);
+    let s = debug(
+        &exe,
+        &[
+            "break getppid",
+            "continue",
+            "delete",
+            "stepi",
+            "p/x $rax",
+            "stepi",
+            "p $rax == getppid()",
+            "stepi",
+            "bt 1",
+            "p counter",
+            "set var counter = 100",
+            "p $rsp = $rsp",
+            "continue",
+        ],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(s.gdb.contains("Breakpoint 1, "), "{ctx}");
+    // mov $0x6e, %eax; syscall (stepped over: the step ends after it, with its result);
+    // ret, back in main.
+    assert!(s.gdb.contains("$1 = 0x6e"), "{ctx}");
+    assert!(s.gdb.contains("$2 = 1"), "{ctx}");
+    assert!(has_line(&s.gdb, &["#0  ", "main () at ", "/gdb_steps.c:"]), "{ctx}");
+    assert!(s.gdb.contains("$3 = 10"), "{ctx}");
+    // 100 + 10 + 10 from the two rounds left.
+    assert!(s.gdb.contains("exited with code 0170"), "{ctx}");
+    assert_eq!(s.status.code(), Some(120), "{ctx}");
+}
+
+/// The first file in `dir` whose name starts with "core".
+fn core_file(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("core")))
+}
+
+/// Run `program` under linuxrun in `dir` with RLIMIT_CORE `limit` (as `ulimit -c`).
+fn run_crashing(dir: &Path, program: &Path, limit: &str) -> std::process::Output {
+    Command::new("/bin/sh")
+        .args(["-c", &format!("ulimit -c {limit}; exec \"$0\" \"$1\""), linuxrun()])
+        .arg(program)
+        .current_dir(dir)
+        .output()
+        .expect("linuxrun runs")
+}
+
+/// Whether the host's core_pattern lets linuxrun's wait status show WCOREDUMP (a file
+/// name relative to the working directory; see startup::die_with_core).
+fn host_pattern_is_relative() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/core_pattern")
+        .is_ok_and(|p| !p.trim().is_empty() && !p.starts_with('|') && !p.starts_with('/'))
+}
+
+/// A SIGSEGV with `ulimit -c unlimited` leaves a core file in the working directory that
+/// gdb opens: the backtrace names the crashing function and its caller, a global reads
+/// back; the wait status says the core was dumped. With `ulimit -c 0` there is none.
+#[test]
+fn a_crash_leaves_a_core_file_gdb_opens() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    for (flavour, flags) in [("static", &["-static"][..]), ("dynamic", &[][..])] {
+        let exe = build_debug(&format!("core_crash_{flavour}"), CRASH, flags);
+        let dir = exe.with_extension("dir");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = run_crashing(&dir, &exe, "unlimited");
+        assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{flavour}: {}", text(&out.stderr));
+        if host_pattern_is_relative() {
+            assert!(out.status.core_dumped(), "{flavour}: WCOREDUMP");
+        }
+        let core = core_file(&dir).unwrap_or_else(|| panic!("{flavour}: no core file in {}", dir.display()));
+        let gdb = Command::new("gdb")
+            .args(["-nx", "-batch", "-ex", "bt", "-ex", "p target", "-ex", "info sharedlibrary"])
+            .arg(&exe)
+            .arg(&core)
+            .output()
+            .unwrap();
+        let said = text(&gdb.stdout) + &text(&gdb.stderr);
+        assert!(said.contains("Program terminated with signal SIGSEGV"), "{flavour}: {said}");
+        assert!(has_line(&said, &["#0  0x", " in crash_here (n=7) at ", "/core_crash_"]), "{flavour}: {said}");
+        assert!(has_line(&said, &["#1  0x", " in main () at "]), "{flavour}: {said}");
+        assert!(said.contains("= (int * volatile) 0x0"), "{flavour}: {said}");
+        if flavour == "dynamic" {
+            assert!(has_line(&said, &["Yes", "libc.so.6"]), "{flavour}: the libraries are found: {said}");
+        }
+        std::fs::remove_file(&core).unwrap();
+        let out = run_crashing(&dir, &exe, "0");
+        assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{flavour}");
+        assert!(!out.status.core_dumped(), "{flavour}: no core with ulimit -c 0");
+        assert!(core_file(&dir).is_none(), "{flavour}: no core with ulimit -c 0");
+    }
+}
+
+const ABORTS: &str = r#"#include <stdlib.h>
+#include <stdio.h>
+static void give_up(void) { fputs("giving up\n", stderr); abort(); }
+int main(void) { give_up(); return 0; }
+"#;
+
+/// abort(): SIGABRT dumps core too; the backtrace goes through abort to the caller.
+#[test]
+fn an_abort_leaves_a_core_file() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    use std::os::unix::process::ExitStatusExt;
+    let exe = build_debug("core_abort", ABORTS, &[]);
+    let dir = exe.with_extension("dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run_crashing(&dir, &exe, "unlimited");
+    assert_eq!(out.status.signal(), Some(libc::SIGABRT), "{}", text(&out.stderr));
+    let core = core_file(&dir).expect("a core file");
+    let gdb = Command::new("gdb").args(["-nx", "-batch", "-ex", "bt"]).arg(&exe).arg(&core).output().unwrap();
+    let said = text(&gdb.stdout) + &text(&gdb.stderr);
+    assert!(said.contains("Program terminated with signal SIGABRT"), "{said}");
+    assert!(has_line(&said, &[" in give_up () at "]), "{said}");
+    assert!(has_line(&said, &[" in main () at "]), "{said}");
+}
+
+const SPINS: &str = r#"#include <stdio.h>
+#include <unistd.h>
+volatile long spins;
+int main(void) {
+    puts("running"); fflush(stdout);
+    for (;;) { spins++; if (spins % 1000000 == 0) getppid(); }
+}
+"#;
+
+/// Ctrl-C in gdb (SIGINT to gdb) stops a program that runs forever, as on Linux: gdb
+/// reports SIGINT where it is, with a backtrace into main, and `kill` ends it (and
+/// linuxrun).
+#[test]
+fn gdb_ctrl_c_stops_a_running_program() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_spins", SPINS, &[]);
+    let mut child = Command::new(linuxrun())
+        .args(["--gdb", "0"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let port: u16 = first.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    let gdb = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", "set remotetimeout 60", "-ex"])
+        .arg(format!("target remote 127.0.0.1:{port}"))
+        .args(["-ex", "continue", "-ex", "bt", "-ex", "kill"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the program runs (it says so, then never ends by itself), Ctrl-C.
+    let mut running = String::new();
+    stdout.read_line(&mut running).unwrap();
+    assert_eq!(running, "running\n");
+    // SAFETY: kill(2) of the gdb process this test started.
+    unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) };
+    let out = gdb.wait_with_output().unwrap();
+    let said = text(&out.stdout) + &text(&out.stderr);
+    let status = child.wait().unwrap();
+    assert!(said.contains("Program received signal SIGINT"), "{said}");
+    // Wherever it was: in the loop, or still in the write of its "running" line.
+    assert!(has_line(&said, &["main () at ", "/gdb_spins.c:"]), "{said}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL), "gdb's kill ends linuxrun: {said}");
+}
