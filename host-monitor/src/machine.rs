@@ -486,6 +486,9 @@ impl Machine {
         let _ = std::io::stdout().flush();
         // The process has one thread now (the worker was joined), as the fork needs.
         let pid = crate::signals::fork_holding_signals();
+        if pid >= 0 {
+            crate::strace::process_started(if pid == 0 { std::process::id() as i32 } else { pid });
+        }
         let (answer, side) = match pid {
             p if p < 0 => {
                 let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);

@@ -18,6 +18,7 @@ mod signals;
 mod spare_core;
 mod startup;
 mod stats;
+mod strace;
 mod threads;
 mod vfs;
 mod vmm;
@@ -79,12 +80,18 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let fds = startup::reserve_fd_range();
     let diag_fd = diag::init(fds.floor);
     let loadavg_fd = spare_core::init(fds.floor);
+    let strace_fd = if args.tracing() {
+        strace::init(args.strace_output.as_deref(), fds.floor)
+            .map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })?
+    } else {
+        None
+    };
     let memory = args.memory.unwrap_or_else(cli::default_memory);
     let cfg = MachineConfig {
         exitless: args.hypercalls == cli::HypercallPath::Shared,
         memory,
         flavour: args.platform.map(Into::into),
-        strace: args.strace,
+        strace: args.tracing(),
         guest_log_level: args.verbose + 1,
         fd_floor: fds.floor,
     };
@@ -94,15 +101,20 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let startup = startup::collect(&launch, &fds);
     let guard = server::FdGuard::default();
     guard.set_floor(fds.floor);
-    for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd) {
+    for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd).chain(strace_fd) {
         guard.reserve(fd);
     }
-    let server = Arc::new(Server::new(&startup, guard, args.strace));
+    let server = Arc::new(Server::new(&startup, guard, args.tracing()));
     let mut exits = BTreeMap::new();
     startup::reclose_stdio();
     startup::enforce_program_fd_limit(&fds);
     let outcome = machine.run(server.clone(), &mut exits);
     let hypercalls = server.hypercalls();
+    match &outcome {
+        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => strace::process_ended(Some(*s), None),
+        Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => strace::process_ended(None, Some(*sig)),
+        _ => {}
+    }
     // Reading KVM's counters takes a dozen system calls, worth it only for a report.
     let wanted = (args.stats || args.stats_json.is_some()) && !machine.forked;
     let counters = if wanted { machine.vcpu.counters() } else { Vec::new() };
