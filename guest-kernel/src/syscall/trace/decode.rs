@@ -142,6 +142,30 @@ impl Call<'_> {
     }
 }
 
+/// Whether the call fills this argument (it is shown after the call; so is every argument
+/// after it).
+pub fn is_output(kind: Arg) -> bool {
+    matches!(
+        kind,
+        Arg::RBuf
+            | Arg::RStr
+            | Arg::RHex
+            | Arg::IoctlArg
+            | Arg::FcntlArg
+            | Arg::Clone
+            | Arg::SigActOut
+            | Arg::SigSetOut
+            | Arg::StatOut
+            | Arg::TimespecOut
+            | Arg::SockAddrOut
+            | Arg::SockLen
+            | Arg::WStatus
+            | Arg::FdPair
+            | Arg::RlimitOut
+            | Arg::UtsOut
+    )
+}
+
 /// strace's limit on string and buffer lengths (`-s 32`).
 const MAX_STRLEN: usize = 32;
 /// Longest path shown (the line has room for little more).

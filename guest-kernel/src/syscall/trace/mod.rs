@@ -1,8 +1,8 @@
 //! `--strace`: one line per syscall, in strace's format, marked with where it was served.
 //!
-//! A line is made when the call returns, so that what the call filled in (a read buffer, a
-//! `struct stat`, a signal mask) is shown as strace shows it; execve's and exit's lines are
-//! made before the call, since it replaces or ends the memory they describe. Each line goes
+//! A line is begun before the call, with the arguments the call reads, and ended when it
+//! returns, with what the call filled in (a read buffer, a `struct stat`, a signal mask)
+//! and its result, as strace does. Each line goes
 //! to the monitor as `TID text`, with a tab where strace pads to its result column: the
 //! monitor adds the `[pid N]` prefix (or `N ` with --strace-output), the padding, and
 //! writes the line out. Nothing here runs while tracing is off but the `enabled()` test.
@@ -35,65 +35,73 @@ pub fn enabled() -> bool {
 const CLONE: u64 = 56;
 const FORK: u64 = 57;
 const VFORK: u64 = 58;
-const EXECVE: u64 = 59;
-const EXIT: u64 = 60;
 const FCNTL: u64 = 72;
 const UMASK: u64 = 95;
-const EXIT_GROUP: u64 = 231;
-const EXECVEAT: u64 = 322;
 const CLONE3: u64 = 435;
 
-/// Before the call: the line of a call whose arguments will not outlive it (execve,
-/// execveat, exit, exit_group); None for every other call, shown at return.
-#[inline(never)]
-pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6]) -> Option<Line> {
-    matches!(nr, EXECVE | EXECVEAT | EXIT | EXIT_GROUP).then(|| call_line(nr, entry, args, None))
+/// A line begun before the call: the name and the arguments the call reads, up to the
+/// first one it fills (strace's split: what the call reads is shown as it was before the
+/// call, even where the call then writes over it, as rt_sigprocmask(SIG_SETMASK, &set, &set)).
+pub struct Pending {
+    line: Line,
+    /// The next argument to show, after the call.
+    next: usize,
+    /// No argument written yet (no separator before the next).
+    first: bool,
 }
 
-/// `TID name(args` of one call.
-fn call_line(nr: u64, entry: Option<&Entry>, args: &[u64; 6], ret: Option<i64>) -> Line {
-    let mut line = Line::new();
-    let _ = write!(line, "{} ", crate::task::tid());
-    let call = decode::Call { args, ret };
+/// Before the call, when tracing: begin its line.
+#[inline(never)]
+pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6]) -> Pending {
+    let mut p = Pending { line: Line::new(), next: 0, first: true };
+    let _ = write!(p.line, "{} ", crate::task::tid());
     match entry {
         Some(e) => {
-            let _ = write!(line, "{}(", e.name);
-            let mut first = true;
-            for (i, kind) in e.args.iter().enumerate() {
-                let mark = line.len;
-                if !first {
-                    let _ = line.write_str(", ");
-                }
-                if decode::show(&mut line, *kind, i, &call) {
-                    first = false;
-                } else {
-                    line.len = mark;
-                }
-                if *kind == Arg::Clone {
-                    break;
-                }
-            }
+            let _ = write!(p.line, "{}(", e.name);
+            show_args(&mut p, e.args, args, None);
         }
         None => {
             // Not implemented here: the name Linux has for the number (strace's
             // `syscall_0x...` for one it has not), and the six registers.
             let _ = match abi_shared::syscalls::syscall_name(nr) {
-                Some(name) => write!(line, "{name}("),
-                None => write!(line, "syscall_{nr:#x}("),
+                Some(name) => write!(p.line, "{name}("),
+                None => write!(p.line, "syscall_{nr:#x}("),
             };
             for (i, a) in args.iter().enumerate() {
-                let _ = line.write_str(if i > 0 { ", " } else { "" });
-                let _ = decode::hex0(&mut line, *a);
+                let _ = p.line.write_str(if i > 0 { ", " } else { "" });
+                let _ = decode::hex0(&mut p.line, *a);
             }
+            p.next = 6;
         }
     }
-    line
+    p
 }
 
-/// After the call: the whole line (or the end of the one made at entry) with its result.
+/// Show the arguments from `p.next` on: before the call (`ret` None) up to the first that
+/// the call fills, after it the rest.
+fn show_args(p: &mut Pending, kinds: &[Arg], args: &[u64; 6], ret: Option<i64>) {
+    let call = decode::Call { args, ret };
+    while let Some(&kind) = kinds.get(p.next) {
+        if ret.is_none() && decode::is_output(kind) {
+            return;
+        }
+        let mark = p.line.len;
+        if !p.first {
+            let _ = p.line.write_str(", ");
+        }
+        if decode::show(&mut p.line, kind, p.next, &call) {
+            p.first = false;
+        } else {
+            p.line.len = mark;
+        }
+        p.next = if kind == Arg::Clone { kinds.len() } else { p.next + 1 };
+    }
+}
+
+/// After the call: the rest of its line and its result.
 #[inline(never)]
 pub fn at_exit(
-    pre: Option<Line>,
+    mut p: Pending,
     nr: u64,
     entry: Option<&Entry>,
     args: &[u64; 6],
@@ -105,7 +113,10 @@ pub fn at_exit(
     if matches!(nr, CLONE | FORK | VFORK | CLONE3) && ret == 0 {
         return;
     }
-    let mut line = pre.unwrap_or_else(|| call_line(nr, entry, args, Some(ret)));
+    if let Some(e) = entry {
+        show_args(&mut p, e.args, args, Some(ret));
+    }
+    let mut line = p.line;
     let _ = line.write_str(")\t= ");
     if full_return {
         let _ = line.write_str("?");
@@ -149,7 +160,8 @@ fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Res
 }
 
 /// A syscall that does not return (exit, exit_group): `= ?` now.
-pub fn no_return(mut line: Line) {
+pub fn no_return(p: Pending) {
+    let mut line = p.line;
     let _ = line.write_str(")\t= ?");
     crate::hypercall::trace(line.as_bytes());
 }
