@@ -66,7 +66,7 @@ syscall_table! {
     13  rt_sigaction      Guest sig::rt_sigaction     [Sig, SigAct, SigActOut, D];
     14  rt_sigprocmask    Guest sig::rt_sigprocmask   [SigHow, SigSet, SigSetOut, D];
     15  rt_sigreturn      Guest sig::rt_sigreturn     [];
-    16  ioctl             Host  fs::ioctl             [Fd, Ioctl, IoctlArg];
+    16  ioctl             Host  fs::ioctl             [Fd, Ioctl, IoctlData];
     17  pread64           Both  fs::pread64           [Fd, RBuf, D, D];
     18  pwrite64          Both  fs::pwrite64          [Fd, WBuf, D, D];
     19  readv             Host  fs::readv             [Fd, Ptr, D];
@@ -122,7 +122,7 @@ syscall_table! {
     69  msgsnd            Host  ipc::msgsnd           [D, Ptr, D, X];
     70  msgrcv            Host  ipc::msgrcv           [D, Ptr, D, D, X];
     71  msgctl            Host  ipc::msgctl           [D, D, Ptr];
-    72  fcntl             Host  fs::fcntl             [Fd, Fcntl, FcntlArg];
+    72  fcntl             Host  fs::fcntl             [Fd, Fcntl, FcntlData];
     73  flock             Host  fs::flock             [Fd, D];
     74  fsync             Host  fs::fsync             [Fd];
     75  fdatasync         Host  fs::fdatasync         [Fd];

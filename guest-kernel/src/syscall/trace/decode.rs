@@ -55,11 +55,11 @@ pub enum Arg {
     /// An ioctl request, by name.
     Ioctl,
     /// An ioctl argument, by the request before it.
-    IoctlArg,
+    IoctlData,
     /// A fcntl command, by name.
     Fcntl,
     /// A fcntl argument, by the command before it (absent for F_GETFD and the like).
-    FcntlArg,
+    FcntlData,
     /// clone's whole argument list (flags, stack, parent_tid, child_tid, tls).
     Clone,
     /// A signal number.
@@ -150,8 +150,8 @@ pub fn is_output(kind: Arg) -> bool {
         Arg::RBuf
             | Arg::RStr
             | Arg::RHex
-            | Arg::IoctlArg
-            | Arg::FcntlArg
+            | Arg::IoctlData
+            | Arg::FcntlData
             | Arg::Clone
             | Arg::SigActOut
             | Arg::SigSetOut
@@ -206,9 +206,9 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         Arg::MapFlags => map_flags(line, v),
         Arg::Off => hex0(line, v),
         Arg::Ioctl => named(line, xlat::IOCTLS, v & 0xffff_ffff, true),
-        Arg::IoctlArg => return ioctl_arg(line, prev & 0xffff_ffff, v, c),
+        Arg::IoctlData => return ioctl_arg(line, prev & 0xffff_ffff, v, c),
         Arg::Fcntl => named(line, xlat::FCNTL_CMDS, v, false),
-        Arg::FcntlArg => return fcntl_arg(line, prev as u32, v, c),
+        Arg::FcntlData => return fcntl_arg(line, prev as u32, v, c),
         Arg::Clone => clone(line, c),
         Arg::Sig => signal(line, v),
         Arg::SigAct => sigaction(line, v),
@@ -509,7 +509,7 @@ fn timespec(line: &mut Line, addr: u64) -> core::fmt::Result {
 fn rlim_value(line: &mut Line, v: u64) -> core::fmt::Result {
     if v == u64::MAX {
         line.write_str("RLIM64_INFINITY")
-    } else if v > 0 && v % 1024 == 0 {
+    } else if v > 0 && v.is_multiple_of(1024) {
         write!(line, "{}*1024", v / 1024)
     } else {
         write!(line, "{v}")
