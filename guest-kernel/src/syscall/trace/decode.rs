@@ -227,7 +227,7 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         Arg::SockLen if c.ok() => int_in_brackets::<u32>(line, v),
         Arg::Family => named(line, xlat::ADDRESS_FAMILIES, v, false),
         Arg::SockType => sock_type(line, v),
-        Arg::Proto => match c.args[i - 2] {
+        Arg::Proto => match c.args[i.saturating_sub(2)] {
             2 | 10 => named(line, xlat::IP_PROTOCOLS, v, false),
             _ => write!(line, "{}", v as i32),
         },
