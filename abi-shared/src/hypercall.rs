@@ -137,7 +137,9 @@ pub enum Request<'a> {
         how: ExitHow,
         stats: SegList<'a>,
     },
-    /// One `--strace` line (without newline).
+    /// One `--strace` line (without newline): the thread id in decimal, a space, the text,
+    /// with a tab where strace pads to its result column (the monitor adds the pid prefix
+    /// and the padding).
     Trace {
         line: &'a [u8],
     },

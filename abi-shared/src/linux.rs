@@ -201,6 +201,43 @@ pub mod signal {
     pub const SIGRTMIN: i32 = 32;
     /// Highest signal number (_NSIG - 1).
     pub const SIGRTMAX: i32 = 64;
+
+    /// The names of signals 1 to 31 by number (index 0 holds "0", as strace shows it);
+    /// 32 is SIGRTMIN and those above it SIGRT_n, as strace names them.
+    pub const NAMES: [&str; 32] = [
+        "0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
 }
 
 #[cfg(test)]

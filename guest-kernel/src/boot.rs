@@ -47,6 +47,9 @@ extern "C" fn kmain() -> ! {
         Err(e) => crate::syscall::process::exit_with_loader_error(&startup, e),
     };
     crate::fs::procfs::note_exec(frame.rsp, &startup.argv, &startup.envp);
+    if crate::syscall::trace::enabled() {
+        crate::syscall::trace::first_execve(&startup.exec_path, &startup.argv, frame.rsp);
+    }
     crate::kdebug!("entering user: rip {:#x} rsp {:#x}", frame.rip, frame.rsp);
     let mut frame = frame;
     // Also for core dumps, so set up whether or not a debugger is attached.

@@ -14,9 +14,15 @@ use clap::{Parser, ValueEnum};
     override_usage = "linuxrun [OPTIONS] PROGRAM [ARGS]..."
 )]
 pub struct Args {
-    /// Print one line per syscall on stderr (strace format), marked [guest] or [hypercall].
+    /// Print one line per syscall on stderr, as `strace -f` does (child processes too),
+    /// each marked [guest] or [hypercall] (where it was served).
     #[arg(long)]
     pub strace: bool,
+
+    /// Write the --strace lines to FILE instead of stderr, each prefixed with its process
+    /// id, as `strace -f -o FILE` does (implies --strace).
+    #[arg(long, value_name = "FILE")]
+    pub strace_output: Option<PathBuf>,
 
     /// At exit, print per-syscall counts (served in the guest / by hypercall) and VM exits.
     #[arg(long)]
@@ -102,6 +108,11 @@ impl Args {
     /// Its arguments.
     pub fn args(&self) -> &[OsString] {
         &self.command[1..]
+    }
+
+    /// Whether syscalls are traced (--strace or --strace-output).
+    pub fn tracing(&self) -> bool {
+        self.strace || self.strace_output.is_some()
     }
 
     /// The root directory asked for: --root, else LINUXRUN_ROOT (if set and not empty).

@@ -19,6 +19,7 @@ mod signals;
 mod spare_core;
 mod startup;
 mod stats;
+mod strace;
 mod threads;
 mod vfs;
 mod vmm;
@@ -80,12 +81,18 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let fds = startup::reserve_fd_range();
     let diag_fd = diag::init(fds.floor);
     let loadavg_fd = spare_core::init(fds.floor);
+    let strace_fd = if args.tracing() {
+        strace::init(args.strace_output.as_deref(), fds.floor)
+            .map_err(|message| Failure { message, code: EXIT_LINUXRUN_FAILED })?
+    } else {
+        None
+    };
     let memory = args.memory.unwrap_or_else(cli::default_memory);
     let cfg = MachineConfig {
         exitless: args.hypercalls == cli::HypercallPath::Shared,
         memory,
         flavour: args.platform.map(Into::into),
-        strace: args.strace,
+        strace: args.tracing(),
         guest_log_level: args.verbose + 1,
         fd_floor: fds.floor,
         debugger: args.gdb.is_some(),
@@ -96,7 +103,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let startup = startup::collect(&launch, &fds);
     let guard = server::FdGuard::default();
     guard.set_floor(fds.floor);
-    for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd) {
+    for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd).chain(strace_fd) {
         guard.reserve(fd);
     }
     let debugger = match args.gdb {
@@ -108,7 +115,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     for fd in debugger.iter().flat_map(|d| d.fds()) {
         guard.reserve(fd);
     }
-    let server = Arc::new(Server::new(&startup, guard, args.strace));
+    let server = Arc::new(Server::new(&startup, guard, args.tracing()));
     if let Some(d) = &debugger {
         server.set_debugger(d.clone());
     }
@@ -123,6 +130,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         d.finish();
     }
     let hypercalls = server.hypercalls();
+    trace_the_end(&outcome);
     // Reading KVM's counters takes a dozen system calls, worth it only for a report.
     let wanted = (args.stats || args.stats_json.is_some()) && !machine.forked;
     let counters = if wanted { machine.vcpu.counters() } else { Vec::new() };
@@ -169,6 +177,17 @@ fn ending(outcome: Result<GuestOutcome, machine::MachineError>, machine: &Machin
     }
 }
 
+/// `--strace`'s `+++ exited with N +++` / `+++ killed by SIG +++` line.
+fn trace_the_end(outcome: &Result<GuestOutcome, machine::MachineError>) {
+    match outcome {
+        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => strace::process_ended(Some(*s), None),
+        Ok(GuestOutcome::Exited(ExitHow::Signal(sig) | ExitHow::CoreDumped(sig), _)) => {
+            strace::process_ended(None, Some(*sig))
+        }
+        _ => {}
+    }
+}
+
 /// A program that ends unsuccessfully after asking for something linuxrun lacks: say what
 /// (one line, whatever it used; probes that every C library makes are left out).
 fn say_what_was_missing(outcome: &Result<GuestOutcome, machine::MachineError>) {
@@ -186,6 +205,7 @@ static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new
 /// The end of a process forked by a thread other than the first: that thread ran the child
 /// (`threads.rs`), and ends it as `run` ends linuxrun (a forked child writes no report).
 pub fn finish_forked_child(outcome: Result<GuestOutcome, machine::MachineError>, machine: &Machine) -> ! {
+    trace_the_end(&outcome);
     if !QUIET.load(std::sync::atomic::Ordering::Relaxed) {
         say_what_was_missing(&outcome);
     }

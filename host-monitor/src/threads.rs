@@ -563,6 +563,9 @@ impl ThreadHost {
         let held = self.hold_for_fork();
         let pid = crate::signals::fork_holding_signals();
         drop(held);
+        if pid >= 0 {
+            crate::strace::process_started(if pid == 0 { std::process::id() as i32 } else { pid });
+        }
         let side = match pid {
             p if p < 0 => {
                 let e = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EAGAIN);

@@ -157,12 +157,74 @@ fn strace_marks_where_each_syscall_was_served() {
     assert_eq!(out.status.code(), Some(7));
     assert_eq!(out.stdout, b"hi\n", "trace lines go to stderr only");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.lines().any(|l| l == "getpid() = 1 [guest]" || (l.starts_with("getpid() = ") && l.ends_with(" [guest]"))),
-        "{err}"
-    );
-    assert!(err.contains("write(1, \"hi\\n\", 3) = 3 [hypercall]"), "{err}");
-    assert!(err.lines().any(|l| l == "exit_group(7) = ?"), "{err}");
+    // strace pads each call to its result column (40): compare with the padding collapsed.
+    let lines: Vec<String> = err.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let pid = out_pid(&lines);
+    assert!(lines.contains(&format!("getpid() = {pid} [guest]")), "{err}");
+    assert!(lines.iter().any(|l| l == "write(1, \"hi\\n\", 3) = 3 [hypercall]"), "{err}");
+    assert!(lines.iter().any(|l| l == "exit_group(7) = ?"), "{err}");
+    assert_eq!(lines.last().map(String::as_str), Some("+++ exited with 7 +++"), "{err}");
+    assert!(lines[0].starts_with(&format!("execve(\"{}\", [\"", exe.display())), "the first line is the execve: {err}");
+    assert!(err.contains("exit_group(7)                           = ?\n"), "padded to strace's column: {err}");
+}
+
+/// The pid set_tid_address returned (the first process's).
+fn out_pid(lines: &[String]) -> String {
+    let l = lines.iter().find(|l| l.starts_with("set_tid_address(")).expect("set_tid_address line");
+    l.split(" = ").nth(1).unwrap().split(' ').next().unwrap().to_owned()
+}
+
+const FORKER: &str = r#"
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t p = fork();
+    if (p == 0) { write(1, "c\n", 2); _exit(5); }
+    int st;
+    waitpid(p, &st, 0);
+    write(1, "p\n", 2);
+    return WEXITSTATUS(st);
+}
+"#;
+
+#[test]
+fn strace_prefixes_pids_while_the_tree_has_more_than_one_process() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("forker_strace", FORKER);
+    let out = run(&["--strace"], &exe);
+    assert_eq!(out.status.code(), Some(5));
+    let err = text(&out.stderr);
+    let child = err
+        .lines()
+        .find(|l| l.contains("write(1, \"c\\n\", 2)"))
+        .unwrap_or_else(|| panic!("the child is traced too: {err}"));
+    assert!(child.starts_with("[pid "), "a child's line while two processes live: {err}");
+    let child_pid = child[5..child.find(']').unwrap()].trim().to_owned();
+    assert!(err.contains(&format!("[pid {child_pid:>5}] +++ exited with 5 +++\n")), "{err}");
+    // Once the child is gone, the parent's lines have no prefix again.
+    assert!(err.lines().any(|l| l.starts_with("write(1, \"p\\n\", 2)")), "{err}");
+    assert!(err.ends_with("+++ exited with 5 +++\n"), "{err}");
+}
+
+#[test]
+fn strace_output_goes_to_its_file_with_a_pid_on_every_line() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("forker_strace_output", FORKER);
+    let file = exe.with_extension("trace");
+    let out = run(&["--strace-output", file.to_str().unwrap()], &exe);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(out.stderr.is_empty(), "nothing on stderr: {}", text(&out.stderr));
+    assert_eq!(out.stdout, b"c\np\n");
+    let trace = std::fs::read_to_string(&file).unwrap();
+    let pids: std::collections::BTreeSet<&str> = trace.lines().map(|l| l.split(' ').next().unwrap()).collect();
+    assert_eq!(pids.len(), 2, "two processes, each line prefixed by its pid: {trace}");
+    assert!(pids.iter().all(|p| p.parse::<u32>().is_ok()), "{trace}");
+    assert_eq!(trace.matches("+++ exited with").count(), 2, "{trace}");
+    assert!(trace.lines().all(|l| !l.is_empty()), "whole lines only: {trace}");
 }
 
 #[test]

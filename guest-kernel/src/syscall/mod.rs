@@ -56,7 +56,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
     let tracing = trace::enabled();
-    let mut pre = if tracing { Some(trace::before(nr, entry, &args)) } else { None };
+    let mut pre = if tracing { Some(trace::at_entry(nr, entry, &args)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
         // These do not return: count them and show them now, as strace does ("= ?").
         crate::stats::end_syscall(nr, 0);
@@ -81,7 +81,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     if let Some(pre) = pre {
         // A successful execve rewrote the frame too, but strace shows its result: 0.
         let exec_done = nr == EXECVE_NR || nr == EXECVEAT_NR;
-        trace::after(pre, ret, in_guest, full && !exec_done);
+        trace::at_exit(pre, nr, entry, &args, ret, in_guest, full && !exec_done);
     }
     crate::stats::clear_in_flight();
     crate::task::fork_gate::checkpoint();

@@ -277,9 +277,7 @@ impl Server {
             Request::Exit { how, stats } => self.exit(mem, *how, stats.as_slice()),
             Request::Trace { line } => {
                 if self.strace {
-                    let mut l = line.to_vec();
-                    l.push(b'\n');
-                    crate::diag::write(&l);
+                    crate::strace::guest_line(line);
                 }
                 Response::Ret(0)
             }

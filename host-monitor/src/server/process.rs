@@ -197,6 +197,9 @@ pub fn take_copy_back(pending: &mut Vec<u8>, mem: &GuestMemory, buf: &[abi_share
 fn wait4(pid: i32, options: i32) -> Handled {
     let options = host::wait_options_to_host(options)?;
     let (r, status, ru) = sys::wait4(pid, options)?;
+    if r > 0 && (libc::WIFEXITED(status) || libc::WIFSIGNALED(status)) {
+        crate::strace::process_gone(r as i32);
+    }
     let rusage = if r > 0 { host::rusage_to_linux(&ru) } else { LinuxRusage::default() };
     let status = if r > 0 { host::wait_status_to_linux(status) } else { 0 };
     Ok(Response::Waited { ret: r, status, rusage })
@@ -207,6 +210,13 @@ fn waitid(idtype: i32, id: i32, options: i32) -> Handled {
     let options = host::wait_options_to_host(options).map_err(Failure::Errno)?;
     let id = libc::id_t::try_from(id).map_err(|_| Failure::Errno(errno::EINVAL as LinuxErrno))?;
     let si = sys::waitid(idtype, id, options)?;
+    if options & libc::WNOWAIT == 0 {
+        // SAFETY: waitid filled si; si_pid is 0 when no child had changed state.
+        let pid = unsafe { si.si_pid() };
+        if pid > 0 && matches!(si.si_code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED) {
+            crate::strace::process_gone(pid);
+        }
+    }
     let info: WaitInfo = host::wait_info_to_linux(&si);
     // waitid has no rusage of its own; Linux's raw syscall fills one from the child, which
     // the host's libc waitid does not give us.

@@ -1,0 +1,189 @@
+//! `--strace`: one line per syscall, in strace's format, marked with where it was served.
+//!
+//! A line is begun before the call, with the arguments the call reads, and ended when it
+//! returns, with what the call filled in (a read buffer, a `struct stat`, a signal mask)
+//! and its result, as strace does. Each line goes
+//! to the monitor as `TID text`, with a tab where strace pads to its result column: the
+//! monitor adds the `[pid N]` prefix (or `N ` with --strace-output), the padding, and
+//! writes the line out. Nothing here runs while tracing is off but the `enabled()` test.
+
+mod decode;
+mod xlat;
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+pub use decode::Arg;
+
+use super::table::Entry;
+use crate::print::FixedBuf;
+
+pub type Line = FixedBuf<1024>;
+
+/// --strace: set once at boot.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+#[inline]
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+const CLONE: u64 = 56;
+const FORK: u64 = 57;
+const VFORK: u64 = 58;
+const FCNTL: u64 = 72;
+const UMASK: u64 = 95;
+const CLONE3: u64 = 435;
+
+/// A line begun before the call: the name and the arguments the call reads, up to the
+/// first one it fills (strace's split: what the call reads is shown as it was before the
+/// call, even where the call then writes over it, as rt_sigprocmask(SIG_SETMASK, &set, &set)).
+pub struct Pending {
+    line: Line,
+    /// The next argument to show, after the call.
+    next: usize,
+    /// No argument written yet (no separator before the next).
+    first: bool,
+}
+
+/// Before the call, when tracing: begin its line.
+#[inline(never)]
+pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6]) -> Pending {
+    let mut p = Pending { line: Line::new(), next: 0, first: true };
+    let _ = write!(p.line, "{} ", crate::task::tid());
+    match entry {
+        Some(e) => {
+            let _ = write!(p.line, "{}(", e.name);
+            show_args(&mut p, e.args, args, None);
+        }
+        None => {
+            // Not implemented here: the name Linux has for the number (strace's
+            // `syscall_0x...` for one it has not), and the six registers.
+            let _ = match abi_shared::syscalls::syscall_name(nr) {
+                Some(name) => write!(p.line, "{name}("),
+                None => write!(p.line, "syscall_{nr:#x}("),
+            };
+            for (i, a) in args.iter().enumerate() {
+                let _ = p.line.write_str(if i > 0 { ", " } else { "" });
+                let _ = decode::hex0(&mut p.line, *a);
+            }
+            p.next = 6;
+        }
+    }
+    p
+}
+
+/// Show the arguments from `p.next` on: before the call (`ret` None) up to the first that
+/// the call fills, after it the rest.
+fn show_args(p: &mut Pending, kinds: &[Arg], args: &[u64; 6], ret: Option<i64>) {
+    let call = decode::Call { args, ret };
+    while let Some(&kind) = kinds.get(p.next) {
+        if ret.is_none() && decode::is_output(kind) {
+            return;
+        }
+        let mark = p.line.len;
+        if !p.first {
+            let _ = p.line.write_str(", ");
+        }
+        if decode::show(&mut p.line, kind, p.next, &call) {
+            p.first = false;
+        } else {
+            p.line.len = mark;
+        }
+        p.next = if kind == Arg::Clone { kinds.len() } else { p.next + 1 };
+    }
+}
+
+/// After the call: the rest of its line and its result.
+#[inline(never)]
+pub fn at_exit(
+    mut p: Pending,
+    nr: u64,
+    entry: Option<&Entry>,
+    args: &[u64; 6],
+    ret: i64,
+    in_guest: bool,
+    full_return: bool,
+) {
+    // A new process's (or thread's) return from fork: strace shows only the parent's.
+    if matches!(nr, CLONE | FORK | VFORK | CLONE3) && ret == 0 {
+        return;
+    }
+    if let Some(e) = entry {
+        show_args(&mut p, e.args, args, Some(ret));
+    }
+    let mut line = p.line;
+    let _ = line.write_str(")\t= ");
+    if full_return {
+        let _ = line.write_str("?");
+    } else {
+        let _ = result(&mut line, nr, args, ret);
+    }
+    let _ = write!(line, " [{}]", if in_guest { "guest" } else { "hypercall" });
+    crate::hypercall::trace(line.as_bytes());
+}
+
+/// The result as strace shows it: `-1 ENOENT (No such file or directory)`, addresses in
+/// hexadecimal, umask's in octal, fcntl's flags by name.
+fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Result {
+    if (-4095..0).contains(&ret) {
+        let e = -ret;
+        return match xlat::ERRNOS.get(e as usize).copied().flatten() {
+            Some((name, text)) => write!(line, "-1 {name} ({text})"),
+            None => write!(line, "-1 E??? (errno {e})"),
+        };
+    }
+    let v = ret as u64;
+    match nr {
+        9 | 12 | 25 | 30 => decode::hex0(line, v),
+        UMASK => decode::mode(line, v),
+        FCNTL if v != 0 && args[1] == u64::from(abi_shared::linux::general::F_GETFD) => {
+            write!(line, "{v:#x} (flags ")?;
+            decode::flags(line, xlat::FD_FLAGS, v, "0")?;
+            line.write_char(')')
+        }
+        FCNTL if args[1] == u64::from(abi_shared::linux::general::F_GETFL) => {
+            if v == 0 {
+                line.write_str("0 (flags ")?;
+            } else {
+                write!(line, "{v:#x} (flags ")?;
+            }
+            decode::open_flags(line, v)?;
+            line.write_char(')')
+        }
+        _ => write!(line, "{ret}"),
+    }
+}
+
+/// A syscall that does not return (exit, exit_group): `= ?` now.
+pub fn no_return(p: Pending) {
+    let mut line = p.line;
+    let _ = line.write_str(")\t= ?");
+    crate::hypercall::trace(line.as_bytes());
+}
+
+/// The first program's execve, as strace shows the exec it makes itself:
+/// `execve("./prog", ["./prog", "a"], 0x7ffd... /* 12 vars */) = 0`. `sp` is the initial
+/// user stack (argc, argv..., NULL, envp..., NULL), where the environment is.
+#[inline(never)]
+pub fn first_execve(path: &[u8], argv: &[alloc::vec::Vec<u8>], sp: u64) {
+    let mut line = Line::new();
+    let _ = write!(line, "{} execve(", crate::task::tid());
+    let _ = decode::quote(&mut line, path, false, false);
+    let _ = line.write_str(", [");
+    for (i, a) in argv.iter().enumerate() {
+        let _ = line.write_str(if i > 0 { ", " } else { "" });
+        let n = a.len().min(32);
+        let _ = decode::quote(&mut line, &a[..n], n < a.len(), false);
+    }
+    let _ = line.write_str("], ");
+    let argc = crate::mm::uaccess::read_u64(sp).unwrap_or(0);
+    let args = [0, 0, sp + 8 * (argc + 2), 0, 0, 0];
+    decode::show(&mut line, Arg::Envp, 2, &decode::Call { args: &args, ret: Some(0) });
+    let _ = line.write_str(")\t= 0 [guest]");
+    crate::hypercall::trace(line.as_bytes());
+}
