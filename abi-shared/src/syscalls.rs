@@ -16,7 +16,7 @@ pub fn syscall_name(nr: u64) -> Option<&'static str> {
 pub enum Unsupported {
     /// clone/clone3 flags linuxrun does not serve (value: the flags).
     CloneFlags = 1,
-    /// clone3's set_tid, cgroup or pidfd fields (value: the flags).
+    /// clone3's set_tid field (value: the flags).
     Clone3Fields = 2,
     /// A futex operation Linux has (value: the operation).
     FutexOp = 3,
@@ -39,7 +39,7 @@ impl Unsupported {
     pub fn describe(self) -> &'static str {
         match self {
             Unsupported::CloneFlags => "clone flags",
-            Unsupported::Clone3Fields => "clone3 set_tid/cgroup/pidfd",
+            Unsupported::Clone3Fields => "clone3 set_tid",
             Unsupported::FutexOp => "futex op",
             Unsupported::Ioctl => "ioctl",
         }

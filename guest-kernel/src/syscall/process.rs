@@ -95,9 +95,12 @@ pub fn clone3(c: &mut Ctx<'_>) -> i64 {
         return super::EFAULT;
     }
     let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
-    let (flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
-        (field(0), field(1), field(2), field(3), field(4), field(5), field(6), field(7));
-    let (set_tid, set_tid_size, cgroup) = (field(8), field(9), field(10));
+    // Field 1 (pidfd) is read by Linux only with CLONE_PIDFD, field 10 (cgroup) only with
+    // CLONE_INTO_CGROUP (glibc's pthread_create puts the tid's address in pidfd without the
+    // flag); those flags are refused with the others not served (clone_with).
+    let (flags, child_tid, parent_tid, exit_signal, stack, stack_size, tls) =
+        (field(0), field(2), field(3), field(4), field(5), field(6), field(7));
+    let (set_tid, set_tid_size) = (field(8), field(9));
     // Fields beyond what we know must be zero (Linux: E2BIG).
     if size as usize > raw.len() {
         let mut rest = alloc::vec![0u8; size as usize - raw.len()];
@@ -112,7 +115,7 @@ pub fn clone3(c: &mut Ctx<'_>) -> i64 {
     if flags & CSIGNAL != 0 || exit_signal > 64 || (stack == 0) != (stack_size == 0) {
         return super::EINVAL;
     }
-    if set_tid != 0 || set_tid_size != 0 || cgroup != 0 || pidfd != 0 {
+    if set_tid != 0 || set_tid_size != 0 {
         super::unsupported(crate::stats::Unsupported::Clone3Fields, flags);
         return super::ENOSYS;
     }
