@@ -250,31 +250,18 @@ pub mod arm64 {
     pub const BOOT_PSTATE: u64 = 0x3c5;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The arm64 doorbell must be a page no guest RAM or file-window mapping can cover, in
-    /// the second level-1 table of the boot tables, within a 40-bit IPA space.
-    #[test]
-    fn arm64_doorbell_lies_outside_ram_and_the_file_window() {
-        const GIB: u64 = 1 << 30;
-        assert!(arm64::DOORBELL_GPA >= FILE_WINDOW_GPA + FILE_WINDOW_SIZE);
-        assert!(arm64::DOORBELL_GPA < 1 << 40);
-        assert_eq!(arm64::DOORBELL_GPA % GIB, 0);
-        assert!((512..1024).contains(&(arm64::DOORBELL_GPA / GIB)));
-        // The boot tables sit below the vCPU blocks, clear of BootInfo.
-        for t in [arm64::BOOT_L0_GPA, arm64::BOOT_L1_LOW_GPA, arm64::BOOT_L1_HIGH_GPA] {
-            assert!(t > BOOT_INFO_GPA && t + PAGE_SIZE <= BOOT_PT_START);
-        }
-    }
-
-    #[test]
-    fn arm64_tcr_has_48_bit_halves_and_4k_granules() {
-        assert_eq!(arm64::TCR & 0x3f, 16); // T0SZ
-        assert_eq!((arm64::TCR >> 16) & 0x3f, 16); // T1SZ
-        assert_eq!((arm64::TCR >> 14) & 3, 0); // TG0 = 4 KiB
-        assert_eq!((arm64::TCR >> 30) & 3, 2); // TG1 = 4 KiB
-        assert_eq!(arm64::SCTLR & 1, 1); // MMU on
-    }
-}
+// The arm64 doorbell is a page no guest RAM or file-window mapping can cover, in the
+// second level-1 table of the boot tables, within a 40-bit IPA space; the boot tables sit
+// between BootInfo and the monitor's x86_64 page-table area; TCR has 48-bit halves with
+// 4 KiB granules; SCTLR turns the MMU on.
+const _: () = {
+    const GIB: u64 = 1 << 30;
+    assert!(arm64::DOORBELL_GPA >= FILE_WINDOW_GPA + FILE_WINDOW_SIZE);
+    assert!(arm64::DOORBELL_GPA < 1 << 40);
+    assert!(arm64::DOORBELL_GPA.is_multiple_of(GIB));
+    assert!(arm64::DOORBELL_GPA / GIB >= 512 && arm64::DOORBELL_GPA / GIB < 1024);
+    assert!(arm64::BOOT_L0_GPA > BOOT_INFO_GPA && arm64::BOOT_L1_HIGH_GPA + PAGE_SIZE <= BOOT_PT_START);
+    assert!(arm64::TCR & 0x3f == 16 && (arm64::TCR >> 16) & 0x3f == 16);
+    assert!((arm64::TCR >> 14) & 3 == 0 && (arm64::TCR >> 30) & 3 == 2);
+    assert!(arm64::SCTLR & 1 == 1);
+};

@@ -371,13 +371,19 @@ mod tests {
         h
     }
 
+    /// The other architecture's ELF, and its name.
+    #[cfg(not(target_arch = "aarch64"))]
+    const OTHER: (u16, &str) = (183, "aarch64 ELF: linuxrun runs x86_64 programs");
+    #[cfg(target_arch = "aarch64")]
+    const OTHER: (u16, &str) = (62, "x86_64 ELF: linuxrun runs aarch64 programs");
+
     #[test]
     fn foreign_and_32_bit_elves_are_named() {
         let p = Path::new("x");
-        let e = classify(p, &header(2, 183)).unwrap_err();
+        let e = classify(p, &header(2, OTHER.0)).unwrap_err();
         assert_eq!(e.exit_code, 126);
-        assert!(e.message.contains("aarch64"), "{}", e.message);
-        let e = classify(p, &header(1, 3)).unwrap_err();
+        assert!(e.message.contains(OTHER.1), "{}", e.message);
+        let e = classify(p, &header(1, COMPAT_MACHINE)).unwrap_err();
         assert!(e.message.contains("32-bit"), "{}", e.message);
     }
 
@@ -389,7 +395,7 @@ mod tests {
 
     #[test]
     fn static_elf_is_accepted() {
-        let mut h = header(2, 62);
+        let mut h = header(2, GUEST_MACHINE);
         h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
         assert_eq!(classify(Path::new("x"), &h).unwrap(), Kind::StaticElf);
     }

@@ -241,11 +241,13 @@ pub fn kernel_stack_top() -> u64 {
 /// exception from EL0 saves and restores its frame, and `eret` takes it to EL0.
 pub fn enter_user(frame: &TrapFrame) -> ! {
     let at = kernel_stack_top() - FRAME_SIZE as u64;
-    // SAFETY: the top FRAME_SIZE bytes of the kernel stack are free (this function's own
-    // frame lies below them: kmain started at the top and has not returned, but nothing
-    // lives there once we switch sp), and the return path reads exactly a TrapFrame there.
+    // SAFETY: the top FRAME_SIZE bytes of the kernel stack hold only the frames of our
+    // callers (kmain at the top), which never run again; `frame` may lie there too, so the
+    // copy is a memmove. This function's own frame lies deeper, below `at` (kmain's frame
+    // alone is larger than a TrapFrame: it holds one). The return
+    // path reads exactly a TrapFrame at the new sp.
     unsafe {
-        core::ptr::copy_nonoverlapping(frame as *const TrapFrame, at as *mut TrapFrame, 1);
+        core::ptr::copy(frame as *const TrapFrame, at as *mut TrapFrame, 1);
         core::arch::asm!("mov sp, {0}", "b linuxrun_ret_to_user", in(reg) at, options(noreturn));
     }
 }
