@@ -20,8 +20,9 @@ use kvm_bindings::{kvm_userspace_memory_region, kvm_vcpu_init, KVM_ARM_VCPU_PSCI
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
 use abi_shared::bootinfo::Flavour;
-use abi_shared::layout::{arm64, ports};
+use abi_shared::layout::arm64;
 
+use super::arm64_regs::*;
 use super::{Arm64BootState, BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
 use crate::guest_mem::GuestMemory;
 
@@ -201,38 +202,6 @@ impl Vm for KvmArm64Vm {
     }
 }
 
-/// KVM_REG_ARM64 | KVM_REG_SIZE_U64.
-const REG_U64: u64 = 0x6030_0000_0000_0000;
-/// KVM_REG_ARM_CORE: an offset into `struct kvm_regs`, in 32-bit words.
-const CORE: u64 = 0x0010 << 16;
-/// KVM_REG_ARM64_SYSREG.
-const SYSREG: u64 = 0x0013 << 16;
-
-/// The id of the 64-bit core register at byte `offset` of `struct kvm_regs`.
-const fn core_reg(offset: u64) -> u64 {
-    REG_U64 | CORE | (offset / 4)
-}
-
-/// The id of system register (op0, op1, CRn, CRm, op2).
-const fn sys_reg(op0: u64, op1: u64, crn: u64, crm: u64, op2: u64) -> u64 {
-    REG_U64 | SYSREG | (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2
-}
-
-/// `struct kvm_regs`: regs[31], sp (SP_EL0), pc, pstate, then sp_el1.
-const X0: u64 = core_reg(0);
-const SP_EL0: u64 = core_reg(31 * 8);
-const PC: u64 = core_reg(32 * 8);
-const PSTATE: u64 = core_reg(33 * 8);
-const SP_EL1: u64 = core_reg(34 * 8);
-const SCTLR_EL1: u64 = sys_reg(3, 0, 1, 0, 0);
-const CPACR_EL1: u64 = sys_reg(3, 0, 1, 0, 2);
-const TTBR0_EL1: u64 = sys_reg(3, 0, 2, 0, 0);
-const TTBR1_EL1: u64 = sys_reg(3, 0, 2, 0, 1);
-const TCR_EL1: u64 = sys_reg(3, 0, 2, 0, 2);
-const ESR_EL1: u64 = sys_reg(3, 0, 5, 2, 0);
-const FAR_EL1: u64 = sys_reg(3, 0, 6, 0, 0);
-const MAIR_EL1: u64 = sys_reg(3, 0, 10, 2, 0);
-
 pub struct KvmArm64Vcpu {
     fd: VcpuFd,
 }
@@ -251,16 +220,6 @@ impl KvmArm64Vcpu {
             Ok(_) => u64::from_le_bytes(b),
             Err(_) => 0,
         }
-    }
-}
-
-/// The doorbell a store to `DOORBELL_GPA` rang (its value is the `layout::ports` number).
-fn doorbell_exit(n: u64) -> Exit {
-    match u16::try_from(n) {
-        Ok(ports::HYPERCALL) => Exit::Hypercall,
-        Ok(ports::GROW_RAM) => Exit::GrowRam,
-        Ok(other) => Exit::UnknownPort(other),
-        Err(_) => Exit::Other(format!("doorbell with value {n:#x}")),
     }
 }
 
