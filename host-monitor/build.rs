@@ -1,13 +1,20 @@
-//! Build the guest kernel for x86_64-unknown-none and hand its path to the monitor, which
-//! embeds it with include_bytes!. A plain `cargo build` thus yields one self-contained
-//! `linuxrun` binary.
+//! Build the guest kernel and hand its path to the monitor, which embeds it with
+//! include_bytes!. A plain `cargo build` thus yields one self-contained `linuxrun` binary.
+//! The guest kernel's architecture is the monitor's: x86_64-unknown-none for an x86_64
+//! linuxrun, aarch64-unknown-none for an aarch64 one (arm64 Linux, Apple Silicon).
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The guest kernel's target: its standard library (core, alloc) must be installed.
-const GUEST_TARGET: &str = "x86_64-unknown-none";
+/// The guest kernel's target for the monitor being built: its standard library (core,
+/// alloc) must be installed.
+fn guest_target() -> &'static str {
+    match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("aarch64") => "aarch64-unknown-none",
+        _ => "x86_64-unknown-none",
+    }
+}
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -29,7 +36,7 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "-p", "guest-kernel", "--target", "x86_64-unknown-none", "--target-dir"])
+        .args(["build", "--release", "-p", "guest-kernel", "--target", guest_target(), "--target-dir"])
         .arg(&target_dir);
     // The outer build's flags and wrappers (clippy, coverage, a host RUSTFLAGS) are for the
     // host crate, not for the freestanding kernel.
@@ -51,7 +58,7 @@ fn main() {
         Ok(_) => fail("building the guest kernel failed (its errors are above)"),
         Err(e) => fail(&format!("cannot run cargo to build the guest kernel: {e}")),
     }
-    let kernel = target_dir.join("x86_64-unknown-none/release/guest-kernel");
+    let kernel = target_dir.join(guest_target()).join("release/guest-kernel");
     println!("cargo:rustc-env=LINUXRUN_GUEST_KERNEL={}", kernel.display());
 }
 
@@ -61,25 +68,26 @@ fn main() {
 /// the guest build would fail with "can't find crate for `core`". With rustup we add it
 /// here; without rustup we say what to install.
 fn ensure_guest_target() {
+    let target = guest_target();
     if guest_target_installed() {
         return;
     }
     let toolchain = env::var("RUSTUP_TOOLCHAIN").ok();
     let mut add = Command::new("rustup");
-    add.args(["target", "add", GUEST_TARGET]);
+    add.args(["target", "add", guest_target()]);
     if let Some(t) = &toolchain {
         add.args(["--toolchain", t]);
     }
-    println!("cargo:warning=installing the guest kernel's target: rustup target add {GUEST_TARGET}");
+    println!("cargo:warning=installing the guest kernel's target: rustup target add {target}");
     match add.status() {
         Ok(s) if s.success() && guest_target_installed() => {}
         Ok(_) => fail(&format!(
-            "`rustup target add {GUEST_TARGET}` failed; run it by hand (the guest kernel is built for that target)"
+            "`rustup target add {target}` failed; run it by hand (the guest kernel is built for that target)"
         )),
         Err(_) => fail(&format!(
-            "the guest kernel is built for {GUEST_TARGET}, whose standard library is not installed, \
+            "the guest kernel is built for {target}, whose standard library is not installed, \
              and there is no rustup to add it: install Rust with rustup, or your distribution's \
-             rust-std package for {GUEST_TARGET}"
+             rust-std package for {target}"
         )),
     }
 }
@@ -87,7 +95,7 @@ fn ensure_guest_target() {
 /// Whether the toolchain building us has `core` for the guest target.
 fn guest_target_installed() -> bool {
     let rustc = env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
-    let Ok(out) = Command::new(rustc).args(["--print", "target-libdir", "--target", GUEST_TARGET]).output() else {
+    let Ok(out) = Command::new(rustc).args(["--print", "target-libdir", "--target", guest_target()]).output() else {
         return false;
     };
     let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());

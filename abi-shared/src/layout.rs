@@ -203,3 +203,65 @@ pub const HUGE_PAGE_SIZE: u64 = 2 << 20;
 pub const fn vcpu_block_gpa(n: u64) -> u64 {
     VCPU_BLOCKS_GPA + n * VCPU_BLOCK_SIZE
 }
+
+/// The arm64 guest (docs/arm64.md). Guest RAM starts at GPA 0 as on x86_64, and the GPAs
+/// above (BootInfo, the vCPU blocks with their hypercall areas and kernel stacks, the
+/// kernel image at `KERNEL_LOAD_GPA`) are the same; what differs is the virtual side and
+/// the doorbell.
+pub mod arm64 {
+    /// The TTBR1 half: VA = KERNEL_BASE + GPA for all guest RAM (the kernel image, the
+    /// vCPU blocks, the heap and every frame). The kernel is linked at
+    /// KERNEL_BASE + KERNEL_LOAD_GPA. TTBR0 (the lower 48 bits) is the program's.
+    pub const KERNEL_BASE: u64 = 0xffff_0000_0000_0000;
+    /// A 64-bit store here exits to the monitor (KVM_EXIT_MMIO) with the doorbell number
+    /// (`layout::ports`) as its data: the arm64 counterpart of the x86_64 port doorbells.
+    /// Outside guest RAM and the file window, below 1 TiB (KVM's default 40-bit IPA space).
+    pub const DOORBELL_GPA: u64 = 0xff_0000_0000;
+    /// The monitor's boot page tables (4 KiB granule, 48-bit VA): TTBR1's level-0 table and
+    /// the level-1 tables of its first two entries (RAM in 1 GiB blocks; the doorbell).
+    pub const BOOT_L0_GPA: u64 = 0x2000;
+    pub const BOOT_L1_LOW_GPA: u64 = 0x3000;
+    pub const BOOT_L1_HIGH_GPA: u64 = 0x4000;
+    /// MAIR_EL1: attribute 0 normal write-back memory, attribute 1 Device-nGnRE.
+    pub const MAIR: u64 = 0x04_ff;
+    pub const ATTR_NORMAL: u64 = 0;
+    pub const ATTR_DEVICE: u64 = 1;
+    /// TCR_EL1: T0SZ = T1SZ = 16 (48-bit halves), 4 KiB granules, inner-shareable
+    /// write-back walks, 40-bit intermediate physical addresses.
+    pub const TCR: u64 =
+        16 | (1 << 8) | (1 << 10) | (3 << 12) | (16 << 16) | (1 << 24) | (1 << 26) | (3 << 28) | (2 << 30) | (2 << 32);
+    /// SCTLR_EL1: MMU, caches, SP alignment checks on, the RES1 bits of ARMv8.0 set (SPAN
+    /// among them: PAN stays off on exception entry), and EL0 may use DC ZVA, read CTR_EL0,
+    /// run WFI/WFE and cache maintenance by VA, as on Linux.
+    pub const SCTLR: u64 = 0x30d0_0800
+        | 1
+        | (1 << 2)
+        | (1 << 3)
+        | (1 << 4)
+        | (1 << 12)
+        | (1 << 14)
+        | (1 << 15)
+        | (1 << 16)
+        | (1 << 18)
+        | (1 << 26);
+    /// CPACR_EL1.FPEN = 0b11: FP/SIMD do not trap at EL0 or EL1.
+    pub const CPACR: u64 = 3 << 20;
+    /// PSTATE at the first instruction: EL1h with D, A, I and F masked.
+    pub const BOOT_PSTATE: u64 = 0x3c5;
+}
+
+// The arm64 doorbell is a page no guest RAM or file-window mapping can cover, in the
+// second level-1 table of the boot tables, within a 40-bit IPA space; the boot tables sit
+// between BootInfo and the monitor's x86_64 page-table area; TCR has 48-bit halves with
+// 4 KiB granules; SCTLR turns the MMU on.
+const _: () = {
+    const GIB: u64 = 1 << 30;
+    assert!(arm64::DOORBELL_GPA >= FILE_WINDOW_GPA + FILE_WINDOW_SIZE);
+    assert!(arm64::DOORBELL_GPA < 1 << 40);
+    assert!(arm64::DOORBELL_GPA.is_multiple_of(GIB));
+    assert!(arm64::DOORBELL_GPA / GIB >= 512 && arm64::DOORBELL_GPA / GIB < 1024);
+    assert!(arm64::BOOT_L0_GPA > BOOT_INFO_GPA && arm64::BOOT_L1_HIGH_GPA + PAGE_SIZE <= BOOT_PT_START);
+    assert!(arm64::TCR & 0x3f == 16 && (arm64::TCR >> 16) & 0x3f == 16);
+    assert!((arm64::TCR >> 14) & 3 == 0 && (arm64::TCR >> 30) & 3 == 2);
+    assert!(arm64::SCTLR & 1 == 1);
+};

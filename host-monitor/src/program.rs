@@ -220,8 +220,8 @@ fn runnable_interpreter(program: &Found, interpreter: &str, host: &Path) -> Resu
     let mut head = [0u8; 20];
     let read = fs::File::open(host).and_then(|mut f| f.read_exact(&mut head));
     let machine = u16::from_le_bytes([head[18], head[19]]);
-    if read.is_err() || !head.starts_with(b"\x7fELF") || machine != goblin::elf::header::EM_X86_64 {
-        return Err(refuse("is not an x86_64 ELF file", errno::ELIBBAD));
+    if read.is_err() || !head.starts_with(b"\x7fELF") || machine != GUEST_MACHINE {
+        return Err(refuse(&format!("is not an {GUEST_ARCH} ELF file"), errno::ELIBBAD));
     }
     Ok(())
 }
@@ -256,7 +256,11 @@ fn classify(path: &Path, head: &[u8]) -> Result<Kind, ProgramError> {
         return line.map(Kind::Script).map_err(|_| cannot_execute(path, "Exec format error (bad #! line)", ENOEXEC));
     }
     if !head.starts_with(b"\x7fELF") {
-        return Err(cannot_execute(path, "not an ELF executable (linuxrun runs Linux x86_64 programs)", ENOEXEC));
+        return Err(cannot_execute(
+            path,
+            &format!("not an ELF executable (linuxrun runs Linux {GUEST_ARCH} programs)"),
+            ENOEXEC,
+        ));
     }
     if head.len() < 20 {
         return Err(cannot_execute(path, "truncated ELF header", ENOEXEC));
@@ -265,10 +269,14 @@ fn classify(path: &Path, head: &[u8]) -> Result<Kind, ProgramError> {
     // e_machine and e_type here, not at EI_CLASS or EI_DATA.
     let machine = u16::from_le_bytes([head[18], head[19]]);
     if let Some(name) = foreign_machine(machine) {
-        return Err(cannot_execute(path, &format!("{name} ELF: linuxrun runs x86_64 programs"), ENOEXEC));
+        return Err(cannot_execute(path, &format!("{name} ELF: linuxrun runs {GUEST_ARCH} programs"), ENOEXEC));
     }
-    if machine == goblin::elf::header::EM_386 {
-        return Err(cannot_execute(path, "32-bit ELF: linuxrun runs 64-bit x86_64 programs only", ENOEXEC));
+    if machine == COMPAT_MACHINE {
+        return Err(cannot_execute(
+            path,
+            &format!("32-bit ELF: linuxrun runs 64-bit {GUEST_ARCH} programs only"),
+            ENOEXEC,
+        ));
     }
     let e_type = u16::from_le_bytes([head[16], head[17]]);
     if e_type != goblin::elf::header::ET_EXEC && e_type != goblin::elf::header::ET_DYN {
@@ -280,10 +288,26 @@ fn classify(path: &Path, head: &[u8]) -> Result<Kind, ProgramError> {
     })
 }
 
+/// The programs this linuxrun runs: those of its own architecture (the guest kernel's).
+#[cfg(not(target_arch = "aarch64"))]
+const GUEST_MACHINE: u16 = goblin::elf::header::EM_X86_64;
+#[cfg(not(target_arch = "aarch64"))]
+const COMPAT_MACHINE: u16 = goblin::elf::header::EM_386;
+#[cfg(not(target_arch = "aarch64"))]
+const GUEST_ARCH: &str = "x86_64";
+#[cfg(target_arch = "aarch64")]
+const GUEST_MACHINE: u16 = goblin::elf::header::EM_AARCH64;
+#[cfg(target_arch = "aarch64")]
+const COMPAT_MACHINE: u16 = goblin::elf::header::EM_ARM;
+#[cfg(target_arch = "aarch64")]
+const GUEST_ARCH: &str = "aarch64";
+
 fn foreign_machine(machine: u16) -> Option<&'static str> {
     use goblin::elf::header::*;
     match machine {
-        EM_X86_64 | EM_386 => None,
+        m if m == GUEST_MACHINE || m == COMPAT_MACHINE => None,
+        EM_X86_64 => Some("x86_64"),
+        EM_386 => Some("32-bit x86"),
         EM_AARCH64 => Some("aarch64"),
         EM_ARM => Some("32-bit ARM"),
         EM_RISCV => Some("RISC-V"),
@@ -292,7 +316,7 @@ fn foreign_machine(machine: u16) -> Option<&'static str> {
         EM_S390 => Some("s390x"),
         EM_MIPS => Some("MIPS"),
         EM_LOONGARCH => Some("LoongArch"),
-        _ => Some("non-x86_64"),
+        _ => Some(if cfg!(target_arch = "aarch64") { "non-aarch64" } else { "non-x86_64" }),
     }
 }
 
@@ -347,13 +371,19 @@ mod tests {
         h
     }
 
+    /// The other architecture's ELF, and its name.
+    #[cfg(not(target_arch = "aarch64"))]
+    const OTHER: (u16, &str) = (183, "aarch64 ELF: linuxrun runs x86_64 programs");
+    #[cfg(target_arch = "aarch64")]
+    const OTHER: (u16, &str) = (62, "x86_64 ELF: linuxrun runs aarch64 programs");
+
     #[test]
     fn foreign_and_32_bit_elves_are_named() {
         let p = Path::new("x");
-        let e = classify(p, &header(2, 183)).unwrap_err();
+        let e = classify(p, &header(2, OTHER.0)).unwrap_err();
         assert_eq!(e.exit_code, 126);
-        assert!(e.message.contains("aarch64"), "{}", e.message);
-        let e = classify(p, &header(1, 3)).unwrap_err();
+        assert!(e.message.contains(OTHER.1), "{}", e.message);
+        let e = classify(p, &header(1, COMPAT_MACHINE)).unwrap_err();
         assert!(e.message.contains("32-bit"), "{}", e.message);
     }
 
@@ -365,7 +395,7 @@ mod tests {
 
     #[test]
     fn static_elf_is_accepted() {
-        let mut h = header(2, 62);
+        let mut h = header(2, GUEST_MACHINE);
         h[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
         assert_eq!(classify(Path::new("x"), &h).unwrap(), Kind::StaticElf);
     }

@@ -243,6 +243,8 @@ fn kernel_identity() -> (Vec<u8>, Vec<u8>) {
         let mut u: libc::utsname = unsafe { std::mem::zeroed() };
         // SAFETY: u is a valid out-pointer.
         if unsafe { libc::uname(&mut u) } == 0 {
+            // c_char is i8 on x86_64 and u8 on aarch64: the cast is a no-op on one of them.
+            #[allow(clippy::unnecessary_cast)]
             let field = |f: &[libc::c_char]| f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect::<Vec<u8>>();
             return (field(&u.release), field(&u.version));
         }

@@ -24,6 +24,11 @@ const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 pub const ET_EXEC: u16 = 2;
 pub const ET_DYN: u16 = 3;
 const EM_X86_64: u16 = 62;
+/// The machine this kernel runs programs of: its own (the host build, unit-tested, is x86_64's).
+#[cfg(not(target_arch = "aarch64"))]
+pub const GUEST_MACHINE: u16 = EM_X86_64;
+#[cfg(target_arch = "aarch64")]
+pub const GUEST_MACHINE: u16 = 183; // EM_AARCH64
 pub const PT_LOAD: u32 = 1;
 pub const PT_INTERP: u32 = 3;
 pub const PF_X: u32 = 1;
@@ -84,7 +89,7 @@ impl Ehdr {
         if !self.magic_ok || (self.e_type != ET_EXEC && self.e_type != ET_DYN) {
             return Err(HeaderError::NotElf);
         }
-        if self.e_machine != EM_X86_64 {
+        if self.e_machine != GUEST_MACHINE {
             return Err(HeaderError::WrongMachine);
         }
         self.phdr_table_len().map(|_| ())
@@ -96,7 +101,7 @@ impl Ehdr {
         if !self.magic_ok {
             return Err(HeaderError::NotElf);
         }
-        if self.e_machine != EM_X86_64 {
+        if self.e_machine != GUEST_MACHINE {
             return Err(HeaderError::WrongMachine);
         }
         self.phdr_table_len().map(|_| ())

@@ -81,7 +81,7 @@ pub fn build(input: &StackInput<'_>, limit: u64) -> Option<StackImage> {
         strings.push(0);
     }
     let mut p = p & !15;
-    let platform_str = b"x86_64\0";
+    let platform_str: &[u8] = if cfg!(target_arch = "aarch64") { b"aarch64\0" } else { b"x86_64\0" };
     p -= platform_str.len() as u64;
     let platform = p;
     p -= 16;

@@ -1,0 +1,147 @@
+//! System calls of the aarch64 guest: `svc #0` from EL0 lands here with the number in x8
+//! and the arguments in x0-x5. One declarative table (table.rs) maps the generic (arm64)
+//! numbering to handlers with the same row format as the x86_64 table (syscall/table.rs);
+//! absent rows answer -ENOSYS. The handlers here are the bring-up ones (fs, mm, ids,
+//! info, process); as the x86_64 handlers are ported, the rows point at them instead.
+
+mod fs;
+mod ids;
+mod info;
+mod mm;
+mod path;
+mod process;
+mod table;
+
+use abi_shared::hypercall::{ExitHow, Request, SegList, Startup};
+
+use crate::arch::TrapFrame;
+use crate::bringup::{hypercall, uspace};
+
+pub const ENOSYS: i64 = -38;
+pub const EFAULT: i64 = -14;
+pub const EINVAL: i64 = -22;
+pub const ENOMEM: i64 = -12;
+pub const EBADF: i64 = -9;
+
+/// A handler's view of the call.
+pub struct Ctx<'a> {
+    #[allow(dead_code)] // rt_sigreturn, execve and clone will rewrite it
+    pub frame: &'a mut TrapFrame,
+    pub args: [u64; 6],
+}
+
+pub type Handler = fn(&mut Ctx<'_>) -> i64;
+
+struct Ids {
+    pid: i32,
+    ppid: i32,
+    uid: u32,
+    euid: u32,
+    gid: u32,
+    egid: u32,
+}
+
+static IDS: spin::Once<Ids> = spin::Once::new();
+static UTS: spin::Once<[[u8; 65]; 6]> = spin::Once::new();
+
+pub fn init(startup: &Startup) {
+    IDS.call_once(|| Ids {
+        pid: startup.pid,
+        ppid: startup.ppid,
+        uid: startup.uid,
+        euid: startup.euid,
+        gid: startup.gid,
+        egid: startup.egid,
+    });
+    UTS.call_once(|| {
+        let mut u = [[0u8; 65]; 6];
+        let fields: [&[u8]; 6] =
+            [b"Linux", &startup.hostname, &startup.kernel_release, &startup.kernel_version, b"aarch64", b"(none)"];
+        for (slot, v) in u.iter_mut().zip(fields) {
+            let n = v.len().min(64);
+            slot[..n].copy_from_slice(&v[..n]);
+        }
+        u
+    });
+}
+
+fn ids() -> &'static Ids {
+    IDS.get().unwrap_or_else(|| crate::bringup::die(format_args!("syscalls before init")))
+}
+
+/// The program ends (exit_group, or a signal's default action).
+pub fn terminate(how: ExitHow) -> ! {
+    let _ = hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&[]) });
+    crate::bringup::die(format_args!("the monitor resumed a guest that exited"))
+}
+
+/// The program could not be loaded: say why, and end as a shell would (126/127).
+pub fn exit_with_loader_error(startup: &Startup, errno: i32) -> ! {
+    let path = core::str::from_utf8(&startup.exec_path).unwrap_or("program");
+    let (status, why) = match errno {
+        2 => (127, "No such file or directory"),
+        8 => (126, "not a static aarch64 ELF executable (dynamic programs need the loader not yet ported to arm64)"),
+        12 => (126, "not enough guest memory to load it (see --memory)"),
+        _ => (126, "cannot load it"),
+    };
+    let mut line = alloc::vec::Vec::new();
+    line.extend_from_slice(path.as_bytes());
+    line.extend_from_slice(b": ");
+    line.extend_from_slice(why.as_bytes());
+    hypercall::log(0, &line);
+    terminate(ExitHow::Status(status))
+}
+
+const EC_SVC64: u64 = 0x15;
+const EC_IABT_LOW: u64 = 0x20;
+const EC_PC_ALIGN: u64 = 0x22;
+const EC_DABT_LOW: u64 = 0x24;
+const EC_SP_ALIGN: u64 = 0x26;
+const EC_FP_EXC: u64 = 0x2c;
+const EC_BRK64: u64 = 0x3c;
+
+const SIGILL: i32 = 4;
+const SIGTRAP: i32 = 5;
+const SIGBUS: i32 = 7;
+const SIGFPE: i32 = 8;
+const SIGSEGV: i32 = 11;
+
+/// Every exception from EL0 comes here (arch/aarch64: the vectors), `kind` naming the
+/// vector. Signals are not delivered to handlers yet: a fault ends the program with the
+/// signal's default action, as for a program that installed none.
+#[no_mangle]
+extern "C" fn linuxrun_trap_from_user(frame: &mut TrapFrame, kind: u64) {
+    if kind != crate::arch::vector::SYNC {
+        // No interrupt controller yet: nothing should interrupt EL0.
+        crate::bringup::die(format_args!("unexpected exception (vector {kind}) from EL0 at pc {:#x}", frame.pc));
+    }
+    let esr = crate::arch::esr_el1();
+    match esr >> 26 {
+        EC_SVC64 => syscall(frame),
+        ec @ (EC_DABT_LOW | EC_IABT_LOW) => {
+            let far = crate::arch::far_el1();
+            let fsc = esr & 0x3f;
+            let write = ec == EC_DABT_LOW && esr & (1 << 6) != 0;
+            // Translation (0b0001xx) and permission (0b0011xx) faults at levels 0-3.
+            let handled = matches!(fsc & 0x3c, 0x04 | 0x0c) && uspace::with(|s| s.fault(far, write, ec == EC_IABT_LOW));
+            if !handled {
+                terminate(ExitHow::Signal(SIGSEGV));
+            }
+        }
+        EC_PC_ALIGN | EC_SP_ALIGN => terminate(ExitHow::Signal(SIGBUS)),
+        EC_FP_EXC => terminate(ExitHow::Signal(SIGFPE)),
+        EC_BRK64 => terminate(ExitHow::Signal(SIGTRAP)),
+        _ => terminate(ExitHow::Signal(SIGILL)),
+    }
+}
+
+fn syscall(frame: &mut TrapFrame) {
+    let nr = frame.x[8];
+    let args = [frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5]];
+    let mut ctx = Ctx { frame, args };
+    let ret = match table::lookup(nr) {
+        Some(e) => (e.handler)(&mut ctx),
+        None => ENOSYS,
+    };
+    frame.x[0] = ret as u64;
+}
