@@ -86,5 +86,5 @@ pub fn build(mem: GuestMemory, vm: Arc<dyn Vm>, cfg: &MachineConfig) -> Result<M
         cpacr_el1: CPACR,
     };
     vcpu.set_arm64_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
-    Ok(Machine { mem: Arc::new(mem), wake: None, vm, vcpu, flavour, forked: false })
+    Ok(Machine { mem: Arc::new(mem), wake: None, vm, vcpu, flavour, forked: false, index: 0, block })
 }
