@@ -102,6 +102,24 @@ pub fn run_as_shell_would(argv: &[OsString], cwd: &Path, stdin: Option<&Path>, t
     })
 }
 
+/// Spawn `cmd`, again while the kernel says its file is busy (ETXTBSY): a program this
+/// suite has just written can still be open for writing in a child another test thread is
+/// forking at that moment (until that child's exec closes it), a race of the harness's, not
+/// of the program under test.
+fn spawn_past_busy_text(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    const ETXTBSY: i32 = 26;
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 fn run_or(
     argv: &[OsString],
     cwd: &Path,
@@ -127,7 +145,7 @@ fn run_or(
         .stderr(Stdio::piped())
         // Own process group, so a timeout can kill linuxrun and anything it started.
         .process_group(0);
-    let mut child = match cmd.spawn() {
+    let mut child = match spawn_past_busy_text(&mut cmd) {
         Ok(c) => c,
         Err(e) => return spawn_failed(e),
     };
