@@ -357,6 +357,22 @@ static void op_thread_create_join(void)
         die("pthread_create/join");
 }
 
+static void *fork_wait_in_thread(void *arg)
+{
+    (void)arg;
+    op_fork_wait();
+    return NULL;
+}
+
+/* A fork made by a thread other than the first while the first waits in pthread_join (under
+ * linuxrun the fork gate stops it first). */
+static void op_fork_wait_thread(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, fork_wait_in_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
+        die("pthread_create/join");
+}
+
 /* futex_pingpong: the word says whose turn it is (0: main's, 1: the partner's, 2: stop). */
 static uint32_t turn;
 static pthread_t partner;
@@ -479,6 +495,7 @@ static const struct {
     {"vfork_exec_fail", op_vfork_exec_fail, 1000},
     {"pipe_pingpong", op_pipe_pingpong, 10},
     {"thread_create_join", op_thread_create_join, 10},
+    {"fork_wait_thread", op_fork_wait_thread, 1000},
     {"futex_pingpong", op_futex_pingpong, 10},
     {"mutex_uncontended", op_mutex_uncontended, 1},
     {"cpu_1thread", op_cpu_1thread, 10000},
