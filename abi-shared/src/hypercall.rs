@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 36;
+pub const PROTOCOL_VERSION: u32 = 37;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -394,9 +394,6 @@ pub enum Request<'a> {
         fds: Vec<(i32, i16)>,
         timeout_ns: Option<u64>,
     },
-    /// CPU time used by the program so far in ns (the vCPU thread's: guest user and kernel
-    /// time), for CLOCK_PROCESS_CPUTIME_ID and CLOCK_THREAD_CPUTIME_ID.
-    CpuTime,
     /// listxattr/llistxattr/flistxattr: the NUL-separated names into `buf`.
     Listxattr {
         target: XattrTarget<'a>,

@@ -332,7 +332,6 @@ impl Machine {
     ) -> Result<GuestOutcome, MachineError> {
         let block = self.block;
         crate::server::creds::mark_first_vcpu_thread();
-        server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
         // What concerns the whole process (its host signals, its timer) is in the first
         // block, whichever vCPU runs the first thread.
         crate::signals::attach(&self.mem, vcpu_block_gpa(0));
@@ -574,7 +573,6 @@ impl Machine {
             for fd in self.vm.owned_fds() {
                 server.fds.reserve(fd);
             }
-            server.set_vcpu_clock(crate::server::this_thread_cpu_clock());
             server.reset_hypercalls();
             if let Some(l) = link.take() {
                 server.set_vfork_done(l.child_keeps());

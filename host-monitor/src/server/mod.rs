@@ -124,8 +124,6 @@ pub struct Server {
     outcome: Mutex<Option<GuestOutcome>>,
     /// Requests served, for `--stats`.
     hypercalls: AtomicU64,
-    /// CPU clock of the vCPU thread (the program's CPU time), set by the vCPU thread.
-    vcpu_clock: Mutex<Option<libc::clockid_t>>,
     /// Files held for the guest's file mappings.
     held_files: mm::HeldFiles,
     /// A vfork child's end of the link its parent waits on (see `VforkLink`), closed when
@@ -160,7 +158,6 @@ impl Server {
             strace,
             outcome: Mutex::new(None),
             hypercalls: AtomicU64::new(0),
-            vcpu_clock: Mutex::new(None),
             held_files: Default::default(),
             vfork_done: Mutex::new(None),
             vfork_copy_back: Mutex::new(Vec::new()),
@@ -202,11 +199,6 @@ impl Server {
     /// A forked child counts its own requests.
     pub fn reset_hypercalls(&self) {
         self.hypercalls.store(0, Ordering::Relaxed);
-    }
-
-    /// The vCPU thread's CPU clock (the program's CPU time); set by that thread.
-    pub fn set_vcpu_clock(&self, clock: Option<libc::clockid_t>) {
-        *lock(&self.vcpu_clock) = clock;
     }
 
     /// A vfork child: keep the end of the link its parent waits on, closed at exec.
@@ -338,10 +330,6 @@ impl Server {
             | Request::SchedSetaffinity { .. }
             | Request::SchedGetaffinity { .. } => clock::handle(req),
             Request::SetFdLimit { soft } => Response::Ret(crate::startup::set_program_fd_limit(*soft)),
-            Request::CpuTime => {
-                let clock = *lock(&self.vcpu_clock);
-                Response::Ret(clock_ns(clock.unwrap_or(libc::CLOCK_PROCESS_CPUTIME_ID)) as i64)
-            }
             Request::Getgroups { .. }
             | Request::Getpgid { .. }
             | Request::Getsid { .. }
@@ -559,7 +547,7 @@ pub fn serve_area(server: &Server, channel: &mut Channel, mem: &GuestMemory) {
 const RESPONSE_FRAME_MAX: usize = 4096;
 
 // The host's clocks, which the rest of the monitor reaches through the server.
-pub use crate::host::sys::{clock_ns, this_thread_cpu_clock};
+pub use crate::host::sys::clock_ns;
 
 #[cfg(test)]
 mod tests {

@@ -447,11 +447,6 @@ pub fn sched_getparam(pid: libc::pid_t) -> SysResult<i32> {
     Ok(0)
 }
 
-/// No per-thread CPU clock: the process's stands in.
-pub fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
-    None
-}
-
 /// TCSETS* through tcsetattr with the struct translated (EINVAL for what the host cannot
 /// express).
 pub fn set_termios(raw: c_int, when: u8, t: &LinuxTermios) -> SysResult<()> {

@@ -404,13 +404,6 @@ pub fn sched_getparam(pid: libc::pid_t) -> SysResult<i32> {
     Ok(p.sched_priority)
 }
 
-/// The calling thread's CPU clock (called on the vCPU thread, so it measures the guest).
-pub fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
-    let mut id: libc::clockid_t = 0;
-    // SAFETY: pthread_self is always valid; id is a valid out-pointer.
-    (unsafe { libc::pthread_getcpuclockid(libc::pthread_self(), &mut id) } == 0).then_some(id)
-}
-
 /// TCSETS/TCSETSW/TCSETSF (`when` 0, 1, 2). The kernel's struct goes to the host's ioctl
 /// as is: the C library's termios is not the kernel's (more control characters, separate
 /// speeds).

@@ -143,10 +143,6 @@ pub fn sched_getparam(pid: libc::pid_t) -> SysResult<i32> {
     Ok(0)
 }
 
-pub fn this_thread_cpu_clock() -> Option<libc::clockid_t> {
-    None
-}
-
 pub fn set_termios(_: c_int, _: u8, _: &LinuxTermios) -> SysResult<()> {
     Err(ENOSYS)
 }
