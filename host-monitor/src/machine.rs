@@ -11,7 +11,7 @@ use abi_shared::layout::*;
 use abi_shared::linux::Pod;
 
 use crate::guest_mem::GuestMemory;
-use crate::server::{GuestOutcome, Server, VcpuRequest};
+use crate::server::{GuestOutcome, Server, ThreadStart, VcpuRequest};
 use crate::threads::ThreadHost;
 use crate::vmm::{BootState, Exit, Vcpu, Vm};
 use crate::worker::Worker;
@@ -403,8 +403,8 @@ impl Machine {
                             }
                             continue;
                         }
-                        Some(VcpuRequest::StartThread(start)) => {
-                            answer(&self.mem, block, &threads.start(start))?;
+                        Some(VcpuRequest::StartThread { vcpu, block: at, cr3, entry, arg }) => {
+                            answer(&self.mem, block, &threads.start(ThreadStart { vcpu, block: at, cr3, entry, arg }))?;
                             continue;
                         }
                         Some(VcpuRequest::ThreadExit) => return threads.wait_for_end(),

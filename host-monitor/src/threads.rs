@@ -4,12 +4,12 @@
 //!
 //! The guest kernel decides everything about a thread (its vCPU index, block, page tables,
 //! registers: task/threads.rs); the monitor only gives it a host thread and a vCPU:
-//! - `Request::StartThread` (from any vCPU, by exit): `start` spawns the host thread, which
+//! - `VcpuRequest::StartThread` (from any vCPU, by exit): `start` spawns the host thread, which
 //!   creates the vCPU (a vCPU belongs to the thread that creates it, see vmm/mod.rs), sets
 //!   it up from the guest's block and answers with its tid once it can run;
 //! - each thread's loop (`run_thread`) serves its own vCPU's exits and hypercalls (a
 //!   thread's vCPU has no hypercall worker: its requests come by exit, on its own block);
-//! - `Request::ThreadExit`: the loop ends, the vCPU goes back to the VM for the next thread
+//! - `VcpuRequest::ThreadExit`: the loop ends, the vCPU goes back to the VM for the next thread
 //!   with that index (KVM cannot destroy one), and then the block's `VCPU_IN_USE` word
 //!   tells the guest the index is free;
 //! - the end of the program (exit_group from any thread, or a vCPU that died) is left for
@@ -293,7 +293,7 @@ impl ThreadHost {
         }
     }
 
-    /// `Request::StartThread`: a host thread for the new vCPU, the idle one an ended thread
+    /// `VcpuRequest::StartThread`: a host thread for the new vCPU, the idle one an ended thread
     /// with this vCPU index left if there is one; `Ret(tid)` as soon as the tid is known
     /// (the vCPU may still be on its way: the guest keeps the new thread from user code
     /// until its creator has written the ids).
@@ -469,8 +469,8 @@ impl ThreadHost {
                     }
                     match crate::server::vcpu_request(&self.mem, block) {
                         Some(VcpuRequest::ThreadExit) => return ThreadEnd::Exited,
-                        Some(VcpuRequest::StartThread(s)) => {
-                            let r = self.start(s);
+                        Some(VcpuRequest::StartThread { vcpu, block: at, cr3, entry, arg }) => {
+                            let r = self.start(ThreadStart { vcpu, block: at, cr3, entry, arg });
                             if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
                                 return ThreadEnd::Failed(e.0);
                             }
