@@ -430,13 +430,13 @@ impl ThreadHost {
 
     /// An idle vCPU takes a new thread: its descriptor tables and start registers.
     fn restart_vcpu(&self, s: &ThreadStart, vcpu: &mut dyn Vcpu) -> Result<(), String> {
-        crate::machine::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
-        let state = crate::machine::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
+        crate::boot_image::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
+        let state = crate::boot_image::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
         vcpu.set_boot_state(&state).map_err(|e| e.to_string())
     }
 
     fn prepare_vcpu(&self, s: &ThreadStart) -> Result<Box<dyn Vcpu>, String> {
-        crate::machine::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
+        crate::boot_image::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
         // A new vCPU's descriptor is the monitor's, above the program's fd limit.
         let made = crate::startup::with_fd_room(|| self.vm.create_vcpu(u64::from(s.vcpu), &self.mem));
         let mut vcpu = made.map_err(|e| e.to_string())?;
@@ -445,7 +445,7 @@ impl ThreadHost {
                 self.server.fds.reserve(fd);
             }
         }
-        let state = crate::machine::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
+        let state = crate::boot_image::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
         vcpu.set_boot_state(&state).map_err(|e| e.to_string())?;
         Ok(vcpu)
     }

@@ -1,4 +1,5 @@
-//! Requests about the run itself: the handshake, start-up data, the end, logs, traces, kicks and the debugger.
+//! Requests about the run itself: the handshake, start-up data, the end, logs, traces, kicks
+//! and the debugger.
 
 use super::{ExitHow, SegList};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,5 @@
-//! Files and descriptors: paths, reads and writes, metadata, pipes, polls and the event descriptors (epoll, eventfd, timerfd) the host keeps.
+//! Files and descriptors: paths, reads and writes, metadata, pipes, polls and the event
+//! descriptors (epoll, eventfd, timerfd) the host keeps.
 
 use super::{LinuxFlock, SegList, XattrTarget};
 use alloc::vec::Vec;

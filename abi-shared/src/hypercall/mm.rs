@@ -1,4 +1,5 @@
-//! Guest memory and the host files behind it: releasing RAM, held files for page faults, shared file windows.
+//! Guest memory and the host files behind it: releasing RAM, held files for page faults, shared
+//! file windows.
 
 use super::SegList;
 use serde::{Deserialize, Serialize};

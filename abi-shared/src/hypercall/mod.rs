@@ -205,11 +205,14 @@ pub struct CredState {
 /// What the guest asks of the host. Paths are raw bytes (Linux paths need not be UTF-8).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request<'a> {
-    /// Requests about the run itself: the handshake, start-up data, the end, logs, traces, kicks and the debugger.
+    /// Requests about the run itself: the handshake, start-up data, the end, logs, traces,
+    /// kicks and the debugger.
     Control(#[serde(borrow)] ControlRequest<'a>),
-    /// Files and descriptors: paths, reads and writes, metadata, pipes, polls and the event descriptors (epoll, eventfd, timerfd) the host keeps.
+    /// Files and descriptors: paths, reads and writes, metadata, pipes, polls and the event
+    /// descriptors (epoll, eventfd, timerfd) the host keeps.
     Fs(#[serde(borrow)] FsRequest<'a>),
-    /// Guest memory and the host files behind it: releasing RAM, held files for page faults, shared file windows.
+    /// Guest memory and the host files behind it: releasing RAM, held files for page faults,
+    /// shared file windows.
     Mm(#[serde(borrow)] MmRequest<'a>),
     /// Other processes: waiting, signals to them, and the vfork hand-over.
     Proc(#[serde(borrow)] ProcRequest<'a>),
@@ -217,7 +220,8 @@ pub enum Request<'a> {
     Exec(#[serde(borrow)] ExecRequest<'a>),
     /// Requests only the host thread running the calling vCPU can serve; they always come by exit.
     Vcpu(VcpuRequest),
-    /// Futex sleeps and wakes in the host (shared and PI futexes, and every wait that must not spin).
+    /// Futex sleeps and wakes in the host (shared and PI futexes, and every wait that must not
+    /// spin).
     Futex(FutexRequest),
     /// Terminal ioctls that change or ask the host terminal.
     Tty(TtyRequest),
