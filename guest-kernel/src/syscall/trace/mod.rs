@@ -8,6 +8,8 @@
 //! writes the line out. Nothing here runs while tracing is off but the `enabled()` test.
 
 mod decode;
+mod fmt;
+mod structs;
 mod xlat;
 
 use core::fmt::Write;
@@ -69,7 +71,7 @@ pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6]) -> Pending {
             };
             for (i, a) in args.iter().enumerate() {
                 let _ = p.line.write_str(if i > 0 { ", " } else { "" });
-                let _ = decode::hex0(&mut p.line, *a);
+                let _ = fmt::hex0(&mut p.line, *a);
             }
             p.next = 6;
         }
@@ -139,11 +141,11 @@ fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Res
     }
     let v = ret as u64;
     match nr {
-        9 | 12 | 25 | 30 => decode::hex0(line, v),
-        UMASK => decode::mode(line, v),
+        9 | 12 | 25 | 30 => fmt::hex0(line, v),
+        UMASK => fmt::mode(line, v),
         FCNTL if v != 0 && args[1] == u64::from(abi_shared::linux::general::F_GETFD) => {
             write!(line, "{v:#x} (flags ")?;
-            decode::flags(line, xlat::FD_FLAGS, v, "0")?;
+            fmt::flags(line, xlat::FD_FLAGS, v, "0")?;
             line.write_char(')')
         }
         FCNTL if args[1] == u64::from(abi_shared::linux::general::F_GETFL) => {
@@ -152,7 +154,7 @@ fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Res
             } else {
                 write!(line, "{v:#x} (flags ")?;
             }
-            decode::open_flags(line, v)?;
+            fmt::open_flags(line, v)?;
             line.write_char(')')
         }
         _ => write!(line, "{ret}"),
@@ -173,12 +175,12 @@ pub fn no_return(p: Pending) {
 pub fn first_execve(path: &[u8], argv: &[alloc::vec::Vec<u8>], sp: u64) {
     let mut line = Line::new();
     let _ = write!(line, "{} execve(", crate::task::tid());
-    let _ = decode::quote(&mut line, path, false, false);
+    let _ = fmt::quote(&mut line, path, false, false);
     let _ = line.write_str(", [");
     for (i, a) in argv.iter().enumerate() {
         let _ = line.write_str(if i > 0 { ", " } else { "" });
         let n = a.len().min(32);
-        let _ = decode::quote(&mut line, &a[..n], n < a.len(), false);
+        let _ = fmt::quote(&mut line, &a[..n], n < a.len(), false);
     }
     let _ = line.write_str("], ");
     let argc = crate::mm::uaccess::read_u64(sp).unwrap_or(0);
