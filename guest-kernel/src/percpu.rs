@@ -19,7 +19,8 @@
 //! - 0x38: non-zero when this vCPU has no hypercall worker (a thread's vCPU: requests go
 //!   by exit; hypercall/transport.rs).
 //!
-//! - 0x40: this vCPU's index (getcpu, the kick mask).
+//! - 0x40: this vCPU's index (getcpu, the kick mask);
+//! - 0x48: the hypercalls made by this vCPU's syscall in flight (stats.rs).
 //!
 //! A thread's vCPU finds its data the same way: the guest gives it a block (mm/vcpu_roots.rs
 //! builds its page tables, whose window maps that block while everything else is shared
@@ -36,6 +37,7 @@ const BLOCK_GPA: u64 = 0x20;
 pub const IN_USER: u64 = 0x28;
 pub const TLB_SEEN: u64 = 0x30;
 pub const NO_WORKER: u64 = 0x38;
+pub const HYPERCALLS_NOW: u64 = 0x48;
 
 /// The address of a slot of this vCPU's per-CPU page.
 #[inline]

@@ -3,28 +3,24 @@
 //! monitor at exit for `--stats`), and the memory layer's page faults, 2 MiB mappings and
 //! memory given back to the host (the -v summary).
 //!
-//! Everything here is a relaxed atomic or, for the per-syscall table the monitor reads
-//! by address, a plain array: counting never takes a lock. With several vCPUs the table
-//! and the hypercall count of the syscall in flight become per-vCPU (the monitor sums
-//! them); the memory counters are already safe to share.
+//! Everything here is a relaxed atomic: counting never takes a lock, and the threads of a
+//! process, each on its own vCPU, count into the same tables (the monitor reads them by
+//! address at exit). Whether a syscall needed a hypercall is counted per vCPU, in its
+//! per-CPU page.
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
 pub const SLOTS: usize = 512;
 
 /// [nr][0] = served in the guest, [nr][1] = needed at least one hypercall.
-#[no_mangle]
-static mut COUNTS: [[u64; 2]; SLOTS] = [[0; 2]; SLOTS];
+static COUNTS: [[AtomicU64; 2]; SLOTS] = [const { [const { AtomicU64::new(0) }; 2] }; SLOTS];
 /// Per syscall number: calls that returned an error (-4095..=-1).
-#[no_mangle]
-static mut FAILED: [u64; SLOTS] = [0; SLOTS];
+static FAILED: [AtomicU64; SLOTS] = [const { AtomicU64::new(0) }; SLOTS];
 /// Syscall numbers answered ENOSYS because linuxrun lacks them (a bit each).
 static UNIMPLEMENTED: [AtomicU64; SLOTS / 64] = [const { AtomicU64::new(0) }; SLOTS / 64];
 /// Features linuxrun lacks that a program asked for (`Unsupported` kind, value), each once.
 static FEATURES: spin::Mutex<[(u64, u64); FEATURE_SLOTS]> = spin::Mutex::new([(0, 0); FEATURE_SLOTS]);
 const FEATURE_SLOTS: usize = 32;
-/// Hypercalls made by the syscall in flight.
-static HYPERCALLS_NOW: AtomicU64 = AtomicU64::new(0);
 static PAGE_FAULTS: AtomicU64 = AtomicU64::new(0);
 static HUGE_MAPPINGS: AtomicU64 = AtomicU64::new(0);
 
@@ -53,8 +49,16 @@ pub fn memory_counters() -> (u64, u64) {
     (PAGE_FAULTS.load(Ordering::Relaxed), HUGE_MAPPINGS.load(Ordering::Relaxed))
 }
 
+/// Hypercalls made by this vCPU's syscall in flight.
+#[inline]
+fn hypercalls_now() -> &'static AtomicU64 {
+    crate::percpu::slot(crate::percpu::HYPERCALLS_NOW)
+}
+
 pub fn note_hypercall() {
-    HYPERCALLS_NOW.fetch_add(1, Ordering::Relaxed);
+    let n = hypercalls_now();
+    // Only this vCPU writes its slot: no locked instruction needed.
+    n.store(n.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
 }
 
 pub fn note_page_fault() {
@@ -62,19 +66,16 @@ pub fn note_page_fault() {
 }
 
 pub fn begin_syscall() {
-    HYPERCALLS_NOW.store(0, Ordering::Relaxed);
+    hypercalls_now().store(0, Ordering::Relaxed);
 }
 
 /// Count syscall `nr`, which returned `ret`; returns whether it was served in the guest.
 pub fn end_syscall(nr: u64, ret: i64) -> bool {
-    let in_guest = HYPERCALLS_NOW.load(Ordering::Relaxed) == 0;
+    let in_guest = hypercalls_now().load(Ordering::Relaxed) == 0;
     if (nr as usize) < SLOTS {
-        // SAFETY: one vCPU updates the counters, from syscall context only.
-        unsafe {
-            COUNTS[nr as usize][if in_guest { 0 } else { 1 }] += 1;
-            if (-4095..0).contains(&ret) {
-                FAILED[nr as usize] += 1;
-            }
+        COUNTS[nr as usize][if in_guest { 0 } else { 1 }].fetch_add(1, Ordering::Relaxed);
+        if (-4095..0).contains(&ret) {
+            FAILED[nr as usize].fetch_add(1, Ordering::Relaxed);
         }
     }
     in_guest
@@ -85,8 +86,8 @@ pub fn end_syscall(nr: u64, ret: i64) -> bool {
 /// the unsupported features' (kind, value) pairs.
 pub fn counters_tables() -> [(u64, u64); 4] {
     [
-        (&raw const COUNTS as u64, core::mem::size_of::<[[u64; 2]; SLOTS]>() as u64),
-        (&raw const FAILED as u64, core::mem::size_of::<[u64; SLOTS]>() as u64),
+        (&raw const COUNTS as u64, core::mem::size_of::<[[AtomicU64; 2]; SLOTS]>() as u64),
+        (&raw const FAILED as u64, core::mem::size_of::<[AtomicU64; SLOTS]>() as u64),
         (&raw const UNIMPLEMENTED as u64, core::mem::size_of::<[AtomicU64; SLOTS / 64]>() as u64),
         // The list's address inside its static lock (read by the host at exit, when no
         // syscall adds to it any more).

@@ -75,6 +75,54 @@ fn opening_dev_null_is_one_hypercall() {
     assert_eq!(openat["hypercall"], 20, "{openat}");
 }
 
+const TWO_THREADS_COUNTING: &str = r#"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static atomic_int done;
+static void *stat_loop(void *arg) {
+    struct stat st;
+    while (!atomic_load(&done))
+        stat("/", &st);
+    return arg;
+}
+int main(void) {
+    pthread_t t;
+    pthread_create(&t, 0, stat_loop, 0);
+    for (int i = 0; i < 200000; i++)
+        syscall(SYS_getppid);
+    atomic_store(&done, 1);
+    pthread_join(t, 0);
+    return 0;
+}
+"#;
+
+/// Whether a syscall needed a hypercall is counted per thread: one thread's forwarded
+/// stats do not make another thread's getppid calls look forwarded, and no count is lost
+/// when two threads count at once.
+#[test]
+fn threads_count_their_own_hypercalls() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build_with("two_threads_counting", TWO_THREADS_COUNTING, &["-static", "-pthread"]);
+    let json_path = exe.with_extension("json");
+    let out = run(&["--stats-json", json_path.to_str().unwrap()], &exe);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let syscalls = v["syscalls"].as_array().unwrap();
+    let getppid = syscalls.iter().find(|s| s["name"] == "getppid").expect("getppid counted");
+    assert_eq!(getppid["in_guest"], 200000, "{getppid}");
+    assert_eq!(getppid["hypercall"], 0, "{getppid}");
+    // And the other way round: a getppid starting on the other vCPU does not make this
+    // thread's forwarded stat look served in the guest (it did ~20 times in a run).
+    let stat = syscalls.iter().find(|s| s["name"] == "newfstatat").expect("stat counted");
+    assert_eq!(stat["in_guest"], 0, "{stat}");
+    assert!(stat["hypercall"].as_u64().unwrap() > 0, "{stat}");
+}
+
 const UNIMPLEMENTED: &str = r#"
 #include <errno.h>
 #include <stdio.h>
