@@ -1,6 +1,7 @@
 /* Signal basics: sigaction install/query/restore, SA_SIGINFO details for raise,
  * kill and tgkill, masks and pending sets, coalescing vs queueing, delivery order,
- * SIG_IGN, SA_RESETHAND, SA_NODEFER, sigqueue values, sigtimedwait. */
+ * SIG_IGN, SA_RESETHAND, SA_NODEFER, sigqueue values, sigtimedwait, unknown sa_flags bits
+ * and a bad oact. */
 #include "common.h"
 #include <signal.h>
 #include <sys/syscall.h>
@@ -70,6 +71,18 @@ int main(void)
     expect_err("sigaction_sigstop", sigaction(SIGSTOP, &sa, NULL), EINVAL);
     expect_err("sigaction_bad_signo", sigaction(65, &sa, NULL), EINVAL);
     expect_err("rt_sigaction_bad_sigsetsize", syscall(SYS_rt_sigaction, SIGUSR1, NULL, &q, 4), EINVAL);
+    {
+        /* The kernel's struct, raw: Linux drops flag bits it does not know (SA_UNSUPPORTED
+         * 0x400 and 0x100000 here), and a bad oact is EFAULT with the new action set. */
+        struct { unsigned long handler, flags, restorer, mask; } k = {(unsigned long)SIG_IGN, 0x400 | 0x100000 | SA_RESTART, 0, 0}, ko = {0};
+        syscall(SYS_rt_sigaction, SIGURG, &k, NULL, 8);
+        syscall(SYS_rt_sigaction, SIGURG, NULL, &ko, 8);
+        checkf("sigaction_unknown_flags_dropped", ko.flags == SA_RESTART, "%#lx", ko.flags);
+        k.handler = (unsigned long)SIG_DFL;
+        expect_err("sigaction_bad_oact", syscall(SYS_rt_sigaction, SIGURG, &k, (void *)8, 8), EFAULT);
+        syscall(SYS_rt_sigaction, SIGURG, NULL, &ko, 8);
+        check("sigaction_set_despite_bad_oact", ko.handler == (unsigned long)SIG_DFL);
+    }
 
     /* raise() is tgkill under glibc: si_code SI_TKILL, sender is us. */
     g_hits = 0;

@@ -45,18 +45,14 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
             return EINVAL;
         }
         match read_action(act) {
-            Ok(a) => Some(a),
+            // Unknown flag bits are dropped, so that a program can tell what is supported.
+            Ok(a) => Some(Action { flags: a.flags & KNOWN_SA_FLAGS, ..a }),
             Err(e) => return e,
         }
     } else {
         None
     };
     let old = state().lock().actions[sig as usize];
-    if oact != 0 {
-        if let Err(e) = write_action(oact, &old) {
-            return e;
-        }
-    }
     if let Some(mut a) = new {
         a.mask &= !UNBLOCKABLE;
         let mut st = state().lock();
@@ -71,8 +67,26 @@ pub fn rt_sigaction(c: &mut Ctx<'_>) -> i64 {
             }
         }
     }
+    // As Linux: the old action is written after the new one is set (a bad `oact` is EFAULT
+    // with the change made).
+    if oact != 0 {
+        if let Err(e) = write_action(oact, &Action { flags: old.flags & KNOWN_SA_FLAGS, ..old }) {
+            return e;
+        }
+    }
     0
 }
+
+/// The sigaction flags x86_64 Linux keeps (UAPI_SA_FLAGS); it clears the rest.
+const KNOWN_SA_FLAGS: u64 = (linux_raw_sys::general::SA_NOCLDSTOP
+    | linux_raw_sys::general::SA_NOCLDWAIT
+    | linux_raw_sys::general::SA_SIGINFO
+    | linux_raw_sys::general::SA_EXPOSE_TAGBITS
+    | linux_raw_sys::general::SA_ONSTACK
+    | linux_raw_sys::general::SA_RESTART
+    | linux_raw_sys::general::SA_NODEFER
+    | linux_raw_sys::general::SA_RESETHAND
+    | linux_raw_sys::general::SA_RESTORER) as u64;
 
 pub fn rt_sigprocmask(c: &mut Ctx<'_>) -> i64 {
     let (how, set, oset, size) = (c.int(0), c.arg(1), c.arg(2), c.arg(3));
