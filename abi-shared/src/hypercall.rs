@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 37;
+pub const PROTOCOL_VERSION: u32 = 38;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1180,6 +1180,28 @@ pub enum Request<'a> {
     /// The core file name pattern (the host's core_pattern where it names a file, else
     /// `core`; `.%p` added where core_uses_pid asks): `Bytes { ret: 0, data }`.
     CorePattern,
+    /// open of the host's /proc/`path` for what the guest's /proc does not know better:
+    /// other processes' directories (`<pid>/...`), system files (`meminfo`, `vmstat`,
+    /// ...), and `self/mounts` / `self/mountinfo`, which the host rewrites for the
+    /// program's filesystem view. `path` is relative, its components neither empty nor
+    /// "." or ".." (a final slash is allowed); the program's own process (`self`,
+    /// `thread-self`, its pid and its threads' ids) is refused with EACCES, since those
+    /// entries would describe the monitor. `Ret` is the new fd; a host without /proc:
+    /// ENOENT.
+    OpenHostProc {
+        path: &'a [u8],
+        flags: i32,
+        mode: u32,
+    },
+    /// The program's Linux command line (`argv`: its strings, each NUL-terminated) and
+    /// name (`comm`, at most 15 bytes), published as the host process's title and the
+    /// calling host thread's name, so that the host's /proc, ps and pgrep show the Linux
+    /// program rather than `linuxrun`. An empty `argv` changes the name only
+    /// (prctl(PR_SET_NAME)). `Ret(0)`; a host that cannot show them ignores them.
+    ProcessName {
+        argv: &'a [u8],
+        comm: &'a [u8],
+    },
 }
 
 /// What an xattr request is about.

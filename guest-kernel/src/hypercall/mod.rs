@@ -51,6 +51,8 @@ fn exchange(req: &Request<'_>) -> bool {
                 | Request::ThreadExit
                 | Request::FutexSleep { .. }
                 | Request::FutexPi { .. }
+                // The name is the vCPU thread's own (prctl(PR_SET_NAME) of that thread).
+                | Request::ProcessName { .. }
         );
     let read_fd = match req {
         Request::Read { fd, offset: None, .. } => Some(*fd),

@@ -386,6 +386,8 @@ pub fn prctl(c: &mut Ctx<'_>) -> i64 {
         PR_SET_NAME => match read_comm(arg2) {
             Ok(comm) => {
                 task::set_comm(comm);
+                // The host thread takes the name too, for the host's /proc (ps, top -H).
+                crate::hypercall::call(&Request::ProcessName { argv: b"", comm: &task::comm() });
                 0
             }
             Err(e) => e,

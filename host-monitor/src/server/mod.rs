@@ -357,7 +357,9 @@ impl Server {
             Request::OpenMemory { .. }
             | Request::OpenEmptyDir { .. }
             | Request::FdPath { .. }
-            | Request::ListFds { .. } => procfs::handle(&self.fds, mem, req),
+            | Request::ListFds { .. }
+            | Request::OpenHostProc { .. }
+            | Request::ProcessName { .. } => procfs::handle(&self.fds, mem, req),
             Request::PrepareExec { dirfd, path, flags } => {
                 exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)
             }
@@ -656,7 +658,7 @@ mod tests {
             // skip those requests.
             if let Ok(req) = decode_frame::<Request<'_>>(&area) {
                 if matches!(req, Request::Chdir { .. } | Request::Fchdir { .. } | Request::Umask { .. }
-                    | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Mknodat { .. } | Request::OpenProcSys { .. } | Request::Symlinkat { .. }
+                    | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Mknodat { .. } | Request::OpenProcSys { .. } | Request::OpenHostProc { .. } | Request::ProcessName { .. } | Request::Symlinkat { .. }
                     | Request::Fchmodat { .. } | Request::Truncate { .. } | Request::Openat { .. } | Request::Exit { .. }
                     | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }
                     | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }

@@ -8,7 +8,7 @@
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 
 use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
-use abi_shared::linux::errno;
+use abi_shared::linux::{errno, general};
 
 use super::fs::{ret, Failure, Handled};
 use super::FdGuard;
@@ -27,6 +27,11 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::OpenEmptyDir { cloexec } => open_empty_dir(*cloexec),
         Request::FdPath { fd, buf } => fd_path(fds, mem, *fd, buf),
         Request::ListFds { buf } => list_fds(fds, mem, buf),
+        Request::OpenHostProc { path, flags, mode } => open_host_proc(path, *flags, *mode),
+        Request::ProcessName { argv, comm } => {
+            sys::set_process_name(argv, comm);
+            ret(0)
+        }
         _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
     };
     result.unwrap_or_else(Response::from)
@@ -34,6 +39,81 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
 
 fn open_empty_dir(cloexec: bool) -> Handled {
     ret(sys::open_removed_empty_dir(cloexec)?.into())
+}
+
+/// The host's /proc/`path` (see `Request::OpenHostProc`). Three kinds of path are
+/// rewritten rather than opened: `self/mounts` and `self/mountinfo` (the monitor's mounts,
+/// shown through the program's filesystem view), and the cmdline of another linuxrun'd
+/// process, whose host title (see `sys::set_process_name`) is its Linux argv padded with
+/// NULs, trimmed here to the argv itself.
+fn open_host_proc(path: &[u8], flags: i32, mode: u32) -> Handled {
+    let names = path.strip_suffix(b"/").unwrap_or(path);
+    let parts: Vec<&[u8]> = names.split(|&b| b == b'/').collect();
+    if !path.is_empty() && parts.iter().any(|n| n.is_empty() || *n == b"." || *n == b"..") {
+        return Err(Failure::Malformed(MalformedReason::NotAllowed));
+    }
+    let first = parts.first().copied().unwrap_or(b"");
+    let writing = flags as u32 & (general::O_ACCMODE | general::O_TRUNC | general::O_CREAT) != 0;
+    let cloexec = flags as u32 & general::O_CLOEXEC != 0;
+    if first == b"self" && !writing && parts.len() == 2 && matches!(parts[1], b"mounts" | b"mountinfo") {
+        let host = sys::read_host_proc(names)?;
+        let text = match crate::vfs::current().mount_table() {
+            Some(table) => crate::vfs::mounts::view_mount_list(table, &host, parts[1] == b"mountinfo"),
+            None => host,
+        };
+        return memory_file(&text, cloexec);
+    }
+    if first == b"self" || first == b"thread-self" {
+        return Err(Failure::Errno(errno::EACCES as LinuxErrno));
+    }
+    if let Some(pid) = proc_number(first) {
+        if pid == sys::getpid() || sys::is_own_thread(pid) {
+            return Err(Failure::Errno(errno::EACCES as LinuxErrno));
+        }
+        let cmdline = matches!(parts[1..], [b"cmdline"] | [b"task", _, b"cmdline"]);
+        if cmdline && !writing && sys::runs_linuxrun(pid) {
+            let mut text = sys::read_host_proc(names)?;
+            while text.len() > 1 && text.ends_with(b"\0\0") {
+                text.pop();
+            }
+            return memory_file(&text, cloexec);
+        }
+    }
+    let mut full = b"/proc/".to_vec();
+    full.extend_from_slice(path);
+    let host_flags = crate::host::open_flags_to_host(flags)?;
+    let full = super::fs::c_path(&full)?;
+    ret(sys::openat(libc::AT_FDCWD, &full, host_flags, crate::host::open_mode_to_host(mode))?.into())
+}
+
+/// A /proc directory name that is a number (a pid or a thread id).
+fn proc_number(name: &[u8]) -> Option<i32> {
+    let s = std::str::from_utf8(name).ok()?;
+    (!s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+}
+
+/// A read-only anonymous file holding `content`, on the lowest free descriptor.
+fn memory_file(content: &[u8], cloexec: bool) -> Handled {
+    let (rw, ro) = sys::anonymous_file_pair()?;
+    let mut done = 0;
+    while done < content.len() {
+        let rest = &content[done..];
+        let v = libc::iovec { iov_base: rest.as_ptr() as *mut libc::c_void, iov_len: rest.len() };
+        // SAFETY: the iovec names the rest of `content`, alive for the call.
+        let n = unsafe { sys::write_vectored(rw.as_raw_fd(), &[v], None) }?;
+        if n == 0 {
+            return Err(Failure::Errno(errno::EIO as LinuxErrno));
+        }
+        done += n as usize;
+    }
+    let fd = rw.into_raw_fd();
+    if let Err(e) = sys::dup2(ro.as_raw_fd(), fd) {
+        sys::close_quietly(fd);
+        return Err(e.into());
+    }
+    drop(ro);
+    sys::set_cloexec_quietly(fd, cloexec);
+    ret(i64::from(fd))
 }
 
 fn open_memory(mem: &GuestMemory, content: &SegList<'_>, cloexec: bool) -> Handled {

@@ -45,30 +45,33 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::Stat => stat(&mut t, &exec),
         File::Statm => render::statm(&mut t, &vm_figures()),
         File::SmapsRollup => smaps_rollup(&mut t),
-        File::Mounts => t.bytes(render::MOUNTS.as_bytes()),
-        File::Mountinfo => t.bytes(render::MOUNTINFO.as_bytes()),
+        // The host's mounts as the program's filesystem view shows them.
+        File::Mounts => host_file_or(&mut t, b"self/mounts", |t| t.bytes(render::MOUNTS.as_bytes())),
+        File::Mountinfo => host_file_or(&mut t, b"self/mountinfo", |t| t.bytes(render::MOUNTINFO.as_bytes())),
         File::Filesystems => t.bytes(render::FILESYSTEMS.as_bytes()),
         File::Cgroup => t.bytes(b"0::/\n"),
         File::Limits => render::limits(&mut t, &task::rlimits()),
         File::Fdinfo(fd) => fdinfo(&mut t, fd)?,
         File::Cpuinfo => cpuinfo::render(&mut t, &read_cpuid(), task::cpu_count(), crate::time::tsc_khz()),
-        File::Meminfo => {
+        // The machine's figures are the host's where it has a /proc; the guest's own
+        // (its RAM, its clocks) where it has none.
+        File::Meminfo => host_file_or(&mut t, b"meminfo", |t| {
             let total = crate::mm::guest_ram_size();
             let (free, _) = crate::mm::frame::usage();
-            render::meminfo(&mut t, total / 1024, free.min(total) / 1024);
-        }
-        File::SysStat => sys_stat(&mut t, &exec),
-        File::Uptime => {
+            render::meminfo(t, total / 1024, free.min(total) / 1024);
+        }),
+        File::SysStat => host_file_or(&mut t, b"stat", |t| sys_stat(t, &exec)),
+        File::Uptime => host_file_or(&mut t, b"uptime", |t| {
             let up = crate::time::monotonic_ns();
-            render::uptime(&mut t, up, up.saturating_mul(u64::from(task::cpu_count())).saturating_sub(cpu_ns()));
-        }
-        File::Loadavg => {
+            render::uptime(t, up, up.saturating_mul(u64::from(task::cpu_count())).saturating_sub(cpu_ns()));
+        }),
+        File::Loadavg => host_file_or(&mut t, b"loadavg", |t| {
             let (loads, procs) = match call(&Request::Sysinfo) {
                 Response::Sysinfo(si) => (si.loads, u32::from(si.procs)),
                 _ => ([0; 3], 1),
             };
-            render::loadavg(&mut t, loads, 1, procs.max(1), task::pid());
-        }
+            render::loadavg(t, loads, 1, procs.max(1), task::pid());
+        }),
         File::Version => {
             t.bytes(b"Linux version ");
             t.bytes(&task::kernel_release());
@@ -109,20 +112,34 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
 
 /// The host's /proc/sys/<rel> as it reads now, or `fallback` where the host has none.
 fn host_sysctl_or(t: &mut Text, rel: &[u8], fallback: &[u8]) {
+    let mut path = b"sys/".to_vec();
+    path.extend_from_slice(rel);
+    host_file_or(t, &path, |t| t.bytes(fallback));
+}
+
+/// The host's /proc/<rel> as it reads now (whole, up to 4 MiB), or what `fallback`
+/// writes where the host has no such file (or it reads empty).
+fn host_file_or(t: &mut Text, rel: &[u8], fallback: impl FnOnce(&mut Text)) {
     const O_RDONLY_CLOEXEC: i32 = O_CLOEXEC as i32;
-    let fd = call_ret(&Request::OpenProcSys { path: rel, flags: O_RDONLY_CLOEXEC, mode: 0 });
+    const MAX: usize = 4 << 20;
+    let fd = call_ret(&Request::OpenHostProc { path: rel, flags: O_RDONLY_CLOEXEC, mode: 0 });
     if fd < 0 {
-        return t.bytes(fallback);
+        return fallback(t);
     }
-    let mut buf = alloc::vec![0u8; 256];
-    let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::Read { fd: fd as i32, buf: SegList::Borrowed(&seg), offset: None });
+    let start = t.0.len();
+    let buf = alloc::vec![0u8; 16 * 1024];
+    while t.0.len() - start < MAX {
+        let seg = [kernel_buf_seg(&buf)];
+        let n = call_ret(&Request::Read { fd: fd as i32, buf: SegList::Borrowed(&seg), offset: None });
+        if n <= 0 {
+            break;
+        }
+        t.bytes(&buf[..n as usize]);
+    }
     call_ret(&Request::Close { fd: fd as i32 });
-    if n <= 0 {
-        return t.bytes(fallback);
+    if t.0.len() == start {
+        fallback(t);
     }
-    buf.truncate(n as usize);
-    t.bytes(&buf);
 }
 
 fn line(t: &mut Text, value: &[u8]) {
