@@ -55,15 +55,13 @@ fn open_host_proc(path: &[u8], flags: i32, mode: u32) -> Handled {
     let first = parts.first().copied().unwrap_or(b"");
     let writing = flags as u32 & (general::O_ACCMODE | general::O_TRUNC | general::O_CREAT) != 0;
     let cloexec = flags as u32 & general::O_CLOEXEC != 0;
-    if first == b"self" && !writing && parts.len() == 2 && matches!(parts[1], b"mounts" | b"mountinfo") {
+    let mount_list = first == b"self" && !writing && parts.len() == 2 && matches!(parts[1], b"mounts" | b"mountinfo");
+    if let Some(table) = crate::vfs::current().mount_table().filter(|_| mount_list) {
         let host = sys::read_host_proc(names)?;
-        let text = match crate::vfs::current().mount_table() {
-            Some(table) => crate::vfs::mounts::view_mount_list(table, &host, parts[1] == b"mountinfo"),
-            None => host,
-        };
-        return memory_file(&text, cloexec);
+        return memory_file(&crate::vfs::mounts::view_mount_list(table, &host, parts[1] == b"mountinfo"), cloexec);
     }
-    if first == b"self" || first == b"thread-self" {
+    // Outside a mounted view the monitor's mounts are the program's: the file itself.
+    if (first == b"self" && !mount_list) || first == b"thread-self" {
         return Err(Failure::Errno(errno::EACCES as LinuxErrno));
     }
     if let Some(pid) = proc_number(first) {

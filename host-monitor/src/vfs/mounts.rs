@@ -157,35 +157,41 @@ pub fn view_mount_list(table: &MountTable, host_text: &[u8], info: bool) -> Vec<
         host_text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| l.split(|&b| b == b' ').collect()).collect();
     let point = |fields: &[&[u8]]| fields.get(at).map(|p| unescape(p));
     let mut out = Vec::new();
-    let emit = |out: &mut Vec<u8>, fields: &[&[u8]], guest: &[u8], root: Option<Vec<u8>>| {
-        emit_line(out, fields, at, info, guest, root.as_deref())
+    // A host mount reached twice (below one bound directory and bound itself) is listed once.
+    let mut listed: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut emit = |out: &mut Vec<u8>, line: usize, guest: &[u8], root: Option<Vec<u8>>| {
+        if !listed.iter().any(|(l, g)| *l == line && g == guest) {
+            listed.push((line, guest.to_vec()));
+            emit_line(out, &lines[line], at, info, guest, root.as_deref());
+        }
     };
     for m in table.mounts() {
         // The host mount holding the bound directory: the longest mount point above it,
         // the last listed when several are stacked there.
         let holder = lines
             .iter()
-            .filter_map(|f| point(f).and_then(|p| strip_dir_prefix(&m.host, &p).map(|rest| (f, p.len(), rest.to_vec()))))
-            .fold(None::<(&Vec<&[u8]>, usize, Vec<u8>)>, |best, c| match best {
+            .enumerate()
+            .filter_map(|(i, f)| point(f).and_then(|p| strip_dir_prefix(&m.host, &p).map(|rest| (i, p.len(), rest.to_vec()))))
+            .fold(None::<(usize, usize, Vec<u8>)>, |best, c| match best {
                 Some(b) if b.1 > c.1 => Some(b),
                 _ => Some(c),
             });
-        let Some((fields, _, rest)) = holder else { continue };
-        let root = fields.get(3).map(|r| join(&unescape(r), &rest));
-        emit(&mut out, fields, &m.guest, root.filter(|_| !rest.is_empty()));
-        for fields in &lines {
+        let Some((line, _, rest)) = holder else { continue };
+        let root = lines[line].get(3).map(|r| join(&unescape(r), &rest));
+        emit(&mut out, line, &m.guest, root.filter(|_| !rest.is_empty()));
+        for (i, fields) in lines.iter().enumerate() {
             let Some(p) = point(fields) else { continue };
             let Some(below) = strip_dir_prefix(&p, &m.host).filter(|r| !r.is_empty()) else { continue };
             let guest = join(&m.guest, below);
             if table.host_of(&guest).1 == p {
-                emit(&mut out, fields, &guest, None);
+                emit(&mut out, i, &guest, None);
             }
         }
     }
     // The guest's /proc is there whatever the view holds: shown as the host's.
     let has_proc = out.split(|&b| b == b'\n').any(|l| l.split(|&b| b == b' ').nth(at) == Some(b"/proc"));
-    if let Some(fields) = lines.iter().find(|f| f.get(at) == Some(&&b"/proc"[..])).filter(|_| !has_proc) {
-        emit(&mut out, fields, b"/proc", None);
+    if let Some(line) = lines.iter().position(|f| f.get(at) == Some(&&b"/proc"[..])).filter(|_| !has_proc) {
+        emit(&mut out, line, b"/proc", None);
     }
     out
 }

@@ -45,33 +45,33 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::Stat => stat(&mut t, &exec),
         File::Statm => render::statm(&mut t, &vm_figures()),
         File::SmapsRollup => smaps_rollup(&mut t),
-        // The host's mounts as the program's filesystem view shows them.
-        File::Mounts => host_file_or(&mut t, b"self/mounts", |t| t.bytes(render::MOUNTS.as_bytes())),
-        File::Mountinfo => host_file_or(&mut t, b"self/mountinfo", |t| t.bytes(render::MOUNTINFO.as_bytes())),
+        // What a host without /proc gets (see tree::host_source).
+        File::Mounts => t.bytes(render::MOUNTS.as_bytes()),
+        File::Mountinfo => t.bytes(render::MOUNTINFO.as_bytes()),
         File::Filesystems => t.bytes(render::FILESYSTEMS.as_bytes()),
         File::Cgroup => t.bytes(b"0::/\n"),
         File::Limits => render::limits(&mut t, &task::rlimits()),
         File::Fdinfo(fd) => fdinfo(&mut t, fd)?,
         File::Cpuinfo => cpuinfo::render(&mut t, &read_cpuid(), task::cpu_count(), crate::time::tsc_khz()),
-        // The machine's figures are the host's where it has a /proc; the guest's own
-        // (its RAM, its clocks) where it has none.
-        File::Meminfo => host_file_or(&mut t, b"meminfo", |t| {
+        // The machine's figures are the host's where it has a /proc (tree::host_source);
+        // the guest's own (its RAM, its clocks) where it has none.
+        File::Meminfo => {
             let total = crate::mm::guest_ram_size();
             let (free, _) = crate::mm::frame::usage();
-            render::meminfo(t, total / 1024, free.min(total) / 1024);
-        }),
-        File::SysStat => host_file_or(&mut t, b"stat", |t| sys_stat(t, &exec)),
-        File::Uptime => host_file_or(&mut t, b"uptime", |t| {
+            render::meminfo(&mut t, total / 1024, free.min(total) / 1024);
+        }
+        File::SysStat => sys_stat(&mut t, &exec),
+        File::Uptime => {
             let up = crate::time::monotonic_ns();
-            render::uptime(t, up, up.saturating_mul(u64::from(task::cpu_count())).saturating_sub(cpu_ns()));
-        }),
-        File::Loadavg => host_file_or(&mut t, b"loadavg", |t| {
+            render::uptime(&mut t, up, up.saturating_mul(u64::from(task::cpu_count())).saturating_sub(cpu_ns()));
+        }
+        File::Loadavg => {
             let (loads, procs) = match call(&Request::Sysinfo) {
                 Response::Sysinfo(si) => (si.loads, u32::from(si.procs)),
                 _ => ([0; 3], 1),
             };
-            render::loadavg(t, loads, 1, procs.max(1), task::pid());
-        }),
+            render::loadavg(&mut t, loads, 1, procs.max(1), task::pid());
+        }
         File::Version => {
             t.bytes(b"Linux version ");
             t.bytes(&task::kernel_release());

@@ -26,7 +26,7 @@ use abi_shared::linux::general::{
     AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW,
     O_PATH, O_RDONLY, O_TRUNC, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
-use abi_shared::linux::{errno, LinuxStat, LinuxStatx, StatxTimestamp};
+use abi_shared::linux::{errno, LinuxStat, LinuxStatfs, LinuxStatx, StatxTimestamp};
 
 use super::fds::{self, Entry};
 use super::state;
@@ -304,12 +304,20 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
         return err(errno::EEXIST);
     }
     let writing = f & O_ACCMODE != 0 || f & O_TRUNC != 0;
+    let mut host_fd = -1;
     let fd = match node {
         Node::Link(_) => return err(errno::ELOOP),
         Node::Dir(_) if writing || f & O_CREAT != 0 => return err(errno::EISDIR),
         Node::Dir(_) => call_ret(&Request::OpenEmptyDir { cloexec }),
         Node::File(_) if f & O_DIRECTORY != 0 => return err(errno::ENOTDIR),
         Node::File(_) if writing => return err(errno::EACCES),
+        Node::File(file) if tree::host_source(file).is_some_and(|rel| {
+            host_fd = open_host(rel, O_RDONLY | if cloexec { O_CLOEXEC } else { 0 });
+            host_fd >= 0
+        }) =>
+        {
+            host_fd
+        }
         Node::File(file) => {
             let content = match super::content::generate(file) {
                 Ok(c) => c,
@@ -803,4 +811,61 @@ fn entry_target_of(full: &[u8], what: NameOp) -> Result<(i32, Vec<u8>), i64> {
         Resolved::Host(rel) => Err(host_stat(&rel, false).map_or_else(|e| e, |_| exists)),
         Resolved::Node(..) | Resolved::Follow(_) => Err(exists),
     }
+}
+
+// ---- statfs ----
+
+/// /proc's statfs: the host's of its /proc, or what Linux says of a proc mount.
+fn proc_statfs() -> LinuxStatfs {
+    let mut st = None;
+    with_host_path(b"", true, |fd| {
+        if let Response::Statfs(s) = call(&Request::Fstatfs { fd }) {
+            st = Some(s);
+        }
+        0
+    });
+    st.unwrap_or(LinuxStatfs {
+        f_type: 0x9fa0,
+        f_bsize: 4096,
+        f_namelen: 255,
+        f_frsize: 4096,
+        // ST_VALID | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME
+        f_flags: 0x20 | 2 | 4 | 8 | 0x1000,
+        ..LinuxStatfs::default()
+    })
+}
+
+fn write_statfs(out: u64, resp: Response) -> i64 {
+    match resp {
+        Response::Statfs(st) => uaccess::write_struct(out, &st).map_or(err(errno::EFAULT), |_| 0),
+        Response::Ret(e) => e,
+        _ => err(errno::EFAULT),
+    }
+}
+
+/// statfs of a path in /proc: /proc's own, or, through a link out of it, the linked file's.
+pub fn statfs(path: &[u8], out: u64) -> Option<i64> {
+    let full = proc_path(AT_FDCWD, path)?;
+    let r = match resolve(&full, true) {
+        Ok(r) => r,
+        Err(e) => return Some(e),
+    };
+    Some(match target_of(&r) {
+        Some(Ok(Target::Host(AT_FDCWD, p))) => write_statfs(out, call(&Request::Statfs { path: &p })),
+        Some(Ok(Target::Host(fd, p))) if p.is_empty() => write_statfs(out, call(&Request::Fstatfs { fd })),
+        Some(Ok(Target::Fd(fd))) => write_statfs(out, call(&Request::Fstatfs { fd })),
+        Some(Ok(Target::Proc(p))) => return statfs(&p, out),
+        Some(Err(e)) => e,
+        Some(Ok(Target::HostProc(rel))) => match host_stat(&rel, true) {
+            Ok(_) => write_statfs(out, Response::Statfs(proc_statfs())),
+            Err(e) => e,
+        },
+        _ => write_statfs(out, Response::Statfs(proc_statfs())),
+    })
+}
+
+/// fstatfs of a /proc descriptor of ours (the host holds an anonymous file for it).
+pub fn fstatfs(fd: i32, out: u64) -> Option<i64> {
+    checked_entry(fd)?;
+    Some(write_statfs(out, Response::Statfs(proc_statfs())))
 }

@@ -222,6 +222,22 @@ pub fn fixed_entries(dir: Dir) -> Entries {
     }
 }
 
+/// The host's /proc file a file of ours is, where the host has one: the machine's
+/// figures, and the mount list (which the host shows through the program's filesystem
+/// view). Opened there, so that a read after lseek(0) is fresh, as vmstat and top reread
+/// them; the guest generates them only on a host without /proc.
+pub fn host_source(file: File) -> Option<&'static [u8]> {
+    Some(match file {
+        File::Meminfo => b"meminfo",
+        File::SysStat => b"stat",
+        File::Uptime => b"uptime",
+        File::Loadavg => b"loadavg",
+        File::Mounts => b"self/mounts",
+        File::Mountinfo => b"self/mountinfo",
+        _ => return None,
+    })
+}
+
 /// A decimal name as /proc spells numbers: digits only, no leading zero, fits an i32.
 pub fn parse_number(name: &[u8]) -> Option<i32> {
     if name.is_empty() || name.len() > 10 || (name[0] == b'0' && name.len() > 1) {
