@@ -171,7 +171,9 @@ pub fn view_mount_list(table: &MountTable, host_text: &[u8], info: bool) -> Vec<
         let holder = lines
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| point(f).and_then(|p| strip_dir_prefix(&m.host, &p).map(|rest| (i, p.len(), rest.to_vec()))))
+            .filter_map(|(i, f)| {
+                point(f).and_then(|p| strip_dir_prefix(&m.host, &p).map(|rest| (i, p.len(), rest.to_vec())))
+            })
             .fold(None::<(usize, usize, Vec<u8>)>, |best, c| match best {
                 Some(b) if b.1 > c.1 => Some(b),
                 _ => Some(c),

@@ -311,10 +311,11 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
         Node::Dir(_) => call_ret(&Request::OpenEmptyDir { cloexec }),
         Node::File(_) if f & O_DIRECTORY != 0 => return err(errno::ENOTDIR),
         Node::File(_) if writing => return err(errno::EACCES),
-        Node::File(file) if tree::host_source(file).is_some_and(|rel| {
-            host_fd = open_host(rel, O_RDONLY | if cloexec { O_CLOEXEC } else { 0 });
-            host_fd >= 0
-        }) =>
+        Node::File(file)
+            if tree::host_source(file).is_some_and(|rel| {
+                host_fd = open_host(rel, O_RDONLY | if cloexec { O_CLOEXEC } else { 0 });
+                host_fd >= 0
+            }) =>
         {
             host_fd
         }

@@ -269,9 +269,7 @@ pub fn lookup(dir: Dir, name: &[u8], ids: &Ids<'_>) -> Option<Node> {
         return Some(*n);
     }
     match dir {
-        Dir::Root => {
-            parse_number(name).filter(|n| *n == ids.pid || ids.tids.contains(n)).map(|_| Node::Dir(Dir::Pid))
-        }
+        Dir::Root => parse_number(name).filter(|n| *n == ids.pid || ids.tids.contains(n)).map(|_| Node::Dir(Dir::Pid)),
         Dir::Task => parse_number(name).filter(|t| ids.tids.contains(t)).map(|_| Node::Dir(Dir::Pid)),
         Dir::Fd => parse_number(name).map(|fd| Node::Link(Link::Fd(fd))),
         Dir::Fdinfo => parse_number(name).map(|fd| Node::File(File::Fdinfo(fd))),
@@ -460,7 +458,10 @@ mod tests {
         assert_eq!(node("/proc/self/task/44"), Err(errno::ENOENT));
         // A thread opens as its process's directory at the top, as on Linux (which hides
         // it from listings); other numbers are other processes, the host's.
-        assert_eq!(node("/proc/43/status").unwrap(), Resolved::Node(Node::File(File::Status), b"/proc/43/status".to_vec()));
+        assert_eq!(
+            node("/proc/43/status").unwrap(),
+            Resolved::Node(Node::File(File::Status), b"/proc/43/status".to_vec())
+        );
         assert_eq!(node("/proc/44/status").unwrap(), Resolved::Host(b"44/status".to_vec()));
         assert_eq!(node("/proc/042/status").unwrap(), Resolved::Host(b"042/status".to_vec()));
     }
