@@ -1196,11 +1196,21 @@ pub enum Request<'a> {
     /// The program's Linux command line (`argv`: its strings, each NUL-terminated) and
     /// name (`comm`, at most 15 bytes), published as the host process's title and the
     /// calling host thread's name, so that the host's /proc, ps and pgrep show the Linux
-    /// program rather than `linuxrun`. An empty `argv` changes the name only
-    /// (prctl(PR_SET_NAME)). `Ret(0)`; a host that cannot show them ignores them.
+    /// program rather than `linuxrun`; `exe` (the program's path) is published where
+    /// other monitors find it (`HostProcLink`). An empty `argv` (or `exe`) leaves it as
+    /// it was (prctl(PR_SET_NAME) changes the name only). `Ret(0)`; a host that cannot
+    /// show them ignores them.
     ProcessName {
         argv: &'a [u8],
         comm: &'a [u8],
+        exe: &'a [u8],
+    },
+    /// readlink of the host's /proc/`path` (checked as `OpenHostProc` checks it) into
+    /// `buf`, cut to its length: `Ret(n)`. `<pid>/exe` of another linuxrun'd process
+    /// reads as the Linux program's path that process published (`ProcessName`).
+    HostProcLink {
+        path: &'a [u8],
+        buf: SegList<'a>,
     },
 }
 

@@ -138,6 +138,10 @@ fn a_linuxrun_program_is_seen_by_its_linux_command_line() {
     let cmdline = under(&["/bin/cat", &format!("/proc/{p}/cmdline")]).stdout;
     assert_eq!(cmdline, b"/bin/sleep\x002718\x00");
     assert_eq!(text(&under(&["/usr/bin/ps", "-o", "comm=,args=", "-p", &p]).stdout), args);
+    // Its exe is the Linux program (the host's link names the linuxrun binary).
+    let exe = text(&under(&["/usr/bin/readlink", &format!("/proc/{p}/exe")]).stdout);
+    let sleep = std::fs::canonicalize("/bin/sleep").unwrap();
+    assert_eq!(exe.trim_end(), sleep.to_str().unwrap());
     // pkill under linuxrun ends it.
     under(&["/usr/bin/pkill", "-f", "^/bin/sleep 2718$"]);
     let status = child.wait().unwrap();

@@ -387,7 +387,7 @@ pub fn prctl(c: &mut Ctx<'_>) -> i64 {
             Ok(comm) => {
                 task::set_comm(comm);
                 // The host thread takes the name too, for the host's /proc (ps, top -H).
-                crate::hypercall::call(&Request::ProcessName { argv: b"", comm: &task::comm() });
+                crate::hypercall::call(&Request::ProcessName { argv: b"", comm: &task::comm(), exe: b"" });
                 0
             }
             Err(e) => e,

@@ -359,6 +359,7 @@ impl Server {
             | Request::FdPath { .. }
             | Request::ListFds { .. }
             | Request::OpenHostProc { .. }
+            | Request::HostProcLink { .. }
             | Request::ProcessName { .. } => procfs::handle(&self.fds, mem, req),
             Request::PrepareExec { dirfd, path, flags } => {
                 exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)

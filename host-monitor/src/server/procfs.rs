@@ -6,6 +6,7 @@
 //! reads, seeks, maps and polls it like any file, with no more guest code.
 
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
 use abi_shared::linux::{errno, general};
@@ -28,10 +29,15 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
         Request::FdPath { fd, buf } => fd_path(fds, mem, *fd, buf),
         Request::ListFds { buf } => list_fds(fds, mem, buf),
         Request::OpenHostProc { path, flags, mode } => open_host_proc(path, *flags, *mode),
-        Request::ProcessName { argv, comm } => {
+        Request::ProcessName { argv, comm, exe } => {
             sys::set_process_name(argv, comm);
+            if !exe.is_empty() {
+                // Best effort: a host that cannot publish it shows the monitor's exe.
+                let _ = publish_exe(fds, exe);
+            }
             ret(0)
         }
+        Request::HostProcLink { path, buf } => host_proc_link(mem, path, buf),
         _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
     };
     result.unwrap_or_else(Response::from)
@@ -47,11 +53,7 @@ fn open_empty_dir(cloexec: bool) -> Handled {
 /// process, whose host title (see `sys::set_process_name`) is its Linux argv padded with
 /// NULs, trimmed here to the argv itself.
 fn open_host_proc(path: &[u8], flags: i32, mode: u32) -> Handled {
-    let names = path.strip_suffix(b"/").unwrap_or(path);
-    let parts: Vec<&[u8]> = names.split(|&b| b == b'/').collect();
-    if !path.is_empty() && parts.iter().any(|n| n.is_empty() || *n == b"." || *n == b"..") {
-        return Err(Failure::Malformed(MalformedReason::NotAllowed));
-    }
+    let (names, parts) = host_proc_parts(path)?;
     let first = parts.first().copied().unwrap_or(b"");
     let writing = flags as u32 & (general::O_ACCMODE | general::O_TRUNC | general::O_CREAT) != 0;
     let cloexec = flags as u32 & general::O_CLOEXEC != 0;
@@ -82,6 +84,58 @@ fn open_host_proc(path: &[u8], flags: i32, mode: u32) -> Handled {
     let host_flags = crate::host::open_flags_to_host(flags)?;
     let full = super::fs::c_path(&full)?;
     ret(sys::openat(libc::AT_FDCWD, &full, host_flags, crate::host::open_mode_to_host(mode))?.into())
+}
+
+/// A host /proc path checked (relative, no empty, "." or ".." component; a final slash
+/// allowed): the path without that slash, and its components.
+fn host_proc_parts(path: &[u8]) -> Result<(&[u8], Vec<&[u8]>), Failure> {
+    let names = path.strip_suffix(b"/").unwrap_or(path);
+    let parts: Vec<&[u8]> = names.split(|&b| b == b'/').collect();
+    if !path.is_empty() && parts.iter().any(|n| n.is_empty() || *n == b"." || *n == b"..") {
+        return Err(Failure::Malformed(MalformedReason::NotAllowed));
+    }
+    Ok((names, parts))
+}
+
+/// readlink of the host's /proc/`path` (see `Request::HostProcLink`).
+fn host_proc_link(mem: &GuestMemory, path: &[u8], buf: &SegList<'_>) -> Handled {
+    let (names, parts) = host_proc_parts(path)?;
+    let first = parts.first().copied().unwrap_or(b"");
+    let pid = proc_number(first);
+    if first == b"self" || first == b"thread-self" || pid.is_some_and(|p| p == sys::getpid() || sys::is_own_thread(p)) {
+        return Err(Failure::Errno(errno::EACCES as LinuxErrno));
+    }
+    let published = match (pid, &parts[1..]) {
+        (Some(pid), [b"exe"]) if sys::runs_linuxrun(pid) => sys::published_exe_of(pid),
+        _ => None,
+    };
+    let target = match published {
+        Some(t) => t,
+        None => sys::read_host_proc_link(names)?,
+    };
+    let total = buf.total_len().ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+    let n = target.len().min(usize::try_from(total).unwrap_or(usize::MAX));
+    mem.write_segs(buf.as_slice(), &target[..n])?;
+    ret(n as i64)
+}
+
+/// The descriptor holding the program's path for other monitors (-1: none yet).
+static PUBLISHED_EXE: AtomicI32 = AtomicI32::new(-1);
+
+/// Publish the program's path (see `sys::published_exe_file`) at a monitor descriptor,
+/// the same one after each exec; a forked monitor replaces its copy of the parent's.
+fn publish_exe(fds: &FdGuard, exe: &[u8]) -> Result<(), Failure> {
+    let file = sys::published_exe_file(exe)?;
+    let at = PUBLISHED_EXE.load(Ordering::Relaxed);
+    if at >= 0 && fds.is_reserved(at) {
+        sys::dup2(file.as_raw_fd(), at)?;
+        sys::set_cloexec_quietly(at, true);
+        return Ok(());
+    }
+    let fd = crate::startup::with_fd_room(|| sys::dup_at_least(file.as_raw_fd(), fds.floor(), true))?;
+    fds.reserve(fd);
+    PUBLISHED_EXE.store(fd, Ordering::Relaxed);
+    Ok(())
 }
 
 /// A /proc directory name that is a number (a pid or a thread id).

@@ -83,7 +83,8 @@ fn publish_name(argv: &[Vec<u8>]) {
         joined.push(0);
     }
     let comm = crate::task::comm();
-    call(&Request::ProcessName { argv: &joined, comm: &comm });
+    let exe = crate::task::exe_path();
+    call(&Request::ProcessName { argv: &joined, comm: &comm, exe: &exe });
 }
 
 /// A mapped file's name, resolved (and its dev/ino looked up) when maps is first read.

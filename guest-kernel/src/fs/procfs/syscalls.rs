@@ -557,7 +557,11 @@ pub fn readlinkat(dirfd: i32, path: &[u8], buf: u64, size: u64) -> Option<i64> {
 
 /// readlink of the host's /proc/<rel> (EINVAL if it is no link, as readlink says).
 fn host_proc_readlink(rel: &[u8], buf: u64, size: u64) -> i64 {
-    with_host_path(rel, false, |fd| host_readlink(fd, b"", buf, size))
+    let mut segs = Vec::new();
+    if let Err(e) = uaccess::user_segments(buf, size.min(4096), crate::mm::Access::Write, &mut segs) {
+        return e;
+    }
+    call_ret(&Request::HostProcLink { path: rel, buf: SegList::Borrowed(&segs) })
 }
 
 fn host_readlink(dirfd: i32, path: &[u8], buf: u64, size: u64) -> i64 {

@@ -587,3 +587,8 @@ pub fn set_process_name(_argv: &[u8], comm: &[u8]) {
         unsafe { libc::pthread_setname_np(name.as_ptr()) };
     }
 }
+
+/// No /proc for other monitors to read it from on macOS: not published.
+pub fn published_exe_file(_exe: &[u8]) -> SysResult<OwnedFd> {
+    Err(errno::ENOSYS as LinuxErrno)
+}

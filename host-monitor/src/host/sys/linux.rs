@@ -706,3 +706,15 @@ fn own_arg_area() -> Option<(usize, usize)> {
     let end: usize = fields.get(49 - 3)?.parse().ok()?;
     (start > 0 && end > start && end - start < 1 << 20).then_some((start, end))
 }
+
+/// A new memfd named `PUBLISHED_EXE_NAME` holding `exe`: other monitors find it among this
+/// process's descriptors (proc_view.rs) and read the program's path from it.
+pub fn published_exe_file(exe: &[u8]) -> SysResult<OwnedFd> {
+    let name = std::ffi::CString::new(super::PUBLISHED_EXE_NAME).map_err(|_| EINVAL)?;
+    let file = rx(rustix::fs::memfd_create(&name, rustix::fs::MemfdFlags::CLOEXEC))?;
+    let mut done = 0;
+    while done < exe.len() {
+        done += rx(rustix::io::write(&file, &exe[done..]))?;
+    }
+    Ok(file)
+}

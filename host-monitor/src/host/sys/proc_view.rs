@@ -30,3 +30,30 @@ pub fn runs_linuxrun(pid: i32) -> bool {
     let own = OWN.get_or_init(|| file_id("/proc/self/exe"));
     own.is_some() && file_id(&format!("/proc/{pid}/exe")) == *own
 }
+
+/// readlink of the host's /proc/`rel`.
+pub fn read_host_proc_link(rel: &[u8]) -> SysResult<Vec<u8>> {
+    let mut path = PathBuf::from("/proc");
+    path.push(OsStr::from_bytes(rel));
+    match std::fs::read_link(path) {
+        Ok(t) => Ok(t.as_os_str().as_bytes().to_vec()),
+        Err(e) => Err(errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO))),
+    }
+}
+
+/// The name of the file a monitor publishes its program's path in (`/proc/PID/fd/N` of
+/// it reads `/memfd:<name> (deleted)`).
+pub const PUBLISHED_EXE_NAME: &str = "linuxrun-exe";
+
+/// The program path another monitor (process `pid`) published: the content of its
+/// descriptor named `PUBLISHED_EXE_NAME`, found among its /proc/PID/fd links.
+pub fn published_exe_of(pid: i32) -> Option<Vec<u8>> {
+    let marker = format!("/memfd:{PUBLISHED_EXE_NAME} (deleted)");
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.flatten() {
+        if std::fs::read_link(entry.path()).is_ok_and(|t| t.as_os_str().as_bytes() == marker.as_bytes()) {
+            let path = std::fs::read(entry.path()).ok()?;
+            return (!path.is_empty() && path.len() < 4096).then_some(path);
+        }
+    }
+    None
+}
