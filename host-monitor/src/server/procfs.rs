@@ -354,6 +354,7 @@ mod tests {
         assert!(!list(&guard).contains(&fd));
     }
 
+    #[cfg(target_os = "linux")]
     fn open_host(path: &[u8]) -> Response {
         let mut ram = vec![0u8; 4096];
         let mem = mem_with(&mut ram);
