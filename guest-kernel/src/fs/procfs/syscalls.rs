@@ -848,7 +848,8 @@ fn write_statfs(out: u64, resp: Response) -> i64 {
     }
 }
 
-/// statfs of a path in /proc: /proc's own, or, through a link out of it, the linked file's.
+/// statfs of a path in /proc: /proc's own (the host's proc mount), or, through a link out
+/// of it, the linked file's.
 pub fn statfs(path: &[u8], out: u64) -> Option<i64> {
     let full = proc_path(AT_FDCWD, path)?;
     let r = match resolve(&full, true) {
@@ -861,10 +862,10 @@ pub fn statfs(path: &[u8], out: u64) -> Option<i64> {
         Some(Ok(Target::Fd(fd))) => write_statfs(out, call(&Request::Fstatfs { fd })),
         Some(Ok(Target::Proc(p))) => return statfs(&p, out),
         Some(Err(e)) => e,
-        Some(Ok(Target::HostProc(rel))) => match host_stat(&rel, true) {
-            Ok(_) => write_statfs(out, Response::Statfs(proc_statfs())),
-            Err(e) => e,
-        },
+        // The host's answer for its file, or where its link leads (/proc/1/cwd).
+        Some(Ok(Target::HostProc(rel))) => {
+            with_host_path(&rel, true, |fd| write_statfs(out, call(&Request::Fstatfs { fd })))
+        }
         _ => write_statfs(out, Response::Statfs(proc_statfs())),
     })
 }
