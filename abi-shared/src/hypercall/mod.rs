@@ -47,7 +47,7 @@ pub use tty::TtyRequest;
 pub use vcpu::VcpuRequest;
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 38;
+pub const PROTOCOL_VERSION: u32 = 39;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,13 +164,14 @@ impl Request<'_> {
     /// Whether only the host thread running the calling vCPU may serve the request, so
     /// that the guest must send it by exit rather than to the hypercall worker: the end
     /// of the guest and fork, thread start and end (`Request::Vcpu`), a futex sleep (that
-    /// thread's own sleep), and a credential change (the thread's own; the worker
-    /// follows it, see the monitor's server/creds.rs).
+    /// thread's own sleep), a credential change (the thread's own; the worker follows it,
+    /// see the monitor's server/creds.rs), and the program's name (the calling thread's).
     pub fn needs_vcpu_thread(&self) -> bool {
         match self {
             Request::Vcpu(_) => true,
             Request::Control(c) => matches!(c, ControlRequest::Exit { .. } | ControlRequest::Panic { .. }),
             Request::Futex(f) => matches!(f, FutexRequest::FutexSleep { .. } | FutexRequest::FutexPi { .. }),
+            Request::Procfs(p) => matches!(p, ProcfsRequest::ProcessName { .. }),
             Request::Creds { op } => op.changes(),
             _ => false,
         }

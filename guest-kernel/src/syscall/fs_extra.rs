@@ -35,10 +35,16 @@ fn statfs_into(req: &Request<'_>, out: u64) -> i64 {
 
 pub fn statfs(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.arg(0)));
+    if let Some(r) = crate::fs::procfs::statfs(&p, c.arg(1)) {
+        return r;
+    }
     statfs_into(&Request::Fs(FsRequest::Statfs { path: &p }), c.arg(1))
 }
 
 pub fn fstatfs(c: &mut Ctx<'_>) -> i64 {
+    if let Some(r) = crate::fs::procfs::fstatfs(c.int(0), c.arg(1)) {
+        return r;
+    }
     statfs_into(&Request::Fs(FsRequest::Fstatfs { fd: c.int(0) }), c.arg(1))
 }
 

@@ -1,7 +1,7 @@
 //! Identity, limits, randomness and other small syscalls served in the guest. The state
 //! they read and change is the task layer's (crate::task); these are only the handlers.
 
-use abi_shared::hypercall::{ClockRequest, ControlRequest, InfoRequest, Request, Response};
+use abi_shared::hypercall::{ClockRequest, ControlRequest, InfoRequest, ProcfsRequest, Request, Response};
 use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno;
 
@@ -391,6 +391,12 @@ pub fn prctl(c: &mut Ctx<'_>) -> i64 {
         PR_SET_NAME => match read_comm(arg2) {
             Ok(comm) => {
                 task::set_comm(comm);
+                // The host thread takes the name too, for the host's /proc (ps, top -H).
+                crate::hypercall::call(&Request::Procfs(ProcfsRequest::ProcessName {
+                    argv: b"",
+                    comm: &task::comm(),
+                    exe: b"",
+                }));
                 0
             }
             Err(e) => e,

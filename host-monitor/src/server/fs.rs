@@ -288,20 +288,6 @@ pub(super) fn open_for_exec(
     Ok(sys::openat(at.dirfd, &at.path, host_flags, 0)?)
 }
 
-/// The host's /proc/sys/`path` opened for the guest's /proc (a sysctl it does not serve
-/// itself). The path is the host's own, outside any view, so it must stay below /proc/sys:
-/// no empty, "." or ".." component (a final slash is allowed, as the walk would allow it).
-pub(super) fn open_proc_sys(path: &[u8], flags: i32, mode: u32) -> Handled {
-    let names = path.strip_suffix(b"/").unwrap_or(path);
-    if !path.is_empty() && names.split(|&b| b == b'/').any(|n| n.is_empty() || n == b"." || n == b"..") {
-        return Err(Failure::Malformed(MalformedReason::NotAllowed));
-    }
-    let mut full = b"/proc/sys/".to_vec();
-    full.extend_from_slice(path);
-    let flags = host::open_flags_to_host(flags)?;
-    ret(sys::openat(host_cwd(), &c_path(&full)?, flags, host::open_mode_to_host(mode))?.into())
-}
-
 /// The guard, guest memory and filesystem view a request is served with.
 pub(super) struct Fs<'a> {
     pub(super) fds: &'a FdGuard,
@@ -958,7 +944,7 @@ mod view_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use abi_shared::hypercall::{FsRequest, ProcfsRequest, Request, TtyRequest};
+    use abi_shared::hypercall::{FsRequest, Request, TtyRequest};
     use abi_shared::linux::{general as lx, LinuxStat};
     use proptest::prelude::*;
     use std::os::unix::ffi::OsStrExt;
@@ -1069,29 +1055,6 @@ mod tests {
         assert_eq!(mem.read_vec(0x5000, 8).unwrap(), b"o world\0");
         assert_eq!(value(read(&mem, fd, &[seg(0x3000, 4)], None)), 0, "at end of file");
         close(&mem, fd);
-    }
-
-    #[test]
-    fn proc_sys_opens_stay_below_proc_sys() {
-        let mut ram = vec![0u8; RAM];
-        let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let open_sys =
-            |path: &[u8]| call(&mem, ProcfsRequest::OpenProcSys { path, flags: lx::O_RDONLY as i32, mode: 0 });
-        let refused = Response::Malformed(MalformedReason::NotAllowed);
-        let outside: [&[u8]; 5] =
-            [b"../self/environ", b"kernel/../../x", b"/etc/passwd", b"kernel//ostype", b"./kernel"];
-        for path in outside {
-            assert_eq!(open_sys(path), refused, "{}", String::from_utf8_lossy(path));
-        }
-        if std::path::Path::new("/proc/sys/kernel/ostype").exists() {
-            let fd = value(open_sys(b"kernel/ostype")) as i32;
-            assert_eq!(value(read(&mem, fd, &[seg(0x100, 64)], None)), 6);
-            assert_eq!(mem.read_vec(0x100, 6).unwrap(), b"Linux\n");
-            close(&mem, fd);
-            assert_eq!(open_sys(b"kernel/no_such_sysctl"), err(errno::ENOENT));
-            assert_eq!(open_sys(b"kernel/ostype/"), err(errno::ENOTDIR));
-            close(&mem, value(open_sys(b"")) as i32);
-        }
     }
 
     #[test]

@@ -6,9 +6,10 @@
 //! reads, seeks, maps and polls it like any file, with no more guest code.
 
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use abi_shared::hypercall::{GuestSeg, MalformedReason, ProcfsRequest, Response, SegList};
-use abi_shared::linux::errno;
+use abi_shared::linux::{errno, general};
 
 use super::fs::{ret, Failure, Handled};
 use super::FdGuard;
@@ -27,13 +28,143 @@ pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &ProcfsRequest<'_>) -> Resp
         ProcfsRequest::OpenEmptyDir { cloexec } => open_empty_dir(*cloexec),
         ProcfsRequest::FdPath { fd, buf } => fd_path(fds, mem, *fd, buf),
         ProcfsRequest::ListFds { buf } => list_fds(fds, mem, buf),
-        ProcfsRequest::OpenProcSys { path, flags, mode } => super::fs::open_proc_sys(path, *flags, *mode),
+        ProcfsRequest::OpenHostProc { path, flags, mode } => open_host_proc(path, *flags, *mode),
+        ProcfsRequest::ProcessName { argv, comm, exe } => {
+            sys::set_process_name(argv, comm);
+            if !exe.is_empty() {
+                // Best effort: a host that cannot publish it shows the monitor's exe.
+                let _ = publish_exe(fds, exe);
+            }
+            ret(0)
+        }
+        ProcfsRequest::HostProcLink { path, buf } => host_proc_link(mem, path, buf),
     };
     result.unwrap_or_else(Response::from)
 }
 
 fn open_empty_dir(cloexec: bool) -> Handled {
     ret(sys::open_removed_empty_dir(cloexec)?.into())
+}
+
+/// The host's /proc/`path` (see `ProcfsRequest::OpenHostProc`). Three kinds of path are
+/// rewritten rather than opened: `self/mounts` and `self/mountinfo` (the monitor's mounts,
+/// shown through the program's filesystem view), and the cmdline of another linuxrun'd
+/// process, whose host title (see `sys::set_process_name`) is its Linux argv padded with
+/// NULs, trimmed here to the argv itself.
+fn open_host_proc(path: &[u8], flags: i32, mode: u32) -> Handled {
+    let (names, parts) = host_proc_parts(path)?;
+    let first = parts.first().copied().unwrap_or(b"");
+    let writing = flags as u32 & (general::O_ACCMODE | general::O_TRUNC | general::O_CREAT) != 0;
+    let cloexec = flags as u32 & general::O_CLOEXEC != 0;
+    let mount_list = first == b"self" && !writing && parts.len() == 2 && matches!(parts[1], b"mounts" | b"mountinfo");
+    if let Some(table) = crate::vfs::current().mount_table().filter(|_| mount_list) {
+        let host = sys::read_host_proc(names)?;
+        return memory_file(&crate::vfs::mounts::view_mount_list(table, &host, parts[1] == b"mountinfo"), cloexec);
+    }
+    // Outside a mounted view the monitor's mounts are the program's: the file itself.
+    if (first == b"self" && !mount_list) || first == b"thread-self" {
+        return Err(Failure::Errno(errno::EACCES as LinuxErrno));
+    }
+    if let Some(pid) = proc_number(first) {
+        if pid == sys::getpid() || sys::is_own_thread(pid) {
+            return Err(Failure::Errno(errno::EACCES as LinuxErrno));
+        }
+        let cmdline = matches!(parts[1..], [b"cmdline"] | [b"task", _, b"cmdline"]);
+        if cmdline && !writing && sys::runs_linuxrun(pid) {
+            let mut text = sys::read_host_proc(names)?;
+            while text.len() > 1 && text.ends_with(b"\0\0") {
+                text.pop();
+            }
+            return memory_file(&text, cloexec);
+        }
+    }
+    let mut full = b"/proc/".to_vec();
+    full.extend_from_slice(path);
+    let host_flags = crate::host::open_flags_to_host(flags)?;
+    let full = super::fs::c_path(&full)?;
+    ret(sys::openat(libc::AT_FDCWD, &full, host_flags, crate::host::open_mode_to_host(mode))?.into())
+}
+
+/// A host /proc path checked (relative, no empty, "." or ".." component; a final slash
+/// allowed): the path without that slash, and its components.
+fn host_proc_parts(path: &[u8]) -> Result<(&[u8], Vec<&[u8]>), Failure> {
+    let names = path.strip_suffix(b"/").unwrap_or(path);
+    let parts: Vec<&[u8]> = names.split(|&b| b == b'/').collect();
+    if !path.is_empty() && parts.iter().any(|n| n.is_empty() || *n == b"." || *n == b"..") {
+        return Err(Failure::Malformed(MalformedReason::NotAllowed));
+    }
+    Ok((names, parts))
+}
+
+/// readlink of the host's /proc/`path` (see `ProcfsRequest::HostProcLink`).
+fn host_proc_link(mem: &GuestMemory, path: &[u8], buf: &SegList<'_>) -> Handled {
+    let (names, parts) = host_proc_parts(path)?;
+    let first = parts.first().copied().unwrap_or(b"");
+    let pid = proc_number(first);
+    if first == b"self" || first == b"thread-self" || pid.is_some_and(|p| p == sys::getpid() || sys::is_own_thread(p)) {
+        return Err(Failure::Errno(errno::EACCES as LinuxErrno));
+    }
+    let published = match (pid, &parts[1..]) {
+        (Some(pid), [b"exe"]) if sys::runs_linuxrun(pid) => sys::published_exe_of(pid),
+        _ => None,
+    };
+    let target = match published {
+        Some(t) => t,
+        None => sys::read_host_proc_link(names)?,
+    };
+    let total = buf.total_len().ok_or(Failure::Malformed(MalformedReason::BadLength))?;
+    let n = target.len().min(usize::try_from(total).unwrap_or(usize::MAX));
+    mem.write_segs(buf.as_slice(), &target[..n])?;
+    ret(n as i64)
+}
+
+/// The descriptor holding the program's path for other monitors (-1: none yet).
+static PUBLISHED_EXE: AtomicI32 = AtomicI32::new(-1);
+
+/// Publish the program's path (see `sys::published_exe_file`) at a monitor descriptor,
+/// the same one after each exec; a forked monitor replaces its copy of the parent's.
+fn publish_exe(fds: &FdGuard, exe: &[u8]) -> Result<(), Failure> {
+    let file = sys::published_exe_file(exe)?;
+    let at = PUBLISHED_EXE.load(Ordering::Relaxed);
+    if at >= 0 && fds.is_reserved(at) {
+        sys::dup2(file.as_raw_fd(), at)?;
+        sys::set_cloexec_quietly(at, true);
+        return Ok(());
+    }
+    let fd = crate::startup::with_fd_room(|| sys::dup_at_least(file.as_raw_fd(), fds.floor(), true))?;
+    fds.reserve(fd);
+    PUBLISHED_EXE.store(fd, Ordering::Relaxed);
+    Ok(())
+}
+
+/// A /proc directory name that is a number (a pid or a thread id).
+fn proc_number(name: &[u8]) -> Option<i32> {
+    let s = std::str::from_utf8(name).ok()?;
+    (!s.starts_with('0') && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok())?
+}
+
+/// A read-only anonymous file holding `content`, on the lowest free descriptor.
+fn memory_file(content: &[u8], cloexec: bool) -> Handled {
+    let (rw, ro) = sys::anonymous_file_pair()?;
+    let mut done = 0;
+    while done < content.len() {
+        let rest = &content[done..];
+        let v = libc::iovec { iov_base: rest.as_ptr() as *mut libc::c_void, iov_len: rest.len() };
+        // SAFETY: the iovec names the rest of `content`, alive for the call.
+        let n = unsafe { sys::write_vectored(rw.as_raw_fd(), &[v], None) }?;
+        if n == 0 {
+            return Err(Failure::Errno(errno::EIO as LinuxErrno));
+        }
+        done += n as usize;
+    }
+    let fd = rw.into_raw_fd();
+    if let Err(e) = sys::dup2(ro.as_raw_fd(), fd) {
+        sys::close_quietly(fd);
+        return Err(e.into());
+    }
+    drop(ro);
+    sys::set_cloexec_quietly(fd, cloexec);
+    ret(i64::from(fd))
 }
 
 fn open_memory(mem: &GuestMemory, content: &SegList<'_>, cloexec: bool) -> Handled {
@@ -225,5 +356,41 @@ mod tests {
         let guard = FdGuard::default();
         guard.reserve(fd);
         assert!(!list(&guard).contains(&fd));
+    }
+
+    #[cfg(target_os = "linux")]
+    fn open_host(path: &[u8]) -> Response {
+        let mut ram = vec![0u8; 4096];
+        let mem = mem_with(&mut ram);
+        let flags = (general::O_RDONLY | general::O_CLOEXEC) as i32;
+        handle(&FdGuard::default(), &mem, &ProcfsRequest::OpenHostProc { path, flags, mode: 0 })
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn host_proc_opens_the_machine_and_refuses_our_own_process() {
+        let eacces = Response::Ret(-(errno::EACCES as i64));
+        // Our own entries would be the monitor's: refused, however they are named.
+        assert_eq!(open_host(b"self/mem"), eacces);
+        assert_eq!(open_host(b"thread-self/status"), eacces);
+        assert_eq!(open_host(format!("{}/mem", std::process::id()).as_bytes()), eacces);
+        // SAFETY: gettid takes no arguments and cannot fail.
+        let tid = unsafe { libc::gettid() };
+        assert_eq!(open_host(format!("{tid}/status").as_bytes()), eacces);
+        // Paths must stay below /proc.
+        let bad = open_host(b"../etc/passwd");
+        assert!(matches!(bad, Response::Malformed(_)), "{bad:?}");
+        assert!(matches!(open_host(b"1//stat"), Response::Malformed(_)));
+        // The machine's files and other processes open as the host's.
+        let mut meminfo = String::new();
+        adopt(match open_host(b"meminfo") {
+            Response::Ret(fd) => fd,
+            other => panic!("{other:?}"),
+        })
+        .read_to_string(&mut meminfo)
+        .unwrap();
+        assert!(meminfo.starts_with("MemTotal:"), "{meminfo}");
+        assert!(matches!(open_host(b"1/stat"), Response::Ret(fd) if fd >= 0 && { drop(adopt(fd)); true }));
+        assert_eq!(open_host(b"no-such-name"), Response::Ret(-(errno::ENOENT as i64)));
     }
 }

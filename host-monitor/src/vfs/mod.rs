@@ -77,6 +77,14 @@ impl View {
         }
     }
 
+    /// The mount table of a mounted view (None for the identity view).
+    pub fn mount_table(&self) -> Option<&MountTable> {
+        match self {
+            View::Identity => None,
+            View::Mounted(m) => Some(&m.table),
+        }
+    }
+
     /// The guest path of what the host descriptor `fd` names, if the view shows it (for
     /// readlink of /proc/self/fd/N).
     pub fn guest_path_of_fd(&self, fd: i32) -> Option<Vec<u8>> {

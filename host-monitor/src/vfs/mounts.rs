@@ -145,6 +145,107 @@ pub fn normalize(path: &[u8]) -> Vec<u8> {
     })
 }
 
+/// The host's mount list (/proc/self/mounts text, or mountinfo's when `info`) as the view
+/// shows it, as Linux shows a container's bind mounts: each mount of the view is listed at
+/// its guest path with the host mount that holds its host directory (for mountinfo, the
+/// directory inside that mount as the root field), followed by the host mounts below that
+/// directory that the view reaches at their place. Mounts the view does not show are left
+/// out.
+pub fn view_mount_list(table: &MountTable, host_text: &[u8], info: bool) -> Vec<u8> {
+    let at = if info { 4 } else { 1 };
+    let lines: Vec<Vec<&[u8]>> =
+        host_text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| l.split(|&b| b == b' ').collect()).collect();
+    let point = |fields: &[&[u8]]| fields.get(at).map(|p| unescape(p));
+    let mut out = Vec::new();
+    // A host mount reached twice (below one bound directory and bound itself) is listed once.
+    let mut listed: Vec<(usize, Vec<u8>)> = Vec::new();
+    let mut emit = |out: &mut Vec<u8>, line: usize, guest: &[u8], root: Option<Vec<u8>>| {
+        if !listed.iter().any(|(l, g)| *l == line && g == guest) {
+            listed.push((line, guest.to_vec()));
+            emit_line(out, &lines[line], at, info, guest, root.as_deref());
+        }
+    };
+    for m in table.mounts() {
+        // The host mount holding the bound directory: the longest mount point above it,
+        // the last listed when several are stacked there.
+        let holder = lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                point(f).and_then(|p| strip_dir_prefix(&m.host, &p).map(|rest| (i, p.len(), rest.to_vec())))
+            })
+            .fold(None::<(usize, usize, Vec<u8>)>, |best, c| match best {
+                Some(b) if b.1 > c.1 => Some(b),
+                _ => Some(c),
+            });
+        let Some((line, _, rest)) = holder else { continue };
+        let root = lines[line].get(3).map(|r| join(&unescape(r), &rest));
+        emit(&mut out, line, &m.guest, root.filter(|_| !rest.is_empty()));
+        for (i, fields) in lines.iter().enumerate() {
+            let Some(p) = point(fields) else { continue };
+            let Some(below) = strip_dir_prefix(&p, &m.host).filter(|r| !r.is_empty()) else { continue };
+            let guest = join(&m.guest, below);
+            if table.host_of(&guest).1 == p {
+                emit(&mut out, i, &guest, None);
+            }
+        }
+    }
+    // The guest's /proc is there whatever the view holds: shown as the host's.
+    let has_proc = out.split(|&b| b == b'\n').any(|l| l.split(|&b| b == b' ').nth(at) == Some(b"/proc"));
+    if let Some(line) = lines.iter().position(|f| f.get(at) == Some(&&b"/proc"[..])).filter(|_| !has_proc) {
+        emit(&mut out, line, b"/proc", None);
+    }
+    out
+}
+
+/// One line of a mount list: the host's `fields` with the mount point (field `at`) and, for
+/// mountinfo, the root (field 3) replaced.
+fn emit_line(out: &mut Vec<u8>, fields: &[&[u8]], at: usize, info: bool, guest: &[u8], root: Option<&[u8]>) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        match root {
+            _ if i == at => out.extend_from_slice(&escape(guest)),
+            Some(r) if i == 3 && info => out.extend_from_slice(&escape(r)),
+            _ => out.extend_from_slice(f),
+        }
+    }
+    out.push(b'\n');
+}
+
+/// A mount list field with Linux's octal escapes (`\040` for a space) undone.
+fn unescape(field: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(field.len());
+    let mut i = 0;
+    while i < field.len() {
+        let oct = field.get(i + 1..i + 4).filter(|d| field[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match oct {
+            Some(d) => {
+                out.push(d.iter().fold(0u8, |v, c| v.wrapping_mul(8).wrapping_add(c - b'0')));
+                i += 4;
+            }
+            None => {
+                out.push(field[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A path as the mount list spells it: space, tab, newline and backslash escaped.
+fn escape(path: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(path.len());
+    for &b in path {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\\' => out.extend_from_slice(format!("\\{b:03o}").as_bytes()),
+            _ => out.push(b),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +319,24 @@ mod tests {
         assert_eq!(join(b"/", b"/x"), b"/x");
         assert_eq!(join(b"/r", b""), b"/r");
         assert_eq!(strip_dir_prefix(b"/", b"/"), Some(&b""[..]));
+    }
+
+    #[test]
+    fn mount_lists_show_the_view() {
+        let host = b"/dev/sda1 / ext4 rw 0 0\nproc /proc proc rw 0 0\ntmpfs /dev tmpfs rw 0 0\n\
+/dev/sdb1 /srv ext4 rw 0 0\ntmpfs /srv/rootfs/run tmpfs rw 0 0\n/dev/sdc1 /home/my\\040disk xfs rw 0 0\n";
+        let mut t = MountTable::new(b"/srv/rootfs".to_vec());
+        t.bind(b"/dev".to_vec(), b"/dev");
+        t.bind(b"/home/my disk/x".to_vec(), b"/mnt/a b");
+        let got = String::from_utf8(view_mount_list(&t, host, false)).unwrap();
+        assert_eq!(
+            got,
+            "/dev/sdb1 / ext4 rw 0 0\ntmpfs /run tmpfs rw 0 0\ntmpfs /dev tmpfs rw 0 0\n\
+/dev/sdc1 /mnt/a\\040b xfs rw 0 0\nproc /proc proc rw 0 0\n"
+        );
+        let info = b"21 1 8:17 / /srv rw - ext4 /dev/sdb1 rw\n22 21 0:5 / /srv/rootfs/run rw - tmpfs tmpfs rw\n";
+        let got = String::from_utf8(view_mount_list(&MountTable::new(b"/srv/rootfs".to_vec()), info, true)).unwrap();
+        assert_eq!(got, "21 1 8:17 /rootfs / rw - ext4 /dev/sdb1 rw\n22 21 0:5 / /run rw - tmpfs tmpfs rw\n");
+        assert_eq!(unescape(b"a\\134b\\0"), b"a\\b\\0");
     }
 }

@@ -45,6 +45,7 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::Stat => stat(&mut t, &exec),
         File::Statm => render::statm(&mut t, &vm_figures()),
         File::SmapsRollup => smaps_rollup(&mut t),
+        // What a host without /proc gets (see tree::host_source).
         File::Mounts => t.bytes(render::MOUNTS.as_bytes()),
         File::Mountinfo => t.bytes(render::MOUNTINFO.as_bytes()),
         File::Filesystems => t.bytes(render::FILESYSTEMS.as_bytes()),
@@ -52,6 +53,8 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::Limits => render::limits(&mut t, &task::rlimits()),
         File::Fdinfo(fd) => fdinfo(&mut t, fd)?,
         File::Cpuinfo => cpuinfo::render(&mut t, &read_cpuid(), task::cpu_count(), crate::time::tsc_khz()),
+        // The machine's figures are the host's where it has a /proc (tree::host_source);
+        // the guest's own (its RAM, its clocks) where it has none.
         File::Meminfo => {
             let total = crate::mm::guest_ram_size();
             let (free, _) = crate::mm::frame::usage();
@@ -109,20 +112,34 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
 
 /// The host's /proc/sys/<rel> as it reads now, or `fallback` where the host has none.
 fn host_sysctl_or(t: &mut Text, rel: &[u8], fallback: &[u8]) {
+    let mut path = b"sys/".to_vec();
+    path.extend_from_slice(rel);
+    host_file_or(t, &path, |t| t.bytes(fallback));
+}
+
+/// The host's /proc/<rel> as it reads now (whole, up to 4 MiB), or what `fallback`
+/// writes where the host has no such file (or it reads empty).
+fn host_file_or(t: &mut Text, rel: &[u8], fallback: impl FnOnce(&mut Text)) {
     const O_RDONLY_CLOEXEC: i32 = O_CLOEXEC as i32;
-    let fd = call_ret(&Request::Procfs(ProcfsRequest::OpenProcSys { path: rel, flags: O_RDONLY_CLOEXEC, mode: 0 }));
+    const MAX: usize = 4 << 20;
+    let fd = call_ret(&Request::Procfs(ProcfsRequest::OpenHostProc { path: rel, flags: O_RDONLY_CLOEXEC, mode: 0 }));
     if fd < 0 {
-        return t.bytes(fallback);
+        return fallback(t);
     }
-    let mut buf = alloc::vec![0u8; 256];
-    let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::Fs(FsRequest::Read { fd: fd as i32, buf: SegList::Borrowed(&seg), offset: None }));
+    let start = t.0.len();
+    let buf = alloc::vec![0u8; 16 * 1024];
+    while t.0.len() - start < MAX {
+        let seg = [kernel_buf_seg(&buf)];
+        let n = call_ret(&Request::Fs(FsRequest::Read { fd: fd as i32, buf: SegList::Borrowed(&seg), offset: None }));
+        if n <= 0 {
+            break;
+        }
+        t.bytes(&buf[..n as usize]);
+    }
     call_ret(&Request::Fs(FsRequest::Close { fd: fd as i32 }));
-    if n <= 0 {
-        return t.bytes(fallback);
+    if t.0.len() == start {
+        fallback(t);
     }
-    buf.truncate(n as usize);
-    t.bytes(&buf);
 }
 
 fn line(t: &mut Text, value: &[u8]) {

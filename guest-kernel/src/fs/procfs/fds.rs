@@ -21,6 +21,9 @@ use crate::task::fdtable::{self, Desc, Kind, FDS};
 #[derive(Default)]
 pub struct Cursor {
     pub pos: u64,
+    /// The entries listed when the directory was last read from its start: name, d_type,
+    /// and the host's inode number for a host entry.
+    pub listing: Vec<(Vec<u8>, u8, Option<u64>)>,
 }
 
 pub struct Entry {

@@ -1,6 +1,10 @@
-//! /proc, served by the guest kernel: the host's /proc would describe the monitor (and
-//! macOS has none). The tree and the file formats are pure code (tested on the host); the
-//! rest reads the guest's state and answers the file syscalls that name /proc.
+//! /proc, served by the guest kernel for the program's own process (the host's entries
+//! for our pid would describe the monitor), and forwarded to the host's /proc for the rest
+//! of the machine: other processes, meminfo, stat, uptime, loadavg, the mount list, and
+//! any name the guest has no better answer for (docs/proc.md gives the rule; macOS has no
+//! /proc, and there only the guest's part is there). The tree and the file formats are
+//! pure code (tested on the host); the rest reads the guest's state and answers the file
+//! syscalls that name /proc.
 //!
 //! Guest fds are host fds, so an open /proc file is a real host descriptor: the host makes
 //! an anonymous read-only file holding the text generated at open (`OpenMemory`), and
@@ -10,11 +14,12 @@
 //! Known differences from Linux:
 //! - chdir/fchdir into /proc is refused with EACCES;
 //! - `..` is folded lexically before links are followed (`/proc/thread-self/..` is /proc);
-//! - only this process is in /proc (other pids are ENOENT, /proc lists only ours);
+//! - other processes are the host's view of them: another linuxrun'd process shows the
+//!   monitor's exe, memory figures and threads (its cmdline and comm are the program's);
 //! - opening /proc/self/fd/N of a pipe or socket duplicates the descriptor;
-//! - writes are refused (EACCES at open), even the ones Linux lets root make, except to the
-//!   host's sysctls under /proc/sys (those the guest does not answer itself), which the
-//!   host serves, writes included.
+//! - writes to the guest's own files are refused (EACCES at open), even the ones Linux lets
+//!   root make; the host's (sysctls the guest does not answer itself, other processes'
+//!   files, system files) are the host's to allow, writes included.
 
 pub mod cpuinfo;
 pub mod render;

@@ -60,6 +60,7 @@ pub fn note_exec(sp: u64, argv: &[Vec<u8>], envp: &[Vec<u8>]) {
     }
     let mut boot_id = [0u8; 16];
     crate::random::fill(&mut boot_id);
+    publish_name(argv);
     *EXEC.lock() = Some(ExecInfo {
         start_stack: sp,
         arg_start,
@@ -71,6 +72,19 @@ pub fn note_exec(sp: u64, argv: &[Vec<u8>], envp: &[Vec<u8>]) {
         start_monotonic_ns: crate::time::monotonic_ns(),
         boot_id,
     });
+}
+
+/// Show the program's argv and name as the host process's title and main thread name,
+/// where the host's /proc (and so ps and pgrep, ours and the host's) read them.
+fn publish_name(argv: &[Vec<u8>]) {
+    let mut joined = Vec::new();
+    for a in argv {
+        joined.extend_from_slice(a);
+        joined.push(0);
+    }
+    let comm = crate::task::comm();
+    let exe = crate::task::exe_path();
+    call(&Request::Procfs(ProcfsRequest::ProcessName { argv: &joined, comm: &comm, exe: &exe }));
 }
 
 /// A mapped file's name, resolved (and its dev/ino looked up) when maps is first read.

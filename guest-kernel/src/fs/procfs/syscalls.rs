@@ -7,10 +7,13 @@
 //! host directory descriptor) joined with them lands in /proc; the last need a hypercall
 //! for the base, so only paths that contain "proc" are checked that way.
 //!
-//! Names under /proc/sys that the guest does not serve are the host's sysctls: opened,
-//! stat'ed and listed through `ProcfsRequest::OpenProcSys`, so reads and writes are the host's
-//! (and so is the permission to make them), and /proc/sys's directories list the guest's
-//! names and the host's together, in name order as Linux lists them.
+//! Names under /proc/sys and at the top of /proc that the guest does not serve are the
+//! host's (other processes' directories, system files, sysctls): opened, stat'ed, read as
+//! links and listed through `ProcfsRequest::OpenHostProc`, so reads and writes are the host's
+//! (and so is the permission to make them). /proc/sys's directories list the guest's names
+//! and the host's together, in name order as Linux lists them; /proc lists the host's
+//! entries in the host's order, the guest's own standing in for the host's of the same
+//! name (the program's pid among them).
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -23,7 +26,7 @@ use abi_shared::linux::general::{
     AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW,
     O_PATH, O_RDONLY, O_TRUNC, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
-use abi_shared::linux::{errno, LinuxStat, LinuxStatx, StatxTimestamp};
+use abi_shared::linux::{errno, LinuxStat, LinuxStatfs, LinuxStatx, StatxTimestamp};
 
 use super::fds::{self, Entry};
 use super::state;
@@ -130,17 +133,19 @@ enum Target {
     Proc(Vec<u8>),
     /// The descriptor itself (fd/N of a pipe, socket or host file).
     Fd(i32),
-    /// The host's /proc/sys/<path>.
-    Sys(Vec<u8>),
+    /// The host's /proc/<path>.
+    HostProc(Vec<u8>),
 }
 
-fn open_sys(rel: &[u8], flags: u32) -> i64 {
-    call_ret(&Request::Procfs(ProcfsRequest::OpenProcSys { path: rel, flags: flags as i32, mode: 0 }))
+fn open_host(rel: &[u8], flags: u32) -> i64 {
+    call_ret(&Request::Procfs(ProcfsRequest::OpenHostProc { path: rel, flags: flags as i32, mode: 0 }))
 }
 
-/// Run `f` on an O_PATH descriptor of the host's /proc/sys/<rel>.
-fn with_sys_path(rel: &[u8], f: impl FnOnce(i32) -> i64) -> i64 {
-    let fd = open_sys(rel, O_PATH | O_CLOEXEC);
+/// Run `f` on an O_PATH descriptor of the host's /proc/<rel> (of a final link itself
+/// unless `follow`).
+fn with_host_path(rel: &[u8], follow: bool, f: impl FnOnce(i32) -> i64) -> i64 {
+    let nofollow = if follow { 0 } else { O_NOFOLLOW };
+    let fd = open_host(rel, O_PATH | O_CLOEXEC | nofollow);
     if fd < 0 {
         return fd;
     }
@@ -149,10 +154,10 @@ fn with_sys_path(rel: &[u8], f: impl FnOnce(i32) -> i64) -> i64 {
     r
 }
 
-/// The host's stat of its /proc/sys/<rel>.
-fn sys_stat(rel: &[u8]) -> Result<LinuxStat, i64> {
+/// The host's stat of its /proc/<rel>.
+fn host_stat(rel: &[u8], follow: bool) -> Result<LinuxStat, i64> {
     let mut out = Err(err(errno::ENOENT));
-    let r = with_sys_path(rel, |fd| match call(&Request::Fs(FsRequest::Fstat { fd })) {
+    let r = with_host_path(rel, follow, |fd| match call(&Request::Fs(FsRequest::Fstat { fd })) {
         Response::Stat(st) => {
             out = Ok(st);
             0
@@ -166,18 +171,35 @@ fn sys_stat(rel: &[u8]) -> Result<LinuxStat, i64> {
     out
 }
 
-/// access() of a host sysctl as Linux's proc_sys_permission decides it: directories are
-/// r-x for everyone, nothing is executable, and a file's mode bits apply to root too
-/// (root's are the owner bits, root's group's the group bits, the rest the other bits).
-fn sys_access(rel: &[u8], mode: i32, flags: i32) -> i64 {
-    let st = match sys_stat(rel) {
+/// access() of a host /proc file. A sysctl's as Linux's proc_sys_permission decides it:
+/// directories are r-x for everyone, nothing is executable, and a file's mode bits apply
+/// to root too (root's are the owner bits, root's group's the group bits, the rest the
+/// other bits). Others' by their mode bits, with root passing all but execute, which
+/// needs an x bit (or a directory).
+fn host_access(rel: &[u8], mode: i32, flags: i32) -> i64 {
+    let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
+    let st = match host_stat(rel, follow) {
         Ok(st) => st,
         Err(e) => return e,
     };
     let (uid, euid, gid, egid) = task::credentials();
     let (uid, gid) = if flags as u32 & abi_shared::linux::general::AT_EACCESS != 0 { (euid, egid) } else { (uid, gid) };
     let want = mode & (R_OK | W_OK | X_OK);
-    let denied = if st.st_mode & S_IFMT == S_IFDIR {
+    let is_dir = st.st_mode & S_IFMT == S_IFDIR;
+    if !rel.starts_with(b"sys/") && rel != b"sys" {
+        let bits = st.st_mode as i32;
+        let granted = if uid == 0 {
+            R_OK | W_OK | if is_dir || bits & 0o111 != 0 { X_OK } else { 0 }
+        } else if uid == st.st_uid {
+            (bits >> 6) & 7
+        } else if gid == st.st_gid {
+            (bits >> 3) & 7
+        } else {
+            bits & 7
+        };
+        return if want & !granted != 0 { err(errno::EACCES) } else { 0 };
+    }
+    let denied = if is_dir {
         want & W_OK != 0
     } else {
         let bits = st.st_mode as i32;
@@ -219,7 +241,7 @@ fn link_target(link: Link, rest: Option<&[u8]>) -> Result<Target, i64> {
 
 fn target_of(r: &Resolved) -> Option<Result<Target, i64>> {
     match r {
-        Resolved::HostSys(rel) => Some(Ok(Target::Sys(rel.clone()))),
+        Resolved::Host(rel) => Some(Ok(Target::HostProc(rel.clone()))),
         Resolved::Follow(link) => Some(link_target(*link, None)),
         Resolved::Through(link, rest) => Some(link_target(*link, Some(rest))),
         Resolved::Node(..) => None,
@@ -242,8 +264,8 @@ fn open_path(full: &[u8], flags: i32, mode: u32) -> i64 {
         Some(Ok(Target::Host(dirfd, p))) => call_ret(&Request::Fs(FsRequest::Openat { dirfd, path: &p, flags, mode })),
         Some(Ok(Target::Proc(p))) => open_path(&p, flags, mode),
         Some(Ok(Target::Fd(fd))) => reopen_fd(fd, flags, mode),
-        Some(Ok(Target::Sys(rel))) => {
-            call_ret(&Request::Procfs(ProcfsRequest::OpenProcSys { path: &rel, flags, mode }))
+        Some(Ok(Target::HostProc(rel))) => {
+            call_ret(&Request::Procfs(ProcfsRequest::OpenHostProc { path: &rel, flags, mode }))
         }
         Some(Err(e)) => e,
         None => match r {
@@ -284,12 +306,21 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
         return err(errno::EEXIST);
     }
     let writing = f & O_ACCMODE != 0 || f & O_TRUNC != 0;
+    let mut host_fd = -1;
     let fd = match node {
         Node::Link(_) => return err(errno::ELOOP),
         Node::Dir(_) if writing || f & O_CREAT != 0 => return err(errno::EISDIR),
         Node::Dir(_) => call_ret(&Request::Procfs(ProcfsRequest::OpenEmptyDir { cloexec })),
         Node::File(_) if f & O_DIRECTORY != 0 => return err(errno::ENOTDIR),
         Node::File(_) if writing => return err(errno::EACCES),
+        Node::File(file)
+            if tree::host_source(file).is_some_and(|rel| {
+                host_fd = open_host(rel, O_RDONLY | if cloexec { O_CLOEXEC } else { 0 });
+                host_fd >= 0
+            }) =>
+        {
+            host_fd
+        }
         Node::File(file) => {
             let content = match super::content::generate(file) {
                 Ok(c) => c,
@@ -371,7 +402,10 @@ fn host_stat_into(t: Target, out: u64, flags: i32) -> i64 {
             call(&Request::Fs(FsRequest::Fstatat { dirfd, path: &p, flags: flags & !(AT_EMPTY_PATH as i32) }))
         }
         Target::Fd(fd) => call(&Request::Fs(FsRequest::Fstat { fd })),
-        Target::Sys(rel) => return sys_stat(&rel).map_or_else(|e| e, |st| write_stat(out, &st)),
+        Target::HostProc(rel) => {
+            let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
+            return host_stat(&rel, follow).map_or_else(|e| e, |st| write_stat(out, &st));
+        }
         Target::Proc(_) => return err(errno::ENOENT),
     };
     match resp {
@@ -431,8 +465,8 @@ pub fn statx(dirfd: i32, path: &[u8], flags: i32, mask: u32, out: u64) -> Option
         let (dirfd, p) = match t {
             Target::Host(d, p) => (d, p),
             Target::Fd(fd) => (fd, Vec::new()),
-            Target::Sys(rel) => {
-                return with_sys_path(&rel, |fd| {
+            Target::HostProc(rel) => {
+                return with_host_path(&rel, flags as u32 & AT_SYMLINK_NOFOLLOW == 0, |fd| {
                     let flags = flags | AT_EMPTY_PATH as i32;
                     match call(&Request::Fs(FsRequest::Statx { dirfd: fd, path: b"", flags, mask })) {
                         Response::Statx(stx) => uaccess::write_struct(out, &stx).map_or(err(errno::EFAULT), |_| 0),
@@ -463,7 +497,7 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> 
     let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
     let mut host = |t: Target| match t {
         Target::Host(dirfd, p) => call_ret(&Request::Fs(FsRequest::Faccessat { dirfd, path: &p, mode, flags })),
-        Target::Sys(rel) => sys_access(&rel, mode, flags),
+        Target::HostProc(rel) => host_access(&rel, mode, flags),
         _ => 0,
     };
     Some(match stat_path(&full, follow, &mut host) {
@@ -508,12 +542,12 @@ pub fn readlinkat(dirfd: i32, path: &[u8], buf: u64, size: u64) -> Option<i64> {
         Resolved::Through(link, rest) => match link_target(link, Some(&rest)) {
             Ok(Target::Host(dirfd, p)) => return Some(host_readlink(dirfd, &p, buf, size)),
             Ok(Target::Proc(p)) => return readlinkat(AT_FDCWD, &p, buf, size),
-            Ok(Target::Fd(_) | Target::Sys(_)) => Err(err(errno::EINVAL)),
+            Ok(Target::Fd(_)) => Err(err(errno::EINVAL)),
+            Ok(Target::HostProc(rel)) => return Some(host_proc_readlink(&rel, buf, size)),
             Err(e) => Err(e),
         },
         Resolved::Follow(_) => Err(err(errno::EINVAL)),
-        // /proc/sys holds no links.
-        Resolved::HostSys(rel) => sys_stat(&rel).and(Err(err(errno::EINVAL))),
+        Resolved::Host(rel) => return Some(host_proc_readlink(&rel, buf, size)),
     };
     Some(match text {
         Ok(t) => {
@@ -523,6 +557,15 @@ pub fn readlinkat(dirfd: i32, path: &[u8], buf: u64, size: u64) -> Option<i64> {
         }
         Err(e) => e,
     })
+}
+
+/// readlink of the host's /proc/<rel> (EINVAL if it is no link, as readlink says).
+fn host_proc_readlink(rel: &[u8], buf: u64, size: u64) -> i64 {
+    let mut segs = Vec::new();
+    if let Err(e) = uaccess::user_segments(buf, size.min(4096), crate::mm::Access::Write, &mut segs) {
+        return e;
+    }
+    call_ret(&Request::Procfs(ProcfsRequest::HostProcLink { path: rel, buf: SegList::Borrowed(&segs) }))
 }
 
 fn host_readlink(dirfd: i32, path: &[u8], buf: u64, size: u64) -> i64 {
@@ -552,12 +595,13 @@ type DirEntry = (Vec<u8>, u8, Option<u64>);
 
 /// A directory's entries as getdents64 lists them: ".", "..", then its children. A
 /// /proc/sys directory (`path` is its canonical path) has the host's sysctls too, and all
-/// its names come in name order.
+/// its names come in name order. /proc has the host's entries in the host's order (the
+/// fixed names, then every process), ours standing for the host's of the same name, and
+/// ours the host lacks (all of them on a host without /proc) after them.
 fn listing(dir: Dir, path: &[u8]) -> Vec<DirEntry> {
     let mut v: Vec<DirEntry> = alloc::vec![(b".".to_vec(), DT_DIR, None), (b"..".to_vec(), DT_DIR, None)];
-    let pid = task::pid();
+    let own = alloc::format!("{}", task::pid()).into_bytes();
     match dir {
-        Dir::Root => v.push((alloc::format!("{pid}").into_bytes(), DT_DIR, None)),
         Dir::Task => {
             v.extend(task::threads::tids().into_iter().map(|t| (alloc::format!("{t}").into_bytes(), DT_DIR, None)))
         }
@@ -567,21 +611,44 @@ fn listing(dir: Dir, path: &[u8]) -> Vec<DirEntry> {
         }
         _ => {}
     }
-    let fixed = tree::fixed_entries(dir).iter().map(|(n, node)| (n.as_bytes().to_vec(), (dtype(*node), None)));
-    if tree::is_sys_dir(dir) {
-        let mut all: BTreeMap<Vec<u8>, (u8, Option<u64>)> = host_sys_entries(tree::sys_rel(path));
-        all.extend(fixed);
+    let fixed = tree::fixed_entries(dir);
+    let ours = |name: &[u8]| fixed.iter().find(|(n, _)| n.as_bytes() == name).map(|(_, node)| dtype(*node));
+    if dir == Dir::Root {
+        let mut seen_own = false;
+        for (name, kind, ino) in host_entries(b"") {
+            if name == own {
+                seen_own = true;
+                v.push((name, DT_DIR, None));
+            } else if let Some(kind) = ours(&name) {
+                v.push((name, kind, None));
+            } else {
+                v.push((name, kind, Some(ino)));
+            }
+        }
+        for (name, node) in fixed {
+            if !v.iter().any(|(n, _, _)| n.as_slice() == name.as_bytes()) {
+                v.push((name.as_bytes().to_vec(), dtype(*node), None));
+            }
+        }
+        if !seen_own {
+            v.push((own, DT_DIR, None));
+        }
+    } else if tree::is_sys_dir(dir) {
+        let mut all: BTreeMap<Vec<u8>, (u8, Option<u64>)> =
+            host_entries(tree::host_rel(path)).into_iter().map(|(name, kind, ino)| (name, (kind, Some(ino)))).collect();
+        all.extend(fixed.iter().map(|(n, node)| (n.as_bytes().to_vec(), (dtype(*node), None))));
         v.extend(all.into_iter().map(|(name, (kind, ino))| (name, kind, ino)));
     } else {
-        v.extend(fixed.map(|(name, (kind, ino))| (name, kind, ino)));
+        v.extend(fixed.iter().map(|(n, node)| (n.as_bytes().to_vec(), dtype(*node), None)));
     }
     v
 }
 
-/// The entries of the host's /proc/sys/<rel> (none if the host has no such directory).
-fn host_sys_entries(rel: &[u8]) -> BTreeMap<Vec<u8>, (u8, Option<u64>)> {
-    let mut out = BTreeMap::new();
-    let fd = open_sys(rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/// The entries of the host's /proc/<rel> in the host's order, without "." and ".." (none
+/// if the host has no such directory): name, d_type, inode.
+fn host_entries(rel: &[u8]) -> Vec<(Vec<u8>, u8, u64)> {
+    let mut out = Vec::new();
+    let fd = open_host(rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if fd < 0 {
         return out;
     }
@@ -603,7 +670,7 @@ fn host_sys_entries(rel: &[u8]) -> BTreeMap<Vec<u8>, (u8, Option<u64>)> {
             let name = &rec[19..reclen];
             let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
             if name != b"." && name != b".." {
-                out.insert(name.to_vec(), (rec[18], Some(ino)));
+                out.push((name.to_vec(), rec[18], ino));
             }
             at += reclen;
         }
@@ -628,8 +695,13 @@ fn open_fds() -> Vec<i32> {
 pub fn getdents64(fd: i32, buf: u64, len: u64) -> Option<i64> {
     let (e, _) = checked_entry(fd)?;
     let Node::Dir(dir) = e.node else { return Some(err(errno::ENOTDIR)) };
-    let all = listing(dir, &e.path);
     let mut cursor = e.cursor.lock();
+    // Listed once per pass (from the start), so that processes coming and going between
+    // two reads neither repeat nor skip names.
+    if cursor.pos == 0 || cursor.listing.is_empty() {
+        cursor.listing = listing(dir, &e.path);
+    }
+    let all = core::mem::take(&mut cursor.listing);
     let mut out: Vec<u8> = Vec::new();
     let mut pos = cursor.pos as usize;
     while let Some((name, kind, host_ino)) = all.get(pos) {
@@ -648,7 +720,9 @@ pub fn getdents64(fd: i32, buf: u64, len: u64) -> Option<i64> {
         out.resize(out.len() + reclen - 19 - name.len(), 0);
         pos += 1;
     }
-    if out.is_empty() && pos < all.len() {
+    let ended = pos >= all.len();
+    cursor.listing = all;
+    if out.is_empty() && !ended {
         return Some(err(errno::EINVAL));
     }
     if uaccess::copy_to_user(buf, &out).is_err() {
@@ -709,7 +783,7 @@ fn change_target_of(full: &[u8], follow: bool) -> Result<(i32, Vec<u8>), i64> {
             _ => Err(err(errno::EOPNOTSUPP)),
         },
         // Linux refuses mode and owner changes of sysctls (proc_sys_setattr).
-        Some(Ok(Target::Sys(rel))) => sys_stat(&rel).and(Err(err(errno::EPERM))),
+        Some(Ok(Target::HostProc(rel))) => host_stat(&rel, follow).and(Err(err(errno::EPERM))),
         Some(Err(e)) => Err(e),
         // /proc's own files and directories cannot be changed.
         None => Err(err(errno::EACCES)),
@@ -743,7 +817,67 @@ fn entry_target_of(full: &[u8], what: NameOp) -> Result<(i32, Vec<u8>), i64> {
             Target::Proc(p) => entry_target_of(&p, what),
             _ => Err(err(errno::ENOTDIR)),
         },
-        Resolved::HostSys(rel) => Err(sys_stat(&rel).map_or_else(|e| e, |_| exists)),
+        Resolved::Host(rel) => Err(host_stat(&rel, false).map_or_else(|e| e, |_| exists)),
         Resolved::Node(..) | Resolved::Follow(_) => Err(exists),
     }
+}
+
+// ---- statfs ----
+
+/// /proc's statfs: the host's of its /proc, or what Linux says of a proc mount.
+fn proc_statfs() -> LinuxStatfs {
+    let mut st = None;
+    with_host_path(b"", true, |fd| {
+        if let Response::Statfs(s) = call(&Request::Fs(FsRequest::Fstatfs { fd })) {
+            st = Some(s);
+        }
+        0
+    });
+    st.unwrap_or(LinuxStatfs {
+        f_type: 0x9fa0,
+        f_bsize: 4096,
+        f_namelen: 255,
+        f_frsize: 4096,
+        // ST_VALID | ST_NOSUID | ST_NODEV | ST_NOEXEC | ST_RELATIME
+        f_flags: 0x20 | 2 | 4 | 8 | 0x1000,
+        ..LinuxStatfs::default()
+    })
+}
+
+fn write_statfs(out: u64, resp: Response) -> i64 {
+    match resp {
+        Response::Statfs(st) => uaccess::write_struct(out, &st).map_or(err(errno::EFAULT), |_| 0),
+        Response::Ret(e) => e,
+        _ => err(errno::EFAULT),
+    }
+}
+
+/// statfs of a path in /proc: /proc's own (the host's proc mount), or, through a link out
+/// of it, the linked file's.
+pub fn statfs(path: &[u8], out: u64) -> Option<i64> {
+    let full = proc_path(AT_FDCWD, path)?;
+    let r = match resolve(&full, true) {
+        Ok(r) => r,
+        Err(e) => return Some(e),
+    };
+    Some(match target_of(&r) {
+        Some(Ok(Target::Host(AT_FDCWD, p))) => write_statfs(out, call(&Request::Fs(FsRequest::Statfs { path: &p }))),
+        Some(Ok(Target::Host(fd, p))) if p.is_empty() => {
+            write_statfs(out, call(&Request::Fs(FsRequest::Fstatfs { fd })))
+        }
+        Some(Ok(Target::Fd(fd))) => write_statfs(out, call(&Request::Fs(FsRequest::Fstatfs { fd }))),
+        Some(Ok(Target::Proc(p))) => return statfs(&p, out),
+        Some(Err(e)) => e,
+        // The host's answer for its file, or where its link leads (/proc/1/cwd).
+        Some(Ok(Target::HostProc(rel))) => {
+            with_host_path(&rel, true, |fd| write_statfs(out, call(&Request::Fs(FsRequest::Fstatfs { fd }))))
+        }
+        _ => write_statfs(out, Response::Statfs(proc_statfs())),
+    })
+}
+
+/// fstatfs of a /proc descriptor of ours (the host holds an anonymous file for it).
+pub fn fstatfs(fd: i32, out: u64) -> Option<i64> {
+    checked_entry(fd)?;
+    Some(write_statfs(out, Response::Statfs(proc_statfs())))
 }

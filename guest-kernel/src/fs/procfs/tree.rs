@@ -8,7 +8,11 @@
 //!
 //! /proc/sys holds the few files the guest answers itself (the kernel's name and release,
 //! the host name, random ids, limits of the guest); any other name under it is the
-//! host's sysctl of that name (`Resolved::HostSys`), which the host serves.
+//! host's sysctl of that name (`Resolved::Host`), which the host serves. So is any name
+//! at the top of /proc the guest does not serve: other processes' directories (`/proc/1`,
+//! the host's view of them) and the system files it has no better answer for
+//! (`/proc/vmstat`, `/proc/diskstats`, ...). The program's own pid and its threads' ids
+//! are always the guest's.
 
 use alloc::vec::Vec;
 
@@ -218,6 +222,22 @@ pub fn fixed_entries(dir: Dir) -> Entries {
     }
 }
 
+/// The host's /proc file a file of ours is, where the host has one: the machine's
+/// figures, and the mount list (which the host shows through the program's filesystem
+/// view). Opened there, so that a read after lseek(0) is fresh, as vmstat and top reread
+/// them; the guest generates them only on a host without /proc.
+pub fn host_source(file: File) -> Option<&'static [u8]> {
+    Some(match file {
+        File::Meminfo => b"meminfo",
+        File::SysStat => b"stat",
+        File::Uptime => b"uptime",
+        File::Loadavg => b"loadavg",
+        File::Mounts => b"self/mounts",
+        File::Mountinfo => b"self/mountinfo",
+        _ => return None,
+    })
+}
+
 /// A decimal name as /proc spells numbers: digits only, no leading zero, fits an i32.
 pub fn parse_number(name: &[u8]) -> Option<i32> {
     if name.is_empty() || name.len() > 10 || (name[0] == b'0' && name.len() > 1) {
@@ -249,7 +269,7 @@ pub fn lookup(dir: Dir, name: &[u8], ids: &Ids<'_>) -> Option<Node> {
         return Some(*n);
     }
     match dir {
-        Dir::Root => (parse_number(name) == Some(ids.pid)).then_some(Node::Dir(Dir::Pid)),
+        Dir::Root => parse_number(name).filter(|n| *n == ids.pid || ids.tids.contains(n)).map(|_| Node::Dir(Dir::Pid)),
         Dir::Task => parse_number(name).filter(|t| ids.tids.contains(t)).map(|_| Node::Dir(Dir::Pid)),
         Dir::Fd => parse_number(name).map(|fd| Node::Link(Link::Fd(fd))),
         Dir::Fdinfo => parse_number(name).map(|fd| Node::File(File::Fdinfo(fd))),
@@ -287,9 +307,9 @@ pub enum Resolved {
     Follow(Link),
     /// A link out of /proc in the middle of the path: `rest` is relative to its target.
     Through(Link, Vec<u8>),
-    /// A name under /proc/sys the guest does not serve: the host's /proc/sys/<path>
-    /// (relative, components already folded; a trailing slash kept).
-    HostSys(Vec<u8>),
+    /// A name the guest does not serve, under /proc/sys or at the top of /proc: the host's
+    /// /proc/<path> (relative to /proc, components already folded; a trailing slash kept).
+    Host(Vec<u8>),
 }
 
 /// The directories of /proc/sys, whose other names are the host's.
@@ -297,9 +317,15 @@ pub fn is_sys_dir(dir: Dir) -> bool {
     matches!(dir, Dir::Sys | Dir::SysKernel | Dir::SysKernelRandom | Dir::SysVm | Dir::SysFs)
 }
 
-/// The path below /proc/sys of a canonical /proc/sys path ("" for /proc/sys itself).
-pub fn sys_rel(canonical: &[u8]) -> &[u8] {
-    let rel = canonical.strip_prefix(b"/proc/sys").unwrap_or(b"");
+/// The directories whose names the guest does not serve are the host's: /proc itself and
+/// /proc/sys's.
+pub fn has_host_names(dir: Dir) -> bool {
+    dir == Dir::Root || is_sys_dir(dir)
+}
+
+/// The path below /proc of a canonical /proc path ("" for /proc itself).
+pub fn host_rel(canonical: &[u8]) -> &[u8] {
+    let rel = canonical.strip_prefix(b"/proc").unwrap_or(b"");
     rel.strip_prefix(b"/").unwrap_or(rel)
 }
 
@@ -328,8 +354,8 @@ pub fn resolve(path: &[u8], ids: &Ids<'_>, follow: bool) -> Result<Resolved, u32
         let Node::Dir(dir) = node else { return Err(errno::ENOTDIR) };
         node = match lookup(dir, name, ids) {
             Some(n) => n,
-            None if is_sys_dir(dir) => {
-                let mut rel = sys_rel(&canonical).to_vec();
+            None if has_host_names(dir) => {
+                let mut rel = host_rel(&canonical).to_vec();
                 for part in core::iter::once(name).chain(&rest[i + 1..]) {
                     if !rel.is_empty() {
                         rel.push(b'/');
@@ -339,7 +365,7 @@ pub fn resolve(path: &[u8], ids: &Ids<'_>, follow: bool) -> Result<Resolved, u32
                 if trailing {
                     rel.push(b'/');
                 }
-                return Ok(Resolved::HostSys(rel));
+                return Ok(Resolved::Host(rel));
             }
             None => return Err(errno::ENOENT),
         };
@@ -430,10 +456,14 @@ mod tests {
             Resolved::Node(Node::File(File::Status), b"/proc/42/task/43/status".to_vec())
         );
         assert_eq!(node("/proc/self/task/44"), Err(errno::ENOENT));
-        // A thread is not a process directory of its own at the top (Linux hides it there
-        // from listings, but opens it; not yet here).
-        assert_eq!(node("/proc/43/status"), Err(errno::ENOENT));
-        assert_eq!(node("/proc/042/status"), Err(errno::ENOENT));
+        // A thread opens as its process's directory at the top, as on Linux (which hides
+        // it from listings); other numbers are other processes, the host's.
+        assert_eq!(
+            node("/proc/43/status").unwrap(),
+            Resolved::Node(Node::File(File::Status), b"/proc/43/status".to_vec())
+        );
+        assert_eq!(node("/proc/44/status").unwrap(), Resolved::Host(b"44/status".to_vec()));
+        assert_eq!(node("/proc/042/status").unwrap(), Resolved::Host(b"042/status".to_vec()));
     }
 
     #[test]
@@ -459,7 +489,8 @@ mod tests {
     fn files_are_not_directories() {
         assert_eq!(node("/proc/self/status/x"), Err(errno::ENOTDIR));
         assert_eq!(node("/proc/self/status/"), Err(errno::ENOTDIR));
-        assert_eq!(node("/proc/nothing"), Err(errno::ENOENT));
+        assert_eq!(node("/proc/nothing").unwrap(), Resolved::Host(b"nothing".to_vec()));
+        assert_eq!(node("/proc/self/nothing"), Err(errno::ENOENT));
         assert_eq!(
             node("/proc/sys/kernel/random/uuid").unwrap(),
             Resolved::Node(Node::File(File::RandomUuid), b"/proc/sys/kernel/random/uuid".to_vec())
@@ -469,22 +500,22 @@ mod tests {
 
     #[test]
     fn other_sys_names_are_the_hosts() {
-        assert_eq!(node("/proc/sys/kernel/domainname").unwrap(), Resolved::HostSys(b"kernel/domainname".to_vec()));
-        assert_eq!(node("/proc/sys/vm/nr_hugepages").unwrap(), Resolved::HostSys(b"vm/nr_hugepages".to_vec()));
-        assert_eq!(node("/proc/sys/net/core/somaxconn").unwrap(), Resolved::HostSys(b"net/core/somaxconn".to_vec()));
+        assert_eq!(node("/proc/sys/kernel/domainname").unwrap(), Resolved::Host(b"sys/kernel/domainname".to_vec()));
+        assert_eq!(node("/proc/sys/vm/nr_hugepages").unwrap(), Resolved::Host(b"sys/vm/nr_hugepages".to_vec()));
+        assert_eq!(node("/proc/sys/net/core/somaxconn").unwrap(), Resolved::Host(b"sys/net/core/somaxconn".to_vec()));
         assert_eq!(
             node("/proc/sys/kernel/random/./poolsize").unwrap(),
-            Resolved::HostSys(b"kernel/random/poolsize".to_vec())
+            Resolved::Host(b"sys/kernel/random/poolsize".to_vec())
         );
-        assert_eq!(node("/proc/sys/kernel/keys/").unwrap(), Resolved::HostSys(b"kernel/keys/".to_vec()));
+        assert_eq!(node("/proc/sys/kernel/keys/").unwrap(), Resolved::Host(b"sys/kernel/keys/".to_vec()));
         // The guest's own files stay the guest's, and a file is no directory.
         assert_eq!(
             node("/proc/sys/kernel/hostname").unwrap(),
             Resolved::Node(Node::File(File::Hostname), b"/proc/sys/kernel/hostname".to_vec())
         );
         assert_eq!(node("/proc/sys/kernel/hostname/x"), Err(errno::ENOTDIR));
-        assert_eq!(sys_rel(b"/proc/sys"), b"");
-        assert_eq!(sys_rel(b"/proc/sys/kernel/random"), b"kernel/random");
+        assert_eq!(host_rel(b"/proc"), b"");
+        assert_eq!(host_rel(b"/proc/sys/kernel/random"), b"sys/kernel/random");
     }
 
     #[test]

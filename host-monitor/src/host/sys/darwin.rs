@@ -580,3 +580,23 @@ pub fn accept4(raw: c_int, _flags: c_int) -> SysResult<(c_int, Vec<u8>)> {
         unsafe { libc::accept(raw, addr, len) }
     })
 }
+
+/// Show the program's name where macOS shows a thread's (pthread_setname_np of the calling
+/// thread, which `ps -M` and debuggers show). A process's command line cannot be changed
+/// from inside it on macOS (`ps` reads it from the kernel's copy of the exec arguments),
+/// so `argv` is not shown.
+pub fn set_process_name(_argv: &[u8], comm: &[u8]) {
+    let name: Vec<u8> = comm.iter().copied().filter(|&b| b != 0).take(15).collect();
+    if name.is_empty() {
+        return;
+    }
+    if let Ok(name) = CString::new(name) {
+        // SAFETY: name is a NUL-terminated string; the call names the calling thread.
+        unsafe { libc::pthread_setname_np(name.as_ptr()) };
+    }
+}
+
+/// No /proc for other monitors to read it from on macOS: not published.
+pub fn published_exe_file(_exe: &[u8]) -> SysResult<OwnedFd> {
+    Err(errno::ENOSYS as LinuxErrno)
+}

@@ -664,3 +664,61 @@ pub fn pidfd_getfd(pidfd: c_int, targetfd: c_int, flags: u32) -> SysResult<c_int
     // SAFETY: pidfd_getfd takes no pointers.
     Ok(check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, targetfd, flags) })? as c_int)
 }
+
+/// Show the program's Linux command line and name where the host shows a process's:
+/// `comm` becomes the calling thread's name (prctl(PR_SET_NAME), what /proc/PID/comm and
+/// stat show when it is the main thread), and `argv` (NUL-terminated strings) is written
+/// over the monitor's own argument strings, which /proc/PID/cmdline reads. That area is
+/// the monitor's command line, `linuxrun [options] PROGRAM ARGS`, so the program's argv
+/// usually fits; the rest is filled with NULs (ps and pgrep drop trailing NULs; the guest's
+/// /proc trims them, see server/procfs.rs), and a longer argv is cut to the area.
+pub fn set_process_name(argv: &[u8], comm: &[u8]) {
+    if !comm.is_empty() {
+        let name: Vec<u8> = comm.iter().copied().filter(|&b| b != 0).take(15).collect();
+        if let Ok(name) = std::ffi::CString::new(name) {
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+            unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr(), 0u64, 0u64, 0u64) };
+        }
+    }
+    if argv.is_empty() {
+        return;
+    }
+    static AREA: std::sync::OnceLock<Option<(usize, usize)>> = std::sync::OnceLock::new();
+    static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let Some((start, end)) = *AREA.get_or_init(own_arg_area) else { return };
+    let len = end - start;
+    let n = argv.len().min(len - 1);
+    let _one_at_a_time = WRITING.lock();
+    // SAFETY: [start, end) is this process's own argument strings (the kernel's
+    // arg_start/arg_end), in the initial stack, mapped and writable for the process's
+    // life; n < len, and the strings are only read (by the kernel for /proc, and by
+    // std::env::args, which copies them) while not written here.
+    unsafe {
+        std::ptr::copy_nonoverlapping(argv.as_ptr(), start as *mut u8, n);
+        std::ptr::write_bytes((start + n) as *mut u8, 0, len - n);
+    }
+}
+
+/// [arg_start, arg_end) of this process (fields 48 and 49 of /proc/self/stat).
+fn own_arg_area() -> Option<(usize, usize)> {
+    let stat = std::fs::read("/proc/self/stat").ok()?;
+    let after = stat.iter().rposition(|&b| b == b')')?;
+    let text = std::str::from_utf8(&stat[after + 1..]).ok()?;
+    let fields: Vec<&str> = text.split_ascii_whitespace().collect();
+    // fields[0] is field 3 (state).
+    let start: usize = fields.get(48 - 3)?.parse().ok()?;
+    let end: usize = fields.get(49 - 3)?.parse().ok()?;
+    (start > 0 && end > start && end - start < 1 << 20).then_some((start, end))
+}
+
+/// A new memfd named `PUBLISHED_EXE_NAME` holding `exe`: other monitors find it among this
+/// process's descriptors (proc_view.rs) and read the program's path from it.
+pub fn published_exe_file(exe: &[u8]) -> SysResult<OwnedFd> {
+    let name = std::ffi::CString::new(super::PUBLISHED_EXE_NAME).map_err(|_| EINVAL)?;
+    let file = rx(rustix::fs::memfd_create(&name, rustix::fs::MemfdFlags::CLOEXEC))?;
+    let mut done = 0;
+    while done < exe.len() {
+        done += rx(rustix::io::write(&file, &exe[done..]))?;
+    }
+    Ok(file)
+}

@@ -196,3 +196,11 @@ pub fn accept4(raw: c_int, _flags: c_int) -> SysResult<(c_int, Vec<u8>)> {
         unsafe { libc::accept(raw, addr, len) }
     })
 }
+
+/// No host process title here: the program's name is not shown.
+pub fn set_process_name(_argv: &[u8], _comm: &[u8]) {}
+
+/// Not published here.
+pub fn published_exe_file(_exe: &[u8]) -> SysResult<OwnedFd> {
+    Err(ENOSYS)
+}
