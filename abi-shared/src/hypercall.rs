@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 37;
+pub const PROTOCOL_VERSION: u32 = 38;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1180,6 +1180,13 @@ pub enum Request<'a> {
     /// The core file name pattern (the host's core_pattern where it names a file, else
     /// `core`; `.%p` added where core_uses_pid asks): `Bytes { ret: 0, data }`.
     CorePattern,
+    /// execve by a thread other than the process's first, once every other thread has
+    /// ended: the calling thread becomes the first (Linux's de_thread: it takes the
+    /// leader's id, the pid). Its vCPU moves to the host thread that ran the first thread
+    /// (whose id is the pid), which serves it from now on. `Ret(1)`: a hypercall worker
+    /// serves the vCPU's shared-memory requests now; `Ret(0)`: they still go by exit.
+    /// By exit (only the vCPU's own thread can hand it over).
+    ExecLeader,
 }
 
 /// What an xattr request is about.

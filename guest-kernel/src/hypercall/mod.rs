@@ -49,6 +49,7 @@ fn exchange(req: &Request<'_>) -> bool {
                 | Request::Fork { .. }
                 | Request::StartThread { .. }
                 | Request::ThreadExit
+                | Request::ExecLeader
                 | Request::FutexSleep { .. }
                 | Request::FutexPi { .. }
         );

@@ -397,7 +397,7 @@ impl Server {
                 Response::Ret(0)
             }
             // Served by the vCPU's own thread before it gets here (`vcpu_request`).
-            Request::StartThread { .. } | Request::ThreadExit => process::handle(req),
+            Request::StartThread { .. } | Request::ThreadExit | Request::ExecLeader => process::handle(req),
             Request::Socket { .. }
             | Request::Socketpair { .. }
             | Request::BindConnect { .. }

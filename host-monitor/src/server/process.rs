@@ -44,6 +44,8 @@ pub enum VcpuRequest {
     Fork { vfork: bool },
     StartThread(ThreadStart),
     ThreadExit,
+    /// `Request::ExecLeader`: the calling thread, exec'ing, becomes the process's first.
+    ExecLeader,
 }
 
 /// What `Request::StartThread` asks for (see its documentation).
@@ -68,6 +70,7 @@ pub fn vcpu_request(mem: &GuestMemory, block: u64) -> Option<VcpuRequest> {
             Some(VcpuRequest::StartThread(ThreadStart { vcpu, block, cr3, entry, arg }))
         }
         Ok(Request::ThreadExit) => Some(VcpuRequest::ThreadExit),
+        Ok(Request::ExecLeader) => Some(VcpuRequest::ExecLeader),
         _ => None,
     }
 }
