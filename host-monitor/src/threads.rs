@@ -637,11 +637,8 @@ impl ThreadHost {
                 // The child's first vCPU gets a hypercall worker as the parent's first has
                 // one (the guest, seeing the shared-memory transport, sends it its
                 // requests): the eventfd of its port, one of the monitor's descriptors.
-                let wake = if self.exitless {
-                    self.vm.wake_eventfd(abi_shared::layout::ports::HYPERCALL_WAKE)
-                } else {
-                    None
-                };
+                let wake =
+                    if self.exitless { self.vm.wake_eventfd(abi_shared::layout::ports::HYPERCALL_WAKE) } else { None };
                 for fd in self.vm.owned_fds() {
                     self.server.fds.reserve(fd);
                 }

@@ -201,11 +201,7 @@ pub fn exec_done(closed: bool) {
 }
 
 fn wake_parked() {
-    crate::hypercall::call_ret(&Request::FutexWake {
-        gpa: closed_word_gpa(),
-        count: i32::MAX as u32,
-        shared: false,
-    });
+    crate::hypercall::call_ret(&Request::FutexWake { gpa: closed_word_gpa(), count: i32::MAX as u32, shared: false });
 }
 
 /// The fork is done (in the parent, or in the child, where only the caller exists).

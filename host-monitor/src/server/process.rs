@@ -41,7 +41,9 @@ pub fn handle(req: &Request<'_>) -> Response {
 /// sends them through the exit doorbell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VcpuRequest {
-    Fork { vfork: bool },
+    Fork {
+        vfork: bool,
+    },
     StartThread(ThreadStart),
     ThreadExit,
     /// `Request::ExecLeader`: the calling thread, exec'ing, becomes the process's first.
