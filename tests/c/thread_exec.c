@@ -6,7 +6,7 @@
  * which checks its ids, that it is alone (/proc/self/task, Threads:), and that it can
  * make threads and fork. Scenarios: exec from a thread other than the first, from the
  * first, from a thread after the first has called pthread_exit, from two threads at once
- * (one wins), and from a thread of a child forked by a thread. */
+ * (one wins), from a thread of a child forked by a thread, and twice in a row. */
 #include "common.h"
 
 #include <dirent.h>
@@ -53,6 +53,9 @@ static int status_threads(void)
     return n;
 }
 
+static void from_thread(void);
+static const char *scenario;
+
 static int after(const char *name, const char *old_pid)
 {
     int failures = 0;
@@ -84,6 +87,11 @@ static int after(const char *name, const char *old_pid)
     waitpid(c, &st, 0);
     printf("%s after: fork child: %d\n", name, WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     fflush(stdout);
+    /* Again from a thread of the new program, whose first thread came from a thread. */
+    if (strcmp(name, "twice") == 0) {
+        scenario = "twice-again";
+        from_thread();
+    }
     return failures;
 }
 
@@ -133,8 +141,6 @@ static void *cond_waiter(void *arg)
         pthread_cond_wait(&never, &lock);
     return NULL;
 }
-
-static const char *scenario;
 
 static void do_exec(int say)
 {
@@ -271,5 +277,6 @@ int main(int argc, char **argv)
     printf("main-exited: status %d\n", run_scenario("main-exited", after_main_exited));
     printf("two-at-once: status %d\n", run_scenario("two-at-once", two_at_once));
     printf("forked-by-thread: status %d\n", run_scenario("forked-by-thread", forked_by_thread));
+    printf("twice: status %d\n", run_scenario("twice", from_thread));
     return 0;
 }
