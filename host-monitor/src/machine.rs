@@ -626,6 +626,12 @@ impl Machine {
         crate::threads::set_main(self.index);
         self.publish_kick_flag();
         crate::threads::register(self.index, self.vcpu.as_mut());
+        // A signal caught while the vCPU was on its way here kicked no one: have it looked at.
+        if crate::signals::pending() != 0 {
+            self.vcpu
+                .inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR)
+                .map_err(|e| self.died(&e.to_string()))?;
+        }
         if let Some(w) = worker.take() {
             self.wake = w.stop_keeping_wake();
         }
