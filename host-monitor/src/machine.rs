@@ -616,6 +616,12 @@ impl Machine {
         // The old first vCPU never runs again (its thread exited).
         drop(std::mem::replace(&mut self.vcpu, h.vcpu));
         (self.index, self.block) = (h.index, h.block);
+        // The new program acts with the exec'ing thread's credentials (they differ from
+        // this thread's only where a thread changed its own with the raw call). Made before
+        // the worker starts again below, which takes this thread's.
+        if !crate::server::creds::take_on(&h.creds) {
+            log::warn!("execve from a thread: the host did not give the first thread that thread's credentials");
+        }
         // The guest may give the old first thread's index to a new thread (never index 0,
         // the boot vCPU's, which KVM keeps).
         if old_block != vcpu_block_gpa(0) {

@@ -255,6 +255,8 @@ pub struct Handover {
     pub vcpu: Box<dyn Vcpu>,
     pub index: u32,
     pub block: u64,
+    /// The exec'ing thread's host credentials, which the new program keeps.
+    pub creds: sys::ThreadCreds,
 }
 
 // SAFETY: a vCPU moves between host threads only here, on KVM (threads exist only where a
@@ -418,7 +420,7 @@ impl ThreadHost {
             if let ThreadEnd::Leader = end {
                 // The vCPU goes on as the first, on the first vCPU's host thread; this one
                 // ends (its index stays in use).
-                let handover = Handover { vcpu, index: start.vcpu, block: start.block };
+                let handover = Handover { vcpu, index: start.vcpu, block: start.block, creds: sys::thread_creds() };
                 *self.handover.lock().unwrap_or_else(PoisonError::into_inner) = Some(handover);
                 self.main.unpark();
                 return;
