@@ -13,7 +13,7 @@ use abi_shared::linux::Pod;
 use crate::boot_image;
 use crate::guest_mem::GuestMemory;
 use crate::server::{GuestOutcome, Server, ThreadStart, VcpuRequest};
-use crate::threads::ThreadHost;
+use crate::threads::{Handover, ThreadHost, Waited};
 use crate::vmm::{Exit, Vcpu, Vm};
 use crate::worker::Worker;
 
@@ -155,9 +155,15 @@ impl Machine {
         crate::threads::set_main(self.index);
         crate::signals::catch_thread_kicks();
         self.publish_kick_flag();
-        let threads = Arc::new(ThreadHost::new(self.vm.clone(), self.mem.clone(), server.clone(), self.flavour));
         let mut worker = self.start_worker(&server, block)?;
-        let outcome = self.run_vcpu(&server, &threads, &mut worker, block, exits);
+        let threads = Arc::new(ThreadHost::new(
+            self.vm.clone(),
+            self.mem.clone(),
+            server.clone(),
+            self.flavour,
+            worker.is_some(),
+        ));
+        let outcome = self.run_vcpu(&server, &threads, &mut worker, exits);
         threads.stop_all();
         if let Some(w) = worker {
             w.stop();
@@ -188,11 +194,10 @@ impl Machine {
         server: &Arc<Server>,
         threads: &Arc<ThreadHost>,
         worker: &mut Option<Worker>,
-        block: u64,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
         crate::threads::register(self.index, self.vcpu.as_mut());
-        let outcome = self.serve_first_vcpu(server, threads, worker, block, exits);
+        let outcome = self.serve_first_vcpu(server, threads, worker, exits);
         crate::threads::unregister(self.index);
         outcome
     }
@@ -202,12 +207,13 @@ impl Machine {
         server: &Arc<Server>,
         threads: &Arc<ThreadHost>,
         worker: &mut Option<Worker>,
-        block: u64,
         exits: &mut BTreeMap<&'static str, u64>,
     ) -> Result<GuestOutcome, MachineError> {
         // This thread's own channel to the vCPU's hypercall area (the worker has another).
-        let mut channel = crate::server::Channel::new(block);
+        let mut channel = crate::server::Channel::new(self.block);
         loop {
+            // The vCPU's block (another one once a thread that execs has taken over).
+            let block = self.block;
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
             match exit {
@@ -224,7 +230,19 @@ impl Machine {
                             answer(&self.mem, block, &threads.start(ThreadStart { vcpu, block: at, cr3, entry, arg }))?;
                             continue;
                         }
-                        Some(VcpuRequest::ThreadExit) => return threads.wait_for_end(),
+                        Some(VcpuRequest::ThreadExit) => match threads.wait_for_end()? {
+                            Waited::End(outcome) => return Ok(outcome),
+                            Waited::Leader(h) => {
+                                self.take_over(server, worker, h)?;
+                                channel = crate::server::Channel::new(self.block);
+                                continue;
+                            }
+                        },
+                        Some(VcpuRequest::ExecLeader) => {
+                            // Already the first thread (the guest does not ask then).
+                            answer(&self.mem, block, &Response::Ret(i64::from(worker.is_some())))?;
+                            continue;
+                        }
                         None => {}
                     }
                     // Served here with the worker paused, then the worker polls for the
@@ -400,12 +418,58 @@ impl Machine {
         Ok(side)
     }
 
+    /// A thread other than the first execs (its other threads, the first included, have
+    /// ended): its vCPU, handed over by its host thread, runs on this one from now on, whose
+    /// id is the pid, as the process's first; the hypercall worker moves to its block.
+    /// Answers its `VcpuRequest::ExecLeader`.
+    fn take_over(
+        &mut self,
+        server: &Arc<Server>,
+        worker: &mut Option<Worker>,
+        h: Handover,
+    ) -> Result<(), MachineError> {
+        crate::signals::detach_vcpu();
+        let old_block = self.block;
+        // The old first vCPU never runs again (its thread exited).
+        drop(std::mem::replace(&mut self.vcpu, h.vcpu));
+        (self.index, self.block) = (h.index, h.block);
+        // The new program acts with the exec'ing thread's credentials (they differ from
+        // this thread's only where a thread changed its own with the raw call). Made before
+        // the worker starts again below, which takes this thread's.
+        if !crate::server::creds::take_on(&h.creds) {
+            log::warn!("execve from a thread: the host did not give the first thread that thread's credentials");
+        }
+        // The guest may give the old first thread's index to a new thread (never index 0,
+        // the boot vCPU's, which KVM keeps).
+        if old_block != vcpu_block_gpa(0) {
+            if let Ok(word) = self.mem.atomic_u64(old_block + vcpu_block::VCPU_IN_USE) {
+                word.store(0, Ordering::SeqCst);
+            }
+        }
+        crate::threads::set_main(self.index);
+        self.publish_kick_flag();
+        crate::threads::register(self.index, self.vcpu.as_mut());
+        // A signal caught while the vCPU was on its way here kicked no one: have it looked at.
+        if crate::signals::pending() != 0 {
+            self.vcpu
+                .inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR)
+                .map_err(|e| self.died(&e.to_string()))?;
+        }
+        if let Some(w) = worker.take() {
+            self.wake = w.stop_keeping_wake();
+        }
+        *worker = self.start_worker(server, self.block)?;
+        log::debug!("execve: vCPU {} is the first thread's now (worker: {})", self.index, worker.is_some());
+        answer(&self.mem, self.block, &Response::Ret(i64::from(worker.is_some())))
+    }
+
     fn unshare_kernel_block(&self) {
         unshare_kernel_block(&self.mem);
     }
 
     /// The machine of a forked child whose first thread is the forking thread, whose vCPU
-    /// (`index`, block `block`) came through the fork: it serves its requests by exit.
+    /// (`index`, block `block`) came through the fork; `wake`: the eventfd of its hypercall
+    /// worker's port, when it has one.
     pub fn forked_from_thread(
         mem: Arc<GuestMemory>,
         vm: Arc<dyn Vm>,
@@ -413,8 +477,9 @@ impl Machine {
         flavour: Flavour,
         index: u32,
         block: u64,
+        wake: Option<std::fs::File>,
     ) -> Machine {
-        Machine { mem, wake: None, vm, vcpu, flavour, forked: true, index, block }
+        Machine { mem, wake, vm, vcpu, flavour, forked: true, index, block }
     }
 
     /// Tell the signal handler which thread runs the vCPU and how to stop it entering.

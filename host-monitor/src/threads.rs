@@ -242,10 +242,45 @@ pub struct ThreadHost {
     failure: Mutex<Option<String>>,
     /// The first vCPU's thread, to wake while it waits for the end (its thread exited).
     main: std::thread::Thread,
+    /// The first vCPU has a hypercall worker (the shared-memory transport is in use): so
+    /// does the first vCPU of a child forked by another thread, or of a thread that execs.
+    exitless: bool,
+    /// A thread that execs hands its vCPU to the first vCPU's thread (`VcpuRequest::ExecLeader`).
+    handover: Mutex<Option<Handover>>,
+}
+
+/// The vCPU of a thread that execs, on its way to the first vCPU's host thread, whose id
+/// is the pid: the thread becomes the process's first, as Linux's de_thread makes it.
+pub struct Handover {
+    pub vcpu: Box<dyn Vcpu>,
+    pub index: u32,
+    pub block: u64,
+    /// The exec'ing thread's host credentials, which the new program keeps.
+    pub creds: sys::ThreadCreds,
+}
+
+// SAFETY: a vCPU moves between host threads only here, on KVM (threads exist only where a
+// VM has several vCPUs; the Hypervisor.framework backend keeps one): KVM serves a vCPU's
+// ioctls from any thread of the process that made it, and the vCPU's old thread makes no
+// call on it once it has handed it over (it ends).
+unsafe impl Send for Handover {}
+
+/// What the first vCPU's thread found while its thread had exited.
+pub enum Waited {
+    /// The program's end.
+    End(crate::server::GuestOutcome),
+    /// A thread that execs: it becomes the first, on this host thread.
+    Leader(Handover),
 }
 
 impl ThreadHost {
-    pub fn new(vm: Arc<dyn Vm>, mem: Arc<GuestMemory>, server: Arc<Server>, flavour: Flavour) -> ThreadHost {
+    pub fn new(
+        vm: Arc<dyn Vm>,
+        mem: Arc<GuestMemory>,
+        server: Arc<Server>,
+        flavour: Flavour,
+        exitless: bool,
+    ) -> ThreadHost {
         ThreadHost {
             vm,
             mem,
@@ -254,6 +289,8 @@ impl ThreadHost {
             dying: AtomicBool::new(false),
             failure: Mutex::new(None),
             main: std::thread::current(),
+            exitless,
+            handover: Mutex::new(None),
         }
     }
 
@@ -274,14 +311,19 @@ impl ThreadHost {
         self.main.unpark();
     }
 
-    /// The first thread has exited while others run: wait for the program's end. Signals
-    /// from outside still come to this thread (the monitor kicks the first vCPU's), so they
-    /// are passed to the running vCPUs, whose guest gives each to a thread that takes it.
-    pub fn wait_for_end(&self) -> Result<crate::server::GuestOutcome, MachineError> {
+    /// The first thread has exited while others run: wait for the program's end, or for a
+    /// thread that execs and becomes the first (its vCPU then runs on this host thread).
+    /// Signals from outside still come to this thread (the monitor kicks the first vCPU's),
+    /// so they are passed to the running vCPUs, whose guest gives each to a thread that
+    /// takes it.
+    pub fn wait_for_end(&self) -> Result<Waited, MachineError> {
         unregister(main_index());
         loop {
             if let Some(o) = self.server.take_outcome() {
-                return Ok(o);
+                return Ok(Waited::End(o));
+            }
+            if let Some(h) = self.handover.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                return Ok(Waited::Leader(h));
             }
             if let Some(e) = self.take_failure() {
                 return Err(e);
@@ -371,8 +413,17 @@ impl ThreadHost {
         let mut start = start;
         loop {
             let end = self.run_one_thread(&start, vcpu.as_mut());
-            if let ThreadEnd::BecameChild(answer) = end {
-                self.continue_as_child(&start, vcpu, *answer);
+            if let ThreadEnd::BecameChild(child) = end {
+                let (answer, wake) = *child;
+                self.continue_as_child(&start, vcpu, answer, wake);
+            }
+            if let ThreadEnd::Leader = end {
+                // The vCPU goes on as the first, on the first vCPU's host thread; this one
+                // ends (its index stays in use).
+                let handover = Handover { vcpu, index: start.vcpu, block: start.block, creds: sys::thread_creds() };
+                *self.handover.lock().unwrap_or_else(PoisonError::into_inner) = Some(handover);
+                self.main.unpark();
+                return;
             }
             if !matches!(end, ThreadEnd::Exited) || vcpu.finish_pending_exit().is_err() {
                 // The vCPU goes back to the VM before the guest may give its index again.
@@ -420,7 +471,7 @@ impl ThreadHost {
                     word.store(0, Ordering::SeqCst);
                 }
             }
-            ThreadEnd::ProgramEnds | ThreadEnd::BecameChild(_) => self.tell_main(),
+            ThreadEnd::ProgramEnds | ThreadEnd::BecameChild(_) | ThreadEnd::Leader => self.tell_main(),
             ThreadEnd::Failed(e) => {
                 *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(e);
                 self.tell_main();
@@ -469,6 +520,7 @@ impl ThreadHost {
                     }
                     match crate::server::vcpu_request(&self.mem, block) {
                         Some(VcpuRequest::ThreadExit) => return ThreadEnd::Exited,
+                        Some(VcpuRequest::ExecLeader) => return ThreadEnd::Leader,
                         Some(VcpuRequest::StartThread { vcpu, block: at, cr3, entry, arg }) => {
                             let r = self.start(ThreadStart { vcpu, block: at, cr3, entry, arg });
                             if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
@@ -481,7 +533,7 @@ impl ThreadHost {
                                     return ThreadEnd::Failed(e.0);
                                 }
                             }
-                            Ok(ForkSide::Child(r)) => return ThreadEnd::BecameChild(Box::new(r)),
+                            Ok(ForkSide::Child(r, wake)) => return ThreadEnd::BecameChild(Box::new((r, wake))),
                             Err(e) => return ThreadEnd::Failed(e),
                         },
                         None => crate::server::serve_area(&self.server, &mut channel, &self.mem),
@@ -513,10 +565,11 @@ impl ThreadHost {
     }
 }
 
-/// Where a thread's fork left its host thread, with the guest's answer.
+/// Where a thread's fork left its host thread, with the guest's answer (and in the child,
+/// the eventfd of its hypercall worker's port, when it gets a worker).
 enum ForkSide {
     Parent(Response),
-    Child(Response),
+    Child(Response, Option<std::fs::File>),
 }
 
 /// The locks other monitor threads may take while a thread forks (the guest's other
@@ -546,7 +599,7 @@ impl ThreadHost {
     /// fork(2) from a thread other than the first, on its vCPU's host thread (the only
     /// thread the host child keeps, which then runs the child as its first thread). The
     /// guest has stopped its other threads at its fork gate; the hypercall worker of the
-    /// first thread stays in the parent (the child's requests come by exit).
+    /// first thread stays in the parent (the child starts its own: `continue_as_child`).
     fn fork(&self, start: &ThreadStart, vcpu: &mut dyn Vcpu, vfork: bool) -> Result<ForkSide, String> {
         crate::startup::with_fd_room(|| self.fork_with_room(start, vcpu, vfork))
     }
@@ -583,6 +636,11 @@ impl ThreadHost {
                 for fd in old_fds {
                     self.server.fds.unreserve(fd);
                 }
+                // The child's first vCPU gets a hypercall worker as the parent's first has
+                // one (the guest, seeing the shared-memory transport, sends it its
+                // requests): the eventfd of its port, one of the monitor's descriptors.
+                let wake =
+                    if self.exitless { self.vm.wake_eventfd(abi_shared::layout::ports::HYPERCALL_WAKE) } else { None };
                 for fd in self.vm.owned_fds() {
                     self.server.fds.reserve(fd);
                 }
@@ -590,11 +648,10 @@ impl ThreadHost {
                 if let Some(l) = link.take() {
                     self.server.set_vfork_done(l.child_keeps());
                 }
-                ForkSide::Child(Response::Forked {
-                    pid: std::process::id() as i32,
-                    child: true,
-                    seed: crate::entropy::seed(),
-                })
+                ForkSide::Child(
+                    Response::Forked { pid: std::process::id() as i32, child: true, seed: crate::entropy::seed() },
+                    wake,
+                )
             }
             child => {
                 // Not `unshare_kernel_block`: the other vCPUs may run while it copies.
@@ -611,7 +668,13 @@ impl ThreadHost {
 
     /// In the child of a fork by this thread: run the program here, as its first thread,
     /// until it ends; then end the process as linuxrun ends.
-    fn continue_as_child(&self, start: &ThreadStart, vcpu: Box<dyn Vcpu>, answer: Response) -> ! {
+    fn continue_as_child(
+        &self,
+        start: &ThreadStart,
+        vcpu: Box<dyn Vcpu>,
+        answer: Response,
+        wake: Option<std::fs::File>,
+    ) -> ! {
         let mut machine = crate::machine::Machine::forked_from_thread(
             self.mem.clone(),
             self.vm.clone(),
@@ -619,6 +682,7 @@ impl ThreadHost {
             self.flavour,
             start.vcpu,
             start.block,
+            wake,
         );
         let outcome = match crate::machine::answer(&self.mem, start.block, &answer) {
             Ok(()) => machine.run(self.server.clone(), &mut std::collections::BTreeMap::new()),
@@ -635,6 +699,8 @@ enum ThreadEnd {
     /// The program ends (exit_group, or the end another thread reported).
     ProgramEnds,
     /// The thread forked and this is the child, where it is the first thread.
-    BecameChild(Box<Response>),
+    BecameChild(Box<(Response, Option<std::fs::File>)>),
+    /// The thread execs and becomes the process's first (`VcpuRequest::ExecLeader`).
+    Leader,
     Failed(String),
 }

@@ -31,12 +31,18 @@ static void *detached_fn(void *arg)
 #define MANY 64
 static pthread_barrier_t many_barrier;
 static long many_tids[MANY];
+static volatile int many_cpu_bad;
 static void *many_fn(void *arg)
 {
     uintptr_t i = (uintptr_t)arg;
     many_tids[i] = tid();
     /* Every thread is alive here at the same time. */
     int r = pthread_barrier_wait(&many_barrier);
+    /* Linux's CPU number is below the count of configured (possible) CPUs, whatever the
+     * number of threads: programs index per-CPU arrays with it. */
+    unsigned cpu = 0;
+    if (syscall(SYS_getcpu, &cpu, NULL, NULL) != 0 || cpu >= (unsigned)sysconf(_SC_NPROCESSORS_CONF))
+        many_cpu_bad = 1;
     return (void *)(uintptr_t)(r == 0 || r == PTHREAD_BARRIER_SERIAL_THREAD ? i + 1 : 0);
 }
 
@@ -252,6 +258,7 @@ int main(void)
                 distinct &= many_tids[i] != many_tids[j];
         }
         check("threads_64_distinct_tids", distinct);
+        check("threads_64_getcpu_below_nprocs_conf", !many_cpu_bad);
         pthread_barrier_destroy(&many_barrier);
     }
 

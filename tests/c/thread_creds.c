@@ -4,13 +4,16 @@
  * thread drops to nobody while the first stays root, then the first drops while the
  * second (started before) stays root. Each side creates a file (its owner shows whose
  * ids the host used) and opens a root-only file. Run as another user, the drops fail
- * with EPERM on both sides alike. */
+ * with EPERM on both sides alike. Last, a thread that dropped its ids execs: the new
+ * program keeps that thread's ids (its saved ids made the effective ones), not the first
+ * thread's. */
 #include "common.h"
 
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #define NOBODY 65534
 
@@ -73,9 +76,24 @@ static void *second(void *arg)
     return NULL;
 }
 
-int main(void)
+static void *drop_and_exec(void *arg)
+{
+    char **argv = arg;
+    drop_this_thread("exec_thread");
+    char *args[] = {argv[0], "after-exec", dir, NULL};
+    execv("/proc/self/exe", args);
+    printf("exec_thread: execv %s\n", errname(errno));
+    _exit(1);
+}
+
+int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc == 3 && strcmp(argv[1], "after-exec") == 0) {
+        strcpy(dir, argv[2]);
+        probe("exec_after");
+        return 0;
+    }
     strcpy(dir, make_tmpdir());
     chmod(dir, 0777);
     char path[256];
@@ -95,6 +113,16 @@ int main(void)
     pthread_join(t, NULL);
     restore_this_thread("first");
     probe("first_restored");
+    /* exec from a thread that dropped its ids, in a child (the first thread keeps root). */
+    pid_t c = fork();
+    if (c == 0) {
+        pthread_create(&t, NULL, drop_and_exec, argv);
+        pthread_join(t, NULL);
+        _exit(2);
+    }
+    int st = 0;
+    waitpid(c, &st, 0);
+    printf("exec child: status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     /* A thread started now has its creator's ids (the C library's calls then reach
      * every thread, here one). */
     rm_tmpdir();

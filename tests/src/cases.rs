@@ -143,6 +143,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "terminal",
     "thread_basic",
     "thread_creds",
+    "thread_exec",
     "thread_futex",
     "thread_signals",
     "thread_sync",

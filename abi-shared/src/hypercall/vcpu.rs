@@ -21,4 +21,10 @@ pub enum VcpuRequest {
     /// its vCPU and, once it will never run again, stores 0 in the block's
     /// `vcpu_block::VCPU_IN_USE` word. No answer: the vCPU never runs again. By exit.
     ThreadExit,
+    /// execve by a thread other than the process's first, once every other thread has
+    /// ended: the calling thread becomes the first (Linux's de_thread: it takes the
+    /// leader's id, the pid). Its vCPU moves to the host thread that ran the first thread
+    /// (whose id is the pid), which serves it from now on. `Ret(1)`: a hypercall worker
+    /// serves the vCPU's shared-memory requests now; `Ret(0)`: they still go by exit.
+    ExecLeader,
 }

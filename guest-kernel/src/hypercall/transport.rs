@@ -181,6 +181,18 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     note_speed(slow);
 }
 
+/// Whether this vCPU has a hypercall worker: only the process's first thread's does (a
+/// forked child's first thread, or a thread that exec'd, may be on another vCPU than the
+/// boot one: the monitor gives it the worker then).
+pub fn set_worker(present: bool) {
+    crate::percpu::slot(crate::percpu::NO_WORKER).store(u64::from(!present), Ordering::Relaxed);
+}
+
+/// Whether requests go through shared memory to a worker (where the vCPU has one).
+pub fn shared_memory() -> bool {
+    MODE.load(Ordering::Relaxed) == Doorbell::SharedMemory as u32
+}
+
 /// A thread's vCPU has no hypercall worker of its own (yet): its requests go by exit.
 fn no_worker() -> bool {
     crate::percpu::slot(crate::percpu::NO_WORKER).load(Ordering::Relaxed) != 0

@@ -69,6 +69,8 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
         Some(prefix) => prefix.iter().cloned().chain(args.argv.into_iter().skip(1)).collect(),
         None => args.argv,
     };
+    // The point of no return: the other threads end, and the caller becomes the first.
+    crate::task::threads::exec_takes_over();
     *c.frame = replace_image(&plan, checked, &argv, &args.envp);
     c.full_return = true;
     0

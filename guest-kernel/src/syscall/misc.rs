@@ -16,10 +16,14 @@ use crate::mm::uaccess;
 const RLIMIT_MEMLOCK: u64 = 8;
 
 /// getcpu(cpu, node, cache): NULL pointers are skipped; both stores are attempted and a
-/// fault in either is EFAULT, as Linux does. There is one NUMA node.
+/// fault in either is EFAULT, as Linux does. There is one NUMA node. The CPU is the
+/// thread's vCPU index folded into the process's CPU count: Linux's answer is always below
+/// the number of possible CPUs (programs index per-CPU arrays with it), and a program may
+/// have more threads than the host has CPUs.
 pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
     let mut fault = false;
-    for (ptr, value) in [(c.arg(0), crate::percpu::cpu_index()), (c.arg(1), 0)] {
+    let cpu = crate::percpu::cpu_index() % crate::task::cpu_count().max(1);
+    for (ptr, value) in [(c.arg(0), cpu), (c.arg(1), 0)] {
         if ptr != 0 {
             fault |= uaccess::copy_to_user(ptr, &value.to_le_bytes()).is_err();
         }

@@ -247,6 +247,9 @@ fn wait_for_vfork_child() {
 fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     crate::task::become_child(parent, pid);
     crate::task::threads::only_the_caller_left();
+    // The child's first vCPU has a hypercall worker wherever requests go through shared
+    // memory, whichever thread forked (host-monitor threads.rs, `continue_as_child`).
+    hypercall::transport::set_worker(hypercall::transport::shared_memory());
     crate::signal::debug::forget_in_child(args.flags & CLONE_VFORK != 0);
     crate::signal::forget_pending();
     crate::signal::timer::set(0, 0);

@@ -22,6 +22,13 @@
 //!   threads wrote to the same pages meanwhile.
 //!
 //! A single-threaded process never closes the gate, and the check costs one relaxed load.
+//!
+//! execve uses the same gate to end the other threads (Linux's de_thread): the exec'ing
+//! thread closes it for good (`CLOSED_FOR_EXEC`), and every other thread, at its next safe
+//! point, exits there instead of waiting (`threads::exit_for_exec`: its robust list and
+//! CLONE_CHILD_CLEARTID word as at any thread exit, then its vCPU stops). A thread that
+//! execs while another thread forks or execs waits at that one's gate first, and so ends
+//! there if that one was exec'ing: of two threads that exec at once, one wins, as on Linux.
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
@@ -44,8 +51,11 @@ static STATE: [AtomicU8; MAX_VCPUS as usize] = {
     s
 };
 
-/// Closed (1) while a thread forks; parked threads sleep in the host on this word.
+/// Closed (1) while a thread forks, `CLOSED_FOR_EXEC` while one execs; parked threads
+/// sleep in the host on this word.
 static CLOSED: AtomicU32 = AtomicU32::new(0);
+/// CLOSED's value while a thread execs: every other thread ends at the gate.
+const CLOSED_FOR_EXEC: u32 = 2;
 /// Held by the forking thread: forks of one process happen one at a time.
 static FORKING: AtomicBool = AtomicBool::new(false);
 /// The vCPU of the thread that closed the gate (it never waits at its own gate).
@@ -81,7 +91,14 @@ fn park() {
     loop {
         me.store(PARKED, Ordering::SeqCst);
         // A fork takes milliseconds: sleep in the host rather than take a core from it.
-        while CLOSED.load(Ordering::SeqCst) != 0 {
+        loop {
+            match CLOSED.load(Ordering::SeqCst) {
+                0 => break,
+                CLOSED_FOR_EXEC => super::threads::exit_for_exec(),
+                _ => {}
+            }
+            // A sleep that would begin after the exec's store returns at once (the word no
+            // longer holds 1).
             crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
                 gpa: closed_word_gpa(),
                 expected: 1,
@@ -135,16 +152,68 @@ pub fn close() -> bool {
     }
 }
 
+/// execve has passed its point of no return: end every other thread of the process and
+/// return once none runs in the guest any more (each exits at its next safe point; Linux
+/// waits in de_thread the same way). Returns whether there were others, for `exec_done`.
+pub fn end_others_for_exec() -> bool {
+    while FORKING.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        // Another thread forks or execs: wait at its gate (and end there if it execs).
+        checkpoint();
+        core::hint::spin_loop();
+    }
+    if super::threads::count() <= 1 && others_alive().is_empty() {
+        FORKING.store(false, Ordering::SeqCst);
+        return false;
+    }
+    FORKER.store(percpu::cpu_index(), Ordering::SeqCst);
+    CLOSED.store(CLOSED_FOR_EXEC, Ordering::SeqCst);
+    let mut kicked_at = 0;
+    let mut warned = false;
+    let start = crate::time::monotonic_ns();
+    loop {
+        if others_alive().is_empty() {
+            return true;
+        }
+        let now = crate::time::monotonic_ns();
+        if kicked_at == 0 || now.saturating_sub(kicked_at) > REKICK_NS {
+            // Those parked at a fork's gate before wake up to exit; the others are brought
+            // into their kernels.
+            wake_parked();
+            kick(others_running());
+            kicked_at = now;
+        }
+        if !warned && now.saturating_sub(start) > GIVE_UP_NS {
+            crate::kwarn!("execve: threads on vCPUs {:?} have not ended yet; waiting", others_alive());
+            warned = true;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// The exec'ing thread is the only one left (`end_others_for_exec` said whether the gate
+/// was closed): open it for the new program's threads.
+pub fn exec_done(closed: bool) {
+    if closed {
+        FORKER.store(u32::MAX, Ordering::SeqCst);
+        CLOSED.store(0, Ordering::SeqCst);
+        FORKING.store(false, Ordering::SeqCst);
+    }
+}
+
+fn wake_parked() {
+    crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
+        gpa: closed_word_gpa(),
+        count: i32::MAX as u32,
+        shared: false,
+    }));
+}
+
 /// The fork is done (in the parent, or in the child, where only the caller exists).
 pub fn open(closed: bool) {
     if closed {
         FORKER.store(u32::MAX, Ordering::SeqCst);
         CLOSED.store(0, Ordering::SeqCst);
-        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
-            gpa: closed_word_gpa(),
-            count: i32::MAX as u32,
-            shared: false,
-        }));
+        wake_parked();
         FORKING.store(false, Ordering::SeqCst);
     }
 }
@@ -155,6 +224,18 @@ pub fn only_the_caller_left() {
     for (i, s) in STATE.iter().enumerate() {
         s.store(if i == me { RUNNING } else { GONE }, Ordering::SeqCst);
     }
+}
+
+/// The other vCPUs whose threads have not ended (running or parked).
+fn others_alive() -> VcpuSet {
+    let me = percpu::cpu_index();
+    let mut set = VcpuSet::EMPTY;
+    for (i, s) in STATE.iter().enumerate() {
+        if i as u32 != me && s.load(Ordering::SeqCst) != GONE {
+            set = set.with(i as u32);
+        }
+    }
+    set
 }
 
 fn others_running() -> VcpuSet {

@@ -302,6 +302,17 @@ pub fn exit_thread(status: i32) -> ! {
     if process().threads.fetch_sub(1, Ordering::SeqCst) == 1 {
         super::exit::terminate(ExitHow::Status(status & 0xff));
     }
+    end_thread()
+}
+
+/// Another thread execs (task/fork_gate.rs): the calling thread ends, at a safe point, as
+/// if it had exited (it is never the last: the exec'ing thread lives on).
+pub fn exit_for_exec() -> ! {
+    process().threads.fetch_sub(1, Ordering::SeqCst);
+    end_thread()
+}
+
+fn end_thread() -> ! {
     let t = super::current();
     let vcpu = t.vcpu.load(Ordering::Relaxed);
     // Gone at once from /proc/self/task and from the threads signals are given to, as the
@@ -330,6 +341,21 @@ fn release_thread_words(t: &Thread) {
     if ctid != 0 && crate::mm::uaccess::copy_to_user(ctid, &0u32.to_le_bytes()).is_ok() {
         super::futex::wake(super::futex::Key::shared(ctid), 1, u32::MAX);
     }
+}
+
+/// execve past its point of no return (Linux's de_thread): every other thread ends, and
+/// the caller becomes the process's first thread, with its id (the pid). A thread other
+/// than the first hands its vCPU to the host thread that ran the first, whose id is the
+/// pid (`VcpuRequest::ExecLeader`); the first thread's hypercall worker serves it from then on.
+pub fn exec_takes_over() {
+    let closed = super::fork_gate::end_others_for_exec();
+    if percpu::cpu_index() != main_slot() {
+        let worker = crate::hypercall::call_ret(&Request::Vcpu(VcpuRequest::ExecLeader)) > 0;
+        crate::hypercall::transport::set_worker(worker);
+        super::current().tid.store(super::pid() as u32, Ordering::SeqCst);
+    }
+    only_the_caller_left();
+    super::fork_gate::exec_done(closed);
 }
 
 /// After fork (in the child) and exec: the calling thread is the only one left, and it

@@ -89,6 +89,36 @@ fn exec() {
     }
 }
 
+/// Give the calling host thread the credentials `target` (another host thread's), as far as
+/// the host lets it: a thread that execs becomes the process's first and its vCPU moves to
+/// the first vCPU's host thread (threads.rs, `Handover`), which is to act with the exec'ing
+/// thread's credentials from then on. Groups and group ids first, while the thread may
+/// still be privileged, the user ids with the capabilities kept across them, then the
+/// capabilities themselves. Returns whether the thread has `target` now (the bounding set,
+/// which can only shrink, is left as it is).
+pub fn take_on(target: &sys::ThreadCreds) -> bool {
+    let same = |now: &sys::ThreadCreds| {
+        now.uids == target.uids
+            && now.gids == target.gids
+            && now.groups == target.groups
+            && now.caps[..3] == target.caps[..3]
+            && now.keepcaps == target.keepcaps
+    };
+    if same(&sys::thread_creds()) {
+        return true;
+    }
+    let (u, g, c) = (target.uids, target.gids, target.caps);
+    let _ = sys::thread_setgroups(&target.groups);
+    let _ = sys::thread_setresgid(g[0], g[1], g[2]);
+    let _ = sys::thread_setfsgid(g[3]);
+    let _ = sys::thread_set_keepcaps(true);
+    let _ = sys::thread_setresuid(u[0], u[1], u[2]);
+    let _ = sys::thread_setfsuid(u[3]);
+    let _ = sys::thread_capset(c[0], c[1], c[2]);
+    let _ = sys::thread_set_keepcaps(target.keepcaps);
+    same(&sys::thread_creds())
+}
+
 thread_local! {
     /// This host thread runs the first vCPU (set once by `Machine::run`).
     static FIRST_VCPU_THREAD: Cell<bool> = const { Cell::new(false) };
