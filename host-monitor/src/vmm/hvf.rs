@@ -33,12 +33,13 @@ use std::sync::Mutex;
 use std::thread::ThreadId;
 
 use abi_shared::bootinfo::Flavour;
-use abi_shared::layout::{ports, selectors};
+use abi_shared::layout::selectors;
 
 use super::hvf_sys::{self as sys, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg};
 use super::hvf_vmx::{
-    ar, controls, decode_cr_access, decode_io, exception_info, filter_cpuid, gpr_reg, rax_after_unserved_in, VmxCaps,
-    CR4_VMXE, PROC2_RDTSCP, VEC_GP, VEC_UD,
+    ar, classify_exit, controls, cr0_write_valid, cr4_write_valid, decode_cr_access, decode_io, efer_write_valid,
+    exception_info, exit_event, filter_cpuid, gpr_reg, port_exit, rax_after_unserved_in, real_cr0, real_cr4,
+    xsetbv_valid, EptRetry, ExitKind, VmxCaps, EVENT_TYPE_NMI, PROC2_RDTSCP, VEC_GP, VEC_UD,
 };
 use super::{BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
 use crate::guest_mem::GuestMemory;
@@ -47,9 +48,6 @@ use crate::guest_mem::GuestMemory;
 static VM_EXISTS: AtomicBool = AtomicBool::new(false);
 /// Live hypervisor vCPUs (the VM cannot be destroyed for a fork while any exists).
 static LIVE_VCPUS: AtomicUsize = AtomicUsize::new(0);
-
-/// Identical EPT violations in a row at one guest-physical address before we give up.
-const EPT_RETRY_LIMIT: u32 = 64;
 
 fn hv(what: &str, r: HvReturn) -> Result<(), VmmError> {
     if r == sys::HV_SUCCESS {
@@ -225,7 +223,7 @@ impl Vm for HvfVm {
             mem_size: mem.size(),
             rdtscp: false,
             exits: BTreeMap::new(),
-            last_ept: (u64::MAX, 0),
+            ept: EptRetry::default(),
             saved: None,
             _not_send: PhantomData,
         };
@@ -298,8 +296,8 @@ pub struct HvfVcpu {
     /// The VM lets the guest execute RDTSCP (CPUID says so only then).
     rdtscp: bool,
     exits: BTreeMap<&'static str, u64>,
-    /// (guest-physical address, repeats) of the last EPT violation.
-    last_ept: (u64, u32),
+    /// The EPT violations seen in a row (`hvf_vmx::EptRetry`).
+    ept: EptRetry,
     saved: Option<SavedState>,
     /// A vCPU belongs to its creating thread.
     _not_send: PhantomData<*const ()>,
@@ -424,9 +422,7 @@ impl HvfVcpu {
         let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
         let host = core::arch::x86_64::__cpuid_count(0xd, 0);
         let supported = (u64::from(host.edx) << 32) | u64::from(host.eax);
-        // AVX (bit 2) needs SSE (bit 1); x87 (bit 0) is mandatory.
-        let valid = index == 0 && value & 1 != 0 && value & !supported == 0 && (value & 4 == 0 || value & 2 != 0);
-        if !valid {
+        if !xsetbv_valid(index, value, supported) {
             return self.inject(id, VEC_GP, Some(0));
         }
         write_reg(id, sys::HV_X86_XCR0, value)?;
@@ -443,9 +439,7 @@ impl HvfVcpu {
         let efer = read_vmcs(id, vmcs::GUEST_IA32_EFER)?;
         if write {
             let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
-            // Only SCE (0) and NXE (11) may change; LME/LMA stay as long mode needs them.
-            const CHANGEABLE: u64 = 1 | 1 << 11;
-            if (value ^ efer) & !CHANGEABLE != 0 {
+            if !efer_write_valid(efer, value) {
                 return self.inject(id, VEC_GP, Some(0));
             }
             write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
@@ -474,21 +468,18 @@ impl HvfVcpu {
         }
         let value = read_reg(id, gpr_reg(access.gpr))?;
         if access.cr == 0 {
-            const PE: u64 = 1;
-            const PG: u64 = 1 << 31;
-            const CD_NW: u64 = 3 << 29;
-            if value & (PE | PG) != (PE | PG) || value & CD_NW != 0 {
+            if !cr0_write_valid(value) {
                 self.inject(id, VEC_GP, Some(0))?;
                 return Ok(None);
             }
-            write_vmcs(id, vmcs::GUEST_CR0, value | 1 << 5)?;
+            write_vmcs(id, vmcs::GUEST_CR0, real_cr0(value))?;
             write_vmcs(id, vmcs::CTRL_CR0_SHADOW, value)?;
         } else {
-            if value & CR4_VMXE != 0 {
+            if !cr4_write_valid(value) {
                 self.inject(id, VEC_GP, Some(0))?;
                 return Ok(None);
             }
-            write_vmcs(id, vmcs::GUEST_CR4, value | CR4_VMXE)?;
+            write_vmcs(id, vmcs::GUEST_CR4, real_cr4(value))?;
             write_vmcs(id, vmcs::CTRL_CR4_SHADOW, value)?;
         }
         self.advance(id)?;
@@ -497,21 +488,24 @@ impl HvfVcpu {
 
     /// Serve one exit; `None` means "resume the guest".
     fn handle_exit(&mut self, id: HvVcpuId, exit_reason: u64) -> Result<Option<Exit>, VmmError> {
-        let basic = (exit_reason & 0xffff) as u32;
-        if exit_reason & u64::from(reason::ENTRY_FAILED) != 0 {
-            self.count("entry_failed");
-            let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
-            return Ok(Some(Exit::Other(format!(
-                "VM entry failed: exit reason {basic} ({}), qualification {qualification:#x}",
-                if basic == reason::VMENTRY_GUEST { "invalid guest state" } else { "see the Intel SDM, appendix C" }
-            ))));
-        }
-        match basic {
-            reason::IRQ | reason::IRQ_WND | reason::VIRTUAL_NMI_WND | reason::PAUSE | reason::VMX_TIMER_EXPIRED => {
+        match classify_exit(exit_reason) {
+            ExitKind::EntryFailed(basic) => {
+                self.count("entry_failed");
+                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
+                Ok(Some(Exit::Other(format!(
+                    "VM entry failed: exit reason {basic} ({}), qualification {qualification:#x}",
+                    if basic == reason::VMENTRY_GUEST {
+                        "invalid guest state"
+                    } else {
+                        "see the Intel SDM, appendix C"
+                    }
+                ))))
+            }
+            ExitKind::HostEvent | ExitKind::InterruptWindow => {
                 self.count("host_interrupt");
                 Ok(None)
             }
-            reason::IO => {
+            ExitKind::Io => {
                 let io = decode_io(read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?);
                 self.count("io");
                 if io.string || io.rep {
@@ -522,15 +516,9 @@ impl HvfVcpu {
                     write_reg(id, sys::HV_X86_RAX, rax_after_unserved_in(rax, io.size))?;
                 }
                 self.advance(id)?;
-                Ok(Some(match io.port {
-                    ports::HYPERCALL if !io.is_in => Exit::Hypercall,
-                    ports::HYPERCALL_WAIT if !io.is_in => Exit::HypercallWait,
-                    ports::GROW_RAM if !io.is_in => Exit::GrowRam,
-                    ports::HYPERCALL_WORKER_ASLEEP if !io.is_in => Exit::HypercallWorkerAsleep,
-                    port => Exit::UnknownPort(port),
-                }))
+                Ok(Some(port_exit(io.port, io.is_in)))
             }
-            reason::VMCALL => {
+            ExitKind::Vmcall => {
                 self.count("vmcall");
                 if self.in_ring0(id)? {
                     self.advance(id)?;
@@ -541,40 +529,37 @@ impl HvfVcpu {
                     Ok(None)
                 }
             }
-            reason::HLT => {
+            ExitKind::Hlt => {
                 self.count("hlt");
                 self.advance(id)?;
                 Ok(Some(Exit::Halt))
             }
-            reason::TRIPLE_FAULT => {
+            ExitKind::TripleFault => {
                 self.count("triple_fault");
                 Ok(Some(Exit::Shutdown))
             }
-            reason::CPUID => {
+            ExitKind::Cpuid => {
                 self.count("cpuid");
                 self.emulate_cpuid(id).map(|()| None)
             }
-            reason::XSETBV => {
+            ExitKind::Xsetbv => {
                 self.count("xsetbv");
                 self.emulate_xsetbv(id).map(|()| None)
             }
-            reason::RDMSR | reason::WRMSR => {
+            ExitKind::Msr { write } => {
                 self.count("msr");
-                self.emulate_msr(id, basic == reason::WRMSR).map(|()| None)
+                self.emulate_msr(id, write).map(|()| None)
             }
-            reason::MOV_CR => {
+            ExitKind::MovCr => {
                 self.count("mov_cr");
                 let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
                 self.emulate_cr(id, qualification)
             }
-            reason::EPT_VIOLATION => {
+            ExitKind::EptViolation => {
                 self.count("ept_violation");
                 let gpa = read_vmcs(id, vmcs::RO_GUEST_PHYSICAL_ADDRESS)?;
                 let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
-                let repeats = if self.last_ept.0 == gpa { self.last_ept.1 + 1 } else { 1 };
-                self.last_ept = (gpa, repeats);
-                if gpa < self.mem_size && repeats <= EPT_RETRY_LIMIT {
-                    // Inside guest RAM: the framework fills its nested tables lazily.
+                if self.ept.retry(gpa, self.mem_size) {
                     return Ok(None);
                 }
                 let gla = read_vmcs(id, vmcs::RO_GUEST_LIN_ADDR).unwrap_or(0);
@@ -583,22 +568,20 @@ impl HvfVcpu {
                     if gpa < self.mem_size { ", repeated inside guest RAM" } else { ", outside guest RAM" }
                 ))))
             }
-            reason::EXC_NMI => {
+            ExitKind::ExceptionOrNmi => {
                 self.count("exception");
-                let info = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_INFO)?;
-                // Type 2: an NMI meant for the host, which the framework has handled.
-                if (info >> 8) & 7 == 2 {
+                let (vector, kind) = exit_event(read_vmcs(id, vmcs::RO_VMEXIT_IRQ_INFO)?);
+                // An NMI meant for the host, which the framework has handled.
+                if kind == EVENT_TYPE_NMI {
                     return Ok(None);
                 }
                 let error = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_ERROR).unwrap_or(0);
                 let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
                 Ok(Some(Exit::Other(format!(
-                    "exception exit: vector {}, type {}, error code {error:#x}, qualification {qualification:#x}",
-                    info & 0xff,
-                    (info >> 8) & 7
+                    "exception exit: vector {vector}, type {kind}, error code {error:#x}, qualification {qualification:#x}"
                 ))))
             }
-            other => {
+            ExitKind::Other(other) => {
                 self.count("other");
                 let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
                 Ok(Some(Exit::Other(format!(
@@ -687,10 +670,10 @@ impl Vcpu for HvfVcpu {
             (vmcs::GUEST_IDTR_LIMIT, u64::from(st.idt_limit)),
             // VMX needs PE, NE and PG in the real CR0 and VMXE in the real CR4; the
             // read shadows show the guest what it asked for.
-            (vmcs::GUEST_CR0, st.cr0 | 1 << 5),
+            (vmcs::GUEST_CR0, real_cr0(st.cr0)),
             (vmcs::CTRL_CR0_SHADOW, st.cr0),
             (vmcs::GUEST_CR3, st.cr3),
-            (vmcs::GUEST_CR4, st.cr4 | CR4_VMXE),
+            (vmcs::GUEST_CR4, real_cr4(st.cr4)),
             (vmcs::CTRL_CR4_SHADOW, st.cr4),
             (vmcs::GUEST_IA32_EFER, st.efer),
             (vmcs::GUEST_INTERRUPTIBILITY, 0),
