@@ -26,7 +26,6 @@
 //!   violations inside guest RAM (the framework populates its nested page tables lazily).
 
 use std::collections::BTreeMap;
-use std::ffi::CStr;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -35,7 +34,8 @@ use std::thread::ThreadId;
 use abi_shared::bootinfo::Flavour;
 use abi_shared::layout::selectors;
 
-use super::hvf_sys::{self as sys, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg};
+use super::hvf_common::{check_hv_support, hv, sysctl_u64, vm_create_error, Machine};
+use super::hvf_sys::{self as sys, msr, reason, vmcs, HvVcpuId, HvX86Reg};
 use super::hvf_vmx::{
     ar, classify_exit, controls, cr0_write_valid, cr4_write_valid, decode_cr_access, decode_io, efer_write_valid,
     exception_info, exit_event, filter_cpuid, gpr_reg, port_exit, rax_after_unserved_in, real_cr0, real_cr4,
@@ -48,28 +48,6 @@ use crate::guest_mem::GuestMemory;
 static VM_EXISTS: AtomicBool = AtomicBool::new(false);
 /// Live hypervisor vCPUs (the VM cannot be destroyed for a fork while any exists).
 static LIVE_VCPUS: AtomicUsize = AtomicUsize::new(0);
-
-fn hv(what: &str, r: HvReturn) -> Result<(), VmmError> {
-    if r == sys::HV_SUCCESS {
-        Ok(())
-    } else {
-        Err(VmmError::Failed(format!("{what}: {} ({:#x})", sys::hv_error_name(r), r as u32)))
-    }
-}
-
-/// An integer sysctl by name, or None when it does not exist.
-fn sysctl_u64(name: &CStr) -> Option<u64> {
-    let mut value = [0u8; 8];
-    let mut len = value.len();
-    // SAFETY: name is NUL-terminated; value/len describe a writable 8-byte buffer; no
-    // new value is set (NULL, 0).
-    let r = unsafe { libc::sysctlbyname(name.as_ptr(), value.as_mut_ptr().cast(), &mut len, std::ptr::null_mut(), 0) };
-    match (r, len) {
-        (0, 4) => Some(u64::from(u32::from_ne_bytes([value[0], value[1], value[2], value[3]]))),
-        (0, 8) => Some(u64::from_ne_bytes(value)),
-        _ => None,
-    }
-}
 
 fn map_all(mem: &GuestMemory) -> Result<(), VmmError> {
     let size = usize::try_from(mem.size()).map_err(|_| VmmError::Failed("guest RAM too large".into()))?;
@@ -108,24 +86,9 @@ fn remap_window(gpa: u64, len: u64, host: Option<*mut u8>) {
 
 fn create_vm_checked() -> Result<(), VmmError> {
     // SAFETY: hv_vm_create takes no pointers.
-    let r = unsafe { sys::hv_vm_create(sys::HV_VM_DEFAULT) };
-    match r {
+    match unsafe { sys::hv_vm_create(sys::HV_VM_DEFAULT) } {
         sys::HV_SUCCESS => Ok(()),
-        sys::HV_DENIED => Err(VmmError::Unavailable(
-            "Hypervisor.framework refused to create a VM (HV_DENIED): this linuxrun binary is not signed with \
-             the com.apple.security.hypervisor entitlement. Sign it: codesign --sign - --entitlements \
-             linuxrun.entitlements --force <path to linuxrun> (see docs/macos.md)"
-                .into(),
-        )),
-        sys::HV_BUSY => Err(VmmError::Failed(
-            "hv_vm_create: HV_BUSY (this process already has a VM; Hypervisor.framework allows one)".into(),
-        )),
-        sys::HV_UNSUPPORTED | sys::HV_NO_DEVICE => Err(VmmError::Unavailable(format!(
-            "Hypervisor.framework cannot create a VM on this Mac ({}): it needs an Intel CPU with VT-x \
-             (inside a VM: nested virtualization)",
-            sys::hv_error_name(r)
-        ))),
-        other => hv("hv_vm_create", other),
+        r => Err(vm_create_error(r, Machine::Intel)),
     }
 }
 
@@ -146,16 +109,7 @@ impl HvfVm {
                     .into(),
             ));
         }
-        match sysctl_u64(c"kern.hv_support") {
-            Some(0) | None => {
-                return Err(VmmError::Unavailable(
-                    "this Mac offers no Hypervisor.framework (sysctl kern.hv_support is 0): linuxrun needs an \
-                     Intel Mac whose CPU has VT-x enabled, or, inside a virtual machine, nested virtualization"
-                        .into(),
-                ))
-            }
-            Some(_) => {}
-        }
+        check_hv_support(Machine::Intel)?;
         if VM_EXISTS.swap(true, Ordering::SeqCst) {
             return Err(VmmError::Failed("a Hypervisor.framework VM already exists in this process".into()));
         }

@@ -1,7 +1,8 @@
 //! The hypervisor behind a small interface: a VM with guest RAM and vCPUs that run until
-//! the guest needs the monitor. KVM implements it on Linux, Hypervisor.framework on Intel
-//! macOS (`hvf.rs`, through our own FFI module `hvf_sys.rs`). Nothing outside `vmm/` knows
-//! which one runs.
+//! the guest needs the monitor. KVM implements it on Linux (`kvm.rs`, `kvm_arm64.rs`),
+//! Hypervisor.framework on macOS (`hvf.rs` on Intel Macs, `hvf_arm64.rs` on Apple Silicon,
+//! through our own FFI modules `hvf_sys.rs` and `hvf_arm64_sys.rs`). Nothing outside
+//! `vmm/` knows which one runs.
 //!
 //! # Threads
 //!
@@ -10,9 +11,12 @@
 //! belongs to its creating thread; calls from another thread fail), and KVM is fastest
 //! that way, so the abstraction imposes it on both: one Linux thread = one host thread =
 //! one vCPU, created and run by that thread. Another thread stops a running vCPU by
-//! sending its thread a signal (`signals.rs`), whose handler also sets the flag
-//! `Vcpu::kick_flag` gives (KVM's immediate_exit), so that a run about to start returns
-//! at once.
+//! setting the flag `Vcpu::kick_flag` gives (KVM's immediate_exit; the Hypervisor.framework
+//! backends keep their own and look at it before each run), so that a run about to start
+//! returns at once, then calling `Vcpu::force_exit`'s function where the backend has one
+//! (Hypervisor.framework's `hv_vcpu_interrupt`/`hv_vcpus_exit`, which work from any
+//! thread), and sending its thread the host kick signal (`threads.rs`, `signals.rs`), which
+//! ends KVM_RUN or a host call the thread is blocked in.
 //!
 //! # Fork
 //!
@@ -36,6 +40,9 @@
 /// The Hypervisor.framework backend, on Intel macOS only.
 #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
 pub mod hvf;
+/// The Hypervisor.framework backend on Apple Silicon (docs/arm64.md): the aarch64 guest.
+#[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+pub mod hvf_arm64;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod kvm;
 /// KVM on arm64 Linux hosts (docs/arm64.md): the aarch64 guest kernel.
@@ -45,8 +52,11 @@ pub mod kvm_arm64;
 mod kvm_stats;
 // Compiled on every host: the framework's declarations and the backend's pure VMX parts,
 // unit-tested on Linux; the arm64 backends' register ids and doorbells, likewise.
+pub mod arm64_exits;
 #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub mod arm64_regs;
+pub mod hvf_arm64_sys;
+pub mod hvf_common;
 pub mod hvf_sys;
 pub mod hvf_vmx;
 
@@ -186,6 +196,29 @@ impl fmt::Display for VmmError {
     }
 }
 
+/// How any thread forces a vCPU out of `run`: a hypervisor call made with the vCPU's id
+/// (Hypervisor.framework's `hv_vcpu_interrupt`, `hv_vcpus_exit`). Copied into the registry
+/// of running vCPUs (`threads.rs`) and the signal handler's (`signals.rs`); valid while the
+/// vCPU is registered there (a call for a vCPU that has just gone fails harmlessly).
+#[derive(Clone, Copy, Debug)]
+pub struct ForceExit {
+    call: fn(u64),
+    vcpu: u64,
+}
+
+impl ForceExit {
+    // Only the Hypervisor.framework backends make one.
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    pub fn new(call: fn(u64), vcpu: u64) -> ForceExit {
+        ForceExit { call, vcpu }
+    }
+
+    /// Make the call. The framework's calls are thin traps, made from signal handlers too.
+    pub fn force(&self) {
+        (self.call)(self.vcpu)
+    }
+}
+
 /// One virtual CPU. Every method is called from the thread that created it (see the
 /// module documentation); implementations may refuse calls from any other thread.
 pub trait Vcpu {
@@ -204,6 +237,11 @@ pub trait Vcpu {
     /// set to make the next (or current) `run` return `Exit::Interrupted` promptly; valid
     /// until `suspend_for_fork`. `None`: the backend has no such flag.
     fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8>;
+    /// The call that stops this vCPU while it runs guest code, from any thread (after its
+    /// kick flag is set). `None`: the host kick signal to its thread does it (KVM).
+    fn force_exit(&self) -> Option<ForceExit> {
+        None
+    }
     /// Raise external interrupt `vector` in the guest, now or as soon as it enables
     /// interrupts (the guest kernel takes caught host signals in its handler).
     fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError>;
@@ -234,6 +272,18 @@ pub trait Vm: Send + Sync {
     /// Make `port` an ioeventfd now that the guest has rung it (after `wake_eventfd`). If
     /// it already is one, nothing changes; if the hypervisor refuses, its rings keep exiting.
     fn arm_wake_port(&self, port: u16);
+    /// Whether a thread's vCPU outlives its thread, kept by its host thread for the next
+    /// thread with its index (KVM, which cannot destroy a vCPU). `false`: it is destroyed
+    /// with the thread (Hypervisor.framework, whose fork needs every vCPU gone).
+    fn keeps_idle_vcpus(&self) -> bool {
+        true
+    }
+    /// Whether a fork may start now (before step 1). Hypervisor.framework must destroy
+    /// every vCPU, each on its own thread, before the VM: it forks only while the forking
+    /// thread's vCPU is the process's one; otherwise the guest's fork fails with EAGAIN.
+    fn fork_possible(&self) -> bool {
+        true
+    }
     /// How much of guest RAM, from GPA 0, the hypervisor knows now.
     fn ram_registered(&self) -> u64;
     /// Register guest RAM up to at least `wanted` (capped at its size), ahead of need;
@@ -274,29 +324,24 @@ pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Re
         let _ = force; // one flavour on arm64: real EL1
         kvm_arm64::KvmArm64Vm::create(mem, fd_floor).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
-    #[cfg(all(not(target_os = "linux"), target_arch = "aarch64"))]
+    #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
     {
-        let _ = (mem, force, fd_floor);
-        Err(VmmError::Unavailable(
-            "linuxrun's arm64 guest kernel runs on arm64 Linux with KVM so far; its Hypervisor.framework \
-             backend for Apple Silicon is not written yet (docs/arm64.md)"
-                .into(),
-        ))
+        let _ = (force, fd_floor); // one flavour on arm64; Hypervisor.framework uses no fds
+        hvf_arm64::HvfArm64Vm::create(mem).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
     #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
     {
         let _ = fd_floor; // Hypervisor.framework uses no file descriptors.
         hvf::HvfVm::create(mem, force).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
-    #[cfg(all(
-        not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))),
-        not(all(not(target_os = "linux"), target_arch = "aarch64")),
-        not(all(target_os = "macos", target_arch = "x86_64"))
-    ))]
+    #[cfg(not(any(
+        all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")),
+        all(target_os = "macos", any(target_arch = "x86_64", target_arch = "aarch64"))
+    )))]
     {
         let _ = (mem, force, fd_floor);
         Err(VmmError::Unavailable(
-            "linuxrun has no hypervisor backend for this host: it runs on Linux with KVM and on Intel Macs".into(),
+            "linuxrun has no hypervisor backend for this host: it runs on Linux with KVM and on Macs".into(),
         ))
     }
 }
