@@ -506,6 +506,11 @@ impl Machine {
         block: u64,
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
+        if !self.vm.fork_possible() {
+            // Hypervisor.framework, with other threads' vCPUs alive (vmm::Vm::fork_possible).
+            self::answer(&self.mem, block, &Response::Ret(-i64::from(abi_shared::linux::errno::EAGAIN)))?;
+            return Ok(ForkSide::Parent);
+        }
         let vmm = |e: crate::vmm::VmmError| MachineError(format!("fork: {e}"));
         crate::signals::detach_vcpu();
         self.vcpu.suspend_for_fork().map_err(vmm)?;
@@ -603,9 +608,10 @@ impl Machine {
     /// Tell the signal handler which thread runs the vCPU and how to stop it entering.
     fn publish_kick_flag(&mut self) {
         let flag = self.vcpu.kick_flag();
-        // SAFETY: the flag lives in the vCPU's hypervisor-shared page until the next
-        // `suspend_for_fork`, which `fork` precedes with `detach_vcpu`.
-        crate::signals::set_vcpu_thread(flag.map(|f| unsafe { &*f }));
+        let force_exit = self.vcpu.force_exit();
+        // SAFETY: the flag lives in the vCPU's hypervisor-shared page (or the backend's own
+        // box) until the next `suspend_for_fork`, which `fork` precedes with `detach_vcpu`.
+        crate::signals::set_vcpu_thread(flag.map(|f| unsafe { &*f }), force_exit);
     }
 
     /// KVM_RUN failed with EFAULT. The one cause a program can bring about is a page of a

@@ -17,9 +17,14 @@
 //!   the guest and stop.
 //!
 //! Kicks: `kick_vcpus` stops the listed vCPUs (TLB shootdowns, a signal for a thread): the
-//! vCPU's "do not enter" flag, then the host kick signal to its thread (which ends KVM_RUN
-//! or a host call it is blocked in with EINTR); the thread then injects the guest's kick
-//! interrupt.
+//! vCPU's "do not enter" flag, the backend's call that forces a running vCPU out where it
+//! has one (Hypervisor.framework), then the host kick signal to its thread (which ends
+//! KVM_RUN or a host call it is blocked in with EINTR); the thread then injects the guest's
+//! kick interrupt.
+//!
+//! Hypervisor.framework (`Vm::keeps_idle_vcpus` false) destroys a thread's vCPU with its
+//! thread instead of keeping it for the next thread with its index, and forks only while
+//! one vCPU exists (`Vm::fork_possible`; otherwise the guest's fork fails with EAGAIN).
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,7 +41,7 @@ use crate::guest_mem::GuestMemory;
 use crate::host::sys;
 use crate::machine::MachineError;
 use crate::server::{Channel, Server, ThreadStart, VcpuRequest};
-use crate::vmm::{Exit, Vcpu, Vm};
+use crate::vmm::{Exit, ForceExit, Vcpu, Vm};
 
 const SLOTS: usize = MAX_VCPUS as usize;
 
@@ -88,6 +93,8 @@ fn put_idle(entry: Idle) {
 struct Running {
     pthread: usize,
     immediate_exit: usize,
+    /// The backend's call that forces the vCPU out of the guest (Hypervisor.framework).
+    force_exit: Option<ForceExit>,
 }
 
 static RUNNING: Mutex<[Option<Running>; SLOTS]> = Mutex::new([None; SLOTS]);
@@ -113,9 +120,10 @@ fn running() -> std::sync::MutexGuard<'static, [Option<Running>; SLOTS]> {
 /// The calling thread runs vCPU `index`, whose backend flag stops an entry.
 pub fn register(index: u32, vcpu: &mut dyn Vcpu) {
     let immediate_exit = vcpu.kick_flag().map_or(0, |f| f as usize);
+    let force_exit = vcpu.force_exit();
     // SAFETY: pthread_self cannot fail.
     let pthread = unsafe { libc::pthread_self() } as usize;
-    running()[index as usize] = Some(Running { pthread, immediate_exit });
+    running()[index as usize] = Some(Running { pthread, immediate_exit, force_exit });
 }
 
 /// vCPU `index` stops running (its thread ends, or the process forked and it is gone).
@@ -168,6 +176,10 @@ fn kick_one(i: usize, t: &Running, sig: libc::c_int) {
         // SAFETY: the flag lives in the vCPU's hypervisor-shared page while it is
         // registered, and the caller holds the registry lock, which keeps it registered.
         unsafe { (*(t.immediate_exit as *const AtomicU8)).store(1, Ordering::SeqCst) };
+    }
+    // After the flag: a vCPU forced out just before its next entry finds the flag there.
+    if let Some(f) = t.force_exit {
+        f.force();
     }
     // SAFETY: a registered thread is alive (it unregisters before it ends, under the
     // registry lock the caller holds); pthread_kill with a signal the monitor catches.
@@ -374,8 +386,9 @@ impl ThreadHost {
             if let ThreadEnd::BecameChild(answer) = end {
                 self.continue_as_child(&start, vcpu, *answer);
             }
-            if !matches!(end, ThreadEnd::Exited) || vcpu.finish_pending_exit().is_err() {
-                // The vCPU goes back to the VM before the guest may give its index again.
+            if !matches!(end, ThreadEnd::Exited) || !self.vm.keeps_idle_vcpus() || vcpu.finish_pending_exit().is_err() {
+                // The vCPU goes back to the VM (or is destroyed, where the hypervisor can and
+                // a fork needs it) before the guest may give its index again.
                 drop(vcpu);
                 self.thread_ended(&start, end);
                 return;
@@ -552,6 +565,10 @@ impl ThreadHost {
     }
 
     fn fork_with_room(&self, start: &ThreadStart, vcpu: &mut dyn Vcpu, vfork: bool) -> Result<ForkSide, String> {
+        if !self.vm.fork_possible() {
+            // Hypervisor.framework, with other threads' vCPUs alive (vmm::Vm::fork_possible).
+            return Ok(ForkSide::Parent(Response::Ret(-i64::from(errno::EAGAIN))));
+        }
         let vmm = |e: crate::vmm::VmmError| format!("fork: {e}");
         vcpu.suspend_for_fork().map_err(vmm)?;
         self.vm.prepare_fork().map_err(vmm)?;

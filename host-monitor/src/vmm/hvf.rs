@@ -11,6 +11,16 @@
 //!   region with `hv_vm_map` (GPA 0 = the region's start, read/write/execute).
 //! - A vCPU is created by, and only ever used from, its own thread (the framework binds a
 //!   vCPU to its creating thread); `HvfVcpu` is therefore `!Send` and checks the thread.
+//!   Several vCPUs run at once, one per Linux thread (threads.rs), as under KVM; a thread's
+//!   vCPU is destroyed with its thread (`Vm::keeps_idle_vcpus`), since a fork must destroy
+//!   every vCPU, each on its own thread, before the VM: the VM forks only while one vCPU
+//!   exists (`Vm::fork_possible`; otherwise the guest's fork fails with EAGAIN).
+//! - Kicks: another thread sets the vCPU's kick flag, which `run` looks at before every
+//!   entry, then calls `hv_vcpu_interrupt` for it (`Vcpu::force_exit`): the vCPU exits,
+//!   the flag makes `run` return `Exit::Interrupted`. The kick interrupt goes in through
+//!   VM-entry event injection when the guest has interrupts enabled, otherwise through an
+//!   interrupt-window exit as soon as it enables them. An event whose delivery an exit
+//!   interrupted (IDT-vectoring information) is delivered again on the next entry.
 //! - The guest starts in 64-bit long mode with the state of `BootState`, written into the
 //!   VMCS: CR0/CR3/CR4 (CR4.VMXE forced on, as VMX requires, and hidden from the guest by the
 //!   CR4 guest/host mask and read shadow), EFER through the VM-entry "load IA32_EFER"
@@ -27,7 +37,7 @@
 
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::ThreadId;
 
@@ -37,11 +47,12 @@ use abi_shared::layout::selectors;
 use super::hvf_common::{check_hv_support, hv, sysctl_u64, vm_create_error, Machine};
 use super::hvf_sys::{self as sys, msr, reason, vmcs, HvVcpuId, HvX86Reg};
 use super::hvf_vmx::{
-    ar, classify_exit, controls, cr0_write_valid, cr4_write_valid, decode_cr_access, decode_io, efer_write_valid,
-    exception_info, exit_event, filter_cpuid, gpr_reg, port_exit, rax_after_unserved_in, real_cr0, real_cr4,
-    xsetbv_valid, EptRetry, ExitKind, VmxCaps, EVENT_TYPE_NMI, PROC2_RDTSCP, VEC_GP, VEC_UD,
+    ar, can_take_interrupt, classify_exit, controls, cr0_write_valid, cr4_write_valid, decode_cr_access, decode_io,
+    efer_write_valid, exception_info, exit_event, external_interrupt_info, filter_cpuid, gpr_reg, port_exit,
+    rax_after_unserved_in, real_cr0, real_cr4, reinjection, unavailable_ctrl, xsetbv_valid, EptRetry, ExitKind,
+    VmxCaps, CPU_BASED_IRQ_WND, EVENT_TYPE_NMI, PROC2_RDTSCP, VEC_GP, VEC_UD,
 };
-use super::{BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
+use super::{BootState, Exit, ForceExit, RegSnapshot, Vcpu, Vm, VmmError};
 use crate::guest_mem::GuestMemory;
 
 /// Hypervisor.framework allows one VM per process.
@@ -179,6 +190,9 @@ impl Vm for HvfVm {
             exits: BTreeMap::new(),
             ept: EptRetry::default(),
             saved: None,
+            kick: Box::new(AtomicU8::new(0)),
+            deferred_interrupt: None,
+            irq_window: false,
             _not_send: PhantomData,
         };
         vcpu.create_hv_vcpu()?;
@@ -204,6 +218,17 @@ impl Vm for HvfVm {
 
     fn grow_ram(&self, _mem: &GuestMemory, _wanted: u64) -> u64 {
         self.mem_size
+    }
+
+    /// A vCPU can be destroyed here, and a fork needs every one gone.
+    fn keeps_idle_vcpus(&self) -> bool {
+        false
+    }
+
+    /// Only the forking thread's vCPU may exist: the others could be destroyed only on
+    /// their own threads, which are stopped at the guest's fork gate.
+    fn fork_possible(&self) -> bool {
+        LIVE_VCPUS.load(Ordering::SeqCst) <= 1
     }
 
     fn prepare_fork(&self) -> Result<(), VmmError> {
@@ -253,8 +278,22 @@ pub struct HvfVcpu {
     /// The EPT violations seen in a row (`hvf_vmx::EptRetry`).
     ept: EptRetry,
     saved: Option<SavedState>,
+    /// Set by a kicker (`kick_flag`): the next entry returns `Exit::Interrupted` instead.
+    kick: Box<AtomicU8>,
+    /// The kick interrupt, waiting for the guest to enable interrupts.
+    deferred_interrupt: Option<u8>,
+    /// The processor has interrupt-window exiting (every VT-x processor should).
+    irq_window: bool,
     /// A vCPU belongs to its creating thread.
     _not_send: PhantomData<*const ()>,
+}
+
+/// `ForceExit`'s call: make vCPU `vcpu` exit now (it may run on another thread).
+fn interrupt_vcpu(vcpu: u64) {
+    let mut id = vcpu as HvVcpuId;
+    // SAFETY: the array is the one id, valid for the call; a vCPU that is gone makes the
+    // call fail, harmlessly.
+    unsafe { sys::hv_vcpu_interrupt(&mut id, 1) };
 }
 
 impl HvfVcpu {
@@ -305,6 +344,7 @@ impl HvfVcpu {
             )
         })?;
         self.rdtscp = controls.rdtscp;
+        self.irq_window = unavailable_ctrl(caps.proc1, CPU_BASED_IRQ_WND) == 0;
         for (field, value) in controls.fields {
             write_vmcs(id, field, value)?;
         }
@@ -321,6 +361,30 @@ impl HvfVcpu {
                 let proc2 = controls.value(vmcs::CTRL_CPU_BASED2);
                 write_vmcs(id, vmcs::CTRL_CPU_BASED2, proc2 & !PROC2_RDTSCP)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Interrupt-window exiting on or off.
+    fn set_irq_window(&self, id: HvVcpuId, on: bool) -> Result<(), VmmError> {
+        let proc1 = read_vmcs(id, vmcs::CTRL_CPU_BASED)?;
+        let want = if on { proc1 | CPU_BASED_IRQ_WND } else { proc1 & !CPU_BASED_IRQ_WND };
+        if want != proc1 {
+            write_vmcs(id, vmcs::CTRL_CPU_BASED, want)?;
+        }
+        Ok(())
+    }
+
+    /// The exit cut short the delivery of an event: deliver it again on the next entry.
+    fn reinject_interrupted_event(&self, id: HvVcpuId) -> Result<(), VmmError> {
+        let info = read_vmcs(id, vmcs::RO_IDT_VECTOR_INFO)?;
+        if info & sys::ctrl::IRQ_INFO_VALID == 0 {
+            return Ok(());
+        }
+        let error = read_vmcs(id, vmcs::RO_IDT_VECTOR_ERROR).unwrap_or(0);
+        let len = read_vmcs(id, vmcs::RO_VMEXIT_INSTR_LEN).unwrap_or(0);
+        for (field, value) in reinjection(info, error, len) {
+            write_vmcs(id, field, value)?;
         }
         Ok(())
     }
@@ -455,9 +519,19 @@ impl HvfVcpu {
                     }
                 ))))
             }
-            ExitKind::HostEvent | ExitKind::InterruptWindow => {
+            ExitKind::HostEvent => {
+                // A host interrupt (or `hv_vcpu_interrupt`: the kick flag says so before the
+                // next entry) may have come while the guest took an event.
                 self.count("host_interrupt");
-                Ok(None)
+                self.reinject_interrupted_event(id).map(|()| None)
+            }
+            ExitKind::InterruptWindow => {
+                self.count("interrupt_window");
+                self.set_irq_window(id, false)?;
+                match self.deferred_interrupt.take() {
+                    Some(vector) => self.inject_interrupt(vector).map(|()| None),
+                    None => Ok(None),
+                }
             }
             ExitKind::Io => {
                 let io = decode_io(read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?);
@@ -514,7 +588,8 @@ impl HvfVcpu {
                 let gpa = read_vmcs(id, vmcs::RO_GUEST_PHYSICAL_ADDRESS)?;
                 let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
                 if self.ept.retry(gpa, self.mem_size) {
-                    return Ok(None);
+                    // The fault may have hit while the guest delivered an exception.
+                    return self.reinject_interrupted_event(id).map(|()| None);
                 }
                 let gla = read_vmcs(id, vmcs::RO_GUEST_LIN_ADDR).unwrap_or(0);
                 Ok(Some(Exit::Other(format!(
@@ -527,7 +602,7 @@ impl HvfVcpu {
                 let (vector, kind) = exit_event(read_vmcs(id, vmcs::RO_VMEXIT_IRQ_INFO)?);
                 // An NMI meant for the host, which the framework has handled.
                 if kind == EVENT_TYPE_NMI {
-                    return Ok(None);
+                    return self.reinject_interrupted_event(id).map(|()| None);
                 }
                 let error = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_ERROR).unwrap_or(0);
                 let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
@@ -665,6 +740,10 @@ impl Vcpu for HvfVcpu {
     fn run(&mut self) -> Result<Exit, VmmError> {
         let id = self.on_own_thread()?;
         loop {
+            // A kick asks for one return, before the entry or after the exit it forced.
+            if self.kick.swap(0, Ordering::SeqCst) != 0 {
+                return Ok(Exit::Interrupted);
+            }
             // SAFETY: id is this thread's vCPU.
             let r = unsafe { sys::hv_vcpu_run(id) };
             if r != sys::HV_SUCCESS {
@@ -711,14 +790,33 @@ impl Vcpu for HvfVcpu {
         out
     }
 
-    /// Not yet: a caught host signal reaches the guest at its next kernel entry.
-    fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8> {
-        None
+    /// The backend's own flag, which `run` looks at before every entry.
+    fn kick_flag(&mut self) -> Option<*const AtomicU8> {
+        Some(&*self.kick as *const AtomicU8)
     }
 
-    /// Not yet (hv_vcpu_interrupt plus VMCS event injection); see `kick_flag`.
-    fn inject_interrupt(&mut self, _vector: u8) -> Result<(), VmmError> {
-        Ok(())
+    /// `hv_vcpu_interrupt` with this vCPU's current id (none while suspended for a fork).
+    fn force_exit(&self) -> Option<ForceExit> {
+        self.id.map(|id| ForceExit::new(interrupt_vcpu, u64::from(id)))
+    }
+
+    /// An external interrupt through VM-entry event injection when the guest can take one
+    /// (RFLAGS.IF, no STI/MOV-SS blocking, no other event on its way in); otherwise
+    /// interrupt-window exiting, and the injection at that exit (`handle_exit`).
+    fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError> {
+        let id = self.on_own_thread()?;
+        let busy = read_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO)? & sys::ctrl::IRQ_INFO_VALID != 0;
+        let rflags = read_reg(id, sys::HV_X86_RFLAGS)?;
+        let blocking = read_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY)?;
+        if !busy && can_take_interrupt(rflags, blocking) {
+            return write_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO, external_interrupt_info(vector));
+        }
+        if !self.irq_window {
+            // The guest takes the kick at its next kernel entry, as before threads.
+            return Ok(());
+        }
+        self.deferred_interrupt = Some(vector);
+        self.set_irq_window(id, true)
     }
 
     /// An exit's instruction is stepped over when the exit is taken (`advance`): nothing
@@ -779,6 +877,10 @@ impl Vcpu for HvfVcpu {
         hv("hv_vcpu_write_fpstate", unsafe {
             sys::hv_vcpu_write_fpstate(id, saved.fpstate.0.as_mut_ptr().cast(), saved.fpstate.0.len())
         })?;
+        if self.deferred_interrupt.is_some() && self.irq_window {
+            // The new vCPU's controls are fresh: ask for the window again.
+            self.set_irq_window(id, true)?;
+        }
         if let Some((guest, host_then)) = saved.tsc {
             // SAFETY: rdtsc has no side effects.
             let elapsed = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_sub(host_then);

@@ -359,6 +359,26 @@ pub fn external_interrupt_info(vector: u8) -> u64 {
     u64::from(vector) | ctrl::IRQ_INFO_VALID
 }
 
+/// An event the exit interrupted on its way into the guest (IDT-vectoring information,
+/// Intel SDM 27.2.4): the VM-entry fields that deliver it again on the next entry, or none
+/// when nothing was being delivered. Software interrupts and exceptions (types 4 to 6) need
+/// the instruction length; an error code goes along when the information says so.
+pub fn reinjection(idt_info: u64, idt_error: u64, instr_len: u64) -> Vec<(u32, u64)> {
+    if idt_info & ctrl::IRQ_INFO_VALID == 0 {
+        return Vec::new();
+    }
+    // Bit 12 (NMI unblocking) is not part of the entry format; bits 30:12 must be 0.
+    let info = idt_info & (0xfff | ctrl::IRQ_INFO_VALID);
+    let mut fields = vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, info)];
+    if info & ctrl::IRQ_INFO_ERROR_VALID != 0 {
+        fields.push((vmcs::CTRL_VMENTRY_EXC_ERROR, idt_error));
+    }
+    if (4..=6).contains(&((info >> 8) & 7)) {
+        fields.push((vmcs::CTRL_VMENTRY_INSTR_LEN, instr_len));
+    }
+    fields
+}
+
 /// The guest can take an external interrupt now: RFLAGS.IF is set and the instruction
 /// before it did not block interrupts (STI or MOV SS: interruptibility bits 0 and 1).
 pub fn can_take_interrupt(rflags: u64, interruptibility: u64) -> bool {
@@ -556,6 +576,24 @@ mod tests {
         }
         assert!(!e.retry(0x2000, 1 << 30), "the same fault again and again");
         assert!(e.retry(0x3000, 1 << 30), "another address starts over");
+    }
+
+    #[test]
+    fn interrupted_deliveries_are_delivered_again() {
+        assert!(reinjection(0, 0, 0).is_empty());
+        // A page fault (vector 14, hardware exception, error code) cut short by an EPT
+        // violation on the guest's stack.
+        assert_eq!(
+            reinjection(0x8000_0b0e, 2, 3),
+            vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, 0x8000_0b0e), (vmcs::CTRL_VMENTRY_EXC_ERROR, 2)]
+        );
+        // `int 0x80` (type 4, software interrupt) needs its length; bit 12 is dropped.
+        assert_eq!(
+            reinjection(0x8000_1480, 0, 2),
+            vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, 0x8000_0480), (vmcs::CTRL_VMENTRY_INSTR_LEN, 2)]
+        );
+        // The kick interrupt itself (external, type 0).
+        assert_eq!(reinjection(external_interrupt_info(0xf0), 0, 0), vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, 0x8000_00f0)]);
     }
 
     #[test]

@@ -217,6 +217,22 @@ impl ForceExit {
     pub fn force(&self) {
         (self.call)(self.vcpu)
     }
+
+    /// As two words, for a signal handler's atomics (`signals.rs`); the call is never 0.
+    pub fn to_raw(self) -> (usize, u64) {
+        (self.call as usize, self.vcpu)
+    }
+
+    /// Back from `to_raw`'s words; `None` for a call word of 0.
+    pub fn from_raw(call: usize, vcpu: u64) -> Option<ForceExit> {
+        if call == 0 {
+            return None;
+        }
+        // SAFETY: a non-zero `call` word comes only from `to_raw` of a `fn(u64)` of this
+        // program (function pointers and usize have the same size), which stays valid.
+        let call = unsafe { std::mem::transmute::<usize, fn(u64)>(call) };
+        Some(ForceExit { call, vcpu })
+    }
 }
 
 /// One virtual CPU. Every method is called from the thread that created it (see the
