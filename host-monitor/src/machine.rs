@@ -391,6 +391,11 @@ impl Machine {
         // This thread's own channel to the vCPU's hypercall area (the worker has another).
         let mut channel = crate::server::Channel::new(block);
         loop {
+            // Another thread's fork may need this vCPU suspended (Hypervisor.framework).
+            if crate::threads::suspend_if_forking(self.vcpu.as_mut()).map_err(|e| MachineError(e.to_string()))? {
+                self.publish_kick_flag();
+                crate::threads::register(self.index, self.vcpu.as_mut());
+            }
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
             *exits.entry(exit.stat_name()).or_default() += 1;
             match exit {
@@ -407,7 +412,7 @@ impl Machine {
                             answer(&self.mem, block, &threads.start(start))?;
                             continue;
                         }
-                        Some(VcpuRequest::ThreadExit) => return threads.wait_for_end(),
+                        Some(VcpuRequest::ThreadExit) => return threads.wait_for_end(self.vcpu.as_mut()),
                         None => {}
                     }
                     // Served here with the worker paused, then the worker polls for the
@@ -506,11 +511,11 @@ impl Machine {
         block: u64,
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
-        if !self.vm.fork_possible() {
-            // Hypervisor.framework, with other threads' vCPUs alive (vmm::Vm::fork_possible).
+        // Hypervisor.framework: the other threads suspend their vCPUs first.
+        let Ok(suspension) = crate::threads::suspend_others_for_fork(self.vm.as_ref(), self.index) else {
             self::answer(&self.mem, block, &Response::Ret(-i64::from(abi_shared::linux::errno::EAGAIN)))?;
             return Ok(ForkSide::Parent);
-        }
+        };
         let vmm = |e: crate::vmm::VmmError| MachineError(format!("fork: {e}"));
         crate::signals::detach_vcpu();
         self.vcpu.suspend_for_fork().map_err(vmm)?;
@@ -560,6 +565,8 @@ impl Machine {
                 (Response::Forked { pid: child, child: false, seed: crate::entropy::seed() }, ForkSide::Parent)
             }
         };
+        // The VM is rebuilt: the other vCPUs, if they were suspended, may resume.
+        drop(suspension);
         self.vcpu.resume_after_fork().map_err(vmm)?;
         self.publish_kick_flag();
         if side == ForkSide::Child {

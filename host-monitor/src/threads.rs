@@ -23,11 +23,12 @@
 //! kick interrupt.
 //!
 //! Hypervisor.framework (`Vm::keeps_idle_vcpus` false) destroys a thread's vCPU with its
-//! thread instead of keeping it for the next thread with its index, and forks only while
-//! one vCPU exists (`Vm::fork_possible`; otherwise the guest's fork fails with EAGAIN).
+//! thread instead of keeping it for the next thread with its index, and destroys every vCPU
+//! before a fork, each on its own thread: `suspend_others_for_fork` has the other threads
+//! suspend theirs (`suspend_if_forking`, between two runs) and wait until the fork is done.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use abi_shared::bootinfo::Flavour;
 use abi_shared::hypercall::Response;
@@ -242,6 +243,103 @@ pub fn take_kick(index: u32) -> bool {
     KICKED[index as usize].swap(false, Ordering::SeqCst)
 }
 
+/// A fork that needs every other vCPU suspended (`Vm::fork_suspends_all_vcpus`) is under
+/// way: `FORK_SUSPEND` says so under its lock, `SUSPEND_WANTED` without it (the one relaxed
+/// load each vCPU loop pays, KVM included), `SUSPENDED` wakes the forking thread when a vCPU
+/// has been suspended and the suspended threads when the fork is done.
+static FORK_SUSPEND: Mutex<bool> = Mutex::new(false);
+static SUSPEND_WANTED: AtomicBool = AtomicBool::new(false);
+static SUSPENDED: Condvar = Condvar::new();
+/// How often the forking thread interrupts the threads that have not suspended yet (one
+/// about to block in a host call misses a signal), and when it gives up.
+const SUSPEND_RESEND: std::time::Duration = std::time::Duration::from_millis(2);
+const SUSPEND_GIVE_UP: std::time::Duration = std::time::Duration::from_secs(2);
+
+fn fork_suspend() -> std::sync::MutexGuard<'static, bool> {
+    FORK_SUSPEND.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// While it lives, the other vCPUs stay suspended; dropping it (once the VM is rebuilt,
+/// or the fork given up) lets their threads resume them.
+pub struct ForkSuspension(());
+
+impl Drop for ForkSuspension {
+    fn drop(&mut self) {
+        let mut wanted = fork_suspend();
+        *wanted = false;
+        SUSPEND_WANTED.store(false, Ordering::SeqCst);
+        SUSPENDED.notify_all();
+    }
+}
+
+/// Before a fork by vCPU `me`: where the hypervisor needs it, have every other vCPU's
+/// thread suspend its vCPU (a thread in the guest is forced out, one blocked in a host call,
+/// parked at the guest's fork gate, is interrupted by the kick signal; each suspends at the
+/// top of its loop). `Ok(None)`: nothing to do (KVM). `Err`: they did not all stop in time;
+/// the fork fails with EAGAIN and they go on.
+pub fn suspend_others_for_fork(vm: &dyn Vm, me: u32) -> Result<Option<ForkSuspension>, ()> {
+    if !vm.fork_suspends_all_vcpus() {
+        return Ok(None);
+    }
+    *fork_suspend() = true;
+    SUSPEND_WANTED.store(true, Ordering::SeqCst);
+    let suspension = ForkSuspension(());
+    let sig = sys::thread_kick_signal();
+    let start = std::time::Instant::now();
+    loop {
+        if vm.fork_possible() {
+            return Ok(Some(suspension));
+        }
+        if start.elapsed() > SUSPEND_GIVE_UP {
+            log::warn!("fork: the other threads' vCPUs did not stop within {SUSPEND_GIVE_UP:?}");
+            return Err(());
+        }
+        for (i, slot) in running().iter().enumerate() {
+            if let (false, Some(t)) = (i as u32 == me, slot) {
+                interrupt_for_fork(t, sig);
+            }
+        }
+        let wanted = fork_suspend();
+        let _ = SUSPENDED.wait_timeout(wanted, SUSPEND_RESEND);
+    }
+}
+
+/// Out of the guest or out of a host call, with no kick owed (`KICKED` stays as it is).
+fn interrupt_for_fork(t: &Running, sig: Option<libc::c_int>) {
+    if t.immediate_exit != 0 {
+        // SAFETY: as in `kick_one`: the caller holds the registry lock.
+        unsafe { (*(t.immediate_exit as *const AtomicU8)).store(1, Ordering::SeqCst) };
+    }
+    if let Some(f) = t.force_exit {
+        f.force();
+    }
+    if let Some(sig) = sig {
+        // SAFETY: as in `kick_one`.
+        unsafe { libc::pthread_kill(t.pthread as libc::pthread_t, sig) };
+    }
+}
+
+/// A vCPU's thread between two runs: if a fork wants every vCPU suspended, suspend this
+/// one, wait until the fork is done and resume it (on the rebuilt VM). `Ok(true)`: it was
+/// suspended, and its kick words have changed (the caller registers it again).
+pub fn suspend_if_forking(vcpu: &mut dyn Vcpu) -> Result<bool, crate::vmm::VmmError> {
+    if !SUSPEND_WANTED.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    let mut wanted = fork_suspend();
+    if !*wanted {
+        return Ok(false);
+    }
+    vcpu.suspend_for_fork()?;
+    SUSPENDED.notify_all();
+    while *wanted {
+        wanted = SUSPENDED.wait(wanted).unwrap_or_else(PoisonError::into_inner);
+    }
+    drop(wanted);
+    vcpu.resume_after_fork()?;
+    Ok(true)
+}
+
 /// What the threads of one process share.
 pub struct ThreadHost {
     pub vm: Arc<dyn Vm>,
@@ -289,9 +387,11 @@ impl ThreadHost {
     /// The first thread has exited while others run: wait for the program's end. Signals
     /// from outside still come to this thread (the monitor kicks the first vCPU's), so they
     /// are passed to the running vCPUs, whose guest gives each to a thread that takes it.
-    pub fn wait_for_end(&self) -> Result<crate::server::GuestOutcome, MachineError> {
+    pub fn wait_for_end(&self, vcpu: &mut dyn Vcpu) -> Result<crate::server::GuestOutcome, MachineError> {
         unregister(main_index());
         loop {
+            // Its vCPU still exists: a fork by another thread may need it suspended.
+            suspend_if_forking(vcpu).map_err(|e| MachineError(format!("first vCPU: {e}")))?;
             if let Some(o) = self.server.take_outcome() {
                 return Ok(o);
             }
@@ -471,6 +571,11 @@ impl ThreadHost {
             if self.dying.load(Ordering::SeqCst) {
                 return ThreadEnd::ProgramEnds;
             }
+            match suspend_if_forking(vcpu) {
+                Ok(true) => register(index, vcpu),
+                Ok(false) => {}
+                Err(e) => return ThreadEnd::Failed(format!("thread vCPU {index}: {e}")),
+            }
             let exit = match vcpu.run() {
                 Ok(e) => e,
                 Err(e) => return ThreadEnd::Failed(format!("thread vCPU {index}: {e}")),
@@ -490,6 +595,8 @@ impl ThreadHost {
                         }
                         Some(VcpuRequest::Fork { vfork }) => match self.fork(start, vcpu, vfork) {
                             Ok(ForkSide::Parent(r)) => {
+                                // A vCPU rebuilt for the fork has new kick words.
+                                register(index, vcpu);
                                 if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
                                     return ThreadEnd::Failed(e.0);
                                 }
@@ -542,6 +649,7 @@ pub struct HeldForFork<'a> {
     _idle: std::sync::MutexGuard<'static, (u32, Vec<Idle>)>,
     _failure: std::sync::MutexGuard<'a, Option<String>>,
     _outcome: std::sync::MutexGuard<'a, Option<crate::server::GuestOutcome>>,
+    _suspend: std::sync::MutexGuard<'static, bool>,
 }
 
 impl ThreadHost {
@@ -553,6 +661,7 @@ impl ThreadHost {
             _idle: IDLE.lock().unwrap_or_else(PoisonError::into_inner),
             _failure: self.failure.lock().unwrap_or_else(PoisonError::into_inner),
             _outcome: self.server.hold_outcome_for_fork(),
+            _suspend: fork_suspend(),
         }
     }
 
@@ -565,10 +674,9 @@ impl ThreadHost {
     }
 
     fn fork_with_room(&self, start: &ThreadStart, vcpu: &mut dyn Vcpu, vfork: bool) -> Result<ForkSide, String> {
-        if !self.vm.fork_possible() {
-            // Hypervisor.framework, with other threads' vCPUs alive (vmm::Vm::fork_possible).
+        let Ok(suspension) = suspend_others_for_fork(self.vm.as_ref(), start.vcpu) else {
             return Ok(ForkSide::Parent(Response::Ret(-i64::from(errno::EAGAIN))));
-        }
+        };
         let vmm = |e: crate::vmm::VmmError| format!("fork: {e}");
         vcpu.suspend_for_fork().map_err(vmm)?;
         self.vm.prepare_fork().map_err(vmm)?;
@@ -622,6 +730,8 @@ impl ThreadHost {
                 ForkSide::Parent(Response::Forked { pid: child, child: false, seed: crate::entropy::seed() })
             }
         };
+        // The VM is rebuilt: the other vCPUs, if they were suspended, may resume.
+        drop(suspension);
         vcpu.resume_after_fork().map_err(vmm)?;
         Ok(side)
     }

@@ -12,9 +12,11 @@
 //! - A vCPU is created by, and only ever used from, its own thread (the framework binds a
 //!   vCPU to its creating thread); `HvfVcpu` is therefore `!Send` and checks the thread.
 //!   Several vCPUs run at once, one per Linux thread (threads.rs), as under KVM; a thread's
-//!   vCPU is destroyed with its thread (`Vm::keeps_idle_vcpus`), since a fork must destroy
-//!   every vCPU, each on its own thread, before the VM: the VM forks only while one vCPU
-//!   exists (`Vm::fork_possible`; otherwise the guest's fork fails with EAGAIN).
+//!   vCPU is destroyed with its thread (`Vm::keeps_idle_vcpus`). A fork must destroy every
+//!   vCPU, each on its own thread, before the VM: the forking thread has the others
+//!   suspend theirs first (`Vm::fork_suspends_all_vcpus`, `threads::suspend_others_for_fork`)
+//!   and they resume them on the rebuilt VM; if they do not all stop within 2 s, the
+//!   guest's fork fails with EAGAIN.
 //! - Kicks: another thread sets the vCPU's kick flag, which `run` looks at before every
 //!   entry, then calls `hv_vcpu_interrupt` for it (`Vcpu::force_exit`): the vCPU exits,
 //!   the flag makes `run` return `Exit::Interrupted`. The kick interrupt goes in through
@@ -225,8 +227,13 @@ impl Vm for HvfVm {
         false
     }
 
-    /// Only the forking thread's vCPU may exist: the others could be destroyed only on
-    /// their own threads, which are stopped at the guest's fork gate.
+    /// The VM is destroyed for a fork, which it refuses while a vCPU exists, and a vCPU
+    /// can be destroyed only by its own thread.
+    fn fork_suspends_all_vcpus(&self) -> bool {
+        true
+    }
+
+    /// Every vCPU but the forking thread's has been suspended.
     fn fork_possible(&self) -> bool {
         LIVE_VCPUS.load(Ordering::SeqCst) <= 1
     }

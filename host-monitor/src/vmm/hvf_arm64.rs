@@ -199,10 +199,6 @@ impl Vm for HvfArm64Vm {
         false
     }
 
-    fn fork_possible(&self) -> bool {
-        false
-    }
-
     fn prepare_fork(&self) -> Result<(), VmmError> {
         Err(VmmError::Failed("fork is not supported on arm64 yet".into()))
     }

@@ -24,7 +24,9 @@
 //! allows one VM per process, so a Linux `fork` runs this sequence (Noah's approach):
 //!
 //! 1. each vCPU's own thread calls `Vcpu::suspend_for_fork` (its state is saved in the
-//!    `Vcpu` object and the hypervisor's vCPU is released);
+//!    `Vcpu` object and the hypervisor's vCPU is released): the forking thread's, and,
+//!    where the hypervisor needs it (`Vm::fork_suspends_all_vcpus`), every other thread's,
+//!    which `threads::suspend_others_for_fork` asks for and waits for;
 //! 2. the forking thread calls `Vm::prepare_fork` (Hypervisor.framework: unmap guest RAM,
 //!    destroy the VM);
 //! 3. the monitor forks (guest RAM is a private mapping: the child gets a copy-on-write
@@ -294,9 +296,14 @@ pub trait Vm: Send + Sync {
     fn keeps_idle_vcpus(&self) -> bool {
         true
     }
-    /// Whether a fork may start now (before step 1). Hypervisor.framework must destroy
-    /// every vCPU, each on its own thread, before the VM: it forks only while the forking
-    /// thread's vCPU is the process's one; otherwise the guest's fork fails with EAGAIN.
+    /// Whether every other vCPU must be suspended, each by its own thread, before a fork
+    /// (Hypervisor.framework, whose VM can be destroyed only once every vCPU is: see
+    /// `threads::suspend_others_for_fork`). KVM forks with the other vCPUs as they are.
+    fn fork_suspends_all_vcpus(&self) -> bool {
+        false
+    }
+    /// Whether the forking thread's vCPU may go on with the fork now: with
+    /// `fork_suspends_all_vcpus`, once it is the only vCPU left.
     fn fork_possible(&self) -> bool {
         true
     }
