@@ -765,3 +765,131 @@ enum ThreadEnd {
     BecameChild(Box<Response>),
     Failed(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    use crate::vmm::{BootState, RegSnapshot, VmmError};
+
+    /// A hypervisor that, like Hypervisor.framework, needs every vCPU suspended to fork.
+    struct FakeVm {
+        live: Arc<AtomicUsize>,
+        needs_all: bool,
+    }
+
+    struct FakeVcpu {
+        live: Arc<AtomicUsize>,
+        resumed: Arc<AtomicUsize>,
+    }
+
+    impl Vm for FakeVm {
+        fn flavour(&self) -> Flavour {
+            Flavour::Classic
+        }
+        fn tsc_khz(&self) -> u64 {
+            1
+        }
+        fn create_vcpu(&self, _id: u64, _mem: &GuestMemory) -> Result<Box<dyn Vcpu>, VmmError> {
+            Err(VmmError::Failed("not here".into()))
+        }
+        fn owned_fds(&self) -> Vec<i32> {
+            Vec::new()
+        }
+        fn wake_eventfd(&self, _port: u16) -> Option<std::fs::File> {
+            None
+        }
+        fn arm_wake_port(&self, _port: u16) {}
+        fn ram_registered(&self) -> u64 {
+            0
+        }
+        fn grow_ram(&self, _mem: &GuestMemory, _wanted: u64) -> u64 {
+            0
+        }
+        fn fork_suspends_all_vcpus(&self) -> bool {
+            self.needs_all
+        }
+        fn fork_possible(&self) -> bool {
+            self.live.load(Ordering::SeqCst) <= 1
+        }
+        fn prepare_fork(&self) -> Result<(), VmmError> {
+            Ok(())
+        }
+        fn after_fork_parent(&self, _mem: &GuestMemory) -> Result<(), VmmError> {
+            Ok(())
+        }
+        fn after_fork_child(&self, _mem: &GuestMemory) -> Result<(), VmmError> {
+            Ok(())
+        }
+    }
+
+    impl Vcpu for FakeVcpu {
+        fn set_boot_state(&mut self, _state: &BootState) -> Result<(), VmmError> {
+            Ok(())
+        }
+        fn run(&mut self) -> Result<Exit, VmmError> {
+            Ok(Exit::Interrupted)
+        }
+        fn snapshot(&self) -> RegSnapshot {
+            RegSnapshot::default()
+        }
+        fn counters(&self) -> Vec<(String, u64)> {
+            Vec::new()
+        }
+        fn kick_flag(&mut self) -> Option<*const AtomicU8> {
+            None
+        }
+        fn inject_interrupt(&mut self, _vector: u8) -> Result<(), VmmError> {
+            Ok(())
+        }
+        fn finish_pending_exit(&mut self) -> Result<(), VmmError> {
+            Ok(())
+        }
+        fn suspend_for_fork(&mut self) -> Result<(), VmmError> {
+            self.live.fetch_sub(1, Ordering::SeqCst);
+            Ok(())
+        }
+        fn resume_after_fork(&mut self) -> Result<(), VmmError> {
+            self.live.fetch_add(1, Ordering::SeqCst);
+            self.resumed.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_fork_that_needs_it_has_the_other_vcpus_suspended_until_it_is_done() {
+        // KVM: nothing to do, and a vCPU loop is not held up.
+        let live = Arc::new(AtomicUsize::new(2));
+        let kvm = FakeVm { live: live.clone(), needs_all: false };
+        assert!(matches!(suspend_others_for_fork(&kvm, 0), Ok(None)));
+        let resumed = Arc::new(AtomicUsize::new(0));
+        let mut v = FakeVcpu { live: live.clone(), resumed: resumed.clone() };
+        assert!(!suspend_if_forking(&mut v).unwrap());
+
+        // Two vCPUs: the forker's and another thread's, which looks between its runs.
+        let hvf = FakeVm { live: live.clone(), needs_all: true };
+        let stop = Arc::new(AtomicBool::new(false));
+        let other = {
+            let (stop, live, resumed) = (stop.clone(), live.clone(), resumed.clone());
+            std::thread::spawn(move || {
+                let mut v = FakeVcpu { live, resumed };
+                while !stop.load(Ordering::SeqCst) {
+                    suspend_if_forking(&mut v).unwrap();
+                    std::thread::yield_now();
+                }
+            })
+        };
+        let suspension = suspend_others_for_fork(&hvf, 0).expect("the other vCPU suspends");
+        assert!(suspension.is_some());
+        assert_eq!(live.load(Ordering::SeqCst), 1, "only the forking thread's vCPU is left");
+        assert_eq!(resumed.load(Ordering::SeqCst), 0, "and it stays suspended meanwhile");
+        drop(suspension);
+        while resumed.load(Ordering::SeqCst) == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(live.load(Ordering::SeqCst), 2, "resumed once the fork is done");
+        stop.store(true, Ordering::SeqCst);
+        other.join().unwrap();
+    }
+}
