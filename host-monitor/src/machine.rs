@@ -392,7 +392,7 @@ impl Machine {
         let mut channel = crate::server::Channel::new(block);
         loop {
             // Another thread's fork may need this vCPU suspended (Hypervisor.framework).
-            if crate::threads::suspend_if_forking(self.vcpu.as_mut()).map_err(|e| MachineError(e.to_string()))? {
+            if crate::fork_suspend::suspend_if_forking(self.vcpu.as_mut()).map_err(|e| MachineError(e.to_string()))? {
                 self.publish_kick_flag();
                 crate::threads::register(self.index, self.vcpu.as_mut());
             }
@@ -512,7 +512,7 @@ impl Machine {
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
         // Hypervisor.framework: the other threads suspend their vCPUs first.
-        let Ok(suspension) = crate::threads::suspend_others_for_fork(self.vm.as_ref(), self.index) else {
+        let Ok(suspension) = crate::fork_suspend::suspend_others_for_fork(self.vm.as_ref(), self.index) else {
             self::answer(&self.mem, block, &Response::Ret(-i64::from(abi_shared::linux::errno::EAGAIN)))?;
             return Ok(ForkSide::Parent);
         };

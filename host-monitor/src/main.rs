@@ -7,6 +7,7 @@
 mod cli;
 mod diag;
 mod entropy;
+mod fork_suspend;
 mod gdb;
 mod guest_mem;
 mod host;

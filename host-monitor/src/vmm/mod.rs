@@ -26,7 +26,7 @@
 //! 1. each vCPU's own thread calls `Vcpu::suspend_for_fork` (its state is saved in the
 //!    `Vcpu` object and the hypervisor's vCPU is released): the forking thread's, and,
 //!    where the hypervisor needs it (`Vm::fork_suspends_all_vcpus`), every other thread's,
-//!    which `threads::suspend_others_for_fork` asks for and waits for;
+//!    which `fork_suspend::suspend_others_for_fork` asks for and waits for;
 //! 2. the forking thread calls `Vm::prepare_fork` (Hypervisor.framework: unmap guest RAM,
 //!    destroy the VM);
 //! 3. the monitor forks (guest RAM is a private mapping: the child gets a copy-on-write
@@ -298,7 +298,7 @@ pub trait Vm: Send + Sync {
     }
     /// Whether every other vCPU must be suspended, each by its own thread, before a fork
     /// (Hypervisor.framework, whose VM can be destroyed only once every vCPU is: see
-    /// `threads::suspend_others_for_fork`). KVM forks with the other vCPUs as they are.
+    /// `fork_suspend::suspend_others_for_fork`). KVM forks with the other vCPUs as they are.
     fn fork_suspends_all_vcpus(&self) -> bool {
         false
     }
