@@ -169,8 +169,9 @@ impl Vm for HvfArm64Vm {
         if exit.is_null() {
             return Err(VmmError::Failed("hv_vcpu_create gave no exit structure".into()));
         }
-        // SAFETY (both): the vCPU is this thread's; the calls take no pointers.
+        // SAFETY: the vCPU is this thread's; the call takes no pointers.
         hv("hv_vcpu_set_vtimer_offset", unsafe { sys::hv_vcpu_set_vtimer_offset(vcpu, 0) })?;
+        // SAFETY: as above.
         hv("hv_vcpu_set_vtimer_mask", unsafe { sys::hv_vcpu_set_vtimer_mask(vcpu, true) })?;
         Ok(Box::new(made))
     }
