@@ -2,8 +2,11 @@
 //!
 //! **Nothing in this file has ever run on a real Mac.** It is written from Apple's headers
 //! and the Intel SDM, type-checked by `cargo clippy --target x86_64-apple-darwin` on Linux;
-//! its pure VMX parts (control words, exit-qualification decoding, segment access rights,
-//! CPUID filtering) live in `hvf_vmx.rs`, which builds and is unit-tested everywhere.
+//! its pure VMX parts (control words, exit classification and qualification decoding, the
+//! checks of emulated writes, segment access rights, event injection words, CPUID
+//! filtering) live in `hvf_vmx.rs`, which builds and is unit-tested everywhere; what the
+//! two Hypervisor.framework backends share is in `hvf_common.rs`. This file keeps the VM
+//! and the vCPU's life (creation, first state, run, fork); `hvf_exits.rs` serves the exits.
 //! docs/macos.md lists what remains unproven.
 //!
 //! How the guest is run:
@@ -33,7 +36,7 @@
 //!   exits with reason 18 at any privilege level, so it is honoured only from ring 0 and
 //!   answered with #UD otherwise. Both advance RIP by the exit's instruction length.
 //! - Exits the hypervisor leaves to us that a guest kernel takes for granted are served
-//!   here without returning to the caller: CPUID (always exits under VMX), XSETBV, RDMSR/
+//!   (`hvf_exits.rs`) without returning to the caller: CPUID (always exits under VMX), XSETBV, RDMSR/
 //!   WRMSR of non-native MSRs, MOV to CR0/CR4 of masked bits, CR8 accesses, host interrupts, and EPT
 //!   violations inside guest RAM (the framework populates its nested page tables lazily).
 
