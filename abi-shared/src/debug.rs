@@ -2,10 +2,10 @@
 //!
 //! The guest kernel stops a thread for the debugger the way Linux stops a ptraced one (at
 //! the program's first instruction, a breakpoint or single-step trap, a signal about to be
-//! delivered) and sends `Request::DebugStop` with the thread's user registers. The monitor
+//! delivered) and sends `ControlRequest::DebugStop` with the thread's user registers. The monitor
 //! answers with the debugger's first command (`Response::Debug`); the guest performs it
 //! (memory goes through its own user-access routines, which fault pages in and refuse
-//! what is not mapped) and sends the result with `Request::DebugReply`, whose answer is
+//! what is not mapped) and sends the result with `ControlRequest::DebugReply`, whose answer is
 //! the next command, until a `Resume`.
 
 use alloc::vec::Vec;

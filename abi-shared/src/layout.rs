@@ -109,10 +109,10 @@ pub mod vcpu_block {
     pub const HOST_RT_QUEUE_LEN: u64 = 28;
     /// u64: non-zero while a thread owns this block's vCPU. The guest sets it when it gives
     /// the block to a new thread; the monitor stores 0 once that thread's vCPU will never
-    /// run again (after `Request::ThreadExit`), so the guest may hand the block out anew.
+    /// run again (after `VcpuRequest::ThreadExit`), so the guest may hand the block out anew.
     pub const VCPU_IN_USE: u64 = HC_CONTROL + 0x1000;
     /// u32: the word the thread on this vCPU sleeps on in the host while it waits for a
-    /// futex (`Request::FutexSleep`); a waker stores 1 in it before `Request::FutexWake`.
+    /// futex (`FutexRequest::FutexSleep`); a waker stores 1 in it before `FutexRequest::FutexWake`.
     pub const FUTEX_WAKE_WORD: u64 = HC_CONTROL + 0x1040;
     /// A thread's vCPU: its own top of the page tables, which the guest builds (the other
     /// levels are shared with every vCPU of the process): the PML4 (8 KiB aligned, as pvm

@@ -4,7 +4,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use abi_shared::bootinfo::{BootInfo, Flavour, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
-use abi_shared::hypercall::{Request, Response, SegList, Startup, PROTOCOL_VERSION};
+use abi_shared::hypercall::{ControlRequest, Request, Response, SegList, Startup, PROTOCOL_VERSION};
 use abi_shared::layout::{vcpu_block_gpa, BOOT_INFO_GPA, KERNEL_BASE};
 
 use crate::arch::{self, platform};
@@ -75,7 +75,7 @@ extern "C" fn kmain() -> ! {
 /// Say hello (checks the protocol, calibrates the clock), then fetch argv, envp and ids.
 fn fetch_startup(info: &BootInfo) -> Startup {
     let tsc_before = crate::time::rdtsc();
-    let hello = match hypercall::call(&Request::Hello { version: PROTOCOL_VERSION }) {
+    let hello = match hypercall::call(&Request::Control(ControlRequest::Hello { version: PROTOCOL_VERSION })) {
         Response::Hello(h) => h,
         other => crate::kpanic!("hypercall protocol mismatch: {:?}", other),
     };
@@ -84,7 +84,7 @@ fn fetch_startup(info: &BootInfo) -> Startup {
     crate::random::reseed(&info.random_seed);
     let mut buf: Vec<u8> = vec![0; hello.startup_len as usize];
     let seg = [hypercall::kernel_buf_seg(&buf)];
-    let got = hypercall::call_ret(&Request::GetStartup { buf: SegList::Borrowed(&seg) });
+    let got = hypercall::call_ret(&Request::Control(ControlRequest::GetStartup { buf: SegList::Borrowed(&seg) }));
     if got != hello.startup_len as i64 {
         crate::kpanic!("startup block: got {}, expected {}", got, hello.startup_len);
     }

@@ -5,7 +5,7 @@
 use alloc::vec;
 
 use abi_shared::bootinfo::{BootInfo, BOOT_INFO_MAGIC, BOOT_INFO_VERSION};
-use abi_shared::hypercall::{Request, Response, SegList, Startup, PROTOCOL_VERSION};
+use abi_shared::hypercall::{ControlRequest, Request, Response, SegList, Startup, PROTOCOL_VERSION};
 
 use crate::arch::TrapFrame;
 use crate::bringup::{self, hypercall};
@@ -35,7 +35,7 @@ extern "C" fn linuxrun_kmain(info: &BootInfo) -> ! {
 /// Say hello (checks the protocol, anchors the clock), then fetch argv, envp and ids.
 fn fetch_startup(info: &BootInfo) -> Startup {
     let ticks = crate::arch::cntvct_el0();
-    let hello = match hypercall::call(&Request::Hello { version: PROTOCOL_VERSION }) {
+    let hello = match hypercall::call(&Request::Control(ControlRequest::Hello { version: PROTOCOL_VERSION })) {
         Response::Hello(h) => h,
         other => bringup::die(format_args!("hypercall protocol mismatch: {other:?}")),
     };
@@ -43,7 +43,7 @@ fn fetch_startup(info: &BootInfo) -> Startup {
     crate::random::reseed(&info.random_seed);
     let buf = vec![0u8; hello.startup_len as usize];
     let seg = [hypercall::kernel_buf_seg(&buf)];
-    let got = hypercall::call_ret(&Request::GetStartup { buf: SegList::Borrowed(&seg) });
+    let got = hypercall::call_ret(&Request::Control(ControlRequest::GetStartup { buf: SegList::Borrowed(&seg) }));
     if got != hello.startup_len as i64 {
         bringup::die(format_args!("startup block: got {got}, expected {}", hello.startup_len));
     }

@@ -10,7 +10,8 @@ use abi_shared::layout::arm64::*;
 use abi_shared::layout::{vcpu_block, vcpu_block_gpa, BOOT_INFO_GPA, PAGE_SIZE};
 use abi_shared::linux::Pod;
 
-use super::{load_kernel, oob, Machine, MachineConfig, MachineError};
+use super::{oob, Machine, MachineConfig, MachineError};
+use crate::boot_image::load_kernel;
 use crate::guest_mem::GuestMemory;
 use crate::vmm::{Arm64BootState, Vm};
 

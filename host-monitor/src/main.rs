@@ -4,6 +4,7 @@
 // Hypervisor.framework backends) and arm64 Linux (no fork, threads or file window yet).
 #![cfg_attr(not(all(target_os = "linux", target_arch = "x86_64")), allow(dead_code))]
 
+mod boot_image;
 mod cli;
 mod diag;
 mod entropy;

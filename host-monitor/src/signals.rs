@@ -2,7 +2,7 @@
 //! broken pipe. One Linux process is one host process, so they arrive at the monitor.
 //!
 //! The guest tells the monitor what its signal state needs from the host
-//! (`Request::SignalDispositions`) and the monitor mirrors it with host dispositions:
+//! (`ControlRequest::SignalDispositions`) and the monitor mirrors it with host dispositions:
 //! - **default**: the host's default action runs, and it is Linux's: the process dies,
 //!   stops or continues, and its parent sees exactly that status;
 //! - **ignore**: ignored by the host too, which also keeps it ignored across a host exec;

@@ -4,12 +4,12 @@
 //!
 //! The guest kernel decides everything about a thread (its vCPU index, block, page tables,
 //! registers: task/threads.rs); the monitor only gives it a host thread and a vCPU:
-//! - `Request::StartThread` (from any vCPU, by exit): `start` spawns the host thread, which
+//! - `VcpuRequest::StartThread` (from any vCPU, by exit): `start` spawns the host thread, which
 //!   creates the vCPU (a vCPU belongs to the thread that creates it, see vmm/mod.rs), sets
 //!   it up from the guest's block and answers with its tid once it can run;
 //! - each thread's loop (`run_thread`) serves its own vCPU's exits and hypercalls (a
 //!   thread's vCPU has no hypercall worker: its requests come by exit, on its own block);
-//! - `Request::ThreadExit`: the loop ends, the vCPU goes back to the VM for the next thread
+//! - `VcpuRequest::ThreadExit`: the loop ends, the vCPU goes back to the VM for the next thread
 //!   with that index (KVM cannot destroy one), and then the block's `VCPU_IN_USE` word
 //!   tells the guest the index is free;
 //! - the end of the program (exit_group from any thread, or a vCPU that died) is left for
@@ -330,7 +330,7 @@ impl ThreadHost {
         }
     }
 
-    /// `Request::StartThread`: a host thread for the new vCPU, the idle one an ended thread
+    /// `VcpuRequest::StartThread`: a host thread for the new vCPU, the idle one an ended thread
     /// with this vCPU index left if there is one; `Ret(tid)` as soon as the tid is known
     /// (the vCPU may still be on its way: the guest keeps the new thread from user code
     /// until its creator has written the ids).
@@ -468,13 +468,13 @@ impl ThreadHost {
 
     /// An idle vCPU takes a new thread: its descriptor tables and start registers.
     fn restart_vcpu(&self, s: &ThreadStart, vcpu: &mut dyn Vcpu) -> Result<(), String> {
-        crate::machine::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
-        let state = crate::machine::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
+        crate::boot_image::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
+        let state = crate::boot_image::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
         vcpu.set_boot_state(&state).map_err(|e| e.to_string())
     }
 
     fn prepare_vcpu(&self, s: &ThreadStart) -> Result<Box<dyn Vcpu>, String> {
-        crate::machine::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
+        crate::boot_image::write_gdt_tss(&self.mem, s.block).map_err(|e| e.0)?;
         // A new vCPU's descriptor is the monitor's, above the program's fd limit.
         let made = crate::startup::with_fd_room(|| self.vm.create_vcpu(u64::from(s.vcpu), &self.mem));
         let mut vcpu = made.map_err(|e| e.to_string())?;
@@ -483,7 +483,7 @@ impl ThreadHost {
                 self.server.fds.reserve(fd);
             }
         }
-        let state = crate::machine::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
+        let state = crate::boot_image::boot_state(self.flavour, s.block, s.cr3, s.entry, s.arg);
         vcpu.set_boot_state(&state).map_err(|e| e.to_string())?;
         Ok(vcpu)
     }
@@ -512,8 +512,8 @@ impl ThreadHost {
                     }
                     match crate::server::vcpu_request(&self.mem, block) {
                         Some(VcpuRequest::ThreadExit) => return ThreadEnd::Exited,
-                        Some(VcpuRequest::StartThread(s)) => {
-                            let r = self.start(s);
+                        Some(VcpuRequest::StartThread { vcpu, block: at, cr3, entry, arg }) => {
+                            let r = self.start(ThreadStart { vcpu, block: at, cr3, entry, arg });
                             if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
                                 return ThreadEnd::Failed(e.0);
                             }

@@ -46,6 +46,35 @@ fn stats_json_has_the_documented_shape() {
     assert!(obj["vm_exits"].as_object().unwrap().values().all(|n| n.is_u64()));
 }
 
+const OPEN_DEVICES: &str = r#"
+#include <fcntl.h>
+#include <unistd.h>
+int main(void) {
+    for (int i = 0; i < 10; i++) {
+        close(open("/dev/null", O_WRONLY));
+        close(open("/dev/zero", O_RDONLY));
+    }
+    return 0;
+}
+"#;
+
+/// Opening /dev/null or /dev/zero is one hypercall: the host's answer says which device
+/// it opened, so the guest need not ask (it serves their reads and writes itself).
+#[test]
+fn opening_dev_null_is_one_hypercall() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("open_devices", OPEN_DEVICES);
+    let json_path = exe.with_extension("json");
+    let out = run(&["--stats-json", json_path.to_str().unwrap()], &exe);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let syscalls = v["syscalls"].as_array().unwrap();
+    let openat = syscalls.iter().find(|s| s["name"] == "openat").expect("openat counted");
+    assert_eq!(openat["hypercall"], 20, "{openat}");
+}
+
 const UNIMPLEMENTED: &str = r#"
 #include <errno.h>
 #include <stdio.h>

@@ -152,6 +152,22 @@ static void duplicates(void)
     close(z);
 }
 
+/* The device reopened through /proc/self/fd/N and through another spelling of its path
+ * behaves as the device too. */
+static void other_paths(void)
+{
+    int n = open("/dev/null", O_WRONLY);
+    char p[64], buf[8] = "x";
+    snprintf(p, sizeof p, "/proc/self/fd/%d", n);
+    int again = open(p, O_RDWR);
+    checkf("proc_fd_reopen", again >= 0 && read(again, buf, 8) == 0 && write(again, "abc", 3) == 3, "%d", again);
+    int z = open("/dev/./zero", O_RDONLY);
+    checkf("zero_other_spelling", z >= 0 && read(z, buf, 8) == 8 && buf[0] == 0, "%d", z);
+    close(z);
+    close(again);
+    close(n);
+}
+
 int main(void)
 {
     const char *dir = make_tmpdir();
@@ -161,6 +177,7 @@ int main(void)
     null_device();
     reused_numbers();
     duplicates();
+    other_paths();
     rmdir(dir);
     return finish();
 }

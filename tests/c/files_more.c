@@ -1,5 +1,5 @@
 /* statfs/fstatfs, utimes/futimesat, sendfile, copy_file_range, fallocate, fadvise64, the
- * xattr write side and FIONBIO. Only facts that are the same for a native run and one
+ * xattr write side, FIONBIO, sync and syncfs. Only facts that are the same for a native run and one
  * under linuxrun are printed (file system numbers that change between calls are not). */
 #include "common.h"
 #include <fcntl.h>
@@ -306,6 +306,24 @@ static void test_fionbio(void)
     close(p[1]);
 }
 
+static void test_sync(void)
+{
+    /* sync has no result to check: it must exist and return (glibc's wrapper is void). */
+    errno = 0;
+    sync();
+    checkf("sync", errno == 0, "%s", errname(errno));
+    int fd = open(path_a, O_RDWR | O_CREAT, 0600);
+    check("syncfs_file", syncfs(fd) == 0);
+    int p[2];
+    pipe(p);
+    check("syncfs_pipe", syncfs(p[0]) == 0);
+    close(p[0]);
+    close(p[1]);
+    close(fd);
+    expect_err("syncfs_closed_fd", syncfs(fd), EBADF);
+    expect_err("syncfs_negative_fd", syncfs(-1), EBADF);
+}
+
 int main(void)
 {
     const char *dir = make_tmpdir();
@@ -320,6 +338,8 @@ int main(void)
     test_fallocate();
     test_xattr();
     test_fionbio();
+    test_sync();
+    unlink(path_a);
     rm_tmpdir();
     return finish();
 }

@@ -2,7 +2,9 @@
 //! area, ring, decode the answer. Every request takes an exit for now; the shared-memory
 //! worker of the x86_64 kernel (hypercall/transport.rs) is the later, faster path.
 
-use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReason, Request, Response};
+use abi_shared::hypercall::{
+    decode_frame, encode_frame, ControlRequest, FsRequest, GuestSeg, MalformedReason, Request, Response,
+};
 use abi_shared::layout::{ports, vcpu_block, vcpu_block_gpa};
 use abi_shared::linux::errno;
 
@@ -53,15 +55,19 @@ pub fn kernel_buf_seg(buf: &[u8]) -> GuestSeg {
 }
 
 pub fn panic_message(message: &[u8]) {
-    let _ = call(&Request::Panic { message });
+    let _ = call(&Request::Control(ControlRequest::Panic { message }));
 }
 
 pub fn log(level: u8, message: &[u8]) {
-    let _ = call(&Request::Log { level, message });
+    let _ = call(&Request::Control(ControlRequest::Log { level, message }));
 }
 
 /// Read a whole kernel buffer's worth from `fd` at `offset` (the loader's pread).
 pub fn pread_kernel(fd: i32, buf: &mut [u8], offset: i64) -> i64 {
     let seg = [kernel_buf_seg(buf)];
-    call_ret(&Request::Read { fd, buf: abi_shared::hypercall::SegList::Borrowed(&seg), offset: Some(offset) })
+    call_ret(&Request::Fs(FsRequest::Read {
+        fd,
+        buf: abi_shared::hypercall::SegList::Borrowed(&seg),
+        offset: Some(offset),
+    }))
 }

@@ -5,7 +5,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, SegList, Startup};
+use abi_shared::hypercall::{FsRequest, Request, SegList, Startup};
 use abi_shared::layout::{user, PAGE_SIZE};
 
 use crate::arch::mmu::{self, Prot};
@@ -33,7 +33,7 @@ pub struct Entry {
 }
 
 fn pread(fd: i32, segs: &[abi_shared::hypercall::GuestSeg], offset: u64) -> i64 {
-    hypercall::call_ret(&Request::Read { fd, buf: SegList::Borrowed(segs), offset: Some(offset as i64) })
+    hypercall::call_ret(&Request::Fs(FsRequest::Read { fd, buf: SegList::Borrowed(segs), offset: Some(offset as i64) }))
 }
 
 /// Map `[start, end)` with fresh frames, filling `[start, read_end)` from the file at
@@ -174,16 +174,16 @@ fn hwcap() -> u64 {
 
 /// Open and load the program the host resolved; the descriptor is closed either way.
 pub fn exec(startup: &Startup) -> Result<Entry, LoadError> {
-    let fd = hypercall::call_ret(&Request::Openat {
+    let fd = hypercall::call_ret(&Request::Fs(FsRequest::Openat {
         dirfd: AT_FDCWD,
         path: &startup.exec_path,
         flags: O_RDONLY_CLOEXEC,
         mode: 0,
-    });
+    }));
     if fd < 0 {
         return Err(LoadError(-fd as i32));
     }
     let r = load(fd as i32, startup);
-    let _ = hypercall::call_ret(&Request::Close { fd: fd as i32 });
+    let _ = hypercall::call_ret(&Request::Fs(FsRequest::Close { fd: fd as i32 }));
     r
 }

@@ -14,7 +14,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{ExecRequest, FsRequest, Request};
 use abi_shared::linux::errno;
 use spin::Mutex;
 
@@ -27,7 +27,12 @@ const EBADF: i64 = -(errno::EBADF as i64);
 /// Whether `req` can only close descriptors (or ask where they end): it leaves what is
 /// known about their end true.
 pub fn only_closes(req: &Request<'_>) -> bool {
-    matches!(req, Request::Close { .. } | Request::CloseRange { .. } | Request::FdsEnd)
+    matches!(
+        req,
+        Request::Fs(FsRequest::Close { .. })
+            | Request::Exec(ExecRequest::CloseRange { .. })
+            | Request::Exec(ExecRequest::FdsEnd)
+    )
 }
 
 /// Called before a hypercall that may make a descriptor is sent, and after its answer.
@@ -60,7 +65,7 @@ pub fn close_past_end(fd: i32) -> Option<i64> {
 pub fn after_close(r: i64) -> i64 {
     if r == EBADF && known_end().is_none() {
         let g = generation();
-        let end = crate::hypercall::call_ret(&Request::FdsEnd);
+        let end = crate::hypercall::call_ret(&Request::Exec(ExecRequest::FdsEnd));
         if end >= 0 {
             learn(g, end);
         }

@@ -4,7 +4,9 @@
 pub mod fds_end;
 pub mod transport;
 
-use abi_shared::hypercall::{decode_frame, encode_frame, GuestSeg, MalformedReason, Request, Response, SegList};
+use abi_shared::hypercall::{
+    decode_frame, encode_frame, ControlRequest, FsRequest, GuestSeg, MalformedReason, Request, Response, SegList,
+};
 use abi_shared::layout::{vcpu_block, KERNEL_BASE, PERCPU_WINDOW_VA, PHYS_MAP_BASE};
 use abi_shared::linux::{errno, LinuxStat};
 
@@ -37,23 +39,9 @@ fn exchange(req: &Request<'_>) -> bool {
         return false;
     }
     crate::stats::note_hypercall();
-    // The monitor must see the end of the guest on its vCPU thread, and fork there (only
-    // that thread can carry the vCPU into the child); a thread starts and ends on its
-    // creator's or its own vCPU thread, and a futex sleep is that thread's sleep. A
-    // credential change is the vCPU thread's own (the worker follows it: server/creds.rs).
-    let must_exit = matches!(req, Request::Creds { op } if op.changes())
-        || matches!(
-            req,
-            Request::Exit { .. }
-                | Request::Panic { .. }
-                | Request::Fork { .. }
-                | Request::StartThread { .. }
-                | Request::ThreadExit
-                | Request::FutexSleep { .. }
-                | Request::FutexPi { .. }
-        );
+    let must_exit = req.needs_vcpu_thread();
     let read_fd = match req {
-        Request::Read { fd, offset: None, .. } => Some(*fd),
+        Request::Fs(FsRequest::Read { fd, offset: None, .. }) => Some(*fd),
         _ => None,
     };
     // A request that may make a descriptor voids what is known about where they end, from
@@ -69,10 +57,14 @@ fn exchange(req: &Request<'_>) -> bool {
     true
 }
 
-/// Send `req` and wait for the answer. Transport failures become `Malformed`.
+/// Send `req` and wait for the answer. Transport failures become `Malformed`. A `Ret`
+/// answer is decoded by hand, as `call_ret` does.
 pub fn call(req: &Request<'_>) -> Response {
     if !exchange(req) {
         return Response::Malformed(MalformedReason::BadLength);
+    }
+    if let Some(v) = abi_shared::hypercall::decode_ret_frame(response_area()) {
+        return Response::Ret(v);
     }
     decode_frame::<Response>(response_area()).unwrap_or(Response::Malformed(MalformedReason::Decode))
 }
@@ -105,9 +97,11 @@ pub fn call_stat(req: &Request<'_>) -> Result<LinuxStat, i64> {
 }
 
 /// The syscall result a `Ret` or `Malformed` answer stands for (EIO for an unexpected one).
-fn ret_of(resp: Response) -> i64 {
+/// An open that found /dev/null or /dev/zero is its descriptor for callers that do not
+/// serve the device themselves.
+pub fn ret_of(resp: Response) -> i64 {
     match resp {
-        Response::Ret(v) => v,
+        Response::Ret(v) | Response::OpenedCharDevice { fd: v, .. } => v,
         Response::Malformed(MalformedReason::BadGuestAddress) => -(errno::EFAULT as i64),
         Response::Malformed(MalformedReason::NotAllowed) => -(errno::EPERM as i64),
         Response::Malformed(_) => -(errno::EINVAL as i64),
@@ -132,19 +126,19 @@ pub fn kernel_buf_seg(buf: &[u8]) -> GuestSeg {
 }
 
 pub fn log(level: u8, message: &[u8]) {
-    let _ = call(&Request::Log { level, message });
+    let _ = call(&Request::Control(ControlRequest::Log { level, message }));
 }
 
 pub fn panic_message(message: &[u8]) {
-    let _ = call(&Request::Panic { message });
+    let _ = call(&Request::Control(ControlRequest::Panic { message }));
 }
 
 pub fn trace(line: &[u8]) {
-    let _ = call(&Request::Trace { line });
+    let _ = call(&Request::Control(ControlRequest::Trace { line }));
 }
 
 /// Read a whole kernel buffer's worth from `fd` at `offset` (the loader's pread).
 pub fn pread_kernel(fd: i32, buf: &mut [u8], offset: i64) -> i64 {
     let seg = [kernel_buf_seg(buf)];
-    call_ret(&Request::Read { fd, buf: SegList::Borrowed(&seg), offset: Some(offset) })
+    call_ret(&Request::Fs(FsRequest::Read { fd, buf: SegList::Borrowed(&seg), offset: Some(offset) }))
 }

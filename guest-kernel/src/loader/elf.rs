@@ -5,7 +5,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{ExitHow, Request, SegList, Startup};
+use abi_shared::hypercall::{ExitHow, FsRequest, Request, SegList, Startup};
 use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, O_CLOEXEC, O_RDONLY};
@@ -180,8 +180,12 @@ impl LoadError {
 }
 
 fn open(path: &[u8]) -> Result<i32, i64> {
-    let fd =
-        hypercall::call_ret(&Request::Openat { dirfd: AT_FDCWD, path, flags: (O_RDONLY | O_CLOEXEC) as i32, mode: 0 });
+    let fd = hypercall::call_ret(&Request::Fs(FsRequest::Openat {
+        dirfd: AT_FDCWD,
+        path,
+        flags: (O_RDONLY | O_CLOEXEC) as i32,
+        mode: 0,
+    }));
     if fd < 0 {
         Err(fd)
     } else {
@@ -190,7 +194,7 @@ fn open(path: &[u8]) -> Result<i32, i64> {
 }
 
 fn close(fd: i32) {
-    hypercall::call_ret(&Request::Close { fd });
+    hypercall::call_ret(&Request::Fs(FsRequest::Close { fd }));
 }
 
 /// The interpreter: an ELF of its own, placed by mmap (top-down), like Linux does. Its
@@ -355,7 +359,11 @@ fn map_fresh(start: u64, end: u64, prot: u32, committed: bool) -> Result<(), Loa
 fn read_into(fd: i32, addr: u64, len: u64, offset: u64) -> Result<(), LoadError> {
     let mut segs = Vec::new();
     uaccess::user_segments(addr, len, Access::Write, &mut segs).map_err(|_| LoadError::NoMemory)?;
-    let n = hypercall::call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(offset as i64) });
+    let n = hypercall::call_ret(&Request::Fs(FsRequest::Read {
+        fd,
+        buf: SegList::Borrowed(&segs),
+        offset: Some(offset as i64),
+    }));
     if n < 0 {
         return Err(LoadError::Read);
     }

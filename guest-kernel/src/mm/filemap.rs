@@ -5,7 +5,7 @@
 //! a page fault costs tens of microseconds on kvm_pvm, a hypercall a few, so ld.so's
 //! library mappings must not cost one of each per page.
 
-use abi_shared::hypercall::{GuestSeg, Request, SegList};
+use abi_shared::hypercall::{GuestSeg, MmRequest, Request, SegList};
 use abi_shared::layout::{PAGE_SIZE, PHYS_MAP_BASE};
 
 use super::frame;
@@ -70,11 +70,11 @@ pub fn fault_in(vma: &Vma, page: u64) -> Result<u64, AccessError> {
         }
     }
     let offset = vma.file_offset(lo).unwrap_or(0);
-    let n = crate::hypercall::call_ret(&Request::FileRead {
+    let n = crate::hypercall::call_ret(&Request::Mm(MmRequest::FileRead {
         handle: file.handle,
         buf: SegList::Borrowed(&segs[..nsegs]),
         offset,
-    });
+    }));
     // Pages holding file data; a read error maps nothing (SIGBUS, as Linux's EIO fault).
     let data_end = if n < 0 { lo } else { lo + page_ceil(n as u64) };
     let prot = prot_of(vma.prot);
@@ -199,7 +199,7 @@ fn unmap_pages_past_file_ends() -> bool {
 /// Whether the file mapped at window page `gpa` reaches it now (the host's answer: the
 /// file may have grown or shrunk since the mapping was made).
 pub fn window_page_backed(gpa: u64) -> bool {
-    crate::hypercall::call_ret(&Request::WindowPageBacked { gpa }) == 1
+    crate::hypercall::call_ret(&Request::Mm(MmRequest::WindowPageBacked { gpa })) == 1
 }
 
 /// Before the kernel itself touches the bytes of the page at `gpa`: a file-window page

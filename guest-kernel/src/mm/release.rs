@@ -12,7 +12,7 @@
 //! a stale translation could write into memory the guest believes is zero. The batch
 //! therefore owns the operation's `TlbBatch` and flushes it before each hypercall.
 
-use abi_shared::hypercall::{GuestSeg, Request, SegList};
+use abi_shared::hypercall::{GuestSeg, MmRequest, Request, SegList};
 use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE};
 
 use super::frame;
@@ -103,7 +103,8 @@ impl Release {
         if ranges.is_empty() {
             return;
         }
-        let r = crate::hypercall::call_ret(&Request::ReleaseMemory { ranges: SegList::Borrowed(ranges) });
+        let r =
+            crate::hypercall::call_ret(&Request::Mm(MmRequest::ReleaseMemory { ranges: SegList::Borrowed(ranges) }));
         // Refused (cannot happen with ranges of our own RAM): keep them as dirty frames.
         for s in ranges {
             frame::add_released(s.gpa, s.len, r == 1);

@@ -11,7 +11,7 @@ use super::paging::{self, page_ceil, page_floor, PageProt, TlbBatch};
 use super::release::Release;
 use super::vma::{FileBacking, Vma, VmaKind, VmaMap, PROT_EXEC, PROT_READ, PROT_WRITE};
 use super::{filemap, frame, heap, window};
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{MmRequest, Request};
 use alloc::vec::Vec;
 
 /// Linux's stack_guard_gap: 256 pages kept free below a growing stack.
@@ -179,7 +179,7 @@ impl AddressSpace {
         release.finish();
         // Only now, with no TLB entry left to reach them, may the host take the pages away.
         for (gpa, len) in windows {
-            crate::hypercall::call_ret(&Request::FileUnmapShared { gpa, len });
+            crate::hypercall::call_ret(&Request::Mm(MmRequest::FileUnmapShared { gpa, len }));
             window::free(gpa, len);
         }
     }

@@ -10,7 +10,7 @@
 //!   and then flushes if the generation moved (`before_user`), so a vCPU in the kernel or
 //!   blocked in the host needs nothing from the initiator;
 //! - the initiator bumps the generation, asks the monitor to interrupt the vCPUs that run
-//!   user code and have not seen it (`Request::KickVcpus`; their kick interrupt enters the
+//!   user code and have not seen it (`ControlRequest::KickVcpus`; their kick interrupt enters the
 //!   kernel, which clears `IN_USER`, and flushes on the way back), and waits until each
 //!   has either left user mode or flushed.
 //!
@@ -18,7 +18,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{ControlRequest, Request};
 use abi_shared::layout::MAX_VCPUS;
 use abi_shared::vcpus::{AtomicVcpuSet, VcpuSet};
 
@@ -103,7 +103,7 @@ pub fn shootdown() {
     if kick.is_empty() {
         return;
     }
-    crate::hypercall::call_ret(&Request::KickVcpus { vcpus: kick });
+    crate::hypercall::call_ret(&Request::Control(ControlRequest::KickVcpus { vcpus: kick }));
     for v in kick.iter() {
         while behind(v) {
             core::hint::spin_loop();

@@ -19,7 +19,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, Request, SegList};
+use abi_shared::hypercall::{GuestSeg, ProcRequest, Request, SegList};
 
 use super::paging;
 use crate::hypercall::{call_ret, kernel_buf_seg};
@@ -67,7 +67,7 @@ pub fn copy_back() {
     });
     for (va, gpa, len) in dirty {
         let seg = [GuestSeg { gpa, len }];
-        call_ret(&Request::VforkCopyBack { va, buf: SegList::Borrowed(&seg) });
+        call_ret(&Request::Proc(ProcRequest::VforkCopyBack { va, buf: SegList::Borrowed(&seg) }));
     }
 }
 
@@ -76,7 +76,7 @@ pub fn apply_in_parent() {
     let buf = alloc::vec![0u8; 64 * 1024];
     loop {
         let seg = [kernel_buf_seg(&buf)];
-        let n = call_ret(&Request::VforkTakeCopyBack { buf: SegList::Borrowed(&seg) });
+        let n = call_ret(&Request::Proc(ProcRequest::VforkTakeCopyBack { buf: SegList::Borrowed(&seg) }));
         if n <= 0 {
             return;
         }

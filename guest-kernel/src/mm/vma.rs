@@ -58,7 +58,9 @@ pub struct HeldFile {
 impl Drop for HeldFile {
     fn drop(&mut self) {
         #[cfg(target_os = "none")]
-        crate::hypercall::call_ret(&abi_shared::hypercall::Request::FileRelease { handle: self.handle });
+        crate::hypercall::call_ret(&abi_shared::hypercall::Request::Mm(
+            abi_shared::hypercall::MmRequest::FileRelease { handle: self.handle },
+        ));
     }
 }
 

@@ -10,7 +10,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, Request, Response, SegList};
+use abi_shared::hypercall::{ControlRequest, FsRequest, GuestSeg, Request, Response, SegList};
 use abi_shared::layout::PAGE_SIZE;
 
 use super::SigInfo;
@@ -49,24 +49,24 @@ pub fn dump(frame: &TrapFrame, sig: i32, info: &SigInfo) -> bool {
         return false;
     }
     let Some(name) = core_name(sig) else { return false };
-    let fd = call_ret(&Request::Openat {
+    let fd = call_ret(&Request::Fs(FsRequest::Openat {
         dirfd: AT_FDCWD,
         path: &name,
         flags: O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
         mode: 0o600,
-    });
+    }));
     if fd < 0 {
         return false;
     }
     let fd = fd as i32;
     let ok = write_core(fd, frame, sig, info, limit).is_some();
-    call_ret(&Request::Close { fd });
+    call_ret(&Request::Fs(FsRequest::Close { fd }));
     ok
 }
 
 /// The file name: the host's pattern with the specifiers Linux expands.
 fn core_name(sig: i32) -> Option<Vec<u8>> {
-    let pattern = match call(&Request::CorePattern) {
+    let pattern = match call(&Request::Control(ControlRequest::CorePattern)) {
         Response::Bytes { ret: 0, data } => data,
         _ => return None,
     };
@@ -235,7 +235,7 @@ fn nt_file(maps: &[Mapping]) -> Vec<u8> {
 
 fn pwrite(fd: i32, segs: &[GuestSeg], offset: u64) -> Option<()> {
     let len: u64 = segs.iter().map(|s| s.len).sum();
-    let n = call_ret(&Request::Write { fd, buf: SegList::Borrowed(segs), offset: Some(offset as i64) });
+    let n = call_ret(&Request::Fs(FsRequest::Write { fd, buf: SegList::Borrowed(segs), offset: Some(offset as i64) }));
     (n >= 0 && n as u64 == len).then_some(())
 }
 
@@ -320,5 +320,5 @@ fn write_core(fd: i32, frame: &TrapFrame, sig: i32, info: &SigInfo, limit: u64) 
         pwrite(fd, &segs, run_off)?;
     }
     // The holes at the end count too: the file is as long as its last segment says.
-    (call_ret(&Request::Ftruncate { fd, length: end as i64 }) >= 0).then_some(())
+    (call_ret(&Request::Fs(FsRequest::Ftruncate { fd, length: end as i64 })) >= 0).then_some(())
 }

@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use abi_shared::debug::{DebugCommand, DebugEvent, DebugRegs, MAX_DEBUG_IO};
-use abi_shared::hypercall::{Request, Response};
+use abi_shared::hypercall::{ControlRequest, Request, Response};
 use abi_shared::layout::{selectors, user, MAX_VCPUS, PAGE_SIZE};
 use abi_shared::linux::Pod;
 use spin::{Mutex, Once};
@@ -167,7 +167,8 @@ pub fn signal_stop(frame: &mut TrapFrame, sig: i32) -> i32 {
 pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
     let regs = regs_of(frame);
     let tid = crate::task::tid();
-    let mut answer = crate::hypercall::call(&Request::DebugStop { tid, event, regs: regs.as_bytes() });
+    let mut answer =
+        crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs: regs.as_bytes() }));
     loop {
         let Response::Debug(cmd) = answer else {
             // The monitor no longer debugs (gdb went away): run on as if never stopped.
@@ -194,7 +195,7 @@ pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
             DebugCommand::ReadAuxv => (true, auxv()),
             DebugCommand::ReadMaps => (true, maps()),
         };
-        answer = crate::hypercall::call(&Request::DebugReply { tid, ok, data: &data });
+        answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok, data: &data }));
     }
 }
 

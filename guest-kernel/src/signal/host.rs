@@ -5,7 +5,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
-use abi_shared::hypercall::{HostSignalInfo, Request};
+use abi_shared::hypercall::{ControlRequest, HostSignalInfo, ProcRequest, Request};
 use abi_shared::layout::{vcpu_block, vcpu_block_gpa, PHYS_MAP_BASE};
 
 use abi_shared::linux::signal::SIGRTMIN;
@@ -136,7 +136,7 @@ pub fn before_native_exec(st: &SignalState) {
     SENT_CATCH.store(catch, Ordering::Relaxed);
     SENT_IGNORE.store(ignored, Ordering::Relaxed);
     actions_changed();
-    crate::hypercall::call_ret(&Request::SignalDispositions { catch, ignore: ignored });
+    crate::hypercall::call_ret(&Request::Control(ControlRequest::SignalDispositions { catch, ignore: ignored }));
 }
 
 /// What the monitor was last told, and whether dispositions changed since.
@@ -182,7 +182,7 @@ pub fn sync(st: &SignalState, me: &mut ThreadSignals) {
     }
     SENT_CATCH.store(catch, Ordering::Relaxed);
     SENT_IGNORE.store(ignore, Ordering::Relaxed);
-    crate::hypercall::call_ret(&Request::SignalDispositions { catch, ignore });
+    crate::hypercall::call_ret(&Request::Control(ControlRequest::SignalDispositions { catch, ignore }));
 }
 
 /// The state linuxrun inherited: ignored signals stay ignored and the blocked mask stays
@@ -201,5 +201,5 @@ pub fn inherit(st: &mut SignalState, me: &mut ThreadSignals, ignored: u64, block
 /// The default action of stop signal `sig`: the host process stops (its parent's wait sees
 /// WIFSTOPPED with `sig`) until a SIGCONT continues it.
 pub fn stop_self(sig: i32) {
-    crate::hypercall::call_ret(&Request::StopSelf { sig });
+    crate::hypercall::call_ret(&Request::Proc(ProcRequest::StopSelf { sig }));
 }

@@ -142,7 +142,7 @@ pub fn record(info: &SigInfo) -> [u8; SIGINFO_SIZE] {
 
 #[cfg(target_os = "none")]
 mod glue {
-    use abi_shared::hypercall::{Request, Response};
+    use abi_shared::hypercall::{FsRequest, Request, Response};
     use abi_shared::linux::errno;
 
     use super::{record, SIGINFO_SIZE};
@@ -215,15 +215,19 @@ mod glue {
                 return fd as i64;
             }
             // EBADF for a closed number, EINVAL for anything else
-            let open = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 }) >= 0;
+            let open = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFL, arg: 0 })) >= 0;
             return if open { EINVAL } else { err(errno::EBADF) };
         }
         // TFD_CLOEXEC and TFD_NONBLOCK are O_CLOEXEC and O_NONBLOCK, as SFD_* are.
-        let (new, shown) = match call_ret(&Request::TimerfdCreate { clock: CLOCK_MONOTONIC, flags }) {
+        let (new, shown) = match call_ret(&Request::Fs(FsRequest::TimerfdCreate { clock: CLOCK_MONOTONIC, flags })) {
             fd if fd >= 0 => (fd, Some(false)),
             _ => {
-                let placeholder =
-                    Request::Openat { dirfd: AT_FDCWD, path: b"/dev/null", flags: O_RDWR | flags, mode: 0 };
+                let placeholder = Request::Fs(FsRequest::Openat {
+                    dirfd: AT_FDCWD,
+                    path: b"/dev/null",
+                    flags: O_RDWR | flags,
+                    mode: 0,
+                });
                 (call_ret(&placeholder), None)
             }
         };
@@ -282,7 +286,7 @@ mod glue {
     fn show(fd: i32, readable: bool) -> bool {
         let new = if readable { [0, 0, 0, 1] } else { [0; 4] };
         let flags = if readable { TFD_TIMER_ABSTIME } else { 0 };
-        matches!(call(&Request::TimerfdSettime { fd, flags, new }), Response::Itimerspec(_))
+        matches!(call(&Request::Fs(FsRequest::TimerfdSettime { fd, flags, new })), Response::Itimerspec(_))
     }
 
     /// Take one pending signal of `mask`, if any (a timer's or one from outside included).
@@ -292,7 +296,7 @@ mod glue {
     }
 
     fn nonblocking(fd: i32) -> bool {
-        let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+        let fl = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFL, arg: 0 }));
         fl >= 0 && fl as i32 & O_NONBLOCK != 0
     }
 

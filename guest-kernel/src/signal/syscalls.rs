@@ -239,7 +239,10 @@ pub fn kill(c: &mut Ctx<'_>) -> i64 {
     }
     // Another process (Linux pids are host pids) or a process group, ours included: the
     // host's kill (the monitor passes our own copy back to us).
-    crate::hypercall::call_ret(&abi_shared::hypercall::Request::Kill { pid, sig })
+    crate::hypercall::call_ret(&abi_shared::hypercall::Request::Proc(abi_shared::hypercall::ProcRequest::Kill {
+        pid,
+        sig,
+    }))
 }
 
 /// tkill/tgkill of another process's thread: each of our processes has one thread, whose
@@ -248,7 +251,10 @@ fn kill_other_thread(tid: i32, sig: i32) -> i64 {
     if !(0..NSIG as i32).contains(&sig) {
         return EINVAL;
     }
-    crate::hypercall::call_ret(&abi_shared::hypercall::Request::Kill { pid: tid, sig })
+    crate::hypercall::call_ret(&abi_shared::hypercall::Request::Proc(abi_shared::hypercall::ProcRequest::Kill {
+        pid: tid,
+        sig,
+    }))
 }
 
 pub fn tgkill(c: &mut Ctx<'_>) -> i64 {
@@ -311,12 +317,9 @@ fn queue_to_self(pid: i32, tid: i32, sig: i32, uinfo: u64) -> i64 {
             return EINVAL;
         }
         let value = info.fields[1];
-        return crate::hypercall::call_ret(&abi_shared::hypercall::Request::Sigqueue {
-            pid,
-            sig,
-            code: info.code,
-            value,
-        });
+        return crate::hypercall::call_ret(&abi_shared::hypercall::Request::Proc(
+            abi_shared::hypercall::ProcRequest::Sigqueue { pid, sig, code: info.code, value },
+        ));
     }
     if sig == 0 {
         return 0;
@@ -460,7 +463,9 @@ fn cpu_itimer(which: i32, new: Option<(u64, u64)>) -> Result<(u64, u64), i64> {
         let (i, v) = (us(i), us(v));
         [i[0], i[1], v[0], v[1]]
     });
-    match crate::hypercall::call(&abi_shared::hypercall::Request::CpuItimer { which, new }) {
+    match crate::hypercall::call(&abi_shared::hypercall::Request::Clock(
+        abi_shared::hypercall::ClockRequest::CpuItimer { which, new },
+    )) {
         abi_shared::hypercall::Response::Itimerspec(t) => {
             let ns = |s: i64, us: i64| (s as u64).saturating_mul(1_000_000_000).saturating_add(us as u64 * 1000);
             Ok((ns(t[2], t[3]), ns(t[0], t[1])))
@@ -576,13 +581,13 @@ pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
     }
     let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME) else { return err(errno::EAGAIN) };
     if let Some(host) = host_clock {
-        let req = abi_shared::hypercall::Request::CpuTimerCreate {
+        let req = abi_shared::hypercall::Request::Clock(abi_shared::hypercall::ClockRequest::CpuTimerCreate {
             clock: host,
             notify,
             signo: signo.unwrap_or(0),
             value: timer::value_of(id).unwrap_or(id as u64),
             tid,
-        };
+        });
         let r = crate::hypercall::call_ret(&req);
         if r < 0 {
             timer::delete(id);
@@ -620,11 +625,11 @@ pub fn timer_settime(c: &mut Ctx<'_>) -> i64 {
     if let Some(host) = timer::host_of(id) {
         let split = |ns: u64| [(ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64];
         let (i, v) = (split(interval), split(value));
-        let req = abi_shared::hypercall::Request::CpuTimerSettime {
+        let req = abi_shared::hypercall::Request::Clock(abi_shared::hypercall::ClockRequest::CpuTimerSettime {
             id: host,
             flags: flags as i32,
             new: [i[0], i[1], v[0], v[1]],
-        };
+        });
         return match crate::hypercall::call(&req) {
             abi_shared::hypercall::Response::Itimerspec(prev) => {
                 if old != 0 && write_host_itimerspec(old, &prev).is_err() {
@@ -663,7 +668,9 @@ fn write_host_itimerspec(addr: u64, t: &[i64; 4]) -> Result<(), i64> {
 pub fn timer_gettime(c: &mut Ctx<'_>) -> i64 {
     let id = timer_id(c);
     if let Some(host) = timer::host_of(id) {
-        return match crate::hypercall::call(&abi_shared::hypercall::Request::CpuTimerGettime { id: host }) {
+        return match crate::hypercall::call(&abi_shared::hypercall::Request::Clock(
+            abi_shared::hypercall::ClockRequest::CpuTimerGettime { id: host },
+        )) {
             abi_shared::hypercall::Response::Itimerspec(t) => write_host_itimerspec(c.arg(1), &t).map_or(EFAULT, |_| 0),
             abi_shared::hypercall::Response::Ret(e) if e < 0 => e,
             _ => EINVAL,
@@ -678,7 +685,9 @@ pub fn timer_gettime(c: &mut Ctx<'_>) -> i64 {
 pub fn timer_getoverrun(c: &mut Ctx<'_>) -> i64 {
     let id = timer_id(c);
     if let Some(host) = timer::host_of(id) {
-        return crate::hypercall::call_ret(&abi_shared::hypercall::Request::CpuTimerGetoverrun { id: host });
+        return crate::hypercall::call_ret(&abi_shared::hypercall::Request::Clock(
+            abi_shared::hypercall::ClockRequest::CpuTimerGetoverrun { id: host },
+        ));
     }
     timer::getoverrun(id).map_or(EINVAL, i64::from)
 }
@@ -686,7 +695,9 @@ pub fn timer_getoverrun(c: &mut Ctx<'_>) -> i64 {
 /// Delete timer `id` (and the host timer behind it); false for an unknown id.
 fn delete_timer(id: usize) -> bool {
     if let Some(host) = timer::host_of(id) {
-        crate::hypercall::call_ret(&abi_shared::hypercall::Request::CpuTimerDelete { id: host });
+        crate::hypercall::call_ret(&abi_shared::hypercall::Request::Clock(
+            abi_shared::hypercall::ClockRequest::CpuTimerDelete { id: host },
+        ));
     }
     timer::delete(id)
 }

@@ -287,7 +287,9 @@ pub fn delete(id: usize) -> bool {
 pub fn delete_all() {
     let hosts: alloc::vec::Vec<i32> = TIMERS.lock().iter().flatten().filter_map(|p| p.host).collect();
     for id in hosts {
-        crate::hypercall::call_ret(&abi_shared::hypercall::Request::CpuTimerDelete { id });
+        crate::hypercall::call_ret(&abi_shared::hypercall::Request::Clock(
+            abi_shared::hypercall::ClockRequest::CpuTimerDelete { id },
+        ));
     }
     TIMERS.lock().clear();
     ANY_POSIX_ARMED.store(false, Ordering::Relaxed);

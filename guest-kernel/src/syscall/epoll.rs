@@ -10,7 +10,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, Response};
+use abi_shared::hypercall::{FsRequest, Request, Response};
 use abi_shared::linux::errno;
 
 use super::{err, Ctx, EFAULT, EINVAL};
@@ -32,7 +32,7 @@ fn create(flags: i32) -> i64 {
     if flags & !EPOLL_CLOEXEC != 0 {
         return EINVAL;
     }
-    let fd = call_ret(&Request::EpollCreate { cloexec: flags & EPOLL_CLOEXEC != 0 });
+    let fd = call_ret(&Request::Fs(FsRequest::EpollCreate { cloexec: flags & EPOLL_CLOEXEC != 0 }));
     if fd >= 0 {
         FDS.opened(fd as i32, Desc::new(Kind::Host, true, true), None);
     }
@@ -68,7 +68,7 @@ pub fn epoll_ctl(c: &mut Ctx<'_>) -> i64 {
         let data = u64::from_le_bytes(raw[4..12].try_into().unwrap_or_default());
         (events, data)
     };
-    call_ret(&Request::EpollCtl { epfd, op, fd, events, data })
+    call_ret(&Request::Fs(FsRequest::EpollCtl { epfd, op, fd, events, data }))
 }
 
 /// Wait until an event, `deadline` (monotonic ns) or a signal; copy the events out.
@@ -100,7 +100,7 @@ fn wait(epfd: i32, events: u64, max: i64, deadline: Option<u64>) -> i64 {
             };
             until.map(|u| u.saturating_sub(now))
         };
-        match call(&Request::EpollWait { epfd, max, timeout_ns }) {
+        match call(&Request::Fs(FsRequest::EpollWait { epfd, max, timeout_ns })) {
             Response::EpollEvents(ready) if !ready.is_empty() => return copy_out(events, &ready),
             Response::EpollEvents(_) => {}
             // A caught signal cut the host's wait short.
@@ -178,7 +178,7 @@ pub fn eventfd(c: &mut Ctx<'_>) -> i64 {
 }
 
 fn new_eventfd(initval: u32, flags: i32) -> i64 {
-    let fd = call_ret(&Request::Eventfd { initval, flags });
+    let fd = call_ret(&Request::Fs(FsRequest::Eventfd { initval, flags }));
     if fd >= 0 {
         FDS.opened(fd as i32, Desc::new(Kind::Host, true, true), None);
     }
@@ -188,7 +188,7 @@ fn new_eventfd(initval: u32, flags: i32) -> i64 {
 /// timerfd_create(clock, flags): a host timerfd; the guest's clocks are the host's (its
 /// monotonic and real-time clocks read the same), so absolute times pass as they are.
 pub fn timerfd_create(c: &mut Ctx<'_>) -> i64 {
-    let fd = call_ret(&Request::TimerfdCreate { clock: c.int(0), flags: c.int(1) });
+    let fd = call_ret(&Request::Fs(FsRequest::TimerfdCreate { clock: c.int(0), flags: c.int(1) }));
     if fd >= 0 {
         FDS.opened(fd as i32, Desc::new(Kind::Host, true, false), None);
     }
@@ -216,7 +216,7 @@ pub fn timerfd_settime(c: &mut Ctx<'_>) -> i64 {
         Ok(v) => v,
         Err(e) => return e,
     };
-    match call(&Request::TimerfdSettime { fd, flags, new }) {
+    match call(&Request::Fs(FsRequest::TimerfdSettime { fd, flags, new })) {
         Response::Itimerspec(prev) if old != 0 => write_itimerspec(old, &prev),
         Response::Itimerspec(_) => 0,
         Response::Ret(e) => e,
@@ -225,7 +225,7 @@ pub fn timerfd_settime(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn timerfd_gettime(c: &mut Ctx<'_>) -> i64 {
-    match call(&Request::TimerfdGettime { fd: c.int(0) }) {
+    match call(&Request::Fs(FsRequest::TimerfdGettime { fd: c.int(0) })) {
         Response::Itimerspec(cur) => write_itimerspec(c.arg(1), &cur),
         Response::Ret(e) => e,
         _ => EINVAL,

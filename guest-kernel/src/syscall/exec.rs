@@ -9,7 +9,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{ExecPlan, ExitHow, Request, Response, SegList};
+use abi_shared::hypercall::{ExecPlan, ExecRequest, ExitHow, FsRequest, Request, Response, SegList};
 use abi_shared::layout::user;
 use abi_shared::linux::errno;
 use abi_shared::linux::general::AT_FDCWD;
@@ -44,7 +44,7 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
         Ok(None) => return err(errno::ENAMETOOLONG),
         Err(_) => return EFAULT,
     };
-    let plan = match call(&Request::PrepareExec { dirfd, path: &path, flags }) {
+    let plan = match call(&Request::Exec(ExecRequest::PrepareExec { dirfd, path: &path, flags })) {
         Response::Exec(plan) => plan,
         Response::Ret(e) if e < 0 => return e,
         _ => return EFAULT,
@@ -54,7 +54,7 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
             Ok(args) => exec_native(&plan, &args),
             Err(e) => e,
         };
-        call_ret(&Request::Close { fd: plan.fd });
+        call_ret(&Request::Fs(FsRequest::Close { fd: plan.fd }));
         return e;
     }
     let checked = copy_args(argv, envp, &plan.filename)
@@ -62,7 +62,7 @@ fn exec(c: &mut Ctx<'_>, dirfd: i32, path: u64, argv: u64, envp: u64, flags: i32
     let (args, checked) = match checked {
         Ok(ok) => ok,
         Err(e) => {
-            call_ret(&Request::Close { fd: plan.fd });
+            call_ret(&Request::Fs(FsRequest::Close { fd: plan.fd }));
             return e;
         }
     };
@@ -93,7 +93,12 @@ fn exec_native(plan: &ExecPlan, args: &Args) -> i64 {
     // (and keep tracking if the exec fails).
     let vfork_child = crate::mm::vfork::is_tracking();
     crate::mm::vfork::copy_back();
-    let r = call_ret(&Request::ExecNative { fd: plan.fd, args: SegList::Borrowed(&segs), argc, blocked });
+    let r = call_ret(&Request::Exec(ExecRequest::ExecNative {
+        fd: plan.fd,
+        args: SegList::Borrowed(&segs),
+        argc,
+        blocked,
+    }));
     if vfork_child {
         crate::mm::vfork::start_tracking();
     }
@@ -184,8 +189,8 @@ fn replace_image(plan: &ExecPlan, checked: Checked, argv: &[Vec<u8>], envp: &[Ve
     }
     let program = crate::loader::Program { fd: plan.fd, exe: &plan.exe, execfn: &plan.filename, argv, envp };
     let loaded = crate::loader::load(&program, checked);
-    call_ret(&Request::Close { fd: plan.fd });
-    call_ret(&Request::CloseOnExec);
+    call_ret(&Request::Fs(FsRequest::Close { fd: plan.fd }));
+    call_ret(&Request::Exec(ExecRequest::CloseOnExec));
     forget_closed_on_exec();
     match loaded {
         Ok(frame) => {
@@ -220,5 +225,6 @@ fn tear_down_user_state() {
 /// The host closed the close-on-exec descriptors: the descriptor table forgets them.
 fn forget_closed_on_exec() {
     const F_GETFD: i32 = 1;
-    crate::task::fdtable::FDS.after_close_on_exec(|fd| call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) >= 0);
+    crate::task::fdtable::FDS
+        .after_close_on_exec(|fd| call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFD, arg: 0 })) >= 0);
 }

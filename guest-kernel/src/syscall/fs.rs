@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, LinuxFlock, Request, Response, SegList, XattrTarget};
+use abi_shared::hypercall::{FsRequest, GuestSeg, LinuxFlock, Request, Response, SegList, TtyRequest, XattrTarget};
 use abi_shared::linux::errno;
 use abi_shared::linux::general::{
     AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_TRUNC, O_WRONLY, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO,
@@ -160,14 +160,16 @@ fn chunked(segs: &[GuestSeg], offset: Option<i64>, mut one: impl FnMut(&[GuestSe
 }
 
 fn do_read(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
-    chunked(segs, offset, |chunk, off| call_ret(&Request::Read { fd, buf: SegList::Borrowed(chunk), offset: off }))
+    chunked(segs, offset, |chunk, off| {
+        call_ret(&Request::Fs(FsRequest::Read { fd, buf: SegList::Borrowed(chunk), offset: off }))
+    })
 }
 
 /// A write to a pipe or socket nobody reads fails with EPIPE and raises SIGPIPE, as on Linux
 /// (the monitor itself ignores SIGPIPE, so the host only reports EPIPE).
 fn do_write(fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> i64 {
     let r = chunked(segs, offset, |chunk, off| {
-        call_ret(&Request::Write { fd, buf: SegList::Borrowed(chunk), offset: off })
+        call_ret(&Request::Fs(FsRequest::Write { fd, buf: SegList::Borrowed(chunk), offset: off }))
     });
     if r == err(errno::EPIPE) {
         crate::signal::raise(crate::signal::SigInfo::sent_by(
@@ -247,9 +249,13 @@ fn do_openat(dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> i64 {
     if let Some(r) = procfs::openat(dirfd, &p, flags, mode) {
         return r;
     }
-    let fd = call_ret(&Request::Openat { dirfd, path: &p, flags, mode });
-    memdev::opened(&p, flags, fd);
-    fd
+    match call(&Request::Fs(FsRequest::Openat { dirfd, path: &p, flags, mode })) {
+        Response::OpenedCharDevice { fd, rdev } => {
+            memdev::opened(fd, flags, rdev);
+            fd
+        }
+        other => crate::hypercall::ret_of(other),
+    }
 }
 
 pub fn open(c: &mut Ctx<'_>) -> i64 {
@@ -271,17 +277,21 @@ pub fn close(c: &mut Ctx<'_>) -> i64 {
         return r;
     }
     FDS.closed(c.int(0));
-    crate::hypercall::fds_end::after_close(call_ret(&Request::Close { fd: c.int(0) }))
+    crate::hypercall::fds_end::after_close(call_ret(&Request::Fs(FsRequest::Close { fd: c.int(0) })))
 }
 
 pub fn lseek(c: &mut Ctx<'_>) -> i64 {
     if fdtable::kind(c.int(0)) != Kind::Proc {
-        return call_ret(&Request::Lseek { fd: c.int(0), offset: c.arg(1) as i64, whence: c.arg(2) as u32 });
+        return call_ret(&Request::Fs(FsRequest::Lseek {
+            fd: c.int(0),
+            offset: c.arg(1) as i64,
+            whence: c.arg(2) as u32,
+        }));
     }
     if let Some(r) = procfs::lseek(c.int(0), c.arg(1) as i64, c.arg(2) as u32) {
         return r;
     }
-    call_ret(&Request::Lseek { fd: c.int(0), offset: c.arg(1) as i64, whence: c.arg(2) as u32 })
+    call_ret(&Request::Fs(FsRequest::Lseek { fd: c.int(0), offset: c.arg(1) as i64, whence: c.arg(2) as u32 }))
 }
 
 /// Answer a stat-like request by copying the struct to `out`.
@@ -299,7 +309,7 @@ fn do_fstatat(dirfd: i32, path_addr: u64, out: u64, flags: i32) -> i64 {
     if let Some(r) = procfs::fstatat(dirfd, &p, out, flags) {
         return r;
     }
-    host_stat_into(&Request::Fstatat { dirfd, path: &p, flags }, out)
+    host_stat_into(&Request::Fs(FsRequest::Fstatat { dirfd, path: &p, flags }), out)
 }
 
 /// fstat and newfstatat: the host's `Stat` answer copied to `out`.
@@ -328,7 +338,7 @@ pub fn fstat(c: &mut Ctx<'_>) -> i64 {
             return r;
         }
     }
-    host_stat_into(&Request::Fstat { fd: c.int(0) }, c.arg(1))
+    host_stat_into(&Request::Fs(FsRequest::Fstat { fd: c.int(0) }), c.arg(1))
 }
 
 pub fn statx(c: &mut Ctx<'_>) -> i64 {
@@ -336,7 +346,10 @@ pub fn statx(c: &mut Ctx<'_>) -> i64 {
     if let Some(r) = procfs::statx(c.int(0), &p, c.int(2), c.arg(3) as u32, c.arg(4)) {
         return r;
     }
-    stat_into(&Request::Statx { dirfd: c.int(0), path: &p, flags: c.int(2), mask: c.arg(3) as u32 }, c.arg(4))
+    stat_into(
+        &Request::Fs(FsRequest::Statx { dirfd: c.int(0), path: &p, flags: c.int(2), mask: c.arg(3) as u32 }),
+        c.arg(4),
+    )
 }
 
 pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
@@ -346,7 +359,7 @@ pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
         }
     }
     let segs = tryret!(segments(c.arg(1), c.arg(2), Access::Write));
-    call_ret(&Request::Getdents64 { fd: c.int(0), buf: SegList::Borrowed(&segs) })
+    call_ret(&Request::Fs(FsRequest::Getdents64 { fd: c.int(0), buf: SegList::Borrowed(&segs) }))
 }
 
 /// Where a call that makes or removes a name goes: itself, or what a /proc link in the
@@ -358,7 +371,7 @@ fn entry_target(dirfd: i32, p: Vec<u8>, what: procfs::NameOp) -> Result<(i32, Ve
 fn do_mkdirat(dirfd: i32, path_addr: u64, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
     let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Make));
-    call_ret(&Request::Mkdirat { dirfd, path: &p, mode })
+    call_ret(&Request::Fs(FsRequest::Mkdirat { dirfd, path: &p, mode }))
 }
 
 pub fn mkdir(c: &mut Ctx<'_>) -> i64 {
@@ -381,7 +394,7 @@ fn do_mknodat(dirfd: i32, path_addr: u64, mode: u64, dev: u64) -> i64 {
         _ => return EINVAL,
     }
     let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Make));
-    call_ret(&Request::Mknodat { dirfd, path: &p, mode, dev: dev as u32 })
+    call_ret(&Request::Fs(FsRequest::Mknodat { dirfd, path: &p, mode, dev: dev as u32 }))
 }
 
 pub fn mknod(c: &mut Ctx<'_>) -> i64 {
@@ -395,7 +408,7 @@ pub fn mknodat(c: &mut Ctx<'_>) -> i64 {
 fn do_unlinkat(dirfd: i32, path_addr: u64, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
     let (dirfd, p) = tryret!(entry_target(dirfd, p, procfs::NameOp::Remove));
-    call_ret(&Request::Unlinkat { dirfd, path: &p, flags })
+    call_ret(&Request::Fs(FsRequest::Unlinkat { dirfd, path: &p, flags }))
 }
 
 pub fn unlink(c: &mut Ctx<'_>) -> i64 {
@@ -413,7 +426,7 @@ pub fn unlinkat(c: &mut Ctx<'_>) -> i64 {
 fn do_rename(olddirfd: i32, old: u64, newdirfd: i32, new: u64, flags: u32) -> i64 {
     let oldpath = tryret!(path(old));
     let newpath = tryret!(path(new));
-    call_ret(&Request::Renameat2 { olddirfd, oldpath: &oldpath, newdirfd, newpath: &newpath, flags })
+    call_ret(&Request::Fs(FsRequest::Renameat2 { olddirfd, oldpath: &oldpath, newdirfd, newpath: &newpath, flags }))
 }
 
 pub fn rename(c: &mut Ctx<'_>) -> i64 {
@@ -431,7 +444,7 @@ pub fn renameat2(c: &mut Ctx<'_>) -> i64 {
 fn do_symlinkat(target: u64, newdirfd: i32, linkpath: u64) -> i64 {
     let t = tryret!(path(target));
     let l = tryret!(path(linkpath));
-    call_ret(&Request::Symlinkat { target: &t, newdirfd, linkpath: &l })
+    call_ret(&Request::Fs(FsRequest::Symlinkat { target: &t, newdirfd, linkpath: &l }))
 }
 
 pub fn symlink(c: &mut Ctx<'_>) -> i64 {
@@ -454,7 +467,7 @@ fn do_readlinkat(dirfd: i32, path_addr: u64, buf: u64, size: u64) -> i64 {
         return r;
     }
     let segs = tryret!(segments(buf, size, Access::Write));
-    call_ret(&Request::Readlinkat { dirfd, path: &p, buf: SegList::Borrowed(&segs) })
+    call_ret(&Request::Fs(FsRequest::Readlinkat { dirfd, path: &p, buf: SegList::Borrowed(&segs) }))
 }
 
 pub fn readlink(c: &mut Ctx<'_>) -> i64 {
@@ -472,25 +485,33 @@ pub fn truncate(c: &mut Ctx<'_>) -> i64 {
         // A /proc link relative to a directory fd (cwd): truncate takes no dirfd.
         return err(errno::EOPNOTSUPP);
     }
-    call_ret(&Request::Truncate { path: &p, length: c.arg(1) as i64 })
+    call_ret(&Request::Fs(FsRequest::Truncate { path: &p, length: c.arg(1) as i64 }))
 }
 
 pub fn ftruncate(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Ftruncate { fd: c.int(0), length: c.arg(1) as i64 })
+    call_ret(&Request::Fs(FsRequest::Ftruncate { fd: c.int(0), length: c.arg(1) as i64 }))
 }
 
 pub fn fsync(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Fsync { fd: c.int(0) })
+    call_ret(&Request::Fs(FsRequest::Fsync { fd: c.int(0) }))
 }
 
 pub fn fdatasync(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Fdatasync { fd: c.int(0) })
+    call_ret(&Request::Fs(FsRequest::Fdatasync { fd: c.int(0) }))
+}
+
+pub fn sync(_: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Fs(FsRequest::Sync))
+}
+
+pub fn syncfs(c: &mut Ctx<'_>) -> i64 {
+    call_ret(&Request::Fs(FsRequest::Syncfs { fd: c.int(0) }))
 }
 
 fn do_fchmodat(dirfd: i32, path_addr: u64, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
     let (dirfd, p) = tryret!(through_proc(dirfd, p, true));
-    call_ret(&Request::Fchmodat { dirfd, path: &p, mode })
+    call_ret(&Request::Fs(FsRequest::Fchmodat { dirfd, path: &p, mode }))
 }
 
 /// Where a path-based change really goes: itself, or what a /proc link it names points at.
@@ -507,7 +528,7 @@ pub fn fchmodat(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn fchmod(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Fchmod { fd: c.int(0), mode: c.arg(1) as u32 })
+    call_ret(&Request::Fs(FsRequest::Fchmod { fd: c.int(0), mode: c.arg(1) as u32 }))
 }
 
 fn do_faccessat(dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> i64 {
@@ -515,7 +536,7 @@ fn do_faccessat(dirfd: i32, path_addr: u64, mode: i32, flags: i32) -> i64 {
     if let Some(r) = procfs::faccessat(dirfd, &p, mode, flags) {
         return r;
     }
-    call_ret(&Request::Faccessat { dirfd, path: &p, mode, flags })
+    call_ret(&Request::Fs(FsRequest::Faccessat { dirfd, path: &p, mode, flags }))
 }
 
 pub fn access(c: &mut Ctx<'_>) -> i64 {
@@ -536,7 +557,7 @@ pub fn faccessat2(c: &mut Ctx<'_>) -> i64 {
 pub fn getcwd(c: &mut Ctx<'_>) -> i64 {
     let cwd = alloc::vec![0u8; PATH_MAX];
     let seg = [kernel_buf_seg(&cwd)];
-    let n = call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    let n = call_ret(&Request::Fs(FsRequest::Getcwd { buf: SegList::Borrowed(&seg) }));
     if n == err(errno::ERANGE) {
         return err(errno::ENAMETOOLONG);
     }
@@ -554,14 +575,14 @@ pub fn chdir(c: &mut Ctx<'_>) -> i64 {
     if let Some(r) = procfs::chdir(&p) {
         return r;
     }
-    call_ret(&Request::Chdir { path: &p })
+    call_ret(&Request::Fs(FsRequest::Chdir { path: &p }))
 }
 
 pub fn fchdir(c: &mut Ctx<'_>) -> i64 {
     if let Some(r) = procfs::fchdir(c.int(0)) {
         return r;
     }
-    call_ret(&Request::Fchdir { fd: c.int(0) })
+    call_ret(&Request::Fs(FsRequest::Fchdir { fd: c.int(0) }))
 }
 
 /// A dup-like call on `old` returned `r`: a new number (or, for dup2/dup3, the target,
@@ -577,7 +598,7 @@ fn record_dup(old: i32, r: i64) -> i64 {
 }
 
 pub fn dup(c: &mut Ctx<'_>) -> i64 {
-    let r = call_ret(&Request::Dup { fd: c.int(0) });
+    let r = call_ret(&Request::Fs(FsRequest::Dup { fd: c.int(0) }));
     record_dup(c.int(0), r)
 }
 
@@ -585,22 +606,22 @@ pub fn dup2(c: &mut Ctx<'_>) -> i64 {
     let (old, new) = (c.int(0), c.int(1));
     if old == new {
         // dup2(fd, fd) returns fd if it is open (dup3 would say EINVAL).
-        let r = call_ret(&Request::Fcntl { fd: old, cmd: F_GETFD, arg: 0 });
+        let r = call_ret(&Request::Fs(FsRequest::Fcntl { fd: old, cmd: F_GETFD, arg: 0 }));
         return if r < 0 { r } else { old as i64 };
     }
-    let r = call_ret(&Request::Dup3 { oldfd: old, newfd: new, flags: 0 });
+    let r = call_ret(&Request::Fs(FsRequest::Dup3 { oldfd: old, newfd: new, flags: 0 }));
     record_dup(old, r)
 }
 
 pub fn dup3(c: &mut Ctx<'_>) -> i64 {
-    let r = call_ret(&Request::Dup3 { oldfd: c.int(0), newfd: c.int(1), flags: c.int(2) });
+    let r = call_ret(&Request::Fs(FsRequest::Dup3 { oldfd: c.int(0), newfd: c.int(1), flags: c.int(2) }));
     record_dup(c.int(0), r)
 }
 
 /// fcntl's record-lock commands (F_GETLK, F_SETLK, F_SETLKW, F_OFD_*).
 fn fcntl_lock(fd: i32, cmd: i32, addr: u64) -> i64 {
     let lock: LinuxFlock = tryret!(uaccess::read_struct(addr));
-    match call(&Request::FcntlLock { fd, cmd, lock }) {
+    match call(&Request::Fs(FsRequest::FcntlLock { fd, cmd, lock })) {
         Response::Flock(l) => uaccess::write_struct(addr, &l).map_or(EFAULT, |_| 0),
         Response::Ret(r) => r,
         _ => EINVAL,
@@ -608,7 +629,7 @@ fn fcntl_lock(fd: i32, cmd: i32, addr: u64) -> i64 {
 }
 
 pub fn flock(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Flock { fd: c.int(0), op: c.int(1) })
+    call_ret(&Request::Fs(FsRequest::Flock { fd: c.int(0), op: c.int(1) }))
 }
 
 pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
@@ -616,7 +637,7 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
         cmd @ (5..=7 | 36..=38) => fcntl_lock(c.int(0), cmd, c.arg(2)),
         cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ
         | F_ADD_SEALS | F_GET_SEALS) => {
-            let r = call_ret(&Request::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) });
+            let r = call_ret(&Request::Fs(FsRequest::Fcntl { fd: c.int(0), cmd, arg: c.arg(2) }));
             if cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC {
                 return record_dup(c.int(0), r);
             }
@@ -624,7 +645,7 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
         }
         // Directory notification is the host's: it signals this process (SIGIO), and the
         // monitor passes the signal on to the program.
-        F_NOTIFY => call_ret(&Request::Fcntl { fd: c.int(0), cmd: F_NOTIFY, arg: c.arg(2) }),
+        F_NOTIFY => call_ret(&Request::Fs(FsRequest::Fcntl { fd: c.int(0), cmd: F_NOTIFY, arg: c.arg(2) })),
         _ => EINVAL,
     }
 }
@@ -643,7 +664,7 @@ fn fionbio(fd: i32, arg: u64) -> i64 {
     if uaccess::copy_from_user(arg, &mut on).is_err() {
         return EFAULT;
     }
-    let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+    let fl = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFL, arg: 0 }));
     if fl < 0 {
         return fl;
     }
@@ -652,14 +673,14 @@ fn fionbio(fd: i32, arg: u64) -> i64 {
     if new == fl {
         return 0;
     }
-    call_ret(&Request::Fcntl { fd, cmd: F_SETFL, arg: new })
+    call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_SETFL, arg: new }))
 }
 
 /// TCGETA: the terminal's termios in the old `struct termio` (16-bit flags, NCC control
 /// characters, one zero padding byte), written whole as Linux writes it. Not a terminal
 /// is ENOTTY before the pointer is looked at.
 fn tcgeta(fd: i32, out: u64) -> i64 {
-    let t = match call(&Request::IoctlTcgets { fd }) {
+    let t = match call(&Request::Tty(TtyRequest::IoctlTcgets { fd })) {
         Response::Termios(t) => t,
         Response::Ret(e) => return e,
         _ => return EFAULT,
@@ -676,13 +697,13 @@ fn tcgeta(fd: i32, out: u64) -> i64 {
 pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
     let (fd, out) = (c.int(0), c.arg(2));
     let resp = match c.arg(1) & 0xffff_ffff {
-        TCGETS => call(&Request::IoctlTcgets { fd }),
+        TCGETS => call(&Request::Tty(TtyRequest::IoctlTcgets { fd })),
         TCGETA => return tcgeta(fd, out),
-        TIOCGWINSZ => call(&Request::IoctlGetWinsize { fd }),
-        FIONREAD => return int_out(call_ret(&Request::IoctlFionread { fd }), out),
-        TIOCGPGRP => return int_out(call_ret(&Request::IoctlGetPgrp { fd }), out),
-        FIOCLEX => return call_ret(&Request::Fcntl { fd, cmd: F_SETFD, arg: FD_CLOEXEC }),
-        FIONCLEX => return call_ret(&Request::Fcntl { fd, cmd: F_SETFD, arg: 0 }),
+        TIOCGWINSZ => call(&Request::Tty(TtyRequest::IoctlGetWinsize { fd })),
+        FIONREAD => return int_out(call_ret(&Request::Fs(FsRequest::IoctlFionread { fd })), out),
+        TIOCGPGRP => return int_out(call_ret(&Request::Tty(TtyRequest::IoctlGetPgrp { fd })), out),
+        FIOCLEX => return call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_SETFD, arg: FD_CLOEXEC })),
+        FIONCLEX => return call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_SETFD, arg: 0 })),
         FIONBIO => return fionbio(fd, out),
         request => {
             if let Some(r) = super::net::ioctl(fd, request, out) {
@@ -692,7 +713,7 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
                 return r;
             }
             // Unknown requests: a bad fd is still EBADF, otherwise "not a terminal".
-            let r = call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 });
+            let r = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFD, arg: 0 }));
             if r >= 0 {
                 super::unsupported(crate::stats::Unsupported::Ioctl, request);
             }
@@ -710,7 +731,7 @@ pub fn ioctl(c: &mut Ctx<'_>) -> i64 {
 /// The host creates the files, so it must have the mask; the task keeps a copy for /proc.
 pub fn umask(c: &mut Ctx<'_>) -> i64 {
     let mask = (c.arg(0) & 0o777) as u32;
-    let old = call_ret(&Request::Umask { mask });
+    let old = call_ret(&Request::Fs(FsRequest::Umask { mask }));
     if old >= 0 {
         crate::task::set_umask(mask);
     }
@@ -720,7 +741,7 @@ pub fn umask(c: &mut Ctx<'_>) -> i64 {
 /// pipe2 as Linux does it: make the pipe, then store the two fds; if they cannot be stored
 /// the pipe is closed again and the call is EFAULT.
 fn do_pipe2(fds: u64, flags: i32) -> i64 {
-    let [r, w] = match call(&Request::Pipe2 { flags }) {
+    let [r, w] = match call(&Request::Fs(FsRequest::Pipe2 { flags })) {
         Response::Fds(pair) => pair,
         Response::Ret(e) => return e,
         _ => return EFAULT,
@@ -729,8 +750,8 @@ fn do_pipe2(fds: u64, flags: i32) -> i64 {
     out[..4].copy_from_slice(&r.to_le_bytes());
     out[4..].copy_from_slice(&w.to_le_bytes());
     if uaccess::copy_to_user(fds, &out).is_err() {
-        call_ret(&Request::Close { fd: r });
-        call_ret(&Request::Close { fd: w });
+        call_ret(&Request::Fs(FsRequest::Close { fd: r }));
+        call_ret(&Request::Fs(FsRequest::Close { fd: w }));
         return EFAULT;
     }
     FDS.opened(r, Desc::new(Kind::Pipe, true, false), None);
@@ -749,7 +770,7 @@ pub fn pipe2(c: &mut Ctx<'_>) -> i64 {
 fn do_linkat(olddirfd: i32, old: u64, newdirfd: i32, new: u64, flags: i32) -> i64 {
     let oldpath = tryret!(path(old));
     let newpath = tryret!(path(new));
-    call_ret(&Request::Linkat { olddirfd, oldpath: &oldpath, newdirfd, newpath: &newpath, flags })
+    call_ret(&Request::Fs(FsRequest::Linkat { olddirfd, oldpath: &oldpath, newdirfd, newpath: &newpath, flags }))
 }
 
 pub fn link(c: &mut Ctx<'_>) -> i64 {
@@ -794,7 +815,7 @@ fn do_utimens(dirfd: i32, path_addr: u64, times: Option<[(i64, i64); 2]>, flags:
         }
         None => (dirfd, None),
     };
-    call_ret(&Request::Utimensat { dirfd, path: p.as_deref(), times, flags })
+    call_ret(&Request::Fs(FsRequest::Utimensat { dirfd, path: p.as_deref(), times, flags }))
 }
 
 pub fn utimensat(c: &mut Ctx<'_>) -> i64 {
@@ -844,7 +865,7 @@ pub fn utime(c: &mut Ctx<'_>) -> i64 {
 fn do_fchownat(dirfd: i32, path_addr: u64, uid: u64, gid: u64, flags: i32) -> i64 {
     let p = tryret!(path(path_addr));
     let (dirfd, p) = tryret!(through_proc(dirfd, p, flags & AT_SYMLINK_NOFOLLOW as i32 == 0));
-    call_ret(&Request::Fchownat { dirfd, path: &p, uid: uid as u32, gid: gid as u32, flags })
+    call_ret(&Request::Fs(FsRequest::Fchownat { dirfd, path: &p, uid: uid as u32, gid: gid as u32, flags }))
 }
 
 pub fn chown(c: &mut Ctx<'_>) -> i64 {
@@ -860,7 +881,7 @@ pub fn fchownat(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn fchown(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Fchown { fd: c.int(0), uid: c.arg(1) as u32, gid: c.arg(2) as u32 })
+    call_ret(&Request::Fs(FsRequest::Fchown { fd: c.int(0), uid: c.arg(1) as u32, gid: c.arg(2) as u32 }))
 }
 
 /// Longest xattr name Linux accepts (XATTR_NAME_MAX), without the NUL.
@@ -876,12 +897,12 @@ pub(super) fn xattr_name(addr: u64) -> Result<Vec<u8>, i64> {
 fn do_getxattr(target: XattrTarget<'_>, name: u64, buf: u64, size: u64) -> i64 {
     let name = tryret!(xattr_name(name));
     let segs = if size == 0 { Vec::new() } else { tryret!(segments(buf, size, Access::Write)) };
-    call_ret(&Request::Getxattr { target, name: &name, buf: SegList::Borrowed(&segs), size })
+    call_ret(&Request::Fs(FsRequest::Getxattr { target, name: &name, buf: SegList::Borrowed(&segs), size }))
 }
 
 fn do_listxattr(target: XattrTarget<'_>, buf: u64, size: u64) -> i64 {
     let segs = if size == 0 { Vec::new() } else { tryret!(segments(buf, size, Access::Write)) };
-    call_ret(&Request::Listxattr { target, buf: SegList::Borrowed(&segs), size })
+    call_ret(&Request::Fs(FsRequest::Listxattr { target, buf: SegList::Borrowed(&segs), size }))
 }
 
 pub fn getxattr(c: &mut Ctx<'_>) -> i64 {

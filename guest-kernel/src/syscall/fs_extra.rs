@@ -5,7 +5,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, Response, SegList, XattrTarget};
+use abi_shared::hypercall::{ExecRequest, FsRequest, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
 
 use super::fs::{path, segments, xattr_name, MAX_RW_COUNT};
@@ -35,11 +35,11 @@ fn statfs_into(req: &Request<'_>, out: u64) -> i64 {
 
 pub fn statfs(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.arg(0)));
-    statfs_into(&Request::Statfs { path: &p }, c.arg(1))
+    statfs_into(&Request::Fs(FsRequest::Statfs { path: &p }), c.arg(1))
 }
 
 pub fn fstatfs(c: &mut Ctx<'_>) -> i64 {
-    statfs_into(&Request::Fstatfs { fd: c.int(0) }, c.arg(1))
+    statfs_into(&Request::Fs(FsRequest::Fstatfs { fd: c.int(0) }), c.arg(1))
 }
 
 /// Most bytes one sendfile or copy_file_range request asks the host to move: a request
@@ -83,7 +83,7 @@ pub fn sendfile(c: &mut Ctx<'_>) -> i64 {
     };
     let r = transfer_in_chunks(count, |done, want| {
         let offset = start.map(|o| o.wrapping_add(done as i64));
-        call_ret(&Request::Sendfile { out_fd, in_fd, offset, count: want })
+        call_ret(&Request::Fs(FsRequest::Sendfile { out_fd, in_fd, offset, count: want }))
     });
     if let Some(o) = start {
         let moved = r.max(0);
@@ -113,7 +113,14 @@ pub fn copy_file_range(c: &mut Ctx<'_>) -> i64 {
     };
     let r = transfer_in_chunks(len, |done, want| {
         let at = |o: Option<i64>| o.map(|o| o.wrapping_add(done as i64));
-        call_ret(&Request::CopyFileRange { fd_in, off_in: at(off_in), fd_out, off_out: at(off_out), len: want, flags })
+        call_ret(&Request::Fs(FsRequest::CopyFileRange {
+            fd_in,
+            off_in: at(off_in),
+            fd_out,
+            off_out: at(off_out),
+            len: want,
+            flags,
+        }))
     });
     if r > 0 {
         for (ptr, start) in [(off_in_ptr, off_in), (off_out_ptr, off_out)] {
@@ -128,11 +135,21 @@ pub fn copy_file_range(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn fallocate(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Fallocate { fd: c.int(0), mode: c.int(1), offset: c.arg(2) as i64, len: c.arg(3) as i64 })
+    call_ret(&Request::Fs(FsRequest::Fallocate {
+        fd: c.int(0),
+        mode: c.int(1),
+        offset: c.arg(2) as i64,
+        len: c.arg(3) as i64,
+    }))
 }
 
 pub fn fadvise64(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Fadvise { fd: c.int(0), offset: c.arg(1) as i64, len: c.arg(2) as i64, advice: c.int(3) })
+    call_ret(&Request::Fs(FsRequest::Fadvise {
+        fd: c.int(0),
+        offset: c.arg(1) as i64,
+        len: c.arg(2) as i64,
+        advice: c.int(3),
+    }))
 }
 
 /// What an xattr call names: a user path (read only after the name and value, as Linux
@@ -171,13 +188,13 @@ fn do_setxattr(named: Named, name: u64, value: u64, size: u64, flags: i32) -> i6
     }
     let segs = if size == 0 { Vec::new() } else { tryret!(segments(value, size, Access::Read)) };
     with_target(named, |target| {
-        call_ret(&Request::Setxattr { target, name: &name, value: SegList::Borrowed(&segs), flags })
+        call_ret(&Request::Fs(FsRequest::Setxattr { target, name: &name, value: SegList::Borrowed(&segs), flags }))
     })
 }
 
 fn do_removexattr(named: Named, name: u64) -> i64 {
     let name = tryret!(xattr_name(name));
-    with_target(named, |target| call_ret(&Request::Removexattr { target, name: &name }))
+    with_target(named, |target| call_ret(&Request::Fs(FsRequest::Removexattr { target, name: &name })))
 }
 
 pub fn setxattr(c: &mut Ctx<'_>) -> i64 {
@@ -214,7 +231,7 @@ pub fn memfd_create(c: &mut Ctx<'_>) -> i64 {
         Ok(None) => return EINVAL,
         Err(e) => return e,
     };
-    let fd = call_ret(&Request::MemfdCreate { name: &name, flags });
+    let fd = call_ret(&Request::Fs(FsRequest::MemfdCreate { name: &name, flags }));
     if fd >= 0 {
         FDS.opened(fd as i32, Desc::new(Kind::Memfd, true, true), None);
     }
@@ -228,7 +245,7 @@ pub fn close_range(c: &mut Ctx<'_>) -> i64 {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     let (first, last, flags) = (c.arg(0) as u32, c.arg(1) as u32, c.arg(2) as u32);
     let generation = crate::hypercall::fds_end::current();
-    let r = call_ret(&Request::CloseRange { first, last, flags });
+    let r = call_ret(&Request::Exec(ExecRequest::CloseRange { first, last, flags }));
     if r == 0 && flags & CLOSE_RANGE_CLOEXEC == 0 {
         FDS.closed_range(first, last);
         // Descriptor numbers are ints: up to INT_MAX is everything from `first` on.

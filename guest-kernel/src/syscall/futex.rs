@@ -13,7 +13,7 @@ use crate::mm::uaccess;
 use crate::mm::vma::{VmaKind, PROT_READ, PROT_WRITE};
 use crate::mm::SPACE;
 use crate::task::futex::{self as task_futex, Key};
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{FutexRequest, Request};
 
 const FUTEX_WAIT: i32 = 0;
 const FUTEX_WAKE: i32 = 1;
@@ -132,7 +132,12 @@ fn wait_in_host(gpa: u64, val: u32, deadline: Option<u64>) -> Result<i64, i64> {
             (a, b) => a.or(b),
         };
         let timeout_ns = until.map_or(u64::MAX, |u| u.saturating_sub(now));
-        let r = crate::hypercall::call_ret(&Request::FutexSleep { gpa, expected: val, timeout_ns, shared: true });
+        let r = crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
+            gpa,
+            expected: val,
+            timeout_ns,
+            shared: true,
+        }));
         match r {
             0 => return Ok(0),
             r if r == err(errno::EAGAIN) || r == EFAULT => return Err(r),
@@ -150,7 +155,8 @@ fn wake(uaddr: u64, private: bool, count: u32, bitset: u32) -> i64 {
     let left = count.saturating_sub(local as u32);
     match in_shared_file(uaddr, private) {
         Some(gpa) if left > 0 => {
-            let woken = crate::hypercall::call_ret(&Request::FutexWake { gpa, count: left, shared: true });
+            let woken =
+                crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake { gpa, count: left, shared: true }));
             local + woken.max(0)
         }
         _ => local,
@@ -279,7 +285,7 @@ fn pi(uaddr: u64, flags: i32, op: i32, timeout: u64) -> Result<i64, i64> {
         Some(gpa) => gpa,
         None => task_futex::user_word_gpa(uaddr, true)?,
     };
-    let r = crate::hypercall::call_ret(&Request::FutexPi { gpa, op: flags, timeout });
+    let r = crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexPi { gpa, op: flags, timeout }));
     if r < 0 {
         Err(r)
     } else {

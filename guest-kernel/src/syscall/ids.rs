@@ -1,7 +1,7 @@
 //! Identity, limits, randomness and other small syscalls served in the guest. The state
 //! they read and change is the task layer's (crate::task); these are only the handlers.
 
-use abi_shared::hypercall::{Request, Response};
+use abi_shared::hypercall::{ClockRequest, ControlRequest, InfoRequest, Request, Response};
 use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno;
 
@@ -239,7 +239,7 @@ fn sched_target(pid: i32) -> Result<(i32, bool), i64> {
 pub fn sched_getscheduler(c: &mut Ctx<'_>) -> i64 {
     match sched_target(c.int(0)) {
         Err(e) => e,
-        Ok((pid, _)) => crate::hypercall::call_ret(&Request::SchedGetscheduler { pid }),
+        Ok((pid, _)) => crate::hypercall::call_ret(&Request::Info(InfoRequest::SchedGetscheduler { pid })),
     }
 }
 
@@ -250,7 +250,7 @@ pub fn sched_getparam(c: &mut Ctx<'_>) -> i64 {
     }
     let prio = match sched_target(pid) {
         Err(e) => return e,
-        Ok((pid, _)) => crate::hypercall::call_ret(&Request::SchedGetparam { pid }),
+        Ok((pid, _)) => crate::hypercall::call_ret(&Request::Info(InfoRequest::SchedGetparam { pid })),
     };
     if prio < 0 {
         return prio;
@@ -270,9 +270,12 @@ fn sched_set(pid: i32, policy: Option<i32>, param: u64) -> i64 {
     }
     match sched_target(pid) {
         Err(e) => e,
-        Ok((pid, own)) => {
-            crate::hypercall::call_ret(&Request::SchedSet { pid, own, policy, priority: i32::from_le_bytes(prio) })
-        }
+        Ok((pid, own)) => crate::hypercall::call_ret(&Request::Clock(ClockRequest::SchedSet {
+            pid,
+            own,
+            policy,
+            priority: i32::from_le_bytes(prio),
+        })),
     }
 }
 
@@ -325,7 +328,7 @@ pub fn sched_rr_get_interval(c: &mut Ctx<'_>) -> i64 {
         Ok(t) => t,
         Err(e) => return e,
     };
-    let ns = crate::hypercall::call_ret(&Request::SchedRrGetInterval { pid, own });
+    let ns = crate::hypercall::call_ret(&Request::Clock(ClockRequest::SchedRrGetInterval { pid, own }));
     if ns < 0 {
         return ns;
     }
@@ -344,7 +347,9 @@ pub fn sched_setaffinity(c: &mut Ctx<'_>) -> i64 {
     }
     match sched_target(who) {
         Err(_) => err(errno::ESRCH),
-        Ok((pid, own)) => crate::hypercall::call_ret(&Request::SchedSetaffinity { pid, own, mask: &mask }),
+        Ok((pid, own)) => {
+            crate::hypercall::call_ret(&Request::Clock(ClockRequest::SchedSetaffinity { pid, own, mask: &mask }))
+        }
     }
 }
 
@@ -440,7 +445,7 @@ fn set_limit(resource: u64, soft: u64, hard: u64) -> i64 {
         Ok(()) => {
             if resource == abi_shared::linux::general::RLIMIT_NOFILE as u64 {
                 // The host hands out the descriptors, so it enforces the limit.
-                crate::hypercall::call_ret(&Request::SetFdLimit { soft });
+                crate::hypercall::call_ret(&Request::Control(ControlRequest::SetFdLimit { soft }));
             }
             0
         }
@@ -487,7 +492,11 @@ pub fn sched_getaffinity(c: &mut Ctx<'_>) -> i64 {
     // A negative pid goes to the host too, which checks the length first (EINVAL), then
     // finds no such process (ESRCH), as Linux does.
     let (pid, own) = sched_target(who).unwrap_or((who, false));
-    match crate::hypercall::call(&Request::SchedGetaffinity { pid, own, len: len.min(MAX_MASK) as u32 }) {
+    match crate::hypercall::call(&Request::Clock(ClockRequest::SchedGetaffinity {
+        pid,
+        own,
+        len: len.min(MAX_MASK) as u32,
+    })) {
         Response::Bytes { ret, data } if ret >= 0 => uaccess::copy_to_user(mask, &data).map_or(EFAULT, |_| ret),
         Response::Ret(e) if e < 0 => e,
         _ => EINVAL,

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{InfoRequest, Request, Response, SegList};
 
 use super::{Ctx, EFAULT, EINVAL};
 use crate::hypercall::{call, call_ret};
@@ -29,44 +29,44 @@ pub fn getgroups(c: &mut Ctx<'_>) -> i64 {
     if let Err(e) = uaccess::user_segments(list, count as u64 * 4, Access::Write, &mut segs) {
         return e;
     }
-    call_ret(&Request::Getgroups { size, buf: SegList::Borrowed(&segs) })
+    call_ret(&Request::Info(InfoRequest::Getgroups { size, buf: SegList::Borrowed(&segs) }))
 }
 
 pub fn getpgid(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Getpgid { pid: c.int(0) })
+    call_ret(&Request::Info(InfoRequest::Getpgid { pid: c.int(0) }))
 }
 
 pub fn getpgrp(_: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Getpgid { pid: 0 })
+    call_ret(&Request::Info(InfoRequest::Getpgid { pid: 0 }))
 }
 
 pub fn getsid(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Getsid { pid: c.int(0) })
+    call_ret(&Request::Info(InfoRequest::Getsid { pid: c.int(0) }))
 }
 
 pub fn setpgid(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Setpgid { pid: c.int(0), pgid: c.int(1) })
+    call_ret(&Request::Info(InfoRequest::Setpgid { pid: c.int(0), pgid: c.int(1) }))
 }
 
 pub fn setsid(_: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Setsid)
+    call_ret(&Request::Info(InfoRequest::Setsid))
 }
 
 /// getpriority as the raw syscall answers: 20 - nice, so 1 (nice 19) to 40 (nice -20);
 /// the C library turns that back into the nice value.
 pub fn getpriority(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Getpriority { which: c.int(0), who: c.int(1) })
+    call_ret(&Request::Info(InfoRequest::Getpriority { which: c.int(0), who: c.int(1) }))
 }
 
 /// setpriority: the host sets the nice value of its process (the program's), of a process
 /// group or of a user's processes, with the host's permission checks.
 pub fn setpriority(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Setpriority { which: c.int(0), who: c.int(1), nice: c.int(2) })
+    call_ret(&Request::Info(InfoRequest::Setpriority { which: c.int(0), who: c.int(1), nice: c.int(2) }))
 }
 
 /// getrusage: the host's numbers (RUSAGE_THREAD is the vCPU's host thread).
 pub fn getrusage(c: &mut Ctx<'_>) -> i64 {
-    match call(&Request::Getrusage { who: c.int(0) }) {
+    match call(&Request::Info(InfoRequest::Getrusage { who: c.int(0) })) {
         Response::Rusage(ru) => uaccess::write_struct(c.arg(1), &ru).map_or(EFAULT, |_| 0),
         Response::Ret(e) => e,
         _ => EINVAL,
@@ -75,7 +75,7 @@ pub fn getrusage(c: &mut Ctx<'_>) -> i64 {
 
 /// times: `struct tms` if the pointer is not NULL, and the tick count either way.
 pub fn times(c: &mut Ctx<'_>) -> i64 {
-    match call(&Request::Times) {
+    match call(&Request::Info(InfoRequest::Times)) {
         Response::Times { ticks, tms } => {
             if c.arg(0) != 0 && uaccess::write_struct(c.arg(0), &tms).is_err() {
                 return EFAULT;
@@ -90,7 +90,7 @@ pub fn times(c: &mut Ctx<'_>) -> i64 {
 /// sysinfo: the host's uptime, loads, swap and process count; RAM as the smaller of the
 /// host's and this VM's (a program sizing itself by free memory must fit in guest RAM).
 pub fn sysinfo(c: &mut Ctx<'_>) -> i64 {
-    let mut si = match call(&Request::Sysinfo) {
+    let mut si = match call(&Request::Info(InfoRequest::Sysinfo)) {
         Response::Sysinfo(si) => si,
         Response::Ret(e) => return e,
         _ => return EINVAL,

@@ -17,7 +17,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, Request, SegList};
+use abi_shared::hypercall::{GuestSeg, IpcRequest, MmRequest, Request, SegList};
 use abi_shared::ipc::{self, CtlArg, IpcKind};
 use abi_shared::linux::{errno, Timespec};
 
@@ -52,15 +52,20 @@ fn wait_on(mut call: impl FnMut() -> i64) -> i64 {
 }
 
 pub fn semget(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::IpcGet { kind: IpcKind::Sem, key: c.int(0), arg: c.int(1) as u64, flags: c.int(2) })
+    call_ret(&Request::Ipc(IpcRequest::IpcGet {
+        kind: IpcKind::Sem,
+        key: c.int(0),
+        arg: c.int(1) as u64,
+        flags: c.int(2),
+    }))
 }
 
 pub fn msgget(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::IpcGet { kind: IpcKind::Msg, key: c.int(0), arg: 0, flags: c.int(1) })
+    call_ret(&Request::Ipc(IpcRequest::IpcGet { kind: IpcKind::Msg, key: c.int(0), arg: 0, flags: c.int(1) }))
 }
 
 pub fn shmget(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::IpcGet { kind: IpcKind::Shm, key: c.int(0), arg: c.arg(1), flags: c.int(2) })
+    call_ret(&Request::Ipc(IpcRequest::IpcGet { kind: IpcKind::Shm, key: c.int(0), arg: c.arg(1), flags: c.int(2) }))
 }
 
 /// One ctl call through a kernel buffer (on the heap, which the host reaches through its
@@ -68,7 +73,7 @@ pub fn shmget(c: &mut Ctx<'_>) -> i64 {
 fn ctl_call(kind: IpcKind, id: i32, cmd: i32, semnum: i32, value: i32, buf: &mut [u8]) -> i64 {
     let seg = [kernel_buf_seg(buf)];
     let segs: &[GuestSeg] = if buf.is_empty() { &[] } else { &seg };
-    call_ret(&Request::IpcCtl { kind, id, cmd, semnum, value, buf: SegList::Borrowed(segs) })
+    call_ret(&Request::Ipc(IpcRequest::IpcCtl { kind, id, cmd, semnum, value, buf: SegList::Borrowed(segs) }))
 }
 
 /// The number of semaphores in set `id` (its IPC_STAT), for GETALL and SETALL.
@@ -167,7 +172,7 @@ fn do_semtimedop(id: i32, sops: u64, nsops: u32, timeout: u64) -> i64 {
     let deadline = relative.map(|ns| crate::time::monotonic_ns().saturating_add(ns));
     wait_on(|| {
         let timeout_ns = deadline.map(|d| d.saturating_sub(crate::time::monotonic_ns()));
-        call_ret(&Request::Semop { id, sops: &ops, timeout_ns })
+        call_ret(&Request::Ipc(IpcRequest::Semop { id, sops: &ops, timeout_ns }))
     })
 }
 
@@ -181,7 +186,7 @@ pub fn msgsnd(c: &mut Ctx<'_>) -> i64 {
     }
     let mut segs = Vec::new();
     tryret!(user_segments(msgp, 8 + size, Access::Read, &mut segs));
-    wait_on(|| call_ret(&Request::Msgsnd { id, msg: SegList::Borrowed(&segs), flags }))
+    wait_on(|| call_ret(&Request::Ipc(IpcRequest::Msgsnd { id, msg: SegList::Borrowed(&segs), flags })))
 }
 
 /// msgrcv: the host receives, then writes as much as the program's buffer takes (the
@@ -195,7 +200,7 @@ pub fn msgrcv(c: &mut Ctx<'_>) -> i64 {
     let size = size.min(ipc::MSG_MAX_BYTES as u64);
     let mut segs = Vec::new();
     let _ = user_segments(msgp, 8 + size, Access::Write, &mut segs);
-    wait_on(|| call_ret(&Request::Msgrcv { id, msg: SegList::Borrowed(&segs), size, msgtyp, flags }))
+    wait_on(|| call_ret(&Request::Ipc(IpcRequest::Msgrcv { id, msg: SegList::Borrowed(&segs), size, msgtyp, flags })))
 }
 
 /// Where shmat puts the segment: None lets the kernel choose; Err for an address Linux
@@ -248,7 +253,7 @@ pub fn shmat(c: &mut Ctx<'_>) -> i64 {
         }
     }
     let Some(gpa) = window::alloc(len) else { return ENOMEM };
-    let r = call_ret(&Request::ShmAttach { id, gpa, len, flags });
+    let r = call_ret(&Request::Ipc(IpcRequest::ShmAttach { id, gpa, len, flags }));
     if r < 0 {
         window::free(gpa, len);
         return r;
@@ -264,7 +269,7 @@ pub fn shmat(c: &mut Ctx<'_>) -> i64 {
     let placed = SPACE.lock().map_file(at.unwrap_or(0), len, prot, at.is_some(), backing);
     placed.map_or_else(
         |e| {
-            call_ret(&Request::FileUnmapShared { gpa, len });
+            call_ret(&Request::Mm(MmRequest::FileUnmapShared { gpa, len }));
             window::free(gpa, len);
             e
         },

@@ -3,7 +3,7 @@
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{FsRequest, MmRequest, Request, Response, SegList};
 use abi_shared::layout::{user, HUGE_PAGE_SIZE, PAGE_SIZE};
 use abi_shared::linux::errno;
 use abi_shared::linux::general::{
@@ -164,16 +164,16 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
 /// mapping keeps the memfd alive; its descriptor is closed at once).
 fn mmap_shared_anon(addr: u64, len: u64, prot: u32, fixed: bool) -> i64 {
     const MFD_CLOEXEC: u32 = 1;
-    let fd = call_ret(&Request::MemfdCreate { name: b"dev/zero", flags: MFD_CLOEXEC });
+    let fd = call_ret(&Request::Fs(FsRequest::MemfdCreate { name: b"dev/zero", flags: MFD_CLOEXEC }));
     if fd < 0 {
         return fd;
     }
     let fd = fd as i32;
-    let mut r = call_ret(&Request::Ftruncate { fd, length: page_ceil(len) as i64 });
+    let mut r = call_ret(&Request::Fs(FsRequest::Ftruncate { fd, length: page_ceil(len) as i64 }));
     if r >= 0 {
         r = map_window(addr, len, prot, fixed, fd, 0, false);
     }
-    call_ret(&Request::Close { fd });
+    call_ret(&Request::Fs(FsRequest::Close { fd }));
     r
 }
 
@@ -184,7 +184,7 @@ fn is_dev_zero(fd: i32) -> bool {
     if crate::task::fdtable::kind(fd) == crate::task::fdtable::Kind::DevZero {
         return true;
     }
-    match crate::hypercall::call(&Request::Fstat { fd }) {
+    match crate::hypercall::call(&Request::Fs(FsRequest::Fstat { fd })) {
         Response::Stat(st) => st.st_mode & S_IFMT == S_IFCHR && st.st_rdev == RDEV_ZERO,
         _ => false,
     }
@@ -193,7 +193,7 @@ fn is_dev_zero(fd: i32) -> bool {
 /// Linux's access checks of a MAP_SHARED mapping of a device: the descriptor must be open
 /// for reading, and for writing too when the mapping is writable (EACCES).
 fn dev_zero_access(fd: i32, prot: u32) -> i64 {
-    let flags = call_ret(&Request::Fcntl { fd, cmd: F_GETFL as i32, arg: 0 });
+    let flags = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFL as i32, arg: 0 }));
     if flags < 0 {
         return flags;
     }
@@ -217,7 +217,7 @@ fn map_window(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64, na
     let len = page_ceil(len);
     let Some(gpa) = window::alloc(len) else { return ENOMEM };
     let write = prot & PROT_WRITE != 0;
-    let r = call_ret(&Request::FileMapShared { fd, offset: off, len, gpa, write });
+    let r = call_ret(&Request::Mm(MmRequest::FileMapShared { fd, offset: off, len, gpa, write }));
     if r < 0 {
         window::free(gpa, len);
         return r;
@@ -233,7 +233,7 @@ fn map_window(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64, na
     let placed = SPACE.lock().map_file(addr, len, prot, fixed, backing);
     placed.map_or_else(
         |e| {
-            call_ret(&Request::FileUnmapShared { gpa, len });
+            call_ret(&Request::Mm(MmRequest::FileUnmapShared { gpa, len }));
             window::free(gpa, len);
             e
         },
@@ -249,7 +249,7 @@ fn map_window(addr: u64, len: u64, prot: u32, fixed: bool, fd: i32, off: u64, na
 /// Ask the host to hold `fd`'s file for demand paging. Ok(None): it cannot (not a regular
 /// file, or no descriptor left for it), and the mapping is filled at once instead.
 fn hold_file(fd: i32) -> Result<Option<Arc<HeldFile>>, i64> {
-    let r = call_ret(&Request::FileHold { fd, write: false });
+    let r = call_ret(&Request::Mm(MmRequest::FileHold { fd, write: false }));
     match r {
         h if h >= 0 => Ok(Some(Arc::new(HeldFile { handle: h as i32 }))),
         e if e == err(errno::ENODEV) || e == err(errno::EMFILE) || e == err(errno::ENFILE) => Ok(None),
@@ -262,7 +262,7 @@ fn hold_file(fd: i32) -> Result<Option<Arc<HeldFile>>, i64> {
 fn fill_from_file(start: u64, len: u64, fd: i32, off: u64) -> Result<(), i64> {
     let mut segs = Vec::new();
     user_segments(start, len, Access::Write, &mut segs)?;
-    let r = call_ret(&Request::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(off as i64) });
+    let r = call_ret(&Request::Fs(FsRequest::Read { fd, buf: SegList::Borrowed(&segs), offset: Some(off as i64) }));
     if r < 0 {
         return Err(if r == err(errno::EISDIR) || r == err(errno::EINVAL) { err(errno::ENODEV) } else { r });
     }
@@ -411,7 +411,7 @@ fn remap_shared(space: &mut AddressSpace, vma: &Vma, old: u64, old_len: u64, tar
     let Some(base) = vma.file.as_ref().and_then(|f| f.window) else { return EINVAL };
     let Some(to) = window::alloc(new_len) else { return ENOMEM };
     let from = base + (old - vma.start);
-    if call_ret(&Request::FileRemapShared { from, to, len: new_len }) < 0 {
+    if call_ret(&Request::Mm(MmRequest::FileRemapShared { from, to, len: new_len })) < 0 {
         // A host that cannot (Darwin has no mremap): Linux's answer when it cannot grow.
         window::free(to, new_len);
         return ENOMEM;
@@ -522,7 +522,9 @@ fn advise(space: &mut AddressSpace, v: &Vma, advice: u32) -> i64 {
         // file and a shared mapping that may write it.
         MADV_REMOVE if v.locked || !file_backed(v) => EINVAL,
         MADV_REMOVE => match (window, v.file.as_ref().is_some_and(|f| f.may_write)) {
-            (Some(gpa), true) => call_ret(&Request::FileRemoveShared { gpa, len: v.end - v.start }).min(0),
+            (Some(gpa), true) => {
+                call_ret(&Request::Mm(MmRequest::FileRemoveShared { gpa, len: v.end - v.start })).min(0)
+            }
             _ => err(errno::EACCES),
         },
         // Only private anonymous memory can be wiped for a child.
@@ -562,7 +564,7 @@ pub fn msync(c: &mut Ctx<'_>) -> i64 {
         for v in space.vmas.overlapping(start, end) {
             let Some(window) = v.file.as_ref().and_then(|f| f.window) else { continue };
             let (s, e) = (v.start.max(start), v.end.min(end));
-            let r = call_ret(&Request::FileSyncShared { gpa: window + (s - v.start), len: e - s });
+            let r = call_ret(&Request::Mm(MmRequest::FileSyncShared { gpa: window + (s - v.start), len: e - s }));
             if r < 0 {
                 return r;
             }

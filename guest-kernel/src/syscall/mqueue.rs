@@ -13,7 +13,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{IpcRequest, Request, Response, SegList};
 use abi_shared::ipc;
 use abi_shared::linux::errno;
 
@@ -70,7 +70,7 @@ pub fn mq_open(c: &mut Ctx<'_>) -> i64 {
     };
     let name = tryret!(read_name(uname));
     let attr = attr.filter(|_| flags & O_CREAT != 0);
-    let fd = call_ret(&Request::MqOpen { name: &name, flags, mode, attr });
+    let fd = call_ret(&Request::Ipc(IpcRequest::MqOpen { name: &name, flags, mode, attr }));
     if fd >= 0 {
         FDS.opened(fd as i32, Desc::HOST, None);
     }
@@ -79,7 +79,7 @@ pub fn mq_open(c: &mut Ctx<'_>) -> i64 {
 
 pub fn mq_unlink(c: &mut Ctx<'_>) -> i64 {
     let name = tryret!(read_name(c.arg(0)));
-    call_ret(&Request::MqUnlink { name: &name })
+    call_ret(&Request::Ipc(IpcRequest::MqUnlink { name: &name }))
 }
 
 /// A zeroed kernel buffer, or ENOMEM.
@@ -103,7 +103,13 @@ pub fn mq_timedsend(c: &mut Ctx<'_>) -> i64 {
     tryret!(uaccess::copy_from_user(msg, &mut buf));
     let seg = [kernel_buf_seg(&buf)];
     let segs = if buf.is_empty() { &[][..] } else { &seg[..] };
-    call_ret(&Request::MqTransfer { fd, buf: SegList::Borrowed(segs), send: true, prio: prio as u32, timeout })
+    call_ret(&Request::Ipc(IpcRequest::MqTransfer {
+        fd,
+        buf: SegList::Borrowed(segs),
+        send: true,
+        prio: prio as u32,
+        timeout,
+    }))
 }
 
 pub fn mq_timedreceive(c: &mut Ctx<'_>) -> i64 {
@@ -112,7 +118,7 @@ pub fn mq_timedreceive(c: &mut Ctx<'_>) -> i64 {
     let buf = tryret!(kernel_buf(len.min(MESSAGE_MAX as u64) as usize));
     let seg = [kernel_buf_seg(&buf)];
     let segs = if buf.is_empty() { &[][..] } else { &seg[..] };
-    let req = Request::MqTransfer { fd, buf: SegList::Borrowed(segs), send: false, prio: 0, timeout };
+    let req = Request::Ipc(IpcRequest::MqTransfer { fd, buf: SegList::Borrowed(segs), send: false, prio: 0, timeout });
     let (n, prio) = match call(&req) {
         Response::Bytes { ret, data } if ret >= 0 => {
             (ret as usize, data.get(..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes))
@@ -132,7 +138,7 @@ pub fn mq_timedreceive(c: &mut Ctx<'_>) -> i64 {
 pub fn mq_notify(c: &mut Ctx<'_>) -> i64 {
     let (fd, uev) = (c.int(0), c.arg(1));
     if uev == 0 {
-        return call_ret(&Request::MqNotify { fd, how: None, signo: 0, value: 0, cookie: &[] });
+        return call_ret(&Request::Ipc(IpcRequest::MqNotify { fd, how: None, signo: 0, value: 0, cookie: &[] }));
     }
     let mut ev = [0u8; 16];
     tryret!(uaccess::copy_from_user(uev, &mut ev));
@@ -146,7 +152,7 @@ pub fn mq_notify(c: &mut Ctx<'_>) -> i64 {
         _ => return EINVAL,
     }
     let cookie: &[u8] = if how == ipc::SIGEV_THREAD { &cookie } else { &[] };
-    call_ret(&Request::MqNotify { fd, how: Some(how), signo, value, cookie })
+    call_ret(&Request::Ipc(IpcRequest::MqNotify { fd, how: Some(how), signo, value, cookie }))
 }
 
 /// mq_getsetattr: only mq_flags of the new attributes counts (O_NONBLOCK).
@@ -162,7 +168,7 @@ pub fn mq_getsetattr(c: &mut Ctx<'_>) -> i64 {
     // On the heap: the host writes it through its guest-physical address.
     let old = alloc::vec![0u8; ipc::MQ_ATTR_SIZE];
     let seg = [kernel_buf_seg(&old)];
-    let r = call_ret(&Request::MqGetsetattr { fd, new_flags, old: SegList::Borrowed(&seg) });
+    let r = call_ret(&Request::Ipc(IpcRequest::MqGetsetattr { fd, new_flags, old: SegList::Borrowed(&seg) }));
     if r == 0 && uold != 0 {
         tryret!(uaccess::copy_to_user(uold, &old));
     }

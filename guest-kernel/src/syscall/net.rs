@@ -11,7 +11,7 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, Request, Response, SegList};
+use abi_shared::hypercall::{FsRequest, GuestSeg, NetRequest, Request, Response, SegList};
 use abi_shared::linux::errno;
 
 use super::fs::{iovec_segments, rw_segments};
@@ -125,7 +125,7 @@ fn note_passed_fds(control: &[u8]) {
 }
 
 pub fn socket(c: &mut Ctx<'_>) -> i64 {
-    let fd = call_ret(&Request::Socket { domain: c.int(0), ty: c.int(1), protocol: c.int(2) });
+    let fd = call_ret(&Request::Net(NetRequest::Socket { domain: c.int(0), ty: c.int(1), protocol: c.int(2) }));
     if fd >= 0 {
         FDS.opened(fd as i32, Desc::HOST, None);
     }
@@ -134,17 +134,18 @@ pub fn socket(c: &mut Ctx<'_>) -> i64 {
 
 /// socketpair: like pipe2, the pair is closed again if it cannot be stored (EFAULT).
 pub fn socketpair(c: &mut Ctx<'_>) -> i64 {
-    let [a, b] = match call(&Request::Socketpair { domain: c.int(0), ty: c.int(1), protocol: c.int(2) }) {
-        Response::Fds(pair) => pair,
-        Response::Ret(e) => return e,
-        _ => return EFAULT,
-    };
+    let [a, b] =
+        match call(&Request::Net(NetRequest::Socketpair { domain: c.int(0), ty: c.int(1), protocol: c.int(2) })) {
+            Response::Fds(pair) => pair,
+            Response::Ret(e) => return e,
+            _ => return EFAULT,
+        };
     let mut out = [0u8; 8];
     out[..4].copy_from_slice(&a.to_le_bytes());
     out[4..].copy_from_slice(&b.to_le_bytes());
     if uaccess::copy_to_user(c.arg(3), &out).is_err() {
-        call_ret(&Request::Close { fd: a });
-        call_ret(&Request::Close { fd: b });
+        call_ret(&Request::Fs(FsRequest::Close { fd: a }));
+        call_ret(&Request::Fs(FsRequest::Close { fd: b }));
         return EFAULT;
     }
     FDS.opened(a, Desc::HOST, None);
@@ -154,7 +155,7 @@ pub fn socketpair(c: &mut Ctx<'_>) -> i64 {
 
 fn bind_connect(c: &Ctx<'_>, connect: bool) -> i64 {
     let addr = tryret!(read_addr(c.arg(1), c.arg(2)));
-    call_ret(&Request::BindConnect { fd: c.int(0), addr: &addr, connect })
+    call_ret(&Request::Net(NetRequest::BindConnect { fd: c.int(0), addr: &addr, connect }))
 }
 
 pub fn bind(c: &mut Ctx<'_>) -> i64 {
@@ -166,14 +167,14 @@ pub fn connect(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn listen(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Listen { fd: c.int(0), backlog: c.int(1) })
+    call_ret(&Request::Net(NetRequest::Listen { fd: c.int(0), backlog: c.int(1) }))
 }
 
 fn do_accept(fd: i32, uaddr: u64, ulen: u64, flags: i32) -> i64 {
     if flags & !(SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return EINVAL;
     }
-    let (new, addr) = match call(&Request::Accept { fd, flags }) {
+    let (new, addr) = match call(&Request::Net(NetRequest::Accept { fd, flags })) {
         Response::SockAddr { ret, addr } if ret >= 0 => (ret as i32, addr),
         Response::SockAddr { ret, .. } | Response::Ret(ret) => return ret,
         _ => return EFAULT,
@@ -181,7 +182,7 @@ fn do_accept(fd: i32, uaddr: u64, ulen: u64, flags: i32) -> i64 {
     if uaddr != 0 {
         if let Err(e) = write_addr(&addr, uaddr, ulen) {
             // Linux drops the connection it accepted when the address cannot be stored.
-            call_ret(&Request::Close { fd: new });
+            call_ret(&Request::Fs(FsRequest::Close { fd: new }));
             return e;
         }
     }
@@ -198,7 +199,7 @@ pub fn accept4(c: &mut Ctx<'_>) -> i64 {
 }
 
 fn sockname(c: &Ctx<'_>, peer: bool) -> i64 {
-    match call(&Request::SockName { fd: c.int(0), peer }) {
+    match call(&Request::Net(NetRequest::SockName { fd: c.int(0), peer })) {
         Response::SockAddr { ret: 0, addr } => write_addr(&addr, c.arg(1), c.arg(2)).map_or_else(|e| e, |()| 0),
         Response::SockAddr { ret, .. } | Response::Ret(ret) => ret,
         _ => EFAULT,
@@ -214,7 +215,7 @@ pub fn getpeername(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn shutdown(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::Shutdown { fd: c.int(0), how: c.int(1) })
+    call_ret(&Request::Net(NetRequest::Shutdown { fd: c.int(0), how: c.int(1) }))
 }
 
 pub fn getsockopt(c: &mut Ctx<'_>) -> i64 {
@@ -223,7 +224,7 @@ pub fn getsockopt(c: &mut Ctx<'_>) -> i64 {
     if len < 0 {
         return EINVAL;
     }
-    match call(&Request::Getsockopt { fd, level, name, len: len as u32 }) {
+    match call(&Request::Net(NetRequest::Getsockopt { fd, level, name, len: len as u32 })) {
         Response::Bytes { ret: 0, data } => {
             if uaccess::copy_to_user(optval, &data).is_err() {
                 return EFAULT;
@@ -247,7 +248,7 @@ pub fn setsockopt(c: &mut Ctx<'_>) -> i64 {
         tryret!(uaccess::copy_from_user(optval, &mut v));
         v
     };
-    call_ret(&Request::Setsockopt { fd, level, name, value: &value })
+    call_ret(&Request::Net(NetRequest::Setsockopt { fd, level, name, value: &value }))
 }
 
 /// The instructions of a `struct sock_fprog` (a count and a pointer): the host builds its
@@ -279,13 +280,13 @@ struct Outgoing {
 
 fn send(fd: i32, out: &Outgoing, flags: i32) -> i64 {
     let segs = &out.segs[..out.segs.len().min(SEGMENTS_PER_REQUEST)];
-    let r = call_ret(&Request::Sendmsg {
+    let r = call_ret(&Request::Net(NetRequest::Sendmsg {
         fd,
         buf: SegList::Borrowed(segs),
         addr: out.addr.as_deref(),
         control: &out.control,
         flags,
-    });
+    }));
     sigpipe_unless(r, flags)
 }
 
@@ -362,7 +363,7 @@ struct Incoming {
 fn receive(fd: i32, segs: &[GuestSeg], control_len: usize, flags: i32) -> Result<Incoming, i64> {
     let segs = &segs[..segs.len().min(SEGMENTS_PER_REQUEST)];
     let control_len = control_len.min(MAX_INLINE) as u32;
-    match call(&Request::Recvmsg { fd, buf: SegList::Borrowed(segs), control_len, flags }) {
+    match call(&Request::Net(NetRequest::Recvmsg { fd, buf: SegList::Borrowed(segs), control_len, flags })) {
         Response::Received { ret, addr, control, flags } if ret >= 0 => {
             note_passed_fds(&control);
             Ok(Incoming { len: ret, addr, control, flags })
@@ -501,7 +502,7 @@ pub fn ioctl(fd: i32, cmd: u64, arg: u64) -> Option<i64> {
     } else {
         return None;
     };
-    Some(match call(&Request::SocketIoctl { fd, cmd: cmd as u32, arg: &input }) {
+    Some(match call(&Request::Net(NetRequest::SocketIoctl { fd, cmd: cmd as u32, arg: &input })) {
         Response::Bytes { ret, data } if ret >= 0 => uaccess::copy_to_user(arg, &data).map_or(EFAULT, |()| ret),
         Response::Bytes { ret, .. } | Response::Ret(ret) => ret,
         _ => EFAULT,
@@ -516,7 +517,7 @@ fn ifconf(fd: i32, arg: u64) -> i64 {
     let len = i32::from_le_bytes([conf[0], conf[1], conf[2], conf[3]]);
     let buf = read_u64_at(&conf, 8);
     let want = if buf == 0 { 0 } else { len.max(0) as u32 };
-    match call(&Request::IfConf { fd, len: want }) {
+    match call(&Request::Net(NetRequest::IfConf { fd, len: want })) {
         Response::Bytes { ret, data } if ret >= 0 => {
             if buf != 0 {
                 tryret!(uaccess::copy_to_user(buf, &data));

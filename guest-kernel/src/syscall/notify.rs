@@ -5,7 +5,7 @@
 
 use alloc::vec;
 
-use abi_shared::hypercall::{Request, SegList};
+use abi_shared::hypercall::{FsRequest, NotifyRequest, Request, SegList};
 
 use super::fs::{path, rw_segments};
 use super::{Ctx, EFAULT};
@@ -23,7 +23,7 @@ macro_rules! tryret {
 }
 
 fn init(flags: i32) -> i64 {
-    let fd = call_ret(&Request::InotifyInit { flags });
+    let fd = call_ret(&Request::Notify(NotifyRequest::InotifyInit { flags }));
     if fd >= 0 {
         FDS.opened(fd as i32, Desc::new(Kind::Inotify, true, false), None);
     }
@@ -42,11 +42,11 @@ pub fn inotify_init1(c: &mut Ctx<'_>) -> i64 {
 /// inotify_add_watch(fd, path, mask): the host checks the mask and the descriptor.
 pub fn inotify_add_watch(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.arg(1)));
-    call_ret(&Request::InotifyAddWatch { fd: c.int(0), path: &p, mask: c.arg(2) as u32 })
+    call_ret(&Request::Notify(NotifyRequest::InotifyAddWatch { fd: c.int(0), path: &p, mask: c.arg(2) as u32 }))
 }
 
 pub fn inotify_rm_watch(c: &mut Ctx<'_>) -> i64 {
-    call_ret(&Request::InotifyRmWatch { fd: c.int(0), wd: c.int(1) })
+    call_ret(&Request::Notify(NotifyRequest::InotifyRmWatch { fd: c.int(0), wd: c.int(1) }))
 }
 
 /// Most bytes one inotify read takes: far more than the largest event (16 bytes and a
@@ -65,7 +65,7 @@ pub fn read(fd: i32, addr: u64, len: u64) -> i64 {
     let writable: u64 = segs.iter().map(|s| s.len).sum();
     let buf = vec![0u8; writable.min(READ_MAX) as usize];
     let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::Read { fd, buf: SegList::Borrowed(&seg), offset: None });
+    let n = call_ret(&Request::Fs(FsRequest::Read { fd, buf: SegList::Borrowed(&seg), offset: None }));
     if n <= 0 {
         return n;
     }

@@ -2,7 +2,7 @@
 //! and close need nothing more). A signal a program sends its own process through one is
 //! delivered here, as kill delivers those: the host is asked whose pidfd it is first.
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{PidfdRequest, Request};
 use abi_shared::linux::general::{PIDFD_SELF_THREAD, PIDFD_SELF_THREAD_GROUP};
 
 use super::{Ctx, EINVAL};
@@ -29,12 +29,16 @@ fn opened(fd: i64) -> i64 {
 
 /// pidfd_open(pid, flags): the host checks both.
 pub fn pidfd_open(c: &mut Ctx<'_>) -> i64 {
-    opened(call_ret(&Request::PidfdOpen { pid: c.int(0), flags: c.arg(1) as u32 }))
+    opened(call_ret(&Request::Pidfd(PidfdRequest::PidfdOpen { pid: c.int(0), flags: c.arg(1) as u32 })))
 }
 
 /// pidfd_getfd(pidfd, targetfd, flags): a copy of another process's descriptor here.
 pub fn pidfd_getfd(c: &mut Ctx<'_>) -> i64 {
-    opened(call_ret(&Request::PidfdGetfd { pidfd: c.int(0), targetfd: c.int(1), flags: c.arg(2) as u32 }))
+    opened(call_ret(&Request::Pidfd(PidfdRequest::PidfdGetfd {
+        pidfd: c.int(0),
+        targetfd: c.int(1),
+        flags: c.arg(2) as u32,
+    })))
 }
 
 /// Whom a pidfd_send_signal reaches.
@@ -52,7 +56,7 @@ fn target(pidfd: i32, flags: u32) -> Target {
     match pidfd {
         PIDFD_SELF_THREAD => Target::Us { thread: flags & PIDFD_SIGNAL_THREAD_GROUP == 0 },
         PIDFD_SELF_THREAD_GROUP => Target::Us { thread: flags & PIDFD_SIGNAL_THREAD != 0 },
-        fd if call_ret(&Request::PidfdPid { fd }) == i64::from(crate::task::pid()) => {
+        fd if call_ret(&Request::Pidfd(PidfdRequest::PidfdPid { fd })) == i64::from(crate::task::pid()) => {
             Target::Us { thread: flags & PIDFD_SIGNAL_THREAD != 0 }
         }
         _ => Target::Host,
@@ -79,5 +83,5 @@ fn send_by_host(fd: i32, sig: i32, uinfo: u64, flags: u32) -> i64 {
         }
     }
     let info = (uinfo != 0).then_some(&raw[..]);
-    call_ret(&Request::PidfdSendSignal { fd, sig, info, flags })
+    call_ret(&Request::Pidfd(PidfdRequest::PidfdSendSignal { fd, sig, info, flags }))
 }

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, Response};
+use abi_shared::hypercall::{FsRequest, Request, Response};
 use abi_shared::linux::{errno, Timespec};
 
 use super::{err, Ctx, EFAULT, EINVAL};
@@ -49,7 +49,7 @@ fn poll_until(fds: &[(i32, i16)], deadline: Option<u64>) -> Result<(i64, Vec<i16
             (d, t) => d.or(t),
         };
         let timeout_ns = until.map(|u| u.saturating_sub(now));
-        match call(&Request::Poll { fds: host_fds.clone(), timeout_ns }) {
+        match call(&Request::Fs(FsRequest::Poll { fds: host_fds.clone(), timeout_ns })) {
             Response::Polled { ready, revents } if ready > 0 => return Ok(merged(fds, &signalfds, (ready, revents))),
             Response::Polled { revents, .. } => {
                 if crate::signal::has_deliverable() {
@@ -94,7 +94,7 @@ fn merged(fds: &[(i32, i16)], signalfds: &[bool], (ready, mut revents): (i64, Ve
 
 /// One non-blocking look at `fds`.
 fn poll_once(fds: &[(i32, i16)]) -> Result<(i64, Vec<i16>), i64> {
-    match call(&Request::Poll { fds: fds.to_vec(), timeout_ns: Some(0) }) {
+    match call(&Request::Fs(FsRequest::Poll { fds: fds.to_vec(), timeout_ns: Some(0) })) {
         Response::Polled { ready, revents } => Ok((ready, revents)),
         Response::Ret(e) => Err(e),
         _ => Err(EINVAL),

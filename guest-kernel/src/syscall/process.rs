@@ -1,6 +1,6 @@
 //! Ending the process.
 
-use abi_shared::hypercall::{ExitHow, Request, Response, Startup};
+use abi_shared::hypercall::{ExitHow, ProcRequest, Request, Response, Startup, VcpuRequest};
 
 use super::Ctx;
 use crate::arch::platform;
@@ -205,7 +205,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
     let parent = crate::task::pid();
     // The other threads wait where they hold no kernel lock while the memory is copied.
     let gate = crate::task::fork_gate::close();
-    let forked = hypercall::call(&Request::Fork { vfork: args.flags & CLONE_VFORK != 0 });
+    let forked = hypercall::call(&Request::Vcpu(VcpuRequest::Fork { vfork: args.flags & CLONE_VFORK != 0 }));
     match forked {
         Response::Forked { child: true, .. } => crate::task::threads::only_the_caller_left(),
         Response::Forked { child: false, .. } if args.flags & CLONE_VFORK != 0 => {
@@ -237,7 +237,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
 /// the wait (they are taken after it). The other threads wait at the fork gate meanwhile
 /// (see task/fork_gate.rs), where on Linux they would run on.
 fn wait_for_vfork_child() {
-    while hypercall::call_ret(&Request::VforkWait) == super::EINTR {
+    while hypercall::call_ret(&Request::Proc(ProcRequest::VforkWait)) == super::EINTR {
         crate::task::fork_gate::checkpoint();
     }
 }
@@ -274,7 +274,7 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
 /// wait4(pid, wstatus, options, rusage): the host's, since children are host processes.
 pub fn wait4(c: &mut Ctx<'_>) -> i64 {
     let (pid, wstatus, options, rusage) = (c.int(0), c.arg(1), c.int(2), c.arg(3));
-    match hypercall::call(&Request::Wait4 { pid, options }) {
+    match hypercall::call(&Request::Proc(ProcRequest::Wait4 { pid, options })) {
         Response::Waited { ret, status, rusage: ru } => {
             if ret > 0 {
                 if wstatus != 0 && crate::mm::uaccess::copy_to_user(wstatus, &status.to_le_bytes()).is_err() {
@@ -295,7 +295,7 @@ pub fn wait4(c: &mut Ctx<'_>) -> i64 {
 /// si_signo and si_pid when WNOHANG found no child ready.
 pub fn waitid(c: &mut Ctx<'_>) -> i64 {
     let (idtype, id, infop, options, rusage) = (c.int(0), c.int(1), c.arg(2), c.int(3), c.arg(4));
-    match hypercall::call(&Request::Waitid { idtype, id, options }) {
+    match hypercall::call(&Request::Proc(ProcRequest::Waitid { idtype, id, options })) {
         Response::WaitedId { ret, info, rusage: ru } => {
             if infop != 0 && write_wait_siginfo(infop, &info).is_err() {
                 return super::EFAULT;

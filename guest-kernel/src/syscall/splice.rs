@@ -4,7 +4,7 @@
 //! guest-physical segments, which the host copies into or out of the pipe (see the host's
 //! server/splice.rs for why it copies).
 
-use abi_shared::hypercall::{Request, SegList};
+use abi_shared::hypercall::{FsRequest, Request, SegList, SpliceRequest};
 use abi_shared::linux::general::{O_ACCMODE, O_RDONLY, SPLICE_F_GIFT, SPLICE_F_MORE, SPLICE_F_MOVE, SPLICE_F_NONBLOCK};
 
 use super::fs::{iovec_segments, MAX_RW_COUNT, SEGMENTS_PER_REQUEST};
@@ -39,7 +39,7 @@ pub fn splice(c: &mut Ctx<'_>) -> i64 {
         (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let moved = call_ret(&Request::Splice { fd_in, off_in, fd_out, off_out, len, flags });
+    let moved = call_ret(&Request::Splice(SpliceRequest::Splice { fd_in, off_in, fd_out, off_out, len, flags }));
     if moved < 0 {
         return moved;
     }
@@ -56,7 +56,7 @@ pub fn splice(c: &mut Ctx<'_>) -> i64 {
 /// tee(fd_in, fd_out, len, flags): between two pipes, done by the host.
 pub fn tee(c: &mut Ctx<'_>) -> i64 {
     let (fd_in, fd_out, len, flags) = (c.int(0), c.int(1), c.arg(2).min(MAX_RW_COUNT), c.arg(3) as u32);
-    call_ret(&Request::Tee { fd_in, fd_out, len, flags })
+    call_ret(&Request::Splice(SpliceRequest::Tee { fd_in, fd_out, len, flags }))
 }
 
 /// vmsplice(fd, iov, nr_segs, flags): as Linux, the direction is the descriptor's: into
@@ -68,7 +68,7 @@ pub fn vmsplice(c: &mut Ctx<'_>) -> i64 {
     if flags & !SPLICE_F_ALL != 0 {
         return EINVAL;
     }
-    let status = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+    let status = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFL, arg: 0 }));
     if status < 0 {
         return status;
     }
@@ -82,5 +82,5 @@ pub fn vmsplice(c: &mut Ctx<'_>) -> i64 {
         return 0;
     }
     let first = &segs[..segs.len().min(SEGMENTS_PER_REQUEST)];
-    call_ret(&Request::Vmsplice { fd, buf: SegList::Borrowed(first), to_pipe, flags })
+    call_ret(&Request::Splice(SpliceRequest::Vmsplice { fd, buf: SegList::Borrowed(first), to_pipe, flags }))
 }

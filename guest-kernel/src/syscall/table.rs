@@ -201,6 +201,7 @@ syscall_table! {
     158 arch_prctl        Guest ids::arch_prctl       [ArchCode, X];
     159 adjtimex          Host  time::adjtimex        [Ptr];
     160 setrlimit         Guest ids::setrlimit        [Rlimit, RlimitIn];
+    162 sync              Host  fs::sync              [];
     164 settimeofday      Host  time::settimeofday    [Ptr, Ptr];
     186 gettid            Guest ids::gettid           [];
     188 setxattr          Host  fs_extra::setxattr    [Str, Str, Ptr, D, X];
@@ -289,6 +290,7 @@ syscall_table! {
     299 recvmmsg          Host  net::recvmmsg         [Fd, Ptr, D, X, Ptr];
     302 prlimit64         Guest ids::prlimit64        [D, Rlimit, RlimitIn, RlimitOut];
     305 clock_adjtime     Both  time::clock_adjtime   [Clock, Ptr];
+    306 syncfs            Host  fs::syncfs            [Fd];
     307 sendmmsg          Host  net::sendmmsg         [Fd, Ptr, D, X];
     309 getcpu            Guest misc::getcpu          [Ptr, Ptr, Ptr];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];

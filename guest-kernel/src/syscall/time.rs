@@ -1,7 +1,7 @@
 //! The clock and sleep syscalls: clocks from the TSC (crate::time), sleeping through
 //! signal::wait (short sleeps spin, long ones block the vCPU in the host).
 
-use abi_shared::hypercall::{Request, Response};
+use abi_shared::hypercall::{ClockRequest, Request, Response};
 use abi_shared::linux::Timespec;
 
 use abi_shared::linux::errno;
@@ -223,12 +223,20 @@ pub fn clock_settime(c: &mut Ctx<'_>) -> i64 {
         // request is read), older ones refuse it after (EPERM): ask the host's with a
         // harmless time (a CPU-time clock is never set).
         Err(e) if clock != CLOCK_REALTIME => {
-            let r = crate::hypercall::call_ret(&Request::ClockSettime { clock: host, sec: 0, nsec: 0 });
+            let r = crate::hypercall::call_ret(&Request::Clock(ClockRequest::ClockSettime {
+                clock: host,
+                sec: 0,
+                nsec: 0,
+            }));
             return if r == EINVAL { r } else { e };
         }
         Err(e) => return e,
     };
-    crate::hypercall::call_ret(&Request::ClockSettime { clock: host, sec: ts.tv_sec, nsec: ts.tv_nsec })
+    crate::hypercall::call_ret(&Request::Clock(ClockRequest::ClockSettime {
+        clock: host,
+        sec: ts.tv_sec,
+        nsec: ts.tv_nsec,
+    }))
 }
 
 /// settimeofday: the structs are read and the microseconds checked here, as Linux does
@@ -256,7 +264,7 @@ pub fn settimeofday(c: &mut Ctx<'_>) -> i64 {
     } else {
         None
     };
-    crate::hypercall::call_ret(&Request::Settimeofday { tv, tz })
+    crate::hypercall::call_ret(&Request::Clock(ClockRequest::Settimeofday { tv, tz }))
 }
 
 /// Linux's `struct timex` is 208 bytes.
@@ -267,7 +275,7 @@ fn adjtime(clock: i32, addr: u64) -> i64 {
     if uaccess::copy_from_user(addr, &mut timex).is_err() {
         return EFAULT;
     }
-    match crate::hypercall::call(&Request::ClockAdjtime { clock, timex: &timex }) {
+    match crate::hypercall::call(&Request::Clock(ClockRequest::ClockAdjtime { clock, timex: &timex })) {
         Response::Bytes { ret, data } if ret >= 0 && data.len() == TIMEX_SIZE => {
             uaccess::copy_to_user(addr, &data).map_or(EFAULT, |_| ret)
         }

@@ -5,7 +5,7 @@
 //! TIOCSPTLCK are here too (posix_openpt, grantpt, unlockpt and ptsname use them). The read-only ones (TCGETS, TIOCGWINSZ,
 //! TIOCGPGRP, FIONREAD) are in fs.rs.
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{Request, TtyRequest};
 use abi_shared::linux::signal::SIGTTOU;
 use abi_shared::linux::{LinuxTermios, LinuxWinsize};
 
@@ -30,20 +30,20 @@ pub fn ioctl(fd: i32, request: u64, arg: u64) -> Option<i64> {
     Some(match request {
         TCSETS | TCSETSW | TCSETSF => tcsets(fd, (request - TCSETS) as u8, arg),
         TIOCSWINSZ => match uaccess::read_struct::<LinuxWinsize>(arg) {
-            Ok(winsize) => call_ret(&Request::IoctlSetWinsize { fd, winsize }),
+            Ok(winsize) => call_ret(&Request::Tty(TtyRequest::IoctlSetWinsize { fd, winsize })),
             Err(e) => e,
         },
         TIOCSPGRP => match read_int(arg) {
-            Ok(pgrp) => call_ret(&Request::IoctlSetPgrp { fd, pgrp, ttou_ignored: sigttou_ignored() }),
+            Ok(pgrp) => call_ret(&Request::Tty(TtyRequest::IoctlSetPgrp { fd, pgrp, ttou_ignored: sigttou_ignored() })),
             Err(e) => e,
         },
         // The argument is a value, not a pointer.
-        TIOCSCTTY => call_ret(&Request::IoctlSetCtty { fd, steal: arg as i32 }),
-        TIOCNOTTY => call_ret(&Request::IoctlNoCtty { fd }),
-        TIOCGSID => int_out(call_ret(&Request::IoctlGetSid { fd }), arg),
-        TIOCGPTN => int_out(call_ret(&Request::IoctlGetPtyNumber { fd }), arg),
+        TIOCSCTTY => call_ret(&Request::Tty(TtyRequest::IoctlSetCtty { fd, steal: arg as i32 })),
+        TIOCNOTTY => call_ret(&Request::Tty(TtyRequest::IoctlNoCtty { fd })),
+        TIOCGSID => int_out(call_ret(&Request::Tty(TtyRequest::IoctlGetSid { fd })), arg),
+        TIOCGPTN => int_out(call_ret(&Request::Tty(TtyRequest::IoctlGetPtyNumber { fd })), arg),
         TIOCSPTLCK => match read_int(arg) {
-            Ok(lock) => call_ret(&Request::IoctlSetPtyLock { fd, lock }),
+            Ok(lock) => call_ret(&Request::Tty(TtyRequest::IoctlSetPtyLock { fd, lock })),
             Err(e) => e,
         },
         _ => return None,
@@ -52,7 +52,9 @@ pub fn ioctl(fd: i32, request: u64, arg: u64) -> Option<i64> {
 
 fn tcsets(fd: i32, when: u8, arg: u64) -> i64 {
     match uaccess::read_struct::<LinuxTermios>(arg) {
-        Ok(termios) => call_ret(&Request::IoctlTcsets { fd, when, termios, ttou_ignored: sigttou_ignored() }),
+        Ok(termios) => {
+            call_ret(&Request::Tty(TtyRequest::IoctlTcsets { fd, when, termios, ttou_ignored: sigttou_ignored() }))
+        }
         Err(e) => e,
     }
 }

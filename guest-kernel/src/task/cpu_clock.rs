@@ -5,7 +5,7 @@
 //! includes the monitor's own threads). The guest puts the caller's thread id where the
 //! program meant "this thread": the host thread serving the request is another one.
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{ClockRequest, Request};
 
 /// Linux's encoding: `(~pid << 3) | which`, bit 2 for a thread's clock, which 0..2 (PROF,
 /// VIRT, SCHED); which 3 without the thread bit is a clock descriptor's id.
@@ -73,7 +73,7 @@ pub fn host_clock(clock: i32) -> Option<i32> {
 /// A CPU-time clock's reading (`res` false) or resolution in ns, from the host; -EINVAL
 /// for a clock it does not know (a process that does not exist).
 pub fn read(host: i32, res: bool) -> Result<u64, i64> {
-    let r = crate::hypercall::call_ret(&Request::CpuClock { clock: host, res });
+    let r = crate::hypercall::call_ret(&Request::Clock(ClockRequest::CpuClock { clock: host, res }));
     if r < 0 {
         Err(r)
     } else {

@@ -5,7 +5,7 @@ use spin::Mutex;
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{Request, SegList};
+use abi_shared::hypercall::{FsRequest, Request, SegList};
 
 struct Exe {
     path: Vec<u8>,
@@ -46,7 +46,7 @@ fn absolute_path(path: &[u8]) -> Vec<u8> {
     const PATH_MAX: usize = 4096;
     let mut buf = alloc::vec![0u8; PATH_MAX];
     let seg = [crate::hypercall::kernel_buf_seg(&buf)];
-    let n = crate::hypercall::call_ret(&Request::Realpath { path, buf: SegList::Borrowed(&seg) });
+    let n = crate::hypercall::call_ret(&Request::Fs(FsRequest::Realpath { path, buf: SegList::Borrowed(&seg) }));
     if n > 0 {
         buf.truncate(n as usize);
         return buf;
@@ -54,7 +54,7 @@ fn absolute_path(path: &[u8]) -> Vec<u8> {
     if path.starts_with(b"/") {
         return path.to_vec();
     }
-    let n = crate::hypercall::call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    let n = crate::hypercall::call_ret(&Request::Fs(FsRequest::Getcwd { buf: SegList::Borrowed(&seg) }));
     if n <= 0 {
         return path.to_vec();
     }

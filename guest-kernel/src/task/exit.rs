@@ -1,6 +1,6 @@
 //! The end of the process: the monitor learns how it ended, with the syscall counters.
 
-use abi_shared::hypercall::{ExitHow, GuestSeg, Request, SegList};
+use abi_shared::hypercall::{ControlRequest, ExitHow, GuestSeg, Request, SegList};
 
 /// Tell the monitor how the program ended (with the syscall counters) and stop.
 pub fn terminate(how: ExitHow) -> ! {
@@ -19,6 +19,6 @@ pub fn terminate(how: ExitHow) -> ! {
     );
     let seg =
         crate::stats::counters_tables().map(|(va, len)| GuestSeg { gpa: crate::hypercall::kernel_va_to_gpa(va), len });
-    crate::hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&seg) });
+    crate::hypercall::call(&Request::Control(ControlRequest::Exit { how, stats: SegList::Borrowed(&seg) }));
     crate::arch::platform::halt_forever()
 }

@@ -25,7 +25,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{ControlRequest, FutexRequest, Request};
 use abi_shared::layout::MAX_VCPUS;
 use abi_shared::vcpus::VcpuSet;
 
@@ -82,12 +82,12 @@ fn park() {
         me.store(PARKED, Ordering::SeqCst);
         // A fork takes milliseconds: sleep in the host rather than take a core from it.
         while CLOSED.load(Ordering::SeqCst) != 0 {
-            crate::hypercall::call_ret(&Request::FutexSleep {
+            crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
                 gpa: closed_word_gpa(),
                 expected: 1,
                 timeout_ns: u64::MAX,
                 shared: false,
-            });
+            }));
         }
         me.store(RUNNING, Ordering::SeqCst);
         // Closed again between the load and the store (the next fork): park for it too.
@@ -140,11 +140,11 @@ pub fn open(closed: bool) {
     if closed {
         FORKER.store(u32::MAX, Ordering::SeqCst);
         CLOSED.store(0, Ordering::SeqCst);
-        crate::hypercall::call_ret(&Request::FutexWake {
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
             gpa: closed_word_gpa(),
             count: i32::MAX as u32,
             shared: false,
-        });
+        }));
         FORKING.store(false, Ordering::SeqCst);
     }
 }
@@ -176,5 +176,5 @@ fn kick(vcpus: VcpuSet) {
             super::futex::interrupt_wait(block);
         }
     }
-    crate::hypercall::call_ret(&Request::KickVcpus { vcpus });
+    crate::hypercall::call_ret(&Request::Control(ControlRequest::KickVcpus { vcpus }));
 }

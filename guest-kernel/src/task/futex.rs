@@ -5,7 +5,7 @@
 //! every waker takes too, so no wake is lost between the check and the sleep) and then
 //! sleeps in the host on a word of its own vCPU block (`vcpu_block::FUTEX_WAKE_WORD`): a
 //! waker removes it from the queue, stores WOKEN there, and only if the waiter had gone
-//! to sleep in the host (SLEEPING) asks the monitor to wake it (`Request::FutexWake`), so
+//! to sleep in the host (SLEEPING) asks the monitor to wake it (`FutexRequest::FutexWake`), so
 //! a waiter that is still on its way to sleep costs the waker no hypercall. The sleeping
 //! itself, which also ends at signals and timeouts, is the futex syscall's (syscall/).
 //!
@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::Request;
+use abi_shared::hypercall::{FutexRequest, Request};
 use abi_shared::layout::{vcpu_block, MAX_VCPUS, PHYS_MAP_BASE};
 use abi_shared::linux::errno;
 use spin::Mutex;
@@ -137,11 +137,11 @@ pub fn dequeue(id: u64) -> bool {
 /// Wake the waiter whose vCPU block is `block` (already off the queue).
 fn rouse(block: u64) {
     if wake_word(block).swap(WOKEN, Ordering::SeqCst) == SLEEPING {
-        crate::hypercall::call_ret(&Request::FutexWake {
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
             gpa: block + vcpu_block::FUTEX_WAKE_WORD,
             count: 1,
             shared: false,
-        });
+        }));
     }
 }
 
@@ -153,11 +153,11 @@ pub fn interrupt_wait(block: u64) {
         return;
     }
     if word.compare_exchange(SLEEPING, SIGNALLED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
-        crate::hypercall::call_ret(&Request::FutexWake {
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
             gpa: block + vcpu_block::FUTEX_WAKE_WORD,
             count: 1,
             shared: false,
-        });
+        }));
     }
 }
 
@@ -173,12 +173,12 @@ pub fn sleep_on_wake_word(block: u64, timeout_ns: u64) {
         let _ = word.compare_exchange(SIGNALLED, IDLE, Ordering::SeqCst, Ordering::SeqCst);
         return;
     }
-    crate::hypercall::call_ret(&Request::FutexSleep {
+    crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
         gpa: block + vcpu_block::FUTEX_WAKE_WORD,
         expected: SLEEPING,
         timeout_ns,
         shared: false,
-    });
+    }));
     if word.compare_exchange(SLEEPING, IDLE, Ordering::SeqCst, Ordering::SeqCst).is_err() {
         let _ = word.compare_exchange(SIGNALLED, IDLE, Ordering::SeqCst, Ordering::SeqCst);
     }

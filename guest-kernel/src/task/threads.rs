@@ -10,7 +10,7 @@
 //!
 //! Starting a thread: the creating thread claims a slot, fills the `Thread` (with the
 //! user registers the new thread starts with), builds the page tables and asks the
-//! monitor (`Request::StartThread`) for a host thread that runs the vCPU from
+//! monitor (`VcpuRequest::StartThread`) for a host thread that runs the vCPU from
 //! `thread_entry`, which finishes on the new vCPU what only it can do (its per-CPU page,
 //! its syscall MSRs, its FS base) and enters user mode.
 
@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
 
 use alloc::boxed::Box;
 
-use abi_shared::hypercall::{ExitHow, Request};
+use abi_shared::hypercall::{ControlRequest, ExitHow, Request, VcpuRequest};
 use abi_shared::layout::{vcpu_block, vcpu_block_gpa, MAX_VCPUS, STATIC_VCPU_BLOCKS, VCPU_BLOCK_SIZE};
 use abi_shared::linux::errno;
 use abi_shared::vcpus::{AtomicVcpuSet, VcpuSet};
@@ -205,7 +205,7 @@ pub fn wake_for_signal(t: &Thread) {
     if let Some(block) = block_of(vcpu) {
         super::futex::interrupt_wait(block);
     }
-    crate::hypercall::call_ret(&Request::KickVcpus { vcpus: VcpuSet::only(vcpu) });
+    crate::hypercall::call_ret(&Request::Control(ControlRequest::KickVcpus { vcpus: VcpuSet::only(vcpu) }));
 }
 
 /// Start a thread of the running process; returns its tid.
@@ -220,13 +220,13 @@ pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
     };
     crate::mm::tlb::add_vcpu(vcpu, block);
     process().threads.fetch_add(1, Ordering::SeqCst);
-    let ret = crate::hypercall::call_ret(&Request::StartThread {
+    let ret = crate::hypercall::call_ret(&Request::Vcpu(VcpuRequest::StartThread {
         vcpu,
         block,
         cr3,
         entry: thread_entry as *const () as u64,
         arg: core::ptr::from_ref(thread) as u64,
-    });
+    }));
     if ret < 0 {
         super::fork_gate::thread_gone(vcpu);
         process().threads.fetch_sub(1, Ordering::SeqCst);
@@ -315,7 +315,7 @@ pub fn exit_thread(status: i32) -> ! {
     crate::mm::vcpu_roots::forget(vcpu);
     // Nothing more of this thread runs in the guest: a fork need not wait for it.
     super::fork_gate::thread_gone(vcpu);
-    crate::hypercall::call(&Request::ThreadExit);
+    crate::hypercall::call(&Request::Vcpu(VcpuRequest::ThreadExit));
     platform::halt_forever()
 }
 

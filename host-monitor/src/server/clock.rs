@@ -4,7 +4,7 @@
 //! thread's id where the program meant "this thread" (the worker serving the request is
 //! another host thread).
 
-use abi_shared::hypercall::{Request, Response};
+use abi_shared::hypercall::{ClockRequest, Response};
 use abi_shared::linux::errno;
 
 use crate::host::sys;
@@ -26,69 +26,71 @@ fn target(pid: i32, own: bool) -> Result<i32, i64> {
     Ok(pid)
 }
 
-pub fn handle(req: &Request<'_>) -> Response {
+pub fn handle(req: &ClockRequest<'_>) -> Response {
     match req {
-        Request::CpuClock { clock, res } => ret(sys::cpu_clock(*clock, *res).map(|ns| ns as i64)),
-        Request::CpuItimer { which, new } => spec(sys::cpu_itimer(*which, *new)),
-        Request::CpuTimerCreate { clock, notify, signo, value, tid } => {
+        ClockRequest::CpuClock { clock, res } => ret(sys::cpu_clock(*clock, *res).map(|ns| ns as i64)),
+        ClockRequest::CpuItimer { which, new } => spec(sys::cpu_itimer(*which, *new)),
+        ClockRequest::CpuTimerCreate { clock, notify, signo, value, tid } => {
             ret(sys::cpu_timer_create(*clock, *notify, *signo, *value, *tid).map(i64::from))
         }
-        Request::CpuTimerSettime { id, flags, new } => spec(sys::cpu_timer_settime(*id, *flags, new)),
-        Request::CpuTimerGettime { id } => spec(sys::cpu_timer_gettime(*id)),
-        Request::CpuTimerGetoverrun { id } => ret(sys::cpu_timer_getoverrun(*id)),
-        Request::CpuTimerDelete { id } => ret(sys::cpu_timer_delete(*id)),
-        Request::ClockSettime { clock, sec, nsec } => ret(sys::clock_settime(*clock, *sec, *nsec)),
-        Request::Settimeofday { tv, tz } => ret(sys::settimeofday(*tv, *tz)),
-        Request::ClockAdjtime { clock, timex } => {
+        ClockRequest::CpuTimerSettime { id, flags, new } => spec(sys::cpu_timer_settime(*id, *flags, new)),
+        ClockRequest::CpuTimerGettime { id } => spec(sys::cpu_timer_gettime(*id)),
+        ClockRequest::CpuTimerGetoverrun { id } => ret(sys::cpu_timer_getoverrun(*id)),
+        ClockRequest::CpuTimerDelete { id } => ret(sys::cpu_timer_delete(*id)),
+        ClockRequest::ClockSettime { clock, sec, nsec } => ret(sys::clock_settime(*clock, *sec, *nsec)),
+        ClockRequest::Settimeofday { tv, tz } => ret(sys::settimeofday(*tv, *tz)),
+        ClockRequest::ClockAdjtime { clock, timex } => {
             let mut data = timex.to_vec();
             match sys::clock_adjtime(*clock, &mut data) {
                 Ok(state) => Response::Bytes { ret: state, data },
                 Err(e) => Response::Ret(-i64::from(e)),
             }
         }
-        Request::SchedSet { pid, own, policy, priority } => match target(*pid, *own) {
+        ClockRequest::SchedSet { pid, own, policy, priority } => match target(*pid, *own) {
             Ok(pid) => ret(sys::sched_set(pid, *policy, *priority)),
             Err(e) => Response::Ret(e),
         },
-        Request::SchedRrGetInterval { pid, own } => match target(*pid, *own) {
+        ClockRequest::SchedRrGetInterval { pid, own } => match target(*pid, *own) {
             Ok(pid) => ret(sys::sched_rr_get_interval(pid).map(|ns| ns as i64)),
             Err(e) => Response::Ret(e),
         },
-        Request::SchedSetaffinity { pid, own, mask } => match target(*pid, *own) {
+        ClockRequest::SchedSetaffinity { pid, own, mask } => match target(*pid, *own) {
             Ok(pid) => ret(sys::sched_setaffinity(pid, mask)),
             Err(e) => Response::Ret(e),
         },
-        Request::SchedGetaffinity { pid, own, len } => match target(*pid, *own) {
+        ClockRequest::SchedGetaffinity { pid, own, len } => match target(*pid, *own) {
             Ok(pid) => match sys::sched_getaffinity(pid, (*len).min(1 << 16) as usize) {
                 Ok(data) => Response::Bytes { ret: data.len() as i64, data },
                 Err(e) => Response::Ret(-i64::from(e)),
             },
             Err(e) => Response::Ret(e),
         },
-        // Not one of ours: the dispatcher in server/mod.rs sends only the above here.
-        _ => Response::Ret(-i64::from(errno::ENOSYS)),
     }
 }
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use abi_shared::hypercall::ClockRequest;
 
     #[test]
     fn the_process_clock_counts_cpu_time_and_bad_clocks_are_einval() {
         // CLOCK_PROCESS_CPUTIME_ID of "this process" encoded with pid 0.
         let clock = (!0i32 << 3) | 2;
-        let Response::Ret(a) = handle(&Request::CpuClock { clock, res: false }) else { panic!() };
+        let Response::Ret(a) = handle(&ClockRequest::CpuClock { clock, res: false }) else { panic!() };
         let mut x = 0u64;
         for i in 0..2_000_000u64 {
             x = std::hint::black_box(x.wrapping_add(i));
         }
-        let Response::Ret(b) = handle(&Request::CpuClock { clock, res: false }) else { panic!() };
+        let Response::Ret(b) = handle(&ClockRequest::CpuClock { clock, res: false }) else { panic!() };
         assert!(a > 0 && b > a, "{a} {b}");
-        assert_eq!(handle(&Request::CpuClock { clock, res: true }), Response::Ret(1));
+        assert_eq!(handle(&ClockRequest::CpuClock { clock, res: true }), Response::Ret(1));
         // A thread clock of a thread that is not ours.
         let other = (!1i32 << 3) | 6;
-        assert_eq!(handle(&Request::CpuClock { clock: other, res: false }), Response::Ret(-i64::from(errno::EINVAL)));
+        assert_eq!(
+            handle(&ClockRequest::CpuClock { clock: other, res: false }),
+            Response::Ret(-i64::from(errno::EINVAL))
+        );
     }
 
     #[test]
@@ -98,10 +100,12 @@ mod tests {
         let tid = unsafe { libc::gettid() };
         if tid != me {
             assert_eq!(
-                handle(&Request::SchedRrGetInterval { pid: tid, own: false }),
+                handle(&ClockRequest::SchedRrGetInterval { pid: tid, own: false }),
                 Response::Ret(-i64::from(errno::ESRCH))
             );
         }
-        assert!(matches!(handle(&Request::SchedRrGetInterval { pid: tid, own: true }), Response::Ret(n) if n >= 0));
+        assert!(
+            matches!(handle(&ClockRequest::SchedRrGetInterval { pid: tid, own: true }), Response::Ret(n) if n >= 0)
+        );
     }
 }

@@ -7,12 +7,13 @@ use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
-use abi_shared::hypercall::{ExecPlan, GuestSeg, Response};
+use abi_shared::hypercall::{ExecPlan, ExecRequest, GuestSeg, Response};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
+use std::os::fd::AsRawFd;
 
 use super::fs::{self, Failure, Handled};
-use super::{procfs, FdGuard};
+use super::{lock, procfs, FdGuard, Server};
 use crate::guest_mem::GuestMemory;
 use crate::host::sys::{self, fd_host_path};
 use crate::host::LinuxErrno;
@@ -31,7 +32,7 @@ use crate::vfs;
 
 /// PrepareExec: open the program, follow its `#!` lines and check its ELF interpreter.
 /// On success the ELF is open (close-on-exec) for the guest loader; on failure nothing is.
-pub(super) fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8], flags: i32) -> Handled {
+fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8], flags: i32) -> Handled {
     let allowed = general::AT_EMPTY_PATH | general::AT_SYMLINK_NOFOLLOW;
     if flags as u32 & !allowed != 0 {
         return Err(Failure::Errno(errno::EINVAL as LinuxErrno));
@@ -69,14 +70,7 @@ pub(super) fn prepare(fds: &FdGuard, mem: &GuestMemory, dirfd: i32, path: &[u8],
 }
 
 /// ExecNative: the host execs a `--native` program; returns only on failure.
-pub(super) fn exec_native(
-    fds: &FdGuard,
-    mem: &GuestMemory,
-    fd: i32,
-    args: &[GuestSeg],
-    argc: u32,
-    blocked: u64,
-) -> Handled {
+fn exec_native(fds: &FdGuard, mem: &GuestMemory, fd: i32, args: &[GuestSeg], argc: u32, blocked: u64) -> Handled {
     if fd < 0 || fds.is_reserved(fd) || !crate::native::is_native(fd) {
         return Err(Failure::Errno(errno::EBADF as LinuxErrno));
     }
@@ -116,6 +110,28 @@ fn check_arg_sizes(argv: &[CString], envp: &[CString]) -> Result<(), Failure> {
     Ok(())
 }
 
+impl Server {
+    /// Serve one exec request.
+    pub(super) fn exec(&self, mem: &GuestMemory, req: &ExecRequest<'_>) -> Response {
+        let result = match req {
+            ExecRequest::PrepareExec { dirfd, path, flags } => prepare(&self.fds, mem, *dirfd, path, *flags),
+            ExecRequest::ExecNative { fd, args, argc, blocked } => {
+                exec_native(&self.fds, mem, *fd, args.as_slice(), *argc, *blocked)
+            }
+            ExecRequest::CloseOnExec => {
+                // A vfork child's exec ends the parent's wait: the link goes (see vfork_done).
+                if let Some(fd) = lock(&self.vfork_done).take() {
+                    self.fds.unreserve(fd.as_raw_fd());
+                }
+                close_on_exec(&self.fds)
+            }
+            ExecRequest::CloseRange { first, last, flags } => close_range(&self.fds, *first, *last, *flags),
+            ExecRequest::FdsEnd => fds_end(&self.fds),
+        };
+        result.unwrap_or_else(Response::from)
+    }
+}
+
 /// The name Linux's execveat gives the program (bprm->filename): the path itself when it
 /// is absolute or relative to the working directory, else "/dev/fd/N" or "/dev/fd/N/path".
 pub fn exec_filename(dirfd: i32, path: &[u8]) -> Vec<u8> {
@@ -141,7 +157,7 @@ fn close(fd: c_int) {
 
 /// CloseOnExec: close every program descriptor marked FD_CLOEXEC (the monitor's own lie
 /// above the program's and are left alone).
-pub(super) fn close_on_exec(fds: &FdGuard) -> Handled {
+fn close_on_exec(fds: &FdGuard) -> Handled {
     let mut closed = 0;
     for fd in procfs::open_program_fds(fds)? {
         if sys::fd_flags(fd).is_ok_and(|flags| flags & libc::FD_CLOEXEC != 0) {
@@ -161,7 +177,7 @@ const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 /// asks for a private descriptor table first; a Linux process here is a host process whose
 /// table no other Linux process shares, so there is nothing to unshare (and unsharing on the
 /// host would part the monitor's threads).
-pub(super) fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> Handled {
+fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> Handled {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(Failure::Errno(errno::EINVAL as LinuxErrno));
     }
@@ -177,7 +193,7 @@ pub(super) fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> H
 }
 
 /// FdsEnd: one past the program's highest open descriptor (0 when it has none).
-pub(super) fn fds_end(fds: &FdGuard) -> Handled {
+fn fds_end(fds: &FdGuard) -> Handled {
     let highest = procfs::open_program_fds(fds)?.last().copied();
     Ok(Response::Ret(highest.map_or(0, |fd| i64::from(fd) + 1)))
 }

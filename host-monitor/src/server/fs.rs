@@ -13,7 +13,7 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
-use abi_shared::hypercall::{GuestSeg, LinuxFlock, MalformedReason, Request, Response, SegList, XattrTarget};
+use abi_shared::hypercall::{FsRequest, GuestSeg, LinuxFlock, MalformedReason, Response, SegList, XattrTarget};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
@@ -38,7 +38,6 @@ const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 const ENAMETOOLONG: LinuxErrno = errno::ENAMETOOLONG as LinuxErrno;
 const ERANGE: LinuxErrno = errno::ERANGE as LinuxErrno;
 const EOVERFLOW: LinuxErrno = errno::EOVERFLOW as LinuxErrno;
-const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
 
 /// Linux fcntl commands served here.
 const F_DUPFD: i32 = general::F_DUPFD as i32;
@@ -86,85 +85,90 @@ impl From<OutOfBounds> for Failure {
 pub(super) type Handled = Result<Response, Failure>;
 
 /// Serve one file or descriptor request, in the process's filesystem view.
-pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &FsRequest<'_>) -> Response {
     handle_in(fds, vfs::current(), mem, req)
 }
 
 /// Serve one file or descriptor request with paths resolved in `view`.
-pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &FsRequest<'_>) -> Response {
     let fs = Fs { fds, mem, view };
     let result = match req {
-        Request::Openat { dirfd, path, flags, mode } => fs.openat(*dirfd, path, *flags, *mode),
-        Request::Close { fd } => fs.close(*fd),
-        Request::Read { fd, buf, offset } => fs.read(*fd, buf, *offset),
-        Request::Write { fd, buf, offset } => fs.write(*fd, buf, *offset),
-        Request::Lseek { fd, offset, whence } => fs.lseek(*fd, *offset, *whence),
-        Request::Fstat { fd } => fs.fstat(*fd),
-        Request::Fstatat { dirfd, path, flags } => fs.fstatat(*dirfd, path, *flags),
-        Request::Statx { dirfd, path, flags, mask } => fs.statx(*dirfd, path, *flags, *mask),
-        Request::Getdents64 { fd, buf } => fs.getdents64(*fd, buf),
-        Request::Mkdirat { dirfd, path, mode } => fs.mkdirat(*dirfd, path, *mode),
-        Request::Mknodat { dirfd, path, mode, dev } => fs.mknodat(*dirfd, path, *mode, *dev),
-        Request::OpenProcSys { path, flags, mode } => open_proc_sys(path, *flags, *mode),
-        Request::Unlinkat { dirfd, path, flags } => fs.unlinkat(*dirfd, path, *flags),
-        Request::Renameat2 { olddirfd, oldpath, newdirfd, newpath, flags } => {
+        FsRequest::Openat { dirfd, path, flags, mode } => fs.openat(*dirfd, path, *flags, *mode),
+        FsRequest::Close { fd } => fs.close(*fd),
+        FsRequest::Read { fd, buf, offset } => fs.read(*fd, buf, *offset),
+        FsRequest::Write { fd, buf, offset } => fs.write(*fd, buf, *offset),
+        FsRequest::Lseek { fd, offset, whence } => fs.lseek(*fd, *offset, *whence),
+        FsRequest::Fstat { fd } => fs.fstat(*fd),
+        FsRequest::Fstatat { dirfd, path, flags } => fs.fstatat(*dirfd, path, *flags),
+        FsRequest::Statx { dirfd, path, flags, mask } => fs.statx(*dirfd, path, *flags, *mask),
+        FsRequest::Getdents64 { fd, buf } => fs.getdents64(*fd, buf),
+        FsRequest::Mkdirat { dirfd, path, mode } => fs.mkdirat(*dirfd, path, *mode),
+        FsRequest::Mknodat { dirfd, path, mode, dev } => fs.mknodat(*dirfd, path, *mode, *dev),
+        FsRequest::Unlinkat { dirfd, path, flags } => fs.unlinkat(*dirfd, path, *flags),
+        FsRequest::Renameat2 { olddirfd, oldpath, newdirfd, newpath, flags } => {
             fs.renameat2(*olddirfd, oldpath, *newdirfd, newpath, *flags)
         }
-        Request::Symlinkat { target, newdirfd, linkpath } => fs.symlinkat(target, *newdirfd, linkpath),
-        Request::Readlinkat { dirfd, path, buf } => fs.readlinkat(*dirfd, path, buf),
-        Request::Truncate { path, length } => fs.truncate(path, *length),
-        Request::Ftruncate { fd, length } => fs.ftruncate(*fd, *length),
-        Request::Fsync { fd } => fs.fsync(*fd),
-        Request::Fdatasync { fd } => fs.fdatasync(*fd),
-        Request::Fchmodat { dirfd, path, mode } => fs.fchmodat(*dirfd, path, *mode),
-        Request::Fchmod { fd, mode } => fs.fchmod(*fd, *mode),
-        Request::Faccessat { dirfd, path, mode, flags } => fs.faccessat(*dirfd, path, *mode, *flags),
-        Request::Getcwd { buf } => fs.getcwd(buf),
-        Request::Chdir { path } => fs.chdir(path),
-        Request::Fchdir { fd } => fs.fchdir(*fd),
-        Request::Dup { fd } => fs.dup(*fd),
-        Request::Dup3 { oldfd, newfd, flags } => fs.dup3(*oldfd, *newfd, *flags),
-        Request::Fcntl { fd, cmd, arg } => fs.fcntl(*fd, *cmd, *arg),
-        Request::IoctlTcgets { fd } => fs.tcgets(*fd),
-        Request::IoctlGetWinsize { fd } => fs.get_winsize(*fd),
-        Request::Umask { mask } => Ok(umask(*mask)),
-        Request::Pipe2 { flags } => fs.pipe2(*flags),
-        Request::EpollCreate { cloexec } => fs.epoll_create(*cloexec),
-        Request::Eventfd { initval, flags } => fs.eventfd(*initval, *flags),
-        Request::TimerfdCreate { clock, flags } => fs.timerfd_create(*clock, *flags),
-        Request::TimerfdSettime { fd, flags, new } => fs.timerfd_settime(*fd, *flags, new),
-        Request::TimerfdGettime { fd } => fs.timerfd_gettime(*fd),
-        Request::EpollCtl { epfd, op, fd, events, data } => fs.epoll_ctl(*epfd, *op, *fd, *events, *data),
-        Request::EpollWait { epfd, max, timeout_ns } => fs.epoll_wait(*epfd, *max, *timeout_ns),
-        Request::Linkat { olddirfd, oldpath, newdirfd, newpath, flags } => {
+        FsRequest::Symlinkat { target, newdirfd, linkpath } => fs.symlinkat(target, *newdirfd, linkpath),
+        FsRequest::Readlinkat { dirfd, path, buf } => fs.readlinkat(*dirfd, path, buf),
+        FsRequest::Truncate { path, length } => fs.truncate(path, *length),
+        FsRequest::Ftruncate { fd, length } => fs.ftruncate(*fd, *length),
+        FsRequest::Fsync { fd } => fs.fsync(*fd),
+        FsRequest::Fdatasync { fd } => fs.fdatasync(*fd),
+        FsRequest::Sync => {
+            rustix::fs::sync();
+            ret(0)
+        }
+        FsRequest::Syncfs { fd } => fs.syncfs(*fd),
+        FsRequest::Fchmodat { dirfd, path, mode } => fs.fchmodat(*dirfd, path, *mode),
+        FsRequest::Fchmod { fd, mode } => fs.fchmod(*fd, *mode),
+        FsRequest::Faccessat { dirfd, path, mode, flags } => fs.faccessat(*dirfd, path, *mode, *flags),
+        FsRequest::Getcwd { buf } => fs.getcwd(buf),
+        FsRequest::Chdir { path } => fs.chdir(path),
+        FsRequest::Fchdir { fd } => fs.fchdir(*fd),
+        FsRequest::Dup { fd } => fs.dup(*fd),
+        FsRequest::Dup3 { oldfd, newfd, flags } => fs.dup3(*oldfd, *newfd, *flags),
+        FsRequest::Fcntl { fd, cmd, arg } => fs.fcntl(*fd, *cmd, *arg),
+        FsRequest::Umask { mask } => Ok(umask(*mask)),
+        FsRequest::Pipe2 { flags } => fs.pipe2(*flags),
+        FsRequest::EpollCreate { cloexec } => fs.epoll_create(*cloexec),
+        FsRequest::Eventfd { initval, flags } => fs.eventfd(*initval, *flags),
+        FsRequest::TimerfdCreate { clock, flags } => fs.timerfd_create(*clock, *flags),
+        FsRequest::TimerfdSettime { fd, flags, new } => fs.timerfd_settime(*fd, *flags, new),
+        FsRequest::TimerfdGettime { fd } => fs.timerfd_gettime(*fd),
+        FsRequest::EpollCtl { epfd, op, fd, events, data } => fs.epoll_ctl(*epfd, *op, *fd, *events, *data),
+        FsRequest::EpollWait { epfd, max, timeout_ns } => fs.epoll_wait(*epfd, *max, *timeout_ns),
+        FsRequest::Linkat { olddirfd, oldpath, newdirfd, newpath, flags } => {
             fs.linkat(*olddirfd, oldpath, *newdirfd, newpath, *flags)
         }
-        Request::Utimensat { dirfd, path, times, flags } => fs.utimensat(*dirfd, *path, times.as_ref(), *flags),
-        Request::Fchownat { dirfd, path, uid, gid, flags } => fs.fchownat(*dirfd, path, *uid, *gid, *flags),
-        Request::Fchown { fd, uid, gid } => fs.fchown(*fd, *uid, *gid),
-        Request::IoctlFionread { fd } => fs.fionread(*fd),
-        Request::IoctlGetPgrp { fd } => fs.get_pgrp(*fd),
-        Request::Realpath { path, buf } => fs.realpath(path, buf),
-        Request::Getxattr { target, name, buf, size } => fs.getxattr(target, name, buf, *size),
-        Request::FcntlLock { fd, cmd, lock } => fs.fcntl_lock(*fd, *cmd, lock),
-        Request::Flock { fd, op } => fs.flock(*fd, *op),
-        Request::Poll { fds, timeout_ns } => fs.poll(fds, *timeout_ns),
-        Request::Listxattr { target, buf, size } => fs.listxattr(target, buf, *size),
-        Request::Statfs { path } => fs.statfs(path),
-        Request::Fstatfs { fd } => fs.fstatfs(*fd),
-        Request::Sendfile { out_fd, in_fd, offset, count } => fs.sendfile(*out_fd, *in_fd, *offset, *count),
-        Request::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags } => {
+        FsRequest::Utimensat { dirfd, path, times, flags } => fs.utimensat(*dirfd, *path, times.as_ref(), *flags),
+        FsRequest::Fchownat { dirfd, path, uid, gid, flags } => fs.fchownat(*dirfd, path, *uid, *gid, *flags),
+        FsRequest::Fchown { fd, uid, gid } => fs.fchown(*fd, *uid, *gid),
+        FsRequest::IoctlFionread { fd } => fs.fionread(*fd),
+        FsRequest::Realpath { path, buf } => fs.realpath(path, buf),
+        FsRequest::Getxattr { target, name, buf, size } => fs.getxattr(target, name, buf, *size),
+        FsRequest::FcntlLock { fd, cmd, lock } => fs.fcntl_lock(*fd, *cmd, lock),
+        FsRequest::Flock { fd, op } => fs.flock(*fd, *op),
+        FsRequest::Poll { fds, timeout_ns } => fs.poll(fds, *timeout_ns),
+        FsRequest::Listxattr { target, buf, size } => fs.listxattr(target, buf, *size),
+        FsRequest::Statfs { path } => fs.statfs(path),
+        FsRequest::Fstatfs { fd } => fs.fstatfs(*fd),
+        FsRequest::Sendfile { out_fd, in_fd, offset, count } => fs.sendfile(*out_fd, *in_fd, *offset, *count),
+        FsRequest::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags } => {
             fs.copy_file_range(*fd_in, *off_in, *fd_out, *off_out, *len, *flags)
         }
-        Request::Fallocate { fd, mode, offset, len } => fs.fallocate(*fd, *mode, *offset, *len),
-        Request::Fadvise { fd, offset, len, advice } => fs.fadvise(*fd, *offset, *len, *advice),
-        Request::Setxattr { target, name, value, flags } => fs.setxattr(target, name, value, *flags),
-        Request::Removexattr { target, name } => fs.removexattr(target, name),
-        Request::MemfdCreate { name, flags } => fs.memfd_create(name, *flags),
-        // Not a file request: the dispatcher in server/mod.rs serves those.
-        _ => Err(Failure::Errno(ENOSYS)),
+        FsRequest::Fallocate { fd, mode, offset, len } => fs.fallocate(*fd, *mode, *offset, *len),
+        FsRequest::Fadvise { fd, offset, len, advice } => fs.fadvise(*fd, *offset, *len, *advice),
+        FsRequest::Setxattr { target, name, value, flags } => fs.setxattr(target, name, value, *flags),
+        FsRequest::Removexattr { target, name } => fs.removexattr(target, name),
+        FsRequest::MemfdCreate { name, flags } => fs.memfd_create(name, *flags),
     };
     result.unwrap_or_else(Response::from)
+}
+
+/// The Linux device number of the character device open at `fd`, None for anything else.
+fn char_device(fd: c_int) -> Option<u64> {
+    let st = host::stat_to_linux(&sys::fstat(fd).ok()?);
+    (st.st_mode & general::S_IFMT == general::S_IFCHR).then_some(st.st_rdev)
 }
 
 /// A successful call's value.
@@ -288,7 +292,7 @@ pub(super) fn open_for_exec(
 /// The host's /proc/sys/`path` opened for the guest's /proc (a sysctl it does not serve
 /// itself). The path is the host's own, outside any view, so it must stay below /proc/sys:
 /// no empty, "." or ".." component (a final slash is allowed, as the walk would allow it).
-fn open_proc_sys(path: &[u8], flags: i32, mode: u32) -> Handled {
+pub(super) fn open_proc_sys(path: &[u8], flags: i32, mode: u32) -> Handled {
     let names = path.strip_suffix(b"/").unwrap_or(path);
     if !path.is_empty() && names.split(|&b| b == b'/').any(|n| n.is_empty() || n == b"." || n == b"..") {
         return Err(Failure::Malformed(MalformedReason::NotAllowed));
@@ -449,9 +453,15 @@ impl<'a> Fs<'a> {
 
     fn openat(&self, dirfd: i32, path: &[u8], flags: i32, mode: u32) -> Handled {
         let at = self.at(dirfd, path, last_from_open_flags(flags))?;
-        let flags = host::open_flags_to_host(flags)?;
+        let host_flags = host::open_flags_to_host(flags)?;
         let mode = host::open_mode_to_host(mode);
-        ret(sys::openat(at.dirfd, &at.path, flags, mode)?.into())
+        let fd = sys::openat(at.dirfd, &at.path, host_flags, mode)?;
+        if (path == b"/dev/null" || path == b"/dev/zero") && flags & general::O_PATH as i32 == 0 {
+            if let Some(rdev) = char_device(fd) {
+                return Ok(Response::OpenedCharDevice { fd: fd.into(), rdev });
+            }
+        }
+        ret(fd.into())
     }
 
     fn close(&self, fd: i32) -> Handled {
@@ -609,6 +619,11 @@ impl<'a> Fs<'a> {
         ret(0)
     }
 
+    fn syncfs(&self, fd: i32) -> Handled {
+        sys::syncfs(self.fd(fd)?)?;
+        ret(0)
+    }
+
     fn fchmodat(&self, dirfd: i32, path: &[u8], mode: u32) -> Handled {
         let HostAt { dirfd, path, .. } = self.at(dirfd, path, Last::Follow)?;
         sys::fchmodat(dirfd, &path, host::mode_to_host(mode))?;
@@ -711,11 +726,6 @@ impl<'a> Fs<'a> {
         ret(sys::dup_at_least(fd, min, cloexec)?.into())
     }
 
-    fn tcgets(&self, fd: i32) -> Handled {
-        let t = sys::tcgetattr(self.fd(fd)?)?;
-        Ok(Response::Termios(host::termios_to_linux(&t)))
-    }
-
     fn pipe2(&self, flags: i32) -> Handled {
         let flags = host::pipe_flags_to_host(flags)?;
         let [read_end, write_end] = sys::pipe2(flags)?;
@@ -815,11 +825,6 @@ impl<'a> Fs<'a> {
         ret(i64::from(sys::bytes_readable(self.fd(fd)?)?))
     }
 
-    /// TIOCGPGRP: the foreground process group of the terminal.
-    fn get_pgrp(&self, fd: i32) -> Handled {
-        ret(i64::from(sys::foreground_pgrp(self.fd(fd)?)?))
-    }
-
     /// The canonical absolute path of `path`, without NUL, into the segments.
     fn realpath(&self, path: &[u8], buf: &SegList<'_>) -> Handled {
         if let View::Mounted(view) = self.view {
@@ -854,11 +859,6 @@ impl<'a> Fs<'a> {
             return Err(Failure::Errno(ERANGE));
         }
         ret(self.copy_out(buf.as_slice(), &resolved, resolved.len() as i64)?)
-    }
-
-    fn get_winsize(&self, fd: i32) -> Handled {
-        let ws = sys::window_size(self.fd(fd)?)?;
-        Ok(Response::Winsize(host::winsize_to_linux(&ws)))
     }
 }
 
@@ -959,6 +959,7 @@ mod view_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use abi_shared::hypercall::{FsRequest, ProcfsRequest, Request, TtyRequest};
     use abi_shared::linux::{general as lx, LinuxStat};
     use proptest::prelude::*;
     use std::os::unix::ffi::OsStrExt;
@@ -973,8 +974,8 @@ mod tests {
     use super::super::test_support::{open_pty, TempDir};
     use std::os::fd::AsRawFd;
 
-    fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
-        handle(&FdGuard::default(), mem, &req)
+    fn call<'a>(mem: &GuestMemory, req: impl Into<Request<'a>>) -> Response {
+        super::super::test_support::serve(&FdGuard::default(), mem, &req.into())
     }
 
     /// The value of a `Response::Ret`.
@@ -994,21 +995,41 @@ mod tests {
     }
 
     fn open(mem: &GuestMemory, path: &[u8], flags: u32, mode: u32) -> i32 {
-        let fd = value(call(mem, Request::Openat { dirfd: AT_FDCWD, path, flags: flags as i32, mode }));
+        let fd = value(call(mem, FsRequest::Openat { dirfd: AT_FDCWD, path, flags: flags as i32, mode }));
         assert!(fd >= 0, "open {:?}: {fd}", String::from_utf8_lossy(path));
         fd as i32
     }
 
     fn close(mem: &GuestMemory, fd: i32) {
-        assert_eq!(call(mem, Request::Close { fd }), Response::Ret(0));
+        assert_eq!(call(mem, FsRequest::Close { fd }), Response::Ret(0));
+    }
+
+    #[test]
+    fn opening_dev_null_or_zero_says_which_device_it_is() {
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        for (path, rdev) in [(&b"/dev/null"[..], 0x103), (b"/dev/zero", 0x105)] {
+            let openat = |flags: u32| FsRequest::Openat { dirfd: AT_FDCWD, path, flags: flags as i32, mode: 0 };
+            let Response::OpenedCharDevice { fd, rdev: got } = call(&mem, openat(lx::O_RDWR)) else {
+                panic!("{path:?}: no device answer")
+            };
+            assert_eq!(got, rdev);
+            close(&mem, fd as i32);
+            // O_PATH opens nothing to read or write: the plain answer.
+            let fd = value(call(&mem, openat(lx::O_PATH)));
+            close(&mem, fd as i32);
+        }
+        // Another path to the same device: the plain answer (the guest knows only these two).
+        let fd = value(call(&mem, FsRequest::Openat { dirfd: AT_FDCWD, path: b"/dev/./null", flags: 0, mode: 0 }));
+        close(&mem, fd as i32);
     }
 
     fn read(mem: &GuestMemory, fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> Response {
-        call(mem, Request::Read { fd, buf: SegList::Borrowed(segs), offset })
+        call(mem, FsRequest::Read { fd, buf: SegList::Borrowed(segs), offset })
     }
 
     fn write(mem: &GuestMemory, fd: i32, segs: &[GuestSeg], offset: Option<i64>) -> Response {
-        call(mem, Request::Write { fd, buf: SegList::Borrowed(segs), offset })
+        call(mem, FsRequest::Write { fd, buf: SegList::Borrowed(segs), offset })
     }
 
     fn stat_of(resp: Response) -> LinuxStat {
@@ -1043,7 +1064,7 @@ mod tests {
         assert_eq!(value(write(&mem, fd, &[seg(0x100, 6), seg(0x2000, 5)], None)), 11);
         assert_eq!(std::fs::read(dir.host("data")).unwrap(), b"hello world");
 
-        assert_eq!(value(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_SET })), 0);
+        assert_eq!(value(call(&mem, FsRequest::Lseek { fd, offset: 0, whence: lx::SEEK_SET })), 0);
         assert_eq!(value(read(&mem, fd, &[seg(0x3000, 4), seg(0x5000, 100)], None)), 11);
         assert_eq!(mem.read_vec(0x3000, 4).unwrap(), b"hell");
         assert_eq!(mem.read_vec(0x5000, 8).unwrap(), b"o world\0");
@@ -1055,7 +1076,8 @@ mod tests {
     fn proc_sys_opens_stay_below_proc_sys() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let open_sys = |path: &[u8]| call(&mem, Request::OpenProcSys { path, flags: lx::O_RDONLY as i32, mode: 0 });
+        let open_sys =
+            |path: &[u8]| call(&mem, ProcfsRequest::OpenProcSys { path, flags: lx::O_RDONLY as i32, mode: 0 });
         let refused = Response::Malformed(MalformedReason::NotAllowed);
         let outside: [&[u8]; 5] =
             [b"../self/environ", b"kernel/../../x", b"/etc/passwd", b"kernel//ostype", b"./kernel"];
@@ -1089,7 +1111,7 @@ mod tests {
         assert_eq!(mem.read_vec(0x200, 2).unwrap(), b"89");
         assert_eq!(value(read(&mem, fd, &[seg(0x100, 2)], Some(100))), 0);
         assert_eq!(read(&mem, fd, &[seg(0x100, 2)], Some(-1)), err(errno::EINVAL));
-        assert_eq!(value(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_CUR })), 0);
+        assert_eq!(value(call(&mem, FsRequest::Lseek { fd, offset: 0, whence: lx::SEEK_CUR })), 0);
         close(&mem, fd);
     }
 
@@ -1103,24 +1125,24 @@ mod tests {
         let md = std::fs::metadata(dir.host("file")).unwrap();
 
         let fd = open(&mem, &dir.join("file"), lx::O_RDONLY, 0);
-        assert_stat_matches(&stat_of(call(&mem, Request::Fstat { fd })), &md);
+        assert_stat_matches(&stat_of(call(&mem, FsRequest::Fstat { fd })), &md);
         let path = dir.join("file");
-        assert_stat_matches(&stat_of(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 })), &md);
+        assert_stat_matches(&stat_of(call(&mem, FsRequest::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 })), &md);
 
         // Following the link gives the file; AT_SYMLINK_NOFOLLOW gives the link itself.
         let link = dir.join("link");
-        assert_stat_matches(&stat_of(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &link, flags: 0 })), &md);
+        assert_stat_matches(&stat_of(call(&mem, FsRequest::Fstatat { dirfd: AT_FDCWD, path: &link, flags: 0 })), &md);
         let nofollow = lx::AT_SYMLINK_NOFOLLOW as i32;
-        let st = stat_of(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &link, flags: nofollow }));
+        let st = stat_of(call(&mem, FsRequest::Fstatat { dirfd: AT_FDCWD, path: &link, flags: nofollow }));
         assert_stat_matches(&st, &std::fs::symlink_metadata(dir.host("link")).unwrap());
         assert_eq!(st.st_mode & lx::S_IFMT, lx::S_IFLNK);
 
         // AT_EMPTY_PATH with an empty path is fstat; without the flag, ENOENT.
         let empty_path = lx::AT_EMPTY_PATH as i32;
-        assert_stat_matches(&stat_of(call(&mem, Request::Fstatat { dirfd: fd, path: b"", flags: empty_path })), &md);
-        assert_eq!(call(&mem, Request::Fstatat { dirfd: fd, path: b"", flags: 0 }), err(errno::ENOENT));
+        assert_stat_matches(&stat_of(call(&mem, FsRequest::Fstatat { dirfd: fd, path: b"", flags: empty_path })), &md);
+        assert_eq!(call(&mem, FsRequest::Fstatat { dirfd: fd, path: b"", flags: 0 }), err(errno::ENOENT));
         assert_eq!(
-            call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0x4000_0000 }),
+            call(&mem, FsRequest::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0x4000_0000 }),
             err(errno::EINVAL)
         );
         close(&mem, fd);
@@ -1135,7 +1157,7 @@ mod tests {
         let md = std::fs::metadata(dir.host("file")).unwrap();
         let path = dir.join("file");
         let mask = lx::STATX_BASIC_STATS | lx::STATX_BTIME;
-        let stx = match call(&mem, Request::Statx { dirfd: AT_FDCWD, path: &path, flags: 0, mask }) {
+        let stx = match call(&mem, FsRequest::Statx { dirfd: AT_FDCWD, path: &path, flags: 0, mask }) {
             Response::Statx(stx) => stx,
             other => panic!("expected Statx, got {other:?}"),
         };
@@ -1148,7 +1170,10 @@ mod tests {
         assert_eq!(stx.stx_mask & !host::STATX_CARRIED_MASK, 0);
 
         let missing = dir.join("missing");
-        assert_eq!(call(&mem, Request::Statx { dirfd: AT_FDCWD, path: &missing, flags: 0, mask }), err(errno::ENOENT));
+        assert_eq!(
+            call(&mem, FsRequest::Statx { dirfd: AT_FDCWD, path: &missing, flags: 0, mask }),
+            err(errno::ENOENT)
+        );
     }
 
     /// Names in a getdents64 buffer.
@@ -1176,14 +1201,14 @@ mod tests {
 
         // Too small for one entry: EINVAL, as the host syscall says.
         assert_eq!(
-            call(&mem, Request::Getdents64 { fd, buf: SegList::Borrowed(&[seg(0x100, 10)]) }),
+            call(&mem, FsRequest::Getdents64 { fd, buf: SegList::Borrowed(&[seg(0x100, 10)]) }),
             err(errno::EINVAL)
         );
 
         let segs = [seg(0x1000, 30), seg(0x8000, 4096)];
         let mut names = Vec::new();
         loop {
-            let n = value(call(&mem, Request::Getdents64 { fd, buf: SegList::Borrowed(&segs) })) as u64;
+            let n = value(call(&mem, FsRequest::Getdents64 { fd, buf: SegList::Borrowed(&segs) })) as u64;
             if n == 0 {
                 break;
             }
@@ -1202,11 +1227,12 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let link = dir.join("link");
-        let made = call(&mem, Request::Symlinkat { target: b"some/target", newdirfd: AT_FDCWD, linkpath: &link });
+        let made = call(&mem, FsRequest::Symlinkat { target: b"some/target", newdirfd: AT_FDCWD, linkpath: &link });
         assert_eq!(made, Response::Ret(0));
 
         let segs = [seg(0x100, 3), seg(0x200, 100)];
-        let n = value(call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&segs) }));
+        let n =
+            value(call(&mem, FsRequest::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&segs) }));
         assert_eq!(n, 11);
         assert_eq!(mem.read_vec(0x100, 3).unwrap(), b"som");
         assert_eq!(mem.read_vec(0x200, 9).unwrap(), b"e/target\0");
@@ -1214,17 +1240,17 @@ mod tests {
         // A buffer shorter than the target gets its start; an empty one is EINVAL.
         let short = [seg(0x300, 4)];
         assert_eq!(
-            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&short) }),
+            call(&mem, FsRequest::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&short) }),
             Response::Ret(4)
         );
         assert_eq!(
-            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&[]) }),
+            call(&mem, FsRequest::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&[]) }),
             err(errno::EINVAL)
         );
         std::fs::write(dir.host("file"), b"").unwrap();
         let file = dir.join("file");
         assert_eq!(
-            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &file, buf: SegList::Borrowed(&segs) }),
+            call(&mem, FsRequest::Readlinkat { dirfd: AT_FDCWD, path: &file, buf: SegList::Borrowed(&segs) }),
             err(errno::EINVAL)
         );
     }
@@ -1237,10 +1263,10 @@ mod tests {
         let cwd = std::env::current_dir().unwrap();
         let cwd = cwd.as_os_str().as_bytes();
 
-        assert_eq!(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&[seg(0x100, 1)]) }), err(errno::ERANGE));
-        assert_eq!(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&[]) }), err(errno::ERANGE));
+        assert_eq!(call(&mem, FsRequest::Getcwd { buf: SegList::Borrowed(&[seg(0x100, 1)]) }), err(errno::ERANGE));
+        assert_eq!(call(&mem, FsRequest::Getcwd { buf: SegList::Borrowed(&[]) }), err(errno::ERANGE));
         let segs = [seg(0x100, 2), seg(0x1000, 8192)];
-        let n = value(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&segs) }));
+        let n = value(call(&mem, FsRequest::Getcwd { buf: SegList::Borrowed(&segs) }));
         assert_eq!(n as usize, cwd.len() + 1);
         let mut got = mem.read_vec(0x100, 2).unwrap();
         got.extend(mem.read_vec(0x1000, n as u64 - 2).unwrap());
@@ -1257,12 +1283,12 @@ mod tests {
         let before = std::env::current_dir().unwrap();
         let back = open(&mem, before.as_os_str().as_bytes(), lx::O_RDONLY | lx::O_DIRECTORY, 0);
 
-        assert_eq!(call(&mem, Request::Chdir { path: &dir.join("") }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Chdir { path: &dir.join("") }), Response::Ret(0));
         let now = std::env::current_dir().unwrap();
         assert_eq!(now.canonicalize().unwrap(), dir.host("").canonicalize().unwrap());
-        assert_eq!(call(&mem, Request::Fchdir { fd: back }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fchdir { fd: back }), Response::Ret(0));
         assert_eq!(std::env::current_dir().unwrap(), before);
-        assert_eq!(call(&mem, Request::Chdir { path: &dir.join("missing") }), err(errno::ENOENT));
+        assert_eq!(call(&mem, FsRequest::Chdir { path: &dir.join("missing") }), err(errno::ENOENT));
         close(&mem, back);
     }
 
@@ -1271,8 +1297,8 @@ mod tests {
         let _lock = PROCESS_WIDE.lock().unwrap_or_else(|e| e.into_inner());
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        let old = value(call(&mem, Request::Umask { mask: 0o7027 }));
-        assert_eq!(value(call(&mem, Request::Umask { mask: old as u32 })), 0o027);
+        let old = value(call(&mem, FsRequest::Umask { mask: 0o7027 }));
+        assert_eq!(value(call(&mem, FsRequest::Umask { mask: old as u32 })), 0o027);
     }
 
     #[test]
@@ -1284,7 +1310,10 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let (a, b, c) = (dir.join("a"), dir.join("b"), dir.join("c"));
         let rename = |old: &[u8], new: &[u8], flags| {
-            call(&mem, Request::Renameat2 { olddirfd: AT_FDCWD, oldpath: old, newdirfd: AT_FDCWD, newpath: new, flags })
+            call(
+                &mem,
+                FsRequest::Renameat2 { olddirfd: AT_FDCWD, oldpath: old, newdirfd: AT_FDCWD, newpath: new, flags },
+            )
         };
         assert_eq!(rename(&a, &b, lx::RENAME_NOREPLACE), err(errno::EEXIST));
         assert_eq!(rename(&a, &c, lx::RENAME_NOREPLACE), Response::Ret(0));
@@ -1300,10 +1329,13 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let path = dir.join("missing");
-        assert_eq!(call(&mem, Request::Openat { dirfd: AT_FDCWD, path: &path, flags: 0, mode: 0 }), err(errno::ENOENT));
-        assert_eq!(call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 }), err(errno::ENOENT));
-        assert_eq!(call(&mem, Request::Unlinkat { dirfd: AT_FDCWD, path: &path, flags: 0 }), err(errno::ENOENT));
-        assert_eq!(call(&mem, Request::Truncate { path: &path, length: 0 }), err(errno::ENOENT));
+        assert_eq!(
+            call(&mem, FsRequest::Openat { dirfd: AT_FDCWD, path: &path, flags: 0, mode: 0 }),
+            err(errno::ENOENT)
+        );
+        assert_eq!(call(&mem, FsRequest::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 }), err(errno::ENOENT));
+        assert_eq!(call(&mem, FsRequest::Unlinkat { dirfd: AT_FDCWD, path: &path, flags: 0 }), err(errno::ENOENT));
+        assert_eq!(call(&mem, FsRequest::Truncate { path: &path, length: 0 }), err(errno::ENOENT));
     }
 
     #[test]
@@ -1320,21 +1352,21 @@ mod tests {
         assert_eq!(read(&mem, fd, &outside, None), bad);
         assert_eq!(write(&mem, fd, &outside, Some(0)), bad);
         assert_eq!(read(&mem, fd, &[seg(u64::MAX, 2)], None), bad);
-        assert_eq!(value(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_CUR })), 0, "nothing consumed");
+        assert_eq!(value(call(&mem, FsRequest::Lseek { fd, offset: 0, whence: lx::SEEK_CUR })), 0, "nothing consumed");
         let link = dir.join("link");
         assert_eq!(
-            call(&mem, Request::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&outside) }),
+            call(&mem, FsRequest::Readlinkat { dirfd: AT_FDCWD, path: &link, buf: SegList::Borrowed(&outside) }),
             bad
         );
-        assert_eq!(call(&mem, Request::Getcwd { buf: SegList::Borrowed(&outside) }), bad);
+        assert_eq!(call(&mem, FsRequest::Getcwd { buf: SegList::Borrowed(&outside) }), bad);
 
         let dirfd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
-        assert_eq!(call(&mem, Request::Getdents64 { fd: dirfd, buf: SegList::Borrowed(&outside) }), bad);
+        assert_eq!(call(&mem, FsRequest::Getdents64 { fd: dirfd, buf: SegList::Borrowed(&outside) }), bad);
 
         let overflow = [seg(0, u64::MAX), seg(0, 2)];
         let bad_length = Response::Malformed(MalformedReason::BadLength);
         assert_eq!(read(&mem, fd, &overflow, None), bad_length);
-        assert_eq!(call(&mem, Request::Getdents64 { fd: dirfd, buf: SegList::Borrowed(&overflow) }), bad_length);
+        assert_eq!(call(&mem, FsRequest::Getdents64 { fd: dirfd, buf: SegList::Borrowed(&overflow) }), bad_length);
         close(&mem, dirfd);
         close(&mem, fd);
     }
@@ -1356,22 +1388,23 @@ mod tests {
         let other = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
         let fds = FdGuard::default();
         fds.reserve(mine);
-        let guarded = |req: Request<'_>| handle(&fds, &mem, &req);
+        let guarded = |req: FsRequest<'_>| handle(&fds, &mem, &req);
         let ebadf = err(errno::EBADF);
 
-        assert_eq!(guarded(Request::Close { fd: mine }), ebadf);
-        assert_eq!(guarded(Request::Read { fd: mine, buf: SegList::Borrowed(&[seg(0, 1)]), offset: None }), ebadf);
-        assert_eq!(guarded(Request::Fstat { fd: mine }), ebadf);
-        assert_eq!(guarded(Request::Fstatat { dirfd: mine, path: b"x", flags: 0 }), ebadf);
-        assert_eq!(guarded(Request::Openat { dirfd: mine, path: b"x", flags: 0, mode: 0 }), ebadf);
-        assert_eq!(guarded(Request::Dup3 { oldfd: other, newfd: mine, flags: 0 }), ebadf);
-        assert_eq!(guarded(Request::Dup { fd: mine }), ebadf);
-        assert_eq!(guarded(Request::Fcntl { fd: mine, cmd: F_SETFD, arg: 0 }), ebadf);
-        assert_eq!(guarded(Request::Fchdir { fd: mine }), ebadf);
-        let rename = Request::Renameat2 { olddirfd: AT_FDCWD, oldpath: b"a", newdirfd: mine, newpath: b"b", flags: 0 };
+        assert_eq!(guarded(FsRequest::Close { fd: mine }), ebadf);
+        assert_eq!(guarded(FsRequest::Read { fd: mine, buf: SegList::Borrowed(&[seg(0, 1)]), offset: None }), ebadf);
+        assert_eq!(guarded(FsRequest::Fstat { fd: mine }), ebadf);
+        assert_eq!(guarded(FsRequest::Fstatat { dirfd: mine, path: b"x", flags: 0 }), ebadf);
+        assert_eq!(guarded(FsRequest::Openat { dirfd: mine, path: b"x", flags: 0, mode: 0 }), ebadf);
+        assert_eq!(guarded(FsRequest::Dup3 { oldfd: other, newfd: mine, flags: 0 }), ebadf);
+        assert_eq!(guarded(FsRequest::Dup { fd: mine }), ebadf);
+        assert_eq!(guarded(FsRequest::Fcntl { fd: mine, cmd: F_SETFD, arg: 0 }), ebadf);
+        assert_eq!(guarded(FsRequest::Fchdir { fd: mine }), ebadf);
+        let rename =
+            FsRequest::Renameat2 { olddirfd: AT_FDCWD, oldpath: b"a", newdirfd: mine, newpath: b"b", flags: 0 };
         assert_eq!(guarded(rename), ebadf);
         // Negative dirfds other than AT_FDCWD never reach the host (where one may be its AT_FDCWD).
-        assert_eq!(guarded(Request::Fstatat { dirfd: -2, path: b"x", flags: 0 }), ebadf);
+        assert_eq!(guarded(FsRequest::Fstatat { dirfd: -2, path: b"x", flags: 0 }), ebadf);
 
         assert!(sys::fd_flags(mine).is_ok(), "the reserved fd is still open");
         close(&mem, mine);
@@ -1384,10 +1417,10 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let long = vec![b'a'; 5000];
         assert_eq!(
-            call(&mem, Request::Openat { dirfd: AT_FDCWD, path: &long, flags: 0, mode: 0 }),
+            call(&mem, FsRequest::Openat { dirfd: AT_FDCWD, path: &long, flags: 0, mode: 0 }),
             err(errno::ENAMETOOLONG)
         );
-        assert_eq!(call(&mem, Request::Chdir { path: &long }), err(errno::ENAMETOOLONG));
+        assert_eq!(call(&mem, FsRequest::Chdir { path: &long }), err(errno::ENAMETOOLONG));
 
         // The limit is Linux's: 4095 bytes and the NUL fit, 4096 do not.
         let fits = vec![b'/'; PATH_MAX - 1];
@@ -1395,11 +1428,11 @@ mod tests {
         close(&mem, fd);
         let too_long = vec![b'/'; PATH_MAX];
         assert_eq!(
-            call(&mem, Request::Fstatat { dirfd: AT_FDCWD, path: &too_long, flags: 0 }),
+            call(&mem, FsRequest::Fstatat { dirfd: AT_FDCWD, path: &too_long, flags: 0 }),
             err(errno::ENAMETOOLONG)
         );
 
-        let with_nul = call(&mem, Request::Openat { dirfd: AT_FDCWD, path: b"/tmp\0/x", flags: 0, mode: 0 });
+        let with_nul = call(&mem, FsRequest::Openat { dirfd: AT_FDCWD, path: b"/tmp\0/x", flags: 0, mode: 0 });
         assert_eq!(with_nul, Response::Malformed(MalformedReason::Decode));
     }
 
@@ -1410,7 +1443,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let flags = lx::O_WRONLY | lx::O_CREAT | lx::O_APPEND | lx::O_CLOEXEC;
         let fd = open(&mem, &dir.join("f"), flags, 0o600);
-        let fcntl = |fd, cmd, arg| call(&mem, Request::Fcntl { fd, cmd, arg });
+        let fcntl = |fd, cmd, arg| call(&mem, FsRequest::Fcntl { fd, cmd, arg });
 
         assert_eq!(fcntl(fd, F_GETFD, 0), Response::Ret(i64::from(lx::FD_CLOEXEC)));
         assert_eq!(fcntl(fd, F_SETFD, 0), Response::Ret(0));
@@ -1435,18 +1468,18 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let fd = open(&mem, &dir.join("f"), lx::O_RDWR | lx::O_CREAT, 0o600);
-        let copy = value(call(&mem, Request::Dup { fd })) as i32;
+        let copy = value(call(&mem, FsRequest::Dup { fd })) as i32;
         assert_ne!(copy, fd);
 
-        assert_eq!(call(&mem, Request::Dup3 { oldfd: fd, newfd: fd, flags: 0 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Dup3 { oldfd: fd, newfd: fd, flags: 0 }), err(errno::EINVAL));
         let cloexec = lx::O_CLOEXEC as i32;
         assert_eq!(
-            call(&mem, Request::Dup3 { oldfd: fd, newfd: copy, flags: cloexec }),
+            call(&mem, FsRequest::Dup3 { oldfd: fd, newfd: copy, flags: cloexec }),
             Response::Ret(i64::from(copy))
         );
-        let getfd = call(&mem, Request::Fcntl { fd: copy, cmd: F_GETFD, arg: 0 });
+        let getfd = call(&mem, FsRequest::Fcntl { fd: copy, cmd: F_GETFD, arg: 0 });
         assert_eq!(getfd, Response::Ret(i64::from(lx::FD_CLOEXEC)));
-        assert_eq!(call(&mem, Request::Dup3 { oldfd: fd, newfd: copy, flags: 1 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Dup3 { oldfd: fd, newfd: copy, flags: 1 }), err(errno::EINVAL));
         close(&mem, copy);
         close(&mem, fd);
     }
@@ -1460,14 +1493,14 @@ mod tests {
         let path = dir.join("f");
         let fd = open(&mem, &path, lx::O_RDWR, 0);
 
-        assert_eq!(call(&mem, Request::Ftruncate { fd, length: 3 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Ftruncate { fd, length: 3 }), Response::Ret(0));
         assert_eq!(std::fs::metadata(dir.host("f")).unwrap().len(), 3);
-        assert_eq!(call(&mem, Request::Truncate { path: &path, length: 20 }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::Lseek { fd, offset: 0, whence: lx::SEEK_END }), Response::Ret(20));
-        assert_eq!(call(&mem, Request::Lseek { fd, offset: 0, whence: 99 }), err(errno::EINVAL));
-        assert_eq!(call(&mem, Request::Ftruncate { fd, length: -1 }), err(errno::EINVAL));
-        assert_eq!(call(&mem, Request::Fsync { fd }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::Fdatasync { fd }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Truncate { path: &path, length: 20 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Lseek { fd, offset: 0, whence: lx::SEEK_END }), Response::Ret(20));
+        assert_eq!(call(&mem, FsRequest::Lseek { fd, offset: 0, whence: 99 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Ftruncate { fd, length: -1 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Fsync { fd }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fdatasync { fd }), Response::Ret(0));
         close(&mem, fd);
     }
 
@@ -1479,53 +1512,53 @@ mod tests {
         let dirfd = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
 
         // Relative to a directory fd.
-        assert_eq!(call(&mem, Request::Mkdirat { dirfd, path: b"sub", mode: 0o755 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Mkdirat { dirfd, path: b"sub", mode: 0o755 }), Response::Ret(0));
         assert!(dir.host("sub").is_dir());
-        assert_eq!(call(&mem, Request::Mkdirat { dirfd, path: b"sub", mode: 0o755 }), err(errno::EEXIST));
-        assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"sub", flags: 0 }), err(errno::EISDIR));
+        assert_eq!(call(&mem, FsRequest::Mkdirat { dirfd, path: b"sub", mode: 0o755 }), err(errno::EEXIST));
+        assert_eq!(call(&mem, FsRequest::Unlinkat { dirfd, path: b"sub", flags: 0 }), err(errno::EISDIR));
         let removedir = lx::AT_REMOVEDIR as i32;
-        assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"sub", flags: removedir }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Unlinkat { dirfd, path: b"sub", flags: removedir }), Response::Ret(0));
         assert!(!dir.host("sub").exists());
 
         // An absolute path ignores dirfd, even one that is no descriptor; a relative one
         // needs it.
         let abs = dir.join("abs");
-        assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: &abs, mode: 0o755 }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::Unlinkat { dirfd: -5, path: &abs, flags: removedir }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::Mkdirat { dirfd: -5, path: b"rel", mode: 0o755 }), err(errno::EBADF));
+        assert_eq!(call(&mem, FsRequest::Mkdirat { dirfd: -5, path: &abs, mode: 0o755 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Unlinkat { dirfd: -5, path: &abs, flags: removedir }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Mkdirat { dirfd: -5, path: b"rel", mode: 0o755 }), err(errno::EBADF));
 
         // mknodat: a FIFO and a type-0 regular file; a directory and a symlink are refused
         // as Linux refuses them; an absolute path ignores a dirfd that is no descriptor.
         let fifo = lx::S_IFIFO | 0o644;
-        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), Response::Ret(0));
         assert!(std::fs::symlink_metadata(dir.host("p")).unwrap().file_type().is_fifo());
-        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), err(errno::EEXIST));
-        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"r", mode: 0o600, dev: 0 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Mknodat { dirfd, path: b"p", mode: fifo, dev: 0 }), err(errno::EEXIST));
+        assert_eq!(call(&mem, FsRequest::Mknodat { dirfd, path: b"r", mode: 0o600, dev: 0 }), Response::Ret(0));
         assert!(dir.host("r").is_file());
         let mkdir = lx::S_IFDIR | 0o755;
-        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"d", mode: mkdir, dev: 0 }), err(errno::EPERM));
+        assert_eq!(call(&mem, FsRequest::Mknodat { dirfd, path: b"d", mode: mkdir, dev: 0 }), err(errno::EPERM));
         let link = lx::S_IFLNK | 0o777;
-        assert_eq!(call(&mem, Request::Mknodat { dirfd, path: b"l", mode: link, dev: 0 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Mknodat { dirfd, path: b"l", mode: link, dev: 0 }), err(errno::EINVAL));
         let abs = dir.join("q");
-        assert_eq!(call(&mem, Request::Mknodat { dirfd: -5, path: &abs, mode: fifo, dev: 0 }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::Mknodat { dirfd: -5, path: b"q2", mode: fifo, dev: 0 }), err(errno::EBADF));
+        assert_eq!(call(&mem, FsRequest::Mknodat { dirfd: -5, path: &abs, mode: fifo, dev: 0 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Mknodat { dirfd: -5, path: b"q2", mode: fifo, dev: 0 }), err(errno::EBADF));
         for name in [&b"p"[..], b"r", b"q"] {
-            assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: name, flags: 0 }), Response::Ret(0));
+            assert_eq!(call(&mem, FsRequest::Unlinkat { dirfd, path: name, flags: 0 }), Response::Ret(0));
         }
 
         let fd = value(call(
             &mem,
-            Request::Openat { dirfd, path: b"f", flags: (lx::O_CREAT | lx::O_WRONLY) as i32, mode: 0o644 },
+            FsRequest::Openat { dirfd, path: b"f", flags: (lx::O_CREAT | lx::O_WRONLY) as i32, mode: 0o644 },
         ));
         assert!(fd >= 0);
         let fd = fd as i32;
-        assert_eq!(call(&mem, Request::Fchmodat { dirfd, path: b"f", mode: 0o600 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fchmodat { dirfd, path: b"f", mode: 0o600 }), Response::Ret(0));
         assert_eq!(std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777, 0o600);
-        assert_eq!(call(&mem, Request::Fchmod { fd, mode: 0o640 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fchmod { fd, mode: 0o640 }), Response::Ret(0));
         assert_eq!(std::fs::metadata(dir.host("f")).unwrap().mode() & 0o7777, 0o640);
 
         let access = |path: &[u8], mode: u32, flags: u32| {
-            call(&mem, Request::Faccessat { dirfd, path, mode: mode as i32, flags: flags as i32 })
+            call(&mem, FsRequest::Faccessat { dirfd, path, mode: mode as i32, flags: flags as i32 })
         };
         assert_eq!(access(b"f", lx::F_OK, 0), Response::Ret(0));
         assert_eq!(access(b"f", lx::R_OK, lx::AT_EACCESS), Response::Ret(0));
@@ -1535,9 +1568,12 @@ mod tests {
         assert_eq!(access(b"missing", lx::F_OK, 0), err(errno::ENOENT));
         assert_eq!(access(b"f", lx::F_OK, 0x1), err(errno::EINVAL));
 
-        assert_eq!(call(&mem, Request::Symlinkat { target: b"f", newdirfd: dirfd, linkpath: b"l" }), Response::Ret(0));
+        assert_eq!(
+            call(&mem, FsRequest::Symlinkat { target: b"f", newdirfd: dirfd, linkpath: b"l" }),
+            Response::Ret(0)
+        );
         assert_eq!(std::fs::read_link(dir.host("l")).unwrap(), PathBuf::from("f"));
-        assert_eq!(call(&mem, Request::Unlinkat { dirfd, path: b"l", flags: 0 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Unlinkat { dirfd, path: b"l", flags: 0 }), Response::Ret(0));
         close(&mem, fd);
         close(&mem, dirfd);
     }
@@ -1548,8 +1584,8 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let fd = open(&mem, &dir.join("f"), lx::O_RDWR | lx::O_CREAT, 0o600);
-        assert_eq!(call(&mem, Request::IoctlTcgets { fd }), err(errno::ENOTTY));
-        assert_eq!(call(&mem, Request::IoctlGetWinsize { fd }), err(errno::ENOTTY));
+        assert_eq!(call(&mem, TtyRequest::IoctlTcgets { fd }), err(errno::ENOTTY));
+        assert_eq!(call(&mem, TtyRequest::IoctlGetWinsize { fd }), err(errno::ENOTTY));
         close(&mem, fd);
     }
 
@@ -1564,12 +1600,12 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let ws = libc::winsize { ws_row: 33, ws_col: 101, ws_xpixel: 0, ws_ypixel: 0 };
         sys::set_window_size(master, &ws).unwrap();
-        match call(&mem, Request::IoctlGetWinsize { fd: slave }) {
+        match call(&mem, TtyRequest::IoctlGetWinsize { fd: slave }) {
             Response::Winsize(got) => assert_eq!((got.ws_row, got.ws_col), (33, 101)),
             other => panic!("expected Winsize, got {other:?}"),
         }
         let host = sys::tcgetattr(slave).unwrap();
-        match call(&mem, Request::IoctlTcgets { fd: slave }) {
+        match call(&mem, TtyRequest::IoctlTcgets { fd: slave }) {
             Response::Termios(t) => {
                 assert_eq!(
                     (t.c_iflag, t.c_oflag, t.c_cflag, t.c_lflag),
@@ -1601,26 +1637,26 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let flags = (lx::O_CLOEXEC | lx::O_NONBLOCK) as i32;
-        let [r, w] = match call(&mem, Request::Pipe2 { flags }) {
+        let [r, w] = match call(&mem, FsRequest::Pipe2 { flags }) {
             Response::Fds(fds) => fds,
             other => panic!("expected Fds, got {other:?}"),
         };
-        let fcntl = |fd, cmd| call(&mem, Request::Fcntl { fd, cmd, arg: 0 });
+        let fcntl = |fd, cmd| call(&mem, FsRequest::Fcntl { fd, cmd, arg: 0 });
         assert_eq!(fcntl(r, F_GETFD), Response::Ret(i64::from(lx::FD_CLOEXEC)));
         assert_ne!(value(fcntl(w, F_GETFL)) as u32 & lx::O_NONBLOCK, 0);
         assert_eq!(fcntl(r, F_GETPIPE_SZ), Response::Ret(65536));
-        assert_eq!(call(&mem, Request::Fcntl { fd: r, cmd: F_SETPIPE_SZ, arg: 8192 }), Response::Ret(8192));
+        assert_eq!(call(&mem, FsRequest::Fcntl { fd: r, cmd: F_SETPIPE_SZ, arg: 8192 }), Response::Ret(8192));
         // An empty non-blocking pipe: EAGAIN; then FIONREAD counts what was written.
         assert_eq!(read(&mem, r, &[seg(0x100, 8)], None), err(errno::EAGAIN));
         mem.write(0x200, b"hello").unwrap();
         assert_eq!(write(&mem, w, &[seg(0x200, 5)], None), Response::Ret(5));
-        assert_eq!(call(&mem, Request::IoctlFionread { fd: r }), Response::Ret(5));
+        assert_eq!(call(&mem, FsRequest::IoctlFionread { fd: r }), Response::Ret(5));
         assert_eq!(value(read(&mem, r, &[seg(0x100, 8)], None)), 5);
         assert_eq!(mem.read_vec(0x100, 5).unwrap(), b"hello");
         close(&mem, r);
         close(&mem, w);
 
-        assert_eq!(call(&mem, Request::Pipe2 { flags: 0x1 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Pipe2 { flags: 0x1 }), err(errno::EINVAL));
     }
 
     #[test]
@@ -1632,13 +1668,13 @@ mod tests {
         let fd = open(&mem, &dir.join("f"), lx::O_RDONLY, 0);
         assert_eq!(value(read(&mem, fd, &[seg(0x100, 4)], None)), 4);
         // A regular file: what is left to read.
-        assert_eq!(call(&mem, Request::IoctlFionread { fd }), Response::Ret(6));
-        assert_eq!(call(&mem, Request::IoctlGetPgrp { fd }), err(errno::ENOTTY));
+        assert_eq!(call(&mem, FsRequest::IoctlFionread { fd }), Response::Ret(6));
+        assert_eq!(call(&mem, TtyRequest::IoctlGetPgrp { fd }), err(errno::ENOTTY));
         close(&mem, fd);
-        assert_eq!(call(&mem, Request::IoctlFionread { fd }), err(errno::EBADF));
+        assert_eq!(call(&mem, FsRequest::IoctlFionread { fd }), err(errno::EBADF));
         let guard = FdGuard::default();
         guard.reserve(fd);
-        let req = Request::IoctlFionread { fd };
+        let req = FsRequest::IoctlFionread { fd };
         assert_eq!(handle(&guard, &mem, &req), err(errno::EBADF));
     }
 
@@ -1651,7 +1687,7 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         // Not our controlling terminal: the host says ENOTTY, as it would to the program.
-        let got = call(&mem, Request::IoctlGetPgrp { fd: slave.as_raw_fd() });
+        let got = call(&mem, TtyRequest::IoctlGetPgrp { fd: slave.as_raw_fd() });
         assert!(got == err(errno::ENOTTY) || matches!(got, Response::Ret(v) if v > 0), "{got:?}");
     }
 
@@ -1666,7 +1702,7 @@ mod tests {
         let link = |old: &[u8], new: &[u8], flags: u32| {
             call(
                 &mem,
-                Request::Linkat { olddirfd: dirfd, oldpath: old, newdirfd: dirfd, newpath: new, flags: flags as i32 },
+                FsRequest::Linkat { olddirfd: dirfd, oldpath: old, newdirfd: dirfd, newpath: new, flags: flags as i32 },
             )
         };
         assert_eq!(link(b"f", b"g", 0), Response::Ret(0));
@@ -1692,7 +1728,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let path = dir.join("f");
         let utimens =
-            |dirfd, path: Option<&[u8]>, times, flags| call(&mem, Request::Utimensat { dirfd, path, times, flags });
+            |dirfd, path: Option<&[u8]>, times, flags| call(&mem, FsRequest::Utimensat { dirfd, path, times, flags });
         let times = Some([(1_000_000_000, 123_456_789), (1_234_567_890, 987_654_321)]);
         assert_eq!(utimens(AT_FDCWD, Some(&path), times, 0), Response::Ret(0));
         let md = std::fs::metadata(dir.host("f")).unwrap();
@@ -1738,7 +1774,7 @@ mod tests {
         let (uid, gid) = (md.uid(), md.gid());
         let path = dir.join("f");
         let chown = |path: &[u8], uid, gid, flags: u32| {
-            call(&mem, Request::Fchownat { dirfd: AT_FDCWD, path, uid, gid, flags: flags as i32 })
+            call(&mem, FsRequest::Fchownat { dirfd: AT_FDCWD, path, uid, gid, flags: flags as i32 })
         };
         assert_eq!(chown(&path, uid, gid, 0), Response::Ret(0));
         assert_eq!(chown(&path, u32::MAX, u32::MAX, 0), Response::Ret(0));
@@ -1746,9 +1782,9 @@ mod tests {
         assert_eq!(chown(&path, uid, gid, 0x1), err(errno::EINVAL));
         assert_eq!(chown(&dir.join("missing"), uid, gid, 0), err(errno::ENOENT));
         let fd = open(&mem, &path, lx::O_RDONLY, 0);
-        assert_eq!(call(&mem, Request::Fchown { fd, uid, gid }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fchown { fd, uid, gid }), Response::Ret(0));
         close(&mem, fd);
-        assert_eq!(call(&mem, Request::Fchown { fd, uid, gid }), err(errno::EBADF));
+        assert_eq!(call(&mem, FsRequest::Fchown { fd, uid, gid }), err(errno::EBADF));
     }
 
     #[test]
@@ -1763,7 +1799,7 @@ mod tests {
         let want = want.as_os_str().as_bytes();
         let segs = [seg(0x100, 3), seg(0x1000, 4096)];
         for path in [dir.join("l"), dir.join("d/../d/./f")] {
-            let n = value(call(&mem, Request::Realpath { path: &path, buf: SegList::Borrowed(&segs) }));
+            let n = value(call(&mem, FsRequest::Realpath { path: &path, buf: SegList::Borrowed(&segs) }));
             assert_eq!(n as usize, want.len());
             let mut got = mem.read_vec(0x100, 3).unwrap();
             got.extend(mem.read_vec(0x1000, n as u64 - 3).unwrap());
@@ -1771,21 +1807,17 @@ mod tests {
         }
         let short = [seg(0x100, 3)];
         let path = dir.join("l");
-        assert_eq!(call(&mem, Request::Realpath { path: &path, buf: SegList::Borrowed(&short) }), err(errno::ERANGE));
+        assert_eq!(call(&mem, FsRequest::Realpath { path: &path, buf: SegList::Borrowed(&short) }), err(errno::ERANGE));
         let missing = dir.join("missing");
-        assert_eq!(call(&mem, Request::Realpath { path: &missing, buf: SegList::Borrowed(&segs) }), err(errno::ENOENT));
+        assert_eq!(
+            call(&mem, FsRequest::Realpath { path: &missing, buf: SegList::Borrowed(&segs) }),
+            err(errno::ENOENT)
+        );
         let outside = [seg(RAM as u64, 10)];
         assert_eq!(
-            call(&mem, Request::Realpath { path: &path, buf: SegList::Borrowed(&outside) }),
+            call(&mem, FsRequest::Realpath { path: &path, buf: SegList::Borrowed(&outside) }),
             Response::Malformed(MalformedReason::BadGuestAddress)
         );
-    }
-
-    #[test]
-    fn non_file_requests_are_enosys() {
-        let mut ram = vec![0u8; RAM];
-        let mem = GuestMemory::from_vec_for_test(&mut ram);
-        assert_eq!(call(&mem, Request::Hello { version: 1 }), err(errno::ENOSYS));
     }
 
     proptest! {

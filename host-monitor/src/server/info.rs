@@ -5,7 +5,7 @@
 //! ones: its pid, process group and session are the monitor's, and so are the CPU time and
 //! memory it used (guest time included).
 
-use abi_shared::hypercall::{MalformedReason, Request, Response, SegList};
+use abi_shared::hypercall::{InfoRequest, MalformedReason, Response, SegList};
 use abi_shared::linux::errno;
 
 use super::fs::{ret, Failure, Handled};
@@ -13,27 +13,24 @@ use crate::guest_mem::{GuestMemory, MAX_SEGMENTS};
 use crate::host::{self, sys, LinuxErrno};
 
 const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
-const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
 /// Linux's NGROUPS_MAX: no process has more supplementary groups.
 const NGROUPS_MAX: usize = 65536;
 
 /// Serve one process-attribute or system-information request.
-pub fn handle(mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(mem: &GuestMemory, req: &InfoRequest<'_>) -> Response {
     let result = match req {
-        Request::Getgroups { size, buf } => getgroups(mem, *size, buf),
-        Request::Getpgid { pid } => value(sys::getpgid(*pid)),
-        Request::Getsid { pid } => value(sys::getsid(*pid)),
-        Request::Setpgid { pid, pgid } => value(sys::setpgid(*pid, *pgid).map(|()| 0)),
-        Request::Setsid => value(sys::setsid()),
-        Request::Getrusage { who } => getrusage(*who),
-        Request::Times => times(),
-        Request::Sysinfo => sysinfo(),
-        Request::SchedGetscheduler { pid } => sched_getscheduler(*pid),
-        Request::SchedGetparam { pid } => sched_getparam(*pid),
-        Request::Getpriority { which, who } => getpriority(*which, *who),
-        Request::Setpriority { which, who, nice } => setpriority(*which, *who, *nice),
-        // Not one of ours: the dispatcher in server/mod.rs sends only the above here.
-        _ => Err(Failure::Errno(ENOSYS)),
+        InfoRequest::Getgroups { size, buf } => getgroups(mem, *size, buf),
+        InfoRequest::Getpgid { pid } => value(sys::getpgid(*pid)),
+        InfoRequest::Getsid { pid } => value(sys::getsid(*pid)),
+        InfoRequest::Setpgid { pid, pgid } => value(sys::setpgid(*pid, *pgid).map(|()| 0)),
+        InfoRequest::Setsid => value(sys::setsid()),
+        InfoRequest::Getrusage { who } => getrusage(*who),
+        InfoRequest::Times => times(),
+        InfoRequest::Sysinfo => sysinfo(),
+        InfoRequest::SchedGetscheduler { pid } => sched_getscheduler(*pid),
+        InfoRequest::SchedGetparam { pid } => sched_getparam(*pid),
+        InfoRequest::Getpriority { which, who } => getpriority(*which, *who),
+        InfoRequest::Setpriority { which, who, nice } => setpriority(*which, *who, *nice),
     };
     result.unwrap_or_else(Response::from)
 }
@@ -134,12 +131,13 @@ fn sched_getparam(pid: i32) -> Handled {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use abi_shared::hypercall::GuestSeg;
+    use crate::server::FdGuard;
+    use abi_shared::hypercall::{GuestSeg, InfoRequest, Request};
 
     const RAM: usize = 64 * 1024;
 
-    fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
-        handle(mem, &req)
+    fn call<'a>(mem: &GuestMemory, req: impl Into<Request<'a>>) -> Response {
+        crate::server::test_support::serve(&FdGuard::default(), mem, &req.into())
     }
 
     fn err(e: u32) -> Response {
@@ -156,22 +154,25 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let want = host_groups();
         let none = SegList::Borrowed(&[]);
-        assert_eq!(call(&mem, Request::Getgroups { size: 0, buf: none.clone() }), Response::Ret(want.len() as i64));
-        assert_eq!(call(&mem, Request::Getgroups { size: -1, buf: none.clone() }), err(errno::EINVAL));
+        assert_eq!(call(&mem, InfoRequest::Getgroups { size: 0, buf: none.clone() }), Response::Ret(want.len() as i64));
+        assert_eq!(call(&mem, InfoRequest::Getgroups { size: -1, buf: none.clone() }), err(errno::EINVAL));
         let segs = [GuestSeg { gpa: 0x100, len: 4 }, GuestSeg { gpa: 0x1000, len: 4096 }];
-        let got = call(&mem, Request::Getgroups { size: 1025, buf: SegList::Borrowed(&segs) });
+        let got = call(&mem, InfoRequest::Getgroups { size: 1025, buf: SegList::Borrowed(&segs) });
         assert_eq!(got, Response::Ret(want.len() as i64));
         if let Some(first) = want.first() {
             assert_eq!(mem.read_u32(0x100).unwrap(), *first);
         }
         if want.len() > 1 {
             assert_eq!(mem.read_u32(0x1000).unwrap(), want[1]);
-            assert_eq!(call(&mem, Request::Getgroups { size: 1, buf: SegList::Borrowed(&segs) }), err(errno::EINVAL));
+            assert_eq!(
+                call(&mem, InfoRequest::Getgroups { size: 1, buf: SegList::Borrowed(&segs) }),
+                err(errno::EINVAL)
+            );
         }
         if !want.is_empty() {
             let outside = [GuestSeg { gpa: RAM as u64 - 2, len: 4096 }];
             assert_eq!(
-                call(&mem, Request::Getgroups { size: 1024, buf: SegList::Borrowed(&outside) }),
+                call(&mem, InfoRequest::Getgroups { size: 1024, buf: SegList::Borrowed(&outside) }),
                 Response::Malformed(MalformedReason::BadGuestAddress)
             );
         }
@@ -186,33 +187,33 @@ mod tests {
         // rustix's non-zero Pid refuses with a panic.
         // SAFETY: getpgid and getsid take no pointers.
         let (pgrp, sid) = unsafe { (libc::getpgid(0), libc::getsid(0)) };
-        assert_eq!(call(&mem, Request::Getpgid { pid: 0 }), Response::Ret(i64::from(pgrp)));
-        assert_eq!(call(&mem, Request::Getsid { pid: 0 }), Response::Ret(i64::from(sid)));
-        assert_eq!(call(&mem, Request::Getpgid { pid: 0x3fff_ffff }), err(errno::ESRCH));
-        assert_eq!(call(&mem, Request::Getsid { pid: 0x3fff_ffff }), err(errno::ESRCH));
-        assert_eq!(call(&mem, Request::Setpgid { pid: 0x3fff_ffff, pgid: 0 }), err(errno::ESRCH));
-        assert_eq!(call(&mem, Request::Setpgid { pid: 0, pgid: -1 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, InfoRequest::Getpgid { pid: 0 }), Response::Ret(i64::from(pgrp)));
+        assert_eq!(call(&mem, InfoRequest::Getsid { pid: 0 }), Response::Ret(i64::from(sid)));
+        assert_eq!(call(&mem, InfoRequest::Getpgid { pid: 0x3fff_ffff }), err(errno::ESRCH));
+        assert_eq!(call(&mem, InfoRequest::Getsid { pid: 0x3fff_ffff }), err(errno::ESRCH));
+        assert_eq!(call(&mem, InfoRequest::Setpgid { pid: 0x3fff_ffff, pgid: 0 }), err(errno::ESRCH));
+        assert_eq!(call(&mem, InfoRequest::Setpgid { pid: 0, pgid: -1 }), err(errno::EINVAL));
     }
 
     #[test]
     fn rusage_times_and_sysinfo_answer() {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
-        match call(&mem, Request::Getrusage { who: 0 }) {
+        match call(&mem, InfoRequest::Getrusage { who: 0 }) {
             Response::Rusage(ru) => {
                 assert!(ru.ru_maxrss > 0);
                 assert!((0..1_000_000).contains(&ru.ru_utime[1]));
             }
             other => panic!("expected Rusage, got {other:?}"),
         }
-        assert!(matches!(call(&mem, Request::Getrusage { who: -1 }), Response::Rusage(_)));
-        assert!(matches!(call(&mem, Request::Getrusage { who: 1 }), Response::Rusage(_)));
-        assert_eq!(call(&mem, Request::Getrusage { who: 7 }), err(errno::EINVAL));
-        match call(&mem, Request::Times) {
+        assert!(matches!(call(&mem, InfoRequest::Getrusage { who: -1 }), Response::Rusage(_)));
+        assert!(matches!(call(&mem, InfoRequest::Getrusage { who: 1 }), Response::Rusage(_)));
+        assert_eq!(call(&mem, InfoRequest::Getrusage { who: 7 }), err(errno::EINVAL));
+        match call(&mem, InfoRequest::Times) {
             Response::Times { tms, .. } => assert!(tms.tms_utime >= 0 && tms.tms_stime >= 0),
             other => panic!("expected Times, got {other:?}"),
         }
-        match call(&mem, Request::Sysinfo) {
+        match call(&mem, InfoRequest::Sysinfo) {
             Response::Sysinfo(si) => {
                 assert_eq!(si.mem_unit, 1);
                 assert!(si.totalram > 0 && si.freeram <= si.totalram);
@@ -227,12 +228,12 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let me = rustix::process::getpid().as_raw_nonzero().get();
-        assert_eq!(call(&mem, Request::SchedGetscheduler { pid: me }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::SchedGetparam { pid: me }), Response::Ret(0));
+        assert_eq!(call(&mem, InfoRequest::SchedGetscheduler { pid: me }), Response::Ret(0));
+        assert_eq!(call(&mem, InfoRequest::SchedGetparam { pid: me }), Response::Ret(0));
         let missing = 0x3fff_ffff;
-        assert_eq!(call(&mem, Request::SchedGetscheduler { pid: missing }), err(errno::ESRCH));
-        assert_eq!(call(&mem, Request::SchedGetparam { pid: missing }), err(errno::ESRCH));
-        assert_eq!(call(&mem, Request::SchedGetscheduler { pid: -1 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, InfoRequest::SchedGetscheduler { pid: missing }), err(errno::ESRCH));
+        assert_eq!(call(&mem, InfoRequest::SchedGetparam { pid: missing }), err(errno::ESRCH));
+        assert_eq!(call(&mem, InfoRequest::SchedGetscheduler { pid: -1 }), err(errno::EINVAL));
     }
 
     #[test]
@@ -240,21 +241,14 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let nice = rustix::process::getpriority_process(None).unwrap();
-        assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0 }), Response::Ret(i64::from(20 - nice)));
+        assert_eq!(call(&mem, InfoRequest::Getpriority { which: 0, who: 0 }), Response::Ret(i64::from(20 - nice)));
         let me = rustix::process::getpid().as_raw_nonzero().get();
-        assert_eq!(call(&mem, Request::Getpriority { which: 0, who: me }), Response::Ret(i64::from(20 - nice)));
-        assert_eq!(call(&mem, Request::Getpriority { which: 3, who: 0 }), err(errno::EINVAL));
-        assert_eq!(call(&mem, Request::Getpriority { which: 0, who: 0x3fff_ffff }), err(errno::ESRCH));
-        assert_eq!(call(&mem, Request::Setpriority { which: -1, who: 0, nice: 0 }), err(errno::EINVAL));
-        assert_eq!(call(&mem, Request::Setpriority { which: 0, who: 0x3fff_ffff, nice: 0 }), err(errno::ESRCH));
+        assert_eq!(call(&mem, InfoRequest::Getpriority { which: 0, who: me }), Response::Ret(i64::from(20 - nice)));
+        assert_eq!(call(&mem, InfoRequest::Getpriority { which: 3, who: 0 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, InfoRequest::Getpriority { which: 0, who: 0x3fff_ffff }), err(errno::ESRCH));
+        assert_eq!(call(&mem, InfoRequest::Setpriority { which: -1, who: 0, nice: 0 }), err(errno::EINVAL));
+        assert_eq!(call(&mem, InfoRequest::Setpriority { which: 0, who: 0x3fff_ffff, nice: 0 }), err(errno::ESRCH));
         // Setting the current value again is allowed to everyone.
-        assert_eq!(call(&mem, Request::Setpriority { which: 0, who: 0, nice }), Response::Ret(0));
-    }
-
-    #[test]
-    fn other_requests_are_enosys() {
-        let mut ram = vec![0u8; RAM];
-        let mem = GuestMemory::from_vec_for_test(&mut ram);
-        assert_eq!(call(&mem, Request::Close { fd: 0 }), err(errno::ENOSYS));
+        assert_eq!(call(&mem, InfoRequest::Setpriority { which: 0, who: 0, nice }), Response::Ret(0));
     }
 }

@@ -11,7 +11,7 @@
 use std::ffi::CString;
 use std::time::Duration;
 
-use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
+use abi_shared::hypercall::{GuestSeg, IpcRequest, MalformedReason, Response, SegList};
 use abi_shared::ipc::{self, CtlArg, IpcKind};
 use abi_shared::linux::errno;
 
@@ -26,32 +26,31 @@ const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 const EMSGSIZE: LinuxErrno = errno::EMSGSIZE as LinuxErrno;
 
 /// Serve one IPC request.
-pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &IpcRequest<'_>) -> Response {
     serve(&Ipc { fds, mem }, req).unwrap_or_else(Response::from)
 }
 
-fn serve(ipc: &Ipc<'_>, req: &Request<'_>) -> Handled {
+fn serve(ipc: &Ipc<'_>, req: &IpcRequest<'_>) -> Handled {
     let mem = ipc.mem;
     match req {
-        Request::IpcGet { kind, key, arg, flags } => ret_of(sys::ipc_get(*kind, *key, *arg, *flags)),
-        Request::IpcCtl { kind, id, cmd, semnum, value, buf } => ipc.ctl(*kind, *id, *cmd, *semnum, *value, buf),
-        Request::Semop { id, sops, timeout_ns } => {
+        IpcRequest::IpcGet { kind, key, arg, flags } => ret_of(sys::ipc_get(*kind, *key, *arg, *flags)),
+        IpcRequest::IpcCtl { kind, id, cmd, semnum, value, buf } => ipc.ctl(*kind, *id, *cmd, *semnum, *value, buf),
+        IpcRequest::Semop { id, sops, timeout_ns } => {
             ret_of(sys::semtimedop(*id, sops, timeout_ns.map(Duration::from_nanos)))
         }
-        Request::Msgsnd { id, msg, flags } => ipc.msgsnd(*id, msg, *flags),
-        Request::Msgrcv { id, msg, size, msgtyp, flags } => ipc.msgrcv(*id, msg, *size, *msgtyp, *flags),
-        Request::ShmAttach { id, gpa, len, flags } => {
+        IpcRequest::Msgsnd { id, msg, flags } => ipc.msgsnd(*id, msg, *flags),
+        IpcRequest::Msgrcv { id, msg, size, msgtyp, flags } => ipc.msgrcv(*id, msg, *size, *msgtyp, *flags),
+        IpcRequest::ShmAttach { id, gpa, len, flags } => {
             ret_of(mem.attach_shm_window(*gpa, *len, *id, *flags).map(|()| 0))
         }
-        Request::MqOpen { name, flags, mode, attr } => {
+        IpcRequest::MqOpen { name, flags, mode, attr } => {
             ret_of(sys::mq_open(&name_of(name)?, *flags, *mode, *attr).map(i64::from))
         }
-        Request::MqUnlink { name } => ret_of(sys::mq_unlink(&name_of(name)?).map(|()| 0)),
-        Request::MqTransfer { fd, buf, send: true, prio, timeout } => ipc.mq_send(*fd, buf, *prio, *timeout),
-        Request::MqTransfer { fd, buf, send: false, timeout, .. } => ipc.mq_receive(*fd, buf, *timeout),
-        Request::MqNotify { fd, how, signo, value, cookie } => ipc.mq_notify(*fd, *how, *signo, *value, cookie),
-        Request::MqGetsetattr { fd, new_flags, old } => ipc.mq_getsetattr(*fd, *new_flags, old),
-        _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
+        IpcRequest::MqUnlink { name } => ret_of(sys::mq_unlink(&name_of(name)?).map(|()| 0)),
+        IpcRequest::MqTransfer { fd, buf, send: true, prio, timeout } => ipc.mq_send(*fd, buf, *prio, *timeout),
+        IpcRequest::MqTransfer { fd, buf, send: false, timeout, .. } => ipc.mq_receive(*fd, buf, *timeout),
+        IpcRequest::MqNotify { fd, how, signo, value, cookie } => ipc.mq_notify(*fd, *how, *signo, *value, cookie),
+        IpcRequest::MqGetsetattr { fd, new_flags, old } => ipc.mq_getsetattr(*fd, *new_flags, old),
     }
 }
 

@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 
-use abi_shared::hypercall::{MalformedReason, Response, SegList};
+use abi_shared::hypercall::{MalformedReason, MmRequest, Response, SegList};
 use abi_shared::linux::errno;
 
-use super::{lock, FdGuard};
+use super::{lock, FdGuard, Server};
 use crate::guest_mem::GuestMemory;
 use crate::host::sys;
 
@@ -66,8 +66,34 @@ fn mappable(fds: &FdGuard, fd: i32) -> Result<(i32, libc::stat), u32> {
     Ok((mode, st))
 }
 
+impl Server {
+    /// Serve one memory request.
+    pub(super) fn memory(&self, mem: &GuestMemory, req: &MmRequest<'_>) -> Response {
+        match req {
+            MmRequest::ReleaseMemory { ranges } => match mem.release(ranges.as_slice()) {
+                Ok(zeroed) => Response::Ret(i64::from(zeroed)),
+                Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
+            },
+            MmRequest::FileHold { fd, write } => self.held_files.hold(&self.fds, *fd, *write),
+            MmRequest::FileRead { handle, buf, offset } => self.held_files.read(mem, *handle, buf, *offset),
+            MmRequest::FileRelease { handle } => self.held_files.release(&self.fds, *handle),
+            MmRequest::FileMapShared { fd, offset, len, gpa, write } => {
+                map_shared(&self.fds, mem, *fd, *offset, *len, *gpa, *write)
+            }
+            MmRequest::FileUnmapShared { gpa, len } => window_op(mem.unmap_window(*gpa, *len)),
+            MmRequest::FileSyncShared { gpa, len } => window_op(mem.sync_window(*gpa, *len)),
+            MmRequest::FileRemapShared { from, to, len } => window_op(mem.remap_window(*from, *to, *len)),
+            MmRequest::FileRemoveShared { gpa, len } => window_op(mem.remove_window(*gpa, *len)),
+            MmRequest::WindowPageBacked { gpa } => match mem.window_page_backed(*gpa) {
+                Some(backed) => Response::Ret(i64::from(backed)),
+                None => Response::Ret(-i64::from(errno::EINVAL)),
+            },
+        }
+    }
+}
+
 /// `FileMapShared`: the file at its place in the file window.
-pub fn map_shared(fds: &FdGuard, mem: &GuestMemory, fd: i32, offset: u64, len: u64, gpa: u64, write: bool) -> Response {
+fn map_shared(fds: &FdGuard, mem: &GuestMemory, fd: i32, offset: u64, len: u64, gpa: u64, write: bool) -> Response {
     let (mode, st) = match mappable(fds, fd) {
         Ok(v) => v,
         Err(e) => return errno_ret(e),
@@ -84,7 +110,7 @@ pub fn map_shared(fds: &FdGuard, mem: &GuestMemory, fd: i32, offset: u64, len: u
 }
 
 /// `FileUnmapShared`, `FileSyncShared`, `FileRemapShared` and `FileRemoveShared`.
-pub fn window_op(result: Result<(), i32>) -> Response {
+fn window_op(result: Result<(), i32>) -> Response {
     match result {
         Ok(()) => Response::Ret(0),
         Err(e) => Response::Ret(-i64::from(crate::host::errno_to_linux(e))),

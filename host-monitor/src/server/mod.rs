@@ -5,6 +5,7 @@
 //! address produces `Response::Malformed` or a Linux errno, never a panic.
 
 pub mod clock;
+mod control;
 pub mod creds;
 pub mod exec;
 pub mod fs;
@@ -18,15 +19,15 @@ pub mod process;
 pub mod procfs;
 pub mod splice;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 pub mod threads;
 pub mod tty;
 
-pub use process::{vcpu_request, ThreadStart, VcpuRequest, VforkLink, VforkWait};
+pub use abi_shared::hypercall::VcpuRequest;
+pub use process::{vcpu_request, ThreadStart, VforkLink, VforkWait};
 
 use abi_shared::hypercall::{
-    decode_frame, encode_frame, encode_response_frame, ExitHow, GuestSeg, HelloInfo, MalformedReason, Request,
-    Response, Startup, PROTOCOL_VERSION,
+    decode_frame, encode_frame, encode_response_frame, ExitHow, MalformedReason, Request, Response, Startup,
 };
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -132,7 +133,7 @@ pub struct Server {
     vfork_done: Mutex<Option<Arc<OwnedFd>>>,
     /// A vfork parent: the records of what its child wrote, for the guest to take.
     vfork_copy_back: Mutex<Vec<u8>>,
-    /// A vfork parent's link to its child, until `Request::VforkWait` has seen it end.
+    /// A vfork parent's link to its child, until `ProcRequest::VforkWait` has seen it end.
     vfork_wait: Mutex<Option<VforkWait>>,
     /// A request handler panicked: the state it was changing may be half done, so the
     /// monitor stops serving (as it did when one lock guarded the whole server).
@@ -207,13 +208,13 @@ impl Server {
         *lock(&self.vfork_done) = Some(Arc::new(end));
     }
 
-    /// A vfork parent: the link its `Request::VforkWait` waits on.
+    /// A vfork parent: the link its `ProcRequest::VforkWait` waits on.
     pub fn set_vfork_wait(&self, link: VforkWait) {
         lock(&self.vfork_copy_back).clear();
         *lock(&self.vfork_wait) = Some(link);
     }
 
-    /// `Request::VforkWait`: the child's records gather in `vfork_copy_back`; the link
+    /// `ProcRequest::VforkWait`: the child's records gather in `vfork_copy_back`; the link
     /// goes once the child has let its parent go.
     fn vfork_wait(&self) -> Response {
         // The wait blocks: the link is taken out of its lock meanwhile.
@@ -262,238 +263,30 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// One match over the families; each family's handler matches its own requests
+    /// exhaustively, so a request nobody serves is a compile error, not an ENOSYS.
     fn dispatch(&self, mem: &GuestMemory, req: &Request<'_>) -> Response {
         match req {
-            Request::Hello { version } => self.hello(*version),
-            Request::GetStartup { buf } => self.get_startup(mem, buf.as_slice()),
-            Request::Exit { how, stats } => self.exit(mem, *how, stats.as_slice()),
-            Request::Trace { line } => {
-                if self.strace {
-                    crate::strace::guest_line(line);
-                }
-                Response::Ret(0)
-            }
-            Request::Panic { message } => {
-                *lock(&self.outcome) = Some(GuestOutcome::Panicked(String::from_utf8_lossy(message).into_owned()));
-                Response::Ret(0)
-            }
-            Request::Log { level, message } => {
-                let level = match level {
-                    0 => log::Level::Error,
-                    1 => log::Level::Warn,
-                    2 => log::Level::Info,
-                    3 => log::Level::Debug,
-                    _ => log::Level::Trace,
-                };
-                if level == log::Level::Error {
-                    // The guest's errors are for the user (e.g. why a program cannot start).
-                    crate::diag!("linuxrun: {}", String::from_utf8_lossy(message));
-                } else {
-                    log::log!(target: "guest", level, "{}", String::from_utf8_lossy(message));
-                }
-                Response::Ret(0)
-            }
-            Request::SignalDispositions { catch, ignore } => {
-                crate::signals::apply(*catch, *ignore);
-                Response::Ret(0)
-            }
-            Request::ReleaseMemory { ranges } => match mem.release(ranges.as_slice()) {
-                Ok(zeroed) => Response::Ret(i64::from(zeroed)),
-                Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
-            },
-            Request::FileHold { fd, write } => self.held_files.hold(&self.fds, *fd, *write),
-            Request::FileRead { handle, buf, offset } => self.held_files.read(mem, *handle, buf, *offset),
-            Request::FileRelease { handle } => self.held_files.release(&self.fds, *handle),
-            Request::FileMapShared { fd, offset, len, gpa, write } => {
-                mm::map_shared(&self.fds, mem, *fd, *offset, *len, *gpa, *write)
-            }
-            Request::FileUnmapShared { gpa, len } => mm::window_op(mem.unmap_window(*gpa, *len)),
-            Request::FileSyncShared { gpa, len } => mm::window_op(mem.sync_window(*gpa, *len)),
-            Request::FileRemapShared { from, to, len } => mm::window_op(mem.remap_window(*from, *to, *len)),
-            Request::FileRemoveShared { gpa, len } => mm::window_op(mem.remove_window(*gpa, *len)),
-            Request::WindowPageBacked { gpa } => match mem.window_page_backed(*gpa) {
-                Some(backed) => Response::Ret(i64::from(backed)),
-                None => Response::Ret(-i64::from(abi_shared::linux::errno::EINVAL)),
-            },
-            Request::CpuClock { .. }
-            | Request::CpuItimer { .. }
-            | Request::CpuTimerCreate { .. }
-            | Request::CpuTimerSettime { .. }
-            | Request::CpuTimerGettime { .. }
-            | Request::CpuTimerGetoverrun { .. }
-            | Request::CpuTimerDelete { .. }
-            | Request::ClockSettime { .. }
-            | Request::Settimeofday { .. }
-            | Request::ClockAdjtime { .. }
-            | Request::SchedSet { .. }
-            | Request::SchedRrGetInterval { .. }
-            | Request::SchedSetaffinity { .. }
-            | Request::SchedGetaffinity { .. } => clock::handle(req),
-            Request::SetFdLimit { soft } => Response::Ret(crate::startup::set_program_fd_limit(*soft)),
-            Request::Getgroups { .. }
-            | Request::Getpgid { .. }
-            | Request::Getsid { .. }
-            | Request::Setpgid { .. }
-            | Request::Setsid
-            | Request::Getrusage { .. }
-            | Request::Times
-            | Request::Sysinfo
-            | Request::SchedGetscheduler { .. }
-            | Request::SchedGetparam { .. }
-            | Request::Getpriority { .. }
-            | Request::Setpriority { .. } => info::handle(mem, req),
-            Request::CloseRange { first, last, flags } => {
-                exec::close_range(&self.fds, *first, *last, *flags).unwrap_or_else(Response::from)
-            }
-            Request::FdsEnd => exec::fds_end(&self.fds).unwrap_or_else(Response::from),
-            Request::IoctlTcsets { .. }
-            | Request::IoctlSetWinsize { .. }
-            | Request::IoctlSetPgrp { .. }
-            | Request::IoctlSetCtty { .. }
-            | Request::IoctlNoCtty { .. }
-            | Request::IoctlGetSid { .. }
-            | Request::IoctlGetPtyNumber { .. }
-            | Request::IoctlSetPtyLock { .. } => tty::handle(&self.fds, req),
-            Request::OpenMemory { .. }
-            | Request::OpenEmptyDir { .. }
-            | Request::FdPath { .. }
-            | Request::ListFds { .. } => procfs::handle(&self.fds, mem, req),
-            Request::PrepareExec { dirfd, path, flags } => {
-                exec::prepare(&self.fds, mem, *dirfd, path, *flags).unwrap_or_else(Response::from)
-            }
-            Request::ExecNative { fd, args, argc, blocked } => {
-                exec::exec_native(&self.fds, mem, *fd, args.as_slice(), *argc, *blocked).unwrap_or_else(Response::from)
-            }
-            Request::CloseOnExec => {
-                let done = lock(&self.vfork_done).take();
-                if let Some(fd) = done {
-                    self.fds.unreserve(fd.as_raw_fd());
-                }
-                exec::close_on_exec(&self.fds).unwrap_or_else(Response::from)
-            }
-            Request::VforkCopyBack { va, buf } => {
-                // The write to the link can block: not under the lock.
-                let link = lock(&self.vfork_done).clone();
-                process::copy_back(link.as_deref(), mem, *va, buf.as_slice())
-            }
-            Request::VforkWait => self.vfork_wait(),
-            Request::VforkTakeCopyBack { buf } => {
-                process::take_copy_back(&mut lock(&self.vfork_copy_back), mem, buf.as_slice())
-            }
-            Request::Fork { .. }
-            | Request::Wait4 { .. }
-            | Request::Waitid { .. }
-            | Request::Kill { .. }
-            | Request::Sigqueue { .. }
-            | Request::StopSelf { .. } => process::handle(req),
-            Request::FutexSleep { gpa, expected, timeout_ns, shared } => {
-                threads::futex_sleep(mem, *gpa, *expected, *timeout_ns, *shared)
-            }
-            Request::FutexPi { gpa, op, timeout } => threads::futex_pi(mem, *gpa, *op, timeout.as_ref()),
+            Request::Control(r) => self.control(mem, r),
+            Request::Fs(r) => fs::handle(&self.fds, mem, r),
+            Request::Mm(r) => self.memory(mem, r),
+            Request::Proc(r) => self.process(mem, r),
+            Request::Exec(r) => self.exec(mem, r),
+            // Served by the vCPU's own thread before it gets here (`vcpu_request`); one
+            // that did not come by exit cannot be.
+            Request::Vcpu(_) => Response::Ret(-i64::from(abi_shared::linux::errno::ENOSYS)),
+            Request::Futex(r) => threads::handle(mem, r),
+            Request::Tty(r) => tty::handle(&self.fds, r),
+            Request::Info(r) => info::handle(mem, r),
+            Request::Clock(r) => clock::handle(r),
+            Request::Procfs(r) => procfs::handle(&self.fds, mem, r),
+            Request::Net(r) => net::handle(&self.fds, mem, r),
+            Request::Ipc(r) => ipc::handle(&self.fds, mem, r),
+            Request::Notify(r) => notify::handle(&self.fds, mem, r),
+            Request::Splice(r) => splice::handle(&self.fds, mem, r),
+            Request::Pidfd(r) => pidfd::handle(&self.fds, mem, r),
             Request::Creds { op } => creds::handle(&self.first_vcpu_creds, mem, op),
-            Request::FutexWake { gpa, count, shared } => threads::futex_wake(mem, *gpa, *count, *shared),
-            Request::KickVcpus { vcpus } => {
-                crate::threads::kick_vcpus(*vcpus);
-                Response::Ret(0)
-            }
-            // Served by the vCPU's own thread before it gets here (`vcpu_request`).
-            Request::StartThread { .. } | Request::ThreadExit => process::handle(req),
-            Request::Socket { .. }
-            | Request::Socketpair { .. }
-            | Request::BindConnect { .. }
-            | Request::Listen { .. }
-            | Request::Accept { .. }
-            | Request::SockName { .. }
-            | Request::Shutdown { .. }
-            | Request::Getsockopt { .. }
-            | Request::Setsockopt { .. }
-            | Request::Sendmsg { .. }
-            | Request::Recvmsg { .. }
-            | Request::SocketIoctl { .. }
-            | Request::IfConf { .. } => net::handle(&self.fds, mem, req),
-            Request::IpcGet { .. }
-            | Request::IpcCtl { .. }
-            | Request::Semop { .. }
-            | Request::Msgsnd { .. }
-            | Request::Msgrcv { .. }
-            | Request::ShmAttach { .. }
-            | Request::MqOpen { .. }
-            | Request::MqUnlink { .. }
-            | Request::MqTransfer { .. }
-            | Request::MqNotify { .. }
-            | Request::MqGetsetattr { .. } => ipc::handle(&self.fds, mem, req),
-            Request::InotifyInit { .. } | Request::InotifyAddWatch { .. } | Request::InotifyRmWatch { .. } => {
-                notify::handle(&self.fds, mem, req)
-            }
-            Request::Splice { .. } | Request::Tee { .. } | Request::Vmsplice { .. } => {
-                splice::handle(&self.fds, mem, req)
-            }
-            Request::PidfdOpen { .. }
-            | Request::PidfdPid { .. }
-            | Request::PidfdSendSignal { .. }
-            | Request::PidfdGetfd { .. } => pidfd::handle(&self.fds, mem, req),
-            Request::DebugStop { tid, event, regs } => match self.debugger.get() {
-                Some(d) => d.stopped(*tid, *event, regs),
-                None => Response::Ret(0),
-            },
-            Request::DebugReply { tid, ok, data } => match self.debugger.get() {
-                Some(d) => d.replied(*tid, *ok, data),
-                None => Response::Ret(0),
-            },
-            Request::CorePattern => Response::Bytes { ret: 0, data: crate::startup::core_pattern() },
-            other => fs::handle(&self.fds, mem, other),
         }
-    }
-
-    fn hello(&self, version: u32) -> Response {
-        if version != PROTOCOL_VERSION {
-            return Response::Malformed(MalformedReason::Version);
-        }
-        Response::Hello(HelloInfo {
-            version: PROTOCOL_VERSION,
-            realtime_ns: clock_ns(libc::CLOCK_REALTIME),
-            monotonic_ns: clock_ns(libc::CLOCK_MONOTONIC),
-            startup_len: self.startup.len() as u64,
-        })
-    }
-
-    fn get_startup(&self, mem: &GuestMemory, buf: &[GuestSeg]) -> Response {
-        match mem.write_segs(buf, &self.startup) {
-            Ok(n) if n == self.startup.len() => Response::Ret(n as i64),
-            Ok(_) => Response::Malformed(MalformedReason::BadLength),
-            Err(_) => Response::Malformed(MalformedReason::BadGuestAddress),
-        }
-    }
-
-    /// The guest's counters arrive as up to four tables of little-endian u64s: per syscall
-    /// (in_guest, hypercall) pairs, per syscall failed counts, the bitmap of unimplemented
-    /// syscalls, and (kind, value) pairs of unsupported features (0 kind: unused).
-    fn exit(&self, mem: &GuestMemory, how: ExitHow, stats: &[GuestSeg]) -> Response {
-        let mut tables = Vec::new();
-        for seg in stats.iter().take(4) {
-            let Ok(bytes) = mem.read_vec(seg.gpa, seg.len.min(16 * 1024)) else {
-                return Response::Malformed(MalformedReason::BadGuestAddress);
-            };
-            let words: Vec<u64> =
-                bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
-            tables.push(words);
-        }
-        let table = |i: usize| tables.get(i).cloned().unwrap_or_default();
-        let counters = GuestCounters {
-            syscalls: table(0).chunks_exact(2).map(|p| (p[0], p[1])).collect(),
-            failed: table(1),
-            unimplemented: table(2)
-                .iter()
-                .enumerate()
-                .flat_map(|(w, bits)| (0..64).filter(move |b| bits & (1 << b) != 0).map(move |b| w as u64 * 64 + b))
-                .collect(),
-            unsupported: table(3).chunks_exact(2).filter(|p| p[0] != 0).map(|p| (p[0], p[1])).collect(),
-        };
-        *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
-        if let Some(d) = self.debugger.get() {
-            d.program_ended(how);
-        }
-        Response::Ret(0)
     }
 }
 
@@ -552,7 +345,11 @@ pub use crate::host::sys::clock_ns;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use abi_shared::hypercall::{decode_frame, SegList};
+    use abi_shared::hypercall::{decode_frame, GuestSeg, SegList, PROTOCOL_VERSION};
+    use abi_shared::hypercall::{
+        ControlRequest, ExecRequest, FsRequest, InfoRequest, IpcRequest, PidfdRequest, ProcRequest, ProcfsRequest,
+        Request, TtyRequest,
+    };
     use proptest::prelude::*;
 
     fn startup() -> Startup {
@@ -591,9 +388,12 @@ mod tests {
         let mut buf = vec![0u8; 65536];
         let mem = GuestMemory::from_vec_for_test(&mut buf);
         let s = Server::new(&startup(), FdGuard::default(), false);
-        assert!(matches!(serve(&s, &mem, &Request::Hello { version: PROTOCOL_VERSION }), Response::Hello(_)));
+        assert!(matches!(
+            serve(&s, &mem, &Request::Control(ControlRequest::Hello { version: PROTOCOL_VERSION })),
+            Response::Hello(_)
+        ));
         assert_eq!(
-            serve(&s, &mem, &Request::Hello { version: PROTOCOL_VERSION + 1 }),
+            serve(&s, &mem, &Request::Control(ControlRequest::Hello { version: PROTOCOL_VERSION + 1 })),
             Response::Malformed(MalformedReason::Version)
         );
     }
@@ -604,11 +404,11 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut buf);
         let s = Server::new(&startup(), FdGuard::default(), false);
         let segs = [GuestSeg { gpa: 65530, len: 4096 }];
-        let r = serve(&s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) });
+        let r = serve(&s, &mem, &Request::Control(ControlRequest::GetStartup { buf: SegList::Borrowed(&segs) }));
         assert_eq!(r, Response::Malformed(MalformedReason::BadGuestAddress));
         let segs = [GuestSeg { gpa: 4096, len: 4096 }];
         assert!(
-            matches!(serve(&s, &mem, &Request::GetStartup { buf: SegList::Borrowed(&segs) }), Response::Ret(n) if n > 0)
+            matches!(serve(&s, &mem, &Request::Control(ControlRequest::GetStartup { buf: SegList::Borrowed(&segs) })), Response::Ret(n) if n > 0)
         );
     }
 
@@ -618,7 +418,11 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut buf);
         let s = Server::new(&startup(), FdGuard::default(), false);
         let segs = [GuestSeg { gpa: u64::MAX - 8, len: 16 }];
-        let r = serve(&s, &mem, &Request::Exit { how: ExitHow::Status(0), stats: SegList::Borrowed(&segs) });
+        let r = serve(
+            &s,
+            &mem,
+            &Request::Control(ControlRequest::Exit { how: ExitHow::Status(0), stats: SegList::Borrowed(&segs) }),
+        );
         assert_eq!(r, Response::Malformed(MalformedReason::BadGuestAddress));
         assert!(s.take_outcome().is_none());
     }
@@ -655,22 +459,22 @@ mod tests {
             // would hit the test harness itself (kill(0), StopSelf) or other tests' children:
             // skip those requests.
             if let Ok(req) = decode_frame::<Request<'_>>(&area) {
-                if matches!(req, Request::Chdir { .. } | Request::Fchdir { .. } | Request::Umask { .. }
-                    | Request::Unlinkat { .. } | Request::Renameat2 { .. } | Request::Mkdirat { .. } | Request::Mknodat { .. } | Request::OpenProcSys { .. } | Request::Symlinkat { .. }
-                    | Request::Fchmodat { .. } | Request::Truncate { .. } | Request::Openat { .. } | Request::Exit { .. }
-                    | Request::Setxattr { .. } | Request::Removexattr { .. } | Request::MemfdCreate { .. }
-                    | Request::OpenMemory { .. } | Request::OpenEmptyDir { .. }
-                    | Request::Kill { .. } | Request::Sigqueue { .. } | Request::StopSelf { .. } | Request::PidfdSendSignal { .. }
-                    | Request::SignalDispositions { .. } | Request::ExecNative { .. } | Request::Wait4 { .. }
-                    | Request::Waitid { .. } | Request::Setpriority { .. } | Request::IoctlSetPgrp { .. }
-                    | Request::IoctlSetCtty { .. } | Request::IoctlNoCtty { .. }
+                if matches!(req, Request::Fs(FsRequest::Chdir { .. }) | Request::Fs(FsRequest::Fchdir { .. }) | Request::Fs(FsRequest::Umask { .. })
+                    | Request::Fs(FsRequest::Unlinkat { .. }) | Request::Fs(FsRequest::Renameat2 { .. }) | Request::Fs(FsRequest::Mkdirat { .. }) | Request::Fs(FsRequest::Mknodat { .. }) | Request::Procfs(ProcfsRequest::OpenProcSys { .. }) | Request::Fs(FsRequest::Symlinkat { .. })
+                    | Request::Fs(FsRequest::Fchmodat { .. }) | Request::Fs(FsRequest::Truncate { .. }) | Request::Fs(FsRequest::Openat { .. }) | Request::Control(ControlRequest::Exit { .. })
+                    | Request::Fs(FsRequest::Setxattr { .. }) | Request::Fs(FsRequest::Removexattr { .. }) | Request::Fs(FsRequest::MemfdCreate { .. })
+                    | Request::Procfs(ProcfsRequest::OpenMemory { .. }) | Request::Procfs(ProcfsRequest::OpenEmptyDir { .. })
+                    | Request::Proc(ProcRequest::Kill { .. }) | Request::Proc(ProcRequest::Sigqueue { .. }) | Request::Proc(ProcRequest::StopSelf { .. }) | Request::Pidfd(PidfdRequest::PidfdSendSignal { .. })
+                    | Request::Control(ControlRequest::SignalDispositions { .. }) | Request::Exec(ExecRequest::ExecNative { .. }) | Request::Proc(ProcRequest::Wait4 { .. })
+                    | Request::Proc(ProcRequest::Waitid { .. }) | Request::Info(InfoRequest::Setpriority { .. }) | Request::Tty(TtyRequest::IoctlSetPgrp { .. })
+                    | Request::Tty(TtyRequest::IoctlSetCtty { .. }) | Request::Tty(TtyRequest::IoctlNoCtty { .. })
                     // A credential change would change the test thread's ids.
                     | Request::Creds { .. }
                     // Host IPC objects are the whole machine's: a random request could
                     // create, block on or remove someone's.
-                    | Request::IpcGet { .. } | Request::IpcCtl { .. } | Request::Semop { .. }
-                    | Request::Msgsnd { .. } | Request::Msgrcv { .. } | Request::MqOpen { .. }
-                    | Request::MqUnlink { .. }) {
+                    | Request::Ipc(IpcRequest::IpcGet { .. }) | Request::Ipc(IpcRequest::IpcCtl { .. }) | Request::Ipc(IpcRequest::Semop { .. })
+                    | Request::Ipc(IpcRequest::Msgsnd { .. }) | Request::Ipc(IpcRequest::Msgrcv { .. }) | Request::Ipc(IpcRequest::MqOpen { .. })
+                    | Request::Ipc(IpcRequest::MqUnlink { .. })) {
                     return Ok(());
                 }
             }

@@ -8,7 +8,7 @@
 //! rebuilt (`host::net`). AF_UNIX paths are guest paths: they are resolved in the
 //! filesystem view, and a path the host reports is shown as the view shows it.
 
-use abi_shared::hypercall::{MalformedReason, Request, Response, SegList};
+use abi_shared::hypercall::{MalformedReason, NetRequest, Response, SegList};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
@@ -29,23 +29,22 @@ const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 const ENAMETOOLONG: LinuxErrno = errno::ENAMETOOLONG as LinuxErrno;
 
 /// Serve one socket request.
-pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &NetRequest<'_>) -> Response {
     let net = Net { fs: Fs::new(fds, mem, vfs::current()) };
     let result = match req {
-        Request::Socket { domain, ty, protocol } => net.socket(*domain, *ty, *protocol),
-        Request::Socketpair { domain, ty, protocol } => net.socketpair(*domain, *ty, *protocol),
-        Request::BindConnect { fd, addr, connect } => net.bind_connect(*fd, addr, *connect),
-        Request::Listen { fd, backlog } => net.listen(*fd, *backlog),
-        Request::Accept { fd, flags } => net.accept(*fd, *flags),
-        Request::SockName { fd, peer } => net.sockname(*fd, *peer),
-        Request::Shutdown { fd, how } => net.shutdown(*fd, *how),
-        Request::Getsockopt { fd, level, name, len } => net.getsockopt(*fd, *level, *name, *len),
-        Request::Setsockopt { fd, level, name, value } => net.setsockopt(*fd, *level, *name, value),
-        Request::Sendmsg { fd, buf, addr, control, flags } => net.sendmsg(*fd, buf, *addr, control, *flags),
-        Request::Recvmsg { fd, buf, control_len, flags } => net.recvmsg(*fd, buf, *control_len, *flags),
-        Request::SocketIoctl { fd, cmd, arg } => net.ioctl(*fd, *cmd, arg),
-        Request::IfConf { fd, len } => net.ifconf(*fd, *len),
-        _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
+        NetRequest::Socket { domain, ty, protocol } => net.socket(*domain, *ty, *protocol),
+        NetRequest::Socketpair { domain, ty, protocol } => net.socketpair(*domain, *ty, *protocol),
+        NetRequest::BindConnect { fd, addr, connect } => net.bind_connect(*fd, addr, *connect),
+        NetRequest::Listen { fd, backlog } => net.listen(*fd, *backlog),
+        NetRequest::Accept { fd, flags } => net.accept(*fd, *flags),
+        NetRequest::SockName { fd, peer } => net.sockname(*fd, *peer),
+        NetRequest::Shutdown { fd, how } => net.shutdown(*fd, *how),
+        NetRequest::Getsockopt { fd, level, name, len } => net.getsockopt(*fd, *level, *name, *len),
+        NetRequest::Setsockopt { fd, level, name, value } => net.setsockopt(*fd, *level, *name, value),
+        NetRequest::Sendmsg { fd, buf, addr, control, flags } => net.sendmsg(*fd, buf, *addr, control, *flags),
+        NetRequest::Recvmsg { fd, buf, control_len, flags } => net.recvmsg(*fd, buf, *control_len, *flags),
+        NetRequest::SocketIoctl { fd, cmd, arg } => net.ioctl(*fd, *cmd, arg),
+        NetRequest::IfConf { fd, len } => net.ifconf(*fd, *len),
     };
     result.unwrap_or_else(Response::from)
 }
@@ -238,12 +237,13 @@ fn unknown_level(fd: c_int) -> Failure {
 mod tests {
     use super::*;
     use abi_shared::hypercall::GuestSeg;
+    use abi_shared::hypercall::NetRequest;
 
     const RAM: usize = 64 * 1024;
 
     fn pair(fds: &FdGuard, mem: &GuestMemory) -> [i32; 2] {
         // AF_UNIX, SOCK_DGRAM
-        match handle(fds, mem, &Request::Socketpair { domain: 1, ty: 2, protocol: 0 }) {
+        match handle(fds, mem, &NetRequest::Socketpair { domain: 1, ty: 2, protocol: 0 }) {
             Response::Fds(p) => p,
             other => panic!("socketpair: {other:?}"),
         }
@@ -265,7 +265,7 @@ mod tests {
         let fds = FdGuard::default();
         let [a, b] = pair(&fds, &mem);
         mem.write(0x100, b"guest data").unwrap();
-        let send = Request::Sendmsg {
+        let send = NetRequest::Sendmsg {
             fd: a,
             buf: SegList::Owned(vec![GuestSeg { gpa: 0x100, len: 10 }]),
             addr: None,
@@ -273,7 +273,7 @@ mod tests {
             flags: 0,
         };
         assert_eq!(handle(&fds, &mem, &send), Response::Ret(10));
-        let recv = Request::Recvmsg {
+        let recv = NetRequest::Recvmsg {
             fd: b,
             buf: SegList::Owned(vec![GuestSeg { gpa: 0x200, len: 64 }]),
             control_len: 24,
@@ -298,7 +298,7 @@ mod tests {
         fds.reserve(b);
         let ebadf = Response::Ret(-i64::from(EBADF));
         let control = rights(b);
-        let send = Request::Sendmsg {
+        let send = NetRequest::Sendmsg {
             fd: a,
             buf: SegList::Owned(vec![GuestSeg { gpa: 0x100, len: 1 }]),
             addr: None,
@@ -306,10 +306,10 @@ mod tests {
             flags: 0,
         };
         assert_eq!(handle(&fds, &mem, &send), ebadf, "passing a reserved descriptor");
-        assert_eq!(handle(&fds, &mem, &Request::Listen { fd: b, backlog: 1 }), ebadf);
-        assert_eq!(handle(&fds, &mem, &Request::Getsockopt { fd: b, level: 1, name: 3, len: 4 }), ebadf);
+        assert_eq!(handle(&fds, &mem, &NetRequest::Listen { fd: b, backlog: 1 }), ebadf);
+        assert_eq!(handle(&fds, &mem, &NetRequest::Getsockopt { fd: b, level: 1, name: 3, len: 4 }), ebadf);
         // Buffers outside guest RAM are malformed, not a host fault.
-        let outside = Request::Recvmsg {
+        let outside = NetRequest::Recvmsg {
             fd: a,
             buf: SegList::Owned(vec![GuestSeg { gpa: RAM as u64, len: 8 }]),
             control_len: 0,
@@ -327,9 +327,9 @@ mod tests {
         let fds = FdGuard::default();
         let [a, b] = pair(&fds, &mem);
         // A UNIX socket refuses a level it does not know with EOPNOTSUPP.
-        let r = handle(&fds, &mem, &Request::Getsockopt { fd: a, level: 283, name: 4, len: 32 });
+        let r = handle(&fds, &mem, &NetRequest::Getsockopt { fd: a, level: 283, name: 4, len: 32 });
         assert_eq!(r, Response::Ret(-i64::from(errno::EOPNOTSUPP)));
-        let r = handle(&fds, &mem, &Request::Setsockopt { fd: a, level: 283, name: 4, value: &[0; 32] });
+        let r = handle(&fds, &mem, &NetRequest::Setsockopt { fd: a, level: 283, name: 4, value: &[0; 32] });
         assert_eq!(r, Response::Ret(-i64::from(errno::EOPNOTSUPP)));
         sys::close_quietly(a);
         sys::close_quietly(b);

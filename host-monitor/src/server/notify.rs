@@ -3,23 +3,22 @@
 //! included. A watched path is a guest path: it is resolved in the filesystem view as
 //! every other path is, and the host watches what it names there.
 
-use abi_shared::hypercall::{Request, Response};
-use abi_shared::linux::{errno, general};
+use abi_shared::hypercall::{NotifyRequest, Response};
+use abi_shared::linux::general;
 
-use super::fs::{ret, Failure, Fs, Handled};
+use super::fs::{ret, Fs, Handled};
 use super::FdGuard;
 use crate::guest_mem::GuestMemory;
-use crate::host::{sys, LinuxErrno};
+use crate::host::sys;
 use crate::vfs::{self, Last};
 
 /// Serve one inotify request.
-pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &NotifyRequest<'_>) -> Response {
     let fs = Fs::new(fds, mem, vfs::current());
     let result = match req {
-        Request::InotifyInit { flags } => init(*flags),
-        Request::InotifyAddWatch { fd, path, mask } => add_watch(&fs, *fd, path, *mask),
-        Request::InotifyRmWatch { fd, wd } => rm_watch(&fs, *fd, *wd),
-        _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
+        NotifyRequest::InotifyInit { flags } => init(*flags),
+        NotifyRequest::InotifyAddWatch { fd, path, mask } => add_watch(&fs, *fd, path, *mask),
+        NotifyRequest::InotifyRmWatch { fd, wd } => rm_watch(&fs, *fd, *wd),
     };
     result.unwrap_or_else(Response::from)
 }

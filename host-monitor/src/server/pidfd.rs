@@ -3,7 +3,7 @@
 //! program sends its own process through a pidfd never get here: the guest delivers those
 //! itself (after `PidfdPid` told it the pidfd is its own), as it does for kill.
 
-use abi_shared::hypercall::{Request, Response};
+use abi_shared::hypercall::{PidfdRequest, Response};
 use abi_shared::linux::{errno, general};
 
 use super::fs::{ret, Failure, Fs, Handled};
@@ -17,14 +17,13 @@ const EBADF: LinuxErrno = errno::EBADF as LinuxErrno;
 const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 1 << 2;
 
 /// Serve one pidfd request.
-pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &PidfdRequest<'_>) -> Response {
     let fs = Fs::new(fds, mem, vfs::current());
     let result = match req {
-        Request::PidfdOpen { pid, flags } => open(*pid, *flags),
-        Request::PidfdPid { fd } => pid_of(&fs, *fd),
-        Request::PidfdSendSignal { fd, sig, info, flags } => send_signal(&fs, *fd, *sig, *info, *flags),
-        Request::PidfdGetfd { pidfd, targetfd, flags } => getfd(fds, &fs, *pidfd, *targetfd, *flags),
-        _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
+        PidfdRequest::PidfdOpen { pid, flags } => open(*pid, *flags),
+        PidfdRequest::PidfdPid { fd } => pid_of(&fs, *fd),
+        PidfdRequest::PidfdSendSignal { fd, sig, info, flags } => send_signal(&fs, *fd, *sig, *info, *flags),
+        PidfdRequest::PidfdGetfd { pidfd, targetfd, flags } => getfd(fds, &fs, *pidfd, *targetfd, *flags),
     };
     result.unwrap_or_else(Response::from)
 }
@@ -81,9 +80,10 @@ fn getfd(fds: &FdGuard, fs: &Fs<'_>, pidfd: i32, targetfd: i32, flags: u32) -> H
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+    use abi_shared::hypercall::PidfdRequest;
     use std::os::fd::AsRawFd;
 
-    fn serve(fds: &FdGuard, req: Request<'_>) -> Response {
+    fn serve(fds: &FdGuard, req: PidfdRequest<'_>) -> Response {
         let mut ram = vec![0u8; 4096];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         handle(fds, &mem, &req)
@@ -97,7 +97,7 @@ mod tests {
         let own = sys::pidfd_open(sys::getpid(), 0).expect("a pidfd of the test process");
         let file = std::fs::File::open("/dev/null").unwrap();
         let target = file.as_raw_fd();
-        let getfd = |fds: &FdGuard| serve(fds, Request::PidfdGetfd { pidfd: own, targetfd: target, flags: 0 });
+        let getfd = |fds: &FdGuard| serve(fds, PidfdRequest::PidfdGetfd { pidfd: own, targetfd: target, flags: 0 });
         fds.reserve(target);
         assert_eq!(getfd(&fds), BAD, "a reserved descriptor");
         fds.unreserve(target);
@@ -115,11 +115,11 @@ mod tests {
     fn pidfd_pid_names_the_process_and_refuses_other_descriptors() {
         let fds = FdGuard::default();
         let own = sys::pidfd_open(sys::getpid(), 0).expect("a pidfd of the test process");
-        assert_eq!(serve(&fds, Request::PidfdPid { fd: own }), Response::Ret(sys::getpid().into()));
+        assert_eq!(serve(&fds, PidfdRequest::PidfdPid { fd: own }), Response::Ret(sys::getpid().into()));
         let file = std::fs::File::open("/dev/null").unwrap();
-        assert_eq!(serve(&fds, Request::PidfdPid { fd: file.as_raw_fd() }), BAD);
+        assert_eq!(serve(&fds, PidfdRequest::PidfdPid { fd: file.as_raw_fd() }), BAD);
         fds.reserve(own);
-        assert_eq!(serve(&fds, Request::PidfdPid { fd: own }), BAD);
+        assert_eq!(serve(&fds, PidfdRequest::PidfdPid { fd: own }), BAD);
         sys::close_quietly(own);
     }
 }

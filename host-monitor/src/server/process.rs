@@ -4,49 +4,48 @@
 //!
 //! fork itself is not served here: it must run on the vCPU thread (see machine.rs), so the
 //! guest always sends it through the exit doorbell and `vcpu_request` picks it out.
+//! vfork's hand-over between the child and the waiting parent is served here.
 
-use abi_shared::hypercall::{decode_frame, LinuxRusage, Request, Response, WaitInfo};
+use abi_shared::hypercall::{decode_frame, LinuxRusage, ProcRequest, Request, Response, VcpuRequest, WaitInfo};
 use abi_shared::layout::vcpu_block;
 use abi_shared::linux::errno;
 use std::os::fd::OwnedFd;
 
 use super::fs::{check, ret, Failure, Handled};
+use super::{lock, Server};
 use crate::guest_mem::GuestMemory;
 use crate::host::{self, sys, LinuxErrno};
 
-const ENOSYS: LinuxErrno = errno::ENOSYS as LinuxErrno;
-
-/// Serve one process request.
-pub fn handle(req: &Request<'_>) -> Response {
-    let result = match req {
-        Request::Wait4 { pid, options } => wait4(*pid, *options),
-        Request::Waitid { idtype, id, options } => waitid(*idtype, *id, *options),
-        Request::Kill { pid, sig } => kill(*pid, *sig),
-        Request::StopSelf { sig } => {
-            crate::signals::stop_self(*sig);
-            Ok(Response::Ret(0))
-        }
-        Request::Sigqueue { pid, sig, code, value } => {
-            let sig = host::kill_signal_to_host(*sig).map_err(Failure::Errno);
-            sig.and_then(|s| check(host::sigqueue(*pid, s, *code, *value)).and_then(ret))
-        }
-        // A fork that did not come through the exit doorbell (see the module comment).
-        _ => Err(Failure::Errno(ENOSYS)),
-    };
-    result.unwrap_or_else(Response::from)
+impl Server {
+    /// Serve one process request: waits, signals to processes, and vfork's hand-over.
+    pub(super) fn process(&self, mem: &GuestMemory, req: &ProcRequest<'_>) -> Response {
+        let result = match req {
+            ProcRequest::Wait4 { pid, options } => wait4(*pid, *options),
+            ProcRequest::Waitid { idtype, id, options } => waitid(*idtype, *id, *options),
+            ProcRequest::Kill { pid, sig } => kill(*pid, *sig),
+            ProcRequest::StopSelf { sig } => {
+                crate::signals::stop_self(*sig);
+                ret(0)
+            }
+            ProcRequest::Sigqueue { pid, sig, code, value } => {
+                let sig = host::kill_signal_to_host(*sig).map_err(Failure::Errno);
+                sig.and_then(|s| check(host::sigqueue(*pid, s, *code, *value)).and_then(ret))
+            }
+            ProcRequest::VforkCopyBack { va, buf } => {
+                // The write to the link can block: not under the lock.
+                let link = lock(&self.vfork_done).clone();
+                Ok(copy_back(link.as_deref(), mem, *va, buf.as_slice()))
+            }
+            ProcRequest::VforkWait => Ok(self.vfork_wait()),
+            ProcRequest::VforkTakeCopyBack { buf } => {
+                Ok(take_copy_back(&mut lock(&self.vfork_copy_back), mem, buf.as_slice()))
+            }
+        };
+        result.unwrap_or_else(Response::from)
+    }
 }
 
-/// A request that only the thread running the vCPU can serve: fork (it carries the vCPU
-/// into the child), and starting or ending a thread (machine.rs, threads.rs). The guest
-/// sends them through the exit doorbell.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VcpuRequest {
-    Fork { vfork: bool },
-    StartThread(ThreadStart),
-    ThreadExit,
-}
-
-/// What `Request::StartThread` asks for (see its documentation).
+/// What `VcpuRequest::StartThread` asks for (see its documentation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThreadStart {
     pub vcpu: u32,
@@ -56,18 +55,17 @@ pub struct ThreadStart {
     pub arg: u64,
 }
 
-/// The request waiting in the vCPU block at `block`, if it is one of those.
+/// The request waiting in the vCPU block at `block`, if it is one that only the thread
+/// running the vCPU can serve (`Request::Vcpu`: fork carries the vCPU into the child; a
+/// thread starts and ends there; see machine.rs and threads.rs). The guest sends them
+/// through the exit doorbell.
 pub fn vcpu_request(mem: &GuestMemory, block: u64) -> Option<VcpuRequest> {
     let area = block + vcpu_block::HC_REQUEST;
     let len = mem.read_u32(area).ok()?;
     let len = u64::from(len).min(vcpu_block::HC_REQUEST_SIZE - 4);
     let frame = mem.read_vec(area, len + 4).ok()?;
     match decode_frame::<Request<'_>>(&frame) {
-        Ok(Request::Fork { vfork }) => Some(VcpuRequest::Fork { vfork }),
-        Ok(Request::StartThread { vcpu, block, cr3, entry, arg }) => {
-            Some(VcpuRequest::StartThread(ThreadStart { vcpu, block, cr3, entry, arg }))
-        }
-        Ok(Request::ThreadExit) => Some(VcpuRequest::ThreadExit),
+        Ok(Request::Vcpu(req)) => Some(req),
         _ => None,
     }
 }
@@ -101,7 +99,7 @@ impl VforkLink {
     }
 }
 
-/// A vfork parent's end of the link, waited on by `Request::VforkWait`.
+/// A vfork parent's end of the link, waited on by `ProcRequest::VforkWait`.
 pub struct VforkWait {
     read: OwnedFd,
 }
@@ -244,6 +242,7 @@ fn reaches_self(pid: i32) -> bool {
 mod tests {
     use super::*;
     use abi_shared::hypercall::GuestSeg;
+    use abi_shared::hypercall::ProcRequest;
 
     #[test]
     fn copy_back_streams_page_records_and_the_parent_takes_whole_ones() {
@@ -282,6 +281,17 @@ mod tests {
         Response::Ret(-i64::from(e))
     }
 
+    /// The requests these tests send need none of the server's state.
+    fn handle(req: &ProcRequest<'_>) -> Response {
+        let result = match *req {
+            ProcRequest::Wait4 { pid, options } => wait4(pid, options),
+            ProcRequest::Waitid { idtype, id, options } => waitid(idtype, id, options),
+            ProcRequest::Kill { pid, sig } => kill(pid, sig),
+            ref other => panic!("not a stateless request: {other:?}"),
+        };
+        result.unwrap_or_else(Response::from)
+    }
+
     /// One test, so that no other test's child is reaped or waited for by mistake.
     #[test]
     fn children_are_waited_for_and_then_echild() {
@@ -291,24 +301,24 @@ mod tests {
             // SAFETY: ends the child at once.
             unsafe { libc::_exit(7) };
         }
-        match handle(&Request::Wait4 { pid, options: 0 }) {
+        match handle(&ProcRequest::Wait4 { pid, options: 0 }) {
             Response::Waited { ret, status, .. } => {
                 assert_eq!(ret, i64::from(pid));
                 assert_eq!(status, 7 << 8);
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(handle(&Request::Wait4 { pid, options: 1 }), err(errno::ECHILD));
-        assert_eq!(handle(&Request::Waitid { idtype: 1, id: pid, options: 4 | 1 }), err(errno::ECHILD));
-        assert_eq!(handle(&Request::Waitid { idtype: 9, id: 0, options: 4 }), err(errno::EINVAL));
-        assert_eq!(handle(&Request::Waitid { idtype: 1, id: -1, options: 4 }), err(errno::EINVAL));
+        assert_eq!(handle(&ProcRequest::Wait4 { pid, options: 1 }), err(errno::ECHILD));
+        assert_eq!(handle(&ProcRequest::Waitid { idtype: 1, id: pid, options: 4 | 1 }), err(errno::ECHILD));
+        assert_eq!(handle(&ProcRequest::Waitid { idtype: 9, id: 0, options: 4 }), err(errno::EINVAL));
+        assert_eq!(handle(&ProcRequest::Waitid { idtype: 1, id: -1, options: 4 }), err(errno::EINVAL));
     }
 
     #[test]
     fn kill_checks_processes() {
         // SAFETY: getpid cannot fail.
         let me = sys::getpid();
-        assert_eq!(handle(&Request::Kill { pid: me, sig: 0 }), Response::Ret(0));
-        assert_eq!(handle(&Request::Kill { pid: i32::MAX, sig: 0 }), err(errno::ESRCH));
+        assert_eq!(handle(&ProcRequest::Kill { pid: me, sig: 0 }), Response::Ret(0));
+        assert_eq!(handle(&ProcRequest::Kill { pid: i32::MAX, sig: 0 }), err(errno::ESRCH));
     }
 }

@@ -7,7 +7,7 @@
 
 use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
 
-use abi_shared::hypercall::{GuestSeg, MalformedReason, Request, Response, SegList};
+use abi_shared::hypercall::{GuestSeg, MalformedReason, ProcfsRequest, Response, SegList};
 use abi_shared::linux::errno;
 
 use super::fs::{ret, Failure, Handled};
@@ -21,13 +21,13 @@ const EBADF: LinuxErrno = errno::EBADF as LinuxErrno;
 const MAX_CONTENT: u64 = 64 << 20;
 
 /// Serve one /proc helper request.
-pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &ProcfsRequest<'_>) -> Response {
     let result = match req {
-        Request::OpenMemory { content, cloexec } => open_memory(mem, content, *cloexec),
-        Request::OpenEmptyDir { cloexec } => open_empty_dir(*cloexec),
-        Request::FdPath { fd, buf } => fd_path(fds, mem, *fd, buf),
-        Request::ListFds { buf } => list_fds(fds, mem, buf),
-        _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
+        ProcfsRequest::OpenMemory { content, cloexec } => open_memory(mem, content, *cloexec),
+        ProcfsRequest::OpenEmptyDir { cloexec } => open_empty_dir(*cloexec),
+        ProcfsRequest::FdPath { fd, buf } => fd_path(fds, mem, *fd, buf),
+        ProcfsRequest::ListFds { buf } => list_fds(fds, mem, buf),
+        ProcfsRequest::OpenProcSys { path, flags, mode } => super::fs::open_proc_sys(path, *flags, *mode),
     };
     result.unwrap_or_else(Response::from)
 }
@@ -118,6 +118,7 @@ pub(super) fn open_program_fds(fds: &FdGuard) -> Result<Vec<i32>, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use abi_shared::hypercall::ProcfsRequest;
     use std::fs::File;
     use std::io::{Read, Write};
     use std::os::fd::FromRawFd;
@@ -143,7 +144,7 @@ mod tests {
         let r = handle(
             &FdGuard::default(),
             &mem,
-            &Request::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true },
+            &ProcfsRequest::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true },
         );
         let Response::Ret(fd) = r else { panic!("{r:?}") };
         let mut file = adopt(fd);
@@ -162,7 +163,7 @@ mod tests {
         let r = handle(
             &FdGuard::default(),
             &mem,
-            &Request::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true },
+            &ProcfsRequest::OpenMemory { content: SegList::Borrowed(&segs), cloexec: true },
         );
         assert_eq!(r, Response::Malformed(MalformedReason::BadGuestAddress));
     }
@@ -171,7 +172,8 @@ mod tests {
     fn empty_dir_is_a_directory_that_lists_nothing_on_disk() {
         let mut ram = vec![0u8; 4096];
         let mem = mem_with(&mut ram);
-        let Response::Ret(fd) = handle(&FdGuard::default(), &mem, &Request::OpenEmptyDir { cloexec: true }) else {
+        let Response::Ret(fd) = handle(&FdGuard::default(), &mem, &ProcfsRequest::OpenEmptyDir { cloexec: true })
+        else {
             panic!()
         };
         let st = adopt(fd).metadata().unwrap();
@@ -186,19 +188,21 @@ mod tests {
         let file = File::open("/etc/passwd").unwrap();
         let fd = file.as_raw_fd();
         let segs = [GuestSeg { gpa: 0, len: 4096 }];
-        let r = handle(&FdGuard::default(), &mem, &Request::FdPath { fd, buf: SegList::Borrowed(&segs) });
+        let r = handle(&FdGuard::default(), &mem, &ProcfsRequest::FdPath { fd, buf: SegList::Borrowed(&segs) });
         assert_eq!(r, Response::Ret(11));
         assert_eq!(&mem.read_vec(0, 11).unwrap(), b"/etc/passwd");
         let (a, _b) = rustix::pipe::pipe().unwrap();
-        let Response::Ret(n) =
-            handle(&FdGuard::default(), &mem, &Request::FdPath { fd: a.as_raw_fd(), buf: SegList::Borrowed(&segs) })
-        else {
+        let Response::Ret(n) = handle(
+            &FdGuard::default(),
+            &mem,
+            &ProcfsRequest::FdPath { fd: a.as_raw_fd(), buf: SegList::Borrowed(&segs) },
+        ) else {
             panic!()
         };
         assert!(mem.read_vec(0, n as u64).unwrap().starts_with(b"pipe:["));
         let guard = FdGuard::default();
         guard.reserve(fd);
-        let r = handle(&guard, &mem, &Request::FdPath { fd, buf: SegList::Borrowed(&segs) });
+        let r = handle(&guard, &mem, &ProcfsRequest::FdPath { fd, buf: SegList::Borrowed(&segs) });
         assert_eq!(r, Response::Ret(-(errno::EBADF as i64)));
     }
 
@@ -210,7 +214,8 @@ mod tests {
         let fd = file.as_raw_fd();
         let segs = [GuestSeg { gpa: 0, len: 65536 }];
         let list = |guard: &FdGuard| {
-            let Response::Ret(n) = handle(guard, &mem, &Request::ListFds { buf: SegList::Borrowed(&segs) }) else {
+            let Response::Ret(n) = handle(guard, &mem, &ProcfsRequest::ListFds { buf: SegList::Borrowed(&segs) })
+            else {
                 panic!()
             };
             let bytes = mem.read_vec(0, n as u64 * 4).unwrap();

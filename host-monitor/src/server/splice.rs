@@ -6,7 +6,7 @@
 //! can observe is the same (the data it gave, in order), save that changing the buffer
 //! after vmsplice without SPLICE_F_GIFT does not change what the reader gets.
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{Response, SegList, SpliceRequest};
 use abi_shared::linux::{errno, general};
 
 use super::fs::{ret, Failure, Fs, Handled};
@@ -20,15 +20,14 @@ use crate::vfs;
 const MAX_TRANSFER: u64 = 16 << 20;
 
 /// Serve one splice, tee or vmsplice request.
-pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &Request<'_>) -> Response {
+pub fn handle(fds: &FdGuard, mem: &GuestMemory, req: &SpliceRequest<'_>) -> Response {
     let fs = Fs::new(fds, mem, vfs::current());
     let result = match req {
-        Request::Splice { fd_in, off_in, fd_out, off_out, len, flags } => {
+        SpliceRequest::Splice { fd_in, off_in, fd_out, off_out, len, flags } => {
             splice(&fs, *fd_in, *off_in, *fd_out, *off_out, *len, *flags)
         }
-        Request::Tee { fd_in, fd_out, len, flags } => tee(&fs, *fd_in, *fd_out, *len, *flags),
-        Request::Vmsplice { fd, buf, to_pipe, flags } => vmsplice(&fs, *fd, buf, *to_pipe, *flags),
-        _ => Err(Failure::Errno(errno::ENOSYS as LinuxErrno)),
+        SpliceRequest::Tee { fd_in, fd_out, len, flags } => tee(&fs, *fd_in, *fd_out, *len, *flags),
+        SpliceRequest::Vmsplice { fd, buf, to_pipe, flags } => vmsplice(&fs, *fd, buf, *to_pipe, *flags),
     };
     result.unwrap_or_else(Response::from)
 }
@@ -77,6 +76,7 @@ fn vmsplice(fs: &Fs<'_>, fd: i32, buf: &SegList<'_>, to_pipe: bool, flags: u32) 
 mod tests {
     use super::*;
     use abi_shared::hypercall::GuestSeg;
+    use abi_shared::hypercall::SpliceRequest;
     use std::io::Read;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -95,7 +95,7 @@ mod tests {
         let fds = FdGuard::default();
         let (mut read_end, write_end) = pipe();
         let segs = [GuestSeg { gpa: 100, len: 5 }, GuestSeg { gpa: 5000, len: 6 }];
-        let req = |fd| Request::Vmsplice { fd, buf: SegList::Borrowed(&segs), to_pipe: true, flags: 0 };
+        let req = |fd| SpliceRequest::Vmsplice { fd, buf: SegList::Borrowed(&segs), to_pipe: true, flags: 0 };
         assert_eq!(handle(&fds, &mem, &req(write_end.as_raw_fd())), Response::Ret(11));
         let mut got = [0u8; 11];
         read_end.read_exact(&mut got).unwrap();
@@ -108,8 +108,12 @@ mod tests {
         assert_eq!(handle(&fds, &mem, &req(write_end.as_raw_fd())), ebadf, "the monitor's");
         let outside = [GuestSeg { gpa: 8000, len: 500 }];
         fds.unreserve(write_end.as_raw_fd());
-        let r =
-            Request::Vmsplice { fd: write_end.as_raw_fd(), buf: SegList::Borrowed(&outside), to_pipe: true, flags: 0 };
+        let r = SpliceRequest::Vmsplice {
+            fd: write_end.as_raw_fd(),
+            buf: SegList::Borrowed(&outside),
+            to_pipe: true,
+            flags: 0,
+        };
         assert_eq!(
             handle(&fds, &mem, &r),
             Response::Malformed(abi_shared::hypercall::MalformedReason::BadGuestAddress)
@@ -122,7 +126,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let (read_end, _write_end) = pipe();
         let segs = [GuestSeg { gpa: 0, len: 16 }];
-        let req = Request::Vmsplice {
+        let req = SpliceRequest::Vmsplice {
             fd: read_end.as_raw_fd(),
             buf: SegList::Borrowed(&segs),
             to_pipe: false,

@@ -5,6 +5,8 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use abi_shared::hypercall::{Request, Response};
+
 use crate::host::sys::{create_temp, TempKind};
 
 /// A fresh directory, removed with its contents on drop.
@@ -44,4 +46,23 @@ pub fn open_pty() -> Option<(OwnedFd, OwnedFd)> {
     let slave =
         rustix::fs::open(name.as_c_str(), OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC, Mode::empty()).ok()?;
     Some((master, slave))
+}
+
+/// Serve a request of the families that need no `Server` state, as the server's dispatcher
+/// does (the unit tests of one family sometimes ask another, e.g. a tty ioctl on a file).
+pub fn serve(fds: &super::FdGuard, mem: &crate::guest_mem::GuestMemory, req: &Request<'_>) -> Response {
+    match req {
+        Request::Fs(r) => super::fs::handle(fds, mem, r),
+        Request::Tty(r) => super::tty::handle(fds, r),
+        Request::Info(r) => super::info::handle(mem, r),
+        Request::Clock(r) => super::clock::handle(r),
+        Request::Procfs(r) => super::procfs::handle(fds, mem, r),
+        Request::Net(r) => super::net::handle(fds, mem, r),
+        Request::Ipc(r) => super::ipc::handle(fds, mem, r),
+        Request::Notify(r) => super::notify::handle(fds, mem, r),
+        Request::Splice(r) => super::splice::handle(fds, mem, r),
+        Request::Pidfd(r) => super::pidfd::handle(fds, mem, r),
+        Request::Futex(r) => super::threads::handle(mem, r),
+        other => panic!("a request that needs the server's state: {other:?}"),
+    }
 }

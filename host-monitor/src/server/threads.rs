@@ -5,7 +5,7 @@
 
 use std::sync::atomic::AtomicU32;
 
-use abi_shared::hypercall::{MalformedReason, Response};
+use abi_shared::hypercall::{FutexRequest, MalformedReason, Response};
 
 use crate::guest_mem::GuestMemory;
 use crate::host::sys;
@@ -18,8 +18,19 @@ fn guest_word(mem: &GuestMemory, gpa: u64) -> Option<&AtomicU32> {
     mem.atomic_u32(gpa).ok()
 }
 
-/// `Request::FutexSleep`: on the calling vCPU's thread, which sleeps.
-pub fn futex_sleep(mem: &GuestMemory, gpa: u64, expected: u32, timeout_ns: u64, shared: bool) -> Response {
+/// Serve one futex request.
+pub fn handle(mem: &GuestMemory, req: &FutexRequest) -> Response {
+    match req {
+        FutexRequest::FutexSleep { gpa, expected, timeout_ns, shared } => {
+            futex_sleep(mem, *gpa, *expected, *timeout_ns, *shared)
+        }
+        FutexRequest::FutexPi { gpa, op, timeout } => futex_pi(mem, *gpa, *op, timeout.as_ref()),
+        FutexRequest::FutexWake { gpa, count, shared } => futex_wake(mem, *gpa, *count, *shared),
+    }
+}
+
+/// `FutexRequest::FutexSleep`: on the calling vCPU's thread, which sleeps.
+fn futex_sleep(mem: &GuestMemory, gpa: u64, expected: u32, timeout_ns: u64, shared: bool) -> Response {
     let Some(word) = guest_word(mem, gpa) else {
         return Response::Malformed(MalformedReason::BadGuestAddress);
     };
@@ -29,8 +40,8 @@ pub fn futex_sleep(mem: &GuestMemory, gpa: u64, expected: u32, timeout_ns: u64, 
     }
 }
 
-/// `Request::FutexPi`: on the calling vCPU's thread, whose tid is the Linux thread's.
-pub fn futex_pi(mem: &GuestMemory, gpa: u64, op: i32, timeout: Option<&[i64; 2]>) -> Response {
+/// `FutexRequest::FutexPi`: on the calling vCPU's thread, whose tid is the Linux thread's.
+fn futex_pi(mem: &GuestMemory, gpa: u64, op: i32, timeout: Option<&[i64; 2]>) -> Response {
     let Some(word) = guest_word(mem, gpa) else {
         return Response::Malformed(MalformedReason::BadGuestAddress);
     };
@@ -40,8 +51,8 @@ pub fn futex_pi(mem: &GuestMemory, gpa: u64, op: i32, timeout: Option<&[i64; 2]>
     }
 }
 
-/// `Request::FutexWake`.
-pub fn futex_wake(mem: &GuestMemory, gpa: u64, count: u32, shared: bool) -> Response {
+/// `FutexRequest::FutexWake`.
+fn futex_wake(mem: &GuestMemory, gpa: u64, count: u32, shared: bool) -> Response {
     match guest_word(mem, gpa) {
         Some(word) => Response::Ret(i64::from(sys::futex_wake(word, count, shared))),
         None => Response::Malformed(MalformedReason::BadGuestAddress),

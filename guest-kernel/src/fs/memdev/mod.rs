@@ -4,13 +4,13 @@
 //! the host as usual, so fstat, lseek, poll, mmap, dup and fork need nothing here); the
 //! descriptor table (task/fdtable.rs) records its kind and access mode.
 //!
-//! Known from open/openat of exactly "/dev/null" or "/dev/zero" (one fstat then checks
-//! that the host's file is the character device 1:3 or 1:5); descriptors inherited at
-//! startup are forwarded as before. Signalfds (signal/signalfd.rs) are entered when made.
+//! Known from open/openat of exactly "/dev/null" or "/dev/zero" (the host's answer says
+//! when what it opened there is a character device, and which: 1:3 or 1:5 are ours);
+//! descriptors inherited at startup are forwarded as before. Signalfds (signal/signalfd.rs) are entered when made.
 
 #[cfg(target_os = "none")]
 mod glue {
-    use abi_shared::hypercall::{Request, Response};
+
     use abi_shared::layout::user;
     use abi_shared::linux::errno;
 
@@ -19,26 +19,19 @@ mod glue {
     const O_ACCMODE: i32 = 3;
     const O_WRONLY: i32 = 1;
     const O_RDWR: i32 = 2;
-    const O_PATH: i32 = 0o10000000;
-    const S_IFMT: u32 = 0o170000;
-    const S_IFCHR: u32 = 0o020000;
     /// Linux's encoding of (major 1, minor 3) and (1, 5).
     const RDEV_NULL: u64 = 0x103;
     const RDEV_ZERO: u64 = 0x105;
     /// Linux caps one read or write at this many bytes.
     const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
-    /// After a successful open/openat of `path` with `flags` that returned `fd`.
-    pub fn opened(path: &[u8], flags: i32, fd: i64) {
-        if fd < 0 || flags & O_PATH != 0 || (path != b"/dev/null" && path != b"/dev/zero") {
-            return;
-        }
-        let Response::Stat(st) = crate::hypercall::call(&Request::Fstat { fd: fd as i32 }) else {
-            return;
-        };
-        let kind = match (st.st_mode & S_IFMT, st.st_rdev) {
-            (S_IFCHR, RDEV_NULL) => Kind::DevNull,
-            (S_IFCHR, RDEV_ZERO) => Kind::DevZero,
+    /// After an open of "/dev/null" or "/dev/zero" with `flags` that returned `fd`, a
+    /// character device whose Linux device number is `rdev` (the host says so with its
+    /// answer, `Response::OpenedCharDevice`).
+    pub fn opened(fd: i64, flags: i32, rdev: u64) {
+        let kind = match rdev {
+            RDEV_NULL => Kind::DevNull,
+            RDEV_ZERO => Kind::DevZero,
             _ => return,
         };
         let mode = flags & O_ACCMODE;

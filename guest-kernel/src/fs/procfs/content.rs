@@ -5,7 +5,7 @@
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{FsRequest, InfoRequest, ProcfsRequest, Request, Response, SegList};
 use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE};
 
 use super::cpuinfo::{self, Cpuid};
@@ -63,7 +63,7 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
             render::uptime(&mut t, up, up.saturating_mul(u64::from(task::cpu_count())).saturating_sub(cpu_ns()));
         }
         File::Loadavg => {
-            let (loads, procs) = match call(&Request::Sysinfo) {
+            let (loads, procs) = match call(&Request::Info(InfoRequest::Sysinfo)) {
                 Response::Sysinfo(si) => (si.loads, u32::from(si.procs)),
                 _ => ([0; 3], 1),
             };
@@ -110,14 +110,14 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
 /// The host's /proc/sys/<rel> as it reads now, or `fallback` where the host has none.
 fn host_sysctl_or(t: &mut Text, rel: &[u8], fallback: &[u8]) {
     const O_RDONLY_CLOEXEC: i32 = O_CLOEXEC as i32;
-    let fd = call_ret(&Request::OpenProcSys { path: rel, flags: O_RDONLY_CLOEXEC, mode: 0 });
+    let fd = call_ret(&Request::Procfs(ProcfsRequest::OpenProcSys { path: rel, flags: O_RDONLY_CLOEXEC, mode: 0 }));
     if fd < 0 {
         return t.bytes(fallback);
     }
     let mut buf = alloc::vec![0u8; 256];
     let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::Read { fd: fd as i32, buf: SegList::Borrowed(&seg), offset: None });
-    call_ret(&Request::Close { fd: fd as i32 });
+    let n = call_ret(&Request::Fs(FsRequest::Read { fd: fd as i32, buf: SegList::Borrowed(&seg), offset: None }));
+    call_ret(&Request::Fs(FsRequest::Close { fd: fd as i32 }));
     if n <= 0 {
         return t.bytes(fallback);
     }
@@ -242,13 +242,13 @@ fn smaps_rollup(t: &mut Text) {
 }
 
 fn groups() -> Vec<u32> {
-    let n = call_ret(&Request::Getgroups { size: 0, buf: SegList::Borrowed(&[]) });
+    let n = call_ret(&Request::Info(InfoRequest::Getgroups { size: 0, buf: SegList::Borrowed(&[]) }));
     if n <= 0 {
         return Vec::new();
     }
     let buf = alloc::vec![0u8; n as usize * 4];
     let seg = [kernel_buf_seg(&buf)];
-    let got = call_ret(&Request::Getgroups { size: n as i32, buf: SegList::Borrowed(&seg) });
+    let got = call_ret(&Request::Info(InfoRequest::Getgroups { size: n as i32, buf: SegList::Borrowed(&seg) }));
     buf.chunks_exact(4).take(got.max(0) as usize).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
 }
 
@@ -268,7 +268,7 @@ fn signal_sets() -> (u64, u64, u64, u64, u64) {
 }
 
 fn rusage() -> abi_shared::hypercall::LinuxRusage {
-    match call(&Request::Getrusage { who: 0 }) {
+    match call(&Request::Info(InfoRequest::Getrusage { who: 0 })) {
         Response::Rusage(r) => r,
         _ => Default::default(),
     }
@@ -289,8 +289,8 @@ fn status(t: &mut Text) {
         gids,
         fd_size: 64,
         groups: &groups,
-        pgid: call_ret(&Request::Getpgid { pid: 0 }).max(0) as i32,
-        sid: call_ret(&Request::Getsid { pid: 0 }).max(0) as i32,
+        pgid: call_ret(&Request::Info(InfoRequest::Getpgid { pid: 0 })).max(0) as i32,
+        sid: call_ret(&Request::Info(InfoRequest::Getsid { pid: 0 })).max(0) as i32,
         vm: vm_figures(),
         sig_queued: queued,
         sig_queue_limit: task::rlimits()[RLIMIT_SIGPENDING].0,
@@ -310,7 +310,7 @@ fn status(t: &mut Text) {
 
 /// (utime, stime) in clock ticks.
 fn cpu_ticks() -> (u64, u64) {
-    match call(&Request::Times) {
+    match call(&Request::Info(InfoRequest::Times)) {
         Response::Times { tms, .. } => (tms.tms_utime as u64, tms.tms_stime as u64),
         _ => (0, 0),
     }
@@ -336,8 +336,8 @@ fn stat(t: &mut Text, exec: &ExecInfo) {
         pid: task::pid(),
         comm: &comm,
         ppid: task::ppid(),
-        pgrp: call_ret(&Request::Getpgid { pid: 0 }).max(0) as i32,
-        session: call_ret(&Request::Getsid { pid: 0 }).max(0) as i32,
+        pgrp: call_ret(&Request::Info(InfoRequest::Getpgid { pid: 0 })).max(0) as i32,
+        session: call_ret(&Request::Info(InfoRequest::Getsid { pid: 0 })).max(0) as i32,
         minflt: ru.ru_minflt as u64,
         majflt: ru.ru_majflt as u64,
         utime,
@@ -374,13 +374,13 @@ fn sys_stat(t: &mut Text, exec: &ExecInfo) {
 }
 
 fn fdinfo(t: &mut Text, fd: i32) -> Result<(), i64> {
-    let fl = call_ret(&Request::Fcntl { fd, cmd: F_GETFL, arg: 0 });
+    let fl = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFL, arg: 0 }));
     if fl < 0 {
         return Err(fl);
     }
-    let cloexec = call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) & 1 != 0;
-    let pos = call_ret(&Request::Lseek { fd, offset: 0, whence: SEEK_CUR }).max(0) as u64;
-    let ino = match call(&Request::Fstat { fd }) {
+    let cloexec = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFD, arg: 0 })) & 1 != 0;
+    let pos = call_ret(&Request::Fs(FsRequest::Lseek { fd, offset: 0, whence: SEEK_CUR })).max(0) as u64;
+    let ino = match call(&Request::Fs(FsRequest::Fstat { fd })) {
         Response::Stat(st) => st.st_ino,
         _ => 0,
     };

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{FsRequest, ProcfsRequest, Request, Response, SegList};
 use abi_shared::linux::general::AT_FDCWD;
 
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
@@ -109,7 +109,7 @@ pub fn name(id: u32) -> Option<(Vec<u8>, u64, u64)> {
         return Some((path, dev, ino));
     }
     let path = if canonical { path } else { realpath(&path).unwrap_or(path) };
-    let (dev, ino) = match call(&Request::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 }) {
+    let (dev, ino) = match call(&Request::Fs(FsRequest::Fstatat { dirfd: AT_FDCWD, path: &path, flags: 0 })) {
         Response::Stat(st) => (st.st_dev, st.st_ino),
         _ => (0, 0),
     };
@@ -125,7 +125,7 @@ pub fn name(id: u32) -> Option<(Vec<u8>, u64, u64)> {
 fn realpath(path: &[u8]) -> Option<Vec<u8>> {
     let mut buf = alloc::vec![0u8; 4096];
     let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::Realpath { path, buf: SegList::Borrowed(&seg) });
+    let n = call_ret(&Request::Fs(FsRequest::Realpath { path, buf: SegList::Borrowed(&seg) }));
     (n > 0).then(|| {
         buf.truncate(n as usize);
         buf
@@ -140,7 +140,7 @@ pub fn fd_path(fd: i32) -> Result<Vec<u8>, i64> {
     }
     let mut buf = alloc::vec![0u8; 4096];
     let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::FdPath { fd, buf: SegList::Borrowed(&seg) });
+    let n = call_ret(&Request::Procfs(ProcfsRequest::FdPath { fd, buf: SegList::Borrowed(&seg) }));
     if n < 0 {
         return Err(n);
     }

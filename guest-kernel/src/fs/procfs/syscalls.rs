@@ -8,7 +8,7 @@
 //! for the base, so only paths that contain "proc" are checked that way.
 //!
 //! Names under /proc/sys that the guest does not serve are the host's sysctls: opened,
-//! stat'ed and listed through `Request::OpenProcSys`, so reads and writes are the host's
+//! stat'ed and listed through `ProcfsRequest::OpenProcSys`, so reads and writes are the host's
 //! (and so is the permission to make them), and /proc/sys's directories list the guest's
 //! names and the host's together, in name order as Linux lists them.
 
@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{FsRequest, ProcfsRequest, Request, Response, SegList};
 use abi_shared::linux::general::{
     AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW,
     O_PATH, O_RDONLY, O_TRUNC, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
@@ -56,7 +56,7 @@ fn cwd() -> Option<Vec<u8>> {
     }
     let mut buf = alloc::vec![0u8; 4096];
     let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    let n = call_ret(&Request::Fs(FsRequest::Getcwd { buf: SegList::Borrowed(&seg) }));
     if n <= 0 {
         return None;
     }
@@ -88,7 +88,7 @@ fn proc_path(dirfd: i32, path: &[u8]) -> Option<Vec<u8>> {
 /// The table entry of `fd`, if the host's descriptor is still the one we opened.
 fn checked_entry(fd: i32) -> Option<(Arc<Entry>, LinuxStat)> {
     let e = fds::get(fd)?;
-    match call(&Request::Fstat { fd }) {
+    match call(&Request::Fs(FsRequest::Fstat { fd })) {
         Response::Stat(st) if (st.st_dev, st.st_ino) == e.host_id => Some((e, st)),
         _ => {
             fds::remove(fd);
@@ -99,7 +99,7 @@ fn checked_entry(fd: i32) -> Option<(Arc<Entry>, LinuxStat)> {
 
 /// Whether fd `fd` is open (fd/N and fdinfo/N exist only then).
 fn fd_open(fd: i32) -> bool {
-    call_ret(&Request::Fcntl { fd, cmd: F_GETFD, arg: 0 }) >= 0
+    call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFD, arg: 0 })) >= 0
 }
 
 /// Resolve, then check that fd entries name open descriptors.
@@ -135,7 +135,7 @@ enum Target {
 }
 
 fn open_sys(rel: &[u8], flags: u32) -> i64 {
-    call_ret(&Request::OpenProcSys { path: rel, flags: flags as i32, mode: 0 })
+    call_ret(&Request::Procfs(ProcfsRequest::OpenProcSys { path: rel, flags: flags as i32, mode: 0 }))
 }
 
 /// Run `f` on an O_PATH descriptor of the host's /proc/sys/<rel>.
@@ -145,14 +145,14 @@ fn with_sys_path(rel: &[u8], f: impl FnOnce(i32) -> i64) -> i64 {
         return fd;
     }
     let r = f(fd as i32);
-    call_ret(&Request::Close { fd: fd as i32 });
+    call_ret(&Request::Fs(FsRequest::Close { fd: fd as i32 }));
     r
 }
 
 /// The host's stat of its /proc/sys/<rel>.
 fn sys_stat(rel: &[u8]) -> Result<LinuxStat, i64> {
     let mut out = Err(err(errno::ENOENT));
-    let r = with_sys_path(rel, |fd| match call(&Request::Fstat { fd }) {
+    let r = with_sys_path(rel, |fd| match call(&Request::Fs(FsRequest::Fstat { fd })) {
         Response::Stat(st) => {
             out = Ok(st);
             0
@@ -239,10 +239,12 @@ fn open_path(full: &[u8], flags: i32, mode: u32) -> i64 {
         Err(e) => return e,
     };
     match target_of(&r) {
-        Some(Ok(Target::Host(dirfd, p))) => call_ret(&Request::Openat { dirfd, path: &p, flags, mode }),
+        Some(Ok(Target::Host(dirfd, p))) => call_ret(&Request::Fs(FsRequest::Openat { dirfd, path: &p, flags, mode })),
         Some(Ok(Target::Proc(p))) => open_path(&p, flags, mode),
         Some(Ok(Target::Fd(fd))) => reopen_fd(fd, flags, mode),
-        Some(Ok(Target::Sys(rel))) => call_ret(&Request::OpenProcSys { path: &rel, flags, mode }),
+        Some(Ok(Target::Sys(rel))) => {
+            call_ret(&Request::Procfs(ProcfsRequest::OpenProcSys { path: &rel, flags, mode }))
+        }
         Some(Err(e)) => e,
         None => match r {
             Resolved::Node(node, canonical) => open_node(node, &canonical, flags),
@@ -258,18 +260,18 @@ fn open_path(full: &[u8], flags: i32, mode: u32) -> i64 {
 fn reopen_fd(fd: i32, flags: i32, mode: u32) -> i64 {
     if let Ok(p) = state::fd_path(fd) {
         if p.starts_with(b"/") {
-            let r = call_ret(&Request::Openat { dirfd: AT_FDCWD, path: &p, flags, mode });
+            let r = call_ret(&Request::Fs(FsRequest::Openat { dirfd: AT_FDCWD, path: &p, flags, mode }));
             if r != err(errno::ENOENT) {
                 return r;
             }
         }
     }
     let cmd = if flags as u32 & O_CLOEXEC != 0 { F_DUPFD_CLOEXEC } else { 0 };
-    let new = call_ret(&Request::Fcntl { fd, cmd, arg: 0 });
+    let new = call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd, arg: 0 }));
     if new >= 0 {
         FDS.duplicated(fd, new as i32);
         if flags as u32 & O_TRUNC != 0 {
-            call_ret(&Request::Ftruncate { fd: new as i32, length: 0 });
+            call_ret(&Request::Fs(FsRequest::Ftruncate { fd: new as i32, length: 0 }));
         }
     }
     new
@@ -285,7 +287,7 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
     let fd = match node {
         Node::Link(_) => return err(errno::ELOOP),
         Node::Dir(_) if writing || f & O_CREAT != 0 => return err(errno::EISDIR),
-        Node::Dir(_) => call_ret(&Request::OpenEmptyDir { cloexec }),
+        Node::Dir(_) => call_ret(&Request::Procfs(ProcfsRequest::OpenEmptyDir { cloexec })),
         Node::File(_) if f & O_DIRECTORY != 0 => return err(errno::ENOTDIR),
         Node::File(_) if writing => return err(errno::EACCES),
         Node::File(file) => {
@@ -295,13 +297,13 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
             };
             let seg = [kernel_buf_seg(&content)];
             let segs: &[_] = if content.is_empty() { &[] } else { &seg };
-            call_ret(&Request::OpenMemory { content: SegList::Borrowed(segs), cloexec })
+            call_ret(&Request::Procfs(ProcfsRequest::OpenMemory { content: SegList::Borrowed(segs), cloexec }))
         }
     };
     if fd < 0 {
         return fd;
     }
-    let host_id = match call(&Request::Fstat { fd: fd as i32 }) {
+    let host_id = match call(&Request::Fs(FsRequest::Fstat { fd: fd as i32 })) {
         Response::Stat(st) => (st.st_dev, st.st_ino),
         _ => (0, 0),
     };
@@ -365,8 +367,10 @@ fn write_stat(out: u64, st: &LinuxStat) -> i64 {
 
 fn host_stat_into(t: Target, out: u64, flags: i32) -> i64 {
     let resp = match t {
-        Target::Host(dirfd, p) => call(&Request::Fstatat { dirfd, path: &p, flags: flags & !(AT_EMPTY_PATH as i32) }),
-        Target::Fd(fd) => call(&Request::Fstat { fd }),
+        Target::Host(dirfd, p) => {
+            call(&Request::Fs(FsRequest::Fstatat { dirfd, path: &p, flags: flags & !(AT_EMPTY_PATH as i32) }))
+        }
+        Target::Fd(fd) => call(&Request::Fs(FsRequest::Fstat { fd })),
         Target::Sys(rel) => return sys_stat(&rel).map_or_else(|e| e, |st| write_stat(out, &st)),
         Target::Proc(_) => return err(errno::ENOENT),
     };
@@ -430,7 +434,7 @@ pub fn statx(dirfd: i32, path: &[u8], flags: i32, mask: u32, out: u64) -> Option
             Target::Sys(rel) => {
                 return with_sys_path(&rel, |fd| {
                     let flags = flags | AT_EMPTY_PATH as i32;
-                    match call(&Request::Statx { dirfd: fd, path: b"", flags, mask }) {
+                    match call(&Request::Fs(FsRequest::Statx { dirfd: fd, path: b"", flags, mask })) {
                         Response::Statx(stx) => uaccess::write_struct(out, &stx).map_or(err(errno::EFAULT), |_| 0),
                         Response::Ret(e) => e,
                         _ => err(errno::EFAULT),
@@ -440,7 +444,7 @@ pub fn statx(dirfd: i32, path: &[u8], flags: i32, mask: u32, out: u64) -> Option
             Target::Proc(_) => return err(errno::ENOENT),
         };
         let flags = if p.is_empty() { flags | AT_EMPTY_PATH as i32 } else { flags };
-        match call(&Request::Statx { dirfd, path: &p, flags, mask }) {
+        match call(&Request::Fs(FsRequest::Statx { dirfd, path: &p, flags, mask })) {
             Response::Statx(stx) => uaccess::write_struct(out, &stx).map_or(err(errno::EFAULT), |_| 0),
             Response::Ret(e) => e,
             _ => err(errno::EFAULT),
@@ -458,7 +462,7 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: i32, flags: i32) -> Option<i64> 
     let full = proc_path(dirfd, path)?;
     let follow = flags as u32 & AT_SYMLINK_NOFOLLOW == 0;
     let mut host = |t: Target| match t {
-        Target::Host(dirfd, p) => call_ret(&Request::Faccessat { dirfd, path: &p, mode, flags }),
+        Target::Host(dirfd, p) => call_ret(&Request::Fs(FsRequest::Faccessat { dirfd, path: &p, mode, flags })),
         Target::Sys(rel) => sys_access(&rel, mode, flags),
         _ => 0,
     };
@@ -526,7 +530,7 @@ fn host_readlink(dirfd: i32, path: &[u8], buf: u64, size: u64) -> i64 {
     if let Err(e) = uaccess::user_segments(buf, size.min(4096), crate::mm::Access::Write, &mut segs) {
         return e;
     }
-    call_ret(&Request::Readlinkat { dirfd, path, buf: SegList::Borrowed(&segs) })
+    call_ret(&Request::Fs(FsRequest::Readlinkat { dirfd, path, buf: SegList::Borrowed(&segs) }))
 }
 
 // ---- directories ----
@@ -585,7 +589,7 @@ fn host_sys_entries(rel: &[u8]) -> BTreeMap<Vec<u8>, (u8, Option<u64>)> {
     let buf = alloc::vec![0u8; 16 * 1024];
     loop {
         let seg = [kernel_buf_seg(&buf)];
-        let n = call_ret(&Request::Getdents64 { fd, buf: SegList::Borrowed(&seg) });
+        let n = call_ret(&Request::Fs(FsRequest::Getdents64 { fd, buf: SegList::Borrowed(&seg) }));
         if n <= 0 {
             break;
         }
@@ -604,14 +608,14 @@ fn host_sys_entries(rel: &[u8]) -> BTreeMap<Vec<u8>, (u8, Option<u64>)> {
             at += reclen;
         }
     }
-    call_ret(&Request::Close { fd });
+    call_ret(&Request::Fs(FsRequest::Close { fd }));
     out
 }
 
 fn open_fds() -> Vec<i32> {
     let mut buf = alloc::vec![0u8; 64 * 1024];
     let seg = [kernel_buf_seg(&buf)];
-    let n = call_ret(&Request::ListFds { buf: SegList::Borrowed(&seg) });
+    let n = call_ret(&Request::Procfs(ProcfsRequest::ListFds { buf: SegList::Borrowed(&seg) }));
     if n <= 0 {
         return Vec::new();
     }

@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::{GuestSeg, Request, Response, SegList};
+use abi_shared::hypercall::{FsRequest, GuestSeg, Request, Response, SegList};
 use abi_shared::linux::LinuxStat;
 
 use super::{Ctx, EFAULT, EINVAL};
@@ -17,7 +17,11 @@ fn io(fd: u64, buf: u64, count: u64, offset: Option<i64>, into_user: bool) -> i6
     let count = count.min(MAX_IO);
     let Some(segs) = uspace::with(|s| s.segments(buf, count, into_user)) else { return EFAULT };
     let (fd, buf) = (fd as i32, SegList::Borrowed(&segs));
-    hypercall::call_ret(&if into_user { Request::Read { fd, buf, offset } } else { Request::Write { fd, buf, offset } })
+    hypercall::call_ret(&if into_user {
+        Request::Fs(FsRequest::Read { fd, buf, offset })
+    } else {
+        Request::Fs(FsRequest::Write { fd, buf, offset })
+    })
 }
 
 pub fn read(c: &mut Ctx<'_>) -> i64 {
@@ -67,7 +71,11 @@ fn iov(c: &mut Ctx<'_>, into_user: bool, offset: Option<i64>) -> i64 {
         total += len;
     }
     let buf = SegList::Borrowed(&segs);
-    hypercall::call_ret(&if into_user { Request::Read { fd, buf, offset } } else { Request::Write { fd, buf, offset } })
+    hypercall::call_ret(&if into_user {
+        Request::Fs(FsRequest::Read { fd, buf, offset })
+    } else {
+        Request::Fs(FsRequest::Write { fd, buf, offset })
+    })
 }
 
 pub fn readv(c: &mut Ctx<'_>) -> i64 {
@@ -94,20 +102,24 @@ pub fn pwritev(c: &mut Ctx<'_>) -> i64 {
 
 pub fn openat(c: &mut Ctx<'_>) -> i64 {
     let Some(path) = uspace::with(|s| s.read_cstr(c.args[1], PATH_MAX)) else { return EFAULT };
-    hypercall::call_ret(&Request::Openat {
+    hypercall::call_ret(&Request::Fs(FsRequest::Openat {
         dirfd: c.args[0] as i32,
         path: &path,
         flags: c.args[2] as i32,
         mode: c.args[3] as u32,
-    })
+    }))
 }
 
 pub fn close(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Close { fd: c.args[0] as i32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Close { fd: c.args[0] as i32 }))
 }
 
 pub fn lseek(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Lseek { fd: c.args[0] as i32, offset: c.args[1] as i64, whence: c.args[2] as u32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Lseek {
+        fd: c.args[0] as i32,
+        offset: c.args[1] as i64,
+        whence: c.args[2] as u32,
+    }))
 }
 
 /// arm64's `struct stat` (the generic layout, 128 bytes) from the protocol's.
@@ -147,11 +159,11 @@ fn stat_answer(resp: Response, out: u64) -> i64 {
 }
 
 pub fn fstat(c: &mut Ctx<'_>) -> i64 {
-    stat_answer(hypercall::call(&Request::Fstat { fd: c.args[0] as i32 }), c.args[1])
+    stat_answer(hypercall::call(&Request::Fs(FsRequest::Fstat { fd: c.args[0] as i32 })), c.args[1])
 }
 
 pub fn newfstatat(c: &mut Ctx<'_>) -> i64 {
     let Some(path) = uspace::with(|s| s.read_cstr(c.args[1], PATH_MAX)) else { return EFAULT };
-    let req = Request::Fstatat { dirfd: c.args[0] as i32, path: &path, flags: c.args[3] as i32 };
+    let req = Request::Fs(FsRequest::Fstatat { dirfd: c.args[0] as i32, path: &path, flags: c.args[3] as i32 });
     stat_answer(hypercall::call(&req), c.args[2])
 }

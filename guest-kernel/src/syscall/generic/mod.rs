@@ -12,7 +12,7 @@ mod path;
 mod process;
 mod table;
 
-use abi_shared::hypercall::{ExitHow, Request, SegList, Startup};
+use abi_shared::hypercall::{ControlRequest, ExitHow, Request, SegList, Startup};
 
 use crate::arch::TrapFrame;
 use crate::bringup::{hypercall, uspace};
@@ -71,7 +71,7 @@ fn ids() -> &'static Ids {
 
 /// The program ends (exit_group, or a signal's default action).
 pub fn terminate(how: ExitHow) -> ! {
-    let _ = hypercall::call(&Request::Exit { how, stats: SegList::Borrowed(&[]) });
+    let _ = hypercall::call(&Request::Control(ControlRequest::Exit { how, stats: SegList::Borrowed(&[]) }));
     crate::bringup::die(format_args!("the monitor resumed a guest that exited"))
 }
 

@@ -1,7 +1,7 @@
 //! Calls on paths and descriptors that the host serves as they come (the bring-up set:
 //! no /proc, no descriptor kinds of the guest's own yet).
 
-use abi_shared::hypercall::{Request, Response, SegList};
+use abi_shared::hypercall::{ExecRequest, FsRequest, Request, Response, SegList};
 use abi_shared::linux::Pod;
 
 use super::{Ctx, EFAULT, EINVAL, ENOSYS};
@@ -30,42 +30,50 @@ macro_rules! tryret {
 
 pub fn mkdirat(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.args[1]));
-    hypercall::call_ret(&Request::Mkdirat { dirfd: c.args[0] as i32, path: &p, mode: c.args[2] as u32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Mkdirat { dirfd: c.args[0] as i32, path: &p, mode: c.args[2] as u32 }))
 }
 
 pub fn unlinkat(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.args[1]));
-    hypercall::call_ret(&Request::Unlinkat { dirfd: c.args[0] as i32, path: &p, flags: c.args[2] as i32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Unlinkat {
+        dirfd: c.args[0] as i32,
+        path: &p,
+        flags: c.args[2] as i32,
+    }))
 }
 
 pub fn symlinkat(c: &mut Ctx<'_>) -> i64 {
     let target = tryret!(path(c.args[0]));
     let link = tryret!(path(c.args[2]));
-    hypercall::call_ret(&Request::Symlinkat { target: &target, newdirfd: c.args[1] as i32, linkpath: &link })
+    hypercall::call_ret(&Request::Fs(FsRequest::Symlinkat {
+        target: &target,
+        newdirfd: c.args[1] as i32,
+        linkpath: &link,
+    }))
 }
 
 pub fn linkat(c: &mut Ctx<'_>) -> i64 {
     let old = tryret!(path(c.args[1]));
     let new = tryret!(path(c.args[3]));
-    hypercall::call_ret(&Request::Linkat {
+    hypercall::call_ret(&Request::Fs(FsRequest::Linkat {
         olddirfd: c.args[0] as i32,
         oldpath: &old,
         newdirfd: c.args[2] as i32,
         newpath: &new,
         flags: c.args[4] as i32,
-    })
+    }))
 }
 
 fn rename(c: &Ctx<'_>, flags: u32) -> i64 {
     let old = tryret!(path(c.args[1]));
     let new = tryret!(path(c.args[3]));
-    hypercall::call_ret(&Request::Renameat2 {
+    hypercall::call_ret(&Request::Fs(FsRequest::Renameat2 {
         olddirfd: c.args[0] as i32,
         oldpath: &old,
         newdirfd: c.args[2] as i32,
         newpath: &new,
         flags,
-    })
+    }))
 }
 
 pub fn renameat(c: &mut Ctx<'_>) -> i64 {
@@ -84,43 +92,52 @@ pub fn readlinkat(c: &mut Ctx<'_>) -> i64 {
     let Some(segs) = uspace::with(|s| s.segments(c.args[2], c.args[3].min(PATH_MAX as u64), true)) else {
         return EFAULT;
     };
-    hypercall::call_ret(&Request::Readlinkat { dirfd: c.args[0] as i32, path: &p, buf: SegList::Borrowed(&segs) })
+    hypercall::call_ret(&Request::Fs(FsRequest::Readlinkat {
+        dirfd: c.args[0] as i32,
+        path: &p,
+        buf: SegList::Borrowed(&segs),
+    }))
 }
 
 pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
     let Some(segs) = uspace::with(|s| s.segments(c.args[1], c.args[2].min(1 << 20), true)) else { return EFAULT };
-    hypercall::call_ret(&Request::Getdents64 { fd: c.args[0] as i32, buf: SegList::Borrowed(&segs) })
+    hypercall::call_ret(&Request::Fs(FsRequest::Getdents64 { fd: c.args[0] as i32, buf: SegList::Borrowed(&segs) }))
 }
 
 pub fn truncate(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.args[0]));
-    hypercall::call_ret(&Request::Truncate { path: &p, length: c.args[1] as i64 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Truncate { path: &p, length: c.args[1] as i64 }))
 }
 
 pub fn ftruncate(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Ftruncate { fd: c.args[0] as i32, length: c.args[1] as i64 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Ftruncate { fd: c.args[0] as i32, length: c.args[1] as i64 }))
 }
 
 pub fn fsync(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Fsync { fd: c.args[0] as i32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Fsync { fd: c.args[0] as i32 }))
 }
 
 pub fn fdatasync(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Fdatasync { fd: c.args[0] as i32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Fdatasync { fd: c.args[0] as i32 }))
 }
 
 pub fn fchmodat(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.args[1]));
-    hypercall::call_ret(&Request::Fchmodat { dirfd: c.args[0] as i32, path: &p, mode: c.args[2] as u32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Fchmodat { dirfd: c.args[0] as i32, path: &p, mode: c.args[2] as u32 }))
 }
 
 pub fn fchmod(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Fchmod { fd: c.args[0] as i32, mode: c.args[1] as u32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Fchmod { fd: c.args[0] as i32, mode: c.args[1] as u32 }))
 }
 
 fn access(c: &Ctx<'_>, flags: i32) -> i64 {
     let p = tryret!(path(c.args[1]));
-    hypercall::call_ret(&Request::Faccessat { dirfd: c.args[0] as i32, path: &p, mode: c.args[2] as i32, flags })
+    hypercall::call_ret(&Request::Fs(FsRequest::Faccessat {
+        dirfd: c.args[0] as i32,
+        path: &p,
+        mode: c.args[2] as i32,
+        flags,
+    }))
 }
 
 pub fn faccessat(c: &mut Ctx<'_>) -> i64 {
@@ -135,7 +152,7 @@ pub fn faccessat2(c: &mut Ctx<'_>) -> i64 {
 pub fn getcwd(c: &mut Ctx<'_>) -> i64 {
     let cwd = alloc::vec![0u8; PATH_MAX];
     let seg = [hypercall::kernel_buf_seg(&cwd)];
-    let n = hypercall::call_ret(&Request::Getcwd { buf: SegList::Borrowed(&seg) });
+    let n = hypercall::call_ret(&Request::Fs(FsRequest::Getcwd { buf: SegList::Borrowed(&seg) }));
     if n == ERANGE {
         return ENAMETOOLONG;
     }
@@ -154,15 +171,15 @@ pub fn getcwd(c: &mut Ctx<'_>) -> i64 {
 
 pub fn chdir(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.args[0]));
-    hypercall::call_ret(&Request::Chdir { path: &p })
+    hypercall::call_ret(&Request::Fs(FsRequest::Chdir { path: &p }))
 }
 
 pub fn fchdir(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Fchdir { fd: c.args[0] as i32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Fchdir { fd: c.args[0] as i32 }))
 }
 
 pub fn dup(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Dup { fd: c.args[0] as i32 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Dup { fd: c.args[0] as i32 }))
 }
 
 pub fn dup3(c: &mut Ctx<'_>) -> i64 {
@@ -170,7 +187,7 @@ pub fn dup3(c: &mut Ctx<'_>) -> i64 {
     if old == new {
         return EINVAL;
     }
-    hypercall::call_ret(&Request::Dup3 { oldfd: old, newfd: new, flags })
+    hypercall::call_ret(&Request::Fs(FsRequest::Dup3 { oldfd: old, newfd: new, flags }))
 }
 
 /// The commands whose argument is a number go to the host; record locks and owner
@@ -191,7 +208,7 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
     match c.args[1] as i32 {
         cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ
         | F_ADD_SEALS | F_GET_SEALS | F_NOTIFY) => {
-            hypercall::call_ret(&Request::Fcntl { fd: c.args[0] as i32, cmd, arg: c.args[2] })
+            hypercall::call_ret(&Request::Fs(FsRequest::Fcntl { fd: c.args[0] as i32, cmd, arg: c.args[2] }))
         }
         // Locks (F_GETLK.., F_OFD_*), owners and signals (F_SETOWN.., F_GETOWN_EX..), leases.
         5..=11 | 15 | 16 | 36..=38 | 1024 | 1025 => ENOSYS,
@@ -200,7 +217,7 @@ pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn pipe2(c: &mut Ctx<'_>) -> i64 {
-    let [r, w] = match hypercall::call(&Request::Pipe2 { flags: c.args[1] as i32 }) {
+    let [r, w] = match hypercall::call(&Request::Fs(FsRequest::Pipe2 { flags: c.args[1] as i32 })) {
         Response::Fds(pair) => pair,
         other => return hypercall::ret_of(other),
     };
@@ -210,23 +227,28 @@ pub fn pipe2(c: &mut Ctx<'_>) -> i64 {
     if uspace::with(|s| s.copy_out(c.args[0], &out)) {
         0
     } else {
-        hypercall::call_ret(&Request::Close { fd: r });
-        hypercall::call_ret(&Request::Close { fd: w });
+        hypercall::call_ret(&Request::Fs(FsRequest::Close { fd: r }));
+        hypercall::call_ret(&Request::Fs(FsRequest::Close { fd: w }));
         EFAULT
     }
 }
 
 pub fn close_range(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::CloseRange {
+    hypercall::call_ret(&Request::Exec(ExecRequest::CloseRange {
         first: c.args[0] as u32,
         last: c.args[1] as u32,
         flags: c.args[2] as u32,
-    })
+    }))
 }
 
 pub fn statx(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.args[1]));
-    let req = Request::Statx { dirfd: c.args[0] as i32, path: &p, flags: c.args[2] as i32, mask: c.args[3] as u32 };
+    let req = Request::Fs(FsRequest::Statx {
+        dirfd: c.args[0] as i32,
+        path: &p,
+        flags: c.args[2] as i32,
+        mask: c.args[3] as u32,
+    });
     match hypercall::call(&req) {
         Response::Statx(st) => {
             if uspace::with(|s| s.copy_out(c.args[4], st.as_bytes())) {
@@ -240,7 +262,7 @@ pub fn statx(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn umask(c: &mut Ctx<'_>) -> i64 {
-    hypercall::call_ret(&Request::Umask { mask: c.args[0] as u32 & 0o777 })
+    hypercall::call_ret(&Request::Fs(FsRequest::Umask { mask: c.args[0] as u32 & 0o777 }))
 }
 
 pub fn utimensat(c: &mut Ctx<'_>) -> i64 {
@@ -262,10 +284,10 @@ pub fn utimensat(c: &mut Ctx<'_>) -> i64 {
         0 => None,
         a => Some(tryret!(path(a))),
     };
-    hypercall::call_ret(&Request::Utimensat {
+    hypercall::call_ret(&Request::Fs(FsRequest::Utimensat {
         dirfd: c.args[0] as i32,
         path: p.as_deref(),
         times,
         flags: c.args[3] as i32,
-    })
+    }))
 }

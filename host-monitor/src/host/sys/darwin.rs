@@ -168,6 +168,14 @@ pub fn renameat2(olddirfd: c_int, oldpath: &CStr, newdirfd: c_int, newpath: &CSt
 }
 
 /// No fdatasync: fsync does more, never less.
+/// Darwin has no per-filesystem sync: after the descriptor check, everything is synced
+/// (a superset of what syncfs promises).
+pub fn syncfs(raw: c_int) -> SysResult<()> {
+    super::fstat(raw)?;
+    rustix::fs::sync();
+    Ok(())
+}
+
 pub fn fdatasync(raw: c_int) -> SysResult<()> {
     super::fsync(raw)
 }

@@ -167,6 +167,10 @@ pub fn renameat2(olddirfd: c_int, oldpath: &CStr, newdirfd: c_int, newpath: &CSt
     check(r).map(drop)
 }
 
+pub fn syncfs(raw: c_int) -> SysResult<()> {
+    rx(rustix::fs::syncfs(fd(raw)?))
+}
+
 pub fn fdatasync(raw: c_int) -> SysResult<()> {
     rx(rustix::fs::fdatasync(fd(raw)?))
 }

@@ -62,6 +62,10 @@ pub fn fdatasync(raw: c_int) -> SysResult<()> {
     super::fsync(raw)
 }
 
+pub fn syncfs(raw: c_int) -> SysResult<()> {
+    super::fsync(raw)
+}
+
 pub fn faccessat(_: c_int, _: &CStr, _: c_int, _: c_int) -> SysResult<()> {
     Err(ENOSYS)
 }

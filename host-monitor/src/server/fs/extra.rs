@@ -132,6 +132,7 @@ mod tests {
     use super::*;
     use crate::guest_mem::GuestMemory;
     use crate::server::FdGuard;
+    use abi_shared::hypercall::FsRequest;
     use abi_shared::hypercall::Request;
     use abi_shared::linux::general as lx;
     use rustix::fs::SeekFrom;
@@ -141,8 +142,8 @@ mod tests {
 
     const RAM: usize = 64 * 1024;
 
-    fn call(mem: &GuestMemory, req: Request<'_>) -> Response {
-        handle(&FdGuard::default(), mem, &req)
+    fn call<'a>(mem: &GuestMemory, req: impl Into<Request<'a>>) -> Response {
+        crate::server::test_support::serve(&FdGuard::default(), mem, &req.into())
     }
 
     fn errno_of(e: u32) -> Response {
@@ -168,7 +169,7 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let path = dir.join("");
-        let got = match call(&mem, Request::Statfs { path: &path }) {
+        let got = match call(&mem, FsRequest::Statfs { path: &path }) {
             Response::Statfs(st) => st,
             other => panic!("expected Statfs, got {other:?}"),
         };
@@ -183,16 +184,16 @@ mod tests {
         let stable = |st: &abi_shared::linux::LinuxStatfs| {
             (st.f_type, st.f_bsize, st.f_blocks, st.f_files, st.f_fsid, st.f_flags)
         };
-        match call(&mem, Request::Fstatfs { fd: d.as_raw_fd() }) {
+        match call(&mem, FsRequest::Fstatfs { fd: d.as_raw_fd() }) {
             Response::Statfs(f) => assert_eq!(stable(&f), stable(&got)),
             other => panic!("expected Statfs, got {other:?}"),
         }
         let missing = dir.join("missing");
-        assert_eq!(call(&mem, Request::Statfs { path: &missing }), errno_of(errno::ENOENT));
-        assert_eq!(call(&mem, Request::Statfs { path: &[b'a'; 5000] }), errno_of(errno::ENAMETOOLONG));
+        assert_eq!(call(&mem, FsRequest::Statfs { path: &missing }), errno_of(errno::ENOENT));
+        assert_eq!(call(&mem, FsRequest::Statfs { path: &[b'a'; 5000] }), errno_of(errno::ENAMETOOLONG));
         let guard = FdGuard::default();
         guard.reserve(d.as_raw_fd());
-        assert_eq!(handle(&guard, &mem, &Request::Fstatfs { fd: d.as_raw_fd() }), errno_of(errno::EBADF));
+        assert_eq!(handle(&guard, &mem, &FsRequest::Fstatfs { fd: d.as_raw_fd() }), errno_of(errno::EBADF));
     }
 
     #[test]
@@ -203,7 +204,7 @@ mod tests {
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let (input, output) = (file(&dir.host("in"), false), file(&dir.host("out"), true));
         let (in_fd, out_fd) = (input.as_raw_fd(), output.as_raw_fd());
-        let send = |offset, count| call(&mem, Request::Sendfile { out_fd, in_fd, offset, count });
+        let send = |offset, count| call(&mem, FsRequest::Sendfile { out_fd, in_fd, offset, count });
         assert_eq!(send(Some(6), 100), Response::Ret(4));
         assert_eq!(position(&input), 0, "an offset leaves the position alone");
         assert_eq!(send(None, 3), Response::Ret(3));
@@ -217,7 +218,7 @@ mod tests {
         let sink = file(&dir.host("sink"), true);
         let r = call(
             &mem,
-            Request::Sendfile { out_fd: sink.as_raw_fd(), in_fd: big.as_raw_fd(), offset: Some(0), count: u64::MAX },
+            FsRequest::Sendfile { out_fd: sink.as_raw_fd(), in_fd: big.as_raw_fd(), offset: Some(0), count: u64::MAX },
         );
         assert_eq!(r, Response::Ret(MAX_TRANSFER as i64));
     }
@@ -231,7 +232,7 @@ mod tests {
         let (input, output) = (file(&dir.host("in"), false), file(&dir.host("out"), true));
         let (fd_in, fd_out) = (input.as_raw_fd(), output.as_raw_fd());
         let copy = |off_in, off_out, len, flags| {
-            call(&mem, Request::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags })
+            call(&mem, FsRequest::CopyFileRange { fd_in, off_in, fd_out, off_out, len, flags })
         };
         assert_eq!(copy(Some(2), Some(0), 3, 0), Response::Ret(3));
         assert_eq!((position(&input), position(&output)), (0, 0));
@@ -280,16 +281,16 @@ mod tests {
         let f = file(&dir.host("f"), true);
         let fd = f.as_raw_fd();
         let keep = lx::FALLOC_FL_KEEP_SIZE as i32;
-        assert_eq!(call(&mem, Request::Fallocate { fd, mode: 0, offset: 0, len: 8192 }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::Fallocate { fd, mode: keep, offset: 8192, len: 4096 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fallocate { fd, mode: 0, offset: 0, len: 8192 }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fallocate { fd, mode: keep, offset: 8192, len: 4096 }), Response::Ret(0));
         assert_eq!(f.metadata().unwrap().len(), 8192);
-        assert_eq!(call(&mem, Request::Fallocate { fd, mode: 0, offset: 0, len: 0 }), errno_of(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Fallocate { fd, mode: 0, offset: 0, len: 0 }), errno_of(errno::EINVAL));
         let advice = lx::POSIX_FADV_SEQUENTIAL as i32;
-        assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice }), Response::Ret(0));
-        assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice: 99 }), errno_of(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::Fadvise { fd, offset: 0, len: 0, advice }), Response::Ret(0));
+        assert_eq!(call(&mem, FsRequest::Fadvise { fd, offset: 0, len: 0, advice: 99 }), errno_of(errno::EINVAL));
         let (r, _w) = sys::pipe().unwrap();
         let fd = r.as_raw_fd();
-        assert_eq!(call(&mem, Request::Fadvise { fd, offset: 0, len: 0, advice }), errno_of(errno::ESPIPE));
+        assert_eq!(call(&mem, FsRequest::Fadvise { fd, offset: 0, len: 0, advice }), errno_of(errno::ESPIPE));
     }
 
     #[test]
@@ -304,7 +305,7 @@ mod tests {
         mem.write(0x2000, b"ue").unwrap();
         let segs = [GuestSeg { gpa: 0x100, len: 3 }, GuestSeg { gpa: 0x2000, len: 2 }];
         let set = |segs: &[GuestSeg], flags| {
-            call(&mem, Request::Setxattr { target: target(), name: b"user.t", value: SegList::Borrowed(segs), flags })
+            call(&mem, FsRequest::Setxattr { target: target(), name: b"user.t", value: SegList::Borrowed(segs), flags })
         };
         let first = set(&segs, 0);
         if first == errno_of(errno::EOPNOTSUPP) {
@@ -323,7 +324,7 @@ mod tests {
         assert_eq!(set(&outside, 0), Response::Malformed(MalformedReason::BadGuestAddress));
         let too_big = [GuestSeg { gpa: 0, len: RAM as u64 }, GuestSeg { gpa: 0, len: 2 }];
         assert_eq!(set(&too_big, 0), errno_of(errno::E2BIG));
-        let remove = || call(&mem, Request::Removexattr { target: target(), name: b"user.t" });
+        let remove = || call(&mem, FsRequest::Removexattr { target: target(), name: b"user.t" });
         assert_eq!(remove(), Response::Ret(0));
         assert_eq!(remove(), errno_of(errno::ENODATA));
     }
@@ -333,17 +334,17 @@ mod tests {
         let mut ram = vec![0u8; RAM];
         let mem = GuestMemory::from_vec_for_test(&mut ram);
         let flags = lx::MFD_CLOEXEC | lx::MFD_ALLOW_SEALING;
-        let fd = match call(&mem, Request::MemfdCreate { name: b"t", flags }) {
+        let fd = match call(&mem, FsRequest::MemfdCreate { name: b"t", flags }) {
             Response::Ret(fd) if fd >= 0 => fd as i32,
             other => panic!("memfd_create: {other:?}"),
         };
         // SAFETY: the fd was just made for this test; the File closes it.
         let _f = unsafe { std::fs::File::from_raw_fd(fd) };
-        let seals = |cmd, arg| call(&mem, Request::Fcntl { fd, cmd, arg });
+        let seals = |cmd, arg| call(&mem, FsRequest::Fcntl { fd, cmd, arg });
         assert_eq!(seals(F_GET_SEALS, 0), Response::Ret(0));
         assert_eq!(seals(F_ADD_SEALS, u64::from(lx::F_SEAL_GROW)), Response::Ret(0));
         assert_eq!(seals(F_GET_SEALS, 0), Response::Ret(i64::from(lx::F_SEAL_GROW)));
-        assert_eq!(call(&mem, Request::MemfdCreate { name: &[b'n'; 250], flags: 0 }), errno_of(errno::EINVAL));
-        assert_eq!(call(&mem, Request::MemfdCreate { name: b"x", flags: 0x100 }), errno_of(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::MemfdCreate { name: &[b'n'; 250], flags: 0 }), errno_of(errno::EINVAL));
+        assert_eq!(call(&mem, FsRequest::MemfdCreate { name: b"x", flags: 0x100 }), errno_of(errno::EINVAL));
     }
 }

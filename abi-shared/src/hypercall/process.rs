@@ -1,0 +1,36 @@
+//! Other processes: waiting, signals to them, and the vfork hand-over.
+
+use super::SegList;
+use serde::{Deserialize, Serialize};
+
+/// `Request::Proc`: see the module documentation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProcRequest<'a> {
+    /// A vfork child, before its exec or exit: memory it wrote that its parent shares on
+    /// Linux. The user range at `va` is in the guest-physical segments `buf`; the monitor
+    /// streams it to the waiting parent's monitor. `Ret(0)`, also when there is no parent
+    /// waiting (a copy of nothing).
+    VforkCopyBack { va: u64, buf: SegList<'a> },
+    /// The vfork parent, once answered: the next records of what its child wrote, each a
+    /// little-endian u64 address, u64 length (at most 4 KiB) and that many bytes, as many
+    /// whole records as fit in `buf`. `Ret` is the bytes written; 0 when none are left.
+    VforkTakeCopyBack { buf: SegList<'a> },
+    /// wait4: answered with `Response::Waited`.
+    Wait4 { pid: i32, options: i32 },
+    /// waitid: answered with `Response::WaitedId`.
+    Waitid { idtype: i32, id: i32, options: i32 },
+    /// kill of another process (or process group): its Linux signal number.
+    Kill { pid: i32, sig: i32 },
+    /// rt_sigqueueinfo to another process: Linux signal, si_code and si_value (the host
+    /// fills in our pid and uid, as Linux's sigqueue does).
+    Sigqueue { pid: i32, sig: i32, code: i32, value: u64 },
+    /// The default action of stop signal `sig` (Linux number), taken in the guest: stop the
+    /// host process with that very signal, so that its parent's wait reports it; answered
+    /// once a SIGCONT continued it.
+    StopSelf { sig: i32 },
+    /// A vfork parent, after its `Fork` answered: wait until the child has exec'd or
+    /// ended, and keep what it wrote for `VforkTakeCopyBack`.
+    /// `Ret(0)`, or `Ret(-EINTR)` when a host signal cut the wait short (the guest waits
+    /// again: signals do not end a vfork wait).
+    VforkWait,
+}
