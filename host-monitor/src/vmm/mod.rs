@@ -388,6 +388,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_force_exit_survives_its_trip_through_the_signal_handlers_words() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static FORCED: AtomicU64 = AtomicU64::new(0);
+        fn record(vcpu: u64) {
+            FORCED.store(vcpu, Ordering::SeqCst);
+        }
+        let (call, vcpu) = ForceExit::new(record, 7).to_raw();
+        assert_ne!(call, 0);
+        ForceExit::from_raw(call, vcpu).expect("a call").force();
+        assert_eq!(FORCED.load(Ordering::SeqCst), 7);
+        assert!(ForceExit::from_raw(0, 7).is_none(), "no call published");
+    }
+
+    #[test]
     fn registered_ram_at_least_doubles_and_stops_at_the_size() {
         const MIB: u64 = 1 << 20;
         assert_eq!(next_ram_end(128 * MIB, 130 * MIB, 4096 * MIB), 256 * MIB);
