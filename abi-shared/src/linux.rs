@@ -9,36 +9,25 @@ use serde::{Deserialize, Serialize};
 pub use linux_raw_sys::errno;
 pub use linux_raw_sys::general;
 
+/// The longest path Linux accepts, with its NUL (as a length).
+pub const PATH_MAX: usize = general::PATH_MAX as usize;
+
 pub use bytemuck::{bytes_of, bytes_of_mut, pod_read_unaligned, Zeroable};
 
-/// Plain-old-data structs copied byte for byte into guest user memory.
-///
-/// Every `bytemuck::Pod` type is one (the blanket impl below), and that is how new structs
-/// should get it: `#[derive(bytemuck::Pod, bytemuck::Zeroable)]`, which checks the layout at
-/// compile time. The trait itself remains so that the structs still declared with a
-/// hand-written `unsafe impl Pod` (`hypercall::LinuxFlock`, `LinuxRusage`, `LinuxTms`,
-/// `LinuxSysinfo`; the guest's `SigInfo` and signal frame) keep working unchanged; once they
-/// derive bytemuck's traits the default bodies below can go.
-///
-/// # Safety
-/// Implementors are `repr(C)`, contain only integers and have no padding bytes.
-pub unsafe trait Pod: Copy + 'static {
+/// Plain-old-data structs copied byte for byte into guest user memory: every
+/// `bytemuck::Pod` type, whose derive checks the layout (repr(C), no padding, any bit
+/// pattern valid) at compile time. The trait only names the byte views its users call.
+pub trait Pod: bytemuck::Pod {
     fn as_bytes(&self) -> &[u8] {
-        // SAFETY: the trait contract says Self is repr(C) integers without padding, so every
-        // byte of it is initialised and may be viewed as u8.
-        unsafe { core::slice::from_raw_parts(self as *const Self as *const u8, core::mem::size_of::<Self>()) }
+        bytemuck::bytes_of(self)
     }
 
     fn as_bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in as_bytes; and since Self is integers only, any bytes written through
-        // the slice form a valid value.
-        unsafe { core::slice::from_raw_parts_mut(self as *mut Self as *mut u8, core::mem::size_of::<Self>()) }
+        bytemuck::bytes_of_mut(self)
     }
 }
 
-// SAFETY: bytemuck::Pod promises more than this trait asks (no padding, any bit pattern
-// valid); the derive checks it at compile time.
-unsafe impl<T: bytemuck::Pod> Pod for T {}
+impl<T: bytemuck::Pod> Pod for T {}
 
 /// (major, minor) of a device number in Linux's 32-bit encoding, the `unsigned int dev` of
 /// mknod (the kernel's `new_decode_dev`): minor bits 0-7, major bits 8-19, the rest of the

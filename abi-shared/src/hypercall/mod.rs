@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize, Pod};
+use crate::linux::{LinuxStat, LinuxStatfs, LinuxStatx, LinuxTermios, LinuxWinsize};
 
 mod clock;
 mod control;
@@ -260,7 +260,7 @@ pub enum XattrTarget<'a> {
 
 /// Linux's `struct flock` (x86_64, 32 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxFlock {
     pub l_type: i16,
     pub l_whence: i16,
@@ -270,8 +270,6 @@ pub struct LinuxFlock {
     pub l_pid: i32,
     pub pad1: u32,
 }
-// SAFETY: repr(C), integers only, explicit padding fields: no implicit padding.
-unsafe impl crate::linux::Pod for LinuxFlock {}
 
 /// How the program ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,7 +457,7 @@ pub struct HostSignalInfo {
 
 /// `struct rusage` of x86_64 Linux (144 bytes): two `struct timeval`, then 14 longs.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxRusage {
     /// (tv_sec, tv_usec)
     pub ru_utime: [i64; 2],
@@ -479,8 +477,6 @@ pub struct LinuxRusage {
     pub ru_nvcsw: i64,
     pub ru_nivcsw: i64,
 }
-// SAFETY: repr(C), i64 only, no padding.
-unsafe impl Pod for LinuxRusage {}
 
 /// The siginfo fields waitid fills (SIGCHLD's), Linux numbering.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -496,19 +492,17 @@ pub struct WaitInfo {
 
 /// `struct tms` of x86_64 Linux: four clock_t (clock ticks).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxTms {
     pub tms_utime: i64,
     pub tms_stime: i64,
     pub tms_cutime: i64,
     pub tms_cstime: i64,
 }
-// SAFETY: repr(C), i64 only, no padding.
-unsafe impl Pod for LinuxTms {}
 
 /// `struct sysinfo` of x86_64 Linux (112 bytes), its padding spelled out.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct LinuxSysinfo {
     pub uptime: i64,
     pub loads: [u64; 3],
@@ -526,8 +520,6 @@ pub struct LinuxSysinfo {
     pub mem_unit: u32,
     pub pad2: u32,
 }
-// SAFETY: repr(C), integers only, every gap an explicit field (112 bytes).
-unsafe impl Pod for LinuxSysinfo {}
 
 /// Errors on the encoding side of the protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

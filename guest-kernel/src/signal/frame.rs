@@ -11,7 +11,6 @@
 //! ```
 
 use abi_shared::layout::user;
-use abi_shared::linux::Pod;
 
 use super::{Action, AltStack, SigInfo, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SIG_DFL, UNBLOCKABLE};
 use crate::arch::entry::TrapFrame;
@@ -25,7 +24,7 @@ pub use crate::task::signals::SS_DISABLE;
 pub const MIN_SIGSTKSZ: u64 = 2048;
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SigContext {
     pub r8: u64,
     pub r9: u64,
@@ -56,7 +55,7 @@ pub struct SigContext {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct UContext {
     pub flags: u64,
     pub link: u64,
@@ -68,19 +67,12 @@ pub struct UContext {
 }
 
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct RtSigFrame {
     pub pretcode: u64,
     pub uc: UContext,
     pub info: SigInfo,
 }
-
-// SAFETY: all three are repr(C) structs of u64 fields (SigInfo is Pod), no padding.
-unsafe impl Pod for SigContext {}
-// SAFETY: as above.
-unsafe impl Pod for UContext {}
-// SAFETY: as above.
-unsafe impl Pod for RtSigFrame {}
 
 /// RFLAGS bits user code may change through sigreturn (Linux's FIX_EFLAGS).
 const FIX_EFLAGS: u64 = 0x0000_0001 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4_0000 | 0x1_0000;

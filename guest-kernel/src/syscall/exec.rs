@@ -22,9 +22,8 @@ use crate::hypercall::{call, call_ret};
 use crate::loader::args::{Budget, MAX_ARG_STRLEN};
 use crate::loader::Checked;
 use crate::mm::{uaccess, SPACE};
+use abi_shared::linux::PATH_MAX;
 
-/// Linux's PATH_MAX, the NUL included.
-const PATH_MAX: usize = 4096;
 /// The default MXCSR (all exceptions masked, round to nearest), as a new program gets it.
 const MXCSR_DEFAULT: u32 = 0x1f80;
 

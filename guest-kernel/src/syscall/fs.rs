@@ -16,10 +16,10 @@ use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess::{self, user_segments};
 use crate::mm::Access;
 use crate::task::fdtable::{self, Desc, Kind, FDS};
+use abi_shared::linux::PATH_MAX;
 
 /// Linux caps one read or write at this many bytes.
 pub(super) const MAX_RW_COUNT: u64 = 0x7fff_f000;
-const PATH_MAX: usize = 4096;
 const IOV_MAX: u64 = 1024;
 
 const F_DUPFD: i32 = 0;

@@ -330,15 +330,13 @@ const CLOCK_MONOTONIC: i32 = 1;
 
 /// struct futex_waitv.
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 struct WaitV {
     val: u64,
     uaddr: u64,
     flags: u32,
     reserved: u32,
 }
-// SAFETY: repr(C), integers only, no padding (two u64, two u32).
-unsafe impl abi_shared::linux::Pod for WaitV {}
 
 /// futex_waitv(waiters, nr_futexes, flags, timeout, clockid): wait on several 32-bit
 /// futexes at once; the index of the one woken. The timeout is absolute on `clockid`.

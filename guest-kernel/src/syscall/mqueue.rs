@@ -21,6 +21,7 @@ use super::{err, Ctx, EFAULT, EINVAL, ENOMEM};
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
 use crate::mm::uaccess;
 use crate::task::fdtable::{Desc, FDS};
+use abi_shared::linux::PATH_MAX;
 
 macro_rules! tryret {
     ($e:expr) => {
@@ -31,8 +32,6 @@ macro_rules! tryret {
     };
 }
 
-/// Linux's PATH_MAX: a longer name is ENAMETOOLONG (getname's limit).
-const PATH_MAX: usize = 4096;
 const O_CREAT: i32 = 0o100;
 /// The biggest message one send or receive moves here (Linux's default limit is 8192
 /// bytes; the msgsize_max sysctl may raise it to 16 MiB, which is not supported).

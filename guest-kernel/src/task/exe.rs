@@ -43,7 +43,7 @@ pub fn exe_path() -> Vec<u8> {
 /// `path` made absolute by the host: symlinks, `.` and `..` resolved. If the host cannot
 /// (the file is gone), a relative path is joined to the working directory instead.
 fn absolute_path(path: &[u8]) -> Vec<u8> {
-    const PATH_MAX: usize = 4096;
+    use abi_shared::linux::PATH_MAX;
     let mut buf = alloc::vec![0u8; PATH_MAX];
     let seg = [crate::hypercall::kernel_buf_seg(&buf)];
     let n = crate::hypercall::call_ret(&Request::Fs(FsRequest::Realpath { path, buf: SegList::Borrowed(&seg) }));

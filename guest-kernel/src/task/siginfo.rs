@@ -3,7 +3,7 @@
 
 /// `siginfo_t` (128 bytes). Only the fields our signals use are named.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct SigInfo {
     pub signo: i32,
     pub errno: i32,
@@ -12,8 +12,6 @@ pub struct SigInfo {
     /// si_pid/si_uid for kill, si_addr for faults.
     pub fields: [u64; 14],
 }
-// SAFETY: repr(C), integers only, no implicit padding (4*i32 then u64s).
-unsafe impl abi_shared::linux::Pod for SigInfo {}
 
 impl SigInfo {
     pub fn fault(signo: i32, code: i32, addr: u64) -> SigInfo {

@@ -24,6 +24,8 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(all(test, target_os = "linux"))]
+mod linux_tests;
 #[cfg(target_os = "linux")]
 pub use linux::*;
 

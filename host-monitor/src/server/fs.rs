@@ -22,11 +22,10 @@ use crate::guest_mem::{GuestMemory, OutOfBounds, MAX_SEGMENTS};
 use crate::host::sys;
 use crate::host::{self, LinuxErrno};
 use crate::vfs::{self, Last, Mounted, View};
+use abi_shared::linux::PATH_MAX;
 
 /// Linux caps one read or write at INT_MAX rounded down to a page (MAX_RW_COUNT).
 const MAX_RW_COUNT: usize = 0x7fff_f000;
-/// Linux's PATH_MAX: the longest path, terminating NUL included.
-const PATH_MAX: usize = general::PATH_MAX as usize;
 /// Largest host buffer one getdents64 uses; a bigger guest buffer just gets fewer entries
 /// than it could hold, which getdents64 callers handle (they loop until 0).
 const MAX_DIRENTS_BUFFER: usize = 1 << 20;

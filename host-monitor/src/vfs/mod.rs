@@ -154,7 +154,7 @@ impl walk::HostFs for RealFs {
 
     fn readlink(&self, host: &[u8]) -> Result<Vec<u8>, LinuxErrno> {
         let path = CString::new(host).map_err(|_| errno(abi_shared::linux::errno::ENOENT))?;
-        let mut buf = vec![0u8; walk::PATH_MAX];
+        let mut buf = vec![0u8; abi_shared::linux::PATH_MAX];
         // SAFETY: path is NUL-terminated; buf has buf.len() writable bytes.
         let n = unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
         if n < 0 {

@@ -10,13 +10,12 @@
 use super::mounts::{child, parent, MountTable};
 use crate::host::LinuxErrno;
 use abi_shared::linux::errno;
+use abi_shared::linux::PATH_MAX;
 
 /// Linux's MAXSYMLINKS: the most symlinks one lookup follows.
 pub const MAX_SYMLINKS: u32 = 40;
 /// Linux's NAME_MAX: the longest component.
 pub const NAME_MAX: usize = 255;
-/// Linux's PATH_MAX: the longest path, terminating NUL included.
-pub const PATH_MAX: usize = 4096;
 
 const ENOENT: LinuxErrno = errno::ENOENT as LinuxErrno;
 const ENOTDIR: LinuxErrno = errno::ENOTDIR as LinuxErrno;

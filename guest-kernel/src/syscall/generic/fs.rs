@@ -7,10 +7,10 @@ use abi_shared::linux::LinuxStat;
 
 use super::{Ctx, EFAULT, EINVAL};
 use crate::bringup::{hypercall, uspace};
+use abi_shared::linux::PATH_MAX;
 
 /// The most one read or write moves per call (a short count, as Linux gives for pipes).
 const MAX_IO: u64 = 1 << 20;
-const PATH_MAX: usize = 4096;
 const IOV_MAX: u64 = 1024;
 
 fn io(fd: u64, buf: u64, count: u64, offset: Option<i64>, into_user: bool) -> i64 {

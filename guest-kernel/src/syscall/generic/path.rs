@@ -6,8 +6,8 @@ use abi_shared::linux::Pod;
 
 use super::{Ctx, EFAULT, EINVAL, ENOSYS};
 use crate::bringup::{hypercall, uspace};
+use abi_shared::linux::PATH_MAX;
 
-const PATH_MAX: usize = 4096;
 const ERANGE: i64 = -34;
 const ENAMETOOLONG: i64 = -36;
 const UTIME_OMIT: i64 = (1 << 30) - 2;
