@@ -212,6 +212,11 @@ impl Machine {
         // This thread's own channel to the vCPU's hypercall area (the worker has another).
         let mut channel = crate::server::Channel::new(self.block);
         loop {
+            // Another thread's fork may need this vCPU suspended (Hypervisor.framework).
+            if crate::fork_suspend::suspend_if_forking(self.vcpu.as_mut()).map_err(|e| MachineError(e.to_string()))? {
+                self.publish_kick_flag();
+                crate::threads::register(self.index, self.vcpu.as_mut());
+            }
             // The vCPU's block (another one once a thread that execs has taken over).
             let block = self.block;
             let exit = self.vcpu.run().map_err(|e| MachineError(e.to_string()))?;
@@ -230,7 +235,7 @@ impl Machine {
                             answer(&self.mem, block, &threads.start(ThreadStart { vcpu, block: at, cr3, entry, arg }))?;
                             continue;
                         }
-                        Some(VcpuRequest::ThreadExit) => match threads.wait_for_end()? {
+                        Some(VcpuRequest::ThreadExit) => match threads.wait_for_end(self.vcpu.as_mut())? {
                             Waited::End(outcome) => return Ok(outcome),
                             Waited::Leader(h) => {
                                 self.take_over(server, worker, h)?;
@@ -341,6 +346,11 @@ impl Machine {
         block: u64,
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
+        // Hypervisor.framework: the other threads suspend their vCPUs first.
+        let Ok(suspension) = crate::fork_suspend::suspend_others_for_fork(self.vm.as_ref(), self.index) else {
+            self::answer(&self.mem, block, &Response::Ret(-i64::from(abi_shared::linux::errno::EAGAIN)))?;
+            return Ok(ForkSide::Parent);
+        };
         let vmm = |e: crate::vmm::VmmError| MachineError(format!("fork: {e}"));
         crate::signals::detach_vcpu();
         self.vcpu.suspend_for_fork().map_err(vmm)?;
@@ -390,6 +400,8 @@ impl Machine {
                 (Response::Forked { pid: child, child: false, seed: crate::entropy::seed() }, ForkSide::Parent)
             }
         };
+        // The VM is rebuilt: the other vCPUs, if they were suspended, may resume.
+        drop(suspension);
         self.vcpu.resume_after_fork().map_err(vmm)?;
         self.publish_kick_flag();
         if side == ForkSide::Child {
@@ -485,9 +497,10 @@ impl Machine {
     /// Tell the signal handler which thread runs the vCPU and how to stop it entering.
     fn publish_kick_flag(&mut self) {
         let flag = self.vcpu.kick_flag();
-        // SAFETY: the flag lives in the vCPU's hypervisor-shared page until the next
-        // `suspend_for_fork`, which `fork` precedes with `detach_vcpu`.
-        crate::signals::set_vcpu_thread(flag.map(|f| unsafe { &*f }));
+        let force_exit = self.vcpu.force_exit();
+        // SAFETY: the flag lives in the vCPU's hypervisor-shared page (or the backend's own
+        // box) until the next `suspend_for_fork`, which `fork` precedes with `detach_vcpu`.
+        crate::signals::set_vcpu_thread(flag.map(|f| unsafe { &*f }), force_exit);
     }
 
     /// KVM_RUN failed with EFAULT. The one cause a program can bring about is a page of a

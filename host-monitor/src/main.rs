@@ -8,6 +8,7 @@ mod boot_image;
 mod cli;
 mod diag;
 mod entropy;
+mod fork_suspend;
 mod gdb;
 mod guest_mem;
 mod host;

@@ -36,6 +36,9 @@ static RT_OVERFLOW: AtomicPtr<AtomicU64> = AtomicPtr::new(std::ptr::null_mut());
 static RT_QUEUE: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
 /// kvm_run.immediate_exit of the vCPU (null where the backend has none).
 static IMMEDIATE_EXIT: AtomicPtr<AtomicU8> = AtomicPtr::new(std::ptr::null_mut());
+/// The vCPU's `ForceExit` as its two words (call 0: none; Hypervisor.framework has one).
+static FORCE_EXIT_CALL: AtomicUsize = AtomicUsize::new(0);
+static FORCE_EXIT_VCPU: AtomicU64 = AtomicU64::new(0);
 /// The monitor's two threads, as pthread_t (0: none).
 static VCPU_THREAD: AtomicUsize = AtomicUsize::new(0);
 static WORKER_THREAD: AtomicUsize = AtomicUsize::new(0);
@@ -74,12 +77,17 @@ pub fn attach(mem: &GuestMemory, block: u64) {
     }
 }
 
-/// The calling thread runs the vCPU; `immediate_exit` is its backend's "do not enter" flag.
-pub fn set_vcpu_thread(immediate_exit: Option<&AtomicU8>) {
+/// The calling thread runs the vCPU; `immediate_exit` is its backend's "do not enter" flag
+/// and `force_exit` the call that stops it in the guest, where the backend has one.
+pub fn set_vcpu_thread(immediate_exit: Option<&AtomicU8>, force_exit: Option<crate::vmm::ForceExit>) {
     IMMEDIATE_EXIT.store(
         immediate_exit.map_or(std::ptr::null_mut(), |f| f as *const AtomicU8 as *mut AtomicU8),
         Ordering::SeqCst,
     );
+    let (call, vcpu) = force_exit.map_or((0, 0), |f| f.to_raw());
+    FORCE_EXIT_CALL.store(0, Ordering::SeqCst);
+    FORCE_EXIT_VCPU.store(vcpu, Ordering::SeqCst);
+    FORCE_EXIT_CALL.store(call, Ordering::SeqCst);
     // SAFETY: pthread_self cannot fail.
     VCPU_THREAD.store(unsafe { libc::pthread_self() } as usize, Ordering::SeqCst);
 }
@@ -98,6 +106,7 @@ pub fn set_worker_thread(present: bool) {
 pub fn detach() {
     host::sys::block_all_signals_on_this_thread();
     IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
+    FORCE_EXIT_CALL.store(0, Ordering::SeqCst);
     PENDING.store(std::ptr::null_mut(), Ordering::SeqCst);
     INFO.store(std::ptr::null_mut(), Ordering::SeqCst);
     RT_QUEUE.store(std::ptr::null_mut(), Ordering::SeqCst);
@@ -150,6 +159,22 @@ fn forget_parents_pending() {
 /// Forget the vCPU's immediate_exit flag (its vCPU is being replaced).
 pub fn detach_vcpu() {
     IMMEDIATE_EXIT.store(std::ptr::null_mut(), Ordering::SeqCst);
+    FORCE_EXIT_CALL.store(0, Ordering::SeqCst);
+}
+
+/// Set the vCPU's "do not enter" flag and force it out of the guest where the backend can
+/// (async-signal-safe: atomics and the framework's trap).
+fn stop_vcpu() {
+    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
+    if !flag.is_null() {
+        // SAFETY: the vCPU's flag stays valid while the pointer is published. Set first, so
+        // that a run about to start returns at once instead of missing the kick.
+        unsafe { (*flag).store(1, Ordering::SeqCst) };
+    }
+    let vcpu = FORCE_EXIT_VCPU.load(Ordering::SeqCst);
+    if let Some(f) = crate::vmm::ForceExit::from_raw(FORCE_EXIT_CALL.load(Ordering::SeqCst), vcpu) {
+        f.force();
+    }
 }
 
 /// Signals caught and not yet taken by the guest (Linux mask).
@@ -186,13 +211,7 @@ pub fn kick_vcpu() {
 /// guest has the host catch while the timer is armed.
 pub fn kick_vcpu_for_timer(sig: i32) {
     let Some(h) = host::host_signal_of(sig) else { return };
-    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
-    if !flag.is_null() {
-        // SAFETY: the vCPU's kvm_run stays mapped while the pointer is published. Set
-        // first, so that a KVM_RUN about to start returns at once instead of missing the
-        // kick.
-        unsafe { (*flag).store(1, Ordering::SeqCst) };
-    }
+    stop_vcpu();
     kick(&VCPU_THREAD, h);
 }
 
@@ -263,10 +282,10 @@ pub fn stop_self(sig: i32) {
 pub fn catch_thread_kicks() {
     let Some(kick) = host::sys::thread_kick_signal() else { return };
     let Ok(mut classes) = CLASSES.lock() else { return };
-    if let Some(sig) = host::linux_signal_of(kick) {
-        if set_host_action(kick, Class::Catch) {
-            classes[sig as usize] = Some(Class::Catch);
-        }
+    let caught = set_host_action(kick, Class::Catch);
+    // Darwin's kick signal (SIGEMT) has no Linux counterpart: caught all the same.
+    if let (true, Some(sig)) = (caught, host::linux_signal_of(kick)) {
+        classes[sig as usize] = Some(Class::Catch);
     }
 }
 
@@ -333,11 +352,7 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     }
     let Some(sig) = host::linux_signal_of(host_sig) else { return };
     record(&HostSignalInfo { signo: sig, code, pid, uid, value, pad: 0 });
-    let flag = IMMEDIATE_EXIT.load(Ordering::SeqCst);
-    if !flag.is_null() {
-        // SAFETY: the vCPU's kvm_run stays mapped while the pointer is published.
-        unsafe { (*flag).store(1, Ordering::SeqCst) };
-    }
+    stop_vcpu();
     // SAFETY: pthread_self is async-signal-safe.
     let me = unsafe { libc::pthread_self() } as usize;
     if VCPU_THREAD.load(Ordering::SeqCst) != me {

@@ -17,9 +17,14 @@
 //!   the guest and stop.
 //!
 //! Kicks: `kick_vcpus` stops the listed vCPUs (TLB shootdowns, a signal for a thread): the
-//! vCPU's "do not enter" flag, then the host kick signal to its thread (which ends KVM_RUN
-//! or a host call it is blocked in with EINTR); the thread then injects the guest's kick
-//! interrupt.
+//! vCPU's "do not enter" flag, the backend's call that forces a running vCPU out where it
+//! has one (Hypervisor.framework), then the host kick signal to its thread (which ends
+//! KVM_RUN or a host call it is blocked in with EINTR); the thread then injects the guest's
+//! kick interrupt.
+//!
+//! Hypervisor.framework (`Vm::keeps_idle_vcpus` false) destroys a thread's vCPU with its
+//! thread instead of keeping it for the next thread with its index, and destroys every vCPU
+//! before a fork, each on its own thread (`fork_suspend.rs`).
 
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,7 +41,7 @@ use crate::guest_mem::GuestMemory;
 use crate::host::sys;
 use crate::machine::MachineError;
 use crate::server::{Channel, Server, ThreadStart, VcpuRequest};
-use crate::vmm::{Exit, Vcpu, Vm};
+use crate::vmm::{Exit, ForceExit, Vcpu, Vm};
 
 const SLOTS: usize = MAX_VCPUS as usize;
 
@@ -88,6 +93,8 @@ fn put_idle(entry: Idle) {
 struct Running {
     pthread: usize,
     immediate_exit: usize,
+    /// The backend's call that forces the vCPU out of the guest (Hypervisor.framework).
+    force_exit: Option<ForceExit>,
 }
 
 static RUNNING: Mutex<[Option<Running>; SLOTS]> = Mutex::new([None; SLOTS]);
@@ -113,9 +120,10 @@ fn running() -> std::sync::MutexGuard<'static, [Option<Running>; SLOTS]> {
 /// The calling thread runs vCPU `index`, whose backend flag stops an entry.
 pub fn register(index: u32, vcpu: &mut dyn Vcpu) {
     let immediate_exit = vcpu.kick_flag().map_or(0, |f| f as usize);
+    let force_exit = vcpu.force_exit();
     // SAFETY: pthread_self cannot fail.
     let pthread = unsafe { libc::pthread_self() } as usize;
-    running()[index as usize] = Some(Running { pthread, immediate_exit });
+    running()[index as usize] = Some(Running { pthread, immediate_exit, force_exit });
 }
 
 /// vCPU `index` stops running (its thread ends, or the process forked and it is gone).
@@ -168,6 +176,10 @@ fn kick_one(i: usize, t: &Running, sig: libc::c_int) {
         // SAFETY: the flag lives in the vCPU's hypervisor-shared page while it is
         // registered, and the caller holds the registry lock, which keeps it registered.
         unsafe { (*(t.immediate_exit as *const AtomicU8)).store(1, Ordering::SeqCst) };
+    }
+    // After the flag: a vCPU forced out just before its next entry finds the flag there.
+    if let Some(f) = t.force_exit {
+        f.force();
     }
     // SAFETY: a registered thread is alive (it unregisters before it ends, under the
     // registry lock the caller holds); pthread_kill with a signal the monitor catches.
@@ -228,6 +240,29 @@ fn rekick_loop() {
 /// Whether a kick is owed to vCPU `index` (taking it).
 pub fn take_kick(index: u32) -> bool {
     KICKED[index as usize].swap(false, Ordering::SeqCst)
+}
+
+/// Interrupt every registered vCPU's thread but `me`'s, out of the guest or out of a host
+/// call, with no kick owed (`KICKED` stays as it is): for `fork_suspend`.
+pub fn interrupt_others(me: u32) {
+    let sig = sys::thread_kick_signal();
+    for (i, slot) in running().iter().enumerate() {
+        let Some(t) = slot else { continue };
+        if i as u32 == me {
+            continue;
+        }
+        if t.immediate_exit != 0 {
+            // SAFETY: as in `kick_one`: the registry lock is held.
+            unsafe { (*(t.immediate_exit as *const AtomicU8)).store(1, Ordering::SeqCst) };
+        }
+        if let Some(f) = t.force_exit {
+            f.force();
+        }
+        if let Some(sig) = sig {
+            // SAFETY: as in `kick_one`.
+            unsafe { libc::pthread_kill(t.pthread as libc::pthread_t, sig) };
+        }
+    }
 }
 
 /// What the threads of one process share.
@@ -316,9 +351,11 @@ impl ThreadHost {
     /// Signals from outside still come to this thread (the monitor kicks the first vCPU's),
     /// so they are passed to the running vCPUs, whose guest gives each to a thread that
     /// takes it.
-    pub fn wait_for_end(&self) -> Result<Waited, MachineError> {
+    pub fn wait_for_end(&self, vcpu: &mut dyn Vcpu) -> Result<Waited, MachineError> {
         unregister(main_index());
         loop {
+            // Its vCPU still exists: a fork by another thread may need it suspended.
+            crate::fork_suspend::suspend_if_forking(vcpu).map_err(|e| MachineError(format!("first vCPU: {e}")))?;
             if let Some(o) = self.server.take_outcome() {
                 return Ok(Waited::End(o));
             }
@@ -425,8 +462,9 @@ impl ThreadHost {
                 self.main.unpark();
                 return;
             }
-            if !matches!(end, ThreadEnd::Exited) || vcpu.finish_pending_exit().is_err() {
-                // The vCPU goes back to the VM before the guest may give its index again.
+            if !matches!(end, ThreadEnd::Exited) || !self.vm.keeps_idle_vcpus() || vcpu.finish_pending_exit().is_err() {
+                // The vCPU goes back to the VM (or is destroyed, where the hypervisor can and
+                // a fork needs it) before the guest may give its index again.
                 drop(vcpu);
                 self.thread_ended(&start, end);
                 return;
@@ -509,6 +547,11 @@ impl ThreadHost {
             if self.dying.load(Ordering::SeqCst) {
                 return ThreadEnd::ProgramEnds;
             }
+            match crate::fork_suspend::suspend_if_forking(vcpu) {
+                Ok(true) => register(index, vcpu),
+                Ok(false) => {}
+                Err(e) => return ThreadEnd::Failed(format!("thread vCPU {index}: {e}")),
+            }
             let exit = match vcpu.run() {
                 Ok(e) => e,
                 Err(e) => return ThreadEnd::Failed(format!("thread vCPU {index}: {e}")),
@@ -529,6 +572,8 @@ impl ThreadHost {
                         }
                         Some(VcpuRequest::Fork { vfork }) => match self.fork(start, vcpu, vfork) {
                             Ok(ForkSide::Parent(r)) => {
+                                // A vCPU rebuilt for the fork has new kick words.
+                                register(index, vcpu);
                                 if let Err(e) = crate::machine::answer(&self.mem, block, &r) {
                                     return ThreadEnd::Failed(e.0);
                                 }
@@ -582,6 +627,7 @@ pub struct HeldForFork<'a> {
     _idle: std::sync::MutexGuard<'static, (u32, Vec<Idle>)>,
     _failure: std::sync::MutexGuard<'a, Option<String>>,
     _outcome: std::sync::MutexGuard<'a, Option<crate::server::GuestOutcome>>,
+    _suspend: crate::fork_suspend::Held,
 }
 
 impl ThreadHost {
@@ -593,6 +639,7 @@ impl ThreadHost {
             _idle: IDLE.lock().unwrap_or_else(PoisonError::into_inner),
             _failure: self.failure.lock().unwrap_or_else(PoisonError::into_inner),
             _outcome: self.server.hold_outcome_for_fork(),
+            _suspend: crate::fork_suspend::hold(),
         }
     }
 
@@ -605,6 +652,9 @@ impl ThreadHost {
     }
 
     fn fork_with_room(&self, start: &ThreadStart, vcpu: &mut dyn Vcpu, vfork: bool) -> Result<ForkSide, String> {
+        let Ok(suspension) = crate::fork_suspend::suspend_others_for_fork(self.vm.as_ref(), start.vcpu) else {
+            return Ok(ForkSide::Parent(Response::Ret(-i64::from(errno::EAGAIN))));
+        };
         let vmm = |e: crate::vmm::VmmError| format!("fork: {e}");
         vcpu.suspend_for_fork().map_err(vmm)?;
         self.vm.prepare_fork().map_err(vmm)?;
@@ -662,6 +712,8 @@ impl ThreadHost {
                 ForkSide::Parent(Response::Forked { pid: child, child: false, seed: crate::entropy::seed() })
             }
         };
+        // The VM is rebuilt: the other vCPUs, if they were suspended, may resume.
+        drop(suspension);
         vcpu.resume_after_fork().map_err(vmm)?;
         Ok(side)
     }

@@ -1058,7 +1058,9 @@ fn interactive_bash_on_a_pty_has_job_control() {
     let (master, slave) = {
         let (mut m, mut s) = (0, 0);
         // SAFETY: openpty writes two fds; no name, termios or window size is passed.
-        let r = unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        // (Null pointers of Darwin's mutable kinds coerce to Linux's const ones.)
+        let r =
+            unsafe { libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut()) };
         assert_eq!(r, 0, "openpty");
         // SAFETY: both are fresh descriptors owned from here on.
         unsafe { (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s)) }
@@ -1074,7 +1076,7 @@ fn interactive_bash_on_a_pty_has_job_control() {
     // controlling terminal is the pty (stdin).
     unsafe {
         cmd.pre_exec(|| {
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY as _, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

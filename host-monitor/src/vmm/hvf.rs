@@ -2,8 +2,11 @@
 //!
 //! **Nothing in this file has ever run on a real Mac.** It is written from Apple's headers
 //! and the Intel SDM, type-checked by `cargo clippy --target x86_64-apple-darwin` on Linux;
-//! its pure VMX parts (control words, exit-qualification decoding, segment access rights,
-//! CPUID filtering) live in `hvf_vmx.rs`, which builds and is unit-tested everywhere.
+//! its pure VMX parts (control words, exit classification and qualification decoding, the
+//! checks of emulated writes, segment access rights, event injection words, CPUID
+//! filtering) live in `hvf_vmx.rs`, which builds and is unit-tested everywhere; what the
+//! two Hypervisor.framework backends share is in `hvf_common.rs`. This file keeps the VM
+//! and the vCPU's life (creation, first state, run, fork); `hvf_exits.rs` serves the exits.
 //! docs/macos.md lists what remains unproven.
 //!
 //! How the guest is run:
@@ -11,6 +14,18 @@
 //!   region with `hv_vm_map` (GPA 0 = the region's start, read/write/execute).
 //! - A vCPU is created by, and only ever used from, its own thread (the framework binds a
 //!   vCPU to its creating thread); `HvfVcpu` is therefore `!Send` and checks the thread.
+//!   Several vCPUs run at once, one per Linux thread (threads.rs), as under KVM; a thread's
+//!   vCPU is destroyed with its thread (`Vm::keeps_idle_vcpus`). A fork must destroy every
+//!   vCPU, each on its own thread, before the VM: the forking thread has the others
+//!   suspend theirs first (`Vm::fork_suspends_all_vcpus`, `fork_suspend::suspend_others_for_fork`)
+//!   and they resume them on the rebuilt VM; if they do not all stop within 2 s, the
+//!   guest's fork fails with EAGAIN.
+//! - Kicks: another thread sets the vCPU's kick flag, which `run` looks at before every
+//!   entry, then calls `hv_vcpu_interrupt` for it (`Vcpu::force_exit`): the vCPU exits,
+//!   the flag makes `run` return `Exit::Interrupted`. The kick interrupt goes in through
+//!   VM-entry event injection when the guest has interrupts enabled, otherwise through an
+//!   interrupt-window exit as soon as it enables them. An event whose delivery an exit
+//!   interrupted (IDT-vectoring information) is delivered again on the next entry.
 //! - The guest starts in 64-bit long mode with the state of `BootState`, written into the
 //!   VMCS: CR0/CR3/CR4 (CR4.VMXE forced on, as VMX requires, and hidden from the guest by the
 //!   CR4 guest/host mask and read shadow), EFER through the VM-entry "load IA32_EFER"
@@ -21,57 +36,36 @@
 //!   exits with reason 18 at any privilege level, so it is honoured only from ring 0 and
 //!   answered with #UD otherwise. Both advance RIP by the exit's instruction length.
 //! - Exits the hypervisor leaves to us that a guest kernel takes for granted are served
-//!   here without returning to the caller: CPUID (always exits under VMX), XSETBV, RDMSR/
+//!   (`hvf_exits.rs`) without returning to the caller: CPUID (always exits under VMX), XSETBV, RDMSR/
 //!   WRMSR of non-native MSRs, MOV to CR0/CR4 of masked bits, CR8 accesses, host interrupts, and EPT
 //!   violations inside guest RAM (the framework populates its nested page tables lazily).
 
 use std::collections::BTreeMap;
-use std::ffi::CStr;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::thread::ThreadId;
 
 use abi_shared::bootinfo::Flavour;
-use abi_shared::layout::{ports, selectors};
+use abi_shared::layout::selectors;
 
-use super::hvf_sys::{self as sys, msr, reason, vmcs, HvReturn, HvVcpuId, HvX86Reg};
+use super::hvf_common::{check_hv_support, hv, sysctl_u64, vm_create_error, Machine};
+use super::hvf_sys::{self as sys, msr, vmcs, HvVcpuId, HvX86Reg};
 use super::hvf_vmx::{
-    ar, controls, decode_cr_access, decode_io, exception_info, filter_cpuid, gpr_reg, rax_after_unserved_in, VmxCaps,
-    CR4_VMXE, PROC2_RDTSCP, VEC_GP, VEC_UD,
+    ar, can_take_interrupt, controls, external_interrupt_info, real_cr0, real_cr4, unavailable_ctrl, EptRetry, VmxCaps,
+    CPU_BASED_IRQ_WND, PROC2_RDTSCP,
 };
-use super::{BootState, Exit, RegSnapshot, Vcpu, Vm, VmmError};
+use super::{BootState, Exit, ForceExit, RegSnapshot, Vcpu, Vm, VmmError};
 use crate::guest_mem::GuestMemory;
+
+/// Serving exits: the instruction emulation and event injection (`HvfVcpu::handle_exit`).
+#[path = "hvf_exits.rs"]
+mod exits;
 
 /// Hypervisor.framework allows one VM per process.
 static VM_EXISTS: AtomicBool = AtomicBool::new(false);
 /// Live hypervisor vCPUs (the VM cannot be destroyed for a fork while any exists).
 static LIVE_VCPUS: AtomicUsize = AtomicUsize::new(0);
-
-/// Identical EPT violations in a row at one guest-physical address before we give up.
-const EPT_RETRY_LIMIT: u32 = 64;
-
-fn hv(what: &str, r: HvReturn) -> Result<(), VmmError> {
-    if r == sys::HV_SUCCESS {
-        Ok(())
-    } else {
-        Err(VmmError::Failed(format!("{what}: {} ({:#x})", sys::hv_error_name(r), r as u32)))
-    }
-}
-
-/// An integer sysctl by name, or None when it does not exist.
-fn sysctl_u64(name: &CStr) -> Option<u64> {
-    let mut value = [0u8; 8];
-    let mut len = value.len();
-    // SAFETY: name is NUL-terminated; value/len describe a writable 8-byte buffer; no
-    // new value is set (NULL, 0).
-    let r = unsafe { libc::sysctlbyname(name.as_ptr(), value.as_mut_ptr().cast(), &mut len, std::ptr::null_mut(), 0) };
-    match (r, len) {
-        (0, 4) => Some(u64::from(u32::from_ne_bytes([value[0], value[1], value[2], value[3]]))),
-        (0, 8) => Some(u64::from_ne_bytes(value)),
-        _ => None,
-    }
-}
 
 fn map_all(mem: &GuestMemory) -> Result<(), VmmError> {
     let size = usize::try_from(mem.size()).map_err(|_| VmmError::Failed("guest RAM too large".into()))?;
@@ -110,24 +104,9 @@ fn remap_window(gpa: u64, len: u64, host: Option<*mut u8>) {
 
 fn create_vm_checked() -> Result<(), VmmError> {
     // SAFETY: hv_vm_create takes no pointers.
-    let r = unsafe { sys::hv_vm_create(sys::HV_VM_DEFAULT) };
-    match r {
+    match unsafe { sys::hv_vm_create(sys::HV_VM_DEFAULT) } {
         sys::HV_SUCCESS => Ok(()),
-        sys::HV_DENIED => Err(VmmError::Unavailable(
-            "Hypervisor.framework refused to create a VM (HV_DENIED): this linuxrun binary is not signed with \
-             the com.apple.security.hypervisor entitlement. Sign it: codesign --sign - --entitlements \
-             linuxrun.entitlements --force <path to linuxrun> (see docs/macos.md)"
-                .into(),
-        )),
-        sys::HV_BUSY => Err(VmmError::Failed(
-            "hv_vm_create: HV_BUSY (this process already has a VM; Hypervisor.framework allows one)".into(),
-        )),
-        sys::HV_UNSUPPORTED | sys::HV_NO_DEVICE => Err(VmmError::Unavailable(format!(
-            "Hypervisor.framework cannot create a VM on this Mac ({}): it needs an Intel CPU with VT-x \
-             (inside a VM: nested virtualization)",
-            sys::hv_error_name(r)
-        ))),
-        other => hv("hv_vm_create", other),
+        r => Err(vm_create_error(r, Machine::Intel)),
     }
 }
 
@@ -148,16 +127,7 @@ impl HvfVm {
                     .into(),
             ));
         }
-        match sysctl_u64(c"kern.hv_support") {
-            Some(0) | None => {
-                return Err(VmmError::Unavailable(
-                    "this Mac offers no Hypervisor.framework (sysctl kern.hv_support is 0): linuxrun needs an \
-                     Intel Mac whose CPU has VT-x enabled, or, inside a virtual machine, nested virtualization"
-                        .into(),
-                ))
-            }
-            Some(_) => {}
-        }
+        check_hv_support(Machine::Intel)?;
         if VM_EXISTS.swap(true, Ordering::SeqCst) {
             return Err(VmmError::Failed("a Hypervisor.framework VM already exists in this process".into()));
         }
@@ -225,8 +195,11 @@ impl Vm for HvfVm {
             mem_size: mem.size(),
             rdtscp: false,
             exits: BTreeMap::new(),
-            last_ept: (u64::MAX, 0),
+            ept: EptRetry::default(),
             saved: None,
+            kick: Box::new(AtomicU8::new(0)),
+            deferred_interrupt: None,
+            irq_window: false,
             _not_send: PhantomData,
         };
         vcpu.create_hv_vcpu()?;
@@ -252,6 +225,22 @@ impl Vm for HvfVm {
 
     fn grow_ram(&self, _mem: &GuestMemory, _wanted: u64) -> u64 {
         self.mem_size
+    }
+
+    /// A vCPU can be destroyed here, and a fork needs every one gone.
+    fn keeps_idle_vcpus(&self) -> bool {
+        false
+    }
+
+    /// The VM is destroyed for a fork, which it refuses while a vCPU exists, and a vCPU
+    /// can be destroyed only by its own thread.
+    fn fork_suspends_all_vcpus(&self) -> bool {
+        true
+    }
+
+    /// Every vCPU but the forking thread's has been suspended.
+    fn fork_possible(&self) -> bool {
+        LIVE_VCPUS.load(Ordering::SeqCst) <= 1
     }
 
     fn prepare_fork(&self) -> Result<(), VmmError> {
@@ -298,11 +287,25 @@ pub struct HvfVcpu {
     /// The VM lets the guest execute RDTSCP (CPUID says so only then).
     rdtscp: bool,
     exits: BTreeMap<&'static str, u64>,
-    /// (guest-physical address, repeats) of the last EPT violation.
-    last_ept: (u64, u32),
+    /// The EPT violations seen in a row (`hvf_vmx::EptRetry`).
+    ept: EptRetry,
     saved: Option<SavedState>,
+    /// Set by a kicker (`kick_flag`): the next entry returns `Exit::Interrupted` instead.
+    kick: Box<AtomicU8>,
+    /// The kick interrupt, waiting for the guest to enable interrupts.
+    deferred_interrupt: Option<u8>,
+    /// The processor has interrupt-window exiting (every VT-x processor should).
+    irq_window: bool,
     /// A vCPU belongs to its creating thread.
     _not_send: PhantomData<*const ()>,
+}
+
+/// `ForceExit`'s call: make vCPU `vcpu` exit now (it may run on another thread).
+fn interrupt_vcpu(vcpu: u64) {
+    let mut id = vcpu as HvVcpuId;
+    // SAFETY: the array is the one id, valid for the call; a vCPU that is gone makes the
+    // call fail, harmlessly.
+    unsafe { sys::hv_vcpu_interrupt(&mut id, 1) };
 }
 
 impl HvfVcpu {
@@ -353,6 +356,7 @@ impl HvfVcpu {
             )
         })?;
         self.rdtscp = controls.rdtscp;
+        self.irq_window = unavailable_ctrl(caps.proc1, CPU_BASED_IRQ_WND) == 0;
         for (field, value) in controls.fields {
             write_vmcs(id, field, value)?;
         }
@@ -371,241 +375,6 @@ impl HvfVcpu {
             }
         }
         Ok(())
-    }
-
-    fn count(&mut self, name: &'static str) {
-        *self.exits.entry(name).or_default() += 1;
-    }
-
-    /// RIP past the instruction that exited, and no STI/MOV-SS blocking left over.
-    fn advance(&self, id: HvVcpuId) -> Result<(), VmmError> {
-        let len = read_vmcs(id, vmcs::RO_VMEXIT_INSTR_LEN)?;
-        let rip = read_reg(id, sys::HV_X86_RIP)?;
-        write_reg(id, sys::HV_X86_RIP, rip.wrapping_add(len))?;
-        let blocking = read_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY)?;
-        if blocking & 3 != 0 {
-            write_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY, blocking & !3)?;
-        }
-        Ok(())
-    }
-
-    fn inject(&self, id: HvVcpuId, vector: u8, error_code: Option<u32>) -> Result<(), VmmError> {
-        if let Some(code) = error_code {
-            write_vmcs(id, vmcs::CTRL_VMENTRY_EXC_ERROR, u64::from(code))?;
-        }
-        write_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO, exception_info(vector, error_code.is_some()))
-    }
-
-    /// The guest's privilege level: SS.DPL is the CPL under VMX; CS.DPL agrees in
-    /// 64-bit code. Ring 0 needs both at 0.
-    fn in_ring0(&self, id: HvVcpuId) -> Result<bool, VmmError> {
-        let cs = read_vmcs(id, vmcs::GUEST_CS_AR)?;
-        let ss = read_vmcs(id, vmcs::GUEST_SS_AR)?;
-        Ok(ar::dpl(cs) == 0 && ar::dpl(ss) == 0)
-    }
-
-    fn emulate_cpuid(&self, id: HvVcpuId) -> Result<(), VmmError> {
-        let leaf = read_reg(id, sys::HV_X86_RAX)? as u32;
-        let subleaf = read_reg(id, sys::HV_X86_RCX)? as u32;
-        let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
-        let cr4 = read_vmcs(id, vmcs::CTRL_CR4_SHADOW)?;
-        let [a, b, c, d] = filter_cpuid(leaf, subleaf, [r.eax, r.ebx, r.ecx, r.edx], cr4, self.rdtscp);
-        write_reg(id, sys::HV_X86_RAX, u64::from(a))?;
-        write_reg(id, sys::HV_X86_RBX, u64::from(b))?;
-        write_reg(id, sys::HV_X86_RCX, u64::from(c))?;
-        write_reg(id, sys::HV_X86_RDX, u64::from(d))?;
-        self.advance(id)
-    }
-
-    /// XSETBV (only reachable once the guest enables CR4.OSXSAVE): XCR0 within what the
-    /// host supports and with x87 set, else #GP(0).
-    fn emulate_xsetbv(&self, id: HvVcpuId) -> Result<(), VmmError> {
-        let index = read_reg(id, sys::HV_X86_RCX)? as u32;
-        let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
-        let host = core::arch::x86_64::__cpuid_count(0xd, 0);
-        let supported = (u64::from(host.edx) << 32) | u64::from(host.eax);
-        // AVX (bit 2) needs SSE (bit 1); x87 (bit 0) is mandatory.
-        let valid = index == 0 && value & 1 != 0 && value & !supported == 0 && (value & 4 == 0 || value & 2 != 0);
-        if !valid {
-            return self.inject(id, VEC_GP, Some(0));
-        }
-        write_reg(id, sys::HV_X86_XCR0, value)?;
-        self.advance(id)
-    }
-
-    /// RDMSR/WRMSR of a non-native MSR: EFER lives in the VMCS; anything else is #GP(0),
-    /// as for an MSR the processor does not have.
-    fn emulate_msr(&self, id: HvVcpuId, write: bool) -> Result<(), VmmError> {
-        let index = read_reg(id, sys::HV_X86_RCX)? as u32;
-        if index != msr::IA32_EFER {
-            return self.inject(id, VEC_GP, Some(0));
-        }
-        let efer = read_vmcs(id, vmcs::GUEST_IA32_EFER)?;
-        if write {
-            let value = (read_reg(id, sys::HV_X86_RDX)? << 32) | (read_reg(id, sys::HV_X86_RAX)? & 0xffff_ffff);
-            // Only SCE (0) and NXE (11) may change; LME/LMA stay as long mode needs them.
-            const CHANGEABLE: u64 = 1 | 1 << 11;
-            if (value ^ efer) & !CHANGEABLE != 0 {
-                return self.inject(id, VEC_GP, Some(0));
-            }
-            write_vmcs(id, vmcs::GUEST_IA32_EFER, value)?;
-        } else {
-            write_reg(id, sys::HV_X86_RAX, efer & 0xffff_ffff)?;
-            write_reg(id, sys::HV_X86_RDX, efer >> 32)?;
-        }
-        self.advance(id)
-    }
-
-    /// MOV to CR0/CR4 that changes a masked bit. CR0 must keep PE, PG (long mode) and
-    /// may not set CD/NW; CR4 keeps VMXE in the real register, hidden by the shadow.
-    fn emulate_cr(&self, id: HvVcpuId, qualification: u64) -> Result<Option<Exit>, VmmError> {
-        let access = decode_cr_access(qualification);
-        if access.cr == 8 && access.kind <= 1 {
-            // CR8 (the task priority) exits only because HLT exiting wants CR8 exiting;
-            // the guest has no local APIC to prioritize: reads give 0, writes are dropped.
-            if access.kind == 1 {
-                write_reg(id, gpr_reg(access.gpr), 0)?;
-            }
-            self.advance(id)?;
-            return Ok(None);
-        }
-        if access.kind != 0 || !(access.cr == 0 || access.cr == 4) {
-            return Ok(Some(Exit::Other(format!("unexpected control-register exit {access:?}"))));
-        }
-        let value = read_reg(id, gpr_reg(access.gpr))?;
-        if access.cr == 0 {
-            const PE: u64 = 1;
-            const PG: u64 = 1 << 31;
-            const CD_NW: u64 = 3 << 29;
-            if value & (PE | PG) != (PE | PG) || value & CD_NW != 0 {
-                self.inject(id, VEC_GP, Some(0))?;
-                return Ok(None);
-            }
-            write_vmcs(id, vmcs::GUEST_CR0, value | 1 << 5)?;
-            write_vmcs(id, vmcs::CTRL_CR0_SHADOW, value)?;
-        } else {
-            if value & CR4_VMXE != 0 {
-                self.inject(id, VEC_GP, Some(0))?;
-                return Ok(None);
-            }
-            write_vmcs(id, vmcs::GUEST_CR4, value | CR4_VMXE)?;
-            write_vmcs(id, vmcs::CTRL_CR4_SHADOW, value)?;
-        }
-        self.advance(id)?;
-        Ok(None)
-    }
-
-    /// Serve one exit; `None` means "resume the guest".
-    fn handle_exit(&mut self, id: HvVcpuId, exit_reason: u64) -> Result<Option<Exit>, VmmError> {
-        let basic = (exit_reason & 0xffff) as u32;
-        if exit_reason & u64::from(reason::ENTRY_FAILED) != 0 {
-            self.count("entry_failed");
-            let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
-            return Ok(Some(Exit::Other(format!(
-                "VM entry failed: exit reason {basic} ({}), qualification {qualification:#x}",
-                if basic == reason::VMENTRY_GUEST { "invalid guest state" } else { "see the Intel SDM, appendix C" }
-            ))));
-        }
-        match basic {
-            reason::IRQ | reason::IRQ_WND | reason::VIRTUAL_NMI_WND | reason::PAUSE | reason::VMX_TIMER_EXPIRED => {
-                self.count("host_interrupt");
-                Ok(None)
-            }
-            reason::IO => {
-                let io = decode_io(read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?);
-                self.count("io");
-                if io.string || io.rep {
-                    return Ok(Some(Exit::Other(format!("string I/O instruction on port {:#x}", io.port))));
-                }
-                if io.is_in {
-                    let rax = read_reg(id, sys::HV_X86_RAX)?;
-                    write_reg(id, sys::HV_X86_RAX, rax_after_unserved_in(rax, io.size))?;
-                }
-                self.advance(id)?;
-                Ok(Some(match io.port {
-                    ports::HYPERCALL if !io.is_in => Exit::Hypercall,
-                    ports::HYPERCALL_WAIT if !io.is_in => Exit::HypercallWait,
-                    ports::GROW_RAM if !io.is_in => Exit::GrowRam,
-                    ports::HYPERCALL_WORKER_ASLEEP if !io.is_in => Exit::HypercallWorkerAsleep,
-                    port => Exit::UnknownPort(port),
-                }))
-            }
-            reason::VMCALL => {
-                self.count("vmcall");
-                if self.in_ring0(id)? {
-                    self.advance(id)?;
-                    Ok(Some(Exit::Hypercall))
-                } else {
-                    // A user program's VMCALL is an invalid instruction, as on bare metal.
-                    self.inject(id, VEC_UD, None)?;
-                    Ok(None)
-                }
-            }
-            reason::HLT => {
-                self.count("hlt");
-                self.advance(id)?;
-                Ok(Some(Exit::Halt))
-            }
-            reason::TRIPLE_FAULT => {
-                self.count("triple_fault");
-                Ok(Some(Exit::Shutdown))
-            }
-            reason::CPUID => {
-                self.count("cpuid");
-                self.emulate_cpuid(id).map(|()| None)
-            }
-            reason::XSETBV => {
-                self.count("xsetbv");
-                self.emulate_xsetbv(id).map(|()| None)
-            }
-            reason::RDMSR | reason::WRMSR => {
-                self.count("msr");
-                self.emulate_msr(id, basic == reason::WRMSR).map(|()| None)
-            }
-            reason::MOV_CR => {
-                self.count("mov_cr");
-                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
-                self.emulate_cr(id, qualification)
-            }
-            reason::EPT_VIOLATION => {
-                self.count("ept_violation");
-                let gpa = read_vmcs(id, vmcs::RO_GUEST_PHYSICAL_ADDRESS)?;
-                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC)?;
-                let repeats = if self.last_ept.0 == gpa { self.last_ept.1 + 1 } else { 1 };
-                self.last_ept = (gpa, repeats);
-                if gpa < self.mem_size && repeats <= EPT_RETRY_LIMIT {
-                    // Inside guest RAM: the framework fills its nested tables lazily.
-                    return Ok(None);
-                }
-                let gla = read_vmcs(id, vmcs::RO_GUEST_LIN_ADDR).unwrap_or(0);
-                Ok(Some(Exit::Other(format!(
-                    "EPT violation at guest-physical {gpa:#x} (linear {gla:#x}, qualification {qualification:#x}{})",
-                    if gpa < self.mem_size { ", repeated inside guest RAM" } else { ", outside guest RAM" }
-                ))))
-            }
-            reason::EXC_NMI => {
-                self.count("exception");
-                let info = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_INFO)?;
-                // Type 2: an NMI meant for the host, which the framework has handled.
-                if (info >> 8) & 7 == 2 {
-                    return Ok(None);
-                }
-                let error = read_vmcs(id, vmcs::RO_VMEXIT_IRQ_ERROR).unwrap_or(0);
-                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
-                Ok(Some(Exit::Other(format!(
-                    "exception exit: vector {}, type {}, error code {error:#x}, qualification {qualification:#x}",
-                    info & 0xff,
-                    (info >> 8) & 7
-                ))))
-            }
-            other => {
-                self.count("other");
-                let qualification = read_vmcs(id, vmcs::RO_EXIT_QUALIFIC).unwrap_or(0);
-                Ok(Some(Exit::Other(format!(
-                    "unhandled VM exit reason {other} (Intel SDM appendix C), qualification {qualification:#x}"
-                ))))
-            }
-        }
     }
 }
 
@@ -687,10 +456,10 @@ impl Vcpu for HvfVcpu {
             (vmcs::GUEST_IDTR_LIMIT, u64::from(st.idt_limit)),
             // VMX needs PE, NE and PG in the real CR0 and VMXE in the real CR4; the
             // read shadows show the guest what it asked for.
-            (vmcs::GUEST_CR0, st.cr0 | 1 << 5),
+            (vmcs::GUEST_CR0, real_cr0(st.cr0)),
             (vmcs::CTRL_CR0_SHADOW, st.cr0),
             (vmcs::GUEST_CR3, st.cr3),
-            (vmcs::GUEST_CR4, st.cr4 | CR4_VMXE),
+            (vmcs::GUEST_CR4, real_cr4(st.cr4)),
             (vmcs::CTRL_CR4_SHADOW, st.cr4),
             (vmcs::GUEST_IA32_EFER, st.efer),
             (vmcs::GUEST_INTERRUPTIBILITY, 0),
@@ -728,6 +497,10 @@ impl Vcpu for HvfVcpu {
     fn run(&mut self) -> Result<Exit, VmmError> {
         let id = self.on_own_thread()?;
         loop {
+            // A kick asks for one return, before the entry or after the exit it forced.
+            if self.kick.swap(0, Ordering::SeqCst) != 0 {
+                return Ok(Exit::Interrupted);
+            }
             // SAFETY: id is this thread's vCPU.
             let r = unsafe { sys::hv_vcpu_run(id) };
             if r != sys::HV_SUCCESS {
@@ -774,14 +547,33 @@ impl Vcpu for HvfVcpu {
         out
     }
 
-    /// Not yet: a caught host signal reaches the guest at its next kernel entry.
-    fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8> {
-        None
+    /// The backend's own flag, which `run` looks at before every entry.
+    fn kick_flag(&mut self) -> Option<*const AtomicU8> {
+        Some(&*self.kick as *const AtomicU8)
     }
 
-    /// Not yet (hv_vcpu_interrupt plus VMCS event injection); see `kick_flag`.
-    fn inject_interrupt(&mut self, _vector: u8) -> Result<(), VmmError> {
-        Ok(())
+    /// `hv_vcpu_interrupt` with this vCPU's current id (none while suspended for a fork).
+    fn force_exit(&self) -> Option<ForceExit> {
+        self.id.map(|id| ForceExit::new(interrupt_vcpu, u64::from(id)))
+    }
+
+    /// An external interrupt through VM-entry event injection when the guest can take one
+    /// (RFLAGS.IF, no STI/MOV-SS blocking, no other event on its way in); otherwise
+    /// interrupt-window exiting, and the injection at that exit (`handle_exit`).
+    fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError> {
+        let id = self.on_own_thread()?;
+        let busy = read_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO)? & sys::ctrl::IRQ_INFO_VALID != 0;
+        let rflags = read_reg(id, sys::HV_X86_RFLAGS)?;
+        let blocking = read_vmcs(id, vmcs::GUEST_INTERRUPTIBILITY)?;
+        if !busy && can_take_interrupt(rflags, blocking) {
+            return write_vmcs(id, vmcs::CTRL_VMENTRY_IRQ_INFO, external_interrupt_info(vector));
+        }
+        if !self.irq_window {
+            // The guest takes the kick at its next kernel entry, as before threads.
+            return Ok(());
+        }
+        self.deferred_interrupt = Some(vector);
+        self.set_irq_window(id, true)
     }
 
     /// An exit's instruction is stepped over when the exit is taken (`advance`): nothing
@@ -842,6 +634,10 @@ impl Vcpu for HvfVcpu {
         hv("hv_vcpu_write_fpstate", unsafe {
             sys::hv_vcpu_write_fpstate(id, saved.fpstate.0.as_mut_ptr().cast(), saved.fpstate.0.len())
         })?;
+        if self.deferred_interrupt.is_some() && self.irq_window {
+            // The new vCPU's controls are fresh: ask for the window again.
+            self.set_irq_window(id, true)?;
+        }
         if let Some((guest, host_then)) = saved.tsc {
             // SAFETY: rdtsc has no side effects.
             let elapsed = unsafe { core::arch::x86_64::_rdtsc() }.wrapping_sub(host_then);

@@ -227,9 +227,13 @@ pub mod vmcs {
     pub const GUEST_SYSENTER_EIP: u32 = 0x6826;
 
     /// The guest-state fields a fork carries from the old VM's vCPU to the new one
-    /// (segment state, descriptor tables, control registers, EFER, interruptibility).
-    /// RIP, RSP and RFLAGS travel as registers.
+    /// (segment state, descriptor tables, control registers, EFER, interruptibility), and
+    /// an event waiting to be injected at the next entry (the kick interrupt, or one an
+    /// exit cut short). RIP, RSP and RFLAGS travel as registers.
     pub const FORK_STATE: &[u32] = &[
+        CTRL_VMENTRY_EXC_ERROR,
+        CTRL_VMENTRY_INSTR_LEN,
+        CTRL_VMENTRY_IRQ_INFO,
         GUEST_ES,
         GUEST_CS,
         GUEST_SS,

@@ -1,12 +1,18 @@
 //! VMX for the Hypervisor.framework backend (`hvf.rs`), as pure functions of numbers:
-//! VM-execution control words from the processor's capabilities, exit-qualification
-//! decoding, segment access rights, exception injection words and the CPUID the guest
-//! sees. Built on every host, so that Linux runs their tests; only the backend, which
-//! exists on Intel macOS alone, uses them.
+//! VM-execution control words from the processor's capabilities, exit-reason and
+//! exit-qualification decoding, what each exit means for the monitor, the checks the
+//! backend's emulation of CR0/CR4/EFER/XCR0 writes makes, segment access rights, event
+//! injection words (exceptions and the kick interrupt), the EPT retry rule and the CPUID
+//! the guest sees. Built on every host, so that Linux runs their tests; only the backend,
+//! which exists on Intel macOS alone, uses them. `hvf.rs` keeps the calls into the
+//! framework and nothing it could decide from numbers alone.
 
 #![cfg_attr(not(all(target_os = "macos", target_arch = "x86_64")), allow(dead_code))]
 
-use super::hvf_sys::{ctrl, vmcs, HvX86Reg};
+use abi_shared::layout::ports;
+
+use super::hvf_sys::{ctrl, reason, vmcs, HvX86Reg};
+use super::Exit;
 
 /// A VMX control word from the capability the framework reports (low 32 bits: bits that
 /// must be 1; high 32 bits: bits that may be 1) and the bits we want.
@@ -207,6 +213,178 @@ pub fn filter_cpuid(leaf: u32, subleaf: u32, host: [u32; 4], guest_cr4: u64, rdt
     [a, b, c, d]
 }
 
+/// What an exit is, from the raw exit-reason field (Intel SDM appendix C).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Bit 31: the VM entry itself failed, with this basic reason.
+    EntryFailed(u32),
+    /// A host interrupt, NMI window, PAUSE or the preemption timer: the framework's
+    /// business; the guest resumes (after the backend looked at its kick flag).
+    HostEvent,
+    /// The interrupt window the backend asked for (`CPU_BASED_IRQ_WND`) is open.
+    InterruptWindow,
+    Io,
+    Vmcall,
+    Hlt,
+    TripleFault,
+    Cpuid,
+    Xsetbv,
+    Msr {
+        write: bool,
+    },
+    MovCr,
+    EptViolation,
+    /// An exception or NMI (the exception bitmap is empty: only the host's NMIs, or a
+    /// fault the guest could not deliver).
+    ExceptionOrNmi,
+    Other(u32),
+}
+
+pub fn classify_exit(raw: u64) -> ExitKind {
+    let basic = (raw & 0xffff) as u32;
+    if raw & u64::from(reason::ENTRY_FAILED) != 0 {
+        return ExitKind::EntryFailed(basic);
+    }
+    match basic {
+        reason::IRQ | reason::VIRTUAL_NMI_WND | reason::PAUSE | reason::VMX_TIMER_EXPIRED => ExitKind::HostEvent,
+        reason::IRQ_WND => ExitKind::InterruptWindow,
+        reason::IO => ExitKind::Io,
+        reason::VMCALL => ExitKind::Vmcall,
+        reason::HLT => ExitKind::Hlt,
+        reason::TRIPLE_FAULT => ExitKind::TripleFault,
+        reason::CPUID => ExitKind::Cpuid,
+        reason::XSETBV => ExitKind::Xsetbv,
+        reason::RDMSR => ExitKind::Msr { write: false },
+        reason::WRMSR => ExitKind::Msr { write: true },
+        reason::MOV_CR => ExitKind::MovCr,
+        reason::EPT_VIOLATION => ExitKind::EptViolation,
+        reason::EXC_NMI => ExitKind::ExceptionOrNmi,
+        other => ExitKind::Other(other),
+    }
+}
+
+/// What an `out` to (or `in` from) `port` asks of the monitor: the doorbells of
+/// `layout::ports` (outs only), anything else an unknown port.
+pub fn port_exit(port: u16, is_in: bool) -> Exit {
+    match port {
+        ports::HYPERCALL if !is_in => Exit::Hypercall,
+        ports::HYPERCALL_WAIT if !is_in => Exit::HypercallWait,
+        ports::GROW_RAM if !is_in => Exit::GrowRam,
+        ports::HYPERCALL_WORKER_ASLEEP if !is_in => Exit::HypercallWorkerAsleep,
+        port => Exit::UnknownPort(port),
+    }
+}
+
+/// The interruption information of an exception-or-NMI exit: (vector, event type).
+/// Type 2 is an NMI, which the framework handled for the host.
+pub fn exit_event(info: u64) -> (u8, u8) {
+    ((info & 0xff) as u8, ((info >> 8) & 7) as u8)
+}
+
+pub const EVENT_TYPE_NMI: u8 = 2;
+
+/// XSETBV (`index`, `value`) is valid when it names XCR0, keeps x87 on, sets only what the
+/// host supports (`supported`, CPUID 0xd.0 EDX:EAX) and has SSE wherever it has AVX.
+/// Anything else is #GP(0), as on hardware.
+pub fn xsetbv_valid(index: u32, value: u64, supported: u64) -> bool {
+    index == 0 && value & 1 != 0 && value & !supported == 0 && (value & 4 == 0 || value & 2 != 0)
+}
+
+/// EFER bits a guest WRMSR may change: SCE and NXE. LME/LMA stay as long mode needs them.
+pub const EFER_CHANGEABLE: u64 = 1 | 1 << 11;
+
+pub fn efer_write_valid(old: u64, new: u64) -> bool {
+    (old ^ new) & !EFER_CHANGEABLE == 0
+}
+
+const CR0_PE: u64 = 1;
+const CR0_NE: u64 = 1 << 5;
+const CR0_PG: u64 = 1 << 31;
+const CR0_CD_NW: u64 = 3 << 29;
+
+/// A MOV to CR0 the guest may make: PE and PG stay on (long mode), caching stays on.
+pub fn cr0_write_valid(value: u64) -> bool {
+    value & (CR0_PE | CR0_PG) == (CR0_PE | CR0_PG) && value & CR0_CD_NW == 0
+}
+
+/// The real CR0 for the guest's `value`: VMX operation needs NE too (the read shadow shows
+/// the guest its own value).
+pub fn real_cr0(value: u64) -> u64 {
+    value | CR0_NE
+}
+
+/// A MOV to CR4 the guest may make: not VMXE (the guest has no VMX).
+pub fn cr4_write_valid(value: u64) -> bool {
+    value & CR4_VMXE == 0
+}
+
+/// The real CR4 for the guest's `value`: VMXE is on under VMX, hidden by the shadow.
+pub fn real_cr4(value: u64) -> u64 {
+    value | CR4_VMXE
+}
+
+/// Identical EPT violations in a row at one guest-physical address before the backend
+/// gives up on a fault inside guest RAM.
+pub const EPT_RETRY_LIMIT: u32 = 64;
+
+/// The EPT-violation rule: inside guest RAM the framework fills its nested tables lazily,
+/// so a violation there is retried, unless the same address faults again and again.
+#[derive(Debug, Clone, Copy)]
+pub struct EptRetry {
+    last_gpa: u64,
+    repeats: u32,
+}
+
+impl Default for EptRetry {
+    fn default() -> Self {
+        EptRetry { last_gpa: u64::MAX, repeats: 0 }
+    }
+}
+
+impl EptRetry {
+    /// A violation at `gpa` with `mem_size` bytes of guest RAM: resume the guest?
+    pub fn retry(&mut self, gpa: u64, mem_size: u64) -> bool {
+        self.repeats = if self.last_gpa == gpa { self.repeats + 1 } else { 1 };
+        self.last_gpa = gpa;
+        gpa < mem_size && self.repeats <= EPT_RETRY_LIMIT
+    }
+}
+
+/// Primary processor-based control: exit as soon as the guest can take an interrupt
+/// (RFLAGS.IF set, no STI or MOV-SS blocking).
+pub const CPU_BASED_IRQ_WND: u64 = 1 << 2;
+
+/// The interruption-information word that injects external interrupt `vector` (type 0).
+pub fn external_interrupt_info(vector: u8) -> u64 {
+    u64::from(vector) | ctrl::IRQ_INFO_VALID
+}
+
+/// An event the exit interrupted on its way into the guest (IDT-vectoring information,
+/// Intel SDM 27.2.4): the VM-entry fields that deliver it again on the next entry, or none
+/// when nothing was being delivered. Software interrupts and exceptions (types 4 to 6) need
+/// the instruction length; an error code goes along when the information says so.
+pub fn reinjection(idt_info: u64, idt_error: u64, instr_len: u64) -> Vec<(u32, u64)> {
+    if idt_info & ctrl::IRQ_INFO_VALID == 0 {
+        return Vec::new();
+    }
+    // Bit 12 (NMI unblocking) is not part of the entry format; bits 30:12 must be 0.
+    let info = idt_info & (0xfff | ctrl::IRQ_INFO_VALID);
+    let mut fields = vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, info)];
+    if info & ctrl::IRQ_INFO_ERROR_VALID != 0 {
+        fields.push((vmcs::CTRL_VMENTRY_EXC_ERROR, idt_error));
+    }
+    if (4..=6).contains(&((info >> 8) & 7)) {
+        fields.push((vmcs::CTRL_VMENTRY_INSTR_LEN, instr_len));
+    }
+    fields
+}
+
+/// The guest can take an external interrupt now: RFLAGS.IF is set and the instruction
+/// before it did not block interrupts (STI or MOV SS: interruptibility bits 0 and 1).
+pub fn can_take_interrupt(rflags: u64, interruptibility: u64) -> bool {
+    rflags & (1 << 9) != 0 && interruptibility & 3 == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::hvf_sys::{self as sys, vmcs};
@@ -331,5 +509,101 @@ mod tests {
         for f in vmcs::FORK_STATE {
             assert_eq!(f & 1, 0, "{f:#x} is a full-field encoding");
         }
+    }
+
+    #[test]
+    fn exit_reasons_classify() {
+        assert_eq!(classify_exit(30), ExitKind::Io);
+        assert_eq!(classify_exit(18), ExitKind::Vmcall);
+        assert_eq!(classify_exit(1), ExitKind::HostEvent);
+        assert_eq!(classify_exit(7), ExitKind::InterruptWindow);
+        assert_eq!(classify_exit(31), ExitKind::Msr { write: false });
+        assert_eq!(classify_exit(32), ExitKind::Msr { write: true });
+        assert_eq!(classify_exit(48), ExitKind::EptViolation);
+        assert_eq!(classify_exit(0x8000_0021), ExitKind::EntryFailed(33));
+        assert_eq!(classify_exit(9), ExitKind::Other(9));
+        // Bits 16..30 (e.g. "pending MTF", "enclave") do not change the basic reason.
+        assert_eq!(classify_exit(1 << 27 | 12), ExitKind::Hlt);
+    }
+
+    #[test]
+    fn doorbell_ports_are_outs_only() {
+        assert_eq!(port_exit(ports::HYPERCALL, false), Exit::Hypercall);
+        assert_eq!(port_exit(ports::HYPERCALL, true), Exit::UnknownPort(ports::HYPERCALL));
+        assert_eq!(port_exit(ports::GROW_RAM, false), Exit::GrowRam);
+        assert_eq!(port_exit(ports::HYPERCALL_WAIT, false), Exit::HypercallWait);
+        assert_eq!(port_exit(ports::HYPERCALL_WORKER_ASLEEP, false), Exit::HypercallWorkerAsleep);
+        assert_eq!(port_exit(0x3f8, false), Exit::UnknownPort(0x3f8));
+    }
+
+    #[test]
+    fn exception_exits_decode() {
+        assert_eq!(exit_event(0x8000_0202), (2, EVENT_TYPE_NMI));
+        assert_eq!(exit_event(0x8000_0b0e), (14, 3));
+    }
+
+    #[test]
+    fn emulated_writes_are_checked_as_hardware_does() {
+        // XCR0: x87 mandatory, AVX only with SSE, nothing the host lacks, index 0 only.
+        assert!(xsetbv_valid(0, 0b111, 0b111));
+        assert!(!xsetbv_valid(0, 0b110, 0b111));
+        assert!(!xsetbv_valid(0, 0b101, 0b111));
+        assert!(!xsetbv_valid(0, 0b1011, 0b111));
+        assert!(!xsetbv_valid(1, 0b1, 0b111));
+        // EFER: SCE and NXE may change, LME/LMA may not.
+        let efer = 1 << 8 | 1 << 10;
+        assert!(efer_write_valid(efer, efer | 1 | 1 << 11));
+        assert!(!efer_write_valid(efer, efer & !(1 << 8)));
+        // CR0: PE and PG stay, CD/NW stay off; the real one has NE.
+        let cr0 = 0x8000_0033;
+        assert!(cr0_write_valid(cr0));
+        assert!(!cr0_write_valid(cr0 & !1));
+        assert!(!cr0_write_valid(cr0 | 1 << 30));
+        assert_eq!(real_cr0(0x8000_0011), 0x8000_0031);
+        // CR4: VMXE belongs to the host.
+        assert!(cr4_write_valid(0x6a0));
+        assert!(!cr4_write_valid(0x6a0 | CR4_VMXE));
+        assert_eq!(real_cr4(0x6a0), 0x26a0);
+    }
+
+    #[test]
+    fn ept_violations_retry_inside_ram_only_for_a_while() {
+        let mut e = EptRetry::default();
+        assert!(e.retry(0x1000, 1 << 30));
+        assert!(!e.retry(1 << 31, 1 << 30), "outside guest RAM");
+        for _ in 0..EPT_RETRY_LIMIT {
+            assert!(e.retry(0x2000, 1 << 30));
+        }
+        assert!(!e.retry(0x2000, 1 << 30), "the same fault again and again");
+        assert!(e.retry(0x3000, 1 << 30), "another address starts over");
+    }
+
+    #[test]
+    fn interrupted_deliveries_are_delivered_again() {
+        assert!(reinjection(0, 0, 0).is_empty());
+        // A page fault (vector 14, hardware exception, error code) cut short by an EPT
+        // violation on the guest's stack.
+        assert_eq!(
+            reinjection(0x8000_0b0e, 2, 3),
+            vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, 0x8000_0b0e), (vmcs::CTRL_VMENTRY_EXC_ERROR, 2)]
+        );
+        // `int 0x80` (type 4, software interrupt) needs its length; bit 12 is dropped.
+        assert_eq!(
+            reinjection(0x8000_1480, 0, 2),
+            vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, 0x8000_0480), (vmcs::CTRL_VMENTRY_INSTR_LEN, 2)]
+        );
+        // The kick interrupt itself (external, type 0).
+        assert_eq!(reinjection(external_interrupt_info(0xf0), 0, 0), vec![(vmcs::CTRL_VMENTRY_IRQ_INFO, 0x8000_00f0)]);
+    }
+
+    #[test]
+    fn kick_interrupts_wait_for_the_guest() {
+        assert_eq!(external_interrupt_info(0xf0), 0x8000_00f0);
+        assert!(can_take_interrupt(0x202, 0));
+        assert!(!can_take_interrupt(0x2, 0), "IF clear");
+        assert!(!can_take_interrupt(0x202, 1), "STI blocking");
+        assert!(!can_take_interrupt(0x202, 2), "MOV SS blocking");
+        // Interruptibility bits 2 and 3 (SMI, NMI blocking) do not block an external one.
+        assert!(can_take_interrupt(0x202, 8));
     }
 }

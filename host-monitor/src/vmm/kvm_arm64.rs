@@ -109,14 +109,6 @@ impl KvmArm64Vm {
     }
 }
 
-/// CNTFRQ_EL0 of this host (the guest's virtual counter runs at the same rate), in kHz.
-fn counter_khz() -> u64 {
-    let hz: u64;
-    // SAFETY: reading CNTFRQ_EL0 at EL0 is allowed on Linux and has no side effects.
-    unsafe { core::arch::asm!("mrs {}, cntfrq_el0", out(reg) hz, options(nomem, nostack)) };
-    hz / 1000
-}
-
 /// `_IO(KVMIO, 0x41)`.
 const KVM_CREATE_VCPU: libc::c_ulong = 0xAE41;
 
@@ -229,12 +221,9 @@ impl Vcpu for KvmArm64Vcpu {
     }
 
     fn set_arm64_boot_state(&mut self, st: &Arm64BootState) -> Result<(), VmmError> {
-        self.set(MAIR_EL1, st.mair_el1, "MAIR_EL1")?;
-        self.set(TCR_EL1, st.tcr_el1, "TCR_EL1")?;
-        self.set(TTBR0_EL1, st.ttbr0_el1, "TTBR0_EL1")?;
-        self.set(TTBR1_EL1, st.ttbr1_el1, "TTBR1_EL1")?;
-        self.set(CPACR_EL1, st.cpacr_el1, "CPACR_EL1")?;
-        self.set(SCTLR_EL1, st.sctlr_el1, "SCTLR_EL1")?;
+        for (reg, value, name) in boot_sys_regs(st) {
+            self.set(kvm_sys_reg(reg), value, name)?;
+        }
         self.set(SP_EL1, st.sp_el1, "SP_EL1")?;
         self.set(X0, st.x0, "x0")?;
         self.set(PSTATE, st.pstate, "PSTATE")?;

@@ -1,7 +1,8 @@
 //! The hypervisor behind a small interface: a VM with guest RAM and vCPUs that run until
-//! the guest needs the monitor. KVM implements it on Linux, Hypervisor.framework on Intel
-//! macOS (`hvf.rs`, through our own FFI module `hvf_sys.rs`). Nothing outside `vmm/` knows
-//! which one runs.
+//! the guest needs the monitor. KVM implements it on Linux (`kvm.rs`, `kvm_arm64.rs`),
+//! Hypervisor.framework on macOS (`hvf.rs` on Intel Macs, `hvf_arm64.rs` on Apple Silicon,
+//! through our own FFI modules `hvf_sys.rs` and `hvf_arm64_sys.rs`). Nothing outside
+//! `vmm/` knows which one runs.
 //!
 //! # Threads
 //!
@@ -10,9 +11,12 @@
 //! belongs to its creating thread; calls from another thread fail), and KVM is fastest
 //! that way, so the abstraction imposes it on both: one Linux thread = one host thread =
 //! one vCPU, created and run by that thread. Another thread stops a running vCPU by
-//! sending its thread a signal (`signals.rs`), whose handler also sets the flag
-//! `Vcpu::kick_flag` gives (KVM's immediate_exit), so that a run about to start returns
-//! at once.
+//! setting the flag `Vcpu::kick_flag` gives (KVM's immediate_exit; the Hypervisor.framework
+//! backends keep their own and look at it before each run), so that a run about to start
+//! returns at once, then calling `Vcpu::force_exit`'s function where the backend has one
+//! (Hypervisor.framework's `hv_vcpu_interrupt`/`hv_vcpus_exit`, which work from any
+//! thread), and sending its thread the host kick signal (`threads.rs`, `signals.rs`), which
+//! ends KVM_RUN or a host call the thread is blocked in.
 //!
 //! # Fork
 //!
@@ -20,7 +24,9 @@
 //! allows one VM per process, so a Linux `fork` runs this sequence (Noah's approach):
 //!
 //! 1. each vCPU's own thread calls `Vcpu::suspend_for_fork` (its state is saved in the
-//!    `Vcpu` object and the hypervisor's vCPU is released);
+//!    `Vcpu` object and the hypervisor's vCPU is released): the forking thread's, and,
+//!    where the hypervisor needs it (`Vm::fork_suspends_all_vcpus`), every other thread's,
+//!    which `fork_suspend::suspend_others_for_fork` asks for and waits for;
 //! 2. the forking thread calls `Vm::prepare_fork` (Hypervisor.framework: unmap guest RAM,
 //!    destroy the VM);
 //! 3. the monitor forks (guest RAM is a private mapping: the child gets a copy-on-write
@@ -36,6 +42,9 @@
 /// The Hypervisor.framework backend, on Intel macOS only.
 #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
 pub mod hvf;
+/// The Hypervisor.framework backend on Apple Silicon (docs/arm64.md): the aarch64 guest.
+#[cfg(all(target_os = "macos", target_arch = "aarch64"))]
+pub mod hvf_arm64;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod kvm;
 /// KVM on arm64 Linux hosts (docs/arm64.md): the aarch64 guest kernel.
@@ -45,8 +54,11 @@ pub mod kvm_arm64;
 mod kvm_stats;
 // Compiled on every host: the framework's declarations and the backend's pure VMX parts,
 // unit-tested on Linux; the arm64 backends' register ids and doorbells, likewise.
+pub mod arm64_exits;
 #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
 pub mod arm64_regs;
+pub mod hvf_arm64_sys;
+pub mod hvf_common;
 pub mod hvf_sys;
 pub mod hvf_vmx;
 
@@ -186,6 +198,45 @@ impl fmt::Display for VmmError {
     }
 }
 
+/// How any thread forces a vCPU out of `run`: a hypervisor call made with the vCPU's id
+/// (Hypervisor.framework's `hv_vcpu_interrupt`, `hv_vcpus_exit`). Copied into the registry
+/// of running vCPUs (`threads.rs`) and the signal handler's (`signals.rs`); valid while the
+/// vCPU is registered there (a call for a vCPU that has just gone fails harmlessly).
+#[derive(Clone, Copy, Debug)]
+pub struct ForceExit {
+    call: fn(u64),
+    vcpu: u64,
+}
+
+impl ForceExit {
+    // Only the Hypervisor.framework backends make one.
+    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    pub fn new(call: fn(u64), vcpu: u64) -> ForceExit {
+        ForceExit { call, vcpu }
+    }
+
+    /// Make the call. The framework's calls are thin traps, made from signal handlers too.
+    pub fn force(&self) {
+        (self.call)(self.vcpu)
+    }
+
+    /// As two words, for a signal handler's atomics (`signals.rs`); the call is never 0.
+    pub fn to_raw(self) -> (usize, u64) {
+        (self.call as usize, self.vcpu)
+    }
+
+    /// Back from `to_raw`'s words; `None` for a call word of 0.
+    pub fn from_raw(call: usize, vcpu: u64) -> Option<ForceExit> {
+        if call == 0 {
+            return None;
+        }
+        // SAFETY: a non-zero `call` word comes only from `to_raw` of a `fn(u64)` of this
+        // program (function pointers and usize have the same size), which stays valid.
+        let call = unsafe { std::mem::transmute::<usize, fn(u64)>(call) };
+        Some(ForceExit { call, vcpu })
+    }
+}
+
 /// One virtual CPU. Every method is called from the thread that created it (see the
 /// module documentation); implementations may refuse calls from any other thread.
 pub trait Vcpu {
@@ -204,6 +255,11 @@ pub trait Vcpu {
     /// set to make the next (or current) `run` return `Exit::Interrupted` promptly; valid
     /// until `suspend_for_fork`. `None`: the backend has no such flag.
     fn kick_flag(&mut self) -> Option<*const std::sync::atomic::AtomicU8>;
+    /// The call that stops this vCPU while it runs guest code, from any thread (after its
+    /// kick flag is set). `None`: the host kick signal to its thread does it (KVM).
+    fn force_exit(&self) -> Option<ForceExit> {
+        None
+    }
     /// Raise external interrupt `vector` in the guest, now or as soon as it enables
     /// interrupts (the guest kernel takes caught host signals in its handler).
     fn inject_interrupt(&mut self, vector: u8) -> Result<(), VmmError>;
@@ -234,6 +290,23 @@ pub trait Vm: Send + Sync {
     /// Make `port` an ioeventfd now that the guest has rung it (after `wake_eventfd`). If
     /// it already is one, nothing changes; if the hypervisor refuses, its rings keep exiting.
     fn arm_wake_port(&self, port: u16);
+    /// Whether a thread's vCPU outlives its thread, kept by its host thread for the next
+    /// thread with its index (KVM, which cannot destroy a vCPU). `false`: it is destroyed
+    /// with the thread (Hypervisor.framework, whose fork needs every vCPU gone).
+    fn keeps_idle_vcpus(&self) -> bool {
+        true
+    }
+    /// Whether every other vCPU must be suspended, each by its own thread, before a fork
+    /// (Hypervisor.framework, whose VM can be destroyed only once every vCPU is: see
+    /// `fork_suspend::suspend_others_for_fork`). KVM forks with the other vCPUs as they are.
+    fn fork_suspends_all_vcpus(&self) -> bool {
+        false
+    }
+    /// Whether the forking thread's vCPU may go on with the fork now: with
+    /// `fork_suspends_all_vcpus`, once it is the only vCPU left.
+    fn fork_possible(&self) -> bool {
+        true
+    }
     /// How much of guest RAM, from GPA 0, the hypervisor knows now.
     fn ram_registered(&self) -> u64;
     /// Register guest RAM up to at least `wanted` (capped at its size), ahead of need;
@@ -274,29 +347,24 @@ pub fn create_vm(mem: &GuestMemory, force: Option<Flavour>, fd_floor: i32) -> Re
         let _ = force; // one flavour on arm64: real EL1
         kvm_arm64::KvmArm64Vm::create(mem, fd_floor).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
-    #[cfg(all(not(target_os = "linux"), target_arch = "aarch64"))]
+    #[cfg(all(target_os = "macos", target_arch = "aarch64"))]
     {
-        let _ = (mem, force, fd_floor);
-        Err(VmmError::Unavailable(
-            "linuxrun's arm64 guest kernel runs on arm64 Linux with KVM so far; its Hypervisor.framework \
-             backend for Apple Silicon is not written yet (docs/arm64.md)"
-                .into(),
-        ))
+        let _ = (force, fd_floor); // one flavour on arm64; Hypervisor.framework uses no fds
+        hvf_arm64::HvfArm64Vm::create(mem).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
     #[cfg(all(target_os = "macos", target_arch = "x86_64"))]
     {
         let _ = fd_floor; // Hypervisor.framework uses no file descriptors.
         hvf::HvfVm::create(mem, force).map(|vm| Arc::new(vm) as Arc<dyn Vm>)
     }
-    #[cfg(all(
-        not(all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64"))),
-        not(all(not(target_os = "linux"), target_arch = "aarch64")),
-        not(all(target_os = "macos", target_arch = "x86_64"))
-    ))]
+    #[cfg(not(any(
+        all(target_os = "linux", any(target_arch = "x86_64", target_arch = "aarch64")),
+        all(target_os = "macos", any(target_arch = "x86_64", target_arch = "aarch64"))
+    )))]
     {
         let _ = (mem, force, fd_floor);
         Err(VmmError::Unavailable(
-            "linuxrun has no hypervisor backend for this host: it runs on Linux with KVM and on Intel Macs".into(),
+            "linuxrun has no hypervisor backend for this host: it runs on Linux with KVM and on Macs".into(),
         ))
     }
 }
@@ -318,6 +386,20 @@ pub fn measure_tsc_khz() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_force_exit_survives_its_trip_through_the_signal_handlers_words() {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static FORCED: AtomicU64 = AtomicU64::new(0);
+        fn record(vcpu: u64) {
+            FORCED.store(vcpu, Ordering::SeqCst);
+        }
+        let (call, vcpu) = ForceExit::new(record, 7).to_raw();
+        assert_ne!(call, 0);
+        ForceExit::from_raw(call, vcpu).expect("a call").force();
+        assert_eq!(FORCED.load(Ordering::SeqCst), 7);
+        assert!(ForceExit::from_raw(0, 7).is_none(), "no call published");
+    }
 
     #[test]
     fn registered_ram_at_least_doubles_and_stops_at_the_size() {

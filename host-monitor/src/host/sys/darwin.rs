@@ -566,10 +566,12 @@ pub fn gettid() -> i32 {
     id as i32
 }
 
-/// Darwin has no spare real-time signal: threads of a program stay on one vCPU until the
-/// Hypervisor.framework backend runs several (it can stop a vCPU without a signal).
+/// The host signal one monitor thread sends another to end a host call it is blocked in
+/// (a running vCPU is stopped by Hypervisor.framework's own call, `vmm::ForceExit`).
+/// Darwin has no real-time signals; SIGEMT is one no Linux program can name (it has no
+/// Linux counterpart), which the hardware never raises on Intel or Apple Silicon Macs.
 pub fn thread_kick_signal() -> Option<c_int> {
-    None
+    Some(libc::SIGEMT)
 }
 
 /// accept(2) (the host has no accept4; the server applies the flags with fcntl, so
