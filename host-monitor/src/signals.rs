@@ -43,9 +43,9 @@ static FORCE_EXIT_VCPU: AtomicU64 = AtomicU64::new(0);
 static VCPU_THREAD: AtomicUsize = AtomicUsize::new(0);
 static WORKER_THREAD: AtomicUsize = AtomicUsize::new(0);
 
-const SIGPIPE: i32 = 13;
+const SIGPIPE: i32 = abi_shared::linux::general::SIGPIPE as i32;
 /// Linux's si_code of a POSIX message queue's notification.
-const SI_MESGQ: i32 = -3;
+use abi_shared::linux::general::SI_MESGQ;
 
 /// What the host does with one signal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -367,7 +367,7 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
 /// terminal sends it, from the kernel): recorded as the handler records one from outside
 /// (which a kill of our own pid would not be: that is a kick), and the vCPU kicked.
 pub fn raise_for_program(linux_sig: i32) {
-    const SI_KERNEL: i32 = 0x80;
+    const SI_KERNEL: i32 = abi_shared::linux::general::SI_KERNEL as i32;
     record(&HostSignalInfo { signo: linux_sig, code: SI_KERNEL, pid: 0, uid: 0, value: 0, pad: 0 });
     kick_vcpu();
 }

@@ -18,11 +18,11 @@ use crate::loader::stack::{self, StackInput};
 /// Why a program could not be loaded (as errno, the way execve fails).
 pub struct LoadError(pub i32);
 
-const ENOEXEC: i32 = 8;
-const ENOMEM: i32 = 12;
-const EIO: i32 = 5;
+const ENOEXEC: i32 = abi_shared::linux::errno::ENOEXEC as i32;
+const ENOMEM: i32 = abi_shared::linux::errno::ENOMEM as i32;
+const EIO: i32 = abi_shared::linux::errno::EIO as i32;
 const O_RDONLY_CLOEXEC: i32 = 0o2_000_000;
-const AT_FDCWD: i32 = -100;
+use abi_shared::linux::general::AT_FDCWD;
 /// The stack region's size (RLIMIT_STACK's usual 8 MiB), demand-paged.
 const STACK_SIZE: u64 = 8 << 20;
 

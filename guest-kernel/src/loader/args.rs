@@ -4,7 +4,7 @@
 /// Longest single argument or environment string, NUL included (MAX_ARG_STRLEN).
 pub const MAX_ARG_STRLEN: u64 = 32 * 4096;
 /// The least room arguments get whatever RLIMIT_STACK says (ARG_MAX).
-pub const ARG_MAX: u64 = 32 * 4096;
+pub const ARG_MAX: u64 = abi_shared::linux::general::ARG_MAX as u64;
 /// Linux's default stack limit (_STK_LIM).
 const STK_LIM: u64 = 8 << 20;
 const POINTER: u64 = 8;

@@ -34,7 +34,7 @@ pub enum LoadError {
     StackTooBig,
 }
 
-const RLIMIT_STACK: u64 = 3;
+const RLIMIT_STACK: u64 = abi_shared::linux::general::RLIMIT_STACK as u64;
 
 /// Room for the initial stack's arguments: Linux's limit for the strings and pointers, plus
 /// a page for auxv and the rest (execve measured the arguments exactly before it got here).

@@ -21,19 +21,19 @@ const MAX_PHDR_TABLE: usize = 65536;
 const MAX_INTERP_SIZE: u64 = 4096;
 
 const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
-pub const ET_EXEC: u16 = 2;
-pub const ET_DYN: u16 = 3;
-const EM_X86_64: u16 = 62;
+pub const ET_EXEC: u16 = linux_raw_sys::elf_uapi::ET_EXEC as u16;
+pub const ET_DYN: u16 = linux_raw_sys::elf_uapi::ET_DYN as u16;
+const EM_X86_64: u16 = linux_raw_sys::elf_uapi::EM_X86_64 as u16;
 /// The machine this kernel runs programs of: its own (the host build, unit-tested, is x86_64's).
 #[cfg(not(target_arch = "aarch64"))]
 pub const GUEST_MACHINE: u16 = EM_X86_64;
 #[cfg(target_arch = "aarch64")]
 pub const GUEST_MACHINE: u16 = 183; // EM_AARCH64
-pub const PT_LOAD: u32 = 1;
-pub const PT_INTERP: u32 = 3;
-pub const PF_X: u32 = 1;
-pub const PF_W: u32 = 2;
-pub const PF_R: u32 = 4;
+pub const PT_LOAD: u32 = linux_raw_sys::elf_uapi::PT_LOAD;
+pub const PT_INTERP: u32 = linux_raw_sys::elf_uapi::PT_INTERP;
+pub const PF_X: u32 = linux_raw_sys::elf_uapi::PF_X;
+pub const PF_W: u32 = linux_raw_sys::elf_uapi::PF_W;
+pub const PF_R: u32 = linux_raw_sys::elf_uapi::PF_R;
 
 /// Why the headers are refused (all ENOEXEC for the program itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,27 +14,27 @@
 use alloc::vec;
 use alloc::vec::Vec;
 
-pub const AT_NULL: u64 = 0;
-pub const AT_PHDR: u64 = 3;
-pub const AT_PHENT: u64 = 4;
-pub const AT_PHNUM: u64 = 5;
-pub const AT_PAGESZ: u64 = 6;
-pub const AT_BASE: u64 = 7;
-pub const AT_FLAGS: u64 = 8;
-pub const AT_ENTRY: u64 = 9;
-pub const AT_UID: u64 = 11;
-pub const AT_EUID: u64 = 12;
-pub const AT_GID: u64 = 13;
-pub const AT_EGID: u64 = 14;
-pub const AT_PLATFORM: u64 = 15;
-pub const AT_HWCAP: u64 = 16;
-pub const AT_CLKTCK: u64 = 17;
-pub const AT_SECURE: u64 = 23;
-pub const AT_RANDOM: u64 = 25;
-pub const AT_HWCAP2: u64 = 26;
-pub const AT_EXECFN: u64 = 31;
-pub const AT_SYSINFO_EHDR: u64 = 33;
-pub const AT_MINSIGSTKSZ: u64 = 51;
+pub const AT_NULL: u64 = linux_raw_sys::auxvec::AT_NULL as u64;
+pub const AT_PHDR: u64 = linux_raw_sys::auxvec::AT_PHDR as u64;
+pub const AT_PHENT: u64 = linux_raw_sys::auxvec::AT_PHENT as u64;
+pub const AT_PHNUM: u64 = linux_raw_sys::auxvec::AT_PHNUM as u64;
+pub const AT_PAGESZ: u64 = linux_raw_sys::auxvec::AT_PAGESZ as u64;
+pub const AT_BASE: u64 = linux_raw_sys::auxvec::AT_BASE as u64;
+pub const AT_FLAGS: u64 = linux_raw_sys::auxvec::AT_FLAGS as u64;
+pub const AT_ENTRY: u64 = linux_raw_sys::auxvec::AT_ENTRY as u64;
+pub const AT_UID: u64 = linux_raw_sys::auxvec::AT_UID as u64;
+pub const AT_EUID: u64 = linux_raw_sys::auxvec::AT_EUID as u64;
+pub const AT_GID: u64 = linux_raw_sys::auxvec::AT_GID as u64;
+pub const AT_EGID: u64 = linux_raw_sys::auxvec::AT_EGID as u64;
+pub const AT_PLATFORM: u64 = linux_raw_sys::auxvec::AT_PLATFORM as u64;
+pub const AT_HWCAP: u64 = linux_raw_sys::auxvec::AT_HWCAP as u64;
+pub const AT_CLKTCK: u64 = linux_raw_sys::auxvec::AT_CLKTCK as u64;
+pub const AT_SECURE: u64 = linux_raw_sys::auxvec::AT_SECURE as u64;
+pub const AT_RANDOM: u64 = linux_raw_sys::auxvec::AT_RANDOM as u64;
+pub const AT_HWCAP2: u64 = linux_raw_sys::auxvec::AT_HWCAP2 as u64;
+pub const AT_EXECFN: u64 = linux_raw_sys::auxvec::AT_EXECFN as u64;
+pub const AT_SYSINFO_EHDR: u64 = linux_raw_sys::auxvec::AT_SYSINFO_EHDR as u64;
+pub const AT_MINSIGSTKSZ: u64 = linux_raw_sys::auxvec::AT_MINSIGSTKSZ as u64;
 
 /// Inputs that the stack needs besides the auxv entries the loader computes.
 pub struct StackInput<'a> {

@@ -9,9 +9,9 @@ const PF_PRESENT: u64 = 1 << 0;
 const PF_WRITE: u64 = 1 << 1;
 const PF_INSTR: u64 = 1 << 4;
 
-pub const SEGV_MAPERR: i32 = 1;
-pub const SEGV_ACCERR: i32 = 2;
-pub const BUS_ADRERR: i32 = 2;
+pub const SEGV_MAPERR: i32 = abi_shared::linux::general::SEGV_MAPERR as i32;
+pub const SEGV_ACCERR: i32 = abi_shared::linux::general::SEGV_ACCERR as i32;
+pub const BUS_ADRERR: i32 = abi_shared::linux::general::BUS_ADRERR as i32;
 
 /// What a user page fault came to, for the exception handler above to act on.
 pub enum FaultOutcome {

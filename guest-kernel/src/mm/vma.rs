@@ -5,9 +5,9 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-pub const PROT_READ: u32 = 1;
-pub const PROT_WRITE: u32 = 2;
-pub const PROT_EXEC: u32 = 4;
+pub const PROT_READ: u32 = abi_shared::linux::general::PROT_READ;
+pub const PROT_WRITE: u32 = abi_shared::linux::general::PROT_WRITE;
+pub const PROT_EXEC: u32 = abi_shared::linux::general::PROT_EXEC;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmaKind {

@@ -17,20 +17,20 @@ use super::SigInfo;
 use crate::arch::entry::TrapFrame;
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
 
-const RLIMIT_CORE: u64 = 4;
-const O_WRONLY: i32 = 0o1;
-const O_CREAT: i32 = 0o100;
-const O_TRUNC: i32 = 0o1000;
-const O_NOFOLLOW: i32 = 0o400000;
-const O_CLOEXEC: i32 = 0o2000000;
-const AT_FDCWD: i32 = -100;
+const RLIMIT_CORE: u64 = abi_shared::linux::general::RLIMIT_CORE as u64;
+const O_WRONLY: i32 = abi_shared::linux::general::O_WRONLY as i32;
+const O_CREAT: i32 = abi_shared::linux::general::O_CREAT as i32;
+const O_TRUNC: i32 = abi_shared::linux::general::O_TRUNC as i32;
+const O_NOFOLLOW: i32 = abi_shared::linux::general::O_NOFOLLOW as i32;
+const O_CLOEXEC: i32 = abi_shared::linux::general::O_CLOEXEC as i32;
+use abi_shared::linux::general::AT_FDCWD;
 
-const NT_PRSTATUS: u32 = 1;
-const NT_PRFPREG: u32 = 2;
-const NT_PRPSINFO: u32 = 3;
-const NT_AUXV: u32 = 6;
-const NT_SIGINFO: u32 = 0x5349_4749;
-const NT_FILE: u32 = 0x4649_4c45;
+use linux_raw_sys::elf_uapi::NT_AUXV;
+use linux_raw_sys::elf_uapi::NT_FILE;
+use linux_raw_sys::elf_uapi::NT_PRFPREG;
+use linux_raw_sys::elf_uapi::NT_PRPSINFO;
+use linux_raw_sys::elf_uapi::NT_PRSTATUS;
+use linux_raw_sys::elf_uapi::NT_SIGINFO;
 
 /// One mapping as /proc/self/maps shows it.
 struct Mapping {

@@ -18,7 +18,7 @@ use crate::mm::uaccess;
 
 const FXSAVE_SIZE: u64 = 512;
 const REDZONE: u64 = 128;
-pub const SS_ONSTACK: i32 = 1;
+pub const SS_ONSTACK: i32 = abi_shared::linux::general::SS_ONSTACK as i32;
 pub use crate::task::signals::SS_DISABLE;
 /// What a handler needs at least (AT_MINSIGSTKSZ): the frame, the FPU area and slack.
 pub const MIN_SIGSTKSZ: u64 = 2048;

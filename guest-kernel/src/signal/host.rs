@@ -50,7 +50,7 @@ pub fn take() {
 }
 
 /// si_code of a POSIX timer's signal.
-const SI_TIMER: i32 = -2;
+use abi_shared::linux::general::SI_TIMER;
 
 fn info_of(h: &HostSignalInfo) -> SigInfo {
     let mut info = SigInfo { signo: h.signo, code: h.code, ..SigInfo::default() };

@@ -22,15 +22,15 @@ pub use crate::task::signals::{bit, Action, AltStack, SigInfo, SignalState, Thre
 use crate::arch::entry::{ReturnPath, TrapFrame};
 use crate::arch::trap;
 
-pub const SA_ONSTACK: u64 = 0x0800_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_RESTORER: u64 = 0x0400_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
-pub const SA_RESETHAND: u64 = 0x8000_0000;
+pub const SA_ONSTACK: u64 = abi_shared::linux::general::SA_ONSTACK as u64;
+pub const SA_RESTART: u64 = abi_shared::linux::general::SA_RESTART as u64;
+pub const SA_RESTORER: u64 = abi_shared::linux::general::SA_RESTORER as u64;
+pub const SA_NODEFER: u64 = abi_shared::linux::general::SA_NODEFER as u64;
+pub const SA_RESETHAND: u64 = abi_shared::linux::general::SA_RESETHAND as u64;
 
-pub const SI_USER: i32 = 0;
-pub const SI_KERNEL: i32 = 0x80;
-pub const SI_TKILL: i32 = -6;
+pub const SI_USER: i32 = abi_shared::linux::general::SI_USER as i32;
+pub const SI_KERNEL: i32 = abi_shared::linux::general::SI_KERNEL as i32;
+pub const SI_TKILL: i32 = abi_shared::linux::general::SI_TKILL;
 
 /// execve: handlers point into the old image, so handled signals go back to their default
 /// action; ignored ones stay ignored, and every flag and handler mask is cleared

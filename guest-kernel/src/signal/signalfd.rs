@@ -32,11 +32,11 @@ enum Layout {
     Sys,
 }
 
-const SI_USER: i32 = 0;
-const SI_KERNEL: i32 = 0x80;
-const SI_TIMER: i32 = -2;
-const SI_SIGIO: i32 = -5;
-const NSIGPOLL: i32 = 6;
+const SI_USER: i32 = abi_shared::linux::general::SI_USER as i32;
+const SI_KERNEL: i32 = abi_shared::linux::general::SI_KERNEL as i32;
+use abi_shared::linux::general::SI_SIGIO;
+use abi_shared::linux::general::SI_TIMER;
+const NSIGPOLL: i32 = abi_shared::linux::general::NSIGPOLL as i32;
 
 fn layout(sig: i32, code: i32) -> Layout {
     use abi_shared::linux::signal::*;
@@ -181,13 +181,13 @@ mod glue {
         }
     }
 
-    const CLOCK_MONOTONIC: i32 = 1;
-    const TFD_TIMER_ABSTIME: i32 = 1;
-    const O_RDWR: i32 = 2;
-    const O_NONBLOCK: i32 = 0o4000;
-    const O_CLOEXEC: i32 = 0o2000000;
-    const AT_FDCWD: i32 = -100;
-    const F_GETFL: i32 = 3;
+    const CLOCK_MONOTONIC: i32 = abi_shared::linux::general::CLOCK_MONOTONIC as i32;
+    const TFD_TIMER_ABSTIME: i32 = abi_shared::linux::general::TFD_TIMER_ABSTIME as i32;
+    const O_RDWR: i32 = abi_shared::linux::general::O_RDWR as i32;
+    const O_NONBLOCK: i32 = abi_shared::linux::general::O_NONBLOCK as i32;
+    const O_CLOEXEC: i32 = abi_shared::linux::general::O_CLOEXEC as i32;
+    use abi_shared::linux::general::AT_FDCWD;
+    const F_GETFL: i32 = abi_shared::linux::general::F_GETFL as i32;
 
     pub fn signalfd(c: &mut Ctx<'_>) -> i64 {
         create_or_update(c.int(0), c.arg(1), c.arg(2), 0)

@@ -11,10 +11,10 @@ use crate::mm::uaccess;
 use crate::sysctx::{err, Ctx, EFAULT, EINVAL};
 use crate::task;
 
-const SIG_BLOCK: i32 = 0;
-const SIG_UNBLOCK: i32 = 1;
-const SIG_SETMASK: i32 = 2;
-const SS_AUTODISARM: i32 = 1 << 31;
+const SIG_BLOCK: i32 = abi_shared::linux::general::SIG_BLOCK as i32;
+const SIG_UNBLOCK: i32 = abi_shared::linux::general::SIG_UNBLOCK as i32;
+const SIG_SETMASK: i32 = abi_shared::linux::general::SIG_SETMASK as i32;
+const SS_AUTODISARM: i32 = abi_shared::linux::general::SS_AUTODISARM as i32;
 
 fn valid_signal(sig: i32) -> bool {
     (1..NSIG as i32).contains(&sig)
@@ -444,9 +444,9 @@ pub fn rt_sigsuspend(c: &mut Ctx<'_>) -> i64 {
     err(errno::EINTR)
 }
 
-const ITIMER_REAL: i32 = 0;
-const ITIMER_VIRTUAL: i32 = 1;
-const ITIMER_PROF: i32 = 2;
+const ITIMER_REAL: i32 = abi_shared::linux::general::ITIMER_REAL as i32;
+const ITIMER_VIRTUAL: i32 = abi_shared::linux::general::ITIMER_VIRTUAL as i32;
+const ITIMER_PROF: i32 = abi_shared::linux::general::ITIMER_PROF as i32;
 
 fn timeval_ns(addr: u64) -> Result<u64, i64> {
     let tv: abi_shared::linux::Timespec = uaccess::read_struct(addr)?;
@@ -545,10 +545,10 @@ pub fn alarm(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
-const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
-const CLOCK_BOOTTIME: i32 = 7;
-const TIMER_ABSTIME: u64 = 1;
+const CLOCK_REALTIME: i32 = abi_shared::linux::general::CLOCK_REALTIME as i32;
+const CLOCK_MONOTONIC: i32 = abi_shared::linux::general::CLOCK_MONOTONIC as i32;
+const CLOCK_BOOTTIME: i32 = abi_shared::linux::general::CLOCK_BOOTTIME as i32;
+const TIMER_ABSTIME: u64 = abi_shared::linux::general::TIMER_ABSTIME as u64;
 
 /// The clocks POSIX timers run on in the guest; timers on CPU-time clocks are the host's
 /// (`task::cpu_clock`).

@@ -163,11 +163,11 @@ fn check_real() {
 // clock checked whenever the kernel runs and woken up for by every sleep.
 
 /// struct sigevent's notify values.
-pub const SIGEV_SIGNAL: i32 = 0;
-pub const SIGEV_NONE: i32 = 1;
-pub const SIGEV_THREAD_ID: i32 = 4;
+pub const SIGEV_SIGNAL: i32 = abi_shared::linux::general::SIGEV_SIGNAL as i32;
+pub const SIGEV_NONE: i32 = abi_shared::linux::general::SIGEV_NONE as i32;
+pub const SIGEV_THREAD_ID: i32 = abi_shared::linux::general::SIGEV_THREAD_ID as i32;
 /// si_code of a timer's signal.
-const SI_TIMER: i32 = -2;
+use abi_shared::linux::general::SI_TIMER;
 /// Most timers one process may own here (Linux's limit is RLIMIT_SIGPENDING-bound).
 pub const MAX_TIMERS: usize = 256;
 

@@ -19,10 +19,10 @@ use crate::mm::uaccess;
 use crate::task::fdtable::{Desc, Kind, FDS};
 use crate::time::monotonic_ns;
 
-const EPOLL_CLOEXEC: i32 = 0o2_000_000;
-const EPOLL_CTL_ADD: i32 = 1;
-const EPOLL_CTL_DEL: i32 = 2;
-const EPOLL_CTL_MOD: i32 = 3;
+const EPOLL_CLOEXEC: i32 = abi_shared::linux::general::EPOLL_CLOEXEC as i32;
+const EPOLL_CTL_ADD: i32 = abi_shared::linux::general::EPOLL_CTL_ADD as i32;
+const EPOLL_CTL_DEL: i32 = abi_shared::linux::general::EPOLL_CTL_DEL as i32;
+const EPOLL_CTL_MOD: i32 = abi_shared::linux::general::EPOLL_CTL_MOD as i32;
 /// sizeof(struct epoll_event) on x86_64: packed, a u32 and a u64.
 const EVENT_SIZE: u64 = 12;
 /// Linux's EP_MAX_EVENTS: INT_MAX / sizeof(struct epoll_event).

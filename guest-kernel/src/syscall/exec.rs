@@ -225,7 +225,7 @@ fn tear_down_user_state() {
 
 /// The host closed the close-on-exec descriptors: the descriptor table forgets them.
 fn forget_closed_on_exec() {
-    const F_GETFD: i32 = 1;
+    const F_GETFD: i32 = abi_shared::linux::general::F_GETFD as i32;
     crate::task::fdtable::FDS
         .after_close_on_exec(|fd| call_ret(&Request::Fs(FsRequest::Fcntl { fd, cmd: F_GETFD, arg: 0 })) >= 0);
 }

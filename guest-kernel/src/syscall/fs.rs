@@ -22,31 +22,31 @@ use abi_shared::linux::PATH_MAX;
 pub(super) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 const IOV_MAX: u64 = 1024;
 
-const F_DUPFD: i32 = 0;
-const F_GETFD: i32 = 1;
-const F_SETFD: i32 = 2;
-const F_GETFL: i32 = 3;
-const F_SETFL: i32 = 4;
-const F_DUPFD_CLOEXEC: i32 = 1030;
-const F_SETPIPE_SZ: i32 = 1031;
-const F_GETPIPE_SZ: i32 = 1032;
-const F_ADD_SEALS: i32 = 1033;
-const F_GET_SEALS: i32 = 1034;
+const F_DUPFD: i32 = abi_shared::linux::general::F_DUPFD as i32;
+const F_GETFD: i32 = abi_shared::linux::general::F_GETFD as i32;
+const F_SETFD: i32 = abi_shared::linux::general::F_SETFD as i32;
+const F_GETFL: i32 = abi_shared::linux::general::F_GETFL as i32;
+const F_SETFL: i32 = abi_shared::linux::general::F_SETFL as i32;
+const F_DUPFD_CLOEXEC: i32 = abi_shared::linux::general::F_DUPFD_CLOEXEC as i32;
+const F_SETPIPE_SZ: i32 = abi_shared::linux::general::F_SETPIPE_SZ as i32;
+const F_GETPIPE_SZ: i32 = abi_shared::linux::general::F_GETPIPE_SZ as i32;
+const F_ADD_SEALS: i32 = abi_shared::linux::general::F_ADD_SEALS as i32;
+const F_GET_SEALS: i32 = abi_shared::linux::general::F_GET_SEALS as i32;
 const F_NOTIFY: i32 = abi_shared::linux::general::F_NOTIFY as i32;
-const FD_CLOEXEC: u64 = 1;
-const TCGETS: u64 = 0x5401;
+const FD_CLOEXEC: u64 = abi_shared::linux::general::FD_CLOEXEC as u64;
+const TCGETS: u64 = linux_raw_sys::ioctl::TCGETS as u64;
 const TCGETA: u64 = linux_raw_sys::ioctl::TCGETA as u64;
 /// struct termio's c_cc length (NCC).
-const NCC: usize = 8;
-const TIOCGPGRP: u64 = 0x540f;
-const TIOCGWINSZ: u64 = 0x5413;
-const FIONREAD: u64 = 0x541b;
-const FIONBIO: u64 = 0x5421;
-const FIONCLEX: u64 = 0x5450;
-const FIOCLEX: u64 = 0x5451;
-const O_NONBLOCK: u64 = 0o4000;
+const NCC: usize = abi_shared::linux::general::NCC as usize;
+const TIOCGPGRP: u64 = linux_raw_sys::ioctl::TIOCGPGRP as u64;
+const TIOCGWINSZ: u64 = linux_raw_sys::ioctl::TIOCGWINSZ as u64;
+const FIONREAD: u64 = linux_raw_sys::ioctl::FIONREAD as u64;
+const FIONBIO: u64 = linux_raw_sys::ioctl::FIONBIO as u64;
+const FIONCLEX: u64 = linux_raw_sys::ioctl::FIONCLEX as u64;
+const FIOCLEX: u64 = linux_raw_sys::ioctl::FIOCLEX as u64;
+const O_NONBLOCK: u64 = abi_shared::linux::general::O_NONBLOCK as u64;
 /// utimensat's special tv_nsec values.
-const UTIME_OMIT: i64 = (1 << 30) - 2;
+const UTIME_OMIT: i64 = abi_shared::linux::general::UTIME_OMIT as i64;
 
 /// A path argument: at most PATH_MAX bytes including the NUL.
 pub(super) fn path(addr: u64) -> Result<Vec<u8>, i64> {
@@ -885,7 +885,7 @@ pub fn fchown(c: &mut Ctx<'_>) -> i64 {
 }
 
 /// Longest xattr name Linux accepts (XATTR_NAME_MAX), without the NUL.
-const XATTR_NAME_MAX: usize = 255;
+const XATTR_NAME_MAX: usize = abi_shared::linux::general::XATTR_NAME_MAX as usize;
 
 pub(super) fn xattr_name(addr: u64) -> Result<Vec<u8>, i64> {
     match uaccess::read_cstr(addr, XATTR_NAME_MAX)? {

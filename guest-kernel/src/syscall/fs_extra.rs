@@ -177,10 +177,10 @@ fn with_target(named: Named, f: impl FnOnce(XattrTarget<'_>) -> i64) -> i64 {
     }
 }
 
-const XATTR_CREATE: i32 = 1;
-const XATTR_REPLACE: i32 = 2;
+const XATTR_CREATE: i32 = abi_shared::linux::general::XATTR_CREATE as i32;
+const XATTR_REPLACE: i32 = abi_shared::linux::general::XATTR_REPLACE as i32;
 /// XATTR_SIZE_MAX: the largest value Linux stores.
-const XATTR_SIZE_MAX: u64 = 65536;
+const XATTR_SIZE_MAX: u64 = abi_shared::linux::general::XATTR_SIZE_MAX as u64;
 
 /// setxattr and friends, checked as Linux's setxattr_copy: flags, then the name (ERANGE when
 /// empty or too long), then the value (E2BIG past XATTR_SIZE_MAX, EFAULT if unreadable).

@@ -15,21 +15,21 @@ use crate::mm::SPACE;
 use crate::task::futex::{self as task_futex, Key};
 use abi_shared::hypercall::{FutexRequest, Request};
 
-const FUTEX_WAIT: i32 = 0;
-const FUTEX_WAKE: i32 = 1;
-const FUTEX_REQUEUE: i32 = 3;
-const FUTEX_CMP_REQUEUE: i32 = 4;
-const FUTEX_WAKE_OP: i32 = 5;
-const FUTEX_WAIT_BITSET: i32 = 9;
-const FUTEX_WAKE_BITSET: i32 = 10;
-const FUTEX_LOCK_PI: i32 = 6;
-const FUTEX_UNLOCK_PI: i32 = 7;
-const FUTEX_TRYLOCK_PI: i32 = 8;
-const FUTEX_WAIT_REQUEUE_PI: i32 = 11;
-const FUTEX_CMP_REQUEUE_PI: i32 = 12;
-const FUTEX_LOCK_PI2: i32 = 13;
-const FUTEX_PRIVATE_FLAG: i32 = 128;
-const FUTEX_CLOCK_REALTIME: i32 = 256;
+const FUTEX_WAIT: i32 = abi_shared::linux::general::FUTEX_WAIT as i32;
+const FUTEX_WAKE: i32 = abi_shared::linux::general::FUTEX_WAKE as i32;
+const FUTEX_REQUEUE: i32 = abi_shared::linux::general::FUTEX_REQUEUE as i32;
+const FUTEX_CMP_REQUEUE: i32 = abi_shared::linux::general::FUTEX_CMP_REQUEUE as i32;
+const FUTEX_WAKE_OP: i32 = abi_shared::linux::general::FUTEX_WAKE_OP as i32;
+const FUTEX_WAIT_BITSET: i32 = abi_shared::linux::general::FUTEX_WAIT_BITSET as i32;
+const FUTEX_WAKE_BITSET: i32 = abi_shared::linux::general::FUTEX_WAKE_BITSET as i32;
+const FUTEX_LOCK_PI: i32 = abi_shared::linux::general::FUTEX_LOCK_PI as i32;
+const FUTEX_UNLOCK_PI: i32 = abi_shared::linux::general::FUTEX_UNLOCK_PI as i32;
+const FUTEX_TRYLOCK_PI: i32 = abi_shared::linux::general::FUTEX_TRYLOCK_PI as i32;
+const FUTEX_WAIT_REQUEUE_PI: i32 = abi_shared::linux::general::FUTEX_WAIT_REQUEUE_PI as i32;
+const FUTEX_CMP_REQUEUE_PI: i32 = abi_shared::linux::general::FUTEX_CMP_REQUEUE_PI as i32;
+const FUTEX_LOCK_PI2: i32 = abi_shared::linux::general::FUTEX_LOCK_PI2 as i32;
+const FUTEX_PRIVATE_FLAG: i32 = abi_shared::linux::general::FUTEX_PRIVATE_FLAG as i32;
+const FUTEX_CLOCK_REALTIME: i32 = abi_shared::linux::general::FUTEX_CLOCK_REALTIME as i32;
 const FUTEX_CMD_MASK: i32 = !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
 
 /// Whether `uaddr` can name a futex (get_futex_key): a 4-byte aligned word (EINVAL) in
@@ -321,12 +321,12 @@ fn wake_op_shared(uaddr: u64, uaddr2: u64, count: u32, count2: u32, op: u32) -> 
 }
 
 /// futex_waitv's limits and flags (linux/futex.h).
-const FUTEX_WAITV_MAX: u64 = 128;
-const FUTEX2_SIZE_U32: u32 = 2;
-const FUTEX2_SIZE_MASK: u32 = 3;
+const FUTEX_WAITV_MAX: u64 = abi_shared::linux::general::FUTEX_WAITV_MAX as u64;
+use abi_shared::linux::general::FUTEX2_SIZE_MASK;
+use abi_shared::linux::general::FUTEX2_SIZE_U32;
 const FUTEX2_PRIVATE: u32 = FUTEX_PRIVATE_FLAG as u32;
-const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
+const CLOCK_REALTIME: i32 = abi_shared::linux::general::CLOCK_REALTIME as i32;
+const CLOCK_MONOTONIC: i32 = abi_shared::linux::general::CLOCK_MONOTONIC as i32;
 
 /// struct futex_waitv.
 #[repr(C)]

@@ -102,8 +102,8 @@ pub fn getresgid(c: &mut Ctx<'_>) -> i64 {
     put_three([c.arg(0), c.arg(1), c.arg(2)], [r, e, s])
 }
 
-const NGROUPS_MAX: u64 = 65536;
-const CAP_SETGID: u32 = 6;
+const NGROUPS_MAX: u64 = abi_shared::linux::general::NGROUPS_MAX as u64;
+use abi_shared::linux::general::CAP_SETGID;
 
 /// setgroups: EPERM without CAP_SETGID (Linux looks first), EINVAL for a size above
 /// NGROUPS_MAX, EFAULT for an unreadable list; the host checks the ids and sets them.
@@ -129,7 +129,7 @@ pub fn setgroups(c: &mut Ctx<'_>) -> i64 {
 const CAP_V1: u32 = 0x1998_0330;
 const CAP_V2: u32 = 0x2007_1026;
 const CAP_V3: u32 = 0x2008_0522;
-const CAP_LAST_CAP: u64 = 40;
+const CAP_LAST_CAP: u64 = abi_shared::linux::general::CAP_LAST_CAP as u64;
 
 /// capget/capset's header check: how many 32-bit records the version carries; an unknown
 /// version is EINVAL after Linux writes its own version into the header.
@@ -293,11 +293,11 @@ pub fn sched_setparam(c: &mut Ctx<'_>) -> i64 {
 }
 
 const SCHED_OTHER: i32 = 0;
-const SCHED_FIFO: i32 = 1;
-const SCHED_RR: i32 = 2;
-const SCHED_BATCH: i32 = 3;
-const SCHED_IDLE: i32 = 5;
-const SCHED_DEADLINE: i32 = 6;
+const SCHED_FIFO: i32 = abi_shared::linux::general::SCHED_FIFO as i32;
+const SCHED_RR: i32 = abi_shared::linux::general::SCHED_RR as i32;
+const SCHED_BATCH: i32 = abi_shared::linux::general::SCHED_BATCH as i32;
+const SCHED_IDLE: i32 = abi_shared::linux::general::SCHED_IDLE as i32;
+const SCHED_DEADLINE: i32 = abi_shared::linux::general::SCHED_DEADLINE as i32;
 
 /// sched_get_priority_max/min: Linux's fixed ranges (1..99 for the real-time policies, 0
 /// for the others), EINVAL for an unknown policy.
@@ -353,15 +353,15 @@ pub fn sched_setaffinity(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
-const PR_SET_PDEATHSIG: i32 = 1;
-const PR_GET_PDEATHSIG: i32 = 2;
-const PR_GET_DUMPABLE: i32 = 3;
-const PR_SET_DUMPABLE: i32 = 4;
-const PR_GET_KEEPCAPS: i32 = 7;
-const PR_SET_KEEPCAPS: i32 = 8;
-const PR_SET_NAME: i32 = 15;
-const PR_GET_NAME: i32 = 16;
-const PR_CAPBSET_READ: i32 = 23;
+const PR_SET_PDEATHSIG: i32 = linux_raw_sys::prctl::PR_SET_PDEATHSIG as i32;
+const PR_GET_PDEATHSIG: i32 = linux_raw_sys::prctl::PR_GET_PDEATHSIG as i32;
+const PR_GET_DUMPABLE: i32 = linux_raw_sys::prctl::PR_GET_DUMPABLE as i32;
+const PR_SET_DUMPABLE: i32 = linux_raw_sys::prctl::PR_SET_DUMPABLE as i32;
+const PR_GET_KEEPCAPS: i32 = linux_raw_sys::prctl::PR_GET_KEEPCAPS as i32;
+const PR_SET_KEEPCAPS: i32 = linux_raw_sys::prctl::PR_SET_KEEPCAPS as i32;
+const PR_SET_NAME: i32 = linux_raw_sys::prctl::PR_SET_NAME as i32;
+const PR_GET_NAME: i32 = linux_raw_sys::prctl::PR_GET_NAME as i32;
+const PR_CAPBSET_READ: i32 = linux_raw_sys::prctl::PR_CAPBSET_READ as i32;
 
 /// Up to COMM_LEN - 1 bytes of a user string, stopping at its NUL (strncpy_from_user):
 /// bytes past the NUL or the limit are never touched.
@@ -510,7 +510,7 @@ pub fn sched_getaffinity(c: &mut Ctx<'_>) -> i64 {
 }
 
 const ARCH_SET_GS: u64 = 0x1001;
-const ARCH_SET_FS: u64 = 0x1002;
+const ARCH_SET_FS: u64 = abi_shared::linux::general::ARCH_SET_FS as u64;
 const ARCH_GET_FS: u64 = 0x1003;
 const ARCH_GET_GS: u64 = 0x1004;
 const ARCH_GET_CPUID: u64 = 0x1011;

@@ -37,7 +37,7 @@ macro_rules! tryret {
     };
 }
 
-const PROT_EXEC: u32 = 4;
+use abi_shared::linux::general::PROT_EXEC;
 
 /// Run a host wait again while it was cut short by a host signal that the program does
 /// not take now (blocked in the guest, or its handler already ran elsewhere).

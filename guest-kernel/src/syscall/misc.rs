@@ -13,7 +13,7 @@ use super::misc_rules::{self as rules, lock_len, lock_range, over_memlock_limit}
 use super::{err, Ctx, EFAULT, EINVAL, ENOMEM};
 use crate::mm::uaccess;
 
-const RLIMIT_MEMLOCK: u64 = 8;
+const RLIMIT_MEMLOCK: u64 = abi_shared::linux::general::RLIMIT_MEMLOCK as u64;
 
 /// getcpu(cpu, node, cache): NULL pointers are skipped; both stores are attempted and a
 /// fault in either is EFAULT, as Linux does. There is one NUMA node. The CPU is the

@@ -4,7 +4,7 @@
 use abi_shared::layout::PAGE_SIZE;
 
 /// EINVAL as a syscall result.
-const EINVAL: i64 = -22;
+const EINVAL: i64 = -(abi_shared::linux::errno::EINVAL as i64);
 
 /// The page range mlock/munlock act on, computed as Linux's do_mlock does (with its
 /// wrapping arithmetic): the length grows by the offset into the first page and is rounded
@@ -33,10 +33,10 @@ pub fn over_memlock_limit(bytes: u64, limit: u64) -> bool {
     bytes / PAGE_SIZE > limit / PAGE_SIZE
 }
 
-pub const MLOCK_ONFAULT: u64 = 1;
-pub const MCL_CURRENT: u64 = 1;
-pub const MCL_FUTURE: u64 = 2;
-pub const MCL_ONFAULT: u64 = 4;
+pub const MLOCK_ONFAULT: u64 = abi_shared::linux::general::MLOCK_ONFAULT as u64;
+pub const MCL_CURRENT: u64 = abi_shared::linux::general::MCL_CURRENT as u64;
+pub const MCL_FUTURE: u64 = abi_shared::linux::general::MCL_FUTURE as u64;
+pub const MCL_ONFAULT: u64 = abi_shared::linux::general::MCL_ONFAULT as u64;
 
 pub fn mlock2_flags_ok(flags: u64) -> bool {
     flags & !MLOCK_ONFAULT == 0
@@ -73,11 +73,11 @@ pub fn uname_machine(persona: u32) -> &'static [u8] {
     }
 }
 
-const MFD_CLOEXEC: u32 = 0x1;
-const MFD_ALLOW_SEALING: u32 = 0x2;
-const MFD_HUGETLB: u32 = 0x4;
-const MFD_NOEXEC_SEAL: u32 = 0x8;
-const MFD_EXEC: u32 = 0x10;
+use abi_shared::linux::general::MFD_ALLOW_SEALING;
+use abi_shared::linux::general::MFD_CLOEXEC;
+use abi_shared::linux::general::MFD_EXEC;
+use abi_shared::linux::general::MFD_HUGETLB;
+use abi_shared::linux::general::MFD_NOEXEC_SEAL;
 const MFD_ALL_FLAGS: u32 = MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL | MFD_EXEC;
 /// With MFD_HUGETLB, bits 26..31 may name a huge page size.
 const MFD_HUGE_SIZE_BITS: u32 = 0x3f << 26;

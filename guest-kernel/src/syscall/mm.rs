@@ -18,20 +18,20 @@ use crate::mm::uaccess::{copy_to_user, user_segments};
 use crate::mm::vma::{FileBacking, HeldFile, Vma, VmaKind, PROT_READ, PROT_WRITE};
 use crate::mm::{prot_of, window, Access, AddressSpace, SPACE};
 
-const MAP_SHARED: u64 = 0x01;
-const MAP_PRIVATE: u64 = 0x02;
-const MAP_SHARED_VALIDATE: u64 = 0x03;
-const MAP_FIXED: u64 = 0x10;
-const MAP_ANONYMOUS: u64 = 0x20;
-const MAP_GROWSDOWN: u64 = 0x0100;
-const MAP_NORESERVE: u64 = 0x4000;
-const MAP_POPULATE: u64 = 0x8000;
-const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
-const MREMAP_MAYMOVE: u64 = 1;
-const MREMAP_FIXED: u64 = 2;
-const MS_ASYNC: u64 = 1;
-const MS_INVALIDATE: u64 = 2;
-const MS_SYNC: u64 = 4;
+const MAP_SHARED: u64 = abi_shared::linux::general::MAP_SHARED as u64;
+const MAP_PRIVATE: u64 = abi_shared::linux::general::MAP_PRIVATE as u64;
+const MAP_SHARED_VALIDATE: u64 = abi_shared::linux::general::MAP_SHARED_VALIDATE as u64;
+const MAP_FIXED: u64 = abi_shared::linux::general::MAP_FIXED as u64;
+const MAP_ANONYMOUS: u64 = abi_shared::linux::general::MAP_ANONYMOUS as u64;
+const MAP_GROWSDOWN: u64 = abi_shared::linux::general::MAP_GROWSDOWN as u64;
+const MAP_NORESERVE: u64 = abi_shared::linux::general::MAP_NORESERVE as u64;
+const MAP_POPULATE: u64 = abi_shared::linux::general::MAP_POPULATE as u64;
+const MAP_FIXED_NOREPLACE: u64 = abi_shared::linux::general::MAP_FIXED_NOREPLACE as u64;
+const MREMAP_MAYMOVE: u64 = abi_shared::linux::general::MREMAP_MAYMOVE as u64;
+const MREMAP_FIXED: u64 = abi_shared::linux::general::MREMAP_FIXED as u64;
+const MS_ASYNC: u64 = abi_shared::linux::general::MS_ASYNC as u64;
+const MS_INVALIDATE: u64 = abi_shared::linux::general::MS_INVALIDATE as u64;
+const MS_SYNC: u64 = abi_shared::linux::general::MS_SYNC as u64;
 
 /// Linux's default vm.max_map_count. Every VMA lives on the kernel heap, so the count must
 /// be bounded; an operation that could split past it fails with ENOMEM, as on Linux.
@@ -163,7 +163,7 @@ pub fn mmap(c: &mut Ctx<'_>) -> i64 {
 /// lives in a host memfd mapped through the file window like a shared file (the window
 /// mapping keeps the memfd alive; its descriptor is closed at once).
 fn mmap_shared_anon(addr: u64, len: u64, prot: u32, fixed: bool) -> i64 {
-    const MFD_CLOEXEC: u32 = 1;
+    use abi_shared::linux::general::MFD_CLOEXEC;
     let fd = call_ret(&Request::Fs(FsRequest::MemfdCreate { name: b"dev/zero", flags: MFD_CLOEXEC }));
     if fd < 0 {
         return fd;

@@ -32,7 +32,7 @@ macro_rules! tryret {
     };
 }
 
-const O_CREAT: i32 = 0o100;
+const O_CREAT: i32 = abi_shared::linux::general::O_CREAT as i32;
 /// The biggest message one send or receive moves here (Linux's default limit is 8192
 /// bytes; the msgsize_max sysctl may raise it to 16 MiB, which is not supported).
 const MESSAGE_MAX: usize = 1 << 20;

@@ -25,7 +25,7 @@ use crate::task::fdtable::{Desc, FDS};
 const SOCKADDR_MAX: usize = 128;
 /// Linux's UIO_MAXIOV: the most iovecs in a msghdr, and the most messages in one
 /// sendmmsg/recvmmsg.
-const UIO_MAXIOV: u64 = 1024;
+const UIO_MAXIOV: u64 = abi_shared::linux::general::UIO_MAXIOV as u64;
 /// The most bytes of option value or control messages one request carries (the host's
 /// `server::net::MAX_INLINE`).
 const MAX_INLINE: usize = 8192;
@@ -35,13 +35,13 @@ const SEGMENTS_PER_REQUEST: usize = 512;
 const MSGHDR_SIZE: usize = 56;
 const MMSGHDR_SIZE: u64 = 64;
 
-const MSG_DONTWAIT: i32 = 0x40;
-const MSG_NOSIGNAL: i32 = 0x4000;
+const MSG_DONTWAIT: i32 = linux_raw_sys::net::MSG_DONTWAIT as i32;
+const MSG_NOSIGNAL: i32 = linux_raw_sys::net::MSG_NOSIGNAL as i32;
 const MSG_WAITFORONE: i32 = 0x1_0000;
-const SOL_SOCKET: i32 = 1;
-const SCM_RIGHTS: i32 = 1;
-const SO_ATTACH_FILTER: i32 = 26;
-const SO_ATTACH_REUSEPORT_CBPF: i32 = 51;
+const SOL_SOCKET: i32 = linux_raw_sys::net::SOL_SOCKET as i32;
+const SCM_RIGHTS: i32 = linux_raw_sys::net::SCM_RIGHTS as i32;
+const SO_ATTACH_FILTER: i32 = linux_raw_sys::net::SO_ATTACH_FILTER as i32;
+const SO_ATTACH_REUSEPORT_CBPF: i32 = linux_raw_sys::net::SO_ATTACH_REUSEPORT_CBPF as i32;
 /// Linux's BPF_MAXINSNS; one request carries up to MAX_INLINE / 8 of them.
 const BPF_MAXINSNS: usize = 4096;
 const SOCK_NONBLOCK: i32 = 0o4000;
@@ -471,7 +471,7 @@ pub fn recvmmsg(c: &mut Ctx<'_>) -> i64 {
 
 /// Linux's SIOCGIFCONF; the other socket ioctls the host runs (server/net.rs keeps the
 /// list): interface queries on a `struct ifreq`, and int or time answers.
-const SIOCGIFCONF: u64 = 0x8912;
+const SIOCGIFCONF: u64 = linux_raw_sys::ioctl::SIOCGIFCONF as u64;
 const IFREQ_SIZE: usize = 40;
 
 fn ifreq_query(cmd: u64) -> bool {

@@ -14,14 +14,14 @@ use crate::time::monotonic_ns;
 /// Most fds one call may watch here (FD_SETSIZE for select; poll beyond it is EINVAL).
 const MAX_FDS: usize = 1024;
 
-const POLLIN: i16 = 0x1;
-const POLLPRI: i16 = 0x2;
-const POLLOUT: i16 = 0x4;
-const POLLERR: i16 = 0x8;
-const POLLHUP: i16 = 0x10;
-const POLLNVAL: i16 = 0x20;
+const POLLIN: i16 = abi_shared::linux::general::POLLIN as i16;
+const POLLPRI: i16 = abi_shared::linux::general::POLLPRI as i16;
+const POLLOUT: i16 = abi_shared::linux::general::POLLOUT as i16;
+const POLLERR: i16 = abi_shared::linux::general::POLLERR as i16;
+const POLLHUP: i16 = abi_shared::linux::general::POLLHUP as i16;
+const POLLNVAL: i16 = abi_shared::linux::general::POLLNVAL as i16;
 
-const POLLRDNORM: i16 = 0x40;
+const POLLRDNORM: i16 = abi_shared::linux::general::POLLRDNORM as i16;
 
 /// Poll `fds` until something is ready, `deadline` (monotonic ns) passes, or a signal is
 /// due. Returns the ready count and revents, or -EINTR. Signalfds are looked at here and

@@ -38,13 +38,13 @@ pub fn exit_with_loader_error(startup: &Startup, e: LoadError) -> ! {
 // ---------------------------------------------------------------------------------------
 // fork and wait
 
-const CSIGNAL: u64 = 0xff;
-const CLONE_VM: u64 = 0x100;
-const CLONE_VFORK: u64 = 0x4000;
-const CLONE_SETTLS: u64 = 0x8_0000;
-const CLONE_PARENT_SETTID: u64 = 0x10_0000;
-const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
-const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+const CSIGNAL: u64 = abi_shared::linux::general::CSIGNAL as u64;
+const CLONE_VM: u64 = abi_shared::linux::general::CLONE_VM as u64;
+const CLONE_VFORK: u64 = abi_shared::linux::general::CLONE_VFORK as u64;
+const CLONE_SETTLS: u64 = abi_shared::linux::general::CLONE_SETTLS as u64;
+const CLONE_PARENT_SETTID: u64 = abi_shared::linux::general::CLONE_PARENT_SETTID as u64;
+const CLONE_CHILD_CLEARTID: u64 = abi_shared::linux::general::CLONE_CHILD_CLEARTID as u64;
+const CLONE_CHILD_SETTID: u64 = abi_shared::linux::general::CLONE_CHILD_SETTID as u64;
 /// The flags a new process (not a thread) may carry here. CLONE_VM is accepted only with
 /// CLONE_VFORK (posix_spawn's clone): the child gets a copy of memory instead of sharing
 /// it, which a child that only execs or exits cannot tell apart.
@@ -80,7 +80,7 @@ pub fn clone(c: &mut Ctx<'_>) -> i64 {
 }
 
 /// The struct clone3 reads (Linux's `struct clone_args`, version 0 and later).
-const CLONE_ARGS_SIZE_VER0: u64 = 64;
+const CLONE_ARGS_SIZE_VER0: u64 = abi_shared::linux::general::CLONE_ARGS_SIZE_VER0 as u64;
 const CLONE_ARGS_SIZE_MAX: u64 = 4096;
 
 /// clone3(args, size).
@@ -147,12 +147,12 @@ fn clone_with(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
     do_fork(c, args)
 }
 
-const CLONE_FS: u64 = 0x200;
-const CLONE_FILES: u64 = 0x400;
-const CLONE_SIGHAND: u64 = 0x800;
-const CLONE_THREAD: u64 = 0x1_0000;
-const CLONE_SYSVSEM: u64 = 0x4_0000;
-const CLONE_DETACHED: u64 = 0x40_0000;
+const CLONE_FS: u64 = abi_shared::linux::general::CLONE_FS as u64;
+const CLONE_FILES: u64 = abi_shared::linux::general::CLONE_FILES as u64;
+const CLONE_SIGHAND: u64 = abi_shared::linux::general::CLONE_SIGHAND as u64;
+const CLONE_THREAD: u64 = abi_shared::linux::general::CLONE_THREAD as u64;
+const CLONE_SYSVSEM: u64 = abi_shared::linux::general::CLONE_SYSVSEM as u64;
+const CLONE_DETACHED: u64 = abi_shared::linux::general::CLONE_DETACHED as u64;
 /// What a thread may ask for here. A thread shares its process's descriptors, working
 /// directory and umask (one host process holds them): without CLONE_FILES or CLONE_FS it
 /// would need its own, which is not served (ENOSYS).

@@ -12,16 +12,16 @@ use crate::signal::wait::sleep_interruptible;
 use crate::task::cpu_clock::{self, CpuClock};
 use crate::time::{monotonic_ns, realtime_ns, timespec_ns, to_timespec};
 
-const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
-const CLOCK_MONOTONIC_RAW: i32 = 4;
-const CLOCK_REALTIME_COARSE: i32 = 5;
-const CLOCK_MONOTONIC_COARSE: i32 = 6;
-const CLOCK_BOOTTIME: i32 = 7;
-const CLOCK_REALTIME_ALARM: i32 = 8;
-const CLOCK_BOOTTIME_ALARM: i32 = 9;
-const CLOCK_TAI: i32 = 11;
-const TIMER_ABSTIME: u64 = 1;
+const CLOCK_REALTIME: i32 = abi_shared::linux::general::CLOCK_REALTIME as i32;
+const CLOCK_MONOTONIC: i32 = abi_shared::linux::general::CLOCK_MONOTONIC as i32;
+const CLOCK_MONOTONIC_RAW: i32 = abi_shared::linux::general::CLOCK_MONOTONIC_RAW as i32;
+const CLOCK_REALTIME_COARSE: i32 = abi_shared::linux::general::CLOCK_REALTIME_COARSE as i32;
+const CLOCK_MONOTONIC_COARSE: i32 = abi_shared::linux::general::CLOCK_MONOTONIC_COARSE as i32;
+const CLOCK_BOOTTIME: i32 = abi_shared::linux::general::CLOCK_BOOTTIME as i32;
+const CLOCK_REALTIME_ALARM: i32 = abi_shared::linux::general::CLOCK_REALTIME_ALARM as i32;
+const CLOCK_BOOTTIME_ALARM: i32 = abi_shared::linux::general::CLOCK_BOOTTIME_ALARM as i32;
+const CLOCK_TAI: i32 = abi_shared::linux::general::CLOCK_TAI as i32;
+const TIMER_ABSTIME: u64 = abi_shared::linux::general::TIMER_ABSTIME as u64;
 
 fn clock_now(clock: i32) -> Option<u64> {
     match clock {

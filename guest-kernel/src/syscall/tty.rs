@@ -14,16 +14,16 @@ use crate::hypercall::call_ret;
 use crate::mm::uaccess;
 use crate::signal::{bit, lock, SIG_IGN};
 
-const TCSETS: u64 = 0x5402;
-const TCSETSW: u64 = 0x5403;
-const TCSETSF: u64 = 0x5404;
-const TIOCSCTTY: u64 = 0x540e;
-const TIOCSPGRP: u64 = 0x5410;
-const TIOCSWINSZ: u64 = 0x5414;
-const TIOCNOTTY: u64 = 0x5422;
-const TIOCGSID: u64 = 0x5429;
-const TIOCGPTN: u64 = 0x8004_5430;
-const TIOCSPTLCK: u64 = 0x4004_5431;
+const TCSETS: u64 = linux_raw_sys::ioctl::TCSETS as u64;
+const TCSETSW: u64 = linux_raw_sys::ioctl::TCSETSW as u64;
+const TCSETSF: u64 = linux_raw_sys::ioctl::TCSETSF as u64;
+const TIOCSCTTY: u64 = linux_raw_sys::ioctl::TIOCSCTTY as u64;
+const TIOCSPGRP: u64 = linux_raw_sys::ioctl::TIOCSPGRP as u64;
+const TIOCSWINSZ: u64 = linux_raw_sys::ioctl::TIOCSWINSZ as u64;
+const TIOCNOTTY: u64 = linux_raw_sys::ioctl::TIOCNOTTY as u64;
+const TIOCGSID: u64 = linux_raw_sys::ioctl::TIOCGSID as u64;
+const TIOCGPTN: u64 = linux_raw_sys::ioctl::TIOCGPTN as u64;
+const TIOCSPTLCK: u64 = linux_raw_sys::ioctl::TIOCSPTLCK as u64;
 
 /// The ioctls served here, or `None` for the caller to go on with others.
 pub fn ioctl(fd: i32, request: u64, arg: u64) -> Option<i64> {

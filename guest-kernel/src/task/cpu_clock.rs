@@ -12,8 +12,8 @@ use abi_shared::hypercall::{ClockRequest, Request};
 const PERTHREAD: i32 = 4;
 const SCHED: i32 = 2;
 const CLOCKFD: i32 = 3;
-pub const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-pub const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+pub const CLOCK_PROCESS_CPUTIME_ID: i32 = abi_shared::linux::general::CLOCK_PROCESS_CPUTIME_ID as i32;
+pub const CLOCK_THREAD_CPUTIME_ID: i32 = abi_shared::linux::general::CLOCK_THREAD_CPUTIME_ID as i32;
 
 /// What a clock id names, for ids that are not the TSC-backed clocks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -321,11 +321,11 @@ fn compare(old: u32, op: u32) -> bool {
     }
 }
 
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+use abi_shared::linux::general::FUTEX_OWNER_DIED;
+use abi_shared::linux::general::FUTEX_TID_MASK;
+use abi_shared::linux::general::FUTEX_WAITERS;
 /// Linux's ROBUST_LIST_LIMIT: a list longer than this (or a loop) is not followed further.
-const ROBUST_LIST_LIMIT: usize = 2048;
+const ROBUST_LIST_LIMIT: usize = abi_shared::linux::general::ROBUST_LIST_LIMIT as usize;
 
 /// A dying thread's robust futexes (set_robust_list): each word it owns gets
 /// FUTEX_OWNER_DIED, and a waiter is woken, as Linux's exit_robust_list does.

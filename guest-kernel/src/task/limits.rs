@@ -4,8 +4,8 @@ use spin::Mutex;
 
 use super::RLIM_INFINITY;
 
-const RLIM_NLIMITS: usize = 16;
-const RLIMIT_STACK: u64 = 3;
+const RLIM_NLIMITS: usize = abi_shared::linux::general::RLIM_NLIMITS as usize;
+const RLIMIT_STACK: u64 = abi_shared::linux::general::RLIMIT_STACK as u64;
 
 /// Each Linux resource's (soft, hard) limit, by resource number.
 pub struct Limits(Mutex<[(u64, u64); RLIM_NLIMITS]>);

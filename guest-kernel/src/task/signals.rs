@@ -16,7 +16,7 @@ use abi_shared::linux::signal::*;
 pub use super::siginfo::SigInfo;
 
 /// sigaltstack's flag for no alternate stack.
-pub const SS_DISABLE: i32 = 2;
+pub const SS_DISABLE: i32 = abi_shared::linux::general::SS_DISABLE as i32;
 
 pub const NSIG: usize = 65;
 pub const SIG_DFL: u64 = 0;

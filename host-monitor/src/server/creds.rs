@@ -28,7 +28,7 @@ use crate::host::sys::{self, SysResult};
 use crate::host::LinuxErrno;
 
 /// Linux's NGROUPS_MAX.
-const NGROUPS_MAX: u64 = 65536;
+const NGROUPS_MAX: u64 = abi_shared::linux::general::NGROUPS_MAX as u64;
 
 /// A credential change, as the host thread made it (and another may make it again).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -908,7 +908,7 @@ impl Fs<'_> {
         if fds.len() > MAX_POLL_FDS {
             return Err(Failure::Errno(EINVAL));
         }
-        const POLLNVAL: i16 = 0x20;
+        const POLLNVAL: i16 = abi_shared::linux::general::POLLNVAL as i16;
         let reserved = |fd: i32| fd >= 0 && self.fds.is_reserved(fd);
         let mut pfds: Vec<libc::pollfd> = fds
             .iter()

@@ -14,7 +14,7 @@ use crate::host::{self, sys, LinuxErrno};
 
 const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 /// Linux's NGROUPS_MAX: no process has more supplementary groups.
-const NGROUPS_MAX: usize = 65536;
+const NGROUPS_MAX: usize = abi_shared::linux::general::NGROUPS_MAX as usize;
 
 /// Serve one process-attribute or system-information request.
 pub fn handle(mem: &GuestMemory, req: &InfoRequest<'_>) -> Response {

@@ -15,7 +15,7 @@ use abi_shared::linux::PATH_MAX;
 /// Linux's MAXSYMLINKS: the most symlinks one lookup follows.
 pub const MAX_SYMLINKS: u32 = 40;
 /// Linux's NAME_MAX: the longest component.
-pub const NAME_MAX: usize = 255;
+pub const NAME_MAX: usize = abi_shared::linux::general::NAME_MAX as usize;
 
 const ENOENT: LinuxErrno = errno::ENOENT as LinuxErrno;
 const ENOTDIR: LinuxErrno = errno::ENOTDIR as LinuxErrno;

@@ -16,9 +16,9 @@ mod glue {
 
     use crate::task::fdtable::{Desc, Kind, FDS};
 
-    const O_ACCMODE: i32 = 3;
-    const O_WRONLY: i32 = 1;
-    const O_RDWR: i32 = 2;
+    const O_ACCMODE: i32 = abi_shared::linux::general::O_ACCMODE as i32;
+    const O_WRONLY: i32 = abi_shared::linux::general::O_WRONLY as i32;
+    const O_RDWR: i32 = abi_shared::linux::general::O_RDWR as i32;
     /// Linux's encoding of (major 1, minor 3) and (1, 5).
     const RDEV_NULL: u64 = 0x103;
     const RDEV_ZERO: u64 = 0x105;

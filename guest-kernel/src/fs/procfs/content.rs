@@ -19,14 +19,14 @@ use crate::mm::uaccess;
 use crate::mm::vma::{Vma, VmaKind, PROT_EXEC, PROT_READ, PROT_WRITE};
 use crate::task;
 
-const F_GETFD: i32 = 1;
-const F_GETFL: i32 = 3;
-const O_CLOEXEC: u32 = 0o2000000;
-const SEEK_CUR: u32 = 1;
+const F_GETFD: i32 = abi_shared::linux::general::F_GETFD as i32;
+const F_GETFL: i32 = abi_shared::linux::general::F_GETFL as i32;
+use abi_shared::linux::general::O_CLOEXEC;
+use abi_shared::linux::general::SEEK_CUR;
 /// Clock ticks per second (USER_HZ).
 const HZ: u64 = 100;
-const RLIMIT_RSS: usize = 5;
-const RLIMIT_SIGPENDING: usize = 11;
+const RLIMIT_RSS: usize = abi_shared::linux::general::RLIMIT_RSS as usize;
+const RLIMIT_SIGPENDING: usize = abi_shared::linux::general::RLIMIT_SIGPENDING as usize;
 
 /// The content of `file`, or a negative errno.
 pub fn generate(file: File) -> Result<Vec<u8>, i64> {

@@ -230,7 +230,7 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
 /// Every capability Linux 5.9+ knows (CAP_LAST_CAP = 40).
 #[cfg(test)]
 pub const ALL_CAPS: u64 = (1 << 41) - 1;
-pub const CAP_LAST_CAP: u32 = 40;
+pub const CAP_LAST_CAP: u32 = abi_shared::linux::general::CAP_LAST_CAP;
 
 /// What /proc/<pid>/stat shows (fields Linux always prints as 0 are not here).
 #[derive(Default)]
@@ -266,7 +266,7 @@ pub struct StatInfo<'a> {
 
 /// PF_RANDOMIZE: what a freshly executed program's task flags show.
 const TASK_FLAGS: u32 = 0x0040_0000;
-const SIGCHLD: u32 = 17;
+use abi_shared::linux::general::SIGCHLD;
 
 /// The 52 fields of /proc/<pid>/stat in Linux's order (fs/proc/array.c do_task_stat).
 pub fn stat(out: &mut Text, s: &StatInfo<'_>) {

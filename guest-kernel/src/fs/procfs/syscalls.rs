@@ -40,13 +40,13 @@ const fn err(e: u32) -> i64 {
     -(e as i64)
 }
 
-const F_GETFD: i32 = 1;
-const F_DUPFD_CLOEXEC: i32 = 1030;
-const SEEK_SET: u32 = 0;
-const SEEK_CUR: u32 = 1;
-const R_OK: i32 = 4;
-const W_OK: i32 = 2;
-const X_OK: i32 = 1;
+const F_GETFD: i32 = abi_shared::linux::general::F_GETFD as i32;
+const F_DUPFD_CLOEXEC: i32 = abi_shared::linux::general::F_DUPFD_CLOEXEC as i32;
+use abi_shared::linux::general::SEEK_CUR;
+use abi_shared::linux::general::SEEK_SET;
+const R_OK: i32 = abi_shared::linux::general::R_OK as i32;
+const W_OK: i32 = abi_shared::linux::general::W_OK as i32;
+const X_OK: i32 = abi_shared::linux::general::X_OK as i32;
 /// st_dev of /proc (any fixed anonymous device number will do).
 const PROC_DEV: u64 = 0x16;
 
@@ -578,9 +578,9 @@ fn host_readlink(dirfd: i32, path: &[u8], buf: u64, size: u64) -> i64 {
 
 // ---- directories ----
 
-const DT_DIR: u8 = 4;
-const DT_REG: u8 = 8;
-const DT_LNK: u8 = 10;
+const DT_DIR: u8 = abi_shared::linux::general::DT_DIR as u8;
+const DT_REG: u8 = abi_shared::linux::general::DT_REG as u8;
+const DT_LNK: u8 = abi_shared::linux::general::DT_LNK as u8;
 
 fn dtype(node: Node) -> u8 {
     match node {

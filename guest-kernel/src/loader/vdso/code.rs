@@ -11,15 +11,15 @@
 use super::{Function, CODE_OFFSET, FUNCTIONS, VVAR_SIZE};
 use crate::vvar::{OFF_MONOTONIC_BASE, OFF_REALTIME_BASE, OFF_TSC_BASE, OFF_TSC_MULT};
 
+use abi_shared::linux::general::CLOCK_BOOTTIME;
+use abi_shared::linux::general::CLOCK_MONOTONIC;
+use abi_shared::linux::general::CLOCK_MONOTONIC_COARSE;
+use abi_shared::linux::general::CLOCK_MONOTONIC_RAW;
 /// Clock ids (linux/time.h) and which base each reads: the syscall path (syscall/time.rs)
 /// maps them the same way.
-const CLOCK_REALTIME: u32 = 0;
-const CLOCK_MONOTONIC: u32 = 1;
-const CLOCK_MONOTONIC_RAW: u32 = 4;
-const CLOCK_REALTIME_COARSE: u32 = 5;
-const CLOCK_MONOTONIC_COARSE: u32 = 6;
-const CLOCK_BOOTTIME: u32 = 7;
-const CLOCK_TAI: u32 = 11;
+use abi_shared::linux::general::CLOCK_REALTIME;
+use abi_shared::linux::general::CLOCK_REALTIME_COARSE;
+use abi_shared::linux::general::CLOCK_TAI;
 const REALTIME_CLOCKS: u32 = 1 << CLOCK_REALTIME | 1 << CLOCK_REALTIME_COARSE | 1 << CLOCK_TAI;
 const MONOTONIC_CLOCKS: u32 =
     1 << CLOCK_MONOTONIC | 1 << CLOCK_MONOTONIC_RAW | 1 << CLOCK_MONOTONIC_COARSE | 1 << CLOCK_BOOTTIME;

@@ -13,12 +13,12 @@ pub fn uname(c: &mut Ctx<'_>) -> i64 {
     }
 }
 
-const CLOCK_REALTIME: u64 = 0;
-const CLOCK_MONOTONIC: u64 = 1;
-const CLOCK_MONOTONIC_RAW: u64 = 4;
-const CLOCK_REALTIME_COARSE: u64 = 5;
-const CLOCK_MONOTONIC_COARSE: u64 = 6;
-const CLOCK_BOOTTIME: u64 = 7;
+const CLOCK_REALTIME: u64 = abi_shared::linux::general::CLOCK_REALTIME as u64;
+const CLOCK_MONOTONIC: u64 = abi_shared::linux::general::CLOCK_MONOTONIC as u64;
+const CLOCK_MONOTONIC_RAW: u64 = abi_shared::linux::general::CLOCK_MONOTONIC_RAW as u64;
+const CLOCK_REALTIME_COARSE: u64 = abi_shared::linux::general::CLOCK_REALTIME_COARSE as u64;
+const CLOCK_MONOTONIC_COARSE: u64 = abi_shared::linux::general::CLOCK_MONOTONIC_COARSE as u64;
+const CLOCK_BOOTTIME: u64 = abi_shared::linux::general::CLOCK_BOOTTIME as u64;
 
 fn clock_ns(id: u64) -> Option<u64> {
     match id {
@@ -63,9 +63,9 @@ pub fn gettimeofday(c: &mut Ctx<'_>) -> i64 {
 }
 
 pub fn getrandom(c: &mut Ctx<'_>) -> i64 {
-    const GRND_NONBLOCK: u64 = 1;
-    const GRND_RANDOM: u64 = 2;
-    const GRND_INSECURE: u64 = 4;
+    const GRND_NONBLOCK: u64 = abi_shared::linux::general::GRND_NONBLOCK as u64;
+    const GRND_RANDOM: u64 = abi_shared::linux::general::GRND_RANDOM as u64;
+    const GRND_INSECURE: u64 = abi_shared::linux::general::GRND_INSECURE as u64;
     if c.args[2] & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
         return EINVAL;
     }

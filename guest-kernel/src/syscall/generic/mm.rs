@@ -7,15 +7,15 @@ use crate::arch::mmu::Prot;
 use crate::bringup::frames;
 use crate::bringup::uspace::{self, page_ceil};
 
-const PROT_READ: u64 = 1;
-const PROT_WRITE: u64 = 2;
-const PROT_EXEC: u64 = 4;
-const MAP_SHARED: u64 = 0x01;
-const MAP_PRIVATE: u64 = 0x02;
-const MAP_FIXED: u64 = 0x10;
-const MAP_ANONYMOUS: u64 = 0x20;
-const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
-const EEXIST: i64 = -17;
+const PROT_READ: u64 = abi_shared::linux::general::PROT_READ as u64;
+const PROT_WRITE: u64 = abi_shared::linux::general::PROT_WRITE as u64;
+const PROT_EXEC: u64 = abi_shared::linux::general::PROT_EXEC as u64;
+const MAP_SHARED: u64 = abi_shared::linux::general::MAP_SHARED as u64;
+const MAP_PRIVATE: u64 = abi_shared::linux::general::MAP_PRIVATE as u64;
+const MAP_FIXED: u64 = abi_shared::linux::general::MAP_FIXED as u64;
+const MAP_ANONYMOUS: u64 = abi_shared::linux::general::MAP_ANONYMOUS as u64;
+const MAP_FIXED_NOREPLACE: u64 = abi_shared::linux::general::MAP_FIXED_NOREPLACE as u64;
+const EEXIST: i64 = -(abi_shared::linux::errno::EEXIST as i64);
 
 fn prot_of(p: u64) -> (Prot, bool) {
     (Prot { write: p & PROT_WRITE != 0, exec: p & PROT_EXEC != 0 }, p & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0)

@@ -17,11 +17,11 @@ use abi_shared::hypercall::{ControlRequest, ExitHow, Request, SegList, Startup};
 use crate::arch::TrapFrame;
 use crate::bringup::{hypercall, uspace};
 
-pub const ENOSYS: i64 = -38;
-pub const EFAULT: i64 = -14;
-pub const EINVAL: i64 = -22;
-pub const ENOMEM: i64 = -12;
-pub const EBADF: i64 = -9;
+pub const ENOSYS: i64 = -(abi_shared::linux::errno::ENOSYS as i64);
+pub const EFAULT: i64 = -(abi_shared::linux::errno::EFAULT as i64);
+pub const EINVAL: i64 = -(abi_shared::linux::errno::EINVAL as i64);
+pub const ENOMEM: i64 = -(abi_shared::linux::errno::ENOMEM as i64);
+pub const EBADF: i64 = -(abi_shared::linux::errno::EBADF as i64);
 
 /// A handler's view of the call.
 pub struct Ctx<'a> {
@@ -100,11 +100,11 @@ const EC_SP_ALIGN: u64 = 0x26;
 const EC_FP_EXC: u64 = 0x2c;
 const EC_BRK64: u64 = 0x3c;
 
-const SIGILL: i32 = 4;
-const SIGTRAP: i32 = 5;
-const SIGBUS: i32 = 7;
-const SIGFPE: i32 = 8;
-const SIGSEGV: i32 = 11;
+const SIGILL: i32 = abi_shared::linux::general::SIGILL as i32;
+const SIGTRAP: i32 = abi_shared::linux::general::SIGTRAP as i32;
+const SIGBUS: i32 = abi_shared::linux::general::SIGBUS as i32;
+const SIGFPE: i32 = abi_shared::linux::general::SIGFPE as i32;
+const SIGSEGV: i32 = abi_shared::linux::general::SIGSEGV as i32;
 
 /// Every exception from EL0 comes here (arch/aarch64: the vectors), `kind` naming the
 /// vector. Signals are not delivered to handlers yet: a fault ends the program with the

@@ -8,9 +8,9 @@ use super::{Ctx, EFAULT, EINVAL, ENOSYS};
 use crate::bringup::{hypercall, uspace};
 use abi_shared::linux::PATH_MAX;
 
-const ERANGE: i64 = -34;
-const ENAMETOOLONG: i64 = -36;
-const UTIME_OMIT: i64 = (1 << 30) - 2;
+const ERANGE: i64 = -(abi_shared::linux::errno::ERANGE as i64);
+const ENAMETOOLONG: i64 = -(abi_shared::linux::errno::ENAMETOOLONG as i64);
+const UTIME_OMIT: i64 = abi_shared::linux::general::UTIME_OMIT as i64;
 
 fn path(addr: u64) -> Result<alloc::vec::Vec<u8>, i64> {
     match uspace::with(|s| s.read_cstr(addr, PATH_MAX)) {
@@ -194,17 +194,17 @@ pub fn dup3(c: &mut Ctx<'_>) -> i64 {
 /// commands (whose argument is a user struct, or a signal) are not served yet; an
 /// unknown command is EINVAL, as on Linux.
 pub fn fcntl(c: &mut Ctx<'_>) -> i64 {
-    const F_DUPFD: i32 = 0;
-    const F_GETFD: i32 = 1;
-    const F_SETFD: i32 = 2;
-    const F_GETFL: i32 = 3;
-    const F_SETFL: i32 = 4;
-    const F_NOTIFY: i32 = 1026;
-    const F_DUPFD_CLOEXEC: i32 = 1030;
-    const F_SETPIPE_SZ: i32 = 1031;
-    const F_GETPIPE_SZ: i32 = 1032;
-    const F_ADD_SEALS: i32 = 1033;
-    const F_GET_SEALS: i32 = 1034;
+    const F_DUPFD: i32 = abi_shared::linux::general::F_DUPFD as i32;
+    const F_GETFD: i32 = abi_shared::linux::general::F_GETFD as i32;
+    const F_SETFD: i32 = abi_shared::linux::general::F_SETFD as i32;
+    const F_GETFL: i32 = abi_shared::linux::general::F_GETFL as i32;
+    const F_SETFL: i32 = abi_shared::linux::general::F_SETFL as i32;
+    const F_NOTIFY: i32 = abi_shared::linux::general::F_NOTIFY as i32;
+    const F_DUPFD_CLOEXEC: i32 = abi_shared::linux::general::F_DUPFD_CLOEXEC as i32;
+    const F_SETPIPE_SZ: i32 = abi_shared::linux::general::F_SETPIPE_SZ as i32;
+    const F_GETPIPE_SZ: i32 = abi_shared::linux::general::F_GETPIPE_SZ as i32;
+    const F_ADD_SEALS: i32 = abi_shared::linux::general::F_ADD_SEALS as i32;
+    const F_GET_SEALS: i32 = abi_shared::linux::general::F_GET_SEALS as i32;
     match c.args[1] as i32 {
         cmd @ (F_DUPFD | F_GETFD | F_SETFD | F_GETFL | F_SETFL | F_DUPFD_CLOEXEC | F_SETPIPE_SZ | F_GETPIPE_SZ
         | F_ADD_SEALS | F_GET_SEALS | F_NOTIFY) => {

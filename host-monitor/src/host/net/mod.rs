@@ -32,26 +32,27 @@ const ENOTTY: LinuxErrno = errno::ENOTTY as LinuxErrno;
 const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 
 /// Linux option levels (socket.h, in.h).
-pub const SOL_SOCKET: i32 = 1;
-const IPPROTO_IP: i32 = 0;
-const IPPROTO_TCP: i32 = 6;
-const IPPROTO_UDP: i32 = 17;
-const IPPROTO_IPV6: i32 = 41;
-const IPPROTO_ICMPV6: i32 = 58;
-const IPPROTO_SCTP: i32 = 132;
-const IPPROTO_UDPLITE: i32 = 136;
-const IPPROTO_RAW: i32 = 255;
-const SOL_PACKET: i32 = 263;
-const SOL_NETLINK: i32 = 270;
-const SOL_ALG: i32 = 279;
-const SOL_TLS: i32 = 282;
-const IPPROTO_MPTCP: i32 = 284;
+pub const SOL_SOCKET: i32 = linux_raw_sys::net::SOL_SOCKET as i32;
+const IPPROTO_IP: i32 = linux_raw_sys::net::IPPROTO_IP as i32;
+const IPPROTO_TCP: i32 = linux_raw_sys::net::IPPROTO_TCP as i32;
+const IPPROTO_UDP: i32 = linux_raw_sys::net::IPPROTO_UDP as i32;
+const IPPROTO_IPV6: i32 = linux_raw_sys::net::IPPROTO_IPV6 as i32;
+const IPPROTO_ICMPV6: i32 = linux_raw_sys::net::IPPROTO_ICMPV6 as i32;
+const IPPROTO_SCTP: i32 = linux_raw_sys::net::IPPROTO_SCTP as i32;
+const IPPROTO_UDPLITE: i32 = linux_raw_sys::net::IPPROTO_UDPLITE as i32;
+const IPPROTO_RAW: i32 = linux_raw_sys::net::IPPROTO_RAW as i32;
+const SOL_PACKET: i32 = linux_raw_sys::net::SOL_PACKET as i32;
+const SOL_NETLINK: i32 = linux_raw_sys::net::SOL_NETLINK as i32;
+const SOL_ALG: i32 = linux_raw_sys::net::SOL_ALG as i32;
+const SOL_TLS: i32 = linux_raw_sys::net::SOL_TLS as i32;
+// The MPTCP option level is SOL_MPTCP (284), not the protocol number IPPROTO_MPTCP (262).
+const SOL_MPTCP: i32 = linux_raw_sys::net::SOL_MPTCP as i32;
 
 /// SOL_SOCKET options whose value is a `struct sock_fprog` (a length and a pointer).
-pub const SO_ATTACH_FILTER: i32 = 26;
-pub const SO_ATTACH_REUSEPORT_CBPF: i32 = 51;
+pub const SO_ATTACH_FILTER: i32 = linux_raw_sys::net::SO_ATTACH_FILTER as i32;
+pub const SO_ATTACH_REUSEPORT_CBPF: i32 = linux_raw_sys::net::SO_ATTACH_REUSEPORT_CBPF as i32;
 /// SCM_RIGHTS: a control message of descriptor numbers.
-pub const SCM_RIGHTS: i32 = 1;
+pub const SCM_RIGHTS: i32 = linux_raw_sys::net::SCM_RIGHTS as i32;
 
 /// What a Linux socket option's value is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,7 +83,7 @@ pub fn option_value(level: i32, name: i32) -> Result<OptionValue, LinuxErrno> {
         IPPROTO_IP if (64..=79).contains(&name) || name > 80 => Err(ENOPROTOOPT),
         IPPROTO_IPV6 if (64..=65).contains(&name) => Err(ENOPROTOOPT),
         SOL_SOCKET | IPPROTO_IP | IPPROTO_TCP | IPPROTO_UDP | IPPROTO_IPV6 | IPPROTO_ICMPV6 | IPPROTO_SCTP
-        | IPPROTO_UDPLITE | IPPROTO_RAW | SOL_PACKET | SOL_NETLINK | SOL_ALG | SOL_TLS | IPPROTO_MPTCP => {
+        | IPPROTO_UDPLITE | IPPROTO_RAW | SOL_PACKET | SOL_NETLINK | SOL_ALG | SOL_TLS | SOL_MPTCP => {
             Ok(OptionValue::Plain)
         }
         _ => Ok(OptionValue::UnknownLevel),
@@ -91,7 +92,7 @@ pub fn option_value(level: i32, name: i32) -> Result<OptionValue, LinuxErrno> {
 
 /// Linux's SIOCGIFCONF, whose `struct ifconf` holds a pointer (the server runs it on a
 /// host buffer).
-pub const SIOCGIFCONF: u32 = 0x8912;
+pub const SIOCGIFCONF: u32 = linux_raw_sys::ioctl::SIOCGIFCONF;
 /// `struct ifreq` on x86_64 Linux.
 pub const IFREQ_SIZE: usize = 40;
 
@@ -156,7 +157,7 @@ pub fn passed_fds(control: &[u8]) -> Result<Vec<i32>, LinuxErrno> {
 }
 
 /// Linux AF_UNIX.
-pub const AF_UNIX: u16 = 1;
+pub const AF_UNIX: u16 = linux_raw_sys::net::AF_UNIX as u16;
 
 /// The path of a Linux AF_UNIX sockaddr (without its NUL), if it has one: None for
 /// another family, an unnamed address or an abstract name (leading NUL).

@@ -21,7 +21,7 @@ use crate::host::LinuxErrno;
 /// this much per request and loops): a request ends in bounded time.
 pub(super) const MAX_TRANSFER: u64 = 16 << 20;
 /// Linux's XATTR_SIZE_MAX: the largest value setxattr takes.
-const XATTR_SIZE_MAX: u64 = 65536;
+const XATTR_SIZE_MAX: u64 = abi_shared::linux::general::XATTR_SIZE_MAX as u64;
 /// The longest memfd name Linux takes (NAME_MAX less "memfd:").
 const MFD_NAME_MAX: usize = 249;
 
@@ -29,8 +29,8 @@ const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 const E2BIG: LinuxErrno = errno::E2BIG as LinuxErrno;
 
 /// fcntl F_ADD_SEALS / F_GET_SEALS, Linux's numbers.
-pub(super) const F_ADD_SEALS: i32 = 1033;
-pub(super) const F_GET_SEALS: i32 = 1034;
+pub(super) const F_ADD_SEALS: i32 = abi_shared::linux::general::F_ADD_SEALS as i32;
+pub(super) const F_GET_SEALS: i32 = abi_shared::linux::general::F_GET_SEALS as i32;
 
 fn name_cstring(name: &[u8]) -> Result<CString, Failure> {
     CString::new(name).map_err(|_| Failure::Malformed(MalformedReason::Decode))
