@@ -17,6 +17,19 @@
 
 extern crate alloc;
 
+/// The value of a `Result<T, i64>`, or return its error (a negative errno) from the
+/// syscall handler. Defined before the modules (textual scope) so that every syscall handler
+/// module sees it.
+#[cfg_attr(not(target_os = "none"), allow(unused_macros))] // The host's unit-test build has no handlers.
+macro_rules! tryret {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => return e,
+        }
+    };
+}
+
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod arch;
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]

@@ -8,22 +8,14 @@ use alloc::vec::Vec;
 use abi_shared::hypercall::{ExecRequest, FsRequest, Request, Response, SegList, XattrTarget};
 use abi_shared::linux::errno;
 
-use super::fs::{path, segments, xattr_name, MAX_RW_COUNT};
+use super::fs::{path, segments, MAX_RW_COUNT};
+use super::fs_attrs::xattr_name;
 use super::misc_rules::{memfd_flags_ok, MFD_NAME_MAX};
 use super::{err, Ctx, EFAULT, EINVAL};
 use crate::hypercall::{call, call_ret};
 use crate::mm::uaccess;
 use crate::mm::Access;
 use crate::task::fdtable::{Desc, Kind, FDS};
-
-macro_rules! tryret {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
 
 fn statfs_into(req: &Request<'_>, out: u64) -> i64 {
     match call(req) {

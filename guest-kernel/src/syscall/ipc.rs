@@ -28,15 +28,6 @@ use crate::mm::uaccess::{self, user_segments};
 use crate::mm::vma::{FileBacking, PROT_READ, PROT_WRITE};
 use crate::mm::{window, Access, SPACE};
 
-macro_rules! tryret {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 use abi_shared::linux::general::PROT_EXEC;
 
 /// Run a host wait again while it was cut short by a host signal that the program does

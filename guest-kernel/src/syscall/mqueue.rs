@@ -23,15 +23,6 @@ use crate::mm::uaccess;
 use crate::task::fdtable::{Desc, FDS};
 use abi_shared::linux::PATH_MAX;
 
-macro_rules! tryret {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 const O_CREAT: i32 = abi_shared::linux::general::O_CREAT as i32;
 /// The biggest message one send or receive moves here (Linux's default limit is 8192
 /// bytes; the msgsize_max sysctl may raise it to 16 MiB, which is not supported).

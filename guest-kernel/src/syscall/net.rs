@@ -47,15 +47,6 @@ const BPF_MAXINSNS: usize = 4096;
 const SOCK_NONBLOCK: i32 = 0o4000;
 const SOCK_CLOEXEC: i32 = 0o2_000_000;
 
-macro_rules! tryret {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 /// A socket address argument (Linux's move_addr_to_kernel): a length outside
 /// 0..=sizeof(sockaddr_storage) is EINVAL, an unreadable address EFAULT.
 fn read_addr(addr: u64, len: u64) -> Result<Vec<u8>, i64> {

@@ -13,15 +13,6 @@ use crate::hypercall::{call_ret, kernel_buf_seg};
 use crate::mm::{uaccess, Access};
 use crate::task::fdtable::{Desc, Kind, FDS};
 
-macro_rules! tryret {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 fn init(flags: i32) -> i64 {
     let fd = call_ret(&Request::Notify(NotifyRequest::InotifyInit { flags }));
     if fd >= 0 {

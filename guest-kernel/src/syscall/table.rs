@@ -4,8 +4,8 @@
 
 use super::trace::Arg::{self, *};
 use super::{
-    epoll, exec, fs, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll, process, splice,
-    time, Handler,
+    epoll, exec, fs, fs_attrs, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll, process,
+    splice, time, Handler,
 };
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
@@ -135,15 +135,15 @@ syscall_table! {
     83  mkdir             Host  fs::mkdir             [Str, Oct];
     84  rmdir             Host  fs::rmdir             [Str];
     85  creat             Host  fs::creat             [Str, Oct];
-    86  link              Host  fs::link              [Str, Str];
+    86  link              Host  fs_attrs::link        [Str, Str];
     87  unlink            Host  fs::unlink            [Str];
     88  symlink           Host  fs::symlink           [Str, Str];
     89  readlink          Host  fs::readlink          [Str, RBuf, D];
     90  chmod             Host  fs::chmod             [Str, Oct];
     91  fchmod            Host  fs::fchmod            [Fd, Oct];
-    92  chown             Host  fs::chown             [Str, D, D];
-    93  fchown            Host  fs::fchown            [Fd, D, D];
-    94  lchown            Host  fs::lchown            [Str, D, D];
+    92  chown             Host  fs_attrs::chown       [Str, D, D];
+    93  fchown            Host  fs_attrs::fchown      [Fd, D, D];
+    94  lchown            Host  fs_attrs::lchown      [Str, D, D];
     95  umask             Host  fs::umask             [Oct];
     96  gettimeofday      Guest time::gettimeofday    [Ptr, Ptr];
     97  getrlimit         Guest ids::getrlimit        [Rlimit, RlimitOut];
@@ -179,7 +179,7 @@ syscall_table! {
     129 rt_sigqueueinfo    Guest sig::rt_sigqueueinfo  [D, Sig, Ptr];
     130 rt_sigsuspend      Both sig::rt_sigsuspend    [SigSet, D];
     131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
-    132 utime             Host  fs::utime             [Str, Ptr];
+    132 utime             Host  fs_attrs::utime       [Str, Ptr];
     133 mknod             Host  fs::mknod             [Str, Oct, X];
     135 personality       Guest misc::personality     [X];
     137 statfs            Host  fs_extra::statfs      [Str, Ptr];
@@ -207,12 +207,12 @@ syscall_table! {
     188 setxattr          Host  fs_extra::setxattr    [Str, Str, Ptr, D, X];
     189 lsetxattr         Host  fs_extra::lsetxattr   [Str, Str, Ptr, D, X];
     190 fsetxattr         Host  fs_extra::fsetxattr   [Fd, Str, Ptr, D, X];
-    191 getxattr          Host  fs::getxattr          [Str, Str, Ptr, D];
-    192 lgetxattr         Host  fs::lgetxattr         [Str, Str, Ptr, D];
-    193 fgetxattr         Host  fs::fgetxattr         [Fd, Str, Ptr, D];
-    194 listxattr         Host  fs::listxattr         [Str, Ptr, D];
-    195 llistxattr        Host  fs::llistxattr        [Str, Ptr, D];
-    196 flistxattr        Host  fs::flistxattr        [Fd, Ptr, D];
+    191 getxattr          Host  fs_attrs::getxattr    [Str, Str, Ptr, D];
+    192 lgetxattr         Host  fs_attrs::lgetxattr   [Str, Str, Ptr, D];
+    193 fgetxattr         Host  fs_attrs::fgetxattr   [Fd, Str, Ptr, D];
+    194 listxattr         Host  fs_attrs::listxattr   [Str, Ptr, D];
+    195 llistxattr        Host  fs_attrs::llistxattr  [Str, Ptr, D];
+    196 flistxattr        Host  fs_attrs::flistxattr  [Fd, Ptr, D];
     197 removexattr       Host  fs_extra::removexattr [Str, Str];
     198 lremovexattr      Host  fs_extra::lremovexattr [Str, Str];
     199 fremovexattr      Host  fs_extra::fremovexattr [Fd, Str];
@@ -239,7 +239,7 @@ syscall_table! {
     232 epoll_wait        Host  epoll::epoll_wait     [Fd, Ptr, D, D];
     233 epoll_ctl         Host  epoll::epoll_ctl      [Fd, D, Fd, Ptr];
     234 tgkill            Guest sig::tgkill           [I, I, Sig];
-    235 utimes            Host  fs::utimes            [Str, Ptr];
+    235 utimes            Host  fs_attrs::utimes      [Str, Ptr];
     240 mq_open           Host  mqueue::mq_open       [Str, X, Oct, Ptr];
     241 mq_unlink         Host  mqueue::mq_unlink     [Str];
     242 mq_timedsend      Host  mqueue::mq_timedsend  [Fd, WBuf, D, D, Ptr];
@@ -253,12 +253,12 @@ syscall_table! {
     257 openat            Host  fs::openat            [DirFd, Str, OFlags, OMode];
     258 mkdirat           Host  fs::mkdirat           [DirFd, Str, Oct];
     259 mknodat           Host  fs::mknodat           [DirFd, Str, Oct, X];
-    260 fchownat          Host  fs::fchownat          [DirFd, Str, D, D, AtFlags];
-    261 futimesat         Host  fs::futimesat         [DirFd, Str, Ptr];
+    260 fchownat          Host  fs_attrs::fchownat    [DirFd, Str, D, D, AtFlags];
+    261 futimesat         Host  fs_attrs::futimesat   [DirFd, Str, Ptr];
     262 newfstatat        Host  fs::newfstatat        [DirFd, Str, StatOut, AtFlags];
     263 unlinkat          Host  fs::unlinkat          [DirFd, Str, AtFlags];
     264 renameat          Host  fs::renameat          [DirFd, Str, DirFd, Str];
-    265 linkat            Host  fs::linkat            [DirFd, Str, DirFd, Str, AtFlags];
+    265 linkat            Host  fs_attrs::linkat      [DirFd, Str, DirFd, Str, AtFlags];
     266 symlinkat         Host  fs::symlinkat         [Str, DirFd, Str];
     267 readlinkat        Host  fs::readlinkat        [DirFd, Str, RBuf, D];
     268 fchmodat          Host  fs::fchmodat          [DirFd, Str, Oct];
@@ -269,7 +269,7 @@ syscall_table! {
     275 splice            Host  splice::splice        [Fd, Ptr, Fd, Ptr, D, X];
     276 tee               Host  splice::tee           [Fd, Fd, D, X];
     278 vmsplice          Host  splice::vmsplice      [Fd, Ptr, D, X];
-    280 utimensat         Host  fs::utimensat         [DirFd, Str, Ptr, AtFlags];
+    280 utimensat         Host  fs_attrs::utimensat   [DirFd, Str, Ptr, AtFlags];
     281 epoll_pwait       Host  epoll::epoll_pwait    [Fd, Ptr, D, D, Ptr, D];
     282 signalfd          Guest signalfd              [Fd, Ptr, D];
     283 timerfd_create    Host  epoll::timerfd_create [D, X];

@@ -19,15 +19,6 @@ fn path(addr: u64) -> Result<alloc::vec::Vec<u8>, i64> {
     }
 }
 
-macro_rules! tryret {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(e) => return e,
-        }
-    };
-}
-
 pub fn mkdirat(c: &mut Ctx<'_>) -> i64 {
     let p = tryret!(path(c.args[1]));
     hypercall::call_ret(&Request::Fs(FsRequest::Mkdirat { dirfd: c.args[0] as i32, path: &p, mode: c.args[2] as u32 }))
