@@ -13,7 +13,7 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 
-use abi_shared::hypercall::{FsRequest, GuestSeg, LinuxFlock, MalformedReason, Response, SegList, XattrTarget};
+use abi_shared::hypercall::{FsRequest, GuestSeg, LinuxFlock, MalformedReason, Response, SegList};
 use abi_shared::linux::{errno, general};
 use libc::c_int;
 
@@ -49,6 +49,8 @@ const F_GETPIPE_SZ: i32 = general::F_GETPIPE_SZ as i32;
 const F_SETPIPE_SZ: i32 = general::F_SETPIPE_SZ as i32;
 const F_NOTIFY: i32 = general::F_NOTIFY as i32;
 
+mod attrs;
+mod events;
 mod extra;
 
 /// Why a request produced no result: an errno for the program, or a malformed request.
@@ -717,164 +719,13 @@ impl<'a> Fs<'a> {
         Ok(Response::Fds([read_end, write_end]))
     }
 
-    fn timerfd_create(&self, clock: i32, flags: i32) -> Handled {
-        ret(i64::from(sys::timerfd_create(clock, flags)?))
-    }
-
-    fn timerfd_settime(&self, fd: i32, flags: i32, new: &[i64; 4]) -> Handled {
-        if self.fds.is_reserved(fd) {
-            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
-        }
-        Ok(Response::Itimerspec(sys::timerfd_settime(fd, flags, new)?))
-    }
-
-    fn timerfd_gettime(&self, fd: i32) -> Handled {
-        if self.fds.is_reserved(fd) {
-            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
-        }
-        Ok(Response::Itimerspec(sys::timerfd_gettime(fd)?))
-    }
-
-    fn eventfd(&self, initval: u32, flags: i32) -> Handled {
-        ret(i64::from(sys::eventfd(initval, flags)?))
-    }
-
-    fn epoll_create(&self, cloexec: bool) -> Handled {
-        ret(i64::from(sys::epoll_create(cloexec)?))
-    }
-
-    /// epoll_ctl on the program's descriptors; the monitor's own are not there (EBADF).
-    fn epoll_ctl(&self, epfd: i32, op: i32, fd: i32, events: u32, data: u64) -> Handled {
-        if self.fds.is_reserved(epfd) || self.fds.is_reserved(fd) {
-            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
-        }
-        sys::epoll_ctl(epfd, op, fd, events, data)?;
-        ret(0)
-    }
-
-    fn epoll_wait(&self, epfd: i32, max: u32, timeout_ns: Option<u64>) -> Handled {
-        if self.fds.is_reserved(epfd) {
-            return Err(Failure::Errno(errno::EBADF as LinuxErrno));
-        }
-        // The guest checked the count; a big one must not make a big allocation here.
-        let max = (max as usize).clamp(1, MAX_EPOLL_EVENTS);
-        let timeout_ms: c_int = match timeout_ns {
-            None => -1,
-            // Rounded up, so a short timeout does not become a busy loop.
-            Some(ns) => ns.div_ceil(1_000_000).min(c_int::MAX as u64) as c_int,
-        };
-        Ok(Response::EpollEvents(sys::epoll_wait(epfd, max, timeout_ms)?))
-    }
-
-    fn linkat(&self, olddirfd: i32, oldpath: &[u8], newdirfd: i32, newpath: &[u8], flags: i32) -> Handled {
-        let follow = if flags as u32 & general::AT_SYMLINK_FOLLOW != 0 { Last::Follow } else { Last::NoFollow };
-        let old = self.at(olddirfd, oldpath, follow)?;
-        let new = self.at(newdirfd, newpath, Last::Parent)?;
-        same_mount(&old, &new)?;
-        let flags = host::link_flags_to_host(flags)?;
-        sys::linkat(old.dirfd, &old.path, new.dirfd, &new.path, flags)?;
-        ret(0)
-    }
-
-    /// utimensat; a NULL path names `dirfd` itself (futimens), NULL times mean now.
-    fn utimensat(&self, dirfd: i32, path: Option<&[u8]>, times: Option<&[(i64, i64); 2]>, flags: i32) -> Handled {
-        let (dirfd, path) = match path {
-            Some(p) => {
-                let at = self.at(dirfd, p, last_from_at_flags(flags))?;
-                (at.dirfd, Some(at.path))
-            }
-            None => (self.dirfd(dirfd)?, None),
-        };
-        let flags = host::utimensat_flags_to_host(flags)?;
-        let times = times.map(|t| {
-            t.map(|(sec, nsec)| libc::timespec { tv_sec: sec as libc::time_t, tv_nsec: host::utime_nsec_to_host(nsec) })
-        });
-        sys::utimensat(dirfd, path.as_deref(), times.as_ref(), flags)?;
-        ret(0)
-    }
-
-    fn fchownat(&self, dirfd: i32, path: &[u8], uid: u32, gid: u32, flags: i32) -> Handled {
-        let HostAt { dirfd, path, .. } = self.at(dirfd, path, last_from_at_flags(flags))?;
-        let flags = host::chown_flags_to_host(flags)?;
-        sys::fchownat(dirfd, &path, uid, gid, flags)?;
-        ret(0)
-    }
-
-    fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Handled {
-        sys::fchown(self.fd(fd)?, uid, gid)?;
-        ret(0)
-    }
-
     /// FIONREAD: how many bytes a read would return now.
     fn fionread(&self, fd: i32) -> Handled {
         ret(i64::from(sys::bytes_readable(self.fd(fd)?)?))
     }
-
-    /// The canonical absolute path of `path`, without NUL, into the segments.
-    fn realpath(&self, path: &[u8], buf: &SegList<'_>) -> Handled {
-        if let View::Mounted(view) = self.view {
-            return self.guest_realpath(view, path, buf);
-        }
-        let cpath = c_path(path)?;
-        let len = self.out_len(buf, PATH_MAX)?;
-        let resolved = std::fs::canonicalize(std::ffi::OsStr::from_bytes(cpath.as_bytes()))
-            .map_err(|e| Failure::Errno(host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO))))?;
-        let bytes = resolved.as_os_str().as_bytes();
-        if bytes.len() > len {
-            return Err(Failure::Errno(ERANGE));
-        }
-        ret(self.copy_out(buf.as_slice(), bytes, bytes.len() as i64)?)
-    }
-
-    /// realpath in a mounted view: the walk's own result, a guest path.
-    fn guest_realpath(&self, view: &Mounted, path: &[u8], buf: &SegList<'_>) -> Handled {
-        let len = self.out_len(buf, PATH_MAX)?;
-        let resolved = match self.resolve_in(view, general::AT_FDCWD, host_cwd(), path, Last::Follow)? {
-            Some(r) if r.exists => r.guest,
-            Some(_) => return Err(Failure::Errno(errno::ENOENT as LinuxErrno)),
-            // Relative to a working directory the view does not show: the host's answer.
-            None => {
-                let host = std::fs::canonicalize(std::ffi::OsStr::from_bytes(path))
-                    .map_err(|e| Failure::Errno(host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO))))?;
-                let host = host.as_os_str().as_bytes();
-                view.table().guest_of(host).unwrap_or_else(|| host.to_vec())
-            }
-        };
-        if resolved.len() > len {
-            return Err(Failure::Errno(ERANGE));
-        }
-        ret(self.copy_out(buf.as_slice(), &resolved, resolved.len() as i64)?)
-    }
 }
 
-/// Linux's largest xattr value and name list (XATTR_SIZE_MAX, XATTR_LIST_MAX).
-const XATTR_MAX: u64 = 65536;
-
 impl Fs<'_> {
-    /// getxattr and friends: the value's size when `size` is 0, else the value (ERANGE when
-    /// it does not fit), as the host reports it.
-    fn getxattr(&self, target: &XattrTarget<'_>, name: &[u8], buf: &SegList<'_>, size: u64) -> Handled {
-        let name = CString::new(name).map_err(|_| Failure::Malformed(MalformedReason::Decode))?;
-        let len = if size == 0 { 0 } else { self.out_len(buf, size.min(XATTR_MAX) as usize)? };
-        let mut value = vec![0u8; len];
-        let n = sys::getxattr(&self.xattr_target(target)?, &name, &mut value)?;
-        if len == 0 {
-            return ret(n as i64);
-        }
-        ret(self.copy_out(buf.as_slice(), &value, n as i64)?)
-    }
-
-    /// listxattr and friends: the size of the name list when `size` is 0, else the list.
-    fn listxattr(&self, target: &XattrTarget<'_>, buf: &SegList<'_>, size: u64) -> Handled {
-        let len = if size == 0 { 0 } else { self.out_len(buf, size.min(XATTR_MAX) as usize)? };
-        let mut names = vec![0u8; len];
-        let n = sys::listxattr(&self.xattr_target(target)?, &mut names)?;
-        if len == 0 {
-            return ret(n as i64);
-        }
-        ret(self.copy_out(buf.as_slice(), &names, n as i64)?)
-    }
-
     /// Record locks (the host says which commands it serves). A blocking F_SETLKW blocks
     /// the vCPU thread (or worker) like any blocking call.
     fn fcntl_lock(&self, fd: i32, cmd: i32, lock: &LinuxFlock) -> Handled {
@@ -892,48 +743,6 @@ impl Fs<'_> {
         }
         sys::flock(fd, op)?;
         ret(0)
-    }
-}
-
-/// Most fds one poll request may name (the request must fit the hypercall area).
-const MAX_POLL_FDS: usize = 1024;
-/// Most events one epoll_wait returns (more wait for the next call, as on Linux).
-const MAX_EPOLL_EVENTS: usize = 1024;
-
-impl Fs<'_> {
-    /// poll on the host. The monitor's own fds answer POLLNVAL, as closed fds do. The poll
-    /// bits Linux programs use have the same numbers on Linux and macOS (POLLIN 1, POLLPRI 2,
-    /// POLLOUT 4, POLLERR 8, POLLHUP 0x10, POLLNVAL 0x20).
-    fn poll(&self, fds: &[(i32, i16)], timeout_ns: Option<u64>) -> Handled {
-        if fds.len() > MAX_POLL_FDS {
-            return Err(Failure::Errno(EINVAL));
-        }
-        const POLLNVAL: i16 = abi_shared::linux::general::POLLNVAL as i16;
-        let reserved = |fd: i32| fd >= 0 && self.fds.is_reserved(fd);
-        let mut pfds: Vec<libc::pollfd> = fds
-            .iter()
-            // poll skips a negative fd: the monitor's own become -1 and are answered below.
-            .map(|&(fd, events)| libc::pollfd { fd: if reserved(fd) { -1 } else { fd }, events, revents: 0 })
-            .collect();
-        let timeout_ms: c_int = match timeout_ns {
-            None => -1,
-            // Rounded up, so a short timeout does not become a busy poll.
-            Some(ns) => ns.div_ceil(1_000_000).min(c_int::MAX as u64) as c_int,
-        };
-        let mut ready = sys::poll(&mut pfds, timeout_ms)?;
-        let revents = fds
-            .iter()
-            .zip(&pfds)
-            .map(|(&(fd, _), p)| {
-                if reserved(fd) {
-                    ready += 1;
-                    POLLNVAL
-                } else {
-                    p.revents
-                }
-            })
-            .collect();
-        Ok(Response::Polled { ready, revents })
     }
 }
 
