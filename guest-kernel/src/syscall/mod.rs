@@ -5,6 +5,7 @@ pub mod epoll;
 pub mod exec;
 pub mod fs;
 pub mod fs_attrs;
+pub mod fs_ctl;
 pub mod fs_extra;
 mod futex;
 pub mod ids;

@@ -4,8 +4,8 @@
 
 use super::trace::Arg::{self, *};
 use super::{
-    epoll, exec, fs, fs_attrs, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll, process,
-    splice, time, Handler,
+    epoll, exec, fs, fs_attrs, fs_ctl, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll,
+    process, splice, time, Handler,
 };
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
@@ -66,7 +66,7 @@ syscall_table! {
     13  rt_sigaction      Guest sig::rt_sigaction     [Sig, SigAct, SigActOut, D];
     14  rt_sigprocmask    Guest sig::rt_sigprocmask   [SigHow, SigSet, SigSetOut, D];
     15  rt_sigreturn      Guest sig::rt_sigreturn     [];
-    16  ioctl             Host  fs::ioctl             [Fd, Ioctl, IoctlData];
+    16  ioctl             Host  fs_ctl::ioctl         [Fd, Ioctl, IoctlData];
     17  pread64           Both  fs::pread64           [Fd, RBuf, D, D];
     18  pwrite64          Both  fs::pwrite64          [Fd, WBuf, D, D];
     19  readv             Host  fs::readv             [Fd, Ptr, D];
@@ -122,8 +122,8 @@ syscall_table! {
     69  msgsnd            Host  ipc::msgsnd           [D, Ptr, D, X];
     70  msgrcv            Host  ipc::msgrcv           [D, Ptr, D, D, X];
     71  msgctl            Host  ipc::msgctl           [D, D, Ptr];
-    72  fcntl             Host  fs::fcntl             [Fd, Fcntl, FcntlData];
-    73  flock             Host  fs::flock             [Fd, D];
+    72  fcntl             Host  fs_ctl::fcntl         [Fd, Fcntl, FcntlData];
+    73  flock             Host  fs_ctl::flock         [Fd, D];
     74  fsync             Host  fs::fsync             [Fd];
     75  fdatasync         Host  fs::fdatasync         [Fd];
     76  truncate          Host  fs::truncate          [Str, D];
