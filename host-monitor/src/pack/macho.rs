@@ -18,6 +18,7 @@ use goblin::mach::Mach;
 use super::payload::MAGIC;
 
 /// The entitlements a packed macOS program is signed with: Hypervisor.framework's.
+#[cfg_attr(not(feature = "macos-pack"), allow(dead_code))]
 pub const ENTITLEMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
