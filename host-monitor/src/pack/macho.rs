@@ -15,7 +15,8 @@ use goblin::mach::header::MH_EXECUTE;
 use goblin::mach::load_command::CommandVariant;
 use goblin::mach::Mach;
 
-use super::payload::MAGIC;
+/// Bytes every linuxrun runtime holds: the name of the variable [`super::cache`] reads.
+const LINUXRUN_MARK: &[u8] = b"LINUXRUN_CACHE_DIR";
 
 /// The entitlements a packed macOS program is signed with: Hypervisor.framework's.
 #[cfg_attr(not(feature = "macos-pack"), allow(dead_code))]
@@ -88,7 +89,9 @@ pub fn check_runtime(bytes: &[u8]) -> Result<(), String> {
     if bytes.windows(packed.len()).any(|w| w == packed.as_slice()) {
         return Err("is already a packed program; give a plain linuxrun".into());
     }
-    if !bytes.windows(MAGIC.len()).any(|w| w == MAGIC) {
+    // A name only linuxrun's packed-program start reads (the payload's magic is no sign:
+    // the compiler may compare it as immediates).
+    if !bytes.windows(LINUXRUN_MARK.len()).any(|w| w == LINUXRUN_MARK) {
         return Err(format!("is a Mach-O executable but not linuxrun; {HOW}"));
     }
     Ok(())
