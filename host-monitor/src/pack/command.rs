@@ -117,7 +117,9 @@ fn target(arg: Option<&str>) -> Result<Target, Failure> {
     match arg {
         None | Some(LINUX_TARGET) => Ok(Target::Linux),
         Some(MAC_TARGET) => Ok(Target::MacX86_64),
-        Some("aarch64-apple-darwin") => Err(fail(1)(format!("--target aarch64-apple-darwin: {}", macho::APPLE_SILICON))),
+        Some("aarch64-apple-darwin") => {
+            Err(fail(1)(format!("--target aarch64-apple-darwin: {}", macho::APPLE_SILICON)))
+        }
         Some(other) => Err(fail(2)(format!("--target {other}: the targets are {LINUX_TARGET} and {MAC_TARGET}"))),
     }
 }
@@ -127,7 +129,8 @@ fn runtime(args: &PackArgs, target: Target) -> Result<Vec<u8>, Failure> {
     match (target, &args.runtime) {
         (Target::Linux, Some(p)) => output::runtime(p).map_err(fail(1)),
         (Target::Linux, None) => {
-            let me = std::env::current_exe().map_err(|e| fail(1)(format!("cannot find this linuxrun: {}", plain(&e))))?;
+            let me =
+                std::env::current_exe().map_err(|e| fail(1)(format!("cannot find this linuxrun: {}", plain(&e))))?;
             output::runtime(&me).map_err(fail(1))
         }
         (Target::MacX86_64, None) => Err(fail(1)(format!(
@@ -198,9 +201,11 @@ fn pack(args: &PackArgs) -> Result<(), Failure> {
         Target::MacX86_64 => {
             output::check(&output, &bytes).map_err(fail(1))?;
             let name = show(program.rsplit(|&b| b == b'/').next().unwrap_or(b"program"));
-            let signed = macho::embed_and_sign(&runtime, &bytes, &format!("linuxrun.packed.{name}")).map_err(fail(1))?;
+            let signed =
+                macho::embed_and_sign(&runtime, &bytes, &format!("linuxrun.packed.{name}")).map_err(fail(1))?;
             output::write_atomically(&output, |out| {
-                std::io::Write::write_all(out, &signed).map_err(|e| format!("cannot write {}: {}", output.display(), plain(&e)))
+                std::io::Write::write_all(out, &signed)
+                    .map_err(|e| format!("cannot write {}: {}", output.display(), plain(&e)))
             })
             .map_err(fail(1))?;
             eprintln!(
