@@ -19,7 +19,7 @@ use goblin::mach::Mach;
 const LINUXRUN_MARK: &[u8] = b"LINUXRUN_CACHE_DIR";
 
 /// The entitlements a packed macOS program is signed with: Hypervisor.framework's.
-#[cfg_attr(not(feature = "macos-pack"), allow(dead_code))]
+#[cfg_attr(not(all(feature = "macos-pack", target_os = "linux")), allow(dead_code))]
 pub const ENTITLEMENTS: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
 <plist version="1.0">
@@ -98,7 +98,7 @@ pub fn check_runtime(bytes: &[u8]) -> Result<(), String> {
 }
 
 /// The runtime with `payload` embedded, ad-hoc signed as `identifier` with [`ENTITLEMENTS`].
-#[cfg(feature = "macos-pack")]
+#[cfg(all(feature = "macos-pack", target_os = "linux"))]
 pub fn embed_and_sign(runtime: &[u8], payload: &[u8], identifier: &str) -> Result<Vec<u8>, String> {
     use apple_codesign::{MachOSigner, SettingsScope, SigningSettings};
 
@@ -116,11 +116,11 @@ pub fn embed_and_sign(runtime: &[u8], payload: &[u8], identifier: &str) -> Resul
     Ok(signed)
 }
 
-#[cfg(not(feature = "macos-pack"))]
+#[cfg(not(all(feature = "macos-pack", target_os = "linux")))]
 pub fn embed_and_sign(_runtime: &[u8], _payload: &[u8], _identifier: &str) -> Result<Vec<u8>, String> {
-    Err("this linuxrun was built without macOS packing (cargo feature `macos-pack`, on by default; \
-         the runtimes of scripts/build-static and scripts/build-macos leave it out): \
-         pack with a plain `cargo build` linuxrun"
+    Err("this linuxrun cannot pack for macOS: that needs a Linux linuxrun built with the cargo feature \
+         `macos-pack` (on by default; the runtimes of scripts/build-static and scripts/build-macos leave it \
+         out): pack with a plain `cargo build` linuxrun on Linux"
         .into())
 }
 
@@ -153,11 +153,11 @@ mod tests {
         let elf = check_runtime(b"\x7fELF\x02\x01\x01").unwrap_err();
         assert!(elf.contains("not a Mach-O") && elf.contains("scripts/build-macos"), "{elf}");
         assert!(check_runtime(b"#!/bin/sh\n").unwrap_err().contains("not a Mach-O"));
-        let arm = check_runtime(&header(CPU_TYPE_ARM64 as u32, MH_EXECUTE)).unwrap_err();
+        let arm = check_runtime(&header(CPU_TYPE_ARM64, MH_EXECUTE)).unwrap_err();
         assert!(arm.contains("Apple Silicon"), "{arm}");
-        let dylib = check_runtime(&header(CPU_TYPE_X86_64 as u32, 6)).unwrap_err();
+        let dylib = check_runtime(&header(CPU_TYPE_X86_64, 6)).unwrap_err();
         assert!(dylib.contains("not an executable"), "{dylib}");
-        let plain = check_runtime(&header(CPU_TYPE_X86_64 as u32, MH_EXECUTE)).unwrap_err();
+        let plain = check_runtime(&header(CPU_TYPE_X86_64, MH_EXECUTE)).unwrap_err();
         assert!(plain.contains("not linuxrun"), "{plain}");
     }
 
