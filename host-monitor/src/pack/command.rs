@@ -372,6 +372,19 @@ mod tests {
     }
 
     #[test]
+    fn targets_and_info() {
+        assert_eq!(target(None).ok(), Some(Target::Linux));
+        assert_eq!(target(Some("x86_64-unknown-linux-gnu")).ok(), Some(Target::Linux));
+        assert_eq!(target(Some("x86_64-apple-darwin")).ok(), Some(Target::MacX86_64));
+        let arm = target(Some("aarch64-apple-darwin")).err().unwrap();
+        assert!(arm.code == 1 && arm.message.contains("Apple Silicon"), "{}", arm.message);
+        assert_eq!(target(Some("mips")).err().unwrap().code, 2);
+        let a = parse(&["--info", "x.packed"]).unwrap();
+        assert!(a.program.is_none() && a.info.as_deref() == Some(Path::new("x.packed")));
+        assert!(parse(&["prog", "--info", "x.packed"]).is_err());
+    }
+
+    #[test]
     fn environment_and_add_arguments() {
         assert_eq!(baked_env(&["A=b=c".into()]).unwrap(), [(b"A".to_vec(), b"b=c".to_vec())]);
         assert!(baked_env(&["=x".into()]).is_err());
