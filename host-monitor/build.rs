@@ -60,6 +60,63 @@ fn main() {
     }
     let kernel = target_dir.join(guest_target()).join("release/guest-kernel");
     println!("cargo:rustc-env=LINUXRUN_GUEST_KERNEL={}", kernel.display());
+    hypervisor_stub(&manifest, &out);
+}
+
+/// A cross build for Intel macOS from another OS (scripts/build-macos) has no macOS SDK,
+/// whose `Hypervisor.framework/Hypervisor.tbd` the linker would read to learn what the
+/// framework exports. Write our own text stub, listing the `hv_*` functions that
+/// `src/vmm/hvf_sys.rs` declares in its `#[link(name = "Hypervisor", kind = "framework")]`
+/// block, and put its directory first in the framework search path. The linked program
+/// then names the framework by its install name and the functions by name, exactly as a
+/// build against the SDK does; dyld binds them on the Mac. On a Mac (an SDK present) the
+/// SDK's stub is used as before.
+fn hypervisor_stub(manifest: &Path, out: &Path) {
+    let cross_to_intel_mac = env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos")
+        && env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64")
+        && !cfg!(target_os = "macos");
+    if !cross_to_intel_mac {
+        return;
+    }
+    let source = manifest.join("src/vmm/hvf_sys.rs");
+    println!("cargo:rerun-if-changed={}", source.display());
+    let text = std::fs::read_to_string(&source).unwrap_or_else(|e| fail(&format!("{}: {e}", source.display())));
+    let symbols = hypervisor_functions(&text);
+    if symbols.is_empty() {
+        fail(&format!("{}: no Hypervisor.framework functions found for the link stub", source.display()));
+    }
+    let frameworks = out.join("frameworks");
+    let dir = frameworks.join("Hypervisor.framework");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| fail(&format!("{}: {e}", dir.display())));
+    let list: Vec<String> = symbols.iter().map(|s| format!("_{s}")).collect();
+    let tbd = format!(
+        "--- !tapi-tbd\n\
+         tbd-version:     4\n\
+         targets:         [ x86_64-macos ]\n\
+         install-name:    '/System/Library/Frameworks/Hypervisor.framework/Versions/A/Hypervisor'\n\
+         exports:\n\
+         \x20 - targets:         [ x86_64-macos ]\n\
+         \x20   symbols:         [ {} ]\n\
+         ...\n",
+        list.join(", ")
+    );
+    let path = dir.join("Hypervisor.tbd");
+    std::fs::write(&path, tbd).unwrap_or_else(|e| fail(&format!("{}: {e}", path.display())));
+    println!("cargo:rustc-link-search=framework={}", frameworks.display());
+}
+
+/// The `pub fn hv_*` names declared after the `#[link(name = "Hypervisor"` attribute.
+fn hypervisor_functions(text: &str) -> Vec<String> {
+    let Some(start) = text.find("#[link(name = \"Hypervisor\"") else { return Vec::new() };
+    let block = &text[start..];
+    let block = &block[..block.find("\n}").unwrap_or(block.len())];
+    block
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub fn "))
+        .filter_map(|l| l.split('(').next())
+        .map(|name| name.trim().to_string())
+        .filter(|name| name.starts_with("hv_"))
+        .collect()
 }
 
 /// Makes sure the guest target's standard library is installed. rustup installs the

@@ -1,13 +1,16 @@
 //! `linuxrun pack` end to end: pack programs, run the packed files, compare them with the
 //! native runs; with the host's libraries hidden (an empty directory mounted over
 //! /usr/lib/x86_64-linux-gnu in a private mount namespace) so that only the payload can
-//! satisfy the loader; 20 concurrent first runs; bad input.
+//! satisfy the loader; 20 concurrent first runs; bad input; a signed Mach-O for Intel Macs
+//! packed here (parsed, its signature verified, its entitlement and payload read back).
 //!
 //!   cargo test -p linuxrun-tests --test pack [-- FILTER...]
 //!
 //! Environment: LINUXRUN (the linuxrun that packs; default target/debug/linuxrun),
 //! LINUXRUN_RUNTIME (the static runtime to embed; default: built by scripts/build-static),
-//! CI (a missing /dev/kvm, unshare or root is then an error instead of a counted skip).
+//! LINUXRUN_MACOS_RUNTIME (the macOS runtime; default: built by scripts/build-macos),
+//! CI (a missing /dev/kvm, unshare or root, or a macOS runtime that cannot be built, is
+//! then an error instead of a counted skip).
 
 use linuxrun_tests::fixtures;
 use linuxrun_tests::process::{self, Outcome, Status};
@@ -59,6 +62,11 @@ const CASES: &[Case] = &[
     ("hidden_libs_nss", hidden_libs_nss),
     ("hidden_libs_from_a_root", hidden_libs_from_a_root),
     ("static_program", static_program),
+    ("hidden_libs_jq", hidden_libs_jq),
+    ("hidden_libs_curl", hidden_libs_curl),
+    ("hidden_libs_gcc", hidden_libs_gcc),
+    ("macos_bad_input", macos_bad_input),
+    ("macos_mach_o", macos_mach_o),
 ];
 
 fn main() -> ExitCode {
@@ -567,4 +575,339 @@ fn hidden_libs_from_a_root(ctx: &Ctx) -> Verdict {
         ));
     }
     Verdict::Pass
+}
+
+fn hidden_libs_jq(ctx: &Ctx) -> Verdict {
+    // libjq and libonig (the regular expression) come from the payload.
+    let program = r#"[range(5)] | map(. * 3) | {sum: add, matched: ("linuxrun" | test("n+u")), joined: join("-")}"#;
+    hidden_case(ctx, "jq", "jq", &["jq"], &["-c", "-n", program])
+}
+
+fn hidden_libs_curl(ctx: &Ctx) -> Verdict {
+    // libcurl and its libraries (TLS, HTTP/2, SSH, LDAP, IDN...): --version loads them all.
+    hidden_case(ctx, "curl", "curl", &["curl"], &["--version"])
+}
+
+/// The GCC driver's programs and files outside `/usr/bin/gcc`'s own libraries: what a
+/// compile and link needs when /usr/lib/x86_64-linux-gnu is hidden. The executables among
+/// them bring their libraries (cc1: libisl, libmpc, libmpfr, libgmp, libzstd; as and ld:
+/// libbfd, libctf, libsframe, libopcodes, libjansson).
+const GCC_ADDS: &[&str] = &[
+    "/usr/lib/gcc/x86_64-linux-gnu/12/cc1",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/collect2",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/lto-wrapper",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/liblto_plugin.so",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/include",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/crtbegin.o",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/crtbeginS.o",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/crtend.o",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/crtendS.o",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/libgcc.a",
+    "/usr/lib/gcc/x86_64-linux-gnu/12/libgcc_s.so",
+    "/usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
+    "/usr/bin/as",
+    "/usr/bin/ld",
+    "/usr/lib/x86_64-linux-gnu/Scrt1.o",
+    "/usr/lib/x86_64-linux-gnu/crti.o",
+    "/usr/lib/x86_64-linux-gnu/crtn.o",
+    "/usr/lib/x86_64-linux-gnu/libc.so",
+    "/usr/lib/x86_64-linux-gnu/libc_nonshared.a",
+];
+
+/// A packed gcc compiles and links a C file with the host's libraries hidden: the driver
+/// execs cc1, as, collect2 and ld from the payload. Its object file is byte for byte the
+/// native gcc's, and the program it links prints what the natively built one prints.
+fn hidden_libs_gcc(ctx: &Ctx) -> Verdict {
+    if let Some(why) = &ctx.no_hiding {
+        return Verdict::Skip(why.clone());
+    }
+    let Some(version) = gcc_major() else { return Verdict::Skip("no gcc".into()) };
+    if version != "12" {
+        // GCC_ADDS names gcc 12's directory (Debian 12's).
+        return Verdict::Skip(format!("gcc {version}: the case lists gcc 12's files"));
+    }
+    let mut pack_args: Vec<&str> = vec!["gcc"];
+    for add in GCC_ADDS {
+        pack_args.extend(["--add", add]);
+    }
+    let packed = try_or_fail!(pack(ctx, "gcc", &pack_args));
+    let dir = ctx.scratch.join("gcc-work");
+    try_or_fail!(std::fs::create_dir_all(&dir));
+    let source = ctx.scratch.join("gcc-work/prog.c");
+    try_or_fail!(std::fs::write(
+        &source,
+        "#include <stdio.h>\n#include <string.h>\nint main(int argc, char **argv) {\n    \
+         printf(\"%d args, %zu bytes in argv[0]\\n\", argc, strlen(argv[0]));\n    return 3;\n}\n"
+    ));
+    let (k, v) = cache_env(ctx, "gcc");
+    let compile = |gcc: OsString, hide: bool, out: &str, extra: &[&str]| -> Outcome {
+        let mut argv: Vec<OsString> = vec![gcc, "-O2".into()];
+        argv.extend(extra.iter().map(OsString::from));
+        argv.extend(["-o".into(), dir.join(out).into(), source.clone().into()]);
+        if hide {
+            run(&hidden(ctx, &[(&k, &v)], &argv), &dir)
+        } else {
+            run(&argv, &dir)
+        }
+    };
+    for (what, out) in [
+        ("compile", compile(packed.clone().into(), true, "packed.o", &["-c"])),
+        ("link", compile(packed.into(), true, "packed-prog", &[])),
+    ] {
+        if out.status != Status::Exit(0) {
+            return Verdict::Fail(format!(
+                "packed gcc ({what}): {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    for (what, out) in [
+        ("compile", compile("gcc".into(), false, "native.o", &["-c"])),
+        ("link", compile("gcc".into(), false, "native-prog", &[])),
+    ] {
+        if out.status != Status::Exit(0) {
+            return Verdict::Fail(format!(
+                "native gcc ({what}): {}: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    let (a, b) = (std::fs::read(dir.join("native.o")), std::fs::read(dir.join("packed.o")));
+    if a.is_err() || a.ok() != b.ok() {
+        return Verdict::Fail("the packed gcc's object file differs from the native one's".into());
+    }
+    // Same argv[0] length: both programs are run under the name ./prog.
+    let run_prog = |name: &str| {
+        let prog = dir.join("prog");
+        let _ = std::fs::remove_file(&prog);
+        match std::fs::copy(dir.join(name), &prog) {
+            Ok(_) => run(&["./prog".into(), "x".into()], &dir),
+            Err(e) => Outcome { status: Status::Exit(-1), stdout: Vec::new(), stderr: e.to_string().into_bytes() },
+        }
+    };
+    same("gcc-built program", &run_prog("native-prog"), &run_prog("packed-prog"))
+}
+
+fn gcc_major() -> Option<String> {
+    let out = std::process::Command::new("gcc").arg("-dumpversion").output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().split('.').next()?.to_string())
+}
+
+/// `linuxrun pack --target`'s bad input, with no macOS runtime built: an unknown target
+/// (usage, 2), Apple Silicon (refused, 1), a Linux runtime for macOS, a Mach-O runtime for
+/// Linux, an arm64 Mach-O, a missing --runtime (1); a message and no output left behind.
+fn macos_bad_input(ctx: &Ctx) -> Verdict {
+    let dir = ctx.scratch.join("bad-macos");
+    try_or_fail!(std::fs::create_dir_all(&dir));
+    // A 64-bit Mach-O executable header: magic, CPU type, subtype, MH_EXECUTE, no commands.
+    let macho = |cputype: u32| -> Vec<u8> {
+        [0xfeed_facfu32, cputype, 3, 2, 0, 0, 0, 0].iter().flat_map(|v| v.to_le_bytes()).collect()
+    };
+    try_or_fail!(fixtures::file(&dir, "arm64-macho", &macho(0x0100_000c), 0o755));
+    try_or_fail!(fixtures::file(&dir, "x86-macho", &macho(0x0100_0007), 0o755));
+    let out = s(&dir.join("out"));
+    let report = s(&ctx.programs.report);
+    let (runtime, arm, x86) = (s(&ctx.runtime), s(&dir.join("arm64-macho")), s(&dir.join("x86-macho")));
+    let mac = "x86_64-apple-darwin";
+    let cases: Vec<(Vec<&str>, u8, &str)> = vec![
+        (vec!["--target", "riscv64gc-unknown-linux-gnu"], 2, "the targets are"),
+        (vec!["--target", "aarch64-apple-darwin", "--runtime", &arm], 1, "Apple Silicon"),
+        (vec!["--target", mac, "--runtime", &runtime], 1, "not a Mach-O"),
+        (vec!["--target", mac, "--runtime", &arm], 1, "Apple Silicon"),
+        (vec!["--target", mac, "--runtime", &x86], 1, "not linuxrun"),
+        (vec!["--target", mac], 1, "needs --runtime"),
+        (vec!["--runtime", &x86], 1, "--target x86_64-apple-darwin"),
+    ];
+    for (args, code, words) in cases {
+        let mut argv: Vec<OsString> = vec![ctx.linuxrun.clone().into(), "pack".into(), report.clone().into()];
+        argv.extend(args.iter().map(OsString::from));
+        argv.extend(["-o".into(), out.clone().into()]);
+        let o = run(&argv, &ctx.scratch);
+        let err = String::from_utf8_lossy(&o.stderr);
+        if o.status != Status::Exit(code as i32) || !err.contains("linuxrun: pack:") || !err.contains(words) {
+            return Verdict::Fail(format!(
+                "pack {args:?}: expected exit {code} and {words:?}, got {}: {err}",
+                o.status
+            ));
+        }
+        if let Some(left) = leftovers(&dir) {
+            return Verdict::Fail(format!("pack {args:?} left {left}"));
+        }
+    }
+    Verdict::Pass
+}
+
+/// The macOS runtime: LINUXRUN_MACOS_RUNTIME, else scripts/build-macos (cached in target/;
+/// it prints the runtime's path last). Err: why it cannot be had (a counted skip).
+fn macos_runtime(workspace: &Path) -> Result<PathBuf, String> {
+    if let Some(r) = std::env::var_os("LINUXRUN_MACOS_RUNTIME") {
+        return Ok(PathBuf::from(r));
+    }
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(workspace.join("scripts/build-macos"))
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("scripts/build-macos: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("scripts/build-macos failed ({}; its errors are above)", out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().ok_or("scripts/build-macos printed nothing")?;
+    println!("note: the macOS runtime took {:.1} s (scripts/build-macos)", started.elapsed().as_secs_f64());
+    Ok(workspace.join(last.trim()))
+}
+
+/// `linuxrun pack --info FILE`: its status and stdout.
+fn pack_info(ctx: &Ctx, file: &Path) -> (Status, String) {
+    let o = run(&[ctx.linuxrun.clone().into(), "pack".into(), "--info".into(), file.into()], &ctx.scratch);
+    (o.status, String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+fn payload_key(info: &str) -> Option<&str> {
+    info.lines().find_map(|l| l.strip_prefix("payload: ")?.split(", key ").nth(1))
+}
+
+/// A Mach-O for Intel Macs, packed and signed here: it parses (goblin) as an x86_64
+/// executable linking only macOS's own libraries and Hypervisor.framework; its code
+/// signature verifies (apple-codesign's verifier), is ad-hoc and carries the hypervisor
+/// entitlement; its payload is listed back by `pack --info` and is the very payload packed
+/// for Linux; a changed byte of the payload breaks the signature.
+fn macos_mach_o(ctx: &Ctx) -> Verdict {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace").to_path_buf();
+    let runtime = match macos_runtime(&workspace) {
+        Ok(r) => r,
+        Err(why) => return Verdict::Skip(why),
+    };
+    let report = s(&ctx.programs.report);
+    let out = ctx.scratch.join("report.macos");
+    let argv: Vec<OsString> = [
+        ctx.linuxrun.as_os_str(),
+        "pack".as_ref(),
+        report.as_ref(),
+        "--target".as_ref(),
+        "x86_64-apple-darwin".as_ref(),
+        "--runtime".as_ref(),
+        runtime.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+        "--args".as_ref(),
+        "baked".as_ref(),
+    ]
+    .iter()
+    .map(|a| a.to_os_string())
+    .collect();
+    let o = run(&argv, &ctx.scratch);
+    if o.status != Status::Exit(0) {
+        return Verdict::Fail(format!(
+            "pack --target x86_64-apple-darwin: {}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    let bytes = try_or_fail!(std::fs::read(&out));
+    if let Err(why) = check_macho(&bytes) {
+        return Verdict::Fail(why);
+    }
+    if let Err(why) = check_signature(&bytes) {
+        return Verdict::Fail(why);
+    }
+    let (status, info) = pack_info(ctx, &out);
+    if status != Status::Exit(0)
+        || !info.contains("Mach-O for macOS")
+        || !info.contains("SHA-256: matches")
+        || !info.contains(&format!("packed program: {report}"))
+        || !info.contains("arguments before yours: baked")
+        || !info.contains("libc.so.6")
+    {
+        return Verdict::Fail(format!("pack --info on the Mach-O: {status}: {info}"));
+    }
+    // The payload does not depend on the target.
+    let linux = try_or_fail!(pack(ctx, "report_for_linux", &[&report, "--args", "baked"]));
+    let (_, linux_info) = pack_info(ctx, &linux);
+    if payload_key(&info).is_none() || payload_key(&info) != payload_key(&linux_info) {
+        return Verdict::Fail(format!("payload keys differ:\nmacOS: {info}\nLinux: {linux_info}"));
+    }
+    // The signature covers the payload: change one byte of it.
+    let magic = b"LINUXRUN-PACK\0\0\x01";
+    let Some(at) = bytes.windows(magic.len()).rposition(|w| w == magic) else {
+        return Verdict::Fail("no payload header in the Mach-O".into());
+    };
+    let mut damaged = bytes.clone();
+    damaged[at + 100] ^= 0x55;
+    if signature_problems(&damaged).is_empty() {
+        return Verdict::Fail("the signature still verifies with a changed payload byte".into());
+    }
+    Verdict::Pass
+}
+
+fn check_macho(bytes: &[u8]) -> Result<(), String> {
+    use goblin::mach::load_command::CommandVariant;
+    let macho = match goblin::mach::Mach::parse(bytes).map_err(|e| format!("goblin: {e}"))? {
+        goblin::mach::Mach::Binary(m) => m,
+        goblin::mach::Mach::Fat(_) => return Err("a universal Mach-O".into()),
+    };
+    if macho.header.cputype != goblin::mach::cputype::CPU_TYPE_X86_64
+        || macho.header.filetype != goblin::mach::header::MH_EXECUTE
+        || !macho.is_64
+    {
+        return Err(format!("not an x86_64 executable: {:?}", macho.header));
+    }
+    if !macho.load_commands.iter().any(|c| matches!(c.command, CommandVariant::CodeSignature(_))) {
+        return Err("no LC_CODE_SIGNATURE".into());
+    }
+    let libs: Vec<&str> = macho.libs.iter().copied().filter(|l| *l != "self").collect();
+    let hypervisor = "/System/Library/Frameworks/Hypervisor.framework/Versions/A/Hypervisor";
+    if !libs.contains(&hypervisor) || !libs.iter().any(|l| l.starts_with("/usr/lib/libSystem")) {
+        return Err(format!("does not link Hypervisor.framework and libSystem: {libs:?}"));
+    }
+    if let Some(foreign) = libs.iter().find(|l| !l.starts_with("/usr/lib/") && !l.starts_with("/System/Library/")) {
+        return Err(format!("links {foreign}, which a Mac does not have"));
+    }
+    Ok(())
+}
+
+/// apple-codesign's verification of the signature, less what it says of every ad-hoc
+/// signature: an ad-hoc signature has no cryptographic (CMS) part, only an empty CMS blob,
+/// which its verifier reports as a CMS parse error (or as a missing CMS signature). The
+/// rest (the code directory's page hashes and special-slot hashes against the file) stands.
+fn signature_problems(bytes: &[u8]) -> Vec<String> {
+    use apple_codesign::VerificationProblemType as P;
+    let adhoc_cms_empty = apple_codesign::MachFile::parse(bytes)
+        .ok()
+        .and_then(|f| {
+            f.nth_macho(0)
+                .ok()
+                .and_then(|m| m.code_signature().ok().flatten())
+                .map(|s| s.signature_data().ok().flatten().is_none_or(<[u8]>::is_empty))
+        })
+        .unwrap_or(false);
+    apple_codesign::verify_macho_data(bytes)
+        .into_iter()
+        .filter(|p| !(adhoc_cms_empty && matches!(p.problem, P::CmsError(_) | P::NoCryptographicSignature)))
+        .map(|p| p.to_string())
+        .collect()
+}
+
+fn check_signature(bytes: &[u8]) -> Result<(), String> {
+    let problems = signature_problems(bytes);
+    if !problems.is_empty() {
+        return Err(format!("the code signature does not verify: {}", problems.join("; ")));
+    }
+    let file = apple_codesign::MachFile::parse(bytes).map_err(|e| e.to_string())?;
+    let macho = file.nth_macho(0).map_err(|e| e.to_string())?;
+    let signature = macho.code_signature().map_err(|e| e.to_string())?.ok_or("no embedded signature")?;
+    let cd = signature.code_directory().map_err(|e| e.to_string())?.ok_or("no code directory")?;
+    if !cd.flags.contains(apple_codesign::CodeSignatureFlags::ADHOC) {
+        return Err(format!("not an ad-hoc signature: flags {:?}", cd.flags));
+    }
+    let entitlements = signature.entitlements().map_err(|e| e.to_string())?.ok_or("no entitlements")?;
+    let plist = plist::Value::from_reader_xml(entitlements.as_str().as_bytes()).map_err(|e| e.to_string())?;
+    let granted =
+        plist.as_dictionary().and_then(|d| d.get("com.apple.security.hypervisor")).and_then(|v| v.as_boolean());
+    if granted != Some(true) {
+        return Err(format!("the hypervisor entitlement is not granted: {}", entitlements.as_str()));
+    }
+    Ok(())
 }

@@ -3,7 +3,10 @@
 //! Exit status: 0 written; 2 usage; 127 the program, its interpreter or a library it
 //! needs not found; 126 the program is not an x86_64 ELF (a 32-bit or foreign one, a
 //! script); 1 anything else (an `--add` that does not exist, a payload over the limit, an
-//! unusable runtime, an unwritable OUTPUT).
+//! unusable runtime, an unwritable OUTPUT, `--target aarch64-apple-darwin`).
+//!
+//! `--target x86_64-apple-darwin --runtime MACOS-LINUXRUN` writes a signed Mach-O for Intel
+//! Macs ([`super::macho`]); `linuxrun pack --info PACKED` lists a packed file of either kind.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -15,7 +18,7 @@ use clap::Parser;
 use super::collect::{show, Collection, Collector, Item};
 use super::payload::{self, Entry, Kind, Manifest};
 use super::source::{plain, Source};
-use super::{hints, output};
+use super::{hints, macho, output};
 use crate::vfs::mounts::normalize;
 
 #[derive(Parser, Debug)]
@@ -23,12 +26,17 @@ use crate::vfs::mounts::normalize;
     name = "linuxrun pack",
     about = "Pack a Linux program, its loader, libraries and chosen files into one executable",
     override_usage = "linuxrun pack PROGRAM [-o OUTPUT] [--add HOST[:GUEST]]... [--root DIR] [--env NAME=VALUE]... \
-                      [--runtime PATH] [--args ARG...]"
+                      [--target TRIPLE] [--runtime PATH] [--args ARG...]\n       \
+                      linuxrun pack --info PACKED"
 )]
 struct PackArgs {
     /// The program: a path, or a name looked up in PATH (in the root with --root).
-    #[arg(value_name = "PROGRAM")]
-    program: OsString,
+    #[arg(value_name = "PROGRAM", required_unless_present = "info")]
+    program: Option<OsString>,
+
+    /// List what a packed file (for Linux or macOS) holds, instead of packing.
+    #[arg(long, value_name = "PACKED", conflicts_with = "program")]
+    info: Option<PathBuf>,
 
     /// The packed executable to write (default: PROGRAM's name with ".packed", here).
     #[arg(short, long, value_name = "OUTPUT")]
@@ -47,9 +55,15 @@ struct PackArgs {
     #[arg(long = "env", value_name = "NAME=VALUE")]
     envs: Vec<OsString>,
 
-    /// The linuxrun to embed; must be statically linked (default: this one, if it is).
+    /// The linuxrun to embed: for Linux a static one (default: this one, if it is); for
+    /// macOS one built by scripts/build-macos (required).
     #[arg(long, value_name = "PATH")]
     runtime: Option<PathBuf>,
+
+    /// The host the output runs on: x86_64-unknown-linux-gnu (default) or
+    /// x86_64-apple-darwin (a signed Mach-O for Intel Macs).
+    #[arg(long, value_name = "TRIPLE")]
+    target: Option<String>,
 
     /// Arguments placed before the user's; everything after --args.
     #[arg(long, value_name = "ARG", num_args = 1.., allow_hyphen_values = true)]
@@ -75,7 +89,11 @@ pub fn main(argv: &[OsString]) -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    match pack(&args) {
+    let done = match &args.info {
+        Some(packed) => info(packed),
+        None => pack(&args),
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { message, code }) => {
             eprintln!("linuxrun: pack: {message}");
@@ -84,20 +102,79 @@ pub fn main(argv: &[OsString]) -> ExitCode {
     }
 }
 
+/// The host a packed program runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Linux,
+    /// An Intel Mac: a signed Mach-O.
+    MacX86_64,
+}
+
+const LINUX_TARGET: &str = "x86_64-unknown-linux-gnu";
+const MAC_TARGET: &str = "x86_64-apple-darwin";
+
+fn target(arg: Option<&str>) -> Result<Target, Failure> {
+    match arg {
+        None | Some(LINUX_TARGET) => Ok(Target::Linux),
+        Some(MAC_TARGET) => Ok(Target::MacX86_64),
+        Some("aarch64-apple-darwin") => {
+            Err(fail(1)(format!("--target aarch64-apple-darwin: {}", macho::APPLE_SILICON)))
+        }
+        Some(other) => Err(fail(2)(format!("--target {other}: the targets are {LINUX_TARGET} and {MAC_TARGET}"))),
+    }
+}
+
+/// The runtime's bytes, checked for the target.
+fn runtime(args: &PackArgs, target: Target) -> Result<Vec<u8>, Failure> {
+    match (target, &args.runtime) {
+        (Target::Linux, Some(p)) => output::runtime(p).map_err(fail(1)),
+        (Target::Linux, None) => {
+            let me =
+                std::env::current_exe().map_err(|e| fail(1)(format!("cannot find this linuxrun: {}", plain(&e))))?;
+            output::runtime(&me).map_err(fail(1))
+        }
+        (Target::MacX86_64, None) => Err(fail(1)(format!(
+            "--target {MAC_TARGET} needs --runtime: a linuxrun built for macOS (scripts/build-macos prints its path)"
+        ))),
+        (Target::MacX86_64, Some(p)) => {
+            let bytes = std::fs::read(p).map_err(|e| fail(1)(format!("--runtime {}: {}", p.display(), plain(&e))))?;
+            macho::check_runtime(&bytes).map_err(|e| fail(1)(format!("--runtime {}: {e}", p.display())))?;
+            Ok(bytes)
+        }
+    }
+}
+
+/// `linuxrun pack --info PACKED`: what the payload of a packed file holds, whichever host it
+/// is for, and whether its bytes are still the packed ones.
+fn info(packed: &Path) -> Result<(), Failure> {
+    let bytes = std::fs::read(packed).map_err(|e| fail(1)(format!("{}: {}", packed.display(), plain(&e))))?;
+    let section = output::embedded_payload(&bytes)
+        .ok_or_else(|| fail(1)(format!("{}: not a packed program (no linuxrun payload inside)", packed.display())))?;
+    let p = payload::Payload::parse(section).map_err(|e| fail(1)(format!("{}: {e}", packed.display())))?;
+    let m = p.manifest().map_err(|e| fail(1)(format!("{}: {e}", packed.display())))?;
+    let kind = if macho::is_macho(&bytes) { "Mach-O for macOS" } else { "ELF for Linux" };
+    println!("file: {} ({kind})", packed.display());
+    println!("payload SHA-256: {}", if p.verify() { "matches its key" } else { "DOES NOT MATCH (damaged)" });
+    super::run::print_info(&p, &m, &super::cache::cache_root(), section.len());
+    if p.verify() {
+        Ok(())
+    } else {
+        Err(fail(1)(format!("{}: the payload is damaged", packed.display())))
+    }
+}
+
 fn pack(args: &PackArgs) -> Result<(), Failure> {
     let env = baked_env(&args.envs).map_err(fail(2))?;
-    let runtime_path = match &args.runtime {
-        Some(p) => p.clone(),
-        None => std::env::current_exe().map_err(|e| fail(1)(format!("cannot find this linuxrun: {}", plain(&e))))?,
-    };
-    let runtime = output::runtime(&runtime_path).map_err(fail(1))?;
+    let target = target(args.target.as_deref())?;
+    let runtime = runtime(args, target)?;
+    let program_arg = args.program.as_deref().unwrap_or_default();
     let source = Source::new(match &args.root {
         Some(r) => {
             Some(std::fs::canonicalize(r).map_err(|e| fail(1)(format!("--root {}: {}", r.display(), plain(&e))))?)
         }
         None => None,
     });
-    let program = program_path(&source, &args.program)?;
+    let program = program_path(&source, program_arg)?;
     let mut collector = Collector::new(source.clone(), std::env::var_os("LD_LIBRARY_PATH").as_deref());
     collector.program(&program).map_err(|e| Failure { message: e.message, code: e.code })?;
     for add in &args.adds {
@@ -119,7 +196,25 @@ fn pack(args: &PackArgs) -> Result<(), Failure> {
     let manifest = manifest(args, &program, env, &collection);
     let bytes = payload::encode(&manifest, |e| read_entry(&collection, e))
         .map_err(|e| fail(1)(format!("reading the files to pack: {}", plain(&e))))?;
-    output::write(&output, &runtime, &bytes).map_err(fail(1))?;
+    match target {
+        Target::Linux => output::write(&output, &runtime, &bytes).map_err(fail(1))?,
+        Target::MacX86_64 => {
+            output::check(&output, &bytes).map_err(fail(1))?;
+            let name = show(program.rsplit(|&b| b == b'/').next().unwrap_or(b"program"));
+            let signed =
+                macho::embed_and_sign(&runtime, &bytes, &format!("linuxrun.packed.{name}")).map_err(fail(1))?;
+            output::write_atomically(&output, |out| {
+                std::io::Write::write_all(out, &signed)
+                    .map_err(|e| format!("cannot write {}: {}", output.display(), plain(&e)))
+            })
+            .map_err(fail(1))?;
+            eprintln!(
+                "linuxrun: pack: {} is a Mach-O for Intel Macs, ad-hoc signed with the {} entitlement",
+                output.display(),
+                macho::HYPERVISOR_ENTITLEMENT
+            );
+        }
+    }
     report(&output, &manifest, &collection, bytes.len());
     Ok(())
 }
@@ -206,6 +301,7 @@ fn refuse_overwriting_inputs(output: &Path, collection: &Collection) -> Result<(
 }
 
 fn manifest(args: &PackArgs, program: &[u8], env: EnvPairs, c: &Collection) -> Manifest {
+    let argv0 = args.program.as_deref().unwrap_or_default().as_bytes().to_vec();
     let entries = c
         .items
         .iter()
@@ -220,7 +316,7 @@ fn manifest(args: &PackArgs, program: &[u8], env: EnvPairs, c: &Collection) -> M
         .collect();
     Manifest {
         program: program.to_vec(),
-        argv0: args.program.as_bytes().to_vec(),
+        argv0,
         args: args.args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         env,
         binds: c.binds.iter().cloned().collect(),
@@ -273,6 +369,19 @@ mod tests {
         assert_eq!(a.args, ["-o", "x", "--add", "y"]);
         assert!(parse(&[]).is_err());
         assert!(parse(&["p", "--bogus"]).is_err());
+    }
+
+    #[test]
+    fn targets_and_info() {
+        assert_eq!(target(None).ok(), Some(Target::Linux));
+        assert_eq!(target(Some("x86_64-unknown-linux-gnu")).ok(), Some(Target::Linux));
+        assert_eq!(target(Some("x86_64-apple-darwin")).ok(), Some(Target::MacX86_64));
+        let arm = target(Some("aarch64-apple-darwin")).err().unwrap();
+        assert!(arm.code == 1 && arm.message.contains("Apple Silicon"), "{}", arm.message);
+        assert_eq!(target(Some("mips")).err().unwrap().code, 2);
+        let a = parse(&["--info", "x.packed"]).unwrap();
+        assert!(a.program.is_none() && a.info.as_deref() == Some(Path::new("x.packed")));
+        assert!(parse(&["prog", "--info", "x.packed"]).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! - [`source`], [`elf`], [`ldcache`], [`collect`]: finding what the loader will load;
 //! - [`hints`]: what the program may still need (dlopen, gconv, NSS);
 //! - [`payload`]: the OS-neutral format; [`output`]: embedding it in the runtime;
+//!   [`macho`]: for macOS, a signed Mach-O made on Linux;
 //! - [`cache`], [`run`]: a packed program's start (extraction, then an ordinary run).
 
 mod cache;
@@ -15,6 +16,7 @@ mod command;
 mod elf;
 mod hints;
 mod ldcache;
+mod macho;
 mod output;
 mod payload;
 mod run;

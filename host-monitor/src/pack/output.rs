@@ -1,6 +1,7 @@
 //! Writing the packed executable: the runtime with the payload in a section (an ELF note
-//! in its own loaded segment, by libsui), written to a temporary file beside OUTPUT and
-//! renamed at the end, so that a failure never leaves a partial OUTPUT.
+//! in its own loaded segment, by libsui; for macOS see [`super::macho`]), written to a
+//! temporary file beside OUTPUT and renamed at the end, so that a failure never leaves a
+//! partial OUTPUT.
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -16,6 +17,12 @@ pub const MAX_PAYLOAD: u64 = u32::MAX as u64 - 4096;
 /// The runtime's bytes, checked: a static x86_64 ELF without a payload of its own.
 pub fn runtime(path: &Path) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("--runtime {}: {}", path.display(), plain(&e)))?;
+    if super::macho::is_macho(&bytes) {
+        return Err(format!(
+            "--runtime {}: is a Mach-O (a linuxrun for macOS): pack for macOS with --target x86_64-apple-darwin",
+            path.display()
+        ));
+    }
     elf::check_x86_64(&bytes).map_err(|e| format!("--runtime {}: {e}", path.display()))?;
     let parsed = goblin::elf::Elf::parse(&bytes).map_err(|e| format!("--runtime {}: {e}", path.display()))?;
     if parsed.interpreter.is_some() || !parsed.libraries.is_empty() {
@@ -33,8 +40,9 @@ pub fn runtime(path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Write `runtime` with `payload` as OUTPUT (mode 0755), atomically.
-pub fn write(output: &Path, runtime: &[u8], payload: &[u8]) -> Result<(), String> {
+/// Refuse a payload over [`MAX_PAYLOAD`] and an OUTPUT that is a directory, before any
+/// work on the output.
+pub fn check(output: &Path, payload: &[u8]) -> Result<(), String> {
     if payload.len() as u64 > MAX_PAYLOAD {
         return Err(format!(
             "the compressed payload is {} MiB, more than the limit of {} MiB",
@@ -45,8 +53,24 @@ pub fn write(output: &Path, runtime: &[u8], payload: &[u8]) -> Result<(), String
     if output.is_dir() {
         return Err(format!("{}: OUTPUT is a directory", output.display()));
     }
+    Ok(())
+}
+
+/// Write `runtime` (a Linux ELF) with `payload` as OUTPUT (mode 0755), atomically.
+pub fn write(output: &Path, runtime: &[u8], payload: &[u8]) -> Result<(), String> {
+    check(output, payload)?;
+    write_atomically(output, |out| {
+        libsui::Elf::new(runtime).append(SECTION, payload, out).map_err(|e| format!("embedding the payload: {e}"))
+    })
+}
+
+/// Write OUTPUT (mode 0755) with what `fill` writes, through a temporary file beside it.
+pub fn write_atomically(
+    output: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), String>,
+) -> Result<(), String> {
     let tmp = temp_beside(output);
-    let result = write_new(&tmp, runtime, payload)
+    let result = write_new(&tmp, fill)
         .and_then(|()| std::fs::rename(&tmp, output).map_err(|e| format!("{}: {}", output.display(), plain(&e))));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -54,13 +78,31 @@ pub fn write(output: &Path, runtime: &[u8], payload: &[u8]) -> Result<(), String
     result
 }
 
-fn write_new(tmp: &Path, runtime: &[u8], payload: &[u8]) -> Result<(), String> {
+fn write_new(
+    tmp: &Path,
+    fill: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), String>,
+) -> Result<(), String> {
     let what = |e: std::io::Error| format!("cannot write {}: {}", tmp.display(), plain(&e));
     let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o755).open(tmp).map_err(what)?;
     let mut out = std::io::BufWriter::new(file);
-    libsui::Elf::new(runtime).append(SECTION, payload, &mut out).map_err(|e| format!("embedding the payload: {e}"))?;
+    fill(&mut out)?;
     out.flush().map_err(what)?;
     out.get_ref().sync_all().map_err(what)
+}
+
+/// The payload embedded in a packed file (a Linux ELF or an Intel Mach-O), read from the
+/// file's bytes: what `linuxrun pack --info` lists.
+pub fn embedded_payload(bytes: &[u8]) -> Option<&[u8]> {
+    if super::macho::is_macho(bytes) {
+        return super::macho::payload_in(bytes);
+    }
+    let parsed = goblin::elf::Elf::parse(bytes).ok()?;
+    let notes = parsed.iter_note_headers(bytes)?;
+    notes.flatten().filter(|n| n.name == "SUI").find_map(|n| {
+        // libsui's note: a little-endian u16 name length, the name, then the data.
+        let len = u16::from_le_bytes(n.desc.get(..2)?.try_into().ok()?) as usize;
+        (n.desc.get(2..2 + len)? == SECTION.as_bytes()).then(|| &n.desc[2 + len..])
+    })
 }
 
 /// `.NAME.tmp-PID` in OUTPUT's directory (a rename there is atomic).

@@ -49,6 +49,14 @@ fn prepare(section: &'static [u8]) -> Result<Entry, String> {
         print_info(&payload, &manifest, &root, section.len());
         return Ok(Entry::Exit(ExitCode::SUCCESS));
     }
+    if cfg!(target_arch = "aarch64") {
+        // `pack` embeds only x86_64 runtimes, so this is a hand-made file; say it before
+        // extracting anything (docs/macos.md, "Apple Silicon").
+        return Err("this packed program is an x86_64 Linux program, and this linuxrun runtime is for arm64, \
+             which cannot run it yet (on a Mac: Apple Silicon's Hypervisor.framework runs only arm64 guests; \
+             see docs/macos.md)"
+            .into());
+    }
     let tree = match cache::ensure(&root, &payload, &manifest) {
         Ok(tree) => tree,
         // A read-only or foreign home cache: /tmp still serves.
@@ -105,7 +113,7 @@ fn options_from_env() -> Vec<OsString> {
     opts
 }
 
-fn print_info(payload: &Payload<'_>, m: &Manifest, cache_root: &std::path::Path, section_len: usize) {
+pub(super) fn print_info(payload: &Payload<'_>, m: &Manifest, cache_root: &std::path::Path, section_len: usize) {
     let dir = cache_root.join(payload.key_hex());
     println!("packed program: {} (argv[0] {})", show(&m.program), show(&m.argv0));
     println!("packed by: {}", m.packed_by);
