@@ -357,40 +357,4 @@ mod tests {
         guard.reserve(fd);
         assert!(!list(&guard).contains(&fd));
     }
-
-    #[cfg(target_os = "linux")]
-    fn open_host(path: &[u8]) -> Response {
-        let mut ram = vec![0u8; 4096];
-        let mem = mem_with(&mut ram);
-        let flags = (general::O_RDONLY | general::O_CLOEXEC) as i32;
-        handle(&FdGuard::default(), &mem, &ProcfsRequest::OpenHostProc { path, flags, mode: 0 })
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn host_proc_opens_the_machine_and_refuses_our_own_process() {
-        let eacces = Response::Ret(-(errno::EACCES as i64));
-        // Our own entries would be the monitor's: refused, however they are named.
-        assert_eq!(open_host(b"self/mem"), eacces);
-        assert_eq!(open_host(b"thread-self/status"), eacces);
-        assert_eq!(open_host(format!("{}/mem", std::process::id()).as_bytes()), eacces);
-        // SAFETY: gettid takes no arguments and cannot fail.
-        let tid = unsafe { libc::gettid() };
-        assert_eq!(open_host(format!("{tid}/status").as_bytes()), eacces);
-        // Paths must stay below /proc.
-        let bad = open_host(b"../etc/passwd");
-        assert!(matches!(bad, Response::Malformed(_)), "{bad:?}");
-        assert!(matches!(open_host(b"1//stat"), Response::Malformed(_)));
-        // The machine's files and other processes open as the host's.
-        let mut meminfo = String::new();
-        adopt(match open_host(b"meminfo") {
-            Response::Ret(fd) => fd,
-            other => panic!("{other:?}"),
-        })
-        .read_to_string(&mut meminfo)
-        .unwrap();
-        assert!(meminfo.starts_with("MemTotal:"), "{meminfo}");
-        assert!(matches!(open_host(b"1/stat"), Response::Ret(fd) if fd >= 0 && { drop(adopt(fd)); true }));
-        assert_eq!(open_host(b"no-such-name"), Response::Ret(-(errno::ENOENT as i64)));
-    }
 }
