@@ -160,11 +160,22 @@ static void blocking(void)
     expect_err("interrupted_despite_sa_restart", msgrcv(id, &m, sizeof m.mtext, 0, 0), EINTR);
     signal(SIGALRM, SIG_DFL);
 
+    // The child says when it is about to wait, so that a slow fork (a loaded machine)
+    // cannot make the removal come first (then msgrcv is EINVAL, not EIDRM).
+    int ready[2];
+    if (pipe(ready) != 0)
+        return;
     child = fork();
     if (child == 0) {
+        close(ready[0]);
+        close(ready[1]);
         int r = msgrcv(id, &m, sizeof m.mtext, 0, 0);
         _exit(r == -1 && errno == EIDRM ? 0 : 1);
     }
+    close(ready[1]);
+    char byte;
+    (void)read(ready[0], &byte, 1); // EOF: the child closed its end, just before msgrcv
+    close(ready[0]);
     nap_ms(50);
     expect_ok("remove_queue", msgctl(id, IPC_RMID, NULL));
     nqueues--;
