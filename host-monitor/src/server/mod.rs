@@ -56,7 +56,25 @@ pub struct FdGuard {
 
 impl FdGuard {
     pub fn reserve(&self, fd: i32) {
-        write(&self.reserved).push(fd);
+        let mut reserved = write(&self.reserved);
+        if !reserved.contains(&fd) {
+            reserved.push(fd);
+        }
+    }
+
+    /// A forked child's VM descriptors replace the parent's (`old`, as the child inherited
+    /// them) with its own (`new`). An old one still open (another thread's vCPU, whose
+    /// thread the child does not have) stays the monitor's: the program must neither see
+    /// nor clobber it.
+    pub fn replace_vm_fds(&self, old: &[i32], new: &[i32]) {
+        for &fd in old.iter().filter(|fd| !new.contains(fd)) {
+            if crate::host::sys::fd_flags(fd).is_err() {
+                self.unreserve(fd);
+            }
+        }
+        for &fd in new {
+            self.reserve(fd);
+        }
     }
 
     pub fn unreserve(&self, fd: i32) {
