@@ -53,10 +53,12 @@ pub struct FdRange {
 }
 
 impl FdRange {
-    /// Whether the program may hold numbers at or above the floor (its hard limit lies
-    /// above it): then the monitor's descriptors are among the program's numbers.
+    /// Whether the program may hold numbers at or above the floor from the start (its
+    /// soft limit lies above it): then the monitor's descriptors are among the program's
+    /// numbers. (A program that raises its soft limit above the floor later gets there
+    /// too: see `ControlRequest::SetFdLimit`.)
     pub fn shared(&self) -> bool {
-        self.nofile.1 > self.floor as u64
+        self.nofile.0 > self.floor as u64
     }
 }
 

@@ -165,12 +165,29 @@ static void dup2_everywhere(void)
     rm_tmpdir();
 }
 
+/* A program that raises its soft limit (where the hard one allows) names the new numbers:
+ * dup2 there works, /proc/self/fd lists it, close_range closes it. Then the limit goes
+ * back. */
+static void raised_soft_limit(void)
+{
+    struct rlimit up = lim;
+    if (lim.rlim_max > lim.rlim_cur)
+        up.rlim_cur = lim.rlim_max - lim.rlim_cur > 2048 ? lim.rlim_cur + 2048 : lim.rlim_max;
+    check("raise_soft", setrlimit(RLIMIT_NOFILE, &up) == 0);
+    int top = (int)up.rlim_cur - 1;
+    check("raised_dup2_top", dup2(0, top) == top && listed(top));
+    close_from(3);
+    check("raised_closed", !listed(top) && fcntl(top, F_GETFD) == -1);
+    check("lower_again", setrlimit(RLIMIT_NOFILE, &lim) == 0);
+}
+
 int main(void)
 {
     limits();
     dup_near_the_limit();
     open_until_emfile();
     dup2_everywhere();
+    raised_soft_limit();
     struct rlimit again;
     getrlimit(RLIMIT_NOFILE, &again);
     check("limits_unchanged", again.rlim_cur == lim.rlim_cur && again.rlim_max == lim.rlim_max);

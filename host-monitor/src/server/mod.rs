@@ -50,7 +50,8 @@ pub struct FdGuard {
     /// Lowest fd number the monitor may take for itself (the program's fds lie below,
     /// unless `shared`).
     floor: AtomicI32,
-    /// The program may hold numbers at and above the floor too (see `FdRange::shared`).
+    /// The program may hold numbers at and above the floor too: its soft limit lies above
+    /// the floor, or did (see `FdRange::shared`).
     shared: AtomicBool,
 }
 
@@ -89,8 +90,10 @@ impl FdGuard {
         self.floor.load(Ordering::Relaxed)
     }
 
-    pub fn set_shared(&self, shared: bool) {
-        self.shared.store(shared, Ordering::Relaxed);
+    /// From now on the program may hold numbers at and above the floor (it never stops:
+    /// it may keep them after lowering its limit).
+    pub fn set_shared(&self) {
+        self.shared.store(true, Ordering::Relaxed);
     }
 
     pub fn shared(&self) -> bool {
