@@ -9,7 +9,7 @@
 //! are not movable: the library that drives them keeps the numbers.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockWriteGuard, TryLockError, Weak};
 
 use crate::host::sys;
 
@@ -41,9 +41,23 @@ impl MovableFd {
         self.with(|fd| fd.as_raw_fd())
     }
 
+    /// The write lock, waited for while uses end. A use cut short by a fork (another
+    /// thread held the read lock then) never ends in the child: after about a second
+    /// the move is given up rather than waited for for ever.
+    fn exclusive(&self) -> Option<RwLockWriteGuard<'_, OwnedFd>> {
+        for _ in 0..1000 {
+            match self.fd.try_write() {
+                Ok(fd) => return Some(fd),
+                Err(TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+                Err(TryLockError::WouldBlock) => std::thread::sleep(std::time::Duration::from_millis(1)),
+            }
+        }
+        None
+    }
+
     /// Make it name what `file` names, at the same number (dup2 onto it).
     pub fn replace_with(&self, file: BorrowedFd<'_>) -> sys::SysResult<()> {
-        let fd = self.fd.write().unwrap_or_else(PoisonError::into_inner);
+        let fd = self.exclusive().ok_or(abi_shared::linux::errno::EBUSY as crate::host::LinuxErrno)?;
         sys::dup2(file.as_raw_fd(), fd.as_raw_fd())?;
         sys::set_cloexec_quietly(fd.as_raw_fd(), true);
         Ok(())
@@ -52,7 +66,7 @@ impl MovableFd {
     /// Move to the lowest free number at or above `floor` (failing that, any free number),
     /// closing `from`, unless it has moved already. Returns the new number.
     fn move_from(&self, from: i32, floor: i32) -> Option<i32> {
-        let mut fd = self.fd.write().unwrap_or_else(PoisonError::into_inner);
+        let mut fd = self.exclusive()?;
         if fd.as_raw_fd() != from {
             return None;
         }
