@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use kvm_bindings::{
     kvm_fpu, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, kvm_userspace_memory_region, kvm_vcpu_events, kvm_xcrs,
-    kvm_xsave, CpuId, Msrs, KVM_MAX_CPUID_ENTRIES,
+    kvm_xsave, Msrs, KVM_MAX_CPUID_ENTRIES,
 };
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd, VmFd};
 
@@ -41,10 +41,7 @@ pub struct KvmVm {
 /// the address space that created it), so the VM sits behind a lock with a generation
 /// number that tells each vCPU whether it must be rebuilt.
 struct KvmShared {
-    /// What KVM supports of CPUID, for each new vCPU. /dev/kvm itself is closed once the
-    /// VM exists (a forked child opens it again for its own VM): one descriptor fewer
-    /// among the program's numbers where the host leaves no room above its limit.
-    cpuid: CpuId,
+    kvm: Kvm,
     vm: Mutex<VmFd>,
     /// Bumped each time the VM is replaced (in a forked child).
     generation: AtomicU64,
@@ -176,8 +173,7 @@ impl KvmVm {
             // the VM; the VM fd stays open while hypercalls are served.
             unsafe { libc::ioctl(cell.load(Ordering::Acquire), KVM_SET_USER_MEMORY_REGION, &region) == 0 }
         }));
-        let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| failed("KVM_GET_SUPPORTED_CPUID", e))?;
-        let vcpu = new_vcpu(&cpuid, &vm, 0, fd_floor)?;
+        let vcpu = new_vcpu(&kvm, &vm, 0, fd_floor)?;
         let detected = if read_msr(&vcpu, MSR_PVM_ID) == Some(PVM_ID_VALUE) { Flavour::Pvm } else { Flavour::Classic };
         let flavour = match force {
             Some(f) if f != detected => {
@@ -190,10 +186,9 @@ impl KvmVm {
             }
             _ => detected,
         };
-        let owned = vec![vm.as_raw_fd(), vcpu.as_raw_fd()];
-        drop(kvm);
+        let owned = vec![kvm.as_raw_fd(), vm.as_raw_fd(), vcpu.as_raw_fd()];
         let shared = Arc::new(KvmShared {
-            cpuid,
+            kvm,
             vm: Mutex::new(vm),
             generation: AtomicU64::new(0),
             window_vm_fd,
@@ -210,7 +205,7 @@ impl KvmVm {
 /// `_IO(KVMIO, 0x41)`.
 const KVM_CREATE_VCPU: libc::c_ulong = 0xAE41;
 
-fn new_vcpu(cpuid: &CpuId, vm: &VmFd, id: u64, floor: i32) -> Result<VcpuFd, VmmError> {
+fn new_vcpu(kvm: &Kvm, vm: &VmFd, id: u64, floor: i32) -> Result<VcpuFd, VmmError> {
     // Created with the bare ioctl rather than `VmFd::create_vcpu`: that maps the vCPU's
     // kvm_run area, a mapping that would outlive the moved descriptor and keep the vCPU,
     // and with it the whole VM, alive until the process exits (where tearing it down then
@@ -223,7 +218,8 @@ fn new_vcpu(cpuid: &CpuId, vm: &VmFd, id: u64, floor: i32) -> Result<VcpuFd, Vmm
     let fd = move_fd_high(v0, floor)?;
     // SAFETY: fd is the vCPU descriptor we just created and own.
     let vcpu = unsafe { vm.create_vcpu_from_rawfd(fd) }.map_err(|e| failed("adopting the vCPU fd", e))?;
-    vcpu.set_cpuid2(cpuid).map_err(|e| failed("KVM_SET_CPUID2", e))?;
+    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| failed("KVM_GET_SUPPORTED_CPUID", e))?;
+    vcpu.set_cpuid2(&cpuid).map_err(|e| failed("KVM_SET_CPUID2", e))?;
     Ok(vcpu)
 }
 
@@ -351,7 +347,7 @@ impl Vm for KvmVm {
     fn after_fork_child(&self, mem: &GuestMemory) -> Result<(), VmmError> {
         let sh = &self.shared;
         let ram = sh.ram_slots.lock().map_err(|_| VmmError::Failed("RAM slot lock poisoned".into()))?.clone();
-        let new = new_vm(&open_kvm(sh.fd_floor)?, &ram, sh.fd_floor)?;
+        let new = new_vm(&sh.kvm, &ram, sh.fd_floor)?;
         let new_fd = new.as_raw_fd();
         let mut vm = sh.vm.lock().map_err(|_| VmmError::Failed("VM lock poisoned".into()))?;
         // Dropping the parent's VmFd only closes this process's descriptor.
@@ -364,7 +360,7 @@ impl Vm for KvmVm {
             }
         }
         if let Ok(mut o) = sh.owned.lock() {
-            *o = vec![new_fd];
+            *o = vec![sh.kvm.as_raw_fd(), new_fd];
         }
         if let Ok(mut first) = self.first_vcpu.lock() {
             first.take();
@@ -393,7 +389,7 @@ impl KvmShared {
     /// A vCPU on the current VM; its descriptor is recorded as the monitor's.
     fn new_vcpu(&self, id: u64) -> Result<VcpuFd, VmmError> {
         let vm = self.vm.lock().map_err(|_| VmmError::Failed("VM lock poisoned".into()))?;
-        let v = new_vcpu(&self.cpuid, &vm, id, self.fd_floor)?;
+        let v = new_vcpu(&self.kvm, &vm, id, self.fd_floor)?;
         if let Ok(mut o) = self.owned.lock() {
             o.push(v.as_raw_fd());
         }
