@@ -4,27 +4,35 @@
 //! close stderr at exit); `--strace` lines, `--stats` and linuxrun's errors must still reach
 //! the user. The copy sits above the program's descriptors, with the monitor's own.
 
-use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsRawFd;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-static STDERR: OnceLock<File> = OnceLock::new();
+use crate::own_fd::MovableFd;
+
+static STDERR: OnceLock<Arc<MovableFd>> = OnceLock::new();
 
 /// Duplicate fd 2 to the lowest free fd at or above `floor`; returns it (for the fd guard).
 pub fn init(floor: i32) -> Option<i32> {
-    let file = File::from(crate::host::sys::dup_above_floor(std::io::stderr(), floor).ok()?);
-    let fd = file.as_raw_fd();
-    STDERR.set(file).ok()?;
+    let copy = MovableFd::new(crate::host::sys::dup_above_floor(std::io::stderr(), floor).ok()?);
+    let fd = copy.raw();
+    STDERR.set(copy).ok()?;
     Some(fd)
 }
 
 /// Write a whole message (one write, so lines from different threads do not interleave).
 pub fn write(bytes: &[u8]) {
     match STDERR.get() {
-        Some(mut f) => {
-            let _ = f.write_all(bytes);
-        }
+        Some(copy) => copy.with(|fd| {
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                match rustix::io::write(fd, rest) {
+                    Ok(0) => break,
+                    Ok(n) => rest = &rest[n..],
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(_) => break,
+                }
+            }
+        }),
         None => {
             let _ = std::io::stderr().write_all(bytes);
         }

@@ -414,12 +414,7 @@ impl Machine {
             if had_worker {
                 self.wake = self.vm.wake_eventfd(ports::HYPERCALL_WAKE);
             }
-            for fd in old_fds {
-                server.fds.unreserve(fd);
-            }
-            for fd in self.vm.owned_fds() {
-                server.fds.reserve(fd);
-            }
+            server.fds.replace_vm_fds(&old_fds, &self.vm.owned_fds());
             server.reset_hypercalls();
             if let Some(l) = link.take() {
                 server.set_vfork_done(l.child_keeps());

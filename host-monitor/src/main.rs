@@ -14,6 +14,7 @@ mod guest_mem;
 mod host;
 mod machine;
 mod native;
+mod own_fd;
 mod pack;
 mod program;
 mod server;
@@ -105,6 +106,9 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let startup = startup::collect(&launch, &fds);
     let guard = server::FdGuard::default();
     guard.set_floor(fds.floor);
+    if fds.shared() {
+        guard.set_shared();
+    }
     for fd in machine.vm.owned_fds().into_iter().chain(diag_fd).chain(loadavg_fd).chain(strace_fd) {
         guard.reserve(fd);
     }

@@ -13,14 +13,14 @@
 //! opened while the program runs, it would take the program's lowest free descriptor.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use crate::own_fd::MovableFd;
 use std::time::Instant;
 
 struct Source {
-    loadavg: File,
+    loadavg: Arc<MovableFd>,
     cpus: u32,
     epoch: Instant,
 }
@@ -38,8 +38,8 @@ const READING_LIFETIME_NANOS: u64 = 1_000_000;
 /// for the fd guard. Without it (no /proc: macOS) every answer is "spare".
 pub fn init(floor: i32) -> Option<i32> {
     let low = File::open("/proc/loadavg").ok()?;
-    let loadavg = File::from(crate::host::sys::move_above_floor(low.into(), floor).ok()?);
-    let fd = loadavg.as_raw_fd();
+    let loadavg = MovableFd::new(crate::host::sys::move_above_floor(low.into(), floor).ok()?);
+    let fd = loadavg.raw();
     // The count is the whole host's, so it is set against all its CPUs, not the ones this
     // process may use (a container's quota or cpuset would make an idle host look busy).
     // SAFETY: sysconf takes no pointers.
@@ -59,7 +59,7 @@ pub fn spare_core() -> bool {
         return SPARE.load(Ordering::Relaxed);
     }
     let mut buf = [0u8; 128];
-    let spare = match src.loadavg.read_at(&mut buf, 0) {
+    let spare = match src.loadavg.with(|fd| rustix::io::pread(fd, &mut buf, 0)) {
         Ok(n) => running_threads(&buf[..n]).is_none_or(|running| leaves_a_core(running, src.cpus)),
         Err(_) => true,
     };

@@ -45,10 +45,21 @@ pub fn reclose_stdio() {
 }
 
 /// The monitor's own descriptors live at or above `floor`, above the soft RLIMIT_NOFILE the
-/// program sees, so the program finds fd numbers exactly where Linux would put them.
+/// program sees where the host leaves room, so the program finds fd numbers exactly where
+/// Linux would put them.
 pub struct FdRange {
     pub floor: i32,
     pub nofile: (u64, u64),
+}
+
+impl FdRange {
+    /// Whether the program may hold numbers at or above the floor from the start (its
+    /// soft limit lies above it): then the monitor's descriptors are among the program's
+    /// numbers. (A program that raises its soft limit above the floor later gets there
+    /// too: see `ControlRequest::SetFdLimit`.)
+    pub fn shared(&self) -> bool {
+        self.nofile.0 > self.floor as u64
+    }
 }
 
 /// How many descriptors the monitor keeps room for above the floor: its own few dozen,
@@ -97,12 +108,14 @@ pub fn reserve_fd_range() -> FdRange {
         ROOM_SOFT.store(want, Ordering::Relaxed);
         FdRange { floor: soft.min(i32::MAX as u64) as i32, nofile: (soft, hard) }
     } else {
-        // Unprivileged with soft = hard: the monitor's descriptors must stay below it.
-        // No room above: take the top of the range and show the program a lower limit
-        // (keeping at least half of it for the program).
+        // Unprivileged with soft = hard: no number above the limit can be had, so the
+        // monitor's descriptors sit among the program's, in a block below the top (not at
+        // it: programs like to name soft - 1). The program still sees and gets exactly the
+        // host's limits: a number of that block it names (dup2, F_DUPFD) is made free by
+        // moving the monitor's descriptor away (`own_fd`).
         ROOM_SOFT.store(hard, Ordering::Relaxed);
         let floor = soft - (soft / 2).min(MONITOR_FDS);
-        FdRange { floor: floor as i32, nofile: (floor, hard) }
+        FdRange { floor: floor as i32, nofile: (soft, hard) }
     };
     set_soft_nofile(ROOM_SOFT.load(Ordering::Relaxed));
     range
@@ -204,7 +217,7 @@ pub fn with_fd_room<T>(make: impl FnOnce() -> T) -> T {
 #[allow(clippy::unnecessary_cast)]
 /// The limits the program starts with, by Linux resource number: the host's own (through
 /// the host personality: macOS numbers them differently), except RLIMIT_NOFILE, which is
-/// what the program may use below the monitor's descriptors.
+/// the host's too (see `reserve_fd_range`).
 fn host_rlimits(fds: &FdRange) -> Vec<(u32, u64, u64)> {
     const LINUX_RLIMIT_NOFILE: u32 = 7;
     (0..16u32)

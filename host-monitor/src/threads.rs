@@ -683,17 +683,11 @@ impl ThreadHost {
                 crate::signals::set_worker_thread(false);
                 only_this_vcpu(start.vcpu);
                 set_main(start.vcpu);
-                for fd in old_fds {
-                    self.server.fds.unreserve(fd);
-                }
                 // The child's first vCPU gets a hypercall worker as the parent's first has
                 // one (the guest, seeing the shared-memory transport, sends it its
                 // requests): the eventfd of its port, one of the monitor's descriptors.
                 let wake =
                     if self.exitless { self.vm.wake_eventfd(abi_shared::layout::ports::HYPERCALL_WAKE) } else { None };
-                for fd in self.vm.owned_fds() {
-                    self.server.fds.reserve(fd);
-                }
                 self.server.reset_hypercalls();
                 if let Some(l) = link.take() {
                     self.server.set_vfork_done(l.child_keeps());
@@ -715,6 +709,10 @@ impl ThreadHost {
         // The VM is rebuilt: the other vCPUs, if they were suspended, may resume.
         drop(suspension);
         vcpu.resume_after_fork().map_err(vmm)?;
+        if matches!(side, ForkSide::Child(..)) {
+            // The child's VM, wake eventfd and (just now) vCPU are the monitor's.
+            self.server.fds.replace_vm_fds(&old_fds, &self.vm.owned_fds());
+        }
         Ok(side)
     }
 

@@ -1222,3 +1222,23 @@ fn getgroups_shows_the_supplementary_groups() {
     assert_eq!(native, "3: 5 6 100\n");
     assert_eq!(with_groups(true), native);
 }
+
+/// RLIMIT_NOFILE reads as the host's, soft and hard: as inherited, with soft = hard (where
+/// linuxrun without CAP_SYS_RESOURCE has no room above the limit for its own descriptors),
+/// and with room.
+#[test]
+fn the_fd_limits_read_as_the_hosts() {
+    if !kvm_available() {
+        return;
+    }
+    let show = "ulimit -Sn; ulimit -Hn; ulimit -n 100 && ulimit -Sn";
+    for outer in ["", "ulimit -n 1000;", "ulimit -Sn 700;"] {
+        let sh = |inner: String| {
+            let out = Command::new("/bin/sh").args(["-c", &format!("{outer} {inner}")]).output().expect("sh runs");
+            text(&out.stdout)
+        };
+        let native = sh(format!("/bin/sh -c '{show}'"));
+        let under = sh(format!("exec {} /bin/sh -c '{show}'", linuxrun()));
+        assert_eq!(under, native, "after `{outer}`");
+    }
+}

@@ -2,7 +2,8 @@
  * and /proc/sys/kernel/random (names, types, modes, whether they open for reading), the
  * contents of files whose values do not change while the test runs (domainname,
  * nr_hugepages...), a subdirectory (kernel/keys), access() as sysctl decides it (root
- * cannot write a read-only sysctl), writing a value back, and what does not exist; then
+ * cannot write a read-only sysctl), writing a value back (domainname, vm/nr_hugepages) and
+ * a value vm/nr_hugepages refuses, and what does not exist; then
  * making and removing names in /proc, which Linux refuses by what the name is (EEXIST,
  * ENOENT, ENOTDIR, EACCES), except through a link out of /proc (/proc/self/cwd/...). */
 #include "common.h"
@@ -162,6 +163,30 @@ static void make_and_remove(void)
     rm_tmpdir();
 }
 
+/* Write a sysctl's current value back (it changes nothing, where the host allows the
+ * write at all), then a value it refuses; print what open and write say. */
+static void write_back(const char *path, const char *name)
+{
+    char label[96];
+    long n = slurp(path);
+    int fd = open(path, O_WRONLY);
+    snprintf(label, sizeof label, "%s_open", name);
+    checkf(label, 1, "%s", fd >= 0 ? "ok" : errname(errno));
+    if (fd < 0)
+        return;
+    ssize_t w = write(fd, g_buf, (size_t)n);
+    checkf(name, 1, "%s", w == n ? "ok" : errname(errno));
+    close(fd);
+    fd = open(path, O_WRONLY);
+    errno = 0;
+    w = fd >= 0 ? write(fd, "x\n", 2) : -1;
+    snprintf(label, sizeof label, "%s_bad_value", name);
+    checkf(label, 1, "%s", w >= 0 ? "accepted" : errname(errno));
+    if (fd >= 0)
+        close(fd);
+    show(path);
+}
+
 int main(void)
 {
     list("/proc/sys");
@@ -233,6 +258,7 @@ int main(void)
         close(fd);
         show("/proc/sys/kernel/domainname");
     }
+    write_back("/proc/sys/vm/nr_hugepages", "write_nr_hugepages");
     make_and_remove();
     return finish();
 }

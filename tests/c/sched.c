@@ -22,9 +22,13 @@ static void *worker(void *arg)
 {
     (void)arg;
     struct sched_param p = {0};
-    worker_tid = (pid_t)syscall(SYS_gettid);
+    pid_t tid = (pid_t)syscall(SYS_gettid);
     int r = sched_setscheduler(0, SCHED_BATCH, &p);
     checkf("thread_setscheduler_batch", r == 0, "%s", result(r));
+    fflush(stdout);
+    /* Published only now: the main thread's lines come after this one, and it sees the
+     * policy already set. */
+    worker_tid = tid;
     while (!worker_go)
         usleep(1000);
     worker_done = 1;

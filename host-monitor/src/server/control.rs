@@ -34,7 +34,13 @@ impl Server {
                 crate::signals::apply(*catch, *ignore);
                 Response::Ret(0)
             }
-            ControlRequest::SetFdLimit { soft } => Response::Ret(crate::startup::set_program_fd_limit(*soft)),
+            ControlRequest::SetFdLimit { soft } => {
+                // Above the floor, the program may take numbers among the monitor's.
+                if i64::try_from(*soft).unwrap_or(i64::MAX) > i64::from(self.fds.floor()) {
+                    self.fds.set_shared();
+                }
+                Response::Ret(crate::startup::set_program_fd_limit(*soft))
+            }
             ControlRequest::KickVcpus { vcpus } => {
                 crate::threads::kick_vcpus(*vcpus);
                 Response::Ret(0)

@@ -674,11 +674,19 @@ impl<'a> Fs<'a> {
         ret(sys::dup(self.fd(fd)?)?.into())
     }
 
-    /// dup3 exactly: EINVAL if oldfd == newfd, flags only O_CLOEXEC.
+    /// dup3 exactly: EINVAL if oldfd == newfd, flags only O_CLOEXEC. A `newfd` below the
+    /// program's limit that is one of the monitor's descriptors is made free first (see
+    /// `FdGuard::make_free`); one that cannot move (KVM's) gives EBUSY, which Linux's dup2
+    /// and dup3 give for a number another thread is opening.
     fn dup3(&self, oldfd: i32, newfd: i32, flags: i32) -> Handled {
         let oldfd = self.fd(oldfd)?;
-        let newfd = self.fd(newfd)?;
         let flags = host::open_flags_to_host(flags)?;
+        if oldfd != newfd && self.fds.is_reserved(newfd) {
+            sys::fd_flags(oldfd)?;
+            if !self.fds.make_free(newfd) {
+                return Err(Failure::Errno(errno::EBUSY as LinuxErrno));
+            }
+        }
         ret(sys::dup3(oldfd, newfd, flags)?.into())
     }
 
@@ -707,10 +715,19 @@ impl<'a> Fs<'a> {
         }
     }
 
-    /// F_DUPFD(_CLOEXEC): the lowest free fd >= arg. Free fds are never the monitor's.
+    /// F_DUPFD(_CLOEXEC): the lowest fd >= arg the program does not hold. The host
+    /// skips the monitor's descriptors; the lowest of them below its answer that can move
+    /// away (see `FdGuard::make_free`) makes room for the program's instead.
     fn fcntl_dupfd(&self, fd: c_int, cloexec: bool, arg: u64) -> Handled {
         let min = c_int::try_from(arg).map_err(|_| Failure::Errno(EINVAL))?;
-        ret(sys::dup_at_least(fd, min, cloexec)?.into())
+        let got = sys::dup_at_least(fd, min, cloexec)?;
+        let Some(free) = self.fds.reserved_between(min, got).into_iter().find(|&r| self.fds.make_free(r)) else {
+            return ret(got.into());
+        };
+        let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+        let placed = sys::dup3(got, free, flags);
+        sys::close_quietly(got);
+        ret(placed?.into())
     }
 
     fn pipe2(&self, flags: i32) -> Handled {
@@ -1150,6 +1167,31 @@ mod tests {
         assert_eq!(read(&mem, 0, &segs, None), err(errno::EINVAL));
     }
 
+    /// dup2 onto one of the monitor's movable descriptors: it moves away (the guard
+    /// follows it) and the program gets the number.
+    #[test]
+    fn dup3_onto_a_movable_monitor_descriptor_moves_it() {
+        let dir = TempDir::new();
+        let mut ram = vec![0u8; RAM];
+        let mem = GuestMemory::from_vec_for_test(&mut ram);
+        let other = open(&mem, &dir.join(""), lx::O_RDONLY | lx::O_DIRECTORY, 0);
+        let movable = crate::own_fd::MovableFd::new(std::fs::File::open("/dev/null").unwrap().into());
+        let mine = movable.raw();
+        let fds = FdGuard::default();
+        fds.reserve(mine);
+        assert_eq!(
+            handle(&fds, &mem, &FsRequest::Dup3 { oldfd: other, newfd: mine, flags: 0 }),
+            Response::Ret(mine.into())
+        );
+        let moved = movable.raw();
+        assert_ne!(moved, mine);
+        assert!(!fds.is_reserved(mine) && fds.is_reserved(moved));
+        // The number is the program's now: a directory, not /dev/null.
+        assert_eq!(sys::fstat(mine).map(|st| st.st_mode & libc::S_IFMT), Ok(libc::S_IFDIR));
+        close(&mem, mine);
+        close(&mem, other);
+    }
+
     #[test]
     fn reserved_fds_are_ebadf() {
         let dir = TempDir::new();
@@ -1167,7 +1209,9 @@ mod tests {
         assert_eq!(guarded(FsRequest::Fstat { fd: mine }), ebadf);
         assert_eq!(guarded(FsRequest::Fstatat { dirfd: mine, path: b"x", flags: 0 }), ebadf);
         assert_eq!(guarded(FsRequest::Openat { dirfd: mine, path: b"x", flags: 0, mode: 0 }), ebadf);
-        assert_eq!(guarded(FsRequest::Dup3 { oldfd: other, newfd: mine, flags: 0 }), ebadf);
+        // A target that is the monitor's and cannot move (as KVM's): EBUSY, left alone.
+        assert_eq!(guarded(FsRequest::Dup3 { oldfd: other, newfd: mine, flags: 0 }), err(errno::EBUSY));
+        assert!(fds.is_reserved(mine) && sys::fd_flags(mine).is_ok());
         assert_eq!(guarded(FsRequest::Dup { fd: mine }), ebadf);
         assert_eq!(guarded(FsRequest::Fcntl { fd: mine, cmd: F_SETFD, arg: 0 }), ebadf);
         assert_eq!(guarded(FsRequest::Fchdir { fd: mine }), ebadf);

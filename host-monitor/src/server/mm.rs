@@ -3,12 +3,14 @@
 //! A Linux mapping keeps its file alive after the program closes the fd, and the guest
 //! reads a private file mapping's pages when they are first touched. So at mmap time the
 //! monitor duplicates the fd above the program's descriptor range (the duplicate is one of
-//! the monitor's own: the program cannot name it) and reads pages through it. Mappings of
-//! one file share one duplicate (the monitor has only a few descriptors above the floor),
-//! counted, and closed when the guest releases the last mapping.
+//! the monitor's own: the program cannot use it, and where the host leaves no room above
+//! the program's limit, it moves away when the program names its number) and reads pages
+//! through it. Mappings of one file share one duplicate (the monitor has only a few
+//! descriptors above the floor), counted, and closed when the guest releases the last
+//! mapping. The guest knows a held file by a handle, not by the duplicate's number.
 
 use std::collections::HashMap;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 
 use abi_shared::hypercall::{MalformedReason, MmRequest, Response, SegList};
@@ -17,18 +19,18 @@ use abi_shared::linux::errno;
 use super::{lock, FdGuard, Server};
 use crate::guest_mem::GuestMemory;
 use crate::host::sys;
+use crate::own_fd::MovableFd;
 
 struct Held {
     key: (u64, u64),
     refs: u32,
     /// The duplicate, shared with a `read` under way: it stays open until that read ends,
     /// even when the guest releases the file meanwhile.
-    file: Arc<OwnedFd>,
+    file: Arc<MovableFd>,
 }
 
-/// Held files by handle (the duplicate's host fd number). Every thread that serves
-/// hypercalls uses the one table: its lock is held to look up or change it, never across
-/// a read of a file.
+/// Held files by handle. Every thread that serves hypercalls uses the one table: its lock
+/// is held to look up or change it, never across a read of a file.
 #[derive(Default)]
 pub struct HeldFiles {
     table: Mutex<Table>,
@@ -38,6 +40,8 @@ pub struct HeldFiles {
 struct Table {
     by_handle: HashMap<i32, Held>,
     by_file: HashMap<(u64, u64), i32>,
+    /// The last handle given (they count up from 1; a forked child goes on counting).
+    last_handle: i32,
 }
 
 fn errno_ret(e: u32) -> Response {
@@ -117,6 +121,18 @@ fn window_op(result: Result<(), i32>) -> Response {
     }
 }
 
+/// A handle no held file has: the next after the last, skipping those in use (after
+/// i32::MAX handles it wraps round to 1).
+fn next_handle(table: &Table) -> i32 {
+    let mut h = table.last_handle;
+    loop {
+        h = if h >= i32::MAX - 1 { 1 } else { h + 1 };
+        if !table.by_handle.contains_key(&h) {
+            return h;
+        }
+    }
+}
+
 impl HeldFiles {
     /// `FileHold`: check that `fd` may be mapped as asked, then hold its file.
     pub fn hold(&self, fds: &FdGuard, fd: i32, write: bool) -> Response {
@@ -146,11 +162,12 @@ impl HeldFiles {
                 .map_err(|e| crate::host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO)))
         });
         let file = match duplicate {
-            Ok(file) => Arc::new(file),
+            Ok(file) => MovableFd::new(file),
             Err(e) => return linux_errno_ret(e),
         };
-        let handle = file.as_raw_fd();
-        fds.reserve(handle);
+        fds.reserve(file.raw());
+        let handle = next_handle(&table);
+        table.last_handle = handle;
         table.by_file.insert(key, handle);
         table.by_handle.insert(handle, Held { key, refs: 1, file });
         Response::Ret(i64::from(handle))
@@ -170,9 +187,11 @@ impl HeldFiles {
         // Regular files return short counts only at end of file; loop over the iovecs so
         // that a large read does not depend on preadv's IOV_MAX.
         for chunk in iov.chunks(256) {
-            // SAFETY: every iovec was checked to lie inside guest RAM; `file` is a
-            // descriptor this table holds, kept open by the reference we hold.
-            let n = match unsafe { sys::read_vectored(file.as_raw_fd(), chunk, Some(offset.saturating_add(done))) } {
+            // SAFETY: every iovec was checked to lie inside guest RAM; `fd` is the duplicate
+            // this table holds, kept open by our reference and at its number by `with`.
+            let read =
+                file.with(|fd| unsafe { sys::read_vectored(fd.as_raw_fd(), chunk, Some(offset.saturating_add(done))) });
+            let n = match read {
                 Ok(n) => n,
                 Err(e) => return linux_errno_ret(e),
             };
@@ -196,7 +215,9 @@ impl HeldFiles {
         let key = h.key;
         let released = table.by_handle.remove(&handle);
         table.by_file.remove(&key);
-        fds.unreserve(handle);
+        if let Some(r) = &released {
+            fds.unreserve(r.file.raw());
+        }
         drop(table);
         // Closed (by the last reference) outside the lock.
         drop(released);

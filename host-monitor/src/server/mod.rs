@@ -47,13 +47,35 @@ pub struct FdGuard {
     /// Read for every fd a request names, changed only when the monitor opens or closes
     /// one of its own descriptors: a reader-writer lock.
     reserved: RwLock<Vec<i32>>,
-    /// Lowest fd number the monitor may take for itself (the program's fds lie below).
+    /// Lowest fd number the monitor may take for itself (the program's fds lie below,
+    /// unless `shared`).
     floor: AtomicI32,
+    /// The program may hold numbers at and above the floor too: its soft limit lies above
+    /// the floor, or did (see `FdRange::shared`).
+    shared: AtomicBool,
 }
 
 impl FdGuard {
     pub fn reserve(&self, fd: i32) {
-        write(&self.reserved).push(fd);
+        let mut reserved = write(&self.reserved);
+        if !reserved.contains(&fd) {
+            reserved.push(fd);
+        }
+    }
+
+    /// A forked child's VM descriptors replace the parent's (`old`, as the child inherited
+    /// them) with its own (`new`). An old one still open (another thread's vCPU, whose
+    /// thread the child does not have) stays the monitor's: the program must neither see
+    /// nor clobber it.
+    pub fn replace_vm_fds(&self, old: &[i32], new: &[i32]) {
+        for &fd in old.iter().filter(|fd| !new.contains(fd)) {
+            if crate::host::sys::fd_flags(fd).is_err() {
+                self.unreserve(fd);
+            }
+        }
+        for &fd in new {
+            self.reserve(fd);
+        }
     }
 
     pub fn unreserve(&self, fd: i32) {
@@ -66,6 +88,34 @@ impl FdGuard {
 
     pub fn floor(&self) -> i32 {
         self.floor.load(Ordering::Relaxed)
+    }
+
+    /// From now on the program may hold numbers at and above the floor (it never stops:
+    /// it may keep them after lowering its limit).
+    pub fn set_shared(&self) {
+        self.shared.store(true, Ordering::Relaxed);
+    }
+
+    pub fn shared(&self) -> bool {
+        self.shared.load(Ordering::Relaxed)
+    }
+
+    /// Make `fd`, one of the monitor's descriptors, free for the program to name (dup2,
+    /// F_DUPFD): the descriptor moves to another number. False when it cannot move (one
+    /// of KVM's).
+    pub fn make_free(&self, fd: i32) -> bool {
+        let Some(to) = crate::own_fd::move_away(fd, self.floor()) else { return false };
+        let mut reserved = write(&self.reserved);
+        reserved.retain(|&r| r != fd);
+        reserved.push(to);
+        true
+    }
+
+    /// The monitor's descriptors in `[from, to)`, lowest first.
+    pub fn reserved_between(&self, from: i32, to: i32) -> Vec<i32> {
+        let mut found: Vec<i32> = read(&self.reserved).iter().copied().filter(|r| (from..to).contains(r)).collect();
+        found.sort_unstable();
+        found
     }
 
     pub fn is_reserved(&self, fd: i32) -> bool {

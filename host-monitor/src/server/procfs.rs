@@ -5,8 +5,8 @@
 //! Guest fds are host fds, so a /proc file must be a real host descriptor: the guest then
 //! reads, seeks, maps and polls it like any file, with no more guest code.
 
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::sync::{Arc, OnceLock};
 
 use abi_shared::hypercall::{GuestSeg, MalformedReason, ProcfsRequest, Response, SegList};
 use abi_shared::linux::{errno, general};
@@ -16,6 +16,7 @@ use super::FdGuard;
 use crate::guest_mem::{GuestMemory, MAX_SEGMENTS};
 use crate::host::sys;
 use crate::host::LinuxErrno;
+use crate::own_fd::MovableFd;
 
 const EBADF: LinuxErrno = errno::EBADF as LinuxErrno;
 /// The largest /proc file we accept (a maps file of 65530 VMAs is under 10 MiB).
@@ -118,22 +119,22 @@ fn host_proc_link(mem: &GuestMemory, path: &[u8], buf: &SegList<'_>) -> Handled 
     ret(n as i64)
 }
 
-/// The descriptor holding the program's path for other monitors (-1: none yet).
-static PUBLISHED_EXE: AtomicI32 = AtomicI32::new(-1);
+/// The descriptor holding the program's path for other monitors (none yet).
+static PUBLISHED_EXE: OnceLock<Arc<MovableFd>> = OnceLock::new();
 
 /// Publish the program's path (see `sys::published_exe_file`) at a monitor descriptor,
 /// the same one after each exec; a forked monitor replaces its copy of the parent's.
 fn publish_exe(fds: &FdGuard, exe: &[u8]) -> Result<(), Failure> {
     let file = sys::published_exe_file(exe)?;
-    let at = PUBLISHED_EXE.load(Ordering::Relaxed);
-    if at >= 0 && fds.is_reserved(at) {
-        sys::dup2(file.as_raw_fd(), at)?;
-        sys::set_cloexec_quietly(at, true);
+    if let Some(published) = PUBLISHED_EXE.get() {
+        published.replace_with(file.as_fd())?;
         return Ok(());
     }
-    let fd = crate::startup::with_fd_room(|| sys::dup_at_least(file.as_raw_fd(), fds.floor(), true))?;
-    fds.reserve(fd);
-    PUBLISHED_EXE.store(fd, Ordering::Relaxed);
+    let fd = crate::startup::with_fd_room(|| sys::dup_above_floor(&file, fds.floor()))
+        .map_err(|e| Failure::Errno(crate::host::errno_to_linux(e.raw_os_error().unwrap_or(libc::EIO))))?;
+    let published = MovableFd::new(fd);
+    fds.reserve(published.raw());
+    let _ = PUBLISHED_EXE.set(published);
     Ok(())
 }
 
@@ -238,9 +239,10 @@ fn list_fds(fds: &FdGuard, mem: &GuestMemory, buf: &SegList<'_>) -> Handled {
 }
 
 /// The program's descriptors: every open fd below the monitor's own (which sit above a
-/// floor, the lowest reserved one).
+/// floor, the lowest reserved one), or, where the program may hold numbers above the
+/// floor too, every open fd but the monitor's.
 pub(super) fn open_program_fds(fds: &FdGuard) -> Result<Vec<i32>, Failure> {
-    let limit = fds.lowest_reserved().unwrap_or(i32::MAX);
+    let limit = if fds.shared() { i32::MAX } else { fds.lowest_reserved().unwrap_or(i32::MAX) };
     let mut open: Vec<i32> = sys::open_fds()?.into_iter().filter(|&fd| fd < limit && !fds.is_reserved(fd)).collect();
     open.sort_unstable();
     Ok(open)
