@@ -3,8 +3,7 @@
 //! a polled request well under one).
 //!
 //! It polls adaptively: after each request it spins for a short while for the next one
-//! (syscall-heavy programs issue them back to back; 100 µs, or 20 µs when the host has no
-//! core to spare, see `SHORT_SPIN`), then announces that it sleeps and
+//! (syscall-heavy programs issue them back to back), then announces that it sleeps and
 //! blocks on an eventfd that the guest signals through an ioeventfd port — inside the host
 //! kernel, without an exit. When a request takes long (a read on an empty pipe), the guest
 //! stops its vCPU with an exit and the vCPU thread waits here for the answer.

@@ -22,10 +22,7 @@
 //! has served it (`HYPERCALL_WORKER_ASLEEP`), so that the requests after it go without
 //! exits (the vCPU thread does so only while the host has a core to spare); a lone request
 //! (a program computing between reads) leaves the worker asleep: a polling worker would
-//! take a core from the program (or from its hyperthread sibling) for nothing. When the
-//! next request of the burst finds the worker still asleep (no core to spare), it wakes
-//! the worker through the port after all, which then polls only briefly
-//! (`wake_for_bursts`): a burst on a busy host no longer costs an exit per request.
+//! take a core from the program (or from its hyperthread sibling) for nothing.
 //!
 //! Requests that end the guest (exit, panic) always take the exit path, so the monitor sees
 //! them on the vCPU thread.
@@ -43,7 +40,7 @@
 //! such read alone proves little, since the other process's answer often comes within the
 //! exit's own time.
 
-use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use abi_shared::bootinfo::Doorbell;
 use abi_shared::layout::{ports, vcpu_block, vcpu_block_gpa, PERCPU_WINDOW_VA, PHYS_MAP_BASE, WORKER_POLL_MICROS};
@@ -87,12 +84,9 @@ static DEAR_WAKE_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
 static EXIT_TICKS_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
 static EXITS_TIMED: AtomicU32 = AtomicU32::new(0);
 static DEAR_EXIT_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
-/// Requests in a burst that found the worker asleep where the vCPU thread had not woken it
-/// after the previous one (see `wake_for_bursts`), counted up to the threshold after which
-/// they wake it through the port instead; and whether the previous request went by exit
-/// with the worker asleep.
+/// Requests in a burst that found the worker asleep and went by exit (see `wake_for_bursts`),
+/// counted up to the threshold after which they wake it through the port instead.
 static BURSTS_FOUND_ASLEEP: AtomicU32 = AtomicU32::new(0);
-static PREVIOUS_ASLEEP_EXIT: AtomicBool = AtomicBool::new(false);
 const BURSTS_BEFORE_WAKE_PORT: u32 = 64;
 /// When the previous request was made (TSC), and the worker's polling time in TSC ticks.
 static LAST_REQUEST_TSC: AtomicU64 = AtomicU64::new(0);
@@ -138,7 +132,6 @@ fn out(port: u16) {
 pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     let now = crate::time::rdtsc();
     let since_last = now.wrapping_sub(LAST_REQUEST_TSC.swap(now, Ordering::Relaxed));
-    let previous_woke_nobody = PREVIOUS_ASLEEP_EXIT.swap(false, Ordering::Relaxed);
     if must_exit || MODE.load(Ordering::Relaxed) != Doorbell::SharedMemory as u32 || no_worker() || use_exit_for_now() {
         out(ports::HYPERCALL);
         return;
@@ -158,11 +151,8 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     // A polling worker would have caught a request this close to the previous one: the
     // next is likely as close.
     let burst = since_last < WORKER_POLL_TICKS.load(Ordering::Relaxed);
-    if asleep.load(Ordering::Relaxed) != 0 && !wake_by_port() && !(burst && previous_woke_nobody && wake_for_bursts()) {
+    if asleep.load(Ordering::Relaxed) != 0 && !wake_by_port() && !(burst && wake_for_bursts()) {
         let took = timed_exit(if burst { ports::HYPERCALL_WORKER_ASLEEP } else { ports::HYPERCALL }, read_fd.is_none());
-        // The vCPU thread wakes the worker after serving a request of a burst, unless no
-        // core is free: if the next request finds it still asleep, it did not.
-        PREVIOUS_ASLEEP_EXIT.store(burst, Ordering::Relaxed);
         if let Some(fd) = read_fd {
             note_read(fd, waited_in_exit(took));
         }
@@ -239,19 +229,17 @@ fn wake_by_port() -> bool {
     exits_cheap && !wake_is_dear()
 }
 
-/// Whether a request in a burst that finds the worker asleep, right after a request of the
-/// burst that found it asleep too and went by exit, wakes it through the port (in the host
-/// kernel) rather than going to the vCPU thread by exit, where the port is dear (kvm_pvm).
-/// With a core to spare, the vCPU thread wakes the worker after such an exit and the rest
-/// of the burst goes through shared memory, so this never happens on a quiet host; with
-/// none, it does not (the worker would poll a core away from another process), and every
-/// request of the burst used to be an exit. Woken through the port, the worker serves the
-/// request and polls only briefly when no core is free (`worker.rs`), long enough to catch
-/// the next request of a tight loop: a `stat` loop with both cores busy went from ~370 to
-/// ~280 µs per call, `epoll_wait` from ~360 to ~80 (docs/performance.md, "Under load").
-/// Only after `BURSTS_BEFORE_WAKE_PORT` such requests: binding the port makes a VM that
-/// dies within ~10 ms of it slow to close, and a short-lived process does not make that
-/// many.
+/// Whether a request in a burst that finds the worker asleep wakes it through the port (in
+/// the host kernel) rather than going to the vCPU thread by exit, where the port is dear
+/// (kvm_pvm). With a core to spare, the vCPU thread wakes the worker after such an exit
+/// and the rest of the burst goes through shared memory; with none, it does not (the worker
+/// would poll a core away from another process), and every request of the burst used to be
+/// an exit. Woken through the port, the worker serves the request and polls only briefly
+/// when no core is free (`worker.rs`), long enough to catch the next request of a tight
+/// loop: a `stat` loop with both cores busy went from ~330 to ~60-150 µs per call (see
+/// docs/performance.md, "Under load"). Only after `BURSTS_BEFORE_WAKE_PORT` such requests:
+/// binding the port makes a VM that dies within ~10 ms of it slow to close, and a
+/// short-lived process does not make that many.
 fn wake_for_bursts() -> bool {
     let seen = BURSTS_FOUND_ASLEEP.load(Ordering::Relaxed);
     if seen >= BURSTS_BEFORE_WAKE_PORT {
