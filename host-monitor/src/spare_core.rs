@@ -15,7 +15,7 @@
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -29,9 +29,7 @@ static SOURCE: OnceLock<Source> = OnceLock::new();
 /// When the last reading was taken (ns since `epoch`, +1 so that 0 means never), and what
 /// it said.
 static READ_AT: AtomicU64 = AtomicU64::new(0);
-/// The running-thread count of the last reading (`UNKNOWN`: unreadable).
-static RUNNING: AtomicU32 = AtomicU32::new(UNKNOWN);
-const UNKNOWN: u32 = u32::MAX;
+static SPARE: AtomicBool = AtomicBool::new(true);
 /// A reading is reused for this long: bursts come in quick succession, and a reading
 /// costs a few microseconds.
 const READING_LIFETIME_NANOS: u64 = 1_000_000;
@@ -54,32 +52,20 @@ pub fn init(floor: i32) -> Option<i32> {
 /// Whether a worker polling now would find a core no other thread wants. Asked by a
 /// running thread (the vCPU thread, serving an exit), which the count includes.
 pub fn spare_core() -> bool {
-    reading().is_none_or(|(running, cpus)| leaves_a_core(running, cpus))
-}
-
-/// Whether the hypercall worker, polling after an answer, takes no core another thread
-/// wants. Asked by the worker, running, while the vCPU it serves runs too (its guest
-/// spins for answers or computes): both are in the count.
-pub fn worker_may_poll() -> bool {
-    reading().is_none_or(|(running, cpus)| polling_leaves_a_core(running, cpus))
-}
-
-/// The host's running-thread count and CPU count, read at most once per
-/// `READING_LIFETIME_NANOS`; None where it cannot be read.
-fn reading() -> Option<(u32, u32)> {
-    let src = SOURCE.get()?;
+    let Some(src) = SOURCE.get() else { return true };
     let now = src.epoch.elapsed().as_nanos() as u64 + 1;
     let read_at = READ_AT.load(Ordering::Relaxed);
-    let running = if read_at != 0 && now.saturating_sub(read_at) < READING_LIFETIME_NANOS {
-        RUNNING.load(Ordering::Relaxed)
-    } else {
-        let mut buf = [0u8; 128];
-        let running = src.loadavg.read_at(&mut buf, 0).ok().and_then(|n| running_threads(&buf[..n])).unwrap_or(UNKNOWN);
-        RUNNING.store(running, Ordering::Relaxed);
-        READ_AT.store(now, Ordering::Relaxed);
-        running
+    if read_at != 0 && now.saturating_sub(read_at) < READING_LIFETIME_NANOS {
+        return SPARE.load(Ordering::Relaxed);
+    }
+    let mut buf = [0u8; 128];
+    let spare = match src.loadavg.read_at(&mut buf, 0) {
+        Ok(n) => running_threads(&buf[..n]).is_none_or(|running| leaves_a_core(running, src.cpus)),
+        Err(_) => true,
     };
-    (running != UNKNOWN).then_some((running, src.cpus))
+    SPARE.store(spare, Ordering::Relaxed);
+    READ_AT.store(now, Ordering::Relaxed);
+    spare
 }
 
 /// The running-thread count of /proc/loadavg ("0.35 1.30 1.51 3/250 12345": 3).
@@ -92,11 +78,6 @@ fn running_threads(loadavg: &[u8]) -> Option<u32> {
 /// `running` counts the asking thread; a woken worker would add one more.
 fn leaves_a_core(running: u32, cpus: u32) -> bool {
     running < cpus
-}
-
-/// `running` counts the polling worker and its vCPU's thread already.
-fn polling_leaves_a_core(running: u32, cpus: u32) -> bool {
-    running <= cpus
 }
 
 #[cfg(test)]
@@ -122,15 +103,5 @@ mod tests {
         // One core: a polling worker always takes it from someone.
         assert!(!leaves_a_core(1, 1));
         assert!(leaves_a_core(3, 8));
-    }
-
-    #[test]
-    fn a_worker_polls_long_only_where_it_takes_no_core() {
-        // The worker and its vCPU alone on 2 cores.
-        assert!(polling_leaves_a_core(2, 2));
-        // One busy process besides: a long poll would take its core.
-        assert!(!polling_leaves_a_core(3, 2));
-        assert!(!polling_leaves_a_core(2, 1));
-        assert!(polling_leaves_a_core(4, 8));
     }
 }

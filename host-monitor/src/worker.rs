@@ -22,12 +22,6 @@ use crate::server::Server;
 
 /// How long the worker keeps polling after a request before it sleeps.
 const SPIN: Duration = Duration::from_micros(abi_shared::layout::WORKER_POLL_MICROS);
-/// ... when that poll would take a core another thread wants (`spare_core`): long enough
-/// to catch the next request of a program in a tight loop of forwarded calls (its guest
-/// sends it a few microseconds after the answer), short enough to cost the other threads
-/// little when none comes. The guest wakes a sleeping worker for a burst through the wake
-/// port then (transport.rs `wake_for_bursts`).
-const SHORT_SPIN: Duration = Duration::from_micros(20);
 /// While a caught signal waits for the guest, its kick is repeated this often (in case it
 /// came just before a host call started and was lost).
 const SIGNAL_REKICK: Duration = Duration::from_millis(50);
@@ -281,7 +275,6 @@ fn serve_requests(mem: &GuestMemory, server: &Server, block: u64, shared: &Share
     let mut channel = crate::server::Channel::new(block);
     let mut last = c.resp.load(Ordering::Acquire);
     let mut idle_since = Instant::now();
-    let mut spin = SPIN;
     while !shared.stop.load(Ordering::Relaxed) {
         let seq = c.req.load(Ordering::Acquire);
         if seq != last {
@@ -298,11 +291,10 @@ fn serve_requests(mem: &GuestMemory, server: &Server, block: u64, shared: &Share
                 drop(lock.lock());
                 cv.notify_all();
             }
-            spin = if crate::spare_core::worker_may_poll() { SPIN } else { SHORT_SPIN };
             idle_since = Instant::now();
             continue;
         }
-        if idle_since.elapsed() < spin && !shared.paused.load(Ordering::Relaxed) {
+        if idle_since.elapsed() < SPIN && !shared.paused.load(Ordering::Relaxed) {
             std::hint::spin_loop();
             continue;
         }

@@ -84,10 +84,6 @@ static DEAR_WAKE_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
 static EXIT_TICKS_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
 static EXITS_TIMED: AtomicU32 = AtomicU32::new(0);
 static DEAR_EXIT_TICKS: AtomicU64 = AtomicU64::new(u64::MAX);
-/// Requests in a burst that found the worker asleep and went by exit (see `wake_for_bursts`),
-/// counted up to the threshold after which they wake it through the port instead.
-static BURSTS_FOUND_ASLEEP: AtomicU32 = AtomicU32::new(0);
-const BURSTS_BEFORE_WAKE_PORT: u32 = 64;
 /// When the previous request was made (TSC), and the worker's polling time in TSC ticks.
 static LAST_REQUEST_TSC: AtomicU64 = AtomicU64::new(0);
 static WORKER_POLL_TICKS: AtomicU64 = AtomicU64::new(0);
@@ -148,10 +144,9 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
     let resp: &AtomicU64 = control(vcpu_block::HC_RESP_SEQ);
     let asleep: &AtomicU32 = control(vcpu_block::HC_WORKER_ASLEEP);
     // Not yet published, so the worker cannot take it even if it wakes by itself now.
-    // A polling worker would have caught a request this close to the previous one: the
-    // next is likely as close.
-    let burst = since_last < WORKER_POLL_TICKS.load(Ordering::Relaxed);
-    if asleep.load(Ordering::Relaxed) != 0 && !wake_by_port() && !(burst && wake_for_bursts()) {
+    if asleep.load(Ordering::Relaxed) != 0 && !wake_by_port() {
+        // A polling worker would have caught this request: the next is likely as close.
+        let burst = since_last < WORKER_POLL_TICKS.load(Ordering::Relaxed);
         let took = timed_exit(if burst { ports::HYPERCALL_WORKER_ASLEEP } else { ports::HYPERCALL }, read_fd.is_none());
         if let Some(fd) = read_fd {
             note_read(fd, waited_in_exit(took));
@@ -191,8 +186,6 @@ pub fn ring(must_exit: bool, read_fd: Option<i32>) {
 /// boot one: the monitor gives it the worker then).
 pub fn set_worker(present: bool) {
     crate::percpu::slot(crate::percpu::NO_WORKER).store(u64::from(!present), Ordering::Relaxed);
-    // A forked child's VM has no port bound yet: it proves itself long-lived first.
-    BURSTS_FOUND_ASLEEP.store(0, Ordering::Relaxed);
 }
 
 /// Whether requests go through shared memory to a worker (where the vCPU has one).
@@ -227,26 +220,6 @@ fn wake_by_port() -> bool {
     let exits_cheap = EXITS_TIMED.load(Ordering::Relaxed) >= EXIT_SAMPLES
         && EXIT_TICKS_MIN.load(Ordering::Relaxed) <= DEAR_EXIT_TICKS.load(Ordering::Relaxed);
     exits_cheap && !wake_is_dear()
-}
-
-/// Whether a request in a burst that finds the worker asleep wakes it through the port (in
-/// the host kernel) rather than going to the vCPU thread by exit, where the port is dear
-/// (kvm_pvm). With a core to spare, the vCPU thread wakes the worker after such an exit
-/// and the rest of the burst goes through shared memory; with none, it does not (the worker
-/// would poll a core away from another process), and every request of the burst used to be
-/// an exit. Woken through the port, the worker serves the request and polls only briefly
-/// when no core is free (`worker.rs`), long enough to catch the next request of a tight
-/// loop: a `stat` loop with both cores busy went from ~330 to ~60-150 µs per call (see
-/// docs/performance.md, "Under load"). Only after `BURSTS_BEFORE_WAKE_PORT` such requests:
-/// binding the port makes a VM that dies within ~10 ms of it slow to close, and a
-/// short-lived process does not make that many.
-fn wake_for_bursts() -> bool {
-    let seen = BURSTS_FOUND_ASLEEP.load(Ordering::Relaxed);
-    if seen >= BURSTS_BEFORE_WAKE_PORT {
-        return true;
-    }
-    BURSTS_FOUND_ASLEEP.store(seen + 1, Ordering::Relaxed);
-    false
 }
 
 /// Whether a request served by exit in `took` TSC ticks waited in the host: it took well
