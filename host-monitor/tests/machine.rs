@@ -36,9 +36,10 @@ fn under(args: &[&str]) -> Output {
 /// Digit runs as `#` and blanks as one space: two samples of the machine differ in their
 /// numbers (and the padding that aligns them) only.
 fn mask(s: &str) -> String {
-    // A field may fill its column: top prints "%Cpu(s): 75.0 us" but "%Cpu(s):100.0 us", so
-    // a colon is a separator whether or not a space follows it.
-    masked_digits(s).replace(':', ": ").split_whitespace().collect::<Vec<_>>().join(" ")
+    // A field may fill its column: top prints "%Cpu(s): 75.0 us" but "%Cpu(s):100.0 us",
+    // and "ni, 75.0 id" but "ni,100.0 id", so a colon or a comma is a separator whether or
+    // not a space follows it.
+    masked_digits(s).replace(':', ": ").replace(',', ", ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn masked_digits(s: &str) -> String {
