@@ -192,7 +192,10 @@ static void removed_while_waiting(void)
         int r = op(id, 0, -1, 0);
         _exit(r == -1 && errno == EIDRM ? 0 : 1);
     }
-    nap_ms(50);
+    // Remove only once the child waits (GETNCNT counts it), however slow its fork: a
+    // removal that comes first makes its semop EINVAL, not EIDRM.
+    for (int i = 0; i < 6000 && semctl(id, 0, GETNCNT) < 1; i++)
+        nap_ms(5);
     expect_ok("remove_set", semctl(id, 0, IPC_RMID));
     nsets--;
     int status;
