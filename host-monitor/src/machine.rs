@@ -421,6 +421,7 @@ impl Machine {
                 server.fds.reserve(fd);
             }
             server.reset_hypercalls();
+            server.ptrace.forget_in_child();
             if let Some(l) = link.take() {
                 server.set_vfork_done(l.child_keeps());
             }

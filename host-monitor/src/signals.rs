@@ -343,6 +343,19 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     let info = unsafe { &*info };
     let (pid, uid, value) = host::siginfo_sender(info);
     let code = host::si_code_to_linux(info.si_code);
+    if is_ptrace_doorbell(host_sig, code, value) {
+        // A tracee of ours has news: not the program's signal. End the host wait the
+        // program may be blocked in, so that it looks at its tracees (ptrace.rs).
+        crate::ptrace::note_doorbell(pid);
+        // SAFETY: pthread_self is async-signal-safe.
+        let me = unsafe { libc::pthread_self() } as usize;
+        for t in [&VCPU_THREAD, &WORKER_THREAD] {
+            if t.load(Ordering::SeqCst) != me {
+                kick(t, host_sig);
+            }
+        }
+        return;
+    }
     // SAFETY: getpid is async-signal-safe.
     if pid == unsafe { libc::getpid() } && code != SI_MESGQ {
         // Our own kick: interrupting whatever this thread was blocked in was the point (or
@@ -361,6 +374,13 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     if WORKER_THREAD.load(Ordering::SeqCst) != me {
         kick(&WORKER_THREAD, host_sig);
     }
+}
+
+/// Whether a caught signal is another monitor's ptrace doorbell: the thread-kick signal,
+/// queued (SI_QUEUE) with the doorbell's value.
+fn is_ptrace_doorbell(host_sig: libc::c_int, code: i32, value: u64) -> bool {
+    const SI_QUEUE: i32 = abi_shared::linux::general::SI_QUEUE;
+    code == SI_QUEUE && value == abi_shared::debug::PTRACE_DOORBELL && Some(host_sig) == host::sys::thread_kick_signal()
 }
 
 /// A signal for the program from the monitor itself (`--gdb`'s Ctrl-C: SIGINT as a

@@ -695,6 +695,7 @@ impl ThreadHost {
                     self.server.fds.reserve(fd);
                 }
                 self.server.reset_hypercalls();
+                self.server.ptrace.forget_in_child();
                 if let Some(l) = link.take() {
                     self.server.set_vfork_done(l.child_keeps());
                 }

@@ -31,6 +31,10 @@ const INT3: u8 = 0xcc;
 /// A debugger is attached (BootInfo flag); cleared for good when the monitor stops
 /// answering as one (gdb went away) and in a forked child.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The debugger is a ptrace tracer (PTRACE_TRACEME), not `--gdb`: exec stops too.
+static PTRACED: AtomicBool = AtomicBool::new(false);
+/// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
+static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
 /// Per vCPU: the debugger asked this thread to single-step (the trap flag is its).
 static STEPPING: [AtomicBool; MAX_VCPUS as usize] = [const { AtomicBool::new(false) }; MAX_VCPUS as usize];
 /// The debugger's breakpoints: address -> the byte the `int3` replaced.
@@ -72,6 +76,66 @@ pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
 }
 
+/// PTRACE_TRACEME accepted by the monitor: from now on the thread stops for the tracer
+/// as it does for `--gdb` (signal-delivery-stops, single steps), and at exec and, when
+/// asked, at syscalls.
+pub fn become_traced() {
+    PTRACED.store(true, Ordering::Relaxed);
+    ACTIVE.store(true, Ordering::Relaxed);
+    super::host::actions_changed();
+}
+
+pub fn traced() -> bool {
+    PTRACED.load(Ordering::Relaxed) && active()
+}
+
+/// Whether the tracer asked for syscall stops (PTRACE_SYSCALL).
+#[inline]
+pub fn syscall_stops() -> bool {
+    SYSCALL_STOPS.load(Ordering::Relaxed)
+}
+
+/// The debugger went away (or detached): run on as if never stopped.
+fn forget_debugger() {
+    ACTIVE.store(false, Ordering::Relaxed);
+    PTRACED.store(false, Ordering::Relaxed);
+    SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    forget_breakpoints();
+}
+
+/// ptrace's syscall-enter-stop of syscall `nr`: the tracer sees orig_rax = nr and
+/// rax = -ENOSYS, as on Linux. A signal it resumes with is not delivered (Linux does not
+/// promise to either).
+pub fn syscall_entry_stop(frame: &mut TrapFrame, nr: u64) {
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    regs.gprs[0] = crate::syscall::ENOSYS as u64;
+    let saved = frame.rax;
+    let _ = stop_with(frame, DebugEvent::SyscallEntry, regs);
+    // The number stays the one the thread asked for (changing orig_rax is not supported).
+    frame.rax = saved;
+}
+
+/// ptrace's syscall-exit-stop: orig_rax = nr, rax the result (already in the frame).
+pub fn syscall_exit_stop(frame: &mut TrapFrame, nr: u64) {
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    let _ = stop_with(frame, DebugEvent::SyscallExit, regs);
+}
+
+/// A traced process has exec'd: the exec stop, before the syscall-exit-stop. The tracer's
+/// monitor turns it into Linux's SIGTRAP (a signal the thread gets when resumed) unless
+/// the tracer asked for PTRACE_EVENT_EXEC.
+pub fn exec_stop(frame: &mut TrapFrame, nr: u64) {
+    if !traced() {
+        return;
+    }
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    let sig = stop_with(frame, DebugEvent::Exec, regs);
+    queue_resumed_signal(sig);
+}
+
 fn stepping() -> &'static AtomicBool {
     &STEPPING[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize]
 }
@@ -84,6 +148,8 @@ pub fn forget_in_child(vfork: bool) {
         return;
     }
     ACTIVE.store(false, Ordering::Relaxed);
+    PTRACED.store(false, Ordering::Relaxed);
+    SYSCALL_STOPS.store(false, Ordering::Relaxed);
     if vfork {
         BREAKPOINTS.lock().clear();
     } else {
@@ -166,22 +232,28 @@ pub fn signal_stop(frame: &mut TrapFrame, sig: i32) -> i32 {
 /// Stop the running thread for the debugger; returns the signal it resumes with.
 pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
     let regs = regs_of(frame);
+    stop_with(frame, event, regs)
+}
+
+/// `stop` with the registers the debugger is shown.
+fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
     let tid = crate::task::tid();
     let mut answer =
         crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs: regs.as_bytes() }));
     loop {
         let Response::Debug(cmd) = answer else {
-            // The monitor no longer debugs (gdb went away): run on as if never stopped.
-            ACTIVE.store(false, Ordering::Relaxed);
-            forget_breakpoints();
+            // The monitor no longer debugs (gdb or the tracer went away): run on as if
+            // never stopped.
+            forget_debugger();
             return match event {
                 DebugEvent::Signal(s) => s,
                 _ => 0,
             };
         };
         let (ok, data) = match cmd {
-            DebugCommand::Resume { step, signal } => {
+            DebugCommand::Resume { step, signal, syscall } => {
                 stepping().store(step, Ordering::Relaxed);
+                SYSCALL_STOPS.store(syscall, Ordering::Relaxed);
                 if step {
                     frame.rflags |= RFLAGS_TF;
                 }

@@ -5,7 +5,7 @@
 use super::trace::Arg::{self, *};
 use super::{
     epoll, exec, fs, fs_attrs, fs_ctl, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll,
-    process, splice, time, Handler,
+    process, ptrace, splice, time, Handler,
 };
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
@@ -150,6 +150,7 @@ syscall_table! {
     98  getrusage         Host  info::getrusage       [D, Ptr];
     99  sysinfo           Host  info::sysinfo         [Ptr];
     100 times             Host  info::times           [Ptr];
+    101 ptrace            Host  ptrace::ptrace        [X, I, X, X];
     102 getuid            Guest ids::getuid           [];
     104 getgid            Guest ids::getgid           [];
     107 geteuid           Guest ids::geteuid          [];

@@ -39,6 +39,13 @@ impl Server {
                 crate::threads::kick_vcpus(*vcpus);
                 Response::Ret(0)
             }
+            // A traced process's stops go to its tracer; otherwise to `--gdb`'s session.
+            ControlRequest::DebugStop { event, regs, .. } if self.ptrace().is_traced() => {
+                self.ptrace().stopped(*event, regs).map_or(Response::Ret(0), Response::Debug)
+            }
+            ControlRequest::DebugReply { ok, data, .. } if self.ptrace().is_traced() => {
+                self.ptrace().replied(*ok, data).map_or(Response::Ret(0), Response::Debug)
+            }
             ControlRequest::DebugStop { tid, event, regs } => match self.debugger.get() {
                 Some(d) => d.stopped(*tid, *event, regs),
                 None => Response::Ret(0),
