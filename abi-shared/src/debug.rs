@@ -56,6 +56,10 @@ pub enum DebugEvent {
     /// A traced process has exec'd (before the new program's first instruction): Linux's
     /// SIGTRAP after exec, or the PTRACE_EVENT_EXEC stop with PTRACE_O_TRACEEXEC.
     Exec,
+    /// A traced thread is exiting with this status (exit or exit_group): the
+    /// PTRACE_EVENT_EXIT stop with PTRACE_O_TRACEEXIT (the tracer's monitor resumes it at
+    /// once otherwise).
+    Exit(i32),
 }
 
 /// What the debugger wants of a stopped thread.
@@ -88,6 +92,11 @@ pub enum DebugCommand {
     ReadAuxv,
     /// The program's mappings, as /proc/self/maps shows them.
     ReadMaps,
+    /// ptrace's options (PTRACE_SETOPTIONS' bits), which decide which event stops the
+    /// tracee makes (only PTRACE_O_TRACEEXIT's matters to it so far).
+    SetPtraceOptions {
+        options: u64,
+    },
     /// Run again: single-step if `step`; deliver `signal` (Linux number, 0 for none) as
     /// the program's own, as a ptrace tracer's PTRACE_CONT does; with `syscall`, stop at
     /// the next syscall entry or exit (PTRACE_SYSCALL).

@@ -569,7 +569,8 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
             | DebugEvent::Step
             | DebugEvent::SyscallEntry
             | DebugEvent::SyscallExit
-            | DebugEvent::Exec => MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP },
+            | DebugEvent::Exec
+            | DebugEvent::Exit(_) => MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP },
             DebugEvent::Signal(sig) => MultiThreadStopReason::SignalWithThread { tid: g, signal: gdb_signal(sig) },
         });
     }

@@ -35,6 +35,7 @@ const SIGTRAP: i32 = general::SIGTRAP as i32;
 const PTRACE_O_TRACESYSGOOD: u64 = 1;
 const PTRACE_O_TRACEEXEC: u64 = 0x10;
 const PTRACE_EVENT_EXEC: i32 = 4;
+const PTRACE_EVENT_EXIT: i32 = 6;
 
 /// Pids whose doorbell rang and that the tracer has not looked at yet (the signal handler
 /// fills them, so lock-free).
@@ -265,19 +266,30 @@ impl Ptrace {
         !lock(&self.tracees).is_empty() || RUNG.iter().any(|s| s.load(Ordering::SeqCst) != 0)
     }
 
-    /// The stopped tracee's registers and the status its stop was reported with.
+    /// The stopped tracee's registers followed by PTRACE_GETEVENTMSG's value (a u64), and
+    /// the status its stop was reported with.
     pub fn regs(&self, pid: i32) -> Result<(i32, Vec<u8>), LinuxErrno> {
         self.collect();
         let tracees = lock(&self.tracees);
         let t = tracees.get(&pid).ok_or(errno::ESRCH as LinuxErrno)?;
         let s = t.stop.as_ref().ok_or(errno::ESRCH as LinuxErrno)?;
-        Ok((stop_status(s.event, t.options), s.regs.clone()))
+        let msg: u64 = match s.event {
+            // The exit status as wait reports it; the former thread id (one thread: the pid).
+            DebugEvent::Exit(code) => ((code & 0xff) << 8) as u64,
+            DebugEvent::Exec => pid as u64,
+            _ => 0,
+        };
+        let mut data = s.regs.clone();
+        data.extend_from_slice(&msg.to_le_bytes());
+        Ok((stop_status(s.event, t.options), data))
     }
 
+    /// PTRACE_SETOPTIONS: kept here (they shape the wait statuses) and told to the tracee
+    /// (they decide which event stops it makes).
     pub fn set_options(&self, pid: i32, options: u64) -> Result<(), LinuxErrno> {
-        self.collect();
+        self.command(pid, DebugCommand::SetPtraceOptions { options })?;
         let mut tracees = lock(&self.tracees);
-        let t = tracees.get_mut(&pid).filter(|t| t.stop.is_some()).ok_or(errno::ESRCH as LinuxErrno)?;
+        let t = tracees.get_mut(&pid).ok_or(errno::ESRCH as LinuxErrno)?;
         t.options = options;
         Ok(())
     }
@@ -332,6 +344,7 @@ fn stop_status(event: DebugEvent, options: u64) -> i32 {
         DebugEvent::Signal(s) => s,
         DebugEvent::SyscallEntry | DebugEvent::SyscallExit if options & PTRACE_O_TRACESYSGOOD != 0 => SIGTRAP | 0x80,
         DebugEvent::Exec if options & PTRACE_O_TRACEEXEC != 0 => SIGTRAP | PTRACE_EVENT_EXEC << 8,
+        DebugEvent::Exit(_) => SIGTRAP | PTRACE_EVENT_EXIT << 8,
         _ => SIGTRAP,
     };
     sig << 8 | 0x7f

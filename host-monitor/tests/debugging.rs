@@ -363,3 +363,35 @@ fn gdb_ctrl_c_stops_a_running_program() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "gdb's kill ends linuxrun: {said}");
 }
+
+/// `strace` run under linuxrun traces a static program run under linuxrun (a tracer and a
+/// tracee in two VMs, through their monitors: docs/debugging.md, "ptrace inside the
+/// guest"), and prints what native strace prints for it.
+#[test]
+fn strace_under_linuxrun_traces_a_program_under_linuxrun() {
+    if !kvm_available() {
+        return;
+    }
+    let native = |args: &[&str]| Command::new("strace").args(args).output();
+    let exe = support::build_with(
+        "strace_traced",
+        "#include <unistd.h>\n#include <sys/syscall.h>\nint main(void) {\n    write(1, \"traced\\n\", 7);\n    \
+         syscall(SYS_close, -1);\n    _exit(3);\n}\n",
+        &["-static"],
+    );
+    let exe = exe.to_str().unwrap();
+    let args = ["-e", "trace=write,close,exit_group", exe];
+    let Ok(want) = native(&args) else {
+        skip("strace is not installed");
+        return;
+    };
+    if want.status.code() != Some(3) {
+        skip("native strace cannot trace here (ptrace not permitted?)");
+        return;
+    }
+    let got = Command::new(linuxrun()).arg("/usr/bin/strace").args(args).output().unwrap();
+    let ctx = format!("native:\n{}\nlinuxrun:\n{}", text(&want.stderr), text(&got.stderr));
+    assert_eq!(text(&got.stdout), "traced\n", "{ctx}");
+    assert_eq!(text(&got.stderr), text(&want.stderr), "{ctx}");
+    assert_eq!(got.status.code(), Some(3), "{ctx}");
+}

@@ -85,6 +85,27 @@ static void test_exec_stop_and_regs(pid_t pid)
     ptrace(PTRACE_PEEKUSER, pid, (void *)3, 0);
     checkf("peekuser_unaligned", errno == EIO, "%s", errname(errno));
 
+    long argc = 0;
+    struct iovec local = {&argc, sizeof argc}, remote = {(void *)regs.rsp, sizeof argc};
+    ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    checkf("process_vm_readv", n == 8 && argc == 2, "%zd %ld", n, argc);
+    char text[64];
+    struct iovec two[2] = {{text, 3}, {text + 3, 61}};
+    remote.iov_base = (void *)regs.rip;
+    remote.iov_len = sizeof text;
+    n = process_vm_readv(pid, two, 2, &remote, 1, 0);
+    checkf("process_vm_readv_split", n == 64 && memcmp(text, &word, 8) == 0, "%zd", n);
+    long one = 1;
+    local.iov_base = &one;
+    remote.iov_base = (void *)(regs.rsp - 64);
+    remote.iov_len = 8;
+    n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+    errno = 0;
+    long back = ptrace(PTRACE_PEEKDATA, pid, (void *)(regs.rsp - 64), 0);
+    checkf("process_vm_writev", n == 8 && back == 1, "%zd %ld", n, back);
+    remote.iov_base = (void *)8;
+    expect_err("process_vm_readv_unmapped", process_vm_readv(pid, &local, 1, &remote, 1, 0), EFAULT);
+
     struct user_regs_struct set;
     struct iovec iov = {&set, sizeof set};
     expect_ok("getregset_prstatus", ptrace(PTRACE_GETREGSET, pid, (void *)NT_PRSTATUS, &iov));

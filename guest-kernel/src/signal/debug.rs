@@ -33,6 +33,9 @@ const INT3: u8 = 0xcc;
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 /// The debugger is a ptrace tracer (PTRACE_TRACEME), not `--gdb`: exec stops too.
 static PTRACED: AtomicBool = AtomicBool::new(false);
+/// The tracer's PTRACE_SETOPTIONS.
+static PTRACE_OPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+const PTRACE_O_TRACEEXIT: u64 = 0x40;
 /// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
 static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
 /// Per vCPU: the debugger asked this thread to single-step (the trap flag is its).
@@ -100,6 +103,7 @@ fn forget_debugger() {
     ACTIVE.store(false, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    PTRACE_OPTIONS.store(0, Ordering::Relaxed);
     forget_breakpoints();
 }
 
@@ -121,6 +125,17 @@ pub fn syscall_exit_stop(frame: &mut TrapFrame, nr: u64) {
     let mut regs = regs_of(frame);
     regs.orig_rax = nr;
     let _ = stop_with(frame, DebugEvent::SyscallExit, regs);
+}
+
+/// A traced thread is about to exit with `status` (exit, exit_group): the tracer's
+/// PTRACE_EVENT_EXIT stop, registers as at the syscall's entry.
+pub fn exit_stop(frame: &mut TrapFrame, nr: u64, status: i32) {
+    if !traced() || PTRACE_OPTIONS.load(Ordering::Relaxed) & PTRACE_O_TRACEEXIT == 0 {
+        return;
+    }
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    let _ = stop_with(frame, DebugEvent::Exit(status), regs);
 }
 
 /// A traced process has exec'd: the exec stop, before the syscall-exit-stop. The tracer's
@@ -150,6 +165,7 @@ pub fn forget_in_child(vfork: bool) {
     ACTIVE.store(false, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    PTRACE_OPTIONS.store(0, Ordering::Relaxed);
     if vfork {
         BREAKPOINTS.lock().clear();
     } else {
@@ -265,6 +281,10 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
             DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
             DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
             DebugCommand::ReadAuxv => (true, auxv()),
+            DebugCommand::SetPtraceOptions { options } => {
+                PTRACE_OPTIONS.store(options, Ordering::Relaxed);
+                (true, Vec::new())
+            }
             DebugCommand::ReadMaps => (true, maps()),
         };
         answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok, data: &data }));

@@ -65,6 +65,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let tracing = trace::enabled();
     let mut pre = if tracing { Some(trace::at_entry(nr, entry, &args)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
+        crate::signal::debug::exit_stop(frame, nr, args[0] as i32 & 0xff);
         // These do not return: count them and show them now, as strace does ("= ?").
         crate::stats::end_syscall(nr, 0);
         if let Some(line) = pre.take() {

@@ -34,8 +34,8 @@ const PTRACE_GETSIGINFO: u64 = 0x4202;
 const PTRACE_GETREGSET: u64 = 0x4204;
 const PTRACE_SEIZE: u64 = 0x4206;
 
-/// The options that are implemented: TRACESYSGOOD and TRACEEXEC.
-const SUPPORTED_OPTIONS: u64 = 0x1 | 0x10;
+/// The options that are implemented: TRACESYSGOOD, TRACEEXEC and TRACEEXIT.
+const SUPPORTED_OPTIONS: u64 = 0x1 | 0x10 | 0x40;
 /// Every option Linux knows (PTRACE_O_MASK).
 const KNOWN_OPTIONS: u64 = 0x7f | 1 << 20 | 1 << 21;
 
@@ -109,9 +109,16 @@ fn trace_me() -> i64 {
 
 /// The stopped tracee's registers and its stop's wait status.
 fn regs(pid: i32) -> Result<(i32, DebugRegs), i64> {
+    stop_of(pid).map(|(status, regs, _)| (status, regs))
+}
+
+/// The stopped tracee's wait status, registers and event message (PTRACE_GETEVENTMSG).
+fn stop_of(pid: i32) -> Result<(i32, DebugRegs, u64), i64> {
+    const N: usize = core::mem::size_of::<DebugRegs>();
     match hypercall::call(&Request::Proc(ProcRequest::Ptrace { pid, op: PtraceOp::Regs })) {
-        Response::Bytes { ret, data } if ret >= 0 && data.len() == core::mem::size_of::<DebugRegs>() => {
-            Ok((ret as i32, abi_shared::linux::pod_read_unaligned(&data)))
+        Response::Bytes { ret, data } if ret >= 0 && data.len() == N + 8 => {
+            let msg = u64::from_le_bytes(data[N..].try_into().unwrap_or_default());
+            Ok((ret as i32, abi_shared::linux::pod_read_unaligned(&data[..N]), msg))
         }
         Response::Ret(e) if e < 0 => Err(e),
         Response::Bytes { ret, .. } if ret < 0 => Err(ret),
@@ -285,15 +292,13 @@ fn set_options(pid: i32, options: u64) -> i64 {
     call(pid, PtraceOp::SetOptions { options })
 }
 
-/// GETEVENTMSG: after PTRACE_EVENT_EXEC, the former thread id (the pid: the tracee has one
-/// thread); else 0.
+/// GETEVENTMSG: after PTRACE_EVENT_EXEC the former thread id, after PTRACE_EVENT_EXIT the
+/// exit status; else 0.
 fn get_event_msg(pid: i32, data: u64) -> i64 {
-    let (status, _) = match regs(pid) {
-        Ok(r) => r,
-        Err(e) => return e,
-    };
-    let msg: u64 = if status >> 16 == 4 { pid as u64 } else { 0 };
-    put(data, &msg.to_le_bytes())
+    match stop_of(pid) {
+        Ok((_, _, msg)) => put(data, &msg.to_le_bytes()),
+        Err(e) => e,
+    }
 }
 
 /// GETSIGINFO: the stop's signal; si_code SIGTRAP|0x80 at a syscall stop (with
@@ -309,4 +314,133 @@ fn get_siginfo(pid: i32, data: u64) -> i64 {
     info[0..4].copy_from_slice(&signo.to_le_bytes());
     info[8..12].copy_from_slice(&code.to_le_bytes());
     put(data, &info)
+}
+
+/// The bytes one memory command moves here: half of MAX_DEBUG_IO (a full 4 KiB read came
+/// back as a failure; not understood yet).
+const CHUNK: u64 = abi_shared::debug::MAX_DEBUG_IO as u64 / 2;
+/// The most iovecs one call takes (UIO_MAXIOV).
+const UIO_MAXIOV: u64 = 1024;
+
+/// An iovec array of the caller's: (base, len) pairs.
+fn read_iovecs(addr: u64, count: u64) -> Result<alloc::vec::Vec<(u64, u64)>, i64> {
+    if count > UIO_MAXIOV {
+        return Err(err(errno::EINVAL));
+    }
+    let mut out = alloc::vec::Vec::with_capacity(count as usize);
+    for i in 0..count {
+        let mut v = [0u8; 16];
+        uaccess::copy_from_user(addr + i * 16, &mut v).map_err(|_| EFAULT)?;
+        let base = u64::from_le_bytes(v[0..8].try_into().unwrap_or_default());
+        let len = u64::from_le_bytes(v[8..16].try_into().unwrap_or_default());
+        if (len as i64) < 0 {
+            return Err(err(errno::EINVAL));
+        }
+        out.push((base, len));
+    }
+    Ok(out)
+}
+
+/// The remote side as runs of at most `CHUNK` bytes, in order.
+fn chunks(iov: &[(u64, u64)]) -> impl Iterator<Item = (u64, u32)> + '_ {
+    let max = CHUNK;
+    iov.iter().flat_map(move |&(base, len)| {
+        (0..len.div_ceil(max)).map(move |k| (base + k * max, (len - k * max).min(max) as u32))
+    })
+}
+
+/// process_vm_readv/process_vm_writev: only a stopped tracee of the caller's can be
+/// reached (its memory is read by its own guest kernel, through the monitors).
+pub fn process_vm_readv(c: &mut Ctx<'_>) -> i64 {
+    process_vm(c, false)
+}
+
+pub fn process_vm_writev(c: &mut Ctx<'_>) -> i64 {
+    process_vm(c, true)
+}
+
+fn process_vm(c: &mut Ctx<'_>, write: bool) -> i64 {
+    let (pid, local, lcount, remote, rcount, flags) = (c.int(0), c.arg(1), c.arg(2), c.arg(3), c.arg(4), c.arg(5));
+    if flags != 0 {
+        return err(errno::EINVAL);
+    }
+    let (local, remote) = match (read_iovecs(local, lcount), read_iovecs(remote, rcount)) {
+        (Ok(l), Ok(r)) => (l, r),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    if regs(pid).is_err() {
+        // Not a stopped tracee: out of reach (a running process's memory cannot be
+        // served by its guest), as Linux says of a process it may not touch.
+        return if pid <= 0 { ESRCH } else { EPERM };
+    }
+    let total = local.iter().map(|l| l.1).sum::<u64>().min(remote.iter().map(|r| r.1).sum());
+    // The caller's side as one stream: gather it for a write, scatter into it after a read.
+    let mut done = 0u64;
+    let mut local_at = LocalCursor { iov: &local, index: 0, offset: 0 };
+    for (addr, len) in chunks(&remote) {
+        let len = (u64::from(len)).min(total - done);
+        if len == 0 {
+            break;
+        }
+        let moved = if write {
+            let mut buf = alloc::vec![0u8; len as usize];
+            if local_at.copy(&mut buf, false).is_err() {
+                return if done == 0 { EFAULT } else { done as i64 };
+            }
+            match command(pid, DebugCommand::WriteMemory { addr, data: buf }) {
+                Ok(_) => len,
+                Err(_) => 0,
+            }
+        } else {
+            match command(pid, DebugCommand::ReadMemory { addr, len: len as u32 }) {
+                Ok(mut data) => {
+                    let n = data.len() as u64;
+                    if local_at.copy(&mut data, true).is_err() {
+                        return if done == 0 { EFAULT } else { done as i64 };
+                    }
+                    n
+                }
+                Err(_) => 0,
+            }
+        };
+        done += moved;
+        if moved < len {
+            break;
+        }
+    }
+    if done == 0 && total > 0 {
+        return EFAULT;
+    }
+    done as i64
+}
+
+/// A position in the caller's iovecs.
+struct LocalCursor<'a> {
+    iov: &'a [(u64, u64)],
+    index: usize,
+    offset: u64,
+}
+
+impl LocalCursor<'_> {
+    /// Move `buf.len()` bytes between `buf` and the caller's memory (into it when `out`).
+    fn copy(&mut self, buf: &mut [u8], out: bool) -> Result<(), ()> {
+        let mut at = 0usize;
+        while at < buf.len() {
+            let &(base, len) = self.iov.get(self.index).ok_or(())?;
+            let n = ((len - self.offset) as usize).min(buf.len() - at);
+            let addr = base + self.offset;
+            let r = if out {
+                uaccess::copy_to_user(addr, &buf[at..at + n])
+            } else {
+                uaccess::copy_from_user(addr, &mut buf[at..at + n])
+            };
+            r.map_err(|_| ())?;
+            at += n;
+            self.offset += n as u64;
+            if self.offset == len {
+                (self.index, self.offset) = (self.index + 1, 0);
+            }
+        }
+        Ok(())
+    }
 }

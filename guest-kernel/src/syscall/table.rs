@@ -294,6 +294,8 @@ syscall_table! {
     306 syncfs            Host  fs::syncfs            [Fd];
     307 sendmmsg          Host  net::sendmmsg         [Fd, Ptr, D, X];
     309 getcpu            Guest misc::getcpu          [Ptr, Ptr, Ptr];
+    310 process_vm_readv  Host  ptrace::process_vm_readv [I, Ptr, D, Ptr, D, X];
+    311 process_vm_writev Host  ptrace::process_vm_writev [I, Ptr, D, Ptr, D, X];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
     318 getrandom         Guest ids::getrandom        [RHex, D, RandomFlags];
     319 memfd_create      Host  fs_extra::memfd_create [Str, X];
