@@ -38,6 +38,9 @@ static PTRACE_OPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomi
 const PTRACE_O_TRACEEXIT: u64 = 0x40;
 /// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
 static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
+/// Per vCPU: the tracer asked for a single step at a syscall-exit-stop, which steps the
+/// instruction after `syscall` (not the return from it, as a step over `syscall` does).
+static STEP_FROM_EXIT_STOP: [AtomicBool; MAX_VCPUS as usize] = [const { AtomicBool::new(false) }; MAX_VCPUS as usize];
 /// Per vCPU: the debugger asked this thread to single-step (the trap flag is its).
 static STEPPING: [AtomicBool; MAX_VCPUS as usize] = [const { AtomicBool::new(false) }; MAX_VCPUS as usize];
 /// The debugger's breakpoints: address -> the byte the `int3` replaced.
@@ -125,6 +128,9 @@ pub fn syscall_exit_stop(frame: &mut TrapFrame, nr: u64) {
     let mut regs = regs_of(frame);
     regs.orig_rax = nr;
     let _ = stop_with(frame, DebugEvent::SyscallExit, regs);
+    if stepping().load(Ordering::Relaxed) {
+        STEP_FROM_EXIT_STOP[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].store(true, Ordering::Relaxed);
+    }
 }
 
 /// A traced thread is about to exit with `status` (exit, exit_group): the tracer's
@@ -218,6 +224,10 @@ pub fn debug_trap(frame: &mut TrapFrame) -> bool {
 /// (the trap flag is off in the kernel and would only fire one instruction later).
 /// Returns whether it stopped.
 pub fn after_syscall(frame: &mut TrapFrame) -> bool {
+    if STEP_FROM_EXIT_STOP[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].swap(false, Ordering::Relaxed) {
+        // The trap flag is set for the next user instruction: its #DB ends the step.
+        return false;
+    }
     if !active() || frame.vector != SYSCALL_VECTOR || !stepping().swap(false, Ordering::Relaxed) {
         return false;
     }
