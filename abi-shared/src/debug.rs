@@ -60,6 +60,10 @@ pub enum DebugEvent {
     /// PTRACE_EVENT_EXIT stop with PTRACE_O_TRACEEXIT (the tracer's monitor resumes it at
     /// once otherwise).
     Exit(i32),
+    /// A traced process forked `child` (vfork: `vfork`) and the tracer asked for
+    /// PTRACE_O_TRACEFORK/TRACEVFORK: the PTRACE_EVENT_FORK/VFORK stop of the parent. The
+    /// child starts traced by the same tracer, stopped by a SIGSTOP.
+    Fork { child: i32, vfork: bool },
 }
 
 /// What the debugger wants of a stopped thread.
@@ -124,6 +128,9 @@ pub enum PtraceMessage {
     Command(DebugCommand),
     /// The answer to a command other than `Resume`.
     Reply { ok: bool, data: Vec<u8> },
+    /// The tracee ends with this wait status (sent when the tracer is not its parent,
+    /// whose host wait would not see it).
+    Exited { status: i32 },
 }
 
 /// The most bytes one encoded `PtraceMessage` takes (a memory command and its framing).

@@ -570,7 +570,8 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
             | DebugEvent::SyscallEntry
             | DebugEvent::SyscallExit
             | DebugEvent::Exec
-            | DebugEvent::Exit(_) => MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP },
+            | DebugEvent::Exit(_)
+            | DebugEvent::Fork { .. } => MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP },
             DebugEvent::Signal(sig) => MultiThreadStopReason::SignalWithThread { tid: g, signal: gdb_signal(sig) },
         });
     }

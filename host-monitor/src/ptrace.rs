@@ -34,6 +34,8 @@ const RING_INTERVAL: rustix::time::Timespec = rustix::time::Timespec { tv_sec: 0
 const SIGTRAP: i32 = general::SIGTRAP as i32;
 const PTRACE_O_TRACESYSGOOD: u64 = 1;
 const PTRACE_O_TRACEEXEC: u64 = 0x10;
+const PTRACE_EVENT_FORK: i32 = 1;
+const PTRACE_EVENT_VFORK: i32 = 2;
 const PTRACE_EVENT_EXEC: i32 = 4;
 const PTRACE_EVENT_EXIT: i32 = 6;
 
@@ -130,6 +132,32 @@ struct Tracee {
     options: u64,
     /// The last resume was PTRACE_SYSCALL.
     syscall_stops: bool,
+    /// Our host child: the host's wait reports its end. Otherwise (a child of a tracee,
+    /// traced through fork events) its end comes as `Exited`, kept here until reported.
+    host_child: bool,
+    exited: Option<i32>,
+    /// Its connection has ended.
+    closed: bool,
+}
+
+impl Tracee {
+    fn new(conn: OwnedFd, pid: i32) -> Tracee {
+        let host_child = host_parent(pid) == Some(std::process::id() as i32);
+        Tracee { conn, stop: None, options: 0, syscall_stops: false, host_child, exited: None, closed: false }
+    }
+
+    /// Still worth keeping: connected, or ended with an end to report.
+    fn keep(&self) -> bool {
+        !self.closed || (!self.host_child && self.exited.is_some())
+    }
+}
+
+/// The parent of host process `pid` (from /proc/PID/stat: the field after the command
+/// name, which is in parentheses and may hold anything).
+fn host_parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Both sides of ptrace for one monitor (a process may be a tracee and a tracer at once).
@@ -137,6 +165,12 @@ struct Tracee {
 pub struct Ptrace {
     tracee: Mutex<Option<TraceeSide>>,
     tracees: Mutex<BTreeMap<i32, Tracee>>,
+    /// In a forked child: the parent's tracer, which a child of a tracee traced through
+    /// fork events takes over (`forked_tracee`).
+    inherited_tracer: Mutex<Option<i32>>,
+    /// Children our tracees' fork events announced, not connected yet: a wait for them
+    /// waits for their doorbell.
+    expected: Mutex<std::collections::BTreeSet<i32>>,
     /// The lowest of the monitor's descriptor numbers: our sockets go at or above it, out
     /// of the program's range (its close-on-exec sweep and close_range would close them).
     floor: AtomicI32,
@@ -167,28 +201,59 @@ impl Ptrace {
     /// In a forked child: the parent's tracees and tracer are not ours (Linux does not pass
     /// tracing on to a child unless asked to). Closes our copies of their sockets.
     pub fn forget_in_child(&self) {
-        *lock(&self.tracee) = None;
+        *lock(&self.inherited_tracer) = lock(&self.tracee).take().map(|side| side.tracer);
         lock(&self.tracees).clear();
+        lock(&self.expected).clear();
+    }
+
+    /// In a child forked by a tracee whose tracer follows forks: be its tracee too.
+    pub fn forked_tracee(&self) -> Result<i64, LinuxErrno> {
+        let tracer = lock(&self.inherited_tracer).take().ok_or(errno::ESRCH as LinuxErrno)?;
+        self.listen_for(tracer)
+    }
+
+    /// Bind our socket for `tracer` to connect to.
+    fn listen_for(&self, tracer: i32) -> Result<i64, LinuxErrno> {
+        let eperm = |_| errno::EPERM as LinuxErrno;
+        let listener = self.above_floor(seqpacket().map_err(eperm)?).ok_or(errno::EPERM as LinuxErrno)?;
+        let name = socket_name(std::process::id() as i32).map_err(eperm)?;
+        rustix::net::bind(&listener, &name).map_err(eperm)?;
+        rustix::net::listen(&listener, 1).map_err(eperm)?;
+        *lock(&self.tracee) = Some(TraceeSide { tracer, listener, conn: None });
+        Ok(0)
+    }
+
+    /// The program ends with wait status `status`: a tracer that is not our parent hears
+    /// it from us (the host tells only the parent).
+    pub fn exiting(&self, status: i32) {
+        let guard = lock(&self.tracee);
+        let Some(side) = guard.as_ref() else { return };
+        let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+        let Some(conn) = side.conn.as_ref().filter(|_| parent != side.tracer) else { return };
+        if !send(conn, &PtraceMessage::Exited { status }) {
+            return;
+        }
+        // Rung until seen, as a stop is (a ring just before the tracer's host wait4 would
+        // be lost), but not for ever: the program is ending.
+        for _ in 0..40 {
+            ring(side.tracer);
+            if readable_soon(conn) {
+                return;
+            }
+        }
     }
 
     /// PTRACE_TRACEME: 0 when the parent (a linuxrun process) will see our stops, 1 when
     /// the parent is not a linuxrun process and cannot (the guest then runs untraced).
     pub fn trace_me(&self) -> Result<i64, LinuxErrno> {
-        let mut me = lock(&self.tracee);
-        if me.is_some() {
+        if lock(&self.tracee).is_some() {
             return Err(errno::EPERM as LinuxErrno);
         }
         let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
         if parent <= 1 || !crate::host::sys::runs_linuxrun(parent) {
             return Ok(1);
         }
-        let eperm = |_| errno::EPERM as LinuxErrno;
-        let listener = self.above_floor(seqpacket().map_err(eperm)?).ok_or(errno::EPERM as LinuxErrno)?;
-        let name = socket_name(std::process::id() as i32).map_err(eperm)?;
-        rustix::net::bind(&listener, &name).map_err(eperm)?;
-        rustix::net::listen(&listener, 1).map_err(eperm)?;
-        *me = Some(TraceeSide { tracer: parent, listener, conn: None });
-        Ok(0)
+        self.listen_for(parent)
     }
 
     /// Whether this process is traced (its stops go to a tracer, not to `--gdb`).
@@ -232,10 +297,18 @@ impl Ptrace {
                 continue;
             }
             if let Some(conn) = connect_to_tracee(pid).and_then(|c| self.above_floor(c)) {
-                tracees.insert(pid, Tracee { conn, stop: None, options: 0, syscall_stops: false });
+                tracees.insert(pid, Tracee::new(conn, pid));
             }
         }
-        tracees.retain(|_, t| take_messages(t));
+        let mut expected = lock(&self.expected);
+        for t in tracees.values_mut() {
+            take_messages(t);
+            if let Some(Stop { event: DebugEvent::Fork { child, .. }, .. }) = t.stop {
+                expected.insert(child);
+            }
+        }
+        tracees.retain(|_, t| t.keep());
+        expected.retain(|p| !tracees.contains_key(p) && host_parent(*p).is_some());
     }
 
     /// A stop not yet reported of a tracee `pid` selects (wait4's pid: -1 any, >0 that
@@ -254,11 +327,39 @@ impl Ptrace {
                 (-1, None) => true,
                 (p, None) => p == tpid,
             };
-            selected && t.stop.as_ref().is_some_and(|s| !s.reported)
+            selected && (t.stop.as_ref().is_some_and(|s| !s.reported) || (t.closed && t.exited.is_some()))
         })?;
+        if let (true, Some(status)) = (t.closed, t.exited) {
+            if !peek {
+                tracees.remove(&tpid);
+            }
+            return Some(Reported { pid: tpid, status });
+        }
         let stop = t.stop.as_mut()?;
         stop.reported |= !peek;
         Some(Reported { pid: tpid, status: stop_status(stop.event, t.options) })
+    }
+
+    /// Tracees that are not our host children (the host's wait does not know them).
+    pub fn has_adopted_tracees(&self) -> bool {
+        lock(&self.tracees).values().any(|t| !t.host_child) || !lock(&self.expected).is_empty()
+    }
+
+    /// Block until a tracee sends something or its connection ends (or a signal, a
+    /// doorbell included, interrupts: EINTR).
+    pub fn wait_for_news(&self) -> Result<(), LinuxErrno> {
+        let fds: Vec<OwnedFd> = {
+            let tracees = lock(&self.tracees);
+            tracees.values().filter(|t| !t.closed).filter_map(|t| t.conn.try_clone().ok()).collect()
+        };
+        if fds.is_empty() && lock(&self.expected).is_empty() {
+            return Err(errno::ECHILD as LinuxErrno);
+        }
+        let mut polled: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+        match poll(&mut polled, None) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(crate::host::errno_to_linux(e.raw_os_error())),
+        }
     }
 
     /// Whether any process is traced by this one (its waits must look at them).
@@ -271,12 +372,13 @@ impl Ptrace {
     pub fn regs(&self, pid: i32) -> Result<(i32, Vec<u8>), LinuxErrno> {
         self.collect();
         let tracees = lock(&self.tracees);
-        let t = tracees.get(&pid).ok_or(errno::ESRCH as LinuxErrno)?;
+        let t = tracees.get(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
         let s = t.stop.as_ref().ok_or(errno::ESRCH as LinuxErrno)?;
         let msg: u64 = match s.event {
             // The exit status as wait reports it; the former thread id (one thread: the pid).
             DebugEvent::Exit(code) => ((code & 0xff) << 8) as u64,
             DebugEvent::Exec => pid as u64,
+            DebugEvent::Fork { child, .. } => child as u64,
             _ => 0,
         };
         let mut data = s.regs.clone();
@@ -345,6 +447,8 @@ fn stop_status(event: DebugEvent, options: u64) -> i32 {
         DebugEvent::SyscallEntry | DebugEvent::SyscallExit if options & PTRACE_O_TRACESYSGOOD != 0 => SIGTRAP | 0x80,
         DebugEvent::Exec if options & PTRACE_O_TRACEEXEC != 0 => SIGTRAP | PTRACE_EVENT_EXEC << 8,
         DebugEvent::Exit(_) => SIGTRAP | PTRACE_EVENT_EXIT << 8,
+        DebugEvent::Fork { vfork: false, .. } => SIGTRAP | PTRACE_EVENT_FORK << 8,
+        DebugEvent::Fork { vfork: true, .. } => SIGTRAP | PTRACE_EVENT_VFORK << 8,
         _ => SIGTRAP,
     };
     sig << 8 | 0x7f
@@ -379,7 +483,10 @@ fn report_stop(side: &TraceeSide, event: DebugEvent, regs: &[u8]) -> Option<Debu
 /// the parent is gone (we were re-parented).
 fn accept_tracer(side: &TraceeSide) -> Option<OwnedFd> {
     loop {
-        if rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()) != side.tracer {
+        // The tracer (our parent, or our parent's tracer) is gone: nobody will connect.
+        let alive =
+            rustix::process::Pid::from_raw(side.tracer).is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+        if !alive {
             return None;
         }
         ring(side.tracer);
@@ -411,28 +518,34 @@ fn connect_to_tracee(pid: i32) -> Option<OwnedFd> {
     (peer_pid(&fd) == Some(pid)).then_some(fd)
 }
 
-/// Take every message waiting from a tracee; false when its connection has ended.
-fn take_messages(t: &mut Tracee) -> bool {
-    loop {
+/// Take every message waiting from a tracee (marking it closed at the end of its
+/// connection).
+fn take_messages(t: &mut Tracee) {
+    while !t.closed {
         match recv(&t.conn, false) {
-            Ok(None) => return true,
+            Ok(None) => return,
             Ok(Some(PtraceMessage::Stop { event: DebugEvent::Exec, .. })) if t.options & PTRACE_O_TRACEEXEC == 0 => {
                 // Without PTRACE_O_TRACEEXEC Linux reports no exec stop but sends the
                 // tracee a SIGTRAP, which stops it when delivered (after its
                 // syscall-exit-stop): resume it with that very signal.
                 let resume = DebugCommand::Resume { step: false, signal: SIGTRAP, syscall: t.syscall_stops };
-                if !send(&t.conn, &PtraceMessage::Seen) || !send(&t.conn, &PtraceMessage::Command(resume)) {
-                    return false;
-                }
+                t.closed = !send(&t.conn, &PtraceMessage::Seen) || !send(&t.conn, &PtraceMessage::Command(resume));
             }
             Ok(Some(PtraceMessage::Stop { event, regs })) => {
                 t.stop = Some(Stop { event, regs, reported: false });
-                if !send(&t.conn, &PtraceMessage::Seen) {
-                    return false;
-                }
+                t.closed = !send(&t.conn, &PtraceMessage::Seen);
+            }
+            Ok(Some(PtraceMessage::Exited { status })) => {
+                t.exited = Some(status);
+                t.closed = !send(&t.conn, &PtraceMessage::Seen);
             }
             Ok(Some(_)) => {}
-            Err(()) => return false,
+            Err(()) => t.closed = true,
         }
     }
+    if !t.host_child && t.exited.is_none() {
+        // Gone without a word: killed from outside (SIGKILL is the one it cannot report).
+        t.exited = Some(libc::SIGKILL);
+    }
+    t.stop = None;
 }

@@ -36,6 +36,16 @@ impl Ptrace {
     pub fn wait(&self, _pid: i32, _peek: bool) -> Option<Reported> {
         None
     }
+    pub fn forked_tracee(&self) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn exiting(&self, _status: i32) {}
+    pub fn has_adopted_tracees(&self) -> bool {
+        false
+    }
+    pub fn wait_for_news(&self) -> Result<(), LinuxErrno> {
+        Err(ENOSYS)
+    }
     pub fn has_tracees(&self) -> bool {
         false
     }

@@ -1,7 +1,7 @@
 /* ptrace beyond reading: signal-delivery-stops (a signal suppressed, another replaced),
  * POKEDATA and SETREGS at syscall stops (the child sees the changed memory and return
- * value), SINGLESTEP, PTRACE_O_TRACEEXEC and TRACEEXIT events with GETEVENTMSG,
- * GETSIGINFO, DETACH, and the errors of what is refused. The child writes its own lines
+ * value), SINGLESTEP, PTRACE_O_TRACEEXEC, TRACEEXIT and TRACEFORK events with
+ * GETEVENTMSG, GETSIGINFO, DETACH, and the errors of what is refused. The child writes its own lines
  * with write(2) while the parent waits, so the order is fixed. */
 #include "common.h"
 #include <signal.h>
@@ -47,7 +47,7 @@ static pid_t start_traced(const char *self, const char *mode)
 static int wait_stop(pid_t pid, const char *name)
 {
     int status = 0;
-    if (waitpid(pid, &status, 0) != pid) {
+    if (waitpid(pid, &status, __WALL) != pid) {
         printf("%s: waitpid %s FAIL\n", name, errname(errno));
         g_failures++;
         return 0;
@@ -133,6 +133,27 @@ static void test_detach(const char *self)
     expect_err("regs_after_detach", ptrace(PTRACE_GETREGS, pid, 0, 0), ESRCH);
 }
 
+/* PTRACE_O_TRACEFORK: the tracee's fork stops it with PTRACE_EVENT_FORK (GETEVENTMSG:
+ * the child), and the child, which is not the tracer's own, starts traced with a
+ * SIGSTOP and its end is reported to the tracer too. */
+static void test_fork_events(const char *self)
+{
+    pid_t pid = start_traced(self, "forker");
+    wait_stop(pid, "forker_exec");
+    expect_ok("setoptions_fork", ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEFORK));
+    expect_ok("cont_to_fork", ptrace(PTRACE_CONT, pid, 0, 0));
+    wait_stop(pid, "fork_event");
+    unsigned long msg = 0;
+    expect_ok("geteventmsg_fork", ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg));
+    pid_t grandchild = (pid_t)msg;
+    check("eventmsg_child", grandchild > 0 && grandchild != pid);
+    wait_stop(grandchild, "grandchild_start");
+    expect_ok("cont_grandchild", ptrace(PTRACE_CONT, grandchild, 0, 0));
+    wait_stop(grandchild, "grandchild_end");
+    expect_ok("cont_forker", ptrace(PTRACE_CONT, pid, 0, 0));
+    wait_stop(pid, "forker_end");
+}
+
 static void test_refused(const char *self)
 {
     pid_t pid = start_traced(self, "detached");
@@ -153,6 +174,14 @@ int main(int argc, char **argv)
         return child_main(argv[0]);
     if (argc > 1 && strcmp(argv[1], "last") == 0)
         return 6;
+    if (argc > 1 && strcmp(argv[1], "forker") == 0) {
+        pid_t g = fork();
+        if (g == 0)
+            _exit(5);
+        int st = 0;
+        waitpid(g, &st, 0);
+        return WIFEXITED(st) ? WEXITSTATUS(st) + 1 : 99;
+    }
     if (argc > 1 && strcmp(argv[1], "detached") == 0) {
         say("child: running detached\n");
         return 4;
@@ -160,6 +189,7 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_signals_and_pokes(argv[0]);
     test_detach(argv[0]);
+    test_fork_events(argv[0]);
     test_refused(argv[0]);
     return g_failures != 0;
 }

@@ -54,4 +54,7 @@ pub enum PtraceOp {
     Command(crate::debug::DebugCommand),
     /// PTRACE_DETACH: resume with `signal` and end the tracing.
     Detach { signal: i32 },
+    /// In a child forked by a tracee whose tracer asked for fork events: be traced by the
+    /// parent's tracer. `Ret(0)`, or an error (the child then runs untraced).
+    ForkedTracee,
 }

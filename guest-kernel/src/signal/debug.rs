@@ -36,6 +36,8 @@ static PTRACED: AtomicBool = AtomicBool::new(false);
 /// The tracer's PTRACE_SETOPTIONS.
 static PTRACE_OPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 const PTRACE_O_TRACEEXIT: u64 = 0x40;
+const PTRACE_O_TRACEFORK: u64 = 0x2;
+const PTRACE_O_TRACEVFORK: u64 = 0x4;
 /// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
 static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
 /// Per vCPU: the tracer asked for a single step at a syscall-exit-stop, which steps the
@@ -142,6 +144,41 @@ pub fn exit_stop(frame: &mut TrapFrame, nr: u64, status: i32) {
     let mut regs = regs_of(frame);
     regs.orig_rax = nr;
     let _ = stop_with(frame, DebugEvent::Exit(status), regs);
+}
+
+/// Whether a fork (`vfork`: a vfork) of this process is followed by its tracer
+/// (PTRACE_O_TRACEFORK / TRACEVFORK).
+pub fn follows_fork(vfork: bool) -> bool {
+    let bit = if vfork { PTRACE_O_TRACEVFORK } else { PTRACE_O_TRACEFORK };
+    traced() && PTRACE_OPTIONS.load(Ordering::Relaxed) & bit != 0
+}
+
+/// The parent's PTRACE_EVENT_FORK/VFORK stop, once `child` exists.
+pub fn fork_event(frame: &mut TrapFrame, child: i32, vfork: bool) {
+    if follows_fork(vfork) {
+        let _ = stop(frame, DebugEvent::Fork { child, vfork });
+    }
+}
+
+/// The options to keep across a fork whose child the tracer follows.
+pub fn options() -> u64 {
+    PTRACE_OPTIONS.load(Ordering::Relaxed)
+}
+
+/// In the child of a followed fork (after `forget_in_child`): traced by the parent's
+/// tracer with the parent's options, starting with a SIGSTOP as Linux's auto-attached
+/// children do. If the monitor cannot arrange it, the child runs untraced.
+pub fn become_forked_tracee(options: u64) {
+    use abi_shared::hypercall::{ProcRequest, PtraceOp};
+    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op: PtraceOp::ForkedTracee }));
+    if r != 0 {
+        return;
+    }
+    PTRACE_OPTIONS.store(options, Ordering::Relaxed);
+    become_traced();
+    let me = crate::task::current();
+    let sig = abi_shared::linux::general::SIGSTOP as i32;
+    super::raise_thread(me, super::SigInfo::sent_by(sig, super::SI_USER, crate::task::pid(), crate::task::uid()));
 }
 
 /// A traced process has exec'd: the exec stop, before the syscall-exit-stop. The tracer's

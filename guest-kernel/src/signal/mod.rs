@@ -118,6 +118,11 @@ fn default_action(sig: i32) -> Default_ {
 }
 
 fn ignored(st: &SignalState, sig: i32) -> bool {
+    if debug::traced() {
+        // A ptrace tracer sees even the signals that would be ignored (Linux's
+        // sig_ignored() is false for a ptraced task); delivery ignores them afterwards.
+        return false;
+    }
     let act = st.actions[sig as usize];
     act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ignore)
 }

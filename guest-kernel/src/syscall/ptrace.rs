@@ -34,8 +34,10 @@ const PTRACE_GETSIGINFO: u64 = 0x4202;
 const PTRACE_GETREGSET: u64 = 0x4204;
 const PTRACE_SEIZE: u64 = 0x4206;
 
-/// The options that are implemented: TRACESYSGOOD, TRACEEXEC and TRACEEXIT.
-const SUPPORTED_OPTIONS: u64 = 0x1 | 0x10 | 0x40;
+/// The options that are implemented: TRACESYSGOOD, TRACEFORK, TRACEVFORK, TRACEEXEC and
+/// TRACEEXIT; TRACECLONE is accepted, and has nothing to follow (clone makes a new
+/// process only as fork does; new threads of a tracee are not traced).
+const SUPPORTED_OPTIONS: u64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40;
 /// Every option Linux knows (PTRACE_O_MASK).
 const KNOWN_OPTIONS: u64 = 0x7f | 1 << 20 | 1 << 21;
 
@@ -284,7 +286,7 @@ fn set_options(pid: i32, options: u64) -> i64 {
         return err(errno::EINVAL);
     }
     if options & !SUPPORTED_OPTIONS != 0 {
-        // TRACEFORK/VFORK/CLONE/EXIT/VFORKDONE/SECCOMP, EXITKILL, SUSPEND_SECCOMP: not
+        // TRACEVFORKDONE/SECCOMP, EXITKILL, SUSPEND_SECCOMP: not
         // done yet, and a tracer must not believe they are.
         crate::syscall::unsupported(crate::stats::Unsupported::PtraceOption, options & !SUPPORTED_OPTIONS);
         return err(errno::EINVAL);

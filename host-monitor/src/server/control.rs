@@ -102,6 +102,11 @@ impl Server {
                 .collect(),
             unsupported: table(3).chunks_exact(2).filter(|p| p[0] != 0).map(|p| (p[0], p[1])).collect(),
         };
+        self.ptrace().exiting(match how {
+            ExitHow::Status(code) => (code & 0xff) << 8,
+            ExitHow::Signal(sig) => sig,
+            ExitHow::CoreDumped(sig) => sig | 0x80,
+        });
         *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
         if let Some(d) = self.debugger.get() {
             d.program_ended(how);

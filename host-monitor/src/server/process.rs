@@ -20,10 +20,7 @@ impl Server {
     /// Serve one process request: waits, signals to processes, and vfork's hand-over.
     pub(super) fn process(&self, mem: &GuestMemory, req: &ProcRequest<'_>) -> Response {
         let result = match req {
-            ProcRequest::Wait4 { pid, options } => match self.traced_stop(*pid, false) {
-                Some(r) => Ok(Response::Waited { ret: r.pid.into(), status: r.status, rusage: LinuxRusage::default() }),
-                None => wait4(*pid, *options),
-            },
+            ProcRequest::Wait4 { pid, options } => self.wait4_tracing(*pid, *options),
             ProcRequest::Waitid { idtype, id, options } => match self.traced_stop_id(*idtype, *id, *options) {
                 Some(r) => Ok(Response::WaitedId { ret: 0, info: trapped_info(&r), rusage: LinuxRusage::default() }),
                 None => waitid(*idtype, *id, *options),
@@ -61,6 +58,26 @@ impl Server {
         self.ptrace().wait(pid, peek)
     }
 
+    /// wait4: our tracees' stops and ends first, then the host's children; when the host
+    /// has no child for it but tracees that are not our children remain, wait for them.
+    fn wait4_tracing(&self, pid: i32, options: i32) -> Handled {
+        const WNOHANG: i32 = abi_shared::linux::general::WNOHANG as i32;
+        loop {
+            if let Some(r) = self.traced_stop(pid, false) {
+                return Ok(Response::Waited { ret: r.pid.into(), status: r.status, rusage: LinuxRusage::default() });
+            }
+            match wait4(pid, options) {
+                Err(Failure::Errno(e)) if e == errno::ECHILD as LinuxErrno && self.ptrace().has_adopted_tracees() => {
+                    if options & WNOHANG != 0 {
+                        return Ok(Response::Waited { ret: 0, status: 0, rusage: LinuxRusage::default() });
+                    }
+                    self.ptrace().wait_for_news().map_err(Failure::Errno)?;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// As `traced_stop`, for waitid's (idtype, id): P_ALL 0, P_PID 1, P_PGID 2.
     fn traced_stop_id(&self, idtype: i32, id: i32, options: i32) -> Option<crate::ptrace::Reported> {
         let pid = match idtype {
@@ -79,6 +96,7 @@ impl Server {
         let p = self.ptrace();
         match op {
             PtraceOp::TraceMe => p.trace_me().map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::ForkedTracee => p.forked_tracee().map(Response::Ret).map_err(Failure::Errno),
             PtraceOp::Regs => match p.regs(pid) {
                 Ok((status, regs)) => Ok(Response::Bytes { ret: status.into(), data: regs }),
                 Err(e) => Err(Failure::Errno(e)),
