@@ -101,6 +101,9 @@ pub enum DebugCommand {
     SetPtraceOptions {
         options: u64,
     },
+    /// The siginfo (128 bytes, Linux's layout) of the signal the thread stopped for
+    /// (PTRACE_GETSIGINFO); fails at other stops.
+    ReadSiginfo,
     /// Run again: single-step if `step`; deliver `signal` (Linux number, 0 for none) as
     /// the program's own, as a ptrace tracer's PTRACE_CONT does; with `syscall`, stop at
     /// the next syscall entry or exit (PTRACE_SYSCALL).

@@ -445,3 +445,26 @@ fn strace_f_under_linuxrun_follows_fork_and_exec() {
     assert_eq!(text(&got.stdout), "child\nchild status 4\n", "{ctx}");
     assert_eq!(got.status.code(), Some(0), "{ctx}");
 }
+
+/// Debian's gdb run under linuxrun debugs a program it starts under linuxrun with ptrace:
+/// a breakpoint, a backtrace, a variable, and the crash.
+#[test]
+fn gdb_under_linuxrun_debugs_a_program_under_linuxrun() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe =
+        build_debug("gdb_inside", "int f(int *p) { return *p; }\nint main(void) { return f(0); }\n", &["-static"]);
+    let out = Command::new(linuxrun())
+        .args(["/usr/bin/gdb", "-nx", "-batch", "-ex", "set startup-with-shell off", "-ex", "break f"])
+        .args(["-ex", "run", "-ex", "bt", "-ex", "p p", "-ex", "continue"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let gdb = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(has_line(&gdb, &["Breakpoint 1, f (p=0x0) at ", "gdb_inside.c:1"]), "{gdb}");
+    assert!(has_line(&gdb, &["#1  ", " in main () at ", "gdb_inside.c:2"]), "{gdb}");
+    assert!(gdb.contains("$1 = (int *) 0x0"), "{gdb}");
+    assert!(gdb.contains("Program received signal SIGSEGV, Segmentation fault."), "{gdb}");
+}

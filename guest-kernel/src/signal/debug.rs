@@ -283,13 +283,19 @@ fn queue_resumed_signal(sig: i32) {
     }
 }
 
+/// The siginfo of the signal the thread is stopped for (PTRACE_GETSIGINFO).
+static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
+
 /// Signal `sig` is about to be delivered: the debugger sees it first and says which
 /// signal to deliver instead (0: none).
-pub fn signal_stop(frame: &mut TrapFrame, sig: i32) -> i32 {
+pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &super::SigInfo) -> i32 {
     if !active() {
         return sig;
     }
-    stop(frame, DebugEvent::Signal(sig))
+    *STOP_SIGINFO.lock() = Some(*info);
+    let chosen = stop(frame, DebugEvent::Signal(sig));
+    *STOP_SIGINFO.lock() = None;
+    chosen
 }
 
 /// Stop the running thread for the debugger; returns the signal it resumes with.
@@ -328,6 +334,10 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
             DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
             DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
             DebugCommand::ReadAuxv => (true, auxv()),
+            DebugCommand::ReadSiginfo => match *STOP_SIGINFO.lock() {
+                Some(info) => (true, info.as_bytes().to_vec()),
+                None => (false, Vec::new()),
+            },
             DebugCommand::SetPtraceOptions { options } => {
                 PTRACE_OPTIONS.store(options, Ordering::Relaxed);
                 (true, Vec::new())

@@ -314,7 +314,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             // cancel it (registers included: the way back is the full restore).
             drop(st);
             path = ReturnPath::Full;
-            let chosen = debug::signal_stop(frame, sig);
+            let chosen = debug::signal_stop(frame, sig, &info);
             if chosen <= 0 || chosen >= NSIG as i32 {
                 continue;
             }

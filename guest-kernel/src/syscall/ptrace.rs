@@ -303,9 +303,15 @@ fn get_event_msg(pid: i32, data: u64) -> i64 {
     }
 }
 
-/// GETSIGINFO: the stop's signal; si_code SIGTRAP|0x80 at a syscall stop (with
-/// TRACESYSGOOD), SI_USER otherwise (the sender's details are not kept).
+/// GETSIGINFO: at a signal-delivery-stop the signal's siginfo; at other stops SIGTRAP with
+/// si_code SIGTRAP|0x80 at a syscall stop (with TRACESYSGOOD), SI_USER otherwise.
 fn get_siginfo(pid: i32, data: u64) -> i64 {
+    // A signal-delivery-stop: the signal's own siginfo, as the tracee has it.
+    if let Ok(info) = command(pid, DebugCommand::ReadSiginfo) {
+        if info.len() == 128 {
+            return put(data, &info);
+        }
+    }
     let (status, _) = match regs(pid) {
         Ok(r) => r,
         Err(e) => return e,
