@@ -48,6 +48,22 @@ pub enum DebugEvent {
     /// A signal (Linux number) is about to be delivered: the debugger decides whether it
     /// is (a trap of the program's own `int3` comes as SIGTRAP).
     Signal(i32),
+    /// ptrace's syscall-enter-stop (PTRACE_SYSCALL): the registers show the number in
+    /// orig_rax and -ENOSYS in rax, as Linux shows them.
+    SyscallEntry,
+    /// ptrace's syscall-exit-stop: orig_rax is the number, rax the result.
+    SyscallExit,
+    /// A traced process has exec'd (before the new program's first instruction): Linux's
+    /// SIGTRAP after exec, or the PTRACE_EVENT_EXEC stop with PTRACE_O_TRACEEXEC.
+    Exec,
+    /// A traced thread is exiting with this status (exit or exit_group): the
+    /// PTRACE_EVENT_EXIT stop with PTRACE_O_TRACEEXIT (the tracer's monitor resumes it at
+    /// once otherwise).
+    Exit(i32),
+    /// A traced process forked `child` (vfork: `vfork`) and the tracer asked for
+    /// PTRACE_O_TRACEFORK/TRACEVFORK: the PTRACE_EVENT_FORK/VFORK stop of the parent. The
+    /// child starts traced by the same tracer, stopped by a SIGSTOP.
+    Fork { child: i32, vfork: bool },
 }
 
 /// What the debugger wants of a stopped thread.
@@ -80,13 +96,50 @@ pub enum DebugCommand {
     ReadAuxv,
     /// The program's mappings, as /proc/self/maps shows them.
     ReadMaps,
+    /// ptrace's options (PTRACE_SETOPTIONS' bits), which decide which event stops the
+    /// tracee makes (only PTRACE_O_TRACEEXIT's matters to it so far).
+    SetPtraceOptions {
+        options: u64,
+    },
+    /// The siginfo (128 bytes, Linux's layout) of the signal the thread stopped for
+    /// (PTRACE_GETSIGINFO); fails at other stops.
+    ReadSiginfo,
     /// Run again: single-step if `step`; deliver `signal` (Linux number, 0 for none) as
-    /// the program's own, as a ptrace tracer's PTRACE_CONT does.
+    /// the program's own, as a ptrace tracer's PTRACE_CONT does; with `syscall`, stop at
+    /// the next syscall entry or exit (PTRACE_SYSCALL).
     Resume {
         step: bool,
         signal: i32,
+        syscall: bool,
     },
 }
 
 /// The most bytes one memory command moves (a request area holds it with room to spare).
 pub const MAX_DEBUG_IO: u32 = 4096;
+
+/// What one linuxrun monitor says to another about a process the second one traces with
+/// ptrace (docs/debugging.md, "ptrace inside the guest"): one message per SOCK_SEQPACKET
+/// packet, postcard-encoded. The tracee's monitor sends `Stop` and `Reply`; the tracer's
+/// sends `Seen` and `Command`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PtraceMessage {
+    /// The tracee stopped (`DebugRegs` bytes).
+    Stop { event: DebugEvent, regs: Vec<u8> },
+    /// The tracer has taken the stop: the tracee stops ringing its doorbell.
+    Seen,
+    /// A command for the stopped tracee (no reply to `Resume`).
+    Command(DebugCommand),
+    /// The answer to a command other than `Resume`.
+    Reply { ok: bool, data: Vec<u8> },
+    /// The tracee ends with this wait status (sent when the tracer is not its parent,
+    /// whose host wait would not see it).
+    Exited { status: i32 },
+}
+
+/// The most bytes one encoded `PtraceMessage` takes (a memory command and its framing).
+pub const MAX_PTRACE_MESSAGE: usize = MAX_DEBUG_IO as usize + 1024;
+
+/// The `sigqueue` value of a ptrace doorbell: the monitor's thread-kick signal sent with
+/// this value by another process means "a tracee of yours has news", not a signal for the
+/// program.
+pub const PTRACE_DOORBELL: u64 = 0x6c72_7074_7261_6365; // "lrptrace"

@@ -22,6 +22,8 @@ pub enum Unsupported {
     FutexOp = 3,
     /// An ioctl request linuxrun does not know (value: the request).
     Ioctl = 4,
+    /// PTRACE_SETOPTIONS options linuxrun does not serve (value: those options).
+    PtraceOption = 5,
 }
 
 impl Unsupported {
@@ -31,6 +33,7 @@ impl Unsupported {
             2 => Unsupported::Clone3Fields,
             3 => Unsupported::FutexOp,
             4 => Unsupported::Ioctl,
+            5 => Unsupported::PtraceOption,
             _ => return None,
         })
     }
@@ -42,6 +45,7 @@ impl Unsupported {
             Unsupported::Clone3Fields => "clone3 set_tid",
             Unsupported::FutexOp => "futex op",
             Unsupported::Ioctl => "ioctl",
+            Unsupported::PtraceOption => "ptrace options",
         }
     }
 }

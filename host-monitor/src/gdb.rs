@@ -429,7 +429,7 @@ impl MultiThreadResume for Debugee {
         let mut st = lock(&self.session.state);
         for t in st.threads.values_mut().filter(|t| t.reported) {
             let (step, signal) = t.action.take().unwrap_or((false, 0));
-            t.command = Some(DebugCommand::Resume { step, signal });
+            t.command = Some(DebugCommand::Resume { step, signal, syscall: false });
         }
         drop(st);
         self.session.changed.notify_all();
@@ -564,9 +564,14 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
         let g = gdb_tid(tid);
         return Some(match t.event {
             DebugEvent::Breakpoint => MultiThreadStopReason::SwBreak(g),
-            DebugEvent::Start | DebugEvent::Step => {
-                MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP }
-            }
+            // The ptrace-only events do not reach gdb (the guest sends them to a tracer).
+            DebugEvent::Start
+            | DebugEvent::Step
+            | DebugEvent::SyscallEntry
+            | DebugEvent::SyscallExit
+            | DebugEvent::Exec
+            | DebugEvent::Exit(_)
+            | DebugEvent::Fork { .. } => MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP },
             DebugEvent::Signal(sig) => MultiThreadStopReason::SignalWithThread { tid: g, signal: gdb_signal(sig) },
         });
     }

@@ -416,6 +416,7 @@ impl Machine {
             }
             server.fds.replace_vm_fds(&old_fds, &self.vm.owned_fds());
             server.reset_hypercalls();
+            server.ptrace.forget_in_child();
             if let Some(l) = link.take() {
                 server.set_vfork_done(l.child_keeps());
             }

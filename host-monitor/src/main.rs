@@ -17,6 +17,11 @@ mod native;
 mod own_fd;
 mod pack;
 mod program;
+#[cfg(target_os = "linux")]
+mod ptrace;
+#[cfg(not(target_os = "linux"))]
+#[path = "ptrace_unported.rs"]
+mod ptrace;
 mod server;
 mod signals;
 mod spare_core;

@@ -55,6 +55,9 @@ enum Class {
     Catch,
 }
 
+/// The Linux signals the host catches for the guest, as a mask a handler may read.
+static CAUGHT: AtomicU64 = AtomicU64::new(0);
+
 /// The classes set so far, per Linux signal (to change only what changed).
 static CLASSES: Mutex<[Option<Class>; 65]> = Mutex::new([None; 65]);
 
@@ -315,6 +318,12 @@ pub fn apply(catch: u64, ignore: u64) {
         }
         if set_host_action(host_sig, class) {
             classes[sig as usize] = Some(class);
+            let b = 1u64 << (sig - 1);
+            if class == Class::Catch {
+                CAUGHT.fetch_or(b, Ordering::SeqCst);
+            } else {
+                CAUGHT.fetch_and(!b, Ordering::SeqCst);
+            }
         }
     }
 }
@@ -343,6 +352,27 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     let info = unsafe { &*info };
     let (pid, uid, value) = host::siginfo_sender(info);
     let code = host::si_code_to_linux(info.si_code);
+    if is_ptrace_doorbell(host_sig, code, value) {
+        // A tracee of ours has news: not the program's signal. End the host wait the
+        // program may be blocked in, so that it looks at its tracees (ptrace.rs).
+        crate::ptrace::note_doorbell(pid);
+        // Linux sends the tracer a SIGCHLD (CLD_TRAPPED) at each ptrace-stop; gdb waits
+        // for it. Only a caught one matters (its default is to ignore it).
+        const SIGCHLD: i32 = abi_shared::linux::signal::SIGCHLD;
+        const CLD_TRAPPED: i32 = 4;
+        if CAUGHT.load(Ordering::SeqCst) & 1 << (SIGCHLD - 1) != 0 {
+            record(&HostSignalInfo { signo: SIGCHLD, code: CLD_TRAPPED, pid, uid, value: 0, pad: 0 });
+            stop_vcpu();
+        }
+        // SAFETY: pthread_self is async-signal-safe.
+        let me = unsafe { libc::pthread_self() } as usize;
+        for t in [&VCPU_THREAD, &WORKER_THREAD] {
+            if t.load(Ordering::SeqCst) != me {
+                kick(t, host_sig);
+            }
+        }
+        return;
+    }
     // SAFETY: getpid is async-signal-safe.
     if pid == unsafe { libc::getpid() } && code != SI_MESGQ {
         // Our own kick: interrupting whatever this thread was blocked in was the point (or
@@ -361,6 +391,13 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     if WORKER_THREAD.load(Ordering::SeqCst) != me {
         kick(&WORKER_THREAD, host_sig);
     }
+}
+
+/// Whether a caught signal is another monitor's ptrace doorbell: the thread-kick signal,
+/// queued (SI_QUEUE) with the doorbell's value.
+fn is_ptrace_doorbell(host_sig: libc::c_int, code: i32, value: u64) -> bool {
+    const SI_QUEUE: i32 = abi_shared::linux::general::SI_QUEUE;
+    code == SI_QUEUE && value == abi_shared::debug::PTRACE_DOORBELL && Some(host_sig) == host::sys::thread_kick_signal()
 }
 
 /// A signal for the program from the monitor itself (`--gdb`'s Ctrl-C: SIGINT as a

@@ -689,6 +689,7 @@ impl ThreadHost {
                 let wake =
                     if self.exitless { self.vm.wake_eventfd(abi_shared::layout::ports::HYPERCALL_WAKE) } else { None };
                 self.server.reset_hypercalls();
+                self.server.ptrace.forget_in_child();
                 if let Some(l) = link.take() {
                     self.server.set_vfork_done(l.child_keeps());
                 }

@@ -363,3 +363,108 @@ fn gdb_ctrl_c_stops_a_running_program() {
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(status.signal(), Some(libc::SIGKILL), "gdb's kill ends linuxrun: {said}");
 }
+
+/// `strace` run under linuxrun traces a static program run under linuxrun (a tracer and a
+/// tracee in two VMs, through their monitors: docs/debugging.md, "ptrace inside the
+/// guest"), and prints what native strace prints for it.
+#[test]
+fn strace_under_linuxrun_traces_a_program_under_linuxrun() {
+    if !kvm_available() {
+        return;
+    }
+    let native = |args: &[&str]| Command::new("strace").args(args).output();
+    let exe = support::build_with(
+        "strace_traced",
+        "#include <unistd.h>\n#include <sys/syscall.h>\nint main(void) {\n    write(1, \"traced\\n\", 7);\n    \
+         syscall(SYS_close, -1);\n    _exit(3);\n}\n",
+        &["-static"],
+    );
+    let exe = exe.to_str().unwrap();
+    let args = ["-e", "trace=write,close,exit_group", exe];
+    let Ok(want) = native(&args) else {
+        skip("strace is not installed");
+        return;
+    };
+    if want.status.code() != Some(3) {
+        skip("native strace cannot trace here (ptrace not permitted?)");
+        return;
+    }
+    let got = Command::new(linuxrun()).arg("/usr/bin/strace").args(args).output().unwrap();
+    let ctx = format!("native:\n{}\nlinuxrun:\n{}", text(&want.stderr), text(&got.stderr));
+    assert_eq!(text(&got.stdout), "traced\n", "{ctx}");
+    assert_eq!(text(&got.stderr), text(&want.stderr), "{ctx}");
+    assert_eq!(got.status.code(), Some(3), "{ctx}");
+}
+
+/// `strace -f` under linuxrun follows a fork and the child's exec (issue 26's test for
+/// ptrace inside the guest): each line native strace prints for the child and the parent
+/// is printed, pids aside. The order of the two processes' lines is the scheduler's, so
+/// the lines are compared as sets.
+#[test]
+fn strace_f_under_linuxrun_follows_fork_and_exec() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = support::build_with(
+        "strace_forker",
+        "#include <stdio.h>\n#include <unistd.h>\n#include <sys/wait.h>\n#include <sys/syscall.h>\n\
+         int main(int argc, char **argv) {\n    if (argc > 1) { syscall(SYS_write, 1, \"child\\n\", 6); return 4; }\n    \
+         pid_t p = fork();\n    if (p == 0) { execl(argv[0], argv[0], \"x\", (char *)0); _exit(9); }\n    \
+         int st; waitpid(p, &st, 0);\n    printf(\"child status %d\\n\", WEXITSTATUS(st));\n    return 0;\n}\n",
+        &["-static"],
+    );
+    let exe = exe.to_str().unwrap();
+    let args = ["-f", "-qq", "-e", "trace=execve,write,exit_group", "-e", "signal=none", exe];
+    let Ok(want) = Command::new("strace").args(args).output() else {
+        skip("strace is not installed");
+        return;
+    };
+    if !want.status.success() {
+        skip("native strace cannot trace here (ptrace not permitted?)");
+        return;
+    }
+    let got = Command::new(linuxrun()).arg("/usr/bin/strace").args(args).output().unwrap();
+    // "[pid 1234] " and the environment's address differ; strace splits a line that
+    // another process's line interrupts ("<unfinished ...>"), which this program avoids.
+    let lines = |out: &[u8]| {
+        let mut v: Vec<String> = text(out)
+            .lines()
+            .map(|l| {
+                let l = l.split_once("] ").filter(|_| l.starts_with("[pid ")).map_or(l, |(_, rest)| rest);
+                match l.find(", 0x") {
+                    Some(i) if l.starts_with("execve(") => l[..i].to_owned(),
+                    _ => l.to_owned(),
+                }
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let ctx = format!("native:\n{}\nlinuxrun:\n{}", text(&want.stderr), text(&got.stderr));
+    assert_eq!(lines(&got.stderr), lines(&want.stderr), "{ctx}");
+    assert_eq!(text(&got.stdout), "child\nchild status 4\n", "{ctx}");
+    assert_eq!(got.status.code(), Some(0), "{ctx}");
+}
+
+/// Debian's gdb run under linuxrun debugs a program it starts under linuxrun with ptrace:
+/// a breakpoint, a backtrace, a variable, and the crash.
+#[test]
+fn gdb_under_linuxrun_debugs_a_program_under_linuxrun() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe =
+        build_debug("gdb_inside", "int f(int *p) { return *p; }\nint main(void) { return f(0); }\n", &["-static"]);
+    let out = Command::new(linuxrun())
+        .args(["/usr/bin/gdb", "-nx", "-batch", "-ex", "set startup-with-shell off", "-ex", "break f"])
+        .args(["-ex", "run", "-ex", "bt", "-ex", "p p", "-ex", "continue"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let gdb = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(has_line(&gdb, &["Breakpoint 1, f (p=0x0) at ", "gdb_inside.c:1"]), "{gdb}");
+    assert!(has_line(&gdb, &["#1  ", " in main () at ", "gdb_inside.c:2"]), "{gdb}");
+    assert!(gdb.contains("$1 = (int *) 0x0"), "{gdb}");
+    assert!(gdb.contains("Program received signal SIGSEGV, Segmentation fault."), "{gdb}");
+}

@@ -40,14 +40,14 @@ pub use mm::MmRequest;
 pub use net::NetRequest;
 pub use notify::NotifyRequest;
 pub use pidfd::PidfdRequest;
-pub use process::ProcRequest;
+pub use process::{ProcRequest, PtraceOp};
 pub use procfs::ProcfsRequest;
 pub use splice::SpliceRequest;
 pub use tty::TtyRequest;
 pub use vcpu::VcpuRequest;
 
 /// Bumped on every incompatible change; the first hypercall (`Hello`) checks it.
-pub const PROTOCOL_VERSION: u32 = 40;
+pub const PROTOCOL_VERSION: u32 = 41;
 
 /// A run of guest-physical memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

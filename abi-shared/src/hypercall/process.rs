@@ -33,4 +33,28 @@ pub enum ProcRequest<'a> {
     /// `Ret(0)`, or `Ret(-EINTR)` when a host signal cut the wait short (the guest waits
     /// again: signals do not end a vfork wait).
     VforkWait,
+    /// ptrace: `op` on tracee `pid` (the caller is its tracer), or PTRACE_TRACEME.
+    Ptrace { pid: i32, op: PtraceOp },
+}
+
+/// What a ptrace request asks of the monitor (see docs/debugging.md).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PtraceOp {
+    /// PTRACE_TRACEME: the parent becomes the tracer. `Ret(0)`; `Ret(-EPERM)` when
+    /// already traced.
+    TraceMe,
+    /// The stopped tracee's registers: `Response::Bytes` with its `DebugRegs` and, in
+    /// `ret`, the stop's wait status (what waitpid reported); `-ESRCH` when it is not
+    /// stopped or not ours.
+    Regs,
+    /// PTRACE_SETOPTIONS: `Ret(0)`.
+    SetOptions { options: u64 },
+    /// A command to the stopped tracee: `Response::Bytes` (ret 0, or -EIO when it failed),
+    /// or `Ret(0)` for `Resume`.
+    Command(crate::debug::DebugCommand),
+    /// PTRACE_DETACH: resume with `signal` and end the tracing.
+    Detach { signal: i32 },
+    /// In a child forked by a tracee whose tracer asked for fork events: be traced by the
+    /// parent's tracer. `Ret(0)`, or an error (the child then runs untraced).
+    ForkedTracee,
 }

@@ -31,6 +31,18 @@ const INT3: u8 = 0xcc;
 /// A debugger is attached (BootInfo flag); cleared for good when the monitor stops
 /// answering as one (gdb went away) and in a forked child.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// The debugger is a ptrace tracer (PTRACE_TRACEME), not `--gdb`: exec stops too.
+static PTRACED: AtomicBool = AtomicBool::new(false);
+/// The tracer's PTRACE_SETOPTIONS.
+static PTRACE_OPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+const PTRACE_O_TRACEEXIT: u64 = 0x40;
+const PTRACE_O_TRACEFORK: u64 = 0x2;
+const PTRACE_O_TRACEVFORK: u64 = 0x4;
+/// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
+static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
+/// Per vCPU: the tracer asked for a single step at a syscall-exit-stop, which steps the
+/// instruction after `syscall` (not the return from it, as a step over `syscall` does).
+static STEP_FROM_EXIT_STOP: [AtomicBool; MAX_VCPUS as usize] = [const { AtomicBool::new(false) }; MAX_VCPUS as usize];
 /// Per vCPU: the debugger asked this thread to single-step (the trap flag is its).
 static STEPPING: [AtomicBool; MAX_VCPUS as usize] = [const { AtomicBool::new(false) }; MAX_VCPUS as usize];
 /// The debugger's breakpoints: address -> the byte the `int3` replaced.
@@ -72,6 +84,116 @@ pub fn active() -> bool {
     ACTIVE.load(Ordering::Relaxed)
 }
 
+/// PTRACE_TRACEME accepted by the monitor: from now on the thread stops for the tracer
+/// as it does for `--gdb` (signal-delivery-stops, single steps), and at exec and, when
+/// asked, at syscalls.
+pub fn become_traced() {
+    PTRACED.store(true, Ordering::Relaxed);
+    ACTIVE.store(true, Ordering::Relaxed);
+    super::host::actions_changed();
+}
+
+pub fn traced() -> bool {
+    PTRACED.load(Ordering::Relaxed) && active()
+}
+
+/// Whether the tracer asked for syscall stops (PTRACE_SYSCALL).
+#[inline]
+pub fn syscall_stops() -> bool {
+    SYSCALL_STOPS.load(Ordering::Relaxed)
+}
+
+/// The debugger went away (or detached): run on as if never stopped.
+fn forget_debugger() {
+    ACTIVE.store(false, Ordering::Relaxed);
+    PTRACED.store(false, Ordering::Relaxed);
+    SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    PTRACE_OPTIONS.store(0, Ordering::Relaxed);
+    forget_breakpoints();
+}
+
+/// ptrace's syscall-enter-stop of syscall `nr`: the tracer sees orig_rax = nr and
+/// rax = -ENOSYS, as on Linux. A signal it resumes with is not delivered (Linux does not
+/// promise to either).
+pub fn syscall_entry_stop(frame: &mut TrapFrame, nr: u64) {
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    regs.gprs[0] = crate::syscall::ENOSYS as u64;
+    let saved = frame.rax;
+    let _ = stop_with(frame, DebugEvent::SyscallEntry, regs);
+    // The number stays the one the thread asked for (changing orig_rax is not supported).
+    frame.rax = saved;
+}
+
+/// ptrace's syscall-exit-stop: orig_rax = nr, rax the result (already in the frame).
+pub fn syscall_exit_stop(frame: &mut TrapFrame, nr: u64) {
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    let _ = stop_with(frame, DebugEvent::SyscallExit, regs);
+    if stepping().load(Ordering::Relaxed) {
+        STEP_FROM_EXIT_STOP[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].store(true, Ordering::Relaxed);
+    }
+}
+
+/// A traced thread is about to exit with `status` (exit, exit_group): the tracer's
+/// PTRACE_EVENT_EXIT stop, registers as at the syscall's entry.
+pub fn exit_stop(frame: &mut TrapFrame, nr: u64, status: i32) {
+    if !traced() || PTRACE_OPTIONS.load(Ordering::Relaxed) & PTRACE_O_TRACEEXIT == 0 {
+        return;
+    }
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    let _ = stop_with(frame, DebugEvent::Exit(status), regs);
+}
+
+/// Whether a fork (`vfork`: a vfork) of this process is followed by its tracer
+/// (PTRACE_O_TRACEFORK / TRACEVFORK).
+pub fn follows_fork(vfork: bool) -> bool {
+    let bit = if vfork { PTRACE_O_TRACEVFORK } else { PTRACE_O_TRACEFORK };
+    traced() && PTRACE_OPTIONS.load(Ordering::Relaxed) & bit != 0
+}
+
+/// The parent's PTRACE_EVENT_FORK/VFORK stop, once `child` exists.
+pub fn fork_event(frame: &mut TrapFrame, child: i32, vfork: bool) {
+    if follows_fork(vfork) {
+        let _ = stop(frame, DebugEvent::Fork { child, vfork });
+    }
+}
+
+/// The options to keep across a fork whose child the tracer follows.
+pub fn options() -> u64 {
+    PTRACE_OPTIONS.load(Ordering::Relaxed)
+}
+
+/// In the child of a followed fork (after `forget_in_child`): traced by the parent's
+/// tracer with the parent's options, starting with a SIGSTOP as Linux's auto-attached
+/// children do. If the monitor cannot arrange it, the child runs untraced.
+pub fn become_forked_tracee(options: u64) {
+    use abi_shared::hypercall::{ProcRequest, PtraceOp};
+    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op: PtraceOp::ForkedTracee }));
+    if r != 0 {
+        return;
+    }
+    PTRACE_OPTIONS.store(options, Ordering::Relaxed);
+    become_traced();
+    let me = crate::task::current();
+    let sig = abi_shared::linux::general::SIGSTOP as i32;
+    super::raise_thread(me, super::SigInfo::sent_by(sig, super::SI_USER, crate::task::pid(), crate::task::uid()));
+}
+
+/// A traced process has exec'd: the exec stop, before the syscall-exit-stop. The tracer's
+/// monitor turns it into Linux's SIGTRAP (a signal the thread gets when resumed) unless
+/// the tracer asked for PTRACE_EVENT_EXEC.
+pub fn exec_stop(frame: &mut TrapFrame, nr: u64) {
+    if !traced() {
+        return;
+    }
+    let mut regs = regs_of(frame);
+    regs.orig_rax = nr;
+    let sig = stop_with(frame, DebugEvent::Exec, regs);
+    queue_resumed_signal(sig);
+}
+
 fn stepping() -> &'static AtomicBool {
     &STEPPING[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize]
 }
@@ -84,6 +206,9 @@ pub fn forget_in_child(vfork: bool) {
         return;
     }
     ACTIVE.store(false, Ordering::Relaxed);
+    PTRACED.store(false, Ordering::Relaxed);
+    SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    PTRACE_OPTIONS.store(0, Ordering::Relaxed);
     if vfork {
         BREAKPOINTS.lock().clear();
     } else {
@@ -136,6 +261,10 @@ pub fn debug_trap(frame: &mut TrapFrame) -> bool {
 /// (the trap flag is off in the kernel and would only fire one instruction later).
 /// Returns whether it stopped.
 pub fn after_syscall(frame: &mut TrapFrame) -> bool {
+    if STEP_FROM_EXIT_STOP[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].swap(false, Ordering::Relaxed) {
+        // The trap flag is set for the next user instruction: its #DB ends the step.
+        return false;
+    }
     if !active() || frame.vector != SYSCALL_VECTOR || !stepping().swap(false, Ordering::Relaxed) {
         return false;
     }
@@ -154,34 +283,46 @@ fn queue_resumed_signal(sig: i32) {
     }
 }
 
+/// The siginfo of the signal the thread is stopped for (PTRACE_GETSIGINFO).
+static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
+
 /// Signal `sig` is about to be delivered: the debugger sees it first and says which
 /// signal to deliver instead (0: none).
-pub fn signal_stop(frame: &mut TrapFrame, sig: i32) -> i32 {
+pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &super::SigInfo) -> i32 {
     if !active() {
         return sig;
     }
-    stop(frame, DebugEvent::Signal(sig))
+    *STOP_SIGINFO.lock() = Some(*info);
+    let chosen = stop(frame, DebugEvent::Signal(sig));
+    *STOP_SIGINFO.lock() = None;
+    chosen
 }
 
 /// Stop the running thread for the debugger; returns the signal it resumes with.
 pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
     let regs = regs_of(frame);
+    stop_with(frame, event, regs)
+}
+
+/// `stop` with the registers the debugger is shown.
+fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
     let tid = crate::task::tid();
     let mut answer =
         crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs: regs.as_bytes() }));
     loop {
         let Response::Debug(cmd) = answer else {
-            // The monitor no longer debugs (gdb went away): run on as if never stopped.
-            ACTIVE.store(false, Ordering::Relaxed);
-            forget_breakpoints();
+            // The monitor no longer debugs (gdb or the tracer went away): run on as if
+            // never stopped.
+            forget_debugger();
             return match event {
                 DebugEvent::Signal(s) => s,
                 _ => 0,
             };
         };
         let (ok, data) = match cmd {
-            DebugCommand::Resume { step, signal } => {
+            DebugCommand::Resume { step, signal, syscall } => {
                 stepping().store(step, Ordering::Relaxed);
+                SYSCALL_STOPS.store(syscall, Ordering::Relaxed);
                 if step {
                     frame.rflags |= RFLAGS_TF;
                 }
@@ -193,6 +334,14 @@ pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
             DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
             DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
             DebugCommand::ReadAuxv => (true, auxv()),
+            DebugCommand::ReadSiginfo => match *STOP_SIGINFO.lock() {
+                Some(info) => (true, info.as_bytes().to_vec()),
+                None => (false, Vec::new()),
+            },
+            DebugCommand::SetPtraceOptions { options } => {
+                PTRACE_OPTIONS.store(options, Ordering::Relaxed);
+                (true, Vec::new())
+            }
             DebugCommand::ReadMaps => (true, maps()),
         };
         answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok, data: &data }));

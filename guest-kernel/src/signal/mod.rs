@@ -118,6 +118,11 @@ fn default_action(sig: i32) -> Default_ {
 }
 
 fn ignored(st: &SignalState, sig: i32) -> bool {
+    if debug::traced() {
+        // A ptrace tracer sees even the signals that would be ignored (Linux's
+        // sig_ignored() is false for a ptraced task); delivery ignores them afterwards.
+        return false;
+    }
     let act = st.actions[sig as usize];
     act.handler == SIG_IGN || (act.handler == SIG_DFL && default_action(sig) == Default_::Ignore)
 }
@@ -309,7 +314,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             // cancel it (registers included: the way back is the full restore).
             drop(st);
             path = ReturnPath::Full;
-            let chosen = debug::signal_stop(frame, sig);
+            let chosen = debug::signal_stop(frame, sig, &info);
             if chosen <= 0 || chosen >= NSIG as i32 {
                 continue;
             }

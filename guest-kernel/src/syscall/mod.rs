@@ -20,6 +20,7 @@ mod notify;
 mod pidfd;
 pub mod poll;
 pub mod process;
+mod ptrace;
 mod splice;
 mod table;
 pub mod time;
@@ -53,6 +54,10 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     crate::mm::tlb::entered_kernel();
     crate::task::fork_gate::checkpoint();
     let nr = frame.rax;
+    if crate::signal::debug::syscall_stops() {
+        // ptrace's syscall-enter-stop; the tracer may change the arguments.
+        crate::signal::debug::syscall_entry_stop(frame, nr);
+    }
     crate::stats::set_in_flight(nr);
     crate::stats::begin_syscall();
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
@@ -60,6 +65,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let tracing = trace::enabled();
     let mut pre = if tracing { Some(trace::at_entry(nr, entry, &args)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
+        crate::signal::debug::exit_stop(frame, nr, args[0] as i32 & 0xff);
         // These do not return: count them and show them now, as strace does ("= ?").
         crate::stats::end_syscall(nr, 0);
         if let Some(line) = pre.take() {
@@ -78,6 +84,12 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
             // Perhaps a host signal cut a host call short: restart or not at delivery.
             crate::signal::note_interrupted(nr);
         }
+    }
+    if full && (nr == EXECVE_NR || nr == EXECVEAT_NR) {
+        crate::signal::debug::exec_stop(frame, nr);
+    }
+    if crate::signal::debug::syscall_stops() {
+        crate::signal::debug::syscall_exit_stop(frame, nr);
     }
     let in_guest = crate::stats::end_syscall(nr, if full { 0 } else { ret });
     if let Some(pre) = pre {

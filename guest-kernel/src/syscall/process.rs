@@ -208,9 +208,14 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
     let forked = hypercall::call(&Request::Vcpu(VcpuRequest::Fork { vfork: args.flags & CLONE_VFORK != 0 }));
     match forked {
         Response::Forked { child: true, .. } => crate::task::threads::only_the_caller_left(),
-        Response::Forked { child: false, .. } if args.flags & CLONE_VFORK != 0 => {
-            wait_for_vfork_child();
-            crate::mm::vfork::apply_in_parent();
+        Response::Forked { pid, child: false, .. } => {
+            let vfork = args.flags & CLONE_VFORK != 0;
+            // The tracer hears of the child before a vfork parent waits for it.
+            crate::signal::debug::fork_event(c.frame, pid, vfork);
+            if vfork {
+                wait_for_vfork_child();
+                crate::mm::vfork::apply_in_parent();
+            }
         }
         _ => {}
     }
@@ -247,6 +252,8 @@ fn wait_for_vfork_child() {
 fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     crate::task::become_child(parent, pid);
     crate::task::threads::only_the_caller_left();
+    let vfork = args.flags & CLONE_VFORK != 0;
+    let follow = crate::signal::debug::follows_fork(vfork).then(crate::signal::debug::options);
     // The child's first vCPU has a hypercall worker wherever requests go through shared
     // memory, whichever thread forked (host-monitor threads.rs, `continue_as_child`).
     hypercall::transport::set_worker(hypercall::transport::shared_memory());
@@ -271,6 +278,9 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     }
     if args.stack != 0 {
         c.frame.rsp = args.stack;
+    }
+    if let Some(options) = follow {
+        crate::signal::debug::become_forked_tracee(options);
     }
 }
 

@@ -5,7 +5,7 @@
 use super::trace::Arg::{self, *};
 use super::{
     epoll, exec, fs, fs_attrs, fs_ctl, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll,
-    process, splice, time, Handler,
+    process, ptrace, splice, time, Handler,
 };
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
@@ -150,6 +150,7 @@ syscall_table! {
     98  getrusage         Host  info::getrusage       [D, Ptr];
     99  sysinfo           Host  info::sysinfo         [Ptr];
     100 times             Host  info::times           [Ptr];
+    101 ptrace            Host  ptrace::ptrace        [X, I, X, X];
     102 getuid            Guest ids::getuid           [];
     104 getgid            Guest ids::getgid           [];
     107 geteuid           Guest ids::geteuid          [];
@@ -293,6 +294,8 @@ syscall_table! {
     306 syncfs            Host  fs::syncfs            [Fd];
     307 sendmmsg          Host  net::sendmmsg         [Fd, Ptr, D, X];
     309 getcpu            Guest misc::getcpu          [Ptr, Ptr, Ptr];
+    310 process_vm_readv  Host  ptrace::process_vm_readv [I, Ptr, D, Ptr, D, X];
+    311 process_vm_writev Host  ptrace::process_vm_writev [I, Ptr, D, Ptr, D, X];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
     318 getrandom         Guest ids::getrandom        [RHex, D, RandomFlags];
     319 memfd_create      Host  fs_extra::memfd_create [Str, X];

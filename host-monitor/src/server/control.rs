@@ -45,6 +45,13 @@ impl Server {
                 crate::threads::kick_vcpus(*vcpus);
                 Response::Ret(0)
             }
+            // A traced process's stops go to its tracer; otherwise to `--gdb`'s session.
+            ControlRequest::DebugStop { event, regs, .. } if self.ptrace().is_traced() => {
+                self.ptrace().stopped(*event, regs).map_or(Response::Ret(0), Response::Debug)
+            }
+            ControlRequest::DebugReply { ok, data, .. } if self.ptrace().is_traced() => {
+                self.ptrace().replied(*ok, data).map_or(Response::Ret(0), Response::Debug)
+            }
             ControlRequest::DebugStop { tid, event, regs } => match self.debugger.get() {
                 Some(d) => d.stopped(*tid, *event, regs),
                 None => Response::Ret(0),
@@ -101,6 +108,11 @@ impl Server {
                 .collect(),
             unsupported: table(3).chunks_exact(2).filter(|p| p[0] != 0).map(|p| (p[0], p[1])).collect(),
         };
+        self.ptrace().exiting(match how {
+            ExitHow::Status(code) => (code & 0xff) << 8,
+            ExitHow::Signal(sig) => sig,
+            ExitHow::CoreDumped(sig) => sig | 0x80,
+        });
         *lock(&self.outcome) = Some(GuestOutcome::Exited(how, counters));
         if let Some(d) = self.debugger.get() {
             d.program_ended(how);

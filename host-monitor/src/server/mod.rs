@@ -192,6 +192,8 @@ pub struct Server {
     first_vcpu_creds: creds::FirstVcpuChanges,
     /// `--gdb`: the debugger's side of the program's stops.
     debugger: std::sync::OnceLock<Arc<crate::gdb::Session>>,
+    /// ptrace between linuxrun'd processes: our tracer, our tracees.
+    pub ptrace: crate::ptrace::Ptrace,
 }
 
 /// Every thread that serves hypercalls shares the one server.
@@ -216,7 +218,14 @@ impl Server {
             poisoned: AtomicBool::new(false),
             first_vcpu_creds: Default::default(),
             debugger: std::sync::OnceLock::new(),
+            ptrace: Default::default(),
         }
+    }
+
+    /// ptrace's state, told where the monitor's descriptors start now.
+    pub fn ptrace(&self) -> &crate::ptrace::Ptrace {
+        self.ptrace.set_floor(self.fds.floor());
+        &self.ptrace
     }
 
     /// `--gdb`: stops of the program go to this debugger session.

@@ -20,8 +20,12 @@ impl Server {
     /// Serve one process request: waits, signals to processes, and vfork's hand-over.
     pub(super) fn process(&self, mem: &GuestMemory, req: &ProcRequest<'_>) -> Response {
         let result = match req {
-            ProcRequest::Wait4 { pid, options } => wait4(*pid, *options),
-            ProcRequest::Waitid { idtype, id, options } => waitid(*idtype, *id, *options),
+            ProcRequest::Wait4 { pid, options } => self.wait4_tracing(*pid, *options),
+            ProcRequest::Waitid { idtype, id, options } => match self.traced_stop_id(*idtype, *id, *options) {
+                Some(r) => Ok(Response::WaitedId { ret: 0, info: trapped_info(&r), rusage: LinuxRusage::default() }),
+                None => waitid(*idtype, *id, *options),
+            },
+            ProcRequest::Ptrace { pid, op } => self.ptrace_op(*pid, op),
             ProcRequest::Kill { pid, sig } => kill(*pid, *sig),
             ProcRequest::StopSelf { sig } => {
                 crate::signals::stop_self(*sig);
@@ -42,6 +46,84 @@ impl Server {
             }
         };
         result.unwrap_or_else(Response::from)
+    }
+}
+
+impl Server {
+    /// A stop of one of our tracees that wait4(pid) reports before the host's child events.
+    fn traced_stop(&self, pid: i32, peek: bool) -> Option<crate::ptrace::Reported> {
+        if !self.ptrace().has_tracees() {
+            return None;
+        }
+        self.ptrace().wait(pid, peek)
+    }
+
+    /// wait4: our tracees' stops and ends first, then the host's children; when the host
+    /// has no child for it but tracees that are not our children remain, wait for them.
+    fn wait4_tracing(&self, pid: i32, options: i32) -> Handled {
+        const WNOHANG: i32 = abi_shared::linux::general::WNOHANG as i32;
+        loop {
+            if let Some(r) = self.traced_stop(pid, false) {
+                return Ok(Response::Waited { ret: r.pid.into(), status: r.status, rusage: LinuxRusage::default() });
+            }
+            match wait4(pid, options) {
+                Err(Failure::Errno(e)) if e == errno::ECHILD as LinuxErrno && self.ptrace().has_adopted_tracees() => {
+                    if options & WNOHANG != 0 {
+                        return Ok(Response::Waited { ret: 0, status: 0, rusage: LinuxRusage::default() });
+                    }
+                    self.ptrace().wait_for_news().map_err(Failure::Errno)?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// As `traced_stop`, for waitid's (idtype, id): P_ALL 0, P_PID 1, P_PGID 2.
+    fn traced_stop_id(&self, idtype: i32, id: i32, options: i32) -> Option<crate::ptrace::Reported> {
+        let pid = match idtype {
+            0 => -1,
+            1 if id > 0 => id,
+            2 if id > 0 => -id,
+            2 => 0,
+            _ => return None,
+        };
+        self.traced_stop(pid, options & abi_shared::linux::general::WNOWAIT as i32 != 0)
+    }
+
+    /// ptrace's requests that need the monitor (docs/debugging.md).
+    fn ptrace_op(&self, pid: i32, op: &abi_shared::hypercall::PtraceOp) -> Handled {
+        use abi_shared::hypercall::PtraceOp;
+        let p = self.ptrace();
+        match op {
+            PtraceOp::TraceMe => p.trace_me().map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::ForkedTracee => p.forked_tracee().map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::Regs => match p.regs(pid) {
+                Ok((status, regs)) => Ok(Response::Bytes { ret: status.into(), data: regs }),
+                Err(e) => Err(Failure::Errno(e)),
+            },
+            PtraceOp::SetOptions { options } => {
+                p.set_options(pid, *options).map(|()| Response::Ret(0)).map_err(Failure::Errno)
+            }
+            PtraceOp::Command(cmd) => match p.command(pid, cmd.clone()) {
+                Ok(None) => ret(0),
+                Ok(Some((ok, data))) => Ok(Response::Bytes { ret: if ok { 0 } else { -i64::from(errno::EIO) }, data }),
+                Err(e) => Err(Failure::Errno(e)),
+            },
+            PtraceOp::Detach { signal } => p.detach(pid, *signal).map(|()| Response::Ret(0)).map_err(Failure::Errno),
+        }
+    }
+}
+
+/// waitid's report of a tracee's stop: CLD_TRAPPED with the stop's signal.
+fn trapped_info(r: &crate::ptrace::Reported) -> WaitInfo {
+    const CLD_TRAPPED: i32 = 4;
+    let uid = rustix::process::getuid().as_raw();
+    WaitInfo {
+        signo: abi_shared::linux::general::SIGCHLD as i32,
+        code: CLD_TRAPPED,
+        pid: r.pid,
+        uid,
+        status: r.status >> 8 & 0xff,
     }
 }
 

@@ -1,0 +1,551 @@
+//! ptrace between linuxrun'd processes: the tracee's and the tracer's monitors talk over a
+//! SOCK_SEQPACKET connection (docs/debugging.md, "ptrace inside the guest").
+//!
+//! - **Tracee side**: PTRACE_TRACEME binds an abstract socket named after our host pid
+//!   (`linuxrun-ptrace.PID`). At each ptrace-stop the guest's `DebugStop` lands here: the
+//!   first one waits for the tracer to connect (checking with SO_PEERCRED that it is our
+//!   parent), each one sends `Stop` and rings the tracer's doorbell until it says `Seen`,
+//!   then serves its commands until a `Resume`.
+//! - **Tracer side**: a doorbell (our thread-kick signal queued by another process with
+//!   `PTRACE_DOORBELL`) records the sender's pid and interrupts a host wait the program is
+//!   blocked in; the next wait4/waitid/ptrace connects to that pid's socket (checking
+//!   with SO_PEERCRED that its owner is that pid), takes its stops, and reports them
+//!   before the host's own child events.
+//!
+//! The doorbell is rung again every `RING_INTERVAL` until the stop is seen: a doorbell that
+//! arrives between the tracer's look at its tracees and its entry into the host's wait4
+//! would otherwise be lost.
+
+use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Mutex;
+
+use abi_shared::debug::{DebugCommand, DebugEvent, PtraceMessage, MAX_PTRACE_MESSAGE, PTRACE_DOORBELL};
+use abi_shared::linux::{errno, general};
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
+
+use crate::host::LinuxErrno;
+
+/// How often a stopped tracee rings again until its tracer has seen the stop.
+const RING_INTERVAL: rustix::time::Timespec = rustix::time::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+
+const SIGTRAP: i32 = general::SIGTRAP as i32;
+const PTRACE_O_TRACESYSGOOD: u64 = 1;
+const PTRACE_O_TRACEEXEC: u64 = 0x10;
+const PTRACE_EVENT_FORK: i32 = 1;
+const PTRACE_EVENT_VFORK: i32 = 2;
+const PTRACE_EVENT_EXEC: i32 = 4;
+const PTRACE_EVENT_EXIT: i32 = 6;
+
+/// Pids whose doorbell rang and that the tracer has not looked at yet (the signal handler
+/// fills them, so lock-free).
+static RUNG: [AtomicI32; 32] = [const { AtomicI32::new(0) }; 32];
+
+/// A doorbell from `pid` (async-signal-safe: atomics only).
+pub fn note_doorbell(pid: i32) {
+    for slot in &RUNG {
+        match slot.compare_exchange(0, pid, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return,
+            Err(p) if p == pid => return,
+            Err(_) => {}
+        }
+    }
+}
+
+fn take_rung() -> Vec<i32> {
+    RUNG.iter().map(|s| s.swap(0, Ordering::SeqCst)).filter(|&p| p > 0).collect()
+}
+
+/// Ring `pid`'s doorbell: our thread-kick signal with the doorbell value.
+fn ring(pid: i32) {
+    let Some(sig) = crate::host::sys::thread_kick_signal() else { return };
+    let value = libc::sigval { sival_ptr: PTRACE_DOORBELL as usize as *mut libc::c_void };
+    // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
+    unsafe { libc::sigqueue(pid, sig, value) };
+}
+
+fn socket_name(pid: i32) -> rustix::io::Result<SocketAddrUnix> {
+    SocketAddrUnix::new_abstract_name(format!("linuxrun-ptrace.{pid}").as_bytes())
+}
+
+fn seqpacket() -> rustix::io::Result<OwnedFd> {
+    rustix::net::socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
+}
+
+fn peer_pid(fd: &OwnedFd) -> Option<i32> {
+    rustix::net::sockopt::socket_peercred(fd).ok().map(|c| c.pid.as_raw_nonzero().get())
+}
+
+fn send(fd: &OwnedFd, msg: &PtraceMessage) -> bool {
+    let Ok(bytes) = postcard::to_allocvec(msg) else { return false };
+    loop {
+        match rustix::net::send(fd, &bytes, SendFlags::NOSIGNAL) {
+            Ok(_) => return true,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The next message: `Ok(None)` when none is there yet (`wait` false), `Err` at the end of
+/// the connection or on garbage.
+fn recv(fd: &OwnedFd, wait: bool) -> Result<Option<PtraceMessage>, ()> {
+    let mut buf = vec![0u8; MAX_PTRACE_MESSAGE];
+    let flags = if wait { RecvFlags::empty() } else { RecvFlags::DONTWAIT };
+    loop {
+        match rustix::net::recv(fd, &mut buf[..], flags) {
+            Ok((_, 0)) => return Err(()),
+            Ok((_, n)) => return postcard::from_bytes(&buf[..n.min(buf.len())]).map(Some).map_err(|_| ()),
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) if !wait => return Ok(None),
+            Err(_) => return Err(()),
+        }
+    }
+}
+
+/// Whether `fd` becomes readable within one ring interval.
+fn readable_soon(fd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    matches!(poll(&mut fds, Some(&RING_INTERVAL)), Ok(n) if n > 0)
+}
+
+/// This process traced by its parent (PTRACE_TRACEME).
+struct TraceeSide {
+    tracer: i32,
+    listener: OwnedFd,
+    conn: Option<OwnedFd>,
+}
+
+/// A stop of a tracee, as its tracer's monitor keeps it.
+struct Stop {
+    event: DebugEvent,
+    regs: Vec<u8>,
+    reported: bool,
+}
+
+/// A process this one traces.
+struct Tracee {
+    conn: OwnedFd,
+    stop: Option<Stop>,
+    options: u64,
+    /// The last resume was PTRACE_SYSCALL.
+    syscall_stops: bool,
+    /// Our host child: the host's wait reports its end. Otherwise (a child of a tracee,
+    /// traced through fork events) its end comes as `Exited`, kept here until reported.
+    host_child: bool,
+    exited: Option<i32>,
+    /// Its connection has ended.
+    closed: bool,
+}
+
+impl Tracee {
+    fn new(conn: OwnedFd, pid: i32) -> Tracee {
+        let host_child = host_parent(pid) == Some(std::process::id() as i32);
+        Tracee { conn, stop: None, options: 0, syscall_stops: false, host_child, exited: None, closed: false }
+    }
+
+    /// Still worth keeping: connected, or ended with an end to report.
+    fn keep(&self) -> bool {
+        !self.closed || (!self.host_child && self.exited.is_some())
+    }
+}
+
+/// The parent of host process `pid` (from /proc/PID/stat: the field after the command
+/// name, which is in parentheses and may hold anything).
+fn host_parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Both sides of ptrace for one monitor (a process may be a tracee and a tracer at once).
+#[derive(Default)]
+pub struct Ptrace {
+    tracee: Mutex<Option<TraceeSide>>,
+    tracees: Mutex<BTreeMap<i32, Tracee>>,
+    /// In a forked child: the parent's tracer, which a child of a tracee traced through
+    /// fork events takes over (`forked_tracee`).
+    inherited_tracer: Mutex<Option<i32>>,
+    /// Children our tracees' fork events announced, not connected yet: a wait for them
+    /// waits for their doorbell.
+    expected: Mutex<std::collections::BTreeSet<i32>>,
+    /// The lowest of the monitor's descriptor numbers: our sockets go at or above it, out
+    /// of the program's range (its close-on-exec sweep and close_range would close them).
+    floor: AtomicI32,
+}
+
+/// What `Ptrace::wait` found: a tracee's stop to report.
+pub struct Reported {
+    pub pid: i32,
+    /// The wait status (WIFSTOPPED).
+    pub status: i32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Ptrace {
+    /// Where the monitor's own descriptors start now (the server sets it before each use).
+    pub fn set_floor(&self, floor: i32) {
+        self.floor.store(floor, Ordering::Relaxed);
+    }
+
+    /// `fd` moved to the monitor's numbers (with the room the program's limit would deny).
+    fn above_floor(&self, fd: OwnedFd) -> Option<OwnedFd> {
+        let floor = self.floor.load(Ordering::Relaxed);
+        crate::startup::with_fd_room(|| crate::host::sys::move_above_floor(fd, floor)).ok()
+    }
+    /// In a forked child: the parent's tracees and tracer are not ours (Linux does not pass
+    /// tracing on to a child unless asked to). Closes our copies of their sockets.
+    pub fn forget_in_child(&self) {
+        *lock(&self.inherited_tracer) = lock(&self.tracee).take().map(|side| side.tracer);
+        lock(&self.tracees).clear();
+        lock(&self.expected).clear();
+    }
+
+    /// In a child forked by a tracee whose tracer follows forks: be its tracee too.
+    pub fn forked_tracee(&self) -> Result<i64, LinuxErrno> {
+        let tracer = lock(&self.inherited_tracer).take().ok_or(errno::ESRCH as LinuxErrno)?;
+        self.listen_for(tracer)
+    }
+
+    /// Bind our socket for `tracer` to connect to.
+    fn listen_for(&self, tracer: i32) -> Result<i64, LinuxErrno> {
+        let eperm = |_| errno::EPERM as LinuxErrno;
+        let listener = self.above_floor(seqpacket().map_err(eperm)?).ok_or(errno::EPERM as LinuxErrno)?;
+        let name = socket_name(std::process::id() as i32).map_err(eperm)?;
+        rustix::net::bind(&listener, &name).map_err(eperm)?;
+        rustix::net::listen(&listener, 1).map_err(eperm)?;
+        *lock(&self.tracee) = Some(TraceeSide { tracer, listener, conn: None });
+        Ok(0)
+    }
+
+    /// The program ends with wait status `status`: a tracer that is not our parent hears
+    /// it from us (the host tells only the parent).
+    pub fn exiting(&self, status: i32) {
+        let guard = lock(&self.tracee);
+        let Some(side) = guard.as_ref() else { return };
+        let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+        let Some(conn) = side.conn.as_ref().filter(|_| parent != side.tracer) else { return };
+        if !send(conn, &PtraceMessage::Exited { status }) {
+            return;
+        }
+        // Rung until seen, as a stop is (a ring just before the tracer's host wait4 would
+        // be lost), but not for ever: the program is ending.
+        for _ in 0..40 {
+            ring(side.tracer);
+            if readable_soon(conn) {
+                return;
+            }
+        }
+    }
+
+    /// PTRACE_TRACEME: 0 when the parent (a linuxrun process) will see our stops, 1 when
+    /// the parent is not a linuxrun process and cannot (the guest then runs untraced).
+    pub fn trace_me(&self) -> Result<i64, LinuxErrno> {
+        if lock(&self.tracee).is_some() {
+            return Err(errno::EPERM as LinuxErrno);
+        }
+        let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+        if parent <= 1 || !crate::host::sys::runs_linuxrun(parent) {
+            return Ok(1);
+        }
+        self.listen_for(parent)
+    }
+
+    /// Whether this process is traced (its stops go to a tracer, not to `--gdb`).
+    pub fn is_traced(&self) -> bool {
+        lock(&self.tracee).is_some()
+    }
+
+    /// The guest stopped (`DebugStop`): report to the tracer and answer with its first
+    /// command; `None` when the tracer has gone (the guest then runs on untraced).
+    pub fn stopped(&self, event: DebugEvent, regs: &[u8]) -> Option<DebugCommand> {
+        let mut guard = lock(&self.tracee);
+        let side = guard.as_mut()?;
+        if side.conn.is_none() {
+            side.conn = accept_tracer(side).and_then(|c| self.above_floor(c));
+        }
+        let answer = report_stop(side, event, regs);
+        if answer.is_none() {
+            *guard = None;
+        }
+        answer
+    }
+
+    /// The guest's answer to a command: pass it on, and answer with the next command.
+    pub fn replied(&self, ok: bool, data: &[u8]) -> Option<DebugCommand> {
+        let mut guard = lock(&self.tracee);
+        let side = guard.as_mut()?;
+        let conn = side.conn.as_ref()?;
+        let answer =
+            if send(conn, &PtraceMessage::Reply { ok, data: data.to_vec() }) { next_command(conn) } else { None };
+        if answer.is_none() {
+            *guard = None;
+        }
+        answer
+    }
+
+    /// Connect to the tracees whose doorbells rang, and take what they sent.
+    fn collect(&self) {
+        let mut tracees = lock(&self.tracees);
+        for pid in take_rung() {
+            if tracees.contains_key(&pid) {
+                continue;
+            }
+            if let Some(conn) = connect_to_tracee(pid).and_then(|c| self.above_floor(c)) {
+                tracees.insert(pid, Tracee::new(conn, pid));
+            }
+        }
+        let mut expected = lock(&self.expected);
+        for t in tracees.values_mut() {
+            take_messages(t);
+            if let Some(Stop { event: DebugEvent::Fork { child, .. }, .. }) = t.stop {
+                expected.insert(child);
+            }
+        }
+        tracees.retain(|_, t| t.keep());
+        expected.retain(|p| !tracees.contains_key(p) && host_parent(*p).is_some());
+    }
+
+    /// A stop not yet reported of a tracee `pid` selects (wait4's pid: -1 any, >0 that
+    /// one, 0 our group, < -1 that group); marked reported unless `peek` (WNOWAIT).
+    pub fn wait(&self, pid: i32, peek: bool) -> Option<Reported> {
+        self.collect();
+        let mut tracees = lock(&self.tracees);
+        let group = match pid {
+            0 => Some(rustix::process::getpgrp().as_raw_nonzero().get()),
+            p if p < -1 => Some(-p),
+            _ => None,
+        };
+        let (&tpid, t) = tracees.iter_mut().find(|(&tpid, t)| {
+            let selected = match (pid, group) {
+                (_, Some(g)) => host_pgid(tpid) == Some(g),
+                (-1, None) => true,
+                (p, None) => p == tpid,
+            };
+            selected && (t.stop.as_ref().is_some_and(|s| !s.reported) || (t.closed && t.exited.is_some()))
+        })?;
+        if let (true, Some(status)) = (t.closed, t.exited) {
+            if !peek {
+                tracees.remove(&tpid);
+            }
+            return Some(Reported { pid: tpid, status });
+        }
+        let stop = t.stop.as_mut()?;
+        stop.reported |= !peek;
+        Some(Reported { pid: tpid, status: stop_status(stop.event, t.options) })
+    }
+
+    /// Tracees that are not our host children (the host's wait does not know them).
+    pub fn has_adopted_tracees(&self) -> bool {
+        lock(&self.tracees).values().any(|t| !t.host_child) || !lock(&self.expected).is_empty()
+    }
+
+    /// Block until a tracee sends something or its connection ends (or a signal, a
+    /// doorbell included, interrupts: EINTR).
+    pub fn wait_for_news(&self) -> Result<(), LinuxErrno> {
+        let fds: Vec<OwnedFd> = {
+            let tracees = lock(&self.tracees);
+            tracees.values().filter(|t| !t.closed).filter_map(|t| t.conn.try_clone().ok()).collect()
+        };
+        if fds.is_empty() && lock(&self.expected).is_empty() {
+            return Err(errno::ECHILD as LinuxErrno);
+        }
+        let mut polled: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+        match poll(&mut polled, None) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(crate::host::errno_to_linux(e.raw_os_error())),
+        }
+    }
+
+    /// Whether any process is traced by this one (its waits must look at them).
+    pub fn has_tracees(&self) -> bool {
+        !lock(&self.tracees).is_empty() || RUNG.iter().any(|s| s.load(Ordering::SeqCst) != 0)
+    }
+
+    /// The stopped tracee's registers followed by PTRACE_GETEVENTMSG's value (a u64), and
+    /// the status its stop was reported with.
+    pub fn regs(&self, pid: i32) -> Result<(i32, Vec<u8>), LinuxErrno> {
+        self.collect();
+        let tracees = lock(&self.tracees);
+        let t = tracees.get(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
+        let s = t.stop.as_ref().ok_or(errno::ESRCH as LinuxErrno)?;
+        let msg: u64 = match s.event {
+            // The exit status as wait reports it; the former thread id (one thread: the pid).
+            DebugEvent::Exit(code) => ((code & 0xff) << 8) as u64,
+            DebugEvent::Exec => pid as u64,
+            DebugEvent::Fork { child, .. } => child as u64,
+            _ => 0,
+        };
+        let mut data = s.regs.clone();
+        data.extend_from_slice(&msg.to_le_bytes());
+        Ok((stop_status(s.event, t.options), data))
+    }
+
+    /// PTRACE_SETOPTIONS: kept here (they shape the wait statuses) and told to the tracee
+    /// (they decide which event stops it makes).
+    pub fn set_options(&self, pid: i32, options: u64) -> Result<(), LinuxErrno> {
+        self.command(pid, DebugCommand::SetPtraceOptions { options })?;
+        let mut tracees = lock(&self.tracees);
+        let t = tracees.get_mut(&pid).ok_or(errno::ESRCH as LinuxErrno)?;
+        t.options = options;
+        Ok(())
+    }
+
+    /// Send `cmd` to the stopped tracee `pid`: its reply (`None` for `Resume`).
+    pub fn command(&self, pid: i32, cmd: DebugCommand) -> Result<Option<(bool, Vec<u8>)>, LinuxErrno> {
+        self.collect();
+        let mut tracees = lock(&self.tracees);
+        let t = tracees.get_mut(&pid).filter(|t| t.stop.is_some()).ok_or(errno::ESRCH as LinuxErrno)?;
+        let new_regs = match &cmd {
+            DebugCommand::WriteRegisters { regs } => Some(regs.clone()),
+            _ => None,
+        };
+        let resume = matches!(cmd, DebugCommand::Resume { .. });
+        if let DebugCommand::Resume { syscall, .. } = cmd {
+            t.syscall_stops = syscall;
+        }
+        if !send(&t.conn, &PtraceMessage::Command(cmd)) {
+            tracees.remove(&pid);
+            return Err(errno::ESRCH as LinuxErrno);
+        }
+        if resume {
+            t.stop = None;
+            return Ok(None);
+        }
+        match recv(&t.conn, true) {
+            Ok(Some(PtraceMessage::Reply { ok, data })) => {
+                if let (true, Some(regs), Some(stop)) = (ok, new_regs, t.stop.as_mut()) {
+                    stop.regs = regs;
+                }
+                Ok(Some((ok, data)))
+            }
+            _ => {
+                tracees.remove(&pid);
+                Err(errno::ESRCH as LinuxErrno)
+            }
+        }
+    }
+
+    /// PTRACE_DETACH: resume with `signal`, then close the connection (the tracee's
+    /// monitor finds it closed at its next stop and runs on untraced).
+    pub fn detach(&self, pid: i32, signal: i32) -> Result<(), LinuxErrno> {
+        self.command(pid, DebugCommand::Resume { step: false, signal, syscall: false })?;
+        lock(&self.tracees).remove(&pid);
+        Ok(())
+    }
+}
+
+/// The wait status of a stop, as Linux reports it to the tracer.
+fn stop_status(event: DebugEvent, options: u64) -> i32 {
+    let sig = match event {
+        DebugEvent::Signal(s) => s,
+        DebugEvent::SyscallEntry | DebugEvent::SyscallExit if options & PTRACE_O_TRACESYSGOOD != 0 => SIGTRAP | 0x80,
+        DebugEvent::Exec if options & PTRACE_O_TRACEEXEC != 0 => SIGTRAP | PTRACE_EVENT_EXEC << 8,
+        DebugEvent::Exit(_) => SIGTRAP | PTRACE_EVENT_EXIT << 8,
+        DebugEvent::Fork { vfork: false, .. } => SIGTRAP | PTRACE_EVENT_FORK << 8,
+        DebugEvent::Fork { vfork: true, .. } => SIGTRAP | PTRACE_EVENT_VFORK << 8,
+        _ => SIGTRAP,
+    };
+    sig << 8 | 0x7f
+}
+
+fn host_pgid(pid: i32) -> Option<i32> {
+    let pid = rustix::process::Pid::from_raw(pid)?;
+    rustix::process::getpgid(Some(pid)).ok().map(|p| p.as_raw_nonzero().get())
+}
+
+/// Send the stop, wait until the tracer has seen it, and answer with its first command.
+fn report_stop(side: &TraceeSide, event: DebugEvent, regs: &[u8]) -> Option<DebugCommand> {
+    let conn = side.conn.as_ref()?;
+    if !send(conn, &PtraceMessage::Stop { event, regs: regs.to_vec() }) {
+        return None;
+    }
+    loop {
+        ring(side.tracer);
+        if readable_soon(conn) {
+            match recv(conn, true) {
+                Ok(Some(PtraceMessage::Seen)) => break,
+                Ok(Some(PtraceMessage::Command(cmd))) => return Some(cmd),
+                Ok(_) => {}
+                Err(()) => return None,
+            }
+        }
+    }
+    next_command(conn)
+}
+
+/// Wait for the tracer (our parent) to connect, ringing its doorbell meanwhile; `None` if
+/// the parent is gone (we were re-parented).
+fn accept_tracer(side: &TraceeSide) -> Option<OwnedFd> {
+    loop {
+        // The tracer (our parent, or our parent's tracer) is gone: nobody will connect.
+        let alive =
+            rustix::process::Pid::from_raw(side.tracer).is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+        if !alive {
+            return None;
+        }
+        ring(side.tracer);
+        if !readable_soon(&side.listener) {
+            continue;
+        }
+        let Ok(conn) = rustix::net::accept_with(&side.listener, SocketFlags::CLOEXEC) else { continue };
+        // Anyone may connect to an abstract name: only our tracer is served.
+        if peer_pid(&conn) == Some(side.tracer) {
+            return Some(conn);
+        }
+    }
+}
+
+fn next_command(conn: &OwnedFd) -> Option<DebugCommand> {
+    loop {
+        match recv(conn, true) {
+            Ok(Some(PtraceMessage::Command(cmd))) => return Some(cmd),
+            Ok(_) => {}
+            Err(()) => return None,
+        }
+    }
+}
+
+/// Connect to tracee `pid`'s socket; only if the socket is that process's own.
+fn connect_to_tracee(pid: i32) -> Option<OwnedFd> {
+    let fd = seqpacket().ok()?;
+    rustix::net::connect(&fd, &socket_name(pid).ok()?).ok()?;
+    (peer_pid(&fd) == Some(pid)).then_some(fd)
+}
+
+/// Take every message waiting from a tracee (marking it closed at the end of its
+/// connection).
+fn take_messages(t: &mut Tracee) {
+    while !t.closed {
+        match recv(&t.conn, false) {
+            Ok(None) => return,
+            Ok(Some(PtraceMessage::Stop { event: DebugEvent::Exec, .. })) if t.options & PTRACE_O_TRACEEXEC == 0 => {
+                // Without PTRACE_O_TRACEEXEC Linux reports no exec stop but sends the
+                // tracee a SIGTRAP, which stops it when delivered (after its
+                // syscall-exit-stop): resume it with that very signal.
+                let resume = DebugCommand::Resume { step: false, signal: SIGTRAP, syscall: t.syscall_stops };
+                t.closed = !send(&t.conn, &PtraceMessage::Seen) || !send(&t.conn, &PtraceMessage::Command(resume));
+            }
+            Ok(Some(PtraceMessage::Stop { event, regs })) => {
+                t.stop = Some(Stop { event, regs, reported: false });
+                t.closed = !send(&t.conn, &PtraceMessage::Seen);
+            }
+            Ok(Some(PtraceMessage::Exited { status })) => {
+                t.exited = Some(status);
+                t.closed = !send(&t.conn, &PtraceMessage::Seen);
+            }
+            Ok(Some(_)) => {}
+            Err(()) => t.closed = true,
+        }
+    }
+    if !t.host_child && t.exited.is_none() {
+        // Gone without a word: killed from outside (SIGKILL is the one it cannot report).
+        t.exited = Some(libc::SIGKILL);
+    }
+    t.stop = None;
+}
