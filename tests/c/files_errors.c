@@ -59,6 +59,28 @@ static void page_edges(void)
     munmap(two, 2 * pg);
 }
 
+/* A transfer of nothing still checks the descriptor as read(2)/write(2) do; readv of nothing
+ * on a directory is 0 where read is EISDIR. */
+static void zero_length(void)
+{
+    int dir = open("dir", O_RDONLY | O_DIRECTORY), ro = open("f", O_RDONLY), p[2];
+    int wo = open("f", O_WRONLY);
+    pipe(p);
+    expect_err("read0_closed", read(-1, NULL, 0), EBADF);
+    expect_err("write0_closed", write(77, NULL, 0), EBADF);
+    expect_err("read0_dir", read(dir, NULL, 0), EISDIR);
+    check("readv0_dir", readv(dir, NULL, 0) == 0);
+    expect_err("read0_write_only", read(wo, NULL, 0), EBADF);
+    expect_err("write0_read_only", write(ro, NULL, 0), EBADF);
+    expect_err("write0_dir", write(dir, NULL, 0), EBADF);
+    expect_err("writev0_read_only", writev(ro, NULL, 0), EBADF);
+    expect_err("pread0_pipe", pread(p[0], NULL, 0, 0), ESPIPE);
+    expect_err("pwrite0_pipe", pwrite(p[1], NULL, 0, 0), ESPIPE);
+    check("write0_pipe", write(p[1], NULL, 0) == 0);
+    check("read0_file", read(ro, NULL, 0) == 0);
+    close(dir), close(ro), close(wo), close(p[0]), close(p[1]);
+}
+
 int main(void)
 {
     make_tmpdir();
@@ -68,6 +90,7 @@ int main(void)
     lseek(fd, 0, SEEK_SET);
     mkdir("dir", 0755);
     close(open("dir/x", O_CREAT | O_WRONLY, 0644));
+    zero_length();
 
     /* ENOENT / EEXIST / ENOTDIR / EISDIR. */
     expect_err("open_missing", open("missing", O_RDONLY), ENOENT);

@@ -111,6 +111,11 @@ pub(super) const SEGMENTS_PER_REQUEST: usize = 512;
 /// first short or failed one, returning what was done before it (as one large host call
 /// would have ended early).
 fn chunked(segs: &[GuestSeg], offset: Option<i64>, mut one: impl FnMut(&[GuestSeg], Option<i64>) -> i64) -> i64 {
+    // A transfer of nothing still goes to the host, which checks the descriptor (EBADF,
+    // EISDIR, ESPIPE) as Linux does before it finds there is nothing to move.
+    if segs.is_empty() {
+        return one(&[], offset);
+    }
     let mut done: i64 = 0;
     for chunk in segs.chunks(SEGMENTS_PER_REQUEST.max(1)) {
         let want: u64 = chunk.iter().map(|s| s.len).sum();
@@ -191,23 +196,33 @@ pub fn pwrite64(c: &mut Ctx<'_>) -> i64 {
     do_write(c.int(0), &segs, Some(c.arg(3) as i64))
 }
 
+/// The vectored calls move nothing as the host's vectored calls do (a readv of nothing on a
+/// directory is 0, where read is EISDIR): one empty segment keeps the host on readv.
+fn vectored(segs: Vec<GuestSeg>) -> Vec<GuestSeg> {
+    if segs.is_empty() {
+        alloc::vec![GuestSeg { gpa: 0, len: 0 }]
+    } else {
+        segs
+    }
+}
+
 pub fn readv(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Write));
+    let segs = vectored(tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Write)));
     do_read(c.int(0), &segs, None)
 }
 
 pub fn writev(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Read));
+    let segs = vectored(tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Read)));
     do_write(c.int(0), &segs, None)
 }
 
 pub fn preadv(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Write));
+    let segs = vectored(tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Write)));
     do_read(c.int(0), &segs, Some(c.arg(3) as i64))
 }
 
 pub fn pwritev(c: &mut Ctx<'_>) -> i64 {
-    let segs = tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Read));
+    let segs = vectored(tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Read)));
     do_write(c.int(0), &segs, Some(c.arg(3) as i64))
 }
 

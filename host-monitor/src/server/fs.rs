@@ -460,6 +460,11 @@ impl<'a> Fs<'a> {
 
     fn read(&self, fd: i32, buf: &SegList<'_>, offset: Option<i64>) -> Handled {
         let fd = self.fd(fd)?;
+        // read(2) of nothing (the guest sends no segment; readv sends an empty one): still
+        // read's checks (EISDIR, ESPIPE), which readv of nothing does not all make.
+        if buf.as_slice().is_empty() {
+            return ret(sys::read_into(fd, &mut [], offset)? as i64);
+        }
         let iov = self.rw_iovecs(buf)?;
         // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
         // there are at most IOV_MAX of them.
@@ -468,6 +473,9 @@ impl<'a> Fs<'a> {
 
     fn write(&self, fd: i32, buf: &SegList<'_>, offset: Option<i64>) -> Handled {
         let fd = self.fd(fd)?;
+        if buf.as_slice().is_empty() {
+            return ret(sys::write_from(fd, &[], offset)? as i64);
+        }
         let iov = self.rw_iovecs(buf)?;
         // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
         // there are at most IOV_MAX of them.
