@@ -118,7 +118,7 @@ fn forget_debugger() {
 pub fn syscall_entry_stop(frame: &mut TrapFrame, nr: u64) {
     let mut regs = regs_of(frame);
     regs.orig_rax = nr;
-    regs.gprs[0] = crate::syscall::ENOSYS as u64;
+    regs.gprs[0] = -i64::from(abi_shared::linux::errno::ENOSYS) as u64;
     let saved = frame.rax;
     let _ = stop_with(frame, DebugEvent::SyscallEntry, regs);
     // The number stays the one the thread asked for (changing orig_rax is not supported).
