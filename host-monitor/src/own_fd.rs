@@ -90,6 +90,48 @@ pub fn move_away(fd: i32, floor: i32) -> Option<i32> {
     live.iter().find(|m| m.raw() == fd)?.move_from(fd, floor)
 }
 
+/// Descriptors the monitor holds outside the fd guard's own list (ptrace's sockets, made
+/// and dropped deep inside its state): while a `HeldFd` lives the guard treats its number
+/// as reserved, so the program can neither name it nor sweep it with close_range or exec.
+static HELD: RwLock<Vec<i32>> = RwLock::new(Vec::new());
+
+pub struct HeldFd(OwnedFd);
+
+impl HeldFd {
+    pub fn new(fd: OwnedFd) -> HeldFd {
+        HELD.write().unwrap_or_else(PoisonError::into_inner).push(fd.as_raw_fd());
+        HeldFd(fd)
+    }
+}
+
+impl std::ops::Deref for HeldFd {
+    type Target = OwnedFd;
+    fn deref(&self) -> &OwnedFd {
+        &self.0
+    }
+}
+
+impl AsFd for HeldFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl Drop for HeldFd {
+    fn drop(&mut self) {
+        let fd = self.0.as_raw_fd();
+        let mut held = HELD.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(i) = held.iter().position(|&h| h == fd) {
+            held.swap_remove(i);
+        }
+    }
+}
+
+/// The numbers of every live `HeldFd`.
+pub fn held() -> Vec<i32> {
+    HELD.read().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

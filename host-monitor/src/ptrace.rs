@@ -18,6 +18,8 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
+
+use crate::own_fd::HeldFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Mutex;
 
@@ -114,8 +116,8 @@ fn readable_soon(fd: &OwnedFd) -> bool {
 /// This process traced by its parent (PTRACE_TRACEME).
 struct TraceeSide {
     tracer: i32,
-    listener: OwnedFd,
-    conn: Option<OwnedFd>,
+    listener: HeldFd,
+    conn: Option<HeldFd>,
 }
 
 /// A stop of a tracee, as its tracer's monitor keeps it.
@@ -127,7 +129,7 @@ struct Stop {
 
 /// A process this one traces.
 struct Tracee {
-    conn: OwnedFd,
+    conn: HeldFd,
     stop: Option<Stop>,
     options: u64,
     /// The last resume was PTRACE_SYSCALL.
@@ -141,7 +143,7 @@ struct Tracee {
 }
 
 impl Tracee {
-    fn new(conn: OwnedFd, pid: i32) -> Tracee {
+    fn new(conn: HeldFd, pid: i32) -> Tracee {
         let host_child = host_parent(pid) == Some(std::process::id() as i32);
         Tracee { conn, stop: None, options: 0, syscall_stops: false, host_child, exited: None, closed: false }
     }
@@ -194,9 +196,11 @@ impl Ptrace {
     }
 
     /// `fd` moved to the monitor's numbers (with the room the program's limit would deny).
-    fn above_floor(&self, fd: OwnedFd) -> Option<OwnedFd> {
+    /// Held, so that the program's close_range and exec sweep pass it by (the program's
+    /// numbers may reach above the floor: docs/design-notes.md, RLIMIT_NOFILE).
+    fn above_floor(&self, fd: OwnedFd) -> Option<HeldFd> {
         let floor = self.floor.load(Ordering::Relaxed);
-        crate::startup::with_fd_room(|| crate::host::sys::move_above_floor(fd, floor)).ok()
+        crate::startup::with_fd_room(|| crate::host::sys::move_above_floor(fd, floor)).ok().map(HeldFd::new)
     }
     /// In a forked child: the parent's tracees and tracer are not ours (Linux does not pass
     /// tracing on to a child unless asked to). Closes our copies of their sockets.

@@ -113,13 +113,18 @@ impl FdGuard {
 
     /// The monitor's descriptors in `[from, to)`, lowest first.
     pub fn reserved_between(&self, from: i32, to: i32) -> Vec<i32> {
-        let mut found: Vec<i32> = read(&self.reserved).iter().copied().filter(|r| (from..to).contains(r)).collect();
+        let mut found: Vec<i32> = read(&self.reserved)
+            .iter()
+            .copied()
+            .chain(crate::own_fd::held())
+            .filter(|r| (from..to).contains(r))
+            .collect();
         found.sort_unstable();
         found
     }
 
     pub fn is_reserved(&self, fd: i32) -> bool {
-        read(&self.reserved).contains(&fd)
+        read(&self.reserved).contains(&fd) || crate::own_fd::held().contains(&fd)
     }
 
     /// The lowest of the monitor's descriptors: the program's are all below it.
