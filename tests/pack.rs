@@ -438,16 +438,8 @@ fn bad_input(ctx: &Ctx) -> Verdict {
             argv.extend(["--runtime".into(), ctx.runtime.clone().into()]);
         }
         argv.extend(["-o".into(), out.clone().into()]);
-        let o = run(&argv, &ctx.scratch);
-        let err = String::from_utf8_lossy(&o.stderr);
-        if o.status != Status::Exit(code as i32) || !err.contains("linuxrun: pack:") || !err.contains(words) {
-            return Verdict::Fail(format!(
-                "pack {args:?}: expected exit {code} and {words:?}, got {}: {err}",
-                o.status
-            ));
-        }
-        if let Some(left) = leftovers(&dir) {
-            return Verdict::Fail(format!("pack {args:?} left {left}"));
+        if let Some(failed) = refused_cleanly(ctx, &argv, &dir, code, words) {
+            return failed;
         }
     }
     let unwritable = [
@@ -695,6 +687,21 @@ fn gcc_major() -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim().split('.').next()?.to_string())
 }
 
+/// A refused `pack` (argv) exits with `code`, says `linuxrun: pack:` and `words`, and leaves
+/// nothing behind in `dir`; otherwise the failure.
+fn refused_cleanly(ctx: &Ctx, argv: &[OsString], dir: &Path, code: u8, words: &str) -> Option<Verdict> {
+    let o = run(argv, &ctx.scratch);
+    let err = String::from_utf8_lossy(&o.stderr);
+    if o.status != Status::Exit(code as i32) || !err.contains("linuxrun: pack:") || !err.contains(words) {
+        return Some(Verdict::Fail(format!(
+            "pack {:?}: expected exit {code} and {words:?}, got {}: {err}",
+            &argv[2..],
+            o.status
+        )));
+    }
+    leftovers(dir).map(|left| Verdict::Fail(format!("pack {:?} left {left}", &argv[2..])))
+}
+
 /// `linuxrun pack --target`'s bad input, with no macOS runtime built: an unknown target
 /// (usage, 2), Apple Silicon (refused, 1), a Linux runtime for macOS, a Mach-O runtime for
 /// Linux, an arm64 Mach-O, a missing --runtime (1); a message and no output left behind.
@@ -724,16 +731,8 @@ fn macos_bad_input(ctx: &Ctx) -> Verdict {
         let mut argv: Vec<OsString> = vec![ctx.linuxrun.clone().into(), "pack".into(), report.clone().into()];
         argv.extend(args.iter().map(OsString::from));
         argv.extend(["-o".into(), out.clone().into()]);
-        let o = run(&argv, &ctx.scratch);
-        let err = String::from_utf8_lossy(&o.stderr);
-        if o.status != Status::Exit(code as i32) || !err.contains("linuxrun: pack:") || !err.contains(words) {
-            return Verdict::Fail(format!(
-                "pack {args:?}: expected exit {code} and {words:?}, got {}: {err}",
-                o.status
-            ));
-        }
-        if let Some(left) = leftovers(&dir) {
-            return Verdict::Fail(format!("pack {args:?} left {left}"));
+        if let Some(failed) = refused_cleanly(ctx, &argv, &dir, code, words) {
+            return failed;
         }
     }
     Verdict::Pass

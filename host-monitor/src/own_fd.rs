@@ -127,6 +127,12 @@ impl Drop for HeldFd {
     }
 }
 
+/// Whether `fd` is a live `HeldFd`'s number (asked for every descriptor a request names:
+/// no copy of the list).
+pub fn is_held(fd: i32) -> bool {
+    HELD.read().unwrap_or_else(PoisonError::into_inner).contains(&fd)
+}
+
 /// The numbers of every live `HeldFd`.
 pub fn held() -> Vec<i32> {
     HELD.read().unwrap_or_else(PoisonError::into_inner).clone()

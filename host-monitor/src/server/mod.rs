@@ -124,7 +124,7 @@ impl FdGuard {
     }
 
     pub fn is_reserved(&self, fd: i32) -> bool {
-        read(&self.reserved).contains(&fd) || crate::own_fd::held().contains(&fd)
+        read(&self.reserved).contains(&fd) || crate::own_fd::is_held(fd)
     }
 
     /// The lowest of the monitor's descriptors: the program's are all below it.
