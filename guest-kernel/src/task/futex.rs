@@ -94,6 +94,11 @@ pub fn user_word_gpa(uaddr: u64, write: bool) -> Result<u64, i64> {
         Some(gpa) => gpa,
         None => SPACE.lock().populate(uaddr, access).map_err(|_| EFAULT)?,
     };
+    if write {
+        // The word is written through the direct map, which a vfork child's tracking
+        // must hear of first.
+        crate::mm::vfork::note_kernel_write(uaddr);
+    }
     Ok(gpa + (uaddr & 0xfff))
 }
 
