@@ -1,11 +1,16 @@
 /* Priority-inheritance mutexes (PTHREAD_PRIO_INHERIT, FUTEX_LOCK_PI and friends): mutual
  * exclusion under contention, trylock, the owner's relock (EDEADLK for an error-checking
  * one), a timed lock that times out, a robust one whose owner dies (EOWNERDEAD), and the
- * raw futex ops' answers. */
+ * raw futex ops' answers; a thread waiting for a PI lock runs a signal's handler while it
+ * waits (and then goes on waiting, even without SA_RESTART), and a fork by another thread
+ * meanwhile works. */
 #include "common.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -54,6 +59,49 @@ static void *die_holding(void *arg)
     return NULL; /* exits with the lock held */
 }
 
+/* A thread that waits for the PI lock main holds, and takes a signal meanwhile. */
+static atomic_int handled;
+static atomic_int waiting_rc = -1;
+static void on_usr1(int sig)
+{
+    (void)sig;
+    atomic_store(&handled, 1);
+}
+static void *wait_for_lock(void *arg)
+{
+    (void)arg;
+    int rc = pthread_mutex_lock(&pi);
+    atomic_store(&waiting_rc, rc);
+    if (rc == 0)
+        pthread_mutex_unlock(&pi);
+    return NULL;
+}
+
+static void signal_and_fork_while_waiting(void)
+{
+    struct sigaction sa = {.sa_handler = on_usr1};
+    sigaction(SIGUSR1, &sa, NULL); /* no SA_RESTART: the lock wait restarts anyway */
+    expect_rc("lock_for_waiter", pthread_mutex_lock(&pi), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, wait_for_lock, NULL);
+    usleep(100 * 1000);
+    pthread_kill(t, SIGUSR1);
+    for (int i = 0; i < 500 && !atomic_load(&handled); i++)
+        usleep(10 * 1000);
+    check("pi_waiter_ran_handler", atomic_load(&handled));
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(4);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    checkf("fork_while_pi_waiting", WIFEXITED(status) && WEXITSTATUS(status) == 4, "%d",
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    checkf("pi_waiter_still_waiting", atomic_load(&waiting_rc) == -1, "%d", atomic_load(&waiting_rc));
+    expect_rc("unlock_for_waiter", pthread_mutex_unlock(&pi), 0);
+    pthread_join(t, NULL);
+    checkf("pi_waiter_got_lock", atomic_load(&waiting_rc) == 0, "%d", atomic_load(&waiting_rc));
+}
+
 static long futex(uint32_t *w, int op)
 {
     return syscall(SYS_futex, w, op, 0, NULL, NULL, 0);
@@ -85,6 +133,7 @@ int main(void)
     expect_rc("timedlock_times_out", (int)(intptr_t)r, ETIMEDOUT);
     expect_rc("unlock", pthread_mutex_unlock(&pi), 0);
     expect_rc("unlock_not_owner", pthread_mutex_unlock(&pi), EPERM);
+    signal_and_fork_while_waiting();
 
     pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_NORMAL);

@@ -171,6 +171,14 @@ pub fn note_interrupted_syscall(nr: u64) {
     current().interrupted_syscall.store(nr, Ordering::Relaxed);
 }
 
+/// The syscall noted as interrupted, if any, left in place.
+pub fn peek_interrupted_syscall() -> Option<u64> {
+    match current().interrupted_syscall.load(Ordering::Relaxed) {
+        u64::MAX => None,
+        nr => Some(nr),
+    }
+}
+
 /// The syscall a signal interrupted, if any (taken: asked once per return to user mode).
 #[inline]
 pub fn take_interrupted_syscall() -> Option<u64> {
