@@ -56,9 +56,9 @@ extern "C" fn kmain() -> ! {
     crate::signal::debug::init(
         info.flags & abi_shared::bootinfo::flags::DEBUGGER != 0,
         crate::signal::debug::ProcTexts {
-            auxv: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Auxv).unwrap_or_default(),
-            maps: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Maps).unwrap_or_default(),
-            cmdline: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Cmdline).unwrap_or_default(),
+            auxv: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Auxv, None).unwrap_or_default(),
+            maps: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Maps, None).unwrap_or_default(),
+            cmdline: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Cmdline, None).unwrap_or_default(),
         },
     );
     if crate::signal::debug::active() {

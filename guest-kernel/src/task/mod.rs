@@ -155,6 +155,17 @@ impl Thread {
         self.tid.load(Ordering::Relaxed) as i32
     }
 
+    /// The thread's name without its NUL padding.
+    pub fn comm(&self) -> Vec<u8> {
+        let comm = *self.comm.lock();
+        comm[..comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN)].to_vec()
+    }
+
+    /// Rename the thread (prctl PR_SET_NAME by itself, or a write to its /proc comm file).
+    pub fn set_comm(&self, comm: [u8; COMM_LEN]) {
+        *self.comm.lock() = comm;
+    }
+
     /// The index of the vCPU that runs it.
     pub fn vcpu(&self) -> u32 {
         self.vcpu.load(Ordering::Relaxed)
@@ -333,12 +344,17 @@ pub fn comm_padded() -> [u8; COMM_LEN] {
 
 /// The thread name without its NUL padding.
 pub fn comm() -> Vec<u8> {
-    let comm = comm_padded();
-    comm[..comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN)].to_vec()
+    current().comm()
 }
 
 pub fn set_comm(comm: [u8; COMM_LEN]) {
-    *current().comm.lock() = comm;
+    current().set_comm(comm);
+}
+
+/// The process's name, as /proc/<pid>/comm and stat show it: its first thread's (the
+/// thread whose id is the pid), or the caller's once that one has ended.
+pub fn process_comm() -> Vec<u8> {
+    threads::find(pid()).unwrap_or_else(current).comm()
 }
 
 /// Name the thread after the base name of `path` (at most 15 bytes, as Linux's comm).
