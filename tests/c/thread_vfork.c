@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <spawn.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 extern char **environ;
@@ -132,6 +134,51 @@ static void spawns_from_threads(void)
     }
 }
 
+/* The same with a large mapping (the guest maps it in 2 MiB pages): the child's write and
+ * another thread's write to the same 2 MiB both stay. */
+static unsigned char *large;
+static void *large_marker(void *arg)
+{
+    (void)arg;
+    usleep(50 * 1000);
+    large[3 * 1024 * 1024 + 100] = 0xc3;
+    if (write(pipe_fds[1], "y", 1) != 1)
+        return (void *)1;
+    return NULL;
+}
+
+static void large_mapping_during_vfork(void)
+{
+    size_t size = 8 * 1024 * 1024, align = 2 * 1024 * 1024;
+    unsigned char *region = mmap(NULL, size + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED || pipe(pipe_fds) != 0) {
+        check("large_setup", 0);
+        return;
+    }
+    /* 2 MiB aligned, so that its blocks are whole 2 MiB pages. */
+    large = (unsigned char *)(((uintptr_t)region + align - 1) & ~(uintptr_t)(align - 1));
+    memset(large, 0x11, size);
+    pthread_t t;
+    pthread_create(&t, NULL, large_marker, NULL);
+    pid_t pid = vfork();
+    if (pid == 0) {
+        large[3 * 1024 * 1024 + 50] = 0xd4;
+        struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
+        _exit(poll(&p, 1, 5000) == 1 ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(pid, &status, 0);
+    pthread_join(t, NULL);
+    checkf("large_child_status", WIFEXITED(status) && WEXITSTATUS(status) == 0, "%d",
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    check("large_child_write_seen", large[3 * 1024 * 1024 + 50] == 0xd4);
+    check("large_other_thread_write_kept", large[3 * 1024 * 1024 + 100] == 0xc3);
+    check("large_rest_unchanged", large[3 * 1024 * 1024 + 51] == 0x11 && large[0] == 0x11 && large[size - 1] == 0x11);
+    close(pipe_fds[0]);
+    close(pipe_fds[1]);
+    munmap(region, size + align);
+}
+
 /* A plain fork inside a vfork child: the grandchild writes its memory freely (the pages the
  * vfork child kept read-only for its tracking are the grandchild's to write). */
 static unsigned char scratch[64 * 1024];
@@ -163,6 +210,7 @@ int main(void)
     other_threads_run_during_vfork();
     fork_during_vfork();
     spawns_from_threads();
+    large_mapping_during_vfork();
     fork_inside_vfork_child();
     return finish();
 }
