@@ -434,7 +434,8 @@ pub fn vfork_first_write(va: u64) -> Option<u64> {
 }
 
 /// End the write tracking of the page at `va` (its old content is kept by the caller):
-/// writable again where its protection allows. The caller flushes its TLB entry.
+/// writable again where its protection allows. A stale read-only TLB entry can only bring
+/// a spurious write fault, which the fault handler flushes.
 pub fn vfork_release(va: u64) {
     let Some(t) = leaf_table(va, false) else { return };
     let i = index(va, 0);

@@ -95,8 +95,10 @@ pub fn before_write(va: u64) {
             free_snapshots([(page, old)]);
         }
     }
+    // No flush here (one costs a hypercall under pvm): a stale read-only entry only brings a
+    // spurious write fault, whose handler flushes it (mm/fault.rs), as it does right after
+    // this call when a write fault brought us here.
     paging::vfork_release(page);
-    crate::arch::platform::flush_tlb_page(page);
 }
 
 fn free_snapshots(snapshots: impl IntoIterator<Item = (u64, u64)>) {
