@@ -153,5 +153,25 @@ int main(void)
     check("raw_released", word == 0);
     word = 0;
     expect_err("raw_unlock_not_owner", futex(&word, FUTEX_UNLOCK_PI | 128), EPERM);
+
+    /* get_robust_list: what set_robust_list gave (musl asks it before it allows robust
+     * mutexes at all). */
+    struct {
+        void *next;
+        long offset;
+        void *pending;
+    } head = {&head, 0, NULL};
+    void *old_head = NULL, *got = NULL;
+    size_t old_len = 0, len = 0;
+    expect_ok("get_robust_list_self", syscall(SYS_get_robust_list, 0, &old_head, &old_len));
+    check("robust_list_len", old_len == sizeof head);
+    expect_ok("set_robust_list", syscall(SYS_set_robust_list, &head, sizeof head));
+    expect_ok("get_robust_list_again", syscall(SYS_get_robust_list, 0, &got, &len));
+    check("robust_list_is_ours", got == (void *)&head);
+    expect_ok("get_robust_list_own_tid", syscall(SYS_get_robust_list, (int)syscall(SYS_gettid), &got, &len));
+    check("robust_list_by_tid", got == (void *)&head);
+    expect_err("get_robust_list_no_such_pid", syscall(SYS_get_robust_list, 0x3ffffff0, &got, &len), ESRCH);
+    expect_err("set_robust_list_bad_len", syscall(SYS_set_robust_list, &head, sizeof head + 1), EINVAL);
+    syscall(SYS_set_robust_list, old_head, old_len);
     return finish();
 }

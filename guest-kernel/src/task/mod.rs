@@ -337,6 +337,13 @@ pub fn set_robust_list(head: u64) {
     current().robust_list.store(head, Ordering::Relaxed);
 }
 
+impl Thread {
+    /// set_robust_list's head (get_robust_list).
+    pub fn robust_list(&self) -> u64 {
+        self.robust_list.load(Ordering::Relaxed)
+    }
+}
+
 /// The thread name, NUL-padded (prctl PR_GET_NAME copies all of it).
 pub fn comm_padded() -> [u8; COMM_LEN] {
     *current().comm.lock()
