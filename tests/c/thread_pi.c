@@ -3,7 +3,8 @@
  * one), a timed lock that times out, a robust one whose owner dies (EOWNERDEAD), and the
  * raw futex ops' answers; a thread waiting for a PI lock runs a signal's handler while it
  * waits (and then goes on waiting, even without SA_RESTART), and a fork by another thread
- * meanwhile works. */
+ * meanwhile works; a robust one whose owner dies while a thread waits for it goes to that
+ * thread with EOWNERDEAD; get/set_robust_list. */
 #include "common.h"
 
 #include <pthread.h>
@@ -102,6 +103,44 @@ static void signal_and_fork_while_waiting(void)
     checkf("pi_waiter_got_lock", atomic_load(&waiting_rc) == 0, "%d", atomic_load(&waiting_rc));
 }
 
+/* A robust PI mutex whose owner dies while another thread waits for it: the waiter gets
+ * it with EOWNERDEAD. */
+static pthread_mutex_t robust_waited;
+static atomic_int robust_owned;
+static atomic_int robust_waiter_rc = -1;
+static void *own_then_die(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&robust_waited);
+    atomic_store(&robust_owned, 1);
+    usleep(200 * 1000);
+    return NULL;
+}
+static void *wait_for_dying_owner(void *arg)
+{
+    (void)arg;
+    int rc = pthread_mutex_lock(&robust_waited);
+    atomic_store(&robust_waiter_rc, rc);
+    if (rc == EOWNERDEAD)
+        pthread_mutex_consistent(&robust_waited);
+    if (rc == 0 || rc == EOWNERDEAD)
+        pthread_mutex_unlock(&robust_waited);
+    return NULL;
+}
+
+static void owner_dies_while_waited_for(pthread_mutexattr_t *a)
+{
+    pthread_mutex_init(&robust_waited, a);
+    pthread_t owner, waiter;
+    pthread_create(&owner, NULL, own_then_die, NULL);
+    while (!atomic_load(&robust_owned))
+        usleep(1000);
+    pthread_create(&waiter, NULL, wait_for_dying_owner, NULL);
+    pthread_join(owner, NULL);
+    pthread_join(waiter, NULL);
+    expect_rc("robust_waiter_owner_died", atomic_load(&robust_waiter_rc), EOWNERDEAD);
+}
+
 static long futex(uint32_t *w, int op)
 {
     return syscall(SYS_futex, w, op, 0, NULL, NULL, 0);
@@ -143,6 +182,7 @@ int main(void)
     expect_rc("robust_owner_died", pthread_mutex_lock(&robust), EOWNERDEAD);
     expect_rc("robust_consistent", pthread_mutex_consistent(&robust), 0);
     expect_rc("robust_unlock", pthread_mutex_unlock(&robust), 0);
+    owner_dies_while_waited_for(&a);
 
     /* The raw operations. */
     uint32_t word = 0;
