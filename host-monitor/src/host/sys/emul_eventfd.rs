@@ -4,8 +4,9 @@
 //! The program's descriptor is one end of a UNIX stream socketpair; the monitor keeps the
 //! other end (the "peer"). The counter lives in a page mapped MAP_SHARED | MAP_ANON,
 //! which a fork shares, as a forked child shares Linux's eventfd. One invariant ties the
-//! two, kept under a lock in the same page: **the program's end has exactly one byte to
-//! read while the counter is not zero**, and none while it is. So poll, select and a
+//! two, kept under a lock in the same page: **the program's end has bytes to read while
+//! the counter is not zero**, and none while it is (one byte per write, drained when a
+//! read takes the counter to zero). So poll, select and a
 //! kqueue (the emulated epoll) see the program's descriptor readable exactly when a read
 //! would succeed, and always writable (nothing ever fills the peer's side), as Linux's
 //! eventfd is short of a full counter. Reads and writes of the descriptor come here
@@ -134,17 +135,29 @@ impl<P: AsFd> Eventfd<P> {
         Locked(s)
     }
 
-    /// Under the lock: the counter goes from `old` to `new`; the readiness byte follows.
+    /// Under the lock: the counter goes from `old` to `new` (a write when it grows); the
+    /// readiness bytes follow. Every write adds a byte, so that an edge-triggered waiter
+    /// (EV_CLEAR) sees each write as Linux's eventfd shows it (a wakeup per write); a
+    /// counter back at zero drains them all.
     fn set_count(&self, old: u64, new: u64, mine: c_int) -> SysResult<()> {
-        if old == 0 && new > 0 {
+        if new > old {
             let byte = [1u8];
             // SAFETY: one byte from a live buffer to the monitor's own socket.
-            check(unsafe { libc::send(self.peer.as_fd().as_raw_fd(), byte.as_ptr().cast(), 1, SEND_FLAGS) })?;
+            let sent = unsafe { libc::send(self.peer.as_fd().as_raw_fd(), byte.as_ptr().cast(), 1, SEND_FLAGS) };
+            // A full socket buffer already holds bytes: the descriptor is readable.
+            if sent < 0 && old == 0 {
+                return Err(crate::host::last_errno());
+            }
         } else if old > 0 && new == 0 {
-            let mut byte = [0u8];
-            // SAFETY: one byte into a live buffer; the program's end holds the byte that
-            // the invariant promises (a failure leaves it readable, which a read fixes).
-            let _ = unsafe { libc::recv(mine, byte.as_mut_ptr().cast(), 1, libc::MSG_DONTWAIT) };
+            let mut bytes = [0u8; 256];
+            loop {
+                // SAFETY: into a live buffer of that many bytes; the program's end holds
+                // the bytes the invariant promises.
+                let got = unsafe { libc::recv(mine, bytes.as_mut_ptr().cast(), bytes.len(), libc::MSG_DONTWAIT) };
+                if got < bytes.len() as isize {
+                    break;
+                }
+            }
         }
         self.shared().count.store(new, Ordering::Relaxed);
         Ok(())
@@ -216,6 +229,13 @@ mod tests {
         pfd.revents & libc::POLLIN != 0
     }
 
+    fn pending(fd: c_int) -> c_int {
+        let mut n: c_int = 0;
+        // SAFETY: FIONREAD writes one int.
+        assert_eq!(unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) }, 0);
+        n
+    }
+
     fn make(initval: u32, semaphore: bool) -> (Eventfd<OwnedFd>, OwnedFd) {
         Eventfd::new(initval, semaphore, Ok).unwrap()
     }
@@ -230,8 +250,10 @@ mod tests {
         assert!(readable(fd));
         e.write(fd, 4, true).unwrap();
         assert_eq!(e.count(), 7);
+        assert_eq!(pending(fd), 2, "one byte per write: an edge for each");
         assert_eq!(e.read(fd, true), Ok(7));
         assert!(!readable(fd), "drained: not readable");
+        assert_eq!(pending(fd), 0);
         assert_eq!(e.write(fd, u64::MAX, true), Err(errno::EINVAL as LinuxErrno));
         e.write(fd, u64::MAX - 1, true).unwrap();
         assert_eq!(e.write(fd, 1, true), Err(errno::EAGAIN as LinuxErrno), "full counter");
