@@ -701,6 +701,160 @@ mod tests {
         assert!(a.set(0, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &[0, 0, 1, 0]).is_ok());
     }
 
+    /// kqueue as its manual describes EVFILT_READ/EVFILT_WRITE: one knote per (fd,
+    /// filter); without EV_CLEAR it reports while the condition holds, with EV_CLEAR once
+    /// per change of state (and once at registration if ready), EV_DISPATCH disables it
+    /// after it reported, closing a descriptor drops its knotes.
+    #[derive(Default)]
+    struct KqueueModel {
+        /// (fd, filter) -> (flags, enabled, generation last reported)
+        notes: BTreeMap<(i32, i16), (u16, bool, u64)>,
+        /// (fd, filter) -> generation of the state (bumped by new data); 0: not ready.
+        state: BTreeMap<(i32, i16), u64>,
+    }
+
+    impl KqueueModel {
+        fn apply(&mut self, changes: &[Change]) {
+            for &(fd, filter, flags) in changes {
+                let key = (fd, filter);
+                if flags & kq::EV_DELETE != 0 {
+                    assert!(self.notes.remove(&key).is_some(), "delete of a missing knote: ENOENT");
+                } else if flags & kq::EV_ADD != 0 {
+                    // A new registration reports the current state once.
+                    self.notes.insert(key, (flags, flags & kq::EV_DISABLE == 0, 0));
+                } else if let Some(n) = self.notes.get_mut(&key) {
+                    n.1 = flags & kq::EV_DISABLE == 0;
+                }
+            }
+        }
+
+        fn set_ready(&mut self, fd: i32, filter: i16) {
+            *self.state.entry((fd, filter)).or_insert(0) += 1;
+        }
+
+        fn set_idle(&mut self, fd: i32, filter: i16) {
+            self.state.remove(&(fd, filter));
+        }
+
+        fn close(&mut self, fd: i32) {
+            self.notes.retain(|&(f, _), _| f != fd);
+        }
+
+        fn wait(&mut self) -> Vec<Fired> {
+            let mut out = Vec::new();
+            for (&(fd, filter), note) in self.notes.iter_mut() {
+                let (flags, enabled, seen) = note;
+                let Some(&generation) = self.state.get(&(fd, filter)) else { continue };
+                if !*enabled || (*flags & kq::EV_CLEAR != 0 && *seen == generation) {
+                    continue;
+                }
+                *seen = generation;
+                if *flags & kq::EV_DISPATCH != 0 {
+                    *enabled = false;
+                }
+                out.push((fd, filter, 0, 0, 1));
+            }
+            out
+        }
+    }
+
+    /// An epoll set over the model: ctl, wait, close as darwin_events.rs drives a kqueue.
+    struct Emulated {
+        set: EpollSet,
+        kq: KqueueModel,
+    }
+
+    impl Emulated {
+        fn new() -> Self {
+            Emulated { set: EpollSet::default(), kq: KqueueModel::default() }
+        }
+        fn ctl(&mut self, op: i32, fd: i32, events: u32, data: u64) -> Result<(), i32> {
+            let c = self.set.ctl(100, op, fd, events, data, Target::Socket)?;
+            self.kq.apply(&c.changes);
+            self.set.commit(c);
+            Ok(())
+        }
+        fn wait(&mut self) -> Vec<(u32, u64)> {
+            let fired = self.kq.wait();
+            let (records, after) = self.set.merge(&fired, 64);
+            self.kq.apply(&after);
+            records
+        }
+        fn close(&mut self, fd: i32) {
+            self.kq.close(fd);
+            self.set.forget(fd);
+        }
+    }
+
+    #[test]
+    fn level_triggered_reports_while_ready() {
+        let mut e = Emulated::new();
+        e.kq.set_ready(3, kq::EVFILT_READ);
+        e.ctl(EPOLL_CTL_ADD, 3, EPOLLIN, 33).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLIN, 33)]);
+        assert_eq!(e.wait(), vec![(EPOLLIN, 33)], "still readable: reported again");
+        e.kq.set_idle(3, kq::EVFILT_READ);
+        assert_eq!(e.wait(), vec![]);
+    }
+
+    #[test]
+    fn edge_triggered_reports_each_change_once() {
+        let mut e = Emulated::new();
+        e.kq.set_ready(4, kq::EVFILT_READ);
+        e.ctl(EPOLL_CTL_ADD, 4, EPOLLIN | EPOLLET, 44).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLIN, 44)], "ready at registration: once");
+        assert_eq!(e.wait(), vec![], "no new data: no new edge");
+        e.kq.set_ready(4, kq::EVFILT_READ);
+        assert_eq!(e.wait(), vec![(EPOLLIN, 44)], "new data: an edge");
+        assert_eq!(e.wait(), vec![]);
+    }
+
+    #[test]
+    fn oneshot_rearmed_by_mod() {
+        let mut e = Emulated::new();
+        e.kq.set_ready(5, kq::EVFILT_READ);
+        e.kq.set_ready(5, kq::EVFILT_WRITE);
+        e.ctl(EPOLL_CTL_ADD, 5, EPOLLIN | EPOLLOUT | EPOLLONESHOT, 55).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLIN | EPOLLOUT, 55)], "one record for both filters");
+        e.kq.set_ready(5, kq::EVFILT_READ);
+        assert_eq!(e.wait(), vec![], "disarmed until MOD");
+        assert_eq!(e.ctl(EPOLL_CTL_ADD, 5, EPOLLIN, 0), Err(err::EEXIST), "still in the set");
+        e.ctl(EPOLL_CTL_MOD, 5, EPOLLIN | EPOLLONESHOT, 56).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLIN, 56)], "re-armed, with the new data");
+        assert_eq!(e.wait(), vec![]);
+    }
+
+    #[test]
+    fn closing_removes_and_the_number_can_come_back() {
+        let mut e = Emulated::new();
+        e.kq.set_ready(6, kq::EVFILT_READ);
+        e.ctl(EPOLL_CTL_ADD, 6, EPOLLIN, 66).unwrap();
+        e.close(6);
+        assert_eq!(e.wait(), vec![]);
+        assert_eq!(e.ctl(EPOLL_CTL_DEL, 6, 0, 0), Err(err::ENOENT));
+        // A new file at the same number is added afresh (no EEXIST).
+        e.ctl(EPOLL_CTL_ADD, 6, EPOLLIN, 67).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLIN, 67)]);
+        // DEL then MOD: ENOENT; the model saw the filters deleted (no ENOENT there).
+        e.ctl(EPOLL_CTL_DEL, 6, 0, 0).unwrap();
+        assert_eq!(e.ctl(EPOLL_CTL_MOD, 6, EPOLLIN, 0), Err(err::ENOENT));
+        assert_eq!(e.wait(), vec![]);
+    }
+
+    #[test]
+    fn mod_changes_the_filters() {
+        let mut e = Emulated::new();
+        e.kq.set_ready(7, kq::EVFILT_READ);
+        e.kq.set_ready(7, kq::EVFILT_WRITE);
+        e.ctl(EPOLL_CTL_ADD, 7, EPOLLIN, 1).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLIN, 1)]);
+        e.ctl(EPOLL_CTL_MOD, 7, EPOLLOUT, 2).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLOUT, 2)]);
+        e.ctl(EPOLL_CTL_MOD, 7, EPOLLIN | EPOLLOUT | EPOLLET, 3).unwrap();
+        assert_eq!(e.wait(), vec![(EPOLLIN | EPOLLOUT, 3)]);
+        assert_eq!(e.wait(), vec![]);
+    }
+
     #[test]
     fn values_scatter_and_gather_across_buffers() {
         let (mut a, mut b) = ([0u8; 3], [0u8; 9]);
