@@ -193,7 +193,9 @@ pub fn epoll_ctl(epfd: c_int, op: c_int, fd: c_int, events: u32, data: u64) -> S
     };
     if target != Target::Regular && op == crate::host::darwin_tables::EPOLL_CTL_ADD {
         if let Some(Obj::Epoll(child)) = lookup(fd) {
-            let (parent_id, child_id) = (lock(&ep).id, lock(&child).id);
+            // One lock at a time: `child` may be `ep` itself (a duplicate of the set).
+            let parent_id = lock(&ep).id;
+            let child_id = lock(&child).id;
             if parent_id == child_id {
                 // A duplicate of the set itself: the same file, as Linux sees it.
                 return Err(EINVAL);
