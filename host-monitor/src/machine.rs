@@ -417,6 +417,8 @@ impl Machine {
             server.fds.replace_vm_fds(&old_fds, &self.vm.owned_fds());
             server.reset_hypercalls();
             server.ptrace.forget_in_child();
+            // macOS: the child did not inherit the kqueues behind epoll sets and timerfds.
+            crate::host::sys::emulated_after_fork();
             if let Some(l) = link.take() {
                 server.set_vfork_done(l.child_keeps());
             }

@@ -690,6 +690,8 @@ impl ThreadHost {
                     if self.exitless { self.vm.wake_eventfd(abi_shared::layout::ports::HYPERCALL_WAKE) } else { None };
                 self.server.reset_hypercalls();
                 self.server.ptrace.forget_in_child();
+                // macOS: the child did not inherit the kqueues behind epoll sets and timerfds.
+                crate::host::sys::emulated_after_fork();
                 if let Some(l) = link.take() {
                     self.server.set_vfork_done(l.child_keeps());
                 }
