@@ -39,6 +39,7 @@ extern "C" fn kmain() -> ! {
     crate::syscall::trace::set_enabled(info.flags & abi_shared::bootinfo::flags::STRACE != 0);
     hypercall::transport::init(info.doorbell, info.tsc_khz);
     arch::trap::init_idt();
+    arch::note_boot_flags(info.flags);
     arch::init_syscall_msrs();
     crate::mm::init(&info);
     let startup = fetch_startup(&info);

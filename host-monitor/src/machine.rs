@@ -135,6 +135,11 @@ impl Machine {
             random_seed: crate::entropy::seed(),
             flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
                 | (if cfg.debugger { abi_shared::bootinfo::flags::DEBUGGER } else { 0 })
+                | (if boot_image::sets_syscall_msrs(flavour) {
+                    abi_shared::bootinfo::flags::SYSCALL_MSRS_SET
+                } else {
+                    0
+                })
                 | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
         mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;
