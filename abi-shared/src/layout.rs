@@ -91,6 +91,12 @@ pub mod vcpu_block {
     pub const WINDOW_RESYNC_IDLE: u64 = 0;
     pub const WINDOW_RESYNC_ASKED: u64 = 1;
     pub const WINDOW_RESYNC_FOUND_NOTHING: u64 = 2;
+    /// Guest-written once, in the first vCPU's block, for `-v`'s timing line: the TSC at
+    /// the guest kernel's first instruction and just before the program's first, and how
+    /// many hypercalls it made in between (u64 each).
+    pub const BOOT_TSC_KMAIN: u64 = HC_CONTROL + 0x1e0;
+    pub const BOOT_TSC_USER: u64 = HC_CONTROL + 0x1e8;
+    pub const BOOT_HYPERCALLS: u64 = HC_CONTROL + 0x1f0;
     /// Signals the host caught for the program and the guest has not taken yet: u64, bit
     /// n-1 = Linux signal n, set by the monitor's signal handler, swapped to 0 by the guest.
     pub const HOST_SIGNALS_PENDING: u64 = HC_CONTROL + 0x200;

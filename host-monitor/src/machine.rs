@@ -111,12 +111,15 @@ impl Machine {
     pub fn build(cfg: &MachineConfig) -> Result<Machine, MachineError> {
         let mem =
             GuestMemory::new(cfg.memory).map_err(|e| MachineError(format!("cannot reserve guest memory: {e}")))?;
+        crate::timing::mark("guest memory reserve");
         let vm = crate::vmm::create_vm(&mem, cfg.flavour, cfg.fd_floor).map_err(|e| MachineError(e.to_string()))?;
         #[cfg(target_arch = "aarch64")]
         return arm64::build(mem, vm, cfg);
         let flavour = vm.flavour();
         let wake = if cfg.exitless { vm.wake_eventfd(ports::HYPERCALL_WAKE) } else { None };
+        crate::timing::mark("wake eventfd");
         let image = boot_image::lay_out(&mem, cfg.memory, flavour)?;
+        crate::timing::mark("boot image");
         let block = vcpu_block_gpa(0);
         mem.write_u64(block + vcpu_block::RAM_REGISTERED, vm.ram_registered()).map_err(oob)?;
         let info = BootInfo {
@@ -132,12 +135,18 @@ impl Machine {
             random_seed: crate::entropy::seed(),
             flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
                 | (if cfg.debugger { abi_shared::bootinfo::flags::DEBUGGER } else { 0 })
+                | (if boot_image::sets_syscall_msrs(flavour) {
+                    abi_shared::bootinfo::flags::SYSCALL_MSRS_SET
+                } else {
+                    0
+                })
                 | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
         mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;
         let mut vcpu = vm.create_vcpu(0, &mem).map_err(|e| MachineError(e.to_string()))?;
         let state = boot_image::boot_state(flavour, block, KERNEL_PML4_GPA, image.entry, KERNEL_BASE + BOOT_INFO_GPA);
         vcpu.set_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
+        crate::timing::mark("vCPU registers");
         Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour, forked: false, index: 0, block })
     }
 
@@ -163,7 +172,9 @@ impl Machine {
             self.flavour,
             worker.is_some(),
         ));
+        crate::timing::mark("worker start");
         let outcome = self.run_vcpu(&server, &threads, &mut worker, exits);
+        crate::timing::resume("program run");
         threads.stop_all();
         if let Some(w) = worker {
             w.stop();
@@ -346,6 +357,7 @@ impl Machine {
         block: u64,
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
+        let asked = std::time::Instant::now();
         // Hypervisor.framework: the other threads suspend their vCPUs first.
         let Ok(suspension) = crate::fork_suspend::suspend_others_for_fork(self.vm.as_ref(), self.index) else {
             self::answer(&self.mem, block, &Response::Ret(-i64::from(abi_shared::linux::errno::EAGAIN)))?;
@@ -368,6 +380,7 @@ impl Machine {
         // The worker was joined; the program's other threads wait at the guest's fork gate,
         // and the locks their host threads may still take are held across the fork.
         let held = threads.hold_for_fork();
+        let forking = std::time::Instant::now();
         let pid = crate::signals::fork_holding_signals();
         drop(held);
         if pid >= 0 {
@@ -380,7 +393,11 @@ impl Machine {
                 (Response::Ret(-i64::from(crate::host::errno_to_linux(e))), ForkSide::Parent)
             }
             0 => {
+                crate::timing::restart_at("fork asked", asked);
+                crate::timing::mark_at("vCPU save and worker stop", forking);
+                crate::timing::mark("host fork");
                 self.unshare_kernel_block();
+                crate::timing::mark("kernel block copy");
                 self.vm.after_fork_child(&self.mem).map_err(vmm)?;
                 ForkSide::Child.note();
                 (
@@ -403,6 +420,7 @@ impl Machine {
         // The VM is rebuilt: the other vCPUs, if they were suspended, may resume.
         drop(suspension);
         self.vcpu.resume_after_fork().map_err(vmm)?;
+        crate::timing::mark("vCPU state restore");
         self.publish_kick_flag();
         if side == ForkSide::Child {
             crate::threads::only_this_vcpu(self.index);
@@ -424,6 +442,7 @@ impl Machine {
             }
         }
         *worker = self.start_worker(server, block)?;
+        crate::timing::mark("worker start");
         self::answer(&self.mem, block, &answer)?;
         Ok(side)
     }
