@@ -24,6 +24,7 @@ pub mod exit;
 pub mod fdtable;
 pub mod fork_gate;
 pub mod futex;
+pub mod futex_queue;
 mod limits;
 pub mod percpu;
 pub mod siginfo;
