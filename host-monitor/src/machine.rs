@@ -539,17 +539,76 @@ impl Machine {
 
     fn died(&self, what: &str) -> MachineError {
         MachineError(format!(
-            "{what}; vCPU state: {}; syscall in flight: {}",
+            "{what}; vCPU state: {}; syscall in flight: {}; {}",
             self.vcpu.snapshot(),
-            self.syscall_in_flight()
+            self.syscall_in_flight(),
+            last_entry(&self.mem, self.block)
         ))
     }
 
     /// The syscall the guest kernel was serving, as it published it in its per-CPU page.
     pub fn syscall_in_flight(&self) -> String {
-        match self.mem.read_u64(self.block + vcpu_block::SYSCALL_IN_FLIGHT) {
-            Ok(u64::MAX) | Err(_) => "none".into(),
-            Ok(nr) => abi_shared::syscalls::syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned),
+        syscall_in_flight(&self.mem, self.block)
+    }
+}
+
+/// The syscall the guest kernel was serving on the vCPU whose block is at `block`, as it
+/// published it in its per-CPU page.
+pub fn syscall_in_flight(mem: &GuestMemory, block: u64) -> String {
+    match mem.read_u64(block + vcpu_block::SYSCALL_IN_FLIGHT) {
+        Ok(u64::MAX) | Err(_) => "none".into(),
+        Ok(nr) => abi_shared::syscalls::syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned),
+    }
+}
+
+/// The latest entry from user mode of the vCPU whose block is at `block`, from the entry
+/// frame at the top of its kernel stack (`vcpu_block::ENTRY_FRAME`): after a triple fault
+/// KVM has reset the vCPU's registers, and this is what is left of where it was.
+pub fn last_entry(mem: &GuestMemory, block: u64) -> String {
+    use abi_shared::layout::vcpu_block::entry_frame as w;
+    let word = |i: u64| mem.read_u64(block + vcpu_block::ENTRY_FRAME + i * 8).unwrap_or(0);
+    let how = match word(w::VECTOR) {
+        u64::MAX => format!("syscall {}", word(w::RAX)),
+        v => format!("vector {v} (error {:#x})", word(w::ERROR)),
+    };
+    format!(
+        "last entry from user mode: {how} at rip={:#x} rsp={:#x} cs={:#x} rdi={:#x} rsi={:#x} rdx={:#x} r10={:#x}",
+        word(w::RIP),
+        word(w::RSP),
+        word(w::CS),
+        word(w::RDI),
+        word(w::RSI),
+        word(w::RDX),
+        word(w::R10)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_vcpu_is_described_by_its_latest_entry_frame() {
+        use abi_shared::layout::vcpu_block::entry_frame as w;
+        let block = 0x4_0000;
+        let mut buf = vec![0u8; 0x8_0000];
+        let mem = GuestMemory::from_vec_for_test(&mut buf);
+        let frame = block + vcpu_block::ENTRY_FRAME;
+        for (i, v) in [(w::VECTOR, u64::MAX), (w::RAX, 202), (w::RIP, 0x401234), (w::RSP, 0x7ffd_0000), (w::CS, 0x33)] {
+            mem.write_u64(frame + i * 8, v).unwrap();
         }
+        for (i, v) in [(w::RDI, 0x4c_0000), (w::RSI, 0x80), (w::RDX, 1), (w::R10, 0)] {
+            mem.write_u64(frame + i * 8, v).unwrap();
+        }
+        mem.write_u64(block + vcpu_block::SYSCALL_IN_FLIGHT, 202).unwrap();
+        assert_eq!(syscall_in_flight(&mem, block), "futex");
+        assert_eq!(
+            last_entry(&mem, block),
+            "last entry from user mode: syscall 202 at rip=0x401234 rsp=0x7ffd0000 cs=0x33 rdi=0x4c0000 rsi=0x80 \
+             rdx=0x1 r10=0x0"
+        );
+        mem.write_u64(frame + w::VECTOR * 8, 14).unwrap();
+        mem.write_u64(frame + w::ERROR * 8, 6).unwrap();
+        assert!(last_entry(&mem, block).starts_with("last entry from user mode: vector 14 (error 0x6) at rip=0x401234"));
     }
 }

@@ -601,8 +601,10 @@ impl ThreadHost {
                 }
                 other => {
                     return ThreadEnd::Failed(format!(
-                        "thread vCPU {index} stopped: {other:?}; vCPU state: {}",
-                        vcpu.snapshot()
+                        "thread vCPU {index} stopped: {other:?}; vCPU state: {}; syscall in flight: {}; {}",
+                        vcpu.snapshot(),
+                        crate::machine::syscall_in_flight(&self.mem, block),
+                        crate::machine::last_entry(&self.mem, block)
                     ))
                 }
             }
