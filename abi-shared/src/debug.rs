@@ -64,6 +64,11 @@ pub enum DebugEvent {
     /// PTRACE_O_TRACEFORK/TRACEVFORK: the PTRACE_EVENT_FORK/VFORK stop of the parent. The
     /// child starts traced by the same tracer, stopped by a SIGSTOP.
     Fork { child: i32, vfork: bool },
+    /// PTRACE_INTERRUPT stopped a seized tracee: PTRACE_EVENT_STOP.
+    Interrupt,
+    /// A vfork parent's wait for `child` ended (PTRACE_O_TRACEVFORKDONE):
+    /// PTRACE_EVENT_VFORK_DONE.
+    VforkDone { child: i32 },
 }
 
 /// What the debugger wants of a stopped thread.
@@ -112,6 +117,11 @@ pub enum DebugCommand {
         signal: i32,
         syscall: bool,
     },
+    /// PTRACE_SETSIGINFO: the siginfo (128 bytes) the signal of this signal-delivery-stop
+    /// is delivered with, if the tracer lets it through.
+    WriteSiginfo {
+        info: Vec<u8>,
+    },
 }
 
 /// The most bytes one memory command moves (a request area holds it with room to spare).
@@ -134,6 +144,15 @@ pub enum PtraceMessage {
     /// The tracee ends with this wait status (sent when the tracer is not its parent,
     /// whose host wait would not see it).
     Exited { status: i32 },
+    /// PTRACE_ATTACH/SEIZE: the tracee's monitor asks the would-be tracer to read the
+    /// 8 bytes at `addr` of the tracee's host process (with the host's process_vm_readv,
+    /// which only a process the host lets ptrace it can do).
+    Challenge { addr: u64 },
+    /// The bytes read (the tracer's answer to `Challenge`), and the options of a
+    /// PTRACE_SEIZE (0 for an attach).
+    Proof { nonce: u64, options: u64 },
+    /// The tracee accepted the proof: it is traced from now on.
+    Accepted,
 }
 
 /// The most bytes one encoded `PtraceMessage` takes (a memory command and its framing).
@@ -143,3 +162,16 @@ pub const MAX_PTRACE_MESSAGE: usize = MAX_DEBUG_IO as usize + 1024;
 /// this value by another process means "a tracee of yours has news", not a signal for the
 /// program.
 pub const PTRACE_DOORBELL: u64 = 0x6c72_7074_7261_6365; // "lrptrace"
+
+/// The `sigqueue` value with which a would-be tracer asks a linuxrun process to be attached
+/// (PTRACE_ATTACH), or seized (PTRACE_SEIZE), or a seized tracee to stop (PTRACE_INTERRUPT).
+pub const PTRACE_ATTACH_BELL: u64 = 0x6c72_7074_6174_7461; // "lrptatta"
+pub const PTRACE_SEIZE_BELL: u64 = 0x6c72_7074_7365_697a; // "lrptseiz"
+pub const PTRACE_INTERRUPT_BELL: u64 = 0x6c72_7074_696e_7472; // "lrptintr"
+
+/// The si_code with which the monitor leaves an attach request in SIGSTOP's host-signal
+/// slot (the host never catches SIGSTOP, so the slot is otherwise unused): the slot's pid is
+/// the would-be tracer's, its value 1 for a seize.
+pub const ATTACH_SI_CODE: i32 = -0x4c52;
+/// The si_code of a PTRACE_INTERRUPT left in SIGSTOP's slot.
+pub const INTERRUPT_SI_CODE: i32 = -0x4c53;

@@ -39,7 +39,13 @@ const PTRACE_O_TRACEEXEC: u64 = 0x10;
 const PTRACE_EVENT_FORK: i32 = 1;
 const PTRACE_EVENT_VFORK: i32 = 2;
 const PTRACE_EVENT_EXEC: i32 = 4;
+const PTRACE_EVENT_VFORK_DONE: i32 = 5;
 const PTRACE_EVENT_EXIT: i32 = 6;
+const PTRACE_EVENT_STOP: i32 = 128;
+const PTRACE_O_EXITKILL: u64 = 1 << 20;
+/// How long an attach waits for the tracee's monitor to answer (it answers when its guest
+/// next returns to user mode or ends a wait: a kick away).
+const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Pids whose doorbell rang and that the tracer has not looked at yet (the signal handler
 /// fills them, so lock-free).
@@ -62,10 +68,7 @@ fn take_rung() -> Vec<i32> {
 
 /// Ring `pid`'s doorbell: our thread-kick signal with the doorbell value.
 fn ring(pid: i32) {
-    let Some(sig) = crate::host::sys::thread_kick_signal() else { return };
-    let value = libc::sigval { sival_ptr: PTRACE_DOORBELL as usize as *mut libc::c_void };
-    // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
-    unsafe { libc::sigqueue(pid, sig, value) };
+    ring_with(pid, PTRACE_DOORBELL);
 }
 
 fn socket_name(pid: i32) -> rustix::io::Result<SocketAddrUnix> {
@@ -140,12 +143,23 @@ struct Tracee {
     exited: Option<i32>,
     /// Its connection has ended.
     closed: bool,
+    /// Traced by PTRACE_SEIZE (PTRACE_INTERRUPT and LISTEN apply; exec sends no SIGTRAP).
+    seized: bool,
 }
 
 impl Tracee {
     fn new(conn: HeldFd, pid: i32) -> Tracee {
         let host_child = host_parent(pid) == Some(std::process::id() as i32);
-        Tracee { conn, stop: None, options: 0, syscall_stops: false, host_child, exited: None, closed: false }
+        Tracee {
+            conn,
+            stop: None,
+            options: 0,
+            syscall_stops: false,
+            host_child,
+            exited: None,
+            closed: false,
+            seized: false,
+        }
     }
 
     /// Still worth keeping: connected, or ended with an end to report.
@@ -230,6 +244,13 @@ impl Ptrace {
     /// The program ends with wait status `status`: a tracer that is not our parent hears
     /// it from us (the host tells only the parent).
     pub fn exiting(&self, status: i32) {
+        // PTRACE_O_EXITKILL: our tracees die with us.
+        for (&pid, t) in lock(&self.tracees).iter() {
+            if t.options & PTRACE_O_EXITKILL != 0 && !t.closed {
+                // SAFETY: kill takes no pointers.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         let guard = lock(&self.tracee);
         let Some(side) = guard.as_ref() else { return };
         let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
@@ -382,7 +403,10 @@ impl Ptrace {
             // The exit status as wait reports it; the former thread id (one thread: the pid).
             DebugEvent::Exit(code) => ((code & 0xff) << 8) as u64,
             DebugEvent::Exec => pid as u64,
-            DebugEvent::Fork { child, .. } => child as u64,
+            DebugEvent::Fork { child, .. } | DebugEvent::VforkDone { child } => child as u64,
+            // Linux's PTRACE_EVENTMSG_SYSCALL_ENTRY / _EXIT.
+            DebugEvent::SyscallEntry => 1,
+            DebugEvent::SyscallExit => 2,
             _ => 0,
         };
         let mut data = s.regs.clone();
@@ -438,10 +462,212 @@ impl Ptrace {
     /// PTRACE_DETACH: resume with `signal`, then close the connection (the tracee's
     /// monitor finds it closed at its next stop and runs on untraced).
     pub fn detach(&self, pid: i32, signal: i32) -> Result<(), LinuxErrno> {
+        // Options end with the tracing (PTRACE_O_EXITKILL must not fire later).
+        self.command(pid, DebugCommand::SetPtraceOptions { options: 0 })?;
         self.command(pid, DebugCommand::Resume { step: false, signal, syscall: false })?;
         lock(&self.tracees).remove(&pid);
         Ok(())
     }
+}
+
+impl Ptrace {
+    /// PTRACE_ATTACH / PTRACE_SEIZE of `pid` (docs/debugging.md, "Attaching"): ring the
+    /// tracee's monitor with an attach request, connect to the socket it then binds, and
+    /// prove that the host lets us ptrace it by reading the secret it names in its memory
+    /// with the host's process_vm_readv (the host's own ptrace access check, Yama
+    /// included).
+    pub fn attach(&self, pid: i32, seize: bool, options: u64) -> Result<i64, LinuxErrno> {
+        let (esrch, eperm) = (errno::ESRCH as LinuxErrno, errno::EPERM as LinuxErrno);
+        let target = rustix::process::Pid::from_raw(pid).ok_or(esrch)?;
+        match rustix::process::test_kill_process(target) {
+            Err(rustix::io::Errno::SRCH) => return Err(esrch),
+            // Not ours to signal: not ours to trace either.
+            Err(_) => return Err(eperm),
+            Ok(()) => {}
+        }
+        if pid == std::process::id() as i32 || lock(&self.tracees).contains_key(&pid) {
+            return Err(eperm);
+        }
+        // A native process has no monitor to carry its stops (and would need a host
+        // ptrace of it): refused as a process we may not trace.
+        if !crate::host::sys::runs_linuxrun(pid) {
+            return Err(eperm);
+        }
+        let conn = self.attach_handshake(pid, seize, options).ok_or(eperm)?;
+        let conn = self.above_floor(conn).ok_or(eperm)?;
+        let mut t = Tracee::new(conn, pid);
+        t.options = options;
+        t.seized = seize;
+        lock(&self.tracees).insert(pid, t);
+        Ok(0)
+    }
+
+    fn attach_handshake(&self, pid: i32, seize: bool, options: u64) -> Option<OwnedFd> {
+        let bell = if seize { abi_shared::debug::PTRACE_SEIZE_BELL } else { abi_shared::debug::PTRACE_ATTACH_BELL };
+        let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
+        let mut rung = std::time::Instant::now();
+        ring_with(pid, bell);
+        // Its monitor binds the socket when its guest takes the request.
+        let conn = loop {
+            if let Some(c) = connect_to_tracee(pid) {
+                break c;
+            }
+            let now = std::time::Instant::now();
+            if now > deadline {
+                return None;
+            }
+            if now - rung > std::time::Duration::from_millis(500) {
+                // A request that came while the program was between two looks at its
+                // signals is taken at the next; ring again all the same.
+                ring_with(pid, bell);
+                rung = now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let addr = match recv_within(&conn, deadline)? {
+            PtraceMessage::Challenge { addr } => addr,
+            _ => return None,
+        };
+        let nonce = read_host_word(pid, addr)?;
+        if !send(&conn, &PtraceMessage::Proof { nonce, options }) {
+            return None;
+        }
+        matches!(recv_within(&conn, deadline)?, PtraceMessage::Accepted).then_some(conn)
+    }
+
+    /// In the tracee: `tracer` asks to trace us (the guest took its request). Wait for it
+    /// to connect (SO_PEERCRED: that very process), ask it to read a secret from our
+    /// memory, and accept it if it could: the host lets it ptrace us. `Ok(options)` (the
+    /// options of a seize), or EPERM.
+    pub fn attached(&self, tracer: i32) -> Result<i64, LinuxErrno> {
+        let eperm = errno::EPERM as LinuxErrno;
+        {
+            let mut guard = lock(&self.tracee);
+            match guard.as_ref() {
+                // A tracer that detached (or died) left its closed connection behind.
+                Some(side) if side.conn.as_ref().is_some_and(|c| connection_closed(c)) => *guard = None,
+                Some(_) => return Err(eperm),
+                None => {}
+            }
+        }
+        self.listen_for(tracer)?;
+        let result = self.accept_attacher(tracer);
+        let mut guard = lock(&self.tracee);
+        match (result, guard.as_mut()) {
+            (Some((conn, options)), Some(side)) => {
+                side.conn = Some(conn);
+                Ok(options as i64)
+            }
+            _ => {
+                *guard = None;
+                Err(eperm)
+            }
+        }
+    }
+
+    fn accept_attacher(&self, tracer: i32) -> Option<(HeldFd, u64)> {
+        let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
+        let conn = {
+            let guard = lock(&self.tracee);
+            let side = guard.as_ref()?;
+            loop {
+                if std::time::Instant::now() > deadline {
+                    return None;
+                }
+                if !readable_soon(&side.listener) {
+                    continue;
+                }
+                let Ok(conn) = rustix::net::accept_with(&side.listener, SocketFlags::CLOEXEC) else { continue };
+                if peer_pid(&conn) == Some(tracer) {
+                    break conn;
+                }
+            }
+        };
+        let mut secret = [0u8; 8];
+        // SAFETY: getrandom writes at most 8 bytes into the buffer.
+        let n = unsafe { libc::getrandom(secret.as_mut_ptr().cast(), 8, 0) };
+        if n != 8 {
+            return None;
+        }
+        // Kept in our memory until the answer is in: the address is what we name.
+        let boxed = Box::new(u64::from_ne_bytes(secret));
+        let addr = std::ptr::addr_of!(*boxed) as u64;
+        if !send(&conn, &PtraceMessage::Challenge { addr }) {
+            return None;
+        }
+        let PtraceMessage::Proof { nonce, options } = recv_within(&conn, deadline)? else { return None };
+        if nonce != *boxed || !send(&conn, &PtraceMessage::Accepted) {
+            return None;
+        }
+        Some((self.above_floor(conn)?, options))
+    }
+
+    /// PTRACE_INTERRUPT: a seized tracee of ours stops with PTRACE_EVENT_STOP (nothing
+    /// when it is stopped already).
+    pub fn interrupt(&self, pid: i32) -> Result<i64, LinuxErrno> {
+        self.collect();
+        let tracees = lock(&self.tracees);
+        let t = tracees.get(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
+        if !t.seized {
+            return Err(errno::EIO as LinuxErrno);
+        }
+        if t.stop.is_none() {
+            ring_with(pid, abi_shared::debug::PTRACE_INTERRUPT_BELL);
+        }
+        Ok(0)
+    }
+
+    /// PTRACE_LISTEN: only at a seized tracee's event stop; it stays stopped (there is no
+    /// group-stop to leave for a SIGCONT to end).
+    pub fn listen(&self, pid: i32) -> Result<i64, LinuxErrno> {
+        self.collect();
+        let tracees = lock(&self.tracees);
+        let t = tracees.get(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
+        let stop = t.stop.as_ref().ok_or(errno::ESRCH as LinuxErrno)?;
+        if !t.seized || stop.event != DebugEvent::Interrupt {
+            return Err(errno::EIO as LinuxErrno);
+        }
+        Ok(0)
+    }
+}
+
+/// Queue our thread-kick signal to `pid` with `value` (a doorbell or an attach request).
+fn ring_with(pid: i32, value: u64) {
+    let Some(sig) = crate::host::sys::thread_kick_signal() else { return };
+    let value = libc::sigval { sival_ptr: value as usize as *mut libc::c_void };
+    // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
+    unsafe { libc::sigqueue(pid, sig, value) };
+}
+
+/// The next message before `deadline`.
+fn recv_within(conn: &OwnedFd, deadline: std::time::Instant) -> Option<PtraceMessage> {
+    while std::time::Instant::now() < deadline {
+        if readable_soon(conn) {
+            return recv(conn, true).ok().flatten();
+        }
+    }
+    None
+}
+
+/// Whether the peer of `conn` has gone (a readable end with nothing to read).
+fn connection_closed(conn: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(conn, PollFlags::IN)];
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    match poll(&mut fds, Some(&zero)) {
+        Ok(n) if n > 0 => fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR),
+        _ => false,
+    }
+}
+
+/// 8 bytes at `addr` of host process `pid`, if the host lets us read them (it checks that
+/// we may ptrace `pid`).
+fn read_host_word(pid: i32, addr: u64) -> Option<u64> {
+    let mut word = [0u8; 8];
+    let local = libc::iovec { iov_base: word.as_mut_ptr().cast(), iov_len: 8 };
+    let remote = libc::iovec { iov_base: addr as usize as *mut libc::c_void, iov_len: 8 };
+    // SAFETY: one local iovec of 8 bytes we own; the remote one is the host's to check.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    (n == 8).then(|| u64::from_ne_bytes(word))
 }
 
 /// The wait status of a stop, as Linux reports it to the tracer.
@@ -453,6 +679,8 @@ fn stop_status(event: DebugEvent, options: u64) -> i32 {
         DebugEvent::Exit(_) => SIGTRAP | PTRACE_EVENT_EXIT << 8,
         DebugEvent::Fork { vfork: false, .. } => SIGTRAP | PTRACE_EVENT_FORK << 8,
         DebugEvent::Fork { vfork: true, .. } => SIGTRAP | PTRACE_EVENT_VFORK << 8,
+        DebugEvent::VforkDone { .. } => SIGTRAP | PTRACE_EVENT_VFORK_DONE << 8,
+        DebugEvent::Interrupt => SIGTRAP | PTRACE_EVENT_STOP << 8,
         _ => SIGTRAP,
     };
     sig << 8 | 0x7f
@@ -531,8 +759,10 @@ fn take_messages(t: &mut Tracee) {
             Ok(Some(PtraceMessage::Stop { event: DebugEvent::Exec, .. })) if t.options & PTRACE_O_TRACEEXEC == 0 => {
                 // Without PTRACE_O_TRACEEXEC Linux reports no exec stop but sends the
                 // tracee a SIGTRAP, which stops it when delivered (after its
-                // syscall-exit-stop): resume it with that very signal.
-                let resume = DebugCommand::Resume { step: false, signal: SIGTRAP, syscall: t.syscall_stops };
+                // syscall-exit-stop): resume it with that very signal. A seized tracee
+                // gets none.
+                let signal = if t.seized { 0 } else { SIGTRAP };
+                let resume = DebugCommand::Resume { step: false, signal, syscall: t.syscall_stops };
                 t.closed = !send(&t.conn, &PtraceMessage::Seen) || !send(&t.conn, &PtraceMessage::Command(resume));
             }
             Ok(Some(PtraceMessage::Stop { event, regs })) => {

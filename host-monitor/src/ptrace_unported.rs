@@ -61,4 +61,16 @@ impl Ptrace {
     pub fn detach(&self, _pid: i32, _signal: i32) -> Result<(), LinuxErrno> {
         Err(ENOSYS)
     }
+    pub fn attach(&self, _pid: i32, _seize: bool, _options: u64) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn attached(&self, _tracer: i32) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn interrupt(&self, _pid: i32) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn listen(&self, _pid: i32) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
 }

@@ -373,6 +373,22 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
         }
         return;
     }
+    if let Some(code) = attach_request(host_sig, code, value) {
+        // Another monitor's PTRACE_ATTACH/SEIZE/INTERRUPT of our program: left in SIGSTOP's
+        // slot (the host never catches SIGSTOP) for the guest, which asks us to check the
+        // would-be tracer (ptrace.rs) before it takes it.
+        let seize = u64::from(value == abi_shared::debug::PTRACE_SEIZE_BELL);
+        record(&HostSignalInfo { signo: abi_shared::linux::signal::SIGSTOP, code, pid, uid, value: seize, pad: 0 });
+        stop_vcpu();
+        // SAFETY: pthread_self is async-signal-safe.
+        let me = unsafe { libc::pthread_self() } as usize;
+        for t in [&VCPU_THREAD, &WORKER_THREAD] {
+            if t.load(Ordering::SeqCst) != me {
+                kick(t, host_sig);
+            }
+        }
+        return;
+    }
     // SAFETY: getpid is async-signal-safe.
     if pid == unsafe { libc::getpid() } && code != SI_MESGQ {
         // Our own kick: interrupting whatever this thread was blocked in was the point (or
@@ -398,6 +414,23 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
 fn is_ptrace_doorbell(host_sig: libc::c_int, code: i32, value: u64) -> bool {
     const SI_QUEUE: i32 = abi_shared::linux::general::SI_QUEUE;
     code == SI_QUEUE && value == abi_shared::debug::PTRACE_DOORBELL && Some(host_sig) == host::sys::thread_kick_signal()
+}
+
+/// Whether a caught signal is another monitor's request to attach (ATTACH or SEIZE) or to
+/// interrupt (PTRACE_INTERRUPT): the si_code the guest finds it under in SIGSTOP's slot.
+fn attach_request(host_sig: libc::c_int, code: i32, value: u64) -> Option<i32> {
+    use abi_shared::debug::{
+        ATTACH_SI_CODE, INTERRUPT_SI_CODE, PTRACE_ATTACH_BELL, PTRACE_INTERRUPT_BELL, PTRACE_SEIZE_BELL,
+    };
+    const SI_QUEUE: i32 = abi_shared::linux::general::SI_QUEUE;
+    if code != SI_QUEUE || Some(host_sig) != host::sys::thread_kick_signal() {
+        return None;
+    }
+    match value {
+        PTRACE_ATTACH_BELL | PTRACE_SEIZE_BELL => Some(ATTACH_SI_CODE),
+        PTRACE_INTERRUPT_BELL => Some(INTERRUPT_SI_CODE),
+        _ => None,
+    }
 }
 
 /// A signal for the program from the monitor itself (`--gdb`'s Ctrl-C: SIGINT as a

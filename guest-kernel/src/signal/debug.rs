@@ -38,6 +38,16 @@ static PTRACE_OPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomi
 const PTRACE_O_TRACEEXIT: u64 = 0x40;
 const PTRACE_O_TRACEFORK: u64 = 0x2;
 const PTRACE_O_TRACEVFORK: u64 = 0x4;
+const PTRACE_O_TRACEVFORKDONE: u64 = 0x20;
+const PTRACE_O_EXITKILL: u64 = 1 << 20;
+/// Traced by PTRACE_SEIZE: an exec makes no SIGTRAP, PTRACE_INTERRUPT may stop us.
+static SEIZED: AtomicBool = AtomicBool::new(false);
+/// A PTRACE_INTERRUPT from the tracer waits for the next return to user mode.
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// Per vCPU: orig_rax as the tracer left it at a syscall-enter-stop (SETREGS may change
+/// the number, or set it to -1 to skip the call).
+static ORIG_RAX: [core::sync::atomic::AtomicU64; MAX_VCPUS as usize] =
+    [const { core::sync::atomic::AtomicU64::new(u64::MAX) }; MAX_VCPUS as usize];
 /// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
 static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
 /// Per vCPU: the tracer asked for a single step at a syscall-exit-stop, which steps the
@@ -105,7 +115,16 @@ pub fn syscall_stops() -> bool {
 
 /// The debugger went away (or detached): run on as if never stopped.
 fn forget_debugger() {
+    if PTRACED.load(Ordering::Relaxed) && PTRACE_OPTIONS.load(Ordering::Relaxed) & PTRACE_O_EXITKILL != 0 {
+        // PTRACE_O_EXITKILL: the tracer is gone (a tracer that detached cleared the
+        // options first, as Linux's detach does).
+        let sig = abi_shared::linux::general::SIGKILL as i32;
+        let pid = crate::task::pid();
+        crate::hypercall::call_ret(&Request::Proc(abi_shared::hypercall::ProcRequest::Kill { pid, sig }));
+    }
     ACTIVE.store(false, Ordering::Relaxed);
+    SEIZED.store(false, Ordering::Relaxed);
+    INTERRUPT.store(false, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
@@ -114,15 +133,22 @@ fn forget_debugger() {
 
 /// ptrace's syscall-enter-stop of syscall `nr`: the tracer sees orig_rax = nr and
 /// rax = -ENOSYS, as on Linux. A signal it resumes with is not delivered (Linux does not
-/// promise to either).
-pub fn syscall_entry_stop(frame: &mut TrapFrame, nr: u64) {
+/// promise to either). Returns the number to run, as the tracer left orig_rax: another
+/// call, or u64::MAX (-1) to skip it, the result then being the rax it left (-ENOSYS
+/// unless it set one).
+pub fn syscall_entry_stop(frame: &mut TrapFrame, nr: u64) -> u64 {
     let mut regs = regs_of(frame);
     regs.orig_rax = nr;
     regs.gprs[0] = -i64::from(abi_shared::linux::errno::ENOSYS) as u64;
-    let saved = frame.rax;
+    frame.rax = regs.gprs[0];
+    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
+    orig.store(nr, Ordering::Relaxed);
     let _ = stop_with(frame, DebugEvent::SyscallEntry, regs);
-    // The number stays the one the thread asked for (changing orig_rax is not supported).
-    frame.rax = saved;
+    let nr = orig.swap(u64::MAX, Ordering::Relaxed);
+    if nr != u64::MAX {
+        frame.rax = nr;
+    }
+    nr
 }
 
 /// ptrace's syscall-exit-stop: orig_rax = nr, rax the result (already in the frame).
@@ -158,6 +184,70 @@ pub fn fork_event(frame: &mut TrapFrame, child: i32, vfork: bool) {
     if follows_fork(vfork) {
         let _ = stop(frame, DebugEvent::Fork { child, vfork });
     }
+}
+
+/// A vfork parent's wait for `child` is over: PTRACE_EVENT_VFORK_DONE with
+/// PTRACE_O_TRACEVFORKDONE.
+pub fn vfork_done_event(frame: &mut TrapFrame, child: i32) {
+    if traced() && PTRACE_OPTIONS.load(Ordering::Relaxed) & PTRACE_O_TRACEVFORKDONE != 0 {
+        let sig = stop(frame, DebugEvent::VforkDone { child });
+        queue_resumed_signal(sig);
+    }
+}
+
+/// Another process asks to trace this one (PTRACE_ATTACH, or PTRACE_SEIZE when `seize`);
+/// its monitor sent the request to ours, which checks that `tracer` may trace us under the
+/// host's rules and connects it. Then an attach stops us with a SIGSTOP from the tracer,
+/// as Linux's does; a seize does not stop us.
+pub fn attach_requested(tracer: i32, seize: bool) {
+    use abi_shared::hypercall::{ProcRequest, PtraceOp};
+    if active() && !traced() {
+        // Under `--gdb`: one debugger at a time (the asker gives up: EPERM).
+        return;
+    }
+    let op = PtraceOp::Attached { tracer, seize };
+    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op }));
+    if r < 0 {
+        return;
+    }
+    PTRACE_OPTIONS.store(r as u64, Ordering::Relaxed);
+    SEIZED.store(seize, Ordering::Relaxed);
+    SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    become_traced();
+    if !seize {
+        let me = crate::task::current();
+        let sig = abi_shared::linux::general::SIGSTOP as i32;
+        super::raise_thread(me, super::SigInfo::sent_by(sig, super::SI_USER, tracer, crate::task::uid()));
+    }
+}
+
+/// The tracer's PTRACE_INTERRUPT (of a seized tracee): stop at the next return to user
+/// mode.
+pub fn interrupt_requested() {
+    if traced() && SEIZED.load(Ordering::Relaxed) {
+        INTERRUPT.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether a PTRACE_INTERRUPT waits (a wait for a signal ends for it).
+pub fn interrupt_pending() -> bool {
+    INTERRUPT.load(Ordering::Relaxed)
+}
+
+/// Before returning to user mode: the PTRACE_EVENT_STOP a PTRACE_INTERRUPT asked for.
+/// Returns whether it stopped.
+pub fn interrupt_stop(frame: &mut TrapFrame) -> bool {
+    if !INTERRUPT.swap(false, Ordering::Relaxed) || !traced() {
+        return false;
+    }
+    let sig = stop(frame, DebugEvent::Interrupt);
+    queue_resumed_signal(sig);
+    true
+}
+
+/// Whether this process was seized (PTRACE_SEIZE) rather than attached.
+pub fn seized() -> bool {
+    SEIZED.load(Ordering::Relaxed) && traced()
 }
 
 /// The options to keep across a fork whose child the tracer follows.
@@ -207,6 +297,8 @@ pub fn forget_in_child(vfork: bool) {
     }
     ACTIVE.store(false, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
+    SEIZED.store(false, Ordering::Relaxed);
+    INTERRUPT.store(false, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
     if vfork {
@@ -288,13 +380,16 @@ static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
 
 /// Signal `sig` is about to be delivered: the debugger sees it first and says which
 /// signal to deliver instead (0: none).
-pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &super::SigInfo) -> i32 {
+/// The siginfo may be replaced by the tracer (PTRACE_SETSIGINFO).
+pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &mut super::SigInfo) -> i32 {
     if !active() {
         return sig;
     }
     *STOP_SIGINFO.lock() = Some(*info);
     let chosen = stop(frame, DebugEvent::Signal(sig));
-    *STOP_SIGINFO.lock() = None;
+    if let Some(new) = STOP_SIGINFO.lock().take() {
+        *info = new;
+    }
     chosen
 }
 
@@ -343,6 +438,15 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
                 (true, Vec::new())
             }
             DebugCommand::ReadMaps => (true, maps()),
+            DebugCommand::WriteSiginfo { info } => {
+                // At a signal-delivery-stop the signal goes with it; at other stops Linux
+                // keeps it for GETSIGINFO only, which is answered from the stop here.
+                let mut kept = STOP_SIGINFO.lock();
+                if let (Some(k), true) = (kept.as_mut(), info.len() == core::mem::size_of::<super::SigInfo>()) {
+                    *k = abi_shared::linux::pod_read_unaligned(&info);
+                }
+                (info.len() == core::mem::size_of::<super::SigInfo>(), Vec::new())
+            }
         };
         answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok, data: &data }));
     }
@@ -460,6 +564,10 @@ fn set_regs(frame: &mut TrapFrame, bytes: &[u8]) -> bool {
     if !canonical_user(r.fs_base) || !canonical_user(r.gs_base) {
         return false;
     }
+    // At a syscall-enter-stop orig_rax is the number the call runs with (elsewhere it is
+    // only shown).
+    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
+    orig.store(r.orig_rax, Ordering::Relaxed);
     let g = r.gprs;
     (frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.rsp) =
         (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);

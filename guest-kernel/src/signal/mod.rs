@@ -188,7 +188,7 @@ pub fn has_deliverable() -> bool {
     timer::check();
     host::take();
     let st = lock();
-    st.pending() & !st.me.blocked != 0
+    st.pending() & !st.me.blocked != 0 || debug::interrupt_pending()
 }
 
 /// A fault the program cannot ignore: if the signal is blocked or ignored, Linux resets it
@@ -290,6 +290,9 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     if debug::active() && debug::after_syscall(frame) {
         path = ReturnPath::Full;
     }
+    if debug::interrupt_pending() && debug::interrupt_stop(frame) {
+        path = ReturnPath::Full;
+    }
     let mut interrupted = crate::task::take_interrupted_syscall();
     loop {
         let mut st = lock();
@@ -314,7 +317,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             // cancel it (registers included: the way back is the full restore).
             drop(st);
             path = ReturnPath::Full;
-            let chosen = debug::signal_stop(frame, sig, &info);
+            let chosen = debug::signal_stop(frame, sig, &mut info);
             if chosen <= 0 || chosen >= NSIG as i32 {
                 continue;
             }

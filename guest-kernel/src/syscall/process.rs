@@ -215,6 +215,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
             if vfork {
                 wait_for_vfork_child();
                 crate::mm::vfork::apply_in_parent();
+                crate::signal::debug::vfork_done_event(c.frame, pid);
             }
         }
         _ => {}

@@ -110,6 +110,12 @@ impl Server {
                 Err(e) => Err(Failure::Errno(e)),
             },
             PtraceOp::Detach { signal } => p.detach(pid, *signal).map(|()| Response::Ret(0)).map_err(Failure::Errno),
+            PtraceOp::Attach { seize, options } => {
+                p.attach(pid, *seize, *options).map(Response::Ret).map_err(Failure::Errno)
+            }
+            PtraceOp::Attached { tracer, .. } => p.attached(*tracer).map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::Interrupt => p.interrupt(pid).map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::Listen => p.listen(pid).map(Response::Ret).map_err(Failure::Errno),
         }
     }
 }
