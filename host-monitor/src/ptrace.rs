@@ -488,6 +488,11 @@ impl Ptrace {
         if pid == std::process::id() as i32 || lock(&self.tracees).contains_key(&pid) {
             return Err(eperm);
         }
+        if thread_group(pid).is_some_and(|tgid| tgid != pid) && crate::host::sys::runs_linuxrun(pid) {
+            // One of another monitor's own threads (its worker, its vCPUs), which its
+            // /proc/PID/task lists: no Linux thread to the program (gdb tries each).
+            return Err(esrch);
+        }
         // A native process has no monitor to carry its stops (and would need a host
         // ptrace of it): refused as a process we may not trace.
         if !crate::host::sys::runs_linuxrun(pid) {
@@ -684,6 +689,12 @@ fn stop_status(event: DebugEvent, options: u64) -> i32 {
         _ => SIGTRAP,
     };
     sig << 8 | 0x7f
+}
+
+/// The thread group (process) host thread `tid` belongs to.
+fn thread_group(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }
 
 fn host_pgid(pid: i32) -> Option<i32> {
