@@ -44,6 +44,8 @@ struct syscall_info {
 };
 
 static volatile long g_marker = 0x1234;
+/* Filled before the children are forked: theirs holds the same bytes. */
+static char g_pages[3 * 4096] __attribute__((aligned(4096)));
 
 static void say(const char *s) { (void)!write(1, s, strlen(s)); }
 
@@ -102,6 +104,14 @@ static void test_attach(void)
     errno = 0;
     long word = ptrace(PTRACE_PEEKDATA, pid, (void *)&g_marker, 0);
     checkf("peek_marker", errno == 0 && word == 0x5678, "%#lx %s", word, errname(errno));
+    /* Whole pages and runs across them, in one call each. */
+    static char got[sizeof g_pages];
+    for (size_t off = 0; off <= 100; off += 100) {
+        memset(got, 0, sizeof got);
+        struct iovec local = {got, sizeof got}, remote = {g_pages + off, sizeof g_pages - off};
+        ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        printf("process_vm_readv_pages %zu: %zd same %d\n", off, n, memcmp(got, g_pages + off, sizeof g_pages - off) == 0);
+    }
     struct user_regs_struct r;
     expect_ok("getregs", ptrace(PTRACE_GETREGS, pid, 0, &r));
     expect_err("interrupt_not_seized", ptrace(PTRACE_INTERRUPT, pid, 0, 0), EIO);
@@ -362,6 +372,8 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "vforker") == 0)
         return vforker_main();
     setvbuf(stdout, NULL, _IOLBF, 0);
+    for (size_t i = 0; i < sizeof g_pages; i++)
+        g_pages[i] = (char)(i * 7 + i / 4096);
     test_attach();
     test_seize_and_skip();
     test_change_syscall(argv[0]);

@@ -471,9 +471,8 @@ fn get_siginfo(pid: i32, data: u64) -> i64 {
     put(data, &info)
 }
 
-/// The bytes one memory command moves here: half of MAX_DEBUG_IO (a full 4 KiB read came
-/// back as a failure; not understood yet).
-const CHUNK: u64 = abi_shared::debug::MAX_DEBUG_IO as u64 / 2;
+/// The bytes one memory command moves here.
+const CHUNK: u64 = abi_shared::debug::MAX_DEBUG_IO as u64;
 /// The most iovecs one call takes (UIO_MAXIOV).
 const UIO_MAXIOV: u64 = 1024;
 
