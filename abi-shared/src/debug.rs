@@ -64,8 +64,9 @@ pub enum DebugEvent {
     /// PTRACE_O_TRACEFORK/TRACEVFORK: the PTRACE_EVENT_FORK/VFORK stop of the parent. The
     /// child starts traced by the same tracer, stopped by a SIGSTOP.
     Fork { child: i32, vfork: bool },
-    /// PTRACE_INTERRUPT stopped a seized tracee: PTRACE_EVENT_STOP.
-    Interrupt,
+    /// A seized tracee's PTRACE_EVENT_STOP, with `signal`: SIGTRAP after PTRACE_INTERRUPT
+    /// (or as a seized tracer's new child), SIGSTOP when it was seized while stopped.
+    Interrupt { signal: i32 },
     /// A vfork parent's wait for `child` ended (PTRACE_O_TRACEVFORKDONE):
     /// PTRACE_EVENT_VFORK_DONE.
     VforkDone { child: i32 },
@@ -148,9 +149,10 @@ pub enum PtraceMessage {
     /// 8 bytes at `addr` of the tracee's host process (with the host's process_vm_readv,
     /// which only a process the host lets ptrace it can do).
     Challenge { addr: u64 },
-    /// The bytes read (the tracer's answer to `Challenge`), and the options of a
-    /// PTRACE_SEIZE (0 for an attach).
-    Proof { nonce: u64, options: u64 },
+    /// The bytes read (the tracer's answer to `Challenge`), the options of a
+    /// PTRACE_SEIZE (0 for an attach), and whether the tracee was stopped (by a SIGSTOP
+    /// at its default action) when it was seized.
+    Proof { nonce: u64, options: u64, stopped: bool },
     /// The tracee accepted the proof: it is traced from now on.
     Accepted,
 }
@@ -175,3 +177,6 @@ pub const PTRACE_INTERRUPT_BELL: u64 = 0x6c72_7074_696e_7472; // "lrptintr"
 pub const ATTACH_SI_CODE: i32 = -0x4c52;
 /// The si_code of a PTRACE_INTERRUPT left in SIGSTOP's slot.
 pub const INTERRUPT_SI_CODE: i32 = -0x4c53;
+/// In the answer to `PtraceOp::Attached` (the options, otherwise): the tracee was stopped
+/// when seized, and starts traced in a PTRACE_EVENT_STOP with SIGSTOP, as Linux's does.
+pub const ATTACHED_WHILE_STOPPED: i64 = 1 << 40;

@@ -572,7 +572,7 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
             | DebugEvent::Exec
             | DebugEvent::Exit(_)
             | DebugEvent::Fork { .. }
-            | DebugEvent::Interrupt
+            | DebugEvent::Interrupt { .. }
             | DebugEvent::VforkDone { .. } => {
                 MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP }
             }

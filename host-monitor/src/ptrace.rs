@@ -187,6 +187,8 @@ pub struct Ptrace {
     /// Children our tracees' fork events announced, not connected yet: a wait for them
     /// waits for their doorbell.
     expected: Mutex<std::collections::BTreeSet<i32>>,
+    /// Those of them whose parent was seized: seized too (PTRACE_SEIZE's rule).
+    seized_children: Mutex<std::collections::BTreeSet<i32>>,
     /// The lowest of the monitor's descriptor numbers: our sockets go at or above it, out
     /// of the program's range (its close-on-exec sweep and close_range would close them).
     floor: AtomicI32,
@@ -222,6 +224,7 @@ impl Ptrace {
         *lock(&self.inherited_tracer) = lock(&self.tracee).take().map(|side| side.tracer);
         lock(&self.tracees).clear();
         lock(&self.expected).clear();
+        lock(&self.seized_children).clear();
     }
 
     /// In a child forked by a tracee whose tracer follows forks: be its tracee too.
@@ -326,12 +329,20 @@ impl Ptrace {
             }
         }
         let mut expected = lock(&self.expected);
+        let mut seized_children = lock(&self.seized_children);
         for t in tracees.values_mut() {
             take_messages(t);
             if let Some(Stop { event: DebugEvent::Fork { child, .. }, .. }) = t.stop {
                 expected.insert(child);
+                if t.seized {
+                    seized_children.insert(child);
+                }
             }
         }
+        for (pid, t) in tracees.iter_mut() {
+            t.seized |= seized_children.remove(pid);
+        }
+        seized_children.retain(|p| host_parent(*p).is_some());
         tracees.retain(|_, t| t.keep());
         expected.retain(|p| !tracees.contains_key(p) && host_parent(*p).is_some());
     }
@@ -498,7 +509,15 @@ impl Ptrace {
         if !crate::host::sys::runs_linuxrun(pid) {
             return Err(eperm);
         }
-        let conn = self.attach_handshake(pid, seize, options).ok_or(eperm)?;
+        let stopped = host_state(pid) == Some('T');
+        if stopped {
+            // Stopped (a SIGSTOP at its default action stops the host process): its monitor
+            // cannot answer. strace's start-up seizes a child that stopped itself and sends
+            // it a SIGCONT next; Linux would keep it stopped until then (docs/debugging.md).
+            // SAFETY: kill takes no pointers.
+            unsafe { libc::kill(pid, libc::SIGCONT) };
+        }
+        let conn = self.attach_handshake(pid, seize, options, stopped).ok_or(eperm)?;
         let conn = self.above_floor(conn).ok_or(eperm)?;
         let mut t = Tracee::new(conn, pid);
         t.options = options;
@@ -507,7 +526,7 @@ impl Ptrace {
         Ok(0)
     }
 
-    fn attach_handshake(&self, pid: i32, seize: bool, options: u64) -> Option<OwnedFd> {
+    fn attach_handshake(&self, pid: i32, seize: bool, options: u64, stopped: bool) -> Option<OwnedFd> {
         let bell = if seize { abi_shared::debug::PTRACE_SEIZE_BELL } else { abi_shared::debug::PTRACE_ATTACH_BELL };
         let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
         let mut rung = std::time::Instant::now();
@@ -534,7 +553,7 @@ impl Ptrace {
             _ => return None,
         };
         let nonce = read_host_word(pid, addr)?;
-        if !send(&conn, &PtraceMessage::Proof { nonce, options }) {
+        if !send(&conn, &PtraceMessage::Proof { nonce, options, stopped }) {
             return None;
         }
         matches!(recv_within(&conn, deadline)?, PtraceMessage::Accepted).then_some(conn)
@@ -559,9 +578,9 @@ impl Ptrace {
         let result = self.accept_attacher(tracer);
         let mut guard = lock(&self.tracee);
         match (result, guard.as_mut()) {
-            (Some((conn, options)), Some(side)) => {
+            (Some((conn, answer)), Some(side)) => {
                 side.conn = Some(conn);
-                Ok(options as i64)
+                Ok(answer)
             }
             _ => {
                 *guard = None;
@@ -570,7 +589,9 @@ impl Ptrace {
         }
     }
 
-    fn accept_attacher(&self, tracer: i32) -> Option<(HeldFd, u64)> {
+    /// The connection and the answer to the guest: the options, with
+    /// `ATTACHED_WHILE_STOPPED` when it was stopped.
+    fn accept_attacher(&self, tracer: i32) -> Option<(HeldFd, i64)> {
         let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
         let conn = {
             let guard = lock(&self.tracee);
@@ -600,11 +621,12 @@ impl Ptrace {
         if !send(&conn, &PtraceMessage::Challenge { addr }) {
             return None;
         }
-        let PtraceMessage::Proof { nonce, options } = recv_within(&conn, deadline)? else { return None };
+        let PtraceMessage::Proof { nonce, options, stopped } = recv_within(&conn, deadline)? else { return None };
         if nonce != *boxed || !send(&conn, &PtraceMessage::Accepted) {
             return None;
         }
-        Some((self.above_floor(conn)?, options))
+        let flag = if stopped { abi_shared::debug::ATTACHED_WHILE_STOPPED } else { 0 };
+        Some((self.above_floor(conn)?, (options & 0xffff_ffff) as i64 | flag))
     }
 
     /// PTRACE_INTERRUPT: a seized tracee of ours stops with PTRACE_EVENT_STOP (nothing
@@ -629,7 +651,7 @@ impl Ptrace {
         let tracees = lock(&self.tracees);
         let t = tracees.get(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
         let stop = t.stop.as_ref().ok_or(errno::ESRCH as LinuxErrno)?;
-        if !t.seized || stop.event != DebugEvent::Interrupt {
+        if !t.seized || !matches!(stop.event, DebugEvent::Interrupt { .. }) {
             return Err(errno::EIO as LinuxErrno);
         }
         Ok(0)
@@ -685,10 +707,16 @@ fn stop_status(event: DebugEvent, options: u64) -> i32 {
         DebugEvent::Fork { vfork: false, .. } => SIGTRAP | PTRACE_EVENT_FORK << 8,
         DebugEvent::Fork { vfork: true, .. } => SIGTRAP | PTRACE_EVENT_VFORK << 8,
         DebugEvent::VforkDone { .. } => SIGTRAP | PTRACE_EVENT_VFORK_DONE << 8,
-        DebugEvent::Interrupt => SIGTRAP | PTRACE_EVENT_STOP << 8,
+        DebugEvent::Interrupt { signal } => signal | PTRACE_EVENT_STOP << 8,
         _ => SIGTRAP,
     };
     sig << 8 | 0x7f
+}
+
+/// The state letter of host process `pid` (R, S, T, ...), from /proc/PID/stat.
+fn host_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
 }
 
 /// The thread group (process) host thread `tid` belongs to.

@@ -27,6 +27,7 @@ const RFLAGS_TF: u64 = 0x100;
 /// RFLAGS bits a debugger may change (those sigreturn lets user code change).
 const USER_RFLAGS: u64 = 0x0000_0001 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4_0000 | 0x1_0000;
 const INT3: u8 = 0xcc;
+const SIGTRAP: i32 = abi_shared::linux::general::SIGTRAP as i32;
 
 /// A debugger is attached (BootInfo flag); cleared for good when the monitor stops
 /// answering as one (gdb went away) and in a forked child.
@@ -42,8 +43,9 @@ const PTRACE_O_TRACEVFORKDONE: u64 = 0x20;
 const PTRACE_O_EXITKILL: u64 = 1 << 20;
 /// Traced by PTRACE_SEIZE: an exec makes no SIGTRAP, PTRACE_INTERRUPT may stop us.
 static SEIZED: AtomicBool = AtomicBool::new(false);
-/// A PTRACE_INTERRUPT from the tracer waits for the next return to user mode.
-static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// A PTRACE_EVENT_STOP waits for the next return to user mode (after PTRACE_INTERRUPT,
+/// in a seized tracer's new child, or after a seize while stopped): its signal, 0 none.
+static INTERRUPT: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(0);
 /// Per vCPU: orig_rax as the tracer left it at a syscall-enter-stop (SETREGS may change
 /// the number, or set it to -1 to skip the call).
 static ORIG_RAX: [core::sync::atomic::AtomicU64; MAX_VCPUS as usize] =
@@ -124,7 +126,7 @@ fn forget_debugger() {
     }
     ACTIVE.store(false, Ordering::Relaxed);
     SEIZED.store(false, Ordering::Relaxed);
-    INTERRUPT.store(false, Ordering::Relaxed);
+    INTERRUPT.store(0, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
@@ -210,10 +212,14 @@ pub fn attach_requested(tracer: i32, seize: bool) {
     if r < 0 {
         return;
     }
-    PTRACE_OPTIONS.store(r as u64, Ordering::Relaxed);
+    PTRACE_OPTIONS.store(r as u64 & 0xffff_ffff, Ordering::Relaxed);
     SEIZED.store(seize, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     become_traced();
+    if seize && r & abi_shared::debug::ATTACHED_WHILE_STOPPED != 0 {
+        // Seized while stopped: the stop goes on as a PTRACE_EVENT_STOP with SIGSTOP.
+        INTERRUPT.store(abi_shared::linux::general::SIGSTOP as i32, Ordering::Relaxed);
+    }
     if !seize {
         let me = crate::task::current();
         let sig = abi_shared::linux::general::SIGSTOP as i32;
@@ -225,22 +231,23 @@ pub fn attach_requested(tracer: i32, seize: bool) {
 /// mode.
 pub fn interrupt_requested() {
     if traced() && SEIZED.load(Ordering::Relaxed) {
-        INTERRUPT.store(true, Ordering::Relaxed);
+        let _ = INTERRUPT.compare_exchange(0, SIGTRAP, Ordering::Relaxed, Ordering::Relaxed);
     }
 }
 
 /// Whether a PTRACE_INTERRUPT waits (a wait for a signal ends for it).
 pub fn interrupt_pending() -> bool {
-    INTERRUPT.load(Ordering::Relaxed)
+    INTERRUPT.load(Ordering::Relaxed) != 0
 }
 
 /// Before returning to user mode: the PTRACE_EVENT_STOP a PTRACE_INTERRUPT asked for.
 /// Returns whether it stopped.
 pub fn interrupt_stop(frame: &mut TrapFrame) -> bool {
-    if !INTERRUPT.swap(false, Ordering::Relaxed) || !traced() {
+    let signal = INTERRUPT.swap(0, Ordering::Relaxed);
+    if signal == 0 || !traced() {
         return false;
     }
-    let sig = stop(frame, DebugEvent::Interrupt);
+    let sig = stop(frame, DebugEvent::Interrupt { signal });
     queue_resumed_signal(sig);
     true
 }
@@ -257,8 +264,9 @@ pub fn options() -> u64 {
 
 /// In the child of a followed fork (after `forget_in_child`): traced by the parent's
 /// tracer with the parent's options, starting with a SIGSTOP as Linux's auto-attached
-/// children do. If the monitor cannot arrange it, the child runs untraced.
-pub fn become_forked_tracee(options: u64) {
+/// children do, or with a PTRACE_EVENT_STOP when the parent was seized (`seized`). If the
+/// monitor cannot arrange it, the child runs untraced.
+pub fn become_forked_tracee(options: u64, seized: bool) {
     use abi_shared::hypercall::{ProcRequest, PtraceOp};
     let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op: PtraceOp::ForkedTracee }));
     if r != 0 {
@@ -266,6 +274,11 @@ pub fn become_forked_tracee(options: u64) {
     }
     PTRACE_OPTIONS.store(options, Ordering::Relaxed);
     become_traced();
+    if seized {
+        SEIZED.store(true, Ordering::Relaxed);
+        INTERRUPT.store(SIGTRAP, Ordering::Relaxed);
+        return;
+    }
     let me = crate::task::current();
     let sig = abi_shared::linux::general::SIGSTOP as i32;
     super::raise_thread(me, super::SigInfo::sent_by(sig, super::SI_USER, crate::task::pid(), crate::task::uid()));
@@ -298,7 +311,7 @@ pub fn forget_in_child(vfork: bool) {
     ACTIVE.store(false, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SEIZED.store(false, Ordering::Relaxed);
-    INTERRUPT.store(false, Ordering::Relaxed);
+    INTERRUPT.store(0, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
     if vfork {
@@ -381,12 +394,35 @@ static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
 /// Signal `sig` is about to be delivered: the debugger sees it first and says which
 /// signal to deliver instead (0: none).
 /// The siginfo may be replaced by the tracer (PTRACE_SETSIGINFO).
-pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &mut super::SigInfo) -> i32 {
+///
+/// A syscall the signal cut short (`interrupted`, restarted unless a handler says
+/// otherwise) shows as on Linux: orig_rax its number, rax -ERESTARTSYS. And as on Linux
+/// the registers decide after the stop: a restart is due when orig_rax is a number and
+/// rax -ERESTARTSYS. So a tracer that sets orig_rax to -1 cancels it, and one that puts
+/// such registers back at a later stop brings it back (gdb does both around a `call` in
+/// a program stopped in a blocking read).
+pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &mut super::SigInfo, interrupted: &mut Option<u64>) -> i32 {
+    const ERESTARTSYS: u64 = -512i64 as u64;
+    const EINTR: u64 = -(abi_shared::linux::errno::EINTR as i64) as u64;
     if !active() {
         return sig;
     }
     *STOP_SIGINFO.lock() = Some(*info);
-    let chosen = stop(frame, DebugEvent::Signal(sig));
+    if interrupted.is_some() {
+        frame.rax = ERESTARTSYS;
+    }
+    let mut regs = regs_of(frame);
+    regs.orig_rax = interrupted.unwrap_or(u64::MAX);
+    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
+    orig.store(regs.orig_rax, Ordering::Relaxed);
+    let chosen = stop_with(frame, DebugEvent::Signal(sig), regs);
+    let nr = orig.swap(u64::MAX, Ordering::Relaxed);
+    *interrupted = None;
+    if frame.rax == ERESTARTSYS && nr != u64::MAX {
+        // Restarted when no handler runs; a handler (without SA_RESTART) sees EINTR.
+        *interrupted = Some(nr);
+        frame.rax = EINTR;
+    }
     if let Some(new) = STOP_SIGINFO.lock().take() {
         *info = new;
     }

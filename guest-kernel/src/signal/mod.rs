@@ -317,7 +317,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             // cancel it (registers included: the way back is the full restore).
             drop(st);
             path = ReturnPath::Full;
-            let chosen = debug::signal_stop(frame, sig, &mut info);
+            let chosen = debug::signal_stop(frame, sig, &mut info, &mut interrupted);
             if chosen <= 0 || chosen >= NSIG as i32 {
                 continue;
             }
