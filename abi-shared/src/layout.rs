@@ -91,6 +91,12 @@ pub mod vcpu_block {
     pub const WINDOW_RESYNC_IDLE: u64 = 0;
     pub const WINDOW_RESYNC_ASKED: u64 = 1;
     pub const WINDOW_RESYNC_FOUND_NOTHING: u64 = 2;
+    /// Guest-written once, in the first vCPU's block, for `-v`'s timing line: the TSC at
+    /// the guest kernel's first instruction and just before the program's first, and how
+    /// many hypercalls it made in between (u64 each).
+    pub const BOOT_TSC_KMAIN: u64 = HC_CONTROL + 0x1e0;
+    pub const BOOT_TSC_USER: u64 = HC_CONTROL + 0x1e8;
+    pub const BOOT_HYPERCALLS: u64 = HC_CONTROL + 0x1f0;
     /// Signals the host caught for the program and the guest has not taken yet: u64, bit
     /// n-1 = Linux signal n, set by the monitor's signal handler, swapped to 0 by the guest.
     pub const HOST_SIGNALS_PENDING: u64 = HC_CONTROL + 0x200;
@@ -124,6 +130,25 @@ pub mod vcpu_block {
     pub const IST1_TOP: u64 = 0x2_0000;
     /// Kernel stack: syscalls and exceptions from user mode (TSS.RSP0).
     pub const KSTACK_TOP: u64 = 0x4_0000;
+    /// The guest kernel's entry frame (its `TrapFrame`: 22 u64, r15 first) sits at the top
+    /// of the kernel stack: the user registers of the latest entry from user mode, which
+    /// the monitor shows when the guest dies without a word (a triple fault).
+    pub const ENTRY_FRAME_WORDS: u64 = 22;
+    pub const ENTRY_FRAME: u64 = KSTACK_TOP - ENTRY_FRAME_WORDS * 8;
+    /// Word indexes in the entry frame.
+    pub mod entry_frame {
+        pub const R10: u64 = 5;
+        pub const RDI: u64 = 9;
+        pub const RSI: u64 = 10;
+        pub const RDX: u64 = 11;
+        pub const RAX: u64 = 14;
+        /// The exception vector, or u64::MAX for a syscall.
+        pub const VECTOR: u64 = 15;
+        pub const ERROR: u64 = 16;
+        pub const RIP: u64 = 17;
+        pub const CS: u64 = 18;
+        pub const RSP: u64 = 20;
+    }
 }
 
 pub const KERNEL_LOAD_GPA: u64 = 0x40_0000;

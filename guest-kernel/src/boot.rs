@@ -25,6 +25,7 @@ _start:
 );
 
 extern "C" fn kmain() -> ! {
+    let kmain_tsc = crate::time::rdtsc();
     // SAFETY: the monitor wrote a BootInfo at BOOT_INFO_GPA, inside the kernel window.
     let info: BootInfo = unsafe { core::ptr::read_volatile((KERNEL_BASE + BOOT_INFO_GPA) as *const BootInfo) };
     let flavour = info.flavour().unwrap_or(Flavour::Pvm);
@@ -38,6 +39,7 @@ extern "C" fn kmain() -> ! {
     crate::syscall::trace::set_enabled(info.flags & abi_shared::bootinfo::flags::STRACE != 0);
     hypercall::transport::init(info.doorbell, info.tsc_khz);
     arch::trap::init_idt();
+    arch::note_boot_flags(info.flags);
     arch::init_syscall_msrs();
     crate::mm::init(&info);
     let startup = fetch_startup(&info);
@@ -51,14 +53,15 @@ extern "C" fn kmain() -> ! {
         crate::syscall::trace::first_execve(&startup.exec_path, &startup.argv, frame.rsp);
     }
     crate::kdebug!("entering user: rip {:#x} rsp {:#x}", frame.rip, frame.rsp);
+    stamp_boot(kmain_tsc);
     let mut frame = frame;
     // Also for core dumps, so set up whether or not a debugger is attached.
     crate::signal::debug::init(
         info.flags & abi_shared::bootinfo::flags::DEBUGGER != 0,
         crate::signal::debug::ProcTexts {
-            auxv: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Auxv).unwrap_or_default(),
-            maps: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Maps).unwrap_or_default(),
-            cmdline: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Cmdline).unwrap_or_default(),
+            auxv: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Auxv, None).unwrap_or_default(),
+            maps: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Maps, None).unwrap_or_default(),
+            cmdline: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Cmdline, None).unwrap_or_default(),
         },
     );
     if crate::signal::debug::active() {
@@ -70,6 +73,21 @@ extern "C" fn kmain() -> ! {
         }
     }
     arch::entry::enter_user(&frame)
+}
+
+/// Leave the boot's TSC stamps and hypercall count in the block for the monitor's `-v`
+/// timing line (no syscall is in flight yet, so the per-CPU hypercall count is the boot's).
+fn stamp_boot(kmain_tsc: u64) {
+    use abi_shared::layout::vcpu_block;
+    let hypercalls = crate::percpu::slot(crate::percpu::HYPERCALLS_NOW).load(core::sync::atomic::Ordering::Relaxed);
+    for (offset, value) in [
+        (vcpu_block::BOOT_TSC_KMAIN, kmain_tsc),
+        (vcpu_block::BOOT_TSC_USER, crate::time::rdtsc()),
+        (vcpu_block::BOOT_HYPERCALLS, hypercalls),
+    ] {
+        hypercall::transport::control::<core::sync::atomic::AtomicU64>(offset)
+            .store(value, core::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Say hello (checks the protocol, calibrates the clock), then fetch argv, envp and ids.

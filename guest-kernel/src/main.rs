@@ -42,6 +42,10 @@ mod exception;
 mod fdtable;
 #[cfg(any(not(target_os = "none"), target_arch = "x86_64"))]
 mod fs;
+/// The futex queue's pure logic (task/futex_queue.rs), unit-tested on the host.
+#[cfg(not(target_os = "none"))]
+#[path = "task/futex_queue.rs"]
+mod futex_queue;
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod hypercall;
 mod loader;

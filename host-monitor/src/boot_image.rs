@@ -25,6 +25,18 @@ const PTE_NX: u64 = 1 << 63;
 const MSR_PVM_VIF: u32 = 0x4b56_4d10;
 const PVM_VIF_FLAGS: u64 = 0x5f;
 const MSR_STAR: u32 = 0xc000_0081;
+const MSR_LSTAR: u32 = 0xc000_0082;
+const MSR_FMASK: u32 = 0xc000_0084;
+
+/// The guest kernel's `syscall_entry` (its ELF symbol), for LSTAR: found by `load_kernel`.
+static SYSCALL_ENTRY: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Whether the monitor sets the syscall MSRs of `flavour`'s vCPUs itself (pvm, where the
+/// guest's own `wrmsr`s each trap; the entry's address known): BootInfo's
+/// `SYSCALL_MSRS_SET`.
+pub fn sets_syscall_msrs(flavour: Flavour) -> bool {
+    flavour == Flavour::Pvm && SYSCALL_ENTRY.get().is_some()
+}
 
 /// Allocates page-table pages in the boot area.
 struct PtAlloc {
@@ -109,6 +121,10 @@ pub(crate) fn load_kernel(mem: &GuestMemory) -> Result<(u64, u64), MachineError>
         mem.write(gpa, file).map_err(oob)?;
         end = end.max(gpa + ph.p_memsz);
     }
+    let entry = elf.syms.iter().find(|s| elf.strtab.get_at(s.st_name) == Some("syscall_entry"));
+    if let Some(sym) = entry {
+        let _ = SYSCALL_ENTRY.set(sym.st_value);
+    }
     Ok((elf.entry, end))
 }
 
@@ -149,6 +165,10 @@ pub fn boot_state(flavour: Flavour, block: u64, cr3: u64, entry: u64, rdi: u64) 
     let mut msrs = vec![(MSR_STAR, (0x23u64 << 48) | (0x10u64 << 32))];
     if flavour == Flavour::Pvm {
         msrs.push((MSR_PVM_VIF, (block + vcpu_block::VIF) | PVM_VIF_FLAGS));
+    }
+    if let Some(&entry) = SYSCALL_ENTRY.get().filter(|_| sets_syscall_msrs(flavour)) {
+        msrs.push((MSR_LSTAR, entry));
+        msrs.push((MSR_FMASK, abi_shared::bootinfo::SYSCALL_FMASK));
     }
     BootState {
         rip: entry,

@@ -68,8 +68,9 @@ pub struct Args {
     #[arg(long, value_name = "PORT")]
     pub gdb: Option<u16>,
 
-    /// More log output (-v: info, and each call linuxrun does not implement named the first
-    /// time; -vv: debug).
+    /// More log output (-v: info, each call linuxrun does not implement named the first
+    /// time, and a line per process with the time each phase of its start and end took;
+    /// -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

@@ -111,12 +111,15 @@ impl Machine {
     pub fn build(cfg: &MachineConfig) -> Result<Machine, MachineError> {
         let mem =
             GuestMemory::new(cfg.memory).map_err(|e| MachineError(format!("cannot reserve guest memory: {e}")))?;
+        crate::timing::mark("guest memory reserve");
         let vm = crate::vmm::create_vm(&mem, cfg.flavour, cfg.fd_floor).map_err(|e| MachineError(e.to_string()))?;
         #[cfg(target_arch = "aarch64")]
         return arm64::build(mem, vm, cfg);
         let flavour = vm.flavour();
         let wake = if cfg.exitless { vm.wake_eventfd(ports::HYPERCALL_WAKE) } else { None };
+        crate::timing::mark("wake eventfd");
         let image = boot_image::lay_out(&mem, cfg.memory, flavour)?;
+        crate::timing::mark("boot image");
         let block = vcpu_block_gpa(0);
         mem.write_u64(block + vcpu_block::RAM_REGISTERED, vm.ram_registered()).map_err(oob)?;
         let info = BootInfo {
@@ -132,12 +135,18 @@ impl Machine {
             random_seed: crate::entropy::seed(),
             flags: (if cfg.strace { abi_shared::bootinfo::flags::STRACE } else { 0 })
                 | (if cfg.debugger { abi_shared::bootinfo::flags::DEBUGGER } else { 0 })
+                | (if boot_image::sets_syscall_msrs(flavour) {
+                    abi_shared::bootinfo::flags::SYSCALL_MSRS_SET
+                } else {
+                    0
+                })
                 | (u64::from(cfg.guest_log_level.min(4)) << abi_shared::bootinfo::flags::LOG_LEVEL_SHIFT),
         };
         mem.write(BOOT_INFO_GPA, info.as_bytes()).map_err(oob)?;
         let mut vcpu = vm.create_vcpu(0, &mem).map_err(|e| MachineError(e.to_string()))?;
         let state = boot_image::boot_state(flavour, block, KERNEL_PML4_GPA, image.entry, KERNEL_BASE + BOOT_INFO_GPA);
         vcpu.set_boot_state(&state).map_err(|e| MachineError(e.to_string()))?;
+        crate::timing::mark("vCPU registers");
         Ok(Machine { mem: Arc::new(mem), wake, vm, vcpu, flavour, forked: false, index: 0, block })
     }
 
@@ -163,7 +172,9 @@ impl Machine {
             self.flavour,
             worker.is_some(),
         ));
+        crate::timing::mark("worker start");
         let outcome = self.run_vcpu(&server, &threads, &mut worker, exits);
+        crate::timing::resume("program run");
         threads.stop_all();
         if let Some(w) = worker {
             w.stop();
@@ -346,6 +357,7 @@ impl Machine {
         block: u64,
         vfork: bool,
     ) -> Result<ForkSide, MachineError> {
+        let asked = std::time::Instant::now();
         // Hypervisor.framework: the other threads suspend their vCPUs first.
         let Ok(suspension) = crate::fork_suspend::suspend_others_for_fork(self.vm.as_ref(), self.index) else {
             self::answer(&self.mem, block, &Response::Ret(-i64::from(abi_shared::linux::errno::EAGAIN)))?;
@@ -368,6 +380,7 @@ impl Machine {
         // The worker was joined; the program's other threads wait at the guest's fork gate,
         // and the locks their host threads may still take are held across the fork.
         let held = threads.hold_for_fork();
+        let forking = std::time::Instant::now();
         let pid = crate::signals::fork_holding_signals();
         drop(held);
         if pid >= 0 {
@@ -380,7 +393,11 @@ impl Machine {
                 (Response::Ret(-i64::from(crate::host::errno_to_linux(e))), ForkSide::Parent)
             }
             0 => {
+                crate::timing::restart_at("fork asked", asked);
+                crate::timing::mark_at("vCPU save and worker stop", forking);
+                crate::timing::mark("host fork");
                 self.unshare_kernel_block();
+                crate::timing::mark("kernel block copy");
                 self.vm.after_fork_child(&self.mem).map_err(vmm)?;
                 ForkSide::Child.note();
                 (
@@ -403,6 +420,7 @@ impl Machine {
         // The VM is rebuilt: the other vCPUs, if they were suspended, may resume.
         drop(suspension);
         self.vcpu.resume_after_fork().map_err(vmm)?;
+        crate::timing::mark("vCPU state restore");
         self.publish_kick_flag();
         if side == ForkSide::Child {
             crate::threads::only_this_vcpu(self.index);
@@ -417,11 +435,14 @@ impl Machine {
             server.fds.replace_vm_fds(&old_fds, &self.vm.owned_fds());
             server.reset_hypercalls();
             server.ptrace.forget_in_child();
+            // macOS: the child did not inherit the kqueues behind epoll sets and timerfds.
+            crate::host::sys::emulated_after_fork();
             if let Some(l) = link.take() {
                 server.set_vfork_done(l.child_keeps());
             }
         }
         *worker = self.start_worker(server, block)?;
+        crate::timing::mark("worker start");
         self::answer(&self.mem, block, &answer)?;
         Ok(side)
     }
@@ -518,17 +539,76 @@ impl Machine {
 
     fn died(&self, what: &str) -> MachineError {
         MachineError(format!(
-            "{what}; vCPU state: {}; syscall in flight: {}",
+            "{what}; vCPU state: {}; syscall in flight: {}; {}",
             self.vcpu.snapshot(),
-            self.syscall_in_flight()
+            self.syscall_in_flight(),
+            last_entry(&self.mem, self.block)
         ))
     }
 
     /// The syscall the guest kernel was serving, as it published it in its per-CPU page.
     pub fn syscall_in_flight(&self) -> String {
-        match self.mem.read_u64(self.block + vcpu_block::SYSCALL_IN_FLIGHT) {
-            Ok(u64::MAX) | Err(_) => "none".into(),
-            Ok(nr) => abi_shared::syscalls::syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned),
+        syscall_in_flight(&self.mem, self.block)
+    }
+}
+
+/// The syscall the guest kernel was serving on the vCPU whose block is at `block`, as it
+/// published it in its per-CPU page.
+pub fn syscall_in_flight(mem: &GuestMemory, block: u64) -> String {
+    match mem.read_u64(block + vcpu_block::SYSCALL_IN_FLIGHT) {
+        Ok(u64::MAX) | Err(_) => "none".into(),
+        Ok(nr) => abi_shared::syscalls::syscall_name(nr).map_or_else(|| format!("#{nr}"), str::to_owned),
+    }
+}
+
+/// The latest entry from user mode of the vCPU whose block is at `block`, from the entry
+/// frame at the top of its kernel stack (`vcpu_block::ENTRY_FRAME`): after a triple fault
+/// KVM has reset the vCPU's registers, and this is what is left of where it was.
+pub fn last_entry(mem: &GuestMemory, block: u64) -> String {
+    use abi_shared::layout::vcpu_block::entry_frame as w;
+    let word = |i: u64| mem.read_u64(block + vcpu_block::ENTRY_FRAME + i * 8).unwrap_or(0);
+    let how = match word(w::VECTOR) {
+        u64::MAX => format!("syscall {}", word(w::RAX)),
+        v => format!("vector {v} (error {:#x})", word(w::ERROR)),
+    };
+    format!(
+        "last entry from user mode: {how} at rip={:#x} rsp={:#x} cs={:#x} rdi={:#x} rsi={:#x} rdx={:#x} r10={:#x}",
+        word(w::RIP),
+        word(w::RSP),
+        word(w::CS),
+        word(w::RDI),
+        word(w::RSI),
+        word(w::RDX),
+        word(w::R10)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dead_vcpu_is_described_by_its_latest_entry_frame() {
+        use abi_shared::layout::vcpu_block::entry_frame as w;
+        let block = 0x4_0000;
+        let mut buf = vec![0u8; 0x8_0000];
+        let mem = GuestMemory::from_vec_for_test(&mut buf);
+        let frame = block + vcpu_block::ENTRY_FRAME;
+        for (i, v) in [(w::VECTOR, u64::MAX), (w::RAX, 202), (w::RIP, 0x401234), (w::RSP, 0x7ffd_0000), (w::CS, 0x33)] {
+            mem.write_u64(frame + i * 8, v).unwrap();
         }
+        for (i, v) in [(w::RDI, 0x4c_0000), (w::RSI, 0x80), (w::RDX, 1), (w::R10, 0)] {
+            mem.write_u64(frame + i * 8, v).unwrap();
+        }
+        mem.write_u64(block + vcpu_block::SYSCALL_IN_FLIGHT, 202).unwrap();
+        assert_eq!(syscall_in_flight(&mem, block), "futex");
+        assert_eq!(
+            last_entry(&mem, block),
+            "last entry from user mode: syscall 202 at rip=0x401234 rsp=0x7ffd0000 cs=0x33 rdi=0x4c0000 rsi=0x80 \
+             rdx=0x1 r10=0x0"
+        );
+        mem.write_u64(frame + w::VECTOR * 8, 14).unwrap();
+        mem.write_u64(frame + w::ERROR * 8, 6).unwrap();
+        assert!(last_entry(&mem, block).starts_with("last entry from user mode: vector 14 (error 0x6) at rip=0x401234"));
     }
 }

@@ -29,6 +29,7 @@ mod startup;
 mod stats;
 mod strace;
 mod threads;
+mod timing;
 mod vfs;
 mod vmm;
 mod worker;
@@ -48,6 +49,7 @@ use crate::server::{GuestOutcome, Server};
 const EXIT_LINUXRUN_FAILED: u8 = 125;
 
 fn main() -> ExitCode {
+    let start = std::time::Instant::now();
     // `linuxrun pack ...` and a packed program's start are decided here (issue 23).
     let args = match pack::entry() {
         pack::Entry::Run(args) => *args,
@@ -63,6 +65,11 @@ fn main() -> ExitCode {
         .format_timestamp(None)
         .target(env_logger::Target::Pipe(Box::new(diag::Writer)))
         .init();
+    if args.verbose > 0 {
+        timing::enable();
+        timing::restart_at("main", start);
+        timing::mark("arguments");
+    }
     match run(&args) {
         Ok(code) => code,
         Err(Failure { message, code }) => {
@@ -86,6 +93,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     let mut argv = vec![args.argv0().as_bytes().to_vec()];
     argv.extend(args.args().iter().map(|a| a.as_bytes().to_vec()));
     let launch = program::prepare(view, found, argv).map_err(program_failure)?;
+    timing::mark("program lookup");
     let fds = startup::reserve_fd_range();
     let diag_fd = diag::init(fds.floor);
     let loadavg_fd = spare_core::init(fds.floor);
@@ -96,6 +104,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         None
     };
     let memory = args.memory.unwrap_or_else(cli::default_memory);
+    timing::mark("fd floor and host setup");
     let cfg = MachineConfig {
         exitless: args.hypercalls == cli::HypercallPath::Shared,
         memory,
@@ -127,6 +136,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
         guard.reserve(fd);
     }
     let server = Arc::new(Server::new(&startup, guard, args.tracing()));
+    timing::mark("server setup");
     if let Some(d) = &debugger {
         server.set_debugger(d.clone());
     }
@@ -135,6 +145,7 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     startup::enforce_program_fd_limit(&fds);
     QUIET.store(args.quiet, std::sync::atomic::Ordering::Relaxed);
     let outcome = machine.run(server.clone(), &mut exits);
+    timing::mark("worker and threads stop");
     // gdb hears how the program ended before linuxrun ends (a forked child has no
     // debugger: its copy of the session's thread does not exist).
     if let Some(d) = debugger.filter(|_| !machine.forked) {
@@ -161,7 +172,21 @@ fn run(args: &cli::Args) -> Result<ExitCode, Failure> {
     }
     // The per-run /dev/shm goes before linuxrun ends, however it ends.
     drop(shm_dir);
-    Ok(match ending(outcome, &machine)? {
+    let how = ending(outcome, &machine)?;
+    if timing::enabled() {
+        timing::mark("reports");
+        timing::note_guest(&machine.mem);
+        // The VM's teardown, timed: it happens at the end of `run` anyway (an end by a
+        // signal or a core dump keeps the machine until the process is gone, as without -v).
+        if matches!(how, Ending::Status(_)) {
+            drop(machine);
+            timing::mark("teardown");
+        }
+        if let Some(line) = timing::line() {
+            log::info!("{line}");
+        }
+    }
+    Ok(match how {
         Ending::Status(s) => ExitCode::from(s),
         Ending::Signal(sig) => startup::die_by_signal(sig),
         Ending::Core(sig) => startup::die_with_core(sig),

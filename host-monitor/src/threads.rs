@@ -601,8 +601,10 @@ impl ThreadHost {
                 }
                 other => {
                     return ThreadEnd::Failed(format!(
-                        "thread vCPU {index} stopped: {other:?}; vCPU state: {}",
-                        vcpu.snapshot()
+                        "thread vCPU {index} stopped: {other:?}; vCPU state: {}; syscall in flight: {}; {}",
+                        vcpu.snapshot(),
+                        crate::machine::syscall_in_flight(&self.mem, block),
+                        crate::machine::last_entry(&self.mem, block)
                     ))
                 }
             }
@@ -690,6 +692,8 @@ impl ThreadHost {
                     if self.exitless { self.vm.wake_eventfd(abi_shared::layout::ports::HYPERCALL_WAKE) } else { None };
                 self.server.reset_hypercalls();
                 self.server.ptrace.forget_in_child();
+                // macOS: the child did not inherit the kqueues behind epoll sets and timerfds.
+                crate::host::sys::emulated_after_fork();
                 if let Some(l) = link.take() {
                     self.server.set_vfork_done(l.child_keeps());
                 }

@@ -1242,3 +1242,47 @@ fn the_fd_limits_read_as_the_hosts() {
         assert_eq!(under, native, "after `{outer}`");
     }
 }
+
+const FORKS: &str = r#"
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(3);
+    int status;
+    waitpid(pid, &status, 0);
+    printf("child %d\n", WEXITSTATUS(status));
+    return 7;
+}
+"#;
+
+/// `-v` says where a process's start and end went: one timing line per process (the first
+/// from linuxrun's `main`, a forked child's from its fork), the guest kernel's boot among
+/// the monitor's phases.
+#[test]
+fn verbose_times_each_process_by_phase() {
+    if !kvm_available() {
+        return;
+    }
+    let exe = build("forks_timing", FORKS);
+    let out = run(&["-v"], &exe);
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(out.stdout, b"child 3\n");
+    let said = text(&out.stderr);
+    let lines: Vec<&str> = said.lines().filter(|l| l.contains("timing (pid ")).collect();
+    assert_eq!(lines.len(), 2, "one line per process: {said}");
+    let first = lines.iter().find(|l| l.contains("main to end")).expect("the first process's line");
+    for phase in ["VM create", "memory slots", "boot image", "guest boot and program load", "program run", "teardown"] {
+        assert!(first.contains(&format!(" {phase} ")), "{phase} in {first}");
+    }
+    assert!(first.contains(" hypercalls)"), "the boot's hypercalls counted: {first}");
+    let child = lines.iter().find(|l| l.contains("fork asked to end")).expect("the child's line");
+    for phase in ["host fork", "VM create", "memory slots", "vCPU state restore", "program run", "teardown"] {
+        assert!(child.contains(&format!(" {phase} ")), "{phase} in {child}");
+    }
+    // Without -v, no such line.
+    let quiet = run(&[], &exe);
+    assert!(!text(&quiet.stderr).contains("timing ("));
+}

@@ -7,7 +7,7 @@
  * kernel round trip (or, for clock_gettime_libc, what programs really call: a vDSO read
  * natively). Process cases (fork_wait, fork_exec_wait, vfork_exec_fail, pipe_pingpong) cost tens of
  * microseconds to milliseconds per op, so they run ITERATIONS / their scale operations
- * (at least 10; the printed count says how many). fork_exec_wait executes `true_static`
+ * (at least 10; the printed count says how many). fork_exec_wait and posix_spawn_wait execute `true_static`
  * from the directory of argv[0] (scripts/bench builds it), else /bin/true. Thread cases:
  * thread_create_join (an empty thread), futex_pingpong (two threads hand a futex word
  * back and forth, per round trip), mutex_uncontended (lock + unlock, no syscall), and
@@ -28,6 +28,7 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -177,6 +178,17 @@ static void op_fork_exec_wait(void)
         execve(true_path, argv, envp);
         _exit(127);
     }
+    wait_child(pid);
+}
+
+/* posix_spawn of the same static `true` (glibc: clone(CLONE_VM | CLONE_VFORK), then execve)
+ * + waitpid: process creation that copies nothing exec throws away. */
+static void op_posix_spawn_wait(void)
+{
+    char *argv[] = {true_path, NULL}, *envp[] = {NULL};
+    pid_t pid;
+    if (posix_spawn(&pid, true_path, NULL, NULL, argv, envp) != 0)
+        die("posix_spawn");
     wait_child(pid);
 }
 
@@ -492,6 +504,7 @@ static const struct {
     {"pagefault", NULL, 1},
     {"fork_wait", op_fork_wait, 1000},
     {"fork_exec_wait", op_fork_exec_wait, 1000},
+    {"posix_spawn_wait", op_posix_spawn_wait, 1000},
     {"vfork_exec_fail", op_vfork_exec_fail, 1000},
     {"pipe_pingpong", op_pipe_pingpong, 10},
     {"thread_create_join", op_thread_create_join, 10},

@@ -41,6 +41,23 @@ pub struct TrapFrame {
 
 pub const SYSCALL_VECTOR: u64 = u64::MAX;
 
+// The monitor reads the latest entry frame at the top of the kernel stack after a crash.
+const _: () =
+    assert!(core::mem::size_of::<TrapFrame>() as u64 == abi_shared::layout::vcpu_block::ENTRY_FRAME_WORDS * 8);
+const _: () = {
+    use abi_shared::layout::vcpu_block::entry_frame as w;
+    assert!(core::mem::offset_of!(TrapFrame, r10) as u64 == w::R10 * 8);
+    assert!(core::mem::offset_of!(TrapFrame, rdi) as u64 == w::RDI * 8);
+    assert!(core::mem::offset_of!(TrapFrame, rsi) as u64 == w::RSI * 8);
+    assert!(core::mem::offset_of!(TrapFrame, rdx) as u64 == w::RDX * 8);
+    assert!(core::mem::offset_of!(TrapFrame, rax) as u64 == w::RAX * 8);
+    assert!(core::mem::offset_of!(TrapFrame, vector) as u64 == w::VECTOR * 8);
+    assert!(core::mem::offset_of!(TrapFrame, error) as u64 == w::ERROR * 8);
+    assert!(core::mem::offset_of!(TrapFrame, rip) as u64 == w::RIP * 8);
+    assert!(core::mem::offset_of!(TrapFrame, cs) as u64 == w::CS * 8);
+    assert!(core::mem::offset_of!(TrapFrame, rsp) as u64 == w::RSP * 8);
+};
+
 /// How to return to user mode.
 #[repr(u64)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

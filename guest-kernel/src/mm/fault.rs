@@ -35,8 +35,12 @@ pub fn user_page_fault(error: u64, addr: u64) -> FaultOutcome {
     };
     let result = SPACE.lock().populate(addr, access);
     match result {
-        // A fault on a present page that populate allows means a stale TLB entry: retry.
+        // A fault on a present page that populate allows: a write to a page a vfork child
+        // tracks (mm/vfork.rs), or else a stale TLB entry. Either way, retry.
         Ok(_) if error & PF_PRESENT != 0 => {
+            if access == Access::Write {
+                super::vfork::before_write(addr);
+            }
             crate::arch::platform::flush_tlb_page(addr);
             FaultOutcome::Resolved
         }

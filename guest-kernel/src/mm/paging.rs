@@ -16,6 +16,12 @@ const PTE_HUGE: u64 = 1 << 7;
 /// makes inaccessible. The frame stays with the mapping until it is unmapped.
 const PTE_SOFT_PROTNONE: u64 = 1 << 9;
 
+/// Software bits of a vfork child's write tracking (mm/vfork.rs): the leaf is kept
+/// read-only until the child's first write to it, so that its content from before that
+/// write can be kept; `PTE_SOFT_VFORK_W` remembers whether its protection allows writing.
+const PTE_SOFT_VFORK_WP: u64 = 1 << 10;
+const PTE_SOFT_VFORK_W: u64 = 1 << 11;
+
 /// Page protection in Linux terms, turned into PTE bits here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageProt {
@@ -312,8 +318,18 @@ pub fn protect(va: u64, prot: PageProt) -> bool {
     // hypervisor's shadow paging fill this entry in along with a faulting neighbour, and
     // the dirty bit is what a vfork child's write tracking reads.
     let recorded = e & (PTE_ACCESSED | PTE_DIRTY);
-    write_entry(t, i, (e & ADDR_MASK) | prot.pte_bits() | recorded);
+    write_entry(t, i, (e & ADDR_MASK) | keep_vfork_tracking(e, prot.pte_bits()) | recorded);
     true
+}
+
+/// New protection bits for an entry that may be under a vfork child's write tracking: such
+/// an entry stays read-only until the first write, remembering whether writes are allowed.
+fn keep_vfork_tracking(old: u64, bits: u64) -> u64 {
+    if old & PTE_SOFT_VFORK_WP == 0 {
+        return bits;
+    }
+    let w = if bits & PTE_WRITE != 0 { PTE_SOFT_VFORK_W } else { 0 };
+    (bits & !PTE_WRITE) | PTE_SOFT_VFORK_WP | w
 }
 
 /// Change the protection of the whole 2 MiB mapping at `block` in place, without splitting
@@ -331,7 +347,7 @@ pub fn protect_huge(block: u64, prot: PageProt) -> bool {
     }
     // As `protect`: keep what the MMU recorded.
     let recorded = e & (PTE_ACCESSED | PTE_DIRTY);
-    write_entry(pd, i, (e & HUGE_ADDR_MASK) | bits | PTE_HUGE | recorded);
+    write_entry(pd, i, (e & HUGE_ADDR_MASK) | keep_vfork_tracking(e, bits) | PTE_HUGE | recorded);
     true
 }
 
@@ -367,18 +383,63 @@ impl UserLeaf {
         self.entry() & if self.size == PAGE_SIZE { ADDR_MASK } else { HUGE_ADDR_MASK }
     }
 
-    pub fn dirty(&self) -> bool {
-        self.entry() & PTE_DIRTY != 0
-    }
-
     pub fn writable(&self) -> bool {
         self.entry() & PTE_WRITE != 0
     }
 
-    /// Clear D; the caller flushes the TLB before relying on it being set again.
-    pub fn clean(&self) {
-        write_entry(self.table, self.index, self.entry() & !PTE_DIRTY);
+    /// Start a vfork child's write tracking here: clean and read-only until the first
+    /// write (`vfork_first_write`). The caller flushes the TLB.
+    pub fn protect_for_vfork(&self) {
+        let e = self.entry();
+        let w = if e & PTE_WRITE != 0 { PTE_SOFT_VFORK_W } else { 0 };
+        write_entry(self.table, self.index, (e & !(PTE_DIRTY | PTE_WRITE)) | PTE_SOFT_VFORK_WP | w);
     }
+
+    /// Whether the leaf is still as `protect_for_vfork` left it (never written since).
+    pub fn vfork_untouched(&self) -> bool {
+        self.entry() & PTE_SOFT_VFORK_WP != 0
+    }
+
+    /// Undo `protect_for_vfork` (tracking ended without a write here). The caller flushes
+    /// the TLB.
+    pub fn release_from_vfork(&self) {
+        write_entry(self.table, self.index, released(self.entry()));
+    }
+}
+
+/// An entry under vfork write tracking, as it is without it.
+fn released(e: u64) -> u64 {
+    if e & PTE_SOFT_VFORK_WP == 0 {
+        return e;
+    }
+    let w = if e & PTE_SOFT_VFORK_W != 0 && e & PTE_PRESENT != 0 { PTE_WRITE } else { 0 };
+    (e & !(PTE_SOFT_VFORK_WP | PTE_SOFT_VFORK_W)) | w
+}
+
+/// A vfork child is about to write to `va` for the first time since its tracking began:
+/// the frame of the 4 KiB page there (a 2 MiB leaf is split first), if that page is still
+/// untouched; None otherwise. Nothing changes until `vfork_release`.
+pub fn vfork_first_write(va: u64) -> Option<u64> {
+    if let Probe::Absent { .. } = probe(va) {
+        return None;
+    }
+    let pd = pd_table(va, false)?;
+    let e = read_entry(pd, index(va, 1));
+    if e & PTE_HUGE != 0 && e & PTE_SOFT_VFORK_WP == 0 {
+        return None;
+    }
+    let t = leaf_table(va, false)?;
+    let e = read_entry(t, index(va, 0));
+    (has_frame(e) && e & PTE_SOFT_VFORK_WP != 0).then_some(e & ADDR_MASK)
+}
+
+/// End the write tracking of the page at `va` (its old content is kept by the caller):
+/// writable again where its protection allows. A stale read-only TLB entry can only bring
+/// a spurious write fault, which the fault handler flushes.
+pub fn vfork_release(va: u64) {
+    let Some(t) = leaf_table(va, false) else { return };
+    let i = index(va, 0);
+    write_entry(t, i, released(read_entry(t, i)));
 }
 
 /// Every present user leaf (4 KiB pages and 2 MiB blocks), in address order.
@@ -413,25 +474,6 @@ pub fn for_each_user_leaf(mut f: impl FnMut(UserLeaf)) {
                     }
                 }
             }
-        }
-    }
-}
-
-/// Set D on the leaf that maps `va` (a write the kernel made through the direct map, which
-/// the MMU does not see).
-pub fn mark_dirty(va: u64) {
-    if let Probe::Huge { .. } = probe(va) {
-        if let Some(pd) = pd_table(va, false) {
-            let i = index(va, 1);
-            write_entry(pd, i, read_entry(pd, i) | PTE_DIRTY);
-        }
-        return;
-    }
-    if let Some(t) = leaf_table(va, false) {
-        let i = index(va, 0);
-        let e = read_entry(t, i);
-        if e & PTE_PRESENT != 0 {
-            write_entry(t, i, e | PTE_DIRTY);
         }
     }
 }

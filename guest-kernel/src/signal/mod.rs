@@ -267,10 +267,24 @@ const NEVER_RESTARTED: [u64; 17] = [
 /// ERESTARTSYS, decided at delivery: it runs again unless a handler without SA_RESTART is
 /// invoked for the signal.
 pub fn note_interrupted(nr: u64) {
+    // A handler already asked for the restart to happen whatever SA_RESTART says.
+    if crate::task::peek_interrupted_syscall() == Some(nr | ALWAYS_RESTART) {
+        return;
+    }
     if !NEVER_RESTARTED.contains(&nr) {
         crate::task::note_interrupted_syscall(nr);
     }
 }
+
+/// `nr` was left for a signal's handler and must run again after it whatever the handler's
+/// SA_RESTART says (Linux's ERESTARTNOINTR).
+pub fn note_interrupted_always(nr: u64) {
+    crate::task::note_interrupted_syscall(nr | ALWAYS_RESTART);
+}
+
+/// Marks an interrupted syscall number that runs again even after a handler without
+/// SA_RESTART.
+const ALWAYS_RESTART: u64 = 1 << 63;
 
 /// Make the interrupted syscall run again on return: back over `syscall` (2 bytes) with
 /// its number in rax; the argument registers are still the caller's.
@@ -305,7 +319,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             drop(st);
             if let Some(nr) = interrupted {
                 // No handler ran: the interruption is invisible, as on Linux.
-                restart_syscall(frame, nr);
+                restart_syscall(frame, nr & !ALWAYS_RESTART);
                 path = ReturnPath::Full;
             }
             return path;
@@ -353,8 +367,8 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
         }
         drop(st);
         if let Some(nr) = interrupted.take() {
-            if act.flags & SA_RESTART != 0 {
-                restart_syscall(frame, nr);
+            if act.flags & SA_RESTART != 0 || nr & ALWAYS_RESTART != 0 {
+                restart_syscall(frame, nr & !ALWAYS_RESTART);
             }
         }
         if frame::setup(frame, sig, &info, &act).is_err() {

@@ -11,8 +11,9 @@
 //! so processes that share it after a fork cannot make a read block. The guest brings
 //! the mirror up to date before each host epoll wait and after each signalfd read; a
 //! signal from outside cuts the host wait short (the monitor catches blocked signals, see
-//! host.rs), which brings it up to date and waits again. Where the host has no timerfd
-//! the host descriptor is /dev/null, which epoll refuses (EPERM).
+//! host.rs), which brings it up to date and waits again. On macOS the timerfd is the
+//! monitor's emulation (a kqueue timer), which works the same way. Where the host has no
+//! timerfd at all the host descriptor is /dev/null, which epoll refuses (EPERM).
 //! poll and select look at a signalfd's readiness here and leave it out of the host call.
 
 use super::SigInfo;

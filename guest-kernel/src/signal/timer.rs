@@ -184,6 +184,10 @@ pub struct PosixTimer {
     /// Expirations missed while the previous signal was still pending (timer_getoverrun).
     pub overrun: i32,
     pending_overrun: i32,
+    /// SIGEV_THREAD_ID: the thread its signal is for (0: the process). glibc's SIGEV_THREAD
+    /// timers name their helper thread, the only one that takes the signal (SIGTIMER's
+    /// default action ends the process).
+    pub thread: i32,
     /// A timer on a CPU-time clock is the host's own timer by this id (timer_create on
     /// the host, which signals the host process; the monitor passes the signal on): the
     /// guest keeps only the id.
@@ -195,7 +199,7 @@ static ANY_POSIX_ARMED: AtomicBool = AtomicBool::new(false);
 
 /// A new disarmed timer; its id, or None when the table is full. Without a `value` the
 /// signal carries the timer's id, as Linux does for a timer created without a sigevent.
-pub fn create(signo: Option<i32>, value: Option<u64>, realtime: bool) -> Option<usize> {
+pub fn create(signo: Option<i32>, value: Option<u64>, realtime: bool, thread: i32) -> Option<usize> {
     let mut t = TIMERS.lock();
     let id = match t.iter().position(Option::is_none) {
         Some(free) => free,
@@ -214,6 +218,7 @@ pub fn create(signo: Option<i32>, value: Option<u64>, realtime: bool) -> Option<
         interval: 0,
         overrun: 0,
         pending_overrun: 0,
+        thread,
         host: None,
     });
     Some(id)
@@ -325,7 +330,7 @@ fn check_posix() {
             p.deadline = if p.interval == 0 { 0 } else { p.deadline + (missed + 1) * p.interval };
             p.pending_overrun = p.pending_overrun.saturating_add(missed.min(i32::MAX as u64) as i32);
             if let Some(sig) = p.signo {
-                due.push((id, sig, p.value));
+                due.push((id, sig, p.value, p.thread));
             }
         }
         ANY_POSIX_ARMED.store(t.iter().flatten().any(|p| p.deadline != 0), Ordering::Relaxed);
@@ -333,9 +338,20 @@ fn check_posix() {
     if fired {
         publish();
     }
-    for (id, sig, value) in due {
-        let already =
-            super::state().lock().shared.mask & super::bit(sig) != 0 && sig < abi_shared::linux::signal::SIGRTMIN;
+    for (id, sig, value, thread) in due {
+        // A thread that has ended takes no more signals (Linux drops them too).
+        let target = match thread {
+            0 => None,
+            tid => match crate::task::threads::find(tid) {
+                Some(t) => Some(t),
+                None => continue,
+            },
+        };
+        let pending = match target {
+            Some(t) => t.signals().lock().pending.mask,
+            None => super::state().lock().shared.mask,
+        };
+        let already = pending & super::bit(sig) != 0 && sig < abi_shared::linux::signal::SIGRTMIN;
         let mut t = TIMERS.lock();
         let Some(p) = t.get_mut(id).and_then(Option::as_mut) else { continue };
         if already {
@@ -349,6 +365,9 @@ fn check_posix() {
         info.fields[0] = (id as u32 as u64) | ((p.overrun as u32 as u64) << 32);
         info.fields[1] = value;
         drop(t);
-        raise(info);
+        match target {
+            Some(t) => super::raise_thread(t, info),
+            None => raise(info),
+        };
     }
 }

@@ -6,7 +6,8 @@
 //! signalfd.rs), brought up to date before each host wait; /proc files have a host
 //! stand-in that epoll refuses as Linux refuses regular files (EPERM). An eventfd
 //! is the host's too, so it wakes epoll, poll and other processes as on Linux; so is a
-//! timerfd, whose expirations the host counts.
+//! timerfd, whose expirations the host counts. On macOS the monitor emulates all three on
+//! kqueue (host-monitor/src/host/sys/darwin_events.rs); nothing changes here.
 
 use alloc::vec::Vec;
 

@@ -162,13 +162,22 @@ pub fn read(c: &mut Ctx<'_>) -> i64 {
     if desc.kind == Kind::Inotify {
         return super::notify::read(c.int(0), c.arg(1), c.arg(2));
     }
+    if desc.kind == Kind::Proc && procfs::refuses_read(c.int(0)) {
+        return err(errno::EBADF);
+    }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Write));
     do_read(c.int(0), &segs, None)
 }
 
 pub fn write(c: &mut Ctx<'_>) -> i64 {
-    if let Some(r) = memdev::write(fdtable::get(c.int(0)), c.arg(1), c.arg(2)) {
+    let desc = fdtable::get(c.int(0));
+    if let Some(r) = memdev::write(desc, c.arg(1), c.arg(2)) {
         return r;
+    }
+    if desc.kind == Kind::Proc {
+        if let Some(r) = procfs::write(c.int(0), c.arg(1), c.arg(2)) {
+            return r;
+        }
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
     do_write(c.int(0), &segs, None)
@@ -189,8 +198,14 @@ pub fn pwrite64(c: &mut Ctx<'_>) -> i64 {
     if (c.arg(3) as i64) < 0 {
         return EINVAL;
     }
-    if let Some(r) = memdev::write(fdtable::get(c.int(0)), c.arg(1), c.arg(2)) {
+    let desc = fdtable::get(c.int(0));
+    if let Some(r) = memdev::write(desc, c.arg(1), c.arg(2)) {
         return r;
+    }
+    if desc.kind == Kind::Proc {
+        if let Some(r) = procfs::write(c.int(0), c.arg(1), c.arg(2)) {
+            return r;
+        }
     }
     let segs = tryret!(rw_segments(c.arg(1), c.arg(2), Access::Read));
     do_write(c.int(0), &segs, Some(c.arg(3) as i64))

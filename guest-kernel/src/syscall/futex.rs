@@ -269,15 +269,13 @@ fn requeue(uaddr: u64, uaddr2: u64, private: bool, wake: u32, requeue: u64, expe
 /// shared file's page), made by the calling vCPU's host thread, whose id is this thread's
 /// (the word holds owner tids, which the host kernel checks and writes). There are no
 /// priorities to inherit here; what counts is the protocol: ownership handed to a waiter,
-/// FUTEX_OWNER_DIED, EDEADLK, timeouts. A thread waiting for the lock takes a signal's
-/// handler only once it has the lock (the host restarts its wait by itself).
+/// FUTEX_OWNER_DIED, EDEADLK, timeouts.
 fn pi(uaddr: u64, flags: i32, op: i32, timeout: u64) -> Result<i64, i64> {
     let private = flags & FUTEX_PRIVATE_FLAG != 0;
     check_key(uaddr, private)?;
-    let timeout = if timeout != 0 && matches!(op, FUTEX_LOCK_PI | FUTEX_LOCK_PI2) {
+    let deadline = if timeout != 0 && matches!(op, FUTEX_LOCK_PI | FUTEX_LOCK_PI2) {
         let ts: abi_shared::linux::Timespec = uaccess::read_struct(timeout)?;
-        crate::time::timespec_ns(&ts).ok_or(EINVAL)?;
-        Some([ts.tv_sec, ts.tv_nsec])
+        Some(crate::time::timespec_ns(&ts).ok_or(EINVAL)?)
     } else {
         None
     };
@@ -285,11 +283,58 @@ fn pi(uaddr: u64, flags: i32, op: i32, timeout: u64) -> Result<i64, i64> {
         Some(gpa) => gpa,
         None => task_futex::user_word_gpa(uaddr, true)?,
     };
-    let r = crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexPi { gpa, op: flags, timeout }));
+    let pi_call = |timeout: Option<u64>| {
+        let timeout = timeout.map(|ns| {
+            let ts = crate::time::to_timespec(ns);
+            [ts.tv_sec, ts.tv_nsec]
+        });
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexPi { gpa, op: flags, timeout }))
+    };
+    let r = if matches!(op, FUTEX_LOCK_PI | FUTEX_LOCK_PI2) {
+        lock_pi_in_slices(flags, op, deadline, pi_call)
+    } else {
+        pi_call(None)
+    };
     if r < 0 {
         Err(r)
     } else {
         Ok(r)
+    }
+}
+
+/// How long one host wait for a PI lock lasts at most, in ns: the host restarts a PI lock
+/// wait after any signal by itself, so only its end brings the thread back into the guest
+/// for a signal's handler or a fork's gate.
+const PI_SLICE_NS: u64 = 20_000_000;
+
+/// A PI lock wait as host waits of at most `PI_SLICE_NS` each (`pi_call` with an absolute
+/// timeout on the op's clock), until the lock is taken, the caller's own deadline passes, or
+/// something fails. Between two slices the thread stops at a fork's gate, and a signal to be
+/// handled ends the wait with EINTR, which is always restarted after the handler (Linux's
+/// ERESTARTNOINTR for FUTEX_LOCK_PI: glibc takes any other answer than ESRCH and EDEADLK
+/// for the lock taken, so EINTR must never reach the program).
+fn lock_pi_in_slices(flags: i32, op: i32, deadline: Option<u64>, pi_call: impl Fn(Option<u64>) -> i64) -> i64 {
+    // FUTEX_LOCK_PI's timeout is on CLOCK_REALTIME; LOCK_PI2's on CLOCK_MONOTONIC unless
+    // FUTEX_CLOCK_REALTIME says otherwise.
+    let realtime = op == FUTEX_LOCK_PI || flags & FUTEX_CLOCK_REALTIME != 0;
+    let now = || if realtime { crate::time::realtime_ns() } else { crate::time::monotonic_ns() };
+    loop {
+        let slice_end = now().saturating_add(PI_SLICE_NS);
+        let (until, last) = match deadline {
+            Some(d) if d <= slice_end => (d, true),
+            _ => (slice_end, false),
+        };
+        let r = pi_call(Some(until));
+        // EINTR: the monitor ended the host wait for a kick (a fork's gate, a signal).
+        let slice_ended = r == err(errno::EINTR) || (r == err(errno::ETIMEDOUT) && !last);
+        if !slice_ended {
+            return r;
+        }
+        crate::task::fork_gate::checkpoint();
+        if crate::signal::has_deliverable() {
+            crate::signal::note_interrupted_always(FUTEX_NR);
+            return err(errno::EINTR);
+        }
     }
 }
 

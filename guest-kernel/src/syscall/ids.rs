@@ -552,6 +552,36 @@ pub fn set_robust_list(c: &mut Ctx<'_>) -> i64 {
     0
 }
 
+/// get_robust_list: the head set_robust_list gave, of the caller (pid 0) or of another
+/// thread of this process. musl asks it once to learn whether robust mutexes work
+/// (`pthread_mutexattr_setrobust` fails where it is ENOSYS). Another process's list lives
+/// in its own guest: EPERM where the host has that process (Linux too refuses where the
+/// caller may not ptrace it), ESRCH where it has none.
+pub fn get_robust_list(c: &mut Ctx<'_>) -> i64 {
+    let (pid, head_ptr, len_ptr) = (c.int(0), c.arg(1), c.arg(2));
+    let thread = match pid {
+        0 => task::current(),
+        tid => match task::threads::find(tid) {
+            Some(t) => t,
+            None if tid > 0 && host_process_exists(tid) => return err(errno::EPERM),
+            None => return err(errno::ESRCH),
+        },
+    };
+    // sizeof(struct robust_list_head)
+    if uaccess::copy_to_user(len_ptr, &24u64.to_le_bytes()).is_err()
+        || uaccess::copy_to_user(head_ptr, &thread.robust_list().to_le_bytes()).is_err()
+    {
+        return EFAULT;
+    }
+    0
+}
+
+/// Whether the host has a process `pid` (kill with signal 0: EPERM also means it exists).
+fn host_process_exists(pid: i32) -> bool {
+    let r = crate::hypercall::call_ret(&Request::Proc(abi_shared::hypercall::ProcRequest::Kill { pid, sig: 0 }));
+    r == 0 || r == err(errno::EPERM)
+}
+
 /// Restartable sequences are optional for glibc; ENOSYS makes it fall back (not
 /// implemented: counted as such, but every glibc program asks, so the end-of-run line
 /// leaves it out).

@@ -213,6 +213,8 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
             // The tracer hears of the child before a vfork parent waits for it.
             crate::signal::debug::fork_event(c.frame, pid, vfork);
             if vfork {
+                // The other threads run on while the child runs, as on Linux.
+                crate::task::fork_gate::open_for_others(gate);
                 wait_for_vfork_child();
                 crate::mm::vfork::apply_in_parent();
                 crate::signal::debug::vfork_done_event(c.frame, pid);
@@ -240,8 +242,8 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
 }
 
 /// vfork: the calling thread waits until its child has exec'd or ended. Signals do not end
-/// the wait (they are taken after it). The other threads wait at the fork gate meanwhile
-/// (see task/fork_gate.rs), where on Linux they would run on.
+/// the wait (they are taken after it). The other threads run on meanwhile; another thread's
+/// fork or exec waits for the end of this one (see task/fork_gate.rs).
 fn wait_for_vfork_child() {
     while hypercall::call_ret(&Request::Proc(ProcRequest::VforkWait)) == super::EINTR {
         crate::task::fork_gate::checkpoint();

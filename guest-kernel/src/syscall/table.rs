@@ -267,6 +267,7 @@ syscall_table! {
     270 pselect6          Host  poll::pselect6        [D, Ptr, Ptr, Ptr, Ptr, Ptr];
     271 ppoll             Host  poll::ppoll           [Ptr, D, Ptr, Ptr, D];
     273 set_robust_list   Guest ids::set_robust_list  [Ptr, D];
+    274 get_robust_list   Both  ids::get_robust_list  [D, Ptr, Ptr];
     275 splice            Host  splice::splice        [Fd, Ptr, Fd, Ptr, D, X];
     276 tee               Host  splice::tee           [Fd, Fd, D, X];
     278 vmsplice          Host  splice::vmsplice      [Fd, Ptr, D, X];

@@ -16,10 +16,12 @@
 //!   (syscall, exception, interrupt), before returning from a syscall, and in its sleeps;
 //!   finding it closed, it says so (`PARKED`) and sleeps in the host until it opens;
 //! - once every other live thread is parked, the fork happens; then the gate opens on both
-//!   sides (in the child, the parked threads do not exist). A vfork parent keeps it closed
-//!   until its child has exec'd or ended and what the child wrote is back in memory: the
-//!   child's writes come back as whole pages (mm/vfork.rs), which would undo what other
-//!   threads wrote to the same pages meanwhile.
+//!   sides (in the child, the parked threads do not exist). A vfork parent opens it again
+//!   as soon as the child exists, so the other threads run on while the child runs, as on
+//!   Linux (the child's writes come back as changed bytes only, mm/vfork.rs, which do not
+//!   undo what the other threads write meanwhile); it keeps the right to fork
+//!   (`FORKING`) until its child has exec'd or ended, so a second fork or an exec by
+//!   another thread sleeps until then (the hand-over with the child is one per process).
 //!
 //! A single-threaded process never closes the gate, and the check costs one relaxed load.
 //!
@@ -30,7 +32,7 @@
 //! execs while another thread forks or execs waits at that one's gate first, and so ends
 //! there if that one was exec'ing: of two threads that exec at once, one wins, as on Linux.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
 use abi_shared::hypercall::{ControlRequest, FutexRequest, Request};
 use abi_shared::layout::MAX_VCPUS;
@@ -56,8 +58,11 @@ static STATE: [AtomicU8; MAX_VCPUS as usize] = {
 static CLOSED: AtomicU32 = AtomicU32::new(0);
 /// CLOSED's value while a thread execs: every other thread ends at the gate.
 const CLOSED_FOR_EXEC: u32 = 2;
-/// Held by the forking thread: forks of one process happen one at a time.
-static FORKING: AtomicBool = AtomicBool::new(false);
+/// Held (1) by the forking thread: forks of one process happen one at a time. Threads
+/// that want it while a vfork parent waits for its child sleep in the host on this word.
+static FORKING: AtomicU32 = AtomicU32::new(0);
+/// How long a thread waiting for `FORKING` sleeps before it looks again, in ns.
+const FORKING_NAP_NS: u64 = 10_000_000;
 /// The vCPU of the thread that closed the gate (it never waits at its own gate).
 static FORKER: AtomicU32 = AtomicU32::new(u32::MAX);
 
@@ -100,7 +105,7 @@ fn park() {
             // A sleep that would begin after the exec's store returns at once (the word no
             // longer holds 1).
             crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
-                gpa: closed_word_gpa(),
+                gpa: word_gpa(&CLOSED),
                 expected: 1,
                 timeout_ns: u64::MAX,
                 shared: false,
@@ -114,20 +119,16 @@ fn park() {
     }
 }
 
-fn closed_word_gpa() -> u64 {
-    crate::hypercall::kernel_va_to_gpa(core::ptr::from_ref(&CLOSED) as u64)
+fn word_gpa(word: &'static AtomicU32) -> u64 {
+    crate::hypercall::kernel_va_to_gpa(core::ptr::from_ref(word) as u64)
 }
 
 /// The calling thread is about to fork: stop every other thread at a safe point. Returns
 /// whether the gate was closed (a single-threaded process needs no gate).
 pub fn close() -> bool {
-    while FORKING.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_err() {
-        // Another thread forks: wait at its gate like everyone else.
-        checkpoint();
-        core::hint::spin_loop();
-    }
+    take_forking();
     if super::threads::count() <= 1 && others_running().is_empty() {
-        FORKING.store(false, Ordering::SeqCst);
+        FORKING.store(0, Ordering::SeqCst);
         return false;
     }
     FORKER.store(percpu::cpu_index(), Ordering::SeqCst);
@@ -156,13 +157,9 @@ pub fn close() -> bool {
 /// return once none runs in the guest any more (each exits at its next safe point; Linux
 /// waits in de_thread the same way). Returns whether there were others, for `exec_done`.
 pub fn end_others_for_exec() -> bool {
-    while FORKING.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_err() {
-        // Another thread forks or execs: wait at its gate (and end there if it execs).
-        checkpoint();
-        core::hint::spin_loop();
-    }
+    take_forking();
     if super::threads::count() <= 1 && others_alive().is_empty() {
-        FORKING.store(false, Ordering::SeqCst);
+        FORKING.store(0, Ordering::SeqCst);
         return false;
     }
     FORKER.store(percpu::cpu_index(), Ordering::SeqCst);
@@ -190,19 +187,47 @@ pub fn end_others_for_exec() -> bool {
     }
 }
 
+/// Become the process's one forking (or exec'ing) thread. While another thread forks, wait
+/// at its gate like everyone else (and end there if it execs); while a vfork parent waits
+/// for its child with the gate open, sleep in the host until it is done.
+fn take_forking() {
+    while FORKING.compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst).is_err() {
+        checkpoint();
+        if CLOSED.load(Ordering::SeqCst) == 0 {
+            crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
+                gpa: word_gpa(&FORKING),
+                expected: 1,
+                timeout_ns: FORKING_NAP_NS,
+                shared: false,
+            }));
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Let go of `FORKING` and wake the threads sleeping for it.
+fn release_forking() {
+    FORKING.store(0, Ordering::SeqCst);
+    crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
+        gpa: word_gpa(&FORKING),
+        count: i32::MAX as u32,
+        shared: false,
+    }));
+}
+
 /// The exec'ing thread is the only one left (`end_others_for_exec` said whether the gate
 /// was closed): open it for the new program's threads.
 pub fn exec_done(closed: bool) {
     if closed {
         FORKER.store(u32::MAX, Ordering::SeqCst);
         CLOSED.store(0, Ordering::SeqCst);
-        FORKING.store(false, Ordering::SeqCst);
+        release_forking();
     }
 }
 
 fn wake_parked() {
     crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
-        gpa: closed_word_gpa(),
+        gpa: word_gpa(&CLOSED),
         count: i32::MAX as u32,
         shared: false,
     }));
@@ -211,11 +236,23 @@ fn wake_parked() {
 /// The fork is done (in the parent, or in the child, where only the caller exists).
 pub fn open(closed: bool) {
     if closed {
-        FORKER.store(u32::MAX, Ordering::SeqCst);
-        CLOSED.store(0, Ordering::SeqCst);
-        wake_parked();
-        FORKING.store(false, Ordering::SeqCst);
+        let_others_run();
+        release_forking();
     }
+}
+
+/// A vfork parent's child exists: the other threads run on while it waits for the child
+/// (the caller keeps `FORKING` until `open`).
+pub fn open_for_others(closed: bool) {
+    if closed {
+        let_others_run();
+    }
+}
+
+fn let_others_run() {
+    FORKER.store(u32::MAX, Ordering::SeqCst);
+    CLOSED.store(0, Ordering::SeqCst);
+    wake_parked();
 }
 
 /// In a forked child: the other threads do not exist here.

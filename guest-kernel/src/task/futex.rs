@@ -30,38 +30,8 @@ pub const SLEEPING: u32 = 2;
 /// A signal came for the thread: its wait looks at its signals again.
 pub const SIGNALLED: u32 = 3;
 
-/// A futex's identity: its user address and whether it was named private
-/// (FUTEX_PRIVATE_FLAG). As on Linux, a private and a shared operation on the same word
-/// do not meet (Linux's shared key of an anonymous page carries FUT_OFF_MMSHARED).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Key {
-    pub addr: u64,
-    pub private: bool,
-}
-
-impl Key {
-    pub fn new(addr: u64, private: bool) -> Key {
-        Key { addr, private }
-    }
-
-    /// The key the kernel itself uses (CLONE_CHILD_CLEARTID, robust lists): shared.
-    pub fn shared(addr: u64) -> Key {
-        Key { addr, private: false }
-    }
-}
-
-struct Waiter {
-    key: Key,
-    bitset: u32,
-    /// The waiter's vCPU block (its wake word) and index.
-    block: u64,
-    vcpu: u32,
-    /// Tells this wait from the same thread's later ones; a futex_waitv wait has one entry
-    /// per word, all with the same id.
-    id: u64,
-    /// The entry's place in a futex_waitv vector (0 for a plain wait).
-    index: u32,
-}
+pub use super::futex_queue::Key;
+use super::futex_queue::{Taken, Waiter};
 
 static QUEUE: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -94,6 +64,11 @@ pub fn user_word_gpa(uaddr: u64, write: bool) -> Result<u64, i64> {
         Some(gpa) => gpa,
         None => SPACE.lock().populate(uaddr, access).map_err(|_| EFAULT)?,
     };
+    if write {
+        // The word is written through the direct map, which a vfork child's tracking
+        // must hear of first.
+        crate::mm::vfork::note_kernel_write(uaddr);
+    }
     Ok(gpa + (uaddr & 0xfff))
 }
 
@@ -128,21 +103,17 @@ pub fn woken_index() -> u32 {
 
 /// Take wait `id` off the queue: false if a waker already did (the wait was woken).
 pub fn dequeue(id: u64) -> bool {
-    let mut queue = QUEUE.lock();
-    let before = queue.len();
-    queue.retain(|w| w.id != id);
-    queue.len() != before
+    super::futex_queue::dequeue(&mut QUEUE.lock(), id)
 }
 
-/// Wake the waiter whose vCPU block is `block` (already off the queue).
+/// Wake, in the host, the waiter whose vCPU block is `block`: `take` found it asleep there
+/// (its wake word said SLEEPING when it stored WOKEN).
 fn rouse(block: u64) {
-    if wake_word(block).swap(WOKEN, Ordering::SeqCst) == SLEEPING {
-        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
-            gpa: block + vcpu_block::FUTEX_WAKE_WORD,
-            count: 1,
-            shared: false,
-        }));
-    }
+    crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
+        gpa: block + vcpu_block::FUTEX_WAKE_WORD,
+        count: 1,
+        shared: false,
+    }));
 }
 
 /// A signal was queued for the thread whose vCPU block is `block`: if it waits on its
@@ -185,27 +156,27 @@ pub fn sleep_on_wake_word(block: u64, timeout_ns: u64) {
     super::fork_gate::checkpoint();
 }
 
-/// Take up to `count` waiters on `key` whose bitset meets `bitset` off `queue` (with the
-/// other words of a futex_waitv wait), noting which word woke each.
-fn take(queue: &mut Vec<Waiter>, key: Key, count: u32, bitset: u32) -> Vec<u64> {
-    let mut blocks = Vec::new();
-    while blocks.len() < count as usize {
-        let Some(i) = queue.iter().position(|w| w.key == key && w.bitset & bitset != 0) else { break };
-        let w = queue.remove(i);
+/// Take up to `count` waiters on `key` off `queue`, storing WOKEN on each one's wake word
+/// while the queue is still locked (see `futex_queue::take`) and noting which word woke it.
+fn take(queue: &mut Vec<Waiter>, key: Key, count: u32, bitset: u32) -> Taken {
+    super::futex_queue::take(queue, key, count, bitset, |w| {
         WOKEN_INDEX[w.vcpu as usize].store(w.index, Ordering::SeqCst);
-        queue.retain(|o| o.id != w.id);
-        blocks.push(w.block);
+        wake_word(w.block).swap(WOKEN, Ordering::SeqCst) == SLEEPING
+    })
+}
+
+/// After the queue's lock is let go: wake in the host those `take` found asleep there.
+fn rouse_asleep(taken: Taken) -> i64 {
+    for &b in &taken.asleep {
+        rouse(b);
     }
-    blocks
+    i64::from(taken.count)
 }
 
 /// FUTEX_WAKE(_BITSET): wake up to `count` waiters on `key`; returns how many.
 pub fn wake(key: Key, count: u32, bitset: u32) -> i64 {
-    let blocks = take(&mut QUEUE.lock(), key, count, bitset);
-    for &b in &blocks {
-        rouse(b);
-    }
-    blocks.len() as i64
+    let taken = take(&mut QUEUE.lock(), key, count, bitset);
+    rouse_asleep(taken)
 }
 
 /// FUTEX_(CMP_)REQUEUE: wake up to `wake_count` waiters on `key`, move up to
@@ -232,11 +203,8 @@ pub fn requeue(key: Key, key2: Key, wake_count: u32, requeue_count: u32, expecte
         }
     }
     drop(queue);
-    for &b in &woken {
-        rouse(b);
-    }
     // Linux counts the moved waiters for both operations.
-    woken.len() as i64 + i64::from(moved)
+    rouse_asleep(woken) + i64::from(moved)
 }
 
 /// FUTEX_WAKE_OP: apply `op` to the word at `key2`, wake up to `count` on `key` and, if
@@ -252,13 +220,10 @@ pub fn wake_op(key: Key, key2: Key, count: u32, count2: u32, op: u32) -> i64 {
     };
     let mut woken = take(&mut queue, key, count, u32::MAX);
     if compare(old, op) {
-        woken.extend(take(&mut queue, key2, count2, u32::MAX));
+        woken.add(take(&mut queue, key2, count2, u32::MAX));
     }
     drop(queue);
-    for &b in &woken {
-        rouse(b);
-    }
-    woken.len() as i64
+    rouse_asleep(woken)
 }
 
 /// FUTEX_WAKE_OP's operation on the user word at `uaddr`: its old value (ENOSYS for an

@@ -24,6 +24,7 @@ pub mod exit;
 pub mod fdtable;
 pub mod fork_gate;
 pub mod futex;
+pub mod futex_queue;
 mod limits;
 pub mod percpu;
 pub mod siginfo;
@@ -155,6 +156,17 @@ impl Thread {
         self.tid.load(Ordering::Relaxed) as i32
     }
 
+    /// The thread's name without its NUL padding.
+    pub fn comm(&self) -> Vec<u8> {
+        let comm = *self.comm.lock();
+        comm[..comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN)].to_vec()
+    }
+
+    /// Rename the thread (prctl PR_SET_NAME by itself, or a write to its /proc comm file).
+    pub fn set_comm(&self, comm: [u8; COMM_LEN]) {
+        *self.comm.lock() = comm;
+    }
+
     /// The index of the vCPU that runs it.
     pub fn vcpu(&self) -> u32 {
         self.vcpu.load(Ordering::Relaxed)
@@ -169,6 +181,14 @@ impl Thread {
 /// The running thread's syscall `nr` failed with EINTR because of a signal.
 pub fn note_interrupted_syscall(nr: u64) {
     current().interrupted_syscall.store(nr, Ordering::Relaxed);
+}
+
+/// The syscall noted as interrupted, if any, left in place.
+pub fn peek_interrupted_syscall() -> Option<u64> {
+    match current().interrupted_syscall.load(Ordering::Relaxed) {
+        u64::MAX => None,
+        nr => Some(nr),
+    }
 }
 
 /// The syscall a signal interrupted, if any (taken: asked once per return to user mode).
@@ -318,6 +338,13 @@ pub fn set_robust_list(head: u64) {
     current().robust_list.store(head, Ordering::Relaxed);
 }
 
+impl Thread {
+    /// set_robust_list's head (get_robust_list).
+    pub fn robust_list(&self) -> u64 {
+        self.robust_list.load(Ordering::Relaxed)
+    }
+}
+
 /// The thread name, NUL-padded (prctl PR_GET_NAME copies all of it).
 pub fn comm_padded() -> [u8; COMM_LEN] {
     *current().comm.lock()
@@ -325,12 +352,17 @@ pub fn comm_padded() -> [u8; COMM_LEN] {
 
 /// The thread name without its NUL padding.
 pub fn comm() -> Vec<u8> {
-    let comm = comm_padded();
-    comm[..comm.iter().position(|&b| b == 0).unwrap_or(COMM_LEN)].to_vec()
+    current().comm()
 }
 
 pub fn set_comm(comm: [u8; COMM_LEN]) {
-    *current().comm.lock() = comm;
+    current().set_comm(comm);
+}
+
+/// The process's name, as /proc/<pid>/comm and stat show it: its first thread's (the
+/// thread whose id is the pid), or the caller's once that one has ended.
+pub fn process_comm() -> Vec<u8> {
+    threads::find(pid()).unwrap_or_else(current).comm()
 }
 
 /// Name the thread after the base name of `path` (at most 15 bytes, as Linux's comm).

@@ -1420,18 +1420,19 @@ pub fn madvise_to_darwin(linux: i32) -> Result<Option<i32>, i32> {
 // ---------------------------------------------------------------------------------------
 // epoll on kqueue
 //
-// Design (the full emulation comes with sockets): an epoll instance is a kqueue. Each
-// registered fd becomes up to two kevents, EVFILT_READ for EPOLLIN/EPOLLPRI/EPOLLRDHUP and
-// EVFILT_WRITE for EPOLLOUT, with udata carrying the fd; the epoll_event's 64-bit data is
-// kept in a host-side map fd → (events, data), because a kevent has one udata per filter
-// and epoll reports one record per fd (the two filters' results are merged by fd on
-// epoll_wait). EPOLLET is EV_CLEAR, EPOLLONESHOT is EV_DISPATCH (re-armed by EPOLL_CTL_MOD
-// with EV_ENABLE), EPOLL_CTL_DEL is EV_DELETE of both filters. Readiness comes back as
-// EPOLLIN/EPOLLOUT; EV_EOF becomes EPOLLHUP (and EPOLLRDHUP for the read filter when
-// asked), EV_ERROR becomes EPOLLERR. EPOLLEXCLUSIVE and EPOLLWAKEUP have no kqueue meaning
-// and are dropped. Two differences stay: kqueue descriptors are not inherited across fork
-// (the child's epoll fds must be rebuilt from the map), and epoll on an epoll fd works
-// through the nested kqueue's own readability.
+// Design (implemented by host/event_emul.rs, the rules, and sys/darwin_events.rs, the
+// kqueue calls; docs/macos.md "Event loops on kqueue"): an epoll instance is a kqueue. Each
+// registered fd becomes up to two kevents keyed by the fd, EVFILT_READ for
+// EPOLLIN/EPOLLPRI/EPOLLRDHUP and EVFILT_WRITE for EPOLLOUT; the epoll_event's 64-bit data
+// is kept in the monitor's interest list, since epoll reports one record per fd (the two
+// filters' results are merged by fd on epoll_wait). EPOLLET is EV_CLEAR, EPOLLONESHOT is
+// EV_DISPATCH (EPOLL_CTL_MOD deletes and re-adds the filters, which re-arms), EPOLL_CTL_DEL
+// is EV_DELETE. EV_EOF becomes EPOLLRDHUP on a socket's read side, EPOLLHUP on a pipe's,
+// EPOLLERR on a pipe's write end; EV_ERROR and a socket error become EPOLLERR.
+// EPOLLEXCLUSIVE and EPOLLWAKEUP have no kqueue meaning and are dropped. kqueue
+// descriptors are not inherited across fork (the child's epoll fds are rebuilt from the
+// interest lists), and epoll on an epoll fd works through the nested kqueue's own
+// readability. These constants are Linux's.
 
 pub const EPOLLIN: u32 = 0x1;
 pub const EPOLLPRI: u32 = 0x2;
@@ -1473,66 +1474,6 @@ const _: () = assert!(
         && libc::EV_ERROR == kq::EV_ERROR
         && libc::EV_EOF == kq::EV_EOF
 );
-
-/// One kevent change: (filter, flags).
-pub type KChange = (i16, u16);
-
-/// The kevent changes for an epoll_ctl. MOD re-adds both filters (EV_ADD on an existing
-/// kevent updates it) and disables the one no longer wanted.
-pub fn epoll_ctl_to_kevents(op: i32, events: u32) -> Result<Vec<KChange>, i32> {
-    let known = EPOLLIN
-        | EPOLLPRI
-        | EPOLLOUT
-        | EPOLLERR
-        | EPOLLHUP
-        | EPOLLRDHUP
-        | EPOLLEXCLUSIVE
-        | EPOLLWAKEUP
-        | EPOLLONESHOT
-        | EPOLLET;
-    if events & !known != 0 {
-        return Err(lerr::EINVAL);
-    }
-    let mut mode = 0;
-    if events & EPOLLET != 0 {
-        mode |= kq::EV_CLEAR;
-    }
-    if events & EPOLLONESHOT != 0 {
-        mode |= kq::EV_DISPATCH;
-    }
-    let read = events & (EPOLLIN | EPOLLPRI | EPOLLRDHUP) != 0;
-    let write = events & EPOLLOUT != 0;
-    let on = |wanted: bool| if wanted { kq::EV_ADD | kq::EV_ENABLE | mode } else { kq::EV_ADD | kq::EV_DISABLE };
-    match op {
-        EPOLL_CTL_ADD => Ok([(kq::EVFILT_READ, read), (kq::EVFILT_WRITE, write)]
-            .into_iter()
-            .filter(|&(_, w)| w)
-            .map(|(f, _)| (f, kq::EV_ADD | kq::EV_ENABLE | mode))
-            .collect()),
-        EPOLL_CTL_MOD => Ok(vec![(kq::EVFILT_READ, on(read)), (kq::EVFILT_WRITE, on(write))]),
-        EPOLL_CTL_DEL => Ok(vec![(kq::EVFILT_READ, kq::EV_DELETE), (kq::EVFILT_WRITE, kq::EV_DELETE)]),
-        _ => Err(lerr::EINVAL),
-    }
-}
-
-/// The epoll events one returned kevent stands for, given what the fd registered.
-pub fn kevent_to_epoll(filter: i16, flags: u16, registered: u32) -> u32 {
-    let mut ev = match filter {
-        kq::EVFILT_READ => EPOLLIN & registered,
-        kq::EVFILT_WRITE => EPOLLOUT & registered,
-        _ => 0,
-    };
-    if flags & kq::EV_EOF != 0 {
-        ev |= EPOLLHUP;
-        if filter == kq::EVFILT_READ {
-            ev |= (EPOLLRDHUP | EPOLLIN) & registered;
-        }
-    }
-    if flags & kq::EV_ERROR != 0 {
-        ev |= EPOLLERR;
-    }
-    ev
-}
 
 // ---------------------------------------------------------------------------------------
 // uname
@@ -2215,29 +2156,6 @@ mod tests {
         assert_eq!(madvise_to_darwin(8), Ok(Some(5)));
         assert_eq!(madvise_to_darwin(14), Ok(None));
         assert_eq!(madvise_to_darwin(100), Err(lerr::EINVAL));
-    }
-
-    #[test]
-    fn epoll_on_kqueue() {
-        let add = epoll_ctl_to_kevents(EPOLL_CTL_ADD, EPOLLIN | EPOLLOUT | EPOLLET).unwrap();
-        assert_eq!(
-            add,
-            vec![
-                (kq::EVFILT_READ, kq::EV_ADD | kq::EV_ENABLE | kq::EV_CLEAR),
-                (kq::EVFILT_WRITE, kq::EV_ADD | kq::EV_ENABLE | kq::EV_CLEAR)
-            ]
-        );
-        let add = epoll_ctl_to_kevents(EPOLL_CTL_ADD, EPOLLIN | EPOLLONESHOT).unwrap();
-        assert_eq!(add, vec![(kq::EVFILT_READ, kq::EV_ADD | kq::EV_ENABLE | kq::EV_DISPATCH)]);
-        let m = epoll_ctl_to_kevents(EPOLL_CTL_MOD, EPOLLOUT).unwrap();
-        assert_eq!(m[0], (kq::EVFILT_READ, kq::EV_ADD | kq::EV_DISABLE));
-        assert_eq!(m[1], (kq::EVFILT_WRITE, kq::EV_ADD | kq::EV_ENABLE));
-        assert_eq!(epoll_ctl_to_kevents(EPOLL_CTL_DEL, 0).unwrap().len(), 2);
-        assert_eq!(epoll_ctl_to_kevents(4, EPOLLIN), Err(lerr::EINVAL));
-        assert_eq!(epoll_ctl_to_kevents(EPOLL_CTL_ADD, 0x40), Err(lerr::EINVAL));
-        assert_eq!(kevent_to_epoll(kq::EVFILT_READ, 0, EPOLLIN | EPOLLOUT), EPOLLIN);
-        assert_eq!(kevent_to_epoll(kq::EVFILT_READ, kq::EV_EOF, EPOLLIN | EPOLLRDHUP), EPOLLIN | EPOLLRDHUP | EPOLLHUP);
-        assert_eq!(kevent_to_epoll(kq::EVFILT_WRITE, kq::EV_ERROR, EPOLLOUT), EPOLLOUT | EPOLLERR);
     }
 
     #[test]

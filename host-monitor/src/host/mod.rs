@@ -48,6 +48,8 @@ pub use stat_fields::stat_to_linux;
 
 // The Darwin tables are plain data compiled on every host, so that Linux CI tests them.
 mod darwin_tables;
+// epoll, eventfd and timerfd emulated on kqueue (macOS): the logic, tested on every host.
+mod event_emul;
 
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 mod unported;

@@ -165,6 +165,7 @@ fn close_on_exec(fds: &FdGuard) -> Handled {
             closed += 1;
         }
     }
+    sys::emulated_prune();
     Ok(Response::Ret(closed))
 }
 
@@ -189,6 +190,7 @@ fn close_range(fds: &FdGuard, first: u32, last: u32, flags: u32) -> Handled {
             close(fd);
         }
     }
+    sys::emulated_prune();
     Ok(Response::Ret(0))
 }
 

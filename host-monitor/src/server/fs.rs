@@ -454,7 +454,10 @@ impl<'a> Fs<'a> {
     fn close(&self, fd: i32) -> Handled {
         // fd is not one of the monitor's own descriptors: closing it affects only the
         // program's descriptor table.
-        sys::close(self.fd(fd)?)?;
+        let closed = sys::close(self.fd(fd)?);
+        // The number is free even when close reports an error.
+        sys::emulated_closed(fd);
+        closed?;
         ret(0)
     }
 
@@ -466,6 +469,11 @@ impl<'a> Fs<'a> {
             return ret(sys::read_into(fd, &mut [], offset)? as i64);
         }
         let iov = self.rw_iovecs(buf)?;
+        // An eventfd or timerfd the host emulates (macOS) is read through the emulation.
+        // SAFETY: every iovec names checked guest RAM, which stays mapped during the call.
+        if let Some(done) = unsafe { sys::emulated_read(fd, &iov, offset) } {
+            return ret(done?);
+        }
         // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
         // there are at most IOV_MAX of them.
         ret(unsafe { sys::read_vectored(fd, &iov, offset) }?)
@@ -477,6 +485,10 @@ impl<'a> Fs<'a> {
             return ret(sys::write_from(fd, &[], offset)? as i64);
         }
         let iov = self.rw_iovecs(buf)?;
+        // SAFETY: every iovec names checked guest RAM, which stays mapped during the call.
+        if let Some(done) = unsafe { sys::emulated_write(fd, &iov, offset) } {
+            return ret(done?);
+        }
         // SAFETY: every iovec names checked guest RAM, which stays mapped during the call;
         // there are at most IOV_MAX of them.
         ret(unsafe { sys::write_vectored(fd, &iov, offset) }?)
@@ -681,7 +693,9 @@ impl<'a> Fs<'a> {
 
     /// dup: the new fd is the lowest free one, never one the monitor holds.
     fn dup(&self, fd: i32) -> Handled {
-        ret(sys::dup(self.fd(fd)?)?.into())
+        let new = sys::dup(self.fd(fd)?)?;
+        sys::emulated_dup(fd, new, false);
+        ret(new.into())
     }
 
     /// dup3 exactly: EINVAL if oldfd == newfd, flags only O_CLOEXEC. A `newfd` below the
@@ -697,7 +711,9 @@ impl<'a> Fs<'a> {
                 return Err(Failure::Errno(errno::EBUSY as LinuxErrno));
             }
         }
-        ret(sys::dup3(oldfd, newfd, flags)?.into())
+        let new = sys::dup3(oldfd, newfd, flags)?;
+        sys::emulated_dup(oldfd, new, flags & libc::O_CLOEXEC != 0);
+        ret(new.into())
     }
 
     fn fcntl(&self, fd: i32, cmd: i32, arg: u64) -> Handled {
@@ -709,6 +725,15 @@ impl<'a> Fs<'a> {
             F_SETFD => {
                 // Linux reads the argument as an int.
                 sys::set_fd_flags(fd, host::fd_flags_to_host(arg as i32))?;
+                ret(0)
+            }
+            // An emulated epoll set or timerfd (a kqueue on macOS) keeps O_NONBLOCK itself.
+            F_GETFL if sys::emulated_nonblock(fd, None).is_some() => {
+                let nonblock = sys::emulated_nonblock(fd, None) == Some(true);
+                ret(i64::from(general::O_RDWR | if nonblock { general::O_NONBLOCK } else { 0 }))
+            }
+            F_SETFL if sys::emulated_nonblock(fd, None).is_some() => {
+                sys::emulated_nonblock(fd, Some(arg as u32 & general::O_NONBLOCK != 0));
                 ret(0)
             }
             F_GETFL => ret(i64::from(host::open_flags_to_linux(sys::status_flags(fd)?))),
@@ -732,12 +757,15 @@ impl<'a> Fs<'a> {
         let min = c_int::try_from(arg).map_err(|_| Failure::Errno(EINVAL))?;
         let got = sys::dup_at_least(fd, min, cloexec)?;
         let Some(free) = self.fds.reserved_between(min, got).into_iter().find(|&r| self.fds.make_free(r)) else {
+            sys::emulated_dup(fd, got, cloexec);
             return ret(got.into());
         };
         let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
         let placed = sys::dup3(got, free, flags);
         sys::close_quietly(got);
-        ret(placed?.into())
+        let placed = placed?;
+        sys::emulated_dup(fd, placed, cloexec);
+        ret(placed.into())
     }
 
     fn pipe2(&self, flags: i32) -> Handled {

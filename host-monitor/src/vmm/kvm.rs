@@ -127,11 +127,13 @@ fn new_vm(kvm: &Kvm, ram: &[kvm_userspace_memory_region], floor: i32) -> Result<
     std::mem::forget(vm0);
     // SAFETY: vm_fd is a VM descriptor we own exclusively.
     let vm = unsafe { kvm.create_vmfd_from_rawfd(vm_fd) }.map_err(|e| failed("adopting the VM fd", e))?;
+    crate::timing::mark("VM create");
     for region in ram {
         // SAFETY: every region is a piece of GuestMemory's mapping (ram_piece), which
         // outlives the VM (both live for the whole run, and the VM is dropped first).
         unsafe { vm.set_user_memory_region(*region) }.map_err(|e| failed("KVM_SET_USER_MEMORY_REGION", e))?;
     }
+    crate::timing::mark("memory slots");
     Ok(vm)
 }
 
@@ -175,6 +177,7 @@ impl KvmVm {
         }));
         let vcpu = new_vcpu(&kvm, &vm, 0, fd_floor)?;
         let detected = if read_msr(&vcpu, MSR_PVM_ID) == Some(PVM_ID_VALUE) { Flavour::Pvm } else { Flavour::Classic };
+        crate::timing::mark("flavour MSR");
         let flavour = match force {
             Some(f) if f != detected => {
                 return Err(VmmError::Unavailable(format!(
@@ -218,9 +221,24 @@ fn new_vcpu(kvm: &Kvm, vm: &VmFd, id: u64, floor: i32) -> Result<VcpuFd, VmmErro
     let fd = move_fd_high(v0, floor)?;
     // SAFETY: fd is the vCPU descriptor we just created and own.
     let vcpu = unsafe { vm.create_vcpu_from_rawfd(fd) }.map_err(|e| failed("adopting the vCPU fd", e))?;
-    let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| failed("KVM_GET_SUPPORTED_CPUID", e))?;
-    vcpu.set_cpuid2(&cpuid).map_err(|e| failed("KVM_SET_CPUID2", e))?;
+    crate::timing::mark("vCPU create");
+    vcpu.set_cpuid2(&supported_cpuid(kvm)?).map_err(|e| failed("KVM_SET_CPUID2", e))?;
+    crate::timing::mark("CPUID");
     Ok(vcpu)
+}
+
+/// KVM_GET_SUPPORTED_CPUID, asked once per run (~0.3 ms each time on kvm_pvm): every vCPU
+/// gets the same table, a thread's and a forked child's too (the child inherits this copy
+/// with the monitor's memory). The first vCPU fills it before any thread or fork exists,
+/// so later readers take no lock (none can be held across a fork).
+fn supported_cpuid(kvm: &Kvm) -> Result<kvm_bindings::CpuId, VmmError> {
+    static SUPPORTED: std::sync::OnceLock<kvm_bindings::CpuId> = std::sync::OnceLock::new();
+    if let Some(c) = SUPPORTED.get() {
+        return Ok(c.clone());
+    }
+    let c = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(|e| failed("KVM_GET_SUPPORTED_CPUID", e))?;
+    let _ = SUPPORTED.set(c.clone());
+    Ok(c)
 }
 
 fn read_msr(vcpu: &VcpuFd, index: u32) -> Option<u64> {
@@ -528,6 +546,9 @@ impl Vcpu for KvmVcpu {
     }
 
     fn run(&mut self) -> Result<Exit, VmmError> {
+        if crate::timing::wants_guest_clock() {
+            self.note_guest_clock();
+        }
         let exit = self.run_once();
         // A kick (see `kick_flag`) asks for one return from KVM_RUN, not all of them.
         self.fd.set_kvm_immediate_exit(0);
@@ -638,6 +659,14 @@ fn finish_with_immediate_exit(fd: &mut VcpuFd) {
 }
 
 impl KvmVcpu {
+    /// `-v`'s timing line: the guest's TSC against the host's clock before the first run.
+    fn note_guest_clock(&self) {
+        let khz = self.fd.get_tsc_khz().unwrap_or(0) as u64;
+        if let Some(tsc) = read_msr(&self.fd, MSR_IA32_TSC) {
+            crate::timing::guest_clock(tsc, khz);
+        }
+    }
+
     /// A vCPU taken over from an ended thread: no interrupt window asked for, no kick left.
     fn forget_previous_run(&mut self) {
         let run = self.fd.get_kvm_run();

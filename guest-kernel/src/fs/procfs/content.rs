@@ -28,8 +28,23 @@ const HZ: u64 = 100;
 const RLIMIT_RSS: usize = abi_shared::linux::general::RLIMIT_RSS as usize;
 const RLIMIT_SIGPENDING: usize = abi_shared::linux::general::RLIMIT_SIGPENDING as usize;
 
-/// The content of `file`, or a negative errno.
-pub fn generate(file: File) -> Result<Vec<u8>, i64> {
+/// Whose name and id a file shows: the process's (`/proc/<pid>/...`: its first thread's
+/// name, the pid) or one thread's (`/proc/<pid>/task/<tid>/...`: its own name, its tid).
+struct Subject {
+    id: i32,
+    comm: Vec<u8>,
+}
+
+fn subject(thread: Option<i32>) -> Subject {
+    match thread.and_then(task::threads::find) {
+        Some(t) => Subject { id: t.tid(), comm: t.comm() },
+        None => Subject { id: task::pid(), comm: task::process_comm() },
+    }
+}
+
+/// The content of `file` (of `thread`'s directory under task/, or the process's), or a
+/// negative errno.
+pub fn generate(file: File, thread: Option<i32>) -> Result<Vec<u8>, i64> {
     let mut t = Text::default();
     let exec = state::exec_info();
     match file {
@@ -37,12 +52,12 @@ pub fn generate(file: File) -> Result<Vec<u8>, i64> {
         File::Environ => t.0 = user_bytes(exec.env_start, exec.env_end),
         File::Auxv => t.0 = exec.auxv.clone(),
         File::Comm => {
-            t.bytes(&task::comm());
+            t.bytes(&subject(thread).comm);
             t.0.push(b'\n');
         }
         File::Maps => maps(&mut t),
-        File::Status => status(&mut t),
-        File::Stat => stat(&mut t, &exec),
+        File::Status => status(&mut t, &subject(thread)),
+        File::Stat => stat(&mut t, &exec, &subject(thread)),
         File::Statm => render::statm(&mut t, &vm_figures()),
         File::SmapsRollup => smaps_rollup(&mut t),
         // What a host without /proc gets (see tree::host_source).
@@ -291,16 +306,16 @@ fn rusage() -> abi_shared::hypercall::LinuxRusage {
     }
 }
 
-fn status(t: &mut Text) {
+fn status(t: &mut Text, who: &Subject) {
     let (uids, gids) = (task::creds::uids(), task::creds::gids());
     let (pending, blocked, ignored, caught, queued) = signal_sets();
     let groups = groups();
     let ru = rusage();
-    let comm = task::comm();
     let info = StatusInfo {
-        name: &comm,
+        name: &who.comm,
         umask: task::umask(),
-        pid: task::pid(),
+        tgid: task::pid(),
+        pid: who.id,
         ppid: task::ppid(),
         uids,
         gids,
@@ -338,7 +353,7 @@ fn cpu_ns() -> u64 {
     (u + s) * (1_000_000_000 / HZ)
 }
 
-fn stat(t: &mut Text, exec: &ExecInfo) {
+fn stat(t: &mut Text, exec: &ExecInfo, who: &Subject) {
     let exe = task::exe_path();
     let all = vmas();
     let exe_maps = || all.iter().filter(|v| is_exe_mapping(v, &exe));
@@ -348,10 +363,9 @@ fn stat(t: &mut Text, exec: &ExecInfo) {
     let (pending, blocked, ignored, caught, _) = signal_sets();
     let ru = rusage();
     let vm = vm_figures();
-    let comm = task::comm();
     let info = StatInfo {
-        pid: task::pid(),
-        comm: &comm,
+        pid: who.id,
+        comm: &who.comm,
         ppid: task::ppid(),
         pgrp: call_ret(&Request::Info(InfoRequest::Getpgid { pid: 0 })).max(0) as i32,
         session: call_ret(&Request::Info(InfoRequest::Getsid { pid: 0 })).max(0) as i32,

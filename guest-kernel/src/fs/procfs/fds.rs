@@ -35,10 +35,11 @@ pub struct Entry {
     pub host_id: (u64, u64),
 }
 
-/// `fd` was just opened for `node` (read-only: /proc files refuse writes at open).
-pub fn insert(fd: i32, node: Node, path: &[u8], host_id: (u64, u64)) {
+/// `fd` was just opened for `node`, for reading and/or writing (only a comm file may be
+/// opened for writing; the guest serves those writes itself).
+pub fn insert(fd: i32, node: Node, path: &[u8], host_id: (u64, u64), (readable, writable): (bool, bool)) {
     let entry = Entry { node, path: Arc::from(path), cursor: Mutex::new(Cursor::default()), host_id };
-    FDS.opened(fd, Desc::new(Kind::Proc, true, false), Some(Arc::new(entry)));
+    FDS.opened(fd, Desc::new(Kind::Proc, readable, writable), Some(Arc::new(entry)));
 }
 
 /// The entry of `fd`, if it is a /proc descriptor (one relaxed load when it is not).

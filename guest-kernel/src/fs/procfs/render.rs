@@ -88,6 +88,8 @@ pub struct VmFigures {
 pub struct StatusInfo<'a> {
     pub name: &'a [u8],
     pub umask: u32,
+    /// The process's id (Tgid) and the id the file is about (Pid: the tid in a task/ file).
+    pub tgid: i32,
     pub pid: i32,
     pub ppid: i32,
     pub uids: [u32; 4],
@@ -157,10 +159,8 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
     escaped_name(out, s.name);
     let _ = write!(
         out,
-        "\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{}\nTracerPid:\t0\n",
-        s.umask,
-        s.ppid,
-        pid = s.pid
+        "\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n",
+        s.umask, s.tgid, s.pid, s.ppid,
     );
     let [a, b, c, d] = s.uids;
     let _ = writeln!(out, "Uid:\t{a}\t{b}\t{c}\t{d}");
@@ -174,7 +174,7 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
     if s.groups.is_empty() {
         out.bytes(b" ");
     }
-    let _ = write!(out, "\nNStgid:\t{pid}\nNSpid:\t{pid}\nNSpgid:\t{}\nNSsid:\t{}\n", s.pgid, s.sid, pid = s.pid);
+    let _ = write!(out, "\nNStgid:\t{}\nNSpid:\t{}\nNSpgid:\t{}\nNSsid:\t{}\n", s.tgid, s.pid, s.pgid, s.sid);
     let vm = &s.vm;
     for (label, kb) in [
         ("VmPeak:", vm.size),
@@ -543,6 +543,7 @@ mod tests {
         let info = StatusInfo {
             name: b"prog",
             umask: 0o22,
+            tgid: 7,
             pid: 7,
             ppid: 3,
             uids: [1000; 4],

@@ -24,7 +24,7 @@ use spin::Mutex;
 use abi_shared::hypercall::{FsRequest, ProcfsRequest, Request, Response, SegList};
 use abi_shared::linux::general::{
     AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW,
-    O_PATH, O_RDONLY, O_TRUNC, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
+    O_PATH, O_RDONLY, O_TRUNC, O_WRONLY, STATX_BASIC_STATS, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG,
 };
 use abi_shared::linux::{errno, LinuxStat, LinuxStatfs, LinuxStatx, StatxTimestamp};
 
@@ -312,7 +312,10 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
         Node::Dir(_) if writing || f & O_CREAT != 0 => return err(errno::EISDIR),
         Node::Dir(_) => call_ret(&Request::Procfs(ProcfsRequest::OpenEmptyDir { cloexec })),
         Node::File(_) if f & O_DIRECTORY != 0 => return err(errno::ENOTDIR),
-        Node::File(_) if writing => return err(errno::EACCES),
+        // A comm file renames its thread (or the process's first). The others are read-only
+        // (0444): root opens them anyway, as Linux's DAC override lets it, and its writes
+        // fail with EINVAL; anyone else is refused here.
+        Node::File(file) if writing && file != File::Comm && task::credentials().1 != 0 => return err(errno::EACCES),
         Node::File(file)
             if tree::host_source(file).is_some_and(|rel| {
                 host_fd = open_host(rel, O_RDONLY | if cloexec { O_CLOEXEC } else { 0 });
@@ -322,7 +325,7 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
             host_fd
         }
         Node::File(file) => {
-            let content = match super::content::generate(file) {
+            let content = match super::content::generate(file, tree::thread_of(canonical)) {
                 Ok(c) => c,
                 Err(e) => return e,
             };
@@ -338,8 +341,39 @@ fn open_node(node: Node, canonical: &[u8], flags: i32) -> i64 {
         Response::Stat(st) => (st.st_dev, st.st_ino),
         _ => (0, 0),
     };
-    fds::insert(fd as i32, node, canonical, host_id);
+    let access = f & O_ACCMODE;
+    fds::insert(fd as i32, node, canonical, host_id, (access != O_WRONLY, access != O_RDONLY));
     fd
+}
+
+/// write(2) and pwrite64(2) on a /proc descriptor (None for any other): a comm file opened
+/// for writing renames its thread as Linux's comm_write does (the first 15 bytes, a newline
+/// included, and the whole count reported written); another file opened for writing (by
+/// root) has no write operation (EINVAL); one opened read-only is EBADF.
+pub fn write(fd: i32, buf: u64, len: u64) -> Option<i64> {
+    let entry = fds::get(fd)?;
+    if !crate::task::fdtable::get(fd).writable {
+        return Some(err(errno::EBADF));
+    }
+    if entry.node != Node::File(File::Comm) {
+        return Some(err(errno::EINVAL));
+    }
+    let mut comm = [0u8; task::COMM_LEN];
+    let n = (len as usize).min(task::COMM_LEN - 1);
+    if uaccess::copy_from_user(buf, &mut comm[..n]).is_err() {
+        return Some(err(errno::EFAULT));
+    }
+    let thread = tree::thread_of(&entry.path).unwrap_or_else(task::pid);
+    match task::threads::find(thread) {
+        Some(t) => t.set_comm(comm),
+        None => return Some(err(errno::ESRCH)),
+    }
+    Some(len.min(i64::MAX as u64) as i64)
+}
+
+/// read(2) and friends on a /proc descriptor opened write-only: EBADF, as for any file.
+pub fn refuses_read(fd: i32) -> bool {
+    fds::get(fd).is_some() && !crate::task::fdtable::get(fd).readable
 }
 
 // ---- stat ----

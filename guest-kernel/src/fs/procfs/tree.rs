@@ -277,6 +277,16 @@ pub fn lookup(dir: Dir, name: &[u8], ids: &Ids<'_>) -> Option<Node> {
     }
 }
 
+/// The thread a canonical path's file belongs to: `<tid>` in `/proc/<pid>/task/<tid>/...`;
+/// None for the process's own files.
+pub fn thread_of(canonical: &[u8]) -> Option<i32> {
+    let mut parts = canonical.split(|&b| b == b'/').filter(|c| !c.is_empty());
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(b"proc"), Some(_), Some(b"task"), Some(tid)) => parse_number(tid),
+        _ => None,
+    }
+}
+
 /// `path` (absolute) with `//`, `.` and `..` folded: its components, and whether it ended
 /// with a slash (which asks for a directory).
 pub fn normalise(path: &[u8]) -> (Vec<&[u8]>, bool) {
@@ -464,6 +474,15 @@ mod tests {
         );
         assert_eq!(node("/proc/44/status").unwrap(), Resolved::Host(b"44/status".to_vec()));
         assert_eq!(node("/proc/042/status").unwrap(), Resolved::Host(b"042/status".to_vec()));
+    }
+
+    #[test]
+    fn a_task_file_names_its_thread() {
+        assert_eq!(thread_of(b"/proc/42/task/43/comm"), Some(43));
+        assert_eq!(thread_of(b"/proc/42/task/43"), Some(43));
+        assert_eq!(thread_of(b"/proc/42/comm"), None);
+        assert_eq!(thread_of(b"/proc/42/task"), None);
+        assert_eq!(thread_of(b"/proc/self/status"), None);
     }
 
     #[test]

@@ -147,12 +147,12 @@ pub fn timer_create(c: &mut Ctx<'_>) -> i64 {
         timer::SIGEV_SIGNAL | timer::SIGEV_THREAD_ID if valid_signal(signo) && signo != 0 => Some(signo),
         _ => return EINVAL,
     };
-    // SIGEV_THREAD_ID: a thread of ours (its signal is raised for the process, which gives
-    // it to a thread that takes it: glibc's timer thread waits for it in sigwaitinfo).
+    // SIGEV_THREAD_ID: a thread of ours, which alone gets the signal.
     if notify == timer::SIGEV_THREAD_ID && task::threads::find(tid).is_none() {
         return EINVAL;
     }
-    let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME) else { return err(errno::EAGAIN) };
+    let thread = if notify == timer::SIGEV_THREAD_ID { tid } else { 0 };
+    let Some(id) = timer::create(signo, value, clock == CLOCK_REALTIME, thread) else { return err(errno::EAGAIN) };
     if let Some(host) = host_clock {
         let req = abi_shared::hypercall::Request::Clock(abi_shared::hypercall::ClockRequest::CpuTimerCreate {
             clock: host,

@@ -63,8 +63,9 @@ pub fn getdents64(raw: c_int, out: &mut [u8]) -> SysResult<usize> {
     Ok(check(r)? as usize)
 }
 
-/// eventfd(2) with Linux's flags (this host is Linux: they are the host's).
-pub fn eventfd(initval: u32, flags: c_int) -> SysResult<c_int> {
+/// eventfd(2) with Linux's flags (this host is Linux: they are the host's). The floor is
+/// for hosts that keep a descriptor of their own with it (macOS).
+pub fn eventfd(initval: u32, flags: c_int, _floor: c_int) -> SysResult<c_int> {
     const KNOWN: c_int = libc::EFD_CLOEXEC | libc::EFD_NONBLOCK | libc::EFD_SEMAPHORE;
     if flags & !KNOWN != 0 {
         return Err(EINVAL);

@@ -79,6 +79,17 @@ mod unported;
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 pub use unported::*;
 
+// eventfd from a socketpair and a shared counter: macOS's, and tested on Linux.
+#[cfg(target_os = "macos")]
+mod darwin_events;
+#[cfg(any(target_os = "macos", all(test, target_os = "linux")))]
+mod emul_eventfd;
+#[cfg(target_os = "macos")]
+pub use darwin_events::*;
+#[cfg(not(target_os = "macos"))]
+mod no_emulated_fds;
+#[cfg(not(target_os = "macos"))]
+pub use no_emulated_fds::*;
 #[cfg(not(target_os = "linux"))]
 mod no_event_fds;
 #[cfg(not(target_os = "linux"))]

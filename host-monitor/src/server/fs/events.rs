@@ -1,5 +1,7 @@
 //! Event descriptors the host keeps for the program (epoll, eventfd, timerfd) and poll:
-//! each is the host's own object on the program's descriptor, so readiness is the host's.
+//! each is a host descriptor with the program's number, so readiness is the host's. On
+//! Linux they are the host's own epoll, eventfd and timerfd; on macOS kqueues and a
+//! socketpair that `host/sys/darwin_events.rs` makes behave as Linux's.
 
 use abi_shared::hypercall::Response;
 use abi_shared::linux::errno;
@@ -33,7 +35,7 @@ impl Fs<'_> {
     }
 
     pub(super) fn eventfd(&self, initval: u32, flags: i32) -> Handled {
-        ret(i64::from(sys::eventfd(initval, flags)?))
+        ret(i64::from(sys::eventfd(initval, flags, self.fds.floor())?))
     }
 
     pub(super) fn epoll_create(&self, cloexec: bool) -> Handled {
