@@ -62,10 +62,14 @@ pub enum DebugEvent {
     Exit(i32),
     /// A traced process forked `child` (vfork: `vfork`) and the tracer asked for
     /// PTRACE_O_TRACEFORK/TRACEVFORK: the PTRACE_EVENT_FORK/VFORK stop of the parent. The
-    /// child starts traced by the same tracer, stopped by a SIGSTOP.
+    /// child starts traced by the same tracer with the parent's options, stopped by a
+    /// SIGSTOP, or by a PTRACE_EVENT_STOP (`Interrupt` with SIGTRAP) when the parent was
+    /// seized (and then seized too).
     Fork { child: i32, vfork: bool },
-    /// A seized tracee's PTRACE_EVENT_STOP, with `signal`: SIGTRAP after PTRACE_INTERRUPT
-    /// (or as a seized tracer's new child), SIGSTOP when it was seized while stopped.
+    /// A seized tracee's PTRACE_EVENT_STOP, with `signal`: SIGTRAP after PTRACE_INTERRUPT,
+    /// as a seized tracee's new child, or when a SIGCONT ended a PTRACE_LISTEN; the stop
+    /// signal (SIGSTOP) while the process is in a group-stop (seized while stopped, or
+    /// interrupted before a SIGCONT came).
     Interrupt { signal: i32 },
     /// A vfork parent's wait for `child` ended (PTRACE_O_TRACEVFORKDONE):
     /// PTRACE_EVENT_VFORK_DONE.
@@ -123,6 +127,10 @@ pub enum DebugCommand {
     WriteSiginfo {
         info: Vec<u8>,
     },
+    /// PTRACE_LISTEN at a PTRACE_EVENT_STOP (no reply): stay stopped, not for the tracer
+    /// but as in a group-stop, until a SIGCONT comes or the tracer's PTRACE_INTERRUPT;
+    /// then stop again with a new `Interrupt` event.
+    Listen,
 }
 
 /// The most bytes one memory command moves (a request area holds it with room to spare).
@@ -155,6 +163,11 @@ pub enum PtraceMessage {
     Proof { nonce: u64, options: u64, stopped: bool },
     /// The tracee accepted the proof: it is traced from now on.
     Accepted,
+    /// A child of a tracee whose tracer follows forks, to the tracer right after it
+    /// connected: the options it inherited from its parent, and whether it is seized (its
+    /// parent was). Linux's auto-attached child keeps both, and a tracer that seized does
+    /// not set the options again.
+    Inherited { options: u64, seized: bool },
 }
 
 /// The most bytes one encoded `PtraceMessage` takes (a memory command and its framing).
@@ -177,6 +190,9 @@ pub const PTRACE_INTERRUPT_BELL: u64 = 0x6c72_7074_696e_7472; // "lrptintr"
 pub const ATTACH_SI_CODE: i32 = -0x4c52;
 /// The si_code of a PTRACE_INTERRUPT left in SIGSTOP's slot.
 pub const INTERRUPT_SI_CODE: i32 = -0x4c53;
+/// The `sigqueue` value of the SIGCONT with which a would-be tracer's monitor wakes a
+/// stopped process so that its monitor can answer (the program does not see it).
+pub const ATTACH_CONT: u64 = 0x6c72_7074_636f_6e74; // "lrptcont"
 /// In the answer to `PtraceOp::Attached` (the options, otherwise): the tracee was stopped
 /// when seized, and starts traced in a PTRACE_EVENT_STOP with SIGSTOP, as Linux's does.
 pub const ATTACHED_WHILE_STOPPED: i64 = 1 << 40;

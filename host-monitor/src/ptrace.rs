@@ -121,6 +121,9 @@ struct TraceeSide {
     tracer: i32,
     listener: HeldFd,
     conn: Option<HeldFd>,
+    /// A followed fork's child: the options and seized state it inherited, told to the
+    /// tracer once it connects (`PtraceMessage::Inherited`).
+    inherited: Option<(u64, bool)>,
 }
 
 /// A stop of a tracee, as its tracer's monitor keeps it.
@@ -187,8 +190,6 @@ pub struct Ptrace {
     /// Children our tracees' fork events announced, not connected yet: a wait for them
     /// waits for their doorbell.
     expected: Mutex<std::collections::BTreeSet<i32>>,
-    /// Those of them whose parent was seized: seized too (PTRACE_SEIZE's rule).
-    seized_children: Mutex<std::collections::BTreeSet<i32>>,
     /// The lowest of the monitor's descriptor numbers: our sockets go at or above it, out
     /// of the program's range (its close-on-exec sweep and close_range would close them).
     floor: AtomicI32,
@@ -224,13 +225,17 @@ impl Ptrace {
         *lock(&self.inherited_tracer) = lock(&self.tracee).take().map(|side| side.tracer);
         lock(&self.tracees).clear();
         lock(&self.expected).clear();
-        lock(&self.seized_children).clear();
     }
 
-    /// In a child forked by a tracee whose tracer follows forks: be its tracee too.
-    pub fn forked_tracee(&self) -> Result<i64, LinuxErrno> {
+    /// In a child forked by a tracee whose tracer follows forks: be its tracee too, with
+    /// the parent's options and seized state (which the tracer hears when it connects).
+    pub fn forked_tracee(&self, options: u64, seized: bool) -> Result<i64, LinuxErrno> {
         let tracer = lock(&self.inherited_tracer).take().ok_or(errno::ESRCH as LinuxErrno)?;
-        self.listen_for(tracer)
+        self.listen_for(tracer)?;
+        if let Some(side) = lock(&self.tracee).as_mut() {
+            side.inherited = Some((options, seized));
+        }
+        Ok(0)
     }
 
     /// Bind our socket for `tracer` to connect to.
@@ -240,7 +245,7 @@ impl Ptrace {
         let name = socket_name(std::process::id() as i32).map_err(eperm)?;
         rustix::net::bind(&listener, &name).map_err(eperm)?;
         rustix::net::listen(&listener, 1).map_err(eperm)?;
-        *lock(&self.tracee) = Some(TraceeSide { tracer, listener, conn: None });
+        *lock(&self.tracee) = Some(TraceeSide { tracer, listener, conn: None, inherited: None });
         Ok(0)
     }
 
@@ -296,6 +301,11 @@ impl Ptrace {
         let side = guard.as_mut()?;
         if side.conn.is_none() {
             side.conn = accept_tracer(side).and_then(|c| self.above_floor(c));
+            if let (Some(conn), Some((options, seized))) = (side.conn.as_ref(), side.inherited.take()) {
+                if !send(conn, &PtraceMessage::Inherited { options, seized }) {
+                    side.conn = None;
+                }
+            }
         }
         let answer = report_stop(side, event, regs);
         if answer.is_none() {
@@ -329,20 +339,12 @@ impl Ptrace {
             }
         }
         let mut expected = lock(&self.expected);
-        let mut seized_children = lock(&self.seized_children);
         for t in tracees.values_mut() {
             take_messages(t);
             if let Some(Stop { event: DebugEvent::Fork { child, .. }, .. }) = t.stop {
                 expected.insert(child);
-                if t.seized {
-                    seized_children.insert(child);
-                }
             }
         }
-        for (pid, t) in tracees.iter_mut() {
-            t.seized |= seized_children.remove(pid);
-        }
-        seized_children.retain(|p| host_parent(*p).is_some());
         tracees.retain(|_, t| t.keep());
         expected.retain(|p| !tracees.contains_key(p) && host_parent(*p).is_some());
     }
@@ -509,21 +511,39 @@ impl Ptrace {
         if !crate::host::sys::runs_linuxrun(pid) {
             return Err(eperm);
         }
+        // Stopped (a stop signal at its default action stops the host process): its monitor
+        // cannot answer until it is woken (docs/debugging.md, "Attaching").
         let stopped = host_state(pid) == Some('T');
-        if stopped {
-            // Stopped (a SIGSTOP at its default action stops the host process): its monitor
-            // cannot answer. strace's start-up seizes a child that stopped itself and sends
-            // it a SIGCONT next; Linux would keep it stopped until then (docs/debugging.md).
-            // SAFETY: kill takes no pointers.
-            unsafe { libc::kill(pid, libc::SIGCONT) };
-        }
         let conn = self.attach_handshake(pid, seize, options, stopped).ok_or(eperm)?;
         let conn = self.above_floor(conn).ok_or(eperm)?;
         let mut t = Tracee::new(conn, pid);
         t.options = options;
         t.seized = seize;
         lock(&self.tracees).insert(pid, t);
+        if seize && stopped {
+            self.await_first_stop(pid);
+        }
         Ok(0)
+    }
+
+    /// Linux's PTRACE_SEIZE of a stopped process returns once the tracee is in its
+    /// PTRACE_EVENT_STOP (a SIGCONT sent next, as strace sends one, comes after it): wait
+    /// for that stop to arrive, for a few seconds at most.
+    fn await_first_stop(&self, pid: i32) {
+        let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            let conn = {
+                let mut tracees = lock(&self.tracees);
+                let Some(t) = tracees.get_mut(&pid) else { return };
+                take_messages(t);
+                if t.stop.is_some() || t.closed {
+                    return;
+                }
+                t.conn.try_clone()
+            };
+            let Ok(conn) = conn else { return };
+            readable_soon(&conn);
+        }
     }
 
     fn attach_handshake(&self, pid: i32, seize: bool, options: u64, stopped: bool) -> Option<OwnedFd> {
@@ -531,6 +551,14 @@ impl Ptrace {
         let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
         let mut rung = std::time::Instant::now();
         ring_with(pid, bell);
+        if stopped {
+            // Rung first: the request waits, queued, and is the first thing the woken
+            // monitor takes (before its program runs on). The SIGCONT carries a value its
+            // monitor knows as ours, so that the program does not see it.
+            let value = libc::sigval { sival_ptr: abi_shared::debug::ATTACH_CONT as usize as *mut libc::c_void };
+            // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
+            unsafe { libc::sigqueue(pid, libc::SIGCONT, value) };
+        }
         // Its monitor binds the socket when its guest takes the request.
         let conn = loop {
             if let Some(c) = connect_to_tracee(pid) {
@@ -622,7 +650,13 @@ impl Ptrace {
             return None;
         }
         let PtraceMessage::Proof { nonce, options, stopped } = recv_within(&conn, deadline)? else { return None };
-        if nonce != *boxed || !send(&conn, &PtraceMessage::Accepted) {
+        if nonce != *boxed {
+            return None;
+        }
+        // Before the tracer hears it is accepted: a signal it sends next must reach the
+        // guest, as any signal to a traced process does.
+        crate::signals::catch_defaults();
+        if !send(&conn, &PtraceMessage::Accepted) {
             return None;
         }
         let flag = if stopped { abi_shared::debug::ATTACHED_WHILE_STOPPED } else { 0 };
@@ -644,16 +678,23 @@ impl Ptrace {
         Ok(0)
     }
 
-    /// PTRACE_LISTEN: only at a seized tracee's event stop; it stays stopped (there is no
-    /// group-stop to leave for a SIGCONT to end).
+    /// PTRACE_LISTEN: only at a seized tracee's PTRACE_EVENT_STOP. The tracee stays
+    /// stopped, no longer for us (our requests get ESRCH, as Linux's do) but as in a
+    /// group-stop: a SIGCONT, or our PTRACE_INTERRUPT, makes it stop again with a new
+    /// PTRACE_EVENT_STOP, which our wait reports (its guest waits for them: signal/debug.rs).
     pub fn listen(&self, pid: i32) -> Result<i64, LinuxErrno> {
         self.collect();
-        let tracees = lock(&self.tracees);
-        let t = tracees.get(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
+        let mut tracees = lock(&self.tracees);
+        let t = tracees.get_mut(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
         let stop = t.stop.as_ref().ok_or(errno::ESRCH as LinuxErrno)?;
         if !t.seized || !matches!(stop.event, DebugEvent::Interrupt { .. }) {
             return Err(errno::EIO as LinuxErrno);
         }
+        if !send(&t.conn, &PtraceMessage::Command(DebugCommand::Listen)) {
+            tracees.remove(&pid);
+            return Err(errno::ESRCH as LinuxErrno);
+        }
+        t.stop = None;
         Ok(0)
     }
 }
@@ -807,6 +848,10 @@ fn take_messages(t: &mut Tracee) {
             Ok(Some(PtraceMessage::Stop { event, regs })) => {
                 t.stop = Some(Stop { event, regs, reported: false });
                 t.closed = !send(&t.conn, &PtraceMessage::Seen);
+            }
+            Ok(Some(PtraceMessage::Inherited { options, seized })) => {
+                t.options = options;
+                t.seized = seized;
             }
             Ok(Some(PtraceMessage::Exited { status })) => {
                 t.exited = Some(status);

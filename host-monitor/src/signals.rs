@@ -292,6 +292,26 @@ pub fn catch_thread_kicks() {
     }
 }
 
+/// A tracer is being accepted (ptrace.rs, `attached`): every signal left at its default
+/// action is caught from now on, as the guest asks once it knows it is traced (a traced
+/// process stops for them), so that one sent as soon as the tracer's PTRACE_SEIZE returns
+/// (strace's SIGCONT to the child it seized while stopped) reaches the guest rather than
+/// the host's default action.
+pub fn catch_defaults() {
+    let Ok(mut classes) = CLASSES.lock() else { return };
+    for sig in 1..=64i32 {
+        let unblockable = sig == abi_shared::linux::signal::SIGKILL || sig == abi_shared::linux::signal::SIGSTOP;
+        let Some(host_sig) = host::host_signal_of(sig).filter(|_| !unblockable) else { continue };
+        if !matches!(classes[sig as usize], None | Some(Class::Default)) {
+            continue;
+        }
+        if set_host_action(host_sig, Class::Catch) {
+            classes[sig as usize] = Some(Class::Catch);
+            CAUGHT.fetch_or(1u64 << (sig - 1), Ordering::SeqCst);
+        }
+    }
+}
+
 /// Set the host dispositions the guest asked for. Signals the host cannot catch or that its
 /// libc keeps for itself are left alone.
 pub fn apply(catch: u64, ignore: u64) {
@@ -387,6 +407,11 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
                 kick(t, host_sig);
             }
         }
+        return;
+    }
+    if host_sig == libc::SIGCONT && value == abi_shared::debug::ATTACH_CONT {
+        // A would-be tracer's monitor woke us from a stop to take its request (ptrace.rs):
+        // not the program's signal.
         return;
     }
     // SAFETY: getpid is async-signal-safe.

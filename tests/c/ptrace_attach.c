@@ -3,8 +3,12 @@
  * (PTRACE_EVENT_STOP), a syscall skipped at its entry stop (orig_rax -1, rax the result)
  * and PTRACE_GET_SYSCALL_INFO at the stops around it; a syscall's number changed at its
  * entry stop, results set with POKEUSER and SETREGSET, SETSIGINFO, PTRACE_O_EXITKILL,
- * PTRACE_O_TRACEVFORKDONE, and the errors of what Linux refuses. Children of the tracer
- * are attached, which Yama's ptrace_scope 1 allows too. */
+ * PTRACE_O_TRACEVFORKDONE, and the errors of what Linux refuses. A stopped process
+ * seized (PTRACE_EVENT_STOP with SIGSTOP), PTRACE_LISTEN ended by PTRACE_INTERRUPT (still
+ * SIGSTOP) and by SIGCONT (SIGTRAP, then the SIGCONT's own stop); the child of a seized
+ * tracee that forks is seized with its parent's options (TRACESYSGOOD's syscall stops,
+ * TRACEEXEC's exec stop). Children of the tracer are attached, which Yama's ptrace_scope
+ * 1 allows too. */
 #include "common.h"
 #include <elf.h>
 #include <signal.h>
@@ -349,6 +353,112 @@ static void test_exitkill(void)
     close(p[0]);
 }
 
+/* A process that stopped itself, seized: its group-stop shows as PTRACE_EVENT_STOP with
+ * SIGSTOP; PTRACE_LISTEN leaves it stopped (not for the tracer: ESRCH) until
+ * PTRACE_INTERRUPT (a new event stop, still SIGSTOP) or a SIGCONT (SIGTRAP, and then the
+ * SIGCONT itself stops it as any signal). */
+static void test_seize_stopped(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        raise(SIGSTOP);
+        say("child: continued\n");
+        _exit(7);
+    }
+    int status = 0;
+    waitpid(pid, &status, WUNTRACED);
+    printf("self_stopped: %d %s\n", WIFSTOPPED(status), WIFSTOPPED(status) ? strsignal(WSTOPSIG(status)) : "-");
+    expect_ok("seize_stopped", ptrace(PTRACE_SEIZE, pid, 0, 0));
+    status = wait_stop(pid, "seized_stop");
+    check("seized_stop_event", status >> 16 == PTRACE_EVENT_STOP && WSTOPSIG(status) == SIGSTOP);
+    expect_ok("listen", ptrace(PTRACE_LISTEN, pid, 0, 0));
+    check("listen_no_stop", waitpid(pid, &status, WNOHANG) == 0);
+    struct user_regs_struct r;
+    expect_err("getregs_listening", ptrace(PTRACE_GETREGS, pid, 0, &r), ESRCH);
+    expect_ok("interrupt_listening", ptrace(PTRACE_INTERRUPT, pid, 0, 0));
+    wait_stop(pid, "interrupted_listen");
+    expect_ok("listen_again", ptrace(PTRACE_LISTEN, pid, 0, 0));
+    kill(pid, SIGCONT);
+    wait_stop(pid, "continued_listen");
+    expect_ok("cont_after_listen", ptrace(PTRACE_CONT, pid, 0, 0));
+    wait_stop(pid, "sigcont_stop");
+    long rc = ptrace(PTRACE_CONT, pid, 0, SIGCONT);
+    wait_stop(pid, "seized_stopped_end");
+    check("cont_with_sigcont", rc == 0);
+}
+
+static int grandchild_main(void)
+{
+    return 8;
+}
+
+/* The child of a seized tracee that forks: seized too, first stopped by a
+ * PTRACE_EVENT_STOP, with its parent's options (a syscall stop is SIGTRAP|0x80, the exec
+ * a PTRACE_EVENT_EXEC stop) though the tracer never set them on it. */
+static void test_seized_children(const char *self)
+{
+    int go[2];
+    if (pipe(go) != 0)
+        return;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go[1]);
+        char c;
+        (void)!read(go[0], &c, 1);
+        pid_t g = fork();
+        if (g == 0) {
+            execl(self, self, "grandchild", (char *)NULL);
+            _exit(92);
+        }
+        int st;
+        waitpid(g, &st, 0);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) + 1 : 90);
+    }
+    close(go[0]);
+    long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEEXEC;
+    expect_ok("seize_forker", ptrace(PTRACE_SEIZE, pid, 0, options));
+    (void)!write(go[1], "g", 1);
+    close(go[1]);
+    int status = wait_stop(pid, "forker_fork");
+    unsigned long child = 0;
+    ptrace(PTRACE_GETEVENTMSG, pid, 0, &child);
+    pid_t g = (pid_t)child;
+    status = 0;
+    waitpid(g, &status, __WALL);
+    printf("grandchild_start: stopped %d sig %s event %d\n", WIFSTOPPED(status), strsignal(WSTOPSIG(status) & 0x7f),
+           status >> 16);
+    expect_ok("grandchild_syscall", ptrace(PTRACE_SYSCALL, g, 0, 0));
+    status = 0;
+    waitpid(g, &status, __WALL);
+    printf("grandchild_syscall_stop: sysgood %d\n", WIFSTOPPED(status) && WSTOPSIG(status) == (SIGTRAP | 0x80));
+    /* To the exec: its PTRACE_EVENT_EXEC stop (syscall stops on the way are passed). */
+    for (;;) {
+        if (ptrace(PTRACE_SYSCALL, g, 0, 0) != 0)
+            break;
+        status = 0;
+        if (waitpid(g, &status, __WALL) != g || !WIFSTOPPED(status) || status >> 16 != 0)
+            break;
+    }
+    printf("grandchild_exec: stopped %d event %d\n", WIFSTOPPED(status), status >> 16);
+    expect_ok("cont_grandchild", ptrace(PTRACE_CONT, g, 0, 0));
+    status = 0;
+    waitpid(g, &status, __WALL);
+    printf("grandchild_end: exited %d status %d\n", WIFEXITED(status), WEXITSTATUS(status));
+    /* The forker runs on to its end (its SIGCHLD stops it on the way). */
+    int sig = 0;
+    for (;;) {
+        if (ptrace(PTRACE_CONT, pid, 0, sig) != 0)
+            break;
+        status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
+            break;
+        sig = status >> 16 == 0 && WSTOPSIG(status) != SIGCHLD ? WSTOPSIG(status) : 0;
+    }
+    printf("forker_end: exited %d status %d\n", WIFEXITED(status), WEXITSTATUS(status));
+}
+
 static void test_refused(void)
 {
     expect_err("attach_self", ptrace(PTRACE_ATTACH, getpid(), 0, 0), EPERM);
@@ -371,6 +481,8 @@ int main(int argc, char **argv)
         return siginfo_main();
     if (argc > 1 && strcmp(argv[1], "vforker") == 0)
         return vforker_main();
+    if (argc > 1 && strcmp(argv[1], "grandchild") == 0)
+        return grandchild_main();
     setvbuf(stdout, NULL, _IOLBF, 0);
     for (size_t i = 0; i < sizeof g_pages; i++)
         g_pages[i] = (char)(i * 7 + i / 4096);
@@ -380,6 +492,8 @@ int main(int argc, char **argv)
     test_setsiginfo(argv[0]);
     test_vfork_done(argv[0]);
     test_exitkill();
+    test_seize_stopped();
+    test_seized_children(argv[0]);
     test_refused();
     return g_failures != 0;
 }

@@ -55,8 +55,9 @@ pub enum PtraceOp {
     /// PTRACE_DETACH: resume with `signal` and end the tracing.
     Detach { signal: i32 },
     /// In a child forked by a tracee whose tracer asked for fork events: be traced by the
-    /// parent's tracer. `Ret(0)`, or an error (the child then runs untraced).
-    ForkedTracee,
+    /// parent's tracer, with the parent's `options`, seized if the parent was. `Ret(0)`,
+    /// or an error (the child then runs untraced).
+    ForkedTracee { options: u64, seized: bool },
     /// PTRACE_ATTACH (`seize` false) or PTRACE_SEIZE (with its options) of process `pid`:
     /// the tracer's monitor rings the tracee's and proves it may trace it (docs/debugging.md).
     /// `Ret(0)`, or -ESRCH / -EPERM as Linux answers.

@@ -10,7 +10,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use abi_shared::debug::{DebugCommand, DebugEvent, DebugRegs, MAX_DEBUG_IO};
 use abi_shared::hypercall::{ControlRequest, Request, Response};
@@ -43,9 +43,17 @@ const PTRACE_O_TRACEVFORKDONE: u64 = 0x20;
 const PTRACE_O_EXITKILL: u64 = 1 << 20;
 /// Traced by PTRACE_SEIZE: an exec makes no SIGTRAP, PTRACE_INTERRUPT may stop us.
 static SEIZED: AtomicBool = AtomicBool::new(false);
-/// A PTRACE_EVENT_STOP waits for the next return to user mode (after PTRACE_INTERRUPT,
-/// in a seized tracer's new child, or after a seize while stopped): its signal, 0 none.
-static INTERRUPT: core::sync::atomic::AtomicI32 = core::sync::atomic::AtomicI32::new(0);
+/// A PTRACE_EVENT_STOP waits for the next return to user mode: after PTRACE_INTERRUPT, in
+/// a seized tracee's new child, after a seize while stopped, and after a SIGCONT (Linux's
+/// JOBCTL_TRAP_NOTIFY: a seized tracee reports a SIGCONT with an event stop, and one that
+/// listens, PTRACE_LISTEN, waits for it). Any event stop takes it.
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// The stop signal of the group-stop a seized tracee is in (seized while stopped), until a
+/// SIGCONT; 0 none. Its event stops show it, SIGTRAP otherwise, as Linux's do.
+static GROUP_STOP: AtomicI32 = AtomicI32::new(0);
+/// The pid of the process that attached or seized us: a PTRACE_INTERRUPT from anyone else
+/// is not taken. A followed fork's child keeps it (its copy of this memory).
+static TRACER: AtomicI32 = AtomicI32::new(0);
 /// Per vCPU: orig_rax as the tracer left it at a syscall-enter-stop (SETREGS may change
 /// the number, or set it to -1 to skip the call).
 static ORIG_RAX: [core::sync::atomic::AtomicU64; MAX_VCPUS as usize] =
@@ -126,7 +134,8 @@ fn forget_debugger() {
     }
     ACTIVE.store(false, Ordering::Relaxed);
     SEIZED.store(false, Ordering::Relaxed);
-    INTERRUPT.store(0, Ordering::Relaxed);
+    INTERRUPT.store(false, Ordering::Relaxed);
+    GROUP_STOP.store(0, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
@@ -215,10 +224,13 @@ pub fn attach_requested(tracer: i32, seize: bool) {
     PTRACE_OPTIONS.store(r as u64 & 0xffff_ffff, Ordering::Relaxed);
     SEIZED.store(seize, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    TRACER.store(tracer, Ordering::Relaxed);
     become_traced();
     if seize && r & abi_shared::debug::ATTACHED_WHILE_STOPPED != 0 {
-        // Seized while stopped: the stop goes on as a PTRACE_EVENT_STOP with SIGSTOP.
-        INTERRUPT.store(abi_shared::linux::general::SIGSTOP as i32, Ordering::Relaxed);
+        // Seized while stopped: the stop goes on as a PTRACE_EVENT_STOP with SIGSTOP
+        // (Linux's seize re-traps a stopped task so), the group-stop until a SIGCONT.
+        GROUP_STOP.store(abi_shared::linux::general::SIGSTOP as i32, Ordering::Relaxed);
+        INTERRUPT.store(true, Ordering::Relaxed);
     }
     if !seize {
         let me = crate::task::current();
@@ -227,29 +239,55 @@ pub fn attach_requested(tracer: i32, seize: bool) {
     }
 }
 
-/// The tracer's PTRACE_INTERRUPT (of a seized tracee): stop at the next return to user
-/// mode.
-pub fn interrupt_requested() {
-    if traced() && SEIZED.load(Ordering::Relaxed) {
-        let _ = INTERRUPT.compare_exchange(0, SIGTRAP, Ordering::Relaxed, Ordering::Relaxed);
+/// `sender`'s PTRACE_INTERRUPT (of a seized tracee): stop at the next return to user
+/// mode, if `sender` is our tracer (anyone who may signal us could ring otherwise).
+pub fn interrupt_requested(sender: i32) {
+    if traced() && SEIZED.load(Ordering::Relaxed) && sender == TRACER.load(Ordering::Relaxed) {
+        INTERRUPT.store(true, Ordering::Relaxed);
     }
 }
 
-/// Whether a PTRACE_INTERRUPT waits (a wait for a signal ends for it).
-pub fn interrupt_pending() -> bool {
-    INTERRUPT.load(Ordering::Relaxed) != 0
+/// A SIGCONT was sent to this process (Linux's prepare_signal): a group-stop is over, and
+/// a seized tracee makes a PTRACE_EVENT_STOP for it (the end of a PTRACE_LISTEN).
+pub fn continued() {
+    GROUP_STOP.store(0, Ordering::Relaxed);
+    if seized() {
+        INTERRUPT.store(true, Ordering::Relaxed);
+    }
 }
 
-/// Before returning to user mode: the PTRACE_EVENT_STOP a PTRACE_INTERRUPT asked for.
-/// Returns whether it stopped.
-pub fn interrupt_stop(frame: &mut TrapFrame) -> bool {
-    let signal = INTERRUPT.swap(0, Ordering::Relaxed);
-    if signal == 0 || !traced() {
+/// Whether a PTRACE_EVENT_STOP waits (a wait for a signal ends for it).
+pub fn interrupt_pending() -> bool {
+    INTERRUPT.load(Ordering::Relaxed)
+}
+
+/// Before returning to user mode: the PTRACE_EVENT_STOP that waits (`interrupted`: the
+/// syscall a signal cut short, shown as at a signal stop). Returns whether it stopped.
+pub fn interrupt_stop(frame: &mut TrapFrame, interrupted: &mut Option<u64>) -> bool {
+    if !INTERRUPT.swap(false, Ordering::Relaxed) || !traced() {
         return false;
     }
-    let sig = stop(frame, DebugEvent::Interrupt { signal });
+    let sig = stop_showing_restart(frame, DebugEvent::Interrupt { signal: event_stop_signal() }, interrupted);
     queue_resumed_signal(sig);
     true
+}
+
+/// The signal of a PTRACE_EVENT_STOP: the group-stop's, else SIGTRAP.
+fn event_stop_signal() -> i32 {
+    match GROUP_STOP.load(Ordering::Relaxed) {
+        0 => SIGTRAP,
+        s => s,
+    }
+}
+
+/// PTRACE_LISTEN: wait, without running, for what ends a listen on Linux: a SIGCONT (the
+/// monitor catches it for a traced process) or the tracer's PTRACE_INTERRUPT. Other
+/// signals stay pending, as in a group-stop; SIGKILL ends the process in the host.
+fn listen() {
+    super::wait::sleep_until(&|| {
+        super::host::take();
+        INTERRUPT.swap(false, Ordering::Relaxed)
+    });
 }
 
 /// Whether this process was seized (PTRACE_SEIZE) rather than attached.
@@ -268,15 +306,17 @@ pub fn options() -> u64 {
 /// monitor cannot arrange it, the child runs untraced.
 pub fn become_forked_tracee(options: u64, seized: bool) {
     use abi_shared::hypercall::{ProcRequest, PtraceOp};
-    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op: PtraceOp::ForkedTracee }));
+    let op = PtraceOp::ForkedTracee { options, seized };
+    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op }));
     if r != 0 {
         return;
     }
     PTRACE_OPTIONS.store(options, Ordering::Relaxed);
     become_traced();
     if seized {
+        // Linux's auto-attached child of a seized tracee starts with a PTRACE_EVENT_STOP.
         SEIZED.store(true, Ordering::Relaxed);
-        INTERRUPT.store(SIGTRAP, Ordering::Relaxed);
+        INTERRUPT.store(true, Ordering::Relaxed);
         return;
     }
     let me = crate::task::current();
@@ -311,7 +351,8 @@ pub fn forget_in_child(vfork: bool) {
     ACTIVE.store(false, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SEIZED.store(false, Ordering::Relaxed);
-    INTERRUPT.store(0, Ordering::Relaxed);
+    INTERRUPT.store(false, Ordering::Relaxed);
+    GROUP_STOP.store(0, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
     if vfork {
@@ -395,36 +436,52 @@ static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
 /// signal to deliver instead (0: none).
 /// The siginfo may be replaced by the tracer (PTRACE_SETSIGINFO).
 ///
-/// A syscall the signal cut short (`interrupted`, restarted unless a handler says
-/// otherwise) shows as on Linux: orig_rax its number, rax -ERESTARTSYS. And as on Linux
-/// the registers decide after the stop: a restart is due when orig_rax is a number and
-/// rax -ERESTARTSYS. So a tracer that sets orig_rax to -1 cancels it, and one that puts
-/// such registers back at a later stop brings it back (gdb does both around a `call` in
-/// a program stopped in a blocking read).
+/// A syscall the signal cut short (`interrupted`) shows as at any stop before delivery
+/// (`stop_showing_restart`).
 pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &mut super::SigInfo, interrupted: &mut Option<u64>) -> i32 {
-    const ERESTARTSYS: u64 = -512i64 as u64;
-    const EINTR: u64 = -(abi_shared::linux::errno::EINTR as i64) as u64;
     if !active() {
         return sig;
     }
     *STOP_SIGINFO.lock() = Some(*info);
-    if interrupted.is_some() {
-        frame.rax = ERESTARTSYS;
-    }
-    let mut regs = regs_of(frame);
-    regs.orig_rax = interrupted.unwrap_or(u64::MAX);
-    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
-    orig.store(regs.orig_rax, Ordering::Relaxed);
-    let chosen = stop_with(frame, DebugEvent::Signal(sig), regs);
-    let nr = orig.swap(u64::MAX, Ordering::Relaxed);
-    *interrupted = None;
-    if frame.rax == ERESTARTSYS && nr != u64::MAX {
-        // Restarted when no handler runs; a handler (without SA_RESTART) sees EINTR.
-        *interrupted = Some(nr);
-        frame.rax = EINTR;
-    }
+    let chosen = stop_showing_restart(frame, DebugEvent::Signal(sig), interrupted);
     if let Some(new) = STOP_SIGINFO.lock().take() {
         *info = new;
+    }
+    chosen
+}
+
+/// Linux's restart codes, as a stop before signal delivery shows them in rax.
+const ERESTARTSYS: u64 = -512i64 as u64;
+const ERESTARTNOINTR: u64 = -513i64 as u64;
+
+/// Stop for `event` before signals are delivered, a syscall a signal cut short
+/// (`interrupted`: restarted unless a handler without SA_RESTART runs, or always when it
+/// carries `ALWAYS_RESTART`) showing as on Linux: orig_rax its number, rax -ERESTARTSYS
+/// (-ERESTARTNOINTR for an always-restarted one). And as on Linux the registers decide
+/// after the stop: a restart is due when orig_rax is a number and rax one of those codes.
+/// So a tracer that sets orig_rax to -1 cancels it, and one that puts such registers back
+/// at a later stop brings it back (gdb does both around a `call` in a program stopped in
+/// a blocking read).
+fn stop_showing_restart(frame: &mut TrapFrame, event: DebugEvent, interrupted: &mut Option<u64>) -> i32 {
+    const EINTR: u64 = -(abi_shared::linux::errno::EINTR as i64) as u64;
+    const ALWAYS: u64 = super::ALWAYS_RESTART;
+    let shown = interrupted.map(|nr| {
+        frame.rax = if nr & ALWAYS != 0 { ERESTARTNOINTR } else { ERESTARTSYS };
+        nr & !ALWAYS
+    });
+    let mut regs = regs_of(frame);
+    regs.orig_rax = shown.unwrap_or(u64::MAX);
+    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
+    orig.store(regs.orig_rax, Ordering::Relaxed);
+    let chosen = stop_with(frame, event, regs);
+    let nr = orig.swap(u64::MAX, Ordering::Relaxed);
+    *interrupted = None;
+    if (frame.rax == ERESTARTSYS || frame.rax == ERESTARTNOINTR) && nr != u64::MAX {
+        // Restarted when no handler runs; a handler (without SA_RESTART, and unless the
+        // code says always) sees EINTR.
+        let always = if frame.rax == ERESTARTNOINTR { ALWAYS } else { 0 };
+        *interrupted = Some(nr | always);
+        frame.rax = EINTR;
     }
     chosen
 }
@@ -474,6 +531,17 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
                 (true, Vec::new())
             }
             DebugCommand::ReadMaps => (true, maps()),
+            DebugCommand::Listen => {
+                // No reply: the tracer's next word comes with our next stop.
+                listen();
+                let mut again = regs_of(frame);
+                again.orig_rax =
+                    ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].load(Ordering::Relaxed);
+                let event = DebugEvent::Interrupt { signal: event_stop_signal() };
+                let regs = again.as_bytes();
+                answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs }));
+                continue;
+            }
             DebugCommand::WriteSiginfo { info } => {
                 // At a signal-delivery-stop the signal goes with it; at other stops Linux
                 // keeps it for GETSIGINFO only, which is answered from the stop here.

@@ -137,6 +137,10 @@ pub fn raise(info: SigInfo) -> bool {
     if !(1..NSIG as i32).contains(&sig) {
         return true;
     }
+    if sig == SIGCONT {
+        // Blocked or ignored, a SIGCONT still ends a stop (a ptrace tracee's included).
+        debug::continued();
+    }
     let mut st = lock();
     if ignored(&st.proc, sig) && st.me.blocked & bit(sig) == 0 {
         return true;
@@ -304,11 +308,14 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     if debug::active() && debug::after_syscall(frame) {
         path = ReturnPath::Full;
     }
-    if debug::interrupt_pending() && debug::interrupt_stop(frame) {
-        path = ReturnPath::Full;
-    }
     let mut interrupted = crate::task::take_interrupted_syscall();
     loop {
+        // A ptrace event stop first, as Linux's job-control traps come before signals;
+        // in the loop, for one that a signal's stop left waiting (a seize of a stopped
+        // process, a SIGCONT).
+        if debug::interrupt_pending() && debug::interrupt_stop(frame, &mut interrupted) {
+            path = ReturnPath::Full;
+        }
         let mut st = lock();
         let Some(sig) = st.next_signal(!st.me.blocked) else {
             if let Some(mask) = st.me.saved_mask.take() {
@@ -351,6 +358,9 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 Default_::Stop => {
                     drop(st);
                     host::stop_self(sig);
+                    // What woke us may be another process's PTRACE_SEIZE, rung before its
+                    // SIGCONT (ptrace.rs): taken before the program runs on.
+                    host::take();
                     continue;
                 }
                 Default_::Terminate => {
