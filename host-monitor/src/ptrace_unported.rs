@@ -36,7 +36,7 @@ impl Ptrace {
     pub fn wait(&self, _pid: i32, _peek: bool) -> Option<Reported> {
         None
     }
-    pub fn forked_tracee(&self) -> Result<i64, LinuxErrno> {
+    pub fn forked_tracee(&self, _options: u64, _seized: bool) -> Result<i64, LinuxErrno> {
         Err(ENOSYS)
     }
     pub fn exiting(&self, _status: i32) {}

@@ -297,6 +297,7 @@ pub fn catch_thread_kicks() {
 /// process stops for them), so that one sent as soon as the tracer's PTRACE_SEIZE returns
 /// (strace's SIGCONT to the child it seized while stopped) reaches the guest rather than
 /// the host's default action.
+#[cfg(target_os = "linux")]
 pub fn catch_defaults() {
     let Ok(mut classes) = CLASSES.lock() else { return };
     for sig in 1..=64i32 {

@@ -267,8 +267,9 @@ pub fn interrupt_stop(frame: &mut TrapFrame, interrupted: &mut Option<u64>) -> b
     if !INTERRUPT.swap(false, Ordering::Relaxed) || !traced() {
         return false;
     }
-    let sig = stop_showing_restart(frame, DebugEvent::Interrupt { signal: event_stop_signal() }, interrupted);
-    queue_resumed_signal(sig);
+    // A signal the tracer resumes with here is not delivered: Linux drops it at an event
+    // stop (do_jobctl_trap ignores ptrace_stop's answer).
+    let _ = stop_showing_restart(frame, DebugEvent::Interrupt { signal: event_stop_signal() }, interrupted);
     true
 }
 

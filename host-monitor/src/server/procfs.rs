@@ -83,7 +83,7 @@ fn open_host_proc(path: &[u8], flags: i32, mode: u32) -> Handled {
     full.extend_from_slice(path);
     let host_flags = crate::host::open_flags_to_host(flags)?;
     let full = super::fs::c_path(&full)?;
-    let fd: i32 = sys::openat(libc::AT_FDCWD, &full, host_flags, crate::host::open_mode_to_host(mode))?.into();
+    let fd: i32 = sys::openat(libc::AT_FDCWD, &full, host_flags, crate::host::open_mode_to_host(mode))?;
     // (A number left here after a close and reused names no such thread: harmless.)
     match (proc_number(first), &parts[..]) {
         (Some(pid), [_, b"task"]) if sys::runs_linuxrun(pid) => lock_task_dirs().insert(fd, pid),
