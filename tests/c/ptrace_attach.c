@@ -125,7 +125,8 @@ static void test_attach(void)
     wait_stop(pid, "attached_end");
 }
 
-/* SEIZE, INTERRUPT, then the restarted read skipped at its entry stop. */
+/* SEIZE, INTERRUPT in a blocking read, then the restarted read skipped at its entry
+ * stop. */
 static void test_seize_and_skip(void)
 {
     int ready[2], go[2];
@@ -135,9 +136,15 @@ static void test_seize_and_skip(void)
     int status = 0;
     check("seize_no_stop", waitpid(pid, &status, WNOHANG) == 0);
     expect_err("listen_running", ptrace(PTRACE_LISTEN, pid, 0, 0), ESRCH);
+    /* Well inside its read by now: the event stop shows the read cut short, as a signal
+     * stop would (orig_rax its number, rax -ERESTARTSYS), and the read runs again. */
+    usleep(200 * 1000);
     expect_ok("interrupt", ptrace(PTRACE_INTERRUPT, pid, 0, 0));
     status = wait_stop(pid, "interrupt_stop");
     check("event_stop", status >> 16 == PTRACE_EVENT_STOP);
+    struct user_regs_struct ir;
+    ptrace(PTRACE_GETREGS, pid, 0, &ir);
+    printf("interrupted_read: orig_rax %lld rax %lld\n", (long long)ir.orig_rax, (long long)ir.rax);
     struct syscall_info si;
     memset(&si, 0xff, sizeof si);
     long n = ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof si, &si);
