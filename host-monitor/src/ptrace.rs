@@ -75,6 +75,23 @@ fn socket_name(pid: i32) -> rustix::io::Result<SocketAddrUnix> {
     SocketAddrUnix::new_abstract_name(format!("linuxrun-ptrace.{pid}").as_bytes())
 }
 
+/// Where a would-be tracer waits while it wakes stopped process `pid` (`attach_handshake`).
+fn attacher_name(pid: i32) -> rustix::io::Result<SocketAddrUnix> {
+    SocketAddrUnix::new_abstract_name(format!("linuxrun-attach.{pid}").as_bytes())
+}
+
+/// In a process just woken from a stop: whether a would-be tracer woke it (it waits under
+/// `attacher_name`, and is one of ours: the same user or root, as may signal us).
+pub fn attacher_waiting() -> bool {
+    let Ok(fd) = seqpacket() else { return false };
+    let Ok(name) = attacher_name(std::process::id() as i32) else { return false };
+    if rustix::net::connect(&fd, &name).is_err() {
+        return false;
+    }
+    let Ok(cred) = rustix::net::sockopt::socket_peercred(&fd) else { return false };
+    cred.uid.is_root() || cred.uid == rustix::process::getuid()
+}
+
 fn seqpacket() -> rustix::io::Result<OwnedFd> {
     rustix::net::socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
 }
@@ -546,15 +563,27 @@ impl Ptrace {
         }
     }
 
+    /// A listening socket under `attacher_name(pid)`, held above the floor until dropped.
+    fn wait_under_name(&self, pid: i32) -> Option<HeldFd> {
+        let fd = self.above_floor(seqpacket().ok()?)?;
+        rustix::net::bind(&fd, &attacher_name(pid).ok()?).ok()?;
+        rustix::net::listen(&fd, 1).ok()?;
+        Some(fd)
+    }
+
     fn attach_handshake(&self, pid: i32, seize: bool, options: u64, stopped: bool) -> Option<OwnedFd> {
         let bell = if seize { abi_shared::debug::PTRACE_SEIZE_BELL } else { abi_shared::debug::PTRACE_ATTACH_BELL };
         let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
         let mut rung = std::time::Instant::now();
+        // A stopped process is told, when it wakes, that a request comes: our name is
+        // there while we wait (its monitor then waits for the request before its program
+        // runs on, whichever of its threads takes the signal).
+        let _waiting = stopped.then(|| self.wait_under_name(pid)).flatten();
         ring_with(pid, bell);
         if stopped {
             // Rung first: the request waits, queued, and is the first thing the woken
-            // monitor takes (before its program runs on). The SIGCONT carries a value its
-            // monitor knows as ours, so that the program does not see it.
+            // monitor takes. The SIGCONT carries a value its monitor knows as ours, so
+            // that the program does not see it.
             let value = libc::sigval { sival_ptr: abi_shared::debug::ATTACH_CONT as usize as *mut libc::c_void };
             // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
             unsafe { libc::sigqueue(pid, libc::SIGCONT, value) };

@@ -17,6 +17,9 @@ pub struct Reported {
 }
 
 pub fn note_doorbell(_pid: i32) {}
+pub fn attacher_waiting() -> bool {
+    false
+}
 
 impl Ptrace {
     pub fn set_floor(&self, _floor: i32) {}

@@ -261,12 +261,14 @@ pub fn note_sent_to_self(sig: i32) {
 /// again once a SIGCONT continued us. SIGSTOP stands in where the host lacks `sig`.
 pub fn stop_self(sig: i32) {
     let host_sig = host::host_signal_of(sig).unwrap_or(libc::SIGSTOP);
+    if host_sig == libc::SIGSTOP {
+        // SAFETY: raise takes no pointers.
+        unsafe { libc::raise(libc::SIGSTOP) };
+        await_attach_request();
+        return;
+    }
     // SAFETY: sigaction/pthread_sigmask/raise on our own process with valid structs.
     unsafe {
-        if host_sig == libc::SIGSTOP {
-            libc::raise(libc::SIGSTOP);
-            return;
-        }
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         let mut old: libc::sigaction = std::mem::zeroed();
@@ -277,6 +279,25 @@ pub fn stop_self(sig: i32) {
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(host_sig);
         libc::sigaction(host_sig, &old, std::ptr::null_mut());
+    }
+    await_attach_request();
+}
+
+/// Just woken from a stop: if a would-be tracer woke us (it waits under its name for us:
+/// ptrace.rs), its request, rung before the SIGCONT, may be in any of our threads' hands:
+/// wait until it is recorded, so that the guest takes it before its program runs on.
+fn await_attach_request() {
+    if !crate::ptrace::attacher_waiting() {
+        return;
+    }
+    let bit = 1u64 << (abi_shared::linux::signal::SIGSTOP - 1);
+    let p = PENDING.load(Ordering::SeqCst);
+    for _ in 0..200 {
+        // SAFETY: `attach` checked the word lies in guest RAM, mapped for the process.
+        if p.is_null() || unsafe { (*p).load(Ordering::SeqCst) } & bit != 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 

@@ -240,7 +240,9 @@ pub fn attach_requested(tracer: i32, seize: bool) {
 }
 
 /// `sender`'s PTRACE_INTERRUPT (of a seized tracee): stop at the next return to user
-/// mode, if `sender` is our tracer (anyone who may signal us could ring otherwise).
+/// mode, if `sender` is our tracer: a stray ring is not taken. (A forger is not stopped:
+/// a queued signal's sender pid is the sender's word, but the forger must be allowed to
+/// signal us.)
 pub fn interrupt_requested(sender: i32) {
     if traced() && SEIZED.load(Ordering::Relaxed) && sender == TRACER.load(Ordering::Relaxed) {
         INTERRUPT.store(true, Ordering::Relaxed);
