@@ -62,8 +62,18 @@ pub enum DebugEvent {
     Exit(i32),
     /// A traced process forked `child` (vfork: `vfork`) and the tracer asked for
     /// PTRACE_O_TRACEFORK/TRACEVFORK: the PTRACE_EVENT_FORK/VFORK stop of the parent. The
-    /// child starts traced by the same tracer, stopped by a SIGSTOP.
+    /// child starts traced by the same tracer with the parent's options, stopped by a
+    /// SIGSTOP, or by a PTRACE_EVENT_STOP (`Interrupt` with SIGTRAP) when the parent was
+    /// seized (and then seized too).
     Fork { child: i32, vfork: bool },
+    /// A seized tracee's PTRACE_EVENT_STOP, with `signal`: SIGTRAP after PTRACE_INTERRUPT,
+    /// as a seized tracee's new child, or when a SIGCONT ended a PTRACE_LISTEN; the stop
+    /// signal (SIGSTOP) while the process is in a group-stop (seized while stopped, or
+    /// interrupted before a SIGCONT came).
+    Interrupt { signal: i32 },
+    /// A vfork parent's wait for `child` ended (PTRACE_O_TRACEVFORKDONE):
+    /// PTRACE_EVENT_VFORK_DONE.
+    VforkDone { child: i32 },
 }
 
 /// What the debugger wants of a stopped thread.
@@ -112,6 +122,15 @@ pub enum DebugCommand {
         signal: i32,
         syscall: bool,
     },
+    /// PTRACE_SETSIGINFO: the siginfo (128 bytes) the signal of this signal-delivery-stop
+    /// is delivered with, if the tracer lets it through.
+    WriteSiginfo {
+        info: Vec<u8>,
+    },
+    /// PTRACE_LISTEN at a PTRACE_EVENT_STOP (no reply): stay stopped, not for the tracer
+    /// but as in a group-stop, until a SIGCONT comes or the tracer's PTRACE_INTERRUPT;
+    /// then stop again with a new `Interrupt` event.
+    Listen,
 }
 
 /// The most bytes one memory command moves (a request area holds it with room to spare).
@@ -134,6 +153,21 @@ pub enum PtraceMessage {
     /// The tracee ends with this wait status (sent when the tracer is not its parent,
     /// whose host wait would not see it).
     Exited { status: i32 },
+    /// PTRACE_ATTACH/SEIZE: the tracee's monitor asks the would-be tracer to read the
+    /// 8 bytes at `addr` of the tracee's host process (with the host's process_vm_readv,
+    /// which only a process the host lets ptrace it can do).
+    Challenge { addr: u64 },
+    /// The bytes read (the tracer's answer to `Challenge`), the options of a
+    /// PTRACE_SEIZE (0 for an attach), and whether the tracee was stopped (by a SIGSTOP
+    /// at its default action) when it was seized.
+    Proof { nonce: u64, options: u64, stopped: bool },
+    /// The tracee accepted the proof: it is traced from now on.
+    Accepted,
+    /// A child of a tracee whose tracer follows forks, to the tracer right after it
+    /// connected: the options it inherited from its parent, and whether it is seized (its
+    /// parent was). Linux's auto-attached child keeps both, and a tracer that seized does
+    /// not set the options again.
+    Inherited { options: u64, seized: bool },
 }
 
 /// The most bytes one encoded `PtraceMessage` takes (a memory command and its framing).
@@ -143,3 +177,22 @@ pub const MAX_PTRACE_MESSAGE: usize = MAX_DEBUG_IO as usize + 1024;
 /// this value by another process means "a tracee of yours has news", not a signal for the
 /// program.
 pub const PTRACE_DOORBELL: u64 = 0x6c72_7074_7261_6365; // "lrptrace"
+
+/// The `sigqueue` value with which a would-be tracer asks a linuxrun process to be attached
+/// (PTRACE_ATTACH), or seized (PTRACE_SEIZE), or a seized tracee to stop (PTRACE_INTERRUPT).
+pub const PTRACE_ATTACH_BELL: u64 = 0x6c72_7074_6174_7461; // "lrptatta"
+pub const PTRACE_SEIZE_BELL: u64 = 0x6c72_7074_7365_697a; // "lrptseiz"
+pub const PTRACE_INTERRUPT_BELL: u64 = 0x6c72_7074_696e_7472; // "lrptintr"
+
+/// The si_code with which the monitor leaves an attach request in SIGSTOP's host-signal
+/// slot (the host never catches SIGSTOP, so the slot is otherwise unused): the slot's pid is
+/// the would-be tracer's, its value 1 for a seize.
+pub const ATTACH_SI_CODE: i32 = -0x4c52;
+/// The si_code of a PTRACE_INTERRUPT left in SIGSTOP's slot.
+pub const INTERRUPT_SI_CODE: i32 = -0x4c53;
+/// The `sigqueue` value of the SIGCONT with which a would-be tracer's monitor wakes a
+/// stopped process so that its monitor can answer (the program does not see it).
+pub const ATTACH_CONT: u64 = 0x6c72_7074_636f_6e74; // "lrptcont"
+/// In the answer to `PtraceOp::Attached` (the options, otherwise): the tracee was stopped
+/// when seized, and starts traced in a PTRACE_EVENT_STOP with SIGSTOP, as Linux's does.
+pub const ATTACHED_WHILE_STOPPED: i64 = 1 << 40;

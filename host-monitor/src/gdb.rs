@@ -571,7 +571,11 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
             | DebugEvent::SyscallExit
             | DebugEvent::Exec
             | DebugEvent::Exit(_)
-            | DebugEvent::Fork { .. } => MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP },
+            | DebugEvent::Fork { .. }
+            | DebugEvent::Interrupt { .. }
+            | DebugEvent::VforkDone { .. } => {
+                MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP }
+            }
             DebugEvent::Signal(sig) => MultiThreadStopReason::SignalWithThread { tid: g, signal: gdb_signal(sig) },
         });
     }

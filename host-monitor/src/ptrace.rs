@@ -39,7 +39,13 @@ const PTRACE_O_TRACEEXEC: u64 = 0x10;
 const PTRACE_EVENT_FORK: i32 = 1;
 const PTRACE_EVENT_VFORK: i32 = 2;
 const PTRACE_EVENT_EXEC: i32 = 4;
+const PTRACE_EVENT_VFORK_DONE: i32 = 5;
 const PTRACE_EVENT_EXIT: i32 = 6;
+const PTRACE_EVENT_STOP: i32 = 128;
+const PTRACE_O_EXITKILL: u64 = 1 << 20;
+/// How long an attach waits for the tracee's monitor to answer (it answers when its guest
+/// next returns to user mode or ends a wait: a kick away).
+const ATTACH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Pids whose doorbell rang and that the tracer has not looked at yet (the signal handler
 /// fills them, so lock-free).
@@ -62,14 +68,28 @@ fn take_rung() -> Vec<i32> {
 
 /// Ring `pid`'s doorbell: our thread-kick signal with the doorbell value.
 fn ring(pid: i32) {
-    let Some(sig) = crate::host::sys::thread_kick_signal() else { return };
-    let value = libc::sigval { sival_ptr: PTRACE_DOORBELL as usize as *mut libc::c_void };
-    // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
-    unsafe { libc::sigqueue(pid, sig, value) };
+    ring_with(pid, PTRACE_DOORBELL);
 }
 
 fn socket_name(pid: i32) -> rustix::io::Result<SocketAddrUnix> {
     SocketAddrUnix::new_abstract_name(format!("linuxrun-ptrace.{pid}").as_bytes())
+}
+
+/// Where a would-be tracer waits while it wakes stopped process `pid` (`attach_handshake`).
+fn attacher_name(pid: i32) -> rustix::io::Result<SocketAddrUnix> {
+    SocketAddrUnix::new_abstract_name(format!("linuxrun-attach.{pid}").as_bytes())
+}
+
+/// In a process just woken from a stop: whether a would-be tracer woke it (it waits under
+/// `attacher_name`, and is one of ours: the same user or root, as may signal us).
+pub fn attacher_waiting() -> bool {
+    let Ok(fd) = seqpacket() else { return false };
+    let Ok(name) = attacher_name(std::process::id() as i32) else { return false };
+    if rustix::net::connect(&fd, &name).is_err() {
+        return false;
+    }
+    let Ok(cred) = rustix::net::sockopt::socket_peercred(&fd) else { return false };
+    cred.uid.is_root() || cred.uid == rustix::process::getuid()
 }
 
 fn seqpacket() -> rustix::io::Result<OwnedFd> {
@@ -118,6 +138,9 @@ struct TraceeSide {
     tracer: i32,
     listener: HeldFd,
     conn: Option<HeldFd>,
+    /// A followed fork's child: the options and seized state it inherited, told to the
+    /// tracer once it connects (`PtraceMessage::Inherited`).
+    inherited: Option<(u64, bool)>,
 }
 
 /// A stop of a tracee, as its tracer's monitor keeps it.
@@ -140,12 +163,23 @@ struct Tracee {
     exited: Option<i32>,
     /// Its connection has ended.
     closed: bool,
+    /// Traced by PTRACE_SEIZE (PTRACE_INTERRUPT and LISTEN apply; exec sends no SIGTRAP).
+    seized: bool,
 }
 
 impl Tracee {
     fn new(conn: HeldFd, pid: i32) -> Tracee {
         let host_child = host_parent(pid) == Some(std::process::id() as i32);
-        Tracee { conn, stop: None, options: 0, syscall_stops: false, host_child, exited: None, closed: false }
+        Tracee {
+            conn,
+            stop: None,
+            options: 0,
+            syscall_stops: false,
+            host_child,
+            exited: None,
+            closed: false,
+            seized: false,
+        }
     }
 
     /// Still worth keeping: connected, or ended with an end to report.
@@ -210,10 +244,15 @@ impl Ptrace {
         lock(&self.expected).clear();
     }
 
-    /// In a child forked by a tracee whose tracer follows forks: be its tracee too.
-    pub fn forked_tracee(&self) -> Result<i64, LinuxErrno> {
+    /// In a child forked by a tracee whose tracer follows forks: be its tracee too, with
+    /// the parent's options and seized state (which the tracer hears when it connects).
+    pub fn forked_tracee(&self, options: u64, seized: bool) -> Result<i64, LinuxErrno> {
         let tracer = lock(&self.inherited_tracer).take().ok_or(errno::ESRCH as LinuxErrno)?;
-        self.listen_for(tracer)
+        self.listen_for(tracer)?;
+        if let Some(side) = lock(&self.tracee).as_mut() {
+            side.inherited = Some((options, seized));
+        }
+        Ok(0)
     }
 
     /// Bind our socket for `tracer` to connect to.
@@ -223,13 +262,20 @@ impl Ptrace {
         let name = socket_name(std::process::id() as i32).map_err(eperm)?;
         rustix::net::bind(&listener, &name).map_err(eperm)?;
         rustix::net::listen(&listener, 1).map_err(eperm)?;
-        *lock(&self.tracee) = Some(TraceeSide { tracer, listener, conn: None });
+        *lock(&self.tracee) = Some(TraceeSide { tracer, listener, conn: None, inherited: None });
         Ok(0)
     }
 
     /// The program ends with wait status `status`: a tracer that is not our parent hears
     /// it from us (the host tells only the parent).
     pub fn exiting(&self, status: i32) {
+        // PTRACE_O_EXITKILL: our tracees die with us.
+        for (&pid, t) in lock(&self.tracees).iter() {
+            if t.options & PTRACE_O_EXITKILL != 0 && !t.closed {
+                // SAFETY: kill takes no pointers.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
         let guard = lock(&self.tracee);
         let Some(side) = guard.as_ref() else { return };
         let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
@@ -272,6 +318,11 @@ impl Ptrace {
         let side = guard.as_mut()?;
         if side.conn.is_none() {
             side.conn = accept_tracer(side).and_then(|c| self.above_floor(c));
+            if let (Some(conn), Some((options, seized))) = (side.conn.as_ref(), side.inherited.take()) {
+                if !send(conn, &PtraceMessage::Inherited { options, seized }) {
+                    side.conn = None;
+                }
+            }
         }
         let answer = report_stop(side, event, regs);
         if answer.is_none() {
@@ -382,7 +433,10 @@ impl Ptrace {
             // The exit status as wait reports it; the former thread id (one thread: the pid).
             DebugEvent::Exit(code) => ((code & 0xff) << 8) as u64,
             DebugEvent::Exec => pid as u64,
-            DebugEvent::Fork { child, .. } => child as u64,
+            DebugEvent::Fork { child, .. } | DebugEvent::VforkDone { child } => child as u64,
+            // Linux's PTRACE_EVENTMSG_SYSCALL_ENTRY / _EXIT.
+            DebugEvent::SyscallEntry => 1,
+            DebugEvent::SyscallExit => 2,
             _ => 0,
         };
         let mut data = s.regs.clone();
@@ -438,10 +492,279 @@ impl Ptrace {
     /// PTRACE_DETACH: resume with `signal`, then close the connection (the tracee's
     /// monitor finds it closed at its next stop and runs on untraced).
     pub fn detach(&self, pid: i32, signal: i32) -> Result<(), LinuxErrno> {
+        // Options end with the tracing (PTRACE_O_EXITKILL must not fire later).
+        self.command(pid, DebugCommand::SetPtraceOptions { options: 0 })?;
         self.command(pid, DebugCommand::Resume { step: false, signal, syscall: false })?;
         lock(&self.tracees).remove(&pid);
         Ok(())
     }
+}
+
+impl Ptrace {
+    /// PTRACE_ATTACH / PTRACE_SEIZE of `pid` (docs/debugging.md, "Attaching"): ring the
+    /// tracee's monitor with an attach request, connect to the socket it then binds, and
+    /// prove that the host lets us ptrace it by reading the secret it names in its memory
+    /// with the host's process_vm_readv (the host's own ptrace access check, Yama
+    /// included).
+    pub fn attach(&self, pid: i32, seize: bool, options: u64) -> Result<i64, LinuxErrno> {
+        let (esrch, eperm) = (errno::ESRCH as LinuxErrno, errno::EPERM as LinuxErrno);
+        let target = rustix::process::Pid::from_raw(pid).ok_or(esrch)?;
+        match rustix::process::test_kill_process(target) {
+            Err(rustix::io::Errno::SRCH) => return Err(esrch),
+            // Not ours to signal: not ours to trace either.
+            Err(_) => return Err(eperm),
+            Ok(()) => {}
+        }
+        if pid == std::process::id() as i32 || lock(&self.tracees).contains_key(&pid) {
+            return Err(eperm);
+        }
+        if thread_group(pid).is_some_and(|tgid| tgid != pid) && crate::host::sys::runs_linuxrun(pid) {
+            // One of another monitor's own threads (its worker, its vCPUs), which its
+            // /proc/PID/task lists: no Linux thread to the program (gdb tries each).
+            return Err(esrch);
+        }
+        // A native process has no monitor to carry its stops (and would need a host
+        // ptrace of it): refused as a process we may not trace.
+        if !crate::host::sys::runs_linuxrun(pid) {
+            return Err(eperm);
+        }
+        // Stopped (a stop signal at its default action stops the host process): its monitor
+        // cannot answer until it is woken (docs/debugging.md, "Attaching").
+        let stopped = host_state(pid) == Some('T');
+        let conn = self.attach_handshake(pid, seize, options, stopped).ok_or(eperm)?;
+        let conn = self.above_floor(conn).ok_or(eperm)?;
+        let mut t = Tracee::new(conn, pid);
+        t.options = options;
+        t.seized = seize;
+        lock(&self.tracees).insert(pid, t);
+        if seize && stopped {
+            self.await_first_stop(pid);
+        }
+        Ok(0)
+    }
+
+    /// Linux's PTRACE_SEIZE of a stopped process returns once the tracee is in its
+    /// PTRACE_EVENT_STOP (a SIGCONT sent next, as strace sends one, comes after it): wait
+    /// for that stop to arrive, for a few seconds at most.
+    fn await_first_stop(&self, pid: i32) {
+        let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
+        while std::time::Instant::now() < deadline {
+            let conn = {
+                let mut tracees = lock(&self.tracees);
+                let Some(t) = tracees.get_mut(&pid) else { return };
+                take_messages(t);
+                if t.stop.is_some() || t.closed {
+                    return;
+                }
+                t.conn.try_clone()
+            };
+            let Ok(conn) = conn else { return };
+            readable_soon(&conn);
+        }
+    }
+
+    /// A listening socket under `attacher_name(pid)`, held above the floor until dropped.
+    fn wait_under_name(&self, pid: i32) -> Option<HeldFd> {
+        let fd = self.above_floor(seqpacket().ok()?)?;
+        rustix::net::bind(&fd, &attacher_name(pid).ok()?).ok()?;
+        rustix::net::listen(&fd, 1).ok()?;
+        Some(fd)
+    }
+
+    fn attach_handshake(&self, pid: i32, seize: bool, options: u64, stopped: bool) -> Option<OwnedFd> {
+        let bell = if seize { abi_shared::debug::PTRACE_SEIZE_BELL } else { abi_shared::debug::PTRACE_ATTACH_BELL };
+        let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
+        let mut rung = std::time::Instant::now();
+        // A stopped process is told, when it wakes, that a request comes: our name is
+        // there while we wait (its monitor then waits for the request before its program
+        // runs on, whichever of its threads takes the signal).
+        let _waiting = stopped.then(|| self.wait_under_name(pid)).flatten();
+        ring_with(pid, bell);
+        if stopped {
+            // Rung first: the request waits, queued, and is the first thing the woken
+            // monitor takes. The SIGCONT carries a value its monitor knows as ours, so
+            // that the program does not see it.
+            let value = libc::sigval { sival_ptr: abi_shared::debug::ATTACH_CONT as usize as *mut libc::c_void };
+            // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
+            unsafe { libc::sigqueue(pid, libc::SIGCONT, value) };
+        }
+        // Its monitor binds the socket when its guest takes the request.
+        let conn = loop {
+            if let Some(c) = connect_to_tracee(pid) {
+                break c;
+            }
+            let now = std::time::Instant::now();
+            if now > deadline {
+                return None;
+            }
+            if now - rung > std::time::Duration::from_millis(500) {
+                // A request that came while the program was between two looks at its
+                // signals is taken at the next; ring again all the same.
+                ring_with(pid, bell);
+                rung = now;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let addr = match recv_within(&conn, deadline)? {
+            PtraceMessage::Challenge { addr } => addr,
+            _ => return None,
+        };
+        let nonce = read_host_word(pid, addr)?;
+        if !send(&conn, &PtraceMessage::Proof { nonce, options, stopped }) {
+            return None;
+        }
+        matches!(recv_within(&conn, deadline)?, PtraceMessage::Accepted).then_some(conn)
+    }
+
+    /// In the tracee: `tracer` asks to trace us (the guest took its request). Wait for it
+    /// to connect (SO_PEERCRED: that very process), ask it to read a secret from our
+    /// memory, and accept it if it could: the host lets it ptrace us. `Ok(options)` (the
+    /// options of a seize), or EPERM.
+    pub fn attached(&self, tracer: i32) -> Result<i64, LinuxErrno> {
+        let eperm = errno::EPERM as LinuxErrno;
+        {
+            let mut guard = lock(&self.tracee);
+            match guard.as_ref() {
+                // A tracer that detached (or died) left its closed connection behind.
+                Some(side) if side.conn.as_ref().is_some_and(|c| connection_closed(c)) => *guard = None,
+                Some(_) => return Err(eperm),
+                None => {}
+            }
+        }
+        self.listen_for(tracer)?;
+        let result = self.accept_attacher(tracer);
+        let mut guard = lock(&self.tracee);
+        match (result, guard.as_mut()) {
+            (Some((conn, answer)), Some(side)) => {
+                side.conn = Some(conn);
+                Ok(answer)
+            }
+            _ => {
+                *guard = None;
+                Err(eperm)
+            }
+        }
+    }
+
+    /// The connection and the answer to the guest: the options, with
+    /// `ATTACHED_WHILE_STOPPED` when it was stopped.
+    fn accept_attacher(&self, tracer: i32) -> Option<(HeldFd, i64)> {
+        let deadline = std::time::Instant::now() + ATTACH_TIMEOUT;
+        let conn = {
+            let guard = lock(&self.tracee);
+            let side = guard.as_ref()?;
+            loop {
+                if std::time::Instant::now() > deadline {
+                    return None;
+                }
+                if !readable_soon(&side.listener) {
+                    continue;
+                }
+                let Ok(conn) = rustix::net::accept_with(&side.listener, SocketFlags::CLOEXEC) else { continue };
+                if peer_pid(&conn) == Some(tracer) {
+                    break conn;
+                }
+            }
+        };
+        let mut secret = [0u8; 8];
+        // SAFETY: getrandom writes at most 8 bytes into the buffer.
+        let n = unsafe { libc::getrandom(secret.as_mut_ptr().cast(), 8, 0) };
+        if n != 8 {
+            return None;
+        }
+        // Kept in our memory until the answer is in: the address is what we name.
+        let boxed = Box::new(u64::from_ne_bytes(secret));
+        let addr = std::ptr::addr_of!(*boxed) as u64;
+        if !send(&conn, &PtraceMessage::Challenge { addr }) {
+            return None;
+        }
+        let PtraceMessage::Proof { nonce, options, stopped } = recv_within(&conn, deadline)? else { return None };
+        if nonce != *boxed {
+            return None;
+        }
+        // Before the tracer hears it is accepted: a signal it sends next must reach the
+        // guest, as any signal to a traced process does.
+        crate::signals::catch_defaults();
+        if !send(&conn, &PtraceMessage::Accepted) {
+            return None;
+        }
+        let flag = if stopped { abi_shared::debug::ATTACHED_WHILE_STOPPED } else { 0 };
+        Some((self.above_floor(conn)?, (options & 0xffff_ffff) as i64 | flag))
+    }
+
+    /// PTRACE_INTERRUPT: a seized tracee of ours stops with PTRACE_EVENT_STOP (nothing
+    /// when it is stopped already).
+    pub fn interrupt(&self, pid: i32) -> Result<i64, LinuxErrno> {
+        self.collect();
+        let tracees = lock(&self.tracees);
+        let t = tracees.get(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
+        if !t.seized {
+            return Err(errno::EIO as LinuxErrno);
+        }
+        if t.stop.is_none() {
+            ring_with(pid, abi_shared::debug::PTRACE_INTERRUPT_BELL);
+        }
+        Ok(0)
+    }
+
+    /// PTRACE_LISTEN: only at a seized tracee's PTRACE_EVENT_STOP. The tracee stays
+    /// stopped, no longer for us (our requests get ESRCH, as Linux's do) but as in a
+    /// group-stop: a SIGCONT, or our PTRACE_INTERRUPT, makes it stop again with a new
+    /// PTRACE_EVENT_STOP, which our wait reports (its guest waits for them: signal/debug.rs).
+    pub fn listen(&self, pid: i32) -> Result<i64, LinuxErrno> {
+        self.collect();
+        let mut tracees = lock(&self.tracees);
+        let t = tracees.get_mut(&pid).filter(|t| !t.closed).ok_or(errno::ESRCH as LinuxErrno)?;
+        let stop = t.stop.as_ref().ok_or(errno::ESRCH as LinuxErrno)?;
+        if !t.seized || !matches!(stop.event, DebugEvent::Interrupt { .. }) {
+            return Err(errno::EIO as LinuxErrno);
+        }
+        if !send(&t.conn, &PtraceMessage::Command(DebugCommand::Listen)) {
+            tracees.remove(&pid);
+            return Err(errno::ESRCH as LinuxErrno);
+        }
+        t.stop = None;
+        Ok(0)
+    }
+}
+
+/// Queue our thread-kick signal to `pid` with `value` (a doorbell or an attach request).
+fn ring_with(pid: i32, value: u64) {
+    let Some(sig) = crate::host::sys::thread_kick_signal() else { return };
+    let value = libc::sigval { sival_ptr: value as usize as *mut libc::c_void };
+    // SAFETY: sigqueue takes no pointers of ours beyond the value, passed by value.
+    unsafe { libc::sigqueue(pid, sig, value) };
+}
+
+/// The next message before `deadline`.
+fn recv_within(conn: &OwnedFd, deadline: std::time::Instant) -> Option<PtraceMessage> {
+    while std::time::Instant::now() < deadline {
+        if readable_soon(conn) {
+            return recv(conn, true).ok().flatten();
+        }
+    }
+    None
+}
+
+/// Whether the peer of `conn` has gone (a readable end with nothing to read).
+fn connection_closed(conn: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(conn, PollFlags::IN)];
+    let zero = rustix::time::Timespec { tv_sec: 0, tv_nsec: 0 };
+    match poll(&mut fds, Some(&zero)) {
+        Ok(n) if n > 0 => fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR),
+        _ => false,
+    }
+}
+
+/// 8 bytes at `addr` of host process `pid`, if the host lets us read them (it checks that
+/// we may ptrace `pid`).
+fn read_host_word(pid: i32, addr: u64) -> Option<u64> {
+    let mut word = [0u8; 8];
+    let local = libc::iovec { iov_base: word.as_mut_ptr().cast(), iov_len: 8 };
+    let remote = libc::iovec { iov_base: addr as usize as *mut libc::c_void, iov_len: 8 };
+    // SAFETY: one local iovec of 8 bytes we own; the remote one is the host's to check.
+    let n = unsafe { libc::process_vm_readv(pid, &local, 1, &remote, 1, 0) };
+    (n == 8).then(|| u64::from_ne_bytes(word))
 }
 
 /// The wait status of a stop, as Linux reports it to the tracer.
@@ -453,9 +776,23 @@ fn stop_status(event: DebugEvent, options: u64) -> i32 {
         DebugEvent::Exit(_) => SIGTRAP | PTRACE_EVENT_EXIT << 8,
         DebugEvent::Fork { vfork: false, .. } => SIGTRAP | PTRACE_EVENT_FORK << 8,
         DebugEvent::Fork { vfork: true, .. } => SIGTRAP | PTRACE_EVENT_VFORK << 8,
+        DebugEvent::VforkDone { .. } => SIGTRAP | PTRACE_EVENT_VFORK_DONE << 8,
+        DebugEvent::Interrupt { signal } => signal | PTRACE_EVENT_STOP << 8,
         _ => SIGTRAP,
     };
     sig << 8 | 0x7f
+}
+
+/// The state letter of host process `pid` (R, S, T, ...), from /proc/PID/stat.
+fn host_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().next()?.chars().next()
+}
+
+/// The thread group (process) host thread `tid` belongs to.
+fn thread_group(tid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("Tgid:")).and_then(|v| v.trim().parse().ok())
 }
 
 fn host_pgid(pid: i32) -> Option<i32> {
@@ -531,13 +868,19 @@ fn take_messages(t: &mut Tracee) {
             Ok(Some(PtraceMessage::Stop { event: DebugEvent::Exec, .. })) if t.options & PTRACE_O_TRACEEXEC == 0 => {
                 // Without PTRACE_O_TRACEEXEC Linux reports no exec stop but sends the
                 // tracee a SIGTRAP, which stops it when delivered (after its
-                // syscall-exit-stop): resume it with that very signal.
-                let resume = DebugCommand::Resume { step: false, signal: SIGTRAP, syscall: t.syscall_stops };
+                // syscall-exit-stop): resume it with that very signal. A seized tracee
+                // gets none.
+                let signal = if t.seized { 0 } else { SIGTRAP };
+                let resume = DebugCommand::Resume { step: false, signal, syscall: t.syscall_stops };
                 t.closed = !send(&t.conn, &PtraceMessage::Seen) || !send(&t.conn, &PtraceMessage::Command(resume));
             }
             Ok(Some(PtraceMessage::Stop { event, regs })) => {
                 t.stop = Some(Stop { event, regs, reported: false });
                 t.closed = !send(&t.conn, &PtraceMessage::Seen);
+            }
+            Ok(Some(PtraceMessage::Inherited { options, seized })) => {
+                t.options = options;
+                t.seized = seized;
             }
             Ok(Some(PtraceMessage::Exited { status })) => {
                 t.exited = Some(status);

@@ -17,6 +17,9 @@ pub struct Reported {
 }
 
 pub fn note_doorbell(_pid: i32) {}
+pub fn attacher_waiting() -> bool {
+    false
+}
 
 impl Ptrace {
     pub fn set_floor(&self, _floor: i32) {}
@@ -36,7 +39,7 @@ impl Ptrace {
     pub fn wait(&self, _pid: i32, _peek: bool) -> Option<Reported> {
         None
     }
-    pub fn forked_tracee(&self) -> Result<i64, LinuxErrno> {
+    pub fn forked_tracee(&self, _options: u64, _seized: bool) -> Result<i64, LinuxErrno> {
         Err(ENOSYS)
     }
     pub fn exiting(&self, _status: i32) {}
@@ -59,6 +62,18 @@ impl Ptrace {
         Err(ENOSYS)
     }
     pub fn detach(&self, _pid: i32, _signal: i32) -> Result<(), LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn attach(&self, _pid: i32, _seize: bool, _options: u64) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn attached(&self, _tracer: i32) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn interrupt(&self, _pid: i32) -> Result<i64, LinuxErrno> {
+        Err(ENOSYS)
+    }
+    pub fn listen(&self, _pid: i32) -> Result<i64, LinuxErrno> {
         Err(ENOSYS)
     }
 }

@@ -261,12 +261,14 @@ pub fn note_sent_to_self(sig: i32) {
 /// again once a SIGCONT continued us. SIGSTOP stands in where the host lacks `sig`.
 pub fn stop_self(sig: i32) {
     let host_sig = host::host_signal_of(sig).unwrap_or(libc::SIGSTOP);
+    if host_sig == libc::SIGSTOP {
+        // SAFETY: raise takes no pointers.
+        unsafe { libc::raise(libc::SIGSTOP) };
+        await_attach_request();
+        return;
+    }
     // SAFETY: sigaction/pthread_sigmask/raise on our own process with valid structs.
     unsafe {
-        if host_sig == libc::SIGSTOP {
-            libc::raise(libc::SIGSTOP);
-            return;
-        }
         let mut dfl: libc::sigaction = std::mem::zeroed();
         dfl.sa_sigaction = libc::SIG_DFL;
         let mut old: libc::sigaction = std::mem::zeroed();
@@ -277,6 +279,25 @@ pub fn stop_self(sig: i32) {
         libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
         libc::raise(host_sig);
         libc::sigaction(host_sig, &old, std::ptr::null_mut());
+    }
+    await_attach_request();
+}
+
+/// Just woken from a stop: if a would-be tracer woke us (it waits under its name for us:
+/// ptrace.rs), its request, rung before the SIGCONT, may be in any of our threads' hands:
+/// wait until it is recorded, so that the guest takes it before its program runs on.
+fn await_attach_request() {
+    if !crate::ptrace::attacher_waiting() {
+        return;
+    }
+    let bit = 1u64 << (abi_shared::linux::signal::SIGSTOP - 1);
+    let p = PENDING.load(Ordering::SeqCst);
+    for _ in 0..200 {
+        // SAFETY: `attach` checked the word lies in guest RAM, mapped for the process.
+        if p.is_null() || unsafe { (*p).load(Ordering::SeqCst) } & bit != 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
@@ -289,6 +310,27 @@ pub fn catch_thread_kicks() {
     // Darwin's kick signal (SIGEMT) has no Linux counterpart: caught all the same.
     if let (true, Some(sig)) = (caught, host::linux_signal_of(kick)) {
         classes[sig as usize] = Some(Class::Catch);
+    }
+}
+
+/// A tracer is being accepted (ptrace.rs, `attached`): every signal left at its default
+/// action is caught from now on, as the guest asks once it knows it is traced (a traced
+/// process stops for them), so that one sent as soon as the tracer's PTRACE_SEIZE returns
+/// (strace's SIGCONT to the child it seized while stopped) reaches the guest rather than
+/// the host's default action.
+#[cfg(target_os = "linux")]
+pub fn catch_defaults() {
+    let Ok(mut classes) = CLASSES.lock() else { return };
+    for sig in 1..=64i32 {
+        let unblockable = sig == abi_shared::linux::signal::SIGKILL || sig == abi_shared::linux::signal::SIGSTOP;
+        let Some(host_sig) = host::host_signal_of(sig).filter(|_| !unblockable) else { continue };
+        if !matches!(classes[sig as usize], None | Some(Class::Default)) {
+            continue;
+        }
+        if set_host_action(host_sig, Class::Catch) {
+            classes[sig as usize] = Some(Class::Catch);
+            CAUGHT.fetch_or(1u64 << (sig - 1), Ordering::SeqCst);
+        }
     }
 }
 
@@ -373,6 +415,27 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
         }
         return;
     }
+    if let Some(code) = attach_request(host_sig, code, value) {
+        // Another monitor's PTRACE_ATTACH/SEIZE/INTERRUPT of our program: left in SIGSTOP's
+        // slot (the host never catches SIGSTOP) for the guest, which asks us to check the
+        // would-be tracer (ptrace.rs) before it takes it.
+        let seize = u64::from(value == abi_shared::debug::PTRACE_SEIZE_BELL);
+        record(&HostSignalInfo { signo: abi_shared::linux::signal::SIGSTOP, code, pid, uid, value: seize, pad: 0 });
+        stop_vcpu();
+        // SAFETY: pthread_self is async-signal-safe.
+        let me = unsafe { libc::pthread_self() } as usize;
+        for t in [&VCPU_THREAD, &WORKER_THREAD] {
+            if t.load(Ordering::SeqCst) != me {
+                kick(t, host_sig);
+            }
+        }
+        return;
+    }
+    if host_sig == libc::SIGCONT && value == abi_shared::debug::ATTACH_CONT {
+        // A would-be tracer's monitor woke us from a stop to take its request (ptrace.rs):
+        // not the program's signal.
+        return;
+    }
     // SAFETY: getpid is async-signal-safe.
     if pid == unsafe { libc::getpid() } && code != SI_MESGQ {
         // Our own kick: interrupting whatever this thread was blocked in was the point (or
@@ -398,6 +461,23 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
 fn is_ptrace_doorbell(host_sig: libc::c_int, code: i32, value: u64) -> bool {
     const SI_QUEUE: i32 = abi_shared::linux::general::SI_QUEUE;
     code == SI_QUEUE && value == abi_shared::debug::PTRACE_DOORBELL && Some(host_sig) == host::sys::thread_kick_signal()
+}
+
+/// Whether a caught signal is another monitor's request to attach (ATTACH or SEIZE) or to
+/// interrupt (PTRACE_INTERRUPT): the si_code the guest finds it under in SIGSTOP's slot.
+fn attach_request(host_sig: libc::c_int, code: i32, value: u64) -> Option<i32> {
+    use abi_shared::debug::{
+        ATTACH_SI_CODE, INTERRUPT_SI_CODE, PTRACE_ATTACH_BELL, PTRACE_INTERRUPT_BELL, PTRACE_SEIZE_BELL,
+    };
+    const SI_QUEUE: i32 = abi_shared::linux::general::SI_QUEUE;
+    if code != SI_QUEUE || Some(host_sig) != host::sys::thread_kick_signal() {
+        return None;
+    }
+    match value {
+        PTRACE_ATTACH_BELL | PTRACE_SEIZE_BELL => Some(ATTACH_SI_CODE),
+        PTRACE_INTERRUPT_BELL => Some(INTERRUPT_SI_CODE),
+        _ => None,
+    }
 }
 
 /// A signal for the program from the monitor itself (`--gdb`'s Ctrl-C: SIGINT as a

@@ -468,3 +468,114 @@ fn gdb_under_linuxrun_debugs_a_program_under_linuxrun() {
     assert!(gdb.contains("$1 = (int *) 0x0"), "{gdb}");
     assert!(gdb.contains("Program received signal SIGSEGV, Segmentation fault."), "{gdb}");
 }
+
+/// A program that says "ready", then blocks reading its stdin and reports the count: the
+/// target of `strace -p` and `gdb -p`.
+const WAITER: &str = "#include <stdio.h>\n#include <unistd.h>\nint main(void) {\n    char buf[64];\n    \
+                      write(1, \"ready\\n\", 6);\n    long n = read(0, buf, sizeof buf);\n    \
+                      printf(\"got %ld\\n\", n);\n    return 0;\n}\n";
+
+/// Start `program` (under linuxrun when `under`) with piped stdin and stdout, and wait
+/// until it says it is ready: its pid is then the process to attach to.
+fn start_waiter(program: &Path, under: bool) -> (std::process::Child, BufReader<std::process::ChildStdout>) {
+    let mut cmd = if under {
+        let mut c = Command::new(linuxrun());
+        c.arg(program);
+        c
+    } else {
+        Command::new(program)
+    };
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("the waiter starts");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "ready\n");
+    (child, out)
+}
+
+/// Run `tracer` (under linuxrun when `under`) against the waiter, natively or under
+/// linuxrun like it (`PID` in `tracer` is its pid). With `attached`, the waiter gets its
+/// line once the tracer's stderr has a line holding it (the tracer is attached and lets
+/// it run); without, once the tracer is done. Returns the tracer's output (stdout, then
+/// stderr) and what the waiter printed after "ready".
+fn attach_to_waiter(program: &Path, under: bool, tracer: &[&str], attached: Option<&str>) -> (String, String) {
+    let (mut waiter, mut waiter_out) = start_waiter(program, under);
+    let pid = waiter.id().to_string();
+    let args: Vec<&str> = tracer.iter().map(|a| if *a == "PID" { pid.as_str() } else { a }).collect();
+    let mut cmd = if under { Command::new(linuxrun()) } else { Command::new(args[0]) };
+    cmd.args(if under { &args[..] } else { &args[1..] });
+    let mut t = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("tracer starts");
+    let mut err = BufReader::new(t.stderr.take().unwrap());
+    let mut seen = String::new();
+    if let Some(marker) = attached {
+        let mut line = String::new();
+        while !seen.contains(marker) {
+            line.clear();
+            if err.read_line(&mut line).unwrap() == 0 {
+                break;
+            }
+            seen.push_str(&line);
+        }
+    } else {
+        err.read_to_string(&mut seen).unwrap();
+    }
+    let mut stdin = waiter.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"hello\n").unwrap();
+    drop(stdin);
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    seen.push_str(&rest);
+    let mut out = String::new();
+    t.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    t.wait().unwrap();
+    let mut waited = String::new();
+    waiter_out.read_to_string(&mut waited).unwrap();
+    waiter.wait().unwrap();
+    (format!("{out}{seen}"), waited)
+}
+
+/// `strace -p PID` under linuxrun attaches to a program under linuxrun blocked in a read
+/// (PTRACE_SEIZE and PTRACE_INTERRUPT, as strace does it) and prints what native strace
+/// prints attached to the same program run natively: the write after the read, the exit
+/// (the "Process N attached" line aside, whose pid differs).
+#[test]
+fn strace_p_under_linuxrun_attaches_to_a_program_under_linuxrun() {
+    if !kvm_available() {
+        return;
+    }
+    if Command::new("strace").arg("-V").output().is_err() {
+        skip("strace is not installed");
+        return;
+    }
+    let exe = support::build_with("strace_waiter", WAITER, &["-static"]);
+    // Only the write: whether the read shows depends on whether the line came before the
+    // interrupt took effect (natively too).
+    let tracer = ["/usr/bin/strace", "-e", "trace=write", "-p", "PID"];
+    let calls = |out: &str| out.lines().filter(|l| !l.contains(" attached")).collect::<Vec<_>>().join("\n");
+    let (want, want_out) = attach_to_waiter(&exe, false, &tracer, Some(" attached"));
+    if !want.contains("+++ exited with 0 +++") {
+        skip("native strace cannot attach here (ptrace not permitted?)");
+        return;
+    }
+    let (got, got_out) = attach_to_waiter(&exe, true, &tracer, Some(" attached"));
+    assert!(got.contains(" attached"), "{got}");
+    assert_eq!(calls(&got), calls(&want), "native:\n{want}\nlinuxrun:\n{got}");
+    assert_eq!(got_out, "got 6\n");
+    assert_eq!(want_out, "got 6\n");
+}
+
+/// `gdb -p PID` under linuxrun attaches to a program under linuxrun (PTRACE_ATTACH and
+/// its SIGSTOP), shows where it waits, and detaches; the program then runs on.
+#[test]
+fn gdb_p_under_linuxrun_attaches_to_a_program_under_linuxrun() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_waiter", WAITER, &["-static"]);
+    let exe_s = exe.to_str().unwrap();
+    let tracer = ["/usr/bin/gdb", "-nx", "-batch", "-ex", "bt", "-ex", "detach", exe_s, "PID"];
+    let (got, waited) = attach_to_waiter(&exe, true, &tracer, None);
+    assert!(has_line(&got, &["#1  ", " in main () at ", "gdb_waiter.c:6"]), "{got}");
+    assert!(has_line(&got, &["[Inferior 1 (process ", ") detached]"]), "{got}");
+    assert_eq!(waited, "got 6\n", "{got}");
+}

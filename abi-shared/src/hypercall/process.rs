@@ -55,6 +55,18 @@ pub enum PtraceOp {
     /// PTRACE_DETACH: resume with `signal` and end the tracing.
     Detach { signal: i32 },
     /// In a child forked by a tracee whose tracer asked for fork events: be traced by the
-    /// parent's tracer. `Ret(0)`, or an error (the child then runs untraced).
-    ForkedTracee,
+    /// parent's tracer, with the parent's `options`, seized if the parent was. `Ret(0)`,
+    /// or an error (the child then runs untraced).
+    ForkedTracee { options: u64, seized: bool },
+    /// PTRACE_ATTACH (`seize` false) or PTRACE_SEIZE (with its options) of process `pid`:
+    /// the tracer's monitor rings the tracee's and proves it may trace it (docs/debugging.md).
+    /// `Ret(0)`, or -ESRCH / -EPERM as Linux answers.
+    Attach { seize: bool, options: u64 },
+    /// In the tracee, told by its monitor that `tracer` asks to attach: accept it if it
+    /// proves it may trace us. `Ret(0)` when now traced by it.
+    Attached { tracer: i32, seize: bool },
+    /// PTRACE_INTERRUPT of a seized tracee: `Ret(0)`; -ESRCH when it is not ours.
+    Interrupt,
+    /// PTRACE_LISTEN at a seized tracee's event stop: `Ret(0)`; -EIO otherwise.
+    Listen,
 }

@@ -10,7 +10,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use abi_shared::debug::{DebugCommand, DebugEvent, DebugRegs, MAX_DEBUG_IO};
 use abi_shared::hypercall::{ControlRequest, Request, Response};
@@ -27,6 +27,7 @@ const RFLAGS_TF: u64 = 0x100;
 /// RFLAGS bits a debugger may change (those sigreturn lets user code change).
 const USER_RFLAGS: u64 = 0x0000_0001 | 0x4 | 0x10 | 0x40 | 0x80 | 0x100 | 0x400 | 0x800 | 0x4_0000 | 0x1_0000;
 const INT3: u8 = 0xcc;
+const SIGTRAP: i32 = abi_shared::linux::general::SIGTRAP as i32;
 
 /// A debugger is attached (BootInfo flag); cleared for good when the monitor stops
 /// answering as one (gdb went away) and in a forked child.
@@ -38,6 +39,25 @@ static PTRACE_OPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::Atomi
 const PTRACE_O_TRACEEXIT: u64 = 0x40;
 const PTRACE_O_TRACEFORK: u64 = 0x2;
 const PTRACE_O_TRACEVFORK: u64 = 0x4;
+const PTRACE_O_TRACEVFORKDONE: u64 = 0x20;
+const PTRACE_O_EXITKILL: u64 = 1 << 20;
+/// Traced by PTRACE_SEIZE: an exec makes no SIGTRAP, PTRACE_INTERRUPT may stop us.
+static SEIZED: AtomicBool = AtomicBool::new(false);
+/// A PTRACE_EVENT_STOP waits for the next return to user mode: after PTRACE_INTERRUPT, in
+/// a seized tracee's new child, after a seize while stopped, and after a SIGCONT (Linux's
+/// JOBCTL_TRAP_NOTIFY: a seized tracee reports a SIGCONT with an event stop, and one that
+/// listens, PTRACE_LISTEN, waits for it). Any event stop takes it.
+static INTERRUPT: AtomicBool = AtomicBool::new(false);
+/// The stop signal of the group-stop a seized tracee is in (seized while stopped), until a
+/// SIGCONT; 0 none. Its event stops show it, SIGTRAP otherwise, as Linux's do.
+static GROUP_STOP: AtomicI32 = AtomicI32::new(0);
+/// The pid of the process that attached or seized us: a PTRACE_INTERRUPT from anyone else
+/// is not taken. A followed fork's child keeps it (its copy of this memory).
+static TRACER: AtomicI32 = AtomicI32::new(0);
+/// Per vCPU: orig_rax as the tracer left it at a syscall-enter-stop (SETREGS may change
+/// the number, or set it to -1 to skip the call).
+static ORIG_RAX: [core::sync::atomic::AtomicU64; MAX_VCPUS as usize] =
+    [const { core::sync::atomic::AtomicU64::new(u64::MAX) }; MAX_VCPUS as usize];
 /// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
 static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
 /// Per vCPU: the tracer asked for a single step at a syscall-exit-stop, which steps the
@@ -105,7 +125,17 @@ pub fn syscall_stops() -> bool {
 
 /// The debugger went away (or detached): run on as if never stopped.
 fn forget_debugger() {
+    if PTRACED.load(Ordering::Relaxed) && PTRACE_OPTIONS.load(Ordering::Relaxed) & PTRACE_O_EXITKILL != 0 {
+        // PTRACE_O_EXITKILL: the tracer is gone (a tracer that detached cleared the
+        // options first, as Linux's detach does).
+        let sig = abi_shared::linux::general::SIGKILL as i32;
+        let pid = crate::task::pid();
+        crate::hypercall::call_ret(&Request::Proc(abi_shared::hypercall::ProcRequest::Kill { pid, sig }));
+    }
     ACTIVE.store(false, Ordering::Relaxed);
+    SEIZED.store(false, Ordering::Relaxed);
+    INTERRUPT.store(false, Ordering::Relaxed);
+    GROUP_STOP.store(0, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
@@ -114,15 +144,22 @@ fn forget_debugger() {
 
 /// ptrace's syscall-enter-stop of syscall `nr`: the tracer sees orig_rax = nr and
 /// rax = -ENOSYS, as on Linux. A signal it resumes with is not delivered (Linux does not
-/// promise to either).
-pub fn syscall_entry_stop(frame: &mut TrapFrame, nr: u64) {
+/// promise to either). Returns the number to run, as the tracer left orig_rax: another
+/// call, or u64::MAX (-1) to skip it, the result then being the rax it left (-ENOSYS
+/// unless it set one).
+pub fn syscall_entry_stop(frame: &mut TrapFrame, nr: u64) -> u64 {
     let mut regs = regs_of(frame);
     regs.orig_rax = nr;
     regs.gprs[0] = -i64::from(abi_shared::linux::errno::ENOSYS) as u64;
-    let saved = frame.rax;
+    frame.rax = regs.gprs[0];
+    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
+    orig.store(nr, Ordering::Relaxed);
     let _ = stop_with(frame, DebugEvent::SyscallEntry, regs);
-    // The number stays the one the thread asked for (changing orig_rax is not supported).
-    frame.rax = saved;
+    let nr = orig.swap(u64::MAX, Ordering::Relaxed);
+    if nr != u64::MAX {
+        frame.rax = nr;
+    }
+    nr
 }
 
 /// ptrace's syscall-exit-stop: orig_rax = nr, rax the result (already in the frame).
@@ -160,6 +197,107 @@ pub fn fork_event(frame: &mut TrapFrame, child: i32, vfork: bool) {
     }
 }
 
+/// A vfork parent's wait for `child` is over: PTRACE_EVENT_VFORK_DONE with
+/// PTRACE_O_TRACEVFORKDONE.
+pub fn vfork_done_event(frame: &mut TrapFrame, child: i32) {
+    if traced() && PTRACE_OPTIONS.load(Ordering::Relaxed) & PTRACE_O_TRACEVFORKDONE != 0 {
+        let sig = stop(frame, DebugEvent::VforkDone { child });
+        queue_resumed_signal(sig);
+    }
+}
+
+/// Another process asks to trace this one (PTRACE_ATTACH, or PTRACE_SEIZE when `seize`);
+/// its monitor sent the request to ours, which checks that `tracer` may trace us under the
+/// host's rules and connects it. Then an attach stops us with a SIGSTOP from the tracer,
+/// as Linux's does; a seize does not stop us.
+pub fn attach_requested(tracer: i32, seize: bool) {
+    use abi_shared::hypercall::{ProcRequest, PtraceOp};
+    if active() && !traced() {
+        // Under `--gdb`: one debugger at a time (the asker gives up: EPERM).
+        return;
+    }
+    let op = PtraceOp::Attached { tracer, seize };
+    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op }));
+    if r < 0 {
+        return;
+    }
+    PTRACE_OPTIONS.store(r as u64 & 0xffff_ffff, Ordering::Relaxed);
+    SEIZED.store(seize, Ordering::Relaxed);
+    SYSCALL_STOPS.store(false, Ordering::Relaxed);
+    TRACER.store(tracer, Ordering::Relaxed);
+    become_traced();
+    if seize && r & abi_shared::debug::ATTACHED_WHILE_STOPPED != 0 {
+        // Seized while stopped: the stop goes on as a PTRACE_EVENT_STOP with SIGSTOP
+        // (Linux's seize re-traps a stopped task so), the group-stop until a SIGCONT.
+        GROUP_STOP.store(abi_shared::linux::general::SIGSTOP as i32, Ordering::Relaxed);
+        INTERRUPT.store(true, Ordering::Relaxed);
+    }
+    if !seize {
+        let me = crate::task::current();
+        let sig = abi_shared::linux::general::SIGSTOP as i32;
+        super::raise_thread(me, super::SigInfo::sent_by(sig, super::SI_USER, tracer, crate::task::uid()));
+    }
+}
+
+/// `sender`'s PTRACE_INTERRUPT (of a seized tracee): stop at the next return to user
+/// mode, if `sender` is our tracer: a stray ring is not taken. (A forger is not stopped:
+/// a queued signal's sender pid is the sender's word, but the forger must be allowed to
+/// signal us.)
+pub fn interrupt_requested(sender: i32) {
+    if traced() && SEIZED.load(Ordering::Relaxed) && sender == TRACER.load(Ordering::Relaxed) {
+        INTERRUPT.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A SIGCONT was sent to this process (Linux's prepare_signal): a group-stop is over, and
+/// a seized tracee makes a PTRACE_EVENT_STOP for it (the end of a PTRACE_LISTEN).
+pub fn continued() {
+    GROUP_STOP.store(0, Ordering::Relaxed);
+    if seized() {
+        INTERRUPT.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Whether a PTRACE_EVENT_STOP waits (a wait for a signal ends for it).
+pub fn interrupt_pending() -> bool {
+    INTERRUPT.load(Ordering::Relaxed)
+}
+
+/// Before returning to user mode: the PTRACE_EVENT_STOP that waits (`interrupted`: the
+/// syscall a signal cut short, shown as at a signal stop). Returns whether it stopped.
+pub fn interrupt_stop(frame: &mut TrapFrame, interrupted: &mut Option<u64>) -> bool {
+    if !INTERRUPT.swap(false, Ordering::Relaxed) || !traced() {
+        return false;
+    }
+    // A signal the tracer resumes with here is not delivered: Linux drops it at an event
+    // stop (do_jobctl_trap ignores ptrace_stop's answer).
+    let _ = stop_showing_restart(frame, DebugEvent::Interrupt { signal: event_stop_signal() }, interrupted);
+    true
+}
+
+/// The signal of a PTRACE_EVENT_STOP: the group-stop's, else SIGTRAP.
+fn event_stop_signal() -> i32 {
+    match GROUP_STOP.load(Ordering::Relaxed) {
+        0 => SIGTRAP,
+        s => s,
+    }
+}
+
+/// PTRACE_LISTEN: wait, without running, for what ends a listen on Linux: a SIGCONT (the
+/// monitor catches it for a traced process) or the tracer's PTRACE_INTERRUPT. Other
+/// signals stay pending, as in a group-stop; SIGKILL ends the process in the host.
+fn listen() {
+    super::wait::sleep_until(&|| {
+        super::host::take();
+        INTERRUPT.swap(false, Ordering::Relaxed)
+    });
+}
+
+/// Whether this process was seized (PTRACE_SEIZE) rather than attached.
+pub fn seized() -> bool {
+    SEIZED.load(Ordering::Relaxed) && traced()
+}
+
 /// The options to keep across a fork whose child the tracer follows.
 pub fn options() -> u64 {
     PTRACE_OPTIONS.load(Ordering::Relaxed)
@@ -167,15 +305,23 @@ pub fn options() -> u64 {
 
 /// In the child of a followed fork (after `forget_in_child`): traced by the parent's
 /// tracer with the parent's options, starting with a SIGSTOP as Linux's auto-attached
-/// children do. If the monitor cannot arrange it, the child runs untraced.
-pub fn become_forked_tracee(options: u64) {
+/// children do, or with a PTRACE_EVENT_STOP when the parent was seized (`seized`). If the
+/// monitor cannot arrange it, the child runs untraced.
+pub fn become_forked_tracee(options: u64, seized: bool) {
     use abi_shared::hypercall::{ProcRequest, PtraceOp};
-    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op: PtraceOp::ForkedTracee }));
+    let op = PtraceOp::ForkedTracee { options, seized };
+    let r = crate::hypercall::call_ret(&Request::Proc(ProcRequest::Ptrace { pid: 0, op }));
     if r != 0 {
         return;
     }
     PTRACE_OPTIONS.store(options, Ordering::Relaxed);
     become_traced();
+    if seized {
+        // Linux's auto-attached child of a seized tracee starts with a PTRACE_EVENT_STOP.
+        SEIZED.store(true, Ordering::Relaxed);
+        INTERRUPT.store(true, Ordering::Relaxed);
+        return;
+    }
     let me = crate::task::current();
     let sig = abi_shared::linux::general::SIGSTOP as i32;
     super::raise_thread(me, super::SigInfo::sent_by(sig, super::SI_USER, crate::task::pid(), crate::task::uid()));
@@ -207,6 +353,9 @@ pub fn forget_in_child(vfork: bool) {
     }
     ACTIVE.store(false, Ordering::Relaxed);
     PTRACED.store(false, Ordering::Relaxed);
+    SEIZED.store(false, Ordering::Relaxed);
+    INTERRUPT.store(false, Ordering::Relaxed);
+    GROUP_STOP.store(0, Ordering::Relaxed);
     SYSCALL_STOPS.store(false, Ordering::Relaxed);
     PTRACE_OPTIONS.store(0, Ordering::Relaxed);
     if vfork {
@@ -288,13 +437,55 @@ static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
 
 /// Signal `sig` is about to be delivered: the debugger sees it first and says which
 /// signal to deliver instead (0: none).
-pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &super::SigInfo) -> i32 {
+/// The siginfo may be replaced by the tracer (PTRACE_SETSIGINFO).
+///
+/// A syscall the signal cut short (`interrupted`) shows as at any stop before delivery
+/// (`stop_showing_restart`).
+pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &mut super::SigInfo, interrupted: &mut Option<u64>) -> i32 {
     if !active() {
         return sig;
     }
     *STOP_SIGINFO.lock() = Some(*info);
-    let chosen = stop(frame, DebugEvent::Signal(sig));
-    *STOP_SIGINFO.lock() = None;
+    let chosen = stop_showing_restart(frame, DebugEvent::Signal(sig), interrupted);
+    if let Some(new) = STOP_SIGINFO.lock().take() {
+        *info = new;
+    }
+    chosen
+}
+
+/// Linux's restart codes, as a stop before signal delivery shows them in rax.
+const ERESTARTSYS: u64 = -512i64 as u64;
+const ERESTARTNOINTR: u64 = -513i64 as u64;
+
+/// Stop for `event` before signals are delivered, a syscall a signal cut short
+/// (`interrupted`: restarted unless a handler without SA_RESTART runs, or always when it
+/// carries `ALWAYS_RESTART`) showing as on Linux: orig_rax its number, rax -ERESTARTSYS
+/// (-ERESTARTNOINTR for an always-restarted one). And as on Linux the registers decide
+/// after the stop: a restart is due when orig_rax is a number and rax one of those codes.
+/// So a tracer that sets orig_rax to -1 cancels it, and one that puts such registers back
+/// at a later stop brings it back (gdb does both around a `call` in a program stopped in
+/// a blocking read).
+fn stop_showing_restart(frame: &mut TrapFrame, event: DebugEvent, interrupted: &mut Option<u64>) -> i32 {
+    const EINTR: u64 = -(abi_shared::linux::errno::EINTR as i64) as u64;
+    const ALWAYS: u64 = super::ALWAYS_RESTART;
+    let shown = interrupted.map(|nr| {
+        frame.rax = if nr & ALWAYS != 0 { ERESTARTNOINTR } else { ERESTARTSYS };
+        nr & !ALWAYS
+    });
+    let mut regs = regs_of(frame);
+    regs.orig_rax = shown.unwrap_or(u64::MAX);
+    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
+    orig.store(regs.orig_rax, Ordering::Relaxed);
+    let chosen = stop_with(frame, event, regs);
+    let nr = orig.swap(u64::MAX, Ordering::Relaxed);
+    *interrupted = None;
+    if (frame.rax == ERESTARTSYS || frame.rax == ERESTARTNOINTR) && nr != u64::MAX {
+        // Restarted when no handler runs; a handler (without SA_RESTART, and unless the
+        // code says always) sees EINTR.
+        let always = if frame.rax == ERESTARTNOINTR { ALWAYS } else { 0 };
+        *interrupted = Some(nr | always);
+        frame.rax = EINTR;
+    }
     chosen
 }
 
@@ -343,6 +534,26 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
                 (true, Vec::new())
             }
             DebugCommand::ReadMaps => (true, maps()),
+            DebugCommand::Listen => {
+                // No reply: the tracer's next word comes with our next stop.
+                listen();
+                let mut again = regs_of(frame);
+                again.orig_rax =
+                    ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].load(Ordering::Relaxed);
+                let event = DebugEvent::Interrupt { signal: event_stop_signal() };
+                let regs = again.as_bytes();
+                answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs }));
+                continue;
+            }
+            DebugCommand::WriteSiginfo { info } => {
+                // At a signal-delivery-stop the signal goes with it; at other stops Linux
+                // keeps it for GETSIGINFO only, which is answered from the stop here.
+                let mut kept = STOP_SIGINFO.lock();
+                if let (Some(k), true) = (kept.as_mut(), info.len() == core::mem::size_of::<super::SigInfo>()) {
+                    *k = abi_shared::linux::pod_read_unaligned(&info);
+                }
+                (info.len() == core::mem::size_of::<super::SigInfo>(), Vec::new())
+            }
         };
         answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok, data: &data }));
     }
@@ -460,6 +671,10 @@ fn set_regs(frame: &mut TrapFrame, bytes: &[u8]) -> bool {
     if !canonical_user(r.fs_base) || !canonical_user(r.gs_base) {
         return false;
     }
+    // At a syscall-enter-stop orig_rax is the number the call runs with (elsewhere it is
+    // only shown).
+    let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
+    orig.store(r.orig_rax, Ordering::Relaxed);
     let g = r.gprs;
     (frame.rax, frame.rbx, frame.rcx, frame.rdx, frame.rsi, frame.rdi, frame.rbp, frame.rsp) =
         (g[0], g[1], g[2], g[3], g[4], g[5], g[6], g[7]);

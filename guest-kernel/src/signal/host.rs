@@ -45,7 +45,15 @@ pub fn take() {
         }
         let mut h = slot(sig);
         h.signo = sig;
-        raise(info_of(&h));
+        match h.code {
+            // Not a signal: another process asks to trace us (the host never catches
+            // SIGSTOP, so its slot carries these; the monitor checks the asker).
+            abi_shared::debug::ATTACH_SI_CODE => super::debug::attach_requested(h.pid, h.value == 1),
+            abi_shared::debug::INTERRUPT_SI_CODE => super::debug::interrupt_requested(h.pid),
+            _ => {
+                raise(info_of(&h));
+            }
+        }
     }
 }
 

@@ -137,6 +137,10 @@ pub fn raise(info: SigInfo) -> bool {
     if !(1..NSIG as i32).contains(&sig) {
         return true;
     }
+    if sig == SIGCONT {
+        // Blocked or ignored, a SIGCONT still ends a stop (a ptrace tracee's included).
+        debug::continued();
+    }
     let mut st = lock();
     if ignored(&st.proc, sig) && st.me.blocked & bit(sig) == 0 {
         return true;
@@ -188,7 +192,7 @@ pub fn has_deliverable() -> bool {
     timer::check();
     host::take();
     let st = lock();
-    st.pending() & !st.me.blocked != 0
+    st.pending() & !st.me.blocked != 0 || debug::interrupt_pending()
 }
 
 /// A fault the program cannot ignore: if the signal is blocked or ignored, Linux resets it
@@ -306,6 +310,12 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     }
     let mut interrupted = crate::task::take_interrupted_syscall();
     loop {
+        // A ptrace event stop first, as Linux's job-control traps come before signals;
+        // in the loop, for one that a signal's stop left waiting (a seize of a stopped
+        // process, a SIGCONT).
+        if debug::interrupt_pending() && debug::interrupt_stop(frame, &mut interrupted) {
+            path = ReturnPath::Full;
+        }
         let mut st = lock();
         let Some(sig) = st.next_signal(!st.me.blocked) else {
             if let Some(mask) = st.me.saved_mask.take() {
@@ -328,7 +338,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
             // cancel it (registers included: the way back is the full restore).
             drop(st);
             path = ReturnPath::Full;
-            let chosen = debug::signal_stop(frame, sig, &info);
+            let chosen = debug::signal_stop(frame, sig, &mut info, &mut interrupted);
             if chosen <= 0 || chosen >= NSIG as i32 {
                 continue;
             }
@@ -348,6 +358,9 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 Default_::Stop => {
                     drop(st);
                     host::stop_self(sig);
+                    // What woke us may be another process's PTRACE_SEIZE, rung before its
+                    // SIGCONT (ptrace.rs): taken before the program runs on.
+                    host::take();
                     continue;
                 }
                 Default_::Terminate => {

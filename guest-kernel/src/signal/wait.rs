@@ -56,3 +56,20 @@ pub fn sleep_interruptible_until(deadline: u64, wanted: u64) -> bool {
         sleep_ns(block, until.saturating_sub(now));
     }
 }
+
+/// Sleep until `done` says so, whatever signals are pending (a ptrace tracee that listens
+/// waits for one event, not for any signal). `done` is asked after each wake-up: a signal
+/// from the host (which it may take), another thread's wake.
+pub fn sleep_until(done: &dyn Fn() -> bool) {
+    /// Nothing but a signal or a wake ends it: sleep in long slices.
+    const SLICE_NS: u64 = 3_600_000_000_000;
+    let block = crate::percpu::block_gpa();
+    loop {
+        // Before looking: a signal queued after the look stores on the word again.
+        wake_word::wake_word(block).store(wake_word::IDLE, Ordering::SeqCst);
+        if done() {
+            return;
+        }
+        sleep_ns(block, SLICE_NS);
+    }
+}

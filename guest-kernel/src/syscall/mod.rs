@@ -53,10 +53,14 @@ pub fn init(startup: &Startup) {
 pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     crate::mm::tlb::entered_kernel();
     crate::task::fork_gate::checkpoint();
-    let nr = frame.rax;
+    let mut nr = frame.rax;
     if crate::signal::debug::syscall_stops() {
-        // ptrace's syscall-enter-stop; the tracer may change the arguments.
-        crate::signal::debug::syscall_entry_stop(frame, nr);
+        // ptrace's syscall-enter-stop; the tracer may change the arguments and the number,
+        // or skip the call (-1: its result is the rax the tracer left).
+        nr = crate::signal::debug::syscall_entry_stop(frame, nr);
+        if nr == u64::MAX {
+            return skipped_syscall(frame);
+        }
     }
     crate::stats::set_in_flight(nr);
     crate::stats::begin_syscall();
@@ -106,6 +110,19 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     } else {
         ReturnPath::Fast
     }
+}
+
+/// A call its tracer skipped at the syscall-enter-stop (orig_rax -1): nothing runs, rax
+/// stays what the tracer left, and the syscall-exit-stop shows orig_rax -1, as on Linux.
+fn skipped_syscall(frame: &mut TrapFrame) -> ReturnPath {
+    if crate::signal::debug::syscall_stops() {
+        crate::signal::debug::syscall_exit_stop(frame, u64::MAX);
+    }
+    crate::task::fork_gate::checkpoint();
+    crate::signal::deliver_pending(frame);
+    crate::mm::tlb::before_user();
+    // The tracer may have changed any register: the full restore.
+    ReturnPath::Full
 }
 
 /// Syscall `nr` is not implemented: ENOSYS, counted for the end of the run and named with

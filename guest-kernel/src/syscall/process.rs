@@ -217,6 +217,7 @@ fn do_fork(c: &mut Ctx<'_>, args: CloneArgs) -> i64 {
                 crate::task::fork_gate::open_for_others(gate);
                 wait_for_vfork_child();
                 crate::mm::vfork::apply_in_parent();
+                crate::signal::debug::vfork_done_event(c.frame, pid);
             }
         }
         _ => {}
@@ -255,7 +256,8 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     crate::task::become_child(parent, pid);
     crate::task::threads::only_the_caller_left();
     let vfork = args.flags & CLONE_VFORK != 0;
-    let follow = crate::signal::debug::follows_fork(vfork).then(crate::signal::debug::options);
+    let follow = crate::signal::debug::follows_fork(vfork)
+        .then(|| (crate::signal::debug::options(), crate::signal::debug::seized()));
     // The child's first vCPU has a hypercall worker wherever requests go through shared
     // memory, whichever thread forked (host-monitor threads.rs, `continue_as_child`).
     hypercall::transport::set_worker(hypercall::transport::shared_memory());
@@ -281,8 +283,8 @@ fn become_child(c: &mut Ctx<'_>, parent: i32, pid: i32, args: &CloneArgs) {
     if args.stack != 0 {
         c.frame.rsp = args.stack;
     }
-    if let Some(options) = follow {
-        crate::signal::debug::become_forked_tracee(options);
+    if let Some((options, seized)) = follow {
+        crate::signal::debug::become_forked_tracee(options, seized);
     }
 }
 

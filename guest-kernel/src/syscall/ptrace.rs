@@ -18,6 +18,7 @@ const PTRACE_PEEKDATA: u64 = 2;
 const PTRACE_PEEKUSR: u64 = 3;
 const PTRACE_POKETEXT: u64 = 4;
 const PTRACE_POKEDATA: u64 = 5;
+const PTRACE_POKEUSR: u64 = 6;
 const PTRACE_CONT: u64 = 7;
 const PTRACE_KILL: u64 = 8;
 const PTRACE_SINGLESTEP: u64 = 9;
@@ -31,13 +32,19 @@ const PTRACE_SYSCALL: u64 = 24;
 const PTRACE_SETOPTIONS: u64 = 0x4200;
 const PTRACE_GETEVENTMSG: u64 = 0x4201;
 const PTRACE_GETSIGINFO: u64 = 0x4202;
+const PTRACE_SETSIGINFO: u64 = 0x4203;
 const PTRACE_GETREGSET: u64 = 0x4204;
+const PTRACE_SETREGSET: u64 = 0x4205;
 const PTRACE_SEIZE: u64 = 0x4206;
+const PTRACE_INTERRUPT: u64 = 0x4207;
+const PTRACE_LISTEN: u64 = 0x4208;
+const PTRACE_GET_SYSCALL_INFO: u64 = 0x420e;
 
-/// The options that are implemented: TRACESYSGOOD, TRACEFORK, TRACEVFORK, TRACEEXEC and
-/// TRACEEXIT; TRACECLONE is accepted, and has nothing to follow (clone makes a new
-/// process only as fork does; new threads of a tracee are not traced).
-const SUPPORTED_OPTIONS: u64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x40;
+/// The options that are implemented: TRACESYSGOOD, TRACEFORK, TRACEVFORK, TRACEEXEC,
+/// TRACEVFORKDONE, TRACEEXIT and EXITKILL; TRACECLONE is accepted, and has nothing to
+/// follow (clone makes a new process only as fork does; new threads of a tracee are not
+/// traced).
+const SUPPORTED_OPTIONS: u64 = 0x1 | 0x2 | 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 1 << 20;
 /// Every option Linux knows (PTRACE_O_MASK).
 const KNOWN_OPTIONS: u64 = 0x7f | 1 << 20 | 1 << 21;
 
@@ -47,6 +54,10 @@ const NT_PRFPREG: u64 = 2;
 const USER_REGS_LEN: usize = 27 * 8;
 /// The size of `struct user` (gdb reads its u_debugreg[8], at 848, with PEEKUSER).
 const USER_SIZE: u64 = 912;
+/// `struct user`'s u_debugreg[0..8].
+const USER_DEBUGREG: u64 = 848;
+/// `struct ptrace_syscall_info`'s arch for x86_64 (AUDIT_ARCH_X86_64).
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
 const EIO: i64 = err(errno::EIO);
 const ESRCH: i64 = err(errno::ESRCH);
@@ -81,10 +92,15 @@ pub fn ptrace(c: &mut Ctx<'_>) -> i64 {
         PTRACE_SETOPTIONS => set_options(pid, data),
         PTRACE_GETEVENTMSG => get_event_msg(pid, data),
         PTRACE_GETSIGINFO => get_siginfo(pid, data),
-        // Attaching to a process that did not ask for it is not done yet: as a refusal.
-        PTRACE_ATTACH | PTRACE_SEIZE => EPERM,
-        // Anything else (POKEUSER, INTERRUPT, LISTEN, SETSIGINFO, SETREGSET, ...): Linux's
-        // answer to a request it does not take.
+        PTRACE_ATTACH => call(pid, PtraceOp::Attach { seize: false, options: 0 }),
+        PTRACE_SEIZE => seize(pid, addr, data),
+        PTRACE_INTERRUPT => call(pid, PtraceOp::Interrupt),
+        PTRACE_LISTEN => call(pid, PtraceOp::Listen),
+        PTRACE_POKEUSR => poke_user(pid, addr, data),
+        PTRACE_SETREGSET => set_regset(pid, addr, data),
+        PTRACE_SETSIGINFO => set_siginfo(pid, data),
+        PTRACE_GET_SYSCALL_INFO => get_syscall_info(pid, addr, data),
+        // Anything else: Linux's answer to a request it does not take.
         _ => EIO,
     }
 }
@@ -189,13 +205,144 @@ fn user_regs(r: &DebugRegs) -> [u8; USER_REGS_LEN] {
     out
 }
 
-/// `user_regs_struct` bytes into `r` (orig_rax, the selectors and ds/es/fs/gs are kept).
+/// PTRACE_SEIZE: `addr` must be 0 and `data` the options, as Linux checks them.
+fn seize(pid: i32, addr: u64, options: u64) -> i64 {
+    if addr != 0 || options & !KNOWN_OPTIONS != 0 {
+        return EIO;
+    }
+    if options & !SUPPORTED_OPTIONS != 0 {
+        crate::syscall::unsupported(crate::stats::Unsupported::PtraceOption, options & !SUPPORTED_OPTIONS);
+        return err(errno::EINVAL);
+    }
+    call(pid, PtraceOp::Attach { seize: true, options })
+}
+
+/// POKEUSER: a register of `struct user` (as SETREGS would set it), or a debug register:
+/// there are no hardware breakpoints, so only 0 (nothing armed) is taken, EIO otherwise
+/// (gdb then uses software watchpoints); other offsets are EIO, as on Linux.
+fn poke_user(pid: i32, offset: u64, data: u64) -> i64 {
+    if !offset.is_multiple_of(8) || offset >= USER_SIZE {
+        return EIO;
+    }
+    let (_, mut r) = match regs(pid) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    if (offset as usize) < USER_REGS_LEN {
+        let mut user = user_regs(&r);
+        let o = offset as usize;
+        user[o..o + 8].copy_from_slice(&data.to_le_bytes());
+        apply_user_regs(&mut r, &user);
+        return write_regs(pid, &r);
+    }
+    if (USER_DEBUGREG..USER_DEBUGREG + 64).contains(&offset) && data == 0 {
+        return 0;
+    }
+    EIO
+}
+
+/// SETREGSET: NT_PRSTATUS and NT_PRFPREG through an iovec; a shorter one sets the first
+/// registers (a whole number of them), as Linux does.
+fn set_regset(pid: i32, kind: u64, iov: u64) -> i64 {
+    let mut v = [0u8; 16];
+    if uaccess::copy_from_user(iov, &mut v).is_err() {
+        return EFAULT;
+    }
+    let base = u64::from_le_bytes(v[0..8].try_into().unwrap_or_default());
+    let len = u64::from_le_bytes(v[8..16].try_into().unwrap_or_default());
+    let (_, mut r) = match regs(pid) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let (unit, size) = match kind {
+        NT_PRSTATUS => (8u64, USER_REGS_LEN as u64),
+        NT_PRFPREG => (16, 512),
+        _ => return err(errno::EINVAL),
+    };
+    if !len.is_multiple_of(unit) {
+        return err(errno::EINVAL);
+    }
+    let n = len.min(size) as usize;
+    match kind {
+        NT_PRSTATUS => {
+            let mut user = user_regs(&r);
+            if uaccess::copy_from_user(base, &mut user[..n]).is_err() {
+                return EFAULT;
+            }
+            apply_user_regs(&mut r, &user);
+        }
+        _ => {
+            if uaccess::copy_from_user(base, &mut r.fxsave[..n]).is_err() {
+                return EFAULT;
+            }
+        }
+    }
+    let ret = write_regs(pid, &r);
+    if ret == 0 && put(iov + 8, &(n as u64).to_le_bytes()) != 0 {
+        return EFAULT;
+    }
+    ret
+}
+
+/// SETSIGINFO: the siginfo the stopped tracee's signal is delivered with.
+fn set_siginfo(pid: i32, data: u64) -> i64 {
+    let mut info = alloc::vec![0u8; 128];
+    if uaccess::copy_from_user(data, &mut info).is_err() {
+        return EFAULT;
+    }
+    command_ret(pid, DebugCommand::WriteSiginfo { info })
+}
+
+/// PTRACE_GET_SYSCALL_INFO: `struct ptrace_syscall_info` of the stop, `size` bytes of it
+/// at most stored at `data`; returns its full size. As on Linux, a syscall stop is known
+/// as one only by its SIGTRAP|0x80 (PTRACE_O_TRACESYSGOOD); other stops give op NONE.
+fn get_syscall_info(pid: i32, size: u64, data: u64) -> i64 {
+    const OP_ENTRY: u8 = 1;
+    const OP_EXIT: u8 = 2;
+    let (status, r, msg) = match stop_of(pid) {
+        Ok(s) => s,
+        Err(e) => return e,
+    };
+    let mut info = [0u8; 88];
+    info[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
+    info[8..16].copy_from_slice(&r.rip.to_le_bytes());
+    info[16..24].copy_from_slice(&r.gprs[7].to_le_bytes());
+    let syscall_stop = (status >> 8) & 0xffff == 0x80 | 5;
+    let g = &r.gprs;
+    let len = match msg {
+        1 if syscall_stop => {
+            info[0] = OP_ENTRY;
+            // nr, then rdi rsi rdx r10 r8 r9.
+            let words = [r.orig_rax, g[5], g[4], g[3], g[10], g[8], g[9]];
+            for (i, w) in words.iter().enumerate() {
+                info[24 + i * 8..32 + i * 8].copy_from_slice(&w.to_le_bytes());
+            }
+            24 + 56
+        }
+        2 if syscall_stop => {
+            info[0] = OP_EXIT;
+            let rval = g[0];
+            info[24..32].copy_from_slice(&rval.to_le_bytes());
+            info[32] = u8::from(rval >= (-4095i64) as u64);
+            24 + 9
+        }
+        _ => 24,
+    };
+    let n = (size as usize).min(len);
+    if put(data, &info[..n]) != 0 {
+        return EFAULT;
+    }
+    len as i64
+}
+
+/// `user_regs_struct` bytes into `r` (the selectors and ds/es/fs/gs are kept).
 fn apply_user_regs(r: &mut DebugRegs, bytes: &[u8; USER_REGS_LEN]) {
     let w = |i: usize| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().unwrap_or_default());
     let order = [15usize, 14, 13, 12, 6, 1, 11, 10, 9, 8, 0, 2, 3, 4, 5];
     for (i, &g) in order.iter().enumerate() {
         r.gprs[g] = w(i);
     }
+    r.orig_rax = w(15);
     r.rip = w(16);
     r.rflags = w(18);
     r.gprs[7] = w(19);
@@ -324,9 +471,8 @@ fn get_siginfo(pid: i32, data: u64) -> i64 {
     put(data, &info)
 }
 
-/// The bytes one memory command moves here: half of MAX_DEBUG_IO (a full 4 KiB read came
-/// back as a failure; not understood yet).
-const CHUNK: u64 = abi_shared::debug::MAX_DEBUG_IO as u64 / 2;
+/// The bytes one memory command moves here.
+const CHUNK: u64 = abi_shared::debug::MAX_DEBUG_IO as u64;
 /// The most iovecs one call takes (UIO_MAXIOV).
 const UIO_MAXIOV: u64 = 1024;
 

@@ -539,6 +539,8 @@ impl<'a> Fs<'a> {
         let len = self.out_len(buf, MAX_DIRENTS_BUFFER)?;
         let mut dirents = vec![0u8; len];
         let n = sys::getdents64(fd, &mut dirents)?;
+        #[cfg(target_os = "linux")]
+        let n = super::procfs::filter_task_listing(fd, &mut dirents, n as usize) as i64;
         ret(self.copy_out(buf.as_slice(), &dirents, n as i64)?)
     }
 

@@ -400,8 +400,10 @@ pub fn serve_area(server: &Server, channel: &mut Channel, mem: &GuestMemory) {
     }
 }
 
-/// The longest answer the monitor writes (within the vCPU block's response area).
-const RESPONSE_FRAME_MAX: usize = 4096;
+/// The longest answer the monitor writes: the vCPU block's response area (it was 4096,
+/// a quarter of the area, which turned a debugger's full-page read, 4096 bytes and their
+/// framing, into a failure).
+const RESPONSE_FRAME_MAX: usize = abi_shared::layout::vcpu_block::HC_RESPONSE_SIZE as usize;
 
 // The host's clocks, which the rest of the monitor reaches through the server.
 pub use crate::host::sys::clock_ns;

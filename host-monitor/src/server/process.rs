@@ -96,7 +96,9 @@ impl Server {
         let p = self.ptrace();
         match op {
             PtraceOp::TraceMe => p.trace_me().map(Response::Ret).map_err(Failure::Errno),
-            PtraceOp::ForkedTracee => p.forked_tracee().map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::ForkedTracee { options, seized } => {
+                p.forked_tracee(*options, *seized).map(Response::Ret).map_err(Failure::Errno)
+            }
             PtraceOp::Regs => match p.regs(pid) {
                 Ok((status, regs)) => Ok(Response::Bytes { ret: status.into(), data: regs }),
                 Err(e) => Err(Failure::Errno(e)),
@@ -110,6 +112,12 @@ impl Server {
                 Err(e) => Err(Failure::Errno(e)),
             },
             PtraceOp::Detach { signal } => p.detach(pid, *signal).map(|()| Response::Ret(0)).map_err(Failure::Errno),
+            PtraceOp::Attach { seize, options } => {
+                p.attach(pid, *seize, *options).map(Response::Ret).map_err(Failure::Errno)
+            }
+            PtraceOp::Attached { tracer, .. } => p.attached(*tracer).map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::Interrupt => p.interrupt(pid).map(Response::Ret).map_err(Failure::Errno),
+            PtraceOp::Listen => p.listen(pid).map(Response::Ret).map_err(Failure::Errno),
         }
     }
 }

@@ -83,7 +83,61 @@ fn open_host_proc(path: &[u8], flags: i32, mode: u32) -> Handled {
     full.extend_from_slice(path);
     let host_flags = crate::host::open_flags_to_host(flags)?;
     let full = super::fs::c_path(&full)?;
-    ret(sys::openat(libc::AT_FDCWD, &full, host_flags, crate::host::open_mode_to_host(mode))?.into())
+    let fd: i32 = sys::openat(libc::AT_FDCWD, &full, host_flags, crate::host::open_mode_to_host(mode))?;
+    // (A number left here after a close and reused names no such thread: harmless.)
+    match (proc_number(first), &parts[..]) {
+        (Some(pid), [_, b"task"]) if sys::runs_linuxrun(pid) => lock_task_dirs().insert(fd, pid),
+        _ => lock_task_dirs().remove(&fd),
+    };
+    ret(fd.into())
+}
+
+/// The program's descriptors of `/proc/PID/task` of another linuxrun'd process, with
+/// that PID: their listings leave out the other monitor's own threads.
+static TASK_DIRS: std::sync::Mutex<std::collections::BTreeMap<i32, i32>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn lock_task_dirs() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<i32, i32>> {
+    TASK_DIRS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A listing (`linux_dirent64` records, `n` bytes) read from the program's descriptor
+/// `fd`: if it is another linuxrun'd process's `task/` directory, the entries of that
+/// monitor's own threads (its request worker, its re-kicker, its gdb stub, the host's
+/// KVM worker) are taken out, as they are no threads of the Linux program there (gdb
+/// attaches each thread `task/` lists, and would retry these for ever). Returns the
+/// new length.
+#[cfg(target_os = "linux")]
+pub fn filter_task_listing(fd: i32, dirents: &mut [u8], n: usize) -> usize {
+    let Some(pid) = lock_task_dirs().get(&fd).copied() else { return n };
+    let mut at = 0;
+    let mut kept = 0;
+    while at + 19 <= n {
+        let reclen = u16::from_ne_bytes([dirents[at + 16], dirents[at + 17]]) as usize;
+        if reclen < 19 || at + reclen > n {
+            break;
+        }
+        let name = &dirents[at + 19..at + reclen];
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        let monitor_thread = std::str::from_utf8(name)
+            .ok()
+            .and_then(|t| t.parse::<i32>().ok())
+            .filter(|&tid| tid != pid)
+            .and_then(|tid| std::fs::read(format!("/proc/{pid}/task/{tid}/comm")).ok())
+            .is_some_and(|comm| is_monitor_thread_name(comm.strip_suffix(b"\n").unwrap_or(&comm)));
+        if !monitor_thread {
+            dirents.copy_within(at..at + reclen, kept);
+            kept += reclen;
+        }
+        at += reclen;
+    }
+    kept
+}
+
+/// The names a monitor gives its own threads (cut to 15 bytes, as comm is), and the
+/// host's KVM workers that live in a VM's process.
+fn is_monitor_thread_name(comm: &[u8]) -> bool {
+    matches!(comm, b"hypercall-worke" | b"rekick" | b"linuxrun-gdb") || comm.starts_with(b"kvm-")
 }
 
 /// A host /proc path checked (relative, no empty, "." or ".." component; a final slash
