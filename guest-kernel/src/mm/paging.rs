@@ -185,9 +185,10 @@ pub fn map_huge(va: u64, gpa: u64, prot: PageProt) -> bool {
     true
 }
 
-/// Free the last-level tables of the 2 MiB blocks in `[start, end)` that no longer map
-/// anything; returns whether any was freed (the caller then flushes the whole TLB).
-pub fn free_empty_tables(start: u64, end: u64) -> bool {
+/// Unlink the last-level tables of the 2 MiB blocks in `[start, end)` that no longer map
+/// anything, handing each to `free` (which must free it only after the whole TLB of every
+/// vCPU is flushed: a cached walk may still reach it); returns whether any was unlinked.
+pub fn free_empty_tables(start: u64, end: u64, mut free: impl FnMut(u64)) -> bool {
     let mut freed = false;
     let mut block = start & !(HUGE_PAGE_SIZE - 1);
     while block < end {
@@ -198,7 +199,7 @@ pub fn free_empty_tables(start: u64, end: u64) -> bool {
                 let pt = e & ADDR_MASK;
                 if (0..512).all(|k| read_entry(pt, k) == 0) {
                     write_entry(pd, i, 0);
-                    frame::free(pt);
+                    free(pt);
                     freed = true;
                 }
             }

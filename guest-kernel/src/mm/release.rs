@@ -10,7 +10,12 @@
 //!
 //! Order matters: the host may drop the pages only after no TLB entry can reach them, or
 //! a stale translation could write into memory the guest believes is zero. The batch
-//! therefore owns the operation's `TlbBatch` and flushes it before each hypercall.
+//! therefore owns the operation's `TlbBatch` and flushes it before each hypercall. The
+//! same holds for frames that go back to the guest's own free lists, and for page-table
+//! pages: another vCPU may still write through a stale translation until the shootdown
+//! has run, and a freed frame holds the free list's link (a stray write there hands out
+//! any frame, a page table or a vCPU's kernel stack among them). So every frame is freed
+//! only after the flush (`deferred`), as Linux's mmu_gather frees pages.
 
 use abi_shared::hypercall::{GuestSeg, MmRequest, Request, SegList};
 use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE};
@@ -30,6 +35,19 @@ const MAX_RANGES: usize = 32;
 /// munmap of 2 MiB: ~400 → ~275 µs on kvm_pvm). Beyond these 8 MiB, freeing memory still
 /// lowers the host's RSS.
 const KEPT_HUGE_FRAMES: u64 = 4;
+/// Frames (or runs of them) waiting for the TLB flush before they go back to the free
+/// lists; a full list is flushed early.
+const MAX_DEFERRED: usize = 32;
+
+/// A frame, or run of 4 KiB frames, to free once no TLB entry can reach it.
+#[derive(Clone, Copy)]
+enum Deferred {
+    None,
+    /// [start, end) of 4 KiB frames.
+    Pages(u64, u64),
+    /// A 2 MiB frame.
+    Huge(u64),
+}
 
 pub struct Release {
     pub tlb: TlbBatch,
@@ -37,11 +55,23 @@ pub struct Release {
     count: usize,
     /// The current run of 4 KiB frames, [start, end) in guest-physical memory.
     run: (u64, u64),
+    deferred: [Deferred; MAX_DEFERRED],
+    deferred_count: usize,
+    /// 2 MiB frames among `deferred` that stay in the guest (KEPT_HUGE_FRAMES counts them).
+    kept_huge: u64,
 }
 
 impl Release {
     pub const fn new() -> Release {
-        Release { tlb: TlbBatch::new(), ranges: [GuestSeg { gpa: 0, len: 0 }; MAX_RANGES], count: 0, run: (0, 0) }
+        Release {
+            tlb: TlbBatch::new(),
+            ranges: [GuestSeg { gpa: 0, len: 0 }; MAX_RANGES],
+            count: 0,
+            run: (0, 0),
+            deferred: [Deferred::None; MAX_DEFERRED],
+            deferred_count: 0,
+            kept_huge: 0,
+        }
     }
 
     /// A freed 4 KiB frame (its page is unmapped and added to `tlb`).
@@ -60,20 +90,50 @@ impl Release {
     /// A freed 2 MiB frame (unmapped, and added to `tlb`): kept for reuse while few are,
     /// like a short run of 4 KiB frames (the operation flushes the TLB before it returns).
     pub fn huge(&mut self, gpa: u64) {
-        if frame::free_huge_frames() < KEPT_HUGE_FRAMES {
-            frame::free_huge(gpa);
+        if frame::free_huge_frames() + self.kept_huge < KEPT_HUGE_FRAMES {
+            self.kept_huge += 1;
+            self.defer(Deferred::Huge(gpa));
         } else {
             self.add_range(gpa, HUGE_PAGE_SIZE);
         }
+    }
+
+    /// A page-table page the operation emptied and unlinked: freed after the flush, which
+    /// must then drop every cached translation (the caller asks for a whole flush).
+    pub fn table_page(&mut self, gpa: u64) {
+        self.defer(Deferred::Pages(gpa, gpa + PAGE_SIZE));
     }
 
     fn close_run(&mut self) {
         let (start, end) = core::mem::take(&mut self.run);
         if end - start >= MIN_RUN_PAGES * PAGE_SIZE {
             self.add_range(start, end - start);
-        } else {
-            (start..end).step_by(PAGE_SIZE as usize).for_each(frame::free);
+        } else if start != end {
+            self.defer(Deferred::Pages(start, end));
         }
+    }
+
+    fn defer(&mut self, what: Deferred) {
+        if self.deferred_count == MAX_DEFERRED {
+            // Mid-operation: the frames may still be in some vCPU's TLB.
+            flush_everywhere();
+            self.free_deferred();
+        }
+        self.deferred[self.deferred_count] = what;
+        self.deferred_count += 1;
+    }
+
+    /// Only after a flush on every vCPU: the deferred frames go back to the free lists.
+    fn free_deferred(&mut self) {
+        for d in &mut self.deferred[..self.deferred_count] {
+            match core::mem::replace(d, Deferred::None) {
+                Deferred::Pages(start, end) => (start..end).step_by(PAGE_SIZE as usize).for_each(frame::free),
+                Deferred::Huge(gpa) => frame::free_huge(gpa),
+                Deferred::None => {}
+            }
+        }
+        self.deferred_count = 0;
+        self.kept_huge = 0;
     }
 
     fn add_range(&mut self, gpa: u64, len: u64) {
@@ -90,8 +150,8 @@ impl Release {
         }
         if self.count == MAX_RANGES {
             // Mid-operation: the pages may still be in the TLB.
-            platform::flush_tlb_all();
-            super::tlb::shootdown();
+            flush_everywhere();
+            self.free_deferred();
             self.send();
         }
         self.ranges[self.count] = GuestSeg { gpa, len };
@@ -113,10 +173,18 @@ impl Release {
         self.count = 0;
     }
 
-    /// Flush the TLB, then give the collected ranges to the host.
+    /// Flush the TLB (on every vCPU), then free the deferred frames and give the collected
+    /// ranges to the host.
     pub fn finish(mut self) {
         self.close_run();
         core::mem::replace(&mut self.tlb, TlbBatch::new()).flush();
+        self.free_deferred();
         self.send();
     }
+}
+
+/// This vCPU's whole TLB, then every other vCPU's of the process.
+fn flush_everywhere() {
+    platform::flush_tlb_all();
+    super::tlb::shootdown();
 }

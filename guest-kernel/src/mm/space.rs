@@ -172,7 +172,9 @@ impl AddressSpace {
             // Empty page tables would keep those 2 MiB blocks from being mapped whole again.
             // Freeing them needs a full TLB flush (expensive on kvm_pvm: every cached
             // translation is rebuilt), so only ranges that could hold a 2 MiB page do it.
-            if v.end - v.start >= HUGE_PAGE_SIZE && paging::free_empty_tables(v.start, v.end) {
+            if v.end - v.start >= HUGE_PAGE_SIZE
+                && paging::free_empty_tables(v.start, v.end, |pt| release.table_page(pt))
+            {
                 release.tlb.flush_all_later();
             }
         }
