@@ -96,14 +96,25 @@ fn zero(gpa: u64, len: u64) {
     }
 }
 
-/// Pop a frame from an intrusive free list.
-fn pop(head: &mut u64, count: &mut u64) -> Option<u64> {
+/// Pop a frame from an intrusive free list whose frames are `align`-aligned and below
+/// `ram_end`. A link that is neither stops the kernel with a message: a write into a freed
+/// frame (a missed TLB flush) would otherwise hand out an arbitrary frame, and the damage
+/// would show much later, often as a guest that dies without a word.
+fn pop(head: &mut u64, count: &mut u64, align: u64, ram_end: u64) -> Option<u64> {
     if *head == 0 {
         return None;
     }
     let gpa = *head;
     // SAFETY: a free frame holds the GPA of the next free frame in its first word.
-    *head = unsafe { core::ptr::read(frame_ptr(gpa) as *const u64) };
+    let next = unsafe { core::ptr::read(frame_ptr(gpa) as *const u64) };
+    if next % align != 0 || next >= ram_end {
+        crate::kpanic!(
+            "free frame list corrupted: frame {:#x} links to {:#x} (something wrote into a freed frame)",
+            gpa,
+            next
+        );
+    }
+    *head = next;
     *count -= 1;
     Some(gpa)
 }
@@ -118,8 +129,8 @@ fn push(head: &mut u64, count: &mut u64, gpa: u64) {
 /// A zeroed 4 KiB frame, or None when guest RAM is exhausted.
 pub fn alloc_zeroed() -> Option<u64> {
     let mut f = FRAMES.lock();
-    let Frames { free_head, free_count, .. } = &mut *f;
-    if let Some(gpa) = pop(free_head, free_count) {
+    let Frames { free_head, free_count, ram_end, .. } = &mut *f;
+    if let Some(gpa) = pop(free_head, free_count, PAGE_SIZE, *ram_end) {
         drop(f);
         zero(gpa, PAGE_SIZE);
         return Some(gpa);
@@ -135,8 +146,8 @@ pub fn alloc_zeroed() -> Option<u64> {
         f.add_clean_run(huge + PAGE_SIZE, HUGE_PAGE_SIZE / PAGE_SIZE - 1);
         return Some(huge);
     }
-    let Frames { huge_free_head, huge_free_count, free_head, free_count, .. } = &mut *f;
-    let huge = pop(huge_free_head, huge_free_count)?;
+    let Frames { huge_free_head, huge_free_count, free_head, free_count, ram_end, .. } = &mut *f;
+    let huge = pop(huge_free_head, huge_free_count, HUGE_PAGE_SIZE, *ram_end)?;
     for piece in (1..HUGE_PAGE_SIZE / PAGE_SIZE).map(|i| huge + i * PAGE_SIZE) {
         push(free_head, free_count, piece);
     }
@@ -148,8 +159,8 @@ pub fn alloc_zeroed() -> Option<u64> {
 /// A zeroed, 2 MiB-aligned 2 MiB frame, or None (the caller falls back to 4 KiB frames).
 pub fn alloc_huge_zeroed() -> Option<u64> {
     let mut f = FRAMES.lock();
-    let Frames { huge_free_head, huge_free_count, .. } = &mut *f;
-    if let Some(gpa) = pop(huge_free_head, huge_free_count) {
+    let Frames { huge_free_head, huge_free_count, ram_end, .. } = &mut *f;
+    if let Some(gpa) = pop(huge_free_head, huge_free_count, HUGE_PAGE_SIZE, *ram_end) {
         drop(f);
         zero(gpa, HUGE_PAGE_SIZE);
         return Some(gpa);
