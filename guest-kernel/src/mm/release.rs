@@ -17,6 +17,8 @@
 //! any frame, a page table or a vCPU's kernel stack among them). So every frame is freed
 //! only after the flush (`deferred`), as Linux's mmu_gather frees pages.
 
+use alloc::vec::Vec;
+
 use abi_shared::hypercall::{GuestSeg, MmRequest, Request, SegList};
 use abi_shared::layout::{HUGE_PAGE_SIZE, PAGE_SIZE};
 
@@ -35,14 +37,9 @@ const MAX_RANGES: usize = 32;
 /// munmap of 2 MiB: ~400 → ~275 µs on kvm_pvm). Beyond these 8 MiB, freeing memory still
 /// lowers the host's RSS.
 const KEPT_HUGE_FRAMES: u64 = 4;
-/// Frames (or runs of them) waiting for the TLB flush before they go back to the free
-/// lists; a full list is flushed early.
-const MAX_DEFERRED: usize = 32;
-
 /// A frame, or run of 4 KiB frames, to free once no TLB entry can reach it.
 #[derive(Clone, Copy)]
 enum Deferred {
-    None,
     /// [start, end) of 4 KiB frames.
     Pages(u64, u64),
     /// A 2 MiB frame.
@@ -55,8 +52,9 @@ pub struct Release {
     count: usize,
     /// The current run of 4 KiB frames, [start, end) in guest-physical memory.
     run: (u64, u64),
-    deferred: [Deferred; MAX_DEFERRED],
-    deferred_count: usize,
+    /// Frames waiting for the flush (a list on the heap: flushing early to make room would
+    /// cost a whole TLB flush on every vCPU each time).
+    deferred: Vec<Deferred>,
     /// 2 MiB frames among `deferred` that stay in the guest (KEPT_HUGE_FRAMES counts them).
     kept_huge: u64,
 }
@@ -68,8 +66,7 @@ impl Release {
             ranges: [GuestSeg { gpa: 0, len: 0 }; MAX_RANGES],
             count: 0,
             run: (0, 0),
-            deferred: [Deferred::None; MAX_DEFERRED],
-            deferred_count: 0,
+            deferred: Vec::new(),
             kept_huge: 0,
         }
     }
@@ -114,25 +111,17 @@ impl Release {
     }
 
     fn defer(&mut self, what: Deferred) {
-        if self.deferred_count == MAX_DEFERRED {
-            // Mid-operation: the frames may still be in some vCPU's TLB.
-            flush_everywhere();
-            self.free_deferred();
-        }
-        self.deferred[self.deferred_count] = what;
-        self.deferred_count += 1;
+        self.deferred.push(what);
     }
 
     /// Only after a flush on every vCPU: the deferred frames go back to the free lists.
     fn free_deferred(&mut self) {
-        for d in &mut self.deferred[..self.deferred_count] {
-            match core::mem::replace(d, Deferred::None) {
+        for d in self.deferred.drain(..) {
+            match d {
                 Deferred::Pages(start, end) => (start..end).step_by(PAGE_SIZE as usize).for_each(frame::free),
                 Deferred::Huge(gpa) => frame::free_huge(gpa),
-                Deferred::None => {}
             }
         }
-        self.deferred_count = 0;
         self.kept_huge = 0;
     }
 
