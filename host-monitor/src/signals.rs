@@ -235,6 +235,18 @@ fn kick_with_a_pending_signal(thread: &AtomicUsize) {
     }
 }
 
+/// From a signal handler: kick the first vCPU's thread and the worker, whichever of them
+/// is not the thread running the handler.
+fn kick_vcpu_and_worker(host_sig: libc::c_int) {
+    // SAFETY: pthread_self is async-signal-safe.
+    let me = unsafe { libc::pthread_self() } as usize;
+    for t in [&VCPU_THREAD, &WORKER_THREAD] {
+        if t.load(Ordering::SeqCst) != me {
+            kick(t, host_sig);
+        }
+    }
+}
+
 fn kick(thread: &AtomicUsize, host_sig: libc::c_int) {
     let t = thread.load(Ordering::SeqCst);
     if t != 0 {
@@ -406,13 +418,7 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
             record(&HostSignalInfo { signo: SIGCHLD, code: CLD_TRAPPED, pid, uid, value: 0, pad: 0 });
             stop_vcpu();
         }
-        // SAFETY: pthread_self is async-signal-safe.
-        let me = unsafe { libc::pthread_self() } as usize;
-        for t in [&VCPU_THREAD, &WORKER_THREAD] {
-            if t.load(Ordering::SeqCst) != me {
-                kick(t, host_sig);
-            }
-        }
+        kick_vcpu_and_worker(host_sig);
         return;
     }
     if let Some(code) = attach_request(host_sig, code, value) {
@@ -422,13 +428,7 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
         let seize = u64::from(value == abi_shared::debug::PTRACE_SEIZE_BELL);
         record(&HostSignalInfo { signo: abi_shared::linux::signal::SIGSTOP, code, pid, uid, value: seize, pad: 0 });
         stop_vcpu();
-        // SAFETY: pthread_self is async-signal-safe.
-        let me = unsafe { libc::pthread_self() } as usize;
-        for t in [&VCPU_THREAD, &WORKER_THREAD] {
-            if t.load(Ordering::SeqCst) != me {
-                kick(t, host_sig);
-            }
-        }
+        kick_vcpu_and_worker(host_sig);
         return;
     }
     if host_sig == libc::SIGCONT && value == abi_shared::debug::ATTACH_CONT {
@@ -446,14 +446,7 @@ extern "C" fn on_signal(host_sig: libc::c_int, info: *mut libc::siginfo_t, _ctx:
     let Some(sig) = host::linux_signal_of(host_sig) else { return };
     record(&HostSignalInfo { signo: sig, code, pid, uid, value, pad: 0 });
     stop_vcpu();
-    // SAFETY: pthread_self is async-signal-safe.
-    let me = unsafe { libc::pthread_self() } as usize;
-    if VCPU_THREAD.load(Ordering::SeqCst) != me {
-        kick(&VCPU_THREAD, host_sig);
-    }
-    if WORKER_THREAD.load(Ordering::SeqCst) != me {
-        kick(&WORKER_THREAD, host_sig);
-    }
+    kick_vcpu_and_worker(host_sig);
 }
 
 /// Whether a caught signal is another monitor's ptrace doorbell: the thread-kick signal,
