@@ -116,11 +116,12 @@ fn guest_stamps(mem: &GuestMemory) -> Option<(Instant, Instant, u64)> {
     if kmain < clock.guest_tsc || user < kmain || clock.tsc_khz == 0 {
         return None;
     }
+    // The stamps are the guest's word: a wild one gives no line, never an overflow.
     let at = |tsc: u64| {
-        let micros = u128::from(tsc.saturating_sub(clock.guest_tsc)) * 1000 / u128::from(clock.tsc_khz);
-        clock.host + std::time::Duration::from_micros(micros as u64)
+        let micros = u128::from(tsc - clock.guest_tsc) * 1000 / u128::from(clock.tsc_khz);
+        clock.host.checked_add(std::time::Duration::from_micros(u64::try_from(micros).ok()?))
     };
-    Some((at(kmain), at(user), hypercalls))
+    Some((at(kmain)?, at(user)?, hypercalls))
 }
 
 /// Read the guest kernel's stamps while its memory is still there.
