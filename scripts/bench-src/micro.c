@@ -16,8 +16,10 @@
  * byte there and back over a loopback TCP connection to a forked echo child, TCP_NODELAY),
  * tcp_bulk_1m (1 MiB sent over loopback TCP to a forked child that reads and discards it,
  * per MiB), eventfd_rw (write + read of an eventfd), epoll_ready (epoll_wait that finds
- * one ready eventfd). */
+ * one ready eventfd). cpuid: the CPUID instruction (leaf 4), no syscall: what glibc's
+ * start-up runs dozens of times, an exit to the hypervisor on any virtual machine. */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -61,6 +63,15 @@ static void die(const char *what)
 }
 
 static void op_getpid(void) { syscall(SYS_getpid); }
+
+/* The instruction glibc's start-up runs dozens of times (cache and feature detection):
+ * no syscall, but an exit to the hypervisor on every virtual machine. */
+static void op_cpuid(void)
+{
+    unsigned a, b, c, d;
+    __cpuid_count(4, 0, a, b, c, d);
+    __asm__ volatile("" ::"r"(a), "r"(b), "r"(c), "r"(d));
+}
 
 static void op_clock_gettime_libc(void)
 {
@@ -502,6 +513,7 @@ static const struct {
     {"pipe_roundtrip", op_pipe_roundtrip, 1},
     {"close_unopened", op_close_unopened, 1},
     {"pagefault", NULL, 1},
+    {"cpuid", op_cpuid, 10},
     {"fork_wait", op_fork_wait, 1000},
     {"fork_exec_wait", op_fork_exec_wait, 1000},
     {"posix_spawn_wait", op_posix_spawn_wait, 1000},
