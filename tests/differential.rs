@@ -204,7 +204,7 @@ fn build_c_programs(selected: &[Case], out_dir: &Path) -> BTreeMap<(PathBuf, &'s
         .iter()
         .filter_map(|c| match &c.body {
             Body::Differential(d) => d.build.clone(),
-            Body::LinuxrunOnly(_) => None,
+            Body::LinuxrunOnly(_) | Body::Unavailable(_) => None,
         })
         .collect();
     needed.sort_by(|a, b| (&a.0, a.1.name()).cmp(&(&b.0, b.1.name())));
@@ -224,6 +224,7 @@ fn run_case(case: &Case, ctx: &Ctx, work: &Path) -> CaseResult {
             None => CaseResult { verdict: Verdict::Skip("no /dev/kvm".into()), used_kvm: false },
             Some(lr) => CaseResult { verdict: run_bad_input(b, lr, ctx, work), used_kvm: true },
         },
+        Body::Unavailable(why) => CaseResult { verdict: Verdict::Skip(why.clone()), used_kvm: false },
     }
 }
 
