@@ -75,13 +75,19 @@ pub fn terminate(how: ExitHow) -> ! {
     crate::bringup::die(format_args!("the monitor resumed a guest that exited"))
 }
 
-/// The program could not be loaded: say why, and end as a shell would (126/127).
-pub fn exit_with_loader_error(startup: &Startup, errno: i32) -> ! {
+/// The program could not be loaded: say why, and end as a shell would (127 when the file
+/// or its ELF interpreter cannot be found, 126 when it cannot be executed), with the
+/// x86_64 kernel's words (syscall/process.rs).
+pub fn exit_with_loader_error(startup: &Startup, e: crate::bringup::loader::LoadError) -> ! {
+    use abi_shared::linux::errno::{E2BIG, ENOENT, ENOEXEC, ENOMEM};
     let path = core::str::from_utf8(&startup.exec_path).unwrap_or("program");
-    let (status, why) = match errno {
-        2 => (127, "No such file or directory"),
-        8 => (126, "not a static aarch64 ELF executable (dynamic programs need the loader not yet ported to arm64)"),
-        12 => (126, "not enough guest memory to load it (see --memory)"),
+    let (status, why) = match e.errno as u32 {
+        ENOENT if e.interpreter => (127, "cannot open its ELF interpreter (the dynamic loader)"),
+        _ if e.interpreter => (126, "cannot load its ELF interpreter (the dynamic loader)"),
+        ENOENT => (127, "No such file or directory"),
+        ENOEXEC => (126, "not an aarch64 ELF executable"),
+        ENOMEM => (126, "not enough guest memory to load it (see --memory)"),
+        E2BIG => (126, "argument list too long"),
         _ => (126, "cannot load it"),
     };
     let mut line = alloc::vec::Vec::new();
