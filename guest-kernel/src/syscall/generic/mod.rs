@@ -45,6 +45,8 @@ static IDS: spin::Once<Ids> = spin::Once::new();
 static UTS: spin::Once<[[u8; 65]; 6]> = spin::Once::new();
 
 pub fn init(startup: &Startup) {
+    ids::init_limits(&startup.rlimits);
+    path::init_exe(&startup.exec_path);
     IDS.call_once(|| Ids {
         pid: startup.pid,
         ppid: startup.ppid,
@@ -147,7 +149,23 @@ fn syscall(frame: &mut TrapFrame) {
     let mut ctx = Ctx { frame, args };
     let ret = match table::lookup(nr) {
         Some(e) => (e.handler)(&mut ctx),
-        None => ENOSYS,
+        None => unimplemented(nr),
     };
     frame.x[0] = ret as u64;
+}
+
+/// The generic numbers answered ENOSYS so far, one bit each.
+static UNIMPLEMENTED: [core::sync::atomic::AtomicU64; 8] = [const { core::sync::atomic::AtomicU64::new(0) }; 8];
+
+/// Syscall `nr` is not implemented: ENOSYS, named with -v the first time (by number: the
+/// monitor's syscall names are x86_64's).
+fn unimplemented(nr: u64) -> i64 {
+    let (word, bit) = (nr as usize / 64, 1u64 << (nr % 64));
+    let first =
+        UNIMPLEMENTED.get(word).is_some_and(|w| w.fetch_or(bit, core::sync::atomic::Ordering::Relaxed) & bit == 0);
+    if first {
+        let line = alloc::format!("not implemented yet: arm64 syscall {nr}, answered ENOSYS");
+        hypercall::log(2, line.as_bytes());
+    }
+    ENOSYS
 }
