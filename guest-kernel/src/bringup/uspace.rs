@@ -203,18 +203,7 @@ impl Space {
                 }
                 va += PAGE_SIZE;
             }
-            if segs.is_empty() {
-                continue;
-            }
-            let req = FsRequest::Read {
-                fd,
-                buf: SegList::Borrowed(&segs),
-                offset: Some((offset + (chunk_start - start)) as i64),
-            };
-            let got = hypercall::call_ret(&Request::Fs(req));
-            if got < 0 {
-                return Err(got);
-            }
+            read_fully(fd, &mut segs, offset + (chunk_start - start))?;
         }
         if prot.exec {
             mmu::sync_icache();
@@ -330,6 +319,37 @@ impl Space {
         }
         None
     }
+}
+
+/// Read from `fd` at `offset` into `segs` until they are full or the file ends: a read may
+/// come back short (a network file system's request size) before the end of the file.
+fn read_fully(fd: i32, segs: &mut Vec<GuestSeg>, mut offset: u64) -> Result<(), i64> {
+    while !segs.is_empty() {
+        let req = FsRequest::Read { fd, buf: SegList::Borrowed(segs), offset: Some(offset as i64) };
+        let got = hypercall::call_ret(&Request::Fs(req));
+        if got <= 0 {
+            // The end of the file (the rest stays zero), or the read's error.
+            return if got < 0 { Err(got) } else { Ok(()) };
+        }
+        offset += got as u64;
+        drop_front(segs, got as u64);
+    }
+    Ok(())
+}
+
+/// Drop the first `n` bytes of a scatter list.
+fn drop_front(segs: &mut Vec<GuestSeg>, mut n: u64) {
+    let mut whole = 0;
+    for s in segs.iter_mut() {
+        if n < s.len {
+            s.gpa += n;
+            s.len -= n;
+            break;
+        }
+        n -= s.len;
+        whole += 1;
+    }
+    segs.drain(..whole);
 }
 
 /// Run `f` on the program's address space.
