@@ -231,17 +231,28 @@ pub fn munmap(c: &mut Ctx<'_>) -> i64 {
     0
 }
 
+/// do_mprotect_pkey's checks in its order: both growth flags EINVAL, an unaligned start
+/// EINVAL, length 0 nothing to do, a range past the end of the address space ENOMEM,
+/// protection bits arm64 does not offer here EINVAL (PROT_BTI and PROT_MTE exist only
+/// where the CPU has them, which AT_HWCAP2 does not claim), a hole in the range ENOMEM.
 pub fn mprotect(c: &mut Ctx<'_>) -> i64 {
-    // arm64 knows PROT_BTI and PROT_MTE only where the CPU has them, which AT_HWCAP2 does
-    // not claim here; the growth flags ask for a stack region, which has none yet.
-    if c.args[2] & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP) != 0
-        || c.args[2] & (PROT_GROWSDOWN | PROT_GROWSUP) == PROT_GROWSDOWN | PROT_GROWSUP
-    {
+    let [addr, len, prot, ..] = c.args;
+    if prot & (PROT_GROWSDOWN | PROT_GROWSUP) == PROT_GROWSDOWN | PROT_GROWSUP || !addr.is_multiple_of(PAGE_SIZE) {
         return EINVAL;
     }
-    let Some((start, end)) = range(c.args[0], c.args[1]) else { return EINVAL };
-    let (p, read) = prot_of(c.args[2]);
-    match uspace::with(|s| s.protect(start, end, p, read)) {
+    if len == 0 {
+        return 0;
+    }
+    let Some(end) = addr.checked_add(len).and_then(page_ceil).filter(|e| *e <= user::TASK_SIZE) else {
+        return ENOMEM;
+    };
+    // The growth flags ask to extend the change to a stack region's growing end; the
+    // regions here do not grow, so the change covers the range as given.
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_SEM | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+        return EINVAL;
+    }
+    let (p, read) = prot_of(prot);
+    match uspace::with(|s| s.protect(addr, end, p, read)) {
         Ok(()) => 0,
         Err(ProtectError::Unmapped) => ENOMEM,
         Err(ProtectError::NotWritable) => EACCES,
@@ -249,8 +260,11 @@ pub fn mprotect(c: &mut Ctx<'_>) -> i64 {
 }
 
 /// Advice only: accepted and ignored (MADV_DONTNEED's zeroing is not done yet).
+/// Linux's checks come first: an unaligned start, or a length that wraps the address
+/// space, is EINVAL.
 pub fn madvise(c: &mut Ctx<'_>) -> i64 {
-    if !c.args[0].is_multiple_of(PAGE_SIZE) {
+    let [addr, len, ..] = c.args;
+    if !addr.is_multiple_of(PAGE_SIZE) || addr.checked_add(len).and_then(page_ceil).is_none() {
         return EINVAL;
     }
     0
