@@ -143,7 +143,8 @@ struct Image {
 enum Placement {
     /// ELF_ET_DYN_BASE: the program itself.
     DynBase,
-    /// Where mmap puts the whole image (top-down): the interpreter.
+    /// Where mmap puts the whole image (top-down): the interpreter, or an ET_DYN without
+    /// one.
     TopDown,
 }
 
@@ -199,9 +200,14 @@ fn map_image(space: &mut Space, fd: i32, elf: &Elf, placement: Placement) -> Res
 fn load(fd: i32, prog: &Elf, interp: Option<&(i32, Elf)>, startup: &Startup) -> Result<Entry, LoadError> {
     let mut guard = SPACE.lock();
     let space = guard.insert(Space::new().ok_or(LoadError::of(ENOMEM))?);
-    let image = map_image(space, fd, prog, Placement::DynBase)?;
-    space.brk_start = image.end;
-    space.brk = image.end;
+    // Linux puts a PIE that has an interpreter at ELF_ET_DYN_BASE, and lets mmap place one
+    // without (a static PIE, or ld.so run as the program); the break of the latter moves to
+    // ELF_ET_DYN_BASE, since after an image at the top of the mmap area it could not grow.
+    let placement = if interp.is_some() { Placement::DynBase } else { Placement::TopDown };
+    let image = map_image(space, fd, prog, placement)?;
+    let brk = if prog.eh.e_type == elf_rules::ET_DYN && interp.is_none() { user::ET_DYN_BASE } else { image.end };
+    space.brk_start = brk;
+    space.brk = brk;
     let top = user::STACK_TOP;
     space.add(top - STACK_SIZE, top, Prot { write: true, exec: false }, true);
     let interp = match interp {
