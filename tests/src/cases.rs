@@ -183,11 +183,6 @@ pub fn c_cases(sources: &[PathBuf], out_dir: &Path) -> Vec<Case> {
     for flavour in flavours() {
         for src in sources {
             let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
-            // mem_brk moves the break below the start: in a dynamic program that frees memory
-            // ld.so's own allocations live in, and the native run crashes.
-            if flavour == Flavour::Dynamic && stem == "mem_brk" {
-                continue;
-            }
             if flavour == Flavour::Musl && !MUSL_PROGRAMS.contains(&stem.as_str()) {
                 continue;
             }

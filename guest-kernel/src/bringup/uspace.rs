@@ -1,16 +1,17 @@
 //! The program's address space: regions (a small sorted list standing in for mm/vma.rs),
-//! demand-paged zero memory for the stack, brk and anonymous mmap, and the checked copies
-//! between user memory and the kernel. One process, one vCPU.
+//! demand-paged zero memory for the stack, brk and anonymous mmap, private copies of file
+//! pages (filled when mapped), and the checked copies between user memory and the kernel.
+//! One process, one vCPU.
 
 use alloc::vec::Vec;
 
-use abi_shared::hypercall::GuestSeg;
+use abi_shared::hypercall::{FsRequest, GuestSeg, Request, SegList};
 use abi_shared::layout::{user, PAGE_SIZE};
 use spin::Mutex;
 
 use crate::arch::mmu::{self, Prot};
 use crate::arch::phys_to_virt;
-use crate::bringup::frames;
+use crate::bringup::{frames, hypercall};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Region {
@@ -19,7 +20,21 @@ pub struct Region {
     pub prot: Prot,
     /// PROT_READ (a PROT_NONE region faults on every access).
     pub read: bool,
+    /// Linux's VM_MAYWRITE: false for a MAP_SHARED file mapping (served as a private copy
+    /// here), which mprotect may not make writable.
+    pub may_write: bool,
 }
+
+/// Why mprotect refused (its errno).
+pub enum ProtectError {
+    /// Part of the range is not mapped (ENOMEM).
+    Unmapped,
+    /// Write access asked of a region that may not be written (EACCES).
+    NotWritable,
+}
+
+/// The most one pread moves into a file mapping's frames (a bounded scatter list).
+const FILL_CHUNK: u64 = 1 << 20;
 
 pub struct Space {
     pub root: u64,
@@ -61,8 +76,12 @@ impl Space {
 
     /// Add a region (the caller checked it overlaps nothing).
     pub fn add(&mut self, start: u64, end: u64, prot: Prot, read: bool) {
-        let at = self.regions.partition_point(|r| r.start < start);
-        self.regions.insert(at, Region { start, end, prot, read });
+        self.add_region(Region { start, end, prot, read, may_write: true });
+    }
+
+    pub fn add_region(&mut self, r: Region) {
+        let at = self.regions.partition_point(|x| x.start < r.start);
+        self.regions.insert(at, r);
     }
 
     /// Split regions so that `addr` is a boundary.
@@ -115,13 +134,17 @@ impl Space {
         }
     }
 
-    /// mprotect: every page of `[start, end)` must be in a region (else ENOMEM).
-    pub fn protect(&mut self, start: u64, end: u64, prot: Prot, read: bool) -> bool {
+    /// mprotect: every page of `[start, end)` must be in a region, and a region that may
+    /// not be written refuses write access, both checked before anything changes. Pages
+    /// made PROT_NONE keep their frames (EL0 loses access, the contents stay for a later
+    /// mprotect, as on Linux).
+    pub fn protect(&mut self, start: u64, end: u64, prot: Prot, read: bool) -> Result<(), ProtectError> {
         let mut a = start;
         while a < end {
             match self.find(a) {
+                Some(r) if prot.write && !r.may_write => return Err(ProtectError::NotWritable),
                 Some(r) => a = r.end,
-                None => return false,
+                None => return Err(ProtectError::Unmapped),
             }
         }
         self.split_at(start);
@@ -134,18 +157,58 @@ impl Space {
         while va < end {
             let (old, span) = mmu::lookup_span(self.root, va);
             if old != 0 {
-                let new = if read { mmu::user_pte(mmu::pte_gpa(old), prot) } else { 0 };
-                if new == 0 {
-                    // PROT_NONE: drop the translation but keep the frame for a later mprotect.
-                    mmu::replace(self.root, va, 0);
-                    frames::free(mmu::pte_gpa(old));
-                } else {
-                    mmu::replace(self.root, va, new);
-                }
+                let gpa = mmu::pte_gpa(old);
+                mmu::replace(self.root, va, if read { mmu::user_pte(gpa, prot) } else { mmu::no_access_pte(gpa) });
             }
             va = va.saturating_add(span);
         }
-        true
+        if prot.exec {
+            mmu::sync_icache();
+        }
+        Ok(())
+    }
+
+    /// Back `[start, end)` (page aligned, inside a region the caller added) with fresh
+    /// frames mapped `prot`, the first `bytes` of them read from `fd` at `offset`; the rest
+    /// stays zero, as the tail of a file's last page reads. The host writes the frames
+    /// directly (guest-physical scatter lists, a chunk per request). Err: the read's
+    /// negative errno, or ENOMEM; the caller unmaps the range.
+    pub fn fill_from_file(
+        &mut self,
+        fd: i32,
+        start: u64,
+        end: u64,
+        bytes: u64,
+        offset: u64,
+        prot: Prot,
+    ) -> Result<(), i64> {
+        const ENOMEM: i64 = -(abi_shared::linux::errno::ENOMEM as i64);
+        let read_end = start.saturating_add(bytes).min(end);
+        let mut va = start;
+        while va < end {
+            let chunk_start = va;
+            let mut segs: Vec<GuestSeg> = Vec::new();
+            while va < end && va - chunk_start < FILL_CHUNK {
+                let gpa = frames::alloc().ok_or(ENOMEM)?;
+                if !self.map_page(va, gpa, prot) {
+                    frames::free(gpa);
+                    return Err(ENOMEM);
+                }
+                let want = read_end.saturating_sub(va).min(PAGE_SIZE);
+                if want > 0 {
+                    match segs.last_mut() {
+                        Some(last) if last.gpa + last.len == gpa => last.len += want,
+                        _ => segs.push(GuestSeg { gpa, len: want }),
+                    }
+                }
+                va += PAGE_SIZE;
+            }
+            read_fully(fd, &mut segs, offset + (chunk_start - start))?;
+        }
+        if prot.exec {
+            mmu::sync_icache();
+        }
+        Ok(())
     }
 
     /// A free range of `len` bytes for mmap (top-down below the last one handed out).
@@ -256,6 +319,37 @@ impl Space {
         }
         None
     }
+}
+
+/// Read from `fd` at `offset` into `segs` until they are full or the file ends: a read may
+/// come back short (a network file system's request size) before the end of the file.
+fn read_fully(fd: i32, segs: &mut Vec<GuestSeg>, mut offset: u64) -> Result<(), i64> {
+    while !segs.is_empty() {
+        let req = FsRequest::Read { fd, buf: SegList::Borrowed(segs), offset: Some(offset as i64) };
+        let got = hypercall::call_ret(&Request::Fs(req));
+        if got <= 0 {
+            // The end of the file (the rest stays zero), or the read's error.
+            return if got < 0 { Err(got) } else { Ok(()) };
+        }
+        offset += got as u64;
+        drop_front(segs, got as u64);
+    }
+    Ok(())
+}
+
+/// Drop the first `n` bytes of a scatter list.
+fn drop_front(segs: &mut Vec<GuestSeg>, mut n: u64) {
+    let mut whole = 0;
+    for s in segs.iter_mut() {
+        if n < s.len {
+            s.gpa += n;
+            s.len -= n;
+            break;
+        }
+        n -= s.len;
+        whole += 1;
+    }
+    segs.drain(..whole);
 }
 
 /// Run `f` on the program's address space.

@@ -37,6 +37,12 @@ pub fn user_pte(gpa: u64, prot: Prot) -> u64 {
     e
 }
 
+/// A PROT_NONE page that keeps its frame: valid for EL1 only (AP[1] clear), never
+/// executable, so every EL0 access faults while the contents stay.
+pub fn no_access_pte(gpa: u64) -> u64 {
+    gpa | VALID | TABLE_OR_PAGE | ATTR_NORMAL | SH_INNER | AF | NG | PXN | UXN
+}
+
 pub fn pte_gpa(pte: u64) -> u64 {
     pte & ADDR_MASK
 }

@@ -45,6 +45,8 @@ static IDS: spin::Once<Ids> = spin::Once::new();
 static UTS: spin::Once<[[u8; 65]; 6]> = spin::Once::new();
 
 pub fn init(startup: &Startup) {
+    ids::init_limits(&startup.rlimits);
+    path::init_exe(&startup.exec_path);
     IDS.call_once(|| Ids {
         pid: startup.pid,
         ppid: startup.ppid,
@@ -75,13 +77,19 @@ pub fn terminate(how: ExitHow) -> ! {
     crate::bringup::die(format_args!("the monitor resumed a guest that exited"))
 }
 
-/// The program could not be loaded: say why, and end as a shell would (126/127).
-pub fn exit_with_loader_error(startup: &Startup, errno: i32) -> ! {
+/// The program could not be loaded: say why, and end as a shell would (127 when the file
+/// or its ELF interpreter cannot be found, 126 when it cannot be executed), with the
+/// x86_64 kernel's words (syscall/process.rs).
+pub fn exit_with_loader_error(startup: &Startup, e: crate::bringup::loader::LoadError) -> ! {
+    use abi_shared::linux::errno::{E2BIG, ENOENT, ENOEXEC, ENOMEM};
     let path = core::str::from_utf8(&startup.exec_path).unwrap_or("program");
-    let (status, why) = match errno {
-        2 => (127, "No such file or directory"),
-        8 => (126, "not a static aarch64 ELF executable (dynamic programs need the loader not yet ported to arm64)"),
-        12 => (126, "not enough guest memory to load it (see --memory)"),
+    let (status, why) = match e.errno as u32 {
+        ENOENT if e.interpreter => (127, "cannot open its ELF interpreter (the dynamic loader)"),
+        _ if e.interpreter => (126, "cannot load its ELF interpreter (the dynamic loader)"),
+        ENOENT => (127, "No such file or directory"),
+        ENOEXEC => (126, "not an aarch64 ELF executable"),
+        ENOMEM => (126, "not enough guest memory to load it (see --memory)"),
+        E2BIG => (126, "argument list too long"),
         _ => (126, "cannot load it"),
     };
     let mut line = alloc::vec::Vec::new();
@@ -141,7 +149,23 @@ fn syscall(frame: &mut TrapFrame) {
     let mut ctx = Ctx { frame, args };
     let ret = match table::lookup(nr) {
         Some(e) => (e.handler)(&mut ctx),
-        None => ENOSYS,
+        None => unimplemented(nr),
     };
     frame.x[0] = ret as u64;
+}
+
+/// The generic numbers answered ENOSYS so far, one bit each.
+static UNIMPLEMENTED: [core::sync::atomic::AtomicU64; 8] = [const { core::sync::atomic::AtomicU64::new(0) }; 8];
+
+/// Syscall `nr` is not implemented: ENOSYS, named with -v the first time (by number: the
+/// monitor's syscall names are x86_64's).
+fn unimplemented(nr: u64) -> i64 {
+    let (word, bit) = (nr as usize / 64, 1u64 << (nr % 64));
+    let first =
+        UNIMPLEMENTED.get(word).is_some_and(|w| w.fetch_or(bit, core::sync::atomic::Ordering::Relaxed) & bit == 0);
+    if first {
+        let line = alloc::format!("not implemented yet: arm64 syscall {nr}, answered ENOSYS");
+        hypercall::log(2, line.as_bytes());
+    }
+    ENOSYS
 }

@@ -75,11 +75,58 @@ pub fn renameat2(c: &mut Ctx<'_>) -> i64 {
     rename(c, c.args[4] as u32)
 }
 
+/// The program's path as the exec named it, and once asked for, its absolute path with
+/// symlinks resolved (what /proc/self/exe shows; task/exe.rs on x86_64).
+static EXE: spin::Mutex<(alloc::vec::Vec<u8>, Option<alloc::vec::Vec<u8>>)> =
+    spin::Mutex::new((alloc::vec::Vec::new(), None));
+
+/// A relative path means the working directory of now, which the program may change:
+/// it is resolved at once; an absolute one waits for the first readlink.
+pub fn init_exe(path: &[u8]) {
+    let resolved = (!path.starts_with(b"/")).then(|| absolute_path(path));
+    *EXE.lock() = (path.to_vec(), resolved);
+}
+
+/// `path` made absolute by the host (symlinks, `.` and `..` resolved), or as it is if the
+/// host cannot.
+fn absolute_path(path: &[u8]) -> alloc::vec::Vec<u8> {
+    let mut buf = alloc::vec![0u8; PATH_MAX];
+    let seg = [hypercall::kernel_buf_seg(&buf)];
+    let n = hypercall::call_ret(&Request::Fs(FsRequest::Realpath { path, buf: SegList::Borrowed(&seg) }));
+    if n > 0 {
+        buf.truncate(n as usize);
+        buf
+    } else {
+        path.to_vec()
+    }
+}
+
+fn exe_path() -> alloc::vec::Vec<u8> {
+    let mut exe = EXE.lock();
+    if exe.1.is_none() {
+        let abs = absolute_path(&exe.0);
+        exe.1 = Some(abs);
+    }
+    exe.1.clone().unwrap_or_default()
+}
+
+/// /proc/self/exe and /proc/<our pid>/exe name the program, not the host's process (the
+/// monitor): the guest answers them.
+fn is_own_exe_link(p: &[u8]) -> bool {
+    let Some(rest) = p.strip_prefix(b"/proc/").and_then(|r| r.strip_suffix(b"/exe")) else { return false };
+    rest == b"self" || rest == alloc::format!("{}", super::ids().pid).as_bytes()
+}
+
 pub fn readlinkat(c: &mut Ctx<'_>) -> i64 {
     if (c.args[3] as i64) <= 0 {
         return EINVAL;
     }
     let p = tryret!(path(c.args[1]));
+    if is_own_exe_link(&p) {
+        let exe = exe_path();
+        let n = exe.len().min(c.args[3] as usize);
+        return if uspace::with(|s| s.copy_out(c.args[2], &exe[..n])) { n as i64 } else { EFAULT };
+    }
     let Some(segs) = uspace::with(|s| s.segments(c.args[2], c.args[3].min(PATH_MAX as u64), true)) else {
         return EFAULT;
     };

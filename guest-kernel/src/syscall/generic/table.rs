@@ -99,6 +99,8 @@ syscall_table! {
     114 clock_getres      Guest info::clock_getres    [D, Ptr];
     124 sched_yield       Guest ids::sched_yield      [];
     160 uname             Guest info::uname           [Ptr];
+    163 getrlimit         Guest ids::getrlimit        [D, Ptr];
+    164 setrlimit         Guest ids::setrlimit        [D, Ptr];
     166 umask             Host  path::umask           [Oct];
     169 gettimeofday      Guest info::gettimeofday    [Ptr, Ptr];
     172 getpid            Guest ids::getpid           [];
@@ -113,6 +115,7 @@ syscall_table! {
     222 mmap              Guest mm::mmap              [X, D, X, X, Fd, X];
     226 mprotect          Guest mm::mprotect          [X, D, X];
     233 madvise           Guest mm::madvise           [X, D, D];
+    261 prlimit64         Guest ids::prlimit64        [D, D, Ptr, Ptr];
     276 renameat2         Host  path::renameat2       [Fd, Str, Fd, Str, X];
     278 getrandom         Guest info::getrandom       [Ptr, D, X];
     291 statx             Host  path::statx           [Fd, Str, X, X, Ptr];
