@@ -204,6 +204,13 @@ pub fn setup(frame: &mut TrapFrame, sig: i32, info: &SigInfo, act: &Action) -> R
     Ok(())
 }
 
+/// Where the signal mask that rt_sigreturn restores lies, for a user stack pointer `rsp`
+/// at the call (for --strace's `rt_sigreturn({mask=[...]})`).
+pub fn sigreturn_mask_address(rsp: u64) -> u64 {
+    rsp.wrapping_sub(8)
+        .wrapping_add((core::mem::offset_of!(RtSigFrame, uc) + core::mem::offset_of!(UContext, sigmask)) as u64)
+}
+
 /// rt_sigreturn: the frame sits at the user rsp (the restorer's `ret` popped pretcode).
 pub fn restore(frame: &mut TrapFrame) -> Result<(), ()> {
     let addr = frame.rsp.wrapping_sub(8);

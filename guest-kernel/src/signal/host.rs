@@ -122,9 +122,14 @@ fn wanted(st: &SignalState, blocked: u64) -> (u64, u64) {
     // Under a debugger every signal with its default action is caught too: it stops for
     // gdb before that action, as a ptraced process's does (gdb's Ctrl-C is a SIGINT).
     let debugged = if super::debug::active() { dfl } else { 0 };
+    // Under --strace every signal is caught, ignored ones too: strace shows each signal
+    // the process gets (a SIGCHLD nobody handles, a SIGPIPE it ignores) before its
+    // disposition applies, and the guest prints that line (`trace::signal_taken`).
+    let traced = if super::strace_sees_signals() { dfl | ignored } else { 0 };
     let catch =
-        (handled | debugged | (blocked & (dfl | ignored)) | (super::timer::armed_signals() & !ignored)) & !UNBLOCKABLE;
-    (catch, ignored & !blocked & !UNBLOCKABLE)
+        (handled | debugged | traced | (blocked & (dfl | ignored)) | (super::timer::armed_signals() & !ignored))
+            & !UNBLOCKABLE;
+    (catch, ignored & !blocked & !traced & !UNBLOCKABLE)
 }
 
 /// Before the host execs a native program in place of this process: every signal the

@@ -117,10 +117,25 @@ fn default_action(sig: i32) -> Default_ {
     }
 }
 
+/// --strace's line for each signal a thread takes, set by syscall/trace at boot when the
+/// run is traced (it formats the line; signal/ sits below syscall/ and calls up through
+/// this).
+static STRACE_HOOK: spin::Once<fn(&SigInfo)> = spin::Once::new();
+
+pub fn show_taken_signals(show: fn(&SigInfo)) {
+    STRACE_HOOK.call_once(|| show);
+}
+
+/// Whether --strace shows the signals taken (then every one is caught, ignored ones too).
+pub fn strace_sees_signals() -> bool {
+    STRACE_HOOK.is_completed()
+}
+
 fn ignored(st: &SignalState, sig: i32) -> bool {
-    if debug::traced() {
+    if debug::traced() || strace_sees_signals() {
         // A ptrace tracer sees even the signals that would be ignored (Linux's
-        // sig_ignored() is false for a ptraced task); delivery ignores them afterwards.
+        // sig_ignored() is false for a ptraced task), and so does strace, whose lines
+        // --strace prints; delivery ignores them afterwards.
         return false;
     }
     let act = st.actions[sig as usize];
@@ -347,6 +362,10 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 info = SigInfo::sent_by(sig, SI_USER, crate::task::pid(), crate::task::uid());
             }
             st = lock();
+        }
+        if let Some(show) = STRACE_HOOK.get().filter(|_| sig != SIGKILL) {
+            // strace's signal-delivery stop: every signal but SIGKILL, ignored ones too.
+            show(&info);
         }
         let act = st.proc.actions[sig as usize];
         if act.handler == SIG_IGN {

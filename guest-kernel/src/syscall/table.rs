@@ -65,7 +65,7 @@ syscall_table! {
     12  brk               Guest mm::brk               [Ptr];
     13  rt_sigaction      Guest sig::rt_sigaction     [Sig, SigAct, SigActOut, D];
     14  rt_sigprocmask    Guest sig::rt_sigprocmask   [SigHow, SigSet, SigSetOut, D];
-    15  rt_sigreturn      Guest sig::rt_sigreturn     [];
+    15  rt_sigreturn      Guest sig::rt_sigreturn     [SigreturnMask];
     16  ioctl             Host  fs_ctl::ioctl         [Fd, Ioctl, IoctlData];
     17  pread64           Both  fs::pread64           [Fd, RBuf, D, D];
     18  pwrite64          Both  fs::pwrite64          [Fd, WBuf, D, D];
@@ -176,8 +176,8 @@ syscall_table! {
     125 capget            Both  ids::capget           [Ptr, Ptr];
     126 capset            Host  ids::capset           [Ptr, Ptr];
     127 rt_sigpending      Guest sig::rt_sigpending    [SigSetOut, D];
-    128 rt_sigtimedwait    Both sig::rt_sigtimedwait  [Ptr, Ptr, Ptr, D];
-    129 rt_sigqueueinfo    Guest sig::rt_sigqueueinfo  [D, Sig, Ptr];
+    128 rt_sigtimedwait    Both sig::rt_sigtimedwait  [SigSet, SigInfoOut, Timespec, D];
+    129 rt_sigqueueinfo    Guest sig::rt_sigqueueinfo  [D, Sig, SigInfo];
     130 rt_sigsuspend      Both sig::rt_sigsuspend    [SigSet, D];
     131 sigaltstack       Guest sig::sigaltstack      [Ptr, Ptr];
     132 utime             Host  fs_attrs::utime       [Str, Ptr];
@@ -288,7 +288,7 @@ syscall_table! {
     294 inotify_init1     Host  notify::inotify_init1 [X];
     295 preadv            Host  fs::preadv            [Fd, Ptr, D, D];
     296 pwritev           Host  fs::pwritev           [Fd, Ptr, D, D];
-    297 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, D, Ptr];
+    297 rt_tgsigqueueinfo Guest sig::rt_tgsigqueueinfo [D, D, Sig, SigInfo];
     299 recvmmsg          Host  net::recvmmsg         [Fd, Ptr, D, X, Ptr];
     302 prlimit64         Guest ids::prlimit64        [D, Rlimit, RlimitIn, RlimitOut];
     305 clock_adjtime     Both  time::clock_adjtime   [Clock, Ptr];

@@ -77,6 +77,14 @@ pub enum Arg {
     SigActOut,
     /// SIG_BLOCK / SIG_UNBLOCK / SIG_SETMASK.
     SigHow,
+    /// A `siginfo_t` read by the call (rt_sigqueueinfo).
+    SigInfo,
+    /// A `siginfo_t` the call fills (rt_sigtimedwait).
+    SigInfoOut,
+    /// rt_sigreturn's view of the signal frame it returns from: the signal mask it
+    /// restores, `{mask=[...]}` (the argument is the mask's address, which the syscall
+    /// entry works out from the user stack pointer).
+    SigreturnMask,
     /// A signal set read by the call.
     SigSet,
     /// A signal set the call fills.
@@ -162,6 +170,7 @@ pub fn is_output(kind: Arg) -> bool {
             | Arg::Clone
             | Arg::SigActOut
             | Arg::SigSetOut
+            | Arg::SigInfoOut
             | Arg::StatOut
             | Arg::TimespecOut
             | Arg::SockAddrOut
@@ -217,6 +226,13 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         Arg::SigActOut if c.ok() => sigaction(line, v),
         Arg::SigHow => named(line, xlat::SIGPROCMASK_HOW, v, false),
         Arg::SigSet => sigset_at(line, v),
+        Arg::SigInfo => siginfo_at(line, v),
+        Arg::SigInfoOut if c.ok() => siginfo_at(line, v),
+        Arg::SigreturnMask => {
+            let _ = line.write_str("{mask=");
+            let _ = sigset_at(line, v);
+            line.write_char('}')
+        }
         Arg::SigSetOut if c.ok() => sigset_at(line, v),
         Arg::StatOut if c.ok() => stat(line, v),
         Arg::Timespec => timespec(line, v),
@@ -256,6 +272,7 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         // An output argument of a call that failed (or has not returned): its address.
         Arg::SigActOut
         | Arg::SigSetOut
+        | Arg::SigInfoOut
         | Arg::StatOut
         | Arg::TimespecOut
         | Arg::SockAddrOut
@@ -266,6 +283,14 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         | Arg::UtsOut => ptr(line, v),
     };
     true
+}
+
+/// A `siginfo_t` in user memory (NULL by name, an unreadable one by its address).
+fn siginfo_at(line: &mut Line, v: u64) -> core::fmt::Result {
+    match read::<crate::task::siginfo::SigInfo>(v) {
+        Some(info) if v != 0 => super::siginfo::siginfo(line, &info),
+        _ => ptr(line, v),
+    }
 }
 
 fn ioctl_arg(line: &mut Line, req: u64, v: u64, c: &Call<'_>) -> bool {

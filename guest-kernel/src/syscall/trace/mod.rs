@@ -9,6 +9,7 @@
 
 mod decode;
 mod fmt;
+mod siginfo;
 mod structs;
 mod xlat;
 
@@ -27,6 +28,9 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
+    if on {
+        crate::signal::show_taken_signals(signal_taken);
+    }
 }
 
 #[inline]
@@ -40,6 +44,8 @@ const VFORK: u64 = 58;
 const FCNTL: u64 = 72;
 const UMASK: u64 = 95;
 const CLONE3: u64 = 435;
+pub const RT_SIGRETURN: u64 = 15;
+const RT_SIGTIMEDWAIT: u64 = 128;
 
 /// A line begun before the call: the name and the arguments the call reads, up to the
 /// first one it fills (strace's split: what the call reads is shown as it was before the
@@ -142,6 +148,11 @@ fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Res
     let v = ret as u64;
     match nr {
         9 | 12 | 25 | 30 => fmt::hex0(line, v),
+        RT_SIGTIMEDWAIT => {
+            write!(line, "{v} (")?;
+            fmt::signal(line, v)?;
+            line.write_char(')')
+        }
         UMASK => fmt::mode(line, v),
         FCNTL if v != 0 && args[1] == u64::from(abi_shared::linux::general::F_GETFD) => {
             write!(line, "{v:#x} (flags ")?;
@@ -159,6 +170,20 @@ fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Res
         }
         _ => write!(line, "{ret}"),
     }
+}
+
+/// A signal the thread takes now, before its handler runs or its disposition (default or
+/// SIG_IGN) applies: strace's line for a signal-delivery stop,
+/// `--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---`.
+#[inline(never)]
+fn signal_taken(info: &crate::task::siginfo::SigInfo) {
+    let mut line = Line::new();
+    let _ = write!(line, "{} --- ", crate::task::tid());
+    let _ = fmt::signal(&mut line, info.signo as u64);
+    let _ = line.write_char(' ');
+    let _ = siginfo::siginfo(&mut line, info);
+    let _ = line.write_str(" ---");
+    crate::hypercall::trace(line.as_bytes());
 }
 
 /// A syscall that does not return (exit, exit_group): `= ?` now.
