@@ -213,13 +213,13 @@ fn ending(outcome: Result<GuestOutcome, machine::MachineError>, machine: &Machin
     }
 }
 
-/// `--strace`'s `+++ exited with N +++` / `+++ killed by SIG +++` line.
+/// `--strace`'s `+++ exited with N +++` / `+++ killed by SIG +++` line (with strace's
+/// ` (core dumped)` when a core file was written).
 fn trace_the_end(outcome: &Result<GuestOutcome, machine::MachineError>) {
     match outcome {
-        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => strace::process_ended(Some(*s), None),
-        Ok(GuestOutcome::Exited(ExitHow::Signal(sig) | ExitHow::CoreDumped(sig), _)) => {
-            strace::process_ended(None, Some(*sig))
-        }
+        Ok(GuestOutcome::Exited(ExitHow::Status(s), _)) => strace::process_ended(Some(*s), None, false),
+        Ok(GuestOutcome::Exited(ExitHow::Signal(sig), _)) => strace::process_ended(None, Some(*sig), false),
+        Ok(GuestOutcome::Exited(ExitHow::CoreDumped(sig), _)) => strace::process_ended(None, Some(*sig), true),
         _ => {}
     }
 }

@@ -145,12 +145,13 @@ pub fn process_gone(pid: i32) {
 }
 
 /// The program (this process of the tree) ended: strace's `+++ exited with N +++` or
-/// `+++ killed by SIGX +++`, then one process fewer.
-pub fn process_ended(status: Option<i32>, signal: Option<i32>) {
+/// `+++ killed by SIGX +++` (`+++ killed by SIGX (core dumped) +++` with `core`), then one
+/// process fewer.
+pub fn process_ended(status: Option<i32>, signal: Option<i32>, core: bool) {
     let Some(t) = TRACER.get() else { return };
     let pid = std::process::id() as i32;
     let line = match (status, signal) {
-        (_, Some(sig)) => format!("+++ killed by {} +++", signal_name(sig)),
+        (_, Some(sig)) => format!("+++ killed by {}{} +++", signal_name(sig), if core { " (core dumped)" } else { "" }),
         (Some(code), None) => format!("+++ exited with {} +++", code & 0xff),
         (None, None) => return,
     };

@@ -229,6 +229,20 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// A core-dumping death with RLIMIT_CORE raised (in the scratch directory): strace's
+/// `+++ killed by SIGSEGV (core dumped) +++`.
+const CORE_DUMP: &str = r#"
+#include <sys/resource.h>
+int main(int argc, char **argv) {
+    MARK();
+    struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
+    setrlimit(RLIMIT_CORE, &r);
+    chdir(argv[1]);
+    *(volatile int *)0 = 1;
+    return 0;
+}
+"#;
+
 /// Sockets: AF_UNIX and AF_INET addresses, refused and missing peers.
 const SOCKETS: &str = r#"
 int main(int argc, char **argv) {
@@ -468,6 +482,11 @@ fn strace_signal_actions_and_masks() {
 #[test]
 fn strace_signal_delivery() {
     compare("signal_delivery", SIGNAL_DELIVERY, &[]);
+}
+
+#[test]
+fn strace_core_dump() {
+    compare("core_dump", CORE_DUMP, &["@DIR"]);
 }
 
 #[test]
