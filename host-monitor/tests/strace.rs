@@ -229,6 +229,42 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// Calls a signal cuts short (sent by a child while the parent waits): pause (Linux's
+/// ERESTARTNOHAND) and a pipe read (ERESTARTSYS) under a handler without SA_RESTART, so the
+/// program sees EINTR, which rt_sigreturn's result shows. The child then writes a byte for
+/// a second read: a parent that was too slow to block before a signal came (a very busy
+/// machine) gets a different trace, never a hang.
+const INTERRUPTED: &str = r#"
+static void handler(int s) { (void)s; }
+int main(int argc, char **argv) {
+    MARK();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sigaction(SIGUSR1, &sa, NULL);
+    int fds[2];
+    pipe(fds);
+    pid_t parent = getpid();
+    pid_t p = fork();
+    if (p == 0) {
+        struct timespec t = {0, 150000000};
+        nanosleep(&t, NULL);
+        kill(parent, SIGUSR1);
+        nanosleep(&t, NULL);
+        kill(parent, SIGUSR1);
+        nanosleep(&t, NULL);
+        write(fds[1], "x", 1);
+        _exit(0);
+    }
+    pause();
+    char c;
+    read(fds[0], &c, 1);
+    read(fds[0], &c, 1);
+    waitpid(p, NULL, 0);
+    return 0;
+}
+"#;
+
 /// A core-dumping death with RLIMIT_CORE raised (in the scratch directory): strace's
 /// `+++ killed by SIGSEGV (core dumped) +++`.
 const CORE_DUMP: &str = r#"
@@ -482,6 +518,11 @@ fn strace_signal_actions_and_masks() {
 #[test]
 fn strace_signal_delivery() {
     compare("signal_delivery", SIGNAL_DELIVERY, &[]);
+}
+
+#[test]
+fn strace_interrupted_calls() {
+    compare("interrupted", INTERRUPTED, &[]);
 }
 
 #[test]

@@ -305,6 +305,12 @@ pub fn note_interrupted_always(nr: u64) {
 /// SA_RESTART.
 const ALWAYS_RESTART: u64 = 1 << 63;
 
+/// Whether the interrupted syscall `nr` runs again after a handler whatever its SA_RESTART
+/// says (Linux's ERESTARTNOINTR), as --strace names the restart code.
+pub fn restarts_always(nr: u64) -> bool {
+    crate::task::peek_interrupted_syscall() == Some(nr | ALWAYS_RESTART)
+}
+
 /// Make the interrupted syscall run again on return: back over `syscall` (2 bytes) with
 /// its number in rax; the argument registers are still the caller's.
 fn restart_syscall(frame: &mut TrapFrame, nr: u64) {

@@ -138,6 +138,11 @@ pub fn at_exit(
 /// The result as strace shows it: `-1 ENOENT (No such file or directory)`, addresses in
 /// hexadecimal, umask's in octal, fcntl's flags by name.
 fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Result {
+    if ret == EINTR {
+        if let Some((code, text)) = restart_code(nr, args) {
+            return write!(line, "? {code} ({text})");
+        }
+    }
     if (-4095..0).contains(&ret) {
         let e = -ret;
         return match xlat::ERRNOS.get(e as usize).copied().flatten() {
@@ -184,6 +189,38 @@ fn signal_taken(info: &crate::task::siginfo::SigInfo) {
     let _ = siginfo::siginfo(&mut line, info);
     let _ = line.write_str(" ---");
     crate::hypercall::trace(line.as_bytes());
+}
+
+const EINTR: i64 = -(abi_shared::linux::errno::EINTR as i64);
+
+/// What Linux's syscall returns when a signal cuts it short, as strace shows it at the
+/// syscall's exit: a restart code that signal delivery then turns into a restart or into
+/// EINTR (the program's view, which rt_sigreturn's result shows after a handler); None
+/// for the calls that give EINTR outright.
+fn restart_code(nr: u64, args: &[u64; 6]) -> Option<(&'static str, &'static str)> {
+    const SYS: (&str, &str) = ("ERESTARTSYS", "To be restarted if SA_RESTART is set");
+    const NOINTR: (&str, &str) = ("ERESTARTNOINTR", "To be restarted");
+    const NOHAND: (&str, &str) = ("ERESTARTNOHAND", "To be restarted if no handler");
+    const BLOCK: (&str, &str) = ("ERESTART_RESTARTBLOCK", "Interrupted by signal");
+    const FUTEX: u64 = 202;
+    match nr {
+        // rt_sigreturn: the value it restores (the interrupted call's EINTR, when a handler
+        // ended it), as it is.
+        RT_SIGRETURN => None,
+        // epoll_wait, epoll_pwait, epoll_pwait2, io_getevents, semop, semtimedop,
+        // rt_sigtimedwait: EINTR.
+        232 | 281 | 441 | 208 | 65 | 220 | 128 => None,
+        // pause, rt_sigsuspend, select, pselect6, ppoll, msgsnd, msgrcv.
+        34 | 130 | 23 | 270 | 271 | 69 | 70 => Some(NOHAND),
+        // poll: with a timeout it resumes with what is left of it.
+        7 if (args[2] as i32) < 0 => Some(NOHAND),
+        // poll, nanosleep, clock_nanosleep.
+        7 | 35 | 230 => Some(BLOCK),
+        // A futex wait with a timeout resumes with what is left of it, as the sleeps do.
+        FUTEX if args[3] != 0 && matches!(args[1] & 0x7f, 0 | 9) => Some(BLOCK),
+        _ if crate::signal::restarts_always(nr) => Some(NOINTR),
+        _ => Some(SYS),
+    }
 }
 
 /// A syscall that does not return (exit, exit_group): `= ?` now.
