@@ -265,6 +265,28 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// A child that stops itself (SIGSTOP, then SIGTSTP), continued by its parent each time:
+/// strace's `--- stopped by SIG... ---` and the SIGCONT the child takes after it. (A stop
+/// sent by the parent would come at a point of the child's start that depends on timing.)
+const STOPS: &str = r#"
+int main(int argc, char **argv) {
+    MARK();
+    int st;
+    pid_t p = fork();
+    if (p == 0) {
+        kill(getpid(), SIGSTOP);
+        raise(SIGTSTP);
+        _exit(1);
+    }
+    waitpid(p, &st, WUNTRACED);
+    kill(p, SIGCONT);
+    waitpid(p, &st, WUNTRACED);
+    kill(p, SIGCONT);
+    waitpid(p, &st, 0);
+    return 0;
+}
+"#;
+
 /// A core-dumping death with RLIMIT_CORE raised (in the scratch directory): strace's
 /// `+++ killed by SIGSEGV (core dumped) +++`.
 const CORE_DUMP: &str = r#"
@@ -523,6 +545,11 @@ fn strace_signal_delivery() {
 #[test]
 fn strace_interrupted_calls() {
     compare("interrupted", INTERRUPTED, &[]);
+}
+
+#[test]
+fn strace_stops() {
+    compare("stops", STOPS, &[]);
 }
 
 #[test]

@@ -117,12 +117,20 @@ fn default_action(sig: i32) -> Default_ {
     }
 }
 
-/// --strace's line for each signal a thread takes, set by syscall/trace at boot when the
-/// run is traced (it formats the line; signal/ sits below syscall/ and calls up through
-/// this).
-static STRACE_HOOK: spin::Once<fn(&SigInfo)> = spin::Once::new();
+/// What --strace shows of signals.
+pub enum Shown<'a> {
+    /// A signal the thread takes (its handler is about to run, or its disposition applies).
+    Taken(&'a SigInfo),
+    /// The process stops by this signal's default action.
+    StoppedBy(i32),
+}
 
-pub fn show_taken_signals(show: fn(&SigInfo)) {
+/// --strace's lines for the signals a thread takes, set by syscall/trace at boot when the
+/// run is traced (it formats the lines; signal/ sits below syscall/ and calls up through
+/// this).
+static STRACE_HOOK: spin::Once<fn(Shown<'_>)> = spin::Once::new();
+
+pub fn show_signals(show: fn(Shown<'_>)) {
     STRACE_HOOK.call_once(|| show);
 }
 
@@ -371,7 +379,7 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
         }
         if let Some(show) = STRACE_HOOK.get().filter(|_| sig != SIGKILL) {
             // strace's signal-delivery stop: every signal but SIGKILL, ignored ones too.
-            show(&info);
+            show(Shown::Taken(&info));
         }
         let act = st.proc.actions[sig as usize];
         if act.handler == SIG_IGN {
@@ -382,6 +390,9 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 Default_::Ignore => continue,
                 Default_::Stop => {
                     drop(st);
+                    if let Some(show) = STRACE_HOOK.get() {
+                        show(Shown::StoppedBy(sig));
+                    }
                     host::stop_self(sig);
                     // What woke us may be another process's PTRACE_SEIZE, rung before its
                     // SIGCONT (ptrace.rs): taken before the program runs on.

@@ -29,7 +29,7 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, Ordering::Relaxed);
     if on {
-        crate::signal::show_taken_signals(signal_taken);
+        crate::signal::show_signals(signal_line);
     }
 }
 
@@ -179,14 +179,20 @@ fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Res
 
 /// A signal the thread takes now, before its handler runs or its disposition (default or
 /// SIG_IGN) applies: strace's line for a signal-delivery stop,
-/// `--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---`.
+/// `--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, ...} ---`; and for a stop by a
+/// signal's default action, strace's group-stop line `--- stopped by SIGTSTP ---`.
 #[inline(never)]
-fn signal_taken(info: &crate::task::siginfo::SigInfo) {
+fn signal_line(shown: crate::signal::Shown<'_>) {
     let mut line = Line::new();
     let _ = write!(line, "{} --- ", crate::task::tid());
-    let _ = fmt::signal(&mut line, info.signo as u64);
-    let _ = line.write_char(' ');
-    let _ = siginfo::siginfo(&mut line, info);
+    let _ = match shown {
+        crate::signal::Shown::Taken(info) => fmt::signal(&mut line, info.signo as u64)
+            .and_then(|_| line.write_char(' '))
+            .and_then(|_| siginfo::siginfo(&mut line, info)),
+        crate::signal::Shown::StoppedBy(sig) => {
+            line.write_str("stopped by ").and_then(|_| fmt::signal(&mut line, sig as u64))
+        }
+    };
     let _ = line.write_str(" ---");
     crate::hypercall::trace(line.as_bytes());
 }

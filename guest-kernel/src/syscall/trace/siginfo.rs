@@ -120,8 +120,9 @@ pub(super) fn siginfo(line: &mut Line, info: &SigInfo) -> core::fmt::Result {
             SIGCHLD => {
                 write!(line, ", si_pid={pid}, si_uid={uid}, si_status=")?;
                 let status = int_at(info, 8);
-                // A child killed, dumped, stopped or trapped by a signal: its name.
-                if (2..=5).contains(&info.code) {
+                // A child killed, dumped, trapped, stopped or continued by a signal: its
+                // name (an exit status otherwise).
+                if (2..=6).contains(&info.code) {
                     signal(line, status as u64)?;
                 } else {
                     write!(line, "{status}")?;

@@ -73,7 +73,8 @@ pub const CLOCKS: Xlat = xlat!(g: CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_PROCESS
 
 pub const TIMER_FLAGS: Xlat = xlat!(g: TIMER_ABSTIME);
 
-pub const WAIT_OPTIONS: Xlat = xlat!(g: WNOHANG, WUNTRACED, WEXITED, WCONTINUED, WNOWAIT, __WNOTHREAD, __WALL,
+/// wait options; strace names WUNTRACED's bit WSTOPPED (the same value).
+pub const WAIT_OPTIONS: Xlat = xlat!(g: WNOHANG, WSTOPPED, WEXITED, WCONTINUED, WNOWAIT, __WNOTHREAD, __WALL,
     __WCLONE);
 
 pub const ARCH_PRCTL: Xlat = &[
