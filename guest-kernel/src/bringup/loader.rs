@@ -11,7 +11,7 @@ use abi_shared::layout::{user, PAGE_SIZE};
 use crate::arch::mmu::{self, Prot};
 use crate::bringup::hypercall;
 use crate::bringup::uspace::{Space, SPACE};
-use crate::loader::elf_rules::{self, Ehdr, Phdr, EHDR_SIZE, PF_W, PF_X, PT_INTERP, PT_LOAD};
+use crate::loader::elf_rules::{self, Ehdr, Image, Phdr, Placement, EHDR_SIZE, PF_W, PF_X, PT_INTERP, PT_LOAD};
 use crate::loader::stack::{self, StackInput};
 
 /// Why a program could not be loaded: the errno execve would fail with, and whether it
@@ -128,28 +128,6 @@ fn open_interpreter(path: &[u8]) -> Result<(i32, Elf), LoadError> {
     })
 }
 
-/// A loaded image.
-struct Image {
-    entry: u64,
-    phdr: u64,
-    /// Load bias (the base of an ET_DYN, 0 for ET_EXEC).
-    bias: u64,
-    /// One past the highest page of its segments.
-    end: u64,
-}
-
-/// Where an ET_DYN image goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Placement {
-    /// ELF_ET_DYN_BASE: the program itself.
-    DynBase,
-    /// Where mmap puts the whole image (top-down): the interpreter, or an ET_DYN without
-    /// one.
-    TopDown,
-}
-
-/// The interpreter's bias: room for its whole image below the last mapping, aligned to its
-/// segments' alignment inside that room.
 fn top_down_bias(space: &mut Space, loads: &[Phdr]) -> Result<u64, LoadError> {
     let total = elf_rules::page_ceil(elf_rules::total_mapping_size(loads)).ok_or(LoadError::of(ENOEXEC))?;
     let align = elf_rules::maximum_alignment(loads);

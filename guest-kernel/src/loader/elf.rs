@@ -10,7 +10,9 @@ use abi_shared::layout::{user, PAGE_SIZE};
 use abi_shared::linux::errno;
 use abi_shared::linux::general::{AT_FDCWD, O_CLOEXEC, O_RDONLY};
 
-use super::elf_rules::{self as rules, Ehdr, HeaderError, Phdr, SegmentPlan, EHDR_SIZE, PT_INTERP, PT_LOAD};
+use super::elf_rules::{
+    self as rules, Ehdr, HeaderError, Image, Phdr, Placement, SegmentPlan, EHDR_SIZE, PT_INTERP, PT_LOAD,
+};
 use super::stack::{self, StackInput};
 use crate::arch::entry::{TrapFrame, SYSCALL_VECTOR};
 use crate::hypercall;
@@ -205,23 +207,6 @@ fn load_interpreter(interp: &Interpreter) -> Result<Image, LoadError> {
         return Err(LoadError::NotElf);
     }
     map_image(interp.fd, &interp.elf, Placement::TopDown, &interp.path)
-}
-
-/// A loaded image.
-pub struct Image {
-    entry: u64,
-    phdr: u64,
-    /// Load bias (the base for an ET_DYN, 0 for ET_EXEC).
-    bias: u64,
-    /// One past the highest page of its segments.
-    end: u64,
-}
-
-/// Where an ET_DYN image goes.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Placement {
-    DynBase,
-    TopDown,
 }
 
 struct Parsed {

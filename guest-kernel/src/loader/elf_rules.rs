@@ -168,6 +168,26 @@ fn page_offset(a: u64) -> u64 {
     a & (PAGE_SIZE - 1)
 }
 
+/// A loaded image, as both loaders place it.
+pub struct Image {
+    pub entry: u64,
+    pub phdr: u64,
+    /// Load bias (the base of an ET_DYN, 0 for ET_EXEC).
+    pub bias: u64,
+    /// One past the highest page of its segments.
+    pub end: u64,
+}
+
+/// Where an ET_DYN image goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// ELF_ET_DYN_BASE: a program that has an interpreter.
+    DynBase,
+    /// Where mmap puts the whole image (top-down): the interpreter, or an ET_DYN without
+    /// one (a static PIE, ld.so run directly).
+    TopDown,
+}
+
 /// total_mapping_size: from the lowest PT_LOAD's page to the highest one's end.
 pub fn total_mapping_size(loads: &[Phdr]) -> u64 {
     let min = loads.iter().map(|p| page_floor(p.p_vaddr)).min().unwrap_or(0);

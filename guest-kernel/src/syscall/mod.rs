@@ -67,13 +67,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
     let tracing = trace::enabled();
-    // rt_sigreturn takes no arguments; strace shows the mask it restores from the frame.
-    let trace_args = if nr == trace::RT_SIGRETURN {
-        [crate::signal::frame::sigreturn_mask_address(frame.rsp), 0, 0, 0, 0, 0]
-    } else {
-        args
-    };
-    let mut pre = if tracing { Some(trace::at_entry(nr, entry, &trace_args)) } else { None };
+    let mut pre = if tracing { Some(trace::at_entry(nr, entry, &args, frame.rsp)) } else { None };
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
         crate::signal::debug::exit_stop(frame, nr, args[0] as i32 & 0xff);
         // These do not return: count them and show them now, as strace does ("= ?").
@@ -106,7 +100,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         // A successful execve rewrote the frame too, but strace shows its result: 0; and
         // rt_sigreturn's is the rax it restored (an interrupted call's -EINTR, say).
         let shows_result = matches!(nr, EXECVE_NR | EXECVEAT_NR | trace::RT_SIGRETURN);
-        trace::at_exit(pre, nr, entry, &trace_args, ret, in_guest, full && !shows_result);
+        trace::at_exit(pre, nr, entry, ret, in_guest, full && !shows_result);
     }
     crate::stats::clear_in_flight();
     crate::task::fork_gate::checkpoint();

@@ -52,16 +52,30 @@ const RT_SIGTIMEDWAIT: u64 = 128;
 /// call, even where the call then writes over it, as rt_sigprocmask(SIG_SETMASK, &set, &set)).
 pub struct Pending {
     line: Line,
+    /// The arguments as the line shows them (`shown_args`).
+    args: [u64; 6],
     /// The next argument to show, after the call.
     next: usize,
     /// No argument written yet (no separator before the next).
     first: bool,
 }
 
-/// Before the call, when tracing: begin its line.
+/// The arguments strace shows for a call: its registers, but for rt_sigreturn, which takes
+/// none, the address of the mask it restores from the signal frame at the user stack
+/// pointer `rsp`.
+fn shown_args(nr: u64, args: &[u64; 6], rsp: u64) -> [u64; 6] {
+    if nr == RT_SIGRETURN {
+        [crate::signal::frame::sigreturn_mask_address(rsp), 0, 0, 0, 0, 0]
+    } else {
+        *args
+    }
+}
+
+/// Before the call, when tracing: begin its line (`rsp`: the user stack pointer).
 #[inline(never)]
-pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6]) -> Pending {
-    let mut p = Pending { line: Line::new(), next: 0, first: true };
+pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6], rsp: u64) -> Pending {
+    let args = &shown_args(nr, args, rsp);
+    let mut p = Pending { line: Line::new(), args: *args, next: 0, first: true };
     let _ = write!(p.line, "{} ", crate::task::tid());
     match entry {
         Some(e) => {
@@ -108,15 +122,9 @@ fn show_args(p: &mut Pending, kinds: &[Arg], args: &[u64; 6], ret: Option<i64>) 
 
 /// After the call: the rest of its line and its result.
 #[inline(never)]
-pub fn at_exit(
-    mut p: Pending,
-    nr: u64,
-    entry: Option<&Entry>,
-    args: &[u64; 6],
-    ret: i64,
-    in_guest: bool,
-    full_return: bool,
-) {
+pub fn at_exit(mut p: Pending, nr: u64, entry: Option<&Entry>, ret: i64, in_guest: bool, full_return: bool) {
+    let shown = p.args;
+    let args = &shown;
     // A new process's (or thread's) return from fork: strace shows only the parent's.
     if matches!(nr, CLONE | FORK | VFORK | CLONE3) && ret == 0 {
         return;
