@@ -384,7 +384,7 @@ impl Machine {
         let pid = crate::signals::fork_holding_signals();
         drop(held);
         if pid >= 0 {
-            crate::strace::process_started(if pid == 0 { std::process::id() as i32 } else { pid });
+            crate::strace::forked(pid);
         }
         let (answer, side) = match pid {
             p if p < 0 => {

@@ -386,10 +386,16 @@ impl ThreadHost {
             // ids: one that dropped root cannot get it back). Otherwise it ends, and a new
             // host thread, which inherits this one's, takes its vCPU.
             if idle.creds == sys::thread_creds() {
+                let tid = idle.tid;
+                // Counted before the thread can run, so that its first line has the prefix.
+                crate::strace::thread_started(tid);
                 match idle.next.send(Next::Start(start)) {
-                    Ok(()) => return Response::Ret(i64::from(idle.tid)),
+                    Ok(()) => return Response::Ret(i64::from(tid)),
                     // Its thread is gone (it cannot be, but then a new one does the work).
-                    Err(std::sync::mpsc::SendError(Next::Start(back))) => start = back,
+                    Err(std::sync::mpsc::SendError(Next::Start(back))) => {
+                        crate::strace::thread_gone(tid);
+                        start = back
+                    }
                     Err(_) => unreachable!("only a start was sent"),
                 }
             } else {
@@ -438,6 +444,8 @@ impl ThreadHost {
     /// costs no host thread, no vCPU and no descriptor: most of its start-up).
     fn run_thread(self: Arc<Self>, start: ThreadStart, ready: Ready) {
         let tid = sys::gettid();
+        // Counted before the thread can run, so that its first line has the prefix.
+        crate::strace::thread_started(tid);
         let _ = ready.send(Ok(tid));
         let mut vcpu = match self.prepare_vcpu(&start) {
             Ok(v) => v,
@@ -450,6 +458,11 @@ impl ThreadHost {
         let mut start = start;
         loop {
             let end = self.run_one_thread(&start, vcpu.as_mut());
+            if matches!(end, ThreadEnd::Exited | ThreadEnd::Leader) {
+                // Gone from --strace's count (an exec's other threads end without a line;
+                // the exec'ing one goes on as the first, under its id).
+                crate::strace::thread_gone(tid);
+            }
             if let ThreadEnd::BecameChild(child) = end {
                 let (answer, wake) = *child;
                 self.continue_as_child(&start, vcpu, answer, wake);
@@ -669,7 +682,7 @@ impl ThreadHost {
         let pid = crate::signals::fork_holding_signals();
         drop(held);
         if pid >= 0 {
-            crate::strace::process_started(if pid == 0 { std::process::id() as i32 } else { pid });
+            crate::strace::forked(pid);
         }
         let side = match pid {
             p if p < 0 => {

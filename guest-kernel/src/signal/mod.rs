@@ -313,6 +313,12 @@ pub fn note_interrupted_always(nr: u64) {
 /// SA_RESTART.
 const ALWAYS_RESTART: u64 = 1 << 63;
 
+/// Whether `nr`, just cut short by a host signal, is noted to run again unless a handler
+/// that does not restart it runs first (so that no signal taken means nothing happened).
+pub fn restart_noted(nr: u64) -> bool {
+    crate::task::peek_interrupted_syscall().is_some_and(|n| n & !ALWAYS_RESTART == nr)
+}
+
 /// Whether the interrupted syscall `nr` runs again after a handler whatever its SA_RESTART
 /// says (Linux's ERESTARTNOINTR), as --strace names the restart code.
 pub fn restarts_always(nr: u64) -> bool {

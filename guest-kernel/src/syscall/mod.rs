@@ -62,18 +62,19 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
             return skipped_syscall(frame);
         }
     }
-    crate::stats::set_in_flight(nr);
-    crate::stats::begin_syscall();
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
     let tracing = trace::enabled();
+    // Begun before the call is counted: the line's own hypercall is not the call's.
     let mut pre = if tracing { Some(trace::at_entry(nr, entry, &args, frame.rsp)) } else { None };
+    crate::stats::set_in_flight(nr);
+    crate::stats::begin_syscall();
     if nr == EXIT_NR || nr == EXIT_GROUP_NR {
         crate::signal::debug::exit_stop(frame, nr, args[0] as i32 & 0xff);
         // These do not return: count them and show them now, as strace does ("= ?").
         crate::stats::end_syscall(nr, 0);
         if let Some(line) = pre.take() {
-            trace::no_return(line);
+            trace::no_return(line, nr, entry);
         }
     }
     let mut ctx = Ctx { frame, args, full_return: false };

@@ -9,7 +9,7 @@ use crate::loader::LoadError;
 
 /// exit(2): the calling thread ends; the last one's exit ends the process.
 pub fn exit(c: &mut Ctx<'_>) -> i64 {
-    crate::task::threads::exit_thread(c.int(0))
+    crate::task::threads::exit_thread(c.int(0), super::trace::thread_exited)
 }
 
 pub fn exit_group(c: &mut Ctx<'_>) -> i64 {

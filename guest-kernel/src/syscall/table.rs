@@ -308,7 +308,7 @@ syscall_table! {
     334 rseq              Guest ids::rseq             [Ptr, X, D, X];
     424 pidfd_send_signal Both  pidfd::pidfd_send_signal [Fd, D, Ptr, X];
     434 pidfd_open        Host  pidfd::pidfd_open     [D, X];
-    435 clone3            Host  process::clone3       [Ptr, D];
+    435 clone3            Host  process::clone3       [Clone3, D];
     436 close_range       Host  fs_extra::close_range [D, D, X];
     438 pidfd_getfd       Host  pidfd::pidfd_getfd    [Fd, D, X];
     439 faccessat2        Host  fs::faccessat2        [DirFd, Str, Access, AccessAt];

@@ -297,11 +297,13 @@ extern "C" fn thread_main(thread: *const Thread) -> ! {
     crate::arch::entry::enter_user(&start.frame)
 }
 
-/// exit(2) of the calling thread. The last thread's exit ends the process with `status`.
-pub fn exit_thread(status: i32) -> ! {
+/// exit(2) of the calling thread. The last thread's exit ends the process with `status`;
+/// otherwise `ends_alone` is told (--strace's line for a thread's end) and the thread ends.
+pub fn exit_thread(status: i32, ends_alone: fn(i32)) -> ! {
     if process().threads.fetch_sub(1, Ordering::SeqCst) == 1 {
         super::exit::terminate(ExitHow::Status(status & 0xff));
     }
+    ends_alone(status);
     end_thread()
 }
 

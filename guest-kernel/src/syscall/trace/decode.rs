@@ -69,6 +69,8 @@ pub enum Arg {
     FcntlData,
     /// clone's whole argument list (flags, stack, parent_tid, child_tid, tls).
     Clone,
+    /// clone3's `struct clone_args`, and after the call what it wrote (the parent's tid).
+    Clone3,
     /// A signal number.
     Sig,
     /// A `struct sigaction` read by the call.
@@ -168,6 +170,7 @@ pub fn is_output(kind: Arg) -> bool {
             | Arg::IoctlData
             | Arg::FcntlData
             | Arg::Clone
+            | Arg::Clone3
             | Arg::SigActOut
             | Arg::SigSetOut
             | Arg::SigInfoOut
@@ -220,7 +223,8 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         Arg::IoctlData => return ioctl_arg(line, prev & 0xffff_ffff, v, c),
         Arg::Fcntl => named(line, xlat::FCNTL_CMDS, v, false),
         Arg::FcntlData => return fcntl_arg(line, prev as u32, v, c),
-        Arg::Clone => clone(line, c),
+        Arg::Clone => return clone(line, c),
+        Arg::Clone3 => return clone3(line, c),
         Arg::Sig => signal(line, v),
         Arg::SigAct => sigaction(line, v),
         Arg::SigActOut if c.ok() => sigaction(line, v),
@@ -293,15 +297,36 @@ fn siginfo_at(line: &mut Line, v: u64) -> core::fmt::Result {
     }
 }
 
-fn ioctl_arg(line: &mut Line, req: u64, v: u64, c: &Call<'_>) -> bool {
-    let req = req as u32;
-    let _ = if req == linux_raw_sys::ioctl::FIOCLEX
+/// Whether an argument the call fills is shown at all, which is known before the call:
+/// ioctl requests and fcntl commands without an argument show none. (strace's begun line
+/// ends with ", " when one follows.)
+pub fn shown_after(kind: Arg, args: &[u64; 6]) -> bool {
+    match kind {
+        Arg::IoctlData => !ioctl_without_arg(args[1] as u32, args[2]),
+        Arg::FcntlData => !fcntl_without_arg(args[1] as u32),
+        _ => true,
+    }
+}
+
+fn ioctl_without_arg(req: u32, v: u64) -> bool {
+    req == linux_raw_sys::ioctl::FIOCLEX
         || req == linux_raw_sys::ioctl::FIONCLEX
         || req == linux_raw_sys::ioctl::TIOCNOTTY
         || req == linux_raw_sys::ioctl::TIOCEXCL
         || req == linux_raw_sys::ioctl::TIOCNXCL
         || req == linux_raw_sys::ioctl::TIOCSCTTY && v == 0
-    {
+}
+
+fn fcntl_without_arg(cmd: u32) -> bool {
+    matches!(
+        cmd,
+        g::F_GETFD | g::F_GETFL | g::F_GETOWN | g::F_GETSIG | g::F_GETLEASE | g::F_GETPIPE_SZ | g::F_GET_SEALS
+    )
+}
+
+fn ioctl_arg(line: &mut Line, req: u64, v: u64, c: &Call<'_>) -> bool {
+    let req = req as u32;
+    let _ = if ioctl_without_arg(req, v) {
         return false;
     } else if req == linux_raw_sys::ioctl::TIOCGWINSZ && c.ok() || req == linux_raw_sys::ioctl::TIOCSWINSZ {
         match read::<LinuxWinsize>(v) {
@@ -339,9 +364,7 @@ fn ioctl_arg(line: &mut Line, req: u64, v: u64, c: &Call<'_>) -> bool {
 
 fn fcntl_arg(line: &mut Line, cmd: u32, v: u64, c: &Call<'_>) -> bool {
     let _ = match cmd {
-        g::F_GETFD | g::F_GETFL | g::F_GETOWN | g::F_GETSIG | g::F_GETLEASE | g::F_GETPIPE_SZ | g::F_GET_SEALS => {
-            return false
-        }
+        _ if fcntl_without_arg(cmd) => return false,
         g::F_SETFD => flags(line, xlat::FD_FLAGS, v, "0"),
         g::F_SETFL => open_flags(line, v),
         g::F_GETLK | g::F_SETLK | g::F_SETLKW | g::F_OFD_GETLK | g::F_OFD_SETLK | g::F_OFD_SETLKW => {
@@ -358,8 +381,72 @@ fn fcntl_arg(line: &mut Line, cmd: u32, v: u64, c: &Call<'_>) -> bool {
 
 /// clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x...)
 /// from x86_64's argument order: flags, stack, parent_tid, child_tid, tls.
-fn clone(line: &mut Line, c: &Call<'_>) -> core::fmt::Result {
-    let [flags, stack, parent_tid, child_tid, tls, _] = *c.args;
+/// clone's arguments in strace's two parts: before the call the stack and the flags, after
+/// it the ids and the TLS (whether anything was written).
+fn clone(line: &mut Line, c: &Call<'_>) -> bool {
+    let flags = c.args[0];
+    let _ = if c.ret.is_none() { clone_entry(line, c) } else { clone_exit(line, c) };
+    c.ret.is_none()
+        || flags & (g::CLONE_PARENT_SETTID | g::CLONE_SETTLS | g::CLONE_CHILD_SETTID | g::CLONE_CHILD_CLEARTID) as u64
+            != 0
+}
+
+/// clone3's struct as strace shows it: before the call `{flags=..., ..., tls=...}`; after
+/// it, when the call wrote the parent's tid, ` => {parent_tid=[N]}` (whether anything was
+/// written).
+fn clone3(line: &mut Line, c: &Call<'_>) -> bool {
+    let mut raw = [0u8; 88];
+    let n = (c.args[1] as usize).min(raw.len());
+    if n < 64 || crate::mm::uaccess::copy_from_user(c.args[0], &mut raw[..n]).is_err() {
+        return c.ret.is_none() && ptr(line, c.args[0]).is_ok();
+    }
+    let field = |i: usize| u64::from_le_bytes(raw[i * 8..i * 8 + 8].try_into().unwrap_or([0; 8]));
+    let flags = field(0);
+    let _ = match c.ret {
+        None => clone3_entry(line, flags, &field),
+        Some(_) if c.ok() && flags & g::CLONE_PARENT_SETTID as u64 != 0 => {
+            let _ = line.write_str(" => {parent_tid=");
+            let _ = int_in_brackets::<i32>(line, field(3));
+            line.write_char('}')
+        }
+        Some(_) => return false,
+    };
+    true
+}
+
+fn clone3_entry(line: &mut Line, flags: u64, field: &dyn Fn(usize) -> u64) -> core::fmt::Result {
+    line.write_str("{flags=")?;
+    if flags == 0 {
+        line.write_char('0')?;
+    } else {
+        flag_names(line, xlat::CLONE_FLAGS, flags, false)?;
+    }
+    if flags & g::CLONE_PIDFD as u64 != 0 {
+        line.write_str(", pidfd=")?;
+        ptr(line, field(1))?;
+    }
+    if flags & (g::CLONE_CHILD_SETTID | g::CLONE_CHILD_CLEARTID) as u64 != 0 {
+        line.write_str(", child_tid=")?;
+        ptr(line, field(2))?;
+    }
+    if flags & g::CLONE_PARENT_SETTID as u64 != 0 {
+        line.write_str(", parent_tid=")?;
+        ptr(line, field(3))?;
+    }
+    line.write_str(", exit_signal=")?;
+    signal(line, field(4))?;
+    line.write_str(", stack=")?;
+    ptr(line, field(5))?;
+    write!(line, ", stack_size={:#x}", field(6))?;
+    if flags & g::CLONE_SETTLS as u64 != 0 {
+        line.write_str(", tls=")?;
+        ptr(line, field(7))?;
+    }
+    line.write_char('}')
+}
+
+fn clone_entry(line: &mut Line, c: &Call<'_>) -> core::fmt::Result {
+    let [flags, stack, ..] = *c.args;
     line.write_str("child_stack=")?;
     ptr(line, stack)?;
     line.write_str(", flags=")?;
@@ -376,20 +463,28 @@ fn clone(line: &mut Line, c: &Call<'_>) -> core::fmt::Result {
     } else if rest == 0 {
         line.write_char('0')?;
     }
+    Ok(())
+}
+
+fn clone_exit(line: &mut Line, c: &Call<'_>) -> core::fmt::Result {
+    let [flags, _, parent_tid, child_tid, tls, _] = *c.args;
+    let mut sep = "";
     if flags & g::CLONE_PARENT_SETTID as u64 != 0 {
-        line.write_str(", parent_tid=")?;
+        line.write_str("parent_tid=")?;
         if c.ok() {
             int_in_brackets::<i32>(line, parent_tid)?;
         } else {
             ptr(line, parent_tid)?;
         }
+        sep = ", ";
     }
     if flags & g::CLONE_SETTLS as u64 != 0 {
-        line.write_str(", tls=")?;
+        write!(line, "{sep}tls=")?;
         ptr(line, tls)?;
+        sep = ", ";
     }
     if flags & (g::CLONE_CHILD_SETTID | g::CLONE_CHILD_CLEARTID) as u64 != 0 {
-        line.write_str(", child_tidptr=")?;
+        write!(line, "{sep}child_tidptr=")?;
         ptr(line, child_tid)?;
     }
     Ok(())

@@ -2,10 +2,14 @@
 //!
 //! A line is begun before the call, with the arguments the call reads, and ended when it
 //! returns, with what the call filled in (a read buffer, a `struct stat`, a signal mask)
-//! and its result, as strace does. Each line goes
-//! to the monitor as `TID text`, with a tab where strace pads to its result column: the
-//! monitor adds the `[pid N]` prefix (or `N ` with --strace-output), the padding, and
-//! writes the line out. Nothing here runs while tracing is off but the `enabled()` test.
+//! and its result, as strace does. Both halves go to the monitor as they happen, so that
+//! it can split a call that blocks while another thread or process prints, as strace does
+//! (`read(3,  <unfinished ...>`, later `<... read resumed>"x", 1) = 1`), and decide the
+//! `[pid N]` prefix when the line begins: `TID \x01text` begins a line, `TID \x02text` ends
+//! the one this thread began, `TID text` is a whole line (a signal's, the first execve).
+//! The text has a tab where strace pads to its result column: the monitor adds the prefix
+//! (or `N ` with --strace-output), the padding, and writes the line out. Nothing here runs
+//! while tracing is off but the `enabled()` test.
 
 mod decode;
 mod fmt;
@@ -52,6 +56,8 @@ const RT_SIGTIMEDWAIT: u64 = 128;
 /// call, even where the call then writes over it, as rt_sigprocmask(SIG_SETMASK, &set, &set)).
 pub struct Pending {
     line: Line,
+    /// How much of `line` went out when the call began (the monitor has it).
+    begun: usize,
     /// The arguments as the line shows them (`shown_args`).
     args: [u64; 6],
     /// The next argument to show, after the call.
@@ -71,12 +77,47 @@ fn shown_args(nr: u64, args: &[u64; 6], rsp: u64) -> [u64; 6] {
     }
 }
 
+/// A call a host signal cut short, which the guest runs again unseen unless a signal is
+/// taken first (Linux would not have been interrupted by a signal the thread blocks): its
+/// line waits here, one per thread, to be continued by the call's next run or ended, as
+/// strace shows an interrupted call, by the signal's line.
+struct Held {
+    tid: i32,
+    nr: u64,
+    in_guest: bool,
+    always: bool,
+    p: Pending,
+}
+
+static HELD: spin::Mutex<alloc::vec::Vec<Held>> = spin::Mutex::new(alloc::vec::Vec::new());
+
+fn take_held() -> Option<Held> {
+    let tid = crate::task::tid();
+    let mut held = HELD.lock();
+    let i = held.iter().position(|h| h.tid == tid)?;
+    Some(held.swap_remove(i))
+}
+
+/// End the calling thread's waiting line, if any, as interrupted.
+fn end_held() {
+    if let Some(h) = take_held() {
+        finish(h.p, h.nr, super::table::lookup(h.nr), EINTR, false, h.in_guest, h.always);
+    }
+}
+
 /// Before the call, when tracing: begin its line (`rsp`: the user stack pointer).
 #[inline(never)]
 pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6], rsp: u64) -> Pending {
+    if let Some(h) = take_held() {
+        if h.nr == nr {
+            // The interrupted call runs again: its line goes on.
+            return h.p;
+        }
+        finish(h.p, h.nr, super::table::lookup(h.nr), EINTR, false, h.in_guest, h.always);
+    }
     let args = &shown_args(nr, args, rsp);
-    let mut p = Pending { line: Line::new(), args: *args, next: 0, first: true };
-    let _ = write!(p.line, "{} ", crate::task::tid());
+    let mut p = Pending { line: Line::new(), begun: 0, args: *args, next: 0, first: true };
+    let _ = write!(p.line, "{} {BEGIN}", crate::task::tid());
     match entry {
         Some(e) => {
             let _ = write!(p.line, "{}(", e.name);
@@ -96,7 +137,33 @@ pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6], rsp: u64) -> Pe
             p.next = 6;
         }
     }
+    crate::hypercall::trace(p.line.as_bytes());
+    p.begun = p.line.len;
     p
+}
+
+/// The marks after `TID ` that say which half of a line a message is.
+const BEGIN: char = '\x01';
+const END: char = '\x02';
+const THREAD_EXIT: char = '\x03';
+
+/// Send the rest of `p`'s line, what was added since it began, after the call's name
+/// (`TID \x02name\x01rest`: the name for strace's `<... name resumed>`, which the monitor
+/// needs when another thread or process printed in between; by then, after an exec by a
+/// thread other than the first, the thread's id is the first's).
+fn send_end(p: &Pending, nr: u64, entry: Option<&Entry>) {
+    let mut end = Line::new();
+    let _ = write!(end, "{} {END}", crate::task::tid());
+    let _ = match entry.map(|e| e.name).or_else(|| abi_shared::syscalls::syscall_name(nr)) {
+        Some(name) => end.write_str(name),
+        None => write!(end, "syscall_{nr:#x}"),
+    };
+    let _ = end.write_char(BEGIN);
+    let tail = &p.line.as_bytes()[p.begun..];
+    let n = tail.len().min(end.buf.len() - end.len);
+    end.buf[end.len..end.len + n].copy_from_slice(&tail[..n]);
+    end.len += n;
+    crate::hypercall::trace(end.as_bytes());
 }
 
 /// Show the arguments from `p.next` on: before the call (`ret` None) up to the first that
@@ -104,7 +171,26 @@ pub fn at_entry(nr: u64, entry: Option<&Entry>, args: &[u64; 6], rsp: u64) -> Pe
 fn show_args(p: &mut Pending, kinds: &[Arg], args: &[u64; 6], ret: Option<i64>) {
     let call = decode::Call { args, ret };
     while let Some(&kind) = kinds.get(p.next) {
+        if ret.is_none() && matches!(kind, Arg::Clone | Arg::Clone3) {
+            // Shown in two parts, as strace shows it: what the call reads now, the rest after.
+            if !p.first {
+                let _ = p.line.write_str(", ");
+            }
+            p.first = !decode::show(&mut p.line, kind, p.next, &call);
+            return;
+        }
+        if kind == Arg::Clone3 {
+            // ` => {parent_tid=[N]}` right after the struct, then the size.
+            decode::show(&mut p.line, kind, p.next, &call);
+            p.next += 1;
+            continue;
+        }
         if ret.is_none() && decode::is_output(kind) {
+            // strace's begun line ends with the separator before what the call fills in.
+            if !p.first && decode::shown_after(kind, args) {
+                let _ = p.line.write_str(", ");
+                p.first = true;
+            }
             return;
         }
         let mark = p.line.len;
@@ -122,32 +208,40 @@ fn show_args(p: &mut Pending, kinds: &[Arg], args: &[u64; 6], ret: Option<i64>) 
 
 /// After the call: the rest of its line and its result.
 #[inline(never)]
-pub fn at_exit(mut p: Pending, nr: u64, entry: Option<&Entry>, ret: i64, in_guest: bool, full_return: bool) {
-    let shown = p.args;
-    let args = &shown;
+pub fn at_exit(p: Pending, nr: u64, entry: Option<&Entry>, ret: i64, in_guest: bool, full_return: bool) {
     // A new process's (or thread's) return from fork: strace shows only the parent's.
     if matches!(nr, CLONE | FORK | VFORK | CLONE3) && ret == 0 {
         return;
     }
+    let always = crate::signal::restarts_always(nr);
+    if ret == EINTR && !full_return && crate::signal::restart_noted(nr) {
+        let tid = crate::task::tid();
+        HELD.lock().push(Held { tid, nr, in_guest, always, p });
+        return;
+    }
+    finish(p, nr, entry, ret, full_return, in_guest, always);
+}
+
+/// The rest of a call's line and its result (`unknown`: `?`, the call rewrote the whole
+/// user state, as exit does); `always`: an interruption restarts it whatever SA_RESTART says.
+fn finish(mut p: Pending, nr: u64, entry: Option<&Entry>, ret: i64, unknown: bool, in_guest: bool, always: bool) {
+    let shown = p.args;
+    let args = &shown;
     if let Some(e) = entry {
         show_args(&mut p, e.args, args, Some(ret));
     }
-    let mut line = p.line;
+    let line = &mut p.line;
     let _ = line.write_str(")\t= ");
-    if full_return {
-        let _ = line.write_str("?");
-    } else {
-        let _ = result(&mut line, nr, args, ret);
-    }
+    let _ = if unknown { line.write_str("?") } else { result(line, nr, args, ret, always) };
     let _ = write!(line, " [{}]", if in_guest { "guest" } else { "hypercall" });
-    crate::hypercall::trace(line.as_bytes());
+    send_end(&p, nr, entry);
 }
 
 /// The result as strace shows it: `-1 ENOENT (No such file or directory)`, addresses in
 /// hexadecimal, umask's in octal, fcntl's flags by name.
-fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Result {
+fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64, always: bool) -> core::fmt::Result {
     if ret == EINTR {
-        if let Some((code, text)) = restart_code(nr, args) {
+        if let Some((code, text)) = restart_code(nr, args, always) {
             return write!(line, "? {code} ({text})");
         }
     }
@@ -191,6 +285,7 @@ fn result(line: &mut Line, nr: u64, args: &[u64; 6], ret: i64) -> core::fmt::Res
 /// signal's default action, strace's group-stop line `--- stopped by SIGTSTP ---`.
 #[inline(never)]
 fn signal_line(shown: crate::signal::Shown<'_>) {
+    end_held();
     let mut line = Line::new();
     let _ = write!(line, "{} --- ", crate::task::tid());
     let _ = match shown {
@@ -211,7 +306,7 @@ const EINTR: i64 = -(abi_shared::linux::errno::EINTR as i64);
 /// syscall's exit: a restart code that signal delivery then turns into a restart or into
 /// EINTR (the program's view, which rt_sigreturn's result shows after a handler); None
 /// for the calls that give EINTR outright.
-fn restart_code(nr: u64, args: &[u64; 6]) -> Option<(&'static str, &'static str)> {
+fn restart_code(nr: u64, args: &[u64; 6], always: bool) -> Option<(&'static str, &'static str)> {
     const SYS: (&str, &str) = ("ERESTARTSYS", "To be restarted if SA_RESTART is set");
     const NOINTR: (&str, &str) = ("ERESTARTNOINTR", "To be restarted");
     const NOHAND: (&str, &str) = ("ERESTARTNOHAND", "To be restarted if no handler");
@@ -232,16 +327,26 @@ fn restart_code(nr: u64, args: &[u64; 6]) -> Option<(&'static str, &'static str)
         7 | 35 | 230 => Some(BLOCK),
         // A futex wait with a timeout resumes with what is left of it, as the sleeps do.
         FUTEX if args[3] != 0 && matches!(args[1] & 0x7f, 0 | 9) => Some(BLOCK),
-        _ if crate::signal::restarts_always(nr) => Some(NOINTR),
+        _ if always => Some(NOINTR),
         _ => Some(SYS),
     }
 }
 
 /// A syscall that does not return (exit, exit_group): `= ?` now.
-pub fn no_return(p: Pending) {
-    let mut line = p.line;
-    let _ = line.write_str(")\t= ?");
-    crate::hypercall::trace(line.as_bytes());
+pub fn no_return(mut p: Pending, nr: u64, entry: Option<&Entry>) {
+    let _ = p.line.write_str(")\t= ?");
+    send_end(&p, nr, entry);
+}
+
+/// A thread ended by exit(2) while its process goes on: strace's `+++ exited with N +++`
+/// for it (the monitor writes the line and counts the thread out).
+pub fn thread_exited(status: i32) {
+    if enabled() {
+        end_held();
+        let mut line = Line::new();
+        let _ = write!(line, "{} {THREAD_EXIT}{status}", crate::task::tid());
+        crate::hypercall::trace(line.as_bytes());
+    }
 }
 
 /// The first program's execve, as strace shows the exec it makes itself:
