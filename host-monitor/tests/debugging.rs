@@ -307,6 +307,159 @@ fn an_abort_leaves_a_core_file() {
     assert!(has_line(&said, &[" in main () at "]), "{said}");
 }
 
+const THREADS: &str = r#"#include <pthread.h>
+#include <unistd.h>
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+int ready;
+int fds[2];
+volatile unsigned long spins;
+void *waits_on_condvar(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    for (;;)
+        pthread_cond_wait(&never, &lock);
+    return arg;
+}
+void *reads_a_pipe(void *arg) {
+    char c;
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    read(fds[0], &c, 1);
+    return arg;
+}
+void *spins_in_user_code(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    for (;;)
+        spins++;
+    return arg;
+}
+int *volatile target = 0;
+void crash_here(void) { *target = 1; }
+int main(void) {
+    void *(*run[3])(void *) = { waits_on_condvar, reads_a_pipe, spins_in_user_code };
+    pthread_t t;
+    if (pipe(fds))
+        return 1;
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t, 0, run[i], 0);
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        int n = ready;
+        pthread_mutex_unlock(&lock);
+        if (n == 3 && spins)
+            break;
+        usleep(1000);
+    }
+    /* Time for the others to be well inside their calls. */
+    usleep(300000);
+    crash_here();
+    return 0;
+}
+"#;
+
+/// gdb's `thread apply all bt`: each thread's functions, innermost first.
+fn thread_backtraces(said: &str) -> Vec<Vec<String>> {
+    let mut threads: Vec<Vec<String>> = Vec::new();
+    for line in said.lines() {
+        if line.starts_with("Thread ") {
+            threads.push(Vec::new());
+        } else if let (Some(frame), Some(t)) = (line.strip_prefix('#'), threads.last_mut()) {
+            // "#1  0x... in start_thread (arg=...) at ..." or "#0  spins_in_user_code (...".
+            let rest = frame.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+            let rest = if rest.starts_with("0x") { rest.split_once(" in ").map_or("", |(_, r)| r) } else { rest };
+            t.push(rest.split(" (").next().unwrap_or("").to_owned());
+        }
+    }
+    threads
+}
+
+/// gdb's `info threads`: the lines naming a thread (its id, target id, frame).
+fn thread_lines(said: &str) -> Vec<&str> {
+    said.lines()
+        .filter(|l| {
+            let l = l.trim_start_matches(['*', ' ']);
+            l.split_whitespace().next().is_some_and(|id| id.parse::<u32>().is_ok()) && l.contains("LWP ")
+        })
+        .collect()
+}
+
+/// A threaded program's crash leaves every thread in the core: one waiting on a condition
+/// variable (a futex in the guest), one blocked in a read of a pipe (a host call), one
+/// spinning in user code, and the main thread, which dies of SIGSEGV. gdb lists the four,
+/// the one that died first, and unwinds each into its own function; where the host
+/// dumps cores into the working directory, the threads' backtraces are those of the
+/// program's core from Linux.
+#[test]
+fn a_threaded_crash_leaves_every_thread_in_the_core() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("core_threads", THREADS, &["-pthread"]);
+    let dir = exe.with_extension("dir");
+    let gdb_on = |core: &Path| {
+        let out = Command::new("gdb")
+            .args(["-nx", "-batch", "-iex", "set debuginfod enabled off"])
+            .args(["-ex", "info threads", "-ex", "thread apply all bt"])
+            .arg(&exe)
+            .arg(core)
+            .output()
+            .unwrap();
+        text(&out.stdout) + &text(&out.stderr)
+    };
+    let fresh_dir = || {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+    };
+    fresh_dir();
+    let out = run_crashing(&dir, &exe, "unlimited");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(out.status.signal(), Some(libc::SIGSEGV), "{}", text(&out.stderr));
+    let core = core_file(&dir).unwrap_or_else(|| panic!("no core file in {}", dir.display()));
+    let said = gdb_on(&core);
+    assert!(said.contains("Program terminated with signal SIGSEGV"), "{said}");
+    let listed = thread_lines(&said);
+    assert_eq!(listed.len(), 4, "four threads: {said}");
+    assert!(listed[0].starts_with('*') && listed[0].contains("crash_here"), "the thread that died is current: {said}");
+    let mut lwps: Vec<&str> = listed.iter().filter_map(|l| l.split("LWP ").nth(1)?.split(')').next()).collect();
+    lwps.sort_unstable();
+    lwps.dedup();
+    assert_eq!(lwps.len(), 4, "each thread its own id: {said}");
+    let got = thread_backtraces(&said);
+    assert_eq!(got.len(), 4, "{said}");
+    // The program's own functions (the C library's may have no names: Debian strips them).
+    assert!(got.iter().any(|t| t.starts_with(&["crash_here".to_owned(), "main".to_owned()])), "{said}");
+    for func in ["crash_here", "waits_on_condvar", "reads_a_pipe", "spins_in_user_code"] {
+        let found = got.iter().filter(|t| t.iter().any(|f| f == func)).count();
+        assert_eq!(found, 1, "one thread in {func}: {said}");
+    }
+    let spinner = got.iter().find(|t| t.iter().any(|f| f == "spins_in_user_code"));
+    assert_eq!(spinner.and_then(|t| t.first()).map(String::as_str), Some("spins_in_user_code"), "{said}");
+    // The same program's core from Linux, where the host writes one here.
+    fresh_dir();
+    let native = Command::new("/bin/sh")
+        .args(["-c", "ulimit -c unlimited; exec \"$0\""])
+        .arg(&exe)
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(native.status.signal(), Some(libc::SIGSEGV));
+    match core_file(&dir) {
+        Some(native_core) => {
+            let native_said = gdb_on(&native_core);
+            let (mut got, mut want) = (got, thread_backtraces(&native_said));
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "linuxrun's core:\n{said}\nLinux's:\n{native_said}");
+        }
+        None => eprintln!("the host wrote no core of the native run here: compared with the expected functions only"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 const SPINS: &str = r#"#include <stdio.h>
 #include <unistd.h>
 volatile long spins;

@@ -318,6 +318,18 @@ pub fn signal_kick_stub() -> u64 {
     exc_32 as *const () as u64
 }
 
+/// The calling thread's user registers as its latest entry from user mode saved them: a
+/// copy of the frame at the top of its kernel stack (`vcpu_block::ENTRY_FRAME`), where
+/// syscalls, exceptions and interrupts from user mode all build it, whatever kernel code
+/// runs below it since.
+pub fn user_entry_frame() -> TrapFrame {
+    let at = KSTACK_TOP_VA - core::mem::size_of::<TrapFrame>() as u64;
+    // SAFETY: the kernel stack window is mapped on every vCPU, and its top holds the frame
+    // of the thread's latest entry from user mode; the thread is in its kernel, so the
+    // frame does not change while it is copied.
+    unsafe { core::ptr::read_volatile(at as *const TrapFrame) }
+}
+
 /// Enter user mode for the first time with `frame` (on the current kernel stack top).
 pub fn enter_user(frame: &TrapFrame) -> ! {
     let top = KSTACK_TOP_VA - core::mem::size_of::<TrapFrame>() as u64;

@@ -120,6 +120,19 @@ pub fn fs_base() -> u64 {
     v
 }
 
+/// An `fxsave` image: x87, MMX and SSE registers with MXCSR (512 bytes, 16-byte aligned).
+#[repr(C, align(16))]
+pub struct FxArea(pub [u8; 512]);
+
+/// The FPU/SSE registers of the running thread. The kernel never uses them, so in the
+/// kernel they are still the user's.
+pub fn fxsave() -> FxArea {
+    let mut a = FxArea([0; 512]);
+    // SAFETY: fxsave64 writes 512 bytes to a 16-byte aligned area of that size.
+    unsafe { asm!("fxsave64 [{}]", in(reg) a.0.as_mut_ptr(), options(nostack)) };
+    a
+}
+
 /// MSR_KERNEL_GS_BASE: under pvm it holds the user's GS base while the kernel runs (the
 /// hypervisor swaps GS on each switch, as `swapgs` would), so the user's value is read and
 /// written there; `wrgsbase` in the kernel would change a base that is discarded on return.

@@ -3,19 +3,24 @@
 //!
 //! The file is written as the program's own (opened by the host with the program's
 //! identity, relative to its working directory, 0600, O_NOFOLLOW), named after the host's
-//! core_pattern as the monitor passes it on (see docs/debugging.md). Notes: NT_PRSTATUS and
-//! NT_FPREGSET of the dying thread, NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE. Segments:
-//! one PT_LOAD per mapping, as /proc/self/maps lists them; the bytes of readable private
-//! mappings (shared file mappings stay in their files), pages never touched left as holes.
+//! core_pattern as the monitor passes it on (see docs/debugging.md).
+//!
+//! Every other thread is stopped first, for good, and leaves its user registers
+//! (task/fork_gate.rs, as Linux's zap_threads). Notes, in Linux's order: the dying
+//! thread's NT_PRSTATUS, then NT_PRPSINFO, NT_SIGINFO, NT_AUXV, NT_FILE, its NT_FPREGSET;
+//! then NT_PRSTATUS and NT_FPREGSET of each other thread. Segments: one PT_LOAD per
+//! mapping, as /proc/self/maps lists them; the bytes of readable private mappings (shared
+//! file mappings stay in their files), pages never touched left as holes.
 
 use alloc::vec::Vec;
 
 use abi_shared::hypercall::{ControlRequest, FsRequest, GuestSeg, Request, Response, SegList};
-use abi_shared::layout::PAGE_SIZE;
+use abi_shared::layout::{selectors, PAGE_SIZE};
 
 use super::SigInfo;
 use crate::arch::entry::TrapFrame;
 use crate::hypercall::{call, call_ret, kernel_buf_seg};
+use crate::task::fork_gate::ThreadRegs;
 
 const RLIMIT_CORE: u64 = abi_shared::linux::general::RLIMIT_CORE as u64;
 const O_WRONLY: i32 = abi_shared::linux::general::O_WRONLY as i32;
@@ -48,6 +53,9 @@ pub fn dump(frame: &TrapFrame, sig: i32, info: &SigInfo) -> bool {
     if limit == 0 || crate::task::dumpable() == 0 {
         return false;
     }
+    // The others stop before anything is read, and never run again (the process ends
+    // after the dump), so the file shows one instant of every thread and of the memory.
+    let others = crate::task::fork_gate::stop_others_for_core();
     let Some(name) = core_name(sig) else { return false };
     let fd = call_ret(&Request::Fs(FsRequest::Openat {
         dirfd: AT_FDCWD,
@@ -59,7 +67,7 @@ pub fn dump(frame: &TrapFrame, sig: i32, info: &SigInfo) -> bool {
         return false;
     }
     let fd = fd as i32;
-    let ok = write_core(fd, frame, sig, info, limit).is_some();
+    let ok = write_core(fd, &dying_thread(frame), &others, sig, info, limit).is_some();
     call_ret(&Request::Fs(FsRequest::Close { fd }));
     ok
 }
@@ -108,17 +116,32 @@ fn put(buf: &mut [u8], off: usize, bytes: &[u8]) {
     buf[off..off + bytes.len()].copy_from_slice(bytes);
 }
 
-/// struct elf_prstatus (x86_64, 336 bytes) of the dying thread.
-fn prstatus(frame: &TrapFrame, sig: i32, info: &SigInfo, regs: &abi_shared::debug::DebugRegs) -> Vec<u8> {
+/// The dying thread's registers: its trap frame as the signal found it, with FS/GS and
+/// the FPU/SSE state as a debugger sees them.
+fn dying_thread(frame: &TrapFrame) -> ThreadRegs {
+    let regs = super::debug::regs_of(frame);
+    ThreadRegs {
+        vcpu: crate::percpu::cpu_index(),
+        tid: crate::task::tid(),
+        frame: TrapFrame { rflags: regs.rflags, ..*frame },
+        fs_base: regs.fs_base,
+        gs_base: regs.gs_base,
+        fxsave: regs.fxsave,
+    }
+}
+
+/// struct elf_prstatus (x86_64, 336 bytes) of one thread. Every thread's names the
+/// signal, as Linux's do; the dying thread's siginfo code is `code`.
+fn prstatus(t: &ThreadRegs, sig: i32, code: i32) -> Vec<u8> {
     let mut p = alloc::vec![0u8; 336];
     put(&mut p, 0, &sig.to_le_bytes());
-    put(&mut p, 4, &info.code.to_le_bytes());
+    put(&mut p, 4, &code.to_le_bytes());
     put(&mut p, 12, &(sig as u16).to_le_bytes());
-    put(&mut p, 32, &crate::task::tid().to_le_bytes());
+    put(&mut p, 32, &t.tid.to_le_bytes());
     put(&mut p, 36, &crate::task::ppid().to_le_bytes());
     put(&mut p, 40, &crate::task::pid().to_le_bytes());
     put(&mut p, 44, &crate::task::pid().to_le_bytes());
-    let f = frame;
+    let f = &t.frame;
     // user_regs_struct order.
     let gregs: [u64; 27] = [
         f.r15,
@@ -138,12 +161,12 @@ fn prstatus(frame: &TrapFrame, sig: i32, info: &SigInfo, regs: &abi_shared::debu
         f.rdi,
         u64::MAX,
         f.rip,
-        regs.cs,
+        selectors::USER_CS as u64,
         f.rflags,
         f.rsp,
-        regs.ss,
-        regs.fs_base,
-        regs.gs_base,
+        selectors::USER_DS as u64,
+        t.fs_base,
+        t.gs_base,
         0,
         0,
         0,
@@ -239,16 +262,21 @@ fn pwrite(fd: i32, segs: &[GuestSeg], offset: u64) -> Option<()> {
     (n >= 0 && n as u64 == len).then_some(())
 }
 
-fn write_core(fd: i32, frame: &TrapFrame, sig: i32, info: &SigInfo, limit: u64) -> Option<()> {
-    let regs = super::debug::regs_of(frame);
+fn write_core(fd: i32, me: &ThreadRegs, others: &[ThreadRegs], sig: i32, info: &SigInfo, limit: u64) -> Option<()> {
     let maps = mappings();
     let mut notes = Vec::new();
-    note(&mut notes, NT_PRSTATUS, &prstatus(frame, sig, info, &regs));
+    // Linux's order (gdb takes the first NT_PRSTATUS for the thread that died): the dying
+    // thread's status, the process's notes, the rest of its own; then each other thread's.
+    note(&mut notes, NT_PRSTATUS, &prstatus(me, sig, info.code));
     note(&mut notes, NT_PRPSINFO, &prpsinfo());
     note(&mut notes, NT_SIGINFO, abi_shared::linux::Pod::as_bytes(info));
     note(&mut notes, NT_AUXV, &super::debug::auxv());
     note(&mut notes, NT_FILE, &nt_file(&maps));
-    note(&mut notes, NT_PRFPREG, &regs.fxsave);
+    note(&mut notes, NT_PRFPREG, &me.fxsave);
+    for t in others {
+        note(&mut notes, NT_PRSTATUS, &prstatus(t, sig, 0));
+        note(&mut notes, NT_PRFPREG, &t.fxsave);
+    }
     let phnum = 1 + maps.len();
     let notes_off = 64 + 56 * phnum as u64;
     let mut data_off = (notes_off + notes.len() as u64).next_multiple_of(PAGE_SIZE);

@@ -31,13 +31,25 @@
 //! CLONE_CHILD_CLEARTID word as at any thread exit, then its vCPU stops). A thread that
 //! execs while another thread forks or execs waits at that one's gate first, and so ends
 //! there if that one was exec'ing: of two threads that exec at once, one wins, as on Linux.
+//!
+//! A core dump uses it to stop the other threads for good (Linux's zap_threads and
+//! coredump_wait): the dumping thread closes it (`CLOSED_FOR_CORE`), and every other
+//! thread, at its next safe point, leaves its user registers for the dump (`ThreadRegs`:
+//! the frame of its latest entry from user mode, its FS/GS bases, its `fxsave` image)
+//! and sleeps there until the process ends; it never runs user code again. A thread that
+//! does not come within `GIVE_UP_NS` (one stopped for `--gdb` waits in the monitor, out of
+//! reach of a kick) is left out of the dump.
 
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+
+use alloc::vec::Vec;
 
 use abi_shared::hypercall::{ControlRequest, FutexRequest, Request};
 use abi_shared::layout::MAX_VCPUS;
 use abi_shared::vcpus::VcpuSet;
+use spin::Mutex;
 
+use crate::arch::entry::TrapFrame;
 use crate::percpu;
 
 /// A vCPU's state, as the gate sees it.
@@ -46,6 +58,8 @@ const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
 /// No thread runs on it (never started, or its thread has ended).
 const GONE: u8 = 2;
+/// Parked for a core dump, its registers left in `CORE_REGS`: it never runs again.
+const LEFT_REGS: u8 = 3;
 
 static STATE: [AtomicU8; MAX_VCPUS as usize] = {
     let mut s = [const { AtomicU8::new(GONE) }; MAX_VCPUS as usize];
@@ -58,6 +72,9 @@ static STATE: [AtomicU8; MAX_VCPUS as usize] = {
 static CLOSED: AtomicU32 = AtomicU32::new(0);
 /// CLOSED's value while a thread execs: every other thread ends at the gate.
 const CLOSED_FOR_EXEC: u32 = 2;
+/// CLOSED's value while a thread dumps core: every other thread leaves its registers at
+/// the gate and stays there until the process ends.
+const CLOSED_FOR_CORE: u32 = 3;
 /// Held (1) by the forking thread: forks of one process happen one at a time. Threads
 /// that want it while a vfork parent waits for its child sleep in the host on this word.
 static FORKING: AtomicU32 = AtomicU32::new(0);
@@ -100,10 +117,11 @@ fn park() {
             match CLOSED.load(Ordering::SeqCst) {
                 0 => break,
                 CLOSED_FOR_EXEC => super::threads::exit_for_exec(),
+                CLOSED_FOR_CORE => stay_for_core(me),
                 _ => {}
             }
-            // A sleep that would begin after the exec's store returns at once (the word no
-            // longer holds 1).
+            // A sleep that would begin after an exec's or a core dump's store returns at
+            // once (the word no longer holds 1).
             crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
                 gpa: word_gpa(&CLOSED),
                 expected: 1,
@@ -185,6 +203,97 @@ pub fn end_others_for_exec() -> bool {
         }
         core::hint::spin_loop();
     }
+}
+
+/// A thread's user registers as a core dump writes them (NT_PRSTATUS, NT_FPREGSET).
+pub struct ThreadRegs {
+    pub vcpu: u32,
+    pub tid: i32,
+    /// The frame of its latest entry from user mode.
+    pub frame: TrapFrame,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub fxsave: [u8; 512],
+}
+
+impl ThreadRegs {
+    /// The calling thread's, read in its kernel at a safe point.
+    fn of_caller() -> ThreadRegs {
+        use crate::arch::platform;
+        ThreadRegs {
+            vcpu: percpu::cpu_index(),
+            tid: super::tid(),
+            frame: crate::arch::entry::user_entry_frame(),
+            fs_base: platform::fs_base(),
+            gs_base: platform::gs_base(),
+            fxsave: platform::fxsave().0,
+        }
+    }
+}
+
+/// The registers the threads parked for a core dump left.
+static CORE_REGS: Mutex<Vec<ThreadRegs>> = Mutex::new(Vec::new());
+
+/// The gate is closed for a core dump: leave the caller's user registers for it and sleep
+/// until the process ends (the dumping thread ends it; nothing opens this gate again).
+#[cold]
+fn stay_for_core(me: &AtomicU8) -> ! {
+    let regs = ThreadRegs::of_caller();
+    CORE_REGS.lock().push(regs);
+    me.store(LEFT_REGS, Ordering::SeqCst);
+    loop {
+        // A kick or a signal for this thread ends the sleep early; it sleeps again.
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
+            gpa: word_gpa(&CLOSED),
+            expected: CLOSED_FOR_CORE,
+            timeout_ns: u64::MAX,
+            shared: false,
+        }));
+    }
+}
+
+/// The calling thread dumps core (its signal's default action, RLIMIT_CORE above 0): stop
+/// every other thread of the process for good, as Linux's zap_threads does, and return
+/// the user registers they left, lowest vCPU first. Threads that do not stop within
+/// `GIVE_UP_NS` (one stopped for `--gdb` cannot be reached) are left out, and said so.
+/// The gate stays closed: the caller ends the process once the dump is written.
+pub fn stop_others_for_core() -> Vec<ThreadRegs> {
+    take_forking();
+    if super::threads::count() <= 1 && others_alive().is_empty() {
+        return Vec::new();
+    }
+    FORKER.store(percpu::cpu_index(), Ordering::SeqCst);
+    CLOSED.store(CLOSED_FOR_CORE, Ordering::SeqCst);
+    let start = crate::time::monotonic_ns();
+    let mut kicked_at = 0;
+    loop {
+        let running = others_running();
+        let parked = others_in(PARKED);
+        if running.is_empty() && parked.is_empty() {
+            break;
+        }
+        let now = crate::time::monotonic_ns();
+        if now.saturating_sub(start) > GIVE_UP_NS {
+            let missing: Vec<u32> = running.iter().chain(parked.iter()).collect();
+            crate::kwarn!("core dump: threads on vCPUs {:?} did not stop; the core leaves them out", missing);
+            break;
+        }
+        if kicked_at == 0 || now.saturating_sub(kicked_at) > REKICK_NS {
+            // Those still asleep at an earlier fork's gate wake up to leave their
+            // registers; the others are brought into their kernels.
+            if !parked.is_empty() {
+                wake_parked();
+            }
+            if !running.is_empty() {
+                kick(running);
+            }
+            kicked_at = now;
+        }
+        core::hint::spin_loop();
+    }
+    let mut regs = core::mem::take(&mut *CORE_REGS.lock());
+    regs.sort_by_key(|r| r.vcpu);
+    regs
 }
 
 /// Become the process's one forking (or exec'ing) thread. While another thread forks, wait
@@ -276,10 +385,15 @@ fn others_alive() -> VcpuSet {
 }
 
 fn others_running() -> VcpuSet {
+    others_in(RUNNING)
+}
+
+/// The other vCPUs in gate state `state`.
+fn others_in(state: u8) -> VcpuSet {
     let me = percpu::cpu_index();
     let mut set = VcpuSet::EMPTY;
     for (i, s) in STATE.iter().enumerate() {
-        if i as u32 != me && s.load(Ordering::SeqCst) == RUNNING {
+        if i as u32 != me && s.load(Ordering::SeqCst) == state {
             set = set.with(i as u32);
         }
     }
