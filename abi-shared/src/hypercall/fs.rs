@@ -329,4 +329,8 @@ pub enum FsRequest<'a> {
     Syncfs {
         fd: i32,
     },
+    /// chroot: the directory becomes the process's "/" (in the monitor's filesystem view).
+    Chroot {
+        path: &'a [u8],
+    },
 }

@@ -575,6 +575,12 @@ pub fn chdir(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Fs(FsRequest::Chdir { path: &p }))
 }
 
+/// chroot: the monitor makes the directory the root of the process's filesystem view.
+pub fn chroot(c: &mut Ctx<'_>) -> i64 {
+    let p = tryret!(path(c.arg(0)));
+    call_ret(&Request::Fs(FsRequest::Chroot { path: &p }))
+}
+
 pub fn fchdir(c: &mut Ctx<'_>) -> i64 {
     if let Some(r) = procfs::fchdir(c.int(0)) {
         return r;

@@ -202,6 +202,7 @@ syscall_table! {
     158 arch_prctl        Guest ids::arch_prctl       [ArchCode, X];
     159 adjtimex          Host  time::adjtimex        [Ptr];
     160 setrlimit         Guest ids::setrlimit        [Rlimit, RlimitIn];
+    161 chroot            Host  fs::chroot            [Str];
     162 sync              Host  fs::sync              [];
     164 settimeofday      Host  time::settimeofday    [Ptr, Ptr];
     186 gettid            Guest ids::gettid           [];

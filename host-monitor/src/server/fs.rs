@@ -37,6 +37,8 @@ const EINVAL: LinuxErrno = errno::EINVAL as LinuxErrno;
 const ENAMETOOLONG: LinuxErrno = errno::ENAMETOOLONG as LinuxErrno;
 const ERANGE: LinuxErrno = errno::ERANGE as LinuxErrno;
 const EOVERFLOW: LinuxErrno = errno::EOVERFLOW as LinuxErrno;
+/// The capability chroot needs (Linux's number, also the bit in capget's sets).
+const CAP_SYS_CHROOT: u32 = 18;
 
 /// Linux fcntl commands served here.
 const F_DUPFD: i32 = general::F_DUPFD as i32;
@@ -120,6 +122,7 @@ pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &FsRequest<
             ret(0)
         }
         FsRequest::Syncfs { fd } => fs.syncfs(*fd),
+        FsRequest::Chroot { path } => fs.chroot(path),
         FsRequest::Fchmodat { dirfd, path, mode } => fs.fchmodat(*dirfd, path, *mode),
         FsRequest::Fchmod { fd, mode } => fs.fchmod(*fd, *mode),
         FsRequest::Faccessat { dirfd, path, mode, flags } => fs.faccessat(*dirfd, path, *mode, *flags),
@@ -680,6 +683,46 @@ impl<'a> Fs<'a> {
             Some(r) => view.set_cwd(Some(r.guest)),
             None => set_cwd_from_host(view),
         }
+        ret(0)
+    }
+
+    /// chroot, with Linux's checks in Linux's order: the lookup (ENOENT, ENOTDIR, EACCES,
+    /// ELOOP...), search permission on the directory, then CAP_SYS_CHROOT (EPERM). The new
+    /// root is a new filesystem view (`MountTable::chrooted`), not a host chroot: the
+    /// monitor goes on reaching its own files (/dev/kvm for a fork's VM, /proc), and paths
+    /// resolved in the view cannot leave the new root. The working directory stays where
+    /// it is, outside the root if it was (relative paths still work from it, as on Linux).
+    fn chroot(&self, path: &[u8]) -> Handled {
+        let (resolved, host) = match self.view {
+            View::Identity => (None, c_path(path)?),
+            View::Mounted(view) => match self.resolve_in(view, general::AT_FDCWD, host_cwd(), path, Last::Follow)? {
+                Some(r) => {
+                    let host = host_c_path(r.host.clone())?;
+                    (Some(r), host)
+                }
+                None => (None, c_path(path)?),
+            },
+        };
+        if sys::fstatat(libc::AT_FDCWD, &host, 0)?.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(Failure::Errno(errno::ENOTDIR as LinuxErrno));
+        }
+        sys::faccessat(libc::AT_FDCWD, &host, libc::X_OK, libc::AT_EACCESS)?;
+        let [effective, ..] = sys::thread_capget(0)?;
+        if effective & (1 << CAP_SYS_CHROOT) == 0 {
+            return Err(Failure::Errno(errno::EPERM as LinuxErrno));
+        }
+        let table = match (self.view, resolved) {
+            (View::Mounted(view), Some(r)) => view.table().chrooted(&r.guest),
+            // The identity view, or a directory the view does not show (reached from a
+            // working directory outside it): that host directory alone.
+            _ => {
+                let canonical = std::fs::canonicalize(std::ffi::OsStr::from_bytes(host.to_bytes())).map_err(|e| {
+                    Failure::Errno(e.raw_os_error().map_or(errno::ENOENT as LinuxErrno, host::errno_to_linux))
+                })?;
+                vfs::mounts::MountTable::new(canonical.as_os_str().as_bytes().to_vec())
+            }
+        };
+        vfs::replace(View::new(table));
         ret(0)
     }
 

@@ -526,6 +526,8 @@ mod tests {
             // skip those requests.
             if let Ok(req) = decode_frame::<Request<'_>>(&area) {
                 if matches!(req, Request::Fs(FsRequest::Chdir { .. }) | Request::Fs(FsRequest::Fchdir { .. }) | Request::Fs(FsRequest::Umask { .. })
+                    // A chroot would change the whole test process's view.
+                    | Request::Fs(FsRequest::Chroot { .. })
                     | Request::Fs(FsRequest::Unlinkat { .. }) | Request::Fs(FsRequest::Renameat2 { .. }) | Request::Fs(FsRequest::Mkdirat { .. }) | Request::Fs(FsRequest::Mknodat { .. }) | Request::Procfs(ProcfsRequest::OpenHostProc { .. }) | Request::Procfs(ProcfsRequest::ProcessName { .. }) | Request::Fs(FsRequest::Symlinkat { .. })
                     | Request::Fs(FsRequest::Fchmodat { .. }) | Request::Fs(FsRequest::Truncate { .. }) | Request::Fs(FsRequest::Openat { .. }) | Request::Control(ControlRequest::Exit { .. })
                     | Request::Fs(FsRequest::Setxattr { .. }) | Request::Fs(FsRequest::Removexattr { .. }) | Request::Fs(FsRequest::MemfdCreate { .. })

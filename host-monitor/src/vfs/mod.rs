@@ -8,7 +8,8 @@
 //! the host call gets the host path that results.
 //!
 //! The view is process-wide, like the working directory it tracks: it is installed once at
-//! startup ([`install`]) and read by the hypercall server ([`current`]).
+//! startup ([`install`]) and read by the hypercall server ([`current`]); a chroot replaces
+//! it ([`replace`]).
 
 pub mod mounts;
 pub mod setup;
@@ -17,7 +18,8 @@ pub mod walk;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Mutex;
 
 use crate::host::{self, LinuxErrno};
 use mounts::MountTable;
@@ -41,7 +43,12 @@ pub struct Mounted {
     cwd: Mutex<Option<Vec<u8>>>,
 }
 
-static VIEW: OnceLock<View> = OnceLock::new();
+/// The installed view (null until [`install`]). Views are never freed: a request that
+/// another thread is serving may hold a reference to the one a chroot replaced.
+static VIEW: AtomicPtr<View> = AtomicPtr::new(std::ptr::null_mut());
+
+/// The view before one is installed.
+static IDENTITY: View = View::Identity;
 
 /// Tests that change or read the working directory or the umask (process-wide) hold this.
 #[cfg(test)]
@@ -49,12 +56,28 @@ pub static PROCESS_WIDE: Mutex<()> = Mutex::new(());
 
 /// Make `view` the process's view. Only the first call has an effect.
 pub fn install(view: View) {
-    let _ = VIEW.set(view);
+    let new = Box::into_raw(Box::new(view));
+    if VIEW.compare_exchange(std::ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire).is_err() {
+        // SAFETY: `new` came from Box::into_raw just above and was never shared.
+        drop(unsafe { Box::from_raw(new) });
+    }
 }
 
 /// The process's view (the identity until one is installed).
 pub fn current() -> &'static View {
-    VIEW.get().unwrap_or(&View::Identity)
+    let view = VIEW.load(Ordering::Acquire);
+    if view.is_null() {
+        return &IDENTITY;
+    }
+    // SAFETY: a non-null pointer here came from Box::into_raw (install, replace) and is
+    // never freed, so the reference is valid for the rest of the process.
+    unsafe { &*view }
+}
+
+/// chroot: `view` is the process's view from the next request on. The one it replaces is
+/// left allocated (see [`VIEW`]); a process changes its root rarely, typically once.
+pub fn replace(view: View) {
+    VIEW.store(Box::into_raw(Box::new(view)), Ordering::Release);
 }
 
 impl View {

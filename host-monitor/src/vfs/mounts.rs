@@ -73,6 +73,19 @@ impl MountTable {
         Some(join(&mount.guest, rest))
     }
 
+    /// The table after a chroot to the guest directory `guest_root` (normalized, symlinks
+    /// resolved): that directory is "/", the mounts below it stay at their places inside
+    /// it, and everything else is out of sight, as after Linux's chroot.
+    pub fn chrooted(&self, guest_root: &[u8]) -> MountTable {
+        let mut table = MountTable::new(self.host_of(guest_root).1);
+        for m in &self.mounts {
+            if let Some(inside) = strip_dir_prefix(&m.guest, guest_root).filter(|rest| !rest.is_empty()) {
+                table.bind(m.host.clone(), inside);
+            }
+        }
+        table
+    }
+
     /// True when `guest` is a strict ancestor of a mount point: a directory the view must
     /// let a walk through even if the host directory under it lacks that entry (binding
     /// /home/me into a root without /home makes "/home" such a directory).
@@ -287,6 +300,23 @@ mod tests {
         t.bind(b"/other".to_vec(), b"/dev/./shm");
         assert_eq!(t.host_of(b"/dev/shm/a"), (3, b"/other/a".to_vec()));
         assert_eq!(t.mounts().len(), 4);
+    }
+
+    #[test]
+    fn a_chroot_keeps_the_mounts_below_the_new_root() {
+        let t = table();
+        assert_eq!(t.chrooted(b"/"), t);
+        let dev = t.chrooted(b"/dev");
+        assert_eq!(dev.host_of(b"/null"), (0, b"/dev/null".to_vec()));
+        assert_eq!(dev.host_of(b"/shm/x"), (1, b"/tmp/shm-1/x".to_vec()));
+        assert_eq!(dev.host_of(b"/mnt/data"), (0, b"/dev/mnt/data".to_vec()), "outside the new root");
+        let mnt = t.chrooted(b"/mnt");
+        assert_eq!(mnt.root_host(), b"/srv/rootfs/mnt");
+        assert_eq!(mnt.host_of(b"/data/f"), (1, b"/home/me/data/f".to_vec()));
+        assert_eq!(mnt.guest_of(b"/srv/rootfs/etc"), None);
+        let inside = t.chrooted(b"/mnt/data/sub");
+        assert_eq!(inside, MountTable::new(b"/home/me/data/sub".to_vec()));
+        assert_eq!(MountTable::new(b"/".to_vec()).chrooted(b"/run/sshd"), MountTable::new(b"/run/sshd".to_vec()));
     }
 
     #[test]

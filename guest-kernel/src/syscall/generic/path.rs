@@ -212,6 +212,11 @@ pub fn chdir(c: &mut Ctx<'_>) -> i64 {
     hypercall::call_ret(&Request::Fs(FsRequest::Chdir { path: &p }))
 }
 
+pub fn chroot(c: &mut Ctx<'_>) -> i64 {
+    let p = tryret!(path(c.args[0]));
+    hypercall::call_ret(&Request::Fs(FsRequest::Chroot { path: &p }))
+}
+
 pub fn fchdir(c: &mut Ctx<'_>) -> i64 {
     hypercall::call_ret(&Request::Fs(FsRequest::Fchdir { fd: c.args[0] as i32 }))
 }

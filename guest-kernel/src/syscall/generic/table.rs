@@ -70,6 +70,7 @@ syscall_table! {
     48  faccessat         Host  path::faccessat       [Fd, Str, Oct];
     49  chdir             Host  path::chdir           [Str];
     50  fchdir            Host  path::fchdir          [Fd];
+    51  chroot            Host  path::chroot          [Str];
     52  fchmod            Host  path::fchmod          [Fd, Oct];
     53  fchmodat          Host  path::fchmodat        [Fd, Str, Oct];
     56  openat            Host  fs::openat            [Fd, Str, X, Oct];
