@@ -5,7 +5,8 @@
 //! session and waits for commands. One host thread runs the protocol (the `gdbstub` crate)
 //! on the TCP connection: it reports stops, and turns gdb's reads and writes of registers
 //! and memory and its breakpoints into commands for the stopped thread, which the guest
-//! kernel carries out with its own user-access routines. See docs/debugging.md.
+//! kernel carries out with its own user-access routines. gdb's file reads (`info proc`,
+//! the shared libraries) are in files.rs. See docs/debugging.md.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -31,6 +32,7 @@ use gdbstub::target::ext::breakpoints::{Breakpoints, BreakpointsOps, SwBreakpoin
 use gdbstub::target::{Target, TargetError, TargetResult};
 
 mod arch;
+mod files;
 
 use arch::{LinuxX86_64, Regs};
 
@@ -190,7 +192,7 @@ impl Session {
         if !self.first_stop() {
             return self.detach();
         }
-        let mut target = Debugee { session: self.clone() };
+        let mut target = Debugee { session: self.clone(), files: files::Files::default() };
         match GdbStub::new(conn).run_blocking::<EventLoop>(&mut target) {
             Ok(DisconnectReason::Kill) => {
                 // gdb's `kill`: the program ends as by SIGKILL.
@@ -261,6 +263,8 @@ impl Session {
 /// The gdbstub target: the program, through its stopped threads.
 struct Debugee {
     session: Arc<Session>,
+    /// gdb's open files (host I/O).
+    files: files::Files,
 }
 
 fn tid_of(tid: Tid) -> i32 {
@@ -343,6 +347,10 @@ impl Target for Debugee {
     }
 
     fn support_auxv(&mut self) -> Option<gdbstub::target::ext::auxv::AuxvOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_host_io(&mut self) -> Option<gdbstub::target::ext::host_io::HostIoOps<'_, Self>> {
         Some(self)
     }
 }

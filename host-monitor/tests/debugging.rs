@@ -579,3 +579,27 @@ fn gdb_p_under_linuxrun_attaches_to_a_program_under_linuxrun() {
     assert!(has_line(&got, &["[Inferior 1 (process ", ") detached]"]), "{got}");
     assert_eq!(waited, "got 6\n", "{got}");
 }
+
+/// `info proc mappings` reads the program's own /proc/PID/maps (host I/O, answered from the
+/// guest kernel's /proc), and `info proc` its command line, executable and working
+/// directory: what the program sees, not the monitor's host process.
+#[test]
+fn gdb_info_proc_shows_the_programs_own_maps() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_maps", PROGRAM, &[]);
+    let s = debug(&exe, &["break main", "continue", "info proc mappings", "info proc", "kill"]);
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    let path = exe.to_str().unwrap();
+    assert!(s.gdb.contains("process 1"), "{ctx}");
+    assert!(has_line(&s.gdb, &["0x", "r-xp", path]), "the program's text: {ctx}");
+    assert!(has_line(&s.gdb, &["0x", "rw-p", path]), "the program's data: {ctx}");
+    assert!(has_line(&s.gdb, &["0x", "libc.so.6"]), "{ctx}");
+    assert!(has_line(&s.gdb, &["0x", "[stack]"]), "{ctx}");
+    assert!(!s.gdb.contains(linuxrun()), "nothing of the monitor's own process: {ctx}");
+    assert!(s.gdb.contains(&format!("cmdline = '{path}'")), "{ctx}");
+    assert!(s.gdb.contains(&format!("exe = '{path}'")), "{ctx}");
+    let cwd = std::env::current_dir().unwrap();
+    assert!(s.gdb.contains(&format!("cwd = '{}'", cwd.display())), "{ctx}");
+}

@@ -73,6 +73,9 @@ pub struct ProcTexts {
     pub auxv: fn() -> Vec<u8>,
     pub maps: fn() -> Vec<u8>,
     pub cmdline: fn() -> Vec<u8>,
+    /// Any of the process's own /proc files (`true`: the text of a link), as procfs
+    /// serves them, or a negative errno.
+    pub file: fn(&[u8], bool) -> Result<Vec<u8>, i64>,
 }
 static PROC_TEXTS: Once<ProcTexts> = Once::new();
 
@@ -97,6 +100,20 @@ pub fn maps() -> Vec<u8> {
 
 pub fn cmdline() -> Vec<u8> {
     PROC_TEXTS.get().map(|t| (t.cmdline)()).unwrap_or_default()
+}
+
+/// The debugger's read of a /proc file (`DebugCommand::ReadProcFile`): up to
+/// `MAX_DEBUG_IO` bytes from `offset`, or the errno.
+fn proc_file(path: &[u8], link: bool, offset: u64) -> (bool, Vec<u8>) {
+    let read = PROC_TEXTS.get().map_or(Err(-i64::from(abi_shared::linux::errno::ENOENT)), |t| (t.file)(path, link));
+    match read {
+        Ok(text) => {
+            let start = offset.min(text.len() as u64) as usize;
+            let end = text.len().min(start + MAX_DEBUG_IO as usize);
+            (true, text[start..end].to_vec())
+        }
+        Err(e) => (false, ((-e) as i32).to_le_bytes().to_vec()),
+    }
 }
 
 #[inline]
@@ -534,6 +551,7 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
                 (true, Vec::new())
             }
             DebugCommand::ReadMaps => (true, maps()),
+            DebugCommand::ReadProcFile { path, link, offset } => proc_file(&path, link, offset),
             DebugCommand::Listen => {
                 // No reply: the tracer's next word comes with our next stop.
                 listen();
