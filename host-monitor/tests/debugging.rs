@@ -603,3 +603,52 @@ fn gdb_info_proc_shows_the_programs_own_maps() {
     let cwd = std::env::current_dir().unwrap();
     assert!(s.gdb.contains(&format!("cwd = '{}'", cwd.display())), "{ctx}");
 }
+
+const SIGNALS: &str = r#"#include <signal.h>
+#include <unistd.h>
+int *volatile target = (int *)0x1234;
+static void on_usr1(int sig) { (void)sig; }
+int main(void) {
+    signal(SIGUSR1, on_usr1);
+    kill(getpid(), SIGUSR1);
+    *target = 1;
+    return 0;
+}
+"#;
+
+/// `$_siginfo` (qXfer:siginfo:read) at a breakpoint (SIGTRAP, SI_KERNEL as Linux's int3
+/// gives), at a kill (SIGUSR1, SI_USER, the sender's pid) and at a fault (SIGSEGV,
+/// SEGV_MAPERR, the faulting address).
+#[test]
+fn gdb_siginfo_says_why_the_program_stopped() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_siginfo", SIGNALS, &["-static"]);
+    let s = debug(
+        &exe,
+        &[
+            "break main",
+            "continue",
+            "p $_siginfo.si_signo",
+            "p $_siginfo.si_code",
+            "continue",
+            "p $_siginfo.si_signo",
+            "p $_siginfo.si_code",
+            "set $sender = $_siginfo._sifields._kill.si_pid",
+            "p $sender == (int) getpid()",
+            "continue",
+            "p $_siginfo.si_signo",
+            "p $_siginfo.si_code",
+            "p $_siginfo._sifields._sigfault.si_addr",
+            "kill",
+        ],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    let want = ["$1 = 5", "$2 = 128", "$3 = 10", "$4 = 0", "$5 = 1", "$6 = 11", "$7 = 1", "$8 = (void *) 0x1234"];
+    for w in want {
+        assert!(s.gdb.lines().any(|l| l == w), "{w}: {ctx}");
+    }
+    assert!(s.gdb.contains("Program received signal SIGUSR1"), "{ctx}");
+    assert!(s.gdb.contains("Program received signal SIGSEGV"), "{ctx}");
+}

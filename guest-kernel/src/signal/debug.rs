@@ -449,8 +449,14 @@ fn queue_resumed_signal(sig: i32) {
     }
 }
 
-/// The siginfo of the signal the thread is stopped for (PTRACE_GETSIGINFO).
-static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
+/// Per vCPU (a thread keeps its vCPU): the siginfo of the signal the thread is stopped for
+/// (PTRACE_GETSIGINFO, gdb's `$_siginfo`); several threads may be stopped at once.
+static STOP_SIGINFO: [Mutex<Option<super::SigInfo>>; MAX_VCPUS as usize] =
+    [const { Mutex::new(None) }; MAX_VCPUS as usize];
+
+fn stop_siginfo() -> &'static Mutex<Option<super::SigInfo>> {
+    &STOP_SIGINFO[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize]
+}
 
 /// Signal `sig` is about to be delivered: the debugger sees it first and says which
 /// signal to deliver instead (0: none).
@@ -462,9 +468,9 @@ pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &mut super::SigInfo, i
     if !active() {
         return sig;
     }
-    *STOP_SIGINFO.lock() = Some(*info);
+    *stop_siginfo().lock() = Some(*info);
     let chosen = stop_showing_restart(frame, DebugEvent::Signal(sig), interrupted);
-    if let Some(new) = STOP_SIGINFO.lock().take() {
+    if let Some(new) = stop_siginfo().lock().take() {
         *info = new;
     }
     chosen
@@ -542,7 +548,7 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
             DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
             DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
             DebugCommand::ReadAuxv => (true, auxv()),
-            DebugCommand::ReadSiginfo => match *STOP_SIGINFO.lock() {
+            DebugCommand::ReadSiginfo => match *stop_siginfo().lock() {
                 Some(info) => (true, info.as_bytes().to_vec()),
                 None => (false, Vec::new()),
             },
@@ -566,7 +572,7 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
             DebugCommand::WriteSiginfo { info } => {
                 // At a signal-delivery-stop the signal goes with it; at other stops Linux
                 // keeps it for GETSIGINFO only, which is answered from the stop here.
-                let mut kept = STOP_SIGINFO.lock();
+                let mut kept = stop_siginfo().lock();
                 if let (Some(k), true) = (kept.as_mut(), info.len() == core::mem::size_of::<super::SigInfo>()) {
                     *k = abi_shared::linux::pod_read_unaligned(&info);
                 }
