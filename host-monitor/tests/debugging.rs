@@ -652,3 +652,50 @@ fn gdb_siginfo_says_why_the_program_stopped() {
     assert!(s.gdb.contains("Program received signal SIGUSR1"), "{ctx}");
     assert!(s.gdb.contains("Program received signal SIGSEGV"), "{ctx}");
 }
+
+const WATCHED: &str = r#"int counter;
+int other;
+void bump(void) { counter += 5; }
+int main(void) {
+    other = 1;
+    bump();
+    other = counter;
+    bump();
+    bump();
+    return counter;
+}
+"#;
+
+/// Watchpoints are gdb's software ones (`set can-use-hw-watchpoints 0`: gdb single-steps
+/// and compares): kvm_pvm never arms the debug registers (docs/debugging.md, "Hardware
+/// breakpoints and watchpoints"), so the stub offers none, and a `watch` left to try
+/// hardware fails to insert. The software watchpoint stops after each write that changes
+/// the variable.
+#[test]
+fn gdb_software_watchpoints_stop_where_a_variable_changes() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_watch", WATCHED, &["-static"]);
+    let s = debug(
+        &exe,
+        &[
+            "break main",
+            "continue",
+            "delete",
+            "set can-use-hw-watchpoints 0",
+            "watch counter",
+            "continue",
+            "continue",
+            "delete",
+            "continue",
+        ],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(s.gdb.contains("Watchpoint 2: counter"), "{ctx}");
+    assert!(s.gdb.contains("Old value = 0\nNew value = 5"), "{ctx}");
+    assert!(s.gdb.contains("Old value = 5\nNew value = 10"), "{ctx}");
+    assert!(has_line(&s.gdb, &["bump () at ", "/gdb_watch.c:3"]), "{ctx}");
+    assert!(s.gdb.contains("exited with code 017"), "{ctx}");
+    assert_eq!(s.status.code(), Some(15), "{ctx}");
+}
