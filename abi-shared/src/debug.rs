@@ -131,6 +131,16 @@ pub enum DebugCommand {
     /// but as in a group-stop, until a SIGCONT comes or the tracer's PTRACE_INTERRUPT;
     /// then stop again with a new `Interrupt` event.
     Listen,
+    /// The process's own /proc file at `path` (an absolute path under /proc/self), as the
+    /// program would read it, or with `link` the text of the link there (gdb's `info proc`
+    /// reads /proc/PID/maps, cmdline, exe, cwd): its bytes from `offset`, at most
+    /// `MAX_DEBUG_IO` of them (fewer: the end). A failure's data is the errno (i32, little
+    /// endian).
+    ReadProcFile {
+        path: Vec<u8>,
+        link: bool,
+        offset: u64,
+    },
 }
 
 /// The most bytes one memory command moves (a request area holds it with room to spare).

@@ -62,6 +62,7 @@ extern "C" fn kmain() -> ! {
             auxv: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Auxv, None).unwrap_or_default(),
             maps: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Maps, None).unwrap_or_default(),
             cmdline: || crate::fs::procfs::generate(crate::fs::procfs::tree::File::Cmdline, None).unwrap_or_default(),
+            file: crate::fs::procfs::debugger_read,
         },
     );
     if crate::signal::debug::active() {

@@ -5,7 +5,9 @@
 //! session and waits for commands. One host thread runs the protocol (the `gdbstub` crate)
 //! on the TCP connection: it reports stops, and turns gdb's reads and writes of registers
 //! and memory and its breakpoints into commands for the stopped thread, which the guest
-//! kernel carries out with its own user-access routines. See docs/debugging.md.
+//! kernel carries out with its own user-access routines. gdb's file reads (`info proc`,
+//! the shared libraries) are in files.rs, and `$_siginfo`, which the crate does not
+//! offer, in wire.rs. See docs/debugging.md.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -19,7 +21,7 @@ use std::thread::JoinHandle;
 use abi_shared::debug::{DebugCommand, DebugEvent, DebugRegs, MAX_DEBUG_IO};
 use abi_shared::hypercall::{ExitHow, Response};
 use gdbstub::common::{Signal, Tid};
-use gdbstub::conn::{Connection, ConnectionExt};
+use gdbstub::conn::Connection;
 use gdbstub::stub::run_blocking::{self, BlockingEventLoop};
 use gdbstub::stub::{DisconnectReason, GdbStub, MultiThreadStopReason};
 use gdbstub::target::ext::base::multithread::{
@@ -31,8 +33,11 @@ use gdbstub::target::ext::breakpoints::{Breakpoints, BreakpointsOps, SwBreakpoin
 use gdbstub::target::{Target, TargetError, TargetResult};
 
 mod arch;
+mod files;
+mod wire;
 
 use arch::{LinuxX86_64, Regs};
+use wire::Wire;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -61,6 +66,8 @@ struct State {
     ended: Option<ExitHow>,
     /// gdb went away: stops are answered at once, and the program runs on undebugged.
     detached: bool,
+    /// The thread of the last stop reported.
+    last: Option<i32>,
 }
 
 /// The debugger side of the program's stops, shared by the serving threads and the
@@ -190,8 +197,8 @@ impl Session {
         if !self.first_stop() {
             return self.detach();
         }
-        let mut target = Debugee { session: self.clone() };
-        match GdbStub::new(conn).run_blocking::<EventLoop>(&mut target) {
+        let mut target = Debugee { session: self.clone(), files: files::Files::default() };
+        match GdbStub::new(Wire::new(conn, self.clone())).run_blocking::<EventLoop>(&mut target) {
             Ok(DisconnectReason::Kill) => {
                 // gdb's `kill`: the program ends as by SIGKILL.
                 // SAFETY: kill(2) on our own process has no memory-safety preconditions.
@@ -213,6 +220,7 @@ impl Session {
             if let Some(tid) = st.queue.pop_front() {
                 if let Some(t) = st.threads.get_mut(&tid) {
                     t.reported = true;
+                    st.last = Some(tid);
                     return true;
                 }
                 continue;
@@ -256,11 +264,50 @@ impl Session {
     fn some_thread(&self) -> Option<i32> {
         lock(&self.state).threads.iter().find(|(_, t)| t.reported).map(|(&tid, _)| tid)
     }
+
+    /// The siginfo (Linux's 128 bytes) of what stopped thread `tid` (None: the thread of
+    /// the last stop) stopped for, as a ptrace tracer's PTRACE_GETSIGINFO sees it: a
+    /// signal's own, the guest's; a debugger's trap's, as Linux makes it.
+    fn siginfo(&self, tid: Option<i32>) -> Option<Vec<u8>> {
+        let (tid, event, rip) = {
+            let st = lock(&self.state);
+            let tid = tid.filter(|t| st.threads.get(t).is_some_and(|t| t.reported)).or(st.last)?;
+            let t = st.threads.get(&tid).filter(|t| t.reported)?;
+            (tid, t.event, t.regs.rip)
+        };
+        match event {
+            DebugEvent::Signal(_) => match self.command(tid, DebugCommand::ReadSiginfo)? {
+                (true, info) => Some(info),
+                (false, _) => None,
+            },
+            other => Some(trap_siginfo(other, rip).to_vec()),
+        }
+    }
+}
+
+/// The SIGTRAP siginfo Linux gives a traced thread for a debugger's trap: SI_KERNEL for an
+/// `int3`; TRAP_TRACE with the address of the next instruction for a single step; SI_USER
+/// otherwise (the stop after exec).
+fn trap_siginfo(event: DebugEvent, rip: u64) -> [u8; 128] {
+    const SI_KERNEL: i32 = 0x80;
+    const TRAP_TRACE: i32 = 2;
+    let (code, addr) = match event {
+        DebugEvent::Breakpoint => (SI_KERNEL, 0),
+        DebugEvent::Step => (TRAP_TRACE, rip),
+        _ => (0, 0),
+    };
+    let mut info = [0u8; 128];
+    info[0..4].copy_from_slice(&abi_shared::linux::signal::SIGTRAP.to_le_bytes());
+    info[8..12].copy_from_slice(&code.to_le_bytes());
+    info[16..24].copy_from_slice(&addr.to_le_bytes());
+    info
 }
 
 /// The gdbstub target: the program, through its stopped threads.
 struct Debugee {
     session: Arc<Session>,
+    /// gdb's open files (host I/O).
+    files: files::Files,
 }
 
 fn tid_of(tid: Tid) -> i32 {
@@ -343,6 +390,10 @@ impl Target for Debugee {
     }
 
     fn support_auxv(&mut self) -> Option<gdbstub::target::ext::auxv::AuxvOps<'_, Self>> {
+        Some(self)
+    }
+
+    fn support_host_io(&mut self) -> Option<gdbstub::target::ext::host_io::HostIoOps<'_, Self>> {
         Some(self)
     }
 }
@@ -506,15 +557,15 @@ enum EventLoop {}
 
 impl BlockingEventLoop for EventLoop {
     type Target = Debugee;
-    type Connection = TcpStream;
+    type Connection = Wire;
     type StopReason = MultiThreadStopReason<u64>;
 
     fn wait_for_stop_reason(
         target: &mut Debugee,
-        conn: &mut TcpStream,
+        conn: &mut Wire,
     ) -> Result<
         run_blocking::Event<Self::StopReason>,
-        run_blocking::WaitForStopReasonError<&'static str, <TcpStream as Connection>::Error>,
+        run_blocking::WaitForStopReasonError<&'static str, <Wire as Connection>::Error>,
     > {
         let session = &target.session;
         loop {
@@ -524,8 +575,13 @@ impl BlockingEventLoop for EventLoop {
             if let Some(reason) = next_stop(session) {
                 return Ok(run_blocking::Event::TargetStopped(reason));
             }
+            if let Some(byte) = conn.pending() {
+                return Ok(run_blocking::Event::IncomingData(byte));
+            }
+            // gdbstub acknowledges a packet without flushing.
+            conn.send().map_err(run_blocking::WaitForStopReasonError::Connection)?;
             let mut fds = [
-                libc::pollfd { fd: conn.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+                libc::pollfd { fd: conn.fd(), events: libc::POLLIN, revents: 0 },
                 libc::pollfd { fd: session.wake_rx.as_raw_fd(), events: libc::POLLIN, revents: 0 },
             ];
             // SAFETY: two valid pollfd entries that outlive the call.
@@ -534,8 +590,7 @@ impl BlockingEventLoop for EventLoop {
                 continue;
             }
             if fds[0].revents != 0 {
-                let byte = conn.read().map_err(run_blocking::WaitForStopReasonError::Connection)?;
-                return Ok(run_blocking::Event::IncomingData(byte));
+                conn.receive().map_err(run_blocking::WaitForStopReasonError::Connection)?;
             }
         }
     }
@@ -561,8 +616,10 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
     while let Some(tid) = st.queue.pop_front() {
         let Some(t) = st.threads.get_mut(&tid) else { continue };
         t.reported = true;
+        let event = t.event;
+        st.last = Some(tid);
         let g = gdb_tid(tid);
-        return Some(match t.event {
+        return Some(match event {
             DebugEvent::Breakpoint => MultiThreadStopReason::SwBreak(g),
             // The ptrace-only events do not reach gdb (the guest sends them to a tracer).
             DebugEvent::Start

@@ -732,3 +732,123 @@ fn gdb_p_under_linuxrun_attaches_to_a_program_under_linuxrun() {
     assert!(has_line(&got, &["[Inferior 1 (process ", ") detached]"]), "{got}");
     assert_eq!(waited, "got 6\n", "{got}");
 }
+
+/// `info proc mappings` reads the program's own /proc/PID/maps (host I/O, answered from the
+/// guest kernel's /proc), and `info proc` its command line, executable and working
+/// directory: what the program sees, not the monitor's host process.
+#[test]
+fn gdb_info_proc_shows_the_programs_own_maps() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_maps", PROGRAM, &[]);
+    let s = debug(&exe, &["break main", "continue", "info proc mappings", "info proc", "kill"]);
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    let path = exe.to_str().unwrap();
+    assert!(s.gdb.contains("process 1"), "{ctx}");
+    assert!(has_line(&s.gdb, &["0x", "r-xp", path]), "the program's text: {ctx}");
+    assert!(has_line(&s.gdb, &["0x", "rw-p", path]), "the program's data: {ctx}");
+    assert!(has_line(&s.gdb, &["0x", "libc.so.6"]), "{ctx}");
+    assert!(has_line(&s.gdb, &["0x", "[stack]"]), "{ctx}");
+    assert!(!s.gdb.contains(linuxrun()), "nothing of the monitor's own process: {ctx}");
+    assert!(s.gdb.contains(&format!("cmdline = '{path}'")), "{ctx}");
+    assert!(s.gdb.contains(&format!("exe = '{path}'")), "{ctx}");
+    let cwd = std::env::current_dir().unwrap();
+    assert!(s.gdb.contains(&format!("cwd = '{}'", cwd.display())), "{ctx}");
+}
+
+const SIGNALS: &str = r#"#include <signal.h>
+#include <unistd.h>
+int *volatile target = (int *)0x1234;
+static void on_usr1(int sig) { (void)sig; }
+int main(void) {
+    signal(SIGUSR1, on_usr1);
+    kill(getpid(), SIGUSR1);
+    *target = 1;
+    return 0;
+}
+"#;
+
+/// `$_siginfo` (qXfer:siginfo:read) at a breakpoint (SIGTRAP, SI_KERNEL as Linux's int3
+/// gives), at a kill (SIGUSR1, SI_USER, the sender's pid) and at a fault (SIGSEGV,
+/// SEGV_MAPERR, the faulting address).
+#[test]
+fn gdb_siginfo_says_why_the_program_stopped() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_siginfo", SIGNALS, &["-static"]);
+    let s = debug(
+        &exe,
+        &[
+            "break main",
+            "continue",
+            "p $_siginfo.si_signo",
+            "p $_siginfo.si_code",
+            "continue",
+            "p $_siginfo.si_signo",
+            "p $_siginfo.si_code",
+            "set $sender = $_siginfo._sifields._kill.si_pid",
+            "p $sender == (int) getpid()",
+            "continue",
+            "p $_siginfo.si_signo",
+            "p $_siginfo.si_code",
+            "p $_siginfo._sifields._sigfault.si_addr",
+            "kill",
+        ],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    let want = ["$1 = 5", "$2 = 128", "$3 = 10", "$4 = 0", "$5 = 1", "$6 = 11", "$7 = 1", "$8 = (void *) 0x1234"];
+    for w in want {
+        assert!(s.gdb.lines().any(|l| l == w), "{w}: {ctx}");
+    }
+    assert!(s.gdb.contains("Program received signal SIGUSR1"), "{ctx}");
+    assert!(s.gdb.contains("Program received signal SIGSEGV"), "{ctx}");
+}
+
+const WATCHED: &str = r#"int counter;
+int other;
+void bump(void) { counter += 5; }
+int main(void) {
+    other = 1;
+    bump();
+    other = counter;
+    bump();
+    bump();
+    return counter;
+}
+"#;
+
+/// Watchpoints are gdb's software ones (`set can-use-hw-watchpoints 0`: gdb single-steps
+/// and compares): kvm_pvm never arms the debug registers (docs/debugging.md, "Hardware
+/// breakpoints and watchpoints"), so the stub offers none, and a `watch` left to try
+/// hardware fails to insert. The software watchpoint stops after each write that changes
+/// the variable.
+#[test]
+fn gdb_software_watchpoints_stop_where_a_variable_changes() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_watch", WATCHED, &["-static"]);
+    let s = debug(
+        &exe,
+        &[
+            "break main",
+            "continue",
+            "delete",
+            "set can-use-hw-watchpoints 0",
+            "watch counter",
+            "continue",
+            "continue",
+            "delete",
+            "continue",
+        ],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(s.gdb.contains("Watchpoint 2: counter"), "{ctx}");
+    assert!(s.gdb.contains("Old value = 0\nNew value = 5"), "{ctx}");
+    assert!(s.gdb.contains("Old value = 5\nNew value = 10"), "{ctx}");
+    assert!(has_line(&s.gdb, &["bump () at ", "/gdb_watch.c:3"]), "{ctx}");
+    assert!(s.gdb.contains("exited with code 017"), "{ctx}");
+    assert_eq!(s.status.code(), Some(15), "{ctx}");
+}

@@ -73,6 +73,9 @@ pub struct ProcTexts {
     pub auxv: fn() -> Vec<u8>,
     pub maps: fn() -> Vec<u8>,
     pub cmdline: fn() -> Vec<u8>,
+    /// Any of the process's own /proc files (`true`: the text of a link), as procfs
+    /// serves them, or a negative errno.
+    pub file: fn(&[u8], bool) -> Result<Vec<u8>, i64>,
 }
 static PROC_TEXTS: Once<ProcTexts> = Once::new();
 
@@ -97,6 +100,20 @@ pub fn maps() -> Vec<u8> {
 
 pub fn cmdline() -> Vec<u8> {
     PROC_TEXTS.get().map(|t| (t.cmdline)()).unwrap_or_default()
+}
+
+/// The debugger's read of a /proc file (`DebugCommand::ReadProcFile`): up to
+/// `MAX_DEBUG_IO` bytes from `offset`, or the errno.
+fn proc_file(path: &[u8], link: bool, offset: u64) -> (bool, Vec<u8>) {
+    let read = PROC_TEXTS.get().map_or(Err(-i64::from(abi_shared::linux::errno::ENOENT)), |t| (t.file)(path, link));
+    match read {
+        Ok(text) => {
+            let start = offset.min(text.len() as u64) as usize;
+            let end = text.len().min(start + MAX_DEBUG_IO as usize);
+            (true, text[start..end].to_vec())
+        }
+        Err(e) => (false, ((-e) as i32).to_le_bytes().to_vec()),
+    }
 }
 
 #[inline]
@@ -432,8 +449,14 @@ fn queue_resumed_signal(sig: i32) {
     }
 }
 
-/// The siginfo of the signal the thread is stopped for (PTRACE_GETSIGINFO).
-static STOP_SIGINFO: Mutex<Option<super::SigInfo>> = Mutex::new(None);
+/// Per vCPU (a thread keeps its vCPU): the siginfo of the signal the thread is stopped for
+/// (PTRACE_GETSIGINFO, gdb's `$_siginfo`); several threads may be stopped at once.
+static STOP_SIGINFO: [Mutex<Option<super::SigInfo>>; MAX_VCPUS as usize] =
+    [const { Mutex::new(None) }; MAX_VCPUS as usize];
+
+fn stop_siginfo() -> &'static Mutex<Option<super::SigInfo>> {
+    &STOP_SIGINFO[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize]
+}
 
 /// Signal `sig` is about to be delivered: the debugger sees it first and says which
 /// signal to deliver instead (0: none).
@@ -445,9 +468,9 @@ pub fn signal_stop(frame: &mut TrapFrame, sig: i32, info: &mut super::SigInfo, i
     if !active() {
         return sig;
     }
-    *STOP_SIGINFO.lock() = Some(*info);
+    *stop_siginfo().lock() = Some(*info);
     let chosen = stop_showing_restart(frame, DebugEvent::Signal(sig), interrupted);
-    if let Some(new) = STOP_SIGINFO.lock().take() {
+    if let Some(new) = stop_siginfo().lock().take() {
         *info = new;
     }
     chosen
@@ -525,7 +548,7 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
             DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
             DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
             DebugCommand::ReadAuxv => (true, auxv()),
-            DebugCommand::ReadSiginfo => match *STOP_SIGINFO.lock() {
+            DebugCommand::ReadSiginfo => match *stop_siginfo().lock() {
                 Some(info) => (true, info.as_bytes().to_vec()),
                 None => (false, Vec::new()),
             },
@@ -534,6 +557,7 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
                 (true, Vec::new())
             }
             DebugCommand::ReadMaps => (true, maps()),
+            DebugCommand::ReadProcFile { path, link, offset } => proc_file(&path, link, offset),
             DebugCommand::Listen => {
                 // No reply: the tracer's next word comes with our next stop.
                 listen();
@@ -548,7 +572,7 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
             DebugCommand::WriteSiginfo { info } => {
                 // At a signal-delivery-stop the signal goes with it; at other stops Linux
                 // keeps it for GETSIGINFO only, which is answered from the stop here.
-                let mut kept = STOP_SIGINFO.lock();
+                let mut kept = stop_siginfo().lock();
                 if let (Some(k), true) = (kept.as_mut(), info.len() == core::mem::size_of::<super::SigInfo>()) {
                     *k = abi_shared::linux::pod_read_unaligned(&info);
                 }

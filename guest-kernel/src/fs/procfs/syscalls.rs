@@ -610,6 +610,26 @@ fn host_readlink(dirfd: i32, path: &[u8], buf: u64, size: u64) -> i64 {
     call_ret(&Request::Fs(FsRequest::Readlinkat { dirfd, path, buf: SegList::Borrowed(&segs) }))
 }
 
+// ---- the debugger's view ----
+
+/// For the debugger (gdb's `info proc`, through signal/debug.rs): the content of the
+/// process's own /proc file at the absolute path `path`, as a read of it would see it, or
+/// with `link` the text of the link there; a negative errno otherwise. Only the guest's own
+/// nodes are served: a name the host's /proc answers, or a path through a link out of
+/// /proc, is ENOENT here.
+pub fn debugger_read(path: &[u8], link: bool) -> Result<Vec<u8>, i64> {
+    if !tree::is_under_proc(path) {
+        return Err(err(errno::ENOENT));
+    }
+    match resolve(path, !link)? {
+        Resolved::Node(Node::Link(l), _) if link => link_text(l),
+        Resolved::Node(_, _) if link => Err(err(errno::EINVAL)),
+        Resolved::Node(Node::File(file), canonical) => super::content::generate(file, tree::thread_of(&canonical)),
+        Resolved::Node(Node::Dir(_), _) => Err(err(errno::EISDIR)),
+        _ => Err(err(errno::ENOENT)),
+    }
+}
+
 // ---- directories: listing.rs ----
 
 mod listing;
