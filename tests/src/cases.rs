@@ -112,6 +112,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "files_locks",
     "files_mknod",
     "files_more",
+    "futex_requeue_pi",
     "futex_shared",
     "hello",
     "inotify",
