@@ -53,6 +53,7 @@ fn main() -> ExitCode {
 
     let mut all = cases::c_cases(&compile::sources(&manifest_dir.join("c")), &out_dir);
     all.extend(cases::go_cases(&compile::sources_with(&manifest_dir.join("go"), "go"), &out_dir));
+    all.extend(cases::rust_cases(Path::new(env!("CARGO_BIN_EXE_rust_threads"))));
     all.extend(cases::busybox_cases());
     all.extend(cases::dynamic_cases());
     all.extend(cases::bad_input_cases());

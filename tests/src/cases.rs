@@ -112,6 +112,7 @@ const MUSL_PROGRAMS: &[&str] = &[
     "files_locks",
     "files_mknod",
     "files_more",
+    "futex_requeue_pi",
     "futex_shared",
     "hello",
     "inotify",
@@ -891,6 +892,7 @@ pub fn dynamic_cases() -> Vec<Case> {
         })
         .chain(tools)
         .chain(java_cases())
+        .chain(threaded_tool_cases())
         .chain(make_cases())
         .collect()
 }
@@ -964,6 +966,95 @@ public class Threads {
     }
 }
 "#;
+
+/// Threaded programs of other runtimes (issue 21), where installed: zstd with two worker
+/// threads (a round trip, as `xz-threads`) and Node.js (worker threads, libuv's thread
+/// pool, timers, Promise.all).
+fn threaded_tool_cases() -> impl Iterator<Item = Case> {
+    let zstd = Differential {
+        build: None,
+        argv: ["/bin/sh", "-c", "seq 1 1000000 | zstd -q -T2 -B1MiB -3 -c | zstd -q -dc | md5sum"]
+            .iter()
+            .map(OsString::from)
+            .collect(),
+        stdin: None,
+        fixture: Fixture::Empty,
+        native_status: Status::Exit(0),
+        compare_stderr: true,
+        compare_tree: false,
+    };
+    let node = Differential { argv: vec!["/usr/bin/node".into(), "-e".into(), NODE_THREADS.into()], ..zstd.clone() };
+    [
+        ("zstd-threads", needs("/usr/bin/zstd", Body::Differential(zstd))),
+        ("node-workers", needs("/usr/bin/node", Body::Differential(node))),
+    ]
+    .into_iter()
+    .map(|(name, body)| Case { name: format!("system/{name}"), body })
+}
+
+/// Four workers sum squares over their ranges (BigInt) and count themselves in a
+/// SharedArrayBuffer, one waits with Atomics.wait for the main thread's notify; pbkdf2 on
+/// libuv's thread pool four at once, three timers (none fires early), all awaited with
+/// Promise.all.
+const NODE_THREADS: &str = r#"const { Worker } = require('worker_threads');
+const crypto = require('crypto');
+const sumCode = `
+const { parentPort, workerData } = require('worker_threads');
+let s = 0n;
+for (let i = workerData.from; i < workerData.to; i++) s += BigInt(i) * BigInt(i);
+Atomics.add(new Int32Array(workerData.sab), 0, 1);
+parentPort.postMessage(s.toString());
+`;
+const waitCode = `
+const { parentPort, workerData } = require('worker_threads');
+const a = new Int32Array(workerData.sab);
+Atomics.wait(a, 1, 0);
+parentPort.postMessage(Atomics.load(a, 1));
+`;
+function run(code, workerData) {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(code, { eval: true, workerData });
+    w.on('message', resolve);
+    w.on('error', reject);
+  });
+}
+(async () => {
+  const sab = new SharedArrayBuffer(8);
+  const waiter = run(waitCode, { sab });
+  const parts = await Promise.all([0, 1, 2, 3].map(k => run(sumCode, { from: k * 100000, to: (k + 1) * 100000, sab })));
+  console.log('parts', parts.join(' '));
+  console.log('total', parts.reduce((a, b) => a + BigInt(b), 0n).toString(), 'workers', new Int32Array(sab)[0]);
+  const a = new Int32Array(sab);
+  Atomics.store(a, 1, 42);
+  Atomics.notify(a, 1);
+  console.log('waiter got', await waiter);
+  const keys = await Promise.all([1, 2, 3, 4].map(i => new Promise((res, rej) =>
+    crypto.pbkdf2('pw' + i, 'salt', 2000, 16, 'sha256', (e, k) => e ? rej(e) : res(k.toString('hex'))))));
+  console.log('pbkdf2', keys.join(' '));
+  // Promise.all answers in its input's order; the order the timers fire in depends on
+  // how long the loop took between the setTimeout calls (each takes the time anew).
+  const t0 = performance.now();
+  const fired = await Promise.all([30, 10, 20].map(ms => new Promise(r => setTimeout(() => r([ms, performance.now() - t0]), ms))));
+  console.log('timers', fired.map(f => f[0]).join(' '), 'none early', fired.every(([ms, at]) => at >= ms - 1));
+})().catch(e => { console.error(e); process.exit(1); });
+"#;
+
+/// The threaded Rust program (tests/src/bin/rust_threads.rs: std's threads and locks,
+/// rayon), which cargo builds with this suite and names to it (CARGO_BIN_EXE_rust_threads).
+pub fn rust_cases(rust_threads: &Path) -> Vec<Case> {
+    vec![Case {
+        name: "rust/threads".into(),
+        body: Body::Differential(Differential {
+            build: None,
+            argv: vec![rust_threads.into()],
+            stdin: None,
+            fixture: Fixture::Empty,
+            native_status: Status::Exit(0),
+            compare_stderr: true,
+            compare_tree: false,
+        }),
+    }]
+}
 
 /// `#!` scripts: the kernel (here linuxrun) runs the interpreter named on the first line
 /// with `[interpreter, optional argument, script path, arguments...]`, following nested

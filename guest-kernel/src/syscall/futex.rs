@@ -12,7 +12,7 @@ use super::{err, Ctx, EFAULT, EINVAL, ENOSYS};
 use crate::mm::uaccess;
 use crate::mm::vma::{VmaKind, PROT_READ, PROT_WRITE};
 use crate::mm::SPACE;
-use crate::task::futex::{self as task_futex, Key};
+use crate::task::futex::{self as task_futex, Handoff, Key, RequeuePi};
 use abi_shared::hypercall::{FutexRequest, Request};
 
 const FUTEX_WAIT: i32 = abi_shared::linux::general::FUTEX_WAIT as i32;
@@ -92,7 +92,7 @@ fn wait(uaddr: u64, op: i32, flags: i32, val: u32, timeout: u64, bitset: u32) ->
     if let Some(gpa) = in_shared_file(uaddr, private) {
         return wait_in_host(gpa, val, deadline);
     }
-    wait_on(&[(Key::new(uaddr, private), val)], bitset, deadline)
+    wait_on(&[(Key::new(uaddr, private), val)], bitset, deadline, None)
 }
 
 /// Where a shared futex lives when its word is in a MAP_SHARED file mapping (a file, a
@@ -152,6 +152,9 @@ fn wait_in_host(gpa: u64, val: u32, deadline: Option<u64>) -> Result<i64, i64> {
 /// process).
 fn wake(uaddr: u64, private: bool, count: u32, bitset: u32) -> i64 {
     let local = task_futex::wake(Key::new(uaddr, private), count, bitset);
+    if local < 0 {
+        return local;
+    }
     let left = count.saturating_sub(local as u32);
     match in_shared_file(uaddr, private) {
         Some(gpa) if left > 0 => {
@@ -164,9 +167,10 @@ fn wake(uaddr: u64, private: bool, count: u32, bitset: u32) -> i64 {
 }
 
 /// Wait until one of `words` is woken (its index), the deadline passes or a signal comes.
-fn wait_on(words: &[(Key, u32)], bitset: u32, deadline: Option<u64>) -> Result<i64, i64> {
+/// `pi`: a FUTEX_WAIT_REQUEUE_PI wait, which a signal always restarts.
+fn wait_on(words: &[(Key, u32)], bitset: u32, deadline: Option<u64>, pi: Option<RequeuePi>) -> Result<i64, i64> {
     let block = crate::percpu::block_gpa();
-    let id = task_futex::enqueue(words, bitset, block)?;
+    let id = task_futex::enqueue(words, bitset, block, pi)?;
     let word = task_futex::wake_word(block);
     let spin_until = crate::time::monotonic_ns().saturating_add(SPIN_NS);
     loop {
@@ -174,14 +178,20 @@ fn wait_on(words: &[(Key, u32)], bitset: u32, deadline: Option<u64>) -> Result<i
             return Ok(i64::from(task_futex::woken_index()));
         }
         let now = crate::time::monotonic_ns();
-        let interrupted = crate::signal::has_deliverable();
         let timed_out = deadline.is_some_and(|d| now >= d);
+        // A requeue-PI wait that timed out says so even with a signal to take (Linux's
+        // handle_early_requeue_pi_wakeup).
+        let interrupted = crate::signal::has_deliverable() && !(timed_out && pi.is_some());
         if interrupted || timed_out {
             if !task_futex::dequeue(id) {
                 // A waker took us off the queue first: the wake counts.
                 return Ok(i64::from(task_futex::woken_index()));
             }
-            if interrupted && deadline.is_none() {
+            if interrupted && pi.is_some() {
+                // Linux's ERESTARTNOINTR for a requeue-PI wait not requeued yet (its
+                // timeout is absolute, so the wait runs again unchanged).
+                crate::signal::note_interrupted_always(FUTEX_NR);
+            } else if interrupted && deadline.is_none() {
                 // Linux's ERESTARTSYS: a wait without a timeout runs again after a handler
                 // with SA_RESTART, or when no handler runs.
                 crate::signal::note_interrupted(FUTEX_NR);
@@ -227,6 +237,9 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
             requeue(uaddr, uaddr2, private, val, timeout, (op == FUTEX_CMP_REQUEUE).then_some(val3))
         }
         FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_UNLOCK_PI | FUTEX_TRYLOCK_PI => pi(uaddr, flags, op, timeout),
+        FUTEX_WAIT_REQUEUE_PI => wait_requeue_pi(uaddr, flags, val, timeout, uaddr2),
+        // The 4th argument is the requeue count here too.
+        FUTEX_CMP_REQUEUE_PI => cmp_requeue_pi(uaddr, uaddr2, private, val, timeout, val3),
         FUTEX_WAKE_OP => check_key(uaddr, private).and_then(|()| check_key(uaddr2, private)).map(|()| {
             if in_shared_file(uaddr, private).is_some() || in_shared_file(uaddr2, private).is_some() {
                 wake_op_shared(uaddr, uaddr2, val, timeout as u32, val3)
@@ -234,11 +247,6 @@ pub fn futex(c: &mut Ctx<'_>) -> i64 {
                 task_futex::wake_op(key(uaddr), key(uaddr2), val, timeout as u32, val3)
             }
         }),
-        // The requeue-to-PI pair Linux has (11, 12); other numbers are Linux's ENOSYS too.
-        FUTEX_WAIT_REQUEUE_PI | FUTEX_CMP_REQUEUE_PI => {
-            super::unsupported(crate::stats::Unsupported::FutexOp, op as u64);
-            Err(ENOSYS)
-        }
         _ => Err(ENOSYS),
     };
     result.unwrap_or_else(|e| e)
@@ -273,12 +281,24 @@ fn requeue(uaddr: u64, uaddr2: u64, private: bool, wake: u32, requeue: u64, expe
 fn pi(uaddr: u64, flags: i32, op: i32, timeout: u64) -> Result<i64, i64> {
     let private = flags & FUTEX_PRIVATE_FLAG != 0;
     check_key(uaddr, private)?;
-    let deadline = if timeout != 0 && matches!(op, FUTEX_LOCK_PI | FUTEX_LOCK_PI2) {
-        let ts: abi_shared::linux::Timespec = uaccess::read_struct(timeout)?;
-        Some(crate::time::timespec_ns(&ts).ok_or(EINVAL)?)
-    } else {
-        None
-    };
+    let deadline = if matches!(op, FUTEX_LOCK_PI | FUTEX_LOCK_PI2) { absolute_timeout(timeout)? } else { None };
+    pi_at(uaddr, flags, op, deadline, true)
+}
+
+/// A futex timeout given as an absolute time (ns on the op's clock; None: no timeout).
+fn absolute_timeout(timeout: u64) -> Result<Option<u64>, i64> {
+    if timeout == 0 {
+        return Ok(None);
+    }
+    let ts: abi_shared::linux::Timespec = uaccess::read_struct(timeout)?;
+    Ok(Some(crate::time::timespec_ns(&ts).ok_or(EINVAL)?))
+}
+
+/// A PI operation on the host's futex at `uaddr` (checked), with `deadline` absolute on the
+/// op's clock. `restart`: a signal during a lock wait restarts it after the handler
+/// (FUTEX_LOCK_PI); otherwise the wait ends with EAGAIN (a requeued FUTEX_WAIT_REQUEUE_PI).
+fn pi_at(uaddr: u64, flags: i32, op: i32, deadline: Option<u64>, restart: bool) -> Result<i64, i64> {
+    let private = flags & FUTEX_PRIVATE_FLAG != 0;
     let gpa = match in_shared_file(uaddr, private) {
         Some(gpa) => gpa,
         None => task_futex::user_word_gpa(uaddr, true)?,
@@ -291,7 +311,7 @@ fn pi(uaddr: u64, flags: i32, op: i32, timeout: u64) -> Result<i64, i64> {
         crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexPi { gpa, op: flags, timeout }))
     };
     let r = if matches!(op, FUTEX_LOCK_PI | FUTEX_LOCK_PI2) {
-        lock_pi_in_slices(flags, op, deadline, pi_call)
+        lock_pi_in_slices(flags, op, deadline, restart, pi_call)
     } else {
         pi_call(None)
     };
@@ -310,10 +330,18 @@ const PI_SLICE_NS: u64 = 20_000_000;
 /// A PI lock wait as host waits of at most `PI_SLICE_NS` each (`pi_call` with an absolute
 /// timeout on the op's clock), until the lock is taken, the caller's own deadline passes, or
 /// something fails. Between two slices the thread stops at a fork's gate, and a signal to be
-/// handled ends the wait with EINTR, which is always restarted after the handler (Linux's
-/// ERESTARTNOINTR for FUTEX_LOCK_PI: glibc takes any other answer than ESRCH and EDEADLK
-/// for the lock taken, so EINTR must never reach the program).
-fn lock_pi_in_slices(flags: i32, op: i32, deadline: Option<u64>, pi_call: impl Fn(Option<u64>) -> i64) -> i64 {
+/// handled ends the wait with EINTR, which with `restart` is always restarted after the
+/// handler (Linux's ERESTARTNOINTR for FUTEX_LOCK_PI: glibc takes any other answer than
+/// ESRCH and EDEADLK for the lock taken, so EINTR must never reach the program). Without
+/// `restart` (a requeued FUTEX_WAIT_REQUEUE_PI, which Linux cannot restart: its word has
+/// changed) the wait ends with EAGAIN, the lock not taken, as Linux's does.
+fn lock_pi_in_slices(
+    flags: i32,
+    op: i32,
+    deadline: Option<u64>,
+    restart: bool,
+    pi_call: impl Fn(Option<u64>) -> i64,
+) -> i64 {
     // FUTEX_LOCK_PI's timeout is on CLOCK_REALTIME; LOCK_PI2's on CLOCK_MONOTONIC unless
     // FUTEX_CLOCK_REALTIME says otherwise.
     let realtime = op == FUTEX_LOCK_PI || flags & FUTEX_CLOCK_REALTIME != 0;
@@ -332,9 +360,75 @@ fn lock_pi_in_slices(flags: i32, op: i32, deadline: Option<u64>, pi_call: impl F
         }
         crate::task::fork_gate::checkpoint();
         if crate::signal::has_deliverable() {
+            if !restart {
+                return err(errno::EAGAIN);
+            }
             crate::signal::note_interrupted_always(FUTEX_NR);
             return err(errno::EINTR);
         }
+    }
+}
+
+/// FUTEX_WAIT_REQUEUE_PI: wait on `uaddr` (if it holds `val`) until FUTEX_CMP_REQUEUE_PI
+/// hands the PI futex at `uaddr2` over, and return owning it. `timeout` is absolute, on
+/// CLOCK_MONOTONIC or with FUTEX_CLOCK_REALTIME on CLOCK_REALTIME, and bounds both halves.
+///
+/// The wait is in this process's futex queue, as a plain wait's (so a plain FUTEX_WAKE or
+/// REQUEUE of the word meets it and fails with EINVAL, as on Linux, and a signal, the
+/// timeout and a fork's gate end it as any futex wait of the guest); the lock is the host's
+/// PI futex, as every PI lock here. The requeue either takes the lock for the waiter, which
+/// then returns at once, or, the lock being held, wakes it to wait for the lock itself
+/// (FUTEX_LOCK_PI2 in the host, in slices). Linux's answers: a signal before the requeue
+/// restarts the wait after its handler (ERESTARTNOINTR), one after it ends the wait with
+/// EAGAIN and the lock not taken; a timeout after the requeue is ETIMEDOUT, not owning it.
+fn wait_requeue_pi(uaddr: u64, flags: i32, val: u32, timeout: u64, uaddr2: u64) -> Result<i64, i64> {
+    let private = flags & FUTEX_PRIVATE_FLAG != 0;
+    // Linux reads the timeout first, then looks at the addresses: uaddr2's key, then
+    // uaddr's (with the value).
+    let at = absolute_timeout(timeout)?;
+    if uaddr == uaddr2 {
+        return Err(EINVAL);
+    }
+    check_key(uaddr2, private)?;
+    check_key(uaddr, private)?;
+    let realtime = flags & FUTEX_CLOCK_REALTIME != 0;
+    let deadline = at.map(|at| {
+        let now = if realtime { crate::time::realtime_ns() } else { crate::time::monotonic_ns() };
+        crate::time::monotonic_ns().saturating_add(at.saturating_sub(now))
+    });
+    let pi = RequeuePi { to: Key::new(uaddr2, private), tid: crate::task::tid() as u32 };
+    wait_on(&[(Key::new(uaddr, private), val)], u32::MAX, deadline, Some(pi))?;
+    match task_futex::handoff() {
+        Handoff::Locked => Ok(0),
+        Handoff::Requeued => {
+            let lock = FUTEX_LOCK_PI2 | (flags & (FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME));
+            pi_at(uaddr2, lock, FUTEX_LOCK_PI2, at, false)
+        }
+    }
+}
+
+/// FUTEX_CMP_REQUEUE_PI: if the word at `uaddr` holds `cmpval`, hand the PI futex at
+/// `uaddr2` to the first FUTEX_WAIT_REQUEUE_PI waiter if it is free and requeue up to
+/// `nr_requeue` more to it (see `task::futex::requeue_pi`); `nr_wake` must be 1.
+fn cmp_requeue_pi(
+    uaddr: u64,
+    uaddr2: u64,
+    private: bool,
+    nr_wake: u32,
+    nr_requeue: u64,
+    cmpval: u32,
+) -> Result<i64, i64> {
+    // Linux's order: the counts, the addresses, each key, then the value.
+    if (nr_wake as i32) < 0 || (nr_requeue as i32) < 0 || uaddr == uaddr2 || nr_wake != 1 {
+        return Err(EINVAL);
+    }
+    check_key(uaddr, private)?;
+    check_key(uaddr2, private)?;
+    let r = task_futex::requeue_pi(Key::new(uaddr, private), Key::new(uaddr2, private), nr_requeue as u32, cmpval);
+    if r < 0 {
+        Err(r)
+    } else {
+        Ok(r)
     }
 }
 
@@ -425,5 +519,5 @@ pub fn futex_waitv(c: &mut Ctx<'_>) -> i64 {
         let Ok(val) = u32::try_from(w.val) else { return err(errno::EAGAIN) };
         words.push((Key::new(w.uaddr, private), val));
     }
-    wait_on(&words, u32::MAX, deadline).unwrap_or_else(|e| e)
+    wait_on(&words, u32::MAX, deadline, None).unwrap_or_else(|e| e)
 }

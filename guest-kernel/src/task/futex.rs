@@ -30,15 +30,21 @@ pub const SLEEPING: u32 = 2;
 /// A signal came for the thread: its wait looks at its signals again.
 pub const SIGNALLED: u32 = 3;
 
-pub use super::futex_queue::Key;
+pub use super::futex_queue::{Handoff, Key, RequeuePi};
 use super::futex_queue::{Taken, Waiter};
 
 static QUEUE: Mutex<Vec<Waiter>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Per vCPU: the index of the word whose wake ended its last wait (futex_waitv's answer).
 static WOKEN_INDEX: [AtomicU32; MAX_VCPUS as usize] = [const { AtomicU32::new(0) }; MAX_VCPUS as usize];
+/// Per vCPU: how FUTEX_CMP_REQUEUE_PI ended its last FUTEX_WAIT_REQUEUE_PI wait
+/// (`HANDOFF_LOCKED` or `HANDOFF_REQUEUED`), stored before its wake word.
+static HANDOFF: [AtomicU32; MAX_VCPUS as usize] = [const { AtomicU32::new(0) }; MAX_VCPUS as usize];
+const HANDOFF_LOCKED: u32 = 0;
+const HANDOFF_REQUEUED: u32 = 1;
 
 const EFAULT: i64 = -(errno::EFAULT as i64);
+const EINVAL: i64 = -(errno::EINVAL as i64);
 
 /// The wake word of the vCPU whose block is at `block`.
 pub fn wake_word(block: u64) -> &'static AtomicU32 {
@@ -73,8 +79,9 @@ pub fn user_word_gpa(uaddr: u64, write: bool) -> Result<u64, i64> {
 }
 
 /// Enqueue the calling thread (its vCPU block `block`) on every `(key, value)` of `words`
-/// if each word still holds its value: the wait's id, or EAGAIN/EFAULT.
-pub fn enqueue(words: &[(Key, u32)], bitset: u32, block: u64) -> Result<u64, i64> {
+/// if each word still holds its value: the wait's id, or EAGAIN/EFAULT. `pi`: a
+/// FUTEX_WAIT_REQUEUE_PI wait (one word), which only FUTEX_CMP_REQUEUE_PI may end.
+pub fn enqueue(words: &[(Key, u32)], bitset: u32, block: u64, pi: Option<RequeuePi>) -> Result<u64, i64> {
     wake_word(block).store(IDLE, Ordering::SeqCst);
     let vcpu = crate::percpu::cpu_index();
     let mut queue = QUEUE.lock();
@@ -85,7 +92,7 @@ pub fn enqueue(words: &[(Key, u32)], bitset: u32, block: u64) -> Result<u64, i64
     }
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     for (index, &(key, _)) in words.iter().enumerate() {
-        queue.push(Waiter { key, bitset, block, vcpu, id, index: index as u32 });
+        queue.push(Waiter { key, bitset, block, vcpu, id, index: index as u32, pi });
     }
     Ok(id)
 }
@@ -99,6 +106,14 @@ pub fn forget_other_waiters() {
 /// Which word's wake ended this vCPU's last wait (its index in the wait's words).
 pub fn woken_index() -> u32 {
     WOKEN_INDEX[crate::percpu::cpu_index() as usize].load(Ordering::SeqCst)
+}
+
+/// How FUTEX_CMP_REQUEUE_PI ended this vCPU's last FUTEX_WAIT_REQUEUE_PI wait.
+pub fn handoff() -> Handoff {
+    match HANDOFF[crate::percpu::cpu_index() as usize].load(Ordering::SeqCst) {
+        HANDOFF_LOCKED => Handoff::Locked,
+        _ => Handoff::Requeued,
+    }
 }
 
 /// Take wait `id` off the queue: false if a waker already did (the wait was woken).
@@ -166,9 +181,13 @@ fn take(queue: &mut Vec<Waiter>, key: Key, count: u32, bitset: u32) -> Taken {
 }
 
 /// After the queue's lock is let go: wake in the host those `take` found asleep there.
+/// How many were woken, or EINVAL where the waker met a FUTEX_WAIT_REQUEUE_PI waiter.
 fn rouse_asleep(taken: Taken) -> i64 {
     for &b in &taken.asleep {
         rouse(b);
+    }
+    if taken.refused {
+        return EINVAL;
     }
     i64::from(taken.count)
 }
@@ -191,20 +210,76 @@ pub fn requeue(key: Key, key2: Key, wake_count: u32, requeue_count: u32, expecte
             Err(e) => return e,
         }
     }
-    let woken = take(&mut queue, key, wake_count, u32::MAX);
+    let mut woken = take(&mut queue, key, wake_count, u32::MAX);
     let mut moved = 0u32;
     for w in queue.iter_mut() {
-        if moved >= requeue_count {
+        if moved >= requeue_count || woken.refused {
             break;
         }
         if w.key == key {
-            w.key = key2;
-            moved += 1;
+            // A FUTEX_WAIT_REQUEUE_PI waiter is FUTEX_CMP_REQUEUE_PI's only: EINVAL.
+            woken.refused = w.pi.is_some();
+            if !woken.refused {
+                w.key = key2;
+                moved += 1;
+            }
         }
     }
     drop(queue);
-    // Linux counts the moved waiters for both operations.
-    rouse_asleep(woken) + i64::from(moved)
+    match rouse_asleep(woken) {
+        // Linux counts the moved waiters for both operations.
+        r if r >= 0 => r + i64::from(moved),
+        e => e,
+    }
+}
+
+/// FUTEX_CMP_REQUEUE_PI: if the word at `key` holds `expected` (else EAGAIN), hand the PI
+/// futex at `key2` to the first FUTEX_WAIT_REQUEUE_PI waiter on `key` if it is free (Linux's
+/// futex_proxy_trylock_atomic: its word gets the waiter's id, and FUTEX_WAITERS when more
+/// may be requeued), and requeue up to `nr_requeue` more (`nr_requeue + 1` when the lock is
+/// held). A requeued waiter is woken here and waits for the lock in the host's PI futex
+/// itself (FUTEX_LOCK_PI2), which is where every wait for a PI lock happens; the word gets
+/// FUTEX_WAITERS first, so that its owner unlocks through the kernel. Returns the waiters
+/// woken plus requeued, or an error (EINVAL for a waiter of another kind or PI futex,
+/// EDEADLK when the first waiter owns the lock already, EFAULT).
+pub fn requeue_pi(key: Key, key2: Key, nr_requeue: u32, expected: u32) -> i64 {
+    let mut queue = QUEUE.lock();
+    match user_word(key.addr, false) {
+        Ok(w) if w.load(Ordering::SeqCst) == expected => {}
+        Ok(_) => return -(errno::EAGAIN as i64),
+        Err(e) => return e,
+    }
+    let try_lock = |w: &Waiter| -> Result<bool, i64> {
+        let tid = w.pi.map_or(0, |p| p.tid);
+        let word = user_word(key2.addr, true)?;
+        let mut old = word.load(Ordering::SeqCst);
+        loop {
+            if old & FUTEX_TID_MASK == tid {
+                return Err(-(errno::EDEADLK as i64));
+            }
+            // Free: no owner and no waiters in the host's PI futex (an owner that died
+            // with waiters leaves FUTEX_WAITERS: the host settles that one).
+            let free = old & (FUTEX_TID_MASK | FUTEX_WAITERS) == 0;
+            let new = if free {
+                (old & FUTEX_OWNER_DIED) | tid | if nr_requeue > 0 { FUTEX_WAITERS } else { 0 }
+            } else {
+                old | FUTEX_WAITERS
+            };
+            match word.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return Ok(free),
+                Err(now) => old = now,
+            }
+        }
+    };
+    let (taken, result) = super::futex_queue::requeue_pi(&mut queue, key, key2, nr_requeue, try_lock, |w, how| {
+        WOKEN_INDEX[w.vcpu as usize].store(0, Ordering::SeqCst);
+        let handoff = if how == Handoff::Locked { HANDOFF_LOCKED } else { HANDOFF_REQUEUED };
+        HANDOFF[w.vcpu as usize].store(handoff, Ordering::SeqCst);
+        wake_word(w.block).swap(WOKEN, Ordering::SeqCst) == SLEEPING
+    });
+    drop(queue);
+    let count = rouse_asleep(taken);
+    result.map_or_else(|e| e, |()| count)
 }
 
 /// FUTEX_WAKE_OP: apply `op` to the word at `key2`, wake up to `count` on `key` and, if
@@ -219,7 +294,7 @@ pub fn wake_op(key: Key, key2: Key, count: u32, count2: u32, op: u32) -> i64 {
         return -(errno::ENOSYS as i64);
     };
     let mut woken = take(&mut queue, key, count, u32::MAX);
-    if compare(old, op) {
+    if !woken.refused && compare(old, op) {
         woken.add(take(&mut queue, key2, count2, u32::MAX));
     }
     drop(queue);

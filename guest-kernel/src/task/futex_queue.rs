@@ -34,6 +34,27 @@ pub struct Waiter {
     pub id: u64,
     /// The entry's place in a futex_waitv vector (0 for a plain wait).
     pub index: u32,
+    /// For FUTEX_WAIT_REQUEUE_PI: the PI futex this waiter may only be requeued to.
+    pub pi: Option<RequeuePi>,
+}
+
+/// What a FUTEX_WAIT_REQUEUE_PI waiter carries: the PI futex named in its wait (Linux's
+/// `requeue_pi_key`), and its thread id, which a requeue writes into that futex's word when
+/// it takes the lock for the waiter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequeuePi {
+    pub to: Key,
+    pub tid: u32,
+}
+
+/// How a FUTEX_WAIT_REQUEUE_PI wait was ended by FUTEX_CMP_REQUEUE_PI.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// The requeue took the PI lock for the waiter, which returns owning it.
+    Locked,
+    /// The lock was held: the waiter must wait for it now (Linux moves it to the lock's
+    /// waiters; here it asks the host's PI futex, as FUTEX_LOCK_PI does).
+    Requeued,
 }
 
 /// The waiters `take` woke: how many, and the blocks of those that were asleep in the
@@ -41,16 +62,21 @@ pub struct Waiter {
 pub struct Taken {
     pub count: u32,
     pub asleep: Vec<u64>,
+    /// The waker met a FUTEX_WAIT_REQUEUE_PI waiter, which only FUTEX_CMP_REQUEUE_PI may
+    /// end: it stopped there, and the operation fails with EINVAL (Linux's futex_wake and
+    /// futex_requeue do the same; the waiters woken before it stay woken).
+    pub refused: bool,
 }
 
 impl Taken {
     pub fn none() -> Taken {
-        Taken { count: 0, asleep: Vec::new() }
+        Taken { count: 0, asleep: Vec::new(), refused: false }
     }
 
     pub fn add(&mut self, more: Taken) {
         self.count += more.count;
         self.asleep.extend(more.asleep);
+        self.refused |= more.refused;
     }
 }
 
@@ -75,7 +101,14 @@ pub fn take(
 ) -> Taken {
     let mut taken = Taken::none();
     while taken.count < count {
-        let Some(i) = queue.iter().position(|w| w.key == key && w.bitset & bitset != 0) else { break };
+        // Linux looks at a waiter's kind before its bitset.
+        let Some(i) = queue.iter().position(|w| w.key == key && (w.pi.is_some() || w.bitset & bitset != 0)) else {
+            break;
+        };
+        if queue[i].pi.is_some() {
+            taken.refused = true;
+            break;
+        }
         let w = queue.remove(i);
         queue.retain(|o| o.id != w.id);
         taken.count += 1;
@@ -85,6 +118,57 @@ pub fn take(
     }
     taken
 }
+
+/// FUTEX_CMP_REQUEUE_PI's work on the queue (Linux's futex_requeue with requeue_pi): the
+/// first waiter on `key` must be a FUTEX_WAIT_REQUEUE_PI waiter for `key2` (else EINVAL);
+/// `try_lock` tries to take the PI lock for it (Ok(true): taken, Ok(false): held by
+/// another; an error ends the operation with nothing done). If taken, that waiter is woken
+/// owning the lock and up to `nr_requeue` more are requeued, else up to `nr_requeue + 1`
+/// are. A waiter on `key` of another kind, or for another PI futex, stops the requeue with
+/// EINVAL (the ones handled before it stay handled). `wake` is as `take`'s, told how the
+/// wait ended. Returns the waiters handled (woken plus requeued) and the error if any.
+pub fn requeue_pi(
+    queue: &mut Vec<Waiter>,
+    key: Key,
+    key2: Key,
+    nr_requeue: u32,
+    try_lock: impl FnOnce(&Waiter) -> Result<bool, i64>,
+    mut wake: impl FnMut(&Waiter, Handoff) -> bool,
+) -> (Taken, Result<(), i64>) {
+    let mut taken = Taken::none();
+    let for_key2 = |w: &Waiter| w.pi.is_some_and(|p| p.to == key2);
+    let Some(top) = queue.iter().position(|w| w.key == key) else { return (taken, Ok(())) };
+    if !for_key2(&queue[top]) {
+        return (taken, Err(EINVAL));
+    }
+    let mut left = match try_lock(&queue[top]) {
+        Ok(true) => {
+            let w = queue.remove(top);
+            taken.count += 1;
+            if wake(&w, Handoff::Locked) {
+                taken.asleep.push(w.block);
+            }
+            nr_requeue
+        }
+        Ok(false) => nr_requeue.saturating_add(1),
+        Err(e) => return (taken, Err(e)),
+    };
+    while left > 0 {
+        let Some(i) = queue.iter().position(|w| w.key == key) else { break };
+        if !for_key2(&queue[i]) {
+            return (taken, Err(EINVAL));
+        }
+        let w = queue.remove(i);
+        left -= 1;
+        taken.count += 1;
+        if wake(&w, Handoff::Requeued) {
+            taken.asleep.push(w.block);
+        }
+    }
+    (taken, Ok(()))
+}
+
+const EINVAL: i64 = -(abi_shared::linux::errno::EINVAL as i64);
 
 /// Take wait `id` off `queue`: false if a waker already did (the wait was woken).
 pub fn dequeue(queue: &mut Vec<Waiter>, id: u64) -> bool {
@@ -107,7 +191,7 @@ mod tests {
     }
 
     fn waiter(key: Key, id: u64) -> Waiter {
-        Waiter { key, bitset: u32::MAX, block: 0x1000, vcpu: 1, id, index: 0 }
+        Waiter { key, bitset: u32::MAX, block: 0x1000, vcpu: 1, id, index: 0, pi: None }
     }
 
     fn wake_on(t: &mut Thread) -> impl FnMut(&Waiter) -> bool + '_ {
@@ -145,8 +229,8 @@ mod tests {
         let a = Key::new(0x10, false);
         let mut words = [SLEEPING, IDLE];
         let mut queue = vec![
-            Waiter { key: a, bitset: 1, block: 0, vcpu: 1, id: 1, index: 0 },
-            Waiter { key: a, bitset: 2, block: 1, vcpu: 2, id: 2, index: 0 },
+            Waiter { key: a, bitset: 1, block: 0, vcpu: 1, id: 1, index: 0, pi: None },
+            Waiter { key: a, bitset: 2, block: 1, vcpu: 2, id: 2, index: 0, pi: None },
         ];
         let taken =
             take(&mut queue, a, 5, u32::MAX, |w| core::mem::replace(&mut words[w.block as usize], WOKEN) == SLEEPING);
@@ -158,11 +242,11 @@ mod tests {
     fn count_bitset_and_waitv_entries() {
         let (a, b) = (Key::new(0x10, false), Key::new(0x20, false));
         let mut queue = vec![
-            Waiter { key: a, bitset: 1, block: 0, vcpu: 1, id: 1, index: 0 },
+            Waiter { key: a, bitset: 1, block: 0, vcpu: 1, id: 1, index: 0, pi: None },
             // One futex_waitv wait on a and b.
-            Waiter { key: b, bitset: u32::MAX, block: 1, vcpu: 2, id: 2, index: 0 },
-            Waiter { key: a, bitset: u32::MAX, block: 1, vcpu: 2, id: 2, index: 1 },
-            Waiter { key: a, bitset: 2, block: 2, vcpu: 3, id: 3, index: 0 },
+            Waiter { key: b, bitset: u32::MAX, block: 1, vcpu: 2, id: 2, index: 0, pi: None },
+            Waiter { key: a, bitset: u32::MAX, block: 1, vcpu: 2, id: 2, index: 1, pi: None },
+            Waiter { key: a, bitset: 2, block: 2, vcpu: 3, id: 3, index: 0, pi: None },
         ];
         let mut woken = Vec::new();
         let taken = take(&mut queue, a, 1, 2, |w| {
@@ -178,5 +262,82 @@ mod tests {
         more.add(Taken::none());
         assert_eq!((more.count, more.asleep), (2, vec![0, 2]));
         assert!(!dequeue(&mut queue, 1));
+    }
+
+    fn pi_waiter(key: Key, to: Key, id: u64) -> Waiter {
+        Waiter { pi: Some(RequeuePi { to, tid: 100 + id as u32 }), ..waiter(key, id) }
+    }
+
+    #[test]
+    fn a_wake_stops_at_a_requeue_pi_waiter() {
+        let (a, b) = (Key::new(0x10, true), Key::new(0x20, true));
+        let mut queue = vec![waiter(a, 1), pi_waiter(a, b, 2), waiter(a, 3)];
+        let taken = take(&mut queue, a, 9, u32::MAX, |_| false);
+        assert_eq!((taken.count, taken.refused), (1, true));
+        assert_eq!(queue.iter().map(|w| w.id).collect::<Vec<_>>(), [2, 3]);
+        // A wake of other bits stops there too: the kind is looked at first.
+        let taken = take(&mut queue, a, 9, 0, |_| false);
+        assert_eq!((taken.count, taken.refused), (0, true));
+    }
+
+    #[test]
+    fn requeue_pi_locks_for_the_first_and_requeues_the_rest() {
+        let (a, b) = (Key::new(0x10, true), Key::new(0x20, true));
+        let mut queue = vec![pi_waiter(a, b, 1), pi_waiter(a, b, 2), pi_waiter(b, a, 3), pi_waiter(a, b, 4)];
+        let mut how = Vec::new();
+        let (taken, r) = requeue_pi(
+            &mut queue,
+            a,
+            b,
+            1,
+            |w| Ok(w.id == 1),
+            |w, h| {
+                how.push((w.id, h));
+                false
+            },
+        );
+        assert_eq!((taken.count, r), (2, Ok(())));
+        assert_eq!(how, [(1, Handoff::Locked), (2, Handoff::Requeued)]);
+        // The lock held: nr_requeue + 1 are requeued (here all that are left on a).
+        how.clear();
+        let (taken, r) = requeue_pi(
+            &mut queue,
+            a,
+            b,
+            0,
+            |_| Ok(false),
+            |w, h| {
+                how.push((w.id, h));
+                true
+            },
+        );
+        assert_eq!((taken.count, taken.asleep.len(), r), (1, 1, Ok(())));
+        assert_eq!(how, [(4, Handoff::Requeued)]);
+        assert_eq!(queue.iter().map(|w| w.id).collect::<Vec<_>>(), [3]);
+        // No waiter: nothing to do, and the lock is not tried.
+        let (taken, r) = requeue_pi(&mut queue, a, b, 5, |_| panic!("no waiter to lock for"), |_, _| false);
+        assert_eq!((taken.count, r), (0, Ok(())));
+    }
+
+    #[test]
+    fn requeue_pi_refuses_other_waiters_and_keeps_a_failed_lock_s_waiters() {
+        let (a, b, c) = (Key::new(0x10, true), Key::new(0x20, true), Key::new(0x30, true));
+        let einval = Err(EINVAL);
+        // A plain waiter first, or one for another PI futex: EINVAL, nothing done.
+        let mut queue = vec![waiter(a, 1), pi_waiter(a, b, 2)];
+        let (taken, r) = requeue_pi(&mut queue, a, b, 9, |_| Ok(true), |_, _| false);
+        assert_eq!((taken.count, r), (0, einval));
+        let mut queue = vec![pi_waiter(a, c, 1)];
+        let (taken, r) = requeue_pi(&mut queue, a, b, 9, |_| Ok(true), |_, _| false);
+        assert_eq!((taken.count, r, queue.len()), (0, einval, 1));
+        // The lock cannot be taken (EDEADLK: the waiter owns it): nothing moves.
+        let mut queue = vec![pi_waiter(a, b, 1), pi_waiter(a, b, 2)];
+        let (taken, r) = requeue_pi(&mut queue, a, b, 9, |_| Err(-35), |_, _| false);
+        assert_eq!((taken.count, r, queue.len()), (0, Err(-35), 2));
+        // A plain waiter behind requeued ones stops the requeue there.
+        let mut queue = vec![pi_waiter(a, b, 1), pi_waiter(a, b, 2), waiter(a, 3), pi_waiter(a, b, 4)];
+        let (taken, r) = requeue_pi(&mut queue, a, b, 9, |_| Ok(false), |_, _| false);
+        assert_eq!((taken.count, r), (2, einval));
+        assert_eq!(queue.iter().map(|w| w.id).collect::<Vec<_>>(), [3, 4]);
     }
 }
