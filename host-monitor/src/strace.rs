@@ -24,7 +24,7 @@ use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 struct Tracer {
@@ -51,9 +51,6 @@ struct Shared {
 const SLOTS: usize = 1000;
 
 static TRACER: OnceLock<Tracer> = OnceLock::new();
-
-/// This process's threads other than its first, which its end ends too.
-static OWN_THREADS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
 /// strace's result column: the line is padded with spaces up to it, then ` = `.
 const RESULT_COLUMN: usize = 39;
@@ -214,33 +211,47 @@ impl Tracer {
         }
     }
 
-    /// The lock over writing, shared by the tree's processes. A process that died holding
-    /// it (killed while writing) is waited for a second, then ignored.
+    /// The lock over writing, shared by the tree's processes. After a second, a holder
+    /// that no longer exists (killed while writing) loses it.
     fn lock(&self) -> Held<'_> {
         let me = std::process::id() as i32;
         let lock = &self.shared.lock;
         let since = Instant::now();
         let mut spins = 0u32;
-        while lock.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        loop {
+            let holder = match lock.compare_exchange(0, me, Ordering::Acquire, Ordering::Relaxed) {
+                Ok(_) => break,
+                Err(holder) => holder,
+            };
             spins += 1;
             if spins < 100 {
                 std::hint::spin_loop();
-            } else if since.elapsed() < Duration::from_secs(1) {
-                std::thread::sleep(Duration::from_micros(20));
-            } else {
-                lock.store(me, Ordering::SeqCst);
-                break;
+                continue;
+            }
+            std::thread::sleep(Duration::from_micros(20));
+            // A holder blocked in its write (a full pipe, a stopped terminal) is waited
+            // for; one that no longer exists is not.
+            if since.elapsed() >= Duration::from_secs(1) && !process_exists(holder) {
+                let _ = lock.compare_exchange(holder, 0, Ordering::AcqRel, Ordering::Relaxed);
             }
         }
-        Held(lock)
+        Held { lock, me }
     }
 }
 
-struct Held<'a>(&'a AtomicI32);
+fn process_exists(pid: i32) -> bool {
+    // SAFETY: kill with signal 0 sends nothing; it only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH) }
+}
+
+struct Held<'a> {
+    lock: &'a AtomicI32,
+    me: i32,
+}
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        self.0.store(0, Ordering::Release);
+        let _ = self.lock.compare_exchange(self.me, 0, Ordering::Release, Ordering::Relaxed);
     }
 }
 
@@ -262,9 +273,12 @@ fn add_live(tid: i32, pid: i32) {
 /// A fork made a process of the tree: the parent says so with the child's pid, the child
 /// with 0 (so that neither's next line can begin before the count has it). In the child
 /// only the forking thread exists, as its first.
+///
+/// The parent's other threads are in the shared slots under the parent's pid, so the
+/// child's own count needs nothing from them (and no lock that a thread of the parent may
+/// have held at the fork).
 pub fn forked(pid: i32) {
     if pid == 0 {
-        own_threads().clear();
         let me = std::process::id() as i32;
         add_live(me, me);
     } else {
@@ -274,17 +288,12 @@ pub fn forked(pid: i32) {
 
 /// A new thread of this process (before its creator's clone returns).
 pub fn thread_started(tid: i32) {
-    if TRACER.get().is_none() {
-        return;
-    }
-    own_threads().push(tid);
     add_live(tid, std::process::id() as i32);
 }
 
 /// A thread of this process is gone (it told its exit, or it ended otherwise).
 pub fn thread_gone(tid: i32) {
     let Some(t) = TRACER.get() else { return };
-    own_threads().retain(|&x| x != tid);
     for (slot, owner) in t.shared.live.iter().zip(&t.shared.owner) {
         if slot.load(Ordering::Relaxed) == tid {
             owner.store(0, Ordering::Relaxed);
@@ -293,8 +302,17 @@ pub fn thread_gone(tid: i32) {
     }
 }
 
-fn own_threads() -> std::sync::MutexGuard<'static, Vec<i32>> {
-    OWN_THREADS.lock().unwrap_or_else(PoisonError::into_inner)
+/// The live threads of process `pid` other than its first.
+fn other_threads(pid: i32) -> Vec<i32> {
+    let Some(t) = TRACER.get() else { return Vec::new() };
+    let s = t.shared;
+    s.live
+        .iter()
+        .zip(&s.owner)
+        .filter(|(_, owner)| owner.load(Ordering::Relaxed) == pid)
+        .map(|(slot, _)| slot.load(Ordering::Relaxed))
+        .filter(|&tid| tid != 0 && tid != pid)
+        .collect()
 }
 
 /// A process of the tree is gone with all its threads (it said so as it ended, or its
@@ -321,8 +339,7 @@ pub fn process_ended(status: Option<i32>, signal: Option<i32>, core: bool) {
         (Some(code), None) => format!("+++ exited with {} +++", code & 0xff),
         (None, None) => return,
     };
-    let others = std::mem::take(&mut *own_threads());
-    for tid in others {
+    for tid in other_threads(pid) {
         t.emit(tid, Piece::Whole(line.as_bytes()));
         thread_gone(tid);
     }

@@ -38,7 +38,9 @@
 //! the frame of its latest entry from user mode, its FS/GS bases, its `fxsave` image)
 //! and sleeps there until the process ends; it never runs user code again. A thread that
 //! does not come within `GIVE_UP_NS` (one stopped for `--gdb` waits in the monitor, out of
-//! reach of a kick) is left out of the dump.
+//! reach of a kick) is left out of the dump, and could run on while it is written if gdb
+//! resumed it then. A vfork parent's child is waited for first (until it execs or exits),
+//! where Linux's dump would not wait.
 
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 

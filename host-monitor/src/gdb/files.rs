@@ -68,6 +68,7 @@ fn io_errno(e: std::io::Error) -> HostIoError<&'static str> {
 /// The guest path of a /proc file gdb names, `/proc/1/...` (gdb's name for the program)
 /// as `/proc/self/...`; None for a path outside /proc.
 pub fn guest_proc_path(path: &[u8]) -> Option<Vec<u8>> {
+    let path = &collapse_dots(path);
     let rest = path.strip_prefix(b"/proc")?;
     if !rest.is_empty() && !rest.starts_with(b"/") {
         return None;
@@ -77,6 +78,30 @@ pub fn guest_proc_path(path: &[u8]) -> Option<Vec<u8>> {
         _ => path.to_vec(),
     })
 }
+
+/// `path` without empty and `.` components (`//proc/./1` is `/proc/1`), so that the /proc
+/// test above sees what the view's resolution would.
+fn collapse_dots(path: &[u8]) -> Vec<u8> {
+    if !path.starts_with(b"/") {
+        return path.to_vec();
+    }
+    let mut out = Vec::with_capacity(path.len());
+    for part in path.split(|&b| b == b'/').filter(|p| !p.is_empty() && *p != b".") {
+        out.push(b'/');
+        out.extend_from_slice(part);
+    }
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    out
+}
+
+/// The most a /proc file read through a stopped thread may hold (maps of a program with
+/// very many mappings fit; a guest that never ends a file does not grow the monitor).
+const MAX_PROC_TEXT: usize = 64 << 20;
+
+/// Files gdb may have open at once.
+const MAX_OPEN_FILES: usize = 64;
 
 impl Debugee {
     /// A /proc file's text (`link`: a link's), read from the program by a stopped thread.
@@ -91,6 +116,9 @@ impl Debugee {
                     text.extend_from_slice(&chunk);
                     if done {
                         return Ok(text);
+                    }
+                    if text.len() > MAX_PROC_TEXT {
+                        return Err(gdb_errno(27));
                     }
                 }
                 Some((false, e)) => {
@@ -110,10 +138,23 @@ impl Debugee {
     }
 }
 
-/// The host file the guest path `path` names in the program's view.
+/// The host file the absolute guest path `path` names in the program's view: a regular
+/// file, opened without waiting (a FIFO would hold the stub for ever).
 fn host_file(path: &[u8]) -> Result<std::fs::File> {
-    let host = crate::vfs::current().host_path(path).map_err(gdb_errno)?;
-    std::fs::File::open(host).map_err(io_errno)
+    use std::os::unix::fs::OpenOptionsExt;
+    if !path.starts_with(b"/") {
+        return Err(gdb_errno(2));
+    }
+    let host = crate::vfs::current().host_path_from_root(path, true).map_err(gdb_errno)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(host)
+        .map_err(io_errno)?;
+    if !file.metadata().map_err(io_errno)?.is_file() {
+        return Err(gdb_errno(22));
+    }
+    Ok(file)
 }
 
 impl gdbstub::target::ext::host_io::HostIo for Debugee {
@@ -147,6 +188,9 @@ impl gdbstub::target::ext::host_io::HostIoOpen for Debugee {
             | HostIoOpenFlags::O_TRUNC;
         if flags.intersects(writes) {
             return Err(gdb_errno(13));
+        }
+        if self.files.open.len() >= MAX_OPEN_FILES {
+            return Err(gdb_errno(24));
         }
         let open = match guest_proc_path(filename) {
             Some(p) => Open::Text(self.guest_proc(&p, false)?),
@@ -225,12 +269,13 @@ impl gdbstub::target::ext::host_io::HostIoReadlink for Debugee {
             Some(p) => self.guest_proc(&p, true)?,
             None => {
                 use std::os::unix::ffi::OsStrExt;
-                if crate::vfs::current().root().is_some() {
-                    // Under --root the link's text is in the root's terms; the program's own
-                    // readlink serves that, the debugger's does not yet.
-                    return Err(gdb_errno(38));
+                if !filename.starts_with(b"/") {
+                    return Err(gdb_errno(2));
                 }
-                let link = std::fs::read_link(std::ffi::OsStr::from_bytes(filename)).map_err(io_errno)?;
+                // The link itself, found in the program's view; its text is in the view's
+                // terms already (a link inside a root was made by its programs).
+                let host = crate::vfs::current().host_path_from_root(filename, false).map_err(gdb_errno)?;
+                let link = std::fs::read_link(host).map_err(io_errno)?;
                 link.as_os_str().as_bytes().to_vec()
             }
         };

@@ -39,6 +39,9 @@ pub struct Wire {
     session: Arc<Session>,
 }
 
+/// The most of an unfinished packet kept here (gdb's packets are far smaller).
+const MAX_UNFINISHED_PACKET: usize = 1 << 20;
+
 impl Wire {
     pub fn new(stream: TcpStream, session: Arc<Session>) -> Wire {
         Wire { stream, out: Vec::new(), raw: Vec::new(), ready: VecDeque::new(), no_ack: false, thread: None, session }
@@ -91,7 +94,14 @@ impl Wire {
                 return;
             };
             self.ready.extend(self.raw.drain(..start));
-            let Some(hash) = self.raw.iter().position(|&b| b == b'#') else { return };
+            let Some(hash) = self.raw.iter().position(|&b| b == b'#') else {
+                // A packet that never ends is the crate's to refuse (its buffer is
+                // bounded), not ours to keep growing.
+                if self.raw.len() > MAX_UNFINISHED_PACKET {
+                    self.ready.extend(self.raw.drain(..));
+                }
+                return;
+            };
             if self.raw.len() < hash + 3 {
                 return;
             }

@@ -690,8 +690,12 @@ impl<'a> Fs<'a> {
     /// ELOOP...), search permission on the directory, then CAP_SYS_CHROOT (EPERM). The new
     /// root is a new filesystem view (`MountTable::chrooted`), not a host chroot: the
     /// monitor goes on reaching its own files (/dev/kvm for a fork's VM, /proc), and paths
-    /// resolved in the view cannot leave the new root. The working directory stays where
-    /// it is, outside the root if it was (relative paths still work from it, as on Linux).
+    /// resolved in the view (absolute ones, relative ones from a working directory inside
+    /// it) cannot leave the new root. The working directory stays where it is, outside the
+    /// root if it was: relative paths from there are the host's as they are, as from any
+    /// working directory the view does not show (Linux would keep them in the mount
+    /// namespace; the view is not a sandbox). Each chroot keeps its old view allocated
+    /// (another thread may be using it): a program that chroots in a loop grows the monitor.
     fn chroot(&self, path: &[u8]) -> Handled {
         let (resolved, host) = match self.view {
             View::Identity => (None, c_path(path)?),

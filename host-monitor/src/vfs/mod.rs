@@ -127,6 +127,17 @@ impl View {
         Ok(PathBuf::from(std::ffi::OsStr::from_bytes(&host)))
     }
 
+    /// The host path of the absolute guest path `path` (its final symlink followed when
+    /// `follow`), whatever the working directory is: for the gdb stub's file reads.
+    pub fn host_path_from_root(&self, path: &[u8], follow: bool) -> Result<PathBuf, LinuxErrno> {
+        let last = if follow { Last::Follow } else { Last::NoFollow };
+        let host = match self {
+            View::Identity => path.to_vec(),
+            View::Mounted(m) => m.resolve(b"/", path, last)?.host,
+        };
+        Ok(PathBuf::from(std::ffi::OsStr::from_bytes(&host)))
+    }
+
     /// The host directory serving "/" when it is not the host's own.
     pub fn root(&self) -> Option<&Path> {
         match self {
