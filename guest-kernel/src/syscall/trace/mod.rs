@@ -48,6 +48,8 @@ const VFORK: u64 = 58;
 const FCNTL: u64 = 72;
 const UMASK: u64 = 95;
 const CLONE3: u64 = 435;
+const EXECVE: u64 = 59;
+const EXECVEAT: u64 = 322;
 pub const RT_SIGRETURN: u64 = 15;
 const RT_SIGTIMEDWAIT: u64 = 128;
 
@@ -212,6 +214,10 @@ pub fn at_exit(p: Pending, nr: u64, entry: Option<&Entry>, ret: i64, in_guest: b
     // A new process's (or thread's) return from fork: strace shows only the parent's.
     if matches!(nr, CLONE | FORK | VFORK | CLONE3) && ret == 0 {
         return;
+    }
+    if matches!(nr, EXECVE | EXECVEAT) && ret == 0 {
+        // The other threads are gone, with any line they held; their ids may come back.
+        HELD.lock().clear();
     }
     let always = crate::signal::restarts_always(nr);
     if ret == EINTR && !full_return && crate::signal::restart_noted(nr) {
