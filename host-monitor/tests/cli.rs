@@ -855,7 +855,19 @@ fn start_outside_signals(mode: &str) -> (std::process::Child, std::io::BufReader
     let exe = build(&format!("outside_signals_{mode}"), OUTSIDE_SIGNALS);
     // Its own process group, with us in another: in a fresh session (as CI runs the tests)
     // our group is orphaned, and the kernel would discard SIGTSTP sent to its members.
-    let mut child = Command::new(linuxrun())
+    let mut child = Command::new(linuxrun());
+    // SAFETY: between fork and exec only async-signal-safe calls: signal() is one. A test
+    // run started in the background by a shell without job control inherits SIGINT and
+    // SIGQUIT ignored, which the program would inherit too (as on Linux): the signals
+    // these tests send must have their default actions to begin with.
+    unsafe {
+        child.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = child
         .arg(&exe)
         .arg(mode)
         .process_group(0)
