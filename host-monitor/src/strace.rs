@@ -291,11 +291,13 @@ pub fn thread_started(tid: i32) {
     add_live(tid, std::process::id() as i32);
 }
 
-/// A thread of this process is gone (it told its exit, or it ended otherwise).
+/// A thread of this process is gone (it told its exit, or it ended otherwise). Only this
+/// process's own slots: the id may come from the guest's message.
 pub fn thread_gone(tid: i32) {
     let Some(t) = TRACER.get() else { return };
+    let me = std::process::id() as i32;
     for (slot, owner) in t.shared.live.iter().zip(&t.shared.owner) {
-        if slot.load(Ordering::Relaxed) == tid {
+        if slot.load(Ordering::Relaxed) == tid && owner.load(Ordering::Relaxed) == me {
             owner.store(0, Ordering::Relaxed);
             slot.store(0, Ordering::Relaxed);
         }
