@@ -28,6 +28,10 @@ pub enum ProcRequest<'a> {
     /// host process with that very signal, so that its parent's wait reports it; answered
     /// once a SIGCONT continued it.
     StopSelf { sig: i32 },
+    /// Whether this process's group is orphaned (no member has a parent in another group
+    /// of the session), where Linux discards a SIGTSTP, SIGTTIN or SIGTTOU that would stop
+    /// it: `Ret(1)` if so, `Ret(0)` otherwise.
+    GroupOrphaned,
     /// A vfork parent, after its `Fork` answered: wait until the child has exec'd or
     /// ended, and keep what it wrote for `VforkTakeCopyBack`.
     /// `Ret(0)`, or `Ret(-EINTR)` when a host signal cut the wait short (the guest waits

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use abi_shared::hypercall::{ControlRequest, HostSignalInfo, ProcRequest, Request};
 use abi_shared::layout::{vcpu_block, vcpu_block_gpa, PHYS_MAP_BASE};
 
-use abi_shared::linux::signal::SIGRTMIN;
+use abi_shared::linux::signal::{SIGRTMIN, SIGSTOP};
 
 use crate::hypercall::transport::process_control;
 
@@ -213,6 +213,12 @@ pub fn inherit(st: &mut SignalState, me: &mut ThreadSignals, ignored: u64, block
 
 /// The default action of stop signal `sig`: the host process stops (its parent's wait sees
 /// WIFSTOPPED with `sig`) until a SIGCONT continues it.
+/// Whether Linux would discard stop signal `sig` here rather than stop: a SIGTSTP, SIGTTIN
+/// or SIGTTOU (not SIGSTOP) to a process whose group is orphaned.
+pub fn stop_discarded(sig: i32) -> bool {
+    sig != SIGSTOP && crate::hypercall::call_ret(&Request::Proc(ProcRequest::GroupOrphaned)) == 1
+}
+
 pub fn stop_self(sig: i32) {
     crate::hypercall::call_ret(&Request::Proc(ProcRequest::StopSelf { sig }));
 }

@@ -396,6 +396,9 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
                 Default_::Ignore => continue,
                 Default_::Stop => {
                     drop(st);
+                    if host::stop_discarded(sig) {
+                        continue;
+                    }
                     if let Some(show) = STRACE_HOOK.get() {
                         show(Shown::StoppedBy(sig));
                     }

@@ -31,6 +31,7 @@ impl Server {
                 crate::signals::stop_self(*sig);
                 ret(0)
             }
+            ProcRequest::GroupOrphaned => ret(i64::from(sys::own_group_orphaned())),
             ProcRequest::Sigqueue { pid, sig, code, value } => {
                 let sig = host::kill_signal_to_host(*sig).map_err(Failure::Errno);
                 sig.and_then(|s| check(host::sigqueue(*pid, s, *code, *value)).and_then(ret))
