@@ -72,6 +72,10 @@ static void test_signals_and_pokes(const char *self)
     siginfo_t si;
     expect_ok("getsiginfo", ptrace(PTRACE_GETSIGINFO, pid, 0, &si));
     checkf("siginfo_signo", si.si_signo == SIGUSR1, "%s", strsignal(si.si_signo));
+    /* A signal taken as a syscall (raise's tgkill) returns: orig_rax is that syscall's. */
+    struct user_regs_struct sr;
+    expect_ok("getregs_at_signal", ptrace(PTRACE_GETREGS, pid, 0, &sr));
+    printf("signal_stop_orig_rax: %lld\n", (long long)sr.orig_rax);
     expect_ok("cont_suppressing", ptrace(PTRACE_CONT, pid, 0, 0));
     wait_stop(pid, "second_signal");
     /* SIGUSR1 instead of SIGUSR2; its handler runs, then the syscalls until the marked

@@ -159,7 +159,7 @@ fn prstatus(t: &ThreadRegs, sig: i32, code: i32) -> Vec<u8> {
         f.rdx,
         f.rsi,
         f.rdi,
-        u64::MAX,
+        super::debug::orig_rax_of(f, t.vcpu),
         f.rip,
         selectors::USER_CS as u64,
         f.rflags,

@@ -58,6 +58,11 @@ static TRACER: AtomicI32 = AtomicI32::new(0);
 /// the number, or set it to -1 to skip the call).
 static ORIG_RAX: [core::sync::atomic::AtomicU64; MAX_VCPUS as usize] =
     [const { core::sync::atomic::AtomicU64::new(u64::MAX) }; MAX_VCPUS as usize];
+/// Per vCPU: the number of the syscall its thread entered last (u64::MAX after
+/// rt_sigreturn or a skipped call), which is what Linux's orig_rax shows at any stop or in
+/// a core while the thread's latest entry from user mode is that syscall.
+static SYSCALL_NR: [core::sync::atomic::AtomicU64; MAX_VCPUS as usize] =
+    [const { core::sync::atomic::AtomicU64::new(u64::MAX) }; MAX_VCPUS as usize];
 /// The tracer's last resume was PTRACE_SYSCALL: stop at syscall entries and exits.
 static SYSCALL_STOPS: AtomicBool = AtomicBool::new(false);
 /// Per vCPU: the tracer asked for a single step at a syscall-exit-stop, which steps the
@@ -496,7 +501,7 @@ fn stop_showing_restart(frame: &mut TrapFrame, event: DebugEvent, interrupted: &
         nr & !ALWAYS
     });
     let mut regs = regs_of(frame);
-    regs.orig_rax = shown.unwrap_or(u64::MAX);
+    regs.orig_rax = shown.unwrap_or(regs.orig_rax);
     let orig = &ORIG_RAX[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize];
     orig.store(regs.orig_rax, Ordering::Relaxed);
     let chosen = stop_with(frame, event, regs);
@@ -510,6 +515,22 @@ fn stop_showing_restart(frame: &mut TrapFrame, event: DebugEvent, interrupted: &
         frame.rax = EINTR;
     }
     chosen
+}
+
+/// The calling thread entered syscall `nr` (u64::MAX: none, its registers are the user's
+/// own, as after rt_sigreturn, which Linux marks so too).
+pub fn note_syscall(nr: u64) {
+    SYSCALL_NR[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].store(nr, Ordering::Relaxed);
+}
+
+/// orig_rax of a thread whose latest entry from user mode made `frame`, on `vcpu`: the
+/// syscall's number after a syscall, -1 after an exception or interrupt, as on Linux.
+pub fn orig_rax_of(frame: &TrapFrame, vcpu: u32) -> u64 {
+    if frame.vector == SYSCALL_VECTOR {
+        SYSCALL_NR[vcpu as usize % MAX_VCPUS as usize].load(Ordering::Relaxed)
+    } else {
+        u64::MAX
+    }
 }
 
 /// Stop the running thread for the debugger; returns the signal it resumes with.
@@ -673,7 +694,7 @@ pub fn regs_of(frame: &TrapFrame) -> DebugRegs {
         ss: selectors::USER_DS as u64,
         fs_base: platform::fs_base(),
         gs_base: platform::gs_base(),
-        orig_rax: u64::MAX,
+        orig_rax: orig_rax_of(frame, crate::percpu::cpu_index()),
         fxsave: fx.0,
     }
 }

@@ -59,9 +59,11 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         // or skip the call (-1: its result is the rax the tracer left).
         nr = crate::signal::debug::syscall_entry_stop(frame, nr);
         if nr == u64::MAX {
+            crate::signal::debug::note_syscall(u64::MAX);
             return skipped_syscall(frame);
         }
     }
+    crate::signal::debug::note_syscall(nr);
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
     let tracing = trace::enabled();
@@ -83,6 +85,10 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         None => unimplemented(nr),
     };
     let full = ctx.full_return;
+    if nr == trace::RT_SIGRETURN {
+        // The registers are the interrupted context's own: no syscall to show or restart.
+        crate::signal::debug::note_syscall(u64::MAX);
+    }
     if !full {
         frame.rax = ret as u64;
         if ret == EINTR {
