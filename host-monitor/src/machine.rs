@@ -528,13 +528,11 @@ impl Machine {
     /// or it has not looked yet (the touch came from the guest kernel, which cannot take
     /// the interrupt), nothing would change: the run ends as before.
     fn ask_window_resync(&mut self, block: u64) -> Result<(), MachineError> {
-        use abi_shared::layout::vcpu_block::{WINDOW_RESYNC, WINDOW_RESYNC_ASKED, WINDOW_RESYNC_IDLE};
-        let word = self.mem.atomic_u64(block + WINDOW_RESYNC).map_err(oob)?;
-        if word.load(Ordering::Acquire) != WINDOW_RESYNC_IDLE {
-            return Err(self.died("KVM_RUN: Bad address (guest memory the host cannot provide)"));
+        match ask_window_resync(&self.mem, block, self.vcpu.as_mut()) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(self.died(BAD_ADDRESS)),
+            Err(e) => Err(self.died(&e)),
         }
-        word.store(WINDOW_RESYNC_ASKED, Ordering::Release);
-        self.vcpu.inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR).map_err(|e| self.died(&e.to_string()))
     }
 
     fn died(&self, what: &str) -> MachineError {
@@ -550,6 +548,25 @@ impl Machine {
     pub fn syscall_in_flight(&self) -> String {
         syscall_in_flight(&self.mem, self.block)
     }
+}
+
+/// What a vCPU's run ends with when the guest cannot be asked to turn a touch the host
+/// cannot serve into its own fault.
+pub const BAD_ADDRESS: &str = "KVM_RUN: Bad address (guest memory the host cannot provide)";
+
+/// KVM_RUN of the vCPU whose block is at `block` failed with EFAULT (see
+/// `Machine::ask_window_resync`): ask its guest to unmap the pages past their files' ends,
+/// with the kick interrupt that makes it look. Ok(false) when the guest's last look found
+/// nothing, or it has not looked yet: asking again would change nothing.
+pub fn ask_window_resync(mem: &GuestMemory, block: u64, vcpu: &mut dyn Vcpu) -> Result<bool, String> {
+    use abi_shared::layout::vcpu_block::{WINDOW_RESYNC, WINDOW_RESYNC_ASKED, WINDOW_RESYNC_IDLE};
+    let word = mem.atomic_u64(block + WINDOW_RESYNC).map_err(|e| e.to_string())?;
+    if word.load(Ordering::Acquire) != WINDOW_RESYNC_IDLE {
+        return Ok(false);
+    }
+    word.store(WINDOW_RESYNC_ASKED, Ordering::Release);
+    vcpu.inject_interrupt(abi_shared::layout::SIGNAL_KICK_VECTOR).map_err(|e| e.to_string())?;
+    Ok(true)
 }
 
 /// The syscall the guest kernel was serving on the vCPU whose block is at `block`, as it

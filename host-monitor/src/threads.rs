@@ -612,16 +612,28 @@ impl ThreadHost {
                         return ThreadEnd::Failed(e.0);
                     }
                 }
-                other => {
-                    return ThreadEnd::Failed(format!(
-                        "thread vCPU {index} stopped: {other:?}; vCPU state: {}; syscall in flight: {}; {}",
-                        vcpu.snapshot(),
-                        crate::machine::syscall_in_flight(&self.mem, block),
-                        crate::machine::last_entry(&self.mem, block)
-                    ))
-                }
+                // A touch past a shared file's end: this thread's own SIGBUS, as on the
+                // first vCPU.
+                Exit::BadAddress => match crate::machine::ask_window_resync(&self.mem, block, vcpu) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return ThreadEnd::Failed(self.stopped(index, block, vcpu, crate::machine::BAD_ADDRESS))
+                    }
+                    Err(e) => return ThreadEnd::Failed(format!("thread vCPU {index}: {e}")),
+                },
+                other => return ThreadEnd::Failed(self.stopped(index, block, vcpu, &format!("{other:?}"))),
             }
         }
+    }
+
+    /// Why thread vCPU `index` cannot go on, with its state for the report.
+    fn stopped(&self, index: u32, block: u64, vcpu: &dyn Vcpu, why: &str) -> String {
+        format!(
+            "thread vCPU {index} stopped: {why}; vCPU state: {}; syscall in flight: {}; {}",
+            vcpu.snapshot(),
+            crate::machine::syscall_in_flight(&self.mem, block),
+            crate::machine::last_entry(&self.mem, block)
+        )
     }
 }
 
