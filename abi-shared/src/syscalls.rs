@@ -24,6 +24,8 @@ pub enum Unsupported {
     Ioctl = 4,
     /// PTRACE_SETOPTIONS options linuxrun does not serve (value: those options).
     PtraceOption = 5,
+    /// seccomp filter flags linuxrun does not serve (value: those flags).
+    SeccompFlags = 6,
 }
 
 impl Unsupported {
@@ -34,6 +36,7 @@ impl Unsupported {
             3 => Unsupported::FutexOp,
             4 => Unsupported::Ioctl,
             5 => Unsupported::PtraceOption,
+            6 => Unsupported::SeccompFlags,
             _ => return None,
         })
     }
@@ -46,6 +49,7 @@ impl Unsupported {
             Unsupported::FutexOp => "futex op",
             Unsupported::Ioctl => "ioctl",
             Unsupported::PtraceOption => "ptrace options",
+            Unsupported::SeccompFlags => "seccomp filter flags",
         }
     }
 }

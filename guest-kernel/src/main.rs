@@ -60,6 +60,10 @@ mod percpu;
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod print;
 mod random;
+/// The classic BPF of seccomp filters (task/seccomp_bpf.rs), unit-tested on the host.
+#[cfg(not(target_os = "none"))]
+#[path = "task/seccomp_bpf.rs"]
+mod seccomp_bpf;
 #[cfg(all(target_os = "none", target_arch = "x86_64"))]
 mod signal;
 #[cfg(any(not(target_os = "none"), target_arch = "x86_64"))]

@@ -233,6 +233,18 @@ pub fn force_synchronous(_frame: &mut TrapFrame, info: SigInfo) {
     st.me.pending.queue(info);
 }
 
+/// A signal that ends the process by its default action whatever the program made of it
+/// (Linux's force_sig_seccomp for a killing verdict): the action is reset to the default
+/// and the signal unblocked. It is the calling thread's.
+pub fn force_default(info: SigInfo) {
+    let sig = info.signo;
+    let mut st = lock();
+    st.proc.actions[sig as usize].handler = SIG_DFL;
+    st.me.blocked &= !bit(sig);
+    host::actions_changed();
+    st.me.pending.queue(info);
+}
+
 /// Turn a non-page-fault exception from user mode into its signal.
 pub fn synchronous_exception(frame: &mut TrapFrame) {
     if (frame.vector == trap::VEC_GP || frame.vector == trap::VEC_INVALID_OP) && emulate_cpuid(frame) {

@@ -362,6 +362,10 @@ const PR_SET_KEEPCAPS: i32 = linux_raw_sys::prctl::PR_SET_KEEPCAPS as i32;
 const PR_SET_NAME: i32 = linux_raw_sys::prctl::PR_SET_NAME as i32;
 const PR_GET_NAME: i32 = linux_raw_sys::prctl::PR_GET_NAME as i32;
 const PR_CAPBSET_READ: i32 = linux_raw_sys::prctl::PR_CAPBSET_READ as i32;
+const PR_GET_SECCOMP: i32 = linux_raw_sys::prctl::PR_GET_SECCOMP as i32;
+const PR_SET_SECCOMP: i32 = linux_raw_sys::prctl::PR_SET_SECCOMP as i32;
+const PR_GET_NO_NEW_PRIVS: i32 = linux_raw_sys::prctl::PR_GET_NO_NEW_PRIVS as i32;
+const PR_SET_NO_NEW_PRIVS: i32 = linux_raw_sys::prctl::PR_SET_NO_NEW_PRIVS as i32;
 
 /// Up to COMM_LEN - 1 bytes of a user string, stopping at its NUL (strncpy_from_user):
 /// bytes past the NUL or the limit are never touched.
@@ -383,8 +387,8 @@ fn read_comm(addr: u64) -> Result<[u8; COMM_LEN], i64> {
 }
 
 /// prctl: the thread name, the dumpable flag and the parent-death signal, kept here; the
-/// keep-capabilities flag (the host thread's) and the bounding set; other options are
-/// EINVAL.
+/// keep-capabilities flag (the host thread's) and the bounding set; seccomp and
+/// no_new_privs (syscall/seccomp.rs); other options are EINVAL.
 pub fn prctl(c: &mut Ctx<'_>) -> i64 {
     let arg2 = c.arg(1);
     match c.int(0) {
@@ -418,6 +422,10 @@ pub fn prctl(c: &mut Ctx<'_>) -> i64 {
             let sig = task::pdeathsig() as i32;
             uaccess::copy_to_user(arg2, &sig.to_le_bytes()).map_or(EFAULT, |_| 0)
         }
+        PR_GET_SECCOMP => super::seccomp::prctl_get(),
+        PR_SET_SECCOMP => super::seccomp::prctl_set(arg2, c.arg(2)),
+        PR_GET_NO_NEW_PRIVS => super::seccomp::prctl_get_no_new_privs([arg2, c.arg(2), c.arg(3), c.arg(4)]),
+        PR_SET_NO_NEW_PRIVS => super::seccomp::prctl_set_no_new_privs([arg2, c.arg(2), c.arg(3), c.arg(4)]),
         _ => EINVAL,
     }
 }

@@ -21,6 +21,7 @@ mod pidfd;
 pub mod poll;
 pub mod process;
 mod ptrace;
+mod seccomp;
 mod splice;
 mod table;
 pub mod time;
@@ -64,6 +65,8 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         }
     }
     crate::signal::debug::note_syscall(nr);
+    // A seccomp verdict other than "run it" skips the call with this result.
+    let denied = seccomp::on_entry(nr, frame);
     let args = [frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9];
     let entry = table::lookup(nr);
     let tracing = trace::enabled();
@@ -71,7 +74,7 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
     let mut pre = if tracing { Some(trace::at_entry(nr, entry, &args, frame.rsp)) } else { None };
     crate::stats::set_in_flight(nr);
     crate::stats::begin_syscall();
-    if nr == EXIT_NR || nr == EXIT_GROUP_NR {
+    if denied.is_none() && (nr == EXIT_NR || nr == EXIT_GROUP_NR) {
         crate::signal::debug::exit_stop(frame, nr, args[0] as i32 & 0xff);
         // These do not return: count them and show them now, as strace does ("= ?").
         crate::stats::end_syscall(nr, 0);
@@ -80,9 +83,10 @@ pub extern "C" fn syscall_from_user(frame: &mut TrapFrame) -> ReturnPath {
         }
     }
     let mut ctx = Ctx { frame, args, full_return: false };
-    let ret = match entry {
-        Some(e) => (e.handler)(&mut ctx),
-        None => unimplemented(nr),
+    let ret = match (denied, entry) {
+        (Some(ret), _) => ret,
+        (None, Some(e)) => (e.handler)(&mut ctx),
+        (None, None) => unimplemented(nr),
     };
     let full = ctx.full_return;
     if nr == trace::RT_SIGRETURN {

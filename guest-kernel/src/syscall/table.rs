@@ -5,7 +5,7 @@
 use super::trace::Arg::{self, *};
 use super::{
     epoll, exec, fs, fs_attrs, fs_ctl, fs_extra, futex, ids, info, ipc, misc, mm, mqueue, net, notify, pidfd, poll,
-    process, ptrace, splice, time, Handler,
+    process, ptrace, seccomp, splice, time, Handler,
 };
 use crate::signal::signalfd::{signalfd, signalfd4};
 use crate::signal::syscalls as sig;
@@ -299,6 +299,7 @@ syscall_table! {
     310 process_vm_readv  Host  ptrace::process_vm_readv [I, Ptr, D, Ptr, D, X];
     311 process_vm_writev Host  ptrace::process_vm_writev [I, Ptr, D, Ptr, D, X];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
+    317 seccomp           Guest seccomp::seccomp      [D, X, Ptr];
     318 getrandom         Guest ids::getrandom        [RHex, D, RandomFlags];
     319 memfd_create      Host  fs_extra::memfd_create [Str, X];
     322 execveat          Both  exec::execveat        [DirFd, Str, Argv, Envp, AtFlags];

@@ -27,6 +27,8 @@ pub mod futex;
 pub mod futex_queue;
 mod limits;
 pub mod percpu;
+pub mod seccomp;
+pub mod seccomp_bpf;
 pub mod siginfo;
 pub mod signals;
 pub mod threads;
@@ -92,6 +94,8 @@ pub struct Thread {
     /// The syscall that just failed with EINTR because a signal interrupted the host call
     /// behind it (u64::MAX: none); signal/ decides at delivery whether it runs again.
     interrupted_syscall: AtomicU64,
+    /// seccomp's mode, filters and no_new_privs (seccomp.rs).
+    seccomp: seccomp::State,
 }
 
 const RLIM_INFINITY: u64 = u64::MAX;
@@ -121,6 +125,7 @@ static MAIN_THREAD: Thread = Thread {
     start: Mutex::new(None),
     signals: Mutex::new(ThreadSignals::new()),
     interrupted_syscall: AtomicU64::new(u64::MAX),
+    seccomp: seccomp::State::new(),
 };
 
 /// The process's first thread (vCPU 0's).
@@ -150,6 +155,11 @@ impl Thread {
     /// This thread's part of the signal state (lock it after the process's, if both).
     pub fn signals(&self) -> &Mutex<ThreadSignals> {
         &self.signals
+    }
+
+    /// seccomp's state of this thread.
+    pub fn seccomp(&self) -> &seccomp::State {
+        &self.seccomp
     }
 
     pub fn tid(&self) -> i32 {

@@ -140,6 +140,7 @@ fn thread_for_slot(vcpu: u32, clear_child_tid: u64) -> &'static Thread {
             start: Mutex::new(None),
             signals: Mutex::new(super::signals::ThreadSignals::new()),
             interrupted_syscall: AtomicU64::new(u64::MAX),
+            seccomp: super::seccomp::State::new(),
         });
         t = Box::leak(fresh);
         slot.store(t, Ordering::Release);
@@ -149,6 +150,7 @@ fn thread_for_slot(vcpu: u32, clear_child_tid: u64) -> &'static Thread {
     t.tid.store(0, Ordering::Relaxed);
     // The creator's credentials: its vCPU thread makes the new thread's host thread.
     t.creds.copy_from(&super::current().creds);
+    t.seccomp.copy_from(&super::current().seccomp);
     t.clear_child_tid.store(clear_child_tid, Ordering::Relaxed);
     t.robust_list.store(0, Ordering::Relaxed);
     *t.comm.lock() = super::comm_padded();

@@ -333,6 +333,8 @@ fn status(t: &mut Text, who: &Subject) {
         sig_caught: caught,
         threads: task::threads::count(),
         caps: task::creds::caps(),
+        no_new_privs: task::current().seccomp().no_new_privs(),
+        seccomp: (task::current().seccomp().mode(), task::current().seccomp().filter_count()),
         cpus: task::cpu_count(),
         voluntary_switches: ru.ru_nvcsw as u64,
         involuntary_switches: ru.ru_nivcsw as u64,

@@ -110,6 +110,9 @@ pub struct StatusInfo<'a> {
     pub threads: u32,
     /// Effective, permitted, inheritable and bounding capability sets.
     pub caps: [u64; 4],
+    /// no_new_privs, the seccomp mode and how many filters (the thread's).
+    pub no_new_privs: bool,
+    pub seccomp: (u8, usize),
     pub cpus: u32,
     pub voluntary_switches: u64,
     pub involuntary_switches: u64,
@@ -212,9 +215,16 @@ pub fn status(out: &mut Text, s: &StatusInfo<'_>) {
     let _ = write!(
         out,
         "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\nCapAmb:\t{:016x}\n\
-         NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\nSpeculation_Store_Bypass:\tthread vulnerable\n\
+         NoNewPrivs:\t{}\nSeccomp:\t{}\nSeccomp_filters:\t{}\nSpeculation_Store_Bypass:\tthread vulnerable\n\
          SpeculationIndirectBranch:\tconditional enabled\n",
-        s.caps[2], s.caps[1], s.caps[0], s.caps[3], 0
+        s.caps[2],
+        s.caps[1],
+        s.caps[0],
+        s.caps[3],
+        0,
+        u8::from(s.no_new_privs),
+        s.seccomp.0,
+        s.seccomp.1
     );
     let _ = write!(
         out,
@@ -562,6 +572,8 @@ mod tests {
             sig_caught: 0,
             threads: 3,
             caps: [0, 0, 0, ALL_CAPS],
+            no_new_privs: false,
+            seccomp: (0, 0),
             cpus: 4,
             voluntary_switches: 1,
             involuntary_switches: 2,
