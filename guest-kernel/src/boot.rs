@@ -50,7 +50,11 @@ extern "C" fn kmain() -> ! {
     };
     crate::fs::procfs::note_exec(frame.rsp, &startup.argv, &startup.envp);
     if crate::syscall::trace::enabled() {
-        crate::syscall::trace::first_execve(&startup.exec_path, &startup.argv, frame.rsp);
+        crate::syscall::trace::first_execve(
+            &startup.filename,
+            startup.script_argv.as_ref().unwrap_or(&startup.argv),
+            frame.rsp,
+        );
     }
     crate::kdebug!("entering user: rip {:#x} rsp {:#x}", frame.rip, frame.rsp);
     stamp_boot(kmain_tsc);

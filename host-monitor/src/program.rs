@@ -100,15 +100,21 @@ fn is_executable(p: &Path) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Launch {
     pub exec_path: Vec<u8>,
+    /// The program as named (a script's path, not its interpreter's).
+    pub filename: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
+    /// The arguments as given, when scripts rewrote `argv`.
+    pub script_argv: Option<Vec<Vec<u8>>>,
 }
 
 /// Check `program` (found as `found`) and its interpreters (`#!` or PT_INTERP) in the view,
 /// and say what to start with which arguments.
 pub fn prepare(view: &View, found: Found, argv: Vec<Vec<u8>>) -> Result<Launch, ProgramError> {
+    let filename = found.guest.as_os_str().as_bytes().to_vec();
     let chain = follow_scripts(view, found)?;
+    let script_argv = chain.argv_prefix.is_some().then(|| argv.clone());
     let argv = chain.apply(argv);
-    Ok(Launch { exec_path: chain.elf.guest.into_os_string().into_vec(), argv })
+    Ok(Launch { exec_path: chain.elf.guest.into_os_string().into_vec(), filename, argv, script_argv })
 }
 
 /// Where `#!` scripts lead: the ELF file to load and, when scripts stood in the way, the

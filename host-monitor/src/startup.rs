@@ -292,7 +292,9 @@ pub fn collect(launch: &Launch, fds: &FdRange) -> Startup {
         unsafe { (libc::getpid(), libc::getppid(), libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
     Startup {
         exec_path: launch.exec_path.clone(),
+        filename: launch.filename.clone(),
         argv: launch.argv.clone(),
+        script_argv: launch.script_argv.clone(),
         envp,
         pid,
         ppid,

@@ -414,9 +414,16 @@ pub struct ExecPlan {
 /// Everything the guest needs to start the program, sent once.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Startup {
-    /// Path the host resolved (PATH search done), opened by the guest loader.
+    /// Path the host resolved (PATH search done), opened by the guest loader: the ELF
+    /// file, after any `#!` scripts.
     pub exec_path: Vec<u8>,
+    /// The name execve would have been given (a script's own path, as the user named it or
+    /// PATH found it): the process's comm and AT_EXECFN, as Linux names it.
+    pub filename: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
+    /// The argument vector before `#!` scripts rewrote `argv` (None: no script), for
+    /// --strace's first execve line.
+    pub script_argv: Option<Vec<Vec<u8>>>,
     pub envp: Vec<Vec<u8>>,
     pub pid: i32,
     pub ppid: i32,

@@ -219,7 +219,7 @@ fn load(fd: i32, prog: &Elf, interp: Option<&(i32, Elf)>, startup: &Startup) -> 
         (stack::AT_MINSIGSTKSZ, 5120),
     ];
     let input =
-        StackInput { top, argv: &startup.argv, envp: &startup.envp, execfn: &startup.exec_path, random, auxv: &auxv };
+        StackInput { top, argv: &startup.argv, envp: &startup.envp, execfn: &startup.filename, random, auxv: &auxv };
     let stack_image = stack::build(&input, STACK_SIZE / 4).ok_or(LoadError::of(E2BIG))?;
     if !space.copy_out(stack_image.sp, &stack_image.bytes) {
         return Err(LoadError::of(ENOMEM));

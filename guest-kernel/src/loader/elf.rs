@@ -61,7 +61,7 @@ pub fn exec(startup: &Startup) -> Result<TrapFrame, LoadError> {
     // A relative path was made absolute at startup (the program may chdir before
     // /proc/self/maps is read).
     let exe = if startup.exec_path.starts_with(b"/") { startup.exec_path.clone() } else { crate::task::exe_path() };
-    let program = Program { fd, exe: &exe, execfn: &startup.exec_path, argv: &startup.argv, envp: &startup.envp };
+    let program = Program { fd, exe: &exe, execfn: &startup.filename, argv: &startup.argv, envp: &startup.envp };
     let result = check(fd).and_then(|checked| match load(&program, checked) {
         // The first program's arguments were never measured by an execve: that is a
         // refusal, not a failed image.

@@ -231,6 +231,8 @@ pub fn init(s: &Startup) {
     }
     uts::init(&s.hostname, &s.kernel_release, &s.kernel_version);
     set_exec(&s.exec_path);
+    // Linux names the process after the file execve was given: a script's own name.
+    set_comm_from_path(&s.filename);
 }
 
 /// A forked child: its own pid (and, as the main thread, tid), and its parent's.

@@ -421,6 +421,8 @@ mod tests {
     fn startup() -> Startup {
         Startup {
             exec_path: b"/bin/true".to_vec(),
+            filename: b"/bin/true".to_vec(),
+            script_argv: None,
             argv: vec![b"true".to_vec()],
             envp: vec![],
             pid: 1,
