@@ -40,15 +40,20 @@ static int filter_one(int nr, unsigned action, unsigned flags)
     return (int)sc(SECCOMP_SET_MODE_FILTER, flags, &prog);
 }
 
-static void status_line(const char *key)
+static void status_line_of(const char *file, const char *key)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(file, "r");
     char line[256];
     while (f && fgets(line, sizeof line, f))
         if (strncmp(line, key, strlen(key)) == 0 && line[strlen(key)] == ':')
-            printf("status %s", line);
+            printf("%s %s", file, line);
     if (f)
         fclose(f);
+}
+
+static void status_line(const char *key)
+{
+    status_line_of("/proc/self/status", key);
 }
 
 /* Run `body` in a child; say how it ended. */
@@ -241,6 +246,24 @@ static void *killed_thread(void *arg)
     return NULL;
 }
 
+static void *filtering_thread(void *arg)
+{
+    (void)arg;
+    filter_one(SYS_getppid, SECCOMP_RET_ERRNO | 3, 0);
+    status_line_of("/proc/thread-self/status", "Seccomp");
+    status_line_of("/proc/self/status", "Seccomp"); /* the first thread's: none */
+    return NULL;
+}
+
+/* A filter is its thread's: /proc shows it for that thread only. */
+static void thread_own_filter(void)
+{
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, filtering_thread, NULL);
+    pthread_join(t, NULL);
+}
+
 static void kill_thread_among_others(void)
 {
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
@@ -353,6 +376,7 @@ int main(int argc, char **argv)
     in_child("kill_process", kill_process_action);
     in_child("kill_thread_alone", kill_thread_alone);
     in_child("kill_thread_among_others", kill_thread_among_others);
+    in_child("thread_own_filter", thread_own_filter);
     in_child("trace_log_stacking", trace_log_stacking);
     in_child("inherited", inherited);
     in_child("strict_mode", strict_mode);

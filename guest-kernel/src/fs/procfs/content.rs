@@ -311,6 +311,8 @@ fn status(t: &mut Text, who: &Subject) {
     let (pending, blocked, ignored, caught, queued) = signal_sets();
     let groups = groups();
     let ru = rusage();
+    // seccomp is per thread: the named thread's (the process's first, for /proc/PID).
+    let seccomp = task::threads::find(who.id).unwrap_or_else(task::current).seccomp();
     let info = StatusInfo {
         name: &who.comm,
         umask: task::umask(),
@@ -333,8 +335,8 @@ fn status(t: &mut Text, who: &Subject) {
         sig_caught: caught,
         threads: task::threads::count(),
         caps: task::creds::caps(),
-        no_new_privs: task::current().seccomp().no_new_privs(),
-        seccomp: (task::current().seccomp().mode(), task::current().seccomp().filter_count()),
+        no_new_privs: seccomp.no_new_privs(),
+        seccomp: (seccomp.mode(), seccomp.filter_count()),
         cpus: task::cpu_count(),
         voluntary_switches: ru.ru_nvcsw as u64,
         involuntary_switches: ru.ru_nivcsw as u64,
