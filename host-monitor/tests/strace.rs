@@ -312,6 +312,34 @@ int main(int argc, char **argv) {
 }
 "#;
 
+/// seccomp: a filter attached (as root, which needs no no_new_privs) whose TRAP verdict
+/// makes getppid a SIGSYS with its seccomp fields, and an ERRNO verdict.
+const SECCOMP: &str = r#"
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+static void on_sys(int s) { (void)s; }
+int main(int argc, char **argv) {
+    signal(SIGSYS, on_sys);
+    MARK();
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP | 5),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getuid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {6, f};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
+        return 1;
+    syscall(SYS_getppid);
+    syscall(SYS_getuid);
+    return 0;
+}
+"#;
+
 /// Sockets: AF_UNIX and AF_INET addresses, refused and missing peers.
 const SOCKETS: &str = r#"
 int main(int argc, char **argv) {
@@ -631,6 +659,11 @@ fn strace_threads() {
     assert_eq!((begun, resumed), (1, 1), "the worker's read split as strace splits it:\n{trace}");
     let thread_ends = lines.iter().filter(|l| l.ends_with("+++ exited with 0 +++")).count();
     assert_eq!(thread_ends, 2, "an exit line for each thread:\n{trace}");
+}
+
+#[test]
+fn strace_seccomp() {
+    compare("seccomp", SECCOMP, &[]);
 }
 
 #[test]

@@ -198,7 +198,7 @@ syscall_table! {
     150 munlock           Guest misc::munlock         [X, D];
     151 mlockall          Guest misc::mlockall        [X];
     152 munlockall        Guest misc::munlockall      [];
-    157 prctl             Guest ids::prctl            [D, X, X, X, X];
+    157 prctl             Guest ids::prctl            [PrctlOption, X, X, X, X];
     158 arch_prctl        Guest ids::arch_prctl       [ArchCode, X];
     159 adjtimex          Host  time::adjtimex        [Ptr];
     160 setrlimit         Guest ids::setrlimit        [Rlimit, RlimitIn];
@@ -299,7 +299,7 @@ syscall_table! {
     310 process_vm_readv  Host  ptrace::process_vm_readv [I, Ptr, D, Ptr, D, X];
     311 process_vm_writev Host  ptrace::process_vm_writev [I, Ptr, D, Ptr, D, X];
     316 renameat2         Host  fs::renameat2         [DirFd, Str, DirFd, Str, X];
-    317 seccomp           Guest seccomp::seccomp      [D, X, Ptr];
+    317 seccomp           Guest seccomp::seccomp      [SeccompOp, X, SeccompArgs];
     318 getrandom         Guest ids::getrandom        [RHex, D, RandomFlags];
     319 memfd_create      Host  fs_extra::memfd_create [Str, X];
     322 execveat          Both  exec::execveat        [DirFd, Str, Argv, Envp, AtFlags];

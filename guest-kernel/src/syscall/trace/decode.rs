@@ -131,6 +131,12 @@ pub enum Arg {
     CloexecFlags,
     /// arch_prctl's code.
     ArchCode,
+    /// prctl's option.
+    PrctlOption,
+    /// seccomp's operation.
+    SeccompOp,
+    /// seccomp's third argument: a `struct sock_fprog` for SET_MODE_FILTER.
+    SeccompArgs,
     /// A resource limit number.
     Rlimit,
     /// A `struct rlimit` read by the call.
@@ -267,6 +273,9 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         },
         Arg::CloexecFlags => flags(line, xlat::CLOEXEC_FLAGS, v, "0"),
         Arg::ArchCode => named(line, xlat::ARCH_PRCTL, v, true),
+        Arg::PrctlOption => named(line, xlat::PRCTL_OPTIONS, v, false),
+        Arg::SeccompOp => named(line, xlat::SECCOMP_OPS, v, false),
+        Arg::SeccompArgs if c.args[0] == 1 => sock_fprog(line, v),
         Arg::Rlimit => named(line, xlat::RLIMITS, v, false),
         Arg::RlimitIn => rlimit(line, v),
         Arg::RlimitOut if c.ok() => rlimit(line, v),
@@ -284,9 +293,22 @@ pub fn show(line: &mut Line, kind: Arg, i: usize, c: &Call<'_>) -> bool {
         | Arg::WStatus
         | Arg::FdPair
         | Arg::RlimitOut
-        | Arg::UtsOut => ptr(line, v),
+        | Arg::UtsOut
+        | Arg::SeccompArgs => ptr(line, v),
     };
     true
+}
+
+/// A `struct sock_fprog` in user memory: `{len=4, filter=0x...}`.
+fn sock_fprog(line: &mut Line, v: u64) -> core::fmt::Result {
+    match read::<[u64; 2]>(v) {
+        Some([len, filter]) if v != 0 => {
+            write!(line, "{{len={}, filter=", len as u16)?;
+            ptr(line, filter)?;
+            line.write_char('}')
+        }
+        _ => ptr(line, v),
+    }
 }
 
 /// A `siginfo_t` in user memory (NULL by name, an unreadable one by its address).

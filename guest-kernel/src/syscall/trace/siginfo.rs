@@ -17,6 +17,8 @@ const SIGFPE: i32 = 8;
 const SIGSEGV: i32 = 11;
 const SIGCHLD: i32 = 17;
 const SIGIO: i32 = 29;
+const SIGSYS: i32 = 31;
+const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
 
 const SI_USER: i32 = 0;
 const SI_KERNEL: i32 = 0x80;
@@ -69,6 +71,7 @@ fn signal_codes(signo: i32) -> &'static [&'static str] {
         SIGTRAP => &["TRAP_BRKPT", "TRAP_TRACE", "TRAP_BRANCH", "TRAP_HWBKPT", "TRAP_UNK"],
         SIGCHLD => &["CLD_EXITED", "CLD_KILLED", "CLD_DUMPED", "CLD_TRAPPED", "CLD_STOPPED", "CLD_CONTINUED"],
         SIGIO => &["POLL_IN", "POLL_OUT", "POLL_MSG", "POLL_ERR", "POLL_PRI", "POLL_HUP"],
+        SIGSYS => &["SYS_SECCOMP", "SYS_USER_DISPATCH"],
         _ => &[],
     }
 }
@@ -100,7 +103,10 @@ pub(super) fn siginfo(line: &mut Line, info: &SigInfo) -> core::fmt::Result {
         None => write!(line, "{}", info.code)?,
     }
     if info.errno != 0 {
-        write!(line, ", si_errno={}", info.errno)?;
+        match super::xlat::ERRNOS.get(info.errno as usize).copied().flatten() {
+            Some((name, _)) => write!(line, ", si_errno={name}")?,
+            None => write!(line, ", si_errno={}", info.errno)?,
+        }
     }
     let (pid, uid) = (int_at(info, 0), int_at(info, 4) as u32);
     match info.code {
@@ -134,10 +140,26 @@ pub(super) fn siginfo(line: &mut Line, info: &SigInfo) -> core::fmt::Result {
                 ptr(line, long_at(info, 0))?;
             }
             SIGIO => write!(line, ", si_band={}, si_fd={}", long_at(info, 0) as i64, int_at(info, 8))?,
+            SIGSYS => sigsys(line, info)?,
             _ => {}
         },
     }
     line.write_char('}')
+}
+
+/// A seccomp trap's fields: where the call was made, which, for which architecture.
+fn sigsys(line: &mut Line, info: &SigInfo) -> core::fmt::Result {
+    line.write_str(", si_call_addr=")?;
+    ptr(line, long_at(info, 0))?;
+    let nr = int_at(info, 8) as u32 as u64;
+    match abi_shared::syscalls::syscall_name(nr) {
+        Some(name) => write!(line, ", si_syscall=__NR_{name}")?,
+        None => write!(line, ", si_syscall={nr}")?,
+    }
+    match int_at(info, 12) as u32 {
+        AUDIT_ARCH_X86_64 => line.write_str(", si_arch=AUDIT_ARCH_X86_64"),
+        arch => write!(line, ", si_arch={arch:#x}"),
+    }
 }
 
 /// A queued value: strace shows both views of the union.
