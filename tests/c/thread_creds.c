@@ -42,6 +42,17 @@ static void probe(const char *who)
     printf("%s: open secret %s\n", who, fd >= 0 ? "ok" : errname(errno));
     if (fd >= 0)
         close(fd);
+    /* /proc/PID/status shows the first thread's ids, a thread's own status file its own. */
+    const char *files[] = {"/proc/self/status", "/proc/thread-self/status"};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f))
+            if (strncmp(line, "Uid:", 4) == 0 || strncmp(line, "Gid:", 4) == 0)
+                printf("%s: %s %s", who, files[i], line);
+        if (f)
+            fclose(f);
+    }
 }
 
 /* The raw calls: this thread only. Group first, while the thread still may. */

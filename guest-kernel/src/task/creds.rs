@@ -128,6 +128,25 @@ pub fn caps() -> [u64; 4] {
     t.creds.caps.each_ref().map(|a| a.load(Ordering::Relaxed))
 }
 
+/// Make the running thread's credentials known (once per process lifetime at most: a new
+/// thread copies them, and /proc shows one thread's to another).
+pub fn make_known() {
+    ensure_known(super::current());
+}
+
+/// Thread `t`'s (uids, gids, capability sets), if known (a thread's are known once it or
+/// the thread that created it asked the host).
+pub fn of_thread(t: &Thread) -> Option<([u32; 4], [u32; 4], [u64; 4])> {
+    let c = &t.creds;
+    c.known.load(Ordering::Relaxed).then(|| {
+        (
+            c.uids.each_ref().map(|a| a.load(Ordering::Relaxed)),
+            c.gids.each_ref().map(|a| a.load(Ordering::Relaxed)),
+            c.caps.each_ref().map(|a| a.load(Ordering::Relaxed)),
+        )
+    })
+}
+
 pub fn ngroups() -> u32 {
     let t = super::current();
     ensure_known(t);

@@ -149,6 +149,7 @@ fn thread_for_slot(vcpu: u32, clear_child_tid: u64) -> &'static Thread {
     let t: &'static Thread = unsafe { &*t };
     t.tid.store(0, Ordering::Relaxed);
     // The creator's credentials: its vCPU thread makes the new thread's host thread.
+    super::creds::make_known();
     t.creds.copy_from(&super::current().creds);
     t.seccomp.copy_from(&super::current().seccomp);
     t.clear_child_tid.store(clear_child_tid, Ordering::Relaxed);

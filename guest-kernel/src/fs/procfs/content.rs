@@ -307,12 +307,15 @@ fn rusage() -> abi_shared::hypercall::LinuxRusage {
 }
 
 fn status(t: &mut Text, who: &Subject) {
-    let (uids, gids) = (task::creds::uids(), task::creds::gids());
+    // Credentials and seccomp are per thread: the named thread's (for /proc/PID, the
+    // process's first), as Linux shows them.
+    let subject = task::threads::find(who.id).unwrap_or_else(task::current);
+    let (uids, gids, caps) = task::creds::of_thread(subject)
+        .unwrap_or_else(|| (task::creds::uids(), task::creds::gids(), task::creds::caps()));
     let (pending, blocked, ignored, caught, queued) = signal_sets();
     let groups = groups();
     let ru = rusage();
-    // seccomp is per thread: the named thread's (the process's first, for /proc/PID).
-    let seccomp = task::threads::find(who.id).unwrap_or_else(task::current).seccomp();
+    let seccomp = subject.seccomp();
     let info = StatusInfo {
         name: &who.comm,
         umask: task::umask(),
@@ -334,7 +337,7 @@ fn status(t: &mut Text, who: &Subject) {
         sig_ignored: ignored,
         sig_caught: caught,
         threads: task::threads::count(),
-        caps: task::creds::caps(),
+        caps,
         no_new_privs: seccomp.no_new_privs(),
         seccomp: (seccomp.mode(), seccomp.filter_count()),
         cpus: task::cpu_count(),
