@@ -26,6 +26,8 @@ pub enum Unsupported {
     PtraceOption = 5,
     /// seccomp filter flags linuxrun does not serve (value: those flags).
     SeccompFlags = 6,
+    /// preadv2/pwritev2 flags linuxrun does not serve (value: those flags).
+    RwFlags = 7,
 }
 
 impl Unsupported {
@@ -37,6 +39,7 @@ impl Unsupported {
             4 => Unsupported::Ioctl,
             5 => Unsupported::PtraceOption,
             6 => Unsupported::SeccompFlags,
+            7 => Unsupported::RwFlags,
             _ => return None,
         })
     }
@@ -50,6 +53,7 @@ impl Unsupported {
             Unsupported::Ioctl => "ioctl",
             Unsupported::PtraceOption => "ptrace options",
             Unsupported::SeccompFlags => "seccomp filter flags",
+            Unsupported::RwFlags => "preadv2/pwritev2 flags",
         }
     }
 }

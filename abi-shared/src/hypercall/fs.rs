@@ -243,6 +243,15 @@ pub enum FsRequest<'a> {
         offset: i64,
         len: i64,
     },
+    /// sync_file_range, its flags and range already checked by the guest (Linux checks them
+    /// before the descriptor): the host's, or a sync of the whole file where the host has no
+    /// such call.
+    SyncFileRange {
+        fd: i32,
+        offset: i64,
+        nbytes: i64,
+        flags: u32,
+    },
     /// fadvise64 with Linux's POSIX_FADV_* advice.
     Fadvise {
         fd: i32,

@@ -241,6 +241,65 @@ pub fn pwritev(c: &mut Ctx<'_>) -> i64 {
     do_write(c.int(0), &segs, Some(c.arg(3) as i64))
 }
 
+// preadv2/pwritev2's RWF_* flags (linux/fs.h).
+const RWF_HIPRI: u64 = 0x1;
+const RWF_DSYNC: u64 = 0x2;
+const RWF_SYNC: u64 = 0x4;
+/// Every flag Linux knows: NOWAIT, APPEND, NOAPPEND, ATOMIC, DONTCACHE besides the three.
+const RWF_KNOWN: u64 = 0xff;
+
+pub fn preadv2(c: &mut Ctx<'_>) -> i64 {
+    let (offset, flags) = (tryret!(rw2_offset(c.arg(3) as i64)), c.arg(5));
+    let segs = vectored(tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Write)));
+    tryret!(rw2_flags(flags));
+    // RWF_HIPRI asks for polled I/O, a hint; the sync flags are for writes.
+    do_read(c.int(0), &segs, offset)
+}
+
+pub fn pwritev2(c: &mut Ctx<'_>) -> i64 {
+    let (offset, flags) = (tryret!(rw2_offset(c.arg(3) as i64)), c.arg(5));
+    let segs = vectored(tryret!(iovec_segments(c.arg(1), c.arg(2), Access::Read)));
+    tryret!(rw2_flags(flags));
+    let n = do_write(c.int(0), &segs, offset);
+    if n > 0 && flags & (RWF_DSYNC | RWF_SYNC) != 0 {
+        // O_DSYNC / O_SYNC for this write: on the disk before the call returns.
+        let fd = c.int(0);
+        let synced = if flags & RWF_SYNC != 0 {
+            call_ret(&Request::Fs(FsRequest::Fsync { fd }))
+        } else {
+            call_ret(&Request::Fs(FsRequest::Fdatasync { fd }))
+        };
+        if synced < 0 {
+            return synced;
+        }
+    }
+    n
+}
+
+/// preadv2/pwritev2's offset: -1 is the file position (as readv/writev), other negative
+/// offsets EINVAL.
+fn rw2_offset(offset: i64) -> Result<Option<i64>, i64> {
+    match offset {
+        -1 => Ok(None),
+        o if o < 0 => Err(EINVAL),
+        o => Ok(Some(o)),
+    }
+}
+
+/// The RWF_* flags served: HIPRI, DSYNC, SYNC. Unknown ones are EOPNOTSUPP, as Linux
+/// answers; known ones linuxrun lacks (NOWAIT, APPEND, ...) too, what Linux answers for a
+/// file that cannot honour them, and they are counted.
+fn rw2_flags(flags: u64) -> Result<(), i64> {
+    let unserved = flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC);
+    if unserved == 0 {
+        return Ok(());
+    }
+    if unserved & !RWF_KNOWN == 0 {
+        super::unsupported(crate::stats::Unsupported::RwFlags, unserved);
+    }
+    Err(err(errno::EOPNOTSUPP))
+}
+
 fn do_openat(dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> i64 {
     let p = tryret!(path(path_addr));
     if let Some(r) = procfs::openat(dirfd, &p, flags, mode) {

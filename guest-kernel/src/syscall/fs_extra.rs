@@ -141,6 +141,20 @@ pub fn fallocate(c: &mut Ctx<'_>) -> i64 {
     }))
 }
 
+/// sync_file_range's flags (SYNC_FILE_RANGE_WAIT_BEFORE, WRITE, WAIT_AFTER).
+const SYNC_FILE_RANGE_VALID: u64 = 0x7;
+
+/// sync_file_range: the flags and the range are checked here, before the descriptor, as
+/// Linux checks them.
+pub fn sync_file_range(c: &mut Ctx<'_>) -> i64 {
+    let (offset, nbytes, flags) = (c.arg(1) as i64, c.arg(2) as i64, c.arg(3));
+    let end = offset.wrapping_add(nbytes);
+    if flags & !SYNC_FILE_RANGE_VALID != 0 || offset < 0 || end < 0 || end < offset {
+        return EINVAL;
+    }
+    call_ret(&Request::Fs(FsRequest::SyncFileRange { fd: c.int(0), offset, nbytes, flags: flags as u32 }))
+}
+
 pub fn fadvise64(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Fs(FsRequest::Fadvise {
         fd: c.int(0),

@@ -271,6 +271,7 @@ syscall_table! {
     274 get_robust_list   Both  ids::get_robust_list  [D, Ptr, Ptr];
     275 splice            Host  splice::splice        [Fd, Ptr, Fd, Ptr, D, X];
     276 tee               Host  splice::tee           [Fd, Fd, D, X];
+    277 sync_file_range   Host  fs_extra::sync_file_range [Fd, D, D, X];
     278 vmsplice          Host  splice::vmsplice      [Fd, Ptr, D, X];
     280 utimensat         Host  fs_attrs::utimensat   [DirFd, Str, Ptr, AtFlags];
     281 epoll_pwait       Host  epoll::epoll_pwait    [Fd, Ptr, D, D, Ptr, D];
@@ -306,6 +307,8 @@ syscall_table! {
     324 membarrier        Guest mm::membarrier        [X, X, D];
     325 mlock2            Guest misc::mlock2          [X, D, X];
     326 copy_file_range   Host  fs_extra::copy_file_range [Fd, Ptr, Fd, Ptr, D, X];
+    327 preadv2           Host  fs::preadv2           [Fd, Ptr, D, D, D, X];
+    328 pwritev2          Host  fs::pwritev2          [Fd, Ptr, D, D, D, X];
     332 statx             Host  fs::statx             [DirFd, Str, AtFlags, X, Ptr];
     334 rseq              Guest ids::rseq             [Ptr, X, D, X];
     424 pidfd_send_signal Both  pidfd::pidfd_send_signal [Fd, D, Ptr, X];

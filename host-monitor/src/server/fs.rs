@@ -162,6 +162,7 @@ pub fn handle_in(fds: &FdGuard, view: &View, mem: &GuestMemory, req: &FsRequest<
         }
         FsRequest::Fallocate { fd, mode, offset, len } => fs.fallocate(*fd, *mode, *offset, *len),
         FsRequest::Fadvise { fd, offset, len, advice } => fs.fadvise(*fd, *offset, *len, *advice),
+        FsRequest::SyncFileRange { fd, offset, nbytes, flags } => fs.sync_file_range(*fd, *offset, *nbytes, *flags),
         FsRequest::Setxattr { target, name, value, flags } => fs.setxattr(target, name, value, *flags),
         FsRequest::Removexattr { target, name } => fs.removexattr(target, name),
         FsRequest::MemfdCreate { name, flags } => fs.memfd_create(name, *flags),

@@ -411,6 +411,22 @@ pub fn fallocate(raw: c_int, mode: i32, offset: i64, len: i64) -> SysResult<()> 
     Ok(())
 }
 
+/// sync_file_range: Darwin has none. Linux's ESPIPE for what is not a file, a directory,
+/// a block device or a link; then, when the flags ask for any writing or waiting, an fsync
+/// of the whole file (more than asked, which the call allows: it only starts or waits for
+/// writes).
+pub fn sync_file_range(raw: c_int, _offset: i64, _nbytes: i64, flags: u32) -> SysResult<()> {
+    let kind = file_type(raw)?;
+    if ![libc::S_IFREG, libc::S_IFDIR, libc::S_IFBLK, libc::S_IFLNK].contains(&kind) {
+        return Err(errno::ESPIPE as LinuxErrno);
+    }
+    if flags != 0 {
+        // SAFETY: fsync takes no pointers.
+        check(unsafe { libc::fsync(raw) })?;
+    }
+    Ok(())
+}
+
 /// fadvise: Linux's checks; the advice is a hint Darwin is not given.
 pub fn fadvise(raw: c_int, _offset: i64, len: i64, advice: i32) -> SysResult<()> {
     let is_fifo = file_type(raw)? == libc::S_IFIFO;

@@ -358,6 +358,12 @@ pub fn fallocate(raw: c_int, mode: i32, offset: i64, len: i64) -> SysResult<()> 
     check(unsafe { libc::fallocate(raw, mode, offset, len) }).map(drop)
 }
 
+/// sync_file_range(2) with Linux's flags (the guest checked them and the range).
+pub fn sync_file_range(raw: c_int, offset: i64, nbytes: i64, flags: u32) -> SysResult<()> {
+    // SAFETY: sync_file_range takes no pointers.
+    check(unsafe { libc::sync_file_range(raw, offset, nbytes, flags) }).map(drop)
+}
+
 /// The raw syscall, not posix_fadvise (which returns the error instead of setting errno).
 pub fn fadvise(raw: c_int, offset: i64, len: i64, advice: i32) -> SysResult<()> {
     // SAFETY: fadvise64 takes no pointers.

@@ -71,6 +71,11 @@ impl Fs<'_> {
         ret(0)
     }
 
+    pub(super) fn sync_file_range(&self, fd: i32, offset: i64, nbytes: i64, flags: u32) -> Handled {
+        sys::sync_file_range(self.fd(fd)?, offset, nbytes, flags)?;
+        ret(0)
+    }
+
     pub(super) fn fadvise(&self, fd: i32, offset: i64, len: i64, advice: i32) -> Handled {
         sys::fadvise(self.fd(fd)?, offset, len, advice)?;
         ret(0)
