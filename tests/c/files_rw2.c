@@ -66,6 +66,8 @@ int main(void)
     int p[2];
     pipe(p);
     expect_err("sfr_pipe", sync_file_range(p[0], 0, 0, 0), ESPIPE);
+    /* A pipe cannot be synced, and a write to it with RWF_DSYNC is just a write. */
+    checkf("pwritev2_dsync_pipe", pwritev2_raw(p[1], w, 1, -1, RWF_DSYNC) == 6, "");
     close(p[0]);
     close(p[1]);
     close(fd);
