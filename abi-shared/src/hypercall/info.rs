@@ -50,4 +50,12 @@ pub enum InfoRequest<'a> {
         who: i32,
         nice: i32,
     },
+    /// ioprio_get (`set` None) or ioprio_set: Linux's `which` (IOPRIO_WHO_PROCESS,
+    /// IOPRIO_WHO_PGRP, IOPRIO_WHO_USER); the guest names the calling thread by its id,
+    /// never 0, since the host thread that serves the request may be another.
+    Ioprio {
+        which: i32,
+        who: i32,
+        set: Option<i32>,
+    },
 }

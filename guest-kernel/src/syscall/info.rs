@@ -64,6 +64,29 @@ pub fn setpriority(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Info(InfoRequest::Setpriority { which: c.int(0), who: c.int(1), nice: c.int(2) }))
 }
 
+/// IOPRIO_WHO_PROCESS: `who` is a thread id, 0 the caller.
+const IOPRIO_WHO_PROCESS: i32 = 1;
+
+/// ioprio_get/ioprio_set: the host's I/O priorities, of the calling thread's own host
+/// thread for IOPRIO_WHO_PROCESS 0 (Linux's I/O priority is a thread's).
+pub fn ioprio_get(c: &mut Ctx<'_>) -> i64 {
+    let (which, who) = ioprio_target(c.int(0), c.int(1));
+    call_ret(&Request::Info(InfoRequest::Ioprio { which, who, set: None }))
+}
+
+pub fn ioprio_set(c: &mut Ctx<'_>) -> i64 {
+    let (which, who) = ioprio_target(c.int(0), c.int(1));
+    call_ret(&Request::Info(InfoRequest::Ioprio { which, who, set: Some(c.int(2)) }))
+}
+
+fn ioprio_target(which: i32, who: i32) -> (i32, i32) {
+    if which == IOPRIO_WHO_PROCESS && who == 0 {
+        (which, crate::task::tid())
+    } else {
+        (which, who)
+    }
+}
+
 /// getrusage: the host's numbers (RUSAGE_THREAD is the vCPU's host thread).
 pub fn getrusage(c: &mut Ctx<'_>) -> i64 {
     match call(&Request::Info(InfoRequest::Getrusage { who: c.int(0) })) {

@@ -249,6 +249,8 @@ syscall_table! {
     244 mq_notify         Host  mqueue::mq_notify     [Fd, Ptr];
     245 mq_getsetattr     Host  mqueue::mq_getsetattr [Fd, Ptr, Ptr];
     247 waitid            Host  process::waitid       [D, D, Ptr, X, Ptr];
+    251 ioprio_set        Host  info::ioprio_set      [D, D, X];
+    252 ioprio_get        Host  info::ioprio_get      [D, D];
     253 inotify_init      Host  notify::inotify_init  [];
     254 inotify_add_watch Host  notify::inotify_add_watch [Fd, Str, X];
     255 inotify_rm_watch  Host  notify::inotify_rm_watch [Fd, D];

@@ -31,6 +31,9 @@ pub fn handle(mem: &GuestMemory, req: &InfoRequest<'_>) -> Response {
         InfoRequest::SchedGetparam { pid } => sched_getparam(*pid),
         InfoRequest::Getpriority { which, who } => getpriority(*which, *who),
         InfoRequest::Setpriority { which, who, nice } => setpriority(*which, *who, *nice),
+        InfoRequest::Ioprio { which, who, set } => {
+            sys::ioprio(*which, *who, *set).map_err(Failure::Errno).and_then(ret)
+        }
     };
     result.unwrap_or_else(Response::from)
 }

@@ -411,6 +411,11 @@ pub fn fallocate(raw: c_int, mode: i32, offset: i64, len: i64) -> SysResult<()> 
     Ok(())
 }
 
+/// I/O priorities: Darwin has no such classes (ENOSYS, as for a kernel without them).
+pub fn ioprio(_which: i32, _who: i32, _set: Option<i32>) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
 /// sync_file_range: Darwin has none. Linux's ESPIPE for what is not a file, a directory,
 /// a block device or a link; then, when the flags ask for any writing or waiting, an fsync
 /// of the whole file (more than asked, which the call allows: it only starts or waits for

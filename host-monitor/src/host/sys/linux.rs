@@ -358,6 +358,17 @@ pub fn fallocate(raw: c_int, mode: i32, offset: i64, len: i64) -> SysResult<()> 
     check(unsafe { libc::fallocate(raw, mode, offset, len) }).map(drop)
 }
 
+/// ioprio_get (`set` None) or ioprio_set, with Linux's arguments as given.
+pub fn ioprio(which: i32, who: i32, set: Option<i32>) -> SysResult<i64> {
+    // SAFETY: ioprio_get and ioprio_set take no pointers.
+    check(unsafe {
+        match set {
+            None => libc::syscall(libc::SYS_ioprio_get, which, who),
+            Some(prio) => libc::syscall(libc::SYS_ioprio_set, which, who, prio),
+        }
+    })
+}
+
 /// sync_file_range(2) with Linux's flags (the guest checked them and the range).
 pub fn sync_file_range(raw: c_int, offset: i64, nbytes: i64, flags: u32) -> SysResult<()> {
     // SAFETY: sync_file_range takes no pointers.

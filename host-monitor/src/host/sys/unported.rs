@@ -119,6 +119,10 @@ pub fn fallocate(_: c_int, _: i32, _: i64, _: i64) -> SysResult<()> {
     Err(ENOSYS)
 }
 
+pub fn ioprio(_: i32, _: i32, _: Option<i32>) -> SysResult<i64> {
+    Err(ENOSYS)
+}
+
 pub fn sync_file_range(_: c_int, _: i64, _: i64, _: u32) -> SysResult<()> {
     Err(ENOSYS)
 }
