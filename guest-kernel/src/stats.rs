@@ -40,6 +40,18 @@ pub fn release_counters() -> (u64, u64) {
     (RELEASED_BYTES.load(Ordering::Relaxed), RELEASE_CALLS.load(Ordering::Relaxed))
 }
 
+static THREADS_HANDED_OFF: AtomicU64 = AtomicU64::new(0);
+
+/// A thread was started on an ended thread's vCPU waiting in the guest (task/threads.rs).
+pub fn note_thread_handed_off() {
+    THREADS_HANDED_OFF.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Threads started inside the guest, for the -v summary.
+pub fn threads_handed_off() -> u64 {
+    THREADS_HANDED_OFF.load(Ordering::Relaxed)
+}
+
 pub fn note_huge_mapping() {
     HUGE_MAPPINGS.fetch_add(1, Ordering::Relaxed);
 }

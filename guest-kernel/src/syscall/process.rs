@@ -9,7 +9,14 @@ use crate::loader::LoadError;
 
 /// exit(2): the calling thread ends; the last one's exit ends the process.
 pub fn exit(c: &mut Ctx<'_>) -> i64 {
-    crate::task::threads::exit_thread(c.int(0), super::trace::thread_exited)
+    crate::task::threads::exit_thread(c.int(0), super::trace::thread_exited, monitor_sees_threads())
+}
+
+/// The monitor must see every thread start and end (`--strace` counts them, `--gdb` and
+/// a ptrace tracer follow them): no thread is started inside the guest on an ended
+/// thread's vCPU (task/threads.rs).
+pub fn monitor_sees_threads() -> bool {
+    super::trace::enabled() || crate::signal::debug::active()
 }
 
 pub fn exit_group(c: &mut Ctx<'_>) -> i64 {
@@ -192,7 +199,7 @@ fn clone_thread(c: &mut Ctx<'_>, args: &CloneArgs) -> i64 {
         set_parent_tid: if args.flags & CLONE_PARENT_SETTID != 0 { args.parent_tid } else { 0 },
     };
     let clear = if args.flags & CLONE_CHILD_CLEARTID != 0 { args.child_tid } else { 0 };
-    match crate::task::threads::spawn(start, clear) {
+    match crate::task::threads::spawn(start, clear, !monitor_sees_threads()) {
         Ok(tid) => i64::from(tid),
         Err(e) => e,
     }

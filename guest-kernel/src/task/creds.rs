@@ -11,6 +11,17 @@ use abi_shared::hypercall::{CredOp, CredState, Request, Response};
 
 use super::Thread;
 
+/// Some thread of the process has asked the host to change its credentials (since the
+/// program started; a fork's child inherits the flag). Until then every host thread of the
+/// process has the same credentials, so an ended thread's vCPU may start the next thread
+/// inside the guest (task/threads.rs) without the monitor comparing them.
+static EVER_CHANGED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a thread of the process may have credentials another does not have.
+pub fn ever_changed() -> bool {
+    EVER_CHANGED.load(Ordering::SeqCst)
+}
+
 pub struct Credentials {
     /// Real, effective, saved set- and filesystem user id.
     uids: [AtomicU32; 4],
@@ -181,6 +192,9 @@ fn snapshot(t: &Thread) -> CredState {
 /// Make the credential call `op` on the host for the running thread and cache what the
 /// host thread has afterwards: the call's result (0, setfsuid's previous id, or -errno).
 pub fn change(op: CredOp<'_>) -> i64 {
+    // Before the call: a thread created from now on must not take an ended one's vCPU
+    // in the guest (whose host thread may have the old credentials).
+    EVER_CHANGED.store(true, Ordering::SeqCst);
     let t = super::current();
     ensure_known(t);
     let before = snapshot(t);

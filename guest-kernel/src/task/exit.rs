@@ -13,8 +13,10 @@ pub fn terminate(how: ExitHow) -> ! {
         2,
         format_args!(
             "{faults} user page faults, {huge} 2 MiB mappings, {fallbacks} declined direct switches, \
-             {} KiB given back to the host in {release_calls} hypercalls",
-            released >> 10
+             {} KiB given back to the host in {release_calls} hypercalls, \
+             {} threads started on a vCPU waiting in the guest",
+            released >> 10,
+            crate::stats::threads_handed_off()
         ),
     );
     let seg =

@@ -13,13 +13,25 @@
 //! monitor (`VcpuRequest::StartThread`) for a host thread that runs the vCPU from
 //! `thread_entry`, which finishes on the new vCPU what only it can do (its per-CPU page,
 //! its syscall MSRs, its FS base) and enters user mode.
+//!
+//! The hand-off inside the guest: a thread that ends keeps its vCPU in the guest for a
+//! short while (`WAIT_FOR_NEXT_NS`), looking at its slot's `HANDOFF` word. A thread created
+//! meanwhile takes that slot (`claim_waiting`) and its vCPU starts the new thread at once,
+//! with no `StartThread` exit and no host thread to wake: the host thread, and so the
+//! thread id, is the ended thread's, as when the monitor gives a new thread an ended one's
+//! idle host thread. A vCPU nobody takes goes on to `ThreadExit` as before, so an idle
+//! process burns no core for longer than the wait. Not done where the monitor must see
+//! every thread start (`--strace` counts threads, `--gdb`), nor once a thread has changed
+//! its credentials (the ended thread's host thread may not have the creator's).
 
-use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use alloc::boxed::Box;
 
 use abi_shared::hypercall::{ControlRequest, ExitHow, Request, VcpuRequest};
-use abi_shared::layout::{vcpu_block, vcpu_block_gpa, MAX_VCPUS, STATIC_VCPU_BLOCKS, VCPU_BLOCK_SIZE};
+use abi_shared::layout::{
+    vcpu_block, vcpu_block_gpa, MAX_VCPUS, PERCPU_WINDOW_VA, STATIC_VCPU_BLOCKS, VCPU_BLOCK_SIZE,
+};
 use abi_shared::linux::errno;
 use abi_shared::vcpus::{AtomicVcpuSet, VcpuSet};
 use spin::Mutex;
@@ -52,6 +64,21 @@ static EXTRA_BLOCKS: [AtomicU64; SLOTS_LEN / BLOCKS_PER_PIECE as usize] =
     [const { AtomicU64::new(0) }; SLOTS_LEN / BLOCKS_PER_PIECE as usize];
 /// Serialises slot claims and the allocation of extra blocks.
 static SPAWN_LOCK: Mutex<()> = Mutex::new(());
+
+/// Per slot: whether its ended thread's vCPU waits in the guest for the next thread.
+static HANDOFF: [AtomicU8; SLOTS_LEN] = [const { AtomicU8::new(NOT_WAITING) }; SLOTS_LEN];
+/// No vCPU waits on the slot in the guest.
+const NOT_WAITING: u8 = 0;
+/// The ended thread's vCPU looks at the word (`wait_for_next_thread`).
+const WAITING: u8 = 1;
+/// A creator took the slot: the vCPU starts the slot's `Thread` (set by the creator).
+const CLAIMED: u8 = 2;
+/// The vCPU is to leave by `ThreadExit` (after an exec, or in a fork's child).
+const LEAVE: u8 = 3;
+/// How long an ended thread's vCPU waits in the guest for a new thread before it leaves
+/// by exit (and its host thread sleeps): enough for a program that creates a thread right
+/// after joining one, bounded so that an idle process frees its core soon.
+const WAIT_FOR_NEXT_NS: u64 = 250_000;
 
 /// The block of slot `vcpu`, allocating its piece of RAM on first use.
 fn block_of(vcpu: u32) -> Option<u64> {
@@ -91,11 +118,53 @@ fn in_use_word(block: u64) -> &'static AtomicU64 {
     percpu::remote_block_word(block, vcpu_block::VCPU_IN_USE)
 }
 
-/// Claim a free slot: (index, block). None when every slot belongs to a live thread (or
-/// RAM ran out). A slot whose thread has exited but whose vCPU the monitor has not retired
-/// yet (that takes microseconds) is waited for rather than refused.
-fn claim_slot() -> Option<(u32, u64)> {
+/// A claimed slot: its index, its block, and where its vCPU already waits in the guest
+/// (`claim_waiting`), the id of that vCPU's host thread, which the new thread gets.
+struct Claimed {
+    vcpu: u32,
+    block: u64,
+    waiting_tid: Option<u32>,
+}
+
+/// Whether an ended thread's vCPU may wait in the guest for the next thread, and a new
+/// thread take such a vCPU (`watched`: the monitor must see every thread start and end;
+/// see the module's documentation).
+fn hand_off_allowed(watched: bool) -> bool {
+    !watched && !super::creds::ever_changed()
+}
+
+/// Take a slot whose ended thread's vCPU waits in the guest. The caller holds `SPAWN_LOCK`.
+fn claim_waiting() -> Option<Claimed> {
+    for v in 1..MAX_VCPUS as u32 {
+        if HANDOFF[v as usize].load(Ordering::Relaxed) != WAITING || v == main_slot() {
+            continue;
+        }
+        let Some(block) = block_if_made(v) else { continue };
+        // The waiting vCPU's Thread still has its ended thread's id: its host thread's.
+        let Some(old) = thread_of_slot(v) else { continue };
+        let tid = old.tid.load(Ordering::SeqCst);
+        if tid == 0 || SLOTS.contains(v) {
+            continue;
+        }
+        if HANDOFF[v as usize].compare_exchange(WAITING, CLAIMED, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            // VCPU_IN_USE is still 1: the monitor never retired the vCPU.
+            SLOTS.insert(v);
+            super::fork_gate::thread_starts(v);
+            return Some(Claimed { vcpu: v, block, waiting_tid: Some(tid) });
+        }
+    }
+    None
+}
+
+/// Claim a free slot. None when every slot belongs to a live thread (or RAM ran out). A
+/// slot whose ended thread's vCPU waits in the guest comes first; a slot whose thread has
+/// exited but whose vCPU the monitor has not retired yet (that takes microseconds) is
+/// waited for rather than refused.
+fn claim_slot(in_guest: bool) -> Option<Claimed> {
     let _guard = SPAWN_LOCK.lock();
+    if let Some(c) = in_guest.then(claim_waiting).flatten() {
+        return Some(c);
+    }
     loop {
         let mut retiring = false;
         for v in 1..MAX_VCPUS as u32 {
@@ -110,7 +179,7 @@ fn claim_slot() -> Option<(u32, u64)> {
             SLOTS.insert(v);
             in_use_word(block).store(1, Ordering::SeqCst);
             super::fork_gate::thread_starts(v);
-            return Some((v, block));
+            return Some(Claimed { vcpu: v, block, waiting_tid: None });
         }
         if !retiring {
             return None;
@@ -211,9 +280,11 @@ pub fn wake_for_signal(t: &Thread) {
     crate::hypercall::call_ret(&Request::Control(ControlRequest::KickVcpus { vcpus: VcpuSet::only(vcpu) }));
 }
 
-/// Start a thread of the running process; returns its tid.
-pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
-    let (vcpu, block) = claim_slot().ok_or(-(errno::EAGAIN as i64))?;
+/// Start a thread of the running process; returns its tid. `may_hand_off`: it may start
+/// on an ended thread's vCPU waiting in the guest (the monitor need not see it start).
+pub fn spawn(start: ThreadStart, clear_child_tid: u64, may_hand_off: bool) -> Result<i32, i64> {
+    let in_guest = hand_off_allowed(!may_hand_off);
+    let Claimed { vcpu, block, waiting_tid } = claim_slot(in_guest).ok_or(-(errno::EAGAIN as i64))?;
     let thread = thread_for_slot(vcpu, clear_child_tid);
     let cr3 = {
         // Page-table writers hold the address-space lock: no top-level entry is added
@@ -223,13 +294,13 @@ pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
     };
     crate::mm::tlb::add_vcpu(vcpu, block);
     process().threads.fetch_add(1, Ordering::SeqCst);
-    let ret = crate::hypercall::call_ret(&Request::Vcpu(VcpuRequest::StartThread {
-        vcpu,
-        block,
-        cr3,
-        entry: thread_entry as *const () as u64,
-        arg: core::ptr::from_ref(thread) as u64,
-    }));
+    // A vCPU waiting in the guest is on its way to `thread_main` already: nothing to ask.
+    let ret = if let Some(tid) = waiting_tid {
+        crate::stats::note_thread_handed_off();
+        i64::from(tid)
+    } else {
+        start_on_host(vcpu, block, cr3, thread)
+    };
     if ret < 0 {
         super::fork_gate::thread_gone(vcpu);
         process().threads.fetch_sub(1, Ordering::SeqCst);
@@ -253,6 +324,18 @@ pub fn spawn(start: ThreadStart, clear_child_tid: u64) -> Result<i32, i64> {
     }
     *thread.start.lock() = Some(start);
     Ok(ret as i32)
+}
+
+/// Ask the monitor for a host thread that runs vCPU `vcpu` from `thread_entry`: the new
+/// thread's id, or -errno.
+fn start_on_host(vcpu: u32, block: u64, cr3: u64, thread: &Thread) -> i64 {
+    crate::hypercall::call_ret(&Request::Vcpu(VcpuRequest::StartThread {
+        vcpu,
+        block,
+        cr3,
+        entry: thread_entry as *const () as u64,
+        arg: core::ptr::from_ref(thread) as u64,
+    }))
 }
 
 core::arch::global_asm!(
@@ -302,22 +385,24 @@ extern "C" fn thread_main(thread: *const Thread) -> ! {
 
 /// exit(2) of the calling thread. The last thread's exit ends the process with `status`;
 /// otherwise `ends_alone` is told (--strace's line for a thread's end) and the thread ends.
-pub fn exit_thread(status: i32, ends_alone: fn(i32)) -> ! {
+/// `watched`: the monitor must see every thread start and end (no wait in the guest).
+pub fn exit_thread(status: i32, ends_alone: fn(i32), watched: bool) -> ! {
     if process().threads.fetch_sub(1, Ordering::SeqCst) == 1 {
         super::exit::terminate(ExitHow::Status(status & 0xff));
     }
     ends_alone(status);
-    end_thread()
+    end_thread(hand_off_allowed(watched))
 }
 
 /// Another thread execs (task/fork_gate.rs): the calling thread ends, at a safe point, as
 /// if it had exited (it is never the last: the exec'ing thread lives on).
 pub fn exit_for_exec() -> ! {
     process().threads.fetch_sub(1, Ordering::SeqCst);
-    end_thread()
+    end_thread(false)
 }
 
-fn end_thread() -> ! {
+/// `may_wait`: the vCPU may wait in the guest for the next thread (`wait_for_next_thread`).
+fn end_thread(may_wait: bool) -> ! {
     let t = super::current();
     let vcpu = t.vcpu.load(Ordering::Relaxed);
     // Gone at once from /proc/self/task and from the threads signals are given to, as the
@@ -329,10 +414,60 @@ fn end_thread() -> ! {
     release_thread_words(t);
     crate::mm::tlb::remove_vcpu(vcpu);
     crate::mm::vcpu_roots::forget(vcpu);
-    // Nothing more of this thread runs in the guest: a fork need not wait for it.
-    super::fork_gate::thread_gone(vcpu);
+    if may_wait && vcpu != main_slot() {
+        wait_for_next_thread(t, vcpu);
+    } else {
+        // Nothing more of this thread runs in the guest: a fork need not wait for it.
+        super::fork_gate::thread_gone(vcpu);
+    }
     crate::hypercall::call(&Request::Vcpu(VcpuRequest::ThreadExit));
     platform::halt_forever()
+}
+
+/// The ended thread's vCPU waits in the guest, for at most `WAIT_FOR_NEXT_NS`, for a
+/// creator to give its slot to a new thread (`claim_waiting`), and then starts that thread
+/// here. Returns when nobody came, or when told to leave (exec, a fork's child).
+fn wait_for_next_thread(t: &'static Thread, vcpu: u32) {
+    let word = &HANDOFF[vcpu as usize];
+    {
+        // With the claimers' lock: a creator takes the slot only once the fork gate counts
+        // the ended thread gone (the new one is counted when claimed), and an exec or a
+        // fork's child that finds the vCPU gone finds it waiting too (`only_the_caller_left`).
+        let _guard = SPAWN_LOCK.lock();
+        word.store(WAITING, Ordering::SeqCst);
+        super::fork_gate::thread_gone(vcpu);
+    }
+    let until = crate::time::monotonic_ns().saturating_add(WAIT_FOR_NEXT_NS);
+    while word.load(Ordering::Acquire) == WAITING && crate::time::monotonic_ns() < until {
+        core::hint::spin_loop();
+    }
+    if word.compare_exchange(WAITING, NOT_WAITING, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+        return;
+    }
+    // Claimed, or told to leave; no one else writes the word until it is WAITING again.
+    if word.swap(NOT_WAITING, Ordering::SeqCst) == CLAIMED {
+        start_here(t)
+    }
+}
+
+/// Start the slot's new thread on this vCPU as the monitor starts one: `thread_main` with
+/// the slot's `Thread`, on an empty kernel stack (the ended thread's frames are dropped).
+fn start_here(thread: &'static Thread) -> ! {
+    const TOP: u64 = PERCPU_WINDOW_VA + vcpu_block::KSTACK_TOP;
+    // SAFETY: the ended thread never returns to anything on this vCPU's kernel stack, so
+    // it may start again from its top; `thread_main` gets what `thread_entry` gives it.
+    unsafe {
+        core::arch::asm!(
+            "mov rsp, {top}",
+            "xor ebp, ebp",
+            "call {main}",
+            "ud2",
+            top = in(reg) TOP,
+            main = sym thread_main,
+            in("rdi") core::ptr::from_ref(thread),
+            options(noreturn)
+        )
+    }
 }
 
 /// What a dying thread owes the others: its robust futexes marked as its owner's death,
@@ -367,6 +502,13 @@ pub fn exec_takes_over() {
 /// now runs as the process's first thread would.
 pub fn only_the_caller_left() {
     let me = percpu::cpu_index();
+    // vCPUs waiting in the guest for a new thread leave (in a fork's child, they do not
+    // exist: their slots must not be given to them).
+    for (v, word) in HANDOFF.iter().enumerate() {
+        if v as u32 != me {
+            let _ = word.compare_exchange(WAITING, LEAVE, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
     SLOTS.set_only(me);
     MAIN_SLOT.store(me, Ordering::Relaxed);
     process().threads.store(1, Ordering::SeqCst);
