@@ -205,7 +205,7 @@ fn strict(nr: u64) -> Option<i64> {
         return None;
     }
     if threads::count() > 1 {
-        threads::exit_thread(SIGKILL, super::trace::thread_exited);
+        threads::exit_thread(SIGKILL, super::trace::thread_exited, super::process::monitor_sees_threads());
     }
     crate::task::exit::terminate(abi_shared::hypercall::ExitHow::Signal(SIGKILL));
 }
@@ -225,7 +225,7 @@ fn filtered(nr: u64, frame: &mut TrapFrame) -> Option<i64> {
         }
         action => {
             if action == RET_KILL_THREAD && threads::count() > 1 {
-                threads::exit_thread(SIGSYS, super::trace::thread_exited);
+                threads::exit_thread(SIGSYS, super::trace::thread_exited, super::process::monitor_sees_threads());
             }
             // The process dies of SIGSYS, with a core dump where the limit allows one,
             // whatever the program made of SIGSYS.
