@@ -419,6 +419,42 @@ pub fn getdents64(c: &mut Ctx<'_>) -> i64 {
     call_ret(&Request::Fs(FsRequest::Getdents64 { fd: c.int(0), buf: SegList::Borrowed(&segs) }))
 }
 
+/// getdents, the call glibc before 2.30 made for readdir (old static programs still do):
+/// getdents64's records rewritten in place into `struct linux_dirent`'s layout, which
+/// takes exactly as many bytes per entry (the name one byte earlier, d_type in the last
+/// byte of the record).
+pub fn getdents(c: &mut Ctx<'_>) -> i64 {
+    let n = getdents64(c);
+    if n > 0 {
+        tryret!(old_dirents_in_place(c.arg(1), n as u64));
+    }
+    n
+}
+
+/// Rewrite the `len` bytes of getdents64 records at `buf` as `struct linux_dirent`s.
+fn old_dirents_in_place(buf: u64, len: u64) -> Result<(), i64> {
+    // d_ino, d_off, d_reclen, d_type, then the name (linux_dirent64).
+    const NAME64: usize = 19;
+    let mut off = 0u64;
+    while off < len {
+        let mut rec = [0u8; 512];
+        uaccess::copy_from_user(buf + off, &mut rec[..NAME64])?;
+        let reclen = usize::from(u16::from_le_bytes([rec[16], rec[17]]));
+        if !(NAME64 + 1..=rec.len()).contains(&reclen) || off + reclen as u64 > len {
+            return Err(EFAULT);
+        }
+        uaccess::copy_from_user(buf + off + NAME64 as u64, &mut rec[NAME64..reclen])?;
+        let d_type = rec[18];
+        let name_len = rec[NAME64..reclen].iter().position(|&b| b == 0).unwrap_or(reclen - NAME64);
+        rec.copy_within(NAME64..NAME64 + name_len, NAME64 - 1);
+        rec[NAME64 - 1 + name_len] = 0;
+        rec[reclen - 1] = d_type;
+        uaccess::copy_to_user(buf + off, &rec[..reclen])?;
+        off += reclen as u64;
+    }
+    Ok(())
+}
+
 /// Where a call that makes or removes a name goes: itself, or what a /proc link in the
 /// path leads to; an Err is the answer for a name in /proc itself.
 fn entry_target(dirfd: i32, p: Vec<u8>, what: procfs::NameOp) -> Result<(i32, Vec<u8>), i64> {

@@ -128,6 +128,7 @@ syscall_table! {
     75  fdatasync         Host  fs::fdatasync         [Fd];
     76  truncate          Host  fs::truncate          [Str, D];
     77  ftruncate         Host  fs::ftruncate         [Fd, D];
+    78  getdents          Host  fs::getdents          [Fd, Ptr, D];
     79  getcwd            Host  fs::getcwd            [RStr, D];
     80  chdir             Host  fs::chdir             [Str];
     81  fchdir            Host  fs::fchdir            [Fd];
