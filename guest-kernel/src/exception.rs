@@ -48,6 +48,9 @@ fn handle_exception(frame: &mut TrapFrame) -> ReturnPath {
 
 fn user_page_fault(frame: &mut TrapFrame) {
     let addr = platform::fault_address();
+    if emulate_vsyscall(frame, addr) {
+        return;
+    }
     match crate::mm::fault::user_page_fault(frame.error, addr) {
         FaultOutcome::Resolved => {}
         FaultOutcome::Signal { signo, code } => {
@@ -64,6 +67,64 @@ fn user_page_fault(frame: &mut TrapFrame) {
         }
         FaultOutcome::OutOfMemory => out_of_memory(),
     }
+}
+
+/// The legacy vsyscall page: programs built against old C libraries (static glibc before
+/// 2.14 or so, old Go) call gettimeofday, time and getcpu at fixed addresses in the top
+/// page of the address space. As with Linux's default (`vsyscall=xonly`) nothing is
+/// mapped there: the call faults, and the kernel makes the call and returns to its caller,
+/// as Linux's emulate_vsyscall does. False when this fault is not such a call (or cannot
+/// be completed: a pointer the program cannot write, a stack it cannot read), which is
+/// then a SIGSEGV. seccomp filters do not see these calls.
+fn emulate_vsyscall(frame: &mut TrapFrame, addr: u64) -> bool {
+    const VSYSCALL_PAGE: u64 = 0xffff_ffff_ff60_0000;
+    const PF_INSTRUCTION_FETCH: u64 = 1 << 4;
+    if addr & !0xfff != VSYSCALL_PAGE || frame.error & PF_INSTRUCTION_FETCH == 0 || frame.rip != addr {
+        return false;
+    }
+    let ret = match addr & 0xfff {
+        0x000 => vsyscall_gettimeofday(frame.rdi, frame.rsi),
+        0x400 => vsyscall_time(frame.rdi),
+        0x800 => vsyscall_getcpu(frame.rdi, frame.rsi),
+        _ => None,
+    };
+    let (Some(ret), Ok(back)) = (ret, crate::mm::uaccess::read_u64(frame.rsp)) else { return false };
+    frame.rax = ret as u64;
+    frame.rip = back;
+    frame.rsp += 8;
+    true
+}
+
+fn vsyscall_gettimeofday(tv: u64, tz: u64) -> Option<i64> {
+    let ns = crate::time::realtime_ns();
+    let timeval = [ns / 1_000_000_000, (ns % 1_000_000_000) / 1000];
+    let bytes: [u8; 16] = bytemuck::cast(timeval.map(u64::to_le_bytes));
+    if tv != 0 {
+        crate::mm::uaccess::copy_to_user(tv, &bytes).ok()?;
+    }
+    if tz != 0 {
+        crate::mm::uaccess::copy_to_user(tz, &[0u8; 8]).ok()?;
+    }
+    Some(0)
+}
+
+fn vsyscall_time(t: u64) -> Option<i64> {
+    let secs = (crate::time::realtime_ns() / 1_000_000_000) as i64;
+    if t != 0 {
+        crate::mm::uaccess::copy_to_user(t, &secs.to_le_bytes()).ok()?;
+    }
+    Some(secs)
+}
+
+/// The CPU as getcpu(2) answers it here: the vCPU index folded into the CPU count.
+fn vsyscall_getcpu(cpu: u64, node: u64) -> Option<i64> {
+    let n = crate::percpu::cpu_index() % crate::task::cpu_count().max(1);
+    for (ptr, value) in [(cpu, n), (node, 0)] {
+        if ptr != 0 {
+            crate::mm::uaccess::copy_to_user(ptr, &value.to_le_bytes()).ok()?;
+        }
+    }
+    Some(0)
 }
 
 /// Guest RAM ran out under a page fault: the process dies by SIGKILL, as Linux's OOM

@@ -208,6 +208,20 @@ fn maps(t: &mut Text) {
         };
         render::maps_line(t, &line);
     }
+    // Linux's last line: the legacy vsyscall page, execute-only (exception.rs emulates it).
+    let vsyscall = MapsLine {
+        start: 0xffff_ffff_ff60_0000,
+        end: 0xffff_ffff_ff60_1000,
+        read: false,
+        write: false,
+        exec: true,
+        shared: false,
+        offset: 0,
+        dev: (0, 0),
+        inode: 0,
+        name: Some(b"[vsyscall]"),
+    };
+    render::maps_line(t, &vsyscall);
 }
 
 /// Bytes of `[start, end)` backed by a frame.
