@@ -361,11 +361,12 @@ int main(void) {
 }
 "#;
 
-/// gdb's `thread apply all bt`: each thread's functions, innermost first.
+/// gdb's `thread apply all bt`: each thread's functions, innermost first (a thread's
+/// header is "Thread 2 (Thread ...):", not "Thread 2 hit Breakpoint ...").
 fn thread_backtraces(said: &str) -> Vec<Vec<String>> {
     let mut threads: Vec<Vec<String>> = Vec::new();
     for line in said.lines() {
-        if line.starts_with("Thread ") {
+        if line.starts_with("Thread ") && line.ends_with("):") {
             threads.push(Vec::new());
         } else if let (Some(frame), Some(t)) = (line.strip_prefix('#'), threads.last_mut()) {
             // "#1  0x... in start_thread (arg=...) at ..." or "#0  spins_in_user_code (...".
@@ -851,4 +852,146 @@ fn gdb_software_watchpoints_stop_where_a_variable_changes() {
     assert!(has_line(&s.gdb, &["bump () at ", "/gdb_watch.c:3"]), "{ctx}");
     assert!(s.gdb.contains("exited with code 017"), "{ctx}");
     assert_eq!(s.status.code(), Some(15), "{ctx}");
+}
+
+/// gdb's `info threads` of a remote target: the lines naming a thread ("Thread 1.N").
+fn remote_thread_lines(said: &str) -> Vec<&str> {
+    said.lines()
+        .filter(|l| {
+            let l = l.trim_start_matches(['*', ' ']);
+            l.split_whitespace().next().is_some_and(|id| id.parse::<u32>().is_ok()) && l.contains("Thread 1.")
+        })
+        .collect()
+}
+
+const ALL_STOP: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+int ready, done;
+int fds[2];
+volatile unsigned long counter;
+volatile int stop_spinning;
+void *waits_on_condvar(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    while (!done)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    return arg;
+}
+void *reads_a_pipe(void *arg) {
+    char c;
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    if (read(fds[0], &c, 1) != 1)
+        return 0;
+    return arg;
+}
+void *spins_in_user_code(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    while (!stop_spinning)
+        counter++;
+    return arg;
+}
+void breaks_here(void) {}
+void *hits_a_breakpoint(void *arg) {
+    breaks_here();
+    return arg;
+}
+int main(void) {
+    void *(*run[3])(void *) = { waits_on_condvar, reads_a_pipe, spins_in_user_code };
+    pthread_t t[4];
+    if (pipe(fds))
+        return 1;
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], 0, run[i], 0);
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        int n = ready;
+        pthread_mutex_unlock(&lock);
+        if (n == 3 && counter)
+            break;
+        usleep(1000);
+    }
+    /* Time for the others to be well inside their calls. */
+    usleep(100000);
+    pthread_create(&t[3], 0, hits_a_breakpoint, 0);
+    pthread_join(t[3], 0);
+    stop_spinning = 1;
+    pthread_join(t[2], 0);
+    if (write(fds[1], "x", 1) != 1)
+        return 2;
+    pthread_join(t[1], 0);
+    pthread_mutex_lock(&lock);
+    done = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    pthread_join(t[0], 0);
+    printf("counted %s\n", counter ? "yes" : "no");
+    return 7;
+}
+"#;
+
+/// gdb's all-stop: when one thread stops at a breakpoint, every other thread is stopped
+/// too before gdb hears of it: one spinning in user code (its counter does not move while
+/// gdb waits), one waiting on a condition variable (a futex in the guest), one blocked in
+/// a read of a pipe (a host call) and the main thread in pthread_join. gdb lists the five
+/// and unwinds each into its own function, and `continue` lets the program end normally
+/// (the blocked calls go on as if never interrupted).
+#[test]
+fn gdb_stops_every_thread_at_a_breakpoint() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_all_stop", ALL_STOP, &["-pthread"]);
+    let s = debug(
+        &exe,
+        &[
+            "set debuginfod enabled off",
+            "break breaks_here",
+            "continue",
+            "p counter",
+            "shell sleep 0.3",
+            "p counter",
+            "info threads",
+            "thread apply all bt",
+            "echo --- steps ---\\n",
+            "stepi",
+            "stepi",
+            "stepi",
+            "info threads",
+            "continue",
+        ],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(has_line(&s.gdb, &["hit Breakpoint 1, breaks_here () at ", "/gdb_all_stop.c:"]), "{ctx}");
+    let (at_break, after_steps) = s.gdb.split_once("--- steps ---").unwrap_or_else(|| panic!("{ctx}"));
+    let value = |n: u32| {
+        s.gdb.lines().find_map(|l| l.strip_prefix(&format!("${n} = ")).and_then(|v| v.trim().parse::<u64>().ok()))
+    };
+    let (first, second) = (value(1), value(2));
+    assert!(first.is_some_and(|v| v > 0), "the spinner has counted: {ctx}");
+    assert_eq!(first, second, "the spinner is stopped while gdb looks: {ctx}");
+    let threads = remote_thread_lines(at_break);
+    assert_eq!(threads.len(), 5, "five threads: {ctx}");
+    assert!(threads.iter().any(|l| l.starts_with('*') && l.contains("breaks_here")), "{ctx}");
+    // A single step lets the others run meanwhile (gdb's default), and its stop stops
+    // them all again: every thread is still there, stopped.
+    assert_eq!(remote_thread_lines(after_steps).len(), 5, "five threads after the steps: {ctx}");
+    let got = thread_backtraces(at_break);
+    assert_eq!(got.len(), 5, "{ctx}");
+    for func in ["breaks_here", "waits_on_condvar", "reads_a_pipe", "spins_in_user_code", "main"] {
+        let found = got.iter().filter(|t| t.iter().any(|f| f == func)).count();
+        assert_eq!(found, 1, "one thread in {func}: {ctx}");
+    }
+    let spinner = got.iter().find(|t| t.iter().any(|f| f == "spins_in_user_code"));
+    assert_eq!(spinner.and_then(|t| t.first()).map(String::as_str), Some("spins_in_user_code"), "{ctx}");
+    assert!(s.gdb.contains("exited with code 07"), "{ctx}");
+    assert_eq!(s.stdout, "counted yes\n", "{ctx}");
+    assert_eq!(s.status.code(), Some(7), "{ctx}");
 }
