@@ -50,14 +50,15 @@ struct Session {
 /// Start `linuxrun --gdb 0 PROGRAM`, read the port it listens on, run gdb in batch mode
 /// with `commands` against it, and wait for both.
 fn debug(program: &Path, commands: &[&str]) -> Session {
-    let mut child = Command::new(linuxrun())
-        .args(["--gdb", "0"])
-        .arg(program)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("linuxrun starts");
+    let mut cmd = Command::new(linuxrun());
+    cmd.args(["--gdb", "0"]).arg(program);
+    debug_with(cmd, program, commands)
+}
+
+/// `debug` with linuxrun started by `cmd` (in a directory of its own, with limits).
+fn debug_with(mut cmd: Command, program: &Path, commands: &[&str]) -> Session {
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("linuxrun starts");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
@@ -994,4 +995,190 @@ fn gdb_stops_every_thread_at_a_breakpoint() {
     assert!(s.gdb.contains("exited with code 07"), "{ctx}");
     assert_eq!(s.stdout, "counted yes\n", "{ctx}");
     assert_eq!(s.status.code(), Some(7), "{ctx}");
+}
+
+const THREADS_RUN_ON: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+int fds[2];
+volatile unsigned long counter;
+void *waits_on_condvar(void *arg) {
+    pthread_mutex_lock(&lock);
+    for (;;)
+        pthread_cond_wait(&never, &lock);
+    return arg;
+}
+void *reads_a_pipe(void *arg) {
+    char c;
+    if (read(fds[0], &c, 1) != 1)
+        return 0;
+    return arg;
+}
+void *spins_in_user_code(void *arg) {
+    for (;;)
+        counter++;
+    return arg;
+}
+int main(void) {
+    void *(*run[3])(void *) = { waits_on_condvar, reads_a_pipe, spins_in_user_code };
+    pthread_t t;
+    if (pipe(fds))
+        return 1;
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t, 0, run[i], 0);
+    while (!counter)
+        usleep(1000);
+    puts("running");
+    fflush(stdout);
+    pthread_join(t, 0);
+    return 0;
+}
+"#;
+
+/// Ctrl-C in gdb stops a threaded program as a whole (all-stop): gdb reports the SIGINT,
+/// the spinning thread's counter stays put while gdb looks, and every thread is listed.
+#[test]
+fn gdb_ctrl_c_stops_every_thread() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_threads_run_on", THREADS_RUN_ON, &["-pthread"]);
+    let mut child = Command::new(linuxrun())
+        .args(["--gdb", "0"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let port: u16 = first.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    let gdb = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", "set remotetimeout 60", "-ex"])
+        .arg(format!("target remote 127.0.0.1:{port}"))
+        .args(["-ex", "continue", "-ex", "p counter", "-ex", "shell sleep 0.3", "-ex", "p counter"])
+        .args(["-ex", "info threads", "-ex", "kill"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = String::new();
+    stdout.read_line(&mut running).unwrap();
+    assert_eq!(running, "running\n");
+    // SAFETY: kill(2) of the gdb process this test started.
+    unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) };
+    let out = gdb.wait_with_output().unwrap();
+    let said = text(&out.stdout) + &text(&out.stderr);
+    let _ = child.wait();
+    assert!(said.contains("received signal SIGINT"), "{said}");
+    let value = |n: u32| said.lines().find_map(|l| l.strip_prefix(&format!("${n} = "))?.trim().parse::<u64>().ok());
+    assert!(value(1).is_some_and(|v| v > 0), "{said}");
+    assert_eq!(value(1), value(2), "the spinner is stopped while gdb looks: {said}");
+    assert_eq!(remote_thread_lines(&said).len(), 4, "four threads: {said}");
+}
+
+const HELD_AT_A_CRASH: &str = r#"#include <pthread.h>
+#include <unistd.h>
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+int ready;
+int fds[2];
+volatile unsigned long counter;
+volatile int crash;
+int *volatile target;
+void *waits_on_condvar(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    for (;;)
+        pthread_cond_wait(&never, &lock);
+    return arg;
+}
+void *reads_a_pipe(void *arg) {
+    char c;
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    if (read(fds[0], &c, 1) != 1)
+        return 0;
+    return arg;
+}
+void tick(void) {
+    counter++;
+    if (crash)
+        *target = 1;
+}
+void *spins_in_user_code(void *arg) {
+    for (;;)
+        tick();
+    return arg;
+}
+int main(void) {
+    pthread_t t;
+    if (pipe(fds))
+        return 1;
+    pthread_create(&t, 0, waits_on_condvar, 0);
+    pthread_create(&t, 0, reads_a_pipe, 0);
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        int n = ready;
+        pthread_mutex_unlock(&lock);
+        if (n == 2)
+            break;
+        usleep(1000);
+    }
+    usleep(100000);
+    pthread_create(&t, 0, spins_in_user_code, 0);
+    pthread_join(t, 0);
+    return 0;
+}
+"#;
+
+/// A thread gdb lets run alone (scheduler locking) dies of SIGSEGV and dumps core while
+/// the others are held for gdb: they are not waited for (they are in the monitor, out of
+/// a kick's reach), and the core still holds all four, with the registers each left when
+/// it stopped.
+#[test]
+fn a_crash_while_gdb_holds_the_other_threads_keeps_them_in_the_core() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_held_core", HELD_AT_A_CRASH, &["-pthread"]);
+    let dir = exe.with_extension("dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "ulimit -c unlimited; exec \"$0\" --gdb 0 \"$1\"", linuxrun()]).arg(&exe);
+    cmd.current_dir(&dir);
+    let s = debug_with(
+        cmd,
+        &exe,
+        &["break tick", "continue", "set scheduler-locking on", "set var crash = 1", "delete", "continue", "continue"],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(s.gdb.contains("received signal SIGSEGV"), "{ctx}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(s.status.signal(), Some(libc::SIGSEGV), "{ctx}");
+    let core = core_file(&dir).unwrap_or_else(|| panic!("no core file in {}: {ctx}", dir.display()));
+    let out = Command::new("gdb")
+        .args(["-nx", "-batch", "-iex", "set debuginfod enabled off"])
+        .args(["-ex", "info threads", "-ex", "thread apply all bt"])
+        .arg(&exe)
+        .arg(&core)
+        .output()
+        .unwrap();
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert_eq!(thread_lines(&said).len(), 4, "four threads: {said}");
+    let got = thread_backtraces(&said);
+    for func in ["tick", "waits_on_condvar", "reads_a_pipe", "main"] {
+        let found = got.iter().filter(|t| t.iter().any(|f| f == func)).count();
+        assert_eq!(found, 1, "one thread in {func}: {said}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
