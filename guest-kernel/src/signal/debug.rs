@@ -532,7 +532,11 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
     if !all_stop() {
         return stop_alone(frame, event, regs);
     }
-    crate::task::fork_gate::stop_others_for_debugger();
+    if !crate::task::fork_gate::stop_others_for_debugger(event == DebugEvent::Breakpoint) {
+        // Another thread stopped first and this one was held with it: the `int3` runs
+        // again (rip is on it) and stops then, if gdb still has the breakpoint.
+        return 0;
+    }
     let signal = stop_alone(frame, event, regs);
     let together =
         RESUMED_TOGETHER[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].swap(0, Ordering::Relaxed);

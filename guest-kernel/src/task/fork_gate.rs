@@ -104,6 +104,8 @@ static DEBUG_HALT: Once<DebugHalt> = Once::new();
 /// `DEBUG_HALT`'s type: it calls its argument once held, and returns the resume's
 /// `together`.
 pub type DebugHalt = fn(&dyn Fn()) -> u32;
+/// Per vCPU: how many quiet stops for the debugger its thread has made.
+static HALTS: [AtomicU32; MAX_VCPUS as usize] = [const { AtomicU32::new(0) }; MAX_VCPUS as usize];
 /// Counts the threads that have left a stop for the debugger, as the monitor counts the
 /// resumes it hands out (`DebugCommand::Resume`'s `together`).
 static LEFT_STOPS: AtomicU32 = AtomicU32::new(0);
@@ -178,6 +180,7 @@ fn park() {
 /// gate, which is open by then unless another thread stops for the debugger.
 #[cold]
 fn halt_for_debugger(me: &AtomicU8) {
+    HALTS[percpu::cpu_index() as usize].fetch_add(1, Ordering::Relaxed);
     let round = DEBUG_ROUND.load(Ordering::SeqCst);
     let together = match DEBUG_HALT.get() {
         Some(halt) => halt(&|| now_held(me)),
@@ -271,13 +274,24 @@ pub fn set_debug_halt(halt: DebugHalt) {
 /// call, as for a fork) and return once none runs: all are held in the monitor, or did
 /// not come within `GIVE_UP_NS` (said so). The gate is open again on return; the caller
 /// is held (no later stop waits for it) until `debugger_resumed`.
-pub fn stop_others_for_debugger() {
-    take_forking();
+///
+/// With `give_way`, a caller that another thread's stop held meanwhile (two stopped at
+/// once) stops nothing and returns false: its stop was seen as a quiet one, and it is
+/// to be made again if still due (a breakpoint is hit again when the thread runs on,
+/// unless gdb removed it meanwhile, as Linux's gdb backs a thread up over an `int3` it
+/// has not reported).
+pub fn stop_others_for_debugger(give_way: bool) -> bool {
     let me = percpu::cpu_index();
+    let halts = HALTS[me as usize].load(Ordering::Relaxed);
+    take_forking();
+    if give_way && HALTS[me as usize].load(Ordering::Relaxed) != halts {
+        release_forking();
+        return false;
+    }
     if super::threads::count() <= 1 && others_alive().is_empty() {
         now_held(&STATE[me as usize]);
         FORKING.store(0, Ordering::SeqCst);
-        return;
+        return true;
     }
     FORKER.store(me, Ordering::SeqCst);
     DEBUG_ROUND.fetch_add(1, Ordering::SeqCst);
@@ -312,6 +326,7 @@ pub fn stop_others_for_debugger() {
     // that they go their way when gdb resumes them (and the ones that did not come, too).
     let_others_run();
     release_forking();
+    true
 }
 
 /// The debugger resumed the caller (after `stop_others_for_debugger`; `together`: its
