@@ -1182,3 +1182,47 @@ fn a_crash_while_gdb_holds_the_other_threads_keeps_them_in_the_core() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+const MEET_AT_A_BREAKPOINT: &str = r#"#include <pthread.h>
+#include <stdio.h>
+pthread_barrier_t go;
+volatile int hits;
+void breaks_here(void) { __sync_fetch_and_add(&hits, 1); }
+void *worker(void *arg) {
+    for (int i = 0; i < 3; i++) {
+        pthread_barrier_wait(&go);
+        breaks_here();
+    }
+    return arg;
+}
+int main(void) {
+    pthread_t t[3];
+    pthread_barrier_init(&go, 0, 3);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], 0, worker, 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], 0);
+    printf("hits %d\n", hits);
+    return 5;
+}
+"#;
+
+/// Three threads meet one breakpoint together, three times: each of the nine hits is
+/// reported once (a thread held by another's stop on its way to report runs its `int3`
+/// again), with no stray SIGTRAP, and the program ends normally.
+#[test]
+fn gdb_reports_each_hit_when_threads_meet_a_breakpoint_at_once() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_meet", MEET_AT_A_BREAKPOINT, &["-pthread"]);
+    let mut commands = vec!["break breaks_here"];
+    commands.extend(["continue"; 10]);
+    let s = debug(&exe, &commands);
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    let hits = s.gdb.lines().filter(|l| l.contains("hit Breakpoint 1, breaks_here ()")).count();
+    assert_eq!(hits, 9, "{ctx}");
+    assert!(!s.gdb.contains("SIGTRAP"), "{ctx}");
+    assert!(s.gdb.contains("exited with code 05"), "{ctx}");
+    assert_eq!(s.stdout, "hits 9\n", "{ctx}");
+}
