@@ -74,6 +74,11 @@ pub enum DebugEvent {
     /// A vfork parent's wait for `child` ended (PTRACE_O_TRACEVFORKDONE):
     /// PTRACE_EVENT_VFORK_DONE.
     VforkDone { child: i32 },
+    /// `--gdb`'s all-stop: another thread stopped for the debugger, and this one stopped
+    /// with it, for no reason of its own (not reported to gdb, only listed). The monitor
+    /// answers `Response::Ret(1)` once it holds the thread; the thread then asks for its
+    /// first command with an empty `DebugReply`.
+    Halted,
 }
 
 /// What the debugger wants of a stopped thread.
@@ -116,11 +121,15 @@ pub enum DebugCommand {
     ReadSiginfo,
     /// Run again: single-step if `step`; deliver `signal` (Linux number, 0 for none) as
     /// the program's own, as a ptrace tracer's PTRACE_CONT does; with `syscall`, stop at
-    /// the next syscall entry or exit (PTRACE_SYSCALL).
+    /// the next syscall entry or exit (PTRACE_SYSCALL). `together` (`--gdb`'s all-stop;
+    /// 0 for a tracer's resume) counts the threads the session has resumed so far, this
+    /// one and those resumed with it included: the thread waits until that many have left
+    /// their stops, so that none of them still looks stopped to a thread that stops next.
     Resume {
         step: bool,
         signal: i32,
         syscall: bool,
+        together: u32,
     },
     /// PTRACE_SETSIGINFO: the siginfo (128 bytes) the signal of this signal-delivery-stop
     /// is delivered with, if the tracer lets it through.

@@ -18,7 +18,14 @@ use crate::signal::{self, SigInfo};
 #[no_mangle]
 pub extern "C" fn exception_from_user(frame: &mut TrapFrame) -> ReturnPath {
     crate::mm::tlb::entered_kernel();
-    crate::task::fork_gate::checkpoint();
+    // A debugger's trap meets the gate once it is known for one (its stop goes through the
+    // gate): a thread held here by another's stop would show gdb a pc past its `int3`, or
+    // lose its single step to a resume without one (its #DB would become a SIGTRAP).
+    // Otherwise it meets it at its next entry.
+    let debug_trap = matches!(frame.vector, VEC_BREAKPOINT | VEC_DEBUG) && signal::debug::active();
+    if !debug_trap {
+        crate::task::fork_gate::checkpoint();
+    }
     let path = handle_exception(frame);
     crate::mm::tlb::before_user();
     path

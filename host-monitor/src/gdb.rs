@@ -8,6 +8,11 @@
 //! kernel carries out with its own user-access routines. gdb's file reads (`info proc`,
 //! the shared libraries) are in files.rs, and `$_siginfo`, which the crate does not
 //! offer, in wire.rs. See docs/debugging.md.
+//!
+//! Stops are all-stop, as gdb expects of a Linux target by default: before a thread's stop
+//! reaches the monitor, the guest has stopped every other thread (fork_gate's
+//! `CLOSED_FOR_DEBUG`), each of which waits here quietly (`DebugEvent::Halted`: listed,
+//! never reported) until gdb resumes the program.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
@@ -55,6 +60,9 @@ struct Stopped {
     reply: Option<(bool, Vec<u8>)>,
     /// How it resumes when gdb says `resume` (step, Linux signal).
     action: Option<(bool, i32)>,
+    /// A command other than `Resume` was handed to it and its reply is due: a reply with
+    /// none outstanding (a quiet stop asking for its first command) is not one.
+    replying: bool,
 }
 
 #[derive(Default)]
@@ -68,6 +76,11 @@ struct State {
     detached: bool,
     /// The thread of the last stop reported.
     last: Option<i32>,
+    /// gdb's next resume runs only the threads it names (scheduler locking, and its step
+    /// over a breakpoint): the others stay stopped.
+    locked: bool,
+    /// How many thread resumes the session has handed out (`Resume`'s `together`).
+    resumed: u32,
 }
 
 /// The debugger side of the program's stops, shared by the serving threads and the
@@ -127,7 +140,9 @@ impl Session {
         let _ = (&self.wake_tx).write(&[1]);
     }
 
-    /// A thread stopped (serving thread): wait for the debugger's first command.
+    /// A thread stopped (serving thread): wait for the debugger's first command. A quiet
+    /// stop (`Halted`, all-stop) is listed at once, never reported, and answered
+    /// `Ret(1)`: the thread asks for its first command next, with an empty reply.
     pub fn stopped(&self, tid: i32, event: DebugEvent, regs: &[u8]) -> Response {
         if regs.len() != std::mem::size_of::<DebugRegs>() {
             return Response::Malformed(abi_shared::hypercall::MalformedReason::BadLength);
@@ -137,7 +152,13 @@ impl Session {
         if st.detached || st.ended.is_some() {
             return Response::Ret(0);
         }
-        st.threads.insert(tid, Stopped { event, regs, reported: false, command: None, reply: None, action: None });
+        let quiet = event == DebugEvent::Halted;
+        let stopped =
+            Stopped { event, regs, reported: quiet, command: None, reply: None, action: None, replying: false };
+        st.threads.insert(tid, stopped);
+        if quiet {
+            return Response::Ret(1);
+        }
         st.queue.push_back(tid);
         drop(st);
         self.wake();
@@ -148,7 +169,11 @@ impl Session {
     pub fn replied(&self, tid: i32, ok: bool, data: &[u8]) -> Response {
         let mut st = lock(&self.state);
         match st.threads.get_mut(&tid) {
-            Some(t) => t.reply = Some((ok, data.to_vec())),
+            Some(t) if t.replying => {
+                t.replying = false;
+                t.reply = Some((ok, data.to_vec()));
+            }
+            Some(_) => {}
             None => return Response::Ret(0),
         }
         drop(st);
@@ -159,7 +184,10 @@ impl Session {
     fn next_command(&self, tid: i32) -> Response {
         let mut st = lock(&self.state);
         loop {
-            if st.detached || st.ended.is_some() {
+            // A resume handed out goes through even if gdb left since: the threads resumed
+            // with this one wait for it (`Resume`'s `together`).
+            let resuming = st.threads.get(&tid).is_some_and(|t| matches!(t.command, Some(DebugCommand::Resume { .. })));
+            if !resuming && (st.detached || st.ended.is_some()) {
                 st.threads.remove(&tid);
                 return Response::Ret(0);
             }
@@ -167,6 +195,8 @@ impl Session {
             if let Some(cmd) = t.command.take() {
                 if matches!(cmd, DebugCommand::Resume { .. }) {
                     st.threads.remove(&tid);
+                } else {
+                    t.replying = true;
                 }
                 return Response::Debug(cmd);
             }
@@ -462,9 +492,11 @@ impl MultiThreadBase for Debugee {
         Ok(())
     }
 
+    /// Every stopped thread, which under all-stop is every thread of the program (one whose
+    /// own stop is not reported yet too: it is stopped, and it stays so until reported).
     fn list_active_threads(&mut self, report: &mut dyn FnMut(Tid)) -> Result<(), Self::Error> {
         let st = lock(&self.session.state);
-        for (&tid, _) in st.threads.iter().filter(|(_, t)| t.reported) {
+        for &tid in st.threads.keys() {
             report(gdb_tid(tid));
         }
         Ok(())
@@ -476,11 +508,23 @@ impl MultiThreadBase for Debugee {
 }
 
 impl MultiThreadResume for Debugee {
+    /// Resume the reported threads: each with its action, the others with none (continue)
+    /// unless gdb locked them (they stay stopped).
     fn resume(&mut self) -> Result<(), Self::Error> {
         let mut st = lock(&self.session.state);
-        for t in st.threads.values_mut().filter(|t| t.reported) {
-            let (step, signal) = t.action.take().unwrap_or((false, 0));
-            t.command = Some(DebugCommand::Resume { step, signal, syscall: false });
+        let locked = core::mem::take(&mut st.locked);
+        let going: Vec<(i32, bool, i32)> = st
+            .threads
+            .iter_mut()
+            .filter(|(_, t)| t.reported)
+            .filter_map(|(&tid, t)| t.action.take().or((!locked).then_some((false, 0))).map(|(s, g)| (tid, s, g)))
+            .collect();
+        let together = st.resumed.wrapping_add(going.len() as u32);
+        st.resumed = together;
+        for (tid, step, signal) in going {
+            if let Some(t) = st.threads.get_mut(&tid) {
+                t.command = Some(DebugCommand::Resume { step, signal, syscall: false, together });
+            }
         }
         drop(st);
         self.session.changed.notify_all();
@@ -488,7 +532,9 @@ impl MultiThreadResume for Debugee {
     }
 
     fn clear_resume_actions(&mut self) -> Result<(), Self::Error> {
-        for t in lock(&self.session.state).threads.values_mut() {
+        let mut st = lock(&self.session.state);
+        st.locked = false;
+        for t in st.threads.values_mut() {
             t.action = None;
         }
         Ok(())
@@ -520,9 +566,10 @@ impl MultiThreadSingleStep for Debugee {
 }
 
 impl MultiThreadSchedulerLocking for Debugee {
-    /// Threads that are not stopped run on regardless (see docs/debugging.md); those
-    /// stopped with no action of their own stay stopped only until the next resume.
+    /// The threads without an action of their own stay stopped at the next resume (gdb
+    /// steps a thread over a breakpoint so, and `set scheduler-locking on` asks for it).
     fn set_resume_action_scheduler_lock(&mut self) -> Result<(), Self::Error> {
+        lock(&self.session.state).locked = true;
         Ok(())
     }
 }
@@ -630,9 +677,8 @@ fn next_stop(session: &Session) -> Option<MultiThreadStopReason<u64>> {
             | DebugEvent::Exit(_)
             | DebugEvent::Fork { .. }
             | DebugEvent::Interrupt { .. }
-            | DebugEvent::VforkDone { .. } => {
-                MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP }
-            }
+            | DebugEvent::VforkDone { .. }
+            | DebugEvent::Halted => MultiThreadStopReason::SignalWithThread { tid: g, signal: Signal::SIGTRAP },
             DebugEvent::Signal(sig) => MultiThreadStopReason::SignalWithThread { tid: g, signal: gdb_signal(sig) },
         });
     }

@@ -494,7 +494,7 @@ impl Ptrace {
     pub fn detach(&self, pid: i32, signal: i32) -> Result<(), LinuxErrno> {
         // Options end with the tracing (PTRACE_O_EXITKILL must not fire later).
         self.command(pid, DebugCommand::SetPtraceOptions { options: 0 })?;
-        self.command(pid, DebugCommand::Resume { step: false, signal, syscall: false })?;
+        self.command(pid, DebugCommand::Resume { step: false, signal, syscall: false, together: 0 })?;
         lock(&self.tracees).remove(&pid);
         Ok(())
     }
@@ -871,7 +871,7 @@ fn take_messages(t: &mut Tracee) {
                 // syscall-exit-stop): resume it with that very signal. A seized tracee
                 // gets none.
                 let signal = if t.seized { 0 } else { SIGTRAP };
-                let resume = DebugCommand::Resume { step: false, signal, syscall: t.syscall_stops };
+                let resume = DebugCommand::Resume { step: false, signal, syscall: t.syscall_stops, together: 0 };
                 t.closed = !send(&t.conn, &PtraceMessage::Seen) || !send(&t.conn, &PtraceMessage::Command(resume));
             }
             Ok(Some(PtraceMessage::Stop { event, regs })) => {

@@ -50,14 +50,15 @@ struct Session {
 /// Start `linuxrun --gdb 0 PROGRAM`, read the port it listens on, run gdb in batch mode
 /// with `commands` against it, and wait for both.
 fn debug(program: &Path, commands: &[&str]) -> Session {
-    let mut child = Command::new(linuxrun())
-        .args(["--gdb", "0"])
-        .arg(program)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("linuxrun starts");
+    let mut cmd = Command::new(linuxrun());
+    cmd.args(["--gdb", "0"]).arg(program);
+    debug_with(cmd, program, commands)
+}
+
+/// `debug` with linuxrun started by `cmd` (in a directory of its own, with limits).
+fn debug_with(mut cmd: Command, program: &Path, commands: &[&str]) -> Session {
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("linuxrun starts");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
@@ -361,11 +362,12 @@ int main(void) {
 }
 "#;
 
-/// gdb's `thread apply all bt`: each thread's functions, innermost first.
+/// gdb's `thread apply all bt`: each thread's functions, innermost first (a thread's
+/// header is "Thread 2 (Thread ...):", not "Thread 2 hit Breakpoint ...").
 fn thread_backtraces(said: &str) -> Vec<Vec<String>> {
     let mut threads: Vec<Vec<String>> = Vec::new();
     for line in said.lines() {
-        if line.starts_with("Thread ") {
+        if line.starts_with("Thread ") && line.ends_with("):") {
             threads.push(Vec::new());
         } else if let (Some(frame), Some(t)) = (line.strip_prefix('#'), threads.last_mut()) {
             // "#1  0x... in start_thread (arg=...) at ..." or "#0  spins_in_user_code (...".
@@ -851,4 +853,376 @@ fn gdb_software_watchpoints_stop_where_a_variable_changes() {
     assert!(has_line(&s.gdb, &["bump () at ", "/gdb_watch.c:3"]), "{ctx}");
     assert!(s.gdb.contains("exited with code 017"), "{ctx}");
     assert_eq!(s.status.code(), Some(15), "{ctx}");
+}
+
+/// gdb's `info threads` of a remote target: the lines naming a thread ("Thread 1.N").
+fn remote_thread_lines(said: &str) -> Vec<&str> {
+    said.lines()
+        .filter(|l| {
+            let l = l.trim_start_matches(['*', ' ']);
+            l.split_whitespace().next().is_some_and(|id| id.parse::<u32>().is_ok()) && l.contains("Thread 1.")
+        })
+        .collect()
+}
+
+const ALL_STOP: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+int ready, done;
+int fds[2];
+volatile unsigned long counter;
+volatile int stop_spinning;
+void *waits_on_condvar(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    while (!done)
+        pthread_cond_wait(&cond, &lock);
+    pthread_mutex_unlock(&lock);
+    return arg;
+}
+void *reads_a_pipe(void *arg) {
+    char c;
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    if (read(fds[0], &c, 1) != 1)
+        return 0;
+    return arg;
+}
+void *spins_in_user_code(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    while (!stop_spinning)
+        counter++;
+    return arg;
+}
+void breaks_here(void) {}
+void *hits_a_breakpoint(void *arg) {
+    breaks_here();
+    return arg;
+}
+int main(void) {
+    void *(*run[3])(void *) = { waits_on_condvar, reads_a_pipe, spins_in_user_code };
+    pthread_t t[4];
+    if (pipe(fds))
+        return 1;
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], 0, run[i], 0);
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        int n = ready;
+        pthread_mutex_unlock(&lock);
+        if (n == 3 && counter)
+            break;
+        usleep(1000);
+    }
+    /* Time for the others to be well inside their calls. */
+    usleep(100000);
+    pthread_create(&t[3], 0, hits_a_breakpoint, 0);
+    pthread_join(t[3], 0);
+    stop_spinning = 1;
+    pthread_join(t[2], 0);
+    if (write(fds[1], "x", 1) != 1)
+        return 2;
+    pthread_join(t[1], 0);
+    pthread_mutex_lock(&lock);
+    done = 1;
+    pthread_cond_broadcast(&cond);
+    pthread_mutex_unlock(&lock);
+    pthread_join(t[0], 0);
+    printf("counted %s\n", counter ? "yes" : "no");
+    return 7;
+}
+"#;
+
+/// gdb's all-stop: when one thread stops at a breakpoint, every other thread is stopped
+/// too before gdb hears of it: one spinning in user code (its counter does not move while
+/// gdb waits), one waiting on a condition variable (a futex in the guest), one blocked in
+/// a read of a pipe (a host call) and the main thread in pthread_join. gdb lists the five
+/// and unwinds each into its own function, and `continue` lets the program end normally
+/// (the blocked calls go on as if never interrupted).
+#[test]
+fn gdb_stops_every_thread_at_a_breakpoint() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_all_stop", ALL_STOP, &["-pthread"]);
+    let s = debug(
+        &exe,
+        &[
+            "set debuginfod enabled off",
+            "break breaks_here",
+            "continue",
+            "p counter",
+            "shell sleep 0.3",
+            "p counter",
+            "info threads",
+            "thread apply all bt",
+            "echo --- steps ---\\n",
+            "stepi",
+            "stepi",
+            "stepi",
+            "info threads",
+            "continue",
+        ],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(has_line(&s.gdb, &["hit Breakpoint 1, breaks_here () at ", "/gdb_all_stop.c:"]), "{ctx}");
+    let (at_break, after_steps) = s.gdb.split_once("--- steps ---").unwrap_or_else(|| panic!("{ctx}"));
+    let value = |n: u32| {
+        s.gdb.lines().find_map(|l| l.strip_prefix(&format!("${n} = ")).and_then(|v| v.trim().parse::<u64>().ok()))
+    };
+    let (first, second) = (value(1), value(2));
+    assert!(first.is_some_and(|v| v > 0), "the spinner has counted: {ctx}");
+    assert_eq!(first, second, "the spinner is stopped while gdb looks: {ctx}");
+    let threads = remote_thread_lines(at_break);
+    assert_eq!(threads.len(), 5, "five threads: {ctx}");
+    assert!(threads.iter().any(|l| l.starts_with('*') && l.contains("breaks_here")), "{ctx}");
+    // A single step lets the others run meanwhile (gdb's default), and its stop stops
+    // them all again: every thread is still there, stopped.
+    assert_eq!(remote_thread_lines(after_steps).len(), 5, "five threads after the steps: {ctx}");
+    let got = thread_backtraces(at_break);
+    assert_eq!(got.len(), 5, "{ctx}");
+    for func in ["breaks_here", "waits_on_condvar", "reads_a_pipe", "spins_in_user_code", "main"] {
+        let found = got.iter().filter(|t| t.iter().any(|f| f == func)).count();
+        assert_eq!(found, 1, "one thread in {func}: {ctx}");
+    }
+    let spinner = got.iter().find(|t| t.iter().any(|f| f == "spins_in_user_code"));
+    assert_eq!(spinner.and_then(|t| t.first()).map(String::as_str), Some("spins_in_user_code"), "{ctx}");
+    assert!(s.gdb.contains("exited with code 07"), "{ctx}");
+    assert_eq!(s.stdout, "counted yes\n", "{ctx}");
+    assert_eq!(s.status.code(), Some(7), "{ctx}");
+}
+
+const THREADS_RUN_ON: &str = r#"#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+int fds[2];
+volatile unsigned long counter;
+void *waits_on_condvar(void *arg) {
+    pthread_mutex_lock(&lock);
+    for (;;)
+        pthread_cond_wait(&never, &lock);
+    return arg;
+}
+void *reads_a_pipe(void *arg) {
+    char c;
+    if (read(fds[0], &c, 1) != 1)
+        return 0;
+    return arg;
+}
+void *spins_in_user_code(void *arg) {
+    for (;;)
+        counter++;
+    return arg;
+}
+int main(void) {
+    void *(*run[3])(void *) = { waits_on_condvar, reads_a_pipe, spins_in_user_code };
+    pthread_t t;
+    if (pipe(fds))
+        return 1;
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t, 0, run[i], 0);
+    while (!counter)
+        usleep(1000);
+    puts("running");
+    fflush(stdout);
+    pthread_join(t, 0);
+    return 0;
+}
+"#;
+
+/// Ctrl-C in gdb stops a threaded program as a whole (all-stop): gdb reports the SIGINT,
+/// the spinning thread's counter stays put while gdb looks, and every thread is listed.
+#[test]
+fn gdb_ctrl_c_stops_every_thread() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_threads_run_on", THREADS_RUN_ON, &["-pthread"]);
+    let mut child = Command::new(linuxrun())
+        .args(["--gdb", "0"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    let port: u16 = first.split("127.0.0.1:").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    let gdb = Command::new("gdb")
+        .args(["-nx", "-batch", "-ex", "set remotetimeout 60", "-ex"])
+        .arg(format!("target remote 127.0.0.1:{port}"))
+        .args(["-ex", "continue", "-ex", "p counter", "-ex", "shell sleep 0.3", "-ex", "p counter"])
+        .args(["-ex", "info threads", "-ex", "kill"])
+        .arg(&exe)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut running = String::new();
+    stdout.read_line(&mut running).unwrap();
+    assert_eq!(running, "running\n");
+    // SAFETY: kill(2) of the gdb process this test started.
+    unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) };
+    let out = gdb.wait_with_output().unwrap();
+    let said = text(&out.stdout) + &text(&out.stderr);
+    let _ = child.wait();
+    assert!(said.contains("received signal SIGINT"), "{said}");
+    let value = |n: u32| said.lines().find_map(|l| l.strip_prefix(&format!("${n} = "))?.trim().parse::<u64>().ok());
+    assert!(value(1).is_some_and(|v| v > 0), "{said}");
+    assert_eq!(value(1), value(2), "the spinner is stopped while gdb looks: {said}");
+    assert_eq!(remote_thread_lines(&said).len(), 4, "four threads: {said}");
+}
+
+const HELD_AT_A_CRASH: &str = r#"#include <pthread.h>
+#include <unistd.h>
+pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_cond_t never = PTHREAD_COND_INITIALIZER;
+int ready;
+int fds[2];
+volatile unsigned long counter;
+volatile int crash;
+int *volatile target;
+void *waits_on_condvar(void *arg) {
+    pthread_mutex_lock(&lock);
+    ready++;
+    for (;;)
+        pthread_cond_wait(&never, &lock);
+    return arg;
+}
+void *reads_a_pipe(void *arg) {
+    char c;
+    pthread_mutex_lock(&lock);
+    ready++;
+    pthread_mutex_unlock(&lock);
+    if (read(fds[0], &c, 1) != 1)
+        return 0;
+    return arg;
+}
+void tick(void) {
+    counter++;
+    if (crash)
+        *target = 1;
+}
+void *spins_in_user_code(void *arg) {
+    for (;;)
+        tick();
+    return arg;
+}
+int main(void) {
+    pthread_t t;
+    if (pipe(fds))
+        return 1;
+    pthread_create(&t, 0, waits_on_condvar, 0);
+    pthread_create(&t, 0, reads_a_pipe, 0);
+    for (;;) {
+        pthread_mutex_lock(&lock);
+        int n = ready;
+        pthread_mutex_unlock(&lock);
+        if (n == 2)
+            break;
+        usleep(1000);
+    }
+    usleep(100000);
+    pthread_create(&t, 0, spins_in_user_code, 0);
+    pthread_join(t, 0);
+    return 0;
+}
+"#;
+
+/// A thread gdb lets run alone (scheduler locking) dies of SIGSEGV and dumps core while
+/// the others are held for gdb: they are not waited for (they are in the monitor, out of
+/// a kick's reach), and the core still holds all four, with the registers each left when
+/// it stopped.
+#[test]
+fn a_crash_while_gdb_holds_the_other_threads_keeps_them_in_the_core() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_held_core", HELD_AT_A_CRASH, &["-pthread"]);
+    let dir = exe.with_extension("dir");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "ulimit -c unlimited; exec \"$0\" --gdb 0 \"$1\"", linuxrun()]).arg(&exe);
+    cmd.current_dir(&dir);
+    let s = debug_with(
+        cmd,
+        &exe,
+        &["break tick", "continue", "set scheduler-locking on", "set var crash = 1", "delete", "continue", "continue"],
+    );
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    assert!(s.gdb.contains("received signal SIGSEGV"), "{ctx}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(s.status.signal(), Some(libc::SIGSEGV), "{ctx}");
+    let core = core_file(&dir).unwrap_or_else(|| panic!("no core file in {}: {ctx}", dir.display()));
+    let out = Command::new("gdb")
+        .args(["-nx", "-batch", "-iex", "set debuginfod enabled off"])
+        .args(["-ex", "info threads", "-ex", "thread apply all bt"])
+        .arg(&exe)
+        .arg(&core)
+        .output()
+        .unwrap();
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert_eq!(thread_lines(&said).len(), 4, "four threads: {said}");
+    let got = thread_backtraces(&said);
+    for func in ["tick", "waits_on_condvar", "reads_a_pipe", "main"] {
+        let found = got.iter().filter(|t| t.iter().any(|f| f == func)).count();
+        assert_eq!(found, 1, "one thread in {func}: {said}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+const MEET_AT_A_BREAKPOINT: &str = r#"#include <pthread.h>
+#include <stdio.h>
+pthread_barrier_t go;
+volatile int hits;
+void breaks_here(void) { __sync_fetch_and_add(&hits, 1); }
+void *worker(void *arg) {
+    for (int i = 0; i < 3; i++) {
+        pthread_barrier_wait(&go);
+        breaks_here();
+    }
+    return arg;
+}
+int main(void) {
+    pthread_t t[3];
+    pthread_barrier_init(&go, 0, 3);
+    for (int i = 0; i < 3; i++)
+        pthread_create(&t[i], 0, worker, 0);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], 0);
+    printf("hits %d\n", hits);
+    return 5;
+}
+"#;
+
+/// Three threads meet one breakpoint together, three times: each of the nine hits is
+/// reported once (a thread held by another's stop on its way to report runs its `int3`
+/// again), with no stray SIGTRAP, and the program ends normally.
+#[test]
+fn gdb_reports_each_hit_when_threads_meet_a_breakpoint_at_once() {
+    if !kvm_available() || !gdb_available() {
+        return;
+    }
+    let exe = build_debug("gdb_meet", MEET_AT_A_BREAKPOINT, &["-pthread"]);
+    let mut commands = vec!["break breaks_here"];
+    commands.extend(["continue"; 10]);
+    let s = debug(&exe, &commands);
+    let ctx = format!("gdb said:\n{}\nlinuxrun said:\n{}", s.gdb, s.stderr);
+    let hits = s.gdb.lines().filter(|l| l.contains("hit Breakpoint 1, breaks_here ()")).count();
+    assert_eq!(hits, 9, "{ctx}");
+    assert!(!s.gdb.contains("SIGTRAP"), "{ctx}");
+    assert!(s.gdb.contains("exited with code 05"), "{ctx}");
+    assert_eq!(s.stdout, "hits 9\n", "{ctx}");
 }

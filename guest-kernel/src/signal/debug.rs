@@ -10,7 +10,7 @@
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering};
 
 use abi_shared::debug::{DebugCommand, DebugEvent, DebugRegs, MAX_DEBUG_IO};
 use abi_shared::hypercall::{ControlRequest, Request, Response};
@@ -87,6 +87,7 @@ static PROC_TEXTS: Once<ProcTexts> = Once::new();
 pub fn init(enabled: bool, texts: ProcTexts) {
     ACTIVE.store(enabled, Ordering::Relaxed);
     PROC_TEXTS.call_once(|| texts);
+    crate::task::fork_gate::set_debug_halt(halt_at_gate);
     if enabled {
         // The host now catches the signals left at their default action (host.rs).
         super::host::actions_changed();
@@ -539,8 +540,36 @@ pub fn stop(frame: &mut TrapFrame, event: DebugEvent) -> i32 {
     stop_with(frame, event, regs)
 }
 
-/// `stop` with the registers the debugger is shown.
+/// Whether stops are `--gdb`'s, which are all-stop: the other threads stop too (a ptrace
+/// tracer stops one thread at a time, as on Linux).
+fn all_stop() -> bool {
+    active() && !PTRACED.load(Ordering::Relaxed)
+}
+
+/// `stop` with the registers the debugger is shown. Under `--gdb` every other thread is
+/// stopped first (fork_gate's `stop_others_for_debugger`), and runs again when gdb
+/// resumes it, normally with this one.
 fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
+    if !all_stop() {
+        return stop_alone(frame, event, regs);
+    }
+    if !crate::task::fork_gate::stop_others_for_debugger(event == DebugEvent::Breakpoint) {
+        // Another thread stopped first and this one was held with it: the `int3` runs
+        // again (rip is on it) and stops then, if gdb still has the breakpoint.
+        return 0;
+    }
+    let signal = stop_alone(frame, event, regs);
+    let together =
+        RESUMED_TOGETHER[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize].swap(0, Ordering::Relaxed);
+    crate::task::fork_gate::debugger_resumed(together);
+    signal
+}
+
+/// Per vCPU: the `together` of the thread's last `Resume`.
+static RESUMED_TOGETHER: [AtomicU32; MAX_VCPUS as usize] = [const { AtomicU32::new(0) }; MAX_VCPUS as usize];
+
+/// The thread's stop for `event` and the debugger's commands, until it resumes it.
+fn stop_alone(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
     let tid = crate::task::tid();
     let mut answer =
         crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs: regs.as_bytes() }));
@@ -555,7 +584,9 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
             };
         };
         let (ok, data) = match cmd {
-            DebugCommand::Resume { step, signal, syscall } => {
+            DebugCommand::Resume { step, signal, syscall, together } => {
+                RESUMED_TOGETHER[crate::percpu::cpu_index() as usize % MAX_VCPUS as usize]
+                    .store(together, Ordering::Relaxed);
                 stepping().store(step, Ordering::Relaxed);
                 SYSCALL_STOPS.store(syscall, Ordering::Relaxed);
                 if step {
@@ -563,22 +594,7 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
                 }
                 return signal;
             }
-            DebugCommand::ReadMemory { addr, len } => read_memory(addr, len.min(MAX_DEBUG_IO)),
-            DebugCommand::WriteMemory { addr, data } => (write_memory(addr, &data), Vec::new()),
             DebugCommand::WriteRegisters { regs } => (set_regs(frame, &regs), Vec::new()),
-            DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
-            DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
-            DebugCommand::ReadAuxv => (true, auxv()),
-            DebugCommand::ReadSiginfo => match *stop_siginfo().lock() {
-                Some(info) => (true, info.as_bytes().to_vec()),
-                None => (false, Vec::new()),
-            },
-            DebugCommand::SetPtraceOptions { options } => {
-                PTRACE_OPTIONS.store(options, Ordering::Relaxed);
-                (true, Vec::new())
-            }
-            DebugCommand::ReadMaps => (true, maps()),
-            DebugCommand::ReadProcFile { path, link, offset } => proc_file(&path, link, offset),
             DebugCommand::Listen => {
                 // No reply: the tracer's next word comes with our next stop.
                 listen();
@@ -590,17 +606,100 @@ fn stop_with(frame: &mut TrapFrame, event: DebugEvent, regs: DebugRegs) -> i32 {
                 answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs }));
                 continue;
             }
-            DebugCommand::WriteSiginfo { info } => {
-                // At a signal-delivery-stop the signal goes with it; at other stops Linux
-                // keeps it for GETSIGINFO only, which is answered from the stop here.
-                let mut kept = stop_siginfo().lock();
-                if let (Some(k), true) = (kept.as_mut(), info.len() == core::mem::size_of::<super::SigInfo>()) {
-                    *k = abi_shared::linux::pod_read_unaligned(&info);
-                }
-                (info.len() == core::mem::size_of::<super::SigInfo>(), Vec::new())
-            }
+            other => carry_out(other),
         };
         answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok, data: &data }));
+    }
+}
+
+/// A command that does not touch the stopped thread's frame: its result.
+fn carry_out(cmd: DebugCommand) -> (bool, Vec<u8>) {
+    match cmd {
+        DebugCommand::ReadMemory { addr, len } => read_memory(addr, len.min(MAX_DEBUG_IO)),
+        DebugCommand::WriteMemory { addr, data } => (write_memory(addr, &data), Vec::new()),
+        DebugCommand::InsertBreakpoint { addr } => (insert_breakpoint(addr), Vec::new()),
+        DebugCommand::RemoveBreakpoint { addr } => (remove_breakpoint(addr), Vec::new()),
+        DebugCommand::ReadAuxv => (true, auxv()),
+        DebugCommand::ReadSiginfo => match *stop_siginfo().lock() {
+            Some(info) => (true, info.as_bytes().to_vec()),
+            None => (false, Vec::new()),
+        },
+        DebugCommand::SetPtraceOptions { options } => {
+            PTRACE_OPTIONS.store(options, Ordering::Relaxed);
+            (true, Vec::new())
+        }
+        DebugCommand::ReadMaps => (true, maps()),
+        DebugCommand::ReadProcFile { path, link, offset } => proc_file(&path, link, offset),
+        DebugCommand::WriteSiginfo { info } => {
+            // At a signal-delivery-stop the signal goes with it; at other stops Linux
+            // keeps it for GETSIGINFO only, which is answered from the stop here.
+            let mut kept = stop_siginfo().lock();
+            if let (Some(k), true) = (kept.as_mut(), info.len() == core::mem::size_of::<super::SigInfo>()) {
+                *k = abi_shared::linux::pod_read_unaligned(&info);
+            }
+            (info.len() == core::mem::size_of::<super::SigInfo>(), Vec::new())
+        }
+        // The callers handle these themselves.
+        DebugCommand::Resume { .. } | DebugCommand::WriteRegisters { .. } | DebugCommand::Listen => (false, Vec::new()),
+    }
+}
+
+/// All-stop: another thread stopped for `--gdb` and closed the fork gate; this one stops
+/// quietly where it waits at the gate (in its kernel, holding no lock: after an entry from
+/// user code, in a guest sleep, after a host call the monitor's kick cut short), as Linux's
+/// gdb stops the other threads with a SIGSTOP it does not report. gdb lists it and reads
+/// its registers (those of its latest entry from user mode; for a call cut short, shown as
+/// at a signal stop: orig_rax its number, rax -ERESTARTSYS) and memory. `held` is called
+/// once the monitor holds it. Its frame belongs to the code below the gate, so a register
+/// write is refused; a single step is taken at the return to user mode (`arm_step`).
+/// Returns the `together` of its resume (0: none).
+fn halt_at_gate(held: &dyn Fn()) -> u32 {
+    if !all_stop() {
+        held();
+        return 0;
+    }
+    let tid = crate::task::tid();
+    let mut regs = regs_of(&crate::arch::entry::user_entry_frame());
+    if let Some(nr) = crate::task::peek_interrupted_syscall() {
+        let always = nr & super::ALWAYS_RESTART != 0;
+        regs.orig_rax = nr & !super::ALWAYS_RESTART;
+        regs.gprs[0] = if always { ERESTARTNOINTR } else { ERESTARTSYS };
+    }
+    let event = DebugEvent::Halted;
+    let recorded =
+        crate::hypercall::call(&Request::Control(ControlRequest::DebugStop { tid, event, regs: regs.as_bytes() }));
+    if recorded != Response::Ret(1) {
+        forget_debugger();
+        held();
+        return 0;
+    }
+    // The monitor lists this thread from now on: the stopping thread may report its stop.
+    held();
+    // An empty reply with no command outstanding asks for the first command.
+    let mut answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok: true, data: &[] }));
+    loop {
+        let Response::Debug(cmd) = answer else {
+            forget_debugger();
+            return 0;
+        };
+        let (ok, data) = match cmd {
+            DebugCommand::Resume { step, signal, together, .. } => {
+                stepping().store(step, Ordering::Relaxed);
+                queue_resumed_signal(signal);
+                return together;
+            }
+            other => carry_out(other),
+        };
+        answer = crate::hypercall::call(&Request::Control(ControlRequest::DebugReply { tid, ok, data: &data }));
+    }
+}
+
+/// Before returning to user mode: a thread the debugger resumed with a step from a quiet
+/// stop (`halt_at_gate`, which could not set the trap flag) gets it here. After a syscall
+/// the step ends at its return instead (`after_syscall`).
+pub fn arm_step(frame: &mut TrapFrame) {
+    if stepping().load(Ordering::Relaxed) && frame.vector != SYSCALL_VECTOR {
+        frame.rflags |= RFLAGS_TF;
     }
 }
 

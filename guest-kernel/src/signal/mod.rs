@@ -355,6 +355,9 @@ pub fn deliver_pending(frame: &mut TrapFrame) -> ReturnPath {
     if debug::active() && debug::after_syscall(frame) {
         path = ReturnPath::Full;
     }
+    if debug::active() {
+        debug::arm_step(frame);
+    }
     let mut interrupted = crate::task::take_interrupted_syscall();
     loop {
         // A ptrace event stop first, as Linux's job-control traps come before signals;

@@ -411,7 +411,8 @@ fn valid_signal(data: u64) -> Option<i32> {
 
 fn resume(pid: i32, req: u64, data: u64) -> i64 {
     let Some(signal) = valid_signal(data) else { return EIO };
-    let cmd = DebugCommand::Resume { step: req == PTRACE_SINGLESTEP, signal, syscall: req == PTRACE_SYSCALL };
+    let step = req == PTRACE_SINGLESTEP;
+    let cmd = DebugCommand::Resume { step, signal, syscall: req == PTRACE_SYSCALL, together: 0 };
     match hypercall::call(&Request::Proc(ProcRequest::Ptrace { pid, op: PtraceOp::Command(cmd) })) {
         Response::Ret(r) => r,
         _ => EIO,

@@ -36,11 +36,22 @@
 //! coredump_wait): the dumping thread closes it (`CLOSED_FOR_CORE`), and every other
 //! thread, at its next safe point, leaves its user registers for the dump (`ThreadRegs`:
 //! the frame of its latest entry from user mode, its FS/GS bases, its `fxsave` image)
-//! and sleeps there until the process ends; it never runs user code again. A thread that
-//! does not come within `GIVE_UP_NS` (one stopped for `--gdb` waits in the monitor, out of
-//! reach of a kick) is left out of the dump, and could run on while it is written if gdb
-//! resumed it then. A vfork parent's child is waited for first (until it execs or exits),
+//! and sleeps there until the process ends; it never runs user code again. A thread
+//! stopped for `--gdb` waits in the monitor, out of reach of a kick: it is not waited for,
+//! and the registers it left when it stopped go in (`HELD_REGS`, below). A thread that does
+//! not come within `GIVE_UP_NS` is left out of the dump. A vfork parent's child is waited for first (until it execs or exits),
 //! where Linux's dump would not wait.
+//!
+//! `--gdb`'s all-stop uses it to stop the other threads while one is stopped for the
+//! debugger (gdb's all-stop mode; Linux's gdb stops each thread with a SIGSTOP): the
+//! stopping thread closes it (`CLOSED_FOR_DEBUG`), and every other thread, at its next safe
+//! point, stops quietly for the debugger there (`signal::debug`'s halt, through
+//! `DEBUG_HALT`: gdb lists it, reads its registers and memory, and resumes it with the
+//! others). Once every other thread is held in the monitor the gate opens again, before the
+//! stop is reported: the held threads wait in the monitor, not at the gate, and run on when
+//! gdb resumes them. A thread stopped for the debugger is `HELD`: no gathering waits for it
+//! (it is in the monitor, out of reach of a kick), and a core dump takes the registers it
+//! left when it stopped (`HELD_REGS`) instead of waiting for it.
 
 use core::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
@@ -49,7 +60,7 @@ use alloc::vec::Vec;
 use abi_shared::hypercall::{ControlRequest, FutexRequest, Request};
 use abi_shared::layout::MAX_VCPUS;
 use abi_shared::vcpus::VcpuSet;
-use spin::Mutex;
+use spin::{Mutex, Once};
 
 use crate::arch::entry::TrapFrame;
 use crate::percpu;
@@ -62,6 +73,9 @@ const PARKED: u8 = 1;
 const GONE: u8 = 2;
 /// Parked for a core dump, its registers left in `CORE_REGS`: it never runs again.
 const LEFT_REGS: u8 = 3;
+/// Stopped for the debugger (`--gdb`), waiting in the monitor until gdb resumes it, its
+/// registers left in `HELD_REGS`.
+const HELD: u8 = 4;
 
 static STATE: [AtomicU8; MAX_VCPUS as usize] = {
     let mut s = [const { AtomicU8::new(GONE) }; MAX_VCPUS as usize];
@@ -77,6 +91,24 @@ const CLOSED_FOR_EXEC: u32 = 2;
 /// CLOSED's value while a thread dumps core: every other thread leaves its registers at
 /// the gate and stays there until the process ends.
 const CLOSED_FOR_CORE: u32 = 3;
+/// CLOSED's value while a thread stops for the debugger: every other thread stops for it
+/// too at the gate (`DEBUG_HALT`).
+const CLOSED_FOR_DEBUG: u32 = 4;
+/// Counts the closings for the debugger: a thread whose halt the monitor did not take (gdb
+/// went away) waits for the end of its own round, not of a later one.
+static DEBUG_ROUND: AtomicU32 = AtomicU32::new(0);
+/// The debugger's quiet stop of a thread at the gate (signal::debug, a layer above,
+/// registers it): it calls its argument once the monitor holds the thread, and returns
+/// when gdb resumes it (at once if no debugger answers), with its resume's `together`.
+static DEBUG_HALT: Once<DebugHalt> = Once::new();
+/// `DEBUG_HALT`'s type: it calls its argument once held, and returns the resume's
+/// `together`.
+pub type DebugHalt = fn(&dyn Fn()) -> u32;
+/// Per vCPU: how many quiet stops for the debugger its thread has made.
+static HALTS: [AtomicU32; MAX_VCPUS as usize] = [const { AtomicU32::new(0) }; MAX_VCPUS as usize];
+/// Counts the threads that have left a stop for the debugger, as the monitor counts the
+/// resumes it hands out (`DebugCommand::Resume`'s `together`).
+static LEFT_STOPS: AtomicU32 = AtomicU32::new(0);
 /// Held (1) by the forking thread: forks of one process happen one at a time. Threads
 /// that want it while a vfork parent waits for its child sleep in the host on this word.
 static FORKING: AtomicU32 = AtomicU32::new(0);
@@ -120,6 +152,10 @@ fn park() {
                 0 => break,
                 CLOSED_FOR_EXEC => super::threads::exit_for_exec(),
                 CLOSED_FOR_CORE => stay_for_core(me),
+                CLOSED_FOR_DEBUG => {
+                    halt_for_debugger(me);
+                    continue;
+                }
                 _ => {}
             }
             // A sleep that would begin after an exec's or a core dump's store returns at
@@ -136,6 +172,174 @@ fn park() {
         if CLOSED.load(Ordering::SeqCst) == 0 {
             return;
         }
+    }
+}
+
+/// The gate is closed for the debugger: stop for it here, quietly (gdb sees this thread
+/// stopped with the one that stopped for a reason), until gdb resumes it; then back to the
+/// gate, which is open by then unless another thread stops for the debugger.
+#[cold]
+fn halt_for_debugger(me: &AtomicU8) {
+    HALTS[percpu::cpu_index() as usize].fetch_add(1, Ordering::Relaxed);
+    let round = DEBUG_ROUND.load(Ordering::SeqCst);
+    let together = match DEBUG_HALT.get() {
+        Some(halt) => halt(&|| now_held(me)),
+        None => {
+            now_held(me);
+            0
+        }
+    };
+    // Resumed at once (no debugger answers any more): the stopping thread counts on this
+    // one being held; wait, held, for it to open the gate.
+    me.store(HELD, Ordering::SeqCst);
+    while CLOSED.load(Ordering::SeqCst) == CLOSED_FOR_DEBUG && DEBUG_ROUND.load(Ordering::SeqCst) == round {
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
+            gpa: word_gpa(&CLOSED),
+            expected: CLOSED_FOR_DEBUG,
+            timeout_ns: FORKING_NAP_NS,
+            shared: false,
+        }));
+    }
+    forget_held_regs();
+    me.store(PARKED, Ordering::SeqCst);
+    left_stop_together(together);
+}
+
+/// The caller no longer shows as held (`HELD`) after its resume: wait until every thread
+/// resumed with it (`together`: the monitor's count of resumes, this batch included; 0:
+/// none to wait for) is as far. Otherwise one of them would run on while it still looked
+/// held to another that stopped for the debugger meanwhile (a single step's stop comes
+/// fast), which would not wait for it: its thread would run through the stop.
+fn left_stop_together(together: u32) {
+    if together == 0 {
+        return;
+    }
+    let reached = |n: u32| n.wrapping_sub(together) as i32 >= 0;
+    let left = LEFT_STOPS.fetch_add(1, Ordering::SeqCst).wrapping_add(1);
+    if reached(left) {
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexWake {
+            gpa: word_gpa(&LEFT_STOPS),
+            count: i32::MAX as u32,
+            shared: false,
+        }));
+        return;
+    }
+    let start = crate::time::monotonic_ns();
+    loop {
+        let left = LEFT_STOPS.load(Ordering::SeqCst);
+        if reached(left) {
+            return;
+        }
+        if crate::time::monotonic_ns().saturating_sub(start) > GIVE_UP_NS {
+            crate::kwarn!("--gdb: threads resumed with this one did not leave their stops; running on");
+            return;
+        }
+        // Sleep in the host: the others need the host's cores to get here.
+        crate::hypercall::call_ret(&Request::Futex(FutexRequest::FutexSleep {
+            gpa: word_gpa(&LEFT_STOPS),
+            expected: left,
+            timeout_ns: FORKING_NAP_NS,
+            shared: false,
+        }));
+    }
+}
+
+/// The registers threads stopped for the debugger left (for a core dump written while
+/// they are held: gdb's scheduler locking can let the dying thread run alone).
+static HELD_REGS: Mutex<Vec<ThreadRegs>> = Mutex::new(Vec::new());
+
+/// The calling thread is held by the debugger: leave its registers and say so.
+fn now_held(me: &AtomicU8) {
+    let regs = ThreadRegs::of_caller();
+    let mut held = HELD_REGS.lock();
+    held.retain(|r| r.vcpu != regs.vcpu);
+    held.push(regs);
+    drop(held);
+    me.store(HELD, Ordering::SeqCst);
+}
+
+fn forget_held_regs() {
+    let me = percpu::cpu_index();
+    HELD_REGS.lock().retain(|r| r.vcpu != me);
+}
+
+/// signal::debug's quiet stop, for `CLOSED_FOR_DEBUG`.
+pub fn set_debug_halt(halt: DebugHalt) {
+    DEBUG_HALT.call_once(|| halt);
+}
+
+/// `--gdb`'s all-stop: the calling thread is about to stop for the debugger. Bring every
+/// other thread of the process to a stop for it too (each stops quietly at its next safe
+/// point: a kick in user code, a wake in a guest sleep, the monitor's kick signal in a host
+/// call, as for a fork) and return once none runs: all are held in the monitor, or did
+/// not come within `GIVE_UP_NS` (said so). The gate is open again on return; the caller
+/// is held (no later stop waits for it) until `debugger_resumed`.
+///
+/// With `give_way`, a caller that another thread's stop held meanwhile (two stopped at
+/// once) stops nothing and returns false: its stop was seen as a quiet one, and it is
+/// to be made again if still due (a breakpoint is hit again when the thread runs on,
+/// unless gdb removed it meanwhile, as Linux's gdb backs a thread up over an `int3` it
+/// has not reported).
+pub fn stop_others_for_debugger(give_way: bool) -> bool {
+    let me = percpu::cpu_index();
+    let halts = HALTS[me as usize].load(Ordering::Relaxed);
+    take_forking();
+    if give_way && HALTS[me as usize].load(Ordering::Relaxed) != halts {
+        release_forking();
+        return false;
+    }
+    if super::threads::count() <= 1 && others_alive().is_empty() {
+        now_held(&STATE[me as usize]);
+        FORKING.store(0, Ordering::SeqCst);
+        return true;
+    }
+    FORKER.store(me, Ordering::SeqCst);
+    DEBUG_ROUND.fetch_add(1, Ordering::SeqCst);
+    CLOSED.store(CLOSED_FOR_DEBUG, Ordering::SeqCst);
+    let start = crate::time::monotonic_ns();
+    let mut kicked_at = 0;
+    loop {
+        let running = others_running();
+        let parked = others_in(PARKED);
+        if running.is_empty() && parked.is_empty() {
+            break;
+        }
+        let now = crate::time::monotonic_ns();
+        if now.saturating_sub(start) > GIVE_UP_NS {
+            let missing: Vec<u32> = running.iter().chain(parked.iter()).collect();
+            crate::kwarn!("--gdb: threads on vCPUs {:?} did not stop; they run on", missing);
+            break;
+        }
+        if kicked_at == 0 || now.saturating_sub(kicked_at) > REKICK_NS {
+            if !parked.is_empty() {
+                wake_parked();
+            }
+            if !running.is_empty() {
+                kick(running);
+            }
+            kicked_at = now;
+        }
+        core::hint::spin_loop();
+    }
+    now_held(&STATE[me as usize]);
+    // The others wait in the monitor now: open the gate before the stop is reported, so
+    // that they go their way when gdb resumes them (and the ones that did not come, too).
+    let_others_run();
+    release_forking();
+    true
+}
+
+/// The debugger resumed the caller (after `stop_others_for_debugger`; `together`: its
+/// resume's count, see `left_stop_together`): it runs again, or waits at the gate if a fork
+/// or another stop closed it meanwhile (a fork that began while this thread was held did
+/// not wait for it).
+pub fn debugger_resumed(together: u32) {
+    let me = percpu::cpu_index();
+    forget_held_regs();
+    STATE[me as usize].store(RUNNING, Ordering::SeqCst);
+    left_stop_together(together);
+    if CLOSED.load(Ordering::SeqCst) != 0 && FORKER.load(Ordering::SeqCst) != me {
+        park();
     }
 }
 
@@ -256,8 +460,10 @@ fn stay_for_core(me: &AtomicU8) -> ! {
 
 /// The calling thread dumps core (its signal's default action, RLIMIT_CORE above 0): stop
 /// every other thread of the process for good, as Linux's zap_threads does, and return
-/// the user registers they left, lowest vCPU first. Threads that do not stop within
-/// `GIVE_UP_NS` (one stopped for `--gdb` cannot be reached) are left out, and said so.
+/// the user registers they left, lowest vCPU first. A thread held by the debugger (in the
+/// monitor, out of reach of a kick) is not waited for: the registers it left when it
+/// stopped are taken. Threads that do not stop within `GIVE_UP_NS` are left out, and said
+/// so.
 /// The gate stays closed: the caller ends the process once the dump is written.
 pub fn stop_others_for_core() -> Vec<ThreadRegs> {
     take_forking();
@@ -294,6 +500,12 @@ pub fn stop_others_for_core() -> Vec<ThreadRegs> {
         core::hint::spin_loop();
     }
     let mut regs = core::mem::take(&mut *CORE_REGS.lock());
+    let me = percpu::cpu_index();
+    for held in core::mem::take(&mut *HELD_REGS.lock()) {
+        if held.vcpu != me && !regs.iter().any(|r| r.vcpu == held.vcpu) {
+            regs.push(held);
+        }
+    }
     regs.sort_by_key(|r| r.vcpu);
     regs
 }
@@ -369,6 +581,7 @@ fn let_others_run() {
 /// In a forked child: the other threads do not exist here.
 pub fn only_the_caller_left() {
     let me = percpu::cpu_index() as usize;
+    HELD_REGS.lock().clear();
     for (i, s) in STATE.iter().enumerate() {
         s.store(if i == me { RUNNING } else { GONE }, Ordering::SeqCst);
     }
