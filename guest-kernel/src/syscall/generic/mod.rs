@@ -5,6 +5,7 @@
 //! info, process); as the x86_64 handlers are ported, the rows point at them instead.
 
 mod fs;
+mod futex;
 mod ids;
 mod info;
 mod mm;

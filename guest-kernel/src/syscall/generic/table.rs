@@ -2,7 +2,7 @@
 //! in the row format of the x86_64 table (syscall/table.rs): number, name, where it is
 //! served, handler, how strace will show the arguments. Anything absent returns -ENOSYS.
 
-use super::{fs, ids, info, mm, path, process, signal, Handler};
+use super::{fs, futex, ids, info, mm, path, process, signal, Handler};
 
 /// Where a syscall is served (as in syscall/table.rs).
 #[allow(dead_code)] // documentation until strace and the doc generator read this table
@@ -95,6 +95,7 @@ syscall_table! {
     93  exit              Host  process::exit         [D];
     94  exit_group        Host  process::exit_group   [D];
     96  set_tid_address   Guest ids::set_tid_address  [Ptr];
+    98  futex             Guest futex::futex          [Ptr, D, D, Ptr, Ptr, D];
     99  set_robust_list   Guest ids::set_robust_list  [Ptr, D];
     113 clock_gettime     Guest info::clock_gettime   [D, Ptr];
     114 clock_getres      Guest info::clock_getres    [D, Ptr];
