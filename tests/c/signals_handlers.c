@@ -6,8 +6,11 @@
  * ucontext's fault_address, its __reserved records (fpsimd_context, esr_context, the null
  * header), FP/SIMD registers put back by rt_sigreturn (and taken from the frame when a
  * handler changes them), and the faults an instruction raises (udf: SIGILL, brk:
- * SIGTRAP, a misaligned pc: SIGBUS). */
+ * SIGTRAP, a misaligned pc: SIGBUS). Last, an unwinder (glibc's backtrace, libgcc's
+ * unwinder) walks from a handler through the signal frame into the faulting function
+ * and its caller: on arm64 it finds the frame by the return address's rt_sigreturn code. */
 #include "common.h"
+#include <execinfo.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -138,6 +141,40 @@ static __attribute__((noinline)) unsigned long deep(int kib)
     if (kib <= 1)
         return frame[0];
     return deep(kib - 1) + frame[1023];
+}
+
+/* backtrace() from a SIGSEGV handler: which of the interrupted function and its caller
+ * it reaches (return addresses within their first bytes). */
+static volatile int g_bt_faulting, g_bt_caller;
+static __attribute__((noinline)) void faulting_function(volatile char *p)
+{
+    *p = 1;
+    __asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void caller_function(volatile char *p)
+{
+    faulting_function(p);
+    __asm__ volatile("" ::: "memory");
+}
+
+static int in_function(void *pc, void *fn)
+{
+    return (char *)pc >= (char *)fn && (char *)pc < (char *)fn + 512;
+}
+
+static void on_fault_backtrace(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)si;
+    (void)uc;
+    void *pcs[32];
+    int n = backtrace(pcs, 32);
+    for (int i = 0; i < n; i++) {
+        g_bt_faulting |= in_function(pcs[i], (void *)faulting_function);
+        g_bt_caller |= in_function(pcs[i], (void *)caller_function);
+    }
+    siglongjmp(g_jmp, 1);
 }
 
 static void install(int sig, void (*h)(int, siginfo_t *, void *), int flags)
@@ -387,5 +424,16 @@ int main(void)
 #ifdef __aarch64__
     arm64_checks();
 #endif
+
+    /* Unwinding through the signal frame. */
+    {
+        void *warm[4];
+        backtrace(warm, 4); /* loads the unwinder before any fault */
+    }
+    install(SIGSEGV, on_fault_backtrace, 0);
+    if (sigsetjmp(g_jmp, 1) == 0)
+        caller_function((volatile char *)16);
+    check("backtrace_reaches_faulting_function", g_bt_faulting);
+    check("backtrace_reaches_its_caller", g_bt_caller);
     return finish();
 }
