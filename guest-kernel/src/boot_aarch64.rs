@@ -27,6 +27,7 @@ extern "C" fn linuxrun_kmain(info: &BootInfo) -> ! {
         Ok(e) => e,
         Err(e) => crate::syscall::exit_with_loader_error(&startup, e),
     };
+    crate::syscall::set_sigtramp(entry.sigtramp);
     let mut frame = TrapFrame { x: [0; 31], sp: entry.sp, pc: entry.pc, pstate: 0, fpsr: 0, fpcr: 0, v: [0; 32] };
     frame.x[0] = 0; // ELF_PLAT_INIT: x0 (rtld_fini for a static program) starts zero
     crate::arch::enter_user(&frame)

@@ -41,6 +41,8 @@ const STACK_SIZE: u64 = 8 << 20;
 pub struct Entry {
     pub pc: u64,
     pub sp: u64,
+    /// Where signal handlers return to without SA_RESTORER (the sigreturn page).
+    pub sigtramp: u64,
 }
 
 /// An ELF's header and program header table.
@@ -198,6 +200,7 @@ fn load(fd: i32, prog: &Elf, interp: Option<&(i32, Elf)>, startup: &Startup) -> 
         }
         None => None,
     };
+    let sigtramp = map_sigtramp(space)?;
     mmu::sync_icache();
     let mut random = [0u8; 16];
     crate::random::fill(&mut random);
@@ -224,7 +227,28 @@ fn load(fd: i32, prog: &Elf, interp: Option<&(i32, Elf)>, startup: &Startup) -> 
     if !space.copy_out(stack_image.sp, &stack_image.bytes) {
         return Err(LoadError::of(ENOMEM));
     }
-    Ok(Entry { pc: interp.map_or(image.entry, |i| i.entry), sp: stack_image.sp })
+    Ok(Entry { pc: interp.map_or(image.entry, |i| i.entry), sp: stack_image.sp, sigtramp })
+}
+
+/// Map the sigreturn page (arch/aarch64/sigframe.rs: where Linux's vDSO would be, top-down
+/// in the mmap area after the interpreter) and return the address handlers return to.
+fn map_sigtramp(space: &mut Space) -> Result<u64, LoadError> {
+    let prot = Prot { write: false, exec: true };
+    let va = space.free_range(PAGE_SIZE).ok_or(LoadError::of(ENOMEM))?;
+    let gpa = crate::bringup::frames::alloc().ok_or(LoadError::of(ENOMEM))?;
+    let page = crate::arch::phys_to_virt(gpa) as *mut u32;
+    for (i, insn) in crate::arch::sigframe::SIGTRAMP_CODE.iter().enumerate() {
+        // SAFETY: a fresh frame of guest RAM (direct map), 4 KiB; three words fit.
+        unsafe { page.add(i).write(*insn) };
+    }
+    // SAFETY: cache maintenance only: the code's line (the three words share one) is
+    // cleaned to the point of unification; the caller invalidates the instruction cache.
+    unsafe { core::arch::asm!("dc cvau, {0}", "dsb ish", in(reg) page, options(nostack)) };
+    if !space.map_page(va, gpa, prot) {
+        return Err(LoadError::of(ENOMEM));
+    }
+    space.add(va, va + PAGE_SIZE, prot, true);
+    Ok(va + crate::arch::sigframe::SIGTRAMP_ENTRY)
 }
 
 /// AT_HWCAP from the CPU's ID registers: FP and AdvSIMD when present, and the few

@@ -70,6 +70,11 @@ impl Space {
         self.regions.iter().find(|r| r.start <= addr && addr < r.end)
     }
 
+    /// Whether a region covers `addr` (SEGV_ACCERR rather than SEGV_MAPERR).
+    pub fn is_mapped(&self, addr: u64) -> bool {
+        self.find(addr).is_some()
+    }
+
     fn overlaps(&self, start: u64, end: u64) -> bool {
         self.regions.iter().any(|r| r.start < end && start < r.end)
     }

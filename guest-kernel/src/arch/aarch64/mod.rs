@@ -7,6 +7,7 @@
 //! vCPU block's kernel stack and x0 pointing at the BootInfo.
 
 pub mod mmu;
+pub mod sigframe;
 
 use abi_shared::layout::arm64::{DOORBELL_GPA, KERNEL_BASE};
 use abi_shared::layout::{vcpu_block, vcpu_block_gpa};

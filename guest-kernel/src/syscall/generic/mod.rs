@@ -5,14 +5,21 @@
 //! info, process); as the x86_64 handlers are ported, the rows point at them instead.
 
 mod fs;
+mod futex;
 mod ids;
 mod info;
 mod mm;
 mod path;
 mod process;
+/// `siginfo_t`, shared with the x86_64 kernel.
+#[path = "../../task/siginfo.rs"]
+mod siginfo;
+mod signal;
 mod table;
 
 use abi_shared::hypercall::{ControlRequest, ExitHow, Request, SegList, Startup};
+
+pub use signal::set_sigtramp;
 
 use crate::arch::TrapFrame;
 use crate::bringup::{hypercall, uspace};
@@ -25,7 +32,6 @@ pub const EBADF: i64 = -(abi_shared::linux::errno::EBADF as i64);
 
 /// A handler's view of the call.
 pub struct Ctx<'a> {
-    #[allow(dead_code)] // rt_sigreturn, execve and clone will rewrite it
     pub frame: &'a mut TrapFrame,
     pub args: [u64; 6],
 }
@@ -108,15 +114,12 @@ const EC_SP_ALIGN: u64 = 0x26;
 const EC_FP_EXC: u64 = 0x2c;
 const EC_BRK64: u64 = 0x3c;
 
-const SIGILL: i32 = abi_shared::linux::general::SIGILL as i32;
-const SIGTRAP: i32 = abi_shared::linux::general::SIGTRAP as i32;
-const SIGBUS: i32 = abi_shared::linux::general::SIGBUS as i32;
-const SIGFPE: i32 = abi_shared::linux::general::SIGFPE as i32;
-const SIGSEGV: i32 = abi_shared::linux::general::SIGSEGV as i32;
+/// rt_sigreturn: its return is the restored x0, never an interrupted call's.
+const NR_RT_SIGRETURN: u64 = 139;
 
 /// Every exception from EL0 comes here (arch/aarch64: the vectors), `kind` naming the
-/// vector. Signals are not delivered to handlers yet: a fault ends the program with the
-/// signal's default action, as for a program that installed none.
+/// vector: a syscall, or a fault that the address space resolves or that becomes a signal.
+/// Pending signals are delivered before the return to EL0.
 #[no_mangle]
 extern "C" fn linuxrun_trap_from_user(frame: &mut TrapFrame, kind: u64) {
     if kind != crate::arch::vector::SYNC {
@@ -125,7 +128,7 @@ extern "C" fn linuxrun_trap_from_user(frame: &mut TrapFrame, kind: u64) {
     }
     let esr = crate::arch::esr_el1();
     match esr >> 26 {
-        EC_SVC64 => syscall(frame),
+        EC_SVC64 => return syscall(frame),
         ec @ (EC_DABT_LOW | EC_IABT_LOW) => {
             let far = crate::arch::far_el1();
             let fsc = esr & 0x3f;
@@ -133,14 +136,16 @@ extern "C" fn linuxrun_trap_from_user(frame: &mut TrapFrame, kind: u64) {
             // Translation (0b0001xx) and permission (0b0011xx) faults at levels 0-3.
             let handled = matches!(fsc & 0x3c, 0x04 | 0x0c) && uspace::with(|s| s.fault(far, write, ec == EC_IABT_LOW));
             if !handled {
-                terminate(ExitHow::Signal(SIGSEGV));
+                signal::abort_fault(esr, far);
             }
         }
-        EC_PC_ALIGN | EC_SP_ALIGN => terminate(ExitHow::Signal(SIGBUS)),
-        EC_FP_EXC => terminate(ExitHow::Signal(SIGFPE)),
-        EC_BRK64 => terminate(ExitHow::Signal(SIGTRAP)),
-        _ => terminate(ExitHow::Signal(SIGILL)),
+        EC_PC_ALIGN => signal::alignment_fault(esr, crate::arch::far_el1()),
+        EC_SP_ALIGN => signal::alignment_fault(esr, frame.sp),
+        EC_FP_EXC => signal::fp_exception(esr, frame.pc),
+        EC_BRK64 => signal::breakpoint(frame.pc),
+        _ => signal::undefined(esr, frame.pc),
     }
+    signal::deliver(frame, None);
 }
 
 fn syscall(frame: &mut TrapFrame) {
@@ -152,6 +157,8 @@ fn syscall(frame: &mut TrapFrame) {
         None => unimplemented(nr),
     };
     frame.x[0] = ret as u64;
+    let restart = (nr != NR_RT_SIGRETURN).then_some(signal::Restart { ret, orig_x0: args[0] });
+    signal::deliver(frame, restart);
 }
 
 /// The generic numbers answered ENOSYS so far, one bit each.

@@ -2,7 +2,7 @@
 //! in the row format of the x86_64 table (syscall/table.rs): number, name, where it is
 //! served, handler, how strace will show the arguments. Anything absent returns -ENOSYS.
 
-use super::{fs, ids, info, mm, path, process, Handler};
+use super::{fs, futex, ids, info, mm, path, process, signal, Handler};
 
 /// Where a syscall is served (as in syscall/table.rs).
 #[allow(dead_code)] // documentation until strace and the doc generator read this table
@@ -95,10 +95,22 @@ syscall_table! {
     93  exit              Host  process::exit         [D];
     94  exit_group        Host  process::exit_group   [D];
     96  set_tid_address   Guest ids::set_tid_address  [Ptr];
+    98  futex             Guest futex::futex          [Ptr, D, D, Ptr, Ptr, D];
     99  set_robust_list   Guest ids::set_robust_list  [Ptr, D];
     113 clock_gettime     Guest info::clock_gettime   [D, Ptr];
     114 clock_getres      Guest info::clock_getres    [D, Ptr];
     124 sched_yield       Guest ids::sched_yield      [];
+    129 kill              Guest signal::kill          [D, D];
+    130 tkill             Guest signal::tkill         [D, D];
+    131 tgkill            Guest signal::tgkill        [D, D, D];
+    132 sigaltstack       Guest signal::sigaltstack   [Ptr, Ptr];
+    133 rt_sigsuspend     Guest signal::rt_sigsuspend [Ptr, D];
+    134 rt_sigaction      Guest signal::rt_sigaction  [D, Ptr, Ptr, D];
+    135 rt_sigprocmask    Guest signal::rt_sigprocmask [D, Ptr, Ptr, D];
+    136 rt_sigpending     Guest signal::rt_sigpending [Ptr, D];
+    137 rt_sigtimedwait   Guest signal::rt_sigtimedwait [Ptr, Ptr, Ptr, D];
+    138 rt_sigqueueinfo   Guest signal::rt_sigqueueinfo [D, D, Ptr];
+    139 rt_sigreturn      Guest signal::rt_sigreturn  [];
     160 uname             Guest info::uname           [Ptr];
     163 getrlimit         Guest ids::getrlimit        [D, Ptr];
     164 setrlimit         Guest ids::setrlimit        [D, Ptr];
