@@ -6,6 +6,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 mod support;
 use support::{kvm_available, linuxrun, skip, text};
@@ -507,9 +508,7 @@ fn gdb_ctrl_c_stops_a_running_program() {
     let mut running = String::new();
     stdout.read_line(&mut running).unwrap();
     assert_eq!(running, "running\n");
-    // SAFETY: kill(2) of the gdb process this test started.
-    unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) };
-    let out = gdb.wait_with_output().unwrap();
+    let out = interrupt_until_done(gdb);
     let said = text(&out.stdout) + &text(&out.stderr);
     let status = child.wait().unwrap();
     assert!(said.contains("Program received signal SIGINT"), "{said}");
@@ -1072,9 +1071,7 @@ fn gdb_ctrl_c_stops_every_thread() {
     let mut running = String::new();
     stdout.read_line(&mut running).unwrap();
     assert_eq!(running, "running\n");
-    // SAFETY: kill(2) of the gdb process this test started.
-    unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) };
-    let out = gdb.wait_with_output().unwrap();
+    let out = interrupt_until_done(gdb);
     let said = text(&out.stdout) + &text(&out.stderr);
     let _ = child.wait();
     assert!(said.contains("received signal SIGINT"), "{said}");
@@ -1082,6 +1079,30 @@ fn gdb_ctrl_c_stops_every_thread() {
     assert!(value(1).is_some_and(|v| v > 0), "{said}");
     assert_eq!(value(1), value(2), "the spinner is stopped while gdb looks: {said}");
     assert_eq!(remote_thread_lines(&said).len(), 4, "four threads: {said}");
+}
+
+/// Ctrl-C for gdb, as a terminal gives it: SIGINT, then its output once it has run its
+/// commands. gdb takes a SIGINT for the program only once it waits for the program's stop
+/// (one that comes while it still sends `continue` is lost, and it would wait for ever),
+/// so the signal is sent again every few seconds, far apart enough that a second one
+/// cannot catch gdb waiting for a stop it already asked for (in batch mode gdb would then
+/// give up waiting). A gdb still there after that is killed, and the test fails on its
+/// output instead of hanging.
+fn interrupt_until_done(mut gdb: std::process::Child) -> std::process::Output {
+    std::thread::sleep(Duration::from_millis(300));
+    for _ in 0..6 {
+        // SAFETY: kill(2) of the gdb process this test started.
+        unsafe { libc::kill(gdb.id() as i32, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < deadline {
+            if gdb.try_wait().unwrap().is_some() {
+                return gdb.wait_with_output().unwrap();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = gdb.kill();
+    gdb.wait_with_output().unwrap()
 }
 
 const HELD_AT_A_CRASH: &str = r#"#include <pthread.h>
