@@ -1039,6 +1039,7 @@ int main(void) {
 /// Ctrl-C in gdb stops a threaded program as a whole (all-stop): gdb reports the SIGINT,
 /// the spinning thread's counter stays put while gdb looks, and every thread is listed.
 #[test]
+#[ignore = "known defect: in one CI run (of some 100 runs) the interrupt never stopped the threaded program and gdb waited for ever (docs/debugging.md); run with --ignored"]
 fn gdb_ctrl_c_stops_every_thread() {
     if !kvm_available() || !gdb_available() {
         return;
@@ -1073,6 +1074,8 @@ fn gdb_ctrl_c_stops_every_thread() {
     assert_eq!(running, "running\n");
     let out = interrupt_until_done(gdb);
     let said = text(&out.stdout) + &text(&out.stderr);
+    // gdb's `kill` ended the program; if gdb gave up instead, end it here.
+    let _ = child.kill();
     let _ = child.wait();
     assert!(said.contains("received signal SIGINT"), "{said}");
     let value = |n: u32| said.lines().find_map(|l| l.strip_prefix(&format!("${n} = "))?.trim().parse::<u64>().ok());
