@@ -191,6 +191,27 @@ pub mod signal {
     /// Highest signal number (_NSIG - 1).
     pub const SIGRTMAX: i32 = 64;
 
+    /// What a signal does when its handler is SIG_DFL (Linux's signal(7) table).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum DefaultAction {
+        Ignore,
+        Stop,
+        Terminate,
+        /// Terminate, with a core dump where the limit allows one.
+        Core,
+    }
+
+    pub fn default_action(sig: i32) -> DefaultAction {
+        match sig {
+            SIGCHLD | SIGURG | SIGWINCH | SIGCONT => DefaultAction::Ignore,
+            SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+            SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS => {
+                DefaultAction::Core
+            }
+            _ => DefaultAction::Terminate,
+        }
+    }
+
     /// The names of signals 1 to 31 by number (index 0 holds "0", as strace shows it);
     /// 32 is SIGRTMIN and those above it SIGRT_n, as strace names them.
     pub const NAMES: [&str; 32] = [

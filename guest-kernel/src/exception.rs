@@ -123,9 +123,9 @@ fn vsyscall_time(t: u64) -> Option<i64> {
     Some(secs)
 }
 
-/// The CPU as getcpu(2) answers it here: the vCPU index folded into the CPU count.
+/// The CPU as getcpu(2) answers it (`task::current_cpu`), on the one NUMA node.
 fn vsyscall_getcpu(cpu: u64, node: u64) -> Option<i64> {
-    let n = crate::percpu::cpu_index() % crate::task::cpu_count().max(1);
+    let n = crate::task::current_cpu();
     for (ptr, value) in [(cpu, n), (node, 0)] {
         if ptr != 0 {
             crate::mm::uaccess::copy_to_user(ptr, &value.to_le_bytes()).ok()?;

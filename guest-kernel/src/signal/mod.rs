@@ -100,22 +100,7 @@ impl Locked {
 /// Signals that cannot be caught, blocked or ignored.
 pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Default_ {
-    Ignore,
-    Terminate,
-    Core,
-    Stop,
-}
-
-fn default_action(sig: i32) -> Default_ {
-    match sig {
-        SIGCHLD | SIGURG | SIGWINCH | SIGCONT => Default_::Ignore,
-        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Default_::Stop,
-        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS => Default_::Core,
-        _ => Default_::Terminate,
-    }
-}
+use abi_shared::linux::signal::{default_action, DefaultAction as Default_};
 
 /// What --strace shows of signals.
 pub enum Shown<'a> {

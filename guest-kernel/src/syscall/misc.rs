@@ -16,13 +16,11 @@ use crate::mm::uaccess;
 const RLIMIT_MEMLOCK: u64 = abi_shared::linux::general::RLIMIT_MEMLOCK as u64;
 
 /// getcpu(cpu, node, cache): NULL pointers are skipped; both stores are attempted and a
-/// fault in either is EFAULT, as Linux does. There is one NUMA node. The CPU is the
-/// thread's vCPU index folded into the process's CPU count: Linux's answer is always below
-/// the number of possible CPUs (programs index per-CPU arrays with it), and a program may
-/// have more threads than the host has CPUs.
+/// fault in either is EFAULT, as Linux does. There is one NUMA node; the CPU is
+/// `task::current_cpu`'s.
 pub fn getcpu(c: &mut Ctx<'_>) -> i64 {
     let mut fault = false;
-    let cpu = crate::percpu::cpu_index() % crate::task::cpu_count().max(1);
+    let cpu = crate::task::current_cpu();
     for (ptr, value) in [(c.arg(0), cpu), (c.arg(1), 0)] {
         if ptr != 0 {
             fault |= uaccess::copy_to_user(ptr, &value.to_le_bytes()).is_err();

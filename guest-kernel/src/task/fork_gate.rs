@@ -296,30 +296,9 @@ pub fn stop_others_for_debugger(give_way: bool) -> bool {
     FORKER.store(me, Ordering::SeqCst);
     DEBUG_ROUND.fetch_add(1, Ordering::SeqCst);
     CLOSED.store(CLOSED_FOR_DEBUG, Ordering::SeqCst);
-    let start = crate::time::monotonic_ns();
-    let mut kicked_at = 0;
-    loop {
-        let running = others_running();
-        let parked = others_in(PARKED);
-        if running.is_empty() && parked.is_empty() {
-            break;
-        }
-        let now = crate::time::monotonic_ns();
-        if now.saturating_sub(start) > GIVE_UP_NS {
-            let missing: Vec<u32> = running.iter().chain(parked.iter()).collect();
-            crate::kwarn!("--gdb: threads on vCPUs {:?} did not stop; they run on", missing);
-            break;
-        }
-        if kicked_at == 0 || now.saturating_sub(kicked_at) > REKICK_NS {
-            if !parked.is_empty() {
-                wake_parked();
-            }
-            if !running.is_empty() {
-                kick(running);
-            }
-            kicked_at = now;
-        }
-        core::hint::spin_loop();
+    let missing = bring_others_to_the_gate();
+    if !missing.is_empty() {
+        crate::kwarn!("--gdb: threads on vCPUs {:?} did not stop; they run on", missing);
     }
     now_held(&STATE[me as usize]);
     // The others wait in the monitor now: open the gate before the stop is reported, so
@@ -340,6 +319,36 @@ pub fn debugger_resumed(together: u32) {
     left_stop_together(together);
     if CLOSED.load(Ordering::SeqCst) != 0 && FORKER.load(Ordering::SeqCst) != me {
         park();
+    }
+}
+
+/// With the gate closed for a debugger stop or a core dump: bring every other thread to it
+/// (those still asleep at an earlier fork's gate are woken, the others brought into their
+/// kernels, again every `REKICK_NS`) for at most `GIVE_UP_NS`. The vCPUs of the threads
+/// that did not come (none: every thread came).
+fn bring_others_to_the_gate() -> Vec<u32> {
+    let start = crate::time::monotonic_ns();
+    let mut kicked_at = 0;
+    loop {
+        let running = others_running();
+        let parked = others_in(PARKED);
+        if running.is_empty() && parked.is_empty() {
+            return Vec::new();
+        }
+        let now = crate::time::monotonic_ns();
+        if now.saturating_sub(start) > GIVE_UP_NS {
+            return running.iter().chain(parked.iter()).collect();
+        }
+        if kicked_at == 0 || now.saturating_sub(kicked_at) > REKICK_NS {
+            if !parked.is_empty() {
+                wake_parked();
+            }
+            if !running.is_empty() {
+                kick(running);
+            }
+            kicked_at = now;
+        }
+        core::hint::spin_loop();
     }
 }
 
@@ -472,32 +481,9 @@ pub fn stop_others_for_core() -> Vec<ThreadRegs> {
     }
     FORKER.store(percpu::cpu_index(), Ordering::SeqCst);
     CLOSED.store(CLOSED_FOR_CORE, Ordering::SeqCst);
-    let start = crate::time::monotonic_ns();
-    let mut kicked_at = 0;
-    loop {
-        let running = others_running();
-        let parked = others_in(PARKED);
-        if running.is_empty() && parked.is_empty() {
-            break;
-        }
-        let now = crate::time::monotonic_ns();
-        if now.saturating_sub(start) > GIVE_UP_NS {
-            let missing: Vec<u32> = running.iter().chain(parked.iter()).collect();
-            crate::kwarn!("core dump: threads on vCPUs {:?} did not stop; the core leaves them out", missing);
-            break;
-        }
-        if kicked_at == 0 || now.saturating_sub(kicked_at) > REKICK_NS {
-            // Those still asleep at an earlier fork's gate wake up to leave their
-            // registers; the others are brought into their kernels.
-            if !parked.is_empty() {
-                wake_parked();
-            }
-            if !running.is_empty() {
-                kick(running);
-            }
-            kicked_at = now;
-        }
-        core::hint::spin_loop();
+    let missing = bring_others_to_the_gate();
+    if !missing.is_empty() {
+        crate::kwarn!("core dump: threads on vCPUs {:?} did not stop; the core leaves them out", missing);
     }
     let mut regs = core::mem::take(&mut *CORE_REGS.lock());
     let me = percpu::cpu_index();

@@ -307,6 +307,13 @@ pub fn cpu_count() -> u32 {
     process().cpus.load(Ordering::Relaxed)
 }
 
+/// The CPU getcpu reports for the running thread: its vCPU index folded into the CPU
+/// count. Linux's answer is always below the number of possible CPUs (programs index
+/// per-CPU arrays with it), and a program may have more threads than the host has CPUs.
+pub fn current_cpu() -> u32 {
+    crate::percpu::cpu_index() % cpu_count().max(1)
+}
+
 pub fn umask() -> u32 {
     process().umask.load(Ordering::Relaxed)
 }

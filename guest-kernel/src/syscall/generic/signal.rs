@@ -18,10 +18,7 @@ use alloc::vec::Vec;
 
 use abi_shared::hypercall::{ExitHow, ProcRequest, Request};
 use abi_shared::layout::user;
-use abi_shared::linux::signal::{
-    SIGABRT, SIGBUS, SIGCHLD, SIGCONT, SIGFPE, SIGILL, SIGKILL, SIGQUIT, SIGRTMIN, SIGSEGV, SIGSTOP, SIGSYS, SIGTRAP,
-    SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SIGXCPU, SIGXFSZ,
-};
+use abi_shared::linux::signal::{SIGBUS, SIGFPE, SIGILL, SIGKILL, SIGRTMIN, SIGSEGV, SIGSTOP, SIGSYS, SIGTRAP};
 use spin::Mutex;
 
 use super::siginfo::SigInfo;
@@ -117,27 +114,9 @@ impl Action {
     }
 }
 
-/// What a signal does when its handler is SIG_DFL.
-#[derive(PartialEq, Eq)]
-enum DefaultAction {
-    Ignore,
-    /// Stop the process: no job control here yet, so it goes on as if continued at once.
-    Stop,
-    Terminate,
-    /// Terminate with a core dump on Linux; no core file is written here.
-    Core,
-}
-
-fn default_action(sig: i32) -> DefaultAction {
-    match sig {
-        SIGCHLD | SIGCONT | SIGURG | SIGWINCH => DefaultAction::Ignore,
-        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
-        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS => {
-            DefaultAction::Core
-        }
-        _ => DefaultAction::Terminate,
-    }
-}
+// What a signal does when its handler is SIG_DFL: Linux's table. A stop goes on here as if
+// continued at once (no job control yet), and a core dump writes no file yet.
+use abi_shared::linux::signal::{default_action, DefaultAction};
 
 struct State {
     actions: [Action; NSIG as usize],
